@@ -33,8 +33,7 @@ __all__ = [
 ENV_VAR = "HEALTHGAP_CONFIG"
 
 
-class ConfigError(ValueError):
-    """A config file is missing, unreadable or invalid. The message is for the user."""
+from healthgap.errors import ConfigError  # noqa: E402  (re-exported)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,29 @@
+"""User-facing errors. The CLI prints their message (no traceback) and exits with ``exit_code``."""
+
+from __future__ import annotations
+
+__all__ = ["HealthgapError", "ConfigError", "DataError", "RenderError"]
+
+
+class HealthgapError(Exception):
+    """Base class for errors caused by user input; the message is shown as is."""
+
+    exit_code: int = 1
+
+
+class ConfigError(HealthgapError, ValueError):
+    """The config file is missing, unreadable or invalid."""
+
+    exit_code = 2
+
+
+class DataError(HealthgapError, ValueError):
+    """The dataset does not meet the contract. The message lists every problem found."""
+
+    exit_code = 3
+
+
+class RenderError(HealthgapError):
+    """Rendering the book failed; the message names the chapter and the cell."""
+
+    exit_code = 4
