@@ -1,0 +1,533 @@
+"""The chapter runtime: what every page of the book calls.
+
+Each chapter starts with one hidden cell::
+
+    from healthgap.book import setup
+    book = setup("recorded-disease")
+
+:func:`setup` reads the environment the renderer sets for the chapter's
+kernel, loads the config, shows the synthetic-data banner (and the notice
+that disclosure control is off, when it is) and returns a :class:`Book`.
+Everything a chapter publishes goes through :meth:`Book.figure`,
+:meth:`Book.table` or :meth:`Book.download`: they apply
+:func:`healthgap.disclosure.protect` first, build the chart or table only from
+the protected frame, and write the same protected frame as a CSV download.
+
+Downloads
+---------
+A chapter's downloads are written to ``<downloads>/<chapter>/<id>.csv``
+(``<chapter>`` is the chapter slug, e.g. ``recorded-disease``; the welcome
+page's slug is ``index``). Next to each CSV the runtime writes a manifest
+fragment ``<downloads>/.manifest/<chapter>--<id>.json``; after every chapter
+ran, :func:`write_manifest` merges the fragments into
+``<downloads>/manifest.json``. Pages link to downloads relative to the page:
+``{page_prefix}downloads/<chapter>/<id>.csv``.
+
+Environment (all optional)
+--------------------------
+``HEALTHGAP_CONFIG``
+    config file; default ``data/default.yml`` of the project.
+``HEALTHGAP_CHAPTER``
+    chapter slug; default the argument of :func:`setup`, else ``index``.
+``HEALTHGAP_PAGE_PREFIX``
+    path from the page to the site root: ``""`` for ``index``, ``"../"`` for
+    pages under ``chapters/``.
+``HEALTHGAP_DOWNLOADS``
+    downloads folder; default ``<project>/_build/downloads``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from healthgap.config import Config, load_config
+
+__all__ = [
+    "Book",
+    "setup",
+    "write_manifest",
+    "find_project",
+    "synthetic_banner",
+    "disclosure_banner",
+    "MANIFEST_NAME",
+    "FRAGMENT_DIR",
+]
+
+MANIFEST_NAME = "manifest.json"
+FRAGMENT_DIR = ".manifest"
+
+_ENV_CONFIG = "HEALTHGAP_CONFIG"
+_ENV_CHAPTER = "HEALTHGAP_CHAPTER"
+_ENV_PREFIX = "HEALTHGAP_PAGE_PREFIX"
+_ENV_DOWNLOADS = "HEALTHGAP_DOWNLOADS"
+
+_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+ERR_BAD_ID = (
+    "Download/figure id {id!r} is not valid: use lower-case letters, digits and hyphens "
+    "(e.g. 'prevalence-imd')."
+)
+ERR_DUPLICATE_ID = (
+    "Id {id!r} is used twice in chapter {chapter!r}; every figure, table and download "
+    "in a chapter needs its own id."
+)
+ERR_MISSING_COUNTS = (
+    "{what} {id!r}: the count columns {missing} are not in the data (columns: {columns}). "
+    "Pass the names of the columns that hold counts of people or events as counts=[...]."
+)
+ERR_NOT_FRAME = "{what} {id!r}: data must be a polars DataFrame, got {type}."
+ERR_BAD_FRAGMENT = "Manifest fragment {path} is not valid JSON ({error}); delete it and re-render."
+
+_SKIP_NOTE = "This section is skipped because the dataset has no {what}."
+
+
+def find_project(start: str | Path | None = None) -> Path:
+    """Return the project folder: the nearest folder up from ``start`` with ``_quarto.yml``.
+
+    Falls back to :func:`healthgap.config.project_root` when no ``_quarto.yml``
+    is found (e.g. running a chapter's code from elsewhere).
+
+    Parameters
+    ----------
+    start : folder to start from; default the current working directory.
+
+    References
+    ----------
+    .. [1] Quarto project files, https://quarto.org/docs/projects/quarto-projects.html
+    """
+    here = Path(start if start is not None else os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_quarto.yml").is_file():
+            return folder
+    from healthgap.config import project_root
+
+    return project_root(here)
+
+
+def synthetic_banner() -> str:
+    """HTML of the prominent banner shown on every page built from synthetic data."""
+    return (
+        '<div class="hg-banner hg-banner-synthetic callout callout-warning" role="note" '
+        'aria-label="Synthetic data">'
+        "<p><strong>Synthetic data.</strong> Every number on this page comes from a "
+        "computer-generated population, not from real patients. The inequalities in it were "
+        "built in on purpose so that the methods can be checked against a known answer. "
+        "Do not use these figures to make decisions about services.</p></div>"
+    )
+
+
+def disclosure_banner(config: Config) -> str:
+    """HTML of the notice shown on every page when disclosure control is switched off."""
+    try:
+        from healthgap.disclosure import disclosure_notice
+
+        text = disclosure_notice(config.disclosure)
+    except ImportError:  # pragma: no cover - disclosure module always present in a release
+        text = None
+    if not text:
+        reason = config.disclosure.reason or "no reason was given"
+        text = (
+            "Disclosure control is switched off: small numbers are not suppressed or rounded. "
+            f"Reason given: {reason}. Do not publish this report outside the organisation."
+        )
+    return (
+        '<div class="hg-banner hg-banner-disclosure callout callout-important" role="note" '
+        f'aria-label="Disclosure control off"><p><strong>Not for publication.</strong> '
+        f"{html.escape(text)}</p></div>"
+    )
+
+
+_PEOPLE_CACHE: dict[tuple[str, float], pl.DataFrame] = {}
+
+
+@dataclass
+class Book:
+    """Everything a chapter needs: the config, the data and publishing helpers.
+
+    Create it with :func:`setup`, not directly.
+
+    Attributes
+    ----------
+    config : the loaded :class:`~healthgap.config.Config`.
+    chapter : the chapter slug (names the downloads folder).
+    page_prefix : relative path from the page to the site root.
+    downloads : folder downloads are written to.
+    """
+
+    config: Config
+    chapter: str
+    page_prefix: str
+    downloads: Path
+    _ids: set[str] = field(default_factory=set, repr=False)
+
+    # -- data ---------------------------------------------------------------
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The validated person table, collected once per kernel and cached."""
+        source = Path(self.config.data.path)
+        try:
+            stamp = source.stat().st_mtime
+        except OSError:
+            stamp = 0.0
+        key = (f"{self.config.path}|{source}", stamp)
+        if key not in _PEOPLE_CACHE:
+            from healthgap.data import load
+
+            _PEOPLE_CACHE.clear()
+            _PEOPLE_CACHE[key] = load(self.config).collect()
+        return _PEOPLE_CACHE[key]
+
+    @property
+    def people(self) -> pl.LazyFrame:
+        """The validated person table as a LazyFrame (backed by the cached frame)."""
+        return self.frame.lazy()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Canonical columns present in the dataset."""
+        return tuple(self.frame.columns)
+
+    def has(self, *columns: str) -> bool:
+        """Whether every one of ``columns`` is in the dataset."""
+        present = set(self.frame.columns)
+        return all(c in present for c in columns)
+
+    def missing(self, *columns: str) -> list[str]:
+        """The ones of ``columns`` that the dataset lacks, in the order given."""
+        present = set(self.frame.columns)
+        return [c for c in columns if c not in present]
+
+    # -- notes --------------------------------------------------------------
+    def skip(self, reason: str) -> Any:
+        """A short note that a section is skipped.
+
+        Parameters
+        ----------
+        reason : what the dataset lacks, e.g. ``"prescribing columns (statin)"``;
+            shown as "This section is skipped because the dataset has no {reason}."
+        """
+        from IPython.display import HTML
+
+        text = _SKIP_NOTE.format(what=html.escape(reason))
+        return HTML(f'<div class="hg-skip callout callout-note" role="note"><p>{text}</p></div>')
+
+    def require(self, *columns: str) -> bool:
+        """True when every column is present; otherwise display a skip note and return False."""
+        missing = self.missing(*columns)
+        if missing:
+            from IPython.display import display
+
+            from healthgap.contract import CONTRACT
+
+            names = [
+                f"{CONTRACT[c].label.lower()} ({c})" if c in CONTRACT else c for c in missing
+            ]
+            display(self.skip(_join(names) + (" column" if len(names) == 1 else " columns")))
+            return False
+        return True
+
+    # -- publishing ---------------------------------------------------------
+    def protect(
+        self,
+        data: pl.DataFrame,
+        *,
+        counts: Sequence[str],
+        derived: Sequence[str] | None = None,
+        by: Sequence[str] | str | None = None,
+        what: str = "Output",
+        id: str = "",
+    ) -> pl.DataFrame:
+        """Apply disclosure control to an aggregated frame and check the result."""
+        from healthgap.disclosure import assert_publishable, protect
+
+        if not isinstance(data, pl.DataFrame):
+            raise TypeError(ERR_NOT_FRAME.format(what=what, id=id, type=type(data).__name__))
+        counts = list(counts)
+        missing = [c for c in counts if c not in data.columns]
+        if missing:
+            raise KeyError(
+                ERR_MISSING_COUNTS.format(
+                    what=what, id=id, missing=missing, columns=", ".join(data.columns)
+                )
+            )
+        if counts:
+            data = protect(
+                data,
+                counts=counts,
+                derived=list(derived) if derived is not None else None,
+                by=[by] if isinstance(by, str) else (list(by) if by is not None else None),
+                settings=self.config.disclosure,
+            )
+        assert_publishable(data)
+        return data
+
+    def figure(
+        self,
+        chart: Callable[[pl.DataFrame], Any] | Any,
+        *,
+        id: str,
+        title: str,
+        description: str,
+        data: pl.DataFrame,
+        counts: Sequence[str],
+        derived: Sequence[str] | None = None,
+        by: Sequence[str] | str | None = None,
+    ) -> Any:
+        """Publish a chart with its text alternative, data table and CSV download.
+
+        Parameters
+        ----------
+        chart : a callable that builds the Altair chart from the *protected*
+            frame (preferred), or a finished chart, which must then pass
+            :func:`healthgap.disclosure.assert_publishable`.
+        id : figure id (lower-case, hyphens); names the download file.
+        title : short title, also the download's title in the manifest.
+        description : text alternative describing what the chart shows.
+        data : the aggregated frame behind the chart.
+        counts : columns of ``data`` holding counts (suppressed and rounded).
+        derived : columns computed from the counts (rates, intervals); nulled
+            where their counts are suppressed. Default: decided by ``protect``.
+        by : grouping columns for secondary suppression.
+
+        Returns
+        -------
+        IPython.display.HTML
+            The figure markup from :func:`healthgap.charts.figure_html`.
+
+        References
+        ----------
+        .. [1] W3C, Web Content Accessibility Guidelines 2.2, SC 1.1.1 Non-text content.
+        """
+        from IPython.display import HTML
+
+        from healthgap.charts import figure_html
+        from healthgap.disclosure import assert_publishable
+
+        self._claim(id)
+        protected = self.protect(data, counts=counts, derived=derived, by=by, what="Figure", id=id)
+        spec = chart(protected) if _is_builder(chart) else chart
+        assert_publishable(spec)
+        href = self._write(protected, id=id, title=title, kind="figure", description=description)
+        markup = figure_html(
+            spec,
+            id=id,
+            title=title,
+            description=description,
+            data=protected,
+            download_href=href,
+            asset_prefix=self.page_prefix,
+        )
+        return HTML(markup)
+
+    def table(
+        self,
+        df: pl.DataFrame,
+        *,
+        id: str,
+        title: str,
+        counts: Sequence[str],
+        derived: Sequence[str] | None = None,
+        by: Sequence[str] | str | None = None,
+        columns: dict[str, str] | Sequence[str] | None = None,
+        formats: dict[str, str] | None = None,
+        note: str | None = None,
+        download: bool = True,
+    ) -> Any:
+        """Publish a table (and its CSV download) after disclosure control.
+
+        Parameters
+        ----------
+        df : the aggregated frame.
+        id, title : table id and caption.
+        counts, derived, by : as for :meth:`figure`. ``counts=[]`` marks a
+            table without counts of people (e.g. the data dictionary).
+        columns : columns to show, optionally mapped to display headings.
+        formats : per-column number formats for :func:`healthgap.tables.table_html`.
+        note : footnote under the table.
+        download : also write the protected frame as a CSV download.
+
+        References
+        ----------
+        .. [1] W3C, WCAG 2.2 Technique H51: Using table markup to present tabular information.
+        """
+        from IPython.display import HTML
+
+        from healthgap.tables import table_html
+
+        self._claim(id)
+        protected = self.protect(df, counts=counts, derived=derived, by=by, what="Table", id=id)
+        markup = table_html(
+            protected, id=id, caption=title, columns=columns, formats=formats, note=note
+        )
+        if download:
+            href = self._write(protected, id=id, title=title, kind="table")
+            markup += (
+                f'<p class="hg-download"><a href="{html.escape(href)}" download>'
+                f"Download this table as CSV</a> ({html.escape(title)})</p>"
+            )
+        return HTML(markup)
+
+    def download(
+        self,
+        df: pl.DataFrame,
+        *,
+        id: str,
+        title: str,
+        counts: Sequence[str],
+        derived: Sequence[str] | None = None,
+        by: Sequence[str] | str | None = None,
+    ) -> Any:
+        """Write a protected CSV download and return a link to it."""
+        from IPython.display import HTML
+
+        self._claim(id)
+        protected = self.protect(df, counts=counts, derived=derived, by=by, what="Download", id=id)
+        href = self._write(protected, id=id, title=title, kind="data")
+        return HTML(
+            f'<p class="hg-download"><a href="{html.escape(href)}" download>'
+            f"{html.escape(title)} (CSV)</a></p>"
+        )
+
+    # -- internals ----------------------------------------------------------
+    def _claim(self, id: str) -> None:
+        if not isinstance(id, str) or not _ID_PATTERN.match(id):
+            raise ValueError(ERR_BAD_ID.format(id=id))
+        if id in self._ids:
+            raise ValueError(ERR_DUPLICATE_ID.format(id=id, chapter=self.chapter))
+        self._ids.add(id)
+
+    def _write(
+        self, df: pl.DataFrame, *, id: str, title: str, kind: str, description: str | None = None
+    ) -> str:
+        rel = f"{self.chapter}/{id}.csv"
+        target = self.downloads / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        df.write_csv(target)
+        fragment = {
+            "id": id,
+            "title": title,
+            "chapter": self.chapter,
+            "kind": kind,
+            "file": rel,
+            "columns": list(df.columns),
+            "rows": df.height,
+            "synthetic": bool(self.config.data.synthetic),
+        }
+        if description:
+            fragment["description"] = description
+        frag_dir = self.downloads / FRAGMENT_DIR
+        frag_dir.mkdir(parents=True, exist_ok=True)
+        (frag_dir / f"{self.chapter}--{id}.json").write_text(
+            json.dumps(fragment, indent=2), encoding="utf-8"
+        )
+        return f"{self.page_prefix}downloads/{rel}"
+
+
+def _is_builder(chart: Any) -> bool:
+    return callable(chart) and not hasattr(chart, "to_dict")
+
+
+def _join(items: Sequence[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _clear_chapter(downloads: Path, chapter: str) -> None:
+    """Remove a chapter's previous downloads so stale files never survive a re-render."""
+    shutil.rmtree(downloads / chapter, ignore_errors=True)
+    frag_dir = downloads / FRAGMENT_DIR
+    if frag_dir.is_dir():
+        for old in frag_dir.glob(f"{chapter}--*.json"):
+            old.unlink(missing_ok=True)
+
+
+def setup(chapter: str | None = None, *, display_banners: bool = True) -> Book:
+    """Start a chapter: load the config, show the banners, return a :class:`Book`.
+
+    Parameters
+    ----------
+    chapter : chapter slug; ``$HEALTHGAP_CHAPTER`` wins when set (the renderer
+        knows the file name), else this, else ``"index"``.
+    display_banners : display the synthetic-data banner and the
+        disclosure-off notice (on every page; turn off only in tests).
+
+    Returns
+    -------
+    Book
+
+    References
+    ----------
+    .. [1] Office for Statistics Regulation, Code of Practice for Statistics, T3.8
+       (clear labelling of experimental/synthetic statistics).
+    """
+    slug = os.environ.get(_ENV_CHAPTER, "").strip() or chapter or "index"
+    config_path = os.environ.get(_ENV_CONFIG, "").strip() or None
+    config = load_config(config_path)
+    prefix = os.environ.get(_ENV_PREFIX)
+    if prefix is None:
+        prefix = "" if slug == "index" else "../"
+    env_downloads = os.environ.get(_ENV_DOWNLOADS, "").strip()
+    downloads = (
+        Path(env_downloads) if env_downloads else find_project() / "_build" / "downloads"
+    ).resolve()
+    downloads.mkdir(parents=True, exist_ok=True)
+    _clear_chapter(downloads, slug)
+    book = Book(config=config, chapter=slug, page_prefix=prefix, downloads=downloads)
+    if display_banners:
+        from IPython.display import HTML, display
+
+        if config.data.synthetic:
+            display(HTML(synthetic_banner()))
+        if not config.disclosure.enabled:
+            display(HTML(disclosure_banner(config)))
+    return book
+
+
+def write_manifest(downloads_dir: str | Path) -> Path:
+    """Merge the per-download fragments into ``<downloads_dir>/manifest.json``.
+
+    The manifest lists every download with its ``id``, ``title``, ``chapter``,
+    ``kind`` (figure, table or data), ``file`` (relative to the downloads
+    folder), ``columns`` and ``rows``, sorted by chapter then id. Fragments
+    whose CSV no longer exists are dropped.
+
+    Parameters
+    ----------
+    downloads_dir : the downloads folder the chapters wrote to.
+
+    Returns
+    -------
+    Path
+        The manifest written.
+
+    References
+    ----------
+    .. [1] W3C, Data on the Web Best Practices, BP 2 "Provide descriptive metadata".
+    """
+    root = Path(downloads_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    entries: list[dict[str, Any]] = []
+    frag_dir = root / FRAGMENT_DIR
+    for path in sorted(frag_dir.glob("*.json")) if frag_dir.is_dir() else []:
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(ERR_BAD_FRAGMENT.format(path=path, error=exc)) from None
+        if (root / entry["file"]).is_file():
+            entries.append(entry)
+    entries.sort(key=lambda e: (e["chapter"], e["id"]))
+    manifest = {"files": entries, "count": len(entries)}
+    target = root / MANIFEST_NAME
+    target.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return target
