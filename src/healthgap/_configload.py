@@ -210,6 +210,8 @@ def _data(c: _Checker, node: Any) -> DataSource:
                     c.add(WRONG_TYPE.format(where=f"{at}.{key}", expected="a whole number", got=_type_name(dst), value=dst))
                     continue
                 out[key] = str(dst)
+            elif dst is None:
+                out[key] = None  # type: ignore[assignment]  # treated as missing
             elif dst not in col.codes:
                 c.add(f"{at}.{key}: {dst!r} is not a valid {canon} code{_suggest(str(dst), col.codes)} "
                       f"Valid: {', '.join(col.codes)}.")
@@ -309,7 +311,7 @@ def _positive(c: _Checker, value: float, where: str, *, below_one: bool = False)
         c.add(f"{where}: {value!r} must be {rule}.")
 
 
-def _model(c: _Checker, node: Any, outcomes: tuple[str, ...]) -> ModelSettings:
+def _model(c: _Checker, node: Any) -> ModelSettings:
     node = c.keys(node, "model", _MODEL)
     d = ModelSettings()
     targets = (*OUTCOMES, *CONDITIONS)
@@ -319,7 +321,7 @@ def _model(c: _Checker, node: Any, outcomes: tuple[str, ...]) -> ModelSettings:
     features_valid = tuple(k for k in CONTRACT if k not in _NOT_FEATURES and not k.startswith(TRUTH_PREFIX)) + ("age_band",)
     features = _string_list(c, node, "features", "model", d.features, features_valid)
     exclude = c.typed(node, "exclude_protected", "model", bool, d.exclude_protected)
-    for i, f in enumerate(features):
+    for f in features:
         if f == target:
             c.add(f"model.features: {f!r} is the target and cannot also be a feature. Fix: remove it.")
         elif exclude and f in _PROTECTED_FEATURES:
@@ -380,7 +382,7 @@ def parse_mapping(raw: dict, *, path: Path) -> Config:
     if "conditions" in raw and not conditions and isinstance(raw["conditions"], list) and not raw["conditions"]:
         c.add("conditions: the list is empty. Fix: list the conditions your data records, e.g. - hypertension.")
     outcomes = _string_list(c, raw, "outcomes", "", OUTCOMES, OUTCOMES)
-    model = _model(c, raw.get("model"), outcomes)
+    model = _model(c, raw.get("model"))
     disclosure = _disclosure(c, raw.get("disclosure"))
     seed = c.typed(raw, "seed", "", int, 2024)
     if c.problems:
