@@ -1,0 +1,264 @@
+"""Directly standardised rates (DSRs) with Dobson's confidence interval.
+
+References
+----------
+.. [1] Dobson AJ, Kuulasmaa K, Eberle E, Scherer J. Confidence intervals for weighted
+   sums of Poisson parameters. Stat Med 1991;10:457-462.
+.. [2] Breslow NE, Day NE. Statistical methods in cancer research, volume II. IARC; 1987.
+.. [3] Public Health England. Technical Guide: Confidence Intervals. 2018; APHO Technical
+   Briefing 3: Commonly used public health statistics and their confidence intervals. 2008.
+.. [4] Eurostat. Revision of the European Standard Population. 2013.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from ._ci import poisson_lower, poisson_upper
+from ._common import (
+    NEGATIVE_COUNTS,
+    NULL_COUNTS,
+    Frame,
+    as_lazy,
+    by_list,
+    check_columns,
+    check_confidence,
+    check_multiplier,
+    count_checks,
+    finish,
+    per_label,
+    raise_count_problems,
+)
+from .esp2013 import AGE_BAND_LABELS, ESP2013
+
+__all__ = [
+    "dsr",
+    "dsr_table",
+    "MIN_EVENTS",
+    "NOTE_FEW_EVENTS",
+    "UNKNOWN_AGE_BANDS",
+    "MISSING_AGE_BANDS",
+    "DUPLICATE_AGE_BANDS",
+    "EVENTS_WITHOUT_POPULATION",
+]
+
+#: Fingertips does not publish a DSR from fewer than 10 events.
+MIN_EVENTS = 10
+NOTE_FEW_EVENTS = "total events < 10"
+UNKNOWN_AGE_BANDS = (
+    "dsr(): age band label(s) {labels} in column {column!r} are not ESP2013 bands. Expected "
+    "labels: {expected}. Derive bands with healthgap.stats.age_bands(), or pass "
+    "standard='<column>' holding your own standard population."
+)
+MISSING_AGE_BANDS = (
+    "dsr(): {n} group(s) do not have a row for each of the {k} ESP2013 age bands (first: "
+    "{example}). Add rows with zero events and population for empty bands, e.g. by using "
+    "healthgap.stats.counts_by_age_band()."
+)
+DUPLICATE_AGE_BANDS = (
+    "dsr(): {n} group(s) have more than one row for the same age band (first: {example}). "
+    "Aggregate to one row per group and age band, or add the missing group column to by=."
+)
+EVENTS_WITHOUT_POPULATION = (
+    "dsr(): {n} row(s) have events but zero {population!r}. Every band with events needs a "
+    "population; check the events and population columns."
+)
+
+
+def _first_group(agg: pl.DataFrame, by: list[str], mask: pl.Series) -> str:
+    if not by:
+        return "the whole data"
+    row = agg.filter(mask).row(0, named=True)
+    return ", ".join(f"{k}={row[k]!r}" for k in by)
+
+
+def dsr_table(
+    df: Frame,
+    *,
+    events: str,
+    population: str,
+    age_band: str,
+    by: str | Sequence[str] | None = None,
+    standard: str = "esp2013",
+    multiplier: float = 100_000,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """:func:`dsr` plus ``variance``, the Dobson variance of the DSR on the output scale."""
+    func = "dsr"
+    confidence = check_confidence(confidence, func)
+    multiplier = check_multiplier(multiplier, func)
+    groups = by_list(by)
+    lf = as_lazy(df, func)
+    schema = lf.collect_schema()
+    use_esp = standard == "esp2013"
+    cols = [*groups, events, population, age_band, *([] if use_esp else [standard])]
+    check_columns(schema, cols, func, numeric=[events, population])
+
+    if use_esp:
+        esp = ESP2013.lazy().select(
+            pl.col("age_band").cast(pl.String).alias("__band"),
+            pl.col("standard_population").cast(pl.Float64).alias("__w"),
+        )
+        lf = lf.with_columns(
+            pl.col(age_band).cast(pl.String).str.strip_chars().alias("__band")
+        ).join(esp, on="__band", how="left")
+        n_bands = len(AGE_BAND_LABELS)
+    else:
+        lf = lf.with_columns(
+            pl.col(age_band).alias("__band"), pl.col(standard).cast(pl.Float64).alias("__w")
+        )
+        n_bands = None
+
+    o = pl.col(events).cast(pl.Float64)
+    n = pl.col(population).cast(pl.Float64)
+    w = pl.col("__w")
+    ratio = pl.when(n > 0).then(w / n).otherwise(0.0)
+    aggs = [
+        pl.col(events).sum().alias(events),
+        pl.col(population).sum().alias(population),
+        (o * ratio).sum().alias("__wt_rate"),
+        (o * ratio**2).sum().alias("__sq_rate"),
+        w.sum().alias("__w_total"),
+        pl.len().alias("__rows"),
+        pl.col("__band").n_unique().alias("__bands"),
+        w.is_null().sum().alias("__unmatched"),
+        ((o > 0) & (n == 0)).sum().alias("__orphans"),
+        *count_checks([events, population]),
+    ]
+    if not use_esp:
+        aggs += [w.min().alias("__w_min"), w.null_count().alias("__w_nulls")]
+    q = lf.group_by(groups).agg(aggs) if groups else lf.select(aggs)
+    agg = raise_count_problems(q.collect(), [events, population], func)
+
+    if use_esp and agg["__unmatched"].sum():
+        labels = (
+            lf.filter(pl.col("__w").is_null())
+            .select(pl.col(age_band).cast(pl.String).unique().sort())
+            .collect()
+            .to_series()
+            .to_list()
+        )
+        raise ValueError(
+            UNKNOWN_AGE_BANDS.format(
+                labels=", ".join(repr(x) for x in labels[:10]),
+                column=age_band,
+                expected=", ".join(AGE_BAND_LABELS),
+            )
+        )
+    if not use_esp:
+        if agg["__w_nulls"].sum():
+            raise ValueError(
+                NULL_COUNTS.format(func=func, column=standard, n=int(agg["__w_nulls"].sum()))
+            )
+        if agg["__w_min"].min() < 0:
+            raise ValueError(
+                NEGATIVE_COUNTS.format(func=func, column=standard, minimum=agg["__w_min"].min())
+            )
+    dup = agg["__rows"] != agg["__bands"]
+    if dup.any():
+        raise ValueError(
+            DUPLICATE_AGE_BANDS.format(n=int(dup.sum()), example=_first_group(agg, groups, dup))
+        )
+    if n_bands is not None:
+        short = agg["__bands"] != n_bands
+        if short.any():
+            raise ValueError(
+                MISSING_AGE_BANDS.format(
+                    n=int(short.sum()), k=n_bands, example=_first_group(agg, groups, short)
+                )
+            )
+    if agg["__orphans"].sum():
+        raise ValueError(
+            EVENTS_WITHOUT_POPULATION.format(n=int(agg["__orphans"].sum()), population=population)
+        )
+
+    total = pl.col(events).cast(pl.Float64)
+    value = pl.col("__wt_rate") / pl.col("__w_total") * multiplier
+    var = pl.col("__sq_rate") / pl.col("__w_total") ** 2  # Dobson variance, per person
+    ok = total >= MIN_EVENTS
+    spread = (var / total).sqrt() * multiplier
+    out = agg.with_columns(
+        pl.when(ok).then(value).alias("value"),
+        pl.when(ok).then(value + spread * (poisson_lower(total, confidence) - total)).alias(
+            "lower_ci"
+        ),
+        pl.when(ok).then(value + spread * (poisson_upper(total, confidence) - total)).alias(
+            "upper_ci"
+        ),
+        pl.when(ok).then(var * multiplier**2).alias("variance"),
+        pl.when(~ok).then(pl.lit(NOTE_FEW_EVENTS)).alias("note"),
+    )
+    return finish(
+        out,
+        by=groups,
+        counts=[events, population],
+        confidence=confidence,
+        statistic=f"DSR per {per_label(multiplier)}",
+        method="Dobson",
+        extra=["variance"],
+    )
+
+
+def dsr(
+    df: Frame,
+    *,
+    events: str,
+    population: str,
+    age_band: str,
+    by: str | Sequence[str] | None = None,
+    standard: str = "esp2013",
+    multiplier: float = 100_000,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Directly standardised rate per group with Dobson's confidence interval.
+
+    Parameters
+    ----------
+    df : one row per group x age band with event and population counts (rows with zero
+        events and zero population are fine; see :func:`counts_by_age_band`).
+    events, population : count columns.
+    age_band : column of age-band labels. With ``standard="esp2013"`` the labels must be
+        the ESP2013 labels ("0-4", "5-9", ..., "85-89", "90+"; String or Enum); they are
+        joined to the standard by label, never by position, and every group must have
+        each of the 19 bands exactly once.
+    by : group column(s); ``None`` standardises the whole frame as one group.
+    standard : ``"esp2013"`` or the name of a column holding the standard population of
+        each row's band (then the bands present in each group are used).
+    multiplier : rate per this many people (default 100,000).
+    confidence : two-sided confidence level, e.g. 0.95 or 0.998.
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per group: ``by``, total ``events`` and ``population``, ``value``,
+        ``lower_ci``, ``upper_ci``, ``confidence``, ``statistic`` ("DSR per 100,000"),
+        ``method`` ("Dobson") and ``note``. Groups with fewer than 10 events in total
+        have null value and CI and the note "total events < 10".
+
+    Notes
+    -----
+    With O_i events, n_i population and w_i standard population in band i, O = Σ O_i,
+    DSR = Σ w_i O_i/n_i / Σ w_i and var(DSR) = Σ (w_i/n_i)² O_i / (Σ w_i)². Dobson's
+    limits are DSR + √(var/O) (O_L - O) and DSR + √(var/O) (O_U - O), where O_L, O_U are
+    Byar's limits of O (Fingertips; exact Poisson limits would apply below 10 events,
+    where no DSR is published). A band with zero population and zero events contributes
+    nothing (its rate is taken as zero); a band with events but no population is an error.
+
+    References
+    ----------
+    .. [1] Dobson AJ et al. Stat Med 1991;10:457-462.
+    .. [2] Public Health England. Technical Guide: Confidence Intervals. 2018.
+    .. [3] Eurostat. Revision of the European Standard Population. 2013.
+    """
+    return dsr_table(
+        df,
+        events=events,
+        population=population,
+        age_band=age_band,
+        by=by,
+        standard=standard,
+        multiplier=multiplier,
+        confidence=confidence,
+    ).drop("variance")
