@@ -1,0 +1,174 @@
+"""The ``healthgap`` command line.
+
+Sub-commands: ``synth``, ``validate``, ``init``, ``example``, ``render``.
+User errors print a message to stderr without a traceback and exit with the
+error's code (config 2, data 3, render 4); Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from healthgap import __version__
+from healthgap.errors import HealthgapError, RenderError
+
+__all__ = ["main", "build_parser"]
+
+EXIT_INTERRUPTED = 130
+NO_RENDERER = ("The book renderer (healthgap.render) is not available in this installation: {detail}. "
+               "Fix: reinstall healthgap with `make site` or `pip install -e .`.")
+NO_SYNTH = "The synthetic data generator (healthgap.synth) is not available: {detail}."
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    try:
+        from healthgap import synth
+    except ImportError as exc:
+        raise HealthgapError(NO_SYNTH.format(detail=exc)) from None
+    out = Path(args.out)
+    _say(f"Generating a synthetic population of {args.n:,} people (seed {args.seed}) into {out}/ ...")
+    start = time.perf_counter()
+    kwargs = {"n": args.n, "seed": args.seed}
+    if "progress" in inspect.signature(synth.write).parameters:
+        kwargs["progress"] = _say
+    synth.write(out, **kwargs)
+    _say(f"Done in {time.perf_counter() - start:.1f} s: "
+         + ", ".join(p.name for p in sorted(out.iterdir()) if p.is_file()))
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from healthgap.config import load_config
+    from healthgap.data import validate
+
+    config = load_config(args.config)
+    _say(f"Config: {config.path}")
+    report = validate(config, raise_errors=False)
+    text = report.render()
+    if report.ok:
+        _say(text)
+        return 0
+    print(text, file=sys.stderr, flush=True)
+    return 3
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from healthgap.scaffold import write_starter_config
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise HealthgapError(f"{out} already exists. Fix: choose another --out, or pass --force to overwrite it.")
+    result = write_starter_config(Path(args.dataset), out=out)
+    _say(result.summary())
+    return 0
+
+
+def _cmd_example(args: argparse.Namespace) -> int:
+    from healthgap.examples import write_other_trust
+
+    _say(f"Writing the 'other trust' example dataset ({args.n:,} people) into {args.out}/ ...")
+    path = write_other_trust(Path(args.out), n=args.n, seed=args.seed)
+    _say(f"Wrote {path}. Try: healthgap validate --config {Path(args.out) / 'other_trust.yml'}")
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    try:
+        from healthgap.render import render_book
+    except ImportError as exc:
+        raise RenderError(NO_RENDERER.format(detail=exc)) from None
+    start = time.perf_counter()
+    site = render_book(config=Path(args.config) if args.config else None, out=Path(args.out),
+                       engine=args.engine, jobs=args.jobs, progress=_say)
+    _say(f"Book written to {site} in {time.perf_counter() - start:.0f} s. Open {Path(site) / 'index.html'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="healthgap",
+        description="Health inequalities in cardiovascular disease: build the book, check a dataset, "
+                    "or make a config for a new one.",
+        epilog="The config is chosen by --config PATH, else $HEALTHGAP_CONFIG, else data/default.yml. "
+               "Exit codes: 0 ok, 2 config error, 3 data error, 4 render error, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"healthgap {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("synth", help="generate the synthetic population",
+                       description="Generate the synthetic population (population.parquet, truth.json, areas.geojson).")
+    p.add_argument("--n", type=int, default=250_000, help="number of people (default 250000)")
+    p.add_argument("--seed", type=int, default=2024, help="random seed (default 2024)")
+    p.add_argument("--out", default="data/synthetic", help="output folder (default data/synthetic)")
+    p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("validate", help="check a dataset against the contract",
+                       description="Print rows, per-column completeness, code distributions and every problem. "
+                                   "Exit 0 if the data can be used, 3 if not, 2 if the config is invalid.")
+    p.add_argument("--config", help="config file (default: $HEALTHGAP_CONFIG or data/default.yml)")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("init", help="write a starter config for a new dataset",
+                       description="Read a new dataset (CSV or Parquet), guess how its columns and codes map onto "
+                                   "the contract, and write a commented config for you to complete.")
+    p.add_argument("dataset", help="the person table, .csv or .parquet")
+    p.add_argument("--out", default="config.yml", help="config file to write (default config.yml)")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.set_defaults(func=_cmd_init)
+
+    p = sub.add_parser("example", help="write the 'other trust' example dataset",
+                       description="Write a differently shaped example dataset (CSV, other names and codes) "
+                                   "and its config, to try the book on a dataset that is not the default.")
+    p.add_argument("--n", type=int, default=20_000, help="number of people (default 20000)")
+    p.add_argument("--seed", type=int, default=11, help="random seed (default 11)")
+    p.add_argument("--out", default="data/examples", help="output folder (default data/examples)")
+    p.set_defaults(func=_cmd_example)
+
+    p = sub.add_parser("render", help="build the book (static website)",
+                       description="Execute every chapter against the configured dataset and write the website.")
+    p.add_argument("--config", help="config file (default: $HEALTHGAP_CONFIG or data/default.yml)")
+    p.add_argument("--out", default="_site", help="output folder (default _site)")
+    p.add_argument("--engine", choices=("auto", "quarto", "builtin"), default="auto",
+                   help="quarto, the built-in renderer, or auto (quarto when installed; default)")
+    p.add_argument("--jobs", type=int, default=None, help="chapters executed in parallel (default: CPU count)")
+    p.set_defaults(func=_cmd_render)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code.
+
+    References
+    ----------
+    .. [1] Python documentation, argparse, https://docs.python.org/3/library/argparse.html
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except HealthgapError as exc:
+        print(f"healthgap {args.command}: error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("\nhealthgap: interrupted.", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+
+
+def _entry() -> None:  # pragma: no cover - console script shim
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
