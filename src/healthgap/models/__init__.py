@@ -1,0 +1,32 @@
+"""Risk models: a logistic-regression baseline and a gradient-boosted model.
+
+:func:`fit` chooses the target and features from the config (protected
+characteristics excluded by default), splits the people into stratified
+training and test sets with a fixed seed, fits both models and evaluates them
+on the test set: AUROC, average precision, Brier score and calibration
+(reliability curve, calibration-in-the-large and slope), each with a seeded,
+vectorised bootstrap confidence interval. :func:`fit_cached` reuses a fit
+across chapters.
+"""
+
+from healthgap.models._cache import cache_key, fit_cached
+from healthgap.models._features import design, label_of, resolve, target_problem
+from healthgap.models._fit import MODEL_LABELS, ModelResult, build_boosted, build_logistic, fit
+from healthgap.models._performance import METRIC_LABELS, performance, reliability
+
+__all__ = [
+    "fit",
+    "fit_cached",
+    "cache_key",
+    "ModelResult",
+    "MODEL_LABELS",
+    "METRIC_LABELS",
+    "performance",
+    "reliability",
+    "resolve",
+    "target_problem",
+    "design",
+    "label_of",
+    "build_logistic",
+    "build_boosted",
+]

@@ -1,0 +1,95 @@
+"""Caching fitted models between chapters (git-ignored ``_build/cache/models``)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import sklearn
+
+from healthgap import __version__
+from healthgap.config import ModelSettings, project_root
+from healthgap.contract import TRUTH_PREFIX
+from healthgap.models._features import resolve
+from healthgap.models._fit import GROUP_COLUMNS, ModelResult, fit
+
+__all__ = ["fit_cached", "cache_key", "CACHE_ENV"]
+
+#: Environment variable overriding the cache folder (empty string disables caching).
+CACHE_ENV = "HEALTHGAP_MODEL_CACHE"
+_FORMAT = 1
+
+
+def cache_key(df: pl.DataFrame, settings: ModelSettings, **options: object) -> str:
+    """SHA-256 of everything a fit depends on.
+
+    The key covers the settings, the fitting options, the column names and
+    dtypes, a hash of every row of the modelling columns, and the versions of
+    healthgap, polars, scikit-learn and numpy (so an upgrade refits).
+
+    References
+    ----------
+    .. [1] polars ``DataFrame.hash_rows``.
+    """
+    h = hashlib.sha256()
+    h.update(repr((_FORMAT, __version__, pl.__version__, sklearn.__version__, np.__version__)).encode())
+    h.update(repr(sorted(asdict(settings).items())).encode())
+    h.update(repr(sorted(options.items())).encode())
+    h.update(repr([(c, str(t)) for c, t in df.schema.items()]).encode())
+    h.update(str(df.height).encode())
+    rows = df.hash_rows(seed=0, seed_1=1, seed_2=2, seed_3=3).to_numpy()
+    h.update(np.ascontiguousarray(rows).tobytes())
+    return h.hexdigest()[:32]
+
+
+def _folder() -> Path | None:
+    env = os.environ.get(CACHE_ENV)
+    if env is not None:
+        return Path(env) if env.strip() else None
+    return project_root() / "_build" / "cache" / "models"
+
+
+def fit_cached(
+    people: pl.DataFrame | pl.LazyFrame, *, settings: ModelSettings | None = None,
+    cache_dir: str | Path | None = None, **options: object,
+) -> ModelResult:
+    """:func:`~healthgap.models.fit`, reusing an earlier fit of the same data and settings.
+
+    The cache folder is ``cache_dir``, else ``$HEALTHGAP_MODEL_CACHE`` (empty
+    disables caching), else ``<project>/_build/cache/models``. Entries are
+    written atomically, keyed by :func:`cache_key`; an unreadable entry is refitted.
+
+    References
+    ----------
+    .. [1] Python ``pickle`` documentation (only the project's own cache files are read).
+    """
+    settings = settings or ModelSettings()
+    lf = people.lazy() if isinstance(people, pl.DataFrame) else people
+    schema = lf.collect_schema()
+    target, features, _ = resolve(schema, settings)
+    cols = [c for c in schema if c in {target, *features, *GROUP_COLUMNS} or c.startswith(TRUTH_PREFIX)]
+    df = lf.select(cols).collect()
+    folder = Path(cache_dir) if cache_dir is not None else _folder()
+    if folder is None:
+        return fit(df, settings=settings, **options)
+    path = folder / f"{cache_key(df, settings, **options)}.pkl"
+    if path.is_file():
+        try:
+            with path.open("rb") as fh:
+                result = pickle.load(fh)
+            if isinstance(result, ModelResult):
+                return result
+        except Exception:  # noqa: BLE001 - a corrupt or stale entry is simply refitted
+            pass
+    result = fit(df, settings=settings, **options)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as fh:
+        pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(fh.name, path)
+    return result

@@ -1,0 +1,125 @@
+"""Test-set performance with bootstrap confidence intervals, in the stats contract shape."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from healthgap.models._metrics import (
+    bootstrap_weights,
+    percentile_interval,
+    rank,
+    weighted_auc,
+    weighted_average_precision,
+    weighted_brier,
+    weighted_calibration,
+    wilson_interval,
+)
+
+__all__ = ["performance", "reliability", "METRIC_LABELS"]
+
+METRIC_LABELS: dict[str, str] = {
+    "auroc": "AUROC",
+    "average_precision": "Average precision",
+    "brier": "Brier score",
+    "calibration_in_the_large": "Calibration-in-the-large",
+    "calibration_slope": "Calibration slope",
+}
+BOOT_METHOD = "percentile bootstrap, {n} replicates (seed {seed})"
+LENGTH_MISMATCH = "y has {ny} values but p has {np_}; they must be the same people."
+
+
+def _all(W: np.ndarray, y: np.ndarray, p: np.ndarray, r) -> np.ndarray:
+    a, b = weighted_calibration(W, y, p)
+    return np.stack([weighted_auc(W, r)[:, 0], weighted_average_precision(W, y, p),
+                     weighted_brier(W, y, p), a, b], axis=1)
+
+
+def performance(
+    y: np.ndarray, p: np.ndarray, *, model: str, n_boot: int = 200, seed: int = 2024,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """AUROC, average precision, Brier score, calibration-in-the-large and slope with CIs.
+
+    Parameters
+    ----------
+    y : observed outcome (bool), one per person.
+    p : predicted probability, one per person.
+    model : model label stored in the ``model`` column.
+    n_boot : bootstrap replicates (people resampled with replacement; seeded).
+    seed, confidence : bootstrap seed and confidence level.
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per metric: ``metric``, ``model``, ``n``, ``events``, ``value``,
+        ``lower_ci``, ``upper_ci``, ``confidence``, ``statistic``, ``method``, ``note``.
+
+    References
+    ----------
+    .. [1] Steyerberg EW, Vergouwe Y. Towards better clinical prediction models: seven steps
+       for development and an ABCD for validation. Eur Heart J 2014;35:1925-31.
+    .. [2] Efron B, Tibshirani RJ. An Introduction to the Bootstrap. 1993.
+    """
+    y = np.asarray(y, bool)
+    p = np.asarray(p, np.float64)
+    if y.shape != p.shape:
+        raise ValueError(LENGTH_MISMATCH.format(ny=y.shape[0], np_=p.shape[0]))
+    r = rank(p, y)
+    point = _all(np.ones((1, y.shape[0])), y, p, r)[0]
+    reps = np.concatenate([_all(W, y, p, r) for W in bootstrap_weights(y.shape[0], n_boot=n_boot, seed=seed)])
+    lo, hi = percentile_interval(reps, confidence)
+    names = list(METRIC_LABELS)
+    return pl.DataFrame({
+        "metric": names,
+        "model": [model] * len(names),
+        "n": [int(y.shape[0])] * len(names),
+        "events": [int(y.sum())] * len(names),
+        "value": point, "lower_ci": lo, "upper_ci": hi,
+        "confidence": [confidence] * len(names),
+        "statistic": [METRIC_LABELS[m] for m in names],
+        "method": [BOOT_METHOD.format(n=n_boot, seed=seed)] * len(names),
+        "note": pl.Series([None if np.isfinite(v) else "not estimable" for v in point], dtype=pl.String),
+    })
+
+
+def reliability(
+    y: np.ndarray, p: np.ndarray, *, model: str, bins: int = 10, confidence: float = 0.95
+) -> pl.DataFrame:
+    """Reliability curve: observed proportion against mean predicted risk in equal-size bins.
+
+    People are ranked by predicted risk and cut into ``bins`` groups of
+    (nearly) equal size. The observed proportion has a Wilson interval.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``model``, ``bin`` (1 = lowest risk), ``n``, ``events``, ``mean_predicted``,
+        ``value`` (observed proportion), ``lower_ci``, ``upper_ci``, ``confidence``,
+        ``statistic``, ``method``, ``note``.
+
+    References
+    ----------
+    .. [1] Van Calster B, et al. Calibration: the Achilles heel of predictive analytics.
+       BMC Medicine 2019;17:230.
+    .. [2] scikit-learn ``calibration_curve(strategy="quantile")``.
+    """
+    frame = (
+        pl.DataFrame({"y": np.asarray(y, bool), "p": np.asarray(p, np.float64)})
+        .with_columns(bin=(pl.col("p").rank("ordinal") - 1) * bins // pl.len() + 1)
+        .group_by("bin").agg(n=pl.len(), events=pl.col("y").sum(), mean_predicted=pl.col("p").mean())
+        .sort("bin")
+    )
+    n, events = frame["n"].to_numpy(), frame["events"].to_numpy()
+    lo, hi = wilson_interval(events, n, confidence)
+    return frame.with_columns(
+        model=pl.lit(model),
+        value=pl.Series(events / n),
+        lower_ci=pl.Series(lo), upper_ci=pl.Series(hi),
+        confidence=pl.lit(confidence),
+        statistic=pl.lit("Observed proportion"),
+        method=pl.lit("Wilson score interval; bins are equal-size groups of predicted risk"),
+        note=pl.lit(None, dtype=pl.String),
+        bin=pl.col("bin").cast(pl.Int64),
+    ).select("model", "bin", "n", "events", "mean_predicted", "value", "lower_ci", "upper_ci",
+             "confidence", "statistic", "method", "note")
