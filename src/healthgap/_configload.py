@@ -31,7 +31,7 @@ MISSING_FILE = "Config file not found: {path} (chosen by {origin}). Fix: pass an
 NOT_YAML = "Config file {path} is not valid YAML: {detail}"
 NOT_MAPPING = "Config file {path} must contain a mapping of keys (report:, data:, ...), not {kind}."
 HEADER = "Invalid config {path}:"
-UNKNOWN_KEY = "{where}: unknown key{hint}. Valid keys: {valid}."
+UNKNOWN_KEY = "{where}: unknown key{hint} Valid keys: {valid}."
 WRONG_TYPE = "{where}: expected {expected}, got {got} ({value!r})."
 REQUIRED = "{where}: required key is missing. Fix: add it{example}."
 
@@ -57,8 +57,18 @@ def _type_name(value: Any) -> str:
 
 
 def _suggest(word: str, options: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    """``; did you mean 'x'?`` for the closest option, or ``.`` when none is close."""
+    same_case = [o for o in options if o.lower() == str(word).lower()]
+    close = same_case or difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.55)
+    return f"; did you mean {close[0]!r}?" if close else "."
+
+
+def _canonical_hint(word: str) -> str:
+    """Suggest a canonical column for a source-style name (``gender`` -> ``sex``)."""
+    from healthgap.scaffold import guess_columns
+
+    guess = guess_columns([word])
+    return f"; did you mean {next(iter(guess))!r}?" if guess else _suggest(word, tuple(CONTRACT))
 
 
 class _Checker:
@@ -176,7 +186,7 @@ def _data(c: _Checker, node: Any) -> DataSource:
     for canon, source in (c.typed(node, "columns", "data", dict, {}) or {}).items():
         at = f"data.columns.{canon}"
         if canon not in CONTRACT:
-            c.add(f"{at}: {canon!r} is not a contract column{_suggest(str(canon), tuple(CONTRACT))} "
+            c.add(f"{at}: {canon!r} is not a contract column{_canonical_hint(str(canon))} "
                   "Keys are canonical names, values the column names in your file.")
         elif not isinstance(source, str) or not source:
             c.add(WRONG_TYPE.format(where=at, expected="the column name in your file (text)", got=_type_name(source), value=source))
