@@ -38,6 +38,8 @@ def _synth():
         from healthgap import synth
     except ImportError as exc:  # pragma: no cover - only while the generator is being written
         pytest.skip(f"healthgap.synth is not importable yet ({exc}); synthetic fixtures unavailable")
+    if not (hasattr(synth, "write") and hasattr(synth, "generate")):  # pragma: no cover - ditto
+        pytest.skip("healthgap.synth has no write()/generate() yet; synthetic fixtures unavailable")
     return synth
 
 

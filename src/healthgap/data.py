@@ -163,6 +163,19 @@ def _counts(values: list[dict]) -> list[tuple[str, int]]:
     return [(str(next(iter(d.values()))), int(d["count"])) for d in values]
 
 
+def _guess_code(name: str, value: str) -> str:
+    """The canonical code an unmapped ``value`` most likely means, for the error's example."""
+    from healthgap.scaffold import guess_codes
+
+    codes = CONTRACT[name].codes
+    guessed = guess_codes(name, [value])[0].get(value, "?")
+    if guessed != "?":
+        return "null" if guessed is None else guessed
+    prefix = [c for c in codes if c.lower().startswith(value.lower())]
+    close = prefix or difflib.get_close_matches(value, codes, n=1, cutoff=0.6)
+    return close[0] if close else ("Not stated" if "Not stated" in codes else "null")
+
+
 def _check_config_columns(config: Config, present: set[str]) -> list[str]:
     problems = []
     opts = sorted(present)
@@ -246,8 +259,7 @@ def _fill(report: ValidationReport, row: dict, present: list[str]) -> None:
             counts = _counts(row[f"{name}:badvals"])
             values = ", ".join(f"{v!r} ({n:,} row{'s' if n != 1 else ''})" for v, n in counts)
             if col.kind == "category":
-                close = difflib.get_close_matches(counts[0][0], col.codes, n=1, cutoff=0.6)
-                target = close[0] if close else ("Not stated" if "Not stated" in col.codes else "null")
+                target = _guess_code(name, counts[0][0])
                 report.problems.append(UNMAPPED.format(name=name, n=f"{bad:,}", values=values, valid=", ".join(col.codes),
                                                        example=counts[0][0], target=target))
             else:

@@ -1,0 +1,225 @@
+"""Loading onto the contract and validation: one test per kind of bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from healthgap.config import load_config
+from healthgap.contract import CONTRACT
+from healthgap.data import DataError, load, resolve_dimensions, validate
+
+
+def setup_case(tmp_path: Path, frame: pl.DataFrame | None, *, fmt: str = "parquet", data: dict | None = None,
+               **top) -> object:
+    path = tmp_path / f"people.{fmt}"
+    if frame is not None:
+        frame.write_parquet(path) if fmt == "parquet" else frame.write_csv(path)
+    doc = {"data": {"path": path.name, **(data or {})}, **top}
+    doc.setdefault("equity", {"dimensions": ["imd_quintile", "ethnicity", "sex", "age_band", "locality"]})
+    (tmp_path / "c.yml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return load_config(tmp_path / "c.yml")
+
+
+def problems(config) -> list[str]:
+    return validate(config, raise_errors=False).problems
+
+
+def test_valid_table_loads_with_contract_dtypes(tmp_path, make_people):
+    people = make_people().with_columns(pl.lit("x").alias("not_in_contract"))
+    config = setup_case(tmp_path, people)
+    report = validate(config)
+    assert report.ok and report.rows == 400
+    frame = load(config).collect()
+    assert "not_in_contract" not in frame.columns
+    assert frame.columns == [c for c in CONTRACT if c in frame.columns]
+    for name in frame.columns:
+        assert frame.schema[name] == CONTRACT[name].dtype, name
+    expected = (people["imd_decile"] + 1) // 2
+    assert frame["imd_quintile"].to_list() == expected.to_list()
+    assert frame.height == 400
+
+
+def test_report_counts_completeness_and_codes(tmp_path, make_people):
+    people = make_people().with_columns(pl.when(pl.int_range(pl.len()) < 100).then(None)
+                                        .otherwise(pl.col("bmi")).alias("bmi"))
+    report = validate(setup_case(tmp_path, people))
+    assert report.completeness["bmi"] == pytest.approx(0.75)
+    assert report.completeness["age"] == 1.0
+    sex = dict(report.distributions["sex"])
+    assert sum(sex.values()) == 400 and sex["female"] == people["sex"].eq("female").sum()
+    text = report.render()
+    assert "Rows: 400" in text and "bmi" in text and "Result: OK" in text
+    assert len(text.splitlines()) <= 40
+
+
+def test_csv_with_renames_codes_and_flags(tmp_path, make_people):
+    people = make_people(60)
+    raw = people.select(
+        pl.col("person_id").alias("PatientID"),
+        pl.col("age").alias("AgeYears"),
+        pl.col("sex").replace_strict({"female": "F", "male": "M"}).alias("Gender"),
+        pl.col("ethnicity").str.to_uppercase().alias("Eth"),
+        ((pl.col("imd_decile") + 1) // 2).alias("IMDQuintile"),
+        pl.when(pl.col("hypertension")).then(pl.lit("Y")).otherwise(pl.lit("n")).alias("HTN"),
+        pl.col("cvd_admissions"),
+    )
+    config = setup_case(
+        tmp_path, raw, fmt="csv",
+        data={"columns": {"person_id": "PatientID", "age": "AgeYears", "sex": "Gender", "ethnicity": "Eth",
+                          "imd_quintile": "IMDQuintile", "hypertension": "HTN"},
+              "codes": {"sex": {"M": "male", "F": "female"}}},
+        equity={"dimensions": ["imd_quintile", "ethnicity", "sex", "age_band"]},
+        conditions=["hypertension"], outcomes=["cvd_admissions"], model={"features": ["age", "hypertension"]},
+    )
+    frame = load(config).collect()
+    assert frame["sex"].to_list() == people["sex"].to_list()
+    assert frame["ethnicity"].to_list() == people["ethnicity"].to_list()  # case-insensitive codes
+    assert frame["hypertension"].to_list() == people["hypertension"].to_list()
+    assert frame["imd_quintile"].to_list() == ((people["imd_decile"] + 1) // 2).to_list()
+    assert "imd_decile" not in frame.columns
+
+
+def test_empty_ethnicity_becomes_not_stated_and_codes_can_map_to_missing(tmp_path, make_people):
+    people = make_people(200).with_columns(
+        pl.when(pl.int_range(pl.len()) < 3).then(None).otherwise(pl.col("ethnicity")).alias("ethnicity"),
+        pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("U")).otherwise(pl.col("sex")).alias("sex"),
+    )
+    config = setup_case(tmp_path, people, data={"codes": {"sex": {"U": None}}})
+    frame = load(config).collect()
+    assert frame["ethnicity"].head(3).to_list() == ["Not stated"] * 3
+    assert frame["sex"][5] is None
+
+
+def test_missing_file(tmp_path):
+    (message,) = problems(setup_case(tmp_path, None))
+    assert message.startswith("data.path: file not found:") and "people.parquet" in message
+
+
+def test_corrupt_file(tmp_path):
+    config = setup_case(tmp_path, None)
+    config.data.path.write_bytes(b"this is not parquet at all" * 10)
+    (message,) = problems(config)
+    assert "cannot read" in message and "as parquet" in message
+
+
+def test_empty_table(tmp_path, make_people):
+    assert any("has no rows" in p for p in problems(setup_case(tmp_path, make_people().head(0))))
+
+
+def test_missing_required_column_suggests_close_source_names(tmp_path, make_people):
+    people = make_people().rename({"age": "AgeYears"})
+    found = problems(setup_case(tmp_path, people))
+    assert any("Required column 'age' is missing (close columns in the file: 'AgeYears')" in p for p in found)
+
+
+def test_mapped_column_absent_from_the_file(tmp_path, make_people):
+    people = make_people().rename({"age": "AgeYears"})
+    found = problems(setup_case(tmp_path, people, data={"columns": {"age": "AgeYrs"}}))
+    assert found == ["data.columns.age: the file has no column 'AgeYrs' (close columns in the file: 'AgeYears')."]
+
+
+def test_missing_deprivation(tmp_path, make_people):
+    found = problems(setup_case(tmp_path, make_people().drop("imd_decile")))
+    assert any(p.startswith("Neither imd_decile nor imd_quintile is present") for p in found)
+
+
+def test_wrong_type(tmp_path, make_people):
+    people = make_people().with_columns(pl.col("age").cast(pl.String))
+    people = people.with_columns(pl.when(pl.int_range(pl.len()) < 4).then(pl.lit("forty")).otherwise(pl.col("age")).alias("age"))
+    found = problems(setup_case(tmp_path, people))
+    assert found == ["age: 4 value(s) are not whole numbers, e.g. 'forty' (4 rows). "
+                     "Fix: clean the column or map the codes in data.codes.age."]
+
+
+def test_unmapped_codes_listed_with_counts_and_fix(tmp_path, make_people):
+    people = make_people().with_columns(
+        pl.col("sex").replace({"female": "F"}),
+    )
+    n_f = int(make_people()["sex"].eq("female").sum())
+    (message,) = problems(setup_case(tmp_path, people))
+    assert message.startswith(f"sex: {n_f} value(s) are not valid codes: 'F' ({n_f} rows).")
+    assert "data.codes: {sex: {'F': female}}" in message
+
+
+def test_ages_outside_0_to_120(tmp_path, make_people):
+    people = make_people().with_columns(pl.when(pl.int_range(pl.len()) == 0).then(130).otherwise(pl.col("age")).alias("age"))
+    (message,) = problems(setup_case(tmp_path, people))
+    assert message.startswith("age: 1 value(s) outside 0-120 (found ") and message.endswith(
+        " to 130). Fix: correct or remove these rows.")
+
+
+def test_duplicate_person_ids(tmp_path, make_people):
+    people = make_people().with_columns(pl.when(pl.int_range(pl.len()) < 3).then(pl.lit("dup")).otherwise(pl.col("person_id")).alias("person_id"))
+    assert problems(setup_case(tmp_path, people)) == [
+        "person_id: 3 rows share an identifier with another row, e.g. 'dup'. Fix: one row per person."
+    ]
+
+
+@pytest.mark.parametrize(("column", "bad", "bounds"), [("imd_decile", 11, "1-10"), ("imd_quintile", 0, "1-5")])
+def test_deprivation_out_of_range(tmp_path, make_people, column, bad, bounds):
+    people = make_people()
+    if column == "imd_quintile":
+        people = people.with_columns(((pl.col("imd_decile") + 1) // 2).alias("imd_quintile")).drop("imd_decile")
+    people = people.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(bad).otherwise(pl.col(column)).alias(column))
+    found = problems(setup_case(tmp_path, people))
+    assert len(found) == 1 and found[0].startswith(f"{column}: 1 value(s) outside {bounds}")
+
+
+def test_all_null_column(tmp_path, make_people):
+    people = make_people().with_columns(pl.lit(None, dtype=pl.Float64).alias("bmi"))
+    assert problems(setup_case(tmp_path, people)) == [
+        "bmi: every value is empty. Fix: map the right source column, or remove the column."
+    ]
+
+
+def test_config_columns_absent_from_the_data(tmp_path, make_people):
+    people = make_people().drop("stroke_tia", "locality")
+    found = problems(setup_case(tmp_path, people, data={"truth": "truth.json"}))
+    assert any(p.startswith("conditions: 'stroke_tia' is not in the data") for p in found)
+    assert any(p.startswith("equity.dimensions[4].name: 'locality' is not in the data") for p in found)
+    assert any(p.startswith("data.truth: file not found") for p in found)
+
+
+def test_all_problems_together_and_load_raises(tmp_path, make_people):
+    people = make_people().with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(-3).otherwise(pl.col("age")).alias("age"),
+        pl.when(pl.int_range(pl.len()) < 2).then(pl.lit("p00009")).otherwise(pl.col("person_id")).alias("person_id"),
+        pl.col("smoking").replace({"ex": "former"}),
+    )
+    config = setup_case(tmp_path, people)
+    with pytest.raises(DataError) as info:
+        load(config)
+    message = str(info.value)
+    assert "Problems (3):" in message and "age:" in message and "person_id:" in message and "'former'" in message
+    assert info.value.exit_code == 3 and not info.value.report.ok
+    assert load(config, validate=False).collect().height == 400
+
+
+def test_out_of_range_risk_factor_is_only_a_warning(tmp_path, make_people):
+    people = make_people().with_columns(pl.when(pl.int_range(pl.len()) == 0).then(400.0).otherwise(pl.col("bmi")).alias("bmi"))
+    report = validate(setup_case(tmp_path, people))
+    assert report.ok and any(w.startswith("bmi: 1 value(s) outside 10-90") for w in report.warnings)
+
+
+def test_resolve_dimensions_takes_levels_from_the_data(tmp_path, make_people):
+    people = make_people()
+    config = setup_case(tmp_path, people)
+    resolved = resolve_dimensions(config, load(config))
+    locality = resolved.dimension("locality")
+    assert locality.order == ("Colchester", "Ipswich", "Tendring")
+    assert locality.reference == people["locality"].value_counts(sort=True)["locality"][0]
+    assert resolved.dimension("ethnicity") == config.dimension("ethnicity")
+
+
+def test_default_config_on_the_synthetic_population(default_config):
+    report = validate(default_config)
+    assert report.ok, report.render()
+    frame = load(default_config).collect()
+    assert frame.height == report.rows == 20_000
+    for name in frame.columns:
+        assert frame.schema[name] == CONTRACT[name].dtype, name
+    assert {"imd_decile", "imd_quintile", "locality"} <= set(frame.columns)
