@@ -84,7 +84,7 @@ LOCALITIES: tuple[dict, ...] = (
      "deprivation": -0.05, "coast": [1.0, 0.1], "modelled_on": "East Suffolk (Felixstowe, Woodbridge)"},
     {"name": "Babergh and Mid Suffolk", "type": "rural", "areas": 90, "x_km": -14.0, "y_km": 22.0,
      "deprivation": -0.75, "modelled_on": "Babergh and Mid Suffolk districts"},
-    {"name": "Braintree", "type": "urban", "areas": 60, "x_km": -40.0, "y_km": -18.0,
+    {"name": "Braintree", "type": "rural", "areas": 60, "x_km": -40.0, "y_km": -18.0,
      "deprivation": -0.05, "modelled_on": "Braintree district"},
     {"name": "North Essex Rural", "type": "rural", "areas": 49, "x_km": -30.0, "y_km": 0.0,
      "deprivation": -0.65, "modelled_on": "rural north Essex (Dedham Vale, Halstead)"},
@@ -121,7 +121,7 @@ AGE_65_ODDS_BY_TYPE: dict[str, float] = {"urban": 0.85, "rural": 1.75, "coastal"
 
 #: Probability female: ``base`` up to ``from_age``, rising linearly by ``rise`` to
 #: ``to_age`` (more women at old ages; ONS MYE 2021, 50.5% female overall).
-SEX: dict = {"base_female": 0.493, "rise": 0.14, "from_age": 60, "to_age": 95}
+SEX: dict = {"base_female": 0.492, "rise": 0.13, "from_age": 60, "to_age": 95}
 
 #: Ethnic group shares (White, Asian, Black, Mixed, Other) by area type, Census 2021 TS021
 #: (Ipswich 83% White, Colchester 88%, Tendring 96%, Babergh 96%, Mid Suffolk 97%).
@@ -136,7 +136,7 @@ ETHNICITY: dict = {
     },
     "minority_log_odds_per_year_over_40": -0.02,
     "minority_or_per_quintile_step": 1.12,
-    "not_stated": {"intercept_logit": -3.6, "or_per_quintile_step": 1.2,
+    "not_stated": {"intercept_logit": -3.95, "or_per_quintile_step": 1.2,
                    "log_odds_per_year_under_45": 0.025},
 }
 
@@ -145,7 +145,7 @@ ETHNICITY: dict = {
 #: areas; ex-smoking rises with age.
 SMOKING: dict = {
     "min_age": 16,
-    "current": {"intercept": -1.55, "male": 0.25, "or_per_quintile_step": 1.3,
+    "current": {"intercept": -1.7, "male": 0.25, "or_per_quintile_step": 1.3,
                 "log_odds_per_year_over_40": -0.03},
     "ex": {"intercept": -1.1, "male": 0.3, "or_per_quintile_step": 1.05,
            "log_odds_per_year_over_40": 0.035},
@@ -173,45 +173,45 @@ CONDITION_ORDER: tuple[str, ...] = (
 #: the PHE hypertension/AF prevalence models (age, sex, deprivation, ethnicity), UK Biobank
 #: and Whitehall cohort estimates for comorbidity odds ratios (rounded).
 CONDITION_MODELS: dict[str, dict] = {
-    "diabetes": {"min_age": 10, "intercept": -2.85, "age_slope": 0.045, "knot": 75,
+    "diabetes": {"min_age": 10, "intercept": -3.15, "age_slope": 0.045, "knot": 75,
                  "age_slope_after_knot": -0.02,
                  "odds_ratios": {"male": 1.35, "imd_quintile_step": 1.15,
                                  "ethnicity": {"Asian": 2.6, "Black": 2.0, "Mixed": 1.3, "Other": 1.5},
                                  "current_smoker": 1.3, "ex_smoker": 1.1, "bmi_per_5": 1.9}},
-    "hypertension": {"min_age": 18, "intercept": -1.45, "age_slope": 0.075, "knot": 70,
+    "hypertension": {"min_age": 18, "intercept": -1.32, "age_slope": 0.075, "knot": 70,
                      "age_slope_after_knot": 0.03,
                      "odds_ratios": {"male": 1.3, "imd_quintile_step": 1.08,
                                      "ethnicity": {"Asian": 1.2, "Black": 1.9, "Mixed": 1.1, "Other": 1.1},
                                      "bmi_per_5": 1.5, "diabetes": 2.0}},
-    "ckd": {"min_age": 18, "intercept": -4.1, "age_slope": 0.095, "knot": 120,
+    "ckd": {"min_age": 18, "intercept": -3.37, "age_slope": 0.095, "knot": 120,
             "age_slope_after_knot": 0.0,
             "odds_ratios": {"male": 0.8, "imd_quintile_step": 1.08,
                             "ethnicity": {"Asian": 1.2, "Black": 1.3},
                             "diabetes": 2.5, "hypertension": 2.0}},
-    "chd": {"min_age": 18, "intercept": -4.35, "age_slope": 0.075, "knot": 85,
+    "chd": {"min_age": 18, "intercept": -4.9, "age_slope": 0.075, "knot": 85,
             "age_slope_after_knot": 0.02,
             "odds_ratios": {"male": 2.2, "imd_quintile_step": 1.15,
                             "ethnicity": {"Asian": 1.7, "Black": 0.8, "Mixed": 1.1, "Other": 1.2},
                             "current_smoker": 2.0, "ex_smoker": 1.3, "diabetes": 2.0,
                             "hypertension": 1.8, "ckd": 1.4}},
-    "af": {"min_age": 18, "intercept": -4.95, "age_slope": 0.1, "knot": 85,
+    "af": {"min_age": 18, "intercept": -4.37, "age_slope": 0.1, "knot": 85,
            "age_slope_after_knot": 0.04,
            "odds_ratios": {"male": 1.6, "imd_quintile_step": 1.03,
                            "ethnicity": {"Asian": 0.55, "Black": 0.5, "Mixed": 0.8, "Other": 0.7},
                            "hypertension": 1.6, "chd": 1.8, "diabetes": 1.2}},
-    "stroke_tia": {"min_age": 18, "intercept": -4.85, "age_slope": 0.07, "knot": 120,
+    "stroke_tia": {"min_age": 18, "intercept": -5.03, "age_slope": 0.07, "knot": 120,
                    "age_slope_after_knot": 0.0,
                    "odds_ratios": {"male": 1.2, "imd_quintile_step": 1.12,
                                    "ethnicity": {"Asian": 1.2, "Black": 1.7, "Mixed": 1.1, "Other": 1.1},
                                    "current_smoker": 1.6, "ex_smoker": 1.2, "diabetes": 1.5,
                                    "hypertension": 2.0, "af": 2.5, "chd": 1.5}},
-    "heart_failure": {"min_age": 18, "intercept": -6.3, "age_slope": 0.095, "knot": 120,
+    "heart_failure": {"min_age": 18, "intercept": -6.39, "age_slope": 0.095, "knot": 120,
                       "age_slope_after_knot": 0.0,
                       "odds_ratios": {"male": 1.5, "imd_quintile_step": 1.15,
                                       "ethnicity": {"Asian": 1.1, "Black": 1.2},
                                       "current_smoker": 1.3, "diabetes": 1.7, "hypertension": 1.6,
                                       "chd": 3.5, "af": 3.5, "ckd": 1.5}},
-    "pad": {"min_age": 30, "intercept": -6.0, "age_slope": 0.07, "knot": 120,
+    "pad": {"min_age": 30, "intercept": -6.38, "age_slope": 0.07, "knot": 120,
             "age_slope_after_knot": 0.0,
             "odds_ratios": {"male": 1.5, "imd_quintile_step": 1.15,
                             "ethnicity": {"Asian": 0.8, "Black": 1.2},
@@ -299,14 +299,14 @@ ACCESS: dict = {
 #: emergency admissions and ~2.5 CVD deaths per 1,000 a year in England (older
 #: catchments more).
 OUTCOMES: dict = {
-    "cvd_admissions": {"rate_at_60": 0.0028, "age_log_rr_per_year": 0.035,
+    "cvd_admissions": {"rate_at_60": 0.0038, "age_log_rr_per_year": 0.035,
                        "rate_ratios": {"male": 1.3, "imd_quintile_step": 1.1,
                                        "chd": 3.0, "af": 2.5, "heart_failure": 4.0,
                                        "stroke_tia": 2.5, "pad": 2.0, "diabetes": 1.3,
                                        "hypertension": 1.3, "ckd": 1.3,
                                        "statin": 0.75, "antihypertensive": 0.85,
                                        "anticoagulant": 0.7}},
-    "cvd_death": {"rate_at_60": 0.00025, "age_log_rr_per_year": 0.085,
+    "cvd_death": {"rate_at_60": 0.00062, "age_log_rr_per_year": 0.085,
                   "rate_ratios": {"male": 1.4, "imd_quintile_step": 1.1,
                                   "chd": 2.0, "af": 1.5, "heart_failure": 3.5,
                                   "stroke_tia": 2.0, "pad": 1.5, "diabetes": 1.3,
