@@ -11,6 +11,15 @@ _WIDTH = 100
 _SHOWN_CODES = ("sex", "ethnicity", "imd_quintile", "imd_decile", "smoking")
 
 
+def _order_key(name: str):
+    from healthgap.contract import CONTRACT
+
+    codes = CONTRACT[name].codes
+    if codes:
+        return lambda item: codes.index(item[0]) if item[0] in codes else len(codes)
+    return lambda item: int(item[0]) if item[0].lstrip("-").isdigit() else 0
+
+
 @dataclass
 class ValidationReport:
     """What :func:`healthgap.data.validate` found.
@@ -48,10 +57,10 @@ class ValidationReport:
     def _packed(self, items: list[str], indent: str = "  ") -> list[str]:
         lines, line = [], indent
         for item in items:
-            if len(line) + len(item) + 3 > _WIDTH and line.strip():
+            if len(line) + len(item) > _WIDTH and line.strip():
                 lines.append(line.rstrip())
                 line = indent
-            line += item + "   "
+            line += item + "  "
         if line.strip():
             lines.append(line.rstrip())
         return lines
@@ -69,9 +78,9 @@ class ValidationReport:
             if shown:
                 out.append("Codes (% of rows):")
             for name in shown:
-                dist = self.distributions[name]
+                dist = sorted(self.distributions[name], key=_order_key(name))
                 total = sum(n for _, n in dist) or 1
-                parts = ", ".join(f"{v} {100 * n / total:.1f}%" for v, n in dist[:8])
+                parts = ", ".join(f"{v} {100 * n / total:.1f}%" for v, n in dist[:10])
                 out.append(f"  {name:<12} {parts}"[:_WIDTH])
             if self.missing_optional:
                 out.append("Not in this dataset (optional): " + ", ".join(self.missing_optional))

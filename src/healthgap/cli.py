@@ -35,11 +35,12 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise HealthgapError(NO_SYNTH.format(detail=exc)) from None
     out = Path(args.out)
-    _say(f"Generating a synthetic population of {args.n:,} people (seed {args.seed}) into {out}/ ...")
     start = time.perf_counter()
     kwargs = {"n": args.n, "seed": args.seed}
     if "progress" in inspect.signature(synth.write).parameters:
         kwargs["progress"] = _say
+    else:
+        _say(f"Generating a synthetic population of {args.n:,} people (seed {args.seed}) into {out}/ ...")
     synth.write(out, **kwargs)
     _say(f"Done in {time.perf_counter() - start:.1f} s: "
          + ", ".join(p.name for p in sorted(out.iterdir()) if p.is_file()))

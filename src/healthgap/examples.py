@@ -119,7 +119,7 @@ def write_other_trust(out_dir: str | Path, *, n: int = 20_000, seed: int = 11) -
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    people, _truth = synth.generate(n, seed)
+    people, _truth = synth.generate(n, seed=seed)
     path = out / "other_trust.csv"
     other_trust_frame(people, seed=seed).write_csv(path)
     config = project_root() / "data" / "examples" / "other_trust.yml"

@@ -86,8 +86,31 @@ _SMOKING_WORDS = ((("never", "non", "no"), "never"), (("ex", "former", "stopped"
                   (("current", "smoker", "yes", "y"), "current"))
 
 
+#: Words around a name that say nothing about which column it is (``HTN_Register``, ``LatestSBP``).
+_AFFIXES = ("register", "reg", "flag", "indicator", "ind", "yn", "qof", "latest", "last", "recent",
+            "recorded", "current", "value", "code", "status", "on", "has", "is")
+_NHS_ETHNIC_NAMES = {
+    "A": "British", "B": "Irish", "C": "Any other White background", "D": "White and Black Caribbean",
+    "E": "White and Black African", "F": "White and Asian", "G": "Any other mixed background",
+    "H": "Indian", "J": "Pakistani", "K": "Bangladeshi", "L": "Any other Asian background",
+    "M": "Caribbean", "N": "African", "P": "Any other Black background", "R": "Chinese",
+    "S": "Any other ethnic group", "Z": "Not stated", "99": "Not known",
+}
+
+
 def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _variants(name: str) -> list[str]:
+    """The normalised name, then the same with uninformative prefixes/suffixes removed."""
+    n = _norm(name)
+    out = [n]
+    for affix in _AFFIXES:
+        for cut in (n.removeprefix(affix), n.removesuffix(affix)):
+            if cut != n and len(cut) >= 2:
+                out.append(cut)
+    return out
 
 
 def guess_columns(names: list[str]) -> dict[str, str]:
@@ -111,8 +134,9 @@ def guess_columns(names: list[str]) -> dict[str, str]:
             for name in names:
                 if name in used:
                     continue
-                n = _norm(name)
-                if (exact and n in keys) or (not exact and difflib.get_close_matches(n, keys, n=1, cutoff=0.85)):
+                forms = _variants(name) if exact else [_norm(name)]
+                if (exact and any(f in keys for f in forms)) or (
+                        not exact and difflib.get_close_matches(forms[0], keys, n=1, cutoff=0.85)):
                     found[canon] = name
                     used.add(name)
                     break
@@ -274,7 +298,7 @@ def write_starter_config(dataset: Path, *, out: Path) -> StarterConfig:
         "  synthetic: false",
         "  truth: null",
         "  boundaries: null        # optional GeoJSON of your areas for maps, keyed by boundary_key",
-        f"  boundary_key: {'lsoa' if 'lsoa' in columns or 'locality' not in columns else 'locality'}",
+        f"  boundary_key: {next((g for g in ('lsoa', 'locality', 'gp_practice') if g in columns), 'lsoa')}",
         "  columns:               # canonical name: column in your file (guessed from the names)",
     ]
     renames = [f"    {c}: {_q(src)}" for c, src in columns.items() if c != src]
@@ -293,7 +317,8 @@ def write_starter_config(dataset: Path, *, out: Path) -> StarterConfig:
             continue
         lines.append(f"    {c}:" + (f"  # {notes[c]}" if c in notes else ""))
         for src, dst in codes.get(c, {}).items():
-            lines.append(f"      {_q(src)}: {_q(dst)}  # {counts[c][src]:,} rows")
+            what = f"{_NHS_ETHNIC_NAMES[src.upper()]}, " if c == "ethnicity" and src.upper() in _NHS_ETHNIC_NAMES else ""
+            lines.append(f"      {_q(src)}: {_q(dst)}  # {what}{counts[c][src]:,} rows")
         if c not in codes:
             lines[-1] = f"    {c}: {{}}  # {notes[c]}"
     lines += ["", "equity:", "  dimensions:"] + [f"    - {d}" for d in dims]
