@@ -2,24 +2,39 @@
 
 Every function takes a polars DataFrame or LazyFrame plus column names and returns a
 DataFrame with one row per group: the group columns, the input counts, ``value``,
-``lower_ci``, ``upper_ci``, ``confidence``, ``statistic``, ``method`` and ``note``.
+``lower_ci``, ``upper_ci``, ``confidence``, ``statistic``, ``method`` and ``note`` (null,
+or why the row could not be computed). Error messages are module-level constants.
+
+Modules: :mod:`.rates` (crude rates), :mod:`.proportions`, :mod:`.dsr`, :mod:`.compare`
+(rate ratios and differences), :mod:`.sii`, :mod:`.concentration`, :mod:`.funnel`,
+:mod:`.ageband` and :mod:`.esp2013`.
 """
 
 from __future__ import annotations
 
 from .ageband import age_bands, counts_by_age_band
+from .compare import rate_difference, rate_ratio
+from .concentration import concentration_index
 from .dsr import dsr
 from .esp2013 import AGE_BAND, AGE_BAND_LABELS, ESP2013
+from .funnel import funnel_flag, funnel_limits
 from .proportions import proportion
 from .rates import crude_rate
+from .sii import sii
 
 __all__ = [
     "AGE_BAND",
     "AGE_BAND_LABELS",
     "ESP2013",
     "age_bands",
+    "concentration_index",
     "counts_by_age_band",
     "crude_rate",
     "dsr",
+    "funnel_flag",
+    "funnel_limits",
     "proportion",
+    "rate_difference",
+    "rate_ratio",
+    "sii",
 ]

@@ -184,3 +184,8 @@ def finish(
     if by:
         out = out.sort(by, nulls_last=True)
     return out
+
+
+def over(expr: pl.Expr, groups: list[str]) -> pl.Expr:
+    """``expr.over(groups)``, or ``expr`` itself when there are no groups."""
+    return expr.over(groups) if groups else expr

@@ -1,0 +1,325 @@
+"""Funnel plot control limits and per-unit flags (PHE/Fingertips methods).
+
+Proportions: limits are the proportions whose Wilson score interval just reaches the
+target ("sigma adjustment" in PHEindicatormethods). Rates: limits are the rates whose
+exact Poisson interval just reaches the expected count; units are flagged with Byar's
+(10+ events) or exact (below 10) intervals, as in Fingertips.
+
+References
+----------
+.. [1] Spiegelhalter DJ. Funnel plots for comparing institutional performance. Stat Med
+   2005;24:1185-1202.
+.. [2] Public Health England. Technical Guide: Confidence Intervals. 2018; PHE Fingertips
+   funnel plot guidance; PHEindicatormethods ``calculate_funnel_limits`` and
+   ``assign_funnel_significance``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import polars as pl
+from scipy.special import gammainc
+
+from ._ci import poisson_lower, poisson_upper, wilson_lower, wilson_upper
+from ._common import (
+    NUMERATOR_EXCEEDS_DENOMINATOR,
+    Frame,
+    as_lazy,
+    check_confidence,
+    per_label,
+    z_value,
+)
+from .rates import aggregate
+
+__all__ = ["funnel_limits", "funnel_flag", "funnel_axis", "LEVELS", "BAD_KIND", "BAD_TARGET"]
+
+Kind = Literal["proportion", "rate"]
+#: Control-limit levels: 95% (about 2 standard deviations) and 99.8% (about 3).
+LEVELS: tuple[float, ...] = (0.95, 0.998)
+BAD_KIND = "{func}(): kind must be 'proportion' or 'rate', got {value!r}."
+BAD_TARGET = (
+    "{func}(): target must be a positive number (a proportion between 0 and 1, or a rate "
+    "per person), or None for the overall average; got {value!r}."
+)
+NO_DENOMINATOR = "{func}(): the total of {column!r} is zero, so there is no overall average."
+
+
+def _suffix(level: float) -> str:
+    return f"{level * 100:g}".replace(".", "_")
+
+
+def funnel_axis(min_denominator: float, max_denominator: float, points: int = 100) -> np.ndarray:
+    """Fingertips' geometric grid of denominators from (about) the smallest to the largest."""
+
+    def floor_sig(x: float) -> float:
+        x = x * 0.95
+        n = len(str(int(np.floor(x)))) - 1
+        return 0.0 if x == 0 else np.floor(x / 10**n) * 10**n
+
+    def ceil_sig(x: float) -> float:
+        x = x * 1.05
+        n = len(str(int(np.ceil(x)))) - 2
+        return 0.0 if x == 0 else np.ceil(x / 10**n) * 10**n
+
+    lo = 0.0 if max_denominator > 2 * min_denominator else floor_sig(min_denominator)
+    hi = ceil_sig(max_denominator)
+    grid = [max(1.0, lo)]
+    for j in range(2, points + 1):  # a recurrence over grid points (not data rows)
+        prev = grid[-1]
+        grid.append(max(round((hi / prev) ** (1 / (points + 1 - j)) * prev), prev + 1))
+    return np.asarray(grid, dtype=float)
+
+
+def _prop_limit(n: pl.Expr, p: float, level: float, side: int) -> pl.Expr:
+    z2 = z_value(level) ** 2
+    first = p * (n / z2 + 1)
+    disc = (-8 * p * (n / z2 + 1)) ** 2 - 64 * (1 / z2 + 1 / n) * p * (
+        n * (p * (n / z2 + 2) - 1) + z2 * (p - 1)
+    )
+    return ((first + side * disc.sqrt() / 8) / (1 / z2 + 1 / n) / n).clip(0.0, 1.0)
+
+
+def _solve_count(expected: np.ndarray, level: float, side: str) -> np.ndarray:
+    """Continuous count x whose exact Poisson limit equals ``expected`` (vectorised)."""
+    alpha = 1 - level
+    # exact upper limit of x equals E  <=>  P(x + 1, E) = 1 - alpha/2 (regularised gamma)
+    # exact lower limit of x equals E  <=>  P(x, E) = alpha/2
+    shift, q = (1.0, 1 - alpha / 2) if side == "lower" else (0.0, alpha / 2)
+    lo = np.zeros_like(expected)
+    hi = expected + 20 * np.sqrt(expected) + 50
+    for _ in range(200):  # bisection, all grid points at once
+        mid = (lo + hi) / 2
+        below = gammainc(mid + shift, expected) > q  # P decreases as the shape grows
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    x = (lo + hi) / 2
+    if side == "lower":
+        x = np.where(gammainc(shift, expected) <= q, 0.0, x)
+    return x
+
+
+def _target(agg: pl.DataFrame, numerator: str, denominator: str, target, func: str) -> float:
+    if target is None:
+        total = float(agg[denominator].sum())
+        if total <= 0:
+            raise ValueError(NO_DENOMINATOR.format(func=func, column=denominator))
+        return float(agg[numerator].sum()) / total
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or target <= 0:
+        raise ValueError(BAD_TARGET.format(func=func, value=target))
+    return float(target)
+
+
+def _limits(n: np.ndarray, p: float, kind: str, level: float, multiplier: float):
+    if kind == "proportion":
+        frame = pl.DataFrame({"n": n}).select(
+            _prop_limit(pl.col("n"), p, level, -1).alias("lo"),
+            _prop_limit(pl.col("n"), p, level, 1).alias("hi"),
+        )
+        return frame["lo"].to_numpy() * multiplier, frame["hi"].to_numpy() * multiplier
+    e = p * n
+    with np.errstate(all="ignore"):
+        lo = _solve_count(e, level, "lower") / n * multiplier
+        hi = _solve_count(e, level, "upper") / n * multiplier
+    return lo, hi
+
+
+def _prepare(df, numerator, denominator, unit, kind, func):
+    if kind not in ("proportion", "rate"):
+        raise ValueError(BAD_KIND.format(func=func, value=kind))
+    if unit is None:  # each row is a unit
+        lf = as_lazy(df, func).with_row_index("__row")
+        agg = aggregate(lf, counts=[numerator, denominator], by=["__row"], func=func).drop("__row")
+        units: list[str] = []
+    else:
+        units = [unit] if isinstance(unit, str) else list(unit)
+        agg = aggregate(df, counts=[numerator, denominator], by=units, func=func)
+    if kind == "proportion":
+        n_bad = int((agg[numerator] > agg[denominator]).sum())
+        if n_bad:
+            raise ValueError(
+                NUMERATOR_EXCEEDS_DENOMINATOR.format(
+                    func=func, n=n_bad, numerator=numerator, denominator=denominator
+                )
+            )
+    return agg, units
+
+
+def funnel_limits(
+    df: Frame,
+    *,
+    numerator: str,
+    denominator: str,
+    kind: Kind,
+    unit: str | Sequence[str] | None = None,
+    target: float | None = None,
+    multiplier: float | None = None,
+    denominators: Sequence[float] | None = None,
+    points: int = 100,
+    levels: Sequence[float] = LEVELS,
+) -> pl.DataFrame:
+    """Funnel plot control limits over a grid of denominators.
+
+    Parameters
+    ----------
+    df : counts per unit (e.g. practice); summed per ``unit`` to set the grid's range.
+    numerator, denominator : count columns (events and population for rates).
+    kind : "proportion" (Wilson-based limits) or "rate" (exact Poisson limits).
+    unit : unit column(s) (only the range of unit denominators is used here); ``None``
+        treats each row as a unit.
+    target : proportion (0-1) or rate per person; default the overall average.
+    multiplier : scale of the output (default 100 for proportions, 100,000 for rates).
+    denominators : grid of denominators; default Fingertips' 100-point geometric grid.
+    points : number of grid points when ``denominators`` is not given.
+    levels : control-limit levels (default 95% and 99.8%).
+
+    Returns
+    -------
+    pl.DataFrame
+        Long format, one row per denominator x level: ``denominator``, ``confidence``,
+        ``lower_limit``, ``upper_limit``, ``baseline``, ``statistic``, ``method``.
+
+    References
+    ----------
+    .. [1] Spiegelhalter DJ. Stat Med 2005;24:1185-1202.
+    .. [2] PHEindicatormethods ``calculate_funnel_limits``.
+    """
+    func = "funnel_limits"
+    agg, _ = _prepare(df, numerator, denominator, unit, kind, func)
+    p = _target(agg, numerator, denominator, target, func)
+    mult = multiplier or (100 if kind == "proportion" else 100_000)
+    levels = [check_confidence(lv, func) for lv in levels]
+    if denominators is None:
+        d = agg[denominator].cast(pl.Float64)
+        n = funnel_axis(float(d.min()), float(d.max()), points)
+    else:
+        n = np.asarray(denominators, dtype=float)
+    frames = []
+    for level in levels:  # one pass per control-limit level (two)
+        lo, hi = _limits(n, p, kind, level, mult)
+        frames.append(
+            pl.DataFrame({"denominator": n, "lower_limit": lo, "upper_limit": hi}).with_columns(
+                pl.lit(level).alias("confidence")
+            )
+        )
+    stat = "Percentage" if kind == "proportion" and mult == 100 else (
+        f"Proportion per {per_label(mult)}" if kind == "proportion" else f"Rate per {per_label(mult)}"
+    )  # fmt: skip
+    method = "Wilson score limits" if kind == "proportion" else "Exact Poisson limits"
+    return (
+        pl.concat(frames)
+        .with_columns(
+            pl.lit(p * mult).alias("baseline"),
+            pl.lit(stat).alias("statistic"),
+            pl.lit(method).alias("method"),
+        )
+        .select("denominator", "confidence", "lower_limit", "upper_limit", "baseline",
+                "statistic", "method")  # fmt: skip
+    )
+
+
+def funnel_flag(
+    df: Frame,
+    *,
+    numerator: str,
+    denominator: str,
+    unit: str | Sequence[str],
+    kind: Kind,
+    target: float | None = None,
+    multiplier: float | None = None,
+    confidence: float = 0.95,
+    levels: Sequence[float] = LEVELS,
+) -> pl.DataFrame:
+    """Flag each unit as "above", "below" or "within" the funnel at each level.
+
+    Parameters
+    ----------
+    df : counts per unit (summed per ``unit``).
+    numerator, denominator : count columns.
+    unit : unit column(s), e.g. ``"gp_practice"``.
+    kind : "proportion" or "rate".
+    target : proportion (0-1) or rate per person; default the overall average.
+    multiplier : output scale (default 100 for proportions, 100,000 for rates).
+    confidence : level of each unit's own CI (``lower_ci``/``upper_ci``).
+    levels : control-limit levels (default 95% and 99.8%).
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per unit: ``unit``, the counts, ``value``, ``lower_ci``, ``upper_ci``,
+        ``baseline``, for each level L ("95", "99_8"): ``lower_limit_L``,
+        ``upper_limit_L``, ``flag_L``; then ``confidence``, ``statistic``, ``method``,
+        ``note``.
+
+    Notes
+    -----
+    Proportions are flagged by comparing the unit's proportion with the Wilson-based
+    limits at its denominator. Rates are flagged as in Fingertips: "above" when the
+    unit's lower limit of events (Byar's from 10 events, exact below) exceeds the expected
+    count, "below" when its upper limit is under it.
+
+    References
+    ----------
+    .. [1] PHEindicatormethods ``assign_funnel_significance``.
+    .. [2] Spiegelhalter DJ. Stat Med 2005;24:1185-1202.
+    """
+    func = "funnel_flag"
+    agg, units = _prepare(df, numerator, denominator, unit, kind, func)
+    p = _target(agg, numerator, denominator, target, func)
+    mult = multiplier or (100 if kind == "proportion" else 100_000)
+    confidence = check_confidence(confidence, func)
+    levels = [check_confidence(lv, func) for lv in levels]
+    o = pl.col(numerator).cast(pl.Float64)
+    n = pl.col(denominator).cast(pl.Float64)
+    ok = n > 0
+    if kind == "proportion":
+        ci = (wilson_lower(o, n, confidence) * mult, wilson_upper(o, n, confidence) * mult)
+    else:
+        ci = (poisson_lower(o, confidence) / n * mult, poisson_upper(o, confidence) / n * mult)
+    out = agg.with_columns(
+        pl.when(ok).then(o / n * mult).alias("value"),
+        pl.when(ok).then(ci[0]).alias("lower_ci"),
+        pl.when(ok).then(ci[1]).alias("upper_ci"),
+        pl.lit(p * mult).alias("baseline"),
+    )
+    nn = out[denominator].cast(pl.Float64).to_numpy()
+    extra = []
+    for level in levels:
+        sfx = _suffix(level)
+        with np.errstate(all="ignore"):
+            lo, hi = _limits(np.where(nn > 0, nn, np.nan), p, kind, level, mult)
+        if kind == "proportion":
+            above = pl.col("value") > pl.col(f"upper_limit_{sfx}")
+            below = pl.col("value") < pl.col(f"lower_limit_{sfx}")
+        else:
+            expected = p * n
+            above = poisson_lower(o, level) > expected
+            below = poisson_upper(o, level) < expected
+        out = out.with_columns(
+            pl.Series(f"lower_limit_{sfx}", lo).fill_nan(None),
+            pl.Series(f"upper_limit_{sfx}", hi).fill_nan(None),
+        ).with_columns(
+            pl.when(~ok).then(None).when(above).then(pl.lit("above"))
+            .when(below).then(pl.lit("below")).otherwise(pl.lit("within"))
+            .alias(f"flag_{sfx}")
+        )  # fmt: skip
+        extra += [f"lower_limit_{sfx}", f"upper_limit_{sfx}", f"flag_{sfx}"]
+    stat = "Percentage" if kind == "proportion" and mult == 100 else (
+        f"Proportion per {per_label(mult)}" if kind == "proportion" else f"Rate per {per_label(mult)}"
+    )  # fmt: skip
+    method = (
+        "Funnel: Wilson score limits" if kind == "proportion"
+        else "Funnel: exact Poisson limits; flags by Byars (10+ events) or exact CI"
+    )  # fmt: skip
+    out = out.with_columns(
+        pl.lit(confidence).alias("confidence"),
+        pl.lit(stat).alias("statistic"),
+        pl.lit(method).alias("method"),
+        pl.when(~ok).then(pl.lit("denominator is zero")).alias("note"),
+    )
+    cols = [*units, numerator, denominator, "value", "lower_ci", "upper_ci", "baseline", *extra,
+            "confidence", "statistic", "method", "note"]  # fmt: skip
+    out = out.select(cols)
+    return out.sort(units, nulls_last=True) if units else out
