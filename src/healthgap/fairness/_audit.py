@@ -1,0 +1,285 @@
+"""The fairness audit: performance of one model per equity group, with CIs and gaps."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import polars as pl
+from fairlearn.metrics import (
+    MetricFrame,
+    count,
+    false_positive_rate,
+    selection_rate,
+    true_positive_rate,
+)
+from sklearn.metrics import precision_score, roc_auc_score
+
+from healthgap.config import Dimension, DisclosureSettings
+from healthgap.fairness._groupboot import GROUP_METRICS, group_metrics, prepare
+from healthgap.fairness._groups import DEFAULT_INTERSECTIONS, Grouping, groupings
+from healthgap.models import MODEL_LABELS, ModelResult
+from healthgap.models._metrics import bootstrap_weights, percentile_interval
+
+__all__ = ["FairnessAudit", "audit", "metric_frame", "publishable", "DEFAULT_N_BOOT"]
+
+#: Bootstrap replicates for the audit's confidence intervals.
+DEFAULT_N_BOOT = 200
+METHOD = "fairlearn MetricFrame; percentile bootstrap of the test set, {n} replicates (seed {seed})"
+DIFF_METHOD = ("highest minus lowest published group (ratio: lowest / highest); the two groups are fixed "
+               "from the point estimates and their difference bootstrapped, {n} replicates")
+
+
+def _safe_auc(y_true, y_score) -> float:
+    return float(roc_auc_score(y_true, y_score)) if len(np.unique(y_true)) == 2 else float("nan")
+
+
+def _mean_true(y_true, y_pred) -> float:
+    return float(np.mean(y_true))
+
+
+def _mean_pred(y_true, y_pred) -> float:
+    return float(np.mean(y_pred))
+
+
+def _ppv(y_true, y_pred) -> float:
+    return float(precision_score(y_true, y_pred, zero_division=np.nan))
+
+
+def metric_frame(
+    y: np.ndarray, selected: np.ndarray, p: np.ndarray, keys: np.ndarray
+) -> pd.DataFrame:
+    """Point estimates per group with fairlearn's :class:`~fairlearn.metrics.MetricFrame`.
+
+    Returns a pandas frame indexed by group key with columns ``count`` and
+    the metrics of :data:`GROUP_METRICS`. (This module is the only one using pandas.)
+
+    References
+    ----------
+    .. [1] Weerts H, et al. Fairlearn: assessing and improving fairness of AI systems.
+       JMLR 2023;24(257):1-8.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        decisions = MetricFrame(
+            metrics={"count": count, "prevalence": _mean_true, "selection_rate": selection_rate,
+                     "tpr": true_positive_rate, "fpr": false_positive_rate, "ppv": _ppv},
+            y_true=y.astype(int), y_pred=selected.astype(int), sensitive_features=pd.Series(keys, name="group"),
+        )
+        scores = MetricFrame(
+            metrics={"mean_predicted": _mean_pred, "auroc": _safe_auc},
+            y_true=y.astype(int), y_pred=p, sensitive_features=pd.Series(keys, name="group"),
+        )
+    return decisions.by_group.join(scores.by_group)
+
+
+@dataclass(frozen=True, eq=False)
+class FairnessAudit:
+    """Result of :func:`audit`.
+
+    Attributes
+    ----------
+    groups : one row per grouping x group x metric (published groups only).
+    differences : per grouping and metric, the largest between-group difference and ratio.
+    skipped : (dimension label, reason) for dimensions that could not be audited.
+    threshold : the risk cut-off; ``top_fraction`` the share of people it flags.
+    suppressed_groups : groups removed by disclosure control (too small, or protecting one that is).
+    """
+
+    model: str
+    target_label: str
+    threshold: float
+    top_fraction: float
+    groups: pl.DataFrame = field(repr=False)
+    differences: pl.DataFrame = field(repr=False)
+    skipped: tuple[tuple[str, str], ...]
+    n_boot: int
+    suppressed_groups: int
+
+
+def publishable(
+    frame: pl.DataFrame, *, counts: Sequence[str], settings: DisclosureSettings | None,
+    by: Sequence[str] | None = None, derived: Mapping[str, Sequence[str]] | None = None,
+) -> pl.DataFrame:
+    """Protect counts with :func:`healthgap.disclosure.protect`, then drop suppressed groups.
+
+    Groups whose size ``n`` is suppressed (fewer people than the threshold, or
+    secondarily suppressed so they cannot be recovered from a total) are
+    removed, not shown. Values derived from a suppressed numerator or
+    denominator stay as null with the reason.
+
+    References
+    ----------
+    .. [1] NHS England. Statistical disclosure control for Hospital Episode Statistics.
+    .. [2] Hundepool A, et al. Statistical Disclosure Control. Wiley, 2012, ch. 5.
+    """
+    from healthgap.disclosure import protect
+
+    protected = protect(frame, counts=list(counts), derived=derived, by=list(by) if by else None,
+                        settings=settings)
+    return protected.filter(pl.col("n").is_not_null()) if "n" in protected.columns else protected
+
+
+def _counts(point: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group x metric: group size, numerator and denominator (people), for disclosure."""
+    n = point["count"].fillna(0).to_numpy(dtype=np.float64)
+    pos = np.rint(point["prevalence"].fillna(0).to_numpy(dtype=np.float64) * n)
+    sel = np.rint(point["selection_rate"].fillna(0).to_numpy(dtype=np.float64) * n)
+    tp = np.rint(point["tpr"].fillna(0).to_numpy(dtype=np.float64) * pos)
+    fp = sel - tp
+    num = {"prevalence": pos, "mean_predicted": n, "selection_rate": sel, "tpr": tp, "fpr": fp,
+           "ppv": tp, "auroc": np.minimum(pos, n - pos)}
+    den = {"prevalence": n, "mean_predicted": n, "selection_rate": n, "tpr": pos, "fpr": n - pos,
+           "ppv": sel, "auroc": n}
+    m = list(GROUP_METRICS)
+    return (np.repeat(n[:, None], len(m), axis=1), np.stack([num[x] for x in m], axis=1),
+            np.stack([den[x] for x in m], axis=1))
+
+
+def _long(g: Grouping, point: pd.DataFrame, lo: np.ndarray, hi: np.ndarray, method: str,
+          confidence: float) -> pl.DataFrame:
+    names = list(GROUP_METRICS)
+    by = point.reindex(list(g.levels))
+    k, m = g.k, len(names)
+    n, num, den = _counts(by)
+    return pl.DataFrame({
+        "dimension": [g.name] * (k * m),
+        "dimension_label": [g.label] * (k * m),
+        "group": np.repeat(np.asarray(g.levels, dtype=object), m).tolist(),
+        "group_label": np.repeat(np.asarray(g.labels, dtype=object), m).tolist(),
+        "order": np.repeat(np.arange(k), m),
+        "metric_order": np.tile(np.arange(m), k),
+        "n": n.ravel().astype(np.int64),
+        "metric": names * k,
+        "statistic": [GROUP_METRICS[x] for x in names] * k,
+        "numerator": num.ravel().astype(np.int64),
+        "denominator": den.ravel().astype(np.int64),
+        "value": np.where(den > 0, by[names].to_numpy(dtype=np.float64), np.nan).ravel(),
+        "lower_ci": lo.ravel(), "upper_ci": hi.ravel(),
+        "confidence": [confidence] * (k * m),
+        "method": [method] * (k * m),
+    }).with_columns(pl.col("value", "lower_ci", "upper_ci").fill_nan(None))
+
+
+def audit(
+    result: ModelResult,
+    *,
+    dimensions: Sequence[Dimension],
+    model: str = "boosted",
+    top_fraction: float | None = None,
+    intersections: Sequence[Sequence[str]] = DEFAULT_INTERSECTIONS,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = 2024,
+    confidence: float = 0.95,
+    disclosure: DisclosureSettings | None = None,
+) -> FairnessAudit:
+    """Audit a fitted model across equity groups on the test set.
+
+    Per group: size, prevalence, mean predicted risk (calibration in the
+    group: compare with prevalence), selection rate at the operating threshold,
+    true and false positive rates, positive predictive value and AUROC. Point
+    estimates come from fairlearn's ``MetricFrame``; confidence intervals from
+    a seeded percentile bootstrap of the test set (``n_boot`` replicates,
+    vectorised: replicate weights x group indicator matrix). Groups smaller
+    than the disclosure threshold are removed before anything is published.
+
+    Parameters
+    ----------
+    result : a fitted :class:`~healthgap.models.ModelResult`.
+    dimensions : the equity dimensions (``config.dimensions``).
+    model : ``"boosted"`` or ``"logistic"``.
+    top_fraction : the share of people flagged (default ``result.settings.top_fraction``).
+    intersections : pairs of dimension names audited jointly.
+    n_boot, seed, confidence : bootstrap settings.
+    disclosure : disclosure settings (default: enabled, threshold 8, rounding 5).
+
+    References
+    ----------
+    .. [1] Hardt M, Price E, Srebro N. Equality of opportunity in supervised learning. NeurIPS 2016.
+    .. [2] Obermeyer Z, et al. Dissecting racial bias in an algorithm used to manage the health
+       of populations. Science 2019;366:447-53.
+    """
+    disclosure = disclosure or DisclosureSettings()
+    fraction = result.settings.top_fraction if top_fraction is None else top_fraction
+    threshold = result.threshold(model, top_fraction=fraction)
+    y, p = result.y_test, result.risk_test[model]
+    selected = p >= threshold
+    groups, skipped = groupings(result.groups_test, dimensions, intersections=intersections)
+    data = [prepare(g.codes, g.k, y=y, selected=selected, p=p) for g in groups]
+    reps = [[] for _ in groups]
+    for W in bootstrap_weights(y.shape[0], n_boot=n_boot, seed=seed):
+        for i, d in enumerate(data):
+            reps[i].append(group_metrics(W, d))
+    method = METHOD.format(n=n_boot, seed=seed)
+    frames, points, boots = [], [], []
+    for g, r in zip(groups, reps, strict=True):
+        keep = g.codes >= 0
+        point = metric_frame(y[keep], selected[keep], p[keep], np.asarray(g.levels, dtype=object)[g.codes[keep]])
+        R = np.concatenate(r)[..., : len(GROUP_METRICS)]  # (B, k, m)
+        lo, hi = percentile_interval(R, confidence)
+        frames.append(_long(g, point, lo, hi, method, confidence))
+        points.append(point.reindex(list(g.levels)))
+        boots.append(R)
+    long = pl.concat(frames) if frames else pl.DataFrame()
+    if not len(long):
+        return FairnessAudit(model=MODEL_LABELS.get(model, model), target_label=result.target_label,
+                             threshold=threshold, top_fraction=fraction, groups=long,
+                             differences=pl.DataFrame(), skipped=tuple(skipped), n_boot=n_boot,
+                             suppressed_groups=0)
+    derived = {c: ["value", "lower_ci", "upper_ci"] for c in ("numerator", "denominator")}
+    protected = publishable(long, counts=["n", "numerator", "denominator"], derived=derived,
+                            by=["dimension", "metric"], settings=disclosure)
+    total_groups = long.select(pl.struct("dimension", "group").n_unique()).item()
+    shown_groups = protected.select(pl.struct("dimension", "group").n_unique()).item()
+    diffs = []
+    for g, point, R in zip(groups, points, boots, strict=True):
+        shown = np.zeros((g.k, len(GROUP_METRICS)), dtype=bool)
+        rows = protected.filter((pl.col("dimension") == g.name) & pl.col("value").is_not_null())
+        shown[rows["order"].to_numpy(), rows["metric_order"].to_numpy()] = True
+        diffs.append(_differences(g, point, R, shown, n_boot, confidence))
+    return FairnessAudit(
+        model=MODEL_LABELS.get(model, model), target_label=result.target_label, threshold=threshold,
+        top_fraction=fraction, groups=protected.sort("dimension", "order", "metric_order"),
+        differences=pl.concat(diffs), skipped=tuple(skipped), n_boot=n_boot,
+        suppressed_groups=int(total_groups - shown_groups),
+    )
+
+
+def _differences(g: Grouping, point: pd.DataFrame, R: np.ndarray, shown: np.ndarray, n_boot: int,
+                 confidence: float) -> pl.DataFrame:
+    names = list(GROUP_METRICS)
+    values = point[names].to_numpy(dtype=np.float64)  # (k, m)
+    values = np.where(shown, values, np.nan)
+    rows = []
+    labels = np.asarray(g.labels, dtype=object)
+    for j, name in enumerate(names):
+        col = values[:, j]
+        if np.isfinite(col).sum() < 2:
+            continue
+        top, bottom = int(np.nanargmax(col)), int(np.nanargmin(col))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            diff_r = R[:, top, j] - R[:, bottom, j]
+            ratio_r = R[:, bottom, j] / R[:, top, j]
+        dlo, dhi = percentile_interval(diff_r, confidence)
+        rlo, rhi = percentile_interval(np.where(np.isfinite(ratio_r), ratio_r, np.nan), confidence)
+        rows.append({
+            "dimension": g.name, "dimension_label": g.label, "metric": name,
+            "statistic": GROUP_METRICS[name], "highest_group": labels[top], "highest": col[top],
+            "lowest_group": labels[bottom], "lowest": col[bottom],
+            "difference": col[top] - col[bottom], "difference_lower_ci": float(dlo),
+            "difference_upper_ci": float(dhi),
+            "ratio": col[bottom] / col[top] if col[top] else np.nan,
+            "ratio_lower_ci": float(rlo), "ratio_upper_ci": float(rhi),
+            "groups": int(np.isfinite(col).sum()), "confidence": confidence,
+            "method": DIFF_METHOD.format(n=n_boot),
+        })
+    schema = {"dimension": pl.String, "dimension_label": pl.String, "metric": pl.String,
+              "statistic": pl.String, "highest_group": pl.String, "highest": pl.Float64,
+              "lowest_group": pl.String, "lowest": pl.Float64, "difference": pl.Float64,
+              "difference_lower_ci": pl.Float64, "difference_upper_ci": pl.Float64, "ratio": pl.Float64,
+              "ratio_lower_ci": pl.Float64, "ratio_upper_ci": pl.Float64, "groups": pl.Int64,
+              "confidence": pl.Float64, "method": pl.String}
+    return pl.DataFrame(rows, schema=schema)

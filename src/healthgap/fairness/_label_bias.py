@@ -1,0 +1,193 @@
+"""Label bias: auditing a model trained on recorded diagnoses against the truth.
+
+A model trained to predict a *recorded* condition learns who gets diagnosed,
+not who is ill. Where diagnosis is less complete (more deprived areas), the
+model finds fewer of the people who truly have the condition. Only data that
+carries the true status (``true_<condition>``: synthetic or linked research
+data) can show this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import polars as pl
+
+from healthgap.config import Dimension, DisclosureSettings, ModelSettings
+from healthgap.contract import CONDITIONS, truth_column
+from healthgap.fairness._audit import publishable
+from healthgap.fairness._groups import groupings
+from healthgap.models import ModelResult, fit_cached, label_of
+from healthgap.models._metrics import wilson_interval
+
+__all__ = ["LabelBias", "choose_condition", "label_bias", "LABEL_METRICS", "NO_TRUTH"]
+
+NO_TRUTH = ("The data has no true-status column ({column}), so a model trained on recorded diagnoses "
+            "cannot be checked against who truly has the condition.")
+NO_CONDITION = ("No condition with a true-status column is available; label bias needs true_<condition> "
+                "columns (synthetic or linked research data).")
+NOT_A_CONDITION = "label_bias: {condition!r} is not a condition; expected one of {options}."
+
+#: Proportions reported per group: (numerator, denominator, label).
+LABEL_METRICS: dict[str, tuple[str, str, str]] = {
+    "recorded": ("recorded", "true_cases", "True cases recorded (diagnosed)"),
+    "recall_recorded": ("flagged_recorded", "recorded", "Recorded cases flagged by the model"),
+    "recall_true": ("flagged_true", "true_cases", "True cases flagged by the model"),
+    "recall_undiagnosed": ("flagged_undiagnosed", "undiagnosed", "Undiagnosed cases flagged by the model"),
+}
+
+
+_DERIVED = {c: ["value", "lower_ci", "upper_ci"] for c in ("numerator", "denominator")}
+
+
+def choose_condition(people: pl.DataFrame | pl.LazyFrame, conditions: Sequence[str]) -> str | None:
+    """The condition whose recording is most unequal by deprivation, among those with true status.
+
+    For each condition with both recorded and true columns, the share of true
+    cases that are recorded is compared between the most and least deprived
+    IMD quintiles; the condition with the largest gap is returned (None if no
+    condition has a true-status column).
+
+    References
+    ----------
+    .. [1] Public Health England. Hypertension prevalence estimates for local
+       populations, 2017 (estimated versus recorded prevalence).
+    """
+    lf = people.lazy() if isinstance(people, pl.DataFrame) else people
+    schema = lf.collect_schema()
+    usable = [c for c in conditions if c in schema and truth_column(c) in schema]
+    if not usable:
+        return None
+    if "imd_quintile" not in schema or len(usable) == 1:
+        return usable[0]
+    gaps = lf.select(
+        [(pl.col(c).filter(pl.col(truth_column(c)) & (pl.col("imd_quintile").cast(pl.Int64) == 5)).mean()
+          - pl.col(c).filter(pl.col(truth_column(c)) & (pl.col("imd_quintile").cast(pl.Int64) == 1)).mean())
+         .alias(c) for c in usable]
+    ).collect().row(0, named=True)
+    ranked = sorted(usable, key=lambda c: -(gaps[c] if gaps[c] is not None else -np.inf))
+    return ranked[0]
+
+
+@dataclass(frozen=True, eq=False)
+class LabelBias:
+    """Result of :func:`label_bias`.
+
+    Attributes
+    ----------
+    condition, condition_label : the condition modelled.
+    result : the fitted model of the recorded condition.
+    threshold, top_fraction : the operating point (top share of predicted risk flagged).
+    groups : per grouping and group, the proportions of :data:`LABEL_METRICS` with Wilson CIs.
+    overall : the same proportions for the whole test set.
+    """
+
+    condition: str
+    condition_label: str
+    result: ModelResult = field(repr=False)
+    threshold: float
+    top_fraction: float
+    groups: pl.DataFrame = field(repr=False)
+    overall: pl.DataFrame = field(repr=False)
+
+
+def _proportions(frame: pl.DataFrame, by: list[str], confidence: float) -> pl.DataFrame:
+    counts = frame.group_by(by).agg(
+        n=pl.len(),
+        true_cases=pl.col("true").sum(),
+        recorded=(pl.col("true") & pl.col("recorded")).sum(),
+        undiagnosed=(pl.col("true") & ~pl.col("recorded")).sum(),
+        flagged_true=(pl.col("true") & pl.col("flagged")).sum(),
+        flagged_recorded=(pl.col("recorded") & pl.col("flagged")).sum(),
+        flagged_undiagnosed=(pl.col("true") & ~pl.col("recorded") & pl.col("flagged")).sum(),
+    )
+    parts = []
+    for name, (num, den, label) in LABEL_METRICS.items():
+        lo, hi = wilson_interval(counts[num].to_numpy(), counts[den].to_numpy(), confidence)
+        parts.append(counts.select(
+            *by, "n", "true_cases", "recorded", "undiagnosed",
+            metric=pl.lit(name), statistic=pl.lit(label),
+            numerator=pl.col(num), denominator=pl.col(den),
+            value=pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den)),
+            lower_ci=pl.Series(lo).fill_nan(None), upper_ci=pl.Series(hi).fill_nan(None),
+        ))
+    return pl.concat(parts).with_columns(
+        confidence=pl.lit(confidence), method=pl.lit("Wilson score interval"),
+        note=pl.lit(None, dtype=pl.String),
+    )
+
+
+def label_bias(
+    people: pl.DataFrame | pl.LazyFrame,
+    *,
+    condition: str,
+    settings: ModelSettings,
+    dimensions: Sequence[Dimension],
+    top_fraction: float | None = None,
+    confidence: float = 0.95,
+    disclosure: DisclosureSettings | None = None,
+    cache: bool = True,
+) -> LabelBias:
+    """Fit a model of the *recorded* ``condition`` and audit it against the *true* condition.
+
+    The model uses the configured features (minus the condition itself) and
+    the same split, seed and operating point (the top ``top_fraction`` of
+    predicted risk) as the main model. Per equity group it reports: the share
+    of true cases that are recorded, and the shares of recorded, true and
+    undiagnosed cases that the model flags, each with a Wilson interval.
+    Groups below the disclosure threshold are removed and counts protected.
+
+    Raises
+    ------
+    ValueError
+        ``condition`` is not a condition or the data has no true-status column for it.
+
+    References
+    ----------
+    .. [1] Obermeyer Z, et al. Dissecting racial bias in an algorithm used to manage the health
+       of populations. Science 2019;366:447-53 (label choice bias).
+    .. [2] Jain A, et al. Awareness of racial and ethnic bias and potential solutions to address
+       bias with use of health care algorithms. JAMA Health Forum 2023;4:e231197.
+    """
+    if condition not in CONDITIONS:
+        raise ValueError(NOT_A_CONDITION.format(condition=condition, options=", ".join(CONDITIONS)))
+    lf = people.lazy() if isinstance(people, pl.DataFrame) else people
+    truth = truth_column(condition)
+    if truth not in lf.collect_schema():
+        raise ValueError(NO_TRUTH.format(column=truth))
+    model_settings = replace(settings, target=condition,
+                             features=tuple(f for f in settings.features if f != condition))
+    if cache:
+        result = fit_cached(lf, settings=model_settings, n_boot=50)
+    else:
+        from healthgap.models import fit
+
+        result = fit(lf, settings=model_settings, n_boot=50)
+    fraction = settings.top_fraction if top_fraction is None else top_fraction
+    threshold = result.threshold("boosted", top_fraction=fraction)
+    frame = result.groups_test.with_columns(
+        true=pl.col(truth).fill_null(False),
+        recorded=pl.Series(result.y_test),
+        flagged=pl.Series(result.risk_test["boosted"] >= threshold),
+    )
+    found, _ = groupings(frame, dimensions, intersections=())
+    parts = []
+    for g in found:
+        keyed = frame.with_columns(
+            group=pl.Series(np.asarray(g.levels, dtype=object)[np.maximum(g.codes, 0)].tolist()),
+            group_label=pl.Series(np.asarray(g.labels, dtype=object)[np.maximum(g.codes, 0)].tolist()),
+            order=pl.Series(np.maximum(g.codes, 0)),
+        ).filter(pl.Series(g.codes >= 0))
+        parts.append(_proportions(keyed, ["group", "group_label", "order"], confidence).with_columns(
+            dimension=pl.lit(g.name), dimension_label=pl.lit(g.label)))
+    counts = ["n", "true_cases", "recorded", "undiagnosed", "numerator", "denominator"]
+    groups = pl.concat(parts).sort("dimension", "metric", "order") if parts else pl.DataFrame()
+    if len(groups):
+        groups = publishable(groups, counts=counts, settings=disclosure, derived=_DERIVED,
+                             by=["dimension", "metric"])
+    overall = publishable(_proportions(frame.with_columns(group=pl.lit("All")), ["group"], confidence),
+                          counts=counts, settings=disclosure, derived=_DERIVED, by=["metric"])
+    return LabelBias(condition=condition, condition_label=label_of(condition), result=result,
+                     threshold=threshold, top_fraction=fraction, groups=groups, overall=overall)
