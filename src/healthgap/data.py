@@ -95,6 +95,12 @@ def _scan(config: Config) -> tuple[pl.LazyFrame | None, list[str], list[str]]:
     return lf, names, problems
 
 
+def _text(raw: pl.Expr) -> pl.Expr:
+    """As trimmed text, with empty strings as missing."""
+    text = raw.cast(pl.String).str.strip_chars()
+    return pl.when(text.str.len_bytes() > 0).then(text)
+
+
 def _convert(name: str, dtype: pl.DataType, config: Config) -> tuple[pl.Expr, pl.Expr]:
     """Return (canonical expression, raw expression) for one present column."""
     col: Column = CONTRACT[name]
@@ -102,9 +108,9 @@ def _convert(name: str, dtype: pl.DataType, config: Config) -> tuple[pl.Expr, pl
     codes = config.data.codes.get(name, {})
     is_text = dtype == pl.String or dtype == pl.Categorical or isinstance(dtype, pl.Enum)
     if col.kind in ("id", "text"):
-        return raw.cast(pl.String).str.strip_chars(), raw
+        return _text(raw), raw
     if col.kind == "category":
-        text = raw.cast(pl.String).str.strip_chars()
+        text = _text(raw)
         mapped = text.replace(list(codes), list(codes.values())) if codes else text
         canon = mapped.str.to_lowercase().replace_strict(
             [c.lower() for c in col.codes], list(col.codes), default=None, return_dtype=pl.String
@@ -113,19 +119,20 @@ def _convert(name: str, dtype: pl.DataType, config: Config) -> tuple[pl.Expr, pl
     if col.kind == "boolean":
         if dtype == pl.Boolean and not codes:
             return raw, raw
-        text = raw.cast(pl.String).str.strip_chars()
+        text = _text(raw)
         if codes:
             text = text.replace(list(codes), list(codes.values()))
         tokens = text.str.to_lowercase().replace_strict(
             list(BOOLEAN_TOKENS), list(BOOLEAN_TOKENS.values()), default=None, return_dtype=pl.Boolean
         )
-        return tokens, raw
+        return tokens, _text(raw)
     # integer / float
     if codes:
-        number = raw.cast(pl.String).str.strip_chars().replace(list(codes), list(codes.values()))
-        number = number.cast(pl.Float64, strict=False)
+        number = _text(raw).replace(list(codes), list(codes.values())).cast(pl.Float64, strict=False)
+        raw = _text(raw)
     elif is_text:
-        number = raw.str.strip_chars().cast(pl.Float64, strict=False)
+        raw = _text(raw)
+        number = raw.cast(pl.Float64, strict=False)
     else:
         number = raw.cast(pl.Float64, strict=False)
     if col.kind == "integer":
