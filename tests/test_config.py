@@ -265,3 +265,21 @@ def test_all_problems_are_reported_together(tmp_path):
     message = error_of(tmp_path, MINIMAL + "seed: x\nconditions: [foo]\ndisclosure:\n  rounding: 0\n")
     assert message.count("\n  - ") == 3
     assert message.startswith("Invalid config ")
+
+
+def test_every_key_is_documented_in_the_readme_and_default_yml():
+    from healthgap import _configload as schema
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    default = (REPO / "data" / "default.yml").read_text(encoding="utf-8")
+    sections = {"report": schema._REPORT, "data": schema._DATA, "model": schema._MODEL,
+                "disclosure": schema._DISCLOSURE}
+    for section, keys in sections.items():
+        for key in keys:
+            assert f"`{section}.{key}`" in readme, f"{section}.{key} missing from README"
+            assert f"{key}:" in default, f"{section}.{key} missing from data/default.yml"
+    for key in schema._DIMENSION:
+        assert f"`  {key}`" in readme and f"{key}" in default
+    for key in schema._TOP:
+        assert f"{key}:" in default
+    assert "make site" in readme and "make test" in readme
