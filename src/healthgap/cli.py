@@ -87,8 +87,11 @@ def _cmd_render(args: argparse.Namespace) -> int:
         from healthgap.render import render_book
     except ImportError as exc:
         raise RenderError(NO_RENDERER.format(detail=exc)) from None
+    from healthgap.config import load_config, project_root
+
+    config = load_config(args.config)  # fail fast, before any chapter runs
     start = time.perf_counter()
-    site = render_book(config=Path(args.config) if args.config else None, out=Path(args.out),
+    site = render_book(config=config.path, out=Path(args.out).resolve(), project=project_root(),
                        engine=args.engine, jobs=args.jobs, progress=_say)
     _say(f"Book written to {site} in {time.perf_counter() - start:.0f} s. Open {Path(site) / 'index.html'}")
     return 0
