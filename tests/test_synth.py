@@ -149,6 +149,15 @@ def test_bad_arguments_give_clear_errors(tmp_path: Path) -> None:
         write(blocker / "sub", n=100, seed=1)
 
 
+def test_tiny_populations_give_strict_json(tmp_path: Path) -> None:
+    for n in (1, 7):
+        df, truth = generate(n, seed=2)
+        assert df.height == n
+        json.dumps(truth, allow_nan=False)  # empty groups are null, never NaN
+    paths = write(tmp_path, n=3, seed=2)
+    json.loads(paths["truth"].read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
+
+
 # --- contract conformance ------------------------------------------------------------
 
 def test_columns_dtypes_and_order(pop: tuple[pl.DataFrame, dict]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import polars as pl
@@ -118,7 +119,12 @@ def generate(n: int = 250_000, *, seed: int = 2024) -> tuple[pl.DataFrame, dict]
 
 
 def truth_parameters(*, n: int, seed: int) -> dict:
-    """Every parameter used by :func:`generate`, as a fresh JSON-serialisable dict."""
+    """Every parameter used by :func:`generate`, as a fresh JSON-serialisable dict.
+
+    References
+    ----------
+    .. [1] See :mod:`healthgap.synth._params` for the public source of each value.
+    """
     conditions = {}
     for c in P.CONDITION_ORDER:
         conditions[c] = {**P.CONDITION_MODELS[c],
@@ -183,11 +189,21 @@ def _by_quintile(frame: pl.DataFrame, exprs: dict[str, pl.Expr], digits: int = 4
 
 
 def _round(x: float | None, digits: int) -> float | None:
-    return None if x is None else round(float(x), digits)
+    """Round for the truth file; empty groups (None or NaN, e.g. 0/0) become null."""
+    return None if x is None or not math.isfinite(float(x)) else round(float(x), digits)
 
 
 def realised_summary(frame: pl.DataFrame, area: pl.DataFrame, elig: dict[str, np.ndarray]) -> dict:
-    """Realised figures of one generated table (not parameters): prevalence, rates, shares."""
+    """Realised figures of one generated table (not parameters): prevalence, rates, shares.
+
+    Figures are overall (``"all"``) and by IMD quintile (``"1"``..``"5"``); an empty
+    group gives null. Prevalences are per cent of the whole list (all ages).
+
+    References
+    ----------
+    .. [1] NHS England, Quality and Outcomes Framework 2022-23 (prevalence = register
+       count / list size).
+    """
     adult = pl.col("age") >= 18
     prevalence = {}
     for c in CONDITIONS:

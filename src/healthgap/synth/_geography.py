@@ -25,6 +25,7 @@ _SQRT3 = math.sqrt(3.0)
 _KM_PER_DEG_LAT = 111.2
 
 _ERR_STUCK = "Synthetic geography: locality {name!r} is enclosed before reaching {target} areas."
+_ERR_DECILES = "Synthetic geography: decile counts sum to {total} but the layout has {n} areas."
 
 
 def _to_km(q: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -184,7 +185,7 @@ def areas(seed: int = 2024) -> pl.DataFrame:
     rank[np.lexsort((np.arange(n_areas), -score))] = np.arange(n_areas)
     bounds = np.cumsum(P.IMD_DECILE_COUNTS)
     if bounds[-1] != n_areas:
-        raise RuntimeError(f"Decile counts sum to {bounds[-1]} but the layout has {n_areas} areas.")
+        raise RuntimeError(_ERR_DECILES.format(total=bounds[-1], n=n_areas))
     decile = np.searchsorted(bounds, rank, side="right") + 1
     lon0, lat0 = P.CENTRE_LONLAT
     km_per_deg_lon = _KM_PER_DEG_LAT * math.cos(math.radians(lat0))
@@ -208,7 +209,17 @@ def areas(seed: int = 2024) -> pl.DataFrame:
 
 
 def hexagon_lonlat(area: pl.DataFrame) -> np.ndarray:
-    """(n_areas, 7, 2) closed rings of hexagon corners in fake lon/lat, 6 decimals."""
+    """(n_areas, 7, 2) closed rings of hexagon corners in fake lon/lat, 6 decimals.
+
+    Corners run counter-clockwise (RFC 7946). d3-geo, and so Vega/Altair, reads
+    rings with spherical winding (exterior clockwise): reverse each ring before
+    drawing with them, as for any RFC 7946 boundary file.
+
+    References
+    ----------
+    .. [1] Red Blob Games, "Hexagonal Grids" (pointy-top hexagon corners),
+       https://www.redblobgames.com/grids/hexagons/
+    """
     lon0, lat0 = P.CENTRE_LONLAT
     km_per_deg_lon = _KM_PER_DEG_LAT * math.cos(math.radians(lat0))
     ang = np.radians(60.0 * np.arange(7) - 30.0)  # pointy-top corners, ring closed

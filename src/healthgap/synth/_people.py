@@ -185,10 +185,17 @@ def true_conditions(rng: np.random.Generator, people: dict[str, np.ndarray]) -> 
     return true
 
 
-def detection_probability(name: str, imd_quintile: np.ndarray, ethnicity: np.ndarray) -> np.ndarray:
+def detection_probability(name: str, *, imd_quintile: np.ndarray, ethnicity: np.ndarray) -> np.ndarray:
     """P(recorded | true) for ``name`` given IMD quintile (1..5) and recorded ethnicity codes.
 
     ``ethnicity`` holds indices into :data:`healthgap.contract.ETHNICITY_CODES`.
+    The probability is ``by_imd_quintile[q - 1] * ethnicity_multiplier[group]``
+    (multiplier 1 for groups not listed), capped at 1.
+
+    References
+    ----------
+    .. [1] Public Health England, "Hypertension prevalence estimates for local
+       populations" (2016): diagnosed versus estimated prevalence by deprivation.
     """
     d = P.DETECTION[name]
     mult = np.ones(len(ETHNICITY_CODES))
@@ -199,9 +206,15 @@ def detection_probability(name: str, imd_quintile: np.ndarray, ethnicity: np.nda
 
 def recorded_conditions(rng: np.random.Generator, people: dict[str, np.ndarray],
                         true: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Recorded = true AND detected; never recorded without true disease."""
+    """Recorded = true AND detected; never recorded without true disease.
+
+    References
+    ----------
+    .. [1] NHS England, Quality and Outcomes Framework 2022-23: registers record
+       diagnosed disease only, so register prevalence understates true prevalence.
+    """
     out = {}
     for name in P.CONDITION_ORDER:
-        p = detection_probability(name, people["imd_quintile"], people["eth"])
+        p = detection_probability(name, imd_quintile=people["imd_quintile"], ethnicity=people["eth"])
         out[name] = true[name] & (rng.random(len(p)) < p)
     return out

@@ -100,7 +100,7 @@ def write(out: str | Path = "data/synthetic", *, n: int = 250_000, seed: int = 2
         people.write_parquet(paths["population"], compression="zstd", compression_level=3,
                              statistics=True, row_group_size=ROW_GROUP_SIZE)
         say(f"Writing {paths['truth']}")
-        paths["truth"].write_text(json.dumps(truth, indent=2, ensure_ascii=False) + "\n",
+        paths["truth"].write_text(json.dumps(truth, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
                                   encoding="utf-8")
         say(f"Writing {paths['areas']}")
         paths["areas"].write_text(json.dumps(geojson(areas(seed)), separators=(",", ":")) + "\n",
