@@ -1,0 +1,179 @@
+"""Render the book: with Quarto when it is installed, otherwise with the built-in renderer.
+
+Both engines build into a temporary folder next to the output and swap it in only
+when everything succeeded, so a failed render leaves the previous site untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Callable, Literal
+
+from healthgap.errors import ConfigError, RenderError
+from healthgap.render.post import finish_site
+from healthgap.render.project import ProjectError, read_book
+from healthgap.render.site import ThemeError, build_dir, swap_into
+
+__all__ = ["render_book", "Engine", "ERR_NO_QUARTO", "ERR_QUARTO_FAILED", "ERR_CONFIG_MISSING"]
+
+Engine = Literal["auto", "quarto", "builtin"]
+
+ERR_NO_QUARTO = "engine='quarto' was requested but the `quarto` command is not on the PATH. Install Quarto or use --engine builtin."
+ERR_QUARTO_FAILED = "quarto render failed (exit code {code}); the previous site was left untouched. Last output:\n{tail}"
+ERR_QUARTO_EMPTY = "quarto render finished but wrote no index.html into {folder}; the previous site was left untouched."
+ERR_CONFIG_MISSING = "The config file {path} does not exist. Pass an existing file with --config."
+ERR_ENGINE = "engine must be 'auto', 'quarto' or 'builtin', not {engine!r}."
+ERR_JOBS = "jobs must be a positive whole number, not {jobs!r}."
+
+
+def _config_path(config: Path | None, project: Path) -> Path | None:
+    if config is not None:
+        path = Path(config).expanduser().resolve()
+        if not path.is_file():
+            raise ConfigError(ERR_CONFIG_MISSING.format(path=path))
+        return path
+    env = os.environ.get("HEALTHGAP_CONFIG", "").strip()
+    if env:
+        path = Path(env).expanduser().resolve()
+        if not path.is_file():
+            raise ConfigError(ERR_CONFIG_MISSING.format(path=path) + " (from $HEALTHGAP_CONFIG)")
+        return path
+    default = project / "data" / "default.yml"
+    return default if default.is_file() else None
+
+
+def _check_config(path: Path | None) -> None:
+    """Load the config once up front so a bad config fails fast, not once per chapter."""
+    if path is None:
+        return
+    try:
+        from healthgap.config import load_config
+
+        load_config(path)
+    except ImportError:  # the strict loader is optional during development
+        return
+
+
+def _render_quarto(project: Path, build: Path, env: dict[str, str], progress: Callable[[str], None]) -> None:
+    quarto = shutil.which("quarto")
+    if quarto is None:
+        raise RenderError(ERR_NO_QUARTO)
+    env = dict(env)
+    env.setdefault("QUARTO_PYTHON", sys.executable)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    cmd = [quarto, "render", str(project), "--output-dir", str(build)]
+    progress("Running " + " ".join(cmd))
+    tail: deque[str] = deque(maxlen=40)
+    proc = subprocess.Popen(cmd, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        line = line.rstrip()
+        tail.append(line)
+        if line.strip():
+            progress("  " + line)
+    code = proc.wait()
+    if code != 0:
+        raise RenderError(ERR_QUARTO_FAILED.format(code=code, tail="\n".join(tail)))
+    if not (build / "index.html").is_file():
+        raise RenderError(ERR_QUARTO_EMPTY.format(folder=build))
+
+
+def render_book(
+    *,
+    config: Path | None = None,
+    out: Path = Path("_site"),
+    project: Path = Path("."),
+    engine: Engine = "auto",
+    jobs: int | None = None,
+    progress: Callable[[str], None] | None = print,
+) -> Path:
+    """Render the book into a static website.
+
+    Parameters
+    ----------
+    config : config file; default ``$HEALTHGAP_CONFIG``, else ``<project>/data/default.yml``.
+        Chapters receive it as the absolute path in ``HEALTHGAP_CONFIG``.
+    out : the site folder; a relative path is relative to ``project``. Replaced atomically
+        only when the whole render succeeds.
+    project : the folder with ``_quarto.yml``.
+    engine : ``"quarto"`` runs ``quarto render``; ``"builtin"`` executes the chapters with
+        Jupyter kernels and converts them with pandoc; ``"auto"`` uses Quarto when the
+        ``quarto`` command is on the PATH.
+    jobs : chapters executed at the same time (built-in engine); default
+        ``min(CPU count, number of pages)``.
+    progress : receives one line per event (chapter started, finished with seconds); None for silence.
+
+    Returns
+    -------
+    Path
+        The absolute path of the site folder.
+
+    Raises
+    ------
+    RenderError
+        A chapter failed (the message names the chapter and the cell), the project is invalid,
+        or Quarto failed.
+    ConfigError
+        The config file is missing or invalid.
+
+    References
+    ----------
+    .. [1] Quarto, "Book basics", https://quarto.org/docs/books/
+    .. [2] Quarto, "Project scripts" (post-render), https://quarto.org/docs/projects/scripts.html
+    """
+    say = progress or (lambda message: None)
+    if engine not in ("auto", "quarto", "builtin"):
+        raise RenderError(ERR_ENGINE.format(engine=engine))
+    if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
+        raise RenderError(ERR_JOBS.format(jobs=jobs))
+    root = Path(project).expanduser().resolve()
+    out_path = Path(out).expanduser()
+    out_path = (out_path if out_path.is_absolute() else root / out_path).resolve()
+    try:
+        book = read_book(root)
+    except ProjectError as exc:
+        raise RenderError(str(exc)) from None
+    config_path = _config_path(config, root)
+    _check_config(config_path)
+    chosen = engine if engine != "auto" else ("quarto" if shutil.which("quarto") else "builtin")
+    started = time.perf_counter()
+    build = build_dir(out_path)
+    downloads_tmp: Path | None = None
+    try:
+        env = dict(os.environ)
+        if config_path is not None:
+            env["HEALTHGAP_CONFIG"] = str(config_path)
+        if chosen == "quarto":
+            downloads_tmp = build_dir(out_path.parent / f"{out_path.name}-downloads")
+            env["HEALTHGAP_DOWNLOADS"] = str(downloads_tmp)
+            say(f"Rendering {len(book.pages)} pages with Quarto")
+            _render_quarto(root, build, env, say)
+            finish_site(build, downloads=downloads_tmp, progress=say)
+        else:
+            from healthgap.render.builtin import render_builtin
+
+            downloads = build / "downloads"
+            downloads.mkdir(parents=True, exist_ok=True)
+            env["HEALTHGAP_DOWNLOADS"] = str(downloads)
+            n_jobs = jobs or max(1, min(os.cpu_count() or 1, len(book.pages)))
+            say(f"Rendering {len(book.pages)} pages with the built-in renderer")
+            render_builtin(book, build=build, env=env, jobs=n_jobs, progress=say)
+            finish_site(build, downloads=None, progress=say)
+        swap_into(build, out_path)
+    except ThemeError as exc:
+        raise RenderError(str(exc)) from None
+    except OSError as exc:
+        raise RenderError(f"Writing the site failed: {exc}. The previous site was left untouched.") from exc
+    finally:
+        if build.exists():
+            shutil.rmtree(build, ignore_errors=True)
+        if downloads_tmp is not None:
+            shutil.rmtree(downloads_tmp, ignore_errors=True)
+    say(f"Rendered {len(book.pages)} pages into {out_path} in {time.perf_counter() - started:.1f} s")
+    return out_path

@@ -1,0 +1,246 @@
+"""The built-in renderer: execute every chapter in its own kernel, convert with pandoc, write the site."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import posixpath
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from healthgap.errors import RenderError
+from healthgap.render.assemble import FloatCaptionError, assemble_markdown
+from healthgap.render.crossref import CrossrefError, PageRefs, Target, extract_title, number_page, resolve_refs
+from healthgap.render.execute import CellFailure, ChapterRun, InlineFailure, execute_document, run_many
+from healthgap.render.pandoc import PandocError, attr, el, stringify, to_ast, to_html, walk
+from healthgap.render.project import Book, Page
+from healthgap.render.qmd import Document, QmdError, parse_qmd
+from healthgap.render.site import PageView, copy_theme, render_page
+
+__all__ = ["render_builtin", "ERR_CELL", "ERR_INLINE"]
+
+ERR_CELL = "Chapter {chapter} failed in {cell}, line {line}: {ename}: {evalue}"
+ERR_INLINE = "Chapter {chapter} failed in the inline expression `{{python}} {code}`: {ename}: {evalue}"
+ERR_PARSE = "Chapter {chapter} cannot be read: {problem}"
+ERR_KERNEL = "Chapter {chapter} failed: the Python kernel could not run it ({kind}: {detail})."
+ERR_PANDOC = "Chapter {chapter} could not be converted to HTML: {problem}"
+_SPLIT = "<!--hg:split-->"
+_APPENDIX_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@dataclass
+class _Built:
+    page: Page
+    doc: Document
+    blocks: list[Any]
+    title: list[Any] | None
+    title_attr: list[Any]
+    number: str | None = None
+    refs: PageRefs | None = None
+    api: list[int] | None = None
+
+
+def _chapter_env(base: dict[str, str], page: Page) -> dict[str, str]:
+    env = dict(base)
+    env["HEALTHGAP_PAGE_PREFIX"] = page.prefix
+    env["HEALTHGAP_CHAPTER"] = page.slug
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    return env
+
+
+def _defaults(book: Book, doc: Document) -> dict[str, Any]:
+    defaults = dict(book.execute)
+    front = doc.meta.get("execute")
+    if isinstance(front, dict):
+        defaults.update(front)
+    return defaults
+
+
+async def _execute_all(book: Book, docs: list[Document], env: dict[str, str], jobs: int, progress, kernel_logs: Path) -> list[ChapterRun]:
+    async def one(page: Page, doc: Document) -> ChapterRun:
+        progress(f"  {page.source}: running")
+        try:
+            run = await execute_document(
+                doc,
+                cwd=(book.root / page.source).parent,
+                env=_chapter_env(env, page),
+                defaults=_defaults(book, doc),
+                kernel_log=kernel_logs / f"{page.slug}.log",
+            )
+        except CellFailure as exc:
+            raise RenderError(
+                ERR_CELL.format(chapter=page.source, cell=exc.cell.describe(), line=exc.cell.line, ename=exc.ename, evalue=exc.evalue)
+            ) from exc
+        except InlineFailure as exc:
+            raise RenderError(ERR_INLINE.format(chapter=page.source, code=exc.code, ename=exc.ename, evalue=exc.evalue)) from exc
+        except (RuntimeError, TimeoutError, OSError) as exc:
+            log = kernel_logs / f"{page.slug}.log"
+            tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:] if log.is_file() else []
+            detail = f"{exc}" + ("\nKernel output:\n" + "\n".join(tail) if tail else "")
+            raise RenderError(ERR_KERNEL.format(chapter=page.source, kind=type(exc).__name__, detail=detail)) from exc
+        progress(f"  {page.source}: done in {run.seconds:.1f} s")
+        return run
+
+    factories = [lambda p=page, d=doc: one(p, d) for page, doc in zip(book.pages, docs)]
+    return await run_many(factories, limit=jobs)
+
+
+def _run_async(coro_factory: Callable[[], Any]) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro_factory())
+    with ThreadPoolExecutor(max_workers=1) as pool:  # called from a running loop (e.g. Jupyter)
+        return pool.submit(lambda: asyncio.run(coro_factory())).result()
+
+
+def _local_assets(blocks: list[Any], page: Page, book: Book, build: Path) -> list[Any]:
+    """Copy images the markdown refers to into the site; point ``.qmd`` links at ``.html``."""
+
+    def local(url: str) -> bool:
+        return bool(url) and ":" not in url.split("/")[0] and not url.startswith(("/", "#", "data:"))
+
+    def visit(node: dict[str, Any]) -> Any:
+        if node["t"] == "Image" and local(node["c"][2][0]):
+            rel = posixpath.normpath(posixpath.join(posixpath.dirname(page.source), node["c"][2][0]))
+            source = book.root / rel
+            if source.is_file() and not rel.startswith(".."):
+                (build / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, build / rel)
+        if node["t"] == "Link" and local(node["c"][2][0]):
+            url = node["c"][2][0]
+            path, _, anchor = url.partition("#")
+            if path.endswith((".qmd", ".md")):
+                new = posixpath.splitext(path)[0] + ".html" + (f"#{anchor}" if anchor else "")
+                return el("Link", [node["c"][0], node["c"][1], [new, node["c"][2][1]]])
+        return None
+
+    return walk(blocks, visit)
+
+
+def _number_chapters(book: Book, built: list[_Built]) -> None:
+    chapter = appendix = 0
+    for b in built:
+        classes = b.title_attr[1] if b.title_attr else []
+        if b.page.is_part_page or "unnumbered" in classes or not book.number_sections:
+            continue
+        if b.page.appendix:
+            b.number = _APPENDIX_LETTERS[appendix % 26]
+            appendix += 1
+        else:
+            chapter += 1
+            b.number = str(chapter)
+
+
+def _toc_blocks(refs: PageRefs) -> list[Any]:
+    if not refs.toc:
+        return []
+    items = []
+    for level, ident, number, inlines in refs.toc:
+        text = ([el("Span", [attr("", ["toc-section-number"]), [el("Str", number)]]), el("Space")] if number else []) + inlines
+        link = el("Link", [attr("", [f"hg-toc__link hg-toc__link--h{level}"]), text, [f"#{ident}", ""]])
+        items.append([el("Plain", [link])])
+    return [el("BulletList", items)]
+
+
+def render_builtin(book: Book, *, build: Path, env: dict[str, str], jobs: int, progress: Callable[[str], None]) -> None:
+    """Render ``book`` into the empty folder ``build`` (see :func:`healthgap.render.render_book`).
+
+    References
+    ----------
+    .. [1] Quarto, "Book structure", https://quarto.org/docs/books/book-structure.html
+    .. [2] Quarto, "Using Python", https://quarto.org/docs/computations/python.html
+    """
+    docs: list[Document] = []
+    for page in book.pages:
+        try:
+            docs.append(parse_qmd(book.root / page.source))
+        except (QmdError, OSError, UnicodeDecodeError) as exc:
+            raise RenderError(ERR_PARSE.format(chapter=page.source, problem=exc)) from None
+    progress(f"Executing {len(docs)} pages with {jobs} kernel(s) at a time")
+    with tempfile.TemporaryDirectory(prefix="healthgap-kernels-") as logs:
+        runs = _run_async(lambda: _execute_all(book, docs, env, jobs, progress, Path(logs)))
+
+    def parse(i: int) -> _Built:
+        page, doc = book.pages[i], docs[i]
+        folder = posixpath.dirname(page.output)
+        try:
+            md = assemble_markdown(
+                doc,
+                runs[i],
+                defaults=_defaults(book, doc),
+                files_dir=build / folder / f"{page.slug}_files" / "figure-html",
+                files_href=f"{page.slug}_files/figure-html",
+            )
+            ast = to_ast(md, what=page.source)
+        except (FloatCaptionError, PandocError) as exc:
+            raise RenderError(ERR_PANDOC.format(chapter=page.source, problem=exc)) from None
+        blocks, title, title_attr = extract_title(ast["blocks"])
+        return _Built(page, doc, _local_assets(blocks, page, book, build), title, title_attr, api=ast["pandoc-api-version"])
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        built = list(pool.map(parse, range(len(docs))))
+        _number_chapters(book, built)
+        targets: dict[str, Target] = {}
+        toc_depth = int(book.html.get("toc-depth", 3))
+        for b in built:
+            try:
+                b.blocks, b.refs = number_page(b.blocks, page=b.page.output, chapter=b.number, number_sections=book.number_sections, toc_depth=toc_depth)
+            except CrossrefError as exc:
+                raise RenderError(f"Chapter {b.page.source}: {exc}") from None
+            ident = b.title_attr[0] if b.title_attr else ""
+            if ident:
+                word = "Appendix" if b.page.appendix else "Chapter"
+                label = f"{word}\u00a0{b.number}" if b.number else stringify(b.title or [])
+                b.refs.targets[ident] = Target("sec", label, b.number, b.page.output, ident)
+            for label, target in b.refs.targets.items():
+                if label in targets and targets[label] is not target:
+                    raise RenderError(
+                        f"The label {label!r} is defined twice ({targets[label].page} and {target.page}); labels must be unique in the book."
+                    )
+                targets[label] = target
+
+        def finish(b: _Built) -> PageView:
+            blocks = resolve_refs(b.blocks, page=b.page.output, targets=targets, warn=lambda m: progress(f"WARNING: {m}"))
+            title = b.title or [el("Str", b.page.slug)]
+            combined = {
+                "pandoc-api-version": b.api,
+                "meta": {},
+                "blocks": [el("Plain", title), el("RawBlock", ["html", _SPLIT]), *blocks, el("RawBlock", ["html", _SPLIT]), *_toc_blocks(b.refs)],
+            }
+            try:
+                title_html, body_html, toc_html = to_html(combined, what=b.page.source).split(_SPLIT)
+            except PandocError as exc:
+                raise RenderError(ERR_PANDOC.format(chapter=b.page.source, problem=exc)) from None
+            return PageView(b.page, b.number, stringify(title), title_html.strip(), b.title_attr[0] if b.title_attr else "", body_html.strip(), toc_html.strip())
+
+        views = {v.page.output: v for v in pool.map(finish, built)}
+    css = copy_theme(book, build)
+    footer = _footer_html(book)
+    for output, view in views.items():
+        target = build / output
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render_page(book, views, output, css=css, footer_html=footer), encoding="utf-8")
+    for pattern in book.resources:
+        for source in book.root.glob(str(pattern)):
+            if source.is_file():
+                rel = source.relative_to(book.root)
+                (build / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, build / rel)
+
+
+def _footer_html(book: Book) -> str:
+    if book.footer:
+        try:
+            return to_html(to_ast(book.footer, what="book.page-footer")).strip()
+        except PandocError as exc:
+            raise RenderError(f"_quarto.yml book.page-footer cannot be converted: {exc}") from None
+    who = html.escape(book.author) if book.author else ""
+    made = f"Built with healthgap on {time.strftime('%d %B %Y').lstrip('0')}."
+    return f"<p>{who + '. ' if who else ''}{made}</p>"

@@ -1,0 +1,233 @@
+"""Execute a chapter's Python cells in its own Jupyter kernel (nbclient + ipykernel).
+
+Mirrors Quarto's Jupyter engine: one kernel per document, cells run in order
+with the chapter's folder as working directory, then the inline expressions are
+evaluated against the final state of the kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import nbformat
+from nbclient import NotebookClient
+
+from healthgap.render.qmd import Cell, Document
+
+__all__ = ["CellFailure", "InlineFailure", "ChapterRun", "InlineValue", "execute_document", "cell_options", "strip_ansi", "run_many"]
+
+KERNEL_NAME = "python3"
+INLINE_MIME = "application/vnd.healthgap.inline+json"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+_INLINE_CODE = '''\
+def __healthgap_inline(sources):
+    from IPython import get_ipython
+    from IPython.display import display
+    ip = get_ipython()
+    results = []
+    for src in sources:
+        try:
+            value = eval(compile(src, "<inline expression>", "eval"), ip.user_ns)
+        except BaseException as exc:
+            results.append({"error": type(exc).__name__, "message": str(exc)})
+            continue
+        if isinstance(value, str):
+            results.append({"text": value})
+            continue
+        data, _ = ip.display_formatter.format(value)
+        if "text/markdown" in data:
+            results.append({"markdown": data["text/markdown"]})
+        else:
+            results.append({"text": data.get("text/plain", str(value))})
+    display({%r: results}, raw=True)
+__healthgap_inline(%r)
+del __healthgap_inline
+'''
+
+
+def strip_ansi(text: str) -> str:
+    """Remove terminal colour codes (IPython tracebacks carry them)."""
+    return _ANSI.sub("", text)
+
+
+class CellFailure(Exception):
+    """A cell raised an exception; carries what the user needs to find it."""
+
+    def __init__(self, cell: Cell, ename: str, evalue: str, traceback: str) -> None:
+        super().__init__(f"{ename}: {evalue}\n{traceback}")
+        self.cell, self.ename, self.evalue, self.traceback = cell, ename, evalue, traceback
+
+
+class InlineFailure(Exception):
+    """An inline expression raised an exception."""
+
+    def __init__(self, code: str, ename: str, evalue: str) -> None:
+        super().__init__(f"{ename}: {evalue}")
+        self.code, self.ename, self.evalue = code, ename, evalue
+
+
+@dataclass(frozen=True)
+class InlineValue:
+    """The result of an inline expression: plain text (to escape) or markdown (as is)."""
+
+    text: str
+    markdown: bool = False
+
+
+@dataclass
+class ChapterRun:
+    """Outputs of an executed chapter: nbformat outputs by cell number, inline values in order."""
+
+    outputs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    inlines: list[InlineValue] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def cell_options(cell: Cell, defaults: dict[str, Any]) -> dict[str, Any]:
+    """Effective options of a cell: Quarto defaults < project/page ``execute`` < ``#|`` lines.
+
+    References
+    ----------
+    .. [1] Quarto, "Execution options", https://quarto.org/docs/computations/execution-options.html
+    """
+    options: dict[str, Any] = {"eval": True, "echo": True, "output": True, "include": True, "warning": True, "error": False}
+    options.update(defaults)
+    options.update(cell.options)
+    return options
+
+
+async def execute_document(
+    doc: Document,
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    defaults: dict[str, Any],
+    startup_timeout: float = 120.0,
+    kernel_log: Path | None = None,
+) -> ChapterRun:
+    """Run every evaluated cell of ``doc`` in a fresh kernel, then its inline expressions.
+
+    Parameters
+    ----------
+    doc : the parsed chapter.
+    cwd : the kernel's working directory (the chapter's folder, as in Quarto).
+    env : the kernel's complete environment.
+    defaults : execute options of the project and page (``echo``, ``warning``, ...).
+    startup_timeout : seconds to wait for the kernel to start.
+    kernel_log : file receiving the kernel process's own stderr (start-up noise, crashes);
+        default: inherited.
+
+    Returns
+    -------
+    ChapterRun
+
+    Raises
+    ------
+    CellFailure
+        A cell raised (unless it has ``error: true``).
+    InlineFailure
+        An inline expression raised.
+
+    References
+    ----------
+    .. [1] nbclient, "Executing notebooks", https://nbclient.readthedocs.io/en/latest/client.html
+    .. [2] Quarto, "Using Python" (Jupyter engine), https://quarto.org/docs/computations/python.html
+    """
+    started = time.perf_counter()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
+    todo: list[tuple[Cell, dict[str, Any]]] = []
+    for cell in doc.cells:
+        options = cell_options(cell, defaults)
+        if options.get("eval") is not False:
+            nb.cells.append(nbformat.v4.new_code_cell(cell.source))
+            todo.append((cell, options))
+    inline_codes = [i.code for i in doc.inlines]
+    run = ChapterRun()
+    if not todo and not inline_codes:
+        run.seconds = time.perf_counter() - started
+        return run
+    client = NotebookClient(
+        nb,
+        kernel_name=KERNEL_NAME,
+        timeout=None,
+        startup_timeout=int(startup_timeout),
+        allow_errors=True,
+        record_timing=False,
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    log = open(kernel_log, "ab") if kernel_log is not None else None  # noqa: SIM115
+    extra = {"stderr": log} if log is not None else {}
+    try:
+        async with client.async_setup_kernel(env=env, cwd=str(cwd), **extra):
+            await _run_cells(client, nb, todo, inline_codes, run)
+    finally:
+        if log is not None:
+            log.close()
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+async def _run_cells(client: NotebookClient, nb: Any, todo: list[tuple[Cell, dict[str, Any]]], inline_codes: list[str], run: ChapterRun) -> None:
+    for index, (cell, options) in enumerate(todo):
+        nb_cell = nb.cells[index]
+        await client.async_execute_cell(nb_cell, index)
+        outputs = [dict(o) for o in nb_cell.get("outputs", [])]
+        errors = [o for o in outputs if o.get("output_type") == "error"]
+        if errors and not options.get("error"):
+            err = errors[0]
+            trace = strip_ansi("\n".join(err.get("traceback", [])))
+            raise CellFailure(cell, str(err.get("ename", "Error")), str(err.get("evalue", "")), trace)
+        run.outputs[cell.number] = outputs
+    if inline_codes:
+        code = _INLINE_CODE % (INLINE_MIME, inline_codes)
+        nb.cells.append(nbformat.v4.new_code_cell(code))
+        await client.async_execute_cell(nb.cells[-1], len(nb.cells) - 1, store_history=False)
+        results = None
+        for out in nb.cells[-1].get("outputs", []):
+            if out.get("output_type") == "display_data" and INLINE_MIME in out.get("data", {}):
+                results = out["data"][INLINE_MIME]
+        if results is None:
+            errors = [o for o in nb.cells[-1].get("outputs", []) if o.get("output_type") == "error"]
+            detail = f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else "no result"
+            raise InlineFailure(inline_codes[0], "KernelError", detail)
+        for source, result in zip(inline_codes, results):
+            if "error" in result:
+                raise InlineFailure(source, result["error"], result["message"])
+            if "markdown" in result:
+                run.inlines.append(InlineValue(str(result["markdown"]), markdown=True))
+            else:
+                run.inlines.append(InlineValue(str(result["text"])))
+
+
+async def run_many(
+    jobs: list[Callable[[], Any]],
+    *,
+    limit: int,
+) -> list[Any]:
+    """Await coroutine factories with at most ``limit`` running; the first failure cancels the rest."""
+    semaphore = asyncio.Semaphore(max(1, limit))
+
+    async def guarded(factory: Callable[[], Any]) -> Any:
+        async with semaphore:
+            return await factory()
+
+    tasks = [asyncio.ensure_future(guarded(f)) for f in jobs]
+    if not tasks:
+        return []
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    failed = [t for t in done if t.exception() is not None]
+    if failed:
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        # report the failure of the earliest chapter in book order
+        first = min(failed, key=tasks.index)
+        raise first.exception()  # type: ignore[misc]
+    return [t.result() for t in tasks]
