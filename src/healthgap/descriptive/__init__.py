@@ -1,0 +1,41 @@
+"""Chapter-level descriptive analyses: the numbers the book's chapters show.
+
+Modules: :mod:`.population` (who is in the data, completeness),
+:mod:`.prevalence` (crude and age-standardised rates, rate ratios, SII/RII,
+intersections), :mod:`.access` (recorded versus expected, detection,
+treatment, waits, missed appointments), :mod:`.outcomes` (admissions,
+deaths, GP practice funnels), :mod:`.geography` (small-area rates) and
+:mod:`.headlines` (the five headline findings as sentences).
+
+All functions take the canonical person table (lazy or eager) and return
+aggregated polars frames; publish them through :class:`healthgap.book.Book`,
+which applies disclosure control.
+"""
+
+from __future__ import annotations
+
+from healthgap.descriptive.access import detection, missed, observed_expected, treatment, waits
+from healthgap.descriptive.geography import area_rates
+from healthgap.descriptive.outcomes import outcome_rates, practice_funnel
+from healthgap.descriptive.population import completeness, composition, not_stated, pyramid, summary
+from healthgap.descriptive.prevalence import gradient, intersection, prevalence, rates
+
+__all__ = [
+    "area_rates",
+    "completeness",
+    "composition",
+    "detection",
+    "gradient",
+    "intersection",
+    "missed",
+    "not_stated",
+    "observed_expected",
+    "outcome_rates",
+    "practice_funnel",
+    "prevalence",
+    "pyramid",
+    "rates",
+    "summary",
+    "treatment",
+    "waits",
+]

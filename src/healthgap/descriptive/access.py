@@ -1,0 +1,373 @@
+"""Access and treatment: who is found, who is treated, who waits.
+
+- :func:`observed_expected` - recorded prevalence against what the group's age
+  and sex mix would predict at the whole population's rates (indirect
+  standardisation): a ratio under 1 suggests under-recording.
+- :func:`detection` - where true status exists (synthetic or linked data):
+  the share of people who truly have a condition that are recorded.
+- :func:`treatment` - treatment among the eligible (statins, anticoagulation,
+  blood pressure control).
+- :func:`waits` and :func:`missed` - waits for a first cardiology appointment
+  and missed appointments among people referred.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import polars as pl
+
+from healthgap.config import Config
+from healthgap.contract import truth_column
+from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr, require
+
+__all__ = [
+    "observed_expected",
+    "detection",
+    "treatment",
+    "TREATMENT_MEASURES",
+    "eligible_expr",
+    "cha2ds2_vasc",
+    "waits",
+    "missed",
+    "EIGHTEEN_WEEKS",
+]
+
+#: Days in 18 weeks, the NHS referral-to-treatment standard.
+EIGHTEEN_WEEKS = 126
+
+TreatmentMeasure = Literal["statin", "anticoagulant", "bp_control"]
+#: measure -> (label, columns needed)
+TREATMENT_MEASURES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "statin": (
+        "Statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+)",
+        ("statin", "chd", "stroke_tia", "pad", "diabetes", "ckd"),
+    ),
+    "anticoagulant": (
+        "Anticoagulant prescribed (AF with CHA2DS2-VASc of 2+, 3+ for women)",
+        ("anticoagulant", "af", "heart_failure", "hypertension", "diabetes", "stroke_tia", "chd", "pad"),
+    ),
+    "bp_control": (
+        "Blood pressure below 140 mmHg (treated hypertension)",
+        ("systolic_bp", "hypertension", "antihypertensive"),
+    ),
+}
+
+
+def cha2ds2_vasc() -> pl.Expr:
+    """CHA2DS2-VASc stroke risk score from recorded conditions, age and sex.
+
+    Heart failure 1, hypertension 1, age 75+ 2, diabetes 1, stroke/TIA 2,
+    vascular disease (CHD or PAD) 1, age 65-74 1, female 1.
+
+    References
+    ----------
+    .. [1] Lip GYH et al. (2010). Refining clinical risk stratification for predicting
+       stroke and thromboembolism in atrial fibrillation. Chest 137:263-272.
+    """
+    age = pl.col("age")
+    return (
+        pl.col("heart_failure").cast(pl.Int64)
+        + pl.col("hypertension").cast(pl.Int64)
+        + 2 * (age >= 75).cast(pl.Int64)
+        + ((age >= 65) & (age < 75)).cast(pl.Int64)
+        + pl.col("diabetes").cast(pl.Int64)
+        + 2 * pl.col("stroke_tia").cast(pl.Int64)
+        + (pl.col("chd") | pl.col("pad")).cast(pl.Int64)
+        + (pl.col("sex") == "female").cast(pl.Int64)
+    )
+
+
+def eligible_expr(measure: TreatmentMeasure) -> tuple[pl.Expr, pl.Expr]:
+    """(eligible, achieved) expressions for a treatment measure.
+
+    References
+    ----------
+    .. [1] NICE CG181 (2014, updated 2023). Cardiovascular disease: risk assessment and
+       reduction, including lipid modification (statins for secondary prevention).
+    .. [2] NICE NG196 (2021). Atrial fibrillation: diagnosis and management.
+    .. [3] NICE NG136 (2019). Hypertension in adults: target below 140/90 mmHg.
+    """
+    if measure == "statin":
+        eligible = (
+            pl.col("chd") | pl.col("stroke_tia") | pl.col("pad")
+            | ((pl.col("diabetes") | pl.col("ckd")) & (pl.col("age") >= 40))
+        )  # fmt: skip
+        return eligible, pl.col("statin")
+    if measure == "anticoagulant":
+        female = (pl.col("sex") == "female").cast(pl.Int64)
+        return pl.col("af") & ((cha2ds2_vasc() - female) >= 2), pl.col("anticoagulant")
+    if measure == "bp_control":
+        eligible = pl.col("hypertension") & pl.col("antihypertensive") & pl.col("systolic_bp").is_not_null()
+        return eligible, pl.col("systolic_bp") < 140
+    raise ValueError(
+        f"Unknown treatment measure {measure!r}; expected one of {', '.join(TREATMENT_MEASURES)}."
+    )
+
+
+def _per_dimension(
+    lf: pl.LazyFrame, config: Config, dimensions: Sequence[str] | None, aggs: list[pl.Expr],
+    where: pl.Expr | None = None,
+) -> list[tuple[object, pl.DataFrame]]:
+    out = []
+    for dim in dimensions_in(config, lf, names=dimensions):
+        q = lf.with_columns(level_expr(dim.name).alias(LEVEL)).filter(pl.col(LEVEL).is_not_null())
+        if where is not None:
+            q = q.filter(where)
+        out.append((dim, q.group_by(LEVEL).agg(aggs).collect()))
+    return out
+
+
+def observed_expected(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    conditions: Sequence[str] | None = None,
+    dimensions: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Observed / expected recorded cases (indirectly standardised ratio) by group.
+
+    Expected cases in a group are the sum over its age band x sex cells of the
+    cell's population times the whole population's recorded prevalence in that
+    cell. The ratio's interval is Byar's (exact below 10) interval of the
+    observed count divided by the expected count.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``dimension``, ``level``, ``label``, ``order``, ``is_reference``,
+        ``measure``, ``observed``, ``expected``, ``population``, ``value``
+        (ratio, 1 = as expected), ``lower_ci``, ``upper_ci``, ``note``.
+
+    References
+    ----------
+    .. [1] Breslow NE, Day NE (1987). Statistical Methods in Cancer Research, vol II, ch. 2.
+    .. [2] Public Health England (2018). Technical Guide: Confidence Intervals (Byar's method).
+    """
+    from healthgap.stats import age_bands, crude_rate
+
+    lf = frame_of(people)
+    present = lf.collect_schema().names()
+    conds = [c for c in (conditions or config.conditions) if c in present]
+    cells = ["age_band", "sex"]
+    base = lf.with_columns(age_bands("age").cast(pl.String).alias("age_band")).filter(
+        pl.col("age_band").is_not_null() & pl.col("sex").is_not_null()
+    )
+    frames = []
+    for dim in dimensions_in(config, lf, names=dimensions):
+        if dim.name == "age_band":
+            continue
+        counts = (
+            base.with_columns(level_expr(dim.name).alias(LEVEL))
+            .filter(pl.col(LEVEL).is_not_null())
+            .group_by(LEVEL, *cells)
+            .agg(*[pl.col(c).cast(pl.Int64).sum().alias(c) for c in conds],
+                 pl.len().cast(pl.Int64).alias("population"))
+            .unpivot(index=[LEVEL, *cells, "population"], on=conds, variable_name="measure",
+                     value_name="observed")
+            .with_columns(
+                (pl.col("observed").sum().over("measure", *cells)
+                 / pl.col("population").sum().over("measure", *cells)).alias("__rate")
+            )
+            .group_by("measure", LEVEL)
+            .agg(pl.col("observed").sum(), (pl.col("population") * pl.col("__rate")).sum().alias("expected"),
+                 pl.col("population").sum())
+            .collect()
+        )  # fmt: skip
+        ratio = crude_rate(
+            counts, events="observed", population="expected", by=["measure", LEVEL],
+            multiplier=1, confidence=confidence,
+        ).select("measure", LEVEL, "value", "lower_ci", "upper_ci", "note")
+        out = counts.join(ratio, on=["measure", LEVEL]).select(
+            LEVEL, "measure", "observed", "expected", "population", "value", "lower_ci", "upper_ci", "note"
+        )
+        frames.append(label_levels(out, dim).sort("measure", "order", maintain_order=True))
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
+def _proportions(
+    pairs: list[tuple[object, pl.DataFrame]], *, numerator: str, denominator: str,
+    by: Sequence[str] = (), confidence: float,
+) -> pl.DataFrame:
+    from healthgap.stats import proportion
+
+    frames = []
+    for dim, counts in pairs:
+        stat = proportion(
+            counts, numerator=numerator, denominator=denominator, by=[*by, LEVEL],
+            multiplier=100, confidence=confidence,
+        ).drop("confidence", "statistic", "method")
+        frames.append(label_levels(stat, dim))  # type: ignore[arg-type]
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
+def detection(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    conditions: Sequence[str] | None = None,
+    dimensions: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Share (%) of people who truly have each condition whose condition is recorded.
+
+    Needs the ``true_<condition>`` columns; conditions without them are left out.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``dimension``, ``level``, ``label``, ..., ``measure``, ``recorded``
+        (truly affected and recorded), ``affected`` (truly affected), ``value``
+        (%), ``lower_ci``, ``upper_ci`` (Wilson), ``note``.
+
+    References
+    ----------
+    .. [1] Wilson EB (1927). J Am Stat Assoc 22:209-212.
+    .. [2] Public Health England (2017). Hypertension prevalence estimates for local
+       populations (recorded versus expected prevalence).
+    """
+    lf = frame_of(people)
+    present = lf.collect_schema().names()
+    conds = [c for c in (conditions or config.conditions) if c in present and truth_column(c) in present]
+    if not conds:
+        return pl.DataFrame()
+    aggs = [
+        *[(pl.col(c) & pl.col(truth_column(c))).cast(pl.Int64).sum().alias(f"r__{c}") for c in conds],
+        *[pl.col(truth_column(c)).cast(pl.Int64).sum().alias(f"t__{c}") for c in conds],
+    ]
+    pairs = []
+    for dim, wide in _per_dimension(lf, config, dimensions, aggs):
+        long = pl.concat([
+            wide.select(LEVEL, pl.lit(c).alias("measure"), pl.col(f"r__{c}").alias("recorded"),
+                        pl.col(f"t__{c}").alias("affected")) for c in conds
+        ])  # fmt: skip
+        pairs.append((dim, long))
+    out = _proportions(pairs, numerator="recorded", denominator="affected", by=["measure"],
+                       confidence=confidence)  # fmt: skip
+    return out.sort("dimension", "measure", "order", maintain_order=True)
+
+
+def treatment(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    measures: Sequence[TreatmentMeasure] = ("statin", "anticoagulant", "bp_control"),
+    dimensions: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Share (%) of eligible people treated (or controlled), by group.
+
+    Measures whose columns the dataset lacks are left out.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``dimension``, ``level``, ``label``, ..., ``measure``, ``measure_label``,
+        ``treated``, ``eligible``, ``value`` (%), ``lower_ci``, ``upper_ci``, ``note``.
+
+    References
+    ----------
+    .. [1] NHS England, CVDPREVENT audit methodology (treatment among the eligible).
+    .. [2] Wilson EB (1927). J Am Stat Assoc 22:209-212.
+    """
+    lf = frame_of(people)
+    present = set(lf.collect_schema().names())
+    usable = [m for m in measures if all(c in present for c in (*TREATMENT_MEASURES[m][1], "age", "sex"))]
+    if not usable:
+        return pl.DataFrame()
+    aggs = []
+    for m in usable:
+        elig, done = eligible_expr(m)
+        aggs += [(elig & done.fill_null(False)).cast(pl.Int64).sum().alias(f"d__{m}"),
+                 elig.cast(pl.Int64).sum().alias(f"e__{m}")]  # fmt: skip
+    pairs = []
+    for dim, wide in _per_dimension(lf, config, dimensions, aggs):
+        long = pl.concat([
+            wide.select(LEVEL, pl.lit(m).alias("measure"), pl.col(f"d__{m}").alias("treated"),
+                        pl.col(f"e__{m}").alias("eligible")) for m in usable
+        ])  # fmt: skip
+        pairs.append((dim, long))
+    out = _proportions(pairs, numerator="treated", denominator="eligible", by=["measure"],
+                       confidence=confidence)  # fmt: skip
+    labels = {m: TREATMENT_MEASURES[m][0] for m in usable}
+    return out.with_columns(pl.col("measure").replace_strict(labels).alias("measure_label")).sort(
+        "dimension", "measure", "order", maintain_order=True
+    )
+
+
+def waits(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    dimensions: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Waits from cardiology referral to first outpatient appointment, by group.
+
+    Among people seen (``days_to_first_outpatient`` recorded).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``dimension``, ``level``, ``label``, ..., ``seen`` (count), ``median_days``,
+        ``mean_days``, ``over_18_weeks`` (count), ``value`` (% waiting over 18
+        weeks), ``lower_ci``, ``upper_ci`` (Wilson), ``note``.
+
+    References
+    ----------
+    .. [1] NHS England, Referral to treatment (RTT) waiting times: the 18-week standard.
+    .. [2] Wilson EB (1927). J Am Stat Assoc 22:209-212.
+    """
+    lf = frame_of(people)
+    require(lf, ["days_to_first_outpatient"], what="waits()")
+    days = pl.col("days_to_first_outpatient")
+    aggs = [
+        pl.len().cast(pl.Int64).alias("seen"),
+        days.median().alias("median_days"),
+        days.mean().alias("mean_days"),
+        (days > EIGHTEEN_WEEKS).cast(pl.Int64).sum().alias("over_18_weeks"),
+    ]
+    pairs = _per_dimension(lf, config, dimensions, aggs, where=days.is_not_null())
+    return _proportions(pairs, numerator="over_18_weeks", denominator="seen", confidence=confidence)
+
+
+def missed(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    dimensions: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Missed cardiology appointments per 100 people referred, by group.
+
+    Among people referred when ``cardiology_referral`` exists, else among
+    everyone. The interval treats missed appointments as Poisson counts.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``dimension``, ``level``, ``label``, ..., ``events`` (missed
+        appointments), ``population`` (people referred), ``value`` (per 100),
+        ``lower_ci``, ``upper_ci``, ``note``.
+
+    References
+    ----------
+    .. [1] Public Health England (2018). Technical Guide: Confidence Intervals (Byar's method).
+    """
+    from healthgap.stats import crude_rate
+
+    lf = frame_of(people)
+    require(lf, ["missed_appointments"], what="missed()")
+    where = pl.col("cardiology_referral") if "cardiology_referral" in lf.collect_schema().names() else None
+    aggs = [
+        pl.col("missed_appointments").fill_null(0).sum().cast(pl.Int64).alias("events"),
+        pl.len().cast(pl.Int64).alias("population"),
+    ]
+    frames = []
+    for dim, counts in _per_dimension(lf, config, dimensions, aggs, where=where):
+        stat = crude_rate(counts, events="events", population="population", by=LEVEL, multiplier=100,
+                          confidence=confidence).drop("confidence", "statistic", "method")  # fmt: skip
+        frames.append(label_levels(stat, dim))  # type: ignore[arg-type]
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()

@@ -1,0 +1,116 @@
+"""Outcomes: emergency CVD admissions and CVD deaths, and variation between GP practices.
+
+:func:`outcome_rates` gives age-standardised rates per 1,000 people by each
+equity dimension (via :func:`healthgap.descriptive.prevalence.rates`);
+:func:`practice_funnel` compares GP practices with the overall rate on a
+funnel plot (:func:`healthgap.stats.funnel_flag` and
+:func:`healthgap.stats.funnel_limits`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import polars as pl
+
+from healthgap.config import Config
+from healthgap.contract import CONDITION_LABELS, CONTRACT
+from healthgap.descriptive._common import frame_of, require
+from healthgap.descriptive.prevalence import rates
+
+__all__ = ["outcome_rates", "practice_funnel", "OUTCOME_LABELS", "PER"]
+
+#: Outcome rates are per this many people per year.
+PER = 1000
+OUTCOME_LABELS = {
+    "cvd_admissions": "Emergency CVD admissions",
+    "cvd_death": "CVD deaths",
+}
+
+
+def outcome_rates(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    outcomes: Sequence[str] | None = None,
+    dimensions: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Age-standardised rates per 1,000 people of each outcome by each dimension.
+
+    Admissions are counted as events (a person with two admissions counts
+    twice); deaths once. Returns the :func:`~healthgap.descriptive.prevalence.rates`
+    table plus ``measure_label``.
+
+    References
+    ----------
+    .. [1] Public Health England (2018). Technical Guide: Confidence Intervals.
+    .. [2] Dobson AJ et al. (1991). Stat Med 10:457-462.
+    """
+    lf = frame_of(people)
+    present = lf.collect_schema().names()
+    chosen = [o for o in (outcomes or config.outcomes) if o in present]
+    if not chosen:
+        return pl.DataFrame()
+    out = rates(lf, config, measures=chosen, dimensions=dimensions, multiplier=PER,
+                confidence=confidence)  # fmt: skip
+    return out.with_columns(
+        pl.col("measure").replace_strict(OUTCOME_LABELS, default=pl.col("measure")).alias("measure_label")
+    )
+
+
+def practice_funnel(
+    people: pl.LazyFrame | pl.DataFrame,
+    *,
+    measure: str,
+    kind: Literal["rate", "proportion"] | None = None,
+    multiplier: float | None = None,
+    unit: str = "gp_practice",
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each GP practice's crude rate or percentage against funnel-plot control limits.
+
+    Parameters
+    ----------
+    people : the canonical person table.
+    measure : a count column (rate, e.g. ``cvd_admissions``) or a true/false
+        column (percentage, e.g. ``hypertension``).
+    kind : "rate" or "proportion"; default from the column's type.
+    multiplier : default 1,000 for rates, 100 for proportions.
+    unit : the column identifying practices.
+
+    Returns
+    -------
+    (points, limits)
+        ``points``: one row per practice with ``unit``, ``events``, ``population``,
+        ``value``, ``lower_ci``, ``upper_ci``, ``baseline``, ``lower_limit_95``,
+        ``upper_limit_95``, ``flag_95``, ``lower_limit_99_8``, ``upper_limit_99_8``,
+        ``flag_99_8``. ``limits``: the control limits over a grid of list sizes.
+
+    References
+    ----------
+    .. [1] Spiegelhalter DJ (2005). Funnel plots for comparing institutional performance.
+       Stat Med 24:1185-1202.
+    .. [2] PHEindicatormethods ``calculate_funnel_limits``.
+    """
+    from healthgap.stats import funnel_flag, funnel_limits
+
+    lf = frame_of(people)
+    require(lf, [unit, measure], what="practice_funnel()")
+    if kind is None:
+        kind = "proportion" if CONTRACT[measure].kind == "boolean" else "rate"
+    mult = multiplier or (100 if kind == "proportion" else PER)
+    counts = (
+        lf.filter(pl.col(unit).is_not_null())
+        .group_by(unit)
+        .agg(pl.col(measure).cast(pl.Int64).fill_null(0).sum().alias("events"),
+             pl.len().cast(pl.Int64).alias("population"))
+        .sort(unit)
+        .collect()
+    )  # fmt: skip
+    points = funnel_flag(counts, numerator="events", denominator="population", unit=unit, kind=kind,
+                         multiplier=mult)  # fmt: skip
+    limits = funnel_limits(counts, numerator="events", denominator="population", unit=unit, kind=kind,
+                           multiplier=mult)  # fmt: skip
+    label = CONDITION_LABELS.get(measure) or OUTCOME_LABELS.get(measure, measure)
+    return points.with_columns(pl.lit(label).alias("measure_label")), limits

@@ -1,0 +1,278 @@
+"""Recorded disease: crude and age-standardised rates by equity dimension.
+
+:func:`rates` is the engine used for prevalence here and for outcomes in
+:mod:`healthgap.descriptive.outcomes`: for each equity dimension it counts
+events and people by level x ESP2013 age band in one ``group_by`` (every
+measure at once), then computes crude rates, directly standardised rates
+(DSR) and rate ratios against the dimension's reference level with
+:mod:`healthgap.stats`. :func:`gradient` adds the slope and relative indices
+of inequality across deprivation quintiles; :func:`intersection` the DSR
+for every deprivation x ethnic group cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import polars as pl
+
+from healthgap.config import Config
+from healthgap.contract import CONDITION_LABELS
+from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr
+
+__all__ = ["rates", "prevalence", "gradient", "intersection", "RATE_COLUMNS"]
+
+#: Columns of :func:`rates` after the level columns.
+RATE_COLUMNS = (
+    "measure", "events", "population", "crude", "crude_lower", "crude_upper",
+    "value", "lower_ci", "upper_ci", "standardised", "rate_ratio", "rr_lower", "rr_upper",
+    "statistic", "method", "note",
+)  # fmt: skip
+
+ERR_NO_MEASURES = "rates(): give at least one measure, e.g. measures={'chd': pl.col('chd')}."
+
+
+def _measure_exprs(measures: Mapping[str, pl.Expr | str] | Sequence[str]) -> dict[str, pl.Expr]:
+    if isinstance(measures, Mapping):
+        out = {k: (pl.col(v) if isinstance(v, str) else v) for k, v in measures.items()}
+    else:
+        out = {m: pl.col(m) for m in measures}
+    if not out:
+        raise ValueError(ERR_NO_MEASURES)
+    return {k: e.cast(pl.Int64).alias(k) for k, e in out.items()}
+
+
+def rates(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    measures: Mapping[str, pl.Expr | str] | Sequence[str],
+    dimensions: Sequence[str] | None = None,
+    multiplier: float = 100,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Crude and directly age-standardised rates of each measure by each dimension.
+
+    Parameters
+    ----------
+    people : the canonical person table.
+    config : the loaded config (dimensions, levels, references).
+    measures : measure name -> per-person count or boolean expression (or a
+        list of boolean/count column names).
+    dimensions : dimension names to use (default every configured one present).
+    multiplier : rates per this many people (100 gives percentages).
+    confidence : confidence level of all intervals.
+
+    Returns
+    -------
+    pl.DataFrame
+        Long: ``dimension``, ``level``, ``label``, ``order``, ``is_reference``
+        and :data:`RATE_COLUMNS`. ``value``/``lower_ci``/``upper_ci`` are the
+        DSR (Dobson CI) except for ``age_band``, where they are the crude rate
+        (``standardised`` False). ``rate_ratio`` compares each level's DSR (or
+        crude rate) with the reference level's. People with no level (e.g. a
+        missing locality) are left out.
+
+    References
+    ----------
+    .. [1] Public Health England (2018). Technical Guide: Confidence Intervals.
+    .. [2] Dobson AJ et al. (1991). Confidence intervals for weighted sums of Poisson
+       parameters. Stat Med 10:457-462.
+    .. [3] Eurostat (2013). Revision of the European Standard Population.
+    """
+    from healthgap.stats import counts_by_age_band, crude_rate, dsr, rate_ratio
+
+    lf = frame_of(people)
+    exprs = _measure_exprs(measures)
+    names = list(exprs)
+    frames = []
+    for dim in dimensions_in(config, lf, names=dimensions):
+        standardise = dim.name != "age_band"
+        base = lf.select(level_expr(dim.name).alias(LEVEL), pl.col("age"), *exprs.values()).filter(
+            pl.col(LEVEL).is_not_null()
+        )
+        wide = counts_by_age_band(base.collect(), events=names, by=LEVEL)
+        counts = wide.unpivot(
+            index=[LEVEL, "age_band", "population"], on=names, variable_name="measure",
+            value_name="events",
+        ).with_columns(pl.col("age_band").cast(pl.String))
+        keys = ["measure", LEVEL]
+        crude = crude_rate(
+            counts, events="events", population="population", by=keys,
+            multiplier=multiplier, confidence=confidence,
+        ).select(*keys, "events", "population", pl.col("value").alias("crude"),
+                 pl.col("lower_ci").alias("crude_lower"), pl.col("upper_ci").alias("crude_upper"),
+                 *([] if standardise else ["statistic", "method", "note"]))  # fmt: skip
+        if standardise:
+            main = dsr(
+                counts, events="events", population="population", age_band="age_band",
+                by=keys, multiplier=multiplier, confidence=confidence,
+            ).select(*keys, "value", "lower_ci", "upper_ci", "statistic", "method", "note")
+            out = crude.join(main, on=keys, how="left")
+        else:
+            out = crude.with_columns(
+                pl.col("crude").alias("value"), pl.col("crude_lower").alias("lower_ci"),
+                pl.col("crude_upper").alias("upper_ci"),
+            )  # fmt: skip
+        ratio_in = counts if standardise else counts.group_by(keys).agg(
+            pl.col("events").sum(), pl.col("population").sum()
+        )
+        present_levels = set(counts.get_column(LEVEL).unique().to_list())
+        if dim.reference in present_levels:
+            rr = rate_ratio(
+                ratio_in, events="events", population="population", group=LEVEL,
+                reference=dim.reference, by="measure",
+                age_band="age_band" if standardise else None, confidence=confidence,
+            ).select(*keys, pl.col("value").alias("rate_ratio"),
+                     pl.col("lower_ci").alias("rr_lower"), pl.col("upper_ci").alias("rr_upper"))
+            out = out.join(rr, on=keys, how="left")
+        else:
+            out = out.with_columns(
+                pl.lit(None, dtype=pl.Float64).alias(c) for c in ("rate_ratio", "rr_lower", "rr_upper")
+            )
+        out = out.with_columns(pl.lit(standardise).alias("standardised")).select(LEVEL, *RATE_COLUMNS)
+        frames.append(label_levels(out, dim).sort("measure", "order", maintain_order=True))
+    if not frames:
+        return pl.DataFrame()
+    order = {m: i for i, m in enumerate(names)}
+    return pl.concat(frames, how="vertical_relaxed").sort(
+        pl.col("dimension").replace_strict({d: i for i, d in enumerate(dict.fromkeys(
+            f.get_column("dimension").item(0) for f in frames))}, return_dtype=pl.Int64),
+        pl.col("measure").replace_strict(order, return_dtype=pl.Int64),
+        "order",
+        maintain_order=True,
+    )
+
+
+def prevalence(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    conditions: Sequence[str] | None = None,
+    dimensions: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Recorded prevalence (%) of each condition by each equity dimension.
+
+    :func:`rates` with ``multiplier=100`` over the config's conditions present
+    in the data, plus ``condition_label``.
+
+    References
+    ----------
+    .. [1] NHS England, Quality and Outcomes Framework (QOF) recorded prevalence methodology.
+    .. [2] Public Health England (2018). Technical Guide: Confidence Intervals.
+    """
+    lf = frame_of(people)
+    present = lf.collect_schema().names()
+    conds = [c for c in (conditions or config.conditions) if c in present]
+    out = rates(lf, config, measures=conds, dimensions=dimensions, multiplier=100,
+                confidence=confidence)  # fmt: skip
+    if out.is_empty():
+        return out
+    return out.with_columns(
+        pl.col("measure").replace_strict(CONDITION_LABELS, default=pl.col("measure")).alias("measure_label")
+    )
+
+
+def gradient(
+    rates_table: pl.DataFrame,
+    *,
+    dimension: str = "imd_quintile",
+    confidence: float = 0.95,
+    seed: int = 2024,
+) -> pl.DataFrame:
+    """Slope and relative index of inequality across the levels of ``dimension``.
+
+    Uses the DSRs (``value`` and its CI) of ``rates_table`` (from :func:`rates`)
+    for each measure; level "1" must be the most deprived.
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per measure: ``measure``, ``population``, ``sii``, ``sii_lower``,
+        ``sii_upper``, ``rii``, ``rii_lower``, ``rii_upper``, ``note``. Fingertips
+        sign convention: a negative SII means higher rates in more deprived areas.
+
+    References
+    ----------
+    .. [1] Low A, Low A (2004). Measuring the gap: quantifying and comparing local health
+       inequalities. J Public Health 26:388-395.
+    .. [2] OHID Fingertips, Slope index of inequality technical document.
+    """
+    from healthgap.stats import sii
+
+    rows = rates_table.filter(pl.col("dimension") == dimension).with_columns(
+        pl.col(LEVEL).cast(pl.Int64, strict=False).alias("quantile")
+    )
+    ok = rows.group_by("measure").agg(
+        (pl.col("value").is_not_null() & pl.col("lower_ci").is_not_null()).all().alias("ok"),
+        pl.col("quantile").n_unique().alias("k"),
+    )
+    good = ok.filter(pl.col("ok") & (pl.col("k") >= 5)).get_column("measure")
+    use = rows.filter(pl.col("measure").is_in(good.implode()) & pl.col("quantile").is_not_null())
+    schema_cols = ["measure", "population", "sii", "sii_lower", "sii_upper", "rii", "rii_lower",
+                   "rii_upper", "note"]  # fmt: skip
+    if use.is_empty():
+        return pl.DataFrame(schema={c: (pl.String if c in ("measure", "note") else pl.Float64)
+                                    for c in schema_cols})  # fmt: skip
+    out = sii(
+        use, quantile="quantile", population="population", value="value", lower_ci="lower_ci",
+        upper_ci="upper_ci", value_type="rate", by="measure", confidence=confidence, seed=seed,
+    )
+    return out.select(schema_cols)
+
+
+def intersection(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    condition: str,
+    rows: str = "imd_quintile",
+    columns: str = "ethnicity",
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Age-standardised prevalence (%) for every combination of two dimensions.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``row_level``, ``row_label``, ``column_level``, ``column_label``,
+        ``events``, ``population``, ``value``, ``lower_ci``, ``upper_ci``,
+        ``note`` (cells with under 10 events have no DSR).
+
+    References
+    ----------
+    .. [1] Bauer GR (2014). Incorporating intersectionality theory into population health
+       research methodology. Soc Sci Med 110:10-17.
+    .. [2] Public Health England (2018). Technical Guide: Confidence Intervals.
+    """
+    from healthgap.stats import counts_by_age_band, dsr
+
+    lf = frame_of(people)
+    dims = {d.name: d for d in dimensions_in(config, lf, names=[rows, columns])}
+    r, c = dims[rows], dims[columns]
+    base = lf.select(
+        level_expr(rows).alias("row_level"), level_expr(columns).alias("column_level"),
+        pl.col("age"), pl.col(condition).cast(pl.Int64).alias("events"),
+    ).filter(pl.col("row_level").is_not_null() & pl.col("column_level").is_not_null())
+    counts = counts_by_age_band(base.collect(), events="events", by=["row_level", "column_level"])
+    out = dsr(
+        counts.with_columns(pl.col("age_band").cast(pl.String)), events="events",
+        population="population", age_band="age_band", by=["row_level", "column_level"],
+        multiplier=100, confidence=confidence,
+    )
+    r_order = {lvl: i for i, lvl in enumerate(r.order)}
+    c_order = {lvl: i for i, lvl in enumerate(c.order)}
+    return out.with_columns(
+        pl.col("row_level").replace_strict({k: r.label_of(k) for k in r_order},
+                                           default=pl.col("row_level")).alias("row_label"),
+        pl.col("column_level").replace_strict({k: c.label_of(k) for k in c_order},
+                                              default=pl.col("column_level")).alias("column_label"),
+        pl.col("row_level").replace_strict(r_order, default=len(r_order),
+                                           return_dtype=pl.Int64).alias("__r"),
+        pl.col("column_level").replace_strict(c_order, default=len(c_order),
+                                              return_dtype=pl.Int64).alias("__c"),
+    ).sort("__r", "__c").select(
+        "row_level", "row_label", "column_level", "column_label", "events", "population",
+        "value", "lower_ci", "upper_ci", "note",
+    )  # fmt: skip
