@@ -45,7 +45,7 @@ LETTERS_BY_GROUP: dict[str, tuple[str, ...]] = {
     "Asian": ("H", "J", "L", "K", "R"),
     "Black": ("N", "M", "P"),
     "Other": ("S",),
-    "Not stated": ("Z", "99"),
+    "Not stated": ("Z", "99", ""),  # "" is written as an empty field: unrecorded
 }
 _SMOKING = {"never": "Never smoked", "ex": "Ex-smoker", "current": "Current smoker"}
 _FLAGS = ("hypertension", "chd", "af", "diabetes", "statin", "cvd_death")

@@ -206,6 +206,12 @@ class StarterConfig:
         return "\n".join(lines)
 
 
+def _nonempty(name: str) -> pl.Expr:
+    """The column as trimmed text without missing or empty values."""
+    text = pl.col(name).cast(pl.String).str.strip_chars()
+    return text.filter(text.str.len_bytes() > 0)
+
+
 def _q(value: object) -> str:
     return "null" if value is None else json.dumps(value, ensure_ascii=False)
 
@@ -251,7 +257,7 @@ def write_starter_config(dataset: Path, *, out: Path) -> StarterConfig:
     columns = guess_columns(names)
     coded = [c for c in columns if CONTRACT[c].kind in ("category", "boolean")]
     values = lf.select(
-        pl.col(columns[c]).cast(pl.String).drop_nulls().value_counts(sort=True).head(60).implode().alias(c) for c in coded
+        _nonempty(columns[c]).value_counts(sort=True).head(60).implode().alias(c) for c in coded
     ).collect().row(0, named=True) if coded else {}
     counts = {c: {str(d[columns[c]]): int(d["count"]) for d in values[c]} for c in coded}
     codes: dict[str, dict[str, str | None]] = {}
