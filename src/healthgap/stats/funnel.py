@@ -34,7 +34,15 @@ from ._common import (
 )
 from .rates import aggregate
 
-__all__ = ["funnel_limits", "funnel_flag", "funnel_axis", "LEVELS", "BAD_KIND", "BAD_TARGET"]
+__all__ = [
+    "funnel_limits",
+    "funnel_flag",
+    "funnel_axis",
+    "LEVELS",
+    "BAD_KIND",
+    "BAD_TARGET",
+    "NO_DENOMINATOR",
+]
 
 Kind = Literal["proportion", "rate"]
 #: Control-limit levels: 95% (about 2 standard deviations) and 99.8% (about 3).
