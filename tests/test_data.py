@@ -7,6 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from healthgap.config import load_config
 from healthgap.contract import CONTRACT
@@ -223,3 +225,36 @@ def test_default_config_on_the_synthetic_population(default_config):
     for name in frame.columns:
         assert frame.schema[name] == CONTRACT[name].dtype, name
     assert {"imd_decile", "imd_quintile", "locality"} <= set(frame.columns)
+
+
+SEX_VALUES = ["female", "male", "Female", "MALE", "F", "x", "", None]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(SEX_VALUES), st.one_of(st.none(), st.integers(-5, 130)),
+                          st.one_of(st.none(), st.integers(0, 12))), min_size=1, max_size=40))
+def test_validation_counts_match_a_plain_python_reference(tmp_path_factory, rows):
+    tmp_path = tmp_path_factory.mktemp("prop")
+    sex, age, decile = (list(col) for col in zip(*rows, strict=True))
+    n = len(rows)
+    frame = pl.DataFrame({"person_id": [f"id{i}" for i in range(n)], "age": age, "sex": sex,
+                          "ethnicity": ["White"] * n, "imd_decile": decile},
+                         schema_overrides={"age": pl.Int64, "imd_decile": pl.Int64, "sex": pl.String})
+    config = setup_case(tmp_path, frame, equity={"dimensions": ["sex"]}, conditions=["chd"],
+                        outcomes=[], model={"target": "chd", "features": []})
+    report = validate(config, raise_errors=False)
+    valid = {"female", "male"}
+    present = [s.strip() for s in sex if s is not None and s.strip()]
+    canonical = [s.lower() for s in present if s.lower() in valid]
+    assert report.completeness["sex"] == pytest.approx(len(canonical) / n)
+    bad = len(present) - len(canonical)
+    assert any(p.startswith(f"sex: {bad} value(s) are not valid codes") for p in report.problems) == (bad > 0)
+    ages = [a for a in age if a is not None]
+    outside = sum(a < 0 or a > 120 for a in ages)
+    assert any(p.startswith(f"age: {outside} value(s) outside 0-120") for p in report.problems) == (outside > 0)
+    assert report.completeness["age"] == pytest.approx(len(ages) / n)
+    frame_out = load(config, validate=False).collect()
+    expected_q = [None if d is None else (d + 1) // 2 for d in decile]
+    assert frame_out["imd_quintile"].to_list() == expected_q
+    assert frame_out["sex"].to_list() == [s.strip().lower() if s is not None and s.strip().lower() in valid else None
+                                          for s in sex]
