@@ -145,15 +145,15 @@ ETHNICITY: dict = {
 #: areas; ex-smoking rises with age.
 SMOKING: dict = {
     "min_age": 16,
-    "current": {"intercept": -1.7, "male": 0.25, "or_per_quintile_step": 1.3,
+    "current": {"intercept": -1.82, "male": 0.25, "or_per_quintile_step": 1.3,
                 "log_odds_per_year_over_40": -0.03},
-    "ex": {"intercept": -1.1, "male": 0.3, "or_per_quintile_step": 1.05,
+    "ex": {"intercept": -1.55, "male": 0.3, "or_per_quintile_step": 1.05,
            "log_odds_per_year_over_40": 0.035},
 }
 
 #: BMI (kg/m^2): lognormal around a median; HSE 2021 adult mean ~27.5, higher in deprived
 #: areas; children's BMI rises from ~16.
-BMI: dict = {"adult_median": 25.6, "per_quintile_step": 0.45, "per_year_20_to_60": 0.07,
+BMI: dict = {"adult_median": 24.9, "per_quintile_step": 0.45, "per_year_20_to_60": 0.07,
              "per_year_over_70": -0.06, "child_median_at_2": 16.5, "child_per_year": 0.3,
              "log_sd": 0.16}
 
@@ -173,17 +173,17 @@ CONDITION_ORDER: tuple[str, ...] = (
 #: the PHE hypertension/AF prevalence models (age, sex, deprivation, ethnicity), UK Biobank
 #: and Whitehall cohort estimates for comorbidity odds ratios (rounded).
 CONDITION_MODELS: dict[str, dict] = {
-    "diabetes": {"min_age": 10, "intercept": -3.15, "age_slope": 0.045, "knot": 75,
+    "diabetes": {"min_age": 10, "intercept": -3.07, "age_slope": 0.045, "knot": 75,
                  "age_slope_after_knot": -0.02,
                  "odds_ratios": {"male": 1.35, "imd_quintile_step": 1.15,
                                  "ethnicity": {"Asian": 2.6, "Black": 2.0, "Mixed": 1.3, "Other": 1.5},
                                  "current_smoker": 1.3, "ex_smoker": 1.1, "bmi_per_5": 1.9}},
-    "hypertension": {"min_age": 18, "intercept": -1.32, "age_slope": 0.075, "knot": 70,
+    "hypertension": {"min_age": 18, "intercept": -1.29, "age_slope": 0.075, "knot": 70,
                      "age_slope_after_knot": 0.03,
                      "odds_ratios": {"male": 1.3, "imd_quintile_step": 1.08,
                                      "ethnicity": {"Asian": 1.2, "Black": 1.9, "Mixed": 1.1, "Other": 1.1},
                                      "bmi_per_5": 1.5, "diabetes": 2.0}},
-    "ckd": {"min_age": 18, "intercept": -3.37, "age_slope": 0.095, "knot": 120,
+    "ckd": {"min_age": 18, "intercept": -3.4, "age_slope": 0.095, "knot": 120,
             "age_slope_after_knot": 0.0,
             "odds_ratios": {"male": 0.8, "imd_quintile_step": 1.08,
                             "ethnicity": {"Asian": 1.2, "Black": 1.3},
@@ -194,24 +194,24 @@ CONDITION_MODELS: dict[str, dict] = {
                             "ethnicity": {"Asian": 1.7, "Black": 0.8, "Mixed": 1.1, "Other": 1.2},
                             "current_smoker": 2.0, "ex_smoker": 1.3, "diabetes": 2.0,
                             "hypertension": 1.8, "ckd": 1.4}},
-    "af": {"min_age": 18, "intercept": -4.37, "age_slope": 0.1, "knot": 85,
+    "af": {"min_age": 18, "intercept": -4.4, "age_slope": 0.1, "knot": 85,
            "age_slope_after_knot": 0.04,
            "odds_ratios": {"male": 1.6, "imd_quintile_step": 1.03,
                            "ethnicity": {"Asian": 0.55, "Black": 0.5, "Mixed": 0.8, "Other": 0.7},
                            "hypertension": 1.6, "chd": 1.8, "diabetes": 1.2}},
-    "stroke_tia": {"min_age": 18, "intercept": -5.03, "age_slope": 0.07, "knot": 120,
+    "stroke_tia": {"min_age": 18, "intercept": -5.04, "age_slope": 0.07, "knot": 120,
                    "age_slope_after_knot": 0.0,
                    "odds_ratios": {"male": 1.2, "imd_quintile_step": 1.12,
                                    "ethnicity": {"Asian": 1.2, "Black": 1.7, "Mixed": 1.1, "Other": 1.1},
                                    "current_smoker": 1.6, "ex_smoker": 1.2, "diabetes": 1.5,
                                    "hypertension": 2.0, "af": 2.5, "chd": 1.5}},
-    "heart_failure": {"min_age": 18, "intercept": -6.39, "age_slope": 0.095, "knot": 120,
+    "heart_failure": {"min_age": 18, "intercept": -6.41, "age_slope": 0.095, "knot": 120,
                       "age_slope_after_knot": 0.0,
                       "odds_ratios": {"male": 1.5, "imd_quintile_step": 1.15,
                                       "ethnicity": {"Asian": 1.1, "Black": 1.2},
                                       "current_smoker": 1.3, "diabetes": 1.7, "hypertension": 1.6,
                                       "chd": 3.5, "af": 3.5, "ckd": 1.5}},
-    "pad": {"min_age": 30, "intercept": -6.38, "age_slope": 0.07, "knot": 120,
+    "pad": {"min_age": 30, "intercept": -6.37, "age_slope": 0.07, "knot": 120,
             "age_slope_after_knot": 0.0,
             "odds_ratios": {"male": 1.5, "imd_quintile_step": 1.15,
                             "ethnicity": {"Asian": 0.8, "Black": 1.2},
@@ -265,9 +265,9 @@ TREATMENT: dict[str, dict] = {
 
 #: Measured risk factors after treatment (HSE 2021 levels). SBP in mmHg; cholesterol mmol/L.
 RISK_MEASURES: dict = {
-    "systolic_bp": {"adult_at_30": 118.0, "per_year_over_30": 0.45, "male": 4.0,
+    "systolic_bp": {"adult_at_30": 115.0, "per_year_over_30": 0.38, "male": 4.0,
                     "child_at_5": 98.0, "child_per_year": 1.0,
-                    "hypertension_untreated": 22.0, "hypertension_treated": 9.0, "sd": 11.0},
+                    "hypertension_untreated": 20.0, "hypertension_treated": 9.0, "sd": 11.0},
     "cholesterol": {"adult_at_20": 4.4, "per_year_20_to_60": 0.025, "per_year_over_60": -0.01,
                     "child": 4.1, "statin": -1.3, "diabetes": -0.2, "sd": 0.85},
 }
