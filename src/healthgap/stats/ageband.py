@@ -55,7 +55,12 @@ def age_bands(age: str | pl.Expr) -> pl.Expr:
 
 
 def _events_exprs(events: str | pl.Expr | Sequence[str | pl.Expr]) -> list[pl.Expr]:
-    items = [events] if isinstance(events, (str, pl.Expr)) else list(events)
+    if isinstance(events, (str, pl.Expr)):
+        items: list = [events]
+    elif isinstance(events, (list, tuple)):
+        items = list(events)
+    else:
+        raise ValueError(BAD_EVENTS.format(kind=type(events).__name__))
     out = []
     for e in items:
         if isinstance(e, str):
