@@ -16,11 +16,15 @@ from __future__ import annotations
 
 from healthgap.descriptive.access import detection, missed, observed_expected, treatment, waits
 from healthgap.descriptive.geography import area_rates
+from healthgap.descriptive.headlines import Finding, Headlines, headlines
 from healthgap.descriptive.outcomes import outcome_rates, practice_funnel
 from healthgap.descriptive.population import completeness, composition, not_stated, pyramid, summary
 from healthgap.descriptive.prevalence import gradient, intersection, prevalence, rates
 
 __all__ = [
+    "Finding",
+    "Headlines",
+    "headlines",
     "area_rates",
     "completeness",
     "composition",
