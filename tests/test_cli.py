@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if k != "HEALTHGAP_CONFIG"} | (env or {})
-    return subprocess.run([sys.executable, "-m", "healthgap.cli", *args], cwd=cwd or REPO, env=full_env,
+    return subprocess.run([sys.executable, "-m", "healthgap.cli", *args], check=False, cwd=cwd or REPO, env=full_env,
                           capture_output=True, text=True, timeout=120)
 
 

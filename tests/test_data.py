@@ -133,8 +133,8 @@ def test_wrong_type(tmp_path, make_people):
     people = make_people().with_columns(pl.col("age").cast(pl.String))
     people = people.with_columns(pl.when(pl.int_range(pl.len()) < 4).then(pl.lit("forty")).otherwise(pl.col("age")).alias("age"))
     found = problems(setup_case(tmp_path, people))
-    assert found == ["age: 4 value(s) are not whole numbers, e.g. 'forty' (4 rows). "
-                     "Fix: clean the column or map the codes in data.codes.age."]
+    assert found == [("age: 4 value(s) are not whole numbers, e.g. 'forty' (4 rows). "
+                      "Fix: clean the column or map the codes in data.codes.age.")]
 
 
 def test_unmapped_codes_listed_with_counts_and_fix(tmp_path, make_people):

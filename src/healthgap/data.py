@@ -73,7 +73,7 @@ def _scan(config: Config) -> tuple[pl.LazyFrame | None, list[str], list[str]]:
         else:
             lf = pl.scan_csv(src.path, infer_schema=False, truncate_ragged_lines=True)
         names = lf.collect_schema().names()
-    except Exception as exc:  # polars raises several types for corrupt files
+    except Exception as exc:  # noqa: BLE001 - polars raises several types for corrupt files
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         return None, [], [UNREADABLE.format(path=src.path, fmt=src.format, detail=detail)]
     problems: list[str] = []
@@ -239,7 +239,7 @@ def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
         exprs = [pl.len().alias(":rows")] + [e for n, (c, r) in canon.items() for e in _aggregates(n, c, r)]
         try:
             row = lf.select(exprs).collect().row(0, named=True)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - as above
             detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             report.problems.append(UNREADABLE.format(path=config.data.path, fmt=config.data.format, detail=detail))
         else:

@@ -146,7 +146,7 @@ def guess_columns(names: list[str]) -> dict[str, str]:
 def _word_match(value: str, table: tuple) -> str | None:
     v = value.lower().strip()
     for words, target in table:
-        if any(v == w or v.startswith(w + " ") or v.startswith(w + "-") or (len(w) > 3 and w in v) for w in words):
+        if any(v == w or v.startswith((w + " ", w + "-")) or (len(w) > 3 and w in v) for w in words):
             return target
     return None
 
@@ -197,8 +197,8 @@ class StarterConfig:
     todo: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        lines = [f"Wrote {self.path}: {len(self.columns)} columns mapped onto the contract"
-                 f" ({', '.join(f'{s} -> {c}' for c, s in self.columns.items() if c != s) or 'all names already canonical'})."]
+        renames = ", ".join(f"{s} -> {c}" for c, s in self.columns.items() if c != s) or "all names already canonical"
+        lines = [f"Wrote {self.path}: {len(self.columns)} columns mapped onto the contract ({renames})."]
         if self.todo:
             lines.append("Still to do (marked TODO in the file):")
             lines += [f"  - {t}" for t in self.todo]
@@ -230,7 +230,7 @@ def _read(dataset: Path) -> pl.LazyFrame:
         lf.collect_schema()
     except DataError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - polars raises many types for bad files
         raise DataError(UNREADABLE.format(path=dataset, detail=str(exc).splitlines()[0][:200])) from None
     return lf
 
