@@ -69,8 +69,13 @@ def test_dsr_joins_by_label_not_position():
     ordered = dsr(data, events="o", population="n", age_band="band", by="g")
     shuffled = data.sample(fraction=1.0, shuffle=True, seed=3)
     as_enum = shuffled.with_columns(age_bands(pl.col("band").str.extract(r"^(\d+)").cast(pl.Int64)))
-    assert dsr(shuffled, events="o", population="n", age_band="band", by="g").equals(ordered)
-    assert dsr(as_enum.lazy(), events="o", population="n", age_band="age_band", by="g").equals(ordered)
+    for other in (
+        dsr(shuffled, events="o", population="n", age_band="band", by="g"),
+        dsr(as_enum.lazy(), events="o", population="n", age_band="age_band", by="g"),
+    ):
+        assert other["g"].to_list() == ordered["g"].to_list()
+        for c in ("value", "lower_ci", "upper_ci"):  # summation order may differ in the last bit
+            assert np.allclose(other[c].to_numpy(), ordered[c].to_numpy(), rtol=1e-13, atol=0)
 
 
 def test_dsr_custom_standard_column_equals_esp():
