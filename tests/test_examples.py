@@ -86,3 +86,13 @@ def test_other_trust_fixture_validates(other_trust_config):
     frame = load(other_trust_config).collect()
     assert "imd_decile" not in frame.columns and "locality" not in frame.columns
     assert other_trust_config.data.truth is None and other_trust_config.data.boundaries is None
+
+
+def test_init_on_the_written_example_validates(other_trust_dir, tmp_path):
+    result = write_starter_config(other_trust_dir / "other_trust.csv", out=tmp_path / "guessed.yml")
+    assert not result.todo
+    guessed = load_config(result.path)
+    shipped = load_config(other_trust_dir / "other_trust.yml")
+    assert guessed.data.columns == shipped.data.columns
+    assert validate(guessed).ok
+    assert load(guessed).collect().equals(load(shipped).collect())
