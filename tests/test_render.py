@@ -1,0 +1,601 @@
+"""The built-in renderer on a tiny fixture book: pages, navigation, numbering,
+cross-references, inline values, downloads, failures and the atomic swap."""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import shutil
+import stat
+import sys
+import textwrap
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from healthgap.errors import ConfigError, RenderError
+from healthgap.render import render_book
+from healthgap.render.assemble import escape_markdown
+from healthgap.render.pandoc import stringify, to_ast
+from healthgap.render.qmd import QmdError, parse_qmd
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+QUARTO_YML = """\
+project:
+  type: book
+book:
+  title: "Fixture book"
+  author: "Test author"
+  chapters:
+    - index.qmd
+    - part: "Part one"
+      chapters:
+        - chapters/alpha.qmd
+    - part: "Part two"
+      chapters:
+        - chapters/beta.qmd
+  appendices:
+    - chapters/extra.qmd
+execute:
+  echo: false
+  warning: false
+format:
+  html:
+    theme: [cosmo, _extensions/nhs/nhs.scss]
+    css: styles.css
+"""
+
+PAGES = {
+    "index.qmd": """\
+        # Preface {.unnumbered}
+
+        Welcome. Start with @sec-alpha; the main chart is @fig-bars.
+        """,
+    "chapters/alpha.qmd": """\
+        # Alpha chapter {#sec-alpha}
+
+        ```{python}
+        #| label: setup
+        import os
+        n = 41 + 1
+        name = "A*b_c <x>"
+        env = {k: os.environ.get(k) for k in ("HEALTHGAP_CHAPTER", "HEALTHGAP_PAGE_PREFIX", "HEALTHGAP_CONFIG")}
+        cwd = os.getcwd()
+        ```
+
+        There are `{python} n` people called `{python} name`; the last cell says `{python} last`.
+
+        ## Methods {#sec-methods}
+
+        ```{python}
+        #| label: fig-bars
+        #| fig-cap: "Bars by *group*"
+        from IPython.display import HTML, Markdown
+        HTML('<div class="hg-chart" id="chart-bars"><p>chart</p></div>')
+        ```
+
+        ```{python}
+        #| label: tbl-counts
+        #| tbl-cap: "Counts by group"
+        HTML('<table><thead><tr><th scope="col">group</th></tr></thead><tbody><tr><td>a</td></tr></tbody></table>')
+        ```
+
+        ```{python}
+        #| echo: true
+        import warnings
+        warnings.warn("noisy")
+        print("printed output")
+        ```
+
+        ```{python}
+        #| include: false
+        print("hidden by include")
+        ```
+
+        ```{python}
+        #| eval: false
+        raise SystemExit("never run")
+        ```
+
+        ```{python}
+        #| output: false
+        print("hidden by output")
+        ```
+
+        ````markdown
+        ```{python}
+        raise SystemExit("a cell shown as an example is not executed")
+        ```
+        `{python} not_evaluated`
+        ````
+
+        ::: {.callout-note}
+        ## Remember
+        The note mentions @tbl-counts.
+        :::
+
+        See @fig-bars, table [-@tbl-counts], @sec-results and @fig-nope.
+
+        ![A local picture](pic.svg){#fig-pic}
+
+        ```{python}
+        last = "final"
+        Markdown("Markdown **output**")
+        ```
+        """,
+    "chapters/beta.qmd": """\
+        ---
+        title: "Beta chapter"
+        ---
+
+        ```{python}
+        #| label: write-download
+        import os, pathlib
+        folder = pathlib.Path(os.environ["HEALTHGAP_DOWNLOADS"]) / "beta"
+        folder.mkdir(parents=True, exist_ok=True)
+        _ = (folder / "counts.csv").write_text("group,count\\na,10\\n")
+        ```
+
+        ## Results {#sec-results}
+
+        As in @fig-bars of @sec-alpha ([download](../downloads/beta/counts.csv)); back to the [preface](../index.qmd).
+
+        ```{python}
+        #| label: fig-beta
+        #| fig-cap: "Beta figure"
+        HTML = __import__("IPython.display", fromlist=["HTML"]).HTML
+        HTML("<p>beta chart</p>")
+        ```
+        """,
+    "chapters/extra.qmd": """\
+        # Extra material {#sec-extra}
+
+        ## Details
+
+        ```{python}
+        #| label: fig-app
+        #| fig-cap: "Appendix figure"
+        print("appendix output")
+        ```
+        """,
+}
+
+PIC_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
+
+
+def write_fixture_book(root: Path, pages: dict[str, str] | None = None) -> Path:
+    """Write the fixture book (and a copy of the NHS theme extension) into ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "_quarto.yml").write_text(QUARTO_YML, encoding="utf-8")
+    (root / "styles.css").write_text(".extra { color: #212b32; background-color: #ffffff; }\n", encoding="utf-8")
+    for name, text in {**PAGES, **(pages or {})}.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    (root / "chapters" / "pic.svg").write_text(PIC_SVG, encoding="utf-8")
+    shutil.copytree(REPO / "_extensions" / "nhs", root / "_extensions" / "nhs", dirs_exist_ok=True)
+    return root
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.links: list[tuple[str, str, dict[str, str | None]]] = []  # tag, url, attrs
+        self.lang: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        if tag == "html":
+            self.lang = a.get("lang")
+        for key in ("href", "src"):
+            if a.get(key) is not None:
+                self.links.append((tag, a[key], a))
+
+
+def parse_page(path: Path) -> _Page:
+    p = _Page()
+    p.feed(path.read_text(encoding="utf-8"))
+    return p
+
+
+def render(root: Path, messages: list[str] | None = None, **kw) -> Path:
+    """Render with the built-in engine into ``root/_site``."""
+    kw.setdefault("engine", "builtin")
+    kw.setdefault("jobs", 2)
+    sink = messages.append if messages is not None else None
+    return render_book(project=root, out=Path("_site"), progress=sink, **kw)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = write_fixture_book(tmp_path_factory.mktemp("book"))
+    config = root / "fixture.yml"
+    shutil.copyfile(REPO / "data" / "default.yml", config)
+    messages: list[str] = []
+    site = render(root, messages, config=config)
+    return root, site, messages
+
+
+def text_of(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+# ---- pages, navigation, links ---------------------------------------------
+
+def test_pages_exist_at_quarto_urls(built):
+    root, site, _ = built
+    assert site == (root / "_site").resolve()
+    for name in ("index.html", "chapters/alpha.html", "chapters/beta.html", "chapters/extra.html"):
+        assert (site / name).is_file(), name
+    assert not list(root.glob("._site.*")), "temporary build folders are cleaned up"
+
+
+def test_every_link_resolves(built):
+    _, site, _ = built
+    pages = {p.relative_to(site).as_posix(): parse_page(p) for p in site.rglob("*.html")}
+    checked = 0
+    for name, page in pages.items():
+        for tag, url, _attrs in page.links:
+            if url.startswith(("http://", "https://", "mailto:")):
+                continue
+            path, _, anchor = url.partition("#")
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(name), path)) if path else name
+            assert (site / target).exists(), f"{name}: {tag} {url} -> {target} missing"
+            if anchor:
+                assert anchor in pages[target].ids, f"{name}: {url}: no id {anchor!r} in {target}"
+            checked += 1
+    assert checked > 40
+
+
+def test_navigation_marks_current_page_and_lists_parts_in_order(built):
+    _, site, _ = built
+    html = text_of(site / "chapters" / "beta.html")
+    nav = html[html.index('aria-label="Book contents"') : html.index("</nav>", html.index('aria-label="Book contents"'))]
+    assert nav.count('aria-current="page"') == 1
+    assert '<a class="hg-nav__link" href="beta.html" aria-current="page">' in nav
+    order = [nav.index(s) for s in ("Preface", "Part one", "Alpha chapter", "Part two", "Beta chapter", "Appendices", "Extra material")]
+    assert order == sorted(order)
+    assert 'rel="prev" href="alpha.html"' in html and 'rel="next" href="extra.html"' in html
+    index = text_of(site / "index.html")
+    assert 'href="chapters/alpha.html"' in index and 'rel="prev"' not in index
+
+
+def test_page_template_landmarks(built):
+    _, site, _ = built
+    for page in site.rglob("*.html"):
+        html = text_of(page)
+        assert '<html lang="en-GB">' in html
+        assert '<a class="hg-skip-link" href="#main">' in html and '<main id="main"' in html
+        assert html.count("<h1") == 1
+        assert "<title>" in html and "Fixture book</title>" in html
+    alpha = text_of(site / "chapters" / "alpha.html")
+    toc = alpha[alpha.index('aria-label="On this page"') :]
+    assert 'href="#sec-methods"' in toc and "1.1" in toc
+
+
+def test_no_external_scripts_or_stylesheets(built):
+    _, site, _ = built
+    for page in site.rglob("*.html"):
+        parsed = parse_page(page)
+        for tag, url, attrs in parsed.links:
+            if tag in ("script", "link", "img"):
+                assert "://" not in url and not url.startswith("//"), f"{page}: external {tag} {url}"
+                assert (page.parent / url).resolve().is_file(), f"{page}: {url} missing"
+        assert any(tag == "link" and url.endswith("site_libs/nhs/nhs.css") for tag, url, _ in parsed.links)
+        assert any(tag == "link" and url.endswith("styles.css") for tag, url, _ in parsed.links)
+
+
+# ---- numbering, captions, cross-references ---------------------------------
+
+def test_figures_and_tables_numbered_per_chapter(built):
+    _, site, _ = built
+    alpha = text_of(site / "chapters" / "alpha.html")
+    assert '<figure id="fig-bars" class="hg-figure hg-figure-fig">' in alpha
+    assert "Figure 1.1:</span> Bars by <em>group</em>" in alpha
+    fig = alpha[alpha.index('id="fig-bars"') :]
+    assert fig.index('class="hg-chart"') < fig.index("<figcaption")  # caption below a figure
+    tbl = alpha[alpha.index('id="tbl-counts"') :]
+    assert "Table 1.1:</span> Counts by group" in tbl
+    assert tbl.index("<figcaption") < tbl.index("<table")  # caption above a table
+    assert "Figure 1.2" in alpha and 'id="fig-pic"' in alpha  # markdown figure, numbered after the cell figure
+    assert "Figure 2.1:</span> Beta figure" in text_of(site / "chapters" / "beta.html")
+    extra = text_of(site / "chapters" / "extra.html")
+    assert "Figure A.1:</span> Appendix figure" in extra
+    assert '<span class="chapter-number">A</span>' in extra and "A.1</span> Details" in extra
+
+
+def test_chapter_and_section_numbers(built):
+    _, site, _ = built
+    index = text_of(site / "index.html")
+    assert "chapter-number" not in index[index.index("<main") :]  # unnumbered preface
+    alpha = text_of(site / "chapters" / "alpha.html")
+    assert '<h1 id="sec-alpha" class="title"><span class="chapter-number">1</span>' in alpha
+    assert '<h2 id="sec-methods"><span class="header-section-number">1.1</span> Methods</h2>' in alpha
+    beta = text_of(site / "chapters" / "beta.html")
+    assert '<span class="chapter-number">2</span>' in beta
+
+
+def test_cross_references_within_and_across_chapters(built):
+    _, site, messages = built
+    alpha = text_of(site / "chapters" / "alpha.html")
+    assert '<a href="#fig-bars" class="hg-xref">Figure\u00a01.1</a>' in alpha
+    assert 'table <a href="#tbl-counts" class="hg-xref">1.1</a>' in alpha  # [-@tbl-counts]
+    assert '<a href="beta.html#sec-results" class="hg-xref">Section\u00a02.1</a>' in alpha
+    assert "The note mentions <a href=\"#tbl-counts\"" in alpha
+    beta = text_of(site / "chapters" / "beta.html")
+    assert '<a href="alpha.html#fig-bars" class="hg-xref">Figure\u00a01.1</a>' in beta
+    assert '<a href="alpha.html#sec-alpha" class="hg-xref">Chapter\u00a01</a>' in beta
+    index = text_of(site / "index.html")
+    assert '<a href="chapters/alpha.html#fig-bars" class="hg-xref">Figure\u00a01.1</a>' in index
+    assert "<strong>?@fig-nope</strong>" in alpha
+    assert any("unresolved cross-reference @fig-nope" in m for m in messages)
+
+
+def test_callout_styled_with_title(built):
+    _, site, _ = built
+    alpha = text_of(site / "chapters" / "alpha.html")
+    assert '<div class="hg-callout hg-callout-note" role="note">' in alpha
+    callout = alpha[alpha.index("hg-callout-note") :]
+    assert callout.index("Remember") < callout.index("The note mentions")
+    assert "<h2" not in callout[: callout.index("The note mentions")]
+
+
+# ---- execution: options, inline values, environment ------------------------
+
+def test_inline_values_substituted_and_escaped(built):
+    _, site, _ = built
+    alpha = text_of(site / "chapters" / "alpha.html")
+    assert "There are 42 people called A*b_c &lt;x&gt;; the last cell says final." in alpha
+    assert "not_evaluated" in alpha  # inside a non-executed example block: left as written
+
+
+def test_cell_options(built):
+    _, site, _ = built
+    alpha = text_of(site / "chapters" / "alpha.html")
+    assert "printed output" in alpha
+    assert 'class="python cell-code"' in alpha and "warnings.warn" in alpha  # echo: true
+    assert "UserWarning" not in alpha  # warning: false drops the warning
+    assert "import os" not in alpha  # echo: false (project default) hides code
+    assert "hidden by include" not in alpha and "hidden by output" not in alpha
+    assert "never run" not in alpha  # eval: false, not executed (it would have failed the render)
+    assert "Markdown <strong>output</strong>" in alpha
+    assert "a cell shown as an example is not executed" in alpha
+
+
+def test_chapter_environment(built, tmp_path):
+    root, site, _ = built
+    # the environment each kernel saw, read back through an inline expression in a fresh render
+    book = write_fixture_book(tmp_path / "env", {"chapters/beta.qmd": 'Env: `{python} __import__("json").dumps(dict((k, __import__("os").environ.get(k)) for k in ("HEALTHGAP_CHAPTER", "HEALTHGAP_PAGE_PREFIX", "HEALTHGAP_CONFIG")) | {"cwd": __import__("os").getcwd()})`\n'})
+    config = book / "fixture.yml"
+    shutil.copyfile(REPO / "data" / "default.yml", config)
+    out = render(book, config=Path(os.path.relpath(config)), jobs=1)
+    html = text_of(out / "chapters" / "beta.html")
+    raw = html[html.index("Env: ") + 5 : html.index("}", html.index("Env: ")) + 1]
+    import html as _html
+
+    seen = json.loads(_html.unescape(raw))
+    assert seen["HEALTHGAP_CHAPTER"] == "beta"
+    assert seen["HEALTHGAP_PAGE_PREFIX"] == "../"
+    assert seen["HEALTHGAP_CONFIG"] == str(config.resolve())
+    assert Path(seen["cwd"]) == (book / "chapters").resolve()
+
+
+def test_downloads_copied_and_listed(built):
+    _, site, _ = built
+    assert (site / "downloads" / "beta" / "counts.csv").read_text() == "group,count\na,10\n"
+    assert (site / "downloads" / "manifest.json").is_file()
+    json.loads((site / "downloads" / "manifest.json").read_text())
+
+
+def test_local_images_and_qmd_links(built):
+    _, site, _ = built
+    assert (site / "chapters" / "pic.svg").read_text() == PIC_SVG
+    beta = text_of(site / "chapters" / "beta.html")
+    assert 'href="../index.html"' in beta and ".qmd" not in beta
+
+
+def test_progress_reports_each_chapter(built):
+    _, _, messages = built
+    for page in ("chapters/alpha.qmd", "chapters/beta.qmd", "chapters/extra.qmd"):
+        assert any(m.strip().startswith(f"{page}: running") for m in messages)
+        assert any(m.strip().startswith(f"{page}: done in") and m.endswith(" s") for m in messages)
+
+
+# ---- failures ---------------------------------------------------------------
+
+BROKEN = """\
+    # Beta chapter
+
+    ```{python}
+    x = 1
+    ```
+
+    ```{python}
+    #| label: boom
+    y = x / 0
+    ```
+    """
+
+
+def test_failing_cell_names_chapter_and_cell_and_keeps_old_site(built, tmp_path):
+    root = write_fixture_book(tmp_path / "book")
+    site = render(root)
+    before = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    (root / "chapters" / "beta.qmd").write_text(textwrap.dedent(BROKEN), encoding="utf-8")
+    with pytest.raises(RenderError) as info:
+        render(root)
+    message = str(info.value)
+    assert "chapters/beta.qmd" in message
+    assert "cell 2 (label 'boom')" in message and "line 7" in message
+    assert "ZeroDivisionError: division by zero" in message
+    assert "Traceback" not in message and "\x1b[" not in message
+    assert {p: p.read_bytes() for p in site.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith("._site")) == []
+
+
+def test_failing_cell_without_label_is_named_by_its_first_line(tmp_path):
+    root = write_fixture_book(tmp_path / "book", {"chapters/extra.qmd": "# Extra\n\n```{python}\nimport math\nmath.sqrt(-1)\n```\n"})
+    with pytest.raises(RenderError, match=r"chapters/extra\.qmd failed in cell 1 \(starting 'import math'\), line 3: ValueError: math domain error"):
+        render(root)
+    assert not (root / "_site").exists()
+
+
+def test_failing_inline_expression(tmp_path):
+    root = write_fixture_book(tmp_path / "book", {"chapters/extra.qmd": "# Extra\n\nValue: `{python} undefined_name`.\n"})
+    with pytest.raises(RenderError, match=r"chapters/extra\.qmd failed in the inline expression `\{python\} undefined_name`: NameError"):
+        render(root)
+
+
+def test_error_true_shows_the_error_instead_of_failing(tmp_path):
+    root = write_fixture_book(tmp_path / "book", {"chapters/extra.qmd": "# Extra\n\n```{python}\n#| error: true\n1 / 0\n```\n"})
+    site = render(root, jobs=1)
+    assert "ZeroDivisionError" in text_of(site / "chapters" / "extra.html")
+
+
+def test_bad_project_and_config_errors(tmp_path):
+    root = write_fixture_book(tmp_path / "book")
+    (root / "chapters" / "beta.qmd").unlink()
+    with pytest.raises(RenderError, match=r"book\.chapters\[2\]\.chapters\[0\] lists 'chapters/beta\.qmd'"):
+        render(root)
+    with pytest.raises(RenderError, match="No _quarto.yml"):
+        render(tmp_path / "empty-folder-that-is-not-a-book")
+    write_fixture_book(root)
+    with pytest.raises(ConfigError, match="does not exist"):
+        render(root, config=tmp_path / "missing.yml")
+    (root / "chapters" / "extra.qmd").write_text("# Extra\n\n```{python}\nx = 1\n", encoding="utf-8")
+    with pytest.raises(RenderError, match=r"chapters/extra\.qmd.*line 3.*never closed"):
+        render(root)
+
+
+# ---- the Quarto engine (with a stand-in `quarto` command) and the post-render hook ----
+
+FAKE_QUARTO = """\
+#!{python}
+import json, os, sys, pathlib
+args = sys.argv[1:]
+out = pathlib.Path(args[args.index("--output-dir") + 1])
+log = pathlib.Path(os.environ["FAKE_QUARTO_LOG"])
+log.write_text(json.dumps({{"args": args, "config": os.environ.get("HEALTHGAP_CONFIG"),
+                           "downloads": os.environ.get("HEALTHGAP_DOWNLOADS"), "cwd": os.getcwd()}}))
+if os.environ.get("FAKE_QUARTO_FAIL"):
+    print("ERROR: chapter broke", file=sys.stderr)
+    sys.exit(1)
+out.mkdir(parents=True, exist_ok=True)
+(out / "index.html").write_text("<html lang='en-GB'>quarto</html>")
+d = pathlib.Path(os.environ["HEALTHGAP_DOWNLOADS"]) / "beta"
+d.mkdir(parents=True, exist_ok=True)
+(d / "x.csv").write_text("a\\n1\\n")
+print("[1/1] index.qmd")
+"""
+
+
+@pytest.fixture
+def fake_quarto(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    exe = bin_dir / "quarto"
+    exe.write_text(FAKE_QUARTO.format(python=sys.executable), encoding="utf-8")
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_QUARTO_LOG", str(tmp_path / "quarto.json"))
+    return tmp_path / "quarto.json"
+
+
+def test_auto_engine_runs_quarto_into_a_temp_dir_then_swaps(tmp_path, fake_quarto, monkeypatch):
+    root = write_fixture_book(tmp_path / "book")
+    config = root / "fixture.yml"
+    shutil.copyfile(REPO / "data" / "default.yml", config)
+    messages: list[str] = []
+    site = render_book(project=root, config=config, progress=messages.append)
+    call = json.loads(fake_quarto.read_text())
+    assert call["args"][0] == "render" and "--output-dir" in call["args"]
+    assert Path(call["args"][call["args"].index("--output-dir") + 1]).parent == root
+    assert call["config"] == str(config.resolve())
+    assert text_of(site / "index.html") == "<html lang='en-GB'>quarto</html>"
+    assert (site / "downloads" / "beta" / "x.csv").is_file() and (site / "downloads" / "manifest.json").is_file()
+    assert not Path(call["downloads"]).exists()
+    assert any("[1/1] index.qmd" in m for m in messages)
+    monkeypatch.setenv("FAKE_QUARTO_FAIL", "1")
+    with pytest.raises(RenderError, match=r"(?s)quarto render failed \(exit code 1\).*ERROR: chapter broke"):
+        render_book(project=root, engine="quarto", progress=None)
+    assert text_of(site / "index.html") == "<html lang='en-GB'>quarto</html>"
+
+
+def test_engine_quarto_without_quarto(tmp_path, monkeypatch):
+    root = write_fixture_book(tmp_path / "book")
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    with pytest.raises(RenderError, match="`quarto` command is not on the PATH"):
+        render_book(project=root, engine="quarto", progress=None)
+
+
+def test_post_render_script(tmp_path, monkeypatch):
+    from healthgap.render.post import main
+
+    monkeypatch.delenv("QUARTO_PROJECT_OUTPUT_DIR", raising=False)
+    assert main() == 2
+    (tmp_path / "_build" / "downloads" / "ch").mkdir(parents=True)
+    (tmp_path / "_build" / "downloads" / "ch" / "a.csv").write_text("x\n1\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HEALTHGAP_DOWNLOADS", raising=False)
+    monkeypatch.setenv("QUARTO_PROJECT_OUTPUT_DIR", "_out")
+    assert main() == 0
+    assert (tmp_path / "_out" / "downloads" / "ch" / "a.csv").read_text() == "x\n1\n"
+    assert (tmp_path / "_out" / "downloads" / "manifest.json").is_file()
+
+
+@pytest.mark.quarto
+@pytest.mark.skipif(shutil.which("quarto") is None, reason="the quarto CLI is not installed")
+def test_quarto_renders_fixture_book(tmp_path):
+    root = write_fixture_book(tmp_path / "book")
+    site = render_book(project=root, engine="quarto", progress=None)
+    for name in ("index.html", "chapters/alpha.html", "chapters/beta.html", "chapters/extra.html"):
+        assert (site / name).is_file()
+    assert "Figure 1.1" in text_of(site / "chapters" / "alpha.html")
+
+
+# ---- units: parser, escaping --------------------------------------------------
+
+def test_parse_qmd_cells_options_and_inlines(tmp_path):
+    text = textwrap.dedent("""\
+        ---
+        title: T
+        execute:
+          echo: true
+        ---
+
+        Text `{python} a + 1` and ``{python} "`b`"`` but not `python a`.
+
+        ```{python}
+        #| label: fig-x
+        #| fig-cap: "A caption"
+        plot()
+        ```
+
+        ~~~
+        `{python} inside_fence`
+        ~~~
+        """)
+    doc = parse_qmd(tmp_path / "x.qmd", text)
+    assert doc.meta == {"title": "T", "execute": {"echo": True}}
+    assert [i.code for i in doc.inlines] == ["a + 1", '"`b`"']
+    (cell,) = doc.cells
+    assert cell.number == 1 and cell.line == 9 and cell.label == "fig-x"
+    assert cell.options == {"label": "fig-x", "fig-cap": "A caption"} and cell.source == "plot()"
+    with pytest.raises(QmdError, match=r"line 1: the cell options"):
+        parse_qmd(tmp_path / "y.qmd", "```{python}\n#| label: [unclosed\n```\n")
+    with pytest.raises(QmdError, match="'r' are not supported"):
+        parse_qmd(tmp_path / "z.qmd", "```{r}\n1\n```\n")
+
+
+@pytest.mark.parametrize("value", ["A*b_c", "[link](x)", "<b>bold</b>", "50% & $5", "`code`", "#1 @fig-x", "a\\b", "~x~ ^y^", "1. item"])
+def test_escape_markdown_round_trips_through_pandoc(value):
+    ast = to_ast(f"Value: {escape_markdown(value)} end")
+    assert stringify(ast["blocks"]) == f"Value: {value} end"
