@@ -43,8 +43,8 @@ def cache_key(df: pl.DataFrame, settings: ModelSettings, **options: object) -> s
     h.update(repr(sorted(options.items())).encode())
     h.update(repr([(c, str(t)) for c, t in df.schema.items()]).encode())
     h.update(str(df.height).encode())
-    rows = df.hash_rows(seed=0, seed_1=1, seed_2=2, seed_3=3).to_numpy()
-    h.update(np.ascontiguousarray(rows).tobytes())
+    for seed in (0, 1):  # two independent 64-bit row hashes, in row order
+        h.update(np.ascontiguousarray(df.hash_rows(seed=seed).to_numpy()).tobytes())
     return h.hexdigest()[:32]
 
 
