@@ -1,0 +1,130 @@
+"""Shared pieces of the chart builders: the Altair theme, input checks, colours."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import altair as alt
+import polars as pl
+
+from healthgap import palette
+from healthgap.errors import HealthgapError
+
+__all__ = ["ChartError", "THEME", "FONT", "WIDTH", "prepare", "levels", "title_of", "theme_config"]
+
+THEME = "healthgap"
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+WIDTH = 560
+BOOKKEEPING = ("suppressed", "suppression_reason")
+
+ERR_NOT_FRAME = "{builder}(): expected a polars DataFrame of aggregated results; got {kind}."
+ERR_MISSING = (
+    "{builder}(): column(s) {missing} are not in the data (columns: {present}). "
+    "Pass the right names, e.g. {builder}(df, {arg}='...')."
+)
+ERR_EMPTY = "{builder}(): the data has no rows; there is nothing to chart."
+ERR_TITLE = "{builder}(): every chart needs a non-empty `title`."
+
+
+class ChartError(HealthgapError, ValueError):
+    """A chart builder was given data it cannot chart; the message names the column and the fix."""
+
+
+def theme_config() -> dict[str, Any]:
+    """The healthgap Altair theme: system fonts, readable sizes, NHS colours.
+
+    References
+    ----------
+    .. [1] Altair 6 themes, https://altair-viz.github.io/user_guide/customization.html#chart-themes
+    """
+    text = {"labelFontSize": 13, "titleFontSize": 13, "labelColor": palette.TEXT, "titleColor": palette.TEXT}
+    return {
+        "config": {
+            "font": FONT,
+            "background": palette.BACKGROUND,
+            "view": {"stroke": None, "continuousWidth": WIDTH, "continuousHeight": 320},
+            "title": {
+                "fontSize": 16, "fontWeight": 600, "anchor": "start", "color": palette.TEXT,
+                "subtitleFontSize": 13, "subtitleColor": palette.MUTED_TEXT, "limit": WIDTH + 100,
+            },
+            "axis": {
+                **text, "titleFontWeight": 600, "labelLimit": 240, "domainColor": palette.OUTLINE,
+                "tickColor": palette.OUTLINE, "gridColor": "#E8EDEE",
+            },
+            "legend": {**text, "titleFontWeight": 600, "labelLimit": 260, "symbolSize": 120},
+            "header": {
+                "labelFontSize": 13, "titleFontSize": 14, "labelColor": palette.TEXT,
+                "titleColor": palette.TEXT, "labelFontWeight": 600,
+            },
+            "range": {
+                "category": list(palette.CATEGORICAL),
+                "ordinal": list(palette.SEQUENTIAL),
+                "ramp": list(palette.SEQUENTIAL),
+                "heatmap": list(palette.SEQUENTIAL),
+            },
+            "mark": {"color": palette.CATEGORICAL[0]},
+            "point": {"filled": True, "size": 70},
+            "line": {"strokeWidth": 2},
+            "text": {"fontSize": 12, "color": palette.TEXT, "font": FONT},
+        }
+    }  # fmt: skip
+
+
+@alt.theme.register(THEME, enable=True)
+def _healthgap_theme() -> alt.theme.ThemeConfig:
+    return theme_config()  # type: ignore[return-value]
+
+
+def prepare(df: Any, needed: dict[str, str | None], builder: str, title: str) -> pl.DataFrame:
+    """Check the inputs of a builder and keep only the columns it charts.
+
+    ``needed`` maps argument name -> column name (None when the optional column is unused).
+    Categorical/Enum columns become strings so the spec holds plain values.
+    """
+    if not isinstance(title, str) or not title.strip():
+        raise ChartError(ERR_TITLE.format(builder=builder))
+    if isinstance(df, pl.LazyFrame):
+        df = df.collect()
+    if not isinstance(df, pl.DataFrame):
+        raise ChartError(ERR_NOT_FRAME.format(builder=builder, kind=type(df).__name__))
+    missing = [(arg, col) for arg, col in needed.items() if col is not None and col not in df.columns]
+    if missing:
+        raise ChartError(
+            ERR_MISSING.format(
+                builder=builder, missing=[c for _, c in missing], present=", ".join(df.columns), arg=missing[0][0]
+            )
+        )
+    if df.height == 0:
+        raise ChartError(ERR_EMPTY.format(builder=builder))
+    keep = list(dict.fromkeys([c for c in needed.values() if c is not None] + [c for c in BOOKKEEPING if c in df.columns]))
+    out = df.select(keep)
+    cats = [c for c, t in out.schema.items() if isinstance(t, (pl.Categorical, pl.Enum))]
+    if cats:
+        out = out.with_columns(pl.col(cats).cast(pl.String))
+    if "suppressed" not in out.columns:
+        out = out.with_columns(suppressed=pl.lit(False))
+    return out
+
+
+def levels(df: pl.DataFrame, col: str, order: Sequence[Any] | None) -> list[Any]:
+    """Display order of the levels of ``col``: ``order`` first (as given), then any others as they appear."""
+    seen = df[col].unique(maintain_order=True).to_list()
+    if order is None:
+        return seen
+    wanted = [o for o in order]
+    as_text = {str(v): v for v in seen}
+    resolved = [as_text.get(str(o), o) for o in wanted]
+    return resolved + [v for v in seen if v not in resolved]
+
+
+def title_of(col: str | None, given: str | None) -> str | None:
+    """An axis title: the one given, else the column name made readable."""
+    if given is not None:
+        return given
+    return None if col is None else col.replace("_", " ").capitalize()
+
+
+def nominal(df: pl.DataFrame, col: str) -> str:
+    """Altair type code for a grouping column: ordinal for numbers, nominal for text."""
+    return "O" if df.schema[col].is_numeric() else "N"

@@ -1,0 +1,213 @@
+"""Accessible HTML figures, and the chart JavaScript served from the site itself.
+
+- :func:`figure_html` -- ``<figure>`` with a static SVG (works without JavaScript),
+  the Vega-Lite spec, a caption, a screen-reader description, a "Show the
+  numbers" table and a download link.
+- :func:`write_chart_assets` -- writes the one JavaScript bundle (Vega, Vega-Lite,
+  vega-embed and the page snippet) that turns every figure on a page into a
+  live SVG chart; no CDN is ever used.
+- :func:`chart_spec`, :func:`static_svg`; ``ASSET_PATH``, ``BUNDLE_NAME``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import polars as pl
+import vl_convert as vlc
+
+from healthgap.charts._common import ChartError
+from healthgap.disclosure import OFF_PREFIX, assert_publishable
+from healthgap.tables import table_html
+
+__all__ = ["figure_html", "write_chart_assets", "chart_spec", "static_svg", "ASSET_PATH", "BUNDLE_NAME", "SNIPPET"]
+
+BUNDLE_NAME = "healthgap-charts.js"
+ASSET_PATH = f"site_libs/healthgap/{BUNDLE_NAME}"
+ERR_ID = "figure_html(): `id` must be a non-empty string without spaces, e.g. 'fig-rates-imd'; got {id!r}."
+ERR_TEXT = "figure_html(): `{arg}` must be a non-empty string: every figure needs a {what}."
+ERR_CHART = "figure_html(): expected an Altair chart (or a Vega-Lite spec dict); got {kind}."
+
+#: Runs in the browser: renders every ``div.hg-chart[data-hg-spec]`` once with the
+#: SVG renderer, replacing its static SVG only after the live chart is ready.
+SNIPPET = r"""
+function hgRender(root) {
+  const scope = root || document;
+  const els = scope.querySelectorAll("div.hg-chart[data-hg-spec]:not([data-hg-rendered])");
+  for (const el of els) {
+    el.setAttribute("data-hg-rendered", "1");
+    const source = document.getElementById(el.getAttribute("data-hg-spec"));
+    if (!source) continue;
+    let spec;
+    try { spec = JSON.parse(source.textContent); } catch (err) { console.error("healthgap: bad chart spec", el.id, err); continue; }
+    const target = document.createElement("div");
+    target.className = "hg-live";
+    vegaEmbed(target, spec, {renderer: "svg", actions: false}).then(function () {
+      const svg = target.querySelector("svg");
+      if (svg) { svg.setAttribute("aria-hidden", "true"); svg.setAttribute("focusable", "false"); }
+      el.replaceChildren(target);
+    }).catch(function (err) { console.error("healthgap: chart failed, keeping the static image", el.id, err); });
+  }
+}
+if (typeof window !== "undefined") {
+  window.healthgapCharts = {vegaEmbed: vegaEmbed, vegaLite: vegaLite, vega: vega, render: hgRender};
+  if (typeof document !== "undefined") {
+    if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", function () { hgRender(); }); }
+    else { hgRender(); }
+  }
+}
+"""
+
+
+def _vl_version() -> str | None:
+    """The Vega-Lite version Altair writes, in vl-convert's ``major.minor`` form, if vl-convert has it."""
+    major_minor = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    return major_minor if major_minor in vlc.get_vegalite_versions() else None
+
+
+def write_chart_assets(dest_dir: str | Path) -> Path:
+    """Write ``dest_dir/healthgap-charts.js``: Vega, Vega-Lite and vega-embed plus :data:`SNIPPET`.
+
+    The bundle is a classic script (no imports/exports), wrapped in a guard so it
+    runs once per page even if included by several figures; load it with
+    ``<script src=... defer>`` (works from ``file://`` too).
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    References
+    ----------
+    .. [1] vl-convert ``javascript_bundle``, https://github.com/vega/vl-convert
+    .. [2] vega-embed, https://github.com/vega/vega-embed
+    """
+    dest = Path(dest_dir)
+    dest.mkdir(parents=True, exist_ok=True)
+    bundle = vlc.javascript_bundle(SNIPPET, vl_version=_vl_version())
+    guarded = (
+        "/* healthgap charts: Vega, Vega-Lite, vega-embed (BSD-3-Clause) bundled by vl-convert. */\n"
+        "if (typeof window === 'undefined' || !window.__healthgapChartsLoaded) {\n"
+        "if (typeof window !== 'undefined') { window.__healthgapChartsLoaded = true; }\n"
+        f"(function () {{\n{bundle}\n}})();\n}}\n"
+    )
+    path = dest / BUNDLE_NAME
+    path.write_text(guarded, encoding="utf-8")
+    return path
+
+
+def chart_spec(chart: Any) -> dict[str, Any]:
+    """The Vega-Lite spec (dict) of an Altair chart, or a copy of a spec dict."""
+    if isinstance(chart, dict):
+        return json.loads(json.dumps(chart))
+    if hasattr(chart, "to_dict"):
+        return chart.to_dict()
+    raise ChartError(ERR_CHART.format(kind=type(chart).__name__))
+
+
+def static_svg(spec: Mapping[str, Any]) -> str:
+    """Render a Vega-Lite spec to SVG offline with vl-convert (inline data only, no network).
+
+    References
+    ----------
+    .. [1] vl-convert ``vegalite_to_svg``, https://github.com/vega/vl-convert
+    """
+    return vlc.vegalite_to_svg(dict(spec), vl_version=_vl_version())
+
+
+def _script_json(spec: Mapping[str, Any]) -> str:
+    """JSON safe inside <script>: no '</script>', '<!--' or U+2028/9 can end or break the element."""
+    text = json.dumps(spec, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace(
+        "\u2028", "\\u2028"
+    ).replace("\u2029", "\\u2029")
+
+
+def figure_html(
+    chart: Any,
+    *,
+    id: str,
+    title: str,
+    description: str,
+    data: pl.DataFrame,
+    download_href: str | None,
+    asset_prefix: str = "",
+    caption: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    formats: Mapping[str, str | tuple[str, int]] | None = None,
+    include_script: bool = True,
+) -> str:
+    """An accessible HTML figure for an Altair chart.
+
+    Parameters
+    ----------
+    chart : Altair chart built from aggregated, protected data (or a Vega-Lite spec dict).
+    id : HTML id of the figure (unique on the page).
+    title : shown as the figure caption (and the numbers table's caption).
+    description : text alternative read by screen readers (``aria-label``): say what
+        the chart shows and its main message.
+    data : the numbers behind the chart, shown under "Show the numbers".
+    download_href : link to the CSV download of ``data`` (None: no link).
+    asset_prefix : ``""`` for pages at the site root, ``"../"`` for pages in ``chapters/``.
+    caption : optional sentence after the title in the caption.
+    columns, formats : passed to :func:`healthgap.tables.table_html`.
+    include_script : add the ``<script>`` tag loading the chart bundle. Including it
+        in every figure is safe: the bundle guards itself to run once per page.
+
+    Returns
+    -------
+    str
+        ``<figure>`` HTML.
+
+    Raises
+    ------
+    healthgap.disclosure.DisclosureError
+        The spec or the data could identify people.
+
+    References
+    ----------
+    .. [1] W3C WAI. Complex images (long descriptions and data tables),
+       https://www.w3.org/WAI/tutorials/images/complex/
+    .. [2] WCAG 2.2 SC 1.1.1 Non-text Content.
+    """
+    if not isinstance(id, str) or not id.strip() or any(ch.isspace() for ch in id):
+        raise ChartError(ERR_ID.format(id=id))
+    for arg, value, what in (("title", title, "title"), ("description", description, "text description")):
+        if not isinstance(value, str) or not value.strip():
+            raise ChartError(ERR_TEXT.format(arg=arg, what=what))
+    spec = chart_spec(chart)
+    spec["description"] = description
+    off = (
+        "suppression_reason" in data.columns
+        and data.height > 0
+        and data.select(pl.col("suppression_reason").cast(pl.String).str.starts_with(OFF_PREFIX).fill_null(False).all()).item()
+    )
+    if not off:
+        assert_publishable(spec)
+    svg = static_svg(spec)
+    table = table_html(data, id=f"{id}-table", caption=f"The numbers: {title}", columns=columns, formats=formats)
+    esc = html.escape
+    parts = [
+        f'<figure class="hg-figure" id="{esc(id)}" aria-labelledby="{esc(id)}-caption">',
+        f'<div class="hg-chart" id="{esc(id)}-chart" role="img" aria-label="{esc(description)}" '
+        f'data-hg-spec="{esc(id)}-spec"><div class="hg-static" aria-hidden="true">{svg}</div></div>',
+        f'<script type="application/json" id="{esc(id)}-spec">{_script_json(spec)}</script>',
+        f'<figcaption id="{esc(id)}-caption"><strong>{esc(title)}</strong>'
+        + (f" {esc(caption)}" if caption else "")
+        + "</figcaption>",
+        f'<details class="hg-numbers"><summary>Show the numbers</summary>\n{table}\n</details>',
+    ]
+    if download_href:
+        parts.append(
+            f'<p class="hg-download"><a href="{esc(download_href)}" download>'
+            f"Download the data for this chart (CSV)</a></p>"
+        )
+    if include_script:
+        parts.append(f'<script src="{esc(asset_prefix)}{ASSET_PATH}" defer></script>')
+    parts.append("</figure>")
+    return "\n".join(parts)

@@ -1,0 +1,245 @@
+"""Accessible HTML tables and number formatting for the book.
+
+API
+---
+- :func:`table_html` -- an accessible ``<table>`` from an aggregated, protected frame.
+- :func:`format_expr` -- a polars expression formatting numbers as text
+  ("1,234", "12.3", "12.3%").
+- :func:`format_number` -- the same formatting for one number, for sentences.
+- ``SUPPRESSED_MARK`` ("[c]"), ``MISSING_MARK`` ("[x]"), ``STYLES``.
+
+Shorthand follows the Government Analysis Function guidance: "[c]" marks a
+value withheld to protect confidentiality, "[x]" a value not available.
+
+References
+----------
+.. [1] Government Analysis Function. Using symbols and shorthand in tables (2021).
+.. [2] W3C WAI. Tables tutorial: tables with one header, captions and summaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import polars as pl
+
+from healthgap.disclosure import OFF_PREFIX, assert_publishable
+
+__all__ = ["table_html", "format_expr", "format_number", "SUPPRESSED_MARK", "MISSING_MARK", "STYLES"]
+
+Style = Literal["number", "integer", "rate", "percent", "proportion", "ratio", "text"]
+#: Default decimal places of each style. ``percent`` takes values on a 0-100
+#: scale, ``proportion`` takes 0-1 and shows it as a percentage.
+STYLES: dict[str, int] = {"number": 1, "integer": 0, "rate": 1, "percent": 1, "proportion": 1, "ratio": 2, "text": 0}
+SUPPRESSED_MARK = "[c]"
+MISSING_MARK = "[x]"
+_BOOKKEEPING = ("suppressed", "suppression_reason")
+
+ERR_STYLE = "Unknown number style {style!r} for {where}; use one of {allowed}, or (style, decimal places)."
+ERR_DP = "Decimal places for {where} must be a whole number from 0 to 10; got {dp!r}."
+ERR_COLUMNS = "table_html(): column(s) {missing} are not in the table (columns: {present})."
+ERR_ID = "table_html(): `id` must be a non-empty string without spaces, e.g. 'rates-by-imd'; got {id!r}."
+
+
+def _check_style(style: str, dp: int | None, where: str) -> int:
+    if style not in STYLES:
+        raise ValueError(ERR_STYLE.format(style=style, where=where, allowed=", ".join(STYLES)))
+    dp = STYLES[style] if dp is None else dp
+    if isinstance(dp, bool) or not isinstance(dp, int) or not 0 <= dp <= 10:
+        raise ValueError(ERR_DP.format(where=where, dp=dp))
+    return dp
+
+
+def format_expr(x: str | pl.Expr, *, style: Style = "number", dp: int | None = None) -> pl.Expr:
+    """Format numbers as text with thousands separators and a fixed number of decimals.
+
+    Parameters
+    ----------
+    x : column name or expression.
+    style : ``"integer"`` (1,234), ``"number"``/``"rate"`` (1,234.5), ``"ratio"`` (1.23),
+        ``"percent"`` (12.3%, input 0-100), ``"proportion"`` (12.3%, input 0-1), ``"text"``.
+    dp : decimal places; defaults to the style's (:data:`STYLES`).
+
+    Returns
+    -------
+    polars.Expr
+        String expression; null, NaN and infinite values give null. Halves are
+        rounded to even on the scaled value (as Python's ``format`` does for
+        exactly representable halves).
+
+    References
+    ----------
+    .. [1] Government Analysis Function. Presenting numbers: use commas for thousands.
+    """
+    expr = pl.col(x) if isinstance(x, str) else x
+    dp = _check_style(style, dp, where="format_expr")
+    if style == "text":
+        return expr.cast(pl.String)
+    v = expr.cast(pl.Float64)
+    if style == "proportion":
+        v = v * 100
+    v = pl.when(v.is_finite()).then(v)
+    scaled = (v.abs() * 10**dp).round(0).cast(pl.Int64)
+    whole = (scaled // 10**dp).cast(pl.String).str.reverse().str.replace_all(r"(\d{3})", "$1,")
+    whole = whole.str.strip_suffix(",").str.reverse()
+    sign = pl.when((v < 0) & (scaled > 0)).then(pl.lit("-")).otherwise(pl.lit(""))
+    parts = [sign, whole]
+    if dp:
+        parts += [pl.lit("."), (scaled % 10**dp).cast(pl.String).str.zfill(dp)]
+    if style in ("percent", "proportion"):
+        parts.append(pl.lit("%"))
+    return pl.concat_str(parts)
+
+
+def format_number(
+    x: float | int | None, *, dp: int | None = None, style: Style = "number", missing: str = "not available"
+) -> str:
+    """Format one number for a sentence, e.g. ``format_number(1234)`` -> ``"1,234.0"``.
+
+    Uses :func:`format_expr`, so numbers in sentences match the tables exactly.
+    ``format_number(0.123, style="proportion")`` -> ``"12.3%"``;
+    ``format_number(1234, style="integer")`` -> ``"1,234"``. Null/NaN give ``missing``.
+
+    References
+    ----------
+    .. [1] Government Analysis Function. Presenting numbers.
+    """
+    out = pl.select(format_expr(pl.lit(x, dtype=pl.Float64), style=style, dp=dp)).item()
+    return missing if out is None else out
+
+
+def _escape(expr: pl.Expr) -> pl.Expr:
+    return (
+        expr.str.replace_all("&", "&amp;", literal=True)
+        .str.replace_all("<", "&lt;", literal=True)
+        .str.replace_all(">", "&gt;", literal=True)
+        .str.replace_all('"', "&quot;", literal=True)
+    )
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _default_style(name: str, dtype: pl.DataType) -> tuple[str, int | None]:
+    if dtype.is_integer():
+        return "integer", None
+    if dtype.is_float():
+        return ("ratio", None) if "ratio" in name.lower() else ("number", None)
+    return "text", None
+
+
+def table_html(
+    df: pl.DataFrame,
+    *,
+    id: str,
+    caption: str,
+    columns: Mapping[str, str] | None = None,
+    formats: Mapping[str, str | tuple[str, int]] | None = None,
+    note: str | None = None,
+) -> str:
+    """An accessible HTML table of an aggregated, disclosure-protected frame.
+
+    Parameters
+    ----------
+    df : the table; checked with :func:`healthgap.disclosure.assert_publishable`.
+    id : HTML id of the table wrapper.
+    caption : the ``<caption>`` text.
+    columns : column -> label. When given, only these columns are shown, in this
+        order; otherwise every column except the disclosure bookkeeping columns.
+    formats : column -> style (see :func:`format_expr`) or (style, decimal places).
+        Defaults: integers ``"integer"``, floats ``"number"`` (1 dp), ratios 2 dp.
+    note : an extra footnote shown under the table.
+
+    Returns
+    -------
+    str
+        HTML: a scrollable region holding a ``<table>`` with ``<caption>``,
+        ``<th scope="col">`` headers, the first text column as row headers,
+        numbers right-aligned, suppressed cells shown as "[c]" and not-available
+        cells as "[x]", with footnotes explaining each mark used.
+
+    Raises
+    ------
+    ValueError
+        Unknown columns, styles or a bad id.
+    healthgap.disclosure.DisclosureError
+        Person-level data or unprotected small counts.
+
+    References
+    ----------
+    .. [1] W3C WAI Tables tutorial, https://www.w3.org/WAI/tutorials/tables/
+    .. [2] Government Analysis Function. Using symbols and shorthand in tables.
+    """
+    if not isinstance(id, str) or not id.strip() or any(ch.isspace() for ch in id):
+        raise ValueError(ERR_ID.format(id=id))
+    assert_publishable(df)
+    labels = dict(columns) if columns is not None else {
+        c: c for c in df.columns if not c.startswith(_BOOKKEEPING)
+    }  # fmt: skip
+    missing = [c for c in [*labels, *(formats or {})] if c not in df.columns]
+    if missing:
+        raise ValueError(ERR_COLUMNS.format(missing=missing, present=", ".join(df.columns)))
+    suppressed = pl.col("suppressed").fill_null(False) if "suppressed" in df.columns else pl.lit(False)
+    styles: dict[str, tuple[str, int]] = {}
+    for c in labels:
+        spec = (formats or {}).get(c) or _default_style(c, df.schema[c])
+        style, dp = (spec, None) if isinstance(spec, str) else spec
+        styles[c] = (style, _check_style(style, dp, where=f"column {c!r}"))
+    numeric = {c for c in labels if df.schema[c].is_numeric() and styles[c][0] != "text"}
+    first_text = next((c for c in labels if c not in numeric), None)
+    cells = []
+    for c in labels:
+        style, dp = styles[c]
+        if df.schema[c] == pl.Boolean:
+            text = pl.when(pl.col(c)).then(pl.lit("Yes")).otherwise(pl.lit("No"))
+        else:
+            text = _escape(format_expr(c, style=style, dp=dp))  # type: ignore[arg-type]
+        mark = pl.when(suppressed).then(pl.lit(SUPPRESSED_MARK)).otherwise(pl.lit(MISSING_MARK))
+        shown = pl.when(pl.col(c).is_null()).then(mark).otherwise(text)
+        if c == first_text:
+            open_, close = '<th scope="row">', "</th>"
+        elif c in numeric:
+            open_, close = '<td class="hg-num" style="text-align:right">', "</td>"
+        else:
+            open_, close = "<td>", "</td>"
+        cells += [pl.lit(open_), shown, pl.lit(close)]
+    body = df.select(pl.concat_str([pl.lit("<tr>"), *cells, pl.lit("</tr>")]).str.join("\n")).item() if df.height else ""
+    marks = df.select(
+        (pl.any_horizontal([pl.col(c).is_null() for c in labels]) & suppressed).any().alias("c"),
+        (pl.any_horizontal([pl.col(c).is_null() for c in labels]) & ~suppressed).any().alias("x"),
+    ).row(0) if labels and df.height else (False, False)  # fmt: skip
+    notes = []
+    reasons: list[str] = []
+    if "suppression_reason" in df.columns:
+        reasons = (
+            df.filter(pl.col("suppression_reason").is_not_null())
+            .select(pl.col("suppression_reason").unique(maintain_order=True))
+            .to_series()
+            .to_list()
+        )
+    off = [r for r in reasons if r.startswith(OFF_PREFIX)]
+    if off:
+        notes.append(f"Disclosure control was off for this table ({_esc(off[0])}).")
+    if marks[0]:
+        why = "; ".join(_esc(r) for r in reasons if not r.startswith(OFF_PREFIX))
+        notes.append(
+            f"{SUPPRESSED_MARK} Suppressed to protect confidentiality" + (f": {why}." if why else ".")
+        )
+    if marks[1]:
+        notes.append(f"{MISSING_MARK} Not available.")
+    if note:
+        notes.append(_esc(note))
+    num_attr = ' class="hg-num" style="text-align:right"'
+    head = "".join(
+        f'<th scope="col"{num_attr if c in numeric else ""}>{_esc(label)}</th>' for c, label in labels.items()
+    )
+    cap_id = f"{id}-caption"
+    foot = "".join(f'<p class="hg-table-note">{n}</p>' for n in notes)
+    return (
+        f'<div class="hg-table" id="{_esc(id)}" role="region" aria-labelledby="{_esc(cap_id)}" tabindex="0" '
+        f'style="overflow-x:auto">\n<table style="font-variant-numeric:tabular-nums">\n'
+        f'<caption id="{_esc(cap_id)}">{_esc(caption)}</caption>\n'
+        f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n{foot}</div>"
+    )
