@@ -43,7 +43,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,12 +241,30 @@ class Book:
         data: pl.DataFrame,
         *,
         counts: Sequence[str],
-        derived: Sequence[str] | None = None,
+        derived: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
         by: Sequence[str] | str | None = None,
+        across: Sequence[str] | None = None,
         what: str = "Output",
         id: str = "",
     ) -> pl.DataFrame:
-        """Apply disclosure control to an aggregated frame and check the result."""
+        """Apply disclosure control to an aggregated frame and check the result.
+
+        Parameters
+        ----------
+        data : the aggregated frame.
+        counts : count columns (suppressed when 1-7, rounded to 5).
+        derived : columns computed from the counts, nulled where a count is
+            suppressed: a list (for every count) or a mapping count -> columns.
+            Default: every floating-point column that is not a count (rates,
+            intervals, ratios), so nothing derived from a suppressed cell leaks.
+        by : columns whose groups are independent tables; default those of
+            ``dimension``/``measure`` that the frame has.
+        across : dimension columns of a cross-tabulation (see ``protect``).
+
+        References
+        ----------
+        .. [1] Hundepool A et al. (2012). Statistical Disclosure Control. Wiley, ch. 5.
+        """
         from healthgap.disclosure import assert_publishable, protect
 
         if not isinstance(data, pl.DataFrame):
@@ -260,11 +278,24 @@ class Book:
                 )
             )
         if counts:
+            if derived is None:
+                derived = [
+                    c for c, t in data.schema.items()
+                    if t.is_float() and c not in counts and c != "confidence"
+                ]
+            mapping = (
+                {k: list(v) for k, v in derived.items()}
+                if isinstance(derived, Mapping)
+                else {c: list(derived) for c in counts}
+            )
+            if by is None:
+                by = [c for c in ("dimension", "measure") if c in data.columns]
             data = protect(
                 data,
                 counts=counts,
-                derived=list(derived) if derived is not None else None,
-                by=[by] if isinstance(by, str) else (list(by) if by is not None else None),
+                derived={k: v for k, v in mapping.items() if v},
+                by=[by] if isinstance(by, str) else list(by),
+                across=list(across) if across else None,
                 settings=self.config.disclosure,
             )
         assert_publishable(data)
@@ -279,8 +310,11 @@ class Book:
         description: str,
         data: pl.DataFrame,
         counts: Sequence[str],
-        derived: Sequence[str] | None = None,
+        derived: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
         by: Sequence[str] | str | None = None,
+        across: Sequence[str] | None = None,
+        columns: Mapping[str, str] | None = None,
+        formats: Mapping[str, str | tuple[str, int]] | None = None,
     ) -> Any:
         """Publish a chart with its text alternative, data table and CSV download.
 
@@ -294,9 +328,9 @@ class Book:
         description : text alternative describing what the chart shows.
         data : the aggregated frame behind the chart.
         counts : columns of ``data`` holding counts (suppressed and rounded).
-        derived : columns computed from the counts (rates, intervals); nulled
-            where their counts are suppressed. Default: decided by ``protect``.
-        by : grouping columns for secondary suppression.
+        derived, by, across : as for :meth:`protect`.
+        columns, formats : columns (and number formats) of the "show the
+            numbers" table under the chart; default every column.
 
         Returns
         -------
@@ -313,7 +347,9 @@ class Book:
         from healthgap.disclosure import assert_publishable
 
         self._claim(id)
-        protected = self.protect(data, counts=counts, derived=derived, by=by, what="Figure", id=id)
+        protected = self.protect(
+            data, counts=counts, derived=derived, by=by, across=across, what="Figure", id=id
+        )
         spec = chart(protected) if _is_builder(chart) else chart
         assert_publishable(spec)
         href = self._write(protected, id=id, title=title, kind="figure", description=description)
@@ -325,6 +361,8 @@ class Book:
             data=protected,
             download_href=href,
             asset_prefix=self.page_prefix,
+            columns=columns,
+            formats=formats,
         )
         return HTML(markup)
 
@@ -335,10 +373,11 @@ class Book:
         id: str,
         title: str,
         counts: Sequence[str],
-        derived: Sequence[str] | None = None,
+        derived: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
         by: Sequence[str] | str | None = None,
-        columns: dict[str, str] | Sequence[str] | None = None,
-        formats: dict[str, str] | None = None,
+        across: Sequence[str] | None = None,
+        columns: dict[str, str] | None = None,
+        formats: Mapping[str, str | tuple[str, int]] | None = None,
         note: str | None = None,
         download: bool = True,
     ) -> Any:
@@ -348,7 +387,7 @@ class Book:
         ----------
         df : the aggregated frame.
         id, title : table id and caption.
-        counts, derived, by : as for :meth:`figure`. ``counts=[]`` marks a
+        counts, derived, by, across : as for :meth:`protect`. ``counts=[]`` marks a
             table without counts of people (e.g. the data dictionary).
         columns : columns to show, optionally mapped to display headings.
         formats : per-column number formats for :func:`healthgap.tables.table_html`.
@@ -364,7 +403,9 @@ class Book:
         from healthgap.tables import table_html
 
         self._claim(id)
-        protected = self.protect(df, counts=counts, derived=derived, by=by, what="Table", id=id)
+        protected = self.protect(
+            df, counts=counts, derived=derived, by=by, across=across, what="Table", id=id
+        )
         markup = table_html(
             protected, id=id, caption=title, columns=columns, formats=formats, note=note
         )
@@ -383,14 +424,17 @@ class Book:
         id: str,
         title: str,
         counts: Sequence[str],
-        derived: Sequence[str] | None = None,
+        derived: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
         by: Sequence[str] | str | None = None,
+        across: Sequence[str] | None = None,
     ) -> Any:
         """Write a protected CSV download and return a link to it."""
         from IPython.display import HTML
 
         self._claim(id)
-        protected = self.protect(df, counts=counts, derived=derived, by=by, what="Download", id=id)
+        protected = self.protect(
+            df, counts=counts, derived=derived, by=by, across=across, what="Download", id=id
+        )
         href = self._write(protected, id=id, title=title, kind="data")
         return HTML(
             f'<p class="hg-download"><a href="{html.escape(href)}" download>'

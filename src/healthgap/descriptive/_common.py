@@ -105,7 +105,7 @@ def dimensions_in(
 
 
 def label_levels(df: pl.DataFrame, dimension: Dimension) -> pl.DataFrame:
-    """Add ``dimension``, ``label``, ``order`` and ``is_reference``; drop unknown levels; sort.
+    """Add ``dimension``, ``dimension_label``, ``label``, ``order`` and ``is_reference``; sort.
 
     Levels not in the dimension's ``order`` (e.g. a null locality) are kept at
     the end with their own code as label, so nothing is silently lost.
@@ -115,6 +115,7 @@ def label_levels(df: pl.DataFrame, dimension: Dimension) -> pl.DataFrame:
     return (
         df.with_columns(
             pl.lit(dimension.name).alias("dimension"),
+            pl.lit(dimension.label).alias("dimension_label"),
             levels.alias(LEVEL),
         )
         .with_columns(
@@ -130,8 +131,8 @@ def label_levels(df: pl.DataFrame, dimension: Dimension) -> pl.DataFrame:
             (pl.col(LEVEL) == dimension.reference).fill_null(False).alias("is_reference"),
         )
         .sort("order", LEVEL, nulls_last=True)
-        .select("dimension", LEVEL, "label", "order", "is_reference", pl.exclude(
-            "dimension", LEVEL, "label", "order", "is_reference"))
+        .select("dimension", "dimension_label", LEVEL, "label", "order", "is_reference", pl.exclude(
+            "dimension", "dimension_label", LEVEL, "label", "order", "is_reference"))
     )
 
 

@@ -1,0 +1,101 @@
+"""Sentences for the chapters, computed from protected tables.
+
+The chapters never type a number: they call these helpers on the same
+disclosure-protected frames they publish, so the text always matches the
+charts, tables and downloads. A value that was suppressed is described as
+"not published (too few people)".
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from healthgap.descriptive._common import LEVEL
+from healthgap.tables import format_number
+
+__all__ = ["group_name", "fmt", "value_of", "row_of", "extremes", "compare", "ratio_phrase", "SUPPRESSED_TEXT"]
+
+SUPPRESSED_TEXT = "not published (too few people)"
+
+
+def fmt(x: float | None, dp: int = 1, *, suffix: str = "") -> str:
+    """Format a number for a sentence (thousands separators, ``dp`` decimals)."""
+    return SUPPRESSED_TEXT if x is None else format_number(x, dp=dp) + suffix
+
+
+def row_of(table: pl.DataFrame, level: str, **filters: str) -> dict | None:
+    """The row of ``table`` at ``level`` (and column filters), or None."""
+    q = table.filter(pl.col(LEVEL) == str(level))
+    for k, v in filters.items():
+        q = q.filter(pl.col(k) == v)
+    return q.row(0, named=True) if q.height else None
+
+
+def value_of(table: pl.DataFrame, level: str, column: str = "value", **filters: str) -> float | None:
+    """One value of ``table`` at ``level`` (None when missing or suppressed)."""
+    row = row_of(table, level, **filters)
+    return None if row is None else row.get(column)
+
+
+def group_name(row: dict) -> str:
+    """How a group reads in a sentence: 'the most deprived fifth', 'people aged 70-74', 'Ipswich'."""
+    dim, level, label = row.get("dimension"), str(row.get(LEVEL)), str(row.get("label"))
+    if dim == "imd_quintile":
+        return {"1": "the most deprived fifth", "5": "the least deprived fifth"}.get(
+            level, f"deprivation fifth {level}"
+        )
+    if dim == "age_band":
+        return f"people aged {label}"
+    if dim == "sex":
+        return {"female": "women", "male": "men"}.get(level, label)
+    if dim == "ethnicity":
+        return "people with no ethnic group recorded" if level == "Not stated" else f"the {label} group"
+    return label
+
+
+def extremes(table: pl.DataFrame, *, column: str = "value", dp: int = 1, suffix: str = "%") -> str:
+    """'highest in A (x%) and lowest in B (y%)' over the published rows of ``table``.
+
+    References
+    ----------
+    .. [1] Government Analysis Function (2021). Writing about statistics: describe the
+       range before the detail.
+    """
+    rows = table.filter(pl.col(column).is_not_null() & pl.col(column).is_finite())
+    if rows.height == 0:
+        return "not published for any group (too few people)"
+    if rows.height == 1:
+        r = rows.row(0, named=True)
+        return f"published only for {group_name(r)} ({fmt(r[column], dp, suffix=suffix)})"
+    hi = rows.sort(column, descending=True).row(0, named=True)
+    lo = rows.sort(column).row(0, named=True)
+    return (
+        f"highest in {group_name(hi)} ({fmt(hi[column], dp, suffix=suffix)}) and lowest in "
+        f"{group_name(lo)} ({fmt(lo[column], dp, suffix=suffix)})"
+    )
+
+
+def ratio_phrase(ratio: float | None, *, dp: int = 1) -> str:
+    """'1.8 times as' / 'about as' / 'half as' wording for a ratio."""
+    if ratio is None:
+        return "(not published: too few people)"
+    if abs(ratio - 1) < 0.05:
+        return "about as"
+    return f"{fmt(ratio, dp)} times as"
+
+
+def compare(
+    table: pl.DataFrame, *, level: str, reference: str, column: str = "value", dp: int = 1,
+    suffix: str = "%", **filters: str,
+) -> str:
+    """'x% against y% (a difference of d percentage points)' for two levels."""
+    a = value_of(table, level, column, **filters)
+    b = value_of(table, reference, column, **filters)
+    if a is None or b is None:
+        return "not comparable because a group is too small to publish"
+    diff = a - b
+    unit = " percentage points" if suffix == "%" else ""
+    return (
+        f"{fmt(a, dp, suffix=suffix)} against {fmt(b, dp, suffix=suffix)} "
+        f"(a difference of {fmt(abs(diff), dp)}{unit})"
+    )
