@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from healthgap.contract import (
     CONDITIONS,
@@ -24,6 +26,7 @@ from healthgap.contract import (
 )
 from healthgap.errors import HealthgapError
 from healthgap.synth import areas, generate, geojson, write
+from healthgap.synth._people import categorical, draw_from_table
 
 N = 50_000
 SEED = 31
@@ -47,30 +50,49 @@ def _sha(path: Path) -> str:
 
 # --- helpers: independent reference calculations ------------------------------------
 
-def irls(x: np.ndarray, y: np.ndarray, family: str, iters: int = 300) -> tuple[np.ndarray, np.ndarray]:
-    """Maximum likelihood GLM (canonical link) by iteratively reweighted least squares.
+def irls(x: np.ndarray, y: np.ndarray, family: str, iters: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Maximum likelihood GLM by Fisher scoring (iteratively reweighted least squares).
 
-    Returns (coefficients, standard errors). McCullagh & Nelder, Generalized Linear
-    Models, 2nd ed., section 2.5.
+    ``family``: "logistic" (binomial, logit link), "poisson" (log link) or "cloglog"
+    (binomial, complementary log-log link: P = 1 - exp(-exp(eta))). Started, as R's
+    ``glm``, from the working response of ``mu = (y + 0.5) / 2`` (binomial) or
+    ``y + 0.1`` (Poisson). Returns (coefficients, standard errors).
+
+    References: McCullagh & Nelder, Generalized Linear Models, 2nd ed., sections 2.5, 4.3.
     """
-    beta = np.zeros(x.shape[1])
-    if family == "poisson":
-        beta[0] = math.log(max(y.mean(), 1e-9))
-    for _ in range(iters):
-        eta = x @ beta
+
+    def link_parts(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if family == "logistic":
             mu = 1.0 / (1.0 + np.exp(-eta))
-            w = mu * (1.0 - mu)
-        else:
+            return mu, mu * (1.0 - mu), mu * (1.0 - mu)
+        if family == "poisson":
             mu = np.exp(eta)
-            w = mu
+            return mu, mu, mu
+        rate = np.exp(eta)
+        mu = -np.expm1(-rate)
+        return mu, rate * np.exp(-rate), mu * (1.0 - mu)
+
+    if family == "poisson":
+        eta = np.log(y + 0.1)
+    else:
+        m0 = (y + 0.5) / 2.0
+        eta = np.log(m0 / (1 - m0)) if family == "logistic" else np.log(-np.log1p(-m0))
+    beta = None
+    for _ in range(iters):
+        mu, dmu, var = link_parts(eta)
+        w = dmu**2 / var
+        z = eta + (y - mu) / dmu
         info = (x * w[:, None]).T @ x
-        step = np.linalg.solve(info, x.T @ (y - mu))
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-10:
+        new = np.linalg.solve(info, x.T @ (w * z))
+        done = beta is not None and np.max(np.abs(new - beta)) < 1e-9
+        beta = new
+        eta = x @ beta
+        if done:
             break
     else:
         raise AssertionError("IRLS did not converge")
+    mu, dmu, var = link_parts(eta)
+    info = (x * (dmu**2 / var)[:, None]).T @ x
     return beta, np.sqrt(np.diag(np.linalg.inv(info)))
 
 
@@ -110,6 +132,27 @@ def _design(df: pl.DataFrame, model: dict, *, knot: float | None) -> tuple[np.nd
         names.append(key)
         truth.append(math.log(ratio))
     return np.column_stack(cols), names, truth
+
+
+# --- sampling helpers against a reference -------------------------------------------
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([0.0, 0.05, 0.2, 1.0, 3.0]), min_size=4, max_size=4)
+                .filter(lambda row: sum(row) > 0), min_size=1, max_size=5),
+       st.integers(0, 2**32 - 1))
+def test_draw_from_table_matches_probabilities(rows: list[list[float]], seed: int) -> None:
+    table = np.array(rows)
+    m = 4000
+    which = np.repeat(np.arange(len(rows)), m)
+    got = draw_from_table(np.random.default_rng(seed), table, which)
+    per_row_table = categorical(np.random.default_rng(seed), table[which])
+    for draws in (got, per_row_table):
+        for i, row in enumerate(table):
+            p = row / row.sum()
+            counts = np.bincount(draws[which == i], minlength=4)
+            assert counts[p == 0].sum() == 0  # impossible categories never drawn
+            sd = np.sqrt(m * p * (1 - p))
+            assert np.all(np.abs(counts - m * p) <= 5 * sd + 1)
 
 
 # --- determinism ---------------------------------------------------------------------
@@ -410,6 +453,17 @@ def test_admission_rate_ratios_recovered(big: tuple[pl.DataFrame, dict]) -> None
     model = {**spec, "intercept": math.log(spec["rate_at_60"])}
     x, names, true = _design(df, model, knot=None)
     beta, se = irls(x, df["cvd_admissions"].to_numpy().astype(float), "poisson")
+    for name, b, s, t in zip(names, beta, se, true, strict=True):
+        assert abs(b - t) <= Z * s, (name, b, t, s)
+
+
+def test_death_rate_ratios_recovered(big: tuple[pl.DataFrame, dict]) -> None:
+    """P(death) = 1 - exp(-rate) with log-linear rate: a complementary log-log GLM."""
+    df, truth = big
+    spec = truth["outcomes"]["cvd_death"]
+    model = {**spec, "intercept": math.log(spec["rate_at_60"])}
+    x, names, true = _design(df, model, knot=None)
+    beta, se = irls(x, df["cvd_death"].to_numpy().astype(float), "cloglog")
     for name, b, s, t in zip(names, beta, se, true, strict=True):
         assert abs(b - t) <= Z * s, (name, b, t, s)
 
