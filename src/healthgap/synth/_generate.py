@@ -58,6 +58,8 @@ def generate(n: int = 250_000, *, seed: int = 2024) -> tuple[pl.DataFrame, dict]
     ----------
     n : int
         Number of people (the 549 areas and 100 practices stay the same at any n).
+        The modelled catchment has about 960,000 people; the default 250,000 is a
+        sample of it with the same structure.
     seed : int
         Random seed; the same ``(n, seed)`` always gives the same table.
 
@@ -136,6 +138,7 @@ def truth_parameters(*, n: int, seed: int) -> dict:
         "healthgap_version": __version__,
         "seed": seed,
         "n": n,
+        "sources": list(P.SOURCES),
         "conventions": {
             "imd_quintile_step": "Effects 'per quintile step' multiply the odds (or rate) by "
                                  "ratio ** (5 - imd_quintile): quintile 5 (least deprived) is the "
