@@ -13,7 +13,7 @@ import polars as pl
 from healthgap.descriptive._common import LEVEL
 from healthgap.tables import format_number
 
-__all__ = ["group_name", "fmt", "value_of", "row_of", "extremes", "compare", "ratio_phrase", "SUPPRESSED_TEXT"]
+__all__ = ["group_name", "fmt", "value_of", "row_of", "extremes", "compare", "ratio_phrase", "than", "SUPPRESSED_TEXT"]
 
 SUPPRESSED_TEXT = "not published (too few people)"
 
@@ -37,20 +37,28 @@ def value_of(table: pl.DataFrame, level: str, column: str = "value", **filters: 
     return None if row is None else row.get(column)
 
 
-def group_name(row: dict) -> str:
-    """How a group reads in a sentence: 'the most deprived fifth', 'people aged 70-74', 'Ipswich'."""
+def group_name(row: dict, *, people: bool = False) -> str:
+    """How a group reads in a sentence.
+
+    ``people=False``: 'the most deprived fifth', 'the Asian group', 'women', 'Ipswich';
+    ``people=True``: 'people in the most deprived fifth', 'people in Ipswich', 'women'.
+    """
     dim, level, label = row.get("dimension"), str(row.get(LEVEL)), str(row.get("label"))
-    if dim == "imd_quintile":
-        return {"1": "the most deprived fifth", "5": "the least deprived fifth"}.get(
-            level, f"deprivation fifth {level}"
-        )
     if dim == "age_band":
         return f"people aged {label}"
     if dim == "sex":
         return {"female": "women", "male": "men"}.get(level, label)
-    if dim == "ethnicity":
-        return "people with no ethnic group recorded" if level == "Not stated" else f"the {label} group"
-    return label
+    if dim == "ethnicity" and level == "Not stated":
+        return "people with no ethnic group recorded"
+    if dim == "imd_quintile":
+        name = {"1": "the most deprived fifth", "5": "the least deprived fifth"}.get(
+            level, f"deprivation fifth {level}"
+        )
+    elif dim == "ethnicity":
+        name = f"the {label} group"
+    else:
+        name = label
+    return f"people in {name}" if people else name
 
 
 def extremes(table: pl.DataFrame, *, column: str = "value", dp: int = 1, suffix: str = "%") -> str:
@@ -75,13 +83,20 @@ def extremes(table: pl.DataFrame, *, column: str = "value", dp: int = 1, suffix:
     )
 
 
-def ratio_phrase(ratio: float | None, *, dp: int = 1) -> str:
-    """'1.8 times as' / 'about as' / 'half as' wording for a ratio."""
+def ratio_phrase(ratio: float | None, *, dp: int = 1, word: str = "likely") -> str:
+    """'1.8 times as likely', '12% less likely' or 'about as likely' for a ratio."""
     if ratio is None:
-        return "(not published: too few people)"
+        return f"(not published: too few people) as {word}"
     if abs(ratio - 1) < 0.05:
-        return "about as"
-    return f"{fmt(ratio, dp)} times as"
+        return f"about as {word}"
+    if ratio < 1:
+        return f"{fmt(100 * (1 - ratio), 0)}% less {word}"
+    return f"{fmt(ratio, dp)} times as {word}"
+
+
+def than(ratio: float | None) -> str:
+    """The word joining :func:`ratio_phrase` to the reference: 'than' after 'less', else 'as'."""
+    return "than" if ratio is not None and ratio < 0.95 else "as"
 
 
 def compare(
