@@ -1,0 +1,191 @@
+"""healthgap.fairness: audit against direct calculations, label bias, mitigation, disclosure."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import polars as pl
+import pytest
+from fairlearn.metrics import MetricFrame, true_positive_rate
+from sklearn.metrics import roc_auc_score
+
+from healthgap.config import DEFAULT_DIMENSIONS, Dimension, DisclosureSettings, ModelSettings
+from healthgap.disclosure import assert_publishable
+from healthgap.fairness import (
+    GROUP_METRICS,
+    audit,
+    choose_condition,
+    groupings,
+    label_bias,
+    mitigate,
+)
+from healthgap.fairness._groupboot import group_metrics, prepare
+from healthgap.models import fit
+
+N = 30_000
+DIMS = [DEFAULT_DIMENSIONS[d] for d in ("imd_quintile", "ethnicity", "sex", "age_band")]
+THRESHOLD = DisclosureSettings().suppress_below
+
+
+@pytest.fixture(scope="module")
+def population():
+    from healthgap.synth import generate
+
+    return generate(N, seed=11)
+
+
+@pytest.fixture(scope="module")
+def people(population):
+    return population[0]
+
+
+@pytest.fixture(scope="module")
+def truth(population):
+    return population[1]
+
+
+@pytest.fixture(scope="module")
+def htn(people):
+    """A model of recorded hypertension: common outcome, so group metrics are stable."""
+    return fit(people, settings=ModelSettings(target="hypertension"), n_boot=10)
+
+
+@pytest.fixture(scope="module")
+def result_audit(htn):
+    return audit(htn, dimensions=DIMS, n_boot=60, seed=3)
+
+
+def _published_n_ok(frame: pl.DataFrame, column: str = "n") -> None:
+    assert frame.height > 0
+    assert frame[column].null_count() == 0
+    assert (frame[column] >= THRESHOLD).all()
+
+
+def test_audit_point_estimates_match_direct_calculation(htn, result_audit):
+    flagged = htn.flagged()
+    y, p = htn.y_test, htn.risk_test["boosted"]
+    q = htn.groups_test["imd_quintile"].to_numpy()
+    rows = result_audit.groups.filter(pl.col("dimension") == "imd_quintile")
+    for level in "12345":
+        m = q == level
+        got = {r["metric"]: r["value"] for r in rows.filter(pl.col("group") == level).iter_rows(named=True)}
+        assert got["prevalence"] == pytest.approx(y[m].mean())
+        assert got["selection_rate"] == pytest.approx(flagged[m].mean())
+        assert got["tpr"] == pytest.approx((flagged & y)[m].sum() / y[m].sum())
+        assert got["fpr"] == pytest.approx((flagged & ~y)[m].sum() / (~y)[m].sum())
+        assert got["ppv"] == pytest.approx((flagged & y)[m].sum() / flagged[m].sum())
+        assert got["auroc"] == pytest.approx(roc_auc_score(y[m], p[m]))
+        assert got["mean_predicted"] == pytest.approx(p[m].mean())
+
+
+def test_vectorised_bootstrap_at_unit_weights_equals_metricframe(htn):
+    y, p, s = htn.y_test, htn.risk_test["boosted"], htn.flagged()
+    found, _ = groupings(htn.groups_test, DIMS, intersections=(("imd_quintile", "ethnicity"),))
+    g = next(x for x in found if x.name == "imd_quintile × ethnicity")
+    out = group_metrics(np.ones((1, y.shape[0])), prepare(g.codes, g.k, y=y, selected=s, p=p))[0]
+    keys = np.asarray(g.levels, dtype=object)[g.codes]
+    mf = MetricFrame(metrics=true_positive_rate, y_true=y, y_pred=s, sensitive_features=keys)
+    tpr = mf.by_group.reindex(list(g.levels)).to_numpy()
+    has_cases = out[:, 8] > 0
+    np.testing.assert_allclose(out[has_cases, 3], tpr[has_cases], atol=1e-12)
+    assert np.isnan(out[~has_cases, 3]).all()
+    assert out[:, 7].sum() == y.shape[0]
+
+
+def test_intervals_cover_points_and_differences_match_groups(result_audit):
+    rows = result_audit.groups.filter(pl.col("value").is_not_null() & pl.col("lower_ci").is_not_null())
+    assert (rows["lower_ci"] <= rows["value"] + 1e-12).mean() > 0.97
+    assert (rows["upper_ci"] >= rows["value"] - 1e-12).mean() > 0.97
+    diffs = result_audit.differences.filter(pl.col("dimension") == "imd_quintile")
+    for metric in GROUP_METRICS:
+        vals = result_audit.groups.filter((pl.col("dimension") == "imd_quintile") & (pl.col("metric") == metric))
+        row = diffs.filter(pl.col("metric") == metric)
+        assert row["difference"].item() == pytest.approx(vals["value"].max() - vals["value"].min())
+        if vals["value"].max() > 0:
+            assert row["ratio"].item() == pytest.approx(vals["value"].min() / vals["value"].max())
+        else:
+            assert np.isnan(row["ratio"].item())
+    prevalence = diffs.filter(pl.col("metric") == "prevalence")
+    assert prevalence["difference_lower_ci"].item() > 0  # recorded hypertension differs by deprivation
+
+
+def test_no_published_group_below_threshold(htn, result_audit):
+    _published_n_ok(result_audit.groups)
+    # five people put in a group of their own: removed, with one more group protecting it
+    eth = htn.groups_test["ethnicity"].to_numpy().copy()
+    eth[eth == "Other"] = "Mixed"
+    eth[:5] = "Other"
+    tiny = replace(htn, groups_test=htn.groups_test.with_columns(ethnicity=pl.Series(eth)))
+    a = audit(tiny, dimensions=[DEFAULT_DIMENSIONS["ethnicity"]], n_boot=10, intersections=())
+    _published_n_ok(a.groups)
+    assert "Other" not in a.groups["group"].to_list()
+    assert a.groups["group"].n_unique() == 4 and a.suppressed_groups == 2
+    assert "Other" not in a.differences["highest_group"].to_list() + a.differences["lowest_group"].to_list()
+    small = result_audit.groups.filter(pl.col("numerator").is_not_null())
+    assert ((small["numerator"] == 0) | (small["numerator"] >= THRESHOLD)).all()
+    assert_publishable(result_audit.groups.select("dimension", "group", "metric", "n", "numerator",
+                                                  "denominator", "value"))
+
+
+def test_operating_threshold_is_explicit(htn):
+    a = audit(htn, dimensions=DIMS[:1], n_boot=10, top_fraction=0.2)
+    overall = a.groups.filter(pl.col("metric") == "selection_rate")["value"]
+    assert a.threshold == pytest.approx(htn.threshold(top_fraction=0.2))
+    assert 0.15 < overall.mean() < 0.25
+
+
+def test_single_level_and_missing_dimensions_are_skipped(htn):
+    one = replace(htn, groups_test=htn.groups_test.with_columns(sex=pl.lit("female")))
+    a = audit(one, dimensions=[*DIMS, Dimension("locality", "Locality", (), {}, "")], n_boot=10,
+              intersections=())
+    reasons = dict(a.skipped)
+    assert "only one level" in reasons["Sex"]
+    assert "Sex" not in a.groups["dimension_label"].to_list()
+
+
+def test_label_bias_detects_injected_underdiagnosis(people, truth):
+    lb = label_bias(people, condition="hypertension", settings=ModelSettings(), dimensions=DIMS[:1],
+                    cache=False)
+    rows = lb.groups.filter(pl.col("dimension") == "imd_quintile")
+
+    def value(metric, group):
+        return rows.filter((pl.col("metric") == metric) & (pl.col("group") == group))["value"].item()
+
+    detection = truth["detection"]["hypertension"]["by_imd_quintile"]
+    assert detection[0] < detection[-1]
+    # the recorded label misses more true cases in the most deprived quintile, as truth.json says
+    assert value("recorded", "1") < value("recorded", "5")
+    hi = rows.filter((pl.col("metric") == "recorded") & (pl.col("group") == "5"))["upper_ci"].item()
+    lo = rows.filter((pl.col("metric") == "recorded") & (pl.col("group") == "1"))["lower_ci"].item()
+    assert lo < detection[0] * 1.05 and hi > detection[-1] * 0.8
+    # and so does the model trained on it, judged against the truth
+    assert value("recall_true", "1") < value("recall_true", "5")
+    _published_n_ok(lb.groups)
+
+
+def test_choose_condition_and_absent_truth(people):
+    assert choose_condition(people, ["chd", "hypertension"]) == "hypertension"
+    no_truth = people.select(pl.exclude("^true_.*$"))
+    assert choose_condition(no_truth, ["hypertension", "af"]) is None
+    with pytest.raises(ValueError, match="true_af"):
+        label_bias(no_truth, condition="af", settings=ModelSettings(), dimensions=DIMS[:1], cache=False)
+
+
+def test_mitigation_reduces_targeted_disparity(htn):
+    m = mitigate(htn, dimension=DEFAULT_DIMENSIONS["imd_quintile"])
+    s = {r["strategy"]: r for r in m.summary.iter_rows(named=True)}
+    assert s["threshold_optimizer"]["tpr_difference"] < s["balanced"]["tpr_difference"]
+    assert m.summary["strategy"].to_list()[:2] == ["capacity", "balanced"]
+    assert s["capacity"]["selection_rate"] == pytest.approx(0.05, abs=0.015)
+    _published_n_ok(m.by_group)
+    again = mitigate(htn, dimension=DEFAULT_DIMENSIONS["imd_quintile"])
+    assert again.summary.equals(m.summary)  # randomised predictions are seeded
+
+
+def test_mitigation_unknown_dimension_is_clear(htn):
+    with pytest.raises(ValueError, match="'region'.*not in the data"):
+        mitigate(htn, dimension=Dimension("region", "Region", (), {}, ""))
+    one = replace(htn, groups_test=htn.groups_test.with_columns(sex=pl.lit("male")))
+    with pytest.raises(ValueError, match="'sex'.*only one level"):
+        mitigate(one, dimension=DEFAULT_DIMENSIONS["sex"])
