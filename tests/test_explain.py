@@ -1,0 +1,99 @@
+"""healthgap.explain: SHAP additivity, gap decomposition, aggregation and disclosure."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from healthgap.config import DEFAULT_DIMENSIONS, DisclosureSettings, ModelSettings
+from healthgap.disclosure import assert_publishable
+from healthgap.explain import explain, sample_rows, shap_values
+from healthgap.models import fit
+
+N = 25_000
+DIMS = [DEFAULT_DIMENSIONS[d] for d in ("imd_quintile", "ethnicity", "sex")]
+THRESHOLD = DisclosureSettings().suppress_below
+
+
+@pytest.fixture(scope="module")
+def result():
+    from healthgap.synth import generate
+
+    df, _ = generate(N, seed=5)
+    rng = np.random.default_rng(1)  # some missing BMI, so SHAP must follow the NaN branches
+    df = df.with_columns(bmi=pl.when(pl.Series(rng.random(N) < 0.15)).then(None).otherwise(pl.col("bmi")))
+    return fit(df, settings=ModelSettings(target="hypertension", shap_sample=1500), n_boot=10)
+
+
+@pytest.fixture(scope="module")
+def explanation(result):
+    return explain(result, dimensions=DIMS, n_boot=50)
+
+
+def test_shap_additivity_to_raw_log_odds(result):
+    X = result.X_test[:800]
+    assert np.isnan(X[:, result.features.index("bmi")]).any()
+    values, base = shap_values(result, X)
+    raw = result.models["boosted"].decision_function(X)
+    np.testing.assert_allclose(values.sum(axis=1) + base, raw, atol=1e-6)
+
+
+def test_explanation_reports_additivity_and_sample(explanation):
+    assert explanation.additivity_error < 1e-6
+    assert explanation.sample == 1500
+
+
+def test_importance_is_mean_absolute_shap(result, explanation):
+    rows = sample_rows(result.X_test.shape[0], size=1500, seed=result.settings.seed)
+    values, _ = shap_values(result, result.X_test[rows])
+    direct = dict(zip(result.features, np.abs(values).mean(axis=0), strict=True))
+    for r in explanation.importance.iter_rows(named=True):
+        assert r["value"] == pytest.approx(direct[r["feature"]], rel=1e-9)
+        assert r["lower_ci"] <= r["value"] <= r["upper_ci"]
+    assert explanation.importance["rank"].to_list() == list(range(1, len(result.features) + 1))
+    assert explanation.importance["value"].is_sorted(descending=True)
+
+
+def test_gap_contributions_sum_to_gap_in_mean_log_odds(result, explanation):
+    gap = explanation.gap
+    total = gap.filter(pl.col("feature") == "(total)")["value"].item()
+    parts = gap.filter(pl.col("feature") != "(total)")["value"].sum()
+    assert parts == pytest.approx(total, abs=1e-9)
+    rows = sample_rows(result.X_test.shape[0], size=1500, seed=result.settings.seed)
+    raw = result.models["boosted"].decision_function(result.X_test[rows])
+    q = result.groups_test["imd_quintile"].to_numpy()[rows]
+    assert total == pytest.approx(raw[q == "1"].mean() - raw[q == "5"].mean(), abs=1e-9)
+    assert explanation.gap_groups == ("1 (most deprived)", "5 (least deprived)")
+    assert gap.filter(pl.col("feature") == "(total)")["share"].item() == pytest.approx(1.0)
+
+
+def test_group_means_total_row_is_mean_log_odds_minus_base(result, explanation):
+    rows = sample_rows(result.X_test.shape[0], size=1500, seed=result.settings.seed)
+    raw = result.models["boosted"].decision_function(result.X_test[rows])
+    sex = result.groups_test["sex"].to_numpy()[rows]
+    got = explanation.by_group.filter((pl.col("dimension") == "sex") & (pl.col("feature") == "(total)"))
+    for r in got.iter_rows(named=True):
+        assert r["value"] == pytest.approx(raw[sex == r["group"]].mean() - explanation.base_value, abs=1e-9)
+
+
+def test_dependence_bins_are_aggregates_without_extremes(explanation):
+    dep = explanation.dependence
+    assert dep["feature"].n_unique() == 6
+    age = dep.filter(pl.col("feature") == "age")
+    assert age["bin_label"][0].startswith("below ") and age["bin_label"][-1].endswith("and above")
+    bmi = dep.filter(pl.col("feature") == "bmi")
+    if bmi.height:
+        assert "missing" in bmi["bin_label"].to_list()
+
+
+def test_nothing_published_below_threshold(result):
+    # a tiny SHAP sample: small groups and bins must disappear, not be shown
+    small = explain(result, dimensions=DIMS, sample=120, n_boot=10)
+    for frame in (small.by_group, small.dependence):
+        assert frame["n"].null_count() == 0 and (frame["n"] >= THRESHOLD).all()
+        assert_publishable(frame.select("n", "value"))
+    shown = small.by_group.filter(pl.col("dimension") == "ethnicity")["group"].unique().to_list()
+    assert len(shown) < 6
+    tiny = explain(result, dimensions=DIMS, sample=20, n_boot=10)
+    assert tiny.gap.height == 0 and "too few people" in tiny.gap_note
