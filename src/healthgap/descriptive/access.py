@@ -330,7 +330,17 @@ def waits(
         (days > EIGHTEEN_WEEKS).cast(pl.Int64).sum().alias("over_18_weeks"),
     ]
     pairs = _per_dimension(lf, config, dimensions, aggs, where=days.is_not_null())
-    return _proportions(pairs, numerator="over_18_weeks", denominator="seen", confidence=confidence)
+    out = _proportions(pairs, numerator="over_18_weeks", denominator="seen", confidence=confidence)
+    if out.is_empty():
+        return out
+    extra = pl.concat(
+        [c.select(pl.lit(d.name).alias("dimension"), LEVEL, "median_days", "mean_days")  # type: ignore[attr-defined]
+         for d, c in pairs]
+    )  # fmt: skip
+    return out.join(extra, on=["dimension", LEVEL], how="left").select(
+        *out.columns[: out.columns.index("over_18_weeks")], "seen", "median_days", "mean_days",
+        "over_18_weeks", "value", "lower_ci", "upper_ci", "note",
+    )
 
 
 def missed(

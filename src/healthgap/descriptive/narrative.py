@@ -13,7 +13,7 @@ import polars as pl
 from healthgap.descriptive._common import LEVEL
 from healthgap.tables import format_number
 
-__all__ = ["group_name", "fmt", "value_of", "row_of", "extremes", "compare", "ratio_phrase", "than", "SUPPRESSED_TEXT"]
+__all__ = ["group_name", "fmt", "value_of", "row_of", "extremes", "compare", "ratio_phrase", "than", "gap_sentence", "SUPPRESSED_TEXT"]
 
 SUPPRESSED_TEXT = "not published (too few people)"
 
@@ -97,6 +97,30 @@ def ratio_phrase(ratio: float | None, *, dp: int = 1, word: str = "likely") -> s
 def than(ratio: float | None) -> str:
     """The word joining :func:`ratio_phrase` to the reference: 'than' after 'less', else 'as'."""
     return "than" if ratio is not None and ratio < 0.95 else "as"
+
+
+def gap_sentence(
+    table: pl.DataFrame, *, subject: str, level: str, reference: str, column: str = "value",
+    dp: int = 1, suffix: str = "%", **filters: str,
+) -> str:
+    """A full sentence comparing two groups, or saying why they cannot be compared.
+
+    '{subject} was x% in A against y% in B, a difference of d percentage points.'
+    """
+    ra = row_of(table, level, **filters)
+    rb = row_of(table, reference, **filters)
+    a = None if ra is None else ra.get(column)
+    b = None if rb is None else rb.get(column)
+    na = group_name(ra) if ra else f"group {level}"
+    nb = group_name(rb) if rb else f"group {reference}"
+    if a is None or b is None:
+        return (f"{subject[:1].upper() + subject[1:]} cannot be compared between {na} and {nb} because "
+                "a group is too small to publish.")
+    unit = " percentage points" if suffix == "%" else ""
+    return (
+        f"{subject[:1].upper() + subject[1:]} was {fmt(a, dp, suffix=suffix)} in {na} against "
+        f"{fmt(b, dp, suffix=suffix)} in {nb}, a difference of {fmt(abs(a - b), dp)}{unit}."
+    )
 
 
 def compare(
