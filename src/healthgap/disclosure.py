@@ -30,7 +30,14 @@ The rules (defaults from :class:`healthgap.config.DisclosureSettings`)
    ``total - sum(other cells)``, because totals are published (in the table or
    elsewhere in the book). In such a set the smallest unsuppressed cell is
    suppressed too, preferring non-zero cells, ties broken by row order. Repeated
-   until every set has zero or at least two suppressed cells.
+   until every set has zero or at least two suppressed cells. In a
+   cross-tabulation that rule is not enough (a cell joining two blocks of
+   suppressed cells can still be solved from the row and column totals), so
+   for two or more ``across`` dimensions protect() also solves the system of
+   published totals (per ``by`` group; linear algebra on the small matrix of
+   suppressed cells) and, while any primary-suppressed cell is still
+   determined, suppresses the smallest published cell sharing a row or column
+   with it. Attackers are assumed to know every total exactly.
 5. **Totals in the table** (``totals="auto"``). A row whose dimension column holds
    a total marker (null, "Total", "All", "Overall", "All people", "All persons",
    any case) is the total of its set, not a member of it; it is itself a cell
@@ -58,6 +65,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import polars as pl
 
 from healthgap.config import DisclosureSettings
@@ -213,20 +221,23 @@ def _validate(
             raise DisclosureError(ERR_NEGATIVE.format(col=c, values=values))
 
 
+Family = tuple[list[pl.Expr], pl.Expr, pl.Expr]
+
+
 def _sets(
     df: pl.DataFrame, *, counts: Sequence[str], derived: Mapping[str, Sequence[str]], by: Sequence[str],
     across: Sequence[str], totals: str,
-) -> list[tuple[list[pl.Expr], pl.Expr]]:  # fmt: skip
-    """(partition expressions, membership expression) for every family of additive sets."""
-    by_exprs = [pl.col(c) for c in by] or [pl.lit(0)]
+) -> list[Family]:  # fmt: skip
+    """(partition, membership, is-the-set-total) expressions for every family of additive sets."""
+    by_exprs = [pl.col(c) for c in by] or [pl.col("__hg_row") * 0]
     if across:
         out = []
         for d in across:
             others = [pl.col(o) for o in across if o != d]
-            member = ~_is_total(d) if totals == "auto" else pl.lit(True)
-            out.append(([*by_exprs, *others], member))
+            total = _is_total(d) if totals == "auto" else pl.col("__hg_row").is_null()
+            out.append(([*by_exprs, *others], ~total, total))
         return out
-    member = pl.lit(True)
+    member = pl.col("__hg_row").is_not_null()  # every row (a literal would not broadcast in sum())
     if totals == "auto":
         used = set(counts) | {c for cols in derived.values() for c in cols} | set(by) | _METADATA
         dims = [
@@ -234,18 +245,17 @@ def _sets(
             if c not in used and (t == pl.String or isinstance(t, (pl.Categorical, pl.Enum)))
         ]  # fmt: skip
         for d in dims:
-            member = member & ~pl.col(d).cast(pl.String).str.to_lowercase().is_in(list(TOTAL_MARKERS)).fill_null(
-                False
-            )
-    return [(by_exprs, member)]
+            marker = pl.col(d).cast(pl.String).str.to_lowercase().is_in(list(TOTAL_MARKERS)).fill_null(False)
+            member = member & ~marker
+    return [(by_exprs, member, ~member)]
 
 
-def _secondary(df: pl.DataFrame, count: str, flag: str, sets: list[tuple[list[pl.Expr], pl.Expr]]) -> pl.DataFrame:
+def _line_rule(df: pl.DataFrame, count: str, flag: str, sets: list[Family]) -> pl.DataFrame:
     """Add secondary suppressions to boolean column ``flag`` until every set has 0 or >= 2."""
     row, c = pl.col("__hg_row"), pl.col(count)
     while True:
         before = int(df[flag].sum())
-        for partition, member in sets:
+        for partition, member, _ in sets:
             f = pl.col(flag)
             need = ((f & member).sum().over(partition) == 1) & (member.sum().over(partition) >= 2)
             eligible = member & ~f
@@ -258,6 +268,75 @@ def _secondary(df: pl.DataFrame, count: str, flag: str, sets: list[tuple[list[pl
             df = df.with_columns((f | (need & eligible & (row == chosen)).fill_null(False)).alias(flag))
         if int(df[flag].sum()) == before:
             return df
+
+
+def _equations(df: pl.DataFrame, sets: list[Family], by: Sequence[str]) -> pl.DataFrame:
+    """Long frame (row, group, eq, coef): each set says sum(members) - its total row = a known number."""
+    group = pl.struct(by).hash() if by else pl.lit(0, dtype=pl.UInt64)
+    parts = [
+        df.select(
+            pl.col("__hg_row"),
+            group.alias("__grp"),
+            pl.concat_str([pl.lit(f"{i}:"), pl.struct(part).hash().cast(pl.String)]).alias("__eq"),
+            pl.when(member).then(1).when(total).then(-1).otherwise(0).alias("__coef"),
+        )
+        for i, (part, member, total) in enumerate(sets)
+    ]
+    return pl.concat(parts).filter(pl.col("__coef") != 0)
+
+
+def _determined_rows(eqs: pl.DataFrame, flagged: pl.Series) -> list[int]:
+    """Suppressed cells whose value follows from the published totals (linear algebra, per group).
+
+    A cell is recoverable iff its unit vector lies in the row space of the
+    constraint matrix, i.e. it does not move along any null-space direction.
+    """
+    unknown = eqs.filter(pl.col("__hg_row").is_in(flagged.implode()))
+    out: list[int] = []
+    for (_,), grp in unknown.group_by(["__grp"], maintain_order=True):
+        rows = grp["__hg_row"].unique().sort()
+        if rows.len() == 0:
+            continue
+        eq_ids = grp["__eq"].unique().sort()
+        col_of = grp["__hg_row"].replace_strict(rows, pl.int_range(rows.len(), eager=True)).to_numpy()
+        row_of = grp["__eq"].replace_strict(eq_ids, pl.int_range(eq_ids.len(), eager=True)).to_numpy()
+        a = np.zeros((eq_ids.len(), rows.len()))
+        np.add.at(a, (row_of, col_of), grp["__coef"].to_numpy())
+        _, sing, vt = np.linalg.svd(a)
+        rank = int((sing > 1e-9 * max(1.0, sing.max(initial=0.0))).sum())
+        null = vt[rank:]
+        moves = np.abs(null).sum(axis=0) if null.size else np.zeros(rows.len())
+        out.extend(rows.filter(pl.Series(moves < 1e-9)).to_list())
+    return out
+
+
+def _secondary(
+    df: pl.DataFrame, count: str, flag: str, primary_flag: str, sets: list[Family], by: Sequence[str], linear: bool
+) -> pl.DataFrame:
+    """Line rule to a fixpoint; for cross-tabulations also suppress until no cell is recoverable."""
+    df = _line_rule(df, count, flag, sets)
+    if not linear:
+        return df
+    eqs = _equations(df, sets, by)
+    while True:
+        flagged = df.filter(pl.col(flag))["__hg_row"]
+        primary = set(df.filter(pl.col(primary_flag))["__hg_row"].to_list())
+        exposed = [r for r in _determined_rows(eqs, flagged) if r in primary]
+        if not exposed:
+            return df
+        related = eqs.filter(pl.col("__hg_row").is_in(exposed))["__eq"].unique()
+        candidates = (
+            eqs.filter(pl.col("__eq").is_in(related.implode()) & (pl.col("__coef") == 1))
+            .select("__hg_row").unique()
+            .join(df.select("__hg_row", count, flag), on="__hg_row")
+            .filter(~pl.col(flag))
+            .sort([pl.col(count) == 0, pl.col(count), pl.col("__hg_row")])
+        )  # fmt: skip
+        if candidates.height == 0:
+            return df
+        pick = candidates["__hg_row"][0]
+        df = df.with_columns((pl.col(flag) | (pl.col("__hg_row") == pick)).alias(flag))
+        df = _line_rule(df, count, flag, sets)
 
 
 def protect(
@@ -329,7 +408,7 @@ def protect(
         col = pl.col(c)
         primary = col.is_null() | ((col > 0) & (col < settings.suppress_below))
         work = work.with_columns(primary.alias(f"__p_{c}"), primary.alias(f"__f_{c}"))
-        work = _secondary(work, c, f"__f_{c}", sets)
+        work = _secondary(work, c, f"__f_{c}", f"__p_{c}", sets, by, linear=len(across) >= 2)
         reason = (
             pl.when(col.is_null())
             .then(pl.coalesce(pl.col("__hg_prior"), pl.lit(REASON_INPUT)))
