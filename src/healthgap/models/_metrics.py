@@ -188,7 +188,10 @@ def weighted_calibration(
         mu = expit(a[:, None] + lp)
         grad = W @ yv - (W * mu).sum(axis=1)
         hess = (W * (mu * (1 - mu))).sum(axis=1)
-        a = a + grad / np.maximum(hess, _EPS)
+        step = grad / np.maximum(hess, _EPS)
+        a = a + step
+        if np.nanmax(np.abs(step)) < 1e-10:
+            break
     beta = np.zeros((b_count, 2))
     beta[:, 1] = 1.0
     for _ in range(iterations):
