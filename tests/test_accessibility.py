@@ -1,0 +1,362 @@
+"""Accessibility of the built site.
+
+- Contrast: every text/background colour pair of the NHS theme meets WCAG 2.2 AA
+  (4.5:1 for text, 3:1 for the focus indicator), computed with the WCAG formula.
+- Browser: each page of a built site, served on 127.0.0.1, is opened in headless
+  Chromium with all other hosts unresolvable; axe-core must find no serious or
+  critical violations, every chart must be redrawn live (an ``svg`` inside each
+  chart div) and no request may leave 127.0.0.1.
+
+Chromium is driven through the DevTools protocol over ``--remote-debugging-pipe``
+(file descriptors 3 and 4), so no extra Python package is needed.
+axe-core is installed by ``npm install --prefix .cache/axe axe-core``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import http.server
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+THEME = REPO / "_extensions" / "nhs"
+AXE = REPO / ".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+# ---- contrast ---------------------------------------------------------------
+
+
+def relative_luminance(hex_colour: str) -> float:
+    """WCAG 2.2 relative luminance of an sRGB colour "#rrggbb"."""
+    h = hex_colour.lstrip("#")
+    if len(h) == 3:
+        h = "".join(c * 2 for c in h)
+    channels = [int(h[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG 2.2 contrast ratio (L1 + 0.05) / (L2 + 0.05)."""
+    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_contrast_formula_matches_published_values():
+    # WCAG: black on white is 21:1; #767676 on white is 4.54:1 (the lightest grey passing AA)
+    # and #777777 on white 4.48:1 (fails), as WebAIM's contrast checker reports.
+    assert contrast("#000000", "#ffffff") == pytest.approx(21.0)
+    assert contrast("#767676", "#ffffff") == pytest.approx(4.54, abs=0.005)
+    assert contrast("#777777", "#ffffff") == pytest.approx(4.48, abs=0.005)
+    assert contrast("#ffffff", "#ffffff") == pytest.approx(1.0)
+
+
+def _css() -> str:
+    return (THEME / "nhs.css").read_text(encoding="utf-8")
+
+
+def _custom_properties(css: str) -> dict[str, str]:
+    root = re.search(r":root\s*\{(.*?)\}", css, re.S)
+    assert root, "nhs.css defines its colours as custom properties in :root"
+    return {m.group(1): m.group(2).strip().lower() for m in re.finditer(r"--([\w-]+)\s*:\s*([^;]+);", root.group(1))}
+
+
+def _rules(css: str) -> list[tuple[str, dict[str, str]]]:
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    css = re.sub(r"@media[^{]*\{((?:[^{}]*\{[^{}]*\})*)\s*\}", r"\1", css)
+    rules = []
+    for selector, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css):
+        decls = {k.strip(): v.strip() for k, v in re.findall(r"([\w-]+)\s*:\s*([^;]+);?", body)}
+        rules.append((" ".join(selector.split()), decls))
+    return rules
+
+
+def _resolve(value: str, props: dict[str, str]) -> str | None:
+    m = re.fullmatch(r"var\(--([\w-]+)\)", value.strip())
+    value = props[m.group(1)] if m else value.strip().lower()
+    return value if re.fullmatch(r"#[0-9a-f]{3}([0-9a-f]{3})?", value) else None
+
+
+def test_theme_colours_are_the_nhs_palette_in_both_files():
+    props = _custom_properties(_css())
+    assert props["nhs-blue"] == "#005eb8" and props["nhs-dark-blue"] == "#003087"
+    assert props["nhs-text"] == "#212b32" and props["nhs-warm-yellow"] == "#ffb81c"
+    assert props["nhs-font"] == 'arial, "helvetica neue", sans-serif'
+    scss = (THEME / "nhs.scss").read_text(encoding="utf-8")
+    scss_vars = {m.group(1): m.group(2).lower() for m in re.finditer(r"^\$(nhs-[\w-]+):\s*(#[0-9a-fA-F]{6});", scss, re.M)}
+    assert scss_vars, "nhs.scss declares the NHS colours"
+    for name, value in scss_vars.items():
+        assert props.get(name) == value, f"${name} in nhs.scss differs from --{name} in nhs.css"
+    assert "theme: [cosmo, nhs.scss]" in (THEME / "_extension.yml").read_text()
+    assert "css: nhs.css" in (THEME / "_extension.yml").read_text()
+
+
+def test_every_text_background_pair_meets_wcag_aa():
+    props = _custom_properties(_css())
+    checked = 0
+    for selector, decls in _rules(_css()):
+        if "color" in decls and "background-color" in decls:
+            fg, bg = _resolve(decls["color"], props), _resolve(decls["background-color"], props)
+            assert fg and bg, f"{selector}: colours must be NHS palette hex values"
+            assert contrast(fg, bg) >= 4.5, f"{selector}: {fg} on {bg} is {contrast(fg, bg):.2f}:1 (< 4.5)"
+            checked += 1
+    assert checked >= 15
+
+
+def test_links_and_focus_meet_wcag_aa():
+    css, props = _css(), _custom_properties(_css())
+    rules = dict(_rules(css))
+    backgrounds = {
+        _resolve(d["background-color"], props)
+        for s, d in _rules(css)
+        if "background-color" in d and not s.startswith(("a:focus", ".hg-skip-link:focus", ".hg-header"))
+        and "focus" not in s and _resolve(d["background-color"], props)
+    }
+    backgrounds.discard(props["nhs-blue"])  # the header: its links are white (checked as a pair above)
+    for state in ("a:link", "a:visited", "a:hover"):
+        fg = _resolve(rules[state]["color"], props)
+        for bg in backgrounds:
+            assert contrast(fg, bg) >= 4.5, f"{state} {fg} on {bg}: {contrast(fg, bg):.2f}:1"
+    focus = rules["a:focus, a:focus-visible"]
+    yellow, text = _resolve(focus["background-color"], props), _resolve(focus["color"], props)
+    assert yellow == "#ffb81c" and contrast(text, yellow) >= 4.5
+    underline = props[re.search(r"0 4px var\(--([\w-]+)\)", focus["box-shadow"]).group(1)]
+    assert contrast(underline, "#ffffff") >= 3.0 and contrast(underline, yellow) >= 3.0  # WCAG 1.4.11 / 2.4.13
+    other = rules['button:focus-visible, input:focus-visible, select:focus-visible, textarea:focus-visible, summary:focus-visible, [tabindex]:not([tabindex="-1"]):focus-visible']
+    assert "var(--nhs-warm-yellow)" in other["outline"] and "var(--nhs-text)" in other["box-shadow"]
+
+
+# ---- the site in a browser ----------------------------------------------------
+
+
+class DevTools:
+    """Minimal Chrome DevTools protocol client over --remote-debugging-pipe."""
+
+    def __init__(self, exe: str, profile: Path, extra: list[str]) -> None:
+        cmd_r, self._cmd_w = os.pipe()
+        self._res_r, res_w = os.pipe()
+
+        def wire() -> None:  # in the child: commands on fd 3, responses on fd 4
+            a = fcntl.fcntl(cmd_r, fcntl.F_DUPFD, 10)
+            b = fcntl.fcntl(res_w, fcntl.F_DUPFD, 10)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        args = [
+            exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--remote-debugging-pipe",
+            "--window-size=1280,900", *extra, "about:blank",
+        ]
+        self.proc = subprocess.Popen(args, pass_fds=(3, 4), preexec_fn=wire, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: PLW1509
+        os.close(cmd_r)
+        os.close(res_w)
+        self._buffer = b""
+        self._next = 0
+        self.events: list[dict] = []
+
+    def _read(self, deadline: float) -> dict:
+        while b"\0" not in self._buffer:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self._res_r], [], [], max(0.0, left))
+            if not ready:
+                raise TimeoutError("Chromium did not answer in time")
+            chunk = os.read(self._res_r, 1 << 16)
+            if not chunk:
+                raise RuntimeError("Chromium closed the DevTools pipe")
+            self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def send(self, method: str, params: dict | None = None, *, session: str | None = None, timeout: float = 60) -> dict:
+        self._next += 1
+        message = {"id": self._next, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        os.write(self._cmd_w, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._read(deadline)
+            if reply.get("id") == self._next:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def wait_event(self, method: str, *, since: int, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            for event in self.events[since:]:
+                if event.get("method") == method:
+                    return event
+            since = len(self.events)
+            self.events.append(self._read(deadline))
+
+    def evaluate(self, session: str, expression: str, *, timeout: float = 60):
+        result = self.send(
+            "Runtime.evaluate",
+            {"expression": expression, "awaitPromise": True, "returnByValue": True},
+            session=session,
+            timeout=timeout,
+        )
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"page script failed: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def close(self) -> None:
+        try:
+            os.write(self._cmd_w, json.dumps({"id": 0, "method": "Browser.close"}).encode() + b"\0")
+            self.proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        finally:
+            os.close(self._cmd_w)
+            os.close(self._res_r)
+
+
+WAIT_FOR_CHARTS = """
+new Promise((resolve) => {
+  const started = Date.now();
+  const check = () => {
+    const charts = Array.from(document.querySelectorAll("div.hg-chart[data-hg-spec]"));
+    const drawn = charts.filter((c) => c.querySelector(".hg-live svg"));
+    if (drawn.length === charts.length || Date.now() - started > 20000) {
+      resolve({charts: charts.length, drawn: drawn.length, missing: charts.filter((c) => !drawn.includes(c)).map((c) => c.id)});
+    } else { setTimeout(check, 100); }
+  };
+  check();
+})
+"""
+
+RUN_AXE = """
+axe.run(document, {resultTypes: ["violations"]}).then((r) => r.violations.map((v) => ({
+  id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" "))
+})))
+"""
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002
+        pass
+
+
+def _real_book_available() -> bool:
+    from healthgap.render.project import ProjectError, read_book
+
+    try:
+        read_book(REPO)
+    except ProjectError:
+        return False
+    return (REPO / "index.qmd").is_file()
+
+
+CHART_PAGE = """\
+# Extra material {#sec-extra}
+
+```{python}
+#| label: chart
+import altair as alt
+import polars as pl
+from IPython.display import HTML
+from healthgap.charts import figure_html
+
+rates = pl.DataFrame({"group": ["Most deprived", "Least deprived"], "rate": [12.5, 7.5]})
+chart = alt.Chart(rates).mark_bar().encode(x=alt.X("group:N", title="Group"), y=alt.Y("rate:Q", title="Rate per 1,000"))
+HTML(figure_html(chart, id="fig-demo", title="Rate by deprivation", description="Bar chart: the rate is 12.5 per 1,000 in the most deprived group and 7.5 in the least deprived.", data=rates, download_href=None, asset_prefix="../"))
+```
+
+## Details
+
+Some text with a [link to the preface](../index.qmd).
+"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, request) -> Path:
+    from healthgap.render import render_book
+
+    out = tmp_path_factory.mktemp("a11y") / "_site"
+    if _real_book_available():
+        base = request.getfixturevalue("synthetic_dir")
+        return render_book(project=REPO, out=out, config=base / "default.yml", engine="builtin", progress=None)
+    from test_render import write_fixture_book
+
+    pages = {}
+    try:
+        import healthgap.charts  # noqa: F401
+
+        pages["chapters/extra.qmd"] = CHART_PAGE
+    except ImportError:
+        pass
+    root = write_fixture_book(tmp_path_factory.mktemp("a11y-book"), pages)
+    return render_book(project=root, out=out, engine="builtin", progress=None)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium); the browser checks need it")
+    if not AXE.is_file():
+        pytest.skip(f"axe-core is not installed at {AXE} (run: npm install --prefix .cache/axe axe-core)")
+    tools = DevTools(
+        CHROMIUM,
+        tmp_path_factory.mktemp("chromium-profile"),
+        ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"],
+    )
+    try:
+        yield tools
+    finally:
+        tools.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_pages_pass_axe_and_draw_charts_offline(site, browser):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    origin = f"http://127.0.0.1:{server.server_address[1]}/"
+    axe_source = AXE.read_text(encoding="utf-8")
+    try:
+        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Page", "Runtime", "Network"):
+            browser.send(f"{domain}.enable", session=session)
+        pages = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html"))
+        assert "index.html" in pages
+        problems: list[str] = []
+        total_charts = 0
+        for page in pages:
+            mark = len(browser.events)
+            browser.send("Page.navigate", {"url": origin + page}, session=session)
+            browser.wait_event("Page.loadEventFired", since=mark)
+            charts = browser.evaluate(session, WAIT_FOR_CHARTS)
+            total_charts += charts["charts"]
+            if charts["missing"]:
+                problems.append(f"{page}: charts not drawn: {charts['missing']}")
+            browser.evaluate(session, axe_source + "\n;true")
+            for v in browser.evaluate(session, RUN_AXE):
+                if v["impact"] in ("serious", "critical"):
+                    problems.append(f"{page}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}")
+        requests = [e["params"]["request"]["url"] for e in browser.events if e.get("method") == "Network.requestWillBeSent"]
+        outside = sorted({u for u in requests if not u.startswith((origin, "data:", "about:", "blob:"))})
+        assert not outside, f"requests left the site: {outside}"
+        assert any(u.endswith("nhs.css") for u in requests)
+        assert not problems, "\n".join(problems)
+        if (site / "site_libs" / "healthgap" / "healthgap-charts.js").is_file():
+            assert total_charts >= 1, "the site has the chart bundle but no page has a chart"
+    finally:
+        server.shutdown()
+        server.server_close()
