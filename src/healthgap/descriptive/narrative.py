@@ -13,7 +13,7 @@ import polars as pl
 from healthgap.descriptive._common import LEVEL
 from healthgap.tables import format_number
 
-__all__ = ["group_name", "fmt", "value_of", "row_of", "extremes", "compare", "ratio_phrase", "than", "gap_sentence", "SUPPRESSED_TEXT"]
+__all__ = ["group_name", "fmt", "value_of", "row_of", "extremes", "compare", "ratio_phrase", "than", "gap_sentence", "ratio_sentence", "SUPPRESSED_TEXT"]
 
 SUPPRESSED_TEXT = "not published (too few people)"
 
@@ -137,4 +137,43 @@ def compare(
     return (
         f"{fmt(a, dp, suffix=suffix)} against {fmt(b, dp, suffix=suffix)} "
         f"(a difference of {fmt(abs(diff), dp)}{unit})"
+    )
+
+
+def ratio_sentence(
+    table: pl.DataFrame, *, dimension: str, measure: str, reference: str, outcome: str,
+    adjusted: str = "After allowing for age, ",
+) -> str:
+    """The group whose rate ratio is furthest from 1, as a sentence.
+
+    ``outcome`` completes '... were 1.7 times as likely {outcome} as ...', e.g.
+    ``"to have diabetes recorded"``. Uses the published (protected) rate ratios.
+
+    References
+    ----------
+    .. [1] Government Analysis Function (2021). Writing about statistics: say what the
+       number means, and whether the difference could be due to chance.
+    """
+    rows = table.filter(
+        (pl.col("dimension") == dimension) & (pl.col("measure") == measure)
+        & pl.col("rate_ratio").is_not_null() & ~pl.col("is_reference")
+        & (pl.col("rate_ratio") > 0)
+    )  # fmt: skip
+    ref = row_of(table, reference, dimension=dimension, measure=measure)
+    if rows.is_empty() or ref is None:
+        sub = table.filter(pl.col("dimension") == dimension)
+        what = (
+            sub.get_column("dimension_label")[0].lower()
+            if "dimension_label" in sub.columns and sub.height else dimension
+        )
+        return f"Rate ratios by {what} could not be published because some groups are too small."
+    r = rows.with_columns(pl.col("rate_ratio").log().abs().alias("__d")).sort("__d", descending=True).row(
+        0, named=True
+    )
+    sig = r["rr_lower"] is not None and r["rr_upper"] is not None and (r["rr_lower"] > 1 or r["rr_upper"] < 1)
+    return (
+        f"{adjusted}{group_name(r, people=True)} were {ratio_phrase(r['rate_ratio'])} {outcome} "
+        f"{than(r['rate_ratio'])} {group_name(ref, people=True)} (rate ratio {fmt(r['rate_ratio'], 2)}, "
+        f"95% CI {fmt(r['rr_lower'], 2)} to {fmt(r['rr_upper'], 2)})"
+        + ("." if sig else "; the difference could be due to chance.")
     )

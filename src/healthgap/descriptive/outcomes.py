@@ -85,7 +85,9 @@ def practice_funnel(
         ``points``: one row per practice with ``unit``, ``events``, ``population``,
         ``value``, ``lower_ci``, ``upper_ci``, ``baseline``, ``lower_limit_95``,
         ``upper_limit_95``, ``flag_95``, ``lower_limit_99_8``, ``upper_limit_99_8``,
-        ``flag_99_8``. ``limits``: the control limits over a grid of list sizes.
+        ``flag_99_8``. ``limits``: the control limits over a grid of list sizes, wide:
+        ``registered``, ``baseline``, ``lower_95``, ``upper_95``, ``lower_998``, ``upper_998``
+        (the shape :func:`healthgap.charts.funnel` takes, with ``denominator="registered"``).
 
     References
     ----------
@@ -110,7 +112,17 @@ def practice_funnel(
     )  # fmt: skip
     points = funnel_flag(counts, numerator="events", denominator="population", unit=unit, kind=kind,
                          multiplier=mult)  # fmt: skip
-    limits = funnel_limits(counts, numerator="events", denominator="population", unit=unit, kind=kind,
-                           multiplier=mult)  # fmt: skip
+    long = funnel_limits(counts, numerator="events", denominator="population", unit=unit, kind=kind,
+                         multiplier=mult)  # fmt: skip
+    limits = (
+        long.with_columns(
+            pl.when(pl.col("confidence") > 0.99).then(pl.lit("998")).otherwise(pl.lit("95")).alias("__lv")
+        )
+        .pivot(on="__lv", index=["denominator", "baseline"], values=["lower_limit", "upper_limit"])
+        .rename({"denominator": "registered", "lower_limit_95": "lower_95", "upper_limit_95": "upper_95",
+                 "lower_limit_998": "lower_998", "upper_limit_998": "upper_998"})
+        .filter(pl.col("registered") > 0)
+        .sort("registered")
+    )  # fmt: skip
     label = CONDITION_LABELS.get(measure) or OUTCOME_LABELS.get(measure, measure)
     return points.with_columns(pl.lit(label).alias("measure_label")), limits
