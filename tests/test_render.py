@@ -599,3 +599,19 @@ def test_parse_qmd_cells_options_and_inlines(tmp_path):
 def test_escape_markdown_round_trips_through_pandoc(value):
     ast = to_ast(f"Value: {escape_markdown(value)} end")
     assert stringify(ast["blocks"]) == f"Value: {value} end"
+
+
+try:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    given = None
+
+if given is not None:
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x24F, exclude_categories=("Cs", "Cc", "Zs"), include_characters=" "), max_size=30))
+    def test_escape_markdown_property(value):
+        """Any inline value, escaped, reads back from pandoc as the same text (spaces collapsed)."""
+        ast = to_ast(f"Value: {escape_markdown(value)} end")
+        assert stringify(ast["blocks"]) == " ".join(f"Value: {value} end".split())

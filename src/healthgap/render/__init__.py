@@ -168,6 +168,8 @@ def render_book(
         swap_into(build, out_path)
     except ThemeError as exc:
         raise RenderError(str(exc)) from None
+    except ValueError as exc:  # e.g. a corrupt download manifest fragment
+        raise RenderError(f"Finishing the site failed: {exc} The previous site was left untouched.") from exc
     except OSError as exc:
         raise RenderError(f"Writing the site failed: {exc}. The previous site was left untouched.") from exc
     finally:

@@ -165,7 +165,8 @@ def theme_css_files(book: Book) -> list[Path]:
 def copy_theme(book: Book, site: Path) -> list[str]:
     """Copy the theme and the project's own ``css:`` files into the site; return their hrefs."""
     hrefs: list[str] = []
-    for path in theme_css_files(book):
+    themes = [p.resolve() for p in theme_css_files(book)]
+    for path in themes:
         dest = site / THEME_CSS_HREF
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest)
@@ -173,7 +174,7 @@ def copy_theme(book: Book, site: Path) -> list[str]:
     extra = book.html.get("css") or []
     for rel in [extra] if isinstance(extra, str) else extra:
         source = (book.root / str(rel)).resolve()
-        if source.is_file() and book.root in source.parents:
+        if source.is_file() and book.root in source.parents and source not in themes:
             target = source.relative_to(book.root).as_posix()
             (site / target).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, site / target)
