@@ -18,6 +18,10 @@ __all__ = ["group_name", "fmt", "value_of", "row_of", "extremes", "compare", "ra
 SUPPRESSED_TEXT = "not published (too few people)"
 
 
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
 def fmt(x: float | None, dp: int = 1, *, suffix: str = "") -> str:
     """Format a number for a sentence (thousands separators, ``dp`` decimals)."""
     return SUPPRESSED_TEXT if x is None else format_number(x, dp=dp) + suffix
@@ -163,7 +167,7 @@ def ratio_sentence(
     if rows.is_empty() or ref is None:
         sub = table.filter(pl.col("dimension") == dimension)
         what = (
-            sub.get_column("dimension_label")[0].lower()
+            _lower_first(sub.get_column("dimension_label")[0])
             if "dimension_label" in sub.columns and sub.height else dimension
         )
         return f"Rate ratios by {what} could not be published because some groups are too small."
