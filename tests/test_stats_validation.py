@@ -122,10 +122,13 @@ def test_dsr_missing_age_bands():
     assert message(e) == dsr_mod.MISSING_AGE_BANDS.format(n=1, k=19, example="g='x'")
 
 
-def test_dsr_duplicate_age_bands():
+def test_dsr_standard_varies_within_band():
+    data = pl.concat([BANDS, BANDS.head(1).with_columns(n=pl.lit(5, dtype=pl.Int64))]).with_columns(
+        w=pl.int_range(pl.len()) + 1
+    )
     with pytest.raises(ValueError) as e:
-        dsr(pl.concat([BANDS, BANDS.head(1)]), events="o", population="n", age_band="band")
-    assert message(e) == dsr_mod.DUPLICATE_AGE_BANDS.format(n=1, example="the whole data")
+        dsr(data, events="o", population="n", age_band="band", standard="w")
+    assert message(e) == dsr_mod.STANDARD_VARIES.format(column="w", n=1, example="the whole data")
 
 
 def test_dsr_events_without_population():

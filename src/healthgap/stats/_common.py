@@ -24,6 +24,7 @@ __all__ = [
     "NUMERATOR_EXCEEDS_DENOMINATOR",
     "BAD_FRAME",
     "as_lazy",
+    "engine_for",
     "by_list",
     "check_columns",
     "check_confidence",
@@ -80,6 +81,16 @@ def as_lazy(df: Frame, func: str) -> pl.LazyFrame:
     if isinstance(df, pl.DataFrame):
         return df.lazy()
     raise ValueError(BAD_FRAME.format(func=func, kind=type(df).__name__))
+
+
+#: Eager inputs smaller than this are aggregated with polars' in-memory engine, which has
+#: less start-up cost than the streaming engine on small count tables.
+SMALL_FRAME = 250_000
+
+
+def engine_for(df: Frame) -> str:
+    """Polars engine for aggregating ``df``: in-memory for small eager frames, else auto."""
+    return "in-memory" if isinstance(df, pl.DataFrame) and df.height < SMALL_FRAME else "auto"
 
 
 def by_list(by: str | Sequence[str] | None) -> list[str]:
@@ -160,7 +171,7 @@ def per_label(multiplier: float) -> str:
 
 
 def finish(
-    out: pl.DataFrame,
+    out: pl.DataFrame | pl.LazyFrame,
     *,
     by: list[str],
     counts: Sequence[str],
@@ -168,8 +179,13 @@ def finish(
     statistic: str | pl.Expr,
     method: str | pl.Expr,
     extra: Sequence[str] = (),
-) -> pl.DataFrame:
-    """Add the metadata columns, order the columns and sort rows by the groups."""
+    keep: Sequence[str] = (),
+) -> pl.DataFrame | pl.LazyFrame:
+    """Add the metadata columns, order the columns and sort rows by the groups.
+
+    Works on a DataFrame or inside a lazy query; ``keep`` columns (helpers needed for
+    checks after collecting) are placed last.
+    """
     stat = statistic if isinstance(statistic, pl.Expr) else pl.lit(statistic)
     meth = method if isinstance(method, pl.Expr) else pl.lit(method)
     out = out.with_columns(
@@ -177,14 +193,14 @@ def finish(
         stat.cast(pl.String).alias("statistic"),
         meth.cast(pl.String).alias("method"),
     )
-    if "note" not in out.columns:
+    names = out.collect_schema().names() if isinstance(out, pl.LazyFrame) else out.columns
+    if "note" not in names:
         out = out.with_columns(pl.lit(None, dtype=pl.String).alias("note"))
-    cols = [*by, *counts, *CONTRACT_COLUMNS[:3], *extra, *CONTRACT_COLUMNS[3:]]
+    cols = [*by, *counts, *CONTRACT_COLUMNS[:3], *extra, *CONTRACT_COLUMNS[3:], *keep]
     out = out.select(cols)
     if by:
         out = out.sort(by, nulls_last=True)
     return out
-
 
 def over(expr: pl.Expr, groups: list[str]) -> pl.Expr:
     """``expr.over(groups)``, or ``expr`` itself when there are no groups."""

@@ -46,13 +46,10 @@ def age_bands(age: str | pl.Expr) -> pl.Expr:
     ----------
     .. [1] Eurostat. Revision of the European Standard Population. 2013.
     """
-    a = (pl.col(age) if isinstance(age, str) else age).cast(pl.Float64).floor()
-    index = pl.when(a < 0).then(None).otherwise((a // 5).clip(upper_bound=18)).cast(pl.Int64)
+    a = pl.col(age) if isinstance(age, str) else age
+    index = pl.when(a >= 0).then((a // 5).clip(upper_bound=18)).cast(pl.UInt32)
     labels = pl.Series(list(AGE_BAND_LABELS), dtype=AGE_BAND)
-    return index.replace_strict(list(range(19)), labels, default=None, return_dtype=AGE_BAND).alias(
-        "age_band"
-    )
-
+    return pl.lit(labels).gather(index).alias("age_band")
 
 def _events_exprs(events: str | pl.Expr | Sequence[str | pl.Expr]) -> list[pl.Expr]:
     if isinstance(events, (str, pl.Expr)):
@@ -83,9 +80,10 @@ def counts_by_age_band(
 ) -> Frame:
     """Aggregate person-level rows to events and population by group x ESP2013 age band.
 
-    Every combination of an observed group (combination of ``by`` values) and each of
-    the 19 bands is present: bands with nobody in them have zero events and zero
-    population, so the result feeds :func:`healthgap.stats.dsr` directly.
+    Every combination of an observed group (combination of ``by`` values among people
+    with a valid age) and each of the 19 bands is present: bands with nobody in them have
+    zero events and zero population, so the result feeds :func:`healthgap.stats.dsr`
+    directly. People with a missing or negative age are left out.
 
     Parameters
     ----------
@@ -121,17 +119,16 @@ def counts_by_age_band(
 
     keys = [*groups, "age_band"]
     cells = (
-        lf.with_columns(age_bands(age))
-        .filter(pl.col("age_band").is_not_null())
-        .group_by(keys)
+        lf.group_by([*groups, age_bands(age)])
         .agg(
-            *[e.cast(pl.Int64).sum().alias(n) for e, n in zip(exprs, names, strict=True)],
+            *[e.sum().cast(pl.Int64).alias(n) for e, n in zip(exprs, names, strict=True)],
             pl.len().cast(pl.Int64).alias(POPULATION),
         )
+        .filter(pl.col("age_band").is_not_null())  # missing or negative ages
     )
     bands = pl.LazyFrame({"age_band": list(AGE_BAND_LABELS)}, schema={"age_band": AGE_BAND})
-    frame = lf.select(groups).unique() if groups else pl.LazyFrame()
-    grid = frame.join(bands, how="cross") if groups else bands
+    # groups come from the (small) aggregated cells, so the people are scanned once
+    grid = cells.select(groups).unique().join(bands, how="cross") if groups else bands
     out = (
         grid.join(cells, on=keys, how="left", nulls_equal=True)
         .with_columns(pl.col([*names, POPULATION]).fill_null(0))

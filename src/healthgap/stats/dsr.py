@@ -27,6 +27,7 @@ from ._common import (
     check_confidence,
     check_multiplier,
     count_checks,
+    engine_for,
     finish,
     per_label,
     raise_count_problems,
@@ -40,7 +41,7 @@ __all__ = [
     "NOTE_FEW_EVENTS",
     "UNKNOWN_AGE_BANDS",
     "MISSING_AGE_BANDS",
-    "DUPLICATE_AGE_BANDS",
+    "STANDARD_VARIES",
     "EVENTS_WITHOUT_POPULATION",
 ]
 
@@ -57,9 +58,9 @@ MISSING_AGE_BANDS = (
     "{example}). Add rows with zero events and population for empty bands, e.g. by using "
     "healthgap.stats.counts_by_age_band()."
 )
-DUPLICATE_AGE_BANDS = (
-    "dsr(): {n} group(s) have more than one row for the same age band (first: {example}). "
-    "Aggregate to one row per group and age band, or add the missing group column to by=."
+STANDARD_VARIES = (
+    "dsr(): standard population column {column!r} takes different values within the same "
+    "age band in {n} group(s) (first: {example}). Give each age band one standard population."
 )
 EVENTS_WITHOUT_POPULATION = (
     "dsr(): {n} row(s) have events but zero {population!r}. Every band with events needs a "
@@ -111,56 +112,96 @@ def dsr_table(
         )
         n_bands = None
 
+    # Stage 1: one row per group x band (rows sharing a group and band are summed).
+    cells = lf.group_by([*groups, "__band"]).agg(
+        pl.col(events).sum(),
+        pl.col(population).sum(),
+        pl.col("__w").first(),
+        pl.col("__w").n_unique().alias("__w_values"),
+        pl.col("__w").null_count().alias("__w_nulls"),
+        pl.col("__w").min().alias("__w_min"),
+        *count_checks([events, population]),
+    )
+    # Stage 2: Fingertips DSR and Dobson variance per group, in the same lazy query.
     o = pl.col(events).cast(pl.Float64)
     n = pl.col(population).cast(pl.Float64)
     w = pl.col("__w")
     ratio = pl.when(n > 0).then(w / n).otherwise(0.0)
+    checks = [f"__min_{c}" for c in (events, population)] + [
+        f"__nulls_{c}" for c in (events, population)
+    ]
     aggs = [
         pl.col(events).sum().alias(events),
         pl.col(population).sum().alias(population),
         (o * ratio).sum().alias("__wt_rate"),
         (o * ratio**2).sum().alias("__sq_rate"),
         w.sum().alias("__w_total"),
-        pl.len().alias("__rows"),
-        pl.col("__band").n_unique().alias("__bands"),
-        w.is_null().sum().alias("__unmatched"),
+        pl.len().alias("__bands"),
+        pl.col("__w_nulls").sum(),
+        pl.col("__w_values").max(),
+        pl.col("__w_min").min(),
         ((o > 0) & (n == 0)).sum().alias("__orphans"),
-        *count_checks([events, population]),
+        *[pl.col(c).min() if c.startswith("__min_") else pl.col(c).sum() for c in checks],
     ]
-    if not use_esp:
-        aggs += [w.min().alias("__w_min"), w.null_count().alias("__w_nulls")]
-    q = lf.group_by(groups).agg(aggs) if groups else lf.select(aggs)
-    agg = raise_count_problems(q.collect(), [events, population], func)
+    q = cells.group_by(groups).agg(aggs) if groups else cells.select(aggs)
+    total = pl.col(events).cast(pl.Float64)
+    value = pl.col("__wt_rate") / pl.col("__w_total") * multiplier
+    var = pl.col("__sq_rate") / pl.col("__w_total") ** 2  # Dobson variance, per person
+    ok = total >= MIN_EVENTS
+    spread = (var / total).sqrt() * multiplier
+    q = q.with_columns(
+        pl.when(ok).then(value).alias("value"),
+        pl.when(ok).then(value + spread * (poisson_lower(total, confidence) - total)).alias(
+            "lower_ci"
+        ),
+        pl.when(ok).then(value + spread * (poisson_upper(total, confidence) - total)).alias(
+            "upper_ci"
+        ),
+        pl.when(ok).then(var * multiplier**2).alias("variance"),
+        pl.when(~ok).then(pl.lit(NOTE_FEW_EVENTS)).alias("note"),
+    )
+    helpers = ["__w_nulls", "__w_values", "__w_min", "__bands", "__orphans", *checks]
+    q = finish(
+        q,
+        by=groups,
+        counts=[events, population],
+        confidence=confidence,
+        statistic=f"DSR per {per_label(multiplier)}",
+        method="Dobson",
+        extra=["variance"],
+        keep=helpers,
+    )
+    agg = raise_count_problems(q.collect(engine=engine_for(df)), [events, population], func)
 
-    if use_esp and agg["__unmatched"].sum():
-        labels = (
-            lf.filter(pl.col("__w").is_null())
-            .select(pl.col(age_band).cast(pl.String).unique().sort())
-            .collect()
-            .to_series()
-            .to_list()
-        )
-        raise ValueError(
-            UNKNOWN_AGE_BANDS.format(
-                labels=", ".join(repr(x) for x in labels[:10]),
-                column=age_band,
-                expected=", ".join(AGE_BAND_LABELS),
+    if agg["__w_nulls"].sum():
+        if use_esp:
+            labels = (
+                lf.filter(pl.col("__w").is_null())
+                .select(pl.col(age_band).cast(pl.String).unique().sort())
+                .collect()
+                .to_series()
+                .to_list()
             )
-        )
-    if not use_esp:
-        if agg["__w_nulls"].sum():
             raise ValueError(
-                NULL_COUNTS.format(func=func, column=standard, n=int(agg["__w_nulls"].sum()))
+                UNKNOWN_AGE_BANDS.format(
+                    labels=", ".join(repr(x) for x in labels[:10]),
+                    column=age_band,
+                    expected=", ".join(AGE_BAND_LABELS),
+                )
             )
+        raise ValueError(NULL_COUNTS.format(func=func, column=standard, n=int(agg["__w_nulls"].sum())))
+    if not use_esp:
         if agg["__w_min"].min() < 0:
             raise ValueError(
                 NEGATIVE_COUNTS.format(func=func, column=standard, minimum=agg["__w_min"].min())
             )
-    dup = agg["__rows"] != agg["__bands"]
-    if dup.any():
-        raise ValueError(
-            DUPLICATE_AGE_BANDS.format(n=int(dup.sum()), example=_first_group(agg, groups, dup))
-        )
+        varying = agg["__w_values"] > 1
+        if varying.any():
+            raise ValueError(
+                STANDARD_VARIES.format(
+                    column=standard, n=int(varying.sum()), example=_first_group(agg, groups, varying)
+                )
+            )
     if n_bands is not None:
         short = agg["__bands"] != n_bands
         if short.any():
@@ -173,32 +214,7 @@ def dsr_table(
         raise ValueError(
             EVENTS_WITHOUT_POPULATION.format(n=int(agg["__orphans"].sum()), population=population)
         )
-
-    total = pl.col(events).cast(pl.Float64)
-    value = pl.col("__wt_rate") / pl.col("__w_total") * multiplier
-    var = pl.col("__sq_rate") / pl.col("__w_total") ** 2  # Dobson variance, per person
-    ok = total >= MIN_EVENTS
-    spread = (var / total).sqrt() * multiplier
-    out = agg.with_columns(
-        pl.when(ok).then(value).alias("value"),
-        pl.when(ok).then(value + spread * (poisson_lower(total, confidence) - total)).alias(
-            "lower_ci"
-        ),
-        pl.when(ok).then(value + spread * (poisson_upper(total, confidence) - total)).alias(
-            "upper_ci"
-        ),
-        pl.when(ok).then(var * multiplier**2).alias("variance"),
-        pl.when(~ok).then(pl.lit(NOTE_FEW_EVENTS)).alias("note"),
-    )
-    return finish(
-        out,
-        by=groups,
-        counts=[events, population],
-        confidence=confidence,
-        statistic=f"DSR per {per_label(multiplier)}",
-        method="Dobson",
-        extra=["variance"],
-    )
+    return agg.drop([c for c in helpers if c in agg.columns])
 
 
 def dsr(
@@ -216,13 +232,14 @@ def dsr(
 
     Parameters
     ----------
-    df : one row per group x age band with event and population counts (rows with zero
-        events and zero population are fine; see :func:`counts_by_age_band`).
+    df : event and population counts by group x age band (rows with zero events and zero
+        population are fine; rows sharing a group and band are summed, so a finer table,
+        e.g. from :func:`counts_by_age_band` over several columns, can be rolled up).
     events, population : count columns.
     age_band : column of age-band labels. With ``standard="esp2013"`` the labels must be
         the ESP2013 labels ("0-4", "5-9", ..., "85-89", "90+"; String or Enum); they are
         joined to the standard by label, never by position, and every group must have
-        each of the 19 bands exactly once.
+        each of the 19 bands.
     by : group column(s); ``None`` standardises the whole frame as one group.
     standard : ``"esp2013"`` or the name of a column holding the standard population of
         each row's band (then the bands present in each group are used).

@@ -22,6 +22,7 @@ from ._common import (
     check_confidence,
     check_multiplier,
     count_checks,
+    engine_for,
     finish,
     per_label,
     raise_count_problems,
@@ -44,7 +45,7 @@ def aggregate(
         *extra,
     ]
     q = lf.group_by(by).agg(aggs) if by else lf.select(aggs)
-    return raise_count_problems(q.collect(), counts, func)
+    return raise_count_problems(q.collect(engine=engine_for(df)), counts, func)
 
 
 def crude_rate(
