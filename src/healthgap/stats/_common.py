@@ -58,7 +58,9 @@ BAD_CONFIDENCE = (
     "{func}(): confidence must be a number strictly between 0 and 1 (e.g. 0.95 or 0.998), "
     "got {value!r}."
 )
-BAD_MULTIPLIER = "{func}(): multiplier must be a positive number (e.g. 100 or 100_000), got {value!r}."
+BAD_MULTIPLIER = (
+    "{func}(): multiplier must be a positive number (e.g. 100 or 100_000), got {value!r}."
+)
 NEGATIVE_COUNTS = (
     "{func}(): column {column!r} has negative values (smallest {minimum}). Counts and "
     "populations must be zero or more; fix or remove those rows."

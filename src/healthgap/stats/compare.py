@@ -92,7 +92,8 @@ def _note(extra: pl.Expr) -> pl.Expr:
     return (
         pl.when(pl.col("__is_ref")).then(pl.lit(NOTE_REFERENCE))
         .when(pl.col("__o2").is_null()).then(pl.lit(NOTE_NO_REFERENCE))
-        .when(pl.col("__rate").is_null() | pl.col("__rate2").is_null()).then(pl.lit(NOTE_NOT_COMPUTED))
+        .when(pl.col("__rate").is_null() | pl.col("__rate2").is_null())
+        .then(pl.lit(NOTE_NOT_COMPUTED))
         .otherwise(extra)
     )  # fmt: skip
 
@@ -180,7 +181,8 @@ def rate_ratio(
         note = _note(pl.when(pl.col("__o2") == 0).then(pl.lit(NOTE_ZERO_REFERENCE_EVENTS)))
         statistic, method = "Rate ratio (crude rates)", "Exact conditional binomial"
     else:
-        se = (pl.col("__var") / pl.col("__rate") ** 2 + pl.col("__var2") / pl.col("__rate2") ** 2).sqrt()
+        rel1 = pl.col("__var") / pl.col("__rate") ** 2
+        se = (rel1 + pl.col("__var2") / pl.col("__rate2") ** 2).sqrt()
         z = z_value(confidence)
         lo, hi = ratio * (-z * se).exp(), ratio * (z * se).exp()
         note = _note(pl.lit(None, dtype=pl.String))

@@ -23,6 +23,7 @@ __all__ = ["concentration_index", "BAD_OUTCOME", "NOTE_NO_EVENTS", "NOTE_EXCESS"
 Outcome = Literal["binary", "count"]
 BAD_OUTCOME = "concentration_index(): outcome must be 'binary' or 'count', got {value!r}."
 NOTE_NO_EVENTS = "no events, or a quantile with zero population"
+METHOD = "Grouped-data formula; Kakwani, Wagstaff & van Doorslaer (1997) standard error"
 NOTE_EXCESS = "events exceed population in a quantile, impossible for a binary outcome"
 
 
@@ -91,12 +92,15 @@ def concentration_index(
             (over(pl.col("__f").cum_sum(), groups) - pl.col("__f") / 2).alias("__R"),
         )
         .with_columns(
-            (over((pl.col("__f") * pl.col("__mu_t")).cum_sum(), groups) / pl.col("__mu")).alias("__q")
+            (over((pl.col("__f") * pl.col("__mu_t")).cum_sum(), groups) / pl.col("__mu")).alias(
+                "__q"
+            )
         )
         .with_columns(over(pl.col("__q").shift(1, fill_value=0.0), groups).alias("__q0"))
     )
     sigma2 = pl.col("__mu_t") * (1 - pl.col("__mu_t")) if outcome == "binary" else pl.col("__mu_t")
-    c = (2 / pl.col("__mu") * over((pl.col("__f") * pl.col("__mu_t") * pl.col("__R")).sum(), groups) - 1)
+    weighted = over((pl.col("__f") * pl.col("__mu_t") * pl.col("__R")).sum(), groups)
+    c = 2 / pl.col("__mu") * weighted - 1
     cells = cells.with_columns(c.alias("__C")).with_columns(
         (
             pl.col("__mu_t") / pl.col("__mu") * (2 * pl.col("__R") - 1 - pl.col("__C"))
@@ -124,7 +128,9 @@ def concentration_index(
     se = pl.col("__var").clip(lower_bound=0).sqrt()
     z = z_value(confidence)
     out = out.with_columns(
-        pl.when(bad).then(pl.lit(NOTE_NO_EVENTS)).when(excess).then(pl.lit(NOTE_EXCESS)).alias("note")
+        pl.when(bad).then(pl.lit(NOTE_NO_EVENTS))
+        .when(excess).then(pl.lit(NOTE_EXCESS))
+        .alias("note")
     ).with_columns(
         pl.when(pl.col("note").is_null()).then(pl.col("value")).alias("value"),
         pl.when(pl.col("note").is_null()).then(pl.col("value") - z * se).alias("lower_ci"),
@@ -132,9 +138,7 @@ def concentration_index(
         pl.when(pl.col("note").is_null()).then(se).alias("standard_error"),
         pl.lit(confidence).alias("confidence"),
         pl.lit("Concentration index").alias("statistic"),
-        pl.lit("Grouped-data formula; Kakwani, Wagstaff & van Doorslaer (1997) standard error").alias(
-            "method"
-        ),
+        pl.lit(METHOD).alias("method"),
     )
     out = out.select(
         *groups, events, population, "value", "lower_ci", "upper_ci", "standard_error",

@@ -189,7 +189,8 @@ def dsr_table(
                     expected=", ".join(AGE_BAND_LABELS),
                 )
             )
-        raise ValueError(NULL_COUNTS.format(func=func, column=standard, n=int(agg["__w_nulls"].sum())))
+        n_null = int(agg["__w_nulls"].sum())
+        raise ValueError(NULL_COUNTS.format(func=func, column=standard, n=n_null))
     if not use_esp:
         if agg["__w_min"].min() < 0:
             raise ValueError(
@@ -199,7 +200,9 @@ def dsr_table(
         if varying.any():
             raise ValueError(
                 STANDARD_VARIES.format(
-                    column=standard, n=int(varying.sum()), example=_first_group(agg, groups, varying)
+                    column=standard,
+                    n=int(varying.sum()),
+                    example=_first_group(agg, groups, varying),
                 )
             )
     if n_bands is not None:

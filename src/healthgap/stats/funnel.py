@@ -60,7 +60,15 @@ def _suffix(level: float) -> str:
 
 
 def funnel_axis(min_denominator: float, max_denominator: float, points: int = 100) -> np.ndarray:
-    """Fingertips' geometric grid of denominators from (about) the smallest to the largest."""
+    """Fingertips' geometric grid of denominators from (about) the smallest to the largest.
+
+    The grid starts at 1 when the largest denominator is more than twice the smallest
+    (else just below the smallest, rounded down) and ends just above the largest.
+
+    References
+    ----------
+    .. [1] PHEindicatormethods ``calculate_funnel_limits`` (axis of the funnel plot).
+    """
 
     def floor_sig(x: float) -> float:
         x = x * 0.95
@@ -79,6 +87,12 @@ def funnel_axis(min_denominator: float, max_denominator: float, points: int = 10
         prev = grid[-1]
         grid.append(max(round((hi / prev) ** (1 / (points + 1 - j)) * prev), prev + 1))
     return np.asarray(grid, dtype=float)
+
+
+def _statistic(kind: str, mult: float) -> str:
+    if kind == "proportion":
+        return "Percentage" if mult == 100 else f"Proportion per {per_label(mult)}"
+    return f"Rate per {per_label(mult)}"
 
 
 def _prop_limit(n: pl.Expr, p: float, level: float, side: int) -> pl.Expr:
@@ -212,9 +226,7 @@ def funnel_limits(
                 pl.lit(level).alias("confidence")
             )
         )
-    stat = "Percentage" if kind == "proportion" and mult == 100 else (
-        f"Proportion per {per_label(mult)}" if kind == "proportion" else f"Rate per {per_label(mult)}"
-    )  # fmt: skip
+    stat = _statistic(kind, mult)
     method = "Wilson score limits" if kind == "proportion" else "Exact Poisson limits"
     return (
         pl.concat(frames)
@@ -314,9 +326,7 @@ def funnel_flag(
             .alias(f"flag_{sfx}")
         )  # fmt: skip
         extra += [f"lower_limit_{sfx}", f"upper_limit_{sfx}", f"flag_{sfx}"]
-    stat = "Percentage" if kind == "proportion" and mult == 100 else (
-        f"Proportion per {per_label(mult)}" if kind == "proportion" else f"Rate per {per_label(mult)}"
-    )  # fmt: skip
+    stat = _statistic(kind, mult)
     method = (
         "Funnel: Wilson score limits" if kind == "proportion"
         else "Funnel: exact Poisson limits; flags by Byars (10+ events) or exact CI"

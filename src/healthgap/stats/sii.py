@@ -165,7 +165,9 @@ def sii(
     fwd = {c: _forward(data[c].cast(pl.Float64).to_numpy() / s, value_type) for c in numeric[2:]}
     se = (fwd[upper_ci] - fwd[lower_ci]) / (2 * z_value(ci_confidence))
     data = data.with_columns(
-        pl.Series("__t", fwd[value]), pl.Series("__se", se), pl.col(quantile).rank("dense").alias("__q")
+        pl.Series("__t", fwd[value]),
+        pl.Series("__se", se),
+        pl.col(quantile).rank("dense").alias("__q"),
     ).with_columns(
         (pl.col("__t").is_finite() & pl.col("__se").is_finite() & (pl.col("__se") >= 0))
         .fill_null(False)
@@ -173,7 +175,8 @@ def sii(
     )
 
     # Closed-form weighted least squares per group (polars group_by).
-    a = pl.col(population).cast(pl.Float64) / over(pl.col(population).cast(pl.Float64).sum(), groups)
+    pop = pl.col(population).cast(pl.Float64)
+    a = pop / over(pop.sum(), groups)
     ranked = (
         data.sort([*groups, "__q"])
         .with_columns(a.alias("__a"))
