@@ -30,6 +30,7 @@ __all__ = [
     "NHS_COLOURS",
     "CATEGORICAL",
     "SEQUENTIAL",
+    "SEQUENTIAL_DARK_FROM",
     "FUNNEL",
     "SUPPRESSED",
     "TEXT",
@@ -89,8 +90,11 @@ CATEGORICAL: tuple[str, ...] = (
 MIN_CVD_DELTA_E = 20.0
 
 #: Pale tint of NHS Blue -> NHS Blue -> NHS Dark Blue (interpolated in CIELAB).
-#: Lightness L* = 92, 75, 57, 40, 23.
-SEQUENTIAL: tuple[str, ...] = ("#DCEAF7", "#A5B8E2", "#6A89CD", "#005EB8", "#003087")
+#: Lightness L* = 92, 77, 61, 40, 23. Labels on these fills: :data:`TEXT` on the
+#: first three and white on the last two, every pair >= 4.5:1 (WCAG 1.4.3).
+SEQUENTIAL: tuple[str, ...] = ("#DCEAF7", "#ABBDE5", "#7793D2", "#005EB8", "#003087")
+#: Index of the first :data:`SEQUENTIAL` step that takes white labels.
+SEQUENTIAL_DARK_FROM = 3
 
 #: Funnel plot positions: a unit significantly below, within or above the target.
 FUNNEL: dict[str, str] = {

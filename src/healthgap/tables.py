@@ -89,7 +89,11 @@ def format_expr(x: str | pl.Expr, *, style: Style = "number", dp: int | None = N
         parts += [pl.lit("."), (scaled % 10**dp).cast(pl.String).str.zfill(dp)]
     if style in ("percent", "proportion"):
         parts.append(pl.lit("%"))
-    return pl.concat_str(parts)
+    out = pl.concat_str(parts)
+    try:
+        return out.alias(expr.meta.output_name())
+    except pl.exceptions.ComputeError:  # e.g. a literal: no name to keep
+        return out
 
 
 def format_number(

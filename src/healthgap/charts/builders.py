@@ -439,7 +439,7 @@ def heatmap(
     lo, hi = data.select(pl.col(value).min().alias("lo"), pl.col(value).max().alias("hi")).row(0)
     lo = 0.0 if lo is None else float(lo)
     hi = lo + 1.0 if hi is None or hi == lo else float(hi)
-    dark_from = lo + 0.6 * (hi - lo)
+    dark_from = lo + palette.SEQUENTIAL_DARK_FROM / len(palette.SEQUENTIAL) * (hi - lo)
     xs, ys = levels(data, x, x_order), levels(data, y, y_order)
     base = alt.Chart(data).encode(
         x=alt.X(f"{x}:{nominal(data, x)}", sort=xs, title=title_of(x, x_title), axis=alt.Axis(labelAngle=0)),

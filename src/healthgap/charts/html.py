@@ -36,9 +36,11 @@ ERR_CHART = "figure_html(): expected an Altair chart (or a Vega-Lite spec dict);
 #: Runs in the browser: renders every ``div.hg-chart[data-hg-spec]`` once with the
 #: SVG renderer, replacing its static SVG only after the live chart is ready.
 SNIPPET = r"""
-function hgRender(root) {
+function hgRender(root, options) {
   const scope = root || document;
+  const opts = Object.assign({renderer: "svg", actions: false}, options || {});
   const els = scope.querySelectorAll("div.hg-chart[data-hg-spec]:not([data-hg-rendered])");
+  const done = [];
   for (const el of els) {
     el.setAttribute("data-hg-rendered", "1");
     const source = document.getElementById(el.getAttribute("data-hg-spec"));
@@ -47,15 +49,17 @@ function hgRender(root) {
     try { spec = JSON.parse(source.textContent); } catch (err) { console.error("healthgap: bad chart spec", el.id, err); continue; }
     const target = document.createElement("div");
     target.className = "hg-live";
-    vegaEmbed(target, spec, {renderer: "svg", actions: false}).then(function () {
+    done.push(vegaEmbed(target, spec, opts).then(function (result) {
       const svg = target.querySelector("svg");
       if (svg) { svg.setAttribute("aria-hidden", "true"); svg.setAttribute("focusable", "false"); }
       el.replaceChildren(target);
-    }).catch(function (err) { console.error("healthgap: chart failed, keeping the static image", el.id, err); });
+      return result;
+    }).catch(function (err) { console.error("healthgap: chart failed, keeping the static image", el.id, err); }));
   }
+  return Promise.all(done);
 }
 if (typeof window !== "undefined") {
-  window.healthgapCharts = {vegaEmbed: vegaEmbed, vegaLite: vegaLite, vega: vega, render: hgRender};
+  window.healthgapCharts = {vegaEmbed: vegaEmbed, render: hgRender};
   if (typeof document !== "undefined") {
     if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", function () { hgRender(); }); }
     else { hgRender(); }

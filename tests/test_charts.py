@@ -1,0 +1,445 @@
+"""Tests for healthgap.palette and healthgap.charts (builders, maps, figure HTML, JS bundle)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import polars as pl
+import pytest
+
+from healthgap import charts, palette
+from healthgap.charts import ChartError
+from healthgap.disclosure import DisclosureError, protect
+
+# ------------------------------------------------------------------ palette
+
+
+def test_contrast_ratio_known_values():
+    assert palette.contrast_ratio("#000000", "#FFFFFF") == pytest.approx(21.0)
+    assert palette.contrast_ratio("#FFFFFF", "#FFFFFF") == pytest.approx(1.0)
+    # WebAIM: #767676 on white is 4.54:1, the lightest grey passing AA for text.
+    assert palette.contrast_ratio("#767676") == pytest.approx(4.54, abs=0.01)
+    assert palette.contrast_ratio("#005EB8") == pytest.approx(6.38, abs=0.01)
+    with pytest.raises(ValueError, match="not a hex colour"):
+        palette.contrast_ratio("blue")
+
+
+def test_categorical_meets_non_text_contrast_and_cvd_distinctness():
+    assert len(set(palette.CATEGORICAL)) == 6
+    for colour in palette.CATEGORICAL:
+        assert palette.contrast_ratio(colour, "#FFFFFF") >= 3.0, colour
+        assert colour in palette.NHS_COLOURS.values()
+    assert palette.min_cvd_delta_e(palette.CATEGORICAL) >= palette.MIN_CVD_DELTA_E
+    # the check can fail: NHS Blue and NHS Bright Blue are too close
+    assert palette.min_cvd_delta_e(["#005EB8", "#0072CE"]) < palette.MIN_CVD_DELTA_E
+    for colour in palette.FUNNEL.values():
+        assert palette.contrast_ratio(colour) >= 3.0
+
+
+def test_simulated_deuteranopia_confuses_red_and_green():
+    red, green = palette.NHS_COLOURS["Emergency Services Red"], palette.NHS_COLOURS["NHS Green"]
+    normal = palette.delta_e(palette.to_lab(red), palette.to_lab(green))
+    deut = palette.delta_e(palette.to_lab(palette.simulate_cvd(red, "deuteranopia")),
+                           palette.to_lab(palette.simulate_cvd(green, "deuteranopia")))  # fmt: skip
+    assert deut < normal / 2
+    assert palette.to_lab("#FFFFFF") == pytest.approx([100.0, 0.0, 0.0], abs=0.01)
+    with pytest.raises(ValueError, match="Unknown colour-vision deficiency"):
+        palette.simulate_cvd("#FFFFFF", "monochromacy")  # type: ignore[arg-type]
+
+
+def test_sequential_is_monotonic_and_labels_readable():
+    lightness = [palette.to_lab(c)[0] for c in palette.SEQUENTIAL]
+    assert all(a > b + 10 for a, b in zip(lightness, lightness[1:]))
+    for i, fill in enumerate(palette.SEQUENTIAL):
+        label = "#FFFFFF" if i >= palette.SEQUENTIAL_DARK_FROM else palette.TEXT
+        assert palette.contrast_ratio(label, fill) >= 4.5, fill
+    assert palette.contrast_ratio(palette.TEXT) >= 4.5 and palette.contrast_ratio(palette.MUTED_TEXT) >= 4.5
+    assert palette.contrast_ratio(palette.OUTLINE) >= 3.0
+
+
+# ------------------------------------------------------------------ builders
+
+
+def _rates() -> pl.DataFrame:
+    df = pl.DataFrame(
+        {
+            "imd_quintile": [1, 2, 3, 4, 5],
+            "events": [300, 250, 4, 600, 800],
+            "value": [10.0, 8.0, 7.0, 5.0, 4.0],
+            "lower_ci": [8.0, 6.0, 5.0, 4.0, 3.0],
+            "upper_ci": [12.0, 10.0, 9.0, 6.0, 5.0],
+            "fitted": [10.5, 8.6, 6.8, 5.0, 3.2],
+        }
+    )
+    return protect(df, counts=["events"], derived={"events": ["value", "lower_ci", "upper_ci"]})
+
+
+def _datasets(spec: dict) -> list[list[dict]]:
+    return list(spec.get("datasets", {}).values())
+
+
+def _all_fields(node) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "field" and isinstance(v, str):
+                found.add(v)
+            found |= _all_fields(v)
+    elif isinstance(node, list):
+        for v in node:
+            found |= _all_fields(v)
+    return found
+
+
+def _builders() -> dict[str, alt.TopLevelMixin]:
+    rates = _rates()
+    sexes = pl.concat([rates.with_columns(sex=pl.lit("female")), rates.with_columns(sex=pl.lit("male"))])
+    units = pl.DataFrame({"unit": ["A", "B", "C", "D"], "value": [0.1, 0.3, 0.2, 0.05], "denominator": [100, 200, 1000, 400]})
+    limits = _limits()
+    return {
+        "ci": charts.ci_chart(rates, group="imd_quintile", title="Rate by IMD", reference=6.0, reference_label="All"),
+        "ci_bar": charts.ci_chart(rates, group="imd_quintile", title="Bars", mark="bar", horizontal=False),
+        "ci_grouped": charts.ci_chart(sexes, group="imd_quintile", colour="sex", title="By sex"),
+        "gradient": charts.gradient(rates, title="Gradient", fitted="fitted"),
+        "small_multiples": charts.small_multiples(
+            pl.concat([rates.with_columns(condition=pl.lit(c)) for c in ("chd", "af")]),
+            facet="condition", group="imd_quintile", title="By condition",
+        ),
+        "pyramid": charts.pyramid(
+            pl.DataFrame({"age_band": ["0-4", "5-9"] * 2, "sex": ["female"] * 2 + ["male"] * 2, "value": [100, 120, 110, 115]}),
+            title="Pyramid",
+        ),
+        "funnel": charts.funnel(units, limits=limits, target=0.2, title="Funnel"),
+        "scatter": charts.mitigation_scatter(
+            pl.DataFrame({"method": ["baseline", "threshold"], "performance": [0.8, 0.78], "disparity": [0.2, 0.05]}),
+            title="Mitigation", highlight="threshold",
+        ),
+        "heatmap": charts.heatmap(
+            pl.DataFrame({"q": [1, 1, 2, 2], "eth": ["A", "B", "A", "B"], "value": [1.0, None, 3.0, 4.0],
+                          "suppressed": [False, True, False, False]}),
+            x="q", y="eth", title="Heat",
+        ),
+        "binned": charts.binned(
+            pl.DataFrame({"bin": ["<40", "40-60", "60+"], "value": [-0.1, 0.0, 0.2],
+                          "lower_ci": [-0.2, -0.05, 0.1], "upper_ci": [0.0, 0.05, 0.3]}),
+            x="bin", title="SHAP", lower="lower_ci", upper="upper_ci",
+        ),
+    }  # fmt: skip
+
+
+def _limits() -> pl.DataFrame:
+    n = pl.col("denominator")
+    se = (0.16 / n).sqrt()
+    return pl.DataFrame({"denominator": [50, 100, 200, 400, 1000, 2000]}).with_columns(
+        lower_95=0.2 - 1.96 * se, upper_95=0.2 + 1.96 * se, lower_998=0.2 - 3.09 * se, upper_998=0.2 + 3.09 * se
+    )
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, dict]:
+    return {name: chart.to_dict() for name, chart in _builders().items()}
+
+
+def test_theme_is_registered_and_active():
+    assert alt.theme.active == charts.THEME
+    config = charts.theme_config()["config"]
+    assert config["range"]["category"] == list(palette.CATEGORICAL)
+    assert "system-ui" in config["font"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["ci", "ci_bar", "ci_grouped", "gradient", "small_multiples", "pyramid", "funnel", "scatter", "heatmap", "binned"],
+)
+def test_every_builder_titles_and_renders(built, name):
+    spec = built[name]
+    assert spec.get("title"), name
+    assert "person_id" not in json.dumps(spec)
+    svg = charts.static_svg(spec)
+    assert svg.startswith("<svg") and "<text" in svg
+
+
+def test_spec_holds_exactly_the_given_rows(built):
+    rates = _rates()
+    rows = [r for r in _datasets(built["ci"]) if len(r) == rates.height]
+    assert len(rows) == 1
+    assert [r["imd_quintile"] for r in rows[0]] == [1, 2, 3, 4, 5]
+    assert [r["value"] for r in rows[0]] == rates["value"].to_list()
+    assert set(rows[0][0]) == {"imd_quintile", "value", "lower_ci", "upper_ci", "suppressed", "suppression_reason"}
+    assert "events" not in json.dumps(built["ci"])  # columns not drawn are not embedded
+
+
+def test_suppressed_rows_are_labelled(built):
+    assert "[c] suppressed" in json.dumps(built["ci"])
+    assert "[c] suppressed" in charts.static_svg(built["ci"])
+    assert "[c]" in charts.static_svg(built["heatmap"])
+
+
+def test_funnel_positions_from_interpolated_limits(built):
+    (points,) = [d for d in _datasets(built["funnel"]) if d and "position" in d[0]]
+    assert {p["unit"]: p["position"] for p in points} == {"A": "within", "B": "above", "C": "within", "D": "below"}
+
+
+def test_pyramid_puts_first_sex_left(built):
+    (rows,) = [d for d in _datasets(built["pyramid"]) if d and "signed_value" in d[0]]
+    assert all((r["signed_value"] < 0) == (r["sex"] == "female") for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda df: charts.ci_chart(df, group="nope", title="t"), r"ci_chart\(\): column\(s\) \['nope'\]"),
+        (lambda df: charts.ci_chart(df.head(0), group="imd_quintile", title="t"), "has no rows"),
+        (lambda df: charts.ci_chart(df, group="imd_quintile", title=" "), "needs a non-empty `title`"),
+        (lambda df: charts.ci_chart(df.to_dicts(), group="imd_quintile", title="t"), "expected a polars DataFrame"),
+        (lambda df: charts.funnel(df, limits=pl.DataFrame({"denominator": [1]}), target=0, title="t",
+                                  unit="imd_quintile", denominator="events"), "`limits` is missing column"),
+        (lambda df: charts.funnel(df, limits=_limits(), target=0, title="t", unit="imd_quintile",
+                                  denominator="events", limit="90"), "limit must be '95' or '99.8'"),  # type: ignore[arg-type]
+        (lambda df: charts.pyramid(df.with_columns(sex=pl.lit("x"), age_band=pl.lit("0-4")), title="t"),
+         "must hold exactly the two levels"),
+    ],
+)  # fmt: skip
+def test_builder_errors(call, message):
+    with pytest.raises(ChartError, match=message):
+        call(_rates())
+
+
+# ------------------------------------------------------------------ maps
+
+
+def _square(x: float, y: float, ccw: bool = True) -> list:
+    ring = [[x, y], [x + 0.01, y], [x + 0.01, y + 0.01], [x, y + 0.01], [x, y]]
+    return [ring if ccw else ring[::-1]]
+
+
+def _geojson() -> dict:
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"lsoa": f"E0{i}", "name": f"Area {i}", "secret": "x"},
+             "geometry": {"type": "Polygon", "coordinates": _square(1.0 + 0.01 * i, 52.0)}}
+            for i in range(4)
+        ]
+        + [{"type": "Feature", "properties": {"lsoa": "E09"},
+            "geometry": {"type": "MultiPolygon", "coordinates": [_square(1.2, 52.1), _square(1.3, 52.1)]}}],
+    }  # fmt: skip
+
+
+def test_choropleth_from_geojson():
+    df = protect(
+        pl.DataFrame({"lsoa": ["E00", "E01", "E02", "E03"], "events": [40, 3, 60, 90], "value": [1.0, 2.0, 3.0, 4.0]}),
+        counts=["events"], derived={"events": ["value"]},
+    )  # fmt: skip
+    chart = charts.choropleth(df, geojson=_geojson(), title="Map", value="value")
+    spec = chart.to_dict()
+    text = json.dumps(spec)
+    assert "Suppressed [c]" in text and "No data" in text
+    assert "secret" not in text  # only the key property is kept
+    assert spec["layer"][0]["projection"]["type"] == "mercator" or "mercator" in text
+    features = spec["data"]["values"] if "data" in spec else spec["layer"][0]["data"]["values"]
+    for feature in features:  # d3-geo wants clockwise exterior rings
+        polygons = feature["geometry"]["coordinates"]
+        polygons = polygons if feature["geometry"]["type"] == "MultiPolygon" else [polygons]
+        for polygon in polygons:
+            ring = np.array(polygon[0])
+            area = 0.5 * np.sum(ring[:-1, 0] * ring[1:, 1] - ring[1:, 0] * ring[:-1, 1])
+            assert area < 0
+    svg = charts.static_svg(spec)
+    assert svg.count("<path") >= 5
+    assert "Suppressed [c]" in svg
+
+
+def test_choropleth_errors():
+    df = pl.DataFrame({"lsoa": ["E00", "E77"], "value": [1.0, 2.0]})
+    with pytest.raises(ChartError, match=r"1 area\(s\) in column 'lsoa' have no boundary.*E77"):
+        charts.choropleth(df, geojson=_geojson(), title="t")
+    with pytest.raises(ChartError, match="have no property 'code'"):
+        charts.choropleth(df.head(1), geojson=_geojson(), title="t", feature_key="code")
+    with pytest.raises(ChartError, match="FeatureCollection"):
+        charts.choropleth(df, geojson={"type": "Feature"}, title="t")
+
+
+def _hex_distance(a: tuple[int, int], b: tuple[int, int]) -> int:
+    dq, dr = a[0] - b[0], a[1] - b[1]
+    return max(abs(dq), abs(dr), abs(dq + dr))
+
+
+def test_hex_layout_deterministic_unique_and_grouped():
+    sizes = {"Ipswich": 19, "Colchester": 7, "Tendring": 12, "Babergh": 1}
+    areas = pl.DataFrame(
+        [(f"{loc[:3]}{i:02d}", loc) for loc, n in sizes.items() for i in range(n)], schema=["lsoa", "locality"], orient="row"
+    )
+    layout = charts.hex_layout(areas)
+    shuffled = charts.hex_layout(areas.sample(fraction=1.0, shuffle=True, seed=3))
+    assert layout.equals(shuffled)
+    cells = list(zip(layout["q"], layout["r"]))
+    assert len(set(cells)) == areas.height
+    by_area = {row[0]: (row[2], row[3]) for row in layout.iter_rows()}
+    loc_of = dict(zip(areas["lsoa"], areas["locality"]))
+    # the 19 areas of Ipswich fill exactly the hexagon of radius 2 around its first area
+    ipswich = [by_area[a] for a in sorted(a for a in by_area if loc_of[a] == "Ipswich")]
+    assert max(_hex_distance(ipswich[0], c) for c in ipswich) == 2
+    # areas of different localities never touch: blobs are separated by a gap
+    for a, ca in by_area.items():
+        for b, cb in by_area.items():
+            if loc_of[a] != loc_of[b]:
+                assert _hex_distance(ca, cb) >= 2
+
+
+def test_hex_map_renders_hexagons():
+    areas = pl.DataFrame({"lsoa": [f"E{i:02d}" for i in range(10)], "locality": ["A"] * 6 + ["B"] * 4})
+    layout = charts.hex_layout(areas).with_columns(
+        value=pl.when(pl.col("lsoa") == "E03").then(None).otherwise(pl.int_range(10).cast(pl.Float64)),
+        suppressed=pl.col("lsoa") == "E03",
+    )
+    shapes = charts.hex_geojson(layout)
+    ring = shapes["features"][0]["geometry"]["coordinates"][0]
+    assert len(ring) == 7 and ring[0] == ring[-1]
+    side = np.hypot(ring[1][0] - ring[0][0], ring[1][1] - ring[0][1])
+    assert side == pytest.approx(0.95)
+    spec = charts.hex_map(layout.drop("locality"), title="Hex").to_dict()
+    assert "identity" in json.dumps(spec)
+    svg = charts.static_svg(spec)
+    assert svg.count("<path") >= 10 and "Suppressed [c]" in svg
+
+
+# ------------------------------------------------------------------ figure HTML and assets
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.scripts: dict[str, str] = {}
+        self._script: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "script" and dict(attrs).get("type") == "application/json":
+            self._script = dict(attrs)["id"]
+
+    def handle_data(self, data):
+        if self._script:
+            self.scripts[self._script] = self.scripts.get(self._script, "") + data
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._script = None
+
+
+def test_figure_html_is_accessible():
+    rates = _rates()
+    chart = charts.gradient(rates, title="Admissions by deprivation")
+    markup = charts.figure_html(
+        chart, id="fig-imd", title="Admissions by deprivation", description='Rates fall from 10 to 4 "per 1,000"',
+        data=rates, download_href="../downloads/fig-imd.csv", asset_prefix="../",
+    )  # fmt: skip
+    parser = _Tags()
+    parser.feed(markup)
+    tags = {t for t, _ in parser.tags}
+    assert {"figure", "figcaption", "details", "summary", "table", "caption", "svg", "a"} <= tags
+    (img,) = [a for t, a in parser.tags if a.get("role") == "img"]
+    assert img["aria-label"] == 'Rates fall from 10 to 4 "per 1,000"'
+    spec = json.loads(parser.scripts["fig-imd-spec"])
+    assert spec["description"] == img["aria-label"]
+    assert img["data-hg-spec"] == "fig-imd-spec"
+    assert "<summary>Show the numbers</summary>" in markup
+    assert 'href="../downloads/fig-imd.csv"' in markup
+    assert markup.count('src="../site_libs/healthgap/healthgap-charts.js"') == 1
+    root = charts.figure_html(chart, id="f2", title="t", description="d", data=rates, download_href=None)
+    assert 'src="site_libs/healthgap/healthgap-charts.js"' in root and "download>" not in root
+    assert "<script src" not in charts.figure_html(
+        chart, id="f3", title="t", description="d", data=rates, download_href=None, include_script=False
+    )
+
+
+def test_figure_html_escapes_script_breakers():
+    df = pl.DataFrame({"g": ["</script><b>x</b>", "b"], "value": [1.0, 2.0], "lower_ci": [0.5, 1.5], "upper_ci": [1.5, 2.5]})
+    markup = charts.figure_html(
+        charts.ci_chart(df, group="g", title="t"), id="f", title="t", description="d", data=df, download_href=None
+    )
+    json_part = markup.split('type="application/json" id="f-spec">')[1].split("</script>")[0]
+    assert "</script>" not in json_part and "<b>" not in json_part
+    assert json.loads(json_part)["description"] == "d"
+
+
+def test_figure_html_refuses_unsafe_data():
+    bad = pl.DataFrame({"g": ["a", "b"], "n": [3, 40]})
+    chart = alt.Chart(bad).mark_bar().encode(x="g:N", y="n:Q")
+    with pytest.raises(DisclosureError, match="count column 'n'"):
+        charts.figure_html(chart, id="f", title="t", description="d", data=bad.head(0), download_href=None)
+    people = alt.Chart(pl.DataFrame({"person_id": ["p1"], "value": [1.0]})).mark_point().encode(x="value:Q")
+    with pytest.raises(DisclosureError, match="person identifier"):
+        charts.figure_html(people, id="f", title="t", description="d", data=_rates(), download_href=None)
+    with pytest.raises(ChartError, match="text description"):
+        charts.figure_html(people, id="f", title="t", description="", data=_rates(), download_href=None)
+    with pytest.raises(ChartError, match="without spaces"):
+        charts.figure_html(people, id="a b", title="t", description="d", data=_rates(), download_href=None)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    return charts.write_chart_assets(tmp_path_factory.mktemp("site") / "site_libs" / "healthgap")
+
+
+def test_bundle_written_without_cdn_urls(bundle):
+    assert bundle.name == "healthgap-charts.js" and bundle.stat().st_size > 100_000
+    text = bundle.read_text(encoding="utf-8")
+    for cdn in ("cdn.jsdelivr", "unpkg.com", "cdnjs", "esm.sh", "skypack", "googleapis", "jspm.io"):
+        assert cdn not in text, cdn
+    assert not re.search(r"(^|[;\n])\s*(import|export)\s*[{*\w]", text)  # a classic script
+    assert "hgRender" in text and "div.hg-chart[data-hg-spec]" in text
+
+
+NODE_HARNESS = r"""
+const fs = require('fs');
+globalThis.window = globalThis;
+globalThis.ShadowRoot = class ShadowRoot {};
+const made = [];
+const mk = (tag) => { const el = {tagName: tag, childNodes: [], style: {}, attrs: {}, className: '',
+  classList: {add() {}, remove() {}, contains() { return false; }},
+  setAttribute(k, v) { this.attrs[k] = v; }, getAttribute(k) { return this.attrs[k] ?? null; },
+  appendChild(c) { this.childNodes.push(c); return c; }, append(c) { this.childNodes.push(c); },
+  insertBefore(c) { this.childNodes.push(c); return c; }, removeChild() {}, addEventListener() {},
+  removeEventListener() {}, querySelector() { return null; }, replaceChildren(...c) { this.childNodes = c; },
+  getRootNode() { return document; },
+  getBoundingClientRect() { return {width: 500, height: 300, left: 0, top: 0}; }}; made.push(el); return el; };
+const spec = fs.readFileSync(process.argv[3], 'utf8');
+const chart = mk('div'); chart.attrs['data-hg-spec'] = 'fig-spec'; chart.id = 'fig-chart';
+const source = {textContent: spec};
+globalThis.document = {readyState: 'complete', createElement: mk, createElementNS: (ns, t) => mk(t),
+  head: mk('head'), body: mk('body'), addEventListener() {}, removeEventListener() {},
+  getElementById: (id) => id === 'fig-spec' ? source : null,
+  querySelectorAll: (sel) => sel.startsWith('div.hg-chart') && !chart.attrs['data-hg-rendered'] ? [chart] : []};
+eval(fs.readFileSync(process.argv[2], 'utf8'));
+const first = window.healthgapCharts;
+eval(fs.readFileSync(process.argv[2], 'utf8'));  // a second copy on the page must be a no-op
+const hg = window.healthgapCharts;
+const once = hg === first;
+chart.attrs['data-hg-rendered'] = undefined;
+hg.render(document, {renderer: 'none'}).then(async (results) => {
+  const svg = await results[0].view.toSVG();
+  const live = chart.childNodes.length === 1 && chart.childNodes[0].className === 'hg-live';
+  console.log(JSON.stringify({embed: typeof hg.vegaEmbed, once, live, svg: svg.slice(0, 4), text: svg.includes('Rate by IMD')}));
+}).catch((e) => { console.error(e); process.exit(2); });
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to execute the bundle")
+def test_bundle_renders_our_spec_in_node(bundle, built, tmp_path):
+    harness = tmp_path / "harness.js"
+    harness.write_text(NODE_HARNESS, encoding="utf-8")
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(built["ci"]), encoding="utf-8")
+    run = subprocess.run(["node", str(harness), str(bundle), str(spec)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result == {"embed": "function", "once": True, "live": True, "svg": "<svg", "text": True}

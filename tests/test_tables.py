@@ -1,0 +1,159 @@
+"""Tests for healthgap.tables: number formatting and accessible HTML tables."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from healthgap.config import DisclosureSettings
+from healthgap.disclosure import DisclosureError, protect
+from healthgap.tables import format_expr, format_number, table_html
+
+
+class _Cells(HTMLParser):
+    """Collects (tag, attrs, text) of every th/td, and captions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[tuple[str, dict, str]] = []
+        self._open: tuple[str, dict] | None = None
+        self._text = ""
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("th", "td", "caption"):
+            self._open, self._text = (tag, dict(attrs)), ""
+
+    def handle_data(self, data):
+        if self._open:
+            self._text += data
+
+    def handle_endtag(self, tag):
+        if self._open and tag == self._open[0]:
+            self.cells.append((tag, self._open[1], self._text))
+            self._open = None
+
+
+def _parse(markup: str) -> list[tuple[str, dict, str]]:
+    p = _Cells()
+    p.feed(markup)
+    return p.cells
+
+
+def _python_reference(v: float, dp: int) -> str:
+    ref = f"{v:,.{dp}f}"
+    return ref.lstrip("-") if float(ref.replace(",", "")) == 0 else ref
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-(10**12), 10**12))
+def test_integer_format_matches_python(x):
+    assert format_number(x, style="integer") == f"{x:,}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-(10**9), 10**9).filter(lambda k: abs(k) % 10 != 5), st.integers(0, 3))
+def test_decimal_format_matches_python(k, dp):
+    v = k / 10 ** (dp + 1)  # never a tie at the rounding digit
+    assert format_number(v, dp=dp) == _python_reference(v, dp)
+
+
+def test_format_styles_and_missing():
+    assert format_number(1234.56) == "1,234.6"
+    assert format_number(1234.56, style="rate") == "1,234.6"
+    assert format_number(12.345, style="percent") == "12.3%"
+    assert format_number(0.1234, style="proportion") == "12.3%"
+    assert format_number(0.1234, style="proportion", dp=0) == "12%"
+    assert format_number(1.2345, style="ratio") == "1.23"
+    assert format_number(-0.04) == "0.0"
+    assert format_number(None) == "not available"
+    assert format_number(float("nan"), missing="[x]") == "[x]"
+    assert format_number(float("inf")) == "not available"
+    with pytest.raises(ValueError, match="Unknown number style 'money'"):
+        format_number(1, style="money")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="whole number from 0 to 10"):
+        format_number(1, dp=-1)
+    out = pl.DataFrame({"x": [1000.0, None]}).select(format_expr("x", style="integer"))
+    assert out["x"].to_list() == ["1,000", None]
+
+
+def _protected() -> pl.DataFrame:
+    df = pl.DataFrame(
+        {
+            "group": ["<most> deprived", "2", "3", "4"],
+            "events": [3, 1200, 40, 600],
+            "rate": [1.25, 1234.567, 3.0, 4.0],
+            "flag": [True, False, True, None],
+        }
+    )
+    return protect(df, counts=["events"], derived={"events": ["rate"]})
+
+
+def test_table_structure_and_accessibility():
+    markup = table_html(_protected(), id="rates", caption="Rates & counts", note="Source: synthetic <data>")
+    cells = _parse(markup)
+    caption = [c for c in cells if c[0] == "caption"]
+    assert caption and caption[0][2] == "Rates & counts"
+    heads = [c for c in cells if c[0] == "th" and c[1].get("scope") == "col"]
+    assert [h[2] for h in heads] == ["group", "events", "rate", "flag"]
+    assert all("text-align:right" in h[1].get("style", "") for h in heads[1:3])
+    row_heads = [c[2] for c in cells if c[0] == "th" and c[1].get("scope") == "row"]
+    assert row_heads == ["<most> deprived", "2", "3", "4"]
+    data = [c[2] for c in cells if c[0] == "td"]
+    assert data[:3] == ["[c]", "[c]", "Yes"]
+    assert data[3:6] == ["1,200", "1,234.6", "No"]
+    assert data[-1] == "[x]"
+    assert "&lt;most&gt;" in markup and "<most>" not in markup
+    assert 'role="region"' in markup and 'aria-labelledby="rates-caption"' in markup
+    assert "[c] Suppressed to protect confidentiality: count of 1-7" in markup
+    assert "secondary suppression" in markup
+    assert "[x] Not available." in markup
+    assert "Source: synthetic &lt;data&gt;" in markup
+
+
+def test_columns_select_rename_and_formats():
+    markup = table_html(
+        _protected(), id="t", caption="c", columns={"rate": "Rate per 1,000", "group": "Group"},
+        formats={"rate": ("rate", 2)},
+    )
+    cells = _parse(markup)
+    assert [c[2] for c in cells if c[1].get("scope") == "col"] == ["Rate per 1,000", "Group"]
+    assert "1,234.57" in markup
+    assert "suppressed" not in [c[2] for c in cells if c[0] == "th"]
+
+
+def test_no_suppression_footnote_when_nothing_suppressed():
+    df = protect(pl.DataFrame({"g": ["a", "b"], "n": [100, 200]}), counts=["n"])
+    markup = table_html(df, id="t", caption="c")
+    assert "[c]" not in markup and "[x]" not in markup
+
+
+def test_disclosure_off_is_stated():
+    off = DisclosureSettings(enabled=False, reason="QA")
+    df = protect(pl.DataFrame({"g": ["a", "b"], "n": [3, 200]}), counts=["n"], settings=off)
+    markup = table_html(df, id="t", caption="c")
+    assert "Disclosure control was off for this table" in markup
+    assert ">3<" in markup
+
+
+def test_table_errors():
+    df = _protected()
+    with pytest.raises(ValueError, match=r"column\(s\) \['nope'\] are not in the table"):
+        table_html(df, id="t", caption="c", columns={"nope": "x"})
+    with pytest.raises(ValueError, match="Unknown number style 'bad' for column 'rate'"):
+        table_html(df, id="t", caption="c", formats={"rate": "bad"})
+    with pytest.raises(ValueError, match="`id` must be a non-empty string without spaces"):
+        table_html(df, id="has space", caption="c")
+    with pytest.raises(DisclosureError, match="person identifier"):
+        table_html(pl.DataFrame({"person_id": ["a"], "x": [1]}), id="t", caption="c")
+    with pytest.raises(DisclosureError, match="between 1 and 7"):
+        table_html(pl.DataFrame({"g": ["a"], "n": [3]}), id="t", caption="c")
+
+
+def test_empty_table():
+    df = protect(pl.DataFrame({"g": [], "n": []}, schema={"g": pl.String, "n": pl.Int64}), counts=["n"])
+    markup = table_html(df, id="t", caption="Nothing")
+    assert "<tbody>" in markup and "<td" not in markup
