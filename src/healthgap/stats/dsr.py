@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from ._ci import poisson_lower, poisson_upper
+from ._ci import byars_lower, byars_upper
 from ._common import (
     NEGATIVE_COUNTS,
     NULL_COUNTS,
@@ -151,10 +151,11 @@ def dsr_table(
     spread = (var / total).sqrt() * multiplier
     q = q.with_columns(
         pl.when(ok).then(value).alias("value"),
-        pl.when(ok).then(value + spread * (poisson_lower(total, confidence) - total)).alias(
+        # only groups with 10+ events get a DSR, so Byar's limits apply (Fingertips)
+        pl.when(ok).then(value + spread * (byars_lower(total, confidence) - total)).alias(
             "lower_ci"
         ),
-        pl.when(ok).then(value + spread * (poisson_upper(total, confidence) - total)).alias(
+        pl.when(ok).then(value + spread * (byars_upper(total, confidence) - total)).alias(
             "upper_ci"
         ),
         pl.when(ok).then(var * multiplier**2).alias("variance"),
