@@ -1,0 +1,404 @@
+"""healthgap.descriptive: each analysis against an independent calculation, and the synthetic truth."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from healthgap.config import DEFAULT_DIMENSIONS, Config, DataSource
+from healthgap.contract import CONDITIONS, OUTCOMES
+from healthgap.descriptive import (
+    area_rates,
+    completeness,
+    composition,
+    detection,
+    gradient,
+    headlines,
+    intersection,
+    missed,
+    not_stated,
+    observed_expected,
+    outcome_rates,
+    practice_funnel,
+    prevalence,
+    pyramid,
+    rates,
+    summary,
+    treatment,
+    waits,
+)
+from healthgap.descriptive.access import eligible_expr
+from healthgap.descriptive.narrative import extremes, gap_sentence, group_name, ratio_phrase
+
+from conftest import build_people
+
+#: ESP2013 weights, typed in from Eurostat (2013) table 3 (independent of healthgap.stats).
+ESP = [5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000, 7000, 6500, 6000, 5500, 5000,
+       4000, 2500, 1500, 1000]  # fmt: skip
+BANDS = [f"{a}-{a + 4}" for a in range(0, 90, 5)] + ["90+"]
+
+
+def _band(age: np.ndarray) -> np.ndarray:
+    return np.minimum(age // 5, 18)
+
+
+def tiny_config() -> Config:
+    return Config(
+        path=Path("tiny.yml").resolve(),
+        data=DataSource(path=Path("tiny.parquet").resolve(), format="parquet", columns={}, codes={}),
+        dimensions=tuple(DEFAULT_DIMENSIONS.values()),
+        conditions=CONDITIONS,
+        outcomes=OUTCOMES,
+    )
+
+
+@pytest.fixture(scope="module")
+def people() -> pl.DataFrame:
+    df = build_people(3000, seed=5)
+    return df.with_columns(((pl.col("imd_decile") + 1) // 2).alias("imd_quintile"))
+
+
+@pytest.fixture(scope="module")
+def cfg() -> Config:
+    return tiny_config()
+
+
+# -- population ---------------------------------------------------------------------------------
+
+
+def test_pyramid_counts_every_band_and_sex(people):
+    out = pyramid(people)
+    assert out.height == 19 * 2
+    ages, sexes = people["age"].to_numpy(), people["sex"].to_numpy()
+    for band in (0, 7, 18):
+        for sex in ("female", "male"):
+            expected = int(((_band(ages) == band) & (sexes == sex)).sum())
+            got = out.filter((pl.col("age_band") == BANDS[band]) & (pl.col("sex") == sex))["people"].item()
+            assert got == expected
+    assert out["people"].sum() == people.height
+    assert out["share"].sum() == pytest.approx(100)
+
+
+def test_composition_counts_shares_and_reference(people, cfg):
+    out = composition(people, cfg)
+    q = out.filter(pl.col("dimension") == "imd_quintile").sort("order")
+    expected = [int((people["imd_quintile"] == k).sum()) for k in range(1, 6)]
+    assert q["people"].to_list() == expected
+    assert q["share"].to_list() == pytest.approx([100 * e / people.height for e in expected])
+    assert q.filter(pl.col("is_reference"))["level"].to_list() == ["5"]
+    assert q["label"][0] == "1 (most deprived)"
+    loc = out.filter(pl.col("dimension") == "locality")
+    largest = people["locality"].value_counts(sort=True)["locality"][0]
+    assert loc.filter(pl.col("is_reference"))["level"].item() == largest
+
+
+def test_completeness_counts_nulls_and_not_stated(people):
+    out = completeness(people)
+    eth = out.filter(pl.col("column") == "ethnicity").row(0, named=True)
+    assert eth["missing"] == int((people["ethnicity"] == "Not stated").sum())
+    days = out.filter(pl.col("column") == "days_to_first_outpatient").row(0, named=True)
+    assert days["missing"] == people["days_to_first_outpatient"].null_count()
+    assert days["complete"] == pytest.approx(100 * days["recorded"] / people.height)
+    assert "person_id" not in out["column"].to_list()
+
+
+def _wilson(x: float, n: float, z: float = 1.959963984540054) -> tuple[float, float]:
+    p = x / n
+    centre = (2 * x + z * z) / (2 * (n + z * z))
+    half = z * math.sqrt(z * z + 4 * x * (1 - p)) / (2 * (n + z * z))
+    return 100 * (centre - half), 100 * (centre + half)
+
+
+def test_not_stated_share_and_wilson_interval(people, cfg):
+    out = not_stated(people, cfg, dimensions=("imd_quintile",))
+    row = out.filter(pl.col("level") == "1").row(0, named=True)
+    sub = people.filter(pl.col("imd_quintile") == 1)
+    x, n = int((sub["ethnicity"] == "Not stated").sum()), sub.height
+    assert (row["not_stated"], row["people"]) == (x, n)
+    assert row["value"] == pytest.approx(100 * x / n)
+    lo, hi = _wilson(x, n)
+    assert row["lower_ci"] == pytest.approx(lo, rel=1e-6)
+    assert row["upper_ci"] == pytest.approx(hi, rel=1e-6)
+
+
+def test_summary(people):
+    s = summary(people)
+    assert s["people"] == people.height
+    assert s["median_age"] == pytest.approx(float(np.median(people["age"].to_numpy())))
+    assert s["practices"] == people["gp_practice"].n_unique()
+
+
+# -- prevalence ---------------------------------------------------------------------------------
+
+
+def _dsr(df: pl.DataFrame, events: str) -> float:
+    band = _band(df["age"].to_numpy())
+    ev = df[events].cast(pl.Int64).to_numpy()
+    total = 0.0
+    for b in range(19):
+        n = (band == b).sum()
+        if n:
+            total += ESP[b] * ev[band == b].sum() / n
+    return 100 * total / sum(ESP)
+
+
+def test_rates_crude_dsr_and_rate_ratio_match_hand_calculation(people, cfg):
+    out = rates(people, cfg, measures=["hypertension"], dimensions=["imd_quintile"])
+    assert out.height == 5
+    for q in ("1", "5"):
+        sub = people.filter(pl.col("imd_quintile") == int(q))
+        row = out.filter(pl.col("level") == q).row(0, named=True)
+        assert row["events"] == int(sub["hypertension"].sum())
+        assert row["population"] == sub.height
+        assert row["crude"] == pytest.approx(100 * sub["hypertension"].mean())
+        assert row["value"] == pytest.approx(_dsr(sub, "hypertension"), rel=1e-9)
+        assert row["lower_ci"] < row["value"] < row["upper_ci"]
+    r1 = out.filter(pl.col("level") == "1").row(0, named=True)
+    r5 = out.filter(pl.col("level") == "5").row(0, named=True)
+    assert r1["rate_ratio"] == pytest.approx(r1["value"] / r5["value"])
+    assert r5["rate_ratio"] == 1.0 and r5["is_reference"]
+
+
+def test_rates_age_band_is_crude_and_counts_sum(people, cfg):
+    out = rates(people, cfg, measures={"adm": pl.col("cvd_admissions")}, dimensions=["age_band"],
+                multiplier=1000)  # fmt: skip
+    assert not out["standardised"].any()
+    assert out["events"].sum() == people["cvd_admissions"].sum()
+    assert out["value"].drop_nulls().to_list() == pytest.approx(out["crude"].drop_nulls().to_list())
+
+
+def test_prevalence_long_over_conditions_and_dimensions(people, cfg):
+    out = prevalence(people, cfg, conditions=["chd", "diabetes"])
+    assert set(out["measure"]) == {"chd", "diabetes"}
+    assert set(out["dimension"]) == {"imd_quintile", "ethnicity", "sex", "age_band", "locality"}
+    assert out.filter(pl.col("measure") == "chd")["measure_label"][0] == "Coronary heart disease"
+
+
+def test_gradient_sii_is_weighted_least_squares_slope(people, cfg):
+    table = rates(people, cfg, measures=["hypertension"], dimensions=["imd_quintile"])
+    out = gradient(table).row(0, named=True)
+    t = table.sort("level")
+    w = t["population"].to_numpy() / t["population"].sum()
+    x = np.cumsum(w) - w / 2
+    y = t["value"].to_numpy()
+    xb, yb = (w * x).sum(), (w * y).sum()
+    slope = (w * (x - xb) * (y - yb)).sum() / (w * (x - xb) ** 2).sum()
+    intercept = yb - slope * xb
+    assert out["sii"] == pytest.approx(slope, rel=1e-9)
+    assert out["rii"] == pytest.approx((intercept + slope) / intercept, rel=1e-9)
+
+
+def test_intersection_matches_dsr_of_the_subset(people, cfg):
+    out = intersection(people, cfg, condition="hypertension")
+    cell = out.filter((pl.col("row_level") == "3") & (pl.col("column_level") == "White")).row(0, named=True)
+    sub = people.filter((pl.col("imd_quintile") == 3) & (pl.col("ethnicity") == "White"))
+    assert cell["population"] == sub.height
+    assert cell["value"] == pytest.approx(_dsr(sub, "hypertension"))
+
+
+# -- access ---------------------------------------------------------------------------------------
+
+
+def test_observed_expected_is_indirect_standardisation(people, cfg):
+    out = observed_expected(people, cfg, conditions=["hypertension"], dimensions=["sex"])
+    band = _band(people["age"].to_numpy())
+    sex = people["sex"].to_numpy()
+    hyp = people["hypertension"].to_numpy()
+    expected = {"female": 0.0, "male": 0.0}
+    for b in range(19):
+        for s in ("female", "male"):
+            cell = (band == b) & (sex == s)
+            if cell.sum():
+                rate = hyp[cell].mean()
+                for g in expected:
+                    expected[g] += ((band == b) & (sex == s) & (sex == g)).sum() * rate
+    for g in ("female", "male"):
+        row = out.filter(pl.col("level") == g).row(0, named=True)
+        assert row["expected"] == pytest.approx(expected[g])
+        assert row["value"] == pytest.approx(hyp[sex == g].sum() / expected[g])
+    # the expected cases add up to the observed cases overall
+    assert out["expected"].sum() == pytest.approx(out["observed"].sum())
+
+
+def test_treatment_counts_eligible_by_nice_rules(people, cfg):
+    out = treatment(people, cfg, measures=("statin", "bp_control"), dimensions=["sex"])
+    f = people.filter(pl.col("sex") == "female")
+    elig = f["chd"] | f["stroke_tia"] | f["pad"] | ((f["diabetes"] | f["ckd"]) & (f["age"] >= 40))
+    row = out.filter((pl.col("measure") == "statin") & (pl.col("level") == "female")).row(0, named=True)
+    assert row["eligible"] == int(elig.sum())
+    assert row["treated"] == int((elig & f["statin"]).sum())
+    bp = f["hypertension"] & f["antihypertensive"]
+    row = out.filter((pl.col("measure") == "bp_control") & (pl.col("level") == "female")).row(0, named=True)
+    assert row["eligible"] == int(bp.sum())
+    assert row["treated"] == int((bp & (f["systolic_bp"] < 140)).sum())
+
+
+def test_anticoagulant_eligibility_uses_cha2ds2_vasc():
+    df = pl.DataFrame({
+        "age": [50, 50, 70, 80], "sex": ["male", "female", "female", "male"], "af": [True] * 4,
+        "heart_failure": [False] * 4, "hypertension": [True, True, False, False], "diabetes": [True, True, False, False],
+        "stroke_tia": [False] * 4, "chd": [False] * 4, "pad": [False] * 4,
+    })  # fmt: skip
+    elig, _ = eligible_expr("anticoagulant")
+    # man 50 with HTN+DM: 2 -> eligible; woman 50 with HTN+DM: 3, minus sex point 2 -> eligible;
+    # woman 70: 1 + 1 = 2, minus sex 1 -> not; man 80: 2 -> eligible
+    assert df.select(elig).to_series().to_list() == [True, True, False, True]
+
+
+def test_waits_median_mean_and_18_weeks(cfg):
+    df = pl.DataFrame({
+        "age": [50] * 6, "sex": ["female"] * 3 + ["male"] * 3,
+        "days_to_first_outpatient": [10, 200, None, 30, 40, 130],
+    })  # fmt: skip
+    out = waits(df, cfg, dimensions=["sex"])
+    f = out.filter(pl.col("level") == "female").row(0, named=True)
+    m = out.filter(pl.col("level") == "male").row(0, named=True)
+    assert (f["seen"], f["over_18_weeks"], f["median_days"], f["mean_days"]) == (2, 1, 105, 105)
+    assert (m["seen"], m["over_18_weeks"], m["median_days"]) == (3, 1, 40)
+    assert m["value"] == pytest.approx(100 / 3)
+
+
+def test_missed_per_100_referred(cfg):
+    df = pl.DataFrame({"age": [50] * 4, "sex": ["female"] * 4, "cardiology_referral": [True, True, False, True],
+                       "missed_appointments": [2, 0, 0, 1]})  # fmt: skip
+    row = missed(df, cfg, dimensions=["sex"]).row(0, named=True)
+    assert (row["events"], row["population"]) == (3, 3)
+    assert row["value"] == pytest.approx(100.0)
+
+
+def test_missing_columns_give_clear_errors(cfg):
+    df = pl.DataFrame({"age": [50], "sex": ["female"]})
+    with pytest.raises(KeyError, match="days_to_first_outpatient"):
+        waits(df, cfg, dimensions=["sex"])
+    assert treatment(df, cfg).is_empty()
+    assert detection(df.with_columns(pl.lit(True).alias("chd")), cfg).is_empty()
+
+
+# -- outcomes and geography --------------------------------------------------------------------
+
+
+def test_practice_funnel_points_and_limits(people):
+    points, limits = practice_funnel(people, measure="cvd_admissions")
+    for row in points.iter_rows(named=True):
+        sub = people.filter(pl.col("gp_practice") == row["gp_practice"])
+        assert row["events"] == sub["cvd_admissions"].sum()
+        assert row["value"] == pytest.approx(1000 * sub["cvd_admissions"].sum() / sub.height)
+    assert {"registered", "lower_95", "upper_95", "lower_998", "upper_998"} <= set(limits.columns)
+    assert (limits["lower_998"] <= limits["lower_95"]).all()
+    assert points["baseline"][0] == pytest.approx(1000 * people["cvd_admissions"].sum() / people.height)
+
+
+def test_area_rates_proportion_by_area(people):
+    out = area_rates(people, measure="hypertension")
+    assert out.height == people["lsoa"].n_unique()
+    row = out.row(0, named=True)
+    sub = people.filter(pl.col("lsoa") == row["lsoa"])
+    assert row["value"] == pytest.approx(100 * sub["hypertension"].mean())
+    assert "locality" in out.columns
+
+
+# -- against the synthetic truth ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def synthetic(synthetic_dir, default_config):
+    from healthgap.data import load
+
+    truth = json.loads((synthetic_dir / "synthetic" / "truth.json").read_text())
+    return load(default_config).collect(), default_config, truth["realised"]
+
+
+def test_detection_recovers_recorded_over_true(synthetic):
+    people, config, real = synthetic
+    out = detection(people, config, conditions=["hypertension", "chd"], dimensions=["imd_quintile"])
+    for cond in ("hypertension", "chd"):
+        for q in "12345":
+            row = out.filter((pl.col("measure") == cond) & (pl.col("level") == q)).row(0, named=True)
+            assert row["value"] / 100 == pytest.approx(real["prevalence"][cond]["recorded_over_true"][q], abs=1e-4)
+
+
+def test_treatment_recovers_truth(synthetic):
+    people, config, real = synthetic
+    out = treatment(people, config, measures=("statin", "anticoagulant"), dimensions=["imd_quintile"])
+    for m in ("statin", "anticoagulant"):
+        for q in "12345":
+            row = out.filter((pl.col("measure") == m) & (pl.col("level") == q)).row(0, named=True)
+            assert row["eligible"] == real["treatment"][m]["eligible"][q]
+            assert row["value"] / 100 == pytest.approx(real["treatment"][m]["treated_share_of_eligible"][q], abs=1e-4)
+
+
+def test_outcomes_and_access_recover_truth(synthetic):
+    people, config, real = synthetic
+    out = outcome_rates(people, config, dimensions=["imd_quintile"])
+    ms = missed(people, config, dimensions=["imd_quintile"])
+    ns = not_stated(people, config, dimensions=("imd_quintile",))
+    for q in "12345":
+        adm = out.filter((pl.col("measure") == "cvd_admissions") & (pl.col("level") == q))["crude"].item()
+        assert adm == pytest.approx(real["by_imd_quintile"]["cvd_admissions_per_1000"][q], abs=1e-3)
+        m = ms.filter(pl.col("level") == q)["value"].item()
+        assert m / 100 == pytest.approx(real["by_imd_quintile"]["missed_appointments_per_referral"][q], abs=1e-3)
+        n = ns.filter(pl.col("level") == q)["value"].item()
+        assert n == pytest.approx(real["by_imd_quintile"]["ethnicity_not_stated_percent"][q], abs=1e-3)
+
+
+def test_built_in_inequalities_are_found(synthetic):
+    """The synthetic population has a deprivation gradient in CHD and diabetes: the SII must find it."""
+    people, config, _ = synthetic
+    table = prevalence(people, config, conditions=["chd", "diabetes"], dimensions=["imd_quintile"])
+    g = gradient(table)
+    assert (g["sii_upper"] < 0).all()
+
+
+def test_headlines_sentences_carry_the_computed_numbers(synthetic):
+    people, config, real = synthetic
+    h = headlines(people, config)
+    assert all(f.available for f in h)
+    det = h.underdiagnosis.values
+    assert det["most"] / 100 == pytest.approx(real["prevalence"]["hypertension"]["recorded_over_true"]["1"], abs=1e-4)
+    assert f"{det['most']:.0f}%" in h.underdiagnosis.text
+    statin = h.treatment_gap.values
+    assert statin["most"] / 100 == pytest.approx(real["treatment"]["statin"]["treated_share_of_eligible"]["1"], abs=1e-4)
+    assert f"{statin['least']:.0f}%" in h.treatment_gap.text
+    table = rates(people, config, measures=["cvd_admissions"], dimensions=["imd_quintile"], multiplier=1000)
+    rr = table.filter(pl.col("level") == "1")["rate_ratio"].item()
+    assert h.outcome_ratio.values["ratio"] == pytest.approx(rr)
+    assert f"{rr:.1f} times" in h.outcome_ratio.text
+    prev = prevalence(people, config, conditions=["hypertension"], dimensions=["imd_quintile"])
+    most = prev.filter(pl.col("level") == "1")["value"].item()
+    assert f"{most:.1f}%" in h.prevalence_gap.text
+    assert len(h.markdown().splitlines()) == 5
+
+
+def test_headlines_without_deprivation_or_truth(other_trust_config):
+    from healthgap.data import load
+
+    people = load(other_trust_config).collect()
+    h = headlines(people, other_trust_config)
+    assert h.underdiagnosis.values.get("measure") == "observed/expected"
+    assert h.prevalence_gap.available
+    no_imd = people.drop("imd_quintile")
+    h2 = headlines(no_imd, other_trust_config)
+    assert not any(f.available for f in h2)
+    assert "deprivation" in h2.slope.text
+
+
+# -- narrative ----------------------------------------------------------------------------------
+
+
+def test_narrative_wording():
+    t = pl.DataFrame({"dimension": ["imd_quintile"] * 3, "level": ["1", "3", "5"], "label": ["a", "b", "c"],
+                      "value": [12.34, None, 8.0]})  # fmt: skip
+    assert extremes(t) == "highest in the most deprived fifth (12.3%) and lowest in the least deprived fifth (8.0%)"
+    assert "a difference of 4.3 percentage points" in gap_sentence(t, subject="x", level="1", reference="5")
+    assert "cannot be compared" in gap_sentence(t, subject="x", level="3", reference="5")
+    assert ratio_phrase(1.8) == "1.8 times as likely"
+    assert ratio_phrase(0.8) == "20% less likely"
+    assert ratio_phrase(1.01) == "about as likely"
+    assert group_name({"dimension": "ethnicity", "level": "Asian", "label": "Asian"}, people=True) == (
+        "people in the Asian group"
+    )
