@@ -44,16 +44,8 @@ HTML:
 from __future__ import annotations
 
 from healthgap.charts._common import THEME, ChartError, theme_config
-from healthgap.charts.builders import (
-    binned,
-    ci_chart,
-    funnel,
-    gradient,
-    heatmap,
-    mitigation_scatter,
-    pyramid,
-    small_multiples,
-)
+from healthgap.charts.builders import ci_chart, gradient, pyramid, small_multiples
+from healthgap.charts.comparisons import binned, funnel, heatmap, mitigation_scatter
 from healthgap.charts.html import ASSET_PATH, BUNDLE_NAME, chart_spec, figure_html, static_svg, write_chart_assets
 from healthgap.charts.maps import choropleth, hex_geojson, hex_layout, hex_map
 

@@ -1,0 +1,251 @@
+"""Chart builders for comparing units and models: funnel plot, intersection heatmap,
+mitigation scatter and binned averages (SHAP dependence).
+
+Same conventions as :mod:`healthgap.charts.builders`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import altair as alt
+import polars as pl
+
+from healthgap import palette
+from healthgap.charts._common import WIDTH, ChartError, levels, nominal, prepare, title_of
+
+__all__ = ["funnel", "mitigation_scatter", "heatmap", "binned"]
+
+ERR_LIMITS = "funnel(): `limits` is missing column(s) {missing}; it needs {needed} (one row per denominator)."
+ERR_LEVEL = "funnel(): limit must be '95' or '99.8'; got {value!r}."
+
+
+def funnel(
+    df: pl.DataFrame,
+    *,
+    limits: pl.DataFrame,
+    target: float,
+    title: str,
+    unit: str = "unit",
+    value: str = "value",
+    denominator: str = "denominator",
+    flag: str | None = None,
+    limit: Literal["95", "99.8"] = "99.8",
+    value_title: str | None = None,
+    denominator_title: str | None = None,
+) -> alt.LayerChart:
+    """Funnel plot: units as points, coloured below / within / above the control limits.
+
+    Parameters
+    ----------
+    df : one row per unit (e.g. GP practice) with its ``value`` and ``denominator``.
+    limits : control limits on a grid of denominators: columns ``denominator``
+        (same name as in ``df``), ``lower_95``, ``upper_95``, ``lower_998``,
+        ``upper_998`` (from :mod:`healthgap.stats`).
+    target : the centre line (e.g. the overall rate).
+    flag : optional column with "below" / "within" / "above"; otherwise computed
+        by comparing each unit with the ``limit`` limits, linearly interpolated
+        in ``limits`` at the unit's denominator.
+
+    References
+    ----------
+    .. [1] Spiegelhalter DJ. Funnel plots for comparing institutional performance.
+       Stat Med 2005;24:1185-202.
+    """
+    data = prepare(df, {"unit": unit, "value": value, "denominator": denominator, "flag": flag}, "funnel", title)
+    if limit not in ("95", "99.8"):
+        raise ChartError(ERR_LEVEL.format(value=limit))
+    needed = [denominator, "lower_95", "upper_95", "lower_998", "upper_998"]
+    missing = [c for c in needed if c not in limits.columns]
+    if missing:
+        raise ChartError(ERR_LIMITS.format(missing=missing, needed=needed))
+    grid = limits.select(needed).with_columns(pl.col(needed).cast(pl.Float64)).sort(denominator)
+    if flag is None:
+        flag = "position"
+        suffix = "95" if limit == "95" else "998"
+        data = data.with_columns(
+            _interpolate(data, grid, denominator, f"lower_{suffix}").alias("__lo"),
+            _interpolate(data, grid, denominator, f"upper_{suffix}").alias("__hi"),
+        ).with_columns(
+            pl.when(pl.col(value) > pl.col("__hi")).then(pl.lit("above"))
+            .when(pl.col(value) < pl.col("__lo")).then(pl.lit("below"))
+            .when(pl.col(value).is_not_null()).then(pl.lit("within"))
+            .alias(flag)
+        ).drop("__lo", "__hi")  # fmt: skip
+    x = alt.X(f"{denominator}:Q", title=title_of(denominator, denominator_title))
+    long = grid.unpivot(index=denominator, variable_name="limit", value_name="bound").with_columns(
+        level=pl.when(pl.col("limit").str.ends_with("_95")).then(pl.lit("95%")).otherwise(pl.lit("99.8%")),
+        side=pl.col("limit").str.split("_").list.first(),
+    )
+    lines = alt.Chart(long).mark_line(color=palette.REFERENCE, strokeWidth=1.2).encode(
+        x=x, y=alt.Y("bound:Q", title=title_of(value, value_title)), detail="limit:N",
+        strokeDash=alt.StrokeDash("level:N", scale=alt.Scale(domain=["95%", "99.8%"], range=[[4, 3], [1, 0]]),
+                                  legend=alt.Legend(title="Control limit", orient="top")),
+    )  # fmt: skip
+    centre = alt.Chart(pl.DataFrame({"target": [float(target)]})).mark_rule(color=palette.TEXT).encode(y="target:Q")
+    order = ["below", "within", "above"]
+    points = alt.Chart(data).mark_point(filled=True, size=70, stroke=palette.BACKGROUND, strokeWidth=0.5).encode(
+        x=x, y=alt.Y(f"{value}:Q"),
+        color=alt.Color(f"{flag}:N", scale=alt.Scale(domain=order, range=[palette.FUNNEL[k] for k in order]),
+                        legend=alt.Legend(title=f"Position ({limit}% limits)", orient="top")),
+        shape=alt.Shape(f"{flag}:N", scale=alt.Scale(domain=order, range=["triangle-down", "circle", "triangle-up"]),
+                        legend=None),
+        tooltip=[alt.Tooltip(f"{unit}:N"), alt.Tooltip(f"{value}:Q", format=",.2f"),
+                 alt.Tooltip(f"{denominator}:Q", format=","), alt.Tooltip(f"{flag}:N", title="Position")],
+    )  # fmt: skip
+    return alt.layer(lines, centre, points).resolve_scale(color="independent").properties(
+        title=title, width=WIDTH - 60, height=320
+    )
+
+
+def _interpolate(data: pl.DataFrame, grid: pl.DataFrame, x: str, col: str) -> pl.Series:
+    """Linear interpolation of ``grid[col]`` at ``data[x]`` (held flat beyond the grid)."""
+    pts = data.select(pl.col(x).cast(pl.Float64).alias("__x")).with_row_index("__i").sort("__x")
+    g = grid.select(pl.col(x).alias("__x"), pl.col(col).alias("__y"))
+    lo = pts.join_asof(g.rename({"__y": "__y0"}).with_columns(__x0=pl.col("__x")), on="__x", strategy="backward")
+    both = lo.join_asof(g.rename({"__y": "__y1"}).with_columns(__x1=pl.col("__x")), on="__x", strategy="forward")
+    frac = ((pl.col("__x") - pl.col("__x0")) / (pl.col("__x1") - pl.col("__x0"))).fill_nan(0.0)
+    y = (
+        pl.when(pl.col("__x0").is_null()).then(pl.col("__y1"))
+        .when(pl.col("__x1").is_null()).then(pl.col("__y0"))
+        .otherwise(pl.col("__y0") + frac * (pl.col("__y1") - pl.col("__y0")))
+    )  # fmt: skip
+    return both.with_columns(y.alias("__y")).sort("__i")["__y"]
+
+
+def mitigation_scatter(
+    df: pl.DataFrame,
+    *,
+    title: str,
+    x: str = "performance",
+    y: str = "disparity",
+    label: str = "method",
+    x_title: str | None = None,
+    y_title: str | None = None,
+    highlight: str | None = None,
+) -> alt.LayerChart:
+    """Overall performance against the largest disparity, one labelled point per model/mitigation.
+
+    ``highlight`` names a ``label`` level drawn in the accent colour (e.g. the chosen model).
+
+    References
+    ----------
+    .. [1] Weerts H et al. Fairlearn: assessing and improving fairness of AI systems. JMLR 2023;24(257).
+    """
+    data = prepare(df, {"x": x, "y": y, "label": label}, "mitigation_scatter", title)
+    colour = (
+        alt.condition(f"datum[{label!r}] === {highlight!r}", alt.value(palette.CATEGORICAL[1]), alt.value(palette.CATEGORICAL[0]))
+        if highlight is not None else alt.value(palette.CATEGORICAL[0])
+    )  # fmt: skip
+    base = alt.Chart(data).encode(
+        x=alt.X(f"{x}:Q", title=title_of(x, x_title), scale=alt.Scale(zero=False)),
+        y=alt.Y(f"{y}:Q", title=title_of(y, y_title), scale=alt.Scale(zero=False)),
+    )
+    points = base.mark_point(filled=True, size=90).encode(
+        color=colour, tooltip=[alt.Tooltip(f"{label}:N"), alt.Tooltip(f"{x}:Q", format=".3f"), alt.Tooltip(f"{y}:Q", format=".3f")]
+    )
+    text = base.mark_text(align="left", dx=7, dy=-7).encode(text=f"{label}:N")
+    return alt.layer(points, text).properties(title=title, width=WIDTH - 60, height=320)
+
+
+def heatmap(
+    df: pl.DataFrame,
+    *,
+    x: str,
+    y: str,
+    title: str,
+    value: str = "value",
+    x_order: Sequence[Any] | None = None,
+    y_order: Sequence[Any] | None = None,
+    legend_title: str | None = None,
+    x_title: str | None = None,
+    y_title: str | None = None,
+    text_format: str = ",.1f",
+) -> alt.LayerChart:
+    """Heatmap for intersections (e.g. deprivation x ethnicity), values printed in the cells.
+
+    Five equal-width classes of :data:`healthgap.palette.SEQUENTIAL`; text is
+    dark on the three pale classes and white on the two dark ones (>= 4.5:1);
+    suppressed cells are grey and marked "[c]".
+
+    References
+    ----------
+    .. [1] Bauer GR. Incorporating intersectionality theory into population health
+       research methodology. Soc Sci Med 2014;110:10-17.
+    """
+    data = prepare(df, {"x": x, "y": y, "value": value}, "heatmap", title)
+    lo, hi = data.select(pl.col(value).min().alias("lo"), pl.col(value).max().alias("hi")).row(0)
+    lo = 0.0 if lo is None else float(lo)
+    hi = lo + 1.0 if hi is None or hi == lo else float(hi)
+    dark_from = lo + palette.SEQUENTIAL_DARK_FROM / len(palette.SEQUENTIAL) * (hi - lo)
+    xs, ys = levels(data, x, x_order), levels(data, y, y_order)
+    base = alt.Chart(data).encode(
+        x=alt.X(f"{x}:{nominal(data, x)}", sort=xs, title=title_of(x, x_title), axis=alt.Axis(labelAngle=0)),
+        y=alt.Y(f"{y}:{nominal(data, y)}", sort=ys, title=title_of(y, y_title)),
+    )
+    fill = alt.condition(
+        f"isValid(datum[{value!r}])",
+        alt.Color(f"{value}:Q", scale=alt.Scale(type="quantize", domain=[lo, hi], range=list(palette.SEQUENTIAL)),
+                  legend=alt.Legend(title=legend_title or title_of(value, None), format=text_format)),
+        alt.value(palette.SUPPRESSED),
+    )  # fmt: skip
+    rects = base.mark_rect(stroke=palette.BACKGROUND, strokeWidth=1).encode(
+        color=fill, tooltip=[alt.Tooltip(f"{x}:N"), alt.Tooltip(f"{y}:N"), alt.Tooltip(f"{value}:Q", format=text_format)]
+    )
+    labels = base.transform_calculate(
+        label=f"isValid(datum[{value!r}]) ? format(datum[{value!r}], {text_format!r}) : '[c]'"
+    ).mark_text(fontSize=12).encode(
+        text="label:N",
+        color=alt.condition(f"isValid(datum[{value!r}]) && datum[{value!r}] >= {dark_from!r}",
+                            alt.value(palette.BACKGROUND), alt.value(palette.TEXT)),
+    )  # fmt: skip
+    return alt.layer(rects, labels).properties(title=title, width=alt.Step(70), height=alt.Step(32))
+
+
+def binned(
+    df: pl.DataFrame,
+    *,
+    x: str,
+    title: str,
+    value: str = "value",
+    lower: str | None = None,
+    upper: str | None = None,
+    colour: str | None = None,
+    mark: Literal["line", "bar"] = "line",
+    order: Sequence[Any] | None = None,
+    x_title: str | None = None,
+    value_title: str | None = None,
+    zero_line: bool = True,
+) -> alt.LayerChart:
+    """Binned averages (e.g. mean SHAP value by feature bin): a line or bars, optional CI band.
+
+    ``x`` may be numeric (bin midpoints, quantitative axis) or bin labels (ordinal,
+    in ``order``). ``colour`` draws one line per level (e.g. per feature).
+
+    References
+    ----------
+    .. [1] Lundberg SM, Lee S-I. A unified approach to interpreting model predictions. NeurIPS 2017.
+    """
+    data = prepare(df, {"x": x, "value": value, "lower": lower, "upper": upper, "colour": colour}, "binned", title)
+    numeric = data.schema[x].is_numeric()
+    x_enc = alt.X(f"{x}:Q", title=title_of(x, x_title)) if numeric else alt.X(
+        f"{x}:O", sort=levels(data, x, order), title=title_of(x, x_title), axis=alt.Axis(labelAngle=-30)
+    )
+    enc: dict[str, Any] = {"x": x_enc}
+    if colour:
+        enc["color"] = alt.Color(f"{colour}:N", title=title_of(colour, None))
+    base = alt.Chart(data).encode(**enc)
+    y = alt.Y(f"{value}:Q", title=title_of(value, value_title))
+    tooltip = [alt.Tooltip(f"{x}:{'Q' if numeric else 'O'}")] + [
+        alt.Tooltip(f"{c}:Q", format=",.3f") for c in (value, lower, upper) if c
+    ]
+    layers = []
+    if lower and upper:
+        band = base.mark_area(opacity=0.25) if mark == "line" else base.mark_errorbar(ticks=True, color=palette.TEXT)
+        layers.append(band.encode(y=alt.Y(f"{lower}:Q", title=title_of(value, value_title)), y2=f"{upper}:Q"))
+    main = base.mark_line(point=True) if mark == "line" else base.mark_bar(opacity=0.85)
+    layers.insert(0 if mark == "bar" else len(layers), main.encode(y=y, tooltip=tooltip))
+    if zero_line:
+        layers.append(alt.Chart(pl.DataFrame({"zero": [0.0]})).mark_rule(color=palette.REFERENCE).encode(y="zero:Q"))
+    return alt.layer(*layers).properties(title=title, width=WIDTH - 60, height=280)

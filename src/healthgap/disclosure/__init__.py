@@ -1,0 +1,93 @@
+"""Statistical disclosure control for everything the book publishes.
+
+API
+---
+- :func:`protect` -- primary suppression of small counts, rounding, suppression
+  of values derived from suppressed counts, and secondary suppression so a
+  suppressed cell cannot be recovered from a total.
+- :func:`assert_publishable` -- a guard for frames, CSV files and chart specs.
+- :func:`disclosure_notice` -- the sentence every page shows when protection is off.
+- :func:`round_to_base`, :func:`is_count_like` -- helpers.
+- :class:`DisclosureError`; reason constants ``REASON_*``; ``OFF_PREFIX``.
+
+The rules (defaults from :class:`healthgap.config.DisclosureSettings`)
+----------------------------------------------------------------------
+1. **Primary suppression.** A count of 1 to ``suppress_below - 1`` (1-7) is
+   replaced by null, the suppressed marker. Zero is published as 0. A count that
+   is already null in the input (for example a frame protected before) is
+   treated as suppressed.
+2. **Rounding.** Every other count is rounded to the nearest multiple of
+   ``rounding`` (5). Halves round up (away from zero): with base 10, 15 -> 20;
+   with base 5 and whole counts no halves occur (12 -> 10, 13 -> 15, 8 -> 10).
+   Derived values (rates, CIs) are computed from the unrounded counts, as is
+   usual for official statistics; only counts are rounded.
+3. **Derived values.** Columns listed in ``derived[count]`` become null wherever
+   that count is suppressed.
+4. **Secondary suppression.** Cells that add up to a total form a *set*: the rows
+   of one ``by`` group (1-D tables), or, when ``across`` names several dimension
+   columns, each row and each column of the table within a ``by`` group. A set
+   with exactly one suppressed cell would let anyone recover it as
+   ``total - sum(other cells)``, because totals are published (in the table or
+   elsewhere in the book). In such a set the smallest unsuppressed cell is
+   suppressed too, preferring non-zero cells, ties broken by row order. Repeated
+   until every set has zero or at least two suppressed cells. In a
+   cross-tabulation that rule is not enough (a cell joining two blocks of
+   suppressed cells can still be solved from the row and column totals), so
+   for two or more ``across`` dimensions protect() also solves the system of
+   published totals (per ``by`` group; linear algebra on the small matrix of
+   suppressed cells) and, while any primary-suppressed cell is still
+   determined, suppresses the smallest published cell sharing a row or column
+   with it. Attackers are assumed to know every total exactly.
+5. **Totals in the table** (``totals="auto"``). A row whose dimension column holds
+   a total marker (null, "Total", "All", "Overall", "All people", "All persons",
+   any case) is the total of its set, not a member of it; it is itself a cell
+   of the sets along the other dimensions (so margins of 2-D tables are
+   protected too). With ``totals="none"`` every row is a member.
+
+Each published frame gets ``suppressed`` (bool) and ``suppression_reason`` (str)
+columns; with several count columns also ``suppressed_<count>`` and
+``suppression_reason_<count>``.
+
+References
+----------
+.. [1] Office for National Statistics. Policy on protecting confidentiality in
+   tables of birth and death statistics (2014): suppression and rounding rules.
+.. [2] NHS England. Statistical disclosure control for Hospital Episode
+   Statistics: counts of 1-7 suppressed, others rounded to the nearest 5.
+.. [3] Hundepool A et al. Statistical Disclosure Control. Wiley, 2012, ch. 5
+   (secondary cell suppression).
+"""
+
+from __future__ import annotations
+
+from healthgap.disclosure._protect import disclosure_notice, protect
+from healthgap.disclosure._publishable import assert_publishable
+from healthgap.disclosure._rules import (
+    OFF_PREFIX,
+    PERSON_ID_COLUMNS,
+    REASON_DERIVED,
+    REASON_INPUT,
+    REASON_SECONDARY,
+    TOTAL_MARKERS,
+    DisclosureError,
+    is_count_like,
+    primary_reason,
+    round_to_base,
+)
+
+__all__ = [
+    "DisclosureError",
+    "protect",
+    "assert_publishable",
+    "disclosure_notice",
+    "round_to_base",
+    "is_count_like",
+    "REASON_SECONDARY",
+    "REASON_DERIVED",
+    "REASON_INPUT",
+    "OFF_PREFIX",
+    "TOTAL_MARKERS",
+    "PERSON_ID_COLUMNS",
+    "primary_reason",
+]
+

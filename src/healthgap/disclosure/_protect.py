@@ -1,0 +1,309 @@
+"""protect(): primary suppression, rounding, derived and secondary suppression."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+from healthgap.config import DisclosureSettings
+from healthgap.disclosure._rules import (
+    _METADATA,
+    ERR_DERIVED_KEY,
+    ERR_MISSING,
+    ERR_NEGATIVE,
+    ERR_NO_COUNTS,
+    ERR_NOT_NUMERIC,
+    ERR_OVERLAP,
+    ERR_TOTALS,
+    OFF_PREFIX,
+    REASON_DERIVED,
+    REASON_INPUT,
+    REASON_SECONDARY,
+    TOTAL_MARKERS,
+    DisclosureError,
+    _check_settings,
+    _is_total,
+    primary_reason,
+    round_to_base,
+)
+
+__all__ = ["protect", "disclosure_notice"]
+
+
+def _validate(
+    df: pl.DataFrame, counts: Sequence[str], derived: Mapping[str, Sequence[str]], by: Sequence[str],
+    across: Sequence[str], totals: str,
+) -> None:  # fmt: skip
+    if not counts:
+        raise DisclosureError(ERR_NO_COUNTS)
+    if totals not in ("auto", "none"):
+        raise DisclosureError(ERR_TOTALS.format(value=totals))
+    present = ", ".join(df.columns)
+    derived_cols = [c for cols in derived.values() for c in cols]
+    for arg, cols in (("counts", counts), ("derived", derived_cols), ("by", by), ("across", across)):
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            raise DisclosureError(ERR_MISSING.format(missing=missing, arg=arg, present=present))
+    bad_keys = [k for k in derived if k not in counts]
+    if bad_keys:
+        raise DisclosureError(ERR_DERIVED_KEY.format(keys=bad_keys, counts=list(counts)))
+    overlap = sorted(set(counts).union(derived_cols) & set(by).union(across))
+    if overlap:
+        raise DisclosureError(ERR_OVERLAP.format(cols=overlap))
+    for c in counts:
+        if not df.schema[c].is_numeric():
+            raise DisclosureError(ERR_NOT_NUMERIC.format(col=c, dtype=df.schema[c]))
+    negatives = df.select([pl.col(c).filter(pl.col(c) < 0).unique().head(5).implode() for c in counts])
+    for c in counts:
+        values = negatives[c][0].to_list()
+        if values:
+            raise DisclosureError(ERR_NEGATIVE.format(col=c, values=values))
+
+
+Family = tuple[list[pl.Expr], pl.Expr, pl.Expr]
+
+
+def _sets(
+    df: pl.DataFrame, *, counts: Sequence[str], derived: Mapping[str, Sequence[str]], by: Sequence[str],
+    across: Sequence[str], totals: str,
+) -> list[Family]:  # fmt: skip
+    """(partition, membership, is-the-set-total) expressions for every family of additive sets."""
+    by_exprs = [pl.col(c) for c in by] or [pl.col("__hg_row") * 0]
+    if across:
+        out = []
+        for d in across:
+            others = [pl.col(o) for o in across if o != d]
+            total = _is_total(d) if totals == "auto" else pl.col("__hg_row").is_null()
+            out.append(([*by_exprs, *others], ~total, total))
+        return out
+    member = pl.col("__hg_row").is_not_null()  # every row (a literal would not broadcast in sum())
+    if totals == "auto":
+        used = set(counts) | {c for cols in derived.values() for c in cols} | set(by) | _METADATA
+        dims = [
+            c for c, t in df.schema.items()
+            if c not in used and (t == pl.String or isinstance(t, (pl.Categorical, pl.Enum)))
+        ]  # fmt: skip
+        for d in dims:
+            marker = pl.col(d).cast(pl.String).str.to_lowercase().is_in(list(TOTAL_MARKERS)).fill_null(False)
+            member = member & ~marker
+    return [(by_exprs, member, ~member)]
+
+
+def _line_rule(df: pl.DataFrame, count: str, flag: str, sets: list[Family]) -> pl.DataFrame:
+    """Add secondary suppressions to boolean column ``flag`` until every set has 0 or >= 2."""
+    row, c = pl.col("__hg_row"), pl.col(count)
+    while True:
+        before = int(df[flag].sum())
+        for partition, member, _ in sets:
+            f = pl.col(flag)
+            need = ((f & member).sum().over(partition) == 1) & (member.sum().over(partition) >= 2)
+            eligible = member & ~f
+            chosen = (
+                row.filter(eligible)
+                .sort_by([(c == 0).filter(eligible), c.filter(eligible), row.filter(eligible)])
+                .first()
+                .over(partition)
+            )
+            df = df.with_columns((f | (need & eligible & (row == chosen)).fill_null(False)).alias(flag))
+        if int(df[flag].sum()) == before:
+            return df
+
+
+def _equations(df: pl.DataFrame, sets: list[Family], by: Sequence[str]) -> pl.DataFrame:
+    """Long frame (row, group, eq, coef): each set says sum(members) - its total row = a known number."""
+    group = pl.struct(by).hash() if by else pl.lit(0, dtype=pl.UInt64)
+    parts = [
+        df.select(
+            pl.col("__hg_row"),
+            group.alias("__grp"),
+            pl.concat_str([pl.lit(f"{i}:"), pl.struct(part).hash().cast(pl.String)]).alias("__eq"),
+            pl.when(member).then(1).when(total).then(-1).otherwise(0).alias("__coef"),
+        )
+        for i, (part, member, total) in enumerate(sets)
+    ]
+    return pl.concat(parts).filter(pl.col("__coef") != 0)
+
+
+def _determined_rows(eqs: pl.DataFrame, flagged: pl.Series) -> list[int]:
+    """Suppressed cells whose value follows from the published totals (linear algebra, per group).
+
+    A cell is recoverable iff its unit vector lies in the row space of the
+    constraint matrix, i.e. it does not move along any null-space direction.
+    """
+    unknown = eqs.filter(pl.col("__hg_row").is_in(flagged.implode()))
+    out: list[int] = []
+    for (_,), grp in unknown.group_by(["__grp"], maintain_order=True):
+        rows = grp["__hg_row"].unique().sort()
+        if rows.len() == 0:
+            continue
+        eq_ids = grp["__eq"].unique().sort()
+        col_of = grp["__hg_row"].replace_strict(rows, pl.int_range(rows.len(), eager=True)).to_numpy()
+        row_of = grp["__eq"].replace_strict(eq_ids, pl.int_range(eq_ids.len(), eager=True)).to_numpy()
+        a = np.zeros((eq_ids.len(), rows.len()))
+        np.add.at(a, (row_of, col_of), grp["__coef"].to_numpy())
+        _, sing, vt = np.linalg.svd(a)
+        rank = int((sing > 1e-9 * max(1.0, sing.max(initial=0.0))).sum())
+        null = vt[rank:]
+        moves = np.abs(null).sum(axis=0) if null.size else np.zeros(rows.len())
+        out.extend(rows.filter(pl.Series(moves < 1e-9)).to_list())
+    return out
+
+
+def _secondary(
+    df: pl.DataFrame, count: str, flag: str, primary_flag: str, sets: list[Family], by: Sequence[str], linear: bool
+) -> pl.DataFrame:
+    """Line rule to a fixpoint; for cross-tabulations also suppress until no cell is recoverable."""
+    df = _line_rule(df, count, flag, sets)
+    if not linear:
+        return df
+    eqs = _equations(df, sets, by)
+    while True:
+        flagged = df.filter(pl.col(flag))["__hg_row"]
+        primary = set(df.filter(pl.col(primary_flag))["__hg_row"].to_list())
+        exposed = [r for r in _determined_rows(eqs, flagged) if r in primary]
+        if not exposed:
+            return df
+        related = eqs.filter(pl.col("__hg_row").is_in(exposed))["__eq"].unique()
+        candidates = (
+            eqs.filter(pl.col("__eq").is_in(related.implode()) & (pl.col("__coef") == 1))
+            .select("__hg_row").unique()
+            .join(df.select("__hg_row", count, flag), on="__hg_row")
+            .filter(~pl.col(flag))
+            .sort([pl.col(count) == 0, pl.col(count), pl.col("__hg_row")])
+        )  # fmt: skip
+        if candidates.height == 0:
+            return df
+        pick = candidates["__hg_row"][0]
+        df = df.with_columns((pl.col(flag) | (pl.col("__hg_row") == pick)).alias(flag))
+        df = _line_rule(df, count, flag, sets)
+
+
+def protect(
+    df: pl.DataFrame | pl.LazyFrame,
+    *,
+    counts: Sequence[str],
+    derived: Mapping[str, Sequence[str]] | None = None,
+    by: Sequence[str] | None = None,
+    across: Sequence[str] | None = None,
+    totals: Literal["auto", "none"] = "auto",
+    settings: DisclosureSettings | None = None,
+) -> pl.DataFrame:
+    """Apply disclosure control to an aggregated table (see the module docstring for the rules).
+
+    Parameters
+    ----------
+    df : aggregated table, one row per cell.
+    counts : count columns to suppress and round.
+    derived : count column -> columns computed from it (rates, CIs, ratios),
+        suppressed wherever the count is, e.g. ``{"events": ["value", "lower_ci", "upper_ci"]}``.
+    by : columns whose groups are independent tables (cells in different groups
+        never add up to a common total), e.g. ``["condition"]``.
+    across : dimension columns along which cells add up to totals. Omit for a 1-D
+        table (each ``by`` group is one set); give two or more for a cross-tabulation.
+    totals : ``"auto"`` treats rows holding a total marker as totals (see rule 5);
+        ``"none"`` treats every row as a cell.
+    settings : thresholds; defaults to :class:`~healthgap.config.DisclosureSettings` (1-7, base 5).
+
+    Returns
+    -------
+    polars.DataFrame
+        The table with counts rounded or null, derived values null where their
+        count is suppressed, and ``suppressed`` / ``suppression_reason`` columns
+        (plus per-count detail with several count columns). With
+        ``settings.enabled`` False the data are returned unchanged and
+        ``suppression_reason`` starts with :data:`OFF_PREFIX`.
+
+    Raises
+    ------
+    DisclosureError
+        Missing columns, non-numeric or negative counts, or invalid settings.
+
+    References
+    ----------
+    .. [1] ONS, Policy on protecting confidentiality in tables of birth and death statistics, 2014.
+    .. [2] Hundepool A et al. Statistical Disclosure Control. Wiley, 2012, section 5.2.
+    """
+    settings = _check_settings(settings)
+    frame = df.collect() if isinstance(df, pl.LazyFrame) else df
+    counts, by, across = list(counts), list(by or []), list(across or [])
+    derived = {k: list(v) for k, v in (derived or {}).items()}
+    _validate(frame, counts, derived, by, across, totals)
+    prior = frame["suppression_reason"] if "suppression_reason" in frame.columns else None
+    drop = ["suppressed", "suppression_reason"]
+    drop += [f"{p}_{c}" for c in counts for p in ("suppressed", "suppression_reason")]
+    base = frame.drop([c for c in drop if c in frame.columns])
+    if not settings.enabled:
+        return base.with_columns(
+            suppressed=pl.lit(False), suppression_reason=pl.lit(f"{OFF_PREFIX}: {settings.reason}")
+        )
+    work = base.with_row_index("__hg_row")
+    if prior is not None:
+        work = work.with_columns(prior.alias("__hg_prior"))
+    else:
+        work = work.with_columns(pl.lit(None, dtype=pl.String).alias("__hg_prior"))
+    sets = _sets(base, counts=counts, derived=derived, by=by, across=across, totals=totals)
+    small = primary_reason(settings)
+    for c in counts:
+        col = pl.col(c)
+        primary = col.is_null() | ((col > 0) & (col < settings.suppress_below))
+        work = work.with_columns(primary.alias(f"__p_{c}"), primary.alias(f"__f_{c}"))
+        work = _secondary(work, c, f"__f_{c}", f"__p_{c}", sets, by, linear=len(across) >= 2)
+        reason = (
+            pl.when(col.is_null())
+            .then(pl.coalesce(pl.col("__hg_prior"), pl.lit(REASON_INPUT)))
+            .when(pl.col(f"__p_{c}"))
+            .then(pl.lit(small))
+            .when(pl.col(f"__f_{c}"))
+            .then(pl.lit(REASON_SECONDARY))
+        )
+        work = work.with_columns(reason.alias(f"__r_{c}"))
+    multi = len(counts) > 1
+    parts = []
+    for c in counts:
+        label = f"{c}: " if multi else ""
+        text = pl.concat_str([pl.lit(label), pl.col(f"__r_{c}")])
+        if derived.get(c):
+            text = pl.concat_str([text, pl.lit(f"; {', '.join(derived[c])}: {REASON_DERIVED}")])
+        parts.append(pl.when(pl.col(f"__f_{c}")).then(text))
+    flags = [pl.col(f"__f_{c}") for c in counts]
+    updates: dict[str, pl.Expr] = {}
+    for c in counts:
+        value = round_to_base(c, settings.rounding).cast(base.schema[c])
+        updates[c] = pl.when(pl.col(f"__f_{c}")).then(None).otherwise(value)
+    for c, cols in derived.items():
+        for d in cols:
+            current = updates.get(d, pl.col(d))
+            updates[d] = pl.when(pl.col(f"__f_{c}")).then(None).otherwise(current)
+    out = work.with_columns(
+        *[e.alias(k) for k, e in updates.items()],
+        suppressed=pl.any_horizontal(flags),
+        suppression_reason=pl.when(pl.any_horizontal(flags)).then(
+            pl.concat_str(parts, separator="; ", ignore_nulls=True)
+        ),
+    )
+    if multi:
+        out = out.with_columns(
+            *[pl.col(f"__f_{c}").alias(f"suppressed_{c}") for c in counts],
+            *[pl.col(f"__r_{c}").alias(f"suppression_reason_{c}") for c in counts],
+        )
+    return out.select([c for c in out.columns if not c.startswith("__")])
+
+
+def disclosure_notice(settings: DisclosureSettings | None) -> str | None:
+    """The warning every page must show when disclosure control is off, else None.
+
+    References
+    ----------
+    .. [1] UK Statistics Authority, Code of Practice for Statistics, T6 (data governance).
+    """
+    if settings is None or settings.enabled:
+        return None
+    reason = (settings.reason or "").strip() or "no reason given"
+    return (
+        f"Disclosure control is OFF in this report ({reason}): counts of 1-{settings.suppress_below - 1} "
+        "are shown and counts are not rounded, so people could be identified. "
+        "Do not publish or share this report outside the approved setting."
+    )
