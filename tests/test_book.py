@@ -1,0 +1,188 @@
+"""healthgap.book: the chapter runtime protects everything it publishes and records downloads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import altair as alt
+import polars as pl
+import pytest
+
+import healthgap.book as hb
+from healthgap.disclosure import DisclosureError
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """Capture what setup()/require() display."""
+    import IPython.display
+
+    out: list = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: out.extend(objs))
+    return out
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, synthetic_dir):
+    downloads = tmp_path / "downloads"
+    monkeypatch.setenv("HEALTHGAP_CONFIG", str(synthetic_dir / "default.yml"))
+    monkeypatch.setenv("HEALTHGAP_DOWNLOADS", str(downloads))
+    monkeypatch.setenv("HEALTHGAP_CHAPTER", "recorded-disease")
+    monkeypatch.setenv("HEALTHGAP_PAGE_PREFIX", "../")
+    return downloads
+
+
+@pytest.fixture
+def book(env, shown):
+    return hb.setup("ignored-when-env-set")
+
+
+def small_table() -> pl.DataFrame:
+    return pl.DataFrame({
+        "level": ["1", "2", "3", "4"],
+        "label": ["a", "b", "c", "d"],
+        "events": [3, 40, 52, 61],
+        "population": [100, 200, 300, 400],
+    }).with_columns((100 * pl.col("events") / pl.col("population")).alias("value"))  # fmt: skip
+
+
+def test_setup_reads_environment_and_shows_synthetic_banner(book, env, shown):
+    assert book.chapter == "recorded-disease"
+    assert book.page_prefix == "../"
+    assert book.downloads == env.resolve()
+    assert book.config.data.synthetic
+    html = "".join(getattr(o, "data", "") for o in shown)
+    assert "Synthetic data" in html and "hg-banner-synthetic" in html
+    assert "Not for publication" not in html
+
+
+def test_setup_defaults_without_environment(monkeypatch, tmp_path, synthetic_dir, shown):
+    for var in ("HEALTHGAP_DOWNLOADS", "HEALTHGAP_CHAPTER", "HEALTHGAP_PAGE_PREFIX"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HEALTHGAP_CONFIG", str(synthetic_dir / "default.yml"))
+    (tmp_path / "_quarto.yml").write_text("project:\n  type: book\n")
+    (tmp_path / "chapters").mkdir()
+    monkeypatch.chdir(tmp_path / "chapters")
+    index = hb.setup("index")
+    assert index.page_prefix == "" and index.chapter == "index"
+    chapter = hb.setup("outcomes")
+    assert chapter.page_prefix == "../"
+    assert chapter.downloads == (tmp_path / "_build" / "downloads").resolve()
+
+
+def test_disclosure_off_notice_on_every_page(monkeypatch, tmp_path, synthetic_dir, shown):
+    text = (synthetic_dir / "default.yml").read_text()
+    text = text.replace("enabled: true ", "enabled: false ").replace(
+        "reason: null ", "reason: internal quality assurance "
+    )
+    cfg = synthetic_dir / "no_disclosure.yml"
+    cfg.write_text(text)
+    monkeypatch.setenv("HEALTHGAP_CONFIG", str(cfg))
+    monkeypatch.setenv("HEALTHGAP_DOWNLOADS", str(tmp_path / "d"))
+    b = hb.setup("methods")
+    assert not b.config.disclosure.enabled
+    html = "".join(getattr(o, "data", "") for o in shown)
+    assert "Not for publication" in html and "internal quality assurance" in html
+
+
+def test_figure_builds_chart_only_from_protected_data(book, env):
+    seen: list[pl.DataFrame] = []
+
+    def build(d: pl.DataFrame) -> alt.Chart:
+        seen.append(d)
+        return alt.Chart(d.select("label", "value")).mark_bar().encode(x="value:Q", y="label:N")
+
+    out = book.figure(build, id="small", title="A small figure", description="Bars.", data=small_table(),
+                      counts=["events", "population"], by=[])  # fmt: skip
+    protected = seen[0]
+    assert protected.filter(pl.col("level") == "1")["events"].item() is None
+    assert protected.filter(pl.col("level") == "1")["value"].item() is None  # derived from a suppressed count
+    assert protected["suppressed"].to_list()[0] is True
+    assert set(protected["events"].drop_nulls().to_list()) <= {x for x in range(0, 1000, 5)}
+    csv = env / "recorded-disease" / "small.csv"
+    assert csv.is_file()
+    published = pl.read_csv(csv)
+    assert published["events"].drop_nulls().min() >= 8
+    assert 'href="../downloads/recorded-disease/small.csv"' in out.data
+    assert "A small figure" in out.data
+
+
+def test_figure_rejects_finished_chart_with_small_counts(book):
+    chart = alt.Chart(small_table()).mark_bar().encode(x="events:Q", y="label:N")
+    with pytest.raises(DisclosureError):
+        book.figure(chart, id="bad", title="t", description="d", data=small_table(), counts=["events"])
+
+
+def test_person_level_data_is_refused(book):
+    people = pl.DataFrame({"person_id": ["a", "b"], "age": [40, 50], "events": [0, 10]})
+    with pytest.raises(DisclosureError):
+        book.table(people, id="people", title="People", counts=["events"])
+
+
+def test_table_and_download_write_protected_csv_and_manifest(book, env):
+    t = book.table(small_table(), id="rates", title="Rates", counts=["events", "population"], by=[])
+    assert "Download this table as CSV" in t.data and "[c]" in t.data
+    d = book.download(small_table(), id="rates-data", title="Rates data", counts=["events", "population"], by=[])
+    assert "rates-data.csv" in d.data
+    manifest_path = hb.write_manifest(env)
+    manifest = json.loads(manifest_path.read_text())
+    entries = {e["id"]: e for e in manifest["files"]}
+    assert set(entries) == {"rates", "rates-data"}
+    e = entries["rates"]
+    assert e["chapter"] == "recorded-disease" and e["file"] == "recorded-disease/rates.csv"
+    assert e["title"] == "Rates" and "events" in e["columns"] and e["rows"] == 4
+    assert manifest["count"] == 2
+    # a fragment whose CSV has gone is dropped
+    (env / "recorded-disease" / "rates.csv").unlink()
+    assert [e["id"] for e in json.loads(hb.write_manifest(env).read_text())["files"]] == ["rates-data"]
+
+
+def test_ids_are_checked(book):
+    with pytest.raises(ValueError, match="not valid"):
+        book.download(small_table(), id="Bad Id", title="t", counts=["events"])
+    book.download(small_table(), id="once", title="t", counts=["events"])
+    with pytest.raises(ValueError, match="used twice"):
+        book.download(small_table(), id="once", title="t", counts=["events"])
+
+
+def test_missing_count_column_is_named(book):
+    with pytest.raises(KeyError, match="numerator"):
+        book.table(small_table(), id="x", title="t", counts=["numerator"])
+
+
+def test_rerun_clears_previous_downloads_of_the_chapter(book, env, shown):
+    book.download(small_table(), id="old", title="t", counts=["events"], by=[])
+    other = env / "other-chapter"
+    other.mkdir()
+    (other / "keep.csv").write_text("a\n1\n")
+    hb.setup("recorded-disease")
+    assert not (env / "recorded-disease" / "old.csv").exists()
+    assert (other / "keep.csv").exists()
+
+
+def test_skip_and_require(book, shown):
+    note = book.skip("waiting time column")
+    assert "skipped because the dataset has no waiting time column" in note.data
+    shown.clear()
+    assert book.require("age", "sex")
+    assert not book.require("age", "not_a_column")
+    assert "not_a_column" in shown[0].data
+    assert book.has("age") and not book.has("age", "not_a_column")
+    assert book.missing("age", "nope") == ["nope"]
+
+
+def test_people_is_cached_once_per_kernel(book):
+    first = book.frame
+    assert book.frame is first
+    assert isinstance(book.people, pl.LazyFrame)
+    assert "person_id" in book.columns
+
+
+def test_find_project(tmp_path):
+    (tmp_path / "_quarto.yml").write_text("project: {}\n")
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    assert hb.find_project(deep) == tmp_path.resolve()
+    shutil.rmtree(tmp_path / "a")
