@@ -309,6 +309,17 @@ def test_hex_map_renders_hexagons():
     assert "identity" in json.dumps(spec)
     svg = charts.static_svg(spec)
     assert svg.count("<path") >= 10 and "Suppressed [c]" in svg
+    labelled = charts.static_svg(charts.hex_map(layout, title="Hex", group="locality").to_dict())
+    assert re.search(r"<text[^>]*>A</text>", labelled) and re.search(r"<text[^>]*>B</text>", labelled)
+
+
+def test_static_svg_ids_are_scoped_per_figure():
+    from healthgap.charts.html import _scope_ids
+
+    svg = '<svg><linearGradient id="gradient_1"/><rect fill="url(#gradient_1)"/><use href="#gradient_1"/></svg>'
+    scoped = _scope_ids(svg, "fig-a-svg")
+    assert 'id="fig-a-svg-gradient_1"' in scoped and "url(#fig-a-svg-gradient_1)" in scoped
+    assert 'href="#fig-a-svg-gradient_1"' in scoped and 'id="gradient_1"' not in scoped
 
 
 # ------------------------------------------------------------------ figure HTML and assets

@@ -104,6 +104,7 @@ def test_table_structure_and_accessibility():
     assert row_heads == ["<most> deprived", "2", "3", "4"]
     data = [c[2] for c in cells if c[0] == "td"]
     assert data[:3] == ["[c]", "[c]", "Yes"]
+    assert [c[1].get("class") for c in cells if c[0] == "td"][:3] == ["hg-num hg-suppressed"] * 2 + [None]
     assert data[3:6] == ["1,200", "1,234.6", "No"]
     assert data[-1] == "[x]"
     assert "&lt;most&gt;" in markup and "<most>" not in markup

@@ -126,6 +126,10 @@ def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
+def _class_attr(classes: list[str]) -> str:
+    return f' class="{" ".join(classes)}"' if classes else ""
+
+
 def _default_style(name: str, dtype: pl.DataType) -> tuple[str, int | None]:
     if dtype.is_integer():
         return "integer", None
@@ -203,12 +207,15 @@ def table_html(
         mark = pl.when(suppressed).then(pl.lit(SUPPRESSED_MARK)).otherwise(pl.lit(MISSING_MARK))
         shown = pl.when(pl.col(c).is_null()).then(mark).otherwise(text)
         if c == first_text:
-            open_, close = '<th scope="row">', "</th>"
+            tag, classes, style = "th", [], ' scope="row"'
         elif c in numeric:
-            open_, close = '<td class="hg-num" style="text-align:right">', "</td>"
+            tag, classes, style = "td", ["hg-num"], ' style="text-align:right"'
         else:
-            open_, close = "<td>", "</td>"
-        cells += [pl.lit(open_), shown, pl.lit(close)]
+            tag, classes, style = "td", [], ""
+        plain = f'<{tag}{_class_attr(classes)}{style}>'
+        hidden = f'<{tag}{_class_attr([*classes, "hg-suppressed"])}{style}>'
+        open_ = pl.when(pl.col(c).is_null() & suppressed).then(pl.lit(hidden)).otherwise(pl.lit(plain))
+        cells += [open_, shown, pl.lit(f"</{tag}>")]
     body = df.select(pl.concat_str([pl.lit("<tr>"), *cells, pl.lit("</tr>")]).str.join("\n")).item() if df.height else ""
     marks = df.select(
         (pl.any_horizontal([pl.col(c).is_null() for c in labels]) & suppressed).any().alias("c"),

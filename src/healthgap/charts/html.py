@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,13 @@ def static_svg(spec: Mapping[str, Any]) -> str:
     return vlc.vegalite_to_svg(dict(spec), vl_version=_vl_version())
 
 
+def _scope_ids(svg: str, prefix: str) -> str:
+    """Prefix ids (gradients, clip paths) of an inline SVG so figures on one page never clash."""
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}-{m.group(1)})", svg)
+    return re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}-{m.group(1)}"', svg)
+
+
 def _script_json(spec: Mapping[str, Any]) -> str:
     """JSON safe inside <script>: no '</script>', '<!--' or U+2028/9 can end or break the element."""
     text = json.dumps(spec, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -193,13 +201,14 @@ def figure_html(
     )
     if not off:
         assert_publishable(spec)
-    svg = static_svg(spec)
+    svg = _scope_ids(static_svg(spec), f"{id}-svg")
     table = table_html(data, id=f"{id}-table", caption=f"The numbers: {title}", columns=columns, formats=formats)
     esc = html.escape
     parts = [
         f'<figure class="hg-figure" id="{esc(id)}" aria-labelledby="{esc(id)}-caption">',
         f'<div class="hg-chart" id="{esc(id)}-chart" role="img" aria-label="{esc(description)}" '
-        f'data-hg-spec="{esc(id)}-spec"><div class="hg-static" aria-hidden="true">{svg}</div></div>',
+        f'data-hg-spec="{esc(id)}-spec" style="max-width:100%;overflow-x:auto">'
+        f'<div class="hg-static" aria-hidden="true">{svg}</div></div>',
         f'<script type="application/json" id="{esc(id)}-spec">{_script_json(spec)}</script>',
         f'<figcaption id="{esc(id)}-caption"><strong>{esc(title)}</strong>'
         + (f" {esc(caption)}" if caption else "")

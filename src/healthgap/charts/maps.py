@@ -257,14 +257,32 @@ def hex_map(
     q: str = "q",
     r: str = "r",
     value: str = "value",
+    group: str | None = None,
     **kwargs: Any,
 ) -> alt.LayerChart:
     """Hex-tile map: one hexagon per area at (q, r) (see :func:`hex_layout`), coloured like :func:`choropleth`.
+
+    ``group`` (e.g. ``"locality"``) labels each blob of hexagons above its top edge.
+    Other keyword arguments go to :func:`choropleth`.
 
     References
     ----------
     .. [1] Patel A. Hexagonal grids. Red Blob Games, 2013.
     """
-    data = prepare(df, {"key": key, "q": q, "r": r, "value": value, "label": kwargs.get("label")}, "hex_map", title)
+    needed = {"key": key, "q": q, "r": r, "value": value, "group": group, "label": kwargs.get("label")}
+    data = prepare(df, needed, "hex_map", title)
     shapes = hex_geojson(data, key=key, q=q, r=r)
-    return choropleth(data.drop(q, r), geojson=shapes, title=title, key=key, value=value, projection="identity", **kwargs)
+    chart = choropleth(data.drop(q, r), geojson=shapes, title=title, key=key, value=value, projection="identity", **kwargs)
+    if group is None:
+        return chart
+    centres = data.group_by(group).agg(
+        x=(math.sqrt(3) * (pl.col(q) + pl.col(r) / 2)).mean(),
+        y=(-1.5 * pl.col(r)).max() + 1.1,
+    ).sort(group)
+    labels = (
+        alt.Chart(centres)
+        .mark_text(fontWeight=600, baseline="bottom", color=palette.TEXT)
+        .encode(longitude="x:Q", latitude="y:Q", text=f"{group}:N")
+        .properties(projection=alt.Projection(type="identity", reflectY=True), width=WIDTH, height=440)
+    )
+    return alt.layer(chart.properties(title=""), labels).resolve_scale(color="independent").properties(title=title)
