@@ -1,0 +1,172 @@
+"""Render the book's descriptive chapters with the built-in renderer and check what they publish.
+
+Two books, each rendered once per session: the default config on a small synthetic population
+(20,000 people) and the "other trust" example (other names and codes, fewer columns, quintiles
+only, no truth). The model chapters are left out of this project copy (they have their own tests).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import json
+import re
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL_PAGES = {"chapters/predicting-risk.qmd", "chapters/fairness.qmd", "chapters/explanations.qmd",
+               "chapters/model-card.qmd"}  # fmt: skip
+SLUGS = ["population", "recorded-disease", "access-treatment", "outcomes", "geography", "methods",
+         "data-dictionary", "own-data", "accessibility"]  # fmt: skip
+
+
+def _without_models(entries: list) -> list:
+    out = []
+    for e in entries:
+        if isinstance(e, str):
+            if e not in MODEL_PAGES:
+                out.append(e)
+        elif isinstance(e, dict) and "chapters" in e:
+            kept = _without_models(e["chapters"])
+            if kept:
+                out.append({**e, "chapters": kept})
+    return out
+
+
+def make_project(root: Path) -> Path:
+    spec = yaml.safe_load((REPO / "_quarto.yml").read_text(encoding="utf-8"))
+    spec["book"]["chapters"] = _without_models(spec["book"]["chapters"])
+    spec["project"].pop("post-render", None)  # the built-in renderer finishes the site itself
+    (root / "chapters").mkdir(parents=True)
+    (root / "_quarto.yml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    shutil.copyfile(REPO / "index.qmd", root / "index.qmd")
+    for slug in SLUGS:
+        shutil.copyfile(REPO / "chapters" / f"{slug}.qmd", root / "chapters" / f"{slug}.qmd")
+    shutil.copytree(REPO / "_extensions", root / "_extensions")
+    return root
+
+
+def render(root: Path, config: Path) -> Path:
+    from healthgap.render import render_book
+
+    return render_book(project=root, out=Path("_site"), config=config, engine="builtin", jobs=2,
+                       progress=None)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def default_site(tmp_path_factory, synthetic_dir):
+    root = make_project(tmp_path_factory.mktemp("book-default"))
+    return render(root, synthetic_dir / "default.yml")
+
+
+@pytest.fixture(scope="session")
+def other_site(tmp_path_factory, other_trust_dir):
+    root = make_project(tmp_path_factory.mktemp("book-other"))
+    return render(root, other_trust_dir / "other_trust.yml")
+
+
+def text_of(page: Path) -> str:
+    """Visible text of a page: scripts and tags removed, entities decoded, whitespace collapsed."""
+    raw = page.read_text(encoding="utf-8")
+    raw = re.sub(r"<script\b.*?</script>", " ", raw, flags=re.S)
+    raw = re.sub(r"<[^>]+>", " ", raw)
+    return re.sub(r"\s+", " ", html.unescape(raw))
+
+
+def specs_of(page: Path) -> list[dict]:
+    raw = page.read_text(encoding="utf-8")
+    found = re.findall(r'<script type="application/json" id="[^"]*-spec">(.*?)</script>', raw, flags=re.S)
+    return [json.loads(html.unescape(s)) if s.lstrip().startswith("&") else json.loads(s) for s in found]
+
+
+@pytest.mark.parametrize("site_fixture", ["default_site", "other_site"])
+def test_every_page_exists(site_fixture, request):
+    site = request.getfixturevalue(site_fixture)
+    assert (site / "index.html").is_file()
+    for slug in SLUGS:
+        assert (site / "chapters" / f"{slug}.html").is_file(), slug
+
+
+def test_headline_sentences_hold_the_computed_numbers(default_site, default_config):
+    from healthgap.data import load
+    from healthgap.descriptive import headlines
+
+    h = headlines(load(default_config).collect(), default_config)
+    page = text_of(default_site / "index.html")
+    for finding in h:
+        assert finding.available
+        assert re.sub(r"\s+", " ", finding.text) in page, finding.key
+    assert "Synthetic data" in page
+
+
+def test_prevalence_download_matches_stats(default_site, default_config):
+    """The published DSRs are healthgap.stats.dsr of the counts, and counts are protected."""
+    from healthgap import stats
+    from healthgap.data import load
+
+    csv = default_site / "downloads" / "recorded-disease" / "prevalence-all.csv"
+    published = pl.read_csv(csv, schema_overrides={"level": pl.String})
+    people = load(default_config).collect().with_columns(pl.col("imd_quintile").cast(pl.String))
+    counts = stats.counts_by_age_band(people, events="chd", by="imd_quintile").with_columns(
+        pl.col("age_band").cast(pl.String)
+    )
+    expected = stats.dsr(counts, events="chd", population="population", age_band="age_band", by="imd_quintile",
+                         multiplier=100)  # fmt: skip
+    got = published.filter((pl.col("dimension") == "imd_quintile") & (pl.col("measure") == "chd"))
+    joined = got.join(expected.select("imd_quintile", pl.col("value").alias("expected"),
+                                      pl.col("chd").alias("raw_events")),
+                      left_on="level", right_on="imd_quintile")  # fmt: skip
+    assert joined.height == 5
+    for row in joined.iter_rows(named=True):
+        if row["suppressed"]:
+            assert row["value"] is None
+        else:
+            assert row["value"] == pytest.approx(row["expected"], rel=1e-9)
+            assert row["events"] == 5 * math.floor(row["raw_events"] / 5 + 0.5)  # rounded to 5, halves up
+
+
+def test_manifest_lists_every_download(default_site):
+    manifest = json.loads((default_site / "downloads" / "manifest.json").read_text())
+    files = {e["file"] for e in manifest["files"]}
+    on_disk = {p.relative_to(default_site / "downloads").as_posix()
+               for p in (default_site / "downloads").rglob("*.csv")}  # fmt: skip
+    assert files == on_disk
+    chapters = {e["chapter"] for e in manifest["files"]}
+    assert {"index", "population", "recorded-disease", "access-treatment", "outcomes", "geography"} <= chapters
+
+
+@pytest.mark.parametrize("site_fixture", ["default_site", "other_site"])
+def test_nothing_published_is_disclosive(site_fixture, request):
+    from healthgap.disclosure import assert_publishable
+
+    site = request.getfixturevalue(site_fixture)
+    csvs = list((site / "downloads").rglob("*.csv"))
+    assert len(csvs) >= 10
+    for path in csvs:
+        assert "person_id" not in path.read_text(encoding="utf-8").splitlines()[0]
+        assert_publishable(path)
+    pages = [site / "index.html", *[site / "chapters" / f"{s}.html" for s in SLUGS]]
+    n_specs = 0
+    for page in pages:
+        for spec in specs_of(page):
+            assert_publishable(spec)
+            assert "person_id" not in json.dumps(spec)
+            n_specs += 1
+    assert n_specs >= 8
+
+
+def test_other_trust_skips_sections_without_error(other_site):
+    access = text_of(other_site / "chapters" / "access-treatment.html")
+    assert "skipped because the dataset has no true disease status" in access
+    assert "skipped because the dataset has no waiting time column" in access
+    index = text_of(other_site / "index.html")
+    assert "Another NHS Trust (example)" in index
+    geography = text_of(other_site / "chapters" / "geography.html")
+    assert "skipped because the dataset has no locality column" in geography
