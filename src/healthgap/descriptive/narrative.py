@@ -13,12 +13,25 @@ import polars as pl
 from healthgap.descriptive._common import LEVEL
 from healthgap.tables import format_number
 
-__all__ = ["group_name", "fmt", "value_of", "row_of", "extremes", "compare", "ratio_phrase", "than", "gap_sentence", "ratio_sentence", "SUPPRESSED_TEXT"]
+__all__ = [
+    "SUPPRESSED_TEXT",
+    "compare",
+    "extremes",
+    "fmt",
+    "gap_sentence",
+    "group_name",
+    "lower_first",
+    "ratio_phrase",
+    "ratio_sentence",
+    "row_of",
+    "than",
+    "value_of",
+]
 
 SUPPRESSED_TEXT = "not published (too few people)"
 
 
-def _lower_first(text: str) -> str:
+def lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
@@ -167,7 +180,7 @@ def ratio_sentence(
     if rows.is_empty() or ref is None:
         sub = table.filter(pl.col("dimension") == dimension)
         what = (
-            _lower_first(sub.get_column("dimension_label")[0])
+            lower_first(sub.get_column("dimension_label")[0])
             if "dimension_label" in sub.columns and sub.height else dimension
         )
         return f"Rate ratios by {what} could not be published because some groups are too small."
