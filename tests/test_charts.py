@@ -294,6 +294,16 @@ def test_hex_layout_deterministic_unique_and_grouped():
                 assert _hex_distance(ca, cb) >= 2
 
 
+def test_hex_errors():
+    areas = pl.DataFrame({"lsoa": ["E1", "E1"], "locality": ["A", "B"]})
+    with pytest.raises(ChartError, match=r"area\(s\) \['E1'\] in 'lsoa' belong to more than one 'locality'"):
+        charts.hex_layout(areas)
+    with pytest.raises(ChartError, match=r"hex_layout\(\): column\(s\) \['ward'\]"):
+        charts.hex_layout(areas, group="ward")
+    with pytest.raises(ChartError, match=r"hex_geojson\(\): column\(s\) \['q', 'r'\]"):
+        charts.hex_geojson(areas)
+
+
 def test_hex_map_renders_hexagons():
     areas = pl.DataFrame({"lsoa": [f"E{i:02d}" for i in range(10)], "locality": ["A"] * 6 + ["B"] * 4})
     layout = charts.hex_layout(areas).with_columns(
@@ -394,6 +404,8 @@ def test_figure_html_refuses_unsafe_data():
         charts.figure_html(people, id="f", title="t", description="", data=_rates(), download_href=None)
     with pytest.raises(ChartError, match="without spaces"):
         charts.figure_html(people, id="a b", title="t", description="d", data=_rates(), download_href=None)
+    with pytest.raises(ChartError, match="expected an Altair chart"):
+        charts.figure_html("<svg/>", id="f", title="t", description="d", data=_rates(), download_href=None)
 
 
 @pytest.fixture(scope="module")
@@ -454,3 +466,35 @@ def test_bundle_renders_our_spec_in_node(bundle, built, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result == {"embed": "function", "once": True, "live": True, "svg": "<svg", "text": True}
+
+
+OFFLINE_SCRIPT = r"""
+import sys, tempfile, urllib.request
+import polars as pl
+from healthgap import charts
+try:
+    urllib.request.urlopen("https://pypi.org", timeout=3)
+    sys.exit(3)  # the sandbox did not cut the network: the test would prove nothing
+except OSError:
+    pass
+df = pl.DataFrame({"g": ["a", "b"], "value": [1.0, 2.0], "lower_ci": [0.5, 1.5], "upper_ci": [1.5, 2.5]})
+svg = charts.static_svg(charts.ci_chart(df, group="g", title="Offline chart").to_dict())
+bundle = charts.write_chart_assets(tempfile.mkdtemp())
+print("Offline chart" in svg, bundle.stat().st_size > 100_000)
+"""
+
+
+def _can_unshare() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, timeout=10)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _can_unshare(), reason="needs `unshare -n` (a network namespace) to cut the network")
+def test_static_svg_and_bundle_need_no_network():
+    import sys
+
+    run = subprocess.run(["unshare", "-n", sys.executable, "-c", OFFLINE_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["True", "True"]

@@ -34,6 +34,7 @@ ERR_UNMATCHED = (
     "choropleth(): {n} area(s) in column {key!r} have no boundary in the GeoJSON, e.g. {examples}. "
     "Check that the boundary file matches the data's areas (same codes and year)."
 )
+ERR_COLUMNS = "{builder}(): column(s) {missing} are not in the data (columns: {present})."
 ERR_DUPLICATE_AREA = "hex_layout(): area(s) {examples} in {key!r} belong to more than one {group!r}; each area needs one."
 
 # Axial hex directions and ring corners (multiples of the ring radius), Patel (2013).
@@ -190,7 +191,7 @@ def hex_layout(areas_df: pl.DataFrame, *, key: str = "lsoa", group: str = "local
     """
     missing = [c for c in (key, group) if c not in areas_df.columns]
     if missing:
-        raise ChartError(f"hex_layout(): column(s) {missing} are not in the data (columns: {', '.join(areas_df.columns)}).")
+        raise ChartError(ERR_COLUMNS.format(builder="hex_layout", missing=missing, present=", ".join(areas_df.columns)))
     areas = (
         areas_df.select(pl.col(key).cast(pl.String), pl.col(group).cast(pl.String).fill_null("Unknown"))
         .unique()
@@ -230,7 +231,7 @@ def hex_geojson(df: pl.DataFrame, *, key: str = "lsoa", q: str = "q", r: str = "
     """
     missing = [c for c in (key, q, r) if c not in df.columns]
     if missing:
-        raise ChartError(f"hex_geojson(): column(s) {missing} are not in the data (columns: {', '.join(df.columns)}).")
+        raise ChartError(ERR_COLUMNS.format(builder="hex_geojson", missing=missing, present=", ".join(df.columns)))
     cx = math.sqrt(3) * (pl.col(q) + pl.col(r) / 2)
     cy = -1.5 * pl.col(r)
     angles = [math.radians(30 + 60 * n) for n in (*range(6), 0)]
