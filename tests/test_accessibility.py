@@ -247,6 +247,21 @@ axe.run(document, {resultTypes: ["violations"]}).then((r) => r.violations.map((v
 """
 
 
+SEARCH_TERM = "details"
+SEARCH = """
+new Promise((resolve) => {
+  const form = document.querySelector("form.hg-search");
+  const input = document.getElementById("hg-search-input");
+  input.value = "%s";
+  input.dispatchEvent(new Event("input"));
+  setTimeout(() => resolve({
+    visible: !!form && !form.hidden,
+    links: Array.from(document.querySelectorAll("#hg-search-results a")).map((a) => a.href),
+  }), 50);
+})
+""" % SEARCH_TERM
+
+
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002
         pass
@@ -350,6 +365,19 @@ def test_pages_pass_axe_and_draw_charts_offline(site, browser):
             for v in browser.evaluate(session, RUN_AXE):
                 if v["impact"] in ("serious", "critical"):
                     problems.append(f"{page}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}")
+        if (site / "site_libs" / "nhs" / "search.js").is_file():  # built-in renderer's search box
+            mark = len(browser.events)
+            browser.send("Page.navigate", {"url": origin + "index.html"}, session=session)
+            browser.wait_event("Page.loadEventFired", since=mark)
+            hits = browser.evaluate(session, SEARCH)
+            assert hits["visible"] and hits["links"], f"search for {SEARCH_TERM!r} found nothing: {hits}"
+            for link in hits["links"]:
+                path = link[len(origin):].split("#")[0]
+                assert link.startswith(origin) and (site / path).is_file(), link
+            browser.evaluate(session, axe_source + "\n;true")
+            for v in browser.evaluate(session, RUN_AXE):
+                if v["impact"] in ("serious", "critical"):
+                    problems.append(f"index.html with search results open: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}")
         requests = [e["params"]["request"]["url"] for e in browser.events if e.get("method") == "Network.requestWillBeSent"]
         outside = sorted({u for u in requests if not u.startswith((origin, "data:", "about:", "blob:"))})
         assert not outside, f"requests left the site: {outside}"

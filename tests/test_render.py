@@ -615,3 +615,17 @@ if given is not None:
         """Any inline value, escaped, reads back from pandoc as the same text (spaces collapsed)."""
         ast = to_ast(f"Value: {escape_markdown(value)} end")
         assert stringify(ast["blocks"]) == " ".join(f"Value: {value} end".split())
+
+
+def test_search_index_lists_sections_with_resolved_text(built):
+    _, site, _ = built
+    raw = (site / "site_libs" / "nhs" / "search-index.js").read_text(encoding="utf-8")
+    entries = json.loads(raw[raw.index("=") + 1 :].strip().rstrip(";"))
+    by_href = {e["href"]: e for e in entries}
+    methods = by_href["chapters/alpha.html#sec-methods"]
+    assert methods["title"] == "1.1 Methods" and methods["page"] == "1 Alpha chapter"
+    assert "See Figure 1.1, table 1.1, Section 2.1" in methods["text"] and "@fig-bars" not in methods["text"]
+    for e in entries:
+        page, _, anchor = e["href"].partition("#")
+        assert (site / page).is_file() and (not anchor or anchor in parse_page(site / page).ids)
+    assert '<form class="hg-search" role="search" hidden>' in text_of(site / "index.html")

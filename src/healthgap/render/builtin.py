@@ -21,6 +21,7 @@ from healthgap.render.execute import CellFailure, ChapterRun, InlineFailure, exe
 from healthgap.render.pandoc import PandocError, attr, el, stringify, to_ast, to_html, walk
 from healthgap.render.project import Book, Page
 from healthgap.render.qmd import Document, QmdError, parse_qmd
+from healthgap.render.search import SEARCH_FORM, section_entries, write_search_assets
 from healthgap.render.site import PageView, copy_theme, render_page
 
 __all__ = ["render_builtin", "ERR_CELL", "ERR_INLINE"]
@@ -207,7 +208,7 @@ def render_builtin(book: Book, *, build: Path, env: dict[str, str], jobs: int, p
                 targets[label] = target
 
         def finish(b: _Built) -> PageView:
-            blocks = resolve_refs(b.blocks, page=b.page.output, targets=targets, warn=lambda m: progress(f"WARNING: {m}"))
+            blocks = b.blocks = resolve_refs(b.blocks, page=b.page.output, targets=targets, warn=lambda m: progress(f"WARNING: {m}"))
             title = b.title or [el("Str", b.page.slug)]
             combined = {
                 "pandoc-api-version": b.api,
@@ -223,16 +224,25 @@ def render_builtin(book: Book, *, build: Path, env: dict[str, str], jobs: int, p
         views = {v.page.output: v for v in pool.map(finish, built)}
     css = copy_theme(book, build)
     footer = _footer_html(book)
+    scripts: list[str] = []
+    if book.search:
+        entries = [e for b in built for e in section_entries(b.blocks, href=b.page.output, title=_nav_title(views[b.page.output]))]
+        scripts = write_search_assets(build, entries)
     for output, view in views.items():
         target = build / output
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_page(book, views, output, css=css, footer_html=footer), encoding="utf-8")
+        page = render_page(book, views, output, css=css, footer_html=footer, scripts=scripts, search_form=SEARCH_FORM if scripts else "")
+        target.write_text(page, encoding="utf-8")
     for pattern in book.resources:
         for source in book.root.glob(str(pattern)):
             if source.is_file():
                 rel = source.relative_to(book.root)
                 (build / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, build / rel)
+
+
+def _nav_title(view: PageView) -> str:
+    return f"{view.number} {view.title_text}" if view.number else view.title_text
 
 
 def _footer_html(book: Book) -> str:

@@ -8,7 +8,10 @@ evaluated against the final state of the kernel.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import re
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,12 +169,24 @@ async def execute_document(
     extra = {"stderr": log} if log is not None else {}
     try:
         async with client.async_setup_kernel(env=env, cwd=str(cwd), **extra):
+            _restore_signals()
             await _run_cells(client, nb, todo, inline_codes, run)
     finally:
+        # nbclient registers an atexit clean-up it never removes (it would fail at exit)
+        atexit.unregister(client._cleanup_kernel)
         if log is not None:
             log.close()
     run.seconds = time.perf_counter() - started
     return run
+
+
+def _restore_signals() -> None:
+    """Undo nbclient's SIGINT/SIGTERM loop handlers so Ctrl-C still interrupts the render
+    (the kernels are shut down as the cancelled tasks unwind)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            loop.remove_signal_handler(sig)
 
 
 async def _run_cells(client: NotebookClient, nb: Any, todo: list[tuple[Cell, dict[str, Any]]], inline_codes: list[str], run: ChapterRun) -> None:

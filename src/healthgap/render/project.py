@@ -76,6 +76,7 @@ class Book:
     theme_dirs: tuple[Path, ...] = ()  # format extensions in use, e.g. _extensions/nhs
     lang: str = "en-GB"
     resources: tuple[str, ...] = ()
+    search: bool = True
 
     @property
     def number_sections(self) -> bool:
@@ -250,4 +251,5 @@ def read_book(root: Path) -> Book:
         theme_dirs=themes,
         lang=str(data.get("lang") or "en-GB"),
         resources=tuple([resources] if isinstance(resources, str) else resources),
+        search=book.get("search", True) is not False,
     )

@@ -85,7 +85,16 @@ def _pager(current: str, prev: PageView | None, nxt: PageView | None) -> str:
     return f'<nav class="hg-pager" aria-label="Previous and next pages">{link(prev, "prev", "Previous")}{link(nxt, "next", "Next")}</nav>'
 
 
-def render_page(book: Book, views: dict[str, PageView], current: str, *, css: list[str], footer_html: str) -> str:
+def render_page(
+    book: Book,
+    views: dict[str, PageView],
+    current: str,
+    *,
+    css: list[str],
+    footer_html: str,
+    scripts: list[str] | None = None,
+    search_form: str = "",
+) -> str:
     """The complete HTML document of one page.
 
     References
@@ -101,6 +110,7 @@ def render_page(book: Book, views: dict[str, PageView], current: str, *, css: li
     prev = views[order[index - 1]] if index > 0 else None
     nxt = views[order[index + 1]] if index + 1 < len(order) else None
     links = "\n".join(f'<link rel="stylesheet" href="{html.escape(prefix + href)}">' for href in css)
+    links += "".join(f'\n<script src="{html.escape(prefix + src)}" defer></script>' for src in scripts or [])
     page_title = view.title_text if view.title_text == book.title else f"{view.title_text} – {book.title}"
     number = f'<span class="chapter-number">{html.escape(view.number)}</span> ' if view.number else ""
     title_id = f' id="{html.escape(view.title_id)}"' if view.title_id else ""
@@ -129,6 +139,7 @@ def render_page(book: Book, views: dict[str, PageView], current: str, *, css: li
 <div class="hg-header__inner">
 <a class="hg-header__title" href="{html.escape(prefix + 'index.html')}">{html.escape(book.title)}</a>
 {subtitle}
+{search_form}
 </div>
 </header>
 <div class="hg-layout">
