@@ -9,7 +9,7 @@ vectorised bootstrap confidence interval. :func:`fit_cached` reuses a fit
 across chapters.
 """
 
-from healthgap.models._cache import cache_key, fit_cached
+from healthgap.models._cache import cache_key, cached, fit_cached
 from healthgap.models._features import design, label_of, resolve, target_problem
 from healthgap.models._fit import MODEL_LABELS, ModelResult, build_boosted, build_logistic, fit
 from healthgap.models._performance import METRIC_LABELS, performance, reliability
@@ -18,6 +18,7 @@ __all__ = [
     "fit",
     "fit_cached",
     "cache_key",
+    "cached",
     "ModelResult",
     "MODEL_LABELS",
     "METRIC_LABELS",

@@ -6,8 +6,10 @@ import hashlib
 import os
 import pickle
 import tempfile
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -19,10 +21,11 @@ from healthgap.contract import TRUTH_PREFIX
 from healthgap.models._features import resolve
 from healthgap.models._fit import GROUP_COLUMNS, ModelResult, fit
 
-__all__ = ["fit_cached", "cache_key", "CACHE_ENV"]
+__all__ = ["fit_cached", "cache_key", "cached", "CACHE_ENV"]
 
 #: Environment variable overriding the cache folder (empty string disables caching).
 CACHE_ENV = "HEALTHGAP_MODEL_CACHE"
+T = TypeVar("T")
 _FORMAT = 1
 
 
@@ -55,6 +58,46 @@ def _folder() -> Path | None:
     return project_root() / "_build" / "cache" / "models"
 
 
+def _load(path: Path) -> object | None:
+    if not path.is_file():
+        return None
+    try:
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+    except Exception:  # noqa: BLE001 - a corrupt or stale entry is simply recomputed
+        return None
+
+
+def _store(folder: Path, path: Path, value: object) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as fh:
+        pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(fh.name, path)
+
+
+def cached(name: str, parts: tuple, compute: Callable[[], T], *, cache_dir: str | Path | None = None) -> T:
+    """Return ``compute()``, stored under ``name`` and a SHA-256 of ``repr(parts)``.
+
+    ``parts`` must identify everything the value depends on (e.g. a model's
+    :attr:`~healthgap.models.ModelResult.cache_key`, settings dataclasses and
+    options); without a cache folder, or when any part is None, it just computes.
+
+    References
+    ----------
+    .. [1] Python ``hashlib`` and ``pickle`` documentation.
+    """
+    folder = Path(cache_dir) if cache_dir is not None else _folder()
+    if folder is None or any(p is None for p in parts):
+        return compute()
+    digest = hashlib.sha256(repr((_FORMAT, __version__, name, parts)).encode()).hexdigest()[:32]
+    path = folder / f"{name}-{digest}.pkl"
+    value = _load(path)
+    if value is None:
+        value = compute()
+        _store(folder, path, value)
+    return value  # type: ignore[return-value]
+
+
 def fit_cached(
     people: pl.DataFrame | pl.LazyFrame, *, settings: ModelSettings | None = None,
     cache_dir: str | Path | None = None, **options: object,
@@ -78,18 +121,11 @@ def fit_cached(
     folder = Path(cache_dir) if cache_dir is not None else _folder()
     if folder is None:
         return fit(df, settings=settings, **options)
-    path = folder / f"{cache_key(df, settings, **options)}.pkl"
-    if path.is_file():
-        try:
-            with path.open("rb") as fh:
-                result = pickle.load(fh)
-            if isinstance(result, ModelResult):
-                return result
-        except Exception:  # noqa: BLE001 - a corrupt or stale entry is simply refitted
-            pass
-    result = fit(df, settings=settings, **options)
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as fh:
-        pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(fh.name, path)
+    key = cache_key(df, settings, **options)
+    path = folder / f"{key}.pkl"
+    result = _load(path)
+    if isinstance(result, ModelResult):
+        return result
+    result = replace(fit(df, settings=settings, **options), cache_key=key)
+    _store(folder, path, result)
     return result

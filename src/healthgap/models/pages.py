@@ -1,0 +1,236 @@
+"""What the four model chapters share: results computed once, cached, and worded.
+
+Each chapter runs in its own kernel, so :class:`ModelPages` computes results
+lazily and keeps the expensive ones in the model cache
+(``_build/cache/models``): the fitted models (:func:`fit_cached`), the
+fairness audit, the mitigation comparison and the SHAP explanation, keyed by
+the fit's data-and-settings hash plus every option that changes them.
+
+Usage in a chapter::
+
+    from healthgap.book import setup
+    from healthgap.models.pages import ModelPages
+    book = setup("fairness")
+    pages = ModelPages(book)
+    if pages.problem: display(book.skip(pages.problem))
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import cached_property
+from typing import Any
+
+import polars as pl
+
+from healthgap.config import Dimension
+from healthgap.errors import ConfigError, DataError
+from healthgap.models._cache import cached, fit_cached
+from healthgap.models._features import label_of, resolve
+from healthgap.models._fit import MODEL_LABELS, ModelResult
+
+__all__ = ["ModelPages", "pct", "num", "interval", "lower_first", "AUDIT_BOOT", "MODEL_BOOT"]
+
+#: Bootstrap replicates used in the chapters (metrics, audit and SHAP intervals).
+MODEL_BOOT = 200
+AUDIT_BOOT = 200
+PREFERRED_MITIGATION = ("imd_quintile", "ethnicity", "sex")
+
+
+def lower_first(text: str) -> str:
+    """Lower-case the first letter unless the first word is an acronym ("CVD admissions" stays)."""
+    word = text.split(" ", 1)[0]
+    return text if word.isupper() and len(word) > 1 else text[:1].lower() + text[1:]
+
+
+def pct(x: float | None, dp: int = 1) -> str:
+    """``0.1234 -> "12.3%"``; missing -> "not available"."""
+    return "not available" if x is None or x != x else f"{100 * x:.{dp}f}%"
+
+
+def num(x: float | None, dp: int = 2) -> str:
+    """Number with ``dp`` decimals and thousands separators; missing -> "not available"."""
+    if x is None or x != x:
+        return "not available"
+    return f"{x:,.{dp}f}" if dp else f"{round(x):,}"
+
+
+def interval(lo: float | None, hi: float | None, *, dp: int = 2, percent: bool = False) -> str:
+    """``"95% CI 0.71 to 0.75"`` (or percentages)."""
+    f = (lambda v: pct(v, dp)) if percent else (lambda v: num(v, dp))
+    return f"95% CI {f(lo)} to {f(hi)}"
+
+
+class ModelPages:
+    """Lazy, cached model results for one book (see the module docstring)."""
+
+    def __init__(self, book: Any) -> None:
+        self.book = book
+        self.config = book.config
+        self.settings = book.config.model
+
+    # -- can we model at all? ----------------------------------------------
+    @cached_property
+    def problem(self) -> str | None:
+        """Why the dataset cannot support the model (no outcome column, one class...), or None."""
+        try:
+            resolve(self.book.people.collect_schema(), self.settings)
+        except ConfigError as exc:
+            return str(exc)
+        try:
+            self.result  # noqa: B018 - fitting reveals a one-class target
+        except DataError as exc:
+            return str(exc)
+        return None
+
+    @cached_property
+    def result(self) -> ModelResult:
+        return fit_cached(self.book.people, settings=self.settings, n_boot=MODEL_BOOT, seed=self.config.seed)
+
+    @property
+    def target_label(self) -> str:
+        return label_of(self.settings.target)
+
+    @property
+    def target_phrase(self) -> str:
+        """E.g. "at least one CVD emergency admission in the year" or "hypertension recorded"."""
+        target = self.settings.target
+        label = lower_first(self.target_label)
+        schema = self.book.people.collect_schema()
+        if target in schema and schema[target].is_integer():
+            singular = label[:-1] if label.endswith("s") else label
+            return f"at least one {singular} in the year"
+        if target in self.config.conditions:
+            return f"{label} recorded"
+        return label
+
+    def excluded_text(self) -> str:
+        names = [lower_first(label_of(c)) for c in self.result.excluded]
+        return ", ".join(names) if names else "none"
+
+    @cached_property
+    def dimensions(self) -> list[Dimension]:
+        """Configured equity dimensions present in the kept-aside group columns."""
+        cols = set(self.result.groups_test.columns)
+        return [d for d in self.config.dimensions if d.name in cols]
+
+    def metric(self, metric: str, model: str = "boosted") -> dict:
+        """One row of the performance table as a dict."""
+        return self.result.metrics.filter(
+            (pl.col("metric") == metric) & (pl.col("model") == MODEL_LABELS[model])
+        ).row(0, named=True)
+
+    # -- fairness -----------------------------------------------------------
+    @cached_property
+    def audit(self):
+        from healthgap.fairness import audit
+
+        parts = ("audit", self.result.cache_key, tuple(self.dimensions), self.config.disclosure,
+                 AUDIT_BOOT, self.config.seed)
+        return cached("audit", parts, lambda: audit(
+            self.result, dimensions=self.dimensions, n_boot=AUDIT_BOOT, seed=self.config.seed,
+            disclosure=self.config.disclosure))
+
+    @cached_property
+    def label_condition(self) -> str | None:
+        from healthgap.fairness import choose_condition
+
+        return choose_condition(self.book.people, self.config.conditions)
+
+    @cached_property
+    def label_bias(self):
+        from healthgap.fairness import label_bias
+
+        if self.label_condition is None:
+            return None
+        dims = [d for d in self.config.dimensions if d.name in ("imd_quintile", "ethnicity")]
+        return label_bias(self.book.people, condition=self.label_condition, settings=self.settings,
+                          dimensions=dims or self.dimensions, disclosure=self.config.disclosure)
+
+    @cached_property
+    def mitigation_dimension(self) -> Dimension | None:
+        from healthgap.fairness import groupings
+
+        found, _ = groupings(self.result.groups_test, self.dimensions, intersections=())
+        usable = {g.name for g in found}
+        for name in (*PREFERRED_MITIGATION, *(d.name for d in self.dimensions)):
+            if name in usable:
+                return next(d for d in self.dimensions if d.name == name)
+        return None
+
+    @cached_property
+    def mitigation(self):
+        from healthgap.fairness import mitigate
+
+        dim = self.mitigation_dimension
+        if dim is None:
+            return None
+        parts = ("mitigation", self.result.cache_key, dim, self.config.disclosure, self.config.seed)
+        return cached("mitigation", parts, lambda: mitigate(
+            self.result, dimension=dim, seed=self.config.seed, disclosure=self.config.disclosure))
+
+    # -- explanations -------------------------------------------------------
+    @cached_property
+    def explanation(self):
+        from healthgap.explain import explain
+
+        parts = ("explain", self.result.cache_key, tuple(self.dimensions), self.config.disclosure,
+                 self.config.seed, AUDIT_BOOT)
+        return cached("explain", parts, lambda: explain(
+            self.result, dimensions=self.dimensions, seed=self.config.seed, n_boot=AUDIT_BOOT,
+            disclosure=self.config.disclosure))
+
+    # -- tables for the pages -------------------------------------------------
+    def performance_table(self) -> pl.DataFrame:
+        """Metrics of both models, one row per model and metric (no counts of people)."""
+        return self.result.metrics.select("model", "statistic", "value", "lower_ci", "upper_ci", "n", "events",
+                                          "method")
+
+    def capacity_table(self, fractions: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2),
+                       model: str = "boosted") -> pl.DataFrame:
+        """Operating points: for each share of people flagged, the cases found and the hit rate.
+
+        The cut-off for each share comes from the training set (as
+        :meth:`ModelResult.threshold`); counts and rates are on the test set,
+        with Wilson intervals.
+
+        References
+        ----------
+        .. [1] Wilson EB. JASA 1927;22:209-12.
+        """
+        import numpy as np
+
+        from healthgap.models._metrics import wilson_interval
+
+        r = self.result
+        fr = sorted({*fractions, self.settings.top_fraction})
+        cut = np.array([r.threshold(model, top_fraction=f) for f in fr])
+        flag = r.risk_test[model][None, :] >= cut[:, None]
+        flagged = flag.sum(axis=1)
+        found = (flag & r.y_test[None, :]).sum(axis=1)
+        cases = np.full(len(fr), int(r.y_test.sum()))
+        s_lo, s_hi = wilson_interval(found, cases, 0.95)
+        p_lo, p_hi = wilson_interval(found, flagged, 0.95)
+        return pl.DataFrame({
+            "share": [pct(f, 0) for f in fr], "fraction": fr, "threshold": cut,
+            "flagged": flagged.astype(np.int64), "found": found.astype(np.int64),
+            "cases": cases.astype(np.int64),
+            "sensitivity": found / cases, "sensitivity_lower": s_lo, "sensitivity_upper": s_hi,
+            "ppv": found / np.maximum(flagged, 1), "ppv_lower": p_lo, "ppv_upper": p_hi,
+            "operating": [f == self.settings.top_fraction for f in fr],
+        })
+
+    def features_table(self) -> pl.DataFrame:
+        from healthgap.contract import CONTRACT
+
+        r = self.result
+        rows = [(f, label_of(f), "feature", CONTRACT[f].group if f in CONTRACT else "") for f in r.features]
+        rows += [(f, label_of(f), "protected: not used" if self.settings.exclude_protected else "not used",
+                  CONTRACT[f].group if f in CONTRACT else "") for f in r.excluded]
+        return pl.DataFrame(rows, schema=["column", "label", "use", "group"], orient="row")
+
+    def with_settings(self, **changes: Any) -> ModelPages:
+        """A copy using different model settings (e.g. another target)."""
+        other = ModelPages(self.book)
+        other.settings = replace(self.settings, **changes)
+        return other
