@@ -498,3 +498,28 @@ def test_static_svg_and_bundle_need_no_network():
     run = subprocess.run(["unshare", "-n", sys.executable, "-c", OFFLINE_SCRIPT], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["True", "True"]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium")
+def test_figures_render_live_in_chromium_from_file_urls(tmp_path):
+    """Two figures on a page in chapters/: the bundle loads via ../site_libs, once, and replaces both static SVGs."""
+    site = tmp_path / "site"
+    (site / "chapters").mkdir(parents=True)
+    charts.write_chart_assets(site / "site_libs" / "healthgap")
+    rates = _rates()
+    figures = "".join(
+        charts.figure_html(charts.ci_chart(rates, group="imd_quintile", title=t), id=f"fig-{i}", title=t,
+                           description=f"about {t}", data=rates, download_href=None, asset_prefix="../")
+        for i, t in enumerate(("First", "Second"))
+    )  # fmt: skip
+    page = site / "chapters" / "page.html"
+    page.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>t</title></head><body>{figures}</body></html>")
+    run = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    dom = run.stdout
+    assert dom.count('class="hg-live vega-embed"') == 2, run.stderr[-1500:]
+    assert "hg-static" not in dom  # the static SVGs were replaced by the live charts
+    assert dom.count('data-hg-rendered="1"') == 2
