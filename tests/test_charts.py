@@ -179,7 +179,8 @@ def test_spec_holds_exactly_the_given_rows(built):
 def test_suppressed_rows_are_labelled(built):
     assert "[c] suppressed" in json.dumps(built["ci"])
     assert "[c] suppressed" in charts.static_svg(built["ci"])
-    assert "[c]" in charts.static_svg(built["heatmap"])
+    heat = charts.static_svg(built["heatmap"])
+    assert "[c]" in heat and palette.SUPPRESSED.lower() in heat.lower()
 
 
 def test_funnel_positions_from_interpolated_limits(built):

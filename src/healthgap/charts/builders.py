@@ -106,7 +106,9 @@ def ci_chart(
                    "ci_chart", title)  # fmt: skip
     g_levels = levels(data, group, order)
     enc_cls = alt.Y if horizontal else alt.X
-    group_enc = enc_cls(f"{group}:{nominal(data, group)}", sort=g_levels, title=title_of(group, group_title))
+    # horizontal: the group title sits above the labels, right-aligned with them, not rotated
+    axis = alt.Axis(titleAngle=0, titleAlign="right", titleX=-8, titleY=-6, titleBaseline="bottom") if horizontal else alt.Axis()
+    group_enc = enc_cls(f"{group}:{nominal(data, group)}", sort=g_levels, title=title_of(group, group_title), axis=axis)
     tooltip: list[Any] = [alt.Tooltip(f"{group}:N", title=title_of(group, group_title))]
     colour_enc = offset_enc = None
     if colour:

@@ -184,15 +184,17 @@ def heatmap(
         x=alt.X(f"{x}:{nominal(data, x)}", sort=xs, title=title_of(x, x_title), axis=alt.Axis(labelAngle=0)),
         y=alt.Y(f"{y}:{nominal(data, y)}", sort=ys, title=title_of(y, y_title)),
     )
-    fill = alt.condition(
-        f"isValid(datum[{value!r}])",
-        alt.Color(f"{value}:Q", scale=alt.Scale(type="quantize", domain=[lo, hi], range=list(palette.SEQUENTIAL)),
-                  legend=alt.Legend(title=legend_title or title_of(value, None), format=text_format)),
-        alt.value(palette.SUPPRESSED),
-    )  # fmt: skip
-    rects = base.mark_rect(stroke=palette.BACKGROUND, strokeWidth=1).encode(
-        color=fill, tooltip=[alt.Tooltip(f"{x}:N"), alt.Tooltip(f"{y}:N"), alt.Tooltip(f"{value}:Q", format=text_format)]
+    fill = alt.Color(
+        f"{value}:Q", scale=alt.Scale(type="quantize", domain=[lo, hi], range=list(palette.SEQUENTIAL)),
+        legend=alt.Legend(title=legend_title or title_of(value, None), format=text_format),
     )
+    tooltip = [alt.Tooltip(f"{x}:N"), alt.Tooltip(f"{y}:N"), alt.Tooltip(f"{value}:Q", format=text_format)]
+    rects = base.transform_filter(f"isValid(datum[{value!r}])").mark_rect(
+        stroke=palette.BACKGROUND, strokeWidth=1
+    ).encode(color=fill, tooltip=tooltip)
+    hidden = base.transform_filter(f"!isValid(datum[{value!r}])").mark_rect(
+        color=palette.SUPPRESSED, stroke=palette.BACKGROUND, strokeWidth=1
+    ).encode(tooltip=[alt.Tooltip(f"{x}:N"), alt.Tooltip(f"{y}:N")])
     labels = base.transform_calculate(
         label=f"isValid(datum[{value!r}]) ? format(datum[{value!r}], {text_format!r}) : '[c]'"
     ).mark_text(fontSize=12).encode(
@@ -200,7 +202,7 @@ def heatmap(
         color=alt.condition(f"isValid(datum[{value!r}]) && datum[{value!r}] >= {dark_from!r}",
                             alt.value(palette.BACKGROUND), alt.value(palette.TEXT)),
     )  # fmt: skip
-    return alt.layer(rects, labels).properties(title=title, width=alt.Step(70), height=alt.Step(32))
+    return alt.layer(hidden, rects, labels).properties(title=title, width=alt.Step(70), height=alt.Step(32))
 
 
 def binned(
