@@ -78,6 +78,11 @@ def group_name(row: dict, *, people: bool = False) -> str:
     return f"people in {name}" if people else name
 
 
+def _in(name: str) -> str:
+    """'in the most deprived fifth' but 'among people aged 70-74' / 'among women'."""
+    return ("among " if name.startswith(("people", "women", "men")) else "in ") + name
+
+
 def extremes(table: pl.DataFrame, *, column: str = "value", dp: int = 1, suffix: str = "%") -> str:
     """'highest in A (x%) and lowest in B (y%)' over the published rows of ``table``.
 
@@ -91,12 +96,12 @@ def extremes(table: pl.DataFrame, *, column: str = "value", dp: int = 1, suffix:
         return "not published for any group (too few people)"
     if rows.height == 1:
         r = rows.row(0, named=True)
-        return f"published only for {group_name(r)} ({fmt(r[column], dp, suffix=suffix)})"
+        return f"published only {_in(group_name(r))} ({fmt(r[column], dp, suffix=suffix)})"
     hi = rows.sort(column, descending=True).row(0, named=True)
     lo = rows.sort(column).row(0, named=True)
     return (
-        f"highest in {group_name(hi)} ({fmt(hi[column], dp, suffix=suffix)}) and lowest in "
-        f"{group_name(lo)} ({fmt(lo[column], dp, suffix=suffix)})"
+        f"highest {_in(group_name(hi))} ({fmt(hi[column], dp, suffix=suffix)}) and lowest "
+        f"{_in(group_name(lo))} ({fmt(lo[column], dp, suffix=suffix)})"
     )
 
 
@@ -135,8 +140,8 @@ def gap_sentence(
                 "a group is too small to publish.")
     unit = " percentage points" if suffix == "%" else ""
     return (
-        f"{subject[:1].upper() + subject[1:]} was {fmt(a, dp, suffix=suffix)} in {na} against "
-        f"{fmt(b, dp, suffix=suffix)} in {nb}, a difference of {fmt(abs(a - b), dp)}{unit}."
+        f"{subject[:1].upper() + subject[1:]} was {fmt(a, dp, suffix=suffix)} {_in(na)} against "
+        f"{fmt(b, dp, suffix=suffix)} {_in(nb)}, a difference of {fmt(abs(a - b), dp)}{unit}."
     )
 
 
