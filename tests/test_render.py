@@ -309,7 +309,8 @@ def test_figures_and_tables_numbered_per_chapter(built):
     assert "Figure 2.1:</span> Beta figure" in text_of(site / "chapters" / "beta.html")
     extra = text_of(site / "chapters" / "extra.html")
     assert "Figure A.1:</span> Appendix figure" in extra
-    assert '<span class="chapter-number">A</span>' in extra and "A.1</span> Details" in extra
+    assert '<span class="chapter-number">Appendix A</span> — <span class="chapter-title">Extra material</span>' in extra
+    assert "A.1</span> Details" in extra
 
 
 def test_chapter_and_section_numbers(built):

@@ -113,6 +113,9 @@ def render_page(
     links += "".join(f'\n<script src="{html.escape(prefix + src)}" defer></script>' for src in scripts or [])
     page_title = view.title_text if view.title_text == book.title else f"{view.title_text} – {book.title}"
     number = f'<span class="chapter-number">{html.escape(view.number)}</span> ' if view.number else ""
+    if view.number and view.page.appendix:  # Quarto: "Appendix A — Title"
+        number = f'<span class="chapter-number">Appendix {html.escape(view.number)}</span> — '
+
     title_id = f' id="{html.escape(view.title_id)}"' if view.title_id else ""
     subtitle = f'<p class="hg-header__subtitle">{html.escape(book.subtitle)}</p>' if book.subtitle else ""
     toc = (
