@@ -286,6 +286,19 @@ def test_protect_errors(kwargs, message):
         protect(df, **kwargs)
 
 
+def test_protect_rejects_non_frames():
+    with pytest.raises(DisclosureError, match="expected a polars DataFrame or LazyFrame; got dict"):
+        protect({"n": [1, 2]}, counts=["n"])  # type: ignore[arg-type]
+
+
+def test_single_names_and_nan_counts():
+    df = pl.DataFrame({"grp": ["a", "a", "b", "b"], "n": [3.0, 50.0, float("nan"), 60.0], "rate": [1.0, 2.0, 3.0, 4.0]})
+    out = protect(df, counts="n", by="grp", derived={"n": "rate"})  # type: ignore[arg-type]
+    assert out["n"].to_list() == [None, None, None, None]
+    assert out["rate"].to_list() == [None, None, None, None]
+    assert out["suppression_reason"][2].startswith(d.REASON_INPUT)
+
+
 def test_protect_rejects_negative_counts():
     with pytest.raises(DisclosureError, match=r"negative values \[-2\]"):
         protect(pl.DataFrame({"n": [-2, 40]}), counts=["n"])

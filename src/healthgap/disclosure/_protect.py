@@ -15,6 +15,7 @@ from healthgap.disclosure._rules import (
     ERR_MISSING,
     ERR_NEGATIVE,
     ERR_NO_COUNTS,
+    ERR_NOT_FRAME,
     ERR_NOT_NUMERIC,
     ERR_OVERLAP,
     ERR_TOTALS,
@@ -228,9 +229,16 @@ def protect(
     """
     settings = _check_settings(settings)
     frame = df.collect() if isinstance(df, pl.LazyFrame) else df
-    counts, by, across = list(counts), list(by or []), list(across or [])
-    derived = {k: list(v) for k, v in (derived or {}).items()}
+    if not isinstance(frame, pl.DataFrame):
+        raise DisclosureError(ERR_NOT_FRAME.format(kind=type(df).__name__))
+    counts, by, across = (
+        [v] if isinstance(v, str) else list(v or []) for v in (counts, by, across)
+    )  # a lone column name is one column, not a sequence of letters
+    derived = {k: [v] if isinstance(v, str) else list(v) for k, v in (derived or {}).items()}
     _validate(frame, counts, derived, by, across, totals)
+    floats = [c for c in counts if frame.schema[c].is_float()]
+    if floats:  # NaN counts are unknown: treat them like nulls (suppressed in the input)
+        frame = frame.with_columns(pl.col(floats).fill_nan(None))
     prior = frame["suppression_reason"] if "suppression_reason" in frame.columns else None
     drop = ["suppressed", "suppression_reason"]
     drop += [f"{p}_{c}" for c in counts for p in ("suppressed", "suppression_reason")]

@@ -41,6 +41,7 @@ ERR_SETTINGS_REASON = (
 )
 ERR_SETTINGS_VALUE = "disclosure.{key} must be a whole number >= 1; got {value!r}. Fix it in the config."
 ERR_MISSING = "protect(): column(s) {missing} named in `{arg}` are not in the table (columns: {present})."
+ERR_NOT_FRAME = "protect(): expected a polars DataFrame or LazyFrame; got {kind}. Convert it, e.g. pl.from_pandas(df)."
 ERR_NO_COUNTS = "protect(): give at least one count column in `counts`, e.g. counts=['events']."
 ERR_NOT_NUMERIC = "protect(): count column {col!r} has type {dtype}; counts must be numeric. Cast it first."
 ERR_NEGATIVE = "protect(): count column {col!r} has negative values {values}; counts must be >= 0."
