@@ -402,3 +402,18 @@ def test_narrative_wording():
     assert group_name({"dimension": "ethnicity", "level": "Asian", "label": "Asian"}, people=True) == (
         "people in the Asian group"
     )
+
+
+def test_concentration_index_matches_formula(people, cfg):
+    from healthgap.descriptive import concentration
+
+    table = rates(people, cfg, measures=["hypertension"], dimensions=["imd_quintile"])
+    got = concentration(table).row(0, named=True)
+    t = table.sort("level")
+    n = t["population"].to_numpy().astype(float)
+    mu_t = t["events"].to_numpy() / n
+    f = n / n.sum()
+    rank = np.cumsum(f) - f / 2
+    mu = (f * mu_t).sum()
+    assert got["ci"] == pytest.approx(2 / mu * (f * mu_t * rank).sum() - 1, rel=1e-9)
+    assert got["ci_lower"] < got["ci"] < got["ci_upper"]

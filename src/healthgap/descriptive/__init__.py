@@ -19,7 +19,7 @@ from healthgap.descriptive.geography import area_rates
 from healthgap.descriptive.headlines import Finding, Headlines, headlines
 from healthgap.descriptive.outcomes import outcome_rates, practice_funnel
 from healthgap.descriptive.population import completeness, composition, not_stated, pyramid, summary
-from healthgap.descriptive.prevalence import gradient, intersection, prevalence, rates
+from healthgap.descriptive.prevalence import concentration, gradient, intersection, prevalence, rates
 
 __all__ = [
     "Finding",
@@ -27,6 +27,7 @@ __all__ = [
     "headlines",
     "area_rates",
     "completeness",
+    "concentration",
     "composition",
     "detection",
     "gradient",

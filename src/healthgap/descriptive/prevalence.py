@@ -20,7 +20,7 @@ from healthgap.config import Config
 from healthgap.contract import CONDITION_LABELS
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr
 
-__all__ = ["rates", "prevalence", "gradient", "intersection", "RATE_COLUMNS"]
+__all__ = ["rates", "prevalence", "gradient", "concentration", "intersection", "RATE_COLUMNS"]
 
 #: Columns of :func:`rates` after the level columns.
 RATE_COLUMNS = (
@@ -276,3 +276,43 @@ def intersection(
         "row_level", "row_label", "column_level", "column_label", "events", "population",
         "value", "lower_ci", "upper_ci", "note",
     )  # fmt: skip
+
+
+def concentration(
+    rates_table: pl.DataFrame,
+    *,
+    dimension: str = "imd_quintile",
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Concentration index of each measure's (crude) cases across deprivation quintiles.
+
+    Uses the ``events`` and ``population`` of ``rates_table`` (from :func:`rates`)
+    for ``dimension``; level "1" must be the most deprived. Cases are people
+    with the condition (binary outcome). Not age-standardised: it describes
+    where the cases are, which is what services meet.
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per measure: ``measure``, ``ci`` (concentration index),
+        ``ci_lower``, ``ci_upper``, ``ci_note``. Negative values mean cases are
+        concentrated among more deprived people.
+
+    References
+    ----------
+    .. [1] Kakwani N, Wagstaff A, van Doorslaer E (1997). Socioeconomic inequalities in
+       health: measurement, computation and statistical inference. J Econometrics 77:87-103.
+    """
+    from healthgap.stats import concentration_index
+
+    rows = rates_table.filter(pl.col("dimension") == dimension).with_columns(
+        pl.col(LEVEL).cast(pl.Int64, strict=False).alias("quantile")
+    ).filter(pl.col("quantile").is_not_null() & pl.col("events").is_not_null() & (pl.col("population") > 0))
+    if rows.is_empty():
+        return pl.DataFrame(schema={"measure": pl.String, "ci": pl.Float64, "ci_lower": pl.Float64,
+                                    "ci_upper": pl.Float64, "ci_note": pl.String})  # fmt: skip
+    out = concentration_index(rows.select("measure", "quantile", "events", "population"), quantile="quantile",
+                              events="events", population="population", by="measure",
+                              confidence=confidence)  # fmt: skip
+    return out.select("measure", pl.col("value").alias("ci"), pl.col("lower_ci").alias("ci_lower"),
+                      pl.col("upper_ci").alias("ci_upper"), pl.col("note").alias("ci_note"))  # fmt: skip
