@@ -417,3 +417,13 @@ def test_concentration_index_matches_formula(people, cfg):
     mu = (f * mu_t).sum()
     assert got["ci"] == pytest.approx(2 / mu * (f * mu_t * rank).sum() - 1, rel=1e-9)
     assert got["ci_lower"] < got["ci"] < got["ci_upper"]
+
+
+def test_statin_eligibility_uses_the_conditions_present(people, cfg):
+    partial = people.drop("stroke_tia", "pad", "ckd")
+    out = treatment(partial, cfg, measures=("statin",), dimensions=["sex"])
+    m = partial.filter(pl.col("sex") == "male")
+    elig = m["chd"] | (m["diabetes"] & (m["age"] >= 40))
+    row = out.filter(pl.col("level") == "male").row(0, named=True)
+    assert row["eligible"] == int(elig.sum())
+    assert "coronary heart disease and diabetes only" in row["measure_label"]

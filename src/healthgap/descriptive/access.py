@@ -19,7 +19,7 @@ from typing import Literal
 import polars as pl
 
 from healthgap.config import Config
-from healthgap.contract import truth_column
+from healthgap.contract import CONDITION_LABELS, truth_column
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr, require
 
 __all__ = [
@@ -28,6 +28,8 @@ __all__ = [
     "treatment",
     "TREATMENT_MEASURES",
     "eligible_expr",
+    "STATIN_ALWAYS",
+    "STATIN_FROM_40",
     "cha2ds2_vasc",
     "waits",
     "missed",
@@ -79,8 +81,19 @@ def cha2ds2_vasc() -> pl.Expr:
     )
 
 
-def eligible_expr(measure: TreatmentMeasure) -> tuple[pl.Expr, pl.Expr]:
+#: Conditions that make a person eligible for a statin: always / from age 40.
+STATIN_ALWAYS = ("chd", "stroke_tia", "pad")
+STATIN_FROM_40 = ("diabetes", "ckd")
+
+
+def eligible_expr(
+    measure: TreatmentMeasure, *, available: Sequence[str] | None = None
+) -> tuple[pl.Expr, pl.Expr]:
     """(eligible, achieved) expressions for a treatment measure.
+
+    ``available`` (the dataset's columns) lets the statin measure use the
+    qualifying conditions that exist; a dataset without, say, PAD then counts
+    eligibility from the others (and :func:`treatment` names them in the label).
 
     References
     ----------
@@ -90,11 +103,13 @@ def eligible_expr(measure: TreatmentMeasure) -> tuple[pl.Expr, pl.Expr]:
     .. [3] NICE NG136 (2019). Hypertension in adults: target below 140/90 mmHg.
     """
     if measure == "statin":
-        eligible = (
-            pl.col("chd") | pl.col("stroke_tia") | pl.col("pad")
-            | ((pl.col("diabetes") | pl.col("ckd")) & (pl.col("age") >= 40))
-        )  # fmt: skip
-        return eligible, pl.col("statin")
+        have = set(available) if available is not None else set(STATIN_ALWAYS + STATIN_FROM_40)
+        always = [pl.col(c) for c in STATIN_ALWAYS if c in have]
+        later = [pl.col(c) for c in STATIN_FROM_40 if c in have]
+        parts = always + ([pl.any_horizontal(later) & (pl.col("age") >= 40)] if later else [])
+        if not parts:
+            raise ValueError("The statin measure needs at least one of chd, stroke_tia, pad, diabetes, ckd.")
+        return pl.any_horizontal(parts), pl.col("statin")
     if measure == "anticoagulant":
         female = (pl.col("sex") == "female").cast(pl.Int64)
         return pl.col("af") & ((cha2ds2_vasc() - female) >= 2), pl.col("anticoagulant")
@@ -274,12 +289,19 @@ def treatment(
     """
     lf = frame_of(people)
     present = set(lf.collect_schema().names())
-    usable = [m for m in measures if all(c in present for c in (*TREATMENT_MEASURES[m][1], "age", "sex"))]
+
+    def usable_measure(m: str) -> bool:
+        if m == "statin":
+            qualifying = [c for c in STATIN_ALWAYS + STATIN_FROM_40 if c in present]
+            return {"statin", "age", "sex"} <= present and bool(qualifying)
+        return all(c in present for c in (*TREATMENT_MEASURES[m][1], "age", "sex"))
+
+    usable = [m for m in measures if usable_measure(m)]
     if not usable:
         return pl.DataFrame()
     aggs = []
     for m in usable:
-        elig, done = eligible_expr(m)
+        elig, done = eligible_expr(m, available=list(present))
         aggs += [(elig & done.fill_null(False)).cast(pl.Int64).sum().alias(f"d__{m}"),
                  elig.cast(pl.Int64).sum().alias(f"e__{m}")]  # fmt: skip
     pairs = []
@@ -292,6 +314,12 @@ def treatment(
     out = _proportions(pairs, numerator="treated", denominator="eligible", by=["measure"],
                        confidence=confidence)  # fmt: skip
     labels = {m: TREATMENT_MEASURES[m][0] for m in usable}
+    missing = [c for c in STATIN_ALWAYS + STATIN_FROM_40 if c not in present]
+    if "statin" in labels and missing:
+        used = [c for c in STATIN_ALWAYS + STATIN_FROM_40 if c in present]
+        names = [CONDITION_LABELS[c].lower() for c in used]
+        joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        labels["statin"] = f"Statin prescribed (eligible from recorded {joined} only)"
     return out.with_columns(pl.col("measure").replace_strict(labels).alias("measure_label")).sort(
         "dimension", "measure", "order", maintain_order=True
     )

@@ -259,6 +259,9 @@ def headlines(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Headlines:
                 f"fifth were prescribed one, against {_num(b['value'], 0)}% in the least deprived fifth "
                 f"(a gap of {_num(abs(gap))} percentage points)."
             )
+            label = str(a.get("measure_label") or "")
+            if "only)" in label:
+                text += f" Eligibility was judged from {label[label.index('recorded'):-1]}, the conditions this dataset has."
             f4 = Finding("treatment_gap", title, text, {"most": a["value"], "least": b["value"], "gap": gap})
 
     # 5. outcome rate ratio
