@@ -188,6 +188,13 @@ def test_funnel_positions_from_interpolated_limits(built):
     assert {p["unit"]: p["position"] for p in points} == {"A": "within", "B": "above", "C": "within", "D": "below"}
 
 
+def test_funnel_hides_position_of_suppressed_units():
+    units = pl.DataFrame({"unit": ["A", "B"], "value": [None, 0.3], "denominator": [100, 200], "flag": ["above", "above"]})
+    spec = charts.funnel(units, limits=_limits(), target=0.2, title="t", flag="flag").to_dict()
+    (points,) = [d for d in _datasets(spec) if d and "flag" in d[0]]
+    assert [p["flag"] for p in points] == [None, "above"]
+
+
 def test_pyramid_puts_first_sex_left(built):
     (rows,) = [d for d in _datasets(built["pyramid"]) if d and "signed_value" in d[0]]
     assert all((r["signed_value"] < 0) == (r["sex"] == "female") for r in rows)
@@ -492,6 +499,7 @@ def _can_unshare() -> bool:
     return probe.returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not _can_unshare(), reason="needs `unshare -n` (a network namespace) to cut the network")
 def test_static_svg_and_bundle_need_no_network():
     import sys

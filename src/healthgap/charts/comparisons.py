@@ -73,6 +73,8 @@ def funnel(
             .when(pl.col(value).is_not_null()).then(pl.lit("within"))
             .alias(flag)
         ).drop("__lo", "__hi")  # fmt: skip
+    # a unit whose value is suppressed is not drawn, and its position is not shown either
+    data = data.with_columns(pl.when(pl.col(value).is_not_null()).then(pl.col(flag)).alias(flag))
     x = alt.X(f"{denominator}:Q", title=title_of(denominator, denominator_title))
     long = grid.unpivot(index=denominator, variable_name="limit", value_name="bound").with_columns(
         level=pl.when(pl.col("limit").str.ends_with("_95")).then(pl.lit("95%")).otherwise(pl.lit("99.8%")),
