@@ -14,7 +14,7 @@ used instead (and said so).
 
 Usage::
 
-    python benchmarks/bench_render.py [--sizes 250000 1000000] [--jobs N] [--seed 2024]
+    python benchmarks/bench_render.py [--sizes 250000 1000000] [--jobs N] [--seed 2024] [--project DIR]
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ from healthgap.render.project import ProjectError, read_book
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _project(work: Path) -> tuple[Path, str]:
+def _project(work: Path, project: Path | None) -> tuple[Path, str]:
+    if project is not None:
+        read_book(project)
+        return project.resolve(), str(project)
     try:
         read_book(REPO)
         return REPO, "the book"
@@ -84,10 +87,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[250_000, 1_000_000])
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--project", type=Path, default=None, help="time this book instead (default: the repository's)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
         work = Path(tmp)
-        project, what = _project(work)
+        project, what = _project(work, args.project)
         skeleton = _skeleton(project, work)
         pages = len(read_book(project).pages)
         print(f"Rendering {what}: {pages} pages, jobs={args.jobs or 'auto'}")
