@@ -317,6 +317,13 @@ def test_assert_publishable_frames():
     assert_publishable(pl.DataFrame({"rate": [4.0]}))  # not a count
 
 
+def test_assert_publishable_uses_configured_threshold():
+    df = pl.DataFrame({"g": ["a"], "n": [9]})
+    assert_publishable(df)
+    with pytest.raises(DisclosureError, match="between 1 and 9"):
+        assert_publishable(df, settings=DisclosureSettings(suppress_below=10))
+
+
 def test_assert_publishable_person_level():
     with pytest.raises(DisclosureError, match="person identifier column/field 'person_id'"):
         assert_publishable(pl.DataFrame({"person_id": ["p1"], "value": [1.0]}))

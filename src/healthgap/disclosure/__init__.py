@@ -20,7 +20,10 @@ The rules (defaults from :class:`healthgap.config.DisclosureSettings`)
    ``rounding`` (5). Halves round up (away from zero): with base 10, 15 -> 20;
    with base 5 and whole counts no halves occur (12 -> 10, 13 -> 15, 8 -> 10).
    Derived values (rates, CIs) are computed from the unrounded counts, as is
-   usual for official statistics; only counts are rounded.
+   usual for official statistics; only counts are rounded. Rounding therefore
+   only blurs the counts themselves (a rate times a published denominator can
+   give the exact count back); the protection of small numbers comes from
+   suppression, which always removes the derived values too.
 3. **Derived values.** Columns listed in ``derived[count]`` become null wherever
    that count is suppressed.
 4. **Secondary suppression.** Cells that add up to a total form a *set*: the rows

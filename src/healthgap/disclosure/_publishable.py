@@ -62,7 +62,9 @@ def _walk_spec(node: Any, datasets: list[tuple[str, list[Any]]], fields: set[str
                 _walk_spec(value, datasets, fields, f"{path}[{i}]")
 
 
-def _check_frame(frame: pl.DataFrame, *, counts: Sequence[str], check_counts: bool, where: str) -> None:
+def _check_frame(
+    frame: pl.DataFrame, *, counts: Sequence[str], check_counts: bool, where: str, top: int = 8
+) -> None:
     for col in frame.columns:
         if col.lower() in PERSON_ID_COLUMNS:
             raise DisclosureError(ERR_PERSON_ID.format(where=where, col=col))
@@ -79,7 +81,6 @@ def _check_frame(frame: pl.DataFrame, *, counts: Sequence[str], check_counts: bo
     numeric = [c for c in count_cols if frame.schema[c].is_numeric() or frame.schema[c] == pl.String]
     if not numeric:
         return
-    top = DisclosureSettings().suppress_below
     found = frame.select(
         [
             pl.col(c).cast(pl.Float64, strict=False).filter(_small_count(c, top)).unique().sort().head(5).implode()
@@ -112,7 +113,7 @@ def assert_publishable(
     Checks a polars DataFrame/LazyFrame, a CSV/JSON/Parquet file, a chart spec
     (dict, Altair chart or JSON text): no count-like column (count, n, events,
     numerator, denominator, population, size, observed, ``n_*``, ``*_count``, ... or
-    listed in ``counts``) may hold a value from 1 to 7; no ``person_id`` (or other
+    listed in ``counts``) may hold a value from 1 to ``settings.suppress_below - 1`` (default 7); no ``person_id`` (or other
     person identifier) column or encoding field; no table that looks like one row
     per person. Counts are not checked when protection was switched off (``settings``
     disabled, or every ``suppression_reason`` starts with :data:`OFF_PREFIX`).
@@ -123,12 +124,13 @@ def assert_publishable(
     """
     extra = list(counts or [])
     check_counts = settings is None or settings.enabled
+    top = (settings or DisclosureSettings()).suppress_below
     if hasattr(obj, "to_dict") and not isinstance(obj, (pl.DataFrame, dict)):
         obj = obj.to_dict()  # an Altair chart
     if isinstance(obj, pl.LazyFrame):
         obj = obj.collect()
     if isinstance(obj, pl.DataFrame):
-        _check_frame(obj, counts=extra, check_counts=check_counts, where="the table")
+        _check_frame(obj, counts=extra, check_counts=check_counts, top=top, where="the table")
         return
     if isinstance(obj, Path) or (isinstance(obj, str) and not obj.lstrip().startswith(("{", "["))):
         path = Path(obj)
@@ -137,10 +139,10 @@ def assert_publishable(
             raise DisclosureError(ERR_PATH.format(path=path))
         if suffix == ".csv":
             frame = pl.read_csv(path, infer_schema_length=None)
-            _check_frame(frame, counts=extra, check_counts=check_counts, where=str(path))
+            _check_frame(frame, counts=extra, check_counts=check_counts, top=top, where=str(path))
             return
         if suffix == ".parquet":
-            _check_frame(pl.read_parquet(path), counts=extra, check_counts=check_counts, where=str(path))
+            _check_frame(pl.read_parquet(path), counts=extra, check_counts=check_counts, top=top, where=str(path))
             return
         obj = json.loads(path.read_text(encoding="utf-8"))
     elif isinstance(obj, str):
@@ -161,4 +163,4 @@ def assert_publishable(
         if not flat:
             continue
         frame = pl.from_dicts(flat, infer_schema_length=None, strict=False)
-        _check_frame(frame, counts=extra, check_counts=check_counts, where=where)
+        _check_frame(frame, counts=extra, check_counts=check_counts, top=top, where=where)
