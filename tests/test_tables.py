@@ -126,6 +126,11 @@ def test_columns_select_rename_and_formats():
     assert "suppressed" not in [c[2] for c in cells if c[0] == "th"]
 
 
+def test_columns_as_a_list():
+    cells = _parse(table_html(_protected(), id="t", caption="c", columns=["rate", "group"]))
+    assert [c[2] for c in cells if c[1].get("scope") == "col"] == ["rate", "group"]
+
+
 def test_no_suppression_footnote_when_nothing_suppressed():
     df = protect(pl.DataFrame({"g": ["a", "b"], "n": [100, 200]}), counts=["n"])
     markup = table_html(df, id="t", caption="c")

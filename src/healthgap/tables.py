@@ -19,7 +19,7 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import polars as pl
@@ -143,7 +143,7 @@ def table_html(
     *,
     id: str,
     caption: str,
-    columns: Mapping[str, str] | None = None,
+    columns: Mapping[str, str] | Sequence[str] | None = None,
     formats: Mapping[str, str | tuple[str, int]] | None = None,
     note: str | None = None,
 ) -> str:
@@ -154,8 +154,9 @@ def table_html(
     df : the table; checked with :func:`healthgap.disclosure.assert_publishable`.
     id : HTML id of the table wrapper.
     caption : the ``<caption>`` text.
-    columns : column -> label. When given, only these columns are shown, in this
-        order; otherwise every column except the disclosure bookkeeping columns.
+    columns : column -> label (or a list of columns). When given, only these
+        columns are shown, in this order; otherwise every column except the
+        disclosure bookkeeping columns.
     formats : column -> style (see :func:`format_expr`) or (style, decimal places).
         Defaults: integers ``"integer"``, floats ``"number"`` (1 dp), ratios 2 dp.
     note : an extra footnote shown under the table.
@@ -183,9 +184,12 @@ def table_html(
     if not isinstance(id, str) or not id.strip() or any(ch.isspace() for ch in id):
         raise ValueError(ERR_ID.format(id=id))
     assert_publishable(df)
-    labels = dict(columns) if columns is not None else {
-        c: c for c in df.columns if not c.startswith(_BOOKKEEPING)
-    }  # fmt: skip
+    if columns is None:
+        labels = {c: c for c in df.columns if not c.startswith(_BOOKKEEPING)}
+    elif isinstance(columns, Mapping):
+        labels = dict(columns)
+    else:  # a list of column names: shown under their own names
+        labels = {c: c for c in ([columns] if isinstance(columns, str) else columns)}
     missing = [c for c in [*labels, *(formats or {})] if c not in df.columns]
     if missing:
         raise ValueError(ERR_COLUMNS.format(missing=missing, present=", ".join(df.columns)))
