@@ -126,6 +126,13 @@ def test_columns_select_rename_and_formats():
     assert "suppressed" not in [c[2] for c in cells if c[0] == "th"]
 
 
+def test_first_column_is_the_row_header_even_if_a_code():
+    df = protect(pl.DataFrame({"imd_quintile": [1, 2], "n": [100, 200], "note": ["x", "y"]}), counts=["n"])
+    cells = _parse(table_html(df, id="t", caption="c"))
+    assert [c[2] for c in cells if c[1].get("scope") == "row"] == ["1", "2"]
+    assert [c[2] for c in cells if c[0] == "td"] == ["100", "x", "200", "y"]
+
+
 def test_columns_as_a_list():
     cells = _parse(table_html(_protected(), id="t", caption="c", columns=["rate", "group"]))
     assert [c[2] for c in cells if c[1].get("scope") == "col"] == ["rate", "group"]

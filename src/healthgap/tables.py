@@ -165,7 +165,7 @@ def table_html(
     -------
     str
         HTML: a scrollable region holding a ``<table>`` with ``<caption>``,
-        ``<th scope="col">`` headers, the first text column as row headers,
+        ``<th scope="col">`` headers, the first column (unless it holds decimals) as row headers,
         numbers right-aligned, suppressed cells shown as "[c]" and not-available
         cells as "[x]", with footnotes explaining each mark used.
 
@@ -200,7 +200,10 @@ def table_html(
         style, dp = (spec, None) if isinstance(spec, str) else spec
         styles[c] = (style, _check_style(style, dp, where=f"column {c!r}"))
     numeric = {c for c in labels if df.schema[c].is_numeric() and styles[c][0] != "text"}
-    first_text = next((c for c in labels if c not in numeric), None)
+    # the first column names the row (a group label, or a code such as an IMD quintile)
+    first = next(iter(labels), None)
+    first_text = first if first is not None and not df.schema[first].is_float() else None
+    numeric.discard(first_text)  # type: ignore[arg-type]
     cells = []
     for c in labels:
         style, dp = styles[c]
