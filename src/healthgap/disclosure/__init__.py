@@ -41,15 +41,25 @@ The rules (defaults from :class:`healthgap.config.DisclosureSettings`)
    suppressed cells) and, while any primary-suppressed cell is still
    determined, suppresses the smallest published cell sharing a row or column
    with it. Attackers are assumed to know every total exactly.
-5. **Totals in the table** (``totals="auto"``). A row whose dimension column holds
-   a total marker (null, "Total", "All", "Overall", "All people", "All persons",
-   any case) is the total of its set, not a member of it; it is itself a cell
-   of the sets along the other dimensions (so margins of 2-D tables are
-   protected too). With ``totals="none"`` every row is a member.
+5. **Totals in the table** (``totals="auto"``). A row whose ``across`` column
+   holds a total marker (null, "Total", "All", "Overall", "All people", "All
+   persons", any case) is the total of its set, not a member of it; it is itself
+   a cell of the sets along the other dimensions (so margins of 2-D tables are
+   protected too). Without ``across``, a row with a total marker (not null) in
+   any text column other than ``by`` and metadata columns is a total. With
+   ``totals="none"`` every row is a member.
+6. **Several count columns** are protected one by one (each has its own
+   secondary suppression). Do not publish a count next to its complement and
+   their sum (e.g. events, non-events and people): list only two of them.
 
-Each published frame gets ``suppressed`` (bool) and ``suppression_reason`` (str)
-columns; with several count columns also ``suppressed_<count>`` and
-``suppression_reason_<count>``.
+``protect(df, *, counts, derived=None, by=None, across=None, totals="auto",
+settings=None)`` returns the frame with ``suppressed`` (bool) and
+``suppression_reason`` (str, null when nothing in the row is suppressed; e.g.
+"count of 1-7; value, lower_ci: derived from a suppressed count") columns;
+with several count columns the reason names the column ("events: count of
+1-7") and per-column ``suppressed_<count>`` / ``suppression_reason_<count>``
+columns are added. With ``settings.enabled`` False nothing is changed and
+``suppression_reason`` reads "disclosure control off: <reason>".
 
 References
 ----------
