@@ -103,6 +103,23 @@ def test_secondary_suppression_cannot_be_undone_1d(groups):
                 assert i in hidden
 
 
+def _reference_1d(cells: list[int]) -> list[bool]:
+    """Plain-Python reference of the 1-D rule: primary 1-7, then the smallest other (non-zero first)."""
+    hidden = [1 <= c <= 7 for c in cells]
+    if sum(hidden) == 1 and len(cells) >= 2:
+        order = sorted((c == 0, c, i) for i, c in enumerate(cells) if not hidden[i])
+        hidden[order[0][2]] = True
+    return hidden
+
+
+@FAST
+@given(st.lists(st.lists(small_or_big, min_size=1, max_size=8), min_size=1, max_size=4))
+def test_1d_rule_matches_reference(groups):
+    rows = [(f"grp{g}", n) for g, cells in enumerate(groups) for n in cells]
+    out = protect(pl.DataFrame(rows, schema=["grp", "n"], orient="row"), counts=["n"], by=["grp"])
+    assert out["suppressed"].to_list() == [h for cells in groups for h in _reference_1d(cells)]
+
+
 def test_secondary_prefers_smallest_nonzero_and_skips_total_rows():
     df = pl.DataFrame({"q": ["1", "2", "3", "4", "Total"], "n": [3, 0, 50, 60, 45]})
     auto = protect(df, counts=["n"])
