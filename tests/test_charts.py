@@ -265,6 +265,23 @@ def test_choropleth_from_geojson():
     assert "Suppressed [c]" in svg
 
 
+def test_choropleth_simplifies_dense_boundaries():
+    import math as m
+
+    dense = [[1.0 + 0.01 * m.cos(t / 2000 * 2 * m.pi), 52.0 + 0.01 * m.sin(t / 2000 * 2 * m.pi)] for t in range(2000)]
+    dense.append(dense[0])
+    geo = {"type": "FeatureCollection",
+           "features": [{"type": "Feature", "properties": {"lsoa": "E1"}, "geometry": {"type": "Polygon", "coordinates": [dense]}}]}
+    spec = charts.choropleth(pl.DataFrame({"lsoa": ["E1"], "value": [1.0]}), geojson=geo, title="t").to_dict()
+    features = spec["data"]["values"] if "data" in spec else spec["layer"][0]["data"]["values"]
+    ring = features[0]["geometry"]["coordinates"][0]
+    assert 40 < len(ring) < 1000 and ring[0] == ring[-1]  # 2,001 points on a 1 km circle -> ~730
+    assert all(round(x, 4) == x for x, _ in ring)
+    full = charts.choropleth(pl.DataFrame({"lsoa": ["E1"], "value": [1.0]}), geojson=geo, title="t", precision=8).to_dict()
+    full_features = full["data"]["values"] if "data" in full else full["layer"][0]["data"]["values"]
+    assert len(full_features[0]["geometry"]["coordinates"][0]) == 2001
+
+
 def test_choropleth_errors():
     df = pl.DataFrame({"lsoa": ["E00", "E77"], "value": [1.0, 2.0]})
     with pytest.raises(ChartError, match=r"1 area\(s\) in column 'lsoa' have no boundary.*E77"):

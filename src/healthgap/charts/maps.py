@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import altair as alt
+import numpy as np
 import polars as pl
 
 from healthgap import palette
@@ -65,6 +66,27 @@ def _rewind(geometry: dict[str, Any]) -> dict[str, Any]:
     return geometry
 
 
+def _simplify(geometry: dict[str, Any], decimals: int) -> dict[str, Any]:
+    """Round coordinates and drop points that then repeat: shrinks dense boundaries (4 dp ~ 10 m)."""
+    def ring_of(ring: list[Any]) -> list[Any]:
+        pts = np.round(np.asarray(ring, dtype=float)[:, :2], decimals)
+        keep = np.ones(len(pts), dtype=bool)
+        keep[1:] = np.any(pts[1:] != pts[:-1], axis=1)
+        out = pts[keep]
+        if len(out) < 4:  # too small to survive rounding: keep it as it was
+            return ring
+        if np.any(out[0] != out[-1]):
+            out = np.vstack([out, out[:1]])
+        return out.tolist()
+
+    kind = geometry.get("type")
+    if kind == "Polygon":
+        return {**geometry, "coordinates": [ring_of(r) for r in geometry["coordinates"]]}
+    if kind == "MultiPolygon":
+        return {**geometry, "coordinates": [[ring_of(r) for r in p] for p in geometry["coordinates"]]}
+    return geometry
+
+
 def _first_point(geometry: dict[str, Any]) -> tuple[float, float] | None:
     coords: Any = geometry.get("coordinates")
     while isinstance(coords, list) and coords and isinstance(coords[0], list):
@@ -85,6 +107,7 @@ def choropleth(
     legend_title: str | None = None,
     projection: Literal["auto", "mercator", "identity"] = "auto",
     value_format: str = ",.1f",
+    precision: int | None = None,
 ) -> alt.LayerChart:
     """Areas coloured by value; suppressed areas grey with a dashed outline, labelled "Suppressed [c]".
 
@@ -98,6 +121,8 @@ def choropleth(
         already classes, e.g. IMD quintiles 1-5).
     projection : ``"mercator"`` for longitude/latitude, ``"identity"`` for planar
         coordinates (y up, e.g. British National Grid); ``"auto"`` picks by range.
+    precision : decimal places kept in coordinates (points that then repeat are
+        dropped). Default 4 (about 10 m) for longitude/latitude, none for planar.
 
     Returns
     -------
@@ -130,9 +155,16 @@ def choropleth(
         lonlat = all(-180 <= x <= 180 and -90 <= y <= 90 for x, y in points)
         projection = "mercator" if lonlat else "identity"
     spherical = projection == "mercator"
+    decimals = precision if precision is not None else (4 if spherical else None)
+
+    def geometry_of(feature: dict[str, Any]) -> dict[str, Any]:
+        geometry = feature.get("geometry") or {}
+        if decimals is not None:
+            geometry = _simplify(geometry, decimals)
+        return _rewind(copy.deepcopy(geometry)) if spherical else geometry
+
     cleaned = [
-        {"type": "Feature", "properties": {fkey: str(p[fkey])},
-         "geometry": _rewind(copy.deepcopy(f["geometry"])) if spherical else f["geometry"]}
+        {"type": "Feature", "properties": {fkey: str(p[fkey])}, "geometry": geometry_of(f)}
         for f, p in zip(features, props)
     ]  # fmt: skip
     data = data.with_columns(pl.col(key).cast(pl.String))
