@@ -21,9 +21,9 @@ Builders (each takes a polars DataFrame in the stats output contract --
   denominator="denominator", flag=None, limit="99.8")`` -- units coloured
   below/within/above, 95% and 99.8% limit lines.
 - ``choropleth(df, *, geojson, title, key="lsoa", feature_key=None, value="value",
-  label=None, classes="quantize"|"ordinal", projection="auto")`` -- suppressed areas
-  grey, dashed, labelled "Suppressed [c]".
-- ``hex_map(df, *, title, key="lsoa", q="q", r="r", value="value")``,
+  label=None, classes="quantize"|"ordinal", projection="auto", precision=None)`` --
+  suppressed areas grey, dashed, labelled "Suppressed [c]".
+- ``hex_map(df, *, title, key="lsoa", q="q", r="r", value="value", group=None)``,
   ``hex_layout(areas_df, *, key="lsoa", group="locality")``, ``hex_geojson(df, *, key, q, r)``.
 - ``mitigation_scatter(df, *, title, x="performance", y="disparity", label="method", highlight=None)``.
 - ``heatmap(df, *, x, y, title, value="value", x_order=None, y_order=None)``.
