@@ -549,3 +549,17 @@ def test_figures_render_live_in_chromium_from_file_urls(tmp_path):
     assert dom.count('class="hg-live vega-embed"') == 2, run.stderr[-1500:]
     assert "hg-static" not in dom  # the static SVGs were replaced by the live charts
     assert dom.count('data-hg-rendered="1"') == 2
+
+
+def test_figure_html_when_disclosure_is_off():
+    from healthgap.config import DisclosureSettings
+
+    off = DisclosureSettings(enabled=False, reason="internal QA")
+    raw = pl.DataFrame({"g": ["a", "b"], "n": [3, 40]})
+    data = protect(raw, counts=["n"], settings=off)
+    chart = alt.Chart(data).mark_bar().encode(x="g:N", y="n:Q")
+    markup = charts.figure_html(chart, id="f", title="t", description="d", data=data, download_href=None)
+    assert "Disclosure control was off for this table" in markup
+    unmarked = alt.Chart(raw).mark_bar().encode(x="g:N", y="n:Q")  # raw counts without the "off" marker
+    with pytest.raises(DisclosureError, match="count column 'n'"):
+        charts.figure_html(unmarked, id="f", title="t", description="d", data=protect(raw, counts=["n"]), download_href=None)
