@@ -298,7 +298,7 @@ class Book:
                 across=list(across) if across else None,
                 settings=self.config.disclosure,
             )
-        assert_publishable(data)
+        assert_publishable(data, settings=self.config.disclosure)
         return data
 
     def figure(
@@ -351,7 +351,7 @@ class Book:
             data, counts=counts, derived=derived, by=by, across=across, what="Figure", id=id
         )
         spec = chart(protected) if _is_builder(chart) else chart
-        assert_publishable(spec)
+        assert_publishable(spec, settings=self.config.disclosure)
         href = self._write(protected, id=id, title=title, kind="figure", description=description)
         markup = figure_html(
             spec,
