@@ -6,7 +6,7 @@ returns is polars.
 
 from healthgap.fairness._audit import DEFAULT_N_BOOT, FairnessAudit, audit, metric_frame, publishable
 from healthgap.fairness._groupboot import GROUP_METRICS
-from healthgap.fairness._groups import DEFAULT_INTERSECTIONS, Grouping, groupings
+from healthgap.fairness._groups import DEFAULT_INTERSECTIONS, SEPARATOR, Grouping, groupings
 from healthgap.fairness._label_bias import LABEL_METRICS, LabelBias, choose_condition, label_bias
 from healthgap.fairness._mitigation import STRATEGIES, Mitigation, mitigate
 
@@ -26,5 +26,6 @@ __all__ = [
     "Grouping",
     "GROUP_METRICS",
     "DEFAULT_INTERSECTIONS",
+    "SEPARATOR",
     "DEFAULT_N_BOOT",
 ]

@@ -1,8 +1,8 @@
 """Per-group classification metrics for many bootstrap replicates at once.
 
-Group sums are one sparse matrix product per quantity: ``W @ G`` where ``W``
-holds bootstrap counts (replicates x people) and ``G`` is the people x groups
-indicator matrix. AUROC per group reuses one sort by (group, score).
+Group sums are one sparse matrix product: ``W @ Q`` where ``W`` holds
+bootstrap counts (replicates x people) and ``Q`` holds, for each group, the
+per-person quantities (1, outcome, flagged, ...) of its members. AUROC per group reuses one sort by (group, score).
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ GROUP_METRICS: dict[str, str] = {
 class GroupData:
     """One grouping of the test set, ready for :func:`group_metrics`."""
 
-    G: sparse.csr_matrix  # people x groups indicator
-    quantities: np.ndarray  # people x 6: 1, y, selected, y&selected, ~y&selected, p
+    Q: sparse.csc_matrix  # people x (6 * groups): quantity j of people in group g at column j * k + g
     ranking: Ranking
     k: int
 
@@ -46,13 +45,13 @@ def prepare(codes: np.ndarray, k: int, *, y: np.ndarray, selected: np.ndarray, p
     codes = np.asarray(codes, np.int64)
     keep = codes >= 0
     rows = np.flatnonzero(keep)
-    G = sparse.csr_matrix((np.ones(rows.shape[0]), (rows, codes[keep])), shape=(codes.shape[0], k))
     y = np.asarray(y, bool)
     s = np.asarray(selected, bool)
-    q = np.stack([np.ones_like(p), y, s, y & s, ~y & s, p], axis=1).astype(np.float64)
-    q[~keep] = 0.0
+    q = np.stack([np.ones_like(p), y, s, y & s, ~y & s, p], axis=1).astype(np.float64)[rows]
+    cols = codes[rows][:, None] + k * np.arange(6)[None, :]
+    Q = sparse.csc_matrix((q.ravel(), (np.repeat(rows, 6), cols.ravel())), shape=(codes.shape[0], 6 * k))
     rank_codes = np.where(keep, codes, k)  # missing-group people ranked in an extra group, dropped below
-    return GroupData(G=G, quantities=q, ranking=rank(p, y, rank_codes, k + 1), k=k)
+    return GroupData(Q=Q, ranking=rank(p, y, rank_codes, k + 1), k=k)
 
 
 def group_metrics(W: np.ndarray, data: GroupData) -> np.ndarray:
@@ -68,8 +67,7 @@ def group_metrics(W: np.ndarray, data: GroupData) -> np.ndarray:
     .. [2] Weerts H, et al. Fairlearn: assessing and improving fairness of AI systems. JMLR 2023.
     """
     c = W.shape[0]
-    # (k, c) per quantity -> (c, k, 6)
-    sums = np.stack([(data.G.T @ (W * data.quantities[:, j]).T).T for j in range(6)], axis=2)
+    sums = np.asarray(data.Q.T @ W.T).T.reshape(c, 6, data.k).transpose(0, 2, 1)  # (c, k, 6)
     n, pos, sel, tp, fp, sump = (sums[..., j] for j in range(6))
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.stack([

@@ -19,7 +19,7 @@ from healthgap import __version__
 from healthgap.config import ModelSettings, project_root
 from healthgap.contract import TRUTH_PREFIX
 from healthgap.models._features import resolve
-from healthgap.models._fit import GROUP_COLUMNS, ModelResult, fit
+from healthgap.models._fit import GROUP_COLUMNS, ModelResult, build_boosted, build_logistic, fit
 
 __all__ = ["fit_cached", "cache_key", "cached", "CACHE_ENV"]
 
@@ -32,7 +32,8 @@ _FORMAT = 1
 def cache_key(df: pl.DataFrame, settings: ModelSettings, **options: object) -> str:
     """SHA-256 of everything a fit depends on.
 
-    The key covers the settings, the fitting options, the column names and
+    The key covers the settings, the fitting options, the estimators'
+    hyperparameters, the column names and
     dtypes, a hash of every row of the modelling columns, and the versions of
     healthgap, polars, scikit-learn and numpy (so an upgrade refits).
 
@@ -44,6 +45,8 @@ def cache_key(df: pl.DataFrame, settings: ModelSettings, **options: object) -> s
     h.update(repr((_FORMAT, __version__, pl.__version__, sklearn.__version__, np.__version__)).encode())
     h.update(repr(sorted(asdict(settings).items())).encode())
     h.update(repr(sorted(options.items())).encode())
+    h.update(repr(sorted(build_boosted(seed=settings.seed).get_params().items())).encode())
+    h.update(repr(build_logistic([0], [1], seed=settings.seed).get_params()["model"].get_params()).encode())
     h.update(repr([(c, str(t)) for c, t in df.schema.items()]).encode())
     h.update(str(df.height).encode())
     for seed in (0, 1):  # two independent 64-bit row hashes, in row order

@@ -29,10 +29,25 @@ BOOT_METHOD = "percentile bootstrap, {n} replicates (seed {seed})"
 LENGTH_MISMATCH = "y has {ny} values but p has {np_}; they must be the same people."
 
 
-def _all(W: np.ndarray, y: np.ndarray, p: np.ndarray, r) -> np.ndarray:
-    a, b = weighted_calibration(W, y, p)
+def _all(W: np.ndarray, y: np.ndarray, p: np.ndarray, r, start=None) -> np.ndarray:
+    a, b = weighted_calibration(W, y, p, start=start)
     return np.stack([weighted_auc(W, r)[:, 0], weighted_average_precision(W, y, p),
                      weighted_brier(W, y, p), a, b], axis=1)
+
+
+def _recalibration_intercept(W: np.ndarray, y: np.ndarray, p: np.ndarray, slope: float):
+    """Intercept a' of the recalibration model at a given slope (one Newton solve), for warm starts."""
+    from scipy.special import expit, logit
+
+    lp = slope * logit(np.clip(p, 1e-10, 1 - 1e-10))
+    a = np.zeros(1)
+    for _ in range(50):
+        mu = expit(a[:, None] + lp)
+        step = (W @ y - (W * mu).sum(1)) / np.maximum((W * mu * (1 - mu)).sum(1), 1e-12)
+        a = a + step
+        if np.abs(step).max() < 1e-12:
+            break
+    return slope, a
 
 
 def performance(
@@ -66,8 +81,11 @@ def performance(
     if y.shape != p.shape:
         raise ValueError(LENGTH_MISMATCH.format(ny=y.shape[0], np_=p.shape[0]))
     r = rank(p, y)
-    point = _all(np.ones((1, y.shape[0])), y, p, r)[0]
-    reps = np.concatenate([_all(W, y, p, r) for W in bootstrap_weights(y.shape[0], n_boot=n_boot, seed=seed)])
+    one = np.ones((1, y.shape[0]))
+    point = _all(one, y, p, r)[0]
+    _, (intercept,) = _recalibration_intercept(one, y, p, point[4])
+    start = (float(point[3]), float(intercept), float(point[4]))
+    reps = np.concatenate([_all(W, y, p, r, start) for W in bootstrap_weights(y.shape[0], n_boot=n_boot, seed=seed)])
     lo, hi = percentile_interval(reps, confidence)
     names = list(METRIC_LABELS)
     return pl.DataFrame({
