@@ -7,6 +7,7 @@ or why the row could not be computed). Error messages are module-level constants
 
 Modules: :mod:`.rates` (crude rates), :mod:`.proportions`, :mod:`.dsr`, :mod:`.compare`
 (rate ratios and differences), :mod:`.sii`, :mod:`.concentration`, :mod:`.funnel`,
+:mod:`.dimensions` (DSRs for many dimensions and conditions from one scan),
 :mod:`.ageband` and :mod:`.esp2013`.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 from .ageband import age_bands, counts_by_age_band
 from .compare import rate_difference, rate_ratio
 from .concentration import concentration_index
+from .dimensions import dsr_by
 from .dsr import dsr
 from .esp2013 import AGE_BAND, AGE_BAND_LABELS, ESP2013
 from .funnel import funnel_flag, funnel_limits
@@ -31,6 +33,7 @@ __all__ = [
     "counts_by_age_band",
     "crude_rate",
     "dsr",
+    "dsr_by",
     "funnel_flag",
     "funnel_limits",
     "proportion",

@@ -37,6 +37,7 @@ from .esp2013 import AGE_BAND_LABELS, ESP2013
 __all__ = [
     "dsr",
     "dsr_table",
+    "dobson_columns",
     "MIN_EVENTS",
     "NOTE_FEW_EVENTS",
     "UNKNOWN_AGE_BANDS",
@@ -73,6 +74,39 @@ def _first_group(agg: pl.DataFrame, by: list[str], mask: pl.Series) -> str:
         return "the whole data"
     row = agg.filter(mask).row(0, named=True)
     return ", ".join(f"{k}={row[k]!r}" for k in by)
+
+
+def dobson_columns(
+    *,
+    events: pl.Expr,
+    wt_rate: pl.Expr,
+    sq_rate: pl.Expr,
+    w_total: pl.Expr,
+    multiplier: float,
+    confidence: float,
+) -> list[pl.Expr]:
+    """``value``, ``lower_ci``, ``upper_ci``, ``variance`` and ``note`` of a DSR from sums.
+
+    ``events`` is O = Σ O_i (Float64), ``wt_rate`` Σ w_i O_i/n_i, ``sq_rate``
+    Σ (w_i/n_i)² O_i and ``w_total`` Σ w_i (see :func:`dsr`, Notes). Shared by
+    :func:`dsr_table` and :func:`healthgap.stats.dsr_by` so both compute the same thing.
+    """
+    value = wt_rate / w_total * multiplier
+    var = sq_rate / w_total**2  # Dobson variance, per person
+    ok = events >= MIN_EVENTS
+    spread = (var / events).sqrt() * multiplier
+    return [
+        pl.when(ok).then(value).alias("value"),
+        # only groups with 10+ events get a DSR, so Byar's limits apply (Fingertips)
+        pl.when(ok).then(value + spread * (byars_lower(events, confidence) - events)).alias(
+            "lower_ci"
+        ),
+        pl.when(ok).then(value + spread * (byars_upper(events, confidence) - events)).alias(
+            "upper_ci"
+        ),
+        pl.when(ok).then(var * multiplier**2).alias("variance"),
+        pl.when(~ok).then(pl.lit(NOTE_FEW_EVENTS)).alias("note"),
+    ]
 
 
 def dsr_table(
@@ -144,23 +178,13 @@ def dsr_table(
         *[pl.col(c).min() if c.startswith("__min_") else pl.col(c).sum() for c in checks],
     ]
     q = cells.group_by(groups).agg(aggs) if groups else cells.select(aggs)
-    total = pl.col(events).cast(pl.Float64)
-    value = pl.col("__wt_rate") / pl.col("__w_total") * multiplier
-    var = pl.col("__sq_rate") / pl.col("__w_total") ** 2  # Dobson variance, per person
-    ok = total >= MIN_EVENTS
-    spread = (var / total).sqrt() * multiplier
     q = q.with_columns(
-        pl.when(ok).then(value).alias("value"),
-        # only groups with 10+ events get a DSR, so Byar's limits apply (Fingertips)
-        pl.when(ok).then(value + spread * (byars_lower(total, confidence) - total)).alias(
-            "lower_ci"
-        ),
-        pl.when(ok).then(value + spread * (byars_upper(total, confidence) - total)).alias(
-            "upper_ci"
-        ),
-        pl.when(ok).then(var * multiplier**2).alias("variance"),
-        pl.when(~ok).then(pl.lit(NOTE_FEW_EVENTS)).alias("note"),
-    )
+        dobson_columns(
+            events=pl.col(events).cast(pl.Float64), wt_rate=pl.col("__wt_rate"),
+            sq_rate=pl.col("__sq_rate"), w_total=pl.col("__w_total"),
+            multiplier=multiplier, confidence=confidence,
+        )
+    )  # fmt: skip
     helpers = ["__w_nulls", "__w_values", "__w_min", "__bands", "__orphans", *checks]
     q = finish(
         q,
