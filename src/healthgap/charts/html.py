@@ -207,7 +207,7 @@ def figure_html(
     parts = [
         f'<figure class="hg-figure" id="{esc(id)}" aria-labelledby="{esc(id)}-caption">',
         f'<div class="hg-chart" id="{esc(id)}-chart" role="img" aria-label="{esc(description)}" '
-        f'data-hg-spec="{esc(id)}-spec" style="max-width:100%;overflow-x:auto">'
+        f'data-hg-spec="{esc(id)}-spec" tabindex="0" style="max-width:100%;overflow-x:auto">'
         f'<div class="hg-static" aria-hidden="true">{svg}</div></div>',
         f'<script type="application/json" id="{esc(id)}-spec">{_script_json(spec)}</script>',
         f'<figcaption id="{esc(id)}-caption"><strong>{esc(title)}</strong>'
