@@ -247,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     peer = min(peer_names, key=lambda k: best[k])
     print(f"\n{'candidate':32s} {'best':>9s} {'median':>9s}")
     for name in candidates:
-        print(f"{name:32s} {best[name] * 1000:6.1f} ms {statistics.median(times[name]) * 1000:6.1f} ms")
+        median = statistics.median(times[name])
+        print(f"{name:32s} {best[name] * 1000:6.1f} ms {median * 1000:6.1f} ms")
 
     print(f"\npeer = fastest PHStatsMethods path: {peer}")
     for ours in ("healthgap dsr_by (one scan)", "healthgap per dimension"):

@@ -88,9 +88,8 @@ def test_matches_per_dimension_dsr_and_output_contract():
     q = out.filter(pl.col("dimension") == "imd_quintile")
     assert q["level"].to_list() == [x for x in "12345" for _ in events]
     assert q["condition"].to_list()[:2] == events
-    assert out.filter(pl.col("dimension") == "smoker")["level"].unique(maintain_order=True).to_list() == [
-        "false", "true",
-    ]  # fmt: skip
+    smoker = out.filter(pl.col("dimension") == "smoker")["level"]
+    assert smoker.unique(maintain_order=True).to_list() == ["false", "true"]
     assert out["statistic"][0] == "DSR per 100,000" and out["method"][0] == "Dobson"
 
 
@@ -144,7 +143,8 @@ def test_missing_and_odd_values():
 )
 def test_every_coding_path_gives_the_same_result(monkeypatch, patch):
     people = tiny_people().with_columns(
-        pl.col("ethnicity").cast(pl.Enum(["White", "Asian", "Black", "Mixed", "Other", "Not stated"])),
+        pl.col("ethnicity").cast(pl.Enum(["White", "Asian", "Black", "Mixed", "Other",
+                                          "Not stated"])),
         pl.col("sex").replace({"male": None}),
     )  # fmt: skip
     dims, events = ["imd_quintile", "ethnicity", "sex", "smoker"], ["hypertension", "chd"]
@@ -239,3 +239,12 @@ def test_null_and_negative_events_are_errors():
     assert NULL_EVENTS.startswith("dsr_by(): events column")
     with pytest.raises(ValueError, match="negative"):
         dsr_by(people.with_columns(-pl.col("chd")), events=["chd"], dimensions=["sex"])
+
+
+def test_categorical_and_float_dimensions():
+    people = tiny_people().with_columns(
+        pl.col("ethnicity").cast(pl.Categorical),
+        (pl.col("imd_quintile") * 0.5).alias("half"),
+    )
+    dims, events = ["ethnicity", "half"], ["hypertension", "chd"]
+    assert_same(dsr_by(people, events=events, dimensions=dims), per_dimension(people, events, dims))

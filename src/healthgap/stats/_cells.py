@@ -1,13 +1,15 @@
 """Person-level rows to counts in the finest cells (age band x every dimension), one scan.
 
 Each dimension becomes a small integer code with a cheap vectorised expression: integers
-by offset from their minimum, booleans and ``Enum`` columns by their physical value, and
-other columns (strings, ...) by a hash of the value reduced modulo the smallest M that
-keeps the column's distinct values apart (checked on all of those values, so the coding
-is exact, not probabilistic). Integer ages map to the ESP2013 band through a lookup
-table. The codes, the band and (for boolean events) one bit per event are packed into
-one UInt64 key, the person rows are counted once by that key in polars' streaming
-engine, and the key is unpacked on the small result.
+by their value (or offset from their minimum), booleans and ``Enum`` columns by their
+physical value, strings whose distinct values all differ in length by that length, and
+other columns by a hash of the value reduced modulo the smallest M that keeps the
+column's distinct values apart. The distinct values are found first (one pass) and every
+check is made on all of them, so the coding is exact, not probabilistic. Integer ages
+map to the ESP2013 band through a lookup table. The codes, the band and (for boolean
+events) one bit per event are packed into one UInt64 key, computed by polars' streaming
+engine; the rows are counted once by that key (``numpy.bincount`` when the key range is
+small, else a polars group-by), and the key is unpacked on the small result.
 
 References
 ----------
@@ -117,13 +119,24 @@ def _coding(df: pl.DataFrame, d: str, found: pl.DataFrame | None) -> Coding:
         lo, hi = values.row(0)
         if lo is None:  # only missing values
             return Coding(d, 1, pl.lit(0, dtype=pl.UInt64), pl.Series(d, [None], dtype=dtype))
-        span = int(hi) - int(lo) + 1
-        if span <= MAX_INT_SPAN:
-            levels = pl.Series(d, [*range(int(lo), int(hi) + 1), None], dtype=dtype)
-            return Coding(d, span + 1, coded(col - int(lo) if lo else col, span), levels)
+        lo, hi = int(lo), int(hi)
+        if 0 <= lo and hi < MAX_INT_SPAN:  # the value itself (codes below lo stay unused)
+            levels = pl.Series(d, [*range(hi + 1), None], dtype=dtype)
+            return Coding(d, hi + 2, coded(col, hi + 1), levels)
+        if hi - lo < MAX_INT_SPAN:
+            levels = pl.Series(d, [*range(lo, hi + 1), None], dtype=dtype)
+            return Coding(d, hi - lo + 2, coded(col - lo, hi - lo + 1), levels)
         values = df.lazy().select(col.unique().drop_nulls()).collect()
     values = values.to_series().rename(d)
     k = len(values)
+    if dtype == pl.String:
+        lengths = values.str.len_bytes().to_numpy()
+        if len(np.unique(lengths)) == k and lengths.max() < MAX_INT_SPAN:
+            # the distinct values have distinct lengths: the length is an exact code
+            # (every value is one of them), and cheaper than a hash
+            size = int(lengths.max()) + 1
+            return Coding(d, size + 1, coded(col.str.len_bytes(), size),
+                          _slots(values, size + 1, lengths))  # fmt: skip
     hashes = values.hash().to_numpy()
     m = _modulus(hashes) if len(np.unique(hashes)) == k else None
     if m is not None:
@@ -201,7 +214,8 @@ def cell_counts(
             cells = summed.collect(engine="streaming").lazy().drop_nulls(_KEY)
             cells = cells.with_columns(unpack(pl.col(_KEY))).drop(_KEY)
         else:  # too many combinations for one integer key: group by the codes themselves
-            groups = [band.cast(pl.UInt32).alias(BAND_INDEX), *[c.code.alias(c.name) for c in coded]]
+            groups = [band.cast(pl.UInt32).alias(BAND_INDEX)]
+            groups += [c.code.alias(c.name) for c in coded]
             summed = df.lazy().group_by(groups).agg(aggs)
             cells = summed.collect(engine="streaming").lazy().drop_nulls(BAND_INDEX)
     return cells.collect(engine="in-memory"), coded

@@ -118,7 +118,9 @@ def _dsr_query(
     keys = ["__d", "__l", "__c", *LONG_KEYS]
     order = {e: j for j, e in enumerate(events)}
     return (
-        long.with_columns(pl.col("condition").replace_strict(order, return_dtype=pl.UInt32).alias("__c"))
+        long.with_columns(
+            pl.col("condition").replace_strict(order, return_dtype=pl.UInt32).alias("__c")
+        )
         .group_by(keys)
         .agg(
             pl.col("events").sum(),
