@@ -251,11 +251,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:32s} {best[name] * 1000:6.1f} ms {median * 1000:6.1f} ms")
 
     print(f"\npeer = fastest PHStatsMethods path: {peer}")
+    print("speed ratios (PHStatsMethods time / healthgap time):")
     for ours in ("healthgap dsr_by (one scan)", "healthgap per dimension"):
-        same_round = [t / o for t, o in zip(times[peer], times[ours], strict=True)]
-        print(f"{ours:32s} ratio of bests {best[peer] / best[ours]:5.1f}x, median same-round "
-              f"ratio {statistics.median(same_round):5.1f}x "
-              f"(range {min(same_round):.1f}-{max(same_round):.1f})")  # fmt: skip
+        for theirs in sorted(peer_names, key=lambda k: k != peer):
+            same_round = [t / o for t, o in zip(times[theirs], times[ours], strict=True)]
+            print(f"  {ours} vs {theirs}{' (peer)' if theirs == peer else ''}: ratio of bests "
+                  f"{best[theirs] / best[ours]:5.1f}x, median same-round ratio "
+                  f"{statistics.median(same_round):5.1f}x "
+                  f"(range {min(same_round):.1f}-{max(same_round):.1f})")  # fmt: skip
     print(f"(best of {args.repeat} round-robin runs; load average 1/5/15 min before "
           f"{'/'.join(f'{x:.2f}' for x in load_before)}, after "
           f"{'/'.join(f'{x:.2f}' for x in load_after)}, on {os.cpu_count()} cores)")  # fmt: skip

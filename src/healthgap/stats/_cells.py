@@ -134,9 +134,11 @@ def _coding(df: pl.DataFrame, d: str, found: pl.DataFrame | None) -> Coding:
         if len(np.unique(lengths)) == k and lengths.max() < MAX_INT_SPAN:
             # the distinct values have distinct lengths: the length is an exact code
             # (every value is one of them), and cheaper than a hash
-            size = int(lengths.max()) + 1
-            return Coding(d, size + 1, coded(col.str.len_bytes(), size),
-                          _slots(values, size + 1, lengths))  # fmt: skip
+            short = int(lengths.min())
+            size = int(lengths.max()) - short + 1
+            length = col.str.len_bytes() - short if short else col.str.len_bytes()
+            return Coding(d, size + 1, coded(length, size),
+                          _slots(values, size + 1, lengths - short))  # fmt: skip
     hashes = values.hash().to_numpy()
     m = _modulus(hashes) if len(np.unique(hashes)) == k else None
     if m is not None:
