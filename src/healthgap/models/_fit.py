@@ -145,7 +145,7 @@ class ModelResult:
 
 
 def _group_frame(df: pl.DataFrame) -> pl.DataFrame:
-    from healthgap.models._compat import age_bands
+    from healthgap.stats import age_bands
 
     keep = [c for c in GROUP_COLUMNS if c in df.columns]
     truth = [c for c in df.columns if c.startswith(TRUTH_PREFIX)]
