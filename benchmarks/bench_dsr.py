@@ -22,7 +22,7 @@ the bests, and the median of the ratios measured within the same round, with the
 average before and after. It also prints the largest absolute and relative differences
 in value, lower_ci and upper_ci between healthgap's new path and the peer.
 
-Usage: /tmp/hgvenv/bin/python benchmarks/bench_dsr.py [--n 1000000] [--repeat 7]
+Usage: /tmp/hgvenv/bin/python benchmarks/bench_dsr.py [--n 1000000] [--repeat 7] [--enum]
 Needs the benchmark-only dependency: pip install phstatsmethods==0.1.16
 """
 
@@ -223,9 +223,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument(
+        "--enum", action="store_true",
+        help="store ethnicity, sex and locality as categories on both sides (polars Enum, "
+        "pandas Categorical) instead of the canonical strings",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     people, source = population(args.n, args.seed)
+    if args.enum:
+        people = people.with_columns(
+            pl.col(c).cast(pl.Enum(sorted(people[c].drop_nulls().unique().to_list())))
+            for c in ("ethnicity", "sex", "locality")
+        )
+        source += "; ethnicity, sex and locality as Enum / pandas Categorical"
     people_pd = people.to_pandas()
     print(f"population: {people.height:,} people from {source}")
     print(f"dimensions: {', '.join(DIMENSIONS)}; conditions: {', '.join(CONDITIONS)}")
