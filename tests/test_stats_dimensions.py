@@ -139,6 +139,7 @@ def test_missing_and_odd_values():
         {"_KEY_LIMIT": 1000},  # group by the code columns instead of one key
         {"MAX_INT_SPAN": 2},  # integers hashed like strings
         {"_modulus": lambda hashes: None},  # dense codes by value (replace_strict)
+        {"MAX_HASHED_LEVELS": 1},  # many levels: dense codes by value
     ],
 )
 def test_every_coding_path_gives_the_same_result(monkeypatch, patch):

@@ -39,6 +39,8 @@ _KEY = "__cell"
 MAX_INT_SPAN = 1 << 16
 #: The hash modulus is searched up to ``max(MIN_MODULUS_SEARCH, 4 k²)`` for k levels.
 MIN_MODULUS_SEARCH = 4096
+#: Columns with more distinct values than this get dense codes by value, not hashes.
+MAX_HASHED_LEVELS = 64
 #: Boolean events are packed as key bits while there are at most this many of them.
 MAX_EVENT_BITS = 8
 _KEY_LIMIT = 1 << 62
@@ -140,7 +142,8 @@ def _coding(df: pl.DataFrame, d: str, found: pl.DataFrame | None) -> Coding:
             return Coding(d, size + 1, coded(length, size),
                           _slots(values, size + 1, lengths - short))  # fmt: skip
     hashes = values.hash().to_numpy()
-    m = _modulus(hashes) if len(np.unique(hashes)) == k else None
+    hashable = k <= MAX_HASHED_LEVELS and len(np.unique(hashes)) == k
+    m = _modulus(hashes) if hashable else None
     if m is not None:
         slots = _slots(values, m + 1, hashes % np.uint64(m))
         hashed = pl.when(col.is_not_null()).then(col.hash()) if has_nulls else col.hash()
