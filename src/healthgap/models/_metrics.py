@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from scipy.special import expit, logit
 
 __all__ = [
@@ -68,6 +69,12 @@ class Ranking:
     run_group: np.ndarray  # index into ``present`` for each run
     present: np.ndarray  # group codes present, ascending
     k: int  # number of group codes
+    positives: sparse.csc_matrix  # people x runs: 1 where a person with the outcome is in the run
+    negatives: sparse.csc_matrix  # people x runs: 1 where a person without the outcome is in the run
+
+    def run_sums(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted people with and without the outcome in each tie run, shape ``(replicates, runs)``."""
+        return np.asarray(self.positives.T @ W.T).T, np.asarray(self.negatives.T @ W.T).T
 
 
 def rank(score: np.ndarray, y: np.ndarray, codes: np.ndarray | None = None, k: int = 1) -> Ranking:
@@ -91,14 +98,21 @@ def rank(score: np.ndarray, y: np.ndarray, codes: np.ndarray | None = None, k: i
     new_group = np.ones(rc.shape[0], dtype=bool)
     new_group[1:] = rc[1:] != rc[:-1]
     group_run_starts = np.flatnonzero(new_group)
+    n, runs = s.shape[0], run_starts.shape[0]
+    run_of = np.empty(n, dtype=np.int64)
+    run_of[order] = np.cumsum(new_run) - 1
+    yb = np.asarray(y, dtype=bool)
+    people = np.arange(n)
     return Ranking(
         order=order,
-        y=np.asarray(y, dtype=bool)[order],
+        y=yb[order],
         run_starts=run_starts,
         group_run_starts=group_run_starts,
         run_group=np.cumsum(new_group) - 1,
         present=rc[group_run_starts],
         k=k,
+        positives=sparse.csc_matrix((np.ones(int(yb.sum())), (people[yb], run_of[yb])), shape=(n, runs)),
+        negatives=sparse.csc_matrix((np.ones(int((~yb).sum())), (people[~yb], run_of[~yb])), shape=(n, runs)),
     )
 
 
@@ -113,11 +127,10 @@ def weighted_auc(W: np.ndarray, r: Ranking) -> np.ndarray:
     .. [1] Hanley JA, McNeil BJ. Radiology 1982;143:29-36.
     .. [2] scikit-learn ``roc_auc_score`` with ``sample_weight``.
     """
-    Ws = W[:, r.order]
-    pos = np.add.reduceat(Ws * r.y, r.run_starts, axis=1)
-    neg = np.add.reduceat(Ws * ~r.y, r.run_starts, axis=1)
+    pos, neg = r.run_sums(W)
     below = np.cumsum(neg, axis=1) - neg
-    below -= below[:, r.group_run_starts][:, r.run_group]
+    if r.group_run_starts.shape[0] > 1:
+        below -= below[:, r.group_run_starts][:, r.run_group]
     num = np.add.reduceat(pos * (below + 0.5 * neg), r.group_run_starts, axis=1)
     P = np.add.reduceat(pos, r.group_run_starts, axis=1)
     N = np.add.reduceat(neg, r.group_run_starts, axis=1)
@@ -128,22 +141,22 @@ def weighted_auc(W: np.ndarray, r: Ranking) -> np.ndarray:
     return out
 
 
-def weighted_average_precision(W: np.ndarray, y: np.ndarray, score: np.ndarray) -> np.ndarray:
+def weighted_average_precision(
+    W: np.ndarray, y: np.ndarray, score: np.ndarray, *, descending: Ranking | None = None
+) -> np.ndarray:
     """Average precision per replicate: sum over thresholds of recall gain x precision.
+
+    ``descending`` is ``rank(-score, y)``, computed if not given (pass it to reuse one sort).
 
     References
     ----------
     .. [1] scikit-learn ``average_precision_score`` (step-wise, no interpolation).
     .. [2] Zhu M. Recall, precision and average precision. University of Waterloo, 2004.
     """
-    order = np.argsort(-np.asarray(score, np.float64), kind="stable")
-    s = np.asarray(score, np.float64)[order]
-    yy = np.asarray(y, bool)[order]
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    Ws = W[:, order]
-    pos = np.add.reduceat(Ws * yy, starts, axis=1)
-    tot = np.add.reduceat(Ws, starts, axis=1)
-    tp, all_ = np.cumsum(pos, axis=1), np.cumsum(tot, axis=1)
+    r = descending if descending is not None else rank(-np.asarray(score, np.float64), y)
+    pos, neg = r.run_sums(W)
+    tp = np.cumsum(pos, axis=1)
+    all_ = tp + np.cumsum(neg, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(all_ > 0, tp / all_, 0.0)
         P = tp[:, -1]

@@ -30,8 +30,9 @@ LENGTH_MISMATCH = "y has {ny} values but p has {np_}; they must be the same peop
 
 
 def _all(W: np.ndarray, y: np.ndarray, p: np.ndarray, r, start=None) -> np.ndarray:
+    up, down = r
     a, b = weighted_calibration(W, y, p, start=start)
-    return np.stack([weighted_auc(W, r)[:, 0], weighted_average_precision(W, y, p),
+    return np.stack([weighted_auc(W, up)[:, 0], weighted_average_precision(W, y, p, descending=down),
                      weighted_brier(W, y, p), a, b], axis=1)
 
 
@@ -80,7 +81,7 @@ def performance(
     p = np.asarray(p, np.float64)
     if y.shape != p.shape:
         raise ValueError(LENGTH_MISMATCH.format(ny=y.shape[0], np_=p.shape[0]))
-    r = rank(p, y)
+    r = (rank(p, y), rank(-p, y))
     one = np.ones((1, y.shape[0]))
     point = _all(one, y, p, r)[0]
     _, (intercept,) = _recalibration_intercept(one, y, p, point[4])
