@@ -183,6 +183,63 @@ def test_suppressed_rows_are_labelled(built):
     assert "[c]" in heat and palette.SUPPRESSED.lower() in heat.lower()
 
 
+
+def _text_marks(spec) -> list[str]:
+    """Every constant text value of the chart's text marks."""
+    found: list[str] = []
+    if isinstance(spec, dict):
+        text = spec.get("encoding", {}).get("text") if isinstance(spec.get("encoding"), dict) else None
+        if isinstance(text, dict) and "value" in text:
+            found.append(text["value"])
+        for v in spec.values():
+            found += _text_marks(v)
+    elif isinstance(spec, list):
+        for v in spec:
+            found += _text_marks(v)
+    return found
+
+
+def test_groups_along_the_bottom_use_the_short_label_and_a_key(built):
+    # bars along the bottom: "[c] suppressed" would run into the neighbouring groups' labels
+    for name in ("ci_bar", "gradient", "small_multiples"):
+        spec = built[name]
+        assert _text_marks(spec) == ["[c]"], name
+        title = spec["title"]
+        assert isinstance(title, dict) and "[c] = suppressed" in json.dumps(title["subtitle"]), name
+        assert "[c] = suppressed" in charts.static_svg(spec)
+    assert _text_marks(built["ci"])[0] == "[c] suppressed"  # groups down the side: room for the long label
+    unsuppressed = pl.DataFrame({"g": ["a", "b"], "value": [1.0, 2.0], "lower_ci": [0.5, 1.5], "upper_ci": [1.5, 2.5]})
+    assert "[c]" not in json.dumps(charts.ci_chart(unsuppressed, group="g", title="t", horizontal=False).to_dict()["title"])
+
+
+def _x_axes(spec) -> list[dict]:
+    found: list[dict] = []
+    if isinstance(spec, dict):
+        enc = spec.get("encoding")
+        if isinstance(enc, dict) and isinstance(enc.get("x"), dict) and isinstance(enc["x"].get("axis"), dict):
+            found.append(enc["x"])
+        for v in spec.values():
+            found += _x_axes(v)
+    elif isinstance(spec, list):
+        for v in spec:
+            found += _x_axes(v)
+    return found
+
+
+def test_small_multiples_angles_long_labels_and_gives_each_panel_its_axis():
+    levels = ["1 (most deprived)", "2", "3", "4", "5 (least deprived)"]
+    df = pl.DataFrame({"condition": ["chd"] * 5 + ["af"] * 5, "label": levels * 2, "value": [1.0] * 10,
+                       "lower_ci": [0.5] * 10, "upper_ci": [1.5] * 10})  # fmt: skip
+    long = charts.small_multiples(df, facet="condition", group="label", title="t").to_dict()
+    assert {x["axis"]["labelAngle"] for x in _x_axes(long)} == {-40}
+    assert {x.get("title") for x in _x_axes(long)} == {None}  # not "Label" from the column name
+    assert long["resolve"]["axis"]["x"] == "independent"  # no orphan axis under an empty grid slot
+    short = charts.small_multiples(df.with_columns(pl.col("label").str.slice(0, 1)), facet="condition",
+                                   group="label", title="t", group_title="Quintile").to_dict()  # fmt: skip
+    assert {x["axis"]["labelAngle"] for x in _x_axes(short)} == {0}
+    assert {x.get("title") for x in _x_axes(short)} == {"Quintile"}
+
+
 def test_funnel_positions_from_interpolated_limits(built):
     (points,) = [d for d in _datasets(built["funnel"]) if d and "position" in d[0]]
     assert {p["unit"]: p["position"] for p in points} == {"A": "within", "B": "above", "C": "within", "D": "below"}

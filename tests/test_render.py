@@ -476,6 +476,74 @@ def test_bad_project_and_config_errors(tmp_path):
         render(root)
 
 
+
+def test_verbose_cli_prints_the_kernel_traceback(tmp_path, monkeypatch, capsys):
+    import healthgap.config
+    from healthgap import cli
+
+    root = write_fixture_book(tmp_path / "book", {"chapters/extra.qmd": "# Extra\n\n```{python}\ndef inner():\n    return {}['no-such-key']\ninner()\n```\n"})
+    config = root / "fixture.yml"
+    shutil.copyfile(REPO / "data" / "default.yml", config)
+    monkeypatch.setattr(healthgap.config, "project_root", lambda: root)
+    argv = ["render", "--config", str(config), "--out", str(tmp_path / "site"), "--engine", "builtin", "--jobs", "2"]
+    assert cli.main(argv) == 4
+    plain = capsys.readouterr().err
+    assert "chapters/extra.qmd failed in cell 1" in plain and "KeyError: 'no-such-key'" in plain
+    assert "Traceback" not in plain and "--verbose" in plain
+    assert cli.main([*argv, "--verbose"]) == 4
+    verbose = capsys.readouterr().err
+    assert "chapters/extra.qmd failed in cell 1" in verbose
+    tb = verbose[verbose.index("Traceback"):]
+    assert "inner()" in tb and "return {}['no-such-key']" in tb and "\x1b[" not in tb  # the kernel's frames, no colour codes
+
+
+# ---- captions of healthgap figures and tables inside numbered floats --------
+
+
+def _float_html(kind: str, output: str, caption: str | None) -> str:
+    from healthgap.render.assemble import _raw_html
+    from healthgap.render.crossref import number_page
+    from healthgap.render.pandoc import to_html
+
+    cap = f"::: {{.hg-caption}}\n{caption}\n:::\n" if caption else ""
+    md = f"::: {{#{kind}-x .hg-float .hg-float-{kind}}}\n{_raw_html(output)}\n{cap}:::\n"
+    blocks, refs = number_page(to_ast(md)["blocks"], page="chapters/c.html", chapter="3")
+    assert refs.targets[f"{kind}-x"].label == ("Figure" if kind == "fig" else "Table") + "\u00a03.1"
+    return to_html({"pandoc-api-version": to_ast("x")["pandoc-api-version"], "meta": {}, "blocks": blocks})
+
+
+def test_figure_html_caption_becomes_the_numbered_caption():
+    import polars as pl
+
+    charts = pytest.importorskip("healthgap.charts")
+    data = pl.DataFrame({"group": ["a", "b"], "value": [1.0, 2.0]})
+    spec = {"data": {"values": data.to_dicts()}, "mark": "bar", "encoding": {"x": {"field": "group", "type": "nominal"}, "y": {"field": "value", "type": "quantitative"}}}
+    fig = charts.figure_html(spec, id="rates", title="Rates by group", description="Bar chart of two groups.", data=data, download_href=None)
+    out = _float_html("fig", fig, "Rates, *age-standardised*")
+    assert out.count("<figcaption") == 1 and "Rates by group</strong>" not in out  # shown once, not twice
+    cap = out[out.index("<figcaption"): out.index("</figcaption>")]
+    assert 'id="rates-caption"' in cap and 'class="hg-caption"' in cap  # still what aria-labelledby names
+    assert "Figure 3.1:</span> Rates, <em>age-standardised</em>" in cap
+    assert out.index('class="hg-chart"') < out.index("<figcaption") < out.index("Show the numbers")
+    assert out.startswith('<figure id="fig-x" class="hg-figure hg-figure-fig">')
+    assert '<caption id="rates-table-caption">The numbers: Rates by group</caption>' in out  # the inner table keeps its own
+    untitled = _float_html("fig", fig, None)  # no fig-cap: the number goes before the figure's own title
+    assert "Figure 3.1:</span> <strong>Rates by group</strong>" in untitled and untitled.count("<figcaption") == 1
+
+
+def test_table_html_caption_becomes_the_numbered_caption():
+    import polars as pl
+    from healthgap.tables import table_html
+
+    table = table_html(pl.DataFrame({"group": ["a"], "people": [10]}), id="counts", caption="People by group")
+    out = _float_html("tbl", table, "People by group")
+    assert "<figcaption" not in out and out.count("<caption") == 1
+    flat = " ".join(out.split())
+    assert '<caption id="counts-caption" class="hg-caption"> <span class="hg-float-label">Table 3.1:</span> People by group </caption>' in flat
+    plain = _float_html("tbl", "<table><tr><td>1</td></tr></table>", "Plain table")  # any other output: a figcaption above
+    assert plain.index("<figcaption") < plain.index("<table") and "Table 3.1:</span> Plain table" in plain
+
+
 # ---- the Quarto engine (with a stand-in `quarto` command) and the post-render hook ----
 
 FAKE_QUARTO = """\

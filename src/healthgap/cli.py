@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import re
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +25,20 @@ EXIT_INTERRUPTED = 130
 NO_RENDERER = ("The book renderer (healthgap.render) is not available in this installation: {detail}. "
                "Fix: reinstall healthgap with `make site` or `pip install -e .`.")
 NO_SYNTH = "The synthetic data generator (healthgap.synth) is not available: {detail}."
+HINT_VERBOSE = "Run again with --verbose to see the full traceback."
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _cause_text(exc: BaseException) -> str | None:
+    """What caused an error, for --verbose: the kernel's traceback for a failed chapter cell
+    (``CellFailure.traceback``), else the Python traceback of the underlying exception."""
+    cause = exc.__cause__
+    if cause is None:
+        return None
+    kernel = getattr(cause, "traceback", None)
+    if isinstance(kernel, str) and kernel.strip():
+        return _ANSI.sub("", kernel).rstrip()
+    return "".join(traceback.format_exception(cause)).rstrip()
 
 
 def _say(message: str) -> None:
@@ -145,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("auto", "quarto", "builtin"), default="auto",
                    help="quarto, the built-in renderer, or auto (quarto when installed; default)")
     p.add_argument("--jobs", type=int, default=None, help="chapters executed in parallel (default: CPU count)")
+    p.add_argument("--verbose", action="store_true",
+                   help="on failure, also print the traceback (a failing chapter's kernel traceback)")
     p.set_defaults(func=_cmd_render)
     return parser
 
@@ -162,6 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except HealthgapError as exc:
         print(f"healthgap {args.command}: error: {exc}", file=sys.stderr, flush=True)
+        cause = _cause_text(exc)
+        if cause and getattr(args, "verbose", False):
+            print(f"\nTraceback (the cause of the error above):\n{cause}", file=sys.stderr, flush=True)
+        elif cause and hasattr(args, "verbose"):
+            print(HINT_VERBOSE, file=sys.stderr, flush=True)
         return exc.exit_code
     except KeyboardInterrupt:
         print("\nhealthgap: interrupted.", file=sys.stderr, flush=True)

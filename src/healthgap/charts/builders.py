@@ -21,6 +21,26 @@ __all__ = ["ci_chart", "gradient", "small_multiples", "pyramid"]
 
 ERR_SEXES = "pyramid(): column {col!r} must hold exactly the two levels {sexes}; found {found}."
 _SUPPRESSED_LABEL = "[c] suppressed"
+_SUPPRESSED_SHORT = "[c]"  # groups along the bottom: the long label would run into its neighbours
+_SUPPRESSED_NOTE = "[c] = suppressed: too few people to publish"
+_CHAR_PX = 7.5  # average width of a 13px axis label character
+
+
+def _with_note(subtitle: str | None, data: pl.DataFrame, value: str) -> str | list[str] | None:
+    """Add the '[c]' key under the title when some values are suppressed (shown only as '[c]')."""
+    if data[value].null_count() == 0:
+        return subtitle
+    return [subtitle, _SUPPRESSED_NOTE] if subtitle else _SUPPRESSED_NOTE
+
+
+def _label_angle(labels: list[Any], band_px: float) -> int:
+    """0 (level) when every label fits its band, else -40 so neighbours do not overlap."""
+    longest = max((len(str(v)) for v in labels), default=0)
+    return 0 if longest * _CHAR_PX <= band_px - 4 else -40
+
+
+def _titled(title: str, subtitle: str | list[str] | None) -> Any:
+    return alt.Title(title, subtitle=subtitle) if subtitle else title
 
 
 def _ci_layers(
@@ -50,7 +70,8 @@ def _ci_layers(
         else:
             layers.insert(0, base.mark_errorbar(ticks=True, thickness=1.5).encode(**bar_enc))
     at_edge = alt.value(4) if horizontal else alt.value(2)
-    text_enc = {g_axis: group_enc, v_axis: at_edge, "text": alt.value(_SUPPRESSED_LABEL)}
+    label = _SUPPRESSED_LABEL if horizontal else _SUPPRESSED_SHORT
+    text_enc = {g_axis: group_enc, v_axis: at_edge, "text": alt.value(label)}
     if offset_enc is not None:
         text_enc[f"{g_axis}Offset"] = offset_enc
     layers.append(
@@ -107,7 +128,10 @@ def ci_chart(
     g_levels = levels(data, group, order)
     enc_cls = alt.Y if horizontal else alt.X
     # horizontal: the group title sits above the labels, right-aligned with them, not rotated
-    axis = alt.Axis(titleAngle=0, titleAlign="right", titleX=-8, titleY=-6, titleBaseline="bottom") if horizontal else alt.Axis()
+    step = 22 if colour else 28
+    band = step * 2  # vertical: each group is alt.Step(step * 2) wide
+    axis = (alt.Axis(titleAngle=0, titleAlign="right", titleX=-8, titleY=-6, titleBaseline="bottom") if horizontal
+            else alt.Axis(labelAngle=_label_angle(g_levels, band)))  # fmt: skip
     group_enc = enc_cls(f"{group}:{nominal(data, group)}", sort=g_levels, title=title_of(group, group_title), axis=axis)
     tooltip: list[Any] = [alt.Tooltip(f"{group}:N", title=title_of(group, group_title))]
     colour_enc = offset_enc = None
@@ -134,8 +158,9 @@ def ci_chart(
                 .encode(**{axis: "reference:Q"}, **({"y": alt.value(0)} if horizontal else {"x": alt.value(WIDTH)}),
                         text=alt.value(reference_label))
             )  # fmt: skip
-    chart = alt.layer(*layers).properties(title=alt.Title(title, subtitle=subtitle) if subtitle else title)
-    step = 22 if colour else 28
+    if not horizontal:
+        subtitle = _with_note(subtitle, data, value)
+    chart = alt.layer(*layers).properties(title=_titled(title, subtitle))
     if horizontal:
         return chart.properties(width=WIDTH - 160, height=alt.Step(step))
     return chart.properties(width=alt.Step(step * 2), height=300)
@@ -172,7 +197,8 @@ def gradient(
     data = prepare(df, {"group": group, "value": value, "lower": lower, "upper": upper, "fitted": fitted},
                    "gradient", title)  # fmt: skip
     g_levels = levels(data, group, order)
-    x = alt.X(f"{group}:O", sort=g_levels, title=group_title, axis=alt.Axis(labelAngle=0))
+    x = alt.X(f"{group}:O", sort=g_levels, title=group_title,
+              axis=alt.Axis(labelAngle=_label_angle(g_levels, (WIDTH - 120) / max(len(g_levels), 1))))
     base = alt.Chart(data)
     tooltip = [alt.Tooltip(f"{group}:O", title=group_title)] + [
         alt.Tooltip(f"{c}:Q", format=",.2f") for c in (value, lower, upper, fitted) if c
@@ -184,7 +210,7 @@ def gradient(
         layers.insert(0, base.mark_line(color=palette.REFERENCE, strokeDash=[6, 4]).encode(
             x=x, y=alt.Y(f"{fitted}:Q"), tooltip=[alt.Tooltip(f"{fitted}:Q", title=fitted_label, format=",.2f")]))  # fmt: skip
     chart = alt.layer(*layers).properties(width=WIDTH - 120, height=300)
-    return chart.properties(title=alt.Title(title, subtitle=subtitle) if subtitle else title)
+    return chart.properties(title=_titled(title, _with_note(subtitle, data, value)))
 
 
 def small_multiples(
@@ -206,6 +232,9 @@ def small_multiples(
     """Small multiples: one dot-and-CI panel per ``facet`` level (e.g. condition), groups along the bottom.
 
     ``independent`` gives each panel its own value axis (conditions differ in scale).
+    Every panel has its own group axis, so a grid with an empty last slot shows no
+    orphan axis; labels that would overlap are angled. The group axis is titled only
+    when ``group_title`` is given (the chart title usually names the grouping).
 
     References
     ----------
@@ -214,8 +243,9 @@ def small_multiples(
     data = prepare(df, {"facet": facet, "group": group, "value": value, "lower": lower, "upper": upper},
                    "small_multiples", title)  # fmt: skip
     g_levels = levels(data, group, order)
-    x = alt.X(f"{group}:{nominal(data, group)}", sort=g_levels, title=title_of(group, group_title),
-              axis=alt.Axis(labelAngle=0 if len(g_levels) <= 6 else -40))  # fmt: skip
+    panel_width = 170
+    x = alt.X(f"{group}:{nominal(data, group)}", sort=g_levels, title=group_title,
+              axis=alt.Axis(labelAngle=_label_angle(g_levels, panel_width / max(len(g_levels), 1))))  # fmt: skip
     tooltip = [alt.Tooltip(f"{facet}:N"), alt.Tooltip(f"{group}:N")] + [
         alt.Tooltip(f"{c}:Q", format=",.2f") for c in (value, lower, upper) if c
     ]
@@ -223,12 +253,13 @@ def small_multiples(
                         colour_enc=None, offset_enc=None, mark="point",
                         value_title=title_of(value, value_title), tooltip=tooltip)  # fmt: skip
     f_levels = levels(data, facet, facet_order)
-    chart = alt.layer(*layers, data=data).properties(width=170, height=150).facet(
+    chart = alt.layer(*layers, data=data).properties(width=panel_width, height=150).facet(
         facet=alt.Facet(f"{facet}:N", sort=f_levels, title=None), columns=columns
     )
+    chart = chart.resolve_axis(x="independent")
     if independent:
         chart = chart.resolve_scale(y="independent")
-    return chart.properties(title=title)
+    return chart.properties(title=_titled(title, _with_note(None, data, value)))
 
 
 def pyramid(

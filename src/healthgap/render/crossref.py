@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import posixpath
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -75,6 +76,50 @@ def _caption_blocks(blocks: list[Any], prefix: list[Any]) -> list[Any]:
     elif prefix:
         blocks.insert(0, el("Plain", prefix))
     return blocks
+
+
+# The caption a healthgap figure (charts.figure_html) or table (tables.table_html) carries itself.
+_OWN_CAPTION = {
+    "fig": re.compile(r'(<figcaption id="[^"]+-caption")>(.*?)</figcaption>', re.S),
+    "tbl": re.compile(r'(<caption id="[^"]+-caption")>(.*?)</caption>', re.S),
+}
+
+
+def _merge_own_caption(content: list[Any], kind: str, caption: list[Any], prefix: list[Any]) -> list[Any] | None:
+    """Put the numbered caption into the figure/table's own caption, so it is shown once.
+
+    A cell whose output is one :func:`healthgap.charts.figure_html` figure (or one
+    :func:`healthgap.tables.table_html` table) already has a caption, tied to the chart
+    or table by ``aria-labelledby``. Wrapping it in a second captioned figure would show
+    the title twice ("People by age" above "Figure 1.1: People by age"). Instead the
+    own caption's text becomes "Figure 1.1: <fig-cap>" (or keeps its own text after
+    the number when the cell has no caption). Returns None when the output does not
+    hold exactly one such caption.
+    """
+    pattern = _OWN_CAPTION[kind]
+    hits = [
+        (i, m)
+        for i, b in enumerate(content)
+        if b["t"] == "RawBlock" and b["c"][0] == "html"
+        for m in pattern.finditer(b["c"][1])
+    ]
+    if len(hits) != 1:
+        return None
+    i, m = hits[0]
+    text = content[i]["c"][1]
+    close = "</figcaption>" if kind == "fig" else "</caption>"
+    if caption:
+        inner = _caption_blocks(caption, prefix)
+    else:
+        inner = [el("Plain", [*prefix, el("RawInline", ["html", m.group(2)])])]
+    inner = [el("Plain", b["c"]) if b["t"] == "Para" else b for b in inner]
+    return [
+        *content[:i],
+        _raw(text[: m.start()] + m.group(1) + ' class="hg-caption">'),
+        *inner,
+        _raw(close + text[m.end() :]),
+        *content[i + 1 :],
+    ]
 
 
 def _callout(block: dict[str, Any]) -> list[Any] | None:
@@ -175,6 +220,9 @@ def number_page(
             if ident:
                 add(ident, Target(kind, f"{KIND_NAMES[kind]}\u00a0{number}", number, page, ident))
             id_attr = f' id="{html.escape(ident)}"' if ident else ""
+            merged = _merge_own_caption(content, kind, caption, _prefix(kind, number))
+            if merged is not None:
+                return [_raw(f'<figure{id_attr} class="hg-figure hg-figure-{kind}">'), *merged, _raw("</figure>")]
             cap = []
             if caption or number:
                 cap = [_raw('<figcaption class="hg-caption">'), *_caption_blocks(caption, _prefix(kind, number)), _raw("</figcaption>")]
