@@ -186,3 +186,27 @@ def test_find_project(tmp_path):
     deep.mkdir(parents=True)
     assert hb.find_project(deep) == tmp_path.resolve()
     shutil.rmtree(tmp_path / "a")
+
+
+def test_rate_ratios_against_a_suppressed_reference_are_not_published(book, env):
+    """Without ``is_reference`` the reference row is the one with ratio exactly 1 and no CI."""
+    table = pl.DataFrame({
+        "dimension": ["age_band"] * 3 + ["sex"] * 2,
+        "measure": ["hf"] * 5,
+        "level": ["50-54", "65-69", "80-84", "female", "male"],
+        "events": [4, 12, 40, 30, 26],
+        "population": [1213, 1305, 695, 1500, 1400],
+    }).with_columns((100 * pl.col("events") / pl.col("population")).alias("value"))  # fmt: skip
+    ref = table.group_by("dimension").agg(pl.col("value").first().alias("ref"))
+    table = table.join(ref, on="dimension", maintain_order="left").with_columns(
+        (pl.col("value") / pl.col("ref")).alias("rate_ratio"),
+        pl.when(pl.col("level").is_in(["50-54", "female"])).then(None).otherwise(pl.lit(0.5)).alias("rr_lower"),
+    ).drop("ref")
+    book.table(table, id="ratios", title="Ratios", counts=["events", "population"])
+    published = pl.read_csv(env / "recorded-disease" / "ratios.csv")
+    age = published.filter(pl.col("dimension") == "age_band")
+    assert age["rate_ratio"].is_null().all() and age["rr_lower"].is_null().all()
+    assert age.filter(pl.col("level") == "80-84")["value"].item() == pytest.approx(100 * 40 / 695)
+    sex = published.filter(pl.col("dimension") == "sex")
+    assert sex["rate_ratio"].to_list() == pytest.approx([1.0, (26 / 1400) / (30 / 1500)])
+    assert "__hg_is_reference" not in published.columns

@@ -14,6 +14,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 import yaml
@@ -170,3 +171,45 @@ def test_other_trust_skips_sections_without_error(other_site):
     assert "Another NHS Trust (example)" in index
     geography = text_of(other_site / "chapters" / "geography.html")
     assert "skipped because the dataset has no locality column" in geography
+
+
+@pytest.mark.parametrize("site_fixture", ["default_site", "other_site"])
+def test_no_rate_ratio_against_a_suppressed_reference(site_fixture, request):
+    """A ratio next to its group's rate gives the reference rate (and count) back: none may be shown
+    unless the reference row itself is published (ratio exactly 1, count visible)."""
+    site = request.getfixturevalue(site_fixture)
+    checked = 0
+    for path in (site / "downloads").rglob("*.csv"):
+        df = pl.read_csv(path, infer_schema_length=None)
+        if "rate_ratio" not in df.columns:
+            continue
+        keys = [c for c in ("dimension", "measure") if c in df.columns]
+        groups = df.group_by(keys).agg(
+            shown=(pl.col("rate_ratio").is_not_null() & (pl.col("rate_ratio") != 1.0)).sum(),
+            reference_published=((pl.col("rate_ratio") == 1.0) & pl.col("events").is_not_null()).sum(),
+        )
+        bad = groups.filter((pl.col("shown") > 0) & (pl.col("reference_published") == 0))
+        assert bad.is_empty(), f"{path.name}: ratios against a suppressed reference in {bad.to_dicts()}"
+        checked += 1
+    assert checked >= 3
+
+
+def test_sii_is_weighted_by_unrounded_populations(default_site, default_config):
+    """The published SII is the population-weighted least-squares slope of the true DSRs."""
+    from healthgap import stats
+    from healthgap.data import load
+
+    people = load(default_config).collect().with_columns(pl.col("imd_quintile").cast(pl.String))
+    counts = stats.counts_by_age_band(people, events="chd", by="imd_quintile").with_columns(
+        pl.col("age_band").cast(pl.String)
+    )
+    dsrs = stats.dsr(counts, events="chd", population="population", age_band="age_band", by="imd_quintile",
+                     multiplier=100).sort("imd_quintile")  # fmt: skip
+    n = people.group_by("imd_quintile").len().sort("imd_quintile")["len"].to_numpy().astype(float)
+    y, f = dsrs["value"].to_numpy(), n / n.sum()
+    x = np.cumsum(f) - f / 2
+    xm, ym = (f * x).sum(), (f * y).sum()
+    slope = (f * (x - xm) * (y - ym)).sum() / (f * (x - xm) ** 2).sum()
+    published = pl.read_csv(default_site / "downloads" / "recorded-disease" / "sii.csv")
+    row = published.filter(pl.col("condition") == "Coronary heart disease").row(0, named=True)
+    assert row["sii"] == pytest.approx(slope, rel=1e-9)

@@ -427,3 +427,44 @@ def test_statin_eligibility_uses_the_conditions_present(people, cfg):
     row = out.filter(pl.col("level") == "male").row(0, named=True)
     assert row["eligible"] == int(elig.sum())
     assert "coronary heart disease and diabetes only" in row["measure_label"]
+
+
+def test_concentration_index_is_withheld_when_a_quintile_is_suppressed(people, cfg):
+    """With four quintiles published, the index and the populations would give the fifth count back."""
+    from healthgap.descriptive import concentration
+    from healthgap.descriptive.prevalence import NOTE_CI_SUPPRESSED
+    from healthgap.disclosure import protect
+
+    table = rates(people, cfg, measures=["hypertension", "chd"], dimensions=["imd_quintile"])
+    doctored = table.with_columns(  # chd in quintile 2 down to 5 people: suppressed when published
+        pl.when((pl.col("measure") == "chd") & (pl.col("level") == "2")).then(5).otherwise(pl.col("events"))
+        .alias("events")
+    )  # fmt: skip
+    shown = protect(doctored, counts=["events", "population"], by=["dimension", "measure"])
+    got = concentration(doctored, published=shown).sort("measure")
+    chd, ht = got.row(0, named=True), got.row(1, named=True)
+    assert chd["ci"] is None and chd["ci_lower"] is None and chd["ci_note"] == NOTE_CI_SUPPRESSED
+    assert ht["ci"] == pytest.approx(concentration(table).filter(pl.col("measure") == "hypertension")["ci"].item())
+
+
+def test_gradient_weights_by_unrounded_populations_and_skips_suppressed_measures(people, cfg):
+    """The SII regression is weighted by the true populations, not the rounded published ones."""
+    from healthgap.disclosure import protect
+
+    table = rates(people, cfg, measures=["hypertension", "chd"], dimensions=["imd_quintile"])
+    doctored = table.with_columns(
+        pl.when((pl.col("measure") == "chd") & (pl.col("level") == "2")).then(5).otherwise(pl.col("events"))
+        .alias("events")
+    )  # fmt: skip
+    shown = protect(doctored, counts=["events", "population"], by=["dimension", "measure"],
+                    derived={"events": ["value", "lower_ci", "upper_ci"]})  # fmt: skip
+    got = gradient(doctored, published=shown)
+    assert got["measure"].to_list() == ["hypertension"]  # chd has a suppressed fifth
+    ht = table.filter(pl.col("measure") == "hypertension").sort("level")
+    n = ht["population"].to_numpy().astype(float)
+    f = n / n.sum()
+    x = np.cumsum(f) - f / 2
+    xm, ym = (f * x).sum(), (f * ht["value"].to_numpy()).sum()
+    slope = (f * (x - xm) * (ht["value"].to_numpy() - ym)).sum() / (f * (x - xm) ** 2).sum()
+    assert got["sii"].item() == pytest.approx(slope, rel=1e-9)
+    assert got["population"].item() == int(n.sum())

@@ -384,3 +384,44 @@ def test_assert_publishable_chart_specs():
 def test_is_count_like():
     assert d.is_count_like("Events") and d.is_count_like("n_people") and d.is_count_like("deaths_count")
     assert not d.is_count_like("value") and not d.is_count_like("rate_ratio")
+
+
+# ------------------------------------------------------------------ rule 7: reference group
+
+
+def _ratio_table() -> pl.DataFrame:
+    """Two conditions; in "hf" the reference level "50-54" has 4 events (suppressed)."""
+    events = {"hf": [0, 4, 12, 40], "ht": [30, 60, 90, 120]}
+    rows = []
+    for measure, evs in events.items():
+        for level, e, pop in zip(["0-4", "50-54", "65-69", "80-84"], evs, [960, 1213, 1305, 695]):
+            rows.append({"measure": measure, "level": level, "events": e, "population": pop})
+    df = pl.DataFrame(rows).with_columns(
+        (100 * pl.col("events") / pl.col("population")).alias("value"),
+        (pl.col("level") == "50-54").alias("is_reference"),
+    )
+    ref = df.filter("is_reference").select("measure", pl.col("value").alias("ref"))
+    return df.join(ref, on="measure").with_columns((pl.col("value") / pl.col("ref")).alias("rate_ratio")).drop("ref")
+
+
+def test_ratios_against_a_suppressed_reference_are_hidden():
+    df = _ratio_table()
+    # the leak this rule closes: rate / ratio gives the reference rate, times its population its count
+    leak = df.filter((pl.col("measure") == "hf") & (pl.col("level") == "65-69"))
+    assert round(leak["value"].item() / leak["rate_ratio"].item() / 100 * 1213) == 4
+    out = protect(df, counts=["events", "population"], derived={"events": ["value", "rate_ratio"]},
+                  by=["measure"], reference="is_reference", relative=["rate_ratio"])  # fmt: skip
+    hf = out.filter(pl.col("measure") == "hf")
+    assert hf["rate_ratio"].is_null().all()
+    assert hf["suppressed"].all()
+    assert hf.filter(pl.col("level") == "80-84")["value"].item() == pytest.approx(100 * 40 / 695)
+    assert d.REASON_REFERENCE in hf.filter(pl.col("level") == "80-84")["suppression_reason"].item()
+    ht = out.filter(pl.col("measure") == "ht")  # nothing suppressed: ratios stay
+    assert ht["rate_ratio"].to_list() == pytest.approx(df.filter(pl.col("measure") == "ht")["rate_ratio"].to_list())
+    assert not ht["suppressed"].any()
+
+
+def test_reference_column_must_be_boolean():
+    df = _ratio_table().with_columns(pl.col("is_reference").cast(pl.Int8))
+    with pytest.raises(DisclosureError, match="is_reference"):
+        protect(df, counts=["events"], by=["measure"], reference="is_reference", relative=["rate_ratio"])

@@ -261,6 +261,13 @@ class Book:
             ``dimension``/``measure`` that the frame has.
         across : dimension columns of a cross-tabulation (see ``protect``).
 
+        Rate ratios against a reference group (``rate_ratio``, ``rr_lower``,
+        ``rr_upper``) are hidden in a whole group when its reference row has a
+        suppressed count (they would give that row's rate back). The reference
+        row is the one with ``is_reference`` True, or, without that column, the
+        one whose ``rate_ratio`` is exactly 1 with no interval (how
+        :func:`healthgap.stats.rate_ratio` marks it).
+
         References
         ----------
         .. [1] Hundepool A et al. (2012). Statistical Disclosure Control. Wiley, ch. 5.
@@ -290,14 +297,20 @@ class Book:
             )
             if by is None:
                 by = [c for c in ("dimension", "measure") if c in data.columns]
+            by = [by] if isinstance(by, str) else list(by)
+            relative = [c for c in _RELATIVE if c in data.columns and c not in by]
+            if relative:
+                data = data.with_columns(_reference_marker(data).alias(_REFERENCE_TMP))
             data = protect(
                 data,
                 counts=counts,
                 derived={k: v for k, v in mapping.items() if v},
-                by=[by] if isinstance(by, str) else list(by),
+                by=by,
                 across=list(across) if across else None,
+                reference=_REFERENCE_TMP if relative else None,
+                relative=relative,
                 settings=self.config.disclosure,
-            )
+            ).drop(_REFERENCE_TMP, strict=False)
         assert_publishable(data, settings=self.config.disclosure)
         return data
 
@@ -474,6 +487,21 @@ class Book:
             json.dumps(fragment, indent=2), encoding="utf-8"
         )
         return f"{self.page_prefix}downloads/{rel}"
+
+
+_RELATIVE = ("rate_ratio", "rr_lower", "rr_upper")
+_REFERENCE_TMP = "__hg_is_reference"
+
+
+def _reference_marker(data: pl.DataFrame) -> pl.Expr:
+    """True on each group's reference row: ``is_reference``, else a rate ratio of exactly 1 without CI."""
+    if "is_reference" in data.columns and data.schema["is_reference"] == pl.Boolean:
+        return pl.col("is_reference").fill_null(False)
+    marker = pl.col("rate_ratio") == 1.0
+    for c in ("rr_lower", "rr_upper"):
+        if c in data.columns:
+            marker = marker & pl.col(c).is_null()
+    return marker.fill_null(False)
 
 
 def _is_builder(chart: Any) -> bool:

@@ -29,6 +29,7 @@ RATE_COLUMNS = (
     "statistic", "method", "note",
 )  # fmt: skip
 
+NOTE_CI_SUPPRESSED = "not shown: a deprivation fifth's count is suppressed"
 ERR_NO_MEASURES = "rates(): give at least one measure, e.g. measures={'chd': pl.col('chd')}."
 
 
@@ -174,17 +175,29 @@ def prevalence(
     )
 
 
+def _withheld(published: pl.DataFrame | None, dimension: str, columns: Sequence[str]) -> pl.Expr:
+    """True for measures with a null in any of ``columns`` at any level of ``dimension`` in ``published``."""
+    if published is None:
+        return pl.lit(False)
+    gaps = published.filter((pl.col("dimension") == dimension) & pl.any_horizontal(pl.col(c).is_null() for c in columns))
+    return pl.col("measure").is_in(gaps.get_column("measure").unique().implode())
+
+
 def gradient(
     rates_table: pl.DataFrame,
     *,
     dimension: str = "imd_quintile",
     confidence: float = 0.95,
     seed: int = 2024,
+    published: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Slope and relative index of inequality across the levels of ``dimension``.
 
     Uses the DSRs (``value`` and its CI) of ``rates_table`` (from :func:`rates`)
-    for each measure; level "1" must be the most deprived.
+    for each measure; level "1" must be the most deprived. Pass the unrounded
+    table (the populations weight the regression) and, as ``published``, the
+    same table after disclosure control: measures with a suppressed level are
+    left out (the index and the other levels would give it back).
 
     Returns
     -------
@@ -208,7 +221,8 @@ def gradient(
         (pl.col("value").is_not_null() & pl.col("lower_ci").is_not_null()).all().alias("ok"),
         pl.col("quantile").n_unique().alias("k"),
     )
-    good = ok.filter(pl.col("ok") & (pl.col("k") >= 5)).get_column("measure")
+    withheld = _withheld(published, dimension, ("events", "population", "value"))
+    good = ok.filter(pl.col("ok") & (pl.col("k") >= 5) & ~withheld).get_column("measure")
     use = rows.filter(pl.col("measure").is_in(good.implode()) & pl.col("quantile").is_not_null())
     schema_cols = ["measure", "population", "sii", "sii_lower", "sii_upper", "rii", "rii_lower",
                    "rii_upper", "note"]  # fmt: skip
@@ -283,6 +297,7 @@ def concentration(
     *,
     dimension: str = "imd_quintile",
     confidence: float = 0.95,
+    published: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Concentration index of each measure's (crude) cases across deprivation quintiles.
 
@@ -290,6 +305,10 @@ def concentration(
     for ``dimension``; level "1" must be the most deprived. Cases are people
     with the condition (binary outcome). Not age-standardised: it describes
     where the cases are, which is what services meet.
+
+    ``published`` is the same table after disclosure control: a measure with a
+    suppressed count in any quintile gets no index (with the four other
+    quintiles published, the index and the populations give the fifth count back).
 
     Returns
     -------
@@ -314,5 +333,12 @@ def concentration(
     out = concentration_index(rows.select("measure", "quantile", "events", "population"), quantile="quantile",
                               events="events", population="population", by="measure",
                               confidence=confidence)  # fmt: skip
-    return out.select("measure", pl.col("value").alias("ci"), pl.col("lower_ci").alias("ci_lower"),
-                      pl.col("upper_ci").alias("ci_upper"), pl.col("note").alias("ci_note"))  # fmt: skip
+    out = out.select("measure", pl.col("value").alias("ci"), pl.col("lower_ci").alias("ci_lower"),
+                     pl.col("upper_ci").alias("ci_upper"), pl.col("note").alias("ci_note"))  # fmt: skip
+    if published is None:
+        return out
+    hide = _withheld(published, dimension, ("events", "population"))
+    return out.with_columns(
+        *[pl.when(hide).then(None).otherwise(pl.col(c)).alias(c) for c in ("ci", "ci_lower", "ci_upper")],
+        pl.when(hide).then(pl.lit(NOTE_CI_SUPPRESSED)).otherwise(pl.col("ci_note")).alias("ci_note"),
+    )

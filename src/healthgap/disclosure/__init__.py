@@ -51,9 +51,16 @@ The rules (defaults from :class:`healthgap.config.DisclosureSettings`)
 6. **Several count columns** are protected one by one (each has its own
    secondary suppression). Do not publish a count next to its complement and
    their sum (e.g. events, non-events and people): list only two of them.
+7. **Comparisons with a reference group.** A rate ratio is the group's rate
+   divided by the reference group's, so next to the group's own rate it gives
+   the reference rate back (rate / ratio), and with the reference's population
+   its suppressed count. Columns named in ``relative`` (e.g. ``rate_ratio``,
+   ``rr_lower``, ``rr_upper``) become null in every row of a ``by`` group whose
+   ``reference`` row (a boolean column) has a suppressed count; those rows are
+   marked suppressed with the reason "compared with a suppressed reference group".
 
 ``protect(df, *, counts, derived=None, by=None, across=None, totals="auto",
-settings=None)`` returns the frame with ``suppressed`` (bool) and
+reference=None, relative=None, settings=None)`` returns the frame with ``suppressed`` (bool) and
 ``suppression_reason`` (str, null when nothing in the row is suppressed; e.g.
 "count of 1-7; value, lower_ci: derived from a suppressed count") columns;
 with several count columns the reason names the column ("events: count of
@@ -80,6 +87,7 @@ from healthgap.disclosure._rules import (
     PERSON_ID_COLUMNS,
     REASON_DERIVED,
     REASON_INPUT,
+    REASON_REFERENCE,
     REASON_SECONDARY,
     TOTAL_MARKERS,
     DisclosureError,
@@ -98,6 +106,7 @@ __all__ = [
     "REASON_SECONDARY",
     "REASON_DERIVED",
     "REASON_INPUT",
+    "REASON_REFERENCE",
     "OFF_PREFIX",
     "TOTAL_MARKERS",
     "PERSON_ID_COLUMNS",

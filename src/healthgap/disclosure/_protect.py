@@ -18,10 +18,12 @@ from healthgap.disclosure._rules import (
     ERR_NOT_FRAME,
     ERR_NOT_NUMERIC,
     ERR_OVERLAP,
+    ERR_REFERENCE,
     ERR_TOTALS,
     OFF_PREFIX,
     REASON_DERIVED,
     REASON_INPUT,
+    REASON_REFERENCE,
     REASON_SECONDARY,
     TOTAL_MARKERS,
     DisclosureError,
@@ -36,7 +38,7 @@ __all__ = ["protect", "disclosure_notice"]
 
 def _validate(
     df: pl.DataFrame, counts: Sequence[str], derived: Mapping[str, Sequence[str]], by: Sequence[str],
-    across: Sequence[str], totals: str,
+    across: Sequence[str], totals: str, reference: str | None = None, relative: Sequence[str] = (),
 ) -> None:  # fmt: skip
     if not counts:
         raise DisclosureError(ERR_NO_COUNTS)
@@ -44,16 +46,21 @@ def _validate(
         raise DisclosureError(ERR_TOTALS.format(value=totals))
     present = ", ".join(df.columns)
     derived_cols = [c for cols in derived.values() for c in cols]
-    for arg, cols in (("counts", counts), ("derived", derived_cols), ("by", by), ("across", across)):
+    refs = [reference] if reference is not None else []
+    groups = (("counts", counts), ("derived", derived_cols), ("by", by), ("across", across),
+              ("reference", refs), ("relative", relative))  # fmt: skip
+    for arg, cols in groups:
         missing = [c for c in cols if c not in df.columns]
         if missing:
             raise DisclosureError(ERR_MISSING.format(missing=missing, arg=arg, present=present))
     bad_keys = [k for k in derived if k not in counts]
     if bad_keys:
         raise DisclosureError(ERR_DERIVED_KEY.format(keys=bad_keys, counts=list(counts)))
-    overlap = sorted(set(counts).union(derived_cols) & set(by).union(across))
+    overlap = sorted(set(counts).union(derived_cols, relative) & set(by).union(across))
     if overlap:
         raise DisclosureError(ERR_OVERLAP.format(cols=overlap))
+    if reference is not None and df.schema[reference] != pl.Boolean:
+        raise DisclosureError(ERR_REFERENCE.format(col=reference, dtype=df.schema[reference]))
     for c in counts:
         if not df.schema[c].is_numeric():
             raise DisclosureError(ERR_NOT_NUMERIC.format(col=c, dtype=df.schema[c]))
@@ -190,6 +197,8 @@ def protect(
     by: Sequence[str] | None = None,
     across: Sequence[str] | None = None,
     totals: Literal["auto", "none"] = "auto",
+    reference: str | None = None,
+    relative: Sequence[str] | None = None,
     settings: DisclosureSettings | None = None,
 ) -> pl.DataFrame:
     """Apply disclosure control to an aggregated table (see the module docstring for the rules).
@@ -206,6 +215,10 @@ def protect(
         table (each ``by`` group is one set); give two or more for a cross-tabulation.
     totals : ``"auto"`` treats rows holding a total marker as totals (see rule 5);
         ``"none"`` treats every row as a cell.
+    reference : boolean column, True on the reference row of each ``by`` group (the
+        group that ``relative`` columns compare against); see rule 7.
+    relative : columns computed against the reference row (rate ratios and their
+        CIs): null in the whole ``by`` group when the reference row has a suppressed count.
     settings : thresholds; defaults to :class:`~healthgap.config.DisclosureSettings` (1-7, base 5).
 
     Returns
@@ -231,11 +244,13 @@ def protect(
     frame = df.collect() if isinstance(df, pl.LazyFrame) else df
     if not isinstance(frame, pl.DataFrame):
         raise DisclosureError(ERR_NOT_FRAME.format(kind=type(df).__name__))
-    counts, by, across = (
-        [v] if isinstance(v, str) else list(v or []) for v in (counts, by, across)
+    counts, by, across, relative = (
+        [v] if isinstance(v, str) else list(v or []) for v in (counts, by, across, relative)
     )  # a lone column name is one column, not a sequence of letters
     derived = {k: [v] if isinstance(v, str) else list(v) for k, v in (derived or {}).items()}
-    _validate(frame, counts, derived, by, across, totals)
+    _validate(frame, counts, derived, by, across, totals, reference, relative)
+    if reference is None:
+        relative = []
     floats = [c for c in counts if frame.schema[c].is_float()]
     if floats:  # NaN counts are unknown: treat them like nulls (suppressed in the input)
         frame = frame.with_columns(pl.col(floats).fill_nan(None))
@@ -277,6 +292,12 @@ def protect(
             text = pl.concat_str([text, pl.lit(f"; {', '.join(derived[c])}: {REASON_DERIVED}")])
         parts.append(pl.when(pl.col(f"__f_{c}")).then(text))
     flags = [pl.col(f"__f_{c}") for c in counts]
+    if relative:  # rule 7: the reference row's count is suppressed -> no ratios in its group
+        partition = [pl.col(c) for c in by] or [pl.col("__hg_row") * 0]
+        ref_hidden = (pl.col(reference).fill_null(False) & pl.any_horizontal(flags)).any().over(partition)
+        work = work.with_columns(ref_hidden.alias("__hg_refhidden"))
+        parts.append(pl.when(pl.col("__hg_refhidden")).then(pl.lit(f"{', '.join(relative)}: {REASON_REFERENCE}")))
+        flags.append(pl.col("__hg_refhidden"))
     updates: dict[str, pl.Expr] = {}
     for c in counts:
         value = round_to_base(c, settings.rounding).cast(base.schema[c])
@@ -285,6 +306,8 @@ def protect(
         for d in cols:
             current = updates.get(d, pl.col(d))
             updates[d] = pl.when(pl.col(f"__f_{c}")).then(None).otherwise(current)
+    for d in relative:
+        updates[d] = pl.when(pl.col("__hg_refhidden")).then(None).otherwise(updates.get(d, pl.col(d)))
     out = work.with_columns(
         *[e.alias(k) for k, e in updates.items()],
         suppressed=pl.any_horizontal(flags),

@@ -16,6 +16,7 @@ class DisclosureError(HealthgapError, ValueError):
 REASON_SECONDARY = "secondary suppression: protects a suppressed cell in the same group"
 REASON_DERIVED = "derived from a suppressed count"
 REASON_INPUT = "suppressed in the input"
+REASON_REFERENCE = "compared with a suppressed reference group"
 OFF_PREFIX = "disclosure control off"
 TOTAL_MARKERS: tuple[str, ...] = ("total", "all", "overall", "all people", "all persons")
 PERSON_ID_COLUMNS: tuple[str, ...] = ("person_id", "patient_id", "nhs_number", "pseudo_id")
@@ -46,6 +47,10 @@ ERR_NO_COUNTS = "protect(): give at least one count column in `counts`, e.g. cou
 ERR_NOT_NUMERIC = "protect(): count column {col!r} has type {dtype}; counts must be numeric. Cast it first."
 ERR_NEGATIVE = "protect(): count column {col!r} has negative values {values}; counts must be >= 0."
 ERR_DERIVED_KEY = "protect(): `derived` key(s) {keys} are not count columns; add them to `counts` ({counts})."
+ERR_REFERENCE = (
+    "protect(): `reference` column {col!r} must be boolean (True on each group's reference row); "
+    "got {dtype}. Pass e.g. reference='is_reference' or build it with pl.col('level') == '5'."
+)
 ERR_TOTALS = "protect(): totals must be 'auto' or 'none'; got {value!r}."
 ERR_OVERLAP = "protect(): column(s) {cols} are used both as counts/derived and in `by`/`across`."
 ERR_SMALL_COUNT = (
