@@ -468,3 +468,32 @@ def test_gradient_weights_by_unrounded_populations_and_skips_suppressed_measures
     slope = (f * (x - xm) * (ht["value"].to_numpy() - ym)).sum() / (f * (x - xm) ** 2).sum()
     assert got["sii"].item() == pytest.approx(slope, rel=1e-9)
     assert got["population"].item() == int(n.sum())
+
+
+def test_headline_ratio_withheld_when_the_reference_fifth_is_suppressed(synthetic):
+    """Rate ratio x the published rate of the most deprived fifth would give the reference count back."""
+    from dataclasses import replace
+
+    people, config, _ = synthetic
+    # 12 people with admissions left in fifths 4 and 5 (5 is the reference): both small, so no
+    # secondary suppression is needed and the most deprived fifth keeps its own rate
+    q45 = pl.col("imd_quintile").is_in([4, 5])
+    few = people.with_columns(
+        pl.when(q45 & (pl.col("cvd_admissions") > 0).cum_sum().over("imd_quintile").gt(12)).then(0)
+        .otherwise(pl.col("cvd_admissions")).alias("cvd_admissions")
+    )  # fmt: skip
+    events = few.group_by("imd_quintile").agg(pl.col("cvd_admissions").sum()).sort("imd_quintile")["cvd_admissions"]
+    assert 10 <= events[4] < 20 <= events[0]  # a DSR and a ratio exist for the reference; only it is "small"
+    assert events[1] >= 20 and events[2] >= 20
+    strict = replace(config, disclosure=replace(config.disclosure, suppress_below=20))
+    assert headlines(few, config).outcome_ratio.available
+    h = headlines(few, strict)
+    assert not h.outcome_ratio.available
+    assert "times the rate" not in h.outcome_ratio.text
+
+
+def test_headline_slope_uses_unrounded_populations(synthetic):
+    people, config, _ = synthetic
+    h = headlines(people, config)
+    table = prevalence(people, config, conditions=[h.slope.values.get("condition", "chd")], dimensions=["imd_quintile"])
+    assert h.slope.values["sii"] == pytest.approx(gradient(table)["sii"].item(), rel=1e-12)

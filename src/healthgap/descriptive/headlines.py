@@ -95,7 +95,10 @@ def _ends(dim_levels: tuple[str, ...]) -> tuple[str, str]:
 def _protected(df: pl.DataFrame, counts: list[str], derived: list[str], settings: DisclosureSettings) -> pl.DataFrame:
     from healthgap.disclosure import protect
 
-    return protect(df, counts=counts, derived={c: derived for c in counts}, settings=settings)
+    # ratios against the reference level go when its count is suppressed (disclosure rule 7)
+    relative = [c for c in ("rate_ratio", "rr_lower", "rr_upper") if c in df.columns and "is_reference" in df.columns]
+    return protect(df, counts=counts, derived={c: derived for c in counts}, settings=settings,
+                   reference="is_reference" if relative else None, relative=relative)  # fmt: skip
 
 
 def _pair(df: pl.DataFrame, most: str, least: str) -> tuple[dict, dict] | None:
@@ -184,8 +187,8 @@ def headlines(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Headlines:
     if second is not None:
         rows = _protected(prev.filter(pl.col("measure") == second), ["events", "population"],
                           ["value", "lower_ci", "upper_ci", "crude"], settings)  # fmt: skip
-        g = gradient(rows.with_columns(pl.col("population").fill_null(0)).filter(pl.col("population") > 0),
-                     seed=config.seed) if rows.height else pl.DataFrame()  # fmt: skip
+        unrounded = prev.filter((pl.col("measure") == second) & (pl.col("population") > 0))
+        g = gradient(unrounded, seed=config.seed, published=rows) if rows.height else pl.DataFrame()
         name = CONDITION_LABELS[second]
         if g.is_empty() or g.get_column("sii").item(0) is None:
             f2 = Finding("slope", title, _NA.format(
