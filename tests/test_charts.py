@@ -238,6 +238,21 @@ def test_small_multiples_angles_long_labels_and_gives_each_panel_its_axis():
                                    group="label", title="t", group_title="Quintile").to_dict()  # fmt: skip
     assert {x["axis"]["labelAngle"] for x in _x_axes(short)} == {0}
     assert {x.get("title") for x in _x_axes(short)} == {"Quintile"}
+    titled = charts.small_multiples(df, facet="condition", group="label", title="t", value_title="Rate (%)").to_dict()
+    assert titled["title"] == {"text": "t", "subtitle": "Rate (%)"}  # once, under the title
+    assert "Rate (%)" not in json.dumps(titled["spec"])  # not beside every panel
+
+
+def test_small_multiples_wraps_long_panel_titles_to_the_panel():
+    names = ["Statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+)", "Blood pressure below 140 mmHg",
+             "Anticoagulant prescribed (AF with CHA2DS2-VASc of 2+, 3+ for women)"]  # fmt: skip
+    df = pl.DataFrame({"m": [n for n in names for _ in range(2)], "g": ["a", "b"] * 3, "value": [1.0, 2.0] * 3,
+                       "lower_ci": [0.5, 1.5] * 3, "upper_ci": [1.5, 2.5] * 3})  # fmt: skip
+    spec = charts.small_multiples(df, facet="m", group="g", title="t").to_dict()
+    svg = charts.static_svg(spec)
+    assert "Statin prescribed (CHD," in svg and names[0] not in re.findall(r">([^<]+)</t", svg)  # drawn on several lines
+    assert "Blood pressure below 140 mmHg" in svg  # short enough: one line
+    assert int(re.search(r'<svg[^>]* width="(\d+)"', svg).group(1)) < 800  # three columns still fit a page column
 
 
 def test_funnel_positions_from_interpolated_limits(built):

@@ -8,6 +8,8 @@ whose spec embeds only the columns it draws (plus ``suppressed`` /
 
 from __future__ import annotations
 
+import json
+import textwrap
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -37,6 +39,18 @@ def _label_angle(labels: list[Any], band_px: float) -> int:
     """0 (level) when every label fits its band, else -40 so neighbours do not overlap."""
     longest = max((len(str(v)) for v in labels), default=0)
     return 0 if longest * _CHAR_PX <= band_px - 4 else -40
+
+
+def _wrapped_labels(values: list[Any], width_px: float) -> str | None:
+    """A Vega ``labelExpr`` that breaks labels longer than ``width_px`` into lines (None if all fit)."""
+    chars = max(8, int(width_px / _CHAR_PX))
+    long = {str(v): textwrap.wrap(str(v), chars) for v in values if len(str(v)) > chars}
+    if not long:
+        return None
+    expr = "datum.label"  # (in a facet header, datum.value is the level, datum.label its text)
+    for text, lines in long.items():
+        expr = f"datum.value === {json.dumps(text)} ? {json.dumps(lines)} : ({expr})"
+    return expr
 
 
 def _titled(title: str, subtitle: str | list[str] | None) -> Any:
@@ -235,6 +249,8 @@ def small_multiples(
     Every panel has its own group axis, so a grid with an empty last slot shows no
     orphan axis; labels that would overlap are angled. The group axis is titled only
     when ``group_title`` is given (the chart title usually names the grouping).
+    ``value_title`` is shown once, under the title, not beside every panel: a long
+    axis title is taller than a panel and would run into the labels.
 
     References
     ----------
@@ -251,15 +267,19 @@ def small_multiples(
     ]
     layers = _ci_layers(alt.Chart(), group_enc=x, value=value, lower=lower, upper=upper, horizontal=False,
                         colour_enc=None, offset_enc=None, mark="point",
-                        value_title=title_of(value, value_title), tooltip=tooltip)  # fmt: skip
+                        value_title=None, tooltip=tooltip)  # fmt: skip
     f_levels = levels(data, facet, facet_order)
+    # long panel titles (e.g. "Statin prescribed (CHD, stroke/TIA or PAD; ...)") would widen every
+    # column and shrink the whole chart to fit the page: wrap them to the panel width instead
+    wrap = _wrapped_labels(f_levels, panel_width + 20)
+    header = alt.Header(labelExpr=wrap) if wrap else alt.Header()
     chart = alt.layer(*layers, data=data).properties(width=panel_width, height=150).facet(
-        facet=alt.Facet(f"{facet}:N", sort=f_levels, title=None), columns=columns
+        facet=alt.Facet(f"{facet}:N", sort=f_levels, title=None, header=header), columns=columns
     )
     chart = chart.resolve_axis(x="independent")
     if independent:
         chart = chart.resolve_scale(y="independent")
-    return chart.properties(title=_titled(title, _with_note(None, data, value)))
+    return chart.properties(title=_titled(title, _with_note(value_title, data, value)))
 
 
 def pyramid(
