@@ -243,6 +243,35 @@ def test_small_multiples_angles_long_labels_and_gives_each_panel_its_axis():
     assert "Rate (%)" not in json.dumps(titled["spec"])  # not beside every panel
 
 
+def test_small_multiples_panels_with_different_groups_show_only_their_own():
+    rows = [("Deprivation", g) for g in "12345"] + [("Sex", g) for g in ("Female", "Male")]
+    df = pl.DataFrame({"dim": [r[0] for r in rows], "label": [r[1] for r in rows], "value": [1.0] * 7,
+                       "lower_ci": [0.5] * 7, "upper_ci": [1.5] * 7})  # fmt: skip
+    spec = charts.small_multiples(df, facet="dim", group="label", title="t").to_dict()
+    assert spec["resolve"]["scale"] == {"x": "independent", "y": "independent"}
+    svg = charts.static_svg(spec)
+    axis_labels = re.findall(r'role-axis-label.*?</g>', svg, re.S)
+    assert len(axis_labels) >= 2 and all("Female" not in a for a in axis_labels if ">5<" in a)
+    same = charts.small_multiples(df.filter(pl.col("dim") == "Sex").vstack(df.filter(pl.col("dim") == "Sex").with_columns(dim=pl.lit("X"))),
+                                  facet="dim", group="label", title="t").to_dict()  # fmt: skip
+    assert same["resolve"]["scale"] == {"y": "independent"}  # same groups everywhere: one shared group scale
+
+
+def test_funnel_zooms_on_the_units_not_the_limits_at_tiny_denominators():
+    units = pl.DataFrame({"unit": ["A", "B", "C"], "value": [8.0, 9.5, 7.0], "denominator": [150, 250, 400]})
+    d = pl.DataFrame({"denominator": [1.0, 10.0, 100.0, 150.0, 400.0, 1000.0]})
+    se = (8.5 * 1000 / d["denominator"]).sqrt()  # Poisson rate per 1,000: limits explode as n -> 1
+    limits = d.with_columns(lower_95=8.5 - 1.96 * se, upper_95=8.5 + 1.96 * se, lower_998=8.5 - 3.09 * se, upper_998=8.5 + 3.09 * se)
+    spec = charts.funnel(units, limits=limits, target=8.5, title="f").to_dict()
+    scales = [l["encoding"]["y"]["scale"] for l in spec["layer"] if "scale" in l["encoding"].get("y", {})]
+    x_scales = [l["encoding"]["x"]["scale"] for l in spec["layer"] if "scale" in l["encoding"].get("x", {})]
+    half = 3.09 * (8.5 * 1000 / 150) ** 0.5  # the 99.8% limits at the smallest unit: 8.5 +- 23.3
+    assert scales and all(s["domain"][1] == pytest.approx(8.5 + half + 0.05 * 2 * half) for s in scales)  # 5% padding
+    assert all(s["domain"][0] == 0.0 for s in scales)  # the lower limit is negative there: the axis stops at 0
+    assert x_scales and all(s["domain"] == pytest.approx([137.5, 412.5]) for s in x_scales)
+    assert all(l["mark"].get("clip") for l in spec["layer"] if l["mark"]["type"] in ("line", "rule"))
+
+
 def test_small_multiples_wraps_long_panel_titles_to_the_panel():
     names = ["Statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+)", "Blood pressure below 140 mmHg",
              "Anticoagulant prescribed (AF with CHA2DS2-VASc of 2+, 3+ for women)"]  # fmt: skip

@@ -260,8 +260,13 @@ def small_multiples(
                    "small_multiples", title)  # fmt: skip
     g_levels = levels(data, group, order)
     panel_width = 170
+    # panels with different groups (e.g. one panel per equity dimension) each get only their own
+    # groups along the bottom, not every group of every panel
+    per_panel = data.group_by(facet).agg(pl.col(group).n_unique().alias("n"))["n"].max()
+    own_groups = per_panel < len(g_levels)
+    band = panel_width / max(per_panel if own_groups else len(g_levels), 1)
     x = alt.X(f"{group}:{nominal(data, group)}", sort=g_levels, title=group_title,
-              axis=alt.Axis(labelAngle=_label_angle(g_levels, panel_width / max(len(g_levels), 1))))  # fmt: skip
+              axis=alt.Axis(labelAngle=_label_angle(g_levels, band)))  # fmt: skip
     tooltip = [alt.Tooltip(f"{facet}:N"), alt.Tooltip(f"{group}:N")] + [
         alt.Tooltip(f"{c}:Q", format=",.2f") for c in (value, lower, upper) if c
     ]
@@ -277,8 +282,11 @@ def small_multiples(
         facet=alt.Facet(f"{facet}:N", sort=f_levels, title=None, header=header), columns=columns
     )
     chart = chart.resolve_axis(x="independent")
+    scales = {"x": "independent"} if own_groups else {}
     if independent:
-        chart = chart.resolve_scale(y="independent")
+        scales["y"] = "independent"
+    if scales:
+        chart = chart.resolve_scale(**scales)
     return chart.properties(title=_titled(title, _with_note(value_title, data, value)))
 
 

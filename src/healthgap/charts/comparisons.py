@@ -6,6 +6,8 @@ Same conventions as :mod:`healthgap.charts.builders`.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -75,20 +77,26 @@ def funnel(
         ).drop("__lo", "__hi")  # fmt: skip
     # a unit whose value is suppressed is not drawn, and its position is not shown either
     data = data.with_columns(pl.when(pl.col(value).is_not_null()).then(pl.col(flag)).alias(flag))
-    x = alt.X(f"{denominator}:Q", title=title_of(denominator, denominator_title))
+    x_dom, y_dom = _funnel_domain(data, grid, value=value, denominator=denominator)
+    # zoomed on the units: the limits fan out towards tiny denominators, and drawn from 0 they would
+    # squash every unit into a line along the bottom; the limit lines are clipped to the plot
+    x = alt.X(f"{denominator}:Q", title=title_of(denominator, denominator_title),
+              scale=alt.Scale(domain=x_dom, nice=False, zero=False) if x_dom else alt.Undefined)  # fmt: skip
+    y_scale = alt.Scale(domain=y_dom, nice=False, zero=False) if y_dom else alt.Undefined
     long = grid.unpivot(index=denominator, variable_name="limit", value_name="bound").with_columns(
         level=pl.when(pl.col("limit").str.ends_with("_95")).then(pl.lit("95%")).otherwise(pl.lit("99.8%")),
         side=pl.col("limit").str.split("_").list.first(),
     )
-    lines = alt.Chart(long).mark_line(color=palette.REFERENCE, strokeWidth=1.2).encode(
-        x=x, y=alt.Y("bound:Q", title=title_of(value, value_title)), detail="limit:N",
+    lines = alt.Chart(long).mark_line(color=palette.REFERENCE, strokeWidth=1.2, clip=True).encode(
+        x=x, y=alt.Y("bound:Q", title=title_of(value, value_title), scale=y_scale), detail="limit:N",
         strokeDash=alt.StrokeDash("level:N", scale=alt.Scale(domain=["95%", "99.8%"], range=[[4, 3], [1, 0]]),
                                   legend=alt.Legend(title="Control limit", orient="top")),
     )  # fmt: skip
-    centre = alt.Chart(pl.DataFrame({"target": [float(target)]})).mark_rule(color=palette.TEXT).encode(y="target:Q")
+    centre = alt.Chart(pl.DataFrame({"target": [float(target)]})).mark_rule(color=palette.TEXT, clip=True).encode(
+        y=alt.Y("target:Q", scale=y_scale))
     order = ["below", "within", "above"]
     points = alt.Chart(data).mark_point(filled=True, size=70, stroke=palette.BACKGROUND, strokeWidth=0.5).encode(
-        x=x, y=alt.Y(f"{value}:Q"),
+        x=x, y=alt.Y(f"{value}:Q", scale=y_scale),
         color=alt.Color(f"{flag}:N", scale=alt.Scale(domain=order, range=[palette.FUNNEL[k] for k in order]),
                         legend=alt.Legend(title=f"Position ({limit}% limits)", orient="top")),
         shape=alt.Shape(f"{flag}:N", scale=alt.Scale(domain=order, range=["triangle-down", "circle", "triangle-up"]),
@@ -99,6 +107,29 @@ def funnel(
     return alt.layer(lines, centre, points).resolve_scale(color="independent").properties(
         title=title, width=WIDTH - 60, height=320
     )
+
+
+def _funnel_domain(
+    data: pl.DataFrame, grid: pl.DataFrame, *, value: str, denominator: str
+) -> tuple[list[float] | None, list[float] | None]:
+    """Axis ranges of a funnel plot: the units' denominators (5% padding either side) and, on the
+    value axis, the units and the 99.8% limits at the smallest unit (where they are widest)."""
+    shown = data.filter(pl.col(value).is_not_null() & pl.col(denominator).is_not_null())
+    if shown.height == 0:
+        return None, None
+    d_lo, d_hi = float(shown[denominator].min()), float(shown[denominator].max())
+    pad = 0.05 * (d_hi - d_lo) if d_hi > d_lo else 0.1 * max(abs(d_hi), 1.0)
+    x_dom = [max(d_lo - pad, 0.0) if d_lo >= 0 else d_lo - pad, d_hi + pad]
+    smallest = pl.DataFrame({denominator: [d_lo]})
+    bounds = [float(_interpolate(smallest, grid, denominator, c)[0]) for c in ("lower_998", "upper_998")]
+    values = [float(shown[value].min()), float(shown[value].max())]
+    finite = [v for v in bounds + values if math.isfinite(v)]
+    y_lo, y_hi = min(finite), max(finite)
+    y_pad = 0.05 * (y_hi - y_lo) if y_hi > y_lo else 0.1 * max(abs(y_hi), 1.0)
+    y_lo, y_hi = y_lo - y_pad, y_hi + y_pad
+    if values[0] >= 0:  # rates and proportions: the axis does not go below zero
+        y_lo = max(y_lo, 0.0)
+    return x_dom, [y_lo, y_hi]
 
 
 def _interpolate(data: pl.DataFrame, grid: pl.DataFrame, x: str, col: str) -> pl.Series:
