@@ -151,8 +151,11 @@ def ci_chart(
     colour_enc = offset_enc = None
     if colour:
         c_levels = levels(data, colour, colour_order)
+        # the key above the chart, one entry a line: beside it, long labels ("Undiagnosed cases flagged
+        # by the model") made the chart wider than the page column, so the page shrank all its text
         colour_enc = alt.Color(f"{colour}:N", sort=c_levels, title=title_of(colour, None),
-                               scale=alt.Scale(domain=c_levels, range=list(palette.CATEGORICAL)))  # fmt: skip
+                               scale=alt.Scale(domain=c_levels, range=list(palette.CATEGORICAL)),
+                               legend=alt.Legend(orient="top", direction="vertical", labelLimit=WIDTH))  # fmt: skip
         offset_enc = alt.YOffset(f"{colour}:N", sort=c_levels) if horizontal else alt.XOffset(f"{colour}:N", sort=c_levels)
         tooltip.append(alt.Tooltip(f"{colour}:N"))
     tooltip += [alt.Tooltip(f"{c}:Q", format=",.2f") for c in (value, lower, upper) if c]
