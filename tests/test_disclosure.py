@@ -425,3 +425,27 @@ def test_reference_column_must_be_boolean():
     df = _ratio_table().with_columns(pl.col("is_reference").cast(pl.Int8))
     with pytest.raises(DisclosureError, match="is_reference"):
         protect(df, counts=["events"], by=["measure"], reference="is_reference", relative=["rate_ratio"])
+
+
+# ------------------------------------------------------------------ rule 6: total = part + part
+
+
+def test_a_part_is_suppressed_with_its_complement_next_to_the_total():
+    """people = missing + recorded: with 5 missing suppressed, 19995 recorded next to 20000 people gives it back."""
+    df = pl.DataFrame({"column": ["age", "ethnicity", "bmi"], "people": [20000, 20000, 20000],
+                       "missing": [0, 5, 740]}).with_columns(recorded=pl.col("people") - pl.col("missing"))  # fmt: skip
+    out = protect(df, counts=["people", "missing", "recorded"], by=["column"])
+    eth = out.filter(pl.col("column") == "ethnicity").row(0, named=True)
+    assert eth["missing"] is None and eth["recorded"] is None and eth["people"] == 20000
+    assert d.REASON_SECONDARY in eth["suppression_reason_recorded"]
+    bmi = out.filter(pl.col("column") == "bmi").row(0, named=True)
+    assert (bmi["missing"], bmi["recorded"]) == (740, 19260)
+    # no published row lets anyone recover a suppressed part as total - other part
+    for r in out.iter_rows(named=True):
+        assert not (r["missing"] is None and r["recorded"] is not None and r["people"] is not None)
+
+
+def test_columns_that_only_sometimes_add_up_are_independent():
+    df = pl.DataFrame({"g": ["a", "b", "c"], "events": [5, 20, 30], "other": [40, 50, 60], "population": [45, 70, 100]})
+    out = protect(df, counts=["events", "other", "population"], by=["g"])
+    assert out.filter(pl.col("g") == "a")["other"].item() == 40  # 5 + 40 = 45 but 30 + 60 != 100

@@ -49,8 +49,11 @@ The rules (defaults from :class:`healthgap.config.DisclosureSettings`)
    any text column other than ``by`` and metadata columns is a total. With
    ``totals="none"`` every row is a member.
 6. **Several count columns** are protected one by one (each has its own
-   secondary suppression). Do not publish a count next to its complement and
-   their sum (e.g. events, non-events and people): list only two of them.
+   secondary suppression). When one count column is the sum of two others on
+   every row (people = missing + recorded), a part suppressed in a row takes
+   the other part with it (unless the total is suppressed too), because
+   ``total - other part`` would give it back; repeated with rule 4 until stable.
+   Better still, publish only two of the three.
 7. **Comparisons with a reference group.** A rate ratio is the group's rate
    divided by the reference group's, so next to the group's own rate it gives
    the reference rate back (rate / ratio), and with the reference's population

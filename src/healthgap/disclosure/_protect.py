@@ -189,6 +189,39 @@ def _secondary(
         df = _line_rule(df, count, flag, sets)
 
 
+def _complements(df: pl.DataFrame, counts: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(total, part, part) count columns with total == part + part on every row (e.g. people, missing, recorded)."""
+    triples = [
+        (t, a, b) for t in counts for i, a in enumerate(counts) for b in counts[i + 1:] if t not in (a, b)
+    ]  # fmt: skip
+    if not triples or df.height == 0:
+        return []
+    known = lambda *cols: pl.all_horizontal([pl.col(c).is_not_null() for c in cols])  # noqa: E731
+    checks = df.select([
+        ((pl.col(t) == pl.col(a) + pl.col(b)) | ~known(t, a, b)).all()
+        & known(t, a, b).any() & (pl.col(a) != 0).any() & (pl.col(b) != 0).any()
+        for t, a, b in triples
+    ]).row(0)  # fmt: skip
+    return [tr for tr, holds in zip(triples, checks) if holds]
+
+
+def _complement_rule(
+    work: pl.DataFrame, triples: list[tuple[str, str, str]], sets: list[Family], by: Sequence[str], linear: bool
+) -> pl.DataFrame:
+    """Rule 6: a part suppressed next to a published total and other part is suppressed with its complement."""
+    parts = sorted({c for _, a, b in triples for c in (a, b)})
+    while triples:
+        before = int(work.select(pl.sum_horizontal(pl.col(f"__f_{c}").sum() for c in parts)).item())
+        for t, a, b in triples:
+            fa, fb, ft = pl.col(f"__f_{a}"), pl.col(f"__f_{b}"), pl.col(f"__f_{t}")
+            work = work.with_columns((fa | (fb & ~ft)).alias(f"__f_{a}"), (fb | (fa & ~ft)).alias(f"__f_{b}"))
+        for c in parts:  # new suppressions may leave a lone suppressed cell in a column's sets
+            work = _secondary(work, c, f"__f_{c}", f"__p_{c}", sets, by, linear=linear)
+        if int(work.select(pl.sum_horizontal(pl.col(f"__f_{c}").sum() for c in parts)).item()) == before:
+            return work
+    return work
+
+
 def protect(
     df: pl.DataFrame | pl.LazyFrame,
     *,
@@ -274,6 +307,9 @@ def protect(
         primary = col.is_null() | ((col > 0) & (col < settings.suppress_below))
         work = work.with_columns(primary.alias(f"__p_{c}"), primary.alias(f"__f_{c}"))
         work = _secondary(work, c, f"__f_{c}", f"__p_{c}", sets, by, linear=len(across) >= 2)
+    work = _complement_rule(work, _complements(base, counts), sets, by, linear=len(across) >= 2)
+    for c in counts:
+        col = pl.col(c)
         reason = (
             pl.when(col.is_null())
             .then(pl.coalesce(pl.col("__hg_prior"), pl.lit(REASON_INPUT)))
