@@ -359,10 +359,8 @@ class Book:
         from healthgap.charts import figure_html
         from healthgap.disclosure import assert_publishable
 
-        self._claim(id)
-        protected = self.protect(
-            data, counts=counts, derived=derived, by=by, across=across, what="Figure", id=id
-        )
+        protected = self._claim_and_protect(data, id=id, what="Figure", counts=counts, derived=derived, by=by,
+                                            across=across)  # fmt: skip
         spec = chart(protected) if _is_builder(chart) else chart
         assert_publishable(spec, settings=self.config.disclosure)
         href = self._write(protected, id=id, title=title, kind="figure", description=description)
@@ -415,19 +413,14 @@ class Book:
 
         from healthgap.tables import table_html
 
-        self._claim(id)
-        protected = self.protect(
-            df, counts=counts, derived=derived, by=by, across=across, what="Table", id=id
-        )
+        protected = self._claim_and_protect(df, id=id, what="Table", counts=counts, derived=derived, by=by,
+                                            across=across)  # fmt: skip
         markup = table_html(
             protected, id=id, caption=title, columns=columns, formats=formats, note=note
         )
         if download:
             href = self._write(protected, id=id, title=title, kind="table")
-            markup += (
-                f'<p class="hg-download"><a href="{html.escape(href)}" download>'
-                f"Download this table as CSV</a> ({html.escape(title)})</p>"
-            )
+            markup += _download_link(href, "Download this table as CSV", f" ({title})")
         return HTML(markup)
 
     def download(
@@ -444,17 +437,17 @@ class Book:
         """Write a protected CSV download and return a link to it."""
         from IPython.display import HTML
 
-        self._claim(id)
-        protected = self.protect(
-            df, counts=counts, derived=derived, by=by, across=across, what="Download", id=id
-        )
+        protected = self._claim_and_protect(df, id=id, what="Download", counts=counts, derived=derived, by=by,
+                                            across=across)  # fmt: skip
         href = self._write(protected, id=id, title=title, kind="data")
-        return HTML(
-            f'<p class="hg-download"><a href="{html.escape(href)}" download>'
-            f"{html.escape(title)} (CSV)</a></p>"
-        )
+        return HTML(_download_link(href, f"{title} (CSV)"))
 
     # -- internals ----------------------------------------------------------
+    def _claim_and_protect(self, data: pl.DataFrame, *, id: str, what: str, **protect: Any) -> pl.DataFrame:
+        """Reserve ``id`` in this chapter and return ``data`` after :meth:`protect`."""
+        self._claim(id)
+        return self.protect(data, what=what, id=id, **protect)
+
     def _claim(self, id: str) -> None:
         if not isinstance(id, str) or not _ID_PATTERN.match(id):
             raise ValueError(ERR_BAD_ID.format(id=id))
@@ -502,6 +495,14 @@ def _reference_marker(data: pl.DataFrame) -> pl.Expr:
         if c in data.columns:
             marker = marker & pl.col(c).is_null()
     return marker.fill_null(False)
+
+
+def _download_link(href: str, text: str, after: str = "") -> str:
+    """The paragraph linking a CSV download: ``text`` is the link, ``after`` follows it."""
+    return (
+        f'<p class="hg-download"><a href="{html.escape(href)}" download>{html.escape(text)}</a>'
+        f"{html.escape(after)}</p>"
+    )
 
 
 def _is_builder(chart: Any) -> bool:

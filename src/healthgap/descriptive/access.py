@@ -218,6 +218,27 @@ def _proportions(
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 
 
+def _measure_shares(
+    lf: pl.LazyFrame, config: Config, dimensions: Sequence[str] | None, aggs: list[pl.Expr],
+    measures: Sequence[str], *, numerator: str, denominator: str, confidence: float,
+) -> pl.DataFrame:
+    """Shares of several measures by group from one aggregation per dimension.
+
+    ``aggs`` hold ``n__<measure>`` (numerator) and ``d__<measure>`` (denominator)
+    sums; each dimension's wide row per level becomes one row per level x
+    ``measure`` before :func:`_proportions`.
+    """
+    pairs = []
+    for dim, wide in _per_dimension(lf, config, dimensions, aggs):
+        long = pl.concat([
+            wide.select(LEVEL, pl.lit(m).alias("measure"), pl.col(f"n__{m}").alias(numerator),
+                        pl.col(f"d__{m}").alias(denominator)) for m in measures
+        ])  # fmt: skip
+        pairs.append((dim, long))
+    return _proportions(pairs, numerator=numerator, denominator=denominator, by=["measure"],
+                        confidence=confidence)  # fmt: skip
+
+
 def detection(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -249,18 +270,11 @@ def detection(
     if not conds:
         return pl.DataFrame()
     aggs = [
-        *[(pl.col(c) & pl.col(truth_column(c))).cast(pl.Int64).sum().alias(f"r__{c}") for c in conds],
-        *[pl.col(truth_column(c)).cast(pl.Int64).sum().alias(f"t__{c}") for c in conds],
+        *[(pl.col(c) & pl.col(truth_column(c))).cast(pl.Int64).sum().alias(f"n__{c}") for c in conds],
+        *[pl.col(truth_column(c)).cast(pl.Int64).sum().alias(f"d__{c}") for c in conds],
     ]
-    pairs = []
-    for dim, wide in _per_dimension(lf, config, dimensions, aggs):
-        long = pl.concat([
-            wide.select(LEVEL, pl.lit(c).alias("measure"), pl.col(f"r__{c}").alias("recorded"),
-                        pl.col(f"t__{c}").alias("affected")) for c in conds
-        ])  # fmt: skip
-        pairs.append((dim, long))
-    out = _proportions(pairs, numerator="recorded", denominator="affected", by=["measure"],
-                       confidence=confidence)  # fmt: skip
+    out = _measure_shares(lf, config, dimensions, aggs, conds, numerator="recorded", denominator="affected",
+                          confidence=confidence)  # fmt: skip
     return out.sort("dimension", "measure", "order", maintain_order=True)
 
 
@@ -302,17 +316,10 @@ def treatment(
     aggs = []
     for m in usable:
         elig, done = eligible_expr(m, available=list(present))
-        aggs += [(elig & done.fill_null(False)).cast(pl.Int64).sum().alias(f"d__{m}"),
-                 elig.cast(pl.Int64).sum().alias(f"e__{m}")]  # fmt: skip
-    pairs = []
-    for dim, wide in _per_dimension(lf, config, dimensions, aggs):
-        long = pl.concat([
-            wide.select(LEVEL, pl.lit(m).alias("measure"), pl.col(f"d__{m}").alias("treated"),
-                        pl.col(f"e__{m}").alias("eligible")) for m in usable
-        ])  # fmt: skip
-        pairs.append((dim, long))
-    out = _proportions(pairs, numerator="treated", denominator="eligible", by=["measure"],
-                       confidence=confidence)  # fmt: skip
+        aggs += [(elig & done.fill_null(False)).cast(pl.Int64).sum().alias(f"n__{m}"),
+                 elig.cast(pl.Int64).sum().alias(f"d__{m}")]  # fmt: skip
+    out = _measure_shares(lf, config, dimensions, aggs, usable, numerator="treated", denominator="eligible",
+                          confidence=confidence)  # fmt: skip
     labels = {m: TREATMENT_MEASURES[m][0] for m in usable}
     missing = [c for c in STATIN_ALWAYS + STATIN_FROM_40 if c not in present]
     if "statin" in labels and missing:
