@@ -196,7 +196,9 @@ def _complements(df: pl.DataFrame, counts: Sequence[str]) -> list[tuple[str, str
     ]  # fmt: skip
     if not triples or df.height == 0:
         return []
-    known = lambda *cols: pl.all_horizontal([pl.col(c).is_not_null() for c in cols])  # noqa: E731
+    def known(*cols: str) -> pl.Expr:
+        return pl.all_horizontal([pl.col(c).is_not_null() for c in cols])
+
     checks = df.select([
         ((pl.col(t) == pl.col(a) + pl.col(b)) | ~known(t, a, b)).all()
         & known(t, a, b).any() & (pl.col(a) != 0).any() & (pl.col(b) != 0).any()

@@ -16,16 +16,8 @@ from collections.abc import Sequence
 import polars as pl
 
 from ._ci import wilson_lower, wilson_upper
-from ._common import (
-    NUMERATOR_EXCEEDS_DENOMINATOR,
-    Frame,
-    by_list,
-    check_confidence,
-    check_multiplier,
-    finish,
-    per_label,
-)
-from .rates import aggregate
+from ._common import NUMERATOR_EXCEEDS_DENOMINATOR, Frame, per_label
+from .rates import count_ratio
 
 __all__ = ["proportion", "NOTE_ZERO_DENOMINATOR"]
 
@@ -69,39 +61,24 @@ def proportion(
     .. [1] Wilson EB. J Am Stat Assoc 1927;22:209-212.
     .. [2] Newcombe RG, Altman DG. Statistics with confidence (2nd edn). 2000:46-48.
     """
-    func = "proportion"
-    confidence = check_confidence(confidence, func)
-    multiplier = check_multiplier(multiplier, func)
-    groups = by_list(by)
     excess = (pl.col(numerator).cast(pl.Float64) > pl.col(denominator).cast(pl.Float64)).sum()
-    agg = aggregate(
-        df,
-        counts=[numerator, denominator],
-        by=groups,
-        func=func,
-        extra=[excess.alias("__excess")],
-    )
-    n_excess = int(agg["__excess"].sum())
-    if n_excess:
-        raise ValueError(
-            NUMERATOR_EXCEEDS_DENOMINATOR.format(
-                func=func, n=n_excess, numerator=numerator, denominator=denominator
+
+    def no_excess(agg: pl.DataFrame) -> None:
+        n_excess = int(agg["__excess"].sum())
+        if n_excess:
+            raise ValueError(
+                NUMERATOR_EXCEEDS_DENOMINATOR.format(
+                    func="proportion", n=n_excess, numerator=numerator, denominator=denominator
+                )
             )
-        )
-    x, n = pl.col(numerator).cast(pl.Float64), pl.col(denominator).cast(pl.Float64)
-    ok = n > 0
-    out = agg.drop("__excess").with_columns(
-        pl.when(ok).then(x / n * multiplier).alias("value"),
-        pl.when(ok).then(wilson_lower(x, n, confidence) * multiplier).alias("lower_ci"),
-        pl.when(ok).then(wilson_upper(x, n, confidence) * multiplier).alias("upper_ci"),
-        pl.when(~ok).then(pl.lit(NOTE_ZERO_DENOMINATOR)).alias("note"),
-    )
-    statistic = "Percentage" if multiplier == 100 else f"Proportion per {per_label(multiplier)}"
-    return finish(
-        out,
-        by=groups,
-        counts=[numerator, denominator],
-        confidence=confidence,
-        statistic=statistic,
-        method="Wilson",
-    )
+
+    return count_ratio(
+        df, numerator=numerator, denominator=denominator, by=by, multiplier=multiplier, confidence=confidence,
+        func="proportion", limits=_wilson_limits, zero_note=NOTE_ZERO_DENOMINATOR,
+        statistic=lambda m: "Percentage" if m == 100 else f"Proportion per {per_label(m)}", method="Wilson",
+        check=no_excess, extra=[excess.alias("__excess")],
+    )  # fmt: skip
+
+
+def _wilson_limits(x: pl.Expr, n: pl.Expr, confidence: float) -> tuple[pl.Expr, pl.Expr]:
+    return wilson_lower(x, n, confidence), wilson_upper(x, n, confidence)

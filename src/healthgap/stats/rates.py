@@ -9,7 +9,7 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import polars as pl
 
@@ -46,6 +46,49 @@ def aggregate(
     ]
     q = lf.group_by(by).agg(aggs) if by else lf.select(aggs)
     return raise_count_problems(q.collect(engine=engine_for(df)), counts, func)
+
+
+#: Interval limits of numerator/denominator on the 0-1 scale: (numerator, denominator, confidence) -> (lower, upper).
+Limits = Callable[[pl.Expr, pl.Expr, float], tuple[pl.Expr, pl.Expr]]
+
+
+def count_ratio(
+    df: Frame, *, numerator: str, denominator: str, by: str | Sequence[str] | None, multiplier: float,
+    confidence: float, func: str, limits: Limits, zero_note: str, statistic: Callable[[float], str],
+    method: str | pl.Expr, check: Callable[[pl.DataFrame], None] | None = None, extra: Sequence[pl.Expr] = (),
+) -> pl.DataFrame:
+    """Shared engine of :func:`crude_rate` and :func:`~healthgap.stats.proportion`.
+
+    Validates the options, sums ``numerator`` and ``denominator`` per group in one
+    pass (with ``extra`` aggregations for ``check``, dropped afterwards), and returns
+    ``numerator / denominator x multiplier`` with ``limits`` scaled the same way;
+    rows with a zero denominator get ``zero_note`` and no value.
+
+    References
+    ----------
+    .. [1] Public Health England. Technical Guide: Confidence Intervals. 2018.
+    """  # fmt: skip
+    confidence = check_confidence(confidence, func)
+    multiplier = check_multiplier(multiplier, func)
+    groups = by_list(by)
+    agg = aggregate(df, counts=[numerator, denominator], by=groups, func=func, extra=extra)
+    if check is not None:
+        check(agg)
+    x, n = pl.col(numerator).cast(pl.Float64), pl.col(denominator).cast(pl.Float64)
+    lower, upper = limits(x, n, confidence)
+    ok = n > 0
+    out = agg.drop([e.meta.output_name() for e in extra]).with_columns(
+        pl.when(ok).then(x / n * multiplier).alias("value"),
+        pl.when(ok).then(lower * multiplier).alias("lower_ci"),
+        pl.when(ok).then(upper * multiplier).alias("upper_ci"),
+        pl.when(~ok).then(pl.lit(zero_note)).alias("note"),
+    )
+    return finish(out, by=groups, counts=[numerator, denominator], confidence=confidence,
+                  statistic=statistic(multiplier), method=method)  # fmt: skip
+
+
+def _poisson_limits(o: pl.Expr, n: pl.Expr, confidence: float) -> tuple[pl.Expr, pl.Expr]:
+    return poisson_lower(o, confidence) / n, poisson_upper(o, confidence) / n
 
 
 def crude_rate(
@@ -88,24 +131,8 @@ def crude_rate(
     .. [2] Breslow NE, Day NE. Statistical methods in cancer research, volume II. 1987.
     .. [3] Armitage P, Berry G. Statistical methods in medical research. 2002.
     """
-    func = "crude_rate"
-    confidence = check_confidence(confidence, func)
-    multiplier = check_multiplier(multiplier, func)
-    groups = by_list(by)
-    agg = aggregate(df, counts=[events, population], by=groups, func=func)
-    o, n = pl.col(events), pl.col(population).cast(pl.Float64)
-    ok = n > 0
-    out = agg.with_columns(
-        pl.when(ok).then(o / n * multiplier).alias("value"),
-        pl.when(ok).then(poisson_lower(o, confidence) / n * multiplier).alias("lower_ci"),
-        pl.when(ok).then(poisson_upper(o, confidence) / n * multiplier).alias("upper_ci"),
-        pl.when(~ok).then(pl.lit(NOTE_ZERO_POPULATION)).alias("note"),
-    )
-    return finish(
-        out,
-        by=groups,
-        counts=[events, population],
-        confidence=confidence,
-        statistic=f"Crude rate per {per_label(multiplier)}",
-        method=poisson_method(events),
-    )
+    return count_ratio(
+        df, numerator=events, denominator=population, by=by, multiplier=multiplier, confidence=confidence,
+        func="crude_rate", limits=_poisson_limits, zero_note=NOTE_ZERO_POPULATION,
+        statistic=lambda m: f"Crude rate per {per_label(m)}", method=poisson_method(events),
+    )  # fmt: skip
