@@ -98,6 +98,16 @@ def _note(extra: pl.Expr) -> pl.Expr:
     )  # fmt: skip
 
 
+def _against_reference(df, *, events, population, group, reference, by, age_band, standard, multiplier,
+                       confidence, func):  # fmt: skip
+    """Each group's rate (crude or DSR) with the reference group's rate, variance and counts alongside."""
+    groups = by_list(by)
+    t = _table(df, events=events, population=population, group=group, by=groups, age_band=age_band,
+               standard=standard, multiplier=multiplier, confidence=confidence, func=func)  # fmt: skip
+    return groups, _with_reference(t, group=group, reference=reference, by=groups, events=events,
+                                   population=population, func=func)  # fmt: skip
+
+
 def _finish(out, *, by, group, events, population, confidence, statistic, method):
     cols = [*by, group, events, population, "value", "lower_ci", "upper_ci"]
     return (
@@ -160,12 +170,9 @@ def rate_ratio(
     """
     func = "rate_ratio"
     confidence = check_confidence(confidence, func)
-    groups = by_list(by)
-    t = _table(df, events=events, population=population, group=group, by=groups,
-               age_band=age_band, standard=standard, multiplier=1.0, confidence=confidence,
-               func=func)  # fmt: skip
-    j = _with_reference(t, group=group, reference=reference, by=groups, events=events,
-                        population=population, func=func)  # fmt: skip
+    groups, j = _against_reference(df, events=events, population=population, group=group, reference=reference,
+                                   by=by, age_band=age_band, standard=standard, multiplier=1.0,
+                                   confidence=confidence, func=func)  # fmt: skip
     alpha = 1 - confidence
     ratio = pl.col("__rate") / pl.col("__rate2")
     if age_band is None:
@@ -235,12 +242,9 @@ def rate_difference(
     func = "rate_difference"
     confidence = check_confidence(confidence, func)
     multiplier = check_multiplier(multiplier, func)
-    groups = by_list(by)
-    t = _table(df, events=events, population=population, group=group, by=groups,
-               age_band=age_band, standard=standard, multiplier=multiplier,
-               confidence=confidence, func=func)  # fmt: skip
-    j = _with_reference(t, group=group, reference=reference, by=groups, events=events,
-                        population=population, func=func)  # fmt: skip
+    groups, j = _against_reference(df, events=events, population=population, group=group, reference=reference,
+                                   by=by, age_band=age_band, standard=standard, multiplier=multiplier,
+                                   confidence=confidence, func=func)  # fmt: skip
     if age_band is None:
         n1 = pl.col(population).cast(pl.Float64)
         n2 = pl.col("__n2").cast(pl.Float64)
