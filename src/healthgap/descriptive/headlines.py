@@ -101,6 +101,13 @@ def _protected(df: pl.DataFrame, counts: list[str], derived: list[str], settings
                    reference="is_reference" if relative else None, relative=relative)  # fmt: skip
 
 
+def _published_pair(
+    df: pl.DataFrame, counts: list[str], derived: list[str], settings: DisclosureSettings, most: str, least: str
+) -> tuple[dict, dict] | None:
+    """The most and least deprived rows after disclosure control, or None if either has no value."""
+    return _pair(_protected(df, counts, derived, settings), most, least)
+
+
 def _pair(df: pl.DataFrame, most: str, least: str) -> tuple[dict, dict] | None:
     rows = {r[LEVEL]: r for r in df.iter_rows(named=True)}
     a, b = rows.get(most), rows.get(least)
@@ -160,9 +167,8 @@ def headlines(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Headlines:
     title = "Recorded disease and deprivation"
     f1 = Finding("prevalence_gap", title, _NA.format(what=title, why="the dataset has no conditions"), available=False)
     if first is not None:
-        rows = _protected(prev.filter(pl.col("measure") == first), ["events", "population"],
-                          ["value", "lower_ci", "upper_ci", "crude"], settings)  # fmt: skip
-        pair = _pair(rows, most, least)
+        pair = _published_pair(prev.filter(pl.col("measure") == first), ["events", "population"],
+                               ["value", "lower_ci", "upper_ci", "crude"], settings, most, least)  # fmt: skip
         name = CONDITION_LABELS[first]
         if pair is None:
             f1 = Finding("prevalence_gap", title, _NA.format(
@@ -214,8 +220,8 @@ def headlines(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Headlines:
                  available=False)
     det = detection(lf, config, conditions=[cond3], dimensions=[_DIM]) if cond3 else pl.DataFrame()
     if cond3 and not det.is_empty():
-        rows = _protected(det, ["recorded", "affected"], ["value", "lower_ci", "upper_ci"], settings)
-        pair = _pair(rows, most, least)
+        pair = _published_pair(det, ["recorded", "affected"], ["value", "lower_ci", "upper_ci"], settings,
+                               most, least)  # fmt: skip
         if pair is not None:
             a, b = pair
             text = (
@@ -232,8 +238,8 @@ def headlines(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Headlines:
                                                           "measure": "detection"})  # fmt: skip
     elif cond3:
         oe = observed_expected(lf, config, conditions=[cond3], dimensions=[_DIM])
-        rows = _protected(oe, ["observed", "population"], ["value", "lower_ci", "upper_ci"], settings)
-        pair = _pair(rows, most, least)
+        pair = _published_pair(oe, ["observed", "population"], ["value", "lower_ci", "upper_ci"], settings,
+                               most, least)  # fmt: skip
         if pair is not None:
             a, b = pair
             text = (
@@ -252,8 +258,8 @@ def headlines(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Headlines:
     f4 = Finding("treatment_gap", title, _NA.format(what=title, why="the dataset has no statin prescribing"),
                  available=False)
     if not tr.is_empty():
-        rows = _protected(tr, ["treated", "eligible"], ["value", "lower_ci", "upper_ci"], settings)
-        pair = _pair(rows, most, least)
+        pair = _published_pair(tr, ["treated", "eligible"], ["value", "lower_ci", "upper_ci"], settings,
+                               most, least)  # fmt: skip
         if pair is not None:
             a, b = pair
             gap = b["value"] - a["value"]
