@@ -35,7 +35,7 @@ def _time(fn, *args, **kwargs):
 
 
 def _row(name: str, ours: float, peer: float, peer_name: str) -> None:
-    print(f"  {name:<11} {ours:8.2f} s   peer {peer:8.2f} s ({peer_name})   ratio {ours / peer:6.2f}")
+    print(f"  {name:<11} {ours:8.2f} s   peer {peer:8.2f} s ({peer_name})   ratio {ours / peer:7.3f}")
 
 
 def bench(n: int) -> None:
