@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -298,14 +299,63 @@ Some text with a [link to the preface](../index.qmd).
 """
 
 
-@pytest.fixture(scope="module")
+#: Chapters still being written: if one fails to render, the rest of the book is still checked.
+MODEL_PAGES = ("chapters/predicting-risk.qmd", "chapters/fairness.qmd", "chapters/explanations.qmd",
+               "chapters/model-card.qmd")  # fmt: skip
+
+
+def _without(entries: list, dropped: set[str]) -> list:
+    out = []
+    for e in entries:
+        if isinstance(e, str):
+            if e not in dropped:
+                out.append(e)
+        elif isinstance(e, dict) and "chapters" in e:
+            kept = _without(e["chapters"], dropped)
+            if kept:
+                out.append({**e, "chapters": kept})
+        else:
+            out.append(e)
+    return out
+
+
+def _copy_without(root: Path, dropped: set[str]) -> Path:
+    """A copy of the real book without the ``dropped`` chapters."""
+    import yaml
+
+    spec = yaml.safe_load((REPO / "_quarto.yml").read_text(encoding="utf-8"))
+    spec["book"]["chapters"] = _without(spec["book"]["chapters"], dropped)
+    spec["book"]["appendices"] = _without(spec["book"].get("appendices", []), dropped)
+    spec["project"].pop("post-render", None)  # the built-in renderer finishes the site itself
+    (root / "_quarto.yml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    shutil.copyfile(REPO / "index.qmd", root / "index.qmd")
+    shutil.copytree(REPO / "chapters", root / "chapters", ignore=lambda d, names: [n for n in names if f"chapters/{n}" in dropped])
+    shutil.copytree(REPO / "_extensions", root / "_extensions")
+    return root
+
+
+@pytest.fixture(scope="session")
 def site(tmp_path_factory, request) -> Path:
+    """One small build per test session: the real book on 20,000 synthetic people when this is a
+    checkout of it (a model chapter that does not render yet is left out, with a warning), else a
+    fixture book with a chart page."""
+    from healthgap.errors import RenderError
     from healthgap.render import render_book
 
     out = tmp_path_factory.mktemp("a11y") / "_site"
     if _real_book_available():
-        base = request.getfixturevalue("synthetic_dir")
-        return render_book(project=REPO, out=out, config=base / "default.yml", engine="builtin", progress=None)
+        config = request.getfixturevalue("synthetic_dir") / "default.yml"
+        project, dropped = REPO, set()
+        while True:
+            try:
+                return render_book(project=project, out=out, config=config, engine="builtin", progress=None)
+            except RenderError as exc:
+                page = next((p for p in MODEL_PAGES if f"Chapter {p} " in str(exc) and p not in dropped), None)
+                if page is None:
+                    raise
+                dropped.add(page)
+                warnings.warn(f"{page} does not render yet, so the accessibility checks skip it: {exc}", stacklevel=1)
+                project = _copy_without(tmp_path_factory.mktemp("a11y-book"), dropped)
     from test_render import write_fixture_book
 
     pages = {}
@@ -319,7 +369,7 @@ def site(tmp_path_factory, request) -> Path:
     return render_book(project=root, out=out, engine="builtin", progress=None)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser(tmp_path_factory):
     if CHROMIUM is None:
         pytest.skip("Chromium is not installed (apt-get install chromium); the browser checks need it")

@@ -497,6 +497,43 @@ def test_verbose_cli_prints_the_kernel_traceback(tmp_path, monkeypatch, capsys):
     assert "inner()" in tb and "return {}['no-such-key']" in tb and "\x1b[" not in tb  # the kernel's frames, no colour codes
 
 
+
+def _flaky_client(monkeypatch, failures: int) -> list[int]:
+    """Make the first ``failures`` kernel starts fail as a port clash does; returns the start count."""
+    import healthgap.render.execute as execute
+
+    starts = [0]
+
+    class Flaky(execute.NotebookClient):
+        async def async_start_new_kernel_client(self):
+            starts[0] += 1
+            if starts[0] <= failures:
+                await self._async_cleanup_kernel()  # as nbclient does when the kernel never answers
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            return await super().async_start_new_kernel_client()
+
+    monkeypatch.setattr(execute, "NotebookClient", Flaky)
+    return starts
+
+
+def test_kernel_that_fails_to_start_is_retried(tmp_path, monkeypatch):
+    import asyncio
+
+    from healthgap.render.execute import KERNEL_START_ATTEMPTS, execute_document
+    from healthgap.render.qmd import parse_qmd
+
+    (tmp_path / "c.qmd").write_text("# C\n\n```{python}\nx = 6 * 7\nprint(x)\n```\n", encoding="utf-8")
+    doc = parse_qmd(tmp_path / "c.qmd")
+    log = tmp_path / "kernel.log"
+    starts = _flaky_client(monkeypatch, failures=KERNEL_START_ATTEMPTS - 1)
+    run = asyncio.run(execute_document(doc, cwd=tmp_path, env=dict(os.environ), defaults={}, kernel_log=log))
+    assert starts[0] == KERNEL_START_ATTEMPTS and "42" in json.dumps(run.outputs)
+    assert "retrying" in log.read_text()
+    starts = _flaky_client(monkeypatch, failures=KERNEL_START_ATTEMPTS)  # never starts: the error is raised
+    with pytest.raises(RuntimeError, match="kernel_info"):
+        asyncio.run(execute_document(doc, cwd=tmp_path, env=dict(os.environ), defaults={}, kernel_log=log))
+    assert starts[0] == KERNEL_START_ATTEMPTS
+
 # ---- captions of healthgap figures and tables inside numbered floats --------
 
 

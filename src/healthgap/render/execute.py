@@ -54,6 +54,9 @@ del __healthgap_inline
 '''
 
 
+KERNEL_START_ATTEMPTS = 3
+
+
 def strip_ansi(text: str) -> str:
     """Remove terminal colour codes (IPython tracebacks carry them)."""
     return _ANSI.sub("", text)
@@ -156,24 +159,38 @@ async def execute_document(
     if not todo and not inline_codes:
         run.seconds = time.perf_counter() - started
         return run
-    client = NotebookClient(
-        nb,
-        kernel_name=KERNEL_NAME,
-        timeout=None,
-        startup_timeout=int(startup_timeout),
-        allow_errors=True,
-        record_timing=False,
-        resources={"metadata": {"path": str(cwd)}},
-    )
     log = open(kernel_log, "ab") if kernel_log is not None else None  # noqa: SIM115
     extra = {"stderr": log} if log is not None else {}
     try:
-        async with client.async_setup_kernel(env=env, cwd=str(cwd), **extra):
-            _restore_signals()
-            await _run_cells(client, nb, todo, inline_codes, run)
+        for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+            client = NotebookClient(
+                nb,
+                kernel_name=KERNEL_NAME,
+                timeout=None,
+                startup_timeout=int(startup_timeout),
+                allow_errors=True,
+                record_timing=False,
+                resources={"metadata": {"path": str(cwd)}},
+            )
+            ready = False
+            try:
+                async with client.async_setup_kernel(env=env, cwd=str(cwd), **extra):
+                    ready = True
+                    _restore_signals()
+                    await _run_cells(client, nb, todo, inline_codes, run)
+                break
+            except (RuntimeError, TimeoutError) as exc:
+                # jupyter_client picks free ports, then the kernel binds them: another process can
+                # take one in between ("Kernel died before replying to kernel_info", ZMQError
+                # "Address already in use"). Only a kernel that never started is retried.
+                if ready or attempt == KERNEL_START_ATTEMPTS:
+                    raise
+                if log is not None:
+                    log.write(f"\n[healthgap] kernel start failed ({exc}); retrying ({attempt + 1}/{KERNEL_START_ATTEMPTS})\n".encode())
+            finally:
+                # nbclient registers an atexit clean-up it never removes (it would fail at exit)
+                atexit.unregister(client._cleanup_kernel)
     finally:
-        # nbclient registers an atexit clean-up it never removes (it would fail at exit)
-        atexit.unregister(client._cleanup_kernel)
         if log is not None:
             log.close()
     run.seconds = time.perf_counter() - started
