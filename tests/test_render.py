@@ -276,6 +276,9 @@ def test_page_template_landmarks(built):
         assert '<a class="hg-skip-link" href="#main">' in html and '<main id="main"' in html
         assert html.count("<h1") == 1
         assert "<title>" in html and "Fixture book</title>" in html
+        # narrow screens: the contents come after the page, and a header link jumps to them
+        assert '<a class="hg-header__contents" href="#hg-contents">Contents</a>' in html
+        assert '<nav class="hg-sidebar" id="hg-contents" aria-label="Book contents">' in html
     alpha = text_of(site / "chapters" / "alpha.html")
     toc = alpha[alpha.index('aria-label="On this page"') :]
     assert 'href="#sec-methods"' in toc and "1.1" in toc

@@ -64,7 +64,7 @@ def _sidebar(book: Book, views: dict[str, PageView], current: str) -> str:
         else:
             items.append(f'<li class="hg-nav__item">{_nav_link(current, views[entry.output])}</li>')
     return (
-        '<nav class="hg-sidebar" aria-label="Book contents">'
+        '<nav class="hg-sidebar" id="hg-contents" aria-label="Book contents">'
         f'<ul class="hg-nav__list hg-nav__list--top">{"".join(items)}</ul></nav>'
     )
 
@@ -142,6 +142,7 @@ def render_page(
 <div class="hg-header__inner">
 <a class="hg-header__title" href="{html.escape(prefix + 'index.html')}">{html.escape(book.title)}</a>
 {subtitle}
+<a class="hg-header__contents" href="#hg-contents">Contents</a>
 {search_form}
 </div>
 </header>
