@@ -449,3 +449,15 @@ def test_columns_that_only_sometimes_add_up_are_independent():
     df = pl.DataFrame({"g": ["a", "b", "c"], "events": [5, 20, 30], "other": [40, 50, 60], "population": [45, 70, 100]})
     out = protect(df, counts=["events", "other", "population"], by=["g"])
     assert out.filter(pl.col("g") == "a")["other"].item() == 40  # 5 + 40 = 45 but 30 + 60 != 100
+
+
+def test_a_zero_part_beside_a_small_total_is_suppressed():
+    """'0 treated' beside '[c] eligible' says that none of a handful of people was treated."""
+    df = pl.DataFrame({"group": ["Asian", "Black", "White", "Mixed"], "treated": [0, 0, 60, 9],
+                       "eligible": [5, 0, 70, 12]})  # fmt: skip
+    out = protect(df, counts=["treated", "eligible"], by=[])
+    asian = out.filter(pl.col("group") == "Asian").row(0, named=True)
+    assert asian["eligible"] is None and asian["treated"] is None
+    assert out.filter(pl.col("group") == "Black")["treated"].item() == 0  # 0 of 0 says nothing about anyone
+    # rule 4 still holds for the treated column: never exactly one suppressed cell
+    assert out["treated"].is_null().sum() != 1

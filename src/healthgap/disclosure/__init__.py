@@ -52,8 +52,11 @@ The rules (defaults from :class:`healthgap.config.DisclosureSettings`)
    secondary suppression). When one count column is the sum of two others on
    every row (people = missing + recorded), a part suppressed in a row takes
    the other part with it (unless the total is suppressed too), because
-   ``total - other part`` would give it back; repeated with rule 4 until stable.
-   Better still, publish only two of the three.
+   ``total - other part`` would give it back. A count that is never larger than
+   another in its row (treated <= eligible) is suppressed where that other count
+   is a small count: "0 treated" beside "[c] eligible" would say that none of a
+   handful of people was treated. Repeated with rule 4 until stable. Better still,
+   publish only two of the three.
 7. **Comparisons with a reference group.** A rate ratio is the group's rate
    divided by the reference group's, so next to the group's own rate it gives
    the reference rate back (rate / ratio), and with the reference's population

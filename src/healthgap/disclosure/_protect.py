@@ -189,6 +189,10 @@ def _secondary(
         df = _line_rule(df, count, flag, sets)
 
 
+def _known(*cols: str) -> pl.Expr:
+    return pl.all_horizontal([pl.col(c).is_not_null() for c in cols])
+
+
 def _complements(df: pl.DataFrame, counts: Sequence[str]) -> list[tuple[str, str, str]]:
     """(total, part, part) count columns with total == part + part on every row (e.g. people, missing, recorded)."""
     triples = [
@@ -196,23 +200,42 @@ def _complements(df: pl.DataFrame, counts: Sequence[str]) -> list[tuple[str, str
     ]  # fmt: skip
     if not triples or df.height == 0:
         return []
-    def known(*cols: str) -> pl.Expr:
-        return pl.all_horizontal([pl.col(c).is_not_null() for c in cols])
-
     checks = df.select([
-        ((pl.col(t) == pl.col(a) + pl.col(b)) | ~known(t, a, b)).all()
-        & known(t, a, b).any() & (pl.col(a) != 0).any() & (pl.col(b) != 0).any()
-        for t, a, b in triples
+        (((pl.col(t) == pl.col(a) + pl.col(b)) | ~_known(t, a, b)).all()
+         & _known(t, a, b).any() & (pl.col(a) != 0).any() & (pl.col(b) != 0).any()).alias(f"__{i}")
+        for i, (t, a, b) in enumerate(triples)
     ]).row(0)  # fmt: skip
     return [tr for tr, holds in zip(triples, checks) if holds]
 
 
-def _complement_rule(
-    work: pl.DataFrame, triples: list[tuple[str, str, str]], sets: list[Family], by: Sequence[str], linear: bool
-) -> pl.DataFrame:
-    """Rule 6: a part suppressed next to a published total and other part is suppressed with its complement."""
-    parts = sorted({c for _, a, b in triples for c in (a, b)})
-    while triples:
+def _subsets(df: pl.DataFrame, counts: Sequence[str]) -> list[tuple[str, str]]:
+    """(part, total) count columns with part <= total on every row (treated <= eligible, events <= people)."""
+    pairs = [(a, t) for a in counts for t in counts if a != t]
+    if not pairs or df.height == 0:
+        return []
+    checks = df.select([
+        (((pl.col(a) <= pl.col(t)) | ~_known(a, t)).all() & _known(a, t).any()
+         & (pl.col(a) < pl.col(t)).any()).alias(f"__{i}")
+        for i, (a, t) in enumerate(pairs)
+    ]).row(0)  # fmt: skip
+    return [pair for pair, holds in zip(pairs, checks) if holds]
+
+
+def _row_rules(
+    work: pl.DataFrame, triples: list[tuple[str, str, str]], subsets: list[tuple[str, str]], sets: list[Family],
+    by: Sequence[str], linear: bool,
+) -> pl.DataFrame:  # fmt: skip
+    """Rule 6: counts in one row that are parts of another count in that row.
+
+    A part next to a small (primary-suppressed) total is suppressed with it: beside
+    "[c] eligible", "0 treated" says that none of a handful of people was treated. A
+    part suppressed next to a published total and other part is suppressed with its
+    complement. Then rule 4 again, until nothing changes.
+    """
+    parts = sorted({c for _, a, b in triples for c in (a, b)} | {a for a, _ in subsets})
+    for a, t in subsets:
+        work = work.with_columns((pl.col(f"__f_{a}") | pl.col(f"__p_{t}")).alias(f"__f_{a}"))
+    while parts:
         before = int(work.select(pl.sum_horizontal(pl.col(f"__f_{c}").sum() for c in parts)).item())
         for t, a, b in triples:
             fa, fb, ft = pl.col(f"__f_{a}"), pl.col(f"__f_{b}"), pl.col(f"__f_{t}")
@@ -309,7 +332,7 @@ def protect(
         primary = col.is_null() | ((col > 0) & (col < settings.suppress_below))
         work = work.with_columns(primary.alias(f"__p_{c}"), primary.alias(f"__f_{c}"))
         work = _secondary(work, c, f"__f_{c}", f"__p_{c}", sets, by, linear=len(across) >= 2)
-    work = _complement_rule(work, _complements(base, counts), sets, by, linear=len(across) >= 2)
+    work = _row_rules(work, _complements(base, counts), _subsets(base, counts), sets, by, linear=len(across) >= 2)
     for c in counts:
         col = pl.col(c)
         reason = (
