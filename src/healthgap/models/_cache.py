@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -29,11 +30,29 @@ T = TypeVar("T")
 _FORMAT = 1
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """SHA-256 of the source of the modelling code (models, fairness, explain, synth excluded).
+
+    Part of every cache key, so editing the code that produced a cached
+    result invalidates it even without a version change.
+    """
+    root = Path(__file__).resolve().parents[1]
+    files = sorted([*(root / "models").glob("*.py"), *(root / "fairness").glob("*.py"), root / "explain.py",
+                    root / "disclosure.py"])
+    h = hashlib.sha256()
+    for f in files:
+        if f.is_file():
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def cache_key(df: pl.DataFrame, settings: ModelSettings, **options: object) -> str:
     """SHA-256 of everything a fit depends on.
 
     The key covers the settings, the fitting options, the estimators'
-    hyperparameters, the column names and
+    hyperparameters, the modelling code (:func:`code_fingerprint`), the column names and
     dtypes, a hash of every row of the modelling columns, and the versions of
     healthgap, polars, scikit-learn and numpy (so an upgrade refits).
 
@@ -42,7 +61,8 @@ def cache_key(df: pl.DataFrame, settings: ModelSettings, **options: object) -> s
     .. [1] polars ``DataFrame.hash_rows``.
     """
     h = hashlib.sha256()
-    h.update(repr((_FORMAT, __version__, pl.__version__, sklearn.__version__, np.__version__)).encode())
+    h.update(repr((_FORMAT, __version__, code_fingerprint(), pl.__version__, sklearn.__version__,
+                   np.__version__)).encode())
     h.update(repr(sorted(asdict(settings).items())).encode())
     h.update(repr(sorted(options.items())).encode())
     h.update(repr(sorted(build_boosted(seed=settings.seed).get_params().items())).encode())
@@ -92,7 +112,7 @@ def cached(name: str, parts: tuple, compute: Callable[[], T], *, cache_dir: str 
     folder = Path(cache_dir) if cache_dir is not None else _folder()
     if folder is None or any(p is None for p in parts):
         return compute()
-    digest = hashlib.sha256(repr((_FORMAT, __version__, name, parts)).encode()).hexdigest()[:32]
+    digest = hashlib.sha256(repr((_FORMAT, __version__, code_fingerprint(), name, parts)).encode()).hexdigest()[:32]
     path = folder / f"{name}-{digest}.pkl"
     value = _load(path)
     if value is None:
