@@ -498,6 +498,9 @@ def test_figure_html_is_accessible():
     spec = json.loads(parser.scripts["fig-imd-spec"])
     assert spec["description"] == img["aria-label"]
     assert img["data-hg-spec"] == "fig-imd-spec"
+    natural = re.search(r'<svg[^>]*\swidth="([0-9.]+)"', charts.static_svg(chart.to_dict())).group(1)
+    assert img["style"].startswith(f"--hg-chart-width:{float(natural):g}px;")  # phones: shrink to 80% at most, then scroll
+    assert img["tabindex"] == "0"  # the scrolling container is reachable by keyboard
     assert "<summary>Show the numbers</summary>" in markup
     assert 'href="../downloads/fig-imd.csv"' in markup
     assert markup.count('src="../site_libs/healthgap/healthgap-charts.js"') == 1

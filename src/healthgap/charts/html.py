@@ -202,12 +202,14 @@ def figure_html(
     if not off:
         assert_publishable(spec)
     svg = _scope_ids(static_svg(spec), f"{id}-svg")
+    natural = re.search(r'<svg[^>]*\swidth="([0-9.]+)"', svg)
+    width_var = f"--hg-chart-width:{float(natural.group(1)):g}px;" if natural else ""
     table = table_html(data, id=f"{id}-table", caption=f"The numbers: {title}", columns=columns, formats=formats)
     esc = html.escape
     parts = [
         f'<figure class="hg-figure" id="{esc(id)}" aria-labelledby="{esc(id)}-caption">',
         f'<div class="hg-chart" id="{esc(id)}-chart" role="img" aria-label="{esc(description)}" '
-        f'data-hg-spec="{esc(id)}-spec" tabindex="0" style="max-width:100%;overflow-x:auto">'
+        f'data-hg-spec="{esc(id)}-spec" tabindex="0" style="{width_var}max-width:100%;overflow-x:auto">'
         f'<div class="hg-static" aria-hidden="true">{svg}</div></div>',
         f'<script type="application/json" id="{esc(id)}-spec">{_script_json(spec)}</script>',
         f'<figcaption id="{esc(id)}-caption"><strong>{esc(title)}</strong>'
