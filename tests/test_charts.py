@@ -272,6 +272,19 @@ def test_funnel_zooms_on_the_units_not_the_limits_at_tiny_denominators():
     assert all(l["mark"].get("clip") for l in spec["layer"] if l["mark"]["type"] in ("line", "rule"))
 
 
+def test_heatmap_cell_text_does_not_replace_a_column_called_label():
+    df = pl.DataFrame({"q": ["1 (most deprived)", "5 (least deprived)"] * 2, "label": ["Age", "Age", "BMI", "BMI"],
+                       "value": [0.25, 0.5, -0.75, 1.25]})  # fmt: skip
+    spec = charts.heatmap(df, x="q", y="label", title="h", text_format=",.2f").to_dict()
+    made = {t["as"] for layer in spec["layer"] for t in layer.get("transform", []) if "as" in t}
+    assert made and not made & set(df.columns)
+    svg = charts.static_svg(spec)
+    axis_text = " ".join(re.findall(r'role-axis-label.*?</g></g>', svg, re.S))
+    assert "Age" in axis_text and "BMI" in axis_text and "0.25" not in axis_text and "1.25" not in axis_text
+    assert "1.25" in svg  # printed in its cell
+    assert {x["axis"]["labelAngle"] for x in _x_axes(spec)} == {-40}  # 70px cells: long labels angled
+
+
 def test_small_multiples_wraps_long_panel_titles_to_the_panel():
     names = ["Statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+)", "Blood pressure below 140 mmHg",
              "Anticoagulant prescribed (AF with CHA2DS2-VASc of 2+, 3+ for women)"]  # fmt: skip

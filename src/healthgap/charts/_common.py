@@ -11,7 +11,7 @@ import polars as pl
 from healthgap import palette
 from healthgap.errors import HealthgapError
 
-__all__ = ["ChartError", "THEME", "FONT", "WIDTH", "prepare", "levels", "title_of", "theme_config"]
+__all__ = ["ChartError", "THEME", "FONT", "WIDTH", "CHAR_PX", "prepare", "levels", "title_of", "theme_config", "label_angle", "nominal"]
 
 THEME = "healthgap"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -123,6 +123,15 @@ def title_of(col: str | None, given: str | None) -> str | None:
     if given is not None:
         return given
     return None if col is None else col.replace("_", " ").capitalize()
+
+
+CHAR_PX = 7.5  # average width of a 13px axis label character
+
+
+def label_angle(labels: Sequence[Any], band_px: float) -> int:
+    """Axis label angle: 0 (level) when every label fits its band, else -40 so neighbours do not overlap."""
+    longest = max((len(str(v)) for v in labels), default=0)
+    return 0 if longest * CHAR_PX <= band_px - 4 else -40
 
 
 def nominal(df: pl.DataFrame, col: str) -> str:

@@ -17,7 +17,7 @@ import altair as alt
 import polars as pl
 
 from healthgap import palette
-from healthgap.charts._common import WIDTH, ChartError, levels, nominal, prepare, title_of
+from healthgap.charts._common import CHAR_PX, WIDTH, ChartError, label_angle, levels, nominal, prepare, title_of
 
 __all__ = ["ci_chart", "gradient", "small_multiples", "pyramid"]
 
@@ -25,7 +25,6 @@ ERR_SEXES = "pyramid(): column {col!r} must hold exactly the two levels {sexes};
 _SUPPRESSED_LABEL = "[c] suppressed"
 _SUPPRESSED_SHORT = "[c]"  # groups along the bottom: the long label would run into its neighbours
 _SUPPRESSED_NOTE = "[c] = suppressed: too few people to publish"
-_CHAR_PX = 7.5  # average width of a 13px axis label character
 
 
 def _with_note(subtitle: str | None, data: pl.DataFrame, value: str) -> str | list[str] | None:
@@ -35,15 +34,9 @@ def _with_note(subtitle: str | None, data: pl.DataFrame, value: str) -> str | li
     return [subtitle, _SUPPRESSED_NOTE] if subtitle else _SUPPRESSED_NOTE
 
 
-def _label_angle(labels: list[Any], band_px: float) -> int:
-    """0 (level) when every label fits its band, else -40 so neighbours do not overlap."""
-    longest = max((len(str(v)) for v in labels), default=0)
-    return 0 if longest * _CHAR_PX <= band_px - 4 else -40
-
-
 def _wrapped_labels(values: list[Any], width_px: float) -> str | None:
     """A Vega ``labelExpr`` that breaks labels longer than ``width_px`` into lines (None if all fit)."""
-    chars = max(8, int(width_px / _CHAR_PX))
+    chars = max(8, int(width_px / CHAR_PX))
     long = {str(v): textwrap.wrap(str(v), chars) for v in values if len(str(v)) > chars}
     if not long:
         return None
@@ -145,7 +138,7 @@ def ci_chart(
     step = 22 if colour else 28
     band = step * 2  # vertical: each group is alt.Step(step * 2) wide
     axis = (alt.Axis(titleAngle=0, titleAlign="right", titleX=-8, titleY=-6, titleBaseline="bottom") if horizontal
-            else alt.Axis(labelAngle=_label_angle(g_levels, band)))  # fmt: skip
+            else alt.Axis(labelAngle=label_angle(g_levels, band)))  # fmt: skip
     group_enc = enc_cls(f"{group}:{nominal(data, group)}", sort=g_levels, title=title_of(group, group_title), axis=axis)
     tooltip: list[Any] = [alt.Tooltip(f"{group}:N", title=title_of(group, group_title))]
     colour_enc = offset_enc = None
@@ -215,7 +208,7 @@ def gradient(
                    "gradient", title)  # fmt: skip
     g_levels = levels(data, group, order)
     x = alt.X(f"{group}:O", sort=g_levels, title=group_title,
-              axis=alt.Axis(labelAngle=_label_angle(g_levels, (WIDTH - 120) / max(len(g_levels), 1))))
+              axis=alt.Axis(labelAngle=label_angle(g_levels, (WIDTH - 120) / max(len(g_levels), 1))))
     base = alt.Chart(data)
     tooltip = [alt.Tooltip(f"{group}:O", title=group_title)] + [
         alt.Tooltip(f"{c}:Q", format=",.2f") for c in (value, lower, upper, fitted) if c
@@ -269,7 +262,7 @@ def small_multiples(
     own_groups = per_panel < len(g_levels)
     band = panel_width / max(per_panel if own_groups else len(g_levels), 1)
     x = alt.X(f"{group}:{nominal(data, group)}", sort=g_levels, title=group_title,
-              axis=alt.Axis(labelAngle=_label_angle(g_levels, band)))  # fmt: skip
+              axis=alt.Axis(labelAngle=label_angle(g_levels, band)))  # fmt: skip
     tooltip = [alt.Tooltip(f"{facet}:N"), alt.Tooltip(f"{group}:N")] + [
         alt.Tooltip(f"{c}:Q", format=",.2f") for c in (value, lower, upper) if c
     ]

@@ -15,7 +15,7 @@ import altair as alt
 import polars as pl
 
 from healthgap import palette
-from healthgap.charts._common import WIDTH, ChartError, levels, nominal, prepare, title_of
+from healthgap.charts._common import WIDTH, ChartError, label_angle, levels, nominal, prepare, title_of
 
 __all__ = ["funnel", "mitigation_scatter", "heatmap", "binned"]
 
@@ -214,7 +214,7 @@ def heatmap(
     dark_from = lo + palette.SEQUENTIAL_DARK_FROM / len(palette.SEQUENTIAL) * (hi - lo)
     xs, ys = levels(data, x, x_order), levels(data, y, y_order)
     base = alt.Chart(data).encode(
-        x=alt.X(f"{x}:{nominal(data, x)}", sort=xs, title=title_of(x, x_title), axis=alt.Axis(labelAngle=0)),
+        x=alt.X(f"{x}:{nominal(data, x)}", sort=xs, title=title_of(x, x_title), axis=alt.Axis(labelAngle=label_angle(xs, 70))),
         y=alt.Y(f"{y}:{nominal(data, y)}", sort=ys, title=title_of(y, y_title)),
     )
     fill = alt.Color(
@@ -228,10 +228,12 @@ def heatmap(
     hidden = base.transform_filter(f"!isValid(datum[{value!r}])").mark_rect(
         color=palette.SUPPRESSED, stroke=palette.BACKGROUND, strokeWidth=1
     ).encode(tooltip=[alt.Tooltip(f"{x}:N"), alt.Tooltip(f"{y}:N")])
+    # the cell text gets a name no data column has: calling it "label" replaced a y column named
+    # "label" with the numbers, and the text landed in extra rows below the grid
     labels = base.transform_calculate(
-        label=f"isValid(datum[{value!r}]) ? format(datum[{value!r}], {text_format!r}) : '[c]'"
+        __hg_cell_text=f"isValid(datum[{value!r}]) ? format(datum[{value!r}], {text_format!r}) : '[c]'"
     ).mark_text(fontSize=12).encode(
-        text="label:N",
+        text="__hg_cell_text:N",
         color=alt.condition(f"isValid(datum[{value!r}]) && datum[{value!r}] >= {dark_from!r}",
                             alt.value(palette.BACKGROUND), alt.value(palette.TEXT)),
     )  # fmt: skip
