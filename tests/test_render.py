@@ -399,6 +399,22 @@ def test_downloads_copied_and_listed(built):
     json.loads((site / "downloads" / "manifest.json").read_text())
 
 
+def test_manifest_fragments_are_merged_not_published(tmp_path):
+    from healthgap.render.post import finish_site
+
+    site = tmp_path / "_site"
+    (site / "downloads" / "ch").mkdir(parents=True)
+    (site / "downloads" / "ch" / "t.csv").write_text("a\n1\n")
+    fragment = {"id": "t", "title": "T", "chapter": "ch", "kind": "table", "file": "ch/t.csv", "columns": ["a"],
+                "rows": 1, "synthetic": True, "description": None}  # fmt: skip
+    (site / "downloads" / ".manifest").mkdir()
+    (site / "downloads" / ".manifest" / "ch--t.json").write_text(json.dumps(fragment))
+    finish_site(site)
+    manifest = json.loads((site / "downloads" / "manifest.json").read_text())
+    assert "ch/t.csv" in json.dumps(manifest)
+    assert not (site / "downloads" / ".manifest").exists()
+
+
 def test_local_images_and_qmd_links(built):
     _, site, _ = built
     assert (site / "chapters" / "pic.svg").read_text() == PIC_SVG

@@ -57,6 +57,10 @@ def finish_site(site: Path, *, downloads: Path | None = None, progress: Callable
             write_manifest = None
         if write_manifest is not None:
             write_manifest(target)
+            # the per-chapter fragments are build bookkeeping, merged into manifest.json: not published
+            fragments = target / getattr(sys.modules["healthgap.book"], "FRAGMENT_DIR", ".manifest")
+            if fragments.is_dir() and (target / "manifest.json").is_file():
+                shutil.rmtree(fragments)
     try:
         from healthgap.charts import write_chart_assets
     except ImportError as exc:
