@@ -190,18 +190,23 @@ def choropleth(
     if classes == "ordinal":
         domain = sorted(data[value].drop_nulls().unique().to_list())
         scale = alt.Scale(domain=domain, range=list(palette.SEQUENTIAL)[: max(len(domain), 1)])
-        colour = alt.Color(f"{value}:O", scale=scale, legend=alt.Legend(title=legend_title or title_of(value, None)))
+        colour = alt.Color(f"{value}:O", scale=scale, legend=alt.Legend(title=legend_title or title_of(value, None), **_KEY))
     else:
         lo, hi = data.select(pl.col(value).min().alias("lo"), pl.col(value).max().alias("hi")).row(0)
         lo = 0.0 if lo is None else float(lo)
         hi = lo + 1.0 if hi is None or hi == lo else float(hi)
         scale = alt.Scale(type="quantize", domain=[lo, hi], range=list(palette.SEQUENTIAL))
         colour = alt.Color(f"{value}:Q", scale=scale,
-                           legend=alt.Legend(title=legend_title or title_of(value, None), format=value_format))  # fmt: skip
+                           legend=alt.Legend(title=legend_title or title_of(value, None), format=value_format, **_KEY))  # fmt: skip
     coloured = base.transform_filter("datum.status === 'value'").mark_geoshape(
         stroke=palette.OUTLINE, strokeWidth=0.6
     ).encode(color=colour, tooltip=[*area_tip, alt.Tooltip(f"{value}:Q", format=value_format)])
     return alt.layer(grey, coloured).resolve_scale(color="independent").properties(title=title)
+
+
+#: The colour key sits above the map, in a row: beside it, it made the chart wider than the page
+#: column (and on a phone it was off screen).
+_KEY = {"orient": "top", "direction": "horizontal"}
 
 
 def hex_layout(areas_df: pl.DataFrame, *, key: str = "lsoa", group: str = "locality") -> pl.DataFrame:
