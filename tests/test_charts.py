@@ -377,6 +377,8 @@ def test_choropleth_from_geojson():
     svg = charts.static_svg(spec)
     assert svg.count("<path") >= 5
     assert "Suppressed [c]" in svg
+    (key,) = [l["encoding"]["color"]["legend"] for l in spec["layer"] if l["encoding"]["color"].get("field") == "value"]
+    assert key["orient"] == "top" and key["direction"] == "horizontal"  # not beside the map, widening it
 
 
 def test_choropleth_simplifies_dense_boundaries():
