@@ -338,10 +338,15 @@ def _copy_without(root: Path, dropped: set[str]) -> Path:
 def site(tmp_path_factory, request) -> Path:
     """One small build per test session: the real book on 20,000 synthetic people when this is a
     checkout of it (a model chapter that does not render yet is left out, with a warning), else a
-    fixture book with a chart page."""
+    fixture book with a chart page. ``HEALTHGAP_TEST_SITE=<folder>`` checks that built site instead."""
     from healthgap.errors import RenderError
     from healthgap.render import render_book
 
+    built = os.environ.get("HEALTHGAP_TEST_SITE")  # a site already built (e.g. `healthgap render`), to check it again quickly
+    if built:
+        if not (Path(built) / "index.html").is_file():
+            pytest.fail(f"HEALTHGAP_TEST_SITE={built} is not a built site (no index.html)")
+        return Path(built)
     out = tmp_path_factory.mktemp("a11y") / "_site"
     if _real_book_available():
         config = request.getfixturevalue("synthetic_dir") / "default.yml"
