@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from healthgap.config import DisclosureSettings
 from healthgap.disclosure import DisclosureError, protect
-from healthgap.tables import format_expr, format_number, table_html
+from healthgap.tables import format_expr, format_number, reason_notes, table_html
 
 
 class _Cells(HTMLParser):
@@ -109,8 +109,9 @@ def test_table_structure_and_accessibility():
     assert data[-1] == "[x]"
     assert "&lt;most&gt;" in markup and "<most>" not in markup
     assert 'role="region"' in markup and 'aria-labelledby="rates-caption"' in markup
-    assert "[c] Suppressed to protect confidentiality: count of 1-7" in markup
-    assert "secondary suppression" in markup
+    assert "[c] Suppressed to protect confidentiality. Counts from 1 to 7 are not shown." in markup
+    assert "cannot be worked out from the others" in markup
+    assert "rate not shown because it comes from a suppressed count" in markup.lower()
     assert "[x] Not available." in markup
     assert "Source: synthetic &lt;data&gt;" in markup
 
@@ -170,3 +171,55 @@ def test_empty_table():
     df = protect(pl.DataFrame({"g": [], "n": []}, schema={"g": pl.String, "n": pl.Int64}), counts=["n"])
     markup = table_html(df, id="t", caption="Nothing")
     assert "<tbody>" in markup and "<td" not in markup
+
+
+def test_suppression_footnote_once_per_reason_with_display_labels():
+    df = pl.DataFrame({
+        "group": ["a", "b", "c", "d", "e", "f"],
+        "numerator": [3, 2, 50, 60, 70, 80], "denominator": [100, 100, 4, 100, 100, 100],
+        "value": [0.03, 0.02, 0.9, 0.6, 0.7, 0.8], "lower_ci": [0.0] * 6, "upper_ci": [1.0] * 6,
+    })  # fmt: skip
+    ci = ["value", "lower_ci", "upper_ci"]
+    out = protect(df, counts=["numerator", "denominator"], derived={"numerator": ci, "denominator": ci}, by=[])
+    assert out["suppression_reason"].drop_nulls().n_unique() >= 2  # the rows give the reasons several times
+    markup = table_html(out, id="t", caption="c", columns={"group": "Group", "value": "Rate",
+                                                           "lower_ci": "Lower 95% CI", "upper_ci": "Upper 95% CI"})
+    foot = markup[markup.index('<p class="hg-table-note">'):]
+    assert foot.count("Counts from 1 to 7 are not shown.") == 1
+    assert foot.count("Rate and 95% confidence interval not shown because they come from a suppressed count.") == 1
+    for internal in ("lower_ci", "upper_ci", "value,", "numerator", "derived from"):
+        assert internal not in foot
+
+
+def test_reason_notes_unknown_and_reference_reasons():
+    notes = reason_notes(
+        ["custom rule applied", "rate_ratio, rr_lower: compared with a suppressed reference group"],
+        labels={"rate_ratio": "Rate ratio", "rr_lower": "Lower 95% CI"}, columns=["rate_ratio", "rr_lower", "rr_upper"],
+    )
+    assert notes == ["Rate ratio and lower 95% CI not shown because the group they are compared with is suppressed.",
+                     "Custom rule applied."]
+    # columns not shown in the table are not named; a derived reason naming none of them is dropped
+    assert reason_notes(["n: count of 1-7; rate: derived from a suppressed count"], labels={"g": "G"},
+                        columns=["g", "n", "rate"]) == ["Counts from 1 to 7 are not shown."]
+
+
+def test_group_rows_show_the_dimension_once():
+    df = protect(pl.DataFrame({"dimension": ["Sex", "Sex", "Age", "Age", "Age"], "group": ["F", "M", "0-4", "5-9", "10+"],
+                               "n": [100, 200, 300, 400, 500]}), counts=["n"], by=[])
+    markup = table_html(df, id="t", caption="c", columns={"dimension": "Dimension", "group": "Group", "n": "People"},
+                        group="dimension")
+    cells = _parse(markup)
+    assert [c[2] for c in cells if c[1].get("scope") == "col"] == ["Group", "People"]
+    assert [(c[2], c[1].get("colspan")) for c in cells if c[1].get("scope") == "rowgroup"] == [("Sex", "2"), ("Age", "2")]
+    assert [c[2] for c in cells if c[1].get("scope") == "row"] == ["F", "M", "0-4", "5-9", "10+"]
+    assert markup.count("<tbody>") == 2 and markup.count("</tbody>") == 2
+    assert markup.index(">Sex<") < markup.index(">M<") < markup.index(">Age<") < markup.index(">0-4<")
+    with pytest.raises(ValueError, match="`group` column 'nope' is not in the table"):
+        table_html(df, id="t", caption="c", group="nope")
+
+
+def test_negative_zero_never_shows_a_sign():
+    for v, style, dp in [(-0.0, "number", 1), (-0.04, "number", 1), (-0.0004, "proportion", 1), (-1e-12, "ratio", 2),
+                         (-0.4, "integer", None)]:
+        assert not format_number(v, style=style, dp=dp).startswith("-")
+    assert format_number(-0.06) == "-0.1"

@@ -19,14 +19,17 @@ References
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import polars as pl
 
 from healthgap.disclosure import OFF_PREFIX, assert_publishable
+from healthgap.disclosure._rules import REASON_DERIVED, REASON_INPUT, REASON_REFERENCE, REASON_SECONDARY
 
-__all__ = ["table_html", "format_expr", "format_number", "SUPPRESSED_MARK", "MISSING_MARK", "STYLES"]
+__all__ = ["table_html", "format_expr", "format_number", "reason_notes", "SUPPRESSED_MARK", "MISSING_MARK", "STYLES"]
 
 Style = Literal["number", "integer", "rate", "percent", "proportion", "ratio", "text"]
 #: Default decimal places of each style. ``percent`` takes values on a 0-100
@@ -40,6 +43,18 @@ ERR_STYLE = "Unknown number style {style!r} for {where}; use one of {allowed}, o
 ERR_DP = "Decimal places for {where} must be a whole number from 0 to 10; got {dp!r}."
 ERR_COLUMNS = "table_html(): column(s) {missing} are not in the table (columns: {present})."
 ERR_ID = "table_html(): `id` must be a non-empty string without spaces, e.g. 'rates-by-imd'; got {id!r}."
+ERR_GROUP = (
+    "table_html(): `group` column {group!r} is not in the table (columns: {present}). Pass a column whose "
+    "value is shared by consecutive rows, e.g. group='dimension_label'."
+)
+#: Plain-English footnotes for the disclosure reasons of :mod:`healthgap.disclosure`.
+#: ``{what}`` is the list of affected columns under their display labels.
+_REASON_TEXT = {
+    REASON_DERIVED: "{what} not shown because {verb} from a suppressed count.",
+    REASON_REFERENCE: "{what} not shown because the group {pronoun} compared with is suppressed.",
+    REASON_SECONDARY: "Some further counts are withheld so that a suppressed count cannot be worked out from the others.",
+    REASON_INPUT: "Some values were already withheld in the source data.",
+}
 
 
 def _check_style(style: str, dp: int | None, where: str) -> int:
@@ -104,12 +119,15 @@ def format_number(
     Uses :func:`format_expr`, so numbers in sentences match the tables exactly.
     ``format_number(0.123, style="proportion")`` -> ``"12.3%"``;
     ``format_number(1234, style="integer")`` -> ``"1,234"``. Null/NaN give ``missing``.
+    A value that rounds to zero never carries a sign (``-0.0`` and ``-0.04`` give ``"0.0"``).
 
     References
     ----------
     .. [1] Government Analysis Function. Presenting numbers.
     """
-    out = pl.select(format_expr(pl.lit(x, dtype=pl.Float64), style=style, dp=dp)).item()
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return missing
+    out = pl.select(format_expr(pl.lit(float(x), dtype=pl.Float64), style=style, dp=dp)).item()
     return missing if out is None else out
 
 
@@ -146,6 +164,7 @@ def table_html(
     columns: Mapping[str, str] | Sequence[str] | None = None,
     formats: Mapping[str, str | tuple[str, int]] | None = None,
     note: str | None = None,
+    group: str | None = None,
 ) -> str:
     """An accessible HTML table of an aggregated, disclosure-protected frame.
 
@@ -160,6 +179,10 @@ def table_html(
     formats : column -> style (see :func:`format_expr`) or (style, decimal places).
         Defaults: integers ``"integer"``, floats ``"number"`` (1 dp), ratios 2 dp.
     note : an extra footnote shown under the table.
+    group : a column whose value is shared by runs of consecutive rows (e.g. the
+        equity dimension of each group). It is not repeated in every row: each run
+        becomes a ``<tbody>`` headed by one row ``<th scope="rowgroup">`` naming it,
+        and the column is left out of the body.
 
     Returns
     -------
@@ -167,7 +190,9 @@ def table_html(
         HTML: a scrollable region holding a ``<table>`` with ``<caption>``,
         ``<th scope="col">`` headers, the first column (unless it holds decimals) as row headers,
         numbers right-aligned, suppressed cells shown as "[c]" and not-available
-        cells as "[x]", with footnotes explaining each mark used.
+        cells as "[x]", with footnotes explaining each mark used. The "[c]" footnote
+        says in plain English why values are withheld, once per reason, naming the
+        columns by their display labels.
 
     Raises
     ------
@@ -193,6 +218,10 @@ def table_html(
     missing = [c for c in [*labels, *(formats or {})] if c not in df.columns]
     if missing:
         raise ValueError(ERR_COLUMNS.format(missing=missing, present=", ".join(df.columns)))
+    if group is not None:
+        if group not in df.columns:
+            raise ValueError(ERR_GROUP.format(group=group, present=", ".join(df.columns)))
+        labels.pop(group, None)
     suppressed = pl.col("suppressed").fill_null(False) if "suppressed" in df.columns else pl.lit(False)
     styles: dict[str, tuple[str, int]] = {}
     for c in labels:
@@ -223,7 +252,13 @@ def table_html(
         hidden = f'<{tag}{_class_attr([*classes, "hg-suppressed"])}{style}>'
         open_ = pl.when(pl.col(c).is_null() & suppressed).then(pl.lit(hidden)).otherwise(pl.lit(plain))
         cells += [open_, shown, pl.lit(f"</{tag}>")]
-    body = df.select(pl.concat_str([pl.lit("<tr>"), *cells, pl.lit("</tr>")]).str.join("\n")).item() if df.height else ""
+    row = pl.concat_str([pl.lit("<tr>"), *cells, pl.lit("</tr>")])
+    if not df.height:
+        body = "<tbody>\n\n</tbody>"
+    elif group is None:
+        body = "<tbody>\n" + df.select(row.str.join("\n")).item() + "\n</tbody>"
+    else:
+        body = _grouped_body(df, row, group=group, width=len(labels))
     marks = df.select(
         (pl.any_horizontal([pl.col(c).is_null() for c in labels]) & suppressed).any().alias("c"),
         (pl.any_horizontal([pl.col(c).is_null() for c in labels]) & ~suppressed).any().alias("x"),
@@ -241,10 +276,9 @@ def table_html(
     if off:
         notes.append(f"Disclosure control was off for this table ({_esc(off[0])}).")
     if marks[0]:
-        why = "; ".join(_esc(r) for r in reasons if not r.startswith(OFF_PREFIX))
-        notes.append(
-            f"{SUPPRESSED_MARK} Suppressed to protect confidentiality" + (f": {why}." if why else ".")
-        )
+        why = " ".join(_esc(t) for t in reason_notes([r for r in reasons if not r.startswith(OFF_PREFIX)],
+                                                     labels=labels, columns=df.columns))  # fmt: skip
+        notes.append(f"{SUPPRESSED_MARK} Suppressed to protect confidentiality." + (f" {why}" if why else ""))
     if marks[1]:
         notes.append(f"{MISSING_MARK} Not available.")
     if note:
@@ -259,5 +293,103 @@ def table_html(
         f'<div class="hg-table" id="{_esc(id)}" role="region" aria-labelledby="{_esc(cap_id)}" tabindex="0" '
         f'style="overflow-x:auto">\n<table style="font-variant-numeric:tabular-nums">\n'
         f'<caption id="{_esc(cap_id)}">{_esc(caption)}</caption>\n'
-        f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n{foot}</div>"
+        f"<thead><tr>{head}</tr></thead>\n{body}\n</table>\n{foot}</div>"
     )
+
+
+def _grouped_body(df: pl.DataFrame, row: pl.Expr, *, group: str, width: int) -> str:
+    """One ``<tbody>`` per run of equal ``group`` values, headed by a row group header."""
+    name = pl.col(group).cast(pl.String).fill_null(MISSING_MARK)
+    runs = df.select(
+        (name != name.shift()).fill_null(True).cum_sum().alias("__run"), _escape(name).alias("__name"),
+        row.alias("__row"),
+    ).group_by("__run", maintain_order=True).agg(pl.col("__name").first(), pl.col("__row").str.join("\n"))
+    head = pl.concat_str([
+        pl.lit(f'<tbody>\n<tr class="hg-group"><th scope="rowgroup" colspan="{max(width, 1)}" style="text-align:left">'),
+        pl.col("__name"), pl.lit("</th></tr>\n"), pl.col("__row"), pl.lit("\n</tbody>"),
+    ])  # fmt: skip
+    return runs.select(head.str.join("\n")).item()
+
+
+_COLUMNS_PART = re.compile(r"^(?P<cols>[\w ]+(?:, [\w ]+)*): (?P<why>.+)$")
+_PRIMARY = re.compile(r"^count of (?P<lo>\d+)-(?P<hi>\d+)$")
+
+
+def _lower_first(text: str) -> str:
+    word = text.split(" ", 1)[0]
+    return text if word.isupper() and len(word) > 1 else text[:1].lower() + text[1:]
+
+
+def _named(cols: list[str], labels: Mapping[str, str]) -> list[str]:
+    """Display labels of the shown columns, a "Lower X" / "Upper X" pair read as one "X" (CI spelled out)."""
+    names = [labels[c] for c in cols if c in labels]
+    out: list[str] = []
+    for n in names:
+        if n.startswith("Upper ") and f"Lower {n[6:]}" in names:
+            continue
+        if n.startswith("Lower ") and f"Upper {n[6:]}" in names:
+            n = n[6:].replace("CI", "confidence interval")
+        out.append(n)
+    return list(dict.fromkeys(out))
+
+
+def _join(items: list[str]) -> str:
+    items = [items[0], *(_lower_first(i) for i in items[1:])]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def reason_notes(reasons: Sequence[str], *, labels: Mapping[str, str], columns: Sequence[str]) -> list[str]:
+    """Plain-English sentences, one per distinct reason, for the "[c]" footnote of a table.
+
+    Parameters
+    ----------
+    reasons : the distinct ``suppression_reason`` texts of the table's rows, as
+        written by :func:`healthgap.disclosure.protect` (e.g. ``"n: count of 1-7;
+        value, lower_ci: derived from a suppressed count"``).
+    labels : column -> display label of the columns shown.
+    columns : every column of the table (to tell column lists from reason text).
+
+    Returns
+    -------
+    list of str
+        Each reason once, in the order primary, secondary, input, derived,
+        reference, other; columns named by their labels, e.g. ``"Rate and 95%
+        confidence interval not shown because they come from a suppressed count."``.
+
+    References
+    ----------
+    .. [1] Government Analysis Function. Using symbols and shorthand in tables (2021).
+    """
+    known = set(columns)
+    found: dict[str, list[str]] = {}
+    for text in reasons:
+        for part in (p.strip() for p in text.split(";")):
+            m = _COLUMNS_PART.match(part)
+            cols = m["cols"].split(", ") if m else []
+            if m and all(c in known for c in cols):
+                why = m["why"]
+            else:
+                why, cols = part, []
+            found.setdefault(why, [])
+            found[why] += [c for c in cols if c not in found[why]]
+    out: list[str] = []
+    primary = [w for w in found if _PRIMARY.match(w)]
+    for w in primary:
+        m = _PRIMARY.match(w)
+        out.append(f"Counts from {m['lo']} to {m['hi']} are not shown.")  # type: ignore[index]
+    order = [REASON_SECONDARY, REASON_INPUT, REASON_DERIVED, REASON_REFERENCE]
+    for why in [*order, *(w for w in found if w not in order and w not in primary)]:
+        if why not in found:
+            continue
+        names = _named(found[why], labels)
+        if why in (REASON_SECONDARY, REASON_INPUT):
+            out.append(_REASON_TEXT[why])
+        elif why in _REASON_TEXT:
+            if not names:
+                continue
+            many = len(names) > 1 or names[0].endswith("s")
+            out.append(_REASON_TEXT[why].format(what=_join(names), verb="they come" if many else "it comes",
+                                                pronoun="they are" if many else "it is"))  # fmt: skip
+        else:
+            out.append(why[:1].upper() + why[1:] + ("" if why.endswith(".") else "."))
+    return out
