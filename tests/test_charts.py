@@ -682,3 +682,61 @@ def test_figure_html_when_disclosure_is_off():
     unmarked = alt.Chart(raw).mark_bar().encode(x="g:N", y="n:Q")  # raw counts without the "off" marker
     with pytest.raises(DisclosureError, match="count column 'n'"):
         charts.figure_html(unmarked, id="f", title="t", description="d", data=protect(raw, counts=["n"]), download_href=None)
+
+
+# ------------------------------------------------------------------ diverging scale, axis floors
+
+
+def test_diverging_palette_is_centred_readable_and_colour_blind_safe():
+    div = palette.DIVERGING
+    assert len(div) % 2 == 1
+    lightness = [palette.to_lab(c)[0] for c in div]
+    mid = len(div) // 2
+    assert lightness[mid] == max(lightness)  # palest at zero
+    assert all(a < b for a, b in zip(lightness[:mid], lightness[1 : mid + 1]))  # lighter towards the centre
+    assert all(a > b for a, b in zip(lightness[mid:], lightness[mid + 1 :]))
+    assert all(abs(lightness[i] - lightness[-1 - i]) < 10 for i in range(mid))  # the two sides mirror
+    assert palette.contrast_ratio(div[0]) >= 3.0 and palette.contrast_ratio(div[-1]) >= 3.0  # WCAG 1.4.11
+    for i in range(mid):  # a value and its opposite stay distinct under every simulated deficiency
+        assert palette.min_cvd_delta_e([div[i], div[-1 - i]]) >= palette.MIN_CVD_DELTA_E
+    ends = palette.DIVERGING_DARK_ENDS
+    for i, fill in enumerate(div):
+        label = "#FFFFFF" if i < ends or i >= len(div) - ends else palette.TEXT
+        assert palette.contrast_ratio(label, fill) >= 4.5, fill
+
+
+def test_heatmap_diverging_scale_is_symmetric_about_zero():
+    df = pl.DataFrame({"x": ["a", "b", "a", "b"], "y": ["p", "p", "q", "q"], "value": [0.1, -0.7, 0.35, 0.0]})
+    spec = charts.heatmap(df, x="x", y="y", title="t", scheme="diverging").to_dict()
+    scales = [enc["color"]["scale"] for layer in spec["layer"] for enc in [layer.get("encoding", {})]
+              if isinstance(enc.get("color"), dict) and "scale" in enc["color"]]  # fmt: skip
+    assert scales and scales[0]["domain"] == pytest.approx([-0.7, 0.7])
+    assert scales[0]["range"] == list(palette.DIVERGING)
+    # a sequential heatmap of the same data runs from the smallest to the largest value
+    seq = charts.heatmap(df, x="x", y="y", title="t").to_dict()
+    seq_scales = [enc["color"]["scale"] for layer in seq["layer"] for enc in [layer.get("encoding", {})]
+                  if isinstance(enc.get("color"), dict) and "scale" in enc["color"]]  # fmt: skip
+    assert seq_scales[0]["domain"] == pytest.approx([-0.7, 0.35])
+    svg = charts.static_svg(spec)
+    assert palette.DIVERGING[0].lower() in svg.lower()  # -0.7 drawn in the darkest blue
+    assert palette.DIVERGING[len(palette.DIVERGING) // 2].lower() in svg.lower()  # 0.0 in the pale centre
+    with pytest.raises(charts.ChartError, match="scheme must be 'sequential' or 'diverging'"):
+        charts.heatmap(df, x="x", y="y", title="t", scheme="rainbow")  # type: ignore[arg-type]
+
+
+def test_padded_domain_stops_at_zero_for_non_negative_values():
+    assert charts.padded_domain(pl.Series([7.7, 7.7, 7.7])) == pytest.approx([6.93, 8.47])  # not Vega's -10 to 20
+    assert charts.padded_domain(pl.Series([0.0, 0.0])) == pytest.approx([0.0, 0.1])
+    assert charts.padded_domain(pl.Series([2.0, 12.0])) == pytest.approx([1.0, 13.0])
+    assert charts.padded_domain(pl.Series([-2.0, 8.0])) == pytest.approx([-3.0, 9.0])  # negatives: padded both ways
+    assert charts.padded_domain(pl.Series([None, float("nan")], dtype=pl.Float64)) is None
+
+
+def test_mitigation_scatter_percentage_axis_does_not_go_below_zero():
+    df = pl.DataFrame({"method": ["a", "b", "c"], "performance": [0.61, 0.62, 0.6], "disparity": [7.7, 7.7, 7.7]})
+    spec = charts.mitigation_scatter(df, title="t").to_dict()
+    y_scales = [layer["encoding"]["y"]["scale"] for layer in [spec, *spec.get("layer", [])]
+                if "encoding" in layer and "y" in layer["encoding"]]  # fmt: skip
+    assert y_scales and all(s["domain"][0] >= 0 for s in y_scales)
+    svg = charts.static_svg(spec)
+    assert not re.search(r">−\s*\d|>-\d", svg)  # no negative tick labels

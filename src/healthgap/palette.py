@@ -11,6 +11,12 @@ API
 - :data:`SEQUENTIAL` -- five steps from a pale tint of NHS Blue to NHS Dark Blue,
   monotonic in lightness, for maps and deprivation quintiles. Pale steps are
   below 3:1 against white, so map shapes always get a :data:`OUTLINE` stroke.
+- :data:`DIVERGING` -- seven steps from NHS Blue through a near-white grey to
+  Emergency Services Red, for signed quantities centred on zero (e.g. SHAP
+  contributions: negative blue, positive red). Both end colours have at least
+  3:1 contrast against white, the two sides mirror each other in lightness, and
+  each step stays distinct from its mirror image under simulated colour-vision
+  deficiency. Labels: white on the end steps, :data:`TEXT` on the inner five.
 - :data:`FUNNEL` -- colours for funnel-plot positions (below / within / above).
 - :data:`SUPPRESSED`, :data:`TEXT`, :data:`MUTED_TEXT`, :data:`REFERENCE`,
   :data:`OUTLINE`, :data:`BACKGROUND`.
@@ -31,6 +37,8 @@ __all__ = [
     "CATEGORICAL",
     "SEQUENTIAL",
     "SEQUENTIAL_DARK_FROM",
+    "DIVERGING",
+    "DIVERGING_DARK_ENDS",
     "FUNNEL",
     "SUPPRESSED",
     "TEXT",
@@ -95,6 +103,17 @@ MIN_CVD_DELTA_E = 20.0
 SEQUENTIAL: tuple[str, ...] = ("#DCEAF7", "#ABBDE5", "#7793D2", "#005EB8", "#003087")
 #: Index of the first :data:`SEQUENTIAL` step that takes white labels.
 SEQUENTIAL_DARK_FROM = 3
+
+#: NHS Blue -> NHS Pale Grey tint -> Emergency Services Red, the inner steps
+#: interpolated in CIELAB (L* = 40, 64, 80, 96, 80, 65, 48). End colours 6.4:1
+#: and 4.9:1 against white (WCAG 1.4.11 needs 3:1); each step and its mirror
+#: (e.g. the two ends) differ by CIE76 >= 29 under simulated protanopia,
+#: deuteranopia and tritanopia, so the sign of a value never rests on hue alone
+#: being seen. Blue for negative, red for positive, as in the RdBu family.
+DIVERGING: tuple[str, ...] = ("#005EB8", "#8499D2", "#BDC7E5", "#F0F4F5", "#F7B6A7", "#EF7E66", "#DA291C")
+#: Number of :data:`DIVERGING` steps at each end that take white labels (>= 4.5:1);
+#: the inner steps take :data:`TEXT` (>= 4.5:1).
+DIVERGING_DARK_ENDS = 1
 
 #: Funnel plot positions: a unit significantly below, within or above the target.
 FUNNEL: dict[str, str] = {

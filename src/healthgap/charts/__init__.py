@@ -26,7 +26,9 @@ Builders (each takes a polars DataFrame in the stats output contract --
 - ``hex_map(df, *, title, key="lsoa", q="q", r="r", value="value", group=None)``,
   ``hex_layout(areas_df, *, key="lsoa", group="locality")``, ``hex_geojson(df, *, key, q, r)``.
 - ``mitigation_scatter(df, *, title, x="performance", y="disparity", label="method", highlight=None)``.
-- ``heatmap(df, *, x, y, title, value="value", x_order=None, y_order=None)``.
+- ``heatmap(df, *, x, y, title, value="value", x_order=None, y_order=None,
+  scheme="sequential"|"diverging")`` -- diverging: centred on zero (signed values).
+- ``padded_domain(values, *, pad=0.1)`` -- an axis range that never goes below 0 for non-negative values.
 - ``binned(df, *, x, title, value="value", lower=None, upper=None, colour=None, mark="line"|"bar")``
   -- binned averages such as SHAP dependence.
 
@@ -38,15 +40,23 @@ HTML:
   figures load ``{asset_prefix}site_libs/healthgap/healthgap-charts.js`` (``ASSET_PATH``),
   so the renderer should call ``write_chart_assets(site_dir / "site_libs" / "healthgap")``.
 - ``chart_spec(chart) -> dict``, ``static_svg(spec) -> str``, ``theme_config()``,
-  ``ChartError``, ``THEME``.
+  ``ChartError``, ``THEME``, ``SHOW_NUMBERS`` (the label of each chart's data table).
 """
 
 from __future__ import annotations
 
 from healthgap.charts._common import THEME, ChartError, theme_config
 from healthgap.charts.builders import ci_chart, gradient, pyramid, small_multiples
-from healthgap.charts.comparisons import binned, funnel, heatmap, mitigation_scatter
-from healthgap.charts.html import ASSET_PATH, BUNDLE_NAME, chart_spec, figure_html, static_svg, write_chart_assets
+from healthgap.charts.comparisons import binned, funnel, heatmap, mitigation_scatter, padded_domain
+from healthgap.charts.html import (
+    ASSET_PATH,
+    BUNDLE_NAME,
+    SHOW_NUMBERS,
+    chart_spec,
+    figure_html,
+    static_svg,
+    write_chart_assets,
+)
 from healthgap.charts.maps import choropleth, hex_geojson, hex_layout, hex_map
 
 __all__ = [
@@ -71,4 +81,6 @@ __all__ = [
     "THEME",
     "ASSET_PATH",
     "BUNDLE_NAME",
+    "SHOW_NUMBERS",
+    "padded_domain",
 ]

@@ -17,10 +17,11 @@ import polars as pl
 from healthgap import palette
 from healthgap.charts._common import WIDTH, ChartError, label_angle, levels, nominal, prepare, title_of
 
-__all__ = ["funnel", "mitigation_scatter", "heatmap", "binned"]
+__all__ = ["funnel", "mitigation_scatter", "heatmap", "binned", "padded_domain"]
 
 ERR_LIMITS = "funnel(): `limits` is missing column(s) {missing}; it needs {needed} (one row per denominator)."
 ERR_LEVEL = "funnel(): limit must be '95' or '99.8'; got {value!r}."
+ERR_SCHEME = "heatmap(): scheme must be 'sequential' or 'diverging'; got {value!r}."
 
 
 def funnel(
@@ -172,14 +173,43 @@ def mitigation_scatter(
         if highlight is not None else alt.value(palette.CATEGORICAL[0])
     )  # fmt: skip
     base = alt.Chart(data).encode(
-        x=alt.X(f"{x}:Q", title=title_of(x, x_title), scale=alt.Scale(zero=False)),
-        y=alt.Y(f"{y}:Q", title=title_of(y, y_title), scale=alt.Scale(zero=False)),
+        x=alt.X(f"{x}:Q", title=title_of(x, x_title), scale=_padded_scale(data[x])),
+        y=alt.Y(f"{y}:Q", title=title_of(y, y_title), scale=_padded_scale(data[y])),
     )
     points = base.mark_point(filled=True, size=90).encode(
         color=colour, tooltip=[alt.Tooltip(f"{label}:N"), alt.Tooltip(f"{x}:Q", format=".3f"), alt.Tooltip(f"{y}:Q", format=".3f")]
     )
     text = base.mark_text(align="left", dx=7, dy=-7).encode(text=f"{label}:N")
     return alt.layer(points, text).properties(title=title, width=WIDTH - 60, height=320)
+
+
+def padded_domain(values: pl.Series, *, pad: float = 0.1) -> list[float] | None:
+    """An axis range around ``values``: ``pad`` of their span either side (of the value, or 1,
+    when they are all equal), never below zero when no value is negative.
+
+    Quantities that cannot be negative (percentages, gaps measured as differences
+    between the highest and lowest group, accuracies) keep an axis that starts at
+    or above 0; Vega's own padding of a single value would otherwise run it to -10.
+
+    References
+    ----------
+    .. [1] Few S. Show me the numbers, 2nd ed. (2012), ch. 10: scales of quantitative axes.
+    """
+    shown = values.cast(pl.Float64).drop_nulls().drop_nans()
+    shown = shown.filter(shown.is_finite())
+    if shown.len() == 0:
+        return None
+    lo, hi = float(shown.min()), float(shown.max())  # type: ignore[arg-type]
+    span = hi - lo if hi > lo else max(abs(hi), 1.0)
+    out = [lo - pad * span, hi + pad * span]
+    if lo >= 0:
+        out[0] = max(out[0], 0.0)
+    return out
+
+
+def _padded_scale(values: pl.Series) -> Any:
+    domain = padded_domain(values)
+    return alt.Scale(zero=False) if domain is None else alt.Scale(domain=domain, zero=False, nice=False)
 
 
 def heatmap(
@@ -195,12 +225,18 @@ def heatmap(
     x_title: str | None = None,
     y_title: str | None = None,
     text_format: str = ",.1f",
+    scheme: Literal["sequential", "diverging"] = "sequential",
 ) -> alt.LayerChart:
     """Heatmap for intersections (e.g. deprivation x ethnicity), values printed in the cells.
 
-    Five equal-width classes of :data:`healthgap.palette.SEQUENTIAL`; text is
-    dark on the three pale classes and white on the two dark ones (>= 4.5:1);
-    suppressed cells are grey and marked "[c]".
+    ``scheme="sequential"`` (default): five equal-width classes of
+    :data:`healthgap.palette.SEQUENTIAL` from the smallest to the largest value;
+    text is dark on the three pale classes and white on the two dark ones (>= 4.5:1).
+    ``scheme="diverging"``, for signed values such as SHAP contributions: seven
+    equal-width classes of :data:`healthgap.palette.DIVERGING` on a range
+    symmetric about zero (``-m`` to ``m``, ``m`` the largest absolute value), so
+    zero is always the pale centre, negative values blue and positive red; text
+    is white on the two end classes only. Suppressed cells are grey and marked "[c]".
 
     References
     ----------
@@ -209,16 +245,25 @@ def heatmap(
     """
     data = prepare(df, {"x": x, "y": y, "value": value}, "heatmap", title)
     lo, hi = data.select(pl.col(value).min().alias("lo"), pl.col(value).max().alias("hi")).row(0)
+    if scheme not in ("sequential", "diverging"):
+        raise ChartError(ERR_SCHEME.format(value=scheme))
     lo = 0.0 if lo is None else float(lo)
     hi = lo + 1.0 if hi is None or hi == lo else float(hi)
-    dark_from = lo + palette.SEQUENTIAL_DARK_FROM / len(palette.SEQUENTIAL) * (hi - lo)
+    if scheme == "diverging":
+        m = max(abs(lo), abs(hi)) or 1.0
+        lo, hi, colours = -m, m, palette.DIVERGING
+        edge = 2 * m * palette.DIVERGING_DARK_ENDS / len(colours)  # white text within this of either end
+        dark = f"(datum[{value!r}] < {lo + edge!r} || datum[{value!r}] >= {hi - edge!r})"
+    else:
+        colours = palette.SEQUENTIAL
+        dark = f"datum[{value!r}] >= {lo + palette.SEQUENTIAL_DARK_FROM / len(colours) * (hi - lo)!r}"
     xs, ys = levels(data, x, x_order), levels(data, y, y_order)
     base = alt.Chart(data).encode(
         x=alt.X(f"{x}:{nominal(data, x)}", sort=xs, title=title_of(x, x_title), axis=alt.Axis(labelAngle=label_angle(xs, 70))),
         y=alt.Y(f"{y}:{nominal(data, y)}", sort=ys, title=title_of(y, y_title)),
     )
     fill = alt.Color(
-        f"{value}:Q", scale=alt.Scale(type="quantize", domain=[lo, hi], range=list(palette.SEQUENTIAL)),
+        f"{value}:Q", scale=alt.Scale(type="quantize", domain=[lo, hi], range=list(colours), nice=False),
         legend=alt.Legend(title=legend_title or title_of(value, None), format=text_format),
     )
     tooltip = [alt.Tooltip(f"{x}:N"), alt.Tooltip(f"{y}:N"), alt.Tooltip(f"{value}:Q", format=text_format)]
@@ -234,7 +279,7 @@ def heatmap(
         __hg_cell_text=f"isValid(datum[{value!r}]) ? format(datum[{value!r}], {text_format!r}) : '[c]'"
     ).mark_text(fontSize=12).encode(
         text="__hg_cell_text:N",
-        color=alt.condition(f"isValid(datum[{value!r}]) && datum[{value!r}] >= {dark_from!r}",
+        color=alt.condition(f"isValid(datum[{value!r}]) && {dark}",
                             alt.value(palette.BACKGROUND), alt.value(palette.TEXT)),
     )  # fmt: skip
     return alt.layer(hidden, rects, labels).properties(title=title, width=alt.Step(70), height=alt.Step(32))

@@ -26,10 +26,13 @@ from healthgap.charts._common import ChartError
 from healthgap.disclosure import OFF_PREFIX, assert_publishable
 from healthgap.tables import table_html
 
-__all__ = ["figure_html", "write_chart_assets", "chart_spec", "static_svg", "ASSET_PATH", "BUNDLE_NAME", "SNIPPET"]
+__all__ = ["figure_html", "write_chart_assets", "chart_spec", "static_svg", "ASSET_PATH", "BUNDLE_NAME", "SNIPPET", "SHOW_NUMBERS"]
 
 BUNDLE_NAME = "healthgap-charts.js"
 ASSET_PATH = f"site_libs/healthgap/{BUNDLE_NAME}"
+#: The label of the disclosure widget holding each chart's data table; pages that
+#: tell readers where to find it quote this constant, so the words cannot drift.
+SHOW_NUMBERS = "Show the numbers"
 ERR_ID = "figure_html(): `id` must be a non-empty string without spaces, e.g. 'fig-rates-imd'; got {id!r}."
 ERR_TEXT = "figure_html(): `{arg}` must be a non-empty string: every figure needs a {what}."
 ERR_CHART = "figure_html(): expected an Altair chart (or a Vega-Lite spec dict); got {kind}."
@@ -163,7 +166,7 @@ def figure_html(
     title : shown as the figure caption (and the numbers table's caption).
     description : text alternative read by screen readers (``aria-label``): say what
         the chart shows and its main message.
-    data : the numbers behind the chart, shown under "Show the numbers".
+    data : the numbers behind the chart, shown under :data:`SHOW_NUMBERS` ("Show the numbers").
     download_href : link to the CSV download of ``data`` (None: no link).
     asset_prefix : ``""`` for pages at the site root, ``"../"`` for pages in ``chapters/``.
     caption : optional sentence after the title in the caption.
@@ -215,7 +218,7 @@ def figure_html(
         f'<figcaption id="{esc(id)}-caption"><strong>{esc(title)}</strong>'
         + (f" {esc(caption)}" if caption else "")
         + "</figcaption>",
-        f'<details class="hg-numbers"><summary>Show the numbers</summary>\n{table}\n</details>',
+        f'<details class="hg-numbers"><summary>{esc(SHOW_NUMBERS)}</summary>\n{table}\n</details>',
     ]
     if download_href:
         parts.append(
