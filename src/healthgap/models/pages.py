@@ -28,6 +28,7 @@ from healthgap.errors import ConfigError, DataError
 from healthgap.models._cache import cached, fit_cached
 from healthgap.models._features import label_of, resolve
 from healthgap.models._fit import MODEL_LABELS, ModelResult
+from healthgap.tables import format_number
 
 __all__ = ["ModelPages", "pct", "num", "interval", "lower_first", "AUDIT_BOOT", "MODEL_BOOT"]
 
@@ -44,15 +45,14 @@ def lower_first(text: str) -> str:
 
 
 def pct(x: float | None, dp: int = 1) -> str:
-    """``0.1234 -> "12.3%"``; missing -> "not available"."""
-    return "not available" if x is None or x != x else f"{100 * x:.{dp}f}%"
+    """``0.1234 -> "12.3%"``; missing -> "not available" (via :func:`healthgap.tables.format_number`,
+    so a value that rounds to zero never reads "-0.0%")."""
+    return format_number(x, style="proportion", dp=dp)
 
 
 def num(x: float | None, dp: int = 2) -> str:
     """Number with ``dp`` decimals and thousands separators; missing -> "not available"."""
-    if x is None or x != x:
-        return "not available"
-    return f"{x:,.{dp}f}" if dp else f"{round(x):,}"
+    return format_number(x, dp=dp)
 
 
 def interval(lo: float | None, hi: float | None, *, dp: int = 2, percent: bool = False) -> str:
