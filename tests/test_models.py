@@ -234,3 +234,28 @@ def test_cache_reuses_and_invalidates(people, tmp_path):
     files[0].write_bytes(b"corrupt")
     c = fit_cached(small, settings=s, cache_dir=tmp_path, n_boot=10)
     assert c.metrics.equals(a.metrics)
+
+
+def test_cache_computes_once_when_chapters_ask_at_the_same_time(tmp_path):
+    """Parallel kernels wait for the first fit instead of repeating it."""
+    import threading
+    import time
+
+    from healthgap.models import cached
+
+    calls: list[int] = []
+
+    def compute() -> dict:
+        calls.append(1)
+        time.sleep(0.3)
+        return {"value": 1}
+
+    results: list[dict] = []
+    threads = [threading.Thread(target=lambda: results.append(cached("x", (1,), compute, cache_dir=tmp_path)))
+               for _ in range(3)]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert results == [{"value": 1}] * 3

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
 import pickle
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TypeVar
@@ -98,6 +99,41 @@ def _store(folder: Path, path: Path, value: object) -> None:
     os.replace(fh.name, path)
 
 
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock for ``path`` while one process computes it.
+
+    Chapters render in parallel kernels and several need the same fit: the
+    first computes, the others wait and then read its entry instead of fitting
+    again. Where ``fcntl`` is missing (Windows) there is no lock, only the
+    duplicated work.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _load_or_compute(folder: Path, path: Path, compute: Callable[[], T], valid: type = object) -> T:
+    value = _load(path)
+    if isinstance(value, valid) and value is not None:
+        return value  # type: ignore[return-value]
+    with _exclusive(path):
+        value = _load(path)  # another kernel may have finished it while we waited
+        if not (isinstance(value, valid) and value is not None):
+            value = compute()
+            _store(folder, path, value)
+    return value  # type: ignore[return-value]
+
+
 def cached(name: str, parts: tuple, compute: Callable[[], T], *, cache_dir: str | Path | None = None) -> T:
     """Return ``compute()``, stored under ``name`` and a SHA-256 of ``repr(parts)``.
 
@@ -113,12 +149,7 @@ def cached(name: str, parts: tuple, compute: Callable[[], T], *, cache_dir: str 
     if folder is None or any(p is None for p in parts):
         return compute()
     digest = hashlib.sha256(repr((_FORMAT, __version__, code_fingerprint(), name, parts)).encode()).hexdigest()[:32]
-    path = folder / f"{name}-{digest}.pkl"
-    value = _load(path)
-    if value is None:
-        value = compute()
-        _store(folder, path, value)
-    return value  # type: ignore[return-value]
+    return _load_or_compute(folder, folder / f"{name}-{digest}.pkl", compute)
 
 
 def fit_cached(
@@ -145,10 +176,7 @@ def fit_cached(
     if folder is None:
         return fit(df, settings=settings, **options)
     key = cache_key(df, settings, **options)
-    path = folder / f"{key}.pkl"
-    result = _load(path)
-    if isinstance(result, ModelResult):
-        return result
-    result = replace(fit(df, settings=settings, **options), cache_key=key)
-    _store(folder, path, result)
-    return result
+    return _load_or_compute(
+        folder, folder / f"{key}.pkl",
+        lambda: replace(fit(df, settings=settings, **options), cache_key=key), ModelResult,
+    )
