@@ -180,10 +180,25 @@ def test_all_null_column(tmp_path, make_people):
 
 def test_config_columns_absent_from_the_data(tmp_path, make_people):
     people = make_people().drop("stroke_tia", "locality")
-    found = problems(setup_case(tmp_path, people, data={"truth": "truth.json"}))
+    found = problems(setup_case(tmp_path, people, data={"truth": "truth.json"},
+                                conditions=["hypertension", "stroke_tia"]))  # fmt: skip
     assert any(p.startswith("conditions: 'stroke_tia' is not in the data") for p in found)
     assert any(p.startswith("equity.dimensions[4].name: 'locality' is not in the data") for p in found)
     assert any(p.startswith("data.truth: file not found") for p in found)
+
+
+def test_defaults_adapt_to_the_data(tmp_path, make_people):
+    """Optional columns the config never named are simply not analysed when absent."""
+    people = make_people().drop("stroke_tia", "locality", "cvd_admissions")
+    (tmp_path / "people.parquet").parent.mkdir(exist_ok=True)
+    people.write_parquet(tmp_path / "people.parquet")
+    (tmp_path / "c.yml").write_text("data:\n  path: people.parquet\n", encoding="utf-8")
+    config = load_config(tmp_path / "c.yml")
+    assert "stroke_tia" not in config.conditions and "hypertension" in config.conditions
+    assert "cvd_admissions" not in config.outcomes
+    assert "locality" not in [d.name for d in config.dimensions]
+    assert {"conditions", "outcomes", "equity.dimensions", "model.target"} <= config.defaulted
+    assert problems(config) == []
 
 
 def test_all_problems_together_and_load_raises(tmp_path, make_people):

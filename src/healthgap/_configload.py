@@ -11,6 +11,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import yaml
 
 from healthgap.config import (
@@ -398,8 +399,38 @@ def parse_mapping(raw: dict, *, path: Path) -> Config:
     if c.problems:
         lines = "\n".join(f"  - {p}" for p in c.problems)
         raise ConfigError(f"{HEADER.format(path=path)}\n{lines}")
+    defaulted = frozenset(
+        key for key, given in (
+            ("conditions", "conditions" in raw),
+            ("outcomes", "outcomes" in raw),
+            ("equity.dimensions", isinstance(raw.get("equity"), dict) and "dimensions" in raw["equity"]),
+            ("model.target", isinstance(raw.get("model"), dict) and "target" in raw["model"]),
+        ) if not given
+    )
+    present = _present_columns(data)
+    if present is not None:
+        # Defaults adapt to the data: an optional column the user never asked for is simply not analysed.
+        if "conditions" in defaulted:
+            conditions = tuple(x for x in conditions if x in present)
+        if "outcomes" in defaulted:
+            outcomes = tuple(x for x in outcomes if x in present)
+        if "equity.dimensions" in defaulted:
+            dimensions = tuple(d for d in dimensions if d.name in present or d.name in ("age_band", "imd_quintile"))
     return Config(path=path, data=data, dimensions=dimensions, conditions=conditions, outcomes=outcomes,
-                  model=model, disclosure=disclosure, report=report, seed=seed)
+                  model=model, disclosure=disclosure, report=report, seed=seed, defaulted=defaulted)
+
+
+def _present_columns(data: DataSource) -> set[str] | None:
+    """Canonical names of the columns the data file has (None if it cannot be read yet)."""
+    try:
+        if data.format == "parquet":
+            names = pl.read_parquet_schema(data.path).keys()
+        else:
+            names = pl.scan_csv(data.path, infer_schema=False).collect_schema().names()
+    except Exception:  # noqa: BLE001 - validation reports unreadable files with a clear message
+        return None
+    source_to_canonical = {source: canonical for canonical, source in data.columns.items()}
+    return {source_to_canonical.get(n, n) for n in names}
 
 
 def parse_file(path: Path, *, origin: str = "--config") -> Config:

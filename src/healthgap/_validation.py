@@ -87,9 +87,7 @@ class ValidationReport:
         for title, items in (("Warnings", self.warnings), ("Problems", self.problems)):
             if items:
                 out.append(f"{title} ({len(items)}):")
-                out += [f"  - {p}" for p in items[:12]]
-                if len(items) > 12:
-                    out.append(f"  ... and {len(items) - 12} more")
+                out += [f"  - {p}" for p in items]  # every problem at once, never "and N more"
         out.append("Result: OK" if self.ok else f"Result: FAILED with {len(self.problems)} problem(s); fix them and run `healthgap validate` again.")
         return "\n".join(out)
 

@@ -114,6 +114,10 @@ class Config:
     disclosure: DisclosureSettings = field(default_factory=DisclosureSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     seed: int = 2024
+    #: Keys the config file left to their defaults ("conditions", "outcomes",
+    #: "equity.dimensions", "model.target"): defaults adapt to the data, so an
+    #: optional column the user never asked for is not an error when absent.
+    defaulted: frozenset[str] = frozenset()
 
     def dimension(self, name: str) -> Dimension:
         for d in self.dimensions:

@@ -199,7 +199,8 @@ def _check_config_columns(config: Config, present: set[str]) -> list[str]:
         need("conditions", name)
     for name in config.outcomes:
         need("outcomes", name)
-    need("model.target", config.model.target)
+    if "model.target" not in config.defaulted:  # a defaulted target that is absent only skips the model chapters
+        need("model.target", config.model.target)
     for name in config.model.features:
         if name != "age_band":
             need("model.features", name)
