@@ -217,7 +217,7 @@ class Book:
         """
         from IPython.display import HTML
 
-        text = _SKIP_NOTE.format(what=html.escape(reason))
+        text = _SKIP_NOTE.format(what=html.escape(reason.strip().rstrip(".")))
         return HTML(f'<div class="hg-skip callout callout-note" role="note"><p>{text}</p></div>')
 
     def require(self, *columns: str) -> bool:
