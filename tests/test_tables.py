@@ -198,6 +198,11 @@ def test_reason_notes_unknown_and_reference_reasons():
     )
     assert notes == ["Rate ratio and lower 95% CI not shown because the group they are compared with is suppressed.",
                      "Custom rule applied."]
+    both = reason_notes(["rate_ratio, rr_lower, rr_upper: compared with a suppressed reference group"],
+                        labels={"rate_ratio": "Rate ratio", "rr_lower": "RR lower", "rr_upper": "RR upper"},
+                        columns=["rate_ratio", "rr_lower", "rr_upper"])
+    assert both == ["Rate ratio and RR confidence interval not shown because the group they are compared with "
+                    "is suppressed."]
     # columns not shown in the table are not named; a derived reason naming none of them is dropped
     assert reason_notes(["n: count of 1-7; rate: derived from a suppressed count"], labels={"g": "G"},
                         columns=["g", "n", "rate"]) == ["Counts from 1 to 7 are not shown."]

@@ -53,7 +53,7 @@ _REASON_TEXT = {
     REASON_DERIVED: "{what} not shown because {verb} from a suppressed count.",
     REASON_REFERENCE: "{what} not shown because the group {pronoun} compared with is suppressed.",
     REASON_SECONDARY: "Some further counts are withheld so that a suppressed count cannot be worked out from the others.",
-    REASON_INPUT: "Some values were already withheld in the source data.",
+    REASON_INPUT: "Some counts were already withheld at an earlier step of the analysis.",
 }
 
 
@@ -325,10 +325,14 @@ def _named(cols: list[str], labels: Mapping[str, str]) -> list[str]:
     names = [labels[c] for c in cols if c in labels]
     out: list[str] = []
     for n in names:
-        if n.startswith("Upper ") and f"Lower {n[6:]}" in names:
+        if (n.startswith("Upper ") and f"Lower {n[6:]}" in names) or (
+            n.endswith(" upper") and f"{n[:-6]} lower" in names
+        ):
             continue
-        if n.startswith("Lower ") and f"Upper {n[6:]}" in names:
+        if n.startswith("Lower ") and f"Upper {n[6:]}" in names:  # "Lower 95% CI" -> "95% confidence interval"
             n = n[6:].replace("CI", "confidence interval")
+        elif n.endswith(" lower") and f"{n[:-6]} upper" in names:  # "RR lower" -> "RR confidence interval"
+            n = f"{n[:-6]} confidence interval"
         out.append(n)
     return list(dict.fromkeys(out))
 

@@ -182,7 +182,7 @@ def headlines(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Headlines:
                 f"After allowing for differences in age, recorded {name.lower()} was "
                 f"{_num(a['value'])}% in the most deprived fifth of the population and "
                 f"{_num(b['value'])}% in the least deprived fifth: {_num(abs(gap))} percentage points "
-                f"{more}" + (f" ({_times(ratio)} the rate)." if ratio else ".")
+                f"{more}" + (f" ({_num(ratio, 2)} times the rate)." if ratio else ".")
             )
             f1 = Finding("prevalence_gap", title, text, {
                 "condition": first, "most": a["value"], "least": b["value"], "gap": gap, "ratio": ratio})
@@ -205,9 +205,9 @@ def headlines(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Headlines:
             direction = "more deprived" if r["sii"] < 0 else "less deprived"
             text = (
                 f"Across the whole deprivation gradient, age-standardised recorded {name.lower()} "
-                f"is {_num(abs(r['sii']), 2)} percentage points higher at the {direction} end "
+                f"is {_num(abs(r['sii']), 2)} percentage points higher in {direction} areas "
                 f"(slope index of inequality {_num(r['sii'], 2)}, 95% CI {_num(r['sii_lower'], 2)} to "
-                f"{_num(r['sii_upper'], 2)})."
+                f"{_num(r['sii_upper'], 2)}; a negative value means higher in more deprived areas)."
             )
             f2 = Finding("slope", title, text, {"condition": second, "sii": r["sii"],
                                                   "sii_lower": r["sii_lower"], "sii_upper": r["sii_upper"],
