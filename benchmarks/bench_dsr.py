@@ -331,7 +331,11 @@ def run_mode(title: str, candidates: dict, ours: list[str], peers: list[str], re
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument(
+        "--n", type=int, default=1_000_000,
+        help="people (from about 200,000: below that some level x age band is empty and "
+        "ph_dsr refuses a zero denominator)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument(
