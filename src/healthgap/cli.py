@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Health inequalities in cardiovascular disease: build the book, check a dataset, "
                     "or make a config for a new one.",
         epilog="The config is chosen by --config PATH, else $HEALTHGAP_CONFIG, else data/default.yml. "
-               "Exit codes: 0 ok, 2 config error, 3 data error, 4 render error, 130 interrupted.",
+               "Exit codes: 0 ok, 2 config error, 3 data error, 4 render error, 5 disclosure check failed, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"healthgap {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
