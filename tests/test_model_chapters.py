@@ -69,6 +69,9 @@ def test_no_outcome_column_skips_the_models(tmp_path, population):
         text = _text(site / page.replace(".qmd", ".html"))
         assert f"{SKIP} usable outcome for the model" in text, page
         assert "Traceback" not in text, page
+        # Later sections point back to that note instead of blaming their own inputs.
+        for misleading in ("column with more than one group", "model features", "true-status columns"):
+            assert f"{SKIP} {misleading}" not in text, (page, misleading)
 
 
 def test_single_level_dimension_and_no_truth(tmp_path, population):

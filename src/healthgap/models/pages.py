@@ -83,6 +83,17 @@ class ModelPages:
             return str(exc)
         return None
 
+    def skip(self, reason: str) -> Any:
+        """A section's skip note; when no model can be fitted at all, say that (once explained above).
+
+        Without this, every later section of a model chapter would blame its own
+        inputs (a dimension, the features) when the real reason is the outcome.
+        """
+        if self.problem is not None:
+            return self.book.skip("model to show, because it has no usable outcome (see the note at the start "
+                                  "of this chapter)")
+        return self.book.skip(reason)
+
     @cached_property
     def result(self) -> ModelResult:
         return fit_cached(self.book.people, settings=self.settings, n_boot=MODEL_BOOT, seed=self.config.seed)
