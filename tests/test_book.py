@@ -210,3 +210,28 @@ def test_rate_ratios_against_a_suppressed_reference_are_not_published(book, env)
     sex = published.filter(pl.col("dimension") == "sex")
     assert sex["rate_ratio"].to_list() == pytest.approx([1.0, (26 / 1400) / (30 / 1500)])
     assert "__hg_is_reference" not in published.columns
+
+
+def test_figure_leaves_the_caption_to_quarto(tmp_path, monkeypatch):
+    """Under Quarto the cell's fig-cap is the numbered caption, so the figure does not repeat its title."""
+    import altair as alt
+    import polars as pl
+
+    from healthgap.charts.html import figure_html
+
+    data = pl.DataFrame({"group": ["a", "b"], "value": [1.0, 2.0]})
+    chart = alt.Chart(alt.Data(values=data.to_dicts())).mark_bar().encode(x="group:N", y="value:Q")
+    kwargs = dict(id="f", title="Title here", description="d", data=data, download_href=None)
+    own = figure_html(chart, **kwargs)
+    quarto = figure_html(chart, **kwargs, own_caption=False)
+    assert "<figcaption" in own and "<figcaption" not in quarto
+    assert 'aria-label="Title here"' in quarto
+
+    from healthgap.book import _under_quarto
+
+    monkeypatch.delenv("QUARTO_DOCUMENT_PATH", raising=False)
+    monkeypatch.delenv("QUARTO_DOCUMENT_FILE", raising=False)
+    monkeypatch.delenv("QUARTO_EXECUTE_INFO", raising=False)
+    assert not _under_quarto()
+    monkeypatch.setenv("QUARTO_DOCUMENT_PATH", str(tmp_path))
+    assert _under_quarto()

@@ -374,6 +374,7 @@ class Book:
             asset_prefix=self.page_prefix,
             columns=columns,
             formats=formats,
+            own_caption=not _under_quarto(),
         )
         return HTML(markup)
 
@@ -495,6 +496,11 @@ def _reference_marker(data: pl.DataFrame) -> pl.Expr:
         if c in data.columns:
             marker = marker & pl.col(c).is_null()
     return marker.fill_null(False)
+
+
+def _under_quarto() -> bool:
+    """True when Quarto executes the chapter: it numbers figure captions itself from ``fig-cap``."""
+    return any(os.environ.get(v) for v in ("QUARTO_DOCUMENT_PATH", "QUARTO_DOCUMENT_FILE", "QUARTO_EXECUTE_INFO"))
 
 
 def _download_link(href: str, text: str, after: str = "") -> str:

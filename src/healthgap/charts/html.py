@@ -156,6 +156,7 @@ def figure_html(
     columns: Mapping[str, str] | None = None,
     formats: Mapping[str, str | tuple[str, int]] | None = None,
     include_script: bool = True,
+    own_caption: bool = True,
 ) -> str:
     """An accessible HTML figure for an Altair chart.
 
@@ -173,6 +174,10 @@ def figure_html(
     columns, formats : passed to :func:`healthgap.tables.table_html`.
     include_script : add the ``<script>`` tag loading the chart bundle. Including it
         in every figure is safe: the bundle guards itself to run once per page.
+    own_caption : write the title as the figure's ``<figcaption>``. Pass False when the
+        page's renderer adds its own numbered caption from the cell's ``fig-cap``
+        (Quarto), so the title is not shown twice; the figure is then labelled
+        with ``aria-label``.
 
     Returns
     -------
@@ -210,14 +215,20 @@ def figure_html(
     table = table_html(data, id=f"{id}-table", caption=f"The numbers: {title}", columns=columns, formats=formats)
     esc = html.escape
     parts = [
-        f'<figure class="hg-figure" id="{esc(id)}" aria-labelledby="{esc(id)}-caption">',
+        f'<figure class="hg-figure" id="{esc(id)}" aria-labelledby="{esc(id)}-caption">'
+        if own_caption
+        else f'<figure class="hg-figure" id="{esc(id)}" aria-label="{esc(title)}">',
         f'<div class="hg-chart" id="{esc(id)}-chart" role="img" aria-label="{esc(description)}" '
         f'data-hg-spec="{esc(id)}-spec" tabindex="0" style="{width_var}max-width:100%;overflow-x:auto">'
         f'<div class="hg-static" aria-hidden="true">{svg}</div></div>',
         f'<script type="application/json" id="{esc(id)}-spec">{_script_json(spec)}</script>',
-        f'<figcaption id="{esc(id)}-caption"><strong>{esc(title)}</strong>'
-        + (f" {esc(caption)}" if caption else "")
-        + "</figcaption>",
+        (
+            f'<figcaption id="{esc(id)}-caption"><strong>{esc(title)}</strong>'
+            + (f" {esc(caption)}" if caption else "")
+            + "</figcaption>"
+            if own_caption
+            else (f'<p class="hg-caption">{esc(caption)}</p>' if caption else "")
+        ),
         f'<details class="hg-numbers"><summary>{esc(SHOW_NUMBERS)}</summary>\n{table}\n</details>',
     ]
     if download_href:
