@@ -227,11 +227,9 @@ def headlines(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Headlines:
             text = (
                 f"Of the people who truly have {CONDITION_LABELS[cond3].lower()}, "
                 f"{_num(a['value'], 0)}% in the most deprived fifth are on a GP register, against "
-                f"{_num(b['value'], 0)}% in the least deprived fifth: the condition goes unrecorded "
-                f"more often in the most deprived areas." if a["value"] < b["value"] else
-                f"Of the people who truly have {CONDITION_LABELS[cond3].lower()}, "
-                f"{_num(a['value'], 0)}% in the most deprived fifth are on a GP register, against "
-                f"{_num(b['value'], 0)}% in the least deprived fifth."
+                f"{_num(b['value'], 0)}% in the least deprived fifth"
+                + (": the condition goes unrecorded more often in the most deprived areas."
+                   if a["value"] < b["value"] else ".")
             )
             f3 = Finding("underdiagnosis", title, text, {"condition": cond3, "most": a["value"],
                                                           "least": b["value"], "gap": a["value"] - b["value"],
