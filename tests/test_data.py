@@ -96,6 +96,49 @@ def test_empty_ethnicity_becomes_not_stated_and_codes_can_map_to_missing(tmp_pat
     assert frame["sex"][5] is None
 
 
+def _canonical(value, codes: dict, valid: tuple[str, ...]):
+    """Plain-Python reference for a category column: trim, map codes, match case-insensitively."""
+    if value is None or not value.strip():
+        return None
+    value = codes.get(value.strip(), value.strip())
+    if value is None:
+        return None
+    return {c.lower(): c for c in valid}.get(value.lower())
+
+
+@pytest.mark.parametrize("dtype", [pl.String, pl.Categorical, "enum"])
+@pytest.mark.parametrize("max_lookup", [50_000, 2])  # a lookup per distinct value, or per row
+def test_parquet_text_columns_match_a_per_value_reference(tmp_path, make_people, monkeypatch, dtype,
+                                                          max_lookup):
+    import healthgap._lookup as lookup
+
+    monkeypatch.setattr(lookup, "MAX_LOOKUP_VALUES", max_lookup)
+    people = make_people(300)
+    messy = {"sex": [" Male", "F", "female ", "MALE", "", None, "U", "x"],
+             "ethnicity": ["white", " Asian ", "BLACK", "", None, "Other", "mixed", "Not Stated"],
+             "locality": [" Ipswich", "Colchester", "", None, "Ipswich", "Tendring ", "a", "b"]}
+    raw = people.with_columns(
+        pl.Series(c, [v[i % len(v)] for i in range(300)], dtype=pl.String) for c, v in messy.items()
+    )
+    if dtype == "enum":
+        raw = raw.with_columns(pl.col(c).cast(pl.Enum(sorted({x for x in v if x is not None})))
+                               for c, v in messy.items())  # fmt: skip
+    else:
+        raw = raw.with_columns(pl.col(list(messy)).cast(dtype))
+    codes = {"sex": {"F": "female", "U": None}}
+    config = setup_case(tmp_path, raw, data={"codes": codes})
+    frame = load(config, validate=False).collect()
+    sexes = [_canonical(v, codes["sex"], CONTRACT["sex"].codes) for v in messy["sex"]]
+    groups = [_canonical(v, {}, CONTRACT["ethnicity"].codes) or "Not stated" for v in messy["ethnicity"]]
+    places = [v.strip() or None if v is not None else None for v in messy["locality"]]
+    for name, expected in (("sex", sexes), ("ethnicity", groups), ("locality", places)):
+        assert frame[name].to_list() == [expected[i % 8] for i in range(300)], name
+        assert frame.schema[name] == pl.String
+    # a new version of the file is looked up afresh, not from the last one's values
+    raw.with_columns(pl.lit("male").alias("sex")).write_parquet(config.data.path)
+    assert load(config, validate=False).collect()["sex"].to_list() == ["male"] * 300
+
+
 def test_missing_file(tmp_path):
     (message,) = problems(setup_case(tmp_path, None))
     assert message.startswith("data.path: file not found:") and "people.parquet" in message

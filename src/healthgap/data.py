@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from healthgap._lookup import lookups
 from healthgap._validation import ValidationReport
 from healthgap.config import AGE_BANDS, Config, Dimension
 from healthgap.contract import CONTRACT, TRUTH_PREFIX, Column
@@ -127,6 +128,8 @@ def _convert(name: str, dtype: pl.DataType, config: Config) -> tuple[pl.Expr, pl
         )
         return tokens, _text(raw)
     # integer / float
+    if col.kind == "integer" and dtype.is_integer() and not codes:
+        return raw.cast(pl.Int64, strict=False), raw  # already whole numbers
     if codes:
         number = _text(raw).replace(list(codes), list(codes.values())).cast(pl.Float64, strict=False)
         raw = _text(raw)
@@ -331,6 +334,7 @@ def load(config: Config, *, validate: bool = True) -> pl.LazyFrame:
         raise DataError("\n".join(problems))
     schema = lf.collect_schema()
     exprs = {n: _convert(n, schema[n], config)[0] for n in schema.names()}
+    exprs.update(lookups(config, lf, exprs, key=_cache_key(config)))
     if "ethnicity" in exprs:
         exprs["ethnicity"] = exprs["ethnicity"].fill_null("Not stated")
     if "imd_decile" in exprs and "imd_quintile" not in exprs:
