@@ -13,8 +13,8 @@ candidate reads the same file, the same seven columns, with a warm OS cache:
     the people into the finest cells, age band x all four dimensions, both conditions
     at once; roll-ups of the small table; one vectorised DSR query);
   * healthgap ``dsr_by`` on ``healthgap.data.load(config)`` (a config in the temporary
-    folder pointing at the file; validation is cached per file version, so it is run
-    once before timing and reported apart);
+    folder pointing at the file; validation and the lookups that map text codes are
+    cached per file version, so they are run once before timing and reported apart);
   * healthgap per dimension (``counts_by_age_band`` per dimension over the same scan,
     then 8 ``dsr`` calls), kept for reference;
   * PHStatsMethods 0.1.16 (``ph_dsr``, the pandas port of the Fingertips methods) fed by
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from healthgap.config import load_config
-    from healthgap.data import validate
+    from healthgap.data import load, validate
 
     with tempfile.TemporaryDirectory(prefix="bench_dsr_") as tmp:
         path, source = population_file(Path(tmp), args.n, args.seed, enum=args.enum)
@@ -358,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         validate(config)
         validation = time.perf_counter() - start
+        start = time.perf_counter()
+        load(config, validate=False)  # finds each text column's distinct values (cached)
+        lookups = time.perf_counter() - start
         size = path.stat().st_size / 1e6
         print(f"population: {people.height:,} people from {source}")
         print(f"file: {path.name}, {size:.1f} MB, {len(pl.read_parquet_schema(path))} columns, "
@@ -366,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"polars {pl.__version__} ({pl.thread_pool_size()} threads), pandas {pd.__version__}")
         print(f"healthgap.data.validate(config), once per file version (cached, not timed "
               f"below): {validation * 1000:.0f} ms")  # fmt: skip
+        print(f"healthgap.data.load(config)'s text-code lookups, once per file version (cached, "
+              f"not timed below): {lookups * 1000:.0f} ms")  # fmt: skip
 
         ours = ["healthgap dsr_by, scan_parquet", "healthgap dsr_by, data.load",
                 "healthgap per dimension, scan_parquet"]  # fmt: skip
@@ -402,6 +407,13 @@ def main(argv: list[str] | None = None) -> int:
         rel = max(r for _, r in mode["worst"].values())
         print(f"SUMMARY {label:13s}: {mine} vs {mode['peer']}: {bests:.1f}x (ratio of bests), "
               f"{median:.1f}x (median same-round); max relative difference {rel:.1e}")  # fmt: skip
+    # the usual way to use PHStatsMethods (counts per dimension, then ph_dsr per
+    # dimension and condition), at its fastest read, against both healthgap routes
+    best = file_mode["best"]
+    usual = min((k for k in peers if "per dimension" in k), key=lambda k: best[k])
+    for mine in ours[:2]:
+        print(f"SUMMARY from the file: {mine} vs {usual} (the usual PHStatsMethods route): "
+              f"{best[usual] / best[mine]:.1f}x (ratio of bests)")  # fmt: skip
     bests, median = file_mode["ratios"][ours[0], file_mode["peer"]]
     ok = all(r <= 1e-9 for _, r in file_mode["worst"].values()) and min(bests, median) >= 10
     print("RESULT (from the file; both ratios vs the peer must be >= 10x):",
