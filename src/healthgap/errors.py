@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["HealthgapError", "ConfigError", "DataError", "RenderError"]
+__all__ = ["HealthgapError", "ConfigError", "DataError", "RenderError", "DisclosureError"]
 
 
 class HealthgapError(Exception):
@@ -27,3 +27,12 @@ class RenderError(HealthgapError):
     """Rendering the book failed; the message names the chapter and the cell."""
 
     exit_code = 4
+
+
+class DisclosureError(HealthgapError, ValueError):
+    """Something about to be published could identify people, or protect() was misused.
+
+    Also exported as :class:`healthgap.disclosure.DisclosureError`.
+    """
+
+    exit_code = 5

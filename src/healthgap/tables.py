@@ -26,8 +26,14 @@ from typing import Literal
 
 import polars as pl
 
-from healthgap.disclosure import OFF_PREFIX, assert_publishable
-from healthgap.disclosure._rules import REASON_DERIVED, REASON_INPUT, REASON_REFERENCE, REASON_SECONDARY
+from healthgap.disclosure import (
+    OFF_PREFIX,
+    REASON_DERIVED,
+    REASON_INPUT,
+    REASON_REFERENCE,
+    REASON_SECONDARY,
+    assert_publishable,
+)
 
 __all__ = ["table_html", "format_expr", "format_number", "reason_notes", "SUPPRESSED_MARK", "MISSING_MARK", "STYLES"]
 

@@ -96,11 +96,11 @@ from healthgap.disclosure._rules import (
     REASON_REFERENCE,
     REASON_SECONDARY,
     TOTAL_MARKERS,
-    DisclosureError,
     is_count_like,
     primary_reason,
     round_to_base,
 )
+from healthgap.errors import DisclosureError
 
 __all__ = [
     "DisclosureError",

@@ -5,13 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from healthgap.config import DisclosureSettings
-from healthgap.errors import HealthgapError
-
-class DisclosureError(HealthgapError, ValueError):
-    """Something about to be published could identify people, or protect() was misused."""
-
-    exit_code = 5
-
+from healthgap.errors import DisclosureError
 
 REASON_SECONDARY = "secondary suppression: protects a suppressed cell in the same group"
 REASON_DERIVED = "derived from a suppressed count"
