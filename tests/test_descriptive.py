@@ -367,7 +367,7 @@ def test_headlines_sentences_carry_the_computed_numbers(synthetic):
     table = rates(people, config, measures=["cvd_admissions"], dimensions=["imd_quintile"], multiplier=1000)
     rr = table.filter(pl.col("level") == "1")["rate_ratio"].item()
     assert h.outcome_ratio.values["ratio"] == pytest.approx(rr)
-    assert f"{rr:.1f} times" in h.outcome_ratio.text
+    assert f"{rr:.2f} times" in h.outcome_ratio.text
     prev = prevalence(people, config, conditions=["hypertension"], dimensions=["imd_quintile"])
     most = prev.filter(pl.col("level") == "1")["value"].item()
     assert f"{most:.1f}%" in h.prevalence_gap.text

@@ -84,8 +84,8 @@ def _num(x: float | None, dp: int = 1) -> str:
 
 
 def _times(ratio: float) -> str:
-    """'1.8 times as likely' / 'about as likely' phrasing for a ratio."""
-    return f"{_num(ratio, 1)} times"
+    """'1.84 times' for a ratio: two decimal places, as its confidence interval has."""
+    return f"{_num(ratio, 2)} times"
 
 
 def _ends(dim_levels: tuple[str, ...]) -> tuple[str, str]:
