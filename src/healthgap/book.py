@@ -39,10 +39,8 @@ Environment (all optional)
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +48,16 @@ from typing import Any
 
 import polars as pl
 
+from healthgap.banners import disclosure_banner, synthetic_banner
 from healthgap.config import Config, load_config
+from healthgap.downloads import (
+    FRAGMENT_DIR,
+    MANIFEST_NAME,
+    clear_chapter,
+    download_link,
+    write_download,
+    write_manifest,
+)
 
 __all__ = [
     "Book",
@@ -62,9 +69,6 @@ __all__ = [
     "MANIFEST_NAME",
     "FRAGMENT_DIR",
 ]
-
-MANIFEST_NAME = "manifest.json"
-FRAGMENT_DIR = ".manifest"
 
 _ENV_CONFIG = "HEALTHGAP_CONFIG"
 _ENV_CHAPTER = "HEALTHGAP_CHAPTER"
@@ -85,7 +89,6 @@ ERR_MISSING_COUNTS = (
     "Pass the names of the columns that hold counts of people or events as counts=[...]."
 )
 ERR_NOT_FRAME = "{what} {id!r}: data must be a polars DataFrame, got {type}."
-ERR_BAD_FRAGMENT = "Manifest fragment {path} is not valid JSON ({error}); delete it and re-render."
 
 _SKIP_NOTE = "This section is skipped because the dataset has no {what}."
 
@@ -111,39 +114,6 @@ def find_project(start: str | Path | None = None) -> Path:
     from healthgap.config import project_root
 
     return project_root(here)
-
-
-def synthetic_banner() -> str:
-    """HTML of the prominent banner shown on every page built from synthetic data."""
-    return (
-        '<div class="hg-banner hg-banner-synthetic callout callout-warning" role="note" '
-        'aria-label="Synthetic data">'
-        "<p><strong>Synthetic data.</strong> Every number on this page comes from a "
-        "computer-generated population, not from real patients. The inequalities in it were "
-        "built in on purpose so that the methods can be checked against a known answer. "
-        "Do not use these figures to make decisions about services.</p></div>"
-    )
-
-
-def disclosure_banner(config: Config) -> str:
-    """HTML of the notice shown on every page when disclosure control is switched off."""
-    try:
-        from healthgap.disclosure import disclosure_notice
-
-        text = disclosure_notice(config.disclosure)
-    except ImportError:  # pragma: no cover - disclosure module always present in a release
-        text = None
-    if not text:
-        reason = config.disclosure.reason or "no reason was given"
-        text = (
-            "Disclosure control is switched off: small numbers are not suppressed or rounded. "
-            f"Reason given: {reason}. Do not publish this report outside the organisation."
-        )
-    return (
-        '<div class="hg-banner hg-banner-disclosure callout callout-important" role="note" '
-        f'aria-label="Disclosure control off"><p><strong>Not for publication.</strong> '
-        f"{html.escape(text)}</p></div>"
-    )
 
 
 _PEOPLE_CACHE: dict[tuple[str, float], pl.DataFrame] = {}
@@ -421,7 +391,7 @@ class Book:
         )
         if download:
             href = self._write(protected, id=id, title=title, kind="table")
-            markup += _download_link(href, "Download this table as CSV", f" ({title})")
+            markup += download_link(href, "Download this table as CSV", f" ({title})")
         return HTML(markup)
 
     def download(
@@ -441,7 +411,7 @@ class Book:
         protected = self._claim_and_protect(df, id=id, what="Download", counts=counts, derived=derived, by=by,
                                             across=across)  # fmt: skip
         href = self._write(protected, id=id, title=title, kind="data")
-        return HTML(_download_link(href, f"{title} (CSV)"))
+        return HTML(download_link(href, f"{title} (CSV)"))
 
     # -- internals ----------------------------------------------------------
     def _claim_and_protect(self, data: pl.DataFrame, *, id: str, what: str, **protect: Any) -> pl.DataFrame:
@@ -459,27 +429,8 @@ class Book:
     def _write(
         self, df: pl.DataFrame, *, id: str, title: str, kind: str, description: str | None = None
     ) -> str:
-        rel = f"{self.chapter}/{id}.csv"
-        target = self.downloads / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        df.write_csv(target)
-        fragment = {
-            "id": id,
-            "title": title,
-            "chapter": self.chapter,
-            "kind": kind,
-            "file": rel,
-            "columns": list(df.columns),
-            "rows": df.height,
-            "synthetic": bool(self.config.data.synthetic),
-        }
-        if description:
-            fragment["description"] = description
-        frag_dir = self.downloads / FRAGMENT_DIR
-        frag_dir.mkdir(parents=True, exist_ok=True)
-        (frag_dir / f"{self.chapter}--{id}.json").write_text(
-            json.dumps(fragment, indent=2), encoding="utf-8"
-        )
+        rel = write_download(df, self.downloads, chapter=self.chapter, id=id, title=title, kind=kind,
+                             synthetic=bool(self.config.data.synthetic), description=description)
         return f"{self.page_prefix}downloads/{rel}"
 
 
@@ -503,14 +454,6 @@ def _under_quarto() -> bool:
     return any(os.environ.get(v) for v in ("QUARTO_DOCUMENT_PATH", "QUARTO_DOCUMENT_FILE", "QUARTO_EXECUTE_INFO"))
 
 
-def _download_link(href: str, text: str, after: str = "") -> str:
-    """The paragraph linking a CSV download: ``text`` is the link, ``after`` follows it."""
-    return (
-        f'<p class="hg-download"><a href="{html.escape(href)}" download>{html.escape(text)}</a>'
-        f"{html.escape(after)}</p>"
-    )
-
-
 def _is_builder(chart: Any) -> bool:
     return callable(chart) and not hasattr(chart, "to_dict")
 
@@ -520,15 +463,6 @@ def _join(items: Sequence[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " or " + items[-1]
-
-
-def _clear_chapter(downloads: Path, chapter: str) -> None:
-    """Remove a chapter's previous downloads so stale files never survive a re-render."""
-    shutil.rmtree(downloads / chapter, ignore_errors=True)
-    frag_dir = downloads / FRAGMENT_DIR
-    if frag_dir.is_dir():
-        for old in frag_dir.glob(f"{chapter}--*.json"):
-            old.unlink(missing_ok=True)
 
 
 def setup(chapter: str | None = None, *, display_banners: bool = True) -> Book:
@@ -561,7 +495,7 @@ def setup(chapter: str | None = None, *, display_banners: bool = True) -> Book:
         Path(env_downloads) if env_downloads else find_project() / "_build" / "downloads"
     ).resolve()
     downloads.mkdir(parents=True, exist_ok=True)
-    _clear_chapter(downloads, slug)
+    clear_chapter(downloads, slug)
     book = Book(config=config, chapter=slug, page_prefix=prefix, downloads=downloads)
     if display_banners:
         from IPython.display import HTML, display
@@ -571,42 +505,3 @@ def setup(chapter: str | None = None, *, display_banners: bool = True) -> Book:
         if not config.disclosure.enabled:
             display(HTML(disclosure_banner(config)))
     return book
-
-
-def write_manifest(downloads_dir: str | Path) -> Path:
-    """Merge the per-download fragments into ``<downloads_dir>/manifest.json``.
-
-    The manifest lists every download with its ``id``, ``title``, ``chapter``,
-    ``kind`` (figure, table or data), ``file`` (relative to the downloads
-    folder), ``columns`` and ``rows``, sorted by chapter then id. Fragments
-    whose CSV no longer exists are dropped.
-
-    Parameters
-    ----------
-    downloads_dir : the downloads folder the chapters wrote to.
-
-    Returns
-    -------
-    Path
-        The manifest written.
-
-    References
-    ----------
-    .. [1] W3C, Data on the Web Best Practices, BP 2 "Provide descriptive metadata".
-    """
-    root = Path(downloads_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    entries: list[dict[str, Any]] = []
-    frag_dir = root / FRAGMENT_DIR
-    for path in sorted(frag_dir.glob("*.json")) if frag_dir.is_dir() else []:
-        try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(ERR_BAD_FRAGMENT.format(path=path, error=exc)) from None
-        if (root / entry["file"]).is_file():
-            entries.append(entry)
-    entries.sort(key=lambda e: (e["chapter"], e["id"]))
-    manifest = {"files": entries, "count": len(entries)}
-    target = root / MANIFEST_NAME
-    target.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    return target

@@ -51,16 +51,13 @@ def finish_site(site: Path, *, downloads: Path | None = None, progress: Callable
     if downloads is not None and Path(downloads).is_dir() and Path(downloads).resolve() != target.resolve():
         shutil.copytree(downloads, target, dirs_exist_ok=True)
     if target.is_dir():
-        try:
-            from healthgap.book import write_manifest
-        except ImportError:
-            write_manifest = None
-        if write_manifest is not None:
-            write_manifest(target)
-            # the per-chapter fragments are build bookkeeping, merged into manifest.json: not published
-            fragments = target / getattr(sys.modules["healthgap.book"], "FRAGMENT_DIR", ".manifest")
-            if fragments.is_dir() and (target / "manifest.json").is_file():
-                shutil.rmtree(fragments)
+        from healthgap.downloads import FRAGMENT_DIR, MANIFEST_NAME, write_manifest
+
+        write_manifest(target)
+        # the per-chapter fragments are build bookkeeping, merged into manifest.json: not published
+        fragments = target / FRAGMENT_DIR
+        if fragments.is_dir() and (target / MANIFEST_NAME).is_file():
+            shutil.rmtree(fragments)
     try:
         from healthgap.charts import write_chart_assets
     except ImportError as exc:

@@ -1,0 +1,124 @@
+"""CSV downloads of the book and their manifest.
+
+A chapter's downloads are written to ``<downloads>/<chapter>/<id>.csv``. Next to each CSV
+a manifest fragment ``<downloads>/.manifest/<chapter>--<id>.json`` records what it is;
+after every chapter ran, :func:`write_manifest` merges the fragments into
+``<downloads>/manifest.json``. Only :class:`healthgap.book.Book` writes downloads, and only
+frames it has protected with :func:`healthgap.disclosure.protect`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+__all__ = [
+    "MANIFEST_NAME",
+    "FRAGMENT_DIR",
+    "write_download",
+    "write_manifest",
+    "clear_chapter",
+    "download_link",
+]
+
+MANIFEST_NAME = "manifest.json"
+FRAGMENT_DIR = ".manifest"
+ERR_BAD_FRAGMENT = "Manifest fragment {path} is not valid JSON ({error}); delete it and re-render."
+
+
+def write_download(
+    df: pl.DataFrame,
+    downloads: Path,
+    *,
+    chapter: str,
+    id: str,
+    title: str,
+    kind: str,
+    synthetic: bool,
+    description: str | None = None,
+) -> str:
+    """Write ``df`` as ``<downloads>/<chapter>/<id>.csv`` with its manifest fragment.
+
+    Returns the CSV's path relative to the downloads folder.
+    """
+    rel = f"{chapter}/{id}.csv"
+    target = downloads / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    df.write_csv(target)
+    fragment: dict[str, Any] = {
+        "id": id,
+        "title": title,
+        "chapter": chapter,
+        "kind": kind,
+        "file": rel,
+        "columns": list(df.columns),
+        "rows": df.height,
+        "synthetic": synthetic,
+    }
+    if description:
+        fragment["description"] = description
+    frag_dir = downloads / FRAGMENT_DIR
+    frag_dir.mkdir(parents=True, exist_ok=True)
+    (frag_dir / f"{chapter}--{id}.json").write_text(json.dumps(fragment, indent=2), encoding="utf-8")
+    return rel
+
+
+def download_link(href: str, text: str, after: str = "") -> str:
+    """The paragraph linking a CSV download: ``text`` is the link, ``after`` follows it."""
+    return (
+        f'<p class="hg-download"><a href="{html.escape(href)}" download>{html.escape(text)}</a>'
+        f"{html.escape(after)}</p>"
+    )
+
+
+def clear_chapter(downloads: Path, chapter: str) -> None:
+    """Remove a chapter's previous downloads so stale files never survive a re-render."""
+    shutil.rmtree(downloads / chapter, ignore_errors=True)
+    frag_dir = downloads / FRAGMENT_DIR
+    if frag_dir.is_dir():
+        for old in frag_dir.glob(f"{chapter}--*.json"):
+            old.unlink(missing_ok=True)
+
+
+def write_manifest(downloads_dir: str | Path) -> Path:
+    """Merge the per-download fragments into ``<downloads_dir>/manifest.json``.
+
+    The manifest lists every download with its ``id``, ``title``, ``chapter``,
+    ``kind`` (figure, table or data), ``file`` (relative to the downloads
+    folder), ``columns`` and ``rows``, sorted by chapter then id. Fragments
+    whose CSV no longer exists are dropped.
+
+    Parameters
+    ----------
+    downloads_dir : the downloads folder the chapters wrote to.
+
+    Returns
+    -------
+    Path
+        The manifest written.
+
+    References
+    ----------
+    .. [1] W3C, Data on the Web Best Practices, BP 2 "Provide descriptive metadata".
+    """
+    root = Path(downloads_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    entries: list[dict[str, Any]] = []
+    frag_dir = root / FRAGMENT_DIR
+    for path in sorted(frag_dir.glob("*.json")) if frag_dir.is_dir() else []:
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(ERR_BAD_FRAGMENT.format(path=path, error=exc)) from None
+        if (root / entry["file"]).is_file():
+            entries.append(entry)
+    entries.sort(key=lambda e: (e["chapter"], e["id"]))
+    manifest = {"files": entries, "count": len(entries)}
+    target = root / MANIFEST_NAME
+    target.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return target
