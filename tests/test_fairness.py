@@ -187,7 +187,49 @@ def test_mitigation_reduces_targeted_disparity(htn):
     assert s["capacity"]["selection_rate"] == pytest.approx(0.05, abs=0.015)
     _published_n_ok(m.by_group)
     again = mitigate(htn, dimension=DEFAULT_DIMENSIONS["imd_quintile"])
-    assert again.summary.equals(m.summary)  # randomised predictions are seeded
+    assert again.summary.equals(m.summary)  # randomised predictions and the bootstrap are seeded
+    for name in ("balanced_accuracy", "tpr_difference", "gap_change"):
+        lo, hi = m.summary[f"{name}_lower_ci"], m.summary[f"{name}_upper_ci"]
+        assert (lo <= hi).all() and (lo <= m.summary[name] + 1e-9).all() and (m.summary[name] <= hi + 1e-9).all()
+    assert s["balanced"]["gap_change"] == 0.0
+
+
+def test_mitigation_intervals_match_a_replicate_by_replicate_bootstrap():
+    from healthgap.fairness._groups import Grouping
+    from healthgap.fairness._mitigation import _intervals
+    from healthgap.models._metrics import bootstrap_weights
+
+    rng = np.random.default_rng(3)
+    n, k = 900, 3
+    codes = rng.integers(-1, k, n)  # -1: group missing, left out of the gap
+    y = rng.random(n) < 0.3
+    decisions = {"balanced": rng.random(n) < 0.4, "fairer": rng.random(n) < 0.5 + 0.1 * codes}
+    g = Grouping("imd_quintile", "IMD", ("imd_quintile",), ("1", "2", "3"), ("One", "Two", "Three"), codes)
+    ends = {"balanced": ("Three", "One"), "fairer": ("Two", "One")}
+    overall = pl.DataFrame({"strategy": list(ends), "highest_group": [e[0] for e in ends.values()],
+                            "lowest_group": [e[1] for e in ends.values()], "tpr_difference": [0.2, 0.05]})
+    got = _intervals(decisions, y, g, overall, n_boot=300, seed=11, confidence=0.9)
+    # reference: one replicate at a time, plain weighted sums
+    ba, gap = {s: [] for s in ends}, {s: [] for s in ends}
+    position = {"One": 0, "Two": 1, "Three": 2}
+    for W in bootstrap_weights(n, n_boot=300, seed=11):
+        for w in W:
+            for s, flag in decisions.items():
+                tpr = [np.sum(w * (y & flag & (codes == j))) / np.sum(w * (y & (codes == j))) for j in range(k)]
+                tp, fp = np.sum(w * (y & flag)) / np.sum(w * y), np.sum(w * (~y & flag)) / np.sum(w * ~y)
+                ba[s].append((tp + 1 - fp) / 2)
+                top, bottom = (position[e] for e in ends[s])
+                gap[s].append(tpr[top] - tpr[bottom])
+    rows = {r["strategy"]: r for r in got.iter_rows(named=True)}
+    for s in ends:
+        change = np.asarray(gap[s]) - np.asarray(gap["balanced"])
+        for name, reps in (("balanced_accuracy", ba[s]), ("tpr_difference", gap[s]), ("gap_change", change)):
+            lo, hi = np.quantile(reps, [0.05, 0.95])
+            assert rows[s][f"{name}_lower_ci"] == pytest.approx(lo, abs=1e-12), (s, name)
+            assert rows[s][f"{name}_upper_ci"] == pytest.approx(hi, abs=1e-12), (s, name)
+    assert rows["fairer"]["gap_change"] == pytest.approx(0.05 - 0.2)
+    assert rows["balanced"]["gap_change"] == 0.0 and rows["balanced"]["gap_change_upper_ci"] == 0.0
+    assert rows["fairer"]["gap_change_upper_ci"] > rows["fairer"]["gap_change_lower_ci"]
 
 
 def test_mitigation_unknown_dimension_is_clear(htn):

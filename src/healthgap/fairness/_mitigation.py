@@ -10,12 +10,14 @@ import numpy as np
 import polars as pl
 from fairlearn.postprocessing import ThresholdOptimizer
 from fairlearn.reductions import ErrorRate, ExponentiatedGradient, TruePositiveRateParity
+from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 from healthgap.config import Dimension, DisclosureSettings
-from healthgap.fairness._audit import publishable
+from healthgap.fairness._audit import DEFAULT_N_BOOT, publishable
 from healthgap.fairness._groups import Grouping, groupings
 from healthgap.models import ModelResult
+from healthgap.models._metrics import bootstrap_weights, percentile_interval
 
 __all__ = ["Mitigation", "mitigate", "STRATEGIES"]
 
@@ -26,6 +28,11 @@ STRATEGIES: dict[str, str] = {
     "threshold_optimizer": "ThresholdOptimizer (equal opportunity)",
     "exponentiated_gradient": "ExponentiatedGradient (equal opportunity)",
 }
+#: Baseline the other strategies' gaps are compared with (``gap_change``).
+BASELINE = "balanced"
+METHOD = ("percentile bootstrap of the test set, {n} replicates (seed {seed}); the gap is between the groups "
+          "with the highest and lowest published true positive rate, and its change from the unmitigated model "
+          "is paired (the same replicates)")
 NO_DIMENSION = ("mitigate: dimension {name!r} is not available for mitigation ({why}). Fix: choose one of "
                 "{options}.")
 
@@ -38,7 +45,10 @@ class Mitigation:
     ----------
     dimension, dimension_label : the equity dimension whose true positive rates are equalised.
     summary : one row per strategy: selection rate, TPR, FPR, balanced accuracy, cases found and
-        missed in the test set, the largest between-group TPR difference and the groups involved.
+        missed in the test set, the largest between-group TPR difference and the groups involved,
+        and its change from the unmitigated model at the balanced-accuracy threshold
+        (``gap_change``, negative when narrower), with bootstrap confidence intervals
+        (``*_lower_ci``, ``*_upper_ci``) for balanced accuracy, the gap and its change.
     by_group : per strategy and group, true positive rate and selection rate (disclosure-protected).
     sample : training people used by ExponentiatedGradient; ``seed`` its seed and random_state.
     """
@@ -73,6 +83,8 @@ def mitigate(
     seed: int | None = None,
     top_fraction: float | None = None,
     disclosure: DisclosureSettings | None = None,
+    n_boot: int = DEFAULT_N_BOOT,
+    confidence: float = 0.95,
 ) -> Mitigation:
     """Compare the unmitigated model with two equal-opportunity mitigations.
 
@@ -90,13 +102,19 @@ def mitigate(
       ``settings.mitigation_sample``); its error costs are weighted by
       prevalence so it too maximises balanced accuracy.
 
-    Randomised predictions use ``random_state=seed``. All metrics are on the test set.
+    Randomised predictions use ``random_state=seed``. All metrics are on the test set, with
+    percentile bootstrap intervals (``n_boot`` replicates of the test set, seeded; the
+    decisions are held fixed): balanced accuracy, the gap in true positive rate between the
+    groups with the highest and lowest published rate, and the change in that gap from the
+    unmitigated model, paired on the same replicates so that chance differences between test
+    sets cancel.
 
     References
     ----------
     .. [1] Hardt M, Price E, Srebro N. Equality of opportunity in supervised learning. NeurIPS 2016.
     .. [2] Agarwal A, et al. A reductions approach to fair classification. ICML 2018.
     .. [3] Weerts H, et al. Fairlearn: assessing and improving fairness of AI systems. JMLR 2023.
+    .. [4] Efron B, Tibshirani RJ. An Introduction to the Bootstrap, ch. 13. Chapman & Hall, 1993.
     """
     settings = result.settings
     seed = settings.seed if seed is None else seed
@@ -151,8 +169,11 @@ def mitigate(
              lowest_group=pl.col("group_label").sort_by("tpr").first(),
              groups_compared=pl.len())
     )
+    overall = overall.join(spread, on="strategy", how="left", maintain_order="left")
+    intervals = _intervals(decisions, y_te, test_groups, overall, n_boot=n_boot, seed=seed,
+                           confidence=confidence)
     summary = publishable(
-        overall.join(spread, on="strategy", how="left", maintain_order="left"),
+        overall.join(intervals, on="strategy", how="left", maintain_order="left"),
         counts=["found", "missed", "flagged"], by=["strategy"], settings=disclosure,
     )
     return Mitigation(dimension=dimension.name, dimension_label=dimension.label, summary=summary,
@@ -193,3 +214,72 @@ def _compare(decisions: dict[str, np.ndarray], y: np.ndarray, codes: np.ndarray,
         order=pl.col("strategy").replace_strict(order, return_dtype=pl.Int64),
     ).sort("order").drop("order")
     return summary, by_group.drop("code")
+
+
+def _intervals(decisions: dict[str, np.ndarray], y: np.ndarray, g: Grouping, overall: pl.DataFrame, *,
+               n_boot: int, seed: int, confidence: float) -> pl.DataFrame:
+    """Bootstrap intervals of balanced accuracy, the TPR gap and its change from the baseline.
+
+    One sparse matrix ``Q`` (people x quantities) holds, for every strategy, the people
+    with the outcome in each group and those of them flagged, and overall the true and
+    false positives; each chunk of replicate weights ``W`` gives every sum at once as
+    ``W @ Q``.
+    """
+    names, k = list(decisions), g.k
+    keep = g.codes >= 0
+    group = np.where(keep, g.codes, 0)
+    yk = np.asarray(y, bool)
+    cols, data, idx = [], [], []
+
+    def add(mask: np.ndarray, column: np.ndarray | int) -> None:
+        people = np.flatnonzero(mask)
+        idx.append(people)
+        cols.append(np.broadcast_to(column, people.shape) if np.ndim(column) == 0 else column[mask])
+        data.append(np.ones(people.shape[0]))
+
+    # columns: 0..k-1 cases per group; k, k+1 positives and negatives; then per strategy s at
+    # base = k + 2 + s * (k + 2): found per group (base + group), true and false positives
+    add(keep & yk, group)
+    add(yk, k)
+    add(~yk, k + 1)
+    for i, name in enumerate(names):
+        base, flag = k + 2 + i * (k + 2), np.asarray(decisions[name], bool)
+        add(keep & yk & flag, base + group)
+        add(yk & flag, base + k)
+        add(~yk & flag, base + k + 1)
+    width = k + 2 + len(names) * (k + 2)
+    Q = sparse.csc_matrix((np.concatenate(data), (np.concatenate(idx), np.concatenate(cols).astype(np.int64))),
+                          shape=(yk.shape[0], width))
+    position = {label: j for j, label in enumerate(g.labels)}
+    ends = {r["strategy"]: (position.get(r["highest_group"]), position.get(r["lowest_group"]))
+            for r in overall.iter_rows(named=True)}
+    accuracy, gaps = [], []
+    for W in bootstrap_weights(yk.shape[0], n_boot=n_boot, seed=seed):
+        sums = np.asarray(Q.T @ W.T).T  # (replicates, width)
+        cases, pos, neg = sums[:, :k], sums[:, k], sums[:, k + 1]
+        ba, gap = [], []
+        for i, name in enumerate(names):
+            base = k + 2 + i * (k + 2)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                tpr = sums[:, base:base + k] / cases
+                ba.append((sums[:, base + k] / pos + 1 - sums[:, base + k + 1] / neg) / 2)
+            top, bottom = ends.get(name, (None, None))
+            gap.append(tpr[:, top] - tpr[:, bottom] if None not in (top, bottom) else np.full(W.shape[0], np.nan))
+        accuracy.append(np.stack(ba, axis=1))
+        gaps.append(np.stack(gap, axis=1))
+    A, G = np.concatenate(accuracy), np.concatenate(gaps)  # (n_boot, strategies)
+    C = G - G[:, [names.index(BASELINE)]] if BASELINE in names else np.full_like(G, np.nan)
+    (alo, ahi), (glo, ghi), (clo, chi) = (percentile_interval(R, confidence) for R in (A, G, C))
+    gap = dict(zip(overall["strategy"], overall["tpr_difference"], strict=True))
+    base_gap = gap.get(BASELINE)
+    change = [None if gap.get(n) is None or base_gap is None else gap[n] - base_gap for n in names]
+    nan = lambda v: None if v is None or not np.isfinite(v) else float(v)  # noqa: E731
+    return pl.DataFrame({
+        "strategy": names,
+        "balanced_accuracy_lower_ci": [nan(v) for v in alo], "balanced_accuracy_upper_ci": [nan(v) for v in ahi],
+        "tpr_difference_lower_ci": [nan(v) for v in glo], "tpr_difference_upper_ci": [nan(v) for v in ghi],
+        "gap_change": change,
+        "gap_change_lower_ci": [nan(v) for v in clo], "gap_change_upper_ci": [nan(v) for v in chi],
+        "confidence": [confidence] * len(names),
+        "method": [METHOD.format(n=n_boot, seed=seed)] * len(names),
+    }, schema_overrides={"gap_change": pl.Float64})
