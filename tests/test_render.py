@@ -54,7 +54,7 @@ PAGES = {
     "index.qmd": """\
         # Preface {.unnumbered}
 
-        Welcome. Start with @sec-alpha; the main chart is @fig-bars.
+        Welcome. Start with @sec-alpha; the main chart is @fig-bars. Skipped: @fig-gone.
         """,
     "chapters/alpha.qmd": """\
         # Alpha chapter {#sec-alpha}
@@ -145,6 +145,21 @@ PAGES = {
 
         As in @fig-bars of @sec-alpha ([download](../downloads/beta/counts.csv)); back to the [preface](../index.qmd).
 
+        Not shown: @fig-gone and table [-@tbl-gone].
+
+        ```{python}
+        #| label: fig-gone
+        #| fig-cap: "A chart this dataset cannot support"
+        from healthgap.book import Book
+        Book.skip(None, "locality column")  # the real skip note, as a chapter shows it
+        ```
+
+        ```{python}
+        #| label: tbl-gone
+        #| tbl-cap: "A table this dataset cannot support"
+        Book.skip(None, "locality column")
+        ```
+
         ```{python}
         #| label: fig-beta
         #| fig-cap: "Beta figure"
@@ -214,11 +229,25 @@ def render(root: Path, messages: list[str] | None = None, **kw) -> Path:
     return render_book(project=root, out=Path("_site"), progress=sink, **kw)
 
 
+#: The fixture config's report settings: they replace _quarto.yml's title, subtitle and author.
+FIXTURE_REPORT = {"title": "Fixture report", "organisation": "Fixture NHS Trust", "subtitle": "Fixture subtitle", "period": None}
+
+
+def write_config(path: Path, report: dict[str, object] | None = None) -> Path:
+    """A copy of data/default.yml with ``report`` replaced (when given)."""
+    import yaml
+
+    data = yaml.safe_load((REPO / "data" / "default.yml").read_text(encoding="utf-8"))
+    if report is not None:
+        data["report"] = report
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = write_fixture_book(tmp_path_factory.mktemp("book"))
-    config = root / "fixture.yml"
-    shutil.copyfile(REPO / "data" / "default.yml", config)
+    config = write_config(root / "fixture.yml", FIXTURE_REPORT)
     messages: list[str] = []
     site = render(root, messages, config=config)
     return root, site, messages
@@ -275,7 +304,7 @@ def test_page_template_landmarks(built):
         assert '<html lang="en-GB">' in html
         assert '<a class="hg-skip-link" href="#main">' in html and '<main id="main"' in html
         assert html.count("<h1") == 1
-        assert "<title>" in html and "Fixture book</title>" in html
+        assert "<title>" in html and "Fixture report</title>" in html  # the config's report.title
         # narrow screens: the contents come after the page, and a header link jumps to them
         assert '<a class="hg-header__contents" href="#hg-contents">Contents</a>' in html
         assert '<nav class="hg-sidebar" id="hg-contents" aria-label="Book contents">' in html
@@ -341,6 +370,64 @@ def test_cross_references_within_and_across_chapters(built):
     assert '<a href="chapters/alpha.html#fig-bars" class="hg-xref">Figure\u00a01.1</a>' in index
     assert "<strong>?@fig-nope</strong>" in alpha
     assert any("unresolved cross-reference @fig-nope" in m for m in messages)
+
+
+def test_skipped_figure_and_table_lose_caption_number_and_links(built):
+    _, site, messages = built
+    beta = text_of(site / "chapters" / "beta.html")
+    assert '<div id="fig-gone" class="hg-float-skipped hg-float-skipped-fig">' in beta
+    assert '<div id="tbl-gone" class="hg-float-skipped hg-float-skipped-tbl">' in beta
+    skipped = beta[beta.index('id="fig-gone"') : beta.index('<figure id="fig-beta"')]
+    assert skipped.count("This section is skipped because the dataset has no locality column.") == 2
+    assert "<figcaption" not in skipped and "<figure" not in skipped and "hg-float-label" not in skipped
+    assert "cannot support" not in beta  # neither caption is shown over nothing
+    assert "Figure 2.1:</span> Beta figure" in beta and "Table 2.1" not in beta  # no number used up
+    plain = '<span class="hg-xref-skipped">'
+    assert f"Not shown: {plain}Figure (not shown for this dataset)</span> and table {plain}(not shown for this dataset)</span>." in beta
+    index = text_of(site / "index.html")
+    assert f"Skipped: {plain}Figure (not shown for this dataset)</span>." in index  # across pages too
+    assert "#fig-gone" not in index + beta and "#tbl-gone" not in beta  # no link to a figure that is not there
+    assert not any("gone" in m for m in messages if m.startswith("WARNING"))
+
+
+@pytest.mark.parametrize(
+    ("fragment", "skipped"),
+    [
+        ('<div class="hg-skip callout callout-note" role="note"><p>Skipped.</p></div>', True),
+        ('<div class="callout hg-skip"><p>One.</p></div>\n<div class="hg-skip"><p>Two.</p></div>', True),
+        ('<div class="hg-skip"><p>Skipped.</p></div><div class="hg-chart"></div>', False),  # a chart as well
+        ('<div class="hg-skip"><p>Skipped.</p></div> and some text', False),
+        ('<div class="hg-skip-link"><p>Not a note.</p></div>', False),
+        ('<div class="hg-chart"><div class="hg-skip"><p>Nested.</p></div></div>', False),
+        ("<p>Text only</p>", False),
+    ],
+)
+def test_is_skip_note(fragment, skipped):
+    from healthgap.render.crossref import is_skip_note
+    from healthgap.render.pandoc import el
+
+    assert is_skip_note([el("RawBlock", ["html", fragment])]) is skipped
+    assert is_skip_note([el("RawBlock", ["html", fragment]), el("Para", [el("Str", "x")])]) is False
+    assert is_skip_note([]) is False
+
+
+def test_skipped_float_unit():
+    from healthgap.render.crossref import number_page, resolve_refs
+    from healthgap.render.pandoc import stringify as text
+
+    note = '```{=html}\n<div class="hg-skip callout callout-note" role="note"><p>Skipped.</p></div>\n```\n'
+    chart = '```{=html}\n<div class="hg-chart"></div>\n```\n'
+    md = (
+        f"::: {{#fig-a .hg-float .hg-float-fig}}\n{note}\n::: {{.hg-caption}}\nOrphan\n:::\n:::\n\n"
+        f"::: {{#fig-b .hg-float .hg-float-fig}}\n{chart}\n::: {{.hg-caption}}\nShown\n:::\n:::\n\n"
+        "See @fig-a and @fig-b.\n"
+    )
+    blocks, refs = number_page(to_ast(md)["blocks"], page="c.html", chapter="2")
+    assert refs.targets["fig-a"].shown is False and refs.targets["fig-a"].number is None
+    assert refs.targets["fig-b"].label == "Figure\u00a02.1"
+    out = resolve_refs(blocks, page="c.html", targets=refs.targets)
+    assert "Orphan" not in text(out) and "Figure 2.1: Shown" in text(out)
+    assert "See Figure (not shown for this dataset) and Figure\u00a02.1." in text(out)
 
 
 def test_callout_styled_with_title(built):
@@ -553,6 +640,68 @@ def test_kernel_that_fails_to_start_is_retried(tmp_path, monkeypatch):
         asyncio.run(execute_document(doc, cwd=tmp_path, env=dict(os.environ), defaults={}, kernel_log=log))
     assert starts[0] == KERNEL_START_ATTEMPTS
 
+# ---- the config's report title, subtitle and organisation -------------------
+
+def _index_page(book) -> str:
+    from healthgap.render.builtin import _footer_html
+    from healthgap.render.site import PageView, render_page
+
+    views = {p.output: PageView(p, None, p.slug, p.slug, "", "<p>Body.</p>", "") for p in book.pages}
+    return render_page(book, views, "index.html", css=[], footer_html=_footer_html(book))
+
+
+def test_other_trust_config_names_its_organisation_in_header_byline_and_footer():
+    from healthgap.config import load_config
+    from healthgap.render.project import read_book
+    from healthgap.render.report import apply_report, report_overrides
+
+    config = load_config(REPO / "data" / "examples" / "other_trust.yml")
+    book = apply_report(read_book(REPO), report_overrides(config))
+    assert (book.title, book.subtitle, book.author) == (
+        config.report.title, "The book re-run on a differently shaped extract", "Another NHS Trust (example)"
+    )
+    page = _index_page(book)
+    header = page[page.index('<header class="hg-header">') : page.index("</header>")]
+    assert f">{config.report.title}</a>" in header
+    assert '<p class="hg-header__subtitle">The book re-run on a differently shaped extract</p>' in header
+    assert '<p class="hg-byline">Another NHS Trust (example) · ' in page
+    footer = page[page.index('<footer class="hg-footer">') :]
+    assert "<p>Another NHS Trust (example). Built with healthgap on " in footer
+    assert "East Suffolk" not in page
+
+
+def test_report_settings_fall_back_to_quarto_yml():
+    import dataclasses
+
+    from healthgap.config import load_config
+    from healthgap.render.project import read_book
+    from healthgap.render.report import apply_report, report_overrides
+
+    quarto = read_book(REPO)
+    assert apply_report(quarto, report_overrides(None)) is quarto  # no config: _quarto.yml as it is
+    default = load_config(REPO / "data" / "default.yml")
+    book = apply_report(quarto, report_overrides(default))
+    assert (book.title, book.author) == (quarto.title, quarto.author)  # the default config names the same trust
+    no_subtitle = dataclasses.replace(default, report=dataclasses.replace(default.report, subtitle=None))
+    assert apply_report(quarto, report_overrides(no_subtitle)).subtitle == quarto.subtitle
+
+
+def test_quarto_command_activates_the_report_profile(tmp_path):
+    import yaml
+
+    from healthgap.render import quarto_command
+    from healthgap.render.report import PROFILE_MARKER, quarto_profile_yaml
+
+    out = tmp_path / "out"
+    base = ["quarto", "render", str(tmp_path), "--output-dir", str(out)]
+    assert quarto_command("quarto", tmp_path, out, overrides={}) == base
+    cmd = quarto_command("quarto", tmp_path, out, overrides={"author": "Another NHS Trust"}, profiles="ci, healthgap-report")
+    assert cmd == [*base, "--profile", "healthgap-report,ci"]  # ours first (it wins), the user's kept
+    values = {"title": "T: a title", "subtitle": "S", "author": "Another NHS Trust (example)"}
+    text = quarto_profile_yaml(values)
+    assert text.startswith(PROFILE_MARKER + "\n") and yaml.safe_load(text) == {"book": values}
+
+
 # ---- captions of healthgap figures and tables inside numbered floats --------
 
 
@@ -608,8 +757,10 @@ import json, os, sys, pathlib
 args = sys.argv[1:]
 out = pathlib.Path(args[args.index("--output-dir") + 1])
 log = pathlib.Path(os.environ["FAKE_QUARTO_LOG"])
+profile = pathlib.Path.cwd() / "_quarto-healthgap-report.yml"
 log.write_text(json.dumps({{"args": args, "config": os.environ.get("HEALTHGAP_CONFIG"),
-                           "downloads": os.environ.get("HEALTHGAP_DOWNLOADS"), "cwd": os.getcwd()}}))
+                           "downloads": os.environ.get("HEALTHGAP_DOWNLOADS"), "cwd": os.getcwd(),
+                           "profile": profile.read_text() if profile.is_file() else None}}))
 if os.environ.get("FAKE_QUARTO_FAIL"):
     print("ERROR: chapter broke", file=sys.stderr)
     sys.exit(1)
@@ -635,13 +786,22 @@ def fake_quarto(tmp_path, monkeypatch):
 
 
 def test_auto_engine_runs_quarto_into_a_temp_dir_then_swaps(tmp_path, fake_quarto, monkeypatch):
+    import yaml
+
     root = write_fixture_book(tmp_path / "book")
-    config = root / "fixture.yml"
-    shutil.copyfile(REPO / "data" / "default.yml", config)
+    config = write_config(root / "fixture.yml", FIXTURE_REPORT)
     messages: list[str] = []
     site = render_book(project=root, config=config, progress=messages.append)
     call = json.loads(fake_quarto.read_text())
     assert call["args"][0] == "render" and "--output-dir" in call["args"]
+    assert call["args"][-2:] == ["--profile", "healthgap-report"]  # the config's report settings, as a profile
+    assert yaml.safe_load(call["profile"]) == {"book": {"title": "Fixture report", "subtitle": "Fixture subtitle", "author": "Fixture NHS Trust"}}
+    assert not (root / "_quarto-healthgap-report.yml").exists()  # removed after the render
+    (root / "_quarto-healthgap-report.yml").write_text("book:\n  title: mine\n")
+    with pytest.raises(RenderError, match="was not written by healthgap"):
+        render_book(project=root, config=config, engine="quarto", progress=None)
+    assert (root / "_quarto-healthgap-report.yml").read_text() == "book:\n  title: mine\n"  # never overwritten
+    (root / "_quarto-healthgap-report.yml").unlink()
     assert Path(call["args"][call["args"].index("--output-dir") + 1]).parent == root
     assert call["config"] == str(config.resolve())
     assert text_of(site / "index.html") == "<html lang='en-GB'>quarto</html>"

@@ -13,14 +13,15 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Any, Callable, Literal
 
 from healthgap.errors import ConfigError, RenderError
 from healthgap.render.post import finish_site
 from healthgap.render.project import ProjectError, read_book
+from healthgap.render.report import PROFILE_MARKER, QUARTO_PROFILE, apply_report, quarto_profile_yaml, report_overrides
 from healthgap.render.site import ThemeError, build_dir, swap_into
 
-__all__ = ["render_book", "Engine", "ERR_NO_QUARTO", "ERR_QUARTO_FAILED", "ERR_CONFIG_MISSING"]
+__all__ = ["render_book", "quarto_command", "Engine", "ERR_NO_QUARTO", "ERR_QUARTO_FAILED", "ERR_CONFIG_MISSING"]
 
 Engine = Literal["auto", "quarto", "builtin"]
 
@@ -30,6 +31,10 @@ ERR_QUARTO_EMPTY = "quarto render finished but wrote no index.html into {folder}
 ERR_CONFIG_MISSING = "The config file {path} does not exist. Pass an existing file with --config."
 ERR_ENGINE = "engine must be 'auto', 'quarto' or 'builtin', not {engine!r}."
 ERR_JOBS = "jobs must be a positive whole number, not {jobs!r}."
+ERR_PROFILE_TAKEN = (
+    "{path} exists and was not written by healthgap. The Quarto engine passes the config's report "
+    "title, subtitle and organisation to Quarto in a file of that name; rename your file and render again."
+)
 
 
 def _config_path(config: Path | None, project: Path) -> Path | None:
@@ -48,36 +53,78 @@ def _config_path(config: Path | None, project: Path) -> Path | None:
     return default if default.is_file() else None
 
 
-def _check_config(path: Path | None) -> None:
-    """Load the config once up front so a bad config fails fast, not once per chapter."""
+def _check_config(path: Path | None) -> Any:
+    """Load the config once up front so a bad config fails fast, not once per chapter; return it."""
     if path is None:
-        return
+        return None
     try:
         from healthgap.config import load_config
-
-        load_config(path)
     except ImportError:  # the strict loader is optional during development
-        return
+        return None
+    return load_config(path)
 
 
-def _render_quarto(project: Path, build: Path, env: dict[str, str], progress: Callable[[str], None]) -> None:
+def quarto_command(quarto: str, project: Path, build: Path, *, overrides: dict[str, str], profiles: str = "") -> list[str]:
+    """The ``quarto render`` command line.
+
+    Parameters
+    ----------
+    quarto : the ``quarto`` executable.
+    project : the project folder.
+    build : the output folder.
+    overrides : book metadata from the config (:func:`healthgap.render.report.report_overrides`);
+        when there is any, the ``healthgap-report`` profile that carries it is activated.
+    profiles : profiles already active (``$QUARTO_PROFILE``), kept after ours.
+
+    References
+    ----------
+    .. [1] Quarto, "quarto render", https://quarto.org/docs/cli/render.html
+    .. [2] Quarto, "Project profiles", https://quarto.org/docs/projects/profiles.html
+    """
+    cmd = [quarto, "render", str(project), "--output-dir", str(build)]
+    if overrides:
+        active = [QUARTO_PROFILE, *(p.strip() for p in profiles.split(",") if p.strip() and p.strip() != QUARTO_PROFILE)]
+        cmd += ["--profile", ",".join(active)]
+    return cmd
+
+
+def _write_profile(project: Path, overrides: dict[str, str]) -> Path | None:
+    if not overrides:
+        return None
+    path = project / f"_quarto-{QUARTO_PROFILE}.yml"
+    if path.exists():
+        first = path.read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]
+        if first != PROFILE_MARKER:
+            raise RenderError(ERR_PROFILE_TAKEN.format(path=path))
+    path.write_text(quarto_profile_yaml(overrides), encoding="utf-8")
+    return path
+
+
+def _render_quarto(
+    project: Path, build: Path, env: dict[str, str], progress: Callable[[str], None], overrides: dict[str, str]
+) -> None:
     quarto = shutil.which("quarto")
     if quarto is None:
         raise RenderError(ERR_NO_QUARTO)
     env = dict(env)
     env.setdefault("QUARTO_PYTHON", sys.executable)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    cmd = [quarto, "render", str(project), "--output-dir", str(build)]
+    cmd = quarto_command(quarto, project, build, overrides=overrides, profiles=env.get("QUARTO_PROFILE", ""))
     progress("Running " + " ".join(cmd))
     tail: deque[str] = deque(maxlen=40)
-    proc = subprocess.Popen(cmd, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        line = line.rstrip()
-        tail.append(line)
-        if line.strip():
-            progress("  " + line)
-    code = proc.wait()
+    profile = _write_profile(project, overrides)
+    try:
+        proc = subprocess.Popen(cmd, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip()
+            tail.append(line)
+            if line.strip():
+                progress("  " + line)
+        code = proc.wait()
+    finally:
+        if profile is not None:
+            profile.unlink(missing_ok=True)
     if code != 0:
         raise RenderError(ERR_QUARTO_FAILED.format(code=code, tail="\n".join(tail)))
     if not (build / "index.html").is_file():
@@ -98,7 +145,9 @@ def render_book(
     Parameters
     ----------
     config : config file; default ``$HEALTHGAP_CONFIG``, else ``<project>/data/default.yml``.
-        Chapters receive it as the absolute path in ``HEALTHGAP_CONFIG``.
+        Chapters receive it as the absolute path in ``HEALTHGAP_CONFIG``. Its ``report.title``,
+        ``report.organisation`` and ``report.subtitle`` replace ``_quarto.yml``'s ``book.title``,
+        ``book.author`` and ``book.subtitle`` (header, byline, footer) in both engines.
     out : the site folder; a relative path is relative to ``project``. Replaced atomically
         only when the whole render succeeds.
     project : the folder with ``_quarto.yml``.
@@ -140,7 +189,7 @@ def render_book(
     except ProjectError as exc:
         raise RenderError(str(exc)) from None
     config_path = _config_path(config, root)
-    _check_config(config_path)
+    overrides = report_overrides(_check_config(config_path))
     chosen = engine if engine != "auto" else ("quarto" if shutil.which("quarto") else "builtin")
     started = time.perf_counter()
     build = build_dir(out_path)
@@ -153,7 +202,7 @@ def render_book(
             downloads_tmp = build_dir(out_path.parent / f"{out_path.name}-downloads")
             env["HEALTHGAP_DOWNLOADS"] = str(downloads_tmp)
             say(f"Rendering {len(book.pages)} pages with Quarto")
-            _render_quarto(root, build, env, say)
+            _render_quarto(root, build, env, say, overrides)
             finish_site(build, downloads=downloads_tmp, progress=say)
         else:
             from healthgap.render.builtin import render_builtin
@@ -163,7 +212,7 @@ def render_book(
             env["HEALTHGAP_DOWNLOADS"] = str(downloads)
             n_jobs = jobs or max(1, min(os.cpu_count() or 1, len(book.pages)))
             say(f"Rendering {len(book.pages)} pages with the built-in renderer")
-            render_builtin(book, build=build, env=env, jobs=n_jobs, progress=say)
+            render_builtin(apply_report(book, overrides), build=build, env=env, jobs=n_jobs, progress=say)
             finish_site(build, downloads=None, progress=say)
         swap_into(build, out_path)
     except ThemeError as exc:

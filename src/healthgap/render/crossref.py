@@ -5,6 +5,11 @@ Pass 1 (per page, :func:`number_page`): take the title, number sections
 style callouts, and collect every referenceable label.
 Pass 2 (:func:`resolve_refs`, after every page is numbered): turn ``@sec-x``,
 ``@fig-x`` and ``@tbl-x`` citations into links, across pages too.
+
+A figure or table cell whose only output is a skip note (``<div class="hg-skip ...">``
+from :meth:`healthgap.book.Book.skip`: the dataset lacks what the section needs) gets
+no caption and no number, so the next figure takes the number; references to it read
+"Figure (not shown for this dataset)" as plain text, not a link.
 """
 
 from __future__ import annotations
@@ -13,13 +18,21 @@ import html
 import posixpath
 import re
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from typing import Any, Callable
 
 from healthgap.render.pandoc import attr, el, stringify, walk
 
-__all__ = ["Target", "PageRefs", "extract_title", "number_page", "resolve_refs", "CrossrefError", "KIND_NAMES"]
+__all__ = [
+    "Target", "PageRefs", "extract_title", "number_page", "resolve_refs", "is_skip_note", "CrossrefError",
+    "KIND_NAMES", "SKIP_CLASS", "NOT_SHOWN",
+]
 
 KIND_NAMES = {"fig": "Figure", "tbl": "Table", "sec": "Section", "chapter": "Chapter", "appendix": "Appendix"}
+#: The class of a skip note (:meth:`healthgap.book.Book.skip`).
+SKIP_CLASS = "hg-skip"
+#: How a reference to a skipped figure or table reads: "Figure (not shown for this dataset)".
+NOT_SHOWN = "(not shown for this dataset)"
 CALLOUT_TITLES = {"note": "Note", "warning": "Warning", "important": "Important", "tip": "Tip", "caution": "Caution"}
 ERR_DUPLICATE = "The label {label!r} is defined twice ({first} and {second}); labels must be unique in the book."
 
@@ -37,6 +50,7 @@ class Target:
     number: str | None
     page: str  # output path, e.g. chapters/a.html
     anchor: str
+    shown: bool = True  # False: a figure/table skipped for this dataset (references are plain text)
 
 
 @dataclass
@@ -56,6 +70,55 @@ def extract_title(blocks: list[Any]) -> tuple[list[Any], list[Any] | None, list[
         if block.get("t") == "Header" and block["c"][0] == 1:
             return blocks[:i] + blocks[i + 1 :], block["c"][2], block["c"][1]
     return blocks, None, attr()
+
+
+class _SkipNotes(HTMLParser):
+    """Checks that a fragment is nothing but skip-note ``div`` elements (and white space)."""
+
+    _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.depth = 0
+        self.notes = 0
+        self.other = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.depth == 0:
+            classes = (dict(attrs).get("class") or "").split()
+            if tag == "div" and SKIP_CLASS in classes:
+                self.notes += 1
+            else:
+                self.other = True
+        if tag not in self._VOID:
+            self.depth += 1
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.depth == 0:
+            self.other = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in self._VOID:
+            self.depth = max(0, self.depth - 1)
+
+    def handle_data(self, data: str) -> None:
+        if self.depth == 0 and data.strip():
+            self.other = True
+
+
+def is_skip_note(blocks: list[Any]) -> bool:
+    """True when ``blocks`` (a float's content) are only skip notes: the section was skipped.
+
+    A skip note is raw HTML ``<div class="hg-skip ...">`` (:meth:`healthgap.book.Book.skip`).
+    Content with anything else besides (a chart, a table, text) is not a skip note.
+    """
+    parser = _SkipNotes()
+    for block in blocks:
+        if block["t"] != "RawBlock" or block["c"][0] != "html":
+            return False
+        parser.feed(block["c"][1])
+    parser.close()
+    return parser.notes > 0 and not parser.other
 
 
 def _raw(text: str) -> dict[str, Any]:
@@ -216,6 +279,11 @@ def number_page(
                 caption, content = content[-1]["c"][1], content[:-1]
             elif "hg-float" not in classes and content and content[-1]["t"] == "Para" and len(content) > 1:
                 caption, content = [content[-1]], content[:-1]
+            if is_skip_note(content):  # skipped for this dataset: the note alone, no caption, no number
+                id_attr = f' id="{html.escape(ident)}"' if ident else ""
+                if ident:
+                    add(ident, Target(kind, f"{KIND_NAMES[kind]} {NOT_SHOWN}", None, page, ident, shown=False))
+                return [_raw(f'<div{id_attr} class="hg-float-skipped hg-float-skipped-{kind}">'), *content, _raw("</div>")]
             number = float_number(kind) if ident else None
             if ident:
                 add(ident, Target(kind, f"{KIND_NAMES[kind]}\u00a0{number}", number, page, ident))
@@ -268,6 +336,8 @@ def resolve_refs(
     """Replace cross-reference citations (``@fig-x``, ``[-@tbl-y]``, ``@sec-z``) with links.
 
     Unknown labels render as bold ``?@label`` and are reported through ``warn``, as Quarto does.
+    A figure or table skipped for this dataset renders as plain text, "Figure (not shown for
+    this dataset)" ("(not shown for this dataset)" for ``[-@fig-x]``).
 
     References
     ----------
@@ -292,6 +362,9 @@ def resolve_refs(
                 if warn:
                     warn(f"{page}: unresolved cross-reference @{label}")
                 out.append(el("Strong", [el("Str", f"?@{label}")]))
+            elif not target.shown:  # skipped for this dataset: plain text, nothing to link to
+                text = NOT_SHOWN if c["citationMode"]["t"] == "SuppressAuthor" else target.label
+                out.append(el("Span", [attr("", ["hg-xref-skipped"]), [el("Str", text)]]))
             else:
                 suppress = c["citationMode"]["t"] == "SuppressAuthor" and target.number
                 text = target.number if suppress else target.label
