@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import math
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from healthgap.config import DEFAULT_DIMENSIONS, Config, DataSource
+from healthgap.config import DEFAULT_DIMENSIONS, Config, DataSource, DisclosureSettings
 from healthgap.contract import CONDITIONS, OUTCOMES
 from healthgap.descriptive import (
     area_rates,
@@ -47,13 +48,20 @@ def _band(age: np.ndarray) -> np.ndarray:
     return np.minimum(age // 5, 18)
 
 
-def tiny_config() -> Config:
+#: Disclosure settings that leave counts exact, so that the statistics can be checked against
+#: hand calculations; :func:`test_simple_statistics_come_from_the_published_counts` checks the
+#: default settings (counts rounded to 5 before simple statistics).
+EXACT = DisclosureSettings(rounding=1)
+
+
+def tiny_config(disclosure: DisclosureSettings = EXACT) -> Config:
     return Config(
         path=Path("tiny.yml").resolve(),
         data=DataSource(path=Path("tiny.parquet").resolve(), format="parquet", columns={}, codes={}),
         dimensions=tuple(DEFAULT_DIMENSIONS.values()),
         conditions=CONDITIONS,
         outcomes=OUTCOMES,
+        disclosure=disclosure,
     )
 
 
@@ -72,7 +80,7 @@ def cfg() -> Config:
 
 
 def test_pyramid_counts_every_band_and_sex(people):
-    out = pyramid(people)
+    out = pyramid(people, disclosure=EXACT)
     assert out.height == 19 * 2
     ages, sexes = people["age"].to_numpy(), people["sex"].to_numpy()
     for band in (0, 7, 18):
@@ -283,7 +291,7 @@ def test_missing_columns_give_clear_errors(cfg):
 
 
 def test_practice_funnel_points_and_limits(people):
-    points, limits = practice_funnel(people, measure="cvd_admissions")
+    points, limits = practice_funnel(people, measure="cvd_admissions", disclosure=EXACT)
     for row in points.iter_rows(named=True):
         sub = people.filter(pl.col("gp_practice") == row["gp_practice"])
         assert row["events"] == sub["cvd_admissions"].sum()
@@ -294,7 +302,7 @@ def test_practice_funnel_points_and_limits(people):
 
 
 def test_area_rates_proportion_by_area(people):
-    out = area_rates(people, measure="hypertension")
+    out = area_rates(people, measure="hypertension", disclosure=EXACT)
     assert out.height == people["lsoa"].n_unique()
     row = out.row(0, named=True)
     sub = people.filter(pl.col("lsoa") == row["lsoa"])
@@ -310,7 +318,8 @@ def synthetic(synthetic_dir, default_config):
     from healthgap.data import load
 
     truth = json.loads((synthetic_dir / "synthetic" / "truth.json").read_text())
-    return load(default_config).collect(), default_config, truth["realised"]
+    # exact counts: the truth is exact (the published, rounded route is checked separately)
+    return load(default_config).collect(), replace(default_config, disclosure=EXACT), truth["realised"]
 
 
 def test_detection_recovers_recorded_over_true(synthetic):
@@ -497,3 +506,52 @@ def test_headline_slope_uses_unrounded_populations(synthetic):
     h = headlines(people, config)
     table = prevalence(people, config, conditions=[h.slope.values.get("condition", "chd")], dimensions=["imd_quintile"])
     assert h.slope.values["sii"] == pytest.approx(gradient(table)["sii"].item(), rel=1e-12)
+
+
+def _r5(x: int) -> int:
+    """Published count by hand: 1-7 kept for suppression, others to the nearest 5 (halves up)."""
+    return x if x < 8 else 5 * math.floor(x / 5 + 0.5)
+
+
+def _wilson(x: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    p = x / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return 100 * (centre - half) / (1 + z * z / n), 100 * (centre + half) / (1 + z * z / n)
+
+
+def test_simple_statistics_come_from_the_published_counts(people):
+    """With the default disclosure settings, proportions and crude rates are computed from counts
+    rounded to 5 (so a rate times a published denominator gives back only the published count);
+    DSRs still come from the exact counts."""
+    config, exact = tiny_config(DisclosureSettings()), tiny_config()
+    ns = not_stated(people, config, dimensions=("imd_quintile",))
+    for q in "12345":
+        group = people.filter(pl.col("imd_quintile") == int(q))
+        x, n = int((group["ethnicity"] == "Not stated").sum()), group.height
+        row = ns.filter(pl.col("level") == q).row(0, named=True)
+        assert (row["not_stated"], row["people"]) == (_r5(x), _r5(n))
+        assert row["value"] == pytest.approx(100 * _r5(x) / _r5(n), rel=1e-12)
+        assert (row["lower_ci"], row["upper_ci"]) == pytest.approx(_wilson(_r5(x), _r5(n)), rel=1e-9)
+    table = rates(people, config, measures=["hypertension"], dimensions=["imd_quintile"], multiplier=100)
+    same = rates(people, exact, measures=["hypertension"], dimensions=["imd_quintile"], multiplier=100)
+    for q in "12345":
+        group = people.filter(pl.col("imd_quintile") == int(q))
+        e, n = int(group["hypertension"].sum()), group.height
+        row = table.filter(pl.col("level") == q).row(0, named=True)
+        assert row["crude"] == pytest.approx(100 * _r5(e) / _r5(n), rel=1e-12)
+        assert row["crude"] * row["population"] / 100 == pytest.approx(row["events"], rel=1e-12)
+        dsr_exact = same.filter(pl.col("level") == q)["value"].item()
+        assert row["value"] == pytest.approx(dsr_exact, rel=1e-12)  # the DSR is unchanged
+    shares = pyramid(people)
+    ages, sexes = _band(people["age"].to_numpy()), people["sex"].to_numpy()
+    for r in shares.iter_rows(named=True):
+        exact_n = int(((ages == BANDS.index(r["age_band"])) & (sexes == r["sex"])).sum())
+        assert r["people"] == _r5(exact_n)
+    assert shares["share"].sum() == pytest.approx(100)
+    assert shares["share"].to_list() == pytest.approx(
+        (100 * shares["people"] / shares["people"].sum()).to_list())
+    points, _ = practice_funnel(people, measure="hypertension")
+    for r in points.head(5).iter_rows(named=True):
+        assert r["events"] < 8 or r["events"] % 5 == 0
+        assert r["value"] == pytest.approx(100 * r["events"] / r["population"], rel=1e-12)
+

@@ -461,3 +461,49 @@ def test_a_zero_part_beside_a_small_total_is_suppressed():
     assert out.filter(pl.col("group") == "Black")["treated"].item() == 0  # 0 of 0 says nothing about anyone
     # rule 4 still holds for the treated column: never exactly one suppressed cell
     assert out["treated"].is_null().sum() != 1
+
+
+# --- published_counts (rule 8) ----------------------------------------------------------
+
+
+def test_published_counts_rounds_like_protect_and_keeps_small_counts_for_suppression():
+    df = pl.DataFrame({"g": list("abcdef"), "events": [0, 3, 7, 8, 12, 13], "population": [40, 41, 42, 43, 47, 48]})
+    out = d.published_counts(df, ["events", "population"])
+    assert out["events"].to_list() == [0, 3, 7, 10, 10, 15]
+    assert out["population"].to_list() == [40, 40, 40, 45, 45, 50]
+    assert out.schema == df.schema and out["g"].equals(df["g"])
+    # protect() publishes the same counts and suppresses the same cells from either frame
+    a = protect(df, counts=["events", "population"], by=None, totals="none")
+    b = protect(out, counts=["events", "population"], by=None, totals="none")
+    assert a.select("events", "population", "suppressed").equals(b.select("events", "population", "suppressed"))
+
+
+def test_published_counts_off_or_base_one_leaves_counts_exact():
+    df = pl.DataFrame({"events": [3, 12], "population": [41, 43]})
+    off = DisclosureSettings(enabled=False, reason="internal report")
+    assert d.published_counts(df, ["events"], settings=off).equals(df)
+    assert d.published_counts(df, ["events"], settings=DisclosureSettings(rounding=1)).equals(df)
+    tens = d.published_counts(df, ["events", "population"], settings=DisclosureSettings(rounding=10))
+    assert tens.rows() == [(3, 40), (10, 40)]
+
+
+def test_published_counts_names_a_missing_column():
+    with pytest.raises(DisclosureError, match=r"\['deaths'\]"):
+        d.published_counts(pl.DataFrame({"events": [1]}), ["deaths"])
+
+
+@given(st.lists(st.integers(0, 400), min_size=1, max_size=30))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_published_counts_then_protect_equals_protect(counts):
+    df = pl.DataFrame({"g": [str(i) for i in range(len(counts))], "n": counts})
+    a = protect(df, counts=["n"], totals="none")
+    b = protect(d.published_counts(df, ["n"]), counts=["n"], totals="none")
+    # the same number of cells suppressed (secondary suppression may pick another of two cells
+    # that round alike), and every cell published by both has the same published count
+    assert a["suppressed"].sum() == b["suppressed"].sum()
+    both = a["n"].is_not_null() & b["n"].is_not_null()
+    assert a["n"].filter(both).to_list() == b["n"].filter(both).to_list()
+    assert not a.filter(pl.Series(counts).is_between(1, 7))["n"].is_not_null().any()
+    assert not b.filter(pl.Series(counts).is_between(1, 7))["n"].is_not_null().any()
+    published = d.published_counts(df, ["n"])["n"].to_list()
+    assert all(p == c if c < 8 else p % 5 == 0 and abs(p - c) <= 2 for p, c in zip(published, counts))

@@ -71,19 +71,67 @@ def test_audit_point_estimates_match_direct_calculation(htn, result_audit):
         m = q == level
         sub = rows.filter(pl.col("group") == level)
         got = dict(zip(sub["metric"], sub["value"], strict=True))
-        direct = {
-            "prevalence": y[m].mean(), "selection_rate": flagged[m].mean(),
-            "tpr": (flagged & y)[m].sum() / y[m].sum(), "fpr": (flagged & ~y)[m].sum() / (~y)[m].sum(),
-            "ppv": (flagged & y)[m].sum() / flagged[m].sum(), "auroc": roc_auc_score(y[m], p[m]),
-            "mean_predicted": p[m].mean(),
+        # proportions of people come from the published (rounded) counts, with Wilson intervals
+        fractions = {
+            "prevalence": (y[m].sum(), m.sum()), "selection_rate": (flagged[m].sum(), m.sum()),
+            "tpr": ((flagged & y)[m].sum(), y[m].sum()), "fpr": ((flagged & ~y)[m].sum(), (~y)[m].sum()),
+            "ppv": ((flagged & y)[m].sum(), flagged[m].sum()),
         }
+        direct = {k: _r5(int(x)) / _r5(int(n)) for k, (x, n) in fractions.items()}
+        direct |= {"auroc": roc_auc_score(y[m], p[m]), "mean_predicted": p[m].mean()}
         for metric, value in direct.items():
             if got[metric] is None:  # only when disclosure control suppressed it
                 reason = sub.filter(pl.col("metric") == metric)["suppression_reason"].item()
                 assert "count of 1-7" in reason
             else:
                 assert got[metric] == pytest.approx(value), (level, metric)
+                if metric in fractions:
+                    r = sub.filter(pl.col("metric") == metric).row(0, named=True)
+                    x, n = (_r5(int(v)) for v in fractions[metric])
+                    assert (r["numerator"], r["denominator"]) == (x, n)
+                    assert (r["lower_ci"], r["upper_ci"]) == pytest.approx(_wilson(x, n), rel=1e-9)
         assert sum(v is not None for v in got.values()) >= 5
+
+
+def _r5(x: int) -> int:
+    """Published count by hand: 1-7 kept (they are suppressed), others to the nearest 5."""
+    return x if x < 8 else 5 * int(np.floor(x / 5 + 0.5))
+
+
+def _wilson(x: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson's score interval by solving |x/n - p| = z sqrt(p(1-p)/n) for p (scipy, no formula)."""
+    from scipy.optimize import brentq
+
+    f = lambda q: (x / n - q) ** 2 - z * z * q * (1 - q) / n  # noqa: E731
+    p = x / n  # the roots lie either side of p (one of them is p itself when x is 0 or n)
+    lo = 0.0 if x == 0 else brentq(f, 1e-15, min(p, 1 - 1e-12) if x < n else 1 - 1e-12)
+    hi = 1.0 if x == n else brentq(f, max(p, 1e-12), 1 - 1e-15)
+    return lo, hi
+
+
+def test_gap_intervals_newcombe_and_mover_r():
+    """Newcombe's difference and MOVER-R's ratio intervals: against the Wald and Katz log
+    intervals at large counts, where all agree, and their defining properties at small ones."""
+    import math
+
+    from healthgap.fairness._published import mover_ratio, newcombe_difference
+
+    x1, n1, x2, n2 = 3000, 10000, 4000, 10000
+    (l1, u1), (l2, u2), p1, p2 = _wilson(x1, n1), _wilson(x2, n2), x1 / n1, x2 / n2
+    se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    z = 1.959963984540054
+    assert newcombe_difference(p1, l1, u1, p2, l2, u2) == pytest.approx((p1 - p2 - z * se, p1 - p2 + z * se), abs=5e-5)
+    katz = math.sqrt(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2)
+    assert mover_ratio(p1, l1, u1, p2, l2, u2) == pytest.approx(
+        (p1 / p2 * math.exp(-z * katz), p1 / p2 * math.exp(z * katz)), rel=5e-5)
+    # small counts: the interval holds the estimate; the difference interval within -1..1
+    for x1, n1, x2, n2 in ((0, 20, 5, 20), (10, 10, 3, 15), (9, 40, 9, 40)):
+        (l1, u1), (l2, u2), p1, p2 = _wilson(x1, n1), _wilson(x2, n2), x1 / n1, x2 / n2
+        lo, hi = newcombe_difference(p1, l1, u1, p2, l2, u2)
+        assert -1 <= lo <= p1 - p2 <= hi <= 1
+        rlo, rhi = mover_ratio(p1, l1, u1, p2, l2, u2)
+        assert 0 <= rlo <= p1 / p2 <= rhi
+    assert newcombe_difference(0.5, 0.3, 0.7, 0.5, 0.3, 0.7) == pytest.approx((-0.2 * math.sqrt(2), 0.2 * math.sqrt(2)))
 
 
 def test_vectorised_bootstrap_at_unit_weights_equals_metricframe(htn):
@@ -112,7 +160,9 @@ def test_intervals_cover_points_and_differences_match_groups(result_audit):
         if vals["value"].max() > 0:
             assert row["ratio"].item() == pytest.approx(vals["value"].min() / vals["value"].max())
         else:
-            assert np.isnan(row["ratio"].item())
+            assert row["ratio"].item() is None
+        lo, hi = row["difference_lower_ci"].item(), row["difference_upper_ci"].item()
+        assert lo <= row["difference"].item() <= hi
     prevalence = diffs.filter(pl.col("metric") == "prevalence")
     assert prevalence["difference_lower_ci"].item() > 0  # recorded hypertension differs by deprivation
 
@@ -169,6 +219,10 @@ def test_label_bias_detects_injected_underdiagnosis(people, truth):
     # and so does the model trained on it, judged against the truth
     assert value("recall_true", "1") < value("recall_true", "5")
     _published_n_ok(lb.groups)
+    # prescriptions, which follow a diagnosis, are among its inputs and are named for the text
+    assert "hypertension" not in lb.result.features
+    assert lb.care_features == tuple(t for t in ("statin", "antihypertensive", "anticoagulant")
+                                     if t in lb.result.features) and "antihypertensive" in lb.care_features
 
 
 def test_choose_condition_and_absent_truth(people):
@@ -192,6 +246,12 @@ def test_mitigation_reduces_targeted_disparity(htn):
         lo, hi = m.summary[f"{name}_lower_ci"], m.summary[f"{name}_upper_ci"]
         assert (lo <= hi).all() and (lo <= m.summary[name] + 1e-9).all() and (m.summary[name] <= hi + 1e-9).all()
     assert s["balanced"]["gap_change"] == 0.0
+    by_group = m.by_group.filter(pl.col("tpr").is_not_null())
+    assert by_group.height >= 10
+    for r in by_group.iter_rows(named=True):  # rates from the published counts (disclosure rule 8)
+        assert r["found"] % 5 == 0 and r["cases"] % 5 == 0 and r["flagged"] % 5 == 0
+        assert r["tpr"] == pytest.approx(r["found"] / r["cases"])
+        assert r["selection_rate"] == pytest.approx(r["flagged"] / r["n"])
 
 
 def test_mitigation_intervals_match_a_replicate_by_replicate_bootstrap():
@@ -230,6 +290,17 @@ def test_mitigation_intervals_match_a_replicate_by_replicate_bootstrap():
     assert rows["fairer"]["gap_change"] == pytest.approx(0.05 - 0.2)
     assert rows["balanced"]["gap_change"] == 0.0 and rows["balanced"]["gap_change_upper_ci"] == 0.0
     assert rows["fairer"]["gap_change_upper_ci"] > rows["fairer"]["gap_change_lower_ci"]
+
+
+def test_mitigation_gap_needs_two_published_groups(htn):
+    """With every group but one too small to publish there is no gap to report (not a gap of 0)."""
+    sex = np.where(np.arange(htn.y_test.shape[0]) < 5, "female", "male")
+    lopsided = replace(htn, groups_test=htn.groups_test.with_columns(sex=pl.Series(sex)))
+    m = mitigate(lopsided, dimension=DEFAULT_DIMENSIONS["sex"], n_boot=20)
+    assert m.summary["tpr_difference"].is_null().all()
+    assert m.summary["gap_change"].is_null().all() and m.summary["tpr_difference_upper_ci"].is_null().all()
+    # the five women are suppressed, and the men with them (their total is known)
+    assert (m.summary["groups_compared"].fill_null(0) <= 1).all()
 
 
 def test_mitigation_unknown_dimension_is_clear(htn):

@@ -18,9 +18,10 @@ from typing import Literal
 
 import polars as pl
 
-from healthgap.config import Config
+from healthgap.config import Config, DisclosureSettings
 from healthgap.contract import CONDITION_LABELS, truth_column
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr, require
+from healthgap.disclosure import published_counts
 
 __all__ = [
     "observed_expected",
@@ -191,6 +192,7 @@ def observed_expected(
                  pl.col("population").sum())
             .collect()
         )  # fmt: skip
+        counts = published_counts(counts, ["observed", "population"], settings=config.disclosure)
         ratio = crude_rate(
             counts, events="observed", population="expected", by=["measure", LEVEL],
             multiplier=1, confidence=confidence,
@@ -204,12 +206,13 @@ def observed_expected(
 
 def _proportions(
     pairs: list[tuple[object, pl.DataFrame]], *, numerator: str, denominator: str,
-    by: Sequence[str] = (), confidence: float,
+    by: Sequence[str] = (), confidence: float, disclosure: DisclosureSettings,
 ) -> pl.DataFrame:
     from healthgap.stats import proportion
 
     frames = []
     for dim, counts in pairs:
+        counts = published_counts(counts, [numerator, denominator], settings=disclosure)
         stat = proportion(
             counts, numerator=numerator, denominator=denominator, by=[*by, LEVEL],
             multiplier=100, confidence=confidence,
@@ -236,7 +239,7 @@ def _measure_shares(
         ])  # fmt: skip
         pairs.append((dim, long))
     return _proportions(pairs, numerator=numerator, denominator=denominator, by=["measure"],
-                        confidence=confidence)  # fmt: skip
+                        confidence=confidence, disclosure=config.disclosure)  # fmt: skip
 
 
 def detection(
@@ -365,7 +368,8 @@ def waits(
         (days > EIGHTEEN_WEEKS).cast(pl.Int64).sum().alias("over_18_weeks"),
     ]
     pairs = _per_dimension(lf, config, dimensions, aggs, where=days.is_not_null())
-    out = _proportions(pairs, numerator="over_18_weeks", denominator="seen", confidence=confidence)
+    out = _proportions(pairs, numerator="over_18_weeks", denominator="seen", confidence=confidence,
+                       disclosure=config.disclosure)
     if out.is_empty():
         return out
     extra = pl.concat(
@@ -412,6 +416,7 @@ def missed(
     ]
     frames = []
     for dim, counts in _per_dimension(lf, config, dimensions, aggs, where=where):
+        counts = published_counts(counts, ["events", "population"], settings=config.disclosure)
         stat = crude_rate(counts, events="events", population="population", by=LEVEL, multiplier=100,
                           confidence=confidence).drop("confidence", "statistic", "method")  # fmt: skip
         frames.append(label_levels(stat, dim))  # type: ignore[arg-type]

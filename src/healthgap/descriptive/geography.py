@@ -13,8 +13,10 @@ from pathlib import Path
 
 import polars as pl
 
+from healthgap.config import DisclosureSettings
 from healthgap.contract import CONTRACT
 from healthgap.descriptive._common import frame_of, require
+from healthgap.disclosure import published_counts
 
 __all__ = ["area_rates", "boundary_keys"]
 
@@ -26,8 +28,12 @@ def area_rates(
     area: str = "lsoa",
     multiplier: float | None = None,
     confidence: float = 0.95,
+    disclosure: DisclosureSettings | None = None,
 ) -> pl.DataFrame:
     """Crude rate (counts) or percentage (true/false columns) of ``measure`` per area.
+
+    Rates are computed from the counts as they will be published (``disclosure``, default:
+    suppress 1-7, round to 5; see :func:`healthgap.disclosure.published_counts`).
 
     Small areas hold a few hundred to a few thousand people, too few to age
     standardise reliably; the map shows crude rates and the text says so.
@@ -54,6 +60,7 @@ def area_rates(
     if "locality" in names and area != "locality":
         aggs.append(pl.col("locality").drop_nulls().mode().first().alias("locality"))
     counts = lf.filter(pl.col(area).is_not_null()).group_by(area).agg(aggs).sort(area).collect()
+    counts = published_counts(counts, ["events", "population"], settings=disclosure)
     if is_bool:
         stat = proportion(counts, numerator="events", denominator="population", by=area,
                           multiplier=multiplier or 100, confidence=confidence)  # fmt: skip

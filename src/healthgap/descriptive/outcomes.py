@@ -14,10 +14,11 @@ from typing import Literal
 
 import polars as pl
 
-from healthgap.config import Config
+from healthgap.config import Config, DisclosureSettings
 from healthgap.contract import CONDITION_LABELS, CONTRACT
 from healthgap.descriptive._common import frame_of, require
 from healthgap.descriptive.prevalence import rates
+from healthgap.disclosure import published_counts
 
 __all__ = ["outcome_rates", "practice_funnel", "OUTCOME_LABELS", "PER"]
 
@@ -67,8 +68,14 @@ def practice_funnel(
     kind: Literal["rate", "proportion"] | None = None,
     multiplier: float | None = None,
     unit: str = "gp_practice",
+    disclosure: DisclosureSettings | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Each GP practice's crude rate or percentage against funnel-plot control limits.
+
+    Each practice's rate and flag come from its counts as they will be published
+    (``disclosure``, default: suppress 1-7, round to 5; see
+    :func:`healthgap.disclosure.published_counts`); the limits and their baseline (the
+    overall rate) from the exact counts.
 
     Parameters
     ----------
@@ -110,8 +117,10 @@ def practice_funnel(
         .sort(unit)
         .collect()
     )  # fmt: skip
-    points = funnel_flag(counts, numerator="events", denominator="population", unit=unit, kind=kind,
-                         multiplier=mult)  # fmt: skip
+    target = counts.get_column("events").sum() / max(counts.get_column("population").sum(), 1)
+    published = published_counts(counts, ["events", "population"], settings=disclosure)
+    points = funnel_flag(published, numerator="events", denominator="population", unit=unit, kind=kind,
+                         target=target, multiplier=mult)  # fmt: skip
     long = funnel_limits(counts, numerator="events", denominator="population", unit=unit, kind=kind,
                          multiplier=mult)  # fmt: skip
     limits = (

@@ -12,17 +12,23 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from healthgap.config import AGE_BANDS, Config
+from healthgap.config import AGE_BANDS, Config, DisclosureSettings
 from healthgap.contract import CONTRACT, TRUTH_PREFIX
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr
+from healthgap.disclosure import published_counts
 
 __all__ = ["pyramid", "composition", "completeness", "not_stated", "summary"]
 
 NOT_STATED = "Not stated"
 
 
-def pyramid(people: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+def pyramid(
+    people: pl.LazyFrame | pl.DataFrame, *, disclosure: DisclosureSettings | None = None
+) -> pl.DataFrame:
     """People by ESP2013 age band and sex, for an age-sex pyramid.
+
+    ``share`` is computed from the counts as they will be published (``disclosure``,
+    default: suppress 1-7, round to 5; see :func:`healthgap.disclosure.published_counts`).
 
     Returns
     -------
@@ -44,6 +50,7 @@ def pyramid(people: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
     grid = pl.DataFrame({"age_band": list(AGE_BANDS)}).join(
         pl.DataFrame({"sex": sexes}, schema={"sex": pl.String}), how="cross"
     )
+    counts = published_counts(counts, ["people"], settings=disclosure)
     total = counts.get_column("people").sum()
     return (
         grid.join(counts, on=["age_band", "sex"], how="left")
@@ -63,6 +70,9 @@ def composition(
 ) -> pl.DataFrame:
     """Number and share of people in each level of each equity dimension.
 
+    Shares are of the counts as they will be published (see
+    :func:`healthgap.disclosure.published_counts`).
+
     Returns
     -------
     pl.DataFrame
@@ -77,12 +87,11 @@ def composition(
     lf = frame_of(people)
     frames = []
     for dim in dimensions_in(config, lf, names=dimensions):
-        counts = (
-            lf.group_by(level_expr(dim.name).alias(LEVEL))
-            .agg(pl.len().cast(pl.Int64).alias("people"))
-            .with_columns(pl.col("people").sum().alias("total"))
-            .with_columns((100 * pl.col("people") / pl.col("total")).alias("share"))
-            .collect()
+        counts = published_counts(
+            lf.group_by(level_expr(dim.name).alias(LEVEL)).agg(pl.len().cast(pl.Int64).alias("people")).collect(),
+            ["people"], settings=config.disclosure,
+        ).with_columns(pl.col("people").sum().alias("total")).with_columns(
+            (100 * pl.col("people") / pl.col("total")).alias("share")
         )
         frames.append(label_levels(counts, dim))
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
@@ -171,6 +180,7 @@ def not_stated(
             )
             .collect()
         )
+        counts = published_counts(counts, ["not_stated", "people"], settings=config.disclosure)
         stat = proportion(
             counts, numerator="not_stated", denominator="people", by=LEVEL,
             multiplier=100, confidence=confidence,

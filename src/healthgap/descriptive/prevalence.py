@@ -19,6 +19,7 @@ import polars as pl
 from healthgap.config import Config
 from healthgap.contract import CONDITION_LABELS
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr
+from healthgap.disclosure import published_counts
 
 __all__ = ["rates", "prevalence", "gradient", "concentration", "intersection", "RATE_COLUMNS"]
 
@@ -72,7 +73,10 @@ def rates(
         DSR (Dobson CI) except for ``age_band``, where they are the crude rate
         (``standardised`` False). ``rate_ratio`` compares each level's DSR (or
         crude rate) with the reference level's. People with no level (e.g. a
-        missing locality) are left out.
+        missing locality) are left out. ``events``, ``population``, the crude
+        rates and the crude rate ratios are computed from the counts as they will
+        be published (:func:`healthgap.disclosure.published_counts`, with
+        ``config.disclosure``); the DSRs and their ratios from the exact counts.
 
     References
     ----------
@@ -98,8 +102,13 @@ def rates(
             value_name="events",
         ).with_columns(pl.col("age_band").cast(pl.String))
         keys = ["measure", LEVEL]
+        # simple statistics from the totals as they will be published; DSRs from the exact counts
+        totals = published_counts(
+            counts.group_by(keys, maintain_order=True).agg(pl.col("events").sum(), pl.col("population").sum()),
+            ["events", "population"], settings=config.disclosure,
+        )
         crude = crude_rate(
-            counts, events="events", population="population", by=keys,
+            totals, events="events", population="population", by=keys,
             multiplier=multiplier, confidence=confidence,
         ).select(*keys, "events", "population", pl.col("value").alias("crude"),
                  pl.col("lower_ci").alias("crude_lower"), pl.col("upper_ci").alias("crude_upper"),
@@ -115,9 +124,7 @@ def rates(
                 pl.col("crude").alias("value"), pl.col("crude_lower").alias("lower_ci"),
                 pl.col("crude_upper").alias("upper_ci"),
             )  # fmt: skip
-        ratio_in = counts if standardise else counts.group_by(keys).agg(
-            pl.col("events").sum(), pl.col("population").sum()
-        )
+        ratio_in = counts if standardise else totals
         present_levels = set(counts.get_column(LEVEL).unique().to_list())
         if dim.reference in present_levels:
             rr = rate_ratio(

@@ -5,6 +5,8 @@ API
 - :func:`protect` -- primary suppression of small counts, rounding, suppression
   of values derived from suppressed counts, and secondary suppression so a
   suppressed cell cannot be recovered from a total.
+- :func:`published_counts` -- counts rounded as protect() will publish them, for the
+  simple statistics (proportions, crude rates) computed from them (rule 8).
 - :func:`assert_publishable` -- a guard for frames, CSV files and chart specs.
 - :func:`disclosure_notice` -- the sentence every page shows when protection is off.
 - :func:`round_to_base`, :func:`is_count_like` -- helpers.
@@ -19,11 +21,9 @@ The rules (defaults from :class:`healthgap.config.DisclosureSettings`)
 2. **Rounding.** Every other count is rounded to the nearest multiple of
    ``rounding`` (5). Halves round up (away from zero): with base 10, 15 -> 20;
    with base 5 and whole counts no halves occur (12 -> 10, 13 -> 15, 8 -> 10).
-   Derived values (rates, CIs) are computed from the unrounded counts, as is
-   usual for official statistics; only counts are rounded. Rounding therefore
-   only blurs the counts themselves (a rate times a published denominator can
-   give the exact count back); the protection of small numbers comes from
-   suppression, which always removes the derived values too.
+   protect() rounds only counts; simple statistics must therefore be computed
+   from the rounded counts (rule 8), or a rate times a published denominator
+   gives the exact count back.
 3. **Derived values.** Columns listed in ``derived[count]`` become null wherever
    that count is suppressed.
 4. **Secondary suppression.** Cells that add up to a total form a *set*: the rows
@@ -64,6 +64,14 @@ The rules (defaults from :class:`healthgap.config.DisclosureSettings`)
    ``rr_lower``, ``rr_upper``) become null in every row of a ``by`` group whose
    ``reference`` row (a boolean column) has a suppressed count; those rows are
    marked suppressed with the reason "compared with a suppressed reference group".
+8. **Simple statistics from published counts.** Proportions, crude rates and
+   other ratios of counts, with their confidence intervals, are computed from
+   the counts as they will be published (:func:`published_counts`: rounded to
+   the base, small counts left for suppression), so that they reveal nothing the
+   published counts do not: from an exact rate and a rounded denominator the
+   exact count can be found, and a suppressed neighbour by subtraction. Complex
+   statistics (standardised rates, regression models) use the exact counts, as
+   in NHS England's method for Hospital Episode Statistics.
 
 ``protect(df, *, counts, derived=None, by=None, across=None, totals="auto",
 reference=None, relative=None, settings=None)`` returns the frame with ``suppressed`` (bool) and
@@ -87,6 +95,7 @@ References
 from __future__ import annotations
 
 from healthgap.disclosure._protect import disclosure_notice, protect
+from healthgap.disclosure._published import published_counts
 from healthgap.disclosure._publishable import assert_publishable
 from healthgap.disclosure._rules import (
     OFF_PREFIX,
@@ -105,6 +114,7 @@ from healthgap.errors import DisclosureError
 __all__ = [
     "DisclosureError",
     "protect",
+    "published_counts",
     "assert_publishable",
     "disclosure_notice",
     "round_to_base",

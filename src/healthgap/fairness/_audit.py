@@ -21,6 +21,7 @@ from sklearn.metrics import precision_score, roc_auc_score
 from healthgap.config import Dimension, DisclosureSettings
 from healthgap.fairness._groupboot import GROUP_METRICS, group_metrics, prepare
 from healthgap.fairness._groups import DEFAULT_INTERSECTIONS, Grouping, groupings
+from healthgap.fairness._published import RATIO_METRICS, mover_ratio, newcombe_difference, published_proportions
 from healthgap.models import MODEL_LABELS, ModelResult
 from healthgap.models._metrics import bootstrap_weights, percentile_interval
 
@@ -31,6 +32,8 @@ DEFAULT_N_BOOT = 200
 METHOD = "fairlearn MetricFrame; percentile bootstrap of the test set, {n} replicates (seed {seed})"
 DIFF_METHOD = ("highest minus lowest published group (ratio: lowest / highest); the two groups are fixed "
                "from the point estimates and their difference bootstrapped, {n} replicates")
+DIFF_METHOD_WILSON = ("highest minus lowest published group (ratio: lowest / highest), from the published counts: "
+                      "Newcombe's hybrid score interval for the difference, MOVER-R for the ratio")
 
 
 _SUMMARY = ("count", "prevalence", "selection_rate", "tpr", "fpr", "ppv", "mean_predicted", "auroc")
@@ -218,14 +221,13 @@ def audit(
         for i, d in enumerate(data):
             reps[i].append(group_metrics(W, d))
     method = METHOD.format(n=n_boot, seed=seed)
-    frames, points, boots = [], [], []
+    frames, boots = [], []
     for g, r in zip(groups, reps, strict=True):
         keep = g.codes >= 0
         point = metric_frame(y[keep], selected[keep], p[keep], np.asarray(g.levels, dtype=object)[g.codes[keep]])
         R = np.concatenate(r)[..., : len(GROUP_METRICS)]  # (B, k, m)
         lo, hi = percentile_interval(R, confidence)
         frames.append(_long(g, point, lo, hi, method, confidence))
-        points.append(point.reindex(list(g.levels)))
         boots.append(R)
     long = pl.concat(frames) if frames else pl.DataFrame()
     if not len(long):
@@ -234,16 +236,19 @@ def audit(
                              differences=pl.DataFrame(), skipped=tuple(skipped), n_boot=n_boot,
                              suppressed_groups=0)
     derived = {c: ["value", "lower_ci", "upper_ci"] for c in ("numerator", "denominator")}
+    long = published_proportions(long, settings=disclosure, confidence=confidence)
     protected = publishable(long, counts=["n", "numerator", "denominator"], derived=derived,
                             by=["dimension", "metric"], settings=disclosure)
     total_groups = long.select(pl.struct("dimension", "group").n_unique()).item()
     shown_groups = protected.select(pl.struct("dimension", "group").n_unique()).item()
     diffs = []
-    for g, point, R in zip(groups, points, boots, strict=True):
-        shown = np.zeros((g.k, len(GROUP_METRICS)), dtype=bool)
+    for g, R in zip(groups, boots, strict=True):
         rows = protected.filter((pl.col("dimension") == g.name) & pl.col("value").is_not_null())
-        shown[rows["order"].to_numpy(), rows["metric_order"].to_numpy()] = True
-        diffs.append(_differences(g, point, R, shown, n_boot, confidence))
+        shown = np.full((3, g.k, len(GROUP_METRICS)), np.nan)  # value, lower, upper as published
+        at = rows["order"].to_numpy(), rows["metric_order"].to_numpy()
+        for i, c in enumerate(("value", "lower_ci", "upper_ci")):
+            shown[i][at] = rows[c].fill_null(np.nan).to_numpy()
+        diffs.append(_differences(g, shown, R, n_boot, confidence))
     return FairnessAudit(
         model=MODEL_LABELS.get(model, model), target_label=result.target_label, threshold=threshold,
         top_fraction=fraction, groups=protected.sort("dimension", "order", "metric_order"),
@@ -252,11 +257,11 @@ def audit(
     )
 
 
-def _differences(g: Grouping, point: pd.DataFrame, R: np.ndarray, shown: np.ndarray, n_boot: int,
-                 confidence: float) -> pl.DataFrame:
+def _differences(g: Grouping, shown: np.ndarray, R: np.ndarray, n_boot: int, confidence: float) -> pl.DataFrame:
+    """Largest gap per metric between published groups: proportions from their published
+    counts (Newcombe / MOVER-R intervals), other metrics bootstrapped."""
     names = list(GROUP_METRICS)
-    values = point[names].to_numpy(dtype=np.float64)  # (k, m)
-    values = np.where(shown, values, np.nan)
+    values, lower, upper = shown  # (k, m) each, NaN where not published
     rows = []
     labels = np.asarray(g.labels, dtype=object)
     for j, name in enumerate(names):
@@ -264,21 +269,30 @@ def _differences(g: Grouping, point: pd.DataFrame, R: np.ndarray, shown: np.ndar
         if np.isfinite(col).sum() < 2:
             continue
         top, bottom = int(np.nanargmax(col)), int(np.nanargmin(col))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            diff_r = R[:, top, j] - R[:, bottom, j]
-            ratio_r = R[:, bottom, j] / R[:, top, j]
-        dlo, dhi = percentile_interval(diff_r, confidence)
-        rlo, rhi = percentile_interval(np.where(np.isfinite(ratio_r), ratio_r, np.nan), confidence)
+        if name in RATIO_METRICS:
+            hi_ = (col[top], lower[top, j], upper[top, j])
+            lo_ = (col[bottom], lower[bottom, j], upper[bottom, j])
+            dlo, dhi = newcombe_difference(*hi_, *lo_)
+            rlo, rhi = mover_ratio(*lo_, *hi_)
+            method = DIFF_METHOD_WILSON
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                diff_r = R[:, top, j] - R[:, bottom, j]
+                ratio_r = R[:, bottom, j] / R[:, top, j]
+            dlo, dhi = percentile_interval(diff_r, confidence)
+            rlo, rhi = percentile_interval(np.where(np.isfinite(ratio_r), ratio_r, np.nan), confidence)
+            method = DIFF_METHOD.format(n=n_boot)
+        finite = lambda v: float(v) if np.isfinite(v) else None  # noqa: E731
         rows.append({
             "dimension": g.name, "dimension_label": g.label, "metric": name,
             "statistic": GROUP_METRICS[name], "highest_group": labels[top], "highest": col[top],
             "lowest_group": labels[bottom], "lowest": col[bottom],
-            "difference": col[top] - col[bottom], "difference_lower_ci": float(dlo),
-            "difference_upper_ci": float(dhi),
-            "ratio": col[bottom] / col[top] if col[top] else np.nan,
-            "ratio_lower_ci": float(rlo), "ratio_upper_ci": float(rhi),
+            "difference": col[top] - col[bottom], "difference_lower_ci": finite(dlo),
+            "difference_upper_ci": finite(dhi),
+            "ratio": col[bottom] / col[top] if col[top] else None,
+            "ratio_lower_ci": finite(rlo), "ratio_upper_ci": finite(rhi),
             "groups": int(np.isfinite(col).sum()), "confidence": confidence,
-            "method": DIFF_METHOD.format(n=n_boot),
+            "method": method,
         })
     schema = {"dimension": pl.String, "dimension_label": pl.String, "metric": pl.String,
               "statistic": pl.String, "highest_group": pl.String, "highest": pl.Float64,

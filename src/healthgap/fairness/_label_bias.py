@@ -16,7 +16,8 @@ import numpy as np
 import polars as pl
 
 from healthgap.config import Dimension, DisclosureSettings, ModelSettings
-from healthgap.contract import CONDITIONS, truth_column
+from healthgap.contract import CONDITIONS, TREATMENTS, truth_column
+from healthgap.disclosure import published_counts
 from healthgap.fairness._audit import publishable
 from healthgap.fairness._groups import groupings
 from healthgap.models import ModelResult, fit_cached, label_of
@@ -82,6 +83,8 @@ class LabelBias:
     threshold, top_fraction : the operating point (top share of predicted risk flagged).
     groups : per grouping and group, the proportions of :data:`LABEL_METRICS` with Wilson CIs.
     overall : the same proportions for the whole test set.
+    care_features : the model's inputs that record care rather than health (prescriptions,
+        which follow a diagnosis), in contract order.
     """
 
     condition: str
@@ -92,17 +95,28 @@ class LabelBias:
     groups: pl.DataFrame = field(repr=False)
     overall: pl.DataFrame = field(repr=False)
 
+    @property
+    def care_features(self) -> tuple[str, ...]:
+        return tuple(t for t in TREATMENTS if t in self.result.features)
 
-def _proportions(frame: pl.DataFrame, by: list[str], confidence: float) -> pl.DataFrame:
-    counts = frame.group_by(by).agg(
-        n=pl.len(),
-        true_cases=pl.col("true").sum(),
-        recorded=(pl.col("true") & pl.col("recorded")).sum(),
-        undiagnosed=(pl.col("true") & ~pl.col("recorded")).sum(),
-        flagged_true=(pl.col("true") & pl.col("flagged")).sum(),
-        flagged_recorded=(pl.col("recorded") & pl.col("flagged")).sum(),
-        flagged_undiagnosed=(pl.col("true") & ~pl.col("recorded") & pl.col("flagged")).sum(),
-    )
+
+_COUNTS = ("n", "true_cases", "recorded", "undiagnosed", "flagged_true", "flagged_recorded",
+           "flagged_undiagnosed")
+
+
+def _proportions(frame: pl.DataFrame, by: list[str], confidence: float,
+                 disclosure: DisclosureSettings | None) -> pl.DataFrame:
+    """Each metric of :data:`LABEL_METRICS` per group, from the counts as they will be published
+    (disclosure rule 8), with Wilson intervals."""
+    counts = published_counts(frame.group_by(by).agg(
+        n=pl.len().cast(pl.Int64),
+        true_cases=pl.col("true").sum().cast(pl.Int64),
+        recorded=(pl.col("true") & pl.col("recorded")).sum().cast(pl.Int64),
+        undiagnosed=(pl.col("true") & ~pl.col("recorded")).sum().cast(pl.Int64),
+        flagged_true=(pl.col("true") & pl.col("flagged")).sum().cast(pl.Int64),
+        flagged_recorded=(pl.col("recorded") & pl.col("flagged")).sum().cast(pl.Int64),
+        flagged_undiagnosed=(pl.col("true") & ~pl.col("recorded") & pl.col("flagged")).sum().cast(pl.Int64),
+    ), list(_COUNTS), settings=disclosure)
     parts = []
     for name, (num, den, label) in LABEL_METRICS.items():
         lo, hi = wilson_interval(counts[num].to_numpy(), counts[den].to_numpy(), confidence)
@@ -132,11 +146,15 @@ def label_bias(
 ) -> LabelBias:
     """Fit a model of the *recorded* ``condition`` and audit it against the *true* condition.
 
-    The model uses the configured features (minus the condition itself) and
+    The model uses the configured features (minus the condition itself), as a model
+    built from health records would: prescriptions among them (:data:`~healthgap.contract.
+    TREATMENTS`) follow a diagnosis, and are one way such a model learns who is already
+    known to services (:attr:`LabelBias.care_features` lists them). It uses
     the same split, seed and operating point (the top ``top_fraction`` of
     predicted risk) as the main model. Per equity group it reports: the share
     of true cases that are recorded, and the shares of recorded, true and
-    undiagnosed cases that the model flags, each with a Wilson interval.
+    undiagnosed cases that the model flags, each computed from the counts as they will
+    be published (:func:`healthgap.disclosure.published_counts`) with a Wilson interval.
     Groups below the disclosure threshold are removed and counts protected.
 
     Raises
@@ -180,14 +198,14 @@ def label_bias(
             group_label=pl.Series(np.asarray(g.labels, dtype=object)[np.maximum(g.codes, 0)].tolist()),
             order=pl.Series(np.maximum(g.codes, 0)),
         ).filter(pl.Series(g.codes >= 0))
-        parts.append(_proportions(keyed, ["group", "group_label", "order"], confidence).with_columns(
+        parts.append(_proportions(keyed, ["group", "group_label", "order"], confidence, disclosure).with_columns(
             dimension=pl.lit(g.name), dimension_label=pl.lit(g.label)))
     counts = ["n", "true_cases", "recorded", "undiagnosed", "numerator", "denominator"]
     groups = pl.concat(parts).sort("dimension", "metric", "order") if parts else pl.DataFrame()
     if len(groups):
         groups = publishable(groups, counts=counts, settings=disclosure, derived=_DERIVED,
                              by=["dimension", "metric"])
-    overall = publishable(_proportions(frame.with_columns(group=pl.lit("All")), ["group"], confidence),
+    overall = publishable(_proportions(frame.with_columns(group=pl.lit("All")), ["group"], confidence, disclosure),
                           counts=counts, settings=disclosure, derived=_DERIVED, by=["metric"])
     return LabelBias(condition=condition, condition_label=label_of(condition), result=result,
                      threshold=threshold, top_fraction=fraction, groups=groups, overall=overall)

@@ -14,6 +14,7 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 from healthgap.config import Dimension, DisclosureSettings
+from healthgap.disclosure import published_counts
 from healthgap.fairness._audit import DEFAULT_N_BOOT, publishable
 from healthgap.fairness._groups import Grouping, groupings
 from healthgap.models import ModelResult
@@ -157,17 +158,24 @@ def mitigate(
         decisions["exponentiated_gradient"] = reduction.predict(
             prepare.transform(result.X_test), random_state=seed).astype(bool)
     overall, by_group = _compare(decisions, y_te, test_groups.codes, test_groups, fraction)
-    by_group = by_group.with_columns(dimension=pl.lit(dimension.name))
-    derived = {"cases": ["tpr"], "n": ["selection_rate"], "found": ["tpr"]}
-    published = publishable(by_group, counts=["n", "cases", "found"], derived=derived,
+    # rates from the counts as they will be published (disclosure rule 8)
+    by_group = published_counts(by_group, ["n", "cases", "found", "flagged"], settings=disclosure).with_columns(
+        dimension=pl.lit(dimension.name),
+        tpr=pl.when(pl.col("cases") > 0).then(pl.col("found") / pl.col("cases")),
+        selection_rate=pl.col("flagged") / pl.col("n"),
+    )
+    derived = {"cases": ["tpr"], "n": ["selection_rate"], "found": ["tpr"], "flagged": ["selection_rate"]}
+    published = publishable(by_group, counts=["n", "cases", "found", "flagged"], derived=derived,
                             by=["strategy"], settings=disclosure)
-    spread = (
+    spread = (  # a gap needs two published groups
         published.filter(pl.col("tpr").is_not_null())
         .group_by("strategy")
         .agg(tpr_difference=pl.col("tpr").max() - pl.col("tpr").min(),
              highest_group=pl.col("group_label").sort_by("tpr").last(),
              lowest_group=pl.col("group_label").sort_by("tpr").first(),
              groups_compared=pl.len())
+        .with_columns(pl.when(pl.col("groups_compared") >= 2).then(pl.col(c)).alias(c)
+                      for c in ("tpr_difference", "highest_group", "lowest_group"))
     )
     overall = overall.join(spread, on="strategy", how="left", maintain_order="left")
     intervals = _intervals(decisions, y_te, test_groups, overall, n_boot=n_boot, seed=seed,
@@ -189,11 +197,9 @@ def _compare(decisions: dict[str, np.ndarray], y: np.ndarray, codes: np.ndarray,
     long = frame.unpivot(index=["code", "y"], on=list(decisions), variable_name="strategy", value_name="flag")
     by_group = (
         long.group_by("strategy", "code")
-        .agg(n=pl.len(), cases=pl.col("y").sum().cast(pl.Int64),
+        .agg(n=pl.len().cast(pl.Int64), cases=pl.col("y").sum().cast(pl.Int64),
              found=(pl.col("y") & pl.col("flag")).sum().cast(pl.Int64),
-             selection_rate=pl.col("flag").mean())
-        .with_columns(tpr=pl.when(pl.col("cases") > 0).then(pl.col("found") / pl.col("cases")),
-                      n=pl.col("n").cast(pl.Int64))
+             flagged=pl.col("flag").sum().cast(pl.Int64))
         .with_columns(group=pl.col("code").replace_strict(list(range(g.k)), list(g.levels)),
                       group_label=pl.col("code").replace_strict(list(range(g.k)), list(g.labels)),
                       strategy_label=pl.col("strategy").replace_strict(

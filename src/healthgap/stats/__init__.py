@@ -23,6 +23,7 @@ from .funnel import funnel_flag, funnel_limits
 from .proportions import proportion
 from .rates import crude_rate
 from .sii import sii
+from ._ci import wilson_lower, wilson_upper
 
 __all__ = [
     "AGE_BAND",
@@ -40,4 +41,6 @@ __all__ = [
     "rate_difference",
     "rate_ratio",
     "sii",
+    "wilson_lower",
+    "wilson_upper",
 ]
