@@ -107,3 +107,18 @@ def test_row_order_and_grouping_independent(seed):
     single = sii(EXAMPLE.filter(pl.col("area") == "Area2"), **ARGS, value_type="rate",
                  repetitions=2000)  # fmt: skip
     assert single["sii"][0] == pytest.approx(grouped["sii"][1], rel=1e-12)
+
+
+def test_a_groups_interval_does_not_depend_on_the_other_groups():
+    """Each group simulates from its own stream (seed and group key): computed alone or with
+    other groups, in any order, it gets the same interval (the book computes an SII for one
+    condition on the welcome page and for all of them in a chapter)."""
+    both = sii(EXAMPLE, **ARGS, value_type="rate", by="area", repetitions=2000, seed=9)
+    for area in ("Area1", "Area2"):
+        alone = sii(EXAMPLE.filter(pl.col("area") == area), **ARGS, value_type="rate", by="area",
+                    repetitions=2000, seed=9)  # fmt: skip
+        row = both.filter(pl.col("area") == area)
+        for c in ("sii_lower", "sii_upper", "rii_lower", "rii_upper"):
+            assert alone[c][0] == row[c][0], (area, c)
+    other_seed = sii(EXAMPLE, **ARGS, value_type="rate", by="area", repetitions=2000, seed=10)
+    assert other_seed["sii_lower"][0] != both["sii_lower"][0]

@@ -10,6 +10,7 @@ References
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from typing import Literal
 
@@ -112,7 +113,9 @@ def sii(
         (natural scale), as in PHEindicatormethods ``phe_sii``.
     confidence : confidence level of the SII/RII intervals.
     repetitions : number of simulations (at least 1,000).
-    seed : seed of the numpy random generator (results are reproducible).
+    seed : seed of the numpy random generators (results are reproducible). Each group
+        draws from its own stream, keyed by ``seed`` and the group's ``by`` values, so a
+        group's interval is the same whichever other groups are computed with it.
     by : group column(s); an SII is computed per group.
     ci_confidence : confidence level of the input limits (0.95 as in ``phe_sii``).
     scale : divide values by this before the logit (100 for percentages); SII is
@@ -216,14 +219,18 @@ def sii(
         sxx = sub["__sxx"].to_numpy()[:, None]
         c_slope = a_m * (b_m - xbar) / sxx  # slope = Σ c_i y_i
         c_icpt = a_m - xbar * c_slope  # intercept = Σ d_i y_i
-        rng = np.random.default_rng(seed)
         g = idx.size
         slopes = np.empty((g, repetitions))
         icpts = np.empty((g, repetitions))
+        # one random stream per group, keyed by the seed and the group's own values, so
+        # that a group's interval does not depend on which other groups are in the call
+        keys = sub.select(groups).rows() if groups else [()] * g
+        streams = [np.random.default_rng([seed, zlib.crc32(repr(key).encode())]) for key in keys]
         step = max(1, _BLOCK // (g * k))
-        for start in range(0, repetitions, step):  # blocks of repetitions, not groups
+        for start in range(0, repetitions, step):  # blocks of repetitions
             m = min(step, repetitions - start)
-            draws = t_m[:, None, :] + se_m[:, None, :] * rng.standard_normal((g, m, k))
+            normal = np.stack([r.standard_normal((m, k)) for r in streams])
+            draws = t_m[:, None, :] + se_m[:, None, :] * normal
             yv = _backward(draws, value_type) * s
             slopes[:, start : start + m] = np.einsum("gmk,gk->gm", yv, c_slope)
             icpts[:, start : start + m] = np.einsum("gmk,gk->gm", yv, c_icpt)
