@@ -555,3 +555,25 @@ def test_simple_statistics_come_from_the_published_counts(people):
         assert r["events"] < 8 or r["events"] % 5 == 0
         assert r["value"] == pytest.approx(100 * r["events"] / r["population"], rel=1e-12)
 
+
+
+def test_headline_says_no_clear_difference_when_the_interval_includes_one():
+    """Recorded disease that does not vary with deprivation is not reported as a gap."""
+    flat = build_people(20000, seed=11).with_columns(
+        (pl.int_range(pl.len()) % 5 + 1).alias("imd_quintile"),
+        (pl.int_range(pl.len()) % 7 == 0).alias("hypertension"),
+    )
+    h = headlines(flat, tiny_config())
+    assert h.prevalence_gap.values["clear"] is False
+    assert "no clear difference" in h.prevalence_gap.text and "times the rate" not in h.prevalence_gap.text
+    assert "95% CI" in h.prevalence_gap.text
+
+
+def test_headline_reports_a_clear_gap():
+    steep = build_people(20000, seed=11).with_columns(
+        (pl.int_range(pl.len()) % 5 + 1).alias("imd_quintile"),
+        (pl.int_range(pl.len()) % (pl.int_range(pl.len()) % 5 + 2) == 0).alias("hypertension"),
+    )  # half of quintile 1, a sixth of quintile 5
+    h = headlines(steep, tiny_config())
+    assert h.prevalence_gap.values["clear"] is True
+    assert "percentage points higher" in h.prevalence_gap.text and "no clear difference" not in h.prevalence_gap.text

@@ -178,14 +178,26 @@ def headlines(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Headlines:
             gap = a["value"] - b["value"]
             ratio = a["value"] / b["value"] if b["value"] else None
             more = "higher" if gap > 0 else "lower"
-            text = (
+            lo, hi = a.get("rr_lower"), a.get("rr_upper")
+            by_ratio = least == dim.reference and lo is not None and hi is not None
+            # a real difference: the rate ratio's interval excludes 1 (else the two intervals do not overlap)
+            clear = (lo > 1 or hi < 1) if by_ratio else (
+                a["lower_ci"] > b["upper_ci"] or a["upper_ci"] < b["lower_ci"])
+            start = (
                 f"After allowing for differences in age, recorded {name.lower()} was "
                 f"{_num(a['value'])}% in the most deprived fifth of the population and "
-                f"{_num(b['value'])}% in the least deprived fifth: {_num(abs(gap))} percentage points "
-                f"{more}" + (f" ({_num(ratio, 2)} times the rate)." if ratio else ".")
+                f"{_num(b['value'])}% in the least deprived fifth"
             )
+            if clear:
+                text = start + f": {_num(abs(gap))} percentage points {more}" + (
+                    f" ({_num(ratio, 2)} times the rate)." if ratio else ".")
+            else:
+                text = start + ": no clear difference" + (
+                    f" (rate ratio {_num(ratio, 2)}, 95% CI {_num(lo, 2)} to {_num(hi, 2)})." if by_ratio and ratio
+                    else " (their 95% confidence intervals overlap).")
             f1 = Finding("prevalence_gap", title, text, {
-                "condition": first, "most": a["value"], "least": b["value"], "gap": gap, "ratio": ratio})
+                "condition": first, "most": a["value"], "least": b["value"], "gap": gap, "ratio": ratio,
+                "clear": clear})
 
     # 2. slope index of inequality
     title = "Slope index of inequality"
