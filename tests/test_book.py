@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -107,6 +108,7 @@ def test_figure_builds_chart_only_from_protected_data(book, env):
     assert published["events"].drop_nulls().min() >= 8
     assert 'href="../downloads/recorded-disease/small.csv"' in out.data
     assert "A small figure" in out.data
+    assert 'download>Download the data for a small figure (CSV)</a>' in out.data
 
 
 def test_figure_rejects_finished_chart_with_small_counts(book):
@@ -123,9 +125,11 @@ def test_person_level_data_is_refused(book):
 
 def test_table_and_download_write_protected_csv_and_manifest(book, env):
     t = book.table(small_table(), id="rates", title="Rates", counts=["events", "population"], by=[])
-    assert "Download this table as CSV" in t.data and "[c]" in t.data
+    # the link names what it downloads (WCAG 2.4.4/2.4.9): the title is inside the <a>
+    assert 'download>Download rates (CSV)</a></p>' in t.data and "[c]" in t.data
+    assert 'class="hg-download"' in t.data
     d = book.download(small_table(), id="rates-data", title="Rates data", counts=["events", "population"], by=[])
-    assert "rates-data.csv" in d.data
+    assert "rates-data.csv" in d.data and 'download>Download rates data (CSV)</a>' in d.data
     manifest_path = hb.write_manifest(env)
     manifest = json.loads(manifest_path.read_text())
     entries = {e["id"]: e for e in manifest["files"]}
@@ -235,3 +239,50 @@ def test_figure_leaves_the_caption_to_quarto(tmp_path, monkeypatch):
     assert not _under_quarto()
     monkeypatch.setenv("QUARTO_DOCUMENT_PATH", str(tmp_path))
     assert _under_quarto()
+
+
+@pytest.mark.parametrize(
+    ("label", "noun"),
+    [("Ethnic group", "ethnic group"), ("Sex", "sex"), ("Age band", "age band"), ("Locality", "locality"),
+     ("Deprivation (IMD quintile)", "deprivation (IMD quintile) group"), ("IMD decile", "IMD decile"),
+     ("Ethnic groups", "ethnic groups")],
+)
+def test_group_noun_never_doubles_group(label, noun):
+    assert hb.group_noun(label) == noun
+    assert "group group" not in f"for each {hb.group_noun(label)}"
+
+
+def test_published_text_names_groups_naturally(book, env):
+    labels = [d.label for d in book.config.dimensions]
+    assert book.each("Ethnic group") == "each ethnic group" and book.each("Sex") == "each sex"
+    data = small_table()
+    for label in labels:
+        fid = "g-" + re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+        text = f"Dot charts with 95% confidence intervals for each {label[:1].lower()}{label[1:]} group."
+        out = book.figure(lambda d: alt.Chart(d.select("label", "value")).mark_bar().encode(x="value:Q", y="label:N"),
+                          id=fid, title=f"Prevalence for each {label} group", description=text, data=data,
+                          counts=["events", "population"], by=[])  # fmt: skip
+        assert "group group" not in out.data
+    entries = json.loads(hb.write_manifest(env).read_text())["files"]
+    described = " ".join(e["description"] + " " + e["title"] for e in entries)
+    assert "group group" not in described
+    for bad in ("sex group", "age band group", "locality group"):
+        assert bad not in described.lower()
+    assert "for each ethnic group." in described and "for each sex." in described
+    assert "for each deprivation (IMD quintile) group." in described
+    assert book.tidy("the Black group; white group group") == "the Black group; white group"
+
+
+def test_rows_suppressed_upstream_stay_marked(book):
+    # a pivot of already-protected results (e.g. the fairness audit by group): the value is null because
+    # an earlier step suppressed its count, which is no longer in the frame
+    wide = pl.DataFrame({
+        "group": ["Asian", "White", "Black"], "n": [1870, 66760, 1205], "tpr": [None, 0.498, 0.41],
+        "suppressed": [True, False, False], "suppression_reason": ["numerator: count of 1-7", None, None],
+    })  # fmt: skip
+    out = book.table(wide, id="groups", title="Groups", counts=["n"], by=[], derived={}, download=False)
+    protected = book.protect(wide, counts=["n"], by=[], derived={})
+    assert protected["suppressed"].to_list() == [True, False, False]
+    assert protected["n"].to_list() == [1870, 66760, 1205] and protected["tpr"].to_list()[1:] == [0.498, 0.41]
+    assert "[c]" in out.data and "[x]" not in out.data
+    assert "Some counts were already withheld at an earlier step of the analysis." in out.data

@@ -518,6 +518,9 @@ def test_figure_html_is_accessible():
     assert img["tabindex"] == "0"  # the scrolling container is reachable by keyboard
     assert "<summary>Show the numbers</summary>" in markup
     assert 'href="../downloads/fig-imd.csv"' in markup
+    # the link text names the chart, so links on one page are told apart (WCAG 2.4.4/2.4.9)
+    assert 'download>Download the data for admissions by deprivation (CSV)</a></p>' in markup
+    assert 'class="hg-download"' in markup
     assert markup.count('src="../site_libs/healthgap/healthgap-charts.js"') == 1
     root = charts.figure_html(chart, id="f2", title="t", description="d", data=rates, download_href=None)
     assert 'src="site_libs/healthgap/healthgap-charts.js"' in root and "download>" not in root
@@ -740,3 +743,46 @@ def test_mitigation_scatter_percentage_axis_does_not_go_below_zero():
     assert y_scales and all(s["domain"][0] >= 0 for s in y_scales)
     svg = charts.static_svg(spec)
     assert not re.search(r">−\s*\d|>-\d", svg)  # no negative tick labels
+
+
+def _few_events() -> pl.DataFrame:
+    """A rate not calculated from fewer than 10 events (count published) next to a suppressed one."""
+    df = pl.DataFrame({
+        "dimension": ["a", "a", "b", "a", "b"],  # each table's secondary suppression stays in it
+        "label": ["White", "Mixed", "Asian", "Black", "Other"],
+        "events": [590, 9, 4, 300, 250],
+        "value": [2.0, None, 1.1, 3.1, 2.9],
+        "lower_ci": [1.8, None, 0.3, 2.7, 2.5],
+        "upper_ci": [2.2, None, 2.8, 3.5, 3.3],
+        "note": [None, "total events < 10", "total events < 10", None, None],
+    })  # fmt: skip
+    return protect(df, counts=["events"], by=["dimension"], derived={"events": ["value", "lower_ci", "upper_ci"]})
+
+
+def test_missing_and_suppressed_values_are_marked_as_in_the_tables():
+    df = _few_events()
+    assert df["suppressed"].to_list()[:3] == [False, False, True]
+    vertical = charts.ci_chart(df, group="label", title="t", horizontal=False).to_dict()
+    assert sorted(_text_marks(vertical)) == ["[c]", "[x]"]
+    subtitle = vertical["title"]["subtitle"]
+    assert subtitle == ["[c] = suppressed: too few people to publish", "[x] = not calculated: fewer than 10 events"]
+    svg = charts.static_svg(vertical)
+    assert "[x] = not calculated: fewer than 10 events" in svg and "[c] = suppressed" in svg
+    across = charts.ci_chart(df, group="label", title="t").to_dict()
+    assert sorted(_text_marks(across)) == ["[c] suppressed", "[x] not calculated: fewer than 10 events"]
+    multiples = charts.small_multiples(df.with_columns(facet=pl.lit("Deaths")), facet="facet", group="label",
+                                       title="t", value_title="Rate").to_dict()  # fmt: skip
+    assert multiples["title"]["subtitle"][-1] == "[x] = not calculated: fewer than 10 events"
+    # only a null value in a suppressed row is "[c]": nothing suppressed, no "[c]" key
+    only_few = df.filter(pl.col("dimension") == "a")
+    assert not only_few["suppressed"].any()
+    title = charts.ci_chart(only_few, group="label", title="t", horizontal=False).to_dict()["title"]
+    assert title["subtitle"] == "[x] = not calculated: fewer than 10 events"
+    # without a note the reason is the plain one
+    plain = only_few.drop("note")
+    assert charts.ci_chart(plain, group="label", title="t", horizontal=False).to_dict()["title"]["subtitle"] == (
+        "[x] = not available")
+    heat = charts.heatmap(df.with_columns(q=pl.lit(1)), x="q", y="label", title="Heat").to_dict()
+    assert heat["title"]["subtitle"] == ["[c] = suppressed: too few people to publish",
+                                         "[x] = not calculated: fewer than 10 events"]
+    assert "'[c]' : '[x]'" in json.dumps(heat)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 import polars as pl
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from healthgap.config import DisclosureSettings
 from healthgap.disclosure import DisclosureError, protect
-from healthgap.tables import format_expr, format_number, reason_notes, table_html
+from healthgap.tables import format_expr, format_number, missing_reasons, reason_notes, table_html
 
 
 class _Cells(HTMLParser):
@@ -228,3 +229,56 @@ def test_negative_zero_never_shows_a_sign():
                          (-0.4, "integer", None)]:
         assert not format_number(v, style=style, dp=dp).startswith("-")
     assert format_number(-0.06) == "-0.1"
+
+
+def _dsr_rows() -> pl.DataFrame:
+    """Age-standardised rates as the chapters publish them: a reference row, a group with fewer than
+    10 events (count shown rounded to 10, rate not calculated) and a group whose count is suppressed."""
+    df = pl.DataFrame({
+        "dimension": ["ethnicity"] * 3 + ["other"] * 2,  # (the other table's suppression stays in it)
+        "label": ["White", "Mixed", "Black", "Asian", "Other"],
+        "events": [590, 9, 300, 4, 60],
+        "population": [222_010, 5_570, 8_000, 9_000, 7_000],
+        "value": [2.0, None, 3.1, None, 0.9],
+        "rate_ratio": [1.0, None, 1.5, None, 1.0],
+        "rr_lower": [None, None, 1.3, None, None],
+        "rr_upper": [None, None, 1.7, None, None],
+        "note": [None, "total events < 10", None, "total events < 10", None],
+    })  # fmt: skip
+    return protect(df, counts=["events", "population"], by=["dimension"],
+                   derived={"events": ["value", "rate_ratio", "rr_lower", "rr_upper"]})
+
+
+def test_missing_values_say_why():
+    df = _dsr_rows()
+    assert df.filter(pl.col("label") == "Mixed")["events"].item() == 10  # 9 rounded to the nearest 5
+    assert missing_reasons(df, columns=["value", "rr_lower"]) == [
+        "No interval for the reference group: its rate ratio is 1 by definition",
+        "Not calculated: fewer than 10 events",
+    ]
+    markup = table_html(df, id="t", caption="c", columns={"label": "Group", "events": "Events", "value": "Rate",
+                                                             "rate_ratio": "Rate ratio", "rr_lower": "RR lower",
+                                                             "rr_upper": "RR upper"})  # fmt: skip
+    rows = {r[0]: r[1:] for r in _rows(markup)}
+    assert rows["Mixed"] == ["10", "[x]", "[x]", "[x]", "[x]"]  # published count: the rate is [x], not [c]
+    assert rows["Asian"] == ["[c]", "[c]", "[c]", "[c]", "[c]"]  # suppressed count: [c] whatever the note says
+    assert rows["White"][-2:] == ["[x]", "[x]"]
+    foot = re.findall(r'<p class="hg-table-note">(.*?)</p>', markup)
+    assert "[x] Not calculated: fewer than 10 events. Counts are rounded to protect confidentiality, so a group " \
+           "with fewer than 10 events can show 10." in foot
+    assert "[x] No interval for the reference group: its rate ratio is 1 by definition." in foot
+    assert "[x] Not available." not in foot
+    assert any(f.startswith("[c] Suppressed to protect confidentiality.") for f in foot)
+    # without a note or a reference row the plain reason stays
+    plain = protect(pl.DataFrame({"g": ["a", "b"], "n": [100, 200], "v": [1.0, None]}), counts=["n"], derived={})
+    assert missing_reasons(plain, columns=["v"]) == ["Not available"]
+    assert "[x] Not available." in table_html(plain, id="p", caption="c")
+    # an unknown note is still shown, escaped
+    odd = plain.with_columns(note=pl.lit("model <failed>"))
+    assert "[x] Not available: model &lt;failed&gt;." in table_html(odd, id="o", caption="c", columns=["g", "v"])
+
+
+def _rows(markup: str) -> list[list[str]]:
+    """The text of each body row's cells."""
+    body = markup.split("<tbody>", 1)[1]
+    return [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r) for r in re.findall(r"<tr>(.*?)</tr>", body)]

@@ -55,6 +55,7 @@ from healthgap.downloads import (
     MANIFEST_NAME,
     clear_chapter,
     download_link,
+    link_text,
     write_download,
     write_manifest,
 )
@@ -62,6 +63,7 @@ from healthgap.downloads import (
 __all__ = [
     "Book",
     "setup",
+    "group_noun",
     "write_manifest",
     "find_project",
     "synthetic_banner",
@@ -176,6 +178,27 @@ class Book:
         present = set(self.frame.columns)
         return [c for c in columns if c not in present]
 
+    # -- text ---------------------------------------------------------------
+    def each(self, label: str) -> str:
+        """``"each "`` + :func:`group_noun`: ``book.each("Ethnic group")`` -> ``"each ethnic group"``."""
+        return f"each {group_noun(label)}"
+
+    def tidy(self, text: str) -> str:
+        """Text to publish (a title or chart description) with its groups named naturally.
+
+        "for each Ethnic group group" reads "for each ethnic group" and "for each
+        sex group" "for each sex": wherever ``text`` says "each <dimension label>
+        group" for a dimension of the config, the words become ``self.each(label)``
+        (see :func:`group_noun`), and a doubled "group group" becomes "group".
+        Write new text with :meth:`each`; this keeps the manifest and text
+        alternatives right whatever the labels in the config are.
+
+        Parameters
+        ----------
+        text : the text as the chapter wrote it.
+        """
+        return _tidy_groups(text, [d.label for d in self.config.dimensions])
+
     # -- notes --------------------------------------------------------------
     def skip(self, reason: str) -> Any:
         """A short note that a section is skipped.
@@ -231,6 +254,11 @@ class Book:
             ``dimension``/``measure`` that the frame has.
         across : dimension columns of a cross-tabulation (see ``protect``).
 
+        Rows the input already marks ``suppressed`` (e.g. a pivot of the
+        fairness audit's protected results, whose values are null because an
+        earlier step suppressed their counts) stay marked, so their empty cells
+        show "[c]" as they do in the charts, not "[x]".
+
         Rate ratios against a reference group (``rate_ratio``, ``rr_lower``,
         ``rr_upper``) are hidden in a whole group when its reference row has a
         suppressed count (they would give that row's rate back). The reference
@@ -271,6 +299,7 @@ class Book:
             relative = [c for c in _RELATIVE if c in data.columns and c not in by]
             if relative:
                 data = data.with_columns(_reference_marker(data).alias(_REFERENCE_TMP))
+            upstream = _upstream_suppressed(data)
             data = protect(
                 data,
                 counts=counts,
@@ -281,6 +310,8 @@ class Book:
                 relative=relative,
                 settings=self.config.disclosure,
             ).drop(_REFERENCE_TMP, strict=False)
+            if upstream is not None and self.config.disclosure.enabled:
+                data = _keep_upstream(data, upstream)
         assert_publishable(data, settings=self.config.disclosure)
         return data
 
@@ -329,6 +360,7 @@ class Book:
         from healthgap.charts import figure_html
         from healthgap.disclosure import assert_publishable
 
+        title, description = self.tidy(title), self.tidy(description)
         protected = self._claim_and_protect(data, id=id, what="Figure", counts=counts, derived=derived, by=by,
                                             across=across)  # fmt: skip
         spec = chart(protected) if _is_builder(chart) else chart
@@ -384,6 +416,7 @@ class Book:
 
         from healthgap.tables import table_html
 
+        title = self.tidy(title)
         protected = self._claim_and_protect(df, id=id, what="Table", counts=counts, derived=derived, by=by,
                                             across=across)  # fmt: skip
         markup = table_html(
@@ -391,7 +424,7 @@ class Book:
         )
         if download:
             href = self._write(protected, id=id, title=title, kind="table")
-            markup += download_link(href, "Download this table as CSV", f" ({title})")
+            markup += download_link(href, link_text(title, kind="table"))
         return HTML(markup)
 
     def download(
@@ -408,10 +441,11 @@ class Book:
         """Write a protected CSV download and return a link to it."""
         from IPython.display import HTML
 
+        title = self.tidy(title)
         protected = self._claim_and_protect(df, id=id, what="Download", counts=counts, derived=derived, by=by,
                                             across=across)  # fmt: skip
         href = self._write(protected, id=id, title=title, kind="data")
-        return HTML(download_link(href, f"{title} (CSV)"))
+        return HTML(download_link(href, link_text(title, kind="data")))
 
     # -- internals ----------------------------------------------------------
     def _claim_and_protect(self, data: pl.DataFrame, *, id: str, what: str, **protect: Any) -> pl.DataFrame:
@@ -438,6 +472,29 @@ _RELATIVE = ("rate_ratio", "rr_lower", "rr_upper")
 _REFERENCE_TMP = "__hg_is_reference"
 
 
+def _upstream_suppressed(data: pl.DataFrame) -> pl.Series | None:
+    """The input's own ``suppressed`` flags (Boolean), when some row is already suppressed."""
+    if "suppressed" not in data.columns or data.schema["suppressed"] != pl.Boolean:
+        return None
+    flags = data.get_column("suppressed").fill_null(False)
+    return flags if flags.any() else None
+
+
+def _keep_upstream(data: pl.DataFrame, upstream: pl.Series) -> pl.DataFrame:
+    """``data`` (protected, same rows in the same order) with the input's suppressed rows still marked."""
+    from healthgap.disclosure import REASON_INPUT
+
+    if upstream.len() != data.height:  # protect() keeps every row; never guess if it did not
+        return data
+    was = pl.lit(upstream)
+    return data.with_columns(
+        suppression_reason=pl.when(was & pl.col("suppression_reason").is_null())
+        .then(pl.lit(REASON_INPUT))
+        .otherwise(pl.col("suppression_reason")),
+        suppressed=pl.col("suppressed").fill_null(False) | was,
+    )
+
+
 def _reference_marker(data: pl.DataFrame) -> pl.Expr:
     """True on each group's reference row: ``is_reference``, else a rate ratio of exactly 1 without CI."""
     if "is_reference" in data.columns and data.schema["is_reference"] == pl.Boolean:
@@ -447,6 +504,47 @@ def _reference_marker(data: pl.DataFrame) -> pl.Expr:
         if c in data.columns:
             marker = marker & pl.col(c).is_null()
     return marker.fill_null(False)
+
+
+def group_noun(label: str) -> str:
+    """How a sentence names one group of an equity dimension, from the dimension's label.
+
+    The label is lower-cased for mid-sentence use (acronyms kept) and is the
+    noun itself when it names a group ("Ethnic group" -> "ethnic group", "Sex"
+    -> "sex", "Age band" -> "age band", "Locality" -> "locality"); "group" is
+    added only when the label ends with a qualifier in brackets, which is not a
+    noun of its own ("Deprivation (IMD quintile)" -> "deprivation (IMD quintile)
+    group"). Never "ethnic group group".
+
+    Parameters
+    ----------
+    label : the dimension's display label, as in the config.
+
+    Returns
+    -------
+    str
+        Use as ``f"for each {group_noun(label)}"``.
+    """
+    words = " ".join(str(label).split())
+    first = words.split(" ", 1)[0]
+    if not any(ch.isupper() for ch in first[1:]):
+        words = words[:1].lower() + words[1:]
+    if words.endswith(")"):
+        return f"{words} group"
+    return words
+
+
+_DOUBLED_GROUP = re.compile(r"\b(groups?) group\b", flags=re.IGNORECASE)
+
+
+def _tidy_groups(text: str, labels: Sequence[str]) -> str:
+    """``text`` with "each <label> group" as "each <group_noun(label)>" and "group group" as "group"."""
+    if not isinstance(text, str) or "group" not in text:
+        return text
+    for label in sorted({" ".join(str(x).split()) for x in labels if str(x).strip()}, key=len, reverse=True):
+        pattern = re.compile(r"\beach " + re.escape(label) + r" group\b", flags=re.IGNORECASE)
+        text = pattern.sub(lambda _m, lab=label: f"each {group_noun(lab)}", text)
+    return _DOUBLED_GROUP.sub(lambda m: m.group(1), text)
 
 
 def _under_quarto() -> bool:

@@ -24,11 +24,20 @@ __all__ = [
     "write_manifest",
     "clear_chapter",
     "download_link",
+    "link_text",
+    "FIGURE_LINK",
+    "TABLE_LINK",
 ]
 
 MANIFEST_NAME = "manifest.json"
 FRAGMENT_DIR = ".manifest"
 ERR_BAD_FRAGMENT = "Manifest fragment {path} is not valid JSON ({error}); delete it and re-render."
+ERR_LINK_KIND = "link_text(): kind must be one of {kinds}; got {kind!r}."
+#: Link text of a chart's data: names the chart, so every link on a page says where it goes.
+FIGURE_LINK = "Download the data for {title} (CSV)"
+#: Link text of a table's (or a plain download's) CSV.
+TABLE_LINK = "Download {title} (CSV)"
+_LINKS = {"figure": FIGURE_LINK, "table": TABLE_LINK, "data": TABLE_LINK}
 
 
 def write_download(
@@ -66,6 +75,37 @@ def write_download(
     frag_dir.mkdir(parents=True, exist_ok=True)
     (frag_dir / f"{chapter}--{id}.json").write_text(json.dumps(fragment, indent=2), encoding="utf-8")
     return rel
+
+
+def _lower_first(title: str) -> str:
+    """``title`` with its first letter lower-cased for use mid-sentence, unless the first word is
+    an acronym or name with capitals inside it ("CVD deaths", "SHAP values", "eGFR")."""
+    word = title.split(" ", 1)[0]
+    if any(ch.isupper() for ch in word[1:]):
+        return title
+    return title[:1].lower() + title[1:]
+
+
+def link_text(title: str, *, kind: str) -> str:
+    """The text of a download link, naming what it downloads.
+
+    Every link on a page then has text that says where it goes on its own (WCAG
+    2.2 SC 2.4.4 and 2.4.9), e.g. ``link_text("Eligible people treated (%)",
+    kind="figure")`` -> ``"Download the data for eligible people treated (%) (CSV)"``.
+
+    Parameters
+    ----------
+    title : the figure's or table's title.
+    kind : ``"figure"`` (:data:`FIGURE_LINK`), ``"table"`` or ``"data"`` (:data:`TABLE_LINK`).
+
+    References
+    ----------
+    .. [1] W3C, WCAG 2.2 SC 2.4.4 Link Purpose (In Context) and 2.4.9 Link Purpose (Link Only).
+    """
+    if kind not in _LINKS:
+        raise ValueError(ERR_LINK_KIND.format(kinds=", ".join(_LINKS), kind=kind))
+    name = " ".join(title.split()).rstrip(".")
+    return _LINKS[kind].format(title=_lower_first(name))
 
 
 def download_link(href: str, text: str, after: str = "") -> str:

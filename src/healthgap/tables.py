@@ -6,10 +6,17 @@ API
 - :func:`format_expr` -- a polars expression formatting numbers as text
   ("1,234", "12.3", "12.3%").
 - :func:`format_number` -- the same formatting for one number, for sentences.
+- :func:`missing_reasons` -- why the "[x]" values of a frame are missing, in plain English.
 - ``SUPPRESSED_MARK`` ("[c]"), ``MISSING_MARK`` ("[x]"), ``STYLES``.
 
 Shorthand follows the Government Analysis Function guidance: "[c]" marks a
-value withheld to protect confidentiality, "[x]" a value not available.
+value withheld to protect confidentiality (a null value in a row that
+:func:`healthgap.disclosure.protect` marked ``suppressed``), "[x]" a value not
+available for another reason. Charts (:mod:`healthgap.charts`) use the same two
+marks with the same meaning. The key under a table gives the real reason for
+"[x]" when the frame says it: the ``note`` column the statistics functions
+write (e.g. "total events < 10": a rate is not calculated from fewer than 10
+events) or a reference row, whose rate ratio is 1 by definition and has no interval.
 
 References
 ----------
@@ -35,7 +42,18 @@ from healthgap.disclosure import (
     assert_publishable,
 )
 
-__all__ = ["table_html", "format_expr", "format_number", "reason_notes", "SUPPRESSED_MARK", "MISSING_MARK", "STYLES"]
+__all__ = [
+    "table_html",
+    "format_expr",
+    "format_number",
+    "reason_notes",
+    "missing_reasons",
+    "SUPPRESSED_MARK",
+    "MISSING_MARK",
+    "STYLES",
+    "NOT_AVAILABLE",
+    "FEW_EVENTS",
+]
 
 Style = Literal["number", "integer", "rate", "percent", "proportion", "ratio", "text"]
 #: Default decimal places of each style. ``percent`` takes values on a 0-100
@@ -44,6 +62,30 @@ STYLES: dict[str, int] = {"number": 1, "integer": 0, "rate": 1, "percent": 1, "p
 SUPPRESSED_MARK = "[c]"
 MISSING_MARK = "[x]"
 _BOOKKEEPING = ("suppressed", "suppression_reason")
+
+#: Why a value is "[x]" when nothing more specific is known.
+NOT_AVAILABLE = "Not available"
+#: Why a directly standardised rate is "[x]": fewer than ``MIN_EVENTS`` (10) events, the
+#: threshold below which Fingertips does not publish a DSR (see :mod:`healthgap.stats.dsr`).
+FEW_EVENTS = "Not calculated: fewer than 10 events"
+#: Why the rate-ratio interval of a reference row is "[x]".
+REFERENCE_ROW = "No interval for the reference group: its rate ratio is 1 by definition"
+#: Added to :data:`FEW_EVENTS` when such a row shows a rounded count of 10 or more.
+ROUNDED_COUNTS = (
+    "Counts are rounded to protect confidentiality, so a group with fewer than 10 events can show 10."
+)
+#: The ``note`` column may carry these reasons for a missing value; the key is the
+#: constant of :mod:`healthgap.stats` (read lazily: importing the stats loads scipy).
+_NOTE_REASONS = {
+    ("dsr", "NOTE_FEW_EVENTS"): FEW_EVENTS,
+    ("compare", "NOTE_REFERENCE"): REFERENCE_ROW,
+    ("compare", "NOTE_NO_REFERENCE"): "Not calculated: the reference group has no value here",
+    ("compare", "NOTE_ZERO_REFERENCE_EVENTS"): "Not calculated: the reference group has no events",
+    ("compare", "NOTE_NOT_COMPUTED"): "Not calculated: this group has no rate",
+    ("rates", "NOTE_ZERO_POPULATION"): "Not calculated: no people in the group",
+    ("proportions", "NOTE_ZERO_DENOMINATOR"): "Not calculated: no people in the group",
+}
+_RELATIVE_CI = ("rr_lower", "rr_upper")
 
 ERR_STYLE = "Unknown number style {style!r} for {where}; use one of {allowed}, or (style, decimal places)."
 ERR_DP = "Decimal places for {where} must be a whole number from 0 to 10; got {dp!r}."
@@ -286,7 +328,11 @@ def table_html(
                                                      labels=labels, columns=df.columns))  # fmt: skip
         notes.append(f"{SUPPRESSED_MARK} Suppressed to protect confidentiality." + (f" {why}" if why else ""))
     if marks[1]:
-        notes.append(f"{MISSING_MARK} Not available.")
+        for why in missing_reasons(df, columns=list(labels)):
+            text = f"{MISSING_MARK} {why}."
+            if why == FEW_EVENTS and _shows_rounded_ten(df, labels=labels, numeric=numeric):
+                text += f" {ROUNDED_COUNTS}"
+            notes.append(_esc(text))
     if note:
         notes.append(_esc(note))
     num_attr = ' class="hg-num" style="text-align:right"'
@@ -301,6 +347,90 @@ def table_html(
         f'<caption id="{_esc(cap_id)}">{_esc(caption)}</caption>\n'
         f"<thead><tr>{head}</tr></thead>\n{body}\n</table>\n{foot}</div>"
     )
+
+
+def _note_reasons() -> dict[str, str]:
+    """``note`` text written by the statistics functions -> the reason shown for "[x]"."""
+    import importlib
+
+    out = {}
+    for (module, name), why in _NOTE_REASONS.items():
+        note = getattr(importlib.import_module(f"healthgap.stats.{module}"), name, None)
+        if isinstance(note, str):
+            out[note] = why
+    return out
+
+
+def _missing_reason_expr(df: pl.DataFrame, cols: Sequence[str]) -> pl.Expr:
+    """Each row's reason for its "[x]" values among ``cols`` (the plain "Not available" when none is known)."""
+    reason = pl.lit(None, dtype=pl.String)
+    if "note" in df.columns and df.schema["note"] == pl.String and df["note"].null_count() < df.height:
+        known = _note_reasons()
+        note = pl.col("note").str.strip_chars()
+        reason = note.replace_strict(known, default=None, return_dtype=pl.String)
+        # a note the book does not know is still the best explanation there is
+        reason = reason.fill_null(
+            pl.when(note.str.len_chars() > 0).then(pl.lit(f"{NOT_AVAILABLE}: ") + note)
+        )
+    if "rate_ratio" in df.columns and all(c in df.columns for c in _RELATIVE_CI):
+        if "is_reference" in df.columns and df.schema["is_reference"] == pl.Boolean:
+            ref = pl.col("is_reference").fill_null(False)
+        else:
+            ref = (pl.col("rate_ratio") == 1.0) & pl.col("rr_lower").is_null() & pl.col("rr_upper").is_null()
+        # only the interval is missing on a reference row: any other gap has another cause
+        others = [pl.col(c).is_null() for c in cols if c not in _RELATIVE_CI]
+        if others:
+            ref = ref & ~pl.any_horizontal(others)
+        reason = reason.fill_null(pl.when(ref.fill_null(False)).then(pl.lit(REFERENCE_ROW)))
+    return reason.fill_null(pl.lit(NOT_AVAILABLE))
+
+
+def missing_reasons(df: pl.DataFrame, *, columns: Sequence[str]) -> list[str]:
+    """Why the "[x]" values of ``columns`` are missing: plain-English reasons, each once.
+
+    A value is "[x]" when it is null in a row that is not ``suppressed`` (a null
+    in a suppressed row is "[c]"). The reason comes from the row's ``note``
+    column when it has one (e.g. the note "total events < 10" of
+    :func:`healthgap.stats.dsr` gives :data:`FEW_EVENTS`), then from the row
+    being the reference group of a rate ratio (its interval columns
+    ``rr_lower``/``rr_upper`` are null by definition), else :data:`NOT_AVAILABLE`.
+
+    Parameters
+    ----------
+    df : the (protected) frame.
+    columns : the columns shown.
+
+    Returns
+    -------
+    list of str
+        Reasons without a final full stop, in order of first appearance,
+        e.g. ``["Not calculated: fewer than 10 events"]``; empty when no shown
+        value is "[x]".
+
+    References
+    ----------
+    .. [1] Government Analysis Function. Using symbols and shorthand in tables (2021).
+    .. [2] Office for Health Improvement and Disparities. Fingertips: rates are not
+       published for fewer than 10 events.
+    """
+    cols = [c for c in columns if c in df.columns]
+    if not cols or not df.height:
+        return []
+    suppressed = pl.col("suppressed").fill_null(False) if "suppressed" in df.columns else pl.lit(False)
+    missing = pl.any_horizontal([pl.col(c).is_null() for c in cols]) & ~suppressed
+    rows = df.filter(missing)
+    if not rows.height:
+        return []
+    return rows.select(_missing_reason_expr(rows, cols).alias("why")).to_series().unique(maintain_order=True).to_list()
+
+
+def _shows_rounded_ten(df: pl.DataFrame, *, labels: Mapping[str, str], numeric: set[str]) -> bool:
+    """Whether a row not calculated for fewer than 10 events shows a whole-number count of 10 or more."""
+    counts = [c for c in labels if c in numeric and df.schema[c].is_integer()]
+    if not counts:
+        return False
+    few = _missing_reason_expr(df, list(labels)) == FEW_EVENTS
+    return df.filter(few & pl.any_horizontal([pl.col(c) >= 10 for c in counts])).height > 0
 
 
 def _grouped_body(df: pl.DataFrame, row: pl.Expr, *, group: str, width: int) -> str:

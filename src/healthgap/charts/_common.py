@@ -11,7 +11,8 @@ import polars as pl
 from healthgap import palette
 from healthgap.errors import HealthgapError
 
-__all__ = ["ChartError", "THEME", "FONT", "WIDTH", "CHAR_PX", "prepare", "levels", "title_of", "theme_config", "label_angle", "nominal"]
+__all__ = ["ChartError", "THEME", "FONT", "WIDTH", "CHAR_PX", "prepare", "levels", "title_of", "theme_config", "label_angle",
+           "nominal", "suppressed_expr", "missing_keys"]
 
 THEME = "healthgap"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -137,3 +138,21 @@ def label_angle(labels: Sequence[Any], band_px: float) -> int:
 def nominal(df: pl.DataFrame, col: str) -> str:
     """Altair type code for a grouping column: ordinal for numbers, nominal for text."""
     return "O" if df.schema[col].is_numeric() else "N"
+
+
+def suppressed_expr(df: pl.DataFrame) -> pl.Expr:
+    """True on rows that disclosure control marked ``suppressed`` (False when the frame has no such column)."""
+    return pl.col("suppressed").fill_null(False) if "suppressed" in df.columns else pl.lit(False)
+
+
+def missing_keys(df: pl.DataFrame, value: str) -> list[str]:
+    """The chart keys of '[x]' values of ``value``: e.g. ``["[x] = not calculated: fewer than 10 events"]``.
+
+    A null ``value`` in a row that is not suppressed is '[x]', as in the tables;
+    the reasons are those of :func:`healthgap.tables.missing_reasons` (the
+    frame's ``note`` column when it has one), so a chart and the table under it
+    explain a gap in the same words.
+    """
+    from healthgap.tables import MISSING_MARK, missing_reasons
+
+    return [f"{MISSING_MARK} = {why[:1].lower()}{why[1:]}" for why in missing_reasons(df, columns=[value])]

@@ -17,21 +17,47 @@ import altair as alt
 import polars as pl
 
 from healthgap import palette
-from healthgap.charts._common import CHAR_PX, WIDTH, ChartError, label_angle, levels, nominal, prepare, title_of
+from healthgap.charts._common import (
+    CHAR_PX,
+    WIDTH,
+    ChartError,
+    label_angle,
+    levels,
+    missing_keys,
+    nominal,
+    prepare,
+    suppressed_expr,
+    title_of,
+)
+from healthgap.tables import MISSING_MARK, SUPPRESSED_MARK
 
 __all__ = ["ci_chart", "gradient", "small_multiples", "pyramid"]
 
 ERR_SEXES = "pyramid(): column {col!r} must hold exactly the two levels {sexes}; found {found}."
-_SUPPRESSED_LABEL = "[c] suppressed"
-_SUPPRESSED_SHORT = "[c]"  # groups along the bottom: the long label would run into its neighbours
-_SUPPRESSED_NOTE = "[c] = suppressed: too few people to publish"
+_SUPPRESSED_LABEL = f"{SUPPRESSED_MARK} suppressed"
+_SUPPRESSED_SHORT = SUPPRESSED_MARK  # groups along the bottom: the long label would run into its neighbours
+_SUPPRESSED_NOTE = f"{SUPPRESSED_MARK} = suppressed: too few people to publish"
 
 
-def _with_note(subtitle: str | None, data: pl.DataFrame, value: str) -> str | list[str] | None:
-    """Add the '[c]' key under the title when some values are suppressed (shown only as '[c]')."""
-    if data[value].null_count() == 0:
-        return subtitle
-    return [subtitle, _SUPPRESSED_NOTE] if subtitle else _SUPPRESSED_NOTE
+def _with_note(subtitle: str | None, data: pl.DataFrame, value: str, *, source: pl.DataFrame) -> str | list[str] | None:
+    """Add the '[c]' and '[x]' keys under the title for the marks the chart shows.
+
+    '[c]' is a null value in a suppressed row; '[x]' a null value for another
+    reason (e.g. fewer than 10 events), keyed with its reasons read from
+    ``source`` (the frame before :func:`prepare`, which may hold a ``note``).
+    """
+    lines = [subtitle] if subtitle else []
+    if data.filter(pl.col(value).is_null() & suppressed_expr(data)).height:
+        lines.append(_SUPPRESSED_NOTE)
+    lines += missing_keys(source, value)
+    if not lines:
+        return None
+    return lines[0] if len(lines) == 1 else lines
+
+
+def _source(df: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """The frame as given to a builder (collected), for the reasons of its '[x]' values."""
+    return df.collect() if isinstance(df, pl.LazyFrame) else df
 
 
 def _wrapped_labels(values: list[Any], width_px: float) -> str | None:
@@ -53,8 +79,12 @@ def _titled(title: str, subtitle: str | list[str] | None) -> Any:
 def _ci_layers(
     base: alt.Chart, *, group_enc: Any, value: str, lower: str | None, upper: str | None, horizontal: bool,
     colour_enc: Any, offset_enc: Any, mark: str, value_title: str | None, tooltip: list[Any],
+    missing_label: str | None = None,
 ) -> list[alt.Chart]:  # fmt: skip
-    """Point or bar plus CI error bars, with a visible '[c]' label for suppressed rows."""
+    """Point or bar plus CI error bars, a visible '[c]' label on suppressed rows and '[x]' on other gaps.
+
+    ``missing_label`` is the label of '[x]' rows (None: the chart has none).
+    """
     v_axis, g_axis = ("x", "y") if horizontal else ("y", "x")
     enc: dict[str, Any] = {g_axis: group_enc, "tooltip": tooltip}
     if colour_enc is not None:
@@ -77,17 +107,33 @@ def _ci_layers(
         else:
             layers.insert(0, base.mark_errorbar(ticks=True, thickness=1.5).encode(**bar_enc))
     at_edge = alt.value(4) if horizontal else alt.value(2)
-    label = _SUPPRESSED_LABEL if horizontal else _SUPPRESSED_SHORT
-    text_enc = {g_axis: group_enc, v_axis: at_edge, "text": alt.value(label)}
-    if offset_enc is not None:
-        text_enc[f"{g_axis}Offset"] = offset_enc
-    layers.append(
-        base.transform_filter(f"!isValid(datum[{value!r}])")
-        .mark_text(align="left" if horizontal else "center", baseline="middle" if horizontal else "top",
-                   color=palette.MUTED_TEXT, fontStyle="italic")
-        .encode(**text_enc)
-    )  # fmt: skip
+    # "[c]" where the value is withheld (its row is suppressed); "[x]" where it is missing for
+    # another reason (e.g. a rate not calculated from fewer than 10 events): as in the tables
+    marks = [(True, _SUPPRESSED_LABEL if horizontal else _SUPPRESSED_SHORT)]
+    if missing_label is not None:
+        marks.append((False, missing_label if horizontal else MISSING_MARK))
+    for hidden, label in marks:
+        text_enc = {g_axis: group_enc, v_axis: at_edge, "text": alt.value(label)}
+        if offset_enc is not None:
+            text_enc[f"{g_axis}Offset"] = offset_enc
+        test = "datum.suppressed === true" if hidden else "datum.suppressed !== true"
+        layers.append(
+            base.transform_filter(f"!isValid(datum[{value!r}]) && {test}")
+            .mark_text(align="left" if horizontal else "center", baseline="middle" if horizontal else "top",
+                       color=palette.MUTED_TEXT, fontStyle="italic")
+            .encode(**text_enc)
+        )  # fmt: skip
     return layers
+
+
+def _missing_label(source: pl.DataFrame, data: pl.DataFrame, value: str) -> str | None:
+    """The inline label of '[x]' values ("[x] not calculated: fewer than 10 events"), None if there are none."""
+    if not data.filter(pl.col(value).is_null() & ~suppressed_expr(data)).height:
+        return None
+    keys = missing_keys(source, value)
+    if len(keys) == 1:
+        return keys[0].replace(" = ", " ", 1)
+    return f"{MISSING_MARK} not available"
 
 
 def ci_chart(
@@ -153,9 +199,11 @@ def ci_chart(
         tooltip.append(alt.Tooltip(f"{colour}:N"))
     tooltip += [alt.Tooltip(f"{c}:Q", format=",.2f") for c in (value, lower, upper) if c]
     base = alt.Chart(data)
+    source = _source(df)
     layers = _ci_layers(base, group_enc=group_enc, value=value, lower=lower, upper=upper, horizontal=horizontal,
                         colour_enc=colour_enc, offset_enc=offset_enc, mark=mark,
-                        value_title=title_of(value, value_title), tooltip=tooltip)  # fmt: skip
+                        value_title=title_of(value, value_title), tooltip=tooltip,
+                        missing_label=_missing_label(source, data, value))  # fmt: skip
     if reference is not None:
         axis = "x" if horizontal else "y"
         rule = alt.Chart(pl.DataFrame({"reference": [float(reference)]})).mark_rule(
@@ -168,8 +216,8 @@ def ci_chart(
                 .encode(**{axis: "reference:Q"}, **({"y": alt.value(0)} if horizontal else {"x": alt.value(WIDTH)}),
                         text=alt.value(reference_label))
             )  # fmt: skip
-    if not horizontal:
-        subtitle = _with_note(subtitle, data, value)
+    if not horizontal:  # groups down the side are labelled in full ("[c] suppressed"), no key needed
+        subtitle = _with_note(subtitle, data, value, source=source)
     chart = alt.layer(*layers).properties(title=_titled(title, subtitle))
     if horizontal:
         return chart.properties(width=WIDTH - 160, height=alt.Step(step))
@@ -213,14 +261,16 @@ def gradient(
     tooltip = [alt.Tooltip(f"{group}:O", title=group_title)] + [
         alt.Tooltip(f"{c}:Q", format=",.2f") for c in (value, lower, upper, fitted) if c
     ]
+    source = _source(df)
     layers = _ci_layers(base, group_enc=x, value=value, lower=lower, upper=upper, horizontal=False,
                         colour_enc=None, offset_enc=None, mark="point",
-                        value_title=title_of(value, value_title), tooltip=tooltip)  # fmt: skip
+                        value_title=title_of(value, value_title), tooltip=tooltip,
+                        missing_label=_missing_label(source, data, value))  # fmt: skip
     if fitted:
         layers.insert(0, base.mark_line(color=palette.REFERENCE, strokeDash=[6, 4]).encode(
             x=x, y=alt.Y(f"{fitted}:Q"), tooltip=[alt.Tooltip(f"{fitted}:Q", title=fitted_label, format=",.2f")]))  # fmt: skip
     chart = alt.layer(*layers).properties(width=WIDTH - 120, height=300)
-    return chart.properties(title=_titled(title, _with_note(subtitle, data, value)))
+    return chart.properties(title=_titled(title, _with_note(subtitle, data, value, source=source)))
 
 
 def small_multiples(
@@ -266,9 +316,11 @@ def small_multiples(
     tooltip = [alt.Tooltip(f"{facet}:N"), alt.Tooltip(f"{group}:N")] + [
         alt.Tooltip(f"{c}:Q", format=",.2f") for c in (value, lower, upper) if c
     ]
+    source = _source(df)
     layers = _ci_layers(alt.Chart(), group_enc=x, value=value, lower=lower, upper=upper, horizontal=False,
                         colour_enc=None, offset_enc=None, mark="point",
-                        value_title=None, tooltip=tooltip)  # fmt: skip
+                        value_title=None, tooltip=tooltip,
+                        missing_label=_missing_label(source, data, value))  # fmt: skip
     f_levels = levels(data, facet, facet_order)
     # long panel titles (e.g. "Statin prescribed (CHD, stroke/TIA or PAD; ...)") would widen every
     # column and shrink the whole chart to fit the page: wrap them to the panel width instead
@@ -283,7 +335,7 @@ def small_multiples(
         scales["y"] = "independent"
     if scales:
         chart = chart.resolve_scale(**scales)
-    return chart.properties(title=_titled(title, _with_note(value_title, data, value)))
+    return chart.properties(title=_titled(title, _with_note(value_title, data, value, source=source)))
 
 
 def pyramid(

@@ -15,13 +15,25 @@ import altair as alt
 import polars as pl
 
 from healthgap import palette
-from healthgap.charts._common import WIDTH, ChartError, label_angle, levels, nominal, prepare, title_of
+from healthgap.charts._common import (
+    WIDTH,
+    ChartError,
+    label_angle,
+    levels,
+    missing_keys,
+    nominal,
+    prepare,
+    suppressed_expr,
+    title_of,
+)
+from healthgap.tables import MISSING_MARK, SUPPRESSED_MARK
 
 __all__ = ["funnel", "mitigation_scatter", "heatmap", "binned", "padded_domain"]
 
 ERR_LIMITS = "funnel(): `limits` is missing column(s) {missing}; it needs {needed} (one row per denominator)."
 ERR_LEVEL = "funnel(): limit must be '95' or '99.8'; got {value!r}."
 ERR_SCHEME = "heatmap(): scheme must be 'sequential' or 'diverging'; got {value!r}."
+_SUPPRESSED_KEY = f"{SUPPRESSED_MARK} = suppressed: too few people to publish"
 
 
 def funnel(
@@ -236,7 +248,9 @@ def heatmap(
     equal-width classes of :data:`healthgap.palette.DIVERGING` on a range
     symmetric about zero (``-m`` to ``m``, ``m`` the largest absolute value), so
     zero is always the pale centre, negative values blue and positive red; text
-    is white on the two end classes only. Suppressed cells are grey and marked "[c]".
+    is white on the two end classes only. Cells without a value are grey and
+    marked as in the tables: "[c]" when suppressed, "[x]" when missing for
+    another reason (the key under the title gives the reason).
 
     References
     ----------
@@ -276,13 +290,17 @@ def heatmap(
     # the cell text gets a name no data column has: calling it "label" replaced a y column named
     # "label" with the numbers, and the text landed in extra rows below the grid
     labels = base.transform_calculate(
-        __hg_cell_text=f"isValid(datum[{value!r}]) ? format(datum[{value!r}], {text_format!r}) : '[c]'"
+        __hg_cell_text=(f"isValid(datum[{value!r}]) ? format(datum[{value!r}], {text_format!r}) : "
+                        f"(datum.suppressed === true ? {SUPPRESSED_MARK!r} : {MISSING_MARK!r})")
     ).mark_text(fontSize=12).encode(
         text="__hg_cell_text:N",
         color=alt.condition(f"isValid(datum[{value!r}]) && {dark}",
                             alt.value(palette.BACKGROUND), alt.value(palette.TEXT)),
     )  # fmt: skip
-    return alt.layer(hidden, rects, labels).properties(title=title, width=alt.Step(70), height=alt.Step(32))
+    keys = [_SUPPRESSED_KEY] if data.filter(pl.col(value).is_null() & suppressed_expr(data)).height else []
+    keys += missing_keys(df.collect() if isinstance(df, pl.LazyFrame) else df, value)
+    heading = alt.Title(title, subtitle=keys) if keys else title
+    return alt.layer(hidden, rects, labels).properties(title=heading, width=alt.Step(70), height=alt.Step(32))
 
 
 def binned(

@@ -24,6 +24,7 @@ import vl_convert as vlc
 
 from healthgap.charts._common import ChartError
 from healthgap.disclosure import OFF_PREFIX, assert_publishable
+from healthgap.downloads import download_link, link_text
 from healthgap.tables import table_html
 
 __all__ = ["figure_html", "write_chart_assets", "chart_spec", "static_svg", "ASSET_PATH", "BUNDLE_NAME", "SNIPPET", "SHOW_NUMBERS"]
@@ -168,7 +169,8 @@ def figure_html(
     description : text alternative read by screen readers (``aria-label``): say what
         the chart shows and its main message.
     data : the numbers behind the chart, shown under :data:`SHOW_NUMBERS` ("Show the numbers").
-    download_href : link to the CSV download of ``data`` (None: no link).
+    download_href : link to the CSV download of ``data`` (None: no link); its text names
+        the chart (:func:`healthgap.downloads.link_text`).
     asset_prefix : ``""`` for pages at the site root, ``"../"`` for pages in ``chapters/``.
     caption : optional sentence after the title in the caption.
     columns, formats : passed to :func:`healthgap.tables.table_html`.
@@ -231,11 +233,8 @@ def figure_html(
         ),
         f'<details class="hg-numbers"><summary>{esc(SHOW_NUMBERS)}</summary>\n{table}\n</details>',
     ]
-    if download_href:
-        parts.append(
-            f'<p class="hg-download"><a href="{esc(download_href)}" download>'
-            f"Download the data for this chart (CSV)</a></p>"
-        )
+    if download_href:  # the link names the chart: "Download the data for <title> (CSV)"
+        parts.append(download_link(download_href, link_text(title, kind="figure")))
     if include_script:
         parts.append(f'<script src="{esc(asset_prefix)}{ASSET_PATH}" defer></script>')
     parts.append("</figure>")
