@@ -507,3 +507,14 @@ def test_published_counts_then_protect_equals_protect(counts):
     assert not b.filter(pl.Series(counts).is_between(1, 7))["n"].is_not_null().any()
     published = d.published_counts(df, ["n"])["n"].to_list()
     assert all(p == c if c < 8 else p % 5 == 0 and abs(p - c) <= 2 for p, c in zip(published, counts))
+
+
+def test_note_is_emptied_where_a_row_is_suppressed():
+    """'total events < 10' beside a secondarily suppressed count of 9 would say it is 8 or 9."""
+    df = pl.DataFrame({"g": ["a", "b", "c"], "events": [3, 9, 40],
+                       "value": [None, None, 1.5], "note": ["total events < 10", "total events < 10", None]})
+    out = protect(df, counts=["events"], derived={"events": ["value"]}, totals="none")
+    assert out["suppressed"].to_list() == [True, True, False]  # b protects a
+    assert out["note"].to_list() == [None, None, None]
+    kept = protect(df.with_columns(pl.lit("x").alias("note")), counts=["events"], totals="none")
+    assert kept.filter(~pl.col("suppressed"))["note"].to_list() == ["x"]

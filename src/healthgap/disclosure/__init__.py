@@ -73,6 +73,9 @@ The rules (defaults from :class:`healthgap.config.DisclosureSettings`)
    statistics (standardised rates, regression models) use the exact counts, as
    in NHS England's method for Hospital Episode Statistics.
 
+A ``note`` column (the statistics' "why no value" text, e.g. "total events < 10")
+is emptied in every suppressed row: it would say how small the hidden count is.
+
 ``protect(df, *, counts, derived=None, by=None, across=None, totals="auto",
 reference=None, relative=None, settings=None)`` returns the frame with ``suppressed`` (bool) and
 ``suppression_reason`` (str, null when nothing in the row is suppressed; e.g.

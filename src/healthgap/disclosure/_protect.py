@@ -369,6 +369,8 @@ def protect(
             updates[d] = pl.when(pl.col(f"__f_{c}")).then(None).otherwise(current)
     for d in relative:
         updates[d] = pl.when(pl.col("__hg_refhidden")).then(None).otherwise(updates.get(d, pl.col(d)))
+    if "note" in work.columns:  # a statistic's note ("total events < 10") says how big a count is
+        updates["note"] = pl.when(pl.any_horizontal(flags)).then(None).otherwise(pl.col("note"))
     out = work.with_columns(
         *[e.alias(k) for k, e in updates.items()],
         suppressed=pl.any_horizontal(flags),
