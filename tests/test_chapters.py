@@ -191,8 +191,9 @@ def test_no_rate_ratio_against_a_suppressed_reference(site_fixture, request):
     assert checked >= 3
 
 
-def test_sii_is_weighted_by_unrounded_populations(default_site, default_config):
-    """The published SII is the population-weighted least-squares slope of the true DSRs."""
+def test_sii_is_weighted_by_the_published_populations(default_site, default_config):
+    """The published SII is the least-squares slope of the exact DSRs, weighted by the fifths'
+    populations as published (rounded to 5, disclosure rule 8)."""
     from healthgap import stats
     from healthgap.data import load
 
@@ -203,6 +204,7 @@ def test_sii_is_weighted_by_unrounded_populations(default_site, default_config):
     dsrs = stats.dsr(counts, events="chd", population="population", age_band="age_band", by="imd_quintile",
                      multiplier=100).sort("imd_quintile")  # fmt: skip
     n = people.group_by("imd_quintile").len().sort("imd_quintile")["len"].to_numpy().astype(float)
+    n = 5 * np.floor(n / 5 + 0.5)  # as published (every fifth holds thousands of people)
     y, f = dsrs["value"].to_numpy(), n / n.sum()
     x = np.cumsum(f) - f / 2
     xm, ym = (f * x).sum(), (f * y).sum()
@@ -223,3 +225,118 @@ def test_model_chapters_render_and_skip_what_the_data_cannot_support(default_sit
     assert no_truth in text_of(other_site / "chapters" / "fairness.html")
     downloads = {p.name for p in (default_site / "downloads" / "fairness").glob("*.csv")}
     assert downloads, "the fairness chapter published no downloads"
+
+
+def tables_of(page: Path) -> list[tuple[list[str], list[list[str]]]]:
+    """Every HTML table of a page as (column headings, rows of cell texts)."""
+    raw = page.read_text(encoding="utf-8")
+    out = []
+    for table in re.findall(r"<table\b.*?</table>", raw, flags=re.S):
+        head = re.search(r"<thead>(.*?)</thead>", table, flags=re.S)
+        headings = [html.unescape(re.sub(r"<[^>]+>", "", h)).strip()
+                    for h in re.findall(r"<th\b[^>]*>(.*?)</th>", head.group(1), flags=re.S)] if head else []
+        body = re.findall(r"<tbody>(.*?)</tbody>", table, flags=re.S)
+        rows = [[html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+                 for c in re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", tr, flags=re.S)]
+                for part in body for tr in re.findall(r"<tr\b.*?</tr>", part, flags=re.S)]
+        out.append((headings, [r for r in rows if len(r) == len(headings)]))
+    return out
+
+
+RATIO_HEADINGS = {"Rate ratio", "RR lower", "RR upper", "Observed / expected"}
+
+
+@pytest.mark.parametrize("site_fixture", ["default_site", "other_site"])
+def test_ratios_and_their_intervals_are_shown_to_two_decimals(site_fixture, request):
+    """A ratio and its interval at the same precision: '0.99 | 0.96 | 1.03', never '0.99 | 1.0 | 1.0'."""
+    site = request.getfixturevalue(site_fixture)
+    checked = 0
+    for slug in ("recorded-disease", "access-treatment", "outcomes", "geography"):
+        for headings, rows in tables_of(site / "chapters" / f"{slug}.html"):
+            ratio_cols = [i for i, h in enumerate(headings) if h in RATIO_HEADINGS]
+            if "Observed / expected" in headings:
+                ratio_cols += [i for i, h in enumerate(headings) if h in ("Lower 95% CI", "Upper 95% CI")]
+            for row in rows:
+                for i in ratio_cols:
+                    if row[i] not in ("[c]", "[x]"):
+                        assert re.fullmatch(r"-?\d+\.\d\d", row[i]), (slug, headings[i], row)
+                        checked += 1
+    assert checked > 50
+
+
+def test_other_trust_text_describes_only_what_its_data_have(other_site):
+    population = text_of(other_site / "chapters" / "population.html")
+    assert "days to first outpatient" not in population.lower()  # the column does not exist here
+    assert "The only column with missing values is ethnic group" in population
+    disease = text_of(other_site / "chapters" / "recorded-disease.html")
+    assert "maps recorded disease for each GP practice" in disease
+    assert "small areas" not in disease
+    geography = text_of(other_site / "chapters" / "geography.html")
+    assert "small urban areas" not in geography and "1,500" not in geography
+    assert "each hexagon is one GP practice" in geography
+    access = text_of(other_site / "chapters" / "access-treatment.html")
+    treatment = access[access.index("Treatment among the eligible"):access.index("Waiting for a first")]
+    assert "anticoagulation" not in treatment.lower() and "140 mmHg" not in treatment
+    assert "statins for people with coronary heart disease, and people aged 40 or over with diabetes" in treatment
+    assert "shows the share who waited" not in access  # the waits section is skipped
+
+
+@pytest.mark.parametrize("site_fixture", ["default_site", "other_site"])
+def test_funnel_sentence_counts_practices_whose_rate_is_withheld(site_fixture, request):
+    site = request.getfixturevalue(site_fixture)
+    funnel = pl.read_csv(site / "downloads" / "outcomes" / "funnel.csv", infer_schema_length=None)
+    shown = funnel.filter(pl.col("value").is_not_null()).height
+    hidden = funnel.height - shown
+    text = text_of(site / "chapters" / "outcomes.html")
+    if hidden:
+        assert f"Of the {shown} practices whose rate can be published" in text
+        assert f"The remaining {hidden} practice" in text
+    else:
+        assert f"Of the {funnel.height} practices," in text
+
+
+def test_locality_difference_is_worded_by_its_confidence_interval(default_site, default_config):
+    """Highest against lowest locality: 'could be due to chance' exactly when the rate ratio's CI includes 1."""
+    from healthgap import stats
+    from healthgap.data import load
+
+    loc = pl.read_csv(default_site / "downloads" / "geography" / "localities.csv", infer_schema_length=None)
+    pub = loc.filter((pl.col("measure") == "hypertension") & pl.col("value").is_not_null())
+    hi = pub.sort("value", descending=True).row(0, named=True)
+    lo = pub.sort("value").row(0, named=True)
+    people = load(default_config).collect().with_columns(pl.col("locality").cast(pl.String))
+    two = people.filter(pl.col("locality").is_in([hi["level"], lo["level"]]))
+    counts = stats.counts_by_age_band(two, events="hypertension", by="locality").with_columns(
+        pl.col("age_band").cast(pl.String))
+    rr = stats.rate_ratio(counts, events="hypertension", population="population", group="locality",
+                          reference=lo["level"], age_band="age_band").filter(pl.col("locality") == hi["level"])
+    r = rr.row(0, named=True)
+    text = text_of(default_site / "chapters" / "geography.html")
+    sentence = text[text.index("Age-standardised recorded hypertension is highest"):]
+    sentence = sentence[:sentence.index(").") + 2]
+    assert f"highest in {hi['label']}" in sentence and f"lowest in {lo['label']}" in sentence
+    assert f"rate ratio {r['value']:.2f}, 95% CI {r['lower_ci']:.2f} to {r['upper_ci']:.2f}" in sentence
+    assert ("could be due to chance" in sentence) == (r["lower_ci"] <= 1 <= r["upper_ci"])
+
+
+def test_descriptive_text_has_units_and_readable_headings(default_site, default_config):
+    from healthgap.data import load
+
+    for slug in ("access-treatment", "outcomes", "geography"):
+        text = text_of(default_site / "chapters" / f"{slug}.html")
+        # every difference has its unit: '13 days', '16.6 per 100 referred', '9.3 percentage points'
+        assert not re.search(r"a difference of [\d.,]+\.(\s|$)", text), slug
+    headings = [h for h, _ in tables_of(default_site / "chapters" / "population.html")]
+    assert ["Age band", "Sex", "People", "Share of everyone"] in headings
+    geography = text_of(default_site / "chapters" / "geography.html")
+    m = re.search(r"Nationally an LSOA has about 1,500 residents; the ([\d,]+) areas in this dataset hold "
+                  r"([\d,]+) people each on average", geography)
+    assert m, "the size of the dataset's small areas is not given"
+    people = load(default_config).collect()
+    n_areas = people.get_column("lsoa").n_unique()
+    assert int(m.group(1).replace(",", "")) == n_areas
+    assert int(m.group(2).replace(",", "")) == round(people.height / n_areas, -1)
+    own = text_of(default_site / "chapters" / "own-data.html")
+    assert "<this repository>" not in own and "1. Install" not in own
+    contact = text_of(default_site / "chapters" / "accessibility.html")
+    assert default_config.report.organisation in contact

@@ -577,3 +577,32 @@ def test_headline_reports_a_clear_gap():
     h = headlines(steep, tiny_config())
     assert h.prevalence_gap.values["clear"] is True
     assert "percentage points higher" in h.prevalence_gap.text and "no clear difference" not in h.prevalence_gap.text
+
+
+def test_dsr_limits_use_the_published_total_so_they_do_not_give_the_exact_one_back(people):
+    """Dobson's limits sit at distances in the ratio (O - O_L) : (O_U - O) from the DSR, a function of the
+    total O alone; with O the published (rounded) total, that is all an attacker can recover."""
+    from scipy.optimize import brentq
+    from scipy.stats import norm
+
+    z = norm.ppf(0.975)
+
+    def byars(o):  # Byar's limits, typed in from the PHE technical guide
+        lo = o * (1 - 1 / (9 * o) - z / (3 * math.sqrt(o))) ** 3
+        hi = (o + 1) * (1 - 1 / (9 * (o + 1)) + z / (3 * math.sqrt(o + 1))) ** 3
+        return lo, hi
+
+    def total_from_limits(v, lo, hi):  # solve (O - O_L)/(O_U - O) = (v - lo)/(hi - v) for O
+        target = (v - lo) / (hi - v)
+        return brentq(lambda o: (o - byars(o)[0]) / (byars(o)[1] - o) - target, 5, 1e6)
+
+    config, exact = tiny_config(DisclosureSettings()), tiny_config()
+    table = rates(people, config, measures=["hypertension"], dimensions=["imd_quintile"], multiplier=100)
+    same = rates(people, exact, measures=["hypertension"], dimensions=["imd_quintile"], multiplier=100)
+    for q in "12345":
+        row = table.filter(pl.col("level") == q).row(0, named=True)
+        ref = same.filter(pl.col("level") == q).row(0, named=True)
+        assert row["value"] == pytest.approx(ref["value"], rel=1e-12)  # the DSR itself is exact
+        assert total_from_limits(ref["value"], ref["lower_ci"], ref["upper_ci"]) == pytest.approx(ref["events"], rel=1e-6)
+        recovered = total_from_limits(row["value"], row["lower_ci"], row["upper_ci"])
+        assert recovered == pytest.approx(_r5(ref["events"]), rel=1e-6) and row["events"] == _r5(ref["events"])

@@ -128,6 +128,14 @@ def _conditions() -> list[Column]:
     ]
 
 
+def _in_sentence(label: str) -> str:
+    """A label inside a sentence: first word lower-cased unless it is an acronym ("Stroke or TIA"
+    -> "stroke or TIA", "CKD" stays)."""
+    first, _, rest = label.partition(" ")
+    first = first if first.isupper() and len(first) > 1 else first[:1].lower() + first[1:]
+    return f"{first} {rest}" if rest else first
+
+
 def _truth() -> list[Column]:
     return [
         Column(
@@ -135,7 +143,7 @@ def _truth() -> list[Column]:
             "boolean",
             "truth",
             f"{label} (true status)",
-            f"Whether the person truly has {label.lower()}, recorded or not. "
+            f"Whether the person truly has {_in_sentence(label)}, recorded or not. "
             "Only synthetic or linked research data has it; it measures under-diagnosis.",
         )
         for name, label in CONDITION_LABELS.items()

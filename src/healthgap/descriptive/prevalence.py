@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from healthgap.config import Config
+from healthgap.config import Config, DisclosureSettings
 from healthgap.contract import CONDITION_LABELS
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr
 from healthgap.disclosure import published_counts
@@ -85,7 +85,7 @@ def rates(
        parameters. Stat Med 10:457-462.
     .. [3] Eurostat (2013). Revision of the European Standard Population.
     """
-    from healthgap.stats import counts_by_age_band, crude_rate, dsr, rate_ratio
+    from healthgap.stats import counts_by_age_band, crude_rate, rate_ratio
 
     lf = frame_of(people)
     exprs = _measure_exprs(measures)
@@ -114,9 +114,8 @@ def rates(
                  pl.col("lower_ci").alias("crude_lower"), pl.col("upper_ci").alias("crude_upper"),
                  *([] if standardise else ["statistic", "method", "note"]))  # fmt: skip
         if standardise:
-            main = dsr(
-                counts, events="events", population="population", age_band="age_band",
-                by=keys, multiplier=multiplier, confidence=confidence,
+            main = published_dsr(
+                counts, by=keys, multiplier=multiplier, confidence=confidence, settings=config.disclosure,
             ).select(*keys, "value", "lower_ci", "upper_ci", "statistic", "method", "note")
             out = crude.join(main, on=keys, how="left")
         else:
@@ -150,6 +149,42 @@ def rates(
         "order",
         maintain_order=True,
     )
+
+
+def published_dsr(
+    counts: pl.DataFrame, *, by: Sequence[str], multiplier: float, confidence: float,
+    settings: DisclosureSettings,
+) -> pl.DataFrame:
+    """:func:`healthgap.stats.dsr` of ``events``/``population`` by ``age_band``, safe to publish.
+
+    The DSR and its Dobson variance come from the exact counts. Dobson's limits,
+    DSR + sqrt(var / O) (O_L - O) and DSR + sqrt(var / O) (O_U - O), would give the exact
+    total O back (the ratio of the two distances to the DSR depends on O alone), so here O
+    is the total as published (rounded, disclosure rule 8), as are ``events`` and
+    ``population``; with rounding off this is :func:`~healthgap.stats.dsr` exactly.
+
+    References
+    ----------
+    .. [1] Dobson AJ et al. Confidence intervals for weighted sums of Poisson parameters.
+       Stat Med 1991;10:457-462.
+    .. [2] NHS Digital. Hospital Episode Statistics: disclosure control method (2018).
+    """
+    from healthgap.stats import byars_lower, byars_upper
+    from healthgap.stats.dsr import dsr_table
+
+    out = dsr_table(counts, events="events", population="population", age_band="age_band", by=list(by),
+                    multiplier=multiplier, confidence=confidence)
+    published = published_counts(out, ["events", "population"], settings=settings)
+    if published.equals(out):
+        return out.drop("variance")
+    o = pl.col("events").cast(pl.Float64)
+    spread = (pl.col("variance") / o).sqrt()
+    return published.with_columns(
+        pl.when(pl.col("value").is_not_null()).then(pl.col("value") + spread * (byars_lower(o, confidence) - o))
+        .alias("lower_ci"),
+        pl.when(pl.col("value").is_not_null()).then(pl.col("value") + spread * (byars_upper(o, confidence) - o))
+        .alias("upper_ci"),
+    ).drop("variance")
 
 
 def prevalence(
@@ -201,10 +236,11 @@ def gradient(
     """Slope and relative index of inequality across the levels of ``dimension``.
 
     Uses the DSRs (``value`` and its CI) of ``rates_table`` (from :func:`rates`)
-    for each measure; level "1" must be the most deprived. Pass the unrounded
-    table (the populations weight the regression) and, as ``published``, the
-    same table after disclosure control: measures with a suppressed level are
-    left out (the index and the other levels would give it back).
+    for each measure, weighted by its ``population`` column (the populations as
+    published, disclosure rule 8); level "1" must be the most deprived. Pass the
+    table before disclosure control and, as ``published``, the same table after
+    it: measures with a suppressed level are left out (the index and the other
+    levels would give it back).
 
     Returns
     -------
@@ -267,7 +303,7 @@ def intersection(
        research methodology. Soc Sci Med 110:10-17.
     .. [2] Public Health England (2018). Technical Guide: Confidence Intervals.
     """
-    from healthgap.stats import counts_by_age_band, dsr
+    from healthgap.stats import counts_by_age_band
 
     lf = frame_of(people)
     dims = {d.name: d for d in dimensions_in(config, lf, names=[rows, columns])}
@@ -277,10 +313,9 @@ def intersection(
         pl.col("age"), pl.col(condition).cast(pl.Int64).alias("events"),
     ).filter(pl.col("row_level").is_not_null() & pl.col("column_level").is_not_null())
     counts = counts_by_age_band(base.collect(), events="events", by=["row_level", "column_level"])
-    out = dsr(
-        counts.with_columns(pl.col("age_band").cast(pl.String)), events="events",
-        population="population", age_band="age_band", by=["row_level", "column_level"],
-        multiplier=100, confidence=confidence,
+    out = published_dsr(
+        counts.with_columns(pl.col("age_band").cast(pl.String)), by=["row_level", "column_level"],
+        multiplier=100, confidence=confidence, settings=config.disclosure,
     )
     r_order = {lvl: i for i, lvl in enumerate(r.order)}
     c_order = {lvl: i for i, lvl in enumerate(c.order)}

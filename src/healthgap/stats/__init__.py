@@ -23,13 +23,15 @@ from .funnel import funnel_flag, funnel_limits
 from .proportions import proportion
 from .rates import crude_rate
 from .sii import sii
-from ._ci import wilson_lower, wilson_upper
+from ._ci import byars_lower, byars_upper, wilson_lower, wilson_upper
 
 __all__ = [
     "AGE_BAND",
     "AGE_BAND_LABELS",
     "ESP2013",
     "age_bands",
+    "byars_lower",
+    "byars_upper",
     "concentration_index",
     "counts_by_age_band",
     "crude_rate",
