@@ -319,7 +319,7 @@ def test_locality_difference_is_worded_by_its_confidence_interval(default_site, 
     assert ("could be due to chance" in sentence) == (r["lower_ci"] <= 1 <= r["upper_ci"])
 
 
-def test_descriptive_text_has_units_and_readable_headings(default_site, default_config):
+def test_descriptive_text_has_units_and_readable_headings(default_site, other_site, default_config):
     from healthgap.data import load
 
     for slug in ("access-treatment", "outcomes", "geography"):
@@ -339,4 +339,7 @@ def test_descriptive_text_has_units_and_readable_headings(default_site, default_
     own = text_of(default_site / "chapters" / "own-data.html")
     assert "<this repository>" not in own and "1. Install" not in own
     contact = text_of(default_site / "chapters" / "accessibility.html")
-    assert default_config.report.organisation in contact
+    assert default_config.report.organisation in contact and "report.contact" in contact
+    other = text_of(other_site / "chapters" / "accessibility.html")
+    assert "the Population Health Analytics team (example contact details)" in other
+    assert "report.contact" not in other

@@ -283,3 +283,11 @@ def test_every_key_is_documented_in_the_readme_and_default_yml():
     for key in schema._TOP:
         assert f"{key}:" in default
     assert "make site" in readme and "make test" in readme
+
+
+def test_report_contact_is_optional_text(tmp_path):
+    assert load_config(write(tmp_path, MINIMAL)).report.contact is None
+    text = MINIMAL + "report:\n  contact: email hi.team@example.nhs.uk\n"
+    assert load_config(write(tmp_path, text)).report.contact == "email hi.team@example.nhs.uk"
+    message = error_of(tmp_path, MINIMAL + "report:\n  contact: 5\n")
+    assert "report.contact" in message and "expected" in message

@@ -37,7 +37,7 @@ WRONG_TYPE = "{where}: expected {expected}, got {got} ({value!r})."
 REQUIRED = "{where}: required key is missing. Fix: add it{example}."
 
 _TOP = ("report", "data", "equity", "conditions", "outcomes", "model", "disclosure", "seed")
-_REPORT = ("title", "organisation", "subtitle", "period")
+_REPORT = ("title", "organisation", "subtitle", "period", "contact")
 _DATA = ("path", "format", "columns", "codes", "truth", "boundaries", "boundary_key", "synthetic")
 _DIMENSION = ("name", "label", "order", "labels", "reference")
 _MODEL = (
@@ -160,6 +160,7 @@ def _report(c: _Checker, node: Any) -> ReportSettings:
         organisation=c.typed(node, "organisation", "report", str, d.organisation),
         subtitle=c.typed(node, "subtitle", "report", str, d.subtitle, nullable=True),
         period=c.typed(node, "period", "report", str, d.period, nullable=True),
+        contact=c.typed(node, "contact", "report", str, d.contact, nullable=True),
     )
 
 

@@ -101,6 +101,7 @@ class ReportSettings:
     organisation: str = "East Suffolk and North Essex NHS Foundation Trust"
     subtitle: str | None = None
     period: str | None = None
+    contact: str | None = None  # how readers report a problem (accessibility statement)
 
 
 @dataclass(frozen=True)

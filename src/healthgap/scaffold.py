@@ -297,6 +297,7 @@ def write_starter_config(dataset: Path, *, out: Path) -> StarterConfig:
         "  organisation: \"TODO: your organisation\"",
         "  subtitle: null",
         "  period: null            # e.g. \"2024/25\"",
+        "  contact: null           # how readers report a problem, e.g. \"email hi.team@example.nhs.uk\"",
         "",
         "data:",
         f"  path: {_q(rel)}",
