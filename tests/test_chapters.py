@@ -339,7 +339,7 @@ def test_descriptive_text_has_units_and_readable_headings(default_site, other_si
     own = text_of(default_site / "chapters" / "own-data.html")
     assert "<this repository>" not in own and "1. Install" not in own
     contact = text_of(default_site / "chapters" / "accessibility.html")
-    assert default_config.report.organisation in contact and "report.contact" in contact
+    assert default_config.report.contact in contact and "report.contact" not in contact
     other = text_of(other_site / "chapters" / "accessibility.html")
     assert "the Population Health Analytics team (example contact details)" in other
     assert "report.contact" not in other

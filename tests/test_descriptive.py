@@ -106,7 +106,7 @@ def test_composition_counts_shares_and_reference(people, cfg):
 
 
 def test_completeness_counts_nulls_and_not_stated(people):
-    out = completeness(people)
+    out = completeness(people, disclosure=EXACT)
     eth = out.filter(pl.col("column") == "ethnicity").row(0, named=True)
     assert eth["missing"] == int((people["ethnicity"] == "Not stated").sum())
     days = out.filter(pl.col("column") == "days_to_first_outpatient").row(0, named=True)
@@ -606,3 +606,26 @@ def test_dsr_limits_use_the_published_total_so_they_do_not_give_the_exact_one_ba
         assert total_from_limits(ref["value"], ref["lower_ci"], ref["upper_ci"]) == pytest.approx(ref["events"], rel=1e-6)
         recovered = total_from_limits(row["value"], row["lower_ci"], row["upper_ci"])
         assert recovered == pytest.approx(_r5(ref["events"]), rel=1e-6) and row["events"] == _r5(ref["events"])
+
+
+def test_completeness_and_waits_publish_nothing_finer_than_their_counts(people):
+    out = completeness(people)  # default settings: counts rounded, shares from them
+    for r in out.iter_rows(named=True):
+        for c in ("people", "missing", "recorded"):
+            assert r[c] < 8 or r[c] % 5 == 0, (r["column"], c)
+        assert r["complete"] == pytest.approx(100 * r["recorded"] / r["people"])
+    w = waits(people, tiny_config(DisclosureSettings()), dimensions=["sex"])
+    for r in w.iter_rows(named=True):
+        assert r["mean_days"] == round(r["mean_days"], 1) and r["median_days"] == round(r["median_days"])
+        assert r["value"] == pytest.approx(100 * r["over_18_weeks"] / r["seen"])
+
+
+def test_underdiagnosis_headline_without_truth_gives_intervals():
+    flat = build_people(20000, seed=11).with_columns(
+        (pl.int_range(pl.len()) % 5 + 1).alias("imd_quintile"),
+        (pl.int_range(pl.len()) % 7 == 0).alias("hypertension"),
+    ).select(pl.exclude("^true_.*$"))
+    h = headlines(flat, tiny_config())
+    text = h.underdiagnosis.text
+    assert h.underdiagnosis.values["measure"] == "observed/expected"
+    assert text.count("95% CI") == 2 and "Neither differs clearly" in text

@@ -71,7 +71,8 @@ class Explanation:
     importance : per feature, mean |SHAP| (log-odds) with CI, ranked.
     by_group : per dimension, group and feature, the mean SHAP value; plus a ``(total)`` feature row
         holding the group's mean log-odds minus the base value.
-    gap : per feature, its share of the gap in mean log-odds between two groups, with CI.
+    gap : per feature, its contribution to the gap in mean log-odds between two groups, with
+        CI, and its ``share`` of the gap (null when the total gap's interval includes zero).
     dependence : per top feature and bin, the mean SHAP value.
     additivity_error : largest |sum of SHAP + base - decision_function| over the sample.
     """
@@ -149,17 +150,20 @@ def _gap(S: np.ndarray, rest: np.ndarray, g, features: Sequence[str], n_boot: in
             reps.append((Wa @ M) / Wa.sum(1, keepdims=True) - (Wb @ M) / Wb.sum(1, keepdims=True))
     lo, hi = percentile_interval(np.concatenate(reps), confidence)
     total = point[-1]
+    # shares of a gap that may be zero are meaningless (141% and -70% of nothing): only when the
+    # total gap's interval excludes zero
+    clear = np.isfinite(lo[-1]) and (lo[-1] > 0 or hi[-1] < 0)
     names = [*features, "(total)"]
     frame = pl.DataFrame({
         "feature": names,
         "label": [*(label_of(f) for f in features), "Total gap in mean log-odds"],
         "n_first": [int(a.sum())] * len(names), "n_last": [int(b.sum())] * len(names),
         "value": point, "lower_ci": lo, "upper_ci": hi,
-        "share": point / total if total else np.full(len(names), np.nan),
+        "share": point / total if total and clear else np.full(len(names), np.nan),
         "confidence": [confidence] * len(names),
         "statistic": [f"Mean SHAP, {first} minus {last} (log-odds)"] * len(names),
         "method": [BOOT_METHOD.format(n=n_boot, seed=seed)] * len(names),
-    })
+    }).with_columns(pl.col("share").fill_nan(None))
     return frame, (first, last), None
 
 

@@ -349,9 +349,11 @@ def waits(
     Returns
     -------
     pl.DataFrame
-        ``dimension``, ``level``, ``label``, ..., ``seen`` (count), ``median_days``,
-        ``mean_days``, ``over_18_weeks`` (count), ``value`` (% waiting over 18
-        weeks), ``lower_ci``, ``upper_ci`` (Wilson), ``note``.
+        ``dimension``, ``level``, ``label``, ..., ``seen`` (count), ``median_days``
+        (whole days), ``mean_days`` (to 0.1 day; both rounded so that they do not
+        give the exact number of people back), ``over_18_weeks`` (count), ``value``
+        (% waiting over 18 weeks, from the published counts), ``lower_ci``,
+        ``upper_ci`` (Wilson), ``note``.
 
     References
     ----------
@@ -361,10 +363,10 @@ def waits(
     lf = frame_of(people)
     require(lf, ["days_to_first_outpatient"], what="waits()")
     days = pl.col("days_to_first_outpatient")
-    aggs = [
+    aggs = [  # mean and median rounded: in full, mean x people seen gives the exact number back
         pl.len().cast(pl.Int64).alias("seen"),
-        days.median().alias("median_days"),
-        days.mean().alias("mean_days"),
+        days.median().round(0).alias("median_days"),
+        days.mean().round(1).alias("mean_days"),
         (days > EIGHTEEN_WEEKS).cast(pl.Int64).sum().alias("over_18_weeks"),
     ]
     pairs = _per_dimension(lf, config, dimensions, aggs, where=days.is_not_null())

@@ -252,11 +252,21 @@ def headlines(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Headlines:
                                most, least)  # fmt: skip
         if pair is not None:
             a, b = pair
+
+            def ci(r: dict) -> str:
+                return "" if r["lower_ci"] is None else f", 95% CI {_num(r['lower_ci'], 2)} to {_num(r['upper_ci'], 2)}"
+
+            def differs(r: dict) -> bool:
+                return r["lower_ci"] is not None and (r["lower_ci"] > 1 or r["upper_ci"] < 1)
+
             text = (
                 f"The most deprived fifth has {_num(a['value'], 2)} times the number of recorded "
-                f"{CONDITION_LABELS[cond3].lower()} cases expected from its age and sex (least deprived "
-                f"fifth: {_num(b['value'], 2)}). Without data on true disease status this cannot "
-                f"separate more disease from better or worse diagnosis."
+                f"{CONDITION_LABELS[cond3].lower()} cases expected from its age and sex{ci(a)} (least deprived "
+                f"fifth: {_num(b['value'], 2)}{ci(b)})"
+                + (". Neither differs clearly from what age and sex would predict."
+                   if not differs(a) and not differs(b) else ".")
+                + " Without data on true disease status this cannot separate more disease from better or worse "
+                "diagnosis."
             )
             f3 = Finding("underdiagnosis", title, text, {"condition": cond3, "most": a["value"],
                                                           "least": b["value"], "gap": a["value"] - b["value"],

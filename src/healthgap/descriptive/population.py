@@ -97,11 +97,16 @@ def composition(
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 
 
-def completeness(people: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+def completeness(
+    people: pl.LazyFrame | pl.DataFrame, *, disclosure: DisclosureSettings | None = None
+) -> pl.DataFrame:
     """Completeness of every contract column present in the dataset.
 
     A value is *missing* when it is null; for ethnicity "Not stated" also
-    counts as missing (the loader turns an empty ethnicity into it).
+    counts as missing (the loader turns an empty ethnicity into it). The
+    counts are as they will be published (``disclosure``, default: suppress
+    1-7, round to 5) and ``complete`` is computed from them (see
+    :func:`healthgap.disclosure.published_counts`).
 
     Returns
     -------
@@ -139,6 +144,7 @@ def completeness(people: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
         )
         .with_columns(pl.lit(n, dtype=pl.Int64).alias("people"))
         .with_columns((pl.col("people") - pl.col("missing")).alias("recorded"))
+        .pipe(published_counts, ["people", "missing", "recorded"], settings=disclosure)
         .with_columns((100 * pl.col("recorded") / pl.col("people")).alias("complete"))
         .select("column", "label", "group", "people", "missing", "recorded", "complete")
     )

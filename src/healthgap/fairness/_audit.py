@@ -27,6 +27,9 @@ from healthgap.models._metrics import bootstrap_weights, percentile_interval
 
 __all__ = ["FairnessAudit", "audit", "metric_frame", "publishable", "DEFAULT_N_BOOT"]
 
+#: Decimal places of the groups' published AUROC (and its interval): at full precision an AUROC,
+#: U / (cases x non-cases), gives a small group's exact counts back.
+AUROC_DECIMALS = 2
 #: Bootstrap replicates for the audit's confidence intervals.
 DEFAULT_N_BOOT = 200
 METHOD = "fairlearn MetricFrame; percentile bootstrap of the test set, {n} replicates (seed {seed})"
@@ -236,7 +239,11 @@ def audit(
                              differences=pl.DataFrame(), skipped=tuple(skipped), n_boot=n_boot,
                              suppressed_groups=0)
     derived = {c: ["value", "lower_ci", "upper_ci"] for c in ("numerator", "denominator")}
-    long = published_proportions(long, settings=disclosure, confidence=confidence)
+    long = published_proportions(long, settings=disclosure, confidence=confidence).with_columns(
+        # an AUROC is U / (cases x non-cases): in full it pins down a small group's exact counts
+        pl.when(pl.col("metric") == "auroc").then(pl.col(c).round(AUROC_DECIMALS)).otherwise(pl.col(c)).alias(c)
+        for c in ("value", "lower_ci", "upper_ci")
+    )
     protected = publishable(long, counts=["n", "numerator", "denominator"], derived=derived,
                             by=["dimension", "metric"], settings=disclosure)
     total_groups = long.select(pl.struct("dimension", "group").n_unique()).item()
@@ -269,6 +276,8 @@ def _differences(g: Grouping, shown: np.ndarray, R: np.ndarray, n_boot: int, con
         if np.isfinite(col).sum() < 2:
             continue
         top, bottom = int(np.nanargmax(col)), int(np.nanargmin(col))
+        if col[top] == col[bottom]:  # every published group alike: no gap between two groups to show
+            continue
         if name in RATIO_METRICS:
             hi_ = (col[top], lower[top, j], upper[top, j])
             lo_ = (col[bottom], lower[bottom, j], upper[bottom, j])

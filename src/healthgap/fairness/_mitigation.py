@@ -52,6 +52,7 @@ class Mitigation:
         (``*_lower_ci``, ``*_upper_ci``) for balanced accuracy, the gap and its change.
     by_group : per strategy and group, true positive rate and selection rate (disclosure-protected).
     sample : training people used by ExponentiatedGradient; ``seed`` its seed and random_state.
+    cases : people with the outcome in the test set, as published (rounded).
     """
 
     dimension: str
@@ -158,6 +159,15 @@ def mitigate(
         decisions["exponentiated_gradient"] = reduction.predict(
             prepare.transform(result.X_test), random_state=seed).astype(bool)
     overall, by_group = _compare(decisions, y_te, test_groups.codes, test_groups, fraction)
+    # overall rates from the counts as they will be published (disclosure rule 8)
+    overall = published_counts(overall, ["people", "cases", "found", "flagged"], settings=disclosure)
+    overall = overall.with_columns(
+        missed=pl.col("cases") - pl.col("found"),
+        selection_rate=pl.col("flagged") / pl.col("people"),
+        tpr=pl.col("found") / pl.col("cases"),
+        fpr=(pl.col("flagged") - pl.col("found")) / (pl.col("people") - pl.col("cases")),
+    ).with_columns(balanced_accuracy=(pl.col("tpr") + 1 - pl.col("fpr")) / 2)
+    cases_published = int(overall["cases"][0])
     # rates from the counts as they will be published (disclosure rule 8)
     by_group = published_counts(by_group, ["n", "cases", "found", "flagged"], settings=disclosure).with_columns(
         dimension=pl.lit(dimension.name),
@@ -182,11 +192,11 @@ def mitigate(
                            confidence=confidence)
     summary = publishable(
         overall.join(intervals, on="strategy", how="left", maintain_order="left"),
-        counts=["found", "missed", "flagged"], by=["strategy"], settings=disclosure,
+        counts=["people", "cases", "found", "missed", "flagged"], by=["strategy"], settings=disclosure,
     )
     return Mitigation(dimension=dimension.name, dimension_label=dimension.label, summary=summary,
                       by_group=published, sample=int(rows.shape[0]), seed=seed,
-                      cases=int(y_te.sum()), test_size=int(y_te.shape[0]))
+                      cases=cases_published, test_size=int(y_te.shape[0]))
 
 
 def _compare(decisions: dict[str, np.ndarray], y: np.ndarray, codes: np.ndarray, g: Grouping,
@@ -207,13 +217,11 @@ def _compare(decisions: dict[str, np.ndarray], y: np.ndarray, codes: np.ndarray,
         .sort("strategy", "code")
     )
     overall = long.group_by("strategy").agg(
-        selection_rate=pl.col("flag").mean(),
-        tpr=(pl.col("y") & pl.col("flag")).sum() / pl.col("y").sum(),
-        fpr=(~pl.col("y") & pl.col("flag")).sum() / (~pl.col("y")).sum(),
+        people=pl.len().cast(pl.Int64),
+        cases=pl.col("y").sum().cast(pl.Int64),
         found=(pl.col("y") & pl.col("flag")).sum().cast(pl.Int64),
-        missed=(pl.col("y") & ~pl.col("flag")).sum().cast(pl.Int64),
         flagged=pl.col("flag").sum().cast(pl.Int64),
-    ).with_columns(balanced_accuracy=(pl.col("tpr") + 1 - pl.col("fpr")) / 2)
+    )
     order = {k: i for i, k in enumerate(STRATEGIES)}
     summary = overall.with_columns(
         strategy_label=pl.col("strategy").replace_strict({k: v.format(pct=pct) for k, v in STRATEGIES.items()}),
@@ -275,10 +283,13 @@ def _intervals(decisions: dict[str, np.ndarray], y: np.ndarray, g: Grouping, ove
         gaps.append(np.stack(gap, axis=1))
     A, G = np.concatenate(accuracy), np.concatenate(gaps)  # (n_boot, strategies)
     C = G - G[:, [names.index(BASELINE)]] if BASELINE in names else np.full_like(G, np.nan)
+    if BASELINE in names:  # the baseline is the reference: no change to estimate
+        C[:, names.index(BASELINE)] = np.nan
     (alo, ahi), (glo, ghi), (clo, chi) = (percentile_interval(R, confidence) for R in (A, G, C))
     gap = dict(zip(overall["strategy"], overall["tpr_difference"], strict=True))
     base_gap = gap.get(BASELINE)
-    change = [None if gap.get(n) is None or base_gap is None else gap[n] - base_gap for n in names]
+    change = [None if gap.get(n) is None or base_gap is None or n == BASELINE else gap[n] - base_gap
+              for n in names]
     nan = lambda v: None if v is None or not np.isfinite(v) else float(v)  # noqa: E731
     return pl.DataFrame({
         "strategy": names,

@@ -203,7 +203,7 @@ class ModelPages:
 
         The cut-off for each share comes from the training set (as
         :meth:`ModelResult.threshold`); counts and rates are on the test set,
-        with Wilson intervals.
+        rates from the counts as they will be published, with Wilson intervals.
 
         References
         ----------
@@ -213,13 +213,17 @@ class ModelPages:
 
         from healthgap.models._metrics import wilson_interval
 
+        from healthgap.disclosure import published_counts
+
         r = self.result
         fr = sorted({*fractions, self.settings.top_fraction})
         cut = np.array([r.threshold(model, top_fraction=f) for f in fr])
         flag = r.risk_test[model][None, :] >= cut[:, None]
-        flagged = flag.sum(axis=1)
-        found = (flag & r.y_test[None, :]).sum(axis=1)
-        cases = np.full(len(fr), int(r.y_test.sum()))
+        counts = published_counts(pl.DataFrame({  # rates from the counts as published (disclosure rule 8)
+            "flagged": flag.sum(axis=1), "found": (flag & r.y_test[None, :]).sum(axis=1),
+            "cases": np.full(len(fr), int(r.y_test.sum())),
+        }).cast(pl.Int64), ["flagged", "found", "cases"], settings=self.config.disclosure)
+        flagged, found, cases = (counts[c].to_numpy() for c in ("flagged", "found", "cases"))
         s_lo, s_hi = wilson_interval(found, cases, 0.95)
         p_lo, p_hi = wilson_interval(found, flagged, 0.95)
         return pl.DataFrame({
@@ -230,6 +234,33 @@ class ModelPages:
             "ppv": found / np.maximum(flagged, 1), "ppv_lower": p_lo, "ppv_upper": p_hi,
             "operating": [f == self.settings.top_fraction for f in fr],
         })
+
+    @property
+    def calibration(self) -> pl.DataFrame:
+        """The reliability curve (``result.calibration``) with each bin's observed share and its
+        Wilson interval computed from the counts as they will be published (disclosure rule 8)."""
+        from healthgap.disclosure import published_counts
+        from healthgap.stats import wilson_lower, wilson_upper
+
+        cal = published_counts(self.result.calibration, ["n", "events"], settings=self.config.disclosure)
+        x, n = pl.col("events").cast(pl.Float64), pl.col("n").cast(pl.Float64)
+        return cal.with_columns(value=x / n, lower_ci=wilson_lower(x, n, 0.95), upper_ci=wilson_upper(x, n, 0.95))
+
+    @property
+    def test_cases(self) -> tuple[int, int]:
+        """People with the outcome and people in the test set, as published (rounded)."""
+        from healthgap.disclosure import published_counts
+
+        r = self.result
+        row = published_counts(pl.DataFrame({"cases": [int(r.y_test.sum())], "n": [int(r.y_test.shape[0])]}),
+                               ["cases", "n"], settings=self.config.disclosure).row(0)
+        return int(row[0]), int(row[1])
+
+    @property
+    def outcome_share(self) -> float:
+        """Share of the test set with the outcome, from the published counts."""
+        cases, n = self.test_cases
+        return cases / max(n, 1)
 
     def features_table(self) -> pl.DataFrame:
         from healthgap.contract import CONTRACT
