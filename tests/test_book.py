@@ -286,3 +286,11 @@ def test_rows_suppressed_upstream_stay_marked(book):
     assert protected["n"].to_list() == [1870, 66760, 1205] and protected["tpr"].to_list()[1:] == [0.498, 0.41]
     assert "[c]" in out.data and "[x]" not in out.data
     assert "Some counts were already withheld at an earlier step of the analysis." in out.data
+
+
+def test_synthetic_banner_promises_a_known_answer_only_with_truth():
+    from healthgap.banners import synthetic_banner
+
+    assert "known answer" in synthetic_banner() and "not from real patients" in synthetic_banner()
+    without = synthetic_banner(known_answer=False)
+    assert "known answer" not in without and "not from real patients" in without

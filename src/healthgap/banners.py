@@ -9,14 +9,19 @@ from healthgap.config import Config
 __all__ = ["synthetic_banner", "disclosure_banner"]
 
 
-def synthetic_banner() -> str:
-    """HTML of the prominent banner shown on every page built from synthetic data."""
+def synthetic_banner(*, known_answer: bool = True) -> str:
+    """HTML of the prominent banner shown on every page built from synthetic data.
+
+    ``known_answer``: whether the dataset comes with its true parameters (``data.truth``),
+    so that the book's results can be checked against them.
+    """
+    check = (" The inequalities in it were built in on purpose so that the methods can be checked "
+             "against a known answer." if known_answer else "")
     return (
         '<div class="hg-banner hg-banner-synthetic callout callout-warning" role="note" '
         'aria-label="Synthetic data">'
         "<p><strong>Synthetic data.</strong> Every number on this page comes from a "
-        "computer-generated population, not from real patients. The inequalities in it were "
-        "built in on purpose so that the methods can be checked against a known answer. "
+        f"computer-generated population, not from real patients.{check} "
         "Do not use these figures to make decisions about services.</p></div>"
     )
 

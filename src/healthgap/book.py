@@ -599,7 +599,7 @@ def setup(chapter: str | None = None, *, display_banners: bool = True) -> Book:
         from IPython.display import HTML, display
 
         if config.data.synthetic:
-            display(HTML(synthetic_banner()))
+            display(HTML(synthetic_banner(known_answer=config.data.truth is not None)))
         if not config.disclosure.enabled:
             display(HTML(disclosure_banner(config)))
     return book
