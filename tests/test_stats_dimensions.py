@@ -249,3 +249,12 @@ def test_categorical_and_float_dimensions():
     )
     dims, events = ["ethnicity", "half"], ["hypertension", "chd"]
     assert_same(dsr_by(people, events=events, dimensions=dims), per_dimension(people, events, dims))
+
+
+def test_a_text_dimension_with_only_missing_values_is_one_missing_level():
+    """Found by hypothesis in CI: a String column whose every value is null."""
+    people = pl.DataFrame({"age": [0, 40, 70], "s": [None, None, None], "e1": [False, True, True]},
+                          schema_overrides={"s": pl.String})
+    out = dsr_by(people, events=["e1"], dimensions=["s"])
+    assert out.height == 1 and out["level"].to_list() == [None]
+    assert out["population"].to_list() == [3] and out["events"].to_list() == [2]

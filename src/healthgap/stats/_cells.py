@@ -131,6 +131,8 @@ def _coding(df: pl.DataFrame, d: str, found: pl.DataFrame | None) -> Coding:
         values = df.lazy().select(col.unique().drop_nulls()).collect()
     values = values.to_series().rename(d)
     k = len(values)
+    if k == 0:  # only missing values: one level, null
+        return Coding(d, 1, pl.lit(0, dtype=pl.UInt64), pl.Series(d, [None], dtype=dtype))
     if dtype == pl.String:
         lengths = values.str.len_bytes().to_numpy()
         if len(np.unique(lengths)) == k and lengths.max() < MAX_INT_SPAN:
