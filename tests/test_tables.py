@@ -253,7 +253,7 @@ def test_missing_values_say_why():
     df = _dsr_rows()
     assert df.filter(pl.col("label") == "Mixed")["events"].item() == 10  # 9 rounded to the nearest 5
     assert missing_reasons(df, columns=["value", "rr_lower"]) == [
-        "No interval for the reference group: its rate ratio is 1 by definition",
+        "Not applicable: the reference group's rate ratio is 1 by definition, with no interval",
         "Not calculated: fewer than 10 events",
     ]
     markup = table_html(df, id="t", caption="c", columns={"label": "Group", "events": "Events", "value": "Rate",
@@ -262,11 +262,11 @@ def test_missing_values_say_why():
     rows = {r[0]: r[1:] for r in _rows(markup)}
     assert rows["Mixed"] == ["10", "[x]", "[x]", "[x]", "[x]"]  # published count: the rate is [x], not [c]
     assert rows["Asian"] == ["[c]", "[c]", "[c]", "[c]", "[c]"]  # suppressed count: [c] whatever the note says
-    assert rows["White"][-2:] == ["[x]", "[x]"]
+    assert rows["White"][-2:] == ["[z]", "[z]"]  # does not apply (GSS symbol), not "not available"
     foot = re.findall(r'<p class="hg-table-note">(.*?)</p>', markup)
     assert "[x] Not calculated: fewer than 10 events. Counts are rounded to protect confidentiality, so a group " \
            "with fewer than 10 events can show 10." in foot
-    assert "[x] No interval for the reference group: its rate ratio is 1 by definition." in foot
+    assert "[z] Not applicable: the reference group's rate ratio is 1 by definition, with no interval." in foot
     assert "[x] Not available." not in foot
     assert any(f.startswith("[c] Suppressed to protect confidentiality.") for f in foot)
     # without a note or a reference row the plain reason stays

@@ -7,7 +7,7 @@ API
   ("1,234", "12.3", "12.3%").
 - :func:`format_number` -- the same formatting for one number, for sentences.
 - :func:`missing_reasons` -- why the "[x]" values of a frame are missing, in plain English.
-- ``SUPPRESSED_MARK`` ("[c]"), ``MISSING_MARK`` ("[x]"), ``STYLES``.
+- ``SUPPRESSED_MARK`` ("[c]"), ``MISSING_MARK`` ("[x]"), ``NOT_APPLICABLE_MARK`` ("[z]"), ``STYLES``.
 
 Shorthand follows the Government Analysis Function guidance: "[c]" marks a
 value withheld to protect confidentiality (a null value in a row that
@@ -50,6 +50,7 @@ __all__ = [
     "missing_reasons",
     "SUPPRESSED_MARK",
     "MISSING_MARK",
+    "NOT_APPLICABLE_MARK",
     "STYLES",
     "NOT_AVAILABLE",
     "FEW_EVENTS",
@@ -61,6 +62,8 @@ Style = Literal["number", "integer", "rate", "percent", "proportion", "ratio", "
 STYLES: dict[str, int] = {"number": 1, "integer": 0, "rate": 1, "percent": 1, "proportion": 1, "ratio": 2, "text": 0}
 SUPPRESSED_MARK = "[c]"
 MISSING_MARK = "[x]"
+#: A value that does not apply: the interval of a reference group's rate ratio (always 1).
+NOT_APPLICABLE_MARK = "[z]"
 _BOOKKEEPING = ("suppressed", "suppression_reason")
 
 #: Why a value is "[x]" when nothing more specific is known.
@@ -68,8 +71,8 @@ NOT_AVAILABLE = "Not available"
 #: Why a directly standardised rate is "[x]": fewer than ``MIN_EVENTS`` (10) events, the
 #: threshold below which Fingertips does not publish a DSR (see :mod:`healthgap.stats.dsr`).
 FEW_EVENTS = "Not calculated: fewer than 10 events"
-#: Why the rate-ratio interval of a reference row is "[x]".
-REFERENCE_ROW = "No interval for the reference group: its rate ratio is 1 by definition"
+#: Why the rate-ratio interval of a reference row is "[z]".
+REFERENCE_ROW = "Not applicable: the reference group's rate ratio is 1 by definition, with no interval"
 #: Added to :data:`FEW_EVENTS` when such a row shows a rounded count of 10 or more.
 ROUNDED_COUNTS = (
     "Counts are rounded to protect confidentiality, so a group with fewer than 10 events can show 10."
@@ -281,6 +284,7 @@ def table_html(
     first = next(iter(labels), None)
     first_text = first if first is not None and not df.schema[first].is_float() else None
     numeric.discard(first_text)  # type: ignore[arg-type]
+    reference = _reference_rows(df, list(labels))
     cells = []
     for c in labels:
         style, dp = styles[c]
@@ -288,7 +292,10 @@ def table_html(
             text = pl.when(pl.col(c)).then(pl.lit("Yes")).otherwise(pl.lit("No"))
         else:
             text = _escape(format_expr(c, style=style, dp=dp))  # type: ignore[arg-type]
-        mark = pl.when(suppressed).then(pl.lit(SUPPRESSED_MARK)).otherwise(pl.lit(MISSING_MARK))
+        mark = pl.when(suppressed).then(pl.lit(SUPPRESSED_MARK))
+        if c in _RELATIVE_CI:
+            mark = mark.when(reference).then(pl.lit(NOT_APPLICABLE_MARK))
+        mark = mark.otherwise(pl.lit(MISSING_MARK))
         shown = pl.when(pl.col(c).is_null()).then(mark).otherwise(text)
         if c == first_text:
             tag, classes, style = "th", [], ' scope="row"'
@@ -329,6 +336,9 @@ def table_html(
         notes.append(f"{SUPPRESSED_MARK} Suppressed to protect confidentiality." + (f" {why}" if why else ""))
     if marks[1]:
         for why in missing_reasons(df, columns=list(labels)):
+            if why == REFERENCE_ROW:
+                notes.append(_esc(f"{NOT_APPLICABLE_MARK} {why}."))
+                continue
             text = f"{MISSING_MARK} {why}."
             if why == FEW_EVENTS and _shows_rounded_ten(df, labels=labels, numeric=numeric):
                 text += f" {ROUNDED_COUNTS}"
@@ -372,17 +382,23 @@ def _missing_reason_expr(df: pl.DataFrame, cols: Sequence[str]) -> pl.Expr:
         reason = reason.fill_null(
             pl.when(note.str.len_chars() > 0).then(pl.lit(f"{NOT_AVAILABLE}: ") + note)
         )
-    if "rate_ratio" in df.columns and all(c in df.columns for c in _RELATIVE_CI):
-        if "is_reference" in df.columns and df.schema["is_reference"] == pl.Boolean:
-            ref = pl.col("is_reference").fill_null(False)
-        else:
-            ref = (pl.col("rate_ratio") == 1.0) & pl.col("rr_lower").is_null() & pl.col("rr_upper").is_null()
-        # only the interval is missing on a reference row: any other gap has another cause
-        others = [pl.col(c).is_null() for c in cols if c not in _RELATIVE_CI]
-        if others:
-            ref = ref & ~pl.any_horizontal(others)
-        reason = reason.fill_null(pl.when(ref.fill_null(False)).then(pl.lit(REFERENCE_ROW)))
+    reason = reason.fill_null(pl.when(_reference_rows(df, cols)).then(pl.lit(REFERENCE_ROW)))
     return reason.fill_null(pl.lit(NOT_AVAILABLE))
+
+
+def _reference_rows(df: pl.DataFrame, cols: Sequence[str]) -> pl.Expr:
+    """True on reference rows whose only missing values among ``cols`` are the rate-ratio interval."""
+    if not ("rate_ratio" in df.columns and all(c in df.columns for c in _RELATIVE_CI)):
+        return pl.lit(False)
+    if "is_reference" in df.columns and df.schema["is_reference"] == pl.Boolean:
+        ref = pl.col("is_reference").fill_null(False)
+    else:
+        ref = (pl.col("rate_ratio") == 1.0) & pl.col("rr_lower").is_null() & pl.col("rr_upper").is_null()
+    # only the interval is missing on a reference row: any other gap has another cause
+    others = [pl.col(c).is_null() for c in cols if c not in _RELATIVE_CI]
+    if others:
+        ref = ref & ~pl.any_horizontal(others)
+    return ref.fill_null(False)
 
 
 def missing_reasons(df: pl.DataFrame, *, columns: Sequence[str]) -> list[str]:
