@@ -162,7 +162,7 @@ def test_nothing_published_is_disclosive(site_fixture, request):
 
 def test_other_trust_skips_sections_without_error(other_site):
     access = text_of(other_site / "chapters" / "access-treatment.html")
-    assert "skipped because the dataset has no true disease status" in access
+    assert "skipped because the dataset has no columns saying who truly has each condition" in access
     assert "skipped because the dataset has no waiting time column" in access
     index = text_of(other_site / "index.html")
     assert "Another NHS Trust (example)" in index
@@ -258,7 +258,7 @@ def test_ratios_and_their_intervals_are_shown_to_two_decimals(site_fixture, requ
                 ratio_cols += [i for i, h in enumerate(headings) if h in ("Lower 95% CI", "Upper 95% CI")]
             for row in rows:
                 for i in ratio_cols:
-                    if row[i] not in ("[c]", "[x]"):
+                    if row[i] not in ("[c]", "[x]", "[z]"):
                         assert re.fullmatch(r"-?\d+\.\d\d", row[i]), (slug, headings[i], row)
                         checked += 1
     assert checked > 50
@@ -269,7 +269,7 @@ def test_other_trust_text_describes_only_what_its_data_have(other_site):
     assert "days to first outpatient" not in population.lower()  # the column does not exist here
     assert "The only column with missing values is ethnic group" in population
     disease = text_of(other_site / "chapters" / "recorded-disease.html")
-    assert "maps recorded disease for each GP practice" in disease
+    assert "shows recorded disease for each GP practice as a chart of equal-sized tiles" in disease
     assert "small areas" not in disease
     geography = text_of(other_site / "chapters" / "geography.html")
     assert "small urban areas" not in geography and "1,500" not in geography
@@ -343,3 +343,70 @@ def test_descriptive_text_has_units_and_readable_headings(default_site, other_si
     other = text_of(other_site / "chapters" / "accessibility.html")
     assert "the Population Health Analytics team (example contact details)" in other
     assert "report.contact" not in other
+
+
+def test_text_says_only_what_each_dataset_can_show(default_site, other_site):
+    """Sentences true only of the default data (waits, localities, small areas, true status, boundaries,
+    blood pressure control) are not on the other trust's pages, and the default pages keep them."""
+
+    def page(site, slug):
+        return text_of(site / ("index.html" if slug == "index" else f"chapters/{slug}.html"))
+
+    def descriptions(site, slug):
+        return " ".join(str(spec.get("description", "")) for spec in specs_of(site / "chapters" / f"{slug}.html"))
+
+    # the welcome page's chapter list
+    other, default = page(other_site, "index"), page(default_site, "index")
+    for phrase in ("waits and missed appointments", "who waits longest", "maps the differences", "with a map"):
+        assert phrase not in other, phrase
+    assert "looks at diagnosis, treatment of people who should be treated, waits and missed appointments" in default
+    assert "who waits longest" in default
+    assert "Geography ( Chapter 5 ) compares localities and small areas, with a map." in default
+    assert "compares GP practices, shown as equal-sized tiles" in other
+    # access: no social gradient asserted for a skipped section; one note for under-diagnosis
+    other, default = page(other_site, "access-treatment"), page(default_site, "access-treatment")
+    assert "social gradient" not in other and "Missed appointments are often read" not in other
+    assert "Missed appointments are often read as patients' choices" in default
+    assert "does not include true disease status" not in other and "true_<condition>" not in other
+    assert other.count("under-diagnosis can") == 1  # said once, in the skip note
+    assert "we can measure under-diagnosis directly" in default
+    assert "blood pressure controlled" not in descriptions(other_site, "access-treatment")
+    assert "(or with blood pressure controlled)" in descriptions(default_site, "access-treatment")
+    # recorded disease: one skip note for localities, no 'map' without boundaries
+    other = page(other_site, "recorded-disease")
+    assert "This comparison is not available for this dataset" not in other
+    assert "maps recorded disease" not in other
+    assert "maps recorded disease for each small area (LSOA)" in page(default_site, "recorded-disease")
+    # geography: the tile chart is not called a map
+    other, default = page(other_site, "geography"), page(default_site, "geography")
+    assert "Recorded disease by GP practice" in other and "Mapping recorded disease" not in other
+    assert "hex-tile map" not in other and "Map of recorded prevalence" not in other
+    assert "chart of hexagonal tiles, not a map" in other and "table under the map" not in other
+    assert "Tile chart of crude recorded" in descriptions(other_site, "geography")
+    assert "Mapping recorded disease" in default and "as a map of their boundaries" in default
+    assert "Map of crude recorded" in descriptions(default_site, "geography")
+    # methods: no localities or small areas the data do not have
+    other, default = page(other_site, "methods"), page(default_site, "methods")
+    assert "such as the localities" not in other and "protected within each locality" not in other
+    assert "such as the localities with the highest and lowest rates in Section 5.1" in default
+    assert "Small areas are protected within each locality, whose totals are published." in default
+    # references to sections this dataset skips
+    other, default = page(other_site, "data-dictionary"), page(default_site, "data-dictionary")
+    assert "Section 3.2" not in other and "those two sections are not available for it" in other
+    assert "under-diagnosis ( Section 3.2 ) and to check the risk model for label bias ( Section 7.2 )" in default
+    other, default = page(other_site, "explanations"), page(default_site, "explanations")
+    assert "Section 7.2" not in other and "deprived areas (see Section 7.2 )" in default
+    for text in (other, default):
+        assert "shap_sample" not in text and "SHAP sample size setting" in text
+    # population: the chart description names only the groups the data have
+    assert "age band and sex." in descriptions(other_site, "population")
+    assert "locality" not in descriptions(other_site, "population")
+    assert "age band, sex and locality." in descriptions(default_site, "population")
+    # predicting risk: calibration names its model; diagnosis gaps only where the data show them
+    other, default = page(other_site, "predicting-risk"), page(default_site, "predicting-risk")
+    for text in (other, default):
+        assert re.search(r"For the gradient-boosted model \(.Gradient boosting. in the performance table\), "
+                         r"calibration-in-the-large is", text)
+    assert "inequalities in diagnosis shown in Chapter 2" not in other + default
+    assert "inherits the inequalities in diagnosis shown in Section 3.2" in default
+    assert "this dataset cannot show how complete diagnosis is" in other
