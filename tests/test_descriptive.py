@@ -550,7 +550,10 @@ def test_simple_statistics_come_from_the_published_counts(people):
     assert shares["share"].sum() == pytest.approx(100)
     assert shares["share"].to_list() == pytest.approx(
         (100 * shares["people"] / shares["people"].sum()).to_list())
-    points, _ = practice_funnel(people, measure="hypertension")
+    points, limits = practice_funnel(people, measure="hypertension")
+    e, n = int(people["hypertension"].sum()), people.height  # the baseline: from the published totals
+    assert points["baseline"][0] == pytest.approx(100 * _r5(e) / _r5(n), rel=1e-12)
+    assert limits["baseline"][0] == pytest.approx(points["baseline"][0], rel=1e-12)
     for r in points.head(5).iter_rows(named=True):
         assert r["events"] < 8 or r["events"] % 5 == 0
         assert r["value"] == pytest.approx(100 * r["events"] / r["population"], rel=1e-12)

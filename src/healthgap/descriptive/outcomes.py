@@ -74,8 +74,8 @@ def practice_funnel(
 
     Each practice's rate and flag come from its counts as they will be published
     (``disclosure``, default: suppress 1-7, round to 5; see
-    :func:`healthgap.disclosure.published_counts`); the limits and their baseline (the
-    overall rate) from the exact counts.
+    :func:`healthgap.disclosure.published_counts`), and the baseline (the overall rate) from the
+    published overall totals.
 
     Parameters
     ----------
@@ -117,12 +117,16 @@ def practice_funnel(
         .sort(unit)
         .collect()
     )  # fmt: skip
-    target = counts.get_column("events").sum() / max(counts.get_column("population").sum(), 1)
+    # the baseline (overall rate) from the overall totals as published: from the exact totals it
+    # would give the exact number of events in the whole population back
+    totals = published_counts(counts.select(pl.col("events", "population").sum()), ["events", "population"],
+                              settings=disclosure).row(0)
+    target = totals[0] / max(totals[1], 1)
     published = published_counts(counts, ["events", "population"], settings=disclosure)
     points = funnel_flag(published, numerator="events", denominator="population", unit=unit, kind=kind,
                          target=target, multiplier=mult)  # fmt: skip
     long = funnel_limits(counts, numerator="events", denominator="population", unit=unit, kind=kind,
-                         multiplier=mult)  # fmt: skip
+                         target=target, multiplier=mult)  # fmt: skip
     limits = (
         long.with_columns(
             pl.when(pl.col("confidence") > 0.99).then(pl.lit("998")).otherwise(pl.lit("95")).alias("__lv")
