@@ -169,22 +169,16 @@ def published_dsr(
        Stat Med 1991;10:457-462.
     .. [2] NHS Digital. Hospital Episode Statistics: disclosure control method (2018).
     """
-    from healthgap.stats import byars_lower, byars_upper
-    from healthgap.stats.dsr import dsr_table
+    from healthgap.stats.dsr import dobson_limits, dsr_table
 
     out = dsr_table(counts, events="events", population="population", age_band="age_band", by=list(by),
                     multiplier=multiplier, confidence=confidence)
     published = published_counts(out, ["events", "population"], settings=settings)
     if published.equals(out):
         return out.drop("variance")
-    o = pl.col("events").cast(pl.Float64)
-    spread = (pl.col("variance") / o).sqrt()
-    return published.with_columns(
-        pl.when(pl.col("value").is_not_null()).then(pl.col("value") + spread * (byars_lower(o, confidence) - o))
-        .alias("lower_ci"),
-        pl.when(pl.col("value").is_not_null()).then(pl.col("value") + spread * (byars_upper(o, confidence) - o))
-        .alias("upper_ci"),
-    ).drop("variance")
+    lower, upper = dobson_limits(pl.col("value"), pl.col("variance"), pl.col("events").cast(pl.Float64),
+                                 confidence)  # null where the DSR is (fewer than 10 events)
+    return published.with_columns(lower.alias("lower_ci"), upper.alias("upper_ci")).drop("variance")
 
 
 def prevalence(

@@ -92,21 +92,31 @@ def dobson_columns(
     :func:`dsr_table` and :func:`healthgap.stats.dsr_by` so both compute the same thing.
     """
     value = wt_rate / w_total * multiplier
-    var = sq_rate / w_total**2  # Dobson variance, per person
+    variance = sq_rate / w_total**2 * multiplier**2  # Dobson variance, on the output scale
     ok = events >= MIN_EVENTS
-    spread = (var / events).sqrt() * multiplier
+    lower, upper = dobson_limits(value, variance, events, confidence)
     return [
         pl.when(ok).then(value).alias("value"),
-        # only groups with 10+ events get a DSR, so Byar's limits apply (Fingertips)
-        pl.when(ok).then(value + spread * (byars_lower(events, confidence) - events)).alias(
-            "lower_ci"
-        ),
-        pl.when(ok).then(value + spread * (byars_upper(events, confidence) - events)).alias(
-            "upper_ci"
-        ),
-        pl.when(ok).then(var * multiplier**2).alias("variance"),
+        pl.when(ok).then(lower).alias("lower_ci"),
+        pl.when(ok).then(upper).alias("upper_ci"),
+        pl.when(ok).then(variance).alias("variance"),
         pl.when(~ok).then(pl.lit(NOTE_FEW_EVENTS)).alias("note"),
     ]
+
+
+def dobson_limits(value: pl.Expr, variance: pl.Expr, events: pl.Expr, confidence: float) -> tuple[pl.Expr, pl.Expr]:
+    """Dobson's limits DSR + sqrt(var / O) (O_L - O) and DSR + sqrt(var / O) (O_U - O).
+
+    ``variance`` is on the scale of ``value``; ``events`` is O (Float64). Only groups with
+    10+ events get a DSR, so O_L and O_U are Byar's limits (Fingertips).
+
+    References
+    ----------
+    .. [1] Dobson AJ et al. Stat Med 1991;10:457-462.
+    """
+    spread = (variance / events).sqrt()
+    return (value + spread * (byars_lower(events, confidence) - events),
+            value + spread * (byars_upper(events, confidence) - events))
 
 
 def dsr_table(
