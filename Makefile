@@ -1,7 +1,8 @@
 # healthgap — two commands for a newcomer:
 #   make site   build the book into _site/ (creates .venv, installs, makes the synthetic data)
 #   make test   run every test (also installs the browser test tools)
-# Other targets: make validate, make data, make example, make bench, make clean, make distclean.
+# Other targets: make test-fast, make lint, make validate, make data, make example, make bench,
+# make clean, make distclean.
 # Use another dataset:  HEALTHGAP_CONFIG=path/to/config.yml make site
 
 SHELL := /bin/bash
@@ -19,11 +20,13 @@ AXE := .cache/axe/node_modules/axe-core/axe.min.js
 PYTEST_ARGS ?= -n auto --dist loadfile
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help site test validate data example bench browser-deps clean distclean
+.PHONY: help site test test-fast lint validate data example bench browser-deps clean distclean
 
 help:
 	@echo "make site   - build the book into _site/ (first run creates .venv and the synthetic data)"
 	@echo "make test   - run the test suite"
+	@echo "make test-fast - everything except rendering and browser tests (about a minute)"
+	@echo "make lint  - ruff (lint and format check) and mypy"
 	@echo "make validate | data | example | bench | clean | distclean"
 
 $(BIN)/python:
@@ -31,7 +34,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,lint]'
 	@touch $@
 
 $(SYNTH): | $(STAMP)
@@ -69,6 +72,16 @@ $(AXE):
 test: $(STAMP) browser-deps
 	@rc=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests (exit 5)." >&2; fi; exit $$rc
+
+# Everything that does not render chapters or drive a browser: the unit tests of every module and page.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -m "not slow and not browser and not quarto"
+
+# House style: ruff lint, ruff format (check only) and mypy, configured in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(STAMP) $(SYNTH)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench]'

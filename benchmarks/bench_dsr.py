@@ -81,15 +81,22 @@ def fallback(n: int, seed: int) -> pl.DataFrame:
     age = np.minimum(rng.gamma(4.0, 10.5, n).astype(int), 105)
     q = rng.integers(1, 6, n)
     risk = 1 / (1 + np.exp(-(-7.0 + 0.075 * age + 0.12 * (5 - q))))
-    return pl.DataFrame({
-        "person_id": [f"FB{i:08d}" for i in range(n)],
-        "age": age, "imd_quintile": q,
-        "ethnicity": rng.choice(["Asian", "Black", "Mixed", "White", "Other", "Not stated"], n,
-                                p=[0.05, 0.02, 0.02, 0.86, 0.02, 0.03]),
-        "sex": rng.choice(["female", "male"], n),
-        "locality": rng.choice([f"Locality {i}" for i in range(7)], n),
-        "hypertension": rng.random(n) < risk, "chd": rng.random(n) < risk / 4,
-    })  # fmt: skip
+    return pl.DataFrame(
+        {
+            "person_id": [f"FB{i:08d}" for i in range(n)],
+            "age": age,
+            "imd_quintile": q,
+            "ethnicity": rng.choice(
+                ["Asian", "Black", "Mixed", "White", "Other", "Not stated"],
+                n,
+                p=[0.05, 0.02, 0.02, 0.86, 0.02, 0.03],
+            ),
+            "sex": rng.choice(["female", "male"], n),
+            "locality": rng.choice([f"Locality {i}" for i in range(7)], n),
+            "hypertension": rng.random(n) < risk,
+            "chd": rng.random(n) < risk / 4,
+        }
+    )
 
 
 def population_file(folder: Path, n: int, seed: int, *, enum: bool) -> tuple[Path, str]:
@@ -99,7 +106,7 @@ def population_file(folder: Path, n: int, seed: int, *, enum: bool) -> tuple[Pat
 
         path = write(folder, n=n, seed=seed)["population"]
         source = "healthgap.synth.write (as `healthgap synth`)"
-    except Exception as exc:  # noqa: BLE001 - the fallback is the point
+    except Exception as exc:
         print(f"healthgap.synth unavailable ({exc!r}); using the numpy fallback generator")
         path = folder / "population.parquet"
         fallback(n, seed).write_parquet(path)
@@ -107,8 +114,7 @@ def population_file(folder: Path, n: int, seed: int, *, enum: bool) -> tuple[Pat
     if enum:  # the same table, with the three text dimensions stored as categories
         people = pl.read_parquet(path)
         people.with_columns(
-            pl.col(c).cast(pl.Enum(sorted(people[c].drop_nulls().unique().to_list())))
-            for c in CATEGORIES
+            pl.col(c).cast(pl.Enum(sorted(people[c].drop_nulls().unique().to_list()))) for c in CATEGORIES
         ).write_parquet(path)
         source += "; ethnicity, sex and locality stored as Enum (pandas reads Categorical)"
     (folder / "healthgap.yml").write_text(CONFIG)
@@ -126,9 +132,7 @@ def healthgap_dsrs(people: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
 def healthgap_counts(people: pl.DataFrame | pl.LazyFrame) -> dict[str, pl.DataFrame]:
     lf = people.lazy()
     # one lazy query per dimension, run together (shared scan and age bands)
-    tables = pl.collect_all(
-        [counts_by_age_band(lf, events=list(CONDITIONS), by=dim) for dim in DIMENSIONS]
-    )
+    tables = pl.collect_all([counts_by_age_band(lf, events=list(CONDITIONS), by=dim) for dim in DIMENSIONS])
     return dict(zip(DIMENSIONS, tables, strict=True))
 
 
@@ -182,12 +186,11 @@ def phstats_counts(people: pd.DataFrame) -> dict[str, pd.DataFrame]:
     out = {}
     for dim in DIMENSIONS:
         counts = (
-            frame.groupby([dim, "age_band"], observed=True)[[*CONDITIONS, "population"]]
-            .sum()
-            .reset_index()
+            frame.groupby([dim, "age_band"], observed=True)[[*CONDITIONS, "population"]].sum().reset_index()
         )
-        grid = pd.MultiIndex.from_product([counts[dim].unique(), list(AGE_BAND_LABELS)],
-                                          names=[dim, "age_band"])  # fmt: skip
+        grid = pd.MultiIndex.from_product(
+            [counts[dim].unique(), list(AGE_BAND_LABELS)], names=[dim, "age_band"]
+        )
         counts = counts.set_index([dim, "age_band"]).reindex(grid, fill_value=0).reset_index()
         out[dim] = counts.assign(age_band=counts["age_band"].astype(str)).merge(ESP, on="age_band")
     return out
@@ -198,8 +201,9 @@ def phstats_rates(counts: dict[str, pd.DataFrame]) -> dict[tuple[str, str], pd.D
 
     with contextlib.redirect_stdout(io.StringIO()):  # ph_dsr may print join checks
         return {
-            (dim, cond): ph_dsr(table, cond, "population", "standard_population",
-                                group_cols=dim, euro_standard_pops=False)  # fmt: skip
+            (dim, cond): ph_dsr(
+                table, cond, "population", "standard_population", group_cols=dim, euro_standard_pops=False
+            )
             for dim, table in counts.items()
             for cond in CONDITIONS
         }
@@ -214,22 +218,26 @@ def phstats_one_scan(people: pd.DataFrame) -> pd.DataFrame:
     from PHStatsMethods import ph_dsr
 
     frame = people[[*DIMENSIONS, *CONDITIONS]].assign(age_band=_bands(people), population=1)
-    fine = frame.groupby([*DIMENSIONS, "age_band"], observed=True)[
-        [*CONDITIONS, "population"]
-    ].sum()
+    fine = frame.groupby([*DIMENSIONS, "age_band"], observed=True)[[*CONDITIONS, "population"]].sum()
     parts = []
     for dim in DIMENSIONS:  # observed=False: every level gets all 19 (categorical) bands
         rolled = fine.groupby([dim, "age_band"], observed=False).sum().reset_index()
-        parts.append(rolled.rename(columns={dim: "level"}).assign(
-            dimension=dim, level=lambda x: x["level"].astype(str)))  # fmt: skip
+        parts.append(
+            rolled.rename(columns={dim: "level"}).assign(
+                dimension=dim, level=lambda x: x["level"].astype(str)
+            )
+        )
     long = pd.concat(parts, ignore_index=True).melt(
-        id_vars=["dimension", "level", "age_band", "population"], value_vars=list(CONDITIONS),
-        var_name="condition", value_name="events",
-    )  # fmt: skip
+        id_vars=["dimension", "level", "age_band", "population"],
+        value_vars=list(CONDITIONS),
+        var_name="condition",
+        value_name="events",
+    )
     long = long.assign(age_band=long["age_band"].astype(str)).merge(ESP, on="age_band")
     with contextlib.redirect_stdout(io.StringIO()):
-        return ph_dsr(long, "events", "population", "standard_population",
-                      group_cols=KEYS, euro_standard_pops=False)  # fmt: skip
+        return ph_dsr(
+            long, "events", "population", "standard_population", group_cols=KEYS, euro_standard_pops=False
+        )
 
 
 #: How the peer reads the file (pandas' default engine, pyarrow, in every case).
@@ -259,19 +267,21 @@ def as_long(result) -> pl.DataFrame:
     if isinstance(result, pl.DataFrame):
         return result.select(*KEYS, "value", "lower_ci", "upper_ci")
     if isinstance(result, pd.DataFrame):
-        return pl.from_pandas(result[[*KEYS, *THEIRS.values()]]).rename(
-            {v: k for k, v in THEIRS.items()}
-        )
+        return pl.from_pandas(result[[*KEYS, *THEIRS.values()]]).rename({v: k for k, v in THEIRS.items()})
     frames = []
     for (dim, cond), table in result.items():
         if isinstance(table, pd.DataFrame):
-            table = pl.from_pandas(table[[dim, *THEIRS.values()]]).rename(
-                {v: k for k, v in THEIRS.items()}
+            table = pl.from_pandas(table[[dim, *THEIRS.values()]]).rename({v: k for k, v in THEIRS.items()})
+        frames.append(
+            table.select(
+                pl.lit(dim).alias("dimension"),
+                pl.col(dim).cast(pl.String).alias("level"),
+                pl.lit(cond).alias("condition"),
+                "value",
+                "lower_ci",
+                "upper_ci",
             )
-        frames.append(table.select(
-            pl.lit(dim).alias("dimension"), pl.col(dim).cast(pl.String).alias("level"),
-            pl.lit(cond).alias("condition"), "value", "lower_ci", "upper_ci",
-        ))  # fmt: skip
+        )
     return pl.concat(frames)
 
 
@@ -326,12 +336,16 @@ def run_mode(title: str, candidates: dict, ours: list[str], peers: list[str], re
         for theirs in sorted(peers, key=lambda k: k != peer) if mine == ours[0] else [peer]:
             same_round = [t / o for t, o in zip(times[theirs], times[mine], strict=True)]
             ratios[mine, theirs] = (best[theirs] / best[mine], statistics.median(same_round))
-            print(f"  {mine} vs {theirs}{' (peer)' if theirs == peer else ''}: ratio of bests "
-                  f"{best[theirs] / best[mine]:5.1f}x, median same-round ratio "
-                  f"{statistics.median(same_round):5.1f}x "
-                  f"(range {min(same_round):.1f}-{max(same_round):.1f})")  # fmt: skip
-    print(f"(best of {repeat} round-robin runs after a warm-up round; load average 1/5/15 min "
-          f"before {_load(before)}, after {_load(after)}, on {os.cpu_count()} cores)")  # fmt: skip
+            print(
+                f"  {mine} vs {theirs}{' (peer)' if theirs == peer else ''}: ratio of bests "
+                f"{best[theirs] / best[mine]:5.1f}x, median same-round ratio "
+                f"{statistics.median(same_round):5.1f}x "
+                f"(range {min(same_round):.1f}-{max(same_round):.1f})"
+            )
+    print(
+        f"(best of {repeat} round-robin runs after a warm-up round; load average 1/5/15 min "
+        f"before {_load(before)}, after {_load(after)}, on {os.cpu_count()} cores)"
+    )
     new = results[ours[0]]
     worst = compare(new, results[peer])
     for c, (a, r) in worst.items():
@@ -345,17 +359,20 @@ def run_mode(title: str, candidates: dict, ours: list[str], peers: list[str], re
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--n", type=int, default=1_000_000,
+        "--n",
+        type=int,
+        default=1_000_000,
         help="people (from about 200,000: below that some level x age band is empty and "
         "ph_dsr refuses a zero denominator)",
-    )  # fmt: skip
+    )
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument(
-        "--enum", action="store_true",
+        "--enum",
+        action="store_true",
         help="store ethnicity, sex and locality as categories in the file (polars Enum, "
         "which pandas reads as Categorical) instead of the canonical strings",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
 
     from healthgap.config import load_config
@@ -376,17 +393,26 @@ def main(argv: list[str] | None = None) -> int:
         lookups = time.perf_counter() - start
         size = path.stat().st_size / 1e6
         print(f"population: {people.height:,} people from {source}")
-        print(f"file: {path.name}, {size:.1f} MB, {len(pl.read_parquet_schema(path))} columns, "
-              f"of which every candidate reads {len(COLUMNS)}: {', '.join(COLUMNS)}")  # fmt: skip
+        print(
+            f"file: {path.name}, {size:.1f} MB, {len(pl.read_parquet_schema(path))} columns, "
+            f"of which every candidate reads {len(COLUMNS)}: {', '.join(COLUMNS)}"
+        )
         print(f"dimensions: {', '.join(DIMENSIONS)}; conditions: {', '.join(CONDITIONS)}")
         print(f"polars {pl.__version__} ({pl.thread_pool_size()} threads), pandas {pd.__version__}")
-        print(f"healthgap.data.validate(config), once per file version (cached, not timed "
-              f"below): {validation * 1000:.0f} ms")  # fmt: skip
-        print(f"healthgap.data.load(config)'s text-code lookups, once per file version (cached, "
-              f"not timed below): {lookups * 1000:.0f} ms")  # fmt: skip
+        print(
+            f"healthgap.data.validate(config), once per file version (cached, not timed "
+            f"below): {validation * 1000:.0f} ms"
+        )
+        print(
+            f"healthgap.data.load(config)'s text-code lookups, once per file version (cached, "
+            f"not timed below): {lookups * 1000:.0f} ms"
+        )
 
-        ours = ["healthgap dsr_by, scan_parquet", "healthgap dsr_by, data.load",
-                "healthgap per dimension, scan_parquet"]  # fmt: skip
+        ours = [
+            "healthgap dsr_by, scan_parquet",
+            "healthgap dsr_by, data.load",
+            "healthgap per dimension, scan_parquet",
+        ]
         routes = {"per dimension": phstats_per_dimension, "one scan": phstats_one_scan}
         peers = {
             f"PHStatsMethods {r}, read_parquet {b}": (phstats_from_file(fn, b), path)
@@ -396,46 +422,69 @@ def main(argv: list[str] | None = None) -> int:
         floors = {FLOOR_READ: (read_only, path)}
         file_mode = run_mode(
             "FROM THE FILE (headline): read population.parquet, then the 40 DSRs",
-            {ours[0]: (lambda p: healthgap_dsrs(scan(p)), path), ours[1]: (from_load, config),
-             ours[2]: (lambda p: healthgap_per_dimension(scan(p)), path), **peers, **floors},
-            ours, list(peers), args.repeat,
-        )  # fmt: skip
+            {
+                ours[0]: (lambda p: healthgap_dsrs(scan(p)), path),
+                ours[1]: (from_load, config),
+                ours[2]: (lambda p: healthgap_per_dimension(scan(p)), path),
+                **peers,
+                **floors,
+            },
+            ours,
+            list(peers),
+            args.repeat,
+        )
         budget = file_mode["best"][file_mode["peer"]] / 10
-        print(f"budget for 10x against the peer: {budget * 1000:.1f} ms, of which reading the "
-              f"columns alone takes {file_mode['best'][FLOOR_READ] * 1000:.1f} ms in this run "
-              f"({file_mode['best'][FLOOR_READ] / budget:.0%})")  # fmt: skip
+        print(
+            f"budget for 10x against the peer: {budget * 1000:.1f} ms, of which reading the "
+            f"columns alone takes {file_mode['best'][FLOOR_READ] * 1000:.1f} ms in this run "
+            f"({file_mode['best'][FLOOR_READ] / budget:.0%})"
+        )
         mem_ours = ["healthgap dsr_by (one scan)", "healthgap per dimension"]
         mem_peers = ["PHStatsMethods per dimension", "PHStatsMethods one scan"]
         memory = run_mode(
             "IN MEMORY: the same columns already in memory (polars / its to_pandas())",
-            {mem_ours[0]: (healthgap_dsrs, people), mem_ours[1]: (healthgap_per_dimension, people),
-             mem_peers[0]: (phstats_per_dimension, people_pd),
-             mem_peers[1]: (phstats_one_scan, people_pd)},
-            mem_ours, mem_peers, args.repeat,
-        )  # fmt: skip
+            {
+                mem_ours[0]: (healthgap_dsrs, people),
+                mem_ours[1]: (healthgap_per_dimension, people),
+                mem_peers[0]: (phstats_per_dimension, people_pd),
+                mem_peers[1]: (phstats_one_scan, people_pd),
+            },
+            mem_ours,
+            mem_peers,
+            args.repeat,
+        )
 
     w = compare(file_mode["result"], memory["result"])
-    print(f"\nmax relative difference, healthgap from the file vs in memory: "
-          f"{max(r for _, r in w.values()):.3e}")  # fmt: skip
-    print(f"{file_mode['result'].height} DSRs compared; target: relative difference <= 1e-9 "
-          f"and >= 10x faster end to end")  # fmt: skip
-    for label, mode, mine in (("from the file", file_mode, ours[0]),
-                              ("in memory", memory, mem_ours[0])):  # fmt: skip
+    print(
+        f"\nmax relative difference, healthgap from the file vs in memory: "
+        f"{max(r for _, r in w.values()):.3e}"
+    )
+    print(
+        f"{file_mode['result'].height} DSRs compared; target: relative difference <= 1e-9 "
+        f"and >= 10x faster end to end"
+    )
+    for label, mode, mine in (("from the file", file_mode, ours[0]), ("in memory", memory, mem_ours[0])):
         bests, median = mode["ratios"][mine, mode["peer"]]
         rel = max(r for _, r in mode["worst"].values())
-        print(f"SUMMARY {label:13s}: {mine} vs {mode['peer']}: {bests:.1f}x (ratio of bests), "
-              f"{median:.1f}x (median same-round); max relative difference {rel:.1e}")  # fmt: skip
+        print(
+            f"SUMMARY {label:13s}: {mine} vs {mode['peer']}: {bests:.1f}x (ratio of bests), "
+            f"{median:.1f}x (median same-round); max relative difference {rel:.1e}"
+        )
     # the usual way to use PHStatsMethods (counts per dimension, then ph_dsr per
     # dimension and condition), at its fastest read, against both healthgap routes
     best = file_mode["best"]
     usual = min((k for k in peers if "per dimension" in k), key=lambda k: best[k])
     for mine in ours[:2]:
-        print(f"SUMMARY from the file: {mine} vs {usual} (the usual PHStatsMethods route): "
-              f"{best[usual] / best[mine]:.1f}x (ratio of bests)")  # fmt: skip
+        print(
+            f"SUMMARY from the file: {mine} vs {usual} (the usual PHStatsMethods route): "
+            f"{best[usual] / best[mine]:.1f}x (ratio of bests)"
+        )
     bests, median = file_mode["ratios"][ours[0], file_mode["peer"]]
     ok = all(r <= 1e-9 for _, r in file_mode["worst"].values()) and min(bests, median) >= 10
-    print("RESULT (from the file; both ratios vs the peer must be >= 10x):",
-          "meets target" if ok else "does NOT meet target")
+    print(
+        "RESULT (from the file; both ratios vs the peer must be >= 10x):",
+        "meets target" if ok else "does NOT meet target",
+    )
     return 0
 
 

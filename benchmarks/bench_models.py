@@ -55,7 +55,7 @@ def bench(n: int) -> None:
     people, _ = generate(n, seed=2024)
     settings = ModelSettings()
     dims = [DEFAULT_DIMENSIONS[d] for d in ("imd_quintile", "ethnicity", "sex", "age_band", "locality")]
-    print(f"\n{n:,} people (test set {int(round(n * settings.test_size)):,}); {N_BOOT} bootstrap replicates")
+    print(f"\n{n:,} people (test set {round(n * settings.test_size):,}); {N_BOOT} bootstrap replicates")
 
     t_fit, result = _time(fit, people, settings=settings, n_boot=N_BOOT)
     t_hgb, _ = _time(build_boosted(seed=settings.seed).fit, result.X_train, result.y_train)
@@ -90,11 +90,22 @@ def bench(n: int) -> None:
             for _ in range(k):
                 idx = rng.integers(0, y.shape[0], y.shape[0])
                 for key in keys.values():
-                    MetricFrame(metrics={"tpr": true_positive_rate, "fpr": false_positive_rate,
-                                         "sel": selection_rate},
-                                y_true=y[idx], y_pred=flagged[idx], sensitive_features=pd.Series(key[idx]))
-                    MetricFrame(metrics=roc_auc_score, y_true=y[idx], y_pred=p[idx],
-                                sensitive_features=pd.Series(key[idx]))
+                    MetricFrame(
+                        metrics={
+                            "tpr": true_positive_rate,
+                            "fpr": false_positive_rate,
+                            "sel": selection_rate,
+                        },
+                        y_true=y[idx],
+                        y_pred=flagged[idx],
+                        sensitive_features=pd.Series(key[idx]),
+                    )
+                    MetricFrame(
+                        metrics=roc_auc_score,
+                        y_true=y[idx],
+                        y_pred=p[idx],
+                        sensitive_features=pd.Series(key[idx]),
+                    )
 
         try:
             t_mf, _ = _time(metricframe_boot, 2)
@@ -102,11 +113,15 @@ def bench(n: int) -> None:
             t_mf = float("nan")
         _row("audit", t_audit, t_mf * N_BOOT / 2, "MetricFrame per replicate, scaled from 2")
 
-        t_mit, mit = _time(mitigate, result, dimension=DEFAULT_DIMENSIONS["imd_quintile"])
+        t_mit, _mit = _time(mitigate, result, dimension=DEFAULT_DIMENSIONS["imd_quintile"])
         prepare = result.models["logistic"].named_steps["prepare"]
-        rows = np.sort(np.random.default_rng(settings.seed).choice(
-            result.y_train.shape[0], size=min(settings.mitigation_sample, result.y_train.shape[0]),
-            replace=False))
+        rows = np.sort(
+            np.random.default_rng(settings.seed).choice(
+                result.y_train.shape[0],
+                size=min(settings.mitigation_sample, result.y_train.shape[0]),
+                replace=False,
+            )
+        )
         Xs = prepare.transform(result.X_train[rows])
         t_lr, _ = _time(LogisticRegression(max_iter=500).fit, Xs, result.y_train[rows])
         _row("mitigation", t_mit, t_lr, f"one LR fit on {rows.size:,} rows")
@@ -118,7 +133,9 @@ def bench(n: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[250_000, 1_000_000])
     args = parser.parse_args()
     for n in args.sizes:

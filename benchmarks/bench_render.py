@@ -59,7 +59,9 @@ def _skeleton(project: Path, work: Path) -> Path:
         target = root / page.source
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(f"# {page.slug}\n\n```{{python}}\npass\n```\n", encoding="utf-8")
-    for css in [book.html.get("css")] if isinstance(book.html.get("css"), str) else book.html.get("css") or []:
+    for css in (
+        [book.html.get("css")] if isinstance(book.html.get("css"), str) else book.html.get("css") or []
+    ):
         if (project / css).is_file():
             (root / css).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(project / css, root / css)
@@ -87,7 +89,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[250_000, 1_000_000])
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--jobs", type=int, default=None)
-    parser.add_argument("--project", type=Path, default=None, help="time this book instead (default: the repository's)")
+    parser.add_argument(
+        "--project", type=Path, default=None, help="time this book instead (default: the repository's)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
         work = Path(tmp)

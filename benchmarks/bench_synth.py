@@ -50,8 +50,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"synth.generate  n={args.n:,}: {t_gen:8.3f} s  {args.n / t_gen:12,.0f} rows/s")
     print(f"peer numpy rng.random({cells:,} values = n x {df.width} columns): {t_peer:8.3f} s")
     print(f"ratio generate / peer: {t_gen / t_peer:6.1f}x")
-    print(f"synth.write     n={args.n:,}: {t_write:8.3f} s (generate + parquet + json + geojson); "
-          f"ratio write / generate: {t_write / t_gen:4.2f}x")
+    print(
+        f"synth.write     n={args.n:,}: {t_write:8.3f} s (generate + parquet + json + geojson); "
+        f"ratio write / generate: {t_write / t_gen:4.2f}x"
+    )
 
 
 if __name__ == "__main__":

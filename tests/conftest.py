@@ -98,15 +98,27 @@ def build_people(n: int = 400, seed: int = 1) -> pl.DataFrame:
         "cvd_admissions": rng.poisson(0.1, n),
         "cvd_death": rng.random(n) < 0.01,
     }
-    for name, p in (("hypertension", 0.15), ("chd", 0.04), ("af", 0.03), ("heart_failure", 0.01),
-                    ("stroke_tia", 0.02), ("pad", 0.01), ("diabetes", 0.07), ("ckd", 0.04),
-                    ("statin", 0.2), ("antihypertensive", 0.15), ("anticoagulant", 0.03),
-                    ("cardiology_referral", 0.03)):
+    for name, p in (
+        ("hypertension", 0.15),
+        ("chd", 0.04),
+        ("af", 0.03),
+        ("heart_failure", 0.01),
+        ("stroke_tia", 0.02),
+        ("pad", 0.01),
+        ("diabetes", 0.07),
+        ("ckd", 0.04),
+        ("statin", 0.2),
+        ("antihypertensive", 0.15),
+        ("anticoagulant", 0.03),
+        ("cardiology_referral", 0.03),
+    ):
         frame[name] = rng.random(n) < p
     frame["days_to_first_outpatient"] = np.where(frame["cardiology_referral"], rng.integers(5, 120, n), -1)
     frame["missed_appointments"] = rng.poisson(0.05, n)
     df = pl.DataFrame(frame).with_columns(
-        pl.when(pl.col("days_to_first_outpatient") >= 0).then(pl.col("days_to_first_outpatient")).cast(pl.Int64),
+        pl.when(pl.col("days_to_first_outpatient") >= 0)
+        .then(pl.col("days_to_first_outpatient"))
+        .cast(pl.Int64),
         pl.col("age", "imd_decile", "cvd_admissions", "missed_appointments").cast(pl.Int64),
     )
     return df

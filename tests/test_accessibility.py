@@ -70,7 +70,10 @@ def _css() -> str:
 def _custom_properties(css: str) -> dict[str, str]:
     root = re.search(r":root\s*\{(.*?)\}", css, re.S)
     assert root, "nhs.css defines its colours as custom properties in :root"
-    return {m.group(1): m.group(2).strip().lower() for m in re.finditer(r"--([\w-]+)\s*:\s*([^;]+);", root.group(1))}
+    return {
+        m.group(1): m.group(2).strip().lower()
+        for m in re.finditer(r"--([\w-]+)\s*:\s*([^;]+);", root.group(1))
+    }
 
 
 def _rules(css: str) -> list[tuple[str, dict[str, str]]]:
@@ -95,7 +98,10 @@ def test_theme_colours_are_the_nhs_palette_in_both_files():
     assert props["nhs-text"] == "#212b32" and props["nhs-warm-yellow"] == "#ffb81c"
     assert props["nhs-font"] == 'arial, "helvetica neue", sans-serif'
     scss = (THEME / "nhs.scss").read_text(encoding="utf-8")
-    scss_vars = {m.group(1): m.group(2).lower() for m in re.finditer(r"^\$(nhs-[\w-]+):\s*(#[0-9a-fA-F]{6});", scss, re.M)}
+    scss_vars = {
+        m.group(1): m.group(2).lower()
+        for m in re.finditer(r"^\$(nhs-[\w-]+):\s*(#[0-9a-fA-F]{6});", scss, re.M)
+    }
     assert scss_vars, "nhs.scss declares the NHS colours"
     for name, value in scss_vars.items():
         assert props.get(name) == value, f"${name} in nhs.scss differs from --{name} in nhs.css"
@@ -121,8 +127,10 @@ def test_links_and_focus_meet_wcag_aa():
     backgrounds = {
         _resolve(d["background-color"], props)
         for s, d in _rules(css)
-        if "background-color" in d and not s.startswith(("a:focus", ".hg-skip-link:focus", ".hg-header"))
-        and "focus" not in s and _resolve(d["background-color"], props)
+        if "background-color" in d
+        and not s.startswith(("a:focus", ".hg-skip-link:focus", ".hg-header"))
+        and "focus" not in s
+        and _resolve(d["background-color"], props)
     }
     backgrounds.discard(props["nhs-blue"])  # the header: its links are white (checked as a pair above)
     for state in ("a:link", "a:visited", "a:hover"):
@@ -133,8 +141,12 @@ def test_links_and_focus_meet_wcag_aa():
     yellow, text = _resolve(focus["background-color"], props), _resolve(focus["color"], props)
     assert yellow == "#ffb81c" and contrast(text, yellow) >= 4.5
     underline = props[re.search(r"0 4px var\(--([\w-]+)\)", focus["box-shadow"]).group(1)]
-    assert contrast(underline, "#ffffff") >= 3.0 and contrast(underline, yellow) >= 3.0  # WCAG 1.4.11 / 2.4.13
-    other = rules['button:focus-visible, input:focus-visible, select:focus-visible, textarea:focus-visible, summary:focus-visible, [tabindex]:not([tabindex="-1"]):focus-visible']
+    assert (
+        contrast(underline, "#ffffff") >= 3.0 and contrast(underline, yellow) >= 3.0
+    )  # WCAG 1.4.11 / 2.4.13
+    other = rules[
+        'button:focus-visible, input:focus-visible, select:focus-visible, textarea:focus-visible, summary:focus-visible, [tabindex]:not([tabindex="-1"]):focus-visible'
+    ]
     assert "var(--nhs-warm-yellow)" in other["outline"] and "var(--nhs-text)" in other["box-shadow"]
 
 
@@ -155,12 +167,25 @@ class DevTools:
             os.dup2(b, 4)
 
         args = [
-            exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--remote-debugging-pipe",
-            "--window-size=1280,900", *extra, "about:blank",
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-pipe",
+            "--window-size=1280,900",
+            *extra,
+            "about:blank",
         ]
-        self.proc = subprocess.Popen(args, pass_fds=(3, 4), preexec_fn=wire, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: PLW1509
+        self.proc = subprocess.Popen(
+            args, pass_fds=(3, 4), preexec_fn=wire, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         os.close(cmd_r)
         os.close(res_w)
         self._buffer = b""
@@ -180,7 +205,9 @@ class DevTools:
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)
 
-    def send(self, method: str, params: dict | None = None, *, session: str | None = None, timeout: float = 60) -> dict:
+    def send(
+        self, method: str, params: dict | None = None, *, session: str | None = None, timeout: float = 60
+    ) -> dict:
         self._next += 1
         message = {"id": self._next, "method": method, "params": params or {}}
         if session:
@@ -249,22 +276,22 @@ axe.run(document, {resultTypes: ["violations"]}).then((r) => r.violations.map((v
 
 
 SEARCH_TERM = "details"
-SEARCH = """
-new Promise((resolve) => {
+SEARCH = f"""
+new Promise((resolve) => {{
   const form = document.querySelector("form.hg-search");
   const input = document.getElementById("hg-search-input");
-  input.value = "%s";
+  input.value = "{SEARCH_TERM}";
   input.dispatchEvent(new Event("input"));
-  setTimeout(() => resolve({
+  setTimeout(() => resolve({{
     visible: !!form && !form.hidden,
     links: Array.from(document.querySelectorAll("#hg-search-results a")).map((a) => a.href),
-  }), 50);
-})
-""" % SEARCH_TERM
+  }}), 50);
+}})
+"""
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002
+    def log_message(self, format, *args):
         pass
 
 
@@ -300,8 +327,12 @@ Some text with a [link to the preface](../index.qmd).
 
 
 #: Chapters still being written: if one fails to render, the rest of the book is still checked.
-MODEL_PAGES = ("chapters/predicting-risk.qmd", "chapters/fairness.qmd", "chapters/explanations.qmd",
-               "chapters/model-card.qmd")  # fmt: skip
+MODEL_PAGES = (
+    "chapters/predicting-risk.qmd",
+    "chapters/fairness.qmd",
+    "chapters/explanations.qmd",
+    "chapters/model-card.qmd",
+)
 
 
 def _without(entries: list, dropped: set[str]) -> list:
@@ -329,7 +360,11 @@ def _copy_without(root: Path, dropped: set[str]) -> Path:
     spec["project"].pop("post-render", None)  # the built-in renderer finishes the site itself
     (root / "_quarto.yml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     shutil.copyfile(REPO / "index.qmd", root / "index.qmd")
-    shutil.copytree(REPO / "chapters", root / "chapters", ignore=lambda d, names: [n for n in names if f"chapters/{n}" in dropped])
+    shutil.copytree(
+        REPO / "chapters",
+        root / "chapters",
+        ignore=lambda d, names: [n for n in names if f"chapters/{n}" in dropped],
+    )
     shutil.copytree(REPO / "_extensions", root / "_extensions")
     return root
 
@@ -342,7 +377,9 @@ def site(tmp_path_factory, request) -> Path:
     from healthgap.errors import RenderError
     from healthgap.render import render_book
 
-    built = os.environ.get("HEALTHGAP_TEST_SITE")  # a site already built (e.g. `healthgap render`), to check it again quickly
+    built = os.environ.get(
+        "HEALTHGAP_TEST_SITE"
+    )  # a site already built (e.g. `healthgap render`), to check it again quickly
     if built:
         if not (Path(built) / "index.html").is_file():
             pytest.fail(f"HEALTHGAP_TEST_SITE={built} is not a built site (no index.html)")
@@ -355,11 +392,15 @@ def site(tmp_path_factory, request) -> Path:
             try:
                 return render_book(project=project, out=out, config=config, engine="builtin", progress=None)
             except RenderError as exc:
-                page = next((p for p in MODEL_PAGES if f"Chapter {p} " in str(exc) and p not in dropped), None)
+                page = next(
+                    (p for p in MODEL_PAGES if f"Chapter {p} " in str(exc) and p not in dropped), None
+                )
                 if page is None:
                     raise
                 dropped.add(page)
-                warnings.warn(f"{page} does not render yet, so the accessibility checks skip it: {exc}", stacklevel=1)
+                warnings.warn(
+                    f"{page} does not render yet, so the accessibility checks skip it: {exc}", stacklevel=1
+                )
                 project = _copy_without(tmp_path_factory.mktemp("a11y-book"), dropped)
     from test_render import write_fixture_book
 
@@ -427,13 +468,19 @@ def test_pages_pass_axe_and_draw_charts_offline(site, browser):
             hits = browser.evaluate(session, SEARCH)
             assert hits["visible"] and hits["links"], f"search for {SEARCH_TERM!r} found nothing: {hits}"
             for link in hits["links"]:
-                path = link[len(origin):].split("#")[0]
+                path = link[len(origin) :].split("#")[0]
                 assert link.startswith(origin) and (site / path).is_file(), link
             browser.evaluate(session, axe_source + "\n;true")
             for v in browser.evaluate(session, RUN_AXE):
                 if v["impact"] in ("serious", "critical"):
-                    problems.append(f"index.html with search results open: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}")
-        requests = [e["params"]["request"]["url"] for e in browser.events if e.get("method") == "Network.requestWillBeSent"]
+                    problems.append(
+                        f"index.html with search results open: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}"
+                    )
+        requests = [
+            e["params"]["request"]["url"]
+            for e in browser.events
+            if e.get("method") == "Network.requestWillBeSent"
+        ]
         outside = sorted({u for u in requests if not u.startswith((origin, "data:", "about:", "blob:"))})
         assert not outside, f"requests left the site: {outside}"
         assert any(u.endswith("nhs.css") for u in requests)

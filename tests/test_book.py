@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 
 import altair as alt
 import polars as pl
@@ -41,12 +40,14 @@ def book(env, shown):
 
 
 def small_table() -> pl.DataFrame:
-    return pl.DataFrame({
-        "level": ["1", "2", "3", "4"],
-        "label": ["a", "b", "c", "d"],
-        "events": [3, 40, 52, 61],
-        "population": [100, 200, 300, 400],
-    }).with_columns((100 * pl.col("events") / pl.col("population")).alias("value"))  # fmt: skip
+    return pl.DataFrame(
+        {
+            "level": ["1", "2", "3", "4"],
+            "label": ["a", "b", "c", "d"],
+            "events": [3, 40, 52, 61],
+            "population": [100, 200, 300, 400],
+        }
+    ).with_columns((100 * pl.col("events") / pl.col("population")).alias("value"))
 
 
 def test_setup_reads_environment_and_shows_synthetic_banner(book, env, shown):
@@ -95,8 +96,15 @@ def test_figure_builds_chart_only_from_protected_data(book, env):
         seen.append(d)
         return alt.Chart(d.select("label", "value")).mark_bar().encode(x="value:Q", y="label:N")
 
-    out = book.figure(build, id="small", title="A small figure", description="Bars.", data=small_table(),
-                      counts=["events", "population"], by=[])  # fmt: skip
+    out = book.figure(
+        build,
+        id="small",
+        title="A small figure",
+        description="Bars.",
+        data=small_table(),
+        counts=["events", "population"],
+        by=[],
+    )
     protected = seen[0]
     assert protected.filter(pl.col("level") == "1")["events"].item() is None
     assert protected.filter(pl.col("level") == "1")["value"].item() is None  # derived from a suppressed count
@@ -108,7 +116,7 @@ def test_figure_builds_chart_only_from_protected_data(book, env):
     assert published["events"].drop_nulls().min() >= 8
     assert 'href="../downloads/recorded-disease/small.csv"' in out.data
     assert "A small figure" in out.data
-    assert 'download>Download the data for a small figure (CSV)</a>' in out.data
+    assert "download>Download the data for a small figure (CSV)</a>" in out.data
 
 
 def test_figure_rejects_finished_chart_with_small_counts(book):
@@ -126,10 +134,12 @@ def test_person_level_data_is_refused(book):
 def test_table_and_download_write_protected_csv_and_manifest(book, env):
     t = book.table(small_table(), id="rates", title="Rates", counts=["events", "population"], by=[])
     # the link names what it downloads (WCAG 2.4.4/2.4.9): the title is inside the <a>
-    assert 'download>Download rates (CSV)</a></p>' in t.data and "[c]" in t.data
+    assert "download>Download rates (CSV)</a></p>" in t.data and "[c]" in t.data
     assert 'class="hg-download"' in t.data
-    d = book.download(small_table(), id="rates-data", title="Rates data", counts=["events", "population"], by=[])
-    assert "rates-data.csv" in d.data and 'download>Download rates data (CSV)</a>' in d.data
+    d = book.download(
+        small_table(), id="rates-data", title="Rates data", counts=["events", "population"], by=[]
+    )
+    assert "rates-data.csv" in d.data and "download>Download rates data (CSV)</a>" in d.data
     manifest_path = hb.write_manifest(env)
     manifest = json.loads(manifest_path.read_text())
     entries = {e["id"]: e for e in manifest["files"]}
@@ -194,18 +204,27 @@ def test_find_project(tmp_path):
 
 def test_rate_ratios_against_a_suppressed_reference_are_not_published(book, env):
     """Without ``is_reference`` the reference row is the one with ratio exactly 1 and no CI."""
-    table = pl.DataFrame({
-        "dimension": ["age_band"] * 3 + ["sex"] * 2,
-        "measure": ["hf"] * 5,
-        "level": ["50-54", "65-69", "80-84", "female", "male"],
-        "events": [4, 12, 40, 30, 26],
-        "population": [1213, 1305, 695, 1500, 1400],
-    }).with_columns((100 * pl.col("events") / pl.col("population")).alias("value"))  # fmt: skip
+    table = pl.DataFrame(
+        {
+            "dimension": ["age_band"] * 3 + ["sex"] * 2,
+            "measure": ["hf"] * 5,
+            "level": ["50-54", "65-69", "80-84", "female", "male"],
+            "events": [4, 12, 40, 30, 26],
+            "population": [1213, 1305, 695, 1500, 1400],
+        }
+    ).with_columns((100 * pl.col("events") / pl.col("population")).alias("value"))
     ref = table.group_by("dimension").agg(pl.col("value").first().alias("ref"))
-    table = table.join(ref, on="dimension", maintain_order="left").with_columns(
-        (pl.col("value") / pl.col("ref")).alias("rate_ratio"),
-        pl.when(pl.col("level").is_in(["50-54", "female"])).then(None).otherwise(pl.lit(0.5)).alias("rr_lower"),
-    ).drop("ref")
+    table = (
+        table.join(ref, on="dimension", maintain_order="left")
+        .with_columns(
+            (pl.col("value") / pl.col("ref")).alias("rate_ratio"),
+            pl.when(pl.col("level").is_in(["50-54", "female"]))
+            .then(None)
+            .otherwise(pl.lit(0.5))
+            .alias("rr_lower"),
+        )
+        .drop("ref")
+    )
     book.table(table, id="ratios", title="Ratios", counts=["events", "population"])
     published = pl.read_csv(env / "recorded-disease" / "ratios.csv")
     age = published.filter(pl.col("dimension") == "age_band")
@@ -243,9 +262,15 @@ def test_figure_leaves_the_caption_to_quarto(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("label", "noun"),
-    [("Ethnic group", "ethnic group"), ("Sex", "sex"), ("Age band", "age band"), ("Locality", "locality"),
-     ("Deprivation (IMD quintile)", "deprivation (IMD quintile) group"), ("IMD decile", "IMD decile"),
-     ("Ethnic groups", "ethnic groups")],
+    [
+        ("Ethnic group", "ethnic group"),
+        ("Sex", "sex"),
+        ("Age band", "age band"),
+        ("Locality", "locality"),
+        ("Deprivation (IMD quintile)", "deprivation (IMD quintile) group"),
+        ("IMD decile", "IMD decile"),
+        ("Ethnic groups", "ethnic groups"),
+    ],
 )
 def test_group_noun_never_doubles_group(label, noun):
     assert hb.group_noun(label) == noun
@@ -259,9 +284,15 @@ def test_published_text_names_groups_naturally(book, env):
     for label in labels:
         fid = "g-" + re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
         text = f"Dot charts with 95% confidence intervals for each {label[:1].lower()}{label[1:]} group."
-        out = book.figure(lambda d: alt.Chart(d.select("label", "value")).mark_bar().encode(x="value:Q", y="label:N"),
-                          id=fid, title=f"Prevalence for each {label} group", description=text, data=data,
-                          counts=["events", "population"], by=[])  # fmt: skip
+        out = book.figure(
+            lambda d: alt.Chart(d.select("label", "value")).mark_bar().encode(x="value:Q", y="label:N"),
+            id=fid,
+            title=f"Prevalence for each {label} group",
+            description=text,
+            data=data,
+            counts=["events", "population"],
+            by=[],
+        )
         assert "group group" not in out.data
     entries = json.loads(hb.write_manifest(env).read_text())["files"]
     described = " ".join(e["description"] + " " + e["title"] for e in entries)
@@ -276,10 +307,15 @@ def test_published_text_names_groups_naturally(book, env):
 def test_rows_suppressed_upstream_stay_marked(book):
     # a pivot of already-protected results (e.g. the fairness audit by group): the value is null because
     # an earlier step suppressed its count, which is no longer in the frame
-    wide = pl.DataFrame({
-        "group": ["Asian", "White", "Black"], "n": [1870, 66760, 1205], "tpr": [None, 0.498, 0.41],
-        "suppressed": [True, False, False], "suppression_reason": ["numerator: count of 1-7", None, None],
-    })  # fmt: skip
+    wide = pl.DataFrame(
+        {
+            "group": ["Asian", "White", "Black"],
+            "n": [1870, 66760, 1205],
+            "tpr": [None, 0.498, 0.41],
+            "suppressed": [True, False, False],
+            "suppression_reason": ["numerator: count of 1-7", None, None],
+        }
+    )
     out = book.table(wide, id="groups", title="Groups", counts=["n"], by=[], derived={}, download=False)
     protected = book.protect(wide, counts=["n"], by=[], derived={})
     assert protected["suppressed"].to_list() == [True, False, False]

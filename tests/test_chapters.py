@@ -8,8 +8,8 @@ only, no truth). The model chapters are left out of this project copy (they have
 from __future__ import annotations
 
 import html
-import math
 import json
+import math
 import re
 import shutil
 from pathlib import Path
@@ -23,8 +23,18 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL_SLUGS = ["predicting-risk", "fairness", "explanations", "model-card"]
-SLUGS = ["population", "recorded-disease", "access-treatment", "outcomes", "geography", *MODEL_SLUGS,
-         "methods", "data-dictionary", "own-data", "accessibility"]  # fmt: skip
+SLUGS = [
+    "population",
+    "recorded-disease",
+    "access-treatment",
+    "outcomes",
+    "geography",
+    *MODEL_SLUGS,
+    "methods",
+    "data-dictionary",
+    "own-data",
+    "accessibility",
+]
 
 
 def _pages(entries: list) -> list[str]:
@@ -54,8 +64,9 @@ def make_project(root: Path) -> Path:
 def render(root: Path, config: Path) -> Path:
     from healthgap.render import render_book
 
-    return render_book(project=root, out=Path("_site"), config=config, engine="builtin", jobs=2,
-                       progress=None)  # fmt: skip
+    return render_book(
+        project=root, out=Path("_site"), config=config, engine="builtin", jobs=2, progress=None
+    )
 
 
 @pytest.fixture(scope="session")
@@ -115,12 +126,15 @@ def test_prevalence_download_matches_stats(default_site, default_config):
     counts = stats.counts_by_age_band(people, events="chd", by="imd_quintile").with_columns(
         pl.col("age_band").cast(pl.String)
     )
-    expected = stats.dsr(counts, events="chd", population="population", age_band="age_band", by="imd_quintile",
-                         multiplier=100)  # fmt: skip
+    expected = stats.dsr(
+        counts, events="chd", population="population", age_band="age_band", by="imd_quintile", multiplier=100
+    )
     got = published.filter((pl.col("dimension") == "imd_quintile") & (pl.col("measure") == "chd"))
-    joined = got.join(expected.select("imd_quintile", pl.col("value").alias("expected"),
-                                      pl.col("chd").alias("raw_events")),
-                      left_on="level", right_on="imd_quintile")  # fmt: skip
+    joined = got.join(
+        expected.select("imd_quintile", pl.col("value").alias("expected"), pl.col("chd").alias("raw_events")),
+        left_on="level",
+        right_on="imd_quintile",
+    )
     assert joined.height == 5
     for row in joined.iter_rows(named=True):
         if row["suppressed"]:
@@ -133,11 +147,20 @@ def test_prevalence_download_matches_stats(default_site, default_config):
 def test_manifest_lists_every_download(default_site):
     manifest = json.loads((default_site / "downloads" / "manifest.json").read_text())
     files = {e["file"] for e in manifest["files"]}
-    on_disk = {p.relative_to(default_site / "downloads").as_posix()
-               for p in (default_site / "downloads").rglob("*.csv")}  # fmt: skip
+    on_disk = {
+        p.relative_to(default_site / "downloads").as_posix()
+        for p in (default_site / "downloads").rglob("*.csv")
+    }
     assert files == on_disk
     chapters = {e["chapter"] for e in manifest["files"]}
-    assert {"index", "population", "recorded-disease", "access-treatment", "outcomes", "geography"} <= chapters
+    assert {
+        "index",
+        "population",
+        "recorded-disease",
+        "access-treatment",
+        "outcomes",
+        "geography",
+    } <= chapters
 
 
 @pytest.mark.parametrize("site_fixture", ["default_site", "other_site"])
@@ -201,8 +224,9 @@ def test_sii_is_weighted_by_the_published_populations(default_site, default_conf
     counts = stats.counts_by_age_band(people, events="chd", by="imd_quintile").with_columns(
         pl.col("age_band").cast(pl.String)
     )
-    dsrs = stats.dsr(counts, events="chd", population="population", age_band="age_band", by="imd_quintile",
-                     multiplier=100).sort("imd_quintile")  # fmt: skip
+    dsrs = stats.dsr(
+        counts, events="chd", population="population", age_band="age_band", by="imd_quintile", multiplier=100
+    ).sort("imd_quintile")
     n = people.group_by("imd_quintile").len().sort("imd_quintile")["len"].to_numpy().astype(float)
     n = 5 * np.floor(n / 5 + 0.5)  # as published (every fifth holds thousands of people)
     y, f = dsrs["value"].to_numpy(), n / n.sum()
@@ -233,12 +257,23 @@ def tables_of(page: Path) -> list[tuple[list[str], list[list[str]]]]:
     out = []
     for table in re.findall(r"<table\b.*?</table>", raw, flags=re.S):
         head = re.search(r"<thead>(.*?)</thead>", table, flags=re.S)
-        headings = [html.unescape(re.sub(r"<[^>]+>", "", h)).strip()
-                    for h in re.findall(r"<th\b[^>]*>(.*?)</th>", head.group(1), flags=re.S)] if head else []
+        headings = (
+            [
+                html.unescape(re.sub(r"<[^>]+>", "", h)).strip()
+                for h in re.findall(r"<th\b[^>]*>(.*?)</th>", head.group(1), flags=re.S)
+            ]
+            if head
+            else []
+        )
         body = re.findall(r"<tbody>(.*?)</tbody>", table, flags=re.S)
-        rows = [[html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
-                 for c in re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", tr, flags=re.S)]
-                for part in body for tr in re.findall(r"<tr\b.*?</tr>", part, flags=re.S)]
+        rows = [
+            [
+                html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+                for c in re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", tr, flags=re.S)
+            ]
+            for part in body
+            for tr in re.findall(r"<tr\b.*?</tr>", part, flags=re.S)
+        ]
         out.append((headings, [r for r in rows if len(r) == len(headings)]))
     return out
 
@@ -275,9 +310,12 @@ def test_other_trust_text_describes_only_what_its_data_have(other_site):
     assert "small urban areas" not in geography and "1,500" not in geography
     assert "each hexagon is one GP practice" in geography
     access = text_of(other_site / "chapters" / "access-treatment.html")
-    treatment = access[access.index("Treatment among the eligible"):access.index("Waiting for a first")]
+    treatment = access[access.index("Treatment among the eligible") : access.index("Waiting for a first")]
     assert "anticoagulation" not in treatment.lower() and "140 mmHg" not in treatment
-    assert "statins for people with coronary heart disease, and people aged 40 or over with diabetes" in treatment
+    assert (
+        "statins for people with coronary heart disease, and people aged 40 or over with diabetes"
+        in treatment
+    )
     assert "shows the share who waited" not in access  # the waits section is skipped
 
 
@@ -307,13 +345,20 @@ def test_locality_difference_is_worded_by_its_confidence_interval(default_site, 
     people = load(default_config).collect().with_columns(pl.col("locality").cast(pl.String))
     two = people.filter(pl.col("locality").is_in([hi["level"], lo["level"]]))
     counts = stats.counts_by_age_band(two, events="hypertension", by="locality").with_columns(
-        pl.col("age_band").cast(pl.String))
-    rr = stats.rate_ratio(counts, events="hypertension", population="population", group="locality",
-                          reference=lo["level"], age_band="age_band").filter(pl.col("locality") == hi["level"])
+        pl.col("age_band").cast(pl.String)
+    )
+    rr = stats.rate_ratio(
+        counts,
+        events="hypertension",
+        population="population",
+        group="locality",
+        reference=lo["level"],
+        age_band="age_band",
+    ).filter(pl.col("locality") == hi["level"])
     r = rr.row(0, named=True)
     text = text_of(default_site / "chapters" / "geography.html")
-    sentence = text[text.index("Age-standardised recorded hypertension is highest"):]
-    sentence = sentence[:sentence.index(").") + 2]
+    sentence = text[text.index("Age-standardised recorded hypertension is highest") :]
+    sentence = sentence[: sentence.index(").") + 2]
     assert f"highest in {hi['label']}" in sentence and f"lowest in {lo['label']}" in sentence
     assert f"rate ratio {r['value']:.2f}, 95% CI {r['lower_ci']:.2f} to {r['upper_ci']:.2f}" in sentence
     assert ("could be due to chance" in sentence) == (r["lower_ci"] <= 1 <= r["upper_ci"])
@@ -329,8 +374,11 @@ def test_descriptive_text_has_units_and_readable_headings(default_site, other_si
     headings = [h for h, _ in tables_of(default_site / "chapters" / "population.html")]
     assert ["Age band", "Sex", "People", "Share of everyone"] in headings
     geography = text_of(default_site / "chapters" / "geography.html")
-    m = re.search(r"Nationally an LSOA has about 1,500 residents; the ([\d,]+) areas in this dataset hold "
-                  r"([\d,]+) people each on average", geography)
+    m = re.search(
+        r"Nationally an LSOA has about 1,500 residents; the ([\d,]+) areas in this dataset hold "
+        r"([\d,]+) people each on average",
+        geography,
+    )
     assert m, "the size of the dataset's small areas is not given"
     people = load(default_config).collect()
     n_areas = people.get_column("lsoa").n_unique()
@@ -353,13 +401,23 @@ def test_text_says_only_what_each_dataset_can_show(default_site, other_site):
         return text_of(site / ("index.html" if slug == "index" else f"chapters/{slug}.html"))
 
     def descriptions(site, slug):
-        return " ".join(str(spec.get("description", "")) for spec in specs_of(site / "chapters" / f"{slug}.html"))
+        return " ".join(
+            str(spec.get("description", "")) for spec in specs_of(site / "chapters" / f"{slug}.html")
+        )
 
     # the welcome page's chapter list
     other, default = page(other_site, "index"), page(default_site, "index")
-    for phrase in ("waits and missed appointments", "who waits longest", "maps the differences", "with a map"):
+    for phrase in (
+        "waits and missed appointments",
+        "who waits longest",
+        "maps the differences",
+        "with a map",
+    ):
         assert phrase not in other, phrase
-    assert "looks at diagnosis, treatment of people who should be treated, waits and missed appointments" in default
+    assert (
+        "looks at diagnosis, treatment of people who should be treated, waits and missed appointments"
+        in default
+    )
     assert "who waits longest" in default
     assert "Geography ( Chapter 5 ) compares localities and small areas, with a map." in default
     assert "compares GP practices, shown as equal-sized tiles" in other
@@ -393,7 +451,10 @@ def test_text_says_only_what_each_dataset_can_show(default_site, other_site):
     # references to sections this dataset skips
     other, default = page(other_site, "data-dictionary"), page(default_site, "data-dictionary")
     assert "Section 3.2" not in other and "those two sections are not available for it" in other
-    assert "under-diagnosis ( Section 3.2 ) and to check the risk model for label bias ( Section 7.2 )" in default
+    assert (
+        "under-diagnosis ( Section 3.2 ) and to check the risk model for label bias ( Section 7.2 )"
+        in default
+    )
     other, default = page(other_site, "explanations"), page(default_site, "explanations")
     assert "Section 7.2" not in other and "deprived areas (see Section 7.2 )" in default
     for text in (other, default):
@@ -405,8 +466,11 @@ def test_text_says_only_what_each_dataset_can_show(default_site, other_site):
     # predicting risk: calibration names its model; diagnosis gaps only where the data show them
     other, default = page(other_site, "predicting-risk"), page(default_site, "predicting-risk")
     for text in (other, default):
-        assert re.search(r"For the gradient-boosted model \(.Gradient boosting. in the performance table\), "
-                         r"calibration-in-the-large is", text)
+        assert re.search(
+            r"For the gradient-boosted model \(.Gradient boosting. in the performance table\), "
+            r"calibration-in-the-large is",
+            text,
+        )
     assert "inequalities in diagnosis shown in Chapter 2" not in other + default
     assert "inherits the inequalities in diagnosis shown in Section 3.2" in default
     assert "this dataset cannot show how complete diagnosis is" in other

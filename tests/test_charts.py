@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -46,8 +47,10 @@ def test_categorical_meets_non_text_contrast_and_cvd_distinctness():
 def test_simulated_deuteranopia_confuses_red_and_green():
     red, green = palette.NHS_COLOURS["Emergency Services Red"], palette.NHS_COLOURS["NHS Green"]
     normal = palette.delta_e(palette.to_lab(red), palette.to_lab(green))
-    deut = palette.delta_e(palette.to_lab(palette.simulate_cvd(red, "deuteranopia")),
-                           palette.to_lab(palette.simulate_cvd(green, "deuteranopia")))  # fmt: skip
+    deut = palette.delta_e(
+        palette.to_lab(palette.simulate_cvd(red, "deuteranopia")),
+        palette.to_lab(palette.simulate_cvd(green, "deuteranopia")),
+    )
     assert deut < normal / 2
     assert palette.to_lab("#FFFFFF") == pytest.approx([100.0, 0.0, 0.0], abs=0.01)
     with pytest.raises(ValueError, match="Unknown colour-vision deficiency"):
@@ -56,7 +59,7 @@ def test_simulated_deuteranopia_confuses_red_and_green():
 
 def test_sequential_is_monotonic_and_labels_readable():
     lightness = [palette.to_lab(c)[0] for c in palette.SEQUENTIAL]
-    assert all(a > b + 10 for a, b in zip(lightness, lightness[1:]))
+    assert all(a > b + 10 for a, b in itertools.pairwise(lightness))
     for i, fill in enumerate(palette.SEQUENTIAL):
         label = "#FFFFFF" if i >= palette.SEQUENTIAL_DARK_FROM else palette.TEXT
         assert palette.contrast_ratio(label, fill) >= 4.5, fill
@@ -101,44 +104,79 @@ def _all_fields(node) -> set[str]:
 def _builders() -> dict[str, alt.TopLevelMixin]:
     rates = _rates()
     sexes = pl.concat([rates.with_columns(sex=pl.lit("female")), rates.with_columns(sex=pl.lit("male"))])
-    units = pl.DataFrame({"unit": ["A", "B", "C", "D"], "value": [0.1, 0.3, 0.2, 0.05], "denominator": [100, 200, 1000, 400]})
+    units = pl.DataFrame(
+        {"unit": ["A", "B", "C", "D"], "value": [0.1, 0.3, 0.2, 0.05], "denominator": [100, 200, 1000, 400]}
+    )
     limits = _limits()
     return {
-        "ci": charts.ci_chart(rates, group="imd_quintile", title="Rate by IMD", reference=6.0, reference_label="All"),
+        "ci": charts.ci_chart(
+            rates, group="imd_quintile", title="Rate by IMD", reference=6.0, reference_label="All"
+        ),
         "ci_bar": charts.ci_chart(rates, group="imd_quintile", title="Bars", mark="bar", horizontal=False),
         "ci_grouped": charts.ci_chart(sexes, group="imd_quintile", colour="sex", title="By sex"),
         "gradient": charts.gradient(rates, title="Gradient", fitted="fitted"),
         "small_multiples": charts.small_multiples(
             pl.concat([rates.with_columns(condition=pl.lit(c)) for c in ("chd", "af")]),
-            facet="condition", group="imd_quintile", title="By condition",
+            facet="condition",
+            group="imd_quintile",
+            title="By condition",
         ),
         "pyramid": charts.pyramid(
-            pl.DataFrame({"age_band": ["0-4", "5-9"] * 2, "sex": ["female"] * 2 + ["male"] * 2, "value": [100, 120, 110, 115]}),
+            pl.DataFrame(
+                {
+                    "age_band": ["0-4", "5-9"] * 2,
+                    "sex": ["female"] * 2 + ["male"] * 2,
+                    "value": [100, 120, 110, 115],
+                }
+            ),
             title="Pyramid",
         ),
         "funnel": charts.funnel(units, limits=limits, target=0.2, title="Funnel"),
         "scatter": charts.mitigation_scatter(
-            pl.DataFrame({"method": ["baseline", "threshold"], "performance": [0.8, 0.78], "disparity": [0.2, 0.05]}),
-            title="Mitigation", highlight="threshold",
+            pl.DataFrame(
+                {"method": ["baseline", "threshold"], "performance": [0.8, 0.78], "disparity": [0.2, 0.05]}
+            ),
+            title="Mitigation",
+            highlight="threshold",
         ),
         "heatmap": charts.heatmap(
-            pl.DataFrame({"q": [1, 1, 2, 2], "eth": ["A", "B", "A", "B"], "value": [1.0, None, 3.0, 4.0],
-                          "suppressed": [False, True, False, False]}),
-            x="q", y="eth", title="Heat",
+            pl.DataFrame(
+                {
+                    "q": [1, 1, 2, 2],
+                    "eth": ["A", "B", "A", "B"],
+                    "value": [1.0, None, 3.0, 4.0],
+                    "suppressed": [False, True, False, False],
+                }
+            ),
+            x="q",
+            y="eth",
+            title="Heat",
         ),
         "binned": charts.binned(
-            pl.DataFrame({"bin": ["<40", "40-60", "60+"], "value": [-0.1, 0.0, 0.2],
-                          "lower_ci": [-0.2, -0.05, 0.1], "upper_ci": [0.0, 0.05, 0.3]}),
-            x="bin", title="SHAP", lower="lower_ci", upper="upper_ci",
+            pl.DataFrame(
+                {
+                    "bin": ["<40", "40-60", "60+"],
+                    "value": [-0.1, 0.0, 0.2],
+                    "lower_ci": [-0.2, -0.05, 0.1],
+                    "upper_ci": [0.0, 0.05, 0.3],
+                }
+            ),
+            x="bin",
+            title="SHAP",
+            lower="lower_ci",
+            upper="upper_ci",
         ),
-    }  # fmt: skip
+    }
 
 
 def _limits() -> pl.DataFrame:
     n = pl.col("denominator")
     se = (0.16 / n).sqrt()
     return pl.DataFrame({"denominator": [50, 100, 200, 400, 1000, 2000]}).with_columns(
-        lower_95=0.2 - 1.96 * se, upper_95=0.2 + 1.96 * se, lower_998=0.2 - 3.09 * se, upper_998=0.2 + 3.09 * se
+        lower_95=0.2 - 1.96 * se,
+        upper_95=0.2 + 1.96 * se,
+        lower_998=0.2 - 3.09 * se,
+        upper_998=0.2 + 3.09 * se,
     )
 
 
@@ -156,7 +194,18 @@ def test_theme_is_registered_and_active():
 
 @pytest.mark.parametrize(
     "name",
-    ["ci", "ci_bar", "ci_grouped", "gradient", "small_multiples", "pyramid", "funnel", "scatter", "heatmap", "binned"],
+    [
+        "ci",
+        "ci_bar",
+        "ci_grouped",
+        "gradient",
+        "small_multiples",
+        "pyramid",
+        "funnel",
+        "scatter",
+        "heatmap",
+        "binned",
+    ],
 )
 def test_every_builder_titles_and_renders(built, name):
     spec = built[name]
@@ -172,7 +221,14 @@ def test_spec_holds_exactly_the_given_rows(built):
     assert len(rows) == 1
     assert [r["imd_quintile"] for r in rows[0]] == [1, 2, 3, 4, 5]
     assert [r["value"] for r in rows[0]] == rates["value"].to_list()
-    assert set(rows[0][0]) == {"imd_quintile", "value", "lower_ci", "upper_ci", "suppressed", "suppression_reason"}
+    assert set(rows[0][0]) == {
+        "imd_quintile",
+        "value",
+        "lower_ci",
+        "upper_ci",
+        "suppressed",
+        "suppression_reason",
+    }
     assert "events" not in json.dumps(built["ci"])  # columns not drawn are not embedded
 
 
@@ -181,7 +237,6 @@ def test_suppressed_rows_are_labelled(built):
     assert "[c] suppressed" in charts.static_svg(built["ci"])
     heat = charts.static_svg(built["heatmap"])
     assert "[c]" in heat and palette.SUPPRESSED.lower() in heat.lower()
-
 
 
 def _text_marks(spec) -> list[str]:
@@ -208,15 +263,23 @@ def test_groups_along_the_bottom_use_the_short_label_and_a_key(built):
         assert isinstance(title, dict) and "[c] = suppressed" in json.dumps(title["subtitle"]), name
         assert "[c] = suppressed" in charts.static_svg(spec)
     assert _text_marks(built["ci"])[0] == "[c] suppressed"  # groups down the side: room for the long label
-    unsuppressed = pl.DataFrame({"g": ["a", "b"], "value": [1.0, 2.0], "lower_ci": [0.5, 1.5], "upper_ci": [1.5, 2.5]})
-    assert "[c]" not in json.dumps(charts.ci_chart(unsuppressed, group="g", title="t", horizontal=False).to_dict()["title"])
+    unsuppressed = pl.DataFrame(
+        {"g": ["a", "b"], "value": [1.0, 2.0], "lower_ci": [0.5, 1.5], "upper_ci": [1.5, 2.5]}
+    )
+    assert "[c]" not in json.dumps(
+        charts.ci_chart(unsuppressed, group="g", title="t", horizontal=False).to_dict()["title"]
+    )
 
 
 def _x_axes(spec) -> list[dict]:
     found: list[dict] = []
     if isinstance(spec, dict):
         enc = spec.get("encoding")
-        if isinstance(enc, dict) and isinstance(enc.get("x"), dict) and isinstance(enc["x"].get("axis"), dict):
+        if (
+            isinstance(enc, dict)
+            and isinstance(enc.get("x"), dict)
+            and isinstance(enc["x"].get("axis"), dict)
+        ):
             found.append(enc["x"])
         for v in spec.values():
             found += _x_axes(v)
@@ -228,32 +291,59 @@ def _x_axes(spec) -> list[dict]:
 
 def test_small_multiples_angles_long_labels_and_gives_each_panel_its_axis():
     levels = ["1 (most deprived)", "2", "3", "4", "5 (least deprived)"]
-    df = pl.DataFrame({"condition": ["chd"] * 5 + ["af"] * 5, "label": levels * 2, "value": [1.0] * 10,
-                       "lower_ci": [0.5] * 10, "upper_ci": [1.5] * 10})  # fmt: skip
+    df = pl.DataFrame(
+        {
+            "condition": ["chd"] * 5 + ["af"] * 5,
+            "label": levels * 2,
+            "value": [1.0] * 10,
+            "lower_ci": [0.5] * 10,
+            "upper_ci": [1.5] * 10,
+        }
+    )
     long = charts.small_multiples(df, facet="condition", group="label", title="t").to_dict()
     assert {x["axis"]["labelAngle"] for x in _x_axes(long)} == {-40}
     assert {x.get("title") for x in _x_axes(long)} == {None}  # not "Label" from the column name
     assert long["resolve"]["axis"]["x"] == "independent"  # no orphan axis under an empty grid slot
-    short = charts.small_multiples(df.with_columns(pl.col("label").str.slice(0, 1)), facet="condition",
-                                   group="label", title="t", group_title="Quintile").to_dict()  # fmt: skip
+    short = charts.small_multiples(
+        df.with_columns(pl.col("label").str.slice(0, 1)),
+        facet="condition",
+        group="label",
+        title="t",
+        group_title="Quintile",
+    ).to_dict()
     assert {x["axis"]["labelAngle"] for x in _x_axes(short)} == {0}
     assert {x.get("title") for x in _x_axes(short)} == {"Quintile"}
-    titled = charts.small_multiples(df, facet="condition", group="label", title="t", value_title="Rate (%)").to_dict()
+    titled = charts.small_multiples(
+        df, facet="condition", group="label", title="t", value_title="Rate (%)"
+    ).to_dict()
     assert titled["title"] == {"text": "t", "subtitle": "Rate (%)"}  # once, under the title
     assert "Rate (%)" not in json.dumps(titled["spec"])  # not beside every panel
 
 
 def test_small_multiples_panels_with_different_groups_show_only_their_own():
     rows = [("Deprivation", g) for g in "12345"] + [("Sex", g) for g in ("Female", "Male")]
-    df = pl.DataFrame({"dim": [r[0] for r in rows], "label": [r[1] for r in rows], "value": [1.0] * 7,
-                       "lower_ci": [0.5] * 7, "upper_ci": [1.5] * 7})  # fmt: skip
+    df = pl.DataFrame(
+        {
+            "dim": [r[0] for r in rows],
+            "label": [r[1] for r in rows],
+            "value": [1.0] * 7,
+            "lower_ci": [0.5] * 7,
+            "upper_ci": [1.5] * 7,
+        }
+    )
     spec = charts.small_multiples(df, facet="dim", group="label", title="t").to_dict()
     assert spec["resolve"]["scale"] == {"x": "independent", "y": "independent"}
     svg = charts.static_svg(spec)
-    axis_labels = re.findall(r'role-axis-label.*?</g>', svg, re.S)
+    axis_labels = re.findall(r"role-axis-label.*?</g>", svg, re.S)
     assert len(axis_labels) >= 2 and all("Female" not in a for a in axis_labels if ">5<" in a)
-    same = charts.small_multiples(df.filter(pl.col("dim") == "Sex").vstack(df.filter(pl.col("dim") == "Sex").with_columns(dim=pl.lit("X"))),
-                                  facet="dim", group="label", title="t").to_dict()  # fmt: skip
+    same = charts.small_multiples(
+        df.filter(pl.col("dim") == "Sex").vstack(
+            df.filter(pl.col("dim") == "Sex").with_columns(dim=pl.lit("X"))
+        ),
+        facet="dim",
+        group="label",
+        title="t",
+    ).to_dict()
     assert same["resolve"]["scale"] == {"y": "independent"}  # same groups everywhere: one shared group scale
 
 
@@ -261,49 +351,94 @@ def test_funnel_zooms_on_the_units_not_the_limits_at_tiny_denominators():
     units = pl.DataFrame({"unit": ["A", "B", "C"], "value": [8.0, 9.5, 7.0], "denominator": [150, 250, 400]})
     d = pl.DataFrame({"denominator": [1.0, 10.0, 100.0, 150.0, 400.0, 1000.0]})
     se = (8.5 * 1000 / d["denominator"]).sqrt()  # Poisson rate per 1,000: limits explode as n -> 1
-    limits = d.with_columns(lower_95=8.5 - 1.96 * se, upper_95=8.5 + 1.96 * se, lower_998=8.5 - 3.09 * se, upper_998=8.5 + 3.09 * se)
+    limits = d.with_columns(
+        lower_95=8.5 - 1.96 * se,
+        upper_95=8.5 + 1.96 * se,
+        lower_998=8.5 - 3.09 * se,
+        upper_998=8.5 + 3.09 * se,
+    )
     spec = charts.funnel(units, limits=limits, target=8.5, title="f").to_dict()
-    scales = [l["encoding"]["y"]["scale"] for l in spec["layer"] if "scale" in l["encoding"].get("y", {})]
-    x_scales = [l["encoding"]["x"]["scale"] for l in spec["layer"] if "scale" in l["encoding"].get("x", {})]
+    scales = [
+        layer["encoding"]["y"]["scale"]
+        for layer in spec["layer"]
+        if "scale" in layer["encoding"].get("y", {})
+    ]
+    x_scales = [
+        layer["encoding"]["x"]["scale"]
+        for layer in spec["layer"]
+        if "scale" in layer["encoding"].get("x", {})
+    ]
     half = 3.09 * (8.5 * 1000 / 150) ** 0.5  # the 99.8% limits at the smallest unit: 8.5 +- 23.3
-    assert scales and all(s["domain"][1] == pytest.approx(8.5 + half + 0.05 * 2 * half) for s in scales)  # 5% padding
-    assert all(s["domain"][0] == 0.0 for s in scales)  # the lower limit is negative there: the axis stops at 0
+    assert scales and all(
+        s["domain"][1] == pytest.approx(8.5 + half + 0.05 * 2 * half) for s in scales
+    )  # 5% padding
+    assert all(
+        s["domain"][0] == 0.0 for s in scales
+    )  # the lower limit is negative there: the axis stops at 0
     assert x_scales and all(s["domain"] == pytest.approx([137.5, 412.5]) for s in x_scales)
-    assert all(l["mark"].get("clip") for l in spec["layer"] if l["mark"]["type"] in ("line", "rule"))
+    assert all(
+        layer["mark"].get("clip") for layer in spec["layer"] if layer["mark"]["type"] in ("line", "rule")
+    )
 
 
 def test_heatmap_cell_text_does_not_replace_a_column_called_label():
-    df = pl.DataFrame({"q": ["1 (most deprived)", "5 (least deprived)"] * 2, "label": ["Age", "Age", "BMI", "BMI"],
-                       "value": [0.25, 0.5, -0.75, 1.25]})  # fmt: skip
+    df = pl.DataFrame(
+        {
+            "q": ["1 (most deprived)", "5 (least deprived)"] * 2,
+            "label": ["Age", "Age", "BMI", "BMI"],
+            "value": [0.25, 0.5, -0.75, 1.25],
+        }
+    )
     spec = charts.heatmap(df, x="q", y="label", title="h", text_format=",.2f").to_dict()
     made = {t["as"] for layer in spec["layer"] for t in layer.get("transform", []) if "as" in t}
     assert made and not made & set(df.columns)
     svg = charts.static_svg(spec)
-    axis_text = " ".join(re.findall(r'role-axis-label.*?</g></g>', svg, re.S))
+    axis_text = " ".join(re.findall(r"role-axis-label.*?</g></g>", svg, re.S))
     assert "Age" in axis_text and "BMI" in axis_text and "0.25" not in axis_text and "1.25" not in axis_text
     assert "1.25" in svg  # printed in its cell
     assert {x["axis"]["labelAngle"] for x in _x_axes(spec)} == {-40}  # 70px cells: long labels angled
 
 
 def test_small_multiples_wraps_long_panel_titles_to_the_panel():
-    names = ["Statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+)", "Blood pressure below 140 mmHg",
-             "Anticoagulant prescribed (AF with CHA2DS2-VASc of 2+, 3+ for women)"]  # fmt: skip
-    df = pl.DataFrame({"m": [n for n in names for _ in range(2)], "g": ["a", "b"] * 3, "value": [1.0, 2.0] * 3,
-                       "lower_ci": [0.5, 1.5] * 3, "upper_ci": [1.5, 2.5] * 3})  # fmt: skip
+    names = [
+        "Statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+)",
+        "Blood pressure below 140 mmHg",
+        "Anticoagulant prescribed (AF with CHA2DS2-VASc of 2+, 3+ for women)",
+    ]
+    df = pl.DataFrame(
+        {
+            "m": [n for n in names for _ in range(2)],
+            "g": ["a", "b"] * 3,
+            "value": [1.0, 2.0] * 3,
+            "lower_ci": [0.5, 1.5] * 3,
+            "upper_ci": [1.5, 2.5] * 3,
+        }
+    )
     spec = charts.small_multiples(df, facet="m", group="g", title="t").to_dict()
     svg = charts.static_svg(spec)
-    assert "Statin prescribed (CHD," in svg and names[0] not in re.findall(r">([^<]+)</t", svg)  # drawn on several lines
+    assert "Statin prescribed (CHD," in svg and names[0] not in re.findall(
+        r">([^<]+)</t", svg
+    )  # drawn on several lines
     assert "Blood pressure below 140 mmHg" in svg  # short enough: one line
-    assert int(re.search(r'<svg[^>]* width="(\d+)"', svg).group(1)) < 800  # three columns still fit a page column
+    assert (
+        int(re.search(r'<svg[^>]* width="(\d+)"', svg).group(1)) < 800
+    )  # three columns still fit a page column
 
 
 def test_funnel_positions_from_interpolated_limits(built):
     (points,) = [d for d in _datasets(built["funnel"]) if d and "position" in d[0]]
-    assert {p["unit"]: p["position"] for p in points} == {"A": "within", "B": "above", "C": "within", "D": "below"}
+    assert {p["unit"]: p["position"] for p in points} == {
+        "A": "within",
+        "B": "above",
+        "C": "within",
+        "D": "below",
+    }
 
 
 def test_funnel_hides_position_of_suppressed_units():
-    units = pl.DataFrame({"unit": ["A", "B"], "value": [None, 0.3], "denominator": [100, 200], "flag": ["above", "above"]})
+    units = pl.DataFrame(
+        {"unit": ["A", "B"], "value": [None, 0.3], "denominator": [100, 200], "flag": ["above", "above"]}
+    )
     spec = charts.funnel(units, limits=_limits(), target=0.2, title="t", flag="flag").to_dict()
     (points,) = [d for d in _datasets(spec) if d and "flag" in d[0]]
     assert [p["flag"] for p in points] == [None, "above"]
@@ -320,15 +455,39 @@ def test_pyramid_puts_first_sex_left(built):
         (lambda df: charts.ci_chart(df, group="nope", title="t"), r"ci_chart\(\): column\(s\) \['nope'\]"),
         (lambda df: charts.ci_chart(df.head(0), group="imd_quintile", title="t"), "has no rows"),
         (lambda df: charts.ci_chart(df, group="imd_quintile", title=" "), "needs a non-empty `title`"),
-        (lambda df: charts.ci_chart(df.to_dicts(), group="imd_quintile", title="t"), "expected a polars DataFrame"),
-        (lambda df: charts.funnel(df, limits=pl.DataFrame({"denominator": [1]}), target=0, title="t",
-                                  unit="imd_quintile", denominator="events"), "`limits` is missing column"),
-        (lambda df: charts.funnel(df, limits=_limits(), target=0, title="t", unit="imd_quintile",
-                                  denominator="events", limit="90"), "limit must be '95' or '99.8'"),  # type: ignore[arg-type]
-        (lambda df: charts.pyramid(df.with_columns(sex=pl.lit("x"), age_band=pl.lit("0-4")), title="t"),
-         "must hold exactly the two levels"),
+        (
+            lambda df: charts.ci_chart(df.to_dicts(), group="imd_quintile", title="t"),
+            "expected a polars DataFrame",
+        ),
+        (
+            lambda df: charts.funnel(
+                df,
+                limits=pl.DataFrame({"denominator": [1]}),
+                target=0,
+                title="t",
+                unit="imd_quintile",
+                denominator="events",
+            ),
+            "`limits` is missing column",
+        ),
+        (
+            lambda df: charts.funnel(
+                df,
+                limits=_limits(),
+                target=0,
+                title="t",
+                unit="imd_quintile",
+                denominator="events",
+                limit="90",
+            ),
+            "limit must be '95' or '99.8'",
+        ),  # type: ignore[arg-type]
+        (
+            lambda df: charts.pyramid(df.with_columns(sex=pl.lit("x"), age_band=pl.lit("0-4")), title="t"),
+            "must hold exactly the two levels",
+        ),
     ],
-)  # fmt: skip
+)
 def test_builder_errors(call, message):
     with pytest.raises(ChartError, match=message):
         call(_rates())
@@ -346,20 +505,31 @@ def _geojson() -> dict:
     return {
         "type": "FeatureCollection",
         "features": [
-            {"type": "Feature", "properties": {"lsoa": f"E0{i}", "name": f"Area {i}", "secret": "x"},
-             "geometry": {"type": "Polygon", "coordinates": _square(1.0 + 0.01 * i, 52.0)}}
+            {
+                "type": "Feature",
+                "properties": {"lsoa": f"E0{i}", "name": f"Area {i}", "secret": "x"},
+                "geometry": {"type": "Polygon", "coordinates": _square(1.0 + 0.01 * i, 52.0)},
+            }
             for i in range(4)
         ]
-        + [{"type": "Feature", "properties": {"lsoa": "E09"},
-            "geometry": {"type": "MultiPolygon", "coordinates": [_square(1.2, 52.1), _square(1.3, 52.1)]}}],
-    }  # fmt: skip
+        + [
+            {
+                "type": "Feature",
+                "properties": {"lsoa": "E09"},
+                "geometry": {"type": "MultiPolygon", "coordinates": [_square(1.2, 52.1), _square(1.3, 52.1)]},
+            }
+        ],
+    }
 
 
 def test_choropleth_from_geojson():
     df = protect(
-        pl.DataFrame({"lsoa": ["E00", "E01", "E02", "E03"], "events": [40, 3, 60, 90], "value": [1.0, 2.0, 3.0, 4.0]}),
-        counts=["events"], derived={"events": ["value"]},
-    )  # fmt: skip
+        pl.DataFrame(
+            {"lsoa": ["E00", "E01", "E02", "E03"], "events": [40, 3, 60, 90], "value": [1.0, 2.0, 3.0, 4.0]}
+        ),
+        counts=["events"],
+        derived={"events": ["value"]},
+    )
     chart = charts.choropleth(df, geojson=_geojson(), title="Map", value="value")
     spec = chart.to_dict()
     text = json.dumps(spec)
@@ -377,23 +547,40 @@ def test_choropleth_from_geojson():
     svg = charts.static_svg(spec)
     assert svg.count("<path") >= 5
     assert "Suppressed [c]" in svg
-    (key,) = [l["encoding"]["color"]["legend"] for l in spec["layer"] if l["encoding"]["color"].get("field") == "value"]
+    (key,) = [
+        layer["encoding"]["color"]["legend"]
+        for layer in spec["layer"]
+        if layer["encoding"]["color"].get("field") == "value"
+    ]
     assert key["orient"] == "top" and key["direction"] == "horizontal"  # not beside the map, widening it
 
 
 def test_choropleth_simplifies_dense_boundaries():
     import math as m
 
-    dense = [[1.0 + 0.01 * m.cos(t / 2000 * 2 * m.pi), 52.0 + 0.01 * m.sin(t / 2000 * 2 * m.pi)] for t in range(2000)]
+    dense = [
+        [1.0 + 0.01 * m.cos(t / 2000 * 2 * m.pi), 52.0 + 0.01 * m.sin(t / 2000 * 2 * m.pi)]
+        for t in range(2000)
+    ]
     dense.append(dense[0])
-    geo = {"type": "FeatureCollection",
-           "features": [{"type": "Feature", "properties": {"lsoa": "E1"}, "geometry": {"type": "Polygon", "coordinates": [dense]}}]}
+    geo = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"lsoa": "E1"},
+                "geometry": {"type": "Polygon", "coordinates": [dense]},
+            }
+        ],
+    }
     spec = charts.choropleth(pl.DataFrame({"lsoa": ["E1"], "value": [1.0]}), geojson=geo, title="t").to_dict()
     features = spec["data"]["values"] if "data" in spec else spec["layer"][0]["data"]["values"]
     ring = features[0]["geometry"]["coordinates"][0]
     assert 40 < len(ring) < 1000 and ring[0] == ring[-1]  # 2,001 points on a 1 km circle -> ~730
     assert all(round(x, 4) == x for x, _ in ring)
-    full = charts.choropleth(pl.DataFrame({"lsoa": ["E1"], "value": [1.0]}), geojson=geo, title="t", precision=8).to_dict()
+    full = charts.choropleth(
+        pl.DataFrame({"lsoa": ["E1"], "value": [1.0]}), geojson=geo, title="t", precision=8
+    ).to_dict()
     full_features = full["data"]["values"] if "data" in full else full["layer"][0]["data"]["values"]
     assert len(full_features[0]["geometry"]["coordinates"][0]) == 2001
 
@@ -416,7 +603,9 @@ def _hex_distance(a: tuple[int, int], b: tuple[int, int]) -> int:
 def test_hex_layout_deterministic_unique_and_grouped():
     sizes = {"Ipswich": 19, "Colchester": 7, "Tendring": 12, "Babergh": 1}
     areas = pl.DataFrame(
-        [(f"{loc[:3]}{i:02d}", loc) for loc, n in sizes.items() for i in range(n)], schema=["lsoa", "locality"], orient="row"
+        [(f"{loc[:3]}{i:02d}", loc) for loc, n in sizes.items() for i in range(n)],
+        schema=["lsoa", "locality"],
+        orient="row",
     )
     layout = charts.hex_layout(areas)
     shuffled = charts.hex_layout(areas.sample(fraction=1.0, shuffle=True, seed=3))
@@ -467,7 +656,9 @@ def test_hex_map_renders_hexagons():
 def test_static_svg_ids_are_scoped_per_figure():
     from healthgap.charts.html import _scope_ids
 
-    svg = '<svg><linearGradient id="gradient_1"/><rect fill="url(#gradient_1)"/><use href="#gradient_1"/></svg>'
+    svg = (
+        '<svg><linearGradient id="gradient_1"/><rect fill="url(#gradient_1)"/><use href="#gradient_1"/></svg>'
+    )
     scoped = _scope_ids(svg, "fig-a-svg")
     assert 'id="fig-a-svg-gradient_1"' in scoped and "url(#fig-a-svg-gradient_1)" in scoped
     assert 'href="#fig-a-svg-gradient_1"' in scoped and 'id="gradient_1"' not in scoped
@@ -501,9 +692,14 @@ def test_figure_html_is_accessible():
     rates = _rates()
     chart = charts.gradient(rates, title="Admissions by deprivation")
     markup = charts.figure_html(
-        chart, id="fig-imd", title="Admissions by deprivation", description='Rates fall from 10 to 4 "per 1,000"',
-        data=rates, download_href="../downloads/fig-imd.csv", asset_prefix="../",
-    )  # fmt: skip
+        chart,
+        id="fig-imd",
+        title="Admissions by deprivation",
+        description='Rates fall from 10 to 4 "per 1,000"',
+        data=rates,
+        download_href="../downloads/fig-imd.csv",
+        asset_prefix="../",
+    )
     parser = _Tags()
     parser.feed(markup)
     tags = {t for t, _ in parser.tags}
@@ -514,12 +710,14 @@ def test_figure_html_is_accessible():
     assert spec["description"] == img["aria-label"]
     assert img["data-hg-spec"] == "fig-imd-spec"
     natural = re.search(r'<svg[^>]*\swidth="([0-9.]+)"', charts.static_svg(chart.to_dict())).group(1)
-    assert img["style"].startswith(f"--hg-chart-width:{float(natural):g}px;")  # phones: shrink to 80% at most, then scroll
+    assert img["style"].startswith(
+        f"--hg-chart-width:{float(natural):g}px;"
+    )  # phones: shrink to 80% at most, then scroll
     assert img["tabindex"] == "0"  # the scrolling container is reachable by keyboard
     assert "<summary>Show the numbers</summary>" in markup
     assert 'href="../downloads/fig-imd.csv"' in markup
     # the link text names the chart, so links on one page are told apart (WCAG 2.4.4/2.4.9)
-    assert 'download>Download the data for admissions by deprivation (CSV)</a></p>' in markup
+    assert "download>Download the data for admissions by deprivation (CSV)</a></p>" in markup
     assert 'class="hg-download"' in markup
     assert markup.count('src="../site_libs/healthgap/healthgap-charts.js"') == 1
     root = charts.figure_html(chart, id="f2", title="t", description="d", data=rates, download_href=None)
@@ -530,9 +728,16 @@ def test_figure_html_is_accessible():
 
 
 def test_figure_html_escapes_script_breakers():
-    df = pl.DataFrame({"g": ["</script><b>x</b>", "b"], "value": [1.0, 2.0], "lower_ci": [0.5, 1.5], "upper_ci": [1.5, 2.5]})
+    df = pl.DataFrame(
+        {"g": ["</script><b>x</b>", "b"], "value": [1.0, 2.0], "lower_ci": [0.5, 1.5], "upper_ci": [1.5, 2.5]}
+    )
     markup = charts.figure_html(
-        charts.ci_chart(df, group="g", title="t"), id="f", title="t", description="d", data=df, download_href=None
+        charts.ci_chart(df, group="g", title="t"),
+        id="f",
+        title="t",
+        description="d",
+        data=df,
+        download_href=None,
     )
     json_part = markup.split('type="application/json" id="f-spec">')[1].split("</script>")[0]
     assert "</script>" not in json_part and "<b>" not in json_part
@@ -609,7 +814,9 @@ def test_bundle_renders_our_spec_in_node(bundle, built, tmp_path):
     harness.write_text(NODE_HARNESS, encoding="utf-8")
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps(built["ci"]), encoding="utf-8")
-    run = subprocess.run(["node", str(harness), str(bundle), str(spec)], capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        ["node", str(harness), str(bundle), str(spec)], capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result == {"embed": "function", "once": True, "live": True, "svg": "<svg", "text": True}
@@ -643,7 +850,9 @@ def _can_unshare() -> bool:
 def test_static_svg_and_bundle_need_no_network():
     import sys
 
-    run = subprocess.run(["unshare", "-n", sys.executable, "-c", OFFLINE_SCRIPT], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        ["unshare", "-n", sys.executable, "-c", OFFLINE_SCRIPT], capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["True", "True"]
 
@@ -657,16 +866,35 @@ def test_figures_render_live_in_chromium_from_file_urls(tmp_path):
     charts.write_chart_assets(site / "site_libs" / "healthgap")
     rates = _rates()
     figures = "".join(
-        charts.figure_html(charts.ci_chart(rates, group="imd_quintile", title=t), id=f"fig-{i}", title=t,
-                           description=f"about {t}", data=rates, download_href=None, asset_prefix="../")
+        charts.figure_html(
+            charts.ci_chart(rates, group="imd_quintile", title=t),
+            id=f"fig-{i}",
+            title=t,
+            description=f"about {t}",
+            data=rates,
+            download_href=None,
+            asset_prefix="../",
+        )
         for i, t in enumerate(("First", "Second"))
-    )  # fmt: skip
+    )
     page = site / "chapters" / "page.html"
-    page.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>t</title></head><body>{figures}</body></html>")
+    page.write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>t</title></head><body>{figures}</body></html>"
+    )
     run = subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=90,
-    )  # fmt: skip
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     dom = run.stdout
     assert dom.count('class="hg-live vega-embed"') == 2, run.stderr[-1500:]
     assert "hg-static" not in dom  # the static SVGs were replaced by the live charts
@@ -684,7 +912,9 @@ def test_figure_html_when_disclosure_is_off():
     assert "Disclosure control was off for this table" in markup
     unmarked = alt.Chart(raw).mark_bar().encode(x="g:N", y="n:Q")  # raw counts without the "off" marker
     with pytest.raises(DisclosureError, match="count column 'n'"):
-        charts.figure_html(unmarked, id="f", title="t", description="d", data=protect(raw, counts=["n"]), download_href=None)
+        charts.figure_html(
+            unmarked, id="f", title="t", description="d", data=protect(raw, counts=["n"]), download_href=None
+        )
 
 
 # ------------------------------------------------------------------ diverging scale, axis floors
@@ -696,7 +926,7 @@ def test_diverging_palette_is_centred_readable_and_colour_blind_safe():
     lightness = [palette.to_lab(c)[0] for c in div]
     mid = len(div) // 2
     assert lightness[mid] == max(lightness)  # palest at zero
-    assert all(a < b for a, b in zip(lightness[:mid], lightness[1 : mid + 1]))  # lighter towards the centre
+    assert all(a < b for a, b in itertools.pairwise(lightness[: mid + 1]))  # lighter towards the centre
     assert all(a > b for a, b in zip(lightness[mid:], lightness[mid + 1 :]))
     assert all(abs(lightness[i] - lightness[-1 - i]) < 10 for i in range(mid))  # the two sides mirror
     assert palette.contrast_ratio(div[0]) >= 3.0 and palette.contrast_ratio(div[-1]) >= 3.0  # WCAG 1.4.11
@@ -711,14 +941,22 @@ def test_diverging_palette_is_centred_readable_and_colour_blind_safe():
 def test_heatmap_diverging_scale_is_symmetric_about_zero():
     df = pl.DataFrame({"x": ["a", "b", "a", "b"], "y": ["p", "p", "q", "q"], "value": [0.1, -0.7, 0.35, 0.0]})
     spec = charts.heatmap(df, x="x", y="y", title="t", scheme="diverging").to_dict()
-    scales = [enc["color"]["scale"] for layer in spec["layer"] for enc in [layer.get("encoding", {})]
-              if isinstance(enc.get("color"), dict) and "scale" in enc["color"]]  # fmt: skip
+    scales = [
+        enc["color"]["scale"]
+        for layer in spec["layer"]
+        for enc in [layer.get("encoding", {})]
+        if isinstance(enc.get("color"), dict) and "scale" in enc["color"]
+    ]
     assert scales and scales[0]["domain"] == pytest.approx([-0.7, 0.7])
     assert scales[0]["range"] == list(palette.DIVERGING)
     # a sequential heatmap of the same data runs from the smallest to the largest value
     seq = charts.heatmap(df, x="x", y="y", title="t").to_dict()
-    seq_scales = [enc["color"]["scale"] for layer in seq["layer"] for enc in [layer.get("encoding", {})]
-                  if isinstance(enc.get("color"), dict) and "scale" in enc["color"]]  # fmt: skip
+    seq_scales = [
+        enc["color"]["scale"]
+        for layer in seq["layer"]
+        for enc in [layer.get("encoding", {})]
+        if isinstance(enc.get("color"), dict) and "scale" in enc["color"]
+    ]
     assert seq_scales[0]["domain"] == pytest.approx([-0.7, 0.35])
     svg = charts.static_svg(spec)
     assert palette.DIVERGING[0].lower() in svg.lower()  # -0.7 drawn in the darkest blue
@@ -728,18 +966,27 @@ def test_heatmap_diverging_scale_is_symmetric_about_zero():
 
 
 def test_padded_domain_stops_at_zero_for_non_negative_values():
-    assert charts.padded_domain(pl.Series([7.7, 7.7, 7.7])) == pytest.approx([6.93, 8.47])  # not Vega's -10 to 20
+    assert charts.padded_domain(pl.Series([7.7, 7.7, 7.7])) == pytest.approx(
+        [6.93, 8.47]
+    )  # not Vega's -10 to 20
     assert charts.padded_domain(pl.Series([0.0, 0.0])) == pytest.approx([0.0, 0.1])
     assert charts.padded_domain(pl.Series([2.0, 12.0])) == pytest.approx([1.0, 13.0])
-    assert charts.padded_domain(pl.Series([-2.0, 8.0])) == pytest.approx([-3.0, 9.0])  # negatives: padded both ways
+    assert charts.padded_domain(pl.Series([-2.0, 8.0])) == pytest.approx(
+        [-3.0, 9.0]
+    )  # negatives: padded both ways
     assert charts.padded_domain(pl.Series([None, float("nan")], dtype=pl.Float64)) is None
 
 
 def test_mitigation_scatter_percentage_axis_does_not_go_below_zero():
-    df = pl.DataFrame({"method": ["a", "b", "c"], "performance": [0.61, 0.62, 0.6], "disparity": [7.7, 7.7, 7.7]})
+    df = pl.DataFrame(
+        {"method": ["a", "b", "c"], "performance": [0.61, 0.62, 0.6], "disparity": [7.7, 7.7, 7.7]}
+    )
     spec = charts.mitigation_scatter(df, title="t").to_dict()
-    y_scales = [layer["encoding"]["y"]["scale"] for layer in [spec, *spec.get("layer", [])]
-                if "encoding" in layer and "y" in layer["encoding"]]  # fmt: skip
+    y_scales = [
+        layer["encoding"]["y"]["scale"]
+        for layer in [spec, *spec.get("layer", [])]
+        if "encoding" in layer and "y" in layer["encoding"]
+    ]
     assert y_scales and all(s["domain"][0] >= 0 for s in y_scales)
     svg = charts.static_svg(spec)
     assert not re.search(r">−\s*\d|>-\d", svg)  # no negative tick labels
@@ -747,16 +994,20 @@ def test_mitigation_scatter_percentage_axis_does_not_go_below_zero():
 
 def _few_events() -> pl.DataFrame:
     """A rate not calculated from fewer than 10 events (count published) next to a suppressed one."""
-    df = pl.DataFrame({
-        "dimension": ["a", "a", "b", "a", "b"],  # each table's secondary suppression stays in it
-        "label": ["White", "Mixed", "Asian", "Black", "Other"],
-        "events": [590, 9, 4, 300, 250],
-        "value": [2.0, None, 1.1, 3.1, 2.9],
-        "lower_ci": [1.8, None, 0.3, 2.7, 2.5],
-        "upper_ci": [2.2, None, 2.8, 3.5, 3.3],
-        "note": [None, "total events < 10", "total events < 10", None, None],
-    })  # fmt: skip
-    return protect(df, counts=["events"], by=["dimension"], derived={"events": ["value", "lower_ci", "upper_ci"]})
+    df = pl.DataFrame(
+        {
+            "dimension": ["a", "a", "b", "a", "b"],  # each table's secondary suppression stays in it
+            "label": ["White", "Mixed", "Asian", "Black", "Other"],
+            "events": [590, 9, 4, 300, 250],
+            "value": [2.0, None, 1.1, 3.1, 2.9],
+            "lower_ci": [1.8, None, 0.3, 2.7, 2.5],
+            "upper_ci": [2.2, None, 2.8, 3.5, 3.3],
+            "note": [None, "total events < 10", "total events < 10", None, None],
+        }
+    )
+    return protect(
+        df, counts=["events"], by=["dimension"], derived={"events": ["value", "lower_ci", "upper_ci"]}
+    )
 
 
 def test_missing_and_suppressed_values_are_marked_as_in_the_tables():
@@ -765,13 +1016,17 @@ def test_missing_and_suppressed_values_are_marked_as_in_the_tables():
     vertical = charts.ci_chart(df, group="label", title="t", horizontal=False).to_dict()
     assert sorted(_text_marks(vertical)) == ["[c]", "[x]"]
     subtitle = vertical["title"]["subtitle"]
-    assert subtitle == ["[c] = suppressed: too few people to publish", "[x] = not calculated: fewer than 10 events"]
+    assert subtitle == [
+        "[c] = suppressed: too few people to publish",
+        "[x] = not calculated: fewer than 10 events",
+    ]
     svg = charts.static_svg(vertical)
     assert "[x] = not calculated: fewer than 10 events" in svg and "[c] = suppressed" in svg
     across = charts.ci_chart(df, group="label", title="t").to_dict()
     assert sorted(_text_marks(across)) == ["[c] suppressed", "[x] not calculated: fewer than 10 events"]
-    multiples = charts.small_multiples(df.with_columns(facet=pl.lit("Deaths")), facet="facet", group="label",
-                                       title="t", value_title="Rate").to_dict()  # fmt: skip
+    multiples = charts.small_multiples(
+        df.with_columns(facet=pl.lit("Deaths")), facet="facet", group="label", title="t", value_title="Rate"
+    ).to_dict()
     assert multiples["title"]["subtitle"][-1] == "[x] = not calculated: fewer than 10 events"
     # only a null value in a suppressed row is "[c]": nothing suppressed, no "[c]" key
     only_few = df.filter(pl.col("dimension") == "a")
@@ -780,9 +1035,12 @@ def test_missing_and_suppressed_values_are_marked_as_in_the_tables():
     assert title["subtitle"] == "[x] = not calculated: fewer than 10 events"
     # without a note the reason is the plain one
     plain = only_few.drop("note")
-    assert charts.ci_chart(plain, group="label", title="t", horizontal=False).to_dict()["title"]["subtitle"] == (
-        "[x] = not available")
+    assert charts.ci_chart(plain, group="label", title="t", horizontal=False).to_dict()["title"][
+        "subtitle"
+    ] == ("[x] = not available")
     heat = charts.heatmap(df.with_columns(q=pl.lit(1)), x="q", y="label", title="Heat").to_dict()
-    assert heat["title"]["subtitle"] == ["[c] = suppressed: too few people to publish",
-                                         "[x] = not calculated: fewer than 10 events"]
+    assert heat["title"]["subtitle"] == [
+        "[c] = suppressed: too few people to publish",
+        "[x] = not calculated: fewer than 10 events",
+    ]
     assert "'[c]' : '[x]'" in json.dumps(heat)

@@ -20,13 +20,24 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if k != "HEALTHGAP_CONFIG"} | (env or {})
-    return subprocess.run([sys.executable, "-m", "healthgap.cli", *args], check=False, cwd=cwd or REPO, env=full_env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "healthgap.cli", *args],
+        check=False,
+        cwd=cwd or REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def write_case(tmp_path: Path, frame: pl.DataFrame, **top) -> Path:
     frame.write_parquet(tmp_path / "people.parquet")
-    doc = {"data": {"path": "people.parquet"}, "equity": {"dimensions": ["imd_quintile", "ethnicity", "sex"]}, **top}
+    doc = {
+        "data": {"path": "people.parquet"},
+        "equity": {"dimensions": ["imd_quintile", "ethnicity", "sex"]},
+        **top,
+    }
     path = tmp_path / "config.yml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     return path
@@ -58,7 +69,10 @@ def test_bad_data_exits_3_with_one_screen_and_no_traceback(tmp_path, make_people
     people = make_people().with_columns(
         pl.when(pl.int_range(pl.len()) < 2).then(150).otherwise(pl.col("age")).alias("age"),
         pl.col("sex").replace({"male": "M"}),
-        pl.when(pl.int_range(pl.len()) < 2).then(pl.lit("same")).otherwise(pl.col("person_id")).alias("person_id"),
+        pl.when(pl.int_range(pl.len()) < 2)
+        .then(pl.lit("same"))
+        .otherwise(pl.col("person_id"))
+        .alias("person_id"),
     )
     result = run("validate", "--config", str(write_case(tmp_path, people)))
     assert result.returncode == 3
@@ -112,7 +126,9 @@ def test_keyboard_interrupt_exits_130(monkeypatch, capsys):
 
 def test_sigint_in_a_real_process_exits_130(tmp_path):
     script = "import time, healthgap.cli as c\nc._cmd_validate = lambda a: time.sleep(30)\nraise SystemExit(c.main(['validate']))\n"
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     time.sleep(1.5)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)

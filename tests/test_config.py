@@ -136,35 +136,51 @@ def test_boolean_is_not_a_number(tmp_path):
 
 
 def test_reference_not_among_levels(tmp_path):
-    message = error_of(tmp_path, MINIMAL + """
+    message = error_of(
+        tmp_path,
+        MINIMAL
+        + """
 equity:
   dimensions:
     - imd_quintile
     - name: ethnicity
       reference: white
-""")
-    assert "equity.dimensions[1].reference: 'white' is not among the levels of ethnicity; did you mean 'White'?" in message
+""",
+    )
+    assert (
+        "equity.dimensions[1].reference: 'white' is not among the levels of ethnicity; did you mean 'White'?"
+        in message
+    )
 
 
 def test_reference_must_be_in_a_custom_order(tmp_path):
-    message = error_of(tmp_path, MINIMAL + """
+    message = error_of(
+        tmp_path,
+        MINIMAL
+        + """
 equity:
   dimensions:
     - name: locality
       order: [Ipswich, Colchester]
       reference: Clacton
-""")
+""",
+    )
     assert "equity.dimensions[0].reference" in message and "Ipswich, Colchester" in message
 
 
 def test_numeric_reference_is_read_as_a_level(tmp_path):
-    config = load_config(write(tmp_path, MINIMAL + "equity:\n  dimensions:\n    - {name: imd_quintile, reference: 1}\n"))
+    config = load_config(
+        write(tmp_path, MINIMAL + "equity:\n  dimensions:\n    - {name: imd_quintile, reference: 1}\n")
+    )
     assert config.dimension("imd_quintile").reference == "1"
 
 
 def test_unknown_dimension_name(tmp_path):
     message = error_of(tmp_path, MINIMAL + "equity:\n  dimensions: [ethnicty]\n")
-    assert "equity.dimensions[0].name: 'ethnicty' is not an equity dimension; did you mean 'ethnicity'?" in message
+    assert (
+        "equity.dimensions[0].name: 'ethnicty' is not an equity dimension; did you mean 'ethnicity'?"
+        in message
+    )
 
 
 def test_duplicate_dimension(tmp_path):
@@ -172,7 +188,9 @@ def test_duplicate_dimension(tmp_path):
 
 
 def test_label_for_unknown_level(tmp_path):
-    message = error_of(tmp_path, MINIMAL + "equity:\n  dimensions:\n    - {name: sex, labels: {females: F}}\n")
+    message = error_of(
+        tmp_path, MINIMAL + "equity:\n  dimensions:\n    - {name: sex, labels: {females: F}}\n"
+    )
     assert "equity.dimensions[0].labels.females" in message and "did you mean 'female'?" in message
 
 
@@ -187,13 +205,16 @@ def test_empty_conditions(tmp_path):
 
 def test_unknown_outcome(tmp_path):
     assert "outcomes[0]: unknown name 'cvd_deaths'; did you mean 'cvd_death'?" in error_of(
-        tmp_path, MINIMAL + "outcomes: [cvd_deaths]\n")
+        tmp_path, MINIMAL + "outcomes: [cvd_deaths]\n"
+    )
 
 
 def test_disclosure_disabled_without_reason(tmp_path):
     message = error_of(tmp_path, MINIMAL + "disclosure:\n  enabled: false\n")
     assert "disclosure.enabled: disclosure control is off but no reason is given" in message
-    config = load_config(write(tmp_path, MINIMAL + "disclosure:\n  enabled: false\n  reason: synthetic data\n", "ok.yml"))
+    config = load_config(
+        write(tmp_path, MINIMAL + "disclosure:\n  enabled: false\n  reason: synthetic data\n", "ok.yml")
+    )
     assert config.disclosure.reason == "synthetic data"
 
 
@@ -212,7 +233,9 @@ def test_thresholds_must_be_positive(tmp_path, snippet, expected):
 
 
 def test_model_target_and_features(tmp_path):
-    message = error_of(tmp_path, MINIMAL + "model:\n  target: cvd_admision\n  features: [age, ethnicity, bmii]\n")
+    message = error_of(
+        tmp_path, MINIMAL + "model:\n  target: cvd_admision\n  features: [age, ethnicity, bmii]\n"
+    )
     assert "model.target: 'cvd_admision' is not a valid target; did you mean 'cvd_admissions'?" in message
     assert "model.features: 'ethnicity' is a protected characteristic" in message
     assert "model.features[2]: unknown name 'bmii'; did you mean 'bmi'?" in message
@@ -234,8 +257,13 @@ def test_data_codes_unquoted_yes_key(tmp_path):
 
 
 def test_data_codes_boolean_and_null_targets(tmp_path):
-    config = load_config(write(tmp_path, "data:\n  path: a.csv\n  codes:\n    statin: {Present: true, Absent: false}\n"
-                                         "    sex: {U: null, '1': male}\n"))
+    config = load_config(
+        write(
+            tmp_path,
+            "data:\n  path: a.csv\n  codes:\n    statin: {Present: true, Absent: false}\n"
+            "    sex: {U: null, '1': male}\n",
+        )
+    )
     assert config.data.codes["statin"] == {"Present": "true", "Absent": "false"}
     assert config.data.codes["sex"] == {"U": None, "1": "male"}
 
@@ -243,12 +271,15 @@ def test_data_codes_boolean_and_null_targets(tmp_path):
 def test_format_from_extension_and_unknown_extension(tmp_path):
     assert load_config(write(tmp_path, "data:\n  path: x.CSV\n")).data.format == "csv"
     assert "data.format: cannot tell the format of 'x.xlsx'" in error_of(tmp_path, "data:\n  path: x.xlsx\n")
-    assert "data.format: 'excel' is not a format" in error_of(tmp_path, "data:\n  path: x.csv\n  format: excel\n")
+    assert "data.format: 'excel' is not a format" in error_of(
+        tmp_path, "data:\n  path: x.csv\n  format: excel\n"
+    )
 
 
 def test_boundary_key_must_be_geography(tmp_path):
     assert "data.boundary_key: 'lsao' is not a geography column; did you mean 'lsoa'?" in error_of(
-        tmp_path, MINIMAL.replace("\n", "\n  boundary_key: lsao\n", 1))
+        tmp_path, MINIMAL.replace("\n", "\n  boundary_key: lsao\n", 1)
+    )
 
 
 def test_relative_paths_resolve_against_the_config_folder(tmp_path, monkeypatch):
@@ -272,8 +303,12 @@ def test_every_key_is_documented_in_the_readme_and_default_yml():
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     default = (REPO / "data" / "default.yml").read_text(encoding="utf-8")
-    sections = {"report": schema._REPORT, "data": schema._DATA, "model": schema._MODEL,
-                "disclosure": schema._DISCLOSURE}
+    sections = {
+        "report": schema._REPORT,
+        "data": schema._DATA,
+        "model": schema._MODEL,
+        "disclosure": schema._DISCLOSURE,
+    }
     for section, keys in sections.items():
         for key in keys:
             assert f"`{section}.{key}`" in readme, f"{section}.{key} missing from README"

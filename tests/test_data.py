@@ -15,8 +15,9 @@ from healthgap.contract import CONTRACT
 from healthgap.data import DataError, load, resolve_dimensions, validate
 
 
-def setup_case(tmp_path: Path, frame: pl.DataFrame | None, *, fmt: str = "parquet", data: dict | None = None,
-               **top) -> object:
+def setup_case(
+    tmp_path: Path, frame: pl.DataFrame | None, *, fmt: str = "parquet", data: dict | None = None, **top
+) -> object:
     path = tmp_path / f"people.{fmt}"
     if frame is not None:
         frame.write_parquet(path) if fmt == "parquet" else frame.write_csv(path)
@@ -46,8 +47,9 @@ def test_valid_table_loads_with_contract_dtypes(tmp_path, make_people):
 
 
 def test_report_counts_completeness_and_codes(tmp_path, make_people):
-    people = make_people().with_columns(pl.when(pl.int_range(pl.len()) < 100).then(None)
-                                        .otherwise(pl.col("bmi")).alias("bmi"))
+    people = make_people().with_columns(
+        pl.when(pl.int_range(pl.len()) < 100).then(None).otherwise(pl.col("bmi")).alias("bmi")
+    )
     report = validate(setup_case(tmp_path, people))
     assert report.completeness["bmi"] == pytest.approx(0.75)
     assert report.completeness["age"] == 1.0
@@ -70,12 +72,24 @@ def test_csv_with_renames_codes_and_flags(tmp_path, make_people):
         pl.col("cvd_admissions"),
     )
     config = setup_case(
-        tmp_path, raw, fmt="csv",
-        data={"columns": {"person_id": "PatientID", "age": "AgeYears", "sex": "Gender", "ethnicity": "Eth",
-                          "imd_quintile": "IMDQuintile", "hypertension": "HTN"},
-              "codes": {"sex": {"M": "male", "F": "female"}}},
+        tmp_path,
+        raw,
+        fmt="csv",
+        data={
+            "columns": {
+                "person_id": "PatientID",
+                "age": "AgeYears",
+                "sex": "Gender",
+                "ethnicity": "Eth",
+                "imd_quintile": "IMDQuintile",
+                "hypertension": "HTN",
+            },
+            "codes": {"sex": {"M": "male", "F": "female"}},
+        },
         equity={"dimensions": ["imd_quintile", "ethnicity", "sex", "age_band"]},
-        conditions=["hypertension"], outcomes=["cvd_admissions"], model={"features": ["age", "hypertension"]},
+        conditions=["hypertension"],
+        outcomes=["cvd_admissions"],
+        model={"features": ["age", "hypertension"]},
     )
     frame = load(config).collect()
     assert frame["sex"].to_list() == people["sex"].to_list()
@@ -108,21 +122,25 @@ def _canonical(value, codes: dict, valid: tuple[str, ...]):
 
 @pytest.mark.parametrize("dtype", [pl.String, pl.Categorical, "enum"])
 @pytest.mark.parametrize("max_lookup", [50_000, 2])  # a lookup per distinct value, or per row
-def test_parquet_text_columns_match_a_per_value_reference(tmp_path, make_people, monkeypatch, dtype,
-                                                          max_lookup):
+def test_parquet_text_columns_match_a_per_value_reference(
+    tmp_path, make_people, monkeypatch, dtype, max_lookup
+):
     import healthgap._lookup as lookup
 
     monkeypatch.setattr(lookup, "MAX_LOOKUP_VALUES", max_lookup)
     people = make_people(300)
-    messy = {"sex": [" Male", "F", "female ", "MALE", "", None, "U", "x"],
-             "ethnicity": ["white", " Asian ", "BLACK", "", None, "Other", "mixed", "Not Stated"],
-             "locality": [" Ipswich", "Colchester", "", None, "Ipswich", "Tendring ", "a", "b"]}
+    messy = {
+        "sex": [" Male", "F", "female ", "MALE", "", None, "U", "x"],
+        "ethnicity": ["white", " Asian ", "BLACK", "", None, "Other", "mixed", "Not Stated"],
+        "locality": [" Ipswich", "Colchester", "", None, "Ipswich", "Tendring ", "a", "b"],
+    }
     raw = people.with_columns(
         pl.Series(c, [v[i % len(v)] for i in range(300)], dtype=pl.String) for c, v in messy.items()
     )
     if dtype == "enum":
-        raw = raw.with_columns(pl.col(c).cast(pl.Enum(sorted({x for x in v if x is not None})))
-                               for c, v in messy.items())  # fmt: skip
+        raw = raw.with_columns(
+            pl.col(c).cast(pl.Enum(sorted({x for x in v if x is not None}))) for c, v in messy.items()
+        )
     else:
         raw = raw.with_columns(pl.col(list(messy)).cast(dtype))
     codes = {"sex": {"F": "female", "U": None}}
@@ -145,7 +163,10 @@ def test_csv_and_its_parquet_conversion_load_the_same(tmp_path, make_people):
     people = make_people(250).with_columns(
         pl.col("sex").replace_strict({"female": " F", "male": "m "}),
         pl.col("ethnicity").str.to_uppercase(),
-        pl.when(pl.int_range(pl.len()) % 9 == 0).then(pl.lit("")).otherwise(pl.col("locality")).alias("locality"),
+        pl.when(pl.int_range(pl.len()) % 9 == 0)
+        .then(pl.lit(""))
+        .otherwise(pl.col("locality"))
+        .alias("locality"),
     )
     codes = {"sex": {"F": "female", "m": "male"}}
     csv = setup_case(tmp_path, people, fmt="csv", data={"codes": codes})
@@ -181,7 +202,9 @@ def test_missing_required_column_suggests_close_source_names(tmp_path, make_peop
 def test_mapped_column_absent_from_the_file(tmp_path, make_people):
     people = make_people().rename({"age": "AgeYears"})
     found = problems(setup_case(tmp_path, people, data={"columns": {"age": "AgeYrs"}}))
-    assert found == ["data.columns.age: the file has no column 'AgeYrs' (close columns in the file: 'AgeYears')."]
+    assert found == [
+        "data.columns.age: the file has no column 'AgeYrs' (close columns in the file: 'AgeYears')."
+    ]
 
 
 def test_missing_deprivation(tmp_path, make_people):
@@ -191,10 +214,16 @@ def test_missing_deprivation(tmp_path, make_people):
 
 def test_wrong_type(tmp_path, make_people):
     people = make_people().with_columns(pl.col("age").cast(pl.String))
-    people = people.with_columns(pl.when(pl.int_range(pl.len()) < 4).then(pl.lit("forty")).otherwise(pl.col("age")).alias("age"))
+    people = people.with_columns(
+        pl.when(pl.int_range(pl.len()) < 4).then(pl.lit("forty")).otherwise(pl.col("age")).alias("age")
+    )
     found = problems(setup_case(tmp_path, people))
-    assert found == [("age: 4 value(s) are not whole numbers, e.g. 'forty' (4 rows). "
-                      "Fix: clean the column or map the codes in data.codes.age.")]
+    assert found == [
+        (
+            "age: 4 value(s) are not whole numbers, e.g. 'forty' (4 rows). "
+            "Fix: clean the column or map the codes in data.codes.age."
+        )
+    ]
 
 
 def test_unmapped_codes_listed_with_counts_and_fix(tmp_path, make_people):
@@ -208,25 +237,39 @@ def test_unmapped_codes_listed_with_counts_and_fix(tmp_path, make_people):
 
 
 def test_ages_outside_0_to_120(tmp_path, make_people):
-    people = make_people().with_columns(pl.when(pl.int_range(pl.len()) == 0).then(130).otherwise(pl.col("age")).alias("age"))
+    people = make_people().with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(130).otherwise(pl.col("age")).alias("age")
+    )
     (message,) = problems(setup_case(tmp_path, people))
     assert message.startswith("age: 1 value(s) outside 0-120 (found ") and message.endswith(
-        " to 130). Fix: correct or remove these rows.")
+        " to 130). Fix: correct or remove these rows."
+    )
 
 
 def test_duplicate_person_ids(tmp_path, make_people):
-    people = make_people().with_columns(pl.when(pl.int_range(pl.len()) < 3).then(pl.lit("dup")).otherwise(pl.col("person_id")).alias("person_id"))
+    people = make_people().with_columns(
+        pl.when(pl.int_range(pl.len()) < 3)
+        .then(pl.lit("dup"))
+        .otherwise(pl.col("person_id"))
+        .alias("person_id")
+    )
     assert problems(setup_case(tmp_path, people)) == [
         "person_id: 3 rows share an identifier with another row, e.g. 'dup'. Fix: one row per person."
     ]
 
 
-@pytest.mark.parametrize(("column", "bad", "bounds"), [("imd_decile", 11, "1-10"), ("imd_quintile", 0, "1-5")])
+@pytest.mark.parametrize(
+    ("column", "bad", "bounds"), [("imd_decile", 11, "1-10"), ("imd_quintile", 0, "1-5")]
+)
 def test_deprivation_out_of_range(tmp_path, make_people, column, bad, bounds):
     people = make_people()
     if column == "imd_quintile":
-        people = people.with_columns(((pl.col("imd_decile") + 1) // 2).alias("imd_quintile")).drop("imd_decile")
-    people = people.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(bad).otherwise(pl.col(column)).alias(column))
+        people = people.with_columns(((pl.col("imd_decile") + 1) // 2).alias("imd_quintile")).drop(
+            "imd_decile"
+        )
+    people = people.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(bad).otherwise(pl.col(column)).alias(column)
+    )
     found = problems(setup_case(tmp_path, people))
     assert len(found) == 1 and found[0].startswith(f"{column}: 1 value(s) outside {bounds}")
 
@@ -240,8 +283,9 @@ def test_all_null_column(tmp_path, make_people):
 
 def test_config_columns_absent_from_the_data(tmp_path, make_people):
     people = make_people().drop("stroke_tia", "locality")
-    found = problems(setup_case(tmp_path, people, data={"truth": "truth.json"},
-                                conditions=["hypertension", "stroke_tia"]))  # fmt: skip
+    found = problems(
+        setup_case(tmp_path, people, data={"truth": "truth.json"}, conditions=["hypertension", "stroke_tia"])
+    )
     assert any(p.startswith("conditions: 'stroke_tia' is not in the data") for p in found)
     assert any(p.startswith("equity.dimensions[4].name: 'locality' is not in the data") for p in found)
     assert any(p.startswith("data.truth: file not found") for p in found)
@@ -264,20 +308,27 @@ def test_defaults_adapt_to_the_data(tmp_path, make_people):
 def test_all_problems_together_and_load_raises(tmp_path, make_people):
     people = make_people().with_columns(
         pl.when(pl.int_range(pl.len()) == 0).then(-3).otherwise(pl.col("age")).alias("age"),
-        pl.when(pl.int_range(pl.len()) < 2).then(pl.lit("p00009")).otherwise(pl.col("person_id")).alias("person_id"),
+        pl.when(pl.int_range(pl.len()) < 2)
+        .then(pl.lit("p00009"))
+        .otherwise(pl.col("person_id"))
+        .alias("person_id"),
         pl.col("smoking").replace({"ex": "former"}),
     )
     config = setup_case(tmp_path, people)
     with pytest.raises(DataError) as info:
         load(config)
     message = str(info.value)
-    assert "Problems (3):" in message and "age:" in message and "person_id:" in message and "'former'" in message
+    assert (
+        "Problems (3):" in message and "age:" in message and "person_id:" in message and "'former'" in message
+    )
     assert info.value.exit_code == 3 and not info.value.report.ok
     assert load(config, validate=False).collect().height == 400
 
 
 def test_out_of_range_risk_factor_is_only_a_warning(tmp_path, make_people):
-    people = make_people().with_columns(pl.when(pl.int_range(pl.len()) == 0).then(400.0).otherwise(pl.col("bmi")).alias("bmi"))
+    people = make_people().with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(400.0).otherwise(pl.col("bmi")).alias("bmi")
+    )
     report = validate(setup_case(tmp_path, people))
     assert report.ok and any(w.startswith("bmi: 1 value(s) outside 10-90") for w in report.warnings)
 
@@ -306,17 +357,39 @@ SEX_VALUES = ["female", "male", "Female", "MALE", "F", "x", "", None]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(SEX_VALUES), st.one_of(st.none(), st.integers(-5, 130)),
-                          st.one_of(st.none(), st.integers(0, 12))), min_size=1, max_size=40))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(SEX_VALUES),
+            st.one_of(st.none(), st.integers(-5, 130)),
+            st.one_of(st.none(), st.integers(0, 12)),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
 def test_validation_counts_match_a_plain_python_reference(tmp_path_factory, rows):
     tmp_path = tmp_path_factory.mktemp("prop")
     sex, age, decile = (list(col) for col in zip(*rows, strict=True))
     n = len(rows)
-    frame = pl.DataFrame({"person_id": [f"id{i}" for i in range(n)], "age": age, "sex": sex,
-                          "ethnicity": ["White"] * n, "imd_decile": decile},
-                         schema_overrides={"age": pl.Int64, "imd_decile": pl.Int64, "sex": pl.String})
-    config = setup_case(tmp_path, frame, equity={"dimensions": ["sex"]}, conditions=["chd"],
-                        outcomes=[], model={"target": "chd", "features": []})
+    frame = pl.DataFrame(
+        {
+            "person_id": [f"id{i}" for i in range(n)],
+            "age": age,
+            "sex": sex,
+            "ethnicity": ["White"] * n,
+            "imd_decile": decile,
+        },
+        schema_overrides={"age": pl.Int64, "imd_decile": pl.Int64, "sex": pl.String},
+    )
+    config = setup_case(
+        tmp_path,
+        frame,
+        equity={"dimensions": ["sex"]},
+        conditions=["chd"],
+        outcomes=[],
+        model={"target": "chd", "features": []},
+    )
     report = validate(config, raise_errors=False)
     valid = {"female", "male"}
     present = [s.strip() for s in sex if s is not None and s.strip()]
@@ -326,10 +399,13 @@ def test_validation_counts_match_a_plain_python_reference(tmp_path_factory, rows
     assert any(p.startswith(f"sex: {bad} value(s) are not valid codes") for p in report.problems) == (bad > 0)
     ages = [a for a in age if a is not None]
     outside = sum(a < 0 or a > 120 for a in ages)
-    assert any(p.startswith(f"age: {outside} value(s) outside 0-120") for p in report.problems) == (outside > 0)
+    assert any(p.startswith(f"age: {outside} value(s) outside 0-120") for p in report.problems) == (
+        outside > 0
+    )
     assert report.completeness["age"] == pytest.approx(len(ages) / n)
     frame_out = load(config, validate=False).collect()
     expected_q = [None if d is None else (d + 1) // 2 for d in decile]
     assert frame_out["imd_quintile"].to_list() == expected_q
-    assert frame_out["sex"].to_list() == [s.strip().lower() if s is not None and s.strip().lower() in valid else None
-                                          for s in sex]
+    assert frame_out["sex"].to_list() == [
+        s.strip().lower() if s is not None and s.strip().lower() in valid else None for s in sex
+    ]

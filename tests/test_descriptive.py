@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from conftest import build_people
 
 from healthgap.config import DEFAULT_DIMENSIONS, Config, DataSource, DisclosureSettings
 from healthgap.contract import CONDITIONS, OUTCOMES
@@ -36,11 +37,28 @@ from healthgap.descriptive import (
 from healthgap.descriptive.access import eligible_expr
 from healthgap.descriptive.narrative import extremes, gap_sentence, group_name, ratio_phrase
 
-from conftest import build_people
-
 #: ESP2013 weights, typed in from Eurostat (2013) table 3 (independent of healthgap.stats).
-ESP = [5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000, 7000, 6500, 6000, 5500, 5000,
-       4000, 2500, 1500, 1000]  # fmt: skip
+ESP = [
+    5000,
+    5500,
+    5500,
+    5500,
+    6000,
+    6000,
+    6500,
+    7000,
+    7000,
+    7000,
+    7000,
+    6500,
+    6000,
+    5500,
+    5000,
+    4000,
+    2500,
+    1500,
+    1000,
+]
 BANDS = [f"{a}-{a + 4}" for a in range(0, 90, 5)] + ["90+"]
 
 
@@ -173,8 +191,9 @@ def test_rates_crude_dsr_and_rate_ratio_match_hand_calculation(people, cfg):
 
 
 def test_rates_age_band_is_crude_and_counts_sum(people, cfg):
-    out = rates(people, cfg, measures={"adm": pl.col("cvd_admissions")}, dimensions=["age_band"],
-                multiplier=1000)  # fmt: skip
+    out = rates(
+        people, cfg, measures={"adm": pl.col("cvd_admissions")}, dimensions=["age_band"], multiplier=1000
+    )
     assert not out["standardised"].any()
     assert out["events"].sum() == people["cvd_admissions"].sum()
     assert out["value"].drop_nulls().to_list() == pytest.approx(out["crude"].drop_nulls().to_list())
@@ -247,11 +266,19 @@ def test_treatment_counts_eligible_by_nice_rules(people, cfg):
 
 
 def test_anticoagulant_eligibility_uses_cha2ds2_vasc():
-    df = pl.DataFrame({
-        "age": [50, 50, 70, 80], "sex": ["male", "female", "female", "male"], "af": [True] * 4,
-        "heart_failure": [False] * 4, "hypertension": [True, True, False, False], "diabetes": [True, True, False, False],
-        "stroke_tia": [False] * 4, "chd": [False] * 4, "pad": [False] * 4,
-    })  # fmt: skip
+    df = pl.DataFrame(
+        {
+            "age": [50, 50, 70, 80],
+            "sex": ["male", "female", "female", "male"],
+            "af": [True] * 4,
+            "heart_failure": [False] * 4,
+            "hypertension": [True, True, False, False],
+            "diabetes": [True, True, False, False],
+            "stroke_tia": [False] * 4,
+            "chd": [False] * 4,
+            "pad": [False] * 4,
+        }
+    )
     elig, _ = eligible_expr("anticoagulant")
     # man 50 with HTN+DM: 2 -> eligible; woman 50 with HTN+DM: 3, minus sex point 2 -> eligible;
     # woman 70: 1 + 1 = 2, minus sex 1 -> not; man 80: 2 -> eligible
@@ -259,10 +286,13 @@ def test_anticoagulant_eligibility_uses_cha2ds2_vasc():
 
 
 def test_waits_median_mean_and_18_weeks(cfg):
-    df = pl.DataFrame({
-        "age": [50] * 6, "sex": ["female"] * 3 + ["male"] * 3,
-        "days_to_first_outpatient": [10, 200, None, 30, 40, 130],
-    })  # fmt: skip
+    df = pl.DataFrame(
+        {
+            "age": [50] * 6,
+            "sex": ["female"] * 3 + ["male"] * 3,
+            "days_to_first_outpatient": [10, 200, None, 30, 40, 130],
+        }
+    )
     out = waits(df, cfg, dimensions=["sex"])
     f = out.filter(pl.col("level") == "female").row(0, named=True)
     m = out.filter(pl.col("level") == "male").row(0, named=True)
@@ -272,8 +302,14 @@ def test_waits_median_mean_and_18_weeks(cfg):
 
 
 def test_missed_per_100_referred(cfg):
-    df = pl.DataFrame({"age": [50] * 4, "sex": ["female"] * 4, "cardiology_referral": [True, True, False, True],
-                       "missed_appointments": [2, 0, 0, 1]})  # fmt: skip
+    df = pl.DataFrame(
+        {
+            "age": [50] * 4,
+            "sex": ["female"] * 4,
+            "cardiology_referral": [True, True, False, True],
+            "missed_appointments": [2, 0, 0, 1],
+        }
+    )
     row = missed(df, cfg, dimensions=["sex"]).row(0, named=True)
     assert (row["events"], row["population"]) == (3, 3)
     assert row["value"] == pytest.approx(100.0)
@@ -328,7 +364,9 @@ def test_detection_recovers_recorded_over_true(synthetic):
     for cond in ("hypertension", "chd"):
         for q in "12345":
             row = out.filter((pl.col("measure") == cond) & (pl.col("level") == q)).row(0, named=True)
-            assert row["value"] / 100 == pytest.approx(real["prevalence"][cond]["recorded_over_true"][q], abs=1e-4)
+            assert row["value"] / 100 == pytest.approx(
+                real["prevalence"][cond]["recorded_over_true"][q], abs=1e-4
+            )
 
 
 def test_treatment_recovers_truth(synthetic):
@@ -338,7 +376,9 @@ def test_treatment_recovers_truth(synthetic):
         for q in "12345":
             row = out.filter((pl.col("measure") == m) & (pl.col("level") == q)).row(0, named=True)
             assert row["eligible"] == real["treatment"][m]["eligible"][q]
-            assert row["value"] / 100 == pytest.approx(real["treatment"][m]["treated_share_of_eligible"][q], abs=1e-4)
+            assert row["value"] / 100 == pytest.approx(
+                real["treatment"][m]["treated_share_of_eligible"][q], abs=1e-4
+            )
 
 
 def test_outcomes_and_access_recover_truth(synthetic):
@@ -350,7 +390,9 @@ def test_outcomes_and_access_recover_truth(synthetic):
         adm = out.filter((pl.col("measure") == "cvd_admissions") & (pl.col("level") == q))["crude"].item()
         assert adm == pytest.approx(real["by_imd_quintile"]["cvd_admissions_per_1000"][q], abs=1e-3)
         m = ms.filter(pl.col("level") == q)["value"].item()
-        assert m / 100 == pytest.approx(real["by_imd_quintile"]["missed_appointments_per_referral"][q], abs=1e-3)
+        assert m / 100 == pytest.approx(
+            real["by_imd_quintile"]["missed_appointments_per_referral"][q], abs=1e-3
+        )
         n = ns.filter(pl.col("level") == q)["value"].item()
         assert n == pytest.approx(real["by_imd_quintile"]["ethnicity_not_stated_percent"][q], abs=1e-3)
 
@@ -368,10 +410,14 @@ def test_headlines_sentences_carry_the_computed_numbers(synthetic):
     h = headlines(people, config)
     assert all(f.available for f in h)
     det = h.underdiagnosis.values
-    assert det["most"] / 100 == pytest.approx(real["prevalence"]["hypertension"]["recorded_over_true"]["1"], abs=1e-4)
+    assert det["most"] / 100 == pytest.approx(
+        real["prevalence"]["hypertension"]["recorded_over_true"]["1"], abs=1e-4
+    )
     assert f"{det['most']:.0f}%" in h.underdiagnosis.text
     statin = h.treatment_gap.values
-    assert statin["most"] / 100 == pytest.approx(real["treatment"]["statin"]["treated_share_of_eligible"]["1"], abs=1e-4)
+    assert statin["most"] / 100 == pytest.approx(
+        real["treatment"]["statin"]["treated_share_of_eligible"]["1"], abs=1e-4
+    )
     assert f"{statin['least']:.0f}%" in h.treatment_gap.text
     table = rates(people, config, measures=["cvd_admissions"], dimensions=["imd_quintile"], multiplier=1000)
     rr = table.filter(pl.col("level") == "1")["rate_ratio"].item()
@@ -400,9 +446,18 @@ def test_headlines_without_deprivation_or_truth(other_trust_config):
 
 
 def test_narrative_wording():
-    t = pl.DataFrame({"dimension": ["imd_quintile"] * 3, "level": ["1", "3", "5"], "label": ["a", "b", "c"],
-                      "value": [12.34, None, 8.0]})  # fmt: skip
-    assert extremes(t) == "highest in the most deprived fifth (12.3%) and lowest in the least deprived fifth (8.0%)"
+    t = pl.DataFrame(
+        {
+            "dimension": ["imd_quintile"] * 3,
+            "level": ["1", "3", "5"],
+            "label": ["a", "b", "c"],
+            "value": [12.34, None, 8.0],
+        }
+    )
+    assert (
+        extremes(t)
+        == "highest in the most deprived fifth (12.3%) and lowest in the least deprived fifth (8.0%)"
+    )
     assert "a difference of 4.3 percentage points" in gap_sentence(t, subject="x", level="1", reference="5")
     assert "cannot be compared" in gap_sentence(t, subject="x", level="3", reference="5")
     assert ratio_phrase(1.8) == "1.8 times as likely"
@@ -446,14 +501,18 @@ def test_concentration_index_is_withheld_when_a_quintile_is_suppressed(people, c
 
     table = rates(people, cfg, measures=["hypertension", "chd"], dimensions=["imd_quintile"])
     doctored = table.with_columns(  # chd in quintile 2 down to 5 people: suppressed when published
-        pl.when((pl.col("measure") == "chd") & (pl.col("level") == "2")).then(5).otherwise(pl.col("events"))
+        pl.when((pl.col("measure") == "chd") & (pl.col("level") == "2"))
+        .then(5)
+        .otherwise(pl.col("events"))
         .alias("events")
-    )  # fmt: skip
+    )
     shown = protect(doctored, counts=["events", "population"], by=["dimension", "measure"])
     got = concentration(doctored, published=shown).sort("measure")
     chd, ht = got.row(0, named=True), got.row(1, named=True)
     assert chd["ci"] is None and chd["ci_lower"] is None and chd["ci_note"] == NOTE_CI_SUPPRESSED
-    assert ht["ci"] == pytest.approx(concentration(table).filter(pl.col("measure") == "hypertension")["ci"].item())
+    assert ht["ci"] == pytest.approx(
+        concentration(table).filter(pl.col("measure") == "hypertension")["ci"].item()
+    )
 
 
 def test_gradient_weights_by_unrounded_populations_and_skips_suppressed_measures(people, cfg):
@@ -462,11 +521,17 @@ def test_gradient_weights_by_unrounded_populations_and_skips_suppressed_measures
 
     table = rates(people, cfg, measures=["hypertension", "chd"], dimensions=["imd_quintile"])
     doctored = table.with_columns(
-        pl.when((pl.col("measure") == "chd") & (pl.col("level") == "2")).then(5).otherwise(pl.col("events"))
+        pl.when((pl.col("measure") == "chd") & (pl.col("level") == "2"))
+        .then(5)
+        .otherwise(pl.col("events"))
         .alias("events")
-    )  # fmt: skip
-    shown = protect(doctored, counts=["events", "population"], by=["dimension", "measure"],
-                    derived={"events": ["value", "lower_ci", "upper_ci"]})  # fmt: skip
+    )
+    shown = protect(
+        doctored,
+        counts=["events", "population"],
+        by=["dimension", "measure"],
+        derived={"events": ["value", "lower_ci", "upper_ci"]},
+    )
     got = gradient(doctored, published=shown)
     assert got["measure"].to_list() == ["hypertension"]  # chd has a suppressed fifth
     ht = table.filter(pl.col("measure") == "hypertension").sort("level")
@@ -488,10 +553,16 @@ def test_headline_ratio_withheld_when_the_reference_fifth_is_suppressed(syntheti
     # secondary suppression is needed and the most deprived fifth keeps its own rate
     q45 = pl.col("imd_quintile").is_in([4, 5])
     few = people.with_columns(
-        pl.when(q45 & (pl.col("cvd_admissions") > 0).cum_sum().over("imd_quintile").gt(12)).then(0)
-        .otherwise(pl.col("cvd_admissions")).alias("cvd_admissions")
-    )  # fmt: skip
-    events = few.group_by("imd_quintile").agg(pl.col("cvd_admissions").sum()).sort("imd_quintile")["cvd_admissions"]
+        pl.when(q45 & (pl.col("cvd_admissions") > 0).cum_sum().over("imd_quintile").gt(12))
+        .then(0)
+        .otherwise(pl.col("cvd_admissions"))
+        .alias("cvd_admissions")
+    )
+    events = (
+        few.group_by("imd_quintile")
+        .agg(pl.col("cvd_admissions").sum())
+        .sort("imd_quintile")["cvd_admissions"]
+    )
     assert 10 <= events[4] < 20 <= events[0]  # a DSR and a ratio exist for the reference; only it is "small"
     assert events[1] >= 20 and events[2] >= 20
     strict = replace(config, disclosure=replace(config.disclosure, suppress_below=20))
@@ -504,7 +575,9 @@ def test_headline_ratio_withheld_when_the_reference_fifth_is_suppressed(syntheti
 def test_headline_slope_uses_unrounded_populations(synthetic):
     people, config, _ = synthetic
     h = headlines(people, config)
-    table = prevalence(people, config, conditions=[h.slope.values.get("condition", "chd")], dimensions=["imd_quintile"])
+    table = prevalence(
+        people, config, conditions=[h.slope.values.get("condition", "chd")], dimensions=["imd_quintile"]
+    )
     assert h.slope.values["sii"] == pytest.approx(gradient(table)["sii"].item(), rel=1e-12)
 
 
@@ -549,7 +622,8 @@ def test_simple_statistics_come_from_the_published_counts(people):
         assert r["people"] == _r5(exact_n)
     assert shares["share"].sum() == pytest.approx(100)
     assert shares["share"].to_list() == pytest.approx(
-        (100 * shares["people"] / shares["people"].sum()).to_list())
+        (100 * shares["people"] / shares["people"].sum()).to_list()
+    )
     points, limits = practice_funnel(people, measure="hypertension")
     e, n = int(people["hypertension"].sum()), people.height  # the baseline: from the published totals
     assert points["baseline"][0] == pytest.approx(100 * _r5(e) / _r5(n), rel=1e-12)
@@ -557,7 +631,6 @@ def test_simple_statistics_come_from_the_published_counts(people):
     for r in points.head(5).iter_rows(named=True):
         assert r["events"] < 8 or r["events"] % 5 == 0
         assert r["value"] == pytest.approx(100 * r["events"] / r["population"], rel=1e-12)
-
 
 
 def test_headline_says_no_clear_difference_when_the_interval_includes_one():
@@ -579,7 +652,10 @@ def test_headline_reports_a_clear_gap():
     )  # half of quintile 1, a sixth of quintile 5
     h = headlines(steep, tiny_config())
     assert h.prevalence_gap.values["clear"] is True
-    assert "percentage points higher" in h.prevalence_gap.text and "no clear difference" not in h.prevalence_gap.text
+    assert (
+        "percentage points higher" in h.prevalence_gap.text
+        and "no clear difference" not in h.prevalence_gap.text
+    )
 
 
 def test_dsr_limits_use_the_published_total_so_they_do_not_give_the_exact_one_back(people):
@@ -606,9 +682,13 @@ def test_dsr_limits_use_the_published_total_so_they_do_not_give_the_exact_one_ba
         row = table.filter(pl.col("level") == q).row(0, named=True)
         ref = same.filter(pl.col("level") == q).row(0, named=True)
         assert row["value"] == pytest.approx(ref["value"], rel=1e-12)  # the DSR itself is exact
-        assert total_from_limits(ref["value"], ref["lower_ci"], ref["upper_ci"]) == pytest.approx(ref["events"], rel=1e-6)
+        assert total_from_limits(ref["value"], ref["lower_ci"], ref["upper_ci"]) == pytest.approx(
+            ref["events"], rel=1e-6
+        )
         recovered = total_from_limits(row["value"], row["lower_ci"], row["upper_ci"])
-        assert recovered == pytest.approx(_r5(ref["events"]), rel=1e-6) and row["events"] == _r5(ref["events"])
+        assert recovered == pytest.approx(_r5(ref["events"]), rel=1e-6) and row["events"] == _r5(
+            ref["events"]
+        )
 
 
 def test_completeness_and_waits_publish_nothing_finer_than_their_counts(people):
@@ -624,10 +704,14 @@ def test_completeness_and_waits_publish_nothing_finer_than_their_counts(people):
 
 
 def test_underdiagnosis_headline_without_truth_gives_intervals():
-    flat = build_people(20000, seed=11).with_columns(
-        (pl.int_range(pl.len()) % 5 + 1).alias("imd_quintile"),
-        (pl.int_range(pl.len()) % 7 == 0).alias("hypertension"),
-    ).select(pl.exclude("^true_.*$"))
+    flat = (
+        build_people(20000, seed=11)
+        .with_columns(
+            (pl.int_range(pl.len()) % 5 + 1).alias("imd_quintile"),
+            (pl.int_range(pl.len()) % 7 == 0).alias("hypertension"),
+        )
+        .select(pl.exclude("^true_.*$"))
+    )
     h = headlines(flat, tiny_config())
     text = h.underdiagnosis.text
     assert h.underdiagnosis.values["measure"] == "observed/expected"

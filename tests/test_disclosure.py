@@ -136,11 +136,15 @@ def test_secondary_uses_zero_when_only_zeros_remain():
 # ------------------------------------------------------------------ secondary suppression, 2-D
 
 
-def _recoverable(hidden: list[tuple[int, int]], nrow: int, ncol: int, margins_hidden: set = frozenset()) -> set:
+def _recoverable(
+    hidden: list[tuple[int, int]], nrow: int, ncol: int, margins_hidden: set = frozenset()
+) -> set:
     """Independent check: hidden interior cells whose values follow from row and column totals."""
-    unknowns = list(hidden) + [("R", r) for r in range(nrow) if ("R", r) in margins_hidden] + [
-        ("C", c) for c in range(ncol) if ("C", c) in margins_hidden
-    ]
+    unknowns = (
+        list(hidden)
+        + [("R", r) for r in range(nrow) if ("R", r) in margins_hidden]
+        + [("C", c) for c in range(ncol) if ("C", c) in margins_hidden]
+    )
     index = {u: i for i, u in enumerate(unknowns)}
     eqs = []
     for r in range(nrow):
@@ -225,7 +229,9 @@ def test_cross_tab_bridge_between_two_cycles_is_protected():
     ]
     nrow, ncol = 5, 5
     rows = [(f"r{r}", f"c{c}", grid[r][c]) for r in range(nrow) for c in range(ncol)]
-    out = protect(pl.DataFrame(rows, schema=["row", "col", "n"], orient="row"), counts=["n"], across=["row", "col"])
+    out = protect(
+        pl.DataFrame(rows, schema=["row", "col", "n"], orient="row"), counts=["n"], across=["row", "col"]
+    )
     shown = out["n"].to_list()
     hidden = [(r, c) for r in range(nrow) for c in range(ncol) if shown[r * ncol + c] is None]
     small = {(r, c) for r in range(nrow) for c in range(ncol) if 1 <= grid[r][c] <= 7}
@@ -236,7 +242,9 @@ def test_cross_tab_bridge_between_two_cycles_is_protected():
 
 
 def test_several_count_columns_have_per_column_detail():
-    df = pl.DataFrame({"g": ["a", "b", "c"], "events": [3, 20, 30], "population": [500, 600, 700], "value": [1.0, 2, 3]})
+    df = pl.DataFrame(
+        {"g": ["a", "b", "c"], "events": [3, 20, 30], "population": [500, 600, 700], "value": [1.0, 2, 3]}
+    )
     out = protect(df, counts=["events", "population"], derived={"events": ["value"]})
     assert out["suppressed_events"].to_list() == [True, True, False]
     assert out["suppressed_population"].to_list() == [False, False, False]
@@ -294,7 +302,10 @@ def test_disabled_mode_returns_unrounded_data_and_notice():
         ({"counts": ["g"]}, "must be numeric"),
         ({"counts": ["n"], "settings": DisclosureSettings(enabled=False)}, "no reason is given"),
         ({"counts": ["n"], "settings": DisclosureSettings(rounding=0)}, "disclosure.rounding must be"),
-        ({"counts": ["n"], "settings": DisclosureSettings(suppress_below=0)}, "disclosure.suppress_below must be"),
+        (
+            {"counts": ["n"], "settings": DisclosureSettings(suppress_below=0)},
+            "disclosure.suppress_below must be",
+        ),
     ],
 )
 def test_protect_errors(kwargs, message):
@@ -309,7 +320,9 @@ def test_protect_rejects_non_frames():
 
 
 def test_single_names_and_nan_counts():
-    df = pl.DataFrame({"grp": ["a", "a", "b", "b"], "n": [3.0, 50.0, float("nan"), 60.0], "rate": [1.0, 2.0, 3.0, 4.0]})
+    df = pl.DataFrame(
+        {"grp": ["a", "a", "b", "b"], "n": [3.0, 50.0, float("nan"), 60.0], "rate": [1.0, 2.0, 3.0, 4.0]}
+    )
     out = protect(df, counts="n", by="grp", derived={"n": "rate"})  # type: ignore[arg-type]
     assert out["n"].to_list() == [None, None, None, None]
     assert out["rate"].to_list() == [None, None, None, None]
@@ -326,7 +339,17 @@ def test_protect_rejects_negative_counts():
 
 def test_assert_publishable_frames():
     assert_publishable(protect(pl.DataFrame({"g": ["a", "b", "c"], "n": [3, 40, 50]}), counts=["n"]))
-    for name in ("count", "n", "events", "numerator", "denominator", "population", "size", "n_people", "admission_count"):
+    for name in (
+        "count",
+        "n",
+        "events",
+        "numerator",
+        "denominator",
+        "population",
+        "size",
+        "n_people",
+        "admission_count",
+    ):
         with pytest.raises(DisclosureError, match=f"count column '{name}'"):
             assert_publishable(pl.DataFrame({"g": ["a"], name: [4]}))
     with pytest.raises(DisclosureError, match="count column 'people'"):
@@ -344,7 +367,9 @@ def test_assert_publishable_uses_configured_threshold():
 def test_assert_publishable_person_level():
     with pytest.raises(DisclosureError, match="person identifier column/field 'person_id'"):
         assert_publishable(pl.DataFrame({"person_id": ["p1"], "value": [1.0]}))
-    people = pl.DataFrame({"age": [40, 50], "bmi": [25.0, 30.0], "statin": [True, False], "sex": ["male", "female"]})
+    people = pl.DataFrame(
+        {"age": [40, 50], "bmi": [25.0, 30.0], "statin": [True, False], "sex": ["male", "female"]}
+    )
     with pytest.raises(DisclosureError, match="looks like one row per person"):
         assert_publishable(people)
 
@@ -375,7 +400,11 @@ def test_assert_publishable_chart_specs():
         assert_publishable({"datasets": {"d": [{"person_id": "x", "value": 1}]}})
     with pytest.raises(DisclosureError, match="loads data from a URL"):
         assert_publishable({"data": {"url": "https://example.org/people.csv"}})
-    geo = {"type": "Feature", "properties": {"lsoa": "E1", "count": 3}, "geometry": {"type": "Point", "coordinates": [0, 0]}}
+    geo = {
+        "type": "Feature",
+        "properties": {"lsoa": "E1", "count": 3},
+        "geometry": {"type": "Point", "coordinates": [0, 0]},
+    }
     with pytest.raises(DisclosureError, match="count column 'count'"):
         assert_publishable({"data": {"values": [geo]}})
     assert_publishable({"data": {"values": [{"g": "a", "n": 10}, {"g": "b", "n": None}]}})
@@ -401,7 +430,11 @@ def _ratio_table() -> pl.DataFrame:
         (pl.col("level") == "50-54").alias("is_reference"),
     )
     ref = df.filter("is_reference").select("measure", pl.col("value").alias("ref"))
-    return df.join(ref, on="measure").with_columns((pl.col("value") / pl.col("ref")).alias("rate_ratio")).drop("ref")
+    return (
+        df.join(ref, on="measure")
+        .with_columns((pl.col("value") / pl.col("ref")).alias("rate_ratio"))
+        .drop("ref")
+    )
 
 
 def test_ratios_against_a_suppressed_reference_are_hidden():
@@ -409,15 +442,23 @@ def test_ratios_against_a_suppressed_reference_are_hidden():
     # the leak this rule closes: rate / ratio gives the reference rate, times its population its count
     leak = df.filter((pl.col("measure") == "hf") & (pl.col("level") == "65-69"))
     assert round(leak["value"].item() / leak["rate_ratio"].item() / 100 * 1213) == 4
-    out = protect(df, counts=["events", "population"], derived={"events": ["value", "rate_ratio"]},
-                  by=["measure"], reference="is_reference", relative=["rate_ratio"])  # fmt: skip
+    out = protect(
+        df,
+        counts=["events", "population"],
+        derived={"events": ["value", "rate_ratio"]},
+        by=["measure"],
+        reference="is_reference",
+        relative=["rate_ratio"],
+    )
     hf = out.filter(pl.col("measure") == "hf")
     assert hf["rate_ratio"].is_null().all()
     assert hf["suppressed"].all()
     assert hf.filter(pl.col("level") == "80-84")["value"].item() == pytest.approx(100 * 40 / 695)
     assert d.REASON_REFERENCE in hf.filter(pl.col("level") == "80-84")["suppression_reason"].item()
     ht = out.filter(pl.col("measure") == "ht")  # nothing suppressed: ratios stay
-    assert ht["rate_ratio"].to_list() == pytest.approx(df.filter(pl.col("measure") == "ht")["rate_ratio"].to_list())
+    assert ht["rate_ratio"].to_list() == pytest.approx(
+        df.filter(pl.col("measure") == "ht")["rate_ratio"].to_list()
+    )
     assert not ht["suppressed"].any()
 
 
@@ -432,8 +473,9 @@ def test_reference_column_must_be_boolean():
 
 def test_a_part_is_suppressed_with_its_complement_next_to_the_total():
     """people = missing + recorded: with 5 missing suppressed, 19995 recorded next to 20000 people gives it back."""
-    df = pl.DataFrame({"column": ["age", "ethnicity", "bmi"], "people": [20000, 20000, 20000],
-                       "missing": [0, 5, 740]}).with_columns(recorded=pl.col("people") - pl.col("missing"))  # fmt: skip
+    df = pl.DataFrame(
+        {"column": ["age", "ethnicity", "bmi"], "people": [20000, 20000, 20000], "missing": [0, 5, 740]}
+    ).with_columns(recorded=pl.col("people") - pl.col("missing"))
     out = protect(df, counts=["people", "missing", "recorded"], by=["column"])
     eth = out.filter(pl.col("column") == "ethnicity").row(0, named=True)
     assert eth["missing"] is None and eth["recorded"] is None and eth["people"] == 20000
@@ -446,15 +488,18 @@ def test_a_part_is_suppressed_with_its_complement_next_to_the_total():
 
 
 def test_columns_that_only_sometimes_add_up_are_independent():
-    df = pl.DataFrame({"g": ["a", "b", "c"], "events": [5, 20, 30], "other": [40, 50, 60], "population": [45, 70, 100]})
+    df = pl.DataFrame(
+        {"g": ["a", "b", "c"], "events": [5, 20, 30], "other": [40, 50, 60], "population": [45, 70, 100]}
+    )
     out = protect(df, counts=["events", "other", "population"], by=["g"])
     assert out.filter(pl.col("g") == "a")["other"].item() == 40  # 5 + 40 = 45 but 30 + 60 != 100
 
 
 def test_a_zero_part_beside_a_small_total_is_suppressed():
     """'0 treated' beside '[c] eligible' says that none of a handful of people was treated."""
-    df = pl.DataFrame({"group": ["Asian", "Black", "White", "Mixed"], "treated": [0, 0, 60, 9],
-                       "eligible": [5, 0, 70, 12]})  # fmt: skip
+    df = pl.DataFrame(
+        {"group": ["Asian", "Black", "White", "Mixed"], "treated": [0, 0, 60, 9], "eligible": [5, 0, 70, 12]}
+    )
     out = protect(df, counts=["treated", "eligible"], by=[])
     asian = out.filter(pl.col("group") == "Asian").row(0, named=True)
     assert asian["eligible"] is None and asian["treated"] is None
@@ -467,7 +512,9 @@ def test_a_zero_part_beside_a_small_total_is_suppressed():
 
 
 def test_published_counts_rounds_like_protect_and_keeps_small_counts_for_suppression():
-    df = pl.DataFrame({"g": list("abcdef"), "events": [0, 3, 7, 8, 12, 13], "population": [40, 41, 42, 43, 47, 48]})
+    df = pl.DataFrame(
+        {"g": list("abcdef"), "events": [0, 3, 7, 8, 12, 13], "population": [40, 41, 42, 43, 47, 48]}
+    )
     out = d.published_counts(df, ["events", "population"])
     assert out["events"].to_list() == [0, 3, 7, 10, 10, 15]
     assert out["population"].to_list() == [40, 40, 40, 45, 45, 50]
@@ -475,7 +522,9 @@ def test_published_counts_rounds_like_protect_and_keeps_small_counts_for_suppres
     # protect() publishes the same counts and suppresses the same cells from either frame
     a = protect(df, counts=["events", "population"], by=None, totals="none")
     b = protect(out, counts=["events", "population"], by=None, totals="none")
-    assert a.select("events", "population", "suppressed").equals(b.select("events", "population", "suppressed"))
+    assert a.select("events", "population", "suppressed").equals(
+        b.select("events", "population", "suppressed")
+    )
 
 
 def test_published_counts_off_or_base_one_leaves_counts_exact():
@@ -511,8 +560,14 @@ def test_published_counts_then_protect_equals_protect(counts):
 
 def test_note_is_emptied_where_a_row_is_suppressed():
     """'total events < 10' beside a secondarily suppressed count of 9 would say it is 8 or 9."""
-    df = pl.DataFrame({"g": ["a", "b", "c"], "events": [3, 9, 40],
-                       "value": [None, None, 1.5], "note": ["total events < 10", "total events < 10", None]})
+    df = pl.DataFrame(
+        {
+            "g": ["a", "b", "c"],
+            "events": [3, 9, 40],
+            "value": [None, None, 1.5],
+            "note": ["total events < 10", "total events < 10", None],
+        }
+    )
     out = protect(df, counts=["events"], derived={"events": ["value"]}, totals="none")
     assert out["suppressed"].to_list() == [True, True, False]  # b protects a
     assert out["note"].to_list() == [None, None, None]

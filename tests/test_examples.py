@@ -34,7 +34,17 @@ def test_reshaped_frame_round_trips_through_the_config(tmp_path, make_people):
     config = load_config(tmp_path / "other_trust.yml")
     assert validate(config).ok
     back = load(config).collect()
-    for name in ("age", "sex", "ethnicity", "hypertension", "chd", "smoking", "statin", "cvd_admissions", "cvd_death"):
+    for name in (
+        "age",
+        "sex",
+        "ethnicity",
+        "hypertension",
+        "chd",
+        "smoking",
+        "statin",
+        "cvd_admissions",
+        "cvd_death",
+    ):
         assert back[name].to_list() == people[name].to_list(), name
     assert back["imd_quintile"].to_list() == ((people["imd_decile"] + 1) // 2).to_list()
     assert back["systolic_bp"].to_list() == people["systolic_bp"].round(0).to_list()
@@ -53,8 +63,16 @@ def test_init_round_trip_validates_directly(tmp_path, make_people):
 
 
 def test_init_flags_what_it_cannot_guess(tmp_path):
-    pl.DataFrame({"pid": ["a", "b"], "Years": [40, 50], "Sex": ["1", "Q"], "Ethnic Group": ["White British", "Black African"],
-                  "IMD Decile": [1, 9], "Flag": ["x", "y"]}).write_csv(tmp_path / "odd.csv")
+    pl.DataFrame(
+        {
+            "pid": ["a", "b"],
+            "Years": [40, 50],
+            "Sex": ["1", "Q"],
+            "Ethnic Group": ["White British", "Black African"],
+            "IMD Decile": [1, 9],
+            "Flag": ["x", "y"],
+        }
+    ).write_csv(tmp_path / "odd.csv")
     result = write_starter_config(tmp_path / "odd.csv", out=tmp_path / "odd.yml")
     assert result.columns["person_id"] == "pid" and result.columns["imd_decile"] == "IMD Decile"
     assert result.codes["sex"] == {"1": "male"}
@@ -65,19 +83,33 @@ def test_init_flags_what_it_cannot_guess(tmp_path):
     assert "# age: TODO" in text and "TODO: map 'Q'" in text
 
 
-@pytest.mark.parametrize(("canon", "value", "expected"), [
-    ("sex", "F", "female"), ("sex", "9", None), ("ethnicity", "R", "Asian"), ("ethnicity", "White and Asian", "Mixed"),
-    ("ethnicity", "Any other White background", "White"), ("ethnicity", "Black British", "Black"),
-    ("smoking", "Ex-smoker", "ex"), ("smoking", "Non-smoker", "never"), ("smoking", "Current smoker", "current"),
-])
+@pytest.mark.parametrize(
+    ("canon", "value", "expected"),
+    [
+        ("sex", "F", "female"),
+        ("sex", "9", None),
+        ("ethnicity", "R", "Asian"),
+        ("ethnicity", "White and Asian", "Mixed"),
+        ("ethnicity", "Any other White background", "White"),
+        ("ethnicity", "Black British", "Black"),
+        ("smoking", "Ex-smoker", "ex"),
+        ("smoking", "Non-smoker", "never"),
+        ("smoking", "Current smoker", "current"),
+    ],
+)
 def test_code_guesses(canon, value, expected):
     assert guess_codes(canon, [value]) == ({value: expected}, [])
 
 
 def test_column_guesses():
     assert guess_columns(["NHS_Number", "Age", "gender", "LSOA11CD", "HTN_Register", "LatestSBP", "Foo"]) == {
-        "person_id": "NHS_Number", "age": "Age", "sex": "gender", "lsoa": "LSOA11CD",
-        "hypertension": "HTN_Register", "systolic_bp": "LatestSBP"}
+        "person_id": "NHS_Number",
+        "age": "Age",
+        "sex": "gender",
+        "lsoa": "LSOA11CD",
+        "hypertension": "HTN_Register",
+        "systolic_bp": "LatestSBP",
+    }
 
 
 def test_other_trust_fixture_validates(other_trust_config):

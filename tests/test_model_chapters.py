@@ -45,8 +45,9 @@ def _render(tmp: Path, people, config_text: str) -> Path:
     people.write_parquet(tmp / "people.parquet")
     (tmp / "config.yml").write_text(config_text, encoding="utf-8")
     root = _project(tmp / "book")
-    return render_book(project=root, out=Path("_site"), config=tmp / "config.yml", engine="builtin", jobs=2,
-                       progress=None)  # fmt: skip
+    return render_book(
+        project=root, out=Path("_site"), config=tmp / "config.yml", engine="builtin", jobs=2, progress=None
+    )
 
 
 def _text(page: Path) -> str:

@@ -153,7 +153,9 @@ def test_fit_metrics_equal_sklearn_on_the_test_set(result):
 def test_fit_excludes_protected_and_keeps_groups_aside(result):
     assert not set(result.features) & {"sex", "ethnicity", "imd_decile", "imd_quintile"}
     assert set(result.excluded) == {"sex", "ethnicity", "imd_decile", "imd_quintile"}
-    assert {"imd_quintile", "ethnicity", "sex", "age_band", "true_hypertension"} <= set(result.groups_test.columns)
+    assert {"imd_quintile", "ethnicity", "sex", "age_band", "true_hypertension"} <= set(
+        result.groups_test.columns
+    )
     assert result.groups_test.height == result.y_test.shape[0] == result.X_test.shape[0]
     assert result.X_test.shape[1] == len(result.features)
     with pytest.raises(FrozenInstanceError):
@@ -187,7 +189,8 @@ def test_threshold_flags_the_top_fraction(result):
 def test_condition_target_and_missing_values(people):
     rng = np.random.default_rng(0)
     holes = people.head(8000).with_columns(
-        bmi=pl.when(pl.Series(rng.random(8000) < 0.2)).then(None).otherwise(pl.col("bmi")))
+        bmi=pl.when(pl.Series(rng.random(8000) < 0.2)).then(None).otherwise(pl.col("bmi"))
+    )
     r = fit(holes, settings=ModelSettings(target="hypertension"), n_boot=10)
     assert r.target == "hypertension" and "hypertension" not in r.features
     assert np.isnan(r.X_test[:, r.features.index("bmi")]).any()
@@ -196,9 +199,9 @@ def test_condition_target_and_missing_values(people):
 
 def test_resolve_errors_name_the_problem(people):
     schema = people.schema
-    with pytest.raises(ConfigError, match="model.target: 'cvd_admision'.*did you mean 'cvd_admissions'"):
+    with pytest.raises(ConfigError, match=r"model.target: 'cvd_admision'.*did you mean 'cvd_admissions'"):
         resolve(schema, ModelSettings(target="cvd_admision"))
-    with pytest.raises(ConfigError, match="'sex'.*protected"):
+    with pytest.raises(ConfigError, match=r"'sex'.*protected"):
         resolve(schema, ModelSettings(features=("age", "sex")))
     with pytest.raises(ConfigError, match="'true_af'"):
         resolve(schema, ModelSettings(features=("age", "true_af")))
@@ -211,9 +214,10 @@ def test_resolve_errors_name_the_problem(people):
 
 
 def test_one_class_target_is_a_clear_data_error(people):
-    with pytest.raises(DataError, match="cvd_death.*positive"):
-        fit(people.head(500).with_columns(cvd_death=pl.lit(False)),
-            settings=ModelSettings(target="cvd_death"))
+    with pytest.raises(DataError, match=r"cvd_death.*positive"):
+        fit(
+            people.head(500).with_columns(cvd_death=pl.lit(False)), settings=ModelSettings(target="cvd_death")
+        )
 
 
 def test_cache_reuses_and_invalidates(people, tmp_path):
@@ -226,8 +230,9 @@ def test_cache_reuses_and_invalidates(people, tmp_path):
         assert len(files) == 1
         b = fit_cached(small, settings=s, cache_dir=tmp_path, n_boot=10)
     assert b.metrics.equals(a.metrics) and b is not a
-    changed = small.with_columns(age=pl.when(pl.int_range(pl.len()) == 0).then(pl.col("age") + 1)
-                                 .otherwise(pl.col("age")))
+    changed = small.with_columns(
+        age=pl.when(pl.int_range(pl.len()) == 0).then(pl.col("age") + 1).otherwise(pl.col("age"))
+    )
     assert cache_key(changed, s) != cache_key(small, s)
     assert cache_key(small, replace(s, seed=1)) != cache_key(small, s)
     assert cache_key(small, s, n_boot=10) != cache_key(small, s, n_boot=20)
@@ -251,8 +256,10 @@ def test_cache_computes_once_when_chapters_ask_at_the_same_time(tmp_path):
         return {"value": 1}
 
     results: list[dict] = []
-    threads = [threading.Thread(target=lambda: results.append(cached("x", (1,), compute, cache_dir=tmp_path)))
-               for _ in range(3)]  # fmt: skip
+    threads = [
+        threading.Thread(target=lambda: results.append(cached("x", (1,), compute, cache_dir=tmp_path)))
+        for _ in range(3)
+    ]
     for t in threads:
         t.start()
     for t in threads:

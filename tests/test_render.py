@@ -180,14 +180,18 @@ PAGES = {
         """,
 }
 
-PIC_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
+PIC_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
+)
 
 
 def write_fixture_book(root: Path, pages: dict[str, str] | None = None) -> Path:
     """Write the fixture book (and a copy of the NHS theme extension) into ``root``."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "_quarto.yml").write_text(QUARTO_YML, encoding="utf-8")
-    (root / "styles.css").write_text(".extra { color: #212b32; background-color: #ffffff; }\n", encoding="utf-8")
+    (root / "styles.css").write_text(
+        ".extra { color: #212b32; background-color: #ffffff; }\n", encoding="utf-8"
+    )
     for name, text in {**PAGES, **(pages or {})}.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -230,7 +234,12 @@ def render(root: Path, messages: list[str] | None = None, **kw) -> Path:
 
 
 #: The fixture config's report settings: they replace _quarto.yml's title, subtitle and author.
-FIXTURE_REPORT = {"title": "Fixture report", "organisation": "Fixture NHS Trust", "subtitle": "Fixture subtitle", "period": None}
+FIXTURE_REPORT = {
+    "title": "Fixture report",
+    "organisation": "Fixture NHS Trust",
+    "subtitle": "Fixture subtitle",
+    "period": None,
+}
 
 
 def write_config(path: Path, report: dict[str, object] | None = None) -> Path:
@@ -258,6 +267,7 @@ def text_of(path: Path) -> str:
 
 
 # ---- pages, navigation, links ---------------------------------------------
+
 
 def test_pages_exist_at_quarto_urls(built):
     root, site, _ = built
@@ -287,10 +297,25 @@ def test_every_link_resolves(built):
 def test_navigation_marks_current_page_and_lists_parts_in_order(built):
     _, site, _ = built
     html = text_of(site / "chapters" / "beta.html")
-    nav = html[html.index('aria-label="Book contents"') : html.index("</nav>", html.index('aria-label="Book contents"'))]
+    nav = html[
+        html.index('aria-label="Book contents"') : html.index(
+            "</nav>", html.index('aria-label="Book contents"')
+        )
+    ]
     assert nav.count('aria-current="page"') == 1
     assert '<a class="hg-nav__link" href="beta.html" aria-current="page">' in nav
-    order = [nav.index(s) for s in ("Preface", "Part one", "Alpha chapter", "Part two", "Beta chapter", "Appendices", "Extra material")]
+    order = [
+        nav.index(s)
+        for s in (
+            "Preface",
+            "Part one",
+            "Alpha chapter",
+            "Part two",
+            "Beta chapter",
+            "Appendices",
+            "Extra material",
+        )
+    ]
     assert order == sorted(order)
     assert 'rel="prev" href="alpha.html"' in html and 'rel="next" href="extra.html"' in html
     index = text_of(site / "index.html")
@@ -317,7 +342,7 @@ def test_no_external_scripts_or_stylesheets(built):
     _, site, _ = built
     for page in site.rglob("*.html"):
         parsed = parse_page(page)
-        for tag, url, attrs in parsed.links:
+        for tag, url, _attrs in parsed.links:
             if tag in ("script", "link", "img"):
                 assert "://" not in url and not url.startswith("//"), f"{page}: external {tag} {url}"
                 assert (page.parent / url).resolve().is_file(), f"{page}: {url} missing"
@@ -326,6 +351,7 @@ def test_no_external_scripts_or_stylesheets(built):
 
 
 # ---- numbering, captions, cross-references ---------------------------------
+
 
 def test_figures_and_tables_numbered_per_chapter(built):
     _, site, _ = built
@@ -337,11 +363,16 @@ def test_figures_and_tables_numbered_per_chapter(built):
     tbl = alpha[alpha.index('id="tbl-counts"') :]
     assert "Table 1.1:</span> Counts by group" in tbl
     assert tbl.index("<figcaption") < tbl.index("<table")  # caption above a table
-    assert "Figure 1.2" in alpha and 'id="fig-pic"' in alpha  # markdown figure, numbered after the cell figure
+    assert (
+        "Figure 1.2" in alpha and 'id="fig-pic"' in alpha
+    )  # markdown figure, numbered after the cell figure
     assert "Figure 2.1:</span> Beta figure" in text_of(site / "chapters" / "beta.html")
     extra = text_of(site / "chapters" / "extra.html")
     assert "Figure A.1:</span> Appendix figure" in extra
-    assert '<span class="chapter-number">Appendix A</span> — <span class="chapter-title">Extra material</span>' in extra
+    assert (
+        '<span class="chapter-number">Appendix A</span> — <span class="chapter-title">Extra material</span>'
+        in extra
+    )
     assert "A.1</span> Details" in extra
 
 
@@ -362,7 +393,7 @@ def test_cross_references_within_and_across_chapters(built):
     assert '<a href="#fig-bars" class="hg-xref">Figure\u00a01.1</a>' in alpha
     assert 'table <a href="#tbl-counts" class="hg-xref">1.1</a>' in alpha  # [-@tbl-counts]
     assert '<a href="beta.html#sec-results" class="hg-xref">Section\u00a02.1</a>' in alpha
-    assert "The note mentions <a href=\"#tbl-counts\"" in alpha
+    assert 'The note mentions <a href="#tbl-counts"' in alpha
     beta = text_of(site / "chapters" / "beta.html")
     assert '<a href="alpha.html#fig-bars" class="hg-xref">Figure\u00a01.1</a>' in beta
     assert '<a href="alpha.html#sec-alpha" class="hg-xref">Chapter\u00a01</a>' in beta
@@ -383,10 +414,15 @@ def test_skipped_figure_and_table_lose_caption_number_and_links(built):
     assert "cannot support" not in beta  # neither caption is shown over nothing
     assert "Figure 2.1:</span> Beta figure" in beta and "Table 2.1" not in beta  # no number used up
     plain = '<span class="hg-xref-skipped">'
-    assert f"Not shown: {plain}Figure (not shown for this dataset)</span> and table {plain}(not shown for this dataset)</span>." in beta
+    assert (
+        f"Not shown: {plain}Figure (not shown for this dataset)</span> and table {plain}(not shown for this dataset)</span>."
+        in beta
+    )
     index = text_of(site / "index.html")
     assert f"Skipped: {plain}Figure (not shown for this dataset)</span>." in index  # across pages too
-    assert "#fig-gone" not in index + beta and "#tbl-gone" not in beta  # no link to a figure that is not there
+    assert (
+        "#fig-gone" not in index + beta and "#tbl-gone" not in beta
+    )  # no link to a figure that is not there
     assert not any("gone" in m for m in messages if m.startswith("WARNING"))
 
 
@@ -441,6 +477,7 @@ def test_callout_styled_with_title(built):
 
 # ---- execution: options, inline values, environment ------------------------
 
+
 def test_inline_values_substituted_and_escaped(built):
     _, site, _ = built
     alpha = text_of(site / "chapters" / "alpha.html")
@@ -462,9 +499,14 @@ def test_cell_options(built):
 
 
 def test_chapter_environment(built, tmp_path):
-    root, site, _ = built
+    _root, _site, _ = built
     # the environment each kernel saw, read back through an inline expression in a fresh render
-    book = write_fixture_book(tmp_path / "env", {"chapters/beta.qmd": 'Env: `{python} __import__("json").dumps(dict((k, __import__("os").environ.get(k)) for k in ("HEALTHGAP_CHAPTER", "HEALTHGAP_PAGE_PREFIX", "HEALTHGAP_CONFIG")) | {"cwd": __import__("os").getcwd()})`\n'})
+    book = write_fixture_book(
+        tmp_path / "env",
+        {
+            "chapters/beta.qmd": 'Env: `{python} __import__("json").dumps(dict((k, __import__("os").environ.get(k)) for k in ("HEALTHGAP_CHAPTER", "HEALTHGAP_PAGE_PREFIX", "HEALTHGAP_CONFIG")) | {"cwd": __import__("os").getcwd()})`\n'
+        },
+    )
     config = book / "fixture.yml"
     shutil.copyfile(REPO / "data" / "default.yml", config)
     out = render(book, config=Path(os.path.relpath(config)), jobs=1)
@@ -492,8 +534,17 @@ def test_manifest_fragments_are_merged_not_published(tmp_path):
     site = tmp_path / "_site"
     (site / "downloads" / "ch").mkdir(parents=True)
     (site / "downloads" / "ch" / "t.csv").write_text("a\n1\n")
-    fragment = {"id": "t", "title": "T", "chapter": "ch", "kind": "table", "file": "ch/t.csv", "columns": ["a"],
-                "rows": 1, "synthetic": True, "description": None}  # fmt: skip
+    fragment = {
+        "id": "t",
+        "title": "T",
+        "chapter": "ch",
+        "kind": "table",
+        "file": "ch/t.csv",
+        "columns": ["a"],
+        "rows": 1,
+        "synthetic": True,
+        "description": None,
+    }
     (site / "downloads" / ".manifest").mkdir()
     (site / "downloads" / ".manifest" / "ch--t.json").write_text(json.dumps(fragment))
     finish_site(site)
@@ -549,20 +600,32 @@ def test_failing_cell_names_chapter_and_cell_and_keeps_old_site(built, tmp_path)
 
 
 def test_failing_cell_without_label_is_named_by_its_first_line(tmp_path):
-    root = write_fixture_book(tmp_path / "book", {"chapters/extra.qmd": "# Extra\n\n```{python}\nimport math\nmath.sqrt(-1)\n```\n"})
-    with pytest.raises(RenderError, match=r"chapters/extra\.qmd failed in cell 1 \(starting 'import math'\), line 3: ValueError: math domain error"):
+    root = write_fixture_book(
+        tmp_path / "book", {"chapters/extra.qmd": "# Extra\n\n```{python}\nimport math\nmath.sqrt(-1)\n```\n"}
+    )
+    with pytest.raises(
+        RenderError,
+        match=r"chapters/extra\.qmd failed in cell 1 \(starting 'import math'\), line 3: ValueError: math domain error",
+    ):
         render(root)
     assert not (root / "_site").exists()
 
 
 def test_failing_inline_expression(tmp_path):
-    root = write_fixture_book(tmp_path / "book", {"chapters/extra.qmd": "# Extra\n\nValue: `{python} undefined_name`.\n"})
-    with pytest.raises(RenderError, match=r"chapters/extra\.qmd failed in the inline expression `\{python\} undefined_name`: NameError"):
+    root = write_fixture_book(
+        tmp_path / "book", {"chapters/extra.qmd": "# Extra\n\nValue: `{python} undefined_name`.\n"}
+    )
+    with pytest.raises(
+        RenderError,
+        match=r"chapters/extra\.qmd failed in the inline expression `\{python\} undefined_name`: NameError",
+    ):
         render(root)
 
 
 def test_error_true_shows_the_error_instead_of_failing(tmp_path):
-    root = write_fixture_book(tmp_path / "book", {"chapters/extra.qmd": "# Extra\n\n```{python}\n#| error: true\n1 / 0\n```\n"})
+    root = write_fixture_book(
+        tmp_path / "book", {"chapters/extra.qmd": "# Extra\n\n```{python}\n#| error: true\n1 / 0\n```\n"}
+    )
     site = render(root, jobs=1)
     assert "ZeroDivisionError" in text_of(site / "chapters" / "extra.html")
 
@@ -572,7 +635,7 @@ def test_bad_project_and_config_errors(tmp_path):
     (root / "chapters" / "beta.qmd").unlink()
     with pytest.raises(RenderError, match=r"book\.chapters\[2\]\.chapters\[0\] lists 'chapters/beta\.qmd'"):
         render(root)
-    with pytest.raises(RenderError, match="No _quarto.yml"):
+    with pytest.raises(RenderError, match=r"No _quarto.yml"):
         render(tmp_path / "empty-folder-that-is-not-a-book")
     write_fixture_book(root)
     with pytest.raises(ConfigError, match="does not exist"):
@@ -582,16 +645,30 @@ def test_bad_project_and_config_errors(tmp_path):
         render(root)
 
 
-
 def test_verbose_cli_prints_the_kernel_traceback(tmp_path, monkeypatch, capsys):
     import healthgap.config
     from healthgap import cli
 
-    root = write_fixture_book(tmp_path / "book", {"chapters/extra.qmd": "# Extra\n\n```{python}\ndef inner():\n    return {}['no-such-key']\ninner()\n```\n"})
+    root = write_fixture_book(
+        tmp_path / "book",
+        {
+            "chapters/extra.qmd": "# Extra\n\n```{python}\ndef inner():\n    return {}['no-such-key']\ninner()\n```\n"
+        },
+    )
     config = root / "fixture.yml"
     shutil.copyfile(REPO / "data" / "default.yml", config)
     monkeypatch.setattr(healthgap.config, "project_root", lambda: root)
-    argv = ["render", "--config", str(config), "--out", str(tmp_path / "site"), "--engine", "builtin", "--jobs", "2"]
+    argv = [
+        "render",
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path / "site"),
+        "--engine",
+        "builtin",
+        "--jobs",
+        "2",
+    ]
     assert cli.main(argv) == 4
     plain = capsys.readouterr().err
     assert "chapters/extra.qmd failed in cell 1" in plain and "KeyError: 'no-such-key'" in plain
@@ -599,9 +676,10 @@ def test_verbose_cli_prints_the_kernel_traceback(tmp_path, monkeypatch, capsys):
     assert cli.main([*argv, "--verbose"]) == 4
     verbose = capsys.readouterr().err
     assert "chapters/extra.qmd failed in cell 1" in verbose
-    tb = verbose[verbose.index("Traceback"):]
-    assert "inner()" in tb and "return {}['no-such-key']" in tb and "\x1b[" not in tb  # the kernel's frames, no colour codes
-
+    tb = verbose[verbose.index("Traceback") :]
+    assert (
+        "inner()" in tb and "return {}['no-such-key']" in tb and "\x1b[" not in tb
+    )  # the kernel's frames, no colour codes
 
 
 def _flaky_client(monkeypatch, failures: int) -> list[int]:
@@ -640,7 +718,9 @@ def test_kernel_that_fails_to_start_is_retried(tmp_path, monkeypatch):
         asyncio.run(execute_document(doc, cwd=tmp_path, env=dict(os.environ), defaults={}, kernel_log=log))
     assert starts[0] == KERNEL_START_ATTEMPTS
 
+
 # ---- the config's report title, subtitle and organisation -------------------
+
 
 def _index_page(book) -> str:
     from healthgap.render.builtin import _footer_html
@@ -658,7 +738,9 @@ def test_other_trust_config_names_its_organisation_in_header_byline_and_footer()
     config = load_config(REPO / "data" / "examples" / "other_trust.yml")
     book = apply_report(read_book(REPO), report_overrides(config))
     assert (book.title, book.subtitle, book.author) == (
-        config.report.title, "The book re-run on a differently shaped extract", "Another NHS Trust (example)"
+        config.report.title,
+        "The book re-run on a differently shaped extract",
+        "Another NHS Trust (example)",
     )
     page = _index_page(book)
     header = page[page.index('<header class="hg-header">') : page.index("</header>")]
@@ -681,7 +763,10 @@ def test_report_settings_fall_back_to_quarto_yml():
     assert apply_report(quarto, report_overrides(None)) is quarto  # no config: _quarto.yml as it is
     default = load_config(REPO / "data" / "default.yml")
     book = apply_report(quarto, report_overrides(default))
-    assert (book.title, book.author) == (quarto.title, quarto.author)  # the default config names the same trust
+    assert (book.title, book.author) == (
+        quarto.title,
+        quarto.author,
+    )  # the default config names the same trust
     no_subtitle = dataclasses.replace(default, report=dataclasses.replace(default.report, subtitle=None))
     assert apply_report(quarto, report_overrides(no_subtitle)).subtitle == quarto.subtitle
 
@@ -695,7 +780,9 @@ def test_quarto_command_activates_the_report_profile(tmp_path):
     out = tmp_path / "out"
     base = ["quarto", "render", str(tmp_path), "--output-dir", str(out)]
     assert quarto_command("quarto", tmp_path, out, overrides={}) == base
-    cmd = quarto_command("quarto", tmp_path, out, overrides={"author": "Another NHS Trust"}, profiles="ci, healthgap-report")
+    cmd = quarto_command(
+        "quarto", tmp_path, out, overrides={"author": "Another NHS Trust"}, profiles="ci, healthgap-report"
+    )
     assert cmd == [*base, "--profile", "healthgap-report,ci"]  # ours first (it wins), the user's kept
     values = {"title": "T: a title", "subtitle": "S", "author": "Another NHS Trust (example)"}
     text = quarto_profile_yaml(values)
@@ -722,30 +809,55 @@ def test_figure_html_caption_becomes_the_numbered_caption():
 
     charts = pytest.importorskip("healthgap.charts")
     data = pl.DataFrame({"group": ["a", "b"], "value": [1.0, 2.0]})
-    spec = {"data": {"values": data.to_dicts()}, "mark": "bar", "encoding": {"x": {"field": "group", "type": "nominal"}, "y": {"field": "value", "type": "quantitative"}}}
-    fig = charts.figure_html(spec, id="rates", title="Rates by group", description="Bar chart of two groups.", data=data, download_href=None)
+    spec = {
+        "data": {"values": data.to_dicts()},
+        "mark": "bar",
+        "encoding": {
+            "x": {"field": "group", "type": "nominal"},
+            "y": {"field": "value", "type": "quantitative"},
+        },
+    }
+    fig = charts.figure_html(
+        spec,
+        id="rates",
+        title="Rates by group",
+        description="Bar chart of two groups.",
+        data=data,
+        download_href=None,
+    )
     out = _float_html("fig", fig, "Rates, *age-standardised*")
     assert out.count("<figcaption") == 1 and "Rates by group</strong>" not in out  # shown once, not twice
-    cap = out[out.index("<figcaption"): out.index("</figcaption>")]
+    cap = out[out.index("<figcaption") : out.index("</figcaption>")]
     assert 'id="rates-caption"' in cap and 'class="hg-caption"' in cap  # still what aria-labelledby names
     assert "Figure 3.1:</span> Rates, <em>age-standardised</em>" in cap
     assert out.index('class="hg-chart"') < out.index("<figcaption") < out.index("Show the numbers")
     assert out.startswith('<figure id="fig-x" class="hg-figure hg-figure-fig">')
-    assert '<caption id="rates-table-caption">The numbers: Rates by group</caption>' in out  # the inner table keeps its own
+    assert (
+        '<caption id="rates-table-caption">The numbers: Rates by group</caption>' in out
+    )  # the inner table keeps its own
     untitled = _float_html("fig", fig, None)  # no fig-cap: the number goes before the figure's own title
-    assert "Figure 3.1:</span> <strong>Rates by group</strong>" in untitled and untitled.count("<figcaption") == 1
+    assert (
+        "Figure 3.1:</span> <strong>Rates by group</strong>" in untitled
+        and untitled.count("<figcaption") == 1
+    )
 
 
 def test_table_html_caption_becomes_the_numbered_caption():
     import polars as pl
+
     from healthgap.tables import table_html
 
     table = table_html(pl.DataFrame({"group": ["a"], "people": [10]}), id="counts", caption="People by group")
     out = _float_html("tbl", table, "People by group")
     assert "<figcaption" not in out and out.count("<caption") == 1
     flat = " ".join(out.split())
-    assert '<caption id="counts-caption" class="hg-caption"> <span class="hg-float-label">Table 3.1:</span> People by group </caption>' in flat
-    plain = _float_html("tbl", "<table><tr><td>1</td></tr></table>", "Plain table")  # any other output: a figcaption above
+    assert (
+        '<caption id="counts-caption" class="hg-caption"> <span class="hg-float-label">Table 3.1:</span> People by group </caption>'
+        in flat
+    )
+    plain = _float_html(
+        "tbl", "<table><tr><td>1</td></tr></table>", "Plain table"
+    )  # any other output: a figcaption above
     assert plain.index("<figcaption") < plain.index("<table") and "Table 3.1:</span> Plain table" in plain
 
 
@@ -794,18 +906,27 @@ def test_auto_engine_runs_quarto_into_a_temp_dir_then_swaps(tmp_path, fake_quart
     site = render_book(project=root, config=config, progress=messages.append)
     call = json.loads(fake_quarto.read_text())
     assert call["args"][0] == "render" and "--output-dir" in call["args"]
-    assert call["args"][-2:] == ["--profile", "healthgap-report"]  # the config's report settings, as a profile
-    assert yaml.safe_load(call["profile"]) == {"book": {"title": "Fixture report", "subtitle": "Fixture subtitle", "author": "Fixture NHS Trust"}}
+    assert call["args"][-2:] == [
+        "--profile",
+        "healthgap-report",
+    ]  # the config's report settings, as a profile
+    assert yaml.safe_load(call["profile"]) == {
+        "book": {"title": "Fixture report", "subtitle": "Fixture subtitle", "author": "Fixture NHS Trust"}
+    }
     assert not (root / "_quarto-healthgap-report.yml").exists()  # removed after the render
     (root / "_quarto-healthgap-report.yml").write_text("book:\n  title: mine\n")
     with pytest.raises(RenderError, match="was not written by healthgap"):
         render_book(project=root, config=config, engine="quarto", progress=None)
-    assert (root / "_quarto-healthgap-report.yml").read_text() == "book:\n  title: mine\n"  # never overwritten
+    assert (
+        root / "_quarto-healthgap-report.yml"
+    ).read_text() == "book:\n  title: mine\n"  # never overwritten
     (root / "_quarto-healthgap-report.yml").unlink()
     assert Path(call["args"][call["args"].index("--output-dir") + 1]).parent == root
     assert call["config"] == str(config.resolve())
     assert text_of(site / "index.html") == "<html lang='en-GB'>quarto</html>"
-    assert (site / "downloads" / "beta" / "x.csv").is_file() and (site / "downloads" / "manifest.json").is_file()
+    assert (site / "downloads" / "beta" / "x.csv").is_file() and (
+        site / "downloads" / "manifest.json"
+    ).is_file()
     assert not Path(call["downloads"]).exists()
     assert any("[1/1] index.qmd" in m for m in messages)
     monkeypatch.setenv("FAKE_QUARTO_FAIL", "1")
@@ -848,6 +969,7 @@ def test_quarto_renders_fixture_book(tmp_path):
 
 # ---- units: parser, escaping --------------------------------------------------
 
+
 def test_parse_qmd_cells_options_and_inlines(tmp_path):
     text = textwrap.dedent("""\
         ---
@@ -880,7 +1002,10 @@ def test_parse_qmd_cells_options_and_inlines(tmp_path):
         parse_qmd(tmp_path / "z.qmd", "```{r}\n1\n```\n")
 
 
-@pytest.mark.parametrize("value", ["A*b_c", "[link](x)", "<b>bold</b>", "50% & $5", "`code`", "#1 @fig-x", "a\\b", "~x~ ^y^", "1. item"])
+@pytest.mark.parametrize(
+    "value",
+    ["A*b_c", "[link](x)", "<b>bold</b>", "50% & $5", "`code`", "#1 @fig-x", "a\\b", "~x~ ^y^", "1. item"],
+)
 def test_escape_markdown_round_trips_through_pandoc(value):
     ast = to_ast(f"Value: {escape_markdown(value)} end")
     assert stringify(ast["blocks"]) == f"Value: {value} end"
@@ -895,7 +1020,17 @@ except ImportError:  # pragma: no cover - hypothesis is a test dependency
 if given is not None:
 
     @settings(max_examples=40, deadline=None)
-    @given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x24F, exclude_categories=("Cs", "Cc", "Zs"), include_characters=" "), max_size=30))
+    @given(
+        st.text(
+            alphabet=st.characters(
+                min_codepoint=32,
+                max_codepoint=0x24F,
+                exclude_categories=("Cs", "Cc", "Zs"),
+                include_characters=" ",
+            ),
+            max_size=30,
+        )
+    )
     def test_escape_markdown_property(value):
         """Any inline value, escaped, reads back from pandoc as the same text (spaces collapsed)."""
         ast = to_ast(f"Value: {escape_markdown(value)} end")

@@ -10,8 +10,9 @@ from scipy.stats import norm
 from healthgap.stats import concentration_index
 from healthgap.stats.concentration import NOTE_NO_EVENTS
 
-DATA = pl.DataFrame({"q": [1, 2, 3, 4, 5], "e": [300, 250, 200, 150, 100],
-                     "n": [2000, 2100, 2000, 1900, 2000]})  # fmt: skip
+DATA = pl.DataFrame(
+    {"q": [1, 2, 3, 4, 5], "e": [300, 250, 200, 150, 100], "n": [2000, 2100, 2000, 1900, 2000]}
+)
 
 
 def person_level_ci(events, pops):
@@ -46,10 +47,17 @@ def test_standard_error_matches_simulation():
 
 
 def test_grouped_and_order_independent_and_notes():
-    df = pl.concat([DATA.with_columns(g=pl.lit("a")),
-                    DATA.with_columns(g=pl.lit("b"), e=pl.lit(0, dtype=pl.Int64))])  # fmt: skip
-    out = concentration_index(df.sample(fraction=1.0, shuffle=True, seed=1), quantile="q",
-                              events="e", population="n", by="g", outcome="count")  # fmt: skip
+    df = pl.concat(
+        [DATA.with_columns(g=pl.lit("a")), DATA.with_columns(g=pl.lit("b"), e=pl.lit(0, dtype=pl.Int64))]
+    )
+    out = concentration_index(
+        df.sample(fraction=1.0, shuffle=True, seed=1),
+        quantile="q",
+        events="e",
+        population="n",
+        by="g",
+        outcome="count",
+    )
     single = concentration_index(DATA, quantile="q", events="e", population="n", outcome="count")
     assert out["value"][0] == pytest.approx(single["value"][0], rel=1e-12)
     assert out["standard_error"][0] == pytest.approx(single["standard_error"][0], rel=1e-12)

@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_stats_dsr import WEIGHTS, dobson_reference  # tests/ is on sys.path (no package)
 
-from healthgap.stats import AGE_BAND_LABELS, counts_by_age_band, dsr, dsr_by
-from healthgap.stats import _cells
+from healthgap.stats import AGE_BAND_LABELS, _cells, counts_by_age_band, dsr, dsr_by
 from healthgap.stats.dimensions import (
     BAD_NAMES,
     DUPLICATE_NAMES,
@@ -17,8 +17,6 @@ from healthgap.stats.dimensions import (
     NULL_EVENTS,
     RESERVED_NAMES,
 )
-
-from test_stats_dsr import WEIGHTS, dobson_reference  # tests/ is on sys.path (no package)
 
 KEYS = ["dimension", "level", "condition"]
 FLOATS = ["value", "lower_ci", "upper_ci"]
@@ -33,12 +31,20 @@ def per_dimension(people, events, dims, **kw) -> pl.DataFrame:
             counts = counts.collect()
         for e in events:
             out = dsr(counts, events=e, population="population", age_band="age_band", by=d, **kw)
-            frames.append(out.select(
-                pl.lit(d).alias("dimension"), pl.col(d).cast(pl.String).alias("level"),
-                pl.lit(e).alias("condition"), pl.col(e).cast(pl.Int64).alias("events"),
-                pl.col("population").cast(pl.Int64), *FLOATS, "confidence", "statistic",
-                "method", "note",
-            ))  # fmt: skip
+            frames.append(
+                out.select(
+                    pl.lit(d).alias("dimension"),
+                    pl.col(d).cast(pl.String).alias("level"),
+                    pl.lit(e).alias("condition"),
+                    pl.col(e).cast(pl.Int64).alias("events"),
+                    pl.col("population").cast(pl.Int64),
+                    *FLOATS,
+                    "confidence",
+                    "statistic",
+                    "method",
+                    "note",
+                )
+            )
     return pl.concat(frames)
 
 
@@ -63,15 +69,17 @@ def tiny_people() -> pl.DataFrame:
     age = rng.integers(0, 100, n)
     q = rng.integers(1, 6, n)
     risk = 0.02 + 0.004 * age / 10 + 0.01 * (5 - q)
-    return pl.DataFrame({
-        "age": age,
-        "imd_quintile": q,
-        "ethnicity": rng.choice(["White", "Asian", "Black", "Mixed", "Other", "Not stated"], n),
-        "sex": rng.choice(["female", "male"], n),
-        "smoker": rng.random(n) < 0.2,
-        "hypertension": rng.random(n) < risk * 3,
-        "chd": rng.random(n) < risk,
-    })  # fmt: skip
+    return pl.DataFrame(
+        {
+            "age": age,
+            "imd_quintile": q,
+            "ethnicity": rng.choice(["White", "Asian", "Black", "Mixed", "Other", "Not stated"], n),
+            "sex": rng.choice(["female", "male"], n),
+            "smoker": rng.random(n) < 0.2,
+            "hypertension": rng.random(n) < risk * 3,
+            "chd": rng.random(n) < risk,
+        }
+    )
 
 
 def test_matches_per_dimension_dsr_and_output_contract():
@@ -79,9 +87,17 @@ def test_matches_per_dimension_dsr_and_output_contract():
     dims, events = ["imd_quintile", "ethnicity", "sex", "smoker"], ["hypertension", "chd"]
     out = dsr_by(people, events=events, dimensions=dims)
     assert out.columns == [
-        *KEYS, "events", "population", "value", "lower_ci", "upper_ci", "confidence",
-        "statistic", "method", "note",
-    ]  # fmt: skip
+        *KEYS,
+        "events",
+        "population",
+        "value",
+        "lower_ci",
+        "upper_ci",
+        "confidence",
+        "statistic",
+        "method",
+        "note",
+    ]
     assert_same(out, per_dimension(people, events, dims))
     # ordered by dimension and condition as given, levels in their own order
     assert out["dimension"].unique(maintain_order=True).to_list() == dims
@@ -117,12 +133,14 @@ def test_synthetic_population_20000(synthetic_dir):
 
 
 def test_missing_and_odd_values():
-    people = pl.DataFrame({
-        "age": [3.7, 7, -1, None, 40, 41, 95, 120, 66, 66, 12, 30] * 3,
-        "group": ["a", None, "b", "a", "b", "b", "a", None, "a", "b", "a", "b"] * 3,
-        "level": [None, 1, 2, 1, 2, 10, 1, 2, 10, 1, 2, 2] * 3,
-        "ev": [1, 0, 2, 1, 0, 3, 1, 0, 1, 0, 2, 1] * 3,
-    }).rename({"level": "lvl"})  # fmt: skip
+    people = pl.DataFrame(
+        {
+            "age": [3.7, 7, -1, None, 40, 41, 95, 120, 66, 66, 12, 30] * 3,
+            "group": ["a", None, "b", "a", "b", "b", "a", None, "a", "b", "a", "b"] * 3,
+            "level": [None, 1, 2, 1, 2, 10, 1, 2, 10, 1, 2, 2] * 3,
+            "ev": [1, 0, 2, 1, 0, 3, 1, 0, 1, 0, 2, 1] * 3,
+        }
+    ).rename({"level": "lvl"})
     out = dsr_by(people, events=["ev"], dimensions=["group", "lvl"], multiplier=1000)
     assert_same(out, per_dimension(people, ["ev"], ["group", "lvl"], multiplier=1000))
     # missing levels are kept (last), ints are in numeric order, bad ages are left out
@@ -144,10 +162,9 @@ def test_missing_and_odd_values():
 )
 def test_every_coding_path_gives_the_same_result(monkeypatch, patch):
     people = tiny_people().with_columns(
-        pl.col("ethnicity").cast(pl.Enum(["White", "Asian", "Black", "Mixed", "Other",
-                                          "Not stated"])),
+        pl.col("ethnicity").cast(pl.Enum(["White", "Asian", "Black", "Mixed", "Other", "Not stated"])),
         pl.col("sex").replace({"male": None}),
-    )  # fmt: skip
+    )
     dims, events = ["imd_quintile", "ethnicity", "sex", "smoker"], ["hypertension", "chd"]
     ref = per_dimension(people, events, dims)
     for name, value in patch.items():
@@ -158,13 +175,16 @@ def test_every_coding_path_gives_the_same_result(monkeypatch, patch):
 def test_expressions_for_events_and_age():
     people = tiny_people()
     out = dsr_by(
-        people, events=[pl.col("chd").alias("heart"), "hypertension"], dimensions=["sex"],
+        people,
+        events=[pl.col("chd").alias("heart"), "hypertension"],
+        dimensions=["sex"],
         age=(pl.col("age") + 1).alias("age_next"),
-    )  # fmt: skip
+    )
     ref = per_dimension(
         people.with_columns(pl.col("chd").alias("heart"), (pl.col("age") + 1).alias("age")),
-        ["heart", "hypertension"], ["sex"],
-    )  # fmt: skip
+        ["heart", "hypertension"],
+        ["sex"],
+    )
     assert_same(out, ref)
 
 
@@ -172,14 +192,17 @@ def test_expressions_for_events_and_age():
 def person_tables(draw):
     n = draw(st.integers(1, 60))
     ages = st.one_of(st.none(), st.integers(-3, 110))
-    return pl.DataFrame({
-        "age": draw(st.lists(ages, min_size=n, max_size=n)),
-        "s": draw(st.lists(st.sampled_from(["x", "y", "zz", None]), min_size=n, max_size=n)),
-        "k": draw(st.lists(st.integers(-2, 3), min_size=n, max_size=n)),
-        "b": draw(st.lists(st.booleans(), min_size=n, max_size=n)),
-        "e1": draw(st.lists(st.booleans(), min_size=n, max_size=n)),
-        "e2": draw(st.lists(st.booleans(), min_size=n, max_size=n)),
-    }, schema_overrides={"age": pl.Int64, "s": pl.String})  # fmt: skip
+    return pl.DataFrame(
+        {
+            "age": draw(st.lists(ages, min_size=n, max_size=n)),
+            "s": draw(st.lists(st.sampled_from(["x", "y", "zz", None]), min_size=n, max_size=n)),
+            "k": draw(st.lists(st.integers(-2, 3), min_size=n, max_size=n)),
+            "b": draw(st.lists(st.booleans(), min_size=n, max_size=n)),
+            "e1": draw(st.lists(st.booleans(), min_size=n, max_size=n)),
+            "e2": draw(st.lists(st.booleans(), min_size=n, max_size=n)),
+        },
+        schema_overrides={"age": pl.Int64, "s": pl.String},
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -190,14 +213,14 @@ def test_row_order_does_not_matter_and_matches_per_dimension(people, seed):
         return  # nobody with a valid age: nothing to standardise
     dims, events = ["s", "k", "b"], ["e1", "e2"]
     out = dsr_by(people, events=events, dimensions=dims)
-    shuffled = dsr_by(people.sample(fraction=1.0, shuffle=True, seed=seed), events=events,
-                      dimensions=dims)  # fmt: skip
+    shuffled = dsr_by(people.sample(fraction=1.0, shuffle=True, seed=seed), events=events, dimensions=dims)
     assert out.select(*KEYS, "events", "population", "note").equals(
         shuffled.select(*KEYS, "events", "population", "note")
     )
     for c in FLOATS:
-        np.testing.assert_allclose(out[c].to_numpy().astype(float),
-                                   shuffled[c].to_numpy().astype(float), rtol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(
+            out[c].to_numpy().astype(float), shuffled[c].to_numpy().astype(float), rtol=1e-12
+        )
     valid = people.filter(pl.col("age") >= 0)
     assert_same(out, per_dimension(valid, events, dims))
 
@@ -220,8 +243,10 @@ def test_bands_cover_every_age():
         ({"events": ["chd"], "dimensions": []}, NO_NAMES.format(what="dimensions")),
         ({"events": ["chd"], "dimensions": ["sex", "sex"]}, DUPLICATE_NAMES.split("{")[0]),
         ({"events": ["chd"], "dimensions": ["chd"]}, "'chd'"),
-        ({"events": [pl.col("chd").alias("population")], "dimensions": ["sex"]},
-         RESERVED_NAMES.split("{")[0]),  # fmt: skip
+        (
+            {"events": [pl.col("chd").alias("population")], "dimensions": ["sex"]},
+            RESERVED_NAMES.split("{")[0],
+        ),
         ({"events": ["sex"], "dimensions": ["chd"]}, "must be numeric"),
         ({"events": ["chd"], "dimensions": ["sex"], "confidence": 95}, "strictly between"),
     ],
@@ -235,8 +260,9 @@ def test_clear_errors(kwargs, message):
 def test_null_and_negative_events_are_errors():
     people = tiny_people().with_columns(pl.col("chd").cast(pl.Int64))
     with pytest.raises(ValueError, match="missing"):
-        dsr_by(people.with_columns(pl.lit(None, dtype=pl.Int64).alias("chd")), events=["chd"],
-               dimensions=["sex"])  # fmt: skip
+        dsr_by(
+            people.with_columns(pl.lit(None, dtype=pl.Int64).alias("chd")), events=["chd"], dimensions=["sex"]
+        )
     assert NULL_EVENTS.startswith("dsr_by(): events column")
     with pytest.raises(ValueError, match="negative"):
         dsr_by(people.with_columns(-pl.col("chd")), events=["chd"], dimensions=["sex"])
@@ -253,8 +279,10 @@ def test_categorical_and_float_dimensions():
 
 def test_a_text_dimension_with_only_missing_values_is_one_missing_level():
     """Found by hypothesis in CI: a String column whose every value is null."""
-    people = pl.DataFrame({"age": [0, 40, 70], "s": [None, None, None], "e1": [False, True, True]},
-                          schema_overrides={"s": pl.String})
+    people = pl.DataFrame(
+        {"age": [0, 40, 70], "s": [None, None, None], "e1": [False, True, True]},
+        schema_overrides={"s": pl.String},
+    )
     out = dsr_by(people, events=["e1"], dimensions=["s"])
     assert out.height == 1 and out["level"].to_list() == [None]
     assert out["population"].to_list() == [3] and out["events"].to_list() == [2]

@@ -12,8 +12,30 @@ from scipy.stats import chi2, norm
 from healthgap.stats import AGE_BAND_LABELS, ESP2013, age_bands, counts_by_age_band, dsr
 from healthgap.stats.dsr import NOTE_FEW_EVENTS
 
-WEIGHTS = np.array([5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000, 7000, 6500,
-                    6000, 5500, 5000, 4000, 2500, 1500, 1000], dtype=float)  # fmt: skip
+WEIGHTS = np.array(
+    [
+        5000,
+        5500,
+        5500,
+        5500,
+        6000,
+        6000,
+        6500,
+        7000,
+        7000,
+        7000,
+        7000,
+        6500,
+        6000,
+        5500,
+        5000,
+        4000,
+        2500,
+        1500,
+        1000,
+    ],
+    dtype=float,
+)
 
 
 def dobson_reference(o, n, w, confidence, multiplier=100_000):
@@ -27,8 +49,11 @@ def dobson_reference(o, n, w, confidence, multiplier=100_000):
     lo_o = total * (1 - 1 / (9 * total) - z / (3 * np.sqrt(total))) ** 3
     hi_o = (total + 1) * (1 - 1 / (9 * (total + 1)) + z / (3 * np.sqrt(total + 1))) ** 3
     spread = np.sqrt(var / total)
-    return (value * multiplier, (value + spread * (lo_o - total)) * multiplier,
-            (value + spread * (hi_o - total)) * multiplier)  # fmt: skip
+    return (
+        value * multiplier,
+        (value + spread * (lo_o - total)) * multiplier,
+        (value + spread * (hi_o - total)) * multiplier,
+    )
 
 
 def band_frame(rng, groups=("a", "b"), zero_band=None):
@@ -44,9 +69,26 @@ def band_frame(rng, groups=("a", "b"), zero_band=None):
 
 def test_esp2013_frame():
     assert ESP2013["age_band"].cast(pl.String).to_list() == [
-        "0-4", "5-9", "10-14", "15-19", "20-24", "25-29", "30-34", "35-39", "40-44", "45-49",
-        "50-54", "55-59", "60-64", "65-69", "70-74", "75-79", "80-84", "85-89", "90+",
-    ]  # fmt: skip
+        "0-4",
+        "5-9",
+        "10-14",
+        "15-19",
+        "20-24",
+        "25-29",
+        "30-34",
+        "35-39",
+        "40-44",
+        "45-49",
+        "50-54",
+        "55-59",
+        "60-64",
+        "65-69",
+        "70-74",
+        "75-79",
+        "80-84",
+        "85-89",
+        "90+",
+    ]
     assert ESP2013["standard_population"].to_list() == WEIGHTS.astype(int).tolist()
     assert ESP2013["standard_population"].sum() == 100_000
 
@@ -82,12 +124,12 @@ def test_dsr_sums_rows_sharing_group_and_band():
     # a finer table (here split by sex) rolls up to the same DSR as the aggregated one
     data = band_frame(np.random.default_rng(8))
     f = data.with_columns(pl.col("o") // 2, pl.col("n") // 2, sex=pl.lit("f"))
-    m = data.with_columns(pl.col("o") - pl.col("o") // 2, pl.col("n") - pl.col("n") // 2,
-                          sex=pl.lit("m"))  # fmt: skip
+    m = data.with_columns(pl.col("o") - pl.col("o") // 2, pl.col("n") - pl.col("n") // 2, sex=pl.lit("m"))
     split = pl.concat([f, m])
     a = dsr(data, events="o", population="n", age_band="band", by="g")
-    b = dsr(split.sample(fraction=1.0, shuffle=True, seed=1), events="o", population="n",
-            age_band="band", by="g")  # fmt: skip
+    b = dsr(
+        split.sample(fraction=1.0, shuffle=True, seed=1), events="o", population="n", age_band="band", by="g"
+    )
     assert b["o"].to_list() == a["o"].to_list() and b["n"].to_list() == a["n"].to_list()
     assert np.allclose(b["upper_ci"].to_numpy(), a["upper_ci"].to_numpy(), rtol=1e-13)
 
@@ -112,10 +154,12 @@ def test_dsr_fewer_than_10_events_is_null_with_note():
 def test_dsr_agrees_with_phstatsmethods():
     ph = pytest.importorskip("PHStatsMethods")
     data = band_frame(np.random.default_rng(5), groups=("a", "b", "c"))
-    pdf = data.join(ESP2013.with_columns(pl.col("age_band").cast(pl.String)),
-                    left_on="band", right_on="age_band").to_pandas()  # fmt: skip
-    theirs = ph.ph_dsr(pdf, "o", "n", "standard_population", group_cols="g",
-                       euro_standard_pops=False, confidence=0.998)  # fmt: skip
+    pdf = data.join(
+        ESP2013.with_columns(pl.col("age_band").cast(pl.String)), left_on="band", right_on="age_band"
+    ).to_pandas()
+    theirs = ph.ph_dsr(
+        pdf, "o", "n", "standard_population", group_cols="g", euro_standard_pops=False, confidence=0.998
+    )
     ours = dsr(data, events="o", population="n", age_band="band", by="g", confidence=0.998)
     assert np.allclose(ours["value"].to_numpy(), theirs["Value"].to_numpy(), rtol=1e-12)
     assert np.allclose(ours["lower_ci"].to_numpy(), theirs["lower_99_8_ci"].to_numpy(), rtol=1e-12)
@@ -127,26 +171,42 @@ def test_age_bands_edges():
     got = ages.select(age_bands("age"))["age_band"]
     assert got.dtype == pl.Enum(list(AGE_BAND_LABELS))
     assert got.cast(pl.String).to_list() == [
-        "0-4", "0-4", "5-9", "5-9", "80-84", "85-89", "85-89", "90+", "90+", None, None,
-    ]  # fmt: skip
+        "0-4",
+        "0-4",
+        "5-9",
+        "5-9",
+        "80-84",
+        "85-89",
+        "85-89",
+        "90+",
+        "90+",
+        None,
+        None,
+    ]
     assert ages.select(age_bands(pl.col("age") + 10))["age_band"][0] == "10-14"
 
 
 def test_counts_by_age_band_every_combination_and_sums():
     rng = np.random.default_rng(6)
-    people = pl.DataFrame({
-        "age": rng.integers(0, 60, 3000), "sex": rng.choice(["female", "male"], 3000),
-        "imd": rng.integers(1, 4, 3000), "chd": rng.random(3000) < 0.1,
-    })  # fmt: skip
-    out = counts_by_age_band(people.lazy(), events=["chd", (pl.col("age") > 30).alias("old")],
-                             by=["sex", "imd"]).collect()  # fmt: skip
+    people = pl.DataFrame(
+        {
+            "age": rng.integers(0, 60, 3000),
+            "sex": rng.choice(["female", "male"], 3000),
+            "imd": rng.integers(1, 4, 3000),
+            "chd": rng.random(3000) < 0.1,
+        }
+    )
+    out = counts_by_age_band(
+        people.lazy(), events=["chd", (pl.col("age") > 30).alias("old")], by=["sex", "imd"]
+    ).collect()
     assert out.height == 2 * 3 * 19
     assert out.columns == ["sex", "imd", "age_band", "chd", "old", "population"]
     assert out["population"].sum() == 3000 and out["chd"].sum() == people["chd"].sum()
     empty = out.filter(pl.col("age_band") == "90+")
     assert (empty["population"] == 0).all() and (empty["chd"] == 0).all()
-    cell = people.filter((pl.col("sex") == "male") & (pl.col("imd") == 2)
-                         & (pl.col("age") >= 25) & (pl.col("age") <= 29))  # fmt: skip
+    cell = people.filter(
+        (pl.col("sex") == "male") & (pl.col("imd") == 2) & (pl.col("age") >= 25) & (pl.col("age") <= 29)
+    )
     row = out.filter((pl.col("sex") == "male") & (pl.col("imd") == 2) & (pl.col("age_band") == "25-29"))
     assert row["population"][0] == cell.height and row["chd"][0] == cell["chd"].sum()
     rates = dsr(out, events="chd", population="population", age_band="age_band", by=["sex", "imd"])
@@ -161,8 +221,14 @@ def test_dsr_properties(seed, confidence):
     out = dsr(data, events="o", population="n", age_band="band", by="g", confidence=confidence)
     assert (out["lower_ci"] >= 0).all()
     assert ((out["lower_ci"] <= out["value"]) & (out["value"] <= out["upper_ci"])).all()
-    again = dsr(data.sample(fraction=1.0, shuffle=True, seed=seed), events="o", population="n",
-                age_band="band", by="g", confidence=confidence)  # fmt: skip
+    again = dsr(
+        data.sample(fraction=1.0, shuffle=True, seed=seed),
+        events="o",
+        population="n",
+        age_band="band",
+        by="g",
+        confidence=confidence,
+    )
     assert np.allclose(again["value"].to_numpy(), out["value"].to_numpy(), rtol=1e-12)
 
 

@@ -26,21 +26,58 @@ PROP_ROWS = [
 # 99.8% the population (per year, 3 years of data) and the limit per 100,000; baseline
 # 116.1720835 per 100,000.
 RATE_ROWS = [
-    (1, 1598.675694, 20.85059119, 7.264481402, 4588.535848, 2649.348525, 12.58170943,
-     0.287087625, 116108.569),
-    (10, 5276.757672, 63.17010446, 1375.943768, 242.2579623, 6924.776769, 48.13632908,
-     849.4639547, 392.4043292),
-    (99, 34583.45945, 95.42133877, 23087.10848, 142.9369123, 38382.78582, 85.97604186,
-     20393.92315, 161.8129075),
-    (1360, 411529.9259, 110.158048, 369759.5622, 122.6021934, 424043.2424, 106.9073359,
-     358342.3275, 126.5084525),
-]  # fmt: skip
+    (
+        1,
+        1598.675694,
+        20.85059119,
+        7.264481402,
+        4588.535848,
+        2649.348525,
+        12.58170943,
+        0.287087625,
+        116108.569,
+    ),
+    (
+        10,
+        5276.757672,
+        63.17010446,
+        1375.943768,
+        242.2579623,
+        6924.776769,
+        48.13632908,
+        849.4639547,
+        392.4043292,
+    ),
+    (
+        99,
+        34583.45945,
+        95.42133877,
+        23087.10848,
+        142.9369123,
+        38382.78582,
+        85.97604186,
+        20393.92315,
+        161.8129075,
+    ),
+    (
+        1360,
+        411529.9259,
+        110.158048,
+        369759.5622,
+        122.6021934,
+        424043.2424,
+        106.9073359,
+        358342.3275,
+        126.5084525,
+    ),
+]
 
 
 def test_proportion_limits_match_published_outputs():
     pops = [r[0] for r in PROP_ROWS]
-    out = funnel_limits(DUMMY, numerator="x", denominator="n", kind="proportion",
-                        target=0.80642448, denominators=pops)  # fmt: skip
+    out = funnel_limits(
+        DUMMY, numerator="x", denominator="n", kind="proportion", target=0.80642448, denominators=pops
+    )
     for level, (lo_i, hi_i) in ((0.95, (1, 2)), (0.998, (3, 4))):
         part = out.filter(pl.col("confidence") == level)
         assert part["lower_limit"].to_list() == pytest.approx([r[lo_i] for r in PROP_ROWS], abs=2e-6)
@@ -52,8 +89,15 @@ def test_proportion_limits_match_published_outputs():
 def test_rate_limits_match_published_outputs(level, cols):
     for side, (pop_i, lim_i) in (("lower_limit", cols[:2]), ("upper_limit", cols[2:])):
         pops = np.array([r[pop_i] for r in RATE_ROWS]) * 3  # 3 years of data
-        out = funnel_limits(DUMMY, numerator="x", denominator="n", kind="rate",
-                            target=116.1720835e-5, denominators=pops, levels=[level])  # fmt: skip
+        out = funnel_limits(
+            DUMMY,
+            numerator="x",
+            denominator="n",
+            kind="rate",
+            target=116.1720835e-5,
+            denominators=pops,
+            levels=[level],
+        )
         # R bisects to 1e-7 on a transformed scale, hence the 1e-5 relative tolerance
         assert out[side].to_list() == pytest.approx([r[lim_i] for r in RATE_ROWS], rel=1e-5)
 
@@ -66,21 +110,32 @@ def test_axis_is_increasing_and_covers_data():
 
 
 def test_flags_follow_limits_and_cis():
-    df = pl.DataFrame({"u": ["low", "mid", "high", "none"], "x": [40, 100, 170, 0],
-                       "n": [400, 1000, 1000, 0]})  # fmt: skip
+    df = pl.DataFrame(
+        {"u": ["low", "mid", "high", "none"], "x": [40, 100, 170, 0], "n": [400, 1000, 1000, 0]}
+    )
     prop = funnel_flag(df, numerator="x", denominator="n", unit="u", kind="proportion", target=0.1)
     by_u = {r["u"]: r for r in prop.iter_rows(named=True)}
     assert by_u["high"]["flag_95"] == "above" and by_u["high"]["flag_99_8"] == "above"
     assert by_u["mid"]["flag_95"] == "within" and by_u["none"]["flag_95"] is None
     for r in prop.filter(pl.col("n") > 0).iter_rows(named=True):
         for sfx in ("95", "99_8"):
-            expected = ("above" if r["value"] > r[f"upper_limit_{sfx}"] else
-                        "below" if r["value"] < r[f"lower_limit_{sfx}"] else "within")  # fmt: skip
+            expected = (
+                "above"
+                if r["value"] > r[f"upper_limit_{sfx}"]
+                else "below"
+                if r["value"] < r[f"lower_limit_{sfx}"]
+                else "within"
+            )
             assert r[f"flag_{sfx}"] == expected
     rate = funnel_flag(df, numerator="x", denominator="n", unit="u", kind="rate", target=0.1)
     for r in rate.filter(pl.col("n") > 0).iter_rows(named=True):
-        expected = ("above" if r["lower_ci"] > r["baseline"] else
-                    "below" if r["upper_ci"] < r["baseline"] else "within")  # fmt: skip
+        expected = (
+            "above"
+            if r["lower_ci"] > r["baseline"]
+            else "below"
+            if r["upper_ci"] < r["baseline"]
+            else "within"
+        )
         assert r["flag_95"] == expected
     assert rate.filter(pl.col("u") == "high")["flag_95"][0] == "above"
 

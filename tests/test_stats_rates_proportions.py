@@ -58,8 +58,9 @@ def test_byars_within_0_2_percent_of_exact_at_95():
     # PHE Technical Guide: Confidence Intervals (2018), Appendix 1: for 95% intervals Byar's
     # method is within 0.2% of the exact value for numerators of 10 or more.
     o = np.arange(10, 400)
-    out = crude_rate(pl.DataFrame({"o": o, "n": np.full(o.size, 100_000), "i": o}),
-                     events="o", population="n", by="i")  # fmt: skip
+    out = crude_rate(
+        pl.DataFrame({"o": o, "n": np.full(o.size, 100_000), "i": o}), events="o", population="n", by="i"
+    )
     exact = np.array([exact_poisson_reference(int(k), 0.95) for k in o])
     assert np.max(np.abs(out["lower_ci"].to_numpy() / exact[:, 0] - 1)) < 0.002
     assert np.max(np.abs(out["upper_ci"].to_numpy() / exact[:, 1] - 1)) < 0.002
@@ -76,8 +77,9 @@ def test_crude_rate_sums_rows_per_group_and_whole_frame():
 
 
 def test_crude_rate_zero_population_is_null_with_note():
-    out = crude_rate(pl.DataFrame({"g": [1, 2], "o": [0, 5], "n": [0, 100]}),
-                     events="o", population="n", by="g")  # fmt: skip
+    out = crude_rate(
+        pl.DataFrame({"g": [1, 2], "o": [0, 5], "n": [0, 100]}), events="o", population="n", by="g"
+    )
     assert out["value"][0] is None and out["lower_ci"][0] is None
     assert out["note"].to_list() == [NOTE_ZERO_POPULATION, None]
 
@@ -99,8 +101,7 @@ def test_proportion_matches_wilson_definition(confidence):
 def test_proportion_published_example_newcombe_altman():
     # Newcombe RG, Altman DG. Statistics with confidence (2nd edn), 2000, p. 47: 81 of 263,
     # proportion 0.308, Wilson 95% CI 0.255 to 0.366.
-    out = proportion(pl.DataFrame({"x": [81], "n": [263]}), numerator="x", denominator="n",
-                     multiplier=1)  # fmt: skip
+    out = proportion(pl.DataFrame({"x": [81], "n": [263]}), numerator="x", denominator="n", multiplier=1)
     assert out["value"][0] == pytest.approx(0.308, abs=5e-4)
     assert out["lower_ci"][0] == pytest.approx(0.255, abs=5e-4)
     assert out["upper_ci"][0] == pytest.approx(0.366, abs=5e-4)
@@ -128,8 +129,13 @@ def test_rate_properties(rows, confidence, seed):
     assert (out["lower_ci"] >= 0).all()
     assert (out["lower_ci"] <= out["value"] + 1e-9).all()
     assert (out["value"] <= out["upper_ci"] + 1e-9).all()
-    shuffled = crude_rate(df.sample(fraction=1.0, shuffle=True, seed=seed), events="o",
-                          population="n", by="g", confidence=confidence)  # fmt: skip
+    shuffled = crude_rate(
+        df.sample(fraction=1.0, shuffle=True, seed=seed),
+        events="o",
+        population="n",
+        by="g",
+        confidence=confidence,
+    )
     assert shuffled.equals(out)
 
 
@@ -143,6 +149,12 @@ def test_proportion_properties(rows, confidence, seed):
     assert ((out["lower_ci"] >= 0) & (out["upper_ci"] <= 1)).all()
     assert (out["lower_ci"] <= out["value"] + 1e-12).all()
     assert (out["value"] <= out["upper_ci"] + 1e-12).all()
-    shuffled = proportion(df.sample(fraction=1.0, shuffle=True, seed=seed), numerator="x",
-                          denominator="n", by="g", confidence=confidence, multiplier=1)  # fmt: skip
+    shuffled = proportion(
+        df.sample(fraction=1.0, shuffle=True, seed=seed),
+        numerator="x",
+        denominator="n",
+        by="g",
+        confidence=confidence,
+        multiplier=1,
+    )
     assert shuffled.equals(out)

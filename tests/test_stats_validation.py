@@ -7,28 +7,38 @@ import importlib
 import polars as pl
 import pytest
 
+from healthgap.stats import _common as C
 from healthgap.stats import (
+    ageband,
+    compare,
+    concentration,
     concentration_index,
     counts_by_age_band,
     crude_rate,
     dsr,
+    funnel,
     funnel_flag,
     funnel_limits,
     proportion,
     rate_ratio,
     sii,
 )
-from healthgap.stats import _common as C
-from healthgap.stats import ageband, compare, concentration, funnel
+from healthgap.stats.esp2013 import AGE_BAND_LABELS
 
 dsr_mod = importlib.import_module("healthgap.stats.dsr")  # the package attribute is the function
 sii_mod = importlib.import_module("healthgap.stats.sii")
-from healthgap.stats.esp2013 import AGE_BAND_LABELS
 
 DF = pl.DataFrame({"g": ["a", "b"], "o": [1, 2], "n": [10, 20]})
 BANDS = pl.DataFrame({"band": AGE_BAND_LABELS, "o": [1] * 19, "n": [10] * 19})
-SII_DF = pl.DataFrame({"q": [1, 2, 3, 4, 5], "n": [10] * 5, "v": [5.0, 4, 3, 2, 1],
-                       "l": [4.0, 3, 2, 1, 0.5], "u": [6.0, 5, 4, 3, 2]})  # fmt: skip
+SII_DF = pl.DataFrame(
+    {
+        "q": [1, 2, 3, 4, 5],
+        "n": [10] * 5,
+        "v": [5.0, 4, 3, 2, 1],
+        "l": [4.0, 3, 2, 1, 0.5],
+        "u": [6.0, 5, 4, 3, 2],
+    }
+)
 SII_ARGS = dict(quantile="q", population="n", value="v", lower_ci="l", upper_ci="u")
 
 
@@ -117,8 +127,7 @@ def test_dsr_unknown_age_bands():
 
 def test_dsr_missing_age_bands():
     with pytest.raises(ValueError) as e:
-        dsr(BANDS.with_columns(g=pl.lit("x")).head(17), events="o", population="n",
-            age_band="band", by="g")  # fmt: skip
+        dsr(BANDS.with_columns(g=pl.lit("x")).head(17), events="o", population="n", age_band="band", by="g")
     assert message(e) == dsr_mod.MISSING_AGE_BANDS.format(n=1, k=19, example="g='x'")
 
 
@@ -133,8 +142,12 @@ def test_dsr_standard_varies_within_band():
 
 def test_dsr_events_without_population():
     with pytest.raises(ValueError) as e:
-        dsr(BANDS.with_columns(pl.when(pl.col("band") == "0-4").then(0).otherwise("n").alias("n")),
-            events="o", population="n", age_band="band")  # fmt: skip
+        dsr(
+            BANDS.with_columns(pl.when(pl.col("band") == "0-4").then(0).otherwise("n").alias("n")),
+            events="o",
+            population="n",
+            age_band="band",
+        )
     assert message(e) == dsr_mod.EVENTS_WITHOUT_POPULATION.format(n=1, population="n")
 
 
@@ -190,6 +203,5 @@ def test_funnel_bad_target():
 
 def test_funnel_no_denominator():
     with pytest.raises(ValueError) as e:
-        funnel_flag(DF.with_columns(n=pl.lit(0)), numerator="o", denominator="n", unit="g",
-                    kind="rate")  # fmt: skip
+        funnel_flag(DF.with_columns(n=pl.lit(0)), numerator="o", denominator="n", unit="g", kind="rate")
     assert message(e) == funnel.NO_DENOMINATOR.format(func="funnel_flag", column="n")

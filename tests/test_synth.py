@@ -5,6 +5,7 @@ counts from the truth's own probabilities, and GLMs refitted by a small IRLS).""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 from collections import deque
@@ -17,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from healthgap.contract import (
+    COLUMNS,
     CONDITIONS,
     CONTRACT,
-    COLUMNS,
     ETHNICITY_CODES,
     SEX_CODES,
     SMOKING_CODES,
@@ -49,6 +50,7 @@ def _sha(path: Path) -> str:
 
 
 # --- helpers: independent reference calculations ------------------------------------
+
 
 def irls(x: np.ndarray, y: np.ndarray, family: str, iters: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """Maximum likelihood GLM by Fisher scoring (iteratively reweighted least squares).
@@ -96,7 +98,9 @@ def irls(x: np.ndarray, y: np.ndarray, family: str, iters: int = 100) -> tuple[n
     return beta, np.sqrt(np.diag(np.linalg.inv(info)))
 
 
-def _design(df: pl.DataFrame, model: dict, *, knot: float | None) -> tuple[np.ndarray, list[str], list[float]]:
+def _design(
+    df: pl.DataFrame, model: dict, *, knot: float | None
+) -> tuple[np.ndarray, list[str], list[float]]:
     """Design matrix and the true coefficients named in a truth model."""
     age = df["age"].to_numpy().astype(float)
     cols, names, truth = [np.ones(len(age))], ["intercept"], [model.get("intercept", 0.0)]
@@ -126,8 +130,12 @@ def _design(df: pl.DataFrame, model: dict, *, knot: float | None) -> tuple[np.nd
             "current_smoker": lambda: (df["smoking"] == "current").to_numpy(),
             "ex_smoker": lambda: (df["smoking"] == "ex").to_numpy(),
             "bmi_per_5": lambda: (df["bmi"].to_numpy() - 25.0) / 5.0,
-        }.get(key, lambda k=key: df[k if k in ("statin", "antihypertensive", "anticoagulant")
-                                      else f"true_{k}"].to_numpy())()
+        }.get(
+            key,
+            lambda k=key: df[
+                k if k in ("statin", "antihypertensive", "anticoagulant") else f"true_{k}"
+            ].to_numpy(),
+        )()
         cols.append(np.asarray(x, dtype=float))
         names.append(key)
         truth.append(math.log(ratio))
@@ -136,10 +144,18 @@ def _design(df: pl.DataFrame, model: dict, *, knot: float | None) -> tuple[np.nd
 
 # --- sampling helpers against a reference -------------------------------------------
 
+
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.lists(st.sampled_from([0.0, 0.05, 0.2, 1.0, 3.0]), min_size=4, max_size=4)
-                .filter(lambda row: sum(row) > 0), min_size=1, max_size=5),
-       st.integers(0, 2**32 - 1))
+@given(
+    st.lists(
+        st.lists(st.sampled_from([0.0, 0.05, 0.2, 1.0, 3.0]), min_size=4, max_size=4).filter(
+            lambda row: sum(row) > 0
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.integers(0, 2**32 - 1),
+)
 def test_draw_from_table_matches_probabilities(rows: list[list[float]], seed: int) -> None:
     table = np.array(rows)
     m = 4000
@@ -156,6 +172,7 @@ def test_draw_from_table_matches_probabilities(rows: list[list[float]], seed: in
 
 
 # --- determinism ---------------------------------------------------------------------
+
 
 def test_write_same_seed_same_bytes_and_different_seed_differs(tmp_path: Path) -> None:
     a = write(tmp_path / "a", n=20_000, seed=3)
@@ -203,6 +220,7 @@ def test_tiny_populations_give_strict_json(tmp_path: Path) -> None:
 
 # --- contract conformance ------------------------------------------------------------
 
+
 def test_columns_dtypes_and_order(pop: tuple[pl.DataFrame, dict]) -> None:
     df = pop[0]
     assert df.columns == list(COLUMNS)
@@ -229,13 +247,15 @@ def test_codes_ranges_ids(pop: tuple[pl.DataFrame, dict]) -> None:
     assert set(nulls) == {"days_to_first_outpatient"}
     # days only for referred people; nobody misses cardiology appointments unreferred
     assert df.filter(~pl.col("cardiology_referral"))["days_to_first_outpatient"].null_count() == (
-        df.filter(~pl.col("cardiology_referral")).height)
+        df.filter(~pl.col("cardiology_referral")).height
+    )
     assert df.filter(~pl.col("cardiology_referral"))["missed_appointments"].sum() == 0
     # children have no CVD register entries
     assert df.filter(pl.col("age") < 18).select(pl.any_horizontal(list(CONDITIONS[:6]))).sum().item() == 0
 
 
 # --- geography -----------------------------------------------------------------------
+
 
 def test_areas_decile_counts_localities_contiguous() -> None:
     a = areas(2024)
@@ -273,11 +293,15 @@ def test_people_cover_all_areas_and_practices_mostly_local(pop: tuple[pl.DataFra
     assert df["lsoa"].n_unique() == 549
     assert df["gp_practice"].n_unique() == 100
     a = areas(SEED)
-    assert df.join(a.select("lsoa", loc="locality", dec="imd_decile"), on="lsoa").select(
-        (pl.col("loc") == pl.col("locality")).all() & (pl.col("dec") == pl.col("imd_decile")).all()).item()
+    assert (
+        df.join(a.select("lsoa", loc="locality", dec="imd_decile"), on="lsoa")
+        .select((pl.col("loc") == pl.col("locality")).all() & (pl.col("dec") == pl.col("imd_decile")).all())
+        .item()
+    )
     # a practice's list comes mostly from one locality
     main_share = df.group_by("gp_practice").agg(
-        (pl.col("locality") == pl.col("locality").mode().first()).mean().alias("s"))["s"]
+        (pl.col("locality") == pl.col("locality").mode().first()).mean().alias("s")
+    )["s"]
     assert main_share.median() > 0.85
 
 
@@ -298,6 +322,7 @@ def test_geojson(tmp_path: Path) -> None:
 
 # --- demography ----------------------------------------------------------------------
 
+
 def test_demography(pop: tuple[pl.DataFrame, dict]) -> None:
     df = pop[0]
     old = (df["age"] >= 65).mean()
@@ -308,8 +333,9 @@ def test_demography(pop: tuple[pl.DataFrame, dict]) -> None:
     ns = (df["ethnicity"] == "Not stated").mean()
     assert 0.02 < ns < 0.06
     by_loc = dict(stated.group_by("locality").agg((pl.col("ethnicity") == "White").mean()).iter_rows())
-    assert max(by_loc["Ipswich"], by_loc["Colchester"]) < min(by_loc["Babergh and Mid Suffolk"],
-                                                               by_loc["Tendring Coast"])
+    assert max(by_loc["Ipswich"], by_loc["Colchester"]) < min(
+        by_loc["Babergh and Mid Suffolk"], by_loc["Tendring Coast"]
+    )
     nsq = df.group_by("imd_quintile").agg((pl.col("ethnicity") == "Not stated").mean().alias("s"))
     nsq = dict(nsq.iter_rows())
     assert nsq[1] > nsq[5]
@@ -319,6 +345,7 @@ def test_demography(pop: tuple[pl.DataFrame, dict]) -> None:
 
 
 # --- disease and under-diagnosis -----------------------------------------------------
+
 
 def test_recorded_never_without_true(pop: tuple[pl.DataFrame, dict]) -> None:
     df = pop[0]
@@ -333,8 +360,11 @@ def test_detection_by_quintile_matches_truth(pop: tuple[pl.DataFrame, dict], con
     det = truth["detection"][condition]
     cases = df.filter(pl.col(f"true_{condition}"))
     base = np.asarray(det["by_imd_quintile"])[cases["imd_quintile"].to_numpy() - 1]
-    mult = cases["ethnicity"].replace_strict(det["ethnicity_multiplier"], default=1.0,
-                                             return_dtype=pl.Float64).to_numpy()
+    mult = (
+        cases["ethnicity"]
+        .replace_strict(det["ethnicity_multiplier"], default=1.0, return_dtype=pl.Float64)
+        .to_numpy()
+    )
     p = np.minimum(base * mult, 1.0)
     q = cases["imd_quintile"].to_numpy()
     rec = cases[condition].to_numpy()
@@ -368,10 +398,14 @@ def test_true_disease_model_recovered(pop: tuple[pl.DataFrame, dict], condition:
 
 def test_age_gradient_and_inequalities(pop: tuple[pl.DataFrame, dict]) -> None:
     df, truth = pop
-    bands = (df.with_columns(band=pl.col("age").clip(0, 99) // 20)
-             .group_by("band").agg(pl.col("true_hypertension").mean()).sort("band"))
+    bands = (
+        df.with_columns(band=pl.col("age").clip(0, 99) // 20)
+        .group_by("band")
+        .agg(pl.col("true_hypertension").mean())
+        .sort("band")
+    )
     prev = bands["true_hypertension"].to_list()
-    assert all(a < b for a, b in zip(prev, prev[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(prev))
     assert prev[-1] > 0.5 > prev[1]
     q = dict(df.group_by("imd_quintile").agg(pl.col("true_chd").mean()).iter_rows())
     assert truth["conditions"]["chd"]["odds_ratios"]["imd_quintile_step"] > 1
@@ -392,13 +426,22 @@ def test_prevalence_near_qof_targets(big: tuple[pl.DataFrame, dict]) -> None:
 
 # --- treatment, risk factors, access, outcomes ---------------------------------------
 
+
 def test_treatment_gaps_match_truth(pop: tuple[pl.DataFrame, dict]) -> None:
     df, truth = pop
-    vasc_minus_sex = (pl.col("heart_failure").cast(pl.Int64) + pl.col("hypertension")
-                      + 2 * (pl.col("age") >= 75) + pl.col("age").is_between(65, 74) + pl.col("diabetes")
-                      + 2 * pl.col("stroke_tia") + (pl.col("chd") | pl.col("pad")))
+    vasc_minus_sex = (
+        pl.col("heart_failure").cast(pl.Int64)
+        + pl.col("hypertension")
+        + 2 * (pl.col("age") >= 75)
+        + pl.col("age").is_between(65, 74)
+        + pl.col("diabetes")
+        + 2 * pl.col("stroke_tia")
+        + (pl.col("chd") | pl.col("pad"))
+    )
     eligible = {
-        "statin": pl.col("chd") | pl.col("stroke_tia") | pl.col("pad")
+        "statin": pl.col("chd")
+        | pl.col("stroke_tia")
+        | pl.col("pad")
         | ((pl.col("diabetes") | pl.col("ckd")) & (pl.col("age") >= 40)),
         "antihypertensive": pl.col("hypertension") | pl.col("heart_failure"),
         "anticoagulant": pl.col("af") & (vasc_minus_sex >= 2),
@@ -408,8 +451,12 @@ def test_treatment_gaps_match_truth(pop: tuple[pl.DataFrame, dict]) -> None:
         assert flagged.filter(pl.col(name) & ~pl.col("e")).height == 0, name
         rates = truth["treatment"][name]["by_imd_quintile"]
         assert rates[0] < rates[4]
-        got = (flagged.filter("e").group_by("imd_quintile")
-               .agg(pl.col(name).sum().alias("k"), pl.len().alias("m")).sort("imd_quintile"))
+        got = (
+            flagged.filter("e")
+            .group_by("imd_quintile")
+            .agg(pl.col(name).sum().alias("k"), pl.len().alias("m"))
+            .sort("imd_quintile")
+        )
         for qq, k, m in got.iter_rows():
             p = rates[qq - 1]
             assert abs(k - m * p) <= Z * math.sqrt(m * p * (1 - p)) + 1, (name, qq)
@@ -422,11 +469,22 @@ def test_risk_factors(pop: tuple[pl.DataFrame, dict]) -> None:
     assert smoke[1] > 1.5 * smoke[5]
     assert 0.09 < (adults["smoking"] == "current").mean() < 0.17
     assert df.filter(pl.col("age") < 16)["smoking"].eq("never").all()
-    sbp = adults.group_by(
-        pl.when(~pl.col("true_hypertension")).then(0).when(~pl.col("antihypertensive")).then(2).otherwise(1)
-    ).agg(pl.col("systolic_bp").mean()).sort("literal")["systolic_bp"].to_list()
+    sbp = (
+        adults.group_by(
+            pl.when(~pl.col("true_hypertension"))
+            .then(0)
+            .when(~pl.col("antihypertensive"))
+            .then(2)
+            .otherwise(1)
+        )
+        .agg(pl.col("systolic_bp").mean())
+        .sort("literal")["systolic_bp"]
+        .to_list()
+    )
     assert sbp[0] < sbp[1] < sbp[2]  # none < treated < untreated hypertension
-    chol = dict(adults.filter(pl.col("age") >= 50).group_by("statin").agg(pl.col("cholesterol").mean()).iter_rows())
+    chol = dict(
+        adults.filter(pl.col("age") >= 50).group_by("statin").agg(pl.col("cholesterol").mean()).iter_rows()
+    )
     assert chol[True] < chol[False] - 0.8
     assert 26 < adults["bmi"].mean() < 29
 
@@ -442,7 +500,9 @@ def test_access_gradients(big: tuple[pl.DataFrame, dict]) -> None:
     assert days[1] / days[5] == pytest.approx(d["rr_per_quintile_step"] ** 4, rel=0.12)
     seen = df.filter(pl.col("cardiology_referral"))["days_to_first_outpatient"].is_not_null().mean()
     assert seen == pytest.approx(1 - d["not_yet_seen"], abs=0.02)
-    missed = df.filter("cardiology_referral").group_by("imd_quintile").agg(pl.col("missed_appointments").mean())
+    missed = (
+        df.filter("cardiology_referral").group_by("imd_quintile").agg(pl.col("missed_appointments").mean())
+    )
     missed = dict(missed.iter_rows())
     assert missed[1] > missed[5]
 
@@ -472,15 +532,22 @@ def test_deaths_follow_truth(big: tuple[pl.DataFrame, dict]) -> None:
     df, truth = big
     rate = dict(df.group_by("imd_quintile").agg(pl.col("cvd_death").mean()).iter_rows())
     assert rate[1] > rate[5]
-    by_hf = dict(df.filter(pl.col("age") >= 75).group_by("true_heart_failure")
-                 .agg(pl.col("cvd_death").mean()).iter_rows())
+    by_hf = dict(
+        df.filter(pl.col("age") >= 75)
+        .group_by("true_heart_failure")
+        .agg(pl.col("cvd_death").mean())
+        .iter_rows()
+    )
     assert by_hf[True] > 2 * by_hf[False]
     per_1000 = 1000 * df["cvd_death"].mean()
     assert 1.0 < per_1000 < 5.0
-    assert truth["realised"]["by_imd_quintile"]["cvd_deaths_per_1000"]["all"] == pytest.approx(per_1000, abs=1e-3)
+    assert truth["realised"]["by_imd_quintile"]["cvd_deaths_per_1000"]["all"] == pytest.approx(
+        per_1000, abs=1e-3
+    )
 
 
 # --- truth ---------------------------------------------------------------------------
+
 
 def test_truth_is_complete_and_labelled(pop: tuple[pl.DataFrame, dict]) -> None:
     truth = pop[1]

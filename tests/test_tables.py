@@ -119,7 +119,10 @@ def test_table_structure_and_accessibility():
 
 def test_columns_select_rename_and_formats():
     markup = table_html(
-        _protected(), id="t", caption="c", columns={"rate": "Rate per 1,000", "group": "Group"},
+        _protected(),
+        id="t",
+        caption="c",
+        columns={"rate": "Rate per 1,000", "group": "Group"},
         formats={"rate": ("rate", 2)},
     )
     cells = _parse(markup)
@@ -175,19 +178,33 @@ def test_empty_table():
 
 
 def test_suppression_footnote_once_per_reason_with_display_labels():
-    df = pl.DataFrame({
-        "group": ["a", "b", "c", "d", "e", "f"],
-        "numerator": [3, 2, 50, 60, 70, 80], "denominator": [100, 100, 4, 100, 100, 100],
-        "value": [0.03, 0.02, 0.9, 0.6, 0.7, 0.8], "lower_ci": [0.0] * 6, "upper_ci": [1.0] * 6,
-    })  # fmt: skip
+    df = pl.DataFrame(
+        {
+            "group": ["a", "b", "c", "d", "e", "f"],
+            "numerator": [3, 2, 50, 60, 70, 80],
+            "denominator": [100, 100, 4, 100, 100, 100],
+            "value": [0.03, 0.02, 0.9, 0.6, 0.7, 0.8],
+            "lower_ci": [0.0] * 6,
+            "upper_ci": [1.0] * 6,
+        }
+    )
     ci = ["value", "lower_ci", "upper_ci"]
-    out = protect(df, counts=["numerator", "denominator"], derived={"numerator": ci, "denominator": ci}, by=[])
+    out = protect(
+        df, counts=["numerator", "denominator"], derived={"numerator": ci, "denominator": ci}, by=[]
+    )
     assert out["suppression_reason"].drop_nulls().n_unique() >= 2  # the rows give the reasons several times
-    markup = table_html(out, id="t", caption="c", columns={"group": "Group", "value": "Rate",
-                                                           "lower_ci": "Lower 95% CI", "upper_ci": "Upper 95% CI"})
-    foot = markup[markup.index('<p class="hg-table-note">'):]
+    markup = table_html(
+        out,
+        id="t",
+        caption="c",
+        columns={"group": "Group", "value": "Rate", "lower_ci": "Lower 95% CI", "upper_ci": "Upper 95% CI"},
+    )
+    foot = markup[markup.index('<p class="hg-table-note">') :]
     assert foot.count("Counts from 1 to 7 are not shown.") == 1
-    assert foot.count("Rate and 95% confidence interval not shown because they come from a suppressed count.") == 1
+    assert (
+        foot.count("Rate and 95% confidence interval not shown because they come from a suppressed count.")
+        == 1
+    )
     for internal in ("lower_ci", "upper_ci", "value,", "numerator", "derived from"):
         assert internal not in foot
 
@@ -195,28 +212,55 @@ def test_suppression_footnote_once_per_reason_with_display_labels():
 def test_reason_notes_unknown_and_reference_reasons():
     notes = reason_notes(
         ["custom rule applied", "rate_ratio, rr_lower: compared with a suppressed reference group"],
-        labels={"rate_ratio": "Rate ratio", "rr_lower": "Lower 95% CI"}, columns=["rate_ratio", "rr_lower", "rr_upper"],
+        labels={"rate_ratio": "Rate ratio", "rr_lower": "Lower 95% CI"},
+        columns=["rate_ratio", "rr_lower", "rr_upper"],
     )
-    assert notes == ["Rate ratio and lower 95% CI not shown because the group they are compared with is suppressed.",
-                     "Custom rule applied."]
-    both = reason_notes(["rate_ratio, rr_lower, rr_upper: compared with a suppressed reference group"],
-                        labels={"rate_ratio": "Rate ratio", "rr_lower": "RR lower", "rr_upper": "RR upper"},
-                        columns=["rate_ratio", "rr_lower", "rr_upper"])
-    assert both == ["Rate ratio and RR confidence interval not shown because the group they are compared with "
-                    "is suppressed."]
+    assert notes == [
+        "Rate ratio and lower 95% CI not shown because the group they are compared with is suppressed.",
+        "Custom rule applied.",
+    ]
+    both = reason_notes(
+        ["rate_ratio, rr_lower, rr_upper: compared with a suppressed reference group"],
+        labels={"rate_ratio": "Rate ratio", "rr_lower": "RR lower", "rr_upper": "RR upper"},
+        columns=["rate_ratio", "rr_lower", "rr_upper"],
+    )
+    assert both == [
+        "Rate ratio and RR confidence interval not shown because the group they are compared with "
+        "is suppressed."
+    ]
     # columns not shown in the table are not named; a derived reason naming none of them is dropped
-    assert reason_notes(["n: count of 1-7; rate: derived from a suppressed count"], labels={"g": "G"},
-                        columns=["g", "n", "rate"]) == ["Counts from 1 to 7 are not shown."]
+    assert reason_notes(
+        ["n: count of 1-7; rate: derived from a suppressed count"],
+        labels={"g": "G"},
+        columns=["g", "n", "rate"],
+    ) == ["Counts from 1 to 7 are not shown."]
 
 
 def test_group_rows_show_the_dimension_once():
-    df = protect(pl.DataFrame({"dimension": ["Sex", "Sex", "Age", "Age", "Age"], "group": ["F", "M", "0-4", "5-9", "10+"],
-                               "n": [100, 200, 300, 400, 500]}), counts=["n"], by=[])
-    markup = table_html(df, id="t", caption="c", columns={"dimension": "Dimension", "group": "Group", "n": "People"},
-                        group="dimension")
+    df = protect(
+        pl.DataFrame(
+            {
+                "dimension": ["Sex", "Sex", "Age", "Age", "Age"],
+                "group": ["F", "M", "0-4", "5-9", "10+"],
+                "n": [100, 200, 300, 400, 500],
+            }
+        ),
+        counts=["n"],
+        by=[],
+    )
+    markup = table_html(
+        df,
+        id="t",
+        caption="c",
+        columns={"dimension": "Dimension", "group": "Group", "n": "People"},
+        group="dimension",
+    )
     cells = _parse(markup)
     assert [c[2] for c in cells if c[1].get("scope") == "col"] == ["Group", "People"]
-    assert [(c[2], c[1].get("colspan")) for c in cells if c[1].get("scope") == "rowgroup"] == [("Sex", "2"), ("Age", "2")]
+    assert [(c[2], c[1].get("colspan")) for c in cells if c[1].get("scope") == "rowgroup"] == [
+        ("Sex", "2"),
+        ("Age", "2"),
+    ]
     assert [c[2] for c in cells if c[1].get("scope") == "row"] == ["F", "M", "0-4", "5-9", "10+"]
     assert markup.count("<tbody>") == 2 and markup.count("</tbody>") == 2
     assert markup.index(">Sex<") < markup.index(">M<") < markup.index(">Age<") < markup.index(">0-4<")
@@ -225,8 +269,13 @@ def test_group_rows_show_the_dimension_once():
 
 
 def test_negative_zero_never_shows_a_sign():
-    for v, style, dp in [(-0.0, "number", 1), (-0.04, "number", 1), (-0.0004, "proportion", 1), (-1e-12, "ratio", 2),
-                         (-0.4, "integer", None)]:
+    for v, style, dp in [
+        (-0.0, "number", 1),
+        (-0.04, "number", 1),
+        (-0.0004, "proportion", 1),
+        (-1e-12, "ratio", 2),
+        (-0.4, "integer", None),
+    ]:
         assert not format_number(v, style=style, dp=dp).startswith("-")
     assert format_number(-0.06) == "-0.1"
 
@@ -234,19 +283,25 @@ def test_negative_zero_never_shows_a_sign():
 def _dsr_rows() -> pl.DataFrame:
     """Age-standardised rates as the chapters publish them: a reference row, a group with fewer than
     10 events (count shown rounded to 10, rate not calculated) and a group whose count is suppressed."""
-    df = pl.DataFrame({
-        "dimension": ["ethnicity"] * 3 + ["other"] * 2,  # (the other table's suppression stays in it)
-        "label": ["White", "Mixed", "Black", "Asian", "Other"],
-        "events": [590, 9, 300, 4, 60],
-        "population": [222_010, 5_570, 8_000, 9_000, 7_000],
-        "value": [2.0, None, 3.1, None, 0.9],
-        "rate_ratio": [1.0, None, 1.5, None, 1.0],
-        "rr_lower": [None, None, 1.3, None, None],
-        "rr_upper": [None, None, 1.7, None, None],
-        "note": [None, "total events < 10", None, "total events < 10", None],
-    })  # fmt: skip
-    return protect(df, counts=["events", "population"], by=["dimension"],
-                   derived={"events": ["value", "rate_ratio", "rr_lower", "rr_upper"]})
+    df = pl.DataFrame(
+        {
+            "dimension": ["ethnicity"] * 3 + ["other"] * 2,  # (the other table's suppression stays in it)
+            "label": ["White", "Mixed", "Black", "Asian", "Other"],
+            "events": [590, 9, 300, 4, 60],
+            "population": [222_010, 5_570, 8_000, 9_000, 7_000],
+            "value": [2.0, None, 3.1, None, 0.9],
+            "rate_ratio": [1.0, None, 1.5, None, 1.0],
+            "rr_lower": [None, None, 1.3, None, None],
+            "rr_upper": [None, None, 1.7, None, None],
+            "note": [None, "total events < 10", None, "total events < 10", None],
+        }
+    )
+    return protect(
+        df,
+        counts=["events", "population"],
+        by=["dimension"],
+        derived={"events": ["value", "rate_ratio", "rr_lower", "rr_upper"]},
+    )
 
 
 def test_missing_values_say_why():
@@ -256,26 +311,50 @@ def test_missing_values_say_why():
         "Not applicable: the reference group's rate ratio is 1 by definition, with no interval",
         "Not calculated: fewer than 10 events",
     ]
-    markup = table_html(df, id="t", caption="c", columns={"label": "Group", "events": "Events", "value": "Rate",
-                                                             "rate_ratio": "Rate ratio", "rr_lower": "RR lower",
-                                                             "rr_upper": "RR upper"})  # fmt: skip
+    markup = table_html(
+        df,
+        id="t",
+        caption="c",
+        columns={
+            "label": "Group",
+            "events": "Events",
+            "value": "Rate",
+            "rate_ratio": "Rate ratio",
+            "rr_lower": "RR lower",
+            "rr_upper": "RR upper",
+        },
+    )
     rows = {r[0]: r[1:] for r in _rows(markup)}
     assert rows["Mixed"] == ["10", "[x]", "[x]", "[x]", "[x]"]  # published count: the rate is [x], not [c]
-    assert rows["Asian"] == ["[c]", "[c]", "[c]", "[c]", "[c]"]  # suppressed count: [c] whatever the note says
+    assert rows["Asian"] == [
+        "[c]",
+        "[c]",
+        "[c]",
+        "[c]",
+        "[c]",
+    ]  # suppressed count: [c] whatever the note says
     assert rows["White"][-2:] == ["[z]", "[z]"]  # does not apply (GSS symbol), not "not available"
     foot = re.findall(r'<p class="hg-table-note">(.*?)</p>', markup)
-    assert "[x] Not calculated: fewer than 10 events. Counts are rounded to protect confidentiality, so a group " \
-           "with fewer than 10 events can show 10." in foot
-    assert "[z] Not applicable: the reference group's rate ratio is 1 by definition, with no interval." in foot
+    assert (
+        "[x] Not calculated: fewer than 10 events. Counts are rounded to protect confidentiality, so a group "
+        "with fewer than 10 events can show 10." in foot
+    )
+    assert (
+        "[z] Not applicable: the reference group's rate ratio is 1 by definition, with no interval." in foot
+    )
     assert "[x] Not available." not in foot
     assert any(f.startswith("[c] Suppressed to protect confidentiality.") for f in foot)
     # without a note or a reference row the plain reason stays
-    plain = protect(pl.DataFrame({"g": ["a", "b"], "n": [100, 200], "v": [1.0, None]}), counts=["n"], derived={})
+    plain = protect(
+        pl.DataFrame({"g": ["a", "b"], "n": [100, 200], "v": [1.0, None]}), counts=["n"], derived={}
+    )
     assert missing_reasons(plain, columns=["v"]) == ["Not available"]
     assert "[x] Not available." in table_html(plain, id="p", caption="c")
     # an unknown note is still shown, escaped
     odd = plain.with_columns(note=pl.lit("model <failed>"))
-    assert "[x] Not available: model &lt;failed&gt;." in table_html(odd, id="o", caption="c", columns=["g", "v"])
+    assert "[x] Not available: model &lt;failed&gt;." in table_html(
+        odd, id="o", caption="c", columns=["g", "v"]
+    )
 
 
 def _rows(markup: str) -> list[list[str]]:

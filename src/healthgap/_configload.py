@@ -41,8 +41,14 @@ _REPORT = ("title", "organisation", "subtitle", "period", "contact")
 _DATA = ("path", "format", "columns", "codes", "truth", "boundaries", "boundary_key", "synthetic")
 _DIMENSION = ("name", "label", "order", "labels", "reference")
 _MODEL = (
-    "target", "features", "exclude_protected", "top_fraction", "test_size", "seed",
-    "shap_sample", "mitigation_sample",
+    "target",
+    "features",
+    "exclude_protected",
+    "top_fraction",
+    "test_size",
+    "seed",
+    "shap_sample",
+    "mitigation_sample",
 )
 _DISCLOSURE = ("enabled", "suppress_below", "rounding", "reason")
 _FORMATS = ("auto", "parquet", "csv")
@@ -53,8 +59,15 @@ _PROTECTED_FEATURES = ("sex", "ethnicity", "imd_decile", "imd_quintile", "age_ba
 
 
 def _type_name(value: Any) -> str:
-    return {bool: "true/false", int: "a whole number", float: "a number", str: "text",
-            list: "a list", dict: "a mapping", type(None): "nothing (null)"}.get(type(value), type(value).__name__)
+    return {
+        bool: "true/false",
+        int: "a whole number",
+        float: "a number",
+        str: "text",
+        list: "a list",
+        dict: "a mapping",
+        type(None): "nothing (null)",
+    }.get(type(value), type(value).__name__)
 
 
 def _suggest(word: str, options: tuple[str, ...] | list[str]) -> str:
@@ -86,15 +99,21 @@ class _Checker:
         if node is None:
             return {}
         if not isinstance(node, dict):
-            self.add(WRONG_TYPE.format(where=where, expected="a mapping of keys", got=_type_name(node), value=node))
+            self.add(
+                WRONG_TYPE.format(where=where, expected="a mapping of keys", got=_type_name(node), value=node)
+            )
             return {}
         for key in node:
             if key not in valid:
                 path = f"{where}.{key}" if where else str(key)
-                self.add(UNKNOWN_KEY.format(where=path, hint=_suggest(str(key), valid), valid=", ".join(valid)))
+                self.add(
+                    UNKNOWN_KEY.format(where=path, hint=_suggest(str(key), valid), valid=", ".join(valid))
+                )
         return node
 
-    def typed(self, node: dict, key: str, where: str, kind: type | tuple, default: Any, *, nullable: bool = False) -> Any:
+    def typed(
+        self, node: dict, key: str, where: str, kind: type | tuple, default: Any, *, nullable: bool = False
+    ) -> Any:
         if key not in node:
             return default
         value = node[key]
@@ -104,17 +123,31 @@ class _Checker:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
         if not ok:
-            expected = {str: "text", bool: "true or false", int: "a whole number", float: "a number",
-                        list: "a list", dict: "a mapping"}.get(kind, str(kind))  # type: ignore[call-overload]
-            self.add(WRONG_TYPE.format(where=_join(where, key), expected=expected, got=_type_name(value), value=value))
+            expected = {
+                str: "text",
+                bool: "true or false",
+                int: "a whole number",
+                float: "a number",
+                list: "a list",
+                dict: "a mapping",
+            }.get(kind, str(kind))  # type: ignore[call-overload]
+            self.add(
+                WRONG_TYPE.format(
+                    where=_join(where, key), expected=expected, got=_type_name(value), value=value
+                )
+            )
             return default
         return value
 
     def level(self, value: Any, where: str) -> str | None:
         """Levels and codes are strings; accept whole numbers too (imd quintile 5)."""
         if isinstance(value, bool) or not isinstance(value, (str, int)):
-            self.add(WRONG_TYPE.format(where=where, expected="text or a whole number", got=_type_name(value), value=value)
-                     + (" Fix: quote it, e.g. 'yes'." if isinstance(value, bool) else ""))
+            self.add(
+                WRONG_TYPE.format(
+                    where=where, expected="text or a whole number", got=_type_name(value), value=value
+                )
+                + (" Fix: quote it, e.g. 'yes'." if isinstance(value, bool) else "")
+            )
             return None
         return str(value)
 
@@ -133,8 +166,9 @@ def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
-def _string_list(c: _Checker, node: dict, key: str, where: str, default: tuple[str, ...],
-                 valid: tuple[str, ...]) -> tuple[str, ...]:
+def _string_list(
+    c: _Checker, node: dict, key: str, where: str, default: tuple[str, ...], valid: tuple[str, ...]
+) -> tuple[str, ...]:
     value = c.typed(node, key, where, list, None)
     if value is None:
         return default
@@ -166,7 +200,9 @@ def _report(c: _Checker, node: Any) -> ReportSettings:
 
 def _data(c: _Checker, node: Any) -> DataSource:
     if node is None:
-        c.add(REQUIRED.format(where="data", example=" with at least data.path: the Parquet or CSV person table"))
+        c.add(
+            REQUIRED.format(where="data", example=" with at least data.path: the Parquet or CSV person table")
+        )
         node = {}
     node = c.keys(node, "data", _DATA)
     raw_path = c.typed(node, "path", "data", str, None)
@@ -181,17 +217,28 @@ def _data(c: _Checker, node: Any) -> DataSource:
         name = path.name.lower()
         fmt = next((v for k, v in _EXTENSIONS.items() if name.endswith(k)), "")
         if not fmt:
-            c.add(f"data.format: cannot tell the format of {path.name!r} from its extension. "
-                  "Fix: set data.format to parquet or csv.")
+            c.add(
+                f"data.format: cannot tell the format of {path.name!r} from its extension. "
+                "Fix: set data.format to parquet or csv."
+            )
             fmt = "parquet"
     columns: dict[str, str] = {}
     for canon, source in (c.typed(node, "columns", "data", dict, {}) or {}).items():
         at = f"data.columns.{canon}"
         if canon not in CONTRACT:
-            c.add(f"{at}: {canon!r} is not a contract column{_canonical_hint(str(canon))} "
-                  "Keys are canonical names, values the column names in your file.")
+            c.add(
+                f"{at}: {canon!r} is not a contract column{_canonical_hint(str(canon))} "
+                "Keys are canonical names, values the column names in your file."
+            )
         elif not isinstance(source, str) or not source:
-            c.add(WRONG_TYPE.format(where=at, expected="the column name in your file (text)", got=_type_name(source), value=source))
+            c.add(
+                WRONG_TYPE.format(
+                    where=at,
+                    expected="the column name in your file (text)",
+                    got=_type_name(source),
+                    value=source,
+                )
+            )
         else:
             columns[canon] = source
     codes: dict[str, dict[str, str]] = {}
@@ -202,10 +249,19 @@ def _data(c: _Checker, node: Any) -> DataSource:
             c.add(f"{at}: {canon!r} is not a contract column{_suggest(str(canon), tuple(CONTRACT))}")
             continue
         if col.kind not in ("category", "boolean", "integer"):
-            c.add(f"{at}: codes only apply to category, true/false and integer columns; {canon} is {col.kind}.")
+            c.add(
+                f"{at}: codes only apply to category, true/false and integer columns; {canon} is {col.kind}."
+            )
             continue
         if not isinstance(mapping, dict):
-            c.add(WRONG_TYPE.format(where=at, expected="a mapping {source code: canonical code}", got=_type_name(mapping), value=mapping))
+            c.add(
+                WRONG_TYPE.format(
+                    where=at,
+                    expected="a mapping {source code: canonical code}",
+                    got=_type_name(mapping),
+                    value=mapping,
+                )
+            )
             continue
         out: dict[str, str] = {}
         for src, dst in mapping.items():
@@ -214,25 +270,37 @@ def _data(c: _Checker, node: Any) -> DataSource:
                 continue
             if col.kind == "boolean":
                 if not isinstance(dst, bool):
-                    c.add(WRONG_TYPE.format(where=f"{at}.{key}", expected="true or false", got=_type_name(dst), value=dst))
+                    c.add(
+                        WRONG_TYPE.format(
+                            where=f"{at}.{key}", expected="true or false", got=_type_name(dst), value=dst
+                        )
+                    )
                     continue
                 out[key] = "true" if dst else "false"
             elif col.kind == "integer":
                 if isinstance(dst, bool) or not isinstance(dst, int):
-                    c.add(WRONG_TYPE.format(where=f"{at}.{key}", expected="a whole number", got=_type_name(dst), value=dst))
+                    c.add(
+                        WRONG_TYPE.format(
+                            where=f"{at}.{key}", expected="a whole number", got=_type_name(dst), value=dst
+                        )
+                    )
                     continue
                 out[key] = str(dst)
             elif dst is None:
                 out[key] = None  # type: ignore[assignment]  # treated as missing
             elif dst not in col.codes:
-                c.add(f"{at}.{key}: {dst!r} is not a valid {canon} code{_suggest(str(dst), col.codes)} "
-                      f"Valid: {', '.join(col.codes)}.")
+                c.add(
+                    f"{at}.{key}: {dst!r} is not a valid {canon} code{_suggest(str(dst), col.codes)} "
+                    f"Valid: {', '.join(col.codes)}."
+                )
             else:
                 out[key] = dst
         codes[canon] = out
     key = c.typed(node, "boundary_key", "data", str, "lsoa")
     if key not in GEOGRAPHY:
-        c.add(f"data.boundary_key: {key!r} is not a geography column{_suggest(key, GEOGRAPHY)} Valid: {', '.join(GEOGRAPHY)}.")
+        c.add(
+            f"data.boundary_key: {key!r} is not a geography column{_suggest(key, GEOGRAPHY)} Valid: {', '.join(GEOGRAPHY)}."
+        )
     return DataSource(
         path=path,
         format=fmt,  # type: ignore[arg-type]
@@ -249,17 +317,32 @@ def _dimension(c: _Checker, item: Any, at: str) -> Dimension | None:
     if isinstance(item, str):
         item = {"name": item}
     if not isinstance(item, dict):
-        c.add(WRONG_TYPE.format(where=at, expected="a dimension name or a mapping with name:", got=_type_name(item), value=item))
+        c.add(
+            WRONG_TYPE.format(
+                where=at,
+                expected="a dimension name or a mapping with name:",
+                got=_type_name(item),
+                value=item,
+            )
+        )
         return None
     node = c.keys(item, at, _DIMENSION)
     name = node.get("name")
     if not isinstance(name, str):
         c.add(REQUIRED.format(where=f"{at}.name", example=f" ({', '.join(DEFAULT_DIMENSIONS)})"))
         return None
-    valid = (*DEFAULT_DIMENSIONS, *(k for k, v in CONTRACT.items() if v.kind in ("category", "text")
-                                    and k not in ("person_id", *DEFAULT_DIMENSIONS)))
+    valid = (
+        *DEFAULT_DIMENSIONS,
+        *(
+            k
+            for k, v in CONTRACT.items()
+            if v.kind in ("category", "text") and k not in ("person_id", *DEFAULT_DIMENSIONS)
+        ),
+    )
     if name not in valid:
-        c.add(f"{at}.name: {name!r} is not an equity dimension{_suggest(name, valid)} Valid: {', '.join(valid)}.")
+        c.add(
+            f"{at}.name: {name!r} is not an equity dimension{_suggest(name, valid)} Valid: {', '.join(valid)}."
+        )
         return None
     base = DEFAULT_DIMENSIONS.get(name) or Dimension(name, CONTRACT[name].label, CONTRACT[name].codes, {}, "")
     order: tuple[str, ...] = base.order
@@ -270,7 +353,9 @@ def _dimension(c: _Checker, item: Any, at: str) -> Dimension | None:
             order = tuple(v for v in levels if v is not None)
             dupes = sorted({v for v in order if order.count(v) > 1})
             if dupes:
-                c.add(f"{at}.order: level(s) {', '.join(dupes)} listed more than once. Fix: list each level once.")
+                c.add(
+                    f"{at}.order: level(s) {', '.join(dupes)} listed more than once. Fix: list each level once."
+                )
     labels = dict(base.labels)
     raw_labels = c.typed(node, "labels", at, dict, None)
     if raw_labels is not None:
@@ -280,20 +365,34 @@ def _dimension(c: _Checker, item: Any, at: str) -> Dimension | None:
             if level is None:
                 continue
             if order and level not in order:
-                c.add(f"{at}.labels.{level}: {level!r} is not one of the levels{_suggest(level, order)} "
-                      f"Levels: {', '.join(order)}.")
+                c.add(
+                    f"{at}.labels.{level}: {level!r} is not one of the levels{_suggest(level, order)} "
+                    f"Levels: {', '.join(order)}."
+                )
             elif not isinstance(v, str):
-                c.add(WRONG_TYPE.format(where=f"{at}.labels.{level}", expected="text", got=_type_name(v), value=v))
+                c.add(
+                    WRONG_TYPE.format(
+                        where=f"{at}.labels.{level}", expected="text", got=_type_name(v), value=v
+                    )
+                )
             else:
                 labels[level] = v
-    reference = base.reference if "reference" not in node or node["reference"] is None else c.level(node["reference"], f"{at}.reference")
+    reference = (
+        base.reference
+        if "reference" not in node or node["reference"] is None
+        else c.level(node["reference"], f"{at}.reference")
+    )
     if reference is None:
         reference = base.reference
     if order and reference and reference not in order:
-        c.add(f"{at}.reference: {reference!r} is not among the levels of {name}{_suggest(reference, order)} "
-              f"Fix: use one of {', '.join(order)}.")
+        c.add(
+            f"{at}.reference: {reference!r} is not among the levels of {name}{_suggest(reference, order)} "
+            f"Fix: use one of {', '.join(order)}."
+        )
     if order and not reference:
-        c.add(f"{at}.reference: required when order is given. Fix: name the comparison level, e.g. {order[0]!r}.")
+        c.add(
+            f"{at}.reference: required when order is given. Fix: name the comparison level, e.g. {order[0]!r}."
+        )
     label = c.typed(node, "label", at, str, base.label)
     return Dimension(name=name, label=label, order=order, labels=labels, reference=reference)
 
@@ -329,16 +428,23 @@ def _model(c: _Checker, node: Any) -> ModelSettings:
     targets = (*OUTCOMES, *CONDITIONS)
     target = c.typed(node, "target", "model", str, d.target)
     if target not in targets:
-        c.add(f"model.target: {target!r} is not a valid target{_suggest(target, targets)} Valid: {', '.join(targets)}.")
-    features_valid = tuple(k for k in CONTRACT if k not in _NOT_FEATURES and not k.startswith(TRUTH_PREFIX)) + ("age_band",)
+        c.add(
+            f"model.target: {target!r} is not a valid target{_suggest(target, targets)} Valid: {', '.join(targets)}."
+        )
+    features_valid = (
+        *tuple(k for k in CONTRACT if k not in _NOT_FEATURES and not k.startswith(TRUTH_PREFIX)),
+        "age_band",
+    )
     features = _string_list(c, node, "features", "model", d.features, features_valid)
     exclude = c.typed(node, "exclude_protected", "model", bool, d.exclude_protected)
     for f in features:
         if f == target:
             c.add(f"model.features: {f!r} is the target and cannot also be a feature. Fix: remove it.")
         elif exclude and f in _PROTECTED_FEATURES:
-            c.add(f"model.features: {f!r} is a protected characteristic but model.exclude_protected is true. "
-                  "Fix: remove it from features, or set exclude_protected: false.")
+            c.add(
+                f"model.features: {f!r} is a protected characteristic but model.exclude_protected is true. "
+                "Fix: remove it from features, or set exclude_protected: false."
+            )
     s = ModelSettings(
         target=target,
         features=features,
@@ -368,8 +474,10 @@ def _disclosure(c: _Checker, node: Any) -> DisclosureSettings:
     _positive(c, s.suppress_below, "disclosure.suppress_below")
     _positive(c, s.rounding, "disclosure.rounding")
     if not s.enabled and not (s.reason or "").strip():
-        c.add("disclosure.enabled: disclosure control is off but no reason is given. Fix: add "
-              "disclosure.reason explaining why unprotected numbers may be published, or set enabled: true.")
+        c.add(
+            "disclosure.enabled: disclosure control is off but no reason is given. Fix: add "
+            "disclosure.reason explaining why unprotected numbers may be published, or set enabled: true."
+        )
     return s
 
 
@@ -391,8 +499,15 @@ def parse_mapping(raw: dict, *, path: Path) -> Config:
     data = _data(c, raw.get("data"))
     dimensions = _equity(c, raw.get("equity"))
     conditions = _string_list(c, raw, "conditions", "", CONDITIONS, CONDITIONS)
-    if "conditions" in raw and not conditions and isinstance(raw["conditions"], list) and not raw["conditions"]:
-        c.add("conditions: the list is empty. Fix: list the conditions your data records, e.g. - hypertension.")
+    if (
+        "conditions" in raw
+        and not conditions
+        and isinstance(raw["conditions"], list)
+        and not raw["conditions"]
+    ):
+        c.add(
+            "conditions: the list is empty. Fix: list the conditions your data records, e.g. - hypertension."
+        )
     outcomes = _string_list(c, raw, "outcomes", "", OUTCOMES, OUTCOMES)
     model = _model(c, raw.get("model"))
     disclosure = _disclosure(c, raw.get("disclosure"))
@@ -401,12 +516,14 @@ def parse_mapping(raw: dict, *, path: Path) -> Config:
         lines = "\n".join(f"  - {p}" for p in c.problems)
         raise ConfigError(f"{HEADER.format(path=path)}\n{lines}")
     defaulted = frozenset(
-        key for key, given in (
+        key
+        for key, given in (
             ("conditions", "conditions" in raw),
             ("outcomes", "outcomes" in raw),
             ("equity.dimensions", isinstance(raw.get("equity"), dict) and "dimensions" in raw["equity"]),
             ("model.target", isinstance(raw.get("model"), dict) and "target" in raw["model"]),
-        ) if not given
+        )
+        if not given
     )
     present = _present_columns(data)
     if present is not None:
@@ -416,9 +533,21 @@ def parse_mapping(raw: dict, *, path: Path) -> Config:
         if "outcomes" in defaulted:
             outcomes = tuple(x for x in outcomes if x in present)
         if "equity.dimensions" in defaulted:
-            dimensions = tuple(d for d in dimensions if d.name in present or d.name in ("age_band", "imd_quintile"))
-    return Config(path=path, data=data, dimensions=dimensions, conditions=conditions, outcomes=outcomes,
-                  model=model, disclosure=disclosure, report=report, seed=seed, defaulted=defaulted)
+            dimensions = tuple(
+                d for d in dimensions if d.name in present or d.name in ("age_band", "imd_quintile")
+            )
+    return Config(
+        path=path,
+        data=data,
+        dimensions=dimensions,
+        conditions=conditions,
+        outcomes=outcomes,
+        model=model,
+        disclosure=disclosure,
+        report=report,
+        seed=seed,
+        defaulted=defaulted,
+    )
 
 
 def _present_columns(data: DataSource) -> set[str] | None:
@@ -428,7 +557,7 @@ def _present_columns(data: DataSource) -> set[str] | None:
             names = pl.read_parquet_schema(data.path).keys()
         else:
             names = pl.scan_csv(data.path, infer_schema=False).collect_schema().names()
-    except Exception:  # noqa: BLE001 - validation reports unreadable files with a clear message
+    except Exception:
         return None
     source_to_canonical = {source: canonical for canonical, source in data.columns.items()}
     return {source_to_canonical.get(n, n) for n in names}

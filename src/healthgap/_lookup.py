@@ -22,9 +22,7 @@ MAX_LOOKUP_VALUES = 50_000
 _LOOKUPS: dict[str, dict[str, pl.Expr]] = {}
 
 
-def lookups(
-    config: Config, lf: pl.LazyFrame, exprs: dict[str, pl.Expr], *, key: str
-) -> dict[str, pl.Expr]:
+def lookups(config: Config, lf: pl.LazyFrame, exprs: dict[str, pl.Expr], *, key: str) -> dict[str, pl.Expr]:
     """Faster expressions for the category and text columns of a Parquet file.
 
     The canonical expression (trim, map codes, match codes case-insensitively) is run on
@@ -35,14 +33,15 @@ def lookups(
     """
     schema = lf.collect_schema()
     text = (pl.String, pl.Categorical)
-    names = [n for n in schema.names() if CONTRACT[n].kind in ("category", "text")
-             and (schema[n] in text or isinstance(schema[n], pl.Enum))]
+    names = [
+        n
+        for n in schema.names()
+        if CONTRACT[n].kind in ("category", "text") and (schema[n] in text or isinstance(schema[n], pl.Enum))
+    ]
     if config.data.format != "parquet" or not names:
         return {}
     if key not in _LOOKUPS:
-        found = pl.collect_all(
-            [lf.select(pl.col(n).unique().head(MAX_LOOKUP_VALUES + 1)) for n in names]
-        )
+        found = pl.collect_all([lf.select(pl.col(n).unique().head(MAX_LOOKUP_VALUES + 1)) for n in names])
         faster = {}
         for name, frame in zip(names, found, strict=True):
             if frame.height > MAX_LOOKUP_VALUES:
@@ -54,8 +53,9 @@ def lookups(
                 faster[name] = col  # already canonical: nothing to do per row
             else:
                 known = raw.is_not_null()
-                faster[name] = col.replace_strict(raw.filter(known), canon.filter(known),
-                                                  default=None, return_dtype=pl.String)
+                faster[name] = col.replace_strict(
+                    raw.filter(known), canon.filter(known), default=None, return_dtype=pl.String
+                )
         _LOOKUPS.clear()  # one file version at a time
         _LOOKUPS[key] = faster
     return _LOOKUPS[key]

@@ -88,7 +88,11 @@ class ValidationReport:
             if items:
                 out.append(f"{title} ({len(items)}):")
                 out += [f"  - {p}" for p in items]  # every problem at once, never "and N more"
-        out.append("Result: OK" if self.ok else f"Result: FAILED with {len(self.problems)} problem(s); fix them and run `healthgap validate` again.")
+        out.append(
+            "Result: OK"
+            if self.ok
+            else f"Result: FAILED with {len(self.problems)} problem(s); fix them and run `healthgap validate` again."
+        )
         return "\n".join(out)
 
     def __str__(self) -> str:

@@ -15,8 +15,12 @@ def synthetic_banner(*, known_answer: bool = True) -> str:
     ``known_answer``: whether the dataset comes with its true parameters (``data.truth``),
     so that the book's results can be checked against them.
     """
-    check = (" The inequalities in it were built in on purpose so that the methods can be checked "
-             "against a known answer." if known_answer else "")
+    check = (
+        " The inequalities in it were built in on purpose so that the methods can be checked "
+        "against a known answer."
+        if known_answer
+        else ""
+    )
     return (
         '<div class="hg-banner hg-banner-synthetic callout callout-warning" role="note" '
         'aria-label="Synthetic data">'

@@ -221,9 +221,7 @@ class Book:
 
             from healthgap.contract import CONTRACT
 
-            names = [
-                f"{CONTRACT[c].label.lower()} ({c})" if c in CONTRACT else c for c in missing
-            ]
+            names = [f"{CONTRACT[c].label.lower()} ({c})" if c in CONTRACT else c for c in missing]
             display(self.skip(_join(names) + (" column" if len(names) == 1 else " columns")))
             return False
         return True
@@ -278,14 +276,13 @@ class Book:
         missing = [c for c in counts if c not in data.columns]
         if missing:
             raise KeyError(
-                ERR_MISSING_COUNTS.format(
-                    what=what, id=id, missing=missing, columns=", ".join(data.columns)
-                )
+                ERR_MISSING_COUNTS.format(what=what, id=id, missing=missing, columns=", ".join(data.columns))
             )
         if counts:
             if derived is None:
                 derived = [
-                    c for c, t in data.schema.items()
+                    c
+                    for c, t in data.schema.items()
                     if t.is_float() and c not in counts and c != "confidence"
                 ]
             mapping = (
@@ -361,8 +358,9 @@ class Book:
         from healthgap.disclosure import assert_publishable
 
         title, description = self.tidy(title), self.tidy(description)
-        protected = self._claim_and_protect(data, id=id, what="Figure", counts=counts, derived=derived, by=by,
-                                            across=across)  # fmt: skip
+        protected = self._claim_and_protect(
+            data, id=id, what="Figure", counts=counts, derived=derived, by=by, across=across
+        )
         spec = chart(protected) if _is_builder(chart) else chart
         assert_publishable(spec, settings=self.config.disclosure)
         href = self._write(protected, id=id, title=title, kind="figure", description=description)
@@ -417,11 +415,10 @@ class Book:
         from healthgap.tables import table_html
 
         title = self.tidy(title)
-        protected = self._claim_and_protect(df, id=id, what="Table", counts=counts, derived=derived, by=by,
-                                            across=across)  # fmt: skip
-        markup = table_html(
-            protected, id=id, caption=title, columns=columns, formats=formats, note=note
+        protected = self._claim_and_protect(
+            df, id=id, what="Table", counts=counts, derived=derived, by=by, across=across
         )
+        markup = table_html(protected, id=id, caption=title, columns=columns, formats=formats, note=note)
         if download:
             href = self._write(protected, id=id, title=title, kind="table")
             markup += download_link(href, link_text(title, kind="table"))
@@ -442,8 +439,9 @@ class Book:
         from IPython.display import HTML
 
         title = self.tidy(title)
-        protected = self._claim_and_protect(df, id=id, what="Download", counts=counts, derived=derived, by=by,
-                                            across=across)  # fmt: skip
+        protected = self._claim_and_protect(
+            df, id=id, what="Download", counts=counts, derived=derived, by=by, across=across
+        )
         href = self._write(protected, id=id, title=title, kind="data")
         return HTML(download_link(href, link_text(title, kind="data")))
 
@@ -463,8 +461,16 @@ class Book:
     def _write(
         self, df: pl.DataFrame, *, id: str, title: str, kind: str, description: str | None = None
     ) -> str:
-        rel = write_download(df, self.downloads, chapter=self.chapter, id=id, title=title, kind=kind,
-                             synthetic=bool(self.config.data.synthetic), description=description)
+        rel = write_download(
+            df,
+            self.downloads,
+            chapter=self.chapter,
+            id=id,
+            title=title,
+            kind=kind,
+            synthetic=bool(self.config.data.synthetic),
+            description=description,
+        )
         return f"{self.page_prefix}downloads/{rel}"
 
 
@@ -549,7 +555,9 @@ def _tidy_groups(text: str, labels: Sequence[str]) -> str:
 
 def _under_quarto() -> bool:
     """True when Quarto executes the chapter: it numbers figure captions itself from ``fig-cap``."""
-    return any(os.environ.get(v) for v in ("QUARTO_DOCUMENT_PATH", "QUARTO_DOCUMENT_FILE", "QUARTO_EXECUTE_INFO"))
+    return any(
+        os.environ.get(v) for v in ("QUARTO_DOCUMENT_PATH", "QUARTO_DOCUMENT_FILE", "QUARTO_EXECUTE_INFO")
+    )
 
 
 def _is_builder(chart: Any) -> bool:
@@ -589,9 +597,7 @@ def setup(chapter: str | None = None, *, display_banners: bool = True) -> Book:
     if prefix is None:
         prefix = "" if slug == "index" else "../"
     env_downloads = os.environ.get(_ENV_DOWNLOADS, "").strip()
-    downloads = (
-        Path(env_downloads) if env_downloads else find_project() / "_build" / "downloads"
-    ).resolve()
+    downloads = (Path(env_downloads) if env_downloads else find_project() / "_build" / "downloads").resolve()
     downloads.mkdir(parents=True, exist_ok=True)
     clear_chapter(downloads, slug)
     book = Book(config=config, chapter=slug, page_prefix=prefix, downloads=downloads)

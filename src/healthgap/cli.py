@@ -22,8 +22,10 @@ from healthgap.errors import HealthgapError, RenderError
 __all__ = ["main", "build_parser"]
 
 EXIT_INTERRUPTED = 130
-NO_RENDERER = ("The book renderer (healthgap.render) is not available in this installation: {detail}. "
-               "Fix: reinstall healthgap with `make site` or `pip install -e .`.")
+NO_RENDERER = (
+    "The book renderer (healthgap.render) is not available in this installation: {detail}. "
+    "Fix: reinstall healthgap with `make site` or `pip install -e .`."
+)
 NO_SYNTH = "The synthetic data generator (healthgap.synth) is not available: {detail}."
 HINT_VERBOSE = "Run again with --verbose to see the full traceback."
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -58,8 +60,10 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     else:
         _say(f"Generating a synthetic population of {args.n:,} people (seed {args.seed}) into {out}/ ...")
     synth.write(out, **kwargs)
-    _say(f"Done in {time.perf_counter() - start:.1f} s: "
-         + ", ".join(p.name for p in sorted(out.iterdir()) if p.is_file()))
+    _say(
+        f"Done in {time.perf_counter() - start:.1f} s: "
+        + ", ".join(p.name for p in sorted(out.iterdir()) if p.is_file())
+    )
     return 0
 
 
@@ -83,7 +87,9 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.exists() and not args.force:
-        raise HealthgapError(f"{out} already exists. Fix: choose another --out, or pass --force to overwrite it.")
+        raise HealthgapError(
+            f"{out} already exists. Fix: choose another --out, or pass --force to overwrite it."
+        )
     result = write_starter_config(Path(args.dataset), out=out)
     _say(result.summary())
     return 0
@@ -107,8 +113,14 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)  # fail fast, before any chapter runs
     start = time.perf_counter()
-    site = render_book(config=config.path, out=Path(args.out).resolve(), project=project_root(),
-                       engine=args.engine, jobs=args.jobs, progress=_say)
+    site = render_book(
+        config=config.path,
+        out=Path(args.out).resolve(),
+        project=project_root(),
+        engine=args.engine,
+        jobs=args.jobs,
+        progress=_say,
+    )
     _say(f"Book written to {site} in {time.perf_counter() - start:.0f} s. Open {Path(site) / 'index.html'}")
     return 0
 
@@ -118,51 +130,75 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="healthgap",
         description="Health inequalities in cardiovascular disease: build the book, check a dataset, "
-                    "or make a config for a new one.",
+        "or make a config for a new one.",
         epilog="The config is chosen by --config PATH, else $HEALTHGAP_CONFIG, else data/default.yml. "
-               "Exit codes: 0 ok, 2 config error, 3 data error, 4 render error, 5 disclosure check failed, 130 interrupted.",
+        "Exit codes: 0 ok, 2 config error, 3 data error, 4 render error, 5 disclosure check failed, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"healthgap {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("synth", help="generate the synthetic population",
-                       description="Generate the synthetic population (population.parquet, truth.json, areas.geojson).")
+    p = sub.add_parser(
+        "synth",
+        help="generate the synthetic population",
+        description="Generate the synthetic population (population.parquet, truth.json, areas.geojson).",
+    )
     p.add_argument("--n", type=int, default=250_000, help="number of people (default 250000)")
     p.add_argument("--seed", type=int, default=2024, help="random seed (default 2024)")
     p.add_argument("--out", default="data/synthetic", help="output folder (default data/synthetic)")
     p.set_defaults(func=_cmd_synth)
 
-    p = sub.add_parser("validate", help="check a dataset against the contract",
-                       description="Print rows, per-column completeness, code distributions and every problem. "
-                                   "Exit 0 if the data can be used, 3 if not, 2 if the config is invalid.")
+    p = sub.add_parser(
+        "validate",
+        help="check a dataset against the contract",
+        description="Print rows, per-column completeness, code distributions and every problem. "
+        "Exit 0 if the data can be used, 3 if not, 2 if the config is invalid.",
+    )
     p.add_argument("--config", help="config file (default: $HEALTHGAP_CONFIG or data/default.yml)")
     p.set_defaults(func=_cmd_validate)
 
-    p = sub.add_parser("init", help="write a starter config for a new dataset",
-                       description="Read a new dataset (CSV or Parquet), guess how its columns and codes map onto "
-                                   "the contract, and write a commented config for you to complete.")
+    p = sub.add_parser(
+        "init",
+        help="write a starter config for a new dataset",
+        description="Read a new dataset (CSV or Parquet), guess how its columns and codes map onto "
+        "the contract, and write a commented config for you to complete.",
+    )
     p.add_argument("dataset", help="the person table, .csv or .parquet")
     p.add_argument("--out", default="config.yml", help="config file to write (default config.yml)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=_cmd_init)
 
-    p = sub.add_parser("example", help="write the 'other trust' example dataset",
-                       description="Write a differently shaped example dataset (CSV, other names and codes) "
-                                   "and its config, to try the book on a dataset that is not the default.")
+    p = sub.add_parser(
+        "example",
+        help="write the 'other trust' example dataset",
+        description="Write a differently shaped example dataset (CSV, other names and codes) "
+        "and its config, to try the book on a dataset that is not the default.",
+    )
     p.add_argument("--n", type=int, default=20_000, help="number of people (default 20000)")
     p.add_argument("--seed", type=int, default=11, help="random seed (default 11)")
     p.add_argument("--out", default="data/examples", help="output folder (default data/examples)")
     p.set_defaults(func=_cmd_example)
 
-    p = sub.add_parser("render", help="build the book (static website)",
-                       description="Execute every chapter against the configured dataset and write the website.")
+    p = sub.add_parser(
+        "render",
+        help="build the book (static website)",
+        description="Execute every chapter against the configured dataset and write the website.",
+    )
     p.add_argument("--config", help="config file (default: $HEALTHGAP_CONFIG or data/default.yml)")
     p.add_argument("--out", default="_site", help="output folder (default _site)")
-    p.add_argument("--engine", choices=("auto", "quarto", "builtin"), default="auto",
-                   help="quarto, the built-in renderer, or auto (quarto when installed; default)")
-    p.add_argument("--jobs", type=int, default=None, help="chapters executed in parallel (default: CPU count)")
-    p.add_argument("--verbose", action="store_true",
-                   help="on failure, also print the traceback (a failing chapter's kernel traceback)")
+    p.add_argument(
+        "--engine",
+        choices=("auto", "quarto", "builtin"),
+        default="auto",
+        help="quarto, the built-in renderer, or auto (quarto when installed; default)",
+    )
+    p.add_argument(
+        "--jobs", type=int, default=None, help="chapters executed in parallel (default: CPU count)"
+    )
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="on failure, also print the traceback (a failing chapter's kernel traceback)",
+    )
     p.set_defaults(func=_cmd_render)
     return parser
 

@@ -127,7 +127,6 @@ class Config:
         raise KeyError(f"No equity dimension {name!r} in the config {self.path}.")
 
 
-
 #: ESP2013 five-year age bands, as labelled by ``healthgap.stats.age_bands``.
 AGE_BANDS: tuple[str, ...] = (*(f"{a}-{a + 4}" for a in range(0, 90, 5)), "90+")
 

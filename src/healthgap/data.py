@@ -35,17 +35,25 @@ MISSING_FILE = "data.path: file not found: {path}. Fix: correct data.path in {co
 UNREADABLE = "data.path: cannot read {path} as {fmt}: {detail}. Fix: check the file is a valid {fmt} file, or set data.format."
 EMPTY = "The table {path} has no rows."
 MISSING_COLUMN = "Required column {name!r} is missing{close}. Fix: map it in the config, data.columns: {{{name}: <column in your file>}}."
-MISSING_IMD = ("Neither imd_decile nor imd_quintile is present{close}. Fix: map one of them, "
-               "e.g. data.columns: {{imd_decile: <column in your file>}}.")
+MISSING_IMD = (
+    "Neither imd_decile nor imd_quintile is present{close}. Fix: map one of them, "
+    "e.g. data.columns: {{imd_decile: <column in your file>}}."
+)
 MAPPED_ABSENT = "data.columns.{name}: the file has no column {source!r}{close}."
-UNMAPPED = ("{name}: {n} value(s) are not valid codes: {values}. Valid codes: {valid}. Fix: map them in the "
-            "config, e.g. data.codes: {{{name}: {{{example!r}: {target}}}}} (or null to treat as missing).")
+UNMAPPED = (
+    "{name}: {n} value(s) are not valid codes: {values}. Valid codes: {valid}. Fix: map them in the "
+    "config, e.g. data.codes: {{{name}: {{{example!r}: {target}}}}} (or null to treat as missing)."
+)
 WRONG_TYPE = "{name}: {n} value(s) are not {kind}, e.g. {values}. Fix: clean the column or map the codes in data.codes.{name}."
 OUT_OF_RANGE = "{name}: {n} value(s) outside {lo}-{hi} (found {mn} to {mx})."
-DUPLICATES = "person_id: {n} rows share an identifier with another row, e.g. {values}. Fix: one row per person."
+DUPLICATES = (
+    "person_id: {n} rows share an identifier with another row, e.g. {values}. Fix: one row per person."
+)
 NULL_IDS = "person_id: {n} rows have no identifier. Fix: every row needs a unique person_id."
 ALL_NULL = "{name}: every value is empty. Fix: map the right source column, or remove the column."
-NOT_IN_DATA = "{key}: {name!r} is not in the data{close}. Fix: map its column in data.columns, or remove it from {key}."
+NOT_IN_DATA = (
+    "{key}: {name!r} is not in the data{close}. Fix: map its column in data.columns, or remove it from {key}."
+)
 AUX_MISSING = "data.{key}: file not found: {path}. Fix: correct the path or set data.{key}: null."
 
 _KIND_WORDS = {"integer": "whole numbers", "float": "numbers", "boolean": "true/false values"}
@@ -74,7 +82,7 @@ def _scan(config: Config) -> tuple[pl.LazyFrame | None, list[str], list[str]]:
         else:
             lf = pl.scan_csv(src.path, infer_schema=False, truncate_ragged_lines=True)
         names = lf.collect_schema().names()
-    except Exception as exc:  # noqa: BLE001 - polars raises several types for corrupt files
+    except Exception as exc:
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         return None, [], [UNREADABLE.format(path=src.path, fmt=src.format, detail=detail)]
     problems: list[str] = []
@@ -154,14 +162,19 @@ def _aggregates(name: str, canon: pl.Expr, raw: pl.Expr) -> list[pl.Expr]:
         out.append(sample.value_counts(sort=True).head(6).implode().alias(f"{name}:badvals"))
     if col.minimum is not None:
         outside = (canon < col.minimum) | (canon > col.maximum)
-        out += [outside.sum().alias(f"{name}:outside"), canon.min().cast(pl.Float64).alias(f"{name}:min"),
-                canon.max().cast(pl.Float64).alias(f"{name}:max")]
+        out += [
+            outside.sum().alias(f"{name}:outside"),
+            canon.min().cast(pl.Float64).alias(f"{name}:min"),
+            canon.max().cast(pl.Float64).alias(f"{name}:max"),
+        ]
     if col.kind in ("category", "boolean") or name in ("imd_decile", "imd_quintile"):
         out.append(canon.cast(pl.String).drop_nulls().value_counts(sort=True).implode().alias(f"{name}:dist"))
     if name == "person_id":
         dup = canon.is_duplicated() & canon.is_not_null()
-        out += [dup.sum().alias("person_id:dup"),
-                canon.filter(dup).unique(maintain_order=True).head(5).implode().alias("person_id:dupvals")]
+        out += [
+            dup.sum().alias("person_id:dup"),
+            canon.filter(dup).unique(maintain_order=True).head(5).implode().alias("person_id:dupvals"),
+        ]
     return out
 
 
@@ -193,16 +206,27 @@ def _check_config_columns(config: Config, present: set[str]) -> list[str]:
     def need(key: str, name: str) -> None:
         if name not in present and name not in REQUIRED:
             close = difflib.get_close_matches(name, opts, n=1)
-            problems.append(NOT_IN_DATA.format(key=key, name=name, close=f" (did you mean {close[0]!r}?)" if close else ""))
+            problems.append(
+                NOT_IN_DATA.format(
+                    key=key, name=name, close=f" (did you mean {close[0]!r}?)" if close else ""
+                )
+            )
 
     for i, dim in enumerate(config.dimensions):
-        if dim.name not in ("age_band", "imd_quintile") or (dim.name == "imd_quintile" and not present & {"imd_decile", "imd_quintile"}):
-            need(f"equity.dimensions[{i}].name", "imd_decile or imd_quintile" if dim.name == "imd_quintile" else dim.name)
+        if dim.name not in ("age_band", "imd_quintile") or (
+            dim.name == "imd_quintile" and not present & {"imd_decile", "imd_quintile"}
+        ):
+            need(
+                f"equity.dimensions[{i}].name",
+                "imd_decile or imd_quintile" if dim.name == "imd_quintile" else dim.name,
+            )
     for name in config.conditions:
         need("conditions", name)
     for name in config.outcomes:
         need("outcomes", name)
-    if "model.target" not in config.defaulted:  # a defaulted target that is absent only skips the model chapters
+    if (
+        "model.target" not in config.defaulted
+    ):  # a defaulted target that is absent only skips the model chapters
         need("model.target", config.model.target)
     for name in config.model.features:
         if name != "age_band":
@@ -233,8 +257,13 @@ def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
     .. [1] NHS Digital, Data Quality Maturity Index methodology (completeness and validity).
     """
     lf, names, problems = _scan(config)
-    report = ValidationReport(source=config.data.path, format=config.data.format, synthetic=config.data.synthetic,
-                              source_columns=names, problems=problems)
+    report = ValidationReport(
+        source=config.data.path,
+        format=config.data.format,
+        synthetic=config.data.synthetic,
+        source_columns=names,
+        problems=problems,
+    )
     if lf is not None:
         schema = lf.collect_schema()
         present = set(schema.names())
@@ -243,9 +272,11 @@ def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
         exprs = [pl.len().alias(":rows")] + [e for n, (c, r) in canon.items() for e in _aggregates(n, c, r)]
         try:
             row = lf.select(exprs).collect().row(0, named=True)
-        except Exception as exc:  # noqa: BLE001 - as above
+        except Exception as exc:
             detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            report.problems.append(UNREADABLE.format(path=config.data.path, fmt=config.data.format, detail=detail))
+            report.problems.append(
+                UNREADABLE.format(path=config.data.path, fmt=config.data.format, detail=detail)
+            )
         else:
             _fill(report, row, [n for n in CONTRACT if n in present])
     if report.problems and raise_errors:
@@ -271,27 +302,58 @@ def _fill(report: ValidationReport, row: dict, present: list[str]) -> None:
             values = ", ".join(f"{v!r} ({n:,} row{'s' if n != 1 else ''})" for v, n in counts)
             if col.kind == "category":
                 target = _guess_code(name, counts[0][0])
-                report.problems.append(UNMAPPED.format(name=name, n=f"{bad:,}", values=values, valid=", ".join(col.codes),
-                                                       example=counts[0][0], target=target))
+                report.problems.append(
+                    UNMAPPED.format(
+                        name=name,
+                        n=f"{bad:,}",
+                        values=values,
+                        valid=", ".join(col.codes),
+                        example=counts[0][0],
+                        target=target,
+                    )
+                )
             else:
-                report.problems.append(WRONG_TYPE.format(name=name, n=f"{bad:,}", kind=_KIND_WORDS[col.kind], values=values))
+                report.problems.append(
+                    WRONG_TYPE.format(name=name, n=f"{bad:,}", kind=_KIND_WORDS[col.kind], values=values)
+                )
         elif nulls == rows:
             report.problems.append(ALL_NULL.format(name=name))
         outside = int(row.get(f"{name}:outside") or 0)
         if outside:
-            msg = OUT_OF_RANGE.format(name=name, n=f"{outside:,}", lo=_fmt(col.minimum), hi=_fmt(col.maximum),
-                                      mn=_fmt(row[f"{name}:min"]), mx=_fmt(row[f"{name}:max"]))
+            msg = OUT_OF_RANGE.format(
+                name=name,
+                n=f"{outside:,}",
+                lo=_fmt(col.minimum),
+                hi=_fmt(col.maximum),
+                mn=_fmt(row[f"{name}:min"]),
+                mx=_fmt(row[f"{name}:max"]),
+            )
             (report.problems if name in STRICT_RANGES else report.warnings).append(
-                msg + (" Fix: correct or remove these rows." if name in STRICT_RANGES else " They are kept; check them."))
+                msg
+                + (
+                    " Fix: correct or remove these rows."
+                    if name in STRICT_RANGES
+                    else " They are kept; check them."
+                )
+            )
         if f"{name}:dist" in row:
             report.distributions[name] = _counts(row[f"{name}:dist"])
     if row.get("person_id:dup"):
-        report.problems.append(DUPLICATES.format(n=f"{int(row['person_id:dup']):,}",
-                                                 values=", ".join(map(repr, row["person_id:dupvals"]))))
+        report.problems.append(
+            DUPLICATES.format(
+                n=f"{int(row['person_id:dup']):,}", values=", ".join(map(repr, row["person_id:dupvals"]))
+            )
+        )
     if "person_id" in present and 0 < int(row["person_id:null"]) < rows:
         report.problems.append(NULL_IDS.format(n=f"{int(row['person_id:null']):,}"))
-    report.missing_optional = [n for n in CONTRACT if n not in present and not CONTRACT[n].required
-                               and not n.startswith(TRUTH_PREFIX) and n not in ("imd_decile", "imd_quintile")]
+    report.missing_optional = [
+        n
+        for n in CONTRACT
+        if n not in present
+        and not CONTRACT[n].required
+        and not n.startswith(TRUTH_PREFIX)
+        and n not in ("imd_decile", "imd_quintile")
+    ]
     for name, share in report.completeness.items():
         if CONTRACT[name].required and 0 < share < 0.95 and name != "person_id":
             report.warnings.append(f"{name}: only {share:.1%} of rows have a value.")
@@ -303,8 +365,16 @@ _CACHE: dict[str, ValidationReport] = {}
 def _cache_key(config: Config) -> str:
     path = config.data.path
     stat = path.stat() if path.is_file() else None
-    return repr((config.data, config.dimensions, config.conditions, config.outcomes, config.model,
-                 stat and (stat.st_mtime_ns, stat.st_size)))
+    return repr(
+        (
+            config.data,
+            config.dimensions,
+            config.conditions,
+            config.outcomes,
+            config.model,
+            stat and (stat.st_mtime_ns, stat.st_size),
+        )
+    )
 
 
 def load(config: Config, *, validate: bool = True) -> pl.LazyFrame:
@@ -365,13 +435,23 @@ def resolve_dimensions(config: Config, people: pl.LazyFrame | pl.DataFrame) -> C
        (choice of a large, stable reference group for rate ratios).
     """
     lazy = people.lazy()
-    todo = [d for d in config.dimensions if (not d.order or not d.reference) and d.name != "age_band"
-            and d.name in lazy.collect_schema().names()]
+    todo = [
+        d
+        for d in config.dimensions
+        if (not d.order or not d.reference)
+        and d.name != "age_band"
+        and d.name in lazy.collect_schema().names()
+    ]
     if not todo:
         return config
-    counts = lazy.select(
-        pl.col(d.name).cast(pl.String).drop_nulls().value_counts(sort=True).implode().alias(d.name) for d in todo
-    ).collect().row(0, named=True)
+    counts = (
+        lazy.select(
+            pl.col(d.name).cast(pl.String).drop_nulls().value_counts(sort=True).implode().alias(d.name)
+            for d in todo
+        )
+        .collect()
+        .row(0, named=True)
+    )
     dims: list[Dimension] = []
     for d in config.dimensions:
         if d in todo:

@@ -73,7 +73,7 @@ def other_trust_frame(people: pl.DataFrame, *, seed: int = 11) -> pl.DataFrame:
     u = pl.Series("u", rng.random(people.height))
     letter = pl.lit(None, dtype=pl.String)
     for group, letters in LETTERS_BY_GROUP.items():
-        weights = np.array([2.0 ** -i for i in range(len(letters))])
+        weights = np.array([2.0**-i for i in range(len(letters))])
         cuts = np.cumsum(weights / weights.sum())
         choice = pl.lit(letters[-1])
         for cut, code in reversed(list(zip(cuts[:-1], letters[:-1], strict=True))):
@@ -93,7 +93,9 @@ def other_trust_frame(people: pl.DataFrame, *, seed: int = 11) -> pl.DataFrame:
         "systolic_bp": pl.col("systolic_bp").round(0).cast(pl.Int64),
         "cvd_admissions": pl.col("cvd_admissions"),
     }
-    exprs |= {c: pl.when(pl.col(c)).then(pl.lit("Y")).when(pl.col(c).not_()).then(pl.lit("N")) for c in _FLAGS}
+    exprs |= {
+        c: pl.when(pl.col(c)).then(pl.lit("Y")).when(pl.col(c).not_()).then(pl.lit("N")) for c in _FLAGS
+    }
     return frame.select(exprs[c].alias(name) for c, name in OTHER_TRUST_COLUMNS.items())
 
 

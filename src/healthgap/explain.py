@@ -17,6 +17,7 @@ Outputs
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -89,25 +90,44 @@ class Explanation:
     additivity_error: float
 
 
-def _importance(S: np.ndarray, features: Sequence[str], n_boot: int, seed: int,
-                confidence: float) -> pl.DataFrame:
+def _importance(
+    S: np.ndarray, features: Sequence[str], n_boot: int, seed: int, confidence: float
+) -> pl.DataFrame:
     A = np.abs(S)
     point = A.mean(axis=0)
-    reps = np.concatenate([(W @ A) / W.sum(axis=1, keepdims=True)
-                           for W in bootstrap_weights(S.shape[0], n_boot=n_boot, seed=seed)])
+    reps = np.concatenate(
+        [
+            (W @ A) / W.sum(axis=1, keepdims=True)
+            for W in bootstrap_weights(S.shape[0], n_boot=n_boot, seed=seed)
+        ]
+    )
     lo, hi = percentile_interval(reps, confidence)
-    return pl.DataFrame({
-        "feature": list(features), "label": [label_of(f) for f in features],
-        "n": [S.shape[0]] * len(features), "value": point, "lower_ci": lo, "upper_ci": hi,
-        "confidence": [confidence] * len(features), "statistic": ["Mean |SHAP| (log-odds)"] * len(features),
-        "method": [BOOT_METHOD.format(n=n_boot, seed=seed)] * len(features),
-    }).sort("value", descending=True).with_row_index("rank", offset=1)
+    return (
+        pl.DataFrame(
+            {
+                "feature": list(features),
+                "label": [label_of(f) for f in features],
+                "n": [S.shape[0]] * len(features),
+                "value": point,
+                "lower_ci": lo,
+                "upper_ci": hi,
+                "confidence": [confidence] * len(features),
+                "statistic": ["Mean |SHAP| (log-odds)"] * len(features),
+                "method": [BOOT_METHOD.format(n=n_boot, seed=seed)] * len(features),
+            }
+        )
+        .sort("value", descending=True)
+        .with_row_index("rank", offset=1)
+    )
 
 
-def _group_means(S: np.ndarray, raw_minus_base: np.ndarray, codes: np.ndarray, k: int,
-                 features: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def _group_means(
+    S: np.ndarray, raw_minus_base: np.ndarray, codes: np.ndarray, k: int, features: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
     keep = codes >= 0
-    G = sparse.csr_matrix((np.ones(keep.sum()), (np.flatnonzero(keep), codes[keep])), shape=(codes.shape[0], k))
+    G = sparse.csr_matrix(
+        (np.ones(keep.sum()), (np.flatnonzero(keep), codes[keep])), shape=(codes.shape[0], k)
+    )
     counts = np.asarray(G.sum(axis=0)).ravel()
     M = np.column_stack([S, raw_minus_base])
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -122,25 +142,42 @@ def _by_group(S: np.ndarray, rest: np.ndarray, found: Sequence, features: Sequen
     for g in found:
         counts, means = _group_means(S, rest, g.codes, g.k, features)
         f = len(names)
-        parts.append(pl.DataFrame({
-            "dimension": [g.name] * (g.k * f), "dimension_label": [g.label] * (g.k * f),
-            "group": np.repeat(np.asarray(g.levels, dtype=object), f).tolist(),
-            "group_label": np.repeat(np.asarray(g.labels, dtype=object), f).tolist(),
-            "order": np.repeat(np.arange(g.k), f),
-            "n": np.repeat(counts.astype(np.int64), f),
-            "feature": names * g.k, "label": labels * g.k,
-            "value": means.ravel(),
-        }))
+        parts.append(
+            pl.DataFrame(
+                {
+                    "dimension": [g.name] * (g.k * f),
+                    "dimension_label": [g.label] * (g.k * f),
+                    "group": np.repeat(np.asarray(g.levels, dtype=object), f).tolist(),
+                    "group_label": np.repeat(np.asarray(g.labels, dtype=object), f).tolist(),
+                    "order": np.repeat(np.arange(g.k), f),
+                    "n": np.repeat(counts.astype(np.int64), f),
+                    "feature": names * g.k,
+                    "label": labels * g.k,
+                    "value": means.ravel(),
+                }
+            )
+        )
     return pl.concat(parts) if parts else pl.DataFrame()
 
 
-def _gap(S: np.ndarray, rest: np.ndarray, g, features: Sequence[str], n_boot: int, seed: int,
-         confidence: float, minimum: int) -> tuple[pl.DataFrame, tuple[str, str] | None, str | None]:
+def _gap(
+    S: np.ndarray,
+    rest: np.ndarray,
+    g,
+    features: Sequence[str],
+    n_boot: int,
+    seed: int,
+    confidence: float,
+    minimum: int,
+) -> tuple[pl.DataFrame, tuple[str, str] | None, str | None]:
     first, last = g.labels[0], g.labels[-1]
     a, b = g.codes == 0, g.codes == g.k - 1
     if min(a.sum(), b.sum()) < max(minimum, 2):
-        return pl.DataFrame(), None, NO_GAP.format(first=first, last=last,
-                                                   why="too few people in the SHAP sample in one of them")
+        return (
+            pl.DataFrame(),
+            None,
+            NO_GAP.format(first=first, last=last, why="too few people in the SHAP sample in one of them"),
+        )
     M = np.column_stack([S, rest])
     point = M[a].mean(axis=0) - M[b].mean(axis=0)
     reps = []
@@ -154,16 +191,21 @@ def _gap(S: np.ndarray, rest: np.ndarray, g, features: Sequence[str], n_boot: in
     # total gap's interval excludes zero
     clear = np.isfinite(lo[-1]) and (lo[-1] > 0 or hi[-1] < 0)
     names = [*features, "(total)"]
-    frame = pl.DataFrame({
-        "feature": names,
-        "label": [*(label_of(f) for f in features), "Total gap in mean log-odds"],
-        "n_first": [int(a.sum())] * len(names), "n_last": [int(b.sum())] * len(names),
-        "value": point, "lower_ci": lo, "upper_ci": hi,
-        "share": point / total if total and clear else np.full(len(names), np.nan),
-        "confidence": [confidence] * len(names),
-        "statistic": [f"Mean SHAP, {first} minus {last} (log-odds)"] * len(names),
-        "method": [BOOT_METHOD.format(n=n_boot, seed=seed)] * len(names),
-    }).with_columns(pl.col("share").fill_nan(None))
+    frame = pl.DataFrame(
+        {
+            "feature": names,
+            "label": [*(label_of(f) for f in features), "Total gap in mean log-odds"],
+            "n_first": [int(a.sum())] * len(names),
+            "n_last": [int(b.sum())] * len(names),
+            "value": point,
+            "lower_ci": lo,
+            "upper_ci": hi,
+            "share": point / total if total and clear else np.full(len(names), np.nan),
+            "confidence": [confidence] * len(names),
+            "statistic": [f"Mean SHAP, {first} minus {last} (log-odds)"] * len(names),
+            "method": [BOOT_METHOD.format(n=n_boot, seed=seed)] * len(names),
+        }
+    ).with_columns(pl.col("share").fill_nan(None))
     return frame, (first, last), None
 
 
@@ -176,16 +218,26 @@ def _bin_labels(edges: np.ndarray, unit: str) -> list[str]:
     fmt = (lambda v: f"{v:.0f}") if whole else (lambda v: f"{v:.1f}")
     labels = [f"below {fmt(edges[0])}{suffix}"]
     if whole:
-        labels += [f"{fmt(lo)}{suffix}" if hi - lo == 1 else f"{fmt(lo)} to {fmt(hi - 1)}{suffix}"
-                   for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+        labels += [
+            f"{fmt(lo)}{suffix}" if hi - lo == 1 else f"{fmt(lo)} to {fmt(hi - 1)}{suffix}"
+            for lo, hi in itertools.pairwise(edges)
+        ]
     else:
-        labels += [f"{fmt(lo)} to under {fmt(hi)}{suffix}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+        labels += [f"{fmt(lo)} to under {fmt(hi)}{suffix}" for lo, hi in itertools.pairwise(edges)]
     labels.append(f"{fmt(edges[-1])}{suffix} and above")
     return labels
 
 
-def _dependence(result: ModelResult, X: np.ndarray, S: np.ndarray, order: Sequence[str], *,
-                top: int, bins: int, confidence: float) -> pl.DataFrame:
+def _dependence(
+    result: ModelResult,
+    X: np.ndarray,
+    S: np.ndarray,
+    order: Sequence[str],
+    *,
+    top: int,
+    bins: int,
+    confidence: float,
+) -> pl.DataFrame:
     from healthgap.contract import CONTRACT
 
     z = norm.ppf(1 - (1 - confidence) / 2)
@@ -210,24 +262,41 @@ def _dependence(result: ModelResult, X: np.ndarray, S: np.ndarray, order: Sequen
         labels = [*labels, "missing"]
         frame = (
             pl.DataFrame({"bin": codes, "s": s})
-            .group_by("bin").agg(n=pl.len(), value=pl.col("s").mean(), sd=pl.col("s").std())
+            .group_by("bin")
+            .agg(n=pl.len(), value=pl.col("s").mean(), sd=pl.col("s").std())
             .sort("bin")
             .with_columns(
-                feature=pl.lit(feature), label=pl.lit(label_of(feature)),
+                feature=pl.lit(feature),
+                label=pl.lit(label_of(feature)),
                 bin_label=pl.col("bin").replace_strict(list(range(len(labels))), labels),
                 lower_ci=pl.col("value") - z * pl.col("sd") / pl.col("n").sqrt(),
                 upper_ci=pl.col("value") + z * pl.col("sd") / pl.col("n").sqrt(),
-                n=pl.col("n").cast(pl.Int64), bin=pl.col("bin").cast(pl.Int64),
+                n=pl.col("n").cast(pl.Int64),
+                bin=pl.col("bin").cast(pl.Int64),
             )
             .drop("sd")
         )
         parts.append(frame)
     if not parts:
         return pl.DataFrame()
-    return pl.concat(parts).select(
-        "feature", "label", "bin", "bin_label", "n", "value", "lower_ci", "upper_ci",
-    ).with_columns(confidence=pl.lit(confidence), statistic=pl.lit("Mean SHAP value (log-odds)"),
-                   method=pl.lit(MEAN_METHOD))
+    return (
+        pl.concat(parts)
+        .select(
+            "feature",
+            "label",
+            "bin",
+            "bin_label",
+            "n",
+            "value",
+            "lower_ci",
+            "upper_ci",
+        )
+        .with_columns(
+            confidence=pl.lit(confidence),
+            statistic=pl.lit("Mean SHAP value (log-odds)"),
+            method=pl.lit(MEAN_METHOD),
+        )
+    )
 
 
 def explain(
@@ -275,8 +344,12 @@ def explain(
     groups_frame = result.groups_test[rows]
     found, _ = groupings(groups_frame, dimensions, intersections=())
     minimum = disclosure.suppress_below if disclosure.enabled else 1
-    importance = publishable(_importance(S, result.features, n_boot, seed, confidence), counts=["n"],
-                             by=["feature"], settings=disclosure)
+    importance = publishable(
+        _importance(S, result.features, n_boot, seed, confidence),
+        counts=["n"],
+        by=["feature"],
+        settings=disclosure,
+    )
     by_group = _by_group(S, rest, found, result.features)
     if len(by_group):
         by_group = publishable(by_group, counts=["n"], by=["dimension", "feature"], settings=disclosure)
@@ -285,16 +358,33 @@ def explain(
     if target is None:
         note = NO_GAP.format(first="the first", last="last level", why=f"{gap_dimension} is not available")
     else:
-        gap_frame, gap_groups, note = _gap(S, rest, target, result.features, n_boot, seed, confidence, minimum)
+        gap_frame, gap_groups, note = _gap(
+            S, rest, target, result.features, n_boot, seed, confidence, minimum
+        )
         if len(gap_frame):
-            gap_frame = publishable(gap_frame, counts=["n_first", "n_last"], by=["feature"], settings=disclosure)
-    dependence = _dependence(result, X, S, importance["feature"].to_list(), top=top, bins=bins,
-                             confidence=confidence)
+            gap_frame = publishable(
+                gap_frame, counts=["n_first", "n_last"], by=["feature"], settings=disclosure
+            )
+    dependence = _dependence(
+        result, X, S, importance["feature"].to_list(), top=top, bins=bins, confidence=confidence
+    )
     if len(dependence):
-        dependence = publishable(dependence, counts=["n"], derived={"n": ["value", "lower_ci", "upper_ci"]},
-                                 by=["feature"], settings=disclosure)
+        dependence = publishable(
+            dependence,
+            counts=["n"],
+            derived={"n": ["value", "lower_ci", "upper_ci"]},
+            by=["feature"],
+            settings=disclosure,
+        )
     return Explanation(
-        sample=int(rows.size), seed=seed, base_value=base, importance=importance, by_group=by_group,
-        gap=gap_frame, dependence=dependence, gap_groups=gap_groups, gap_note=note,
+        sample=int(rows.size),
+        seed=seed,
+        base_value=base,
+        importance=importance,
+        by_group=by_group,
+        gap=gap_frame,
+        dependence=dependence,
+        gap_groups=gap_groups,
+        gap_note=note,
         additivity_error=additivity,
     )

@@ -27,8 +27,9 @@ API
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import combinations
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -202,9 +203,7 @@ def contrast_ratio(foreground: str, background: str = BACKGROUND) -> float:
     return (high + 0.05) / (low + 0.05)
 
 
-def simulate_cvd(
-    colour: str, kind: Literal["protanopia", "deuteranopia", "tritanopia"]
-) -> np.ndarray:
+def simulate_cvd(colour: str, kind: Literal["protanopia", "deuteranopia", "tritanopia"]) -> np.ndarray:
     """Simulate how a colour looks with a colour-vision deficiency.
 
     Parameters
@@ -268,6 +267,7 @@ def min_cvd_delta_e(colours: Sequence[str]) -> float:
     .. [1] Machado et al. 2009 (see :func:`simulate_cvd`); CIE 15:2004 (CIELAB).
     """
     views = [lambda c: to_lab(c)] + [
-        (lambda c, k=k: to_lab(simulate_cvd(c, k))) for k in _CVD_MATRICES  # type: ignore[misc]
+        (lambda c, k=k: to_lab(simulate_cvd(c, k)))
+        for k in _CVD_MATRICES  # type: ignore[misc]
     ]
     return min(delta_e(view(a), view(b)) for view in views for a, b in combinations(colours, 2))

@@ -30,7 +30,16 @@ UNREADABLE = "Cannot read {path}: {detail}"
 
 #: Other names a canonical column often goes by (compared lower-case, without punctuation).
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "person_id": ("patientid", "personid", "pseudoid", "pseudonhsnumber", "nhsnumber", "id", "patient", "pid"),
+    "person_id": (
+        "patientid",
+        "personid",
+        "pseudoid",
+        "pseudonhsnumber",
+        "nhsnumber",
+        "id",
+        "patient",
+        "pid",
+    ),
     "age": ("ageyears", "ageinyears", "ageatstart", "patientage", "ageyrs"),
     "sex": ("gender", "sexcode", "gendercode", "personstatedgendercode"),
     "ethnicity": ("ethniccategory", "ethnicgroup", "ethnic", "ethnicitycode", "ethniccategorycode"),
@@ -64,12 +73,24 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 #: NHS Data Dictionary ethnic category codes (2001 census basis) -> ONS 2021 broad group.
 #: Chinese (R) belongs to the Asian group in the 2021 classification.
 NHS_ETHNIC_CATEGORY: dict[str, str] = {
-    "A": "White", "B": "White", "C": "White",
-    "D": "Mixed", "E": "Mixed", "F": "Mixed", "G": "Mixed",
-    "H": "Asian", "J": "Asian", "K": "Asian", "L": "Asian", "R": "Asian",
-    "M": "Black", "N": "Black", "P": "Black",
+    "A": "White",
+    "B": "White",
+    "C": "White",
+    "D": "Mixed",
+    "E": "Mixed",
+    "F": "Mixed",
+    "G": "Mixed",
+    "H": "Asian",
+    "J": "Asian",
+    "K": "Asian",
+    "L": "Asian",
+    "R": "Asian",
+    "M": "Black",
+    "N": "Black",
+    "P": "Black",
     "S": "Other",
-    "Z": "Not stated", "99": "Not stated",
+    "Z": "Not stated",
+    "99": "Not stated",
 }
 _ETHNIC_WORDS = (  # checked in order; the first match wins
     (("not stated", "not known", "unknown", "refused", "declined", "not recorded"), "Not stated"),
@@ -79,22 +100,70 @@ _ETHNIC_WORDS = (  # checked in order; the first match wins
     (("white", "british", "irish", "gypsy", "traveller", "roma"), "White"),
     (("other", "arab", "any other"), "Other"),
 )
-_SEX_CODES = {"m": "male", "male": "male", "man": "male", "1": "male",
-              "f": "female", "female": "female", "woman": "female", "2": "female",
-              "u": None, "unknown": None, "i": None, "x": None, "9": None, "0": None, "not known": None}
-_SMOKING_WORDS = ((("never", "non", "no"), "never"), (("ex", "former", "stopped", "quit"), "ex"),
-                  (("current", "smoker", "yes", "y"), "current"))
+_SEX_CODES = {
+    "m": "male",
+    "male": "male",
+    "man": "male",
+    "1": "male",
+    "f": "female",
+    "female": "female",
+    "woman": "female",
+    "2": "female",
+    "u": None,
+    "unknown": None,
+    "i": None,
+    "x": None,
+    "9": None,
+    "0": None,
+    "not known": None,
+}
+_SMOKING_WORDS = (
+    (("never", "non", "no"), "never"),
+    (("ex", "former", "stopped", "quit"), "ex"),
+    (("current", "smoker", "yes", "y"), "current"),
+)
 
 
 #: Words around a name that say nothing about which column it is (``HTN_Register``, ``LatestSBP``).
-_AFFIXES = ("register", "reg", "flag", "indicator", "ind", "yn", "qof", "latest", "last", "recent",
-            "recorded", "current", "value", "code", "status", "on", "has", "is")
+_AFFIXES = (
+    "register",
+    "reg",
+    "flag",
+    "indicator",
+    "ind",
+    "yn",
+    "qof",
+    "latest",
+    "last",
+    "recent",
+    "recorded",
+    "current",
+    "value",
+    "code",
+    "status",
+    "on",
+    "has",
+    "is",
+)
 _NHS_ETHNIC_NAMES = {
-    "A": "British", "B": "Irish", "C": "Any other White background", "D": "White and Black Caribbean",
-    "E": "White and Black African", "F": "White and Asian", "G": "Any other mixed background",
-    "H": "Indian", "J": "Pakistani", "K": "Bangladeshi", "L": "Any other Asian background",
-    "M": "Caribbean", "N": "African", "P": "Any other Black background", "R": "Chinese",
-    "S": "Any other ethnic group", "Z": "Not stated", "99": "Not known",
+    "A": "British",
+    "B": "Irish",
+    "C": "Any other White background",
+    "D": "White and Black Caribbean",
+    "E": "White and Black African",
+    "F": "White and Asian",
+    "G": "Any other mixed background",
+    "H": "Indian",
+    "J": "Pakistani",
+    "K": "Bangladeshi",
+    "L": "Any other Asian background",
+    "M": "Caribbean",
+    "N": "African",
+    "P": "Any other Black background",
+    "R": "Chinese",
+    "S": "Any other ethnic group",
+    "Z": "Not stated",
+    "99": "Not known",
 }
 
 
@@ -136,7 +205,8 @@ def guess_columns(names: list[str]) -> dict[str, str]:
                     continue
                 forms = _variants(name) if exact else [_norm(name)]
                 if (exact and any(f in keys for f in forms)) or (
-                        not exact and difflib.get_close_matches(forms[0], keys, n=1, cutoff=0.85)):
+                    not exact and difflib.get_close_matches(forms[0], keys, n=1, cutoff=0.85)
+                ):
                     found[canon] = name
                     used.add(name)
                     break
@@ -197,7 +267,10 @@ class StarterConfig:
     todo: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        renames = ", ".join(f"{s} -> {c}" for c, s in self.columns.items() if c != s) or "all names already canonical"
+        renames = (
+            ", ".join(f"{s} -> {c}" for c, s in self.columns.items() if c != s)
+            or "all names already canonical"
+        )
         lines = [f"Wrote {self.path}: {len(self.columns)} columns mapped onto the contract ({renames})."]
         if self.todo:
             lines.append("Still to do (marked TODO in the file):")
@@ -230,7 +303,7 @@ def _read(dataset: Path) -> pl.LazyFrame:
         lf.collect_schema()
     except DataError:
         raise
-    except Exception as exc:  # noqa: BLE001 - polars raises many types for bad files
+    except Exception as exc:
         raise DataError(UNREADABLE.format(path=dataset, detail=str(exc).splitlines()[0][:200])) from None
     return lf
 
@@ -256,9 +329,13 @@ def write_starter_config(dataset: Path, *, out: Path) -> StarterConfig:
     names = lf.collect_schema().names()
     columns = guess_columns(names)
     coded = [c for c in columns if CONTRACT[c].kind in ("category", "boolean")]
-    values = lf.select(
-        _nonempty(columns[c]).value_counts(sort=True).head(60).implode().alias(c) for c in coded
-    ).collect().row(0, named=True) if coded else {}
+    values = (
+        lf.select(_nonempty(columns[c]).value_counts(sort=True).head(60).implode().alias(c) for c in coded)
+        .collect()
+        .row(0, named=True)
+        if coded
+        else {}
+    )
     counts = {c: {str(d[columns[c]]): int(d["count"]) for d in values[c]} for c in coded}
     codes: dict[str, dict[str, str | None]] = {}
     todo: list[str] = []
@@ -275,16 +352,34 @@ def write_starter_config(dataset: Path, *, out: Path) -> StarterConfig:
     required_missing = [c for c in ("person_id", "age", "sex", "ethnicity") if c not in columns]
     if not {"imd_decile", "imd_quintile"} & set(columns):
         required_missing.append("imd_decile")
-    todo += [f"data.columns.{c}: no column looks like {c}; name the column holding it" for c in required_missing]
+    todo += [
+        f"data.columns.{c}: no column looks like {c}; name the column holding it" for c in required_missing
+    ]
 
     out = Path(out)
     rel = os.path.relpath(dataset.resolve(), out.resolve().parent)
     fmt = "parquet" if dataset.name.lower().endswith((".parquet", ".pq")) else "csv"
     conditions = [c for c in CONDITIONS if c in columns]
     outcomes = [c for c in OUTCOMES if c in columns]
-    target = "cvd_admissions" if "cvd_admissions" in columns else (outcomes or conditions or ["cvd_admissions"])[0]
-    features = [c for c in ("age", *CONDITIONS, "smoking", "bmi", "systolic_bp", "cholesterol", "statin",
-                            "antihypertensive", "anticoagulant", "missed_appointments") if c in columns and c != target]
+    target = (
+        "cvd_admissions" if "cvd_admissions" in columns else (outcomes or conditions or ["cvd_admissions"])[0]
+    )
+    features = [
+        c
+        for c in (
+            "age",
+            *CONDITIONS,
+            "smoking",
+            "bmi",
+            "systolic_bp",
+            "cholesterol",
+            "statin",
+            "antihypertensive",
+            "anticoagulant",
+            "missed_appointments",
+        )
+        if c in columns and c != target
+    ]
     dims = ["imd_quintile", "ethnicity", "sex", "age_band"] + (["locality"] if "locality" in columns else [])
     unused = [n for n in names if n not in columns.values()]
     lines = [
@@ -294,10 +389,10 @@ def write_starter_config(dataset: Path, *, out: Path) -> StarterConfig:
         "",
         "report:",
         "  title: Health inequalities in cardiovascular disease",
-        "  organisation: \"TODO: your organisation\"",
+        '  organisation: "TODO: your organisation"',
         "  subtitle: null",
-        "  period: null            # e.g. \"2024/25\"",
-        "  contact: null           # how readers report a problem, e.g. \"email hi.team@example.nhs.uk\"",
+        '  period: null            # e.g. "2024/25"',
+        '  contact: null           # how readers report a problem, e.g. "email hi.team@example.nhs.uk"',
         "",
         "data:",
         f"  path: {_q(rel)}",
@@ -324,16 +419,33 @@ def write_starter_config(dataset: Path, *, out: Path) -> StarterConfig:
             continue
         lines.append(f"    {c}:" + (f"  # {notes[c]}" if c in notes else ""))
         for src, dst in codes.get(c, {}).items():
-            what = f"{_NHS_ETHNIC_NAMES[src.upper()]}, " if c == "ethnicity" and src.upper() in _NHS_ETHNIC_NAMES else ""
+            what = (
+                f"{_NHS_ETHNIC_NAMES[src.upper()]}, "
+                if c == "ethnicity" and src.upper() in _NHS_ETHNIC_NAMES
+                else ""
+            )
             lines.append(f"      {_q(src)}: {_q(dst)}  # {what}{counts[c][src]:,} rows")
         if c not in codes:
             lines[-1] = f"    {c}: {{}}  # {notes[c]}"
     lines += ["", "equity:", "  dimensions:"] + [f"    - {d}" for d in dims]
-    lines += ["", f"conditions: [{', '.join(conditions)}]" + ("" if conditions else "  # TODO: no condition column found"),
-              f"outcomes: [{', '.join(outcomes)}]", "",
-              "model:", f"  target: {target}", f"  features: [{', '.join(features)}]",
-              "  exclude_protected: true", "  top_fraction: 0.05", "",
-              "disclosure:", "  enabled: true", "  suppress_below: 8", "  rounding: 5", ""]
+    lines += [
+        "",
+        f"conditions: [{', '.join(conditions)}]"
+        + ("" if conditions else "  # TODO: no condition column found"),
+        f"outcomes: [{', '.join(outcomes)}]",
+        "",
+        "model:",
+        f"  target: {target}",
+        f"  features: [{', '.join(features)}]",
+        "  exclude_protected: true",
+        "  top_fraction: 0.05",
+        "",
+        "disclosure:",
+        "  enabled: true",
+        "  suppress_below: 8",
+        "  rounding: 5",
+        "",
+    ]
     missing_truth = [c for c in CONTRACT if c.startswith(TRUTH_PREFIX) and c in columns]
     if missing_truth:
         lines.insert(-1, f"# This dataset has true-status columns ({', '.join(missing_truth)}).")

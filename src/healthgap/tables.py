@@ -59,7 +59,15 @@ __all__ = [
 Style = Literal["number", "integer", "rate", "percent", "proportion", "ratio", "text"]
 #: Default decimal places of each style. ``percent`` takes values on a 0-100
 #: scale, ``proportion`` takes 0-1 and shows it as a percentage.
-STYLES: dict[str, int] = {"number": 1, "integer": 0, "rate": 1, "percent": 1, "proportion": 1, "ratio": 2, "text": 0}
+STYLES: dict[str, int] = {
+    "number": 1,
+    "integer": 0,
+    "rate": 1,
+    "percent": 1,
+    "proportion": 1,
+    "ratio": 2,
+    "text": 0,
+}
 SUPPRESSED_MARK = "[c]"
 MISSING_MARK = "[x]"
 #: A value that does not apply: the interval of a reference group's rate ratio (always 1).
@@ -303,8 +311,8 @@ def table_html(
             tag, classes, style = "td", ["hg-num"], ' style="text-align:right"'
         else:
             tag, classes, style = "td", [], ""
-        plain = f'<{tag}{_class_attr(classes)}{style}>'
-        hidden = f'<{tag}{_class_attr([*classes, "hg-suppressed"])}{style}>'
+        plain = f"<{tag}{_class_attr(classes)}{style}>"
+        hidden = f"<{tag}{_class_attr([*classes, 'hg-suppressed'])}{style}>"
         open_ = pl.when(pl.col(c).is_null() & suppressed).then(pl.lit(hidden)).otherwise(pl.lit(plain))
         cells += [open_, shown, pl.lit(f"</{tag}>")]
     row = pl.concat_str([pl.lit("<tr>"), *cells, pl.lit("</tr>")])
@@ -314,10 +322,14 @@ def table_html(
         body = "<tbody>\n" + df.select(row.str.join("\n")).item() + "\n</tbody>"
     else:
         body = _grouped_body(df, row, group=group, width=len(labels))
-    marks = df.select(
-        (pl.any_horizontal([pl.col(c).is_null() for c in labels]) & suppressed).any().alias("c"),
-        (pl.any_horizontal([pl.col(c).is_null() for c in labels]) & ~suppressed).any().alias("x"),
-    ).row(0) if labels and df.height else (False, False)  # fmt: skip
+    marks = (
+        df.select(
+            (pl.any_horizontal([pl.col(c).is_null() for c in labels]) & suppressed).any().alias("c"),
+            (pl.any_horizontal([pl.col(c).is_null() for c in labels]) & ~suppressed).any().alias("x"),
+        ).row(0)
+        if labels and df.height
+        else (False, False)
+    )
     notes = []
     reasons: list[str] = []
     if "suppression_reason" in df.columns:
@@ -331,8 +343,12 @@ def table_html(
     if off:
         notes.append(f"Disclosure control was off for this table ({_esc(off[0])}).")
     if marks[0]:
-        why = " ".join(_esc(t) for t in reason_notes([r for r in reasons if not r.startswith(OFF_PREFIX)],
-                                                     labels=labels, columns=df.columns))  # fmt: skip
+        why = " ".join(
+            _esc(t)
+            for t in reason_notes(
+                [r for r in reasons if not r.startswith(OFF_PREFIX)], labels=labels, columns=df.columns
+            )
+        )
         notes.append(f"{SUPPRESSED_MARK} Suppressed to protect confidentiality." + (f" {why}" if why else ""))
     if marks[1]:
         for why in missing_reasons(df, columns=list(labels)):
@@ -379,9 +395,7 @@ def _missing_reason_expr(df: pl.DataFrame, cols: Sequence[str]) -> pl.Expr:
         note = pl.col("note").str.strip_chars()
         reason = note.replace_strict(known, default=None, return_dtype=pl.String)
         # a note the book does not know is still the best explanation there is
-        reason = reason.fill_null(
-            pl.when(note.str.len_chars() > 0).then(pl.lit(f"{NOT_AVAILABLE}: ") + note)
-        )
+        reason = reason.fill_null(pl.when(note.str.len_chars() > 0).then(pl.lit(f"{NOT_AVAILABLE}: ") + note))
     reason = reason.fill_null(pl.when(_reference_rows(df, cols)).then(pl.lit(REFERENCE_ROW)))
     return reason.fill_null(pl.lit(NOT_AVAILABLE))
 
@@ -437,7 +451,12 @@ def missing_reasons(df: pl.DataFrame, *, columns: Sequence[str]) -> list[str]:
     rows = df.filter(missing)
     if not rows.height:
         return []
-    return rows.select(_missing_reason_expr(rows, cols).alias("why")).to_series().unique(maintain_order=True).to_list()
+    return (
+        rows.select(_missing_reason_expr(rows, cols).alias("why"))
+        .to_series()
+        .unique(maintain_order=True)
+        .to_list()
+    )
 
 
 def _shows_rounded_ten(df: pl.DataFrame, *, labels: Mapping[str, str], numeric: set[str]) -> bool:
@@ -452,14 +471,26 @@ def _shows_rounded_ten(df: pl.DataFrame, *, labels: Mapping[str, str], numeric: 
 def _grouped_body(df: pl.DataFrame, row: pl.Expr, *, group: str, width: int) -> str:
     """One ``<tbody>`` per run of equal ``group`` values, headed by a row group header."""
     name = pl.col(group).cast(pl.String).fill_null(MISSING_MARK)
-    runs = df.select(
-        (name != name.shift()).fill_null(True).cum_sum().alias("__run"), _escape(name).alias("__name"),
-        row.alias("__row"),
-    ).group_by("__run", maintain_order=True).agg(pl.col("__name").first(), pl.col("__row").str.join("\n"))
-    head = pl.concat_str([
-        pl.lit(f'<tbody>\n<tr class="hg-group"><th scope="rowgroup" colspan="{max(width, 1)}" style="text-align:left">'),
-        pl.col("__name"), pl.lit("</th></tr>\n"), pl.col("__row"), pl.lit("\n</tbody>"),
-    ])  # fmt: skip
+    runs = (
+        df.select(
+            (name != name.shift()).fill_null(True).cum_sum().alias("__run"),
+            _escape(name).alias("__name"),
+            row.alias("__row"),
+        )
+        .group_by("__run", maintain_order=True)
+        .agg(pl.col("__name").first(), pl.col("__row").str.join("\n"))
+    )
+    head = pl.concat_str(
+        [
+            pl.lit(
+                f'<tbody>\n<tr class="hg-group"><th scope="rowgroup" colspan="{max(width, 1)}" style="text-align:left">'
+            ),
+            pl.col("__name"),
+            pl.lit("</th></tr>\n"),
+            pl.col("__row"),
+            pl.lit("\n</tbody>"),
+        ]
+    )
     return runs.select(head.str.join("\n")).item()
 
 
@@ -481,7 +512,9 @@ def _named(cols: list[str], labels: Mapping[str, str]) -> list[str]:
             n.endswith(" upper") and f"{n[:-6]} lower" in names
         ):
             continue
-        if n.startswith("Lower ") and f"Upper {n[6:]}" in names:  # "Lower 95% CI" -> "95% confidence interval"
+        if (
+            n.startswith("Lower ") and f"Upper {n[6:]}" in names
+        ):  # "Lower 95% CI" -> "95% confidence interval"
             n = n[6:].replace("CI", "confidence interval")
         elif n.endswith(" lower") and f"{n[:-6]} upper" in names:  # "RR lower" -> "RR confidence interval"
             n = f"{n[:-6]} confidence interval"
@@ -544,8 +577,13 @@ def reason_notes(reasons: Sequence[str], *, labels: Mapping[str, str], columns: 
             if not names:
                 continue
             many = len(names) > 1 or names[0].endswith("s")
-            out.append(_REASON_TEXT[why].format(what=_join(names), verb="they come" if many else "it comes",
-                                                pronoun="they are" if many else "it is"))  # fmt: skip
+            out.append(
+                _REASON_TEXT[why].format(
+                    what=_join(names),
+                    verb="they come" if many else "it comes",
+                    pronoun="they are" if many else "it is",
+                )
+            )
         else:
             out.append(why[:1].upper() + why[1:] + ("" if why.endswith(".") else "."))
     return out

@@ -11,8 +11,21 @@ import polars as pl
 from healthgap import palette
 from healthgap.errors import HealthgapError
 
-__all__ = ["ChartError", "THEME", "FONT", "WIDTH", "CHAR_PX", "prepare", "levels", "title_of", "theme_config", "label_angle",
-           "nominal", "suppressed_expr", "missing_keys"]
+__all__ = [
+    "ChartError",
+    "THEME",
+    "FONT",
+    "WIDTH",
+    "CHAR_PX",
+    "prepare",
+    "levels",
+    "title_of",
+    "theme_config",
+    "label_angle",
+    "nominal",
+    "suppressed_expr",
+    "missing_keys",
+]
 
 THEME = "healthgap"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -46,17 +59,29 @@ def theme_config() -> dict[str, Any]:
             "background": palette.BACKGROUND,
             "view": {"stroke": None, "continuousWidth": WIDTH, "continuousHeight": 320},
             "title": {
-                "fontSize": 16, "fontWeight": 600, "anchor": "start", "color": palette.TEXT,
-                "subtitleFontSize": 13, "subtitleColor": palette.MUTED_TEXT, "limit": WIDTH + 100,
+                "fontSize": 16,
+                "fontWeight": 600,
+                "anchor": "start",
+                "color": palette.TEXT,
+                "subtitleFontSize": 13,
+                "subtitleColor": palette.MUTED_TEXT,
+                "limit": WIDTH + 100,
             },
             "axis": {
-                **text, "titleFontWeight": 600, "labelLimit": 240, "domainColor": palette.OUTLINE,
-                "tickColor": palette.OUTLINE, "gridColor": "#E8EDEE",
+                **text,
+                "titleFontWeight": 600,
+                "labelLimit": 240,
+                "domainColor": palette.OUTLINE,
+                "tickColor": palette.OUTLINE,
+                "gridColor": "#E8EDEE",
             },
             "legend": {**text, "titleFontWeight": 600, "labelLimit": 260, "symbolSize": 120},
             "header": {
-                "labelFontSize": 13, "titleFontSize": 14, "labelColor": palette.TEXT,
-                "titleColor": palette.TEXT, "labelFontWeight": 600,
+                "labelFontSize": 13,
+                "titleFontSize": 14,
+                "labelColor": palette.TEXT,
+                "titleColor": palette.TEXT,
+                "labelFontWeight": 600,
             },
             "range": {
                 "category": list(palette.CATEGORICAL),
@@ -69,7 +94,7 @@ def theme_config() -> dict[str, Any]:
             "line": {"strokeWidth": 2},
             "text": {"fontSize": 12, "color": palette.TEXT, "font": FONT},
         }
-    }  # fmt: skip
+    }
 
 
 @alt.theme.register(THEME, enable=True)
@@ -93,12 +118,19 @@ def prepare(df: Any, needed: dict[str, str | None], builder: str, title: str) ->
     if missing:
         raise ChartError(
             ERR_MISSING.format(
-                builder=builder, missing=[c for _, c in missing], present=", ".join(df.columns), arg=missing[0][0]
+                builder=builder,
+                missing=[c for _, c in missing],
+                present=", ".join(df.columns),
+                arg=missing[0][0],
             )
         )
     if df.height == 0:
         raise ChartError(ERR_EMPTY.format(builder=builder))
-    keep = list(dict.fromkeys([c for c in needed.values() if c is not None] + [c for c in BOOKKEEPING if c in df.columns]))
+    keep = list(
+        dict.fromkeys(
+            [c for c in needed.values() if c is not None] + [c for c in BOOKKEEPING if c in df.columns]
+        )
+    )
     out = df.select(keep)
     cats = [c for c, t in out.schema.items() if isinstance(t, (pl.Categorical, pl.Enum))]
     if cats:

@@ -39,7 +39,9 @@ _SUPPRESSED_SHORT = SUPPRESSED_MARK  # groups along the bottom: the long label w
 _SUPPRESSED_NOTE = f"{SUPPRESSED_MARK} = suppressed: too few people to publish"
 
 
-def _with_note(subtitle: str | None, data: pl.DataFrame, value: str, *, source: pl.DataFrame) -> str | list[str] | None:
+def _with_note(
+    subtitle: str | None, data: pl.DataFrame, value: str, *, source: pl.DataFrame
+) -> str | list[str] | None:
     """Add the '[c]' and '[x]' keys under the title for the marks the chart shows.
 
     '[c]' is a null value in a suppressed row; '[x]' a null value for another
@@ -77,10 +79,20 @@ def _titled(title: str, subtitle: str | list[str] | None) -> Any:
 
 
 def _ci_layers(
-    base: alt.Chart, *, group_enc: Any, value: str, lower: str | None, upper: str | None, horizontal: bool,
-    colour_enc: Any, offset_enc: Any, mark: str, value_title: str | None, tooltip: list[Any],
+    base: alt.Chart,
+    *,
+    group_enc: Any,
+    value: str,
+    lower: str | None,
+    upper: str | None,
+    horizontal: bool,
+    colour_enc: Any,
+    offset_enc: Any,
+    mark: str,
+    value_title: str | None,
+    tooltip: list[Any],
     missing_label: str | None = None,
-) -> list[alt.Chart]:  # fmt: skip
+) -> list[alt.Chart]:
     """Point or bar plus CI error bars, a visible '[c]' label on suppressed rows and '[x]' on other gaps.
 
     ``missing_label`` is the label of '[x]' rows (None: the chart has none).
@@ -119,10 +131,14 @@ def _ci_layers(
         test = "datum.suppressed === true" if hidden else "datum.suppressed !== true"
         layers.append(
             base.transform_filter(f"!isValid(datum[{value!r}]) && {test}")
-            .mark_text(align="left" if horizontal else "center", baseline="middle" if horizontal else "top",
-                       color=palette.MUTED_TEXT, fontStyle="italic")
+            .mark_text(
+                align="left" if horizontal else "center",
+                baseline="middle" if horizontal else "top",
+                color=palette.MUTED_TEXT,
+                fontStyle="italic",
+            )
             .encode(**text_enc)
-        )  # fmt: skip
+        )
     return layers
 
 
@@ -176,46 +192,83 @@ def ci_chart(
     ----------
     .. [1] Cleveland WS, McGill R. Graphical perception. JASA 1984;79:531-54 (dot charts).
     """
-    data = prepare(df, {"group": group, "value": value, "lower": lower, "upper": upper, "colour": colour},
-                   "ci_chart", title)  # fmt: skip
+    data = prepare(
+        df,
+        {"group": group, "value": value, "lower": lower, "upper": upper, "colour": colour},
+        "ci_chart",
+        title,
+    )
     g_levels = levels(data, group, order)
     enc_cls = alt.Y if horizontal else alt.X
     # horizontal: the group title sits above the labels, right-aligned with them, not rotated
     step = 22 if colour else 28
     band = step * 2  # vertical: each group is alt.Step(step * 2) wide
-    axis = (alt.Axis(titleAngle=0, titleAlign="right", titleX=-8, titleY=-6, titleBaseline="bottom") if horizontal
-            else alt.Axis(labelAngle=label_angle(g_levels, band)))  # fmt: skip
-    group_enc = enc_cls(f"{group}:{nominal(data, group)}", sort=g_levels, title=title_of(group, group_title), axis=axis)
+    axis = (
+        alt.Axis(titleAngle=0, titleAlign="right", titleX=-8, titleY=-6, titleBaseline="bottom")
+        if horizontal
+        else alt.Axis(labelAngle=label_angle(g_levels, band))
+    )
+    group_enc = enc_cls(
+        f"{group}:{nominal(data, group)}", sort=g_levels, title=title_of(group, group_title), axis=axis
+    )
     tooltip: list[Any] = [alt.Tooltip(f"{group}:N", title=title_of(group, group_title))]
     colour_enc = offset_enc = None
     if colour:
         c_levels = levels(data, colour, colour_order)
         # the key above the chart, one entry a line: beside it, long labels ("Undiagnosed cases flagged
         # by the model") made the chart wider than the page column, so the page shrank all its text
-        colour_enc = alt.Color(f"{colour}:N", sort=c_levels, title=title_of(colour, None),
-                               scale=alt.Scale(domain=c_levels, range=list(palette.CATEGORICAL)),
-                               legend=alt.Legend(orient="top", direction="vertical", labelLimit=WIDTH))  # fmt: skip
-        offset_enc = alt.YOffset(f"{colour}:N", sort=c_levels) if horizontal else alt.XOffset(f"{colour}:N", sort=c_levels)
+        colour_enc = alt.Color(
+            f"{colour}:N",
+            sort=c_levels,
+            title=title_of(colour, None),
+            scale=alt.Scale(domain=c_levels, range=list(palette.CATEGORICAL)),
+            legend=alt.Legend(orient="top", direction="vertical", labelLimit=WIDTH),
+        )
+        offset_enc = (
+            alt.YOffset(f"{colour}:N", sort=c_levels)
+            if horizontal
+            else alt.XOffset(f"{colour}:N", sort=c_levels)
+        )
         tooltip.append(alt.Tooltip(f"{colour}:N"))
     tooltip += [alt.Tooltip(f"{c}:Q", format=",.2f") for c in (value, lower, upper) if c]
     base = alt.Chart(data)
     source = _source(df)
-    layers = _ci_layers(base, group_enc=group_enc, value=value, lower=lower, upper=upper, horizontal=horizontal,
-                        colour_enc=colour_enc, offset_enc=offset_enc, mark=mark,
-                        value_title=title_of(value, value_title), tooltip=tooltip,
-                        missing_label=_missing_label(source, data, value))  # fmt: skip
+    layers = _ci_layers(
+        base,
+        group_enc=group_enc,
+        value=value,
+        lower=lower,
+        upper=upper,
+        horizontal=horizontal,
+        colour_enc=colour_enc,
+        offset_enc=offset_enc,
+        mark=mark,
+        value_title=title_of(value, value_title),
+        tooltip=tooltip,
+        missing_label=_missing_label(source, data, value),
+    )
     if reference is not None:
         axis = "x" if horizontal else "y"
-        rule = alt.Chart(pl.DataFrame({"reference": [float(reference)]})).mark_rule(
-            color=palette.REFERENCE, strokeDash=[6, 4], strokeWidth=1.5
-        ).encode(**{axis: "reference:Q"})
+        rule = (
+            alt.Chart(pl.DataFrame({"reference": [float(reference)]}))
+            .mark_rule(color=palette.REFERENCE, strokeDash=[6, 4], strokeWidth=1.5)
+            .encode(**{axis: "reference:Q"})
+        )
         layers.append(rule)
         if reference_label:
             layers.append(
-                rule.mark_text(align="left", dx=4, dy=-6 if horizontal else -6, color=palette.MUTED_TEXT, baseline="bottom")
-                .encode(**{axis: "reference:Q"}, **({"y": alt.value(0)} if horizontal else {"x": alt.value(WIDTH)}),
-                        text=alt.value(reference_label))
-            )  # fmt: skip
+                rule.mark_text(
+                    align="left",
+                    dx=4,
+                    dy=-6,
+                    color=palette.MUTED_TEXT,
+                    baseline="bottom",
+                ).encode(
+                    **{axis: "reference:Q"},
+                    **({"y": alt.value(0)} if horizontal else {"x": alt.value(WIDTH)}),
+                    text=alt.value(reference_label),
+                )
+            )
     if not horizontal:  # groups down the side are labelled in full ("[c] suppressed"), no key needed
         subtitle = _with_note(subtitle, data, value, source=source)
     chart = alt.layer(*layers).properties(title=_titled(title, subtitle))
@@ -252,23 +305,47 @@ def gradient(
     .. [1] Low A, Low A. Measuring the gap: quantifying and comparing local health
        inequalities. J Public Health 2004;26:388-95 (slope index of inequality).
     """
-    data = prepare(df, {"group": group, "value": value, "lower": lower, "upper": upper, "fitted": fitted},
-                   "gradient", title)  # fmt: skip
+    data = prepare(
+        df,
+        {"group": group, "value": value, "lower": lower, "upper": upper, "fitted": fitted},
+        "gradient",
+        title,
+    )
     g_levels = levels(data, group, order)
-    x = alt.X(f"{group}:O", sort=g_levels, title=group_title,
-              axis=alt.Axis(labelAngle=label_angle(g_levels, (WIDTH - 120) / max(len(g_levels), 1))))
+    x = alt.X(
+        f"{group}:O",
+        sort=g_levels,
+        title=group_title,
+        axis=alt.Axis(labelAngle=label_angle(g_levels, (WIDTH - 120) / max(len(g_levels), 1))),
+    )
     base = alt.Chart(data)
     tooltip = [alt.Tooltip(f"{group}:O", title=group_title)] + [
         alt.Tooltip(f"{c}:Q", format=",.2f") for c in (value, lower, upper, fitted) if c
     ]
     source = _source(df)
-    layers = _ci_layers(base, group_enc=x, value=value, lower=lower, upper=upper, horizontal=False,
-                        colour_enc=None, offset_enc=None, mark="point",
-                        value_title=title_of(value, value_title), tooltip=tooltip,
-                        missing_label=_missing_label(source, data, value))  # fmt: skip
+    layers = _ci_layers(
+        base,
+        group_enc=x,
+        value=value,
+        lower=lower,
+        upper=upper,
+        horizontal=False,
+        colour_enc=None,
+        offset_enc=None,
+        mark="point",
+        value_title=title_of(value, value_title),
+        tooltip=tooltip,
+        missing_label=_missing_label(source, data, value),
+    )
     if fitted:
-        layers.insert(0, base.mark_line(color=palette.REFERENCE, strokeDash=[6, 4]).encode(
-            x=x, y=alt.Y(f"{fitted}:Q"), tooltip=[alt.Tooltip(f"{fitted}:Q", title=fitted_label, format=",.2f")]))  # fmt: skip
+        layers.insert(
+            0,
+            base.mark_line(color=palette.REFERENCE, strokeDash=[6, 4]).encode(
+                x=x,
+                y=alt.Y(f"{fitted}:Q"),
+                tooltip=[alt.Tooltip(f"{fitted}:Q", title=fitted_label, format=",.2f")],
+            ),
+        )
     chart = alt.layer(*layers).properties(width=WIDTH - 120, height=300)
     return chart.properties(title=_titled(title, _with_note(subtitle, data, value, source=source)))
 
@@ -302,8 +379,12 @@ def small_multiples(
     ----------
     .. [1] Tufte ER. Envisioning Information. Graphics Press, 1990 (small multiples).
     """
-    data = prepare(df, {"facet": facet, "group": group, "value": value, "lower": lower, "upper": upper},
-                   "small_multiples", title)  # fmt: skip
+    data = prepare(
+        df,
+        {"facet": facet, "group": group, "value": value, "lower": lower, "upper": upper},
+        "small_multiples",
+        title,
+    )
     g_levels = levels(data, group, order)
     panel_width = 170
     # panels with different groups (e.g. one panel per equity dimension) each get only their own
@@ -311,23 +392,39 @@ def small_multiples(
     per_panel = data.group_by(facet).agg(pl.col(group).n_unique().alias("n"))["n"].max()
     own_groups = per_panel < len(g_levels)
     band = panel_width / max(per_panel if own_groups else len(g_levels), 1)
-    x = alt.X(f"{group}:{nominal(data, group)}", sort=g_levels, title=group_title,
-              axis=alt.Axis(labelAngle=label_angle(g_levels, band)))  # fmt: skip
+    x = alt.X(
+        f"{group}:{nominal(data, group)}",
+        sort=g_levels,
+        title=group_title,
+        axis=alt.Axis(labelAngle=label_angle(g_levels, band)),
+    )
     tooltip = [alt.Tooltip(f"{facet}:N"), alt.Tooltip(f"{group}:N")] + [
         alt.Tooltip(f"{c}:Q", format=",.2f") for c in (value, lower, upper) if c
     ]
     source = _source(df)
-    layers = _ci_layers(alt.Chart(), group_enc=x, value=value, lower=lower, upper=upper, horizontal=False,
-                        colour_enc=None, offset_enc=None, mark="point",
-                        value_title=None, tooltip=tooltip,
-                        missing_label=_missing_label(source, data, value))  # fmt: skip
+    layers = _ci_layers(
+        alt.Chart(),
+        group_enc=x,
+        value=value,
+        lower=lower,
+        upper=upper,
+        horizontal=False,
+        colour_enc=None,
+        offset_enc=None,
+        mark="point",
+        value_title=None,
+        tooltip=tooltip,
+        missing_label=_missing_label(source, data, value),
+    )
     f_levels = levels(data, facet, facet_order)
     # long panel titles (e.g. "Statin prescribed (CHD, stroke/TIA or PAD; ...)") would widen every
     # column and shrink the whole chart to fit the page: wrap them to the panel width instead
     wrap = _wrapped_labels(f_levels, panel_width + 20)
     header = alt.Header(labelExpr=wrap) if wrap else alt.Header()
-    chart = alt.layer(*layers, data=data).properties(width=panel_width, height=150).facet(
-        facet=alt.Facet(f"{facet}:N", sort=f_levels, title=None, header=header), columns=columns
+    chart = (
+        alt.layer(*layers, data=data)
+        .properties(width=panel_width, height=150)
+        .facet(facet=alt.Facet(f"{facet}:N", sort=f_levels, title=None, header=header), columns=columns)
     )
     chart = chart.resolve_axis(x="independent")
     scales = {"x": "independent"} if own_groups else {}
@@ -370,16 +467,24 @@ def pyramid(
         .mark_bar(stroke=palette.BACKGROUND, strokeWidth=0.5)
         .encode(
             y=alt.Y(f"{age}:O", sort=a_levels, title="Age band"),
-            x=alt.X("signed_value:Q", title=title_of(value, value_title),
-                    axis=alt.Axis(labelExpr="format(abs(datum.value), ',')")),
-            color=alt.Color(f"{sex}:N", scale=alt.Scale(domain=list(sexes), range=list(palette.CATEGORICAL[:2])),
-                            legend=alt.Legend(title=None, orient="top",
-                                              labelExpr=_label_expr(names))),
-            tooltip=[alt.Tooltip(f"{age}:O", title="Age band"), alt.Tooltip(f"{sex}:N"),
-                     alt.Tooltip(f"{value}:Q", format=",")],
+            x=alt.X(
+                "signed_value:Q",
+                title=title_of(value, value_title),
+                axis=alt.Axis(labelExpr="format(abs(datum.value), ',')"),
+            ),
+            color=alt.Color(
+                f"{sex}:N",
+                scale=alt.Scale(domain=list(sexes), range=list(palette.CATEGORICAL[:2])),
+                legend=alt.Legend(title=None, orient="top", labelExpr=_label_expr(names)),
+            ),
+            tooltip=[
+                alt.Tooltip(f"{age}:O", title="Age band"),
+                alt.Tooltip(f"{sex}:N"),
+                alt.Tooltip(f"{value}:Q", format=","),
+            ],
         )
         .properties(title=title, width=WIDTH - 100, height=alt.Step(14))
-    )  # fmt: skip
+    )
 
 
 def _label_expr(names: dict[str, str]) -> str:

@@ -7,7 +7,6 @@ Same conventions as :mod:`healthgap.charts.builders`.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -68,7 +67,9 @@ def funnel(
     .. [1] Spiegelhalter DJ. Funnel plots for comparing institutional performance.
        Stat Med 2005;24:1185-202.
     """
-    data = prepare(df, {"unit": unit, "value": value, "denominator": denominator, "flag": flag}, "funnel", title)
+    data = prepare(
+        df, {"unit": unit, "value": value, "denominator": denominator, "flag": flag}, "funnel", title
+    )
     if limit not in ("95", "99.8"):
         raise ChartError(ERR_LEVEL.format(value=limit))
     needed = [denominator, "lower_95", "upper_95", "lower_998", "upper_998"]
@@ -79,46 +80,85 @@ def funnel(
     if flag is None:
         flag = "position"
         suffix = "95" if limit == "95" else "998"
-        data = data.with_columns(
-            _interpolate(data, grid, denominator, f"lower_{suffix}").alias("__lo"),
-            _interpolate(data, grid, denominator, f"upper_{suffix}").alias("__hi"),
-        ).with_columns(
-            pl.when(pl.col(value) > pl.col("__hi")).then(pl.lit("above"))
-            .when(pl.col(value) < pl.col("__lo")).then(pl.lit("below"))
-            .when(pl.col(value).is_not_null()).then(pl.lit("within"))
-            .alias(flag)
-        ).drop("__lo", "__hi")  # fmt: skip
+        data = (
+            data.with_columns(
+                _interpolate(data, grid, denominator, f"lower_{suffix}").alias("__lo"),
+                _interpolate(data, grid, denominator, f"upper_{suffix}").alias("__hi"),
+            )
+            .with_columns(
+                pl.when(pl.col(value) > pl.col("__hi"))
+                .then(pl.lit("above"))
+                .when(pl.col(value) < pl.col("__lo"))
+                .then(pl.lit("below"))
+                .when(pl.col(value).is_not_null())
+                .then(pl.lit("within"))
+                .alias(flag)
+            )
+            .drop("__lo", "__hi")
+        )
     # a unit whose value is suppressed is not drawn, and its position is not shown either
     data = data.with_columns(pl.when(pl.col(value).is_not_null()).then(pl.col(flag)).alias(flag))
     x_dom, y_dom = _funnel_domain(data, grid, value=value, denominator=denominator)
     # zoomed on the units: the limits fan out towards tiny denominators, and drawn from 0 they would
     # squash every unit into a line along the bottom; the limit lines are clipped to the plot
-    x = alt.X(f"{denominator}:Q", title=title_of(denominator, denominator_title),
-              scale=alt.Scale(domain=x_dom, nice=False, zero=False) if x_dom else alt.Undefined)  # fmt: skip
+    x = alt.X(
+        f"{denominator}:Q",
+        title=title_of(denominator, denominator_title),
+        scale=alt.Scale(domain=x_dom, nice=False, zero=False) if x_dom else alt.Undefined,
+    )
     y_scale = alt.Scale(domain=y_dom, nice=False, zero=False) if y_dom else alt.Undefined
     long = grid.unpivot(index=denominator, variable_name="limit", value_name="bound").with_columns(
         level=pl.when(pl.col("limit").str.ends_with("_95")).then(pl.lit("95%")).otherwise(pl.lit("99.8%")),
         side=pl.col("limit").str.split("_").list.first(),
     )
-    lines = alt.Chart(long).mark_line(color=palette.REFERENCE, strokeWidth=1.2, clip=True).encode(
-        x=x, y=alt.Y("bound:Q", title=title_of(value, value_title), scale=y_scale), detail="limit:N",
-        strokeDash=alt.StrokeDash("level:N", scale=alt.Scale(domain=["95%", "99.8%"], range=[[4, 3], [1, 0]]),
-                                  legend=alt.Legend(title="Control limit", orient="top")),
-    )  # fmt: skip
-    centre = alt.Chart(pl.DataFrame({"target": [float(target)]})).mark_rule(color=palette.TEXT, clip=True).encode(
-        y=alt.Y("target:Q", scale=y_scale))
+    lines = (
+        alt.Chart(long)
+        .mark_line(color=palette.REFERENCE, strokeWidth=1.2, clip=True)
+        .encode(
+            x=x,
+            y=alt.Y("bound:Q", title=title_of(value, value_title), scale=y_scale),
+            detail="limit:N",
+            strokeDash=alt.StrokeDash(
+                "level:N",
+                scale=alt.Scale(domain=["95%", "99.8%"], range=[[4, 3], [1, 0]]),
+                legend=alt.Legend(title="Control limit", orient="top"),
+            ),
+        )
+    )
+    centre = (
+        alt.Chart(pl.DataFrame({"target": [float(target)]}))
+        .mark_rule(color=palette.TEXT, clip=True)
+        .encode(y=alt.Y("target:Q", scale=y_scale))
+    )
     order = ["below", "within", "above"]
-    points = alt.Chart(data).mark_point(filled=True, size=70, stroke=palette.BACKGROUND, strokeWidth=0.5).encode(
-        x=x, y=alt.Y(f"{value}:Q", scale=y_scale),
-        color=alt.Color(f"{flag}:N", scale=alt.Scale(domain=order, range=[palette.FUNNEL[k] for k in order]),
-                        legend=alt.Legend(title=f"Position ({limit}% limits)", orient="top")),
-        shape=alt.Shape(f"{flag}:N", scale=alt.Scale(domain=order, range=["triangle-down", "circle", "triangle-up"]),
-                        legend=None),
-        tooltip=[alt.Tooltip(f"{unit}:N"), alt.Tooltip(f"{value}:Q", format=",.2f"),
-                 alt.Tooltip(f"{denominator}:Q", format=","), alt.Tooltip(f"{flag}:N", title="Position")],
-    )  # fmt: skip
-    return alt.layer(lines, centre, points).resolve_scale(color="independent").properties(
-        title=title, width=WIDTH - 60, height=320
+    points = (
+        alt.Chart(data)
+        .mark_point(filled=True, size=70, stroke=palette.BACKGROUND, strokeWidth=0.5)
+        .encode(
+            x=x,
+            y=alt.Y(f"{value}:Q", scale=y_scale),
+            color=alt.Color(
+                f"{flag}:N",
+                scale=alt.Scale(domain=order, range=[palette.FUNNEL[k] for k in order]),
+                legend=alt.Legend(title=f"Position ({limit}% limits)", orient="top"),
+            ),
+            shape=alt.Shape(
+                f"{flag}:N",
+                scale=alt.Scale(domain=order, range=["triangle-down", "circle", "triangle-up"]),
+                legend=None,
+            ),
+            tooltip=[
+                alt.Tooltip(f"{unit}:N"),
+                alt.Tooltip(f"{value}:Q", format=",.2f"),
+                alt.Tooltip(f"{denominator}:Q", format=","),
+                alt.Tooltip(f"{flag}:N", title="Position"),
+            ],
+        )
+    )
+    return (
+        alt.layer(lines, centre, points)
+        .resolve_scale(color="independent")
+        .properties(title=title, width=WIDTH - 60, height=320)
     )
 
 
@@ -149,14 +189,20 @@ def _interpolate(data: pl.DataFrame, grid: pl.DataFrame, x: str, col: str) -> pl
     """Linear interpolation of ``grid[col]`` at ``data[x]`` (held flat beyond the grid)."""
     pts = data.select(pl.col(x).cast(pl.Float64).alias("__x")).with_row_index("__i").sort("__x")
     g = grid.select(pl.col(x).alias("__x"), pl.col(col).alias("__y"))
-    lo = pts.join_asof(g.rename({"__y": "__y0"}).with_columns(__x0=pl.col("__x")), on="__x", strategy="backward")
-    both = lo.join_asof(g.rename({"__y": "__y1"}).with_columns(__x1=pl.col("__x")), on="__x", strategy="forward")
+    lo = pts.join_asof(
+        g.rename({"__y": "__y0"}).with_columns(__x0=pl.col("__x")), on="__x", strategy="backward"
+    )
+    both = lo.join_asof(
+        g.rename({"__y": "__y1"}).with_columns(__x1=pl.col("__x")), on="__x", strategy="forward"
+    )
     frac = ((pl.col("__x") - pl.col("__x0")) / (pl.col("__x1") - pl.col("__x0"))).fill_nan(0.0)
     y = (
-        pl.when(pl.col("__x0").is_null()).then(pl.col("__y1"))
-        .when(pl.col("__x1").is_null()).then(pl.col("__y0"))
+        pl.when(pl.col("__x0").is_null())
+        .then(pl.col("__y1"))
+        .when(pl.col("__x1").is_null())
+        .then(pl.col("__y0"))
         .otherwise(pl.col("__y0") + frac * (pl.col("__y1") - pl.col("__y0")))
-    )  # fmt: skip
+    )
     return both.with_columns(y.alias("__y")).sort("__i")["__y"]
 
 
@@ -181,15 +227,25 @@ def mitigation_scatter(
     """
     data = prepare(df, {"x": x, "y": y, "label": label}, "mitigation_scatter", title)
     colour = (
-        alt.condition(f"datum[{label!r}] === {highlight!r}", alt.value(palette.CATEGORICAL[1]), alt.value(palette.CATEGORICAL[0]))
-        if highlight is not None else alt.value(palette.CATEGORICAL[0])
-    )  # fmt: skip
+        alt.condition(
+            f"datum[{label!r}] === {highlight!r}",
+            alt.value(palette.CATEGORICAL[1]),
+            alt.value(palette.CATEGORICAL[0]),
+        )
+        if highlight is not None
+        else alt.value(palette.CATEGORICAL[0])
+    )
     base = alt.Chart(data).encode(
         x=alt.X(f"{x}:Q", title=title_of(x, x_title), scale=_padded_scale(data[x])),
         y=alt.Y(f"{y}:Q", title=title_of(y, y_title), scale=_padded_scale(data[y])),
     )
     points = base.mark_point(filled=True, size=90).encode(
-        color=colour, tooltip=[alt.Tooltip(f"{label}:N"), alt.Tooltip(f"{x}:Q", format=".3f"), alt.Tooltip(f"{y}:Q", format=".3f")]
+        color=colour,
+        tooltip=[
+            alt.Tooltip(f"{label}:N"),
+            alt.Tooltip(f"{x}:Q", format=".3f"),
+            alt.Tooltip(f"{y}:Q", format=".3f"),
+        ],
     )
     text = base.mark_text(align="left", dx=7, dy=-7).encode(text=f"{label}:N")
     return alt.layer(points, text).properties(title=title, width=WIDTH - 60, height=320)
@@ -273,30 +329,47 @@ def heatmap(
         dark = f"datum[{value!r}] >= {lo + palette.SEQUENTIAL_DARK_FROM / len(colours) * (hi - lo)!r}"
     xs, ys = levels(data, x, x_order), levels(data, y, y_order)
     base = alt.Chart(data).encode(
-        x=alt.X(f"{x}:{nominal(data, x)}", sort=xs, title=title_of(x, x_title), axis=alt.Axis(labelAngle=label_angle(xs, 70))),
+        x=alt.X(
+            f"{x}:{nominal(data, x)}",
+            sort=xs,
+            title=title_of(x, x_title),
+            axis=alt.Axis(labelAngle=label_angle(xs, 70)),
+        ),
         y=alt.Y(f"{y}:{nominal(data, y)}", sort=ys, title=title_of(y, y_title)),
     )
     fill = alt.Color(
-        f"{value}:Q", scale=alt.Scale(type="quantize", domain=[lo, hi], range=list(colours), nice=False),
+        f"{value}:Q",
+        scale=alt.Scale(type="quantize", domain=[lo, hi], range=list(colours), nice=False),
         legend=alt.Legend(title=legend_title or title_of(value, None), format=text_format),
     )
     tooltip = [alt.Tooltip(f"{x}:N"), alt.Tooltip(f"{y}:N"), alt.Tooltip(f"{value}:Q", format=text_format)]
-    rects = base.transform_filter(f"isValid(datum[{value!r}])").mark_rect(
-        stroke=palette.BACKGROUND, strokeWidth=1
-    ).encode(color=fill, tooltip=tooltip)
-    hidden = base.transform_filter(f"!isValid(datum[{value!r}])").mark_rect(
-        color=palette.SUPPRESSED, stroke=palette.BACKGROUND, strokeWidth=1
-    ).encode(tooltip=[alt.Tooltip(f"{x}:N"), alt.Tooltip(f"{y}:N")])
+    rects = (
+        base.transform_filter(f"isValid(datum[{value!r}])")
+        .mark_rect(stroke=palette.BACKGROUND, strokeWidth=1)
+        .encode(color=fill, tooltip=tooltip)
+    )
+    hidden = (
+        base.transform_filter(f"!isValid(datum[{value!r}])")
+        .mark_rect(color=palette.SUPPRESSED, stroke=palette.BACKGROUND, strokeWidth=1)
+        .encode(tooltip=[alt.Tooltip(f"{x}:N"), alt.Tooltip(f"{y}:N")])
+    )
     # the cell text gets a name no data column has: calling it "label" replaced a y column named
     # "label" with the numbers, and the text landed in extra rows below the grid
-    labels = base.transform_calculate(
-        __hg_cell_text=(f"isValid(datum[{value!r}]) ? format(datum[{value!r}], {text_format!r}) : "
-                        f"(datum.suppressed === true ? {SUPPRESSED_MARK!r} : {MISSING_MARK!r})")
-    ).mark_text(fontSize=12).encode(
-        text="__hg_cell_text:N",
-        color=alt.condition(f"isValid(datum[{value!r}]) && {dark}",
-                            alt.value(palette.BACKGROUND), alt.value(palette.TEXT)),
-    )  # fmt: skip
+    labels = (
+        base.transform_calculate(
+            __hg_cell_text=(
+                f"isValid(datum[{value!r}]) ? format(datum[{value!r}], {text_format!r}) : "
+                f"(datum.suppressed === true ? {SUPPRESSED_MARK!r} : {MISSING_MARK!r})"
+            )
+        )
+        .mark_text(fontSize=12)
+        .encode(
+            text="__hg_cell_text:N",
+            color=alt.condition(
+                f"isValid(datum[{value!r}]) && {dark}", alt.value(palette.BACKGROUND), alt.value(palette.TEXT)
+            ),
+        )
+    )
     keys = [_SUPPRESSED_KEY] if data.filter(pl.col(value).is_null() & suppressed_expr(data)).height else []
     keys += missing_keys(df.collect() if isinstance(df, pl.LazyFrame) else df, value)
     heading = alt.Title(title, subtitle=keys) if keys else title
@@ -327,10 +400,16 @@ def binned(
     ----------
     .. [1] Lundberg SM, Lee S-I. A unified approach to interpreting model predictions. NeurIPS 2017.
     """
-    data = prepare(df, {"x": x, "value": value, "lower": lower, "upper": upper, "colour": colour}, "binned", title)
+    data = prepare(
+        df, {"x": x, "value": value, "lower": lower, "upper": upper, "colour": colour}, "binned", title
+    )
     numeric = data.schema[x].is_numeric()
-    x_enc = alt.X(f"{x}:Q", title=title_of(x, x_title)) if numeric else alt.X(
-        f"{x}:O", sort=levels(data, x, order), title=title_of(x, x_title), axis=alt.Axis(labelAngle=-30)
+    x_enc = (
+        alt.X(f"{x}:Q", title=title_of(x, x_title))
+        if numeric
+        else alt.X(
+            f"{x}:O", sort=levels(data, x, order), title=title_of(x, x_title), axis=alt.Axis(labelAngle=-30)
+        )
     )
     enc: dict[str, Any] = {"x": x_enc}
     if colour:
@@ -342,10 +421,16 @@ def binned(
     ]
     layers = []
     if lower and upper:
-        band = base.mark_area(opacity=0.25) if mark == "line" else base.mark_errorbar(ticks=True, color=palette.TEXT)
+        band = (
+            base.mark_area(opacity=0.25)
+            if mark == "line"
+            else base.mark_errorbar(ticks=True, color=palette.TEXT)
+        )
         layers.append(band.encode(y=alt.Y(f"{lower}:Q", title=title_of(value, value_title)), y2=f"{upper}:Q"))
     main = base.mark_line(point=True) if mark == "line" else base.mark_bar(opacity=0.85)
     layers.insert(0 if mark == "bar" else len(layers), main.encode(y=y, tooltip=tooltip))
     if zero_line:
-        layers.append(alt.Chart(pl.DataFrame({"zero": [0.0]})).mark_rule(color=palette.REFERENCE).encode(y="zero:Q"))
+        layers.append(
+            alt.Chart(pl.DataFrame({"zero": [0.0]})).mark_rule(color=palette.REFERENCE).encode(y="zero:Q")
+        )
     return alt.layer(*layers).properties(title=title, width=WIDTH - 60, height=280)

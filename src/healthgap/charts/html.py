@@ -27,7 +27,16 @@ from healthgap.disclosure import OFF_PREFIX, assert_publishable
 from healthgap.downloads import download_link, link_text
 from healthgap.tables import table_html
 
-__all__ = ["figure_html", "write_chart_assets", "chart_spec", "static_svg", "ASSET_PATH", "BUNDLE_NAME", "SNIPPET", "SHOW_NUMBERS"]
+__all__ = [
+    "figure_html",
+    "write_chart_assets",
+    "chart_spec",
+    "static_svg",
+    "ASSET_PATH",
+    "BUNDLE_NAME",
+    "SNIPPET",
+    "SHOW_NUMBERS",
+]
 
 BUNDLE_NAME = "healthgap-charts.js"
 ASSET_PATH = f"site_libs/healthgap/{BUNDLE_NAME}"
@@ -139,9 +148,13 @@ def _scope_ids(svg: str, prefix: str) -> str:
 def _script_json(spec: Mapping[str, Any]) -> str:
     """JSON safe inside <script>: no '</script>', '<!--' or U+2028/9 can end or break the element."""
     text = json.dumps(spec, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace(
-        "\u2028", "\\u2028"
-    ).replace("\u2029", "\\u2029")
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def figure_html(
@@ -207,14 +220,18 @@ def figure_html(
     off = (
         "suppression_reason" in data.columns
         and data.height > 0
-        and data.select(pl.col("suppression_reason").cast(pl.String).str.starts_with(OFF_PREFIX).fill_null(False).all()).item()
+        and data.select(
+            pl.col("suppression_reason").cast(pl.String).str.starts_with(OFF_PREFIX).fill_null(False).all()
+        ).item()
     )
     if not off:
         assert_publishable(spec)
     svg = _scope_ids(static_svg(spec), f"{id}-svg")
     natural = re.search(r'<svg[^>]*\swidth="([0-9.]+)"', svg)
     width_var = f"--hg-chart-width:{float(natural.group(1)):g}px;" if natural else ""
-    table = table_html(data, id=f"{id}-table", caption=f"The numbers: {title}", columns=columns, formats=formats)
+    table = table_html(
+        data, id=f"{id}-table", caption=f"The numbers: {title}", columns=columns, formats=formats
+    )
     esc = html.escape
     parts = [
         f'<figure class="hg-figure" id="{esc(id)}" aria-labelledby="{esc(id)}-caption">'

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -26,7 +27,9 @@ __all__ = ["choropleth", "hex_layout", "hex_geojson", "hex_map", "SUPPRESSED_LAB
 
 SUPPRESSED_LABEL = "Suppressed [c]"
 NO_DATA_LABEL = "No data"
-ERR_GEOJSON = "choropleth(): `geojson` must be a GeoJSON FeatureCollection dict with a 'features' list; got {kind}."
+ERR_GEOJSON = (
+    "choropleth(): `geojson` must be a GeoJSON FeatureCollection dict with a 'features' list; got {kind}."
+)
 ERR_FEATURE_KEY = (
     "choropleth(): {n} of {total} GeoJSON features have no property {key!r} (properties seen: {seen}). "
     "Set the boundary key (config data.boundary_key / feature_key=...) to the property holding the area code."
@@ -36,7 +39,9 @@ ERR_UNMATCHED = (
     "Check that the boundary file matches the data's areas (same codes and year)."
 )
 ERR_COLUMNS = "{builder}(): column(s) {missing} are not in the data (columns: {present})."
-ERR_DUPLICATE_AREA = "hex_layout(): area(s) {examples} in {key!r} belong to more than one {group!r}; each area needs one."
+ERR_DUPLICATE_AREA = (
+    "hex_layout(): area(s) {examples} in {key!r} belong to more than one {group!r}; each area needs one."
+)
 
 # Axial hex directions and ring corners (multiples of the ring radius), Patel (2013).
 _CORNER_Q = {0: -1, 1: 0, 2: 1, 3: 1, 4: 0, 5: -1}
@@ -46,11 +51,12 @@ _STEP_R = {0: 0, 1: -1, 2: -1, 3: 0, 4: 1, 5: 1}
 
 
 def _ring_area(ring: Sequence[Sequence[float]]) -> float:
-    return 0.5 * sum(x0 * y1 - x1 * y0 for (x0, y0, *_), (x1, y1, *_) in zip(ring, ring[1:]))
+    return 0.5 * sum(x0 * y1 - x1 * y0 for (x0, y0, *_), (x1, y1, *_) in itertools.pairwise(ring))
 
 
 def _rewind(geometry: dict[str, Any]) -> dict[str, Any]:
     """Exterior rings clockwise, holes anticlockwise: the winding d3-geo (Vega) expects."""
+
     def fix(polygon: list[Any]) -> list[Any]:
         out = []
         for i, ring in enumerate(polygon):
@@ -68,6 +74,7 @@ def _rewind(geometry: dict[str, Any]) -> dict[str, Any]:
 
 def _simplify(geometry: dict[str, Any], decimals: int) -> dict[str, Any]:
     """Round coordinates and drop points that then repeat: shrinks dense boundaries (4 dp ~ 10 m)."""
+
     def ring_of(ring: list[Any]) -> list[Any]:
         pts = np.round(np.asarray(ring, dtype=float)[:, :2], decimals)
         keep = np.ones(len(pts), dtype=bool)
@@ -149,7 +156,9 @@ def choropleth(
     codes = pl.Series("code", [str(p[fkey]) for p in props])
     unmatched = data.filter(~pl.col(key).cast(pl.String).is_in(codes.implode()))[key]
     if unmatched.len():
-        raise ChartError(ERR_UNMATCHED.format(n=unmatched.len(), key=key, examples=unmatched.head(3).to_list()))
+        raise ChartError(
+            ERR_UNMATCHED.format(n=unmatched.len(), key=key, examples=unmatched.head(3).to_list())
+        )
     points = [p for p in (_first_point(f.get("geometry") or {}) for f in features[:200]) if p]
     if projection == "auto":
         lonlat = all(-180 <= x <= 180 and -90 <= y <= 90 for x, y in points)
@@ -166,7 +175,7 @@ def choropleth(
     cleaned = [
         {"type": "Feature", "properties": {fkey: str(p[fkey])}, "geometry": geometry_of(f)}
         for f, p in zip(features, props)
-    ]  # fmt: skip
+    ]
     data = data.with_columns(pl.col(key).cast(pl.String))
     fields = [c for c in (value, "suppressed", label) if c]
     lookup = alt.LookupData(data=data, key=key, fields=fields)
@@ -178,29 +187,44 @@ def choropleth(
         .transform_calculate(status=status, area=f"datum.properties[{fkey!r}]")
         .properties(projection=proj, width=WIDTH, height=440)
     )
-    area_tip = [alt.Tooltip("area:N", title=title_of(key, None))] + ([alt.Tooltip(f"{label}:N")] if label else [])
-    grey = base.transform_filter("datum.status !== 'value'").mark_geoshape(
-        stroke=palette.OUTLINE, strokeWidth=0.6, strokeDash=[2, 2]
-    ).encode(
-        color=alt.Color("status:N", scale=alt.Scale(domain=[SUPPRESSED_LABEL, NO_DATA_LABEL],
-                                                    range=[palette.SUPPRESSED, palette.BACKGROUND]),
-                        legend=alt.Legend(title=None, orient="bottom")),
-        tooltip=[*area_tip, alt.Tooltip("status:N", title="Value")],
-    )  # fmt: skip
+    area_tip = [alt.Tooltip("area:N", title=title_of(key, None))] + (
+        [alt.Tooltip(f"{label}:N")] if label else []
+    )
+    grey = (
+        base.transform_filter("datum.status !== 'value'")
+        .mark_geoshape(stroke=palette.OUTLINE, strokeWidth=0.6, strokeDash=[2, 2])
+        .encode(
+            color=alt.Color(
+                "status:N",
+                scale=alt.Scale(
+                    domain=[SUPPRESSED_LABEL, NO_DATA_LABEL], range=[palette.SUPPRESSED, palette.BACKGROUND]
+                ),
+                legend=alt.Legend(title=None, orient="bottom"),
+            ),
+            tooltip=[*area_tip, alt.Tooltip("status:N", title="Value")],
+        )
+    )
     if classes == "ordinal":
         domain = sorted(data[value].drop_nulls().unique().to_list())
         scale = alt.Scale(domain=domain, range=list(palette.SEQUENTIAL)[: max(len(domain), 1)])
-        colour = alt.Color(f"{value}:O", scale=scale, legend=alt.Legend(title=legend_title or title_of(value, None), **_KEY))
+        colour = alt.Color(
+            f"{value}:O", scale=scale, legend=alt.Legend(title=legend_title or title_of(value, None), **_KEY)
+        )
     else:
         lo, hi = data.select(pl.col(value).min().alias("lo"), pl.col(value).max().alias("hi")).row(0)
         lo = 0.0 if lo is None else float(lo)
         hi = lo + 1.0 if hi is None or hi == lo else float(hi)
         scale = alt.Scale(type="quantize", domain=[lo, hi], range=list(palette.SEQUENTIAL))
-        colour = alt.Color(f"{value}:Q", scale=scale,
-                           legend=alt.Legend(title=legend_title or title_of(value, None), format=value_format, **_KEY))  # fmt: skip
-    coloured = base.transform_filter("datum.status === 'value'").mark_geoshape(
-        stroke=palette.OUTLINE, strokeWidth=0.6
-    ).encode(color=colour, tooltip=[*area_tip, alt.Tooltip(f"{value}:Q", format=value_format)])
+        colour = alt.Color(
+            f"{value}:Q",
+            scale=scale,
+            legend=alt.Legend(title=legend_title or title_of(value, None), format=value_format, **_KEY),
+        )
+    coloured = (
+        base.transform_filter("datum.status === 'value'")
+        .mark_geoshape(stroke=palette.OUTLINE, strokeWidth=0.6)
+        .encode(color=colour, tooltip=[*area_tip, alt.Tooltip(f"{value}:Q", format=value_format)])
+    )
     return alt.layer(grey, coloured).resolve_scale(color="independent").properties(title=title)
 
 
@@ -228,7 +252,9 @@ def hex_layout(areas_df: pl.DataFrame, *, key: str = "lsoa", group: str = "local
     """
     missing = [c for c in (key, group) if c not in areas_df.columns]
     if missing:
-        raise ChartError(ERR_COLUMNS.format(builder="hex_layout", missing=missing, present=", ".join(areas_df.columns)))
+        raise ChartError(
+            ERR_COLUMNS.format(builder="hex_layout", missing=missing, present=", ".join(areas_df.columns))
+        )
     areas = (
         areas_df.select(pl.col(key).cast(pl.String), pl.col(group).cast(pl.String).fill_null("Unknown"))
         .unique()
@@ -240,15 +266,20 @@ def hex_layout(areas_df: pl.DataFrame, *, key: str = "lsoa", group: str = "local
     i = pl.int_range(pl.len()).over(group).cast(pl.Int64)
     areas = areas.with_columns(i=i, blob=pl.col(group).rank("dense").cast(pl.Int64) - 1)
     k = (
-        pl.when(pl.col("i") == 0).then(0)
+        pl.when(pl.col("i") == 0)
+        .then(0)
         .otherwise((((12 * pl.col("i") - 3).cast(pl.Float64).sqrt() - 3) / 6).floor().cast(pl.Int64) + 1)
-    )  # fmt: skip
+    )
     areas = areas.with_columns(k=k).with_columns(j=pl.col("i") - (3 * pl.col("k") * (pl.col("k") - 1) + 1))
     side = pl.when(pl.col("k") > 0).then(pl.col("j") // pl.col("k")).otherwise(0)
     step = pl.when(pl.col("k") > 0).then(pl.col("j") % pl.col("k")).otherwise(0)
     areas = areas.with_columns(side=side, step=step)
-    local_q = pl.col("k") * pl.col("side").replace_strict(_CORNER_Q) + pl.col("step") * pl.col("side").replace_strict(_STEP_Q)
-    local_r = pl.col("k") * pl.col("side").replace_strict(_CORNER_R) + pl.col("step") * pl.col("side").replace_strict(_STEP_R)
+    local_q = pl.col("k") * pl.col("side").replace_strict(_CORNER_Q) + pl.col("step") * pl.col(
+        "side"
+    ).replace_strict(_STEP_Q)
+    local_r = pl.col("k") * pl.col("side").replace_strict(_CORNER_R) + pl.col("step") * pl.col(
+        "side"
+    ).replace_strict(_STEP_R)
     n_blobs = int(areas["blob"].max()) + 1 if areas.height else 0
     ncol = max(1, math.ceil(math.sqrt(n_blobs)))
     spacing = 2 * pl.col("k").max() + 2
@@ -259,7 +290,9 @@ def hex_layout(areas_df: pl.DataFrame, *, key: str = "lsoa", group: str = "local
     ).select(key, group, "q", "r")
 
 
-def hex_geojson(df: pl.DataFrame, *, key: str = "lsoa", q: str = "q", r: str = "r", size: float = 0.95) -> dict[str, Any]:
+def hex_geojson(
+    df: pl.DataFrame, *, key: str = "lsoa", q: str = "q", r: str = "r", size: float = 0.95
+) -> dict[str, Any]:
     """GeoJSON FeatureCollection of pointy-top hexagons at axial (q, r), y up, unit spacing.
 
     References
@@ -268,7 +301,9 @@ def hex_geojson(df: pl.DataFrame, *, key: str = "lsoa", q: str = "q", r: str = "
     """
     missing = [c for c in (key, q, r) if c not in df.columns]
     if missing:
-        raise ChartError(ERR_COLUMNS.format(builder="hex_geojson", missing=missing, present=", ".join(df.columns)))
+        raise ChartError(
+            ERR_COLUMNS.format(builder="hex_geojson", missing=missing, present=", ".join(df.columns))
+        )
     cx = math.sqrt(3) * (pl.col(q) + pl.col(r) / 2)
     cy = -1.5 * pl.col(r)
     angles = [math.radians(30 + 60 * n) for n in (*range(6), 0)]
@@ -310,17 +345,27 @@ def hex_map(
     needed = {"key": key, "q": q, "r": r, "value": value, "group": group, "label": kwargs.get("label")}
     data = prepare(df, needed, "hex_map", title)
     shapes = hex_geojson(data, key=key, q=q, r=r)
-    chart = choropleth(data.drop(q, r), geojson=shapes, title=title, key=key, value=value, projection="identity", **kwargs)
+    chart = choropleth(
+        data.drop(q, r), geojson=shapes, title=title, key=key, value=value, projection="identity", **kwargs
+    )
     if group is None:
         return chart
-    centres = data.group_by(group).agg(
-        x=(math.sqrt(3) * (pl.col(q) + pl.col(r) / 2)).mean(),
-        y=(-1.5 * pl.col(r)).max() + 1.1,
-    ).sort(group)
+    centres = (
+        data.group_by(group)
+        .agg(
+            x=(math.sqrt(3) * (pl.col(q) + pl.col(r) / 2)).mean(),
+            y=(-1.5 * pl.col(r)).max() + 1.1,
+        )
+        .sort(group)
+    )
     labels = (
         alt.Chart(centres)
         .mark_text(fontWeight=600, baseline="bottom", color=palette.TEXT)
         .encode(longitude="x:Q", latitude="y:Q", text=f"{group}:N")
         .properties(projection=alt.Projection(type="identity", reflectY=True), width=WIDTH, height=440)
     )
-    return alt.layer(chart.properties(title=""), labels).resolve_scale(color="independent").properties(title=title)
+    return (
+        alt.layer(chart.properties(title=""), labels)
+        .resolve_scale(color="independent")
+        .properties(title=title)
+    )

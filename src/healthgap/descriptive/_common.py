@@ -125,14 +125,19 @@ def label_levels(df: pl.DataFrame, dimension: Dimension) -> pl.DataFrame:
             )
             .fill_null("Unknown")
             .alias("label"),
-            pl.col(LEVEL)
-            .replace_strict(order, default=len(order), return_dtype=pl.Int64)
-            .alias("order"),
+            pl.col(LEVEL).replace_strict(order, default=len(order), return_dtype=pl.Int64).alias("order"),
             (pl.col(LEVEL) == dimension.reference).fill_null(False).alias("is_reference"),
         )
         .sort("order", LEVEL, nulls_last=True)
-        .select("dimension", "dimension_label", LEVEL, "label", "order", "is_reference", pl.exclude(
-            "dimension", "dimension_label", LEVEL, "label", "order", "is_reference"))
+        .select(
+            "dimension",
+            "dimension_label",
+            LEVEL,
+            "label",
+            "order",
+            "is_reference",
+            pl.exclude("dimension", "dimension_label", LEVEL, "label", "order", "is_reference"),
+        )
     )
 
 

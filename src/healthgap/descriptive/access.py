@@ -123,7 +123,10 @@ def eligible_expr(
 
 
 def _per_dimension(
-    lf: pl.LazyFrame, config: Config, dimensions: Sequence[str] | None, aggs: list[pl.Expr],
+    lf: pl.LazyFrame,
+    config: Config,
+    dimensions: Sequence[str] | None,
+    aggs: list[pl.Expr],
     where: pl.Expr | None = None,
 ) -> list[tuple[object, pl.DataFrame]]:
     out = []
@@ -179,23 +182,35 @@ def observed_expected(
             base.with_columns(level_expr(dim.name).alias(LEVEL))
             .filter(pl.col(LEVEL).is_not_null())
             .group_by(LEVEL, *cells)
-            .agg(*[pl.col(c).cast(pl.Int64).sum().alias(c) for c in conds],
-                 pl.len().cast(pl.Int64).alias("population"))
-            .unpivot(index=[LEVEL, *cells, "population"], on=conds, variable_name="measure",
-                     value_name="observed")
+            .agg(
+                *[pl.col(c).cast(pl.Int64).sum().alias(c) for c in conds],
+                pl.len().cast(pl.Int64).alias("population"),
+            )
+            .unpivot(
+                index=[LEVEL, *cells, "population"], on=conds, variable_name="measure", value_name="observed"
+            )
             .with_columns(
-                (pl.col("observed").sum().over("measure", *cells)
-                 / pl.col("population").sum().over("measure", *cells)).alias("__rate")
+                (
+                    pl.col("observed").sum().over("measure", *cells)
+                    / pl.col("population").sum().over("measure", *cells)
+                ).alias("__rate")
             )
             .group_by("measure", LEVEL)
-            .agg(pl.col("observed").sum(), (pl.col("population") * pl.col("__rate")).sum().alias("expected"),
-                 pl.col("population").sum())
+            .agg(
+                pl.col("observed").sum(),
+                (pl.col("population") * pl.col("__rate")).sum().alias("expected"),
+                pl.col("population").sum(),
+            )
             .collect()
-        )  # fmt: skip
+        )
         counts = published_counts(counts, ["observed", "population"], settings=config.disclosure)
         ratio = crude_rate(
-            counts, events="observed", population="expected", by=["measure", LEVEL],
-            multiplier=1, confidence=confidence,
+            counts,
+            events="observed",
+            population="expected",
+            by=["measure", LEVEL],
+            multiplier=1,
+            confidence=confidence,
         ).select("measure", LEVEL, "value", "lower_ci", "upper_ci", "note")
         out = counts.join(ratio, on=["measure", LEVEL]).select(
             LEVEL, "measure", "observed", "expected", "population", "value", "lower_ci", "upper_ci", "note"
@@ -205,8 +220,13 @@ def observed_expected(
 
 
 def _proportions(
-    pairs: list[tuple[object, pl.DataFrame]], *, numerator: str, denominator: str,
-    by: Sequence[str] = (), confidence: float, disclosure: DisclosureSettings,
+    pairs: list[tuple[object, pl.DataFrame]],
+    *,
+    numerator: str,
+    denominator: str,
+    by: Sequence[str] = (),
+    confidence: float,
+    disclosure: DisclosureSettings,
 ) -> pl.DataFrame:
     from healthgap.stats import proportion
 
@@ -214,16 +234,27 @@ def _proportions(
     for dim, counts in pairs:
         counts = published_counts(counts, [numerator, denominator], settings=disclosure)
         stat = proportion(
-            counts, numerator=numerator, denominator=denominator, by=[*by, LEVEL],
-            multiplier=100, confidence=confidence,
+            counts,
+            numerator=numerator,
+            denominator=denominator,
+            by=[*by, LEVEL],
+            multiplier=100,
+            confidence=confidence,
         ).drop("confidence", "statistic", "method")
         frames.append(label_levels(stat, dim))  # type: ignore[arg-type]
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 
 
 def _measure_shares(
-    lf: pl.LazyFrame, config: Config, dimensions: Sequence[str] | None, aggs: list[pl.Expr],
-    measures: Sequence[str], *, numerator: str, denominator: str, confidence: float,
+    lf: pl.LazyFrame,
+    config: Config,
+    dimensions: Sequence[str] | None,
+    aggs: list[pl.Expr],
+    measures: Sequence[str],
+    *,
+    numerator: str,
+    denominator: str,
+    confidence: float,
 ) -> pl.DataFrame:
     """Shares of several measures by group from one aggregation per dimension.
 
@@ -233,13 +264,26 @@ def _measure_shares(
     """
     pairs = []
     for dim, wide in _per_dimension(lf, config, dimensions, aggs):
-        long = pl.concat([
-            wide.select(LEVEL, pl.lit(m).alias("measure"), pl.col(f"n__{m}").alias(numerator),
-                        pl.col(f"d__{m}").alias(denominator)) for m in measures
-        ])  # fmt: skip
+        long = pl.concat(
+            [
+                wide.select(
+                    LEVEL,
+                    pl.lit(m).alias("measure"),
+                    pl.col(f"n__{m}").alias(numerator),
+                    pl.col(f"d__{m}").alias(denominator),
+                )
+                for m in measures
+            ]
+        )
         pairs.append((dim, long))
-    return _proportions(pairs, numerator=numerator, denominator=denominator, by=["measure"],
-                        confidence=confidence, disclosure=config.disclosure)  # fmt: skip
+    return _proportions(
+        pairs,
+        numerator=numerator,
+        denominator=denominator,
+        by=["measure"],
+        confidence=confidence,
+        disclosure=config.disclosure,
+    )
 
 
 def detection(
@@ -276,8 +320,16 @@ def detection(
         *[(pl.col(c) & pl.col(truth_column(c))).cast(pl.Int64).sum().alias(f"n__{c}") for c in conds],
         *[pl.col(truth_column(c)).cast(pl.Int64).sum().alias(f"d__{c}") for c in conds],
     ]
-    out = _measure_shares(lf, config, dimensions, aggs, conds, numerator="recorded", denominator="affected",
-                          confidence=confidence)  # fmt: skip
+    out = _measure_shares(
+        lf,
+        config,
+        dimensions,
+        aggs,
+        conds,
+        numerator="recorded",
+        denominator="affected",
+        confidence=confidence,
+    )
     return out.sort("dimension", "measure", "order", maintain_order=True)
 
 
@@ -319,10 +371,20 @@ def treatment(
     aggs = []
     for m in usable:
         elig, done = eligible_expr(m, available=list(present))
-        aggs += [(elig & done.fill_null(False)).cast(pl.Int64).sum().alias(f"n__{m}"),
-                 elig.cast(pl.Int64).sum().alias(f"d__{m}")]  # fmt: skip
-    out = _measure_shares(lf, config, dimensions, aggs, usable, numerator="treated", denominator="eligible",
-                          confidence=confidence)  # fmt: skip
+        aggs += [
+            (elig & done.fill_null(False)).cast(pl.Int64).sum().alias(f"n__{m}"),
+            elig.cast(pl.Int64).sum().alias(f"d__{m}"),
+        ]
+    out = _measure_shares(
+        lf,
+        config,
+        dimensions,
+        aggs,
+        usable,
+        numerator="treated",
+        denominator="eligible",
+        confidence=confidence,
+    )
     labels = {m: TREATMENT_MEASURES[m][0] for m in usable}
     missing = [c for c in STATIN_ALWAYS + STATIN_FROM_40 if c not in present]
     if "statin" in labels and missing:
@@ -370,17 +432,31 @@ def waits(
         (days > EIGHTEEN_WEEKS).cast(pl.Int64).sum().alias("over_18_weeks"),
     ]
     pairs = _per_dimension(lf, config, dimensions, aggs, where=days.is_not_null())
-    out = _proportions(pairs, numerator="over_18_weeks", denominator="seen", confidence=confidence,
-                       disclosure=config.disclosure)
+    out = _proportions(
+        pairs,
+        numerator="over_18_weeks",
+        denominator="seen",
+        confidence=confidence,
+        disclosure=config.disclosure,
+    )
     if out.is_empty():
         return out
     extra = pl.concat(
-        [c.select(pl.lit(d.name).alias("dimension"), LEVEL, "median_days", "mean_days")  # type: ignore[attr-defined]
-         for d, c in pairs]
-    )  # fmt: skip
+        [
+            c.select(pl.lit(d.name).alias("dimension"), LEVEL, "median_days", "mean_days")  # type: ignore[attr-defined]
+            for d, c in pairs
+        ]
+    )
     return out.join(extra, on=["dimension", LEVEL], how="left").select(
-        *out.columns[: out.columns.index("over_18_weeks")], "seen", "median_days", "mean_days",
-        "over_18_weeks", "value", "lower_ci", "upper_ci", "note",
+        *out.columns[: out.columns.index("over_18_weeks")],
+        "seen",
+        "median_days",
+        "mean_days",
+        "over_18_weeks",
+        "value",
+        "lower_ci",
+        "upper_ci",
+        "note",
     )
 
 
@@ -419,7 +495,8 @@ def missed(
     frames = []
     for dim, counts in _per_dimension(lf, config, dimensions, aggs, where=where):
         counts = published_counts(counts, ["events", "population"], settings=config.disclosure)
-        stat = crude_rate(counts, events="events", population="population", by=LEVEL, multiplier=100,
-                          confidence=confidence).drop("confidence", "statistic", "method")  # fmt: skip
+        stat = crude_rate(
+            counts, events="events", population="population", by=LEVEL, multiplier=100, confidence=confidence
+        ).drop("confidence", "statistic", "method")
         frames.append(label_levels(stat, dim))  # type: ignore[arg-type]
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()

@@ -55,18 +55,32 @@ def area_rates(
     require(lf, [area, measure], what="area_rates()")
     names = lf.collect_schema().names()
     is_bool = CONTRACT[measure].kind == "boolean" if measure in CONTRACT else False
-    aggs = [pl.col(measure).cast(pl.Int64).fill_null(0).sum().alias("events"),
-            pl.len().cast(pl.Int64).alias("population")]  # fmt: skip
+    aggs = [
+        pl.col(measure).cast(pl.Int64).fill_null(0).sum().alias("events"),
+        pl.len().cast(pl.Int64).alias("population"),
+    ]
     if "locality" in names and area != "locality":
         aggs.append(pl.col("locality").drop_nulls().mode().first().alias("locality"))
     counts = lf.filter(pl.col(area).is_not_null()).group_by(area).agg(aggs).sort(area).collect()
     counts = published_counts(counts, ["events", "population"], settings=disclosure)
     if is_bool:
-        stat = proportion(counts, numerator="events", denominator="population", by=area,
-                          multiplier=multiplier or 100, confidence=confidence)  # fmt: skip
+        stat = proportion(
+            counts,
+            numerator="events",
+            denominator="population",
+            by=area,
+            multiplier=multiplier or 100,
+            confidence=confidence,
+        )
     else:
-        stat = crude_rate(counts, events="events", population="population", by=area,
-                          multiplier=multiplier or 1000, confidence=confidence)  # fmt: skip
+        stat = crude_rate(
+            counts,
+            events="events",
+            population="population",
+            by=area,
+            multiplier=multiplier or 1000,
+            confidence=confidence,
+        )
     stat = stat.select(area, "events", "population", "value", "lower_ci", "upper_ci", "note")
     if "locality" in counts.columns:
         stat = stat.join(counts.select(area, "locality"), on=area, how="left")

@@ -122,8 +122,15 @@ def than(ratio: float | None) -> str:
 
 
 def gap_sentence(
-    table: pl.DataFrame, *, subject: str, level: str, reference: str, column: str = "value",
-    dp: int = 1, suffix: str = "%", **filters: str,
+    table: pl.DataFrame,
+    *,
+    subject: str,
+    level: str,
+    reference: str,
+    column: str = "value",
+    dp: int = 1,
+    suffix: str = "%",
+    **filters: str,
 ) -> str:
     """A full sentence comparing two groups, or saying why they cannot be compared.
 
@@ -136,8 +143,10 @@ def gap_sentence(
     na = group_name(ra) if ra else f"group {level}"
     nb = group_name(rb) if rb else f"group {reference}"
     if a is None or b is None:
-        return (f"{subject[:1].upper() + subject[1:]} cannot be compared between {na} and {nb} because "
-                "a group is too small to publish.")
+        return (
+            f"{subject[:1].upper() + subject[1:]} cannot be compared between {na} and {nb} because "
+            "a group is too small to publish."
+        )
     unit = " percentage points" if suffix == "%" else ""
     return (
         f"{subject[:1].upper() + subject[1:]} was {fmt(a, dp, suffix=suffix)} {_in(na)} against "
@@ -146,8 +155,14 @@ def gap_sentence(
 
 
 def compare(
-    table: pl.DataFrame, *, level: str, reference: str, column: str = "value", dp: int = 1,
-    suffix: str = "%", **filters: str,
+    table: pl.DataFrame,
+    *,
+    level: str,
+    reference: str,
+    column: str = "value",
+    dp: int = 1,
+    suffix: str = "%",
+    **filters: str,
 ) -> str:
     """'x% against y% (a difference of d percentage points)' for two levels."""
     a = value_of(table, level, column, **filters)
@@ -163,7 +178,12 @@ def compare(
 
 
 def ratio_sentence(
-    table: pl.DataFrame, *, dimension: str, measure: str, reference: str, outcome: str,
+    table: pl.DataFrame,
+    *,
+    dimension: str,
+    measure: str,
+    reference: str,
+    outcome: str,
     adjusted: str = "After allowing for age, ",
 ) -> str:
     """The group whose rate ratio is furthest from 1, as a sentence.
@@ -177,20 +197,25 @@ def ratio_sentence(
        number means, and whether the difference could be due to chance.
     """
     rows = table.filter(
-        (pl.col("dimension") == dimension) & (pl.col("measure") == measure)
-        & pl.col("rate_ratio").is_not_null() & ~pl.col("is_reference")
+        (pl.col("dimension") == dimension)
+        & (pl.col("measure") == measure)
+        & pl.col("rate_ratio").is_not_null()
+        & ~pl.col("is_reference")
         & (pl.col("rate_ratio") > 0)
-    )  # fmt: skip
+    )
     ref = row_of(table, reference, dimension=dimension, measure=measure)
     if rows.is_empty() or ref is None:
         sub = table.filter(pl.col("dimension") == dimension)
         what = (
             lower_first(sub.get_column("dimension_label")[0])
-            if "dimension_label" in sub.columns and sub.height else dimension
+            if "dimension_label" in sub.columns and sub.height
+            else dimension
         )
         return f"Rate ratios by {what} could not be published because some groups are too small."
-    r = rows.with_columns(pl.col("rate_ratio").log().abs().alias("__d")).sort("__d", descending=True).row(
-        0, named=True
+    r = (
+        rows.with_columns(pl.col("rate_ratio").log().abs().alias("__d"))
+        .sort("__d", descending=True)
+        .row(0, named=True)
     )
     sig = r["rr_lower"] is not None and r["rr_upper"] is not None and (r["rr_lower"] > 1 or r["rr_upper"] < 1)
     return (

@@ -54,8 +54,7 @@ def outcome_rates(
     chosen = [o for o in (outcomes or config.outcomes) if o in present]
     if not chosen:
         return pl.DataFrame()
-    out = rates(lf, config, measures=chosen, dimensions=dimensions, multiplier=PER,
-                confidence=confidence)  # fmt: skip
+    out = rates(lf, config, measures=chosen, dimensions=dimensions, multiplier=PER, confidence=confidence)
     return out.with_columns(
         pl.col("measure").replace_strict(OUTCOME_LABELS, default=pl.col("measure")).alias("measure_label")
     )
@@ -112,30 +111,54 @@ def practice_funnel(
     counts = (
         lf.filter(pl.col(unit).is_not_null())
         .group_by(unit)
-        .agg(pl.col(measure).cast(pl.Int64).fill_null(0).sum().alias("events"),
-             pl.len().cast(pl.Int64).alias("population"))
+        .agg(
+            pl.col(measure).cast(pl.Int64).fill_null(0).sum().alias("events"),
+            pl.len().cast(pl.Int64).alias("population"),
+        )
         .sort(unit)
         .collect()
-    )  # fmt: skip
+    )
     # the baseline (overall rate) from the overall totals as published: from the exact totals it
     # would give the exact number of events in the whole population back
-    totals = published_counts(counts.select(pl.col("events", "population").sum()), ["events", "population"],
-                              settings=disclosure).row(0)
+    totals = published_counts(
+        counts.select(pl.col("events", "population").sum()), ["events", "population"], settings=disclosure
+    ).row(0)
     target = totals[0] / max(totals[1], 1)
     published = published_counts(counts, ["events", "population"], settings=disclosure)
-    points = funnel_flag(published, numerator="events", denominator="population", unit=unit, kind=kind,
-                         target=target, multiplier=mult)  # fmt: skip
-    long = funnel_limits(counts, numerator="events", denominator="population", unit=unit, kind=kind,
-                         target=target, multiplier=mult)  # fmt: skip
+    points = funnel_flag(
+        published,
+        numerator="events",
+        denominator="population",
+        unit=unit,
+        kind=kind,
+        target=target,
+        multiplier=mult,
+    )
+    long = funnel_limits(
+        counts,
+        numerator="events",
+        denominator="population",
+        unit=unit,
+        kind=kind,
+        target=target,
+        multiplier=mult,
+    )
     limits = (
         long.with_columns(
             pl.when(pl.col("confidence") > 0.99).then(pl.lit("998")).otherwise(pl.lit("95")).alias("__lv")
         )
         .pivot(on="__lv", index=["denominator", "baseline"], values=["lower_limit", "upper_limit"])
-        .rename({"denominator": "registered", "lower_limit_95": "lower_95", "upper_limit_95": "upper_95",
-                 "lower_limit_998": "lower_998", "upper_limit_998": "upper_998"})
+        .rename(
+            {
+                "denominator": "registered",
+                "lower_limit_95": "lower_95",
+                "upper_limit_95": "upper_95",
+                "lower_limit_998": "lower_998",
+                "upper_limit_998": "upper_998",
+            }
+        )
         .filter(pl.col("registered") > 0)
         .sort("registered")
-    )  # fmt: skip
+    )
     label = CONDITION_LABELS.get(measure) or OUTCOME_LABELS.get(measure, measure)
     return points.with_columns(pl.lit(label).alias("measure_label")), limits

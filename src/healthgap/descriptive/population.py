@@ -87,11 +87,16 @@ def composition(
     lf = frame_of(people)
     frames = []
     for dim in dimensions_in(config, lf, names=dimensions):
-        counts = published_counts(
-            lf.group_by(level_expr(dim.name).alias(LEVEL)).agg(pl.len().cast(pl.Int64).alias("people")).collect(),
-            ["people"], settings=config.disclosure,
-        ).with_columns(pl.col("people").sum().alias("total")).with_columns(
-            (100 * pl.col("people") / pl.col("total")).alias("share")
+        counts = (
+            published_counts(
+                lf.group_by(level_expr(dim.name).alias(LEVEL))
+                .agg(pl.len().cast(pl.Int64).alias("people"))
+                .collect(),
+                ["people"],
+                settings=config.disclosure,
+            )
+            .with_columns(pl.col("people").sum().alias("total"))
+            .with_columns((100 * pl.col("people") / pl.col("total")).alias("share"))
         )
         frames.append(label_levels(counts, dim))
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
@@ -120,7 +125,8 @@ def completeness(
     """
     lf = frame_of(people)
     names = [
-        c for c in lf.collect_schema().names()
+        c
+        for c in lf.collect_schema().names()
         if c in CONTRACT and not c.startswith(TRUTH_PREFIX) and c != "person_id"
     ]
 
@@ -188,8 +194,12 @@ def not_stated(
         )
         counts = published_counts(counts, ["not_stated", "people"], settings=config.disclosure)
         stat = proportion(
-            counts, numerator="not_stated", denominator="people", by=LEVEL,
-            multiplier=100, confidence=confidence,
+            counts,
+            numerator="not_stated",
+            denominator="people",
+            by=LEVEL,
+            multiplier=100,
+            confidence=confidence,
         )
         frames.append(label_levels(stat, dim))
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()

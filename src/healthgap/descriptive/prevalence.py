@@ -25,10 +25,23 @@ __all__ = ["rates", "prevalence", "gradient", "concentration", "intersection", "
 
 #: Columns of :func:`rates` after the level columns.
 RATE_COLUMNS = (
-    "measure", "events", "population", "crude", "crude_lower", "crude_upper",
-    "value", "lower_ci", "upper_ci", "standardised", "rate_ratio", "rr_lower", "rr_upper",
-    "statistic", "method", "note",
-)  # fmt: skip
+    "measure",
+    "events",
+    "population",
+    "crude",
+    "crude_lower",
+    "crude_upper",
+    "value",
+    "lower_ci",
+    "upper_ci",
+    "standardised",
+    "rate_ratio",
+    "rr_lower",
+    "rr_upper",
+    "statistic",
+    "method",
+    "note",
+)
 
 NOTE_CI_SUPPRESSED = "not shown: a deprivation fifth's count is suppressed"
 ERR_NO_MEASURES = "rates(): give at least one measure, e.g. measures={'chd': pl.col('chd')}."
@@ -98,40 +111,69 @@ def rates(
         )
         wide = counts_by_age_band(base.collect(), events=names, by=LEVEL)
         counts = wide.unpivot(
-            index=[LEVEL, "age_band", "population"], on=names, variable_name="measure",
+            index=[LEVEL, "age_band", "population"],
+            on=names,
+            variable_name="measure",
             value_name="events",
         ).with_columns(pl.col("age_band").cast(pl.String))
         keys = ["measure", LEVEL]
         # simple statistics from the totals as they will be published; DSRs from the exact counts
         totals = published_counts(
-            counts.group_by(keys, maintain_order=True).agg(pl.col("events").sum(), pl.col("population").sum()),
-            ["events", "population"], settings=config.disclosure,
+            counts.group_by(keys, maintain_order=True).agg(
+                pl.col("events").sum(), pl.col("population").sum()
+            ),
+            ["events", "population"],
+            settings=config.disclosure,
         )
         crude = crude_rate(
-            totals, events="events", population="population", by=keys,
-            multiplier=multiplier, confidence=confidence,
-        ).select(*keys, "events", "population", pl.col("value").alias("crude"),
-                 pl.col("lower_ci").alias("crude_lower"), pl.col("upper_ci").alias("crude_upper"),
-                 *([] if standardise else ["statistic", "method", "note"]))  # fmt: skip
+            totals,
+            events="events",
+            population="population",
+            by=keys,
+            multiplier=multiplier,
+            confidence=confidence,
+        ).select(
+            *keys,
+            "events",
+            "population",
+            pl.col("value").alias("crude"),
+            pl.col("lower_ci").alias("crude_lower"),
+            pl.col("upper_ci").alias("crude_upper"),
+            *([] if standardise else ["statistic", "method", "note"]),
+        )
         if standardise:
             main = published_dsr(
-                counts, by=keys, multiplier=multiplier, confidence=confidence, settings=config.disclosure,
+                counts,
+                by=keys,
+                multiplier=multiplier,
+                confidence=confidence,
+                settings=config.disclosure,
             ).select(*keys, "value", "lower_ci", "upper_ci", "statistic", "method", "note")
             out = crude.join(main, on=keys, how="left")
         else:
             out = crude.with_columns(
-                pl.col("crude").alias("value"), pl.col("crude_lower").alias("lower_ci"),
+                pl.col("crude").alias("value"),
+                pl.col("crude_lower").alias("lower_ci"),
                 pl.col("crude_upper").alias("upper_ci"),
-            )  # fmt: skip
+            )
         ratio_in = counts if standardise else totals
         present_levels = set(counts.get_column(LEVEL).unique().to_list())
         if dim.reference in present_levels:
             rr = rate_ratio(
-                ratio_in, events="events", population="population", group=LEVEL,
-                reference=dim.reference, by="measure",
-                age_band="age_band" if standardise else None, confidence=confidence,
-            ).select(*keys, pl.col("value").alias("rate_ratio"),
-                     pl.col("lower_ci").alias("rr_lower"), pl.col("upper_ci").alias("rr_upper"))
+                ratio_in,
+                events="events",
+                population="population",
+                group=LEVEL,
+                reference=dim.reference,
+                by="measure",
+                age_band="age_band" if standardise else None,
+                confidence=confidence,
+            ).select(
+                *keys,
+                pl.col("value").alias("rate_ratio"),
+                pl.col("lower_ci").alias("rr_lower"),
+                pl.col("upper_ci").alias("rr_upper"),
+            )
             out = out.join(rr, on=keys, how="left")
         else:
             out = out.with_columns(
@@ -143,8 +185,10 @@ def rates(
         return pl.DataFrame()
     order = {m: i for i, m in enumerate(names)}
     return pl.concat(frames, how="vertical_relaxed").sort(
-        pl.col("dimension").replace_strict({d: i for i, d in enumerate(dict.fromkeys(
-            f.get_column("dimension").item(0) for f in frames))}, return_dtype=pl.Int64),
+        pl.col("dimension").replace_strict(
+            {d: i for i, d in enumerate(dict.fromkeys(f.get_column("dimension").item(0) for f in frames))},
+            return_dtype=pl.Int64,
+        ),
         pl.col("measure").replace_strict(order, return_dtype=pl.Int64),
         "order",
         maintain_order=True,
@@ -152,7 +196,11 @@ def rates(
 
 
 def published_dsr(
-    counts: pl.DataFrame, *, by: Sequence[str], multiplier: float, confidence: float,
+    counts: pl.DataFrame,
+    *,
+    by: Sequence[str],
+    multiplier: float,
+    confidence: float,
     settings: DisclosureSettings,
 ) -> pl.DataFrame:
     """:func:`healthgap.stats.dsr` of ``events``/``population`` by ``age_band``, safe to publish.
@@ -171,13 +219,21 @@ def published_dsr(
     """
     from healthgap.stats.dsr import dobson_limits, dsr_table
 
-    out = dsr_table(counts, events="events", population="population", age_band="age_band", by=list(by),
-                    multiplier=multiplier, confidence=confidence)
+    out = dsr_table(
+        counts,
+        events="events",
+        population="population",
+        age_band="age_band",
+        by=list(by),
+        multiplier=multiplier,
+        confidence=confidence,
+    )
     published = published_counts(out, ["events", "population"], settings=settings)
     if published.equals(out):
         return out.drop("variance")
-    lower, upper = dobson_limits(pl.col("value"), pl.col("variance"), pl.col("events").cast(pl.Float64),
-                                 confidence)  # null where the DSR is (fewer than 10 events)
+    lower, upper = dobson_limits(
+        pl.col("value"), pl.col("variance"), pl.col("events").cast(pl.Float64), confidence
+    )  # null where the DSR is (fewer than 10 events)
     return published.with_columns(lower.alias("lower_ci"), upper.alias("upper_ci")).drop("variance")
 
 
@@ -202,8 +258,7 @@ def prevalence(
     lf = frame_of(people)
     present = lf.collect_schema().names()
     conds = [c for c in (conditions or config.conditions) if c in present]
-    out = rates(lf, config, measures=conds, dimensions=dimensions, multiplier=100,
-                confidence=confidence)  # fmt: skip
+    out = rates(lf, config, measures=conds, dimensions=dimensions, multiplier=100, confidence=confidence)
     if out.is_empty():
         return out
     return out.with_columns(
@@ -215,7 +270,9 @@ def _withheld(published: pl.DataFrame | None, dimension: str, columns: Sequence[
     """True for measures with a null in any of ``columns`` at any level of ``dimension`` in ``published``."""
     if published is None:
         return pl.lit(False)
-    gaps = published.filter((pl.col("dimension") == dimension) & pl.any_horizontal(pl.col(c).is_null() for c in columns))
+    gaps = published.filter(
+        (pl.col("dimension") == dimension) & pl.any_horizontal(pl.col(c).is_null() for c in columns)
+    )
     return pl.col("measure").is_in(gaps.get_column("measure").unique().implode())
 
 
@@ -261,14 +318,32 @@ def gradient(
     withheld = _withheld(published, dimension, ("events", "population", "value"))
     good = ok.filter(pl.col("ok") & (pl.col("k") >= 5) & ~withheld).get_column("measure")
     use = rows.filter(pl.col("measure").is_in(good.implode()) & pl.col("quantile").is_not_null())
-    schema_cols = ["measure", "population", "sii", "sii_lower", "sii_upper", "rii", "rii_lower",
-                   "rii_upper", "note"]  # fmt: skip
+    schema_cols = [
+        "measure",
+        "population",
+        "sii",
+        "sii_lower",
+        "sii_upper",
+        "rii",
+        "rii_lower",
+        "rii_upper",
+        "note",
+    ]
     if use.is_empty():
-        return pl.DataFrame(schema={c: (pl.String if c in ("measure", "note") else pl.Float64)
-                                    for c in schema_cols})  # fmt: skip
+        return pl.DataFrame(
+            schema={c: (pl.String if c in ("measure", "note") else pl.Float64) for c in schema_cols}
+        )
     out = sii(
-        use, quantile="quantile", population="population", value="value", lower_ci="lower_ci",
-        upper_ci="upper_ci", value_type="rate", by="measure", confidence=confidence, seed=seed,
+        use,
+        quantile="quantile",
+        population="population",
+        value="value",
+        lower_ci="lower_ci",
+        upper_ci="upper_ci",
+        value_type="rate",
+        by="measure",
+        confidence=confidence,
+        seed=seed,
     )
     return out.select(schema_cols)
 
@@ -303,29 +378,50 @@ def intersection(
     dims = {d.name: d for d in dimensions_in(config, lf, names=[rows, columns])}
     r, c = dims[rows], dims[columns]
     base = lf.select(
-        level_expr(rows).alias("row_level"), level_expr(columns).alias("column_level"),
-        pl.col("age"), pl.col(condition).cast(pl.Int64).alias("events"),
+        level_expr(rows).alias("row_level"),
+        level_expr(columns).alias("column_level"),
+        pl.col("age"),
+        pl.col(condition).cast(pl.Int64).alias("events"),
     ).filter(pl.col("row_level").is_not_null() & pl.col("column_level").is_not_null())
     counts = counts_by_age_band(base.collect(), events="events", by=["row_level", "column_level"])
     out = published_dsr(
-        counts.with_columns(pl.col("age_band").cast(pl.String)), by=["row_level", "column_level"],
-        multiplier=100, confidence=confidence, settings=config.disclosure,
+        counts.with_columns(pl.col("age_band").cast(pl.String)),
+        by=["row_level", "column_level"],
+        multiplier=100,
+        confidence=confidence,
+        settings=config.disclosure,
     )
     r_order = {lvl: i for i, lvl in enumerate(r.order)}
     c_order = {lvl: i for i, lvl in enumerate(c.order)}
-    return out.with_columns(
-        pl.col("row_level").replace_strict({k: r.label_of(k) for k in r_order},
-                                           default=pl.col("row_level")).alias("row_label"),
-        pl.col("column_level").replace_strict({k: c.label_of(k) for k in c_order},
-                                              default=pl.col("column_level")).alias("column_label"),
-        pl.col("row_level").replace_strict(r_order, default=len(r_order),
-                                           return_dtype=pl.Int64).alias("__r"),
-        pl.col("column_level").replace_strict(c_order, default=len(c_order),
-                                              return_dtype=pl.Int64).alias("__c"),
-    ).sort("__r", "__c").select(
-        "row_level", "row_label", "column_level", "column_label", "events", "population",
-        "value", "lower_ci", "upper_ci", "note",
-    )  # fmt: skip
+    return (
+        out.with_columns(
+            pl.col("row_level")
+            .replace_strict({k: r.label_of(k) for k in r_order}, default=pl.col("row_level"))
+            .alias("row_label"),
+            pl.col("column_level")
+            .replace_strict({k: c.label_of(k) for k in c_order}, default=pl.col("column_level"))
+            .alias("column_label"),
+            pl.col("row_level")
+            .replace_strict(r_order, default=len(r_order), return_dtype=pl.Int64)
+            .alias("__r"),
+            pl.col("column_level")
+            .replace_strict(c_order, default=len(c_order), return_dtype=pl.Int64)
+            .alias("__c"),
+        )
+        .sort("__r", "__c")
+        .select(
+            "row_level",
+            "row_label",
+            "column_level",
+            "column_label",
+            "events",
+            "population",
+            "value",
+            "lower_ci",
+            "upper_ci",
+            "note",
+        )
+    )
 
 
 def concentration(
@@ -360,17 +456,38 @@ def concentration(
     """
     from healthgap.stats import concentration_index
 
-    rows = rates_table.filter(pl.col("dimension") == dimension).with_columns(
-        pl.col(LEVEL).cast(pl.Int64, strict=False).alias("quantile")
-    ).filter(pl.col("quantile").is_not_null() & pl.col("events").is_not_null() & (pl.col("population") > 0))
+    rows = (
+        rates_table.filter(pl.col("dimension") == dimension)
+        .with_columns(pl.col(LEVEL).cast(pl.Int64, strict=False).alias("quantile"))
+        .filter(
+            pl.col("quantile").is_not_null() & pl.col("events").is_not_null() & (pl.col("population") > 0)
+        )
+    )
     if rows.is_empty():
-        return pl.DataFrame(schema={"measure": pl.String, "ci": pl.Float64, "ci_lower": pl.Float64,
-                                    "ci_upper": pl.Float64, "ci_note": pl.String})  # fmt: skip
-    out = concentration_index(rows.select("measure", "quantile", "events", "population"), quantile="quantile",
-                              events="events", population="population", by="measure",
-                              confidence=confidence)  # fmt: skip
-    out = out.select("measure", pl.col("value").alias("ci"), pl.col("lower_ci").alias("ci_lower"),
-                     pl.col("upper_ci").alias("ci_upper"), pl.col("note").alias("ci_note"))  # fmt: skip
+        return pl.DataFrame(
+            schema={
+                "measure": pl.String,
+                "ci": pl.Float64,
+                "ci_lower": pl.Float64,
+                "ci_upper": pl.Float64,
+                "ci_note": pl.String,
+            }
+        )
+    out = concentration_index(
+        rows.select("measure", "quantile", "events", "population"),
+        quantile="quantile",
+        events="events",
+        population="population",
+        by="measure",
+        confidence=confidence,
+    )
+    out = out.select(
+        "measure",
+        pl.col("value").alias("ci"),
+        pl.col("lower_ci").alias("ci_lower"),
+        pl.col("upper_ci").alias("ci_upper"),
+        pl.col("note").alias("ci_note"),
+    )
     if published is None:
         return out
     hide = _withheld(published, dimension, ("events", "population"))

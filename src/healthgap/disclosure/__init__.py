@@ -98,8 +98,8 @@ References
 from __future__ import annotations
 
 from healthgap.disclosure._protect import disclosure_notice, protect
-from healthgap.disclosure._published import published_counts
 from healthgap.disclosure._publishable import assert_publishable
+from healthgap.disclosure._published import published_counts
 from healthgap.disclosure._rules import (
     OFF_PREFIX,
     PERSON_ID_COLUMNS,
@@ -131,4 +131,3 @@ __all__ = [
     "PERSON_ID_COLUMNS",
     "primary_reason",
 ]
-

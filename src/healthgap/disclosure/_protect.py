@@ -37,9 +37,15 @@ __all__ = ["protect", "disclosure_notice"]
 
 
 def _validate(
-    df: pl.DataFrame, counts: Sequence[str], derived: Mapping[str, Sequence[str]], by: Sequence[str],
-    across: Sequence[str], totals: str, reference: str | None = None, relative: Sequence[str] = (),
-) -> None:  # fmt: skip
+    df: pl.DataFrame,
+    counts: Sequence[str],
+    derived: Mapping[str, Sequence[str]],
+    by: Sequence[str],
+    across: Sequence[str],
+    totals: str,
+    reference: str | None = None,
+    relative: Sequence[str] = (),
+) -> None:
     if not counts:
         raise DisclosureError(ERR_NO_COUNTS)
     if totals not in ("auto", "none"):
@@ -47,8 +53,14 @@ def _validate(
     present = ", ".join(df.columns)
     derived_cols = [c for cols in derived.values() for c in cols]
     refs = [reference] if reference is not None else []
-    groups = (("counts", counts), ("derived", derived_cols), ("by", by), ("across", across),
-              ("reference", refs), ("relative", relative))  # fmt: skip
+    groups = (
+        ("counts", counts),
+        ("derived", derived_cols),
+        ("by", by),
+        ("across", across),
+        ("reference", refs),
+        ("relative", relative),
+    )
     for arg, cols in groups:
         missing = [c for c in cols if c not in df.columns]
         if missing:
@@ -75,9 +87,14 @@ Family = tuple[list[pl.Expr], pl.Expr, pl.Expr]
 
 
 def _sets(
-    df: pl.DataFrame, *, counts: Sequence[str], derived: Mapping[str, Sequence[str]], by: Sequence[str],
-    across: Sequence[str], totals: str,
-) -> list[Family]:  # fmt: skip
+    df: pl.DataFrame,
+    *,
+    counts: Sequence[str],
+    derived: Mapping[str, Sequence[str]],
+    by: Sequence[str],
+    across: Sequence[str],
+    totals: str,
+) -> list[Family]:
     """(partition, membership, is-the-set-total) expressions for every family of additive sets."""
     by_exprs = [pl.col(c) for c in by] or [pl.col("__hg_row") * 0]
     if across:
@@ -91,9 +108,10 @@ def _sets(
     if totals == "auto":
         used = set(counts) | {c for cols in derived.values() for c in cols} | set(by) | _METADATA
         dims = [
-            c for c, t in df.schema.items()
+            c
+            for c, t in df.schema.items()
             if c not in used and (t == pl.String or isinstance(t, (pl.Categorical, pl.Enum)))
-        ]  # fmt: skip
+        ]
         for d in dims:
             marker = pl.col(d).cast(pl.String).str.to_lowercase().is_in(list(TOTAL_MARKERS)).fill_null(False)
             member = member & ~marker
@@ -161,7 +179,13 @@ def _determined_rows(eqs: pl.DataFrame, flagged: pl.Series) -> list[int]:
 
 
 def _secondary(
-    df: pl.DataFrame, count: str, flag: str, primary_flag: str, sets: list[Family], by: Sequence[str], linear: bool
+    df: pl.DataFrame,
+    count: str,
+    flag: str,
+    primary_flag: str,
+    sets: list[Family],
+    by: Sequence[str],
+    linear: bool,
 ) -> pl.DataFrame:
     """Line rule to a fixpoint; for cross-tabulations also suppress until no cell is recoverable."""
     df = _line_rule(df, count, flag, sets)
@@ -177,11 +201,12 @@ def _secondary(
         related = eqs.filter(pl.col("__hg_row").is_in(exposed))["__eq"].unique()
         candidates = (
             eqs.filter(pl.col("__eq").is_in(related.implode()) & (pl.col("__coef") == 1))
-            .select("__hg_row").unique()
+            .select("__hg_row")
+            .unique()
             .join(df.select("__hg_row", count, flag), on="__hg_row")
             .filter(~pl.col(flag))
             .sort([pl.col(count) == 0, pl.col(count), pl.col("__hg_row")])
-        )  # fmt: skip
+        )
         if candidates.height == 0:
             return df
         pick = candidates["__hg_row"][0]
@@ -196,15 +221,21 @@ def _known(*cols: str) -> pl.Expr:
 def _complements(df: pl.DataFrame, counts: Sequence[str]) -> list[tuple[str, str, str]]:
     """(total, part, part) count columns with total == part + part on every row (e.g. people, missing, recorded)."""
     triples = [
-        (t, a, b) for t in counts for i, a in enumerate(counts) for b in counts[i + 1:] if t not in (a, b)
-    ]  # fmt: skip
+        (t, a, b) for t in counts for i, a in enumerate(counts) for b in counts[i + 1 :] if t not in (a, b)
+    ]
     if not triples or df.height == 0:
         return []
-    checks = df.select([
-        (((pl.col(t) == pl.col(a) + pl.col(b)) | ~_known(t, a, b)).all()
-         & _known(t, a, b).any() & (pl.col(a) != 0).any() & (pl.col(b) != 0).any()).alias(f"__{i}")
-        for i, (t, a, b) in enumerate(triples)
-    ]).row(0)  # fmt: skip
+    checks = df.select(
+        [
+            (
+                ((pl.col(t) == pl.col(a) + pl.col(b)) | ~_known(t, a, b)).all()
+                & _known(t, a, b).any()
+                & (pl.col(a) != 0).any()
+                & (pl.col(b) != 0).any()
+            ).alias(f"__{i}")
+            for i, (t, a, b) in enumerate(triples)
+        ]
+    ).row(0)
     return [tr for tr, holds in zip(triples, checks) if holds]
 
 
@@ -213,18 +244,27 @@ def _subsets(df: pl.DataFrame, counts: Sequence[str]) -> list[tuple[str, str]]:
     pairs = [(a, t) for a in counts for t in counts if a != t]
     if not pairs or df.height == 0:
         return []
-    checks = df.select([
-        (((pl.col(a) <= pl.col(t)) | ~_known(a, t)).all() & _known(a, t).any()
-         & (pl.col(a) < pl.col(t)).any()).alias(f"__{i}")
-        for i, (a, t) in enumerate(pairs)
-    ]).row(0)  # fmt: skip
+    checks = df.select(
+        [
+            (
+                ((pl.col(a) <= pl.col(t)) | ~_known(a, t)).all()
+                & _known(a, t).any()
+                & (pl.col(a) < pl.col(t)).any()
+            ).alias(f"__{i}")
+            for i, (a, t) in enumerate(pairs)
+        ]
+    ).row(0)
     return [pair for pair, holds in zip(pairs, checks) if holds]
 
 
 def _row_rules(
-    work: pl.DataFrame, triples: list[tuple[str, str, str]], subsets: list[tuple[str, str]], sets: list[Family],
-    by: Sequence[str], linear: bool,
-) -> pl.DataFrame:  # fmt: skip
+    work: pl.DataFrame,
+    triples: list[tuple[str, str, str]],
+    subsets: list[tuple[str, str]],
+    sets: list[Family],
+    by: Sequence[str],
+    linear: bool,
+) -> pl.DataFrame:
     """Rule 6: counts in one row that are parts of another count in that row.
 
     A part next to a small (primary-suppressed) total is suppressed with it: beside
@@ -332,7 +372,9 @@ def protect(
         primary = col.is_null() | ((col > 0) & (col < settings.suppress_below))
         work = work.with_columns(primary.alias(f"__p_{c}"), primary.alias(f"__f_{c}"))
         work = _secondary(work, c, f"__f_{c}", f"__p_{c}", sets, by, linear=len(across) >= 2)
-    work = _row_rules(work, _complements(base, counts), _subsets(base, counts), sets, by, linear=len(across) >= 2)
+    work = _row_rules(
+        work, _complements(base, counts), _subsets(base, counts), sets, by, linear=len(across) >= 2
+    )
     for c in counts:
         col = pl.col(c)
         reason = (
@@ -357,7 +399,9 @@ def protect(
         partition = [pl.col(c) for c in by] or [pl.col("__hg_row") * 0]
         ref_hidden = (pl.col(reference).fill_null(False) & pl.any_horizontal(flags)).any().over(partition)
         work = work.with_columns(ref_hidden.alias("__hg_refhidden"))
-        parts.append(pl.when(pl.col("__hg_refhidden")).then(pl.lit(f"{', '.join(relative)}: {REASON_REFERENCE}")))
+        parts.append(
+            pl.when(pl.col("__hg_refhidden")).then(pl.lit(f"{', '.join(relative)}: {REASON_REFERENCE}"))
+        )
         flags.append(pl.col("__hg_refhidden"))
     updates: dict[str, pl.Expr] = {}
     for c in counts:

@@ -75,7 +75,9 @@ def _check_frame(
     if not check_counts or frame.height == 0:
         return
     if "suppression_reason" in frame.columns and frame.schema["suppression_reason"] == pl.String:
-        off = frame.select(pl.col("suppression_reason").str.starts_with(OFF_PREFIX).fill_null(False).all()).item()
+        off = frame.select(
+            pl.col("suppression_reason").str.starts_with(OFF_PREFIX).fill_null(False).all()
+        ).item()
         if off:
             return
     numeric = [c for c in count_cols if frame.schema[c].is_numeric() or frame.schema[c] == pl.String]
@@ -83,7 +85,13 @@ def _check_frame(
         return
     found = frame.select(
         [
-            pl.col(c).cast(pl.Float64, strict=False).filter(_small_count(c, top)).unique().sort().head(5).implode()
+            pl.col(c)
+            .cast(pl.Float64, strict=False)
+            .filter(_small_count(c, top))
+            .unique()
+            .sort()
+            .head(5)
+            .implode()
             for c in numeric
         ]
     )
@@ -142,7 +150,9 @@ def assert_publishable(
             _check_frame(frame, counts=extra, check_counts=check_counts, top=top, where=str(path))
             return
         if suffix == ".parquet":
-            _check_frame(pl.read_parquet(path), counts=extra, check_counts=check_counts, top=top, where=str(path))
+            _check_frame(
+                pl.read_parquet(path), counts=extra, check_counts=check_counts, top=top, where=str(path)
+            )
             return
         obj = json.loads(path.read_text(encoding="utf-8"))
     elif isinstance(obj, str):

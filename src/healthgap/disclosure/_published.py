@@ -55,7 +55,9 @@ def published_counts(
     settings = settings or DisclosureSettings()
     missing = [c for c in counts if c not in df.columns]
     if missing:
-        raise DisclosureError(ERR_MISSING.format(missing=missing, arg="counts", present=", ".join(df.columns)))
+        raise DisclosureError(
+            ERR_MISSING.format(missing=missing, arg="counts", present=", ".join(df.columns))
+        )
     if not settings.enabled or settings.rounding <= 1:
         return df
     return df.with_columns(

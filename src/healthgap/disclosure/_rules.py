@@ -23,12 +23,29 @@ _METADATA = frozenset({"statistic", "method", "note", "confidence", "suppression
 #: Person-level contract columns that an aggregated table would not carry under these names.
 _PERSON_LEVEL = frozenset(
     {
-        "age", "bmi", "systolic_bp", "cholesterol", "smoking", "statin", "antihypertensive",
-        "anticoagulant", "cardiology_referral", "days_to_first_outpatient", "missed_appointments",
-        "cvd_admissions", "cvd_death", "hypertension", "chd", "af", "heart_failure", "stroke_tia",
-        "pad", "diabetes", "ckd",
+        "age",
+        "bmi",
+        "systolic_bp",
+        "cholesterol",
+        "smoking",
+        "statin",
+        "antihypertensive",
+        "anticoagulant",
+        "cardiology_referral",
+        "days_to_first_outpatient",
+        "missed_appointments",
+        "cvd_admissions",
+        "cvd_death",
+        "hypertension",
+        "chd",
+        "af",
+        "heart_failure",
+        "stroke_tia",
+        "pad",
+        "diabetes",
+        "ckd",
     }
-)  # fmt: skip
+)
 
 ERR_SETTINGS_REASON = (
     "Disclosure control is switched off (disclosure.enabled: false) but no reason is given. "
@@ -36,7 +53,9 @@ ERR_SETTINGS_REASON = (
 )
 ERR_SETTINGS_VALUE = "disclosure.{key} must be a whole number >= 1; got {value!r}. Fix it in the config."
 ERR_MISSING = "protect(): column(s) {missing} named in `{arg}` are not in the table (columns: {present})."
-ERR_NOT_FRAME = "protect(): expected a polars DataFrame or LazyFrame; got {kind}. Convert it, e.g. pl.from_pandas(df)."
+ERR_NOT_FRAME = (
+    "protect(): expected a polars DataFrame or LazyFrame; got {kind}. Convert it, e.g. pl.from_pandas(df)."
+)
 ERR_NO_COUNTS = "protect(): give at least one count column in `counts`, e.g. counts=['events']."
 ERR_NOT_NUMERIC = "protect(): count column {col!r} has type {dtype}; counts must be numeric. Cast it first."
 ERR_NEGATIVE = "protect(): count column {col!r} has negative values {values}; counts must be >= 0."
@@ -108,5 +127,3 @@ def is_count_like(name: str) -> bool:
 
 def _is_total(col: str) -> pl.Expr:
     return pl.col(col).is_null() | pl.col(col).cast(pl.String).str.to_lowercase().is_in(list(TOTAL_MARKERS))
-
-

@@ -21,7 +21,12 @@ from sklearn.metrics import precision_score, roc_auc_score
 from healthgap.config import Dimension, DisclosureSettings
 from healthgap.fairness._groupboot import GROUP_METRICS, group_metrics, prepare
 from healthgap.fairness._groups import DEFAULT_INTERSECTIONS, Grouping, groupings
-from healthgap.fairness._published import RATIO_METRICS, mover_ratio, newcombe_difference, published_proportions
+from healthgap.fairness._published import (
+    RATIO_METRICS,
+    mover_ratio,
+    newcombe_difference,
+    published_proportions,
+)
 from healthgap.models import MODEL_LABELS, ModelResult
 from healthgap.models._metrics import bootstrap_weights, percentile_interval
 
@@ -33,10 +38,14 @@ AUROC_DECIMALS = 2
 #: Bootstrap replicates for the audit's confidence intervals.
 DEFAULT_N_BOOT = 200
 METHOD = "fairlearn MetricFrame; percentile bootstrap of the test set, {n} replicates (seed {seed})"
-DIFF_METHOD = ("highest minus lowest published group (ratio: lowest / highest); the two groups are fixed "
-               "from the point estimates and their difference bootstrapped, {n} replicates")
-DIFF_METHOD_WILSON = ("highest minus lowest published group (ratio: lowest / highest), from the published counts: "
-                      "Newcombe's hybrid score interval for the difference, MOVER-R for the ratio")
+DIFF_METHOD = (
+    "highest minus lowest published group (ratio: lowest / highest); the two groups are fixed "
+    "from the point estimates and their difference bootstrapped, {n} replicates"
+)
+DIFF_METHOD_WILSON = (
+    "highest minus lowest published group (ratio: lowest / highest), from the published counts: "
+    "Newcombe's hybrid score interval for the difference, MOVER-R for the ratio"
+)
 
 
 _SUMMARY = ("count", "prevalence", "selection_rate", "tpr", "fpr", "ppv", "mean_predicted", "auroc")
@@ -58,9 +67,7 @@ def _group_summary(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, ...]:
     )
 
 
-def metric_frame(
-    y: np.ndarray, selected: np.ndarray, p: np.ndarray, keys: np.ndarray
-) -> pd.DataFrame:
+def metric_frame(y: np.ndarray, selected: np.ndarray, p: np.ndarray, keys: np.ndarray) -> pd.DataFrame:
     """Point estimates per group with fairlearn's :class:`~fairlearn.metrics.MetricFrame`.
 
     One metric function computes every measure from a two-column prediction
@@ -78,7 +85,8 @@ def metric_frame(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         frame = MetricFrame(
-            metrics=_group_summary, y_true=y.astype(int),
+            metrics=_group_summary,
+            y_true=y.astype(int),
             y_pred=np.column_stack([selected.astype(np.float64), p]),
             sensitive_features=pd.Series(keys, name="group"),
         )
@@ -111,8 +119,12 @@ class FairnessAudit:
 
 
 def publishable(
-    frame: pl.DataFrame, *, counts: Sequence[str], settings: DisclosureSettings | None,
-    by: Sequence[str] | None = None, derived: Mapping[str, Sequence[str]] | None = None,
+    frame: pl.DataFrame,
+    *,
+    counts: Sequence[str],
+    settings: DisclosureSettings | None,
+    by: Sequence[str] | None = None,
+    derived: Mapping[str, Sequence[str]] | None = None,
 ) -> pl.DataFrame:
     """Protect counts with :func:`healthgap.disclosure.protect`, then drop suppressed groups.
 
@@ -128,8 +140,9 @@ def publishable(
     """
     from healthgap.disclosure import protect
 
-    protected = protect(frame, counts=list(counts), derived=derived, by=list(by) if by else None,
-                        settings=settings)
+    protected = protect(
+        frame, counts=list(counts), derived=derived, by=list(by) if by else None, settings=settings
+    )
     return protected.filter(pl.col("n").is_not_null()) if "n" in protected.columns else protected
 
 
@@ -140,38 +153,59 @@ def _counts(point: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     sel = np.rint(point["selection_rate"].fillna(0).to_numpy(dtype=np.float64) * n)
     tp = np.rint(point["tpr"].fillna(0).to_numpy(dtype=np.float64) * pos)
     fp = sel - tp
-    num = {"prevalence": pos, "mean_predicted": n, "selection_rate": sel, "tpr": tp, "fpr": fp,
-           "ppv": tp, "auroc": np.minimum(pos, n - pos)}
-    den = {"prevalence": n, "mean_predicted": n, "selection_rate": n, "tpr": pos, "fpr": n - pos,
-           "ppv": sel, "auroc": n}
+    num = {
+        "prevalence": pos,
+        "mean_predicted": n,
+        "selection_rate": sel,
+        "tpr": tp,
+        "fpr": fp,
+        "ppv": tp,
+        "auroc": np.minimum(pos, n - pos),
+    }
+    den = {
+        "prevalence": n,
+        "mean_predicted": n,
+        "selection_rate": n,
+        "tpr": pos,
+        "fpr": n - pos,
+        "ppv": sel,
+        "auroc": n,
+    }
     m = list(GROUP_METRICS)
-    return (np.repeat(n[:, None], len(m), axis=1), np.stack([num[x] for x in m], axis=1),
-            np.stack([den[x] for x in m], axis=1))
+    return (
+        np.repeat(n[:, None], len(m), axis=1),
+        np.stack([num[x] for x in m], axis=1),
+        np.stack([den[x] for x in m], axis=1),
+    )
 
 
-def _long(g: Grouping, point: pd.DataFrame, lo: np.ndarray, hi: np.ndarray, method: str,
-          confidence: float) -> pl.DataFrame:
+def _long(
+    g: Grouping, point: pd.DataFrame, lo: np.ndarray, hi: np.ndarray, method: str, confidence: float
+) -> pl.DataFrame:
     names = list(GROUP_METRICS)
     by = point.reindex(list(g.levels))
     k, m = g.k, len(names)
     n, num, den = _counts(by)
-    return pl.DataFrame({
-        "dimension": [g.name] * (k * m),
-        "dimension_label": [g.label] * (k * m),
-        "group": np.repeat(np.asarray(g.levels, dtype=object), m).tolist(),
-        "group_label": np.repeat(np.asarray(g.labels, dtype=object), m).tolist(),
-        "order": np.repeat(np.arange(k), m),
-        "metric_order": np.tile(np.arange(m), k),
-        "n": n.ravel().astype(np.int64),
-        "metric": names * k,
-        "statistic": [GROUP_METRICS[x] for x in names] * k,
-        "numerator": num.ravel().astype(np.int64),
-        "denominator": den.ravel().astype(np.int64),
-        "value": np.where(den > 0, by[names].to_numpy(dtype=np.float64), np.nan).ravel(),
-        "lower_ci": lo.ravel(), "upper_ci": hi.ravel(),
-        "confidence": [confidence] * (k * m),
-        "method": [method] * (k * m),
-    }).with_columns(pl.col("value", "lower_ci", "upper_ci").fill_nan(None))
+    return pl.DataFrame(
+        {
+            "dimension": [g.name] * (k * m),
+            "dimension_label": [g.label] * (k * m),
+            "group": np.repeat(np.asarray(g.levels, dtype=object), m).tolist(),
+            "group_label": np.repeat(np.asarray(g.labels, dtype=object), m).tolist(),
+            "order": np.repeat(np.arange(k), m),
+            "metric_order": np.tile(np.arange(m), k),
+            "n": n.ravel().astype(np.int64),
+            "metric": names * k,
+            "statistic": [GROUP_METRICS[x] for x in names] * k,
+            "numerator": num.ravel().astype(np.int64),
+            "denominator": den.ravel().astype(np.int64),
+            "value": np.where(den > 0, by[names].to_numpy(dtype=np.float64), np.nan).ravel(),
+            "lower_ci": lo.ravel(),
+            "upper_ci": hi.ravel(),
+            "confidence": [confidence] * (k * m),
+            "method": [method] * (k * m),
+        }
+    ).with_columns(pl.col("value", "lower_ci", "upper_ci").fill_nan(None))
 
 
 def audit(
@@ -227,25 +261,42 @@ def audit(
     frames, boots = [], []
     for g, r in zip(groups, reps, strict=True):
         keep = g.codes >= 0
-        point = metric_frame(y[keep], selected[keep], p[keep], np.asarray(g.levels, dtype=object)[g.codes[keep]])
+        point = metric_frame(
+            y[keep], selected[keep], p[keep], np.asarray(g.levels, dtype=object)[g.codes[keep]]
+        )
         R = np.concatenate(r)[..., : len(GROUP_METRICS)]  # (B, k, m)
         lo, hi = percentile_interval(R, confidence)
         frames.append(_long(g, point, lo, hi, method, confidence))
         boots.append(R)
     long = pl.concat(frames) if frames else pl.DataFrame()
     if not len(long):
-        return FairnessAudit(model=MODEL_LABELS.get(model, model), target_label=result.target_label,
-                             threshold=threshold, top_fraction=fraction, groups=long,
-                             differences=pl.DataFrame(), skipped=tuple(skipped), n_boot=n_boot,
-                             suppressed_groups=0)
+        return FairnessAudit(
+            model=MODEL_LABELS.get(model, model),
+            target_label=result.target_label,
+            threshold=threshold,
+            top_fraction=fraction,
+            groups=long,
+            differences=pl.DataFrame(),
+            skipped=tuple(skipped),
+            n_boot=n_boot,
+            suppressed_groups=0,
+        )
     derived = {c: ["value", "lower_ci", "upper_ci"] for c in ("numerator", "denominator")}
     long = published_proportions(long, settings=disclosure, confidence=confidence).with_columns(
         # an AUROC is U / (cases x non-cases): in full it pins down a small group's exact counts
-        pl.when(pl.col("metric") == "auroc").then(pl.col(c).round(AUROC_DECIMALS)).otherwise(pl.col(c)).alias(c)
+        pl.when(pl.col("metric") == "auroc")
+        .then(pl.col(c).round(AUROC_DECIMALS))
+        .otherwise(pl.col(c))
+        .alias(c)
         for c in ("value", "lower_ci", "upper_ci")
     )
-    protected = publishable(long, counts=["n", "numerator", "denominator"], derived=derived,
-                            by=["dimension", "metric"], settings=disclosure)
+    protected = publishable(
+        long,
+        counts=["n", "numerator", "denominator"],
+        derived=derived,
+        by=["dimension", "metric"],
+        settings=disclosure,
+    )
     total_groups = long.select(pl.struct("dimension", "group").n_unique()).item()
     shown_groups = protected.select(pl.struct("dimension", "group").n_unique()).item()
     diffs = []
@@ -257,14 +308,21 @@ def audit(
             shown[i][at] = rows[c].fill_null(np.nan).to_numpy()
         diffs.append(_differences(g, shown, R, n_boot, confidence))
     return FairnessAudit(
-        model=MODEL_LABELS.get(model, model), target_label=result.target_label, threshold=threshold,
-        top_fraction=fraction, groups=protected.sort("dimension", "order", "metric_order"),
-        differences=pl.concat(diffs), skipped=tuple(skipped), n_boot=n_boot,
+        model=MODEL_LABELS.get(model, model),
+        target_label=result.target_label,
+        threshold=threshold,
+        top_fraction=fraction,
+        groups=protected.sort("dimension", "order", "metric_order"),
+        differences=pl.concat(diffs),
+        skipped=tuple(skipped),
+        n_boot=n_boot,
         suppressed_groups=int(total_groups - shown_groups),
     )
 
 
-def _differences(g: Grouping, shown: np.ndarray, R: np.ndarray, n_boot: int, confidence: float) -> pl.DataFrame:
+def _differences(
+    g: Grouping, shown: np.ndarray, R: np.ndarray, n_boot: int, confidence: float
+) -> pl.DataFrame:
     """Largest gap per metric between published groups: proportions from their published
     counts (Newcombe / MOVER-R intervals), other metrics bootstrapped."""
     names = list(GROUP_METRICS)
@@ -292,21 +350,44 @@ def _differences(g: Grouping, shown: np.ndarray, R: np.ndarray, n_boot: int, con
             rlo, rhi = percentile_interval(np.where(np.isfinite(ratio_r), ratio_r, np.nan), confidence)
             method = DIFF_METHOD.format(n=n_boot)
         finite = lambda v: float(v) if np.isfinite(v) else None  # noqa: E731
-        rows.append({
-            "dimension": g.name, "dimension_label": g.label, "metric": name,
-            "statistic": GROUP_METRICS[name], "highest_group": labels[top], "highest": col[top],
-            "lowest_group": labels[bottom], "lowest": col[bottom],
-            "difference": col[top] - col[bottom], "difference_lower_ci": finite(dlo),
-            "difference_upper_ci": finite(dhi),
-            "ratio": col[bottom] / col[top] if col[top] else None,
-            "ratio_lower_ci": finite(rlo), "ratio_upper_ci": finite(rhi),
-            "groups": int(np.isfinite(col).sum()), "confidence": confidence,
-            "method": method,
-        })
-    schema = {"dimension": pl.String, "dimension_label": pl.String, "metric": pl.String,
-              "statistic": pl.String, "highest_group": pl.String, "highest": pl.Float64,
-              "lowest_group": pl.String, "lowest": pl.Float64, "difference": pl.Float64,
-              "difference_lower_ci": pl.Float64, "difference_upper_ci": pl.Float64, "ratio": pl.Float64,
-              "ratio_lower_ci": pl.Float64, "ratio_upper_ci": pl.Float64, "groups": pl.Int64,
-              "confidence": pl.Float64, "method": pl.String}
+        rows.append(
+            {
+                "dimension": g.name,
+                "dimension_label": g.label,
+                "metric": name,
+                "statistic": GROUP_METRICS[name],
+                "highest_group": labels[top],
+                "highest": col[top],
+                "lowest_group": labels[bottom],
+                "lowest": col[bottom],
+                "difference": col[top] - col[bottom],
+                "difference_lower_ci": finite(dlo),
+                "difference_upper_ci": finite(dhi),
+                "ratio": col[bottom] / col[top] if col[top] else None,
+                "ratio_lower_ci": finite(rlo),
+                "ratio_upper_ci": finite(rhi),
+                "groups": int(np.isfinite(col).sum()),
+                "confidence": confidence,
+                "method": method,
+            }
+        )
+    schema = {
+        "dimension": pl.String,
+        "dimension_label": pl.String,
+        "metric": pl.String,
+        "statistic": pl.String,
+        "highest_group": pl.String,
+        "highest": pl.Float64,
+        "lowest_group": pl.String,
+        "lowest": pl.Float64,
+        "difference": pl.Float64,
+        "difference_lower_ci": pl.Float64,
+        "difference_upper_ci": pl.Float64,
+        "ratio": pl.Float64,
+        "ratio_lower_ci": pl.Float64,
+        "ratio_upper_ci": pl.Float64,
+        "groups": pl.Int64,
+        "confidence": pl.Float64,
+        "method": pl.String,
+    }
     return pl.DataFrame(rows, schema=schema)

@@ -70,16 +70,21 @@ def group_metrics(W: np.ndarray, data: GroupData) -> np.ndarray:
     sums = np.asarray(data.Q.T @ W.T).T.reshape(c, 6, data.k).transpose(0, 2, 1)  # (c, k, 6)
     n, pos, sel, tp, fp, sump = (sums[..., j] for j in range(6))
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.stack([
-            pos / n,
-            sump / n,
-            sel / n,
-            tp / pos,
-            fp / (n - pos),
-            tp / sel,
-            weighted_auc(W, data.ranking)[:, : data.k],
-            n, pos, sel,
-        ], axis=2)
+        out = np.stack(
+            [
+                pos / n,
+                sump / n,
+                sel / n,
+                tp / pos,
+                fp / (n - pos),
+                tp / sel,
+                weighted_auc(W, data.ranking)[:, : data.k],
+                n,
+                pos,
+                sel,
+            ],
+            axis=2,
+        )
     out[..., :7][~np.isfinite(out[..., :7])] = np.nan
     assert out.shape == (c, data.k, 10)
     return out

@@ -86,24 +86,33 @@ def groupings(
         dims = [usable[n][0] for n in combo]
         level_sets = [usable[n][1] for n in combo]
         levels = tuple(SEPARATOR.join(parts) for parts in product(*level_sets))
-        labels = tuple(SEPARATOR.join(d.label_of(p) for d, p in zip(dims, parts, strict=True))
-                       for parts in product(*level_sets))
+        labels = tuple(
+            SEPARATOR.join(d.label_of(p) for d, p in zip(dims, parts, strict=True))
+            for parts in product(*level_sets)
+        )
         key = pl.concat_str([pl.col(n).cast(pl.String) for n in combo], separator=SEPARATOR)
-        codes = frame.select(
-            key.replace_strict(list(levels), list(range(len(levels))), default=-1, return_dtype=pl.Int64)
-        ).to_series().fill_null(-1).to_numpy()
+        codes = (
+            frame.select(
+                key.replace_strict(list(levels), list(range(len(levels))), default=-1, return_dtype=pl.Int64)
+            )
+            .to_series()
+            .fill_null(-1)
+            .to_numpy()
+        )
         present = np.unique(codes[codes >= 0])
         keep = np.zeros(len(levels), bool)
         keep[present] = True
         remap = np.full(len(levels), -1)
         remap[keep] = np.arange(keep.sum())
         codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
-        out.append(Grouping(
-            name=SEPARATOR.join(combo),
-            label=SEPARATOR.join(d.label for d in dims),
-            columns=tuple(combo),
-            levels=tuple(np.asarray(levels, dtype=object)[keep]),
-            labels=tuple(np.asarray(labels, dtype=object)[keep]),
-            codes=codes,
-        ))
+        out.append(
+            Grouping(
+                name=SEPARATOR.join(combo),
+                label=SEPARATOR.join(d.label for d in dims),
+                columns=tuple(combo),
+                levels=tuple(np.asarray(levels, dtype=object)[keep]),
+                labels=tuple(np.asarray(labels, dtype=object)[keep]),
+                codes=codes,
+            )
+        )
     return out, skipped

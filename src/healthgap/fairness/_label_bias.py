@@ -25,10 +25,14 @@ from healthgap.models._metrics import wilson_interval
 
 __all__ = ["LabelBias", "choose_condition", "label_bias", "LABEL_METRICS", "NO_TRUTH"]
 
-NO_TRUTH = ("The data has no true-status column ({column}), so a model trained on recorded diagnoses "
-            "cannot be checked against who truly has the condition.")
-NO_CONDITION = ("No condition with a true-status column is available; label bias needs true_<condition> "
-                "columns (synthetic or linked research data).")
+NO_TRUTH = (
+    "The data has no true-status column ({column}), so a model trained on recorded diagnoses "
+    "cannot be checked against who truly has the condition."
+)
+NO_CONDITION = (
+    "No condition with a true-status column is available; label bias needs true_<condition> "
+    "columns (synthetic or linked research data)."
+)
 NOT_A_CONDITION = "label_bias: {condition!r} is not a condition; expected one of {options}."
 
 #: Proportions reported per group: (numerator, denominator, label).
@@ -63,11 +67,23 @@ def choose_condition(people: pl.DataFrame | pl.LazyFrame, conditions: Sequence[s
         return None
     if "imd_quintile" not in schema or len(usable) == 1:
         return usable[0]
-    gaps = lf.select(
-        [(pl.col(c).filter(pl.col(truth_column(c)) & (pl.col("imd_quintile").cast(pl.Int64) == 5)).mean()
-          - pl.col(c).filter(pl.col(truth_column(c)) & (pl.col("imd_quintile").cast(pl.Int64) == 1)).mean())
-         .alias(c) for c in usable]
-    ).collect().row(0, named=True)
+    gaps = (
+        lf.select(
+            [
+                (
+                    pl.col(c)
+                    .filter(pl.col(truth_column(c)) & (pl.col("imd_quintile").cast(pl.Int64) == 5))
+                    .mean()
+                    - pl.col(c)
+                    .filter(pl.col(truth_column(c)) & (pl.col("imd_quintile").cast(pl.Int64) == 1))
+                    .mean()
+                ).alias(c)
+                for c in usable
+            ]
+        )
+        .collect()
+        .row(0, named=True)
+    )
     ranked = sorted(usable, key=lambda c: -(gaps[c] if gaps[c] is not None else -np.inf))
     return ranked[0]
 
@@ -100,35 +116,59 @@ class LabelBias:
         return tuple(t for t in TREATMENTS if t in self.result.features)
 
 
-_COUNTS = ("n", "true_cases", "recorded", "undiagnosed", "flagged_true", "flagged_recorded",
-           "flagged_undiagnosed")
+_COUNTS = (
+    "n",
+    "true_cases",
+    "recorded",
+    "undiagnosed",
+    "flagged_true",
+    "flagged_recorded",
+    "flagged_undiagnosed",
+)
 
 
-def _proportions(frame: pl.DataFrame, by: list[str], confidence: float,
-                 disclosure: DisclosureSettings | None) -> pl.DataFrame:
+def _proportions(
+    frame: pl.DataFrame, by: list[str], confidence: float, disclosure: DisclosureSettings | None
+) -> pl.DataFrame:
     """Each metric of :data:`LABEL_METRICS` per group, from the counts as they will be published
     (disclosure rule 8), with Wilson intervals."""
-    counts = published_counts(frame.group_by(by).agg(
-        n=pl.len().cast(pl.Int64),
-        true_cases=pl.col("true").sum().cast(pl.Int64),
-        recorded=(pl.col("true") & pl.col("recorded")).sum().cast(pl.Int64),
-        undiagnosed=(pl.col("true") & ~pl.col("recorded")).sum().cast(pl.Int64),
-        flagged_true=(pl.col("true") & pl.col("flagged")).sum().cast(pl.Int64),
-        flagged_recorded=(pl.col("recorded") & pl.col("flagged")).sum().cast(pl.Int64),
-        flagged_undiagnosed=(pl.col("true") & ~pl.col("recorded") & pl.col("flagged")).sum().cast(pl.Int64),
-    ), list(_COUNTS), settings=disclosure)
+    counts = published_counts(
+        frame.group_by(by).agg(
+            n=pl.len().cast(pl.Int64),
+            true_cases=pl.col("true").sum().cast(pl.Int64),
+            recorded=(pl.col("true") & pl.col("recorded")).sum().cast(pl.Int64),
+            undiagnosed=(pl.col("true") & ~pl.col("recorded")).sum().cast(pl.Int64),
+            flagged_true=(pl.col("true") & pl.col("flagged")).sum().cast(pl.Int64),
+            flagged_recorded=(pl.col("recorded") & pl.col("flagged")).sum().cast(pl.Int64),
+            flagged_undiagnosed=(pl.col("true") & ~pl.col("recorded") & pl.col("flagged"))
+            .sum()
+            .cast(pl.Int64),
+        ),
+        list(_COUNTS),
+        settings=disclosure,
+    )
     parts = []
     for name, (num, den, label) in LABEL_METRICS.items():
         lo, hi = wilson_interval(counts[num].to_numpy(), counts[den].to_numpy(), confidence)
-        parts.append(counts.select(
-            *by, "n", "true_cases", "recorded", "undiagnosed",
-            metric=pl.lit(name), statistic=pl.lit(label),
-            numerator=pl.col(num), denominator=pl.col(den),
-            value=pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den)),
-            lower_ci=pl.Series(lo).fill_nan(None), upper_ci=pl.Series(hi).fill_nan(None),
-        ))
+        parts.append(
+            counts.select(
+                *by,
+                "n",
+                "true_cases",
+                "recorded",
+                "undiagnosed",
+                metric=pl.lit(name),
+                statistic=pl.lit(label),
+                numerator=pl.col(num),
+                denominator=pl.col(den),
+                value=pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den)),
+                lower_ci=pl.Series(lo).fill_nan(None),
+                upper_ci=pl.Series(hi).fill_nan(None),
+            )
+        )
     return pl.concat(parts).with_columns(
-        confidence=pl.lit(confidence), method=pl.lit("Wilson score interval"),
+        confidence=pl.lit(confidence),
+        method=pl.lit("Wilson score interval"),
         note=pl.lit(None, dtype=pl.String),
     )
 
@@ -175,8 +215,9 @@ def label_bias(
     truth = truth_column(condition)
     if truth not in lf.collect_schema():
         raise ValueError(NO_TRUTH.format(column=truth))
-    model_settings = replace(settings, target=condition,
-                             features=tuple(f for f in settings.features if f != condition))
+    model_settings = replace(
+        settings, target=condition, features=tuple(f for f in settings.features if f != condition)
+    )
     if cache:
         result = fit_cached(lf, settings=model_settings, n_boot=50)
     else:
@@ -198,14 +239,30 @@ def label_bias(
             group_label=pl.Series(np.asarray(g.labels, dtype=object)[np.maximum(g.codes, 0)].tolist()),
             order=pl.Series(np.maximum(g.codes, 0)),
         ).filter(pl.Series(g.codes >= 0))
-        parts.append(_proportions(keyed, ["group", "group_label", "order"], confidence, disclosure).with_columns(
-            dimension=pl.lit(g.name), dimension_label=pl.lit(g.label)))
+        parts.append(
+            _proportions(keyed, ["group", "group_label", "order"], confidence, disclosure).with_columns(
+                dimension=pl.lit(g.name), dimension_label=pl.lit(g.label)
+            )
+        )
     counts = ["n", "true_cases", "recorded", "undiagnosed", "numerator", "denominator"]
     groups = pl.concat(parts).sort("dimension", "metric", "order") if parts else pl.DataFrame()
     if len(groups):
-        groups = publishable(groups, counts=counts, settings=disclosure, derived=_DERIVED,
-                             by=["dimension", "metric"])
-    overall = publishable(_proportions(frame.with_columns(group=pl.lit("All")), ["group"], confidence, disclosure),
-                          counts=counts, settings=disclosure, derived=_DERIVED, by=["metric"])
-    return LabelBias(condition=condition, condition_label=label_of(condition), result=result,
-                     threshold=threshold, top_fraction=fraction, groups=groups, overall=overall)
+        groups = publishable(
+            groups, counts=counts, settings=disclosure, derived=_DERIVED, by=["dimension", "metric"]
+        )
+    overall = publishable(
+        _proportions(frame.with_columns(group=pl.lit("All")), ["group"], confidence, disclosure),
+        counts=counts,
+        settings=disclosure,
+        derived=_DERIVED,
+        by=["metric"],
+    )
+    return LabelBias(
+        condition=condition,
+        condition_label=label_of(condition),
+        result=result,
+        threshold=threshold,
+        top_fraction=fraction,
+        groups=groups,
+        overall=overall,
+    )

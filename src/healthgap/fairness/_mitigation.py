@@ -31,11 +31,14 @@ STRATEGIES: dict[str, str] = {
 }
 #: Baseline the other strategies' gaps are compared with (``gap_change``).
 BASELINE = "balanced"
-METHOD = ("percentile bootstrap of the test set, {n} replicates (seed {seed}); the gap is between the groups "
-          "with the highest and lowest published true positive rate, and its change from the unmitigated model "
-          "is paired (the same replicates)")
-NO_DIMENSION = ("mitigate: dimension {name!r} is not available for mitigation ({why}). Fix: choose one of "
-                "{options}.")
+METHOD = (
+    "percentile bootstrap of the test set, {n} replicates (seed {seed}); the gap is between the groups "
+    "with the highest and lowest published true positive rate, and its change from the unmitigated model "
+    "is paired (the same replicates)"
+)
+NO_DIMENSION = (
+    "mitigate: dimension {name!r} is not available for mitigation ({why}). Fix: choose one of {options}."
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,9 +129,14 @@ def mitigate(
     test_groups = next((g for g in found if g.name == dimension.name), None)
     if test_groups is None:
         why = next((w for d, w in skipped if d == dimension.label), "not usable")
-        raise ValueError(NO_DIMENSION.format(name=dimension.name, why=why,
-                                             options=", ".join(g.name for g in found) or "none"))
-    train_groups = result.groups_train.get_column(dimension.name).cast(pl.String).fill_null("missing").to_numpy()
+        raise ValueError(
+            NO_DIMENSION.format(
+                name=dimension.name, why=why, options=", ".join(g.name for g in found) or "none"
+            )
+        )
+    train_groups = (
+        result.groups_train.get_column(dimension.name).cast(pl.String).fill_null("missing").to_numpy()
+    )
     test_keys = result.groups_test.get_column(dimension.name).cast(pl.String).fill_null("missing").to_numpy()
     boosted = result.models["boosted"]
     y_tr, y_te = result.y_train, result.y_test
@@ -140,24 +148,33 @@ def mitigate(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         optimizer = ThresholdOptimizer(
-            estimator=boosted, constraints="true_positive_rate_parity",
-            objective="balanced_accuracy_score", prefit=True, predict_method="predict_proba",
+            estimator=boosted,
+            constraints="true_positive_rate_parity",
+            objective="balanced_accuracy_score",
+            prefit=True,
+            predict_method="predict_proba",
         )
         optimizer.fit(result.X_train, y_tr, sensitive_features=train_groups)
         decisions["threshold_optimizer"] = optimizer.predict(
-            result.X_test, sensitive_features=test_keys, random_state=seed).astype(bool)
+            result.X_test, sensitive_features=test_keys, random_state=seed
+        ).astype(bool)
         prepare = result.models["logistic"].named_steps["prepare"]
         rng = np.random.default_rng(seed)
         rows = np.sort(rng.choice(y_tr.shape[0], size=min(sample, y_tr.shape[0]), replace=False))
         prevalence = float(y_tr[rows].mean())
         reduction = ExponentiatedGradient(
-            LogisticRegression(max_iter=500), constraints=TruePositiveRateParity(),
+            LogisticRegression(max_iter=500),
+            constraints=TruePositiveRateParity(),
             objective=ErrorRate(costs={"fp": prevalence, "fn": 1 - prevalence}),
         )
-        reduction.fit(prepare.transform(result.X_train[rows]), y_tr[rows].astype(int),
-                      sensitive_features=train_groups[rows])
+        reduction.fit(
+            prepare.transform(result.X_train[rows]),
+            y_tr[rows].astype(int),
+            sensitive_features=train_groups[rows],
+        )
         decisions["exponentiated_gradient"] = reduction.predict(
-            prepare.transform(result.X_test), random_state=seed).astype(bool)
+            prepare.transform(result.X_test), random_state=seed
+        ).astype(bool)
     overall, by_group = _compare(decisions, y_te, test_groups.codes, test_groups, fraction)
     # overall rates from the counts as they will be published (disclosure rule 8)
     overall = published_counts(overall, ["people", "cases", "found", "flagged"], settings=disclosure)
@@ -169,51 +186,80 @@ def mitigate(
     ).with_columns(balanced_accuracy=(pl.col("tpr") + 1 - pl.col("fpr")) / 2)
     cases_published = int(overall["cases"][0])
     # rates from the counts as they will be published (disclosure rule 8)
-    by_group = published_counts(by_group, ["n", "cases", "found", "flagged"], settings=disclosure).with_columns(
+    by_group = published_counts(
+        by_group, ["n", "cases", "found", "flagged"], settings=disclosure
+    ).with_columns(
         dimension=pl.lit(dimension.name),
         tpr=pl.when(pl.col("cases") > 0).then(pl.col("found") / pl.col("cases")),
         selection_rate=pl.col("flagged") / pl.col("n"),
     )
     derived = {"cases": ["tpr"], "n": ["selection_rate"], "found": ["tpr"], "flagged": ["selection_rate"]}
-    published = publishable(by_group, counts=["n", "cases", "found", "flagged"], derived=derived,
-                            by=["strategy"], settings=disclosure)
+    published = publishable(
+        by_group,
+        counts=["n", "cases", "found", "flagged"],
+        derived=derived,
+        by=["strategy"],
+        settings=disclosure,
+    )
     spread = (  # a gap needs two published groups
         published.filter(pl.col("tpr").is_not_null())
         .group_by("strategy")
-        .agg(tpr_difference=pl.col("tpr").max() - pl.col("tpr").min(),
-             highest_group=pl.col("group_label").sort_by("tpr").last(),
-             lowest_group=pl.col("group_label").sort_by("tpr").first(),
-             groups_compared=pl.len())
-        .with_columns(pl.when(pl.col("groups_compared") >= 2).then(pl.col(c)).alias(c)
-                      for c in ("tpr_difference", "highest_group", "lowest_group"))
+        .agg(
+            tpr_difference=pl.col("tpr").max() - pl.col("tpr").min(),
+            highest_group=pl.col("group_label").sort_by("tpr").last(),
+            lowest_group=pl.col("group_label").sort_by("tpr").first(),
+            groups_compared=pl.len(),
+        )
+        .with_columns(
+            pl.when(pl.col("groups_compared") >= 2).then(pl.col(c)).alias(c)
+            for c in ("tpr_difference", "highest_group", "lowest_group")
+        )
     )
     overall = overall.join(spread, on="strategy", how="left", maintain_order="left")
-    intervals = _intervals(decisions, y_te, test_groups, overall, n_boot=n_boot, seed=seed,
-                           confidence=confidence)
+    intervals = _intervals(
+        decisions, y_te, test_groups, overall, n_boot=n_boot, seed=seed, confidence=confidence
+    )
     summary = publishable(
         overall.join(intervals, on="strategy", how="left", maintain_order="left"),
-        counts=["people", "cases", "found", "missed", "flagged"], by=["strategy"], settings=disclosure,
+        counts=["people", "cases", "found", "missed", "flagged"],
+        by=["strategy"],
+        settings=disclosure,
     )
-    return Mitigation(dimension=dimension.name, dimension_label=dimension.label, summary=summary,
-                      by_group=published, sample=int(rows.shape[0]), seed=seed,
-                      cases=cases_published, test_size=int(y_te.shape[0]))
+    return Mitigation(
+        dimension=dimension.name,
+        dimension_label=dimension.label,
+        summary=summary,
+        by_group=published,
+        sample=int(rows.shape[0]),
+        seed=seed,
+        cases=cases_published,
+        test_size=int(y_te.shape[0]),
+    )
 
 
-def _compare(decisions: dict[str, np.ndarray], y: np.ndarray, codes: np.ndarray, g: Grouping,
-             fraction: float) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _compare(
+    decisions: dict[str, np.ndarray], y: np.ndarray, codes: np.ndarray, g: Grouping, fraction: float
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     pct = f"{fraction:.0%}"
     frame = pl.DataFrame({"code": codes, "y": y, **{k: v for k, v in decisions.items()}}).filter(
-        pl.col("code") >= 0)
+        pl.col("code") >= 0
+    )
     long = frame.unpivot(index=["code", "y"], on=list(decisions), variable_name="strategy", value_name="flag")
     by_group = (
         long.group_by("strategy", "code")
-        .agg(n=pl.len().cast(pl.Int64), cases=pl.col("y").sum().cast(pl.Int64),
-             found=(pl.col("y") & pl.col("flag")).sum().cast(pl.Int64),
-             flagged=pl.col("flag").sum().cast(pl.Int64))
-        .with_columns(group=pl.col("code").replace_strict(list(range(g.k)), list(g.levels)),
-                      group_label=pl.col("code").replace_strict(list(range(g.k)), list(g.labels)),
-                      strategy_label=pl.col("strategy").replace_strict(
-                          {k: v.format(pct=pct) for k, v in STRATEGIES.items()}))
+        .agg(
+            n=pl.len().cast(pl.Int64),
+            cases=pl.col("y").sum().cast(pl.Int64),
+            found=(pl.col("y") & pl.col("flag")).sum().cast(pl.Int64),
+            flagged=pl.col("flag").sum().cast(pl.Int64),
+        )
+        .with_columns(
+            group=pl.col("code").replace_strict(list(range(g.k)), list(g.levels)),
+            group_label=pl.col("code").replace_strict(list(range(g.k)), list(g.labels)),
+            strategy_label=pl.col("strategy").replace_strict(
+                {k: v.format(pct=pct) for k, v in STRATEGIES.items()}
+            ),
+        )
         .sort("strategy", "code")
     )
     overall = long.group_by("strategy").agg(
@@ -223,15 +269,29 @@ def _compare(decisions: dict[str, np.ndarray], y: np.ndarray, codes: np.ndarray,
         flagged=pl.col("flag").sum().cast(pl.Int64),
     )
     order = {k: i for i, k in enumerate(STRATEGIES)}
-    summary = overall.with_columns(
-        strategy_label=pl.col("strategy").replace_strict({k: v.format(pct=pct) for k, v in STRATEGIES.items()}),
-        order=pl.col("strategy").replace_strict(order, return_dtype=pl.Int64),
-    ).sort("order").drop("order")
+    summary = (
+        overall.with_columns(
+            strategy_label=pl.col("strategy").replace_strict(
+                {k: v.format(pct=pct) for k, v in STRATEGIES.items()}
+            ),
+            order=pl.col("strategy").replace_strict(order, return_dtype=pl.Int64),
+        )
+        .sort("order")
+        .drop("order")
+    )
     return summary, by_group.drop("code")
 
 
-def _intervals(decisions: dict[str, np.ndarray], y: np.ndarray, g: Grouping, overall: pl.DataFrame, *,
-               n_boot: int, seed: int, confidence: float) -> pl.DataFrame:
+def _intervals(
+    decisions: dict[str, np.ndarray],
+    y: np.ndarray,
+    g: Grouping,
+    overall: pl.DataFrame,
+    *,
+    n_boot: int,
+    seed: int,
+    confidence: float,
+) -> pl.DataFrame:
     """Bootstrap intervals of balanced accuracy, the TPR gap and its change from the baseline.
 
     One sparse matrix ``Q`` (people x quantities) holds, for every strategy, the people
@@ -262,11 +322,15 @@ def _intervals(decisions: dict[str, np.ndarray], y: np.ndarray, g: Grouping, ove
         add(yk & flag, base + k)
         add(~yk & flag, base + k + 1)
     width = k + 2 + len(names) * (k + 2)
-    Q = sparse.csc_matrix((np.concatenate(data), (np.concatenate(idx), np.concatenate(cols).astype(np.int64))),
-                          shape=(yk.shape[0], width))
+    Q = sparse.csc_matrix(
+        (np.concatenate(data), (np.concatenate(idx), np.concatenate(cols).astype(np.int64))),
+        shape=(yk.shape[0], width),
+    )
     position = {label: j for j, label in enumerate(g.labels)}
-    ends = {r["strategy"]: (position.get(r["highest_group"]), position.get(r["lowest_group"]))
-            for r in overall.iter_rows(named=True)}
+    ends = {
+        r["strategy"]: (position.get(r["highest_group"]), position.get(r["lowest_group"]))
+        for r in overall.iter_rows(named=True)
+    }
     accuracy, gaps = [], []
     for W in bootstrap_weights(yk.shape[0], n_boot=n_boot, seed=seed):
         sums = np.asarray(Q.T @ W.T).T  # (replicates, width)
@@ -275,10 +339,12 @@ def _intervals(decisions: dict[str, np.ndarray], y: np.ndarray, g: Grouping, ove
         for i, name in enumerate(names):
             base = k + 2 + i * (k + 2)
             with np.errstate(invalid="ignore", divide="ignore"):
-                tpr = sums[:, base:base + k] / cases
+                tpr = sums[:, base : base + k] / cases
                 ba.append((sums[:, base + k] / pos + 1 - sums[:, base + k + 1] / neg) / 2)
             top, bottom = ends.get(name, (None, None))
-            gap.append(tpr[:, top] - tpr[:, bottom] if None not in (top, bottom) else np.full(W.shape[0], np.nan))
+            gap.append(
+                tpr[:, top] - tpr[:, bottom] if None not in (top, bottom) else np.full(W.shape[0], np.nan)
+            )
         accuracy.append(np.stack(ba, axis=1))
         gaps.append(np.stack(gap, axis=1))
     A, G = np.concatenate(accuracy), np.concatenate(gaps)  # (n_boot, strategies)
@@ -288,15 +354,22 @@ def _intervals(decisions: dict[str, np.ndarray], y: np.ndarray, g: Grouping, ove
     (alo, ahi), (glo, ghi), (clo, chi) = (percentile_interval(R, confidence) for R in (A, G, C))
     gap = dict(zip(overall["strategy"], overall["tpr_difference"], strict=True))
     base_gap = gap.get(BASELINE)
-    change = [None if gap.get(n) is None or base_gap is None or n == BASELINE else gap[n] - base_gap
-              for n in names]
+    change = [
+        None if gap.get(n) is None or base_gap is None or n == BASELINE else gap[n] - base_gap for n in names
+    ]
     nan = lambda v: None if v is None or not np.isfinite(v) else float(v)  # noqa: E731
-    return pl.DataFrame({
-        "strategy": names,
-        "balanced_accuracy_lower_ci": [nan(v) for v in alo], "balanced_accuracy_upper_ci": [nan(v) for v in ahi],
-        "tpr_difference_lower_ci": [nan(v) for v in glo], "tpr_difference_upper_ci": [nan(v) for v in ghi],
-        "gap_change": change,
-        "gap_change_lower_ci": [nan(v) for v in clo], "gap_change_upper_ci": [nan(v) for v in chi],
-        "confidence": [confidence] * len(names),
-        "method": [METHOD.format(n=n_boot, seed=seed)] * len(names),
-    }, schema_overrides={"gap_change": pl.Float64})
+    return pl.DataFrame(
+        {
+            "strategy": names,
+            "balanced_accuracy_lower_ci": [nan(v) for v in alo],
+            "balanced_accuracy_upper_ci": [nan(v) for v in ahi],
+            "tpr_difference_lower_ci": [nan(v) for v in glo],
+            "tpr_difference_upper_ci": [nan(v) for v in ghi],
+            "gap_change": change,
+            "gap_change_lower_ci": [nan(v) for v in clo],
+            "gap_change_upper_ci": [nan(v) for v in chi],
+            "confidence": [confidence] * len(names),
+            "method": [METHOD.format(n=n_boot, seed=seed)] * len(names),
+        },
+        schema_overrides={"gap_change": pl.Float64},
+    )

@@ -44,15 +44,25 @@ def published_proportions(
     ok = ratio & (n > 0)
     return out.with_columns(
         pl.when(ok).then(x / n).when(ratio).then(None).otherwise(pl.col("value")).alias("value"),
-        pl.when(ok).then(wilson_lower(x, n, confidence)).when(ratio).then(None)
-        .otherwise(pl.col("lower_ci")).alias("lower_ci"),
-        pl.when(ok).then(wilson_upper(x, n, confidence)).when(ratio).then(None)
-        .otherwise(pl.col("upper_ci")).alias("upper_ci"),
+        pl.when(ok)
+        .then(wilson_lower(x, n, confidence))
+        .when(ratio)
+        .then(None)
+        .otherwise(pl.col("lower_ci"))
+        .alias("lower_ci"),
+        pl.when(ok)
+        .then(wilson_upper(x, n, confidence))
+        .when(ratio)
+        .then(None)
+        .otherwise(pl.col("upper_ci"))
+        .alias("upper_ci"),
         pl.when(ratio).then(pl.lit(WILSON_METHOD)).otherwise(pl.col("method")).alias("method"),
     )
 
 
-def newcombe_difference(p1: float, l1: float, u1: float, p2: float, l2: float, u2: float) -> tuple[float, float]:
+def newcombe_difference(
+    p1: float, l1: float, u1: float, p2: float, l2: float, u2: float
+) -> tuple[float, float]:
     """Interval for ``p1 - p2`` (independent groups) from each group's Wilson interval.
 
     References
@@ -81,8 +91,14 @@ def mover_ratio(p1: float, l1: float, u1: float, p2: float, l2: float, u2: float
     prod = p1 * p2
     low_den = u2 * (2 * p2 - u2)
     high_den = l2 * (2 * p2 - l2)
-    low = (prod - np.sqrt(max(prod**2 - l1 * u2 * (2 * p1 - l1) * (2 * p2 - u2), 0.0))) / low_den \
-        if low_den > 0 else 0.0
-    high = (prod + np.sqrt(max(prod**2 - u1 * l2 * (2 * p1 - u1) * (2 * p2 - l2), 0.0))) / high_den \
-        if high_den > 0 else float("nan")
+    low = (
+        (prod - np.sqrt(max(prod**2 - l1 * u2 * (2 * p1 - l1) * (2 * p2 - u2), 0.0))) / low_den
+        if low_den > 0
+        else 0.0
+    )
+    high = (
+        (prod + np.sqrt(max(prod**2 - u1 * l2 * (2 * p1 - u1) * (2 * p2 - l2), 0.0))) / high_den
+        if high_den > 0
+        else float("nan")
+    )
     return float(max(low, 0.0)), float(high)

@@ -39,8 +39,14 @@ def code_fingerprint() -> str:
     result invalidates it even without a version change.
     """
     root = Path(__file__).resolve().parents[1]
-    files = sorted([*(root / "models").glob("*.py"), *(root / "fairness").glob("*.py"), root / "explain.py",
-                    root / "disclosure.py"])
+    files = sorted(
+        [
+            *(root / "models").glob("*.py"),
+            *(root / "fairness").glob("*.py"),
+            root / "explain.py",
+            root / "disclosure.py",
+        ]
+    )
     h = hashlib.sha256()
     for f in files:
         if f.is_file():
@@ -62,8 +68,11 @@ def cache_key(df: pl.DataFrame, settings: ModelSettings, **options: object) -> s
     .. [1] polars ``DataFrame.hash_rows``.
     """
     h = hashlib.sha256()
-    h.update(repr((_FORMAT, __version__, code_fingerprint(), pl.__version__, sklearn.__version__,
-                   np.__version__)).encode())
+    h.update(
+        repr(
+            (_FORMAT, __version__, code_fingerprint(), pl.__version__, sklearn.__version__, np.__version__)
+        ).encode()
+    )
     h.update(repr(sorted(asdict(settings).items())).encode())
     h.update(repr(sorted(options.items())).encode())
     h.update(repr(sorted(build_boosted(seed=settings.seed).get_params().items())).encode())
@@ -88,7 +97,7 @@ def _load(path: Path) -> object | None:
     try:
         with path.open("rb") as fh:
             return pickle.load(fh)
-    except Exception:  # noqa: BLE001 - a corrupt or stale entry is simply recomputed
+    except Exception:
         return None
 
 
@@ -148,13 +157,18 @@ def cached(name: str, parts: tuple, compute: Callable[[], T], *, cache_dir: str 
     folder = Path(cache_dir) if cache_dir is not None else _folder()
     if folder is None or any(p is None for p in parts):
         return compute()
-    digest = hashlib.sha256(repr((_FORMAT, __version__, code_fingerprint(), name, parts)).encode()).hexdigest()[:32]
+    digest = hashlib.sha256(
+        repr((_FORMAT, __version__, code_fingerprint(), name, parts)).encode()
+    ).hexdigest()[:32]
     return _load_or_compute(folder, folder / f"{name}-{digest}.pkl", compute)
 
 
 def fit_cached(
-    people: pl.DataFrame | pl.LazyFrame, *, settings: ModelSettings | None = None,
-    cache_dir: str | Path | None = None, **options: object,
+    people: pl.DataFrame | pl.LazyFrame,
+    *,
+    settings: ModelSettings | None = None,
+    cache_dir: str | Path | None = None,
+    **options: object,
 ) -> ModelResult:
     """:func:`~healthgap.models.fit`, reusing an earlier fit of the same data and settings.
 
@@ -177,6 +191,8 @@ def fit_cached(
         return fit(df, settings=settings, **options)
     key = cache_key(df, settings, **options)
     return _load_or_compute(
-        folder, folder / f"{key}.pkl",
-        lambda: replace(fit(df, settings=settings, **options), cache_key=key), ModelResult,
+        folder,
+        folder / f"{key}.pkl",
+        lambda: replace(fit(df, settings=settings, **options), cache_key=key),
+        ModelResult,
     )

@@ -49,9 +49,7 @@ FEATURE_PROTECTED = (
     "model.features: {names} are protected characteristics while model.exclude_protected is true. "
     "Fix: remove them from model.features, or set model.exclude_protected: false to use them knowingly."
 )
-FEATURE_LEAK = (
-    "model.features: {names} cannot be features ({why}). Fix: remove them from model.features."
-)
+FEATURE_LEAK = "model.features: {names} cannot be features ({why}). Fix: remove them from model.features."
 NO_FEATURES = "model.features: no usable feature columns in the data. Fix: list features in model.features."
 
 _NEVER = {"person_id", "lsoa", "gp_practice"}
@@ -107,17 +105,23 @@ def resolve(schema: pl.Schema, settings: ModelSettings) -> tuple[str, tuple[str,
         missing = [f for f in wanted if f not in present]
         if missing:
             close = {c for m in missing for c in difflib.get_close_matches(m, list(schema), n=1)}
-            raise ConfigError(FEATURE_MISSING.format(
-                names=", ".join(map(repr, missing)),
-                close=f" (close: {', '.join(map(repr, sorted(close)))})" if close else "",
-                options=", ".join(schema),
-            ))
-        leaks = [f for f in wanted if f == target or f in _NEVER or f.startswith(TRUTH_PREFIX) or f in OUTCOMES]
+            raise ConfigError(
+                FEATURE_MISSING.format(
+                    names=", ".join(map(repr, missing)),
+                    close=f" (close: {', '.join(map(repr, sorted(close)))})" if close else "",
+                    options=", ".join(schema),
+                )
+            )
+        leaks = [
+            f for f in wanted if f == target or f in _NEVER or f.startswith(TRUTH_PREFIX) or f in OUTCOMES
+        ]
         if leaks:
-            raise ConfigError(FEATURE_LEAK.format(
-                names=", ".join(map(repr, leaks)),
-                why="the target, identifiers, small-area codes, outcomes or true-status columns",
-            ))
+            raise ConfigError(
+                FEATURE_LEAK.format(
+                    names=", ".join(map(repr, leaks)),
+                    why="the target, identifiers, small-area codes, outcomes or true-status columns",
+                )
+            )
         protected = [f for f in wanted if f in PROTECTED]
         if protected and settings.exclude_protected:
             raise ConfigError(FEATURE_PROTECTED.format(names=", ".join(map(repr, protected))))
@@ -140,8 +144,9 @@ def target_vector(df: pl.DataFrame, target: str) -> np.ndarray:
     y = y.fill_null(False).to_numpy().astype(bool)
     positives = int(y.sum())
     if positives == 0 or positives == y.shape[0]:
-        raise DataError(TARGET_ONE_CLASS.format(target=target, positives=positives,
-                                                negatives=y.shape[0] - positives))
+        raise DataError(
+            TARGET_ONE_CLASS.format(target=target, positives=positives, negatives=y.shape[0] - positives)
+        )
     return y
 
 
@@ -175,16 +180,18 @@ def design(
         if dtype == pl.String or dtype == pl.Categorical or dtype == pl.Enum:
             levels = categories.setdefault(name, _levels(df, name))
             exprs.append(
-                pl.col(name).cast(pl.String).replace_strict(
-                    list(levels), list(range(len(levels))), default=None, return_dtype=pl.Float64
-                ).alias(name)
+                pl.col(name)
+                .cast(pl.String)
+                .replace_strict(list(levels), list(range(len(levels))), default=None, return_dtype=pl.Float64)
+                .alias(name)
             )
             categorical.append(name)
         elif dtype.is_numeric() or dtype == pl.Boolean:
             exprs.append(pl.col(name).cast(pl.Float64).alias(name))
         else:
-            raise ConfigError(f"model.features: {name!r} has type {dtype}, which cannot be a feature. "
-                              "Fix: remove it from model.features.")
+            raise ConfigError(
+                f"model.features: {name!r} has type {dtype}, which cannot be a feature. "
+                "Fix: remove it from model.features."
+            )
     X = df.select(exprs).to_numpy().astype(np.float64, copy=False)
     return X, tuple(categorical), {k: v for k, v in categories.items() if k in categorical}
-

@@ -21,7 +21,15 @@ from healthgap.contract import PROTECTED, TRUTH_PREFIX
 from healthgap.models._features import design, label_of, resolve, target_vector
 from healthgap.models._performance import performance, reliability
 
-__all__ = ["ModelResult", "fit", "MODEL_LABELS", "GROUP_COLUMNS", "ModelName", "build_logistic", "build_boosted"]
+__all__ = [
+    "ModelResult",
+    "fit",
+    "MODEL_LABELS",
+    "GROUP_COLUMNS",
+    "ModelName",
+    "build_logistic",
+    "build_boosted",
+]
 
 ModelName = Literal["logistic", "boosted"]
 MODEL_LABELS: dict[str, str] = {"logistic": "Logistic regression", "boosted": "Gradient boosting"}
@@ -44,16 +52,30 @@ def build_logistic(numeric: Sequence[int], categorical: Sequence[int], *, seed: 
     """
     transformers: list[tuple[str, Any, list[int]]] = []
     if numeric:
-        transformers.append(("numeric", make_pipeline(
-            SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), list(numeric)))
+        transformers.append(
+            (
+                "numeric",
+                make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()),
+                list(numeric),
+            )
+        )
     if categorical:
-        transformers.append(("categorical", make_pipeline(
-            SimpleImputer(strategy="most_frequent"),
-            OneHotEncoder(handle_unknown="ignore", sparse_output=False)), list(categorical)))
-    return Pipeline([
-        ("prepare", ColumnTransformer(transformers)),
-        ("model", LogisticRegression(max_iter=1000, random_state=seed)),
-    ])
+        transformers.append(
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"),
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                ),
+                list(categorical),
+            )
+        )
+    return Pipeline(
+        [
+            ("prepare", ColumnTransformer(transformers)),
+            ("model", LogisticRegression(max_iter=1000, random_state=seed)),
+        ]
+    )
 
 
 def build_boosted(*, seed: int) -> HistGradientBoostingClassifier:
@@ -72,8 +94,15 @@ def build_boosted(*, seed: int) -> HistGradientBoostingClassifier:
     .. [2] scikit-learn ``HistGradientBoostingClassifier``.
     """
     return HistGradientBoostingClassifier(
-        max_iter=300, learning_rate=0.05, max_leaf_nodes=8, min_samples_leaf=500, l2_regularization=1.0,
-        early_stopping=True, validation_fraction=0.1, n_iter_no_change=20, random_state=seed,
+        max_iter=300,
+        learning_rate=0.05,
+        max_leaf_nodes=8,
+        min_samples_leaf=500,
+        l2_regularization=1.0,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=20,
+        random_state=seed,
     )
 
 
@@ -192,14 +221,18 @@ def fit(
     lf = people.lazy() if isinstance(people, pl.DataFrame) else people
     schema = lf.collect_schema()
     target, features, excluded = resolve(schema, settings)
-    group_cols = [c for c in (*GROUP_COLUMNS, *schema) if c in schema and
-                  (c in GROUP_COLUMNS or c.startswith(TRUTH_PREFIX))]
+    group_cols = [
+        c
+        for c in (*GROUP_COLUMNS, *schema)
+        if c in schema and (c in GROUP_COLUMNS or c.startswith(TRUTH_PREFIX))
+    ]
     df = lf.select(list(dict.fromkeys([target, *features, *group_cols]))).collect()
     y = target_vector(df, target)
     X, categorical, categories = design(df, features)
     index = np.arange(df.height)
-    train, test = train_test_split(index, test_size=settings.test_size, stratify=y,
-                                   random_state=settings.seed)
+    train, test = train_test_split(
+        index, test_size=settings.test_size, stratify=y, random_state=settings.seed
+    )
     train.sort()
     test.sort()
     cat_idx = [features.index(c) for c in categorical]
@@ -215,20 +248,42 @@ def fit(
         risk_train[name] = model.predict_proba(X[train])[:, 1]
         risk_test[name] = model.predict_proba(X[test])[:, 1]
     boot_seed = settings.seed if seed is None else seed
-    metrics = pl.concat([
-        performance(y[test], risk_test[name], model=MODEL_LABELS[name], n_boot=n_boot,
-                    seed=boot_seed, confidence=confidence)
-        for name in models
-    ])
-    calibration = pl.concat([
-        reliability(y[test], risk_test[name], model=MODEL_LABELS[name], confidence=confidence)
-        for name in models
-    ])
+    metrics = pl.concat(
+        [
+            performance(
+                y[test],
+                risk_test[name],
+                model=MODEL_LABELS[name],
+                n_boot=n_boot,
+                seed=boot_seed,
+                confidence=confidence,
+            )
+            for name in models
+        ]
+    )
+    calibration = pl.concat(
+        [
+            reliability(y[test], risk_test[name], model=MODEL_LABELS[name], confidence=confidence)
+            for name in models
+        ]
+    )
     return ModelResult(
-        target=target, target_label=label_of(target), features=features, categorical=categorical,
-        categories=categories, excluded=excluded, models=models,
-        X_train=X[train], y_train=y[train], X_test=X[test], y_test=y[test],
-        risk_train=risk_train, risk_test=risk_test,
-        groups_train=groups[train], groups_test=groups[test],
-        metrics=metrics, calibration=calibration, settings=settings,
+        target=target,
+        target_label=label_of(target),
+        features=features,
+        categorical=categorical,
+        categories=categories,
+        excluded=excluded,
+        models=models,
+        X_train=X[train],
+        y_train=y[train],
+        X_test=X[test],
+        y_test=y[test],
+        risk_train=risk_train,
+        risk_test=risk_test,
+        groups_train=groups[train],
+        groups_test=groups[test],
+        metrics=metrics,
+        calibration=calibration,
+        settings=settings,
     )

@@ -176,7 +176,11 @@ def weighted_brier(W: np.ndarray, y: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def weighted_calibration(
-    W: np.ndarray, y: np.ndarray, p: np.ndarray, *, iterations: int = 25,
+    W: np.ndarray,
+    y: np.ndarray,
+    p: np.ndarray,
+    *,
+    iterations: int = 25,
     start: tuple[float, float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Calibration-in-the-large and calibration slope per replicate (logistic recalibration).

@@ -32,8 +32,16 @@ LENGTH_MISMATCH = "y has {ny} values but p has {np_}; they must be the same peop
 def _all(W: np.ndarray, y: np.ndarray, p: np.ndarray, r, start=None) -> np.ndarray:
     up, down = r
     a, b = weighted_calibration(W, y, p, start=start)
-    return np.stack([weighted_auc(W, up)[:, 0], weighted_average_precision(W, y, p, descending=down),
-                     weighted_brier(W, y, p), a, b], axis=1)
+    return np.stack(
+        [
+            weighted_auc(W, up)[:, 0],
+            weighted_average_precision(W, y, p, descending=down),
+            weighted_brier(W, y, p),
+            a,
+            b,
+        ],
+        axis=1,
+    )
 
 
 def _recalibration_intercept(W: np.ndarray, y: np.ndarray, p: np.ndarray, slope: float):
@@ -52,7 +60,12 @@ def _recalibration_intercept(W: np.ndarray, y: np.ndarray, p: np.ndarray, slope:
 
 
 def performance(
-    y: np.ndarray, p: np.ndarray, *, model: str, n_boot: int = 200, seed: int = 2024,
+    y: np.ndarray,
+    p: np.ndarray,
+    *,
+    model: str,
+    n_boot: int = 200,
+    seed: int = 2024,
     confidence: float = 0.95,
 ) -> pl.DataFrame:
     """AUROC, average precision, Brier score, calibration-in-the-large and slope with CIs.
@@ -86,20 +99,26 @@ def performance(
     point = _all(one, y, p, r)[0]
     _, (intercept,) = _recalibration_intercept(one, y, p, point[4])
     start = (float(point[3]), float(intercept), float(point[4]))
-    reps = np.concatenate([_all(W, y, p, r, start) for W in bootstrap_weights(y.shape[0], n_boot=n_boot, seed=seed)])
+    reps = np.concatenate(
+        [_all(W, y, p, r, start) for W in bootstrap_weights(y.shape[0], n_boot=n_boot, seed=seed)]
+    )
     lo, hi = percentile_interval(reps, confidence)
     names = list(METRIC_LABELS)
-    return pl.DataFrame({
-        "metric": names,
-        "model": [model] * len(names),
-        "n": [int(y.shape[0])] * len(names),
-        "events": [int(y.sum())] * len(names),
-        "value": point, "lower_ci": lo, "upper_ci": hi,
-        "confidence": [confidence] * len(names),
-        "statistic": [METRIC_LABELS[m] for m in names],
-        "method": [BOOT_METHOD.format(n=n_boot, seed=seed)] * len(names),
-        "note": pl.Series([None if np.isfinite(v) else "not estimable" for v in point], dtype=pl.String),
-    })
+    return pl.DataFrame(
+        {
+            "metric": names,
+            "model": [model] * len(names),
+            "n": [int(y.shape[0])] * len(names),
+            "events": [int(y.sum())] * len(names),
+            "value": point,
+            "lower_ci": lo,
+            "upper_ci": hi,
+            "confidence": [confidence] * len(names),
+            "statistic": [METRIC_LABELS[m] for m in names],
+            "method": [BOOT_METHOD.format(n=n_boot, seed=seed)] * len(names),
+            "note": pl.Series([None if np.isfinite(v) else "not estimable" for v in point], dtype=pl.String),
+        }
+    )
 
 
 def reliability(
@@ -126,7 +145,8 @@ def reliability(
     frame = (
         pl.DataFrame({"y": np.asarray(y, bool), "p": np.asarray(p, np.float64)})
         .with_columns(bin=(pl.col("p").rank("ordinal") - 1) * bins // pl.len() + 1)
-        .group_by("bin").agg(n=pl.len(), events=pl.col("y").sum(), mean_predicted=pl.col("p").mean())
+        .group_by("bin")
+        .agg(n=pl.len(), events=pl.col("y").sum(), mean_predicted=pl.col("p").mean())
         .sort("bin")
     )
     n, events = frame["n"].to_numpy(), frame["events"].to_numpy()
@@ -134,11 +154,24 @@ def reliability(
     return frame.with_columns(
         model=pl.lit(model),
         value=pl.Series(events / n),
-        lower_ci=pl.Series(lo), upper_ci=pl.Series(hi),
+        lower_ci=pl.Series(lo),
+        upper_ci=pl.Series(hi),
         confidence=pl.lit(confidence),
         statistic=pl.lit("Observed proportion"),
         method=pl.lit("Wilson score interval; bins are equal-size groups of predicted risk"),
         note=pl.lit(None, dtype=pl.String),
         bin=pl.col("bin").cast(pl.Int64),
-    ).select("model", "bin", "n", "events", "mean_predicted", "value", "lower_ci", "upper_ci",
-             "confidence", "statistic", "method", "note")
+    ).select(
+        "model",
+        "bin",
+        "n",
+        "events",
+        "mean_predicted",
+        "value",
+        "lower_ci",
+        "upper_ci",
+        "confidence",
+        "statistic",
+        "method",
+        "note",
+    )

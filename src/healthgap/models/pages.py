@@ -90,8 +90,9 @@ class ModelPages:
         inputs (a dimension, the features) when the real reason is the outcome.
         """
         if self.problem is not None:
-            return self.book.skip("model to show, because it has no usable outcome (see the note at the start "
-                                  "of this chapter)")
+            return self.book.skip(
+                "model to show, because it has no usable outcome (see the note at the start of this chapter)"
+            )
         return self.book.skip(reason)
 
     @cached_property
@@ -136,11 +137,25 @@ class ModelPages:
     def audit(self):
         from healthgap.fairness import audit
 
-        parts = ("audit", self.result.cache_key, tuple(self.dimensions), self.config.disclosure,
-                 AUDIT_BOOT, self.config.seed)
-        return cached("audit", parts, lambda: audit(
-            self.result, dimensions=self.dimensions, n_boot=AUDIT_BOOT, seed=self.config.seed,
-            disclosure=self.config.disclosure))
+        parts = (
+            "audit",
+            self.result.cache_key,
+            tuple(self.dimensions),
+            self.config.disclosure,
+            AUDIT_BOOT,
+            self.config.seed,
+        )
+        return cached(
+            "audit",
+            parts,
+            lambda: audit(
+                self.result,
+                dimensions=self.dimensions,
+                n_boot=AUDIT_BOOT,
+                seed=self.config.seed,
+                disclosure=self.config.disclosure,
+            ),
+        )
 
     @cached_property
     def label_condition(self) -> str | None:
@@ -155,8 +170,13 @@ class ModelPages:
         if self.label_condition is None:
             return None
         dims = [d for d in self.config.dimensions if d.name in ("imd_quintile", "ethnicity")]
-        return label_bias(self.book.people, condition=self.label_condition, settings=self.settings,
-                          dimensions=dims or self.dimensions, disclosure=self.config.disclosure)
+        return label_bias(
+            self.book.people,
+            condition=self.label_condition,
+            settings=self.settings,
+            dimensions=dims or self.dimensions,
+            disclosure=self.config.disclosure,
+        )
 
     @cached_property
     def mitigation_dimension(self) -> Dimension | None:
@@ -177,28 +197,49 @@ class ModelPages:
         if dim is None:
             return None
         parts = ("mitigation", self.result.cache_key, dim, self.config.disclosure, self.config.seed)
-        return cached("mitigation", parts, lambda: mitigate(
-            self.result, dimension=dim, seed=self.config.seed, disclosure=self.config.disclosure))
+        return cached(
+            "mitigation",
+            parts,
+            lambda: mitigate(
+                self.result, dimension=dim, seed=self.config.seed, disclosure=self.config.disclosure
+            ),
+        )
 
     # -- explanations -------------------------------------------------------
     @cached_property
     def explanation(self):
         from healthgap.explain import explain
 
-        parts = ("explain", self.result.cache_key, tuple(self.dimensions), self.config.disclosure,
-                 self.config.seed, AUDIT_BOOT)
-        return cached("explain", parts, lambda: explain(
-            self.result, dimensions=self.dimensions, seed=self.config.seed, n_boot=AUDIT_BOOT,
-            disclosure=self.config.disclosure))
+        parts = (
+            "explain",
+            self.result.cache_key,
+            tuple(self.dimensions),
+            self.config.disclosure,
+            self.config.seed,
+            AUDIT_BOOT,
+        )
+        return cached(
+            "explain",
+            parts,
+            lambda: explain(
+                self.result,
+                dimensions=self.dimensions,
+                seed=self.config.seed,
+                n_boot=AUDIT_BOOT,
+                disclosure=self.config.disclosure,
+            ),
+        )
 
     # -- tables for the pages -------------------------------------------------
     def performance_table(self) -> pl.DataFrame:
         """Metrics of both models, one row per model and metric (no counts of people)."""
-        return self.result.metrics.select("model", "statistic", "value", "lower_ci", "upper_ci", "n", "events",
-                                          "method")
+        return self.result.metrics.select(
+            "model", "statistic", "value", "lower_ci", "upper_ci", "n", "events", "method"
+        )
 
-    def capacity_table(self, fractions: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2),
-                       model: str = "boosted") -> pl.DataFrame:
+    def capacity_table(
+        self, fractions: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2), model: str = "boosted"
+    ) -> pl.DataFrame:
         """Operating points: for each share of people flagged, the cases found and the hit rate.
 
         The cut-off for each share comes from the training set (as
@@ -211,29 +252,44 @@ class ModelPages:
         """
         import numpy as np
 
-        from healthgap.models._metrics import wilson_interval
-
         from healthgap.disclosure import published_counts
+        from healthgap.models._metrics import wilson_interval
 
         r = self.result
         fr = sorted({*fractions, self.settings.top_fraction})
         cut = np.array([r.threshold(model, top_fraction=f) for f in fr])
         flag = r.risk_test[model][None, :] >= cut[:, None]
-        counts = published_counts(pl.DataFrame({  # rates from the counts as published (disclosure rule 8)
-            "flagged": flag.sum(axis=1), "found": (flag & r.y_test[None, :]).sum(axis=1),
-            "cases": np.full(len(fr), int(r.y_test.sum())),
-        }).cast(pl.Int64), ["flagged", "found", "cases"], settings=self.config.disclosure)
+        counts = published_counts(
+            pl.DataFrame(
+                {  # rates from the counts as published (disclosure rule 8)
+                    "flagged": flag.sum(axis=1),
+                    "found": (flag & r.y_test[None, :]).sum(axis=1),
+                    "cases": np.full(len(fr), int(r.y_test.sum())),
+                }
+            ).cast(pl.Int64),
+            ["flagged", "found", "cases"],
+            settings=self.config.disclosure,
+        )
         flagged, found, cases = (counts[c].to_numpy() for c in ("flagged", "found", "cases"))
         s_lo, s_hi = wilson_interval(found, cases, 0.95)
         p_lo, p_hi = wilson_interval(found, flagged, 0.95)
-        return pl.DataFrame({
-            "share": [pct(f, 0) for f in fr], "fraction": fr, "threshold": cut,
-            "flagged": flagged.astype(np.int64), "found": found.astype(np.int64),
-            "cases": cases.astype(np.int64),
-            "sensitivity": found / cases, "sensitivity_lower": s_lo, "sensitivity_upper": s_hi,
-            "ppv": found / np.maximum(flagged, 1), "ppv_lower": p_lo, "ppv_upper": p_hi,
-            "operating": [f == self.settings.top_fraction for f in fr],
-        })
+        return pl.DataFrame(
+            {
+                "share": [pct(f, 0) for f in fr],
+                "fraction": fr,
+                "threshold": cut,
+                "flagged": flagged.astype(np.int64),
+                "found": found.astype(np.int64),
+                "cases": cases.astype(np.int64),
+                "sensitivity": found / cases,
+                "sensitivity_lower": s_lo,
+                "sensitivity_upper": s_hi,
+                "ppv": found / np.maximum(flagged, 1),
+                "ppv_lower": p_lo,
+                "ppv_upper": p_hi,
+                "operating": [f == self.settings.top_fraction for f in fr],
+            }
+        )
 
     @property
     def calibration(self) -> pl.DataFrame:
@@ -244,7 +300,9 @@ class ModelPages:
 
         cal = published_counts(self.result.calibration, ["n", "events"], settings=self.config.disclosure)
         x, n = pl.col("events").cast(pl.Float64), pl.col("n").cast(pl.Float64)
-        return cal.with_columns(value=x / n, lower_ci=wilson_lower(x, n, 0.95), upper_ci=wilson_upper(x, n, 0.95))
+        return cal.with_columns(
+            value=x / n, lower_ci=wilson_lower(x, n, 0.95), upper_ci=wilson_upper(x, n, 0.95)
+        )
 
     @property
     def test_cases(self) -> tuple[int, int]:
@@ -252,8 +310,11 @@ class ModelPages:
         from healthgap.disclosure import published_counts
 
         r = self.result
-        row = published_counts(pl.DataFrame({"cases": [int(r.y_test.sum())], "n": [int(r.y_test.shape[0])]}),
-                               ["cases", "n"], settings=self.config.disclosure).row(0)
+        row = published_counts(
+            pl.DataFrame({"cases": [int(r.y_test.sum())], "n": [int(r.y_test.shape[0])]}),
+            ["cases", "n"],
+            settings=self.config.disclosure,
+        ).row(0)
         return int(row[0]), int(row[1])
 
     @property
@@ -267,8 +328,15 @@ class ModelPages:
 
         r = self.result
         rows = [(f, label_of(f), "feature", CONTRACT[f].group if f in CONTRACT else "") for f in r.features]
-        rows += [(f, label_of(f), "protected: not used" if self.settings.exclude_protected else "not used",
-                  CONTRACT[f].group if f in CONTRACT else "") for f in r.excluded]
+        rows += [
+            (
+                f,
+                label_of(f),
+                "protected: not used" if self.settings.exclude_protected else "not used",
+                CONTRACT[f].group if f in CONTRACT else "",
+            )
+            for f in r.excluded
+        ]
         return pl.DataFrame(rows, schema=["column", "label", "use", "group"], orient="row")
 
     def with_settings(self, **changes: Any) -> ModelPages:

@@ -12,22 +12,40 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from healthgap.errors import ConfigError, RenderError
 from healthgap.render.post import finish_site
 from healthgap.render.project import ProjectError, read_book
-from healthgap.render.report import PROFILE_MARKER, QUARTO_PROFILE, apply_report, quarto_profile_yaml, report_overrides
+from healthgap.render.report import (
+    PROFILE_MARKER,
+    QUARTO_PROFILE,
+    apply_report,
+    quarto_profile_yaml,
+    report_overrides,
+)
 from healthgap.render.site import ThemeError, build_dir, swap_into
 
-__all__ = ["render_book", "quarto_command", "Engine", "ERR_NO_QUARTO", "ERR_QUARTO_FAILED", "ERR_CONFIG_MISSING"]
+__all__ = [
+    "render_book",
+    "quarto_command",
+    "Engine",
+    "ERR_NO_QUARTO",
+    "ERR_QUARTO_FAILED",
+    "ERR_CONFIG_MISSING",
+]
 
 Engine = Literal["auto", "quarto", "builtin"]
 
 ERR_NO_QUARTO = "engine='quarto' was requested but the `quarto` command is not on the PATH. Install Quarto or use --engine builtin."
-ERR_QUARTO_FAILED = "quarto render failed (exit code {code}); the previous site was left untouched. Last output:\n{tail}"
-ERR_QUARTO_EMPTY = "quarto render finished but wrote no index.html into {folder}; the previous site was left untouched."
+ERR_QUARTO_FAILED = (
+    "quarto render failed (exit code {code}); the previous site was left untouched. Last output:\n{tail}"
+)
+ERR_QUARTO_EMPTY = (
+    "quarto render finished but wrote no index.html into {folder}; the previous site was left untouched."
+)
 ERR_CONFIG_MISSING = "The config file {path} does not exist. Pass an existing file with --config."
 ERR_ENGINE = "engine must be 'auto', 'quarto' or 'builtin', not {engine!r}."
 ERR_JOBS = "jobs must be a positive whole number, not {jobs!r}."
@@ -64,7 +82,9 @@ def _check_config(path: Path | None) -> Any:
     return load_config(path)
 
 
-def quarto_command(quarto: str, project: Path, build: Path, *, overrides: dict[str, str], profiles: str = "") -> list[str]:
+def quarto_command(
+    quarto: str, project: Path, build: Path, *, overrides: dict[str, str], profiles: str = ""
+) -> list[str]:
     """The ``quarto render`` command line.
 
     Parameters
@@ -83,7 +103,10 @@ def quarto_command(quarto: str, project: Path, build: Path, *, overrides: dict[s
     """
     cmd = [quarto, "render", str(project), "--output-dir", str(build)]
     if overrides:
-        active = [QUARTO_PROFILE, *(p.strip() for p in profiles.split(",") if p.strip() and p.strip() != QUARTO_PROFILE)]
+        active = [
+            QUARTO_PROFILE,
+            *(p.strip() for p in profiles.split(",") if p.strip() and p.strip() != QUARTO_PROFILE),
+        ]
         cmd += ["--profile", ",".join(active)]
     return cmd
 
@@ -101,7 +124,11 @@ def _write_profile(project: Path, overrides: dict[str, str]) -> Path | None:
 
 
 def _render_quarto(
-    project: Path, build: Path, env: dict[str, str], progress: Callable[[str], None], overrides: dict[str, str]
+    project: Path,
+    build: Path,
+    env: dict[str, str],
+    progress: Callable[[str], None],
+    overrides: dict[str, str],
 ) -> None:
     quarto = shutil.which("quarto")
     if quarto is None:
@@ -114,7 +141,15 @@ def _render_quarto(
     tail: deque[str] = deque(maxlen=40)
     profile = _write_profile(project, overrides)
     try:
-        proc = subprocess.Popen(cmd, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+        proc = subprocess.Popen(
+            cmd,
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
         assert proc.stdout is not None
         for line in proc.stdout:
             line = line.rstrip()

@@ -78,7 +78,9 @@ class _Images:
         return f"{self.href}/{name}"
 
 
-def _output_markdown(out: dict[str, Any], k: int, cell: Cell, options: dict[str, Any], images: _Images) -> str:
+def _output_markdown(
+    out: dict[str, Any], k: int, cell: Cell, options: dict[str, Any], images: _Images
+) -> str:
     kind = out.get("output_type")
     if kind == "stream":
         name = out.get("name", "stdout")
@@ -109,7 +111,9 @@ def _output_markdown(out: dict[str, Any], k: int, cell: Cell, options: dict[str,
     if mime in _IMAGE_EXT:
         src = images.save(cell, k, mime, value)
         alt = options.get("fig-alt") or options.get("fig-cap") or f"Output of {cell.describe()}"
-        return _raw_html(f'<img src="{html.escape(src)}" alt="{html.escape(str(alt))}" class="hg-output-image">')
+        return _raw_html(
+            f'<img src="{html.escape(src)}" alt="{html.escape(str(alt))}" class="hg-output-image">'
+        )
     return _code_block(_text(value), ".cell-output .cell-output-display")
 
 
@@ -135,11 +139,19 @@ def _cell_markdown(cell: Cell, run: ChapterRun, defaults: dict[str, Any], images
     body = ""
     if options.get("output") is not False:
         body = "\n".join(
-            s for k, o in enumerate(run.outputs.get(cell.number, []), start=1) if (s := _output_markdown(o, k, cell, options, images))
+            s
+            for k, o in enumerate(run.outputs.get(cell.number, []), start=1)
+            if (s := _output_markdown(o, k, cell, options, images))
         )
     label = cell.label or ""
     fig_cap, tbl_cap = _caption(cell, "fig-cap"), _caption(cell, "tbl-cap")
-    kind = "fig" if label.startswith("fig-") or (fig_cap and not label.startswith("tbl-")) else "tbl" if (label.startswith("tbl-") or tbl_cap) else None
+    kind = (
+        "fig"
+        if label.startswith("fig-") or (fig_cap and not label.startswith("tbl-"))
+        else "tbl"
+        if (label.startswith("tbl-") or tbl_cap)
+        else None
+    )
     if kind and body:
         caption = fig_cap if kind == "fig" else tbl_cap
         ident = f"#{label} " if label.startswith(f"{kind}-") else ""
@@ -162,7 +174,9 @@ def _markdown_text(block: Markdown, values: list[Any], start: int) -> str:
     return text
 
 
-def assemble_markdown(doc: Document, run: ChapterRun, *, defaults: dict[str, Any], files_dir: Path, files_href: str) -> str:
+def assemble_markdown(
+    doc: Document, run: ChapterRun, *, defaults: dict[str, Any], files_dir: Path, files_href: str
+) -> str:
     """Pandoc markdown for an executed document.
 
     Parameters

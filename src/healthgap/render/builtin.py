@@ -8,14 +8,22 @@ import posixpath
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from healthgap.errors import RenderError
 from healthgap.render.assemble import FloatCaptionError, assemble_markdown
-from healthgap.render.crossref import CrossrefError, PageRefs, Target, extract_title, number_page, resolve_refs
+from healthgap.render.crossref import (
+    CrossrefError,
+    PageRefs,
+    Target,
+    extract_title,
+    number_page,
+    resolve_refs,
+)
 from healthgap.render.execute import CellFailure, ChapterRun, InlineFailure, execute_document, run_many
 from healthgap.render.pandoc import PandocError, attr, el, stringify, to_ast, to_html, walk
 from healthgap.render.project import Book, Page
@@ -62,7 +70,9 @@ def _defaults(book: Book, doc: Document) -> dict[str, Any]:
     return defaults
 
 
-async def _execute_all(book: Book, docs: list[Document], env: dict[str, str], jobs: int, progress, kernel_logs: Path) -> list[ChapterRun]:
+async def _execute_all(
+    book: Book, docs: list[Document], env: dict[str, str], jobs: int, progress, kernel_logs: Path
+) -> list[ChapterRun]:
     async def one(page: Page, doc: Document) -> ChapterRun:
         progress(f"  {page.source}: running")
         try:
@@ -75,15 +85,29 @@ async def _execute_all(book: Book, docs: list[Document], env: dict[str, str], jo
             )
         except CellFailure as exc:
             raise RenderError(
-                ERR_CELL.format(chapter=page.source, cell=exc.cell.describe(), line=exc.cell.line, ename=exc.ename, evalue=exc.evalue)
+                ERR_CELL.format(
+                    chapter=page.source,
+                    cell=exc.cell.describe(),
+                    line=exc.cell.line,
+                    ename=exc.ename,
+                    evalue=exc.evalue,
+                )
             ) from exc
         except InlineFailure as exc:
-            raise RenderError(ERR_INLINE.format(chapter=page.source, code=exc.code, ename=exc.ename, evalue=exc.evalue)) from exc
+            raise RenderError(
+                ERR_INLINE.format(chapter=page.source, code=exc.code, ename=exc.ename, evalue=exc.evalue)
+            ) from exc
         except (RuntimeError, TimeoutError, OSError) as exc:
             log = kernel_logs / f"{page.slug}.log"
-            tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:] if log.is_file() else []
+            tail = (
+                log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]
+                if log.is_file()
+                else []
+            )
             detail = f"{exc}" + ("\nKernel output:\n" + "\n".join(tail) if tail else "")
-            raise RenderError(ERR_KERNEL.format(chapter=page.source, kind=type(exc).__name__, detail=detail)) from exc
+            raise RenderError(
+                ERR_KERNEL.format(chapter=page.source, kind=type(exc).__name__, detail=detail)
+            ) from exc
         progress(f"  {page.source}: done in {run.seconds:.1f} s")
         return run
 
@@ -143,13 +167,19 @@ def _toc_blocks(refs: PageRefs) -> list[Any]:
         return []
     items = []
     for level, ident, number, inlines in refs.toc:
-        text = ([el("Span", [attr("", ["toc-section-number"]), [el("Str", number)]]), el("Space")] if number else []) + inlines
+        text = (
+            [el("Span", [attr("", ["toc-section-number"]), [el("Str", number)]]), el("Space")]
+            if number
+            else []
+        ) + inlines
         link = el("Link", [attr("", [f"hg-toc__link hg-toc__link--h{level}"]), text, [f"#{ident}", ""]])
         items.append([el("Plain", [link])])
     return [el("BulletList", items)]
 
 
-def render_builtin(book: Book, *, build: Path, env: dict[str, str], jobs: int, progress: Callable[[str], None]) -> None:
+def render_builtin(
+    book: Book, *, build: Path, env: dict[str, str], jobs: int, progress: Callable[[str], None]
+) -> None:
     """Render ``book`` into the empty folder ``build`` (see :func:`healthgap.render.render_book`).
 
     References
@@ -182,7 +212,14 @@ def render_builtin(book: Book, *, build: Path, env: dict[str, str], jobs: int, p
         except (FloatCaptionError, PandocError) as exc:
             raise RenderError(ERR_PANDOC.format(chapter=page.source, problem=exc)) from None
         blocks, title, title_attr = extract_title(ast["blocks"])
-        return _Built(page, doc, _local_assets(blocks, page, book, build), title, title_attr, api=ast["pandoc-api-version"])
+        return _Built(
+            page,
+            doc,
+            _local_assets(blocks, page, book, build),
+            title,
+            title_attr,
+            api=ast["pandoc-api-version"],
+        )
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         built = list(pool.map(parse, range(len(docs))))
@@ -191,7 +228,13 @@ def render_builtin(book: Book, *, build: Path, env: dict[str, str], jobs: int, p
         toc_depth = int(book.html.get("toc-depth", 3))
         for b in built:
             try:
-                b.blocks, b.refs = number_page(b.blocks, page=b.page.output, chapter=b.number, number_sections=book.number_sections, toc_depth=toc_depth)
+                b.blocks, b.refs = number_page(
+                    b.blocks,
+                    page=b.page.output,
+                    chapter=b.number,
+                    number_sections=book.number_sections,
+                    toc_depth=toc_depth,
+                )
             except CrossrefError as exc:
                 raise RenderError(f"Chapter {b.page.source}: {exc}") from None
             ident = b.title_attr[0] if b.title_attr else ""
@@ -207,30 +250,58 @@ def render_builtin(book: Book, *, build: Path, env: dict[str, str], jobs: int, p
                 targets[label] = target
 
         def finish(b: _Built) -> PageView:
-            blocks = b.blocks = resolve_refs(b.blocks, page=b.page.output, targets=targets, warn=lambda m: progress(f"WARNING: {m}"))
+            blocks = b.blocks = resolve_refs(
+                b.blocks, page=b.page.output, targets=targets, warn=lambda m: progress(f"WARNING: {m}")
+            )
             title = b.title or [el("Str", b.page.slug)]
             combined = {
                 "pandoc-api-version": b.api,
                 "meta": {},
-                "blocks": [el("Plain", title), el("RawBlock", ["html", _SPLIT]), *blocks, el("RawBlock", ["html", _SPLIT]), *_toc_blocks(b.refs)],
+                "blocks": [
+                    el("Plain", title),
+                    el("RawBlock", ["html", _SPLIT]),
+                    *blocks,
+                    el("RawBlock", ["html", _SPLIT]),
+                    *_toc_blocks(b.refs),
+                ],
             }
             try:
                 title_html, body_html, toc_html = to_html(combined, what=b.page.source).split(_SPLIT)
             except PandocError as exc:
                 raise RenderError(ERR_PANDOC.format(chapter=b.page.source, problem=exc)) from None
-            return PageView(b.page, b.number, stringify(title), title_html.strip(), b.title_attr[0] if b.title_attr else "", body_html.strip(), toc_html.strip())
+            return PageView(
+                b.page,
+                b.number,
+                stringify(title),
+                title_html.strip(),
+                b.title_attr[0] if b.title_attr else "",
+                body_html.strip(),
+                toc_html.strip(),
+            )
 
         views = {v.page.output: v for v in pool.map(finish, built)}
     css = copy_theme(book, build)
     footer = _footer_html(book)
     scripts: list[str] = []
     if book.search:
-        entries = [e for b in built for e in section_entries(b.blocks, href=b.page.output, title=_nav_title(views[b.page.output]))]
+        entries = [
+            e
+            for b in built
+            for e in section_entries(b.blocks, href=b.page.output, title=_nav_title(views[b.page.output]))
+        ]
         scripts = write_search_assets(build, entries)
-    for output, view in views.items():
+    for output, _view in views.items():
         target = build / output
         target.parent.mkdir(parents=True, exist_ok=True)
-        page = render_page(book, views, output, css=css, footer_html=footer, scripts=scripts, search_form=SEARCH_FORM if scripts else "")
+        page = render_page(
+            book,
+            views,
+            output,
+            css=css,
+            footer_html=footer,
+            scripts=scripts,
+            search_form=SEARCH_FORM if scripts else "",
+        )
         target.write_text(page, encoding="utf-8")
     for pattern in book.resources:
         for source in book.root.glob(str(pattern)):

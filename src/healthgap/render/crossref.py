@@ -17,15 +17,24 @@ from __future__ import annotations
 import html
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Any, Callable
+from typing import Any, ClassVar
 
 from healthgap.render.pandoc import attr, el, stringify, walk
 
 __all__ = [
-    "Target", "PageRefs", "extract_title", "number_page", "resolve_refs", "is_skip_note", "CrossrefError",
-    "KIND_NAMES", "SKIP_CLASS", "NOT_SHOWN",
+    "Target",
+    "PageRefs",
+    "extract_title",
+    "number_page",
+    "resolve_refs",
+    "is_skip_note",
+    "CrossrefError",
+    "KIND_NAMES",
+    "SKIP_CLASS",
+    "NOT_SHOWN",
 ]
 
 KIND_NAMES = {"fig": "Figure", "tbl": "Table", "sec": "Section", "chapter": "Chapter", "appendix": "Appendix"}
@@ -33,8 +42,16 @@ KIND_NAMES = {"fig": "Figure", "tbl": "Table", "sec": "Section", "chapter": "Cha
 SKIP_CLASS = "hg-skip"
 #: How a reference to a skipped figure or table reads: "Figure (not shown for this dataset)".
 NOT_SHOWN = "(not shown for this dataset)"
-CALLOUT_TITLES = {"note": "Note", "warning": "Warning", "important": "Important", "tip": "Tip", "caution": "Caution"}
-ERR_DUPLICATE = "The label {label!r} is defined twice ({first} and {second}); labels must be unique in the book."
+CALLOUT_TITLES = {
+    "note": "Note",
+    "warning": "Warning",
+    "important": "Important",
+    "tip": "Tip",
+    "caution": "Caution",
+}
+ERR_DUPLICATE = (
+    "The label {label!r} is defined twice ({first} and {second}); labels must be unique in the book."
+)
 
 
 class CrossrefError(ValueError):
@@ -58,7 +75,9 @@ class PageRefs:
     """What numbering a page produced: its targets and its table of contents."""
 
     targets: dict[str, Target] = field(default_factory=dict)
-    toc: list[tuple[int, str, str | None, list[Any]]] = field(default_factory=list)  # level, id, number, inlines
+    toc: list[tuple[int, str, str | None, list[Any]]] = field(
+        default_factory=list
+    )  # level, id, number, inlines
 
 
 def extract_title(blocks: list[Any]) -> tuple[list[Any], list[Any] | None, list[Any]]:
@@ -75,7 +94,21 @@ def extract_title(blocks: list[Any]) -> tuple[list[Any], list[Any] | None, list[
 class _SkipNotes(HTMLParser):
     """Checks that a fragment is nothing but skip-note ``div`` elements (and white space)."""
 
-    _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+    _VOID: ClassVar[set[str]] = {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+        "track",
+        "wbr",
+    }
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -148,7 +181,9 @@ _OWN_CAPTION = {
 }
 
 
-def _merge_own_caption(content: list[Any], kind: str, caption: list[Any], prefix: list[Any]) -> list[Any] | None:
+def _merge_own_caption(
+    content: list[Any], kind: str, caption: list[Any], prefix: list[Any]
+) -> list[Any] | None:
     """Put the numbered caption into the figure/table's own caption, so it is shown once.
 
     A cell whose output is one :func:`healthgap.charts.figure_html` figure (or one
@@ -187,7 +222,9 @@ def _merge_own_caption(content: list[Any], kind: str, caption: list[Any], prefix
 
 def _callout(block: dict[str, Any]) -> list[Any] | None:
     ident, classes, kvs = block["c"][0]
-    kind = next((c[len("callout-") :] for c in classes if c.startswith("callout-") and c[8:] in CALLOUT_TITLES), None)
+    kind = next(
+        (c[len("callout-") :] for c in classes if c.startswith("callout-") and c[8:] in CALLOUT_TITLES), None
+    )
     if kind is None:
         return None
     content = list(block["c"][1])
@@ -260,7 +297,11 @@ def number_page(
                 for deeper in range(level + 1, 7):
                     sections[deeper] = 0
                 number = ".".join([chapter, *(str(sections[lv]) for lv in range(2, level + 1))])
-                inlines = [el("Span", [attr("", ["header-section-number"]), [el("Str", number)]]), el("Space"), *inlines]
+                inlines = [
+                    el("Span", [attr("", ["header-section-number"]), [el("Str", number)]]),
+                    el("Space"),
+                    *inlines,
+                ]
             if ident:
                 text = f"{KIND_NAMES['sec']}\u00a0{number}" if number else stringify(b["c"][2])
                 add(ident, Target("sec", text, number, page, ident))
@@ -282,18 +323,32 @@ def number_page(
             if is_skip_note(content):  # skipped for this dataset: the note alone, no caption, no number
                 id_attr = f' id="{html.escape(ident)}"' if ident else ""
                 if ident:
-                    add(ident, Target(kind, f"{KIND_NAMES[kind]} {NOT_SHOWN}", None, page, ident, shown=False))
-                return [_raw(f'<div{id_attr} class="hg-float-skipped hg-float-skipped-{kind}">'), *content, _raw("</div>")]
+                    add(
+                        ident, Target(kind, f"{KIND_NAMES[kind]} {NOT_SHOWN}", None, page, ident, shown=False)
+                    )
+                return [
+                    _raw(f'<div{id_attr} class="hg-float-skipped hg-float-skipped-{kind}">'),
+                    *content,
+                    _raw("</div>"),
+                ]
             number = float_number(kind) if ident else None
             if ident:
                 add(ident, Target(kind, f"{KIND_NAMES[kind]}\u00a0{number}", number, page, ident))
             id_attr = f' id="{html.escape(ident)}"' if ident else ""
             merged = _merge_own_caption(content, kind, caption, _prefix(kind, number))
             if merged is not None:
-                return [_raw(f'<figure{id_attr} class="hg-figure hg-figure-{kind}">'), *merged, _raw("</figure>")]
+                return [
+                    _raw(f'<figure{id_attr} class="hg-figure hg-figure-{kind}">'),
+                    *merged,
+                    _raw("</figure>"),
+                ]
             cap = []
             if caption or number:
-                cap = [_raw('<figcaption class="hg-caption">'), *_caption_blocks(caption, _prefix(kind, number)), _raw("</figcaption>")]
+                cap = [
+                    _raw('<figcaption class="hg-caption">'),
+                    *_caption_blocks(caption, _prefix(kind, number)),
+                    _raw("</figcaption>"),
+                ]
             inner = cap + content if kind == "tbl" else content + cap
             return [_raw(f'<figure{id_attr} class="hg-figure hg-figure-{kind}">'), *inner, _raw("</figure>")]
         if t == "Figure":
@@ -302,7 +357,14 @@ def number_page(
                 return None
             number = float_number("fig")
             add(ident, Target("fig", f"Figure\u00a0{number}", number, page, ident))
-            return el("Figure", [[ident, ["hg-figure", "hg-figure-fig", *classes], kvs], [short, _caption_blocks(caption, _prefix("fig", number))], content])
+            return el(
+                "Figure",
+                [
+                    [ident, ["hg-figure", "hg-figure-fig", *classes], kvs],
+                    [short, _caption_blocks(caption, _prefix("fig", number))],
+                    content,
+                ],
+            )
         if t == "Table":
             c = list(b["c"])
             ident = c[0][0]

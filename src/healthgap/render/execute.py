@@ -13,22 +13,32 @@ import contextlib
 import re
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import nbformat
 from nbclient import NotebookClient
 
 from healthgap.render.qmd import Cell, Document
 
-__all__ = ["CellFailure", "InlineFailure", "ChapterRun", "InlineValue", "execute_document", "cell_options", "strip_ansi", "run_many"]
+__all__ = [
+    "CellFailure",
+    "InlineFailure",
+    "ChapterRun",
+    "InlineValue",
+    "execute_document",
+    "cell_options",
+    "strip_ansi",
+    "run_many",
+]
 
 KERNEL_NAME = "python3"
 INLINE_MIME = "application/vnd.healthgap.inline+json"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
-_INLINE_CODE = '''\
+_INLINE_CODE = """\
 def __healthgap_inline(sources):
     from IPython import get_ipython
     from IPython.display import display
@@ -51,7 +61,7 @@ def __healthgap_inline(sources):
     display({%r: results}, raw=True)
 __healthgap_inline(%r)
 del __healthgap_inline
-'''
+"""
 
 
 KERNEL_START_ATTEMPTS = 3
@@ -102,7 +112,14 @@ def cell_options(cell: Cell, defaults: dict[str, Any]) -> dict[str, Any]:
     ----------
     .. [1] Quarto, "Execution options", https://quarto.org/docs/computations/execution-options.html
     """
-    options: dict[str, Any] = {"eval": True, "echo": True, "output": True, "include": True, "warning": True, "error": False}
+    options: dict[str, Any] = {
+        "eval": True,
+        "echo": True,
+        "output": True,
+        "include": True,
+        "warning": True,
+        "error": False,
+    }
     options.update(defaults)
     options.update(cell.options)
     return options
@@ -186,7 +203,9 @@ async def execute_document(
                 if ready or attempt == KERNEL_START_ATTEMPTS:
                     raise
                 if log is not None:
-                    log.write(f"\n[healthgap] kernel start failed ({exc}); retrying ({attempt + 1}/{KERNEL_START_ATTEMPTS})\n".encode())
+                    log.write(
+                        f"\n[healthgap] kernel start failed ({exc}); retrying ({attempt + 1}/{KERNEL_START_ATTEMPTS})\n".encode()
+                    )
             finally:
                 # nbclient registers an atexit clean-up it never removes (it would fail at exit)
                 atexit.unregister(client._cleanup_kernel)
@@ -206,7 +225,13 @@ def _restore_signals() -> None:
             loop.remove_signal_handler(sig)
 
 
-async def _run_cells(client: NotebookClient, nb: Any, todo: list[tuple[Cell, dict[str, Any]]], inline_codes: list[str], run: ChapterRun) -> None:
+async def _run_cells(
+    client: NotebookClient,
+    nb: Any,
+    todo: list[tuple[Cell, dict[str, Any]]],
+    inline_codes: list[str],
+    run: ChapterRun,
+) -> None:
     for index, (cell, options) in enumerate(todo):
         nb_cell = nb.cells[index]
         await client.async_execute_cell(nb_cell, index)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["pandoc_path", "to_ast", "to_html", "walk", "stringify", "PandocError", "el", "attr"]
 
@@ -39,9 +40,13 @@ def pandoc_path() -> str:
 
 
 def _run(args: list[str], stdin: str, what: str) -> str:
-    proc = subprocess.run([pandoc_path(), *args], input=stdin.encode("utf-8"), capture_output=True, check=False)
+    proc = subprocess.run(
+        [pandoc_path(), *args], input=stdin.encode("utf-8"), capture_output=True, check=False
+    )
     if proc.returncode != 0:
-        raise PandocError(ERR_PANDOC.format(what=what, message=proc.stderr.decode("utf-8", "replace").strip()))
+        raise PandocError(
+            ERR_PANDOC.format(what=what, message=proc.stderr.decode("utf-8", "replace").strip())
+        )
     return proc.stdout.decode("utf-8")
 
 
@@ -62,7 +67,9 @@ def to_html(ast: dict[str, Any], *, what: str = "a page") -> str:
     ----------
     .. [1] Pandoc manual, "Math rendering in HTML", https://pandoc.org/MANUAL.html#math-rendering-in-html
     """
-    return _run(["--from=json", "--to=html5", "--mathml", "--no-highlight", "--wrap=preserve"], json.dumps(ast), what)
+    return _run(
+        ["--from=json", "--to=html5", "--mathml", "--no-highlight", "--wrap=preserve"], json.dumps(ast), what
+    )
 
 
 def el(t: str, c: Any = None) -> dict[str, Any]:
@@ -122,7 +129,17 @@ def stringify(node: Any) -> str:
         return " "
     if t in ("Code", "Math", "RawInline"):
         return c[1] if t != "RawInline" else ""
-    if t in ("Emph", "Strong", "Strikeout", "Underline", "SmallCaps", "Superscript", "Subscript", "Plain", "Para"):
+    if t in (
+        "Emph",
+        "Strong",
+        "Strikeout",
+        "Underline",
+        "SmallCaps",
+        "Superscript",
+        "Subscript",
+        "Plain",
+        "Para",
+    ):
         return stringify(c)
     if t in ("Span", "Link", "Image", "Quoted", "Cite"):
         return stringify(c[1])

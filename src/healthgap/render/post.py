@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 __all__ = ["finish_site", "main", "CHART_ASSETS_DIR", "ERR_NO_OUTPUT_DIR"]
 
@@ -28,10 +28,14 @@ ERR_NO_OUTPUT_DIR = (
     "Run `quarto render` or `healthgap render` instead of running it by hand, "
     "or set QUARTO_PROJECT_OUTPUT_DIR to the site folder."
 )
-MSG_NO_CHARTS = "Note: healthgap.charts is not available ({detail}); chart scripts were not copied into the site."
+MSG_NO_CHARTS = (
+    "Note: healthgap.charts is not available ({detail}); chart scripts were not copied into the site."
+)
 
 
-def finish_site(site: Path, *, downloads: Path | None = None, progress: Callable[[str], None] | None = None) -> None:
+def finish_site(
+    site: Path, *, downloads: Path | None = None, progress: Callable[[str], None] | None = None
+) -> None:
     """Copy downloads into ``site/downloads``, write their manifest and the chart assets.
 
     Parameters

@@ -14,7 +14,9 @@ __all__ = ["Page", "Part", "Book", "read_book", "ProjectError", "output_path_for
 #: The theme extension the built-in renderer styles its pages with.
 THEME_EXTENSION = "nhs"
 
-ERR_NO_PROJECT = "No _quarto.yml in {folder}: run `healthgap render` from the project folder or pass --project."
+ERR_NO_PROJECT = (
+    "No _quarto.yml in {folder}: run `healthgap render` from the project folder or pass --project."
+)
 ERR_YAML = "{path} is not valid YAML ({problem})."
 ERR_NOT_BOOK = "{path}: project.type is {kind!r}; the renderer builds Quarto books (project: type: book)."
 ERR_NO_CHAPTERS = "{path}: book.chapters is missing or empty; list the chapter .qmd files in order."
@@ -178,10 +180,19 @@ def _chapter_entries(path: Path, root: Path, key: str, entries: Any, *, appendix
                 if isinstance(child, dict) and "href" in child:
                     child = child["href"]
                 if not isinstance(child, str):
-                    raise ProjectError(ERR_CHAPTER_ENTRY.format(path=path, key=f"{key}[{i}].chapters", index=j, value=child))
+                    raise ProjectError(
+                        ERR_CHAPTER_ENTRY.format(path=path, key=f"{key}[{i}].chapters", index=j, value=child)
+                    )
                 children.append(make(child, f"{key}[{i}].chapters[{j}]", title))
             pages.extend(children)
-            nav.append(Part(title, part_page.output if part_page else None, tuple(c.output for c in children), appendix))
+            nav.append(
+                Part(
+                    title,
+                    part_page.output if part_page else None,
+                    tuple(c.output for c in children),
+                    appendix,
+                )
+            )
         elif isinstance(entry, dict) and ("href" in entry or "file" in entry):
             page = make(entry.get("href") or entry.get("file"), f"{key}[{i}]", None)
             pages.append(page)
@@ -226,7 +237,9 @@ def read_book(root: Path) -> Book:
     seen: set[str] = set()
     pages, nav = _chapter_entries(path, root, "chapters", book["chapters"], appendix=False, seen=seen)
     if book.get("appendices"):
-        app_pages, app_nav = _chapter_entries(path, root, "appendices", book["appendices"], appendix=True, seen=seen)
+        app_pages, _app_nav = _chapter_entries(
+            path, root, "appendices", book["appendices"], appendix=True, seen=seen
+        )
         app_pages = [Page(p.source, p.output, "Appendices", True, p.is_part_page) for p in app_pages]
         pages.extend(app_pages)
         nav.append(Part("Appendices", None, tuple(p.output for p in app_pages), True))

@@ -28,7 +28,9 @@ ERR_ENGINE = (
 
 #: An inline expression: one or more backticks, ``{python}``, the code, the same backticks.
 INLINE_RE = re.compile(r"(?<!`)(`+)\{python\}[ \t]+(.+?)[ \t]*\1(?!`)", re.DOTALL)
-_CELL_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})[ \t]*\{(?P<engine>[A-Za-z][\w-]*)(?P<rest>[^}]*)\}[ \t]*$")
+_CELL_OPEN = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<fence>`{3,})[ \t]*\{(?P<engine>[A-Za-z][\w-]*)(?P<rest>[^}]*)\}[ \t]*$"
+)
 _FENCE_OPEN = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
 _OPTION = re.compile(r"^[ \t]*#\|[ ]?(.*)$")
 
@@ -131,7 +133,11 @@ def _find_inlines(text: str) -> tuple[Inline, ...]:
         if fence is None and m:
             segments.append((segment_start, pos))
             fence = m.group("fence")
-        elif fence is not None and line.strip().startswith(fence[0] * len(fence)) and set(line.strip()) == {fence[0]}:
+        elif (
+            fence is not None
+            and line.strip().startswith(fence[0] * len(fence))
+            and set(line.strip()) == {fence[0]}
+        ):
             fence = None
             segment_start = pos + len(line)
         pos += len(line)
@@ -213,14 +219,20 @@ def parse_qmd(path: Path, text: str | None = None) -> Document:
                 engine, ticks, indent = m.group("engine"), m.group("fence"), m.group("indent")
                 line_no = offset + i + 1
                 end = next(
-                    (j for j in range(i + 1, len(lines)) if lines[j].strip().startswith(ticks) and set(lines[j].strip()) == {"`"}),
+                    (
+                        j
+                        for j in range(i + 1, len(lines))
+                        if lines[j].strip().startswith(ticks) and set(lines[j].strip()) == {"`"}
+                    ),
                     None,
                 )
                 if end is None:
                     raise QmdError(ERR_UNCLOSED.format(path=path, line=line_no, engine=engine, fence=ticks))
                 if engine != "python":
                     raise QmdError(ERR_ENGINE.format(path=path, line=line_no, engine=engine))
-                code = [ln[len(indent) :] if ln.startswith(indent) else ln.lstrip() for ln in lines[i + 1 : end]]
+                code = [
+                    ln[len(indent) :] if ln.startswith(indent) else ln.lstrip() for ln in lines[i + 1 : end]
+                ]
                 options, code = _parse_options(code, path, line_no)
                 flush()
                 number += 1

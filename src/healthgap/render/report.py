@@ -52,7 +52,9 @@ def report_overrides(config: Config | None) -> dict[str, str]:
         return {}
     report = config.report
     values = {"title": report.title, "author": report.organisation, "subtitle": report.subtitle}
-    return {key: str(value).strip() for key, value in values.items() if value is not None and str(value).strip()}
+    return {
+        key: str(value).strip() for key, value in values.items() if value is not None and str(value).strip()
+    }
 
 
 def apply_report(book: Book, overrides: dict[str, str]) -> Book:

@@ -101,7 +101,14 @@ def section_entries(blocks: list[Any], *, href: str, title: str) -> list[dict[st
     entries: list[dict[str, Any]] = [{"href": href, "title": title, "page": title, "text": []}]
     for block in blocks:
         if block.get("t") == "Header" and block["c"][1][0]:
-            entries.append({"href": f"{href}#{block['c'][1][0]}", "title": stringify(block["c"][2]), "page": title, "text": []})
+            entries.append(
+                {
+                    "href": f"{href}#{block['c'][1][0]}",
+                    "title": stringify(block["c"][2]),
+                    "page": title,
+                    "text": [],
+                }
+            )
         else:
             entries[-1]["text"].append(stringify(block))
     out = []

@@ -10,9 +10,18 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from healthgap.render.project import Book, Page, Part, THEME_EXTENSION
+from healthgap.render.project import THEME_EXTENSION, Book, Page, Part
 
-__all__ = ["PageView", "render_page", "copy_theme", "theme_css_files", "build_dir", "swap_into", "THEME_CSS_HREF", "ThemeError"]
+__all__ = [
+    "PageView",
+    "render_page",
+    "copy_theme",
+    "theme_css_files",
+    "build_dir",
+    "swap_into",
+    "THEME_CSS_HREF",
+    "ThemeError",
+]
 
 #: Where the built-in renderer puts the theme's stylesheet in the site.
 THEME_CSS_HREF = "site_libs/nhs/nhs.css"
@@ -59,7 +68,9 @@ def _sidebar(book: Book, views: dict[str, PageView], current: str) -> str:
                 if entry.page
                 else f'<span class="hg-nav__part-title">{html.escape(entry.title)}</span>'
             )
-            children = "".join(f'<li class="hg-nav__item">{_nav_link(current, views[p])}</li>' for p in entry.pages)
+            children = "".join(
+                f'<li class="hg-nav__item">{_nav_link(current, views[p])}</li>' for p in entry.pages
+            )
             items.append(f'<li class="hg-nav__part">{head}<ul class="hg-nav__list">{children}</ul></li>')
         else:
             items.append(f'<li class="hg-nav__item">{_nav_link(current, views[entry.output])}</li>')
@@ -140,7 +151,7 @@ def render_page(
 <a class="hg-skip-link" href="#main">Skip to main content</a>
 <header class="hg-header">
 <div class="hg-header__inner">
-<a class="hg-header__title" href="{html.escape(prefix + 'index.html')}">{html.escape(book.title)}</a>
+<a class="hg-header__title" href="{html.escape(prefix + "index.html")}">{html.escape(book.title)}</a>
 {subtitle}
 <a class="hg-header__contents" href="#hg-contents">Contents</a>
 {search_form}

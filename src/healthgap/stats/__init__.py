@@ -13,6 +13,7 @@ Modules: :mod:`.rates` (crude rates), :mod:`.proportions`, :mod:`.dsr`, :mod:`.c
 
 from __future__ import annotations
 
+from ._ci import byars_lower, byars_upper, wilson_lower, wilson_upper
 from .ageband import age_bands, counts_by_age_band
 from .compare import rate_difference, rate_ratio
 from .concentration import concentration_index
@@ -23,7 +24,6 @@ from .funnel import funnel_flag, funnel_limits
 from .proportions import proportion
 from .rates import crude_rate
 from .sii import sii
-from ._ci import byars_lower, byars_upper, wilson_lower, wilson_upper
 
 __all__ = [
     "AGE_BAND",

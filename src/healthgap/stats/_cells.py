@@ -122,7 +122,7 @@ def _coding(df: pl.DataFrame, d: str, found: pl.DataFrame | None) -> Coding:
         if lo is None:  # only missing values
             return Coding(d, 1, pl.lit(0, dtype=pl.UInt64), pl.Series(d, [None], dtype=dtype))
         lo, hi = int(lo), int(hi)
-        if 0 <= lo and hi < MAX_INT_SPAN:  # the value itself (codes below lo stay unused)
+        if lo >= 0 and hi < MAX_INT_SPAN:  # the value itself (codes below lo stay unused)
             levels = pl.Series(d, [*range(hi + 1), None], dtype=dtype)
             return Coding(d, hi + 2, coded(col, hi + 1), levels)
         if hi - lo < MAX_INT_SPAN:
@@ -141,8 +141,7 @@ def _coding(df: pl.DataFrame, d: str, found: pl.DataFrame | None) -> Coding:
             short = int(lengths.min())
             size = int(lengths.max()) - short + 1
             length = col.str.len_bytes() - short if short else col.str.len_bytes()
-            return Coding(d, size + 1, coded(length, size),
-                          _slots(values, size + 1, lengths - short))  # fmt: skip
+            return Coding(d, size + 1, coded(length, size), _slots(values, size + 1, lengths - short))
     hashes = values.hash().to_numpy()
     hashable = k <= MAX_HASHED_LEVELS and len(np.unique(hashes)) == k
     m = _modulus(hashes) if hashable else None
@@ -205,17 +204,18 @@ def cell_counts(
             .lazy()
             .group_by(unpack(k // (1 << nbits)))
             .agg(
-                *[(pl.col("n") * (k // (1 << (nbits - 1 - j)) % 2).cast(pl.Int64)).sum().alias(e)
-                  for j, e in enumerate(events)],
+                *[
+                    (pl.col("n") * (k // (1 << (nbits - 1 - j)) % 2).cast(pl.Int64)).sum().alias(e)
+                    for j, e in enumerate(events)
+                ],
                 pl.col("n").sum().alias("population"),
             )
-        )  # fmt: skip
+        )
     else:
         aggs = [
-            *[pl.col(e).sum().cast(pl.Float64 if df.schema[e].is_float() else pl.Int64)
-              for e in events],
+            *[pl.col(e).sum().cast(pl.Float64 if df.schema[e].is_float() else pl.Int64) for e in events],
             pl.len().cast(pl.Int64).alias("population"),
-        ]  # fmt: skip
+        ]
         if total < _KEY_LIMIT:
             summed = df.lazy().group_by(key.alias(_KEY)).agg(aggs)
             cells = summed.collect(engine="streaming").lazy().drop_nulls(_KEY)
@@ -242,6 +242,4 @@ def _count(df: pl.DataFrame, key: pl.Expr, size: int) -> pl.DataFrame:
     keys = df.lazy().select(key.fill_null(size)).collect(engine="streaming").to_series()
     counts = np.bincount(keys.to_numpy(), minlength=size + 1)[:size]
     present = np.flatnonzero(counts)
-    return pl.DataFrame(
-        {_KEY: present.astype(np.uint64), "n": counts[present].astype(np.int64)}
-    )
+    return pl.DataFrame({_KEY: present.astype(np.uint64), "n": counts[present].astype(np.int64)})

@@ -83,30 +83,18 @@ def exact_upper(o: str | pl.Expr, confidence: float) -> pl.Expr:
 def poisson_lower(o: str | pl.Expr, confidence: float) -> pl.Expr:
     """Fingertips rule: exact below 10 events, Byar's from 10."""
     o = _e(o)
-    return (
-        pl.when(o < BYARS_THRESHOLD)
-        .then(exact_lower(o, confidence))
-        .otherwise(byars_lower(o, confidence))
-    )
+    return pl.when(o < BYARS_THRESHOLD).then(exact_lower(o, confidence)).otherwise(byars_lower(o, confidence))
 
 
 def poisson_upper(o: str | pl.Expr, confidence: float) -> pl.Expr:
     """Fingertips rule: exact below 10 events, Byar's from 10."""
     o = _e(o)
-    return (
-        pl.when(o < BYARS_THRESHOLD)
-        .then(exact_upper(o, confidence))
-        .otherwise(byars_upper(o, confidence))
-    )
+    return pl.when(o < BYARS_THRESHOLD).then(exact_upper(o, confidence)).otherwise(byars_upper(o, confidence))
 
 
 def poisson_method(o: str | pl.Expr) -> pl.Expr:
     """Name of the interval method used for each count."""
-    return (
-        pl.when(_e(o) < BYARS_THRESHOLD)
-        .then(pl.lit("Exact (chi-squared)"))
-        .otherwise(pl.lit("Byars"))
-    )
+    return pl.when(_e(o) < BYARS_THRESHOLD).then(pl.lit("Exact (chi-squared)")).otherwise(pl.lit("Byars"))
 
 
 def _wilson(x: str | pl.Expr, n: str | pl.Expr, confidence: float, sign: float) -> pl.Expr:

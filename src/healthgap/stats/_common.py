@@ -55,12 +55,9 @@ MISSING_COLUMNS = (
     "Pass the names of existing columns (check spelling and case)."
 )
 BAD_CONFIDENCE = (
-    "{func}(): confidence must be a number strictly between 0 and 1 (e.g. 0.95 or 0.998), "
-    "got {value!r}."
+    "{func}(): confidence must be a number strictly between 0 and 1 (e.g. 0.95 or 0.998), got {value!r}."
 )
-BAD_MULTIPLIER = (
-    "{func}(): multiplier must be a positive number (e.g. 100 or 100_000), got {value!r}."
-)
+BAD_MULTIPLIER = "{func}(): multiplier must be a positive number (e.g. 100 or 100_000), got {value!r}."
 NEGATIVE_COUNTS = (
     "{func}(): column {column!r} has negative values (smallest {minimum}). Counts and "
     "populations must be zero or more; fix or remove those rows."
@@ -203,6 +200,7 @@ def finish(
     if by:
         out = out.sort(by, nulls_last=True)
     return out
+
 
 def over(expr: pl.Expr, groups: list[str]) -> pl.Expr:
     """``expr.over(groups)``, or ``expr`` itself when there are no groups."""

@@ -20,8 +20,7 @@ __all__ = ["age_bands", "counts_by_age_band", "POPULATION", "BAD_EVENTS", "RESER
 POPULATION = "population"
 
 BAD_EVENTS = (
-    "counts_by_age_band(): events must be a column name, a polars expression or a list of "
-    "them, got {kind}."
+    "counts_by_age_band(): events must be a column name, a polars expression or a list of them, got {kind}."
 )
 RESERVED_NAME = (
     "counts_by_age_band(): {name!r} is used for an output column ('age_band' or "
@@ -50,6 +49,7 @@ def age_bands(age: str | pl.Expr) -> pl.Expr:
     index = pl.when(a >= 0).then((a // 5).clip(upper_bound=18)).cast(pl.UInt32)
     labels = pl.Series(list(AGE_BAND_LABELS), dtype=AGE_BAND)
     return pl.lit(labels).gather(index).alias("age_band")
+
 
 def _events_exprs(events: str | pl.Expr | Sequence[str | pl.Expr]) -> list[pl.Expr]:
     if isinstance(events, (str, pl.Expr)):

@@ -20,6 +20,7 @@ References
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 import numpy as np
 import polars as pl
 from scipy.stats import beta
@@ -58,10 +59,17 @@ def _table(df, *, events, population, group, by, age_band, standard, multiplier,
         )
     else:
         t = dsr_table(
-            df, events=events, population=population, age_band=age_band, by=keys,
-            standard=standard, multiplier=multiplier, confidence=confidence,
-        ).select(*keys, events, population, pl.col("value").alias("__rate"),
-                 pl.col("variance").alias("__var"))  # fmt: skip
+            df,
+            events=events,
+            population=population,
+            age_band=age_band,
+            by=keys,
+            standard=standard,
+            multiplier=multiplier,
+            confidence=confidence,
+        ).select(
+            *keys, events, population, pl.col("value").alias("__rate"), pl.col("variance").alias("__var")
+        )
     return t
 
 
@@ -71,10 +79,12 @@ def _with_reference(t, *, group, reference, by, events, population, func):
     if not ref_mask.any():
         raise ValueError(
             UNKNOWN_REFERENCE.format(
-                func=func, reference=reference, group=group,
+                func=func,
+                reference=reference,
+                group=group,
                 levels=", ".join(repr(x) for x in levels),
             )
-        )  # fmt: skip
+        )
     ref = t.filter(ref_mask).select(
         *by,
         pl.col(events).alias("__o2"),
@@ -90,22 +100,36 @@ def _with_reference(t, *, group, reference, by, events, population, func):
 
 def _note(extra: pl.Expr) -> pl.Expr:
     return (
-        pl.when(pl.col("__is_ref")).then(pl.lit(NOTE_REFERENCE))
-        .when(pl.col("__o2").is_null()).then(pl.lit(NOTE_NO_REFERENCE))
+        pl.when(pl.col("__is_ref"))
+        .then(pl.lit(NOTE_REFERENCE))
+        .when(pl.col("__o2").is_null())
+        .then(pl.lit(NOTE_NO_REFERENCE))
         .when(pl.col("__rate").is_null() | pl.col("__rate2").is_null())
         .then(pl.lit(NOTE_NOT_COMPUTED))
         .otherwise(extra)
-    )  # fmt: skip
+    )
 
 
-def _against_reference(df, *, events, population, group, reference, by, age_band, standard, multiplier,
-                       confidence, func):  # fmt: skip
+def _against_reference(
+    df, *, events, population, group, reference, by, age_band, standard, multiplier, confidence, func
+):
     """Each group's rate (crude or DSR) with the reference group's rate, variance and counts alongside."""
     groups = by_list(by)
-    t = _table(df, events=events, population=population, group=group, by=groups, age_band=age_band,
-               standard=standard, multiplier=multiplier, confidence=confidence, func=func)  # fmt: skip
-    return groups, _with_reference(t, group=group, reference=reference, by=groups, events=events,
-                                   population=population, func=func)  # fmt: skip
+    t = _table(
+        df,
+        events=events,
+        population=population,
+        group=group,
+        by=groups,
+        age_band=age_band,
+        standard=standard,
+        multiplier=multiplier,
+        confidence=confidence,
+        func=func,
+    )
+    return groups, _with_reference(
+        t, group=group, reference=reference, by=groups, events=events, population=population, func=func
+    )
 
 
 def _finish(out, *, by, group, events, population, confidence, statistic, method):
@@ -170,9 +194,19 @@ def rate_ratio(
     """
     func = "rate_ratio"
     confidence = check_confidence(confidence, func)
-    groups, j = _against_reference(df, events=events, population=population, group=group, reference=reference,
-                                   by=by, age_band=age_band, standard=standard, multiplier=1.0,
-                                   confidence=confidence, func=func)  # fmt: skip
+    groups, j = _against_reference(
+        df,
+        events=events,
+        population=population,
+        group=group,
+        reference=reference,
+        by=by,
+        age_band=age_band,
+        standard=standard,
+        multiplier=1.0,
+        confidence=confidence,
+        func=func,
+    )
     alpha = 1 - confidence
     ratio = pl.col("__rate") / pl.col("__rate2")
     if age_band is None:
@@ -196,13 +230,24 @@ def rate_ratio(
         statistic = "Rate ratio (DSRs)"
         method = "Log-normal approximation with Dobson variances (APHO)"
     out = j.with_columns(note.alias("note")).with_columns(
-        pl.when(pl.col("__is_ref")).then(pl.lit(1.0))
-        .when(pl.col("note").is_null()).then(ratio).alias("value"),
+        pl.when(pl.col("__is_ref"))
+        .then(pl.lit(1.0))
+        .when(pl.col("note").is_null())
+        .then(ratio)
+        .alias("value"),
         pl.when(pl.col("note").is_null()).then(lo).alias("lower_ci"),
         pl.when(pl.col("note").is_null()).then(hi).alias("upper_ci"),
-    )  # fmt: skip
-    return _finish(out, by=groups, group=group, events=events, population=population,
-                   confidence=confidence, statistic=statistic, method=method)  # fmt: skip
+    )
+    return _finish(
+        out,
+        by=groups,
+        group=group,
+        events=events,
+        population=population,
+        confidence=confidence,
+        statistic=statistic,
+        method=method,
+    )
 
 
 def rate_difference(
@@ -242,9 +287,19 @@ def rate_difference(
     func = "rate_difference"
     confidence = check_confidence(confidence, func)
     multiplier = check_multiplier(multiplier, func)
-    groups, j = _against_reference(df, events=events, population=population, group=group, reference=reference,
-                                   by=by, age_band=age_band, standard=standard, multiplier=multiplier,
-                                   confidence=confidence, func=func)  # fmt: skip
+    groups, j = _against_reference(
+        df,
+        events=events,
+        population=population,
+        group=group,
+        reference=reference,
+        by=by,
+        age_band=age_band,
+        standard=standard,
+        multiplier=multiplier,
+        confidence=confidence,
+        func=func,
+    )
     if age_band is None:
         n1 = pl.col(population).cast(pl.Float64)
         n2 = pl.col("__n2").cast(pl.Float64)
@@ -256,12 +311,22 @@ def rate_difference(
     z = z_value(confidence)
     diff = pl.col("__rate") - pl.col("__rate2")
     out = j.with_columns(_note(pl.lit(None, dtype=pl.String)).alias("note")).with_columns(
-        pl.when(pl.col("__is_ref")).then(pl.lit(0.0))
-        .when(pl.col("note").is_null()).then(diff).alias("value"),
+        pl.when(pl.col("__is_ref"))
+        .then(pl.lit(0.0))
+        .when(pl.col("note").is_null())
+        .then(diff)
+        .alias("value"),
         pl.when(pl.col("note").is_null()).then(diff - z * var.sqrt()).alias("lower_ci"),
         pl.when(pl.col("note").is_null()).then(diff + z * var.sqrt()).alias("upper_ci"),
-    )  # fmt: skip
+    )
     statistic = f"Rate difference per {per_label(multiplier)} ({kind})"
-    return _finish(out, by=groups, group=group, events=events, population=population,
-                   confidence=confidence, statistic=statistic, method=method)  # fmt: skip
-
+    return _finish(
+        out,
+        by=groups,
+        group=group,
+        events=events,
+        population=population,
+        confidence=confidence,
+        statistic=statistic,
+        method=method,
+    )

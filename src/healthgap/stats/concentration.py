@@ -92,9 +92,7 @@ def concentration_index(
             (over(pl.col("__f").cum_sum(), groups) - pl.col("__f") / 2).alias("__R"),
         )
         .with_columns(
-            (over((pl.col("__f") * pl.col("__mu_t")).cum_sum(), groups) / pl.col("__mu")).alias(
-                "__q"
-            )
+            (over((pl.col("__f") * pl.col("__mu_t")).cum_sum(), groups) / pl.col("__mu")).alias("__q")
         )
         .with_columns(over(pl.col("__q").shift(1, fill_value=0.0), groups).alias("__q0"))
     )
@@ -104,10 +102,12 @@ def concentration_index(
     cells = cells.with_columns(c.alias("__C")).with_columns(
         (
             pl.col("__mu_t") / pl.col("__mu") * (2 * pl.col("__R") - 1 - pl.col("__C"))
-            + 2 - pl.col("__q0") - pl.col("__q")
+            + 2
+            - pl.col("__q0")
+            - pl.col("__q")
         ).alias("__a"),
         sigma2.alias("__s2"),
-    )  # fmt: skip
+    )
     n = pl.col(population).sum()
     first = lambda name: pl.col(name).first()  # noqa: E731
     aggs = [
@@ -128,9 +128,7 @@ def concentration_index(
     se = pl.col("__var").clip(lower_bound=0).sqrt()
     z = z_value(confidence)
     out = out.with_columns(
-        pl.when(bad).then(pl.lit(NOTE_NO_EVENTS))
-        .when(excess).then(pl.lit(NOTE_EXCESS))
-        .alias("note")
+        pl.when(bad).then(pl.lit(NOTE_NO_EVENTS)).when(excess).then(pl.lit(NOTE_EXCESS)).alias("note")
     ).with_columns(
         pl.when(pl.col("note").is_null()).then(pl.col("value")).alias("value"),
         pl.when(pl.col("note").is_null()).then(pl.col("value") - z * se).alias("lower_ci"),
@@ -141,7 +139,16 @@ def concentration_index(
         pl.lit(METHOD).alias("method"),
     )
     out = out.select(
-        *groups, events, population, "value", "lower_ci", "upper_ci", "standard_error",
-        "confidence", "statistic", "method", "note",
-    )  # fmt: skip
+        *groups,
+        events,
+        population,
+        "value",
+        "lower_ci",
+        "upper_ci",
+        "standard_error",
+        "confidence",
+        "statistic",
+        "method",
+        "note",
+    )
     return out.sort(groups, nulls_last=True) if groups else out

@@ -109,18 +109,18 @@ def _dsr_query(
         )
     weights = pl.Series(ESP2013_WEIGHTS, dtype=pl.Float64)
     long = pl.concat(parts, how="vertical").unpivot(
-        index=["__d", "__l", "dimension", "level", BAND_INDEX, "population"], on=events,
-        variable_name="condition", value_name="events",
-    )  # fmt: skip
+        index=["__d", "__l", "dimension", "level", BAND_INDEX, "population"],
+        on=events,
+        variable_name="condition",
+        value_name="events",
+    )
     o = pl.col("events").cast(pl.Float64)
     n = pl.col("population").cast(pl.Float64)  # >= 1: every cell holds a person
     w_over_n = pl.lit(weights).gather(pl.col(BAND_INDEX)) / n
     keys = ["__d", "__l", "__c", *LONG_KEYS]
     order = {e: j for j, e in enumerate(events)}
     return (
-        long.with_columns(
-            pl.col("condition").replace_strict(order, return_dtype=pl.UInt32).alias("__c")
-        )
+        long.with_columns(pl.col("condition").replace_strict(order, return_dtype=pl.UInt32).alias("__c"))
         .group_by(keys)
         .agg(
             pl.col("events").sum(),
@@ -130,13 +130,16 @@ def _dsr_query(
         )
         .with_columns(
             dobson_columns(
-                events=pl.col("events").cast(pl.Float64), wt_rate=pl.col("__wt_rate"),
-                sq_rate=pl.col("__sq_rate"), w_total=pl.lit(float(sum(ESP2013_WEIGHTS))),
-                multiplier=multiplier, confidence=confidence,
+                events=pl.col("events").cast(pl.Float64),
+                wt_rate=pl.col("__wt_rate"),
+                sq_rate=pl.col("__sq_rate"),
+                w_total=pl.lit(float(sum(ESP2013_WEIGHTS))),
+                multiplier=multiplier,
+                confidence=confidence,
             )
         )
         .sort("__d", "__l", "__c")
-    )  # fmt: skip
+    )
 
 
 def dsr_by(
@@ -221,7 +224,11 @@ def dsr_by(
     q = _dsr_query(cells, codings, names, multiplier=multiplier, confidence=confidence)
     # the keys go first as "counts" with no ``by``: finish() would re-sort them as strings
     q = finish(
-        q, by=[], counts=[*LONG_KEYS, "events", "population"], confidence=confidence,
-        statistic=f"DSR per {per_label(multiplier)}", method="Dobson",
-    )  # fmt: skip
+        q,
+        by=[],
+        counts=[*LONG_KEYS, "events", "population"],
+        confidence=confidence,
+        statistic=f"DSR per {per_label(multiplier)}",
+        method="Dobson",
+    )
     return q.collect(engine="in-memory")

@@ -104,7 +104,9 @@ def dobson_columns(
     ]
 
 
-def dobson_limits(value: pl.Expr, variance: pl.Expr, events: pl.Expr, confidence: float) -> tuple[pl.Expr, pl.Expr]:
+def dobson_limits(
+    value: pl.Expr, variance: pl.Expr, events: pl.Expr, confidence: float
+) -> tuple[pl.Expr, pl.Expr]:
     """Dobson's limits DSR + sqrt(var / O) (O_L - O) and DSR + sqrt(var / O) (O_U - O).
 
     ``variance`` is on the scale of ``value``; ``events`` is O (Float64). Only groups with
@@ -115,8 +117,10 @@ def dobson_limits(value: pl.Expr, variance: pl.Expr, events: pl.Expr, confidence
     .. [1] Dobson AJ et al. Stat Med 1991;10:457-462.
     """
     spread = (variance / events).sqrt()
-    return (value + spread * (byars_lower(events, confidence) - events),
-            value + spread * (byars_upper(events, confidence) - events))
+    return (
+        value + spread * (byars_lower(events, confidence) - events),
+        value + spread * (byars_upper(events, confidence) - events),
+    )
 
 
 def dsr_table(
@@ -146,14 +150,12 @@ def dsr_table(
             pl.col("age_band").cast(pl.String).alias("__band"),
             pl.col("standard_population").cast(pl.Float64).alias("__w"),
         )
-        lf = lf.with_columns(
-            pl.col(age_band).cast(pl.String).str.strip_chars().alias("__band")
-        ).join(esp, on="__band", how="left")
+        lf = lf.with_columns(pl.col(age_band).cast(pl.String).str.strip_chars().alias("__band")).join(
+            esp, on="__band", how="left"
+        )
         n_bands = len(AGE_BAND_LABELS)
     else:
-        lf = lf.with_columns(
-            pl.col(age_band).alias("__band"), pl.col(standard).cast(pl.Float64).alias("__w")
-        )
+        lf = lf.with_columns(pl.col(age_band).alias("__band"), pl.col(standard).cast(pl.Float64).alias("__w"))
         n_bands = None
 
     # Stage 1: one row per group x band (rows sharing a group and band are summed).
@@ -171,9 +173,7 @@ def dsr_table(
     n = pl.col(population).cast(pl.Float64)
     w = pl.col("__w")
     ratio = pl.when(n > 0).then(w / n).otherwise(0.0)
-    checks = [f"__min_{c}" for c in (events, population)] + [
-        f"__nulls_{c}" for c in (events, population)
-    ]
+    checks = [f"__min_{c}" for c in (events, population)] + [f"__nulls_{c}" for c in (events, population)]
     aggs = [
         pl.col(events).sum().alias(events),
         pl.col(population).sum().alias(population),
@@ -190,11 +190,14 @@ def dsr_table(
     q = cells.group_by(groups).agg(aggs) if groups else cells.select(aggs)
     q = q.with_columns(
         dobson_columns(
-            events=pl.col(events).cast(pl.Float64), wt_rate=pl.col("__wt_rate"),
-            sq_rate=pl.col("__sq_rate"), w_total=pl.col("__w_total"),
-            multiplier=multiplier, confidence=confidence,
+            events=pl.col(events).cast(pl.Float64),
+            wt_rate=pl.col("__wt_rate"),
+            sq_rate=pl.col("__sq_rate"),
+            w_total=pl.col("__w_total"),
+            multiplier=multiplier,
+            confidence=confidence,
         )
-    )  # fmt: skip
+    )
     helpers = ["__w_nulls", "__w_values", "__w_min", "__bands", "__orphans", *checks]
     q = finish(
         q,
@@ -228,9 +231,7 @@ def dsr_table(
         raise ValueError(NULL_COUNTS.format(func=func, column=standard, n=n_null))
     if not use_esp:
         if agg["__w_min"].min() < 0:
-            raise ValueError(
-                NEGATIVE_COUNTS.format(func=func, column=standard, minimum=agg["__w_min"].min())
-            )
+            raise ValueError(NEGATIVE_COUNTS.format(func=func, column=standard, minimum=agg["__w_min"].min()))
         varying = agg["__w_values"] > 1
         if varying.any():
             raise ValueError(

@@ -235,8 +235,7 @@ def funnel_limits(
             pl.lit(stat).alias("statistic"),
             pl.lit(method).alias("method"),
         )
-        .select("denominator", "confidence", "lower_limit", "upper_limit", "baseline",
-                "statistic", "method")  # fmt: skip
+        .select("denominator", "confidence", "lower_limit", "upper_limit", "baseline", "statistic", "method")
     )
 
 
@@ -321,23 +320,41 @@ def funnel_flag(
             pl.Series(f"lower_limit_{sfx}", lo).fill_nan(None),
             pl.Series(f"upper_limit_{sfx}", hi).fill_nan(None),
         ).with_columns(
-            pl.when(~ok).then(None).when(above).then(pl.lit("above"))
-            .when(below).then(pl.lit("below")).otherwise(pl.lit("within"))
+            pl.when(~ok)
+            .then(None)
+            .when(above)
+            .then(pl.lit("above"))
+            .when(below)
+            .then(pl.lit("below"))
+            .otherwise(pl.lit("within"))
             .alias(f"flag_{sfx}")
-        )  # fmt: skip
+        )
         extra += [f"lower_limit_{sfx}", f"upper_limit_{sfx}", f"flag_{sfx}"]
     stat = _statistic(kind, mult)
     method = (
-        "Funnel: Wilson score limits" if kind == "proportion"
+        "Funnel: Wilson score limits"
+        if kind == "proportion"
         else "Funnel: exact Poisson limits; flags by Byars (10+ events) or exact CI"
-    )  # fmt: skip
+    )
     out = out.with_columns(
         pl.lit(confidence).alias("confidence"),
         pl.lit(stat).alias("statistic"),
         pl.lit(method).alias("method"),
         pl.when(~ok).then(pl.lit("denominator is zero")).alias("note"),
     )
-    cols = [*units, numerator, denominator, "value", "lower_ci", "upper_ci", "baseline", *extra,
-            "confidence", "statistic", "method", "note"]  # fmt: skip
+    cols = [
+        *units,
+        numerator,
+        denominator,
+        "value",
+        "lower_ci",
+        "upper_ci",
+        "baseline",
+        *extra,
+        "confidence",
+        "statistic",
+        "method",
+        "note",
+    ]
     out = out.select(cols)
     return out.sort(units, nulls_last=True) if units else out

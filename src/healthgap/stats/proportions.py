@@ -73,11 +73,20 @@ def proportion(
             )
 
     return count_ratio(
-        df, numerator=numerator, denominator=denominator, by=by, multiplier=multiplier, confidence=confidence,
-        func="proportion", limits=_wilson_limits, zero_note=NOTE_ZERO_DENOMINATOR,
-        statistic=lambda m: "Percentage" if m == 100 else f"Proportion per {per_label(m)}", method="Wilson",
-        check=no_excess, extra=[excess.alias("__excess")],
-    )  # fmt: skip
+        df,
+        numerator=numerator,
+        denominator=denominator,
+        by=by,
+        multiplier=multiplier,
+        confidence=confidence,
+        func="proportion",
+        limits=_wilson_limits,
+        zero_note=NOTE_ZERO_DENOMINATOR,
+        statistic=lambda m: "Percentage" if m == 100 else f"Proportion per {per_label(m)}",
+        method="Wilson",
+        check=no_excess,
+        extra=[excess.alias("__excess")],
+    )
 
 
 def _wilson_limits(x: pl.Expr, n: pl.Expr, confidence: float) -> tuple[pl.Expr, pl.Expr]:

@@ -53,9 +53,20 @@ Limits = Callable[[pl.Expr, pl.Expr, float], tuple[pl.Expr, pl.Expr]]
 
 
 def count_ratio(
-    df: Frame, *, numerator: str, denominator: str, by: str | Sequence[str] | None, multiplier: float,
-    confidence: float, func: str, limits: Limits, zero_note: str, statistic: Callable[[float], str],
-    method: str | pl.Expr, check: Callable[[pl.DataFrame], None] | None = None, extra: Sequence[pl.Expr] = (),
+    df: Frame,
+    *,
+    numerator: str,
+    denominator: str,
+    by: str | Sequence[str] | None,
+    multiplier: float,
+    confidence: float,
+    func: str,
+    limits: Limits,
+    zero_note: str,
+    statistic: Callable[[float], str],
+    method: str | pl.Expr,
+    check: Callable[[pl.DataFrame], None] | None = None,
+    extra: Sequence[pl.Expr] = (),
 ) -> pl.DataFrame:
     """Shared engine of :func:`crude_rate` and :func:`~healthgap.stats.proportion`.
 
@@ -67,7 +78,7 @@ def count_ratio(
     References
     ----------
     .. [1] Public Health England. Technical Guide: Confidence Intervals. 2018.
-    """  # fmt: skip
+    """
     confidence = check_confidence(confidence, func)
     multiplier = check_multiplier(multiplier, func)
     groups = by_list(by)
@@ -83,8 +94,14 @@ def count_ratio(
         pl.when(ok).then(upper * multiplier).alias("upper_ci"),
         pl.when(~ok).then(pl.lit(zero_note)).alias("note"),
     )
-    return finish(out, by=groups, counts=[numerator, denominator], confidence=confidence,
-                  statistic=statistic(multiplier), method=method)  # fmt: skip
+    return finish(
+        out,
+        by=groups,
+        counts=[numerator, denominator],
+        confidence=confidence,
+        statistic=statistic(multiplier),
+        method=method,
+    )
 
 
 def _poisson_limits(o: pl.Expr, n: pl.Expr, confidence: float) -> tuple[pl.Expr, pl.Expr]:
@@ -132,7 +149,15 @@ def crude_rate(
     .. [3] Armitage P, Berry G. Statistical methods in medical research. 2002.
     """
     return count_ratio(
-        df, numerator=events, denominator=population, by=by, multiplier=multiplier, confidence=confidence,
-        func="crude_rate", limits=_poisson_limits, zero_note=NOTE_ZERO_POPULATION,
-        statistic=lambda m: f"Crude rate per {per_label(m)}", method=poisson_method(events),
-    )  # fmt: skip
+        df,
+        numerator=events,
+        denominator=population,
+        by=by,
+        multiplier=multiplier,
+        confidence=confidence,
+        func="crude_rate",
+        limits=_poisson_limits,
+        zero_note=NOTE_ZERO_POPULATION,
+        statistic=lambda m: f"Crude rate per {per_label(m)}",
+        method=poisson_method(events),
+    )

@@ -245,9 +245,11 @@ def sii(
     ok = pl.Series(complete)
     scale_name = {"rate": "log", "proportion": "logit", "indicator": "identity"}[value_type]
     note = (
-        pl.when(pl.col("__nq") != k).then(pl.lit(NOTE_MISSING_QUANTILES))
-        .when(~pl.col("__ok")).then(pl.lit(NOTE_BAD_TRANSFORM.format(scale=scale_name)))
-    )  # fmt: skip
+        pl.when(pl.col("__nq") != k)
+        .then(pl.lit(NOTE_MISSING_QUANTILES))
+        .when(~pl.col("__ok"))
+        .then(pl.lit(NOTE_BAD_TRANSFORM.format(scale=scale_name)))
+    )
     nan_null = lambda arr: pl.Series(arr).fill_nan(None)  # noqa: E731
     out = fit.with_columns(
         pl.when(ok).then(pl.col("__slope")).alias("sii"),
@@ -264,12 +266,24 @@ def sii(
         pl.lit(confidence).alias("confidence"),
         pl.lit("Slope index of inequality").alias("statistic"),
         pl.lit(
-            f"Low & Low weighted regression; CI simulated ({repetitions:,} repetitions, "
-            f"{scale_name} scale)"
+            f"Low & Low weighted regression; CI simulated ({repetitions:,} repetitions, {scale_name} scale)"
         ).alias("method"),
     )
     return out.select(
-        *groups, "quantiles", population, "value", "lower_ci", "upper_ci",
-        "sii", "sii_lower", "sii_upper", "rii", "rii_lower", "rii_upper",
-        "confidence", "statistic", "method", "note",
-    )  # fmt: skip
+        *groups,
+        "quantiles",
+        population,
+        "value",
+        "lower_ci",
+        "upper_ci",
+        "sii",
+        "sii_lower",
+        "sii_upper",
+        "rii",
+        "rii_lower",
+        "rii_upper",
+        "confidence",
+        "statistic",
+        "method",
+        "note",
+    )

@@ -23,9 +23,16 @@ def cha2ds2_vasc(people: dict[str, np.ndarray], rec: dict[str, np.ndarray]) -> n
     .. [2] NICE NG196, "Atrial fibrillation: diagnosis and management" (2021).
     """
     age = people["age"]
-    return (rec["heart_failure"].astype(np.int64) + rec["hypertension"]
-            + 2 * (age >= 75) + ((age >= 65) & (age < 75)) + rec["diabetes"]
-            + 2 * rec["stroke_tia"] + (rec["chd"] | rec["pad"]) + people["female"])
+    return (
+        rec["heart_failure"].astype(np.int64)
+        + rec["hypertension"]
+        + 2 * (age >= 75)
+        + ((age >= 65) & (age < 75))
+        + rec["diabetes"]
+        + 2 * rec["stroke_tia"]
+        + (rec["chd"] | rec["pad"])
+        + people["female"]
+    )
 
 
 def eligibility(people: dict[str, np.ndarray], rec: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -37,15 +44,18 @@ def eligibility(people: dict[str, np.ndarray], rec: dict[str, np.ndarray]) -> di
     age = people["age"]
     score = cha2ds2_vasc(people, rec)
     return {
-        "statin": rec["chd"] | rec["stroke_tia"] | rec["pad"]
+        "statin": rec["chd"]
+        | rec["stroke_tia"]
+        | rec["pad"]
         | ((rec["diabetes"] | rec["ckd"]) & (age >= 40)),
         "antihypertensive": rec["hypertension"] | rec["heart_failure"],
         "anticoagulant": rec["af"] & (score - people["female"] >= 2),
     }
 
 
-def treatments(rng: np.random.Generator, people: dict[str, np.ndarray],
-               rec: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def treatments(
+    rng: np.random.Generator, people: dict[str, np.ndarray], rec: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Treated = eligible AND a draw with P(treated | eligible) by IMD quintile.
 
     References
@@ -61,8 +71,12 @@ def treatments(rng: np.random.Generator, people: dict[str, np.ndarray],
     return out
 
 
-def measurements(rng: np.random.Generator, people: dict[str, np.ndarray],
-                 true: dict[str, np.ndarray], treat: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def measurements(
+    rng: np.random.Generator,
+    people: dict[str, np.ndarray],
+    true: dict[str, np.ndarray],
+    treat: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
     """Latest systolic blood pressure and total cholesterol (after treatment).
 
     Untreated (including undiagnosed) hypertension raises blood pressure more
@@ -75,23 +89,37 @@ def measurements(rng: np.random.Generator, people: dict[str, np.ndarray],
     age = people["age"].astype(np.float64)
     n = len(age)
     s = P.RISK_MEASURES["systolic_bp"]
-    adult = s["adult_at_30"] + s["per_year_over_30"] * np.maximum(age - 30, 0) + s["male"] * (~people["female"])
+    adult = (
+        s["adult_at_30"] + s["per_year_over_30"] * np.maximum(age - 30, 0) + s["male"] * (~people["female"])
+    )
     child = s["child_at_5"] + s["child_per_year"] * (np.clip(age, 5, 18) - 5)
-    htn = np.where(true["hypertension"],
-                   np.where(treat["antihypertensive"], s["hypertension_treated"],
-                            s["hypertension_untreated"]), 0.0)
+    htn = np.where(
+        true["hypertension"],
+        np.where(treat["antihypertensive"], s["hypertension_treated"], s["hypertension_untreated"]),
+        0.0,
+    )
     sbp = np.where(age >= 18, adult, child) + htn + rng.normal(0.0, s["sd"], n)
     c = P.RISK_MEASURES["cholesterol"]
-    chol_adult = (c["adult_at_20"] + c["per_year_20_to_60"] * (np.clip(age, 20, 60) - 20)
-                  + c["per_year_over_60"] * np.maximum(age - 60, 0))
-    chol = (np.where(age >= 18, chol_adult, c["child"]) + c["statin"] * treat["statin"]
-            + c["diabetes"] * true["diabetes"] + rng.normal(0.0, c["sd"], n))
-    return {"systolic_bp": np.round(np.clip(sbp, 60.0, 260.0), 0),
-            "cholesterol": np.round(np.clip(chol, 1.0, 20.0), 1)}
+    chol_adult = (
+        c["adult_at_20"]
+        + c["per_year_20_to_60"] * (np.clip(age, 20, 60) - 20)
+        + c["per_year_over_60"] * np.maximum(age - 60, 0)
+    )
+    chol = (
+        np.where(age >= 18, chol_adult, c["child"])
+        + c["statin"] * treat["statin"]
+        + c["diabetes"] * true["diabetes"]
+        + rng.normal(0.0, c["sd"], n)
+    )
+    return {
+        "systolic_bp": np.round(np.clip(sbp, 60.0, 260.0), 0),
+        "cholesterol": np.round(np.clip(chol, 1.0, 20.0), 1),
+    }
 
 
-def access(rng: np.random.Generator, people: dict[str, np.ndarray],
-           rec: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def access(
+    rng: np.random.Generator, people: dict[str, np.ndarray], rec: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Cardiology referral, days to first outpatient appointment and missed appointments.
 
     Days: gamma with mean ``mean_q5 * rr ** (5 - q)``; a share not yet seen is
@@ -108,8 +136,11 @@ def access(rng: np.random.Generator, people: dict[str, np.ndarray],
     step = people["step"]
     n = len(age)
     r = a["referral"]
-    lp = (r["intercept"] + np.log(r["or_per_10_years_over_40"]) * np.maximum(age - 40, 0) / 10
-          + np.log(r["or_per_quintile_step"]) * step)
+    lp = (
+        r["intercept"]
+        + np.log(r["or_per_10_years_over_40"]) * np.maximum(age - 40, 0) / 10
+        + np.log(r["or_per_quintile_step"]) * step
+    )
     for name, ratio in r["odds_ratios"].items():
         lp += np.log(ratio) * rec[name]
     referred = rng.random(n) < logistic(lp)
@@ -121,12 +152,16 @@ def access(rng: np.random.Generator, people: dict[str, np.ndarray],
     m = a["missed_appointments"]
     mu = m["mean_q5"] * m["rr_per_quintile_step"] ** step * np.where(age < 40, m["rr_under_40"], 1.0)
     missed = rng.poisson(rng.gamma(m["nb_shape"], mu / m["nb_shape"]))
-    return {"cardiology_referral": referred, "days_to_first_outpatient": days,
-            "missed_appointments": np.where(referred, np.minimum(missed, 100), 0).astype(np.int64)}
+    return {
+        "cardiology_referral": referred,
+        "days_to_first_outpatient": days,
+        "missed_appointments": np.where(referred, np.minimum(missed, 100), 0).astype(np.int64),
+    }
 
 
-def _log_rate(spec: dict, people: dict[str, np.ndarray], true: dict[str, np.ndarray],
-              treat: dict[str, np.ndarray]) -> np.ndarray:
+def _log_rate(
+    spec: dict, people: dict[str, np.ndarray], true: dict[str, np.ndarray], treat: dict[str, np.ndarray]
+) -> np.ndarray:
     age = people["age"].astype(np.float64)
     lr = np.log(spec["rate_at_60"]) + spec["age_log_rr_per_year"] * (age - 60.0)
     for key, ratio in spec["rate_ratios"].items():
@@ -142,8 +177,12 @@ def _log_rate(spec: dict, people: dict[str, np.ndarray], true: dict[str, np.ndar
     return lr
 
 
-def outcomes(rng: np.random.Generator, people: dict[str, np.ndarray], true: dict[str, np.ndarray],
-             treat: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def outcomes(
+    rng: np.random.Generator,
+    people: dict[str, np.ndarray],
+    true: dict[str, np.ndarray],
+    treat: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
     """CVD emergency admissions (Poisson) and CVD death (probability ``1 - exp(-rate)``).
 
     References

@@ -10,9 +10,9 @@ import polars as pl
 
 from healthgap import __version__
 from healthgap.contract import (
+    COLUMNS,
     CONDITIONS,
     CONTRACT,
-    COLUMNS,
     ETHNICITY_CODES,
     SEX_CODES,
     SMOKING_CODES,
@@ -129,8 +129,7 @@ def truth_parameters(*, n: int, seed: int) -> dict:
     """
     conditions = {}
     for c in P.CONDITION_ORDER:
-        conditions[c] = {**P.CONDITION_MODELS[c],
-                         "qof_target_recorded_prevalence_percent": P.QOF_TARGETS[c]}
+        conditions[c] = {**P.CONDITION_MODELS[c], "qof_target_recorded_prevalence_percent": P.QOF_TARGETS[c]}
     params = {
         "synthetic": True,
         "note": P.SYNTHETIC_NOTE,
@@ -141,17 +140,17 @@ def truth_parameters(*, n: int, seed: int) -> dict:
         "sources": list(P.SOURCES),
         "conventions": {
             "imd_quintile_step": "Effects 'per quintile step' multiply the odds (or rate) by "
-                                 "ratio ** (5 - imd_quintile): quintile 5 (least deprived) is the "
-                                 "reference, quintile 1 (most deprived) gets ratio ** 4.",
+            "ratio ** (5 - imd_quintile): quintile 5 (least deprived) is the "
+            "reference, quintile 1 (most deprived) gets ratio ** 4.",
             "reference_person": "Condition intercepts are log-odds for a White woman aged 60 in "
-                                "quintile 5, never smoker, BMI 25, without other conditions.",
+            "quintile 5, never smoker, BMI 25, without other conditions.",
             "detection": "P(recorded | true) = by_imd_quintile[q - 1] * ethnicity_multiplier"
-                         "[recorded ethnicity] (1 if absent), capped at 1; recorded implies true.",
+            "[recorded ethnicity] (1 if absent), capped at 1; recorded implies true.",
             "treatment": "P(treated | eligible) = by_imd_quintile[q - 1]; never treated if "
-                         "not eligible; eligibility uses recorded conditions.",
+            "not eligible; eligibility uses recorded conditions.",
             "outcomes": "rate = rate_at_60 * exp(age_log_rr_per_year * (age - 60)) * product "
-                        "of rate ratios (true conditions, treatments, male, quintile steps); "
-                        "admissions ~ Poisson(rate), death with probability 1 - exp(-rate).",
+            "of rate ratios (true conditions, treatments, male, quintile steps); "
+            "admissions ~ Poisson(rate), death with probability 1 - exp(-rate).",
             "prevalence_denominator": "All prevalences here use the whole list (all ages).",
         },
         "geography": {
@@ -159,16 +158,25 @@ def truth_parameters(*, n: int, seed: int) -> dict:
             "n_practices": P.N_PRACTICES,
             "imd_decile_counts": {str(i + 1): c for i, c in enumerate(P.IMD_DECILE_COUNTS)},
             "localities": [
-                {"name": loc["name"], "label": f"{loc['name']} (synthetic)", "synthetic": True,
-                 "type": loc["type"], "areas": loc["areas"], "modelled_on": loc["modelled_on"]}
+                {
+                    "name": loc["name"],
+                    "label": f"{loc['name']} (synthetic)",
+                    "synthetic": True,
+                    "type": loc["type"],
+                    "areas": loc["areas"],
+                    "modelled_on": loc["modelled_on"],
+                }
                 for loc in P.LOCALITIES
             ],
             "area_population": P.AREA_POPULATION,
             "practice_choice": P.PRACTICE_CHOICE,
         },
-        "demography": {"age_bands_england_2021_percent": list(P.AGE_BANDS_ENGLAND_2021),
-                       "age_65_odds_by_area_type": P.AGE_65_ODDS_BY_TYPE,
-                       "sex": P.SEX, "ethnicity": P.ETHNICITY},
+        "demography": {
+            "age_bands_england_2021_percent": list(P.AGE_BANDS_ENGLAND_2021),
+            "age_65_odds_by_area_type": P.AGE_65_ODDS_BY_TYPE,
+            "sex": P.SEX,
+            "ethnicity": P.ETHNICITY,
+        },
         "risk_factors": {"smoking": P.SMOKING, "bmi": P.BMI, "measurements": P.RISK_MEASURES},
         "conditions": conditions,
         "detection": P.DETECTION,
@@ -186,8 +194,10 @@ def _by_quintile(frame: pl.DataFrame, exprs: dict[str, pl.Expr], digits: int = 4
     out = {}
     for name in exprs:
         vals = dict(zip(by_q["imd_quintile"].cast(pl.String), by_q[name], strict=True))
-        out[name] = {"all": _round(overall[name], digits),
-                     **{q: _round(vals.get(q), digits) for q in _QUINTILES}}
+        out[name] = {
+            "all": _round(overall[name], digits),
+            **{q: _round(vals.get(q), digits) for q in _QUINTILES},
+        }
     return out
 
 
@@ -211,30 +221,41 @@ def realised_summary(frame: pl.DataFrame, area: pl.DataFrame, elig: dict[str, np
     prevalence = {}
     for c in CONDITIONS:
         t = pl.col(f"{TRUTH_PREFIX}{c}")
-        figs = _by_quintile(frame, {
-            "true_percent": 100 * t.mean(),
-            "recorded_percent": 100 * pl.col(c).mean(),
-            "recorded_over_true": pl.col(c).sum() / t.sum(),
-        })
+        figs = _by_quintile(
+            frame,
+            {
+                "true_percent": 100 * t.mean(),
+                "recorded_percent": 100 * pl.col(c).mean(),
+                "recorded_over_true": pl.col(c).sum() / t.sum(),
+            },
+        )
         prevalence[c] = figs
     flagged = frame.with_columns(**{f"eligible_{k}": pl.Series(v) for k, v in elig.items()})
     treatment = {}
     for k in elig:
         e = pl.col(f"eligible_{k}")
-        treatment[k] = _by_quintile(flagged, {
-            "eligible": e.sum().cast(pl.Float64),
-            "treated_share_of_eligible": pl.col(k).filter(e).mean(),
-        })
-    people = _by_quintile(frame, {
-        "cvd_admissions_per_1000": 1000 * pl.col("cvd_admissions").mean(),
-        "cvd_deaths_per_1000": 1000 * pl.col("cvd_death").mean(),
-        "current_smoking_percent_adults": 100 * (pl.col("smoking") == "current").filter(adult).mean(),
-        "ethnicity_not_stated_percent": 100 * (pl.col("ethnicity") == "Not stated").mean(),
-        "cardiology_referral_percent": 100 * pl.col("cardiology_referral").mean(),
-        "mean_days_to_first_outpatient": pl.col("days_to_first_outpatient").mean(),
-        "missed_appointments_per_referral": pl.col("missed_appointments")
-        .filter(pl.col("cardiology_referral")).mean(),
-    }, digits=3)
+        treatment[k] = _by_quintile(
+            flagged,
+            {
+                "eligible": e.sum().cast(pl.Float64),
+                "treated_share_of_eligible": pl.col(k).filter(e).mean(),
+            },
+        )
+    people = _by_quintile(
+        frame,
+        {
+            "cvd_admissions_per_1000": 1000 * pl.col("cvd_admissions").mean(),
+            "cvd_deaths_per_1000": 1000 * pl.col("cvd_death").mean(),
+            "current_smoking_percent_adults": 100 * (pl.col("smoking") == "current").filter(adult).mean(),
+            "ethnicity_not_stated_percent": 100 * (pl.col("ethnicity") == "Not stated").mean(),
+            "cardiology_referral_percent": 100 * pl.col("cardiology_referral").mean(),
+            "mean_days_to_first_outpatient": pl.col("days_to_first_outpatient").mean(),
+            "missed_appointments_per_referral": pl.col("missed_appointments")
+            .filter(pl.col("cardiology_referral"))
+            .mean(),
+        },
+        digits=3,
+    )
     eth = frame["ethnicity"].value_counts(normalize=True, name="share")
     eth_share = dict(zip(eth["ethnicity"], eth["share"], strict=True))
     return {

@@ -100,8 +100,13 @@ def layout() -> pl.DataFrame:
     r = np.array([r[2] for r in rows], dtype=np.int64)
     x, y = _to_km(q, r)
     return pl.DataFrame(
-        {"locality_index": np.array([r[0] for r in rows], dtype=np.int64),
-         "q": q, "r": r, "x_km": x, "y_km": y}
+        {
+            "locality_index": np.array([r[0] for r in rows], dtype=np.int64),
+            "q": q,
+            "r": r,
+            "x_km": x,
+            "y_km": y,
+        }
     )
 
 
@@ -165,9 +170,11 @@ def areas(seed: int = 2024) -> pl.DataFrame:
     area_type = np.where(
         ltype == "urban",
         np.where(dist_rank < 1.0 - P.URBAN_FRINGE_SHARE, "urban", "rural"),
-        np.where(ltype == "coastal",
-                 np.where(sea_rank < P.COASTAL_SHARE, "coastal", "rural"),
-                 np.where(dist_rank < P.MARKET_TOWN_SHARE, "urban", "rural")),
+        np.where(
+            ltype == "coastal",
+            np.where(sea_rank < P.COASTAL_SHARE, "coastal", "rural"),
+            np.where(dist_rank < P.MARKET_TOWN_SHARE, "urban", "rural"),
+        ),
     )
     # Latent deprivation: locality level + type + spatially smoothed noise, ranked into
     # the exact IMD 2019 decile counts.
@@ -257,8 +264,10 @@ def practices(area: pl.DataFrame, seed: int = 2024) -> tuple[pl.DataFrame, np.nd
     extra = P.N_PRACTICES - k.sum()
     k[np.lexsort((np.arange(len(k)), -(quota - k)))[:extra]] += 1
     sites = np.concatenate(
-        [np.sort(rng.choice(np.flatnonzero(loc == nm), size=kk, replace=False))
-         for nm, kk in zip(loc_names, k, strict=True)]
+        [
+            np.sort(rng.choice(np.flatnonzero(loc == nm), size=kk, replace=False))
+            for nm, kk in zip(loc_names, k, strict=True)
+        ]
     )
     pc = P.PRACTICE_CHOICE
     x = area["x_km"].to_numpy()
@@ -268,8 +277,10 @@ def practices(area: pl.DataFrame, seed: int = 2024) -> tuple[pl.DataFrame, np.nd
     same = np.where(loc[:, None] == loc[sites][None, :], pc["same_locality"], 1.0)
     w = np.exp(-d / pc["scale_km"]) * same * size[None, :]
     table = pl.DataFrame(
-        {"gp_practice": [f"SYNP{i + 1:03d}" for i in range(len(sites))],
-         "lsoa": area["lsoa"].to_numpy()[sites],
-         "locality": loc[sites]}
+        {
+            "gp_practice": [f"SYNP{i + 1:03d}" for i in range(len(sites))],
+            "lsoa": area["lsoa"].to_numpy()[sites],
+            "locality": loc[sites],
+        }
     )
     return table, w / w.sum(1, keepdims=True)

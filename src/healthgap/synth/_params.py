@@ -90,20 +90,71 @@ IMD_DECILE_COUNTS: tuple[int, ...] = (29, 42, 42, 51, 68, 92, 65, 58, 61, 41)
 #: score, higher = more deprived; ranked into the decile counts above). ``coast`` is the
 #: compass direction of the sea for coastal localities.
 LOCALITIES: tuple[dict, ...] = (
-    {"name": "Ipswich", "type": "urban", "areas": 85, "x_km": 3.0, "y_km": 2.0,
-     "deprivation": 0.55, "modelled_on": "Ipswich borough"},
-    {"name": "Colchester", "type": "urban", "areas": 100, "x_km": -12.0, "y_km": -20.0,
-     "deprivation": 0.05, "modelled_on": "Colchester city"},
-    {"name": "Tendring Coast", "type": "coastal", "areas": 85, "x_km": 14.0, "y_km": -30.0,
-     "deprivation": 0.85, "coast": [1.0, -0.6], "modelled_on": "Tendring (Clacton, Jaywick)"},
-    {"name": "East Suffolk Coast", "type": "coastal", "areas": 80, "x_km": 32.0, "y_km": 12.0,
-     "deprivation": -0.05, "coast": [1.0, 0.1], "modelled_on": "East Suffolk (Felixstowe, Woodbridge)"},
-    {"name": "Babergh and Mid Suffolk", "type": "rural", "areas": 90, "x_km": -14.0, "y_km": 22.0,
-     "deprivation": -0.75, "modelled_on": "Babergh and Mid Suffolk districts"},
-    {"name": "Braintree", "type": "rural", "areas": 60, "x_km": -40.0, "y_km": -18.0,
-     "deprivation": -0.05, "modelled_on": "Braintree district"},
-    {"name": "North Essex Rural", "type": "rural", "areas": 49, "x_km": -30.0, "y_km": 0.0,
-     "deprivation": -0.65, "modelled_on": "rural north Essex (Dedham Vale, Halstead)"},
+    {
+        "name": "Ipswich",
+        "type": "urban",
+        "areas": 85,
+        "x_km": 3.0,
+        "y_km": 2.0,
+        "deprivation": 0.55,
+        "modelled_on": "Ipswich borough",
+    },
+    {
+        "name": "Colchester",
+        "type": "urban",
+        "areas": 100,
+        "x_km": -12.0,
+        "y_km": -20.0,
+        "deprivation": 0.05,
+        "modelled_on": "Colchester city",
+    },
+    {
+        "name": "Tendring Coast",
+        "type": "coastal",
+        "areas": 85,
+        "x_km": 14.0,
+        "y_km": -30.0,
+        "deprivation": 0.85,
+        "coast": [1.0, -0.6],
+        "modelled_on": "Tendring (Clacton, Jaywick)",
+    },
+    {
+        "name": "East Suffolk Coast",
+        "type": "coastal",
+        "areas": 80,
+        "x_km": 32.0,
+        "y_km": 12.0,
+        "deprivation": -0.05,
+        "coast": [1.0, 0.1],
+        "modelled_on": "East Suffolk (Felixstowe, Woodbridge)",
+    },
+    {
+        "name": "Babergh and Mid Suffolk",
+        "type": "rural",
+        "areas": 90,
+        "x_km": -14.0,
+        "y_km": 22.0,
+        "deprivation": -0.75,
+        "modelled_on": "Babergh and Mid Suffolk districts",
+    },
+    {
+        "name": "Braintree",
+        "type": "rural",
+        "areas": 60,
+        "x_km": -40.0,
+        "y_km": -18.0,
+        "deprivation": -0.05,
+        "modelled_on": "Braintree district",
+    },
+    {
+        "name": "North Essex Rural",
+        "type": "rural",
+        "areas": 49,
+        "x_km": -30.0,
+        "y_km": 0.0,
+        "deprivation": -0.65,
+        "modelled_on": "rural north Essex (Dedham Vale, Halstead)",
+    },
 )
 #: Share of a locality's areas (nearest its centre) that are urban in a rural locality
 #: (market towns), and share of a non-urban-core in an urban locality that is rural fringe.
@@ -129,7 +180,25 @@ PRACTICE_CHOICE: dict = {"scale_km": 3.0, "same_locality": 4.0, "size_log_sd": 0
 #: England 2021 age structure, per cent by 5-year band 0-4 .. 85-89, 90+ (ONS mid-year
 #: estimates 2021; 18.4% aged 65+). The synthetic ages are drawn from these bands.
 AGE_BANDS_ENGLAND_2021: tuple[float, ...] = (
-    5.4, 6.0, 6.1, 5.6, 6.0, 6.6, 6.9, 6.7, 6.3, 6.5, 6.9, 6.6, 5.7, 4.9, 5.0, 3.6, 2.5, 1.5, 0.9,
+    5.4,
+    6.0,
+    6.1,
+    5.6,
+    6.0,
+    6.6,
+    6.9,
+    6.7,
+    6.3,
+    6.5,
+    6.9,
+    6.6,
+    5.7,
+    4.9,
+    5.0,
+    3.6,
+    2.5,
+    1.5,
+    0.9,
 )
 #: Odds multiplier on being 65+ by area type (Census 2021: Ipswich/Colchester ~16% 65+,
 #: Babergh/Mid Suffolk ~26%, Tendring ~31%); the whole synthetic catchment is ~25% 65+.
@@ -152,8 +221,11 @@ ETHNICITY: dict = {
     },
     "minority_log_odds_per_year_over_40": -0.02,
     "minority_or_per_quintile_step": 1.12,
-    "not_stated": {"intercept_logit": -3.95, "or_per_quintile_step": 1.2,
-                   "log_odds_per_year_under_45": 0.025},
+    "not_stated": {
+        "intercept_logit": -3.95,
+        "or_per_quintile_step": 1.2,
+        "log_odds_per_year_under_45": 0.025,
+    },
 }
 
 #: Smoking: multinomial logit (reference never) for ages 16+; under 16 never.
@@ -161,22 +233,38 @@ ETHNICITY: dict = {
 #: areas; ex-smoking rises with age.
 SMOKING: dict = {
     "min_age": 16,
-    "current": {"intercept": -1.82, "male": 0.25, "or_per_quintile_step": 1.3,
-                "log_odds_per_year_over_40": -0.03},
-    "ex": {"intercept": -1.55, "male": 0.3, "or_per_quintile_step": 1.05,
-           "log_odds_per_year_over_40": 0.035},
+    "current": {
+        "intercept": -1.82,
+        "male": 0.25,
+        "or_per_quintile_step": 1.3,
+        "log_odds_per_year_over_40": -0.03,
+    },
+    "ex": {"intercept": -1.55, "male": 0.3, "or_per_quintile_step": 1.05, "log_odds_per_year_over_40": 0.035},
 }
 
 #: BMI (kg/m^2): lognormal around a median; HSE 2021 adult mean ~27.5, higher in deprived
 #: areas; children's BMI rises from ~16.
-BMI: dict = {"adult_median": 24.9, "per_quintile_step": 0.45, "per_year_20_to_60": 0.07,
-             "per_year_over_70": -0.06, "child_median_at_2": 16.5, "child_per_year": 0.3,
-             "log_sd": 0.16}
+BMI: dict = {
+    "adult_median": 24.9,
+    "per_quintile_step": 0.45,
+    "per_year_20_to_60": 0.07,
+    "per_year_over_70": -0.06,
+    "child_median_at_2": 16.5,
+    "child_per_year": 0.3,
+    "log_sd": 0.16,
+}
 
 # --- True disease --------------------------------------------------------------------
 #: Conditions are generated in this order: later ones may depend on earlier ones.
 CONDITION_ORDER: tuple[str, ...] = (
-    "diabetes", "hypertension", "ckd", "chd", "af", "stroke_tia", "heart_failure", "pad",
+    "diabetes",
+    "hypertension",
+    "ckd",
+    "chd",
+    "af",
+    "stroke_tia",
+    "heart_failure",
+    "pad",
 )
 #: Logistic models of *true* disease. ``intercept`` is the log-odds at age 60 for a White
 #: woman in quintile 5 who never smoked, with BMI 25 and none of the other conditions.
@@ -189,57 +277,147 @@ CONDITION_ORDER: tuple[str, ...] = (
 #: the PHE hypertension/AF prevalence models (age, sex, deprivation, ethnicity), UK Biobank
 #: and Whitehall cohort estimates for comorbidity odds ratios (rounded).
 CONDITION_MODELS: dict[str, dict] = {
-    "diabetes": {"min_age": 10, "intercept": -3.07, "age_slope": 0.045, "knot": 75,
-                 "age_slope_after_knot": -0.02,
-                 "odds_ratios": {"male": 1.35, "imd_quintile_step": 1.15,
-                                 "ethnicity": {"Asian": 2.6, "Black": 2.0, "Mixed": 1.3, "Other": 1.5},
-                                 "current_smoker": 1.3, "ex_smoker": 1.1, "bmi_per_5": 1.9}},
-    "hypertension": {"min_age": 18, "intercept": -1.29, "age_slope": 0.075, "knot": 70,
-                     "age_slope_after_knot": 0.03,
-                     "odds_ratios": {"male": 1.3, "imd_quintile_step": 1.08,
-                                     "ethnicity": {"Asian": 1.2, "Black": 1.9, "Mixed": 1.1, "Other": 1.1},
-                                     "bmi_per_5": 1.5, "diabetes": 2.0}},
-    "ckd": {"min_age": 18, "intercept": -3.4, "age_slope": 0.095, "knot": 120,
-            "age_slope_after_knot": 0.0,
-            "odds_ratios": {"male": 0.8, "imd_quintile_step": 1.08,
-                            "ethnicity": {"Asian": 1.2, "Black": 1.3},
-                            "diabetes": 2.5, "hypertension": 2.0}},
-    "chd": {"min_age": 18, "intercept": -4.9, "age_slope": 0.075, "knot": 85,
-            "age_slope_after_knot": 0.02,
-            "odds_ratios": {"male": 2.2, "imd_quintile_step": 1.15,
-                            "ethnicity": {"Asian": 1.7, "Black": 0.8, "Mixed": 1.1, "Other": 1.2},
-                            "current_smoker": 2.0, "ex_smoker": 1.3, "diabetes": 2.0,
-                            "hypertension": 1.8, "ckd": 1.4}},
-    "af": {"min_age": 18, "intercept": -4.4, "age_slope": 0.1, "knot": 85,
-           "age_slope_after_knot": 0.04,
-           "odds_ratios": {"male": 1.6, "imd_quintile_step": 1.03,
-                           "ethnicity": {"Asian": 0.55, "Black": 0.5, "Mixed": 0.8, "Other": 0.7},
-                           "hypertension": 1.6, "chd": 1.8, "diabetes": 1.2}},
-    "stroke_tia": {"min_age": 18, "intercept": -5.04, "age_slope": 0.07, "knot": 120,
-                   "age_slope_after_knot": 0.0,
-                   "odds_ratios": {"male": 1.2, "imd_quintile_step": 1.12,
-                                   "ethnicity": {"Asian": 1.2, "Black": 1.7, "Mixed": 1.1, "Other": 1.1},
-                                   "current_smoker": 1.6, "ex_smoker": 1.2, "diabetes": 1.5,
-                                   "hypertension": 2.0, "af": 2.5, "chd": 1.5}},
-    "heart_failure": {"min_age": 18, "intercept": -6.41, "age_slope": 0.095, "knot": 120,
-                      "age_slope_after_knot": 0.0,
-                      "odds_ratios": {"male": 1.5, "imd_quintile_step": 1.15,
-                                      "ethnicity": {"Asian": 1.1, "Black": 1.2},
-                                      "current_smoker": 1.3, "diabetes": 1.7, "hypertension": 1.6,
-                                      "chd": 3.5, "af": 3.5, "ckd": 1.5}},
-    "pad": {"min_age": 30, "intercept": -6.37, "age_slope": 0.07, "knot": 120,
-            "age_slope_after_knot": 0.0,
-            "odds_ratios": {"male": 1.5, "imd_quintile_step": 1.15,
-                            "ethnicity": {"Asian": 0.8, "Black": 1.2},
-                            "current_smoker": 3.0, "ex_smoker": 1.6, "diabetes": 2.5,
-                            "hypertension": 1.5, "chd": 2.5}},
+    "diabetes": {
+        "min_age": 10,
+        "intercept": -3.07,
+        "age_slope": 0.045,
+        "knot": 75,
+        "age_slope_after_knot": -0.02,
+        "odds_ratios": {
+            "male": 1.35,
+            "imd_quintile_step": 1.15,
+            "ethnicity": {"Asian": 2.6, "Black": 2.0, "Mixed": 1.3, "Other": 1.5},
+            "current_smoker": 1.3,
+            "ex_smoker": 1.1,
+            "bmi_per_5": 1.9,
+        },
+    },
+    "hypertension": {
+        "min_age": 18,
+        "intercept": -1.29,
+        "age_slope": 0.075,
+        "knot": 70,
+        "age_slope_after_knot": 0.03,
+        "odds_ratios": {
+            "male": 1.3,
+            "imd_quintile_step": 1.08,
+            "ethnicity": {"Asian": 1.2, "Black": 1.9, "Mixed": 1.1, "Other": 1.1},
+            "bmi_per_5": 1.5,
+            "diabetes": 2.0,
+        },
+    },
+    "ckd": {
+        "min_age": 18,
+        "intercept": -3.4,
+        "age_slope": 0.095,
+        "knot": 120,
+        "age_slope_after_knot": 0.0,
+        "odds_ratios": {
+            "male": 0.8,
+            "imd_quintile_step": 1.08,
+            "ethnicity": {"Asian": 1.2, "Black": 1.3},
+            "diabetes": 2.5,
+            "hypertension": 2.0,
+        },
+    },
+    "chd": {
+        "min_age": 18,
+        "intercept": -4.9,
+        "age_slope": 0.075,
+        "knot": 85,
+        "age_slope_after_knot": 0.02,
+        "odds_ratios": {
+            "male": 2.2,
+            "imd_quintile_step": 1.15,
+            "ethnicity": {"Asian": 1.7, "Black": 0.8, "Mixed": 1.1, "Other": 1.2},
+            "current_smoker": 2.0,
+            "ex_smoker": 1.3,
+            "diabetes": 2.0,
+            "hypertension": 1.8,
+            "ckd": 1.4,
+        },
+    },
+    "af": {
+        "min_age": 18,
+        "intercept": -4.4,
+        "age_slope": 0.1,
+        "knot": 85,
+        "age_slope_after_knot": 0.04,
+        "odds_ratios": {
+            "male": 1.6,
+            "imd_quintile_step": 1.03,
+            "ethnicity": {"Asian": 0.55, "Black": 0.5, "Mixed": 0.8, "Other": 0.7},
+            "hypertension": 1.6,
+            "chd": 1.8,
+            "diabetes": 1.2,
+        },
+    },
+    "stroke_tia": {
+        "min_age": 18,
+        "intercept": -5.04,
+        "age_slope": 0.07,
+        "knot": 120,
+        "age_slope_after_knot": 0.0,
+        "odds_ratios": {
+            "male": 1.2,
+            "imd_quintile_step": 1.12,
+            "ethnicity": {"Asian": 1.2, "Black": 1.7, "Mixed": 1.1, "Other": 1.1},
+            "current_smoker": 1.6,
+            "ex_smoker": 1.2,
+            "diabetes": 1.5,
+            "hypertension": 2.0,
+            "af": 2.5,
+            "chd": 1.5,
+        },
+    },
+    "heart_failure": {
+        "min_age": 18,
+        "intercept": -6.41,
+        "age_slope": 0.095,
+        "knot": 120,
+        "age_slope_after_knot": 0.0,
+        "odds_ratios": {
+            "male": 1.5,
+            "imd_quintile_step": 1.15,
+            "ethnicity": {"Asian": 1.1, "Black": 1.2},
+            "current_smoker": 1.3,
+            "diabetes": 1.7,
+            "hypertension": 1.6,
+            "chd": 3.5,
+            "af": 3.5,
+            "ckd": 1.5,
+        },
+    },
+    "pad": {
+        "min_age": 30,
+        "intercept": -6.37,
+        "age_slope": 0.07,
+        "knot": 120,
+        "age_slope_after_knot": 0.0,
+        "odds_ratios": {
+            "male": 1.5,
+            "imd_quintile_step": 1.15,
+            "ethnicity": {"Asian": 0.8, "Black": 1.2},
+            "current_smoker": 3.0,
+            "ex_smoker": 1.6,
+            "diabetes": 2.5,
+            "hypertension": 1.5,
+            "chd": 2.5,
+        },
+    },
 }
 #: QOF 2022/23 recorded prevalence the synthetic registers aim at (per cent). QOF's
 #: denominators are the whole list for the CVD registers, 17+ for diabetes and 18+ for
 #: CKD; the synthetic targets here are all stated on the whole (all ages) list.
 QOF_TARGETS: dict[str, float] = {
-    "hypertension": 15.0, "chd": 3.0, "af": 2.5, "heart_failure": 1.0, "stroke_tia": 2.0,
-    "pad": 0.6, "diabetes": 7.0, "ckd": 4.0,
+    "hypertension": 15.0,
+    "chd": 3.0,
+    "af": 2.5,
+    "heart_failure": 1.0,
+    "stroke_tia": 2.0,
+    "pad": 0.6,
+    "diabetes": 7.0,
+    "ckd": 4.0,
 }
 
 # --- Detection (under-diagnosis) -----------------------------------------------------
@@ -248,18 +426,32 @@ QOF_TARGETS: dict[str, float] = {
 #: estimates ~ 30-40% of hypertension and ~ 20-25% of AF undiagnosed, more in deprived
 #: areas; CKD stages 3-5 heavily under-recorded; diabetes ~ 10-15% undiagnosed.
 DETECTION: dict[str, dict] = {
-    "hypertension": {"by_imd_quintile": [0.56, 0.62, 0.67, 0.72, 0.76],
-                     "ethnicity_multiplier": {"Asian": 0.95, "Black": 0.85, "Mixed": 0.95,
-                                              "Other": 0.9, "Not stated": 0.8}},
-    "af": {"by_imd_quintile": [0.68, 0.72, 0.77, 0.8, 0.83],
-           "ethnicity_multiplier": {"Asian": 0.9, "Black": 0.9, "Mixed": 0.95,
-                                    "Other": 0.9, "Not stated": 0.85}},
-    "diabetes": {"by_imd_quintile": [0.82, 0.84, 0.86, 0.88, 0.9],
-                 "ethnicity_multiplier": {"Asian": 0.97, "Black": 0.95, "Not stated": 0.9}},
-    "ckd": {"by_imd_quintile": [0.52, 0.55, 0.58, 0.61, 0.64],
-            "ethnicity_multiplier": {"Asian": 0.95, "Black": 0.95, "Not stated": 0.9}},
-    "heart_failure": {"by_imd_quintile": [0.74, 0.76, 0.79, 0.81, 0.83],
-                      "ethnicity_multiplier": {"Not stated": 0.9}},
+    "hypertension": {
+        "by_imd_quintile": [0.56, 0.62, 0.67, 0.72, 0.76],
+        "ethnicity_multiplier": {
+            "Asian": 0.95,
+            "Black": 0.85,
+            "Mixed": 0.95,
+            "Other": 0.9,
+            "Not stated": 0.8,
+        },
+    },
+    "af": {
+        "by_imd_quintile": [0.68, 0.72, 0.77, 0.8, 0.83],
+        "ethnicity_multiplier": {"Asian": 0.9, "Black": 0.9, "Mixed": 0.95, "Other": 0.9, "Not stated": 0.85},
+    },
+    "diabetes": {
+        "by_imd_quintile": [0.82, 0.84, 0.86, 0.88, 0.9],
+        "ethnicity_multiplier": {"Asian": 0.97, "Black": 0.95, "Not stated": 0.9},
+    },
+    "ckd": {
+        "by_imd_quintile": [0.52, 0.55, 0.58, 0.61, 0.64],
+        "ethnicity_multiplier": {"Asian": 0.95, "Black": 0.95, "Not stated": 0.9},
+    },
+    "heart_failure": {
+        "by_imd_quintile": [0.74, 0.76, 0.79, 0.81, 0.83],
+        "ethnicity_multiplier": {"Not stated": 0.9},
+    },
     "chd": {"by_imd_quintile": [0.95, 0.95, 0.95, 0.95, 0.95], "ethnicity_multiplier": {}},
     "stroke_tia": {"by_imd_quintile": [0.97, 0.97, 0.97, 0.97, 0.97], "ethnicity_multiplier": {}},
     "pad": {"by_imd_quintile": [0.78, 0.78, 0.78, 0.78, 0.78], "ethnicity_multiplier": {}},
@@ -269,23 +461,42 @@ DETECTION: dict[str, dict] = {
 #: P(treated | eligible) by IMD quintile 1..5; nobody else is treated (undiagnosed disease
 #: cannot be treated). Eligibility uses *recorded* conditions (CVDPREVENT 2023 gaps).
 TREATMENT: dict[str, dict] = {
-    "statin": {"eligible": "recorded chd, stroke_tia or pad (any age); or recorded diabetes "
-                           "or ckd aged 40+",
-               "by_imd_quintile": [0.64, 0.68, 0.72, 0.75, 0.78]},
-    "antihypertensive": {"eligible": "recorded hypertension or heart_failure",
-                         "by_imd_quintile": [0.76, 0.79, 0.82, 0.85, 0.87]},
-    "anticoagulant": {"eligible": "recorded af with CHA2DS2-VASc >= 2 (men) or >= 3 (women), "
-                                  "scored from recorded conditions, age and sex",
-                      "by_imd_quintile": [0.78, 0.81, 0.84, 0.87, 0.89]},
+    "statin": {
+        "eligible": "recorded chd, stroke_tia or pad (any age); or recorded diabetes or ckd aged 40+",
+        "by_imd_quintile": [0.64, 0.68, 0.72, 0.75, 0.78],
+    },
+    "antihypertensive": {
+        "eligible": "recorded hypertension or heart_failure",
+        "by_imd_quintile": [0.76, 0.79, 0.82, 0.85, 0.87],
+    },
+    "anticoagulant": {
+        "eligible": "recorded af with CHA2DS2-VASc >= 2 (men) or >= 3 (women), "
+        "scored from recorded conditions, age and sex",
+        "by_imd_quintile": [0.78, 0.81, 0.84, 0.87, 0.89],
+    },
 }
 
 #: Measured risk factors after treatment (HSE 2021 levels). SBP in mmHg; cholesterol mmol/L.
 RISK_MEASURES: dict = {
-    "systolic_bp": {"adult_at_30": 115.0, "per_year_over_30": 0.38, "male": 4.0,
-                    "child_at_5": 98.0, "child_per_year": 1.0,
-                    "hypertension_untreated": 20.0, "hypertension_treated": 9.0, "sd": 11.0},
-    "cholesterol": {"adult_at_20": 4.4, "per_year_20_to_60": 0.025, "per_year_over_60": -0.01,
-                    "child": 4.1, "statin": -1.3, "diabetes": -0.2, "sd": 0.85},
+    "systolic_bp": {
+        "adult_at_30": 115.0,
+        "per_year_over_30": 0.38,
+        "male": 4.0,
+        "child_at_5": 98.0,
+        "child_per_year": 1.0,
+        "hypertension_untreated": 20.0,
+        "hypertension_treated": 9.0,
+        "sd": 11.0,
+    },
+    "cholesterol": {
+        "adult_at_20": 4.4,
+        "per_year_20_to_60": 0.025,
+        "per_year_over_60": -0.01,
+        "child": 4.1,
+        "statin": -1.3,
+        "diabetes": -0.2,
+        "sd": 0.85,
+    },
 }
 
 # --- Access --------------------------------------------------------------------------
@@ -297,14 +508,32 @@ RISK_MEASURES: dict = {
 #: rate ratio for ages under 40. NHS England RTT 18-week data; DNA rates ~ 7-10%, higher in
 #: deprived areas.
 ACCESS: dict = {
-    "referral": {"intercept": -5.6, "or_per_10_years_over_40": 1.25,
-                 "or_per_quintile_step": 0.95,
-                 "odds_ratios": {"chd": 6.0, "af": 7.0, "heart_failure": 10.0,
-                                 "stroke_tia": 2.0, "pad": 1.5, "hypertension": 1.5}},
-    "days_to_first_outpatient": {"mean_q5": 60.0, "rr_per_quintile_step": 1.07, "shape": 2.5,
-                                 "not_yet_seen": 0.06, "max": 730},
-    "missed_appointments": {"mean_q5": 0.12, "rr_per_quintile_step": 1.25,
-                            "rr_under_40": 1.6, "nb_shape": 1.5},
+    "referral": {
+        "intercept": -5.6,
+        "or_per_10_years_over_40": 1.25,
+        "or_per_quintile_step": 0.95,
+        "odds_ratios": {
+            "chd": 6.0,
+            "af": 7.0,
+            "heart_failure": 10.0,
+            "stroke_tia": 2.0,
+            "pad": 1.5,
+            "hypertension": 1.5,
+        },
+    },
+    "days_to_first_outpatient": {
+        "mean_q5": 60.0,
+        "rr_per_quintile_step": 1.07,
+        "shape": 2.5,
+        "not_yet_seen": 0.06,
+        "max": 730,
+    },
+    "missed_appointments": {
+        "mean_q5": 0.12,
+        "rr_per_quintile_step": 1.25,
+        "rr_under_40": 1.6,
+        "nb_shape": 1.5,
+    },
 }
 
 # --- Outcomes ------------------------------------------------------------------------
@@ -315,18 +544,42 @@ ACCESS: dict = {
 #: emergency admissions and ~2.5 CVD deaths per 1,000 a year in England (older
 #: catchments more).
 OUTCOMES: dict = {
-    "cvd_admissions": {"rate_at_60": 0.0038, "age_log_rr_per_year": 0.035,
-                       "rate_ratios": {"male": 1.3, "imd_quintile_step": 1.1,
-                                       "chd": 3.0, "af": 2.5, "heart_failure": 4.0,
-                                       "stroke_tia": 2.5, "pad": 2.0, "diabetes": 1.3,
-                                       "hypertension": 1.3, "ckd": 1.3,
-                                       "statin": 0.75, "antihypertensive": 0.85,
-                                       "anticoagulant": 0.7}},
-    "cvd_death": {"rate_at_60": 0.00062, "age_log_rr_per_year": 0.085,
-                  "rate_ratios": {"male": 1.4, "imd_quintile_step": 1.1,
-                                  "chd": 2.0, "af": 1.5, "heart_failure": 3.5,
-                                  "stroke_tia": 2.0, "pad": 1.5, "diabetes": 1.3,
-                                  "hypertension": 1.2, "ckd": 1.3,
-                                  "statin": 0.8, "antihypertensive": 0.85,
-                                  "anticoagulant": 0.75}},
+    "cvd_admissions": {
+        "rate_at_60": 0.0038,
+        "age_log_rr_per_year": 0.035,
+        "rate_ratios": {
+            "male": 1.3,
+            "imd_quintile_step": 1.1,
+            "chd": 3.0,
+            "af": 2.5,
+            "heart_failure": 4.0,
+            "stroke_tia": 2.5,
+            "pad": 2.0,
+            "diabetes": 1.3,
+            "hypertension": 1.3,
+            "ckd": 1.3,
+            "statin": 0.75,
+            "antihypertensive": 0.85,
+            "anticoagulant": 0.7,
+        },
+    },
+    "cvd_death": {
+        "rate_at_60": 0.00062,
+        "age_log_rr_per_year": 0.085,
+        "rate_ratios": {
+            "male": 1.4,
+            "imd_quintile_step": 1.1,
+            "chd": 2.0,
+            "af": 1.5,
+            "heart_failure": 3.5,
+            "stroke_tia": 2.0,
+            "pad": 1.5,
+            "diabetes": 1.3,
+            "hypertension": 1.2,
+            "ckd": 1.3,
+            "statin": 0.8,
+            "antihypertensive": 0.85,
+            "anticoagulant": 0.75,
+        },
+    },
 }

@@ -83,8 +83,7 @@ def demography(rng: np.random.Generator, area: pl.DataFrame, n: int) -> dict[str
     band = draw_from_table(rng, table, atype)
     within = rng.random(n)
     old = np.floor(rng.exponential(3.5, n)).astype(np.int64)
-    age = np.where(band < 18, band * 5 + np.floor(within * 5).astype(np.int64),
-                   90 + np.minimum(old, 20))
+    age = np.where(band < 18, band * 5 + np.floor(within * 5).astype(np.int64), 90 + np.minimum(old, 20))
 
     s = P.SEX
     ramp = np.clip((age - s["from_age"]) / (s["to_age"] - s["from_age"]), 0.0, 1.0)
@@ -93,19 +92,30 @@ def demography(rng: np.random.Generator, area: pl.DataFrame, n: int) -> dict[str
     e = P.ETHNICITY
     groups = e["groups"]
     shares = np.array([e["shares_by_type"][t] for t in AREA_TYPES])[atype]  # (n, 5)
-    minority = np.exp(e["minority_log_odds_per_year_over_40"] * (age - 40)
-                      + np.log(e["minority_or_per_quintile_step"]) * (step - 2))
+    minority = np.exp(
+        e["minority_log_odds_per_year_over_40"] * (age - 40)
+        + np.log(e["minority_or_per_quintile_step"]) * (step - 2)
+    )
     odds = shares / shares[:, :1]
     odds[:, 1:] *= minority[:, None]
     eth_true = np.array([_ETH[g] for g in groups])[categorical(rng, odds)]
     ns = e["not_stated"]
-    lp = (ns["intercept_logit"] + np.log(ns["or_per_quintile_step"]) * step
-          + ns["log_odds_per_year_under_45"] * np.maximum(45 - age, 0))
+    lp = (
+        ns["intercept_logit"]
+        + np.log(ns["or_per_quintile_step"]) * step
+        + ns["log_odds_per_year_under_45"] * np.maximum(45 - age, 0)
+    )
     not_stated = rng.random(n) < logistic(lp)
     eth_rec = np.where(not_stated, _ETH["Not stated"], eth_true)
     return {
-        "area_idx": area_idx, "area_type": atype, "imd_quintile": quint, "step": step,
-        "age": age.astype(np.int64), "female": female, "eth_true": eth_true, "eth": eth_rec,
+        "area_idx": area_idx,
+        "area_type": atype,
+        "imd_quintile": quint,
+        "step": step,
+        "age": age.astype(np.int64),
+        "female": female,
+        "eth_true": eth_true,
+        "eth": eth_rec,
     }
 
 
@@ -124,16 +134,23 @@ def lifestyle(rng: np.random.Generator, people: dict[str, np.ndarray]) -> None:
     lps = [np.zeros(len(age))]
     for key in ("ex", "current"):
         c = sm[key]
-        lps.append(c["intercept"] + c["male"] * male + np.log(c["or_per_quintile_step"]) * step
-                   + c["log_odds_per_year_over_40"] * np.maximum(over40, 0.0))
+        lps.append(
+            c["intercept"]
+            + c["male"] * male
+            + np.log(c["or_per_quintile_step"]) * step
+            + c["log_odds_per_year_over_40"] * np.maximum(over40, 0.0)
+        )
     probs = np.exp(np.stack(lps, axis=1))
     smoking = categorical(rng, probs)
     people["smoking"] = np.where(age < sm["min_age"], 0, smoking)
 
     b = P.BMI
-    adult = (b["adult_median"] + b["per_quintile_step"] * step
-             + b["per_year_20_to_60"] * (np.clip(age, 20, 60) - 20)
-             + b["per_year_over_70"] * np.maximum(age - 70, 0))
+    adult = (
+        b["adult_median"]
+        + b["per_quintile_step"] * step
+        + b["per_year_20_to_60"] * (np.clip(age, 20, 60) - 20)
+        + b["per_year_over_70"] * np.maximum(age - 70, 0)
+    )
     child = b["child_median_at_2"] + b["child_per_year"] * np.maximum(age - 2, 0)
     median = np.where(age >= 18, adult, np.minimum(child, adult))
     bmi = median * np.exp(rng.normal(0.0, b["log_sd"], len(age)))
@@ -144,8 +161,11 @@ def _condition_lp(name: str, people: dict[str, np.ndarray], true: dict[str, np.n
     """Linear predictor (log-odds) of true ``name`` from its model in ``P.CONDITION_MODELS``."""
     m = P.CONDITION_MODELS[name]
     age = people["age"].astype(np.float64)
-    lp = (m["intercept"] + m["age_slope"] * (np.minimum(age, m["knot"]) - 60.0)
-          + m["age_slope_after_knot"] * np.maximum(age - m["knot"], 0.0))
+    lp = (
+        m["intercept"]
+        + m["age_slope"] * (np.minimum(age, m["knot"]) - 60.0)
+        + m["age_slope_after_knot"] * np.maximum(age - m["knot"], 0.0)
+    )
     for key, ratio in m["odds_ratios"].items():
         if key == "male":
             lp += np.log(ratio) * (~people["female"])
@@ -204,8 +224,9 @@ def detection_probability(name: str, *, imd_quintile: np.ndarray, ethnicity: np.
     return np.minimum(np.asarray(d["by_imd_quintile"])[imd_quintile - 1] * mult[ethnicity], 1.0)
 
 
-def recorded_conditions(rng: np.random.Generator, people: dict[str, np.ndarray],
-                        true: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def recorded_conditions(
+    rng: np.random.Generator, people: dict[str, np.ndarray], true: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Recorded = true AND detected; never recorded without true disease.
 
     References

@@ -39,13 +39,25 @@ def geojson(area: pl.DataFrame) -> dict:
         {
             "type": "Feature",
             "id": lsoa,
-            "properties": {"lsoa": lsoa, "locality": loc, "imd_decile": dec, "imd_quintile": qu,
-                           "area_type": typ, "synthetic": True},
+            "properties": {
+                "lsoa": lsoa,
+                "locality": loc,
+                "imd_decile": dec,
+                "imd_quintile": qu,
+                "area_type": typ,
+                "synthetic": True,
+            },
             "geometry": {"type": "Polygon", "coordinates": [ring]},
         }
         for lsoa, loc, dec, qu, typ, ring in zip(
-            area["lsoa"], area["locality"], area["imd_decile"], area["imd_quintile"],
-            area["area_type"], rings, strict=True)
+            area["lsoa"],
+            area["locality"],
+            area["imd_decile"],
+            area["imd_quintile"],
+            area["area_type"],
+            rings,
+            strict=True,
+        )
     ]
     return {
         "type": "FeatureCollection",
@@ -59,8 +71,13 @@ def geojson(area: pl.DataFrame) -> dict:
     }
 
 
-def write(out: str | Path = "data/synthetic", *, n: int = 250_000, seed: int = 2024,
-          progress: Callable[[str], None] | None = None) -> dict[str, Path]:
+def write(
+    out: str | Path = "data/synthetic",
+    *,
+    n: int = 250_000,
+    seed: int = 2024,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Path]:
     """Generate the synthetic population and write ``population.parquet``, ``truth.json``
     and ``areas.geojson`` into ``out``.
 
@@ -97,14 +114,21 @@ def write(out: str | Path = "data/synthetic", *, n: int = 250_000, seed: int = 2
     people, truth = generate(n, seed=seed)
     say(f"Writing {paths['population']}")
     try:
-        people.write_parquet(paths["population"], compression="zstd", compression_level=3,
-                             statistics=True, row_group_size=ROW_GROUP_SIZE)
+        people.write_parquet(
+            paths["population"],
+            compression="zstd",
+            compression_level=3,
+            statistics=True,
+            row_group_size=ROW_GROUP_SIZE,
+        )
         say(f"Writing {paths['truth']}")
-        paths["truth"].write_text(json.dumps(truth, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
-                                  encoding="utf-8")
+        paths["truth"].write_text(
+            json.dumps(truth, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8"
+        )
         say(f"Writing {paths['areas']}")
-        paths["areas"].write_text(json.dumps(geojson(areas(seed)), separators=(",", ":")) + "\n",
-                                  encoding="utf-8")
+        paths["areas"].write_text(
+            json.dumps(geojson(areas(seed)), separators=(",", ":")) + "\n", encoding="utf-8"
+        )
     except OSError as exc:
         raise HealthgapError(ERR_OUT.format(path=folder, reason=exc.strerror or exc)) from None
     return paths
