@@ -35,7 +35,7 @@ from healthgap.descriptive import (
     waits,
 )
 from healthgap.descriptive.access import eligible_expr
-from healthgap.descriptive.narrative import extremes, gap_sentence, group_name, ratio_phrase
+from healthgap.pages.sentences import extremes, gap_sentence, group_name, ratio_phrase
 
 #: ESP2013 weights, typed in from Eurostat (2013) table 3 (independent of healthgap.stats).
 ESP = [

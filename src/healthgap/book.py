@@ -7,11 +7,12 @@ Each chapter starts with one hidden cell::
 
 :func:`setup` reads the environment the renderer sets for the chapter's
 kernel, loads the config, shows the synthetic-data banner (and the notice
-that disclosure control is off, when it is) and returns a :class:`Book`.
-Everything a chapter publishes goes through :meth:`Book.figure`,
-:meth:`Book.table` or :meth:`Book.download`: they apply
-:func:`healthgap.disclosure.protect` first, build the chart or table only from
-the protected frame, and write the same protected frame as a CSV download.
+that disclosure control is off, when it is) and returns a :class:`Book`: the
+chapter runtime (config, data, output paths). Pages (:mod:`healthgap.pages`)
+publish an aggregated frame once with :meth:`Book.publish`
+(:func:`healthgap.disclosure.publish`) and pass the :class:`Published` result to
+:meth:`Book.figure`, :meth:`Book.table` and :meth:`Book.download`, which build
+the chart, table and CSV download only from it.
 
 Downloads
 ---------
@@ -50,6 +51,7 @@ import polars as pl
 
 from healthgap.banners import disclosure_banner, synthetic_banner
 from healthgap.config import Config, load_config
+from healthgap.disclosure import ERR_NOT_PUBLISHED, Published, assert_publishable, publish
 from healthgap.downloads import (
     FRAGMENT_DIR,
     MANIFEST_NAME,
@@ -59,9 +61,11 @@ from healthgap.downloads import (
     write_download,
     write_manifest,
 )
+from healthgap.text import group_noun, join
 
 __all__ = [
     "Book",
+    "Published",
     "setup",
     "group_noun",
     "write_manifest",
@@ -90,7 +94,6 @@ ERR_MISSING_COUNTS = (
     "{what} {id!r}: the count columns {missing} are not in the data (columns: {columns}). "
     "Pass the names of the columns that hold counts of people or events as counts=[...]."
 )
-ERR_NOT_FRAME = "{what} {id!r}: data must be a polars DataFrame, got {type}."
 
 _SKIP_NOTE = "This section is skipped because the dataset has no {what}."
 
@@ -139,12 +142,16 @@ class Book:
     chapter: str
     page_prefix: str
     downloads: Path
+    #: The person table, when given directly (tests, notebooks); else loaded from the config.
+    data: pl.DataFrame | None = field(default=None, repr=False)
     _ids: set[str] = field(default_factory=set, repr=False)
 
     # -- data ---------------------------------------------------------------
     @property
     def frame(self) -> pl.DataFrame:
         """The validated person table, collected once per kernel and cached."""
+        if self.data is not None:
+            return self.data
         source = Path(self.config.data.path)
         try:
             stamp = source.stat().st_mtime
@@ -222,12 +229,12 @@ class Book:
             from healthgap.contract import CONTRACT
 
             names = [f"{CONTRACT[c].label.lower()} ({c})" if c in CONTRACT else c for c in missing]
-            display(self.skip(_join(names) + (" column" if len(names) == 1 else " columns")))
+            display(self.skip(join(names, conjunction="or") + (" column" if len(names) == 1 else " columns")))
             return False
         return True
 
     # -- publishing ---------------------------------------------------------
-    def protect(
+    def publish(
         self,
         data: pl.DataFrame,
         *,
@@ -235,82 +242,27 @@ class Book:
         derived: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
         by: Sequence[str] | str | None = None,
         across: Sequence[str] | None = None,
-        what: str = "Output",
-        id: str = "",
-    ) -> pl.DataFrame:
-        """Apply disclosure control to an aggregated frame and check the result.
+        recompute: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    ) -> Published:
+        """:func:`healthgap.disclosure.publish` with this book's disclosure settings.
 
-        Parameters
-        ----------
-        data : the aggregated frame.
-        counts : count columns (suppressed when 1-7, rounded to 5).
-        derived : columns computed from the counts, nulled where a count is
-            suppressed: a list (for every count) or a mapping count -> columns.
-            Default: every floating-point column that is not a count (rates,
-            intervals, ratios), so nothing derived from a suppressed cell leaks.
-        by : columns whose groups are independent tables; default those of
-            ``dimension``/``measure`` that the frame has.
-        across : dimension columns of a cross-tabulation (see ``protect``).
-
-        Rows the input already marks ``suppressed`` (e.g. a pivot of the
-        fairness audit's protected results, whose values are null because an
-        earlier step suppressed their counts) stay marked, so their empty cells
-        show "[c]" as they do in the charts, not "[x]".
-
-        Rate ratios against a reference group (``rate_ratio``, ``rr_lower``,
-        ``rr_upper``) are hidden in a whole group when its reference row has a
-        suppressed count (they would give that row's rate back). The reference
-        row is the one with ``is_reference`` True, or, without that column, the
-        one whose ``rate_ratio`` is exactly 1 with no interval (how
-        :func:`healthgap.stats.rate_ratio` marks it).
-
-        References
-        ----------
-        .. [1] Hundepool A et al. (2012). Statistical Disclosure Control. Wiley, ch. 5.
+        The one publication step of an aggregated frame: pass the result to
+        :meth:`figure`, :meth:`table`, :meth:`download` and to the sentences.
         """
-        from healthgap.disclosure import assert_publishable, protect
+        return publish(
+            data,
+            counts=counts,
+            derived=derived,
+            by=by,
+            across=across,
+            recompute=recompute,
+            settings=self.config.disclosure,
+        )
 
-        if not isinstance(data, pl.DataFrame):
-            raise TypeError(ERR_NOT_FRAME.format(what=what, id=id, type=type(data).__name__))
-        counts = list(counts)
-        missing = [c for c in counts if c not in data.columns]
-        if missing:
-            raise KeyError(
-                ERR_MISSING_COUNTS.format(what=what, id=id, missing=missing, columns=", ".join(data.columns))
-            )
-        if counts:
-            if derived is None:
-                derived = [
-                    c
-                    for c, t in data.schema.items()
-                    if t.is_float() and c not in counts and c != "confidence"
-                ]
-            mapping = (
-                {k: list(v) for k, v in derived.items()}
-                if isinstance(derived, Mapping)
-                else {c: list(derived) for c in counts}
-            )
-            if by is None:
-                by = [c for c in ("dimension", "measure") if c in data.columns]
-            by = [by] if isinstance(by, str) else list(by)
-            relative = [c for c in _RELATIVE if c in data.columns and c not in by]
-            if relative:
-                data = data.with_columns(_reference_marker(data).alias(_REFERENCE_TMP))
-            upstream = _upstream_suppressed(data)
-            data = protect(
-                data,
-                counts=counts,
-                derived={k: v for k, v in mapping.items() if v},
-                by=by,
-                across=list(across) if across else None,
-                reference=_REFERENCE_TMP if relative else None,
-                relative=relative,
-                settings=self.config.disclosure,
-            ).drop(_REFERENCE_TMP, strict=False)
-            if upstream is not None and self.config.disclosure.enabled:
-                data = _keep_upstream(data, upstream)
-        assert_publishable(data, settings=self.config.disclosure)
-        return data
+    def protect(self, data: pl.DataFrame, *, counts: Sequence[str], **kwargs: Any) -> pl.DataFrame:
+        """The protected frame of :meth:`publish` (for chapters not yet moved to :mod:`healthgap.pages`)."""
+        kwargs.pop("what", None), kwargs.pop("id", None)
+        return self.publish(data, counts=counts, **kwargs).frame
 
     def figure(
         self,
@@ -319,27 +271,22 @@ class Book:
         id: str,
         title: str,
         description: str,
-        data: pl.DataFrame,
-        counts: Sequence[str],
-        derived: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
-        by: Sequence[str] | str | None = None,
-        across: Sequence[str] | None = None,
+        data: Published | pl.DataFrame,
         columns: Mapping[str, str] | None = None,
         formats: Mapping[str, str | tuple[str, int]] | None = None,
+        **legacy: Any,
     ) -> Any:
         """Publish a chart with its text alternative, data table and CSV download.
 
         Parameters
         ----------
-        chart : a callable that builds the Altair chart from the *protected*
-            frame (preferred), or a finished chart, which must then pass
+        chart : a callable that builds the Altair chart from the published frame
+            (preferred), or a finished chart, which must then pass
             :func:`healthgap.disclosure.assert_publishable`.
         id : figure id (lower-case, hyphens); names the download file.
         title : short title, also the download's title in the manifest.
         description : text alternative describing what the chart shows.
-        data : the aggregated frame behind the chart.
-        counts : columns of ``data`` holding counts (suppressed and rounded).
-        derived, by, across : as for :meth:`protect`.
+        data : the :class:`Published` frame behind the chart.
         columns, formats : columns (and number formats) of the "show the
             numbers" table under the chart; default every column.
 
@@ -355,21 +302,19 @@ class Book:
         from IPython.display import HTML
 
         from healthgap.charts import figure_html
-        from healthgap.disclosure import assert_publishable
 
         title, description = self.tidy(title), self.tidy(description)
-        protected = self._claim_and_protect(
-            data, id=id, what="Figure", counts=counts, derived=derived, by=by, across=across
-        )
-        spec = chart(protected) if _is_builder(chart) else chart
+        self._claim(id)
+        published = self._published(data, what="Figure", id=id, legacy=legacy)
+        spec = chart(published.frame) if _is_builder(chart) else chart
         assert_publishable(spec, settings=self.config.disclosure)
-        href = self._write(protected, id=id, title=title, kind="figure", description=description)
+        href = self._write(published.frame, id=id, title=title, kind="figure", description=description)
         markup = figure_html(
             spec,
             id=id,
             title=title,
             description=description,
-            data=protected,
+            data=published.frame,
             download_href=href,
             asset_prefix=self.page_prefix,
             columns=columns,
@@ -380,31 +325,26 @@ class Book:
 
     def table(
         self,
-        df: pl.DataFrame,
+        df: Published | pl.DataFrame,
         *,
         id: str,
         title: str,
-        counts: Sequence[str],
-        derived: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
-        by: Sequence[str] | str | None = None,
-        across: Sequence[str] | None = None,
-        columns: dict[str, str] | None = None,
+        columns: Mapping[str, str] | None = None,
         formats: Mapping[str, str | tuple[str, int]] | None = None,
         note: str | None = None,
         download: bool = True,
+        **legacy: Any,
     ) -> Any:
-        """Publish a table (and its CSV download) after disclosure control.
+        """Show a published frame as a table, with its CSV download.
 
         Parameters
         ----------
-        df : the aggregated frame.
+        df : the :class:`Published` frame.
         id, title : table id and caption.
-        counts, derived, by, across : as for :meth:`protect`. ``counts=[]`` marks a
-            table without counts of people (e.g. the data dictionary).
         columns : columns to show, optionally mapped to display headings.
         formats : per-column number formats for :func:`healthgap.tables.table_html`.
         note : footnote under the table.
-        download : also write the protected frame as a CSV download.
+        download : also write the frame as a CSV download.
 
         References
         ----------
@@ -415,41 +355,51 @@ class Book:
         from healthgap.tables import table_html
 
         title = self.tidy(title)
-        protected = self._claim_and_protect(
-            df, id=id, what="Table", counts=counts, derived=derived, by=by, across=across
+        self._claim(id)
+        published = self._published(df, what="Table", id=id, legacy=legacy)
+        markup = table_html(
+            published.frame, id=id, caption=title, columns=columns, formats=formats, note=note
         )
-        markup = table_html(protected, id=id, caption=title, columns=columns, formats=formats, note=note)
         if download:
-            href = self._write(protected, id=id, title=title, kind="table")
+            href = self._write(published.frame, id=id, title=title, kind="table")
             markup += download_link(href, link_text(title, kind="table"))
         return HTML(markup)
 
-    def download(
-        self,
-        df: pl.DataFrame,
-        *,
-        id: str,
-        title: str,
-        counts: Sequence[str],
-        derived: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
-        by: Sequence[str] | str | None = None,
-        across: Sequence[str] | None = None,
-    ) -> Any:
-        """Write a protected CSV download and return a link to it."""
+    def download(self, df: Published | pl.DataFrame, *, id: str, title: str, **legacy: Any) -> Any:
+        """Write a published frame as a CSV download and return a link to it."""
         from IPython.display import HTML
 
         title = self.tidy(title)
-        protected = self._claim_and_protect(
-            df, id=id, what="Download", counts=counts, derived=derived, by=by, across=across
-        )
-        href = self._write(protected, id=id, title=title, kind="data")
+        self._claim(id)
+        published = self._published(df, what="Download", id=id, legacy=legacy)
+        href = self._write(published.frame, id=id, title=title, kind="data")
         return HTML(download_link(href, link_text(title, kind="data")))
 
     # -- internals ----------------------------------------------------------
-    def _claim_and_protect(self, data: pl.DataFrame, *, id: str, what: str, **protect: Any) -> pl.DataFrame:
-        """Reserve ``id`` in this chapter and return ``data`` after :meth:`protect`."""
-        self._claim(id)
-        return self.protect(data, what=what, id=id, **protect)
+    def _published(self, data: Any, *, what: str, id: str, legacy: Mapping[str, Any]) -> Published:
+        """``data`` as a :class:`Published`: checked against this book's settings.
+
+        A plain frame with ``counts=`` is published here (chapters not yet moved to
+        :mod:`healthgap.pages`); anything else is an error.
+        """
+        if isinstance(data, Published):
+            if legacy:
+                raise TypeError(
+                    f"{what} {id!r}: a Published frame takes no {sorted(legacy)}; it is protected already."
+                )
+            assert_publishable(data.frame, settings=self.config.disclosure)
+            return data
+        if isinstance(data, pl.DataFrame) and "counts" in legacy:
+            counts = legacy["counts"]
+            missing = [c for c in counts if c not in data.columns]
+            if missing:
+                raise KeyError(
+                    ERR_MISSING_COUNTS.format(
+                        what=what, id=id, missing=missing, columns=", ".join(data.columns)
+                    )
+                )
+            return self.publish(data, **legacy)
+        raise TypeError(ERR_NOT_PUBLISHED.format(what=what, id=id, type=type(data).__name__))
 
     def _claim(self, id: str) -> None:
         if not isinstance(id, str) or not _ID_PATTERN.match(id):
@@ -474,72 +424,6 @@ class Book:
         return f"{self.page_prefix}downloads/{rel}"
 
 
-_RELATIVE = ("rate_ratio", "rr_lower", "rr_upper")
-_REFERENCE_TMP = "__hg_is_reference"
-
-
-def _upstream_suppressed(data: pl.DataFrame) -> pl.Series | None:
-    """The input's own ``suppressed`` flags (Boolean), when some row is already suppressed."""
-    if "suppressed" not in data.columns or data.schema["suppressed"] != pl.Boolean:
-        return None
-    flags = data.get_column("suppressed").fill_null(False)
-    return flags if flags.any() else None
-
-
-def _keep_upstream(data: pl.DataFrame, upstream: pl.Series) -> pl.DataFrame:
-    """``data`` (protected, same rows in the same order) with the input's suppressed rows still marked."""
-    from healthgap.disclosure import REASON_INPUT
-
-    if upstream.len() != data.height:  # protect() keeps every row; never guess if it did not
-        return data
-    was = pl.lit(upstream)
-    return data.with_columns(
-        suppression_reason=pl.when(was & pl.col("suppression_reason").is_null())
-        .then(pl.lit(REASON_INPUT))
-        .otherwise(pl.col("suppression_reason")),
-        suppressed=pl.col("suppressed").fill_null(False) | was,
-    )
-
-
-def _reference_marker(data: pl.DataFrame) -> pl.Expr:
-    """True on each group's reference row: ``is_reference``, else a rate ratio of exactly 1 without CI."""
-    if "is_reference" in data.columns and data.schema["is_reference"] == pl.Boolean:
-        return pl.col("is_reference").fill_null(False)
-    marker = pl.col("rate_ratio") == 1.0
-    for c in ("rr_lower", "rr_upper"):
-        if c in data.columns:
-            marker = marker & pl.col(c).is_null()
-    return marker.fill_null(False)
-
-
-def group_noun(label: str) -> str:
-    """How a sentence names one group of an equity dimension, from the dimension's label.
-
-    The label is lower-cased for mid-sentence use (acronyms kept) and is the
-    noun itself when it names a group ("Ethnic group" -> "ethnic group", "Sex"
-    -> "sex", "Age band" -> "age band", "Locality" -> "locality"); "group" is
-    added only when the label ends with a qualifier in brackets, which is not a
-    noun of its own ("Deprivation (IMD quintile)" -> "deprivation (IMD quintile)
-    group"). Never "ethnic group group".
-
-    Parameters
-    ----------
-    label : the dimension's display label, as in the config.
-
-    Returns
-    -------
-    str
-        Use as ``f"for each {group_noun(label)}"``.
-    """
-    words = " ".join(str(label).split())
-    first = words.split(" ", 1)[0]
-    if not any(ch.isupper() for ch in first[1:]):
-        words = words[:1].lower() + words[1:]
-    if words.endswith(")"):
-        return f"{words} group"
-    return words
-
-
 _DOUBLED_GROUP = re.compile(r"\b(groups?) group\b", flags=re.IGNORECASE)
 
 
@@ -562,13 +446,6 @@ def _under_quarto() -> bool:
 
 def _is_builder(chart: Any) -> bool:
     return callable(chart) and not hasattr(chart, "to_dict")
-
-
-def _join(items: Sequence[str]) -> str:
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " or " + items[-1]
 
 
 def setup(chapter: str | None = None, *, display_banners: bool = True) -> Book:

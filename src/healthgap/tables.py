@@ -26,10 +26,8 @@ References
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Literal
 
 import polars as pl
 
@@ -41,6 +39,7 @@ from healthgap.disclosure import (
     REASON_SECONDARY,
     assert_publishable,
 )
+from healthgap.text import STYLES, _check_style, format_expr, format_number, join, lower_first
 
 __all__ = [
     "table_html",
@@ -56,18 +55,6 @@ __all__ = [
     "FEW_EVENTS",
 ]
 
-Style = Literal["number", "integer", "rate", "percent", "proportion", "ratio", "text"]
-#: Default decimal places of each style. ``percent`` takes values on a 0-100
-#: scale, ``proportion`` takes 0-1 and shows it as a percentage.
-STYLES: dict[str, int] = {
-    "number": 1,
-    "integer": 0,
-    "rate": 1,
-    "percent": 1,
-    "proportion": 1,
-    "ratio": 2,
-    "text": 0,
-}
 SUPPRESSED_MARK = "[c]"
 MISSING_MARK = "[x]"
 #: A value that does not apply: the interval of a reference group's rate ratio (always 1).
@@ -98,8 +85,6 @@ _NOTE_REASONS = {
 }
 _RELATIVE_CI = ("rr_lower", "rr_upper")
 
-ERR_STYLE = "Unknown number style {style!r} for {where}; use one of {allowed}, or (style, decimal places)."
-ERR_DP = "Decimal places for {where} must be a whole number from 0 to 10; got {dp!r}."
 ERR_COLUMNS = "table_html(): column(s) {missing} are not in the table (columns: {present})."
 ERR_ID = "table_html(): `id` must be a non-empty string without spaces, e.g. 'rates-by-imd'; got {id!r}."
 ERR_GROUP = (
@@ -114,80 +99,6 @@ _REASON_TEXT = {
     REASON_SECONDARY: "Some further counts are withheld so that a suppressed count cannot be worked out from the others.",
     REASON_INPUT: "Some counts were already withheld at an earlier step of the analysis.",
 }
-
-
-def _check_style(style: str, dp: int | None, where: str) -> int:
-    if style not in STYLES:
-        raise ValueError(ERR_STYLE.format(style=style, where=where, allowed=", ".join(STYLES)))
-    dp = STYLES[style] if dp is None else dp
-    if isinstance(dp, bool) or not isinstance(dp, int) or not 0 <= dp <= 10:
-        raise ValueError(ERR_DP.format(where=where, dp=dp))
-    return dp
-
-
-def format_expr(x: str | pl.Expr, *, style: Style = "number", dp: int | None = None) -> pl.Expr:
-    """Format numbers as text with thousands separators and a fixed number of decimals.
-
-    Parameters
-    ----------
-    x : column name or expression.
-    style : ``"integer"`` (1,234), ``"number"``/``"rate"`` (1,234.5), ``"ratio"`` (1.23),
-        ``"percent"`` (12.3%, input 0-100), ``"proportion"`` (12.3%, input 0-1), ``"text"``.
-    dp : decimal places; defaults to the style's (:data:`STYLES`).
-
-    Returns
-    -------
-    polars.Expr
-        String expression; null, NaN and infinite values give null. Halves are
-        rounded to even on the scaled value (as Python's ``format`` does for
-        exactly representable halves).
-
-    References
-    ----------
-    .. [1] Government Analysis Function. Presenting numbers: use commas for thousands.
-    """
-    expr = pl.col(x) if isinstance(x, str) else x
-    dp = _check_style(style, dp, where="format_expr")
-    if style == "text":
-        return expr.cast(pl.String)
-    v = expr.cast(pl.Float64)
-    if style == "proportion":
-        v = v * 100
-    v = pl.when(v.is_finite()).then(v)
-    scaled = (v.abs() * 10**dp).round(0).cast(pl.Int64)
-    whole = (scaled // 10**dp).cast(pl.String).str.reverse().str.replace_all(r"(\d{3})", "$1,")
-    whole = whole.str.strip_suffix(",").str.reverse()
-    sign = pl.when((v < 0) & (scaled > 0)).then(pl.lit("-")).otherwise(pl.lit(""))
-    parts = [sign, whole]
-    if dp:
-        parts += [pl.lit("."), (scaled % 10**dp).cast(pl.String).str.zfill(dp)]
-    if style in ("percent", "proportion"):
-        parts.append(pl.lit("%"))
-    out = pl.concat_str(parts)
-    try:
-        return out.alias(expr.meta.output_name())
-    except pl.exceptions.ComputeError:  # e.g. a literal: no name to keep
-        return out
-
-
-def format_number(
-    x: float | int | None, *, dp: int | None = None, style: Style = "number", missing: str = "not available"
-) -> str:
-    """Format one number for a sentence, e.g. ``format_number(1234)`` -> ``"1,234.0"``.
-
-    Uses :func:`format_expr`, so numbers in sentences match the tables exactly.
-    ``format_number(0.123, style="proportion")`` -> ``"12.3%"``;
-    ``format_number(1234, style="integer")`` -> ``"1,234"``. Null/NaN give ``missing``.
-    A value that rounds to zero never carries a sign (``-0.0`` and ``-0.04`` give ``"0.0"``).
-
-    References
-    ----------
-    .. [1] Government Analysis Function. Presenting numbers.
-    """
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return missing
-    out = pl.select(format_expr(pl.lit(float(x), dtype=pl.Float64), style=style, dp=dp)).item()
-    return missing if out is None else out
 
 
 def _escape(expr: pl.Expr) -> pl.Expr:
@@ -498,11 +409,6 @@ _COLUMNS_PART = re.compile(r"^(?P<cols>[\w ]+(?:, [\w ]+)*): (?P<why>.+)$")
 _PRIMARY = re.compile(r"^count of (?P<lo>\d+)-(?P<hi>\d+)$")
 
 
-def _lower_first(text: str) -> str:
-    word = text.split(" ", 1)[0]
-    return text if word.isupper() and len(word) > 1 else text[:1].lower() + text[1:]
-
-
 def _named(cols: list[str], labels: Mapping[str, str]) -> list[str]:
     """Display labels of the shown columns, a "Lower X" / "Upper X" pair read as one "X" (CI spelled out)."""
     names = [labels[c] for c in cols if c in labels]
@@ -523,8 +429,7 @@ def _named(cols: list[str], labels: Mapping[str, str]) -> list[str]:
 
 
 def _join(items: list[str]) -> str:
-    items = [items[0], *(_lower_first(i) for i in items[1:])]
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return join([items[0], *(lower_first(i) for i in items[1:])])
 
 
 def reason_notes(reasons: Sequence[str], *, labels: Mapping[str, str], columns: Sequence[str]) -> list[str]:

@@ -8,12 +8,14 @@ deaths, GP practice funnels), :mod:`.geography` (small-area rates) and
 :mod:`.headlines` (the five headline findings as sentences).
 
 All functions take the canonical person table (lazy or eager) and return
-aggregated polars frames; publish them through :class:`healthgap.book.Book`,
-which applies disclosure control.
+aggregated polars frames; pages publish them once through
+:func:`healthgap.disclosure.publish` (:meth:`healthgap.book.Book.publish`).
+:func:`dimensions_in` gives the configured equity dimensions the data has.
 """
 
 from __future__ import annotations
 
+from healthgap.descriptive._common import LEVEL, dimensions_in, label_levels, level_expr
 from healthgap.descriptive.access import detection, missed, observed_expected, treatment, waits
 from healthgap.descriptive.geography import area_rates
 from healthgap.descriptive.headlines import Finding, Headlines, headlines
@@ -22,6 +24,10 @@ from healthgap.descriptive.population import completeness, composition, not_stat
 from healthgap.descriptive.prevalence import concentration, gradient, intersection, prevalence, rates
 
 __all__ = [
+    "LEVEL",
+    "dimensions_in",
+    "label_levels",
+    "level_expr",
     "Finding",
     "Headlines",
     "headlines",

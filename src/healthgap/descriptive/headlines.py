@@ -29,7 +29,7 @@ import polars as pl
 from healthgap.config import Config, DisclosureSettings
 from healthgap.contract import CONDITION_LABELS
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of
-from healthgap.tables import format_number
+from healthgap.text import format_number
 
 __all__ = ["Finding", "Headlines", "headlines"]
 

@@ -2,6 +2,10 @@
 
 API
 ---
+- :func:`publish` -- **the publication step**: protects an aggregated frame once
+  (rule 8 statistics recomputed from the published counts, rules 1-7, then
+  :func:`assert_publishable`) and returns a :class:`Published`, which is what
+  figures, tables, downloads and sentences take.
 - :func:`protect` -- primary suppression of small counts, rounding, suppression
   of values derived from suppressed counts, and secondary suppression so a
   suppressed cell cannot be recovered from a total.
@@ -98,6 +102,7 @@ References
 from __future__ import annotations
 
 from healthgap.disclosure._protect import disclosure_notice, protect
+from healthgap.disclosure._publish import ERR_NOT_PUBLISHED, RELATIVE_COLUMNS, Published, publish
 from healthgap.disclosure._publishable import assert_publishable
 from healthgap.disclosure._published import published_counts
 from healthgap.disclosure._rules import (
@@ -115,6 +120,10 @@ from healthgap.disclosure._rules import (
 from healthgap.errors import DisclosureError
 
 __all__ = [
+    "publish",
+    "Published",
+    "RELATIVE_COLUMNS",
+    "ERR_NOT_PUBLISHED",
     "DisclosureError",
     "protect",
     "published_counts",

@@ -1,4 +1,4 @@
-"""Sentences for the chapters, computed from protected tables.
+"""Sentences several pages share, computed from published frames.
 
 The chapters never type a number: they call these helpers on the same
 disclosure-protected frames they publish, so the text always matches the
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from healthgap.descriptive._common import LEVEL
-from healthgap.tables import format_number
+from healthgap.descriptive import LEVEL
+from healthgap.text import format_number, lower_first
 
 __all__ = [
     "SUPPRESSED_TEXT",
@@ -29,10 +29,6 @@ __all__ = [
 ]
 
 SUPPRESSED_TEXT = "not published (too few people)"
-
-
-def lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
 
 
 def fmt(x: float | None, dp: int = 1, *, suffix: str = "") -> str:

@@ -9,7 +9,7 @@ the fit's data-and-settings hash plus every option that changes them.
 Usage in a chapter::
 
     from healthgap.book import setup
-    from healthgap.models.pages import ModelPages
+    from healthgap.pages._models import ModelPages
     book = setup("fairness")
     pages = ModelPages(book)
     if pages.problem: display(book.skip(pages.problem))
@@ -28,37 +28,14 @@ from healthgap.errors import ConfigError, DataError
 from healthgap.models._cache import cached, fit_cached
 from healthgap.models._features import label_of, resolve
 from healthgap.models._fit import MODEL_LABELS, ModelResult
-from healthgap.tables import format_number
+from healthgap.text import lower_first, pct
 
-__all__ = ["ModelPages", "pct", "num", "interval", "lower_first", "AUDIT_BOOT", "MODEL_BOOT"]
+__all__ = ["ModelPages", "AUDIT_BOOT", "MODEL_BOOT"]
 
 #: Bootstrap replicates used in the chapters (metrics, audit and SHAP intervals).
 MODEL_BOOT = 200
 AUDIT_BOOT = 200
 PREFERRED_MITIGATION = ("imd_quintile", "ethnicity", "sex")
-
-
-def lower_first(text: str) -> str:
-    """Lower-case the first letter unless the first word is an acronym ("CVD admissions" stays)."""
-    word = text.split(" ", 1)[0]
-    return text if word.isupper() and len(word) > 1 else text[:1].lower() + text[1:]
-
-
-def pct(x: float | None, dp: int = 1) -> str:
-    """``0.1234 -> "12.3%"``; missing -> "not available" (via :func:`healthgap.tables.format_number`,
-    so a value that rounds to zero never reads "-0.0%")."""
-    return format_number(x, style="proportion", dp=dp)
-
-
-def num(x: float | None, dp: int = 2) -> str:
-    """Number with ``dp`` decimals and thousands separators; missing -> "not available"."""
-    return format_number(x, dp=dp)
-
-
-def interval(lo: float | None, hi: float | None, *, dp: int = 2, percent: bool = False) -> str:
-    """``"95% CI 0.71 to 0.75"`` (or percentages)."""
-    f = (lambda v: pct(v, dp)) if percent else (lambda v: num(v, dp))
-    return f"95% CI {f(lo)} to {f(hi)}"
 
 
 class ModelPages:

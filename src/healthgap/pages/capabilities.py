@@ -1,0 +1,123 @@
+"""What the dataset supports, decided once for every page.
+
+Several pages ask the same questions of the data -- does it carry each
+person's true status (a synthetic population), which area column does the
+geography chapter draw and can it draw a real map, which equity dimensions
+are present -- and must give the same answer, or one page would promise a
+section that another skips. :func:`capabilities` answers them all from the
+config and the person table's columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+from healthgap.config import Config, Dimension
+from healthgap.descriptive import dimensions_in
+
+__all__ = ["Capabilities", "capabilities", "AREA_COLUMNS", "AREA_PHRASES"]
+
+#: Area columns the geography chapter can draw, most detailed first.
+AREA_COLUMNS = ("lsoa", "gp_practice", "locality")
+
+#: How "for each <area>" reads for each area column.
+AREA_PHRASES = {
+    "lsoa": "for each small area (LSOA)",
+    "gp_practice": "for each GP practice",
+    "locality": "for each locality",
+}
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the rendered dataset supports.
+
+    Attributes
+    ----------
+    columns : the canonical columns present.
+    conditions : configured conditions present in the data.
+    truth : conditions with each person's true status (``true_<condition>``) as well.
+    dimensions : configured equity dimensions present, levels resolved from the data.
+    area_column : the column the geography chapter draws (``lsoa`` when present, else
+        the boundary file's key column when present), or None.
+    area_view : ``"map"`` when boundaries keyed by that column exist, ``"tiles"`` when
+        the areas are drawn as equal-sized tiles, ``None`` when there is no area column.
+    """
+
+    columns: frozenset[str]
+    conditions: tuple[str, ...]
+    truth: tuple[str, ...]
+    dimensions: tuple[Dimension, ...]
+    area_column: str | None
+    area_view: Literal["map", "tiles"] | None
+
+    @property
+    def has_truth(self) -> bool:
+        """Whether any condition comes with each person's true status (synthetic data)."""
+        return bool(self.truth)
+
+    @property
+    def mapped(self) -> bool:
+        """Whether the geography chapter draws a real map (boundaries for its area column)."""
+        return self.area_view == "map"
+
+    def has(self, *columns: str) -> bool:
+        """Whether every one of ``columns`` is in the dataset."""
+        return all(c in self.columns for c in columns)
+
+    def dimension(self, name: str) -> Dimension | None:
+        """The present dimension called ``name``, or None."""
+        return next((d for d in self.dimensions if d.name == name), None)
+
+    @property
+    def dimension_names(self) -> tuple[str, ...]:
+        return tuple(d.name for d in self.dimensions)
+
+    @property
+    def area_phrase(self) -> str | None:
+        """ "for each small area (LSOA)" etc., or None without an area column."""
+        if self.area_column is None:
+            return None
+        return AREA_PHRASES.get(self.area_column, f"by {self.area_column}")
+
+
+def area_column(config: Config, columns: frozenset[str] | set[str]) -> str | None:
+    """The column the geography chapter draws: ``lsoa``, else the boundary key, else None."""
+    if "lsoa" in columns:
+        return "lsoa"
+    key = config.data.boundary_key
+    return key if key in columns else None
+
+
+def capabilities(config: Config, people: pl.LazyFrame | pl.DataFrame) -> Capabilities:
+    """What ``people`` (the canonical person table of ``config``) supports.
+
+    Parameters
+    ----------
+    config : the loaded config.
+    people : the canonical person table (:func:`healthgap.data.load`).
+
+    Returns
+    -------
+    Capabilities
+    """
+    columns = frozenset(people.lazy().collect_schema().names())
+    conditions = tuple(c for c in config.conditions if c in columns)
+    truth = tuple(c for c in conditions if f"true_{c}" in columns)
+    area = area_column(config, columns)
+    boundaries = config.data.boundaries
+    view: Literal["map", "tiles"] | None = None
+    if area is not None:
+        mapped = bool(boundaries and area == config.data.boundary_key and boundaries.is_file())
+        view = "map" if mapped else "tiles"
+    return Capabilities(
+        columns=columns,
+        conditions=conditions,
+        truth=truth,
+        dimensions=tuple(dimensions_in(config, people)),
+        area_column=area,
+        area_view=view,
+    )

@@ -1,0 +1,36 @@
+"""The data dictionary page: counts of columns, the truth note and the table."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from healthgap.contract import CONTRACT
+from healthgap.pages.data_dictionary import TRUTH_ABSENT, TRUTH_USED, DataDictionaryPage
+from tests.conftest import build_people
+from tests.pages.conftest import html_of
+
+
+def test_counts_the_columns_this_dataset_has(page_of):
+    people = build_people(60)
+    page = page_of(DataDictionaryPage, people)
+    present = set(page.book.frame.columns) & set(CONTRACT)
+    assert page.total == len(CONTRACT)
+    assert page.present == len(present)
+    dropped = page_of(DataDictionaryPage, people.drop("smoking", "bmi"))
+    assert dropped.present == page.present - 2
+
+
+def test_truth_note_follows_the_data(page_of):
+    people = build_people(60)
+    assert html_of(page_of(DataDictionaryPage, people).truth_text()) == TRUTH_ABSENT
+    with_truth = people.with_columns(pl.col("hypertension").alias("true_hypertension"))
+    assert html_of(page_of(DataDictionaryPage, with_truth).truth_text()) == TRUTH_USED
+
+
+def test_table_marks_each_column_and_writes_its_download(page_of):
+    page = page_of(DataDictionaryPage, build_people(60).drop("smoking"))
+    markup = html_of(page.table())
+    assert 'id="dictionary"' in markup and "The columns of the person table" in markup
+    rows = page.dictionary.filter(pl.col("column") == "smoking")
+    assert rows.get_column("in this dataset").to_list() == ["no"]
+    assert (page.book.downloads / "data-dictionary" / "dictionary.csv").is_file()
