@@ -260,9 +260,10 @@ def _prevalence_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Findin
     lo, hi = a.get("rr_lower"), a.get("rr_upper")
     by_ratio = t.least == t.reference and lo is not None and hi is not None
     # a real difference: the rate ratio's interval excludes 1 (else the two intervals do not overlap)
-    clear = bool(
-        (lo > 1 or hi < 1) if by_ratio else (a["lower_ci"] > b["upper_ci"] or a["upper_ci"] < b["lower_ci"])
-    )
+    if lo is not None and hi is not None and by_ratio:
+        clear = bool(lo > 1 or hi < 1)
+    else:
+        clear = bool(a["lower_ci"] > b["upper_ci"] or a["upper_ci"] < b["lower_ci"])
     return Finding(
         key,
         {

@@ -90,6 +90,8 @@ SUBJECTS = {
     "outcome_ratio": "The deprivation gap in {name}",
 }
 _NA = "{what} cannot be reported: {why}."
+#: Said after a comparison whose interval includes no difference.
+_CHANCE = "; the difference could be due to chance."
 _NEITHER_DIFFERS = " Neither differs clearly from what age and sex would predict."
 _NO_TRUTH = (
     " Without data on true disease status this cannot separate more disease from better or worse diagnosis."
@@ -200,14 +202,19 @@ def prevalence_gap_text(finding: Finding) -> str:
 
 
 def slope_text(finding: Finding) -> str:
-    """The slope index of inequality, in percentage points, with its interval and sign convention."""
+    """The slope index of inequality, in percentage points, with its interval and sign convention.
+
+    When the interval includes 0 the sentence says that the difference could be due to chance.
+    """
     v = finding.values
     direction = "more deprived" if v["sii"] < 0 else "less deprived"
+    lo, hi = v["sii_lower"], v["sii_upper"]
+    clear = lo is not None and hi is not None and (hi < 0 or lo > 0)
     return (
         f"Across the whole deprivation gradient, age-standardised recorded {_condition(finding)} "
         f"is {num(abs(v['sii']), 2)} percentage points higher in {direction} areas "
-        f"(slope index of inequality {num(v['sii'], 2)}, {interval(v['sii_lower'], v['sii_upper'])}; "
-        "a negative value means higher in more deprived areas)."
+        f"(slope index of inequality {num(v['sii'], 2)}, {interval(lo, hi)}; "
+        "a negative value means higher in more deprived areas)" + ("." if clear else _CHANCE)
     )
 
 
@@ -260,13 +267,16 @@ def treatment_gap_text(finding: Finding) -> str:
 
 
 def outcome_ratio_text(finding: Finding) -> str:
-    """The rate ratio of the outcome, most versus least deprived fifth, with its interval."""
+    """The rate ratio of the outcome, most versus least deprived fifth, with its interval.
+
+    When the interval includes 1 the sentence says that the difference could be due to chance.
+    """
     v = finding.values
     what = _OUTCOME_WHAT.get(v["outcome"], lower_first(OUTCOME_LABELS.get(v["outcome"], v["outcome"])))
     return (
         f"After allowing for age, people in the most deprived fifth had {num(v['ratio'], 2)} times "
         f"the rate of {what} of people in the least deprived fifth "
-        f"({interval(v['lower'], v['upper'])})."
+        f"({interval(v['lower'], v['upper'])})" + ("." if _differs(v["lower"], v["upper"]) else _CHANCE)
     )
 
 
