@@ -261,6 +261,9 @@ def test_page_findings_come_from_its_published_tables(page_of):
     row = published.filter(pl.col("level") == "1").row(0, named=True)
     assert row["treated"] % 5 == 0 and row["eligible"] % 5 == 0
     assert worded.treatment_gap.values["most"] == pytest.approx(100 * row["treated"] / row["eligible"])
+    statin = worded.treatment_gap.values
+    assert statin["gap"] == pytest.approx(statin["least"] - statin["most"])  # the gap is least minus most
+    assert f"(a gap of {abs(statin['gap']):.1f} percentage points)" in worded.treatment_gap.text
 
 
 def page_tables(page: WelcomePage) -> dict[str, pl.DataFrame]:
@@ -327,10 +330,10 @@ def test_chapter_list_follows_the_data(page_of):
         "be treated, waits and missed appointments."
     )
     assert (
-        outcomes_text(caps, page.config.outcomes)
+        outcomes_text(caps, outcomes=page.config.outcomes)
         == "compares emergency admissions and deaths, and GP practices."
     )
-    assert outcomes_text(caps, ["cvd_death"]) == "compares deaths, and GP practices."
+    assert outcomes_text(caps, outcomes=["cvd_death"]) == "compares deaths, and GP practices."
     assert geography_text(caps) == (
         "compares localities and small areas, shown as equal-sized tiles in a chart (the dataset has no "
         "boundaries to draw a map)."
@@ -358,7 +361,7 @@ def test_chapter_list_follows_the_data(page_of):
     ).caps
     assert access_text(thin) == "looks at diagnosis (how recorded cases compare with those expected)."
     assert access_text(replace(thin, truth=("hypertension",))) == "looks at diagnosis."
-    assert outcomes_text(thin, ["cvd_admissions"]) == "compares outcomes."
+    assert outcomes_text(thin, outcomes=["cvd_admissions"]) == "compares outcomes."
     assert geography_text(thin) == (
         "has nothing to show for this dataset, which has no locality, small-area or GP practice column."
     )

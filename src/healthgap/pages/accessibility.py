@@ -32,4 +32,5 @@ class AccessibilityPage(Page):
 
     @property
     def contact(self) -> str:
+        """:func:`contact_text` for this config."""
         return contact_text(self.config)

@@ -42,6 +42,7 @@ class MethodsPage(Page):
 
     @property
     def nested(self) -> str:
+        """:func:`nested_text` for this dataset."""
         return nested_text(self.caps)
 
     @property

@@ -121,6 +121,7 @@ class PopulationPage(Page):
 
     @property
     def median_age(self) -> str:
+        """Median age in years (no decimals)."""
         return fmt(self.facts["median_age"], 0)
 
     @property

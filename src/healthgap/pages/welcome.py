@@ -121,14 +121,17 @@ class Headline:
 
     @property
     def key(self) -> str:
+        """Which finding (:data:`healthgap.descriptive.headlines.KEYS`)."""
         return self.finding.key
 
     @property
     def values(self) -> dict[str, Any]:
+        """The numbers behind the sentence (:class:`~healthgap.descriptive.headlines.Finding`)."""
         return self.finding.values
 
     @property
     def available(self) -> bool:
+        """Whether the data allowed the finding to be published."""
         return self.finding.available
 
     def __str__(self) -> str:
@@ -352,7 +355,7 @@ def access_text(caps: Capabilities) -> str:
     return f"looks at {join(steps)}."
 
 
-def outcomes_text(caps: Capabilities, outcomes: Iterable[str]) -> str:
+def outcomes_text(caps: Capabilities, *, outcomes: Iterable[str]) -> str:
     """What the outcomes chapter compares, for this dataset (``outcomes``: the configured ones)."""
     words = [
         w
@@ -413,10 +416,12 @@ class WelcomePage(Page):
 
     @property
     def place(self) -> str:
+        """:func:`place_text` for this dataset."""
         return place_text(self.caps)
 
     @property
     def source(self) -> str:
+        """:func:`source_text` for this config."""
         return source_text(self.config)
 
     @property
@@ -426,6 +431,7 @@ class WelcomePage(Page):
 
     @property
     def registered(self) -> str:
+        """``"registered with 100 GP practices"``."""
         return registered(self.facts)
 
     # -- the findings ----------------------------------------------------------
@@ -443,14 +449,17 @@ class WelcomePage(Page):
     # -- how to read the report ------------------------------------------------
     @property
     def access(self) -> str:
+        """:func:`access_text` for this dataset."""
         return access_text(self.caps)
 
     @property
     def outcomes(self) -> str:
-        return outcomes_text(self.caps, self.config.outcomes)
+        """:func:`outcomes_text` for this dataset."""
+        return outcomes_text(self.caps, outcomes=self.config.outcomes)
 
     @property
     def geography(self) -> str:
+        """:func:`geography_text` for this dataset."""
         return geography_text(self.caps)
 
     @property
@@ -460,4 +469,5 @@ class WelcomePage(Page):
 
     @property
     def protection(self) -> str:
+        """:func:`protection_text` for this config."""
         return protection_text(self.config)
