@@ -105,7 +105,7 @@ def test_every_page_exists(site_fixture, request):
 
 def test_headline_sentences_hold_the_computed_numbers(default_site, default_config):
     from healthgap.data import load
-    from healthgap.descriptive import headlines
+    from healthgap.pages.welcome import headlines
 
     h = headlines(load(default_config).collect(), default_config)
     page = text_of(default_site / "index.html")

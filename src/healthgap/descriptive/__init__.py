@@ -5,7 +5,7 @@ Modules: :mod:`.population` (who is in the data, completeness),
 intersections), :mod:`.access` (recorded versus expected, detection,
 treatment, waits, missed appointments), :mod:`.outcomes` (admissions,
 deaths, GP practice funnels), :mod:`.geography` (small-area rates) and
-:mod:`.headlines` (the five headline findings as sentences).
+:mod:`.headlines` (the numbers of the five headline findings).
 
 All functions take the canonical person table (lazy or eager) and return
 aggregated polars frames; pages publish them once through
@@ -18,7 +18,7 @@ from __future__ import annotations
 from healthgap.descriptive._common import LEVEL, dimensions_in, label_levels, level_expr
 from healthgap.descriptive.access import detection, missed, observed_expected, treatment, waits
 from healthgap.descriptive.geography import area_rates
-from healthgap.descriptive.headlines import Finding, Headlines, headlines
+from healthgap.descriptive.headlines import Finding, Headlines, headline_numbers, headline_tables
 from healthgap.descriptive.outcomes import outcome_rates, practice_funnel
 from healthgap.descriptive.population import completeness, composition, not_stated, pyramid, summary
 from healthgap.descriptive.prevalence import concentration, gradient, intersection, prevalence, rates
@@ -30,7 +30,8 @@ __all__ = [
     "level_expr",
     "Finding",
     "Headlines",
-    "headlines",
+    "headline_numbers",
+    "headline_tables",
     "area_rates",
     "completeness",
     "concentration",

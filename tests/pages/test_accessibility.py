@@ -1,0 +1,20 @@
+"""The accessibility statement: the contact sentence and the name of the numbers table."""
+
+from __future__ import annotations
+
+from healthgap.charts import SHOW_NUMBERS
+from healthgap.pages.accessibility import AccessibilityPage, contact_text
+from tests.conftest import build_people
+
+
+def test_contact_from_the_config(page_of):
+    page = page_of(AccessibilityPage, build_people(100), report={"contact": "  accessibility@example.nhs.uk "})
+    assert page.contact == "contact accessibility@example.nhs.uk."
+    assert page.show_numbers == SHOW_NUMBERS
+
+
+def test_missing_contact_asks_the_publisher_to_add_one(page_of):
+    config = page_of(AccessibilityPage, build_people(100), report={"contact": None}).config
+    text = contact_text(config)
+    assert text.startswith(f"contact the team at {config.report.organisation} that published this report.")
+    assert "set as report.contact in the config file.)" in text

@@ -1,0 +1,158 @@
+"""The population page: its facts, the published tables (shares from the published counts) and sentences."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+
+from healthgap.pages.population import (
+    PopulationPage,
+    not_stated_groups,
+    registered,
+    size,
+    worst_columns,
+)
+from tests.conftest import build_people
+from tests.pages.conftest import html_of
+
+
+def r5(x: int) -> int | None:
+    """A count as published by hand: 1-7 suppressed, others to the nearest 5 (halves up)."""
+    return None if 0 < x < 8 else 5 * math.floor(x / 5 + 0.5)
+
+
+def test_size_and_practices():
+    assert size({"people": 250_004}) == "250,000"
+    assert registered({"practices": 100}) == "registered with 100 GP practices"
+    assert registered({"people": 10}) == "registered with a GP practice"
+
+
+def test_facts_of_the_population(page_of):
+    people = build_people(400)
+    page = page_of(PopulationPage, people)
+    assert page.size == "400" and page.registered == "registered with 3 GP practices"
+    assert page.median_age == f"{people['age'].median():.0f}"
+    assert page.female == f"{100 * (people['sex'] == 'female').mean():.1f}"
+    assert page.aged_65_plus == f"{100 * (people['age'] >= 65).mean():.1f}"
+    assert page.not_stated_share == f"{100 * (people['ethnicity'] == 'Not stated').mean():.1f}"
+    assert page.small_counts == "; counts from 1 to 7 are never shown"
+    off = page_of(PopulationPage, people, disclosure={"enabled": False, "reason": "a test"})
+    assert off.small_counts == ""
+
+
+def completeness(**complete: float | None) -> pl.DataFrame:
+    labels = {
+        "bmi": "BMI",
+        "smoking": "Smoking status",
+        "days_to_first_outpatient": "Days to first outpatient",
+    }
+    return pl.DataFrame(
+        {
+            "column": list(complete),
+            "label": [labels[c] for c in complete],
+            "complete": list(complete.values()),
+        },
+        schema={"column": pl.String, "label": pl.String, "complete": pl.Float64},
+    )
+
+
+def test_worst_columns_names_the_two_least_complete():
+    assert worst_columns(completeness(bmi=100.0, smoking=100.0)) == "Every column is complete."
+    assert worst_columns(completeness(bmi=91.23, smoking=100.0)) == (
+        "The only column with missing values is BMI (91.2% recorded)."
+    )
+    assert worst_columns(completeness(bmi=91.2, smoking=80.0, days_to_first_outpatient=99.0)) == (
+        "The least complete columns are smoking status (80.0% recorded) and BMI (91.2% recorded). Days to "
+        "first outpatient is only recorded for people who were referred and seen, so a low completeness "
+        "there is expected."
+    )
+
+
+def test_worst_columns_explains_expected_gaps_and_skips_suppressed_shares():
+    text = worst_columns(completeness(bmi=None, days_to_first_outpatient=3.0))
+    assert text == (
+        "The only column with missing values is days to first outpatient (3.0% recorded). Days to first "
+        "outpatient is only recorded for people who were referred and seen, so a low completeness there is "
+        "expected."
+    )
+
+
+def test_not_stated_groups_names_each_dimension_once():
+    table = pl.DataFrame(
+        {
+            "dimension": ["imd_quintile", "imd_quintile", "age_band", "region"],
+            "dimension_label": ["Deprivation (IMD quintile)"] * 2 + ["Age band", "NHS Region"],
+        }
+    )
+    assert not_stated_groups(table) == "deprivation fifth, age band and NHS Region"
+
+
+def test_published_tables_take_their_shares_from_the_published_counts(page_of):
+    people = build_people(400)
+    page = page_of(PopulationPage, people)
+    pyramid = page.pyramid_data.frame
+    assert pyramid.columns[:4] == ["age_band", "sex", "people", "share"]
+    # the share is of every published count, the small ones (suppressed only afterwards) included
+    cells = people.group_by((pl.col("age") // 5).clip(upper_bound=18), "sex").len().get_column("len")
+    total = sum(n if n < 8 else r5(n) for n in cells.to_list())
+    shown = pyramid.filter(pl.col("people").is_not_null())
+    assert shown["people"].to_list() == [r5(x) for x in shown["people"].to_list()]
+    assert shown["share"].to_list() == pytest.approx((100 * shown["people"] / total).to_list(), rel=1e-12)
+    assert set(pyramid.get_column("sex").unique()) == {"Female", "Male"}
+
+    composition = page.composition_data.frame.filter(pl.col("dimension") == "locality")
+    exact = people.group_by("locality").len()
+    assert sorted(composition["people"].to_list()) == sorted(r5(n) for n in exact["len"].to_list())
+    assert composition["total"].to_list() == [400] * 3
+    published = composition["people"].sum()
+    assert composition["share"].to_list() == pytest.approx(
+        (100 * composition["people"] / published).to_list()
+    )
+
+    complete = page.completeness_data.frame.filter(pl.col("column") == "days_to_first_outpatient").row(
+        0, named=True
+    )
+    recorded = people["days_to_first_outpatient"].is_not_null().sum()
+    assert complete["recorded"] == r5(recorded) and complete["people"] == 400
+    assert complete["complete"] == pytest.approx(100 * r5(recorded) / 400)
+
+    ns = page.not_stated_data.where(dimension="sex").frame
+    for row in ns.iter_rows(named=True):
+        group = people.filter(pl.col("sex") == row["level"])
+        x = int((group["ethnicity"] == "Not stated").sum())
+        assert (row["not_stated"], row["people"]) == (r5(x), r5(group.height))
+        if row["value"] is not None:
+            assert row["value"] == pytest.approx(100 * r5(x) / r5(group.height), rel=1e-12)
+
+
+def test_not_stated_sentences_and_figure(page_of):
+    page = page_of(PopulationPage, build_people(4000))
+    text = page.not_stated_extremes("imd_quintile")
+    assert text.startswith("highest in ") and " and lowest in " in text
+    assert page.not_stated_description() == (
+        "Dot charts with 95% confidence intervals of the percentage of people whose ethnic group is not "
+        f"stated, for each deprivation fifth, age band, sex and locality. Across deprivation fifths the share is {text}."
+    )
+    markup = html_of(page.not_stated())
+    assert 'id="ethnicity-not-stated"' in markup
+    assert (page.book.downloads / "population" / "ethnicity-not-stated.csv").is_file()
+
+
+def test_small_groups_are_not_described(page_of):
+    page = page_of(PopulationPage, build_people(400), disclosure={"suppress_below": 1000})
+    assert page.not_stated_extremes("imd_quintile") == "not published for any group (too few people)"
+
+
+def test_figures_and_tables_write_their_downloads(page_of):
+    page = page_of(PopulationPage, build_people(400))
+    assert "The median age is" in html_of(page.pyramid())
+    composition = html_of(page.composition())
+    assert 'scope="rowgroup"' in composition and "Download" in composition
+    assert 'id="completeness"' in html_of(page.completeness())
+    folder = page.book.downloads / "population"
+    assert {p.name for p in folder.iterdir()} == {"pyramid.csv", "composition.csv", "completeness.csv"}
+    assert page.worst_columns().startswith(
+        "The least complete columns are days to first outpatient appointment (2.5% recorded) and ethnic group"
+    )
