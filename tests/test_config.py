@@ -299,7 +299,7 @@ def test_all_problems_are_reported_together(tmp_path):
 
 
 def test_every_key_is_documented_in_the_readme_and_default_yml():
-    from healthgap import _configload as schema
+    from healthgap import config as schema
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     default = (REPO / "data" / "default.yml").read_text(encoding="utf-8")
