@@ -36,8 +36,12 @@ __all__ = [
     "Config",
     "ConfigError",
     "load_config",
+    "select_config",
     "default_config_path",
     "ENV_VAR",
+    "ORIGIN_ARGUMENT",
+    "ORIGIN_ENV",
+    "ORIGIN_DEFAULT",
     "AGE_BANDS",
     "DEFAULT_DIMENSIONS",
     "project_root",
@@ -46,6 +50,10 @@ __all__ = [
 ]
 
 ENV_VAR = "HEALTHGAP_CONFIG"
+#: Where :func:`select_config` found the config file, as messages name it.
+ORIGIN_ARGUMENT = "--config"
+ORIGIN_ENV = f"${ENV_VAR}"
+ORIGIN_DEFAULT = "the default config"
 
 
 @dataclass(frozen=True)
@@ -207,22 +215,58 @@ def project_root(start: str | Path | None = None) -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def default_config_path() -> Path:
+def default_config_path(project: str | Path | None = None) -> Path:
     """Return ``<project>/data/default.yml``, the config of the synthetic population.
+
+    Parameters
+    ----------
+    project : the project folder; default :func:`project_root`.
 
     References
     ----------
     .. [1] healthgap README, section "Configuration".
     """
-    return project_root() / "data" / "default.yml"
+    return (project_root() if project is None else Path(project)) / "data" / "default.yml"
+
+
+def select_config(path: str | Path | None = None, *, project: str | Path | None = None) -> tuple[Path, str]:
+    """Choose the config file: the one rule every command and the renderer follow.
+
+    ``path`` if given, else ``$HEALTHGAP_CONFIG`` (when set and not blank), else
+    ``data/default.yml`` of the project. The file is not read and need not exist.
+
+    Parameters
+    ----------
+    path : explicit config path (``--config``); relative paths resolve against the current
+        directory.
+    project : the project folder whose ``data/default.yml`` is the default (see
+        :func:`default_config_path`); default :func:`project_root`.
+
+    Returns
+    -------
+    tuple of (Path, str)
+        The absolute path and where it came from: :data:`ORIGIN_ARGUMENT`,
+        :data:`ORIGIN_ENV` or :data:`ORIGIN_DEFAULT`.
+
+    References
+    ----------
+    .. [1] healthgap README, section "Configuration".
+    """
+    if path is not None:
+        chosen, origin = Path(path), ORIGIN_ARGUMENT
+    elif env := os.environ.get(ENV_VAR, "").strip():
+        chosen, origin = Path(env), ORIGIN_ENV
+    else:
+        chosen, origin = default_config_path(project), ORIGIN_DEFAULT
+    return chosen.expanduser().resolve(), origin
 
 
 def load_config(path: str | Path | None = None) -> Config:
     """Load and check a config file.
 
-    Selection order: ``path`` if given, else ``$HEALTHGAP_CONFIG``, else
-    :func:`default_config_path`. Loading is strict: unknown keys (with the
-    closest valid key suggested), wrong types, invalid values and a missing
+    The file is chosen by :func:`select_config`: ``path`` if given, else
+    ``$HEALTHGAP_CONFIG``, else :func:`default_config_path`. Loading is strict: unknown keys
+    (with the closest valid key suggested), wrong types, invalid values and a missing
     file raise :class:`ConfigError` naming every offending key path, e.g.
     ``equity.dimensions[1].reference``. Relative paths inside the file are
     resolved against the file's folder.
@@ -244,13 +288,8 @@ def load_config(path: str | Path | None = None) -> Config:
     ----------
     .. [1] YAML 1.1 as implemented by PyYAML, https://pyyaml.org/wiki/PyYAMLDocumentation
     """
-    if path is None:
-        env = os.environ.get(ENV_VAR, "").strip()
-        chosen = Path(env) if env else default_config_path()
-        origin = f"${ENV_VAR}" if env else "the default config"
-    else:
-        chosen, origin = Path(path), "--config"
-    return parse_file(chosen.expanduser().resolve(), origin=origin)
+    chosen, origin = select_config(path)
+    return parse_file(chosen, origin=origin)
 
 
 # The strict parser: every problem in a file is collected and reported together in one
