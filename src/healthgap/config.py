@@ -83,7 +83,9 @@ class DataSource:
     path: Path  # absolute; Parquet or CSV
     format: Literal["parquet", "csv"]
     columns: dict[str, str]  # canonical name -> source column name (renames)
-    codes: dict[str, dict[str, str]]  # canonical column -> {source code: canonical code}
+    codes: dict[
+        str, dict[str, str | None]
+    ]  # canonical column -> {source code: canonical code or None = missing}
     truth: Path | None = None  # truth.json for synthetic data, if any
     boundaries: Path | None = None  # GeoJSON keyed by area code, for choropleths
     boundary_key: str = "lsoa"  # which column the GeoJSON features are keyed by
@@ -326,6 +328,17 @@ _NOT_FEATURES = ("person_id", "lsoa", "gp_practice")
 _PROTECTED_FEATURES = ("sex", "ethnicity", "imd_decile", "imd_quintile", "age_band")
 
 
+#: How a config value of each type is described in messages ("expected a whole number").
+_EXPECTED: dict[type, str] = {
+    str: "text",
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    list: "a list",
+    dict: "a mapping",
+}
+
+
 def _type_name(value: Any) -> str:
     return {
         bool: "true/false",
@@ -389,14 +402,7 @@ class _Checker:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
         if not ok:
-            expected = {
-                str: "text",
-                bool: "true or false",
-                int: "a whole number",
-                float: "a number",
-                list: "a list",
-                dict: "a mapping",
-            }.get(kind, str(kind))  # type: ignore[call-overload]
+            expected = _EXPECTED.get(kind, str(kind)) if isinstance(kind, type) else str(kind)
             self.add(
                 WRONG_TYPE.format(
                     where=_join(where, key), expected=expected, got=_type_name(value), value=value
@@ -507,7 +513,7 @@ def _data(c: _Checker, node: Any) -> DataSource:
             )
         else:
             columns[canon] = source
-    codes: dict[str, dict[str, str]] = {}
+    codes: dict[str, dict[str, str | None]] = {}
     for canon, mapping in (c.typed(node, "codes", "data", dict, {}) or {}).items():
         at = f"data.codes.{canon}"
         col = CONTRACT.get(canon)
@@ -529,7 +535,7 @@ def _data(c: _Checker, node: Any) -> DataSource:
                 )
             )
             continue
-        out: dict[str, str] = {}
+        out: dict[str, str | None] = {}
         for src, dst in mapping.items():
             key = c.level(src, f"{at} key {src!r}")
             if key is None:
@@ -553,7 +559,7 @@ def _data(c: _Checker, node: Any) -> DataSource:
                     continue
                 out[key] = str(dst)
             elif dst is None:
-                out[key] = None  # type: ignore[assignment]  # treated as missing
+                out[key] = None  # treated as missing
             elif dst not in col.codes:
                 c.add(
                     f"{at}.{key}: {dst!r} is not a valid {canon} code{_suggest(str(dst), col.codes)} "
@@ -569,7 +575,7 @@ def _data(c: _Checker, node: Any) -> DataSource:
         )
     return DataSource(
         path=path,
-        format=fmt,  # type: ignore[arg-type]
+        format=fmt,
         columns=columns,
         codes=codes,
         truth=c.path(c.typed(node, "truth", "data", str, None, nullable=True)),
@@ -820,7 +826,7 @@ def _present_columns(data: DataSource) -> set[str] | None:
     """Canonical names of the columns the data file has (None if it cannot be read yet)."""
     try:
         if data.format == "parquet":
-            names = pl.read_parquet_schema(data.path).keys()
+            names = list(pl.read_parquet_schema(data.path))
         else:
             names = pl.scan_csv(data.path, infer_schema=False).collect_schema().names()
     except Exception:

@@ -274,7 +274,7 @@ def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
             _fill(report, row, [n for n in CONTRACT if n in present])
     if report.problems and raise_errors:
         err = DataError(report.render())
-        err.report = report  # type: ignore[attr-defined]
+        err.report = report
         raise err
     return report
 
@@ -312,7 +312,7 @@ def _fill(report: ValidationReport, row: dict, present: list[str]) -> None:
         elif nulls == rows:
             report.problems.append(ALL_NULL.format(name=name))
         outside = int(row.get(f"{name}:outside") or 0)
-        if outside:
+        if outside and col.minimum is not None and col.maximum is not None:  # only ranged columns count
             msg = OUT_OF_RANGE.format(
                 name=name,
                 n=f"{outside:,}",

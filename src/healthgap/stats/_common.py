@@ -8,6 +8,8 @@ group with the contract columns (see :data:`CONTRACT_COLUMNS`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Literal, overload
 
 import polars as pl
 from scipy.special import ndtri
@@ -31,6 +33,7 @@ __all__ = [
     "check_multiplier",
     "z_value",
     "count_checks",
+    "is_negative",
     "raise_count_problems",
     "finish",
     "per_label",
@@ -87,7 +90,7 @@ def as_lazy(df: Frame, func: str) -> pl.LazyFrame:
 SMALL_FRAME = 250_000
 
 
-def engine_for(df: Frame) -> str:
+def engine_for(df: Frame) -> Literal["in-memory", "auto"]:
     """Polars engine for aggregating ``df``: in-memory for small eager frames, else auto."""
     return "in-memory" if isinstance(df, pl.DataFrame) and df.height < SMALL_FRAME else "auto"
 
@@ -141,6 +144,11 @@ def z_value(confidence: float) -> float:
     return float(ndtri(1 - (1 - confidence) / 2))
 
 
+def is_negative(value: object) -> bool:
+    """Whether a number read from the data (``Series.min()``, any numeric or boolean dtype) is below 0."""
+    return isinstance(value, (int, float, Decimal)) and value < 0
+
+
 def count_checks(columns: Iterable[str]) -> list[pl.Expr]:
     """Aggregation expressions recording the minimum and null count of count columns."""
     out: list[pl.Expr] = []
@@ -157,7 +165,7 @@ def raise_count_problems(agg: pl.DataFrame, columns: Iterable[str], func: str) -
         if nulls:
             raise ValueError(NULL_COUNTS.format(func=func, column=c, n=nulls))
         minimum = agg[f"__min_{c}"].min()
-        if minimum is not None and minimum < 0:
+        if is_negative(minimum):
             raise ValueError(NEGATIVE_COUNTS.format(func=func, column=c, minimum=minimum))
     return agg.drop([x for x in agg.columns if x.startswith("__min_") or x.startswith("__nulls_")])
 
@@ -169,6 +177,30 @@ def per_label(multiplier: float) -> str:
     return f"{multiplier:,}"
 
 
+@overload
+def finish(
+    out: pl.DataFrame,
+    *,
+    by: list[str],
+    counts: Sequence[str],
+    confidence: float,
+    statistic: str | pl.Expr,
+    method: str | pl.Expr,
+    extra: Sequence[str] = (),
+    keep: Sequence[str] = (),
+) -> pl.DataFrame: ...
+@overload
+def finish(
+    out: pl.LazyFrame,
+    *,
+    by: list[str],
+    counts: Sequence[str],
+    confidence: float,
+    statistic: str | pl.Expr,
+    method: str | pl.Expr,
+    extra: Sequence[str] = (),
+    keep: Sequence[str] = (),
+) -> pl.LazyFrame: ...
 def finish(
     out: pl.DataFrame | pl.LazyFrame,
     *,
