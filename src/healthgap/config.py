@@ -374,13 +374,15 @@ class _Checker:
     def add(self, message: str) -> None:
         self.problems.append(message)
 
+    def wrong_type(self, where: str, expected: str, value: Any, *, fix: str = "") -> None:
+        """Record that ``value`` at ``where`` is not of the ``expected`` type (and how to fix it)."""
+        self.add(WRONG_TYPE.format(where=where, expected=expected, got=_type_name(value), value=value) + fix)
+
     def keys(self, node: Any, where: str, valid: tuple[str, ...]) -> dict:
         if node is None:
             return {}
         if not isinstance(node, dict):
-            self.add(
-                WRONG_TYPE.format(where=where, expected="a mapping of keys", got=_type_name(node), value=node)
-            )
+            self.wrong_type(where, "a mapping of keys", node)
             return {}
         for key in node:
             if key not in valid:
@@ -403,22 +405,18 @@ class _Checker:
             return float(value)
         if not ok:
             expected = _EXPECTED.get(kind, str(kind)) if isinstance(kind, type) else str(kind)
-            self.add(
-                WRONG_TYPE.format(
-                    where=_join(where, key), expected=expected, got=_type_name(value), value=value
-                )
-            )
+            self.wrong_type(_join(where, key), expected, value)
             return default
         return value
 
     def level(self, value: Any, where: str) -> str | None:
         """Levels and codes are strings; accept whole numbers too (imd quintile 5)."""
         if isinstance(value, bool) or not isinstance(value, (str, int)):
-            self.add(
-                WRONG_TYPE.format(
-                    where=where, expected="text or a whole number", got=_type_name(value), value=value
-                )
-                + (" Fix: quote it, e.g. 'yes'." if isinstance(value, bool) else "")
+            self.wrong_type(
+                where,
+                "text or a whole number",
+                value,
+                fix=" Fix: quote it, e.g. 'yes'." if isinstance(value, bool) else "",
             )
             return None
         return str(value)
@@ -448,7 +446,7 @@ def _string_list(
     for i, item in enumerate(value):
         at = f"{_join(where, key)}[{i}]"
         if not isinstance(item, str):
-            c.add(WRONG_TYPE.format(where=at, expected="text", got=_type_name(item), value=item))
+            c.wrong_type(at, "text", item)
         elif item not in valid:
             c.add(f"{at}: unknown name {item!r}{_suggest(item, valid)} Valid: {', '.join(valid)}.")
         elif item in out:
@@ -503,14 +501,7 @@ def _data(c: _Checker, node: Any) -> DataSource:
                 "Keys are canonical names, values the column names in your file."
             )
         elif not isinstance(source, str) or not source:
-            c.add(
-                WRONG_TYPE.format(
-                    where=at,
-                    expected="the column name in your file (text)",
-                    got=_type_name(source),
-                    value=source,
-                )
-            )
+            c.wrong_type(at, "the column name in your file (text)", source)
         else:
             columns[canon] = source
     codes: dict[str, dict[str, str | None]] = {}
@@ -526,14 +517,7 @@ def _data(c: _Checker, node: Any) -> DataSource:
             )
             continue
         if not isinstance(mapping, dict):
-            c.add(
-                WRONG_TYPE.format(
-                    where=at,
-                    expected="a mapping {source code: canonical code}",
-                    got=_type_name(mapping),
-                    value=mapping,
-                )
-            )
+            c.wrong_type(at, "a mapping {source code: canonical code}", mapping)
             continue
         out: dict[str, str | None] = {}
         for src, dst in mapping.items():
@@ -542,20 +526,12 @@ def _data(c: _Checker, node: Any) -> DataSource:
                 continue
             if col.kind == "boolean":
                 if not isinstance(dst, bool):
-                    c.add(
-                        WRONG_TYPE.format(
-                            where=f"{at}.{key}", expected="true or false", got=_type_name(dst), value=dst
-                        )
-                    )
+                    c.wrong_type(f"{at}.{key}", "true or false", dst)
                     continue
                 out[key] = "true" if dst else "false"
             elif col.kind == "integer":
                 if isinstance(dst, bool) or not isinstance(dst, int):
-                    c.add(
-                        WRONG_TYPE.format(
-                            where=f"{at}.{key}", expected="a whole number", got=_type_name(dst), value=dst
-                        )
-                    )
+                    c.wrong_type(f"{at}.{key}", "a whole number", dst)
                     continue
                 out[key] = str(dst)
             elif dst is None:
@@ -589,14 +565,7 @@ def _dimension(c: _Checker, item: Any, at: str) -> Dimension | None:
     if isinstance(item, str):
         item = {"name": item}
     if not isinstance(item, dict):
-        c.add(
-            WRONG_TYPE.format(
-                where=at,
-                expected="a dimension name or a mapping with name:",
-                got=_type_name(item),
-                value=item,
-            )
-        )
+        c.wrong_type(at, "a dimension name or a mapping with name:", item)
         return None
     node = c.keys(item, at, _DIMENSION)
     name = node.get("name")
@@ -642,11 +611,7 @@ def _dimension(c: _Checker, item: Any, at: str) -> Dimension | None:
                     f"Levels: {', '.join(order)}."
                 )
             elif not isinstance(v, str):
-                c.add(
-                    WRONG_TYPE.format(
-                        where=f"{at}.labels.{level}", expected="text", got=_type_name(v), value=v
-                    )
-                )
+                c.wrong_type(f"{at}.labels.{level}", "text", v)
             else:
                 labels[level] = v
     reference = (

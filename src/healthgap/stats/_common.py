@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Literal, overload
+from typing import Literal, TypeVar
 
 import polars as pl
 from scipy.special import ndtri
@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 Frame = pl.DataFrame | pl.LazyFrame
+#: A DataFrame or a LazyFrame, the same on the way out as on the way in.
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 #: Columns every statistic returns (after the group columns and the input counts).
 CONTRACT_COLUMNS: tuple[str, ...] = (
@@ -177,9 +179,8 @@ def per_label(multiplier: float) -> str:
     return f"{multiplier:,}"
 
 
-@overload
 def finish(
-    out: pl.DataFrame,
+    out: FrameT,
     *,
     by: list[str],
     counts: Sequence[str],
@@ -188,30 +189,7 @@ def finish(
     method: str | pl.Expr,
     extra: Sequence[str] = (),
     keep: Sequence[str] = (),
-) -> pl.DataFrame: ...
-@overload
-def finish(
-    out: pl.LazyFrame,
-    *,
-    by: list[str],
-    counts: Sequence[str],
-    confidence: float,
-    statistic: str | pl.Expr,
-    method: str | pl.Expr,
-    extra: Sequence[str] = (),
-    keep: Sequence[str] = (),
-) -> pl.LazyFrame: ...
-def finish(
-    out: pl.DataFrame | pl.LazyFrame,
-    *,
-    by: list[str],
-    counts: Sequence[str],
-    confidence: float,
-    statistic: str | pl.Expr,
-    method: str | pl.Expr,
-    extra: Sequence[str] = (),
-    keep: Sequence[str] = (),
-) -> pl.DataFrame | pl.LazyFrame:
+) -> FrameT:
     """Add the metadata columns, order the columns and sort rows by the groups.
 
     Works on a DataFrame or inside a lazy query; ``keep`` columns (helpers needed for
