@@ -10,10 +10,14 @@ import pytest
 from healthgap.config import (
     AGE_BANDS,
     ENV_VAR,
+    ORIGIN_ARGUMENT,
+    ORIGIN_DEFAULT,
+    ORIGIN_ENV,
     ConfigError,
     default_config_path,
     load_config,
     project_root,
+    select_config,
 )
 from healthgap.contract import CONDITIONS
 
@@ -77,6 +81,31 @@ def test_selection_order_explicit_then_env_then_default(tmp_path, monkeypatch):
     monkeypatch.delenv(ENV_VAR)
     monkeypatch.chdir(REPO)
     assert load_config().path == (REPO / "data" / "default.yml")
+
+
+def test_select_config_names_the_file_and_where_it_came_from(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(ENV_VAR, "  ")  # blank: as if unset
+    assert select_config(project=tmp_path / "book") == (
+        (tmp_path / "book" / "data" / "default.yml").resolve(),
+        ORIGIN_DEFAULT,
+    )
+    assert select_config() == (default_config_path().resolve(), ORIGIN_DEFAULT)
+    monkeypatch.setenv(ENV_VAR, "from-env.yml")
+    assert select_config(project=tmp_path / "book") == (tmp_path.resolve() / "from-env.yml", ORIGIN_ENV)
+    assert select_config("given.yml") == (tmp_path.resolve() / "given.yml", ORIGIN_ARGUMENT)
+    assert not (tmp_path / "given.yml").exists()  # chosen, not read
+
+
+def test_load_config_follows_select_config(tmp_path, monkeypatch):
+    import healthgap.config
+
+    chosen = write(tmp_path, MINIMAL, "chosen.yml")
+    monkeypatch.setattr(healthgap.config, "select_config", lambda path: (chosen, ORIGIN_ENV))
+    assert load_config("ignored.yml").path == chosen
+    monkeypatch.setattr(healthgap.config, "select_config", lambda path: (tmp_path / "no.yml", ORIGIN_ENV))
+    with pytest.raises(ConfigError, match=r"chosen by \$HEALTHGAP_CONFIG"):
+        load_config()
 
 
 def test_project_root_walks_up_from_the_cwd(tmp_path, monkeypatch):
@@ -299,7 +328,7 @@ def test_all_problems_are_reported_together(tmp_path):
 
 
 def test_every_key_is_documented_in_the_readme_and_default_yml():
-    from healthgap import _configload as schema
+    from healthgap import config as schema
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     default = (REPO / "data" / "default.yml").read_text(encoding="utf-8")

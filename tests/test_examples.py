@@ -10,7 +10,8 @@ import pytest
 from healthgap.config import load_config
 from healthgap.data import load, validate
 from healthgap.examples import LETTERS_BY_GROUP, OTHER_TRUST_COLUMNS, other_trust_frame
-from healthgap.scaffold import NHS_ETHNIC_CATEGORY, guess_codes, guess_columns, write_starter_config
+from healthgap.scaffold import write_starter_config
+from healthgap.vocabulary import NHS_ETHNIC_CATEGORY, guess_codes, guess_columns
 
 REPO = Path(__file__).resolve().parents[1]
 

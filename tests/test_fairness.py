@@ -285,7 +285,7 @@ def test_mitigation_reduces_targeted_disparity(htn):
 def test_mitigation_intervals_match_a_replicate_by_replicate_bootstrap():
     from healthgap.fairness._groups import Grouping
     from healthgap.fairness._mitigation import _intervals
-    from healthgap.models._metrics import bootstrap_weights
+    from healthgap.stats import bootstrap_weights
 
     rng = np.random.default_rng(3)
     n, k = 900, 3

@@ -20,14 +20,13 @@ from healthgap.config import ModelSettings
 from healthgap.errors import ConfigError, DataError
 from healthgap.models import cache_key, fit, fit_cached, performance, reliability, resolve
 from healthgap.models._metrics import (
-    bootstrap_weights,
     rank,
     weighted_auc,
     weighted_average_precision,
     weighted_brier,
     weighted_calibration,
-    wilson_interval,
 )
+from healthgap.stats import bootstrap_weights, wilson_interval
 
 N = 30_000
 

@@ -645,6 +645,30 @@ def test_bad_project_and_config_errors(tmp_path):
         render(root)
 
 
+def test_render_chooses_the_config_by_the_one_rule(tmp_path, monkeypatch):
+    from healthgap.config import ENV_VAR
+    from healthgap.render import _config_path
+
+    root = tmp_path / "book"
+    (root / "data").mkdir(parents=True)
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert _config_path(None, root) is None  # no default config: render without one
+    (root / "data" / "default.yml").write_text("{}\n", encoding="utf-8")
+    assert _config_path(None, root) == (root / "data" / "default.yml").resolve()
+    given = tmp_path / "given.yml"
+    given.write_text("{}\n", encoding="utf-8")
+    monkeypatch.setenv(ENV_VAR, str(given))
+    assert _config_path(None, root) == given.resolve()
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "gone.yml"))
+    with pytest.raises(ConfigError, match=r"gone\.yml does not exist.*\(from \$HEALTHGAP_CONFIG\)"):
+        _config_path(None, root)
+    assert _config_path(given, root) == given.resolve()  # an explicit path wins over the variable
+    with pytest.raises(
+        ConfigError, match=r"missing\.yml does not exist\. Pass an existing file with --config\.$"
+    ):
+        _config_path(tmp_path / "missing.yml", root)
+
+
 def test_verbose_cli_prints_the_kernel_traceback(tmp_path, monkeypatch, capsys):
     import healthgap.config
     from healthgap import cli

@@ -343,7 +343,7 @@ def data_dictionary() -> pl.DataFrame:
             return ", ".join(c.codes)
         if c.kind == "boolean":
             return "true, false"
-        if c.minimum is not None:
+        if c.minimum is not None and c.maximum is not None:
             lo, hi = (int(v) if float(v).is_integer() else v for v in (c.minimum, c.maximum))
             return f"{lo} to {hi}" + (f" {c.unit}" if c.unit else "")
         return "text"

@@ -19,14 +19,9 @@ from healthgap._validation import ValidationReport
 from healthgap.config import AGE_BANDS, Config, Dimension
 from healthgap.contract import CONTRACT, TRUTH_PREFIX, Column
 from healthgap.errors import DataError
+from healthgap.vocabulary import BOOLEAN_TOKENS, guess_codes
 
-__all__ = ["load", "validate", "resolve_dimensions", "ValidationReport", "DataError", "BOOLEAN_TOKENS"]
-
-#: Spellings understood as true/false in any true/false column (case-insensitive).
-BOOLEAN_TOKENS: dict[str, bool] = {
-    **dict.fromkeys(("true", "t", "yes", "y", "1", "1.0"), True),
-    **dict.fromkeys(("false", "f", "no", "n", "0", "0.0"), False),
-}
+__all__ = ["load", "validate", "resolve_dimensions", "ValidationReport", "DataError"]
 #: Columns whose out-of-range values are errors; other ranges only warn.
 STRICT_RANGES = ("age", "imd_decile", "imd_quintile")
 REQUIRED = ("person_id", "age", "sex", "ethnicity")
@@ -188,8 +183,6 @@ def _counts(values: list[dict]) -> list[tuple[str, int]]:
 
 def _guess_code(name: str, value: str) -> str:
     """The canonical code an unmapped ``value`` most likely means, for the error's example."""
-    from healthgap.scaffold import guess_codes
-
     codes = CONTRACT[name].codes
     guessed = guess_codes(name, [value])[0].get(value, "?")
     if guessed != "?":
@@ -281,7 +274,7 @@ def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
             _fill(report, row, [n for n in CONTRACT if n in present])
     if report.problems and raise_errors:
         err = DataError(report.render())
-        err.report = report  # type: ignore[attr-defined]
+        err.report = report
         raise err
     return report
 
@@ -319,7 +312,7 @@ def _fill(report: ValidationReport, row: dict, present: list[str]) -> None:
         elif nulls == rows:
             report.problems.append(ALL_NULL.format(name=name))
         outside = int(row.get(f"{name}:outside") or 0)
-        if outside:
+        if outside and col.minimum is not None and col.maximum is not None:  # only ranged columns count
             msg = OUT_OF_RANGE.format(
                 name=name,
                 n=f"{outside:,}",

@@ -18,9 +18,14 @@ class ConfigError(HealthgapError, ValueError):
 
 
 class DataError(HealthgapError, ValueError):
-    """The dataset does not meet the contract. The message lists every problem found."""
+    """The dataset does not meet the contract. The message lists every problem found.
+
+    ``report`` is the :class:`healthgap.data.ValidationReport` when the error comes from
+    :func:`healthgap.data.validate` (None otherwise).
+    """
 
     exit_code = 3
+    report: object | None = None
 
 
 class RenderError(HealthgapError):

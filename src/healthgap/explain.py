@@ -28,7 +28,7 @@ from scipy.stats import norm
 
 from healthgap.config import Dimension, DisclosureSettings
 from healthgap.models import ModelResult, label_of
-from healthgap.models._metrics import bootstrap_weights, percentile_interval
+from healthgap.stats import bootstrap_weights, percentile_interval
 
 __all__ = ["Explanation", "explain", "shap_values", "sample_rows", "NO_GAP"]
 

@@ -266,8 +266,5 @@ def min_cvd_delta_e(colours: Sequence[str]) -> float:
     ----------
     .. [1] Machado et al. 2009 (see :func:`simulate_cvd`); CIE 15:2004 (CIELAB).
     """
-    views = [lambda c: to_lab(c)] + [
-        (lambda c, k=k: to_lab(simulate_cvd(c, k)))
-        for k in _CVD_MATRICES  # type: ignore[misc]
-    ]
+    views = [lambda c: to_lab(c)] + [(lambda c, k=k: to_lab(simulate_cvd(c, k))) for k in _CVD_MATRICES]
     return min(delta_e(view(a), view(b)) for view in views for a, b in combinations(colours, 2))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import polars as pl
 
@@ -39,7 +40,7 @@ from healthgap.disclosure import (
     REASON_SECONDARY,
     assert_publishable,
 )
-from healthgap.text import STYLES, _check_style, format_expr, format_number, join, lower_first
+from healthgap.text import STYLES, Style, _check_style, format_expr, format_number, join, lower_first
 
 __all__ = [
     "table_html",
@@ -193,16 +194,17 @@ def table_html(
             raise ValueError(ERR_GROUP.format(group=group, present=", ".join(df.columns)))
         labels.pop(group, None)
     suppressed = pl.col("suppressed").fill_null(False) if "suppressed" in df.columns else pl.lit(False)
-    styles: dict[str, tuple[str, int]] = {}
+    styles: dict[str, tuple[Style, int]] = {}
     for c in labels:
         spec = (formats or {}).get(c) or _default_style(c, df.schema[c])
-        style, dp = (spec, None) if isinstance(spec, str) else spec
-        styles[c] = (style, _check_style(style, dp, where=f"column {c!r}"))
+        name, given_dp = (spec, None) if isinstance(spec, str) else spec
+        checked_dp = _check_style(name, given_dp, where=f"column {c!r}")  # raises unless one of STYLES
+        styles[c] = (cast(Style, name), checked_dp)
     numeric = {c for c in labels if df.schema[c].is_numeric() and styles[c][0] != "text"}
     # the first column names the row (a group label, or a code such as an IMD quintile)
     first = next(iter(labels), None)
     first_text = first if first is not None and not df.schema[first].is_float() else None
-    numeric.discard(first_text)  # type: ignore[arg-type]
+    numeric.discard(first_text)
     reference = _reference_rows(df, list(labels))
     cells = []
     for c in labels:
@@ -210,20 +212,22 @@ def table_html(
         if df.schema[c] == pl.Boolean:
             text = pl.when(pl.col(c)).then(pl.lit("Yes")).otherwise(pl.lit("No"))
         else:
-            text = _escape(format_expr(c, style=style, dp=dp))  # type: ignore[arg-type]
-        mark = pl.when(suppressed).then(pl.lit(SUPPRESSED_MARK))
-        if c in _RELATIVE_CI:
-            mark = mark.when(reference).then(pl.lit(NOT_APPLICABLE_MARK))
-        mark = mark.otherwise(pl.lit(MISSING_MARK))
+            text = _escape(format_expr(c, style=style, dp=dp))
+        hidden_mark = pl.when(suppressed).then(pl.lit(SUPPRESSED_MARK))
+        mark = (
+            hidden_mark.when(reference).then(pl.lit(NOT_APPLICABLE_MARK)).otherwise(pl.lit(MISSING_MARK))
+            if c in _RELATIVE_CI
+            else hidden_mark.otherwise(pl.lit(MISSING_MARK))
+        )
         shown = pl.when(pl.col(c).is_null()).then(mark).otherwise(text)
         if c == first_text:
-            tag, classes, style = "th", [], ' scope="row"'
+            tag, classes, attrs = "th", [], ' scope="row"'
         elif c in numeric:
-            tag, classes, style = "td", ["hg-num"], ' style="text-align:right"'
+            tag, classes, attrs = "td", ["hg-num"], ' style="text-align:right"'
         else:
-            tag, classes, style = "td", [], ""
-        plain = f"<{tag}{_class_attr(classes)}{style}>"
-        hidden = f"<{tag}{_class_attr([*classes, 'hg-suppressed'])}{style}>"
+            tag, classes, attrs = "td", [], ""
+        plain = f"<{tag}{_class_attr(classes)}{attrs}>"
+        hidden = f"<{tag}{_class_attr([*classes, 'hg-suppressed'])}{attrs}>"
         open_ = pl.when(pl.col(c).is_null() & suppressed).then(pl.lit(hidden)).otherwise(pl.lit(plain))
         cells += [open_, shown, pl.lit(f"</{tag}>")]
     row = pl.concat_str([pl.lit("<tr>"), *cells, pl.lit("</tr>")])
@@ -266,10 +270,10 @@ def table_html(
             if why == REFERENCE_ROW:
                 notes.append(_esc(f"{NOT_APPLICABLE_MARK} {why}."))
                 continue
-            text = f"{MISSING_MARK} {why}."
+            line = f"{MISSING_MARK} {why}."
             if why == FEW_EVENTS and _shows_rounded_ten(df, labels=labels, numeric=numeric):
-                text += f" {ROUNDED_COUNTS}"
-            notes.append(_esc(text))
+                line += f" {ROUNDED_COUNTS}"
+            notes.append(_esc(line))
     if note:
         notes.append(_esc(note))
     num_attr = ' class="hg-num" style="text-align:right"'
@@ -467,10 +471,9 @@ def reason_notes(reasons: Sequence[str], *, labels: Mapping[str, str], columns: 
             found.setdefault(why, [])
             found[why] += [c for c in cols if c not in found[why]]
     out: list[str] = []
-    primary = [w for w in found if _PRIMARY.match(w)]
-    for w in primary:
-        m = _PRIMARY.match(w)
-        out.append(f"Counts from {m['lo']} to {m['hi']} are not shown.")  # type: ignore[index]
+    primary = {w: m for w in found if (m := _PRIMARY.match(w))}
+    for m in primary.values():
+        out.append(f"Counts from {m['lo']} to {m['hi']} are not shown.")
     order = [REASON_SECONDARY, REASON_INPUT, REASON_DERIVED, REASON_REFERENCE]
     for why in [*order, *(w for w in found if w not in order and w not in primary)]:
         if why not in found:

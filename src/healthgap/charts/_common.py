@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypedDict
 
 import altair as alt
 import polars as pl
@@ -25,6 +26,8 @@ __all__ = [
     "nominal",
     "suppressed_expr",
     "missing_keys",
+    "layered",
+    "scalar",
 ]
 
 THEME = "healthgap"
@@ -39,20 +42,36 @@ ERR_MISSING = (
 )
 ERR_EMPTY = "{builder}(): the data has no rows; there is nothing to chart."
 ERR_TITLE = "{builder}(): every chart needs a non-empty `title`."
+ERR_FACETED_LAYER = "layered(): the layers share a facet encoding, so Altair made a faceted chart."
+ERR_NOT_NUMBER = "Expected a number from the data, got {value!r}."
 
 
 class ChartError(HealthgapError, ValueError):
     """A chart builder was given data it cannot chart; the message names the column and the fix."""
 
 
-def theme_config() -> dict[str, Any]:
+class _TextConfig(TypedDict):
+    """Text settings shared by axes and legends."""
+
+    labelFontSize: float
+    titleFontSize: float
+    labelColor: str
+    titleColor: str
+
+
+def theme_config() -> alt.theme.ThemeConfig:
     """The healthgap Altair theme: system fonts, readable sizes, NHS colours.
 
     References
     ----------
     .. [1] Altair 6 themes, https://altair-viz.github.io/user_guide/customization.html#chart-themes
     """
-    text = {"labelFontSize": 13, "titleFontSize": 13, "labelColor": palette.TEXT, "titleColor": palette.TEXT}
+    text: _TextConfig = {
+        "labelFontSize": 13,
+        "titleFontSize": 13,
+        "labelColor": palette.TEXT,
+        "titleColor": palette.TEXT,
+    }
     return {
         "config": {
             "font": FONT,
@@ -99,7 +118,7 @@ def theme_config() -> dict[str, Any]:
 
 @alt.theme.register(THEME, enable=True)
 def _healthgap_theme() -> alt.theme.ThemeConfig:
-    return theme_config()  # type: ignore[return-value]
+    return theme_config()
 
 
 def prepare(df: Any, needed: dict[str, str | None], builder: str, title: str) -> pl.DataFrame:
@@ -188,3 +207,22 @@ def missing_keys(df: pl.DataFrame, value: str) -> list[str]:
     from healthgap.tables import MISSING_MARK, missing_reasons
 
     return [f"{MISSING_MARK} = {why[:1].lower()}{why[1:]}" for why in missing_reasons(df, columns=[value])]
+
+
+def layered(*charts: Any, **kwargs: Any) -> alt.LayerChart:
+    """``alt.layer(*charts)`` for layers without facet encodings: always a :class:`altair.LayerChart`.
+
+    Altair returns a ``FacetChart`` instead when every layer has the same ``row``/``column``/
+    ``facet`` encoding; the builders facet after layering, so that would be a mistake.
+    """
+    chart = alt.layer(*charts, **kwargs)
+    if not isinstance(chart, alt.LayerChart):
+        raise ChartError(ERR_FACETED_LAYER)
+    return chart
+
+
+def scalar(value: object) -> float:
+    """A number read from the data (``Series.min()``, ``.max()``: typed by polars for any dtype)."""
+    if isinstance(value, (int, float, Decimal)):
+        return float(value)
+    raise ChartError(ERR_NOT_NUMBER.format(value=value))

@@ -22,10 +22,12 @@ from healthgap.charts._common import (
     WIDTH,
     ChartError,
     label_angle,
+    layered,
     levels,
     missing_keys,
     nominal,
     prepare,
+    scalar,
     suppressed_expr,
     title_of,
 )
@@ -248,11 +250,11 @@ def ci_chart(
         missing_label=_missing_label(source, data, value),
     )
     if reference is not None:
-        axis = "x" if horizontal else "y"
+        channel = "x" if horizontal else "y"
         rule = (
             alt.Chart(pl.DataFrame({"reference": [float(reference)]}))
             .mark_rule(color=palette.REFERENCE, strokeDash=[6, 4], strokeWidth=1.5)
-            .encode(**{axis: "reference:Q"})
+            .encode(**{channel: "reference:Q"})
         )
         layers.append(rule)
         if reference_label:
@@ -264,14 +266,14 @@ def ci_chart(
                     color=palette.MUTED_TEXT,
                     baseline="bottom",
                 ).encode(
-                    **{axis: "reference:Q"},
+                    **{channel: "reference:Q"},
                     **({"y": alt.value(0)} if horizontal else {"x": alt.value(WIDTH)}),
                     text=alt.value(reference_label),
                 )
             )
-    if not horizontal:  # groups down the side are labelled in full ("[c] suppressed"), no key needed
-        subtitle = _with_note(subtitle, data, value, source=source)
-    chart = alt.layer(*layers).properties(title=_titled(title, subtitle))
+    # groups down the side are labelled in full ("[c] suppressed"), no key needed
+    heading = subtitle if horizontal else _with_note(subtitle, data, value, source=source)
+    chart = layered(*layers).properties(title=_titled(title, heading))
     if horizontal:
         return chart.properties(width=WIDTH - 160, height=alt.Step(step))
     return chart.properties(width=alt.Step(step * 2), height=300)
@@ -346,7 +348,7 @@ def gradient(
                 tooltip=[alt.Tooltip(f"{fitted}:Q", title=fitted_label, format=",.2f")],
             ),
         )
-    chart = alt.layer(*layers).properties(width=WIDTH - 120, height=300)
+    chart = layered(*layers).properties(width=WIDTH - 120, height=300)
     return chart.properties(title=_titled(title, _with_note(subtitle, data, value, source=source)))
 
 
@@ -389,7 +391,7 @@ def small_multiples(
     panel_width = 170
     # panels with different groups (e.g. one panel per equity dimension) each get only their own
     # groups along the bottom, not every group of every panel
-    per_panel = data.group_by(facet).agg(pl.col(group).n_unique().alias("n"))["n"].max()
+    per_panel = scalar(data.group_by(facet).agg(pl.col(group).n_unique().alias("n"))["n"].max())
     own_groups = per_panel < len(g_levels)
     band = panel_width / max(per_panel if own_groups else len(g_levels), 1)
     x = alt.X(

@@ -18,10 +18,12 @@ from healthgap.charts._common import (
     WIDTH,
     ChartError,
     label_angle,
+    layered,
     levels,
     missing_keys,
     nominal,
     prepare,
+    scalar,
     suppressed_expr,
     title_of,
 )
@@ -170,12 +172,12 @@ def _funnel_domain(
     shown = data.filter(pl.col(value).is_not_null() & pl.col(denominator).is_not_null())
     if shown.height == 0:
         return None, None
-    d_lo, d_hi = float(shown[denominator].min()), float(shown[denominator].max())
+    d_lo, d_hi = scalar(shown[denominator].min()), scalar(shown[denominator].max())
     pad = 0.05 * (d_hi - d_lo) if d_hi > d_lo else 0.1 * max(abs(d_hi), 1.0)
     x_dom = [max(d_lo - pad, 0.0) if d_lo >= 0 else d_lo - pad, d_hi + pad]
     smallest = pl.DataFrame({denominator: [d_lo]})
     bounds = [float(_interpolate(smallest, grid, denominator, c)[0]) for c in ("lower_998", "upper_998")]
-    values = [float(shown[value].min()), float(shown[value].max())]
+    values = [scalar(shown[value].min()), scalar(shown[value].max())]
     finite = [v for v in bounds + values if math.isfinite(v)]
     y_lo, y_hi = min(finite), max(finite)
     y_pad = 0.05 * (y_hi - y_lo) if y_hi > y_lo else 0.1 * max(abs(y_hi), 1.0)
@@ -248,7 +250,7 @@ def mitigation_scatter(
         ],
     )
     text = base.mark_text(align="left", dx=7, dy=-7).encode(text=f"{label}:N")
-    return alt.layer(points, text).properties(title=title, width=WIDTH - 60, height=320)
+    return layered(points, text).properties(title=title, width=WIDTH - 60, height=320)
 
 
 def padded_domain(values: pl.Series, *, pad: float = 0.1) -> list[float] | None:
@@ -267,7 +269,7 @@ def padded_domain(values: pl.Series, *, pad: float = 0.1) -> list[float] | None:
     shown = shown.filter(shown.is_finite())
     if shown.len() == 0:
         return None
-    lo, hi = float(shown.min()), float(shown.max())  # type: ignore[arg-type]
+    lo, hi = scalar(shown.min()), scalar(shown.max())
     span = hi - lo if hi > lo else max(abs(hi), 1.0)
     out = [lo - pad * span, hi + pad * span]
     if lo >= 0:
@@ -373,7 +375,7 @@ def heatmap(
     keys = [_SUPPRESSED_KEY] if data.filter(pl.col(value).is_null() & suppressed_expr(data)).height else []
     keys += missing_keys(df.collect() if isinstance(df, pl.LazyFrame) else df, value)
     heading = alt.Title(title, subtitle=keys) if keys else title
-    return alt.layer(hidden, rects, labels).properties(title=heading, width=alt.Step(70), height=alt.Step(32))
+    return layered(hidden, rects, labels).properties(title=heading, width=alt.Step(70), height=alt.Step(32))
 
 
 def binned(
@@ -433,4 +435,4 @@ def binned(
         layers.append(
             alt.Chart(pl.DataFrame({"zero": [0.0]})).mark_rule(color=palette.REFERENCE).encode(y="zero:Q")
         )
-    return alt.layer(*layers).properties(title=title, width=WIDTH - 60, height=280)
+    return layered(*layers).properties(title=title, width=WIDTH - 60, height=280)

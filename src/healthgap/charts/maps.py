@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from healthgap import palette
-from healthgap.charts._common import WIDTH, ChartError, prepare, title_of
+from healthgap.charts._common import WIDTH, ChartError, prepare, scalar, title_of
 
 __all__ = ["choropleth", "hex_layout", "hex_geojson", "hex_map", "SUPPRESSED_LABEL", "NO_DATA_LABEL"]
 
@@ -208,7 +208,11 @@ def choropleth(
         domain = sorted(data[value].drop_nulls().unique().to_list())
         scale = alt.Scale(domain=domain, range=list(palette.SEQUENTIAL)[: max(len(domain), 1)])
         colour = alt.Color(
-            f"{value}:O", scale=scale, legend=alt.Legend(title=legend_title or title_of(value, None), **_KEY)
+            f"{value}:O",
+            scale=scale,
+            legend=alt.Legend(
+                title=legend_title or title_of(value, None), orient=_KEY_ORIENT, direction=_KEY_DIRECTION
+            ),
         )
     else:
         lo, hi = data.select(pl.col(value).min().alias("lo"), pl.col(value).max().alias("hi")).row(0)
@@ -218,7 +222,12 @@ def choropleth(
         colour = alt.Color(
             f"{value}:Q",
             scale=scale,
-            legend=alt.Legend(title=legend_title or title_of(value, None), format=value_format, **_KEY),
+            legend=alt.Legend(
+                title=legend_title or title_of(value, None),
+                format=value_format,
+                orient=_KEY_ORIENT,
+                direction=_KEY_DIRECTION,
+            ),
         )
     coloured = (
         base.transform_filter("datum.status === 'value'")
@@ -230,7 +239,9 @@ def choropleth(
 
 #: The colour key sits above the map, in a row: beside it, it made the chart wider than the page
 #: column (and on a phone it was off screen).
-_KEY = {"orient": "top", "direction": "horizontal"}
+#: Where the colour key of a map goes: a horizontal key above it.
+_KEY_ORIENT: Literal["top"] = "top"
+_KEY_DIRECTION: Literal["horizontal"] = "horizontal"
 
 
 def hex_layout(areas_df: pl.DataFrame, *, key: str = "lsoa", group: str = "locality") -> pl.DataFrame:
@@ -280,7 +291,7 @@ def hex_layout(areas_df: pl.DataFrame, *, key: str = "lsoa", group: str = "local
     local_r = pl.col("k") * pl.col("side").replace_strict(_CORNER_R) + pl.col("step") * pl.col(
         "side"
     ).replace_strict(_STEP_R)
-    n_blobs = int(areas["blob"].max()) + 1 if areas.height else 0
+    n_blobs = int(scalar(areas["blob"].max())) + 1 if areas.height else 0
     ncol = max(1, math.ceil(math.sqrt(n_blobs)))
     spacing = 2 * pl.col("k").max() + 2
     col, row = pl.col("blob") % ncol, pl.col("blob") // ncol

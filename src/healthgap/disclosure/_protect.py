@@ -395,7 +395,9 @@ def protect(
             text = pl.concat_str([text, pl.lit(f"; {', '.join(derived[c])}: {REASON_DERIVED}")])
         parts.append(pl.when(pl.col(f"__f_{c}")).then(text))
     flags = [pl.col(f"__f_{c}") for c in counts]
-    if relative:  # rule 7: the reference row's count is suppressed -> no ratios in its group
+    if (
+        relative and reference is not None
+    ):  # rule 7: the reference row's count is suppressed -> no ratios in its group
         partition = [pl.col(c) for c in by] or [pl.col("__hg_row") * 0]
         ref_hidden = (pl.col(reference).fill_null(False) & pl.any_horizontal(flags)).any().over(partition)
         work = work.with_columns(ref_hidden.alias("__hg_refhidden"))

@@ -28,7 +28,7 @@ from healthgap.fairness._published import (
     published_proportions,
 )
 from healthgap.models import MODEL_LABELS, ModelResult
-from healthgap.models._metrics import bootstrap_weights, percentile_interval
+from healthgap.stats import bootstrap_weights, percentile_interval
 
 __all__ = ["FairnessAudit", "audit", "metric_frame", "publishable", "DEFAULT_N_BOOT"]
 

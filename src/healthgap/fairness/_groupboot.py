@@ -13,6 +13,7 @@ import numpy as np
 from scipy import sparse
 
 from healthgap.models._metrics import Ranking, rank, weighted_auc
+from healthgap.stats.bootstrap import replicate_sums
 
 __all__ = ["GROUP_METRICS", "GroupData", "prepare", "group_metrics"]
 
@@ -67,7 +68,7 @@ def group_metrics(W: np.ndarray, data: GroupData) -> np.ndarray:
     .. [2] Weerts H, et al. Fairlearn: assessing and improving fairness of AI systems. JMLR 2023.
     """
     c = W.shape[0]
-    sums = np.asarray(data.Q.T @ W.T).T.reshape(c, 6, data.k).transpose(0, 2, 1)  # (c, k, 6)
+    sums = replicate_sums(W, data.Q).reshape(c, 6, data.k).transpose(0, 2, 1)  # (c, k, 6)
     n, pos, sel, tp, fp, sump = (sums[..., j] for j in range(6))
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.stack(

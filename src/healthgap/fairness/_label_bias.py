@@ -21,7 +21,7 @@ from healthgap.disclosure import published_counts
 from healthgap.fairness._audit import publishable
 from healthgap.fairness._groups import groupings
 from healthgap.models import ModelResult, fit_cached, label_of
-from healthgap.models._metrics import wilson_interval
+from healthgap.stats import wilson_interval
 
 __all__ = ["LabelBias", "choose_condition", "label_bias", "LABEL_METRICS", "NO_TRUTH"]
 

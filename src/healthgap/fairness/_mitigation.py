@@ -18,7 +18,7 @@ from healthgap.disclosure import published_counts
 from healthgap.fairness._audit import DEFAULT_N_BOOT, publishable
 from healthgap.fairness._groups import Grouping, groupings
 from healthgap.models import ModelResult
-from healthgap.models._metrics import bootstrap_weights, percentile_interval
+from healthgap.stats import bootstrap_weights, percentile_interval
 
 __all__ = ["Mitigation", "mitigate", "STRATEGIES"]
 

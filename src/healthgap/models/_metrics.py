@@ -2,7 +2,8 @@
 
 Every metric takes a weight matrix ``W`` of shape ``(replicates, n)``: row
 ``b`` holds how many times each person was drawn in bootstrap replicate ``b``
-(a row of ones is the original sample). One sort of the scores serves every
+(a row of ones is the original sample; the replicates come from
+:func:`healthgap.stats.bootstrap.bootstrap_weights`). One sort of the scores serves every
 replicate, so a 200-replicate bootstrap of AUROC on 300,000 people is a few
 matrix passes rather than 200 calls to scikit-learn.
 
@@ -12,50 +13,24 @@ The weighted definitions equal scikit-learn's with ``sample_weight``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 from scipy.special import expit, logit
 
+from healthgap.stats.bootstrap import replicate_sums
+
 __all__ = [
     "Ranking",
     "rank",
-    "bootstrap_weights",
     "weighted_auc",
     "weighted_average_precision",
     "weighted_brier",
     "weighted_calibration",
-    "percentile_interval",
-    "wilson_interval",
 ]
 
-#: Cells of the (replicates x people) weight matrix held in memory at once.
-CHUNK_CELLS = 6_000_000
 _EPS = 1e-12
-
-
-def bootstrap_weights(n: int, *, n_boot: int, seed: int) -> Iterator[np.ndarray]:
-    """Yield bootstrap count matrices in chunks of rows.
-
-    Each row is a multinomial draw of ``n`` people with replacement, stored as
-    the number of times each person was drawn (float64). Chunks depend only on
-    ``n`` and ``n_boot``, so results are reproducible for a given ``seed``.
-
-    References
-    ----------
-    .. [1] Efron B, Tibshirani RJ. An Introduction to the Bootstrap. Chapman & Hall, 1993.
-    """
-    rng = np.random.default_rng(seed)
-    per_chunk = max(1, min(n_boot, CHUNK_CELLS // max(n, 1)))
-    done = 0
-    while done < n_boot:
-        c = min(per_chunk, n_boot - done)
-        draws = rng.integers(0, n, size=(c, n))
-        draws += (np.arange(c) * n)[:, None]
-        yield np.bincount(draws.ravel(), minlength=c * n).reshape(c, n).astype(np.float64)
-        done += c
 
 
 @dataclass(frozen=True)
@@ -74,7 +49,7 @@ class Ranking:
 
     def run_sums(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Weighted people with and without the outcome in each tie run, shape ``(replicates, runs)``."""
-        return np.asarray(self.positives.T @ W.T).T, np.asarray(self.negatives.T @ W.T).T
+        return replicate_sums(W, self.positives), replicate_sums(W, self.negatives)
 
 
 def rank(score: np.ndarray, y: np.ndarray, codes: np.ndarray | None = None, k: int = 1) -> Ranking:
@@ -239,41 +214,3 @@ def weighted_calibration(
         if np.nanmax(np.abs(np.stack([step0, step1]))) < 1e-10:
             break
     return a, beta1
-
-
-def percentile_interval(replicates: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap interval along axis 0, ignoring NaN replicates.
-
-    References
-    ----------
-    .. [1] Efron B, Tibshirani RJ. An Introduction to the Bootstrap, ch. 13. 1993.
-    """
-    alpha = (1 - confidence) / 2
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        lo = np.nanquantile(replicates, alpha, axis=0)
-        hi = np.nanquantile(replicates, 1 - alpha, axis=0)
-    return lo, hi
-
-
-def wilson_interval(events: np.ndarray, n: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a proportion.
-
-    References
-    ----------
-    .. [1] Wilson EB. Probable inference, the law of succession, and statistical
-       inference. JASA 1927;22:209-12.
-    .. [2] Newcombe RG. Two-sided confidence intervals for the single proportion:
-       comparison of seven methods. Stat Med 1998;17:857-72.
-    """
-    from scipy.stats import norm
-
-    z = norm.ppf(1 - (1 - confidence) / 2)
-    n = np.asarray(n, np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.asarray(events, np.float64) / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half

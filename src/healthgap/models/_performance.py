@@ -6,15 +6,13 @@ import numpy as np
 import polars as pl
 
 from healthgap.models._metrics import (
-    bootstrap_weights,
-    percentile_interval,
     rank,
     weighted_auc,
     weighted_average_precision,
     weighted_brier,
     weighted_calibration,
-    wilson_interval,
 )
+from healthgap.stats import bootstrap_weights, percentile_interval, wilson_interval
 
 __all__ = ["performance", "reliability", "METRIC_LABELS"]
 

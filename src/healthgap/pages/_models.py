@@ -230,7 +230,7 @@ class ModelPages:
         import numpy as np
 
         from healthgap.disclosure import published_counts
-        from healthgap.models._metrics import wilson_interval
+        from healthgap.stats import wilson_interval
 
         r = self.result
         fr = sorted({*fractions, self.settings.top_fraction})

@@ -14,8 +14,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
+from healthgap.config import ENV_VAR, ORIGIN_ARGUMENT, ORIGIN_DEFAULT, Config, load_config, select_config
 from healthgap.errors import ConfigError, RenderError
 from healthgap.render.post import finish_site
 from healthgap.render.project import ProjectError, read_book
@@ -56,30 +57,21 @@ ERR_PROFILE_TAKEN = (
 
 
 def _config_path(config: Path | None, project: Path) -> Path | None:
-    if config is not None:
-        path = Path(config).expanduser().resolve()
-        if not path.is_file():
-            raise ConfigError(ERR_CONFIG_MISSING.format(path=path))
+    """The config file chosen by :func:`healthgap.config.select_config`; None when the project
+    has no default config and none was named."""
+    path, origin = select_config(config, project=project)
+    if path.is_file():
         return path
-    env = os.environ.get("HEALTHGAP_CONFIG", "").strip()
-    if env:
-        path = Path(env).expanduser().resolve()
-        if not path.is_file():
-            raise ConfigError(ERR_CONFIG_MISSING.format(path=path) + " (from $HEALTHGAP_CONFIG)")
-        return path
-    default = project / "data" / "default.yml"
-    return default if default.is_file() else None
+    if origin == ORIGIN_DEFAULT:
+        return None
+    raise ConfigError(
+        ERR_CONFIG_MISSING.format(path=path) + ("" if origin == ORIGIN_ARGUMENT else f" (from {origin})")
+    )
 
 
-def _check_config(path: Path | None) -> Any:
+def _check_config(path: Path | None) -> Config | None:
     """Load the config once up front so a bad config fails fast, not once per chapter; return it."""
-    if path is None:
-        return None
-    try:
-        from healthgap.config import load_config
-    except ImportError:  # the strict loader is optional during development
-        return None
-    return load_config(path)
+    return None if path is None else load_config(path)
 
 
 def quarto_command(
@@ -232,7 +224,7 @@ def render_book(
     try:
         env = dict(os.environ)
         if config_path is not None:
-            env["HEALTHGAP_CONFIG"] = str(config_path)
+            env[ENV_VAR] = str(config_path)
         if chosen == "quarto":
             downloads_tmp = build_dir(out_path.parent / f"{out_path.name}-downloads")
             env["HEALTHGAP_DOWNLOADS"] = str(downloads_tmp)

@@ -254,7 +254,8 @@ def render_builtin(
                 b.blocks, page=b.page.output, targets=targets, warn=lambda m: progress(f"WARNING: {m}")
             )
             title = b.title or [el("Str", b.page.slug)]
-            combined = {
+            assert b.refs is not None, "every page was numbered above"
+            combined: dict[str, Any] = {
                 "pandoc-api-version": b.api,
                 "meta": {},
                 "blocks": [
@@ -291,9 +292,9 @@ def render_builtin(
         ]
         scripts = write_search_assets(build, entries)
     for output, _view in views.items():
-        target = build / output
-        target.parent.mkdir(parents=True, exist_ok=True)
-        page = render_page(
+        out_file = build / output
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        page_html = render_page(
             book,
             views,
             output,
@@ -302,7 +303,7 @@ def render_builtin(
             scripts=scripts,
             search_form=SEARCH_FORM if scripts else "",
         )
-        target.write_text(page, encoding="utf-8")
+        out_file.write_text(page_html, encoding="utf-8")
     for pattern in book.resources:
         for source in book.root.glob(str(pattern)):
             if source.is_file():

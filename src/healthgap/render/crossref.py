@@ -428,8 +428,8 @@ def resolve_refs(
                 text = NOT_SHOWN if c["citationMode"]["t"] == "SuppressAuthor" else target.label
                 out.append(el("Span", [attr("", ["hg-xref-skipped"]), [el("Str", text)]]))
             else:
-                suppress = c["citationMode"]["t"] == "SuppressAuthor" and target.number
-                text = target.number if suppress else target.label
+                suppress = c["citationMode"]["t"] == "SuppressAuthor"
+                text = target.number if suppress and target.number else target.label
                 out.append(el("Link", [attr("", ["hg-xref"]), [el("Str", text)], [_href(page, target), ""]]))
             if c["citationSuffix"]:
                 out += list(c["citationSuffix"])

@@ -13,7 +13,7 @@ import contextlib
 import re
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -264,7 +264,7 @@ async def _run_cells(
 
 
 async def run_many(
-    jobs: list[Callable[[], Any]],
+    jobs: Sequence[Callable[[], Any]],
     *,
     limit: int,
 ) -> list[Any]:
@@ -285,6 +285,7 @@ async def run_many(
             t.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         # report the failure of the earliest chapter in book order
-        first = min(failed, key=tasks.index)
-        raise first.exception()  # type: ignore[misc]
+        error = min(failed, key=tasks.index).exception()
+        assert error is not None, "failed tasks have an exception"
+        raise error
     return [t.result() for t in tasks]

@@ -122,7 +122,8 @@ def stringify(node: Any) -> str:
         return "".join(stringify(n) for n in node)
     if not isinstance(node, dict):
         return ""
-    t, c = node.get("t"), node.get("c")
+    t: Any = node.get("t")
+    c: Any = node.get("c")  # pandoc JSON: the content's shape depends on the element type
     if t == "Str":
         return c
     if t in ("Space", "SoftBreak", "LineBreak"):

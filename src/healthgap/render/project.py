@@ -194,7 +194,7 @@ def _chapter_entries(path: Path, root: Path, key: str, entries: Any, *, appendix
                 )
             )
         elif isinstance(entry, dict) and ("href" in entry or "file" in entry):
-            page = make(entry.get("href") or entry.get("file"), f"{key}[{i}]", None)
+            page = make(str(entry.get("href") or entry.get("file")), f"{key}[{i}]", None)
             pages.append(page)
             nav.append(page)
         else:

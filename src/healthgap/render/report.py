@@ -59,8 +59,14 @@ def report_overrides(config: Config | None) -> dict[str, str]:
 
 def apply_report(book: Book, overrides: dict[str, str]) -> Book:
     """``book`` with its title, subtitle and author replaced by ``overrides`` (see :func:`report_overrides`)."""
-    allowed = {key: value for key, value in overrides.items() if key in ("title", "subtitle", "author")}
-    return dataclasses.replace(book, **allowed) if allowed else book
+    if not {"title", "subtitle", "author"} & set(overrides):
+        return book
+    return dataclasses.replace(
+        book,
+        title=overrides.get("title", book.title),
+        subtitle=overrides.get("subtitle", book.subtitle),
+        author=overrides.get("author", book.author),
+    )
 
 
 def quarto_profile_yaml(overrides: dict[str, str]) -> str:

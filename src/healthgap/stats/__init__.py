@@ -8,13 +8,15 @@ or why the row could not be computed). Error messages are module-level constants
 Modules: :mod:`.rates` (crude rates), :mod:`.proportions`, :mod:`.dsr`, :mod:`.compare`
 (rate ratios and differences), :mod:`.sii`, :mod:`.concentration`, :mod:`.funnel`,
 :mod:`.dimensions` (DSRs for many dimensions and conditions from one scan),
-:mod:`.ageband` and :mod:`.esp2013`.
+:mod:`.ageband`, :mod:`.esp2013` and :mod:`.bootstrap` (seeded bootstrap weight matrices
+and percentile intervals, shared by the models, fairness and explanation analyses).
 """
 
 from __future__ import annotations
 
-from ._ci import byars_lower, byars_upper, wilson_lower, wilson_upper
+from ._ci import byars_lower, byars_upper, wilson_interval, wilson_limits, wilson_lower, wilson_upper
 from .ageband import age_bands, counts_by_age_band
+from .bootstrap import bootstrap_weights, percentile_interval, replicate_sums
 from .compare import rate_difference, rate_ratio
 from .concentration import concentration_index
 from .dimensions import dsr_by
@@ -30,6 +32,7 @@ __all__ = [
     "AGE_BAND_LABELS",
     "ESP2013",
     "age_bands",
+    "bootstrap_weights",
     "byars_lower",
     "byars_upper",
     "concentration_index",
@@ -39,10 +42,14 @@ __all__ = [
     "dsr_by",
     "funnel_flag",
     "funnel_limits",
+    "percentile_interval",
     "proportion",
     "rate_difference",
     "rate_ratio",
+    "replicate_sums",
     "sii",
+    "wilson_interval",
+    "wilson_limits",
     "wilson_lower",
     "wilson_upper",
 ]

@@ -116,9 +116,10 @@ def _coding(df: pl.DataFrame, d: str, found: pl.DataFrame | None) -> Coding:
         k = len(dtype.categories)
         levels = pl.concat([dtype.categories.cast(dtype), pl.Series([None], dtype=dtype)])
         return Coding(d, k + 1, coded(col.to_physical(), k), levels.rename(d))
-    values = found
+    assert found is not None, "_summaries() covers every column but booleans and enums"
+    frame = found
     if dtype.is_integer():
-        lo, hi = values.row(0)
+        lo, hi = frame.row(0)
         if lo is None:  # only missing values
             return Coding(d, 1, pl.lit(0, dtype=pl.UInt64), pl.Series(d, [None], dtype=dtype))
         lo, hi = int(lo), int(hi)
@@ -128,8 +129,8 @@ def _coding(df: pl.DataFrame, d: str, found: pl.DataFrame | None) -> Coding:
         if hi - lo < MAX_INT_SPAN:
             levels = pl.Series(d, [*range(lo, hi + 1), None], dtype=dtype)
             return Coding(d, hi - lo + 2, coded(col - lo, hi - lo + 1), levels)
-        values = df.lazy().select(col.unique().drop_nulls()).collect()
-    values = values.to_series().rename(d)
+        frame = df.lazy().select(col.unique().drop_nulls()).collect()
+    values = frame.to_series().rename(d)
     k = len(values)
     if k == 0:  # only missing values: one level, null
         return Coding(d, 1, pl.lit(0, dtype=pl.UInt64), pl.Series(d, [None], dtype=dtype))

@@ -19,6 +19,7 @@ References
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 from scipy.stats import chi2
 
@@ -34,6 +35,8 @@ __all__ = [
     "poisson_method",
     "wilson_lower",
     "wilson_upper",
+    "wilson_limits",
+    "wilson_interval",
     "BYARS_THRESHOLD",
 ]
 
@@ -111,3 +114,39 @@ def wilson_lower(x: str | pl.Expr, n: str | pl.Expr, confidence: float) -> pl.Ex
 def wilson_upper(x: str | pl.Expr, n: str | pl.Expr, confidence: float) -> pl.Expr:
     """Wilson score upper limit of a proportion x/n (on the 0-1 scale)."""
     return _wilson(x, n, confidence, 1.0).clip(upper_bound=1.0)
+
+
+def wilson_limits(x: str | pl.Expr, n: str | pl.Expr, confidence: float) -> tuple[pl.Expr, pl.Expr]:
+    """Wilson score lower and upper limits of a proportion x/n (on the 0-1 scale)."""
+    return wilson_lower(x, n, confidence), wilson_upper(x, n, confidence)
+
+
+def wilson_interval(
+    events: npt.ArrayLike, n: npt.ArrayLike, confidence: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of proportions given as arrays (the numpy entry point).
+
+    The same formula as :func:`wilson_lower` and :func:`wilson_upper` (evaluated by them),
+    so a proportion gets the same limits whether it comes from a frame or from arrays.
+
+    Parameters
+    ----------
+    events, n : numerators and denominators (broadcast together); NaN gives NaN limits.
+    confidence : confidence level, e.g. 0.95.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Lower and upper limits (0-1 scale), of the broadcast shape of ``events`` and ``n``.
+
+    References
+    ----------
+    .. [1] Wilson EB. J Am Stat Assoc 1927;22:209-212.
+    .. [2] Newcombe RG. Two-sided confidence intervals for the single proportion:
+       comparison of seven methods. Stat Med 1998;17:857-72.
+    """
+    x, total = np.broadcast_arrays(np.asarray(events, np.float64), np.asarray(n, np.float64))
+    frame = pl.DataFrame({"x": x.ravel(), "n": total.ravel()})
+    lower, upper = wilson_limits("x", "n", confidence)
+    limits = frame.select(lower.alias("lower"), upper.alias("upper"))
+    return limits["lower"].to_numpy().reshape(x.shape), limits["upper"].to_numpy().reshape(x.shape)

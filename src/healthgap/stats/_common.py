@@ -8,6 +8,8 @@ group with the contract columns (see :data:`CONTRACT_COLUMNS`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Literal, TypeVar
 
 import polars as pl
 from scipy.special import ndtri
@@ -31,12 +33,15 @@ __all__ = [
     "check_multiplier",
     "z_value",
     "count_checks",
+    "is_negative",
     "raise_count_problems",
     "finish",
     "per_label",
 ]
 
 Frame = pl.DataFrame | pl.LazyFrame
+#: A DataFrame or a LazyFrame, the same on the way out as on the way in.
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 #: Columns every statistic returns (after the group columns and the input counts).
 CONTRACT_COLUMNS: tuple[str, ...] = (
@@ -87,7 +92,7 @@ def as_lazy(df: Frame, func: str) -> pl.LazyFrame:
 SMALL_FRAME = 250_000
 
 
-def engine_for(df: Frame) -> str:
+def engine_for(df: Frame) -> Literal["in-memory", "auto"]:
     """Polars engine for aggregating ``df``: in-memory for small eager frames, else auto."""
     return "in-memory" if isinstance(df, pl.DataFrame) and df.height < SMALL_FRAME else "auto"
 
@@ -141,6 +146,11 @@ def z_value(confidence: float) -> float:
     return float(ndtri(1 - (1 - confidence) / 2))
 
 
+def is_negative(value: object) -> bool:
+    """Whether a number read from the data (``Series.min()``, any numeric or boolean dtype) is below 0."""
+    return isinstance(value, (int, float, Decimal)) and value < 0
+
+
 def count_checks(columns: Iterable[str]) -> list[pl.Expr]:
     """Aggregation expressions recording the minimum and null count of count columns."""
     out: list[pl.Expr] = []
@@ -157,7 +167,7 @@ def raise_count_problems(agg: pl.DataFrame, columns: Iterable[str], func: str) -
         if nulls:
             raise ValueError(NULL_COUNTS.format(func=func, column=c, n=nulls))
         minimum = agg[f"__min_{c}"].min()
-        if minimum is not None and minimum < 0:
+        if is_negative(minimum):
             raise ValueError(NEGATIVE_COUNTS.format(func=func, column=c, minimum=minimum))
     return agg.drop([x for x in agg.columns if x.startswith("__min_") or x.startswith("__nulls_")])
 
@@ -170,7 +180,7 @@ def per_label(multiplier: float) -> str:
 
 
 def finish(
-    out: pl.DataFrame | pl.LazyFrame,
+    out: FrameT,
     *,
     by: list[str],
     counts: Sequence[str],
@@ -179,7 +189,7 @@ def finish(
     method: str | pl.Expr,
     extra: Sequence[str] = (),
     keep: Sequence[str] = (),
-) -> pl.DataFrame | pl.LazyFrame:
+) -> FrameT:
     """Add the metadata columns, order the columns and sort rows by the groups.
 
     Works on a DataFrame or inside a lazy query; ``keep`` columns (helpers needed for

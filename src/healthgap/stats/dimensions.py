@@ -23,6 +23,7 @@ from ._common import (
     check_confidence,
     check_multiplier,
     finish,
+    is_negative,
     per_label,
 )
 from .dsr import dobson_columns
@@ -217,7 +218,7 @@ def dsr_by(
         col = df.get_column(n)
         if col.null_count():
             raise ValueError(NULL_EVENTS.format(column=n, n=col.null_count()))
-        if col.dtype != pl.Boolean and col.min() < 0:
+        if col.dtype != pl.Boolean and is_negative(col.min()):
             raise ValueError(NEGATIVE_COUNTS.format(func=func, column=n, minimum=col.min()))
 
     cells, codings = cell_counts(df, events=names, dims=dims, age=age_name)

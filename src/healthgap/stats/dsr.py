@@ -29,6 +29,7 @@ from ._common import (
     count_checks,
     engine_for,
     finish,
+    is_negative,
     per_label,
     raise_count_problems,
 )
@@ -230,7 +231,7 @@ def dsr_table(
         n_null = int(agg["__w_nulls"].sum())
         raise ValueError(NULL_COUNTS.format(func=func, column=standard, n=n_null))
     if not use_esp:
-        if agg["__w_min"].min() < 0:
+        if is_negative(agg["__w_min"].min()):
             raise ValueError(NEGATIVE_COUNTS.format(func=func, column=standard, minimum=agg["__w_min"].min()))
         varying = agg["__w_values"] > 1
         if varying.any():

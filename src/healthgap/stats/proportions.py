@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from ._ci import wilson_lower, wilson_upper
+from ._ci import wilson_limits
 from ._common import NUMERATOR_EXCEEDS_DENOMINATOR, Frame, per_label
 from .rates import count_ratio
 
@@ -80,14 +80,10 @@ def proportion(
         multiplier=multiplier,
         confidence=confidence,
         func="proportion",
-        limits=_wilson_limits,
+        limits=wilson_limits,
         zero_note=NOTE_ZERO_DENOMINATOR,
         statistic=lambda m: "Percentage" if m == 100 else f"Proportion per {per_label(m)}",
         method="Wilson",
         check=no_excess,
         extra=[excess.alias("__excess")],
     )
-
-
-def _wilson_limits(x: pl.Expr, n: pl.Expr, confidence: float) -> tuple[pl.Expr, pl.Expr]:
-    return wilson_lower(x, n, confidence), wilson_upper(x, n, confidence)

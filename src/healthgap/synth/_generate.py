@@ -38,6 +38,8 @@ ERR_N = "synth: n must be a whole number from 1 to {max:,}; got {value!r}. Use e
 ERR_SEED = "synth: seed must be a whole number >= 0; got {value!r}. Use e.g. --seed 2024."
 _QUINTILES = ("1", "2", "3", "4", "5")
 
+_ERR_SHARE = "Expected a non-empty boolean series, got {dtype} of length {n}."
+
 
 def _check(n: object, seed: object) -> tuple[int, int]:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= int(n) <= MAX_N:
@@ -206,6 +208,14 @@ def _round(x: float | None, digits: int) -> float | None:
     return None if x is None or not math.isfinite(float(x)) else round(float(x), digits)
 
 
+def _share(mask: pl.Series) -> float:
+    """Share of the true values of a boolean series with no missing values."""
+    share = mask.mean()
+    if not isinstance(share, float):
+        raise TypeError(_ERR_SHARE.format(dtype=mask.dtype, n=len(mask)))
+    return share
+
+
 def realised_summary(frame: pl.DataFrame, area: pl.DataFrame, elig: dict[str, np.ndarray]) -> dict:
     """Realised figures of one generated table (not parameters): prevalence, rates, shares.
 
@@ -262,8 +272,8 @@ def realised_summary(frame: pl.DataFrame, area: pl.DataFrame, elig: dict[str, np
         "n": frame.height,
         "areas_by_imd_decile": {str(d): int((area["imd_decile"] == d).sum()) for d in range(1, 11)},
         "people_by_imd_quintile": {q: int((frame["imd_quintile"] == int(q)).sum()) for q in _QUINTILES},
-        "female_percent": round(100 * float((frame["sex"] == "female").mean()), 3),
-        "aged_65_plus_percent": round(100 * float((frame["age"] >= 65).mean()), 3),
+        "female_percent": round(100 * _share(frame["sex"] == "female"), 3),
+        "aged_65_plus_percent": round(100 * _share(frame["age"] >= 65), 3),
         "ethnicity_percent": {c: round(100 * float(eth_share.get(c, 0.0)), 3) for c in ETHNICITY_CODES},
         "prevalence": prevalence,
         "treatment": treatment,

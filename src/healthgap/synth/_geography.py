@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import overload
 
 import numpy as np
 import polars as pl
@@ -28,7 +29,11 @@ _ERR_STUCK = "Synthetic geography: locality {name!r} is enclosed before reaching
 _ERR_DECILES = "Synthetic geography: decile counts sum to {total} but the layout has {n} areas."
 
 
-def _to_km(q: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@overload
+def _to_km(q: float, r: float) -> tuple[float, float]: ...
+@overload
+def _to_km(q: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+def _to_km(q: float | np.ndarray, r: float | np.ndarray) -> tuple[float | np.ndarray, float | np.ndarray]:
     """Centre of hexagon (q, r) in km east and north of the origin (r grows southwards)."""
     x = P.HEX_SIZE_KM * _SQRT3 * (q + r / 2.0)
     y = -P.HEX_SIZE_KM * 1.5 * r
