@@ -1,49 +1,71 @@
-"""Geography: rates by small area for maps.
+"""Geography: rates by locality and by small area for maps.
 
 :func:`area_rates` gives each small area's crude rate with its interval and
-locality, keyed by the column the boundary file uses. Rates by locality, age
-standardised, come from :func:`healthgap.descriptive.prevalence.rates` with
-``dimensions=["locality"]``.
+locality, keyed by the column the boundary file uses; :func:`area_statistics`
+computes those rates from counts (the ``recompute`` of
+:func:`healthgap.disclosure.publish`: from the counts as published, disclosure
+rule 8). :func:`locality_rates` gives age-standardised rates by locality
+(:func:`healthgap.descriptive.outcomes.exact_rates`) and
+:func:`pair_rate_ratio` compares two localities. Every function returns exact
+aggregates.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
 
-from healthgap.config import DisclosureSettings
-from healthgap.contract import CONTRACT
+from healthgap.config import Config
+from healthgap.contract import CONDITION_LABELS, CONTRACT
 from healthgap.descriptive._common import frame_of, require
-from healthgap.disclosure import published_counts
+from healthgap.descriptive.outcomes import OUTCOME_LABELS, exact_rates
 
-__all__ = ["area_rates", "boundary_keys"]
+__all__ = [
+    "area_rates",
+    "area_statistics",
+    "locality_rates",
+    "pair_rate_ratio",
+    "boundary_keys",
+    "MEASURE_LABELS",
+    "LOCALITY_PER",
+]
+
+#: How every condition and outcome is named in the locality table.
+MEASURE_LABELS = {**CONDITION_LABELS, **OUTCOME_LABELS}
+#: Locality rates are per this many people (percentages).
+LOCALITY_PER = 100
 
 
-def area_rates(
-    people: pl.LazyFrame | pl.DataFrame,
+def area_statistics(
+    counts: pl.DataFrame,
     *,
     measure: str,
     area: str = "lsoa",
     multiplier: float | None = None,
     confidence: float = 0.95,
-    disclosure: DisclosureSettings | None = None,
 ) -> pl.DataFrame:
-    """Crude rate (counts) or percentage (true/false columns) of ``measure`` per area.
+    """Crude rate (counts) or percentage (true/false ``measure``) of each area from its counts.
 
-    Rates are computed from the counts as they will be published (``disclosure``, default:
-    suppress 1-7, round to 5; see :func:`healthgap.disclosure.published_counts`).
+    A simple statistic of the area's counts: pass the counts as published (rule 8),
+    e.g. as the ``recompute`` of :func:`healthgap.disclosure.publish`.
 
-    Small areas hold a few hundred to a few thousand people, too few to age
-    standardise reliably; the map shows crude rates and the text says so.
+    Parameters
+    ----------
+    counts : ``area``, ``events``, ``population`` and optionally ``locality``, one row per
+        area (other columns are ignored).
+    measure : the column counted (its type decides rate or percentage).
+    area : the area column.
+    multiplier : default 100 for percentages, 1,000 for rates.
+    confidence : confidence level of the intervals.
 
     Returns
     -------
     pl.DataFrame
-        ``area`` column, ``locality`` (most common locality of the area's
-        residents, when the column exists), ``events``, ``population``,
-        ``value``, ``lower_ci``, ``upper_ci``, ``note``.
+        ``area``, ``events``, ``population``, ``value``, ``lower_ci``, ``upper_ci``,
+        ``note``, then ``locality`` when ``counts`` has it.
 
     References
     ----------
@@ -51,18 +73,7 @@ def area_rates(
     """
     from healthgap.stats import crude_rate, proportion
 
-    lf = frame_of(people)
-    require(lf, [area, measure], what="area_rates()")
-    names = lf.collect_schema().names()
     is_bool = CONTRACT[measure].kind == "boolean" if measure in CONTRACT else False
-    aggs = [
-        pl.col(measure).cast(pl.Int64).fill_null(0).sum().alias("events"),
-        pl.len().cast(pl.Int64).alias("population"),
-    ]
-    if "locality" in names and area != "locality":
-        aggs.append(pl.col("locality").drop_nulls().mode().first().alias("locality"))
-    counts = lf.filter(pl.col(area).is_not_null()).group_by(area).agg(aggs).sort(area).collect()
-    counts = published_counts(counts, ["events", "population"], settings=disclosure)
     if is_bool:
         stat = proportion(
             counts,
@@ -85,6 +96,120 @@ def area_rates(
     if "locality" in counts.columns:
         stat = stat.join(counts.select(area, "locality"), on=area, how="left")
     return stat
+
+
+def area_rates(
+    people: pl.LazyFrame | pl.DataFrame,
+    *,
+    measure: str,
+    area: str = "lsoa",
+    multiplier: float | None = None,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Crude rate (counts) or percentage (true/false columns) of ``measure`` per area, from exact counts.
+
+    Small areas hold a few hundred to a few thousand people, too few to age
+    standardise reliably; the map shows crude rates and the text says so. Publish
+    the result with ``recompute=`` :func:`area_statistics` (same arguments), so the
+    rates come from the counts as published.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``area`` column, ``events``, ``population``, ``value``, ``lower_ci``,
+        ``upper_ci``, ``note`` and ``locality`` (most common locality of the area's
+        residents, when the column exists and is not the area column).
+
+    References
+    ----------
+    .. [1] Public Health England (2018). Technical Guide: Confidence Intervals.
+    """
+    lf = frame_of(people)
+    require(lf, [area, measure], what="area_rates()")
+    names = lf.collect_schema().names()
+    aggs = [
+        pl.col(measure).cast(pl.Int64).fill_null(0).sum().alias("events"),
+        pl.len().cast(pl.Int64).alias("population"),
+    ]
+    if "locality" in names and area != "locality":
+        aggs.append(pl.col("locality").drop_nulls().mode().first().alias("locality"))
+    counts = lf.filter(pl.col(area).is_not_null()).group_by(area).agg(aggs).sort(area).collect()
+    return area_statistics(counts, measure=measure, area=area, multiplier=multiplier, confidence=confidence)
+
+
+def locality_rates(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    measures: Sequence[str],
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Age-standardised rates per 100 people of each measure by locality, from exact counts.
+
+    :func:`~healthgap.descriptive.outcomes.exact_rates` with ``dimensions=["locality"]``
+    plus ``measure_label`` (:data:`MEASURE_LABELS`); publish it with
+    ``recompute=lambda f: recompute_rates(f, multiplier=LOCALITY_PER)``.
+    """
+    out = exact_rates(
+        people,
+        config,
+        measures=measures,
+        dimensions=["locality"],
+        multiplier=LOCALITY_PER,
+        confidence=confidence,
+    )
+    return out.with_columns(
+        pl.col("measure").replace_strict(MEASURE_LABELS, default=pl.col("measure")).alias("measure_label")
+    )
+
+
+def pair_rate_ratio(
+    people: pl.LazyFrame | pl.DataFrame,
+    *,
+    measure: str,
+    column: str,
+    level: str,
+    reference: str,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """The age-standardised rate ratio of ``measure`` between two levels of ``column``.
+
+    Only the two levels' people are counted (by ESP2013 age band); the ratio of
+    their DSRs and its interval are complex statistics, from the exact counts.
+
+    Returns
+    -------
+    pl.DataFrame
+        :func:`healthgap.stats.rate_ratio`'s row for ``level`` (``level``, ``events``,
+        ``population``, ``value``, ``lower_ci``, ``upper_ci``, ...); empty when the
+        ratio cannot be formed.
+
+    References
+    ----------
+    .. [1] APHO Technical Briefing 3 (2008): comparing standardised rates.
+    """
+    from healthgap.stats import counts_by_age_band, rate_ratio
+
+    lf = frame_of(people)
+    require(lf, [column, measure], what="pair_rate_ratio()")
+    two = (
+        lf.select(pl.col(column).cast(pl.String).alias("level"), "age", pl.col(measure))
+        .filter(pl.col("level").is_in([level, reference]))
+        .collect()
+    )
+    counts = counts_by_age_band(two, events=measure, by="level").with_columns(
+        pl.col("age_band").cast(pl.String)
+    )
+    rr = rate_ratio(
+        counts,
+        events=measure,
+        population="population",
+        group="level",
+        reference=reference,
+        age_band="age_band",
+        confidence=confidence,
+    )
+    return rr.filter(pl.col("level") == level)
 
 
 def boundary_keys(path: str | Path, *, key: str = "lsoa") -> list[str]:

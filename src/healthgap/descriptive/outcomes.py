@@ -2,14 +2,22 @@
 
 :func:`outcome_rates` gives age-standardised rates per 1,000 people by each
 equity dimension (via :func:`healthgap.descriptive.prevalence.rates`);
-:func:`practice_funnel` compares GP practices with the overall rate on a
-funnel plot (:func:`healthgap.stats.funnel_flag` and
-:func:`healthgap.stats.funnel_limits`).
+:func:`practice_counts`, :func:`funnel_points` and :func:`funnel_lines` compare
+GP practices with the overall rate on a funnel plot
+(:func:`healthgap.stats.funnel_flag` and :func:`healthgap.stats.funnel_limits`).
+
+Every function returns *exact* aggregates. The simple statistics computed from
+counts (crude rates, a practice's rate and funnel position, the limits of a
+DSR: disclosure rule 8) are recomputed from the counts as published by the
+page that publishes the frame, with :func:`recompute_rates` and
+:func:`funnel_points` as the ``recompute`` of
+:func:`healthgap.disclosure.publish`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Literal
 
 import polars as pl
@@ -18,9 +26,21 @@ from healthgap.config import Config, DisclosureSettings
 from healthgap.contract import CONDITION_LABELS, CONTRACT
 from healthgap.descriptive._common import frame_of, require
 from healthgap.descriptive.prevalence import rates
-from healthgap.disclosure import published_counts
 
-__all__ = ["outcome_rates", "practice_funnel", "OUTCOME_LABELS", "PER"]
+__all__ = [
+    "outcome_rates",
+    "exact_rates",
+    "recompute_rates",
+    "practice_counts",
+    "funnel_kind",
+    "funnel_points",
+    "funnel_lines",
+    "practice_funnel",
+    "OUTCOME_LABELS",
+    "PER",
+    "FUNNEL_DROP",
+    "ERR_CRUDE_ROWS",
+]
 
 #: Outcome rates are per this many people per year.
 PER = 1000
@@ -28,6 +48,135 @@ OUTCOME_LABELS = {
     "cvd_admissions": "Emergency CVD admissions",
     "cvd_death": "CVD deaths",
 }
+#: Columns of :func:`healthgap.stats.funnel_flag` that a funnel's points do not carry.
+FUNNEL_DROP = ("statistic", "method", "confidence")
+
+ERR_CRUDE_ROWS = (
+    "recompute_rates(): rows {levels} are crude rates (age_band), whose rate ratios come from the "
+    "published counts too; recompute_rates() handles age-standardised rows only."
+)
+
+#: Settings under which :func:`~healthgap.descriptive.prevalence.rates` leaves every count exact.
+_EXACT = DisclosureSettings(rounding=1)
+
+
+def exact_rates(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    measures: Sequence[str],
+    dimensions: Sequence[str] | None = None,
+    multiplier: float = 100,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """:func:`~healthgap.descriptive.prevalence.rates` from the exact counts, with each DSR's variance.
+
+    ``rates()`` computes its crude rates and the limits of its DSRs from the counts as
+    they will be published (with ``config.disclosure``); here it runs with counts left
+    exact, so the frame is an exact aggregate to publish once with
+    ``recompute=recompute_rates(...)``. ``variance`` is the Dobson variance of each DSR
+    (on the rate's scale), recovered from its exact limits
+    (``DSR + sqrt(var / O) (O_U - O)``, O the exact number of events), which
+    :func:`recompute_rates` needs to place the limits at the published O.
+
+    Returns
+    -------
+    pl.DataFrame
+        The columns of ``rates()`` plus ``variance`` (null where there is no DSR).
+
+    References
+    ----------
+    .. [1] Dobson AJ et al. (1991). Confidence intervals for weighted sums of Poisson
+       parameters. Stat Med 10:457-462.
+    .. [2] NHS Digital. Hospital Episode Statistics: disclosure control method (2018).
+    """
+    from healthgap.stats import byars_upper
+
+    out = rates(
+        people,
+        replace(config, disclosure=_EXACT),
+        measures=list(measures),
+        dimensions=dimensions,
+        multiplier=multiplier,
+        confidence=confidence,
+    )
+    if out.is_empty():
+        return out
+    o = pl.col("events").cast(pl.Float64)
+    spread = (pl.col("upper_ci") - pl.col("value")) / (byars_upper(o, confidence) - o)
+    variance = pl.when(pl.col("standardised") & (o > 0)).then(spread.pow(2) * o)
+    return out.with_columns(variance.alias("variance"))
+
+
+def recompute_rates(frame: pl.DataFrame, *, multiplier: float, confidence: float = 0.95) -> pl.DataFrame:
+    """The simple statistics of an :func:`exact_rates` frame from its counts as published (rule 8).
+
+    ``frame`` has its ``events`` and ``population`` rounded as they will be published
+    (the ``recompute`` step of :func:`healthgap.disclosure.publish`). The crude rates
+    and their intervals are computed from them, and each DSR's Dobson limits are placed
+    at the published number of events (the DSR itself and the rate ratios, complex
+    statistics, stay as computed from the exact counts); ``variance`` is dropped. Pass
+    it as ``recompute=lambda f: recompute_rates(f, multiplier=...)``.
+
+    Parameters
+    ----------
+    frame : an :func:`exact_rates` frame (age-standardised rows only) with published counts.
+    multiplier : the rates' multiplier (as given to :func:`exact_rates`).
+    confidence : the confidence level of the intervals.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``frame`` without ``variance``, with ``crude``, ``crude_lower``, ``crude_upper``,
+        ``lower_ci`` and ``upper_ci`` recomputed.
+
+    Raises
+    ------
+    ValueError
+        A row is a crude rate (``standardised`` false): its rate ratio comes from
+        the crude rates and would need recomputing too.
+
+    References
+    ----------
+    .. [1] NHS Digital. Hospital Episode Statistics: disclosure control method (2018).
+    .. [2] Dobson AJ et al. (1991). Stat Med 10:457-462.
+    """
+    from healthgap.stats import crude_rate
+    from healthgap.stats.dsr import dobson_limits
+
+    crude_rows = frame.filter(~pl.col("standardised"))
+    if crude_rows.height:
+        raise ValueError(ERR_CRUDE_ROWS.format(levels=crude_rows.get_column("level").to_list()))
+    indexed = frame.with_row_index("__row")
+    crude = crude_rate(
+        indexed.select("__row", "events", "population"),
+        events="events",
+        population="population",
+        by="__row",
+        multiplier=multiplier,
+        confidence=confidence,
+    ).select(
+        "__row",
+        pl.col("value").alias("__crude"),
+        pl.col("lower_ci").alias("__crude_lower"),
+        pl.col("upper_ci").alias("__crude_upper"),
+    )
+    lower, upper = dobson_limits(
+        pl.col("value"), pl.col("variance"), pl.col("events").cast(pl.Float64), confidence
+    )
+    return (
+        indexed.join(crude, on="__row", how="left")
+        .sort("__row")
+        .with_columns(
+            pl.col("__crude").alias("crude"),
+            pl.col("__crude_lower").alias("crude_lower"),
+            pl.col("__crude_upper").alias("crude_upper"),
+            lower.alias("lower_ci"),
+            upper.alias("upper_ci"),
+        )
+        .select(frame.columns)
+        .drop("variance")
+    )
 
 
 def outcome_rates(
@@ -38,11 +187,12 @@ def outcome_rates(
     dimensions: Sequence[str] | None = None,
     confidence: float = 0.95,
 ) -> pl.DataFrame:
-    """Age-standardised rates per 1,000 people of each outcome by each dimension.
+    """Age-standardised rates per 1,000 people of each outcome by each dimension, from exact counts.
 
     Admissions are counted as events (a person with two admissions counts
-    twice); deaths once. Returns the :func:`~healthgap.descriptive.prevalence.rates`
-    table plus ``measure_label``.
+    twice); deaths once. Returns the :func:`exact_rates` table (with
+    ``variance``) plus ``measure_label``; publish it with
+    ``recompute=lambda f: recompute_rates(f, multiplier=PER)``.
 
     References
     ----------
@@ -54,61 +204,28 @@ def outcome_rates(
     chosen = [o for o in (outcomes or config.outcomes) if o in present]
     if not chosen:
         return pl.DataFrame()
-    out = rates(lf, config, measures=chosen, dimensions=dimensions, multiplier=PER, confidence=confidence)
+    out = exact_rates(
+        lf, config, measures=chosen, dimensions=dimensions, multiplier=PER, confidence=confidence
+    )
     return out.with_columns(
         pl.col("measure").replace_strict(OUTCOME_LABELS, default=pl.col("measure")).alias("measure_label")
     )
 
 
-def practice_funnel(
-    people: pl.LazyFrame | pl.DataFrame,
-    *,
-    measure: str,
-    kind: Literal["rate", "proportion"] | None = None,
-    multiplier: float | None = None,
-    unit: str = "gp_practice",
-    disclosure: DisclosureSettings | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Each GP practice's crude rate or percentage against funnel-plot control limits.
-
-    Each practice's rate and flag come from its counts as they will be published
-    (``disclosure``, default: suppress 1-7, round to 5; see
-    :func:`healthgap.disclosure.published_counts`), and the baseline (the overall rate) from the
-    published overall totals.
-
-    Parameters
-    ----------
-    people : the canonical person table.
-    measure : a count column (rate, e.g. ``cvd_admissions``) or a true/false
-        column (percentage, e.g. ``hypertension``).
-    kind : "rate" or "proportion"; default from the column's type.
-    multiplier : default 1,000 for rates, 100 for proportions.
-    unit : the column identifying practices.
+def practice_counts(
+    people: pl.LazyFrame | pl.DataFrame, *, measure: str, unit: str = "gp_practice"
+) -> pl.DataFrame:
+    """Exact ``events`` (sum of ``measure``) and ``population`` (people) of each practice.
 
     Returns
     -------
-    (points, limits)
-        ``points``: one row per practice with ``unit``, ``events``, ``population``,
-        ``value``, ``lower_ci``, ``upper_ci``, ``baseline``, ``lower_limit_95``,
-        ``upper_limit_95``, ``flag_95``, ``lower_limit_99_8``, ``upper_limit_99_8``,
-        ``flag_99_8``. ``limits``: the control limits over a grid of list sizes, wide:
-        ``registered``, ``baseline``, ``lower_95``, ``upper_95``, ``lower_998``, ``upper_998``
-        (the shape :func:`healthgap.charts.funnel` takes, with ``denominator="registered"``).
-
-    References
-    ----------
-    .. [1] Spiegelhalter DJ (2005). Funnel plots for comparing institutional performance.
-       Stat Med 24:1185-1202.
-    .. [2] PHEindicatormethods ``calculate_funnel_limits``.
+    pl.DataFrame
+        ``unit``, ``events``, ``population`` (Int64), one row per practice, sorted by
+        ``unit``; people with no practice are left out.
     """
-    from healthgap.stats import funnel_flag, funnel_limits
-
     lf = frame_of(people)
-    require(lf, [unit, measure], what="practice_funnel()")
-    if kind is None:
-        kind = "proportion" if CONTRACT[measure].kind == "boolean" else "rate"
-    mult = multiplier or (100 if kind == "proportion" else PER)
-    counts = (
+    require(lf, [unit, measure], what="practice_counts()")
+    return (
         lf.filter(pl.col(unit).is_not_null())
         .group_by(unit)
         .agg(
@@ -118,32 +235,98 @@ def practice_funnel(
         .sort(unit)
         .collect()
     )
-    # the baseline (overall rate) from the overall totals as published: from the exact totals it
-    # would give the exact number of events in the whole population back
-    totals = published_counts(
-        counts.select(pl.col("events", "population").sum()), ["events", "population"], settings=disclosure
-    ).row(0)
-    target = totals[0] / max(totals[1], 1)
-    published = published_counts(counts, ["events", "population"], settings=disclosure)
+
+
+def funnel_kind(measure: str) -> tuple[Literal["rate", "proportion"], float]:
+    """A funnel of ``measure``: ("proportion", 100) for a true/false column, else ("rate", :data:`PER`)."""
+    if CONTRACT[measure].kind == "boolean":
+        return "proportion", 100
+    return "rate", PER
+
+
+def funnel_points(
+    counts: pl.DataFrame,
+    *,
+    target: float,
+    kind: Literal["rate", "proportion"],
+    multiplier: float,
+    unit: str = "gp_practice",
+) -> pl.DataFrame:
+    """Each practice's crude rate (or percentage), interval and position against the funnel.
+
+    A simple statistic of the practice's counts: pass the counts as published
+    (rule 8), e.g. as the ``recompute`` of :func:`healthgap.disclosure.publish`.
+
+    Parameters
+    ----------
+    counts : :func:`practice_counts` (other columns are ignored).
+    target : the overall rate per person (or proportion, 0-1), from the overall
+        totals as published: from the exact totals it gives the exact number of
+        events in the whole population back.
+    kind, multiplier : see :func:`funnel_kind`.
+    unit : the column identifying practices.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``unit``, ``events``, ``population``, ``value``, ``lower_ci``, ``upper_ci``,
+        ``baseline``, ``lower_limit_95``, ``upper_limit_95``, ``flag_95``,
+        ``lower_limit_99_8``, ``upper_limit_99_8``, ``flag_99_8``, ``note``.
+
+    References
+    ----------
+    .. [1] Spiegelhalter DJ (2005). Funnel plots for comparing institutional performance.
+       Stat Med 24:1185-1202.
+    .. [2] PHEindicatormethods ``assign_funnel_significance``.
+    """
+    from healthgap.stats import funnel_flag
+
     points = funnel_flag(
-        published,
+        counts.select(unit, "events", "population"),
         numerator="events",
         denominator="population",
         unit=unit,
         kind=kind,
         target=target,
-        multiplier=mult,
+        multiplier=multiplier,
     )
+    return points.drop(FUNNEL_DROP)
+
+
+def funnel_lines(
+    counts: pl.DataFrame,
+    *,
+    target: float,
+    kind: Literal["rate", "proportion"],
+    multiplier: float,
+    unit: str = "gp_practice",
+) -> pl.DataFrame:
+    """The 95% and 99.8% control limits over a grid of list sizes around ``target``.
+
+    Returns
+    -------
+    pl.DataFrame
+        Wide: ``registered``, ``baseline``, ``lower_95``, ``upper_95``, ``lower_998``,
+        ``upper_998`` (the shape :func:`healthgap.charts.funnel` takes, with
+        ``denominator="registered"``). The grid spans the practices' list sizes
+        (rounded outwards by :func:`healthgap.stats.funnel.funnel_axis`).
+
+    References
+    ----------
+    .. [1] PHEindicatormethods ``calculate_funnel_limits``.
+    """
+    from healthgap.stats import funnel_limits
+
     long = funnel_limits(
-        counts,
+        counts.select(unit, "events", "population"),
         numerator="events",
         denominator="population",
         unit=unit,
         kind=kind,
         target=target,
-        multiplier=mult,
+        multiplier=multiplier,
     )
-    limits = (
+    return (
         long.with_columns(
             pl.when(pl.col("confidence") > 0.99).then(pl.lit("998")).otherwise(pl.lit("95")).alias("__lv")
         )
@@ -160,5 +343,50 @@ def practice_funnel(
         .filter(pl.col("registered") > 0)
         .sort("registered")
     )
+
+
+def practice_funnel(
+    people: pl.LazyFrame | pl.DataFrame,
+    *,
+    measure: str,
+    kind: Literal["rate", "proportion"] | None = None,
+    multiplier: float | None = None,
+    unit: str = "gp_practice",
+    target: float | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each GP practice's crude rate or percentage against funnel-plot control limits, from exact counts.
+
+    :func:`practice_counts`, :func:`funnel_points` and :func:`funnel_lines` in one call,
+    for analysis outside the book. A page publishes :func:`practice_counts` instead, with
+    :func:`funnel_points` as its ``recompute`` and the target from the published totals.
+
+    Parameters
+    ----------
+    people : the canonical person table.
+    measure : a count column (rate, e.g. ``cvd_admissions``) or a true/false
+        column (percentage, e.g. ``hypertension``).
+    kind : "rate" or "proportion"; default from the column's type.
+    multiplier : default 1,000 for rates, 100 for proportions.
+    unit : the column identifying practices.
+    target : the overall rate per person (proportion 0-1); default the exact overall rate.
+
+    Returns
+    -------
+    (points, limits)
+        ``points``: :func:`funnel_points` plus ``measure_label``; ``limits``: :func:`funnel_lines`.
+
+    References
+    ----------
+    .. [1] Spiegelhalter DJ (2005). Stat Med 24:1185-1202.
+    .. [2] PHEindicatormethods ``calculate_funnel_limits``.
+    """
+    kind = kind or funnel_kind(measure)[0]
+    mult = multiplier or (100 if kind == "proportion" else PER)
+    counts = practice_counts(people, measure=measure, unit=unit)
+    if target is None:
+        events, population = counts.select(pl.col("events", "population").sum()).row(0)
+        target = events / max(population, 1)
+    points = funnel_points(counts, target=target, kind=kind, multiplier=mult, unit=unit)
+    limits = funnel_lines(counts, target=target, kind=kind, multiplier=mult, unit=unit)
     label = CONDITION_LABELS.get(measure) or OUTCOME_LABELS.get(measure, measure)
     return points.with_columns(pl.lit(label).alias("measure_label")), limits

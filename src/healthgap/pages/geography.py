@@ -1,0 +1,425 @@
+"""Geography: recorded disease by locality and by small area (a map, or a chart of tiles).
+
+Everything ``chapters/geography.qmd`` computes, words and shows. Which area
+column is drawn and whether it is a map or a chart of equal tiles come from
+the page's capabilities (:attr:`~healthgap.pages.capabilities.Capabilities.area_column`,
+:attr:`~healthgap.pages.capabilities.Capabilities.area_view`), which every page
+shares. The locality table and the areas are each published once (simple
+statistics recomputed from the published counts) and the sentences read the
+published frames.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import Any, NamedTuple
+
+import polars as pl
+
+from healthgap import charts
+from healthgap.contract import CONDITION_LABELS
+from healthgap.descriptive.geography import (
+    LOCALITY_PER,
+    area_rates,
+    area_statistics,
+    locality_rates,
+    pair_rate_ratio,
+)
+from healthgap.descriptive.outcomes import recompute_rates
+from healthgap.disclosure import Published
+from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
+from healthgap.pages.sentences import extremes, fmt, group_name
+from healthgap.text import lower_first
+
+__all__ = [
+    "GeographyPage",
+    "UnitWords",
+    "UNIT_WORDS",
+    "FOCUS",
+    "LSOA_RESIDENTS",
+    "LOCALITY_COLUMNS",
+    "LOCALITY_FORMATS",
+    "TABLE_COLUMNS",
+    "LOCALITY_LEAD",
+    "LOCALITY_TAIL",
+    "NO_AREAS",
+    "contrast_sentence",
+]
+
+#: The condition the map shows: the first of these the dataset has, else its first condition.
+FOCUS = ("hypertension", "chd")
+#: National size of an LSOA (ONS: about 1,500 residents, 1,000 to 3,000).
+LSOA_RESIDENTS = "1,500"
+#: Columns of the locality table (and its download).
+LOCALITY_COLUMNS = (
+    "dimension",
+    "measure",
+    "measure_label",
+    "level",
+    "label",
+    "events",
+    "population",
+    "value",
+    "lower_ci",
+    "upper_ci",
+    "rate_ratio",
+    "rr_lower",
+    "rr_upper",
+)
+#: Headings of the locality table.
+TABLE_COLUMNS = ci_columns(
+    f"Rate per {LOCALITY_PER}",
+    ratio=True,
+    measure_label="Measure",
+    label="Locality",
+    events="Events",
+    population="People",
+)
+#: Rates to 2 decimal places, ratios as in the text.
+LOCALITY_FORMATS = {c: ("number", 2) for c in ("value", "lower_ci", "upper_ci")} | RATIO_FORMATS
+LOCALITY_LEAD = (
+    "@tbl-localities gives age-standardised rates (per 100 people) for every condition and outcome in "
+    "each locality, with rate ratios comparing each locality with the reference locality."
+)
+LOCALITY_TAIL = (
+    "Localities differ in deprivation as well as age, so part of these differences reflects the "
+    "deprivation gradients in @sec-disease."
+)
+NO_AREAS = "This dataset has no locality, small-area or GP practice column, so there is nothing to map."
+_COUNTS = ["events", "population"]
+
+
+class UnitWords(NamedTuple):
+    """How a kind of mapped unit reads."""
+
+    #: "small areas"
+    plural: str
+    #: "small area"
+    singular: str
+    #: the table heading of its column, "Area"
+    heading: str
+    #: whose share its rate is, "residents"
+    residents: str
+
+
+#: How each kind of mapped unit reads.
+UNIT_WORDS = {
+    "lsoa": UnitWords("small areas", "small area", "Area", "residents"),
+    "gp_practice": UnitWords("GP practices", "GP practice", "Practice", "registered patients"),
+    "locality": UnitWords("localities", "locality", "Locality", "residents"),
+}
+_OTHER_UNITS = UnitWords("areas", "area", "Area", "people")
+
+
+def contrast_sentence(table: pl.DataFrame, ratio: dict[str, Any] | None, *, name: str) -> str:
+    """Highest and lowest locality and whether the gap between them could be due to chance.
+
+    Parameters
+    ----------
+    table : the published locality rates of one measure.
+    ratio : the published rate ratio of the highest against the lowest (``value``,
+        ``lower_ci``, ``upper_ci``), or None.
+    name : the measure in a sentence ("hypertension").
+    """
+    pub = table.filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
+    if pub.height < 2:
+        return f"Age-standardised recorded {name} is {extremes(pub)}."
+    hi = pub.sort("value", descending=True).row(0, named=True)
+    lo = pub.sort("value").row(0, named=True)
+    text = (
+        f"Age-standardised recorded {name} is highest in {hi['label']} ({fmt(hi['value'])}%) and lowest "
+        f"in {lo['label']} ({fmt(lo['value'])}%)"
+    )
+    r = ratio or {}
+    if r.get("lower_ci") is None or r.get("upper_ci") is None:
+        return text + "."
+    said = f"rate ratio {fmt(r['value'], 2)}, 95% CI {fmt(r['lower_ci'], 2)} to {fmt(r['upper_ci'], 2)}"
+    if r["lower_ci"] <= 1 <= r["upper_ci"]:
+        return text + f"; the difference between them could be due to chance ({said})."
+    return text + f" ({said})."
+
+
+class GeographyPage(Page):
+    """The geography chapter."""
+
+    slug = "geography"
+
+    # -- what the dataset has ------------------------------------------------
+    @cached_property
+    def focus(self) -> str | None:
+        """The condition mapped and compared between localities, or None."""
+        conditions = self.caps.conditions
+        return next((c for c in (*FOCUS, *conditions) if c in conditions), None)
+
+    @property
+    def focus_name(self) -> str:
+        """The focus condition in a sentence ("hypertension"), or "disease"."""
+        return lower_first(CONDITION_LABELS[self.focus]) if self.focus else "disease"
+
+    @property
+    def area(self) -> str | None:
+        """The area column drawn (:attr:`Capabilities.area_column`)."""
+        return self.caps.area_column
+
+    @property
+    def mapped(self) -> bool:
+        """Whether the areas are drawn as a map (boundaries), not as tiles."""
+        return self.caps.area_view == "map"
+
+    @property
+    def units(self) -> UnitWords:
+        """How the drawn unit reads."""
+        return UNIT_WORDS.get(self.area or "", _OTHER_UNITS)
+
+    @property
+    def has_localities(self) -> bool:
+        return self.caps.dimension("locality") is not None
+
+    @property
+    def intro(self) -> str:
+        """What the chapter compares, from the columns the dataset has."""
+        scope = ["between the localities of the area"] if self.has_localities else []
+        if self.area and self.focus and self.area != "locality":
+            lsoa = " (lower-layer super output areas, LSOAs)" if self.area == "lsoa" else ""
+            scope.append(f"between {self.units.plural}{lsoa}")
+        if not scope:
+            return NO_AREAS
+        return "This chapter shows how recorded disease varies " + " and ".join(scope) + "."
+
+    # -- localities -----------------------------------------------------------
+    @cached_property
+    def locality_measures(self) -> list[str]:
+        """Every condition and outcome the dataset has."""
+        return [c for c in (*self.config.conditions, *self.config.outcomes) if self.caps.has(c)]
+
+    @cached_property
+    def localities(self) -> Published | None:
+        """Age-standardised rates per 100 people by locality, published; None without localities."""
+        if not self.has_localities or not self.locality_measures:
+            return None
+        exact = locality_rates(self.people, self.config, measures=self.locality_measures)
+        return self.book.publish(
+            exact,
+            counts=_COUNTS,
+            recompute=lambda f: recompute_rates(f, multiplier=LOCALITY_PER).select(LOCALITY_COLUMNS),
+        )
+
+    def locality_lead(self) -> Any:
+        """The sentence introducing the locality table (Markdown: it cross-refers), or ""."""
+        from IPython.display import Markdown
+
+        return Markdown(LOCALITY_LEAD) if self.localities is not None else ""
+
+    def locality_tail(self) -> Any:
+        """Why localities differ (Markdown: it cross-refers), or ""."""
+        from IPython.display import Markdown
+
+        return Markdown(LOCALITY_TAIL) if self.localities is not None else ""
+
+    def locality_ratio(self, measure: str, level: str, reference: str) -> dict[str, Any] | None:
+        """The published age-standardised rate ratio of two localities, or None."""
+        rr = pair_rate_ratio(
+            self.people, measure=measure, column="locality", level=level, reference=reference
+        )
+        if rr.is_empty():
+            return None
+        published = self.book.publish(
+            rr.rename({measure: "events"}).select("level", *_COUNTS, "value", "lower_ci", "upper_ci"),
+            counts=_COUNTS,
+        )
+        return published.row(level=level)
+
+    def locality_contrast(self, measure: str) -> str:
+        """Highest and lowest locality of ``measure`` and whether they differ by more than chance."""
+        if self.localities is None:
+            return ""
+        table = self.localities.where(pl.col("measure") == measure).frame
+        shown = table.filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
+        ratio = None
+        if shown.height >= 2:
+            hi = shown.sort("value", descending=True).row(0, named=True)
+            lo = shown.sort("value").row(0, named=True)
+            ratio = self.locality_ratio(measure, hi["level"], lo["level"])
+        return contrast_sentence(table, ratio, name=lower_first(CONDITION_LABELS[measure]))
+
+    def locality_text(self) -> str:
+        """The reference locality and the focus condition's contrast, or ""."""
+        dim = self.caps.dimension("locality")
+        if self.localities is None or dim is None:
+            return ""
+        ref = group_name(
+            {"dimension": "locality", "level": dim.reference, "label": dim.label_of(dim.reference)}
+        )
+        return f"The reference locality is {ref}. " + (
+            self.locality_contrast(self.focus) if self.focus else ""
+        )
+
+    def locality_table(self) -> Any:
+        """The locality table with its download, or a skip note."""
+        if self.localities is None:
+            return self.skip("locality column")
+        return self.book.table(
+            self.localities,
+            id="localities",
+            title="Age-standardised rates per 100 people by locality",
+            columns=TABLE_COLUMNS,
+            formats=LOCALITY_FORMATS,
+        )
+
+    # -- small areas ---------------------------------------------------------------
+    @property
+    def area_heading(self) -> str:
+        """The section heading: a map only when there are boundaries, else "by <unit>"."""
+        if self.mapped or not self.area:
+            return "Mapping recorded disease"
+        return f"Recorded disease by {self.units.singular}"
+
+    @cached_property
+    def areas(self) -> Published | None:
+        """The focus condition's crude rate in each area, published; None without areas or conditions."""
+        area, focus = self.area, self.focus
+        if not area or not focus:
+            return None
+        exact = area_rates(self.people, measure=focus, area=area)
+        # small areas add up to the published locality totals: each locality's areas are one set
+        by = ["locality"] if "locality" in exact.columns and area != "locality" else []
+        return self.book.publish(
+            exact,
+            counts=_COUNTS,
+            by=by,
+            recompute=lambda f: area_statistics(f, measure=focus, area=area),
+        )
+
+    def area_text(self) -> str:
+        """How many areas have a published rate and the range of the rates."""
+        if self.areas is None:
+            return ""
+        units = self.units
+        published = self.areas.frame.filter(pl.col("value").is_not_null())
+        n_areas, n_pub = self.areas.height, published.height
+        if not n_pub:
+            return f"None of the {units.plural} has enough people and cases to publish a rate."
+        enough = (
+            f"All {n_areas} {units.plural} have"
+            if n_pub == n_areas
+            else f"Of the {n_areas} {units.plural}, {n_pub} have"
+        )
+        low, high = published.select(
+            pl.col("value").min().alias("low"), pl.col("value").max().alias("high")
+        ).row(0)
+        return (
+            f"{enough} enough people and cases to publish a rate. Recorded {self.focus_name} ranges from "
+            f"{fmt(low)}% to {fmt(high)}% of {units.residents} "
+            "(crude rates, not adjusted for age)."
+        )
+
+    def size_text(self) -> str:
+        """How big the small areas are here (to the nearest 10 people), against a national LSOA."""
+        if self.areas is None or self.area != "lsoa" or not self.areas.height:
+            return ""
+        mean = self.areas.frame.select(pl.col("population").mean()).item()
+        if mean is None:
+            return ""
+        return (
+            f"Nationally an LSOA has about {LSOA_RESIDENTS} residents; the {self.areas.height} areas in this "
+            f"dataset hold {fmt(round(float(mean), -1), 0)} people each on average."
+        )
+
+    @property
+    def grouped(self) -> bool:
+        """Whether the tiles are grouped by locality."""
+        return self.areas is not None and "locality" in self.areas.columns and self.area != "locality"
+
+    def map_kind(self) -> str:
+        """What the figure is: a map of boundaries, or a chart of tiles (and why)."""
+        units = self.units
+        if self.mapped:
+            return "map of their boundaries"
+        size = (
+            ", all the same size so that small urban areas are as visible as large rural ones"
+            if self.area != "gp_practice"
+            else ", all the same size whatever the size of the practice"
+        )
+        return (
+            f"chart of hexagonal tiles, not a map: each hexagon is one {units.singular}"
+            + (", grouped by locality" if self.grouped else "")
+            + size
+            + f". There are no boundaries for these {units.plural} to draw a map with, so the tiles are placed "
+            "in order of their codes, not where they are"
+        )
+
+    def reading(self) -> str:
+        """How to read a single area's rate."""
+        start = f"Rates for single {self.units.plural} rest on few people, so each should be read with its confidence "
+        if self.mapped:
+            return start + (
+                "interval (in the table under the map); look for clusters of similar areas rather than single "
+                "dark ones."
+            )
+        return start + "interval (in the table under the chart) rather than from its shade alone."
+
+    def map_paragraph(self) -> Any:
+        """The paragraph about the map or tile chart (Markdown: it cross-refers), or ""."""
+        from IPython.display import Markdown
+
+        if self.areas is None:
+            return ""
+        parts = (self.size_text(), self.area_text(), self.reading())
+        return Markdown(
+            f"@fig-map shows recorded {self.focus_name} for each of the {self.units.plural} as a "
+            f"{self.map_kind()}. " + " ".join(t for t in parts if t)
+        )
+
+    def map_columns(self) -> dict[str, str]:
+        """Headings of the table under the map."""
+        area = self.area or ""
+        first = {area: self.units.heading}
+        if self.areas is not None and "locality" in self.areas.columns:
+            first["locality"] = "Locality"
+        return {
+            **first,
+            "events": "People with the condition",
+            "population": "People",
+            **ci_columns("Recorded (%)"),
+        }
+
+    def map_figure(self) -> Any:
+        """The map (or tile chart) of recorded disease by area, or a skip note."""
+        areas, area = self.areas, self.area
+        if areas is None or area is None:
+            return self.skip("small-area (lsoa), GP practice or boundary key column")
+        units = self.units
+        title = f"Recorded {self.focus_name} by {units.singular} (%)"
+        chart_word = "map" if self.mapped else "tile chart"
+        description = (
+            f"{chart_word.capitalize()} of crude recorded {self.focus_name} prevalence (%) in each "
+            f"{units.singular}, in five shades from lightest (lowest) to darkest (highest); grey "
+            f"{'areas' if self.mapped else 'tiles'} have too few people to publish. " + self.area_text()
+        )
+        return self.book.figure(
+            self._map_builder(areas.frame, area=area, title=title),
+            id="map",
+            title=title,
+            description=description,
+            data=areas,
+            columns=self.map_columns(),
+        )
+
+    def _map_builder(self, frame: pl.DataFrame, *, area: str, title: str) -> Any:
+        """The chart builder: a choropleth on the boundaries, or hexagonal tiles."""
+        if self.mapped and self.config.data.boundaries is not None:
+            geo = json.loads(self.config.data.boundaries.read_text(encoding="utf-8"))
+            return lambda d: charts.choropleth(
+                d, geojson=geo, title=title, key=area, legend_title="Recorded (%)"
+            )
+        if "locality" in frame.columns and area != "locality":
+            layout = charts.hex_layout(frame.select(area, "locality"), key=area, group="locality")
+        else:
+            layout = charts.hex_layout(
+                frame.select(area).with_columns(pl.lit("All").alias("__g")), key=area, group="__g"
+            )
+        tiles = layout.select(area, "q", "r")
+        return lambda d: charts.hex_map(
+            d.join(tiles, on=area, how="left"), title=title, key=area, legend_title="Recorded (%)"
+        )

@@ -1,0 +1,242 @@
+"""The geography page: what it compares, the locality table and its contrast, the map or tile chart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+from polars.testing import assert_frame_equal
+
+from healthgap.descriptive.prevalence import rates
+from healthgap.disclosure import publish
+from healthgap.pages.geography import (
+    LOCALITY_COLUMNS,
+    NO_AREAS,
+    GeographyPage,
+    contrast_sentence,
+)
+from tests.conftest import DEFAULT_YML, build_people
+from tests.pages.conftest import html_of
+
+
+@pytest.fixture
+def page(page_of) -> GeographyPage:
+    return page_of(GeographyPage, build_people(2000, seed=4))
+
+
+def _by_practice(people: pl.DataFrame) -> pl.DataFrame:
+    """No locality and no small areas: the GP practice is the mapped unit."""
+    return people.drop("lsoa", "locality")
+
+
+def _no_locality() -> dict:
+    """The config's equity dimensions without locality (for data without the column)."""
+    dims = yaml.safe_load(DEFAULT_YML.read_text(encoding="utf-8"))["equity"]["dimensions"]
+    kept = [d for d in dims if (d if isinstance(d, str) else d["name"]) != "locality"]
+    return {"dimensions": kept}
+
+
+#: Sections of a config for data with GP practices only (no locality, no small areas).
+PRACTICES = {"data": {"boundary_key": "gp_practice"}, "equity": _no_locality()}
+
+
+def _boundaries(folder: Path, codes: list[str]) -> Path:
+    """A GeoJSON file with one small square per code (``properties.lsoa``)."""
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"lsoa": code},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[i, 0], [i + 1, 0], [i + 1, 1], [i, 1], [i, 0]]],
+            },
+        }
+        for i, code in enumerate(codes)
+    ]
+    path = folder / "areas.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    return path
+
+
+# -- what the chapter compares -------------------------------------------------------------
+
+
+def test_intro_names_what_the_dataset_can_compare(page, page_of):
+    assert page.intro == (
+        "This chapter shows how recorded disease varies between the localities of the area and between "
+        "small areas (lower-layer super output areas, LSOAs)."
+    )
+    practices = page_of(GeographyPage, _by_practice(build_people(300)), **PRACTICES)
+    assert practices.intro == "This chapter shows how recorded disease varies between GP practices."
+    nothing = page_of(
+        GeographyPage, build_people(300).drop("lsoa", "locality", "gp_practice"), equity=_no_locality()
+    )
+    assert nothing.intro == NO_AREAS
+    assert html_of(nothing.map_figure()).count("skipped because the dataset has no small-area (lsoa)") == 1
+    assert nothing.map_paragraph() == ""
+
+
+def test_area_heading_is_a_map_only_with_boundaries(page, page_of, tmp_path):
+    assert page.caps.area_view == "tiles" and page.area_heading == "Recorded disease by small area"
+    people = build_people(300)
+    path = _boundaries(tmp_path, sorted(people["lsoa"].unique().to_list()))
+    mapped = page_of(GeographyPage, people, data={"boundaries": str(path)})
+    assert mapped.mapped and mapped.area_heading == "Mapping recorded disease"
+    none = page_of(
+        GeographyPage, build_people(300).drop("lsoa", "gp_practice"), data={"boundary_key": "gp_practice"}
+    )
+    assert none.area is None and none.area_heading == "Mapping recorded disease"
+
+
+# -- localities ----------------------------------------------------------------------------
+
+
+def test_locality_rates_are_published_exactly_as_before(page):
+    measures = page.locality_measures
+    before = rates(page.people, page.config, measures=measures, dimensions=["locality"], multiplier=100)
+    before = before.with_columns(pl.lit("").alias("measure_label")).select(LOCALITY_COLUMNS)
+    old = publish(before, counts=["events", "population"], settings=page.config.disclosure).frame
+    assert page.localities is not None
+    new = page.localities.frame.with_columns(pl.lit("").alias("measure_label"))
+    assert_frame_equal(new, old, check_exact=False, rel_tol=1e-9)
+
+
+def test_locality_text_names_the_reference_and_the_contrast(page):
+    text = page.locality_text()
+    assert text.startswith("The reference locality is ")
+    assert "Age-standardised recorded hypertension is highest in " in text and "rate ratio" in text
+    assert html_of(page.locality_lead()).startswith("@tbl-localities gives age-standardised rates")
+    assert "@sec-disease" in html_of(page.locality_tail())
+
+
+def test_locality_section_skipped_without_localities(page_of):
+    page = page_of(GeographyPage, build_people(300).drop("locality"), equity=_no_locality())
+    assert page.localities is None
+    assert page.locality_text() == "" and page.locality_lead() == "" and page.locality_tail() == ""
+    assert "no locality column" in html_of(page.locality_table())
+
+
+def test_locality_table_and_download(page):
+    markup = html_of(page.locality_table())
+    assert 'id="localities"' in markup and "Rate per 100" in markup
+    csv = pl.read_csv(page.book.downloads / "geography" / "localities.csv", infer_schema_length=None)
+    assert csv.columns[: len(LOCALITY_COLUMNS)] == list(LOCALITY_COLUMNS)
+
+
+def _localities(*rows: tuple) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={"dimension": pl.String, "level": pl.String, "label": pl.String, "value": pl.Float64},
+        orient="row",
+    )
+
+
+THREE = _localities(
+    ("locality", "A", "Ashby", 13.6), ("locality", "B", "Bourne", 13.2), ("locality", "C", "Cray", 13.4)
+)
+
+
+def test_contrast_sentence_could_be_chance():
+    ratio = {"value": 1.03, "lower_ci": 0.99, "upper_ci": 1.07}
+    assert contrast_sentence(THREE, ratio, name="hypertension") == (
+        "Age-standardised recorded hypertension is highest in Ashby (13.6%) and lowest in Bourne (13.2%); "
+        "the difference between them could be due to chance (rate ratio 1.03, 95% CI 0.99 to 1.07)."
+    )
+
+
+def test_contrast_sentence_clear_difference():
+    ratio = {"value": 1.30, "lower_ci": 1.10, "upper_ci": 1.52}
+    assert contrast_sentence(THREE, ratio, name="CHD") == (
+        "Age-standardised recorded CHD is highest in Ashby (13.6%) and lowest in Bourne (13.2%) "
+        "(rate ratio 1.30, 95% CI 1.10 to 1.52)."
+    )
+
+
+def test_contrast_sentence_without_a_ratio_or_with_one_locality():
+    assert contrast_sentence(THREE, None, name="hypertension").endswith("lowest in Bourne (13.2%).")
+    assert contrast_sentence(THREE, {"value": 1.0, "lower_ci": None, "upper_ci": None}, name="x").endswith(
+        "%)."
+    )
+    one = THREE.with_columns(pl.when(pl.col("level") == "A").then(pl.col("value")).alias("value"))
+    assert contrast_sentence(one, None, name="hypertension") == (
+        "Age-standardised recorded hypertension is published only in Ashby (13.6%)."
+    )
+    none = THREE.with_columns(pl.lit(None, dtype=pl.Float64).alias("value"))
+    assert contrast_sentence(none, None, name="hypertension") == (
+        "Age-standardised recorded hypertension is not published for any group (too few people)."
+    )
+
+
+# -- small areas ---------------------------------------------------------------------------
+
+
+def test_area_rates_come_from_the_published_counts(page):
+    assert page.areas is not None
+    shown = page.areas.frame.filter(pl.col("value").is_not_null())
+    assert shown.height
+    for r in shown.iter_rows(named=True):
+        assert r["events"] % 5 == 0 and r["population"] % 5 == 0
+        assert r["value"] == pytest.approx(100 * r["events"] / r["population"], rel=1e-12)
+
+
+def test_area_text_all_some_and_none_published(page_of):
+    many = page_of(GeographyPage, build_people(8000, seed=2))
+    assert many.area_text().startswith(
+        "All 40 small areas have enough people and cases to publish a rate. Recorded hypertension ranges from "
+    )
+    assert many.area_text().endswith("% of residents (crude rates, not adjusted for age).")
+    some = page_of(GeographyPage, build_people(2000, seed=4))
+    assert some.area_text().startswith("Of the 40 small areas, ")
+    few = page_of(GeographyPage, build_people(200, seed=4))  # five people an area
+    assert few.area_text() == "None of the small areas has enough people and cases to publish a rate."
+
+
+def test_size_text_only_for_lsoas(page_of):
+    page = page_of(GeographyPage, build_people(8000, seed=2))
+    assert page.size_text() == (
+        "Nationally an LSOA has about 1,500 residents; the 40 areas in this dataset hold 200 people each on average."
+    )
+    practices = page_of(GeographyPage, _by_practice(build_people(300)), **PRACTICES)
+    assert practices.size_text() == ""
+
+
+def test_tile_chart_is_not_called_a_map(page):
+    paragraph = html_of(page.map_paragraph())
+    assert paragraph.startswith(
+        "@fig-map shows recorded hypertension for each of the small areas as a chart of hexagonal tiles, not a "
+        "map: each hexagon is one small area, grouped by locality, all the same size so that small urban areas "
+        "are as visible as large rural ones. There are no boundaries for these small areas to draw a map with"
+    )
+    assert "(in the table under the chart) rather than from its shade alone." in paragraph
+    markup = html_of(page.map_figure())
+    assert "Tile chart of crude recorded hypertension prevalence (%) in each small area" in markup
+    assert "grey tiles have too few people to publish" in markup
+    assert (page.book.downloads / "geography" / "map.csv").is_file()
+
+
+def test_practices_as_tiles(page_of):
+    page = page_of(GeographyPage, _by_practice(build_people(600)), **PRACTICES)
+    paragraph = html_of(page.map_paragraph())
+    assert (
+        "each hexagon is one GP practice, all the same size whatever the size of the practice." in paragraph
+    )
+    assert "grouped by locality" not in paragraph and "1,500" not in paragraph
+    assert "of registered patients" in paragraph or "None of the GP practices" in paragraph
+    assert "Tile chart of crude recorded hypertension prevalence (%) in each GP practice" in html_of(
+        page.map_figure()
+    )
+
+
+def test_map_with_boundaries(page_of, tmp_path):
+    people = build_people(2000, seed=4)
+    path = _boundaries(tmp_path, sorted(people["lsoa"].unique().to_list()))
+    page = page_of(GeographyPage, people, data={"boundaries": str(path)})
+    paragraph = html_of(page.map_paragraph())
+    assert "for each of the small areas as a map of their boundaries. Nationally an LSOA" in paragraph
+    assert paragraph.endswith("look for clusters of similar areas rather than single dark ones.")
+    markup = html_of(page.map_figure())
+    assert "Map of crude recorded hypertension prevalence (%) in each small area" in markup
+    assert "grey areas have too few people to publish" in markup
