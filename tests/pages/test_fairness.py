@@ -21,6 +21,7 @@ from healthgap.pages.fairness import (
     ALL_SHOWN,
     FairnessPage,
     gap_text,
+    groups_of,
     mitigation_cost,
     mitigation_gap,
 )
@@ -192,14 +193,14 @@ def _exact_audit(sizes: dict[str, int]) -> FairnessAudit:
 
 
 def test_groups_are_published_once_from_the_exact_audit(page):
-    page.audit = _exact_audit({"female": 1003, "male": 478})
+    page.audit = _exact_audit({"female": 1013, "male": 478})
     groups = page.groups.frame
     assert page.hidden_groups == 0 and groups["group"].unique(maintain_order=True).to_list() == [
         "female",
         "male",
     ]
     tpr = groups.filter(pl.col("metric") == "tpr").row(0, named=True)
-    assert (tpr["n"], tpr["numerator"], tpr["denominator"]) == (1005, 50, 200)  # rounded to 5
+    assert (tpr["n"], tpr["numerator"], tpr["denominator"]) == (1015, 50, 200)  # rounded to 5 (exact 50 of 202)
     assert tpr["value"] == pytest.approx(50 / 200)  # recomputed from the published counts
     assert (
         tpr["lower_ci"] < 0.25 < tpr["upper_ci"] and tpr["lower_ci"] != 0.25 / 2
@@ -215,7 +216,7 @@ def test_a_group_too_small_to_publish_is_left_out_with_another(page):
 
 
 def test_differences_compare_only_published_groups(page):
-    page.audit = _exact_audit({"female": 1003, "male": 478})
+    page.audit = _exact_audit({"female": 1013, "male": 478})
     rows = page.differences.frame
     tpr = rows.filter(pl.col("metric") == "tpr").row(0, named=True)
     published_tpr = page.groups.frame.filter(pl.col("metric") == "tpr")
@@ -365,6 +366,12 @@ def test_mitigation_gap_and_cost_wording():
     )
     assert mitigation_cost(strategy(), base, cases=645) == "finds the same number of people with the outcome"
     assert "too small to publish" in mitigation_cost(strategy(found=None), base, cases=645)
+
+
+def test_groups_of_names_the_groups_of_a_dimension():
+    assert groups_of("Deprivation (IMD quintile)") == "deprivation (IMD quintile) groups"
+    assert groups_of("Ethnic group") == "ethnic groups"  # not "ethnic group groups"
+    assert groups_of("Sex") == "sex groups"
 
 
 def test_mitigation_text_and_sample_text(page):

@@ -39,7 +39,7 @@ from healthgap.fairness import (
 from healthgap.models import label_of
 from healthgap.pages._models import ModelPages
 from healthgap.pages.base import CI_COLUMNS, PERCENT_FORMATS, Page
-from healthgap.text import flat, interval, join, lower_first, num, pct, pp
+from healthgap.text import flat, group_noun, interval, join, lower_first, num, pct, pp
 
 __all__ = [
     "FairnessPage",
@@ -52,6 +52,7 @@ __all__ = [
     "sure",
     "gap_text",
     "group_name",
+    "groups_of",
     "mitigation_gap",
     "mitigation_cost",
 ]
@@ -189,6 +190,12 @@ PARTIAL = (
 def group_name(dimension: str, label: str) -> str:
     """How a group is named inside brackets: 'deprivation fifth 4', 'Female', 'Asian'."""
     return f"deprivation fifth {flat(label)}" if dimension == "imd_quintile" else flat(label)
+
+
+def groups_of(label: str) -> str:
+    """The groups of a dimension, mid-sentence: 'deprivation (IMD quintile) groups', 'ethnic groups', 'sex groups'."""
+    noun = group_noun(label)
+    return f"{noun}s" if noun.endswith("group") else f"{noun} groups"
 
 
 def ci_text(row: Mapping[str, Any]) -> str:
@@ -801,7 +808,7 @@ class FairnessPage(Page):
             "with the outcome per group the test-set rates differ by several percentage points by chance alone."
         )
         return (
-            f"Both mitigations equalise the true positive rate across {lower_first(m.dimension_label)} groups "
+            f"Both mitigations equalise the true positive rate across {groups_of(m.dimension_label)} "
             "(equal opportunity) while maximising balanced accuracy, so we compare them with the unmitigated "
             f"model at its own balanced-accuracy threshold, whose largest gap is "
             f"{mitigation_gap(base, compare=False)}. ThresholdOptimizer uses a different, randomised cut-off "
@@ -870,8 +877,8 @@ class FairnessPage(Page):
             title="Overall performance against the largest gap in true positive rate",
             description=(
                 "Scatter plot with one point per approach: across is balanced accuracy on the test set, up is "
-                f"the largest difference in true positive rate between {lower_first(m.dimension_label)} "
-                "groups. " + self.mitigation_text()
+                f"the largest difference in true positive rate between {groups_of(m.dimension_label)}. "
+                + self.mitigation_text()
             ),
             data=data,
             columns=MITIGATION_COLUMNS,

@@ -17,7 +17,7 @@ import polars as pl
 from healthgap import __version__
 from healthgap.pages._models import ModelPages
 from healthgap.pages.base import Page
-from healthgap.pages.fairness import FairnessPage, ci_text, sure
+from healthgap.pages.fairness import FairnessPage, ci_text, groups_of, sure
 from healthgap.text import flat, interval, join, lower_first, num, pct, pp
 
 __all__ = [
@@ -279,7 +279,7 @@ class ModelCardPage(Page):
         )
         lo, hi = to["gap_change_lower_ci"], to["gap_change_upper_ci"]
         return (
-            f"Equalising the share of outcomes found across {lower_first(m.dimension_label)} groups with "
+            f"Equalising the share of outcomes found across {groups_of(m.dimension_label)} with "
             "fairlearn's ThresholdOptimizer "
             + (
                 f"leaves the largest gap at {pp(after)}"
