@@ -1,27 +1,74 @@
 """Fairness of the risk model: audit, label bias and mitigation.
 
 The only part of healthgap that uses pandas and fairlearn; everything it
-returns is polars.
+returns is polars. Every result holds *exact* aggregates: the page publishes
+each frame once with :func:`healthgap.disclosure.publish`, passing the count
+columns and the ``recompute`` step named in each result's docstring
+(:class:`FairnessAudit`, :class:`LabelBias`, :class:`Mitigation`), and
+compares only published groups (:meth:`FairnessAudit.differences`,
+:meth:`Mitigation.summary`).
 """
 
-from healthgap.fairness._audit import DEFAULT_N_BOOT, FairnessAudit, audit, metric_frame, publishable
+from healthgap.fairness._audit import (
+    AUDIT_BY,
+    AUDIT_COUNTS,
+    AUDIT_DERIVED,
+    AUROC_DECIMALS,
+    DEFAULT_N_BOOT,
+    FairnessAudit,
+    GroupReplicates,
+    audit,
+    metric_frame,
+    publishable,
+)
 from healthgap.fairness._groupboot import GROUP_METRICS
 from healthgap.fairness._groups import DEFAULT_INTERSECTIONS, SEPARATOR, Grouping, groupings
-from healthgap.fairness._label_bias import LABEL_METRICS, LabelBias, choose_condition, label_bias
-from healthgap.fairness._mitigation import STRATEGIES, Mitigation, mitigate
+from healthgap.fairness._label_bias import (
+    LABEL_COUNTS,
+    LABEL_DERIVED,
+    LABEL_METRICS,
+    LabelBias,
+    choose_condition,
+    label_bias,
+    label_proportions,
+)
+from healthgap.fairness._mitigation import (
+    MITIGATION_COUNTS,
+    MITIGATION_GROUP_COUNTS,
+    MITIGATION_GROUP_DERIVED,
+    STRATEGIES,
+    Mitigation,
+    mitigate,
+)
+from healthgap.fairness._published import RATIO_METRICS, mover_ratio, newcombe_difference, proportions
 
 __all__ = [
     "audit",
     "label_bias",
+    "label_proportions",
     "choose_condition",
     "LabelBias",
     "LABEL_METRICS",
+    "LABEL_COUNTS",
+    "LABEL_DERIVED",
     "mitigate",
     "Mitigation",
     "STRATEGIES",
+    "MITIGATION_COUNTS",
+    "MITIGATION_GROUP_COUNTS",
+    "MITIGATION_GROUP_DERIVED",
     "FairnessAudit",
+    "GroupReplicates",
+    "AUDIT_COUNTS",
+    "AUDIT_DERIVED",
+    "AUDIT_BY",
+    "AUROC_DECIMALS",
     "metric_frame",
     "publishable",
+    "proportions",
+    "newcombe_difference",
+    "mover_ratio",
+    "RATIO_METRICS",
     "groupings",
     "Grouping",
     "GROUP_METRICS",

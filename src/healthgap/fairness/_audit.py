@@ -22,19 +22,38 @@ from healthgap.config import Dimension, DisclosureSettings
 from healthgap.fairness._groupboot import GROUP_METRICS, group_metrics, prepare
 from healthgap.fairness._groups import DEFAULT_INTERSECTIONS, Grouping, groupings
 from healthgap.fairness._published import (
+    EXACT_METHOD,
     RATIO_METRICS,
     mover_ratio,
     newcombe_difference,
-    published_proportions,
+    proportions,
 )
 from healthgap.models import MODEL_LABELS, ModelResult
 from healthgap.stats import bootstrap_weights, percentile_interval
 
-__all__ = ["FairnessAudit", "audit", "metric_frame", "publishable", "DEFAULT_N_BOOT"]
+__all__ = [
+    "FairnessAudit",
+    "GroupReplicates",
+    "audit",
+    "metric_frame",
+    "publishable",
+    "DEFAULT_N_BOOT",
+    "AUROC_DECIMALS",
+    "AUDIT_COUNTS",
+    "AUDIT_DERIVED",
+    "AUDIT_BY",
+]
 
 #: Decimal places of the groups' published AUROC (and its interval): at full precision an AUROC,
 #: U / (cases x non-cases), gives a small group's exact counts back.
 AUROC_DECIMALS = 2
+#: How the page publishes :attr:`FairnessAudit.groups`: the count columns, the values derived
+#: from them (suppressed with them) and the columns whose rows are independent tables.
+AUDIT_COUNTS: tuple[str, ...] = ("n", "numerator", "denominator")
+AUDIT_DERIVED: dict[str, list[str]] = {
+    c: ["value", "lower_ci", "upper_ci"] for c in ("numerator", "denominator")
+}
+AUDIT_BY: tuple[str, ...] = ("dimension", "metric")
 #: Bootstrap replicates for the audit's confidence intervals.
 DEFAULT_N_BOOT = 200
 METHOD = "fairlearn MetricFrame; percentile bootstrap of the test set, {n} replicates (seed {seed})"
@@ -46,6 +65,28 @@ DIFF_METHOD_WILSON = (
     "highest minus lowest published group (ratio: lowest / highest), from the published counts: "
     "Newcombe's hybrid score interval for the difference, MOVER-R for the ratio"
 )
+
+
+_DIFFERENCES_SCHEMA: dict[str, pl.DataType] = {
+    "dimension": pl.String(),
+    "dimension_label": pl.String(),
+    "metric": pl.String(),
+    "statistic": pl.String(),
+    "highest_group": pl.String(),
+    "highest": pl.Float64(),
+    "lowest_group": pl.String(),
+    "lowest": pl.Float64(),
+    "difference": pl.Float64(),
+    "difference_lower_ci": pl.Float64(),
+    "difference_upper_ci": pl.Float64(),
+    "ratio": pl.Float64(),
+    "ratio_lower_ci": pl.Float64(),
+    "ratio_upper_ci": pl.Float64(),
+    "groups": pl.Int64(),
+    "confidence": pl.Float64(),
+    "method": pl.String(),
+}
+_DIFFERENCES_EMPTY = pl.DataFrame(schema=_DIFFERENCES_SCHEMA)
 
 
 _SUMMARY = ("count", "prevalence", "selection_rate", "tpr", "fpr", "ppv", "mean_predicted", "auroc")
@@ -95,16 +136,34 @@ def metric_frame(y: np.ndarray, selected: np.ndarray, p: np.ndarray, keys: np.nd
 
 
 @dataclass(frozen=True, eq=False)
+class GroupReplicates:
+    """The bootstrap replicates of one grouping's metrics, for the gaps between its groups."""
+
+    name: str
+    label: str
+    labels: tuple[str, ...]
+    #: Shape (replicates, groups, metrics), metrics in :data:`GROUP_METRICS` order.
+    replicates: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True, eq=False)
 class FairnessAudit:
-    """Result of :func:`audit`.
+    """Result of :func:`audit`: exact aggregates, for the page to publish once.
+
+    The page publishes :attr:`groups` with :func:`healthgap.disclosure.publish`
+    (``counts=AUDIT_COUNTS, derived=AUDIT_DERIVED, by=AUDIT_BY``,
+    ``recompute=audit.recompute``), keeps the groups whose size is published and
+    passes them to :meth:`differences`, which compares only published groups.
 
     Attributes
     ----------
-    groups : one row per grouping x group x metric (published groups only).
-    differences : per grouping and metric, the largest between-group difference and ratio.
+    groups : one row per grouping x group x metric, every group, with exact counts
+        (``n``, ``numerator``, ``denominator``), the point estimate and its interval
+        (proportions of people: Wilson, from the exact counts; others: bootstrap).
+    replicates : per grouping, the bootstrap replicates behind the other metrics' gaps.
     skipped : (dimension label, reason) for dimensions that could not be audited.
     threshold : the risk cut-off; ``top_fraction`` the share of people it flags.
-    suppressed_groups : groups removed by disclosure control (too small, or protecting one that is).
+    n_boot, confidence : bootstrap replicates and interval level.
     """
 
     model: str
@@ -112,10 +171,52 @@ class FairnessAudit:
     threshold: float
     top_fraction: float
     groups: pl.DataFrame = field(repr=False)
-    differences: pl.DataFrame = field(repr=False)
+    replicates: tuple[GroupReplicates, ...] = field(repr=False)
     skipped: tuple[tuple[str, str], ...]
     n_boot: int
-    suppressed_groups: int
+    confidence: float = 0.95
+
+    def recompute(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """:attr:`groups` with the counts rounded as they will be published -> its published statistics.
+
+        Proportions of people are recomputed from the rounded counts, with Wilson
+        intervals (disclosure rule 8); AUROC and its interval are rounded to
+        :data:`AUROC_DECIMALS` places, because at full precision an AUROC,
+        U / (cases x non-cases), gives a small group's exact counts back. Pass it
+        to :func:`healthgap.disclosure.publish` as ``recompute``.
+        """
+        return proportions(frame, confidence=self.confidence).with_columns(
+            pl.when(pl.col("metric") == "auroc")
+            .then(pl.col(c).round(AUROC_DECIMALS))
+            .otherwise(pl.col(c))
+            .alias(c)
+            for c in ("value", "lower_ci", "upper_ci")
+        )
+
+    def differences(self, published: pl.DataFrame) -> pl.DataFrame:
+        """Per grouping and metric, the largest gap between two *published* groups.
+
+        Parameters
+        ----------
+        published : the published :attr:`groups` (after :func:`healthgap.disclosure.publish`),
+            without the groups whose size is suppressed; only rows with a value are compared.
+
+        Returns
+        -------
+        pl.DataFrame
+            Highest and lowest group, their difference and ratio (lowest / highest) with
+            intervals: proportions from the two groups' published Wilson intervals
+            (Newcombe, MOVER-R), other metrics from the bootstrap replicates.
+        """
+        frames = [_DIFFERENCES_EMPTY]
+        for g in self.replicates:
+            rows = published.filter((pl.col("dimension") == g.name) & pl.col("value").is_not_null())
+            shown = np.full((3, len(g.labels), len(GROUP_METRICS)), np.nan)  # value, lower, upper
+            at = rows["order"].to_numpy(), rows["metric_order"].to_numpy()
+            for i, c in enumerate(("value", "lower_ci", "upper_ci")):
+                shown[i][at] = rows[c].fill_null(np.nan).to_numpy()
+            frames.append(_differences(g, shown, self.n_boot, self.confidence))
+        return pl.concat(frames)
 
 
 def publishable(
@@ -127,6 +228,10 @@ def publishable(
     derived: Mapping[str, Sequence[str]] | None = None,
 ) -> pl.DataFrame:
     """Protect counts with :func:`healthgap.disclosure.protect`, then drop suppressed groups.
+
+    Not used by :mod:`healthgap.fairness` any more (its analyses return exact
+    aggregates, published once by the page); kept for :mod:`healthgap.explain`
+    until that publishes in its page, then to be removed.
 
     Groups whose size ``n`` is suppressed (fewer people than the threshold, or
     secondarily suppressed so they cannot be recovered from a total) are
@@ -218,7 +323,6 @@ def audit(
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = 2024,
     confidence: float = 0.95,
-    disclosure: DisclosureSettings | None = None,
 ) -> FairnessAudit:
     """Audit a fitted model across equity groups on the test set.
 
@@ -227,8 +331,14 @@ def audit(
     true and false positive rates, positive predictive value and AUROC. Point
     estimates come from fairlearn's ``MetricFrame``; confidence intervals from
     a seeded percentile bootstrap of the test set (``n_boot`` replicates,
-    vectorised: replicate weights x group indicator matrix). Groups smaller
-    than the disclosure threshold are removed before anything is published.
+    vectorised: replicate weights x group indicator matrix); proportions of
+    people have Wilson intervals from their counts.
+
+    Every group is returned with its exact counts: nothing here is publishable
+    as it is. The page publishes :attr:`FairnessAudit.groups` once (see
+    :class:`FairnessAudit`), which removes groups too small to publish, and
+    then asks :meth:`FairnessAudit.differences` for the gaps between the
+    published groups.
 
     Parameters
     ----------
@@ -238,7 +348,6 @@ def audit(
     top_fraction : the share of people flagged (default ``result.settings.top_fraction``).
     intersections : pairs of dimension names audited jointly.
     n_boot, seed, confidence : bootstrap settings.
-    disclosure : disclosure settings (default: enabled, threshold 8, rounding 5).
 
     References
     ----------
@@ -246,14 +355,13 @@ def audit(
     .. [2] Obermeyer Z, et al. Dissecting racial bias in an algorithm used to manage the health
        of populations. Science 2019;366:447-53.
     """
-    disclosure = disclosure or DisclosureSettings()
     fraction = result.settings.top_fraction if top_fraction is None else top_fraction
     threshold = result.threshold(model, top_fraction=fraction)
     y, p = result.y_test, result.risk_test[model]
     selected = p >= threshold
     groups, skipped = groupings(result.groups_test, dimensions, intersections=intersections)
     data = [prepare(g.codes, g.k, y=y, selected=selected, p=p) for g in groups]
-    reps = [[] for _ in groups]
+    reps: list[list[np.ndarray]] = [[] for _ in groups]
     for W in bootstrap_weights(y.shape[0], n_boot=n_boot, seed=seed):
         for i, d in enumerate(data):
             reps[i].append(group_metrics(W, d))
@@ -267,65 +375,27 @@ def audit(
         R = np.concatenate(r)[..., : len(GROUP_METRICS)]  # (B, k, m)
         lo, hi = percentile_interval(R, confidence)
         frames.append(_long(g, point, lo, hi, method, confidence))
-        boots.append(R)
+        boots.append(GroupReplicates(name=g.name, label=g.label, labels=tuple(g.labels), replicates=R))
     long = pl.concat(frames) if frames else pl.DataFrame()
-    if not len(long):
-        return FairnessAudit(
-            model=MODEL_LABELS.get(model, model),
-            target_label=result.target_label,
-            threshold=threshold,
-            top_fraction=fraction,
-            groups=long,
-            differences=pl.DataFrame(),
-            skipped=tuple(skipped),
-            n_boot=n_boot,
-            suppressed_groups=0,
-        )
-    derived = {c: ["value", "lower_ci", "upper_ci"] for c in ("numerator", "denominator")}
-    long = published_proportions(long, settings=disclosure, confidence=confidence).with_columns(
-        # an AUROC is U / (cases x non-cases): in full it pins down a small group's exact counts
-        pl.when(pl.col("metric") == "auroc")
-        .then(pl.col(c).round(AUROC_DECIMALS))
-        .otherwise(pl.col(c))
-        .alias(c)
-        for c in ("value", "lower_ci", "upper_ci")
-    )
-    protected = publishable(
-        long,
-        counts=["n", "numerator", "denominator"],
-        derived=derived,
-        by=["dimension", "metric"],
-        settings=disclosure,
-    )
-    total_groups = long.select(pl.struct("dimension", "group").n_unique()).item()
-    shown_groups = protected.select(pl.struct("dimension", "group").n_unique()).item()
-    diffs = []
-    for g, R in zip(groups, boots, strict=True):
-        rows = protected.filter((pl.col("dimension") == g.name) & pl.col("value").is_not_null())
-        shown = np.full((3, g.k, len(GROUP_METRICS)), np.nan)  # value, lower, upper as published
-        at = rows["order"].to_numpy(), rows["metric_order"].to_numpy()
-        for i, c in enumerate(("value", "lower_ci", "upper_ci")):
-            shown[i][at] = rows[c].fill_null(np.nan).to_numpy()
-        diffs.append(_differences(g, shown, R, n_boot, confidence))
+    if len(long):
+        long = proportions(long, confidence=confidence, method=EXACT_METHOD)
     return FairnessAudit(
         model=MODEL_LABELS.get(model, model),
         target_label=result.target_label,
         threshold=threshold,
         top_fraction=fraction,
-        groups=protected.sort("dimension", "order", "metric_order"),
-        differences=pl.concat(diffs),
+        groups=long,
+        replicates=tuple(boots),
         skipped=tuple(skipped),
         n_boot=n_boot,
-        suppressed_groups=int(total_groups - shown_groups),
+        confidence=confidence,
     )
 
 
-def _differences(
-    g: Grouping, shown: np.ndarray, R: np.ndarray, n_boot: int, confidence: float
-) -> pl.DataFrame:
+def _differences(g: GroupReplicates, shown: np.ndarray, n_boot: int, confidence: float) -> pl.DataFrame:
     """Largest gap per metric between published groups: proportions from their published
     counts (Newcombe / MOVER-R intervals), other metrics bootstrapped."""
-    names = list(GROUP_METRICS)
+    names, R = list(GROUP_METRICS), g.replicates
     values, lower, upper = shown  # (k, m) each, NaN where not published
     rows = []
     labels = np.asarray(g.labels, dtype=object)
@@ -346,8 +416,11 @@ def _differences(
             with np.errstate(invalid="ignore", divide="ignore"):
                 diff_r = R[:, top, j] - R[:, bottom, j]
                 ratio_r = R[:, bottom, j] / R[:, top, j]
-            dlo, dhi = percentile_interval(diff_r, confidence)
-            rlo, rhi = percentile_interval(np.where(np.isfinite(ratio_r), ratio_r, np.nan), confidence)
+            dlo, dhi = (float(v) for v in percentile_interval(diff_r, confidence))
+            rlo, rhi = (
+                float(v)
+                for v in percentile_interval(np.where(np.isfinite(ratio_r), ratio_r, np.nan), confidence)
+            )
             method = DIFF_METHOD.format(n=n_boot)
         finite = lambda v: float(v) if np.isfinite(v) else None  # noqa: E731
         rows.append(
@@ -371,23 +444,4 @@ def _differences(
                 "method": method,
             }
         )
-    schema = {
-        "dimension": pl.String,
-        "dimension_label": pl.String,
-        "metric": pl.String,
-        "statistic": pl.String,
-        "highest_group": pl.String,
-        "highest": pl.Float64,
-        "lowest_group": pl.String,
-        "lowest": pl.Float64,
-        "difference": pl.Float64,
-        "difference_lower_ci": pl.Float64,
-        "difference_upper_ci": pl.Float64,
-        "ratio": pl.Float64,
-        "ratio_lower_ci": pl.Float64,
-        "ratio_upper_ci": pl.Float64,
-        "groups": pl.Int64,
-        "confidence": pl.Float64,
-        "method": pl.String,
-    }
-    return pl.DataFrame(rows, schema=schema)
+    return pl.DataFrame(rows, schema=_DIFFERENCES_SCHEMA)

@@ -80,7 +80,7 @@ def groupings(
             skipped.append((d.label, ONE_LEVEL.format(level=levels[0] if levels else "none")))
             continue
         usable[name] = (d, levels)
-    combos = [(d.name,) for d in dimensions if d.name in usable]
+    combos: list[tuple[str, ...]] = [(d.name,) for d in dimensions if d.name in usable]
     combos += [tuple(c) for c in intersections if all(n in usable for n in c) and len(c) > 1]
     for combo in combos:
         dims = [usable[n][0] for n in combo]

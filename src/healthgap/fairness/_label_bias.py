@@ -15,15 +15,22 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import polars as pl
 
-from healthgap.config import Dimension, DisclosureSettings, ModelSettings
+from healthgap.config import Dimension, ModelSettings
 from healthgap.contract import CONDITIONS, TREATMENTS, truth_column
-from healthgap.disclosure import published_counts
-from healthgap.fairness._audit import publishable
 from healthgap.fairness._groups import groupings
 from healthgap.models import ModelResult, fit_cached, label_of
 from healthgap.stats import wilson_interval
 
-__all__ = ["LabelBias", "choose_condition", "label_bias", "LABEL_METRICS", "NO_TRUTH"]
+__all__ = [
+    "LabelBias",
+    "choose_condition",
+    "label_bias",
+    "label_proportions",
+    "LABEL_METRICS",
+    "LABEL_COUNTS",
+    "LABEL_DERIVED",
+    "NO_TRUTH",
+]
 
 NO_TRUTH = (
     "The data has no true-status column ({column}), so a model trained on recorded diagnoses "
@@ -42,9 +49,6 @@ LABEL_METRICS: dict[str, tuple[str, str, str]] = {
     "recall_true": ("flagged_true", "true_cases", "True cases flagged by the model"),
     "recall_undiagnosed": ("flagged_undiagnosed", "undiagnosed", "Undiagnosed cases flagged by the model"),
 }
-
-
-_DERIVED = {c: ["value", "lower_ci", "upper_ci"] for c in ("numerator", "denominator")}
 
 
 def choose_condition(people: pl.DataFrame | pl.LazyFrame, conditions: Sequence[str]) -> str | None:
@@ -90,15 +94,23 @@ def choose_condition(people: pl.DataFrame | pl.LazyFrame, conditions: Sequence[s
 
 @dataclass(frozen=True, eq=False)
 class LabelBias:
-    """Result of :func:`label_bias`.
+    """Result of :func:`label_bias`: exact aggregates, for the page to publish once.
+
+    The page publishes :attr:`groups` (``by=["dimension", "metric"]``) and
+    :attr:`overall` (``by=["metric"]``) with ``counts=LABEL_COUNTS,
+    derived=LABEL_DERIVED, recompute=label_bias.recompute`` and keeps the rows
+    whose ``n`` is published.
 
     Attributes
     ----------
     condition, condition_label : the condition modelled.
     result : the fitted model of the recorded condition.
     threshold, top_fraction : the operating point (top share of predicted risk flagged).
-    groups : per grouping and group, the proportions of :data:`LABEL_METRICS` with Wilson CIs.
-    overall : the same proportions for the whole test set.
+    groups : per grouping, group and metric of :data:`LABEL_METRICS`: the exact counts
+        (people ``n``, people truly with the condition ``true_cases``, the metric's
+        ``numerator`` and ``denominator``) and the proportion with its Wilson CI.
+    overall : the same for the whole test set.
+    confidence : the level of the intervals.
     care_features : the model's inputs that record care rather than health (prescriptions,
         which follow a diagnosis), in contract order.
     """
@@ -110,63 +122,70 @@ class LabelBias:
     top_fraction: float
     groups: pl.DataFrame = field(repr=False)
     overall: pl.DataFrame = field(repr=False)
+    confidence: float = 0.95
+
+    def recompute(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The proportions of ``frame`` from its counts as they will be published (:func:`label_proportions`)."""
+        return label_proportions(frame, confidence=self.confidence)
 
     @property
     def care_features(self) -> tuple[str, ...]:
         return tuple(t for t in TREATMENTS if t in self.result.features)
 
 
-_COUNTS = (
-    "n",
-    "true_cases",
-    "recorded",
-    "undiagnosed",
-    "flagged_true",
-    "flagged_recorded",
-    "flagged_undiagnosed",
-)
+#: Count columns of :attr:`LabelBias.groups` and :attr:`LabelBias.overall`, and the values
+#: derived from them: how the page publishes them.
+LABEL_COUNTS: tuple[str, ...] = ("n", "true_cases", "numerator", "denominator")
+LABEL_DERIVED: dict[str, list[str]] = {
+    c: ["value", "lower_ci", "upper_ci"] for c in ("numerator", "denominator")
+}
 
 
-def _proportions(
-    frame: pl.DataFrame, by: list[str], confidence: float, disclosure: DisclosureSettings | None
-) -> pl.DataFrame:
-    """Each metric of :data:`LABEL_METRICS` per group, from the counts as they will be published
-    (disclosure rule 8), with Wilson intervals."""
-    counts = published_counts(
-        frame.group_by(by).agg(
-            n=pl.len().cast(pl.Int64),
-            true_cases=pl.col("true").sum().cast(pl.Int64),
-            recorded=(pl.col("true") & pl.col("recorded")).sum().cast(pl.Int64),
-            undiagnosed=(pl.col("true") & ~pl.col("recorded")).sum().cast(pl.Int64),
-            flagged_true=(pl.col("true") & pl.col("flagged")).sum().cast(pl.Int64),
-            flagged_recorded=(pl.col("recorded") & pl.col("flagged")).sum().cast(pl.Int64),
-            flagged_undiagnosed=(pl.col("true") & ~pl.col("recorded") & pl.col("flagged"))
-            .sum()
-            .cast(pl.Int64),
-        ),
-        list(_COUNTS),
-        settings=disclosure,
+def label_proportions(frame: pl.DataFrame, *, confidence: float) -> pl.DataFrame:
+    """``value`` and its Wilson interval from ``numerator`` and ``denominator``, as the frame gives them.
+
+    The analysis calls it on the exact counts; the page passes it to
+    :func:`healthgap.disclosure.publish` as ``recompute``, which calls it on the
+    counts as they will be published (disclosure rule 8).
+
+    References
+    ----------
+    .. [1] Wilson EB. Probable inference, the law of succession, and statistical inference.
+       J Am Stat Assoc 1927;22:209-212.
+    """
+    lo, hi = wilson_interval(frame["numerator"].to_numpy(), frame["denominator"].to_numpy(), confidence)
+    return frame.with_columns(
+        value=pl.when(pl.col("denominator") > 0).then(pl.col("numerator") / pl.col("denominator")),
+        lower_ci=pl.Series(lo, dtype=pl.Float64).fill_nan(None),
+        upper_ci=pl.Series(hi, dtype=pl.Float64).fill_nan(None),
     )
-    parts = []
-    for name, (num, den, label) in LABEL_METRICS.items():
-        lo, hi = wilson_interval(counts[num].to_numpy(), counts[den].to_numpy(), confidence)
-        parts.append(
-            counts.select(
-                *by,
-                "n",
-                "true_cases",
-                "recorded",
-                "undiagnosed",
-                metric=pl.lit(name),
-                statistic=pl.lit(label),
-                numerator=pl.col(num),
-                denominator=pl.col(den),
-                value=pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den)),
-                lower_ci=pl.Series(lo).fill_nan(None),
-                upper_ci=pl.Series(hi).fill_nan(None),
-            )
+
+
+def _proportions(frame: pl.DataFrame, by: list[str], confidence: float) -> pl.DataFrame:
+    """Each metric of :data:`LABEL_METRICS` per group from the exact counts, with Wilson intervals."""
+    counts = frame.group_by(by).agg(
+        n=pl.len().cast(pl.Int64),
+        true_cases=pl.col("true").sum().cast(pl.Int64),
+        recorded=(pl.col("true") & pl.col("recorded")).sum().cast(pl.Int64),
+        undiagnosed=(pl.col("true") & ~pl.col("recorded")).sum().cast(pl.Int64),
+        flagged_true=(pl.col("true") & pl.col("flagged")).sum().cast(pl.Int64),
+        flagged_recorded=(pl.col("recorded") & pl.col("flagged")).sum().cast(pl.Int64),
+        flagged_undiagnosed=(pl.col("true") & ~pl.col("recorded") & pl.col("flagged")).sum().cast(pl.Int64),
+    )
+    parts = [
+        counts.select(
+            *by,
+            "n",
+            "true_cases",
+            metric=pl.lit(name),
+            statistic=pl.lit(label),
+            numerator=pl.col(num),
+            denominator=pl.col(den),
         )
-    return pl.concat(parts).with_columns(
+        for name, (num, den, label) in LABEL_METRICS.items()
+    ]
+    long = pl.concat(parts).with_columns(value=None, lower_ci=None, upper_ci=None)
+    return label_proportions(long, confidence=confidence).with_columns(
         confidence=pl.lit(confidence),
         method=pl.lit("Wilson score interval"),
         note=pl.lit(None, dtype=pl.String),
@@ -181,7 +200,6 @@ def label_bias(
     dimensions: Sequence[Dimension],
     top_fraction: float | None = None,
     confidence: float = 0.95,
-    disclosure: DisclosureSettings | None = None,
     cache: bool = True,
 ) -> LabelBias:
     """Fit a model of the *recorded* ``condition`` and audit it against the *true* condition.
@@ -193,9 +211,9 @@ def label_bias(
     the same split, seed and operating point (the top ``top_fraction`` of
     predicted risk) as the main model. Per equity group it reports: the share
     of true cases that are recorded, and the shares of recorded, true and
-    undiagnosed cases that the model flags, each computed from the counts as they will
-    be published (:func:`healthgap.disclosure.published_counts`) with a Wilson interval.
-    Groups below the disclosure threshold are removed and counts protected.
+    undiagnosed cases that the model flags, with a Wilson interval. Counts are exact:
+    the page publishes them once (see :class:`LabelBias`), recomputing the
+    proportions from the published counts.
 
     Raises
     ------
@@ -240,23 +258,12 @@ def label_bias(
             order=pl.Series(np.maximum(g.codes, 0)),
         ).filter(pl.Series(g.codes >= 0))
         parts.append(
-            _proportions(keyed, ["group", "group_label", "order"], confidence, disclosure).with_columns(
+            _proportions(keyed, ["group", "group_label", "order"], confidence).with_columns(
                 dimension=pl.lit(g.name), dimension_label=pl.lit(g.label)
             )
         )
-    counts = ["n", "true_cases", "recorded", "undiagnosed", "numerator", "denominator"]
     groups = pl.concat(parts).sort("dimension", "metric", "order") if parts else pl.DataFrame()
-    if len(groups):
-        groups = publishable(
-            groups, counts=counts, settings=disclosure, derived=_DERIVED, by=["dimension", "metric"]
-        )
-    overall = publishable(
-        _proportions(frame.with_columns(group=pl.lit("All")), ["group"], confidence, disclosure),
-        counts=counts,
-        settings=disclosure,
-        derived=_DERIVED,
-        by=["metric"],
-    )
+    overall = _proportions(frame.with_columns(group=pl.lit("All")), ["group"], confidence)
     return LabelBias(
         condition=condition,
         condition_label=label_of(condition),
@@ -265,4 +272,5 @@ def label_bias(
         top_fraction=fraction,
         groups=groups,
         overall=overall,
+        confidence=confidence,
     )

@@ -13,14 +13,20 @@ from fairlearn.reductions import ErrorRate, ExponentiatedGradient, TruePositiveR
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
-from healthgap.config import Dimension, DisclosureSettings
-from healthgap.disclosure import published_counts
-from healthgap.fairness._audit import DEFAULT_N_BOOT, publishable
+from healthgap.config import Dimension
+from healthgap.fairness._audit import DEFAULT_N_BOOT
 from healthgap.fairness._groups import Grouping, groupings
 from healthgap.models import ModelResult
 from healthgap.stats import bootstrap_weights, percentile_interval
 
-__all__ = ["Mitigation", "mitigate", "STRATEGIES"]
+__all__ = [
+    "Mitigation",
+    "mitigate",
+    "STRATEGIES",
+    "MITIGATION_COUNTS",
+    "MITIGATION_GROUP_COUNTS",
+    "MITIGATION_GROUP_DERIVED",
+]
 
 #: Strategies compared, in display order.
 STRATEGIES: dict[str, str] = {
@@ -28,6 +34,16 @@ STRATEGIES: dict[str, str] = {
     "balanced": "Unmitigated, balanced-accuracy threshold",
     "threshold_optimizer": "ThresholdOptimizer (equal opportunity)",
     "exponentiated_gradient": "ExponentiatedGradient (equal opportunity)",
+}
+#: Count columns of :attr:`Mitigation.overall` (published with ``by=["strategy"]``).
+MITIGATION_COUNTS: tuple[str, ...] = ("people", "cases", "found", "missed", "flagged")
+#: Count columns of :attr:`Mitigation.by_group` and the rates derived from each.
+MITIGATION_GROUP_COUNTS: tuple[str, ...] = ("n", "cases", "found", "flagged")
+MITIGATION_GROUP_DERIVED: dict[str, list[str]] = {
+    "cases": ["tpr"],
+    "n": ["selection_rate"],
+    "found": ["tpr"],
+    "flagged": ["selection_rate"],
 }
 #: Baseline the other strategies' gaps are compared with (``gap_change``).
 BASELINE = "balanced"
@@ -43,29 +59,103 @@ NO_DIMENSION = (
 
 @dataclass(frozen=True, eq=False)
 class Mitigation:
-    """Result of :func:`mitigate`.
+    """Result of :func:`mitigate`: exact aggregates, for the page to publish once.
+
+    The page publishes :attr:`by_group` first (``counts=MITIGATION_GROUP_COUNTS,
+    derived=MITIGATION_GROUP_DERIVED, by=["strategy"], recompute=Mitigation.group_rates``),
+    keeps the groups whose size is published, then publishes :attr:`overall`
+    (``counts=MITIGATION_COUNTS, by=["strategy"], derived={}``) with
+    ``recompute=lambda f: m.summary(f, groups=published_groups)``: the rates from
+    the published counts, the largest gap between published groups and the
+    bootstrap intervals.
 
     Attributes
     ----------
     dimension, dimension_label : the equity dimension whose true positive rates are equalised.
-    summary : one row per strategy: selection rate, TPR, FPR, balanced accuracy, cases found and
-        missed in the test set, the largest between-group TPR difference and the groups involved,
-        and its change from the unmitigated model at the balanced-accuracy threshold
-        (``gap_change``, negative when narrower), with bootstrap confidence intervals
-        (``*_lower_ci``, ``*_upper_ci``) for balanced accuracy, the gap and its change.
-    by_group : per strategy and group, true positive rate and selection rate (disclosure-protected).
+    overall : one row per strategy (display order): people, cases, found, missed and flagged in
+        the test set (exact) with the rates of :meth:`rates`.
+    by_group : per strategy and group: people, cases, found and flagged (exact), with the
+        true positive rate and selection rate of :meth:`group_rates`.
     sample : training people used by ExponentiatedGradient; ``seed`` its seed and random_state.
-    cases : people with the outcome in the test set, as published (rounded).
+    test_size : people in the test set.
+    n_boot, confidence : bootstrap replicates and interval level of :meth:`summary`.
+    decisions, y_test, grouping : each strategy's decisions on the test set, the outcome and
+        the groups, from which :meth:`summary` bootstraps its intervals.
     """
 
     dimension: str
     dimension_label: str
-    summary: pl.DataFrame = field(repr=False)
+    overall: pl.DataFrame = field(repr=False)
     by_group: pl.DataFrame = field(repr=False)
     sample: int
     seed: int
-    cases: int
     test_size: int
+    n_boot: int
+    confidence: float
+    decisions: dict[str, np.ndarray] = field(repr=False)
+    y_test: np.ndarray = field(repr=False)
+    grouping: Grouping = field(repr=False)
+
+    @staticmethod
+    def rates(counts: pl.DataFrame) -> pl.DataFrame:
+        """Per strategy: missed cases, selection rate, TPR, FPR and balanced accuracy from the counts given."""
+        return counts.with_columns(
+            missed=pl.col("cases") - pl.col("found"),
+            selection_rate=pl.col("flagged") / pl.col("people"),
+            tpr=pl.col("found") / pl.col("cases"),
+            fpr=(pl.col("flagged") - pl.col("found")) / (pl.col("people") - pl.col("cases")),
+        ).with_columns(balanced_accuracy=(pl.col("tpr") + 1 - pl.col("fpr")) / 2)
+
+    @staticmethod
+    def group_rates(counts: pl.DataFrame) -> pl.DataFrame:
+        """Per strategy and group: true positive rate and selection rate from the counts given."""
+        return counts.with_columns(
+            tpr=pl.when(pl.col("cases") > 0).then(pl.col("found") / pl.col("cases")),
+            selection_rate=pl.col("flagged") / pl.col("n"),
+        )
+
+    def summary(self, counts: pl.DataFrame, *, groups: pl.DataFrame) -> pl.DataFrame:
+        """One row per strategy: the rates of ``counts``, the largest gap between ``groups``, intervals.
+
+        Parameters
+        ----------
+        counts : :attr:`overall` with its counts as they will be published.
+        groups : :attr:`by_group` as published, without the groups whose size is suppressed;
+            a gap needs two groups with a published true positive rate.
+
+        Returns
+        -------
+        pl.DataFrame
+            :meth:`rates` plus the largest between-group TPR difference, the groups involved
+            and how many were compared, its change from the unmitigated model at the
+            balanced-accuracy threshold (``gap_change``, negative when narrower), and bootstrap
+            intervals (``*_lower_ci``, ``*_upper_ci``) for balanced accuracy, the gap and its change.
+        """
+        spread = (
+            groups.filter(pl.col("tpr").is_not_null())
+            .group_by("strategy")
+            .agg(
+                tpr_difference=pl.col("tpr").max() - pl.col("tpr").min(),
+                highest_group=pl.col("group_label").sort_by("tpr").last(),
+                lowest_group=pl.col("group_label").sort_by("tpr").first(),
+                groups_compared=pl.len(),
+            )
+            .with_columns(
+                pl.when(pl.col("groups_compared") >= 2).then(pl.col(c)).alias(c)
+                for c in ("tpr_difference", "highest_group", "lowest_group")
+            )
+        )
+        overall = self.rates(counts).join(spread, on="strategy", how="left", maintain_order="left")
+        intervals = _intervals(
+            self.decisions,
+            self.y_test,
+            self.grouping,
+            overall,
+            n_boot=self.n_boot,
+            seed=self.seed,
+            confidence=self.confidence,
+        )
+        return overall.join(intervals, on="strategy", how="left", maintain_order="left")
 
 
 def _balanced_threshold(y: np.ndarray, p: np.ndarray) -> float:
@@ -87,7 +177,6 @@ def mitigate(
     sample: int | None = None,
     seed: int | None = None,
     top_fraction: float | None = None,
-    disclosure: DisclosureSettings | None = None,
     n_boot: int = DEFAULT_N_BOOT,
     confidence: float = 0.95,
 ) -> Mitigation:
@@ -107,12 +196,13 @@ def mitigate(
       ``settings.mitigation_sample``); its error costs are weighted by
       prevalence so it too maximises balanced accuracy.
 
-    Randomised predictions use ``random_state=seed``. All metrics are on the test set, with
-    percentile bootstrap intervals (``n_boot`` replicates of the test set, seeded; the
-    decisions are held fixed): balanced accuracy, the gap in true positive rate between the
-    groups with the highest and lowest published rate, and the change in that gap from the
-    unmitigated model, paired on the same replicates so that chance differences between test
-    sets cancel.
+    Randomised predictions use ``random_state=seed``. All metrics are on the test set. The
+    result holds exact counts: the page publishes them once (see :class:`Mitigation`), and
+    :meth:`Mitigation.summary` then adds percentile bootstrap intervals (``n_boot``
+    replicates of the test set, seeded; the decisions are held fixed): balanced accuracy, the
+    gap in true positive rate between the groups with the highest and lowest published rate,
+    and the change in that gap from the unmitigated model, paired on the same replicates so
+    that chance differences between test sets cancel.
 
     References
     ----------
@@ -176,64 +266,19 @@ def mitigate(
             prepare.transform(result.X_test), random_state=seed
         ).astype(bool)
     overall, by_group = _compare(decisions, y_te, test_groups.codes, test_groups, fraction)
-    # overall rates from the counts as they will be published (disclosure rule 8)
-    overall = published_counts(overall, ["people", "cases", "found", "flagged"], settings=disclosure)
-    overall = overall.with_columns(
-        missed=pl.col("cases") - pl.col("found"),
-        selection_rate=pl.col("flagged") / pl.col("people"),
-        tpr=pl.col("found") / pl.col("cases"),
-        fpr=(pl.col("flagged") - pl.col("found")) / (pl.col("people") - pl.col("cases")),
-    ).with_columns(balanced_accuracy=(pl.col("tpr") + 1 - pl.col("fpr")) / 2)
-    cases_published = int(overall["cases"][0])
-    # rates from the counts as they will be published (disclosure rule 8)
-    by_group = published_counts(
-        by_group, ["n", "cases", "found", "flagged"], settings=disclosure
-    ).with_columns(
-        dimension=pl.lit(dimension.name),
-        tpr=pl.when(pl.col("cases") > 0).then(pl.col("found") / pl.col("cases")),
-        selection_rate=pl.col("flagged") / pl.col("n"),
-    )
-    derived = {"cases": ["tpr"], "n": ["selection_rate"], "found": ["tpr"], "flagged": ["selection_rate"]}
-    published = publishable(
-        by_group,
-        counts=["n", "cases", "found", "flagged"],
-        derived=derived,
-        by=["strategy"],
-        settings=disclosure,
-    )
-    spread = (  # a gap needs two published groups
-        published.filter(pl.col("tpr").is_not_null())
-        .group_by("strategy")
-        .agg(
-            tpr_difference=pl.col("tpr").max() - pl.col("tpr").min(),
-            highest_group=pl.col("group_label").sort_by("tpr").last(),
-            lowest_group=pl.col("group_label").sort_by("tpr").first(),
-            groups_compared=pl.len(),
-        )
-        .with_columns(
-            pl.when(pl.col("groups_compared") >= 2).then(pl.col(c)).alias(c)
-            for c in ("tpr_difference", "highest_group", "lowest_group")
-        )
-    )
-    overall = overall.join(spread, on="strategy", how="left", maintain_order="left")
-    intervals = _intervals(
-        decisions, y_te, test_groups, overall, n_boot=n_boot, seed=seed, confidence=confidence
-    )
-    summary = publishable(
-        overall.join(intervals, on="strategy", how="left", maintain_order="left"),
-        counts=["people", "cases", "found", "missed", "flagged"],
-        by=["strategy"],
-        settings=disclosure,
-    )
     return Mitigation(
         dimension=dimension.name,
         dimension_label=dimension.label,
-        summary=summary,
-        by_group=published,
+        overall=Mitigation.rates(overall),
+        by_group=Mitigation.group_rates(by_group.with_columns(dimension=pl.lit(dimension.name))),
         sample=int(rows.shape[0]),
         seed=seed,
-        cases=cases_published,
         test_size=int(y_te.shape[0]),
+        n_boot=n_boot,
+        confidence=confidence,
+        decisions=decisions,
+        y_test=y_te,
+        grouping=test_groups,
     )
 
 
@@ -308,7 +353,11 @@ def _intervals(
     def add(mask: np.ndarray, column: np.ndarray | int) -> None:
         people = np.flatnonzero(mask)
         idx.append(people)
-        cols.append(np.broadcast_to(column, people.shape) if np.ndim(column) == 0 else column[mask])
+        cols.append(
+            np.broadcast_to(column, people.shape)
+            if isinstance(column, (int, np.integer))
+            else np.asarray(column)[mask]
+        )
         data.append(np.ones(people.shape[0]))
 
     # columns: 0..k-1 cases per group; k, k+1 positives and negatives; then per strategy s at
@@ -352,10 +401,11 @@ def _intervals(
     if BASELINE in names:  # the baseline is the reference: no change to estimate
         C[:, names.index(BASELINE)] = np.nan
     (alo, ahi), (glo, ghi), (clo, chi) = (percentile_interval(R, confidence) for R in (A, G, C))
-    gap = dict(zip(overall["strategy"], overall["tpr_difference"], strict=True))
-    base_gap = gap.get(BASELINE)
+    spread = dict(zip(overall["strategy"], overall["tpr_difference"], strict=True))
+    base_gap = spread.get(BASELINE)
     change = [
-        None if gap.get(n) is None or base_gap is None or n == BASELINE else gap[n] - base_gap for n in names
+        None if spread.get(n) is None or base_gap is None or n == BASELINE else spread[n] - base_gap
+        for n in names
     ]
     nan = lambda v: None if v is None or not np.isfinite(v) else float(v)  # noqa: E731
     return pl.DataFrame(

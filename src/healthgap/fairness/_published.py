@@ -1,13 +1,16 @@
-"""Group proportions from the published counts, and intervals for their gaps.
+"""Group proportions from their counts, and intervals for the gaps between groups.
 
 A proportion published next to its rounded counts must be computed from those rounded
 counts, or it gives the exact counts back (rule 8 of :mod:`healthgap.disclosure`). The
 audit's proportions (prevalence, selection rate, true and false positive rates,
-positive predictive value) are therefore recomputed from the published numerator and
-denominator, with Wilson score intervals; the gap between two groups then gets an
-interval from the two groups' Wilson intervals: Newcombe's hybrid score interval for the
-difference and the MOVER-R interval for the ratio. Mean predicted risk and AUROC are not
-proportions of people and keep their bootstrap intervals.
+positive predictive value) are therefore computed by :func:`proportions` from a
+numerator and denominator, with Wilson score intervals: the analysis calls it on the
+exact counts, and the page passes it to :func:`healthgap.disclosure.publish` as
+``recompute``, which calls it again on the counts as they will be published. The gap
+between two published groups then gets an interval from the two groups' Wilson
+intervals: Newcombe's hybrid score interval for the difference and the MOVER-R interval
+for the ratio. Mean predicted risk and AUROC are not proportions of people and keep their
+bootstrap intervals.
 """
 
 from __future__ import annotations
@@ -15,22 +18,29 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from healthgap.config import DisclosureSettings
-from healthgap.disclosure import published_counts
 from healthgap.stats import wilson_lower, wilson_upper
 
-__all__ = ["RATIO_METRICS", "WILSON_METHOD", "published_proportions", "newcombe_difference", "mover_ratio"]
+__all__ = [
+    "RATIO_METRICS",
+    "WILSON_METHOD",
+    "EXACT_METHOD",
+    "proportions",
+    "newcombe_difference",
+    "mover_ratio",
+]
 
 #: Audit metrics that are proportions of people (numerator / denominator).
 RATIO_METRICS: tuple[str, ...] = ("prevalence", "selection_rate", "tpr", "fpr", "ppv")
 WILSON_METHOD = "proportion of the published (rounded) counts; Wilson score interval"
+#: Method of the analysis' own (exact, unpublished) proportions.
+EXACT_METHOD = "proportion of the exact counts; Wilson score interval"
 
 
-def published_proportions(
-    long: pl.DataFrame, *, settings: DisclosureSettings | None, confidence: float
-) -> pl.DataFrame:
-    """Round ``n``, ``numerator`` and ``denominator`` as they will be published and recompute
-    the proportions of :data:`RATIO_METRICS` (value and Wilson interval) from them.
+def proportions(long: pl.DataFrame, *, confidence: float, method: str = WILSON_METHOD) -> pl.DataFrame:
+    """The proportions of :data:`RATIO_METRICS` (value and Wilson interval) from ``numerator``
+    and ``denominator``, as the frame gives them (exact, or rounded as they will be published).
+
+    Rows of other metrics keep their value, interval and method.
 
     References
     ----------
@@ -38,11 +48,10 @@ def published_proportions(
        J Am Stat Assoc 1927;22:209-212.
     .. [2] NHS Digital. Hospital Episode Statistics: disclosure control method (2018).
     """
-    out = published_counts(long, ["n", "numerator", "denominator"], settings=settings)
     ratio = pl.col("metric").is_in(RATIO_METRICS)
     x, n = pl.col("numerator").cast(pl.Float64), pl.col("denominator").cast(pl.Float64)
     ok = ratio & (n > 0)
-    return out.with_columns(
+    return long.with_columns(
         pl.when(ok).then(x / n).when(ratio).then(None).otherwise(pl.col("value")).alias("value"),
         pl.when(ok)
         .then(wilson_lower(x, n, confidence))
@@ -56,7 +65,7 @@ def published_proportions(
         .then(None)
         .otherwise(pl.col("upper_ci"))
         .alias("upper_ci"),
-        pl.when(ratio).then(pl.lit(WILSON_METHOD)).otherwise(pl.col("method")).alias("method"),
+        pl.when(ratio).then(pl.lit(method)).otherwise(pl.col("method")).alias("method"),
     )
 
 

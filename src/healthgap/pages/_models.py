@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -29,6 +29,9 @@ from healthgap.models._cache import cached, fit_cached
 from healthgap.models._features import label_of, resolve
 from healthgap.models._fit import MODEL_LABELS, ModelResult
 from healthgap.text import lower_first, pct
+
+if TYPE_CHECKING:
+    from healthgap.fairness import FairnessAudit, LabelBias, Mitigation
 
 __all__ = ["ModelPages", "AUDIT_BOOT", "MODEL_BOOT"]
 
@@ -111,27 +114,14 @@ class ModelPages:
 
     # -- fairness -----------------------------------------------------------
     @cached_property
-    def audit(self):
+    def audit(self) -> FairnessAudit:
         from healthgap.fairness import audit
 
-        parts = (
-            "audit",
-            self.result.cache_key,
-            tuple(self.dimensions),
-            self.config.disclosure,
-            AUDIT_BOOT,
-            self.config.seed,
-        )
+        parts = ("audit", self.result.cache_key, tuple(self.dimensions), AUDIT_BOOT, self.config.seed)
         return cached(
             "audit",
             parts,
-            lambda: audit(
-                self.result,
-                dimensions=self.dimensions,
-                n_boot=AUDIT_BOOT,
-                seed=self.config.seed,
-                disclosure=self.config.disclosure,
-            ),
+            lambda: audit(self.result, dimensions=self.dimensions, n_boot=AUDIT_BOOT, seed=self.config.seed),
         )
 
     @cached_property
@@ -141,7 +131,7 @@ class ModelPages:
         return choose_condition(self.book.people, self.config.conditions)
 
     @cached_property
-    def label_bias(self):
+    def label_bias(self) -> LabelBias | None:
         from healthgap.fairness import label_bias
 
         if self.label_condition is None:
@@ -152,7 +142,6 @@ class ModelPages:
             condition=self.label_condition,
             settings=self.settings,
             dimensions=dims or self.dimensions,
-            disclosure=self.config.disclosure,
         )
 
     @cached_property
@@ -167,19 +156,15 @@ class ModelPages:
         return None
 
     @cached_property
-    def mitigation(self):
+    def mitigation(self) -> Mitigation | None:
         from healthgap.fairness import mitigate
 
         dim = self.mitigation_dimension
         if dim is None:
             return None
-        parts = ("mitigation", self.result.cache_key, dim, self.config.disclosure, self.config.seed)
+        parts = ("mitigation", self.result.cache_key, dim, self.config.seed)
         return cached(
-            "mitigation",
-            parts,
-            lambda: mitigate(
-                self.result, dimension=dim, seed=self.config.seed, disclosure=self.config.disclosure
-            ),
+            "mitigation", parts, lambda: mitigate(self.result, dimension=dim, seed=self.config.seed)
         )
 
     # -- explanations -------------------------------------------------------

@@ -1,0 +1,886 @@
+"""Chapter "Is the model fair?": the fairness audit, label bias and mitigation.
+
+Everything the chapter computes, words and assembles. The analyses
+(:mod:`healthgap.fairness`) return exact aggregates; this page publishes each
+of them once (:meth:`FairnessPage.groups`, :meth:`FairnessPage.label_groups`,
+:meth:`FairnessPage.mitigation_summary`, ...) and every figure, table and
+sentence reads those :class:`~healthgap.disclosure.Published` frames. Gaps
+between groups are computed from the published groups only.
+
+The model card (:mod:`healthgap.pages.model_card`) summarises the same
+published results through a :class:`FairnessPage` of its own book.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+import polars as pl
+
+from healthgap import charts
+from healthgap.config import Dimension
+from healthgap.disclosure import Published
+from healthgap.fairness import (
+    AUDIT_BY,
+    AUDIT_COUNTS,
+    AUDIT_DERIVED,
+    LABEL_COUNTS,
+    LABEL_DERIVED,
+    MITIGATION_COUNTS,
+    MITIGATION_GROUP_COUNTS,
+    MITIGATION_GROUP_DERIVED,
+    SEPARATOR,
+    FairnessAudit,
+    LabelBias,
+    Mitigation,
+)
+from healthgap.models import label_of
+from healthgap.pages._models import ModelPages
+from healthgap.pages.base import CI_COLUMNS, PERCENT_FORMATS, Page
+from healthgap.text import flat, group_noun, interval, join, lower_first, num, pct, pp
+
+__all__ = [
+    "FairnessPage",
+    "METRICS",
+    "COLUMNS",
+    "GAP_WORDS",
+    "LABEL_NAMES",
+    "GAP_COLUMNS",
+    "ci_text",
+    "sure",
+    "gap_text",
+    "group_name",
+    "groups_of",
+    "mitigation_gap",
+    "mitigation_cost",
+]
+
+#: Measures drawn per group, with their names in the charts.
+METRICS: dict[str, str] = {
+    "tpr": "Share of outcomes found (TPR)",
+    "ppv": "Flagged who had the outcome (PPV)",
+    "selection_rate": "Share flagged",
+}
+#: How :meth:`FairnessPage.gap_sentence` names each measure.
+GAP_WORDS: dict[str, str] = {
+    "tpr": "the share of outcomes found",
+    "selection_rate": "the share of people flagged",
+    "ppv": "the share of flagged people who had the outcome",
+}
+#: Headings of the per-group figures' tables.
+COLUMNS: dict[str, str] = {
+    "dimension_label": "Dimension",
+    "group_label": "Group",
+    "statistic": "Measure",
+    "n": "People",
+    "numerator": "Numerator",
+    "denominator": "Denominator",
+    "value": "Value",
+    **CI_COLUMNS,
+}
+#: Calibration figure: what each measure is called.
+CALIBRATION: dict[str, str] = {"prevalence": "Observed share", "mean_predicted": "Mean predicted risk"}
+#: Measures compared in the table of largest gaps.
+GAP_METRICS = ("tpr", "selection_rate", "ppv", "auroc")
+GAP_TABLE_COLUMNS: dict[str, str] = {
+    "dimension_label": "Dimension",
+    "statistic": "Measure",
+    "unit": "Unit",
+    "highest_group": "Highest group",
+    "highest": "Highest",
+    "lowest_group": "Lowest group",
+    "lowest": "Lowest",
+    "difference": "Difference",
+    "difference_lower_ci": "Difference lower 95% CI",
+    "difference_upper_ci": "Difference upper 95% CI",
+    "ratio": "Ratio (lowest / highest)",
+    "ratio_lower_ci": "Ratio lower 95% CI",
+    "ratio_upper_ci": "Ratio upper 95% CI",
+    "groups": "Groups compared",
+}
+_GAP_VALUES = ("highest", "lowest", "difference", "difference_lower_ci", "difference_upper_ci")
+GAP_TABLE_FORMATS: dict[str, str | tuple[str, int]] = {
+    **{c: ("number", 2) for c in _GAP_VALUES},
+    **{c: ("ratio", 2) for c in ("ratio", "ratio_lower_ci", "ratio_upper_ci")},
+}
+GAP_TABLE_NOTE = (
+    "Only groups large enough to publish are compared. Shares are computed from the published "
+    "(rounded) counts; AUROC intervals come from a bootstrap of the test set."
+)
+#: Label-bias figure: measures drawn, with their names.
+LABEL_NAMES: dict[str, str] = {
+    "recorded": "True cases diagnosed",
+    "recall_true": "True cases flagged by the model",
+    "recall_undiagnosed": "Undiagnosed cases flagged by the model",
+}
+LABEL_COLUMNS: dict[str, str] = {
+    "group_label": "Group",
+    "statistic": "Measure",
+    "true_cases": "People truly with it",
+    "numerator": "Numerator",
+    "denominator": "Denominator",
+    "value": "Share",
+    **CI_COLUMNS,
+}
+#: Mitigation: the gap columns, shown in percentage points.
+GAP_COLUMNS = (
+    "tpr_difference",
+    "tpr_difference_lower_ci",
+    "tpr_difference_upper_ci",
+    "gap_change",
+    "gap_change_lower_ci",
+    "gap_change_upper_ci",
+)
+MITIGATION_COLUMNS: dict[str, str] = {
+    "strategy_label": "Approach",
+    "selection_rate": "Share flagged",
+    "tpr": "Outcomes found (TPR)",
+    "fpr": "False positive rate",
+    "balanced_accuracy": "Balanced accuracy",
+    "flagged": "Flagged",
+    "found": "Outcomes found",
+    "missed": "Outcomes missed",
+    "balanced_accuracy_lower_ci": "Balanced accuracy lower 95% CI",
+    "balanced_accuracy_upper_ci": "Balanced accuracy upper 95% CI",
+    "tpr_difference": "Largest TPR gap (percentage points)",
+    "tpr_difference_lower_ci": "Gap lower 95% CI",
+    "tpr_difference_upper_ci": "Gap upper 95% CI",
+    "gap_change": "Change in gap from unmitigated (percentage points)",
+    "gap_change_lower_ci": "Change lower 95% CI",
+    "gap_change_upper_ci": "Change upper 95% CI",
+    "highest_group": "Highest group",
+    "lowest_group": "Lowest group",
+}
+MITIGATION_FORMATS: dict[str, str | tuple[str, int]] = {
+    "selection_rate": ("proportion", 1),
+    "tpr": ("proportion", 1),
+    "fpr": ("proportion", 1),
+    **{
+        c: ("number", 3)
+        for c in ("balanced_accuracy", "balanced_accuracy_lower_ci", "balanced_accuracy_upper_ci")
+    },
+    **{c: ("number", 1) for c in GAP_COLUMNS},
+}
+#: The published columns of disclosure bookkeeping (``suppressed``, reasons), kept in downloads.
+SUPPRESSION = pl.col("^suppress.*$")
+
+NO_PROBLEM_SKIP = "usable outcome for the model: {problem}"
+SKIP_DIMENSION = "{name} column with more than one group"
+SKIP_AUDIT = "model audit results"
+SKIP_INTERSECTION = "deprivation and ethnicity columns with more than one group each"
+SKIP_CALIBRATION = "deprivation column with more than one group"
+SKIP_TRUTH = (
+    "true-status columns (true_<condition>), so the model cannot be checked against who truly has a condition"
+)
+SKIP_MITIGATION = "equity dimension with more than one group to mitigate across"
+ALL_SHOWN = "Every group was large enough to show with all its measures."
+HIDDEN = (
+    "{n} group{verb} left out of every table and chart: too few people to publish, or hidden so that "
+    "such a group cannot be worked out from the others."
+)
+PARTIAL = (
+    "Of the groups shown, {n} {verb} some measures marked [c]: they rest on fewer than {below} people "
+    "(or would reveal such a number)."
+)
+
+
+# -- wording shared with the model card ------------------------------------------
+def group_name(dimension: str, label: str) -> str:
+    """How a group is named inside brackets: 'deprivation fifth 4', 'Female', 'Asian'."""
+    return f"deprivation fifth {flat(label)}" if dimension == "imd_quintile" else flat(label)
+
+
+def groups_of(label: str) -> str:
+    """The groups of a dimension, mid-sentence: 'deprivation (IMD quintile) groups', 'ethnic groups', 'sex groups'."""
+    noun = group_noun(label)
+    return f"{noun}s" if noun.endswith("group") else f"{noun} groups"
+
+
+def ci_text(row: Mapping[str, Any]) -> str:
+    """' (95% CI 2.0 to 22.2 percentage points)' for a gap row, or '' without both limits."""
+    lo, hi = row.get("difference_lower_ci"), row.get("difference_upper_ci")
+    if lo is None or hi is None:
+        return ""
+    return f" (95% CI {pp(lo, unit=False)} to {pp(hi)})"
+
+
+def sure(row: Mapping[str, Any]) -> bool:
+    """Whether a gap's interval lies wholly above 0 (the groups differ beyond chance)."""
+    lo = row.get("difference_lower_ci")
+    return lo is not None and lo > 0
+
+
+def gap_text(row: Mapping[str, Any] | None, *, dimension: str, what: str) -> str:
+    """'{What} ranges from x% (group) to y% (group), a difference of d percentage points (95% CI ...). '
+
+    Ends with a space, so that a following sentence can be joined on. Empty when
+    the gap is not published (fewer than two published groups, or all alike).
+    """
+    if row is None or None in (row["lowest"], row["highest"], row["difference"]):
+        return ""
+    return (
+        f"{what.capitalize()} ranges from {pct(row['lowest'])} "
+        f"({group_name(dimension, row['lowest_group'])}) to {pct(row['highest'])} "
+        f"({group_name(dimension, row['highest_group'])}), a difference of {pp(row['difference'])}"
+        f"{ci_text(row)}" + (". " if sure(row) else "; the difference could be due to chance. ")
+    )
+
+
+def mitigation_cost(row: Mapping[str, Any], base: Mapping[str, Any], *, cases: int) -> str:
+    """'finds 12 fewer people with the outcome in the test set (35 fewer per 1,000 ...)'."""
+    if row["found"] is None or base["found"] is None:
+        return "the number of people with the outcome it finds is too small to publish"
+    change = row["found"] - base["found"]
+    if not change:
+        return "finds the same number of people with the outcome"
+    per1000 = 1000 * change / max(cases, 1)
+    word = "more" if change > 0 else "fewer"
+    return (
+        f"finds {num(abs(change), 0)} {word} people with the outcome in the test set "
+        f"({num(abs(per1000), 0)} {word} per 1,000 people with the outcome)"
+    )
+
+
+def mitigation_gap(row: Mapping[str, Any], *, compare: bool = True) -> str:
+    """'12.4 percentage points (95% CI 2.0 to 22.2; 0.2 points wider than the unmitigated model, ...)'."""
+    if row["tpr_difference"] is None:
+        return "not estimated (fewer than two groups are large enough to publish)"
+    notes = []
+    if row["tpr_difference_lower_ci"] is not None:
+        notes.append(
+            f"95% CI {pp(row['tpr_difference_lower_ci'], unit=False)} to "
+            f"{pp(row['tpr_difference_upper_ci'], unit=False)}"
+        )
+    d, lo, hi = row["gap_change"], row["gap_change_lower_ci"], row["gap_change_upper_ci"]
+    if compare and d is not None:
+        size = (
+            "no change from"
+            if abs(d) < 0.0005
+            else f"{pp(abs(d), unit=False)} points {'narrower' if d < 0 else 'wider'} than"
+        )
+        change = f"{size} the unmitigated model"
+        if lo is not None and hi is not None:
+            verdict = (
+                "narrower beyond chance"
+                if hi < 0
+                else "wider beyond chance"
+                if lo > 0
+                else "within what chance alone gives"
+            )
+            change += f", change 95% CI {num(100 * lo, 1)} to {num(100 * hi, 1)}: {verdict}"
+        notes.append(change)
+    return pp(row["tpr_difference"]) + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _times_100(columns: tuple[str, ...], when: pl.Expr | None = None) -> list[pl.Expr]:
+    """``columns`` times 100 (percentages), only where ``when`` holds when it is given."""
+    if when is None:
+        return [pl.col(c) * 100 for c in columns]
+    return [pl.when(when).then(pl.col(c) * 100).otherwise(pl.col(c)).alias(c) for c in columns]
+
+
+class FairnessPage(Page):
+    """The chapter "Is the model fair?" (``chapters/fairness.qmd``)."""
+
+    slug = "fairness"
+
+    # -- the model and its results ---------------------------------------------
+    @cached_property
+    def models(self) -> ModelPages:
+        """The cached model results shared by the model chapters."""
+        return ModelPages(self.book)
+
+    @cached_property
+    def problem(self) -> str | None:
+        """Why no model can be fitted (no usable outcome), or None."""
+        return self.models.problem
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    @property
+    def top(self) -> str:
+        """The operating point as a share: '5%'."""
+        return pct(self.config.model.top_fraction, 0)
+
+    @cached_property
+    def dimensions(self) -> list[Dimension]:
+        """The equity dimensions the model kept aside (present in the test set)."""
+        return self.models.dimensions if self.ok else []
+
+    def dimension(self, name: str) -> Dimension | None:
+        """The configured dimension ``name``, or None."""
+        return next((d for d in self.config.dimensions if d.name == name), None)
+
+    @cached_property
+    def audit(self) -> FairnessAudit | None:
+        """The exact fairness audit (:class:`healthgap.fairness.FairnessAudit`), or None."""
+        return self.models.audit if self.ok else None
+
+    @cached_property
+    def groups(self) -> Published | None:
+        """The audit's groups, published once: only groups whose size is published, in display order."""
+        if self.audit is None or not self.audit.groups.height:
+            return None
+        published = self.book.publish(
+            self.audit.groups,
+            counts=list(AUDIT_COUNTS),
+            derived=AUDIT_DERIVED,
+            by=list(AUDIT_BY),
+            recompute=self.audit.recompute,
+        )
+        return published.where(pl.col("n").is_not_null()).sort("dimension", "order", "metric_order")
+
+    @cached_property
+    def hidden_groups(self) -> int:
+        """Groups left out because their size is suppressed."""
+        if self.audit is None or self.groups is None:
+            return 0
+        key = pl.struct("dimension", "group").n_unique()
+        return int(self.audit.groups.select(key).item() - self.groups.frame.select(key).item())
+
+    @cached_property
+    def differences(self) -> Published | None:
+        """The largest gap per grouping and measure between published groups (no counts)."""
+        if self.audit is None or self.groups is None:
+            return None
+        return self.book.publish(self.audit.differences(self.groups.frame), counts=[])
+
+    def audited(self, name: str) -> bool:
+        """Whether the model was audited on dimension ``name`` (more than one published group)."""
+        return (
+            self.groups is not None
+            and name in {d.name for d in self.dimensions}
+            and name in self.groups.frame["dimension"].to_list()
+        )
+
+    # -- words ------------------------------------------------------------------
+    def problem_note(self) -> Any:
+        """The skip note when no model can be fitted, else None (nothing shown)."""
+        return None if self.ok else self.book.skip(NO_PROBLEM_SKIP.format(problem=self.problem))
+
+    @property
+    def n_boot(self) -> str:
+        """Bootstrap replicates of the audit, in words ('200', or 'many' without a model)."""
+        return num(self.audit.n_boot, 0) if self.audit is not None else "many"
+
+    def skipped_text(self) -> str:
+        """'Not audited: Sex: only one level ...' or ''."""
+        if self.audit is None or not self.audit.skipped:
+            return ""
+        return f"Not audited: {'; '.join(f'{d}: {why}' for d, why in self.audit.skipped)}."
+
+    def suppressed_text(self) -> str:
+        """How many groups are left out, and how many show some measures as [c]."""
+        if self.audit is None:
+            return ""
+        hidden = self.hidden_groups
+        partial = 0
+        if self.groups is not None:
+            shown = self.groups.frame.filter(pl.col("metric").is_in(list(METRICS)))
+            partial = (
+                shown.filter(pl.col("value").is_null())
+                .select(pl.struct("dimension", "group").n_unique())
+                .item()
+            )
+        parts = [
+            HIDDEN.format(n=num(hidden, 0), verb="s are" if hidden != 1 else " is") if hidden else "",
+            PARTIAL.format(
+                n=num(partial, 0),
+                verb="have" if partial != 1 else "has",
+                below=self.config.disclosure.suppress_below,
+            )
+            if partial
+            else "",
+        ]
+        return " ".join(p for p in parts if p) or ALL_SHOWN
+
+    def gap_row(self, dimension: str, metric: str) -> dict[str, Any] | None:
+        """The published largest gap of ``metric`` by ``dimension``, or None."""
+        return None if self.differences is None else self.differences.row(dimension=dimension, metric=metric)
+
+    def gap_sentence(self, dimension: str, metric: str, what: str | None = None) -> str:
+        """'The share of outcomes found ranges from x% (group) to y% (group), ...' or ''."""
+        return gap_text(self.gap_row(dimension, metric), dimension=dimension, what=what or GAP_WORDS[metric])
+
+    # -- figures and tables ---------------------------------------------------------
+    def group_figure(self, name: str, fig_id: str) -> Any:
+        """Share flagged, outcomes found and hit rate by the groups of dimension ``name``."""
+        dim = self.dimension(name)
+        if dim is None or self.groups is None or not self.audited(name):
+            return self.models.skip(SKIP_DIMENSION.format(name=name.replace("_", " ")))
+        data = self.groups.where(pl.col("dimension") == name, pl.col("metric").is_in(list(METRICS))).select(
+            "dimension",
+            "dimension_label",
+            "group",
+            "group_label",
+            "metric",
+            pl.col("metric").replace_strict(METRICS).alias("statistic"),
+            "n",
+            "numerator",
+            "denominator",
+            "value",
+            "lower_ci",
+            "upper_ci",
+            SUPPRESSION,
+        )
+        order = [dim.label_of(x) for x in dim.order] or None
+        return self.book.figure(
+            lambda d: charts.ci_chart(
+                d.with_columns(pl.col("value", "lower_ci", "upper_ci") * 100),
+                group="group_label",
+                colour="statistic",
+                colour_order=list(METRICS.values()),
+                order=order,
+                title=f"How the model performs by {lower_first(dim.label)}",
+                value_title="%",
+                group_title=dim.label,
+            ),
+            id=fig_id,
+            title=f"Share flagged, outcomes found and hit rate by {lower_first(dim.label)}",
+            description=(
+                f"Dot chart with 95% intervals: for {self.book.each(dim.label)}, the share of people flagged "
+                f"(top {self.top} of risk), the share of people with the outcome who were flagged (true "
+                "positive rate) and the share of flagged people who had the outcome (positive predictive "
+                "value). " + self.gap_sentence(name, "tpr")
+            ),
+            data=data,
+            columns=COLUMNS,
+            formats=PERCENT_FORMATS,
+        )
+
+    def gaps_table(self) -> Any:
+        """The largest between-group differences and ratios, every dimension and intersection."""
+        if self.differences is None or not self.differences.height:
+            return self.models.skip(SKIP_AUDIT)
+        share = pl.col("metric") != "auroc"  # shares of people: % and percentage points
+        gaps = self.differences.where(pl.col("metric").is_in(GAP_METRICS)).select(
+            "dimension_label",
+            "statistic",
+            pl.when(share)
+            .then(pl.lit("% (difference in percentage points)"))
+            .otherwise(pl.lit("AUROC, 0 to 1"))
+            .alias("unit"),
+            "highest_group",
+            *_times_100(("highest",), share),
+            "lowest_group",
+            *_times_100(("lowest", "difference", "difference_lower_ci", "difference_upper_ci"), share),
+            "ratio",
+            "ratio_lower_ci",
+            "ratio_upper_ci",
+            "groups",
+        )
+        return self.book.table(
+            gaps,
+            id="fairness-gaps",
+            title="Largest between-group differences and ratios",
+            columns=GAP_TABLE_COLUMNS,
+            formats=GAP_TABLE_FORMATS,
+            note=GAP_TABLE_NOTE,
+        )
+
+    def intersection_figure(self) -> Any:
+        """Heatmap of the share flagged by deprivation and ethnic group."""
+        name = "imd_quintile" + SEPARATOR + "ethnicity"
+        dim_imd, dim_eth = self.dimension("imd_quintile"), self.dimension("ethnicity")
+        if (
+            self.groups is None
+            or dim_imd is None
+            or dim_eth is None
+            or name not in self.groups.frame["dimension"].to_list()
+        ):
+            return self.models.skip(SKIP_INTERSECTION)
+        parts = pl.col("group_label").str.split(SEPARATOR)
+        cells = self.groups.where(pl.col("dimension") == name, pl.col("metric") == "selection_rate").select(
+            "group",
+            parts.list.get(0).alias("deprivation"),
+            parts.list.get(1).alias("ethnic_group"),
+            "n",
+            "numerator",
+            "denominator",
+            "value",
+            "lower_ci",
+            "upper_ci",
+            SUPPRESSION,
+        )
+        return self.book.figure(
+            lambda d: charts.heatmap(
+                d.with_columns(pl.col("value") * 100),
+                x="deprivation",
+                y="ethnic_group",
+                title="Share of people flagged (%)",
+                x_order=[dim_imd.label_of(x) for x in dim_imd.order],
+                y_order=[dim_eth.label_of(x) for x in dim_eth.order],
+                x_title=dim_imd.label,
+                y_title=dim_eth.label,
+                legend_title="% flagged",
+            ),
+            id="fairness-intersection",
+            title="Share of people flagged by deprivation and ethnic group",
+            description=(
+                "Heatmap of the share of people flagged by the model in each combination of deprivation "
+                "fifth and ethnic group; cells too small to publish are grey and marked [c]."
+            ),
+            data=cells,
+            columns={
+                "deprivation": "Deprivation",
+                "ethnic_group": "Ethnic group",
+                "n": "People",
+                "numerator": "Flagged",
+                "value": "Share flagged",
+                **CI_COLUMNS,
+            },
+            formats=PERCENT_FORMATS,
+        )
+
+    def calibration_figure(self) -> Any:
+        """Mean predicted risk against the observed share, by deprivation."""
+        dim = self.dimension("imd_quintile")
+        if dim is None or self.groups is None or not self.audited("imd_quintile"):
+            return self.models.skip(SKIP_CALIBRATION)
+        data = self.groups.where(
+            pl.col("dimension") == "imd_quintile", pl.col("metric").is_in(list(CALIBRATION))
+        ).select(
+            "dimension",
+            "dimension_label",
+            "group",
+            "group_label",
+            "metric",
+            pl.col("metric").replace_strict(CALIBRATION).alias("statistic"),
+            "n",
+            "numerator",
+            "denominator",
+            "value",
+            "lower_ci",
+            "upper_ci",
+            SUPPRESSION,
+        )
+        return self.book.figure(
+            lambda d: charts.ci_chart(
+                d.with_columns(pl.col("value", "lower_ci", "upper_ci") * 100),
+                group="group_label",
+                colour="statistic",
+                order=[dim.label_of(x) for x in dim.order],
+                title="Predicted and observed risk by deprivation",
+                value_title="%",
+                group_title=dim.label,
+            ),
+            id="fairness-calibration",
+            title="Mean predicted risk and observed share by deprivation",
+            description=(
+                "Dot chart with 95% intervals comparing, in each deprivation fifth, the model's mean "
+                "predicted risk with the share of people who had the outcome. A model calibrated in every "
+                "group has the two dots together."
+            ),
+            data=data,
+            columns=COLUMNS,
+            formats={c: ("proportion", 2) for c in ("value", "lower_ci", "upper_ci")},
+        )
+
+    # -- label bias --------------------------------------------------------------------
+    @cached_property
+    def label_bias(self) -> LabelBias | None:
+        """The exact label-bias audit (:class:`healthgap.fairness.LabelBias`), or None without truth."""
+        return self.models.label_bias if self.ok else None
+
+    def _publish_label(self, lb: LabelBias, frame: pl.DataFrame, by: list[str]) -> Published:
+        published = self.book.publish(
+            frame, counts=list(LABEL_COUNTS), derived=LABEL_DERIVED, by=by, recompute=lb.recompute
+        )
+        return published.where(pl.col("n").is_not_null())
+
+    @cached_property
+    def label_groups(self) -> Published | None:
+        """The label-bias groups, published once (groups whose size is published)."""
+        lb = self.label_bias
+        if lb is None or not lb.groups.height:
+            return None
+        return self._publish_label(lb, lb.groups, ["dimension", "metric"])
+
+    @cached_property
+    def label_overall(self) -> Published | None:
+        """The label-bias proportions of the whole test set, published once."""
+        lb = self.label_bias
+        return None if lb is None else self._publish_label(lb, lb.overall, ["metric"])
+
+    def _label_value(self, metric: str, group: str, column: str = "value") -> Any:
+        row = (
+            None
+            if self.label_groups is None
+            else self.label_groups.row(dimension="imd_quintile", metric=metric, group=group)
+        )
+        return None if row is None else row[column]
+
+    def _label_ci(self, group: str) -> str:
+        lo, hi = (self._label_value("recall_true", group, c) for c in ("lower_ci", "upper_ci"))
+        return "" if lo is None or hi is None else f" ({interval(lo, hi, dp=1, percent=True)})"
+
+    def label_bias_text(self) -> str:
+        """What the label-bias audit shows, by deprivation, in a paragraph ('' without truth)."""
+        lb = self.label_bias
+        if lb is None:
+            return ""
+        cond = lower_first(lb.condition_label)
+        rows = (
+            pl.DataFrame()
+            if self.label_groups is None
+            else self.label_groups.frame.filter(pl.col("dimension") == "imd_quintile")
+        )
+        if not rows.height:
+            return f"The label-bias audit for {cond} has no deprivation groups to compare."
+        dim = self.dimension("imd_quintile")
+        first, last = (dim.order[0], dim.order[-1]) if dim is not None and dim.order else ("1", "5")
+        overall = (
+            {}
+            if self.label_overall is None
+            else {r["metric"]: r for r in self.label_overall.frame.iter_rows(named=True)}
+        )
+        rec_a, rec_b = self._label_value("recorded", first), self._label_value("recorded", last)
+        found_a, found_b = self._label_value("recall_true", first), self._label_value("recall_true", last)
+        und = overall.get("recall_undiagnosed") or {}
+        missed = und.get("value")
+        found_all = (overall.get("recall_true") or {}).get("value")
+        parts = [
+            f"We trained the same kind of model to predict recorded {cond}, the condition whose recording "
+            "differs most by deprivation in this dataset."
+        ]
+        if rec_a is not None and rec_b is not None:
+            parts.append(
+                f"In the test set, {pct(rec_a)} of people in the most deprived fifth who truly have {cond} "
+                f"are diagnosed, against {pct(rec_b)} in the least deprived fifth."
+            )
+        if found_a is not None and found_b is not None:
+            parts.append(
+                f"The model, flagging the top {self.top} of predicted risk, finds {pct(found_a)} of true "
+                f"cases in the most deprived fifth{self._label_ci(first)} and {pct(found_b)} in the least "
+                f"deprived{self._label_ci(last)}."
+            )
+        else:
+            parts.append(
+                "The share of true cases the model finds cannot be compared between the most and the least "
+                "deprived fifths, because one of them is too small to publish."
+            )
+        if missed is None and und.get("denominator") is not None:
+            parts.append(
+                f"Of the people in the test set who have {cond} but were never diagnosed, the model flags "
+                f"so few (fewer than {self.config.disclosure.suppress_below}) that the number cannot be "
+                "published: trained on the register, it has learnt to find people who are already known."
+            )
+        elif missed is None:
+            parts.append(
+                f"Too few people with {cond} went undiagnosed to publish how many of them the model flags."
+            )
+        elif found_all is not None and missed < found_all:
+            parts.append(
+                f"Of the people who have {cond} but were never diagnosed, it flags only {pct(missed)}, "
+                f"against {pct(found_all)} of all true cases: trained on the register, it has learnt to "
+                "find people who are already known."
+            )
+        else:
+            parts.append(f"Of the people who have {cond} but were never diagnosed, it flags {pct(missed)}.")
+        if lb.care_features:
+            care = join(lower_first(label_of(f)) for f in lb.care_features)
+            parts.append(
+                f"Among its inputs are prescriptions ({care}), which people receive only once they are "
+                "diagnosed: as in most models built from health records, records of care stand in for "
+                "the illness, so people not yet known to services rank low."
+            )
+        return " ".join(parts)
+
+    def label_bias_figure(self) -> Any:
+        """Recorded and true cases found, by deprivation (skipped without truth)."""
+        lb = self.label_bias
+        if lb is None or self.label_groups is None or not self.label_groups.height:
+            return self.models.skip(SKIP_TRUTH)
+        dim = self.dimension("imd_quintile")
+        data = self.label_groups.where(
+            pl.col("dimension") == "imd_quintile", pl.col("metric").is_in(list(LABEL_NAMES))
+        )
+        if dim is None or not data.height:
+            return self.models.skip(SKIP_CALIBRATION)
+        cond = lower_first(lb.condition_label)
+        data = data.select(
+            "dimension",
+            "group",
+            "group_label",
+            "metric",
+            pl.col("metric").replace_strict(LABEL_NAMES).alias("statistic"),
+            "n",
+            "true_cases",
+            "numerator",
+            "denominator",
+            "value",
+            "lower_ci",
+            "upper_ci",
+            SUPPRESSION,
+        )
+        return self.book.figure(
+            lambda d: charts.ci_chart(
+                d.with_columns(pl.col("value", "lower_ci", "upper_ci") * 100),
+                group="group_label",
+                colour="statistic",
+                colour_order=list(LABEL_NAMES.values()),
+                order=[dim.label_of(x) for x in dim.order],
+                group_title=dim.label,
+                title=f"Who is diagnosed with {cond}, and whom the model finds",
+                value_title="% of true cases",
+            ),
+            id="label-bias",
+            title=f"Recorded and true cases of {cond} found, by deprivation",
+            description=(
+                f"Dot chart with 95% intervals, by deprivation fifth: the share of people truly having {cond} "
+                "who are diagnosed, the share the model flags, and the share of undiagnosed people it flags. "
+                + self.label_bias_text()
+            ),
+            data=data,
+            columns=LABEL_COLUMNS,
+            formats=PERCENT_FORMATS,
+        )
+
+    # -- mitigation --------------------------------------------------------------------
+    @cached_property
+    def mitigation(self) -> Mitigation | None:
+        """The exact mitigation comparison (:class:`healthgap.fairness.Mitigation`), or None."""
+        return self.models.mitigation if self.ok else None
+
+    @cached_property
+    def mitigation_groups(self) -> Published | None:
+        """Each strategy's rates by group, published once (groups whose size is published)."""
+        m = self.mitigation
+        if m is None:
+            return None
+        published = self.book.publish(
+            m.by_group,
+            counts=list(MITIGATION_GROUP_COUNTS),
+            derived=MITIGATION_GROUP_DERIVED,
+            by=["strategy"],
+            recompute=m.group_rates,
+        )
+        return published.where(pl.col("n").is_not_null())
+
+    @cached_property
+    def mitigation_summary(self) -> Published | None:
+        """One row per strategy, published once: rates from the published counts, the largest gap
+        between published groups and its bootstrap intervals."""
+        m, groups = self.mitigation, self.mitigation_groups
+        if m is None or groups is None:
+            return None
+        return self.book.publish(
+            m.overall,
+            counts=list(MITIGATION_COUNTS),
+            derived={},
+            by=["strategy"],
+            recompute=lambda counts: m.summary(counts, groups=groups.frame),
+        )
+
+    @cached_property
+    def strategies(self) -> dict[str, dict[str, Any]]:
+        """The published summary by strategy name."""
+        if self.mitigation_summary is None:
+            return {}
+        return {r["strategy"]: r for r in self.mitigation_summary.frame.iter_rows(named=True)}
+
+    @property
+    def test_cases(self) -> int:
+        """People with the outcome in the test set, as published (0 when suppressed)."""
+        return int(self.strategies.get("balanced", {}).get("cases") or 0)
+
+    @cached_property
+    def training_size(self) -> int:
+        """People in the training set."""
+        return len(self.models.result.y_train)
+
+    def mitigation_text(self) -> str:
+        """How the two mitigations change the largest gap, and what they cost ('' without them)."""
+        m, s = self.mitigation, self.strategies
+        if m is None or not s:
+            return ""
+        base, to, eg = s["balanced"], s["threshold_optimizer"], s["exponentiated_gradient"]
+        cases = self.test_cases
+        unclear = (
+            ""
+            if to["gap_change_upper_ci"] is None or to["gap_change_upper_ci"] < 0
+            else " On the test set ThresholdOptimizer did not clearly narrow the gap: it equalises the rates "
+            f"on the training set, and with about {num(cases / max(to['groups_compared'] or 1, 1), 0)} people "
+            "with the outcome per group the test-set rates differ by several percentage points by chance alone."
+        )
+        return (
+            f"Both mitigations equalise the true positive rate across {groups_of(m.dimension_label)} "
+            "(equal opportunity) while maximising balanced accuracy, so we compare them with the unmitigated "
+            f"model at its own balanced-accuracy threshold, whose largest gap is "
+            f"{mitigation_gap(base, compare=False)}. ThresholdOptimizer uses a different, randomised cut-off "
+            f"for each group; its largest gap on the test set is {mitigation_gap(to)}, and it "
+            f"{mitigation_cost(to, base, cases=cases)}. ExponentiatedGradient retrains a logistic regression "
+            f"many times with reweighted people; its gap is {mitigation_gap(eg)}, and it "
+            f"{mitigation_cost(eg, base, cases=cases)}."
+            + unclear
+            + f" Intervals are from a {base['method']}; "
+            "an interval for a gap that reaches below zero means those two groups could swap places by chance."
+        )
+
+    def sample_text(self) -> str:
+        """What ExponentiatedGradient was trained on ('' without mitigation)."""
+        m = self.mitigation
+        if m is None or not self.strategies:
+            return ""
+        trained_on = (
+            f"a random sample of {num(m.sample, 0)} people from the training set (the model.mitigation_sample "
+            f"setting, seed {m.seed}), which keeps this chapter fast on large datasets"
+            if m.sample < self.training_size
+            else f"the whole training set ({num(m.sample, 0)} people; larger ones are sampled down to the "
+            "model.mitigation_sample setting)"
+        )
+        return (
+            "ExponentiatedGradient refits its model dozens of times, so it is trained with a logistic "
+            f"regression on {trained_on}. ThresholdOptimizer only moves cut-offs on the existing model, so it "
+            f"uses the whole training set. Randomised decisions use a fixed seed ({m.seed})."
+        )
+
+    def mitigation_figure(self) -> Any:
+        """Balanced accuracy against the largest gap in true positive rate, one point per approach."""
+        m = self.mitigation
+        if m is None or self.mitigation_summary is None:
+            return self.models.skip(SKIP_MITIGATION)
+        data = self.mitigation_summary.select(
+            "strategy_label",
+            "selection_rate",
+            "tpr",
+            "fpr",
+            "balanced_accuracy",
+            "balanced_accuracy_lower_ci",
+            "balanced_accuracy_upper_ci",
+            "flagged",
+            "found",
+            "missed",
+            *_times_100(GAP_COLUMNS),
+            "highest_group",
+            "lowest_group",
+            "suppressed",
+            "suppression_reason",
+            *(f"suppressed_{c}" for c in ("flagged", "found", "missed")),
+            *(f"suppression_reason_{c}" for c in ("flagged", "found", "missed")),
+        )
+        return self.book.figure(
+            lambda d: charts.mitigation_scatter(
+                d,  # the gaps are in percentage points already
+                x="balanced_accuracy",
+                y="tpr_difference",
+                label="strategy_label",
+                title="Performance against fairness",
+                x_title="Balanced accuracy (higher is better)",
+                y_title="Largest gap in outcomes found between groups (percentage points, lower is fairer)",
+            ),
+            id="mitigation",
+            title="Overall performance against the largest gap in true positive rate",
+            description=(
+                "Scatter plot with one point per approach: across is balanced accuracy on the test set, up is "
+                f"the largest difference in true positive rate between {groups_of(m.dimension_label)}. "
+                + self.mitigation_text()
+            ),
+            data=data,
+            columns=MITIGATION_COLUMNS,
+            formats=MITIGATION_FORMATS,
+        )
