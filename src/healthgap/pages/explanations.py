@@ -128,7 +128,7 @@ def additivity_sentence(base_value: float, additivity_error: float) -> str:
 
 def gap_intro_sentence(gap: pl.DataFrame) -> str:
     """Whether the model predicts higher or lower risk in more deprived areas."""
-    total = gap.filter(pl.col("feature") == "(total)")
+    total = gap.filter(pl.col("feature") == "(total)") if gap.height else gap
     if not total.height:
         return NO_GAP_INTRO
     row = total.row(0, named=True)
@@ -150,6 +150,8 @@ def gap_sentence(gap: pl.DataFrame, *, sample: int, note: str | None = None) -> 
     sample : people explained (a small sample gets a hint to raise it).
     note : why the gap could not be split, when ``gap`` is empty.
     """
+    if not gap.height:
+        return note or ""
     total_rows = gap.filter(pl.col("feature") == "(total)")
     parts = gap.filter(pl.col("feature") != "(total)").sort(pl.col("value").abs(), descending=True)
     if not total_rows.height or not parts.height:
