@@ -75,6 +75,7 @@ def test_split_sentence_with_and_without_a_published_share():
         ((0.86, 0.84, 0.88), (0.80, 0.78, 0.82), "better than"),
         ((0.80, 0.78, 0.82), (0.86, 0.84, 0.88), "worse than"),
         ((0.85, 0.83, 0.87), (0.848, 0.83, 0.86), "about the same as"),
+        ((0.86, 0.82, 0.90), (0.80, 0.78, 0.84), "about the same as"),  # overlapping intervals
     ],
 )
 def test_discrimination_sentence_compares_the_two_models(boosted, logistic, word):
