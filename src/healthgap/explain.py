@@ -1,10 +1,11 @@
-"""Why the model predicts what it does: SHAP values, aggregated and disclosure-protected.
+"""Why the model predicts what it does: SHAP values, aggregated over groups of people.
 
 SHAP's ``TreeExplainer`` splits each person's predicted log-odds from the
 gradient-boosted model exactly into a base value plus one contribution per
-feature. Nothing here publishes a person: every output is a mean over a group
-(equity groups, bins of a feature) and passes :func:`healthgap.disclosure.protect`;
-groups smaller than the disclosure threshold are removed.
+feature. Nothing here describes a person: every output is a mean over a group
+(everyone explained, equity groups, bins of a feature) with the group's exact
+size. Disclosure control is the page's: it publishes each frame once
+(:func:`healthgap.disclosure.publish`) and leaves out groups too small to publish.
 
 Outputs
 -------
@@ -26,11 +27,15 @@ import polars as pl
 from scipy import sparse
 from scipy.stats import norm
 
-from healthgap.config import Dimension, DisclosureSettings
+from healthgap.config import Dimension
 from healthgap.models import ModelResult, label_of
 from healthgap.stats import bootstrap_weights, percentile_interval
 
-__all__ = ["Explanation", "explain", "shap_values", "sample_rows", "NO_GAP"]
+__all__ = ["Explanation", "explain", "shap_values", "sample_rows", "NO_GAP", "MIN_GROUP"]
+
+#: Default smallest group (people in the SHAP sample) whose gap is split: the default
+#: disclosure threshold, so a gap between groups too small to publish is not estimated.
+MIN_GROUP = 8
 
 NO_GAP = "The gap between {first} and {last} cannot be split: {why}."
 UNKNOWN_GAP_DIMENSION = "gap dimension {name!r} is not among the dimensions given ({options})."
@@ -65,7 +70,7 @@ def shap_values(result: ModelResult, X: np.ndarray) -> tuple[np.ndarray, float]:
 
 @dataclass(frozen=True, eq=False)
 class Explanation:
-    """Result of :func:`explain` (all frames aggregated and disclosure-protected).
+    """Result of :func:`explain` (all frames aggregated, with exact group sizes).
 
     Attributes
     ----------
@@ -310,9 +315,9 @@ def explain(
     confidence: float = 0.95,
     bins: int = 10,
     top: int = 6,
-    disclosure: DisclosureSettings | None = None,
+    min_group: int = MIN_GROUP,
 ) -> Explanation:
-    """SHAP explanations of the gradient-boosted model, aggregated and protected.
+    """SHAP explanations of the gradient-boosted model, aggregated over groups of people.
 
     Parameters
     ----------
@@ -323,16 +328,22 @@ def explain(
     seed : seed of the sample and the bootstrap (default ``settings.seed``).
     n_boot, confidence : bootstrap settings for importance and gap intervals.
     bins, top : dependence bins (tenths of the feature) for the ``top`` most important features.
-    disclosure : disclosure settings; groups and bins below the threshold are removed.
+    min_group : the gap is split only when both groups have at least this many people in the
+        sample (at least 2); the pages pass the disclosure threshold.
+
+    Returns
+    -------
+    Explanation
+        Exact aggregates (``n``, ``n_first``, ``n_last`` are exact counts of people):
+        publish them with :func:`healthgap.disclosure.publish` before showing them.
 
     References
     ----------
     .. [1] Lundberg SM, Lee S-I. A unified approach to interpreting model predictions. NeurIPS 2017.
     .. [2] Lundberg SM, et al. Nature Machine Intelligence 2020;2:56-67 (TreeExplainer).
     """
-    from healthgap.fairness import groupings, publishable
+    from healthgap.fairness import groupings
 
-    disclosure = disclosure or DisclosureSettings()
     seed = result.settings.seed if seed is None else seed
     size = result.settings.shap_sample if sample is None else sample
     rows = sample_rows(result.X_test.shape[0], size=size, seed=seed)
@@ -343,39 +354,19 @@ def explain(
     rest = raw - base
     groups_frame = result.groups_test[rows]
     found, _ = groupings(groups_frame, dimensions, intersections=())
-    minimum = disclosure.suppress_below if disclosure.enabled else 1
-    importance = publishable(
-        _importance(S, result.features, n_boot, seed, confidence),
-        counts=["n"],
-        by=["feature"],
-        settings=disclosure,
-    )
+    importance = _importance(S, result.features, n_boot, seed, confidence)
     by_group = _by_group(S, rest, found, result.features)
-    if len(by_group):
-        by_group = publishable(by_group, counts=["n"], by=["dimension", "feature"], settings=disclosure)
     gap_frame, gap_groups, note = pl.DataFrame(), None, None
     target = next((g for g in found if g.name == gap_dimension), None)
     if target is None:
         note = NO_GAP.format(first="the first", last="last level", why=f"{gap_dimension} is not available")
     else:
         gap_frame, gap_groups, note = _gap(
-            S, rest, target, result.features, n_boot, seed, confidence, minimum
+            S, rest, target, result.features, n_boot, seed, confidence, min_group
         )
-        if len(gap_frame):
-            gap_frame = publishable(
-                gap_frame, counts=["n_first", "n_last"], by=["feature"], settings=disclosure
-            )
     dependence = _dependence(
         result, X, S, importance["feature"].to_list(), top=top, bins=bins, confidence=confidence
     )
-    if len(dependence):
-        dependence = publishable(
-            dependence,
-            counts=["n"],
-            derived={"n": ["value", "lower_ci", "upper_ci"]},
-            by=["feature"],
-            settings=disclosure,
-        )
     return Explanation(
         sample=int(rows.size),
         seed=seed,

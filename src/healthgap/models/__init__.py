@@ -6,10 +6,12 @@ training and test sets with a fixed seed, fits both models and evaluates them
 on the test set: AUROC, average precision, Brier score and calibration
 (reliability curve, calibration-in-the-large and slope), each with a seeded,
 vectorised bootstrap confidence interval. :func:`fit_cached` reuses a fit
-across chapters.
+across chapters. :func:`capacity` and :func:`outcome_counts` give the exact
+test-set counts behind the operating points (the pages publish them).
 """
 
 from healthgap.models._cache import cache_key, cached, fit_cached
+from healthgap.models._capacity import CAPACITY_FRACTIONS, capacity, outcome_counts
 from healthgap.models._features import design, label_of, resolve, target_problem
 from healthgap.models._fit import MODEL_LABELS, ModelResult, build_boosted, build_logistic, fit
 from healthgap.models._performance import METRIC_LABELS, performance, reliability
@@ -24,6 +26,9 @@ __all__ = [
     "METRIC_LABELS",
     "performance",
     "reliability",
+    "capacity",
+    "outcome_counts",
+    "CAPACITY_FRACTIONS",
     "resolve",
     "target_problem",
     "design",

@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -33,7 +33,7 @@ _FORMAT = 1
 
 @functools.cache
 def code_fingerprint() -> str:
-    """SHA-256 of the source of the modelling code (models, fairness, explain, synth excluded).
+    """SHA-256 of the source of the modelling code (models, fairness, explain, disclosure; synth excluded).
 
     Part of every cache key, so editing the code that produced a cached
     result invalidates it even without a version change.
@@ -44,7 +44,7 @@ def code_fingerprint() -> str:
             *(root / "models").glob("*.py"),
             *(root / "fairness").glob("*.py"),
             root / "explain.py",
-            root / "disclosure.py",
+            *(root / "disclosure").glob("*.py"),
         ]
     )
     h = hashlib.sha256()
@@ -168,7 +168,7 @@ def fit_cached(
     *,
     settings: ModelSettings | None = None,
     cache_dir: str | Path | None = None,
-    **options: object,
+    **options: Any,
 ) -> ModelResult:
     """:func:`~healthgap.models.fit`, reusing an earlier fit of the same data and settings.
 

@@ -28,7 +28,7 @@ from healthgap.errors import ConfigError, DataError
 from healthgap.models._cache import cached, fit_cached
 from healthgap.models._features import label_of, resolve
 from healthgap.models._fit import MODEL_LABELS, ModelResult
-from healthgap.text import lower_first, pct
+from healthgap.text import lower_first
 
 if TYPE_CHECKING:
     from healthgap.fairness import FairnessAudit, LabelBias, Mitigation
@@ -188,118 +188,15 @@ class ModelPages:
                 dimensions=self.dimensions,
                 seed=self.config.seed,
                 n_boot=AUDIT_BOOT,
-                disclosure=self.config.disclosure,
+                min_group=self.min_group,
             ),
         )
 
-    # -- tables for the pages -------------------------------------------------
-    def performance_table(self) -> pl.DataFrame:
-        """Metrics of both models, one row per model and metric (no counts of people)."""
-        return self.result.metrics.select(
-            "model", "statistic", "value", "lower_ci", "upper_ci", "n", "events", "method"
-        )
-
-    def capacity_table(
-        self, fractions: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2), model: str = "boosted"
-    ) -> pl.DataFrame:
-        """Operating points: for each share of people flagged, the cases found and the hit rate.
-
-        The cut-off for each share comes from the training set (as
-        :meth:`ModelResult.threshold`); counts and rates are on the test set,
-        rates from the counts as they will be published, with Wilson intervals.
-
-        References
-        ----------
-        .. [1] Wilson EB. JASA 1927;22:209-12.
-        """
-        import numpy as np
-
-        from healthgap.disclosure import published_counts
-        from healthgap.stats import wilson_interval
-
-        r = self.result
-        fr = sorted({*fractions, self.settings.top_fraction})
-        cut = np.array([r.threshold(model, top_fraction=f) for f in fr])
-        flag = r.risk_test[model][None, :] >= cut[:, None]
-        counts = published_counts(
-            pl.DataFrame(
-                {  # rates from the counts as published (disclosure rule 8)
-                    "flagged": flag.sum(axis=1),
-                    "found": (flag & r.y_test[None, :]).sum(axis=1),
-                    "cases": np.full(len(fr), int(r.y_test.sum())),
-                }
-            ).cast(pl.Int64),
-            ["flagged", "found", "cases"],
-            settings=self.config.disclosure,
-        )
-        flagged, found, cases = (counts[c].to_numpy() for c in ("flagged", "found", "cases"))
-        s_lo, s_hi = wilson_interval(found, cases, 0.95)
-        p_lo, p_hi = wilson_interval(found, flagged, 0.95)
-        return pl.DataFrame(
-            {
-                "share": [pct(f, 0) for f in fr],
-                "fraction": fr,
-                "threshold": cut,
-                "flagged": flagged.astype(np.int64),
-                "found": found.astype(np.int64),
-                "cases": cases.astype(np.int64),
-                "sensitivity": found / cases,
-                "sensitivity_lower": s_lo,
-                "sensitivity_upper": s_hi,
-                "ppv": found / np.maximum(flagged, 1),
-                "ppv_lower": p_lo,
-                "ppv_upper": p_hi,
-                "operating": [f == self.settings.top_fraction for f in fr],
-            }
-        )
-
     @property
-    def calibration(self) -> pl.DataFrame:
-        """The reliability curve (``result.calibration``) with each bin's observed share and its
-        Wilson interval computed from the counts as they will be published (disclosure rule 8)."""
-        from healthgap.disclosure import published_counts
-        from healthgap.stats import wilson_lower, wilson_upper
-
-        cal = published_counts(self.result.calibration, ["n", "events"], settings=self.config.disclosure)
-        x, n = pl.col("events").cast(pl.Float64), pl.col("n").cast(pl.Float64)
-        return cal.with_columns(
-            value=x / n, lower_ci=wilson_lower(x, n, 0.95), upper_ci=wilson_upper(x, n, 0.95)
-        )
-
-    @property
-    def test_cases(self) -> tuple[int, int]:
-        """People with the outcome and people in the test set, as published (rounded)."""
-        from healthgap.disclosure import published_counts
-
-        r = self.result
-        row = published_counts(
-            pl.DataFrame({"cases": [int(r.y_test.sum())], "n": [int(r.y_test.shape[0])]}),
-            ["cases", "n"],
-            settings=self.config.disclosure,
-        ).row(0)
-        return int(row[0]), int(row[1])
-
-    @property
-    def outcome_share(self) -> float:
-        """Share of the test set with the outcome, from the published counts."""
-        cases, n = self.test_cases
-        return cases / max(n, 1)
-
-    def features_table(self) -> pl.DataFrame:
-        from healthgap.contract import CONTRACT
-
-        r = self.result
-        rows = [(f, label_of(f), "feature", CONTRACT[f].group if f in CONTRACT else "") for f in r.features]
-        rows += [
-            (
-                f,
-                label_of(f),
-                "protected: not used" if self.settings.exclude_protected else "not used",
-                CONTRACT[f].group if f in CONTRACT else "",
-            )
-            for f in r.excluded
-        ]
-        return pl.DataFrame(rows, schema=["column", "label", "use", "group"], orient="row")
+    def min_group(self) -> int:
+        """The smallest group of people the model chapters describe: the disclosure threshold."""
+        disclosure = self.config.disclosure
+        return disclosure.suppress_below if disclosure.enabled else 1
 
     def with_settings(self, **changes: Any) -> ModelPages:
         """A copy using different model settings (e.g. another target)."""

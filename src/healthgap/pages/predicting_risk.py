@@ -1,0 +1,474 @@
+"""Predicting risk: the model's target, features, performance, calibration and operating point.
+
+Every number comes from a frame published once (:meth:`healthgap.book.Book.publish`):
+the performance table, the reliability curve, the capacity table and the
+test-set outcome counts. The proportions among them (observed shares,
+sensitivity, positive predictive value and their Wilson intervals) are
+recomputed from the counts as they will be published (disclosure rule 8), in
+the ``recompute`` step of :func:`healthgap.disclosure.publish`.
+
+When the dataset has no usable outcome (:attr:`ModelPages.problem`), every
+section says so once (:meth:`PredictingRiskPage.skip_note`) and the later
+sections point back to that note.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import polars as pl
+
+from healthgap import charts
+from healthgap.contract import CONTRACT
+from healthgap.disclosure import Published
+from healthgap.models import (
+    CAPACITY_FRACTIONS,
+    METRIC_LABELS,
+    MODEL_LABELS,
+    ModelResult,
+    capacity,
+    label_of,
+    outcome_counts,
+)
+from healthgap.pages._models import MODEL_BOOT, ModelPages
+from healthgap.pages.base import CI_COLUMNS, Page
+from healthgap.stats import wilson_lower, wilson_upper
+from healthgap.text import format_expr, interval, num, pct
+
+__all__ = [
+    "PredictingRiskPage",
+    "features_frame",
+    "observed_shares",
+    "capacity_rates",
+    "metric_row",
+    "split_sentence",
+    "discrimination_sentence",
+    "calibration_sentence",
+    "operating_sentence",
+    "FEATURE_COLUMNS",
+    "PERFORMANCE_COLUMNS",
+    "CALIBRATION_COLUMNS",
+    "CAPACITY_COLUMNS",
+    "NO_OUTCOME_SKIP",
+    "NO_MODEL",
+    "TOO_FEW_OUTCOMES",
+    "INHERITS_TRUTH",
+    "INHERITS_NO_TRUTH",
+]
+
+#: Reason of the note at the top of each model chapter when no model can be fitted.
+NO_OUTCOME_SKIP = "usable outcome for the model: {problem}"
+#: What later sections say is missing (ModelPages.skip points back to the note above).
+NO_MODEL = "usable model outcome"
+#: Sentence when too few people in the test set had the outcome to publish a result.
+TOO_FEW_OUTCOMES = "Too few people in the test set had the outcome to publish {what}."
+INHERITS_TRUTH = "whether it inherits the inequalities in diagnosis shown in @sec-access-detection."
+INHERITS_NO_TRUTH = (
+    "whether it inherits inequalities in who is diagnosed: it learns from recorded disease (@sec-disease), "
+    "and this dataset cannot show how complete diagnosis is."
+)
+
+FEATURE_COLUMNS = {"label": "Column", "column": "Name in the data", "group": "Kind", "use": "Use"}
+PERFORMANCE_COLUMNS = {
+    "model": "Model",
+    "statistic": "Measure",
+    "value": "Value",
+    **CI_COLUMNS,
+    "n": "People",
+    "events": "With the outcome",
+}
+CALIBRATION_COLUMNS = {
+    "model": "Model",
+    "bin": "Tenth of risk",
+    "n": "People",
+    "events": "With the outcome",
+    "mean_predicted": "Mean predicted risk",
+    "value": "Observed share",
+    **CI_COLUMNS,
+}
+CAPACITY_COLUMNS = {
+    "share": "Share flagged",
+    "threshold": "Risk cut-off",
+    "flagged": "People flagged",
+    "found": "Of whom had the outcome",
+    "cases": "Everyone with the outcome",
+    "sensitivity": "Share of outcomes found",
+    "sensitivity_lower": "Lower 95% CI",
+    "sensitivity_upper": "Upper 95% CI",
+    "ppv": "Share of flagged with the outcome",
+}
+_THREE_DP = {c: ("number", 3) for c in ("value", "lower_ci", "upper_ci")}
+_CAPACITY_COUNTS = ["flagged", "found", "cases"]
+_CAPACITY_RATES = ["sensitivity", "sensitivity_lower", "sensitivity_upper", "ppv", "ppv_lower", "ppv_upper"]
+_CALIBRATION_TITLE = "Observed against predicted risk in tenths of predicted risk (test set)"
+_CAPACITY_TITLE = "What flagging different shares of people would achieve (gradient-boosted model, test set)"
+_PERFORMANCE_TITLE = "Performance on the test set, with 95% bootstrap confidence intervals"
+
+
+# -- frames ------------------------------------------------------------------------------
+def features_frame(result: ModelResult, *, exclude_protected: bool) -> pl.DataFrame:
+    """The columns the model uses (``use`` "feature") and the protected ones it leaves out.
+
+    Parameters
+    ----------
+    result : the fitted models.
+    exclude_protected : ``model.exclude_protected`` (how the left-out columns are described).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``column``, ``label``, ``use``, ``group`` (the contract's kind of column).
+    """
+    left_out = "protected: not used" if exclude_protected else "not used"
+    names = [*result.features, *result.excluded]
+    return pl.DataFrame(
+        {
+            "column": names,
+            "label": [label_of(f) for f in names],
+            "use": ["feature"] * len(result.features) + [left_out] * len(result.excluded),
+            "group": [CONTRACT[f].group if f in CONTRACT else "" for f in names],
+        },
+        schema={"column": pl.String, "label": pl.String, "use": pl.String, "group": pl.String},
+    )
+
+
+def observed_shares(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each reliability bin's observed share (``events / n``) and its Wilson interval.
+
+    The ``recompute`` step of publishing the reliability curve: ``frame`` holds the
+    counts as they will be published (disclosure rule 8).
+    """
+    x, n = pl.col("events").cast(pl.Float64), pl.col("n").cast(pl.Float64)
+    return frame.with_columns(
+        value=x / n, lower_ci=wilson_lower(x, n, 0.95), upper_ci=wilson_upper(x, n, 0.95)
+    )
+
+
+def capacity_rates(frame: pl.DataFrame) -> pl.DataFrame:
+    """Sensitivity and positive predictive value, with Wilson intervals, from the counts.
+
+    The ``recompute`` step of publishing the capacity table: ``frame`` holds the
+    counts as they will be published (disclosure rule 8). The positive predictive
+    value of a cut-off that flags nobody is 0.
+
+    References
+    ----------
+    .. [1] Wilson EB. Probable inference, the law of succession, and statistical
+       inference. JASA 1927;22:209-12.
+    """
+    found, cases = pl.col("found").cast(pl.Float64), pl.col("cases").cast(pl.Float64)
+    flagged = pl.col("flagged").cast(pl.Float64)
+    rates = frame.with_columns(
+        sensitivity=found / cases,
+        sensitivity_lower=wilson_lower(found, cases, 0.95),
+        sensitivity_upper=wilson_upper(found, cases, 0.95),
+        ppv=found / flagged.clip(lower_bound=1),
+        ppv_lower=wilson_lower(found, flagged, 0.95),
+        ppv_upper=wilson_upper(found, flagged, 0.95),
+    )
+    return rates.select(pl.exclude("operating"), "operating")
+
+
+def metric_row(performance: Published, metric: str, model: str = "boosted") -> dict[str, Any] | None:
+    """One published measure (``metric`` a key of :data:`METRIC_LABELS`) of one model, or None."""
+    return performance.row(model=MODEL_LABELS[model], statistic=METRIC_LABELS[metric])
+
+
+def _known(*rows: dict[str, Any] | None) -> bool:
+    """Whether every row is there with its value and interval published."""
+    return all(r is not None and None not in (r["value"], r["lower_ci"], r["upper_ci"]) for r in rows)
+
+
+# -- sentences -----------------------------------------------------------------------------
+def split_sentence(people: int, *, test_size: float, seed: int, share: float | None) -> str:
+    """How the people were split into training and test sets, and the share with the outcome."""
+    outcome = (
+        f"In the test set, {pct(share, 2)} of people had the outcome."
+        if share is not None
+        else "Too few people in the test set had the outcome to publish their share."
+    )
+    return (
+        f"We split the {num(people, 0)} people at random into a training set "
+        f"({pct(1 - test_size, 0)}) and a test set ({pct(test_size, 0)}), keeping the "
+        f"share with the outcome the same in both (a stratified split, seed {seed}). " + outcome
+    )
+
+
+def discrimination_sentence(performance: Published, *, share: float | None) -> str:
+    """AUROC against the logistic regression, average precision against chance, Brier score."""
+    auc, auc_lr = metric_row(performance, "auroc"), metric_row(performance, "auroc", "logistic")
+    ap, brier = metric_row(performance, "average_precision"), metric_row(performance, "brier")
+    if not _known(auc, auc_lr, ap, brier) or share is None:
+        return TOO_FEW_OUTCOMES.format(what="how well the model predicts it")
+    assert auc is not None and auc_lr is not None and ap is not None and brier is not None
+    better = (
+        "better than"
+        if auc["lower_ci"] > auc_lr["upper_ci"]
+        else ("worse than" if auc["upper_ci"] < auc_lr["lower_ci"] else "about the same as")
+    )
+    return (
+        f"The gradient-boosted model has an AUROC of {num(auc['value'], 3)} "
+        f"({interval(auc['lower_ci'], auc['upper_ci'], dp=3)}), "
+        f"{better} the logistic regression ({num(auc_lr['value'], 3)}, "
+        f"{interval(auc_lr['lower_ci'], auc_lr['upper_ci'], dp=3)}). "
+        f"Its average precision is {num(ap['value'], 3)}, against {num(share, 3 if share >= 0.01 else 4)} "
+        "for a model that guessed at random (the share of people with the outcome), and its Brier score is "
+        f"{num(brier['value'], 3)}."
+    )
+
+
+def calibration_sentence(performance: Published) -> str:
+    """Calibration-in-the-large and the calibration slope of the gradient-boosted model."""
+    citl = metric_row(performance, "calibration_in_the_large")
+    slope = metric_row(performance, "calibration_slope")
+    if not _known(citl, slope):
+        return TOO_FEW_OUTCOMES.format(what="how well calibrated the model is")
+    assert citl is not None and slope is not None
+    return (
+        f'For the gradient-boosted model ("{MODEL_LABELS["boosted"]}" in the performance table), '
+        f"calibration-in-the-large is {num(citl['value'], 2)} on the log-odds scale "
+        f"({interval(citl['lower_ci'], citl['upper_ci'])}; 0 is "
+        f"perfect, positive means the model under-predicts on average) and the calibration slope is "
+        f"{num(slope['value'], 2)} ({interval(slope['lower_ci'], slope['upper_ci'])}; 1 is perfect, below 1 means "
+        "the predictions are too extreme)."
+    )
+
+
+def operating_sentence(row: dict[str, Any], *, top: str, share: float | None, rounding: int | None) -> str:
+    """What flagging the top ``top`` of predicted risk does in the test set.
+
+    Parameters
+    ----------
+    row : the operating point's row of the published capacity table.
+    top : the operating point as a percentage ("5%").
+    share : the published share of the test set with the outcome.
+    rounding : the rounding base of published counts, or None without disclosure control.
+    """
+    rounded = f" (rounded to the nearest {rounding})" if rounding is not None else ""
+    cut = f"Flagging the top {top} of predicted risk means a cut-off of {pct(row['threshold'], 1)} risk. "
+    flagged = (
+        f"In the test set that flags about {num(row['flagged'], 0)} people{rounded}"
+        if row["flagged"] is not None
+        else "The number it flags in the test set is too small to publish"
+    )
+    if row["sensitivity"] is None or row["ppv"] is None:
+        return cut + flagged + "; too few of them had the outcome to publish how many it finds."
+    times = f", {num(row['ppv'] / max(share, 1e-12), 1)} times the average" if share is not None else ""
+    return (
+        cut + flagged + f", who include {pct(row['sensitivity'])} of everyone with the outcome "
+        f"({interval(row['sensitivity_lower'], row['sensitivity_upper'], dp=1, percent=True)}); "
+        f"{pct(row['ppv'])} of the people flagged go on to have it{times}."
+    )
+
+
+class PredictingRiskPage(Page):
+    """The "Predicting risk" chapter."""
+
+    slug = "predicting-risk"
+
+    @cached_property
+    def models(self) -> ModelPages:
+        """The model results shared by the model chapters."""
+        return ModelPages(self.book)
+
+    # -- can we model at all? ---------------------------------------------------------
+    @property
+    def problem(self) -> str | None:
+        """Why no model can be fitted (no usable outcome), or None."""
+        return self.models.problem
+
+    @property
+    def ok(self) -> bool:
+        """Whether a model was fitted."""
+        return self.problem is None
+
+    def skip_note(self) -> Any:
+        """The note at the top of the chapter when no model can be fitted (else None)."""
+        if self.problem is None:
+            return None
+        return self.book.skip(NO_OUTCOME_SKIP.format(problem=self.problem))
+
+    def skip(self, reason: str) -> Any:
+        """A section's skip note; it points back to :meth:`skip_note` when there is no model."""
+        return self.models.skip(reason)
+
+    # -- published frames ----------------------------------------------------------------
+    @cached_property
+    def performance(self) -> Published:
+        """Test-set performance of both models (bootstrap intervals), published."""
+        metrics = self.models.result.metrics.select(
+            "model", "statistic", "value", "lower_ci", "upper_ci", "n", "events", "method"
+        )
+        return self.book.publish(metrics, counts=["n", "events"], by=["model"])
+
+    @cached_property
+    def calibration(self) -> Published:
+        """The reliability curve of both models; observed shares from the published counts."""
+        curve = self.models.result.calibration.select(
+            "model", "bin", "n", "events", "mean_predicted", "value", "lower_ci", "upper_ci"
+        )
+        return self.book.publish(
+            curve,
+            counts=["n", "events"],
+            by=["model"],
+            derived={"events": ["value", "lower_ci", "upper_ci"]},
+            recompute=observed_shares,
+        )
+
+    @cached_property
+    def capacity(self) -> Published:
+        """Operating points of the gradient-boosted model; rates from the published counts."""
+        points = capacity(self.models.result, fractions=CAPACITY_FRACTIONS).select(
+            format_expr("fraction", style="proportion", dp=0).alias("share"),
+            pl.all(),
+        )
+        return self.book.publish(
+            points,
+            counts=_CAPACITY_COUNTS,
+            by=[],
+            derived={"found": _CAPACITY_RATES},
+            recompute=capacity_rates,
+        )
+
+    @cached_property
+    def outcomes(self) -> Published:
+        """People in the test set and those with the outcome, with the share, published."""
+        return self.book.publish(
+            outcome_counts(self.models.result),
+            counts=["cases", "n"],
+            recompute=lambda f: f.with_columns(share=pl.col("cases") / pl.col("n").clip(lower_bound=1)),
+        )
+
+    @property
+    def outcome_share(self) -> float | None:
+        """The published share of the test set with the outcome (None when too few to publish)."""
+        row = self.outcomes.row()
+        return None if row is None else row["share"]
+
+    # -- words ---------------------------------------------------------------------------
+    @property
+    def top(self) -> str:
+        """The operating point as a percentage ("5%")."""
+        return pct(self.models.settings.top_fraction, 0)
+
+    def target_text(self) -> str:
+        """ "whether a person has ..." (empty without a model)."""
+        return f"whether a person has {self.models.target_phrase}" if self.ok else ""
+
+    def excluded_text(self) -> str:
+        """The protected characteristics left out of the model ("none" without a model)."""
+        return self.models.excluded_text() if self.ok else "none"
+
+    def split_text(self) -> str:
+        """How the people were split (empty without a model)."""
+        if not self.ok:
+            return ""
+        r, settings = self.models.result, self.models.settings
+        return split_sentence(
+            len(r.y_train) + len(r.y_test),
+            test_size=settings.test_size,
+            seed=settings.seed,
+            share=self.outcome_share,
+        )
+
+    def discrimination_text(self) -> str:
+        """AUROC, average precision and Brier score in words (empty without a model)."""
+        return discrimination_sentence(self.performance, share=self.outcome_share) if self.ok else ""
+
+    def calibration_text(self) -> str:
+        """Calibration in words (empty without a model)."""
+        return calibration_sentence(self.performance) if self.ok else ""
+
+    def operating_text(self) -> str:
+        """What the operating point achieves (empty without a model)."""
+        if not self.ok:
+            return ""
+        disclosure = self.config.disclosure
+        return operating_sentence(
+            self.capacity.row(operating=True) or {},
+            top=self.top,
+            share=self.outcome_share,
+            rounding=disclosure.rounding if disclosure.enabled else None,
+        )
+
+    def inherits_text(self) -> Any:
+        """How the next chapter checks whether the model inherits inequalities in diagnosis (Markdown)."""
+        from IPython.display import Markdown
+
+        return Markdown(INHERITS_TRUTH if self.caps.has_truth else INHERITS_NO_TRUTH)
+
+    # -- tables and figures ----------------------------------------------------------------
+    def features_table(self) -> Any:
+        """The columns the model uses and leaves out."""
+        if not self.ok:
+            return self.skip("model features")
+        frame = features_frame(self.models.result, exclude_protected=self.models.settings.exclude_protected)
+        return self.book.table(
+            self.book.publish(frame, counts=[]),
+            id="model-features",
+            title="Columns used by the model",
+            columns=FEATURE_COLUMNS,
+        )
+
+    def performance_table(self) -> Any:
+        """Performance of both models on the test set."""
+        if not self.ok:
+            return self.skip(NO_MODEL)
+        return self.book.table(
+            self.performance,
+            id="model-performance",
+            title=_PERFORMANCE_TITLE,
+            columns=PERFORMANCE_COLUMNS,
+            formats=_THREE_DP,
+            note=(
+                f"Intervals: percentile bootstrap of the test set ({MODEL_BOOT} resamples, "
+                f"seed {self.config.seed})."
+            ),
+        )
+
+    def calibration_figure(self) -> Any:
+        """Observed against predicted risk in tenths of predicted risk."""
+        if not self.ok:
+            return self.skip(NO_MODEL)
+        return self.book.figure(
+            _calibration_chart,
+            id="calibration",
+            title=_CALIBRATION_TITLE,
+            description=(
+                "Line chart with one line per model. Each point is a tenth of the test set ranked by predicted "
+                "risk: across is the mean predicted risk, up is the share who had the outcome, with a 95% "
+                "interval. Points on the diagonal would mean perfect calibration. " + self.calibration_text()
+            ),
+            data=self.calibration,
+            columns=CALIBRATION_COLUMNS,
+            formats={c: ("proportion", 2) for c in ("mean_predicted", "value", "lower_ci", "upper_ci")},
+        )
+
+    def capacity_table(self) -> Any:
+        """What flagging different shares of people would achieve."""
+        if not self.ok:
+            return self.skip(NO_MODEL)
+        return self.book.table(
+            self.capacity.select(pl.exclude("fraction", "operating")),
+            id="capacity",
+            title=_CAPACITY_TITLE,
+            columns=CAPACITY_COLUMNS,
+            formats={c: ("proportion", 1) for c in ("threshold", *_CAPACITY_RATES[:4])},
+        )
+
+
+def _calibration_chart(d: pl.DataFrame) -> Any:
+    """The reliability chart of the published curve (percentages)."""
+    return charts.binned(
+        d.with_columns(pl.col("mean_predicted", "value", "lower_ci", "upper_ci") * 100),
+        x="mean_predicted",
+        value="value",
+        lower="lower_ci",
+        upper="upper_ci",
+        colour="model",
+        title="Observed against predicted risk",
+        x_title="Mean predicted risk (%)",
+        value_title="Observed (%)",
+        zero_line=False,
+    )

@@ -1,0 +1,235 @@
+"""The explanations page: sentences on small frames, published SHAP aggregates on a small fitted model."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from healthgap.config import DisclosureSettings
+from healthgap.disclosure import publish
+from healthgap.pages.explanations import (
+    LABEL_BIAS_REF,
+    NO_GAP_INTRO,
+    ExplanationsPage,
+    additivity_sentence,
+    gap_intro_sentence,
+    gap_sentence,
+    importance_sentence,
+    shown,
+)
+from tests.conftest import build_people
+from tests.pages.conftest import html_of
+from tests.pages.test_models_runtime import NO_MODEL_NOTE, build_page, model_cache  # noqa: F401
+
+SETTINGS = DisclosureSettings()
+
+
+def _importance(labels: list[str], values: list[float]) -> pl.DataFrame:
+    return pl.DataFrame({"label": labels, "value": values})
+
+
+def _gap(total: tuple[float, float, float], *parts: tuple[str, float, float, float, float | None]):
+    rows = [("(total)", "Total gap in mean log-odds", *total, 1.0)]
+    rows += [(label.lower(), label, *rest) for label, *rest in parts]
+    return pl.DataFrame(
+        rows, schema=["feature", "label", "value", "lower_ci", "upper_ci", "share"], orient="row"
+    )
+
+
+# -- sentences ---------------------------------------------------------------------------------
+def test_importance_sentence_names_the_top_three():
+    frame = _importance(["Age", "Systolic blood pressure", "CKD stage", "BMI"], [0.6, 0.1, 0.05, 0.01])
+    assert importance_sentence(frame, sample=2000) == (
+        "Across the 2,000 people explained, the features that move predictions most are age, "
+        "systolic blood pressure and CKD stage."
+    )
+    assert importance_sentence(frame.head(2), sample=2000) == ""
+
+
+def test_importance_sentence_names_features_that_never_change_a_prediction():
+    one = _importance(["Age", "BMI", "Statin", "Heart failure"], [0.6, 0.1, 0.05, 0.0])
+    assert importance_sentence(one, sample=500).endswith(
+        " Heart failure never changes a prediction: the model's trees only split groups of at least 500 "
+        "people, and in the training set too few people have it for such a split to help."
+    )
+    three = _importance(
+        ["Age", "BMI", "Statin", "Heart failure", "PAD", "Anticoagulant"], [0.6, 0.1, 0.05, 0, 0, 0]
+    )
+    assert " Heart failure, PAD and anticoagulant never change a prediction:" in importance_sentence(
+        three, sample=9
+    )
+    assert "too few people have them for" in importance_sentence(three, sample=9)
+
+
+def test_additivity_sentence():
+    assert additivity_sentence(0.0, 1e-9) == (
+        "For every person explained, the contributions plus the base value (0.00 log-odds, a predicted risk "
+        "of 50.00%) add up to the model's own output, apart from rounding error (less than one millionth of "
+        "a log-odds unit)."
+    )
+    assert "(-4.60 log-odds, a predicted risk of 1.00%)" in additivity_sentence(-4.6, 0.0)
+    assert additivity_sentence(0.0, 2.5e-5).endswith("apart from rounding error (at most 0.000025 log-odds).")
+
+
+@pytest.mark.parametrize(
+    ("total", "intro"),
+    [
+        (
+            (0.3, 0.1, 0.5),
+            "The model does not see deprivation, yet it predicts higher risk in more deprived areas.",
+        ),
+        (
+            (-0.3, -0.5, -0.1),
+            "The model does not see deprivation, yet it predicts lower risk in more deprived areas.",
+        ),
+        (
+            (0.1, -0.1, 0.3),
+            "The model does not see deprivation; any difference it predicts between more and less deprived "
+            "areas comes through the features.",
+        ),
+    ],
+)
+def test_gap_intro_sentence(total, intro):
+    assert gap_intro_sentence(_gap(total, ("Age", 0.1, 0.0, 0.2, None))) == intro
+
+
+def test_gap_intro_without_a_gap():
+    assert gap_intro_sentence(pl.DataFrame()) == NO_GAP_INTRO
+
+
+def test_gap_sentence_when_the_gap_is_clear():
+    gap = _gap((0.42, 0.3, 0.55), ("Age", -0.05, -0.1, 0.0, -0.12), ("Smoking status", 0.31, 0.2, 0.4, 0.74))
+    assert gap_sentence(gap, sample=20_000) == (
+        "The model's mean predicted log-odds is 0.42 higher in the most deprived fifth than in the least "
+        "deprived fifth (95% CI 0.30 to 0.55). The largest single contribution comes from smoking status "
+        "(0.31 log-odds, 74% of the gap)."
+    )
+
+
+def test_gap_sentence_when_the_gap_could_be_chance():
+    gap = _gap((-0.04, -0.2, 0.1), ("Age", 0.04, -0.09, 0.17, None))
+    text = gap_sentence(gap, sample=2000)
+    assert text.startswith(
+        "The model's mean predicted log-odds is 0.04 lower in the most deprived fifth than in the least "
+        "deprived fifth (95% CI -0.20 to 0.10; with this sample the gap could be due to chance)."
+    )
+    assert (
+        "comes from age (0.04 log-odds; 95% CI -0.09 to 0.17, which includes no contribution at all, so even "
+        "this could be due to chance)."
+    ) in text
+    assert "of the gap" not in text
+    assert text.endswith(
+        " The split uses the 2,000 people explained; a larger sample (the SHAP sample size setting in the "
+        "config file) narrows these intervals."
+    )
+
+
+def test_gap_sentence_without_a_gap_gives_the_note():
+    assert (
+        gap_sentence(pl.DataFrame(), sample=20, note="The gap cannot be split.") == "The gap cannot be split."
+    )
+    assert gap_sentence(pl.DataFrame(), sample=20) == ""
+
+
+def test_shown_leaves_out_groups_too_small_to_publish():
+    frame = pl.DataFrame(
+        {
+            "dimension": ["sex", "sex", "ethnicity", "ethnicity", "ethnicity"],
+            "feature": ["age"] * 5,
+            "group": ["female", "male", "Asian", "Black", "White"],
+            "n": [60, 52, 3, 40, 900],
+            "value": [0.1, 0.2, 0.3, 0.4, 0.5],
+        }
+    )
+    published = shown(publish(frame, counts=["n"], by=["dimension", "feature"], settings=SETTINGS))
+    assert published.frame.get_column("group").to_list() == ["female", "male", "White"]  # Black: secondary
+    assert published.frame.get_column("n").to_list() == [60, 50, 900]
+
+
+# -- the page on a small fitted model ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    return build_page(ExplanationsPage, build_people(400), tmp_path_factory.mktemp("explain"))
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """The page explaining only 20 people: most equity groups and the deprivation gap are too small."""
+    from healthgap.explain import explain
+
+    page = build_page(ExplanationsPage, build_people(400), tmp_path_factory.mktemp("explain-small"))
+    models = page.models  # the same fit as ``page`` (from the model cache), fewer people explained
+    models.__dict__["explanation"] = explain(
+        models.result, dimensions=models.dimensions, sample=20, n_boot=20, min_group=models.min_group
+    )
+    return page
+
+
+def test_published_aggregates_hide_no_small_group(page):
+    e = page.explanation
+    assert e.sample == 120  # the whole test set (fewer than shap_sample people)
+    assert e.by_group.filter(pl.col("n") < 8).height > 0  # the analysis returns exact sizes ...
+    for frame in (page.importance.frame, page.by_group.frame, page.dependence.frame):
+        assert (
+            frame.get_column("n").null_count() == 0 and (frame.get_column("n") >= 8).all()
+        )  # ... the page not
+        assert (frame.get_column("n") % 5 == 0).all()
+    assert page.importance.frame.get_column("n").unique().to_list() == [120]
+
+
+def test_page_words_and_figures(page):
+    assert page.ok and page.skip_note() is None
+    assert page.additivity_text().startswith(
+        "For every person explained, the contributions plus the base value"
+    )
+    assert page.gap_text().startswith("The model's mean predicted log-odds is")
+    assert html_of(page.diagnosis_ref()) == ""
+    ids = ["importance", "gap-decomposition", "shap-by-deprivation", "dependence-1"]
+    figures = [
+        page.importance_figure(),
+        page.gap_figure(),
+        page.groups_figure(),
+        page.dependence_figure(0, ids[3]),
+    ]
+    for figure, id in zip(figures, ids, strict=True):
+        assert f'id="{id}"' in html_of(figure)
+        assert (page.book.downloads / "explanations" / f"{id}.csv").is_file()
+    assert "shap-by-group.csv" in html_of(page.groups_download())
+    gap = pl.read_csv(page.book.downloads / "explanations" / "gap-decomposition.csv")
+    assert "(total)" not in gap.get_column("feature").to_list()
+    assert gap.get_column("value").is_sorted(descending=True)
+    assert "further features to show" in html_of(page.dependence_figure(99, "dependence-99"))
+
+
+def test_too_small_a_sample_skips_the_gap(small):
+    assert small.gap.height == 0
+    assert "deprivation groups large enough to compare" in html_of(small.gap_figure())
+    assert small.gap_text().startswith(
+        "The gap between 1 (most deprived) and 5 (least deprived) cannot be split"
+    )
+    assert small.gap_intro() == NO_GAP_INTRO
+
+
+def test_label_bias_pointer_only_when_the_check_runs(tmp_path):
+    page = build_page(ExplanationsPage, build_people(400), tmp_path)
+    page.models.__dict__["label_condition"] = "hypertension"  # what data with true status would give
+    assert html_of(page.diagnosis_ref()) == LABEL_BIAS_REF
+    page.models.__dict__["label_condition"] = None
+    assert html_of(page.diagnosis_ref()) == ""
+
+
+def test_without_an_outcome_every_section_skips_back_to_the_note(tmp_path):
+    people = build_people(200).drop("cvd_admissions", "cvd_death")
+    bare = build_page(ExplanationsPage, people, tmp_path, target=False)
+    assert "has no usable outcome for the model: model.target" in html_of(bare.skip_note())
+    sections = (
+        bare.importance_figure(),
+        bare.gap_figure(),
+        bare.groups_figure(),
+        bare.dependence_figure(0, "d"),
+    )
+    for section in sections:
+        assert NO_MODEL_NOTE in html_of(section)
+    assert bare.groups_download() is None
+    assert bare.importance_text() == bare.additivity_text() == bare.gap_intro() == bare.gap_text() == ""
+    assert html_of(bare.diagnosis_ref()) == ""
