@@ -142,7 +142,9 @@ def _same(a: str, b: str, rel: float) -> bool:
     na, nb = _NUMBER.findall(a), _NUMBER.findall(b)
     if len(na) != len(nb) or _NUMBER.sub("#", a) != _NUMBER.sub("#", b):
         return False
-    return all(abs(float(x) - float(y)) <= rel * max(abs(float(x)), abs(float(y)), 1e-300) for x, y in zip(na, nb))
+    return all(
+        abs(float(x) - float(y)) <= rel * max(abs(float(x)), abs(float(y)), 1e-300) for x, y in zip(na, nb)
+    )
 
 
 def _diff(a: list[str], b: list[str], name: str, context: int, rel: float = 1e-9) -> list[str]:

@@ -22,11 +22,28 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 #: Lowest first. A module belongs to the first layer one of whose prefixes it starts with.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundation", ("healthgap.errors", "healthgap.vocabulary", "healthgap.contract", "healthgap.palette",
-                    "healthgap.text")),
+    (
+        "foundation",
+        (
+            "healthgap.errors",
+            "healthgap.vocabulary",
+            "healthgap.contract",
+            "healthgap.palette",
+            "healthgap.text",
+        ),
+    ),
     ("config", ("healthgap.config", "healthgap._configload", "healthgap.profiles")),
-    ("data", ("healthgap.data", "healthgap._validation", "healthgap._lookup", "healthgap.synth",
-              "healthgap.examples", "healthgap.engine")),
+    (
+        "data",
+        (
+            "healthgap.data",
+            "healthgap._validation",
+            "healthgap._lookup",
+            "healthgap.synth",
+            "healthgap.examples",
+            "healthgap.engine",
+        ),
+    ),
     ("stats", ("healthgap.stats",)),
     ("disclosure", ("healthgap.disclosure",)),
     ("analyses", ("healthgap.descriptive", "healthgap.models", "healthgap.fairness", "healthgap.explain")),
@@ -85,8 +102,10 @@ def graph() -> dict[str, set[str]]:
     mods = set(files)
     g = {m: imports(p, mods) for m, p in files.items()}
     # a module's own package __init__ importing it is packaging, not a dependency of the package on itself
-    return {m: {d for d in deps if not m.startswith(d + ".") and not d.startswith(m + ".")} | set()
-            for m, deps in g.items()}
+    return {
+        m: {d for d in deps if not m.startswith(d + ".") and not d.startswith(m + ".")} | set()
+        for m, deps in g.items()
+    }
 
 
 def cycles(g: dict[str, set[str]]) -> list[list[str]]:
@@ -159,7 +178,9 @@ def main() -> int:
         print("cycle: " + " <-> ".join(c))
     for v in vio:
         print("layer: " + v)
-    print(f"{len(g)} modules, {sum(len(d) for d in g.values())} imports: {len(cyc)} cycles, {len(vio)} layer violations")
+    print(
+        f"{len(g)} modules, {sum(len(d) for d in g.values())} imports: {len(cyc)} cycles, {len(vio)} layer violations"
+    )
     return 1 if cyc or vio else 0
 
 

@@ -8,7 +8,9 @@ from tests.conftest import build_people
 
 
 def test_contact_from_the_config(page_of):
-    page = page_of(AccessibilityPage, build_people(100), report={"contact": "  accessibility@example.nhs.uk "})
+    page = page_of(
+        AccessibilityPage, build_people(100), report={"contact": "  accessibility@example.nhs.uk "}
+    )
     assert page.contact == "contact accessibility@example.nhs.uk."
     assert page.show_numbers == SHOW_NUMBERS
 
