@@ -26,7 +26,7 @@ from typing import Literal
 
 import polars as pl
 
-from healthgap.config import Config
+from healthgap.config import Config, Dimension
 from healthgap.contract import CONDITION_LABELS, truth_column
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr, require
 from healthgap.disclosure import published_counts
@@ -141,7 +141,7 @@ def _per_dimension(
     dimensions: Sequence[str] | None,
     aggs: list[pl.Expr],
     where: pl.Expr | None = None,
-) -> list[tuple[object, pl.DataFrame]]:
+) -> list[tuple[Dimension, pl.DataFrame]]:
     out = []
     for dim in dimensions_in(config, lf, names=dimensions):
         q = lf.with_columns(level_expr(dim.name).alias(LEVEL)).filter(pl.col(LEVEL).is_not_null())
@@ -338,7 +338,7 @@ def recompute_ratios(
 
 
 def _proportions(
-    pairs: list[tuple[object, pl.DataFrame]],
+    pairs: list[tuple[Dimension, pl.DataFrame]],
     *,
     numerator: str,
     denominator: str,
@@ -357,7 +357,7 @@ def _proportions(
             multiplier=100,
             confidence=confidence,
         ).drop("confidence", "statistic", "method")
-        frames.append(label_levels(stat, dim))  # type: ignore[arg-type]
+        frames.append(label_levels(stat, dim))
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 
 
@@ -576,10 +576,7 @@ def waits(
     if out.is_empty():
         return out
     extra = pl.concat(
-        [
-            c.select(pl.lit(d.name).alias("dimension"), LEVEL, "median_days", "mean_days")  # type: ignore[attr-defined]
-            for d, c in pairs
-        ]
+        [c.select(pl.lit(d.name).alias("dimension"), LEVEL, "median_days", "mean_days") for d, c in pairs]
     )
     return out.join(extra, on=["dimension", LEVEL], how="left").select(
         *out.columns[: out.columns.index("over_18_weeks")],
@@ -633,5 +630,5 @@ def missed(
         stat = crude_rate(
             counts, events="events", population="population", by=LEVEL, multiplier=100, confidence=confidence
         ).drop("confidence", "statistic", "method")
-        frames.append(label_levels(stat, dim))  # type: ignore[arg-type]
+        frames.append(label_levels(stat, dim))
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()

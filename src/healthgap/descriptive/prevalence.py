@@ -21,6 +21,7 @@ counts as they will be published (disclosure rule 8).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import polars as pl
 
@@ -138,7 +139,7 @@ def rates(
         base = lf.select(level_expr(dim.name).alias(LEVEL), pl.col("age"), *exprs.values()).filter(
             pl.col(LEVEL).is_not_null()
         )
-        wide = counts_by_age_band(base.collect(), events=names, by=LEVEL)
+        wide = cast(pl.DataFrame, counts_by_age_band(base.collect(), events=names, by=LEVEL))
         counts = wide.unpivot(
             index=[LEVEL, "age_band", "population"],
             on=names,

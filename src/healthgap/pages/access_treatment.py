@@ -193,6 +193,11 @@ class AccessTreatmentPage(Page):
         return self.caps.dimension(IMD)
 
     @property
+    def imd_labels(self) -> list[str]:
+        """The deprivation fifths' labels, most deprived first."""
+        return [self.imd.label_of(x) for x in self.imd.order] if self.imd else []
+
+    @property
     def most(self) -> str:
         """The most deprived fifth's level."""
         return self.imd.order[0] if self.imd else ""
@@ -231,8 +236,7 @@ class AccessTreatmentPage(Page):
         formats: Mapping[str, str | tuple[str, int]] | None = None,
     ) -> Any:
         """One dot chart per measure, by deprivation fifth."""
-        assert self.imd is not None
-        order = [self.imd.label_of(x) for x in self.imd.order]
+        order = self.imd_labels
         return self.book.figure(
             lambda d: charts.small_multiples(
                 d, facet="measure_label", group="label", title=title, value_title=value_title, order=order
@@ -258,8 +262,7 @@ class AccessTreatmentPage(Page):
         columns: Mapping[str, str],
     ) -> Any:
         """A bar chart with 95% intervals by deprivation fifth (waits, missed appointments)."""
-        assert self.imd is not None
-        order = [self.imd.label_of(x) for x in self.imd.order]
+        order = self.imd_labels
         return self.book.figure(
             lambda d: charts.ci_chart(
                 d,

@@ -308,10 +308,14 @@ class RecordedDiseasePage(Page):
 
     @property
     def steepest_sentence(self) -> str:
-        """The condition with the most negative SII (steepest towards deprived areas), or nothing."""
+        """The condition with the most negative SII (steepest towards deprived areas), or nothing.
+
+        Nothing when no condition has a negative SII: the steepest gradient would then
+        not be towards deprived areas.
+        """
         if self.indices is None:
             return ""
-        steepest = self.indices.frame.filter(pl.col("sii").is_not_null()).sort("sii").head(1)
+        steepest = self.indices.frame.filter(pl.col("sii") < 0).sort("sii").head(1)
         if steepest.is_empty():
             return ""
         r = steepest.row(0, named=True)
