@@ -9,7 +9,7 @@ table and sentences from that :class:`~healthgap.disclosure.Published` frame.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property, partial
 from typing import Any
 
@@ -212,7 +212,7 @@ class AccessTreatmentPage(Page):
         table: pl.DataFrame,
         *,
         counts: list[str],
-        recompute: Any,
+        recompute: Callable[[pl.DataFrame], pl.DataFrame],
         derived: Mapping[str, Sequence[str]] | None = None,
     ) -> Published | None:
         """``table`` published (None when it is empty)."""
