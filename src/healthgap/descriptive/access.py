@@ -9,6 +9,14 @@
   blood pressure control).
 - :func:`waits` and :func:`missed` - waits for a first cardiology appointment
   and missed appointments among people referred.
+
+Disclosure control happens once, when a page publishes a table
+(:func:`healthgap.disclosure.publish`). The analyses return exact aggregates
+(:func:`observed_expected`, :func:`detection` and :func:`treatment` with
+``exact=True``); the page passes :func:`recompute_shares` (percentages) or
+:func:`recompute_ratios` (observed/expected, missed appointments per 100) as
+``recompute=``, which computes the statistics from the counts as they will be
+published (disclosure rule 8).
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from typing import Literal
 
 import polars as pl
 
-from healthgap.config import Config, DisclosureSettings
+from healthgap.config import Config, Dimension
 from healthgap.contract import CONDITION_LABELS, truth_column
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr, require
 from healthgap.disclosure import published_counts
@@ -35,7 +43,12 @@ __all__ = [
     "waits",
     "missed",
     "EIGHTEEN_WEEKS",
+    "recompute_shares",
+    "recompute_ratios",
 ]
+
+#: The statistics :func:`recompute_shares` and :func:`recompute_ratios` replace.
+_STATISTICS = ("value", "lower_ci", "upper_ci", "note")
 
 #: Days in 18 weeks, the NHS referral-to-treatment standard.
 EIGHTEEN_WEEKS = 126
@@ -128,7 +141,7 @@ def _per_dimension(
     dimensions: Sequence[str] | None,
     aggs: list[pl.Expr],
     where: pl.Expr | None = None,
-) -> list[tuple[object, pl.DataFrame]]:
+) -> list[tuple[Dimension, pl.DataFrame]]:
     out = []
     for dim in dimensions_in(config, lf, names=dimensions):
         q = lf.with_columns(level_expr(dim.name).alias(LEVEL)).filter(pl.col(LEVEL).is_not_null())
@@ -145,6 +158,7 @@ def observed_expected(
     conditions: Sequence[str] | None = None,
     dimensions: Sequence[str] | None = None,
     confidence: float = 0.95,
+    exact: bool = False,
 ) -> pl.DataFrame:
     """Observed / expected recorded cases (indirectly standardised ratio) by group.
 
@@ -152,6 +166,13 @@ def observed_expected(
     cell's population times the whole population's recorded prevalence in that
     cell. The ratio's interval is Byar's (exact below 10) interval of the
     observed count divided by the expected count.
+
+    With ``exact=True`` the counts and the ratios are exact: publish the table with
+    ``recompute=`` :func:`recompute_ratios` (``events="observed"``,
+    ``population="expected"``, ``multiplier=1``). ``False`` (the default, for callers
+    that do not publish through :func:`healthgap.disclosure.publish` yet) gives what
+    that recomputation gives: the ratios from the observed counts as they will be
+    published with ``config.disclosure``.
 
     Returns
     -------
@@ -203,7 +224,6 @@ def observed_expected(
             )
             .collect()
         )
-        counts = published_counts(counts, ["observed", "population"], settings=config.disclosure)
         ratio = crude_rate(
             counts,
             events="observed",
@@ -216,23 +236,119 @@ def observed_expected(
             LEVEL, "measure", "observed", "expected", "population", "value", "lower_ci", "upper_ci", "note"
         )
         frames.append(label_levels(out, dim).sort("measure", "order", maintain_order=True))
-    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+    table = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+    if exact or table.is_empty():
+        return table
+    published = published_counts(table, ["observed", "population"], settings=config.disclosure)
+    return recompute_ratios(
+        published, events="observed", population="expected", multiplier=1, confidence=confidence
+    )
+
+
+def _keys(table: pl.DataFrame) -> list[str]:
+    """The columns naming a row of an access table: dimension, measure (when there is one), level."""
+    return [c for c in ("dimension", "measure", LEVEL) if c in table.columns]
+
+
+def _with_statistics(table: pl.DataFrame, stat: pl.DataFrame) -> pl.DataFrame:
+    """``table`` with its value, interval and note replaced by those of ``stat`` (same rows, same order)."""
+    keys = _keys(table)
+    return (
+        table.drop(*_STATISTICS)
+        .join(stat.select(*keys, *_STATISTICS), on=keys, how="left", nulls_equal=True, maintain_order="left")
+        .select(table.columns)
+    )
+
+
+def recompute_shares(
+    table: pl.DataFrame, *, numerator: str, denominator: str, confidence: float = 0.95
+) -> pl.DataFrame:
+    """Each row's percentage ``numerator / denominator`` and its Wilson interval, from its counts.
+
+    Pass it to :func:`healthgap.disclosure.publish` as ``recompute=`` for a table of
+    :func:`detection` (``recorded``/``affected``), :func:`treatment`
+    (``treated``/``eligible``) or :func:`waits` (``over_18_weeks``/``seen``): it
+    receives the counts as they will be published, so the percentages do not give the
+    exact counts back (disclosure rule 8).
+
+    Parameters
+    ----------
+    table : an access table with the two count columns.
+    numerator, denominator : the count columns.
+    confidence : confidence level of the intervals.
+
+    References
+    ----------
+    .. [1] NHS Digital. Hospital Episode Statistics: disclosure control method (2018).
+    .. [2] Wilson EB (1927). J Am Stat Assoc 22:209-212.
+    """
+    from healthgap.stats import proportion
+
+    if table.is_empty():
+        return table
+    keys = _keys(table)
+    stat = proportion(
+        table.select(*keys, numerator, denominator),
+        numerator=numerator,
+        denominator=denominator,
+        by=keys,
+        multiplier=100,
+        confidence=confidence,
+    )
+    return _with_statistics(table, stat)
+
+
+def recompute_ratios(
+    table: pl.DataFrame, *, events: str, population: str, multiplier: float, confidence: float = 0.95
+) -> pl.DataFrame:
+    """Each row's ``events / population x multiplier`` and its Byar's (exact below 10) interval.
+
+    Pass it to :func:`healthgap.disclosure.publish` as ``recompute=`` for a table of
+    :func:`observed_expected` (``events="observed"``, ``population="expected"``,
+    ``multiplier=1``) or :func:`missed` (``events="events"``,
+    ``population="population"``, ``multiplier=100``): it receives the counts as they
+    will be published (disclosure rule 8).
+
+    Parameters
+    ----------
+    table : an access table with the two columns.
+    events, population : the numerator (a count) and the denominator.
+    multiplier : the ratio per this many of ``population``.
+    confidence : confidence level of the intervals.
+
+    References
+    ----------
+    .. [1] NHS Digital. Hospital Episode Statistics: disclosure control method (2018).
+    .. [2] Public Health England (2018). Technical Guide: Confidence Intervals (Byar's method).
+    """
+    from healthgap.stats import crude_rate
+
+    if table.is_empty():
+        return table
+    keys = _keys(table)
+    stat = crude_rate(
+        table.select(*keys, events, population),
+        events=events,
+        population=population,
+        by=keys,
+        multiplier=multiplier,
+        confidence=confidence,
+    )
+    return _with_statistics(table, stat)
 
 
 def _proportions(
-    pairs: list[tuple[object, pl.DataFrame]],
+    pairs: list[tuple[Dimension, pl.DataFrame]],
     *,
     numerator: str,
     denominator: str,
     by: Sequence[str] = (),
     confidence: float,
-    disclosure: DisclosureSettings,
 ) -> pl.DataFrame:
     from healthgap.stats import proportion
 
     frames = []
     for dim, counts in pairs:
-        counts = published_counts(counts, [numerator, denominator], settings=disclosure)
         stat = proportion(
             counts,
             numerator=numerator,
@@ -241,7 +357,7 @@ def _proportions(
             multiplier=100,
             confidence=confidence,
         ).drop("confidence", "statistic", "method")
-        frames.append(label_levels(stat, dim))  # type: ignore[arg-type]
+        frames.append(label_levels(stat, dim))
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 
 
@@ -282,7 +398,6 @@ def _measure_shares(
         denominator=denominator,
         by=["measure"],
         confidence=confidence,
-        disclosure=config.disclosure,
     )
 
 
@@ -293,10 +408,16 @@ def detection(
     conditions: Sequence[str] | None = None,
     dimensions: Sequence[str] | None = None,
     confidence: float = 0.95,
+    exact: bool = False,
 ) -> pl.DataFrame:
     """Share (%) of people who truly have each condition whose condition is recorded.
 
     Needs the ``true_<condition>`` columns; conditions without them are left out.
+    With ``exact=True`` the counts and shares are exact: publish the table with
+    ``recompute=`` :func:`recompute_shares` (``recorded``/``affected``). ``False``
+    (the default, for callers that do not publish through
+    :func:`healthgap.disclosure.publish` yet) gives the shares from the counts as
+    they will be published with ``config.disclosure``.
 
     Returns
     -------
@@ -329,8 +450,11 @@ def detection(
         numerator="recorded",
         denominator="affected",
         confidence=confidence,
-    )
-    return out.sort("dimension", "measure", "order", maintain_order=True)
+    ).sort("dimension", "measure", "order", maintain_order=True)
+    if exact or out.is_empty():
+        return out
+    published = published_counts(out, ["recorded", "affected"], settings=config.disclosure)
+    return recompute_shares(published, numerator="recorded", denominator="affected", confidence=confidence)
 
 
 def treatment(
@@ -340,10 +464,16 @@ def treatment(
     measures: Sequence[TreatmentMeasure] = ("statin", "anticoagulant", "bp_control"),
     dimensions: Sequence[str] | None = None,
     confidence: float = 0.95,
+    exact: bool = False,
 ) -> pl.DataFrame:
     """Share (%) of eligible people treated (or controlled), by group.
 
-    Measures whose columns the dataset lacks are left out.
+    Measures whose columns the dataset lacks are left out. With ``exact=True`` the
+    counts and shares are exact: publish the table with ``recompute=``
+    :func:`recompute_shares` (``treated``/``eligible``). ``False`` (the default,
+    for callers that do not publish through :func:`healthgap.disclosure.publish`
+    yet) gives the shares from the counts as they will be published with
+    ``config.disclosure``.
 
     Returns
     -------
@@ -392,9 +522,13 @@ def treatment(
         names = [CONDITION_LABELS[c].lower() for c in used]
         joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
         labels["statin"] = f"Statin prescribed (eligible from recorded {joined} only)"
-    return out.with_columns(pl.col("measure").replace_strict(labels).alias("measure_label")).sort(
+    out = out.with_columns(pl.col("measure").replace_strict(labels).alias("measure_label")).sort(
         "dimension", "measure", "order", maintain_order=True
     )
+    if exact or out.is_empty():
+        return out
+    published = published_counts(out, ["treated", "eligible"], settings=config.disclosure)
+    return recompute_shares(published, numerator="treated", denominator="eligible", confidence=confidence)
 
 
 def waits(
@@ -414,8 +548,9 @@ def waits(
         ``dimension``, ``level``, ``label``, ..., ``seen`` (count), ``median_days``
         (whole days), ``mean_days`` (to 0.1 day; both rounded so that they do not
         give the exact number of people back), ``over_18_weeks`` (count), ``value``
-        (% waiting over 18 weeks, from the published counts), ``lower_ci``,
-        ``upper_ci`` (Wilson), ``note``.
+        (% waiting over 18 weeks), ``lower_ci``, ``upper_ci`` (Wilson), ``note``:
+        exact aggregates, to publish with ``recompute=`` :func:`recompute_shares`
+        (``over_18_weeks``/``seen``).
 
     References
     ----------
@@ -437,15 +572,11 @@ def waits(
         numerator="over_18_weeks",
         denominator="seen",
         confidence=confidence,
-        disclosure=config.disclosure,
     )
     if out.is_empty():
         return out
     extra = pl.concat(
-        [
-            c.select(pl.lit(d.name).alias("dimension"), LEVEL, "median_days", "mean_days")  # type: ignore[attr-defined]
-            for d, c in pairs
-        ]
+        [c.select(pl.lit(d.name).alias("dimension"), LEVEL, "median_days", "mean_days") for d, c in pairs]
     )
     return out.join(extra, on=["dimension", LEVEL], how="left").select(
         *out.columns[: out.columns.index("over_18_weeks")],
@@ -477,7 +608,9 @@ def missed(
     pl.DataFrame
         ``dimension``, ``level``, ``label``, ..., ``events`` (missed
         appointments), ``population`` (people referred), ``value`` (per 100),
-        ``lower_ci``, ``upper_ci``, ``note``.
+        ``lower_ci``, ``upper_ci``, ``note``: exact aggregates, to publish with
+        ``recompute=`` :func:`recompute_ratios` (``events``/``population``,
+        ``multiplier=100``).
 
     References
     ----------
@@ -494,9 +627,8 @@ def missed(
     ]
     frames = []
     for dim, counts in _per_dimension(lf, config, dimensions, aggs, where=where):
-        counts = published_counts(counts, ["events", "population"], settings=config.disclosure)
         stat = crude_rate(
             counts, events="events", population="population", by=LEVEL, multiplier=100, confidence=confidence
         ).drop("confidence", "statistic", "method")
-        frames.append(label_levels(stat, dim))  # type: ignore[arg-type]
+        frames.append(label_levels(stat, dim))
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()

@@ -8,22 +8,41 @@ measure at once), then computes crude rates, directly standardised rates
 :mod:`healthgap.stats`. :func:`gradient` adds the slope and relative indices
 of inequality across deprivation quintiles; :func:`intersection` the DSR
 for every deprivation x ethnic group cell.
+
+Disclosure control happens once, when a page publishes a table
+(:func:`healthgap.disclosure.publish`). With ``exact=True`` the analyses here
+return exact aggregates, with each DSR's Dobson ``variance``; the page passes
+:func:`recompute_rates` (or :func:`recompute_dsr` for :func:`intersection`) as
+``recompute=``, which computes the simple statistics (crude rates, the crude
+rate ratios, Dobson's limits, whose spread gives the total O back) from the
+counts as they will be published (disclosure rule 8).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import polars as pl
 
-from healthgap.config import Config, DisclosureSettings
+from healthgap.config import Config
 from healthgap.contract import CONDITION_LABELS
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr
 from healthgap.disclosure import published_counts
 
-__all__ = ["rates", "prevalence", "gradient", "concentration", "intersection", "RATE_COLUMNS"]
+__all__ = [
+    "rates",
+    "prevalence",
+    "gradient",
+    "concentration",
+    "intersection",
+    "recompute_rates",
+    "recompute_dsr",
+    "RATE_COLUMNS",
+    "EXACT_RATE_COLUMNS",
+]
 
-#: Columns of :func:`rates` after the level columns.
+#: Columns of :func:`rates` after the level columns (as published).
 RATE_COLUMNS = (
     "measure",
     "events",
@@ -42,9 +61,15 @@ RATE_COLUMNS = (
     "method",
     "note",
 )
+#: Columns of :func:`rates` with ``exact=True``: the DSR's Dobson ``variance`` as well
+#: (what :func:`recompute_rates` needs; it is not published).
+EXACT_RATE_COLUMNS = (*RATE_COLUMNS[:9], "variance", *RATE_COLUMNS[9:])
 
 NOTE_CI_SUPPRESSED = "not shown: a deprivation fifth's count is suppressed"
 ERR_NO_MEASURES = "rates(): give at least one measure, e.g. measures={'chd': pl.col('chd')}."
+
+#: Stands for each dimension's reference level when the crude rate ratios are recomputed.
+_REFERENCE = "__reference"
 
 
 def _measure_exprs(measures: Mapping[str, pl.Expr | str] | Sequence[str]) -> dict[str, pl.Expr]:
@@ -65,6 +90,7 @@ def rates(
     dimensions: Sequence[str] | None = None,
     multiplier: float = 100,
     confidence: float = 0.95,
+    exact: bool = False,
 ) -> pl.DataFrame:
     """Crude and directly age-standardised rates of each measure by each dimension.
 
@@ -77,19 +103,22 @@ def rates(
     dimensions : dimension names to use (default every configured one present).
     multiplier : rates per this many people (100 gives percentages).
     confidence : confidence level of all intervals.
+    exact : return exact aggregates (with the DSR's ``variance``), to publish with
+        ``recompute=`` :func:`recompute_rates`. ``False`` (the default, for callers
+        that do not publish through :func:`healthgap.disclosure.publish` yet) gives
+        the table that recomputation gives: the simple statistics from the counts as
+        they will be published with ``config.disclosure``.
 
     Returns
     -------
     pl.DataFrame
         Long: ``dimension``, ``level``, ``label``, ``order``, ``is_reference``
-        and :data:`RATE_COLUMNS`. ``value``/``lower_ci``/``upper_ci`` are the
-        DSR (Dobson CI) except for ``age_band``, where they are the crude rate
-        (``standardised`` False). ``rate_ratio`` compares each level's DSR (or
-        crude rate) with the reference level's. People with no level (e.g. a
-        missing locality) are left out. ``events``, ``population``, the crude
-        rates and the crude rate ratios are computed from the counts as they will
-        be published (:func:`healthgap.disclosure.published_counts`, with
-        ``config.disclosure``); the DSRs and their ratios from the exact counts.
+        and :data:`RATE_COLUMNS` (:data:`EXACT_RATE_COLUMNS` when ``exact``).
+        ``value``/``lower_ci``/``upper_ci`` are the DSR (Dobson CI) except for
+        ``age_band``, where they are the crude rate (``standardised`` False).
+        ``rate_ratio`` compares each level's DSR (or crude rate) with the
+        reference level's. People with no level (e.g. a missing locality) are
+        left out.
 
     References
     ----------
@@ -99,6 +128,7 @@ def rates(
     .. [3] Eurostat (2013). Revision of the European Standard Population.
     """
     from healthgap.stats import counts_by_age_band, crude_rate, rate_ratio
+    from healthgap.stats.dsr import dsr_table
 
     lf = frame_of(people)
     exprs = _measure_exprs(measures)
@@ -109,7 +139,7 @@ def rates(
         base = lf.select(level_expr(dim.name).alias(LEVEL), pl.col("age"), *exprs.values()).filter(
             pl.col(LEVEL).is_not_null()
         )
-        wide = counts_by_age_band(base.collect(), events=names, by=LEVEL)
+        wide = cast(pl.DataFrame, counts_by_age_band(base.collect(), events=names, by=LEVEL))
         counts = wide.unpivot(
             index=[LEVEL, "age_band", "population"],
             on=names,
@@ -117,13 +147,8 @@ def rates(
             value_name="events",
         ).with_columns(pl.col("age_band").cast(pl.String))
         keys = ["measure", LEVEL]
-        # simple statistics from the totals as they will be published; DSRs from the exact counts
-        totals = published_counts(
-            counts.group_by(keys, maintain_order=True).agg(
-                pl.col("events").sum(), pl.col("population").sum()
-            ),
-            ["events", "population"],
-            settings=config.disclosure,
+        totals = counts.group_by(keys, maintain_order=True).agg(
+            pl.col("events").sum(), pl.col("population").sum()
         )
         crude = crude_rate(
             totals,
@@ -142,25 +167,27 @@ def rates(
             *([] if standardise else ["statistic", "method", "note"]),
         )
         if standardise:
-            main = published_dsr(
+            main = dsr_table(
                 counts,
+                events="events",
+                population="population",
+                age_band="age_band",
                 by=keys,
                 multiplier=multiplier,
                 confidence=confidence,
-                settings=config.disclosure,
-            ).select(*keys, "value", "lower_ci", "upper_ci", "statistic", "method", "note")
+            ).select(*keys, "value", "lower_ci", "upper_ci", "variance", "statistic", "method", "note")
             out = crude.join(main, on=keys, how="left")
         else:
             out = crude.with_columns(
                 pl.col("crude").alias("value"),
                 pl.col("crude_lower").alias("lower_ci"),
                 pl.col("crude_upper").alias("upper_ci"),
+                pl.lit(None, dtype=pl.Float64).alias("variance"),
             )
-        ratio_in = counts if standardise else totals
         present_levels = set(counts.get_column(LEVEL).unique().to_list())
         if dim.reference in present_levels:
             rr = rate_ratio(
-                ratio_in,
+                counts if standardise else totals,
                 events="events",
                 population="population",
                 group=LEVEL,
@@ -179,12 +206,12 @@ def rates(
             out = out.with_columns(
                 pl.lit(None, dtype=pl.Float64).alias(c) for c in ("rate_ratio", "rr_lower", "rr_upper")
             )
-        out = out.with_columns(pl.lit(standardise).alias("standardised")).select(LEVEL, *RATE_COLUMNS)
+        out = out.with_columns(pl.lit(standardise).alias("standardised")).select(LEVEL, *EXACT_RATE_COLUMNS)
         frames.append(label_levels(out, dim).sort("measure", "order", maintain_order=True))
     if not frames:
         return pl.DataFrame()
     order = {m: i for i, m in enumerate(names)}
-    return pl.concat(frames, how="vertical_relaxed").sort(
+    table = pl.concat(frames, how="vertical_relaxed").sort(
         pl.col("dimension").replace_strict(
             {d: i for i, d in enumerate(dict.fromkeys(f.get_column("dimension").item(0) for f in frames))},
             return_dtype=pl.Int64,
@@ -193,23 +220,28 @@ def rates(
         "order",
         maintain_order=True,
     )
+    if exact:
+        return table
+    published = published_counts(table, ["events", "population"], settings=config.disclosure)
+    return recompute_rates(published, multiplier=multiplier, confidence=confidence)
 
 
-def published_dsr(
-    counts: pl.DataFrame,
-    *,
-    by: Sequence[str],
-    multiplier: float,
-    confidence: float,
-    settings: DisclosureSettings,
-) -> pl.DataFrame:
-    """:func:`healthgap.stats.dsr` of ``events``/``population`` by ``age_band``, safe to publish.
+def recompute_dsr(table: pl.DataFrame, *, confidence: float = 0.95) -> pl.DataFrame:
+    """Dobson's limits of each DSR in ``table`` from its ``events`` as published; ``variance`` dropped.
 
-    The DSR and its Dobson variance come from the exact counts. Dobson's limits,
-    DSR + sqrt(var / O) (O_L - O) and DSR + sqrt(var / O) (O_U - O), would give the exact
-    total O back (the ratio of the two distances to the DSR depends on O alone), so here O
-    is the total as published (rounded, disclosure rule 8), as are ``events`` and
-    ``population``; with rounding off this is :func:`~healthgap.stats.dsr` exactly.
+    The DSR (``value``) and its Dobson variance come from the exact counts. Dobson's
+    limits, DSR + sqrt(var / O) (O_L - O) and DSR + sqrt(var / O) (O_U - O), would give
+    the exact total O back (the ratio of the two distances to the DSR depends on O
+    alone), so here O is ``events`` as it will be published (rounded, disclosure rule
+    8); with exact counts this gives :func:`~healthgap.stats.dsr`'s limits. Pass it to
+    :func:`healthgap.disclosure.publish` as ``recompute=`` for a table of
+    :func:`intersection`.
+
+    Parameters
+    ----------
+    table : ``events``, ``value`` and ``variance`` columns (as :func:`intersection`
+        with ``exact=True`` returns them), counts rounded as they will be published.
+    confidence : confidence level of the limits.
 
     References
     ----------
@@ -217,24 +249,91 @@ def published_dsr(
        Stat Med 1991;10:457-462.
     .. [2] NHS Digital. Hospital Episode Statistics: disclosure control method (2018).
     """
-    from healthgap.stats.dsr import dobson_limits, dsr_table
+    from healthgap.stats.dsr import dobson_limits
 
-    out = dsr_table(
-        counts,
-        events="events",
-        population="population",
-        age_band="age_band",
-        by=list(by),
-        multiplier=multiplier,
-        confidence=confidence,
-    )
-    published = published_counts(out, ["events", "population"], settings=settings)
-    if published.equals(out):
-        return out.drop("variance")
     lower, upper = dobson_limits(
         pl.col("value"), pl.col("variance"), pl.col("events").cast(pl.Float64), confidence
     )  # null where the DSR is (fewer than 10 events)
-    return published.with_columns(lower.alias("lower_ci"), upper.alias("upper_ci")).drop("variance")
+    return table.with_columns(lower.alias("lower_ci"), upper.alias("upper_ci")).drop("variance")
+
+
+def recompute_rates(
+    table: pl.DataFrame, *, multiplier: float = 100, confidence: float = 0.95
+) -> pl.DataFrame:
+    """The simple statistics of a :func:`rates` table, from its counts as they will be published.
+
+    Pass it to :func:`healthgap.disclosure.publish` as ``recompute=`` (with the
+    ``multiplier`` and ``confidence`` the table was computed with): the crude rates
+    and their intervals, the crude rate ratios (dimensions that are not
+    age-standardised) and Dobson's limits of the DSRs (:func:`recompute_dsr`) come
+    from the published ``events`` and ``population`` (disclosure rule 8); the DSRs and
+    their ratios stay as computed from the exact counts. ``variance`` is dropped, so
+    the columns are :data:`RATE_COLUMNS`.
+
+    Parameters
+    ----------
+    table : a :func:`rates` (or :func:`prevalence`) table with ``exact=True``.
+    multiplier : rates per this many people.
+    confidence : confidence level of all intervals.
+
+    References
+    ----------
+    .. [1] NHS Digital. Hospital Episode Statistics: disclosure control method (2018):
+       percentages are calculated from the rounded numerator and denominator.
+    .. [2] Public Health England (2018). Technical Guide: Confidence Intervals.
+    """
+    from healthgap.stats import crude_rate
+
+    if table.is_empty():
+        return table
+    keys = ["dimension", LEVEL, "measure"]
+    stats = ("value", "lower_ci", "upper_ci", "statistic", "method", "note")
+    crude = crude_rate(
+        table.select(*keys, "events", "population"),
+        events="events",
+        population="population",
+        by=keys,
+        multiplier=multiplier,
+        confidence=confidence,
+    ).select(*keys, *[pl.col(c).alias(f"__crude_{c}") for c in stats])
+    std = pl.col("standardised")
+    joined = table.join(crude, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    out = recompute_dsr(joined, confidence=confidence).with_columns(
+        pl.col("__crude_value").alias("crude"),
+        pl.col("__crude_lower_ci").alias("crude_lower"),
+        pl.col("__crude_upper_ci").alias("crude_upper"),
+        *[pl.when(std).then(pl.col(c)).otherwise(pl.col(f"__crude_{c}")).alias(c) for c in stats],
+    )
+    return _recompute_crude_ratios(out, confidence=confidence).select(table.drop("variance").columns)
+
+
+def _recompute_crude_ratios(table: pl.DataFrame, *, confidence: float) -> pl.DataFrame:
+    """The rate ratios of the rows that are not age-standardised, from their counts (exact binomial)."""
+    from healthgap.stats import rate_ratio
+
+    crude = table.filter(~pl.col("standardised"))
+    if not crude.get_column("is_reference").any():
+        return table  # no reference level: the ratios are missing already
+    group = pl.when(pl.col("is_reference")).then(pl.lit(_REFERENCE)).otherwise(pl.col(LEVEL)).alias("__group")
+    keys = ["dimension", "measure", "__group"]
+    rr = rate_ratio(
+        crude.select("dimension", "measure", group, "events", "population"),
+        events="events",
+        population="population",
+        group="__group",
+        reference=_REFERENCE,
+        by=["dimension", "measure"],
+        confidence=confidence,
+    ).select(*keys, *[pl.col(c).alias(f"__rr_{c}") for c in ("value", "lower_ci", "upper_ci")])
+    std = pl.col("standardised")
+    return (
+        table.with_columns(group)
+        .join(rr, on=keys, how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(
+            pl.when(std).then(pl.col(c)).otherwise(pl.col(f"__rr_{s}")).alias(c)
+            for c, s in (("rate_ratio", "value"), ("rr_lower", "lower_ci"), ("rr_upper", "upper_ci"))
+        )
+    )
 
 
 def prevalence(
@@ -244,11 +343,13 @@ def prevalence(
     conditions: Sequence[str] | None = None,
     dimensions: Sequence[str] | None = None,
     confidence: float = 0.95,
+    exact: bool = False,
 ) -> pl.DataFrame:
     """Recorded prevalence (%) of each condition by each equity dimension.
 
     :func:`rates` with ``multiplier=100`` over the config's conditions present
-    in the data, plus ``condition_label``.
+    in the data, plus ``measure_label``. ``exact`` as for :func:`rates` (publish
+    with ``recompute=`` :func:`recompute_rates`, ``multiplier=100``).
 
     References
     ----------
@@ -258,7 +359,9 @@ def prevalence(
     lf = frame_of(people)
     present = lf.collect_schema().names()
     conds = [c for c in (conditions or config.conditions) if c in present]
-    out = rates(lf, config, measures=conds, dimensions=dimensions, multiplier=100, confidence=confidence)
+    out = rates(
+        lf, config, measures=conds, dimensions=dimensions, multiplier=100, confidence=confidence, exact=exact
+    )
     if out.is_empty():
         return out
     return out.with_columns(
@@ -364,7 +467,8 @@ def intersection(
     pl.DataFrame
         ``row_level``, ``row_label``, ``column_level``, ``column_label``,
         ``events``, ``population``, ``value``, ``lower_ci``, ``upper_ci``,
-        ``note`` (cells with under 10 events have no DSR).
+        ``note`` (cells with under 10 events have no DSR), ``variance`` (Dobson's):
+        exact aggregates, to publish with ``recompute=`` :func:`recompute_dsr`.
 
     References
     ----------
@@ -373,6 +477,7 @@ def intersection(
     .. [2] Public Health England (2018). Technical Guide: Confidence Intervals.
     """
     from healthgap.stats import counts_by_age_band
+    from healthgap.stats.dsr import dsr_table
 
     lf = frame_of(people)
     dims = {d.name: d for d in dimensions_in(config, lf, names=[rows, columns])}
@@ -384,12 +489,14 @@ def intersection(
         pl.col(condition).cast(pl.Int64).alias("events"),
     ).filter(pl.col("row_level").is_not_null() & pl.col("column_level").is_not_null())
     counts = counts_by_age_band(base.collect(), events="events", by=["row_level", "column_level"])
-    out = published_dsr(
+    out = dsr_table(
         counts.with_columns(pl.col("age_band").cast(pl.String)),
+        events="events",
+        population="population",
+        age_band="age_band",
         by=["row_level", "column_level"],
         multiplier=100,
         confidence=confidence,
-        settings=config.disclosure,
     )
     r_order = {lvl: i for i, lvl in enumerate(r.order)}
     c_order = {lvl: i for i, lvl in enumerate(c.order)}
@@ -420,6 +527,7 @@ def intersection(
             "lower_ci",
             "upper_ci",
             "note",
+            "variance",
         )
     )
 

@@ -1,20 +1,25 @@
 """Sentences several pages share, computed from published frames.
 
 The chapters never type a number: they call these helpers on the same
-disclosure-protected frames they publish, so the text always matches the
-charts, tables and downloads. A value that was suppressed is described as
-"not published (too few people)".
+disclosure-protected frames they publish (a :class:`~healthgap.disclosure.Published`,
+or its ``.frame``), so the text always matches the charts, tables and downloads.
+A value that was suppressed is described as "not published (too few people)".
 """
 
 from __future__ import annotations
 
+import re
+from typing import Any, TypeAlias
+
 import polars as pl
 
 from healthgap.descriptive import LEVEL
+from healthgap.disclosure import REASON_DERIVED, REASON_REFERENCE, Published
 from healthgap.text import format_number, lower_first
 
 __all__ = [
     "SUPPRESSED_TEXT",
+    "Table",
     "compare",
     "extremes",
     "fmt",
@@ -24,11 +29,74 @@ __all__ = [
     "ratio_phrase",
     "ratio_sentence",
     "row_of",
+    "select_published",
     "than",
     "value_of",
 ]
 
 SUPPRESSED_TEXT = "not published (too few people)"
+
+#: What the helpers read: a published frame, or the polars frame inside it.
+Table: TypeAlias = pl.DataFrame | Published
+
+
+def _frame(table: Table) -> pl.DataFrame:
+    return table.frame if isinstance(table, Published) else table
+
+
+#: A part of a ``suppression_reason`` that lists columns: "value, lower_ci: derived from a suppressed count".
+_LISTED = re.compile(r"^(?P<columns>[\w, ]+): (?P<why>.+)$")
+#: The parts whose column lists name the columns a suppression blanked (not a count's own reason).
+_LISTING = (REASON_DERIVED, REASON_REFERENCE)
+
+
+def _trim_reason(text: str, kept: set[str]) -> str | None:
+    """``text`` with the blanked columns that are not in ``kept`` left out of its lists."""
+    parts = []
+    for part in text.split("; "):
+        m = _LISTED.match(part)
+        if m is None or m["why"] not in _LISTING:
+            parts.append(part)
+            continue
+        columns = [c for c in m["columns"].split(", ") if c in kept]
+        if columns:
+            parts.append(f"{', '.join(columns)}: {m['why']}")
+    return "; ".join(parts) or None
+
+
+def select_published(published: Published, *columns: str) -> Published:
+    """Some columns of a published frame, with its disclosure bookkeeping right for them.
+
+    :meth:`Published.select <healthgap.disclosure.Published.select>` keeps ``suppressed``
+    and ``suppression_reason`` but drops each count's ``suppressed_<count>`` and
+    ``suppression_reason_<count>``, and leaves ``suppression_reason`` naming derived
+    columns that are no longer there (a table note would then list them by their
+    column names). This keeps the bookkeeping of the counts kept, in the frame's
+    order, and names in each reason only the columns kept: the frame is then what
+    publishing those columns alone gives. (It belongs in ``Published.select``; it is
+    here until that does it.)
+
+    Parameters
+    ----------
+    published : the published frame.
+    columns : the columns to keep (names), in order.
+    """
+    frame = published.frame
+    counts = tuple(c for c in published.counts if c in columns)
+    per_count = {f"{p}_{c}" for c in counts for p in ("suppressed", "suppression_reason")}
+    bookkeeping = [
+        c
+        for c in frame.columns
+        if c not in columns and (c in ("suppressed", "suppression_reason") or c in per_count)
+    ]
+    out = frame.select(*columns, *bookkeeping)
+    if "suppression_reason" in out.columns:
+        reasons = out.get_column("suppression_reason").drop_nulls().unique().to_list()
+        trimmed = {r: _trim_reason(r, set(columns)) for r in reasons}
+        out = out.with_columns(
+            pl.col("suppression_reason").replace_strict(trimmed, default=None, return_dtype=pl.String)
+        )
+    return Published(out, counts, published.settings)
 
 
 def fmt(x: float | None, dp: int = 1, *, suffix: str = "") -> str:
@@ -36,21 +104,21 @@ def fmt(x: float | None, dp: int = 1, *, suffix: str = "") -> str:
     return SUPPRESSED_TEXT if x is None else format_number(x, dp=dp) + suffix
 
 
-def row_of(table: pl.DataFrame, level: str, **filters: str) -> dict | None:
+def row_of(table: Table, level: str, **filters: str) -> dict[str, Any] | None:
     """The row of ``table`` at ``level`` (and column filters), or None."""
-    q = table.filter(pl.col(LEVEL) == str(level))
+    q = _frame(table).filter(pl.col(LEVEL) == str(level))
     for k, v in filters.items():
         q = q.filter(pl.col(k) == v)
     return q.row(0, named=True) if q.height else None
 
 
-def value_of(table: pl.DataFrame, level: str, column: str = "value", **filters: str) -> float | None:
+def value_of(table: Table, level: str, column: str = "value", **filters: str) -> float | None:
     """One value of ``table`` at ``level`` (None when missing or suppressed)."""
     row = row_of(table, level, **filters)
     return None if row is None else row.get(column)
 
 
-def group_name(row: dict, *, people: bool = False) -> str:
+def group_name(row: dict[str, Any], *, people: bool = False) -> str:
     """How a group reads in a sentence.
 
     ``people=False``: 'the most deprived fifth', 'the Asian group', 'women', 'Ipswich';
@@ -79,7 +147,7 @@ def _in(name: str) -> str:
     return ("among " if name.startswith(("people", "women", "men")) else "in ") + name
 
 
-def extremes(table: pl.DataFrame, *, column: str = "value", dp: int = 1, suffix: str = "%") -> str:
+def extremes(table: Table, *, column: str = "value", dp: int = 1, suffix: str = "%") -> str:
     """'highest in A (x%) and lowest in B (y%)' over the published rows of ``table``.
 
     References
@@ -87,7 +155,7 @@ def extremes(table: pl.DataFrame, *, column: str = "value", dp: int = 1, suffix:
     .. [1] Government Analysis Function (2021). Writing about statistics: describe the
        range before the detail.
     """
-    rows = table.filter(pl.col(column).is_not_null() & pl.col(column).is_finite())
+    rows = _frame(table).filter(pl.col(column).is_not_null() & pl.col(column).is_finite())
     if rows.height == 0:
         return "not published for any group (too few people)"
     if rows.height == 1:
@@ -118,7 +186,7 @@ def than(ratio: float | None) -> str:
 
 
 def gap_sentence(
-    table: pl.DataFrame,
+    table: Table,
     *,
     subject: str,
     level: str,
@@ -126,11 +194,15 @@ def gap_sentence(
     column: str = "value",
     dp: int = 1,
     suffix: str = "%",
+    unit: str | None = None,
     **filters: str,
 ) -> str:
     """A full sentence comparing two groups, or saying why they cannot be compared.
 
     '{subject} was x% in A against y% in B, a difference of d percentage points.'
+    ``unit`` follows the difference (default " percentage points" when ``suffix``
+    is "%", else nothing): ``suffix=" days", unit=" days"`` gives 'a difference
+    of 13 days.'
     """
     ra = row_of(table, level, **filters)
     rb = row_of(table, reference, **filters)
@@ -143,7 +215,8 @@ def gap_sentence(
             f"{subject[:1].upper() + subject[1:]} cannot be compared between {na} and {nb} because "
             "a group is too small to publish."
         )
-    unit = " percentage points" if suffix == "%" else ""
+    if unit is None:
+        unit = " percentage points" if suffix == "%" else ""
     return (
         f"{subject[:1].upper() + subject[1:]} was {fmt(a, dp, suffix=suffix)} {_in(na)} against "
         f"{fmt(b, dp, suffix=suffix)} {_in(nb)}, a difference of {fmt(abs(a - b), dp)}{unit}."
@@ -151,7 +224,7 @@ def gap_sentence(
 
 
 def compare(
-    table: pl.DataFrame,
+    table: Table,
     *,
     level: str,
     reference: str,
@@ -174,7 +247,7 @@ def compare(
 
 
 def ratio_sentence(
-    table: pl.DataFrame,
+    table: Table,
     *,
     dimension: str,
     measure: str,
@@ -192,6 +265,7 @@ def ratio_sentence(
     .. [1] Government Analysis Function (2021). Writing about statistics: say what the
        number means, and whether the difference could be due to chance.
     """
+    table = _frame(table)
     rows = table.filter(
         (pl.col("dimension") == dimension)
         & (pl.col("measure") == measure)

@@ -1,0 +1,197 @@
+"""The recorded disease page: its sentences, skip notes, publication and downloads, on small frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from healthgap.descriptive import prevalence
+from healthgap.disclosure import publish
+from healthgap.pages.recorded_disease import NO_AREAS, NOT_AVAILABLE, RecordedDiseasePage
+from tests.conftest import build_people
+from tests.pages.conftest import html_of
+
+OFF = {"enabled": False, "reason": "unit tests on tiny frames"}
+#: The default dimensions without locality (a configured dimension must be in the data).
+NO_LOCALITY = {"dimensions": ["imd_quintile", "ethnicity", "sex", "age_band"]}
+CONDITIONS = ("hypertension", "chd", "af", "heart_failure", "stroke_tia", "pad", "diabetes", "ckd")
+
+
+def graded(n: int = 4000, *, seed: int = 3, towards_deprived: bool = True) -> pl.DataFrame:
+    """People whose diabetes is much more (or less) common in more deprived deciles."""
+    people = build_people(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    decile = people["imd_decile"].to_numpy()
+    p = 0.02 + 0.02 * ((11 - decile) if towards_deprived else decile)
+    return people.with_columns(pl.Series("diabetes", rng.random(n) < p))
+
+
+def test_published_table_is_the_one_the_analysis_gives_with_published_counts(page_of):
+    """Crude rates come from the rounded counts, DSRs from the exact ones: exactly as before the move."""
+    page = page_of(RecordedDiseasePage, build_people(3000))
+    people, config = page.book.frame, page.config
+    before = publish(prevalence(people, config), counts=["events", "population"], settings=config.disclosure)
+    assert_frame_equal(page.published.frame, before.frame, rel_tol=1e-12)  # the same up to summation order
+    rows = page.published.frame.filter(pl.col("events").is_not_null() & (pl.col("events") > 0))
+    assert rows.height > 0
+    assert (rows["events"] % 5 == 0).all() and (rows["population"] % 5 == 0).all()
+    assert rows["crude"].to_list() == pytest.approx((100 * rows["events"] / rows["population"]).to_list())
+    exact = page.table.filter(pl.col("dimension") == "sex")
+    shown = page.published.frame.filter(pl.col("dimension") == "sex")
+    assert shown["value"].to_list() == pytest.approx(exact["value"].to_list(), rel=1e-12)  # DSR exact
+    assert "variance" not in page.published.columns
+    # age bands are not standardised: their rate ratios compare crude rates of the published counts
+    ages = page.published.frame.filter(
+        (pl.col("dimension") == "age_band") & (pl.col("measure") == "hypertension")
+    )
+    ref = ages.filter(pl.col("is_reference")).row(0, named=True)
+    band = ages.filter(pl.col("level") == "70-74").row(0, named=True)
+    assert band["rate_ratio"] == pytest.approx(band["crude"] / ref["crude"], rel=1e-12)
+    exact = page.table.filter((pl.col("dimension") == "age_band") & (pl.col("measure") == "hypertension"))
+    assert not np.allclose(
+        exact["rate_ratio"].fill_null(1).to_numpy(), ages["rate_ratio"].fill_null(1).to_numpy()
+    )
+
+
+def test_references_name_every_dimension_present(page_of):
+    page = page_of(RecordedDiseasePage, build_people(200))
+    assert page.references_text.startswith(
+        "the least deprived fifth, the White group, women, people aged 50-54 and "
+    )
+    assert page.references_text.endswith(" locality")
+    two = page_of(
+        RecordedDiseasePage,
+        build_people(200),
+        equity={
+            "dimensions": [
+                {"name": "imd_quintile", "order": ["1", "2", "3", "4", "5"], "reference": "5"},
+                "sex",
+            ]
+        },
+    )
+    assert two.references_text == "the least deprived fifth and women"
+
+
+def test_condition_prefers_then_falls_back(page_of):
+    page = page_of(RecordedDiseasePage, build_people(200).drop("diabetes"))
+    assert page.conditions[:2] == ("hypertension", "chd")
+    assert page.condition("diabetes") == "hypertension"
+    assert page.condition("diabetes", "chd") == "chd"
+    assert page.condition(fallback=1) == "chd"
+    assert page.condition(fallback=99) == page.conditions[-1]
+    assert page.condition("diabetes", fallback=None) is None
+    assert page.focus == "hypertension" and page.focus_name == "hypertension"
+
+
+def test_ratio_sentence_present(page_of):
+    page = page_of(RecordedDiseasePage, graded(), disclosure=OFF)
+    text = page.ratio_sentence("imd_quintile", "diabetes")
+    assert text.startswith("After allowing for age, people in the most deprived fifth were ")
+    assert "to have diabetes recorded as people in the least deprived fifth (rate ratio " in text
+    assert page.ratio_sentence("sex", "chd").startswith("After allowing for age, men were ")
+
+
+def test_ratio_sentence_absent_dimension_or_condition(page_of):
+    people = build_people(3000).drop("locality", "diabetes")
+    page = page_of(RecordedDiseasePage, people, disclosure=OFF, equity=NO_LOCALITY)
+    assert page.ratio_sentence("locality", optional=True) == ""
+    assert page.ratio_sentence("locality") == NOT_AVAILABLE
+    assert page.ratio_sentence("imd_quintile", "diabetes", fallback=None) == ""
+    assert "to have hypertension recorded" in page.ratio_sentence("sex", "diabetes")
+    assert "to have coronary heart disease recorded" in page.ratio_sentence("imd_quintile", fallback=1)
+
+
+def test_ratio_sentence_suppressed(page_of):
+    page = page_of(RecordedDiseasePage, build_people(300))
+    assert page.ratio_sentence("ethnicity", "diabetes") == (
+        "Rate ratios by ethnic group could not be published because some groups are too small."
+    )
+
+
+def test_geography_text_follows_the_area_column_and_boundaries(page_of, tmp_path):
+    tiles = page_of(RecordedDiseasePage, build_people(200))
+    assert tiles.geography_text == (
+        "shows recorded disease for each small area (LSOA) as a chart of equal-sized tiles "
+        "(the dataset has no boundaries to draw a map)."
+    )
+    assert page_of(RecordedDiseasePage, build_people(200).drop("lsoa")).geography_text == NO_AREAS
+    (tmp_path / "areas.geojson").write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    mapped = page_of(RecordedDiseasePage, build_people(200), data={"boundaries": "areas.geojson"})
+    assert mapped.geography_text == "maps recorded disease for each small area (LSOA)."
+
+
+def test_suppress_text_only_with_disclosure_control(page_of):
+    assert (
+        page_of(RecordedDiseasePage, build_people(100)).suppress_text
+        == " Counts from 1 to 7 are not published."
+    )
+    assert page_of(RecordedDiseasePage, build_people(100), disclosure=OFF).suppress_text == ""
+
+
+def test_steepest_gradient_sentence(page_of):
+    page = page_of(RecordedDiseasePage, graded(), disclosure=OFF)
+    text = page.steepest_sentence
+    assert text.startswith("The steepest gradient towards deprived areas is for diabetes: an SII of -")
+    assert "percentage points (95% CI " in text and text.endswith("times the rate of the least deprived end.")
+
+
+def test_no_steepest_gradient_when_no_condition_is_higher_in_deprived_areas(page_of):
+    people = graded(towards_deprived=False).drop([c for c in CONDITIONS if c != "diabetes"])
+    page = page_of(RecordedDiseasePage, people, disclosure=OFF)
+    assert page.indices is not None and page.indices.frame["sii"][0] > 0
+    assert page.steepest_sentence == ""
+
+
+def test_gradient_withheld_when_a_fifth_is_suppressed(page_of):
+    page = page_of(RecordedDiseasePage, build_people(400))  # rare conditions: some fifths have 1-7 cases
+    published = page.published.frame.filter(pl.col("dimension") == "imd_quintile")
+    withheld = published.filter(pl.col("events").is_null())["measure_label"].unique().to_list()
+    assert withheld and page.indices is not None
+    shown = page.indices.frame["condition"].to_list()
+    assert shown and not set(withheld) & set(shown)
+
+
+def test_gradient_table_and_skip_without_deprivation(page_of):
+    page = page_of(RecordedDiseasePage, graded(), disclosure=OFF)
+    markup = html_of(page.gradient_table())
+    assert 'id="sii"' in markup and "SII (percentage points)" in markup
+    assert (page.book.downloads / "recorded-disease" / "sii.csv").is_file()
+    no_imd = page_of(RecordedDiseasePage, build_people(200), equity={"dimensions": ["sex"]})
+    assert "no deprivation (IMD) column" in html_of(no_imd.gradient_table())
+    assert no_imd.steepest_sentence == ""
+
+
+def test_figure_describes_the_published_extremes(page_of):
+    page = page_of(RecordedDiseasePage, graded(), disclosure=OFF)
+    markup = html_of(page.figure("imd_quintile"))
+    assert 'id="prevalence-imd"' in markup
+    assert "for each deprivation (IMD quintile) group. For hypertension, it is highest in" in markup
+    csv = pl.read_csv(page.book.downloads / "recorded-disease" / "prevalence-imd.csv")
+    assert csv["dimension"].unique().to_list() == ["imd_quintile"]
+    assert "crude" not in csv.columns and "value" in csv.columns
+
+
+def test_figure_skip_notes(page_of):
+    page = page_of(RecordedDiseasePage, build_people(200).drop("locality"), equity=NO_LOCALITY)
+    assert "no locality column" in html_of(page.figure("locality"))
+    none = page_of(RecordedDiseasePage, build_people(200).drop(list(CONDITIONS)))
+    assert none.conditions == ()
+    assert "no recorded conditions" in html_of(none.figure("sex"))
+    assert "no recorded conditions" in html_of(none.download())
+    assert none.ratio_sentence("sex") == NOT_AVAILABLE
+
+
+def test_intersection_skip_without_ethnicity(page_of):
+    page = page_of(RecordedDiseasePage, build_people(200), equity={"dimensions": ["sex"]})
+    assert "no deprivation or ethnicity columns" in html_of(page.intersection_figure())
+
+
+def test_download_has_every_published_number(page_of):
+    page = page_of(RecordedDiseasePage, build_people(500))
+    html_of(page.download())
+    csv = pl.read_csv(page.book.downloads / "recorded-disease" / "prevalence-all.csv")
+    assert not {"order", "is_reference", "statistic", "method", "variance"} & set(csv.columns)
+    assert {"crude", "rate_ratio", "suppressed_events", "suppression_reason_population"} <= set(csv.columns)
+    assert csv.height == page.published.height

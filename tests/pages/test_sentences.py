@@ -1,0 +1,193 @@
+"""The sentence helpers several pages share: wording on present, absent and suppressed values."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from healthgap.config import DisclosureSettings
+from healthgap.disclosure import Published, publish
+from healthgap.pages.sentences import (
+    SUPPRESSED_TEXT,
+    compare,
+    extremes,
+    fmt,
+    gap_sentence,
+    group_name,
+    ratio_phrase,
+    ratio_sentence,
+    row_of,
+    select_published,
+    than,
+    value_of,
+)
+
+SETTINGS = DisclosureSettings()
+
+
+def _imd(values: list[float | None], events: list[int] | None = None) -> pl.DataFrame:
+    levels = [str(i + 1) for i in range(len(values))]
+    return pl.DataFrame(
+        {
+            "dimension": ["imd_quintile"] * len(values),
+            "level": levels,
+            "label": levels,
+            "events": events or [100] * len(values),
+            "population": [1000] * len(values),
+            "value": values,
+        }
+    )
+
+
+def _ratios(rr: list[float | None], lower: list[float | None], upper: list[float | None]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "dimension": ["sex"] * 2,
+            "dimension_label": ["Sex"] * 2,
+            "level": ["female", "male"],
+            "label": ["Female", "Male"],
+            "measure": ["chd"] * 2,
+            "is_reference": [True, False],
+            "rate_ratio": rr,
+            "rr_lower": lower,
+            "rr_upper": upper,
+        }
+    )
+
+
+def test_fmt_says_suppressed_for_a_missing_number():
+    assert fmt(1234.56, 1) == "1,234.6"
+    assert fmt(12.0, 0, suffix=" days") == "12 days"
+    assert fmt(None) == SUPPRESSED_TEXT
+
+
+def test_group_names_read_naturally():
+    assert group_name({"dimension": "imd_quintile", "level": "1", "label": "1"}) == "the most deprived fifth"
+    assert group_name({"dimension": "imd_quintile", "level": "3", "label": "3"}) == "deprivation fifth 3"
+    assert group_name({"dimension": "sex", "level": "male", "label": "Male"}, people=True) == "men"
+    assert group_name({"dimension": "age_band", "level": "50-54", "label": "50-54"}) == "people aged 50-54"
+    assert group_name({"dimension": "ethnicity", "level": "Not stated", "label": "Not stated"}) == (
+        "people with no ethnic group recorded"
+    )
+    assert group_name({"dimension": "locality", "level": "Ipswich", "label": "Ipswich"}, people=True) == (
+        "people in Ipswich"
+    )
+
+
+def test_helpers_read_a_published_frame_like_its_polars_frame():
+    table = _imd([12.34, 10.0, 8.0])
+    published = publish(table, counts=["events", "population"], settings=SETTINGS)
+    assert isinstance(published, Published)
+    assert row_of(published, "2") == row_of(published.frame, "2")
+    assert value_of(published, "1") == pytest.approx(12.34)
+    assert value_of(published, "9") is None
+    assert extremes(published) == extremes(table)
+
+
+def test_extremes_over_many_one_and_no_published_groups():
+    assert extremes(_imd([12.34, None, 8.0])) == (
+        "highest in the most deprived fifth (12.3%) and lowest in deprivation fifth 3 (8.0%)"
+    )
+    assert extremes(_imd([None, 7.26, None])) == "published only in deprivation fifth 2 (7.3%)"
+    assert extremes(_imd([None, None])) == "not published for any group (too few people)"
+
+
+def test_gap_sentence_present_suppressed_and_with_a_unit():
+    table = _imd([16.0, None, 6.7])
+    assert gap_sentence(table, subject="the share waiting", level="1", reference="3") == (
+        "The share waiting was 16.0% in the most deprived fifth against 6.7% in deprivation fifth 3, "
+        "a difference of 9.3 percentage points."
+    )
+    assert gap_sentence(table, subject="the share waiting", level="2", reference="3") == (
+        "The share waiting cannot be compared between deprivation fifth 2 and deprivation fifth 3 because "
+        "a group is too small to publish."
+    )
+    days = gap_sentence(table, subject="the median wait", level="1", reference="3", dp=0, suffix=" days")
+    assert days.endswith("a difference of 9.")  # no unit unless asked: unchanged behaviour
+    with_unit = gap_sentence(
+        table, subject="the median wait", level="1", reference="3", dp=0, suffix=" days", unit=" days"
+    )
+    assert with_unit == (
+        "The median wait was 16 days in the most deprived fifth against 7 days in deprivation fifth 3, "
+        "a difference of 9 days."
+    )
+
+
+def test_compare_and_ratio_phrases():
+    table = _imd([16.0, None, 6.7])
+    assert (
+        compare(table, level="1", reference="3")
+        == "16.0% against 6.7% (a difference of 9.3 percentage points)"
+    )
+    assert compare(table, level="2", reference="3").startswith("not comparable")
+    assert ratio_phrase(1.8) == "1.8 times as likely"
+    assert ratio_phrase(0.8) == "20% less likely"
+    assert ratio_phrase(1.01) == "about as likely"
+    assert ratio_phrase(None).startswith("(not published")
+    assert (than(0.8), than(1.2), than(None)) == ("than", "as", "as")
+
+
+def test_ratio_sentence_clear_chance_and_unpublished():
+    clear = _ratios([1.0, 1.5], [None, 1.2], [None, 1.9])
+    assert ratio_sentence(
+        clear, dimension="sex", measure="chd", reference="female", outcome="to have CHD"
+    ) == (
+        "After allowing for age, men were 1.5 times as likely to have CHD as women "
+        "(rate ratio 1.50, 95% CI 1.20 to 1.90)."
+    )
+    chance = _ratios([1.0, 0.8], [None, 0.6], [None, 1.1])
+    assert ratio_sentence(
+        chance, dimension="sex", measure="chd", reference="female", outcome="to have CHD"
+    ) == (
+        "After allowing for age, men were 20% less likely to have CHD than women "
+        "(rate ratio 0.80, 95% CI 0.60 to 1.10); the difference could be due to chance."
+    )
+    hidden = _ratios([1.0, None], [None, None], [None, None])
+    published = publish(hidden.with_columns(n=pl.lit(100)), counts=["n"], settings=SETTINGS)
+    assert ratio_sentence(published, dimension="sex", measure="chd", reference="female", outcome="x") == (
+        "Rate ratios by sex could not be published because some groups are too small."
+    )
+
+
+def test_select_published_keeps_each_counts_bookkeeping_and_names_only_kept_columns():
+    table = pl.DataFrame(
+        {
+            "dimension": ["sex"] * 3,
+            "level": ["female", "male", "other"],
+            "events": [3, 40, 50],
+            "population": [100, 200, 300],
+            "crude": [3.0, 20.0, 16.7],
+            "value": [3.1, 19.0, 16.0],
+        }
+    )
+    published = publish(table, counts=["events", "population"], settings=SETTINGS)
+    reason = published.frame.get_column("suppression_reason")[0]
+    assert "crude, value: derived from a suppressed count" in reason
+    narrow = select_published(published, "level", "events", "population", "value")
+    assert narrow.columns == [
+        "level",
+        "events",
+        "population",
+        "value",
+        *[c for c in published.columns if c.startswith("suppress")],
+    ]
+    assert "suppressed_events" in narrow.columns and "suppression_reason_population" in narrow.columns
+    assert narrow.counts == ("events", "population")
+    assert narrow.frame.get_column("suppression_reason")[0] == reason.replace("crude, value", "value")
+    assert (
+        narrow.frame.get_column("suppression_reason")[2]
+        == published.frame.get_column("suppression_reason")[2]
+    )
+    # publishing those columns alone gives the same frame
+    alone = publish(
+        table.select("level", "events", "population", "value"),
+        counts=["events", "population"],
+        by=[],
+        settings=SETTINGS,
+    )
+    assert narrow.frame.equals(alone.frame)
+    # a list that loses every column goes; the count's own reason stays
+    bare = select_published(published, "level", "events")
+    assert bare.frame.get_column("suppression_reason")[0].startswith("events: count of 1-7")
+    assert "derived" not in bare.frame.get_column("suppression_reason")[0]
+    assert bare.counts == ("events",) and "suppressed_population" not in bare.columns
