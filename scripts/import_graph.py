@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("healthgap.errors", "healthgap.vocabulary", "healthgap.contract", "healthgap.palette",
                     "healthgap.text")),
     ("config", ("healthgap.config", "healthgap._configload", "healthgap.profiles")),
-    ("data", ("healthgap.data", "healthgap._validation", "healthgap._lookup", "healthgap.synth",
+    ("data", ("healthgap.data", "healthgap._validation", "healthgap._lookup", "healthgap.sql", "healthgap.synth",
               "healthgap.examples", "healthgap.engine")),
     ("stats", ("healthgap.stats",)),
     ("disclosure", ("healthgap.disclosure",)),

@@ -207,9 +207,18 @@ def test_mapped_column_absent_from_the_file(tmp_path, make_people):
     ]
 
 
-def test_missing_deprivation(tmp_path, make_people):
-    found = problems(setup_case(tmp_path, make_people().drop("imd_decile")))
-    assert any(p.startswith("Neither imd_decile nor imd_quintile is present") for p in found)
+def test_deprivation_is_optional_unless_a_dimension_asks_for_it(tmp_path, make_people):
+    people = make_people().drop("imd_decile")
+    found = problems(setup_case(tmp_path, people))
+    assert found == [
+        "equity.dimensions[0].name: 'imd_decile or imd_quintile' is not in the data. "
+        "Fix: map its column in data.columns, or remove it from equity.dimensions[0].name."
+    ]
+    (tmp_path / "c.yml").write_text("data:\n  path: people.parquet\n", encoding="utf-8")
+    config = load_config(tmp_path / "c.yml")
+    assert "imd_quintile" not in [d.name for d in config.dimensions]
+    report = validate(config)
+    assert report.ok and "imd_decile or imd_quintile" in report.missing_optional
 
 
 def test_wrong_type(tmp_path, make_people):
@@ -221,7 +230,7 @@ def test_wrong_type(tmp_path, make_people):
     assert found == [
         (
             "age: 4 value(s) are not whole numbers, e.g. 'forty' (4 rows). "
-            "Fix: clean the column or map the codes in data.codes.age."
+            "Fix: clean the column or map the codes in data.codes.age (null for missing)."
         )
     ]
 

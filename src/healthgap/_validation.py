@@ -8,13 +8,9 @@ from pathlib import Path
 __all__ = ["ValidationReport"]
 
 _WIDTH = 100
-_SHOWN_CODES = ("sex", "ethnicity", "imd_quintile", "imd_decile", "smoking")
 
 
-def _order_key(name: str):
-    from healthgap.contract import CONTRACT
-
-    codes = CONTRACT[name].codes
+def _order_key(codes: tuple[str, ...]):
     if codes:
         return lambda item: codes.index(item[0]) if item[0] in codes else len(codes)
     return lambda item: int(item[0]) if item[0].lstrip("-").isdigit() else 0
@@ -32,8 +28,11 @@ class ValidationReport:
     source_columns : column names in the file.
     rows : number of rows (0 if unreadable).
     completeness : canonical column -> share of rows with a value.
+    missing : canonical column -> number of rows without a value.
     distributions : canonical column -> [(code, rows), ...], most common first.
-    missing_optional : optional contract columns the data does not have.
+    missing_optional : optional columns (core, declared measures) the data does not have.
+    shown : columns whose code distribution the report shows.
+    code_order : column -> its codes in display order (empty: as found).
     problems : errors; the data cannot be used until they are fixed.
     warnings : things worth checking that do not stop the analysis.
     """
@@ -44,8 +43,11 @@ class ValidationReport:
     source_columns: list[str] = field(default_factory=list)
     rows: int = 0
     completeness: dict[str, float] = field(default_factory=dict)
+    missing: dict[str, int] = field(default_factory=dict)
     distributions: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     missing_optional: list[str] = field(default_factory=list)
+    shown: list[str] = field(default_factory=list)
+    code_order: dict[str, tuple[str, ...]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -74,11 +76,15 @@ class ValidationReport:
             out.append("Completeness (% of rows with a value):")
             width = max(len(n) for n in self.completeness)
             out += self._packed([f"{n:<{width}} {100 * s:5.1f}" for n, s in self.completeness.items()])
-            shown = [n for n in _SHOWN_CODES if n in self.distributions]
+            gaps = [f"{n} {m:,}" for n, m in self.missing.items() if m]
+            if gaps:
+                out.append("Missing values (rows):")
+                out += self._packed(gaps)
+            shown = [n for n in self.shown if n in self.distributions]
             if shown:
                 out.append("Codes (% of rows):")
             for name in shown:
-                dist = sorted(self.distributions[name], key=_order_key(name))
+                dist = sorted(self.distributions[name], key=_order_key(self.code_order.get(name, ())))
                 total = sum(n for _, n in dist) or 1
                 parts = ", ".join(f"{v} {100 * n / total:.1f}%" for v, n in dist[:10])
                 out.append(f"  {name:<12} {parts}"[:_WIDTH])

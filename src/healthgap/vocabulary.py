@@ -17,6 +17,7 @@ from healthgap.contract import CONTRACT
 
 __all__ = [
     "BOOLEAN_TOKENS",
+    "MISSING_TOKENS",
     "SYNONYMS",
     "NHS_ETHNIC_CATEGORY",
     "NHS_ETHNIC_NAMES",
@@ -29,6 +30,10 @@ BOOLEAN_TOKENS: dict[str, bool] = {
     **dict.fromkeys(("true", "t", "yes", "y", "1", "1.0"), True),
     **dict.fromkeys(("false", "f", "no", "n", "0", "0.0"), False),
 }
+
+#: Spellings of a missing value in numeric and true/false columns (case-insensitive): R's NA,
+#: SAS's ".", and the usual words. Text and category columns keep them as written.
+MISSING_TOKENS: frozenset[str] = frozenset(("na", "n/a", "nan", "null", "none", "."))
 
 #: Other names a canonical column often goes by (compared lower-case, without punctuation).
 SYNONYMS: dict[str, tuple[str, ...]] = {
