@@ -164,9 +164,11 @@ def _convert(name: str, dtype: pl.DataType, config: Config) -> tuple[pl.Expr, pl
         return _text(raw), raw
     if col.kind == "text":
         text = _mapped(_text(raw, dtype), codes)
+        text = _not_missing_token(text) if col.group == "equity" else text
         return text, text
     if col.kind == "category":
         mapped = _mapped(_text(raw, dtype), codes)
+        mapped = _not_missing_token(mapped) if col.group == "equity" else mapped
         canon = mapped.str.to_lowercase().replace_strict(
             [c.lower() for c in col.codes], list(col.codes), default=None, return_dtype=pl.String
         )

@@ -41,7 +41,7 @@ from healthgap.config._model import (
     contract_of,
 )
 from healthgap.config._parse import parse_mapping
-from healthgap.config._profiles import DEFAULT_PROFILE, packaged_profiles
+from healthgap.config._profiles import DEFAULT_PROFILE, Profile, packaged_profiles, read_profile
 from healthgap.config._sql import SqlError, compile_sql, replace_columns, sql_columns
 from healthgap.errors import ConfigError  # re-exported
 
@@ -71,6 +71,8 @@ __all__ = [
     "DEFAULT_DIMENSIONS",
     "DEFAULT_PROFILE",
     "packaged_profiles",
+    "Profile",
+    "read_profile",
     "project_root",
     "parse_file",
     "parse_mapping",

@@ -18,7 +18,7 @@ from healthgap.config._measures import parse_indicators, parse_measures
 from healthgap.config._model import Indicator, Measure
 from healthgap.contract import PROFILES
 
-__all__ = ["Profile", "load_profile", "packaged_profiles", "DEFAULT_PROFILE", "PROFILE_KEYS"]
+__all__ = ["Profile", "load_profile", "read_profile", "packaged_profiles", "DEFAULT_PROFILE", "PROFILE_KEYS"]
 
 DEFAULT_PROFILE = "cvd"
 PROFILE_KEYS = ("description", "measures", "indicators", "model")
@@ -87,3 +87,23 @@ def load_profile(c: Checker, raw: dict[str, Any]) -> Profile:
     c.problems += inner.problems
     name = value.strip() if path.parent == PROFILES else str(path)
     return Profile(name=name, measures=measures, indicators=indicators, target=target)
+
+
+def read_profile(value: str = DEFAULT_PROFILE, *, base: Path | None = None) -> Profile:
+    """A profile by packaged name (``"cvd"``) or path (relative to ``base``, default the
+    current folder).
+
+    Raises
+    ------
+    ConfigError
+        The profile cannot be found or does not match the schema (every problem listed).
+    """
+    from healthgap.config._check import HEADER
+    from healthgap.errors import ConfigError
+
+    c = Checker(base or Path.cwd())
+    profile = load_profile(c, {"profile": value})
+    if c.problems:
+        lines = "\n".join(f"  - {p}" for p in c.problems)
+        raise ConfigError(f"{HEADER.format(path=value)}\n{lines}")
+    return profile
