@@ -10,69 +10,36 @@ problem together.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import replace
-from pathlib import Path
 
 import polars as pl
 
 from healthgap._lookup import lookups
-from healthgap._validation import ValidationReport
+from healthgap._validation import (
+    ValidationReport,
+    close_columns,
+    column_aggregates,
+    config_problems,
+    config_warnings,
+    fill_report,
+    todo_problems,
+)
 from healthgap.config import AGE_BANDS, Config, Dimension
-from healthgap.contract import CORE, REQUIRED, Column
+from healthgap.contract import REQUIRED, Column
 from healthgap.errors import DataError
-from healthgap.sql import derive, indicator_columns
-from healthgap.vocabulary import BOOLEAN_TOKENS, MISSING_TOKENS, guess_codes
+from healthgap.sql import derive
+from healthgap.vocabulary import BOOLEAN_TOKENS, MISSING_TOKENS
 
 __all__ = ["load", "validate", "resolve_dimensions", "ValidationReport", "DataError"]
-#: Columns whose out-of-range values are errors; other ranges only warn.
-STRICT_RANGES = ("age", "imd_decile", "imd_quintile")
 
 MISSING_FILE = "data.path: file not found: {path}. Fix: correct data.path in {config}{hint}."
 UNREADABLE = "data.path: cannot read {path} as {fmt}: {detail}. Fix: check the file is a valid {fmt} file, or set data.format."
-EMPTY = "The table {path} has no rows."
 MISSING_COLUMN = "Required column {name!r} is missing{close}. Fix: map it in the config, data.columns: {{{name}: <column in your file>}}."
 MAPPED_ABSENT = "{where}: the file has no column {source!r}{close}."
 SHARED_SOURCE = (
     "{name}: the file column {source!r} is both {name} (by its name) and {other} ({where}). "
     "Fix: map {name} to another column, or declare it absent with data.columns: {{{name}: null}}."
 )
-UNMAPPED = (
-    "{name}: {n} value(s) are not valid codes: {values}. Valid codes: {valid}. Fix: map them in the "
-    "config, e.g. data.codes: {{{name}: {{{example!r}: {target}}}}} (or null to treat as missing)."
-)
-WRONG_TYPE = "{name}: {n} value(s) are not {kind}, e.g. {values}. Fix: clean the column or map the codes in data.codes.{name} (null for missing)."
-OUT_OF_RANGE = "{name}: {n} value(s) outside {lo}-{hi} (found {mn} to {mx})."
-DUPLICATES = (
-    "person_id: {n} rows share an identifier with another row, e.g. {values}. Fix: one row per person."
-)
-NULL_IDS = "person_id: {n} rows have no identifier. Fix: every row needs a unique person_id."
-ALL_NULL = "{name}: every value is empty. Fix: map the right source column, or remove the column."
-NOT_IN_DATA = (
-    "{key}: {name!r} is not in the data{close}. Fix: map its column in data.columns, or remove it from {key}."
-)
-AUX_MISSING = "data.{key}: file not found: {path}. Fix: correct the path or set data.{key}: null."
-TODO_LEFT = "{path} line {line}: a TODO is left: {text!r}. Fix: resolve it, then delete the TODO marker."
-FOLLOW_UP_FEATURE = (
-    "model.features: {name!r} is measured during the follow-up (timing: follow-up), so a model predicting "
-    "{target} would see the outcome period. Fix: remove it from model.features, or declare its timing "
-    "baseline if it is known at the start."
-)
-FEW_LEVELS = "{where}: the dimension {name!r} has {n} level(s) in the data; comparing groups needs 2 or more."
-BAD_INDICATOR = "indicators: {name!r} cannot be computed: {reason}."
-
-#: Columns whose code distribution the report shows (with every custom dimension).
-_SHOWN = ("sex", "ethnicity", "imd_quintile", "imd_decile", "smoking")
-_KIND_WORDS = {"integer": "whole numbers", "float": "numbers", "boolean": "true/false values"}
-
-
-def _close(name: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=3, cutoff=0.5)
-    normal = {o.lower().replace("_", "").replace(" ", ""): o for o in options}
-    key = name.lower().replace("_", "")
-    hits = [o for k, o in normal.items() if key in k or (len(k) > 2 and k in key)]
-    found = list(dict.fromkeys([*close, *hits]))[:3]
-    return f" (close columns in the file: {', '.join(map(repr, found))})" if found else ""
 
 
 def _select(config: Config, names: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -88,7 +55,9 @@ def _select(config: Config, names: list[str]) -> tuple[dict[str, str], list[str]
         if source not in names:
             if canon in src.columns:
                 where = src.origins.get(canon, f"data.columns.{canon}")
-                problems.append(MAPPED_ABSENT.format(where=where, source=source, close=_close(source, names)))
+                problems.append(
+                    MAPPED_ABSENT.format(where=where, source=source, close=close_columns(source, names))
+                )
             continue
         other = claimed.get(source)
         if canon not in src.columns and other is not None and other != canon:
@@ -98,7 +67,7 @@ def _select(config: Config, names: list[str]) -> tuple[dict[str, str], list[str]
         chosen[canon] = source
     for name in REQUIRED:
         if name not in chosen and name not in src.columns:
-            problems.append(MISSING_COLUMN.format(name=name, close=_close(name, names)))
+            problems.append(MISSING_COLUMN.format(name=name, close=close_columns(name, names)))
     return chosen, problems
 
 
@@ -193,98 +162,8 @@ def _convert(name: str, dtype: pl.DataType, config: Config) -> tuple[pl.Expr, pl
     return number, raw
 
 
-def _aggregates(col: Column, canon: pl.Expr, raw: pl.Expr) -> list[pl.Expr]:
-    name = col.name
-    out = [canon.null_count().alias(f"{name}:null")]
-    if col.kind in ("integer", "float", "boolean", "category"):
-        bad = raw.is_not_null() & canon.is_null()
-        out.append(bad.sum().alias(f"{name}:bad"))
-        sample = raw.cast(pl.String).filter(bad)
-        out.append(sample.value_counts(sort=True).head(6).implode().alias(f"{name}:badvals"))
-    if col.minimum is not None:
-        outside = (canon < col.minimum) | (canon > col.maximum)
-        out += [
-            outside.sum().alias(f"{name}:outside"),
-            canon.min().cast(pl.Float64).alias(f"{name}:min"),
-            canon.max().cast(pl.Float64).alias(f"{name}:max"),
-        ]
-    if col.kind in ("category", "boolean") or col.group == "equity" or name in ("imd_decile", "imd_quintile"):
-        out.append(canon.cast(pl.String).drop_nulls().value_counts(sort=True).implode().alias(f"{name}:dist"))
-    if name == "person_id":
-        dup = canon.is_duplicated() & canon.is_not_null()
-        out += [
-            dup.sum().alias("person_id:dup"),
-            canon.filter(dup).unique(maintain_order=True).head(5).implode().alias("person_id:dupvals"),
-        ]
-    return out
-
-
-def _fmt(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:g}"
-
-
 def _counts(values: list[dict]) -> list[tuple[str, int]]:
     return [(str(next(iter(d.values()))), int(d["count"])) for d in values]
-
-
-def _guess_code(col: Column, value: str) -> str:
-    """The canonical code an unmapped ``value`` most likely means, for the error's example."""
-    codes = col.codes
-    guessed = guess_codes(col.name, [value])[0].get(value, "?") if col.name in _SHOWN else "?"
-    if guessed != "?":
-        return "null" if guessed is None else guessed
-    prefix = [c for c in codes if c.lower().startswith(value.lower())]
-    close = prefix or difflib.get_close_matches(value, codes, n=1, cutoff=0.6)
-    return close[0] if close else ("Not stated" if "Not stated" in codes else "null")
-
-
-def _check_config_columns(config: Config, present: set[str]) -> list[str]:
-    problems = []
-    opts = sorted(present)
-    for key, name in config.requested:
-        if name in present or name in REQUIRED:
-            continue
-        if name == "imd_quintile" and "imd_decile" in present:
-            continue
-        close = difflib.get_close_matches(name, opts, n=1)
-        shown = "imd_decile or imd_quintile" if name == "imd_quintile" else name
-        problems.append(
-            NOT_IN_DATA.format(key=key, name=shown, close=f" (did you mean {close[0]!r}?)" if close else "")
-        )
-    for key in ("truth", "boundaries"):
-        path = getattr(config.data, key)
-        if path is not None and not Path(path).is_file():
-            problems.append(AUX_MISSING.format(key=key, path=path))
-    return problems
-
-
-def _todo_lines(config: Config) -> list[str]:
-    """Every line of the config file still holding a TODO (left by ``healthgap init``)."""
-    try:
-        lines = config.path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return []
-    return [
-        TODO_LEFT.format(path=config.path.name, line=i, text=line.strip()[:120])
-        for i, line in enumerate(lines, start=1)
-        if "TODO" in line
-    ]
-
-
-def _config_warnings(config: Config, schema: pl.Schema) -> tuple[list[str], list[str]]:
-    """(problems, warnings) about the config against the loaded columns: indicators, features."""
-    problems = []
-    for indicator in config.indicators:
-        compiled = indicator_columns(indicator, schema)
-        if isinstance(compiled, str) and "does not have" not in compiled:
-            problems.append(BAD_INDICATOR.format(name=indicator.name, reason=compiled))
-    timing = {m.name: m.timing for m in config.measures}
-    warnings = [
-        FOLLOW_UP_FEATURE.format(name=f, target=config.model.target or "the target")
-        for f in config.model.features
-        if timing.get(f) == "follow-up"
-    ]
-    return problems, warnings
 
 
 def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
@@ -312,15 +191,15 @@ def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
         format=config.data.format,
         synthetic=config.data.synthetic,
         source_columns=names,
-        problems=_todo_lines(config) + problems,
+        problems=todo_problems(config) + problems,
     )
     if lf is not None:
         schema = lf.collect_schema()
         present = set(schema.names())
-        report.problems += _check_config_columns(config, present)
+        report.problems += config_problems(config, present, names)
         canon = {n: _convert(n, schema[n], config) for n in schema.names()}
         exprs = [pl.len().alias(":rows")] + [
-            e for n, (c, r) in canon.items() for e in _aggregates(config.contract[n], c, r)
+            e for n, (c, r) in canon.items() for e in column_aggregates(config.contract[n], c, r)
         ]
         try:
             row = lf.select(exprs).collect().row(0, named=True)
@@ -330,12 +209,12 @@ def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
                 UNREADABLE.format(path=config.data.path, fmt=config.data.format, detail=detail)
             )
         else:
-            _fill(report, row, [n for n in config.contract if n in present], config)
+            fill_report(report, row, [n for n in config.contract if n in present], config)
             loaded = pl.Schema(
                 {n: config.contract[n].dtype for n in present}
                 | ({"imd_quintile": pl.Int64()} if "imd_decile" in present else {})
             )
-            more, warnings = _config_warnings(config, loaded)
+            more, warnings = config_warnings(config, loaded)
             report.problems += more
             report.warnings += warnings
     if report.problems and raise_errors:
@@ -343,89 +222,6 @@ def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
         err.report = report
         raise err
     return report
-
-
-def _fill(report: ValidationReport, row: dict, present: list[str], config: Config) -> None:
-    rows = int(row[":rows"])
-    report.rows = rows
-    if rows == 0:
-        report.problems.append(EMPTY.format(path=report.source))
-        return
-    for name in present:
-        col = config.contract[name]
-        nulls = int(row[f"{name}:null"])
-        report.completeness[name] = (rows - nulls) / rows
-        report.missing[name] = nulls
-        bad = int(row.get(f"{name}:bad") or 0)
-        if bad:
-            counts = _counts(row[f"{name}:badvals"])
-            values = ", ".join(f"{v!r} ({n:,} row{'s' if n != 1 else ''})" for v, n in counts)
-            if col.kind == "category":
-                target = _guess_code(col, counts[0][0])
-                report.problems.append(
-                    UNMAPPED.format(
-                        name=name,
-                        n=f"{bad:,}",
-                        values=values,
-                        valid=", ".join(col.codes),
-                        example=counts[0][0],
-                        target=target,
-                    )
-                )
-            else:
-                report.problems.append(
-                    WRONG_TYPE.format(name=name, n=f"{bad:,}", kind=_KIND_WORDS[col.kind], values=values)
-                )
-        elif nulls == rows:
-            report.problems.append(ALL_NULL.format(name=name))
-        outside = int(row.get(f"{name}:outside") or 0)
-        if outside and col.minimum is not None and col.maximum is not None:  # only ranged columns count
-            msg = OUT_OF_RANGE.format(
-                name=name,
-                n=f"{outside:,}",
-                lo=_fmt(col.minimum),
-                hi=_fmt(col.maximum),
-                mn=_fmt(row[f"{name}:min"]),
-                mx=_fmt(row[f"{name}:max"]),
-            )
-            (report.problems if name in STRICT_RANGES else report.warnings).append(
-                msg
-                + (
-                    " Fix: correct or remove these rows."
-                    if name in STRICT_RANGES
-                    else " They are kept; check them."
-                )
-            )
-        if f"{name}:dist" in row:
-            report.distributions[name] = _counts(row[f"{name}:dist"])
-    if row.get("person_id:dup"):
-        report.problems.append(
-            DUPLICATES.format(
-                n=f"{int(row['person_id:dup']):,}", values=", ".join(map(repr, row["person_id:dupvals"]))
-            )
-        )
-    if "person_id" in present and 0 < int(row["person_id:null"]) < rows:
-        report.problems.append(NULL_IDS.format(n=f"{int(row['person_id:null']):,}"))
-    for i, d in enumerate(config.dimensions):
-        if config.contract.get(d.name, CORE["age"]).group == "equity" and d.name in report.distributions:
-            n = len(report.distributions[d.name])
-            if n < 2:
-                report.warnings.append(FEW_LEVELS.format(where=f"equity.dimensions[{i}]", name=d.name, n=n))
-    report.missing_optional = [
-        n
-        for n in CORE
-        if n not in present and not CORE[n].required and n not in ("imd_decile", "imd_quintile")
-    ]
-    if not {"imd_decile", "imd_quintile"} & set(present):
-        report.missing_optional.append("imd_decile or imd_quintile")
-    report.missing_optional += [n for n in config.dropped if n not in present]
-    report.shown = [n for n in _SHOWN if n in present] + [
-        n for n in present if config.contract[n].group == "equity"
-    ]
-    report.code_order = {n: config.contract[n].codes for n in report.shown}
-    for name, share in report.completeness.items():
-        if config.contract[name].required and 0 < share < 0.95 and name != "person_id":
-            report.warnings.append(f"{name}: only {share:.1%} of rows have a value.")
 
 
 _CACHE: dict[str, ValidationReport] = {}
