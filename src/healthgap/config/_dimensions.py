@@ -36,6 +36,7 @@ NOT_GROUPS = (
 EMPTY = "equity.dimensions: the list is empty. Fix: list at least one dimension, e.g. - imd_quintile."
 TWICE = "{at}: {name!r} is listed twice. Fix: remove the duplicate."
 LISTED_TWICE = "{at}.order: level(s) {levels} listed more than once. Fix: list each level once."
+TOO_FEW = '{at}.order: {n} level(s); comparing groups needs 2 or more. Fix: list every level, e.g. order: ["1", "2"].'
 LABEL_LEVEL = "{at}.labels.{level}: {level!r} is not one of the levels{hint} Levels: {levels}."
 NOT_A_LEVEL = (
     "{at}.reference: {reference!r} is not among the levels of {name}{hint} Fix: use one of {levels}."
@@ -66,7 +67,7 @@ def _base(c: Checker, node: dict, at: str, name: str, measures: dict[str, Measur
         codes = core.codes if core is not None else measure.codes  # type: ignore[union-attr]
         return Dimension(name, label, codes, {}, "", noun=lower_first(label), column=name)
     if "label" not in node:
-        valid = (*DEFAULT_DIMENSIONS, *(k for k, v in CORE.items() if v.kind == "text"))
+        valid = tuple(dict.fromkeys((*DEFAULT_DIMENSIONS, *(k for k, v in CORE.items() if v.kind == "text"))))
         c.add(NOT_A_DIMENSION.format(at=at, name=name, hint=suggest(name, valid), valid=", ".join(valid)))
         return None
     return Dimension(name, str(node["label"]), (), {}, "", column=name)
@@ -80,6 +81,8 @@ def _levels(c: Checker, node: dict, at: str, base: Dimension) -> tuple[str, ...]
         return base.order
     levels = [c.level(v, f"{at}.order[{i}]") for i, v in enumerate(raw)]
     order = tuple(v for v in levels if v is not None)
+    if len(order) < 2:
+        c.add(TOO_FEW.format(at=at, n=len(order)))
     dupes = sorted({v for v in order if order.count(v) > 1})
     if dupes:
         c.add(LISTED_TWICE.format(at=at, levels=", ".join(dupes)))

@@ -268,6 +268,15 @@ class Config:
                 return i
         raise KeyError(NO_INDICATOR.format(name=name, path=self.path, hint=_hint(name, self.indicators)))
 
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The model's features: ``model.features`` when the config lists them, else ``age`` and
+        every baseline measure (except the target)."""
+        if self.model.features:
+            return self.model.features
+        baseline = (m.name for m in self.measures if m.timing == "baseline" and m.name != self.model.target)
+        return ("age", *baseline)
+
     @cached_property
     def contract(self) -> dict[str, Column]:
         """Every column this config can load, in the loaded table's order (see :func:`contract_of`)."""

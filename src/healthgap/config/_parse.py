@@ -26,7 +26,7 @@ from healthgap.config._model import (
     contract_of,
 )
 from healthgap.config._profiles import load_profile
-from healthgap.contract import CORE, PROTECTED
+from healthgap.contract import CORE, PROTECTED, TRUTH_PREFIX
 from healthgap.errors import ConfigError
 
 __all__ = ["parse_mapping", "TOP_KEYS", "REPORT_KEYS", "MODEL_KEYS", "DISCLOSURE_KEYS"]
@@ -69,6 +69,7 @@ TARGET_TYPE = (
     "model.target: {target!r} is a {type} measure; the target must be a flag or a count. Valid: {valid}."
 )
 SOURCE_OF = "; it is the file column of the measure {name!r}: use the measure's name"
+TRUTH_TARGET = "; a true-status column cannot be the target: did you mean {name!r}?"
 FEATURE_IS_TARGET = "model.features: {name!r} is the target and cannot also be a feature. Fix: remove it."
 FEATURE_PROTECTED = (
     "model.features: {name!r} is a protected characteristic or equity dimension but model.exclude_protected "
@@ -103,7 +104,13 @@ def _target(c: Checker, node: dict, measures: tuple[Measure, ...], default: str)
         c.add(TARGET_TYPE.format(target=target, type=found.type, valid=", ".join(valid)))
     elif found is None:
         by_source = next((m.name for m in measures if m.column == target and m.name in valid), None)
-        hint = SOURCE_OF.format(name=by_source) + "." if by_source else suggest(target, valid)
+        truth = target.removeprefix(TRUTH_PREFIX)
+        if by_source:
+            hint = SOURCE_OF.format(name=by_source) + "."
+        elif truth != target and truth in valid:
+            hint = TRUTH_TARGET.format(name=truth)
+        else:
+            hint = suggest(target, valid)
         c.add(BAD_TARGET.format(target=target, hint=hint, valid=", ".join(valid) or "none declared"))
     return target
 
