@@ -429,7 +429,12 @@ def test_only_person_id_and_age_are_required(tmp_path, make_people):
     report = validate(config)
     assert report.ok and {"sex", "ethnicity", "imd_decile or imd_quintile"} <= set(report.missing_optional)
     assert load(config).collect().columns == ["person_id", "age", "chd", "cvd_admissions"]
-    declared = setup_case(tmp_path, people, data={"columns": {"ethnicity": None, "sex": None}}, equity={"dimensions": ["age_band"]})
+    declared = setup_case(
+        tmp_path,
+        people,
+        data={"columns": {"ethnicity": None, "sex": None}},
+        equity={"dimensions": ["age_band"]},
+    )
     assert validate(declared).ok
 
 
@@ -437,9 +442,9 @@ def test_a_file_column_read_twice_by_its_name_and_a_mapping(tmp_path, make_peopl
     from healthgap.data import SHARED_SOURCE
 
     config = setup_case(tmp_path, make_people(), data={"columns": {"ethnicity": "sex"}})
-    assert SHARED_SOURCE.format(name="sex", source="sex", other="ethnicity", where="data.columns.ethnicity") in problems(
-        config
-    )
+    assert SHARED_SOURCE.format(
+        name="sex", source="sex", other="ethnicity", where="data.columns.ethnicity"
+    ) in problems(config)
 
 
 def test_custom_dimension_is_text_with_codes_and_missing(tmp_path, make_people):
@@ -450,7 +455,13 @@ def test_custom_dimension_is_text_with_codes_and_missing(tmp_path, make_people):
         data={"codes": {"education": {"0": None}}},
         equity={
             "dimensions": [
-                {"name": "education", "column": "educ", "label": "Education", "order": ["1", "2", "3", "4"], "reference": "4"}
+                {
+                    "name": "education",
+                    "column": "educ",
+                    "label": "Education",
+                    "order": ["1", "2", "3", "4"],
+                    "reference": "4",
+                }
             ]
         },
     )

@@ -186,9 +186,8 @@ measures:
     )
     out = load(config).collect()
     chol = out["cholesterol"].to_list()
-    assert chol[1] is None and [chol[0], chol[2], chol[3]] == pytest.approx(
-        [200 / 38.67, 250 / 38.67, 180 / 38.67]
-    )
+    expected = [200 / 38.67, 250 / 38.67, 180 / 38.67]
+    assert chol[1] is None and [chol[0], chol[2], chol[3]] == pytest.approx(expected, rel=1e-12)
     assert (
         out["education"].to_list() == ["low", "low", "high", "high"] and out.schema["education"] == pl.String
     )
@@ -317,3 +316,4 @@ def test_flags_keep_missing_values_missing(tmp_path_factory, codes):
     assert out == [{"1": True, "0": False}.get(c) for c in codes]
     report = validate(config, raise_errors=False)
     assert report.missing["diabetes"] == sum(c not in ("1", "0") for c in codes)
+    assert [p for p in report.problems if not p.startswith("diabetes: every value is empty")] == []
