@@ -90,7 +90,7 @@ def test_a_users_profile_file(tmp_path):
         """
         description: a study's measures
         measures:
-          - {name: chd_10y, label: CHD within ten years, kind: outcome, type: flag, timing: follow-up}
+          - {name: chd_10y, column: TenYearCHD, label: CHD within ten years, kind: outcome, type: flag, timing: follow-up}
           - {name: chol, label: Cholesterol, kind: risk factor, type: number, unit: mmol/L, minimum: 1, maximum: 20}
         model: {target: chd_10y}
         """,
@@ -99,6 +99,8 @@ def test_a_users_profile_file(tmp_path):
     config = load_config(write(tmp_path, "profile: study.yml\n" + MINIMAL))
     assert [m.name for m in config.measures] == ["chd_10y", "chol"]
     assert config.model.target == "chd_10y" and config.outcomes == ("chd_10y",)
+    assert config.data.columns == {"chd_10y": "TenYearCHD"}
+    assert config.data.origins == {"chd_10y": "profile measure chd_10y.column"}
     assert config.profile == str((tmp_path / "study.yml").resolve())
 
 

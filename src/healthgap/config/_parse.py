@@ -190,8 +190,12 @@ def _sources(
         renames[name], origins[name] = column, origins.get(name, where)
 
     for m in measures:
-        if m.column and m.name in named:
-            claim(m.name, m.column, f"{named[m.name]}.column")
+        if m.column:
+            claim(
+                m.name,
+                m.column,
+                f"{named[m.name]}.column" if m.name in named else f"profile measure {m.name}.column",
+            )
     for i, d in enumerate(dimensions):
         if d.column and d.column != d.name:
             claim(d.name, d.column, f"equity.dimensions[{i}].column")
