@@ -213,6 +213,15 @@ class ReportSettings:
 
 @dataclass(frozen=True)
 class Config:
+    """A parsed config: the data source, what to analyse and how to publish it.
+
+    The measures API: :attr:`measures` (every declared measure the dataset has or the config
+    asks for), :meth:`measure`, :meth:`measures_of`, :attr:`indicators`, :meth:`indicator`,
+    :attr:`features` (the model's), :attr:`contract` (every loadable column with its type).
+    :attr:`conditions` and :attr:`outcomes` stay as tuples of names (the selected condition and
+    outcome measures) for the analyses that have not moved to measures yet.
+    """
+
     path: Path  # the config file itself (absolute)
     data: DataSource
     dimensions: tuple[Dimension, ...]
