@@ -39,6 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "healthgap.data",
             "healthgap._validation",
             "healthgap._lookup",
+            "healthgap.sql",
             "healthgap.synth",
             "healthgap.examples",
             "healthgap.engine",

@@ -207,9 +207,18 @@ def test_mapped_column_absent_from_the_file(tmp_path, make_people):
     ]
 
 
-def test_missing_deprivation(tmp_path, make_people):
-    found = problems(setup_case(tmp_path, make_people().drop("imd_decile")))
-    assert any(p.startswith("Neither imd_decile nor imd_quintile is present") for p in found)
+def test_deprivation_is_optional_unless_a_dimension_asks_for_it(tmp_path, make_people):
+    people = make_people().drop("imd_decile")
+    found = problems(setup_case(tmp_path, people))
+    assert found == [
+        "equity.dimensions[0].name: 'imd_decile or imd_quintile' is not in the data. "
+        "Fix: map its column in data.columns, or remove it from equity.dimensions[0].name."
+    ]
+    (tmp_path / "c.yml").write_text("data:\n  path: people.parquet\n", encoding="utf-8")
+    config = load_config(tmp_path / "c.yml")
+    assert "imd_quintile" not in [d.name for d in config.dimensions]
+    report = validate(config)
+    assert report.ok and "imd_decile or imd_quintile" in report.missing_optional
 
 
 def test_wrong_type(tmp_path, make_people):
@@ -221,7 +230,7 @@ def test_wrong_type(tmp_path, make_people):
     assert found == [
         (
             "age: 4 value(s) are not whole numbers, e.g. 'forty' (4 rows). "
-            "Fix: clean the column or map the codes in data.codes.age."
+            "Fix: clean the column or map the codes in data.codes.age (null for missing)."
         )
     ]
 
@@ -409,3 +418,89 @@ def test_validation_counts_match_a_plain_python_reference(tmp_path_factory, rows
     assert frame_out["sex"].to_list() == [
         s.strip().lower() if s is not None and s.strip().lower() in valid else None for s in sex
     ]
+
+
+def test_only_person_id_and_age_are_required(tmp_path, make_people):
+    people = make_people().select("person_id", "age", "chd", "cvd_admissions")
+    people.write_parquet(tmp_path / "people.parquet")
+    (tmp_path / "c.yml").write_text("data:\n  path: people.parquet\n", encoding="utf-8")
+    config = load_config(tmp_path / "c.yml")
+    assert [d.name for d in config.dimensions] == ["age_band"]
+    report = validate(config)
+    assert report.ok and {"sex", "ethnicity", "imd_decile or imd_quintile"} <= set(report.missing_optional)
+    assert load(config).collect().columns == ["person_id", "age", "chd", "cvd_admissions"]
+    declared = setup_case(
+        tmp_path,
+        people,
+        data={"columns": {"ethnicity": None, "sex": None}},
+        equity={"dimensions": ["age_band"]},
+    )
+    assert validate(declared).ok
+
+
+def test_a_file_column_read_twice_by_its_name_and_a_mapping(tmp_path, make_people):
+    from healthgap.data import SHARED_SOURCE
+
+    config = setup_case(tmp_path, make_people(), data={"columns": {"ethnicity": "sex"}})
+    assert SHARED_SOURCE.format(
+        name="sex", source="sex", other="ethnicity", where="data.columns.ethnicity"
+    ) in problems(config)
+
+
+def test_custom_dimension_is_text_with_codes_and_missing(tmp_path, make_people):
+    people = make_people(200).with_columns((pl.int_range(pl.len()) % 5).cast(pl.Float64).alias("educ"))
+    config = setup_case(
+        tmp_path,
+        people,
+        data={"codes": {"education": {"0": None}}},
+        equity={
+            "dimensions": [
+                {
+                    "name": "education",
+                    "column": "educ",
+                    "label": "Education",
+                    "order": ["1", "2", "3", "4"],
+                    "reference": "4",
+                }
+            ]
+        },
+    )
+    assert validate(config).ok
+    frame = load(config).collect()
+    assert frame.schema["education"] == pl.String
+    assert frame["education"].to_list() == [None if i % 5 == 0 else str(i % 5) for i in range(200)]
+    resolved = resolve_dimensions(config, frame)
+    assert resolved.dimension("education").order == ("1", "2", "3", "4")
+
+
+def test_custom_dimension_levels_from_the_data_sort_as_numbers(tmp_path, make_people):
+    people = make_people(60).with_columns((pl.int_range(pl.len()) % 12).alias("band"))
+    config = setup_case(tmp_path, people, equity={"dimensions": [{"name": "band", "label": "Band"}]})
+    resolved = resolve_dimensions(config, load(config))
+    assert resolved.dimension("band").order == tuple(str(i) for i in range(12))
+
+
+def test_one_level_dimension_and_follow_up_features_warn(tmp_path, make_people):
+    from healthgap._validation import FEW_LEVELS, FOLLOW_UP_FEATURE
+
+    people = make_people().with_columns(pl.lit("x").alias("site"))
+    config = setup_case(
+        tmp_path,
+        people,
+        equity={"dimensions": ["sex", {"name": "site", "label": "Site"}]},
+        model={"features": ["age", "missed_appointments"]},
+    )
+    report = validate(config)
+    assert FEW_LEVELS.format(where="equity.dimensions[1]", name="site", n=1) in report.warnings
+    assert FOLLOW_UP_FEATURE.format(name="missed_appointments", target="cvd_admissions") in report.warnings
+
+
+def test_a_listed_measure_must_be_in_the_data_and_truth_of_any_flag(tmp_path, make_people):
+    people = make_people().with_columns(pl.col("chd").alias("chd_10y"), pl.col("chd").alias("true_chd_10y"))
+    measure = {"name": "chd_10y", "label": "CHD in ten years", "kind": "outcome", "type": "flag"}
+    config = setup_case(tmp_path, people, measures=[measure, {"name": "ckd"}])
+    assert validate(config).ok
+    frame = load(config).collect()
+    assert frame["true_chd_10y"].to_list() == people["chd"].to_list() and frame.columns[-1] == "true_chd_10y"
+    absent = setup_case(tmp_path, people.drop("ckd"), measures=[{"name": "ckd"}])
+    assert any(p.startswith("measures[0]: 'ckd' is not in the data") for p in problems(absent))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import polars as pl
 
 from healthgap.config import Config
-from healthgap.contract import CONTRACT
 
 __all__ = ["lookups", "MAX_LOOKUP_VALUES"]
 
@@ -36,7 +35,8 @@ def lookups(config: Config, lf: pl.LazyFrame, exprs: dict[str, pl.Expr], *, key:
     names = [
         n
         for n in schema.names()
-        if CONTRACT[n].kind in ("category", "text") and (schema[n] in text or isinstance(schema[n], pl.Enum))
+        if config.contract[n].kind in ("category", "text")
+        and (schema[n] in text or isinstance(schema[n], pl.Enum))
     ]
     if config.data.format != "parquet" or not names:
         return {}

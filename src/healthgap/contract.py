@@ -1,25 +1,38 @@
-"""The dataset contract: one person-level analysis table, defined once.
+"""The dataset contract: the core columns of the person table, defined once.
 
-Every other module refers to columns through this module. The same
-definition renders the data dictionary in the book (:func:`data_dictionary`)
-and drives validation in :mod:`healthgap.data`.
+The person table has one row per person. Only ``person_id`` and ``age`` are required;
+the other core columns (sex, ethnicity, deprivation, geography) are optional. Every other
+column is a *measure* declared in a profile (the cardiovascular one,
+``healthgap/profiles/cvd.yml``, by default) or in the config (see :mod:`healthgap.config`).
 
-The table has one row per registered person and covers one year of
-follow-up. Column names, types and codes are canonical: a user's dataset is
-mapped onto them by the config file (renames and code mappings).
+:data:`CONTRACT` is the core plus the cardiovascular profile's measures and their
+true-status columns, read from the packaged profile: the columns today's analyses and the
+data dictionary know. A config's own set of columns is :attr:`healthgap.config.Config.contract`.
+Column names, types and codes are canonical: a user's dataset is mapped onto them by the
+config file (renames, code mappings, derived columns).
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import polars as pl
+import yaml
 
 __all__ = [
     "Column",
+    "CORE",
     "CONTRACT",
     "COLUMNS",
+    "REQUIRED",
+    "MEASURE_KINDS",
+    "MEASURE_TYPES",
+    "TYPE_KINDS",
+    "PROFILES",
     "SEX_CODES",
     "ETHNICITY_CODES",
     "SMOKING_CODES",
@@ -33,6 +46,7 @@ __all__ = [
     "PROTECTED",
     "TRUTH_PREFIX",
     "truth_column",
+    "truth_of",
     "column",
     "data_dictionary",
 ]
@@ -43,27 +57,42 @@ Group = Literal[
     "demographic",
     "deprivation",
     "geography",
+    "equity",
     "condition",
     "risk factor",
     "treatment",
     "access",
+    "experience",
     "outcome",
     "truth",
 ]
 
 SEX_CODES: tuple[str, ...] = ("female", "male")
 ETHNICITY_CODES: tuple[str, ...] = ("Asian", "Black", "Mixed", "White", "Other", "Not stated")
-SMOKING_CODES: tuple[str, ...] = ("never", "ex", "current")
 
 #: Prefix of the optional columns holding the *true* (not necessarily
-#: recorded) condition status. Only synthetic data, or a linked research
+#: recorded) status of a flag measure. Only synthetic data, or a linked research
 #: dataset, carries them; they unlock the under-diagnosis analyses.
 TRUTH_PREFIX = "true_"
+
+#: What a measure can be (the part of the book it belongs to).
+MEASURE_KINDS: tuple[str, ...] = ("condition", "treatment", "risk factor", "access", "experience", "outcome")
+#: How a measure is stored, and the logical column type each becomes.
+TYPE_KINDS: dict[str, Kind] = {
+    "flag": "boolean",
+    "count": "integer",
+    "number": "float",
+    "days": "integer",
+    "category": "category",
+}
+MEASURE_TYPES: tuple[str, ...] = tuple(TYPE_KINDS)
+#: The folder of the packaged profiles (``cvd.yml``).
+PROFILES = Path(__file__).resolve().parent / "profiles"
 
 
 @dataclass(frozen=True)
 class Column:
-    """One column of the contract.
+    """One column of the person table.
 
     Attributes
     ----------
@@ -102,32 +131,6 @@ class Column:
         object.__setattr__(self, "dtype", dtype)
 
 
-CONDITION_LABELS: dict[str, str] = {
-    "hypertension": "Hypertension",
-    "chd": "Coronary heart disease",
-    "af": "Atrial fibrillation",
-    "heart_failure": "Heart failure",
-    "stroke_tia": "Stroke or TIA",
-    "pad": "Peripheral arterial disease",
-    "diabetes": "Diabetes",
-    "ckd": "Chronic kidney disease (stages 3-5)",
-}
-CONDITIONS: tuple[str, ...] = tuple(CONDITION_LABELS)
-
-
-def _conditions() -> list[Column]:
-    return [
-        Column(
-            name,
-            "boolean",
-            "condition",
-            label,
-            f"{label} recorded on the GP register (QOF) at any time up to the start of the year.",
-        )
-        for name, label in CONDITION_LABELS.items()
-    ]
-
-
 def _in_sentence(label: str) -> str:
     """A label inside a sentence: first word lower-cased unless it is an acronym ("Stroke or TIA"
     -> "stroke or TIA", "CKD" stays)."""
@@ -136,21 +139,24 @@ def _in_sentence(label: str) -> str:
     return f"{first} {rest}" if rest else first
 
 
-def _truth() -> list[Column]:
-    return [
-        Column(
-            f"{TRUTH_PREFIX}{name}",
-            "boolean",
-            "truth",
-            f"{label} (true status)",
-            f"Whether the person truly has {_in_sentence(label)}, recorded or not. "
-            "Only synthetic or linked research data has it; it measures under-diagnosis.",
-        )
-        for name, label in CONDITION_LABELS.items()
-    ]
+def truth_of(measure: Column) -> Column:
+    """The true-status column of a flag measure (``true_<name>``).
+
+    Parameters
+    ----------
+    measure : a true/false measure column.
+    """
+    return Column(
+        f"{TRUTH_PREFIX}{measure.name}",
+        "boolean",
+        "truth",
+        f"{measure.label} (true status)",
+        f"Whether the person truly has {_in_sentence(measure.label)}, recorded or not. "
+        "Only synthetic or linked research data has it; it measures under-diagnosis.",
+    )
 
 
-_COLUMNS: list[Column] = [
+_CORE: list[Column] = [
     Column(
         "person_id",
         "id",
@@ -170,22 +176,13 @@ _COLUMNS: list[Column] = [
         maximum=120,
         unit="years",
     ),
-    Column(
-        "sex",
-        "category",
-        "demographic",
-        "Sex",
-        "Sex as recorded by the GP practice.",
-        required=True,
-        codes=SEX_CODES,
-    ),
+    Column("sex", "category", "demographic", "Sex", "Sex as recorded by the GP practice.", codes=SEX_CODES),
     Column(
         "ethnicity",
         "category",
         "demographic",
         "Ethnic group",
         "ONS 2021 broad ethnic group; 'Not stated' where unknown or not recorded.",
-        required=True,
         codes=ETHNICITY_CODES,
     ),
     Column(
@@ -194,7 +191,7 @@ _COLUMNS: list[Column] = [
         "deprivation",
         "IMD decile",
         "Index of Multiple Deprivation 2019 decile of the person's area "
-        "(1 = most deprived, 10 = least deprived). Required unless imd_quintile is given.",
+        "(1 = most deprived, 10 = least deprived).",
         minimum=1,
         maximum=10,
     ),
@@ -210,110 +207,60 @@ _COLUMNS: list[Column] = [
     Column("lsoa", "text", "geography", "Small area (LSOA)", "Lower-layer super output area code."),
     Column("locality", "text", "geography", "Locality", "Locality or place within the catchment."),
     Column("gp_practice", "text", "geography", "GP practice", "Code of the registered GP practice."),
-    *_conditions(),
-    Column(
-        "smoking",
-        "category",
-        "risk factor",
-        "Smoking status",
-        "Latest recorded smoking status.",
-        codes=SMOKING_CODES,
-    ),
-    Column(
-        "bmi", "float", "risk factor", "BMI", "Latest body mass index.", minimum=10, maximum=90, unit="kg/m²"
-    ),
-    Column(
-        "systolic_bp",
-        "float",
-        "risk factor",
-        "Systolic blood pressure",
-        "Latest systolic blood pressure.",
-        minimum=60,
-        maximum=260,
-        unit="mmHg",
-    ),
-    Column(
-        "cholesterol",
-        "float",
-        "risk factor",
-        "Total cholesterol",
-        "Latest total cholesterol.",
-        minimum=1,
-        maximum=20,
-        unit="mmol/L",
-    ),
-    Column("statin", "boolean", "treatment", "Statin", "Prescribed a statin during the year."),
-    Column(
-        "antihypertensive",
-        "boolean",
-        "treatment",
-        "Antihypertensive",
-        "Prescribed an antihypertensive during the year.",
-    ),
-    Column(
-        "anticoagulant",
-        "boolean",
-        "treatment",
-        "Anticoagulant",
-        "Prescribed an oral anticoagulant during the year.",
-    ),
-    Column(
-        "cardiology_referral",
-        "boolean",
-        "access",
-        "Cardiology referral",
-        "Referred to cardiology outpatients during the year.",
-    ),
-    Column(
-        "days_to_first_outpatient",
-        "integer",
-        "access",
-        "Days to first outpatient appointment",
-        "Days from cardiology referral to first outpatient appointment; empty if not referred "
-        "or not yet seen.",
-        minimum=0,
-        maximum=730,
-        unit="days",
-    ),
-    Column(
-        "missed_appointments",
-        "integer",
-        "access",
-        "Missed appointments",
-        "Number of cardiology outpatient appointments missed (did not attend) during the year.",
-        minimum=0,
-        maximum=100,
-    ),
-    Column(
-        "cvd_admissions",
-        "integer",
-        "outcome",
-        "CVD emergency admissions",
-        "Number of emergency hospital admissions for cardiovascular disease during the year.",
-        minimum=0,
-        maximum=100,
-    ),
-    Column(
-        "cvd_death",
-        "boolean",
-        "outcome",
-        "CVD death",
-        "Died with cardiovascular disease as the underlying cause during the year.",
-    ),
-    *_truth(),
 ]
+#: The core columns, keyed by name: identity, demographics, deprivation and geography.
+CORE: dict[str, Column] = {c.name: c for c in _CORE}
+#: The columns every dataset must have.
+REQUIRED: tuple[str, ...] = tuple(c.name for c in _CORE if c.required)
 
-#: The contract, keyed by canonical column name (in dictionary order).
-CONTRACT: dict[str, Column] = {c.name: c for c in _COLUMNS}
-COLUMNS: tuple[str, ...] = tuple(CONTRACT)
 
-RISK_FACTORS: tuple[str, ...] = ("smoking", "bmi", "systolic_bp", "cholesterol")
-TREATMENTS: tuple[str, ...] = ("statin", "antihypertensive", "anticoagulant")
-ACCESS: tuple[str, ...] = ("cardiology_referral", "days_to_first_outpatient", "missed_appointments")
-OUTCOMES: tuple[str, ...] = ("cvd_admissions", "cvd_death")
+def _profile_columns(path: Path) -> list[Column]:
+    """The measures of a packaged profile as columns (read loosely: the config parser checks them)."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    out = []
+    for m in raw.get("measures", []):
+        out.append(
+            Column(
+                m["name"],
+                TYPE_KINDS[m["type"]],
+                m["kind"],
+                m["label"],
+                m.get("description", ""),
+                codes=tuple(str(c) for c in m.get("codes", ())),
+                minimum=m.get("minimum"),
+                maximum=m.get("maximum"),
+                unit=m.get("unit"),
+            )
+        )
+    return out
+
+
+_MEASURES = _profile_columns(PROFILES / "cvd.yml")
+
+
+def _of(group: str) -> tuple[str, ...]:
+    return tuple(c.name for c in _MEASURES if c.group == group)
+
+
+CONDITIONS: tuple[str, ...] = _of("condition")
+CONDITION_LABELS: dict[str, str] = {c.name: c.label for c in _MEASURES if c.group == "condition"}
+RISK_FACTORS: tuple[str, ...] = _of("risk factor")
+TREATMENTS: tuple[str, ...] = _of("treatment")
+ACCESS: tuple[str, ...] = _of("access")
+OUTCOMES: tuple[str, ...] = _of("outcome")
+SMOKING_CODES: tuple[str, ...] = next(c.codes for c in _MEASURES if c.name == "smoking")
 GEOGRAPHY: tuple[str, ...] = ("lsoa", "locality", "gp_practice")
 #: Protected characteristics and equity dimensions; excluded from model features by default.
 PROTECTED: tuple[str, ...] = ("sex", "ethnicity", "imd_decile", "imd_quintile")
+
+_COLUMNS: list[Column] = [
+    *_CORE,
+    *_MEASURES,
+    *(truth_of(c) for c in _MEASURES if c.group == "condition"),
+]
+#: The core and the cardiovascular profile's columns, keyed by canonical name (in dictionary order).
+CONTRACT: dict[str, Column] = {c.name: c for c in _COLUMNS}
+COLUMNS: tuple[str, ...] = tuple(CONTRACT)
 
 
 def truth_column(condition: str) -> str:
@@ -328,15 +275,20 @@ def column(name: str) -> Column:
     try:
         return CONTRACT[name]
     except KeyError:
-        import difflib
-
         close = difflib.get_close_matches(name, COLUMNS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise KeyError(f"{name!r} is not a column of the healthgap contract.{hint}") from None
 
 
-def data_dictionary() -> pl.DataFrame:
-    """The contract as a table, for the book's data dictionary appendix."""
+def data_dictionary(columns: Iterable[Column] | None = None) -> pl.DataFrame:
+    """The columns as a table, for the book's data dictionary appendix.
+
+    Parameters
+    ----------
+    columns : the columns to list; default :data:`CONTRACT` (the core and the cardiovascular
+        profile). A config's own set is ``config.contract.values()``.
+    """
+    chosen = list(_COLUMNS if columns is None else columns)
 
     def _valid(c: Column) -> str:
         if c.codes:
@@ -350,15 +302,16 @@ def data_dictionary() -> pl.DataFrame:
 
     return pl.DataFrame(
         {
-            "column": [c.name for c in _COLUMNS],
-            "label": [c.label for c in _COLUMNS],
-            "group": [c.group for c in _COLUMNS],
-            "type": [c.kind for c in _COLUMNS],
-            "required": [
-                "yes" if c.required else ("yes, or imd_quintile" if c.name == "imd_decile" else "no")
-                for c in _COLUMNS
-            ],
-            "valid values": [_valid(c) for c in _COLUMNS],
-            "description": [c.description for c in _COLUMNS],
-        }
+            "column": [c.name for c in chosen],
+            "label": [c.label for c in chosen],
+            "group": [c.group for c in chosen],
+            "type": [c.kind for c in chosen],
+            "required": ["yes" if c.required else "no" for c in chosen],
+            "valid values": [_valid(c) for c in chosen],
+            "description": [c.description for c in chosen],
+        },
+        schema={
+            k: pl.String
+            for k in ("column", "label", "group", "type", "required", "valid values", "description")
+        },
     )

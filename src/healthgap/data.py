@@ -1,70 +1,78 @@
-"""Load a person table onto the dataset contract, and check it.
+"""Load a person table onto the config's canonical columns, and check it.
 
-:func:`load` scans the file lazily, renames columns and maps codes as the
-config says, casts to the contract dtypes, derives ``imd_quintile`` from
-``imd_decile`` and keeps only contract columns. :func:`validate` checks the
-same table in one lazy pass and reports every problem together.
+:func:`load` scans the file lazily, adds the derived columns (``data.derive``), renames
+columns and maps codes as the config says, casts to the canonical dtypes, derives
+``imd_quintile`` from ``imd_decile`` and keeps only the config's columns
+(:attr:`healthgap.config.Config.contract`: the core, custom dimensions, measures and their
+true status). :func:`validate` checks the same table in one lazy pass and reports every
+problem together.
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import replace
-from pathlib import Path
 
 import polars as pl
 
 from healthgap._lookup import lookups
-from healthgap._validation import ValidationReport
+from healthgap._validation import (
+    ValidationReport,
+    close_columns,
+    column_aggregates,
+    config_problems,
+    config_warnings,
+    fill_report,
+    todo_problems,
+)
 from healthgap.config import AGE_BANDS, Config, Dimension
-from healthgap.contract import CONTRACT, TRUTH_PREFIX, Column
+from healthgap.contract import REQUIRED, Column
 from healthgap.errors import DataError
-from healthgap.vocabulary import BOOLEAN_TOKENS, guess_codes
+from healthgap.sql import derive
+from healthgap.vocabulary import BOOLEAN_TOKENS, MISSING_TOKENS
 
 __all__ = ["load", "validate", "resolve_dimensions", "ValidationReport", "DataError"]
-#: Columns whose out-of-range values are errors; other ranges only warn.
-STRICT_RANGES = ("age", "imd_decile", "imd_quintile")
-REQUIRED = ("person_id", "age", "sex", "ethnicity")
 
 MISSING_FILE = "data.path: file not found: {path}. Fix: correct data.path in {config}{hint}."
 UNREADABLE = "data.path: cannot read {path} as {fmt}: {detail}. Fix: check the file is a valid {fmt} file, or set data.format."
-EMPTY = "The table {path} has no rows."
 MISSING_COLUMN = "Required column {name!r} is missing{close}. Fix: map it in the config, data.columns: {{{name}: <column in your file>}}."
-MISSING_IMD = (
-    "Neither imd_decile nor imd_quintile is present{close}. Fix: map one of them, "
-    "e.g. data.columns: {{imd_decile: <column in your file>}}."
+MAPPED_ABSENT = "{where}: the file has no column {source!r}{close}."
+SHARED_SOURCE = (
+    "{name}: the file column {source!r} is both {name} (by its name) and {other} ({where}). "
+    "Fix: map {name} to another column, or declare it absent with data.columns: {{{name}: null}}."
 )
-MAPPED_ABSENT = "data.columns.{name}: the file has no column {source!r}{close}."
-UNMAPPED = (
-    "{name}: {n} value(s) are not valid codes: {values}. Valid codes: {valid}. Fix: map them in the "
-    "config, e.g. data.codes: {{{name}: {{{example!r}: {target}}}}} (or null to treat as missing)."
-)
-WRONG_TYPE = "{name}: {n} value(s) are not {kind}, e.g. {values}. Fix: clean the column or map the codes in data.codes.{name}."
-OUT_OF_RANGE = "{name}: {n} value(s) outside {lo}-{hi} (found {mn} to {mx})."
-DUPLICATES = (
-    "person_id: {n} rows share an identifier with another row, e.g. {values}. Fix: one row per person."
-)
-NULL_IDS = "person_id: {n} rows have no identifier. Fix: every row needs a unique person_id."
-ALL_NULL = "{name}: every value is empty. Fix: map the right source column, or remove the column."
-NOT_IN_DATA = (
-    "{key}: {name!r} is not in the data{close}. Fix: map its column in data.columns, or remove it from {key}."
-)
-AUX_MISSING = "data.{key}: file not found: {path}. Fix: correct the path or set data.{key}: null."
-
-_KIND_WORDS = {"integer": "whole numbers", "float": "numbers", "boolean": "true/false values"}
 
 
-def _close(name: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=3, cutoff=0.5)
-    normal = {o.lower().replace("_", "").replace(" ", ""): o for o in options}
-    key = name.lower().replace("_", "")
-    hits = [o for k, o in normal.items() if key in k or (len(k) > 2 and k in key)]
-    found = list(dict.fromkeys([*close, *hits]))[:3]
-    return f" (close columns in the file: {', '.join(map(repr, found))})" if found else ""
+def _select(config: Config, names: list[str]) -> tuple[dict[str, str], list[str]]:
+    """canonical -> source column for each canonical column the file has, and the problems."""
+    src = config.data
+    problems: list[str] = []
+    chosen: dict[str, str] = {}
+    claimed = {source: canon for canon, source in src.columns.items()}
+    for canon in config.contract:
+        if canon in src.absent:
+            continue
+        source = src.columns.get(canon, canon)
+        if source not in names:
+            if canon in src.columns:
+                where = src.origins.get(canon, f"data.columns.{canon}")
+                problems.append(
+                    MAPPED_ABSENT.format(where=where, source=source, close=close_columns(source, names))
+                )
+            continue
+        other = claimed.get(source)
+        if canon not in src.columns and other is not None and other != canon:
+            where = src.origins.get(other, f"data.columns.{other}")
+            problems.append(SHARED_SOURCE.format(name=canon, source=source, other=other, where=where))
+            continue
+        chosen[canon] = source
+    for name in REQUIRED:
+        if name not in chosen and name not in src.columns:
+            problems.append(MISSING_COLUMN.format(name=name, close=close_columns(name, names)))
+    return chosen, problems
 
 
 def _scan(config: Config) -> tuple[pl.LazyFrame | None, list[str], list[str]]:
-    """Scan the file and rename to canonical names. Returns (frame, source columns, problems)."""
+    """Scan the file, derive and rename to canonical names. Returns (frame, source columns, problems)."""
     src = config.data
     if not src.path.is_file():
         near = sorted(p.name for p in src.path.parent.glob("*")) if src.path.parent.is_dir() else []
@@ -80,42 +88,56 @@ def _scan(config: Config) -> tuple[pl.LazyFrame | None, list[str], list[str]]:
     except Exception as exc:
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         return None, [], [UNREADABLE.format(path=src.path, fmt=src.format, detail=detail)]
-    problems: list[str] = []
-    renames: dict[str, str] = {}
-    for canon, source in src.columns.items():
-        if source not in names:
-            problems.append(MAPPED_ABSENT.format(name=canon, source=source, close=_close(source, names)))
-        else:
-            renames[source] = canon
-    taken = set(renames.values())
-    keep = [n for n in names if n in renames or (n in CONTRACT and n not in taken)]
-    lf = lf.select(pl.col(n).alias(renames.get(n, n)) for n in keep)
-    present = {renames.get(n, n) for n in keep}
-    for name in REQUIRED:
-        if name not in present and name not in src.columns:
-            problems.append(MISSING_COLUMN.format(name=name, close=_close(name, names)))
-    if not present & {"imd_decile", "imd_quintile"}:
-        problems.append(MISSING_IMD.format(close=_close("imd", names)))
-    return lf, names, problems
+    try:
+        lf, problems = derive(lf, src.derive)
+    except Exception as exc:  # reading the file to find its numeric text columns failed
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        return None, names, [UNREADABLE.format(path=src.path, fmt=src.format, detail=detail)]
+    chosen, more = _select(config, lf.collect_schema().names())
+    lf = lf.select(pl.col(source).alias(canon) for canon, source in chosen.items())
+    return lf, names, problems + more
 
 
-def _text(raw: pl.Expr) -> pl.Expr:
-    """As trimmed text, with empty strings as missing."""
+def _text(raw: pl.Expr, dtype: pl.DataType | None = None) -> pl.Expr:
+    """As trimmed text, with empty strings as missing (whole floats written without ".0")."""
+    if dtype is not None and dtype.is_float():
+        raw = (
+            pl.when(raw == raw.round(0))
+            .then(raw.cast(pl.Int64, strict=False).cast(pl.String))
+            .otherwise(raw.cast(pl.String))
+        )
     text = raw.cast(pl.String).str.strip_chars()
     return pl.when(text.str.len_bytes() > 0).then(text)
 
 
+def _not_missing_token(text: pl.Expr) -> pl.Expr:
+    """Text with the missing-value tokens ("NA", ".", ...) as null: for numeric and true/false columns."""
+    return pl.when(~text.str.to_lowercase().is_in(list(MISSING_TOKENS))).then(text)
+
+
+def _mapped(text: pl.Expr, codes: dict[str, str | None]) -> pl.Expr:
+    if not codes:
+        return text
+    return text.replace(
+        pl.Series(list(codes), dtype=pl.String), pl.Series(list(codes.values()), dtype=pl.String)
+    )
+
+
 def _convert(name: str, dtype: pl.DataType, config: Config) -> tuple[pl.Expr, pl.Expr]:
-    """Return (canonical expression, raw expression) for one present column."""
-    col: Column = CONTRACT[name]
+    """Return (canonical expression, raw expression after code mapping) for one present column."""
+    col: Column = config.contract[name]
     raw = pl.col(name)
     codes = config.data.codes.get(name, {})
     is_text = dtype == pl.String or dtype == pl.Categorical or isinstance(dtype, pl.Enum)
-    if col.kind in ("id", "text"):
+    if col.kind == "id":
         return _text(raw), raw
+    if col.kind == "text":
+        text = _mapped(_text(raw, dtype), codes)
+        text = _not_missing_token(text) if col.group == "equity" else text
+        return text, text
     if col.kind == "category":
-        text = _text(raw)
-        mapped = text.replace(list(codes), list(codes.values())) if codes else text
+        mapped = _mapped(_text(raw, dtype), codes)
+        mapped = _not_missing_token(mapped) if col.group == "equity" else mapped
         canon = mapped.str.to_lowercase().replace_strict(
             [c.lower() for c in col.codes], list(col.codes), default=None, return_dtype=pl.String
         )
@@ -123,116 +145,29 @@ def _convert(name: str, dtype: pl.DataType, config: Config) -> tuple[pl.Expr, pl
     if col.kind == "boolean":
         if dtype == pl.Boolean and not codes:
             return raw, raw
-        text = _text(raw)
-        if codes:
-            text = text.replace(list(codes), list(codes.values()))
+        text = _not_missing_token(_mapped(_text(raw, dtype), codes))
         tokens = text.str.to_lowercase().replace_strict(
             list(BOOLEAN_TOKENS), list(BOOLEAN_TOKENS.values()), default=None, return_dtype=pl.Boolean
         )
-        return tokens, _text(raw)
+        return tokens, text
     # integer / float
     if col.kind == "integer" and dtype.is_integer() and not codes:
         return raw.cast(pl.Int64, strict=False), raw  # already whole numbers
-    if codes:
-        number = _text(raw).replace(list(codes), list(codes.values())).cast(pl.Float64, strict=False)
-        raw = _text(raw)
-    elif is_text:
-        raw = _text(raw)
-        number = raw.cast(pl.Float64, strict=False)
-    else:
-        number = raw.cast(pl.Float64, strict=False)
+    if codes or is_text:
+        raw = _not_missing_token(_mapped(_text(raw, dtype if codes else None), codes))
+    number = raw.cast(pl.Float64, strict=False)
     if col.kind == "integer":
         whole = number.is_finite() & (number.round(0) == number)
         return pl.when(whole).then(number).otherwise(None).cast(pl.Int64), raw
     return number, raw
 
 
-def _aggregates(name: str, canon: pl.Expr, raw: pl.Expr) -> list[pl.Expr]:
-    col = CONTRACT[name]
-    out = [canon.null_count().alias(f"{name}:null")]
-    if col.kind in ("integer", "float", "boolean", "category"):
-        bad = raw.is_not_null() & canon.is_null()
-        out.append(bad.sum().alias(f"{name}:bad"))
-        sample = raw.cast(pl.String).filter(bad)
-        out.append(sample.value_counts(sort=True).head(6).implode().alias(f"{name}:badvals"))
-    if col.minimum is not None:
-        outside = (canon < col.minimum) | (canon > col.maximum)
-        out += [
-            outside.sum().alias(f"{name}:outside"),
-            canon.min().cast(pl.Float64).alias(f"{name}:min"),
-            canon.max().cast(pl.Float64).alias(f"{name}:max"),
-        ]
-    if col.kind in ("category", "boolean") or name in ("imd_decile", "imd_quintile"):
-        out.append(canon.cast(pl.String).drop_nulls().value_counts(sort=True).implode().alias(f"{name}:dist"))
-    if name == "person_id":
-        dup = canon.is_duplicated() & canon.is_not_null()
-        out += [
-            dup.sum().alias("person_id:dup"),
-            canon.filter(dup).unique(maintain_order=True).head(5).implode().alias("person_id:dupvals"),
-        ]
-    return out
-
-
-def _fmt(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:g}"
-
-
 def _counts(values: list[dict]) -> list[tuple[str, int]]:
     return [(str(next(iter(d.values()))), int(d["count"])) for d in values]
 
 
-def _guess_code(name: str, value: str) -> str:
-    """The canonical code an unmapped ``value`` most likely means, for the error's example."""
-    codes = CONTRACT[name].codes
-    guessed = guess_codes(name, [value])[0].get(value, "?")
-    if guessed != "?":
-        return "null" if guessed is None else guessed
-    prefix = [c for c in codes if c.lower().startswith(value.lower())]
-    close = prefix or difflib.get_close_matches(value, codes, n=1, cutoff=0.6)
-    return close[0] if close else ("Not stated" if "Not stated" in codes else "null")
-
-
-def _check_config_columns(config: Config, present: set[str]) -> list[str]:
-    problems = []
-    opts = sorted(present)
-
-    def need(key: str, name: str) -> None:
-        if name not in present and name not in REQUIRED:
-            close = difflib.get_close_matches(name, opts, n=1)
-            problems.append(
-                NOT_IN_DATA.format(
-                    key=key, name=name, close=f" (did you mean {close[0]!r}?)" if close else ""
-                )
-            )
-
-    for i, dim in enumerate(config.dimensions):
-        if dim.name not in ("age_band", "imd_quintile") or (
-            dim.name == "imd_quintile" and not present & {"imd_decile", "imd_quintile"}
-        ):
-            need(
-                f"equity.dimensions[{i}].name",
-                "imd_decile or imd_quintile" if dim.name == "imd_quintile" else dim.name,
-            )
-    for name in config.conditions:
-        need("conditions", name)
-    for name in config.outcomes:
-        need("outcomes", name)
-    if (
-        "model.target" not in config.defaulted
-    ):  # a defaulted target that is absent only skips the model chapters
-        need("model.target", config.model.target)
-    for name in config.model.features:
-        if name != "age_band":
-            need("model.features", name)
-    for key in ("truth", "boundaries"):
-        path = getattr(config.data, key)
-        if path is not None and not Path(path).is_file():
-            problems.append(AUX_MISSING.format(key=key, path=path))
-    return problems
-
-
 def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
-    """Check the dataset named by ``config`` against the contract, in one lazy pass.
+    """Check the dataset named by ``config`` against its columns, in one lazy pass.
 
     Parameters
     ----------
@@ -243,7 +178,8 @@ def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
     Returns
     -------
     ValidationReport
-        Rows, per-column completeness, code distributions, problems and warnings.
+        Rows, per-column completeness and missing counts, code distributions, problems
+        and warnings.
 
     References
     ----------
@@ -255,14 +191,16 @@ def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
         format=config.data.format,
         synthetic=config.data.synthetic,
         source_columns=names,
-        problems=problems,
+        problems=todo_problems(config) + problems,
     )
     if lf is not None:
         schema = lf.collect_schema()
         present = set(schema.names())
-        report.problems += _check_config_columns(config, present)
+        report.problems += config_problems(config, present, names)
         canon = {n: _convert(n, schema[n], config) for n in schema.names()}
-        exprs = [pl.len().alias(":rows")] + [e for n, (c, r) in canon.items() for e in _aggregates(n, c, r)]
+        exprs = [pl.len().alias(":rows")] + [
+            e for n, (c, r) in canon.items() for e in column_aggregates(config.contract[n], c, r)
+        ]
         try:
             row = lf.select(exprs).collect().row(0, named=True)
         except Exception as exc:
@@ -271,85 +209,19 @@ def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
                 UNREADABLE.format(path=config.data.path, fmt=config.data.format, detail=detail)
             )
         else:
-            _fill(report, row, [n for n in CONTRACT if n in present])
+            fill_report(report, row, [n for n in config.contract if n in present], config)
+            loaded = pl.Schema(
+                {n: config.contract[n].dtype for n in present}
+                | ({"imd_quintile": pl.Int64()} if "imd_decile" in present else {})
+            )
+            more, warnings = config_warnings(config, loaded)
+            report.problems += more
+            report.warnings += warnings
     if report.problems and raise_errors:
         err = DataError(report.render())
         err.report = report
         raise err
     return report
-
-
-def _fill(report: ValidationReport, row: dict, present: list[str]) -> None:
-    rows = int(row[":rows"])
-    report.rows = rows
-    if rows == 0:
-        report.problems.append(EMPTY.format(path=report.source))
-        return
-    for name in present:
-        col = CONTRACT[name]
-        nulls = int(row[f"{name}:null"])
-        report.completeness[name] = (rows - nulls) / rows
-        bad = int(row.get(f"{name}:bad") or 0)
-        if bad:
-            counts = _counts(row[f"{name}:badvals"])
-            values = ", ".join(f"{v!r} ({n:,} row{'s' if n != 1 else ''})" for v, n in counts)
-            if col.kind == "category":
-                target = _guess_code(name, counts[0][0])
-                report.problems.append(
-                    UNMAPPED.format(
-                        name=name,
-                        n=f"{bad:,}",
-                        values=values,
-                        valid=", ".join(col.codes),
-                        example=counts[0][0],
-                        target=target,
-                    )
-                )
-            else:
-                report.problems.append(
-                    WRONG_TYPE.format(name=name, n=f"{bad:,}", kind=_KIND_WORDS[col.kind], values=values)
-                )
-        elif nulls == rows:
-            report.problems.append(ALL_NULL.format(name=name))
-        outside = int(row.get(f"{name}:outside") or 0)
-        if outside and col.minimum is not None and col.maximum is not None:  # only ranged columns count
-            msg = OUT_OF_RANGE.format(
-                name=name,
-                n=f"{outside:,}",
-                lo=_fmt(col.minimum),
-                hi=_fmt(col.maximum),
-                mn=_fmt(row[f"{name}:min"]),
-                mx=_fmt(row[f"{name}:max"]),
-            )
-            (report.problems if name in STRICT_RANGES else report.warnings).append(
-                msg
-                + (
-                    " Fix: correct or remove these rows."
-                    if name in STRICT_RANGES
-                    else " They are kept; check them."
-                )
-            )
-        if f"{name}:dist" in row:
-            report.distributions[name] = _counts(row[f"{name}:dist"])
-    if row.get("person_id:dup"):
-        report.problems.append(
-            DUPLICATES.format(
-                n=f"{int(row['person_id:dup']):,}", values=", ".join(map(repr, row["person_id:dupvals"]))
-            )
-        )
-    if "person_id" in present and 0 < int(row["person_id:null"]) < rows:
-        report.problems.append(NULL_IDS.format(n=f"{int(row['person_id:null']):,}"))
-    report.missing_optional = [
-        n
-        for n in CONTRACT
-        if n not in present
-        and not CONTRACT[n].required
-        and not n.startswith(TRUTH_PREFIX)
-        and n not in ("imd_decile", "imd_quintile")
-    ]
-    for name, share in report.completeness.items():
-        if CONTRACT[name].required and 0 < share < 0.95 and name != "person_id":
-            report.warnings.append(f"{name}: only {share:.1%} of rows have a value.")
 
 
 _CACHE: dict[str, ValidationReport] = {}
@@ -365,17 +237,21 @@ def _cache_key(config: Config) -> str:
             config.conditions,
             config.outcomes,
             config.model,
+            config.measures,
+            config.indicators,
             stat and (stat.st_mtime_ns, stat.st_size),
         )
     )
 
 
 def load(config: Config, *, validate: bool = True) -> pl.LazyFrame:
-    """The person table as canonical columns with contract dtypes (lazy).
+    """The person table as canonical columns with canonical dtypes (lazy).
 
-    Only contract columns present in the data are returned, in contract order;
-    ``imd_quintile`` is derived as ``(imd_decile + 1) // 2`` when only deciles
-    exist, and an empty ethnicity becomes ``"Not stated"``.
+    Only the config's columns present in the data are returned, in the order of
+    :attr:`~healthgap.config.Config.contract` (core, custom dimensions, measures, true
+    status); ``imd_quintile`` is derived as ``(imd_decile + 1) // 2`` when only deciles
+    exist, and an empty ethnicity becomes ``"Not stated"``. Missing values stay missing
+    (a flag is never "no" for lack of a value).
 
     Parameters
     ----------
@@ -402,15 +278,23 @@ def load(config: Config, *, validate: bool = True) -> pl.LazyFrame:
         exprs["ethnicity"] = exprs["ethnicity"].fill_null("Not stated")
     if "imd_decile" in exprs and "imd_quintile" not in exprs:
         exprs["imd_quintile"] = (exprs["imd_decile"] + 1) // 2
-    return lf.select(exprs[n].alias(n) for n in CONTRACT if n in exprs)
+    return lf.select(exprs[n].alias(n) for n in config.contract if n in exprs)
+
+
+def _sorted_levels(levels: list[str]) -> tuple[str, ...]:
+    """Levels in order: numerically when they are all whole numbers ("2" before "10")."""
+    if levels and all(v.lstrip("-").isdigit() for v in levels):
+        return tuple(sorted(levels, key=int))
+    return tuple(sorted(levels))
 
 
 def resolve_dimensions(config: Config, people: pl.LazyFrame | pl.DataFrame) -> Config:
     """Fill in levels the config leaves to the data.
 
     A dimension without ``order`` (e.g. ``locality``) gets the levels found in
-    ``people`` (sorted), and an empty ``reference`` becomes the level with the
-    most people. ``age_band`` keeps the ESP2013 bands.
+    ``people`` (sorted; numerically when they are whole numbers), and an empty
+    ``reference`` becomes the level with the most people. ``age_band`` keeps the
+    ESP2013 bands.
 
     Parameters
     ----------
@@ -449,7 +333,7 @@ def resolve_dimensions(config: Config, people: pl.LazyFrame | pl.DataFrame) -> C
     for d in config.dimensions:
         if d in todo:
             found = _counts(counts[d.name])
-            order = d.order or tuple(sorted(v for v, _ in found))
+            order = d.order or _sorted_levels([v for v, _ in found])
             reference = d.reference or (found[0][0] if found else "")
             d = replace(d, order=order, reference=reference)
         elif d.name == "age_band" and not d.order:

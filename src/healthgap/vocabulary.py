@@ -13,15 +13,23 @@ from __future__ import annotations
 import difflib
 import re
 
-from healthgap.contract import CONTRACT
+from healthgap.contract import CONDITION_LABELS, CONTRACT
 
 __all__ = [
     "BOOLEAN_TOKENS",
+    "MISSING_TOKENS",
     "SYNONYMS",
     "NHS_ETHNIC_CATEGORY",
     "NHS_ETHNIC_NAMES",
     "guess_columns",
     "guess_codes",
+    "level_indicator",
+    "outcome_within",
+    "is_death",
+    "is_education",
+    "is_race",
+    "is_glucose",
+    "MG_PER_DL",
 ]
 
 #: Spellings understood as true/false in any true/false column (case-insensitive).
@@ -29,6 +37,10 @@ BOOLEAN_TOKENS: dict[str, bool] = {
     **dict.fromkeys(("true", "t", "yes", "y", "1", "1.0"), True),
     **dict.fromkeys(("false", "f", "no", "n", "0", "0.0"), False),
 }
+
+#: Spellings of a missing value in numeric and true/false columns (case-insensitive): R's NA,
+#: SAS's ".", and the usual words. Text and category columns keep them as written.
+MISSING_TOKENS: frozenset[str] = frozenset(("na", "n/a", "nan", "null", "none", "."))
 
 #: Other names a canonical column often goes by (compared lower-case, without punctuation).
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -41,6 +53,12 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "id",
         "patient",
         "pid",
+        "participant",
+        "participantid",
+        "subject",
+        "subjectid",
+        "seqn",
+        "respondentid",
     ),
     "age": ("ageyears", "ageinyears", "ageatstart", "patientage", "ageyrs"),
     "sex": ("gender", "sexcode", "gendercode", "personstatedgendercode"),
@@ -50,7 +68,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "lsoa": ("lsoacode", "lsoa11", "lsoa21", "lsoa2011", "lsoa2021", "lsoa11cd", "lsoa21cd"),
     "locality": ("place", "area", "localityname", "neighbourhood"),
     "gp_practice": ("practicecode", "practice", "gpcode", "gppracticecode", "registeredpractice", "odscode"),
-    "hypertension": ("htn", "hyp", "hypertensive"),
+    "hypertension": ("htn", "hyp", "hypertensive", "hbp", "highbloodpressure"),
     "chd": ("coronaryheartdisease", "ihd", "ischaemicheartdisease"),
     "af": ("atrialfibrillation", "afib"),
     "heart_failure": ("hf", "heartfailure", "chf"),
@@ -60,10 +78,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "ckd": ("chronickidneydisease", "ckd35"),
     "smoking": ("smokingstatus", "smoker", "smokes"),
     "bmi": ("bodymassindex",),
-    "systolic_bp": ("sbp", "systolic", "systolicbloodpressure", "bpsystolic"),
-    "cholesterol": ("chol", "totalcholesterol", "tc"),
+    "systolic_bp": ("sbp", "systolic", "systolicbloodpressure", "bpsystolic", "sysbp"),
+    "cholesterol": ("chol", "totalcholesterol", "tc", "totchol", "serumcholesterol"),
     "statin": ("onstatin", "statins", "statinprescribed"),
-    "antihypertensive": ("onantihypertensive", "antihypertensives", "bpmeds"),
+    "antihypertensive": ("onantihypertensive", "antihypertensives", "bpmeds", "bpmed", "hbpmed"),
     "anticoagulant": ("onanticoagulant", "anticoagulants", "doac", "oac"),
     "cardiology_referral": ("cardiologyreferral", "referredcardiology", "referral"),
     "days_to_first_outpatient": ("daystofirstoutpatient", "waitdays", "daystoopa", "waitingdays"),
@@ -128,6 +146,7 @@ _SMOKING_WORDS = (
 
 #: Words around a name that say nothing about which column it is (``HTN_Register``, ``LatestSBP``).
 _AFFIXES = (
+    "prevalent",
     "register",
     "reg",
     "flag",
@@ -185,11 +204,11 @@ def _variants(name: str) -> list[str]:
     return out
 
 
-def guess_columns(names: list[str]) -> dict[str, str]:
+def guess_columns(names: list[str], *, fuzzy: bool = True) -> dict[str, str]:
     """Map canonical names to the source columns they most likely are.
 
-    Exact (normalised) names and known synonyms win; otherwise a close fuzzy
-    match (difflib ratio >= 0.85) is taken. Each column is used once.
+    Exact (normalised) names and known synonyms win; otherwise (unless ``fuzzy`` is
+    false) a close fuzzy match (difflib ratio >= 0.85) is taken. Each column is used once.
 
     References
     ----------
@@ -199,7 +218,7 @@ def guess_columns(names: list[str]) -> dict[str, str]:
     wanted = {c: {_norm(c), *SYNONYMS.get(c, ())} for c in CONTRACT}
     found: dict[str, str] = {}
     used: set[str] = set()
-    for exact in (True, False):
+    for exact in (True, False) if fuzzy else (True,):
         for canon, keys in wanted.items():
             if canon in found:
                 continue
@@ -257,3 +276,82 @@ def guess_codes(canon: str, values: list[str]) -> tuple[dict[str, str | None], l
         else:
             mapping[value] = guess
     return mapping, unknown
+
+
+#: 0/1 columns named for one level: name -> (canonical column, code of 1, code of 0).
+_LEVEL_COLUMNS: dict[str, tuple[str, str, str]] = {
+    **dict.fromkeys(("male", "ismale", "sexmale", "gendermale"), ("sex", "male", "female")),
+    **dict.fromkeys(("female", "isfemale", "sexfemale", "genderfemale"), ("sex", "female", "male")),
+}
+_NUMBERS = {"one": 1, "two": 2, "three": 3, "five": 5, "ten": 10}
+_WORDS = {v: k for k, v in _NUMBERS.items()}
+_YEARS = r"(?P<n>one|two|three|five|ten|1|2|3|5|10)(?:year|yr|y)s?"
+_WITHIN = (
+    re.compile(rf"^{_YEARS}(?P<stem>[a-z][a-z0-9]*)$"),
+    re.compile(rf"^(?P<stem>[a-z][a-z0-9]*?){_YEARS}$"),
+)
+_DEATH = {
+    "death",
+    "died",
+    "dead",
+    "deceased",
+    "mortality",
+    "dth",
+    "allcausedeath",
+    "allcausemortality",
+    "anydeath",
+}
+_RACE = {"race", "racegroup", "raceethnicity"}
+_GLUCOSE = {"glucose", "glu", "bloodglucose", "fastingglucose", "fpg", "glucoselevel"}
+#: Measures often recorded in mg/dL: name -> (mg/dL per mmol/L, median above which the
+#: values are surely mg/dL: no living person's median is that high in mmol/L).
+MG_PER_DL: dict[str, tuple[float, float]] = {"cholesterol": (38.67, 20.0), "glucose": (18.016, 30.0)}
+
+
+def level_indicator(name: str) -> tuple[str, str, str] | None:
+    """A 0/1 column named for one level: ``male`` -> ``("sex", "male", "female")`` (the canonical
+    column, the code 1 means, the code 0 means), or None."""
+    return _LEVEL_COLUMNS.get(_norm(name))
+
+
+def outcome_within(name: str) -> tuple[str, str, str] | None:
+    """An outcome over a follow-up named like ``TenYearCHD`` or ``CHD10yr``.
+
+    Returns
+    -------
+    tuple or None
+        (measure name, label, period): ``("chd_10y", "Coronary heart disease within ten years",
+        "within ten years")``; the label is the stem itself when it names no known condition.
+    """
+    n = _norm(name)
+    match = next((m for m in (p.match(n) for p in _WITHIN) if m), None)
+    if match is None:
+        return None
+    years = _NUMBERS.get(match["n"]) or int(match["n"])
+    stem = match["stem"]
+    canon = next((c for c in guess_columns([stem]) if c in CONDITION_LABELS), None)
+    word = _WORDS.get(years, str(years))
+    period = f"within {word} year{'s' if years != 1 else ''}"
+    label = f"{CONDITION_LABELS[canon] if canon else stem.upper()} {period}"
+    return f"{canon or stem}_{years}y", label, period
+
+
+def is_death(name: str) -> bool:
+    """Whether a column name says death from any cause (``death``, ``died``, ``mortality``)."""
+    return _norm(name) in _DEATH
+
+
+def is_education(name: str) -> bool:
+    """Whether a column name says education (``educ``, ``education``, ``school``)."""
+    n = _norm(name)
+    return n.startswith("educ") or n in ("school", "schooling", "edlevel", "edu")
+
+
+def is_race(name: str) -> bool:
+    """Whether a column name says race (an ethnicity-like grouping)."""
+    return _norm(name) in _RACE
+
+
+def is_glucose(name: str) -> bool:
+    """Whether a column name says blood glucose."""
+    return _norm(name) in _GLUCOSE
