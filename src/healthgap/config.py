@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-import yaml
 
 from healthgap.contract import CONDITIONS, CONTRACT, GEOGRAPHY, OUTCOMES, TRUTH_PREFIX
 from healthgap.errors import ConfigError  # re-exported
+from healthgap.safeio import data_file_problem, load_yaml, resolve
 from healthgap.vocabulary import guess_columns
 
 __all__ = [
@@ -260,7 +260,7 @@ def select_config(path: str | Path | None = None, *, project: str | Path | None 
         chosen, origin = Path(env), ORIGIN_ENV
     else:
         chosen, origin = default_config_path(project), ORIGIN_DEFAULT
-    return chosen.expanduser().resolve(), origin
+    return resolve(chosen), origin
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -425,7 +425,7 @@ class _Checker:
         if value is None:
             return None
         p = Path(value).expanduser()
-        return (p if p.is_absolute() else self.base / p).resolve()
+        return resolve(p if p.is_absolute() else self.base / p)
 
 
 def _as_tuple(kind: type | tuple) -> tuple:
@@ -789,6 +789,8 @@ def parse_mapping(raw: dict, *, path: Path) -> Config:
 
 def _present_columns(data: DataSource) -> set[str] | None:
     """Canonical names of the columns the data file has (None if it cannot be read yet)."""
+    if data_file_problem(data.path, fmt=data.format) or not data.path.is_file():
+        return None
     try:
         if data.format == "parquet":
             names = list(pl.read_parquet_schema(data.path))
@@ -807,13 +809,7 @@ def parse_file(path: Path, *, origin: str = "--config") -> Config:
     ----------
     .. [1] healthgap README, section "Configuration reference".
     """
-    if not path.is_file():
-        raise ConfigError(MISSING_FILE.format(path=path, origin=origin))
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
-        detail = str(exc).replace("\n", " ")
-        raise ConfigError(NOT_YAML.format(path=path, detail=detail)) from None
+    raw = load_yaml(path, missing=MISSING_FILE.format(path=path, origin=origin))
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
