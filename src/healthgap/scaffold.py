@@ -18,6 +18,7 @@ import polars as pl
 
 from healthgap.contract import CONDITIONS, CONTRACT, OUTCOMES, TRUTH_PREFIX
 from healthgap.errors import DataError
+from healthgap.safeio import data_file_problem
 from healthgap.vocabulary import NHS_ETHNIC_NAMES, guess_codes, guess_columns
 
 __all__ = ["write_starter_config", "StarterConfig"]
@@ -61,6 +62,8 @@ def _q(value: object) -> str:
 
 
 def _read(dataset: Path) -> pl.LazyFrame:
+    if problem := data_file_problem(dataset, what="The dataset"):
+        raise DataError(problem)
     if not dataset.is_file():
         raise DataError(NOT_FOUND.format(path=dataset))
     name = dataset.name.lower()
