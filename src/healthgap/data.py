@@ -19,6 +19,7 @@ from healthgap._validation import ValidationReport
 from healthgap.config import AGE_BANDS, Config, Dimension
 from healthgap.contract import CONTRACT, TRUTH_PREFIX, Column
 from healthgap.errors import DataError
+from healthgap.safeio import data_file_problem
 from healthgap.vocabulary import BOOLEAN_TOKENS, guess_codes
 
 __all__ = ["load", "validate", "resolve_dimensions", "ValidationReport", "DataError"]
@@ -66,6 +67,8 @@ def _close(name: str, options: list[str]) -> str:
 def _scan(config: Config) -> tuple[pl.LazyFrame | None, list[str], list[str]]:
     """Scan the file and rename to canonical names. Returns (frame, source columns, problems)."""
     src = config.data
+    if problem := data_file_problem(src.path, fmt=src.format):
+        return None, [], [problem]
     if not src.path.is_file():
         near = sorted(p.name for p in src.path.parent.glob("*")) if src.path.parent.is_dir() else []
         hint = "; run `healthgap synth` to create it" if src.synthetic else ""
@@ -143,7 +146,7 @@ def _convert(name: str, dtype: pl.DataType, config: Config) -> tuple[pl.Expr, pl
         number = raw.cast(pl.Float64, strict=False)
     if col.kind == "integer":
         whole = number.is_finite() & (number.round(0) == number)
-        return pl.when(whole).then(number).otherwise(None).cast(pl.Int64), raw
+        return pl.when(whole).then(number).otherwise(None).cast(pl.Int64, strict=False), raw
     return number, raw
 
 
@@ -226,7 +229,9 @@ def _check_config_columns(config: Config, present: set[str]) -> list[str]:
             need("model.features", name)
     for key in ("truth", "boundaries"):
         path = getattr(config.data, key)
-        if path is not None and not Path(path).is_file():
+        if path is not None and (problem := data_file_problem(path, what=f"data.{key}", fmt="json")):
+            problems.append(problem)
+        elif path is not None and not Path(path).is_file():
             problems.append(AUX_MISSING.format(key=key, path=path))
     return problems
 
