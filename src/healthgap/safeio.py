@@ -187,9 +187,11 @@ def _encoding_problem(head: bytes, *, what: str, path: Path, kind: str, fix: str
     if offset < 0:
         return None
     even, odd = head[0:200:2], head[1:200:2]
-    if odd and odd.count(0) > 0.8 * len(odd):  # "a\0b\0...": UTF-16 LE without a mark
+    zeros_even = even.count(0) / max(1, len(even))
+    zeros_odd = odd.count(0) / max(1, len(odd))
+    if zeros_odd > 0.8 and zeros_even < 0.2:  # "a\0b\0...": UTF-16 LE without a mark
         encoding = "UTF-16 (little-endian, without a byte-order mark)"
-    elif even and even.count(0) > 0.8 * len(even):
+    elif zeros_even > 0.8 and zeros_odd < 0.2:
         encoding = "UTF-16 (big-endian, without a byte-order mark)"
     else:
         return NUL_BYTES.format(what=what, path=path, offset=offset, kind=kind, fix=fix)
