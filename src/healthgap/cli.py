@@ -2,13 +2,14 @@
 
 Sub-commands: ``synth``, ``validate``, ``init``, ``example``, ``render``.
 User errors print a message to stderr without a traceback and exit with the
-error's code (config 2, data 3, render 4); Ctrl-C exits 130.
+error's code (config 2, data 3, render 4); Ctrl-C exits 130, SIGTERM during a render 143.
 """
 
 from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import re
 import sys
 import time
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from healthgap import __version__
-from healthgap.errors import HealthgapError, RenderError
+from healthgap.errors import HealthgapError, RenderError, Terminated
 
 __all__ = ["main", "build_parser"]
 
@@ -28,6 +29,7 @@ NO_RENDERER = (
 )
 NO_SYNTH = "The synthetic data generator (healthgap.synth) is not available: {detail}."
 HINT_VERBOSE = "Run again with --verbose to see the full traceback."
+MSG_TERMINATED = "\nhealthgap: terminated by signal {signum}; the previous site was left untouched."
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -110,16 +112,19 @@ def _cmd_render(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise RenderError(NO_RENDERER.format(detail=exc)) from None
     from healthgap.config import load_config, project_root
+    from healthgap.data import validate
 
     config = load_config(args.config)  # fail fast, before any chapter runs
+    validate(config)  # the data `validate` refuses is never rendered (DataError, exit 3)
     start = time.perf_counter()
     site = render_book(
         config=config.path,
-        out=Path(args.out).resolve(),
+        out=Path(os.path.abspath(Path(args.out).expanduser())),  # symbolic links are checked, not followed
         project=project_root(),
         engine=args.engine,
         jobs=args.jobs,
         progress=_say,
+        force=args.force,
     )
     _say(f"Book written to {site} in {time.perf_counter() - start:.0f} s. Open {Path(site) / 'index.html'}")
     return 0
@@ -132,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Health inequalities in cardiovascular disease: build the book, check a dataset, "
         "or make a config for a new one.",
         epilog="The config is chosen by --config PATH, else $HEALTHGAP_CONFIG, else data/default.yml. "
-        "Exit codes: 0 ok, 2 config error, 3 data error, 4 render error, 5 disclosure check failed, 130 interrupted.",
+        "Exit codes: 0 ok, 2 config error, 3 data error, 4 render error, 5 disclosure check failed, 130 interrupted, 143 terminated.",
     )
     parser.add_argument("--version", action="version", version=f"healthgap {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -184,7 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Execute every chapter against the configured dataset and write the website.",
     )
     p.add_argument("--config", help="config file (default: $HEALTHGAP_CONFIG or data/default.yml)")
-    p.add_argument("--out", default="_site", help="output folder (default _site)")
+    p.add_argument(
+        "--out",
+        default="_site",
+        help="output folder (default _site); it is replaced whole, so it must be new, empty or a "
+        "site healthgap wrote",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="also replace a site written by an earlier version of healthgap (never any other folder)",
+    )
     p.add_argument(
         "--engine",
         choices=("auto", "quarto", "builtin"),
@@ -225,6 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nhealthgap: interrupted.", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
+    except Terminated as exc:
+        print(MSG_TERMINATED.format(signum=exc.signum), file=sys.stderr, flush=True)
+        return int(exc.code or 1)
     except BrokenPipeError:
         return 0
 
