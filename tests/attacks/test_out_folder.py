@@ -89,7 +89,9 @@ def test_a_file_is_refused(book, tmp_path, cli_in, monkeypatch):
     no_render(monkeypatch)
     (tmp_path / "notes.txt").write_text("mine")
     code, _, err = cli_in(book, "render", "--out", str(tmp_path / "notes.txt"))
-    assert code == 4 and "it is a file, not a folder" in err
+    assert code == 4 and "it is a file, not a folder to replace" in err
+    code, _, err = cli_in(book, "render", "--out", str(tmp_path / "notes.txt" / "site"))
+    assert code == 4 and "its parent folder cannot be created" in err and "Traceback" not in err
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 

@@ -65,7 +65,7 @@ ERR_CONTAINS = (
     "output folder. Nothing was changed. Fix: choose a new folder outside it, e.g. --out {suggest}."
 )
 ERR_NOT_FOLDER = (
-    "Refusing to render into {target}: it is {kind}, not a folder. Nothing was changed. "
+    "Refusing to render into {target}: it is {kind}, not a folder to replace. Nothing was changed. "
     "Fix: choose a new folder with --out, e.g. --out {suggest}."
 )
 ERR_NOT_OURS = (
@@ -81,6 +81,10 @@ ERR_EARLIER_SITE = (
 ERR_LINK_LOOP = (
     "Refusing to render into {given}: it is a symbolic link that leads back to itself (a link loop). "
     "Nothing was changed. Fix: remove the link or choose another folder with --out."
+)
+ERR_NO_PARENT = (
+    "Cannot render into {target}: its parent folder cannot be created ({detail}). Nothing was changed. "
+    "Fix: choose a folder you can write to with --out."
 )
 MSG_LEGACY_BUILD = (
     "Note: {path} looks like a partial build left by an interrupted render of an earlier healthgap "
@@ -202,9 +206,17 @@ def check_out_folder(
     if not target.is_dir():
         kind = "a file" if target.is_file() else "not a regular folder"
         raise OutFolderError(via + ERR_NOT_FOLDER.format(target=target, kind=kind, suggest=suggest))
-    if not any(target.iterdir()) or _is_marked(target):
-        return target
-    entries = _describe(target)
+    try:
+        if not any(target.iterdir()) or _is_marked(target):
+            return target
+        entries = _describe(target)
+    except OSError as exc:
+        raise OutFolderError(
+            via
+            + ERR_NOT_FOLDER.format(
+                target=target, kind=f"a folder that cannot be read ({exc.strerror})", suggest=suggest
+            )
+        ) from None
     if looks_like_earlier_site(target):
         if force:
             return target
@@ -221,8 +233,17 @@ def mark_site(folder: Path) -> None:
 
 def build_area(project: Path, target: Path) -> Path:
     """Where to build the site replacing ``target``: the project's :data:`BUILD_AREA` when it is on
-    the same file system as ``target``'s parent (so the swap is a rename), else that parent."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    the same file system as ``target``'s parent (so the swap is a rename), else that parent.
+
+    Raises
+    ------
+    OutFolderError
+        The folder that will hold the site cannot be created.
+    """
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutFolderError(ERR_NO_PARENT.format(target=target, detail=exc.strerror or exc)) from None
     area = project / BUILD_AREA
     try:
         area.mkdir(parents=True, exist_ok=True)
@@ -275,7 +296,11 @@ def remove_stale_builds(
         if parent in seen or not parent.is_dir():
             continue
         seen.add(parent)
-        for entry in parent.iterdir():
+        try:
+            entries = list(parent.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
             if entry.is_symlink() or not entry.is_dir():
                 continue
             ours = _OURS.match(entry.name)
