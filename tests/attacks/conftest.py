@@ -133,6 +133,7 @@ def fake_render(monkeypatch, *, during=None) -> list[Path]:
             during(build)
 
     monkeypatch.setattr(builtin, "render_builtin", render_builtin)
+    monkeypatch.setattr("healthgap.render.finish_site", lambda build, **kw: None)  # no chart bundle
     return calls
 
 
