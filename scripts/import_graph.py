@@ -30,9 +30,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "healthgap.contract",
             "healthgap.palette",
             "healthgap.text",
+            "healthgap.safeio",
         ),
     ),
-    ("config", ("healthgap.config", "healthgap._configload", "healthgap.profiles")),
+    ("config", ("healthgap.config", "healthgap.profiles")),
     (
         "data",
         (

@@ -253,6 +253,22 @@ def write_config(path: Path, report: dict[str, object] | None = None) -> Path:
     return path
 
 
+def write_config_with_data(path: Path) -> Path:
+    """A copy of data/default.yml reading a small valid person table written next to it."""
+    import yaml
+
+    from tests.conftest import build_people
+
+    build_people(400).write_parquet(path.parent / "people.parquet")
+    data = yaml.safe_load((REPO / "data" / "default.yml").read_text(encoding="utf-8"))
+    data["data"] = {**data["data"], "path": "people.parquet", "truth": None, "boundaries": None}
+    for key in ("conditions", "outcomes"):
+        data.pop(key, None)
+    data["model"].pop("features", None)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = write_fixture_book(tmp_path_factory.mktemp("book"))
@@ -679,8 +695,7 @@ def test_verbose_cli_prints_the_kernel_traceback(tmp_path, monkeypatch, capsys):
             "chapters/extra.qmd": "# Extra\n\n```{python}\ndef inner():\n    return {}['no-such-key']\ninner()\n```\n"
         },
     )
-    config = root / "fixture.yml"
-    shutil.copyfile(REPO / "data" / "default.yml", config)
+    config = write_config_with_data(root / "fixture.yml")  # `healthgap render` validates the data first
     monkeypatch.setattr(healthgap.config, "project_root", lambda: root)
     argv = [
         "render",
@@ -945,7 +960,8 @@ def test_auto_engine_runs_quarto_into_a_temp_dir_then_swaps(tmp_path, fake_quart
         root / "_quarto-healthgap-report.yml"
     ).read_text() == "book:\n  title: mine\n"  # never overwritten
     (root / "_quarto-healthgap-report.yml").unlink()
-    assert Path(call["args"][call["args"].index("--output-dir") + 1]).parent == root
+    build = Path(call["args"][call["args"].index("--output-dir") + 1])
+    assert build.parent == root / "_build" / "site-builds"  # built away from the site's folder
     assert call["config"] == str(config.resolve())
     assert text_of(site / "index.html") == "<html lang='en-GB'>quarto</html>"
     assert (site / "downloads" / "beta" / "x.csv").is_file() and (

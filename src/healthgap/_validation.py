@@ -19,6 +19,7 @@ import polars as pl
 
 from healthgap.config import Config
 from healthgap.contract import CORE, REQUIRED, Column
+from healthgap.safeio import data_file_problem
 from healthgap.sql import indicator_columns
 from healthgap.vocabulary import guess_codes
 
@@ -147,7 +148,9 @@ def config_problems(config: Config, present: set[str], files: list[str]) -> list
         problems.append(NOT_IN_DATA.format(key=key, name=shown, close=close_columns(source, files)))
     for key in ("truth", "boundaries"):
         path = getattr(config.data, key)
-        if path is not None and not Path(path).is_file():
+        if path is not None and (problem := data_file_problem(path, what=f"data.{key}", fmt="json")):
+            problems.append(problem)
+        elif path is not None and not Path(path).is_file():
             problems.append(AUX_MISSING.format(key=key, path=path))
     return problems
 

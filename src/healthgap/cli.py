@@ -2,22 +2,28 @@
 
 Sub-commands: ``synth``, ``validate``, ``init``, ``example``, ``render``.
 User errors print a message to stderr without a traceback and exit with the
-error's code (config 2, data 3, render 4); Ctrl-C exits 130.
+error's code (config 2, data 3, render 4); Ctrl-C exits 130, SIGTERM during a render 143.
 """
 
 from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import re
 import sys
 import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from healthgap import __version__
-from healthgap.errors import HealthgapError, RenderError
+from healthgap.errors import DataError, HealthgapError, RenderError, Terminated
+
+if TYPE_CHECKING:
+    from healthgap._validation import ValidationReport
+    from healthgap.config import Config
 
 __all__ = ["main", "build_parser"]
 
@@ -28,6 +34,23 @@ NO_RENDERER = (
 )
 NO_SYNTH = "The synthetic data generator (healthgap.synth) is not available: {detail}."
 HINT_VERBOSE = "Run again with --verbose to see the full traceback."
+#: The fewest people a book is rendered for (`validate` and `render` stop smaller datasets).
+MIN_PEOPLE = 100
+#: The fewest people with, and without, the model target for the risk-model chapters.
+MIN_TARGET_CASES = 8
+TOO_FEW_PEOPLE = (
+    "The dataset has {rows:,} {people}; the book needs at least {min:,}. It compares groups "
+    "(deprivation fifths, ethnic groups, sexes, ages) and publishes no count below {suppress}, so with "
+    "fewer people almost every number would be hidden and some chapters cannot be computed at all. "
+    "Fix: use the whole population rather than a sample."
+)
+TOO_FEW_CASES = (
+    "model.target: {cases:,} {people} {have} {target} and {others:,} do not; the risk-model chapters need "
+    "at least {min} of each (a model cannot be trained and tested on fewer, and disclosure control "
+    "hides smaller counts). Fix: choose a more common outcome or condition as model.target, or use a "
+    "larger population."
+)
+MSG_TERMINATED = "\nhealthgap: terminated by signal {signum}; the previous site was left untouched."
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -67,13 +90,59 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _book_problems(config: Config, report: ValidationReport) -> list[str]:
+    """What stops the book being rendered from a dataset: too few people (:data:`MIN_PEOPLE`),
+    or, when the contract is met, a model target with fewer than :data:`MIN_TARGET_CASES` (or
+    the disclosure threshold, if higher) people with or without it."""
+    import polars as pl
+
+    from healthgap.data import load
+
+    suppress = config.disclosure.suppress_below
+    if 0 < report.rows < MIN_PEOPLE:
+        noun = "person" if report.rows == 1 else "people"
+        return [TOO_FEW_PEOPLE.format(rows=report.rows, people=noun, min=MIN_PEOPLE, suppress=suppress)]
+    if not report.ok:
+        return []
+    target = config.model.target
+    people = load(config, validate=False)
+    if target not in people.collect_schema().names():
+        return []  # no target in this dataset: the model chapters are skipped
+    value = pl.col(target).cast(pl.Int64)
+    cases, others = (
+        people.select((value > 0).sum().alias("cases"), (value == 0).sum().alias("others")).collect().row(0)
+    )
+    needed = max(MIN_TARGET_CASES, suppress)
+    if min(cases, others) >= needed:
+        return []
+    return [
+        TOO_FEW_CASES.format(
+            cases=cases,
+            people="person" if cases == 1 else "people",
+            have="has" if cases == 1 else "have",
+            target=target,
+            others=others,
+            min=needed,
+        )
+    ]
+
+
+def _check_dataset(config: Config) -> ValidationReport:
+    """The dataset checked as `validate` and `render` both check it: the contract
+    (:func:`healthgap.data.validate`), then what the book needs (:func:`_book_problems`)."""
+    from healthgap.data import validate
+
+    report = validate(config, raise_errors=False)
+    report.problems += _book_problems(config, report)
+    return report
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from healthgap.config import load_config
-    from healthgap.data import validate
 
     config = load_config(args.config)
     _say(f"Config: {config.path}")
-    report = validate(config, raise_errors=False)
+    report = _check_dataset(config)
     text = report.render()
     if report.ok:
         _say(text)
@@ -112,14 +181,20 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from healthgap.config import load_config, project_root
 
     config = load_config(args.config)  # fail fast, before any chapter runs
+    report = _check_dataset(config)  # what `validate` refuses is never rendered (exit 3)
+    if not report.ok:
+        error = DataError(report.render())
+        error.report = report
+        raise error
     start = time.perf_counter()
     site = render_book(
         config=config.path,
-        out=Path(args.out).resolve(),
+        out=Path(os.path.abspath(Path(args.out).expanduser())),  # symbolic links are checked, not followed
         project=project_root(),
         engine=args.engine,
         jobs=args.jobs,
         progress=_say,
+        force=args.force,
     )
     _say(f"Book written to {site} in {time.perf_counter() - start:.0f} s. Open {Path(site) / 'index.html'}")
     return 0
@@ -132,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Health inequalities in cardiovascular disease: build the book, check a dataset, "
         "or make a config for a new one.",
         epilog="The config is chosen by --config PATH, else $HEALTHGAP_CONFIG, else data/default.yml. "
-        "Exit codes: 0 ok, 2 config error, 3 data error, 4 render error, 5 disclosure check failed, 130 interrupted.",
+        "Exit codes: 0 ok, 2 config error, 3 data error, 4 render error, 5 disclosure check failed, 130 interrupted, 143 terminated.",
     )
     parser.add_argument("--version", action="version", version=f"healthgap {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -184,7 +259,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Execute every chapter against the configured dataset and write the website.",
     )
     p.add_argument("--config", help="config file (default: $HEALTHGAP_CONFIG or data/default.yml)")
-    p.add_argument("--out", default="_site", help="output folder (default _site)")
+    p.add_argument(
+        "--out",
+        default="_site",
+        help="output folder (default _site); it is replaced whole, so it must be new, empty or a "
+        "site healthgap wrote",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="also replace a site written by an earlier version of healthgap (never any other folder)",
+    )
     p.add_argument(
         "--engine",
         choices=("auto", "quarto", "builtin"),
@@ -225,6 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nhealthgap: interrupted.", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
+    except Terminated as exc:
+        print(MSG_TERMINATED.format(signum=exc.signum), file=sys.stderr, flush=True)
+        return int(exc.code or 1)
     except BrokenPipeError:
         return 0
 

@@ -27,6 +27,7 @@ from healthgap._validation import (
 from healthgap.config import AGE_BANDS, Config, Dimension
 from healthgap.contract import REQUIRED, Column
 from healthgap.errors import DataError
+from healthgap.safeio import data_file_problem
 from healthgap.sql import derive
 from healthgap.vocabulary import BOOLEAN_TOKENS, MISSING_TOKENS
 
@@ -74,6 +75,8 @@ def _select(config: Config, names: list[str]) -> tuple[dict[str, str], list[str]
 def _scan(config: Config) -> tuple[pl.LazyFrame | None, list[str], list[str]]:
     """Scan the file, derive and rename to canonical names. Returns (frame, source columns, problems)."""
     src = config.data
+    if problem := data_file_problem(src.path, fmt=src.format):
+        return None, [], [problem]
     if not src.path.is_file():
         near = sorted(p.name for p in src.path.parent.glob("*")) if src.path.parent.is_dir() else []
         hint = "; run `healthgap synth` to create it" if src.synthetic else ""
@@ -158,7 +161,7 @@ def _convert(name: str, dtype: pl.DataType, config: Config) -> tuple[pl.Expr, pl
     number = raw.cast(pl.Float64, strict=False)
     if col.kind == "integer":
         whole = number.is_finite() & (number.round(0) == number)
-        return pl.when(whole).then(number).otherwise(None).cast(pl.Int64), raw
+        return pl.when(whole).then(number).otherwise(None).cast(pl.Int64, strict=False), raw
     return number, raw
 
 

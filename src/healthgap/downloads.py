@@ -5,12 +5,21 @@ a manifest fragment ``<downloads>/.manifest/<chapter>--<id>.json`` records what 
 after every chapter ran, :func:`write_manifest` merges the fragments into
 ``<downloads>/manifest.json``. Only :class:`healthgap.book.Book` writes downloads, and only
 frames it has protected with :func:`healthgap.disclosure.protect`.
+
+Spreadsheet formula injection: a text cell (or column name) that begins with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return would be run as a formula by Excel, LibreOffice or
+Google Sheets when the CSV is opened (e.g. a locality named ``=HYPERLINK(...)``). Such text
+is written with a single quote in front (``'=HYPERLINK(...)``), as OWASP recommends
+(:func:`neutralise_formulas`); the quote shows in the cell. Numeric columns are written as
+numbers (a negative number stays ``-1.5``), and a text cell that is just a number is left as
+it is.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -27,6 +36,8 @@ __all__ = [
     "link_text",
     "FIGURE_LINK",
     "TABLE_LINK",
+    "neutralise_formulas",
+    "FORMULA_PREFIX",
 ]
 
 MANIFEST_NAME = "manifest.json"
@@ -38,6 +49,44 @@ FIGURE_LINK = "Download the data for {title} (CSV)"
 #: Link text of a table's (or a plain download's) CSV.
 TABLE_LINK = "Download {title} (CSV)"
 _LINKS = {"figure": FIGURE_LINK, "table": TABLE_LINK, "data": TABLE_LINK}
+#: Written before a text cell a spreadsheet would take for a formula.
+FORMULA_PREFIX = "'"
+#: The first characters that make a spreadsheet evaluate a cell (OWASP, "CSV Injection").
+_FORMULA_START = r"^[=+\-@\t\r]"
+#: Text that is only a number ("-1.5", "+3", "2e-3"): a spreadsheet reads it as that number.
+_PLAIN_NUMBER = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+
+
+def _is_text(dtype: pl.DataType) -> bool:
+    return dtype == pl.String or dtype == pl.Categorical or isinstance(dtype, pl.Enum)
+
+
+def _safe_name(name: str) -> str:
+    risky = re.match(_FORMULA_START, name) is not None and re.match(_PLAIN_NUMBER, name) is None
+    return FORMULA_PREFIX + name if risky else name
+
+
+def neutralise_formulas(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with every text cell and column name a spreadsheet would run as a formula prefixed
+    with :data:`FORMULA_PREFIX`.
+
+    A cell is neutralised when it begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return and is not simply a number. Numeric, boolean and date columns are unchanged;
+    categorical text columns are written as text.
+
+    References
+    ----------
+    .. [1] OWASP, "CSV Injection", https://owasp.org/www-community/attacks/CSV_Injection
+    """
+    exprs = []
+    for name, dtype in df.schema.items():
+        col = pl.col(name)
+        if _is_text(dtype):
+            text = col.cast(pl.String)
+            risky = text.str.contains(_FORMULA_START) & ~text.str.contains(_PLAIN_NUMBER)
+            col = pl.when(risky).then(pl.lit(FORMULA_PREFIX) + text).otherwise(text)
+        exprs.append(col.alias(_safe_name(name)))
+    return df.select(exprs)
 
 
 def write_download(
@@ -53,12 +102,13 @@ def write_download(
 ) -> str:
     """Write ``df`` as ``<downloads>/<chapter>/<id>.csv`` with its manifest fragment.
 
-    Returns the CSV's path relative to the downloads folder.
+    Text a spreadsheet would run as a formula is written with a quote in front
+    (:func:`neutralise_formulas`). Returns the CSV's path relative to the downloads folder.
     """
     rel = f"{chapter}/{id}.csv"
     target = downloads / rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    df.write_csv(target)
+    neutralise_formulas(df).write_csv(target)
     fragment: dict[str, Any] = {
         "id": id,
         "title": title,
@@ -131,7 +181,10 @@ def write_manifest(downloads_dir: str | Path) -> Path:
     The manifest lists every download with its ``id``, ``title``, ``chapter``,
     ``kind`` (figure, table or data), ``file`` (relative to the downloads
     folder), ``columns`` and ``rows``, sorted by chapter then id. Fragments
-    whose CSV no longer exists are dropped.
+    whose CSV no longer exists are dropped. ``columns`` are the frame's names; in the CSV
+    a name or text cell beginning with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return starts with a single quote (spreadsheet formula protection, see
+    :func:`neutralise_formulas`).
 
     Parameters
     ----------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["HealthgapError", "ConfigError", "DataError", "RenderError", "DisclosureError"]
+__all__ = ["HealthgapError", "ConfigError", "DataError", "RenderError", "DisclosureError", "Terminated"]
 
 
 class HealthgapError(Exception):
@@ -41,3 +41,17 @@ class DisclosureError(HealthgapError, ValueError):
     """
 
     exit_code = 5
+
+
+class Terminated(SystemExit):
+    """The process received SIGTERM or SIGHUP while rendering.
+
+    Raised in the main thread by the render's signal handler, so the build folder is removed
+    and the kernels are shut down as for Ctrl-C. A :class:`SystemExit` (not an ``Exception``):
+    no ``except Exception`` swallows it, and uncaught it exits with ``128 + signum``, as the
+    shell reports a process killed by that signal.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum

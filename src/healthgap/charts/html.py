@@ -32,6 +32,7 @@ __all__ = [
     "write_chart_assets",
     "chart_spec",
     "static_svg",
+    "without_line_separators",
     "ASSET_PATH",
     "BUNDLE_NAME",
     "SNIPPET",
@@ -145,6 +146,29 @@ def _scope_ids(svg: str, prefix: str) -> str:
     return re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}-{m.group(1)}"', svg)
 
 
+#: U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR, written as a space in chart specs.
+_LINE_SEPARATORS = re.compile("[\u2028\u2029]|\\\\u202[89]", re.IGNORECASE)
+
+
+def without_line_separators(value: Any) -> Any:
+    """A copy of a Vega-Lite spec (or part of one) with U+2028 and U+2029 replaced by spaces.
+
+    Vega's expression parser (ES5 rules) rejects these characters inside string literals
+    ("Unexpected token ILLEGAL"), and Vega-Lite copies data values into expressions (a sort
+    order, a label test), so one locality or practice code containing U+2028 made the chart,
+    and with it the render, fail. Every string, keys and data included, is changed the same
+    way (their escaped forms too), so the spec stays consistent; the table and the download
+    keep the original text.
+    """
+    if isinstance(value, str):
+        return _LINE_SEPARATORS.sub(" ", value)
+    if isinstance(value, dict):
+        return {without_line_separators(k): without_line_separators(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_line_separators(v) for v in value]
+    return value
+
+
 def _script_json(spec: Mapping[str, Any]) -> str:
     """JSON safe inside <script>: no '</script>', '<!--' or U+2028/9 can end or break the element."""
     text = json.dumps(spec, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -215,8 +239,8 @@ def figure_html(
     for arg, value, what in (("title", title, "title"), ("description", description, "text description")):
         if not isinstance(value, str) or not value.strip():
             raise ChartError(ERR_TEXT.format(arg=arg, what=what))
-    spec = chart_spec(chart)
-    spec["description"] = description
+    spec = without_line_separators(chart_spec(chart))
+    spec["description"] = without_line_separators(description)
     off = (
         "suppression_reason" in data.columns
         and data.height > 0

@@ -44,6 +44,7 @@ from healthgap.config._parse import parse_mapping
 from healthgap.config._profiles import DEFAULT_PROFILE, Profile, packaged_profiles, read_profile
 from healthgap.config._sql import SqlError, compile_sql, replace_columns, sql_columns
 from healthgap.errors import ConfigError  # re-exported
+from healthgap.safeio import resolve
 
 __all__ = [
     "Dimension",
@@ -176,7 +177,7 @@ def select_config(path: str | Path | None = None, *, project: str | Path | None 
         chosen, origin = Path(env), ORIGIN_ENV
     else:
         chosen, origin = default_config_path(project), ORIGIN_DEFAULT
-    return chosen.expanduser().resolve(), origin
+    return resolve(chosen), origin
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -217,9 +218,7 @@ def parse_file(path: Path, *, origin: str = "--config") -> Config:
     ----------
     .. [1] healthgap README, section "Configuration reference".
     """
-    if not path.is_file():
-        raise ConfigError(MISSING_FILE.format(path=path, origin=origin))
-    raw = read_yaml(path)
+    raw = read_yaml(path, missing=MISSING_FILE.format(path=path, origin=origin))
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -11,6 +11,8 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+from healthgap.safeio import resolve
+
 __all__ = [
     "Checker",
     "suggest",
@@ -144,7 +146,7 @@ class Checker:
         if value is None:
             return None
         p = Path(value).expanduser()
-        return (p if p.is_absolute() else self.base / p).resolve()
+        return resolve(p if p.is_absolute() else self.base / p)
 
     def names(
         self, node: dict, key: str, where: str, default: tuple[str, ...], valid: tuple[str, ...]

@@ -12,6 +12,7 @@ from healthgap.config._model import DataSource
 from healthgap.config._sql import SqlError, compile_sql
 from healthgap.contract import GEOGRAPHY, Column
 from healthgap.contract import REQUIRED as REQUIRED_COLUMNS
+from healthgap.safeio import data_file_problem
 from healthgap.vocabulary import guess_columns
 
 __all__ = ["parse_data", "parse_mappings", "present_columns", "DATA_KEYS", "FORMATS"]
@@ -213,6 +214,8 @@ def parse_mappings(
 
 def present_columns(data: DataSource) -> set[str] | None:
     """Names of the file's columns and the derived ones (None if the file cannot be read yet)."""
+    if data_file_problem(data.path, fmt=data.format) or not data.path.is_file():
+        return None
     try:
         if data.format == "parquet":
             names = list(pl.read_parquet_schema(data.path))

@@ -5,25 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
+from healthgap.safeio import load_yaml
 
-from healthgap.errors import ConfigError
-
-__all__ = ["read_yaml", "NOT_YAML"]
-
-NOT_YAML = "{what} {path} is not valid YAML: {detail}"
+__all__ = ["read_yaml"]
 
 
-def read_yaml(path: Path, *, what: str = "Config file") -> Any:
-    """The YAML document in ``path`` (None for an empty file).
+def read_yaml(path: Path, *, what: str = "Config file", missing: str | None = None) -> Any:
+    """The YAML document in ``path`` (None for an empty file), read with :func:`healthgap.safeio.load_yaml`.
+
+    A regular UTF-8 file only, bounded in size and alias expansion, duplicate keys refused.
 
     Raises
     ------
     ConfigError
-        The file cannot be read or is not YAML (``what`` names it in the message).
+        The file is missing (``missing`` is the message), cannot be read, or is not safe YAML
+        (``what`` names it in the message).
     """
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
-        detail = str(exc).replace("\n", " ")
-        raise ConfigError(NOT_YAML.format(what=what, path=path, detail=detail)) from None
+    return load_yaml(path, what=what, missing=missing)

@@ -1,23 +1,31 @@
 """Render the book: with Quarto when it is installed, otherwise with the built-in renderer.
 
-Both engines build into a temporary folder next to the output and swap it in only
-when everything succeeded, so a failed render leaves the previous site untouched.
+Before anything runs, the output folder is checked (:func:`healthgap.render.outdir.check_out_folder`):
+a render replaces it whole, so it must be new, empty or a site a render wrote. Both engines
+build into a private folder (under the project's ``_build/`` when it is on the same file
+system) and swap it in only when everything succeeded, so a failed, interrupted (Ctrl-C) or
+terminated (SIGTERM, SIGHUP) render leaves the previous site untouched and no partial build
+behind; builds of a killed render are removed by the next one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
 from healthgap.config import ENV_VAR, ORIGIN_ARGUMENT, ORIGIN_DEFAULT, Config, load_config, select_config
-from healthgap.errors import ConfigError, RenderError
+from healthgap.errors import ConfigError, RenderError, Terminated
+from healthgap.render.outdir import build_area, check_out_folder, mark_site, remove_stale_builds
 from healthgap.render.post import finish_site
 from healthgap.render.project import ProjectError, read_book
 from healthgap.render.report import (
@@ -28,6 +36,7 @@ from healthgap.render.report import (
     report_overrides,
 )
 from healthgap.render.site import ThemeError, build_dir, swap_into
+from healthgap.safeio import resolve
 
 __all__ = [
     "render_book",
@@ -158,6 +167,42 @@ def _render_quarto(
         raise RenderError(ERR_QUARTO_EMPTY.format(folder=build))
 
 
+def _data_files(config: Config | None, config_path: Path | None) -> list[tuple[str, Path]]:
+    """The files an output folder must not contain: the config and its data."""
+    files: list[tuple[str, Path]] = [("the config", config_path)] if config_path is not None else []
+    if config is not None:
+        files.append(("the data (data.path)", config.data.path))
+        files += [
+            (f"data.{key}", path) for key in ("truth", "boundaries") if (path := getattr(config.data, key))
+        ]
+    return files
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """While rendering, SIGTERM and SIGHUP raise :class:`healthgap.errors.Terminated` in the main
+    thread, so the build folder is removed and the kernels are shut down as for Ctrl-C; a second
+    signal kills at once. Elsewhere (a worker thread) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+
+    def terminate(signum: int, frame: object) -> None:
+        for sig in signals:
+            signal.signal(sig, signal.SIG_DFL)
+        raise Terminated(signum)
+
+    for sig in signals:
+        signal.signal(sig, terminate)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
 def render_book(
     *,
     config: Path | None = None,
@@ -166,6 +211,7 @@ def render_book(
     engine: Engine = "auto",
     jobs: int | None = None,
     progress: Callable[[str], None] | None = print,
+    force: bool = False,
 ) -> Path:
     """Render the book into a static website.
 
@@ -184,6 +230,8 @@ def render_book(
     jobs : chapters executed at the same time (built-in engine); default
         ``min(CPU count, number of pages)``.
     progress : receives one line per event (chapter started, finished with seconds); None for silence.
+    force : also replace a site written by an earlier version of healthgap (one without the
+        :data:`healthgap.render.outdir.MARKER` file). Never allows any other folder.
 
     Returns
     -------
@@ -195,6 +243,11 @@ def render_book(
     RenderError
         A chapter failed (the message names the chapter and the cell), the project is invalid,
         or Quarto failed.
+    healthgap.render.outdir.OutFolderError
+        ``out`` may not be replaced (see :func:`healthgap.render.outdir.check_out_folder`);
+        raised before anything is rendered.
+    healthgap.errors.Terminated
+        SIGTERM or SIGHUP arrived; the build was removed and the previous site kept.
     ConfigError
         The config file is missing or invalid.
 
@@ -208,50 +261,63 @@ def render_book(
         raise RenderError(ERR_ENGINE.format(engine=engine))
     if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
         raise RenderError(ERR_JOBS.format(jobs=jobs))
-    root = Path(project).expanduser().resolve()
-    out_path = Path(out).expanduser()
-    out_path = (out_path if out_path.is_absolute() else root / out_path).resolve()
+    root = resolve(project)
+    given = Path(out).expanduser()
+    given = Path(os.path.abspath(given if given.is_absolute() else root / given))
     try:
         book = read_book(root)
     except ProjectError as exc:
         raise RenderError(str(exc)) from None
     config_path = _config_path(config, root)
-    overrides = report_overrides(_check_config(config_path))
+    loaded = _check_config(config_path)
+    overrides = report_overrides(loaded)
+    keep = _data_files(loaded, config_path)
+    out_path = check_out_folder(given, project=root, force=force, keep=keep)  # before anything runs
+    area = build_area(root, out_path)
+    remove_stale_builds([area, out_path.parent], name=out_path.name, say=say)
     chosen = engine if engine != "auto" else ("quarto" if shutil.which("quarto") else "builtin")
     started = time.perf_counter()
-    build = build_dir(out_path)
     downloads_tmp: Path | None = None
-    try:
-        env = dict(os.environ)
-        if config_path is not None:
-            env[ENV_VAR] = str(config_path)
-        if chosen == "quarto":
-            downloads_tmp = build_dir(out_path.parent / f"{out_path.name}-downloads")
-            env["HEALTHGAP_DOWNLOADS"] = str(downloads_tmp)
-            say(f"Rendering {len(book.pages)} pages with Quarto")
-            _render_quarto(root, build, env, say, overrides)
-            finish_site(build, downloads=downloads_tmp, progress=say)
-        else:
-            from healthgap.render.builtin import render_builtin
+    with _terminate_cleanly():
+        build = build_dir(out_path, area=area)
+        try:
+            env = dict(os.environ)
+            if config_path is not None:
+                env[ENV_VAR] = str(config_path)
+            if chosen == "quarto":
+                downloads_tmp = build_dir(out_path.with_name(f"{out_path.name}-downloads"), area=area)
+                env["HEALTHGAP_DOWNLOADS"] = str(downloads_tmp)
+                say(f"Rendering {len(book.pages)} pages with Quarto")
+                _render_quarto(root, build, env, say, overrides)
+                finish_site(build, downloads=downloads_tmp, progress=say)
+            else:
+                from healthgap.render.builtin import render_builtin
 
-            downloads = build / "downloads"
-            downloads.mkdir(parents=True, exist_ok=True)
-            env["HEALTHGAP_DOWNLOADS"] = str(downloads)
-            n_jobs = jobs or max(1, min(os.cpu_count() or 1, len(book.pages)))
-            say(f"Rendering {len(book.pages)} pages with the built-in renderer")
-            render_builtin(apply_report(book, overrides), build=build, env=env, jobs=n_jobs, progress=say)
-            finish_site(build, downloads=None, progress=say)
-        swap_into(build, out_path)
-    except ThemeError as exc:
-        raise RenderError(str(exc)) from None
-    except ValueError as exc:  # e.g. a corrupt download manifest fragment
-        raise RenderError(f"Finishing the site failed: {exc} The previous site was left untouched.") from exc
-    except OSError as exc:
-        raise RenderError(f"Writing the site failed: {exc}. The previous site was left untouched.") from exc
-    finally:
-        if build.exists():
-            shutil.rmtree(build, ignore_errors=True)
-        if downloads_tmp is not None:
-            shutil.rmtree(downloads_tmp, ignore_errors=True)
+                downloads = build / "downloads"
+                downloads.mkdir(parents=True, exist_ok=True)
+                env["HEALTHGAP_DOWNLOADS"] = str(downloads)
+                n_jobs = jobs or max(1, min(os.cpu_count() or 1, len(book.pages)))
+                say(f"Rendering {len(book.pages)} pages with the built-in renderer")
+                render_builtin(apply_report(book, overrides), build=build, env=env, jobs=n_jobs, progress=say)
+                finish_site(build, downloads=None, progress=say)
+            # the folder may have changed during the render: check it again just before the swap
+            out_path = check_out_folder(given, project=root, force=force, keep=keep)
+            mark_site(build)  # again: an engine may have emptied its output folder first
+            swap_into(build, out_path, area=area)
+        except ThemeError as exc:
+            raise RenderError(str(exc)) from None
+        except ValueError as exc:  # e.g. a corrupt download manifest fragment
+            raise RenderError(
+                f"Finishing the site failed: {exc} The previous site was left untouched."
+            ) from exc
+        except OSError as exc:
+            raise RenderError(
+                f"Writing the site failed: {exc}. The previous site was left untouched."
+            ) from exc
+        finally:
+            if build.exists():
+                shutil.rmtree(build, ignore_errors=True)
+            if downloads_tmp is not None:
+                shutil.rmtree(downloads_tmp, ignore_errors=True)
     say(f"Rendered {len(book.pages)} pages into {out_path} in {time.perf_counter() - started:.1f} s")
     return out_path

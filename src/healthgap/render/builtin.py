@@ -24,7 +24,14 @@ from healthgap.render.crossref import (
     number_page,
     resolve_refs,
 )
-from healthgap.render.execute import CellFailure, ChapterRun, InlineFailure, execute_document, run_many
+from healthgap.render.execute import (
+    CellFailure,
+    ChapterRun,
+    InlineFailure,
+    execute_document,
+    render_loop,
+    run_many,
+)
 from healthgap.render.pandoc import PandocError, attr, el, stringify, to_ast, to_html, walk
 from healthgap.render.project import Book, Page
 from healthgap.render.qmd import Document, QmdError, parse_qmd
@@ -116,12 +123,16 @@ async def _execute_all(
 
 
 def _run_async(coro_factory: Callable[[], Any]) -> Any:
+    def run() -> Any:
+        with asyncio.Runner(loop_factory=render_loop) as runner:
+            return runner.run(coro_factory())
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro_factory())
+        return run()
     with ThreadPoolExecutor(max_workers=1) as pool:  # called from a running loop (e.g. Jupyter)
-        return pool.submit(lambda: asyncio.run(coro_factory())).result()
+        return pool.submit(run).result()
 
 
 def _local_assets(blocks: list[Any], page: Page, book: Book, build: Path) -> list[Any]:

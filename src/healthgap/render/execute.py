@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import os
 import re
 import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVarTuple
 
 import nbformat
 from nbclient import NotebookClient
@@ -32,6 +33,7 @@ __all__ = [
     "cell_options",
     "strip_ansi",
     "run_many",
+    "render_loop",
 ]
 
 KERNEL_NAME = "python3"
@@ -214,6 +216,58 @@ async def execute_document(
             log.close()
     run.seconds = time.perf_counter() - started
     return run
+
+
+#: nbclient and jupyter_client start helper tasks (kernel-alive and output polls) that fail once
+#: their kernel is shut down; nobody awaits them, so asyncio would print "Task exception was
+#: never retrieved" with a traceback after a failed or interrupted render.
+_QUIET_TASK_SOURCES = (f"{os.sep}nbclient{os.sep}", f"{os.sep}jupyter_client{os.sep}")
+_UNRETRIEVED = "exception was never retrieved"
+#: asyncio's report of a chapter task that failed while the loop was being shut down after the
+#: render had already failed or been stopped: the chapter's kernel was shut down under it.
+_SHUTDOWN = "during asyncio.run() shutdown"
+
+
+def _quiet_kernel_tasks(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Drop asyncio's reports of tasks that failed only because the render stopped and shut their
+    kernels down (the render's own error or interruption is what the user is told); report
+    anything else as asyncio would."""
+    message = str(context.get("message", ""))
+    future = context.get("future") or context.get("task")
+    coro = future.get_coro() if isinstance(future, asyncio.Task) else None
+    source = getattr(getattr(coro, "cr_code", None), "co_filename", "")
+    if _SHUTDOWN in message:
+        return
+    if _UNRETRIEVED in message and any(s in source for s in _QUIET_TASK_SOURCES):
+        return
+    loop.default_exception_handler(context)
+
+
+_Ts = TypeVarTuple("_Ts")
+
+
+class _RenderLoop(asyncio.SelectorEventLoop):
+    """The event loop the chapters run in.
+
+    nbclient installs SIGINT/SIGTERM handlers on the loop for each kernel and, when the kernel
+    stops, resets them to the *default* handlers, so a SIGTERM after the first chapter killed
+    the render at once, leaving its partial build behind. This loop refuses loop signal handlers
+    (nbclient then goes without, as it does outside the main thread), so the process's own
+    handlers stay in force: KeyboardInterrupt for Ctrl-C, and the render's SIGTERM handler.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.set_exception_handler(_quiet_kernel_tasks)
+
+    def add_signal_handler(self, sig: int, callback: Callable[[*_Ts], object], *args: *_Ts) -> None:
+        raise RuntimeError("healthgap keeps the process's own signal handlers while rendering")
+
+
+def render_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop for executing chapters (use with ``asyncio.Runner(loop_factory=...)``):
+    it keeps the process's signal handlers and silences nbclient's orphaned helper tasks."""
+    return _RenderLoop()
 
 
 def _restore_signals() -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from healthgap.safeio import load_yaml
 
 __all__ = ["Page", "Part", "Book", "read_book", "ProjectError", "output_path_for", "THEME_EXTENSION"]
 
@@ -17,7 +17,6 @@ THEME_EXTENSION = "nhs"
 ERR_NO_PROJECT = (
     "No _quarto.yml in {folder}: run `healthgap render` from the project folder or pass --project."
 )
-ERR_YAML = "{path} is not valid YAML ({problem})."
 ERR_NOT_BOOK = "{path}: project.type is {kind!r}; the renderer builds Quarto books (project: type: book)."
 ERR_NO_CHAPTERS = "{path}: book.chapters is missing or empty; list the chapter .qmd files in order."
 ERR_CHAPTER_ENTRY = "{path}: book.{key}[{index}] must be a file name or a `part:` entry, not {value!r}."
@@ -94,10 +93,8 @@ def output_path_for(source: str) -> str:
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ProjectError(ERR_YAML.format(path=path, problem=str(exc).splitlines()[0])) from None
+    """The project file, read by :func:`healthgap.safeio.load_yaml` (bounded, duplicate keys refused)."""
+    data = load_yaml(path, what=path.name, error=ProjectError)
     return data if isinstance(data, dict) else {}
 
 

@@ -123,6 +123,11 @@ def write_search_assets(site: Path, entries: list[dict[str, str]]) -> list[str]:
     """Write the search script and index; return their hrefs (relative to the site root)."""
     (site / SEARCH_JS_HREF).parent.mkdir(parents=True, exist_ok=True)
     (site / SEARCH_JS_HREF).write_text(SEARCH_JS, encoding="utf-8")
-    data = json.dumps(entries, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    data = (
+        json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
+        .replace("</", "<\\/")
+        .replace("\u2028", "\\u2028")  # line terminators in a JavaScript string before ES2019
+        .replace("\u2029", "\\u2029")
+    )
     (site / SEARCH_INDEX_HREF).write_text(f"window.hgSearchIndex = {data};\n", encoding="utf-8")
     return [SEARCH_INDEX_HREF, SEARCH_JS_HREF]

@@ -6,10 +6,10 @@ import html
 import os
 import posixpath
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from healthgap.render.outdir import new_build_dir
 from healthgap.render.project import THEME_EXTENSION, Book, Page, Part
 
 __all__ = [
@@ -208,14 +208,18 @@ def copy_theme(book: Book, site: Path) -> list[str]:
     return hrefs
 
 
-def build_dir(out: Path) -> Path:
-    """A fresh temporary folder next to ``out`` (same file system, so the swap is a rename)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+def build_dir(out: Path, *, area: Path | None = None) -> Path:
+    """A fresh private folder to build the site replacing ``out`` in, on the same file system
+    (so the swap is a rename): in ``area`` (see :func:`healthgap.render.outdir.build_area`),
+    else next to ``out``. Its name carries the process id, so a later render can tell it is stale."""
+    folder = out.parent if area is None else area
+    folder.mkdir(parents=True, exist_ok=True)
+    return new_build_dir(folder, out.name)
 
 
-def swap_into(build: Path, out: Path) -> None:
-    """Replace ``out`` with ``build``: rename the old site away, rename the new one in, delete the old.
+def swap_into(build: Path, out: Path, *, area: Path | None = None) -> None:
+    """Replace ``out`` with ``build``: rename the old site away (into ``area``, default next to
+    ``out``), rename the new one in, delete the old.
 
     References
     ----------
@@ -223,7 +227,7 @@ def swap_into(build: Path, out: Path) -> None:
     """
     old: Path | None = None
     if out.exists() or out.is_symlink():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        old = new_build_dir(out.parent if area is None else area, out.name, kind="old", mark=False)
         old.rmdir()
         os.replace(out, old)
     try:

@@ -23,6 +23,7 @@ import polars as pl
 from healthgap.config import Measure, read_profile
 from healthgap.contract import CONTRACT, TRUTH_PREFIX
 from healthgap.errors import DataError
+from healthgap.safeio import data_file_problem
 from healthgap.scaffold._guess import MIN_CASES, Proposal, propose
 from healthgap.vocabulary import NHS_ETHNIC_NAMES
 
@@ -81,6 +82,8 @@ def _comment(note: str) -> str:
 
 
 def _read(dataset: Path) -> pl.LazyFrame:
+    if problem := data_file_problem(dataset, what="The dataset"):
+        raise DataError(problem)
     if not dataset.is_file():
         raise DataError(NOT_FOUND.format(path=dataset))
     name = dataset.name.lower()
