@@ -36,6 +36,7 @@ from healthgap.descriptive import (
 )
 from healthgap.descriptive.access import eligible_expr, recompute_shares
 from healthgap.descriptive.population import completeness_shares, not_stated_shares, pyramid_shares
+from healthgap.descriptive.prevalence import recompute_rates
 from healthgap.disclosure import publish, published_counts
 from healthgap.pages.sentences import extremes, gap_sentence, group_name, ratio_phrase
 from healthgap.pages.welcome import headlines
@@ -615,7 +616,14 @@ def test_simple_statistics_come_from_the_published_counts(people):
         assert (row["not_stated"], row["people"]) == (_r5(x), _r5(n))
         assert row["value"] == pytest.approx(100 * _r5(x) / _r5(n), rel=1e-12)
         assert (row["lower_ci"], row["upper_ci"]) == pytest.approx(_wilson(_r5(x), _r5(n)), rel=1e-9)
-    table = rates(people, config, measures=["hypertension"], dimensions=["imd_quintile"], multiplier=100)
+    table = (
+        publish(  # rates() returns exact counts: the page publishes them, the simple statistics recomputed
+            rates(people, config, measures=["hypertension"], dimensions=["imd_quintile"], multiplier=100),
+            counts=["events", "population"],
+            settings=config.disclosure,
+            recompute=partial(recompute_rates, multiplier=100),
+        ).frame
+    )
     same = rates(people, exact, measures=["hypertension"], dimensions=["imd_quintile"], multiplier=100)
     for q in "12345":
         group = people.filter(pl.col("imd_quintile") == int(q))
@@ -681,7 +689,14 @@ def test_dsr_limits_use_the_published_total_so_they_do_not_give_the_exact_one_ba
         return brentq(lambda o: (o - byars(o)[0]) / (byars(o)[1] - o) - target, 5, 1e6)
 
     config, exact = tiny_config(DisclosureSettings()), tiny_config()
-    table = rates(people, config, measures=["hypertension"], dimensions=["imd_quintile"], multiplier=100)
+    table = (
+        publish(  # rates() returns exact counts: the page publishes them, the simple statistics recomputed
+            rates(people, config, measures=["hypertension"], dimensions=["imd_quintile"], multiplier=100),
+            counts=["events", "population"],
+            settings=config.disclosure,
+            recompute=partial(recompute_rates, multiplier=100),
+        ).frame
+    )
     same = rates(people, exact, measures=["hypertension"], dimensions=["imd_quintile"], multiplier=100)
     for q in "12345":
         row = table.filter(pl.col("level") == q).row(0, named=True)

@@ -286,7 +286,7 @@ class AccessTreatmentPage(Page):
         """Observed / expected recorded cases by group, published (None without the dimensions)."""
         if not self.dimensions or not self.caps.conditions:
             return None
-        table = observed_expected(self.people, self.config, dimensions=self.dimensions, exact=True)
+        table = observed_expected(self.people, self.config, dimensions=self.dimensions)
         recompute = partial(recompute_ratios, events="observed", population="expected", multiplier=1)
         return self._publish(_labelled(table), counts=["observed", "population"], recompute=recompute)
 
@@ -337,7 +337,7 @@ class AccessTreatmentPage(Page):
         """The share of people with each condition who are recorded, published (None without truth)."""
         if not self.caps.has_truth or not self.dimensions:
             return None
-        table = detection(self.people, self.config, dimensions=self.dimensions, exact=True)
+        table = detection(self.people, self.config, dimensions=self.dimensions)
         recompute = partial(recompute_shares, numerator="recorded", denominator="affected")
         return self._publish(_labelled(table), counts=["recorded", "affected"], recompute=recompute)
 
@@ -379,7 +379,7 @@ class AccessTreatmentPage(Page):
         """Treatment among the eligible by group, published (None without prescribing columns)."""
         if not self.dimensions:
             return None
-        table = treatment(self.people, self.config, dimensions=self.dimensions, exact=True)
+        table = treatment(self.people, self.config, dimensions=self.dimensions)
         recompute = partial(recompute_shares, numerator="treated", denominator="eligible")
         return self._publish(table, counts=["treated", "eligible"], recompute=recompute)
 

@@ -27,8 +27,8 @@ from healthgap.descriptive.outcomes import (
     funnel_points,
     outcome_rates,
     practice_counts,
-    recompute_rates,
 )
+from healthgap.descriptive.prevalence import recompute_rates
 from healthgap.disclosure import Published, primary_reason
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
 from healthgap.pages.sentences import extremes, fmt, ratio_sentence

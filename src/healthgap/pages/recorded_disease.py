@@ -146,7 +146,7 @@ class RecordedDiseasePage(Page):
         """Recorded prevalence of every condition by every dimension: exact aggregates."""
         if not self.caps.conditions:
             return pl.DataFrame()
-        return prevalence(self.people, self.config, exact=True)
+        return prevalence(self.people, self.config)
 
     @property
     def conditions(self) -> tuple[str, ...]:
