@@ -32,7 +32,7 @@ from healthgap.descriptive.access import (
 )
 from healthgap.disclosure import Published
 from healthgap.pages.base import CI_COLUMNS, Page, ci_columns
-from healthgap.pages.sentences import fmt, gap_sentence, select_published, value_of
+from healthgap.pages.sentences import fmt, gap_sentence, value_of
 from healthgap.text import lower_first
 
 __all__ = [
@@ -276,7 +276,7 @@ class AccessTreatmentPage(Page):
             id=id,
             title=title,
             description=description,
-            data=select_published(table.where(pl.col("dimension") == IMD), *data),
+            data=table.where(pl.col("dimension") == IMD).select(*data),
             columns=columns,
         )
 
@@ -462,9 +462,7 @@ class AccessTreatmentPage(Page):
         """Treatment among the eligible by ethnic group, or a skip note."""
         if self.treatment is None or not self.has_ethnicity_table:
             return self.skip("prescribing or ethnicity columns")
-        data = select_published(
-            self.treatment.where(pl.col("dimension") == "ethnicity"), *TREATMENT_ETHNICITY_DATA
-        )
+        data = self.treatment.where(pl.col("dimension") == "ethnicity").select(*TREATMENT_ETHNICITY_DATA)
         return self.book.table(
             data,
             id="treatment-ethnicity",
