@@ -110,6 +110,15 @@ def test_pipe_reshapes_without_protecting_again_and_keeps_the_markers():
         publish(wide, counts=["n"], settings=SETTINGS)  # type: ignore[arg-type]
 
 
+def test_pipe_does_not_protect_again():
+    """Protecting the filtered frame again would suppress a second cell of the set the filter left."""
+    published = publish(_long(), counts=["n", "numerator"], by=["metric"], settings=SETTINGS)
+    assert published.row(group="Asian", metric="tpr")["numerator"] is None  # secondary, for Mixed
+    kept = published.pipe(lambda f: f.filter(pl.col("group") != "Asian"))
+    assert kept.row(group="Mixed", metric="ppv")["numerator"] == 30
+    assert kept.frame.get_column("suppressed").to_list() == [True, False, False, False]
+
+
 def test_pipe_passes_arguments_and_keeps_a_reason_the_function_carries():
     published = publish(_long(), counts=["n", "numerator"], by=["metric"], settings=SETTINGS)
     kept = published.pipe(lambda f, metric: f.filter(pl.col("metric") == metric), "tpr")
