@@ -7,12 +7,14 @@ import pytest
 
 from healthgap.config import DisclosureSettings
 from healthgap.disclosure import publish
+from healthgap.explain import GAP_NO_DIMENSION, GAP_TOO_FEW, Explanation
 from healthgap.pages.explanations import (
     LABEL_BIAS_REF,
     NO_GAP_INTRO,
     ExplanationsPage,
     additivity_sentence,
     gap_intro_sentence,
+    gap_note,
     gap_sentence,
     importance_sentence,
     shown,
@@ -122,6 +124,35 @@ def test_gap_sentence_when_the_gap_could_be_chance():
         " The split uses the 2,000 people explained; a larger sample (the SHAP sample size setting in the "
         "config file) narrows these intervals."
     )
+
+
+def _explanation(groups: tuple[str, str] | None, problem: str | None) -> Explanation:
+    empty = pl.DataFrame()
+    return Explanation(
+        sample=20,
+        seed=1,
+        base_value=0.0,
+        importance=empty,
+        by_group=empty,
+        gap=empty,
+        dependence=empty,
+        gap_dimension="imd_quintile",
+        gap_groups=groups,
+        gap_problem=problem,
+        additivity_error=0.0,
+    )
+
+
+def test_gap_note_says_why_the_gap_is_not_split():
+    fifths = ("1 (most deprived)", "5 (least deprived)")
+    assert gap_note(_explanation(fifths, GAP_TOO_FEW)) == (
+        "The gap between 1 (most deprived) and 5 (least deprived) cannot be split: "
+        "too few people in the SHAP sample in one of them."
+    )
+    assert gap_note(_explanation(None, GAP_NO_DIMENSION)) == (
+        "The gap between the first and last level cannot be split: imd_quintile is not available."
+    )
+    assert gap_note(_explanation(fifths, None)) is None
 
 
 def test_gap_sentence_without_a_gap_gives_the_note():
