@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "healthgap.text",
         ),
     ),
-    ("config", ("healthgap.config", "healthgap._configload", "healthgap.profiles")),
+    ("config", ("healthgap.config", "healthgap.profiles")),
     (
         "data",
         (

@@ -368,7 +368,9 @@ def explain(
     found, _ = groupings(groups_frame, dimensions, intersections=())
     importance = _importance(S, result.features, n_boot, seed, confidence)
     by_group = _by_group(S, rest, found, result.features)
-    gap_frame, gap_groups, problem = pl.DataFrame(), None, GAP_NO_DIMENSION
+    gap_frame: pl.DataFrame = pl.DataFrame()
+    gap_groups: tuple[str, str] | None = None
+    problem: str | None = GAP_NO_DIMENSION
     target = next((g for g in found if g.name == gap_dimension), None)
     if target is not None:
         gap_groups = (target.labels[0], target.labels[-1])

@@ -20,8 +20,8 @@ from healthgap.pages.explanations import (
     shown,
 )
 from tests.conftest import build_people
-from tests.pages.conftest import html_of
-from tests.pages.test_models_runtime import NO_MODEL_NOTE, build_page, model_cache  # noqa: F401
+from tests.pages.conftest import build_page, html_of
+from tests.pages.test_models_runtime import NO_MODEL_NOTE, model_cache  # noqa: F401
 
 SETTINGS = DisclosureSettings()
 
@@ -241,17 +241,17 @@ def test_too_small_a_sample_skips_the_gap(small):
     assert small.gap_intro() == NO_GAP_INTRO
 
 
-def test_label_bias_pointer_only_when_the_check_runs(tmp_path):
-    page = build_page(ExplanationsPage, build_people(400), tmp_path)
+def test_label_bias_pointer_only_when_the_check_runs(page_of):
+    page = page_of(ExplanationsPage, build_people(400))
     page.models.__dict__["label_condition"] = "hypertension"  # what data with true status would give
     assert html_of(page.diagnosis_ref()) == LABEL_BIAS_REF
     page.models.__dict__["label_condition"] = None
     assert html_of(page.diagnosis_ref()) == ""
 
 
-def test_without_an_outcome_every_section_skips_back_to_the_note(tmp_path):
+def test_without_an_outcome_every_section_skips_back_to_the_note(page_of):
     people = build_people(200).drop("cvd_admissions", "cvd_death")
-    bare = build_page(ExplanationsPage, people, tmp_path, target=False)
+    bare = page_of(ExplanationsPage, people, target=False)
     assert "has no usable outcome for the model: model.target" in html_of(bare.skip_note())
     sections = (
         bare.importance_figure(),

@@ -91,6 +91,13 @@ def test_extremes_over_many_one_and_no_published_groups():
     assert extremes(_imd([None, None])) == "not published for any group (too few people)"
 
 
+def test_extremes_says_when_the_groups_are_level():
+    assert extremes(_imd([7.26, 7.26, 7.26])) == "the same in every group (7.3%)"
+    assert extremes(_imd([7.26, 7.3, 7.31])) == "the same in every group (7.3%)"  # as the figures show them
+    assert extremes(_imd([7.26, None, 7.26])) == "the same in every published group (7.3%)"
+    assert extremes(_imd([7.26, 7.36])).startswith("highest in deprivation fifth 2 (7.4%) and lowest in")
+
+
 def test_gap_sentence_present_suppressed_and_with_a_unit():
     table = _imd([16.0, None, 6.7])
     assert gap_sentence(table, subject="the share waiting", level="1", reference="3") == (

@@ -93,6 +93,10 @@ def _in(name: str) -> str:
 def extremes(table: Table, *, column: str = "value", dp: int = 1, suffix: str = "%") -> str:
     """'highest in A (x%) and lowest in B (y%)' over the published rows of ``table``.
 
+    When the highest and lowest values read the same (to ``dp`` decimals) the groups
+    are level: 'the same in every group (x%)' ('... every published group' when
+    some groups are not published).
+
     References
     ----------
     .. [1] Government Analysis Function (2021). Writing about statistics: describe the
@@ -106,6 +110,9 @@ def extremes(table: Table, *, column: str = "value", dp: int = 1, suffix: str = 
         return f"published only {_in(group_name(r))} ({fmt(r[column], dp, suffix=suffix)})"
     hi = rows.sort(column, descending=True).row(0, named=True)
     lo = rows.sort(column).row(0, named=True)
+    if fmt(hi[column], dp) == fmt(lo[column], dp):
+        every = "every group" if rows.height == _frame(table).height else "every published group"
+        return f"the same in {every} ({fmt(hi[column], dp, suffix=suffix)})"
     return (
         f"highest {_in(group_name(hi))} ({fmt(hi[column], dp, suffix=suffix)}) and lowest "
         f"{_in(group_name(lo))} ({fmt(lo[column], dp, suffix=suffix)})"
