@@ -519,8 +519,9 @@ def test_concentration_index_is_withheld_when_a_quintile_is_suppressed(people, c
     )
 
 
-def test_gradient_weights_by_unrounded_populations_and_skips_suppressed_measures(people, cfg):
-    """The SII regression is weighted by the true populations, not the rounded published ones."""
+def test_gradient_weights_by_the_given_populations_and_skips_suppressed_measures(people, cfg):
+    """The SII regression is weighted by the populations of the table given (the book gives the
+    published ones), and a measure with a suppressed fifth in ``published`` is left out."""
     from healthgap.disclosure import protect
 
     table = rates(people, cfg, measures=["hypertension", "chd"], dimensions=["imd_quintile"])
@@ -576,7 +577,7 @@ def test_headline_ratio_withheld_when_the_reference_fifth_is_suppressed(syntheti
     assert "times the rate" not in h.outcome_ratio.text
 
 
-def test_headline_slope_uses_unrounded_populations(synthetic):
+def test_headline_slope_is_the_gradient_of_the_prevalence_table(synthetic):
     people, config, _ = synthetic
     h = headlines(people, config)
     table = prevalence(
