@@ -1,4 +1,4 @@
-"""healthgap.book: the chapter runtime protects everything it publishes and records downloads."""
+"""healthgap.book: the chapter runtime publishes only Published frames and records downloads."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 import healthgap.book as hb
-from healthgap.disclosure import DisclosureError
+from healthgap.disclosure import DisclosureError, Published
 
 
 @pytest.fixture
@@ -89,6 +89,10 @@ def test_disclosure_off_notice_on_every_page(monkeypatch, tmp_path, synthetic_di
     assert "Not for publication" in html and "internal quality assurance" in html
 
 
+def published_table(book: hb.Book) -> Published:
+    return book.publish(small_table(), counts=["events", "population"], by=[])
+
+
 def test_figure_builds_chart_only_from_protected_data(book, env):
     seen: list[pl.DataFrame] = []
 
@@ -97,13 +101,7 @@ def test_figure_builds_chart_only_from_protected_data(book, env):
         return alt.Chart(d.select("label", "value")).mark_bar().encode(x="value:Q", y="label:N")
 
     out = book.figure(
-        build,
-        id="small",
-        title="A small figure",
-        description="Bars.",
-        data=small_table(),
-        counts=["events", "population"],
-        by=[],
+        build, id="small", title="A small figure", description="Bars.", data=published_table(book)
     )
     protected = seen[0]
     assert protected.filter(pl.col("level") == "1")["events"].item() is None
@@ -122,23 +120,35 @@ def test_figure_builds_chart_only_from_protected_data(book, env):
 def test_figure_rejects_finished_chart_with_small_counts(book):
     chart = alt.Chart(small_table()).mark_bar().encode(x="events:Q", y="label:N")
     with pytest.raises(DisclosureError):
-        book.figure(chart, id="bad", title="t", description="d", data=small_table(), counts=["events"])
+        book.figure(chart, id="bad", title="t", description="d", data=published_table(book))
+
+
+def test_only_published_frames_are_published(book, env):
+    """A plain frame is refused with a message saying how to publish it; nothing is written."""
+    for call in (
+        lambda: book.figure(lambda d: d, id="f", title="t", description="d", data=small_table()),
+        lambda: book.table(small_table(), id="t", title="t"),
+        lambda: book.download(small_table(), id="d", title="t"),
+    ):
+        with pytest.raises(TypeError, match="must be a Published frame"):
+            call()
+    assert not (env / "recorded-disease").exists() or not list((env / "recorded-disease").iterdir())
+    with pytest.raises(TypeError):
+        book.table(published_table(book), id="legacy", title="t", counts=["events"])  # type: ignore[call-arg]
 
 
 def test_person_level_data_is_refused(book):
     people = pl.DataFrame({"person_id": ["a", "b"], "age": [40, 50], "events": [0, 10]})
     with pytest.raises(DisclosureError):
-        book.table(people, id="people", title="People", counts=["events"])
+        book.table(book.publish(people, counts=["events"]), id="people", title="People")
 
 
 def test_table_and_download_write_protected_csv_and_manifest(book, env):
-    t = book.table(small_table(), id="rates", title="Rates", counts=["events", "population"], by=[])
+    t = book.table(published_table(book), id="rates", title="Rates")
     # the link names what it downloads (WCAG 2.4.4/2.4.9): the title is inside the <a>
     assert "download>Download rates (CSV)</a></p>" in t.data and "[c]" in t.data
     assert 'class="hg-download"' in t.data
-    d = book.download(
-        small_table(), id="rates-data", title="Rates data", counts=["events", "population"], by=[]
-    )
+    d = book.download(published_table(book), id="rates-data", title="Rates data")
     assert "rates-data.csv" in d.data and "download>Download rates data (CSV)</a>" in d.data
     manifest_path = hb.write_manifest(env)
     manifest = json.loads(manifest_path.read_text())
@@ -155,19 +165,19 @@ def test_table_and_download_write_protected_csv_and_manifest(book, env):
 
 def test_ids_are_checked(book):
     with pytest.raises(ValueError, match="not valid"):
-        book.download(small_table(), id="Bad Id", title="t", counts=["events"])
-    book.download(small_table(), id="once", title="t", counts=["events"])
+        book.download(published_table(book), id="Bad Id", title="t")
+    book.download(published_table(book), id="once", title="t")
     with pytest.raises(ValueError, match="used twice"):
-        book.download(small_table(), id="once", title="t", counts=["events"])
+        book.download(published_table(book), id="once", title="t")
 
 
 def test_missing_count_column_is_named(book):
-    with pytest.raises(KeyError, match="numerator"):
-        book.table(small_table(), id="x", title="t", counts=["numerator"])
+    with pytest.raises(DisclosureError, match="numerator"):
+        book.publish(small_table(), counts=["numerator"])
 
 
 def test_rerun_clears_previous_downloads_of_the_chapter(book, env, shown):
-    book.download(small_table(), id="old", title="t", counts=["events"], by=[])
+    book.download(published_table(book), id="old", title="t")
     other = env / "other-chapter"
     other.mkdir()
     (other / "keep.csv").write_text("a\n1\n")
@@ -176,22 +186,16 @@ def test_rerun_clears_previous_downloads_of_the_chapter(book, env, shown):
     assert (other / "keep.csv").exists()
 
 
-def test_skip_and_require(book, shown):
+def test_skip(book):
     note = book.skip("waiting time column")
     assert "skipped because the dataset has no waiting time column" in note.data
-    shown.clear()
-    assert book.require("age", "sex")
-    assert not book.require("age", "not_a_column")
-    assert "not_a_column" in shown[0].data
-    assert book.has("age") and not book.has("age", "not_a_column")
-    assert book.missing("age", "nope") == ["nope"]
 
 
 def test_people_is_cached_once_per_kernel(book):
     first = book.frame
     assert book.frame is first
     assert isinstance(book.people, pl.LazyFrame)
-    assert "person_id" in book.columns
+    assert "person_id" in book.frame.columns
 
 
 def test_find_project(tmp_path):
@@ -225,7 +229,7 @@ def test_rate_ratios_against_a_suppressed_reference_are_not_published(book, env)
         )
         .drop("ref")
     )
-    book.table(table, id="ratios", title="Ratios", counts=["events", "population"])
+    book.table(book.publish(table, counts=["events", "population"]), id="ratios", title="Ratios")
     published = pl.read_csv(env / "recorded-disease" / "ratios.csv")
     age = published.filter(pl.col("dimension") == "age_band")
     assert age["rate_ratio"].is_null().all() and age["rr_lower"].is_null().all()
@@ -278,20 +282,16 @@ def test_group_noun_never_doubles_group(label, noun):
 
 
 def test_published_text_names_groups_naturally(book, env):
-    labels = [d.label for d in book.config.dimensions]
+    """Titles and descriptions are published as the page words them: ``each`` names the groups."""
     assert book.each("Ethnic group") == "each ethnic group" and book.each("Sex") == "each sex"
-    data = small_table()
-    for label in labels:
-        fid = "g-" + re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
-        text = f"Dot charts with 95% confidence intervals for each {label[:1].lower()}{label[1:]} group."
+    for d in book.config.dimensions:
+        fid = "g-" + re.sub(r"[^a-z0-9]+", "-", d.label.lower()).strip("-")
         out = book.figure(
-            lambda d: alt.Chart(d.select("label", "value")).mark_bar().encode(x="value:Q", y="label:N"),
+            lambda f: alt.Chart(f.select("label", "value")).mark_bar().encode(x="value:Q", y="label:N"),
             id=fid,
-            title=f"Prevalence for each {label} group",
-            description=text,
-            data=data,
-            counts=["events", "population"],
-            by=[],
+            title=f"Prevalence for {book.each(d.label)}",
+            description=f"Dot charts with 95% confidence intervals for {book.each(d.label)}.",
+            data=published_table(book),
         )
         assert "group group" not in out.data
     entries = json.loads(hb.write_manifest(env).read_text())["files"]
@@ -301,7 +301,10 @@ def test_published_text_names_groups_naturally(book, env):
         assert bad not in described.lower()
     assert "for each ethnic group." in described and "for each sex." in described
     assert "for each deprivation (IMD quintile) group." in described
-    assert book.tidy("the Black group; white group group") == "the Black group; white group"
+    # nothing rewrites what the page wrote
+    book.download(published_table(book), id="as-written", title="Rates for each Sex group")
+    entries = json.loads(hb.write_manifest(env).read_text())["files"]
+    assert [e["title"] for e in entries if e["id"] == "as-written"] == ["Rates for each Sex group"]
 
 
 def test_rows_suppressed_upstream_stay_marked(book):
@@ -316,8 +319,9 @@ def test_rows_suppressed_upstream_stay_marked(book):
             "suppression_reason": ["numerator: count of 1-7", None, None],
         }
     )
-    out = book.table(wide, id="groups", title="Groups", counts=["n"], by=[], derived={}, download=False)
-    protected = book.protect(wide, counts=["n"], by=[], derived={})
+    published = book.publish(wide, counts=["n"], by=[], derived={})
+    out = book.table(published, id="groups", title="Groups", download=False)
+    protected = published.frame
     assert protected["suppressed"].to_list() == [True, False, False]
     assert protected["n"].to_list() == [1870, 66760, 1205] and protected["tpr"].to_list()[1:] == [0.498, 0.41]
     assert "[c]" in out.data and "[x]" not in out.data

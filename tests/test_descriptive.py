@@ -36,6 +36,7 @@ from healthgap.descriptive import (
 )
 from healthgap.descriptive.access import eligible_expr, recompute_shares
 from healthgap.descriptive.population import completeness_shares, not_stated_shares, pyramid_shares
+from healthgap.descriptive.prevalence import recompute_rates
 from healthgap.disclosure import publish, published_counts
 from healthgap.pages.sentences import extremes, gap_sentence, group_name, ratio_phrase
 from healthgap.pages.welcome import headlines
@@ -518,8 +519,9 @@ def test_concentration_index_is_withheld_when_a_quintile_is_suppressed(people, c
     )
 
 
-def test_gradient_weights_by_unrounded_populations_and_skips_suppressed_measures(people, cfg):
-    """The SII regression is weighted by the true populations, not the rounded published ones."""
+def test_gradient_weights_by_the_given_populations_and_skips_suppressed_measures(people, cfg):
+    """The SII regression is weighted by the populations of the table given (the book gives the
+    published ones), and a measure with a suppressed fifth in ``published`` is left out."""
     from healthgap.disclosure import protect
 
     table = rates(people, cfg, measures=["hypertension", "chd"], dimensions=["imd_quintile"])
@@ -575,7 +577,7 @@ def test_headline_ratio_withheld_when_the_reference_fifth_is_suppressed(syntheti
     assert "times the rate" not in h.outcome_ratio.text
 
 
-def test_headline_slope_uses_unrounded_populations(synthetic):
+def test_headline_slope_is_the_gradient_of_the_prevalence_table(synthetic):
     people, config, _ = synthetic
     h = headlines(people, config)
     table = prevalence(
@@ -615,7 +617,14 @@ def test_simple_statistics_come_from_the_published_counts(people):
         assert (row["not_stated"], row["people"]) == (_r5(x), _r5(n))
         assert row["value"] == pytest.approx(100 * _r5(x) / _r5(n), rel=1e-12)
         assert (row["lower_ci"], row["upper_ci"]) == pytest.approx(_wilson(_r5(x), _r5(n)), rel=1e-9)
-    table = rates(people, config, measures=["hypertension"], dimensions=["imd_quintile"], multiplier=100)
+    table = (
+        publish(  # rates() returns exact counts: the page publishes them, the simple statistics recomputed
+            rates(people, config, measures=["hypertension"], dimensions=["imd_quintile"], multiplier=100),
+            counts=["events", "population"],
+            settings=config.disclosure,
+            recompute=partial(recompute_rates, multiplier=100),
+        ).frame
+    )
     same = rates(people, exact, measures=["hypertension"], dimensions=["imd_quintile"], multiplier=100)
     for q in "12345":
         group = people.filter(pl.col("imd_quintile") == int(q))
@@ -681,7 +690,14 @@ def test_dsr_limits_use_the_published_total_so_they_do_not_give_the_exact_one_ba
         return brentq(lambda o: (o - byars(o)[0]) / (byars(o)[1] - o) - target, 5, 1e6)
 
     config, exact = tiny_config(DisclosureSettings()), tiny_config()
-    table = rates(people, config, measures=["hypertension"], dimensions=["imd_quintile"], multiplier=100)
+    table = (
+        publish(  # rates() returns exact counts: the page publishes them, the simple statistics recomputed
+            rates(people, config, measures=["hypertension"], dimensions=["imd_quintile"], multiplier=100),
+            counts=["events", "population"],
+            settings=config.disclosure,
+            recompute=partial(recompute_rates, multiplier=100),
+        ).frame
+    )
     same = rates(people, exact, measures=["hypertension"], dimensions=["imd_quintile"], multiplier=100)
     for q in "12345":
         row = table.filter(pl.col("level") == q).row(0, named=True)

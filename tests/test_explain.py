@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from healthgap.config import DEFAULT_DIMENSIONS, DisclosureSettings, ModelSettings
-from healthgap.explain import explain, sample_rows, shap_values
+from healthgap.explain import GAP_TOO_FEW, explain, sample_rows, shap_values
 from healthgap.models import fit
 
 N = 25_000
@@ -98,4 +98,5 @@ def test_small_groups_are_exact_and_a_tiny_gap_is_not_split(result):
     assert ethnicity["n"].sum() == 120 and (ethnicity["n"] < THRESHOLD).any()
     assert small.dependence.group_by("feature").agg(pl.col("n").sum())["n"].to_list() == [120] * 6
     tiny = explain(result, dimensions=DIMS, sample=20, n_boot=10)
-    assert tiny.gap.height == 0 and "too few people" in tiny.gap_note
+    assert tiny.gap.height == 0 and tiny.gap_problem == GAP_TOO_FEW
+    assert tiny.gap_groups == ("1 (most deprived)", "5 (least deprived)")

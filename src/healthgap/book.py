@@ -61,7 +61,7 @@ from healthgap.downloads import (
     write_download,
     write_manifest,
 )
-from healthgap.text import group_noun, join
+from healthgap.text import group_noun
 
 __all__ = [
     "Book",
@@ -89,10 +89,6 @@ ERR_BAD_ID = (
 ERR_DUPLICATE_ID = (
     "Id {id!r} is used twice in chapter {chapter!r}; every figure, table and download "
     "in a chapter needs its own id."
-)
-ERR_MISSING_COUNTS = (
-    "{what} {id!r}: the count columns {missing} are not in the data (columns: {columns}). "
-    "Pass the names of the columns that hold counts of people or events as counts=[...]."
 )
 
 _SKIP_NOTE = "This section is skipped because the dataset has no {what}."
@@ -170,41 +166,10 @@ class Book:
         """The validated person table as a LazyFrame (backed by the cached frame)."""
         return self.frame.lazy()
 
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """Canonical columns present in the dataset."""
-        return tuple(self.frame.columns)
-
-    def has(self, *columns: str) -> bool:
-        """Whether every one of ``columns`` is in the dataset."""
-        present = set(self.frame.columns)
-        return all(c in present for c in columns)
-
-    def missing(self, *columns: str) -> list[str]:
-        """The ones of ``columns`` that the dataset lacks, in the order given."""
-        present = set(self.frame.columns)
-        return [c for c in columns if c not in present]
-
     # -- text ---------------------------------------------------------------
     def each(self, label: str) -> str:
         """``"each "`` + :func:`group_noun`: ``book.each("Ethnic group")`` -> ``"each ethnic group"``."""
         return f"each {group_noun(label)}"
-
-    def tidy(self, text: str) -> str:
-        """Text to publish (a title or chart description) with its groups named naturally.
-
-        "for each Ethnic group group" reads "for each ethnic group" and "for each
-        sex group" "for each sex": wherever ``text`` says "each <dimension label>
-        group" for a dimension of the config, the words become ``self.each(label)``
-        (see :func:`group_noun`), and a doubled "group group" becomes "group".
-        Write new text with :meth:`each`; this keeps the manifest and text
-        alternatives right whatever the labels in the config are.
-
-        Parameters
-        ----------
-        text : the text as the chapter wrote it.
-        """
-        return _tidy_groups(text, [d.label for d in self.config.dimensions])
 
     # -- notes --------------------------------------------------------------
     def skip(self, reason: str) -> Any:
@@ -219,19 +184,6 @@ class Book:
 
         text = _SKIP_NOTE.format(what=html.escape(reason.strip().rstrip(".")))
         return HTML(f'<div class="hg-skip callout callout-note" role="note"><p>{text}</p></div>')
-
-    def require(self, *columns: str) -> bool:
-        """True when every column is present; otherwise display a skip note and return False."""
-        missing = self.missing(*columns)
-        if missing:
-            from IPython.display import display
-
-            from healthgap.contract import CONTRACT
-
-            names = [f"{CONTRACT[c].label.lower()} ({c})" if c in CONTRACT else c for c in missing]
-            display(self.skip(join(names, conjunction="or") + (" column" if len(names) == 1 else " columns")))
-            return False
-        return True
 
     # -- publishing ---------------------------------------------------------
     def publish(
@@ -259,11 +211,6 @@ class Book:
             settings=self.config.disclosure,
         )
 
-    def protect(self, data: pl.DataFrame, *, counts: Sequence[str], **kwargs: Any) -> pl.DataFrame:
-        """The protected frame of :meth:`publish` (for chapters not yet moved to :mod:`healthgap.pages`)."""
-        kwargs.pop("what", None), kwargs.pop("id", None)
-        return self.publish(data, counts=counts, **kwargs).frame
-
     def figure(
         self,
         chart: Callable[[pl.DataFrame], Any] | Any,
@@ -271,10 +218,9 @@ class Book:
         id: str,
         title: str,
         description: str,
-        data: Published | pl.DataFrame,
+        data: Published,
         columns: Mapping[str, str] | None = None,
         formats: Mapping[str, str | tuple[str, int]] | None = None,
-        **legacy: Any,
     ) -> Any:
         """Publish a chart with its text alternative, data table and CSV download.
 
@@ -303,9 +249,8 @@ class Book:
 
         from healthgap.charts import figure_html
 
-        title, description = self.tidy(title), self.tidy(description)
         self._claim(id)
-        published = self._published(data, what="Figure", id=id, legacy=legacy)
+        published = self._published(data, what="Figure", id=id)
         spec = chart(published.frame) if _is_builder(chart) else chart
         assert_publishable(spec, settings=self.config.disclosure)
         href = self._write(published.frame, id=id, title=title, kind="figure", description=description)
@@ -325,7 +270,7 @@ class Book:
 
     def table(
         self,
-        df: Published | pl.DataFrame,
+        df: Published,
         *,
         id: str,
         title: str,
@@ -333,7 +278,6 @@ class Book:
         formats: Mapping[str, str | tuple[str, int]] | None = None,
         note: str | None = None,
         download: bool = True,
-        **legacy: Any,
     ) -> Any:
         """Show a published frame as a table, with its CSV download.
 
@@ -354,9 +298,8 @@ class Book:
 
         from healthgap.tables import table_html
 
-        title = self.tidy(title)
         self._claim(id)
-        published = self._published(df, what="Table", id=id, legacy=legacy)
+        published = self._published(df, what="Table", id=id)
         markup = table_html(
             published.frame, id=id, caption=title, columns=columns, formats=formats, note=note
         )
@@ -365,41 +308,22 @@ class Book:
             markup += download_link(href, link_text(title, kind="table"))
         return HTML(markup)
 
-    def download(self, df: Published | pl.DataFrame, *, id: str, title: str, **legacy: Any) -> Any:
+    def download(self, df: Published, *, id: str, title: str) -> Any:
         """Write a published frame as a CSV download and return a link to it."""
         from IPython.display import HTML
 
-        title = self.tidy(title)
         self._claim(id)
-        published = self._published(df, what="Download", id=id, legacy=legacy)
+        published = self._published(df, what="Download", id=id)
         href = self._write(published.frame, id=id, title=title, kind="data")
         return HTML(download_link(href, link_text(title, kind="data")))
 
     # -- internals ----------------------------------------------------------
-    def _published(self, data: Any, *, what: str, id: str, legacy: Mapping[str, Any]) -> Published:
-        """``data`` as a :class:`Published`: checked against this book's settings.
-
-        A plain frame with ``counts=`` is published here (chapters not yet moved to
-        :mod:`healthgap.pages`); anything else is an error.
-        """
-        if isinstance(data, Published):
-            if legacy:
-                raise TypeError(
-                    f"{what} {id!r}: a Published frame takes no {sorted(legacy)}; it is protected already."
-                )
-            assert_publishable(data.frame, settings=self.config.disclosure)
-            return data
-        if isinstance(data, pl.DataFrame) and "counts" in legacy:
-            counts = legacy["counts"]
-            missing = [c for c in counts if c not in data.columns]
-            if missing:
-                raise KeyError(
-                    ERR_MISSING_COUNTS.format(
-                        what=what, id=id, missing=missing, columns=", ".join(data.columns)
-                    )
-                )
-            return self.publish(data, **legacy)
-        raise TypeError(ERR_NOT_PUBLISHED.format(what=what, id=id, type=type(data).__name__))
+    def _published(self, data: Any, *, what: str, id: str) -> Published:
+        """``data``, a :class:`Published`, checked against this book's settings; anything else is an error."""
+        if not isinstance(data, Published):
+            raise TypeError(ERR_NOT_PUBLISHED.format(what=what, id=id, type=type(data).__name__))
+        assert_publishable(data.frame, settings=self.config.disclosure)
+        return data
 
     def _claim(self, id: str) -> None:
         if not isinstance(id, str) or not _ID_PATTERN.match(id):
@@ -422,19 +346,6 @@ class Book:
             description=description,
         )
         return f"{self.page_prefix}downloads/{rel}"
-
-
-_DOUBLED_GROUP = re.compile(r"\b(groups?) group\b", flags=re.IGNORECASE)
-
-
-def _tidy_groups(text: str, labels: Sequence[str]) -> str:
-    """``text`` with "each <label> group" as "each <group_noun(label)>" and "group group" as "group"."""
-    if not isinstance(text, str) or "group" not in text:
-        return text
-    for label in sorted({" ".join(str(x).split()) for x in labels if str(x).strip()}, key=len, reverse=True):
-        pattern = re.compile(r"\beach " + re.escape(label) + r" group\b", flags=re.IGNORECASE)
-        text = pattern.sub(lambda _m, lab=label: f"each {group_noun(lab)}", text)
-    return _DOUBLED_GROUP.sub(lambda m: m.group(1), text)
 
 
 def _under_quarto() -> bool:

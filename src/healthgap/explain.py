@@ -31,13 +31,25 @@ from healthgap.config import Dimension
 from healthgap.models import ModelResult, label_of
 from healthgap.stats import bootstrap_weights, percentile_interval
 
-__all__ = ["Explanation", "explain", "shap_values", "sample_rows", "NO_GAP", "MIN_GROUP"]
+__all__ = [
+    "Explanation",
+    "explain",
+    "shap_values",
+    "sample_rows",
+    "MIN_GROUP",
+    "GAP_TOO_FEW",
+    "GAP_NO_DIMENSION",
+]
 
 #: Default smallest group (people in the SHAP sample) whose gap is split: the default
 #: disclosure threshold, so a gap between groups too small to publish is not estimated.
 MIN_GROUP = 8
 
-NO_GAP = "The gap between {first} and {last} cannot be split: {why}."
+# Why the gap is not split (``Explanation.gap_problem``); the explanations page words them.
+#: One of the two groups has fewer than ``min_group`` people in the SHAP sample.
+GAP_TOO_FEW = "too few"
+#: The gap dimension is not among the groupings of the test set.
+GAP_NO_DIMENSION = "no dimension"
 UNKNOWN_GAP_DIMENSION = "gap dimension {name!r} is not among the dimensions given ({options})."
 MEAN_METHOD = "mean over the SHAP sample; normal-approximation interval"
 BOOT_METHOD = "percentile bootstrap of the SHAP sample, {n} replicates (seed {seed})"
@@ -80,6 +92,9 @@ class Explanation:
     gap : per feature, its contribution to the gap in mean log-odds between two groups, with
         CI, and its ``share`` of the gap (null when the total gap's interval includes zero).
     dependence : per top feature and bin, the mean SHAP value.
+    gap_dimension : the dimension whose first and last groups the gap compares.
+    gap_groups : the labels of those two groups (None without the dimension).
+    gap_problem : why ``gap`` is empty (:data:`GAP_TOO_FEW`, :data:`GAP_NO_DIMENSION`), else None.
     additivity_error : largest |sum of SHAP + base - decision_function| over the sample.
     """
 
@@ -90,8 +105,9 @@ class Explanation:
     by_group: pl.DataFrame = field(repr=False)
     gap: pl.DataFrame = field(repr=False)
     dependence: pl.DataFrame = field(repr=False)
+    gap_dimension: str
     gap_groups: tuple[str, str] | None
-    gap_note: str | None
+    gap_problem: str | None
     additivity_error: float
 
 
@@ -174,15 +190,11 @@ def _gap(
     seed: int,
     confidence: float,
     minimum: int,
-) -> tuple[pl.DataFrame, tuple[str, str] | None, str | None]:
+) -> tuple[pl.DataFrame, str | None]:
     first, last = g.labels[0], g.labels[-1]
     a, b = g.codes == 0, g.codes == g.k - 1
     if min(a.sum(), b.sum()) < max(minimum, 2):
-        return (
-            pl.DataFrame(),
-            None,
-            NO_GAP.format(first=first, last=last, why="too few people in the SHAP sample in one of them"),
-        )
+        return pl.DataFrame(), GAP_TOO_FEW
     M = np.column_stack([S, rest])
     point = M[a].mean(axis=0) - M[b].mean(axis=0)
     reps = []
@@ -211,7 +223,7 @@ def _gap(
             "method": [BOOT_METHOD.format(n=n_boot, seed=seed)] * len(names),
         }
     ).with_columns(pl.col("share").fill_nan(None))
-    return frame, (first, last), None
+    return frame, None
 
 
 def _bin_labels(edges: np.ndarray, unit: str) -> list[str]:
@@ -356,14 +368,13 @@ def explain(
     found, _ = groupings(groups_frame, dimensions, intersections=())
     importance = _importance(S, result.features, n_boot, seed, confidence)
     by_group = _by_group(S, rest, found, result.features)
-    gap_frame, gap_groups, note = pl.DataFrame(), None, None
+    gap_frame: pl.DataFrame = pl.DataFrame()
+    gap_groups: tuple[str, str] | None = None
+    problem: str | None = GAP_NO_DIMENSION
     target = next((g for g in found if g.name == gap_dimension), None)
-    if target is None:
-        note = NO_GAP.format(first="the first", last="last level", why=f"{gap_dimension} is not available")
-    else:
-        gap_frame, gap_groups, note = _gap(
-            S, rest, target, result.features, n_boot, seed, confidence, min_group
-        )
+    if target is not None:
+        gap_groups = (target.labels[0], target.labels[-1])
+        gap_frame, problem = _gap(S, rest, target, result.features, n_boot, seed, confidence, min_group)
     dependence = _dependence(
         result, X, S, importance["feature"].to_list(), top=top, bins=bins, confidence=confidence
     )
@@ -375,7 +386,8 @@ def explain(
         by_group=by_group,
         gap=gap_frame,
         dependence=dependence,
+        gap_dimension=gap_dimension,
         gap_groups=gap_groups,
-        gap_note=note,
+        gap_problem=problem,
         additivity_error=additivity,
     )

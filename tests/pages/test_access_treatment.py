@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from healthgap.descriptive import detection, observed_expected, treatment
-from healthgap.disclosure import publish
+from healthgap.descriptive.access import recompute_ratios, recompute_shares
+from healthgap.disclosure import publish, published_counts
 from healthgap.pages.access_treatment import MISSED_INTRO, NO_TRUTH, TRUTH_TEXT, AccessTreatmentPage
 from tests.conftest import build_people
 from tests.pages.conftest import html_of
@@ -47,16 +50,29 @@ def test_published_frames_are_those_the_analyses_give_with_published_counts(page
     page = page_of(AccessTreatmentPage, with_truth(build_people(3000)))
     people, config, settings = page.book.frame, page.config, page.config.disclosure
     dims = ["imd_quintile", "ethnicity"]
-    for published, before, counts in (
+    for published, exact, counts, recompute in (
         (
             page.observed_expected,
             observed_expected(people, config, dimensions=dims),
             ["observed", "population"],
+            partial(recompute_ratios, events="observed", population="expected", multiplier=1),
         ),
-        (page.detection, detection(people, config, dimensions=dims), ["recorded", "affected"]),
-        (page.treatment, treatment(people, config, dimensions=dims), ["treated", "eligible"]),
+        (
+            page.detection,
+            detection(people, config, dimensions=dims),
+            ["recorded", "affected"],
+            partial(recompute_shares, numerator="recorded", denominator="affected"),
+        ),
+        (
+            page.treatment,
+            treatment(people, config, dimensions=dims),
+            ["treated", "eligible"],
+            partial(recompute_shares, numerator="treated", denominator="eligible"),
+        ),
     ):
         assert published is not None
+        # what the analyses returned before they were exact: statistics from the rounded counts
+        before = recompute(published_counts(exact, counts, settings=settings))
         if "measure_label" not in before.columns:
             before = before.with_columns(published.frame["measure_label"])
         legacy = publish(before, counts=counts, settings=settings)

@@ -7,19 +7,21 @@ import pytest
 
 from healthgap.config import DisclosureSettings
 from healthgap.disclosure import publish
+from healthgap.explain import GAP_NO_DIMENSION, GAP_TOO_FEW, Explanation
 from healthgap.pages.explanations import (
     LABEL_BIAS_REF,
     NO_GAP_INTRO,
     ExplanationsPage,
     additivity_sentence,
     gap_intro_sentence,
+    gap_note,
     gap_sentence,
     importance_sentence,
     shown,
 )
 from tests.conftest import build_people
-from tests.pages.conftest import html_of
-from tests.pages.test_models_runtime import NO_MODEL_NOTE, build_page, model_cache  # noqa: F401
+from tests.pages.conftest import build_page, html_of
+from tests.pages.test_models_runtime import NO_MODEL_NOTE, model_cache  # noqa: F401
 
 SETTINGS = DisclosureSettings()
 
@@ -124,6 +126,35 @@ def test_gap_sentence_when_the_gap_could_be_chance():
     )
 
 
+def _explanation(groups: tuple[str, str] | None, problem: str | None) -> Explanation:
+    empty = pl.DataFrame()
+    return Explanation(
+        sample=20,
+        seed=1,
+        base_value=0.0,
+        importance=empty,
+        by_group=empty,
+        gap=empty,
+        dependence=empty,
+        gap_dimension="imd_quintile",
+        gap_groups=groups,
+        gap_problem=problem,
+        additivity_error=0.0,
+    )
+
+
+def test_gap_note_says_why_the_gap_is_not_split():
+    fifths = ("1 (most deprived)", "5 (least deprived)")
+    assert gap_note(_explanation(fifths, GAP_TOO_FEW)) == (
+        "The gap between 1 (most deprived) and 5 (least deprived) cannot be split: "
+        "too few people in the SHAP sample in one of them."
+    )
+    assert gap_note(_explanation(None, GAP_NO_DIMENSION)) == (
+        "The gap between the first and last level cannot be split: imd_quintile is not available."
+    )
+    assert gap_note(_explanation(fifths, None)) is None
+
+
 def test_gap_sentence_without_a_gap_gives_the_note():
     assert (
         gap_sentence(pl.DataFrame(), sample=20, note="The gap cannot be split.") == "The gap cannot be split."
@@ -210,17 +241,17 @@ def test_too_small_a_sample_skips_the_gap(small):
     assert small.gap_intro() == NO_GAP_INTRO
 
 
-def test_label_bias_pointer_only_when_the_check_runs(tmp_path):
-    page = build_page(ExplanationsPage, build_people(400), tmp_path)
+def test_label_bias_pointer_only_when_the_check_runs(page_of):
+    page = page_of(ExplanationsPage, build_people(400))
     page.models.__dict__["label_condition"] = "hypertension"  # what data with true status would give
     assert html_of(page.diagnosis_ref()) == LABEL_BIAS_REF
     page.models.__dict__["label_condition"] = None
     assert html_of(page.diagnosis_ref()) == ""
 
 
-def test_without_an_outcome_every_section_skips_back_to_the_note(tmp_path):
+def test_without_an_outcome_every_section_skips_back_to_the_note(page_of):
     people = build_people(200).drop("cvd_admissions", "cvd_death")
-    bare = build_page(ExplanationsPage, people, tmp_path, target=False)
+    bare = page_of(ExplanationsPage, people, target=False)
     assert "has no usable outcome for the model: model.target" in html_of(bare.skip_note())
     sections = (
         bare.importance_figure(),

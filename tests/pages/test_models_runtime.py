@@ -8,55 +8,17 @@ the fit back instead of refitting.
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import polars as pl
 import pytest
-import yaml
 
 from healthgap.models import CAPACITY_FRACTIONS, capacity, outcome_counts
 from healthgap.pages._models import ModelPages
 from healthgap.pages.predicting_risk import PredictingRiskPage
-from tests.conftest import DEFAULT_YML, build_people
-from tests.pages.conftest import html_of
+from tests.conftest import build_people
+from tests.pages.conftest import build_page, html_of
 
 NO_MODEL_NOTE = "model to show, because it has no usable outcome (see the note at the start of this chapter)"
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def build_page(cls: type, people: pl.DataFrame, folder: Path, *, target: bool = True, **sections: Any):
-    """A page on ``people``, loaded as the book loads it (as ``page_of`` in conftest).
-
-    ``target=False`` leaves ``model.target`` to its default (as a config that never
-    names one), so data without the outcome column still load and the model
-    chapters must skip.
-    """
-    from healthgap.config import load_config
-    from healthgap.data import load
-
-    folder.mkdir(parents=True, exist_ok=True)
-    people.write_parquet(folder / "people.parquet")
-    raw = yaml.safe_load(DEFAULT_YML.read_text(encoding="utf-8"))
-    raw["data"] = {**raw["data"], "path": "people.parquet", "truth": None, "boundaries": None}
-    for key in ("conditions", "outcomes"):
-        raw.pop(key, None)
-    raw["model"].pop("features", None)
-    if not target:
-        raw["model"].pop("target", None)
-    raw = _merge(raw, sections)
-    (folder / "config.yml").write_text(yaml.safe_dump(raw), encoding="utf-8")
-    config = load_config(folder / "config.yml")
-    frame = load(config).collect()
-    return cls.for_frame(config, frame, downloads=folder / "downloads")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -78,31 +40,29 @@ def test_usable_outcome_has_no_problem(fitted):
     assert fitted.result.y_test.shape[0] == 120  # 30% of 400 people held out
 
 
-def test_missing_outcome_is_the_problem(tmp_path):
+def test_missing_outcome_is_the_problem(page_of):
     people = build_people(200).drop("cvd_admissions", "cvd_death")
-    models = build_page(PredictingRiskPage, people, tmp_path, target=False).models
+    models = page_of(PredictingRiskPage, people, target=False).models
     assert models.problem is not None and "cvd_admissions" in models.problem
 
 
-def test_one_class_outcome_is_the_problem(tmp_path):
+def test_one_class_outcome_is_the_problem(page_of):
     people = build_people(200).with_columns(cvd_admissions=pl.lit(0, dtype=pl.Int64))
-    models = build_page(PredictingRiskPage, people, tmp_path).models
+    models = page_of(PredictingRiskPage, people).models
     assert models.problem is not None
 
 
-def test_skip_points_back_to_the_note_without_a_model(tmp_path, fitted):
+def test_skip_points_back_to_the_note_without_a_model(page_of, fitted):
     people = build_people(200).drop("cvd_admissions", "cvd_death")
-    models = build_page(PredictingRiskPage, people, tmp_path, target=False).models
+    models = page_of(PredictingRiskPage, people, target=False).models
     assert NO_MODEL_NOTE in html_of(models.skip("model features"))
     assert "has no model features." in html_of(fitted.skip("model features"))
 
 
-def test_min_group_is_the_disclosure_threshold(tmp_path, fitted):
+def test_min_group_is_the_disclosure_threshold(page_of, fitted):
     assert fitted.min_group == 8
     people = build_people(200)
-    off = build_page(
-        PredictingRiskPage, people, tmp_path, disclosure={"enabled": False, "reason": "synthetic data"}
-    )
+    off = page_of(PredictingRiskPage, people, disclosure={"enabled": False, "reason": "synthetic data"})
     assert off.models.min_group == 1
 
 

@@ -9,9 +9,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from healthgap.config import DisclosureSettings
-from healthgap.descriptive.outcomes import PER, outcome_rates, recompute_rates
-from healthgap.descriptive.prevalence import rates
-from healthgap.disclosure import primary_reason, publish
+from healthgap.descriptive.outcomes import PER, outcome_rates
+from healthgap.descriptive.prevalence import rates, recompute_rates
+from healthgap.disclosure import primary_reason, publish, published_counts
 from healthgap.pages.outcomes import (
     DOWNLOAD_DROP,
     FIGURE_COLUMNS,
@@ -41,7 +41,9 @@ def page(page_of) -> OutcomesPage:
 def test_rates_are_published_exactly_as_rates_published_them_before(page):
     """The same numbers as when rates() computed its simple statistics from published counts itself."""
     dims = list(page.dimensions)
-    before = rates(page.people, page.config, measures=list(page.measures), dimensions=dims, multiplier=PER)
+    exact = rates(page.people, page.config, measures=list(page.measures), dimensions=dims, multiplier=PER)
+    rounded = published_counts(exact, ["events", "population"], settings=page.config.disclosure)
+    before = recompute_rates(rounded, multiplier=PER)  # what rates() returned before it was exact
     before = before.with_columns(page.exact.get_column("measure_label"))
     old = publish(before, counts=["events", "population"], settings=page.config.disclosure).frame
     assert page.rates is not None
@@ -82,12 +84,17 @@ def test_recompute_rates_keeps_the_dsr_and_moves_its_limits_to_the_published_tot
     assert (moved["upper_ci"] != exact["upper_ci"]).all()
 
 
-def test_recompute_rates_refuses_crude_rows(page):
+def test_recompute_rates_takes_crude_rows_ratios_from_the_published_counts(page):
+    """Age bands are not standardised: their rates and rate ratios are simple statistics (rule 8)."""
     crude = rates(
         page.people, page.config, measures=["cvd_admissions"], dimensions=["age_band"], multiplier=PER
     )
-    with pytest.raises(ValueError, match="age-standardised rows only"):
-        recompute_rates(crude.with_columns(pl.lit(0.0).alias("variance")), multiplier=PER)
+    shown = recompute_rates(published_counts(crude, ["events", "population"]), multiplier=PER)
+    rows = shown.filter(pl.col("events") >= 8)
+    assert (rows["events"] % 5 == 0).all()
+    assert rows["value"].to_list() == pytest.approx((PER * rows["events"] / rows["population"]).to_list())
+    ref = shown.filter(pl.col("is_reference")).row(0, named=True)
+    assert rows["rate_ratio"].to_list() == pytest.approx((rows["crude"] / ref["crude"]).to_list())
 
 
 # -- sentences and figures ---------------------------------------------------------------------

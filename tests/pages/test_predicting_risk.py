@@ -20,8 +20,8 @@ from healthgap.pages.predicting_risk import (
     split_sentence,
 )
 from tests.conftest import build_people
-from tests.pages.conftest import html_of
-from tests.pages.test_models_runtime import NO_MODEL_NOTE, build_page, model_cache  # noqa: F401
+from tests.pages.conftest import build_page, html_of
+from tests.pages.test_models_runtime import NO_MODEL_NOTE, model_cache  # noqa: F401
 
 SETTINGS = DisclosureSettings()
 Z = 1.959963984540054
@@ -276,10 +276,10 @@ def test_page_tables_and_figure_are_published_with_downloads(page):
     assert "200 resamples, seed 2024" in html_of(markups[1])
 
 
-def test_inherits_text_follows_the_truth_columns(page, tmp_path):
+def test_inherits_text_follows_the_truth_columns(page, page_of):
     assert html_of(page.inherits_text()) == INHERITS_NO_TRUTH
     people = build_people(400).with_columns(pl.col("hypertension").alias("true_hypertension"))
-    with_truth = build_page(PredictingRiskPage, people, tmp_path)
+    with_truth = page_of(PredictingRiskPage, people)
     assert html_of(with_truth.inherits_text()) == INHERITS_TRUTH
 
 

@@ -17,7 +17,6 @@ from healthgap.pages.sentences import (
     ratio_phrase,
     ratio_sentence,
     row_of,
-    select_published,
     than,
     value_of,
 )
@@ -92,6 +91,13 @@ def test_extremes_over_many_one_and_no_published_groups():
     assert extremes(_imd([None, None])) == "not published for any group (too few people)"
 
 
+def test_extremes_says_when_the_groups_are_level():
+    assert extremes(_imd([7.26, 7.26, 7.26])) == "the same in every group (7.3%)"
+    assert extremes(_imd([7.26, 7.3, 7.31])) == "the same in every group (7.3%)"  # as the figures show them
+    assert extremes(_imd([7.26, None, 7.26])) == "the same in every published group (7.3%)"
+    assert extremes(_imd([7.26, 7.36])).startswith("highest in deprivation fifth 2 (7.4%) and lowest in")
+
+
 def test_gap_sentence_present_suppressed_and_with_a_unit():
     table = _imd([16.0, None, 6.7])
     assert gap_sentence(table, subject="the share waiting", level="1", reference="3") == (
@@ -147,47 +153,3 @@ def test_ratio_sentence_clear_chance_and_unpublished():
     assert ratio_sentence(published, dimension="sex", measure="chd", reference="female", outcome="x") == (
         "Rate ratios by sex could not be published because some groups are too small."
     )
-
-
-def test_select_published_keeps_each_counts_bookkeeping_and_names_only_kept_columns():
-    table = pl.DataFrame(
-        {
-            "dimension": ["sex"] * 3,
-            "level": ["female", "male", "other"],
-            "events": [3, 40, 50],
-            "population": [100, 200, 300],
-            "crude": [3.0, 20.0, 16.7],
-            "value": [3.1, 19.0, 16.0],
-        }
-    )
-    published = publish(table, counts=["events", "population"], settings=SETTINGS)
-    reason = published.frame.get_column("suppression_reason")[0]
-    assert "crude, value: derived from a suppressed count" in reason
-    narrow = select_published(published, "level", "events", "population", "value")
-    assert narrow.columns == [
-        "level",
-        "events",
-        "population",
-        "value",
-        *[c for c in published.columns if c.startswith("suppress")],
-    ]
-    assert "suppressed_events" in narrow.columns and "suppression_reason_population" in narrow.columns
-    assert narrow.counts == ("events", "population")
-    assert narrow.frame.get_column("suppression_reason")[0] == reason.replace("crude, value", "value")
-    assert (
-        narrow.frame.get_column("suppression_reason")[2]
-        == published.frame.get_column("suppression_reason")[2]
-    )
-    # publishing those columns alone gives the same frame
-    alone = publish(
-        table.select("level", "events", "population", "value"),
-        counts=["events", "population"],
-        by=[],
-        settings=SETTINGS,
-    )
-    assert narrow.frame.equals(alone.frame)
-    # a list that loses every column goes; the count's own reason stays
-    bare = select_published(published, "level", "events")
-    assert bare.frame.get_column("suppression_reason")[0].startswith("events: count of 1-7")
-    assert "derived" not in bare.frame.get_column("suppression_reason")[0]
-    assert bare.counts == ("events",) and "suppressed_population" not in bare.columns

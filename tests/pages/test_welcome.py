@@ -266,6 +266,20 @@ def test_page_findings_come_from_its_published_tables(page_of):
     assert f"(a gap of {abs(statin['gap']):.1f} percentage points)" in worded.treatment_gap.text
 
 
+def test_slope_is_the_recorded_disease_pages_index(page_of):
+    """Both pages weight the slope index by the published (rounded) populations of the same table."""
+    from healthgap.pages.recorded_disease import RecordedDiseasePage
+
+    people = build_people(5000)
+    slope = page_of(WelcomePage, people).headlines.slope.values
+    indices = page_of(RecordedDiseasePage, people).indices
+    assert indices is not None
+    row = indices.row(condition="Coronary heart disease")
+    assert slope["condition"] == "chd" and row is not None
+    assert slope["sii"] == pytest.approx(row["sii"], rel=1e-12)
+    assert slope["rii"] == pytest.approx(row["rii"], rel=1e-12)
+
+
 def page_tables(page: WelcomePage) -> dict[str, pl.DataFrame]:
     from healthgap.descriptive.headlines import headline_tables
 

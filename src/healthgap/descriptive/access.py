@@ -11,9 +11,8 @@
   and missed appointments among people referred.
 
 Disclosure control happens once, when a page publishes a table
-(:func:`healthgap.disclosure.publish`). The analyses return exact aggregates
-(:func:`observed_expected`, :func:`detection` and :func:`treatment` with
-``exact=True``); the page passes :func:`recompute_shares` (percentages) or
+(:func:`healthgap.disclosure.publish`). The analyses return exact aggregates;
+the page passes :func:`recompute_shares` (percentages) or
 :func:`recompute_ratios` (observed/expected, missed appointments per 100) as
 ``recompute=``, which computes the statistics from the counts as they will be
 published (disclosure rule 8).
@@ -29,7 +28,6 @@ import polars as pl
 from healthgap.config import Config, Dimension
 from healthgap.contract import CONDITION_LABELS, truth_column
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr, require
-from healthgap.disclosure import published_counts
 
 __all__ = [
     "observed_expected",
@@ -158,21 +156,17 @@ def observed_expected(
     conditions: Sequence[str] | None = None,
     dimensions: Sequence[str] | None = None,
     confidence: float = 0.95,
-    exact: bool = False,
 ) -> pl.DataFrame:
-    """Observed / expected recorded cases (indirectly standardised ratio) by group.
+    """Observed / expected recorded cases (indirectly standardised ratio) by group, from exact counts.
 
     Expected cases in a group are the sum over its age band x sex cells of the
     cell's population times the whole population's recorded prevalence in that
     cell. The ratio's interval is Byar's (exact below 10) interval of the
     observed count divided by the expected count.
 
-    With ``exact=True`` the counts and the ratios are exact: publish the table with
-    ``recompute=`` :func:`recompute_ratios` (``events="observed"``,
-    ``population="expected"``, ``multiplier=1``). ``False`` (the default, for callers
-    that do not publish through :func:`healthgap.disclosure.publish` yet) gives what
-    that recomputation gives: the ratios from the observed counts as they will be
-    published with ``config.disclosure``.
+    The counts and the ratios are exact: publish the table with ``recompute=``
+    :func:`recompute_ratios` (``events="observed"``, ``population="expected"``,
+    ``multiplier=1``), which computes the ratios from the observed counts as published.
 
     Returns
     -------
@@ -236,13 +230,7 @@ def observed_expected(
             LEVEL, "measure", "observed", "expected", "population", "value", "lower_ci", "upper_ci", "note"
         )
         frames.append(label_levels(out, dim).sort("measure", "order", maintain_order=True))
-    table = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
-    if exact or table.is_empty():
-        return table
-    published = published_counts(table, ["observed", "population"], settings=config.disclosure)
-    return recompute_ratios(
-        published, events="observed", population="expected", multiplier=1, confidence=confidence
-    )
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 
 
 def _keys(table: pl.DataFrame) -> list[str]:
@@ -408,16 +396,12 @@ def detection(
     conditions: Sequence[str] | None = None,
     dimensions: Sequence[str] | None = None,
     confidence: float = 0.95,
-    exact: bool = False,
 ) -> pl.DataFrame:
-    """Share (%) of people who truly have each condition whose condition is recorded.
+    """Share (%) of people who truly have each condition whose condition is recorded, from exact counts.
 
     Needs the ``true_<condition>`` columns; conditions without them are left out.
-    With ``exact=True`` the counts and shares are exact: publish the table with
-    ``recompute=`` :func:`recompute_shares` (``recorded``/``affected``). ``False``
-    (the default, for callers that do not publish through
-    :func:`healthgap.disclosure.publish` yet) gives the shares from the counts as
-    they will be published with ``config.disclosure``.
+    The counts and shares are exact: publish the table with ``recompute=``
+    :func:`recompute_shares` (``recorded``/``affected``).
 
     Returns
     -------
@@ -441,7 +425,7 @@ def detection(
         *[(pl.col(c) & pl.col(truth_column(c))).cast(pl.Int64).sum().alias(f"n__{c}") for c in conds],
         *[pl.col(truth_column(c)).cast(pl.Int64).sum().alias(f"d__{c}") for c in conds],
     ]
-    out = _measure_shares(
+    return _measure_shares(
         lf,
         config,
         dimensions,
@@ -451,10 +435,6 @@ def detection(
         denominator="affected",
         confidence=confidence,
     ).sort("dimension", "measure", "order", maintain_order=True)
-    if exact or out.is_empty():
-        return out
-    published = published_counts(out, ["recorded", "affected"], settings=config.disclosure)
-    return recompute_shares(published, numerator="recorded", denominator="affected", confidence=confidence)
 
 
 def treatment(
@@ -464,16 +444,12 @@ def treatment(
     measures: Sequence[TreatmentMeasure] = ("statin", "anticoagulant", "bp_control"),
     dimensions: Sequence[str] | None = None,
     confidence: float = 0.95,
-    exact: bool = False,
 ) -> pl.DataFrame:
-    """Share (%) of eligible people treated (or controlled), by group.
+    """Share (%) of eligible people treated (or controlled), by group, from exact counts.
 
-    Measures whose columns the dataset lacks are left out. With ``exact=True`` the
-    counts and shares are exact: publish the table with ``recompute=``
-    :func:`recompute_shares` (``treated``/``eligible``). ``False`` (the default,
-    for callers that do not publish through :func:`healthgap.disclosure.publish`
-    yet) gives the shares from the counts as they will be published with
-    ``config.disclosure``.
+    Measures whose columns the dataset lacks are left out. The counts and shares
+    are exact: publish the table with ``recompute=`` :func:`recompute_shares`
+    (``treated``/``eligible``).
 
     Returns
     -------
@@ -522,13 +498,9 @@ def treatment(
         names = [CONDITION_LABELS[c].lower() for c in used]
         joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
         labels["statin"] = f"Statin prescribed (eligible from recorded {joined} only)"
-    out = out.with_columns(pl.col("measure").replace_strict(labels).alias("measure_label")).sort(
+    return out.with_columns(pl.col("measure").replace_strict(labels).alias("measure_label")).sort(
         "dimension", "measure", "order", maintain_order=True
     )
-    if exact or out.is_empty():
-        return out
-    published = published_counts(out, ["treated", "eligible"], settings=config.disclosure)
-    return recompute_shares(published, numerator="treated", denominator="eligible", confidence=confidence)
 
 
 def waits(

@@ -5,7 +5,7 @@ locality, keyed by the column the boundary file uses; :func:`area_statistics`
 computes those rates from counts (the ``recompute`` of
 :func:`healthgap.disclosure.publish`: from the counts as published, disclosure
 rule 8). :func:`locality_rates` gives age-standardised rates by locality
-(:func:`healthgap.descriptive.outcomes.exact_rates`) and
+(:func:`healthgap.descriptive.prevalence.rates`) and
 :func:`pair_rate_ratio` compares two localities. Every function returns exact
 aggregates.
 """
@@ -21,7 +21,8 @@ import polars as pl
 from healthgap.config import Config
 from healthgap.contract import CONDITION_LABELS, CONTRACT
 from healthgap.descriptive._common import frame_of, require
-from healthgap.descriptive.outcomes import OUTCOME_LABELS, exact_rates
+from healthgap.descriptive.outcomes import OUTCOME_LABELS
+from healthgap.descriptive.prevalence import rates
 
 __all__ = [
     "area_rates",
@@ -146,11 +147,12 @@ def locality_rates(
 ) -> pl.DataFrame:
     """Age-standardised rates per 100 people of each measure by locality, from exact counts.
 
-    :func:`~healthgap.descriptive.outcomes.exact_rates` with ``dimensions=["locality"]``
-    plus ``measure_label`` (:data:`MEASURE_LABELS`); publish it with
-    ``recompute=lambda f: recompute_rates(f, multiplier=LOCALITY_PER)``.
+    :func:`~healthgap.descriptive.prevalence.rates` with ``dimensions=["locality"]``
+    (exact aggregates, with each DSR's ``variance``) plus ``measure_label``
+    (:data:`MEASURE_LABELS`); publish it with ``recompute=partial(recompute_rates,
+    multiplier=LOCALITY_PER)`` (:func:`healthgap.descriptive.prevalence.recompute_rates`).
     """
-    out = exact_rates(
+    out = rates(
         people,
         config,
         measures=measures,
@@ -158,6 +160,8 @@ def locality_rates(
         multiplier=LOCALITY_PER,
         confidence=confidence,
     )
+    if out.is_empty():
+        return out
     return out.with_columns(
         pl.col("measure").replace_strict(MEASURE_LABELS, default=pl.col("measure")).alias("measure_label")
     )

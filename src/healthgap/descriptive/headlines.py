@@ -7,9 +7,11 @@ Two steps, with the publication step between them (the welcome page,
    the outcome, detection or observed/expected) and computes the *exact*
    aggregates by deprivation fifth (:class:`HeadlineTables`);
 2. after each table is published (:func:`healthgap.disclosure.publish` with
-   :meth:`HeadlineTables.counts`), :func:`headline_numbers` reads the numbers of
-   each finding from the published tables (:class:`Finding`): a group with too
-   few people to publish gives a finding that is not available, with the reason.
+   :meth:`HeadlineTables.counts` and :meth:`HeadlineTables.recompute`, which
+   computes the simple statistics from the counts as published),
+   :func:`headline_numbers` reads the numbers of each finding from the published
+   tables (:class:`Finding`): a group with too few people to publish gives a
+   finding that is not available, with the reason.
 
 The findings:
 
@@ -28,8 +30,9 @@ The findings:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import polars as pl
@@ -161,8 +164,27 @@ class HeadlineTables:
 
     def counts(self, name: str) -> list[str]:
         """The count columns of table ``name`` (to publish it)."""
-        kind = self.access_measure if name == "access" else name
-        return list(_COUNTS[kind or name])
+        return list(_COUNTS[self._kind(name)])
+
+    def recompute(self, name: str) -> Callable[[pl.DataFrame], pl.DataFrame]:
+        """The ``recompute`` of table ``name``: its simple statistics from the counts as published (rule 8)."""
+        from healthgap.descriptive.access import recompute_ratios, recompute_shares
+        from healthgap.descriptive.outcomes import PER
+        from healthgap.descriptive.prevalence import recompute_rates
+
+        recomputes: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
+            "prevalence": partial(recompute_rates, multiplier=100),
+            DETECTION: partial(recompute_shares, numerator="recorded", denominator="affected"),
+            OBSERVED_EXPECTED: partial(
+                recompute_ratios, events="observed", population="expected", multiplier=1
+            ),
+            "treatment": partial(recompute_shares, numerator="treated", denominator="eligible"),
+            "outcomes": partial(recompute_rates, multiplier=PER),
+        }
+        return recomputes[self._kind(name)]
+
+    def _kind(self, name: str) -> str:
+        return (self.access_measure if name == "access" else name) or name
 
 
 def _pick(preferred: str, available: list[str]) -> str | None:
@@ -284,12 +306,11 @@ def _slope(t: HeadlineTables, published: pl.DataFrame | None) -> Finding:
     from healthgap.descriptive.prevalence import gradient
 
     key = "slope"
-    exact = t.tables.get("prevalence")
-    if t.second is None or exact is None or published is None:
+    if t.second is None or published is None:
         return _unavailable(key, NO_CONDITIONS)
     rows = published.filter(pl.col("measure") == t.second)
-    unrounded = exact.filter((pl.col("measure") == t.second) & (pl.col("population") > 0))
-    g = gradient(unrounded, seed=t.seed, published=rows) if rows.height else pl.DataFrame()
+    shown = rows.filter(pl.col("population") > 0)  # populations and limits as published (rule 8)
+    g = gradient(shown, seed=t.seed, published=rows) if rows.height else pl.DataFrame()
     if g.is_empty() or g.get_column("sii").item(0) is None:
         return _unavailable(key, FIFTH_SUPPRESSED, condition=t.second)
     r = g.row(0, named=True)
@@ -372,7 +393,8 @@ def headline_numbers(tables: HeadlineTables, published: Mapping[str, pl.DataFram
     tables : from :func:`headline_tables`.
     published : each of ``tables.tables`` after the publication step (the
         ``frame`` of :func:`healthgap.disclosure.publish` with
-        ``counts=tables.counts(name)``), by the same name.
+        ``counts=tables.counts(name)`` and ``recompute=tables.recompute(name)``),
+        by the same name.
 
     Returns
     -------

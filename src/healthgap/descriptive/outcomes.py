@@ -9,7 +9,8 @@ GP practices with the overall rate on a funnel plot
 Every function returns *exact* aggregates. The simple statistics computed from
 counts (crude rates, a practice's rate and funnel position, the limits of a
 DSR: disclosure rule 8) are recomputed from the counts as published by the
-page that publishes the frame, with :func:`recompute_rates` and
+page that publishes the frame, with
+:func:`healthgap.descriptive.prevalence.recompute_rates` and
 :func:`funnel_points` as the ``recompute`` of
 :func:`healthgap.disclosure.publish`.
 """
@@ -17,20 +18,17 @@ page that publishes the frame, with :func:`recompute_rates` and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Literal
 
 import polars as pl
 
-from healthgap.config import Config, DisclosureSettings
+from healthgap.config import Config
 from healthgap.contract import CONDITION_LABELS, CONTRACT
 from healthgap.descriptive._common import frame_of, require
 from healthgap.descriptive.prevalence import rates
 
 __all__ = [
     "outcome_rates",
-    "exact_rates",
-    "recompute_rates",
     "practice_counts",
     "funnel_kind",
     "funnel_points",
@@ -39,7 +37,6 @@ __all__ = [
     "OUTCOME_LABELS",
     "PER",
     "FUNNEL_DROP",
-    "ERR_CRUDE_ROWS",
 ]
 
 #: Outcome rates are per this many people per year.
@@ -50,133 +47,6 @@ OUTCOME_LABELS = {
 }
 #: Columns of :func:`healthgap.stats.funnel_flag` that a funnel's points do not carry.
 FUNNEL_DROP = ("statistic", "method", "confidence")
-
-ERR_CRUDE_ROWS = (
-    "recompute_rates(): rows {levels} are crude rates (age_band), whose rate ratios come from the "
-    "published counts too; recompute_rates() handles age-standardised rows only."
-)
-
-#: Settings under which :func:`~healthgap.descriptive.prevalence.rates` leaves every count exact.
-_EXACT = DisclosureSettings(rounding=1)
-
-
-def exact_rates(
-    people: pl.LazyFrame | pl.DataFrame,
-    config: Config,
-    *,
-    measures: Sequence[str],
-    dimensions: Sequence[str] | None = None,
-    multiplier: float = 100,
-    confidence: float = 0.95,
-) -> pl.DataFrame:
-    """:func:`~healthgap.descriptive.prevalence.rates` from the exact counts, with each DSR's variance.
-
-    ``rates()`` computes its crude rates and the limits of its DSRs from the counts as
-    they will be published (with ``config.disclosure``); here it runs with counts left
-    exact, so the frame is an exact aggregate to publish once with
-    ``recompute=recompute_rates(...)``. ``variance`` is the Dobson variance of each DSR
-    (on the rate's scale), recovered from its exact limits
-    (``DSR + sqrt(var / O) (O_U - O)``, O the exact number of events), which
-    :func:`recompute_rates` needs to place the limits at the published O.
-
-    Returns
-    -------
-    pl.DataFrame
-        The columns of ``rates()`` plus ``variance`` (null where there is no DSR).
-
-    References
-    ----------
-    .. [1] Dobson AJ et al. (1991). Confidence intervals for weighted sums of Poisson
-       parameters. Stat Med 10:457-462.
-    .. [2] NHS Digital. Hospital Episode Statistics: disclosure control method (2018).
-    """
-    from healthgap.stats import byars_upper
-
-    out = rates(
-        people,
-        replace(config, disclosure=_EXACT),
-        measures=list(measures),
-        dimensions=dimensions,
-        multiplier=multiplier,
-        confidence=confidence,
-    )
-    if out.is_empty():
-        return out
-    o = pl.col("events").cast(pl.Float64)
-    spread = (pl.col("upper_ci") - pl.col("value")) / (byars_upper(o, confidence) - o)
-    variance = pl.when(pl.col("standardised") & (o > 0)).then(spread.pow(2) * o)
-    return out.with_columns(variance.alias("variance"))
-
-
-def recompute_rates(frame: pl.DataFrame, *, multiplier: float, confidence: float = 0.95) -> pl.DataFrame:
-    """The simple statistics of an :func:`exact_rates` frame from its counts as published (rule 8).
-
-    ``frame`` has its ``events`` and ``population`` rounded as they will be published
-    (the ``recompute`` step of :func:`healthgap.disclosure.publish`). The crude rates
-    and their intervals are computed from them, and each DSR's Dobson limits are placed
-    at the published number of events (the DSR itself and the rate ratios, complex
-    statistics, stay as computed from the exact counts); ``variance`` is dropped. Pass
-    it as ``recompute=lambda f: recompute_rates(f, multiplier=...)``.
-
-    Parameters
-    ----------
-    frame : an :func:`exact_rates` frame (age-standardised rows only) with published counts.
-    multiplier : the rates' multiplier (as given to :func:`exact_rates`).
-    confidence : the confidence level of the intervals.
-
-    Returns
-    -------
-    pl.DataFrame
-        ``frame`` without ``variance``, with ``crude``, ``crude_lower``, ``crude_upper``,
-        ``lower_ci`` and ``upper_ci`` recomputed.
-
-    Raises
-    ------
-    ValueError
-        A row is a crude rate (``standardised`` false): its rate ratio comes from
-        the crude rates and would need recomputing too.
-
-    References
-    ----------
-    .. [1] NHS Digital. Hospital Episode Statistics: disclosure control method (2018).
-    .. [2] Dobson AJ et al. (1991). Stat Med 10:457-462.
-    """
-    from healthgap.stats import crude_rate
-    from healthgap.stats.dsr import dobson_limits
-
-    crude_rows = frame.filter(~pl.col("standardised"))
-    if crude_rows.height:
-        raise ValueError(ERR_CRUDE_ROWS.format(levels=crude_rows.get_column("level").to_list()))
-    indexed = frame.with_row_index("__row")
-    crude = crude_rate(
-        indexed.select("__row", "events", "population"),
-        events="events",
-        population="population",
-        by="__row",
-        multiplier=multiplier,
-        confidence=confidence,
-    ).select(
-        "__row",
-        pl.col("value").alias("__crude"),
-        pl.col("lower_ci").alias("__crude_lower"),
-        pl.col("upper_ci").alias("__crude_upper"),
-    )
-    lower, upper = dobson_limits(
-        pl.col("value"), pl.col("variance"), pl.col("events").cast(pl.Float64), confidence
-    )
-    return (
-        indexed.join(crude, on="__row", how="left")
-        .sort("__row")
-        .with_columns(
-            pl.col("__crude").alias("crude"),
-            pl.col("__crude_lower").alias("crude_lower"),
-            pl.col("__crude_upper").alias("crude_upper"),
-            lower.alias("lower_ci"),
-            upper.alias("upper_ci"),
-        )
-        .select(frame.columns)
-        .drop("variance")
-    )
 
 
 def outcome_rates(
@@ -190,9 +60,10 @@ def outcome_rates(
     """Age-standardised rates per 1,000 people of each outcome by each dimension, from exact counts.
 
     Admissions are counted as events (a person with two admissions counts
-    twice); deaths once. Returns the :func:`exact_rates` table (with
-    ``variance``) plus ``measure_label``; publish it with
-    ``recompute=lambda f: recompute_rates(f, multiplier=PER)``.
+    twice); deaths once. Returns the :func:`~healthgap.descriptive.prevalence.rates`
+    table (exact aggregates, with each DSR's ``variance``) plus ``measure_label``;
+    publish it with ``recompute=partial(recompute_rates, multiplier=PER)``
+    (:func:`healthgap.descriptive.prevalence.recompute_rates`).
 
     References
     ----------
@@ -204,9 +75,9 @@ def outcome_rates(
     chosen = [o for o in (outcomes or config.outcomes) if o in present]
     if not chosen:
         return pl.DataFrame()
-    out = exact_rates(
-        lf, config, measures=chosen, dimensions=dimensions, multiplier=PER, confidence=confidence
-    )
+    out = rates(lf, config, measures=chosen, dimensions=dimensions, multiplier=PER, confidence=confidence)
+    if out.is_empty():
+        return out
     return out.with_columns(
         pl.col("measure").replace_strict(OUTCOME_LABELS, default=pl.col("measure")).alias("measure_label")
     )

@@ -10,8 +10,8 @@ of inequality across deprivation quintiles; :func:`intersection` the DSR
 for every deprivation x ethnic group cell.
 
 Disclosure control happens once, when a page publishes a table
-(:func:`healthgap.disclosure.publish`). With ``exact=True`` the analyses here
-return exact aggregates, with each DSR's Dobson ``variance``; the page passes
+(:func:`healthgap.disclosure.publish`). The analyses here return exact
+aggregates, with each DSR's Dobson ``variance``; the page passes
 :func:`recompute_rates` (or :func:`recompute_dsr` for :func:`intersection`) as
 ``recompute=``, which computes the simple statistics (crude rates, the crude
 rate ratios, Dobson's limits, whose spread gives the total O back) from the
@@ -28,7 +28,6 @@ import polars as pl
 from healthgap.config import Config
 from healthgap.contract import CONDITION_LABELS
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr
-from healthgap.disclosure import published_counts
 
 __all__ = [
     "rates",
@@ -42,7 +41,7 @@ __all__ = [
     "EXACT_RATE_COLUMNS",
 ]
 
-#: Columns of :func:`rates` after the level columns (as published).
+#: Columns of a :func:`rates` table after the level columns, as published (after :func:`recompute_rates`).
 RATE_COLUMNS = (
     "measure",
     "events",
@@ -61,8 +60,8 @@ RATE_COLUMNS = (
     "method",
     "note",
 )
-#: Columns of :func:`rates` with ``exact=True``: the DSR's Dobson ``variance`` as well
-#: (what :func:`recompute_rates` needs; it is not published).
+#: Columns of :func:`rates` after the level columns: :data:`RATE_COLUMNS` and the DSR's Dobson
+#: ``variance`` (what :func:`recompute_rates` needs; it is not published).
 EXACT_RATE_COLUMNS = (*RATE_COLUMNS[:9], "variance", *RATE_COLUMNS[9:])
 
 NOTE_CI_SUPPRESSED = "not shown: a deprivation fifth's count is suppressed"
@@ -90,9 +89,8 @@ def rates(
     dimensions: Sequence[str] | None = None,
     multiplier: float = 100,
     confidence: float = 0.95,
-    exact: bool = False,
 ) -> pl.DataFrame:
-    """Crude and directly age-standardised rates of each measure by each dimension.
+    """Crude and directly age-standardised rates of each measure by each dimension, from exact counts.
 
     Parameters
     ----------
@@ -103,17 +101,15 @@ def rates(
     dimensions : dimension names to use (default every configured one present).
     multiplier : rates per this many people (100 gives percentages).
     confidence : confidence level of all intervals.
-    exact : return exact aggregates (with the DSR's ``variance``), to publish with
-        ``recompute=`` :func:`recompute_rates`. ``False`` (the default, for callers
-        that do not publish through :func:`healthgap.disclosure.publish` yet) gives
-        the table that recomputation gives: the simple statistics from the counts as
-        they will be published with ``config.disclosure``.
 
     Returns
     -------
     pl.DataFrame
-        Long: ``dimension``, ``level``, ``label``, ``order``, ``is_reference``
-        and :data:`RATE_COLUMNS` (:data:`EXACT_RATE_COLUMNS` when ``exact``).
+        Exact aggregates, long: ``dimension``, ``level``, ``label``, ``order``,
+        ``is_reference`` and :data:`EXACT_RATE_COLUMNS`. Publish it with
+        ``recompute=`` :func:`recompute_rates` (same ``multiplier`` and
+        ``confidence``), which computes the simple statistics from the counts as
+        published and drops ``variance``.
         ``value``/``lower_ci``/``upper_ci`` are the DSR (Dobson CI) except for
         ``age_band``, where they are the crude rate (``standardised`` False).
         ``rate_ratio`` compares each level's DSR (or crude rate) with the
@@ -220,10 +216,7 @@ def rates(
         "order",
         maintain_order=True,
     )
-    if exact:
-        return table
-    published = published_counts(table, ["events", "population"], settings=config.disclosure)
-    return recompute_rates(published, multiplier=multiplier, confidence=confidence)
+    return table
 
 
 def recompute_dsr(table: pl.DataFrame, *, confidence: float = 0.95) -> pl.DataFrame:
@@ -240,7 +233,7 @@ def recompute_dsr(table: pl.DataFrame, *, confidence: float = 0.95) -> pl.DataFr
     Parameters
     ----------
     table : ``events``, ``value`` and ``variance`` columns (as :func:`intersection`
-        with ``exact=True`` returns them), counts rounded as they will be published.
+        returns them), counts rounded as they will be published.
     confidence : confidence level of the limits.
 
     References
@@ -272,7 +265,9 @@ def recompute_rates(
 
     Parameters
     ----------
-    table : a :func:`rates` (or :func:`prevalence`) table with ``exact=True``.
+    table : a :func:`rates` (or :func:`prevalence`, or
+        :func:`~healthgap.descriptive.outcomes.outcome_rates`) table, counts rounded as
+        they will be published.
     multiplier : rates per this many people.
     confidence : confidence level of all intervals.
 
@@ -343,13 +338,12 @@ def prevalence(
     conditions: Sequence[str] | None = None,
     dimensions: Sequence[str] | None = None,
     confidence: float = 0.95,
-    exact: bool = False,
 ) -> pl.DataFrame:
-    """Recorded prevalence (%) of each condition by each equity dimension.
+    """Recorded prevalence (%) of each condition by each equity dimension, from exact counts.
 
     :func:`rates` with ``multiplier=100`` over the config's conditions present
-    in the data, plus ``measure_label``. ``exact`` as for :func:`rates` (publish
-    with ``recompute=`` :func:`recompute_rates`, ``multiplier=100``).
+    in the data, plus ``measure_label``: publish it with ``recompute=``
+    :func:`recompute_rates` (``multiplier=100``).
 
     References
     ----------
@@ -359,9 +353,7 @@ def prevalence(
     lf = frame_of(people)
     present = lf.collect_schema().names()
     conds = [c for c in (conditions or config.conditions) if c in present]
-    out = rates(
-        lf, config, measures=conds, dimensions=dimensions, multiplier=100, confidence=confidence, exact=exact
-    )
+    out = rates(lf, config, measures=conds, dimensions=dimensions, multiplier=100, confidence=confidence)
     if out.is_empty():
         return out
     return out.with_columns(
@@ -390,11 +382,12 @@ def gradient(
     """Slope and relative index of inequality across the levels of ``dimension``.
 
     Uses the DSRs (``value`` and its CI) of ``rates_table`` (from :func:`rates`)
-    for each measure, weighted by its ``population`` column (the populations as
-    published, disclosure rule 8); level "1" must be the most deprived. Pass the
-    table before disclosure control and, as ``published``, the same table after
-    it: measures with a suppressed level are left out (the index and the other
-    levels would give it back).
+    for each measure, weighted by its ``population`` column; level "1" must be
+    the most deprived. The book passes the published table (populations and
+    Dobson's limits from the counts as published, disclosure rule 8). Pass, as
+    ``published``, the table after disclosure control: measures with a
+    suppressed level are left out (the index and the other levels would give it
+    back).
 
     Returns
     -------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,13 +13,32 @@ from healthgap.config import DisclosureSettings
 from healthgap.disclosure._protect import protect
 from healthgap.disclosure._publishable import assert_publishable
 from healthgap.disclosure._published import published_counts
-from healthgap.disclosure._rules import REASON_INPUT, DisclosureError
+from healthgap.disclosure._rules import (
+    OFF_PREFIX,
+    REASON_DERIVED,
+    REASON_INPUT,
+    REASON_REFERENCE,
+    DisclosureError,
+)
 
-__all__ = ["Published", "publish", "RELATIVE_COLUMNS", "ERR_NOT_PUBLISHED"]
+__all__ = [
+    "Published",
+    "publish",
+    "RELATIVE_COLUMNS",
+    "ERR_NOT_PUBLISHED",
+    "ERR_PIPE_FRAME",
+    "ERR_PIPE_MARKERS",
+]
 
 #: Columns that compare a group with its reference group (disclosure rule 7).
 RELATIVE_COLUMNS = ("rate_ratio", "rr_lower", "rr_upper")
 _REFERENCE_TMP = "__hg_is_reference"
+#: The row-level disclosure bookkeeping columns of a published frame.
+_BOOKKEEPING = ("suppressed", "suppression_reason")
+#: A part of a ``suppression_reason`` that lists columns: "value, lower_ci: derived from a suppressed count".
+_LISTED = re.compile(r"^(?P<columns>[\w, ]+): (?P<why>.+)$")
+#: The parts whose column lists name the columns a suppression blanked (not a count's own reason).
+_LISTING = (REASON_DERIVED, REASON_REFERENCE)
 
 ERR_NOT_PUBLISHED = (
     "{what} {id!r}: data must be a Published frame from healthgap.disclosure.publish() (got {type}). "
@@ -26,6 +46,14 @@ ERR_NOT_PUBLISHED = (
     "settings=config.disclosure), and pass `published` to the figure, table, download and sentences."
 )
 ERR_PUBLISH_FRAME = "publish(): data must be a polars DataFrame of aggregates, got {type}."
+ERR_PIPE_FRAME = (
+    "Published.pipe(): {fn} must return a polars DataFrame (the published frame reshaped), got {type}."
+)
+ERR_PIPE_MARKERS = (
+    "Published.pipe(): {fn} dropped the 'suppressed' column of a frame with suppressed rows. Carry it "
+    "into the reshaped frame (e.g. pl.col('suppressed').any() over the rows it combines), so that the "
+    "cells left empty still read as suppressed."
+)
 ERR_PUBLISH_COUNTS = (
     "publish(): the count columns {missing} are not in the data (columns: {columns}). "
     "Pass the names of the columns that hold counts of people or events as counts=[...]."
@@ -39,8 +67,11 @@ class Published:
     Everything the book publishes (a chart, a table, a CSV download and the
     numbers in sentences) is built from a ``Published``; nothing else needs to
     apply disclosure control again. Selecting rows or columns of a published
-    frame keeps it published (:meth:`where`, :meth:`select`); computing new
-    numbers from it is the caller's business and must use only what it shows.
+    frame keeps it published (:meth:`where`, :meth:`select`, :meth:`rename`,
+    :meth:`sort`), and so does any other reshaping that computes no new number
+    (:meth:`pipe`: a pivot, a join of labels). A new statistic computed from
+    published numbers is a new frame to :func:`publish` (with ``recompute=``
+    when it is a simple statistic of counts).
 
     Attributes
     ----------
@@ -68,11 +99,72 @@ class Published:
         return Published(self.frame.filter(*predicates, **constraints), self.counts, self.settings)
 
     def select(self, *columns: Any) -> Published:
-        """Only ``columns`` (names or expressions over existing columns), the bookkeeping columns kept."""
-        keep = [c for c in ("suppressed", "suppression_reason") if c in self.frame.columns]
+        """Only ``columns`` (names or expressions), with the disclosure bookkeeping right for them.
+
+        The result is what publishing those columns alone gives: ``suppressed`` and
+        ``suppression_reason`` are kept (after the columns, in the frame's order), and
+        so are ``suppressed_<count>`` and ``suppression_reason_<count>`` of each count
+        column kept (those of dropped counts go); the reasons name only the blanked
+        columns that are kept ("value, lower_ci: derived from a suppressed count"
+        loses ``lower_ci`` when it is not selected, and the whole part when none is).
+
+        Parameters
+        ----------
+        columns : column names, or polars expressions over the frame's columns.
+        """
         frame = self.frame.select(*columns)
-        frame = frame.hstack(self.frame.select(c for c in keep if c not in frame.columns))
-        return Published(frame, tuple(c for c in self.counts if c in frame.columns), self.settings)
+        kept = set(frame.columns)
+        counts = tuple(c for c in self.counts if c in kept)
+        per_count = {f"{p}_{c}" for c in counts for p in _BOOKKEEPING}
+        extra = [c for c in self.frame.columns if c not in kept and (c in _BOOKKEEPING or c in per_count)]
+        frame = _trim_reasons(frame.hstack(self.frame.select(extra).get_columns()), kept)
+        return Published(frame, counts, self.settings)
+
+    def pipe(self, fn: Callable[..., pl.DataFrame], *args: Any, **kwargs: Any) -> Published:
+        """The frame reshaped by ``fn(frame, *args, **kwargs)``, still published, without protecting it again.
+
+        For reshaping that :meth:`where` and :meth:`select` cannot express: a pivot
+        from long to wide, a join of labels, a row order. ``fn`` must compute no new
+        number from the published ones (a statistic computed from them is a new
+        frame: :func:`publish` it). The result keeps the count columns still in it
+        and the settings, and its suppressed markers:
+
+        - ``fn`` carries ``suppressed`` over (e.g. ``any`` over the rows a pivot
+          combines); a frame with suppressed rows whose result has no
+          ``suppressed`` column is an error;
+        - a suppressed row with no ``suppression_reason`` reads "suppressed in the
+          input" (:data:`~healthgap.disclosure.REASON_INPUT`: withheld when the
+          frame was published), so its empty cells show "[c]" with a reason; with
+          disclosure control off every row reads "disclosure control off: ...",
+          as :func:`publish` writes it;
+
+        and it is checked again with :func:`assert_publishable`.
+
+        Parameters
+        ----------
+        fn : frame -> frame.
+        args, kwargs : passed to ``fn`` after the frame.
+
+        Raises
+        ------
+        DisclosureError
+            ``fn`` did not return a DataFrame, dropped the markers of suppressed
+            rows, or the result shows a small count.
+        """
+        name = getattr(fn, "__name__", repr(fn))
+        out = fn(self.frame, *args, **kwargs)
+        if not isinstance(out, pl.DataFrame):
+            raise DisclosureError(ERR_PIPE_FRAME.format(fn=name, type=type(out).__name__))
+        had = [c for c in _BOOKKEEPING if c in self.frame.columns]
+        if "suppressed" in had and "suppressed" not in out.columns:
+            if self.frame.get_column("suppressed").fill_null(False).any():
+                raise DisclosureError(ERR_PIPE_MARKERS.format(fn=name))
+            out = out.with_columns(suppressed=pl.lit(False))
+        if "suppression_reason" in had or "suppression_reason" in out.columns:
+            out = out.with_columns(suppression_reason=_reason_of(out, self.settings))
+        counts = tuple(c for c in self.counts if c in out.columns)
+        assert_publishable(out, counts=counts, settings=self.settings)
+        return Published(out, counts, self.settings)
 
     def rename(self, mapping: Mapping[str, str]) -> Published:
         frame = self.frame.rename(dict(mapping))
@@ -184,6 +276,47 @@ def publish(
             data = _keep_upstream(data, upstream)
     assert_publishable(data, settings=settings)
     return Published(data, tuple(counts), settings)
+
+
+def _trim_reason(text: str, kept: set[str]) -> str | None:
+    """``text`` with the blanked columns that are not in ``kept`` left out of its lists."""
+    parts = []
+    for part in text.split("; "):
+        m = _LISTED.match(part)
+        if m is None or m["why"] not in _LISTING:
+            parts.append(part)
+            continue
+        columns = [c for c in m["columns"].split(", ") if c in kept]
+        if columns:
+            parts.append(f"{', '.join(columns)}: {m['why']}")
+    return "; ".join(parts) or None
+
+
+def _trim_reasons(frame: pl.DataFrame, kept: set[str]) -> pl.DataFrame:
+    """``frame`` with each ``suppression_reason*`` column naming only the blanked columns in ``kept``."""
+    reasons = [
+        c for c in frame.columns if c.startswith("suppression_reason") and frame.schema[c] == pl.String
+    ]
+    updates = []
+    for c in reasons:
+        texts = frame.get_column(c).drop_nulls().unique().to_list()
+        trimmed = {t: _trim_reason(t, kept) for t in texts}
+        updates.append(pl.col(c).replace_strict(trimmed, default=None, return_dtype=pl.String))
+    return frame.with_columns(updates) if updates else frame
+
+
+def _reason_of(frame: pl.DataFrame, settings: DisclosureSettings) -> pl.Expr:
+    """The ``suppression_reason`` of a reshaped frame: "suppressed in the input" where a row is
+    suppressed without a reason; every row "disclosure control off: ..." with protection off."""
+    if not settings.enabled:
+        return pl.lit(f"{OFF_PREFIX}: {settings.reason}")
+    reason = (
+        pl.col("suppression_reason")
+        if "suppression_reason" in frame.columns
+        else pl.lit(None, dtype=pl.String)
+    )
+    flagged = pl.col("suppressed").fill_null(False) if "suppressed" in frame.columns else pl.lit(False)
+    return pl.when(flagged & reason.is_null()).then(pl.lit(REASON_INPUT)).otherwise(reason)
 
 
 def _upstream_suppressed(data: pl.DataFrame) -> pl.Series | None:

@@ -19,7 +19,6 @@ from healthgap.fairness._audit import (
     GroupReplicates,
     audit,
     metric_frame,
-    publishable,
 )
 from healthgap.fairness._groupboot import GROUP_METRICS
 from healthgap.fairness._groups import DEFAULT_INTERSECTIONS, SEPARATOR, Grouping, groupings
@@ -64,7 +63,6 @@ __all__ = [
     "AUDIT_BY",
     "AUROC_DECIMALS",
     "metric_frame",
-    "publishable",
     "proportions",
     "newcombe_difference",
     "mover_ratio",

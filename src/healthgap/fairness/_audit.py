@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +18,7 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import precision_score, roc_auc_score
 
-from healthgap.config import Dimension, DisclosureSettings
+from healthgap.config import Dimension
 from healthgap.fairness._groupboot import GROUP_METRICS, group_metrics, prepare
 from healthgap.fairness._groups import DEFAULT_INTERSECTIONS, Grouping, groupings
 from healthgap.fairness._published import (
@@ -36,7 +36,6 @@ __all__ = [
     "GroupReplicates",
     "audit",
     "metric_frame",
-    "publishable",
     "DEFAULT_N_BOOT",
     "AUROC_DECIMALS",
     "AUDIT_COUNTS",
@@ -217,38 +216,6 @@ class FairnessAudit:
                 shown[i][at] = rows[c].fill_null(np.nan).to_numpy()
             frames.append(_differences(g, shown, self.n_boot, self.confidence))
         return pl.concat(frames)
-
-
-def publishable(
-    frame: pl.DataFrame,
-    *,
-    counts: Sequence[str],
-    settings: DisclosureSettings | None,
-    by: Sequence[str] | None = None,
-    derived: Mapping[str, Sequence[str]] | None = None,
-) -> pl.DataFrame:
-    """Protect counts with :func:`healthgap.disclosure.protect`, then drop suppressed groups.
-
-    Not used by :mod:`healthgap.fairness` any more (its analyses return exact
-    aggregates, published once by the page); kept for :mod:`healthgap.explain`
-    until that publishes in its page, then to be removed.
-
-    Groups whose size ``n`` is suppressed (fewer people than the threshold, or
-    secondarily suppressed so they cannot be recovered from a total) are
-    removed, not shown. Values derived from a suppressed numerator or
-    denominator stay as null with the reason.
-
-    References
-    ----------
-    .. [1] NHS England. Statistical disclosure control for Hospital Episode Statistics.
-    .. [2] Hundepool A, et al. Statistical Disclosure Control. Wiley, 2012, ch. 5.
-    """
-    from healthgap.disclosure import protect
-
-    protected = protect(
-        frame, counts=list(counts), derived=derived, by=list(by) if by else None, settings=settings
-    )
-    return protected.filter(pl.col("n").is_not_null()) if "n" in protected.columns else protected
 
 
 def _counts(point: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

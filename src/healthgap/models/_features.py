@@ -140,8 +140,8 @@ def resolve(schema: pl.Schema, settings: ModelSettings) -> tuple[str, tuple[str,
 def target_vector(df: pl.DataFrame, target: str) -> np.ndarray:
     """The target as a bool array (counts binarised as > 0, missing as False)."""
     col = df.get_column(target)
-    y = (col > 0) if col.dtype != pl.Boolean else col
-    y = y.fill_null(False).to_numpy().astype(bool)
+    flags = (col > 0) if col.dtype != pl.Boolean else col
+    y: np.ndarray = flags.fill_null(False).to_numpy().astype(bool)
     positives = int(y.sum())
     if positives == 0 or positives == y.shape[0]:
         raise DataError(

@@ -1,18 +1,29 @@
 """What the four model chapters share: results computed once, cached, and worded.
 
-Each chapter runs in its own kernel, so :class:`ModelPages` computes results
-lazily and keeps the expensive ones in the model cache
-(``_build/cache/models``): the fitted models (:func:`fit_cached`), the
-fairness audit, the mitigation comparison and the SHAP explanation, keyed by
-the fit's data-and-settings hash plus every option that changes them.
+The model pages (:mod:`~healthgap.pages.predicting_risk`,
+:mod:`~healthgap.pages.fairness`, :mod:`~healthgap.pages.explanations`,
+:mod:`~healthgap.pages.model_card`) each run in their own kernel, so
+:class:`ModelPages` computes results lazily and keeps the expensive ones in the
+model cache (``_build/cache/models``, or ``$HEALTHGAP_MODEL_CACHE``): the fitted
+models (:func:`~healthgap.models.fit_cached`), the fairness audit, the
+mitigation comparison and the SHAP explanation, keyed by the fit's
+data-and-settings hash plus every option that changes them. Everything it
+returns is exact: each page publishes what it shows with
+:meth:`healthgap.book.Book.publish`.
 
-Usage in a chapter::
+A page holds one on its book::
 
-    from healthgap.book import setup
-    from healthgap.pages._models import ModelPages
-    book = setup("fairness")
-    pages = ModelPages(book)
-    if pages.problem: display(book.skip(pages.problem))
+    class FairnessPage(Page):
+        slug = "fairness"
+
+        @cached_property
+        def models(self) -> ModelPages:
+            return ModelPages(self.book)
+
+The page says once, at the top of its chapter, why no model can be fitted when
+:attr:`ModelPages.problem` is set (e.g. no outcome column; see
+``FairnessPage.problem_note``); its later sections skip with
+:meth:`ModelPages.skip`, which then points back to that note.
 """
 
 from __future__ import annotations
@@ -25,9 +36,7 @@ import polars as pl
 
 from healthgap.config import Dimension
 from healthgap.errors import ConfigError, DataError
-from healthgap.models._cache import cached, fit_cached
-from healthgap.models._features import label_of, resolve
-from healthgap.models._fit import MODEL_LABELS, ModelResult
+from healthgap.models import MODEL_LABELS, ModelResult, cached, fit_cached, label_of, resolve
 from healthgap.text import lower_first
 
 if TYPE_CHECKING:

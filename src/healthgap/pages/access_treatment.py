@@ -32,7 +32,7 @@ from healthgap.descriptive.access import (
 )
 from healthgap.disclosure import Published
 from healthgap.pages.base import CI_COLUMNS, Page, ci_columns
-from healthgap.pages.sentences import fmt, gap_sentence, select_published, value_of
+from healthgap.pages.sentences import fmt, gap_sentence, value_of
 from healthgap.text import lower_first
 
 __all__ = [
@@ -276,7 +276,7 @@ class AccessTreatmentPage(Page):
             id=id,
             title=title,
             description=description,
-            data=select_published(table.where(pl.col("dimension") == IMD), *data),
+            data=table.where(pl.col("dimension") == IMD).select(*data),
             columns=columns,
         )
 
@@ -286,7 +286,7 @@ class AccessTreatmentPage(Page):
         """Observed / expected recorded cases by group, published (None without the dimensions)."""
         if not self.dimensions or not self.caps.conditions:
             return None
-        table = observed_expected(self.people, self.config, dimensions=self.dimensions, exact=True)
+        table = observed_expected(self.people, self.config, dimensions=self.dimensions)
         recompute = partial(recompute_ratios, events="observed", population="expected", multiplier=1)
         return self._publish(_labelled(table), counts=["observed", "population"], recompute=recompute)
 
@@ -337,7 +337,7 @@ class AccessTreatmentPage(Page):
         """The share of people with each condition who are recorded, published (None without truth)."""
         if not self.caps.has_truth or not self.dimensions:
             return None
-        table = detection(self.people, self.config, dimensions=self.dimensions, exact=True)
+        table = detection(self.people, self.config, dimensions=self.dimensions)
         recompute = partial(recompute_shares, numerator="recorded", denominator="affected")
         return self._publish(_labelled(table), counts=["recorded", "affected"], recompute=recompute)
 
@@ -379,7 +379,7 @@ class AccessTreatmentPage(Page):
         """Treatment among the eligible by group, published (None without prescribing columns)."""
         if not self.dimensions:
             return None
-        table = treatment(self.people, self.config, dimensions=self.dimensions, exact=True)
+        table = treatment(self.people, self.config, dimensions=self.dimensions)
         recompute = partial(recompute_shares, numerator="treated", denominator="eligible")
         return self._publish(table, counts=["treated", "eligible"], recompute=recompute)
 
@@ -462,9 +462,7 @@ class AccessTreatmentPage(Page):
         """Treatment among the eligible by ethnic group, or a skip note."""
         if self.treatment is None or not self.has_ethnicity_table:
             return self.skip("prescribing or ethnicity columns")
-        data = select_published(
-            self.treatment.where(pl.col("dimension") == "ethnicity"), *TREATMENT_ETHNICITY_DATA
-        )
+        data = self.treatment.where(pl.col("dimension") == "ethnicity").select(*TREATMENT_ETHNICITY_DATA)
         return self.book.table(
             data,
             id="treatment-ethnicity",

@@ -18,7 +18,7 @@ import polars as pl
 
 from healthgap import charts
 from healthgap.disclosure import Published
-from healthgap.explain import Explanation
+from healthgap.explain import GAP_NO_DIMENSION, GAP_TOO_FEW, Explanation
 from healthgap.pages._models import ModelPages
 from healthgap.pages.base import CI_COLUMNS, Page
 from healthgap.text import interval, join, lower_first, num, pct
@@ -30,6 +30,8 @@ __all__ = [
     "additivity_sentence",
     "gap_intro_sentence",
     "gap_sentence",
+    "gap_note",
+    "NO_GAP",
     "NO_OUTCOME_SKIP",
     "NO_MODEL",
     "NO_GAP_INTRO",
@@ -47,6 +49,12 @@ NO_MODEL = "usable model outcome"
 NO_GAP_INTRO = (
     "The model does not see deprivation; any difference it predicts between areas comes through the features."
 )
+#: Why the gap between the first and last groups is not split (:func:`gap_note`).
+NO_GAP = "The gap between {first} and {last} cannot be split: {why}."
+_GAP_WHY = {
+    GAP_TOO_FEW: "too few people in the SHAP sample in one of them",
+    GAP_NO_DIMENSION: "{dimension} is not available",
+}
 #: Pointer to the label-bias check, which runs only on data that say who truly has a condition.
 LABEL_BIAS_REF = " (see @sec-fairness-label-bias)"
 #: Below this many people explained, the gap sentence suggests a larger sample.
@@ -139,6 +147,16 @@ def gap_intro_sentence(gap: pl.DataFrame) -> str:
         "The model does not see deprivation; any difference it predicts between more and less deprived "
         "areas comes through the features."
     )
+
+
+def gap_note(explanation: Explanation) -> str | None:
+    """Why the explanation's gap is not split (:data:`NO_GAP`), or None when it is."""
+    problem = explanation.gap_problem
+    if problem is None:
+        return None
+    first, last = explanation.gap_groups or ("the first", "last level")
+    why = _GAP_WHY[problem].format(dimension=explanation.gap_dimension)
+    return NO_GAP.format(first=first, last=last, why=why)
 
 
 def gap_sentence(gap: pl.DataFrame, *, sample: int, note: str | None = None) -> str:
@@ -280,7 +298,7 @@ class ExplanationsPage(Page):
         if not self.ok:
             return ""
         e = self.explanation
-        return gap_sentence(self.gap.frame, sample=e.sample, note=e.gap_note)
+        return gap_sentence(self.gap.frame, sample=e.sample, note=gap_note(e))
 
     def diagnosis_ref(self) -> Any:
         """A pointer to the label-bias check when it runs (Markdown: it cross-refers)."""

@@ -26,7 +26,7 @@ from healthgap.descriptive.geography import (
     locality_rates,
     pair_rate_ratio,
 )
-from healthgap.descriptive.outcomes import recompute_rates
+from healthgap.descriptive.prevalence import recompute_rates
 from healthgap.disclosure import Published
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
 from healthgap.pages.sentences import extremes, fmt, group_name

@@ -79,6 +79,27 @@ NO_MITIGATION = "Mitigation could not be assessed on this dataset."
 SKIP_MODEL = "usable model outcome"
 
 
+def _card_rows(rows: pl.DataFrame) -> pl.DataFrame:
+    """The published audit rows as one row per group, a column per measure (for :meth:`Published.pipe`).
+
+    A group with a suppressed measure is marked ``suppressed``, so its empty cells show [c].
+    """
+    wide = rows.pivot(
+        on="metric",
+        index=["dimension", "dimension_label", "order", "group", "group_label", "n"],
+        values="value",
+    ).sort("dimension", "order")
+    flags = rows.group_by("dimension", "group").agg(pl.col("suppressed").fill_null(False).any())
+    wide = wide.join(flags, on=["dimension", "group"], how="left")
+    return wide.select(
+        "dimension_label",
+        "group_label",
+        "n",
+        *(c for c in CARD_METRICS if c in wide.columns),
+        "suppressed",
+    )
+
+
 class ModelCardPage(Page):
     """The model card appendix (``chapters/model-card.qmd``)."""
 
@@ -172,26 +193,10 @@ class ModelCardPage(Page):
         if not self.ok or groups is None:
             return self.models.skip(SKIP_MODEL)
         dims = [d.name for d in self.fairness.dimensions if d.name in PROTECTED]
-        rows = groups.frame.filter(
+        # a reshaped view of the published audit (its numbers published already): one row per group
+        published = groups.where(
             pl.col("dimension").is_in(dims) & pl.col("metric").is_in(list(CARD_METRICS))
-        )
-        wide = rows.pivot(
-            on="metric",
-            index=["dimension", "dimension_label", "order", "group", "group_label", "n"],
-            values="value",
-        ).sort("dimension", "order")
-        flags = rows.group_by("dimension", "group").agg(pl.col("suppressed").fill_null(False).any())
-        wide = wide.join(flags, on=["dimension", "group"], how="left")  # suppressed measures show [c]
-        shown = wide.select(
-            "dimension_label",
-            "group_label",
-            "n",
-            *(c for c in CARD_METRICS if c in wide.columns),
-            "suppressed",
-        )
-        # a reshaped view of the published audit: its counts are published already, and publishing
-        # it marks the rows with a suppressed measure ("suppressed in the input") so they show [c]
-        published = self.book.publish(shown, counts=["n"], by=["dimension_label"], derived={})
+        ).pipe(_card_rows)
         return self.book.table(
             published,
             id="model-card-groups",

@@ -27,8 +27,8 @@ from healthgap.descriptive.outcomes import (
     funnel_points,
     outcome_rates,
     practice_counts,
-    recompute_rates,
 )
+from healthgap.descriptive.prevalence import recompute_rates
 from healthgap.disclosure import Published, primary_reason
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
 from healthgap.pages.sentences import extremes, fmt, ratio_sentence
@@ -50,6 +50,7 @@ __all__ = [
     "funnel_sentence",
 ]
 
+ERR_NO_OUTCOMES = "figure_data({measure!r}): the dataset has no outcome rates (see OutcomesPage.measures)."
 #: The dimensions the outcome charts compare, in order (those the dataset has).
 COMPARE_DIMENSIONS = ("imd_quintile", "ethnicity", "sex", "locality")
 #: The outcome a funnel plot shows: the first of these the dataset has.
@@ -161,13 +162,10 @@ class OutcomesPage(Page):
 
     # -- rates by group --------------------------------------------------------
     def figure_data(self, measure: str) -> Published:
-        """The rates of one outcome behind its chart, published (only :data:`FIGURE_COLUMNS`)."""
-        return self.book.publish(
-            self.exact.filter(pl.col("measure") == measure),
-            counts=_COUNTS,
-            by=["dimension"],
-            recompute=lambda f: _recompute(f).select(FIGURE_COLUMNS),
-        )
+        """The published rates of one outcome behind its chart (only :data:`FIGURE_COLUMNS`)."""
+        if self.rates is None:
+            raise ValueError(ERR_NO_OUTCOMES.format(measure=measure))
+        return self.rates.where(pl.col("measure") == measure).select(*FIGURE_COLUMNS)
 
     def order(self) -> list[str]:
         """Group labels in display order, dimension by dimension (each label once)."""

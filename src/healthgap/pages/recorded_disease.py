@@ -27,7 +27,7 @@ from healthgap.descriptive.prevalence import (
 )
 from healthgap.disclosure import Published
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
-from healthgap.pages.sentences import extremes, fmt, group_name, select_published
+from healthgap.pages.sentences import extremes, fmt, group_name
 from healthgap.pages.sentences import ratio_sentence as rates_sentence
 from healthgap.text import capitalise, join, lower_first
 
@@ -146,7 +146,7 @@ class RecordedDiseasePage(Page):
         """Recorded prevalence of every condition by every dimension: exact aggregates."""
         if not self.caps.conditions:
             return pl.DataFrame()
-        return prevalence(self.people, self.config, exact=True)
+        return prevalence(self.people, self.config)
 
     @property
     def conditions(self) -> tuple[str, ...]:
@@ -241,7 +241,7 @@ class RecordedDiseasePage(Page):
         dim = self.dims.get(dimension)
         if dim is None or not self.conditions:
             return self.skip(f"{what} column" if dim is None else "recorded conditions")
-        data = select_published(self.published.where(pl.col("dimension") == dimension), *FIGURE_DATA)
+        data = self.published.where(pl.col("dimension") == dimension).select(*FIGURE_DATA)
         measure = "crude" if dimension == "age_band" else "age-standardised"
         first = self.conditions[0]
         group_title = GROUP_TITLES.get(dimension, dim.label)
@@ -381,7 +381,7 @@ class RecordedDiseasePage(Page):
             return self.skip("recorded conditions")
         kept = [c for c in self.table.columns if c not in (*NOT_DOWNLOADED, "variance")]
         return self.book.download(
-            select_published(self.published, *kept),
+            self.published.select(*kept),
             id="prevalence-all",
             title=(
                 "Recorded prevalence by condition and equity dimension: crude and age-standardised rates, "

@@ -8,13 +8,12 @@ A value that was suppressed is described as "not published (too few people)".
 
 from __future__ import annotations
 
-import re
 from typing import Any, TypeAlias
 
 import polars as pl
 
 from healthgap.descriptive import LEVEL
-from healthgap.disclosure import REASON_DERIVED, REASON_REFERENCE, Published
+from healthgap.disclosure import Published
 from healthgap.text import format_number, lower_first
 
 __all__ = [
@@ -29,7 +28,6 @@ __all__ = [
     "ratio_phrase",
     "ratio_sentence",
     "row_of",
-    "select_published",
     "than",
     "value_of",
 ]
@@ -42,61 +40,6 @@ Table: TypeAlias = pl.DataFrame | Published
 
 def _frame(table: Table) -> pl.DataFrame:
     return table.frame if isinstance(table, Published) else table
-
-
-#: A part of a ``suppression_reason`` that lists columns: "value, lower_ci: derived from a suppressed count".
-_LISTED = re.compile(r"^(?P<columns>[\w, ]+): (?P<why>.+)$")
-#: The parts whose column lists name the columns a suppression blanked (not a count's own reason).
-_LISTING = (REASON_DERIVED, REASON_REFERENCE)
-
-
-def _trim_reason(text: str, kept: set[str]) -> str | None:
-    """``text`` with the blanked columns that are not in ``kept`` left out of its lists."""
-    parts = []
-    for part in text.split("; "):
-        m = _LISTED.match(part)
-        if m is None or m["why"] not in _LISTING:
-            parts.append(part)
-            continue
-        columns = [c for c in m["columns"].split(", ") if c in kept]
-        if columns:
-            parts.append(f"{', '.join(columns)}: {m['why']}")
-    return "; ".join(parts) or None
-
-
-def select_published(published: Published, *columns: str) -> Published:
-    """Some columns of a published frame, with its disclosure bookkeeping right for them.
-
-    :meth:`Published.select <healthgap.disclosure.Published.select>` keeps ``suppressed``
-    and ``suppression_reason`` but drops each count's ``suppressed_<count>`` and
-    ``suppression_reason_<count>``, and leaves ``suppression_reason`` naming derived
-    columns that are no longer there (a table note would then list them by their
-    column names). This keeps the bookkeeping of the counts kept, in the frame's
-    order, and names in each reason only the columns kept: the frame is then what
-    publishing those columns alone gives. (It belongs in ``Published.select``; it is
-    here until that does it.)
-
-    Parameters
-    ----------
-    published : the published frame.
-    columns : the columns to keep (names), in order.
-    """
-    frame = published.frame
-    counts = tuple(c for c in published.counts if c in columns)
-    per_count = {f"{p}_{c}" for c in counts for p in ("suppressed", "suppression_reason")}
-    bookkeeping = [
-        c
-        for c in frame.columns
-        if c not in columns and (c in ("suppressed", "suppression_reason") or c in per_count)
-    ]
-    out = frame.select(*columns, *bookkeeping)
-    if "suppression_reason" in out.columns:
-        reasons = out.get_column("suppression_reason").drop_nulls().unique().to_list()
-        trimmed = {r: _trim_reason(r, set(columns)) for r in reasons}
-        out = out.with_columns(
-            pl.col("suppression_reason").replace_strict(trimmed, default=None, return_dtype=pl.String)
-        )
-    return Published(out, counts, published.settings)
 
 
 def fmt(x: float | None, dp: int = 1, *, suffix: str = "") -> str:
@@ -150,6 +93,10 @@ def _in(name: str) -> str:
 def extremes(table: Table, *, column: str = "value", dp: int = 1, suffix: str = "%") -> str:
     """'highest in A (x%) and lowest in B (y%)' over the published rows of ``table``.
 
+    When the highest and lowest values read the same (to ``dp`` decimals) the groups
+    are level: 'the same in every group (x%)' ('... every published group' when
+    some groups are not published).
+
     References
     ----------
     .. [1] Government Analysis Function (2021). Writing about statistics: describe the
@@ -163,6 +110,9 @@ def extremes(table: Table, *, column: str = "value", dp: int = 1, suffix: str = 
         return f"published only {_in(group_name(r))} ({fmt(r[column], dp, suffix=suffix)})"
     hi = rows.sort(column, descending=True).row(0, named=True)
     lo = rows.sort(column).row(0, named=True)
+    if fmt(hi[column], dp) == fmt(lo[column], dp):
+        every = "every group" if rows.height == _frame(table).height else "every published group"
+        return f"the same in {every} ({fmt(hi[column], dp, suffix=suffix)})"
     return (
         f"highest {_in(group_name(hi))} ({fmt(hi[column], dp, suffix=suffix)}) and lowest "
         f"{_in(group_name(lo))} ({fmt(lo[column], dp, suffix=suffix)})"

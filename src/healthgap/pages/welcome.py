@@ -301,7 +301,8 @@ def word(finding: Finding) -> Headline:
 def _published(tables: HeadlineTables, publish_frame: Callable[..., Published]) -> dict[str, pl.DataFrame]:
     """Each table of ``tables`` through the publication step, by name."""
     return {
-        name: publish_frame(frame, counts=tables.counts(name)).frame for name, frame in tables.tables.items()
+        name: publish_frame(frame, counts=tables.counts(name), recompute=tables.recompute(name)).frame
+        for name, frame in tables.tables.items()
     }
 
 
