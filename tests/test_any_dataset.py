@@ -321,7 +321,9 @@ def _titles(spec: dict) -> Iterator[str]:
                 elif isinstance(value, dict):
                     for part in ("text", "subtitle"):
                         text = value.get(part)
-                        yield from ([text] if isinstance(text, str) else text if isinstance(text, list) else [])
+                        yield from (
+                            [text] if isinstance(text, str) else text if isinstance(text, list) else []
+                        )
             elif key not in ("datasets", "data", "config"):
                 yield from _titles(value)
     elif isinstance(spec, list):
@@ -453,7 +455,9 @@ def scan_skip_notes(page: str, main: Node, facts: Facts) -> list[Finding]:
             named = {c for c in facts.columns if re.search(rf"\b{re.escape(c)}\b", words)}
             named |= {label for label in labels if label in words}
             if named:
-                out.append(Finding(page, "false-skip", f"the data has {', '.join(sorted(named))}: {_short(s)}"))
+                out.append(
+                    Finding(page, "false-skip", f"the data has {', '.join(sorted(named))}: {_short(s)}")
+                )
     return out
 
 
@@ -510,7 +514,11 @@ def _quantitative_fields(spec: dict) -> set[str]:
         if isinstance(encoding, dict):
             for channel in encoding.values():
                 for c in channel if isinstance(channel, list) else [channel]:
-                    if isinstance(c, dict) and c.get("type") == "quantitative" and isinstance(c.get("field"), str):
+                    if (
+                        isinstance(c, dict)
+                        and c.get("type") == "quantitative"
+                        and isinstance(c.get("field"), str)
+                    ):
                         fields.add(c["field"])
     return fields
 
@@ -536,7 +544,9 @@ def scan_charts(page: str, specs: dict[str, dict]) -> list[Finding]:
         if not any(_number(r.get(k)) is not None for r in rows for k in keys):
             what = ", ".join(sorted(fields)) if fields else "any field"
             out.append(Finding(page, "empty-chart", f"chart {chart!r} has no value in {what}"))
-        out += [Finding(page, "negative-limit", f"chart {chart!r}: {m}") for m in negative_limits(chart, rows)]
+        out += [
+            Finding(page, "negative-limit", f"chart {chart!r}: {m}") for m in negative_limits(chart, rows)
+        ]
     return out
 
 
@@ -645,7 +655,9 @@ def _project(root: Path, pages: list[str] | None = None) -> Path:
         if "index.qmd" in pages:
             shutil.copyfile(REPO / "index.qmd", root / "index.qmd")
         else:
-            (root / "index.qmd").write_text("# Welcome {.unnumbered}\n\nA page left plain.\n", encoding="utf-8")
+            (root / "index.qmd").write_text(
+                "# Welcome {.unnumbered}\n\nA page left plain.\n", encoding="utf-8"
+            )
         for page in pages:
             if page != "index.qmd":
                 shutil.copyfile(REPO / page, root / page)
@@ -679,7 +691,9 @@ def render_any(config: Path, tmp: Path) -> Rendered:
     from healthgap.render import render_book
 
     def run(root: Path) -> Path:
-        return render_book(project=root, out=Path("_site"), config=config, engine="builtin", jobs=2, progress=None)
+        return render_book(
+            project=root, out=Path("_site"), config=config, engine="builtin", jobs=2, progress=None
+        )
 
     try:
         site = run(_project(tmp / "book"))
@@ -788,7 +802,10 @@ def rules(body: str, *, slug: str = "chapter", check_unresolved: bool = True) ->
 
 
 def spec(rows: list[dict], *, chart: str = "c", encoding: dict | None = None) -> str:
-    enc = encoding or {"x": {"field": "value", "type": "quantitative"}, "y": {"field": "label", "type": "nominal"}}
+    enc = encoding or {
+        "x": {"field": "value", "type": "quantitative"},
+        "y": {"field": "label", "type": "nominal"},
+    }
     body = {"data": {"name": "d"}, "mark": "bar", "encoding": enc, "datasets": {"d": rows}}
     return f'<script type="application/json" id="{chart}-spec">{json.dumps(body)}</script>'
 
@@ -799,7 +816,10 @@ def test_lacking_words_are_found_outside_skip_notes_only():
     ]
     note = '<div class="hg-skip callout"><p>This section is skipped because the dataset has no IMD column.</p></div>'
     assert rules(note) == []
-    assert rules(f"<h2>2.1 Deprivation</h2><div class='cell'>{note}</div><h2>2.2 Age</h2><p>Age matters.</p>") == []
+    assert (
+        rules(f"<h2>2.1 Deprivation</h2><div class='cell'>{note}</div><h2>2.2 Age</h2><p>Age matters.</p>")
+        == []
+    )
     partly = f"<h2>2.1 Deprivation</h2><p>Some words.</p>{note}"
     assert rules(partly) == [("lacking", "no deprivation: 2.1 Deprivation")]
     chart = '<div role="img" aria-label="Bars by deprivation fifth."></div>'
@@ -817,7 +837,10 @@ def test_a_present_measure_label_is_not_read_as_a_lacking_one():
 def test_a_skip_note_claiming_a_present_column_is_missing():
     note = '<div class="hg-skip"><p>This section is skipped because the dataset has no prescribing columns (statin).</p></div>'
     assert rules(note) == [
-        ("false-skip", "the data has statin: This section is skipped because the dataset has no prescribing columns (statin).")
+        (
+            "false-skip",
+            "the data has statin: This section is skipped because the dataset has no prescribing columns (statin).",
+        )
     ]
     fine = '<div class="hg-skip"><p>This section is skipped because the dataset has no waiting time column.</p></div>'
     assert rules(fine) == []
@@ -832,16 +855,20 @@ def test_empty_charts():
 
 
 def table(rows: str, *, header: bool = True) -> str:
-    head = '<thead><tr><th scope="col">Group</th><th scope="col" class="hg-num">Rate</th></tr></thead>' if header else ""
+    head = (
+        '<thead><tr><th scope="col">Group</th><th scope="col" class="hg-num">Rate</th></tr></thead>'
+        if header
+        else ""
+    )
     return f"<table><caption>Rates</caption>{head}<tbody>{rows}</tbody></table>"
 
 
 def test_empty_and_all_suppressed_tables():
     assert rules(table("")) == [("empty-table", "table with a header and no rows: Rates")]
     c = '<tr><th scope="row">A</th><td class="hg-num">[c]</td></tr>'
-    assert rules(f'<details class="hg-numbers"><summary>Show the numbers</summary>{table(c * 2)}</details>') == [
-        ("all-suppressed", "every number is [c]: Rates")
-    ]
+    assert rules(
+        f'<details class="hg-numbers"><summary>Show the numbers</summary>{table(c * 2)}</details>'
+    ) == [("all-suppressed", "every number is [c]: Rates")]
     assert rules(table(c + '<tr><th scope="row">B</th><td class="hg-num">4.2</td></tr>')) == []
 
 
@@ -851,7 +878,10 @@ def test_negative_lower_limits_of_rates_and_ratios():
     signed_row = [{"statistic": "Calibration-in-the-large", "value": -0.2, "lower_ci": -0.3}]
     assert rules(spec(signed_row)) == []
     assert rules(spec(rows, chart="dependence-1")) == []  # SHAP contributions may be negative
-    funnel = [{"registered": 5.0, "side": "lower", "bound": -2.0}, {"registered": 5.0, "side": "upper", "bound": -1}]
+    funnel = [
+        {"registered": 5.0, "side": "lower", "bound": -2.0},
+        {"registered": 5.0, "side": "upper", "bound": -1},
+    ]
     assert rules(spec(funnel, encoding={"x": {"field": "registered", "type": "quantitative"}})) == [
         ("negative-limit", "chart 'c': bound below 0 in 1 row(s) (lowest -2)")
     ]
@@ -875,12 +905,19 @@ def test_repeated_sentences_but_not_repeated_table_legends():
 
 
 def test_orphan_references():
-    assert rules("<p>See <strong>?@fig-rates</strong>.</p>") == [("orphan", "unresolved reference: See ?@fig-rates.")]
+    assert rules("<p>See <strong>?@fig-rates</strong>.</p>") == [
+        ("orphan", "unresolved reference: See ?@fig-rates.")
+    ]
     assert rules("<p>See <strong>?@fig-rates</strong>.</p>", check_unresolved=False) == []
     assert rules("<p>Rates are in Figure (not shown for this dataset).</p>") == [
-        ("orphan", "reference to a figure or table not shown: Rates are in Figure (not shown for this dataset).")
+        (
+            "orphan",
+            "reference to a figure or table not shown: Rates are in Figure (not shown for this dataset).",
+        )
     ]
-    assert rules("<p>Rates are in Table .</p>") == [("orphan", "figure or table with no number: Rates are in Table .")]
+    assert rules("<p>Rates are in Table .</p>") == [
+        ("orphan", "figure or table with no number: Rates are in Table .")
+    ]
     assert rules("<p>Figure 2.1 and Table C.1 show rates; the table lists them.</p>") == []
 
 
