@@ -11,7 +11,8 @@ see:
     (:func:`facts_of`), e.g. no deprivation dimension -> no "deprivation", "deprived",
     "IMD", "fifth"; no ethnicity -> no "ethnic"; no true status -> no "undiagnosed"; a
     profile measure the data lacks -> not its label. Chart descriptions (``aria-label``),
-    image text and chart titles count as sentences too. Exempt pages: :data:`EXEMPT_PAGES`.
+    image text and chart titles count as sentences too. Exempt: the pages of
+    :data:`EXEMPT_PAGES` and the tables of :data:`EXEMPT_TABLES` (the data dictionary's).
 ``empty-chart`` / ``empty-table`` / ``all-suppressed``
     A chart whose data has no row or no non-null value in any quantitative field it encodes;
     a table with a header and no rows; a table whose every number is ``[c]``.
@@ -53,14 +54,17 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: Pages that document the general contract and so name columns the data may lack.
-#: ``data-dictionary``: lists every canonical column and every measure of the profile, with
-#: whether this dataset has it (its job is to say what is and is not there). ``own-data``: the
-#: how-to for pointing the book at another dataset, describing every column a dataset *may*
-#: have. Their skip logic is checked by their own page tests.
+#: Pages that document the general contract and so name columns the data may lack, with why.
+#: ``own-data`` is the how-to for pointing the book at another dataset: it describes every column
+#: a dataset *may* have (and the example datasets), to people preparing one.
 EXEMPT_PAGES: dict[str, str] = {
-    "data-dictionary": "lists every column of the contract, present or not",
     "own-data": "explains every column a dataset may have, to people preparing one",
+}
+#: Pages whose tables (only) are exempt: the data dictionary's table lists every column of the
+#: contract and every measure of the profile, present or not (its job is to say what is there).
+#: Its prose is scanned like any page.
+EXEMPT_TABLES: dict[str, str] = {
+    "data-dictionary": "its table lists every column of the contract, present or not",
 }
 
 #: Lower-limit columns of quantities that cannot be negative (rates, proportions, ratios,
@@ -431,6 +435,8 @@ def scan_lacking(page: str, sentences: list[Sentence], facts: Facts) -> list[Fin
         return []
     out = []
     for s in sentences:
+        if s.tabular and page in EXEMPT_TABLES:
+            continue
         text = _without_present(s.text, facts.present)
         reasons = [r for r, patterns in facts.lacking.items() if any(p.search(text) for p in patterns)]
         if reasons:
@@ -833,7 +839,16 @@ def test_lacking_words_are_found_outside_skip_notes_only():
     assert rules(partly) == [("lacking", "no deprivation: 2.1 Deprivation")]
     chart = '<div role="img" aria-label="Bars by deprivation fifth."></div>'
     assert rules(chart) == [("lacking", "no deprivation (chart text): Bars by deprivation fifth.")]
-    assert rules("<p>Rates are higher in deprived areas.</p>", slug="data-dictionary") == []
+    assert rules("<p>Rates are higher in deprived areas.</p>", slug="own-data") == []
+    assert (
+        rules(
+            table('<tr><th scope="row">imd_quintile</th><td>IMD quintile</td></tr>'), slug="data-dictionary"
+        )
+        == []
+    )
+    assert rules("<p>Deprivation is required.</p>", slug="data-dictionary") == [
+        ("lacking", "no deprivation: Deprivation is required.")
+    ]
 
 
 def test_a_present_measure_label_is_not_read_as_a_lacking_one():
