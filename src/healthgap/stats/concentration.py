@@ -139,7 +139,7 @@ def concentration_index(
         (pl.col(events) > pl.col(population)).any().alias("__excess"),
     ]
     out = cells.group_by(groups).agg(aggs) if groups else cells.select(aggs)
-    bad = (pl.col(events) == 0) | pl.col("__empty") | pl.lit(k < MIN_LEVELS)
+    bad = (pl.col(events) == 0) | pl.col("__empty")
     excess = pl.col("__excess") & pl.lit(outcome == "binary")
     se = pl.col("__var").clip(lower_bound=0).sqrt()
     z = z_value(confidence)
