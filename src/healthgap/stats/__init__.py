@@ -8,6 +8,7 @@ or why the row could not be computed). Error messages are module-level constants
 Modules: :mod:`.rates` (crude rates), :mod:`.proportions`, :mod:`.dsr`, :mod:`.compare`
 (rate ratios and differences), :mod:`.sii`, :mod:`.concentration`, :mod:`.funnel`,
 :mod:`.dimensions` (DSRs for many dimensions and conditions from one scan),
+:mod:`.indirect` (indirectly standardised ratios, for funnel plots of ratios),
 :mod:`.ageband`, :mod:`.esp2013` and :mod:`.bootstrap` (seeded bootstrap weight matrices
 and percentile intervals, shared by the models, fairness and explanation analyses).
 """
@@ -23,6 +24,7 @@ from .dimensions import dsr_by
 from .dsr import dsr
 from .esp2013 import AGE_BAND, AGE_BAND_LABELS, ESP2013
 from .funnel import funnel_flag, funnel_limits
+from .indirect import isr
 from .proportions import proportion
 from .rates import crude_rate
 from .sii import sii
@@ -42,6 +44,7 @@ __all__ = [
     "dsr_by",
     "funnel_flag",
     "funnel_limits",
+    "isr",
     "percentile_interval",
     "proportion",
     "rate_difference",
