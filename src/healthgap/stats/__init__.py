@@ -9,6 +9,7 @@ Modules: :mod:`.rates` (crude rates), :mod:`.proportions`, :mod:`.dsr`, :mod:`.c
 (rate ratios and differences), :mod:`.sii`, :mod:`.concentration`, :mod:`.funnel`,
 :mod:`.dimensions` (DSRs for many dimensions and conditions from one scan),
 :mod:`.indirect` (indirectly standardised ratios, for funnel plots of ratios),
+:mod:`.simultaneous` (intervals for many gaps at once, and whether an extreme is chance),
 :mod:`.ageband`, :mod:`.esp2013` and :mod:`.bootstrap` (seeded bootstrap weight matrices
 and percentile intervals, shared by the models, fairness and explanation analyses).
 """
@@ -28,6 +29,7 @@ from .indirect import isr
 from .proportions import proportion
 from .rates import crude_rate
 from .sii import sii
+from .simultaneous import extremes, simultaneous_intervals
 
 __all__ = [
     "AGE_BAND",
@@ -42,6 +44,7 @@ __all__ = [
     "crude_rate",
     "dsr",
     "dsr_by",
+    "extremes",
     "funnel_flag",
     "funnel_limits",
     "isr",
@@ -51,6 +54,7 @@ __all__ = [
     "rate_ratio",
     "replicate_sums",
     "sii",
+    "simultaneous_intervals",
     "wilson_interval",
     "wilson_limits",
     "wilson_lower",
