@@ -104,7 +104,7 @@ def rank_levels(
     else:
         raise ValueError(UNORDERED_LEVELS.format(func=func, column=column, dtype=dtype))
     ranked = data.with_columns(position.rank("dense").cast(pl.UInt32).alias(RANK))
-    k = int(ranked.get_column(RANK).max() or 0)
+    k = int(ranked.select(pl.col(RANK).max().fill_null(0)).item())
     if disadvantaged == "last":
         ranked = ranked.with_columns((k + 1 - pl.col(RANK)).cast(pl.UInt32).alias(RANK))
     ends = ranked.filter(pl.col(RANK).is_in([1, k])).select(RANK, pl.col(column).cast(pl.String)).unique(RANK)

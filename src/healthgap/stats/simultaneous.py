@@ -256,12 +256,8 @@ def simultaneous_intervals(
     u_lo, u_hi = interval(z)
     null = 1.0 if ratio else 0.0
     positive = theta > 0
-    why = np.where(
-        ok,
-        None,
-        np.where(ratio & ~(positive[gi] & positive[gj]) & np.isfinite(theta[gi]) & np.isfinite(theta[gj]),
-                 NOTE_NOT_POSITIVE, NOTE_NO_ESTIMATE),
-    )  # fmt: skip
+    not_positive = ratio & ~(positive[gi] & positive[gj]) & np.isfinite(theta[gi]) & np.isfinite(theta[gj])
+    why = pl.Series("note", np.where(not_positive, NOTE_NOT_POSITIVE, NOTE_NO_ESTIMATE), dtype=pl.String)
     column = lambda x: pl.Series(x, dtype=pl.Float64).fill_nan(None)  # noqa: E731
     out = pl.DataFrame(
         {
@@ -290,7 +286,7 @@ def simultaneous_intervals(
             + (" between every pair of groups" if comparisons == "pairwise" else " from the reference group")
         ).alias("statistic"),
         pl.lit(method).alias("method"),
-        pl.Series("note", why, dtype=pl.String),
+        pl.when(pl.Series(ok)).then(pl.lit(None, dtype=pl.String)).otherwise(why).alias("note"),
     )
 
 
