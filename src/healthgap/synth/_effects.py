@@ -206,8 +206,9 @@ def effect_specs() -> tuple[Effect, ...]:
             }
             words = f"odds of true {c} x {ors['imd_quintile_step']} per quintile step towards deprivation"
         else:
-            params = {f"conditions.{c}.odds_ratios.ethnicity.{group}": ors["ethnicity"][group]}
-            words = f"odds of true {c} x {ors['ethnicity'][group]} for {group} people (true ethnic group)"
+            ratio = ors.get("ethnicity", {}).get(group, 1.0)
+            params = {f"conditions.{c}.odds_ratios.ethnicity.{group}": ratio}
+            words = f"odds of true {c} x {ratio} for {group} people (true ethnic group)"
         return Effect(
             id=f"true_{c}_prevalence_{'imd' if dimension == _Q else group.lower()}",
             measure=f"true_{c}",
@@ -513,6 +514,7 @@ def effect_specs() -> tuple[Effect, ...]:
             )
         )
     gp = exp["gp_experience"]
+    good_or = {g: gp["good"]["ethnicity_odds_ratios"].get(g, 1.0) for g in ETHNICITY_CODES}
     specs += [
         Effect(
             id="gp_experience_response_imd",
@@ -542,13 +544,8 @@ def effect_specs() -> tuple[Effect, ...]:
                 measure="gp_experience_good",
                 kind="experience",
                 description="Share of respondents describing their overall experience of the GP practice as good (%, crude).",
-                injected=f"odds of a good answer x {gp['good']['ethnicity_odds_ratios'][group]} for {group} "
-                "respondents (recorded ethnic group)",
-                parameters={
-                    f"experience.gp_experience.good.ethnicity_odds_ratios.{group}": gp["good"][
-                        "ethnicity_odds_ratios"
-                    ][group]
-                },
+                injected=f"odds of a good answer x {good_or[group]} for {group} respondents (recorded ethnic group)",
+                parameters={f"experience.gp_experience.good.ethnicity_odds_ratios.{group}": good_or[group]},
                 dimension=_ETH_DIM,
                 group=group,
                 reference="White",
@@ -591,7 +588,9 @@ def effect_specs() -> tuple[Effect, ...]:
                 injected=f"no ethnic term in the admission model: the excess comes from {group} people's "
                 "higher odds of true diabetes, hypertension, CHD and stroke (conditions.*.odds_ratios.ethnicity)",
                 parameters={
-                    f"conditions.{c}.odds_ratios.ethnicity.{group}": cm[c]["odds_ratios"]["ethnicity"][group]
+                    f"conditions.{c}.odds_ratios.ethnicity.{group}": cm[c]["odds_ratios"]["ethnicity"].get(
+                        group, 1.0
+                    )
                     for c in ("diabetes", "hypertension", "chd", "stroke_tia")
                 },
                 dimension=_ETH_DIM,

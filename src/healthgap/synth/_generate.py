@@ -289,6 +289,19 @@ def realised_summary(frame: pl.DataFrame, area: pl.DataFrame, elig: dict[str, np
             "missed_appointments_per_referral": pl.col("missed_appointments")
             .filter(pl.col("cardiology_referral"))
             .mean(),
+            "treated_within_18_weeks_percent": 100
+            * (pl.col("days_to_treatment") <= P.EIGHTEEN_WEEKS_DAYS).drop_nulls().mean(),
+            "provider_cancellations_per_referral": pl.col("provider_cancellations")
+            .filter(pl.col("cardiology_referral"))
+            .mean(),
+            "gp_survey_response_percent": 100
+            * pl.col("gp_experience_good")
+            .is_not_null()
+            .filter(pl.col("age") >= P.EXPERIENCE["gp_experience"]["min_age"])
+            .mean(),
+            "gp_experience_good_percent": 100 * pl.col("gp_experience_good").drop_nulls().mean(),
+            "premature_cvd_deaths_per_1000_under_75": 1000
+            * pl.col("premature_cvd_death").filter(pl.col("age") < P.PREMATURE_AGE).mean(),
         },
         digits=3,
     )

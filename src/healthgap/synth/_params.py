@@ -595,7 +595,7 @@ EIGHTEEN_WEEKS_DAYS = 126
 EXPERIENCE: dict = {
     "provider_cancellations": {
         "mean_reference": 0.25,
-        "rr_by_locality": {"Tendring Coast": 1.8, "East Suffolk Coast": 1.35},
+        "rr_by_locality": {"Tendring Coast": 1.8, "East Suffolk Coast": 1.5},
         "nb_shape": 1.0,
     },
     "gp_experience": {
