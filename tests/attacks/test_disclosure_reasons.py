@@ -16,8 +16,8 @@ import re
 
 import polars as pl
 
-from healthgap.config import DisclosureSettings
 from healthgap import disclosure
+from healthgap.config import DisclosureSettings
 from healthgap.disclosure import publish
 from healthgap.pages.recorded_disease import RecordedDiseasePage
 from healthgap.tables import table_html
@@ -68,7 +68,9 @@ def test_the_chart_spec_does_not_tell_the_small_count_from_the_others(tmp_path):
 def test_the_table_footnote_gives_one_reason():
     df = pl.DataFrame({"group": ["a", "b", "c"], "events": [3, 30, 40], "population": [300, 300, 400]})
     published = publish(df, counts=["events", "population"], settings=DisclosureSettings())
-    markup = table_html(published.frame, id="t", caption="Events", columns={"group": "Group", "events": "Events"})
+    markup = table_html(
+        published.frame, id="t", caption="Events", columns={"group": "Group", "events": "Events"}
+    )
     notes = re.findall(r'<p class="hg-table-note">(.*?)</p>', markup)
     assert notes == [
         "[c] Suppressed to protect confidentiality. Small counts are not shown, nor other counts "

@@ -35,7 +35,9 @@ def test_no_suppression_and_no_rounding_is_refused_unless_switched_off_with_a_re
         load_config(_config(tmp_path, "{suppress_below: 1, rounding: 1}"))
     assert "disclosure.suppress_below" in str(err.value)
     # the honest way to publish exact counts: switched off, with a reason, and the banner on every page
-    off = load_config(_config(tmp_path, "{enabled: false, reason: internal QA, suppress_below: 1, rounding: 1}"))
+    off = load_config(
+        _config(tmp_path, "{enabled: false, reason: internal QA, suppress_below: 1, rounding: 1}")
+    )
     assert not off.disclosure.enabled
     # either protection alone is still protection
     assert load_config(_config(tmp_path, "{suppress_below: 1, rounding: 5}")).disclosure.rounding == 5
