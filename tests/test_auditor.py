@@ -15,8 +15,8 @@ The rules
    rounded value of a count at the threshold (under 11/10, 11 to 14 are published as 10:
    :func:`healthgap.disclosure.smallest_shown`).
 2. **Unrounded counts.** Every count is 0 or a multiple of ``rounding``.
-3. **Exact totals in text.** No number in the pages' text (tables and chart labels included)
-   or in the search index equals an exact total of the data (the population size, the size of
+3. **Exact totals in text.** No number in the pages' text (tables and chart labels included;
+   measurements such as "99 to 107 mmHg" or "18 weeks" left out) or in the search index equals an exact total of the data (the population size, the size of
    every group of every equity dimension, the number of people with each condition, treatment
    or outcome overall and in each group, the sizes of the model's training and test sets and
    the outcomes in the test set and in each of its groups) unless that total is a multiple of
@@ -118,6 +118,11 @@ _PEOPLE = re.compile(
 #: Words before a number that make it a threshold or a rate, not a count (rule 4).
 _THRESHOLD = re.compile(
     r"(fewer than|less than|more than|under|below|at least|per|in|of every|than)\s*$", re.I
+)
+#: Measurements and their ranges ("99 to 107 mmHg", "65 years", "18 weeks"): not counts of anyone.
+_MEASUREMENT = re.compile(
+    r"\d[\d,.]*(?:\s*(?:to|-|–)\s*\d[\d,.]*)?\s*"
+    r"(?:mmHg|mmol/L|mmol|kg/m²|kg|cm|years?|days?|weeks?|months?|%)(?!\w)",
 )
 _MARKUP = re.compile(r"<script\b.*?</script>|<style\b.*?</style>", re.S | re.I)
 _SPEC = re.compile(r'<script type="application/json" id="([^"]+)-spec">(.*?)</script>', re.S)
@@ -339,6 +344,7 @@ def _text(markup: str) -> str:
 def audit_text(text: str, *, file: str, totals: set[int], settings: DisclosureSettings) -> list[Finding]:
     """Rules 3 and 4 on a page's text (or a search index entry)."""
     out: list[Finding] = []
+    text = _MEASUREMENT.sub(" ", text)
     for m in _NUMBER.finditer(text):
         if m.group(2):  # a decimal: a rate or a percentage
             continue
@@ -516,7 +522,10 @@ def test_the_auditor_finds_counts_in_chart_specs_and_tables(tmp_path):
 
 
 def test_the_auditor_finds_exact_totals_and_counts_of_people_in_text(tmp_path):
-    page = "<p>We split the 2,003 people at random; 601 were explained; 12 people died.</p>"
+    page = (
+        "<p>We split the 2,003 people at random; 601 were explained; 12 people died. "
+        "Blood pressure 99 to 107 mmHg, 601 days.</p>"
+    )
     findings = audit_site(_site(tmp_path, page=page), settings=DEFAULT, totals={2003, 601, 12})
     assert sorted((f.value, f.rule) for f in findings) == [
         ("12 people", "count not rounded to 5"),

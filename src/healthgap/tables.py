@@ -423,6 +423,11 @@ _COLUMNS_PART = re.compile(r"^(?P<cols>[\w ]+(?:, [\w ]+)*): (?P<why>.+)$")
 _MIN_GROUP = re.compile(r"^fewer than (?P<n>\d+) people in the group$")
 
 
+def _is_count_reason(why: str) -> bool:
+    """Whether ``why`` is the reason of a withheld count (it names no columns of its own)."""
+    return why in (REASON_CONFIDENTIAL, REASON_INPUT) or bool(_MIN_GROUP.match(why))
+
+
 def _named(cols: list[str], labels: Mapping[str, str]) -> list[str]:
     """Display labels of the shown columns, a "Lower X" / "Upper X" pair read as one "X" (CI spelled out)."""
     names = [labels[c] for c in cols if c in labels]
@@ -483,7 +488,8 @@ def reason_notes(
         for part in (p.strip() for p in text.split(";")):
             m = _COLUMNS_PART.match(part)
             cols = m["cols"].split(", ") if m else []
-            if m and all(c in known for c in cols):
+            # a count's own reason ("cases: suppressed to ...") reads the same for a count not shown
+            if m and (all(c in known for c in cols) or _is_count_reason(m["why"])):
                 why = m["why"]
             else:
                 why, cols = part, []

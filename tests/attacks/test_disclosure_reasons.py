@@ -20,7 +20,7 @@ from healthgap import disclosure
 from healthgap.config import DisclosureSettings
 from healthgap.disclosure import publish
 from healthgap.pages.recorded_disease import RecordedDiseasePage
-from healthgap.tables import table_html
+from healthgap.tables import reason_notes, table_html
 from tests.attacks.disclosure_helpers import synthetic_page
 from tests.pages.conftest import html_of
 
@@ -75,4 +75,17 @@ def test_the_table_footnote_gives_one_reason():
     assert notes == [
         "[c] Suppressed to protect confidentiality. Small counts are not shown, nor other counts "
         "from which a small count could be worked out."
+    ]
+
+
+def test_a_footnote_names_no_count_column_that_the_table_does_not_show():
+    """'cases: suppressed to protect confidentiality' in a table without 'cases' is the one reason too."""
+    notes = reason_notes(
+        ["cases: suppressed to protect confidentiality; found: fewer than 50 people in the group"],
+        labels={"strategy": "Approach"},
+        columns=["strategy", "tpr"],
+    )
+    assert notes == [
+        "Small counts are not shown, nor other counts from which a small count could be worked out.",
+        "Groups of fewer than 50 people show only their size: the counts and rates within them are not shown.",
     ]
