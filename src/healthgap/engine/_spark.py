@@ -171,7 +171,9 @@ def _distinct_counts(df: DataFrame, columns: list[str]) -> dict[str, pl.DataFram
     return out
 
 
-def _lookup(df: DataFrame, source: Column, keys: pl.Series, values: pl.Series, tag: str) -> tuple[DataFrame, Column]:
+def _lookup(
+    df: DataFrame, source: Column, keys: pl.Series, values: pl.Series, tag: str
+) -> tuple[DataFrame, Column]:
     """(frame, column) giving ``values`` for each of ``keys`` in ``source`` (null elsewhere)."""
     from pyspark.sql import functions as F
 
@@ -273,9 +275,7 @@ def _converted(df: DataFrame, config: Config) -> tuple[DataFrame, list[str], dic
         else:
             found = counts[name]
             canon, raw = _convert(name, dtypes[name], config)
-            mapped = found.select(
-                pl.col("value").alias(name), pl.col("rows")
-            ).with_columns(
+            mapped = found.select(pl.col("value").alias(name), pl.col("rows")).with_columns(
                 canon.alias("__canon"), (raw.is_not_null() & canon.is_null()).alias("__bad")
             )
             if mapped.filter(pl.col(name).is_null() & pl.col("__canon").is_not_null()).height:
@@ -367,9 +367,12 @@ def _stat(stat: Stat, parts: dict[str, dict[str, Column]]) -> Column:
 
     zero = F.lit(0.0) if stat.dtype == pl.Float64 else F.lit(0)
     target = "double" if stat.dtype == pl.Float64 else "bigint"
-    col = _c(stat.column) if stat.column and stat.op not in ("numerator", "denominator", "excluded") else None
     if stat.op == "len":
         return F.count(F.lit(1)).alias(stat.name)
+    if stat.op in ("numerator", "denominator", "excluded"):
+        value = parts[stat.column][stat.op].cast("bigint")
+        return F.coalesce(F.sum(value), zero).cast(target).alias(stat.name)
+    col = _c(stat.column)
     if stat.op == "count":
         return F.count(col).cast("bigint").alias(stat.name)
     if stat.op == "sum":
@@ -378,10 +381,8 @@ def _stat(stat: Stat, parts: dict[str, dict[str, Column]]) -> Column:
         value = col.cast("double") * col.cast("double")
     elif stat.op == "eq":
         value = F.when(col == F.lit(stat.other), F.lit(1)).otherwise(F.lit(0)).cast("bigint")
-    elif stat.op == "both":
+    else:  # both
         value = (col & _c(stat.other)).cast("bigint")
-    else:
-        value = parts[stat.column][stat.op].cast("bigint")
     return F.coalesce(F.sum(value), zero).cast(target).alias(stat.name)
 
 
@@ -397,12 +398,26 @@ def _arrow(df: DataFrame) -> pl.DataFrame:
 
 
 def _tables(df: DataFrame, plan: Plan) -> dict[str, pl.DataFrame]:
+    """Every table of ``plan``: ``cells``, the geography tables and ``ages`` in one pass (grouping
+    sets, told apart by their grouping id), ``values`` in another."""
     from pyspark.sql import functions as F
 
     parts = _indicator_parts(plan)
     keyed = _keyed(df, plan)
-    aggs = [_stat(s, parts) for s in plan.stats]
-    out = {"cells": _arrow(keyed.groupBy(*[_c(k) for k in plan.cell_keys]).agg(*aggs))}
+    sets = {"cells": plan.cell_keys, **plan.geography, "ages": plan.age_keys}
+    union = list(dict.fromkeys(k for keys in sets.values() for k in keys))
+    distinct = list(dict.fromkeys(sets.values()))
+    grouped = _arrow(
+        keyed.groupingSets([[_c(k) for k in keys] for keys in distinct], *[_c(k) for k in union]).agg(
+            *[_stat(s, parts) for s in plan.stats], F.grouping_id().alias("__set")
+        )
+    )
+    stats = [s.name for s in plan.stats]
+    out = {}
+    for name, keys in sets.items():
+        number = sum(1 << (len(union) - 1 - i) for i, k in enumerate(union) if k not in keys)
+        part = grouped.filter(pl.col("__set") == number)
+        out[name] = part.select(*keys, PEOPLE) if name == "ages" else part.select(*keys, *stats)
     if plan.value_measures:
         stacked = keyed.select(
             *[_c(k) for k in plan.cell_keys],
@@ -420,12 +435,7 @@ def _tables(df: DataFrame, plan: Plan) -> dict[str, pl.DataFrame]:
             .groupBy(*[_c(k) for k in plan.cell_keys], MEASURE, VALUE)
             .agg(F.count(F.lit(1)).alias(PEOPLE))
         )
-    out["ages"] = _arrow(
-        keyed.groupBy(*[_c(k) for k in plan.age_keys]).agg(F.count(F.lit(1)).alias(PEOPLE))
-    )
-    for name, keys in plan.geography.items():
-        out[name] = _arrow(keyed.groupBy(*[_c(k) for k in keys]).agg(*aggs))
-    return out
+    return {name: out[name] for name in ("cells", "values", "ages", *plan.geography) if name in out}
 
 
 def _validation(
@@ -444,8 +454,12 @@ def _validation(
         if column.minimum is not None and column.maximum is not None:
             number = col.cast("double")
             aggs += [
-                F.coalesce(F.sum(F.when(number < column.minimum, 1).otherwise(0)), F.lit(0)).alias(f"{name}:below"),
-                F.coalesce(F.sum(F.when(number > column.maximum, 1).otherwise(0)), F.lit(0)).alias(f"{name}:above"),
+                F.coalesce(F.sum(F.when(number < column.minimum, 1).otherwise(0)), F.lit(0)).alias(
+                    f"{name}:below"
+                ),
+                F.coalesce(F.sum(F.when(number > column.maximum, 1).otherwise(0)), F.lit(0)).alias(
+                    f"{name}:above"
+                ),
                 F.min(number).alias(f"{name}:minimum"),
                 F.max(number).alias(f"{name}:maximum"),
             ]
@@ -459,7 +473,11 @@ def _validation_order(columns: list[str], row: dict[str, Any]) -> list[str]:
     """The wide row's keys in the order polars' query writes them (column by column)."""
     out = [":rows"]
     for name in columns:
-        out += [k for k in (f"{name}:{s}" for s in ("nulls", "invalid", "below", "above", "minimum", "maximum")) if k in row]
+        out += [
+            k
+            for k in (f"{name}:{s}" for s in ("nulls", "invalid", "below", "above", "minimum", "maximum"))
+            if k in row
+        ]
     return out
 
 
@@ -470,5 +488,7 @@ def aggregate_spark(
     converted, native, checks = _converted(_derive(_read(spark, config), config), config)
     people = _finish_columns(converted, config)
     schema = {f.name: _polars_type(f.dataType) for f in people.schema.fields}
-    plan = plan_of(config, {n: config.contract[n].dtype if n in config.contract else t for n, t in schema.items()})
+    plan = plan_of(
+        config, {n: config.contract[n].dtype if n in config.contract else t for n, t in schema.items()}
+    )
     return plan, _tables(people, plan), _validation(converted, native, checks, config)
