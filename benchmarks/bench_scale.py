@@ -8,7 +8,7 @@ engine: every table (cells, values, ages, geography, validation) from the Parque
 The machine may be shared, so the engines run round-robin (each repeat runs every engine once,
 after one untimed warm-up of each on the first size) and the script prints, per size and
 engine, the best and median wall time, the peak memory of all processes (this one and its
-children: Spark's JVM is one) sampled with psutil every 50 ms during the runs, the ratio
+children: Spark's JVM is one, alive during the polars runs too) and of Python alone, sampled with psutil every 50 ms during the runs, the ratio
 Spark / polars measured within each round (median), the ratio of each size's time to the
 first size's, and the load average before and after. It checks once per size that both
 engines return the same tables.
@@ -42,11 +42,13 @@ GIB = 1024**3
 
 
 class PeakMemory:
-    """The largest total resident memory of this process and all its children, sampled."""
+    """The largest total resident memory of this process and all its children (``peak``) and of
+    this process alone (``own``), sampled."""
 
     def __init__(self, interval: float = 0.05) -> None:
         self.interval = interval
         self.peak = 0
+        self.own = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -61,13 +63,18 @@ class PeakMemory:
                 continue
         return total
 
+    def _sample(self) -> None:
+        self.peak = max(self.peak, self.current())
+        self.own = max(self.own, psutil.Process().memory_info().rss)
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self.current())
+            self._sample()
             self._stop.wait(self.interval)
 
     def __enter__(self) -> PeakMemory:
-        self.peak = self.current()
+        self.peak = self.own = 0
+        self._sample()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -77,7 +84,7 @@ class PeakMemory:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        self.peak = max(self.peak, self.current())
+        self._sample()
 
 
 def population(work: Path, n: int, seed: int) -> Path:
@@ -95,13 +102,13 @@ def population(work: Path, n: int, seed: int) -> Path:
     return folder / "default.yml"
 
 
-def timed(run: Callable[[], object]) -> tuple[float, int, object]:
-    """(seconds, peak bytes of all processes, result) of one run."""
+def timed(run: Callable[[], object]) -> tuple[float, int, int, object]:
+    """(seconds, peak bytes of all processes, peak bytes of this process, result) of one run."""
     with PeakMemory() as memory:
         started = time.perf_counter()
         result = run()
         seconds = time.perf_counter() - started
-    return seconds, memory.peak, result
+    return seconds, memory.peak, memory.own, result
 
 
 def same_tables(first, second) -> str:
@@ -142,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     def run(engine: str, config) -> Callable[[], object]:
         return lambda: aggregate(config, engine=engine, spark=spark)
 
-    results: dict[tuple[int, str], list[tuple[float, int]]] = {}
+    results: dict[tuple[int, str], list[tuple[float, int, int]]] = {}
     ratios: dict[int, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="healthgap-bench-scale-") as tmp:
         work = Path(tmp)
@@ -152,17 +159,18 @@ def main(argv: list[str] | None = None) -> int:
             outputs = {}
             if i == 0:
                 for engine in args.engines:  # warm-up: imports, JIT, Spark's first job
-                    seconds, _, outputs[engine] = timed(run(engine, config))
+                    seconds, _, _, outputs[engine] = timed(run(engine, config))
                     print(f"  warm-up {engine}: {seconds:.1f} s")
             for r in range(args.repeat):
                 round_times = {}
                 for engine in args.engines:
-                    seconds, peak, out = timed(run(engine, config))
+                    seconds, peak, own, out = timed(run(engine, config))
                     outputs.setdefault(engine, out)
-                    results.setdefault((n, engine), []).append((seconds, peak))
+                    results.setdefault((n, engine), []).append((seconds, peak, own))
                     round_times[engine] = seconds
                     print(
-                        f"  round {r + 1} {engine}: {seconds:.2f} s, peak {peak / GIB:.2f} GiB (all processes)"
+                        f"  round {r + 1} {engine}: {seconds:.2f} s, peak {peak / GIB:.2f} GiB "
+                        f"(all processes; Python alone {own / GIB:.2f} GiB)"
                     )
                 if {"polars", "spark"} <= set(round_times):
                     ratios.setdefault(n, []).append(round_times["spark"] / round_times["polars"])
@@ -171,15 +179,17 @@ def main(argv: list[str] | None = None) -> int:
     if spark is not None:
         spark.stop()
 
-    print("\nsize        engine   best s   median s  peak GiB   x first size (median)")
+    print("\nsize        engine   best s   median s  peak GiB (all / Python)   x first size (median)")
     for engine in args.engines:
-        base = statistics.median(s for s, _ in results[(sizes[0], engine)])
+        base = statistics.median(r[0] for r in results[(sizes[0], engine)])
         for n in sizes:
-            times = [s for s, _ in results[(n, engine)]]
-            peak = max(p for _, p in results[(n, engine)])
+            times = [r[0] for r in results[(n, engine)]]
+            peak = max(r[1] for r in results[(n, engine)]) / GIB
+            own = max(r[2] for r in results[(n, engine)]) / GIB
             median = statistics.median(times)
             print(
-                f"{n:>10,}  {engine:<7} {min(times):8.2f} {median:9.2f} {peak / GIB:9.2f}   {median / base:6.2f}"
+                f"{n:>10,}  {engine:<7} {min(times):8.2f} {median:9.2f} {peak:9.2f} / {own:5.2f}"
+                f"          {median / base:6.2f}"
             )
     for n, values in ratios.items():
         print(
