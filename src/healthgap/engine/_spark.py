@@ -42,8 +42,8 @@ __all__ = [
 ]
 
 #: Lookups with at most this many distinct values are sent as one literal map; larger ones as a
-#: broadcast join.
-MAP_LITERAL_MAX = 20_000
+#: broadcast (hash) join: Spark searches a literal map's keys one by one for every row.
+MAP_LITERAL_MAX = 32
 
 NO_PYSPARK = (
     "The Spark engine needs pyspark (and a Java runtime, 17 or later). "
@@ -280,6 +280,10 @@ def _converted(df: DataFrame, config: Config) -> tuple[DataFrame, list[str], dic
             )
             if mapped.filter(pl.col(name).is_null() & pl.col("__canon").is_not_null()).height:
                 raise DataError(f"{name}: a missing value converts to a value")  # pragma: no cover
+            checks[name] = _lookup_checks(mapped, config.contract[name])
+            if _unchanged(mapped, name, dtypes[name], config):
+                columns[name] = _c(name)  # text already canonical: nothing to look up
+                continue
             df, columns[name] = _lookup(
                 df,
                 _c(name),
@@ -287,9 +291,15 @@ def _converted(df: DataFrame, config: Config) -> tuple[DataFrame, list[str], dic
                 mapped.get_column("__canon").cast(config.contract[name].dtype),
                 f"__l{len(columns)}",
             )
-            checks[name] = _lookup_checks(mapped, config.contract[name])
     out = df.select(*[columns[n].alias(n) for n in chosen])
     return out, native, checks
+
+
+def _unchanged(mapped: pl.DataFrame, name: str, dtype: pl.DataType, config: Config) -> bool:
+    """Whether a text column's values are all canonical already (as ``healthgap synth`` writes them)."""
+    if dtype != pl.String or config.contract[name].dtype != pl.String:
+        return False
+    return mapped.get_column(name).equals(mapped.get_column("__canon"), check_names=False)
 
 
 def _lookup_checks(mapped: pl.DataFrame, column: Any) -> dict[str, Any]:
