@@ -1,0 +1,203 @@
+"""Benchmark: the person -> aggregate engine at scale, polars against Spark, in one run.
+
+For each size (default 250,000 and 1,000,000 people; ``--ten-million`` adds 10,000,000) the
+synthetic population is written once (``healthgap.synth.write``, as ``healthgap synth``) with
+a copy of ``data/default.yml``, and :func:`healthgap.engine.aggregate` runs on it with each
+engine: every table (cells, values, ages, geography, validation) from the Parquet file.
+
+The machine may be shared, so the engines run round-robin (each repeat runs every engine once,
+after one untimed warm-up of each on the first size) and the script prints, per size and
+engine, the best and median wall time, the peak memory of all processes (this one and its
+children: Spark's JVM is one, alive during the polars runs too) and of Python alone, sampled with psutil every 50 ms during the runs, the ratio
+Spark / polars measured within each round (median), the ratio of each size's time to the
+first size's, and the load average before and after. It checks once per size that both
+engines return the same tables.
+
+Later parts of issue 14 add the render times (the book, and the empty-page skeleton of
+``bench_render.py``) to the same run.
+
+Usage::
+
+    python benchmarks/bench_scale.py [--sizes 250000 1000000] [--ten-million] [--repeat 3]
+        [--engines polars spark] [--master local[*]] [--seed 2024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+GIB = 1024**3
+
+
+class PeakMemory:
+    """The largest total resident memory of this process and all its children (``peak``) and of
+    this process alone (``own``), sampled."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.peak = 0
+        self.own = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @staticmethod
+    def current() -> int:
+        me = psutil.Process()
+        total = 0
+        for proc in [me, *me.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return total
+
+    def _sample(self) -> None:
+        self.peak = max(self.peak, self.current())
+        self.own = max(self.own, psutil.Process().memory_info().rss)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self.peak = self.own = 0
+        self._sample()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._sample()
+
+
+def population(work: Path, n: int, seed: int) -> Path:
+    """Write ``n`` synthetic people and a copy of the default config; return the config's path."""
+    from healthgap.synth import write
+
+    folder = work / f"people-{n}"
+    started = time.perf_counter()
+    write(folder / "synthetic", n=n, seed=seed)
+    shutil.copyfile(REPO / "data" / "default.yml", folder / "default.yml")
+    size = (folder / "synthetic" / "population.parquet").stat().st_size
+    print(
+        f"  wrote {n:,} people in {time.perf_counter() - started:.1f} s ({size / 1024**2:.1f} MiB of Parquet)"
+    )
+    return folder / "default.yml"
+
+
+def timed(run: Callable[[], object]) -> tuple[float, int, int, object]:
+    """(seconds, peak bytes of all processes, peak bytes of this process, result) of one run."""
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        result = run()
+        seconds = time.perf_counter() - started
+    return seconds, memory.peak, memory.own, result
+
+
+def same_tables(first, second) -> str:
+    from polars.testing import assert_frame_equal
+
+    for name, frame in first.tables.items():
+        try:
+            assert_frame_equal(second[name], frame, check_exact=False, rel_tol=1e-12, abs_tol=0)
+        except (AssertionError, KeyError) as exc:
+            return f"DIFFERENT ({name}: {str(exc).splitlines()[0]})"
+    return "identical"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[250_000, 1_000_000])
+    parser.add_argument("--ten-million", action="store_true", help="add 10,000,000 people")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--engines", nargs="+", default=["polars", "spark"], choices=["polars", "spark"])
+    parser.add_argument("--master", default="local[*]", help="Spark master (default: every core)")
+    parser.add_argument("--seed", type=int, default=2024)
+    args = parser.parse_args(argv)
+    sizes = [*args.sizes, *([10_000_000] if args.ten_million else [])]
+
+    from healthgap.config import load_config
+    from healthgap.engine import aggregate, spark_session
+
+    print(
+        f"healthgap.engine benchmark on {os.cpu_count()} cores, {psutil.virtual_memory().total / GIB:.1f} GiB"
+    )
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    spark = None
+    if "spark" in args.engines:
+        started = time.perf_counter()
+        spark = spark_session(args.master, app_name="healthgap-bench")
+        print(f"Spark {spark.version} ({args.master}) started in {time.perf_counter() - started:.1f} s")
+
+    def run(engine: str, config) -> Callable[[], object]:
+        return lambda: aggregate(config, engine=engine, spark=spark)
+
+    results: dict[tuple[int, str], list[tuple[float, int, int]]] = {}
+    ratios: dict[int, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="healthgap-bench-scale-") as tmp:
+        work = Path(tmp)
+        for i, n in enumerate(sizes):
+            print(f"\n{n:,} people")
+            config = load_config(population(work, n, args.seed))
+            outputs = {}
+            if i == 0:
+                for engine in args.engines:  # warm-up: imports, JIT, Spark's first job
+                    seconds, _, _, outputs[engine] = timed(run(engine, config))
+                    print(f"  warm-up {engine}: {seconds:.1f} s")
+            for r in range(args.repeat):
+                round_times = {}
+                for engine in args.engines:
+                    seconds, peak, own, out = timed(run(engine, config))
+                    outputs.setdefault(engine, out)
+                    results.setdefault((n, engine), []).append((seconds, peak, own))
+                    round_times[engine] = seconds
+                    print(
+                        f"  round {r + 1} {engine}: {seconds:.2f} s, peak {peak / GIB:.2f} GiB "
+                        f"(all processes; Python alone {own / GIB:.2f} GiB)"
+                    )
+                if {"polars", "spark"} <= set(round_times):
+                    ratios.setdefault(n, []).append(round_times["spark"] / round_times["polars"])
+            if len(outputs) == 2:
+                print(f"  tables: {same_tables(outputs['polars'], outputs['spark'])}")
+    if spark is not None:
+        spark.stop()
+
+    print("\nsize        engine   best s   median s  peak GiB (all / Python)   x first size (median)")
+    for engine in args.engines:
+        base = statistics.median(r[0] for r in results[(sizes[0], engine)])
+        for n in sizes:
+            times = [r[0] for r in results[(n, engine)]]
+            peak = max(r[1] for r in results[(n, engine)]) / GIB
+            own = max(r[2] for r in results[(n, engine)]) / GIB
+            median = statistics.median(times)
+            print(
+                f"{n:>10,}  {engine:<7} {min(times):8.2f} {median:9.2f} {peak:9.2f} / {own:5.2f}"
+                f"          {median / base:6.2f}"
+            )
+    for n, values in ratios.items():
+        print(
+            f"Spark / polars at {n:,}: median of within-round ratios {statistics.median(values):.2f} (rounds: {', '.join(f'{v:.2f}' for v in values)})"
+        )
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
