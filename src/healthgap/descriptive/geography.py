@@ -6,8 +6,9 @@ computes those rates from counts (the ``recompute`` of
 :func:`healthgap.disclosure.publish`: from the counts as published, disclosure
 rule 8). :func:`locality_rates` gives age-standardised rates by locality
 (:func:`healthgap.descriptive.prevalence.rates`) and
-:func:`pair_rate_ratio` compares two localities. Every function returns exact
-aggregates.
+:func:`pair_rate_ratio` picks two localities to compare (their ratio and its
+interval from the published counts: :func:`pair_ratio_statistics`). Every
+function returns exact aggregates.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "area_statistics",
     "locality_rates",
     "pair_rate_ratio",
+    "pair_ratio_statistics",
     "boundary_keys",
     "MEASURE_LABELS",
     "LOCALITY_PER",
@@ -168,52 +170,68 @@ def locality_rates(
 
 
 def pair_rate_ratio(
-    people: pl.LazyFrame | pl.DataFrame,
+    rates_table: pl.DataFrame,
     *,
     measure: str,
-    column: str,
     level: str,
     reference: str,
-    confidence: float = 0.95,
 ) -> pl.DataFrame:
-    """The age-standardised rate ratio of ``measure`` between two levels of ``column``.
+    """The two rows of a :func:`locality_rates` table whose DSRs of ``measure`` are compared.
 
-    Only the two levels' people are counted (by ESP2013 age band); the ratio of
-    their DSRs and its interval are complex statistics, from the exact counts.
+    Exact aggregates: ``level``, ``events``, ``population``, ``value`` (the DSR) and
+    ``design_effect``. Publish them with ``recompute=partial(pair_ratio_statistics,
+    level=level, reference=reference)``, which gives the ratio of the two DSRs and its
+    interval from the counts as published.
+    """
+    return rates_table.filter(
+        (pl.col("measure") == measure) & pl.col("level").is_in([level, reference])
+    ).select("level", "events", "population", "value", "design_effect")
+
+
+def pair_ratio_statistics(
+    table: pl.DataFrame, *, level: str, reference: str, confidence: float = 0.95
+) -> pl.DataFrame:
+    """The ratio of the DSR of ``level`` to that of ``reference``, with its interval from the published counts.
+
+    APHO's log-normal interval exp(ln R ± z sqrt(var_a / DSR_a² + var_ref / DSR_ref²)), with
+    each variance DSR² k / O for the count O as published (k: ``design_effect``; see
+    :func:`healthgap.descriptive.prevalence.recompute_dsr`): the exact variances would give
+    the exact counts back.
+
+    Parameters
+    ----------
+    table : the rows of :func:`pair_rate_ratio`, counts rounded as they will be published.
+    level, reference : the levels compared.
+    confidence : confidence level of the interval.
 
     Returns
     -------
     pl.DataFrame
-        :func:`healthgap.stats.rate_ratio`'s row for ``level`` (``level``, ``events``,
-        ``population``, ``value``, ``lower_ci``, ``upper_ci``, ...); empty when the
-        ratio cannot be formed.
+        ``level``, ``events``, ``population``, ``value`` (the ratio; 1 for the reference),
+        ``lower_ci``, ``upper_ci`` (none for the reference); no ratio when either DSR is missing.
 
     References
     ----------
     .. [1] APHO Technical Briefing 3 (2008): comparing standardised rates.
     """
-    from healthgap.stats import counts_by_age_band, rate_ratio
+    from scipy.special import ndtri
 
-    lf = frame_of(people)
-    require(lf, [column, measure], what="pair_rate_ratio()")
-    two = (
-        lf.select(pl.col(column).cast(pl.String).alias("level"), "age", pl.col(measure))
-        .filter(pl.col("level").is_in([level, reference]))
-        .collect()
+    z = float(ndtri(1 - (1 - confidence) / 2))
+    o = pl.col("events").cast(pl.Float64)
+    rel = pl.when(o > 0).then(pl.col("design_effect") / o)
+    is_ref = pl.col("level") == reference
+    ref_value = pl.col("value").filter(is_ref).first()
+    ref_rel = rel.filter(is_ref).first()
+    ratio = pl.col("value") / ref_value
+    se = (rel + ref_rel).sqrt()
+    return table.filter(pl.col("level").is_in([level, reference])).select(
+        "level",
+        "events",
+        "population",
+        pl.when(is_ref).then(pl.lit(1.0)).otherwise(ratio).alias("value"),
+        pl.when(~is_ref).then(ratio * (-z * se).exp()).alias("lower_ci"),
+        pl.when(~is_ref).then(ratio * (z * se).exp()).alias("upper_ci"),
     )
-    counts = counts_by_age_band(two, events=measure, by="level").with_columns(
-        pl.col("age_band").cast(pl.String)
-    )
-    rr = rate_ratio(
-        counts,
-        events=measure,
-        population="population",
-        group="level",
-        reference=reference,
-        age_band="age_band",
-        confidence=confidence,
-    )
-    return rr.filter(pl.col("level") == level)
 
 
 def boundary_keys(path: str | Path, *, key: str = "lsoa") -> list[str]:

@@ -11,11 +11,13 @@ for every deprivation x ethnic group cell.
 
 Disclosure control happens once, when a page publishes a table
 (:func:`healthgap.disclosure.publish`). The analyses here return exact
-aggregates, with each DSR's Dobson ``variance``; the page passes
-:func:`recompute_rates` (or :func:`recompute_dsr` for :func:`intersection`) as
-``recompute=``, which computes the simple statistics (crude rates, the crude
-rate ratios, Dobson's limits, whose spread gives the total O back) from the
-counts as they will be published (disclosure rule 8).
+aggregates, with each DSR's Dobson ``variance`` and ``design_effect``; the page
+passes :func:`recompute_rates` (or :func:`recompute_dsr` for
+:func:`intersection`) as ``recompute=``, which computes the simple statistics
+(crude rates, the crude rate ratios) and the intervals of the DSRs and of their
+ratios from the counts as they will be published (disclosure rule 8): an
+interval computed from the exact count gives that count back (see
+:func:`recompute_dsr`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "intersection",
     "recompute_rates",
     "recompute_dsr",
+    "design_effect",
     "RATE_COLUMNS",
     "EXACT_RATE_COLUMNS",
 ]
@@ -60,9 +63,11 @@ RATE_COLUMNS = (
     "method",
     "note",
 )
-#: Columns of :func:`rates` after the level columns: :data:`RATE_COLUMNS` and the DSR's Dobson
-#: ``variance`` (what :func:`recompute_rates` needs; it is not published).
-EXACT_RATE_COLUMNS = (*RATE_COLUMNS[:9], "variance", *RATE_COLUMNS[9:])
+#: Columns of :func:`rates` after the level columns: :data:`RATE_COLUMNS`, the DSR's Dobson
+#: ``variance`` and its ``design_effect`` (what :func:`recompute_rates` needs; neither is published).
+EXACT_RATE_COLUMNS = (*RATE_COLUMNS[:9], "variance", "design_effect", *RATE_COLUMNS[9:])
+#: The exact columns :func:`recompute_rates` and :func:`recompute_dsr` use and drop.
+_NOT_PUBLISHED = ("variance", "design_effect")
 
 NOTE_CI_SUPPRESSED = "not shown: a deprivation fifth's count is suppressed"
 ERR_NO_MEASURES = "rates(): give at least one measure, e.g. measures={'chd': pl.col('chd')}."
@@ -109,7 +114,7 @@ def rates(
         ``is_reference`` and :data:`EXACT_RATE_COLUMNS`. Publish it with
         ``recompute=`` :func:`recompute_rates` (same ``multiplier`` and
         ``confidence``), which computes the simple statistics from the counts as
-        published and drops ``variance``.
+        published and drops ``variance`` and ``design_effect``.
         ``value``/``lower_ci``/``upper_ci`` are the DSR (Dobson CI) except for
         ``age_band``, where they are the crude rate (``standardised`` False).
         ``rate_ratio`` compares each level's DSR (or crude rate) with the
@@ -171,7 +176,10 @@ def rates(
                 by=keys,
                 multiplier=multiplier,
                 confidence=confidence,
-            ).select(*keys, "value", "lower_ci", "upper_ci", "variance", "statistic", "method", "note")
+            ).select(
+                *keys, "value", "lower_ci", "upper_ci", "variance", "events", "statistic", "method", "note"
+            )
+            main = main.with_columns(design_effect()).drop("events")
             out = crude.join(main, on=keys, how="left")
         else:
             out = crude.with_columns(
@@ -179,6 +187,7 @@ def rates(
                 pl.col("crude_lower").alias("lower_ci"),
                 pl.col("crude_upper").alias("upper_ci"),
                 pl.lit(None, dtype=pl.Float64).alias("variance"),
+                pl.lit(None, dtype=pl.Float64).alias("design_effect"),
             )
         present_levels = set(counts.get_column(LEVEL).unique().to_list())
         if dim.reference in present_levels:
@@ -219,22 +228,62 @@ def rates(
     return table
 
 
+def design_effect(value: str = "value", variance: str = "variance", events: str = "events") -> pl.Expr:
+    """The design effect of a DSR, k = variance x events / DSR² (``design_effect``; null without a DSR).
+
+    Dobson's variance of a DSR is Σ (w_i/n_i)² O_i, a sum over its O events each weighted
+    by its age band's w_i/n_i; it equals DSR² k / O, where k >= 1 (Kish's design effect of
+    those weights: 1 when every event weighs the same) depends only on how the events
+    spread over the age bands, not on how many there are. :func:`recompute_dsr` uses it to
+    give the interval of the same DSR from the published count.
+
+    References
+    ----------
+    .. [1] Kish L (1965). Survey Sampling. Wiley (design effect of unequal weights).
+    .. [2] Dobson AJ et al. Stat Med 1991;10:457-462.
+    """
+    return (
+        pl.when(pl.col(value) > 0)
+        .then(pl.col(variance) * pl.col(events).cast(pl.Float64) / pl.col(value) ** 2)
+        .alias("design_effect")
+    )
+
+
+def _published_variance() -> pl.Expr:
+    """The DSR's variance from its count as published: DSR² k / O (k: :func:`design_effect`)."""
+    o = pl.col("events").cast(pl.Float64)
+    return pl.when(o > 0).then(pl.col("value") ** 2 * pl.col("design_effect") / o)
+
+
 def recompute_dsr(table: pl.DataFrame, *, confidence: float = 0.95) -> pl.DataFrame:
     """Dobson's limits of each DSR in ``table`` from its ``events`` as published; ``variance`` dropped.
 
-    The DSR (``value``) and its Dobson variance come from the exact counts. Dobson's
-    limits, DSR + sqrt(var / O) (O_L - O) and DSR + sqrt(var / O) (O_U - O), would give
-    the exact total O back (the ratio of the two distances to the DSR depends on O
-    alone), so here O is ``events`` as it will be published (rounded, disclosure rule
-    8); with exact counts this gives :func:`~healthgap.stats.dsr`'s limits. Pass it to
-    :func:`healthgap.disclosure.publish` as ``recompute=`` for a table of
+    The DSR (``value``) comes from the exact counts. Its limits, DSR + sqrt(var / O)
+    (O_L - O) and DSR + sqrt(var / O) (O_U - O), are computed with O the count as it
+    will be published (rounded, disclosure rule 8) and var = DSR² k / O, the variance
+    the same DSR would have from O events spread over the age bands as the real ones
+    are (k: :func:`design_effect`). With the exact variance instead, the limits would
+    give the count back: they give var (their spread is sqrt(var / O) for the published
+    O), and DSR² / var is at most the true count (Cauchy-Schwarz), often above the
+    published one (a count published as 10 known to be 12). With var = DSR² k / O the
+    published DSR, limits and count depend on the true count only through the
+    published one (two groups with the same age-specific rates and 14 or 16 events
+    publish the same row), and DSR² / var = O / k is never above it. With exact
+    counts (disclosure control off) these are :func:`~healthgap.stats.dsr`'s limits.
+    Pass it to :func:`healthgap.disclosure.publish` as ``recompute=`` for a table of
     :func:`intersection`.
 
     Parameters
     ----------
-    table : ``events``, ``value`` and ``variance`` columns (as :func:`intersection`
-        returns them), counts rounded as they will be published.
+    table : ``events``, ``value``, ``variance`` and ``design_effect`` columns (as
+        :func:`intersection` returns them), counts rounded as they will be published.
     confidence : confidence level of the limits.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``table`` with ``lower_ci`` and ``upper_ci`` replaced, without ``variance`` and
+        ``design_effect``.
 
     References
     ----------
@@ -245,9 +294,11 @@ def recompute_dsr(table: pl.DataFrame, *, confidence: float = 0.95) -> pl.DataFr
     from healthgap.stats.dsr import dobson_limits
 
     lower, upper = dobson_limits(
-        pl.col("value"), pl.col("variance"), pl.col("events").cast(pl.Float64), confidence
+        pl.col("value"), _published_variance(), pl.col("events").cast(pl.Float64), confidence
     )  # null where the DSR is (fewer than 10 events)
-    return table.with_columns(lower.alias("lower_ci"), upper.alias("upper_ci")).drop("variance")
+    return table.with_columns(lower.alias("lower_ci"), upper.alias("upper_ci")).drop(
+        _NOT_PUBLISHED, strict=False
+    )
 
 
 def recompute_rates(
@@ -258,9 +309,13 @@ def recompute_rates(
     Pass it to :func:`healthgap.disclosure.publish` as ``recompute=`` (with the
     ``multiplier`` and ``confidence`` the table was computed with): the crude rates
     and their intervals, the crude rate ratios (dimensions that are not
-    age-standardised) and Dobson's limits of the DSRs (:func:`recompute_dsr`) come
-    from the published ``events`` and ``population`` (disclosure rule 8); the DSRs and
-    their ratios stay as computed from the exact counts. ``variance`` is dropped, so
+    age-standardised), Dobson's limits of the DSRs (:func:`recompute_dsr`) and the
+    intervals of the ratios of DSRs come from the published ``events`` and
+    ``population`` (disclosure rule 8); the DSRs and their ratios stay as computed
+    from the exact counts. The interval of a ratio of DSRs, exp(ln R ± z sqrt(var_a /
+    DSR_a² + var_ref / DSR_ref²)), uses the variances of :func:`recompute_dsr` (DSR² k
+    / O for the published O): with the exact ones it would give the exact count back
+    as the limits of a DSR would. ``variance`` and ``design_effect`` are dropped, so
     the columns are :data:`RATE_COLUMNS`.
 
     Parameters
@@ -293,13 +348,36 @@ def recompute_rates(
     ).select(*keys, *[pl.col(c).alias(f"__crude_{c}") for c in stats])
     std = pl.col("standardised")
     joined = table.join(crude, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    joined = _recompute_dsr_ratios(joined, confidence=confidence)
     out = recompute_dsr(joined, confidence=confidence).with_columns(
         pl.col("__crude_value").alias("crude"),
         pl.col("__crude_lower_ci").alias("crude_lower"),
         pl.col("__crude_upper_ci").alias("crude_upper"),
         *[pl.when(std).then(pl.col(c)).otherwise(pl.col(f"__crude_{c}")).alias(c) for c in stats],
     )
-    return _recompute_crude_ratios(out, confidence=confidence).select(table.drop("variance").columns)
+    kept = [c for c in table.columns if c not in _NOT_PUBLISHED]
+    return _recompute_crude_ratios(out, confidence=confidence).select(kept)
+
+
+def _recompute_dsr_ratios(table: pl.DataFrame, *, confidence: float) -> pl.DataFrame:
+    """The intervals of the ratios of DSRs (standardised rows), from the variances of the published counts.
+
+    APHO's log-normal interval exp(ln R ± z sqrt(rel_a + rel_ref)), with rel = var / DSR² =
+    k / O for the published O (:func:`recompute_dsr`); the ratio itself is unchanged.
+    """
+    from scipy.special import ndtri
+
+    z = float(ndtri(1 - (1 - confidence) / 2))
+    o = pl.col("events").cast(pl.Float64)
+    rel = pl.when(pl.col("standardised") & (o > 0)).then(pl.col("design_effect") / o)
+    ref = rel.filter(pl.col("is_reference")).first().over(["dimension", "measure"])
+    se = (rel + ref).sqrt()
+    ratio = pl.col("rate_ratio")
+    shown = pl.col("standardised") & pl.col("rr_lower").is_not_null() & pl.col("rr_upper").is_not_null()
+    return table.with_columns(
+        pl.when(shown).then(ratio * (-z * se).exp()).otherwise(pl.col("rr_lower")).alias("rr_lower"),
+        pl.when(shown).then(ratio * (z * se).exp()).otherwise(pl.col("rr_upper")).alias("rr_upper"),
+    )
 
 
 def _recompute_crude_ratios(table: pl.DataFrame, *, confidence: float) -> pl.DataFrame:
@@ -460,8 +538,9 @@ def intersection(
     pl.DataFrame
         ``row_level``, ``row_label``, ``column_level``, ``column_label``,
         ``events``, ``population``, ``value``, ``lower_ci``, ``upper_ci``,
-        ``note`` (cells with under 10 events have no DSR), ``variance`` (Dobson's):
-        exact aggregates, to publish with ``recompute=`` :func:`recompute_dsr`.
+        ``note`` (cells with under 10 events have no DSR), ``variance`` (Dobson's) and
+        ``design_effect``: exact aggregates, to publish with ``recompute=``
+        :func:`recompute_dsr`.
 
     References
     ----------
@@ -521,6 +600,7 @@ def intersection(
             "upper_ci",
             "note",
             "variance",
+            design_effect(),
         )
     )
 

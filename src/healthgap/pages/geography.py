@@ -12,7 +12,7 @@ published frames.
 from __future__ import annotations
 
 import json
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, NamedTuple
 
 import polars as pl
@@ -25,6 +25,7 @@ from healthgap.descriptive.geography import (
     area_statistics,
     locality_rates,
     pair_rate_ratio,
+    pair_ratio_statistics,
 )
 from healthgap.descriptive.prevalence import recompute_rates
 from healthgap.disclosure import Published
@@ -194,11 +195,18 @@ class GeographyPage(Page):
         return [c for c in (*self.config.conditions, *self.config.outcomes) if self.caps.has(c)]
 
     @cached_property
-    def localities(self) -> Published | None:
-        """Age-standardised rates per 100 people by locality, published; None without localities."""
+    def locality_exact(self) -> pl.DataFrame | None:
+        """Age-standardised rates per 100 people by locality: exact aggregates (None without localities)."""
         if not self.has_localities or not self.locality_measures:
             return None
-        exact = locality_rates(self.people, self.config, measures=self.locality_measures)
+        return locality_rates(self.people, self.config, measures=self.locality_measures)
+
+    @cached_property
+    def localities(self) -> Published | None:
+        """Age-standardised rates per 100 people by locality, published; None without localities."""
+        exact = self.locality_exact
+        if exact is None:
+            return None
         return self.book.publish(
             exact,
             counts=_COUNTS,
@@ -218,15 +226,20 @@ class GeographyPage(Page):
         return Markdown(LOCALITY_TAIL) if self.localities is not None else ""
 
     def locality_ratio(self, measure: str, level: str, reference: str) -> dict[str, Any] | None:
-        """The published age-standardised rate ratio of two localities, or None."""
-        rr = pair_rate_ratio(
-            self.people, measure=measure, column="locality", level=level, reference=reference
-        )
-        if rr.is_empty():
+        """The published age-standardised rate ratio of two localities, or None.
+
+        The ratio of their DSRs, with its interval from the counts as published
+        (:func:`~healthgap.descriptive.geography.pair_ratio_statistics`).
+        """
+        if self.locality_exact is None:
+            return None
+        pair = pair_rate_ratio(self.locality_exact, measure=measure, level=level, reference=reference)
+        if pair.height < 2:
             return None
         published = self.book.publish(
-            rr.rename({measure: "events"}).select("level", *_COUNTS, "value", "lower_ci", "upper_ci"),
+            pair,
             counts=_COUNTS,
+            recompute=partial(pair_ratio_statistics, level=level, reference=reference),
         )
         return published.row(level=level)
 

@@ -379,7 +379,7 @@ class RecordedDiseasePage(Page):
         """The whole published prevalence table as a CSV download, or a skip note."""
         if not self.conditions:
             return self.skip("recorded conditions")
-        kept = [c for c in self.table.columns if c not in (*NOT_DOWNLOADED, "variance")]
+        kept = [c for c in self.published.columns if c in self.table.columns and c not in NOT_DOWNLOADED]
         return self.book.download(
             self.published.select(*kept),
             id="prevalence-all",
