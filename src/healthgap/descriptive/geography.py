@@ -6,9 +6,9 @@ computes those rates from counts (the ``recompute`` of
 :func:`healthgap.disclosure.publish`: from the counts as published, disclosure
 rule 8). :func:`locality_rates` gives age-standardised rates by locality
 (:func:`healthgap.descriptive.prevalence.rates`) and
-:func:`pair_rate_ratio` picks two localities to compare (their ratio and its
-interval from the published counts: :func:`pair_ratio_statistics`). Every
-function returns exact aggregates.
+two localities are compared with
+:func:`healthgap.descriptive.prevalence.dsr_ratio_rows` (their ratio and its
+interval from the published counts). Every function returns exact aggregates.
 """
 
 from __future__ import annotations
@@ -20,24 +20,18 @@ from pathlib import Path
 import polars as pl
 
 from healthgap.config import Config
-from healthgap.contract import CONDITION_LABELS, CONTRACT
+from healthgap.contract import CONTRACT
 from healthgap.descriptive._common import frame_of, require
-from healthgap.descriptive.outcomes import OUTCOME_LABELS
-from healthgap.descriptive.prevalence import rates
+from healthgap.descriptive.prevalence import measure_labels, rates
 
 __all__ = [
     "area_rates",
     "area_statistics",
     "locality_rates",
-    "pair_rate_ratio",
-    "pair_ratio_statistics",
     "boundary_keys",
-    "MEASURE_LABELS",
     "LOCALITY_PER",
 ]
 
-#: How every condition and outcome is named in the locality table.
-MEASURE_LABELS = {**CONDITION_LABELS, **OUTCOME_LABELS}
 #: Locality rates are per this many people (percentages).
 LOCALITY_PER = 100
 
@@ -49,6 +43,7 @@ def area_statistics(
     area: str = "lsoa",
     multiplier: float | None = None,
     confidence: float = 0.95,
+    flag: bool | None = None,
 ) -> pl.DataFrame:
     """Crude rate (counts) or percentage (true/false ``measure``) of each area from its counts.
 
@@ -63,6 +58,7 @@ def area_statistics(
     area : the area column.
     multiplier : default 100 for percentages, 1,000 for rates.
     confidence : confidence level of the intervals.
+    flag : whether ``measure`` is true/false (a percentage); None: from the contract.
 
     Returns
     -------
@@ -76,7 +72,9 @@ def area_statistics(
     """
     from healthgap.stats import crude_rate, proportion
 
-    is_bool = CONTRACT[measure].kind == "boolean" if measure in CONTRACT else False
+    is_bool = (
+        flag if flag is not None else (CONTRACT[measure].kind == "boolean" if measure in CONTRACT else False)
+    )
     if is_bool:
         stat = proportion(
             counts,
@@ -108,6 +106,7 @@ def area_rates(
     area: str = "lsoa",
     multiplier: float | None = None,
     confidence: float = 0.95,
+    flag: bool | None = None,
 ) -> pl.DataFrame:
     """Crude rate (counts) or percentage (true/false columns) of ``measure`` per area, from exact counts.
 
@@ -130,14 +129,16 @@ def area_rates(
     lf = frame_of(people)
     require(lf, [area, measure], what="area_rates()")
     names = lf.collect_schema().names()
-    aggs = [
+    aggs = [  # people with a missing value are in neither count
         pl.col(measure).cast(pl.Int64).fill_null(0).sum().alias("events"),
-        pl.len().cast(pl.Int64).alias("population"),
+        pl.col(measure).is_not_null().sum().cast(pl.Int64).alias("population"),
     ]
     if "locality" in names and area != "locality":
         aggs.append(pl.col("locality").drop_nulls().mode().first().alias("locality"))
     counts = lf.filter(pl.col(area).is_not_null()).group_by(area).agg(aggs).sort(area).collect()
-    return area_statistics(counts, measure=measure, area=area, multiplier=multiplier, confidence=confidence)
+    return area_statistics(
+        counts, measure=measure, area=area, multiplier=multiplier, confidence=confidence, flag=flag
+    )
 
 
 def locality_rates(
@@ -150,8 +151,8 @@ def locality_rates(
     """Age-standardised rates per 100 people of each measure by locality, from exact counts.
 
     :func:`~healthgap.descriptive.prevalence.rates` with ``dimensions=["locality"]``
-    (exact aggregates, with each DSR's ``variance``) plus ``measure_label``
-    (:data:`MEASURE_LABELS`); publish it with ``recompute=partial(recompute_rates,
+    (exact aggregates, with each DSR's ``variance`` and ``design_effect``) plus
+    ``measure_label`` (each measure's label in the config); publish it with ``recompute=partial(recompute_rates,
     multiplier=LOCALITY_PER)`` (:func:`healthgap.descriptive.prevalence.recompute_rates`).
     """
     out = rates(
@@ -164,74 +165,7 @@ def locality_rates(
     )
     if out.is_empty():
         return out
-    return out.with_columns(
-        pl.col("measure").replace_strict(MEASURE_LABELS, default=pl.col("measure")).alias("measure_label")
-    )
-
-
-def pair_rate_ratio(
-    rates_table: pl.DataFrame,
-    *,
-    measure: str,
-    level: str,
-    reference: str,
-) -> pl.DataFrame:
-    """The two rows of a :func:`locality_rates` table whose DSRs of ``measure`` are compared.
-
-    Exact aggregates: ``level``, ``events``, ``population``, ``value`` (the DSR) and
-    ``design_effect``. Publish them with ``recompute=partial(pair_ratio_statistics,
-    level=level, reference=reference)``, which gives the ratio of the two DSRs and its
-    interval from the counts as published.
-    """
-    return rates_table.filter(
-        (pl.col("measure") == measure) & pl.col("level").is_in([level, reference])
-    ).select("level", "events", "population", "value", "design_effect")
-
-
-def pair_ratio_statistics(
-    table: pl.DataFrame, *, level: str, reference: str, confidence: float = 0.95
-) -> pl.DataFrame:
-    """The ratio of the DSR of ``level`` to that of ``reference``, with its interval from the published counts.
-
-    APHO's log-normal interval exp(ln R ± z sqrt(var_a / DSR_a² + var_ref / DSR_ref²)), with
-    each variance DSR² k / O for the count O as published (k: ``design_effect``; see
-    :func:`healthgap.descriptive.prevalence.recompute_dsr`): the exact variances would give
-    the exact counts back.
-
-    Parameters
-    ----------
-    table : the rows of :func:`pair_rate_ratio`, counts rounded as they will be published.
-    level, reference : the levels compared.
-    confidence : confidence level of the interval.
-
-    Returns
-    -------
-    pl.DataFrame
-        ``level``, ``events``, ``population``, ``value`` (the ratio; 1 for the reference),
-        ``lower_ci``, ``upper_ci`` (none for the reference); no ratio when either DSR is missing.
-
-    References
-    ----------
-    .. [1] APHO Technical Briefing 3 (2008): comparing standardised rates.
-    """
-    from scipy.special import ndtri
-
-    z = float(ndtri(1 - (1 - confidence) / 2))
-    o = pl.col("events").cast(pl.Float64)
-    rel = pl.when(o > 0).then(pl.col("design_effect") / o)
-    is_ref = pl.col("level") == reference
-    ref_value = pl.col("value").filter(is_ref).first()
-    ref_rel = rel.filter(is_ref).first()
-    ratio = pl.col("value") / ref_value
-    se = (rel + ref_rel).sqrt()
-    return table.filter(pl.col("level").is_in([level, reference])).select(
-        "level",
-        "events",
-        "population",
-        pl.when(is_ref).then(pl.lit(1.0)).otherwise(ratio).alias("value"),
-        pl.when(~is_ref).then(ratio * (-z * se).exp()).alias("lower_ci"),
-        pl.when(~is_ref).then(ratio * (z * se).exp()).alias("upper_ci"),
-    )
+    return out.with_columns(measure_labels(config))
 
 
 def boundary_keys(path: str | Path, *, key: str = "lsoa") -> list[str]:

@@ -27,9 +27,15 @@ from typing import cast
 
 import polars as pl
 
-from healthgap.config import Config
-from healthgap.contract import CONDITION_LABELS
-from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr
+from healthgap.config import DEFAULT_DIMENSIONS, Config, Dimension
+from healthgap.descriptive._common import (
+    LEVEL,
+    dimensions_in,
+    frame_of,
+    label_levels,
+    level_expr,
+    measure_names,
+)
 
 __all__ = [
     "rates",
@@ -40,8 +46,13 @@ __all__ = [
     "recompute_rates",
     "recompute_dsr",
     "design_effect",
+    "dsr_ratio_rows",
+    "dsr_ratio_statistics",
     "RATE_COLUMNS",
     "EXACT_RATE_COLUMNS",
+    "MIN_GRADIENT_LEVELS",
+    "gradient_rank",
+    "measure_labels",
 ]
 
 #: Columns of a :func:`rates` table after the level columns, as published (after :func:`recompute_rates`).
@@ -70,6 +81,10 @@ EXACT_RATE_COLUMNS = (*RATE_COLUMNS[:9], "variance", "design_effect", *RATE_COLU
 _NOT_PUBLISHED = ("variance", "design_effect")
 
 NOTE_CI_SUPPRESSED = "not shown: a deprivation fifth's count is suppressed"
+#: The same note for any other ordered dimension ("... an education level's count ...").
+NOTE_LEVEL_SUPPRESSED = "not shown: {a} {noun}'s count is suppressed"
+#: Levels an ordered dimension needs for a slope index (:func:`healthgap.stats.sii`).
+MIN_GRADIENT_LEVELS = 5
 ERR_NO_MEASURES = "rates(): give at least one measure, e.g. measures={'chd': pl.col('chd')}."
 
 #: Stands for each dimension's reference level when the crude rate ratios are recomputed.
@@ -102,7 +117,9 @@ def rates(
     people : the canonical person table.
     config : the loaded config (dimensions, levels, references).
     measures : measure name -> per-person count or boolean expression (or a
-        list of boolean/count column names).
+        list of boolean/count column names). A person whose value is missing
+        (null) is left out of that measure's population: rates are among the
+        people with a recorded value.
     dimensions : dimension names to use (default every configured one present).
     multiplier : rates per this many people (100 gives percentages).
     confidence : confidence level of all intervals.
@@ -137,15 +154,14 @@ def rates(
     frames = []
     for dim in dimensions_in(config, lf, names=dimensions):
         standardise = dim.name != "age_band"
-        base = lf.select(level_expr(dim.name).alias(LEVEL), pl.col("age"), *exprs.values()).filter(
-            pl.col(LEVEL).is_not_null()
+        base = (
+            lf.select(level_expr(dim.name).alias(LEVEL), pl.col("age"), *exprs.values())
+            .filter(pl.col(LEVEL).is_not_null())
+            .unpivot(index=[LEVEL, "age"], on=names, variable_name="measure", value_name="events")
+            .filter(pl.col("events").is_not_null())  # a missing value: not in that measure's population
         )
-        wide = cast(pl.DataFrame, counts_by_age_band(base.collect(), events=names, by=LEVEL))
-        counts = wide.unpivot(
-            index=[LEVEL, "age_band", "population"],
-            on=names,
-            variable_name="measure",
-            value_name="events",
+        counts = cast(
+            pl.DataFrame, counts_by_age_band(base.collect(), events="events", by=[LEVEL, "measure"])
         ).with_columns(pl.col("age_band").cast(pl.String))
         keys = ["measure", LEVEL]
         totals = counts.group_by(keys, maintain_order=True).agg(
@@ -409,6 +425,72 @@ def _recompute_crude_ratios(table: pl.DataFrame, *, confidence: float) -> pl.Dat
     )
 
 
+def dsr_ratio_rows(
+    rates_table: pl.DataFrame,
+    *,
+    measure: str,
+    level: str,
+    reference: str,
+) -> pl.DataFrame:
+    """The two rows of a :func:`rates` table whose DSRs of ``measure`` are compared.
+
+    Exact aggregates: ``level``, ``events``, ``population``, ``value`` (the DSR) and
+    ``design_effect``. Publish them with ``recompute=partial(dsr_ratio_statistics,
+    level=level, reference=reference)``, which gives the ratio of the two DSRs and its
+    interval from the counts as published: any two groups, not only a group and the
+    dimension's reference.
+    """
+    return rates_table.filter(
+        (pl.col("measure") == measure) & pl.col("level").is_in([level, reference])
+    ).select("level", "events", "population", "value", "design_effect")
+
+
+def dsr_ratio_statistics(
+    table: pl.DataFrame, *, level: str, reference: str, confidence: float = 0.95
+) -> pl.DataFrame:
+    """The ratio of the DSR of ``level`` to that of ``reference``, with its interval from the published counts.
+
+    APHO's log-normal interval exp(ln R ± z sqrt(var_a / DSR_a² + var_ref / DSR_ref²)), with
+    each variance DSR² k / O for the count O as published (k: ``design_effect``; see
+    :func:`recompute_dsr`): the exact variances would give the exact counts back. The same
+    as :func:`recompute_rates` gives a group against the reference.
+
+    Parameters
+    ----------
+    table : the rows of :func:`dsr_ratio_rows`, counts rounded as they will be published.
+    level, reference : the levels compared.
+    confidence : confidence level of the interval.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``level``, ``events``, ``population``, ``value`` (the ratio; 1 for the reference),
+        ``lower_ci``, ``upper_ci`` (none for the reference); no ratio when either DSR is missing.
+
+    References
+    ----------
+    .. [1] APHO Technical Briefing 3 (2008): comparing standardised rates.
+    """
+    from scipy.special import ndtri
+
+    z = float(ndtri(1 - (1 - confidence) / 2))
+    o = pl.col("events").cast(pl.Float64)
+    rel = pl.when(o > 0).then(pl.col("design_effect") / o)
+    is_ref = pl.col("level") == reference
+    ref_value = pl.col("value").filter(is_ref).first()
+    ref_rel = rel.filter(is_ref).first()
+    ratio = pl.col("value") / ref_value
+    se = (rel + ref_rel).sqrt()
+    return table.filter(pl.col("level").is_in([level, reference])).select(
+        "level",
+        "events",
+        "population",
+        pl.when(is_ref).then(pl.lit(1.0)).otherwise(ratio).alias("value"),
+        pl.when(~is_ref).then(ratio * (-z * se).exp()).alias("lower_ci"),
+        pl.when(~is_ref).then(ratio * (z * se).exp()).alias("upper_ci"),
+    )
+
+
 def prevalence(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -419,9 +501,11 @@ def prevalence(
 ) -> pl.DataFrame:
     """Recorded prevalence (%) of each condition by each equity dimension, from exact counts.
 
-    :func:`rates` with ``multiplier=100`` over the config's conditions present
-    in the data, plus ``measure_label``: publish it with ``recompute=``
-    :func:`recompute_rates` (``multiplier=100``).
+    :func:`rates` with ``multiplier=100`` over the config's conditions
+    (``config.measures_of("condition")``) present in the data, plus
+    ``measure_label`` (the measure's label): publish it with ``recompute=``
+    :func:`recompute_rates` (``multiplier=100``). The population of each condition
+    is the people with a recorded value for it.
 
     References
     ----------
@@ -430,12 +514,26 @@ def prevalence(
     """
     lf = frame_of(people)
     present = lf.collect_schema().names()
-    conds = [c for c in (conditions or config.conditions) if c in present]
+    wanted = conditions or measure_names(config, "condition")
+    conds = [c for c in wanted if c in present]
+    if not conds:
+        return pl.DataFrame()
     out = rates(lf, config, measures=conds, dimensions=dimensions, multiplier=100, confidence=confidence)
     if out.is_empty():
         return out
-    return out.with_columns(
-        pl.col("measure").replace_strict(CONDITION_LABELS, default=pl.col("measure")).alias("measure_label")
+    return out.with_columns(measure_labels(config))
+
+
+def measure_labels(config: Config, *, column: str = "measure") -> pl.Expr:
+    """``measure_label``: each ``column`` value's measure label from the config (else the contract's, else
+    the name)."""
+    from healthgap.contract import CONTRACT
+
+    labels = {**{c: col.label for c, col in CONTRACT.items()}, **{m.name: m.label for m in config.measures}}
+    return (
+        pl.col(column)
+        .replace_strict(labels, default=pl.col(column), return_dtype=pl.String)
+        .alias("measure_label")
     )
 
 
@@ -449,30 +547,54 @@ def _withheld(published: pl.DataFrame | None, dimension: str, columns: Sequence[
     return pl.col("measure").is_in(gaps.get_column("measure").unique().implode())
 
 
+def _as_dimension(dimension: Dimension | str) -> Dimension:
+    if isinstance(dimension, Dimension):
+        return dimension
+    return DEFAULT_DIMENSIONS[dimension]
+
+
+def gradient_rank(dimension: Dimension) -> pl.Expr:
+    """Each level's rank from the most disadvantaged end (1) of an ordered dimension (null if unknown).
+
+    The order of ``dimension.order``, reversed when ``disadvantaged`` is "last".
+    """
+    order = list(dimension.order)
+    if dimension.disadvantaged == "last":
+        order.reverse()
+    ranks = {level: i + 1 for i, level in enumerate(order)}
+    return pl.col(LEVEL).cast(pl.String).replace_strict(ranks, default=None, return_dtype=pl.Int64)
+
+
 def gradient(
     rates_table: pl.DataFrame,
     *,
-    dimension: str = "imd_quintile",
+    dimension: Dimension | str = "imd_quintile",
     confidence: float = 0.95,
     seed: int = 2024,
     published: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Slope and relative index of inequality across the levels of ``dimension``.
+    """Slope and relative index of inequality across the levels of an ordered ``dimension``.
 
     Uses the DSRs (``value`` and its CI) of ``rates_table`` (from :func:`rates`)
-    for each measure, weighted by its ``population`` column; level "1" must be
-    the most deprived. The book passes the published table (populations and
-    Dobson's limits from the counts as published, disclosure rule 8). Pass, as
-    ``published``, the table after disclosure control: measures with a
-    suppressed level are left out (the index and the other levels would give it
-    back).
+    for each measure, weighted by its ``population`` column; the levels are ranked
+    from the most disadvantaged end (:func:`gradient_rank`: deprivation fifth 1
+    first). The book passes the published table (populations and Dobson's limits
+    from the counts as published, disclosure rule 8). Pass, as ``published``, the
+    table after disclosure control: measures with a suppressed level are left out
+    (the index and the other levels would give it back). A dimension with fewer
+    than :data:`MIN_GRADIENT_LEVELS` levels gets no row.
+
+    Parameters
+    ----------
+    rates_table : a :func:`rates` table (published).
+    dimension : the ordered dimension (a name: a built-in dimension, deprivation by default).
 
     Returns
     -------
     pl.DataFrame
         One row per measure: ``measure``, ``population``, ``sii``, ``sii_lower``,
         ``sii_upper``, ``rii``, ``rii_lower``, ``rii_upper``, ``note``. Fingertips
-        sign convention: a negative SII means higher rates in more deprived areas.
+        sign convention: a negative SII means higher rates at the more disadvantaged end.
 
     References
     ----------
@@ -482,15 +604,16 @@ def gradient(
     """
     from healthgap.stats import sii
 
-    rows = rates_table.filter(pl.col("dimension") == dimension).with_columns(
-        pl.col(LEVEL).cast(pl.Int64, strict=False).alias("quantile")
+    dim = _as_dimension(dimension)
+    rows = rates_table.filter(pl.col("dimension") == dim.name).with_columns(
+        gradient_rank(dim).alias("quantile")
     )
     ok = rows.group_by("measure").agg(
         (pl.col("value").is_not_null() & pl.col("lower_ci").is_not_null()).all().alias("ok"),
         pl.col("quantile").n_unique().alias("k"),
     )
-    withheld = _withheld(published, dimension, ("events", "population", "value"))
-    good = ok.filter(pl.col("ok") & (pl.col("k") >= 5) & ~withheld).get_column("measure")
+    withheld = _withheld(published, dim.name, ("events", "population", "value"))
+    good = ok.filter(pl.col("ok") & (pl.col("k") >= MIN_GRADIENT_LEVELS) & ~withheld).get_column("measure")
     use = rows.filter(pl.col("measure").is_in(good.implode()) & pl.col("quantile").is_not_null())
     schema_cols = [
         "measure",
@@ -608,27 +731,28 @@ def intersection(
 def concentration(
     rates_table: pl.DataFrame,
     *,
-    dimension: str = "imd_quintile",
+    dimension: Dimension | str = "imd_quintile",
     confidence: float = 0.95,
     published: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Concentration index of each measure's (crude) cases across deprivation quintiles.
+    """Concentration index of each measure's (crude) cases across the levels of an ordered dimension.
 
     Uses the ``events`` and ``population`` of ``rates_table`` (from :func:`rates`)
-    for ``dimension``; level "1" must be the most deprived. Cases are people
-    with the condition (binary outcome). Not age-standardised: it describes
-    where the cases are, which is what services meet.
+    for ``dimension`` (deprivation by default), its levels ranked from the most
+    disadvantaged end (:func:`gradient_rank`). Cases are people with the
+    condition (binary outcome). Not age-standardised: it describes where the
+    cases are, which is what services meet.
 
     ``published`` is the same table after disclosure control: a measure with a
-    suppressed count in any quintile gets no index (with the four other
-    quintiles published, the index and the populations give the fifth count back).
+    suppressed count at any level gets no index (with the other levels
+    published, the index and the populations give the missing count back).
 
     Returns
     -------
     pl.DataFrame
         One row per measure: ``measure``, ``ci`` (concentration index),
         ``ci_lower``, ``ci_upper``, ``ci_note``. Negative values mean cases are
-        concentrated among more deprived people.
+        concentrated among more disadvantaged people.
 
     References
     ----------
@@ -637,9 +761,10 @@ def concentration(
     """
     from healthgap.stats import concentration_index
 
+    dim = _as_dimension(dimension)
     rows = (
-        rates_table.filter(pl.col("dimension") == dimension)
-        .with_columns(pl.col(LEVEL).cast(pl.Int64, strict=False).alias("quantile"))
+        rates_table.filter(pl.col("dimension") == dim.name)
+        .with_columns(gradient_rank(dim).alias("quantile"))
         .filter(
             pl.col("quantile").is_not_null() & pl.col("events").is_not_null() & (pl.col("population") > 0)
         )
@@ -671,8 +796,14 @@ def concentration(
     )
     if published is None:
         return out
-    hide = _withheld(published, dimension, ("events", "population"))
+    hide = _withheld(published, dim.name, ("events", "population"))
+    noun = dim.noun or dim.label.lower()
+    note = (
+        NOTE_CI_SUPPRESSED
+        if dim.name == "imd_quintile"
+        else NOTE_LEVEL_SUPPRESSED.format(a="an" if noun[:1] in "aeiou" else "a", noun=noun)
+    )
     return out.with_columns(
         *[pl.when(hide).then(None).otherwise(pl.col(c)).alias(c) for c in ("ci", "ci_lower", "ci_upper")],
-        pl.when(hide).then(pl.lit(NOTE_CI_SUPPRESSED)).otherwise(pl.col("ci_note")).alias("ci_note"),
+        pl.when(hide).then(pl.lit(note)).otherwise(pl.col("ci_note")).alias("ci_note"),
     )

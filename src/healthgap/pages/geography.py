@@ -24,10 +24,8 @@ from healthgap.descriptive.geography import (
     area_rates,
     area_statistics,
     locality_rates,
-    pair_rate_ratio,
-    pair_ratio_statistics,
 )
-from healthgap.descriptive.prevalence import recompute_rates
+from healthgap.descriptive.prevalence import dsr_ratio_rows, dsr_ratio_statistics, recompute_rates
 from healthgap.disclosure import Published
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
 from healthgap.pages.sentences import extremes, fmt, group_name
@@ -229,17 +227,17 @@ class GeographyPage(Page):
         """The published age-standardised rate ratio of two localities, or None.
 
         The ratio of their DSRs, with its interval from the counts as published
-        (:func:`~healthgap.descriptive.geography.pair_ratio_statistics`).
+        (:func:`~healthgap.descriptive.prevalence.dsr_ratio_statistics`).
         """
         if self.locality_exact is None:
             return None
-        pair = pair_rate_ratio(self.locality_exact, measure=measure, level=level, reference=reference)
+        pair = dsr_ratio_rows(self.locality_exact, measure=measure, level=level, reference=reference)
         if pair.height < 2:
             return None
         published = self.book.publish(
             pair,
             counts=_COUNTS,
-            recompute=partial(pair_ratio_statistics, level=level, reference=reference),
+            recompute=partial(dsr_ratio_statistics, level=level, reference=reference),
         )
         return published.row(level=level)
 
