@@ -44,6 +44,7 @@ import polars as pl
 
 from healthgap.config import Config, Dimension, Indicator
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, level_expr, measure_names
+from healthgap.descriptive.prevalence import MIN_GRADIENT_LEVELS
 
 __all__ = [
     "Finding",
@@ -73,8 +74,6 @@ KEYS = ("prevalence_gap", "slope", "underdiagnosis", "treatment_gap", "outcome_r
 #: ``values["measure"]`` of the under-diagnosis finding.
 DETECTION = "detection"
 OBSERVED_EXPECTED = "observed/expected"
-#: Levels an ordered dimension needs for a slope index (:func:`healthgap.stats.sii`).
-MIN_GRADIENT_LEVELS = 5
 
 # Why a finding is not available (``Finding.reason``).
 #: No dimension to compare two groups along (no ordered dimension with a disadvantaged end,

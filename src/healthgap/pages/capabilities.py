@@ -77,8 +77,14 @@ class Capabilities:
 
     @property
     def gradients(self) -> tuple[Dimension, ...]:
-        """Ordered dimensions with a disadvantaged end and 3 or more levels (slope and concentration indices)."""
-        return tuple(d for d in self.dimensions if d.ordered and d.disadvantaged and len(d.order) >= 3)
+        """Ordered dimensions with a disadvantaged end and enough levels for the slope and concentration indices."""
+        from healthgap.descriptive.prevalence import MIN_GRADIENT_LEVELS
+
+        return tuple(
+            d
+            for d in self.dimensions
+            if d.ordered and d.disadvantaged and len(d.order) >= MIN_GRADIENT_LEVELS
+        )
 
     @property
     def gradient(self) -> Dimension | None:
