@@ -268,7 +268,7 @@ def test_outcome_ratio_names_the_outcome_and_says_when_it_could_be_chance():
         (
             Finding("slope", available=False, reason=NO_GRADIENT),
             "Slope index of inequality cannot be reported: the dataset has no ordered dimension with a "
-            "disadvantaged end and at least 5 levels, such as deprivation fifths.",
+            "disadvantaged end and at least 3 levels, such as deprivation fifths.",
         ),
         (
             Finding("outcome_ratio", available=False, reason=NO_DIMENSION),

@@ -46,6 +46,7 @@ __all__ = [
     "recompute_rates",
     "recompute_dsr",
     "design_effect",
+    "covered_bands",
     "dsr_ratio_rows",
     "dsr_ratio_statistics",
     "RATE_COLUMNS",
@@ -84,7 +85,7 @@ NOTE_CI_SUPPRESSED = "not shown: a deprivation fifth's count is suppressed"
 #: The same note for any other ordered dimension ("... an education level's count ...").
 NOTE_LEVEL_SUPPRESSED = "not shown: {a} {noun}'s count is suppressed"
 #: Levels an ordered dimension needs for a slope index (:func:`healthgap.stats.sii`).
-MIN_GRADIENT_LEVELS = 5
+MIN_GRADIENT_LEVELS = 3
 ERR_NO_MEASURES = "rates(): give at least one measure, e.g. measures={'chd': pl.col('chd')}."
 
 #: Stands for each dimension's reference level when the crude rate ratios are recomputed.
@@ -109,6 +110,7 @@ def rates(
     dimensions: Sequence[str] | None = None,
     multiplier: float = 100,
     confidence: float = 0.95,
+    bands: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Crude and directly age-standardised rates of each measure by each dimension, from exact counts.
 
@@ -123,6 +125,11 @@ def rates(
     dimensions : dimension names to use (default every configured one present).
     multiplier : rates per this many people (100 gives percentages).
     confidence : confidence level of all intervals.
+    bands : the ESP2013 age bands to standardise over; default :func:`covered_bands`, the
+        bands the data have people in (ESP2013 restricted to them and renormalised, so data
+        on ages 30-74 are not standardised to a population of all ages). A group with no
+        people in one of them gets no DSR (its rate there is unknown) and the note
+        :data:`healthgap.stats.dsr.NOTE_EMPTY_BAND`.
 
     Returns
     -------
@@ -151,6 +158,7 @@ def rates(
     lf = frame_of(people)
     exprs = _measure_exprs(measures)
     names = list(exprs)
+    used = list(bands) if bands is not None else list(covered_bands(lf))
     frames = []
     for dim in dimensions_in(config, lf, names=dimensions):
         standardise = dim.name != "age_band"
@@ -192,6 +200,7 @@ def rates(
                 by=keys,
                 multiplier=multiplier,
                 confidence=confidence,
+                bands=used,
             ).select(
                 *keys, "value", "lower_ci", "upper_ci", "variance", "events", "statistic", "method", "note"
             )
@@ -216,6 +225,7 @@ def rates(
                 by="measure",
                 age_band="age_band" if standardise else None,
                 confidence=confidence,
+                bands=used if standardise else None,
             ).select(
                 *keys,
                 pl.col("value").alias("rate_ratio"),
@@ -269,6 +279,29 @@ def _published_variance() -> pl.Expr:
     """The DSR's variance from its count as published: DSR² k / O (k: :func:`design_effect`)."""
     o = pl.col("events").cast(pl.Float64)
     return pl.when(o > 0).then(pl.col("value") ** 2 * pl.col("design_effect") / o)
+
+
+def covered_bands(people: pl.LazyFrame | pl.DataFrame) -> tuple[str, ...]:
+    """The ESP2013 age bands (``"0-4"`` ... ``"90+"``) that someone in ``people`` is in, youngest first.
+
+    The bands :func:`rates` and :func:`intersection` standardise over by default; all 19
+    when the data cover every age.
+
+    References
+    ----------
+    .. [1] Eurostat (2013). Revision of the European Standard Population.
+    """
+    from healthgap.config import AGE_BANDS
+
+    found = set(
+        frame_of(people)
+        .select(level_expr("age_band").alias("band"))
+        .unique()
+        .collect()
+        .get_column("band")
+        .to_list()
+    )
+    return tuple(b for b in AGE_BANDS if b in found)
 
 
 def recompute_dsr(table: pl.DataFrame, *, confidence: float = 0.95) -> pl.DataFrame:
@@ -692,6 +725,7 @@ def intersection(
         by=["row_level", "column_level"],
         multiplier=100,
         confidence=confidence,
+        bands=list(covered_bands(lf)),
     )
     r_order = {lvl: i for i, lvl in enumerate(r.order)}
     c_order = {lvl: i for i, lvl in enumerate(c.order)}

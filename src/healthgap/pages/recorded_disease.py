@@ -27,6 +27,7 @@ from healthgap.config import Dimension
 from healthgap.descriptive import measure_label
 from healthgap.descriptive.prevalence import (
     concentration,
+    covered_bands,
     gradient,
     intersection,
     prevalence,
@@ -243,10 +244,13 @@ class RecordedDiseasePage(Page):
             return _markdown(start + depends + ": @sec-access compares recorded with expected prevalence.")
         return _markdown(start + depends + ".")
 
-    @property
+    @cached_property
     def bands(self) -> tuple[str, ...] | None:
-        """The ESP2013 age bands the DSRs use: None for all 19 (the standard as it is)."""
-        return None
+        """The ESP2013 age bands the DSRs use (those the data cover); None when they are all 19."""
+        from healthgap.config import AGE_BANDS
+
+        covered = covered_bands(self.people)
+        return None if len(covered) == len(AGE_BANDS) else covered
 
     def standard(self) -> Any:
         """The standard population, and the ages it is restricted to (Markdown: it cross-refers)."""
