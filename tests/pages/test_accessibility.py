@@ -20,3 +20,16 @@ def test_missing_contact_asks_the_publisher_to_add_one(page_of):
     text = contact_text(config)
     assert text.startswith(f"contact the team at {config.report.organisation} that published this report.")
     assert "set as report.contact in the config file.)" in text
+
+
+def test_the_map_limitation_only_when_the_book_draws_one(page_of):
+    from dataclasses import replace
+
+    from healthgap.pages.accessibility import LIMITATIONS, MAPS, limitations_text
+
+    caps = page_of(AccessibilityPage, build_people(100)).caps  # small areas without boundaries: tiles
+    assert limitations_text(caps).startswith("- Tile charts show each small area as an equal hexagon")
+    assert limitations_text(replace(caps, area_view="map")).startswith(f"- {MAPS}")
+    nowhere = limitations_text(replace(caps, area_column=None, area_view=None))
+    assert nowhere == "\n".join(f"- {item}" for item in LIMITATIONS)
+    assert "map" not in nowhere.lower().replace("mathml", "") and "area" not in nowhere
