@@ -5,6 +5,7 @@ from __future__ import annotations
 from healthgap.charts import SHOW_NUMBERS
 from healthgap.pages.accessibility import AccessibilityPage, contact_text
 from tests.conftest import build_people
+from tests.pages.conftest import html_of
 
 
 def test_contact_from_the_config(page_of):
@@ -33,3 +34,20 @@ def test_the_map_limitation_only_when_the_book_draws_one(page_of):
     nowhere = limitations_text(replace(caps, area_column=None, area_view=None))
     assert nowhere == "\n".join(f"- {item}" for item in LIMITATIONS)
     assert "map" not in nowhere.lower().replace("mathml", "") and "area" not in nowhere
+
+
+def test_inline_values_are_never_empty(page_of):
+    """Every value the chapter shows inline is a phrase or sentence, whatever the data lack
+    (Quarto prints an empty inline value as code)."""
+    full = build_people(400)
+    for people, dims in (
+        (full.select("person_id", "age"), ["age_band"]),
+        (full.head(30), None),
+    ):
+        equity = {"dimensions": dims} if dims else {}
+        page = page_of(AccessibilityPage, people, target=False, equity=equity)
+        for name, value in {
+            "contact": page.contact,
+            "show_numbers": page.show_numbers,
+        }.items():
+            assert str(html_of(value)).strip(), name

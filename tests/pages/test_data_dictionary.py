@@ -75,3 +75,21 @@ def test_a_cohorts_declared_measures_and_groups_are_listed(page_of):
     assert rows["person_id"]["required"] == "yes" and rows["age"]["required"] == "yes"
     assert {r["column"] for r in rows.values() if r["required"] == "yes"} == {"person_id", "age"}
     assert page.total == len(rows) and page.present <= page.total
+
+
+def test_inline_values_are_never_empty(page_of):
+    """Every value the chapter shows inline is a phrase or sentence, whatever the data lack
+    (Quarto prints an empty inline value as code)."""
+    full = build_people(400)
+    for people, dims in (
+        (full.select("person_id", "age"), ["age_band"]),
+        (full.head(30), None),
+    ):
+        equity = {"dimensions": dims} if dims else {}
+        page = page_of(DataDictionaryPage, people, target=False, equity=equity)
+        for name, value in {
+            "present": page.present,
+            "total": page.total,
+            "truth_text()": page.truth_text(),
+        }.items():
+            assert str(html_of(value)).strip(), name

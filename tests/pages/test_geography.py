@@ -278,3 +278,19 @@ def test_map_with_boundaries(page_of, tmp_path):
     markup = html_of(page.map_figure())
     assert "Map of crude recorded hypertension prevalence (%) in each small area" in markup
     assert "grey areas have too few people to publish" in markup
+
+
+def test_inline_values_are_never_empty(page_of):
+    """Every value the chapter shows inline is a phrase or sentence, whatever the data lack
+    (Quarto prints an empty inline value as code)."""
+    full = build_people(400)
+    for people, dims in (
+        (full.select("person_id", "age"), ["age_band"]),
+        (full.head(30), None),
+    ):
+        equity = {"dimensions": dims} if dims else {}
+        page = page_of(GeographyPage, people, target=False, equity=equity)
+        for name, value in {
+            "area_heading": page.area_heading,
+        }.items():
+            assert str(html_of(value)).strip(), name

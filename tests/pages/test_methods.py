@@ -125,3 +125,27 @@ def test_where_the_data_come_from(page_of):
     real = page_of(MethodsPage, build_people(100), data={"synthetic": False})
     assert real.data_heading == "The data"
     assert html_of(real.data()).startswith("The data are `people.parquet`, read as the config file describes")
+
+
+def test_inline_values_are_never_empty(page_of):
+    """Every value the chapter shows inline is a phrase or sentence, whatever the data lack
+    (Quarto prints an empty inline value as code)."""
+    full = build_people(400)
+    for people, dims in (
+        (full.select("person_id", "age"), ["age_band"]),
+        (full.head(30), None),
+    ):
+        equity = {"dimensions": dims} if dims else {}
+        page = page_of(MethodsPage, people, target=False, equity=equity)
+        for name, value in {
+            "bands_text": page.bands_text,
+            "data_heading": page.data_heading,
+            "exact_counts": page.exact_counts,
+            "largest_suppressed": page.largest_suppressed,
+            "nested": page.nested,
+            "proportion_example": page.proportion_example,
+            "rounding": page.rounding,
+            "status": page.status,
+            "summaries": page.summaries,
+        }.items():
+            assert str(html_of(value)).strip(), name

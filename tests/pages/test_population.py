@@ -265,3 +265,22 @@ def test_figures_and_tables_write_their_downloads(page_of):
     assert page.worst_columns().startswith(
         "The least complete columns are days to first outpatient appointment (2.5% recorded) and ethnic group"
     )
+
+
+def test_inline_values_are_never_empty(page_of):
+    """Every value the chapter shows inline is a phrase or sentence, whatever the data lack
+    (Quarto prints an empty inline value as code)."""
+    full = build_people(400)
+    for people, dims in (
+        (full.select("person_id", "age"), ["age_band"]),
+        (full.head(30), None),
+    ):
+        equity = {"dimensions": dims} if dims else {}
+        page = page_of(PopulationPage, people, target=False, equity=equity)
+        for name, value in {
+            "ages()": page.ages(),
+            "holds": page.holds,
+            "small_groups()": page.small_groups(),
+            "worst_columns()": page.worst_columns(),
+        }.items():
+            assert str(html_of(value)).strip(), name

@@ -110,7 +110,7 @@ def test_ratio_sentence_absent_dimension_or_condition(page_of):
 def test_ratio_sentence_suppressed(page_of):
     page = page_of(RecordedDiseasePage, build_people(300))
     assert page.ratio_sentence("ethnicity", "diabetes") == (
-        "Rate ratios by ethnic group could not be published because some groups are too small."
+        "Rate ratios of diabetes by ethnic group could not be published because some groups are too small."
     )
 
 
@@ -327,3 +327,24 @@ def test_download_has_every_published_number(page_of):
     assert not {"order", "is_reference", "statistic", "method", "variance"} & set(csv.columns)
     assert {"crude", "rate_ratio", "suppressed_events", "suppression_reason_population"} <= set(csv.columns)
     assert csv.height == page.published.height
+
+
+def test_inline_values_are_never_empty(page_of):
+    """Every value the chapter shows inline is a phrase or sentence, whatever the data lack
+    (Quarto prints an empty inline value as code)."""
+    full = build_people(400)
+    for people, dims in (
+        (full.select("person_id", "age"), ["age_band"]),
+        (full.head(30), None),
+    ):
+        equity = {"dimensions": dims} if dims else {}
+        page = page_of(RecordedDiseasePage, people, target=False, equity=equity)
+        for name, value in {
+            "intersection_heading()": page.intersection_heading(),
+            "intro()": page.intro(),
+            "missing_text": page.missing_text,
+            "references_text": page.references_text,
+            "social_heading()": page.social_heading(),
+            "standard()": page.standard(),
+        }.items():
+            assert str(html_of(value)).strip(), name

@@ -106,8 +106,8 @@ SYNTHETIC_TRUTH = (
 )
 SYNTHETIC = (
     "The data are synthetic: computer-generated people shaped like a real extract, with inequalities built "
-    "in on purpose. Every page and every download says so. There is no record of each person's true "
-    "status, so the report's methods cannot be checked against a known answer on these data."
+    "in on purpose. Every page and every download says so. The generator's built-in answers are not "
+    "stored with these data, so the report's methods cannot be checked against a known answer here."
 )
 REAL = (
     "The data are `{name}`, read as the config file describes (@sec-own-data): its columns, codes, "

@@ -354,6 +354,7 @@ class RecordedDiseasePage(Page):
             reference=dim.reference,
             outcome=f"to have {lower_first(self.label(condition))} recorded",
             dims=self.dims,
+            subject=lower_first(self.label(condition)),
         )
 
     def _sentences(self, *parts: str) -> str:

@@ -267,11 +267,14 @@ def ratio_sentence(
     outcome: str,
     adjusted: str = "After allowing for age, ",
     dims: Dims = None,
+    subject: str | None = None,
 ) -> str:
     """The group whose rate ratio is furthest from 1, as a sentence.
 
     ``outcome`` completes '... were 1.7 times as likely {outcome} as ...', e.g.
     ``"to have diabetes recorded"``. Uses the published (protected) rate ratios.
+    ``subject`` names the measure when no ratio can be published ("Rate ratios of
+    stroke by ..."), so that the sentence is not read as covering every measure.
 
     References
     ----------
@@ -294,7 +297,8 @@ def ratio_sentence(
             if "dimension_label" in sub.columns and sub.height
             else dimension
         )
-        return f"Rate ratios by {what} could not be published because some groups are too small."
+        of = f" of {subject}" if subject else ""
+        return f"Rate ratios{of} by {what} could not be published because some groups are too small."
     r = (
         rows.with_columns(pl.col("rate_ratio").log().abs().alias("__d"))
         .sort("__d", descending=True)
