@@ -189,11 +189,17 @@ def test_figure_skip_notes(page_of):
 
 def test_intersection_skip_without_two_dimensions(page_of):
     page = page_of(RecordedDiseasePage, build_people(200), equity={"dimensions": ["sex"]})
-    assert "no two dimensions to combine, such as deprivation and ethnic group" in html_of(
-        page.intersection_figure()
+    assert (
+        "no ordered groups with a disadvantaged end, such as deprivation fifths, to combine with another "
+        "dimension" in html_of(page.intersection_figure())
     )
     assert page.intersection_text() is None
     assert page.intersection_heading() == "Deprivation and ethnicity together"
+    alone = page_of(
+        RecordedDiseasePage, build_people(200), equity={"dimensions": ["imd_quintile", "age_band"]}
+    )
+    assert alone.pair is None
+    assert "has no other dimension to combine with deprivation" in html_of(alone.intersection_figure())
 
 
 #: A dimension of the dataset's own: education, four levels, the least education first.

@@ -50,6 +50,7 @@ __all__ = [
     "SII_FORMATS",
     "NOT_AVAILABLE",
     "NO_AREAS",
+    "NO_ORDERED_TO_COMBINE",
     "BUILT_IN",
 ]
 
@@ -130,6 +131,10 @@ SII_FORMATS: dict[str, tuple[str, int]] = {
     **{c: ("number", 3) for c in ("ci", "ci_lower", "ci_upper")},
 }
 
+#: Why the heat map is skipped without an ordered dimension (it shows compounding disadvantage).
+NO_ORDERED_TO_COMBINE = (
+    "ordered groups with a disadvantaged end, such as deprivation fifths, to combine with another dimension"
+)
 NOT_AVAILABLE = "This comparison is not available for this dataset."
 NO_AREAS = "has no chart of areas for this dataset, because it has no small-area or GP practice column."
 #: The explanation of the gradient table, for deprivation (the default book's words).
@@ -721,7 +726,9 @@ class RecordedDiseasePage(Page):
         if focus is None or pair is None:
             if not self.conditions:
                 return self.skip("recorded conditions")
-            return self.skip("two dimensions to combine, such as deprivation and ethnic group")
+            if self.social is None:
+                return self.skip(NO_ORDERED_TO_COMBINE)
+            return self.skip(f"other dimension to combine with {lower_first(self.social.label)}")
         rows, columns = pair
         cross = self.book.publish(
             intersection(self.people, self.config, condition=focus, rows=rows.name, columns=columns.name),
@@ -762,7 +769,7 @@ class RecordedDiseasePage(Page):
             id="intersection",
             title=title,
             description=(
-                f"Heatmap of age-standardised {lower_first(label)} prevalence (%) with "
+                f"Heat map of age-standardised {lower_first(label)} prevalence (%) with "
                 f"{nouns(rows.noun or lower_first(rows.label))} as rows and "
                 f"{nouns(columns.noun or lower_first(columns.label))} as columns; darker cells have higher "
                 "prevalence. Empty cells have too few people to publish."
