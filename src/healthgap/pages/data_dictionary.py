@@ -39,7 +39,7 @@ class DataDictionaryPage(Page):
     slug = "data-dictionary"
 
     @property
-    def columns(self) -> list[Column]:
+    def entries(self) -> list[Column]:
         """Every column the report understands: the config's (core, its dimensions and measures, as its
         profile and config declare them, and the true status of conditions), then the rest of the
         contract (profile measures it left out)."""
@@ -60,7 +60,7 @@ class DataDictionaryPage(Page):
     @cached_property
     def dictionary(self) -> pl.DataFrame:
         """The columns, with whether this dataset has each ("yes"/"no")."""
-        return data_dictionary(self.columns).with_columns(
+        return data_dictionary(self.entries).with_columns(
             pl.col("column")
             .is_in(sorted(self.caps.columns))
             .replace_strict({True: "yes", False: "no"})
