@@ -769,7 +769,7 @@ class RecordedDiseasePage(Page):
             id="intersection",
             title=title,
             description=(
-                f"Heat map of age-standardised {lower_first(label)} prevalence (%) with "
+                f"Heatmap of age-standardised {lower_first(label)} prevalence (%) with "
                 f"{nouns(rows.noun or lower_first(rows.label))} as rows and "
                 f"{nouns(columns.noun or lower_first(columns.label))} as columns; darker cells have higher "
                 "prevalence. Empty cells have too few people to publish."
