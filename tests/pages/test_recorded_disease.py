@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import polars as pl
 import pytest
@@ -253,6 +255,9 @@ def test_a_dimension_of_the_datasets_own_has_the_first_section(page_of):
         "share of people with the condition recorded in the data."
     )
     assert page.ethnicity_text() is None and page.locality_text() is None and page.other_sections() is None
+    heat = html_of(page.intersection_figure())
+    assert "Heatmap of age-standardised diabetes prevalence (%) with education levels as rows" in heat
+    assert not re.search(r"\b(maps?|deprived|deprivation|fifths?)\b", heat, re.I)  # no geography here
 
 
 def test_other_dimensions_get_a_section_each(page_of):
