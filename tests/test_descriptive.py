@@ -441,8 +441,9 @@ def test_headlines_without_deprivation_or_truth(other_trust_config):
     assert h.underdiagnosis.values.get("measure") == "observed/expected"
     assert h.prevalence_gap.available
     no_imd = people.drop("imd_quintile")
-    h2 = headlines(no_imd, other_trust_config)
-    assert not any(f.available for f in h2)
+    h2 = headlines(no_imd, other_trust_config)  # men against women instead, and no slope index
+    assert h2.prevalence_gap.values["dimension"].name == "sex"
+    assert not h2.slope.available and h2.slope.lacking
     assert "deprivation" in h2.slope.text
 
 

@@ -34,3 +34,62 @@ def test_table_marks_each_column_and_writes_its_download(page_of):
     rows = page.dictionary.filter(pl.col("column") == "smoking")
     assert rows.get_column("in this dataset").to_list() == ["no"]
     assert (page.book.downloads / "data-dictionary" / "dictionary.csv").is_file()
+
+
+def test_a_cohorts_declared_measures_and_groups_are_listed(page_of):
+    people = build_people(200).with_columns(
+        (pl.col("age") > 60).alias("chd_10y"),
+        ((pl.col("imd_decile") + 2) // 3).clip(1, 4).cast(pl.String).alias("education"),
+    )
+    page = page_of(
+        DataDictionaryPage,
+        people,
+        measures=[
+            {
+                "name": "chd_10y",
+                "label": "Coronary heart disease within ten years",
+                "kind": "outcome",
+                "type": "flag",
+                "timing": "follow-up",
+                "description": "CHD within ten years of the baseline.",
+            },
+            {"name": "stroke_tia", "label": "Stroke"},
+        ],
+        equity={
+            "dimensions": [
+                {
+                    "name": "education",
+                    "label": "Education level",
+                    "order": ["1", "2", "3", "4"],
+                    "reference": "4",
+                },
+                "sex",
+            ]
+        },
+    )
+    rows = {r["column"]: r for r in page.dictionary.iter_rows(named=True)}
+    assert rows["chd_10y"]["label"] == "Coronary heart disease within ten years"
+    assert rows["chd_10y"]["in this dataset"] == "yes" and rows["chd_10y"]["group"] == "outcome"
+    assert rows["stroke_tia"]["label"] == "Stroke"  # the config's own label for a profile measure
+    assert rows["education"]["valid values"] == "1, 2, 3, 4" and rows["education"]["in this dataset"] == "yes"
+    assert rows["person_id"]["required"] == "yes" and rows["age"]["required"] == "yes"
+    assert {r["column"] for r in rows.values() if r["required"] == "yes"} == {"person_id", "age"}
+    assert page.total == len(rows) and page.present <= page.total
+
+
+def test_inline_values_are_never_empty(page_of):
+    """Every value the chapter shows inline is a phrase or sentence, whatever the data lack
+    (Quarto prints an empty inline value as code)."""
+    full = build_people(400)
+    for people, dims in (
+        (full.select("person_id", "age"), ["age_band"]),
+        (full.head(30), None),
+    ):
+        equity = {"dimensions": dims} if dims else {}
+        page = page_of(DataDictionaryPage, people, target=False, equity=equity)
+        for name, value in {
+            "present": page.present,
+            "total": page.total,
+            "truth_text()": page.truth_text(),
+        }.items():
+            assert str(html_of(value)).strip(), name

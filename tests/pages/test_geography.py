@@ -65,18 +65,23 @@ def _boundaries(folder: Path, codes: list[str]) -> Path:
 
 
 def test_intro_names_what_the_dataset_can_compare(page, page_of):
-    assert page.intro == (
-        "This chapter shows how recorded disease varies between the localities of the area and between "
-        "small areas (lower-layer super output areas, LSOAs)."
+    assert html_of(page.intro()) == (
+        "Where people live shapes their health. This chapter shows how recorded disease varies between the "
+        "localities of the area and between small areas (lower-layer super output areas, LSOAs)."
     )
     practices = page_of(GeographyPage, _by_practice(build_people(300)), **PRACTICES)
-    assert practices.intro == "This chapter shows how recorded disease varies between GP practices."
+    assert html_of(practices.intro()) == (
+        "Where people live shapes their health. This chapter shows how recorded disease varies between GP "
+        "practices."
+    )
     nothing = page_of(
         GeographyPage, build_people(300).drop("lsoa", "locality", "gp_practice"), equity=_no_locality()
     )
-    assert nothing.intro == NO_AREAS
+    assert 'class="hg-skip' in html_of(nothing.intro()) and NO_AREAS in html_of(nothing.intro())
+    assert not nothing.has_places
     assert html_of(nothing.map_figure()).count("skipped because the dataset has no small-area (lsoa)") == 1
-    assert nothing.map_paragraph() == ""
+    assert nothing.map_paragraph() is None and nothing.locality_paragraph() is None
+    assert nothing.area_heading.strip()  # a heading is never empty
 
 
 def test_area_heading_is_a_map_only_with_boundaries(page, page_of, tmp_path):
@@ -110,15 +115,46 @@ def test_locality_text_names_the_reference_and_the_contrast(page):
     text = page.locality_text()
     assert text.startswith("The reference locality is ")
     assert "Age-standardised recorded hypertension is highest in " in text and "rate ratio" in text
-    assert html_of(page.locality_lead()).startswith("@tbl-localities gives age-standardised rates")
-    assert "@sec-disease" in html_of(page.locality_tail())
+    paragraph = html_of(page.locality_paragraph())
+    assert paragraph.startswith("@tbl-localities gives age-standardised rates")
+    assert text in paragraph
+    assert paragraph.endswith("reflects the deprivation gradients in @sec-disease.")
 
 
 def test_locality_section_skipped_without_localities(page_of):
     page = page_of(GeographyPage, build_people(300).drop("locality"), equity=_no_locality())
     assert page.localities is None
-    assert page.locality_text() == "" and page.locality_lead() == "" and page.locality_tail() == ""
+    assert page.locality_text() == "" and page.locality_paragraph() is None
     assert "no locality column" in html_of(page.locality_table())
+
+
+def test_why_localities_differ_follows_the_ordered_dimension(page_of):
+    people = build_people(600).drop("imd_decile")
+    none = page_of(GeographyPage, people, equity={"dimensions": ["sex", "locality"]})
+    assert none.locality_tail.startswith("Localities differ in who lives there as well as in age")
+    assert "depriv" not in html_of(none.locality_paragraph())
+    education = people.with_columns((pl.col("age") // 30).clip(0, 2).cast(pl.String).alias("education"))
+    own = page_of(
+        GeographyPage,
+        education,
+        equity={
+            "dimensions": [
+                {
+                    "name": "education",
+                    "label": "Education level",
+                    "order": ["0", "1", "2"],
+                    "reference": "2",
+                    "ordered": True,
+                    "disadvantaged": "first",
+                },
+                "locality",
+            ]
+        },
+    )
+    assert own.locality_tail == (
+        "Localities differ in education level as well as age, so part of these differences reflects the "
+        "gradients in @sec-disease."
+    )
 
 
 def test_locality_table_and_download(page):
@@ -242,3 +278,19 @@ def test_map_with_boundaries(page_of, tmp_path):
     markup = html_of(page.map_figure())
     assert "Map of crude recorded hypertension prevalence (%) in each small area" in markup
     assert "grey areas have too few people to publish" in markup
+
+
+def test_inline_values_are_never_empty(page_of):
+    """Every value the chapter shows inline is a phrase or sentence, whatever the data lack
+    (Quarto prints an empty inline value as code)."""
+    full = build_people(400)
+    for people, dims in (
+        (full.select("person_id", "age"), ["age_band"]),
+        (full.head(30), None),
+    ):
+        equity = {"dimensions": dims} if dims else {}
+        page = page_of(GeographyPage, people, target=False, equity=equity)
+        for name, value in {
+            "area_heading": page.area_heading,
+        }.items():
+            assert str(html_of(value)).strip(), name

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+
+import polars as pl
 
 from healthgap.pages.methods import LOCALITIES, MethodsPage, localities_text, nested_text
 from tests.conftest import build_people
@@ -13,6 +16,7 @@ def test_localities_and_nested_areas_follow_the_data(page_of):
     page = page_of(MethodsPage, build_people(200))
     caps = page.caps
     assert localities_text(caps) == LOCALITIES and html_of(page.localities()) == LOCALITIES
+    assert html_of(page.rate_ratios()).endswith(LOCALITIES)
     assert "@sec-geography-localities" in LOCALITIES
     assert page.nested == "Small areas are protected within each locality, whose totals are published."
     practices = replace(caps, area_column="gp_practice")
@@ -21,6 +25,9 @@ def test_localities_and_nested_areas_follow_the_data(page_of):
         == "GP practices are protected within each locality, whose totals are published."
     )
     assert nested_text(replace(caps, area_column="locality")) == ""
+    assert page.exact_counts.endswith(
+        "the overall rate that the practice funnel plots compare practices with uses the rounded overall totals."
+    )
     assert nested_text(replace(caps, area_column=None)) == ""
     no_locality = replace(caps, columns=caps.columns - {"locality"}, dimensions=caps.dimensions[:-1])
     assert localities_text(no_locality) == "" and nested_text(no_locality) == ""
@@ -34,3 +41,111 @@ def test_disclosure_rules_as_configured(page_of):
     assert off.status == (
         "Disclosure control is switched OFF for this report: synthetic data. It must not be published."
     )
+
+
+def test_the_groups_and_bands_of_the_dataset(page_of):
+    page = page_of(MethodsPage, build_people(400))
+    text = html_of(page.populations())
+    assert text.startswith(
+        "The unit of analysis is one person registered with a GP practice, followed for one"
+    )
+    assert "**Deprivation** is the Index of Multiple Deprivation 2019" in text
+    assert '**Ethnic group** uses the five broad 2021 Census groups plus "Not stated".' in text
+    assert page.bands_text == "the 19 age bands"
+    assert page.proportion_example == "such as the share of eligible people prescribed a statin"
+    assert page.data_heading == "Synthetic data"
+    adults = (
+        build_people(400)
+        .filter(pl.col("age").is_between(30, 74))
+        .drop("imd_decile", "ethnicity", "gp_practice", "lsoa", "locality")
+    )
+    adults = adults.with_columns(((pl.col("age") // 10) % 4 + 1).cast(pl.String).alias("education"))
+    own = page_of(
+        MethodsPage,
+        adults,
+        report={"period": None},
+        equity={
+            "dimensions": [
+                {
+                    "name": "education",
+                    "label": "Education level",
+                    "order": ["1", "2", "3", "4"],
+                    "reference": "4",
+                    "ordered": True,
+                    "disadvantaged": "first",
+                    "labels": {"1": "None", "4": "Degree"},
+                },
+                "sex",
+                "age_band",
+            ]
+        },
+    )
+    text = html_of(own.populations())
+    assert text.startswith("The unit of analysis is one person. Everyone in the data counts")
+    assert (
+        "**Education level** has 4 levels: None, 2, 3 and Degree, the first the most disadvantaged." in text
+    )
+    assert "Deprivation" not in text and "Ethnic" not in text
+    assert own.bands_text.startswith("the 9 age bands the data cover (30-34 to 70-74;")
+    gradient = html_of(own.gradient())
+    assert "(the 4 education levels)" in gradient and "deprived" not in gradient and "fifth" not in gradient
+    assert "across all the levels of an ordered dimension" in own.summaries
+    assert "hg-skip" in html_of(own.funnel()) and "GP practice column" in html_of(own.funnel())
+    assert "practice" not in own.exact_counts
+    assert own.nested == "Groups that add up to a published total are protected together with it."
+
+
+def test_sections_the_dataset_has_nothing_for_are_one_skip_note(page_of):
+    bare = page_of(
+        MethodsPage,
+        build_people(300).select("person_id", "age"),
+        target=False,
+        equity={"dimensions": ["age_band"]},
+    )
+    assert "hg-skip" in html_of(bare.gradient()) and "deprivation fifths" in html_of(bare.gradient())
+    assert bare.localities() is None
+    assert "Two groups that are not the reference" not in html_of(bare.rate_ratios())
+    for text in (
+        bare.proportion_example,
+        bare.bands_text,
+        bare.exact_counts,
+        bare.summaries,
+        bare.nested,
+        bare.status,
+        bare.data_heading,
+    ):
+        assert text.strip()
+
+
+def test_where_the_data_come_from(page_of):
+    page = page_of(MethodsPage, build_people(100))
+    assert html_of(page.data()).startswith("The data are synthetic: computer-generated people shaped like")
+    page.config = replace(page.config, data=replace(page.config.data, truth=Path("truth.json")))
+    assert "`truth.json`" in html_of(page.data())
+    real = page_of(MethodsPage, build_people(100), data={"synthetic": False})
+    assert real.data_heading == "The data"
+    assert html_of(real.data()).startswith("The data are `people.parquet`, read as the config file describes")
+
+
+def test_inline_values_are_never_empty(page_of):
+    """Every value the chapter shows inline is a phrase or sentence, whatever the data lack
+    (Quarto prints an empty inline value as code)."""
+    full = build_people(400)
+    for people, dims in (
+        (full.select("person_id", "age"), ["age_band"]),
+        (full.head(30), None),
+    ):
+        equity = {"dimensions": dims} if dims else {}
+        page = page_of(MethodsPage, people, target=False, equity=equity)
+        for name, value in {
+            "bands_text": page.bands_text,
+            "data_heading": page.data_heading,
+            "exact_counts": page.exact_counts,
+            "largest_suppressed": page.largest_suppressed,
+            "nested": page.nested,
+            "proportion_example": page.proportion_example,
+            "rounding": page.rounding,
+            "status": page.status,
+            "summaries": page.summaries,
+        }.items():
+            assert str(html_of(value)).strip(), name

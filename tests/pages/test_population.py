@@ -9,8 +9,10 @@ import pytest
 
 from healthgap.pages.population import (
     PopulationPage,
+    holds,
     not_stated_groups,
     registered,
+    rounded,
     size,
     worst_columns,
 )
@@ -26,7 +28,17 @@ def r5(x: int) -> int | None:
 def test_size_and_practices():
     assert size({"people": 250_004}) == "250,000"
     assert registered({"practices": 100}) == "registered with 100 GP practices"
-    assert registered({"people": 10}) == "registered with a GP practice"
+    assert registered({"practices": 1}) == "registered with 1 GP practice"
+    assert registered({"people": 10}) == ""  # no practice codes: nothing is said about practices
+    assert holds({"people": 4236}) == "4,240 people"
+    assert holds({"people": 4236, "practices": 12}) == "4,240 people registered with 12 GP practices"
+
+
+def test_counts_in_sentences_are_rounded_like_the_tables():
+    assert rounded(3, base=5, smallest=8) == "fewer than 8"
+    assert rounded(0, base=5, smallest=8) == "0"
+    assert rounded(1234, base=5, smallest=8) == "1,235"
+    assert rounded(1234, base=1, smallest=8) == "1,234"
 
 
 def test_facts_of_the_population(page_of):
@@ -38,8 +50,98 @@ def test_facts_of_the_population(page_of):
     assert page.aged_65_plus == f"{100 * (people['age'] >= 65).mean():.1f}"
     assert page.not_stated_share == f"{100 * (people['ethnicity'] == 'Not stated').mean():.1f}"
     assert page.small_counts == "; counts from 1 to 7 are never shown"
+    assert html_of(page.small_groups()) == (
+        "Groups with few people give wide confidence intervals in later chapters; counts from 1 to 7 are never "
+        "shown (see @sec-methods)."
+    )
+    assert html_of(page.ages()) == (
+        f"Their median age is {page.median_age} years, {page.aged_65_plus}% are aged 65 or over and "
+        f"{page.female}% are female. @fig-pyramid shows the age and sex structure."
+    )
     off = page_of(PopulationPage, people, disclosure={"enabled": False, "reason": "a test"})
     assert off.small_counts == ""
+    assert html_of(off.small_groups()) == (
+        "Groups with few people give wide confidence intervals in later chapters (see @sec-methods)."
+    )
+
+
+def test_without_sex_or_ethnicity(page_of):
+    """No sex: no pyramid and no share female; no ethnicity: the section is one skip note and nothing else."""
+    people = build_people(400).drop("sex", "ethnicity")
+    page = page_of(PopulationPage, people, equity={"dimensions": ["imd_quintile", "age_band"]}, target=False)
+    assert html_of(page.ages()) == (
+        f"Their median age is {page.median_age} years and {page.aged_65_plus}% are aged 65 or over."
+    )
+    assert "hg-skip" in html_of(page.pyramid()) and "no sex column" in html_of(page.pyramid())
+    assert page.not_stated_text() is None
+    assert "hg-skip" in html_of(page.not_stated()) and "ethnic group column" in html_of(page.not_stated())
+    assert page.holds and page.worst_columns()
+
+
+def test_people_with_no_sex_recorded_are_counted_under_the_pyramid(page_of):
+    people = build_people(400).with_columns(
+        pl.when(pl.int_range(pl.len()) < 23).then(None).otherwise(pl.col("sex")).alias("sex")
+    )
+    page = page_of(PopulationPage, people)
+    assert "The 25 people with no sex recorded are not shown." in html_of(page.pyramid())
+    assert page.female == f"{100 * (people['sex'].drop_nulls() == 'female').mean():.1f}"
+
+
+def test_nobody_with_an_ethnic_group_recorded(page_of):
+    people = build_people(400).with_columns(pl.lit("Not stated").alias("ethnicity"))
+    page = page_of(PopulationPage, people)
+    assert html_of(page.not_stated_text()) == (
+        "When a person's ethnic group is not recorded, any inequality they experience is invisible. No one in "
+        "the data has an ethnic group recorded."
+    )
+    assert "hg-skip" in html_of(page.not_stated())
+
+
+def test_missing_ethnicity_by_a_dimension_of_the_datasets_own(page_of):
+    people = build_people(4000).with_columns(
+        ((pl.col("imd_decile") + 2) // 3).clip(1, 3).cast(pl.String).alias("education")
+    )
+    page = page_of(
+        PopulationPage,
+        people,
+        equity={
+            "dimensions": [
+                {
+                    "name": "education",
+                    "label": "Education level",
+                    "order": ["1", "2", "3"],
+                    "reference": "3",
+                    "ordered": True,
+                    "disadvantaged": "first",
+                    "labels": {"1": "None", "3": "Degree"},
+                },
+                "ethnicity",
+                "sex",
+            ]
+        },
+    )
+    text = html_of(page.not_stated_text())
+    assert "Across education levels, the share is highest in " in text
+    assert "deprivation" not in text and "fifth" not in text
+    assert text.endswith("(@fig-not-stated).")
+    assert "for each education level and sex." in page.not_stated_description()
+
+
+def test_completeness_lists_the_datasets_own_measures(page_of):
+    people = build_people(400).with_columns(
+        pl.when(pl.col("age") > 90).then(None).otherwise(pl.col("age") > 50).alias("depression")
+    )
+    page = page_of(
+        PopulationPage,
+        people,
+        measures=[{"name": "depression", "label": "Depression", "kind": "condition", "type": "flag"}],
+    )
+    row = page.completeness_data.row(column="depression")
+    assert (
+        row is not None
+        and row["label"] == "Depression"
+        and row["missing"] == r5(int((people["age"] > 90).sum()))
+    )
 
 
 def completeness(**complete: float | None) -> pl.DataFrame:
@@ -135,6 +237,13 @@ def test_not_stated_sentences_and_figure(page_of):
         "Dot charts with 95% confidence intervals of the percentage of people whose ethnic group is not "
         f"stated, for each deprivation fifth, age band, sex and locality. Across deprivation fifths the share is {text}."
     )
+    paragraph = html_of(page.not_stated_text())
+    assert paragraph.startswith(
+        "When a person's ethnic group is not recorded, any inequality they experience is invisible. Of everyone "
+        f"in the data, {page.not_stated_share}% have no ethnic group recorded. Across deprivation fifths, the "
+        f"share is {text}; across age bands, it is "
+    )
+    assert paragraph.endswith(" (@fig-not-stated).")
     markup = html_of(page.not_stated())
     assert 'id="ethnicity-not-stated"' in markup
     assert (page.book.downloads / "population" / "ethnicity-not-stated.csv").is_file()
@@ -156,3 +265,22 @@ def test_figures_and_tables_write_their_downloads(page_of):
     assert page.worst_columns().startswith(
         "The least complete columns are days to first outpatient appointment (2.5% recorded) and ethnic group"
     )
+
+
+def test_inline_values_are_never_empty(page_of):
+    """Every value the chapter shows inline is a phrase or sentence, whatever the data lack
+    (Quarto prints an empty inline value as code)."""
+    full = build_people(400)
+    for people, dims in (
+        (full.select("person_id", "age"), ["age_band"]),
+        (full.head(30), None),
+    ):
+        equity = {"dimensions": dims} if dims else {}
+        page = page_of(PopulationPage, people, target=False, equity=equity)
+        for name, value in {
+            "ages()": page.ages(),
+            "holds": page.holds,
+            "small_groups()": page.small_groups(),
+            "worst_columns()": page.worst_columns(),
+        }.items():
+            assert str(html_of(value)).strip(), name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import polars as pl
 import pytest
@@ -110,7 +112,7 @@ def test_ratio_sentence_absent_dimension_or_condition(page_of):
 def test_ratio_sentence_suppressed(page_of):
     page = page_of(RecordedDiseasePage, build_people(300))
     assert page.ratio_sentence("ethnicity", "diabetes") == (
-        "Rate ratios by ethnic group could not be published because some groups are too small."
+        "Rate ratios of diabetes by ethnic group could not be published because some groups are too small."
     )
 
 
@@ -187,9 +189,146 @@ def test_figure_skip_notes(page_of):
     assert none.ratio_sentence("sex") == NOT_AVAILABLE
 
 
-def test_intersection_skip_without_ethnicity(page_of):
+def test_intersection_skip_without_two_dimensions(page_of):
     page = page_of(RecordedDiseasePage, build_people(200), equity={"dimensions": ["sex"]})
-    assert "no deprivation or ethnicity columns" in html_of(page.intersection_figure())
+    assert (
+        "no ordered groups with a disadvantaged end, such as deprivation fifths, to combine with another "
+        "dimension" in html_of(page.intersection_figure())
+    )
+    assert page.intersection_text() is None
+    assert page.intersection_heading() == "Deprivation and ethnicity together"
+    alone = page_of(
+        RecordedDiseasePage, build_people(200), equity={"dimensions": ["imd_quintile", "age_band"]}
+    )
+    assert alone.pair is None
+    assert "has no other dimension to combine with deprivation" in html_of(alone.intersection_figure())
+
+
+#: A dimension of the dataset's own: education, four levels, the least education first.
+EDUCATION = {
+    "name": "education",
+    "label": "Education level",
+    "noun": "education level",
+    "order": ["1", "2", "3", "4"],
+    "labels": {"1": "Some high school", "4": "College degree"},
+    "reference": "4",
+    "ordered": True,
+    "disadvantaged": "first",
+}
+
+
+def educated(n: int = 4000) -> pl.DataFrame:
+    """People with an education level (from the IMD decile) and a condition outside the CVD profile."""
+    people = build_people(n).drop("imd_decile", "ethnicity", "locality", "lsoa", "gp_practice")
+    decile = build_people(n)["imd_decile"]
+    return people.with_columns(
+        ((decile + 1) // 3).clip(1, 4).cast(pl.String).alias("education"),
+        (pl.col("age") % 7 == 0).alias("depression"),
+    )
+
+
+def test_a_dimension_of_the_datasets_own_has_the_first_section(page_of):
+    page = page_of(
+        RecordedDiseasePage,
+        educated(),
+        disclosure=OFF,
+        target=False,
+        equity={"dimensions": [EDUCATION, "sex", "age_band"]},
+        measures=[{"name": "depression", "label": "Depression", "kind": "condition", "type": "flag"}],
+        conditions=["hypertension", "diabetes", "depression"],
+    )
+    assert page.conditions == ("hypertension", "diabetes", "depression")
+    assert page.disease == "hypertension, diabetes or depression"
+    assert page.social_heading() == "Education level"
+    text = html_of(page.social_text())
+    assert text.startswith("@fig-prevalence-imd shows each condition across the four education levels.")
+    assert "deprived" not in text and "fifth" not in text
+    figure = html_of(page.social_figure())
+    assert figure.startswith("::: {#fig-prevalence-imd}") and 'id="prevalence-education"' in figure
+    assert figure.rstrip().endswith("Age-standardised recorded prevalence by education level\n\n:::")
+    assert "Depression" in figure  # its own label on its own panel
+    assert page.references_text.startswith("the least disadvantaged education level (college degree), women")
+    assert page.intersection_heading() == "Education level and sex together"
+    assert "for every combination of education level and sex." in html_of(page.intersection_text())
+    assert html_of(page.intro()).startswith(
+        "This chapter asks who has hypertension, diabetes or depression recorded. Recorded prevalence is the "
+        "share of people with the condition recorded in the data."
+    )
+    assert page.ethnicity_text() is None and page.locality_text() is None and page.other_sections() is None
+    heat = html_of(page.intersection_figure())
+    assert "Heatmap of age-standardised diabetes prevalence (%) with education levels as rows" in heat
+    assert not re.search(r"\b(maps?|deprived|deprivation|fifths?)\b", heat, re.I)  # no geography here
+
+
+def test_other_dimensions_get_a_section_each(page_of):
+    people = build_people(3000).with_columns(
+        pl.when(pl.col("age") % 2 == 0).then(pl.lit("North")).otherwise(pl.lit("South")).alias("region")
+    )
+    page = page_of(
+        RecordedDiseasePage,
+        people,
+        disclosure=OFF,
+        equity={
+            "dimensions": ["imd_quintile", "sex", {"name": "region", "label": "Region", "reference": "North"}]
+        },
+    )
+    markdown = html_of(page.other_sections())
+    assert markdown.startswith("### Region {#sec-disease-region}\n\n::: {#fig-prevalence-region}")
+    assert "Age-standardised recorded prevalence by region" in markdown
+    assert "people in the South group were" in markdown
+
+
+def test_missing_values_are_counted_and_left_out_of_the_denominator(page_of):
+    people = build_people(2000).with_columns(
+        pl.when(pl.int_range(pl.len()) < 42).then(None).otherwise(pl.col("diabetes")).alias("diabetes")
+    )
+    page = page_of(RecordedDiseasePage, people, disclosure=OFF)
+    assert page.missing == {"diabetes": 42}
+    assert page.missing_text == (
+        "Some values are missing: diabetes (42 people). Those people are left out of that condition's rates, "
+        "whose denominators are the people with a value recorded."
+    )
+    sex = page.table.filter((pl.col("dimension") == "sex") & (pl.col("measure") == "diabetes"))
+    assert sex["population"].sum() == 2000 - 42
+    others = page.table.filter((pl.col("dimension") == "sex") & (pl.col("measure") == "chd"))
+    assert others["population"].sum() == 2000
+    rounded = page_of(RecordedDiseasePage, people)
+    assert "diabetes (40 people)" in rounded.missing_text
+    assert page_of(RecordedDiseasePage, build_people(200)).missing_text == (
+        "Every person has a value recorded for every condition."
+    )
+
+
+def test_sentences_that_need_a_dimension_or_condition(page_of):
+    no_chd = page_of(RecordedDiseasePage, build_people(2000).drop("chd"), disclosure=OFF)
+    assert html_of(no_chd.sex_text()).endswith(
+        "Differences between the sexes in recorded disease can reflect how symptoms are recognised as well as "
+        "how common each condition is."
+    )
+    assert "coronary heart disease" not in html_of(no_chd.sex_text()).lower()
+    bare = page_of(
+        RecordedDiseasePage,
+        build_people(300).select("person_id", "age"),
+        target=False,
+        equity={"dimensions": ["age_band"]},
+    )
+    for text in (bare.references_text, bare.missing_text, bare.social_heading(), bare.intersection_heading()):
+        assert text.strip()
+    assert html_of(bare.standard()) == "the 2013 European Standard Population (see @sec-methods)"
+    assert bare.social_text() is None and bare.age_text() is None and bare.steepest() is None
+    assert "hg-skip" in html_of(bare.social_figure()) and "hg-skip" in html_of(bare.gradient_table())
+    assert html_of(bare.intro()).endswith("so a low recorded rate is not always good news.")
+
+
+def test_age_text_says_how_many_conditions_rise_with_age(page_of):
+    page = page_of(RecordedDiseasePage, build_people(3000), disclosure=OFF)
+    rising, total = page.rising()
+    assert total == len(page.conditions) and 0 <= rising <= total
+    text = html_of(page.age_text())
+    if rising == total:
+        assert "Every condition becomes more common with age" in text
+    assert text.startswith("@fig-prevalence-age shows crude (not standardised) rates by age band")
+    assert text.endswith("which is why the other comparisons in this chapter are age-standardised.")
 
 
 def test_download_has_every_published_number(page_of):
@@ -199,3 +338,24 @@ def test_download_has_every_published_number(page_of):
     assert not {"order", "is_reference", "statistic", "method", "variance"} & set(csv.columns)
     assert {"crude", "rate_ratio", "suppressed_events", "suppression_reason_population"} <= set(csv.columns)
     assert csv.height == page.published.height
+
+
+def test_inline_values_are_never_empty(page_of):
+    """Every value the chapter shows inline is a phrase or sentence, whatever the data lack
+    (Quarto prints an empty inline value as code)."""
+    full = build_people(400)
+    for people, dims in (
+        (full.select("person_id", "age"), ["age_band"]),
+        (full.head(30), None),
+    ):
+        equity = {"dimensions": dims} if dims else {}
+        page = page_of(RecordedDiseasePage, people, target=False, equity=equity)
+        for name, value in {
+            "intersection_heading()": page.intersection_heading(),
+            "intro()": page.intro(),
+            "missing_text": page.missing_text,
+            "references_text": page.references_text,
+            "social_heading()": page.social_heading(),
+            "standard()": page.standard(),
+        }.items():
+            assert str(html_of(value)).strip(), name

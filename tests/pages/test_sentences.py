@@ -153,3 +153,6 @@ def test_ratio_sentence_clear_chance_and_unpublished():
     assert ratio_sentence(published, dimension="sex", measure="chd", reference="female", outcome="x") == (
         "Rate ratios by sex could not be published because some groups are too small."
     )
+    assert ratio_sentence(
+        published, dimension="sex", measure="chd", reference="female", outcome="x", subject="CHD"
+    ) == ("Rate ratios of CHD by sex could not be published because some groups are too small.")

@@ -9,14 +9,15 @@ import polars as pl
 import pytest
 import yaml
 
+from healthgap.config import DEFAULT_DIMENSIONS, Dimension, Indicator
 from healthgap.descriptive.headlines import (
-    FIFTH_SUPPRESSED,
     KEYS,
+    LEVEL_SUPPRESSED,
     NO_CONDITIONS,
-    NO_DEPRIVATION,
+    NO_DIMENSION,
+    NO_GRADIENT,
     NO_OUTCOMES,
-    NO_REFERENCE,
-    NO_STATIN,
+    NO_TREATMENT,
     OBSERVED_EXPECTED,
     TOO_FEW,
     Finding,
@@ -25,14 +26,18 @@ from healthgap.descriptive.headlines import (
 )
 from healthgap.pages.welcome import (
     WelcomePage,
+    WordedHeadlines,
     access_text,
+    findings_heading,
     geography_text,
     headlines,
+    models_text,
     outcome_ratio_text,
     outcomes_text,
     place_text,
     prevalence_gap_text,
     protection_text,
+    skipped_note,
     slope_text,
     source_text,
     title_of,
@@ -147,24 +152,98 @@ def test_underdiagnosis_from_observed_over_expected():
     assert "age and sex (least deprived fifth" in no_ci
 
 
+STATIN = Indicator(
+    "statin",
+    "Statin prescribed",
+    "proportion",
+    "statin",
+    "chd OR stroke_tia OR pad OR ((diabetes OR ckd) AND age >= 40)",
+    optional=("chd", "stroke_tia", "pad", "diabetes", "ckd"),
+)
+
+
 def test_treatment_gap_and_how_eligibility_was_judged():
     f = Finding(
-        "treatment_gap", {"most": 64.2, "least": 77.3, "gap": 13.1, "measure_label": "Statin prescribed"}
+        "treatment_gap", {"indicator": STATIN, "most": 64.2, "least": 77.3, "gap": 13.1, "absent": ()}
     )
     assert treatment_gap_text(f) == (
         "Among people who should be offered a statin, 64% in the most deprived fifth were prescribed one, "
         "against 77% in the least deprived fifth (a gap of 13.1 percentage points)."
     )
-    partial = replace(
-        f,
-        values=f.values
-        | {
-            "measure_label": "Statin prescribed (eligible from recorded coronary heart disease and diabetes only)"
-        },
-    )
+    partial = replace(f, values=f.values | {"absent": ("stroke_tia", "pad", "ckd")})
     assert treatment_gap_text(partial).endswith(
         " Eligibility was judged from recorded coronary heart disease and diabetes only, the conditions this "
         "dataset has."
+    )
+
+
+#: An ordered dimension of the dataset's own, most disadvantaged level first.
+EDUCATION = Dimension(
+    "education",
+    "Education level",
+    ("1", "2", "3", "4"),
+    {"1": "Some high school", "2": "High school diploma", "3": "Some college", "4": "College degree"},
+    "4",
+    noun="education level",
+    ordered=True,
+    disadvantaged="first",
+    column="education",
+)
+ALONG_EDUCATION = {"dimension": EDUCATION, "most_level": "1", "least_level": "4"}
+ALONG_SEX = {"dimension": DEFAULT_DIMENSIONS["sex"], "most_level": "male", "least_level": "female"}
+
+
+def test_findings_along_another_dimension_use_its_own_words():
+    text = prevalence_gap_text(gap(**ALONG_EDUCATION))
+    assert text.startswith(
+        "After allowing for differences in age, recorded hypertension was 13.0% in the most disadvantaged "
+        "education level (some high school) and 13.1% in the least disadvantaged education level (college "
+        "degree): no clear difference"
+    )
+    assert "deprived" not in text and "fifth" not in text
+    assert title_of(gap(**ALONG_EDUCATION)) == "Recorded disease and education level"
+    men = prevalence_gap_text(gap(**ALONG_SEX))
+    assert "was 13.0% among men and 13.1% among women: no clear difference" in men
+    assert title_of(gap(**ALONG_SEX)) == "Recorded disease and sex"
+    oe = underdiagnosis_text(observed(**ALONG_SEX))
+    assert oe.startswith(
+        "Men have 0.96 times the number of recorded hypertension cases expected from their age"
+    )
+    assert "(women: 0.98, 95% CI 0.90 to 1.07)" in oe
+    treated = Indicator(
+        "bp_treated", "Treated hypertension", "proportion", "antihypertensive", "hypertension"
+    )
+    f = Finding(
+        "treatment_gap", {"indicator": treated, "most": 40.2, "least": 55.0, "gap": 14.8, **ALONG_SEX}
+    )
+    assert treatment_gap_text(f) == (
+        "Treated hypertension was 40% among men, against 55% among women (a gap of 14.8 percentage points)."
+    )
+    chd = Finding(
+        "outcome_ratio", {"outcome": "chd_10y", "ratio": 1.5, "lower": 1.2, "upper": 1.9, **ALONG_EDUCATION}
+    )
+    assert outcome_ratio_text(chd).startswith(
+        "After allowing for age, people in the most disadvantaged education level (some high school) had 1.50 "
+        "times the rate of chd_10y of people in the least disadvantaged education level (college degree)"
+    )
+
+
+def test_the_slope_along_another_ordered_dimension():
+    f = Finding(
+        "slope",
+        {
+            "condition": "chd",
+            "sii": -1.2,
+            "sii_lower": -2.0,
+            "sii_upper": -0.4,
+            "rii": 0.8,
+            "dimension": EDUCATION,
+        },
+    )
+    assert slope_text(f) == (
+        "Across all 4 education levels, age-standardised recorded coronary heart disease is 1.20 percentage "
+        "points higher towards the more disadvantaged end (slope index of inequality -1.20, 95% CI -2.00 to "
+        "-0.40; a negative value means higher towards the more disadvantaged end)."
     )
 
 
@@ -187,12 +266,14 @@ def test_outcome_ratio_names_the_outcome_and_says_when_it_could_be_chance():
     ("finding", "text"),
     [
         (
-            Finding("slope", available=False, reason=NO_DEPRIVATION),
-            "Slope index of inequality cannot be reported: the dataset has no deprivation (IMD) column.",
+            Finding("slope", available=False, reason=NO_GRADIENT),
+            "Slope index of inequality cannot be reported: the dataset has no ordered dimension with a "
+            "disadvantaged end and at least 3 levels, such as deprivation fifths.",
         ),
         (
-            Finding("outcome_ratio", available=False, reason=NO_DEPRIVATION),
-            "Outcomes cannot be reported: the dataset has no deprivation (IMD) column.",
+            Finding("outcome_ratio", available=False, reason=NO_DIMENSION),
+            "Outcomes cannot be reported: the dataset has no groups to compare two of (an ordered dimension "
+            "with a disadvantaged end, such as deprivation, or a dimension of two groups, such as sex).",
         ),
         (
             Finding("prevalence_gap", available=False, reason=NO_CONDITIONS),
@@ -203,8 +284,18 @@ def test_outcome_ratio_names_the_outcome_and_says_when_it_could_be_chance():
             "The deprivation gap in hypertension cannot be reported: too few people in a group.",
         ),
         (
-            Finding("slope", {"condition": "chd"}, available=False, reason=FIFTH_SUPPRESSED),
+            Finding("slope", {"condition": "chd"}, available=False, reason=LEVEL_SUPPRESSED),
             "The slope index of inequality for coronary heart disease cannot be reported: a deprivation fifth "
+            "has too few cases.",
+        ),
+        (
+            Finding(
+                "slope",
+                {"condition": "chd", "dimension": EDUCATION},
+                available=False,
+                reason=LEVEL_SUPPRESSED,
+            ),
+            "The slope index of inequality for coronary heart disease cannot be reported: an education level "
             "has too few cases.",
         ),
         (
@@ -212,8 +303,14 @@ def test_outcome_ratio_names_the_outcome_and_says_when_it_could_be_chance():
             "Under-diagnosis of hypertension cannot be reported: too few people in a group.",
         ),
         (
-            Finding("treatment_gap", available=False, reason=NO_STATIN),
-            "Treatment gap cannot be reported: the dataset has no statin prescribing.",
+            Finding(
+                "treatment_gap",
+                {"problem": "needs the statin column, which this dataset does not have"},
+                available=False,
+                reason=NO_TREATMENT,
+            ),
+            "Treatment gap cannot be reported: the dataset has no treatment indicator that can be computed (it "
+            "needs the statin column, which this dataset does not have).",
         ),
         (
             Finding("treatment_gap", available=False, reason=TOO_FEW),
@@ -228,9 +325,8 @@ def test_outcome_ratio_names_the_outcome_and_says_when_it_could_be_chance():
             "The deprivation gap in CVD deaths cannot be reported: too few people in a group.",
         ),
         (
-            Finding("outcome_ratio", {"outcome": "cvd_admissions"}, available=False, reason=NO_REFERENCE),
-            "The deprivation gap in emergency CVD admissions cannot be reported: the least deprived fifth is "
-            "not the reference group.",
+            Finding("outcome_ratio", {"outcome": "cvd_death", **ALONG_SEX}, available=False, reason=TOO_FEW),
+            "The sex gap in CVD deaths cannot be reported: too few people in a group.",
         ),
     ],
 )
@@ -239,10 +335,31 @@ def test_a_finding_that_cannot_be_reported_says_why(finding, text):
     assert word(finding).text == text and not word(finding).available
 
 
-def test_without_deprivation_every_finding_says_so():
-    worded = [word(f) for f in headline_numbers(HeadlineTables(), {})]
+def test_without_a_dimension_the_findings_are_named_in_one_note():
+    worded = WordedHeadlines(*(word(f) for f in headline_numbers(HeadlineTables(), {})))
     assert [w.key for w in worded] == list(KEYS)
-    assert all("no deprivation (IMD) column" in w.text and not w.available for w in worded)
+    assert not any(w.available for w in worded) and all(w.lacking for w in worded)
+    assert worded.markdown() == "" and findings_heading(worded) == "Findings"
+    note = skipped_note(worded)
+    assert note is not None and note.startswith(
+        "Not reported for this dataset: recorded disease and deprivation (the dataset has no groups to "
+        "compare two of"
+    )
+    assert note.count("(the dataset has") == 5
+
+
+def test_findings_heading_counts_the_findings_shown():
+    numbers = headline_numbers(HeadlineTables(), {})
+    five = WordedHeadlines(
+        *(replace(word(f), finding=replace(f, available=True, reason=None)) for f in numbers)
+    )
+    assert findings_heading(five) == "Five findings" and skipped_note(five) is None
+    one_short = WordedHeadlines(*(list(five)[:4]), word(numbers.outcome_ratio))
+    assert findings_heading(one_short) == "Four findings"
+    assert skipped_note(one_short) == (
+        "Not reported for this dataset: outcomes (the dataset has no groups to compare two of (an ordered "
+        "dimension with a disadvantaged end, such as deprivation, or a dimension of two groups, such as sex))."
+    )
 
 
 # -- the findings on a small population ------------------------------------------------------------
@@ -297,14 +414,28 @@ def test_small_groups_give_no_numbers(page_of):
 
 
 def test_missing_columns_give_their_reasons(page_of):
-    people = build_people(2000).drop("statin", "cvd_admissions", "cvd_death")
+    people = build_people(2000).drop(
+        "statin", "antihypertensive", "anticoagulant", "cvd_admissions", "cvd_death"
+    )
     worded = page_of(WelcomePage, people, model={"target": "chd"}).headlines
-    assert (
-        worded.treatment_gap.text
-        == "Treatment gap cannot be reported: the dataset has no statin prescribing."
+    assert worded.treatment_gap.text.startswith(
+        "Treatment gap cannot be reported: the dataset has no treatment indicator that can be computed (it "
+        "needs the"
     )
     assert worded.outcome_ratio.text == "Outcomes cannot be reported: the dataset has no outcome columns."
+    assert worded.treatment_gap.lacking and worded.outcome_ratio.lacking
     assert worded.prevalence_gap.available
+    assert [h.key for h in worded.shown] == ["prevalence_gap", "slope", "underdiagnosis"]
+
+
+def test_the_next_treatment_indicator_stands_in_for_statins(page_of):
+    worded = page_of(WelcomePage, build_people(20_000).drop("statin")).headlines
+    indicator = worded.treatment_gap.values["indicator"]
+    assert indicator.name == "anticoagulant"
+    assert worded.treatment_gap.text.startswith("The gap in anticoagulant prescribed") or (
+        worded.treatment_gap.text.startswith("Anticoagulant prescribed (AF with CHA2DS2-VASc")
+    )
+    assert "statin" not in worded.treatment_gap.text
 
 
 def test_download_lists_the_five_findings(page_of):
@@ -330,10 +461,76 @@ NO_LOCALITY = [
 def test_opening_paragraph(page_of):
     page = page_of(WelcomePage, build_people(400), report={"period": "2024/25"})
     assert page.organisation == f"{page.config.report.organisation} for 2024/25"
-    assert page.size == "400" and page.registered == "registered with 3 GP practices"
-    assert page.waits == "who waits longest " and page.place == " and place"
-    bare = page_of(WelcomePage, build_people(400).drop("days_to_first_outpatient"), report={"period": None})
-    assert bare.organisation == bare.config.report.organisation and bare.waits == ""
+    assert page.coverage == "The data cover 400 people registered with 3 GP practices."
+    assert page.asks == (
+        "It asks who has cardiovascular disease recorded, who is diagnosed and treated, who waits longest and "
+        "who ends up in hospital or dies, and how all of these differ by deprivation, ethnic group, sex, age "
+        "and place. It then asks whether a model that predicts who is at highest risk would treat these "
+        "groups fairly."
+    )
+    bare = page_of(
+        WelcomePage,
+        build_people(400).drop("days_to_first_outpatient", "gp_practice", "lsoa", "locality"),
+        report={"period": None},
+        equity={"dimensions": NO_LOCALITY},
+    )
+    assert bare.organisation == bare.config.report.organisation
+    assert bare.coverage == "The data cover 400 people."
+    assert "who waits longest" not in bare.asks and "place" not in bare.asks
+    assert "differ by deprivation, ethnic group, sex and age." in bare.asks
+
+
+def test_opening_paragraph_in_the_datasets_own_words(page_of):
+    people = (
+        build_people(400)
+        .select(
+            "person_id", "age", "sex", "hypertension", "diabetes", pl.col("imd_decile").alias("education")
+        )
+        .with_columns(((pl.col("education") + 1) // 3).clip(1, 4).cast(pl.String).alias("education"))
+    )
+    people = people.with_columns((pl.col("hypertension") & (pl.col("age") > 60)).alias("chd_10y"))
+    page = page_of(
+        WelcomePage,
+        people,
+        target=False,
+        equity={
+            "dimensions": [
+                {
+                    "name": "education",
+                    "label": "Education level",
+                    "order": ["1", "2", "3", "4"],
+                    "reference": "4",
+                    "ordered": True,
+                    "disadvantaged": "first",
+                },
+                "sex",
+            ]
+        },
+        measures=[
+            {
+                "name": "chd_10y",
+                "label": "Coronary heart disease within ten years",
+                "kind": "outcome",
+                "type": "flag",
+                "timing": "follow-up",
+            }
+        ],
+        outcomes=["chd_10y"],
+    )
+    assert page.asks == (
+        "It asks who has cardiovascular disease recorded, who is diagnosed and who has coronary heart disease "
+        "within ten years, and how all of these differ by education level and sex."
+    )
+    assert page.coverage == "The data cover 400 people."
+    assert (
+        models_text(page.caps, page.config)
+        == "needs an outcome to predict, which this dataset does not have."
+    )
+    assert outcomes_text(page.caps, outcomes=page.config.outcomes) == (
+        "compares coronary heart disease within ten years."
+    )
+    assert page.headlines.prevalence_gap.values["dimension"].name == "education"
+    assert "education level" in page.headlines.prevalence_gap.text
 
 
 def test_chapter_list_follows_the_data(page_of):
@@ -355,7 +552,10 @@ def test_chapter_list_follows_the_data(page_of):
     assert (
         geography_text(replace(caps, area_view="map")) == "compares localities and small areas, with a map."
     )
-    assert page.model_target == "emergency admissions"
+    assert page.models == (
+        "builds a model that predicts emergency admissions and audits whether it works equally well for every "
+        "group."
+    )
     thin = page_of(
         WelcomePage,
         build_people(400).drop(
@@ -375,16 +575,38 @@ def test_chapter_list_follows_the_data(page_of):
     ).caps
     assert access_text(thin) == "looks at diagnosis (how recorded cases compare with those expected)."
     assert access_text(replace(thin, truth=("hypertension",))) == "looks at diagnosis."
-    assert outcomes_text(thin, outcomes=["cvd_admissions"]) == "compares outcomes."
-    assert geography_text(thin) == (
-        "has nothing to show for this dataset, which has no locality, small-area or GP practice column."
+    assert outcomes_text(thin, outcomes=["cvd_admissions"]) == (
+        "has nothing to show for this dataset, which has no outcome columns."
     )
+    assert geography_text(thin) == "has nothing to show for this dataset, which records no geography."
     assert place_text(thin) == ""
     practices = replace(
         thin, columns=thin.columns | {"gp_practice"}, area_column="gp_practice", area_view="tiles"
     )
-    assert place_text(practices) == " and GP practice"
+    assert place_text(practices) == "GP practice"
     assert geography_text(practices).startswith("compares GP practices, shown as equal-sized tiles")
+
+
+def test_inline_values_are_never_empty(page_of):
+    """Every value the welcome page shows inline is a sentence or phrase, whatever the data lack."""
+    bare = build_people(400).select("person_id", "age")
+    page = page_of(WelcomePage, bare, target=False, equity={"dimensions": ["age_band"]})
+    for name in (
+        "organisation",
+        "asks",
+        "source",
+        "coverage",
+        "findings_heading",
+        "access",
+        "outcomes",
+        "geography",
+        "models",
+        "protection",
+    ):
+        assert getattr(page, name).strip(), name
+    assert page.asks == "It describes who is in the data and how they differ by age."
+    assert page.findings() is None
+    assert "hg-skip" in html_of(page.findings_skipped())
 
 
 def test_source_promises_a_known_answer_only_with_the_truth(page_of):

@@ -15,7 +15,14 @@ aggregated polars frames; pages publish them once through
 
 from __future__ import annotations
 
-from healthgap.descriptive._common import LEVEL, dimensions_in, label_levels, level_expr
+from healthgap.descriptive._common import (
+    LEVEL,
+    dimensions_in,
+    label_levels,
+    level_expr,
+    measure_label,
+    measure_names,
+)
 from healthgap.descriptive.access import detection, missed, observed_expected, treatment, waits
 from healthgap.descriptive.geography import area_rates
 from healthgap.descriptive.headlines import Finding, Headlines, headline_numbers, headline_tables
@@ -28,6 +35,8 @@ __all__ = [
     "dimensions_in",
     "label_levels",
     "level_expr",
+    "measure_label",
+    "measure_names",
     "Finding",
     "Headlines",
     "headline_numbers",

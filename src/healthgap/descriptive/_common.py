@@ -9,6 +9,7 @@ counts and statistics of :mod:`healthgap.stats`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import polars as pl
 
@@ -20,6 +21,8 @@ __all__ = [
     "dimensions_in",
     "label_levels",
     "frame_of",
+    "measure_names",
+    "measure_label",
     "ERR_UNKNOWN_DIMENSION",
     "ERR_MISSING_COLUMNS",
 ]
@@ -35,6 +38,30 @@ ERR_MISSING_COLUMNS = (
     "{what} needs the column(s) {missing}, which the dataset does not have "
     "(columns: {present}). Fix: map them in data.columns, or skip this analysis."
 )
+
+
+def measure_names(config: Config, kind: str) -> list[str]:
+    """The names of the config's measures of ``kind`` ("condition", "outcome", ...), in its order.
+
+    Conditions and outcomes are those the config selects (:meth:`Config.measures_of`); a config
+    built without declared measures (tests) falls back on :attr:`Config.conditions` and
+    :attr:`Config.outcomes`.
+    """
+    names = [m.name for m in config.measures_of(kind)]
+    if names or not (config.conditions or config.outcomes):
+        return names
+    return list({"condition": config.conditions, "outcome": config.outcomes}.get(kind, ()))
+
+
+def measure_label(config: Config, name: str) -> str:
+    """The label of measure ``name``: the config's, else the contract's, else the name itself."""
+    from healthgap.contract import CONTRACT
+
+    found = next((m.label for m in config.measures if m.name == name), None)
+    if found is not None:
+        return found
+    column = CONTRACT.get(name)
+    return column.label if column is not None else name
 
 
 def frame_of(people: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
@@ -99,7 +126,7 @@ def dimensions_in(
         if _source_column(d.name) not in present:
             continue
         if d.name == "age_band" and not d.order:
-            d = Dimension(d.name, d.label, AGE_BANDS, d.labels, d.reference or "50-54")
+            d = replace(d, order=AGE_BANDS, reference=d.reference or "50-54")
         out.append(d)
     return out
 

@@ -6,8 +6,9 @@ computes those rates from counts (the ``recompute`` of
 :func:`healthgap.disclosure.publish`: from the counts as published, disclosure
 rule 8). :func:`locality_rates` gives age-standardised rates by locality
 (:func:`healthgap.descriptive.prevalence.rates`) and
-:func:`pair_rate_ratio` compares two localities. Every function returns exact
-aggregates.
+two localities are compared with
+:func:`healthgap.descriptive.prevalence.dsr_ratio_rows` (their ratio and its
+interval from the published counts). Every function returns exact aggregates.
 """
 
 from __future__ import annotations
@@ -19,23 +20,18 @@ from pathlib import Path
 import polars as pl
 
 from healthgap.config import Config
-from healthgap.contract import CONDITION_LABELS, CONTRACT
+from healthgap.contract import CONTRACT
 from healthgap.descriptive._common import frame_of, require
-from healthgap.descriptive.outcomes import OUTCOME_LABELS
-from healthgap.descriptive.prevalence import rates
+from healthgap.descriptive.prevalence import measure_labels, rates
 
 __all__ = [
     "area_rates",
     "area_statistics",
     "locality_rates",
-    "pair_rate_ratio",
     "boundary_keys",
-    "MEASURE_LABELS",
     "LOCALITY_PER",
 ]
 
-#: How every condition and outcome is named in the locality table.
-MEASURE_LABELS = {**CONDITION_LABELS, **OUTCOME_LABELS}
 #: Locality rates are per this many people (percentages).
 LOCALITY_PER = 100
 
@@ -47,6 +43,7 @@ def area_statistics(
     area: str = "lsoa",
     multiplier: float | None = None,
     confidence: float = 0.95,
+    flag: bool | None = None,
 ) -> pl.DataFrame:
     """Crude rate (counts) or percentage (true/false ``measure``) of each area from its counts.
 
@@ -61,6 +58,7 @@ def area_statistics(
     area : the area column.
     multiplier : default 100 for percentages, 1,000 for rates.
     confidence : confidence level of the intervals.
+    flag : whether ``measure`` is true/false (a percentage); None: from the contract.
 
     Returns
     -------
@@ -74,7 +72,9 @@ def area_statistics(
     """
     from healthgap.stats import crude_rate, proportion
 
-    is_bool = CONTRACT[measure].kind == "boolean" if measure in CONTRACT else False
+    is_bool = (
+        flag if flag is not None else (CONTRACT[measure].kind == "boolean" if measure in CONTRACT else False)
+    )
     if is_bool:
         stat = proportion(
             counts,
@@ -106,6 +106,7 @@ def area_rates(
     area: str = "lsoa",
     multiplier: float | None = None,
     confidence: float = 0.95,
+    flag: bool | None = None,
 ) -> pl.DataFrame:
     """Crude rate (counts) or percentage (true/false columns) of ``measure`` per area, from exact counts.
 
@@ -128,14 +129,16 @@ def area_rates(
     lf = frame_of(people)
     require(lf, [area, measure], what="area_rates()")
     names = lf.collect_schema().names()
-    aggs = [
+    aggs = [  # people with a missing value are in neither count
         pl.col(measure).cast(pl.Int64).fill_null(0).sum().alias("events"),
-        pl.len().cast(pl.Int64).alias("population"),
+        pl.col(measure).is_not_null().sum().cast(pl.Int64).alias("population"),
     ]
     if "locality" in names and area != "locality":
         aggs.append(pl.col("locality").drop_nulls().mode().first().alias("locality"))
     counts = lf.filter(pl.col(area).is_not_null()).group_by(area).agg(aggs).sort(area).collect()
-    return area_statistics(counts, measure=measure, area=area, multiplier=multiplier, confidence=confidence)
+    return area_statistics(
+        counts, measure=measure, area=area, multiplier=multiplier, confidence=confidence, flag=flag
+    )
 
 
 def locality_rates(
@@ -148,8 +151,8 @@ def locality_rates(
     """Age-standardised rates per 100 people of each measure by locality, from exact counts.
 
     :func:`~healthgap.descriptive.prevalence.rates` with ``dimensions=["locality"]``
-    (exact aggregates, with each DSR's ``variance``) plus ``measure_label``
-    (:data:`MEASURE_LABELS`); publish it with ``recompute=partial(recompute_rates,
+    (exact aggregates, with each DSR's ``variance`` and ``design_effect``) plus
+    ``measure_label`` (each measure's label in the config); publish it with ``recompute=partial(recompute_rates,
     multiplier=LOCALITY_PER)`` (:func:`healthgap.descriptive.prevalence.recompute_rates`).
     """
     out = rates(
@@ -162,58 +165,7 @@ def locality_rates(
     )
     if out.is_empty():
         return out
-    return out.with_columns(
-        pl.col("measure").replace_strict(MEASURE_LABELS, default=pl.col("measure")).alias("measure_label")
-    )
-
-
-def pair_rate_ratio(
-    people: pl.LazyFrame | pl.DataFrame,
-    *,
-    measure: str,
-    column: str,
-    level: str,
-    reference: str,
-    confidence: float = 0.95,
-) -> pl.DataFrame:
-    """The age-standardised rate ratio of ``measure`` between two levels of ``column``.
-
-    Only the two levels' people are counted (by ESP2013 age band); the ratio of
-    their DSRs and its interval are complex statistics, from the exact counts.
-
-    Returns
-    -------
-    pl.DataFrame
-        :func:`healthgap.stats.rate_ratio`'s row for ``level`` (``level``, ``events``,
-        ``population``, ``value``, ``lower_ci``, ``upper_ci``, ...); empty when the
-        ratio cannot be formed.
-
-    References
-    ----------
-    .. [1] APHO Technical Briefing 3 (2008): comparing standardised rates.
-    """
-    from healthgap.stats import counts_by_age_band, rate_ratio
-
-    lf = frame_of(people)
-    require(lf, [column, measure], what="pair_rate_ratio()")
-    two = (
-        lf.select(pl.col(column).cast(pl.String).alias("level"), "age", pl.col(measure))
-        .filter(pl.col("level").is_in([level, reference]))
-        .collect()
-    )
-    counts = counts_by_age_band(two, events=measure, by="level").with_columns(
-        pl.col("age_band").cast(pl.String)
-    )
-    rr = rate_ratio(
-        counts,
-        events=measure,
-        population="population",
-        group="level",
-        reference=reference,
-        age_band="age_band",
-        confidence=confidence,
-    )
-    return rr.filter(pl.col("level") == level)
+    return out.with_columns(measure_labels(config))
 
 
 def boundary_keys(path: str | Path, *, key: str = "lsoa") -> list[str]:

@@ -3,42 +3,48 @@
 Two steps, with the publication step between them (the welcome page,
 :mod:`healthgap.pages.welcome`, does that step and words the findings):
 
-1. :func:`headline_tables` picks what each finding is about (the conditions,
-   the outcome, detection or observed/expected) and computes the *exact*
-   aggregates by deprivation fifth (:class:`HeadlineTables`);
+1. :func:`headline_tables` picks what each finding is about -- the dimension
+   compared, its two groups, the conditions, the treatment indicator, the
+   outcome -- and computes the *exact* aggregates (:class:`HeadlineTables`);
 2. after each table is published (:func:`healthgap.disclosure.publish` with
    :meth:`HeadlineTables.counts` and :meth:`HeadlineTables.recompute`, which
    computes the simple statistics from the counts as published),
    :func:`headline_numbers` reads the numbers of each finding from the published
-   tables (:class:`Finding`): a group with too few people to publish gives a
-   finding that is not available, with the reason.
+   tables (:class:`Finding`): a finding the data cannot support, or whose group
+   is too small to publish, is not available, with the reason.
 
-The findings:
+The comparison is along the *headline dimension*: the first ordered dimension
+with a disadvantaged end (deprivation in the default book: its most against its
+least deprived fifth), else the first other dimension with two levels (the
+level that is not the reference against the reference, e.g. men against
+women). The slope index uses the first ordered dimension with a disadvantaged
+end and enough levels (:data:`MIN_GRADIENT_LEVELS`). The findings:
 
 1. ``prevalence_gap`` - age-standardised recorded prevalence of hypertension
-   (or the first configured condition) in the most versus least deprived fifth.
+   (or the first condition) in the two groups.
 2. ``slope`` - the slope index of inequality for coronary heart disease (or the
-   next configured condition) across deprivation quintiles.
-3. ``underdiagnosis`` - the share of people who truly have hypertension who are
-   recorded, most versus least deprived (needs true status); otherwise the
-   observed/expected ratio of recorded cases in the most and least deprived fifths.
-4. ``treatment_gap`` - statin prescribing among the eligible, most versus least
-   deprived.
-5. ``outcome_ratio`` - the rate ratio of age-standardised emergency CVD
-   admissions (or deaths), most versus least deprived.
+   next condition) across the ordered dimension.
+3. ``underdiagnosis`` - the share of people who truly have hypertension (or the
+   first condition) who are recorded (needs true status); otherwise the
+   observed/expected ratio of recorded cases in the two groups.
+4. ``treatment_gap`` - the first treatment indicator (``section: treatment``;
+   the statin indicator of the CVD profile) in the two groups.
+5. ``outcome_ratio`` - the ratio of the age-standardised rates of emergency CVD
+   admissions (or the first outcome) in the two groups.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, TypeVar
 
 import polars as pl
 
-from healthgap.config import Config
-from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of
+from healthgap.config import Config, Dimension, Indicator
+from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, level_expr, measure_names
+from healthgap.descriptive.prevalence import MIN_GRADIENT_LEVELS
 
 __all__ = [
     "Finding",
@@ -46,21 +52,23 @@ __all__ = [
     "HeadlineTables",
     "headline_tables",
     "headline_numbers",
-    "DIMENSION",
+    "headline_dimension",
+    "gradient_dimension",
+    "ends_of",
     "KEYS",
     "DETECTION",
     "OBSERVED_EXPECTED",
-    "NO_DEPRIVATION",
+    "MIN_GRADIENT_LEVELS",
+    "NO_DIMENSION",
+    "NO_GRADIENT",
     "NO_CONDITIONS",
     "TOO_FEW",
-    "FIFTH_SUPPRESSED",
-    "NO_STATIN",
+    "LEVEL_SUPPRESSED",
+    "NO_TREATMENT",
     "NO_OUTCOMES",
-    "NO_REFERENCE",
+    "NO_EXPECTED",
 ]
 
-#: The dimension every finding compares across.
-DIMENSION = "imd_quintile"
 #: The findings' keys, in report order.
 KEYS = ("prevalence_gap", "slope", "underdiagnosis", "treatment_gap", "outcome_ratio")
 #: ``values["measure"]`` of the under-diagnosis finding.
@@ -68,20 +76,23 @@ DETECTION = "detection"
 OBSERVED_EXPECTED = "observed/expected"
 
 # Why a finding is not available (``Finding.reason``).
-#: The dataset has no deprivation (IMD) column.
-NO_DEPRIVATION = "no deprivation"
+#: No dimension to compare two groups along (no ordered dimension with a disadvantaged end,
+#: no two-level dimension).
+NO_DIMENSION = "no dimension"
+#: No ordered dimension with a disadvantaged end and enough levels for a slope index.
+NO_GRADIENT = "no gradient"
 #: The dataset has none of the configured conditions.
 NO_CONDITIONS = "no conditions"
-#: The most or least deprived fifth is too small to publish.
+#: One of the two groups compared is too small to publish.
 TOO_FEW = "too few"
-#: A deprivation fifth's count is suppressed, so the slope index is not published.
-FIFTH_SUPPRESSED = "fifth suppressed"
-#: The dataset cannot say who is eligible for or prescribed a statin.
-NO_STATIN = "no statin"
+#: A level's count is suppressed, so the slope index is not published.
+LEVEL_SUPPRESSED = "level suppressed"
+#: No treatment indicator can be computed on this dataset.
+NO_TREATMENT = "no treatment"
 #: The dataset has none of the configured outcomes.
 NO_OUTCOMES = "no outcomes"
-#: The least deprived fifth is not the config's reference group, so there is no rate ratio against it.
-NO_REFERENCE = "least deprived is not the reference"
+#: Neither true status nor sex (expected cases are by age and sex), so no under-diagnosis measure.
+NO_EXPECTED = "no expected"
 
 #: The count columns of each kind of table.
 _COUNTS: dict[str, tuple[str, ...]] = {
@@ -89,7 +100,7 @@ _COUNTS: dict[str, tuple[str, ...]] = {
     DETECTION: ("recorded", "affected"),
     OBSERVED_EXPECTED: ("observed", "population"),
     "treatment": ("treated", "eligible"),
-    "outcomes": ("events", "population"),
+    "outcome_pair": ("events", "population"),
 }
 
 F = TypeVar("F")
@@ -103,9 +114,10 @@ class Finding:
     ----------
     key : which finding (one of :data:`KEYS`).
     values : the numbers behind it, from published tables, and what it is about
-        (``condition``, ``outcome``, ``measure``); see :func:`headline_numbers`.
+        (``condition``, ``outcome``, ``indicator``, ``measure``, ``dimension``, the
+        levels ``most_level`` and ``least_level``); see :func:`headline_numbers`.
     available : whether the data allowed the finding to be published.
-    reason : why it is not available (``NO_DEPRIVATION``, ``TOO_FEW``, ...), else None.
+    reason : why it is not available (``NO_DIMENSION``, ``TOO_FEW``, ...), else None.
     """
 
     key: str
@@ -136,28 +148,36 @@ class Headlines(Generic[F]):
 
 @dataclass(frozen=True)
 class HeadlineTables:
-    """What each finding is about and the exact aggregates behind it, by deprivation fifth.
+    """What each finding is about and the exact aggregates behind it.
 
     Attributes
     ----------
-    most, least : the most and least deprived levels (None without the dimension).
-    reference : the dimension's reference level (rate ratios are against it).
+    dimension : the headline dimension (:func:`headline_dimension`), or None.
+    most, least : the two levels compared (:func:`ends_of`; None without a dimension).
+    gradient : the dimension of the slope index (:func:`gradient_dimension`), or None.
     first, second : the conditions of findings 1 and 2 (None without conditions).
     access_condition : the condition of finding 3.
     access_measure : :data:`DETECTION` (with true status) or :data:`OBSERVED_EXPECTED`.
+    indicator : the treatment indicator of finding 4, or None.
+    treatment_problem : why no treatment indicator can be computed, or None.
+    absent : the indicator's optional columns the data lack (counted as false).
     outcome : the outcome of finding 5.
     seed : random seed of the slope index's simulated interval.
     tables : exact aggregates by name (``prevalence``, ``access``, ``treatment``,
-        ``outcomes``); only the non-empty ones.
+        ``outcome_pair``); only the non-empty ones.
     """
 
+    dimension: Dimension | None = None
     most: str | None = None
     least: str | None = None
-    reference: str | None = None
+    gradient: Dimension | None = None
     first: str | None = None
     second: str | None = None
     access_condition: str | None = None
     access_measure: str | None = None
+    indicator: Indicator | None = None
+    treatment_problem: str | None = None
+    absent: tuple[str, ...] = ()
     outcome: str | None = None
     seed: int = 2024
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
@@ -169,8 +189,7 @@ class HeadlineTables:
     def recompute(self, name: str) -> Callable[[pl.DataFrame], pl.DataFrame]:
         """The ``recompute`` of table ``name``: its simple statistics from the counts as published (rule 8)."""
         from healthgap.descriptive.access import recompute_ratios, recompute_shares
-        from healthgap.descriptive.outcomes import PER
-        from healthgap.descriptive.prevalence import recompute_rates
+        from healthgap.descriptive.prevalence import dsr_ratio_statistics, recompute_rates
 
         recomputes: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
             "prevalence": partial(recompute_rates, multiplier=100),
@@ -179,7 +198,7 @@ class HeadlineTables:
                 recompute_ratios, events="observed", population="expected", multiplier=1
             ),
             "treatment": partial(recompute_shares, numerator="treated", denominator="eligible"),
-            "outcomes": partial(recompute_rates, multiplier=PER),
+            "outcome_pair": partial(dsr_ratio_statistics, level=self.most or "", reference=self.least or ""),
         }
         return recomputes[self._kind(name)]
 
@@ -187,10 +206,92 @@ class HeadlineTables:
         return (self.access_measure if name == "access" else name) or name
 
 
-def _pick(preferred: str, available: list[str]) -> str | None:
+def headline_dimension(dimensions: Sequence[Dimension]) -> Dimension | None:
+    """The dimension the headlines compare two groups along, or None.
+
+    The first ordered dimension with a disadvantaged end (most against least
+    disadvantaged); else the first other dimension of exactly two levels, age bands
+    aside (the level that is not the reference against the reference).
+    """
+    ordered = next((d for d in dimensions if d.ordered and d.disadvantaged and len(d.order) >= 2), None)
+    if ordered is not None:
+        return ordered
+    return next((d for d in dimensions if d.name != "age_band" and len(d.order) == 2 and d.reference), None)
+
+
+def gradient_dimension(dimensions: Sequence[Dimension]) -> Dimension | None:
+    """The first ordered dimension with a disadvantaged end and enough levels for a slope index."""
+    return next(
+        (d for d in dimensions if d.ordered and d.disadvantaged and len(d.order) >= MIN_GRADIENT_LEVELS),
+        None,
+    )
+
+
+def ends_of(dimension: Dimension) -> tuple[str, str]:
+    """The two levels a headline compares: (most, least) disadvantaged, or (other, reference)."""
+    order = dimension.order
+    if dimension.ordered and dimension.disadvantaged and len(order) >= 2:
+        return (order[0], order[-1]) if dimension.disadvantaged == "first" else (order[-1], order[0])
+    other = next((level for level in order if level != dimension.reference), order[0] if order else "")
+    return other, dimension.reference
+
+
+def _pick(preferred: str, available: Sequence[str]) -> str | None:
     if preferred in available:
         return preferred
     return available[0] if available else None
+
+
+def _treatment_indicator(
+    lf: pl.LazyFrame, config: Config
+) -> tuple[Indicator | None, str | None, tuple[str, ...]]:
+    """The first computable treatment indicator (the statin one first) and its optional columns the
+    data lack (treated as false), or the reason there is none."""
+    from healthgap.sql import indicator_columns
+
+    schema = lf.collect_schema()
+    candidates = sorted(
+        (i for i in config.indicators if i.section == "treatment" and i.kind == "proportion"),
+        key=lambda i: i.name != "statin",
+    )
+    problem = None
+    for indicator in candidates:
+        compiled = indicator_columns(indicator, schema)
+        if not isinstance(compiled, str):
+            return indicator, None, compiled.absent
+        problem = problem or compiled
+    return None, problem, ()
+
+
+def _treatment(lf: pl.LazyFrame, indicator: Indicator, dimension: Dimension) -> pl.DataFrame:
+    """The indicator's exact counts by level of ``dimension``: ``level``, ``treated``, ``eligible``."""
+    from healthgap.sql import indicator_counts
+
+    counts = indicator_counts(
+        lf.with_columns(level_expr(dimension.name).alias(LEVEL)), indicator, by=(LEVEL,)
+    )
+    if isinstance(counts, str):
+        return pl.DataFrame()
+    return counts.filter(pl.col(LEVEL).is_not_null()).select(
+        pl.lit(dimension.name).alias("dimension"),
+        LEVEL,
+        pl.col("numerator").alias("treated"),
+        pl.col("denominator").alias("eligible"),
+        *(pl.lit(None, dtype=pl.Float64).alias(c) for c in ("value", "lower_ci", "upper_ci")),
+        pl.lit(None, dtype=pl.String).alias("note"),
+    )  # the share and its interval: recompute_shares, from the counts as published
+
+
+def _outcome_pair(
+    lf: pl.LazyFrame, config: Config, outcome: str, dimension: Dimension, levels: tuple[str, str]
+) -> pl.DataFrame:
+    from healthgap.descriptive.outcomes import outcome_rates
+    from healthgap.descriptive.prevalence import dsr_ratio_rows
+
+    rates = outcome_rates(lf, config, outcomes=[outcome], dimensions=[dimension.name])
+    if rates.is_empty():
+        return rates
+    return dsr_ratio_rows(rates, measure=outcome, level=levels[0], reference=levels[1])
 
 
 def headline_tables(people: pl.LazyFrame | pl.DataFrame, config: Config) -> HeadlineTables:
@@ -199,48 +300,68 @@ def headline_tables(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Head
     Parameters
     ----------
     people : the canonical person table.
-    config : the loaded config (deprivation dimension, conditions, outcomes, seed).
+    config : the loaded config (dimensions, conditions, indicators, outcomes, seed).
 
     Returns
     -------
     HeadlineTables
     """
-    from healthgap.descriptive.access import detection, observed_expected, treatment
-    from healthgap.descriptive.outcomes import outcome_rates
+    from healthgap.descriptive.access import detection, observed_expected
     from healthgap.descriptive.prevalence import prevalence
 
     lf = frame_of(people)
     present = lf.collect_schema().names()
-    dim = next((d for d in dimensions_in(config, lf) if d.name == DIMENSION), None)
-    if dim is None:
-        return HeadlineTables(seed=config.seed)
-    conds = [c for c in config.conditions if c in present]
+    dims = dimensions_in(config, lf)
+    dim = headline_dimension(dims)
+    grad = gradient_dimension(dims)
+    conds = [c for c in measure_names(config, "condition") if c in present]
     first = _pick("hypertension", conds)
     second = _pick("chd", [c for c in conds if c != first] or conds)
+    indicator, problem, absent = _treatment_indicator(lf, config)
+    outcome = _pick("cvd_admissions", [o for o in measure_names(config, "outcome") if o in present])
+    if dim is None:
+        return HeadlineTables(
+            gradient=grad,
+            first=first,
+            second=second,
+            indicator=indicator,
+            treatment_problem=problem,
+            absent=absent,
+            outcome=outcome,
+            seed=config.seed,
+        )
+    most, least = ends_of(dim)
     wanted = [c for c in dict.fromkeys([first, second]) if c is not None]
     tables: dict[str, pl.DataFrame] = {}
     if wanted:
-        tables["prevalence"] = prevalence(lf, config, conditions=wanted, dimensions=[DIMENSION])
-    access = _pick("hypertension", conds)
+        names = list(dict.fromkeys([dim.name, *([grad.name] if grad else [])]))
+        tables["prevalence"] = prevalence(lf, config, conditions=wanted, dimensions=names)
+    access = first
     measure = None
     if access is not None:
-        tables["access"] = detection(lf, config, conditions=[access], dimensions=[DIMENSION])
+        tables["access"] = detection(lf, config, conditions=[access], dimensions=[dim.name])
         measure = DETECTION
-        if tables["access"].is_empty():
-            tables["access"] = observed_expected(lf, config, conditions=[access], dimensions=[DIMENSION])
+        if tables["access"].is_empty() and "sex" in present:
+            tables["access"] = observed_expected(lf, config, conditions=[access], dimensions=[dim.name])
             measure = OBSERVED_EXPECTED
-    tables["treatment"] = treatment(lf, config, measures=("statin",), dimensions=[DIMENSION])
-    outcome = _pick("cvd_admissions", [o for o in config.outcomes if o in present])
+        elif tables["access"].is_empty():
+            measure = None
+    if indicator is not None:
+        tables["treatment"] = _treatment(lf, indicator, dim)
     if outcome is not None:
-        tables["outcomes"] = outcome_rates(lf, config, outcomes=[outcome], dimensions=[DIMENSION])
+        tables["outcome_pair"] = _outcome_pair(lf, config, outcome, dim, (most, least))
     return HeadlineTables(
-        most=dim.order[0],
-        least=dim.order[-1],
-        reference=dim.reference,
+        dimension=dim,
+        most=most,
+        least=least,
+        gradient=grad,
         first=first,
         second=second,
         access_condition=access,
         access_measure=measure,
+        indicator=indicator,
+        treatment_problem=problem,
+        absent=absent,
         outcome=outcome,
         seed=config.seed,
         tables={k: v for k, v in tables.items() if not v.is_empty()},
@@ -257,7 +378,7 @@ def _rows(table: pl.DataFrame | None, **eq: str) -> dict[str, dict[str, Any]]:
 def _pair(
     table: pl.DataFrame | None, most: str, least: str, **eq: str
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The most and least deprived rows of a published table, or None if either has no value."""
+    """The rows of the two groups in a published table, or None if either has no value."""
     rows = _rows(table, **eq)
     a, b = rows.get(most), rows.get(least)
     if a is None or b is None or a["value"] is None or b["value"] is None:
@@ -269,18 +390,24 @@ def _unavailable(key: str, reason: str, **values: Any) -> Finding:
     return Finding(key, dict(values), available=False, reason=reason)
 
 
+def _about(t: HeadlineTables) -> dict[str, Any]:
+    """What every finding along the headline dimension is about."""
+    return {"dimension": t.dimension, "most_level": t.most, "least_level": t.least}
+
+
 def _prevalence_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Finding:
     key = "prevalence_gap"
-    if t.first is None or t.most is None or t.least is None:
-        return _unavailable(key, NO_CONDITIONS)
-    pair = _pair(published, t.most, t.least, measure=t.first)
+    if t.first is None or t.most is None or t.least is None or t.dimension is None:
+        return _unavailable(key, NO_CONDITIONS, **_about(t))
+    rows = None if published is None else published.filter(pl.col("dimension") == t.dimension.name)
+    pair = _pair(rows, t.most, t.least, measure=t.first)
     if pair is None:
-        return _unavailable(key, TOO_FEW, condition=t.first)
+        return _unavailable(key, TOO_FEW, condition=t.first, **_about(t))
     a, b = pair
     gap = a["value"] - b["value"]
     ratio = a["value"] / b["value"] if b["value"] else None
     lo, hi = a.get("rr_lower"), a.get("rr_upper")
-    by_ratio = t.least == t.reference and lo is not None and hi is not None
+    by_ratio = t.least == t.dimension.reference and lo is not None and hi is not None
     # a real difference: the rate ratio's interval excludes 1 (else the two intervals do not overlap)
     if lo is not None and hi is not None and by_ratio:
         clear = bool(lo > 1 or hi < 1)
@@ -298,6 +425,7 @@ def _prevalence_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Findin
             "by_ratio": by_ratio,
             "rr_lower": lo,
             "rr_upper": hi,
+            **_about(t),
         },
     )
 
@@ -306,13 +434,16 @@ def _slope(t: HeadlineTables, published: pl.DataFrame | None) -> Finding:
     from healthgap.descriptive.prevalence import gradient
 
     key = "slope"
+    about = {"dimension": t.gradient}
+    if t.gradient is None:
+        return _unavailable(key, NO_GRADIENT, **about)
     if t.second is None or published is None:
-        return _unavailable(key, NO_CONDITIONS)
+        return _unavailable(key, NO_CONDITIONS, **about)
     rows = published.filter(pl.col("measure") == t.second)
     shown = rows.filter(pl.col("population") > 0)  # populations and limits as published (rule 8)
-    g = gradient(shown, seed=t.seed, published=rows) if rows.height else pl.DataFrame()
+    g = gradient(shown, dimension=t.gradient, seed=t.seed, published=rows) if rows.height else pl.DataFrame()
     if g.is_empty() or g.get_column("sii").item(0) is None:
-        return _unavailable(key, FIFTH_SUPPRESSED, condition=t.second)
+        return _unavailable(key, LEVEL_SUPPRESSED, condition=t.second, **about)
     r = g.row(0, named=True)
     return Finding(
         key,
@@ -322,6 +453,7 @@ def _slope(t: HeadlineTables, published: pl.DataFrame | None) -> Finding:
             "sii_lower": r["sii_lower"],
             "sii_upper": r["sii_upper"],
             "rii": r["rii"],
+            **about,
         },
     )
 
@@ -329,10 +461,12 @@ def _slope(t: HeadlineTables, published: pl.DataFrame | None) -> Finding:
 def _underdiagnosis(t: HeadlineTables, published: pl.DataFrame | None) -> Finding:
     key = "underdiagnosis"
     if t.access_condition is None or t.most is None or t.least is None:
-        return _unavailable(key, NO_CONDITIONS)
+        return _unavailable(key, NO_CONDITIONS, **_about(t))
+    if t.access_measure is None:
+        return _unavailable(key, NO_EXPECTED, condition=t.access_condition, **_about(t))
     pair = _pair(published, t.most, t.least)
     if pair is None:
-        return _unavailable(key, TOO_FEW, condition=t.access_condition, measure=t.access_measure)
+        return _unavailable(key, TOO_FEW, condition=t.access_condition, measure=t.access_measure, **_about(t))
     a, b = pair
     values = {
         "condition": t.access_condition,
@@ -340,6 +474,7 @@ def _underdiagnosis(t: HeadlineTables, published: pl.DataFrame | None) -> Findin
         "least": b["value"],
         "gap": a["value"] - b["value"],
         "measure": t.access_measure,
+        **_about(t),
     }
     if t.access_measure == OBSERVED_EXPECTED:
         values |= {
@@ -353,19 +488,21 @@ def _underdiagnosis(t: HeadlineTables, published: pl.DataFrame | None) -> Findin
 
 def _treatment_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Finding:
     key = "treatment_gap"
-    if t.most is None or t.least is None or "treatment" not in t.tables:
-        return _unavailable(key, NO_STATIN)
+    if t.indicator is None or t.most is None or t.least is None:
+        return _unavailable(key, NO_TREATMENT, problem=t.treatment_problem, **_about(t))
     pair = _pair(published, t.most, t.least)
     if pair is None:
-        return _unavailable(key, TOO_FEW)
+        return _unavailable(key, TOO_FEW, indicator=t.indicator, **_about(t))
     a, b = pair
     return Finding(
         key,
         {
+            "indicator": t.indicator,
+            "absent": t.absent,
             "most": a["value"],
             "least": b["value"],
             "gap": b["value"] - a["value"],
-            "measure_label": a.get("measure_label"),
+            **_about(t),
         },
     )
 
@@ -373,15 +510,19 @@ def _treatment_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Finding
 def _outcome_ratio(t: HeadlineTables, published: pl.DataFrame | None) -> Finding:
     key = "outcome_ratio"
     if t.outcome is None or t.most is None:
-        return _unavailable(key, NO_OUTCOMES)
-    if t.least != t.reference:
-        return _unavailable(key, NO_REFERENCE, outcome=t.outcome)
+        return _unavailable(key, NO_OUTCOMES, **_about(t))
     rr = _rows(published).get(t.most)
-    if rr is None or rr["rate_ratio"] is None:
-        return _unavailable(key, TOO_FEW, outcome=t.outcome)
+    if rr is None or rr["value"] is None or rr["lower_ci"] is None:
+        return _unavailable(key, TOO_FEW, outcome=t.outcome, **_about(t))
     return Finding(
         key,
-        {"outcome": t.outcome, "ratio": rr["rate_ratio"], "lower": rr["rr_lower"], "upper": rr["rr_upper"]},
+        {
+            "outcome": t.outcome,
+            "ratio": rr["value"],
+            "lower": rr["lower_ci"],
+            "upper": rr["upper_ci"],
+            **_about(t),
+        },
     )
 
 
@@ -399,26 +540,36 @@ def headline_numbers(tables: HeadlineTables, published: Mapping[str, pl.DataFram
     Returns
     -------
     Headlines[Finding]
-        The values of each finding: ``prevalence_gap`` -- ``condition``, ``most``,
-        ``least`` (DSR, %), ``gap``, ``ratio``, ``clear`` (the rate ratio's interval,
-        or else the two intervals, exclude no difference), ``by_ratio``, ``rr_lower``,
-        ``rr_upper``; ``slope`` -- ``condition``, ``sii``, ``sii_lower``, ``sii_upper``,
-        ``rii``; ``underdiagnosis`` -- ``condition``, ``measure``, ``most``, ``least``,
-        ``gap`` (and ``most_lower`` ... ``least_upper`` for observed/expected);
-        ``treatment_gap`` -- ``most``, ``least`` (%), ``gap`` (least minus most),
-        ``measure_label``; ``outcome_ratio`` -- ``outcome``, ``ratio``, ``lower``, ``upper``.
+        The values of each finding, besides ``dimension``, ``most_level`` and
+        ``least_level``: ``prevalence_gap`` -- ``condition``, ``most``, ``least``
+        (DSR, %), ``gap``, ``ratio``, ``clear`` (the rate ratio's interval, or else
+        the two intervals, exclude no difference), ``by_ratio``, ``rr_lower``,
+        ``rr_upper``; ``slope`` -- ``dimension`` (the gradient's), ``condition``,
+        ``sii``, ``sii_lower``, ``sii_upper``, ``rii``; ``underdiagnosis`` --
+        ``condition``, ``measure``, ``most``, ``least``, ``gap`` (and ``most_lower``
+        ... ``least_upper`` for observed/expected); ``treatment_gap`` --
+        ``indicator``, ``absent`` (its optional columns the data lack), ``most``,
+        ``least`` (%), ``gap`` (least minus most);
+        ``outcome_ratio`` -- ``outcome``, ``ratio``, ``lower``, ``upper``.
 
     References
     ----------
     .. [1] Public Health England (2018). Technical Guide: Confidence Intervals.
     .. [2] Low A, Low A (2004). J Public Health 26:388-395 (slope index of inequality).
     """
-    if tables.most is None:
-        return Headlines(*(_unavailable(k, NO_DEPRIVATION) for k in KEYS))
+    slope = _slope(tables, published.get("prevalence"))
+    if tables.dimension is None:
+        return Headlines(
+            _unavailable("prevalence_gap", NO_DIMENSION),
+            slope,
+            _unavailable("underdiagnosis", NO_DIMENSION),
+            _unavailable("treatment_gap", NO_DIMENSION),
+            _unavailable("outcome_ratio", NO_DIMENSION),
+        )
     return Headlines(
         _prevalence_gap(tables, published.get("prevalence")),
-        _slope(tables, published.get("prevalence")),
+        slope,
         _underdiagnosis(tables, published.get("access")),
         _treatment_gap(tables, published.get("treatment")),
-        _outcome_ratio(tables, published.get("outcomes")),
+        _outcome_ratio(tables, published.get("outcome_pair")),
     )

@@ -14,12 +14,12 @@ they will be published (disclosure rule 8), not from the exact ones.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import polars as pl
 
 from healthgap.config import AGE_BANDS, Config
-from healthgap.contract import CONTRACT, TRUTH_PREFIX
+from healthgap.contract import CONTRACT, TRUTH_PREFIX, Column
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr
 
 __all__ = [
@@ -136,11 +136,19 @@ def completeness_shares(counts: pl.DataFrame) -> pl.DataFrame:
     return counts.with_columns((100 * pl.col("recorded") / pl.col("people")).alias("complete"))
 
 
-def completeness(people: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+def completeness(
+    people: pl.LazyFrame | pl.DataFrame, *, columns: Mapping[str, Column] | None = None
+) -> pl.DataFrame:
     """Completeness of every contract column present in the dataset (exact counts).
 
     A value is *missing* when it is null; for ethnicity "Not stated" also
     counts as missing (the loader turns an empty ethnicity into it).
+
+    Parameters
+    ----------
+    people : the canonical person table.
+    columns : the columns to look at, in order (``config.contract``: the core columns, the
+        config's dimensions and measures); default :data:`~healthgap.contract.CONTRACT`.
 
     Returns
     -------
@@ -154,11 +162,9 @@ def completeness(people: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
     .. [1] NHS Digital, Data Quality Maturity Index methodology (completeness = valid, non-missing).
     """
     lf = frame_of(people)
-    names = [
-        c
-        for c in lf.collect_schema().names()
-        if c in CONTRACT and not c.startswith(TRUTH_PREFIX) and c != "person_id"
-    ]
+    contract = CONTRACT if columns is None else columns
+    present = set(lf.collect_schema().names())
+    names = [c for c in contract if c in present and not c.startswith(TRUTH_PREFIX) and c != "person_id"]
     missing = [
         (pl.col(c).is_null() | ((pl.col(c) == NOT_STATED) if c == "ethnicity" else pl.lit(False)))
         .sum()
@@ -172,8 +178,8 @@ def completeness(people: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
         pl.DataFrame(
             {
                 "column": names,
-                "label": [CONTRACT[c].label for c in names],
-                "group": [CONTRACT[c].group for c in names],
+                "label": [contract[c].label for c in names],
+                "group": [contract[c].group for c in names],
                 "missing": [row.get_column(c).item() for c in names],
             },
             schema={"column": pl.String, "label": pl.String, "group": pl.String, "missing": pl.Int64},
@@ -273,9 +279,11 @@ def summary(people: pl.LazyFrame | pl.DataFrame) -> dict[str, float | int]:
     Returns
     -------
     dict
-        ``people``, ``median_age``, ``female_share`` (%), ``not_stated_share`` (%),
-        ``practices`` and ``areas`` (number of distinct GP practices and small
-        areas, when those columns exist), ``aged_65_plus_share`` (%).
+        ``people``, ``median_age``, ``aged_65_plus_share`` (%); with a sex column
+        ``female_share`` (% of those with sex recorded) and ``sex_missing``; with an
+        ethnicity column ``not_stated_share`` (%); ``practices``, ``areas`` and
+        ``localities`` (number of distinct GP practices, small areas and
+        localities, when those columns exist).
 
     References
     ----------
@@ -286,10 +294,15 @@ def summary(people: pl.LazyFrame | pl.DataFrame) -> dict[str, float | int]:
     exprs = [
         pl.len().cast(pl.Int64).alias("people"),
         pl.col("age").median().alias("median_age"),
-        (100 * (pl.col("sex") == "female").mean()).alias("female_share"),
-        (100 * (pl.col("ethnicity") == NOT_STATED).mean()).alias("not_stated_share"),
         (100 * (pl.col("age") >= 65).mean()).alias("aged_65_plus_share"),
     ]
+    if "sex" in names:
+        exprs += [
+            (100 * (pl.col("sex") == "female").mean()).alias("female_share"),
+            pl.col("sex").is_null().sum().cast(pl.Int64).alias("sex_missing"),
+        ]
+    if "ethnicity" in names:
+        exprs.append((100 * (pl.col("ethnicity") == NOT_STATED).mean()).alias("not_stated_share"))
     for col, key in (("gp_practice", "practices"), ("lsoa", "areas"), ("locality", "localities")):
         if col in names:
             exprs.append(pl.col(col).drop_nulls().n_unique().cast(pl.Int64).alias(key))

@@ -11,11 +11,13 @@ for every deprivation x ethnic group cell.
 
 Disclosure control happens once, when a page publishes a table
 (:func:`healthgap.disclosure.publish`). The analyses here return exact
-aggregates, with each DSR's Dobson ``variance``; the page passes
-:func:`recompute_rates` (or :func:`recompute_dsr` for :func:`intersection`) as
-``recompute=``, which computes the simple statistics (crude rates, the crude
-rate ratios, Dobson's limits, whose spread gives the total O back) from the
-counts as they will be published (disclosure rule 8).
+aggregates, with each DSR's Dobson ``variance`` and ``design_effect``; the page
+passes :func:`recompute_rates` (or :func:`recompute_dsr` for
+:func:`intersection`) as ``recompute=``, which computes the simple statistics
+(crude rates, the crude rate ratios) and the intervals of the DSRs and of their
+ratios from the counts as they will be published (disclosure rule 8): an
+interval computed from the exact count gives that count back (see
+:func:`recompute_dsr`).
 """
 
 from __future__ import annotations
@@ -25,9 +27,15 @@ from typing import cast
 
 import polars as pl
 
-from healthgap.config import Config
-from healthgap.contract import CONDITION_LABELS
-from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr
+from healthgap.config import DEFAULT_DIMENSIONS, Config, Dimension
+from healthgap.descriptive._common import (
+    LEVEL,
+    dimensions_in,
+    frame_of,
+    label_levels,
+    level_expr,
+    measure_names,
+)
 
 __all__ = [
     "rates",
@@ -37,8 +45,15 @@ __all__ = [
     "intersection",
     "recompute_rates",
     "recompute_dsr",
+    "design_effect",
+    "covered_bands",
+    "dsr_ratio_rows",
+    "dsr_ratio_statistics",
     "RATE_COLUMNS",
     "EXACT_RATE_COLUMNS",
+    "MIN_GRADIENT_LEVELS",
+    "gradient_rank",
+    "measure_labels",
 ]
 
 #: Columns of a :func:`rates` table after the level columns, as published (after :func:`recompute_rates`).
@@ -60,11 +75,17 @@ RATE_COLUMNS = (
     "method",
     "note",
 )
-#: Columns of :func:`rates` after the level columns: :data:`RATE_COLUMNS` and the DSR's Dobson
-#: ``variance`` (what :func:`recompute_rates` needs; it is not published).
-EXACT_RATE_COLUMNS = (*RATE_COLUMNS[:9], "variance", *RATE_COLUMNS[9:])
+#: Columns of :func:`rates` after the level columns: :data:`RATE_COLUMNS`, the DSR's Dobson
+#: ``variance`` and its ``design_effect`` (what :func:`recompute_rates` needs; neither is published).
+EXACT_RATE_COLUMNS = (*RATE_COLUMNS[:9], "variance", "design_effect", *RATE_COLUMNS[9:])
+#: The exact columns :func:`recompute_rates` and :func:`recompute_dsr` use and drop.
+_NOT_PUBLISHED = ("variance", "design_effect")
 
 NOTE_CI_SUPPRESSED = "not shown: a deprivation fifth's count is suppressed"
+#: The same note for any other ordered dimension ("... an education level's count ...").
+NOTE_LEVEL_SUPPRESSED = "not shown: {a} {noun}'s count is suppressed"
+#: Levels an ordered dimension needs for a slope index (:func:`healthgap.stats.sii`).
+MIN_GRADIENT_LEVELS = 3
 ERR_NO_MEASURES = "rates(): give at least one measure, e.g. measures={'chd': pl.col('chd')}."
 
 #: Stands for each dimension's reference level when the crude rate ratios are recomputed.
@@ -89,6 +110,7 @@ def rates(
     dimensions: Sequence[str] | None = None,
     multiplier: float = 100,
     confidence: float = 0.95,
+    bands: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Crude and directly age-standardised rates of each measure by each dimension, from exact counts.
 
@@ -97,10 +119,17 @@ def rates(
     people : the canonical person table.
     config : the loaded config (dimensions, levels, references).
     measures : measure name -> per-person count or boolean expression (or a
-        list of boolean/count column names).
+        list of boolean/count column names). A person whose value is missing
+        (null) is left out of that measure's population: rates are among the
+        people with a recorded value.
     dimensions : dimension names to use (default every configured one present).
     multiplier : rates per this many people (100 gives percentages).
     confidence : confidence level of all intervals.
+    bands : the ESP2013 age bands to standardise over; default :func:`covered_bands`, the
+        bands the data have people in (ESP2013 restricted to them and renormalised, so data
+        on ages 30-74 are not standardised to a population of all ages). A group with no
+        people in one of them gets no DSR (its rate there is unknown) and the note
+        :data:`healthgap.stats.dsr.NOTE_EMPTY_BAND`.
 
     Returns
     -------
@@ -109,7 +138,7 @@ def rates(
         ``is_reference`` and :data:`EXACT_RATE_COLUMNS`. Publish it with
         ``recompute=`` :func:`recompute_rates` (same ``multiplier`` and
         ``confidence``), which computes the simple statistics from the counts as
-        published and drops ``variance``.
+        published and drops ``variance`` and ``design_effect``.
         ``value``/``lower_ci``/``upper_ci`` are the DSR (Dobson CI) except for
         ``age_band``, where they are the crude rate (``standardised`` False).
         ``rate_ratio`` compares each level's DSR (or crude rate) with the
@@ -129,18 +158,18 @@ def rates(
     lf = frame_of(people)
     exprs = _measure_exprs(measures)
     names = list(exprs)
+    used = list(bands) if bands is not None else list(covered_bands(lf))
     frames = []
     for dim in dimensions_in(config, lf, names=dimensions):
         standardise = dim.name != "age_band"
-        base = lf.select(level_expr(dim.name).alias(LEVEL), pl.col("age"), *exprs.values()).filter(
-            pl.col(LEVEL).is_not_null()
+        base = (
+            lf.select(level_expr(dim.name).alias(LEVEL), pl.col("age"), *exprs.values())
+            .filter(pl.col(LEVEL).is_not_null())
+            .unpivot(index=[LEVEL, "age"], on=names, variable_name="measure", value_name="events")
+            .filter(pl.col("events").is_not_null())  # a missing value: not in that measure's population
         )
-        wide = cast(pl.DataFrame, counts_by_age_band(base.collect(), events=names, by=LEVEL))
-        counts = wide.unpivot(
-            index=[LEVEL, "age_band", "population"],
-            on=names,
-            variable_name="measure",
-            value_name="events",
+        counts = cast(
+            pl.DataFrame, counts_by_age_band(base.collect(), events="events", by=[LEVEL, "measure"])
         ).with_columns(pl.col("age_band").cast(pl.String))
         keys = ["measure", LEVEL]
         totals = counts.group_by(keys, maintain_order=True).agg(
@@ -171,7 +200,11 @@ def rates(
                 by=keys,
                 multiplier=multiplier,
                 confidence=confidence,
-            ).select(*keys, "value", "lower_ci", "upper_ci", "variance", "statistic", "method", "note")
+                bands=used,
+            ).select(
+                *keys, "value", "lower_ci", "upper_ci", "variance", "events", "statistic", "method", "note"
+            )
+            main = main.with_columns(design_effect()).drop("events")
             out = crude.join(main, on=keys, how="left")
         else:
             out = crude.with_columns(
@@ -179,6 +212,7 @@ def rates(
                 pl.col("crude_lower").alias("lower_ci"),
                 pl.col("crude_upper").alias("upper_ci"),
                 pl.lit(None, dtype=pl.Float64).alias("variance"),
+                pl.lit(None, dtype=pl.Float64).alias("design_effect"),
             )
         present_levels = set(counts.get_column(LEVEL).unique().to_list())
         if dim.reference in present_levels:
@@ -191,6 +225,7 @@ def rates(
                 by="measure",
                 age_band="age_band" if standardise else None,
                 confidence=confidence,
+                bands=used if standardise else None,
             ).select(
                 *keys,
                 pl.col("value").alias("rate_ratio"),
@@ -219,22 +254,85 @@ def rates(
     return table
 
 
+def design_effect(value: str = "value", variance: str = "variance", events: str = "events") -> pl.Expr:
+    """The design effect of a DSR, k = variance x events / DSR² (``design_effect``; null without a DSR).
+
+    Dobson's variance of a DSR is Σ (w_i/n_i)² O_i, a sum over its O events each weighted
+    by its age band's w_i/n_i; it equals DSR² k / O, where k >= 1 (Kish's design effect of
+    those weights: 1 when every event weighs the same) depends only on how the events
+    spread over the age bands, not on how many there are. :func:`recompute_dsr` uses it to
+    give the interval of the same DSR from the published count.
+
+    References
+    ----------
+    .. [1] Kish L (1965). Survey Sampling. Wiley (design effect of unequal weights).
+    .. [2] Dobson AJ et al. Stat Med 1991;10:457-462.
+    """
+    return (
+        pl.when(pl.col(value) > 0)
+        .then(pl.col(variance) * pl.col(events).cast(pl.Float64) / pl.col(value) ** 2)
+        .alias("design_effect")
+    )
+
+
+def _published_variance() -> pl.Expr:
+    """The DSR's variance from its count as published: DSR² k / O (k: :func:`design_effect`)."""
+    o = pl.col("events").cast(pl.Float64)
+    return pl.when(o > 0).then(pl.col("value") ** 2 * pl.col("design_effect") / o)
+
+
+def covered_bands(people: pl.LazyFrame | pl.DataFrame) -> tuple[str, ...]:
+    """The ESP2013 age bands (``"0-4"`` ... ``"90+"``) that someone in ``people`` is in, youngest first.
+
+    The bands :func:`rates` and :func:`intersection` standardise over by default; all 19
+    when the data cover every age.
+
+    References
+    ----------
+    .. [1] Eurostat (2013). Revision of the European Standard Population.
+    """
+    from healthgap.config import AGE_BANDS
+
+    found = set(
+        frame_of(people)
+        .select(level_expr("age_band").alias("band"))
+        .unique()
+        .collect()
+        .get_column("band")
+        .to_list()
+    )
+    return tuple(b for b in AGE_BANDS if b in found)
+
+
 def recompute_dsr(table: pl.DataFrame, *, confidence: float = 0.95) -> pl.DataFrame:
     """Dobson's limits of each DSR in ``table`` from its ``events`` as published; ``variance`` dropped.
 
-    The DSR (``value``) and its Dobson variance come from the exact counts. Dobson's
-    limits, DSR + sqrt(var / O) (O_L - O) and DSR + sqrt(var / O) (O_U - O), would give
-    the exact total O back (the ratio of the two distances to the DSR depends on O
-    alone), so here O is ``events`` as it will be published (rounded, disclosure rule
-    8); with exact counts this gives :func:`~healthgap.stats.dsr`'s limits. Pass it to
-    :func:`healthgap.disclosure.publish` as ``recompute=`` for a table of
+    The DSR (``value``) comes from the exact counts. Its limits, DSR + sqrt(var / O)
+    (O_L - O) and DSR + sqrt(var / O) (O_U - O), are computed with O the count as it
+    will be published (rounded, disclosure rule 8) and var = DSR² k / O, the variance
+    the same DSR would have from O events spread over the age bands as the real ones
+    are (k: :func:`design_effect`). With the exact variance instead, the limits would
+    give the count back: they give var (their spread is sqrt(var / O) for the published
+    O), and DSR² / var is at most the true count (Cauchy-Schwarz), often above the
+    published one (a count published as 10 known to be 12). With var = DSR² k / O the
+    published DSR, limits and count depend on the true count only through the
+    published one (two groups with the same age-specific rates and 14 or 16 events
+    publish the same row), and DSR² / var = O / k is never above it. With exact
+    counts (disclosure control off) these are :func:`~healthgap.stats.dsr`'s limits.
+    Pass it to :func:`healthgap.disclosure.publish` as ``recompute=`` for a table of
     :func:`intersection`.
 
     Parameters
     ----------
-    table : ``events``, ``value`` and ``variance`` columns (as :func:`intersection`
-        returns them), counts rounded as they will be published.
+    table : ``events``, ``value``, ``variance`` and ``design_effect`` columns (as
+        :func:`intersection` returns them), counts rounded as they will be published.
     confidence : confidence level of the limits.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``table`` with ``lower_ci`` and ``upper_ci`` replaced, without ``variance`` and
+        ``design_effect``.
 
     References
     ----------
@@ -245,9 +343,11 @@ def recompute_dsr(table: pl.DataFrame, *, confidence: float = 0.95) -> pl.DataFr
     from healthgap.stats.dsr import dobson_limits
 
     lower, upper = dobson_limits(
-        pl.col("value"), pl.col("variance"), pl.col("events").cast(pl.Float64), confidence
+        pl.col("value"), _published_variance(), pl.col("events").cast(pl.Float64), confidence
     )  # null where the DSR is (fewer than 10 events)
-    return table.with_columns(lower.alias("lower_ci"), upper.alias("upper_ci")).drop("variance")
+    return table.with_columns(lower.alias("lower_ci"), upper.alias("upper_ci")).drop(
+        _NOT_PUBLISHED, strict=False
+    )
 
 
 def recompute_rates(
@@ -258,9 +358,13 @@ def recompute_rates(
     Pass it to :func:`healthgap.disclosure.publish` as ``recompute=`` (with the
     ``multiplier`` and ``confidence`` the table was computed with): the crude rates
     and their intervals, the crude rate ratios (dimensions that are not
-    age-standardised) and Dobson's limits of the DSRs (:func:`recompute_dsr`) come
-    from the published ``events`` and ``population`` (disclosure rule 8); the DSRs and
-    their ratios stay as computed from the exact counts. ``variance`` is dropped, so
+    age-standardised), Dobson's limits of the DSRs (:func:`recompute_dsr`) and the
+    intervals of the ratios of DSRs come from the published ``events`` and
+    ``population`` (disclosure rule 8); the DSRs and their ratios stay as computed
+    from the exact counts. The interval of a ratio of DSRs, exp(ln R ± z sqrt(var_a /
+    DSR_a² + var_ref / DSR_ref²)), uses the variances of :func:`recompute_dsr` (DSR² k
+    / O for the published O): with the exact ones it would give the exact count back
+    as the limits of a DSR would. ``variance`` and ``design_effect`` are dropped, so
     the columns are :data:`RATE_COLUMNS`.
 
     Parameters
@@ -293,13 +397,36 @@ def recompute_rates(
     ).select(*keys, *[pl.col(c).alias(f"__crude_{c}") for c in stats])
     std = pl.col("standardised")
     joined = table.join(crude, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    joined = _recompute_dsr_ratios(joined, confidence=confidence)
     out = recompute_dsr(joined, confidence=confidence).with_columns(
         pl.col("__crude_value").alias("crude"),
         pl.col("__crude_lower_ci").alias("crude_lower"),
         pl.col("__crude_upper_ci").alias("crude_upper"),
         *[pl.when(std).then(pl.col(c)).otherwise(pl.col(f"__crude_{c}")).alias(c) for c in stats],
     )
-    return _recompute_crude_ratios(out, confidence=confidence).select(table.drop("variance").columns)
+    kept = [c for c in table.columns if c not in _NOT_PUBLISHED]
+    return _recompute_crude_ratios(out, confidence=confidence).select(kept)
+
+
+def _recompute_dsr_ratios(table: pl.DataFrame, *, confidence: float) -> pl.DataFrame:
+    """The intervals of the ratios of DSRs (standardised rows), from the variances of the published counts.
+
+    APHO's log-normal interval exp(ln R ± z sqrt(rel_a + rel_ref)), with rel = var / DSR² =
+    k / O for the published O (:func:`recompute_dsr`); the ratio itself is unchanged.
+    """
+    from scipy.special import ndtri
+
+    z = float(ndtri(1 - (1 - confidence) / 2))
+    o = pl.col("events").cast(pl.Float64)
+    rel = pl.when(pl.col("standardised") & (o > 0)).then(pl.col("design_effect") / o)
+    ref = rel.filter(pl.col("is_reference")).first().over(["dimension", "measure"])
+    se = (rel + ref).sqrt()
+    ratio = pl.col("rate_ratio")
+    shown = pl.col("standardised") & pl.col("rr_lower").is_not_null() & pl.col("rr_upper").is_not_null()
+    return table.with_columns(
+        pl.when(shown).then(ratio * (-z * se).exp()).otherwise(pl.col("rr_lower")).alias("rr_lower"),
+        pl.when(shown).then(ratio * (z * se).exp()).otherwise(pl.col("rr_upper")).alias("rr_upper"),
+    )
 
 
 def _recompute_crude_ratios(table: pl.DataFrame, *, confidence: float) -> pl.DataFrame:
@@ -331,6 +458,72 @@ def _recompute_crude_ratios(table: pl.DataFrame, *, confidence: float) -> pl.Dat
     )
 
 
+def dsr_ratio_rows(
+    rates_table: pl.DataFrame,
+    *,
+    measure: str,
+    level: str,
+    reference: str,
+) -> pl.DataFrame:
+    """The two rows of a :func:`rates` table whose DSRs of ``measure`` are compared.
+
+    Exact aggregates: ``level``, ``events``, ``population``, ``value`` (the DSR) and
+    ``design_effect``. Publish them with ``recompute=partial(dsr_ratio_statistics,
+    level=level, reference=reference)``, which gives the ratio of the two DSRs and its
+    interval from the counts as published: any two groups, not only a group and the
+    dimension's reference.
+    """
+    return rates_table.filter(
+        (pl.col("measure") == measure) & pl.col("level").is_in([level, reference])
+    ).select("level", "events", "population", "value", "design_effect")
+
+
+def dsr_ratio_statistics(
+    table: pl.DataFrame, *, level: str, reference: str, confidence: float = 0.95
+) -> pl.DataFrame:
+    """The ratio of the DSR of ``level`` to that of ``reference``, with its interval from the published counts.
+
+    APHO's log-normal interval exp(ln R ± z sqrt(var_a / DSR_a² + var_ref / DSR_ref²)), with
+    each variance DSR² k / O for the count O as published (k: ``design_effect``; see
+    :func:`recompute_dsr`): the exact variances would give the exact counts back. The same
+    as :func:`recompute_rates` gives a group against the reference.
+
+    Parameters
+    ----------
+    table : the rows of :func:`dsr_ratio_rows`, counts rounded as they will be published.
+    level, reference : the levels compared.
+    confidence : confidence level of the interval.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``level``, ``events``, ``population``, ``value`` (the ratio; 1 for the reference),
+        ``lower_ci``, ``upper_ci`` (none for the reference); no ratio when either DSR is missing.
+
+    References
+    ----------
+    .. [1] APHO Technical Briefing 3 (2008): comparing standardised rates.
+    """
+    from scipy.special import ndtri
+
+    z = float(ndtri(1 - (1 - confidence) / 2))
+    o = pl.col("events").cast(pl.Float64)
+    rel = pl.when(o > 0).then(pl.col("design_effect") / o)
+    is_ref = pl.col("level") == reference
+    ref_value = pl.col("value").filter(is_ref).first()
+    ref_rel = rel.filter(is_ref).first()
+    ratio = pl.col("value") / ref_value
+    se = (rel + ref_rel).sqrt()
+    return table.filter(pl.col("level").is_in([level, reference])).select(
+        "level",
+        "events",
+        "population",
+        pl.when(is_ref).then(pl.lit(1.0)).otherwise(ratio).alias("value"),
+        pl.when(~is_ref).then(ratio * (-z * se).exp()).alias("lower_ci"),
+        pl.when(~is_ref).then(ratio * (z * se).exp()).alias("upper_ci"),
+    )
+
+
 def prevalence(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -341,9 +534,11 @@ def prevalence(
 ) -> pl.DataFrame:
     """Recorded prevalence (%) of each condition by each equity dimension, from exact counts.
 
-    :func:`rates` with ``multiplier=100`` over the config's conditions present
-    in the data, plus ``measure_label``: publish it with ``recompute=``
-    :func:`recompute_rates` (``multiplier=100``).
+    :func:`rates` with ``multiplier=100`` over the config's conditions
+    (``config.measures_of("condition")``) present in the data, plus
+    ``measure_label`` (the measure's label): publish it with ``recompute=``
+    :func:`recompute_rates` (``multiplier=100``). The population of each condition
+    is the people with a recorded value for it.
 
     References
     ----------
@@ -352,12 +547,26 @@ def prevalence(
     """
     lf = frame_of(people)
     present = lf.collect_schema().names()
-    conds = [c for c in (conditions or config.conditions) if c in present]
+    wanted = conditions or measure_names(config, "condition")
+    conds = [c for c in wanted if c in present]
+    if not conds:
+        return pl.DataFrame()
     out = rates(lf, config, measures=conds, dimensions=dimensions, multiplier=100, confidence=confidence)
     if out.is_empty():
         return out
-    return out.with_columns(
-        pl.col("measure").replace_strict(CONDITION_LABELS, default=pl.col("measure")).alias("measure_label")
+    return out.with_columns(measure_labels(config))
+
+
+def measure_labels(config: Config, *, column: str = "measure") -> pl.Expr:
+    """``measure_label``: each ``column`` value's measure label from the config (else the contract's, else
+    the name)."""
+    from healthgap.contract import CONTRACT
+
+    labels = {**{c: col.label for c, col in CONTRACT.items()}, **{m.name: m.label for m in config.measures}}
+    return (
+        pl.col(column)
+        .replace_strict(labels, default=pl.col(column), return_dtype=pl.String)
+        .alias("measure_label")
     )
 
 
@@ -371,30 +580,54 @@ def _withheld(published: pl.DataFrame | None, dimension: str, columns: Sequence[
     return pl.col("measure").is_in(gaps.get_column("measure").unique().implode())
 
 
+def _as_dimension(dimension: Dimension | str) -> Dimension:
+    if isinstance(dimension, Dimension):
+        return dimension
+    return DEFAULT_DIMENSIONS[dimension]
+
+
+def gradient_rank(dimension: Dimension) -> pl.Expr:
+    """Each level's rank from the most disadvantaged end (1) of an ordered dimension (null if unknown).
+
+    The order of ``dimension.order``, reversed when ``disadvantaged`` is "last".
+    """
+    order = list(dimension.order)
+    if dimension.disadvantaged == "last":
+        order.reverse()
+    ranks = {level: i + 1 for i, level in enumerate(order)}
+    return pl.col(LEVEL).cast(pl.String).replace_strict(ranks, default=None, return_dtype=pl.Int64)
+
+
 def gradient(
     rates_table: pl.DataFrame,
     *,
-    dimension: str = "imd_quintile",
+    dimension: Dimension | str = "imd_quintile",
     confidence: float = 0.95,
     seed: int = 2024,
     published: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Slope and relative index of inequality across the levels of ``dimension``.
+    """Slope and relative index of inequality across the levels of an ordered ``dimension``.
 
     Uses the DSRs (``value`` and its CI) of ``rates_table`` (from :func:`rates`)
-    for each measure, weighted by its ``population`` column; level "1" must be
-    the most deprived. The book passes the published table (populations and
-    Dobson's limits from the counts as published, disclosure rule 8). Pass, as
-    ``published``, the table after disclosure control: measures with a
-    suppressed level are left out (the index and the other levels would give it
-    back).
+    for each measure, weighted by its ``population`` column; the levels are ranked
+    from the most disadvantaged end (:func:`gradient_rank`: deprivation fifth 1
+    first). The book passes the published table (populations and Dobson's limits
+    from the counts as published, disclosure rule 8). Pass, as ``published``, the
+    table after disclosure control: measures with a suppressed level are left out
+    (the index and the other levels would give it back). A dimension with fewer
+    than :data:`MIN_GRADIENT_LEVELS` levels gets no row.
+
+    Parameters
+    ----------
+    rates_table : a :func:`rates` table (published).
+    dimension : the ordered dimension (a name: a built-in dimension, deprivation by default).
 
     Returns
     -------
     pl.DataFrame
         One row per measure: ``measure``, ``population``, ``sii``, ``sii_lower``,
         ``sii_upper``, ``rii``, ``rii_lower``, ``rii_upper``, ``note``. Fingertips
-        sign convention: a negative SII means higher rates in more deprived areas.
+        sign convention: a negative SII means higher rates at the more disadvantaged end.
 
     References
     ----------
@@ -404,15 +637,16 @@ def gradient(
     """
     from healthgap.stats import sii
 
-    rows = rates_table.filter(pl.col("dimension") == dimension).with_columns(
-        pl.col(LEVEL).cast(pl.Int64, strict=False).alias("quantile")
+    dim = _as_dimension(dimension)
+    rows = rates_table.filter(pl.col("dimension") == dim.name).with_columns(
+        gradient_rank(dim).alias("quantile")
     )
     ok = rows.group_by("measure").agg(
         (pl.col("value").is_not_null() & pl.col("lower_ci").is_not_null()).all().alias("ok"),
         pl.col("quantile").n_unique().alias("k"),
     )
-    withheld = _withheld(published, dimension, ("events", "population", "value"))
-    good = ok.filter(pl.col("ok") & (pl.col("k") >= 5) & ~withheld).get_column("measure")
+    withheld = _withheld(published, dim.name, ("events", "population", "value"))
+    good = ok.filter(pl.col("ok") & (pl.col("k") >= MIN_GRADIENT_LEVELS) & ~withheld).get_column("measure")
     use = rows.filter(pl.col("measure").is_in(good.implode()) & pl.col("quantile").is_not_null())
     schema_cols = [
         "measure",
@@ -460,8 +694,9 @@ def intersection(
     pl.DataFrame
         ``row_level``, ``row_label``, ``column_level``, ``column_label``,
         ``events``, ``population``, ``value``, ``lower_ci``, ``upper_ci``,
-        ``note`` (cells with under 10 events have no DSR), ``variance`` (Dobson's):
-        exact aggregates, to publish with ``recompute=`` :func:`recompute_dsr`.
+        ``note`` (cells with under 10 events have no DSR), ``variance`` (Dobson's) and
+        ``design_effect``: exact aggregates, to publish with ``recompute=``
+        :func:`recompute_dsr`.
 
     References
     ----------
@@ -490,6 +725,7 @@ def intersection(
         by=["row_level", "column_level"],
         multiplier=100,
         confidence=confidence,
+        bands=list(covered_bands(lf)),
     )
     r_order = {lvl: i for i, lvl in enumerate(r.order)}
     c_order = {lvl: i for i, lvl in enumerate(c.order)}
@@ -521,6 +757,7 @@ def intersection(
             "upper_ci",
             "note",
             "variance",
+            design_effect(),
         )
     )
 
@@ -528,27 +765,28 @@ def intersection(
 def concentration(
     rates_table: pl.DataFrame,
     *,
-    dimension: str = "imd_quintile",
+    dimension: Dimension | str = "imd_quintile",
     confidence: float = 0.95,
     published: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Concentration index of each measure's (crude) cases across deprivation quintiles.
+    """Concentration index of each measure's (crude) cases across the levels of an ordered dimension.
 
     Uses the ``events`` and ``population`` of ``rates_table`` (from :func:`rates`)
-    for ``dimension``; level "1" must be the most deprived. Cases are people
-    with the condition (binary outcome). Not age-standardised: it describes
-    where the cases are, which is what services meet.
+    for ``dimension`` (deprivation by default), its levels ranked from the most
+    disadvantaged end (:func:`gradient_rank`). Cases are people with the
+    condition (binary outcome). Not age-standardised: it describes where the
+    cases are, which is what services meet.
 
     ``published`` is the same table after disclosure control: a measure with a
-    suppressed count in any quintile gets no index (with the four other
-    quintiles published, the index and the populations give the fifth count back).
+    suppressed count at any level gets no index (with the other levels
+    published, the index and the populations give the missing count back).
 
     Returns
     -------
     pl.DataFrame
         One row per measure: ``measure``, ``ci`` (concentration index),
         ``ci_lower``, ``ci_upper``, ``ci_note``. Negative values mean cases are
-        concentrated among more deprived people.
+        concentrated among more disadvantaged people.
 
     References
     ----------
@@ -557,9 +795,10 @@ def concentration(
     """
     from healthgap.stats import concentration_index
 
+    dim = _as_dimension(dimension)
     rows = (
-        rates_table.filter(pl.col("dimension") == dimension)
-        .with_columns(pl.col(LEVEL).cast(pl.Int64, strict=False).alias("quantile"))
+        rates_table.filter(pl.col("dimension") == dim.name)
+        .with_columns(gradient_rank(dim).alias("quantile"))
         .filter(
             pl.col("quantile").is_not_null() & pl.col("events").is_not_null() & (pl.col("population") > 0)
         )
@@ -591,8 +830,14 @@ def concentration(
     )
     if published is None:
         return out
-    hide = _withheld(published, dimension, ("events", "population"))
+    hide = _withheld(published, dim.name, ("events", "population"))
+    noun = dim.noun or dim.label.lower()
+    note = (
+        NOTE_CI_SUPPRESSED
+        if dim.name == "imd_quintile"
+        else NOTE_LEVEL_SUPPRESSED.format(a="an" if noun[:1] in "aeiou" else "a", noun=noun)
+    )
     return out.with_columns(
         *[pl.when(hide).then(None).otherwise(pl.col(c)).alias(c) for c in ("ci", "ci_lower", "ci_upper")],
-        pl.when(hide).then(pl.lit(NOTE_CI_SUPPRESSED)).otherwise(pl.col("ci_note")).alias("ci_note"),
+        pl.when(hide).then(pl.lit(note)).otherwise(pl.col("ci_note")).alias("ci_note"),
     )

@@ -15,6 +15,8 @@ from healthgap.pages.capabilities import Capabilities, capabilities
 
 __all__ = [
     "Page",
+    "escape_markdown",
+    "numbered",
     "CI_COLUMNS",
     "RR_COLUMNS",
     "RATIO_FORMATS",
@@ -32,6 +34,35 @@ RATIO_FORMATS: dict[str, tuple[str, int]] = {c: ("ratio", 2) for c in RR_COLUMNS
 PERCENT_FORMATS: dict[str, tuple[str, int]] = {
     c: ("proportion", 1) for c in ("value", "lower_ci", "upper_ci")
 }
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` for Markdown a page builds: characters Markdown would read as markup, escaped."""
+    return "".join("\\" + ch if ch in "\\`*_[]<>#|@$" else ch for ch in " ".join(str(text).split()))
+
+
+def numbered(shown: Any, *, label: str, caption: str) -> Any:
+    """A figure or table as a numbered float whose caption is computed for this dataset (Markdown).
+
+    A chapter cell's ``fig-cap``/``tbl-cap`` is fixed text; when the caption depends on the
+    data ("... by education level"), the page returns this instead, from a cell without a
+    ``fig-``/``tbl-`` label: a ``::: {#label}`` div holding the markup and, last, the caption
+    (Quarto's and the built-in renderer's div floats), so ``@label`` still cross-refers.
+    A skip note is returned as it is: it is not numbered.
+
+    Parameters
+    ----------
+    shown : what :meth:`~healthgap.book.Book.figure` or :meth:`~healthgap.book.Book.table`
+        returned (an IPython ``HTML``), or a skip note.
+    label : the float's label, ``fig-...`` or ``tbl-...``.
+    caption : the caption, plain text.
+    """
+    from IPython.display import Markdown
+
+    markup = getattr(shown, "data", shown)
+    if not isinstance(markup, str) or 'class="hg-skip' in markup:
+        return shown
+    return Markdown(f"::: {{#{label}}}\n\n```{{=html}}\n{markup}\n```\n\n{escape_markdown(caption)}\n\n:::\n")
 
 
 def ci_columns(value: str, *, ratio: bool = False, **extra: str) -> dict[str, str]:

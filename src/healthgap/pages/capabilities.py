@@ -10,15 +10,15 @@ config and the person table's columns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import polars as pl
 
-from healthgap.config import Config, Dimension
-from healthgap.descriptive import dimensions_in
+from healthgap.config import Config, Dimension, Indicator, Measure
+from healthgap.descriptive import dimensions_in, measure_names
 
-__all__ = ["Capabilities", "capabilities", "AREA_COLUMNS", "AREA_PHRASES"]
+__all__ = ["Capabilities", "capabilities", "disadvantaged_ends", "AREA_COLUMNS", "AREA_PHRASES"]
 
 #: Area columns the geography chapter can draw, most detailed first.
 AREA_COLUMNS = ("lsoa", "gp_practice", "locality")
@@ -38,7 +38,11 @@ class Capabilities:
     Attributes
     ----------
     columns : the canonical columns present.
-    conditions : configured conditions present in the data.
+    conditions : configured conditions present in the data (``config.measures_of("condition")``).
+    outcomes : configured outcomes present in the data (``config.measures_of("outcome")``).
+    measures : every declared measure present in the data, by name.
+    indicators : the config's indicators that can be computed on this dataset
+        (:func:`healthgap.sql.indicator_columns`).
     truth : conditions with each person's true status (``true_<condition>``) as well.
     dimensions : configured equity dimensions present, levels resolved from the data.
     area_column : the column the geography chapter draws (``lsoa`` when present, else
@@ -53,6 +57,60 @@ class Capabilities:
     dimensions: tuple[Dimension, ...]
     area_column: str | None
     area_view: Literal["map", "tiles"] | None
+    outcomes: tuple[str, ...] = ()
+    measures: dict[str, Measure] = field(default_factory=dict)
+    indicators: tuple[Indicator, ...] = ()
+
+    def indicators_of(self, section: str) -> tuple[Indicator, ...]:
+        """The indicators of one section (``"treatment"``) that can be computed on this dataset."""
+        return tuple(i for i in self.indicators if i.section == section)
+
+    def label(self, name: str) -> str:
+        """The label of a measure ("Coronary heart disease"): the config's, else the contract's, else the name."""
+        from healthgap.contract import CONTRACT
+
+        measure = self.measures.get(name)
+        if measure is not None:
+            return measure.label
+        column = CONTRACT.get(name)
+        return column.label if column is not None else name
+
+    @property
+    def gradients(self) -> tuple[Dimension, ...]:
+        """Ordered dimensions with a disadvantaged end and enough levels for the slope and concentration indices."""
+        from healthgap.descriptive.prevalence import MIN_GRADIENT_LEVELS
+
+        return tuple(
+            d
+            for d in self.dimensions
+            if d.ordered and d.disadvantaged and len(d.order) >= MIN_GRADIENT_LEVELS
+        )
+
+    @property
+    def gradient(self) -> Dimension | None:
+        """The first of :attr:`gradients` (deprivation in the default book), or None."""
+        return next(iter(self.gradients), None)
+
+    @property
+    def headline(self) -> Dimension | None:
+        """The dimension the headline comparisons are made along, or None.
+
+        The first ordered dimension with a disadvantaged end (most against least
+        disadvantaged), else the first other dimension of exactly two levels except
+        age bands (the level that is not the reference against the reference).
+        """
+        ordered = next(
+            (d for d in self.dimensions if d.ordered and d.disadvantaged and len(d.order) >= 2), None
+        )
+        if ordered is not None:
+            return ordered
+        return next(
+            (d for d in self.dimensions if d.name != "age_band" and len(d.order) == 2 and d.reference), None
+        )
+
+    def ends(self, dimension: Dimension) -> tuple[str, str]:
+        """The two levels a headline compares: (most, least) disadvantaged, or (other, reference)."""
+        return disadvantaged_ends(dimension)
 
     @property
     def has_truth(self) -> bool:
@@ -84,6 +142,16 @@ class Capabilities:
         return AREA_PHRASES.get(self.area_column, f"by {self.area_column}")
 
 
+def disadvantaged_ends(dimension: Dimension) -> tuple[str, str]:
+    """The most and least disadvantaged levels of an ordered dimension (``disadvantaged``), else the
+    level of a two-level dimension that is not the reference and the reference."""
+    order = dimension.order
+    if dimension.ordered and dimension.disadvantaged and len(order) >= 2:
+        return (order[0], order[-1]) if dimension.disadvantaged == "first" else (order[-1], order[0])
+    other = next((level for level in order if level != dimension.reference), order[0] if order else "")
+    return other, dimension.reference
+
+
 def area_column(config: Config, columns: frozenset[str] | set[str]) -> str | None:
     """The column the geography chapter draws: ``lsoa``, else the boundary key, else None."""
     if "lsoa" in columns:
@@ -104,8 +172,12 @@ def capabilities(config: Config, people: pl.LazyFrame | pl.DataFrame) -> Capabil
     -------
     Capabilities
     """
-    columns = frozenset(people.lazy().collect_schema().names())
-    conditions = tuple(c for c in config.conditions if c in columns)
+    from healthgap.sql import indicator_columns
+
+    schema = people.lazy().collect_schema()
+    columns = frozenset(schema.names())
+    conditions = tuple(c for c in measure_names(config, "condition") if c in columns)
+    outcomes = tuple(o for o in measure_names(config, "outcome") if o in columns)
     truth = tuple(c for c in conditions if f"true_{c}" in columns)
     area = area_column(config, columns)
     boundaries = config.data.boundaries
@@ -120,4 +192,7 @@ def capabilities(config: Config, people: pl.LazyFrame | pl.DataFrame) -> Capabil
         dimensions=tuple(dimensions_in(config, people)),
         area_column=area,
         area_view=view,
+        outcomes=outcomes,
+        measures={m.name: m for m in config.measures if m.name in columns},
+        indicators=tuple(i for i in config.indicators if not isinstance(indicator_columns(i, schema), str)),
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from healthgap.contract import data_dictionary
+from healthgap.contract import CONTRACT, TRUTH_PREFIX, Column, data_dictionary
 from healthgap.pages.base import Page
 
 __all__ = ["DataDictionaryPage", "COLUMNS", "TRUTH_USED", "TRUTH_ABSENT"]
@@ -38,10 +38,29 @@ class DataDictionaryPage(Page):
 
     slug = "data-dictionary"
 
+    @property
+    def entries(self) -> list[Column]:
+        """Every column the report understands: the config's (core, its dimensions and measures, as its
+        profile and config declare them, and the true status of conditions), then the rest of the
+        contract (profile measures it left out)."""
+        own = self.config.contract
+        conditions = {m.name for m in self.config.measures if m.kind == "condition"} | set(
+            self.caps.conditions
+        )
+
+        def listed(name: str) -> bool:  # true status: of conditions only, or when the data have it
+            true_of = name.removeprefix(TRUTH_PREFIX)
+            return name == true_of or true_of in conditions or name in self.caps.columns
+
+        return [
+            *(c for name, c in own.items() if listed(name)),
+            *(c for name, c in CONTRACT.items() if name not in own),
+        ]
+
     @cached_property
     def dictionary(self) -> pl.DataFrame:
-        """The contract's columns, with whether this dataset has each ("yes"/"no")."""
-        return data_dictionary().with_columns(
+        """The columns, with whether this dataset has each ("yes"/"no")."""
+        return data_dictionary(self.entries).with_columns(
             pl.col("column")
             .is_in(sorted(self.caps.columns))
             .replace_strict({True: "yes", False: "no"})

@@ -12,21 +12,20 @@ published frames.
 from __future__ import annotations
 
 import json
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, NamedTuple
 
 import polars as pl
 
 from healthgap import charts
-from healthgap.contract import CONDITION_LABELS
+from healthgap.descriptive import measure_label
 from healthgap.descriptive.geography import (
     LOCALITY_PER,
     area_rates,
     area_statistics,
     locality_rates,
-    pair_rate_ratio,
 )
-from healthgap.descriptive.prevalence import recompute_rates
+from healthgap.descriptive.prevalence import dsr_ratio_rows, dsr_ratio_statistics, recompute_rates
 from healthgap.disclosure import Published
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
 from healthgap.pages.sentences import extremes, fmt, group_name
@@ -86,7 +85,18 @@ LOCALITY_TAIL = (
     "Localities differ in deprivation as well as age, so part of these differences reflects the "
     "deprivation gradients in @sec-disease."
 )
-NO_AREAS = "This dataset has no locality, small-area or GP practice column, so there is nothing to map."
+#: The same for a dataset whose first ordered dimension is not deprivation ("{label}": "education level").
+LOCALITY_TAIL_ANY = (
+    "Localities differ in {label} as well as age, so part of these differences reflects the gradients in "
+    "@sec-disease."
+)
+#: The same without an ordered dimension.
+LOCALITY_TAIL_NONE = (
+    "Localities differ in who lives there as well as in age, so these differences need not come from place "
+    "alone."
+)
+#: The skip note's reason when the dataset has no geography at all.
+NO_AREAS = "locality, small-area or GP practice column"
 _COUNTS = ["events", "population"]
 
 
@@ -155,7 +165,7 @@ class GeographyPage(Page):
     @property
     def focus_name(self) -> str:
         """The focus condition in a sentence ("hypertension"), or "disease"."""
-        return lower_first(CONDITION_LABELS[self.focus]) if self.focus else "disease"
+        return lower_first(measure_label(self.config, self.focus)) if self.focus else "disease"
 
     @property
     def area(self) -> str | None:
@@ -177,56 +187,85 @@ class GeographyPage(Page):
         return self.caps.dimension("locality") is not None
 
     @property
-    def intro(self) -> str:
-        """What the chapter compares, from the columns the dataset has."""
+    def has_places(self) -> bool:
+        """Whether the chapter has anything to show: localities, or an area column with a condition."""
+        return (self.has_localities and bool(self.locality_measures)) or bool(self.area and self.focus)
+
+    def intro(self) -> Any:
+        """Why places matter and what the chapter compares (Markdown), or one skip note when the dataset has
+        no geography."""
+        from IPython.display import Markdown
+
         scope = ["between the localities of the area"] if self.has_localities else []
         if self.area and self.focus and self.area != "locality":
             lsoa = " (lower-layer super output areas, LSOAs)" if self.area == "lsoa" else ""
             scope.append(f"between {self.units.plural}{lsoa}")
         if not scope:
-            return NO_AREAS
-        return "This chapter shows how recorded disease varies " + " and ".join(scope) + "."
+            return self.skip(NO_AREAS)
+        return Markdown(
+            "Where people live shapes their health. This chapter shows how recorded disease varies "
+            + " and ".join(scope)
+            + "."
+        )
 
     # -- localities -----------------------------------------------------------
     @cached_property
     def locality_measures(self) -> list[str]:
         """Every condition and outcome the dataset has."""
-        return [c for c in (*self.config.conditions, *self.config.outcomes) if self.caps.has(c)]
+        return [*self.caps.conditions, *self.caps.outcomes]
+
+    @cached_property
+    def locality_exact(self) -> pl.DataFrame | None:
+        """Age-standardised rates per 100 people by locality: exact aggregates (None without localities)."""
+        if not self.has_localities or not self.locality_measures:
+            return None
+        return locality_rates(self.people, self.config, measures=self.locality_measures)
 
     @cached_property
     def localities(self) -> Published | None:
         """Age-standardised rates per 100 people by locality, published; None without localities."""
-        if not self.has_localities or not self.locality_measures:
+        exact = self.locality_exact
+        if exact is None:
             return None
-        exact = locality_rates(self.people, self.config, measures=self.locality_measures)
         return self.book.publish(
             exact,
             counts=_COUNTS,
             recompute=lambda f: recompute_rates(f, multiplier=LOCALITY_PER).select(LOCALITY_COLUMNS),
         )
 
-    def locality_lead(self) -> Any:
-        """The sentence introducing the locality table (Markdown: it cross-refers), or ""."""
+    @property
+    def locality_tail(self) -> str:
+        """Why localities differ: in deprivation (or the dataset's first ordered dimension) as well as age."""
+        social = next((d for d in self.caps.dimensions if d.ordered and d.disadvantaged), None)
+        if social is None:
+            return LOCALITY_TAIL_NONE
+        if social.name == "imd_quintile":
+            return LOCALITY_TAIL
+        return LOCALITY_TAIL_ANY.format(label=social.noun or lower_first(social.label))
+
+    def locality_paragraph(self) -> Any:
+        """The paragraph on the locality table (Markdown: it cross-refers), or None without localities."""
         from IPython.display import Markdown
 
-        return Markdown(LOCALITY_LEAD) if self.localities is not None else ""
-
-    def locality_tail(self) -> Any:
-        """Why localities differ (Markdown: it cross-refers), or ""."""
-        from IPython.display import Markdown
-
-        return Markdown(LOCALITY_TAIL) if self.localities is not None else ""
+        if self.localities is None:
+            return None
+        return Markdown(" ".join(t for t in (LOCALITY_LEAD, self.locality_text(), self.locality_tail) if t))
 
     def locality_ratio(self, measure: str, level: str, reference: str) -> dict[str, Any] | None:
-        """The published age-standardised rate ratio of two localities, or None."""
-        rr = pair_rate_ratio(
-            self.people, measure=measure, column="locality", level=level, reference=reference
-        )
-        if rr.is_empty():
+        """The published age-standardised rate ratio of two localities, or None.
+
+        The ratio of their DSRs, with its interval from the counts as published
+        (:func:`~healthgap.descriptive.prevalence.dsr_ratio_statistics`).
+        """
+        if self.locality_exact is None:
+            return None
+        pair = dsr_ratio_rows(self.locality_exact, measure=measure, level=level, reference=reference)
+        if pair.height < 2:
             return None
         published = self.book.publish(
-            rr.rename({measure: "events"}).select("level", *_COUNTS, "value", "lower_ci", "upper_ci"),
+            pair,
             counts=_COUNTS,
+            recompute=partial(dsr_ratio_statistics, level=level, reference=reference),
         )
         return published.row(level=level)
 
@@ -241,7 +280,7 @@ class GeographyPage(Page):
             hi = shown.sort("value", descending=True).row(0, named=True)
             lo = shown.sort("value").row(0, named=True)
             ratio = self.locality_ratio(measure, hi["level"], lo["level"])
-        return contrast_sentence(table, ratio, name=lower_first(CONDITION_LABELS[measure]))
+        return contrast_sentence(table, ratio, name=lower_first(measure_label(self.config, measure)))
 
     def locality_text(self) -> str:
         """The reference locality and the focus condition's contrast, or ""."""
@@ -281,14 +320,16 @@ class GeographyPage(Page):
         area, focus = self.area, self.focus
         if not area or not focus:
             return None
-        exact = area_rates(self.people, measure=focus, area=area)
+        measure = self.caps.measures.get(focus)
+        flag = None if measure is None else measure.type == "flag"
+        exact = area_rates(self.people, measure=focus, area=area, flag=flag)
         # small areas add up to the published locality totals: each locality's areas are one set
         by = ["locality"] if "locality" in exact.columns and area != "locality" else []
         return self.book.publish(
             exact,
             counts=_COUNTS,
             by=by,
-            recompute=lambda f: area_statistics(f, measure=focus, area=area),
+            recompute=lambda f: area_statistics(f, measure=focus, area=area, flag=flag),
         )
 
     def area_text(self) -> str:
@@ -360,11 +401,11 @@ class GeographyPage(Page):
         return start + "interval (in the table under the chart) rather than from its shade alone."
 
     def map_paragraph(self) -> Any:
-        """The paragraph about the map or tile chart (Markdown: it cross-refers), or ""."""
+        """The paragraph about the map or tile chart (Markdown: it cross-refers), or None."""
         from IPython.display import Markdown
 
         if self.areas is None:
-            return ""
+            return None
         parts = (self.size_text(), self.area_text(), self.reading())
         return Markdown(
             f"@fig-map shows recorded {self.focus_name} for each of the {self.units.plural} as a "
@@ -388,6 +429,8 @@ class GeographyPage(Page):
         """The map (or tile chart) of recorded disease by area, or a skip note."""
         areas, area = self.areas, self.area
         if areas is None or area is None:
+            if area is not None and not self.focus:
+                return self.skip("recorded conditions to show")
             return self.skip("small-area (lsoa), GP practice or boundary key column")
         units = self.units
         title = f"Recorded {self.focus_name} by {units.singular} (%)"

@@ -1,13 +1,34 @@
-"""Appendix: the methods (how every number is calculated, and the disclosure rules as configured)."""
+"""Appendix: the methods (how every number is calculated, and the disclosure rules as configured).
+
+The formulas are the chapter's own text; what depends on the dataset is here: the
+groups it has (deprivation, ethnic groups, dimensions of its own), the age bands the
+standardised rates use, whether there is a slope index (and along what), GP practice
+funnel plots, and where the data come from. A section the dataset has nothing for is
+one skip note.
+"""
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
+from healthgap.config import AGE_BANDS, Dimension
+from healthgap.descriptive.prevalence import covered_bands
 from healthgap.pages.base import Page
 from healthgap.pages.capabilities import Capabilities
+from healthgap.pages.sentences import nouns
+from healthgap.text import join, lower_first
 
-__all__ = ["MethodsPage", "localities_text", "nested_text", "AREA_NAMES", "LOCALITIES", "NESTED"]
+__all__ = [
+    "MethodsPage",
+    "localities_text",
+    "nested_text",
+    "AREA_NAMES",
+    "LOCALITIES",
+    "NESTED",
+    "NOT_NESTED",
+    "BUILT_IN",
+]
 
 #: How the disclosure rules name each area column protected within localities.
 AREA_NAMES = {"lsoa": "Small areas", "gp_practice": "GP practices"}
@@ -16,6 +37,82 @@ LOCALITIES = (
     "@sec-geography-localities) are compared in the same way, with the rate ratio of one to the other."
 )
 NESTED = "{areas} are protected within each locality, whose totals are published."
+#: Rule 4's last sentence when no areas are published within localities.
+NOT_NESTED = "Groups that add up to a published total are protected together with it."
+#: Dimensions described in the methods' own words (the others by their label and levels).
+BUILT_IN = ("imd_quintile", "ethnicity", "sex", "age_band", "locality")
+
+DEPRIVATION = (
+    "**Deprivation** is the Index of Multiple Deprivation 2019 of the person's small area, in fifths "
+    "(quintiles) of the national ranking: 1 is the most deprived fifth of areas in England, 5 the least "
+    "deprived."
+)
+ETHNICITY = '**Ethnic group** uses the five broad 2021 Census groups plus "Not stated".'
+AGE_BANDS_TEXT = (
+    "**Age bands** are the 19 five-year bands of the 2013 European Standard Population (ESP2013), 0-4 to 90 "
+    "and over."
+)
+SII_DEPRIVATION = r"""The **slope index of inequality (SII)** uses all five deprivation fifths, not just the two ends. Each
+fifth is placed at the midpoint of its share of the cumulative population, ranked from most deprived
+(0) to least deprived (1), and a line is fitted to the fifths' DSRs by weighted least squares, with
+weights equal to the fifths' population shares. The SII is the difference between the fitted values
+at the least and the most deprived ends; the **relative index of inequality (RII)** is their ratio.
+
+We use the **Fingertips sign convention**: SII = least deprived end minus most deprived end, so a
+*negative* SII means the rate is higher in more deprived areas, and an RII below 1 means the same.
+Confidence intervals are simulated (100,000 repetitions): each fifth's value is redrawn from its own
+confidence interval and the line refitted (Low and Low, 2004).
+
+The **concentration index** summarises the same gradient on a scale from -1 to 1, where a negative
+value means the outcome is concentrated among more deprived people (Kakwani, Wagstaff and van
+Doorslaer, 1997). With population shares $f_t$, rates $\mu_t$ and fractional ranks
+$R_t = \sum_{s<t} f_s + f_t/2$ of the fifths, $C = \frac{2}{\mu}\sum_t f_t \mu_t R_t - 1$. We compute
+it from crude counts, because it describes where the people with a condition are, and give its
+confidence interval from the Kakwani standard error."""
+SII_ANY = r"""The **slope index of inequality (SII)** uses every level of an ordered dimension ({levels}), not
+just the two ends. Each level is placed at the midpoint of its share of the cumulative population,
+ranked from the most disadvantaged (0) to the least disadvantaged (1), and a line is fitted to the
+levels' DSRs by weighted least squares, with weights equal to the levels' population shares. The SII
+is the difference between the fitted values at the least and the most disadvantaged ends; the
+**relative index of inequality (RII)** is their ratio.
+
+We use the **Fingertips sign convention**: SII = least disadvantaged end minus most disadvantaged end,
+so a *negative* SII means the rate is higher towards the more disadvantaged end, and an RII below 1
+means the same. Confidence intervals are simulated (100,000 repetitions): each level's value is redrawn
+from its own confidence interval and the line refitted (Low and Low, 2004).
+
+The **concentration index** summarises the same gradient on a scale from -1 to 1, where a negative
+value means the outcome is concentrated among more disadvantaged people (Kakwani, Wagstaff and van
+Doorslaer, 1997). With population shares $f_t$, rates $\mu_t$ and fractional ranks
+$R_t = \sum_{{s<t}} f_s + f_t/2$ of the levels, $C = \frac{{2}}{{\mu}}\sum_t f_t \mu_t R_t - 1$. We
+compute it from crude counts, because it describes where the people with a condition are, and give its
+confidence interval from the Kakwani standard error."""
+FUNNEL = (
+    "A funnel plot (@sec-outcomes-practices) shows each practice's rate against its list size. Control\n"
+    "limits around the overall rate are exact Poisson limits for rates and Wilson-based limits for\n"
+    "proportions, at 95% (about 1 in 20 practices outside by chance) and 99.8% (about 1 in 500)\n"
+    "(Spiegelhalter, 2005). A practice is flagged only if it is outside the 99.8% limits."
+)
+RATE_RATIOS = r"""**Rate ratios** divide each group's DSR by the reference group's. Their confidence interval is
+$\exp\left(\ln R \pm z\sqrt{\operatorname{var}_1/\text{DSR}_1^2 + \operatorname{var}_2/\text{DSR}_2^2}\right)$.
+For crude rates (the age bands) the interval is the exact conditional binomial interval. A ratio
+whose interval excludes 1 is statistically significant at the 5% level; when the interval includes 1,
+the text says that the difference could be due to chance."""
+SYNTHETIC_TRUTH = (
+    "The default data are synthetic: people, areas and GP practices are generated by `healthgap.synth`\n"
+    "with known, deliberately built-in inequalities (by deprivation in disease, diagnosis, treatment, waits\n"
+    "and outcomes; by ethnic group in some conditions and in recording). The true values are stored with\n"
+    "the data (`truth.json`), and the test suite checks that the report's methods recover them."
+)
+SYNTHETIC = (
+    "The data are synthetic: computer-generated people shaped like a real extract, with inequalities built "
+    "in on purpose. Every page and every download says so. The generator's built-in answers are not "
+    "stored with these data, so the report's methods cannot be checked against a known answer here."
+)
+REAL = (
+    "The data are `{name}`, read as the config file describes (@sec-own-data): its columns, codes, "
+    "measures and groups."
+)
 
 
 def localities_text(caps: Capabilities) -> str:
@@ -29,21 +126,146 @@ def nested_text(caps: Capabilities) -> str:
     return NESTED.format(areas=areas) if areas and caps.has("locality") else ""
 
 
+def _markdown(text: str | None) -> Any:
+    from IPython.display import Markdown
+
+    return Markdown(text) if text else None
+
+
+def _levels(dim: Dimension) -> str:
+    """ "Some high school, High school diploma, Some college and College degree"."""
+    return join([dim.label_of(level) for level in dim.order])
+
+
 class MethodsPage(Page):
     """The methods appendix."""
 
     slug = "methods"
 
-    def localities(self) -> Any:
-        """:func:`localities_text` as Markdown, so that its cross-reference resolves."""
-        from IPython.display import Markdown
+    # -- populations and groups ----------------------------------------------------
+    def populations(self) -> Any:
+        """Who is counted and how each group is defined, for this dataset (Markdown)."""
+        caps = self.caps
+        unit = "The unit of analysis is one person" + (
+            " registered with a GP practice" if caps.has("gp_practice") else ""
+        )
+        unit += ", followed for one year." if self.config.report.period else "."
+        parts = [
+            unit,
+            "Everyone in the data counts in the denominator (all ages), except for a measure they have no "
+            "value recorded for.",
+        ]
+        names = caps.dimension_names
+        if "imd_quintile" in names:
+            parts.append(DEPRIVATION)
+        if "ethnicity" in names:
+            parts.append(ETHNICITY)
+        for dim in caps.dimensions:
+            if dim.name in BUILT_IN:
+                continue
+            end = ""
+            if dim.ordered and dim.disadvantaged:
+                end = f", the {'first' if dim.disadvantaged == 'first' else 'last'} the most disadvantaged"
+            parts.append(f"**{dim.label}** has {len(dim.order)} levels: {_levels(dim)}{end}.")
+        parts.append(AGE_BANDS_TEXT)
+        return _markdown(" ".join(parts))
 
-        return Markdown(localities_text(self.caps))
+    # -- crude rates, standardised rates ------------------------------------------------
+    @property
+    def proportion_example(self) -> str:
+        """What a proportion is, by example: "such as the share of eligible people prescribed a statin"."""
+        treatments = self.caps.indicators_of("treatment")
+        if any(i.name == "statin" for i in treatments):
+            return "such as the share of eligible people prescribed a statin"
+        if treatments:
+            return f"such as {lower_first(treatments[0].label)}"
+        return "such as the share of people with a condition who have it recorded"
+
+    @cached_property
+    def bands(self) -> tuple[str, ...]:
+        """The ESP2013 bands the standardised rates use: those the data cover."""
+        return covered_bands(self.people)
 
     @property
+    def bands_text(self) -> str:
+        """Which age bands the sum runs over: "the 19 age bands", or those the data cover."""
+        bands = self.bands
+        if len(bands) == len(AGE_BANDS) or not bands:
+            return "the 19 age bands"
+        return (
+            f"the {len(bands)} age bands the data cover ({bands[0]} to {bands[-1]}; the standard's weights in "
+            "the other bands are left out, so that the rate is not deflated by ages nobody in the data has)"
+        )
+
+    # -- comparing groups --------------------------------------------------------------
+    def localities(self) -> Any:
+        """:func:`localities_text` as Markdown, so that its cross-reference resolves (None without localities)."""
+        return _markdown(localities_text(self.caps))
+
+    def rate_ratios(self) -> Any:
+        """How rate ratios and their intervals are calculated, and how two localities are compared (Markdown)."""
+        localities = localities_text(self.caps)
+        return _markdown(RATE_RATIOS + (f" {localities}" if localities else ""))
+
+    # -- the whole gradient ------------------------------------------------------------
+    def gradient(self) -> Any:
+        """How the slope and concentration indices are computed (Markdown), or a skip note without them."""
+        gradients = self.caps.gradients
+        if not gradients:
+            return self.skip(
+                "ordered dimension with a disadvantaged end and three or more levels, such as deprivation "
+                "fifths, so there is no slope index"
+            )
+        if gradients[0].name == "imd_quintile":
+            return _markdown(SII_DEPRIVATION)
+        levels = join([f"the {len(d.order)} {nouns(d.noun or lower_first(d.label))}" for d in gradients])
+        return _markdown(SII_ANY.format(levels=levels))
+
+    # -- funnel plots ---------------------------------------------------------------------
+    def funnel(self) -> Any:
+        """How GP practices are compared on a funnel plot (Markdown: it cross-refers), or a skip note."""
+        if not self.caps.has("gp_practice") or not self.caps.outcomes:
+            return self.skip(
+                "GP practice column, so there are no funnel plots"
+                if not self.caps.has("gp_practice")
+                else "outcome columns, so there are no funnel plots"
+            )
+        return _markdown(FUNNEL)
+
+    # -- disclosure control -----------------------------------------------------------------
+    @property
     def nested(self) -> str:
-        """:func:`nested_text` for this dataset."""
-        return nested_text(self.caps)
+        """:func:`nested_text` for this dataset, or that groups adding up to a total are protected together."""
+        return nested_text(self.caps) or NOT_NESTED
+
+    @property
+    def exact_counts(self) -> str:
+        """What uses the exact counts (rule 2's last sentences)."""
+        funnel = (
+            "; the overall rate that the practice funnel plots compare practices with uses the rounded overall "
+            "totals"
+            if self.caps.has("gp_practice") and self.caps.outcomes
+            else ""
+        )
+        return (
+            "Age-standardised rates use the exact counts, and their confidence intervals (and those of their "
+            "ratios) the rounded ones: calculated from the exact count, an interval would give that count "
+            f"back. The models use the exact counts{funnel}."
+        )
+
+    @property
+    def summaries(self) -> str:
+        """Rule 5's last sentence: summaries across an ordered dimension are withheld when a level is suppressed."""
+        gradients = self.caps.gradients
+        if gradients and gradients[0].name == "imd_quintile":
+            return (
+                "Summaries across all deprivation fifths (the slope and concentration indices) are not shown "
+                "when a fifth is suppressed."
+            )
+        return (
+            "Summaries across all the levels of an ordered dimension (the slope and concentration indices) are "
+            "not shown when a level is suppressed."
+        )
 
     @property
     def largest_suppressed(self) -> int:
@@ -64,3 +286,18 @@ class MethodsPage(Page):
         return (
             f"Disclosure control is switched OFF for this report: {d.reason or ''}. It must not be published."
         )
+
+    # -- the data --------------------------------------------------------------------------
+    @property
+    def data_heading(self) -> str:
+        """ "Synthetic data", or "The data" for a real extract."""
+        return "Synthetic data" if self.config.data.synthetic else "The data"
+
+    def data(self) -> Any:
+        """Where the data come from (Markdown: it cross-refers)."""
+        source = self.config.data
+        if source.synthetic and source.truth is not None:
+            return _markdown(SYNTHETIC_TRUTH)
+        if source.synthetic:
+            return _markdown(SYNTHETIC)
+        return _markdown(REAL.format(name=source.path.name))

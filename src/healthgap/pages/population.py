@@ -9,21 +9,24 @@ from typing import Any
 import polars as pl
 
 from healthgap import charts
+from healthgap.config import Dimension
 from healthgap.descriptive import population as pop
 from healthgap.disclosure import Published
 from healthgap.pages.base import CI_COLUMNS, Page
-from healthgap.pages.sentences import extremes, fmt
+from healthgap.pages.sentences import extremes, fmt, nouns
 from healthgap.text import join, lower_first
 
 __all__ = [
     "PopulationPage",
+    "holds",
     "registered",
     "size",
     "worst_columns",
     "not_stated_groups",
+    "rounded",
     "EXPECTED_GAPS",
     "GROUP_WORDS",
-    "NOT_STATED_DIMENSIONS",
+    "NOT_STATED_ORDER",
     "PYRAMID_TITLE",
     "COMPOSITION_TITLE",
     "COMPLETENESS_TITLE",
@@ -35,9 +38,10 @@ COMPOSITION_TITLE = "People in each group of each equity dimension"
 COMPLETENESS_TITLE = "Completeness of each column"
 NOT_STATED_TITLE = "Share of people with no ethnic group recorded, by group"
 
-#: The dimensions the share of people with no ethnic group recorded is shown for (when present).
-NOT_STATED_DIMENSIONS = ("imd_quintile", "age_band", "sex", "locality")
-#: How each dimension's groups are named in the not-stated chart's description (others: its label).
+#: The order of the not-stated chart's panels after the ordered dimensions with a disadvantaged end
+#: (deprivation), then the other dimensions, in the config's order.
+NOT_STATED_ORDER = ("imd_quintile", "age_band", "sex", "locality")
+#: How each dimension's groups are named in the not-stated chart's description (others: its noun).
 GROUP_WORDS = {
     "imd_quintile": "deprivation fifth",
     "age_band": "age band",
@@ -59,11 +63,24 @@ def size(facts: Mapping[str, Any]) -> str:
 
 
 def registered(facts: Mapping[str, Any]) -> str:
-    """``"registered with 100 GP practices"``, or with "a GP practice" when the data have no practice codes."""
+    """``"registered with 100 GP practices"``, or "" when the data have no practice codes."""
     practices = facts.get("practices")
-    return (
-        f"registered with {fmt(practices, 0)} GP practices" if practices else "registered with a GP practice"
-    )
+    if not practices:
+        return ""
+    return f"registered with {fmt(practices, 0)} GP practice" + ("s" if practices != 1 else "")
+
+
+def holds(facts: Mapping[str, Any]) -> str:
+    """``"250,000 people registered with 100 GP practices"``; ``"4,240 people"`` without practice codes."""
+    where = registered(facts)
+    return f"{size(facts)} people" + (f" {where}" if where else "")
+
+
+def rounded(n: int, *, base: int, smallest: int) -> str:
+    """A count in a sentence as the tables publish it: "fewer than 8" (1 to 7), else rounded to ``base``."""
+    if 0 < n < smallest:
+        return f"fewer than {smallest}"
+    return fmt(base * round(n / base) if base > 1 else n, 0)
 
 
 def worst_columns(completeness: pl.DataFrame) -> str:
@@ -91,11 +108,17 @@ def worst_columns(completeness: pl.DataFrame) -> str:
     return " ".join([text, *gaps])
 
 
-def not_stated_groups(table: pl.DataFrame) -> str:
+def not_stated_groups(table: pl.DataFrame, dims: Mapping[str, Dimension] | None = None) -> str:
     """How the not-stated chart's panels are named: ``"deprivation fifth, age band, sex and locality"``."""
-    dims = table.select("dimension", "dimension_label").unique(maintain_order=True)
-    labels = dict(zip(dims.get_column("dimension"), dims.get_column("dimension_label"), strict=True))
-    return join(GROUP_WORDS.get(name, lower_first(label)) for name, label in labels.items())
+    found = table.select("dimension", "dimension_label").unique(maintain_order=True)
+    labels = dict(zip(found.get_column("dimension"), found.get_column("dimension_label"), strict=True))
+    dims = dims or {}
+
+    def noun(name: str, label: str) -> str:
+        dim = dims.get(name)
+        return GROUP_WORDS.get(name) or (dim.noun if dim is not None and dim.noun else lower_first(label))
+
+    return join(noun(name, label) for name, label in labels.items())
 
 
 class PopulationPage(Page):
@@ -116,8 +139,13 @@ class PopulationPage(Page):
 
     @property
     def registered(self) -> str:
-        """``"registered with 100 GP practices"``."""
+        """``"registered with 100 GP practices"``, or "" without practice codes."""
         return registered(self.facts)
+
+    @property
+    def holds(self) -> str:
+        """:func:`holds`: ``"250,000 people registered with 100 GP practices"``."""
+        return holds(self.facts)
 
     @property
     def median_age(self) -> str:
@@ -130,20 +158,56 @@ class PopulationPage(Page):
         return fmt(self.facts["aged_65_plus_share"])
 
     @property
-    def female(self) -> str:
-        """Share female, in % (1 dp, no sign)."""
-        return fmt(self.facts["female_share"])
+    def female(self) -> str | None:
+        """Share female among those with sex recorded, in % (1 dp, no sign); None without sex."""
+        share = self.facts.get("female_share")
+        return None if share is None else fmt(share)
+
+    @property
+    def has_sex(self) -> bool:
+        return self.caps.has("sex")
+
+    def ages(self) -> Any:
+        """Median age, share aged 65+, share female and what the pyramid shows (Markdown: it cross-refers)."""
+        from IPython.display import Markdown
+
+        if self.has_sex and self.female is not None:
+            text = (
+                f"Their median age is {self.median_age} years, {self.aged_65_plus}% are aged 65 or over and "
+                f"{self.female}% are female. @fig-pyramid shows the age and sex structure."
+            )
+        else:
+            text = (
+                f"Their median age is {self.median_age} years and {self.aged_65_plus}% are aged 65 or over."
+            )
+        return Markdown(text)
 
     @property
     def not_stated_share(self) -> str:
         """Share of everyone with no ethnic group recorded, in % (1 dp, no sign)."""
-        return fmt(self.facts["not_stated_share"])
+        return fmt(self.facts.get("not_stated_share"))
 
     @property
     def small_counts(self) -> str:
         """``"; counts from 1 to 7 are never shown"`` when disclosure control is on, else nothing."""
         d = self.config.disclosure
         return f"; counts from 1 to {d.suppress_below - 1} are never shown" if d.enabled else ""
+
+    def small_groups(self) -> Any:
+        """That small groups give wide intervals (and small counts are not shown), Markdown: it cross-refers."""
+        from IPython.display import Markdown
+
+        return Markdown(
+            f"Groups with few people give wide confidence intervals in later chapters{self.small_counts} "
+            "(see @sec-methods)."
+        )
+
+    def rounded(self, n: int) -> str:
+        """A count as the tables publish it (:func:`rounded` with this book's disclosure settings)."""
+        d = self.config.disclosure
+        if not d.enabled:
+            return fmt(n, 0)
+        return rounded(n, base=d.rounding, smallest=d.suppress_below)
 
     # -- published tables ---------------------------------------------------
     @cached_property
@@ -166,16 +230,39 @@ class PopulationPage(Page):
     def completeness_data(self) -> Published:
         """Completeness of each column (shares of the published counts)."""
         return self.book.publish(
-            pop.completeness(self.people),
+            pop.completeness(self.people, columns=self.config.contract),
             counts=["people", "missing", "recorded"],
             by=["column"],
             recompute=pop.completeness_shares,
         )
 
     @cached_property
-    def not_stated_data(self) -> Published:
-        """Share with no ethnic group recorded, by group of each dimension (from the published counts)."""
-        frame = pop.not_stated(self.people, self.config, dimensions=NOT_STATED_DIMENSIONS).select(
+    def dims(self) -> dict[str, Dimension]:
+        """The equity dimensions present, by name."""
+        return {d.name: d for d in self.caps.dimensions}
+
+    @property
+    def has_ethnicity(self) -> bool:
+        """Whether the dataset has ethnic groups, with at least one person's recorded."""
+        return self.caps.has("ethnicity") and (self.facts.get("not_stated_share") or 0) < 100
+
+    @cached_property
+    def not_stated_data(self) -> Published | None:
+        """Share with no ethnic group recorded, by group of each other dimension (from the published counts)."""
+        if not self.has_ethnicity:
+            return None
+        names = [n for n in self.dims if n != "ethnicity"]
+
+        def place(name: str) -> tuple[int, int]:  # gradients first, then NOT_STATED_ORDER, then the rest
+            dim = self.dims[name]
+            order = NOT_STATED_ORDER.index(name) if name in NOT_STATED_ORDER else len(NOT_STATED_ORDER)
+            return (0 if dim.ordered and dim.disadvantaged else 1, order)
+
+        wanted = sorted(names, key=place)
+        frame = pop.not_stated(self.people, self.config, dimensions=wanted)
+        if frame.is_empty():
+            return None
+        frame = frame.select(
             "dimension",
             "dimension_label",
             "level",
@@ -197,18 +284,58 @@ class PopulationPage(Page):
 
     def not_stated_extremes(self, dimension: str) -> str:
         """'highest in A (x%) and lowest in B (y%)' across the groups of ``dimension``."""
-        return extremes(self.not_stated_data.where(dimension=dimension).frame)
+        if self.not_stated_data is None:
+            return "not published for any group (too few people)"
+        return extremes(self.not_stated_data.where(dimension=dimension).frame, dims=self.dims)
+
+    @property
+    def not_stated_dimensions(self) -> list[str]:
+        """The dimensions the text gives the range of the not-stated share for: the first ordered one with a
+        disadvantaged end and age bands (deprivation fifths and age bands), else the first one charted."""
+        if self.not_stated_data is None:
+            return []
+        charted = list(dict.fromkeys(self.not_stated_data.frame.get_column("dimension").to_list()))
+        ordered = [d for d in charted if self.dims[d].ordered and self.dims[d].disadvantaged][:1]
+        chosen = [*ordered, *(["age_band"] if "age_band" in charted else [])]
+        return chosen or charted[:1]
+
+    def _across(self, name: str) -> str:
+        dim = self.dims[name]
+        return nouns(dim.noun or lower_first(dim.label))
+
+    def not_stated_text(self) -> Any:
+        """The paragraph on missing ethnicity (Markdown: it cross-refers), or None without ethnic groups."""
+        from IPython.display import Markdown
+
+        if not self.caps.has("ethnicity"):
+            return None
+        start = "When a person's ethnic group is not recorded, any inequality they experience is invisible. "
+        if not self.has_ethnicity:
+            return Markdown(start + "No one in the data has an ethnic group recorded.")
+        text = start + f"Of everyone in the data, {self.not_stated_share}% have no ethnic group recorded."
+        names = self.not_stated_dimensions
+        if names:
+            parts = [f"across {self._across(n)}, it is {self.not_stated_extremes(n)}" for n in names]
+            first = parts[0].replace(", it is ", ", the share is ", 1)
+            text += " " + "; ".join([first[:1].upper() + first[1:], *parts[1:]]) + " (@fig-not-stated)."
+        return Markdown(text)
 
     # -- figures and tables -------------------------------------------------
     def pyramid(self) -> Any:
-        """The population pyramid with its table and download."""
+        """The population pyramid with its table and download, or a skip note without sex."""
+        if not self.has_sex:
+            return self.skip("sex column, so no age and sex pyramid")
+        missing = self.facts.get("sex_missing") or 0
+        unknown = (
+            f" The {self.rounded(missing)} people with no sex recorded are not shown." if missing else ""
+        )
         return self.book.figure(
             _pyramid_chart,
             id="pyramid",
             title=PYRAMID_TITLE,
             description=(
                 "Population pyramid: the number of women (left) and men (right) in each five-year age "
-                f"band, youngest at the bottom. The median age is {self.median_age} years."
+                f"band, youngest at the bottom. The median age is {self.median_age} years.{unknown}"
             ),
             data=self.pyramid_data,
             columns={"age_band": "Age band", "sex": "Sex", "people": "People", "share": "Share of everyone"},
@@ -250,17 +377,24 @@ class PopulationPage(Page):
 
     def not_stated_description(self) -> str:
         """The text alternative of the not-stated chart."""
+        if self.not_stated_data is None:
+            return ""
         data = self.not_stated_data.frame
         text = (
             "Dot charts with 95% confidence intervals of the percentage of people whose ethnic group "
-            f"is not stated, for each {not_stated_groups(data)}."
+            f"is not stated, for each {not_stated_groups(data, self.dims)}."
         )
-        if "imd_quintile" in data.get_column("dimension").to_list():
-            text += f" Across deprivation fifths the share is {self.not_stated_extremes('imd_quintile')}."
+        names = self.not_stated_dimensions
+        if names:
+            text += f" Across {self._across(names[0])} the share is {self.not_stated_extremes(names[0])}."
         return text
 
     def not_stated(self) -> Any:
-        """Dot charts of the share with no ethnic group recorded, with its table and download."""
+        """Dot charts of the share with no ethnic group recorded, with its table and download (or a skip note)."""
+        if not self.caps.has("ethnicity"):
+            return self.skip("ethnic group column")
+        if self.not_stated_data is None:
+            return self.skip("ethnic group recorded for anyone")
         return self.book.figure(
             _not_stated_chart,
             id="ethnicity-not-stated",

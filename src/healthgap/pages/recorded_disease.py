@@ -1,10 +1,18 @@
-"""Chapter "Recorded disease": who has cardiovascular disease recorded, by equity dimension.
+"""Chapter "Recorded disease": who has each condition recorded, by equity dimension.
 
 The page publishes the prevalence table once (:func:`healthgap.descriptive.prevalence`
-with exact counts; crude rates, crude rate ratios and Dobson's limits recomputed
-from the published counts by :func:`healthgap.descriptive.prevalence.recompute_rates`)
-and builds every figure, sentence, the gradient table and the download from that
+with exact counts; crude rates, crude rate ratios and the limits of the DSRs and of
+their ratios recomputed from the published counts by
+:func:`healthgap.descriptive.prevalence.recompute_rates`) and builds every figure,
+sentence, the gradient table and the download from that
 :class:`~healthgap.disclosure.Published` frame.
+
+The conditions are the config's (``config.measures_of("condition")``), named by their
+labels; the groups by their dimension's noun and level labels. The first ordered
+dimension with a disadvantaged end (deprivation in the default book) has the first
+section; ethnic group, sex, age band and locality have theirs; any other dimension
+of the config is shown in "other groups". A section whose dimension or conditions
+the dataset lacks is one skip note.
 """
 
 from __future__ import annotations
@@ -16,9 +24,10 @@ import polars as pl
 
 from healthgap import charts
 from healthgap.config import Dimension
-from healthgap.contract import CONDITION_LABELS
+from healthgap.descriptive import measure_label
 from healthgap.descriptive.prevalence import (
     concentration,
+    covered_bands,
     gradient,
     intersection,
     prevalence,
@@ -26,8 +35,8 @@ from healthgap.descriptive.prevalence import (
     recompute_rates,
 )
 from healthgap.disclosure import Published
-from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
-from healthgap.pages.sentences import extremes, fmt, group_name
+from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns, escape_markdown, numbered
+from healthgap.pages.sentences import extremes, fmt, group_name, level_name, nouns
 from healthgap.pages.sentences import ratio_sentence as rates_sentence
 from healthgap.text import capitalise, join, lower_first
 
@@ -39,9 +48,10 @@ __all__ = [
     "GROUP_TITLES",
     "SII_COLUMNS",
     "SII_FORMATS",
-    "INTERSECTION_COLUMNS",
     "NOT_AVAILABLE",
     "NO_AREAS",
+    "NO_ORDERED_TO_COMBINE",
+    "BUILT_IN",
 ]
 
 #: The count columns of the prevalence table (published: suppressed 1-7, rounded).
@@ -73,17 +83,19 @@ FIGURE_DATA = (
 )
 #: Columns of the prevalence table left out of the download "all the numbers".
 NOT_DOWNLOADED = ("order", "is_reference", "statistic", "method")
-#: Figure id and what the dataset lacks (for the skip note), by dimension.
+#: Figure id and what the dataset lacks (for the skip note), by built-in dimension.
 FIGURES = {
     "imd_quintile": ("prevalence-imd", "deprivation (IMD)"),
-    "ethnicity": ("prevalence-ethnicity", "ethnicity"),
+    "ethnicity": ("prevalence-ethnicity", "ethnic group"),
     "sex": ("prevalence-sex", "sex"),
-    "age_band": ("prevalence-age", "age"),
+    "age_band": ("prevalence-age", "age band"),
     "locality": ("prevalence-locality", "locality"),
 }
+#: Dimensions with a section of their own (the first ordered one with a disadvantaged end has the first).
+BUILT_IN = ("ethnicity", "sex", "age_band", "locality")
 #: Titles of the group axis under each panel (the panels are conditions, so the groups need naming).
 GROUP_TITLES = {"imd_quintile": "Deprivation fifth", "age_band": "Age band (years)"}
-#: Dimensions whose reference group reads well through :func:`group_name`.
+#: Dimensions whose reference group reads well through :func:`level_name`.
 NAMED_REFERENCES = ("imd_quintile", "ethnicity", "sex", "age_band")
 
 #: The slope and relative index of inequality table.
@@ -118,16 +130,46 @@ SII_FORMATS: dict[str, tuple[str, int]] = {
     **{c: ("ratio", 2) for c in ("rii", "rii_lower", "rii_upper")},
     **{c: ("number", 3) for c in ("ci", "ci_lower", "ci_upper")},
 }
-INTERSECTION_COLUMNS = ci_columns(
-    "Rate (%)",
-    row_label="Deprivation fifth",
-    column_label="Ethnic group",
-    events="People with the condition",
-    population="People",
-)
 
+#: Why the heat map is skipped without an ordered dimension (it shows compounding disadvantage).
+NO_ORDERED_TO_COMBINE = (
+    "ordered groups with a disadvantaged end, such as deprivation fifths, to combine with another dimension"
+)
 NOT_AVAILABLE = "This comparison is not available for this dataset."
 NO_AREAS = "has no chart of areas for this dataset, because it has no small-area or GP practice column."
+#: The explanation of the gradient table, for deprivation (the default book's words).
+GRADIENT_DEPRIVATION = (
+    "Comparing only the two ends ignores the three fifths in between. The **slope index of inequality "
+    "(SII)** fits a line through all five fifths, weighted by their size, and gives the modelled gap "
+    "between the most and the least deprived ends; the **relative index of inequality (RII)** is the ratio "
+    "of the two ends. We use the Fingertips sign convention: a *negative* SII means the rate is higher in "
+    "more deprived areas. The **concentration index** in the same table asks a different question: how "
+    "unequally the people with each condition are spread across the fifths (from -1 to 1; negative when "
+    "they are concentrated among more deprived people). It uses crude counts, because it describes where "
+    "the cases that services meet actually are."
+)
+#: The same for any ordered dimension ("{levels}": "all four education levels").
+GRADIENT_ANY = (
+    "Comparing only the two ends ignores the levels in between. The **slope index of inequality (SII)** "
+    "fits a line through {levels}, weighted by their size, and gives the modelled gap between the most and "
+    "the least disadvantaged ends; the **relative index of inequality (RII)** is the ratio of the two ends. "
+    "We use the Fingertips sign convention: a *negative* SII means the rate is higher towards the more "
+    "disadvantaged end. The **concentration index** in the same table asks a different question: how "
+    "unequally the people with each condition are spread across the levels (from -1 to 1; negative when "
+    "they are concentrated among more disadvantaged people). It uses crude counts, because it describes "
+    "where the cases that services meet actually are."
+)
+_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def _markdown(text: str | None) -> Any:
+    from IPython.display import Markdown
+
+    return Markdown(text) if text else None
+
+
+def _number(n: int) -> str:
+    return _WORDS[n] if 0 <= n < len(_WORDS) else f"{n:,}"
 
 
 class RecordedDiseasePage(Page):
@@ -144,9 +186,9 @@ class RecordedDiseasePage(Page):
     @cached_property
     def table(self) -> pl.DataFrame:
         """Recorded prevalence of every condition by every dimension: exact aggregates."""
-        if not self.caps.conditions:
+        if not self.caps.conditions or not self.dims:
             return pl.DataFrame()
-        return prevalence(self.people, self.config)
+        return prevalence(self.people, self.config, conditions=list(self.caps.conditions))
 
     @property
     def conditions(self) -> tuple[str, ...]:
@@ -155,7 +197,7 @@ class RecordedDiseasePage(Page):
 
     def label(self, condition: str) -> str:
         """A condition's label, "Coronary heart disease"."""
-        return CONDITION_LABELS.get(condition, condition)
+        return measure_label(self.config, condition)
 
     @cached_property
     def published(self) -> Published:
@@ -164,13 +206,110 @@ class RecordedDiseasePage(Page):
             self.table, counts=COUNTS, recompute=partial(recompute_rates, multiplier=100)
         )
 
+    @cached_property
+    def social(self) -> Dimension | None:
+        """The dimension of the first section: the first ordered one with a disadvantaged end, or None."""
+        return next((d for d in self.dims.values() if d.ordered and d.disadvantaged), None)
+
+    @property
+    def others(self) -> list[Dimension]:
+        """The dimensions shown under "other groups": all but the first section's and the built-in ones."""
+        social = self.social.name if self.social else None
+        return [d for d in self.dims.values() if d.name != social and d.name not in BUILT_IN]
+
+    # -- the opening paragraphs ---------------------------------------------------
+    @property
+    def disease(self) -> str:
+        """ "cardiovascular disease" when every condition is one of the CVD profile's, else their labels."""
+        from healthgap.config import read_profile
+
+        conditions = self.caps.conditions
+        profile = {m.name for m in read_profile("cvd").measures} if self.config.profile == "cvd" else set()
+        if not conditions or all(c in profile for c in conditions):
+            return "cardiovascular disease"
+        return join([lower_first(self.label(c)) for c in conditions], conjunction="or")
+
+    def intro(self) -> Any:
+        """What recorded prevalence is and what it depends on (Markdown: it cross-refers)."""
+        if self.caps.has("gp_practice"):
+            start = (
+                f"This chapter asks who has {self.disease} recorded by their GP practice. Recorded prevalence "
+                "is the share of people on a practice's disease register."
+            )
+        else:
+            start = (
+                f"This chapter asks who has {self.disease} recorded. Recorded prevalence is the share of "
+                "people with the condition recorded in the data."
+            )
+        depends = (
+            " It depends on how common the disease really is *and* on how likely it is to be diagnosed and "
+            "coded, so a low recorded rate is not always good news"
+        )
+        if self.caps.has_truth or self.caps.has("sex"):
+            return _markdown(start + depends + ": @sec-access compares recorded with expected prevalence.")
+        return _markdown(start + depends + ".")
+
+    @cached_property
+    def bands(self) -> tuple[str, ...] | None:
+        """The ESP2013 age bands the DSRs use (those the data cover); None when they are all 19."""
+        from healthgap.config import AGE_BANDS
+
+        covered = covered_bands(self.people)
+        return None if len(covered) == len(AGE_BANDS) else covered
+
+    def standard(self) -> Any:
+        """The standard population, and the ages it is restricted to (Markdown: it cross-refers)."""
+        bands = self.bands
+        if not bands:
+            return _markdown("the 2013 European Standard Population (see @sec-methods)")
+        first, last = bands[0].split("-")[0], bands[-1].split("-")[-1].rstrip("+")
+        ages = f"ages {first}-{last}" if not bands[-1].endswith("+") else f"ages {first} and over"
+        return _markdown(
+            f"the 2013 European Standard Population restricted to {ages}, the ages in this dataset "
+            "(see @sec-methods)"
+        )
+
+    @cached_property
+    def missing(self) -> dict[str, int]:
+        """How many people have no value recorded for each condition (exact; only those with some)."""
+        if not self.caps.conditions:
+            return {}
+        row = self.people.select(pl.col(c).is_null().sum().alias(c) for c in self.caps.conditions).collect()
+        return {c: int(row.get_column(c).item()) for c in self.caps.conditions if row.get_column(c).item()}
+
+    def _rounded(self, n: int) -> str:
+        d = self.config.disclosure
+        if not d.enabled:
+            return fmt(n, 0)
+        if n < d.suppress_below:
+            return f"fewer than {d.suppress_below}"
+        return fmt(d.rounding * round(n / d.rounding), 0)
+
+    @property
+    def missing_text(self) -> str:
+        """How many values are missing for each condition, rounded like the tables (once, on this page)."""
+        if not self.conditions:
+            return "The dataset has no conditions to compare."
+        if not self.missing:
+            return "Every person has a value recorded for every condition."
+        parts = [
+            f"{lower_first(self.label(c))} ({self._rounded(n)} {'person' if n == 1 else 'people'})"
+            for c, n in self.missing.items()
+        ]
+        return (
+            f"Some values are missing: {join(parts)}. Those people are left out of that condition's rates, "
+            "whose denominators are the people with a value recorded."
+        )
+
     # -- sentences ----------------------------------------------------------
     def reference_name(self, dim: Dimension) -> str:
         """'the least deprived fifth', 'the White group', 'women', 'people aged 50-54', 'the Ipswich locality'."""
         label = dim.label_of(dim.reference)
+        if dim.name == "locality":
+            return f"the {label} {lower_first(dim.label)}"
         if dim.name in NAMED_REFERENCES:
-            return group_name({"dimension": dim.name, "level": dim.reference, "label": label})
-        return f"the {label} {lower_first(dim.label)}"
+            return group_name({"dimension": dim.name, "level": dim.reference, "label": label}, dims=self.dims)
+        return level_name(dim, dim.reference)
 
     @property
     def references_text(self) -> str:
@@ -219,6 +358,107 @@ class RecordedDiseasePage(Page):
             measure=condition,
             reference=dim.reference,
             outcome=f"to have {lower_first(self.label(condition))} recorded",
+            dims=self.dims,
+            subject=lower_first(self.label(condition)),
+        )
+
+    def _sentences(self, *parts: str) -> str:
+        return " ".join(p for p in parts if p)
+
+    def social_heading(self) -> str:
+        """The heading of the first section: "Deprivation" (also when the dataset has no such dimension)."""
+        if self.social is None or self.social.name == "imd_quintile":
+            return "Deprivation"
+        return self.social.label
+
+    def social_text(self) -> Any:
+        """What the first figure shows and the furthest rate ratios (Markdown: it cross-refers), or None."""
+        dim = self.social
+        if dim is None or not self.conditions:
+            return None
+        if dim.name == "imd_quintile":
+            shows = "@fig-prevalence-imd shows each condition across the five deprivation fifths."
+        else:
+            shows = (
+                f"@fig-prevalence-imd shows each condition across the {_number(len(dim.order))} "
+                f"{nouns(dim.noun or lower_first(dim.label))}."
+            )
+        return _markdown(
+            self._sentences(
+                shows,
+                self.ratio_sentence(dim.name, fallback=1),
+                self.ratio_sentence(dim.name, "diabetes", fallback=None),
+            )
+        )
+
+    def ethnicity_text(self) -> Any:
+        """The ethnic group section's sentences (Markdown: it cross-refers), or None without ethnic groups."""
+        if "ethnicity" not in self.dims or not self.conditions:
+            return None
+        return _markdown(
+            "@fig-prevalence-ethnicity compares ethnic groups. Several groups are small, so their intervals are "
+            "wide and some values are not published. "
+            + self.ratio_sentence("ethnicity", "diabetes")
+            + " People whose ethnic group is not recorded are shown as their own group: their rates suggest "
+            "whether missing ethnicity hides a difference."
+        )
+
+    def sex_text(self) -> Any:
+        """The sex section's sentences, or None without sex."""
+        if "sex" not in self.dims or not self.conditions:
+            return None
+        if "chd" in self.conditions:
+            why = (
+                "Men develop coronary heart disease earlier than women; differences between the sexes in "
+                "recorded disease can also reflect how symptoms are recognised."
+            )
+        else:
+            why = (
+                "Differences between the sexes in recorded disease can reflect how symptoms are recognised as "
+                "well as how common each condition is."
+            )
+        return _markdown(self._sentences(self.ratio_sentence("sex", "chd"), why))
+
+    def rising(self) -> tuple[int, int]:
+        """(conditions more common in the older than in the younger half of the published age bands, all)."""
+        data = self.published.frame.filter(
+            (pl.col("dimension") == "age_band") & pl.col("value").is_not_null()
+        )
+        if data.is_empty():
+            return 0, len(self.conditions)
+        halves = (
+            data.with_columns((pl.col("order") >= pl.col("order").median().over("measure")).alias("__old"))
+            .group_by("measure")
+            .agg(
+                pl.col("value").filter(pl.col("__old")).mean().alias("old"),
+                pl.col("value").filter(~pl.col("__old")).mean().alias("young"),
+            )
+        )
+        return int(halves.filter(pl.col("old") > pl.col("young")).height), len(self.conditions)
+
+    def age_text(self) -> Any:
+        """The age section's sentences (Markdown: it cross-refers), or None without age bands."""
+        if "age_band" not in self.dims or not self.conditions:
+            return None
+        rising, total = self.rising()
+        if rising == total:
+            which = "Every condition becomes" if total > 1 else "The condition becomes"
+            trend = f"{which} more common with age, which is why"
+        elif rising:
+            trend = f"{capitalise(_number(rising))} of the {_number(total)} conditions are more common in older age bands, which is why"
+        else:
+            trend = "Groups still differ in age, which is why"
+        return _markdown(
+            "@fig-prevalence-age shows crude (not standardised) rates by age band: within a five-year band "
+            f"standardising changes little. {trend} the other comparisons in this chapter are age-standardised."
+        )
+
+    def locality_text(self) -> Any:
+        """The locality section's sentences (Markdown: it cross-refers), or None without localities."""
+        if "locality" not in self.dims or not self.conditions:
+            return None
+        return _markdown(
+            self._sentences(self.ratio_sentence("locality"), f"@sec-geography {self.geography_text}")
         )
 
     @property
@@ -235,16 +475,39 @@ class RecordedDiseasePage(Page):
         )
 
     # -- figures ------------------------------------------------------------
+    def _figure_id(self, dim: Dimension) -> str:
+        if dim.name in FIGURES:
+            return FIGURES[dim.name][0]
+        return "prevalence-" + dim.name.lower().replace("_", "-")
+
     def figure(self, dimension: str) -> Any:
         """Small multiples of every condition by ``dimension`` (a dot chart each), or a skip note."""
-        fig_id, what = FIGURES[dimension]
         dim = self.dims.get(dimension)
         if dim is None or not self.conditions:
+            what = FIGURES[dimension][1] if dimension in FIGURES else dimension
             return self.skip(f"{what} column" if dim is None else "recorded conditions")
-        data = self.published.where(pl.col("dimension") == dimension).select(*FIGURE_DATA)
-        measure = "crude" if dimension == "age_band" else "age-standardised"
+        return self._figure(dim)
+
+    def social_figure(self) -> Any:
+        """The first section's figure (``@fig-prevalence-imd``): the first ordered dimension with a
+        disadvantaged end, numbered with its caption, or a skip note."""
+        dim = self.social
+        if dim is None:
+            return self.skip(
+                "deprivation (IMD) column, nor any other ordered groups with a disadvantaged end"
+            )
+        noun = "deprivation fifth" if dim.name == "imd_quintile" else dim.noun or lower_first(dim.label)
+        return numbered(
+            self.figure(dim.name),
+            label="fig-prevalence-imd",
+            caption=f"Age-standardised recorded prevalence by {noun}",
+        )
+
+    def _figure(self, dim: Dimension) -> Any:
+        data = self.published.where(pl.col("dimension") == dim.name).select(*FIGURE_DATA)
+        measure = "crude" if dim.name == "age_band" else "age-standardised"
         first = self.conditions[0]
-        group_title = GROUP_TITLES.get(dimension, dim.label)
+        group_title = GROUP_TITLES.get(dim.name, dim.label)
         return self.book.figure(
             lambda d: charts.small_multiples(
                 d,
@@ -256,13 +519,13 @@ class RecordedDiseasePage(Page):
                 value_title=f"{capitalise(measure)} prevalence (%)",
                 group_title=group_title,
             ),
-            id=fig_id,
+            id=self._figure_id(dim),
             title=f"Recorded prevalence of each condition by {lower_first(dim.label)} ({measure})",
             description=(
                 f"Dot charts, one per condition, of the {measure} recorded prevalence (%) with 95% "
                 f"confidence intervals for {self.book.each(dim.label)}. For "
                 f"{lower_first(self.label(first))}, it is "
-                + extremes(data.where(pl.col("measure") == first))
+                + extremes(data.where(pl.col("measure") == first), dims=self.dims)
                 + "."
             ),
             data=data,
@@ -270,63 +533,146 @@ class RecordedDiseasePage(Page):
             formats=RATIO_FORMATS,
         )
 
+    def other_sections(self) -> Any:
+        """A section (heading, figure, furthest rate ratio) for each other dimension (Markdown), or None."""
+        if not self.conditions or not self.others:
+            return None
+        parts = []
+        for dim in self.others:
+            ident = self._figure_id(dim)
+            figure = numbered(
+                self._figure(dim),
+                label=f"fig-{ident}",
+                caption=f"Age-standardised recorded prevalence by {dim.noun or lower_first(dim.label)}",
+            ).data
+            sentence = escape_markdown(self.ratio_sentence(dim.name))
+            parts.append(
+                f"### {escape_markdown(dim.label)} {{#sec-disease-{ident.removeprefix('prevalence-')}}}\n\n"
+                f"{figure}\n{sentence}\n"
+            )
+        return _markdown("\n".join(parts))
+
+    def others_heading(self) -> str:
+        """The heading over :meth:`other_sections`."""
+        return "Other groups"
+
     # -- the whole gradient -------------------------------------------------
+    @property
+    def gradients(self) -> list[Dimension]:
+        """The ordered dimensions the slope index is computed across (:attr:`Capabilities.gradients`)."""
+        return list(self.caps.gradients)
+
     @cached_property
     def indices(self) -> Published | None:
-        """SII, RII and concentration index of each condition across deprivation fifths, published.
+        """SII, RII and concentration index of each condition across each ordered dimension, published.
 
         From the published prevalence table: the populations as published weight
-        the regression, and conditions with a suppressed fifth are left out.
+        the regression, and conditions with a suppressed level are left out.
         """
-        if "imd_quintile" not in self.dims or not self.conditions:
+        if not self.gradients or not self.conditions:
             return None
         shown = self.published.frame
-        sii = gradient(shown.filter(pl.col("population") > 0), seed=self.config.seed, published=shown)
-        notes = pl.concat_str(
-            [pl.col("note"), pl.concat_str([pl.lit("concentration index "), pl.col("ci_note")])],
-            separator="; ",
-            ignore_nulls=True,
-        )
         labels = {c: self.label(c) for c in self.conditions}
-        frame = sii.join(concentration(shown, published=shown), on="measure", how="left").with_columns(
-            pl.col("measure").replace_strict(labels).alias("condition"),
-            pl.when(notes != "").then(notes).alias("note"),
+        frames = []
+        for dim in self.gradients:
+            sii = gradient(
+                shown.filter(pl.col("population") > 0), dimension=dim, seed=self.config.seed, published=shown
+            )
+            if sii.is_empty():
+                continue
+            notes = pl.concat_str(
+                [pl.col("note"), pl.concat_str([pl.lit("concentration index "), pl.col("ci_note")])],
+                separator="; ",
+                ignore_nulls=True,
+            )
+            frame = sii.join(
+                concentration(shown, dimension=dim, published=shown), on="measure", how="left"
+            ).with_columns(
+                pl.col("measure").replace_strict(labels).alias("condition"),
+                pl.when(notes != "").then(notes).alias("note"),
+                pl.lit(dim.label).alias("dimension"),
+            )
+            frames.append(frame)
+        if not frames:
+            return None
+        columns = [*(["dimension"] if len(frames) > 1 else []), *SII_DATA]
+        table = pl.concat(frames, how="vertical_relaxed").select(columns)
+        return self.book.publish(table, counts=["population"], by=[])
+
+    def gradient_title(self) -> str:
+        """The title of the gradient table: "... across deprivation fifths"."""
+        if len(self.gradients) == 1:
+            dim = self.gradients[0]
+            return (
+                f"Slope and relative index of inequality across {nouns(dim.noun or lower_first(dim.label))}"
+            )
+        return "Slope and relative index of inequality across each ordered dimension"
+
+    def gradient_intro(self) -> Any:
+        """What the gradient table measures (Markdown), or None when there is no table."""
+        if self.indices is None:
+            return None
+        if [d.name for d in self.gradients] == ["imd_quintile"]:
+            return _markdown(GRADIENT_DEPRIVATION)
+        levels = join(
+            [f"all {_number(len(d.order))} {nouns(d.noun or lower_first(d.label))}" for d in self.gradients]
         )
-        return self.book.publish(frame.select(*SII_DATA), counts=["population"], by=[])
+        return _markdown(GRADIENT_ANY.format(levels=levels))
 
     def gradient_table(self) -> Any:
         """The SII/RII table, or a skip note."""
         if self.indices is None:
-            return self.skip("deprivation (IMD) column")
-        return self.book.table(
-            self.indices,
-            id="sii",
-            title="Slope and relative index of inequality across deprivation fifths",
-            columns=SII_COLUMNS,
-            formats=SII_FORMATS,
+            if not self.gradients:
+                return self.skip(
+                    "deprivation (IMD) column, nor any other ordered groups with a disadvantaged end and "
+                    "enough levels for a slope index"
+                )
+            return self.book.skip("recorded conditions with enough cases in every level")
+        columns = (
+            {"dimension": "Dimension", **SII_COLUMNS} if "dimension" in self.indices.columns else SII_COLUMNS
         )
+        table = self.book.table(
+            self.indices, id="sii", title=self.gradient_title(), columns=columns, formats=SII_FORMATS
+        )
+        return numbered(table, label="tbl-sii", caption=self.gradient_title())
 
     @property
     def steepest_sentence(self) -> str:
-        """The condition with the most negative SII (steepest towards deprived areas), or nothing.
+        """The condition with the most negative SII (steepest towards the disadvantaged end), or nothing.
 
         Nothing when no condition has a negative SII: the steepest gradient would then
-        not be towards deprived areas.
+        not be towards the disadvantaged end.
         """
         if self.indices is None:
             return ""
-        steepest = self.indices.frame.filter(pl.col("sii") < 0).sort("sii").head(1)
+        frame = self.indices.frame
+        first = self.gradients[0]
+        if "dimension" in frame.columns:
+            frame = frame.filter(pl.col("dimension") == first.label)
+        steepest = frame.filter(pl.col("sii") < 0).sort("sii").head(1)
         if steepest.is_empty():
             return ""
         r = steepest.row(0, named=True)
+        numbers = (
+            f"an SII of {fmt(r['sii'], 2)} percentage points (95% CI {fmt(r['sii_lower'], 2)} to "
+            f"{fmt(r['sii_upper'], 2)})"
+        )
+        if first.name == "imd_quintile":
+            return (
+                f"The steepest gradient towards deprived areas is for {lower_first(r['condition'])}: {numbers}, "
+                f"so the most deprived end has {fmt(1 / r['rii'], 1)} times the rate of the least deprived end."
+            )
         return (
-            f"The steepest gradient towards deprived areas is for {lower_first(r['condition'])}: an SII of "
-            f"{fmt(r['sii'], 2)} percentage points (95% CI {fmt(r['sii_lower'], 2)} to "
-            f"{fmt(r['sii_upper'], 2)}), so the most deprived end has "
-            f"{fmt(1 / r['rii'], 1)} times the rate of the least deprived end."
+            f"The steepest gradient towards the more disadvantaged end of {nouns(first.noun or lower_first(first.label))} "
+            f"is for {lower_first(r['condition'])}: {numbers}, so the most disadvantaged end has "
+            f"{fmt(1 / r['rii'], 1)} times the rate of the least disadvantaged end."
         )
 
-    # -- deprivation and ethnicity together ---------------------------------
+    def steepest(self) -> Any:
+        """:attr:`steepest_sentence` as a paragraph, or None."""
+        return _markdown(self.steepest_sentence)
+
+    # -- two dimensions together ---------------------------------------------
     @property
     def focus(self) -> str | None:
         """The condition of the intersection heat map: diabetes, else the first condition."""
@@ -337,49 +683,114 @@ class RecordedDiseasePage(Page):
         """The focus condition mid-sentence ("diabetes"), or "the condition"."""
         return lower_first(self.label(self.focus)) if self.focus else "the condition"
 
+    @property
+    def pair(self) -> tuple[Dimension, Dimension] | None:
+        """The two dimensions of the heat map: the first section's and ethnic group (else the next one)."""
+        rows = self.social
+        if rows is None:
+            return None
+        columns = self.dims.get("ethnicity") or next(
+            (d for d in self.dims.values() if d.name not in (rows.name, "age_band")), None
+        )
+        return None if columns is None else (rows, columns)
+
+    def intersection_heading(self) -> str:
+        """ "Deprivation and ethnicity together", or the two dimensions' labels."""
+        pair = self.pair
+        if pair is None or (pair[0].name, pair[1].name) == ("imd_quintile", "ethnicity"):
+            return "Deprivation and ethnicity together"
+        return f"{pair[0].label} and {lower_first(pair[1].label)} together"
+
+    def _words(self, dim: Dimension) -> str:
+        return {"imd_quintile": "deprivation", "ethnicity": "ethnicity"}.get(dim.name) or lower_first(
+            dim.label
+        )
+
+    def intersection_text(self) -> Any:
+        """What the heat map shows (Markdown: it cross-refers), or None when there is none."""
+        pair = self.pair
+        if pair is None or self.focus is None:
+            return None
+        rows, columns = pair
+        return _markdown(
+            f"Inequalities can compound: a group may be disadvantaged by both {self._words(rows)} and "
+            f"{self._words(columns)}. @fig-intersection shows age-standardised prevalence of "
+            f"{self.focus_name} for every combination of {rows.noun or lower_first(rows.label)} and "
+            f"{columns.noun or lower_first(columns.label)}. Cells with fewer than 10 people with the condition "
+            f"have no standardised rate.{self.suppress_text}"
+        )
+
     def intersection_figure(self) -> Any:
-        """Heat map of the focus condition by deprivation fifth and ethnic group, or a skip note."""
-        focus = self.focus
-        if focus is None or "imd_quintile" not in self.dims or "ethnicity" not in self.dims:
-            return self.skip("deprivation or ethnicity columns")
+        """Heat map of the focus condition by the two dimensions, or a skip note."""
+        focus, pair = self.focus, self.pair
+        if focus is None or pair is None:
+            if not self.conditions:
+                return self.skip("recorded conditions")
+            if self.social is None:
+                return self.skip(NO_ORDERED_TO_COMBINE)
+            return self.skip(f"other dimension to combine with {lower_first(self.social.label)}")
+        rows, columns = pair
         cross = self.book.publish(
-            intersection(self.people, self.config, condition=focus),
+            intersection(self.people, self.config, condition=focus, rows=rows.name, columns=columns.name),
             counts=COUNTS,
             by=[],
             across=["row_label", "column_label"],
             recompute=recompute_dsr,
         )
-        ethnicity, imd = self.dims["ethnicity"], self.dims["imd_quintile"]
         label = self.label(focus)
-        return self.book.figure(
+        row_title = GROUP_TITLES.get(rows.name, rows.label)
+        column_title = columns.label
+        default = (rows.name, columns.name) == ("imd_quintile", "ethnicity")
+        title = (
+            f"{label}: age-standardised prevalence by deprivation fifth and ethnic group"
+            if default
+            else f"{label}: age-standardised prevalence by {lower_first(rows.label)} and {lower_first(columns.label)}"
+        )
+        caption = (
+            "Age-standardised prevalence by deprivation fifth and ethnic group"
+            if default
+            else f"Age-standardised prevalence by {rows.noun or lower_first(rows.label)} and "
+            f"{columns.noun or lower_first(columns.label)}"
+        )
+        figure = self.book.figure(
             lambda d: charts.heatmap(
                 d,
                 x="column_label",
                 y="row_label",
-                title=f"{label}: deprivation and ethnic group",
-                x_order=[ethnicity.label_of(x) for x in ethnicity.order],
-                y_order=[imd.label_of(x) for x in imd.order],
+                title=f"{label}: deprivation and ethnic group"
+                if default
+                else f"{label}: {lower_first(rows.label)} and {lower_first(columns.label)}",
+                x_order=[columns.label_of(x) for x in columns.order],
+                y_order=[rows.label_of(x) for x in rows.order],
                 legend_title="Age-standardised prevalence (%)",
-                x_title="Ethnic group",
-                y_title="Deprivation fifth",
+                x_title=column_title,
+                y_title=row_title,
             ),
             id="intersection",
-            title=f"{label}: age-standardised prevalence by deprivation fifth and ethnic group",
+            title=title,
             description=(
-                f"Heat map of age-standardised {lower_first(label)} prevalence (%) with deprivation "
-                "fifths as rows and ethnic groups as columns; darker cells have higher prevalence. Empty "
-                "cells have too few people to publish."
+                f"Heatmap of age-standardised {lower_first(label)} prevalence (%) with "
+                f"{nouns(rows.noun or lower_first(rows.label))} as rows and "
+                f"{nouns(columns.noun or lower_first(columns.label))} as columns; darker cells have higher "
+                "prevalence. Empty cells have too few people to publish."
             ),
             data=cross,
-            columns=INTERSECTION_COLUMNS,
+            columns=ci_columns(
+                "Rate (%)",
+                row_label=row_title,
+                column_label=column_title,
+                events="People with the condition",
+                population="People",
+            ),
         )
+        return numbered(figure, label="fig-intersection", caption=caption)
 
     # -- all the numbers ----------------------------------------------------
     def download(self) -> Any:
         """The whole published prevalence table as a CSV download, or a skip note."""
         if not self.conditions:
             return self.skip("recorded conditions")
-        kept = [c for c in self.table.columns if c not in (*NOT_DOWNLOADED, "variance")]
+        kept = [c for c in self.published.columns if c in self.table.columns and c not in NOT_DOWNLOADED]
         return self.book.download(
             self.published.select(*kept),
             id="prevalence-all",

@@ -8,29 +8,37 @@ A value that was suppressed is described as "not published (too few people)".
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias
 
 import polars as pl
 
+from healthgap.config import DEFAULT_DIMENSIONS, Dimension
 from healthgap.descriptive import LEVEL
 from healthgap.disclosure import Published
 from healthgap.text import format_number, lower_first
 
 __all__ = [
     "SUPPRESSED_TEXT",
+    "Dims",
     "Table",
     "compare",
     "extremes",
     "fmt",
     "gap_sentence",
     "group_name",
+    "level_name",
     "lower_first",
+    "nouns",
     "ratio_phrase",
     "ratio_sentence",
     "row_of",
     "than",
     "value_of",
 ]
+
+#: The dimensions a sentence names groups of: by name, or a sequence (pages pass their own, resolved).
+Dims: TypeAlias = Mapping[str, Dimension] | Iterable[Dimension] | None
 
 SUPPRESSED_TEXT = "not published (too few people)"
 
@@ -61,28 +69,79 @@ def value_of(table: Table, level: str, column: str = "value", **filters: str) ->
     return None if row is None else row.get(column)
 
 
-def group_name(row: dict[str, Any], *, people: bool = False) -> str:
-    """How a group reads in a sentence.
+def _dims(dims: Dims) -> Mapping[str, Dimension]:
+    if dims is None:
+        return DEFAULT_DIMENSIONS
+    if isinstance(dims, Mapping):
+        return dims
+    return {d.name: d for d in dims}
+
+
+def nouns(noun: str) -> str:
+    """The plural of a dimension's noun: "deprivation fifths", "sexes", "localities", "education levels"."""
+    if noun.endswith(("s", "x", "sh", "ch")):
+        return noun + "es"
+    if noun.endswith("y") and not noun.endswith(("ay", "ey", "oy", "uy")):
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def level_name(dimension: Dimension, level: str, label: str | None = None) -> str:
+    """How one group of ``dimension`` reads in a sentence, from its noun, order and labels.
+
+    Deprivation: 'the most deprived fifth', 'deprivation fifth 3'; ethnic groups: 'the
+    Asian group', 'people with no ethnic group recorded'; sex: 'women', 'men'; age bands:
+    'people aged 50-54'; localities: their name. Any other ordered dimension with a
+    disadvantaged end: 'the most disadvantaged education level (some high school)',
+    'education level 2 (high school diploma)', 'the least disadvantaged education level
+    (college degree)'; other ordered dimensions 'income band 3'; other groups 'the White
+    group'.
+    """
+    level = str(level)
+    label = str(label) if label is not None else dimension.label_of(level)
+    name = dimension.name
+    if name == "age_band":
+        return f"people aged {label}"
+    if name == "sex":
+        return {"female": "women", "male": "men"}.get(level, label)
+    if name == "ethnicity":
+        return "people with no ethnic group recorded" if level == "Not stated" else f"the {label} group"
+    if name == "imd_quintile" and dimension.order == DEFAULT_DIMENSIONS[name].order:
+        return {"1": "the most deprived fifth", "5": "the least deprived fifth"}.get(
+            level, f"deprivation fifth {level}"
+        )
+    if name == "locality":
+        return label
+    noun = dimension.noun or lower_first(dimension.label)
+    said = "" if label == level else f" ({lower_first(label)})"
+    if dimension.ordered and dimension.disadvantaged and len(dimension.order) >= 2:
+        worst, best = (
+            (dimension.order[0], dimension.order[-1])
+            if dimension.disadvantaged == "first"
+            else (dimension.order[-1], dimension.order[0])
+        )
+        if level in (worst, best):
+            end = "most" if level == worst else "least"
+            return f"the {end} disadvantaged {noun}" + (said or f" ({level})")
+    if dimension.ordered:
+        return f"{noun} {level}{said}"
+    return f"the {label} group"
+
+
+def group_name(row: dict[str, Any], *, people: bool = False, dims: Dims = None) -> str:
+    """How a group reads in a sentence (:func:`level_name` of its dimension).
 
     ``people=False``: 'the most deprived fifth', 'the Asian group', 'women', 'Ipswich';
     ``people=True``: 'people in the most deprived fifth', 'people in Ipswich', 'women'.
+    ``dims``: the dimensions of the book (default: the built-in ones); a row of a
+    dimension not among them is named by its label.
     """
-    dim, level, label = row.get("dimension"), str(row.get(LEVEL)), str(row.get("label"))
-    if dim == "age_band":
-        return f"people aged {label}"
-    if dim == "sex":
-        return {"female": "women", "male": "men"}.get(level, label)
-    if dim == "ethnicity" and level == "Not stated":
-        return "people with no ethnic group recorded"
-    if dim == "imd_quintile":
-        name = {"1": "the most deprived fifth", "5": "the least deprived fifth"}.get(
-            level, f"deprivation fifth {level}"
-        )
-    elif dim == "ethnicity":
-        name = f"the {label} group"
-    else:
-        name = label
-    return f"people in {name}" if people else name
+    dim_name, level, label = row.get("dimension"), str(row.get(LEVEL)), str(row.get("label"))
+    dimension = _dims(dims).get(str(dim_name))
+    name = level_name(dimension, level, label) if dimension is not None else label
+    if people and not name.startswith(("people", "women", "men")):
+        return f"people in {name}"
+    return name
 
 
 def _in(name: str) -> str:
@@ -90,7 +149,9 @@ def _in(name: str) -> str:
     return ("among " if name.startswith(("people", "women", "men")) else "in ") + name
 
 
-def extremes(table: Table, *, column: str = "value", dp: int = 1, suffix: str = "%") -> str:
+def extremes(
+    table: Table, *, column: str = "value", dp: int = 1, suffix: str = "%", dims: Dims = None
+) -> str:
     """'highest in A (x%) and lowest in B (y%)' over the published rows of ``table``.
 
     When the highest and lowest values read the same (to ``dp`` decimals) the groups
@@ -107,15 +168,15 @@ def extremes(table: Table, *, column: str = "value", dp: int = 1, suffix: str = 
         return "not published for any group (too few people)"
     if rows.height == 1:
         r = rows.row(0, named=True)
-        return f"published only {_in(group_name(r))} ({fmt(r[column], dp, suffix=suffix)})"
+        return f"published only {_in(group_name(r, dims=dims))} ({fmt(r[column], dp, suffix=suffix)})"
     hi = rows.sort(column, descending=True).row(0, named=True)
     lo = rows.sort(column).row(0, named=True)
     if fmt(hi[column], dp) == fmt(lo[column], dp):
         every = "every group" if rows.height == _frame(table).height else "every published group"
         return f"the same in {every} ({fmt(hi[column], dp, suffix=suffix)})"
     return (
-        f"highest {_in(group_name(hi))} ({fmt(hi[column], dp, suffix=suffix)}) and lowest "
-        f"{_in(group_name(lo))} ({fmt(lo[column], dp, suffix=suffix)})"
+        f"highest {_in(group_name(hi, dims=dims))} ({fmt(hi[column], dp, suffix=suffix)}) and lowest "
+        f"{_in(group_name(lo, dims=dims))} ({fmt(lo[column], dp, suffix=suffix)})"
     )
 
 
@@ -145,6 +206,7 @@ def gap_sentence(
     dp: int = 1,
     suffix: str = "%",
     unit: str | None = None,
+    dims: Dims = None,
     **filters: str,
 ) -> str:
     """A full sentence comparing two groups, or saying why they cannot be compared.
@@ -158,8 +220,8 @@ def gap_sentence(
     rb = row_of(table, reference, **filters)
     a = None if ra is None else ra.get(column)
     b = None if rb is None else rb.get(column)
-    na = group_name(ra) if ra else f"group {level}"
-    nb = group_name(rb) if rb else f"group {reference}"
+    na = group_name(ra, dims=dims) if ra else f"group {level}"
+    nb = group_name(rb, dims=dims) if rb else f"group {reference}"
     if a is None or b is None:
         return (
             f"{subject[:1].upper() + subject[1:]} cannot be compared between {na} and {nb} because "
@@ -204,11 +266,15 @@ def ratio_sentence(
     reference: str,
     outcome: str,
     adjusted: str = "After allowing for age, ",
+    dims: Dims = None,
+    subject: str | None = None,
 ) -> str:
     """The group whose rate ratio is furthest from 1, as a sentence.
 
     ``outcome`` completes '... were 1.7 times as likely {outcome} as ...', e.g.
     ``"to have diabetes recorded"``. Uses the published (protected) rate ratios.
+    ``subject`` names the measure when no ratio can be published ("Rate ratios of
+    stroke by ..."), so that the sentence is not read as covering every measure.
 
     References
     ----------
@@ -231,7 +297,8 @@ def ratio_sentence(
             if "dimension_label" in sub.columns and sub.height
             else dimension
         )
-        return f"Rate ratios by {what} could not be published because some groups are too small."
+        of = f" of {subject}" if subject else ""
+        return f"Rate ratios{of} by {what} could not be published because some groups are too small."
     r = (
         rows.with_columns(pl.col("rate_ratio").log().abs().alias("__d"))
         .sort("__d", descending=True)
@@ -239,8 +306,8 @@ def ratio_sentence(
     )
     sig = r["rr_lower"] is not None and r["rr_upper"] is not None and (r["rr_lower"] > 1 or r["rr_upper"] < 1)
     return (
-        f"{adjusted}{group_name(r, people=True)} were {ratio_phrase(r['rate_ratio'])} {outcome} "
-        f"{than(r['rate_ratio'])} {group_name(ref, people=True)} (rate ratio {fmt(r['rate_ratio'], 2)}, "
+        f"{adjusted}{group_name(r, people=True, dims=dims)} were {ratio_phrase(r['rate_ratio'])} {outcome} "
+        f"{than(r['rate_ratio'])} {group_name(ref, people=True, dims=dims)} (rate ratio {fmt(r['rate_ratio'], 2)}, "
         f"95% CI {fmt(r['rr_lower'], 2)} to {fmt(r['rr_upper'], 2)})"
         + ("." if sig else "; the difference could be due to chance.")
     )

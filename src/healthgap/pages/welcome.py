@@ -1,12 +1,18 @@
 """The welcome page: what the report covers, the five headline findings and how to read it.
 
 The numbers of the findings come from :mod:`healthgap.descriptive.headlines`
-(exact aggregates, published here once, then read); this module words them.
-:func:`headlines` gives the worded findings without a page (tests, notebooks).
+(exact aggregates, published here once, then read); this module words them with
+the dataset's own words: the dimension's noun and level labels
+(:func:`~healthgap.pages.sentences.level_name`), the measures' and indicators'
+labels. :func:`headlines` gives the worded findings without a page (tests,
+notebooks). A finding the data cannot support is left out of the list and named
+in one note (:meth:`WelcomePage.findings_skipped`); one whose group is too small
+to publish says so in the list.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property, partial
@@ -14,16 +20,18 @@ from typing import Any
 
 import polars as pl
 
-from healthgap.config import Config
-from healthgap.contract import CONDITION_LABELS
+from healthgap.config import DEFAULT_DIMENSIONS, Config, Dimension
+from healthgap.descriptive import measure_label
 from healthgap.descriptive import population as pop
 from healthgap.descriptive.headlines import (
-    FIFTH_SUPPRESSED,
+    LEVEL_SUPPRESSED,
+    MIN_GRADIENT_LEVELS,
     NO_CONDITIONS,
-    NO_DEPRIVATION,
+    NO_DIMENSION,
+    NO_EXPECTED,
+    NO_GRADIENT,
     NO_OUTCOMES,
-    NO_REFERENCE,
-    NO_STATIN,
+    NO_TREATMENT,
     OBSERVED_EXPECTED,
     TOO_FEW,
     Finding,
@@ -32,12 +40,12 @@ from healthgap.descriptive.headlines import (
     headline_numbers,
     headline_tables,
 )
-from healthgap.descriptive.outcomes import OUTCOME_LABELS
 from healthgap.disclosure import Published, publish
 from healthgap.pages.base import Page
 from healthgap.pages.capabilities import Capabilities
-from healthgap.pages.population import registered, size
-from healthgap.text import interval, join, lower_first, num
+from healthgap.pages.population import holds
+from healthgap.pages.sentences import level_name, nouns
+from healthgap.text import capitalise, count, interval, join, lower_first, num
 
 __all__ = [
     "WelcomePage",
@@ -58,14 +66,20 @@ __all__ = [
     "outcomes_text",
     "geography_text",
     "place_text",
+    "asks_text",
+    "models_text",
+    "findings_heading",
+    "skipped_note",
     "TITLES",
+    "OUTCOME_TITLES",
     "WHY",
     "SUBJECTS",
+    "LACKING",
 ]
 
-#: The title of each finding (the outcome's label for ``outcome_ratio`` when there is one).
+#: The title of each finding (the outcome's label for ``outcome_ratio``; the dimension's for the first).
 TITLES = {
-    "prevalence_gap": "Recorded disease and deprivation",
+    "prevalence_gap": "Recorded disease and {topic}",
     "slope": "Slope index of inequality",
     "underdiagnosis": "Under-diagnosis",
     "treatment_gap": "Treatment gap",
@@ -73,22 +87,33 @@ TITLES = {
 }
 #: Why a finding is not available, by reason.
 WHY = {
-    NO_DEPRIVATION: "the dataset has no deprivation (IMD) column",
+    NO_DIMENSION: (
+        "the dataset has no groups to compare two of (an ordered dimension with a disadvantaged end, such "
+        "as deprivation, or a dimension of two groups, such as sex)"
+    ),
+    NO_GRADIENT: (
+        "the dataset has no ordered dimension with a disadvantaged end and at least {n} levels, such as "
+        "deprivation fifths"
+    ),
     NO_CONDITIONS: "the dataset has no conditions",
     TOO_FEW: "too few people in a group",
-    FIFTH_SUPPRESSED: "a deprivation fifth has too few cases",
-    NO_STATIN: "the dataset has no statin prescribing",
+    LEVEL_SUPPRESSED: "{a} {noun} has too few cases",
+    NO_TREATMENT: "the dataset has no treatment indicator that can be computed",
     NO_OUTCOMES: "the dataset has no outcome columns",
-    NO_REFERENCE: "the least deprived fifth is not the reference group",
+    NO_EXPECTED: "the dataset has neither true disease status nor sex, which the expected number of cases needs",
 }
+#: Reasons that are about what the data lacks: said once, in the note under the findings.
+LACKING = (NO_DIMENSION, NO_GRADIENT, NO_CONDITIONS, NO_TREATMENT, NO_OUTCOMES, NO_EXPECTED)
 #: What a finding that is about a named condition or outcome calls itself when it cannot be reported.
 SUBJECTS = {
-    "prevalence_gap": "The deprivation gap in {name}",
+    "prevalence_gap": "The {topic} gap in {name}",
     "slope": "The slope index of inequality for {name}",
     "underdiagnosis": "Under-diagnosis of {name}",
     "treatment_gap": "The statin treatment gap",
-    "outcome_ratio": "The deprivation gap in {name}",
+    "outcome_ratio": "The {topic} gap in {name}",
 }
+#: The statin treatment gap, worded as it always was ("... who should be offered a statin ...").
+STATIN = "statin"
 _NA = "{what} cannot be reported: {why}."
 #: Said after a comparison whose interval includes no difference.
 _CHANCE = "; the difference could be due to chance."
@@ -104,8 +129,61 @@ _SYNTHETIC = "a synthetic population: computer-generated people whose inequaliti
 _KNOWN_ANSWER = ", so that every method in the report can be checked against a known answer"
 #: How the chapter list names each area column.
 AREA_WORDS = {"lsoa": "small areas", "gp_practice": "GP practices", "locality": "localities"}
-#: What the risk model predicts, by its target column.
+#: What the risk model predicts, by its target column (others: the measure's label).
 MODEL_TARGETS = {"cvd_admissions": "emergency admissions", "cvd_death": "deaths from cardiovascular disease"}
+#: How the opening paragraph names each built-in dimension (others: their noun).
+DIMENSION_WORDS = {
+    "imd_quintile": "deprivation",
+    "ethnicity": "ethnic group",
+    "sex": "sex",
+    "age_band": "age",
+}
+_NUMBERS = ("No", "One", "Two", "Three", "Four", "Five")
+
+
+# -- naming groups ------------------------------------------------------------------
+
+
+def _topic(dimension: Dimension | None) -> str:
+    """What the first finding is about: "deprivation", "education level", "sex"."""
+    if dimension is None:
+        return "deprivation"
+    return DIMENSION_WORDS.get(dimension.name) or lower_first(dimension.label)
+
+
+def _names(values: dict[str, Any]) -> tuple[str, str]:
+    """The two groups of a finding as a sentence names them (deprivation's ends by default)."""
+    dim: Dimension = values.get("dimension") or DEFAULT_DIMENSIONS["imd_quintile"]
+    most, least = values.get("most_level") or "1", values.get("least_level") or "5"
+    return level_name(dim, most), level_name(dim, least)
+
+
+def _plural(name: str) -> bool:
+    return name.startswith(("people", "women", "men"))
+
+
+def _in(name: str) -> str:
+    return ("among " if _plural(name) else "in ") + name
+
+
+def _people(name: str) -> str:
+    return name if _plural(name) else f"people in {name}"
+
+
+def _deprivation(values: dict[str, Any]) -> bool:
+    dim = values.get("dimension")
+    return dim is None or dim.name == "imd_quintile"
+
+
+def _label(config: Config | None, name: str | None) -> str:
+    if not name:
+        return ""
+    if config is None:
+        from healthgap.contract import CONTRACT
+
+        column = CONTRACT.get(name)
+        return column.label if column is not None else name
+    return measure_label(config, name)
 
 
 # -- the headline findings ------------------------------------------------------
@@ -134,16 +212,38 @@ class Headline:
         """Whether the data allowed the finding to be published."""
         return self.finding.available
 
+    @property
+    def lacking(self) -> bool:
+        """Whether the finding is missing because the data lack what it needs (not for too few people)."""
+        return not self.finding.available and self.finding.reason in LACKING
+
     def __str__(self) -> str:
         return self.text
+
+
+def _escape(text: str) -> str:
+    """``text`` for a Markdown list item: characters Markdown would read as markup, escaped."""
+    return "".join("\\" + ch if ch in "\\`*_[]<>#|" else ch for ch in " ".join(text.split()))
 
 
 class WordedHeadlines(Headlines[Headline]):
     """The five findings with their sentences."""
 
+    @property
+    def shown(self) -> list[Headline]:
+        """The findings the list shows: all but those the data lack what they need for."""
+        return [h for h in self if not h.lacking]
+
+    @property
+    def skipped(self) -> list[Headline]:
+        """The findings the data lack what they need for (named in one note)."""
+        return [h for h in self if h.lacking]
+
     def markdown(self) -> str:
-        """The findings as a numbered Markdown list."""
-        return "\n".join(f"{i}. **{h.title}.** {h.text}" for i, h in enumerate(self, start=1))
+        """The shown findings as a numbered Markdown list ("" when none can be shown)."""
+        return "\n".join(
+            f"{i}. **{_escape(h.title)}.** {_escape(h.text)}" for i, h in enumerate(self.shown, start=1)
+        )
 
     def frame(self) -> pl.DataFrame:
         """One row per finding: ``finding``, ``title``, ``sentence``, ``available`` (the download)."""
@@ -158,39 +258,69 @@ class WordedHeadlines(Headlines[Headline]):
         )
 
 
-def _condition(finding: Finding) -> str:
-    return lower_first(CONDITION_LABELS[finding.values["condition"]])
+#: How the titles name the CVD profile's outcomes (others: their label).
+OUTCOME_TITLES = {"cvd_admissions": "Emergency CVD admissions", "cvd_death": "CVD deaths"}
 
 
-def title_of(finding: Finding) -> str:
-    """The finding's title; the outcome's label (e.g. "Emergency CVD admissions") for ``outcome_ratio``."""
-    outcome = finding.values.get("outcome")
+def _subject(config: Config | None, name: str) -> str:
+    """A condition or outcome as a finding's title or subject names it."""
+    return OUTCOME_TITLES.get(name) or _label(config, name)
+
+
+def title_of(finding: Finding, config: Config | None = None) -> str:
+    """The finding's title; the outcome's name (e.g. "Emergency CVD admissions") for ``outcome_ratio``."""
+    values = finding.values
+    outcome = values.get("outcome")
     if finding.key == "outcome_ratio" and outcome:
-        return OUTCOME_LABELS.get(outcome, TITLES["outcome_ratio"])
+        return _subject(config, outcome)
+    if finding.key == "prevalence_gap":
+        return TITLES["prevalence_gap"].format(topic=_topic(values.get("dimension")))
     return TITLES[finding.key]
 
 
-def unavailable_text(finding: Finding) -> str:
-    """Why the finding cannot be reported: ``"Treatment gap cannot be reported: ..."``."""
+def _why(finding: Finding) -> str:
+    why = WHY.get(finding.reason or "", "it is not available")
+    if finding.reason == NO_GRADIENT:
+        return why.format(n=count(MIN_GRADIENT_LEVELS))
+    if finding.reason == LEVEL_SUPPRESSED:
+        dim: Dimension | None = finding.values.get("dimension")
+        if dim is None or dim.name == "imd_quintile":
+            return "a deprivation fifth has too few cases"
+        noun = dim.noun or lower_first(dim.label)
+        return why.format(a="an" if noun[:1] in "aeiou" else "a", noun=noun)
+    if finding.reason == NO_TREATMENT and finding.values.get("problem"):
+        return f"{why} (it {finding.values['problem']})"
+    return why
+
+
+def unavailable_text(finding: Finding, config: Config | None = None) -> str:
+    """Why the finding cannot be reported: ``"The treatment gap cannot be reported: ..."``."""
     values = finding.values
     name = values.get("condition") or values.get("outcome")
-    if finding.reason in (TOO_FEW, FIFTH_SUPPRESSED, NO_REFERENCE) and (
-        name or finding.key == "treatment_gap"
-    ):
-        label = CONDITION_LABELS.get(name or "") or OUTCOME_LABELS.get(name or "", name)
-        what = SUBJECTS[finding.key].format(name=lower_first(label or ""))
+    indicator = values.get("indicator")
+    if finding.key == "treatment_gap" and finding.reason == TOO_FEW:
+        what = (
+            "The statin treatment gap"
+            if indicator is None or indicator.name == STATIN
+            else f"The gap in {lower_first(indicator.label)}"
+        )
+    elif finding.reason in (TOO_FEW, LEVEL_SUPPRESSED) and name:
+        what = SUBJECTS[finding.key].format(
+            name=lower_first(_subject(config, name)), topic=_topic(values.get("dimension"))
+        )
     else:
-        what = title_of(finding)
-    return _NA.format(what=what, why=WHY.get(finding.reason or "", "it is not available"))
+        what = title_of(finding, config)
+    return _NA.format(what=what, why=_why(finding))
 
 
-def prevalence_gap_text(finding: Finding) -> str:
-    """Recorded prevalence (DSR) in the most and least deprived fifths: the gap, or that there is no clear one."""
+def prevalence_gap_text(finding: Finding, config: Config | None = None) -> str:
+    """Recorded prevalence (DSR) in the two groups: the gap, or that there is no clear one."""
     v = finding.values
+    a, b = _names(v)
+    where = " of the population" if _deprivation(v) else ""
     start = (
-        f"After allowing for differences in age, recorded {_condition(finding)} was "
-        f"{num(v['most'], 1)}% in the most deprived fifth of the population and "
-        f"{num(v['least'], 1)}% in the least deprived fifth"
+        f"After allowing for differences in age, recorded {lower_first(_label(config, v['condition']))} was "
+        f"{num(v['most'], 1)}% {_in(a)}{where} and {num(v['least'], 1)}% {_in(b)}"
     )
     ratio = v["ratio"]
     if v["clear"]:
@@ -204,20 +334,32 @@ def prevalence_gap_text(finding: Finding) -> str:
     return f"{start}: no clear difference{why}"
 
 
-def slope_text(finding: Finding) -> str:
+def slope_text(finding: Finding, config: Config | None = None) -> str:
     """The slope index of inequality, in percentage points, with its interval and sign convention.
 
     When the interval includes 0 the sentence says that the difference could be due to chance.
     """
     v = finding.values
-    direction = "more deprived" if v["sii"] < 0 else "less deprived"
+    name = lower_first(_label(config, v["condition"]))
     lo, hi = v["sii_lower"], v["sii_upper"]
     clear = lo is not None and hi is not None and (hi < 0 or lo > 0)
+    end = "." if clear else _CHANCE
+    dim: Dimension | None = v.get("dimension")
+    if dim is None or dim.name == "imd_quintile":
+        direction = "more deprived" if v["sii"] < 0 else "less deprived"
+        return (
+            f"Across the whole deprivation gradient, age-standardised recorded {name} "
+            f"is {num(abs(v['sii']), 2)} percentage points higher in {direction} areas "
+            f"(slope index of inequality {num(v['sii'], 2)}, {interval(lo, hi)}; "
+            "a negative value means higher in more deprived areas)" + end
+        )
+    direction = "more" if v["sii"] < 0 else "less"
+    noun = dim.noun or lower_first(dim.label)
     return (
-        f"Across the whole deprivation gradient, age-standardised recorded {_condition(finding)} "
-        f"is {num(abs(v['sii']), 2)} percentage points higher in {direction} areas "
+        f"Across all {count(len(dim.order))} {nouns(noun)}, age-standardised recorded {name} "
+        f"is {num(abs(v['sii']), 2)} percentage points higher towards the {direction} disadvantaged end "
         f"(slope index of inequality {num(v['sii'], 2)}, {interval(lo, hi)}; "
-        "a negative value means higher in more deprived areas)" + ("." if clear else _CHANCE)
+        "a negative value means higher towards the more disadvantaged end)" + end
     )
 
 
@@ -229,61 +371,69 @@ def _differs(lower: float | None, upper: float | None) -> bool:
     return lower is not None and upper is not None and (lower > 1 or upper < 1)
 
 
-def underdiagnosis_text(finding: Finding) -> str:
+def underdiagnosis_text(finding: Finding, config: Config | None = None) -> str:
     """Detection (recorded among the truly affected), or observed/expected recorded cases without true status."""
     v = finding.values
-    name = _condition(finding)
+    name = lower_first(_label(config, v["condition"]))
+    a, b = _names(v)
     if v["measure"] != OBSERVED_EXPECTED:
+        worse = "in the most deprived areas" if _deprivation(v) else _in(a)
         return (
-            f"Of the people who truly have {name}, {num(v['most'], 0)}% in the most deprived fifth are on "
-            f"a GP register, against {num(v['least'], 0)}% in the least deprived fifth"
-            + (
-                ": the condition goes unrecorded more often in the most deprived areas."
-                if v["most"] < v["least"]
-                else "."
-            )
+            f"Of the people who truly have {name}, {num(v['most'], 0)}% {_in(a)} are on "
+            f"a GP register, against {num(v['least'], 0)}% {_in(b)}"
+            + (f": the condition goes unrecorded more often {worse}." if v["most"] < v["least"] else ".")
         )
     neither = not _differs(v["most_lower"], v["most_upper"]) and not _differs(
         v["least_lower"], v["least_upper"]
     )
+    verb, own = ("have", "their") if _plural(a) else ("has", "its")
     return (
-        f"The most deprived fifth has {num(v['most'], 2)} times the number of recorded {name} cases "
-        f"expected from its age and sex{_ci(v['most_lower'], v['most_upper'])} (least deprived fifth: "
+        f"{capitalise(a)} {verb} {num(v['most'], 2)} times the number of recorded {name} cases "
+        f"expected from {own} age and sex{_ci(v['most_lower'], v['most_upper'])} ({b.removeprefix('the ')}: "
         f"{num(v['least'], 2)}{_ci(v['least_lower'], v['least_upper'])})"
         + (f".{_NEITHER_DIFFERS}" if neither else ".")
         + _NO_TRUTH
     )
 
 
-def treatment_gap_text(finding: Finding) -> str:
-    """Statin prescribing among the eligible, most versus least deprived (and how eligibility was judged)."""
+def treatment_gap_text(finding: Finding, config: Config | None = None) -> str:
+    """A treatment indicator in the two groups (and, for statins, how eligibility was judged)."""
     v = finding.values
+    a, b = _names(v)
+    indicator = v.get("indicator")
+    gap = f"(a gap of {num(abs(v['gap']), 1)} percentage points)."
+    if indicator is not None and indicator.name != STATIN:
+        return (
+            f"{capitalise(indicator.label)} was {num(v['most'], 0)}% {_in(a)}, against "
+            f"{num(v['least'], 0)}% {_in(b)} {gap}"
+        )
     text = (
-        f"Among people who should be offered a statin, {num(v['most'], 0)}% in the most deprived "
-        f"fifth were prescribed one, against {num(v['least'], 0)}% in the least deprived fifth "
-        f"(a gap of {num(abs(v['gap']), 1)} percentage points)."
+        f"Among people who should be offered a statin, {num(v['most'], 0)}% {_in(a)} "
+        f"were prescribed one, against {num(v['least'], 0)}% {_in(b)} {gap}"
     )
-    label = str(v.get("measure_label") or "")
-    if "only)" in label:  # "Statin prescribed (eligible from recorded chd and diabetes only)"
-        text += f" Eligibility was judged from {label[label.index('recorded') : -1]}, the conditions this dataset has."
+    absent = set(v.get("absent") or ())
+    if absent and indicator is not None:
+        used = [lower_first(_label(config, c)) for c in indicator.optional if c not in absent]
+        text += f" Eligibility was judged from recorded {join(used)} only, the conditions this dataset has."
     return text
 
 
-def outcome_ratio_text(finding: Finding) -> str:
-    """The rate ratio of the outcome, most versus least deprived fifth, with its interval.
+def outcome_ratio_text(finding: Finding, config: Config | None = None) -> str:
+    """The ratio of the age-standardised rates of the outcome in the two groups, with its interval.
 
     When the interval includes 1 the sentence says that the difference could be due to chance.
     """
     v = finding.values
-    what = _OUTCOME_WHAT.get(v["outcome"], lower_first(OUTCOME_LABELS.get(v["outcome"], v["outcome"])))
+    a, b = _names(v)
+    what = _OUTCOME_WHAT.get(v["outcome"]) or lower_first(_label(config, v["outcome"]))
     return (
-        f"After allowing for age, people in the most deprived fifth had {num(v['ratio'], 2)} times "
-        f"the rate of {what} of people in the least deprived fifth "
+        f"After allowing for age, {_people(a)} had {num(v['ratio'], 2)} times "
+        f"the rate of {what} of {_people(b)} "
         f"({interval(v['lower'], v['upper'])})" + ("." if _differs(v["lower"], v["upper"]) else _CHANCE)
     )
 
 
-_SENTENCES: dict[str, Callable[[Finding], str]] = {
+_SENTENCES: dict[str, Callable[[Finding, Config | None], str]] = {
     "prevalence_gap": prevalence_gap_text,
     "slope": slope_text,
     "underdiagnosis": underdiagnosis_text,
@@ -292,10 +442,13 @@ _SENTENCES: dict[str, Callable[[Finding], str]] = {
 }
 
 
-def word(finding: Finding) -> Headline:
-    """The finding with its title and sentence."""
-    text = _SENTENCES[finding.key](finding) if finding.available else unavailable_text(finding)
-    return Headline(finding, title_of(finding), text)
+def word(finding: Finding, config: Config | None = None) -> Headline:
+    """The finding with its title and sentence (labels from ``config``)."""
+    if finding.available:
+        text = _SENTENCES[finding.key](finding, config)
+    else:
+        text = unavailable_text(finding, config)
+    return Headline(finding, title_of(finding, config), text)
 
 
 def _published(tables: HeadlineTables, publish_frame: Callable[..., Published]) -> dict[str, pl.DataFrame]:
@@ -306,8 +459,8 @@ def _published(tables: HeadlineTables, publish_frame: Callable[..., Published]) 
     }
 
 
-def _worded(numbers: Iterable[Finding]) -> WordedHeadlines:
-    return WordedHeadlines(*(word(f) for f in numbers))
+def _worded(numbers: Iterable[Finding], config: Config) -> WordedHeadlines:
+    return WordedHeadlines(*(word(f, config) for f in numbers))
 
 
 def headlines(people: pl.LazyFrame | pl.DataFrame, config: Config) -> WordedHeadlines:
@@ -320,7 +473,24 @@ def headlines(people: pl.LazyFrame | pl.DataFrame, config: Config) -> WordedHead
     """
     tables = headline_tables(people, config)
     published = _published(tables, partial(publish, settings=config.disclosure))
-    return _worded(headline_numbers(tables, published))
+    return _worded(headline_numbers(tables, published), config)
+
+
+def findings_heading(headlines: WordedHeadlines) -> str:
+    """ "Five findings", "Three findings", "One finding" or "Findings" (none shown)."""
+    n = len(headlines.shown)
+    if n == 0:
+        return "Findings"
+    return f"{_NUMBERS[n]} finding" + ("" if n == 1 else "s")
+
+
+def skipped_note(headlines: WordedHeadlines) -> str | None:
+    """The one note naming the findings the data lack what they need for, with why (None when none)."""
+    skipped = headlines.skipped
+    if not skipped:
+        return None
+    parts = [f"{lower_first(h.title)} ({_why(h.finding)})" for h in skipped]
+    return f"Not reported for this dataset: {'; '.join(parts)}."
 
 
 # -- what the report covers -------------------------------------------------------
@@ -346,25 +516,38 @@ def protection_text(config: Config) -> str:
 
 def access_text(caps: Capabilities) -> str:
     """What the access and treatment chapter looks at, for this dataset."""
-    steps = ["diagnosis" if caps.has_truth else "diagnosis (how recorded cases compare with those expected)"]
-    if any(caps.has(c) for c in ("statin", "anticoagulant", "antihypertensive")):
+    steps = []
+    if caps.conditions and (caps.has_truth or caps.has("sex")):
+        steps.append(
+            "diagnosis" if caps.has_truth else "diagnosis (how recorded cases compare with those expected)"
+        )
+    if caps.indicators_of("treatment"):
         steps.append("treatment of people who should be treated")
     if caps.has("days_to_first_outpatient"):
         steps.append("waits")
     if caps.has("missed_appointments"):
         steps.append("missed appointments")
+    if not steps:
+        return "has nothing to show for this dataset."
     return f"looks at {join(steps)}."
 
 
 def outcomes_text(caps: Capabilities, *, outcomes: Iterable[str]) -> str:
     """What the outcomes chapter compares, for this dataset (``outcomes``: the configured ones)."""
-    words = [
-        w
-        for c, w in (("cvd_admissions", "emergency admissions"), ("cvd_death", "deaths"))
-        if c in outcomes and caps.has(c)
-    ]
-    practices = ", and GP practices." if caps.has("gp_practice") and words else "."
-    return "compares " + " and ".join(words or ["outcomes"]) + practices
+    words = []
+    for name in outcomes:
+        if not caps.has(name):
+            continue
+        if name == "cvd_admissions":
+            words.append("emergency admissions")
+        elif name == "cvd_death":
+            words.append("deaths")
+        else:
+            words.append(lower_first(caps.label(name)))
+    if not words:
+        return "has nothing to show for this dataset, which has no outcome columns."
+    practices = ", and GP practices." if caps.has("gp_practice") else "."
+    return "compares " + " and ".join(words) + practices
 
 
 def geography_text(caps: Capabilities) -> str:
@@ -374,9 +557,7 @@ def geography_text(caps: Capabilities) -> str:
     if area:
         places.append(AREA_WORDS.get(area, "areas"))
     if not places:
-        return (
-            "has nothing to show for this dataset, which has no locality, small-area or GP practice column."
-        )
+        return "has nothing to show for this dataset, which records no geography."
     if caps.mapped:
         how = ", with a map."
     elif area:
@@ -387,10 +568,73 @@ def geography_text(caps: Capabilities) -> str:
 
 
 def place_text(caps: Capabilities) -> str:
-    """ "and place" (or "and GP practice") after the dimensions the report compares, when it can."""
+    """ "place" (or "GP practice") among the things the report compares by, when it can ("" otherwise)."""
     if "locality" in caps.dimension_names or caps.has("lsoa"):
-        return " and place"
-    return " and GP practice" if caps.has("gp_practice") else ""
+        return "place"
+    return "GP practice" if caps.has("gp_practice") else ""
+
+
+def _cardiovascular(config: Config, conditions: tuple[str, ...]) -> str:
+    """ "cardiovascular disease" when every condition is one of the CVD profile's, else their labels."""
+    from healthgap.config import read_profile
+
+    profile = {m.name for m in read_profile("cvd").measures} if config.profile == "cvd" else set()
+    if all(c in profile for c in conditions):
+        return "cardiovascular disease"
+    return join([lower_first(_label(config, c)) for c in conditions], conjunction="or")
+
+
+def asks_text(caps: Capabilities, config: Config) -> str:
+    """What the report asks and by what it compares, for this dataset (two sentences, or one)."""
+    asks = []
+    if caps.conditions:
+        asks.append(f"who has {_cardiovascular(config, caps.conditions)} recorded")
+    diagnosed = bool(caps.conditions) and (caps.has_truth or caps.has("sex"))
+    treated = bool(caps.indicators_of("treatment"))
+    if diagnosed or treated:
+        asks.append(
+            "who is " + " and ".join(w for w, ok in (("diagnosed", diagnosed), ("treated", treated)) if ok)
+        )
+    if caps.has("days_to_first_outpatient"):
+        asks.append("who waits longest")
+    ends = [o for o in caps.outcomes if o in ("cvd_admissions", "cvd_death")]
+    if ends:
+        asks.append(
+            "who "
+            + " or ".join(
+                w for o, w in (("cvd_admissions", "ends up in hospital"), ("cvd_death", "dies")) if o in ends
+            )
+        )
+    asks += [f"who has {lower_first(caps.label(o))}" for o in caps.outcomes if o not in ends]
+    groups = [
+        DIMENSION_WORDS.get(d.name) or d.noun or lower_first(d.label)
+        for d in caps.dimensions
+        if d.name != "locality"
+    ]
+    place = place_text(caps)
+    by = join([*groups, *([place] if place else [])])
+    if not asks:
+        text = (
+            f"It describes who is in the data and how they differ by {by}."
+            if by
+            else "It describes who is in the data."
+        )
+    elif by:
+        text = f"It asks {join(asks)}, and how all of these differ by {by}."
+    else:
+        text = f"It asks {join(asks)}."
+    if config.model.target in caps.columns:
+        text += " It then asks whether a model that predicts who is at highest risk would treat these groups fairly."
+    return text
+
+
+def models_text(caps: Capabilities, config: Config) -> str:
+    """What the model chapters do, for this dataset (completes "**Risk models and fairness** ...")."""
+    target = config.model.target
+    if target not in caps.columns:
+        return "needs an outcome to predict, which this dataset does not have."
+    what = MODEL_TARGETS.get(target) or lower_first(caps.label(target))
+    return f"builds a model that predicts {what} and audits whether it works equally well for every group."
 
 
 class WelcomePage(Page):
@@ -411,14 +655,9 @@ class WelcomePage(Page):
         return report.organisation + (f" for {report.period}" if report.period else "")
 
     @property
-    def waits(self) -> str:
-        """ "who waits longest " when the dataset has waiting times, else nothing."""
-        return "who waits longest " if self.caps.has("days_to_first_outpatient") else ""
-
-    @property
-    def place(self) -> str:
-        """:func:`place_text` for this dataset."""
-        return place_text(self.caps)
+    def asks(self) -> str:
+        """:func:`asks_text` for this dataset."""
+        return asks_text(self.caps, self.config)
 
     @property
     def source(self) -> str:
@@ -426,21 +665,38 @@ class WelcomePage(Page):
         return source_text(self.config)
 
     @property
-    def size(self) -> str:
-        """The number of people, to the nearest 10."""
-        return size(self.facts)
-
-    @property
-    def registered(self) -> str:
-        """``"registered with 100 GP practices"``."""
-        return registered(self.facts)
+    def coverage(self) -> str:
+        """ "The data cover 250,000 people registered with 100 GP practices." (practices when the data have them)."""
+        return f"The data cover {holds(self.facts)}."
 
     # -- the findings ----------------------------------------------------------
     @cached_property
     def headlines(self) -> WordedHeadlines:
         """The five findings, from tables published once on this page."""
         tables = headline_tables(self.people, self.config)
-        return _worded(headline_numbers(tables, _published(tables, self.book.publish)))
+        published = _published(tables, self.book.publish)
+        return _worded(headline_numbers(tables, published), self.config)
+
+    @property
+    def findings_heading(self) -> str:
+        """The heading of the findings: "Five findings" when all five can be reported."""
+        return findings_heading(self.headlines)
+
+    def findings(self) -> Any:
+        """The findings that can be shown, as a numbered list (Markdown), or None."""
+        from IPython.display import Markdown
+
+        text = self.headlines.markdown()
+        return Markdown(text) if text else None
+
+    def findings_skipped(self) -> Any:
+        """One note naming the findings the data lack what they need for, or None."""
+        from IPython.display import HTML
+
+        note = skipped_note(self.headlines)
+        if note is None:
+            return None
+        return HTML(f'<div class="hg-skip callout callout-note" role="note"><p>{html.escape(note)}</p></div>')
 
     def download(self) -> Any:
         """The findings as a CSV download (no counts of people in it)."""
@@ -464,9 +720,9 @@ class WelcomePage(Page):
         return geography_text(self.caps)
 
     @property
-    def model_target(self) -> str:
-        """What the risk model predicts ("emergency admissions")."""
-        return MODEL_TARGETS.get(self.config.model.target, "an outcome")
+    def models(self) -> str:
+        """:func:`models_text` for this dataset."""
+        return models_text(self.caps, self.config)
 
     @property
     def protection(self) -> str:
