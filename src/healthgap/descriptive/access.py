@@ -102,8 +102,8 @@ def observed_expected(
     cell (age bands alone when the dataset has no sex column). Only people with a
     recorded value of the condition count, in the population as in the cases. The
     ratio's interval is Byar's (exact below 10) interval of the observed count
-    divided by the expected count. The age band dimension is left out (and sex,
-    when it standardises): its ratios are 1 by construction.
+    divided by the expected count. The age band dimension is left out: its ratios
+    are 1 by construction (as are those of sex, which it standardises for too).
 
     The counts and the ratios are exact: publish the table with ``recompute=``
     :func:`recompute_ratios` (``events="observed"``, ``population="expected"``,
@@ -135,7 +135,7 @@ def observed_expected(
     )
     frames = []
     for dim in dimensions_in(config, lf, names=dimensions):
-        if dim.name in cells:
+        if dim.name == "age_band":
             continue
         wide = (
             base.with_columns(level_expr(dim.name).alias(LEVEL))

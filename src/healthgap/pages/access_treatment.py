@@ -199,8 +199,8 @@ def missing_sentence(published: pl.DataFrame, *, most: int) -> str:
     gaps = published.filter(pl.col("missing").is_null() | (pl.col("missing") > 0))
     if gaps.is_empty():
         return "Every measure this page uses is recorded for everyone in the dataset."
-    total = published.get_column("people").drop_nulls()
-    of = f"of the {count(float(total.max()))} people, " if total.len() else ""
+    total = published.get_column("people").drop_nulls().to_list()
+    of = f"of the {count(max(total))} people, " if total else ""
     parts = []
     for i, r in enumerate(gaps.iter_rows(named=True)):
         n = r["missing"]
@@ -572,13 +572,15 @@ class AccessTreatmentPage(Page):
         return self._publish(table, counts=["numerator", "denominator", "excluded"], recompute=recompute)
 
     @cached_property
-    def indicator_totals(self) -> Published | None:
-        """Every indicator over everyone (with the people left out), published."""
+    def excluded(self) -> Published | None:
+        """The people each indicator leaves out for a missing numerator, published (one count each:
+        a null is a count of 1 to 7)."""
         if not self.shown_indicators:
             return None
-        table = indicator_totals(self.people, self.config)
-        recompute = partial(recompute_indicators, indicators=self.shown_indicators)
-        return self._publish(table, counts=["numerator", "denominator", "excluded"], recompute=recompute)
+        table = indicator_totals(self.people, self.config).select("measure", "measure_label", "excluded")
+        if table.is_empty():
+            return None
+        return self.book.publish(table, counts=["excluded"], by=["measure"])
 
     @property
     def treatment_only(self) -> bool:
@@ -617,7 +619,7 @@ class AccessTreatmentPage(Page):
     @property
     def excluded_text(self) -> str:
         """The people each indicator leaves out for a missing numerator (nothing when none)."""
-        totals = self.indicator_totals
+        totals = self.excluded
         if totals is None:
             return ""
         out = []
