@@ -639,11 +639,11 @@ class AccessTreatmentPage(Page):
         parts = []
         absent = [s for s in self.indicator_statuses if s.shown and s.absent]
         for s in absent:
-            names = [lower_first(_label_of(self.config, c)) for c in s.absent]
+            names = [f"no {lower_first(_label_of(self.config, c))} column" for c in s.absent]
             parts.append(
-                f"This dataset has no {join(names, conjunction='or')} "
-                f"{'column' if len(names) == 1 else 'columns'}, so {lower_first(s.indicator.label)} counts "
-                f"{'it' if len(names) == 1 else 'them'} as absent: eligibility rests on the other conditions."
+                f"This dataset has {join(names)}. The indicator {lower_first(s.indicator.label)} counts "
+                f"nobody as having {'it' if len(names) == 1 else 'them'}, so its eligibility rests on the "
+                "columns it does have."
             )
         missing = [s for s in self.indicator_statuses if not s.shown]
         if missing:

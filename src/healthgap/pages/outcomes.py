@@ -131,8 +131,10 @@ class Outcome:
     @property
     def phrase(self) -> str:
         """The label and period mid-sentence: "CVD emergency admissions during the year"."""
-        period = f" {self.measure.period}" if self.measure.period else ""
-        return f"{lower_first(self.measure.label)}{period}"
+        label, period = lower_first(self.measure.label), self.measure.period
+        if not period or period.lower() in label.lower():
+            return label
+        return f"{label} {period}"
 
     @property
     def unit(self) -> str:
