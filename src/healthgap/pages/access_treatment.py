@@ -323,7 +323,7 @@ class AccessTreatmentPage(Page):
             )
             .alias("label")
         )
-        return self.book.publish(labelled, counts=["people", "missing"], by=[])
+        return self.book.publish(labelled, counts=["people", "missing"], by=["column"])
 
     @property
     def missing_text(self) -> str:
