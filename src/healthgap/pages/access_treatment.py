@@ -62,6 +62,7 @@ __all__ = [
     "TRUTH_TEXT",
     "MISSED_CONTEXT",
     "NO_TRUTH",
+    "NO_TRUTH_OE",
     "ALL_SUPPRESSED",
     "describe_indicators",
     "missing_sentence",
@@ -690,7 +691,7 @@ class AccessTreatmentPage(Page):
                 numerator="Met the indicator",
                 denominator="Eligible",
             ),
-            formats=VALUE_PERCENT_FORMATS if self.percentages else VALUE_NUMBER_FORMATS,
+            formats=None if self.percentages else VALUE_NUMBER_FORMATS,
         )
 
     @property

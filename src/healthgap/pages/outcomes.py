@@ -228,8 +228,9 @@ class OutcomesPage(Page):
 
     @cached_property
     def dimensions(self) -> tuple[Dimension, ...]:
-        """The dimensions compared: every one present."""
-        return self.caps.dimensions
+        """The dimensions compared: every one present but the age band (the rates are standardised
+        for age; a chart of age-standardised rates has no place for crude rates by age)."""
+        return tuple(d for d in self.caps.dimensions if d.name != "age_band")
 
     @cached_property
     def outcomes(self) -> tuple[Outcome, ...]:
@@ -398,11 +399,11 @@ class OutcomesPage(Page):
         )
 
     def sentences(self, outcome: Outcome) -> str:
-        """The rate ratio furthest from 1 along each dimension but age (standardised), as sentences."""
+        """The rate ratio furthest from 1 along each dimension compared, as sentences."""
         if self.rates is None or outcome.name not in self.measures:
             return ""
         frame = self.rates.frame
-        return " ".join(ratio_sentence(frame, d, outcome) for d in self.dimensions if d.name != "age_band")
+        return " ".join(ratio_sentence(frame, d, outcome) for d in self.dimensions)
 
     def _counting(self, outcome: Outcome, label: str) -> str:
         if outcome.is_count:
