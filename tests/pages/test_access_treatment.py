@@ -21,6 +21,7 @@ from healthgap.disclosure import publish, published_counts
 from healthgap.pages._blocks import markup_of
 from healthgap.pages.access_treatment import (
     ALL_SUPPRESSED,
+    INDICATOR_DERIVED,
     NO_TRUTH,
     NO_TRUTH_OE,
     TRUTH_TEXT,
@@ -118,24 +119,27 @@ def test_published_frames_are_those_the_analyses_give_with_published_counts(page
     people, config, settings = page.book.frame, page.config, page.config.disclosure
     dims = ["imd_quintile"]
     every = list(page.caps.dimension_names)
-    for published, exact, counts, recompute in (
+    for published, exact, counts, recompute, derived in (
         (
             page.observed_expected,
             observed_expected(people, config, dimensions=dims),
             ["observed", "population"],
             partial(recompute_ratios, events="observed", population="expected", multiplier=1),
+            None,
         ),
         (
             page.detection,
             detection(people, config, dimensions=dims),
             ["recorded", "affected"],
             partial(recompute_shares, numerator="recorded", denominator="affected"),
+            None,
         ),
         (
             page.indicators,
             indicators(people, config, dimensions=every).filter(pl.col("denominator") > 0),
             ["numerator", "denominator", "excluded"],
             partial(recompute_indicators, indicators=config.indicators),
+            INDICATOR_DERIVED,  # a small count left out does not hide the value
         ),
     ):
         assert published is not None
@@ -144,7 +148,10 @@ def test_published_frames_are_those_the_analyses_give_with_published_counts(page
         if "measure_label" not in before.columns:
             before = before.with_columns(published.frame["measure_label"])
         legacy = publish(
-            before.select(published.frame.columns[: before.width]), counts=counts, settings=settings
+            before.select(published.frame.columns[: before.width]),
+            counts=counts,
+            derived=derived,
+            settings=settings,
         )
         assert_frame_equal(published.frame.select(legacy.frame.columns), legacy.frame, rel_tol=1e-12)
     oe = page.observed_expected
@@ -385,6 +392,30 @@ def test_people_left_out_for_a_missing_numerator_are_counted(page_of):
     assert excluded_sentence("Statin", "statin", 1, most=7).endswith(
         "1 person it applies to has no recorded statin and is left out."
     )
+
+
+def test_a_small_count_left_out_is_suppressed_without_hiding_the_indicator(page_of):
+    """A group with 1-7 people left out still shows its value: it comes from the numerator and the
+    denominator, which are published (the cohort's treated-hypertension indicator was all [c])."""
+    treated = pl.col("hypertension") & pl.col("antihypertensive")
+    people = build_people(3000, seed=3).with_columns(
+        pl.when(treated & (treated.cast(pl.Int64).cum_sum().over("sex") <= 3))  # 3 women, 3 men
+        .then(None)
+        .otherwise(pl.col("systolic_bp"))
+        .alias("systolic_bp")
+    )
+    page = page_of(AccessTreatmentPage, people)
+    rows = page.indicators.frame.filter(pl.col("measure") == "bp_control", pl.col("dimension") == "sex")
+    left = people.filter(treated & pl.col("systolic_bp").is_null())
+    assert left.group_by("sex").len()["len"].to_list() == [3, 3]
+    assert rows["excluded"].is_null().any()  # suppressed: a small count
+    assert rows["value"].is_not_null().all()
+    for r in rows.iter_rows(named=True):
+        assert r["value"] == pytest.approx(100 * r["numerator"] / r["denominator"])
+    shown = page.indicators.frame.filter(
+        pl.col("numerator").is_not_null() & pl.col("denominator").is_not_null()
+    )
+    assert shown["value"].is_not_null().all()  # anywhere: only a suppressed numerator or denominator hides it
 
 
 def test_indicator_section_figure_and_table_by_the_other_dimensions(page_of):

@@ -18,6 +18,7 @@ from healthgap.pages._blocks import markup_of
 from healthgap.pages.outcomes import (
     DOWNLOAD_DROP,
     FIGURE_COLUMNS,
+    NO_OUTCOMES_INTRO,
     OutcomesPage,
     funnel_sentence,
     ratio_sentence,
@@ -190,10 +191,32 @@ def test_sentence_names_the_group_furthest_from_the_reference(page, page_of):
         OutcomesPage, build_people(3000, seed=3), disclosure={"enabled": False, "reason": "unit test"}
     )
     text = ratio_sentence(off.rates.frame, off.caps.dimension("sex"), off.outcome("cvd_death"))
-    assert re.match(
-        r"After allowing for age, (wo)?men were .* likely to have CVD death during the year (as|than) (wo)?men",
+    assert re.match(  # a flag: a risk, worded around the outcome (not "were as likely to have CVD death")
+        r"After allowing for age, the risk of CVD death during the year was .* among (wo)?men (as|than) "
+        r"among (wo)?men \(rate ratio",
         text,
     )
+
+
+def test_ratio_sentence_of_a_flag_by_its_direction(page_of):
+    page = cohort_page(page_of, disclosure={"enabled": False, "reason": "unit test"})
+    outcome, dim = page.outcome("chd_10y"), page.caps.dimension("education")
+    frame = page.rates.frame
+    row = page.rates.row(dimension="education", level="1", measure="chd_10y")
+    assert ratio_sentence(frame, dim, outcome).startswith(
+        f"After allowing for age, the risk of coronary heart disease within ten years was {row['rate_ratio']:.1f} "
+        "times as high in education level 1 (some high school) as in education level 4 (college degree) "
+        f"(rate ratio {row['rate_ratio']:.2f}"
+    )
+    lower = frame.with_columns(  # every group's risk 30% below the reference's
+        pl.when(pl.col("is_reference")).then(1.0).otherwise(0.7).alias("rate_ratio")
+    )
+    assert (
+        "was 30% lower in education level 1 (some high school) than in education level 4"
+        in ratio_sentence(lower, dim, outcome)
+    )
+    same = frame.with_columns(pl.lit(1.01).alias("rate_ratio"))
+    assert "was about the same in education level" in ratio_sentence(same, dim, outcome)
 
 
 def test_sentences_name_each_dimension_but_age(page):
@@ -204,13 +227,25 @@ def test_sentences_name_each_dimension_but_age(page):
     assert "aged" not in text
 
 
-def test_a_flag_outcome_is_a_share_and_a_count_a_rate_per_1000(page):
+def test_a_flag_outcome_is_a_share_a_rare_one_and_a_count_per_1000(page, page_of):
+    """A flag is a share of people (%), or per 1,000 people when fewer than 1% have it (CVD death in
+    a year: 0.2% against 0.3% would hide a gap of 2 to 1); a count is events per 1,000 people."""
     people = page.book.frame
+    assert people["cvd_death"].mean() < 0.01
     deaths = page.rates.row(dimension="sex", level="female", measure="cvd_death")
     admissions = page.rates.row(dimension="sex", level="female", measure="cvd_admissions")
     women = people.filter(pl.col("sex") == "female")
-    assert deaths["unit"] == "% of people" and admissions["unit"] == "per 1,000 people"
-    assert deaths["crude"] == pytest.approx(100 * deaths["events"] / deaths["population"])
+    assert deaths["unit"] == "per 1,000 people" and admissions["unit"] == "per 1,000 people"
+    assert deaths["crude"] == pytest.approx(1000 * deaths["events"] / deaths["population"])
+    death = page.outcome("cvd_death")
+    assert death.rare and death.suffix == " per 1,000" and death.value_heading == "Rate per 1,000"
+    text = text_of(page.sections())
+    assert "CVD death per 1,000 people, age-standardised, by group" in text
+    assert "Each person counts once (@fig-outcome-cvd-death)" in text
+    share = cohort_page(page_of)  # a quarter have the outcome: a share of people
+    ten = share.rates.row(dimension="sex", level="female", measure="chd_10y")
+    assert ten["unit"] == "% of people" and not share.outcome("chd_10y").rare
+    assert ten["crude"] == pytest.approx(100 * ten["events"] / ten["population"])
     assert admissions["crude"] == pytest.approx(1000 * admissions["events"] / admissions["population"])
     assert admissions["events"] == 5 * round(women["cvd_admissions"].sum() / 5)
 
@@ -218,18 +253,16 @@ def test_a_flag_outcome_is_a_share_and_a_count_a_rate_per_1000(page):
 def test_intro_and_standard_follow_the_outcomes_and_the_ages(page, page_of):
     assert page.intro == (
         "This chapter counts CVD emergency admissions during the year and CVD death during the year, and "
-        "compares age-standardised rates (per 1,000 people for counts of events, the share of people "
-        "otherwise) between groups."
+        "compares age-standardised rates per 1,000 people between groups. Rates are age-standardised to the "
+        "2013 European Standard Population. Each outcome is recorded for everyone in the dataset."
     )
     assert page.standard == "Rates are age-standardised to the 2013 European Standard Population."
     ten = cohort_page(page_of)
     assert ten.intro == (
         "This chapter counts coronary heart disease within ten years, and compares age-standardised shares "
-        "of people between groups."
-    )
-    assert ten.standard == (
-        "Rates are age-standardised to the 2013 European Standard Population restricted to ages 30-74, the "
-        "ages in this dataset."
+        "of people (%) between groups. Shares are age-standardised to the 2013 European Standard Population "
+        "restricted to ages 30-74, the ages in this dataset. The outcome is recorded for everyone in the "
+        "dataset."
     )
     assert standard_sentence(["85-89", "90+"]).endswith(
         "restricted to ages 85 and over, the ages in this dataset."
@@ -237,7 +270,8 @@ def test_intro_and_standard_follow_the_outcomes_and_the_ages(page, page_of):
     none = page_of(
         OutcomesPage, build_people(200).drop("cvd_admissions", "cvd_death"), model={"target": "chd"}
     )
-    assert none.intro == "This dataset has no outcome measures to compare."
+    assert none.intro == NO_OUTCOMES_INTRO and none.intro.strip()
+    assert none.missing_text.strip()
 
 
 def test_a_cohort_is_standardised_over_its_own_ages_and_worded_by_its_dimension(page_of):
@@ -266,10 +300,10 @@ def test_a_cohort_is_standardised_over_its_own_ages_and_worded_by_its_dimension(
     text = text_of(page.sections())
     assert text.startswith("## Coronary heart disease within ten years {#sec-outcomes-chd-10y}")
     assert "Coronary heart disease within ten years: share of people (%), age-standardised, by group" in text
-    assert "After allowing for age, people in education level 1 (some high school) were " in text
-    assert (
-        "to have coronary heart disease within ten years as people in education level 4 (college degree)"
-        in text
+    assert re.search(
+        r"After allowing for age, the risk of coronary heart disease within ten years was \d\.\d times as high "
+        r"in education level 1 \(some high school\) as in education level 4 \(college degree\)",
+        text,
     )
     assert "admission" not in text and "death" not in text and "deprived" not in text
 
@@ -475,3 +509,27 @@ def test_exact_settings_publish_the_exact_counts(page_of):
     assert page.funnel is not None
     e, n = int(people["cvd_admissions"].sum()), people.height
     assert page.funnel.baseline == pytest.approx(PER * e / n, rel=1e-12)
+
+
+def test_missing_outcomes_are_counted_once_and_rates_are_of_the_people_with_a_value(page_of):
+    people = cohort().with_columns(
+        pl.when(pl.int_range(pl.len()) % 10 == 0).then(None).otherwise(pl.col("chd_10y")).alias("chd_10y")
+    )
+    page = cohort_page(page_of, people)
+    assert page.missing_text == (
+        "Not every value is recorded: of the 3,000 people, 300 have no value of coronary heart disease within "
+        "ten years. Each share and rate on this page is of the people with a value."
+    )
+    assert page.intro.endswith(page.missing_text) and page.intro.count("Not every value") == 1
+    women = people.filter(pl.col("sex") == "female", pl.col("chd_10y").is_not_null())
+    row = page.rates.row(dimension="sex", level="female", measure="chd_10y")
+    assert row["population"] == 5 * round(women.height / 5)  # the people with a value
+    few = people.with_columns(  # 3 missing: between 1 and 7, suppressed
+        pl.when(pl.int_range(pl.len()) < 3)
+        .then(None)
+        .otherwise(pl.col("chd_10y").fill_null(False))
+        .alias("chd_10y")
+    )
+    assert cohort_page(page_of, few).missing_text.startswith(
+        "Not every value is recorded: of the 3,000 people, between 1 and 7 have no value of coronary heart disease"
+    )

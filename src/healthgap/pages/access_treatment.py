@@ -64,6 +64,7 @@ __all__ = [
     "NO_TRUTH",
     "NO_TRUTH_OE",
     "ALL_SUPPRESSED",
+    "INDICATOR_DERIVED",
     "describe_indicators",
     "missing_sentence",
     "excluded_sentence",
@@ -91,6 +92,13 @@ INDICATOR_TABLE_DATA = (
     "lower_ci",
     "upper_ci",
 )
+#: An indicator's value derives from its numerator and denominator only: a small count of people
+#: left out (``excluded``) is suppressed on its own without hiding the value.
+INDICATOR_DERIVED = {
+    "numerator": ["value", "lower_ci", "upper_ci"],
+    "denominator": ["value", "lower_ci", "upper_ci"],
+    "excluded": [],
+}
 WAITS_COUNTS = ["recorded", "over_18_weeks"]
 #: The mean and median derive from the people with a value; the share from both counts.
 WAITS_DERIVED = {
@@ -570,7 +578,12 @@ class AccessTreatmentPage(Page):
             return None
         table = table.filter(pl.col("denominator") > 0)
         recompute = partial(recompute_indicators, indicators=self.shown_indicators)
-        return self._publish(table, counts=["numerator", "denominator", "excluded"], recompute=recompute)
+        return self._publish(
+            table,
+            counts=["numerator", "denominator", "excluded"],
+            derived=INDICATOR_DERIVED,
+            recompute=recompute,
+        )
 
     @cached_property
     def excluded(self) -> Published | None:

@@ -23,6 +23,7 @@ import polars as pl
 from healthgap import charts
 from healthgap.config import Dimension, Measure
 from healthgap.descriptive import LEVEL
+from healthgap.descriptive.access import missing_values
 from healthgap.descriptive.outcomes import (
     PER,
     ages_of,
@@ -36,9 +37,10 @@ from healthgap.descriptive.outcomes import (
 from healthgap.descriptive.prevalence import recompute_rates
 from healthgap.disclosure import Published, primary_reason
 from healthgap.pages._blocks import blocks, heading, numbered, paragraph
-from healthgap.pages._groups import compared_dimension, group_name, noun_of, spread
+from healthgap.pages._groups import compared_dimension, group_name, in_group, noun_of, spread
+from healthgap.pages.access_treatment import missing_sentence
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
-from healthgap.pages.sentences import fmt, ratio_phrase, than
+from healthgap.pages.sentences import fmt
 from healthgap.stats import AGE_BAND_LABELS
 from healthgap.text import capitalise, join, lower_first
 
@@ -82,13 +84,16 @@ DOWNLOAD_DROP = ("order", "is_reference", "statistic", "method")
 FUNNEL_DERIVED = {"events": ["value", "lower_ci", "upper_ci", "flag_95", "flag_99_8"]}
 _COUNTS = ["events", "population"]
 
+NO_OUTCOMES_INTRO = "This chapter compares outcomes between groups, where the dataset records them."
 NO_OUTCOMES = "outcome measures (such as admissions or deaths during follow-up)"
 NO_DIMENSION = "equity dimension to compare groups along"
 NO_PRACTICES = "GP practice column"
 NO_FUNNEL = "overall rate that can be published (too few {noun})"
-STANDARD_ALL = "Rates are age-standardised to the 2013 European Standard Population."
+#: A flag outcome fewer than this share of people have is shown per 1,000 people, not in %.
+RARE = 0.01
+STANDARD_ALL = "{what} are age-standardised to the 2013 European Standard Population."
 STANDARD_SOME = (
-    "Rates are age-standardised to the 2013 European Standard Population restricted to ages {ages}, the "
+    "{what} are age-standardised to the 2013 European Standard Population restricted to ages {ages}, the "
     "ages in this dataset."
 )
 PRACTICES_LEAD = (
@@ -107,9 +112,12 @@ class Outcome:
     Attributes
     ----------
     measure : the declared measure (a flag or a count).
+    rare : a flag so rare (fewer than :data:`RARE` of people have it) that a share in % would
+        read 0.2% and 0.3% for a gap of 2 to 1: it is shown per 1,000 people instead.
     """
 
     measure: Measure
+    rare: bool = False
 
     @property
     def name(self) -> str:
@@ -121,8 +129,13 @@ class Outcome:
         return self.measure.type != "flag"
 
     @property
+    def per_thousand(self) -> bool:
+        """Shown per 1,000 people: a count (events), or a rare flag (people with it)."""
+        return self.is_count or self.rare
+
+    @property
     def multiplier(self) -> float:
-        return PER if self.is_count else 100
+        return PER if self.per_thousand else 100
 
     @property
     def slug(self) -> str:
@@ -139,15 +152,15 @@ class Outcome:
     @property
     def unit(self) -> str:
         """ "per 1,000 people" or "% of people"."""
-        return f"per {PER_TEXT} people" if self.is_count else "% of people"
+        return f"per {PER_TEXT} people" if self.per_thousand else "% of people"
 
     @property
     def value_heading(self) -> str:
-        return f"Rate per {PER_TEXT}" if self.is_count else "People (%)"
+        return f"Rate per {PER_TEXT}" if self.per_thousand else "People (%)"
 
     @property
     def suffix(self) -> str:
-        return f" per {PER_TEXT}" if self.is_count else "%"
+        return f" per {PER_TEXT}" if self.per_thousand else "%"
 
 
 @dataclass(frozen=True)
@@ -168,18 +181,22 @@ class Funnel:
     baseline: float
 
 
-def standard_sentence(bands: list[str]) -> str:
-    """Which ages the standard population covers: all of them, or the ages in the dataset."""
+def standard_sentence(bands: list[str], *, what: str = "Rates") -> str:
+    """Which ages the standard population covers: all of them, or the ages in the dataset.
+
+    ``what`` is standardised: "Rates", or "Shares" on a page of shares of people only.
+    """
     if not bands or bands == list(AGE_BAND_LABELS):
-        return STANDARD_ALL
-    return STANDARD_SOME.format(ages=ages_of(bands))
+        return STANDARD_ALL.format(what=what)
+    return STANDARD_SOME.format(what=what, ages=ages_of(bands))
 
 
 def ratio_sentence(table: pl.DataFrame, dim: Dimension, outcome: Outcome) -> str:
     """The group whose rate ratio of ``outcome`` is furthest from 1 against the reference, as a sentence.
 
-    A flag: '... were 2.4 times as likely to have X as ...'; a count: '... had 2.3 times the
-    rate of X of ...'. Uses the published rate ratios.
+    A count: '... people in A had 2.3 times the rate of X of people in B ...'; a flag (a
+    share of people): '... the risk of X was 2.4 times as high in A as in B ...'. Uses the
+    published rate ratios.
     """
     rows = table.filter((pl.col("dimension") == dim.name) & (pl.col("measure") == outcome.name))
     ref = rows.filter(pl.col(LEVEL) == dim.reference)
@@ -196,23 +213,38 @@ def ratio_sentence(table: pl.DataFrame, dim: Dimension, outcome: Outcome) -> str
         .sort("__d", descending=True)
         .row(0, named=True)
     )
-    rr = r["rate_ratio"]
-    who, against = group_name(dim, r[LEVEL], people=True), group_name(dim, dim.reference, people=True)
-    if outcome.is_count:
-        if abs(rr - 1) < 0.05:
-            compared = f"had about the same rate of {outcome.phrase} as {against}"
-        elif rr < 1:
-            compared = f"had a {fmt(100 * (1 - rr), 0)}% lower rate of {outcome.phrase} than {against}"
-        else:
-            compared = f"had {fmt(rr, 1)} times the rate of {outcome.phrase} of {against}"
-    else:
-        compared = f"were {ratio_phrase(rr)} to have {outcome.phrase} {than(rr)} {against}"
-    lo, hi = r["rr_lower"], r["rr_upper"]
+    rr, lo, hi = r["rate_ratio"], r["rr_lower"], r["rr_upper"]
+    compared = (
+        _rate_phrase(dim, outcome, r[LEVEL], rr)
+        if outcome.is_count
+        else _risk_phrase(dim, outcome, r[LEVEL], rr)
+    )
     clear = lo is not None and hi is not None and (lo > 1 or hi < 1)
     return (
-        f"After allowing for age, {who} {compared} (rate ratio {fmt(rr, 2)}, 95% CI {fmt(lo, 2)} to "
+        f"After allowing for age, {compared} (rate ratio {fmt(rr, 2)}, 95% CI {fmt(lo, 2)} to "
         f"{fmt(hi, 2)})" + ("." if clear else "; the difference could be due to chance.")
     )
+
+
+def _rate_phrase(dim: Dimension, outcome: Outcome, level: str, rr: float) -> str:
+    """'people in A had 2.3 times the rate of X of people in B' (a count outcome: events)."""
+    who, against = group_name(dim, level, people=True), group_name(dim, dim.reference, people=True)
+    if abs(rr - 1) < 0.05:
+        return f"{who} had about the same rate of {outcome.phrase} as {against}"
+    if rr < 1:
+        return f"{who} had a {fmt(100 * (1 - rr), 0)}% lower rate of {outcome.phrase} than {against}"
+    return f"{who} had {fmt(rr, 1)} times the rate of {outcome.phrase} of {against}"
+
+
+def _risk_phrase(dim: Dimension, outcome: Outcome, level: str, rr: float) -> str:
+    """'the risk of X was 2.4 times as high in A as in B' (a flag outcome: a share of people)."""
+    a, b = in_group(group_name(dim, level)), in_group(group_name(dim, dim.reference))
+    subject = f"the risk of {outcome.phrase}"
+    if abs(rr - 1) < 0.05:
+        return f"{subject} was about the same {a} as {b}"
+    if rr < 1:
+        return f"{subject} was {fmt(100 * (1 - rr), 0)}% lower {a} than {b}"
+    return f"{subject} was {fmt(rr, 1)} times as high {a} as {b}"
 
 
 class OutcomesPage(Page):
@@ -234,11 +266,18 @@ class OutcomesPage(Page):
 
     @cached_property
     def outcomes(self) -> tuple[Outcome, ...]:
-        """The config's outcome measures the dataset has (flags and counts), in its order."""
-        return tuple(
-            Outcome(m)
+        """The config's outcome measures the dataset has (flags and counts), in its order; a flag
+        fewer than :data:`RARE` of the people with a value have is shown per 1,000 people."""
+        chosen = [
+            m
             for m in self.config.measures_of("outcome")
             if m.name in self.caps.columns and m.type in ("flag", "count")
+        ]
+        flags = [m.name for m in chosen if m.type == "flag"]
+        shares = self.people.select(pl.col(flags).cast(pl.Float64).mean()).collect() if flags else None
+        return tuple(
+            Outcome(m, rare=m.type == "flag" and shares is not None and (shares.item(0, m.name) or 0) < RARE)
+            for m in chosen
         )
 
     def outcome(self, name: str) -> Outcome | None:
@@ -305,25 +344,55 @@ class OutcomesPage(Page):
     # -- the chapter's words ------------------------------------------------------
     @property
     def intro(self) -> str:
-        """What the chapter counts and compares (a sentence, always)."""
+        """What the chapter counts and compares, over which ages, and how many values are missing
+        (sentences, always; the section below says once when there are no outcomes)."""
         if not self.outcomes:
-            return "This dataset has no outcome measures to compare."
+            return NO_OUTCOMES_INTRO
+        return f"{self.counted} {self.standard} {self.missing_text}"
+
+    @property
+    def counted(self) -> str:
+        """What the chapter counts and compares (a sentence)."""
         counted = join([o.phrase for o in self.outcomes])
-        kinds = {o.is_count for o in self.outcomes}
+        kinds = {o.per_thousand for o in self.outcomes}
         how = (
             f"age-standardised rates per {PER_TEXT} people"
             if kinds == {True}
-            else "age-standardised shares of people"
+            else "age-standardised shares of people (%)"
             if kinds == {False}
-            else f"age-standardised rates (per {PER_TEXT} people for counts of events, the share of people "
-            "otherwise)"
+            else f"age-standardised rates per {PER_TEXT} people and shares of people (%)"
         )
         return f"This chapter counts {counted}, and compares {how} between groups."
+
+    @cached_property
+    def missing(self) -> Published | None:
+        """How many people have no value of each outcome the page shows, published (None without
+        outcomes)."""
+        names = [o.name for o in self.outcomes]
+        if not names:
+            return None
+        labels = {o.name: o.measure.label for o in self.outcomes}
+        table = missing_values(self.people, names).with_columns(
+            pl.col("column").replace_strict(labels, default=pl.col("column")).alias("label")
+        )
+        return self.book.publish(table, counts=["people", "missing"], by=["column"])
+
+    @property
+    def missing_text(self) -> str:
+        """How many values of each outcome are missing (a sentence, always)."""
+        if self.missing is None:
+            return NO_OUTCOMES_INTRO
+        frame = self.missing.frame
+        if frame.filter(pl.col("missing").is_null() | (pl.col("missing") > 0)).is_empty():
+            every = "Each outcome is" if frame.height > 1 else "The outcome is"
+            return f"{every} recorded for everyone in the dataset."
+        return missing_sentence(frame, most=self.config.disclosure.suppress_below - 1)
 
     @property
     def standard(self) -> str:
         """Which ages the standardisation covers (a sentence, always)."""
-        return standard_sentence(self.bands)
+        shares = bool(self.outcomes) and not any(o.per_thousand for o in self.outcomes)
+        return standard_sentence(self.bands, what="Shares" if shares else "Rates")
 
     # -- rates by group --------------------------------------------------------
     def figure_data(self, measure: str) -> Published:
@@ -346,6 +415,8 @@ class OutcomesPage(Page):
         what = (
             f"age-standardised {outcome.phrase} per {PER_TEXT} people"
             if outcome.is_count
+            else f"the age-standardised number of people with {outcome.phrase} per {PER_TEXT} people"
+            if outcome.rare
             else f"the age-standardised percentage of people with {outcome.phrase}"
         )
         text = f"Dot charts, one per equity dimension, of {what}, with 95% confidence intervals."
@@ -364,7 +435,7 @@ class OutcomesPage(Page):
         label = outcome.measure.label
         title = (
             f"{label} per {PER_TEXT} people, age-standardised"
-            if outcome.is_count
+            if outcome.per_thousand
             else f"{label}: people (%), age-standardised"
         )
         return self.book.figure(
@@ -375,14 +446,14 @@ class OutcomesPage(Page):
                 title=title,
                 order=order,
                 value_title=(
-                    f"Age-standardised rate per {PER_TEXT}" if outcome.is_count else "Age-standardised %"
+                    f"Age-standardised rate per {PER_TEXT}" if outcome.per_thousand else "Age-standardised %"
                 ),
                 facet_order=facets,
             ),
             id=f"outcome-{outcome.slug}",
             title=(
                 f"{label}: age-standardised rate per {PER_TEXT} people by group"
-                if outcome.is_count
+                if outcome.per_thousand
                 else f"{label}: age-standardised share of people by group"
             ),
             description=self.description(outcome, data),
@@ -446,7 +517,7 @@ class OutcomesPage(Page):
                 parts.append(self.skip(NO_DIMENSION))
                 continue
             label = f"fig-outcome-{o.slug}"
-            what = f" per {PER_TEXT} people" if o.is_count else ": share of people (%)"
+            what = f" per {PER_TEXT} people" if o.per_thousand else ": share of people (%)"
             caption = f"{o.measure.label}{what}, age-standardised, by group"
             parts.append(numbered(figure, label=label, caption=caption))
             text = " ".join(
@@ -497,7 +568,8 @@ class OutcomesPage(Page):
             return None
         # the overall rate from the published totals: from the exact ones it gives the exact total back
         target = totals["events"] / totals["population"]
-        kind, multiplier = funnel_kind(outcome.name, self.config)
+        kind, _ = funnel_kind(outcome.name, self.config)
+        multiplier = outcome.multiplier  # a rare flag per 1,000 people, as in its chart
         points = self.book.publish(
             counts,
             counts=_COUNTS,
@@ -533,7 +605,9 @@ class OutcomesPage(Page):
         if funnel is None:
             return None
         label = funnel.outcome.measure.label
-        value_title = f"Crude rate per {PER_TEXT}" if funnel.outcome.is_count else "Crude share of people (%)"
+        value_title = (
+            f"Crude rate per {PER_TEXT}" if funnel.outcome.per_thousand else "Crude share of people (%)"
+        )
         return self.book.figure(
             lambda d: charts.funnel(
                 d.with_columns(pl.col("population").cast(pl.Float64).alias("registered")),
@@ -553,6 +627,8 @@ class OutcomesPage(Page):
                 + (
                     f"rate of {lower_first(label)} per {PER_TEXT}"
                     if funnel.outcome.is_count
+                    else f"rate of people with {lower_first(label)} per {PER_TEXT}"
+                    if funnel.outcome.rare
                     else f"share of people with {lower_first(label)}"
                 )
                 + " up the side; curved lines show 95% and 99.8% control limits around the overall rate. "
