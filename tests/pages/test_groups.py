@@ -80,6 +80,10 @@ def test_gap_between_the_ends_present_and_suppressed():
     )
     days = gap(table(IMD, {"1": 64.0, "5": 51.0}), IMD, subject="the median wait", dp=0, suffix=" days")
     assert days.endswith("a difference of 13 days.")
+    # equal as written: not "1.2% against 1.2%, a difference of 0.1 percentage points"
+    assert gap(table(IMD, {"1": 1.24, "5": 1.15}), IMD, subject="the share referred") == (
+        "The share referred was about 1.2% in both the most deprived fifth and the least deprived fifth."
+    )
 
 
 def test_gap_without_ends_gives_the_range():

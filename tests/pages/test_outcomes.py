@@ -349,6 +349,10 @@ def test_ratios_too_small_to_publish_are_said_so(page_of):
         "Rate ratios of CVD death during the year by ethnic group could not be published because some groups "
         "are too small."
     )
+    assert page.sentences(page.outcome("cvd_death")) == (  # said once for every such dimension
+        "Rate ratios of CVD death during the year by deprivation (IMD quintile), ethnic group, sex and locality "
+        "could not be published because some groups are too small."
+    )
 
 
 def test_download_has_every_rate_but_not_the_bookkeeping(page, page_of):

@@ -148,6 +148,9 @@ def gap(
     na, nb = group_name(dim, most), group_name(dim, least)
     if a is None or b is None:
         return f"{subject} cannot be compared between {na} and {nb} because a group is too small to publish."
+    if format_number(a, dp=dp) == format_number(b, dp=dp):  # not "1.2% against 1.2%, a difference of 0.1"
+        both = in_group(na).split(" ", 1)[0]  # "in" or "among"
+        return f"{subject} was about {_fmt(a, dp, suffix)} {both} both {na} and {nb}."
     if unit is None:
         unit = " percentage points" if suffix == "%" else suffix
     return (

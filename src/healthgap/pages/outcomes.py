@@ -84,6 +84,10 @@ DOWNLOAD_DROP = ("order", "is_reference", "statistic", "method")
 FUNNEL_DERIVED = {"events": ["value", "lower_ci", "upper_ci", "flag_95", "flag_99_8"]}
 _COUNTS = ["events", "population"]
 
+UNPUBLISHED_LEAD = "Rate ratios of "
+UNPUBLISHED = (
+    UNPUBLISHED_LEAD + "{phrase} by {dimensions} could not be published because some groups are too small."
+)
 NO_OUTCOMES_INTRO = "This chapter compares outcomes between groups, where the dataset records them."
 NO_OUTCOMES = "outcome measures (such as admissions or deaths during follow-up)"
 NO_DIMENSION = "equity dimension to compare groups along"
@@ -204,10 +208,7 @@ def ratio_sentence(table: pl.DataFrame, dim: Dimension, outcome: Outcome) -> str
         pl.col("rate_ratio").is_not_null() & ~pl.col("is_reference") & (pl.col("rate_ratio") > 0)
     )
     if others.is_empty() or ref.is_empty():
-        return (
-            f"Rate ratios of {outcome.phrase} by {lower_first(dim.label)} could not be published because "
-            "some groups are too small."
-        )
+        return UNPUBLISHED.format(phrase=outcome.phrase, dimensions=lower_first(dim.label))
     r = (
         others.with_columns(pl.col("rate_ratio").log().abs().alias("__d"))
         .sort("__d", descending=True)
@@ -474,7 +475,12 @@ class OutcomesPage(Page):
         if self.rates is None or outcome.name not in self.measures:
             return ""
         frame = self.rates.frame
-        return " ".join(ratio_sentence(frame, d, outcome) for d in self.dimensions)
+        said = [(d, ratio_sentence(frame, d, outcome)) for d in self.dimensions]
+        shown = [text for _, text in said if not text.startswith(UNPUBLISHED_LEAD)]
+        hidden = [lower_first(d.label) for d, text in said if text.startswith(UNPUBLISHED_LEAD)]
+        if hidden:  # one sentence for every dimension whose ratios cannot be published
+            shown.append(UNPUBLISHED.format(phrase=outcome.phrase, dimensions=join(hidden)))
+        return " ".join(shown)
 
     def _counting(self, outcome: Outcome, label: str) -> str:
         if outcome.is_count:
