@@ -525,3 +525,56 @@ def test_inline_values_are_never_empty(page_of):
         bare.access_sections(),
     ):
         assert SKIP in markup_of(section)
+
+
+def test_any_access_or_experience_measure_the_config_declares_is_shown(page_of):
+    """Access and experience measures come from config.measures_of(kind), by type: a user's days
+    measure, count and survey flag appear as the profile's do (the synthetic population is gaining
+    referral-to-treatment days, hospital cancellations and a GP survey answer)."""
+    base = referred()
+    rng = np.random.default_rng(9)
+    n = base.height
+    people = base.with_columns(
+        pl.when(pl.col("cardiology_referral"))
+        .then(pl.Series(rng.integers(10, 300, n)))
+        .alias("days_to_treatment"),
+        pl.when(pl.col("cardiology_referral"))
+        .then(pl.Series(rng.poisson(0.2, n)))
+        .otherwise(0)
+        .cast(pl.Int64)
+        .alias("provider_cancellations"),
+        pl.when(pl.col("age") >= 16).then(pl.Series(rng.random(n) < 0.7)).alias("gp_experience_good"),
+    )
+    declared = [
+        {
+            "name": "days_to_treatment",
+            "label": "Days from referral to treatment",
+            "kind": "access",
+            "type": "days",
+        },
+        {
+            "name": "provider_cancellations",
+            "label": "Appointments cancelled by the hospital",
+            "kind": "experience",
+            "type": "count",
+        },
+        {
+            "name": "gp_experience_good",
+            "label": "Good experience of the GP practice",
+            "kind": "experience",
+            "type": "flag",
+        },
+    ]
+    page = page_of(AccessTreatmentPage, people, measures=declared, disclosure=OFF)
+    shown = {a.measure.name: a.among and a.among.name for a in page.access_measures}
+    assert shown["days_to_treatment"] is None
+    assert (
+        shown["provider_cancellations"] == "cardiology_referral"
+    )  # every cancellation is of a referred person
+    assert shown["gp_experience_good"] is None
+    text = text_of(page.access_sections())
+    assert "## Days from referral to treatment {#sec-access-days-to-treatment}" in text
+    assert "The share of people whose days from referral to treatment exceeded 18 weeks was " in text
+    assert "appointments cancelled by the hospital per 100 people with cardiology referral was " in text
+    assert "The share of people with good experience of the GP practice was " in text
+    assert "of good experience of the GP practice" in page.missing_text  # under 16s have no answer

@@ -537,3 +537,25 @@ def test_missing_outcomes_are_counted_once_and_rates_are_of_the_people_with_a_va
     assert cohort_page(page_of, few).missing_text.startswith(
         "Not every value is recorded: of the 3,000 people, between 1 and 7 have no value of coronary heart disease"
     )
+
+
+def test_any_outcome_the_config_declares_is_shown(page_of):
+    """Outcomes come from config.measures_of("outcome"), not a fixed list: a user's count outcome
+    and flag outcome appear, worded by their label and period, next to the profile's."""
+    people = build_people(3000, seed=3).with_columns(
+        (pl.int_range(pl.len()) % 7 == 0).cast(pl.Int64).alias("hf_admissions"),
+        (pl.int_range(pl.len()) % 4 == 0).alias("readmitted"),
+    )
+    hf = {"name": "hf_admissions", "label": "Heart failure admissions", "kind": "outcome", "type": "count"}
+    hf["period"] = "in the follow-up year"
+    again = {"name": "readmitted", "label": "Readmission", "kind": "outcome", "type": "flag"}
+    again["period"] = "within 30 days"
+    page = page_of(OutcomesPage, people, measures=[hf, again])
+    names = [o.name for o in page.outcomes]
+    assert {"hf_admissions", "readmitted", "cvd_admissions", "cvd_death"} <= set(names)
+    text = text_of(page.sections())
+    assert "## Heart failure admissions in the follow-up year {#sec-outcomes-hf-admissions}" in text
+    assert "## Readmission within 30 days {#sec-outcomes-readmitted}" in text
+    assert "Readmission: share of people (%), age-standardised, by group" in text  # a quarter: not rare
+    assert "the risk of readmission within 30 days was" in text
+    assert "rate of heart failure admissions in the follow-up year" in text
