@@ -13,14 +13,48 @@ from healthgap import sql
 from healthgap.config import Indicator, compile_sql, load_config, replace_columns, sql_columns
 from healthgap.config._sql import BAD_SQL, EMPTY_SQL, SqlError
 from healthgap.data import load, validate
-from healthgap.descriptive.access import STATIN_ALWAYS, STATIN_FROM_40, eligible_expr
 
 TREATMENTS = ("statin", "anticoagulant", "bp_control")
+#: Conditions that make a person eligible for a statin: always / from age 40 (NICE CG181).
+STATIN_ALWAYS = ("chd", "stroke_tia", "pad")
+STATIN_FROM_40 = ("diabetes", "ckd")
+
+
+def cha2ds2_vasc() -> pl.Expr:
+    """CHA2DS2-VASc (Lip et al. 2010): heart failure 1, hypertension 1, age 75+ 2, diabetes 1,
+    stroke/TIA 2, vascular disease (CHD or PAD) 1, age 65-74 1, female 1."""
+    age = pl.col("age")
+    return (
+        pl.col("heart_failure").cast(pl.Int64)
+        + pl.col("hypertension").cast(pl.Int64)
+        + 2 * (age >= 75).cast(pl.Int64)
+        + ((age >= 65) & (age < 75)).cast(pl.Int64)
+        + pl.col("diabetes").cast(pl.Int64)
+        + 2 * pl.col("stroke_tia").cast(pl.Int64)
+        + (pl.col("chd") | pl.col("pad")).cast(pl.Int64)
+        + (pl.col("sex") == "female").cast(pl.Int64)
+    )
+
+
+def eligible_expr(measure: str, *, available: list[str] | None = None) -> tuple[pl.Expr, pl.Expr]:
+    """(eligible, achieved): the Python treatment measures the book used before the SQL indicators
+    (NICE CG181, NG196, NG136), kept here as an independent reference."""
+    if measure == "statin":
+        have = set(available) if available is not None else set(STATIN_ALWAYS + STATIN_FROM_40)
+        always = [pl.col(c) for c in STATIN_ALWAYS if c in have]
+        later = [pl.col(c) for c in STATIN_FROM_40 if c in have]
+        parts = always + ([pl.any_horizontal(later) & (pl.col("age") >= 40)] if later else [])
+        return pl.any_horizontal(parts), pl.col("statin")
+    if measure == "anticoagulant":
+        female = (pl.col("sex") == "female").cast(pl.Int64)
+        return pl.col("af") & ((cha2ds2_vasc() - female) >= 2), pl.col("anticoagulant")
+    eligible = pl.col("hypertension") & pl.col("antihypertensive") & pl.col("systolic_bp").is_not_null()
+    return eligible, pl.col("systolic_bp") < 140
 
 
 def python_counts(people: pl.DataFrame, measure: str, *, available: list[str] | None = None) -> pl.DataFrame:
-    """Today's Python (descriptive.access.treatment): denominators and numerators by deprivation fifth."""
-    elig, done = eligible_expr(measure, available=available)  # type: ignore[arg-type]
+    """The Python treatment measures (:func:`eligible_expr`): denominators and numerators by deprivation fifth."""
+    elig, done = eligible_expr(measure, available=available)
     return (
         people.group_by("imd_quintile")
         .agg(

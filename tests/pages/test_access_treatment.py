@@ -1,7 +1,13 @@
-"""The access and treatment page: its sentences, skip notes and publication, on small frames."""
+"""The access and treatment page: its sentences, notes, sections and publication, on small frames.
+
+Every sentence rule on present, absent and suppressed data; dimensions by their own words
+(deprivation, an education level, ethnic groups only); indicators from the config; access
+measures by their type.
+"""
 
 from __future__ import annotations
 
+import re
 from functools import partial
 
 import numpy as np
@@ -9,74 +15,145 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from healthgap.descriptive import detection, observed_expected, treatment
-from healthgap.descriptive.access import recompute_ratios, recompute_shares
+from healthgap.descriptive import detection, observed_expected
+from healthgap.descriptive.access import indicators, recompute_indicators, recompute_ratios, recompute_shares
 from healthgap.disclosure import publish, published_counts
-from healthgap.pages.access_treatment import MISSED_INTRO, NO_TRUTH, TRUTH_TEXT, AccessTreatmentPage
+from healthgap.pages._blocks import markup_of
+from healthgap.pages.access_treatment import (
+    ALL_SUPPRESSED,
+    INDICATOR_DERIVED,
+    NO_TRUTH,
+    NO_TRUTH_OE,
+    TRUTH_TEXT,
+    AccessTreatmentPage,
+    describe_indicators,
+    excluded_sentence,
+    missing_sentence,
+)
 from tests.conftest import build_people
-from tests.pages.conftest import html_of
 
 OFF = {"enabled": False, "reason": "unit tests on tiny frames"}
+SKIP = "This section is skipped because the dataset has no"
 
-RULES_ALL = (
-    "For each treatment we count only the people who should be receiving it, following NICE guidance: "
-    "statins for people with coronary heart disease, stroke or TIA, or peripheral arterial disease, and "
-    "people aged 40 or over with diabetes or chronic kidney disease (stages 3-5); anticoagulation for "
-    "people with atrial fibrillation and a CHA₂DS₂-VASc score of 2 or more (3 or more for women); and "
-    "blood pressure control (a last systolic blood pressure below 140 mmHg) for people treated for "
-    "hypertension."
+EDUCATION = {
+    "name": "education",
+    "column": "education",
+    "label": "Education level",
+    "noun": "education level",
+    "order": ["1", "2", "3", "4"],
+    "labels": {
+        "1": "Some high school",
+        "2": "High school diploma",
+        "3": "Some college",
+        "4": "College degree",
+    },
+    "reference": "4",
+    "ordered": True,
+    "disadvantaged": "first",
+}
+
+RULES = (
+    "Each indicator counts only the people it applies to and, among them, those who meet it: share of "
+    "people eligible for a statin (NICE CG181) who were prescribed one; share of people with atrial "
+    "fibrillation and a CHA2DS2-VASc score of 2 or more, not counting the point for female sex (NICE "
+    "NG196), who were prescribed an oral anticoagulant; and share of people with treated hypertension "
+    "whose latest systolic blood pressure is below 140 mmHg (NICE NG136)."
 )
 
 
+def text_of(obj: object) -> str:
+    """The Markdown or HTML of a section, with the raw HTML of figures and tables left out (notes kept)."""
+
+    def raw(m: re.Match[str]) -> str:
+        return m.group(1).strip() if "hg-skip" in m.group(1) else "[HTML]"
+
+    return re.sub(r"```+\{=html\}(.*?)```+", raw, markup_of(obj), flags=re.S)
+
+
 def with_truth(people: pl.DataFrame, seed: int = 5) -> pl.DataFrame:
-    """People with a true hypertension status: every recorded case, and as many again unrecorded."""
+    """People with a true hypertension status: every recorded case, and some unrecorded."""
     rng = np.random.default_rng(seed)
     hidden = pl.Series(rng.random(people.height) < 0.15)
     return people.with_columns((pl.col("hypertension") | hidden).alias("true_hypertension"))
 
 
-def referred(n: int = 4000, seed: int = 2) -> pl.DataFrame:
-    """People of whom a third are referred to cardiology (so each fifth has waits to compare)."""
+def referred(n: int = 4000, seed: int = 2, *, missed_outside: bool = False) -> pl.DataFrame:
+    """A third referred to cardiology, with waits; missed appointments only among them (unless asked)."""
     people = build_people(n, seed=seed)
     rng = np.random.default_rng(seed)
     ref = rng.random(n) < 0.35
+    missed = rng.poisson(0.3, n)
     return people.with_columns(
         pl.Series("cardiology_referral", ref),
         pl.when(pl.Series(ref)).then(pl.Series(rng.integers(5, 250, n))).alias("days_to_first_outpatient"),
+        pl.Series("missed_appointments", missed if missed_outside else np.where(ref, missed, 0)).cast(
+            pl.Int64
+        ),
     )
+
+
+def educated(n: int = 3000, seed: int = 4) -> pl.DataFrame:
+    """A cohort: an education level 1-4, sex and age, no deprivation, ethnicity or geography."""
+    people = build_people(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    return people.drop("imd_decile", "ethnicity", "lsoa", "locality", "gp_practice").with_columns(
+        pl.Series("education", rng.integers(1, 5, n)).cast(pl.String)
+    )
+
+
+def cohort_page(page_of, people: pl.DataFrame | None = None, **sections):
+    return page_of(
+        AccessTreatmentPage,
+        educated() if people is None else people,
+        target=False,
+        equity={"dimensions": [EDUCATION, {"name": "sex", "reference": "female"}, "age_band"]},
+        **sections,
+    )
+
+
+# -- publication ---------------------------------------------------------------------------------
 
 
 def test_published_frames_are_those_the_analyses_give_with_published_counts(page_of):
     page = page_of(AccessTreatmentPage, with_truth(build_people(3000)))
     people, config, settings = page.book.frame, page.config, page.config.disclosure
-    dims = ["imd_quintile", "ethnicity"]
-    for published, exact, counts, recompute in (
+    dims = ["imd_quintile"]
+    every = list(page.caps.dimension_names)
+    for published, exact, counts, recompute, derived in (
         (
             page.observed_expected,
             observed_expected(people, config, dimensions=dims),
             ["observed", "population"],
             partial(recompute_ratios, events="observed", population="expected", multiplier=1),
+            None,
         ),
         (
             page.detection,
             detection(people, config, dimensions=dims),
             ["recorded", "affected"],
             partial(recompute_shares, numerator="recorded", denominator="affected"),
+            None,
         ),
         (
-            page.treatment,
-            treatment(people, config, dimensions=dims),
-            ["treated", "eligible"],
-            partial(recompute_shares, numerator="treated", denominator="eligible"),
+            page.indicators,
+            indicators(people, config, dimensions=every).filter(pl.col("denominator") > 0),
+            ["numerator", "denominator", "excluded"],
+            partial(recompute_indicators, indicators=config.indicators),
+            INDICATOR_DERIVED,  # a small count left out does not hide the value
         ),
     ):
         assert published is not None
-        # what the analyses returned before they were exact: statistics from the rounded counts
+        # the statistics from the rounded counts, then protected: the legacy two-step route
         before = recompute(published_counts(exact, counts, settings=settings))
         if "measure_label" not in before.columns:
             before = before.with_columns(published.frame["measure_label"])
-        legacy = publish(before, counts=counts, settings=settings)
-        assert_frame_equal(published.frame, legacy.frame, rel_tol=1e-12)
+        legacy = publish(
+            before.select(published.frame.columns[: before.width]),
+            counts=counts,
+            derived=derived,
+            settings=settings,
+        )
+        assert_frame_equal(published.frame.select(legacy.frame.columns), legacy.frame, rel_tol=1e-12)
     oe = page.observed_expected
     assert oe is not None
     rows = oe.frame.filter(pl.col("observed").is_not_null() & (pl.col("observed") > 0))
@@ -84,27 +161,125 @@ def test_published_frames_are_those_the_analyses_give_with_published_counts(page
     assert rows["value"].to_list() == pytest.approx((rows["observed"] / rows["expected"]).to_list())
 
 
-def test_waits_and_missed_publish_nothing_finer_than_their_counts(page_of):
-    page = page_of(AccessTreatmentPage, referred())
-    assert page.waits is not None and page.missed is not None
-    w = page.waits.frame.filter(pl.col("seen").is_not_null())
-    assert (w["seen"] % 5 == 0).all() and (w["over_18_weeks"] % 5 == 0).all()
-    assert w["value"].to_list() == pytest.approx((100 * w["over_18_weeks"] / w["seen"]).to_list())
-    m = page.missed.frame.filter(pl.col("population").is_not_null())
-    assert m["value"].to_list() == pytest.approx((100 * m["events"] / m["population"]).to_list())
-    assert page.waits.frame["dimension"].unique().to_list() == ["imd_quintile"]
+def test_the_indicators_count_the_nice_rules_by_every_dimension(page_of):
+    people = build_people(3000, seed=3)
+    page = page_of(AccessTreatmentPage, people, disclosure=OFF)
+    table = page.indicators
+    assert table is not None
+    assert set(table.frame["dimension"]) == set(page.caps.dimension_names)
+    women = people.filter(pl.col("sex") == "female")
+    eligible = (
+        women["chd"]
+        | women["stroke_tia"]
+        | women["pad"]
+        | ((women["diabetes"] | women["ckd"]) & (women["age"] >= 40))
+    )
+    row = table.row(dimension="sex", level="female", measure="statin")
+    assert row is not None
+    assert (row["denominator"], row["numerator"]) == (eligible.sum(), (eligible & women["statin"]).sum())
+    assert row["value"] == pytest.approx(100 * row["numerator"] / row["denominator"])
 
 
-def test_oe_text_present_absent_and_suppressed(page_of):
+# -- missing values ------------------------------------------------------------------------------
+
+
+def test_missing_sentence_present_absent_and_suppressed():
+    frame = pl.DataFrame(
+        {"label": ["Systolic blood pressure", "Statin", "Days to first outpatient appointment"],
+         "people": [3000, 3000, 3000], "missing": [35, 0, None]},
+        schema_overrides={"missing": pl.Int64},
+    )  # fmt: skip
+    assert missing_sentence(frame, most=7) == (
+        "Not every value is recorded: of the 3,000 people, 35 have no value of systolic blood pressure and "
+        "between 1 and 7 of days to first outpatient appointment. Each share and rate on this page is of "
+        "the people with a value."
+    )
+    none = frame.with_columns(pl.lit(0, dtype=pl.Int64).alias("missing"))
+    assert (
+        missing_sentence(none, most=7)
+        == "Every measure this page uses is recorded for everyone in the dataset."
+    )
+    one = frame.head(1).with_columns(pl.lit(1, dtype=pl.Int64).alias("missing"))
+    assert "of the 3,000 people, 1 has no value of systolic blood pressure." in missing_sentence(one, most=7)
+
+
+def test_missing_text_counts_each_measure_the_page_uses_rounded(page_of):
+    people = build_people(2000).with_columns(
+        pl.when(pl.int_range(pl.len()) < 33).then(None).otherwise(pl.col("systolic_bp")).alias("systolic_bp"),
+        pl.when(pl.int_range(pl.len()) < 3).then(None).otherwise(pl.col("chd")).alias("chd"),
+    )
+    text = page_of(AccessTreatmentPage, people).missing_text
+    assert text.startswith("Not every value is recorded: of the 2,000 people, ")
+    assert "between 1 and 7 have no value of coronary heart disease" in text  # suppressed
+    assert "35 of systolic blood pressure" in text  # 33 rounded to 5, as in the tables
+    assert "days to first outpatient appointment" in text  # empty unless referred
+    full = build_people(2000).drop("days_to_first_outpatient")
+    assert page_of(AccessTreatmentPage, full).missing_text.startswith(
+        "Every measure this page uses is recorded"
+    )
+
+
+# -- recorded against expected -------------------------------------------------------------------
+
+
+def test_oe_text_by_deprivation_education_and_ethnic_group(page_of):
     page = page_of(AccessTreatmentPage, build_people(2000), disclosure=OFF)
     text = page.oe_text
     assert text.startswith("For hypertension, the most deprived fifth has ")
     assert "times the recorded cases expected from its age and sex, and the least deprived fifth " in text
     assert text.endswith(" times.")
-    no_focus = page_of(AccessTreatmentPage, build_people(300).drop("hypertension", "chd", "af", "pad"))
-    assert no_focus.oe_focus is None and no_focus.oe_text == ""
+    assert page.oe_context.startswith("A ratio above 1 in deprived areas is expected")
+    education = cohort_page(page_of, disclosure=OFF)
+    assert education.oe_text.startswith("For hypertension, education level 1 (some high school) has ")
+    assert ", and education level 4 (college degree) " in education.oe_text
+    assert "deprived" not in education.oe_context + education.oe_text
+    assert education.oe_context.startswith("A ratio above 1 in the most disadvantaged education level")
+    ethnic = page_of(
+        AccessTreatmentPage, build_people(2000), disclosure=OFF, equity={"dimensions": ["ethnicity", "sex"]}
+    )
+    assert ethnic.oe_text.startswith(
+        "For hypertension, recorded cases as a multiple of those expected are highest in the "
+    )
+    assert (
+        ethnic.oe_context
+        == "In any group, a ratio close to 1 where the true burden is higher suggests missed diagnoses."
+    )
+
+
+def test_oe_text_suppressed_and_absent(page_of):
     tiny = page_of(AccessTreatmentPage, build_people(40))
-    assert "not published (too few people)" in tiny.oe_text
+    assert tiny.oe_text == (
+        "For hypertension, the ratio cannot be compared between the most deprived fifth and the least "
+        "deprived fifth because a group is too small to publish."
+    )
+    conditions = ["hypertension", "chd", "af", "heart_failure", "stroke_tia", "pad", "diabetes", "ckd"]
+    none = page_of(AccessTreatmentPage, build_people(300).drop(*conditions), model={"target": "cvd_death"})
+    assert none.oe_text == "" and none.observed_expected is None
+    assert f"{SKIP} condition columns." in text_of(none.expected_section())
+    no_sex = page_of(
+        AccessTreatmentPage,
+        build_people(2000).drop("sex"),
+        disclosure=OFF,
+        equity={"dimensions": ["imd_quintile"]},
+    )
+    assert no_sex.standard == "age" and "expected from its age, and" in no_sex.oe_text
+
+
+def test_expected_section_refers_to_its_figure_and_captions_it_by_the_dimension(page_of):
+    section = text_of(cohort_page(page_of).expected_section())
+    assert "is shown in @fig-observed-expected: above 1" in section
+    assert "::: {#fig-observed-expected}" in section
+    assert "Recorded cases as a ratio of the cases expected from age and sex, by education level" in section
+
+
+def test_a_section_whose_groups_are_all_suppressed_says_so_once(page_of):
+    page = page_of(AccessTreatmentPage, build_people(60), disclosure={"suppress_below": 200, "rounding": 5})
+    assert text_of(page.expected_section()) == ALL_SUPPRESSED.format(
+        subject="The ratio of observed to expected recorded cases", noun="deprivation fifth"
+    )
+
+
+# -- under-diagnosis -------------------------------------------------------------------------------
 
 
 def test_detection_with_and_without_true_status(page_of):
@@ -112,92 +287,294 @@ def test_detection_with_and_without_true_status(page_of):
     assert page.truth_text == TRUTH_TEXT
     assert page.detection_text.startswith("The share of people with hypertension who are recorded was ")
     assert page.detection_text.endswith(" percentage points.")
+    section = text_of(page.detection_section())
+    assert (
+        section.startswith(TRUTH_TEXT + " The share of people with hypertension")
+        and "::: {#fig-detection}" in section
+    )
     none = page_of(AccessTreatmentPage, build_people(300))
     assert none.truth_text == "" and none.detection_text == "" and none.detection is None
-    assert NO_TRUTH in html_of(none.detection_figure())
+    assert f"{SKIP} {NO_TRUTH}{NO_TRUTH_OE}." in text_of(none.detection_section())
+    no_oe = page_of(
+        AccessTreatmentPage,
+        build_people(300).drop(
+            "hypertension", "chd", "af", "heart_failure", "stroke_tia", "pad", "diabetes", "ckd"
+        ),
+        model={"target": "cvd_death"},
+    )
+    assert text_of(no_oe.detection_section()).endswith(
+        f"{NO_TRUTH}.</p></div>"
+    )  # no ratios above to point to
 
 
-def test_rules_name_each_measure_and_the_conditions_missing(page_of):
-    assert page_of(AccessTreatmentPage, build_people(300)).rules_text == RULES_ALL
-    partial = page_of(AccessTreatmentPage, build_people(300).drop("pad", "ckd")).rules_text
+# -- indicators -------------------------------------------------------------------------------------
+
+
+def test_rules_come_from_the_indicators_descriptions(page_of):
+    assert page_of(AccessTreatmentPage, build_people(300)).rules_text == RULES
+    page = cohort_page(page_of, indicators=[{"name": "bp_treated", "label": "Treated hypertension", "kind": "proportion",
+        "numerator": "antihypertensive", "denominator": "hypertension"}])  # fmt: skip
+    assert "and treated hypertension." in page.rules_text  # no description: its label
+    assert describe_indicators([]) == ""
+
+
+def test_indicator_text_compares_each_indicator_along_the_dimension(page_of):
+    text = page_of(AccessTreatmentPage, build_people(3000), disclosure=OFF).indicator_text
+    assert text.startswith("Statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+) was ")
+    assert " in the most deprived fifth against " in text and text.count("percentage points.") == 3
+    small = page_of(AccessTreatmentPage, build_people(150)).indicator_text
     assert (
-        "statins for people with coronary heart disease or stroke or TIA, and people aged 40 or over with diabetes;"
-        in partial
+        "Anticoagulant prescribed (AF with CHA2DS2-VASc of 2+, 3+ for women) cannot be compared between the "
+        "most deprived fifth and the least deprived fifth because a group is too small to publish." in small
     )
-    assert "anticoagulation" not in partial  # CHA2DS2-VASc needs PAD
-    assert partial.endswith(
-        "This dataset has no peripheral arterial disease or chronic kidney disease (stages 3-5) columns, so "
-        "statin eligibility is judged from the other conditions only."
+    education = cohort_page(page_of, disclosure=OFF).indicator_text
+    assert "in education level 1 (some high school) against " in education and "deprived" not in education
+
+
+def test_a_users_indicator_is_shown_with_its_own_scale(page_of):
+    rate = {"name": "adm_chd", "label": "Admissions among people with CHD", "kind": "crude rate",
+            "numerator": "cvd_admissions", "denominator": "chd", "multiplier": 1000, "section": "outcome"}  # fmt: skip
+    page = page_of(AccessTreatmentPage, build_people(3000), disclosure=OFF, indicators=[rate])
+    assert [i.name for i in page.shown_indicators][-1] == "adm_chd" and not page.treatment_only
+    assert "Admissions among people with CHD was " in page.indicator_text
+    assert re.search(
+        r"Admissions among people with CHD was [\d,.]+ per 1,000 in the most deprived fifth",
+        page.indicator_text,
     )
-    one = page_of(AccessTreatmentPage, build_people(300).drop("ckd")).rules_text
-    assert "This dataset has no chronic kidney disease (stages 3-5) column, so" in one
-    no_drugs = page_of(
+    chd = page.book.frame.filter(pl.col("chd") & (pl.col("imd_quintile") == 1))
+    row = page.indicators.row(dimension="imd_quintile", level="1", measure="adm_chd")
+    assert row["value"] == pytest.approx(1000 * chd["cvd_admissions"].sum() / chd.height)
+    section = text_of(page.indicator_section())
+    assert section.startswith("## Indicators {#sec-access-treatment}")
+    assert "Each indicator among the people it applies to, by deprivation fifth" in section
+
+
+def test_notes_name_absent_optional_columns_and_indicators_the_data_cannot_give(page_of):
+    page = page_of(AccessTreatmentPage, build_people(600).drop("pad", "ckd", "anticoagulant"))
+    note = page.indicator_note_text
+    assert note.startswith(
+        "This dataset has no peripheral arterial disease column and no chronic kidney disease (stages 3-5) "
+        "column. The indicator statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+) counts "
+        "nobody as having them, so its eligibility rests on the columns it does have."
+    )
+    assert note.endswith(
+        "Not shown, because this dataset cannot give them: anticoagulant prescribed (AF with CHA2DS2-VASc of "
+        "2+, 3+ for women) (needs the pad and anticoagulant columns, which this dataset does not have)."
+    )
+    section = markup_of(page.indicator_section())
+    assert (
+        '<div class="hg-skip callout callout-note" role="note"><p>This dataset has no peripheral' in section
+    )
+    assert page_of(AccessTreatmentPage, build_people(300)).indicator_note_text == ""
+
+
+def test_people_left_out_for_a_missing_numerator_are_counted(page_of):
+    people = build_people(3000, seed=3).with_columns(
+        pl.when(pl.col("hypertension") & pl.col("antihypertensive") & (pl.int_range(pl.len()) % 3 == 0))
+        .then(None)
+        .otherwise(pl.col("systolic_bp"))
+        .alias("systolic_bp")
+    )
+    page = page_of(AccessTreatmentPage, people)
+    left = people.filter(
+        pl.col("hypertension") & pl.col("antihypertensive") & pl.col("systolic_bp").is_null()
+    ).height
+    assert left >= 8
+    rounded = 5 * round(left / 5)
+    assert page.excluded_text == (
+        f"For blood pressure below 140 mmHg (treated hypertension), {rounded} people it applies to have no "
+        "recorded systolic blood pressure and are left out."
+    )
+    assert page_of(AccessTreatmentPage, build_people(300)).excluded_text == ""
+    assert excluded_sentence("Statin", "statin", None, most=7) == (
+        "For statin, between 1 and 7 people it applies to have no recorded statin and are left out."
+    )
+    assert excluded_sentence("Statin", "statin", 1, most=7).endswith(
+        "1 person it applies to has no recorded statin and is left out."
+    )
+
+
+def test_a_small_count_left_out_is_suppressed_without_hiding_the_indicator(page_of):
+    """A group with 1-7 people left out still shows its value: it comes from the numerator and the
+    denominator, which are published (the cohort's treated-hypertension indicator was all [c])."""
+    treated = pl.col("hypertension") & pl.col("antihypertensive")
+    people = build_people(3000, seed=3).with_columns(
+        pl.when(treated & (treated.cast(pl.Int64).cum_sum().over("sex") <= 3))  # 3 women, 3 men
+        .then(None)
+        .otherwise(pl.col("systolic_bp"))
+        .alias("systolic_bp")
+    )
+    page = page_of(AccessTreatmentPage, people)
+    rows = page.indicators.frame.filter(pl.col("measure") == "bp_control", pl.col("dimension") == "sex")
+    left = people.filter(treated & pl.col("systolic_bp").is_null())
+    assert left.group_by("sex").len()["len"].to_list() == [3, 3]
+    assert rows["excluded"].is_null().any()  # suppressed: a small count
+    assert rows["value"].is_not_null().all()
+    for r in rows.iter_rows(named=True):
+        assert r["value"] == pytest.approx(100 * r["numerator"] / r["denominator"])
+    shown = page.indicators.frame.filter(
+        pl.col("numerator").is_not_null() & pl.col("denominator").is_not_null()
+    )
+    assert shown["value"].is_not_null().all()  # anywhere: only a suppressed numerator or denominator hides it
+
+
+def test_indicator_section_figure_and_table_by_the_other_dimensions(page_of):
+    page = page_of(AccessTreatmentPage, build_people(3000))
+    section = text_of(page.indicator_section())
+    assert section.startswith("## Treatment among the eligible {#sec-access-treatment}\n\n" + RULES)
+    assert "Treatment among eligible people, by deprivation fifth" in section
+    assert "Treatment among eligible people, by ethnic group, sex, age band and locality" in section
+    assert section.endswith(
+        "@tbl-treatment-groups gives the same indicators by ethnic group, sex, age band and locality."
+    )
+    table = pl.read_csv(page.book.downloads / "access-treatment" / "treatment-groups.csv")
+    assert table["dimension"].unique(maintain_order=True).to_list() == [
+        "ethnicity",
+        "sex",
+        "age_band",
+        "locality",
+    ]
+    assert (table["denominator"].drop_nulls() > 0).all()
+
+
+def test_indicator_section_without_indicators_or_dimensions(page_of):
+    drugs = page_of(
         AccessTreatmentPage, build_people(300).drop("statin", "anticoagulant", "antihypertensive")
     )
-    assert no_drugs.rules_text == "" and no_drugs.treatment_text == ""
-    assert "no prescribing columns" in html_of(no_drugs.treatment_figure())
-    assert "no prescribing or ethnicity columns" in html_of(no_drugs.treatment_table())
-    assert no_drugs.treatment_table_text() == ""
-
-
-def test_treatment_text_present_and_suppressed(page_of):
-    text = page_of(AccessTreatmentPage, build_people(3000), disclosure=OFF).treatment_text
-    assert text.startswith("Statin prescribing among eligible people was ")
-    assert " Anticoagulation among eligible people with AF " in text
-    assert " Blood pressure control in treated hypertension was " in text
-    small = page_of(AccessTreatmentPage, build_people(150)).treatment_text
+    section = text_of(drugs.indicator_section())
+    assert "## Indicators {#sec-access-treatment}" in section
     assert (
-        "Anticoagulation among eligible people with AF cannot be compared between the most deprived fifth and "
-        in small
+        f"{SKIP} indicators it can compute (each needs the columns its SQL names). Not shown, because"
+        in section
     )
+    assert drugs.rules_text == "" and drugs.indicator_text == ""
+    only = page_of(AccessTreatmentPage, build_people(3000), equity={"dimensions": ["imd_quintile"]})
+    assert only.indicator_table() is None and "@tbl-treatment-groups" not in text_of(only.indicator_section())
 
 
-def test_waits_and_missed_sentences_carry_their_units(page_of):
+# -- access measures ----------------------------------------------------------------------------------
+
+
+def test_access_sections_by_the_type_of_each_measure(page_of):
     page = page_of(AccessTreatmentPage, referred(), disclosure=OFF)
-    assert page.waits_text.startswith("The share waiting more than 18 weeks was ")
-    median = page.waits_text.split(" percentage points. ", 1)[1]
-    assert median.startswith("The median wait was ") and median.endswith(" days.")
-    assert " days in the most deprived fifth against " in median and ", a difference of " in median
-    intro = html_of(page.waits_intro())
-    assert "@fig-waits shows the share who waited more than 18 weeks (126 days)" in intro
-    assert page.missed_intro == MISSED_INTRO
-    assert page.missed_text.startswith("The number of missed appointments per 100 people referred was ")
-    assert page.missed_text.endswith(" per 100 referred.")
-
-
-def test_waits_and_missed_absent(page_of):
-    page = page_of(
-        AccessTreatmentPage, build_people(300).drop("days_to_first_outpatient", "missed_appointments")
-    )
-    assert page.waits_text == "" and page.waits_intro() == ""
-    assert page.missed_text == "" and page.missed_intro == ""
-    assert "no waiting time column (days_to_first_outpatient)" in html_of(page.waits_figure())
-    assert "no missed appointments column" in html_of(page.missed_figure())
-
-
-def test_no_deprivation_skips_the_figures(page_of):
-    page = page_of(AccessTreatmentPage, build_people(300), equity={"dimensions": ["ethnicity", "sex"]})
-    assert page.imd is None and page.oe_text == "" and page.treatment_text == "" and page.waits is None
-    assert "no deprivation (IMD) column" in html_of(page.oe_figure())
-    assert "Treated (%)" in html_of(page.treatment_table())  # by ethnic group, still shown
-
-
-def test_waits_figure_and_treatment_table_downloads(page_of):
-    page = page_of(AccessTreatmentPage, referred())
-    markup = html_of(page.waits_figure())
+    assert [(a.measure.name, a.among and a.among.name) for a in page.access_measures] == [
+        ("cardiology_referral", None),
+        ("days_to_first_outpatient", None),
+        ("missed_appointments", "cardiology_referral"),
+    ]
+    text = text_of(page.access_sections())
+    assert "## Cardiology referral {#sec-access-cardiology-referral}" in text
+    assert "The share of people with cardiology referral was " in text
     assert (
-        'id="waits"' in markup and "waited over 18 weeks, by deprivation fifth. The share waiting" in markup
+        "Among the people with a value of days to first outpatient appointment, @fig-access-days-to-first-outpatient "
+        "shows the share for whom it exceeded 18 weeks (126 days)." in text
     )
-    waits = pl.read_csv(page.book.downloads / "access-treatment" / "waits.csv")
-    assert waits.columns[:10] == [
-        "dimension", "level", "label", "seen", "over_18_weeks", "median_days", "mean_days", "value", "lower_ci",
-        "upper_ci",
-    ]  # fmt: skip
-    assert {"suppressed_seen", "suppression_reason_over_18_weeks"} <= set(waits.columns)
-    html_of(page.treatment_table())
-    table = pl.read_csv(page.book.downloads / "access-treatment" / "treatment-ethnicity.csv")
-    assert table["dimension"].unique().to_list() == ["ethnicity"]
+    assert "The share of people whose days to first outpatient appointment exceeded 18 weeks was " in text
+    assert re.search(
+        r"The median days to first outpatient appointment was \d+ days in the most deprived fifth against \d+ days",
+        text,
+    )
+    assert "these weigh more heavily in deprived areas." in text
+    assert "The number of missed appointments per 100 people with cardiology referral was " in text
+    assert text.count(":::") == 6  # three numbered figures
+
+
+def test_counts_are_per_100_people_when_events_happen_outside_the_flag(page_of):
+    page = page_of(AccessTreatmentPage, referred(missed_outside=True), disclosure=OFF)
+    assert page.access_measures[-1].among is None
+    text = text_of(page.access_sections())
+    assert "The number of missed appointments per 100 people was " in text
+    rows = page.access_tables["missed_appointments"].frame
+    assert rows["population"].sum() == page.book.frame.height  # everyone, not only the referred
+
+
+def test_access_sections_absent_and_suppressed(page_of):
+    measures = ("cardiology_referral", "days_to_first_outpatient", "missed_appointments")
+    none = text_of(page_of(AccessTreatmentPage, build_people(300).drop(*measures)).access_sections())
+    assert none.startswith("## Access to services {#sec-access-services}")
+    assert f"{SKIP} access or experience measures" in none
+    few = page_of(AccessTreatmentPage, referred(400), disclosure={"suppress_below": 40, "rounding": 5})
+    text = text_of(few.access_sections())
     assert (
-        html_of(page.treatment_table_text())
-        == "@tbl-treatment-ethnicity gives the same measures by ethnic group."
+        "Days to first outpatient appointment is not published for any deprivation fifth: every group is too small."
+        in text
     )
+    education = cohort_page(
+        page_of, educated().with_columns(pl.Series("cardiology_referral", np.arange(3000) % 9 == 0))
+    )
+    text = text_of(education.access_sections())
+    assert "The share of people with cardiology referral was " in text
+    assert "education level 1 (some high school) against" in text
+
+
+# -- what is inline is never empty ----------------------------------------------------------------------
+
+
+def test_inline_values_are_never_empty(page_of):
+    bare = page_of(
+        AccessTreatmentPage,
+        build_people(200).select("person_id", "age", "sex", "imd_decile"),
+        target=False,
+        equity={"dimensions": ["imd_quintile", "sex"]},
+    )
+    assert bare.missing_text and bare.standard == "age and sex"
+    for section in (
+        bare.expected_section(),
+        bare.detection_section(),
+        bare.indicator_section(),
+        bare.access_sections(),
+    ):
+        assert SKIP in markup_of(section)
+
+
+def test_any_access_or_experience_measure_the_config_declares_is_shown(page_of):
+    """Access and experience measures come from config.measures_of(kind), by type: a user's days
+    measure, count and survey flag appear as the profile's do (the synthetic population is gaining
+    referral-to-treatment days, hospital cancellations and a GP survey answer)."""
+    base = referred()
+    rng = np.random.default_rng(9)
+    n = base.height
+    people = base.with_columns(
+        pl.when(pl.col("cardiology_referral"))
+        .then(pl.Series(rng.integers(10, 300, n)))
+        .alias("days_to_treatment"),
+        pl.when(pl.col("cardiology_referral"))
+        .then(pl.Series(rng.poisson(0.2, n)))
+        .otherwise(0)
+        .cast(pl.Int64)
+        .alias("provider_cancellations"),
+        pl.when(pl.col("age") >= 16).then(pl.Series(rng.random(n) < 0.7)).alias("gp_experience_good"),
+    )
+    declared = [
+        {
+            "name": "days_to_treatment",
+            "label": "Days from referral to treatment",
+            "kind": "access",
+            "type": "days",
+        },
+        {
+            "name": "provider_cancellations",
+            "label": "Appointments cancelled by the hospital",
+            "kind": "experience",
+            "type": "count",
+        },
+        {
+            "name": "gp_experience_good",
+            "label": "Good experience of the GP practice",
+            "kind": "experience",
+            "type": "flag",
+        },
+    ]
+    page = page_of(AccessTreatmentPage, people, measures=declared, disclosure=OFF)
+    shown = {a.measure.name: a.among and a.among.name for a in page.access_measures}
+    assert shown["days_to_treatment"] is None
+    assert (
+        shown["provider_cancellations"] == "cardiology_referral"
+    )  # every cancellation is of a referred person
+    assert shown["gp_experience_good"] is None
+    text = text_of(page.access_sections())
+    assert "## Days from referral to treatment {#sec-access-days-to-treatment}" in text
+    assert "The share of people whose days from referral to treatment exceeded 18 weeks was " in text
+    assert "appointments cancelled by the hospital per 100 people with cardiology referral was " in text
+    assert "The share of people with good experience of the GP practice was " in text
+    assert "of good experience of the GP practice" in page.missing_text  # under 16s have no answer

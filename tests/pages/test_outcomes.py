@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -12,11 +14,15 @@ from healthgap.config import DisclosureSettings
 from healthgap.descriptive.outcomes import PER, outcome_rates
 from healthgap.descriptive.prevalence import rates, recompute_rates
 from healthgap.disclosure import primary_reason, publish, published_counts
+from healthgap.pages._blocks import markup_of
 from healthgap.pages.outcomes import (
     DOWNLOAD_DROP,
     FIGURE_COLUMNS,
+    NO_OUTCOMES_INTRO,
     OutcomesPage,
     funnel_sentence,
+    ratio_sentence,
+    standard_sentence,
 )
 from tests.conftest import build_people
 from tests.pages.conftest import html_of
@@ -39,15 +45,24 @@ def page(page_of) -> OutcomesPage:
 
 
 def test_rates_are_published_exactly_as_rates_published_them_before(page):
-    """The same numbers as when rates() computed its simple statistics from published counts itself."""
-    dims = list(page.dimensions)
-    exact = rates(page.people, page.config, measures=list(page.measures), dimensions=dims, multiplier=PER)
-    rounded = published_counts(exact, ["events", "population"], settings=page.config.disclosure)
-    before = recompute_rates(rounded, multiplier=PER)  # what rates() returned before it was exact
-    before = before.with_columns(page.exact.get_column("measure_label"))
+    """The same numbers as when rates() computed its simple statistics from published counts itself
+    (each outcome at its own scale: admissions per 1,000, deaths as a percentage)."""
+    dims = [d.name for d in page.dimensions]
+    parts = []
+    for o in page.outcomes:
+        exact = rates(page.people, page.config, measures=[o.name], dimensions=dims, multiplier=o.multiplier)
+        rounded = published_counts(exact, ["events", "population"], settings=page.config.disclosure)
+        parts.append(recompute_rates(rounded, multiplier=o.multiplier))  # what rates() returned before
+    keys = ["dimension", "measure", "level"]
+    before = pl.concat(parts).join(page.exact.select(*keys, "measure_label", "unit"), on=keys)
     old = publish(before, counts=["events", "population"], settings=page.config.disclosure).frame
     assert page.rates is not None
-    assert_frame_equal(page.rates.frame, old, check_exact=False, rel_tol=1e-9)
+    assert_frame_equal(
+        page.rates.frame.sort(keys),
+        old.select(page.rates.columns).sort(keys),
+        check_exact=False,
+        rel_tol=1e-9,
+    )
     figure = page.figure_data("cvd_admissions").frame
     old_figure = publish(
         before.filter(pl.col("measure") == "cvd_admissions").select(FIGURE_COLUMNS),
@@ -55,7 +70,7 @@ def test_rates_are_published_exactly_as_rates_published_them_before(page):
         by=["dimension"],
         settings=page.config.disclosure,
     ).frame
-    assert_frame_equal(figure, old_figure, check_exact=False, rel_tol=1e-9)
+    assert_frame_equal(figure.sort(keys), old_figure.sort(keys), check_exact=False, rel_tol=1e-9)
 
 
 def test_outcome_rates_are_exact_and_crude_rates_come_from_published_counts(page):
@@ -68,13 +83,15 @@ def test_outcome_rates_are_exact_and_crude_rates_come_from_published_counts(page
     assert page.rates is not None
     shown = page.rates.frame.filter(pl.col("crude").is_not_null())
     assert "variance" not in page.rates.columns
+    scale = {"per 1,000 people": PER, "% of people": 100}
     for row in shown.iter_rows(named=True):
         assert row["events"] % 5 == 0 and row["population"] % 5 == 0
-        assert row["crude"] == pytest.approx(PER * row["events"] / row["population"], rel=1e-12)
+        per = scale[row["unit"]]
+        assert row["crude"] == pytest.approx(per * row["events"] / row["population"], rel=1e-12)
 
 
 def test_recompute_rates_keeps_the_dsr_and_moves_its_limits_to_the_published_total(page):
-    exact = outcome_rates(page.people, page.config, dimensions=["sex"])
+    exact = outcome_rates(page.people, page.config, outcomes=["cvd_admissions"], dimensions=["sex"])
     same = recompute_rates(exact, multiplier=PER)  # counts not rounded: the exact limits back
     assert_frame_equal(same, exact.drop("variance", "design_effect"), check_exact=False, rel_tol=1e-9)
     rounded = exact.with_columns(pl.col("events") + 1)
@@ -100,47 +117,253 @@ def test_recompute_rates_takes_crude_rows_ratios_from_the_published_counts(page)
 # -- sentences and figures ---------------------------------------------------------------------
 
 
-def test_sentence_names_the_group_furthest_from_the_reference(page):
-    text = page.sentence("cvd_admissions", "sex")
-    assert text.startswith("After allowing for age, ")
-    assert "to be admitted to hospital as an emergency with heart or circulatory disease" in text
+def text_of(obj: object) -> str:
+    """The Markdown or HTML of a section, with the raw HTML of figures left out (notes kept)."""
+
+    def raw(m: re.Match[str]) -> str:
+        return m.group(1).strip() if "hg-skip" in m.group(1) else "[HTML]"
+
+    return re.sub(r"```+\{=html\}(.*?)```+", raw, markup_of(obj), flags=re.S)
+
+
+EDUCATION = {
+    "name": "education",
+    "column": "education",
+    "label": "Education level",
+    "noun": "education level",
+    "order": ["1", "2", "3", "4"],
+    "labels": {
+        "1": "Some high school",
+        "2": "High school diploma",
+        "3": "Some college",
+        "4": "College degree",
+    },
+    "reference": "4",
+    "ordered": True,
+    "disadvantaged": "first",
+}
+CHD_10Y = {
+    "name": "chd_10y",
+    "label": "Coronary heart disease within ten years",
+    "kind": "outcome",
+    "type": "flag",
+    "period": "within ten years",
+    "timing": "follow-up",
+}
+
+
+def cohort(n: int = 3000, seed: int = 4) -> pl.DataFrame:
+    """People aged 32-70 with an education level and a ten-year outcome; no deprivation, ethnicity or places."""
+    rng = np.random.default_rng(seed + 1000)  # not build_people's stream: ages independent of sex
+    people = build_people(n, seed=seed).drop(
+        "imd_decile", "ethnicity", "lsoa", "locality", "gp_practice", "cvd_admissions", "cvd_death"
+    )
+    education = rng.integers(1, 5, n)
+    return people.with_columns(
+        pl.Series("age", rng.integers(32, 71, n)).cast(pl.Int64),
+        pl.Series("education", education).cast(pl.String),
+        pl.Series("chd_10y", rng.random(n) < 0.25 - 0.03 * education),
+    )
+
+
+def cohort_page(page_of, people: pl.DataFrame | None = None, **sections):
+    return page_of(
+        OutcomesPage,
+        cohort() if people is None else people,
+        target=False,
+        equity={"dimensions": [EDUCATION, {"name": "sex", "reference": "female"}, "age_band"]},
+        measures=[CHD_10Y],
+        outcomes=["chd_10y"],
+        model={"target": "chd_10y"},
+        **sections,
+    )
+
+
+def test_sentence_names_the_group_furthest_from_the_reference(page, page_of):
+    admissions = page.outcome("cvd_admissions")
+    text = ratio_sentence(page.rates.frame, page.caps.dimension("sex"), admissions)
+    assert text.startswith("After allowing for age, men had ") or text.startswith(
+        "After allowing for age, women had "
+    )
+    assert "rate of CVD emergency admissions during the year" in text
     assert "rate ratio" in text and "95% CI" in text
+    off = page_of(
+        OutcomesPage, build_people(3000, seed=3), disclosure={"enabled": False, "reason": "unit test"}
+    )
+    text = ratio_sentence(off.rates.frame, off.caps.dimension("sex"), off.outcome("cvd_death"))
+    assert re.match(  # a flag: a risk, worded around the outcome (not "were as likely to have CVD death")
+        r"After allowing for age, the risk of CVD death during the year was .* among (wo)?men (as|than) "
+        r"among (wo)?men \(rate ratio",
+        text,
+    )
 
 
-def test_sentence_is_empty_without_the_outcome_or_the_dimension(page_of):
-    page = page_of(OutcomesPage, build_people(600).drop("cvd_death"))
-    assert page.sentence("cvd_death", "imd_quintile") == ""
-    assert page.sentence("cvd_admissions", "no_such_dimension") == ""
-    assert "deaths" not in page.measures
+def test_ratio_sentence_of_a_flag_by_its_direction(page_of):
+    page = cohort_page(page_of, disclosure={"enabled": False, "reason": "unit test"})
+    outcome, dim = page.outcome("chd_10y"), page.caps.dimension("education")
+    frame = page.rates.frame
+    row = page.rates.row(dimension="education", level="1", measure="chd_10y")
+    assert ratio_sentence(frame, dim, outcome).startswith(
+        f"After allowing for age, the risk of coronary heart disease within ten years was {row['rate_ratio']:.1f} "
+        "times as high in education level 1 (some high school) as in education level 4 (college degree) "
+        f"(rate ratio {row['rate_ratio']:.2f}"
+    )
+    lower = frame.with_columns(  # every group's risk 30% below the reference's
+        pl.when(pl.col("is_reference")).then(1.0).otherwise(0.7).alias("rate_ratio")
+    )
+    assert (
+        "was 30% lower in education level 1 (some high school) than in education level 4"
+        in ratio_sentence(lower, dim, outcome)
+    )
+    same = frame.with_columns(pl.lit(1.01).alias("rate_ratio"))
+    assert "was about the same in education level" in ratio_sentence(same, dim, outcome)
 
 
-def test_sentence_says_when_the_ratios_are_too_small_to_publish(page_of):
-    people = build_people(600).with_columns(pl.lit(False).alias("cvd_death"))
-    people = people.with_columns((pl.int_range(pl.len()) < 3).alias("cvd_death"))
+def test_sentences_name_each_dimension_but_age(page):
+    text = page.sentences(page.outcome("cvd_admissions"))
+    assert (
+        text.count("After allowing for age, ") + text.count("Rate ratios of ") == 4
+    )  # deprivation, ethnicity, sex, locality
+    assert "aged" not in text
+
+
+def test_a_flag_outcome_is_a_share_a_rare_one_and_a_count_per_1000(page, page_of):
+    """A flag is a share of people (%), or per 1,000 people when fewer than 1% have it (CVD death in
+    a year: 0.2% against 0.3% would hide a gap of 2 to 1); a count is events per 1,000 people."""
+    people = page.book.frame
+    assert people["cvd_death"].mean() < 0.01
+    deaths = page.rates.row(dimension="sex", level="female", measure="cvd_death")
+    admissions = page.rates.row(dimension="sex", level="female", measure="cvd_admissions")
+    women = people.filter(pl.col("sex") == "female")
+    assert deaths["unit"] == "per 1,000 people" and admissions["unit"] == "per 1,000 people"
+    assert deaths["crude"] == pytest.approx(1000 * deaths["events"] / deaths["population"])
+    death = page.outcome("cvd_death")
+    assert death.rare and death.suffix == " per 1,000" and death.value_heading == "Rate per 1,000"
+    text = text_of(page.sections())
+    assert "CVD death per 1,000 people, age-standardised, by group" in text
+    assert "Each person counts once (@fig-outcome-cvd-death)" in text
+    share = cohort_page(page_of)  # a quarter have the outcome: a share of people
+    ten = share.rates.row(dimension="sex", level="female", measure="chd_10y")
+    assert ten["unit"] == "% of people" and not share.outcome("chd_10y").rare
+    assert ten["crude"] == pytest.approx(100 * ten["events"] / ten["population"])
+    assert admissions["crude"] == pytest.approx(1000 * admissions["events"] / admissions["population"])
+    assert admissions["events"] == 5 * round(women["cvd_admissions"].sum() / 5)
+
+
+def test_intro_and_standard_follow_the_outcomes_and_the_ages(page, page_of):
+    assert page.intro == (
+        "This chapter counts CVD emergency admissions during the year and CVD death during the year, and "
+        "compares age-standardised rates per 1,000 people between groups. Rates are age-standardised to the "
+        "2013 European Standard Population. Each outcome is recorded for everyone in the dataset."
+    )
+    assert page.standard == "Rates are age-standardised to the 2013 European Standard Population."
+    ten = cohort_page(page_of)
+    assert ten.intro == (
+        "This chapter counts coronary heart disease within ten years, and compares age-standardised shares "
+        "of people (%) between groups. Shares are age-standardised to the 2013 European Standard Population "
+        "restricted to ages 30-74, the ages in this dataset. The outcome is recorded for everyone in the "
+        "dataset."
+    )
+    assert standard_sentence(["85-89", "90+"]).endswith(
+        "restricted to ages 85 and over, the ages in this dataset."
+    )
+    none = page_of(
+        OutcomesPage, build_people(200).drop("cvd_admissions", "cvd_death"), model={"target": "chd"}
+    )
+    assert none.intro == NO_OUTCOMES_INTRO and none.intro.strip()
+    assert none.missing_text.strip()
+
+
+def test_a_cohort_is_standardised_over_its_own_ages_and_worded_by_its_dimension(page_of):
+    page = cohort_page(page_of, disclosure={"enabled": False, "reason": "unit test"})
+    row = page.rates.row(dimension="sex", level="female", measure="chd_10y")
+    women = page.book.frame.filter(pl.col("sex") == "female")
+    bands = (
+        women.with_columns((pl.col("age") // 5).alias("band"))
+        .group_by("band")
+        .agg(pl.col("chd_10y").mean().alias("rate"))
+    )
+    weights = {
+        6: 6500,
+        7: 7000,
+        8: 7000,
+        9: 7000,
+        10: 7000,
+        11: 6500,
+        12: 6000,
+        13: 5500,
+        14: 5000,
+    }  # ESP2013
+    expected = sum(weights[b] * r for b, r in bands.iter_rows()) / sum(weights.values())
+    assert row["value"] == pytest.approx(100 * expected)  # ESP2013 30-74 renormalised, not all 19 bands
+    assert row["lower_ci"] >= 0
+    text = text_of(page.sections())
+    assert text.startswith("## Coronary heart disease within ten years {#sec-outcomes-chd-10y}")
+    assert "Coronary heart disease within ten years: share of people (%), age-standardised, by group" in text
+    assert re.search(
+        r"After allowing for age, the risk of coronary heart disease within ten years was \d\.\d times as high "
+        r"in education level 1 \(some high school\) as in education level 4 \(college degree\)",
+        text,
+    )
+    assert "admission" not in text and "death" not in text and "deprived" not in text
+
+
+def test_a_group_with_an_empty_band_gets_no_rate_and_a_note(page_of):
+    people = cohort().with_columns(  # nobody with education level 2 is in their thirties
+        pl.when((pl.col("education") == "2") & (pl.col("age") < 40))
+        .then(41)
+        .otherwise(pl.col("age"))
+        .alias("age")
+    )
+    page = cohort_page(page_of, people, disclosure={"enabled": False, "reason": "unit test"})
+    row = page.rates.row(dimension="education", level="2", measure="chd_10y")
+    assert row["value"] is None and row["rate_ratio"] is None
+    text = text_of(page.sections())
+    assert (
+        "No age-standardised rate is given for education level 2 (high school diploma): it has nobody in one "
+        "of the age bands standardised over." in text
+    )
+
+
+def test_figure_describes_the_range_and_sections_skip_missing_outcomes(page_of, page):
+    markup = markup_of(page.figure(page.outcome("cvd_admissions")))
+    assert 'id="outcome-cvd-admissions"' in markup
+    assert "By deprivation fifth, it is highest in the" in markup
+    assert (page.book.downloads / "outcomes" / "outcome-cvd-admissions.csv").is_file()
+    none = page_of(
+        OutcomesPage, build_people(200).drop("cvd_admissions", "cvd_death"), model={"target": "chd"}
+    )
+    assert none.outcomes == () and none.rates is None
+    assert "skipped because the dataset has no outcome measures" in text_of(none.sections())
+    one = page_of(OutcomesPage, build_people(600).drop("cvd_death"))
+    text = text_of(one.sections())
+    assert "## CVD emergency admissions during the year {#sec-outcomes-cvd-admissions}" in text
+    assert "death" not in text.lower()
+
+
+def test_ratios_too_small_to_publish_are_said_so(page_of):
+    people = build_people(600).with_columns((pl.int_range(pl.len()) < 3).alias("cvd_death"))
     page = page_of(OutcomesPage, people)
-    text = page.sentence("cvd_death", "ethnicity")
-    assert text == "Rate ratios by ethnic group could not be published because some groups are too small."
-
-
-def test_figure_describes_the_deprivation_range_and_skips_a_missing_outcome(page_of, page):
-    markup = html_of(page.figure("cvd_admissions", "admissions"))
-    assert 'id="admissions"' in markup
-    assert "Across deprivation fifths the rate is highest in the" in markup
-    assert (page.book.downloads / "outcomes" / "admissions.csv").is_file()
-    none = page_of(OutcomesPage, build_people(200).drop("cvd_admissions"), model={"target": "chd"})
-    note = html_of(none.figure("cvd_admissions", "admissions"))
-    assert "skipped because the dataset has no emergency CVD admissions column (cvd_admissions)" in note
+    text = ratio_sentence(page.rates.frame, page.caps.dimension("ethnicity"), page.outcome("cvd_death"))
+    assert text == (
+        "Rate ratios of CVD death during the year by ethnic group could not be published because some groups "
+        "are too small."
+    )
+    assert page.sentences(page.outcome("cvd_death")) == (  # said once for every such dimension
+        "Rate ratios of CVD death during the year by deprivation (IMD quintile), ethnic group, sex and locality "
+        "could not be published because some groups are too small."
+    )
 
 
 def test_download_has_every_rate_but_not_the_bookkeeping(page, page_of):
     html_of(page.download())
     csv = pl.read_csv(page.book.downloads / "outcomes" / "outcomes-all.csv", infer_schema_length=None)
     assert not set(DOWNLOAD_DROP) & set(csv.columns)
-    assert {"crude", "value", "rate_ratio", "suppression_reason"} <= set(csv.columns)
+    assert {"crude", "value", "rate_ratio", "suppression_reason", "unit"} <= set(csv.columns)
     none = page_of(
         OutcomesPage, build_people(200).drop("cvd_admissions", "cvd_death"), model={"target": "chd"}
     )
-    assert "no outcome columns" in html_of(none.download())
+    assert "no outcome measures" in html_of(none.download())
 
 
 # -- GP practices ------------------------------------------------------------------------------
@@ -151,7 +374,7 @@ def test_funnel_baseline_comes_from_the_published_totals(page):
     people = page.book.frame
     e, n = int(people["cvd_admissions"].sum()), people.height
     funnel = page.funnel
-    assert funnel is not None and funnel.measure == "cvd_admissions"
+    assert funnel is not None and funnel.outcome.name == "cvd_admissions"
     assert funnel.baseline == pytest.approx(PER * _r5(e) / _r5(n), rel=1e-12)
     assert funnel.baseline != pytest.approx(PER * e / n, rel=1e-12)
     points = funnel.points.frame
@@ -169,10 +392,17 @@ def test_funnel_figure_and_text(page):
     assert page.funnel_text.startswith("Of the 3 practices, ")
 
 
+def test_practices_section_shows_the_funnel_with_its_lead(page):
+    text = text_of(page.practices_section())
+    assert text.startswith("Some of the variation between practices reflects who is registered with them.")
+    assert page.funnel_text in text and "::: {#fig-funnel}" in text
+    assert "CVD emergency admissions by GP practice: funnel plot" in text
+
+
 def test_funnel_skipped_without_practices(page_of):
     page = page_of(OutcomesPage, build_people(300).drop("gp_practice"))
-    assert page.funnel_text == ""
-    assert "no GP practice or outcome columns" in html_of(page.funnel_figure())
+    assert page.funnel_text == "" and page.funnel_figure() is None
+    assert "skipped because the dataset has no GP practice column." in html_of(page.practices_section())
 
 
 def test_funnel_skipped_when_the_overall_rate_cannot_be_published(page_of):
@@ -181,8 +411,10 @@ def test_funnel_skipped_when_the_overall_rate_cannot_be_published(page_of):
     )
     page = page_of(OutcomesPage, people)
     assert page.funnel is None
-    assert page.funnel_text.startswith("There are too few admissions in the whole population")
-    assert "no overall rate that can be published (too few admissions)" in html_of(page.funnel_figure())
+    assert page.funnel_text.startswith("There are too few CVD emergency admissions in the whole population")
+    assert "no overall rate that can be published (too few CVD emergency admissions)" in html_of(
+        page.practices_section()
+    )
 
 
 def _points(*rows: tuple) -> pl.DataFrame:
@@ -281,3 +513,49 @@ def test_exact_settings_publish_the_exact_counts(page_of):
     assert page.funnel is not None
     e, n = int(people["cvd_admissions"].sum()), people.height
     assert page.funnel.baseline == pytest.approx(PER * e / n, rel=1e-12)
+
+
+def test_missing_outcomes_are_counted_once_and_rates_are_of_the_people_with_a_value(page_of):
+    people = cohort().with_columns(
+        pl.when(pl.int_range(pl.len()) % 10 == 0).then(None).otherwise(pl.col("chd_10y")).alias("chd_10y")
+    )
+    page = cohort_page(page_of, people)
+    assert page.missing_text == (
+        "Not every value is recorded: of the 3,000 people, 300 have no value of coronary heart disease within "
+        "ten years. Each share and rate on this page is of the people with a value."
+    )
+    assert page.intro.endswith(page.missing_text) and page.intro.count("Not every value") == 1
+    women = people.filter(pl.col("sex") == "female", pl.col("chd_10y").is_not_null())
+    row = page.rates.row(dimension="sex", level="female", measure="chd_10y")
+    assert row["population"] == 5 * round(women.height / 5)  # the people with a value
+    few = people.with_columns(  # 3 missing: between 1 and 7, suppressed
+        pl.when(pl.int_range(pl.len()) < 3)
+        .then(None)
+        .otherwise(pl.col("chd_10y").fill_null(False))
+        .alias("chd_10y")
+    )
+    assert cohort_page(page_of, few).missing_text.startswith(
+        "Not every value is recorded: of the 3,000 people, between 1 and 7 have no value of coronary heart disease"
+    )
+
+
+def test_any_outcome_the_config_declares_is_shown(page_of):
+    """Outcomes come from config.measures_of("outcome"), not a fixed list: a user's count outcome
+    and flag outcome appear, worded by their label and period, next to the profile's."""
+    people = build_people(3000, seed=3).with_columns(
+        (pl.int_range(pl.len()) % 7 == 0).cast(pl.Int64).alias("hf_admissions"),
+        (pl.int_range(pl.len()) % 4 == 0).alias("readmitted"),
+    )
+    hf = {"name": "hf_admissions", "label": "Heart failure admissions", "kind": "outcome", "type": "count"}
+    hf["period"] = "in the follow-up year"
+    again = {"name": "readmitted", "label": "Readmission", "kind": "outcome", "type": "flag"}
+    again["period"] = "within 30 days"
+    page = page_of(OutcomesPage, people, measures=[hf, again])
+    names = [o.name for o in page.outcomes]
+    assert {"hf_admissions", "readmitted", "cvd_admissions", "cvd_death"} <= set(names)
+    text = text_of(page.sections())
+    assert "## Heart failure admissions in the follow-up year {#sec-outcomes-hf-admissions}" in text
+    assert "## Readmission within 30 days {#sec-outcomes-readmitted}" in text
+    assert "Readmission: share of people (%), age-standardised, by group" in text  # a quarter: not rare
+    assert "the risk of readmission within 30 days was" in text
+    assert "rate of heart failure admissions in the follow-up year" in text

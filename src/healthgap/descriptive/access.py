@@ -5,15 +5,23 @@
   standardisation): a ratio under 1 suggests under-recording.
 - :func:`detection` - where true status exists (synthetic or linked data):
   the share of people who truly have a condition that are recorded.
-- :func:`treatment` - treatment among the eligible (statins, anticoagulation,
-  blood pressure control).
-- :func:`waits` and :func:`missed` - waits for a first cardiology appointment
-  and missed appointments among people referred.
+- :func:`indicators` - every indicator of the config (SQL numerator and
+  denominator, :func:`healthgap.sql.indicator_counts`) by group;
+  :func:`indicator_status` says which the dataset supports, and
+  :func:`indicator_totals` counts them over everyone (with the people left out
+  for a missing numerator). :func:`treatment` is :func:`indicators` in the
+  columns the welcome page's headline reads (``treated``, ``eligible``).
+- Access and experience measures of any type: :func:`flag_shares` (a flag: the
+  share of people), :func:`waits` (days: median, mean and the share over 18
+  weeks), :func:`count_rates` (a count: events per 100 people, among the people
+  a flag applies to when every event happens to them: :func:`only_among`).
+- :func:`missing_values` - how many people have no value of each column.
 
 Disclosure control happens once, when a page publishes a table
 (:func:`healthgap.disclosure.publish`). The analyses return exact aggregates;
-the page passes :func:`recompute_shares` (percentages) or
-:func:`recompute_ratios` (observed/expected, missed appointments per 100) as
+the page passes :func:`recompute_shares` (percentages),
+:func:`recompute_ratios` (observed/expected, events per 100) or
+:func:`recompute_indicators` (each indicator by its kind and multiplier) as
 ``recompute=``, which computes the statistics from the counts as they will be
 published (disclosure rule 8).
 """
@@ -21,28 +29,32 @@ published (disclosure rule 8).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from dataclasses import dataclass
 
 import polars as pl
 
-from healthgap.config import Config, Dimension
-from healthgap.contract import CONDITION_LABELS, truth_column
+from healthgap.config import Config, Dimension, Indicator
+from healthgap.contract import TRUTH_PREFIX
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr, require
 
 __all__ = [
     "observed_expected",
     "detection",
+    "indicators",
+    "indicator_status",
+    "indicator_totals",
+    "IndicatorStatus",
     "treatment",
-    "TREATMENT_MEASURES",
-    "eligible_expr",
-    "STATIN_ALWAYS",
-    "STATIN_FROM_40",
-    "cha2ds2_vasc",
+    "flag_shares",
     "waits",
+    "count_rates",
+    "only_among",
     "missed",
+    "missing_values",
     "EIGHTEEN_WEEKS",
     "recompute_shares",
     "recompute_ratios",
+    "recompute_indicators",
 ]
 
 #: The statistics :func:`recompute_shares` and :func:`recompute_ratios` replace.
@@ -51,86 +63,12 @@ _STATISTICS = ("value", "lower_ci", "upper_ci", "note")
 #: Days in 18 weeks, the NHS referral-to-treatment standard.
 EIGHTEEN_WEEKS = 126
 
-TreatmentMeasure = Literal["statin", "anticoagulant", "bp_control"]
-#: measure -> (label, columns needed)
-TREATMENT_MEASURES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "statin": (
-        "Statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+)",
-        ("statin", "chd", "stroke_tia", "pad", "diabetes", "ckd"),
-    ),
-    "anticoagulant": (
-        "Anticoagulant prescribed (AF with CHA2DS2-VASc of 2+, 3+ for women)",
-        ("anticoagulant", "af", "heart_failure", "hypertension", "diabetes", "stroke_tia", "chd", "pad"),
-    ),
-    "bp_control": (
-        "Blood pressure below 140 mmHg (treated hypertension)",
-        ("systolic_bp", "hypertension", "antihypertensive"),
-    ),
-}
+#: The indicator counts of :func:`indicators`, in the order they are published.
+INDICATOR_COUNTS = ("numerator", "denominator", "excluded")
 
-
-def cha2ds2_vasc() -> pl.Expr:
-    """CHA2DS2-VASc stroke risk score from recorded conditions, age and sex.
-
-    Heart failure 1, hypertension 1, age 75+ 2, diabetes 1, stroke/TIA 2,
-    vascular disease (CHD or PAD) 1, age 65-74 1, female 1.
-
-    References
-    ----------
-    .. [1] Lip GYH et al. (2010). Refining clinical risk stratification for predicting
-       stroke and thromboembolism in atrial fibrillation. Chest 137:263-272.
-    """
-    age = pl.col("age")
-    return (
-        pl.col("heart_failure").cast(pl.Int64)
-        + pl.col("hypertension").cast(pl.Int64)
-        + 2 * (age >= 75).cast(pl.Int64)
-        + ((age >= 65) & (age < 75)).cast(pl.Int64)
-        + pl.col("diabetes").cast(pl.Int64)
-        + 2 * pl.col("stroke_tia").cast(pl.Int64)
-        + (pl.col("chd") | pl.col("pad")).cast(pl.Int64)
-        + (pl.col("sex") == "female").cast(pl.Int64)
-    )
-
-
-#: Conditions that make a person eligible for a statin: always / from age 40.
-STATIN_ALWAYS = ("chd", "stroke_tia", "pad")
-STATIN_FROM_40 = ("diabetes", "ckd")
-
-
-def eligible_expr(
-    measure: TreatmentMeasure, *, available: Sequence[str] | None = None
-) -> tuple[pl.Expr, pl.Expr]:
-    """(eligible, achieved) expressions for a treatment measure.
-
-    ``available`` (the dataset's columns) lets the statin measure use the
-    qualifying conditions that exist; a dataset without, say, PAD then counts
-    eligibility from the others (and :func:`treatment` names them in the label).
-
-    References
-    ----------
-    .. [1] NICE CG181 (2014, updated 2023). Cardiovascular disease: risk assessment and
-       reduction, including lipid modification (statins for secondary prevention).
-    .. [2] NICE NG196 (2021). Atrial fibrillation: diagnosis and management.
-    .. [3] NICE NG136 (2019). Hypertension in adults: target below 140/90 mmHg.
-    """
-    if measure == "statin":
-        have = set(available) if available is not None else set(STATIN_ALWAYS + STATIN_FROM_40)
-        always = [pl.col(c) for c in STATIN_ALWAYS if c in have]
-        later = [pl.col(c) for c in STATIN_FROM_40 if c in have]
-        parts = always + ([pl.any_horizontal(later) & (pl.col("age") >= 40)] if later else [])
-        if not parts:
-            raise ValueError("The statin measure needs at least one of chd, stroke_tia, pad, diabetes, ckd.")
-        return pl.any_horizontal(parts), pl.col("statin")
-    if measure == "anticoagulant":
-        female = (pl.col("sex") == "female").cast(pl.Int64)
-        return pl.col("af") & ((cha2ds2_vasc() - female) >= 2), pl.col("anticoagulant")
-    if measure == "bp_control":
-        eligible = pl.col("hypertension") & pl.col("antihypertensive") & pl.col("systolic_bp").is_not_null()
-        return eligible, pl.col("systolic_bp") < 140
-    raise ValueError(
-        f"Unknown treatment measure {measure!r}; expected one of {', '.join(TREATMENT_MEASURES)}."
-    )
+ERR_UNKNOWN_KIND = (
+    "indicator {name!r}: kind {kind!r} is not one this page computes (proportion or crude rate)."
+)
 
 
 def _per_dimension(
@@ -161,8 +99,11 @@ def observed_expected(
 
     Expected cases in a group are the sum over its age band x sex cells of the
     cell's population times the whole population's recorded prevalence in that
-    cell. The ratio's interval is Byar's (exact below 10) interval of the
-    observed count divided by the expected count.
+    cell (age bands alone when the dataset has no sex column). Only people with a
+    recorded value of the condition count, in the population as in the cases. The
+    ratio's interval is Byar's (exact below 10) interval of the observed count
+    divided by the expected count. The age band dimension is left out: its ratios
+    are 1 by construction (as are those of sex, which it standardises for too).
 
     The counts and the ratios are exact: publish the table with ``recompute=``
     :func:`recompute_ratios` (``events="observed"``, ``population="expected"``,
@@ -172,8 +113,9 @@ def observed_expected(
     -------
     pl.DataFrame
         ``dimension``, ``level``, ``label``, ``order``, ``is_reference``,
-        ``measure``, ``observed``, ``expected``, ``population``, ``value``
-        (ratio, 1 = as expected), ``lower_ci``, ``upper_ci``, ``note``.
+        ``measure``, ``observed``, ``expected``, ``population`` (people with a
+        recorded value), ``value`` (ratio, 1 = as expected), ``lower_ci``,
+        ``upper_ci``, ``note``.
 
     References
     ----------
@@ -185,25 +127,36 @@ def observed_expected(
     lf = frame_of(people)
     present = lf.collect_schema().names()
     conds = [c for c in (conditions or config.conditions) if c in present]
-    cells = ["age_band", "sex"]
+    if not conds:
+        return pl.DataFrame()
+    cells = ["age_band", *(["sex"] if "sex" in present else [])]
     base = lf.with_columns(age_bands("age").cast(pl.String).alias("age_band")).filter(
-        pl.col("age_band").is_not_null() & pl.col("sex").is_not_null()
+        pl.all_horizontal(pl.col(c).is_not_null() for c in cells)
     )
     frames = []
     for dim in dimensions_in(config, lf, names=dimensions):
         if dim.name == "age_band":
             continue
-        counts = (
+        wide = (
             base.with_columns(level_expr(dim.name).alias(LEVEL))
             .filter(pl.col(LEVEL).is_not_null())
             .group_by(LEVEL, *cells)
             .agg(
                 *[pl.col(c).cast(pl.Int64).sum().alias(c) for c in conds],
-                pl.len().cast(pl.Int64).alias("population"),
+                *[pl.col(c).count().cast(pl.Int64).alias(f"n__{c}") for c in conds],
             )
-            .unpivot(
-                index=[LEVEL, *cells, "population"], on=conds, variable_name="measure", value_name="observed"
-            )
+        )
+        observed = wide.unpivot(
+            index=[LEVEL, *cells], on=conds, variable_name="measure", value_name="observed"
+        )
+        population = wide.unpivot(
+            index=[LEVEL, *cells],
+            on=[f"n__{c}" for c in conds],
+            variable_name="measure",
+            value_name="population",
+        ).with_columns(pl.col("measure").str.strip_prefix("n__"))
+        counts = (
+            observed.join(population, on=[LEVEL, *cells, "measure"])
             .with_columns(
                 (
                     pl.col("observed").sum().over("measure", *cells)
@@ -213,7 +166,7 @@ def observed_expected(
             .group_by("measure", LEVEL)
             .agg(
                 pl.col("observed").sum(),
-                (pl.col("population") * pl.col("__rate")).sum().alias("expected"),
+                (pl.col("population") * pl.col("__rate").fill_nan(0)).sum().alias("expected"),
                 pl.col("population").sum(),
             )
             .collect()
@@ -249,20 +202,27 @@ def _with_statistics(table: pl.DataFrame, stat: pl.DataFrame) -> pl.DataFrame:
 
 
 def recompute_shares(
-    table: pl.DataFrame, *, numerator: str, denominator: str, confidence: float = 0.95
+    table: pl.DataFrame,
+    *,
+    numerator: str,
+    denominator: str,
+    multiplier: float = 100,
+    confidence: float = 0.95,
 ) -> pl.DataFrame:
     """Each row's percentage ``numerator / denominator`` and its Wilson interval, from its counts.
 
     Pass it to :func:`healthgap.disclosure.publish` as ``recompute=`` for a table of
     :func:`detection` (``recorded``/``affected``), :func:`treatment`
-    (``treated``/``eligible``) or :func:`waits` (``over_18_weeks``/``seen``): it
-    receives the counts as they will be published, so the percentages do not give the
-    exact counts back (disclosure rule 8).
+    (``treated``/``eligible``), :func:`flag_shares` (``numerator``/``denominator``)
+    or :func:`waits` (``over_18_weeks``/``recorded``): it receives the counts as they
+    will be published, so the percentages do not give the exact counts back
+    (disclosure rule 8).
 
     Parameters
     ----------
     table : an access table with the two count columns.
     numerator, denominator : the count columns.
+    multiplier : 100 for a percentage.
     confidence : confidence level of the intervals.
 
     References
@@ -280,7 +240,7 @@ def recompute_shares(
         numerator=numerator,
         denominator=denominator,
         by=keys,
-        multiplier=100,
+        multiplier=multiplier,
         confidence=confidence,
     )
     return _with_statistics(table, stat)
@@ -293,7 +253,7 @@ def recompute_ratios(
 
     Pass it to :func:`healthgap.disclosure.publish` as ``recompute=`` for a table of
     :func:`observed_expected` (``events="observed"``, ``population="expected"``,
-    ``multiplier=1``) or :func:`missed` (``events="events"``,
+    ``multiplier=1``) or :func:`count_rates` (``events="events"``,
     ``population="population"``, ``multiplier=100``): it receives the counts as they
     will be published (disclosure rule 8).
 
@@ -325,12 +285,69 @@ def recompute_ratios(
     return _with_statistics(table, stat)
 
 
+def recompute_indicators(
+    table: pl.DataFrame, *, indicators: Sequence[Indicator], confidence: float = 0.95
+) -> pl.DataFrame:
+    """Each row's indicator value and interval from its counts, by the indicator's kind.
+
+    A proportion is ``numerator / denominator x multiplier`` with Wilson's interval; a
+    crude rate the same ratio with Byar's (exact below 10) interval. Pass it to
+    :func:`healthgap.disclosure.publish` as ``recompute=`` for a table of
+    :func:`indicators` or :func:`indicator_totals`: it receives the counts as they
+    will be published (disclosure rule 8).
+
+    Parameters
+    ----------
+    table : ``measure`` (the indicator's name), ``numerator``, ``denominator``, and
+        ``value``, ``lower_ci``, ``upper_ci``, ``note``.
+    indicators : the indicators of the rows (a row of any other has no value).
+    confidence : confidence level of the intervals.
+
+    References
+    ----------
+    .. [1] NHS Digital. Hospital Episode Statistics: disclosure control method (2018).
+    .. [2] Wilson EB (1927). J Am Stat Assoc 22:209-212.
+    .. [3] Public Health England (2018). Technical Guide: Confidence Intervals (Byar's method).
+    """
+    if table.is_empty():
+        return table
+    parts = []
+    for ind in indicators:
+        rows = table.filter(pl.col("measure") == ind.name)
+        if rows.is_empty():
+            continue
+        if ind.kind == "proportion":
+            parts.append(
+                recompute_shares(
+                    rows,
+                    numerator="numerator",
+                    denominator="denominator",
+                    multiplier=ind.multiplier,
+                    confidence=confidence,
+                )
+            )
+        else:
+            parts.append(
+                recompute_ratios(
+                    rows,
+                    events="numerator",
+                    population="denominator",
+                    multiplier=ind.multiplier,
+                    confidence=confidence,
+                )
+            )
+    if not parts:
+        return table
+    return _with_statistics(table, pl.concat(parts, how="vertical_relaxed"))
+
+
 def _proportions(
     pairs: list[tuple[Dimension, pl.DataFrame]],
     *,
     numerator: str,
     denominator: str,
     by: Sequence[str] = (),
+    multiplier: float = 100,
     confidence: float,
 ) -> pl.DataFrame:
     from healthgap.stats import proportion
@@ -342,7 +359,7 @@ def _proportions(
             numerator=numerator,
             denominator=denominator,
             by=[*by, LEVEL],
-            multiplier=100,
+            multiplier=multiplier,
             confidence=confidence,
         ).drop("confidence", "statistic", "method")
         frames.append(label_levels(stat, dim))
@@ -400,15 +417,16 @@ def detection(
     """Share (%) of people who truly have each condition whose condition is recorded, from exact counts.
 
     Needs the ``true_<condition>`` columns; conditions without them are left out.
-    The counts and shares are exact: publish the table with ``recompute=``
+    People whose recorded status is missing are left out of both counts. The
+    counts and shares are exact: publish the table with ``recompute=``
     :func:`recompute_shares` (``recorded``/``affected``).
 
     Returns
     -------
     pl.DataFrame
         ``dimension``, ``level``, ``label``, ..., ``measure``, ``recorded``
-        (truly affected and recorded), ``affected`` (truly affected), ``value``
-        (%), ``lower_ci``, ``upper_ci`` (Wilson), ``note``.
+        (truly affected and recorded), ``affected`` (truly affected, with a
+        recorded status), ``value`` (%), ``lower_ci``, ``upper_ci`` (Wilson), ``note``.
 
     References
     ----------
@@ -418,12 +436,16 @@ def detection(
     """
     lf = frame_of(people)
     present = lf.collect_schema().names()
-    conds = [c for c in (conditions or config.conditions) if c in present and truth_column(c) in present]
+    conds = [c for c in (conditions or config.conditions) if c in present and f"{TRUTH_PREFIX}{c}" in present]
     if not conds:
         return pl.DataFrame()
+
+    def truly(c: str) -> pl.Expr:
+        return pl.col(f"{TRUTH_PREFIX}{c}").fill_null(False) & pl.col(c).is_not_null()
+
     aggs = [
-        *[(pl.col(c) & pl.col(truth_column(c))).cast(pl.Int64).sum().alias(f"n__{c}") for c in conds],
-        *[pl.col(truth_column(c)).cast(pl.Int64).sum().alias(f"d__{c}") for c in conds],
+        *[(truly(c) & pl.col(c)).cast(pl.Int64).sum().alias(f"n__{c}") for c in conds],
+        *[truly(c).cast(pl.Int64).sum().alias(f"d__{c}") for c in conds],
     ]
     return _measure_shares(
         lf,
@@ -437,19 +459,203 @@ def detection(
     ).sort("dimension", "measure", "order", maintain_order=True)
 
 
+# -- indicators ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndicatorStatus:
+    """Whether the dataset supports one indicator of the config.
+
+    Attributes
+    ----------
+    indicator : the indicator.
+    reason : why it cannot be computed on this dataset (:func:`healthgap.sql.indicator_columns`),
+        or None when it can.
+    absent : optional columns the dataset lacks, counted as false.
+    """
+
+    indicator: Indicator
+    reason: str | None = None
+    absent: tuple[str, ...] = ()
+
+    @property
+    def shown(self) -> bool:
+        """Whether the indicator can be computed (and is a kind :func:`indicators` computes)."""
+        return self.reason is None
+
+
+#: Indicator kinds :func:`indicators` computes.
+KINDS = ("proportion", "crude rate")
+NOT_COMPUTED = "it is an {kind}, which this page does not compute yet"
+
+
+def indicator_status(people: pl.LazyFrame | pl.DataFrame, config: Config) -> list[IndicatorStatus]:
+    """Each indicator of ``config`` (in its order) with whether ``people`` supports it."""
+    from healthgap.sql import indicator_columns
+
+    schema = frame_of(people).collect_schema()
+    out = []
+    for ind in config.indicators:
+        compiled = indicator_columns(ind, schema)
+        if isinstance(compiled, str):
+            out.append(IndicatorStatus(ind, reason=compiled))
+        elif ind.kind not in KINDS:
+            out.append(IndicatorStatus(ind, reason=NOT_COMPUTED.format(kind=ind.kind)))
+        else:
+            out.append(IndicatorStatus(ind, absent=compiled.absent))
+    return out
+
+
+def _chosen(people: pl.LazyFrame, config: Config, names: Sequence[str] | None) -> list[Indicator]:
+    shown = [s.indicator for s in indicator_status(people, config) if s.shown]
+    if names is None:
+        return shown
+    return [i for i in shown if i.name in names]
+
+
+def _indicator_statistics(
+    counts: pl.DataFrame, ind: Indicator, *, by: list[str], confidence: float
+) -> pl.DataFrame:
+    from healthgap.stats import crude_rate, proportion
+
+    if ind.kind not in KINDS:
+        raise ValueError(ERR_UNKNOWN_KIND.format(name=ind.name, kind=ind.kind))
+    if ind.kind == "proportion":
+        stat = proportion(
+            counts,
+            numerator="numerator",
+            denominator="denominator",
+            by=by,
+            multiplier=ind.multiplier,
+            confidence=confidence,
+        )
+    else:
+        stat = crude_rate(
+            counts,
+            events="numerator",
+            population="denominator",
+            by=by,
+            multiplier=ind.multiplier,
+            confidence=confidence,
+        )
+    return counts.join(
+        stat.select(*by, *_STATISTICS), on=by, how="left", nulls_equal=True, maintain_order="left"
+    )
+
+
+def indicators(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    names: Sequence[str] | None = None,
+    dimensions: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Every indicator the dataset supports, by each dimension, from exact counts.
+
+    Each indicator's counts come from its SQL (:func:`healthgap.sql.indicator_counts`):
+    a person is in the denominator when the denominator is true and the numerator has
+    a value, in the numerator when both are true; ``excluded`` counts the people left
+    out because the numerator is missing. A proportion's value is ``numerator /
+    denominator x multiplier`` with Wilson's interval; a crude rate's the same ratio with
+    Byar's interval. Indicators the dataset cannot support are left out (see
+    :func:`indicator_status`). Publish with ``recompute=``
+    :func:`recompute_indicators`.
+
+    Parameters
+    ----------
+    people : the canonical person table.
+    config : the loaded config (its indicators and dimensions).
+    names : only these indicators (default: all of them).
+    dimensions : dimension names (default every configured one present).
+    confidence : confidence level of the intervals.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``dimension``, ``dimension_label``, ``level``, ``label``, ``order``,
+        ``is_reference``, ``measure`` (the indicator's name), ``measure_label``,
+        ``numerator``, ``denominator``, ``excluded``, ``value``, ``lower_ci``,
+        ``upper_ci``, ``note``; sorted by dimension, indicator name and level.
+
+    References
+    ----------
+    .. [1] NHS England, CVDPREVENT audit methodology (treatment among the eligible).
+    .. [2] Wilson EB (1927). J Am Stat Assoc 22:209-212.
+    """
+    from healthgap.sql import indicator_counts
+
+    lf = frame_of(people)
+    chosen = _chosen(lf, config, names)
+    frames = []
+    for dim in dimensions_in(config, lf, names=dimensions):
+        grouped = lf.with_columns(level_expr(dim.name).alias(LEVEL)).filter(pl.col(LEVEL).is_not_null())
+        for ind in chosen:
+            counts = indicator_counts(grouped, ind, by=[LEVEL])
+            if isinstance(counts, str):  # pragma: no cover - indicator_status checked it
+                continue
+            stat = _indicator_statistics(counts, ind, by=[LEVEL], confidence=confidence)
+            stat = stat.with_columns(
+                pl.lit(ind.name).alias("measure"), pl.lit(ind.label).alias("measure_label")
+            ).select(LEVEL, "measure", "measure_label", *INDICATOR_COUNTS, *_STATISTICS)
+            frames.append(label_levels(stat, dim))
+    if not frames:
+        return pl.DataFrame()
+    return pl.concat(frames, how="vertical_relaxed").sort(
+        "dimension", "measure", "order", maintain_order=True
+    )
+
+
+def indicator_totals(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    names: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Each indicator the dataset supports over everyone, from exact counts (config order).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``measure``, ``measure_label``, ``numerator``, ``denominator``, ``excluded``
+        (people in the denominator's population whose numerator is missing),
+        ``value``, ``lower_ci``, ``upper_ci``, ``note``. Publish with ``recompute=``
+        :func:`recompute_indicators`.
+    """
+    from healthgap.sql import indicator_counts
+
+    lf = frame_of(people)
+    frames = []
+    for ind in _chosen(lf, config, names):
+        counts = indicator_counts(lf, ind)
+        if isinstance(counts, str):  # pragma: no cover - indicator_status checked it
+            continue
+        counts = counts.with_columns(pl.lit(ind.name).alias("measure"))
+        stat = _indicator_statistics(counts, ind, by=["measure"], confidence=confidence)
+        frames.append(
+            stat.with_columns(pl.lit(ind.label).alias("measure_label")).select(
+                "measure", "measure_label", *INDICATOR_COUNTS, *_STATISTICS
+            )
+        )
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
 def treatment(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
     *,
-    measures: Sequence[TreatmentMeasure] = ("statin", "anticoagulant", "bp_control"),
+    measures: Sequence[str] = ("statin", "anticoagulant", "bp_control"),
     dimensions: Sequence[str] | None = None,
     confidence: float = 0.95,
 ) -> pl.DataFrame:
-    """Share (%) of eligible people treated (or controlled), by group, from exact counts.
+    """Share (%) of eligible people treated (or controlled), by group: :func:`indicators` named ``measures``.
 
-    Measures whose columns the dataset lacks are left out. The counts and shares
-    are exact: publish the table with ``recompute=`` :func:`recompute_shares`
-    (``treated``/``eligible``).
+    The indicators of the config called ``measures`` (the cardiovascular profile's
+    statin, anticoagulant and blood pressure control indicators), with the
+    numerator and denominator as ``treated`` and ``eligible``. Indicators the
+    dataset cannot support are left out. Publish with ``recompute=``
+    :func:`recompute_shares` (``treated``/``eligible``).
 
     Returns
     -------
@@ -462,44 +668,52 @@ def treatment(
     .. [1] NHS England, CVDPREVENT audit methodology (treatment among the eligible).
     .. [2] Wilson EB (1927). J Am Stat Assoc 22:209-212.
     """
+    out = indicators(people, config, names=list(measures), dimensions=dimensions, confidence=confidence)
+    if out.is_empty():
+        return out
+    return out.drop("excluded").rename({"numerator": "treated", "denominator": "eligible"})
+
+
+# -- access and experience measures --------------------------------------------------------------
+
+
+def flag_shares(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    measure: str,
+    dimensions: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Share (%) of people with a recorded value of the flag ``measure`` for whom it is true, by group.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``dimension``, ``level``, ``label``, ..., ``measure``, ``numerator`` (true),
+        ``denominator`` (with a value), ``value`` (%), ``lower_ci``, ``upper_ci``
+        (Wilson), ``note``: exact aggregates, to publish with ``recompute=``
+        :func:`recompute_shares` (``numerator``/``denominator``).
+
+    References
+    ----------
+    .. [1] Wilson EB (1927). J Am Stat Assoc 22:209-212.
+    """
     lf = frame_of(people)
-    present = set(lf.collect_schema().names())
-
-    def usable_measure(m: str) -> bool:
-        if m == "statin":
-            qualifying = [c for c in STATIN_ALWAYS + STATIN_FROM_40 if c in present]
-            return {"statin", "age", "sex"} <= present and bool(qualifying)
-        return all(c in present for c in (*TREATMENT_MEASURES[m][1], "age", "sex"))
-
-    usable = [m for m in measures if usable_measure(m)]
-    if not usable:
-        return pl.DataFrame()
-    aggs = []
-    for m in usable:
-        elig, done = eligible_expr(m, available=list(present))
-        aggs += [
-            (elig & done.fill_null(False)).cast(pl.Int64).sum().alias(f"n__{m}"),
-            elig.cast(pl.Int64).sum().alias(f"d__{m}"),
-        ]
-    out = _measure_shares(
+    require(lf, [measure], what="flag_shares()")
+    aggs = [
+        pl.col(measure).cast(pl.Int64).sum().alias(f"n__{measure}"),
+        pl.col(measure).count().cast(pl.Int64).alias(f"d__{measure}"),
+    ]
+    return _measure_shares(
         lf,
         config,
         dimensions,
         aggs,
-        usable,
-        numerator="treated",
-        denominator="eligible",
+        [measure],
+        numerator="numerator",
+        denominator="denominator",
         confidence=confidence,
-    )
-    labels = {m: TREATMENT_MEASURES[m][0] for m in usable}
-    missing = [c for c in STATIN_ALWAYS + STATIN_FROM_40 if c not in present]
-    if "statin" in labels and missing:
-        used = [c for c in STATIN_ALWAYS + STATIN_FROM_40 if c in present]
-        names = [CONDITION_LABELS[c].lower() for c in used]
-        joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-        labels["statin"] = f"Statin prescribed (eligible from recorded {joined} only)"
-    return out.with_columns(pl.col("measure").replace_strict(labels).alias("measure_label")).sort(
-        "dimension", "measure", "order", maintain_order=True
     )
 
 
@@ -507,22 +721,24 @@ def waits(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
     *,
+    measure: str = "days_to_first_outpatient",
     dimensions: Sequence[str] | None = None,
     confidence: float = 0.95,
 ) -> pl.DataFrame:
-    """Waits from cardiology referral to first outpatient appointment, by group.
+    """A days measure by group: the median and mean, and the share over 18 weeks.
 
-    Among people seen (``days_to_first_outpatient`` recorded).
+    Among people with a value of ``measure`` (for a wait from referral to a first
+    appointment, the people seen).
 
     Returns
     -------
     pl.DataFrame
-        ``dimension``, ``level``, ``label``, ..., ``seen`` (count), ``median_days``
-        (whole days), ``mean_days`` (to 0.1 day; both rounded so that they do not
-        give the exact number of people back), ``over_18_weeks`` (count), ``value``
-        (% waiting over 18 weeks), ``lower_ci``, ``upper_ci`` (Wilson), ``note``:
-        exact aggregates, to publish with ``recompute=`` :func:`recompute_shares`
-        (``over_18_weeks``/``seen``).
+        ``dimension``, ``level``, ``label``, ..., ``recorded`` (count),
+        ``median_days`` (whole days), ``mean_days`` (to 0.1 day; both rounded so
+        that they do not give the exact number of people back), ``over_18_weeks``
+        (count), ``value`` (% over 18 weeks), ``lower_ci``, ``upper_ci`` (Wilson),
+        ``note``: exact aggregates, to publish with ``recompute=``
+        :func:`recompute_shares` (``over_18_weeks``/``recorded``).
 
     References
     ----------
@@ -530,10 +746,10 @@ def waits(
     .. [2] Wilson EB (1927). J Am Stat Assoc 22:209-212.
     """
     lf = frame_of(people)
-    require(lf, ["days_to_first_outpatient"], what="waits()")
-    days = pl.col("days_to_first_outpatient")
-    aggs = [  # mean and median rounded: in full, mean x people seen gives the exact number back
-        pl.len().cast(pl.Int64).alias("seen"),
+    require(lf, [measure], what="waits()")
+    days = pl.col(measure)
+    aggs = [  # mean and median rounded: in full, mean x people gives the exact number back
+        pl.len().cast(pl.Int64).alias("recorded"),
         days.median().round(0).alias("median_days"),
         days.mean().round(1).alias("mean_days"),
         (days > EIGHTEEN_WEEKS).cast(pl.Int64).sum().alias("over_18_weeks"),
@@ -542,7 +758,7 @@ def waits(
     out = _proportions(
         pairs,
         numerator="over_18_weeks",
-        denominator="seen",
+        denominator="recorded",
         confidence=confidence,
     )
     if out.is_empty():
@@ -552,7 +768,7 @@ def waits(
     )
     return out.join(extra, on=["dimension", LEVEL], how="left").select(
         *out.columns[: out.columns.index("over_18_weeks")],
-        "seen",
+        "recorded",
         "median_days",
         "mean_days",
         "over_18_weeks",
@@ -563,26 +779,45 @@ def waits(
     )
 
 
-def missed(
+def only_among(people: pl.LazyFrame | pl.DataFrame, *, measure: str, flag: str) -> bool:
+    """Whether every event of the count ``measure`` happens to people for whom ``flag`` is true.
+
+    Then the events are counted among those people (missed outpatient appointments
+    among the people referred) and nothing is lost: nobody else has any.
+    """
+    lf = frame_of(people)
+    outside = (
+        lf.filter(~pl.col(flag).fill_null(False))
+        .select(pl.col(measure).fill_null(0).abs().sum())
+        .collect()
+        .item()
+    )
+    return not outside
+
+
+def count_rates(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
     *,
+    measure: str,
+    among: str | None = None,
     dimensions: Sequence[str] | None = None,
+    multiplier: float = 100,
     confidence: float = 0.95,
 ) -> pl.DataFrame:
-    """Missed cardiology appointments per 100 people referred, by group.
+    """Events of the count ``measure`` per ``multiplier`` people with a value, by group.
 
-    Among people referred when ``cardiology_referral`` exists, else among
-    everyone. The interval treats missed appointments as Poisson counts.
+    ``among`` (a flag column) restricts the people to those for whom it is true
+    (e.g. missed appointments among the people referred: :func:`only_among` says
+    whether nothing is lost). The interval treats the events as Poisson counts.
 
     Returns
     -------
     pl.DataFrame
-        ``dimension``, ``level``, ``label``, ..., ``events`` (missed
-        appointments), ``population`` (people referred), ``value`` (per 100),
-        ``lower_ci``, ``upper_ci``, ``note``: exact aggregates, to publish with
-        ``recompute=`` :func:`recompute_ratios` (``events``/``population``,
-        ``multiplier=100``).
+        ``dimension``, ``level``, ``label``, ..., ``events``, ``population``,
+        ``value`` (per ``multiplier``), ``lower_ci``, ``upper_ci``, ``note``: exact
+        aggregates, to publish with ``recompute=`` :func:`recompute_ratios`
+        (``events``/``population``, the same ``multiplier``).
 
     References
     ----------
@@ -591,16 +826,72 @@ def missed(
     from healthgap.stats import crude_rate
 
     lf = frame_of(people)
-    require(lf, ["missed_appointments"], what="missed()")
-    where = pl.col("cardiology_referral") if "cardiology_referral" in lf.collect_schema().names() else None
+    require(lf, [measure, *([among] if among else [])], what="count_rates()")
+    where = pl.col(measure).is_not_null()
+    if among is not None:
+        where = where & pl.col(among).fill_null(False)
     aggs = [
-        pl.col("missed_appointments").fill_null(0).sum().cast(pl.Int64).alias("events"),
+        pl.col(measure).sum().cast(pl.Int64).alias("events"),
         pl.len().cast(pl.Int64).alias("population"),
     ]
     frames = []
     for dim, counts in _per_dimension(lf, config, dimensions, aggs, where=where):
         stat = crude_rate(
-            counts, events="events", population="population", by=LEVEL, multiplier=100, confidence=confidence
+            counts,
+            events="events",
+            population="population",
+            by=LEVEL,
+            multiplier=multiplier,
+            confidence=confidence,
         ).drop("confidence", "statistic", "method")
         frames.append(label_levels(stat, dim))
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
+def missed(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    dimensions: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Missed cardiology appointments per 100 people referred: :func:`count_rates` of
+    ``missed_appointments`` among the people with ``cardiology_referral`` (everyone
+    without that column)."""
+    present = frame_of(people).collect_schema().names()
+    among = "cardiology_referral" if "cardiology_referral" in present else None
+    return count_rates(
+        people,
+        config,
+        measure="missed_appointments",
+        among=among,
+        dimensions=dimensions,
+        confidence=confidence,
+    )
+
+
+def missing_values(people: pl.LazyFrame | pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """How many people have no value of each of ``columns`` (those the dataset has), exact.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``column``, ``people`` (everyone), ``missing`` (no value), in the order given.
+    """
+    lf = frame_of(people)
+    present = lf.collect_schema().names()
+    chosen = [c for c in dict.fromkeys(columns) if c in present]
+    if not chosen:
+        return pl.DataFrame(schema={"column": pl.String, "people": pl.Int64, "missing": pl.Int64})
+    row = lf.select(
+        pl.len().cast(pl.Int64).alias("__people"),
+        *[pl.col(c).null_count().cast(pl.Int64).alias(c) for c in chosen],
+    ).collect()
+    return pl.DataFrame(
+        {
+            "column": chosen,
+            "people": [row.item(0, "__people")] * len(chosen),
+            "missing": [row.item(0, c) for c in chosen],
+        },
+        schema={"column": pl.String, "people": pl.Int64, "missing": pl.Int64},
+    )

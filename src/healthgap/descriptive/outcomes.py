@@ -18,7 +18,7 @@ page that publishes the frame, with
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, cast
 
 import polars as pl
 
@@ -29,6 +29,8 @@ from healthgap.descriptive.prevalence import rates
 
 __all__ = [
     "outcome_rates",
+    "covered_bands",
+    "ages_of",
     "practice_counts",
     "funnel_kind",
     "funnel_points",
@@ -49,37 +51,217 @@ OUTCOME_LABELS = {
 FUNNEL_DROP = ("statistic", "method", "confidence")
 
 
+def covered_bands(people: pl.LazyFrame | pl.DataFrame) -> list[str]:
+    """The ESP2013 age bands with at least one person in ``people``, youngest first."""
+    from healthgap.stats import AGE_BAND_LABELS, age_bands
+
+    present = set(
+        frame_of(people)
+        .select(age_bands("age").cast(pl.String).alias("band"))
+        .drop_nulls()
+        .unique()
+        .collect()
+        .get_column("band")
+        .to_list()
+    )
+    return [b for b in AGE_BAND_LABELS if b in present]
+
+
+def ages_of(bands: Sequence[str]) -> str:
+    """The ages a run of bands covers: ``["30-34", ..., "70-74"]`` -> ``"30-74"``; ``"85-89", "90+"`` -> ``"85 and over"``."""
+    if not bands:
+        return ""
+    low = bands[0].split("-")[0].rstrip("+")
+    last = bands[-1]
+    if last.endswith("+"):
+        return f"{low} and over"
+    return f"{low}-{last.split('-')[1]}"
+
+
+def _over_bands(
+    lf: pl.LazyFrame,
+    config: Config,
+    *,
+    measure: str,
+    dimensions: Sequence[str] | None,
+    bands: list[str],
+    multiplier: float,
+    confidence: float,
+) -> pl.DataFrame:
+    """:func:`~healthgap.descriptive.prevalence.rates` of one measure with the DSRs and their
+    ratios over ``bands`` only (the standard restricted to them and renormalised).
+
+    A group with nobody in one of the bands gets no DSR (and no ratio) and the note
+    :data:`healthgap.stats.dsr.NOTE_EMPTY_BAND` (its rate there is unknown). Kept here until
+    ``rates`` takes ``bands=`` itself.
+    """
+    from healthgap.descriptive._common import LEVEL, dimensions_in, label_levels, level_expr
+    from healthgap.descriptive.prevalence import EXACT_RATE_COLUMNS
+    from healthgap.stats import counts_by_age_band, crude_rate, rate_ratio
+    from healthgap.stats.dsr import dsr_table
+
+    frames = []
+    for dim in dimensions_in(config, lf, names=dimensions):
+        standardise = dim.name != "age_band"
+        base = lf.select(level_expr(dim.name).alias(LEVEL), pl.col("age"), pl.col(measure)).filter(
+            pl.col(LEVEL).is_not_null()
+        )
+        wide = cast(pl.DataFrame, counts_by_age_band(base.collect(), events=[measure], by=LEVEL))
+        counts = (
+            wide.rename({measure: "events"})
+            .with_columns(pl.col("age_band").cast(pl.String), pl.lit(measure).alias("measure"))
+            .filter(pl.col("age_band").is_in(bands))
+        )
+        keys = ["measure", LEVEL]
+        totals = counts.group_by(keys, maintain_order=True).agg(
+            pl.col("events").sum(), pl.col("population").sum()
+        )
+        crude = crude_rate(
+            totals,
+            events="events",
+            population="population",
+            by=keys,
+            multiplier=multiplier,
+            confidence=confidence,
+        ).select(
+            *keys,
+            "events",
+            "population",
+            pl.col("value").alias("crude"),
+            pl.col("lower_ci").alias("crude_lower"),
+            pl.col("upper_ci").alias("crude_upper"),
+            *([] if standardise else ["statistic", "method", "note"]),
+        )
+        if standardise:
+            main = dsr_table(
+                counts,
+                events="events",
+                population="population",
+                age_band="age_band",
+                by=keys,
+                multiplier=multiplier,
+                confidence=confidence,
+                bands=bands,
+            ).select(*keys, "value", "lower_ci", "upper_ci", "variance", "statistic", "method", "note")
+            out = crude.join(main, on=keys, how="left")
+        else:
+            out = crude.with_columns(
+                pl.col("crude").alias("value"),
+                pl.col("crude_lower").alias("lower_ci"),
+                pl.col("crude_upper").alias("upper_ci"),
+                pl.lit(None, dtype=pl.Float64).alias("variance"),
+            )
+        ratio_cols = ("rate_ratio", "rr_lower", "rr_upper")
+        if dim.reference in set(counts.get_column(LEVEL).unique().to_list()):
+            rr = rate_ratio(
+                counts if standardise else totals,
+                events="events",
+                population="population",
+                group=LEVEL,
+                reference=dim.reference,
+                by="measure",
+                age_band="age_band" if standardise else None,
+                confidence=confidence,
+                bands=bands if standardise else None,
+            ).select(
+                *keys,
+                *[
+                    pl.col(s).alias(c)
+                    for c, s in zip(ratio_cols, ("value", "lower_ci", "upper_ci"), strict=True)
+                ],
+            )
+            out = out.join(rr, on=keys, how="left")
+        else:
+            out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in ratio_cols)
+        out = out.with_columns(pl.lit(standardise).alias("standardised"))
+        for c in EXACT_RATE_COLUMNS:  # columns a later rates() may add, absent here
+            if c not in out.columns:
+                out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
+        frames.append(
+            label_levels(out.select(LEVEL, *EXACT_RATE_COLUMNS), dim).sort("order", maintain_order=True)
+        )
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
 def outcome_rates(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
     *,
     outcomes: Sequence[str] | None = None,
     dimensions: Sequence[str] | None = None,
+    multiplier: float = PER,
+    bands: Literal["covered"] | None = "covered",
     confidence: float = 0.95,
 ) -> pl.DataFrame:
-    """Age-standardised rates per 1,000 people of each outcome by each dimension, from exact counts.
+    """Age-standardised rates of each outcome by each dimension, from exact counts.
 
-    Admissions are counted as events (a person with two admissions counts
-    twice); deaths once. Returns the :func:`~healthgap.descriptive.prevalence.rates`
-    table (exact aggregates, with each DSR's ``variance``) plus ``measure_label``;
-    publish it with ``recompute=partial(recompute_rates, multiplier=PER)``
+    Count outcomes (admissions) are counted as events (a person with two counts twice);
+    flag outcomes once per person. Each outcome's rates are among the people with a
+    recorded value of it. With ``bands="covered"`` (the default) the standard population is
+    restricted to the age bands the data cover (:func:`covered_bands`), so a cohort of
+    people aged 32-70 is not standardised over ages it does not have; ``None`` uses all 19
+    bands. Returns the :func:`~healthgap.descriptive.prevalence.rates` table (exact
+    aggregates, with each DSR's ``variance``) plus ``measure_label`` (the measure's label);
+    publish it with ``recompute=partial(recompute_rates, multiplier=multiplier)``
     (:func:`healthgap.descriptive.prevalence.recompute_rates`).
 
     References
     ----------
     .. [1] Public Health England (2018). Technical Guide: Confidence Intervals.
     .. [2] Dobson AJ et al. (1991). Stat Med 10:457-462.
+    .. [3] Public Health England (2008). Technical Guide: Direct standardisation (the
+       standard restricted to the ages of the indicator).
     """
+    from healthgap.stats import AGE_BAND_LABELS
+
     lf = frame_of(people)
     present = lf.collect_schema().names()
     chosen = [o for o in (outcomes or config.outcomes) if o in present]
     if not chosen:
         return pl.DataFrame()
-    out = rates(lf, config, measures=chosen, dimensions=dimensions, multiplier=PER, confidence=confidence)
-    if out.is_empty():
-        return out
+    frames = []
+    for name in chosen:
+        recorded = lf.filter(pl.col(name).is_not_null())
+        used = covered_bands(recorded) if bands == "covered" else list(AGE_BAND_LABELS)
+        if not used:
+            continue
+        if used == list(AGE_BAND_LABELS):
+            out = rates(
+                recorded,
+                config,
+                measures=[name],
+                dimensions=dimensions,
+                multiplier=multiplier,
+                confidence=confidence,
+            )
+        else:
+            out = _over_bands(
+                recorded,
+                config,
+                measure=name,
+                dimensions=dimensions,
+                bands=used,
+                multiplier=multiplier,
+                confidence=confidence,
+            )
+        if not out.is_empty():
+            frames.append(out)
+    if not frames:
+        return pl.DataFrame()
+    out = pl.concat(frames, how="vertical_relaxed")
+    dims = {d: i for i, d in enumerate(out.get_column("dimension").unique(maintain_order=True).to_list())}
+    measures = {m: i for i, m in enumerate(chosen)}
+    out = out.sort(
+        pl.col("dimension").replace_strict(dims, return_dtype=pl.Int64),
+        pl.col("measure").replace_strict(measures, return_dtype=pl.Int64),
+        "order",
+        maintain_order=True,
+    )
+    labels = {m.name: m.label for m in config.measures}
     return out.with_columns(
-        pl.col("measure").replace_strict(OUTCOME_LABELS, default=pl.col("measure")).alias("measure_label")
+        pl.col("measure")
+        .replace_strict({**OUTCOME_LABELS, **labels}, default=pl.col("measure"))
+        .alias("measure_label")
     )
 
 
@@ -108,8 +290,15 @@ def practice_counts(
     )
 
 
-def funnel_kind(measure: str) -> tuple[Literal["rate", "proportion"], float]:
-    """A funnel of ``measure``: ("proportion", 100) for a true/false column, else ("rate", :data:`PER`)."""
+def funnel_kind(measure: str, config: Config | None = None) -> tuple[Literal["rate", "proportion"], float]:
+    """A funnel of ``measure``: ("proportion", 100) for a flag, else ("rate", :data:`PER`).
+
+    The type comes from the config's measure when ``config`` declares it, else from the
+    cardiovascular profile's contract.
+    """
+    declared = {m.name: m.type for m in config.measures} if config is not None else {}
+    if measure in declared:
+        return ("proportion", 100) if declared[measure] == "flag" else ("rate", PER)
     if CONTRACT[measure].kind == "boolean":
         return "proportion", 100
     return "rate", PER

@@ -1,122 +1,115 @@
 """Chapter "Access and treatment": who is found, who is treated, who waits.
 
-Each analysis of :mod:`healthgap.descriptive.access` returns exact aggregates;
-the page publishes each once (percentages and ratios recomputed from the
-published counts by :func:`~healthgap.descriptive.access.recompute_shares` and
-:func:`~healthgap.descriptive.access.recompute_ratios`) and builds its figure,
-table and sentences from that :class:`~healthgap.disclosure.Published` frame.
+Everything ``chapters/access-treatment.qmd`` computes, words and shows, for any dataset:
+
+- recorded against expected cases of the declared conditions, and under-diagnosis where
+  the data has each person's true status;
+- every indicator of the config (:attr:`healthgap.config.Config.indicators`: the
+  cardiovascular profile's statin, anticoagulant and blood pressure control indicators and
+  any a user adds), from its SQL, by every dimension present;
+- every access and experience measure (:meth:`healthgap.config.Config.measures_of`), by its
+  type: a flag as a share of people, days as the median and the share over 18 weeks, a
+  count as events per 100 people;
+- how many values are missing for each measure the page uses.
+
+Groups are compared along :func:`~healthgap.pages._groups.compared_dimension` (deprivation,
+else another ordered dimension, else the first) and named in that dimension's words. Each
+analysis of :mod:`healthgap.descriptive.access` returns exact aggregates; the page publishes
+each once (statistics recomputed from the published counts) and builds its figures, tables
+and sentences from that :class:`~healthgap.disclosure.Published` frame. Sections whose
+figures and captions depend on the data are displayed as Markdown blocks
+(:mod:`healthgap.pages._blocks`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
 
 import polars as pl
 
 from healthgap import charts
-from healthgap.config import Dimension
-from healthgap.contract import CONDITION_LABELS
+from healthgap.config import Dimension, Indicator, Measure, sql_columns
+from healthgap.contract import CONTRACT, TRUTH_PREFIX
 from healthgap.descriptive.access import (
     EIGHTEEN_WEEKS,
-    STATIN_ALWAYS,
-    STATIN_FROM_40,
+    IndicatorStatus,
+    count_rates,
     detection,
-    missed,
+    flag_shares,
+    indicator_status,
+    indicator_totals,
+    indicators,
+    missing_values,
     observed_expected,
+    only_among,
+    recompute_indicators,
     recompute_ratios,
     recompute_shares,
-    treatment,
     waits,
 )
 from healthgap.disclosure import Published
+from healthgap.pages._blocks import blocks, heading, note, numbered, paragraph
+from healthgap.pages._groups import compared_dimension, ends, gap, group_name, noun_of, spread
 from healthgap.pages.base import CI_COLUMNS, Page, ci_columns
-from healthgap.pages.sentences import fmt, gap_sentence, value_of
-from healthgap.text import lower_first
+from healthgap.text import capitalise, count, format_number, join, lower_first
 
 __all__ = [
     "AccessTreatmentPage",
-    "OE_COLUMNS",
-    "DETECTION_COLUMNS",
-    "TREATMENT_COLUMNS",
-    "TREATMENT_SUBJECTS",
-    "WAITS_COLUMNS",
-    "MISSED_COLUMNS",
+    "AccessMeasure",
     "TRUTH_TEXT",
-    "MISSED_INTRO",
+    "MISSED_CONTEXT",
+    "NO_TRUTH",
+    "NO_TRUTH_OE",
+    "ALL_SUPPRESSED",
+    "INDICATOR_DERIVED",
+    "describe_indicators",
+    "missing_sentence",
+    "excluded_sentence",
 ]
-
-IMD = "imd_quintile"
-#: The dimensions the chapter compares.
-DIMENSIONS = (IMD, "ethnicity")
 
 #: Ratios (observed / expected) and their intervals are shown to 2 decimal places, as in the text.
 VALUE_RATIO_FORMATS: dict[str, str | tuple[str, int]] = {c: ("ratio", 2) for c in ("value", *CI_COLUMNS)}
 #: Percentages and their intervals to 1 decimal place.
 VALUE_PERCENT_FORMATS: dict[str, str | tuple[str, int]] = {c: ("percent", 1) for c in ("value", *CI_COLUMNS)}
+#: Other values (rates per 1,000, ...) to 1 decimal place.
+VALUE_NUMBER_FORMATS: dict[str, str | tuple[str, int]] = {c: ("number", 1) for c in ("value", *CI_COLUMNS)}
 
-OE_COLUMNS = ci_columns(
-    "Observed / expected",
-    measure_label="Condition",
-    label="Deprivation fifth",
-    observed="Observed",
-    expected="Expected",
-)
-DETECTION_COLUMNS = ci_columns(
-    "Recorded (%)",
-    measure_label="Condition",
-    label="Deprivation fifth",
-    recorded="Recorded",
-    affected="Have the condition",
-)
-TREATMENT_COLUMNS = ci_columns(
-    "Treated (%)", measure_label="Measure", label="Deprivation fifth", treated="Treated", eligible="Eligible"
-)
-TREATMENT_ETHNICITY_COLUMNS = ci_columns(
-    "Treated (%)", measure_label="Measure", label="Ethnic group", treated="Treated", eligible="Eligible"
-)
-#: The columns of the treatment by ethnic group table (and its download).
-TREATMENT_ETHNICITY_DATA = (
+#: The columns of the indicator table (and its download).
+INDICATOR_TABLE_DATA = (
     "dimension",
+    "dimension_label",
     "measure",
     "measure_label",
     "level",
     "label",
-    "treated",
-    "eligible",
+    "numerator",
+    "denominator",
+    "excluded",
     "value",
     "lower_ci",
     "upper_ci",
 )
-#: Each treatment measure and how a sentence names it.
-TREATMENT_SUBJECTS = (
-    ("statin", "statin prescribing among eligible people"),
-    ("anticoagulant", "anticoagulation among eligible people with AF"),
-    ("bp_control", "blood pressure control in treated hypertension"),
-)
-#: How the chapter states each treatment's eligibility rule (statins: built from the conditions present).
-RULES = {
-    "anticoagulant": (
-        "anticoagulation for people with atrial fibrillation and a CHA₂DS₂-VASc score of 2 or "
-        "more (3 or more for women)"
-    ),
-    "bp_control": (
-        "blood pressure control (a last systolic blood pressure below 140 mmHg) for people treated "
-        "for hypertension"
-    ),
+#: An indicator's value derives from its numerator and denominator only: a small count of people
+#: left out (``excluded``) is suppressed on its own without hiding the value.
+INDICATOR_DERIVED = {
+    "numerator": ["value", "lower_ci", "upper_ci"],
+    "denominator": ["value", "lower_ci", "upper_ci"],
+    "excluded": [],
 }
-WAITS_COUNTS = ["seen", "over_18_weeks"]
-#: The mean and median wait derive from the people seen; the share from both counts.
+WAITS_COUNTS = ["recorded", "over_18_weeks"]
+#: The mean and median derive from the people with a value; the share from both counts.
 WAITS_DERIVED = {
-    "seen": ["median_days", "mean_days", "value", "lower_ci", "upper_ci"],
+    "recorded": ["median_days", "mean_days", "value", "lower_ci", "upper_ci"],
     "over_18_weeks": ["value", "lower_ci", "upper_ci"],
 }
 WAITS_DATA = (
     "dimension",
     "level",
     "label",
-    "seen",
+    "recorded",
     "over_18_weeks",
     "median_days",
     "mean_days",
@@ -124,55 +117,118 @@ WAITS_DATA = (
     "lower_ci",
     "upper_ci",
 )
-WAITS_COLUMNS = ci_columns(
-    "Over 18 weeks (%)",
-    label="Deprivation fifth",
-    seen="People seen",
-    median_days="Median wait (days)",
-    mean_days="Mean wait (days)",
-    over_18_weeks="Waited over 18 weeks",
-)
-MISSED_DATA = ("dimension", "level", "label", "events", "population", "value", "lower_ci", "upper_ci")
-MISSED_COLUMNS = ci_columns(
-    "Per 100 referred",
-    label="Deprivation fifth",
-    events="Missed appointments",
-    population="People referred",
-)
+COUNT_DATA = ("dimension", "level", "label", "events", "population", "value", "lower_ci", "upper_ci")
+FLAG_DATA = ("dimension", "level", "label", "numerator", "denominator", "value", "lower_ci", "upper_ci")
+#: Events of a count measure are per this many people.
+PER = 100
 
 TRUTH_TEXT = (
     "This dataset includes each person's true status (it is synthetic, so the truth is known), so we can "
     "measure under-diagnosis directly: the share of people who truly have each condition who are on a GP "
     "register."
 )
-MISSED_INTRO = (
+TRUTH_LINKED = (
+    "This dataset includes each person's true status, so we can measure under-diagnosis directly: the "
+    "share of people who truly have each condition who are recorded."
+)
+NO_TRUTH = "columns saying who truly has each condition, so under-diagnosis cannot be measured directly"
+NO_TRUTH_OE = "; it can only be inferred from the observed/expected ratios above"
+#: What the missed appointments measure of the cardiovascular profile adds, and where it weighs most.
+MISSED_CONTEXT = (
     "Missed appointments are often read as patients' choices, but travel costs, shift work, caring "
-    "duties and letters that do not reach people all play a part, and these weigh more heavily in "
-    "deprived areas."
+    "duties and letters that do not reach people all play a part"
 )
-NO_TRUTH = (
-    "columns saying who truly has each condition, so under-diagnosis cannot be measured directly; it can "
-    "only be inferred from the observed/expected ratios above"
-)
+ALL_SUPPRESSED = "{subject} is not published for any {noun}: every group is too small."
+NO_CONDITIONS = "condition columns"
+NO_DIMENSION = "equity dimension to compare groups along (other than {what})"
+NO_INDICATORS = "indicators it can compute (each needs the columns its SQL names)"
+NO_ACCESS = "access or experience measures (such as referrals, waits or missed appointments)"
 
 
-def _listed(names: Sequence[str], *, last: str = "and") -> str:
-    """'a', 'a or b', 'a, b, or c': the serial comma keeps 'stroke or TIA' in one piece.
+@dataclass(frozen=True)
+class AccessMeasure:
+    """One access or experience measure the page shows.
 
-    (:func:`healthgap.text.join` leaves the serial comma out, which would read "CHD, stroke
-    or TIA or PAD".)
+    Attributes
+    ----------
+    measure : the declared measure.
+    among : for a count, the flag measure whose people every event happens to (the
+        events are counted per 100 of them), or None (per 100 people with a value).
     """
-    if len(names) < 3:
-        return f" {last} ".join(names)
-    return ", ".join(names[:-1]) + f", {last} " + names[-1]
+
+    measure: Measure
+    among: Measure | None = None
+
+    @property
+    def slug(self) -> str:
+        """The measure's name as an id ("days-to-first-outpatient")."""
+        return self.measure.name.replace("_", "-").lower()
+
+    @property
+    def name(self) -> str:
+        """The label mid-sentence ("missed appointments")."""
+        return lower_first(self.measure.label)
 
 
-def _labelled(table: pl.DataFrame) -> pl.DataFrame:
-    """``table`` with ``measure_label`` (the condition's label) when it has none."""
-    if "measure" not in table.columns or "measure_label" in table.columns:
-        return table
-    return table.with_columns(
-        pl.col("measure").replace_strict(CONDITION_LABELS, default=pl.col("measure")).alias("measure_label")
+def _label_of(config: Any, name: str) -> str:
+    """The label of a column: its measure's, its contract entry's, or the true status of one."""
+    if name.startswith(TRUTH_PREFIX):
+        return f"true status of {lower_first(_label_of(config, name[len(TRUTH_PREFIX) :]))}"
+    try:
+        return str(config.measure(name).label)
+    except KeyError:
+        column = CONTRACT.get(name)
+        return column.label if column is not None else name
+
+
+def describe_indicators(shown: Sequence[Indicator]) -> str:
+    """What each indicator counts, from its description (else its label), as one sentence."""
+    parts = [lower_first((i.description or i.label).strip().rstrip(".")) for i in shown]
+    if not parts:
+        return ""
+    lead = "Each indicator counts" if len(parts) > 1 else "The indicator counts"
+    listed = parts[0] if len(parts) == 1 else "; ".join(parts[:-1]) + "; and " + parts[-1]
+    return f"{lead} only the people it applies to and, among them, those who meet it: {listed}."
+
+
+def _people(n: int | None, *, most: int) -> str:
+    if n is None:
+        return f"between 1 and {most} people"
+    return f"{count(n)} {'person' if n == 1 else 'people'}"
+
+
+def missing_sentence(published: pl.DataFrame, *, most: int) -> str:
+    """How many people have no value of each measure the page uses (published counts).
+
+    Parameters
+    ----------
+    published : ``label``, ``people``, ``missing`` (published: rounded, null when suppressed).
+    most : the largest suppressed count (``suppress_below - 1``).
+    """
+    gaps = published.filter(pl.col("missing").is_null() | (pl.col("missing") > 0))
+    if gaps.is_empty():
+        return "Every measure this page uses is recorded for everyone in the dataset."
+    total = published.get_column("people").drop_nulls().to_list()
+    of = f"of the {count(max(total))} people, " if total else ""
+    parts = []
+    for i, r in enumerate(gaps.iter_rows(named=True)):
+        n = r["missing"]
+        who = f"between 1 and {most}" if n is None else count(n)
+        verb = ("has" if n == 1 else "have") if i == 0 else ""
+        parts.append(
+            " ".join(w for w in (who, verb, "no value of" if i == 0 else "of", lower_first(r["label"])) if w)
+        )
+    return (
+        f"Not every value is recorded: {of}{join(parts)}. Each share and rate on this page is of the people "
+        "with a value."
+    )
+
+
+def excluded_sentence(label: str, numerator: str, n: int | None, *, most: int) -> str:
+    """People an indicator leaves out because its numerator is missing (``n`` published)."""
+    return (
+        f"For {lower_first(label)}, {_people(n, most=most)} it applies to "
+        f"{'has' if n == 1 else 'have'} no recorded {numerator} and {'is' if n == 1 else 'are'} left out."
     )
 
 
@@ -183,29 +239,22 @@ class AccessTreatmentPage(Page):
 
     # -- the groups compared --------------------------------------------------
     @cached_property
-    def dimensions(self) -> list[str]:
-        """The dimensions compared that the dataset has (deprivation, ethnic group)."""
-        return [d for d in DIMENSIONS if self.caps.dimension(d) is not None]
+    def compared(self) -> Dimension | None:
+        """The dimension the figures compare (:func:`compared_dimension`)."""
+        return compared_dimension(self.caps)
 
-    @property
-    def imd(self) -> Dimension | None:
-        """The deprivation dimension, or None."""
-        return self.caps.dimension(IMD)
+    @cached_property
+    def standard(self) -> str:
+        """What recorded cases are expected from: "age and sex", or "age" without a sex column."""
+        return "age and sex" if self.caps.has("sex") else "age"
 
-    @property
-    def imd_labels(self) -> list[str]:
-        """The deprivation fifths' labels, most deprived first."""
-        return [self.imd.label_of(x) for x in self.imd.order] if self.imd else []
+    @cached_property
+    def oe_dimension(self) -> Dimension | None:
+        """The dimension the observed / expected ratios compare (not one they standardise for)."""
+        return compared_dimension(self.caps, exclude=("sex",) if self.caps.has("sex") else ())
 
-    @property
-    def most(self) -> str:
-        """The most deprived fifth's level."""
-        return self.imd.order[0] if self.imd else ""
-
-    @property
-    def least(self) -> str:
-        """The least deprived fifth's level."""
-        return self.imd.order[-1] if self.imd else ""
+    def _order(self, dim: Dimension) -> list[str]:
+        return [dim.label_of(x) for x in dim.order]
 
     def _publish(
         self,
@@ -220,13 +269,19 @@ class AccessTreatmentPage(Page):
             return None
         return self.book.publish(table, counts=counts, derived=derived, recompute=recompute)
 
-    def _gap(self, table: Published, **kwargs: Any) -> str:
-        """:func:`gap_sentence` between the most and the least deprived fifths."""
-        return gap_sentence(table, level=self.most, reference=self.least, dimension=IMD, **kwargs)
+    @property
+    def most(self) -> int:
+        """The largest count that is suppressed."""
+        return self.config.disclosure.suppress_below - 1
+
+    def _all_suppressed(self, table: Published, dim: Dimension, column: str = "value") -> bool:
+        rows = table.frame.filter(pl.col("dimension") == dim.name)
+        return rows.is_empty() or rows.get_column(column).is_null().all()
 
     def _facets(
         self,
         table: Published,
+        dim: Dimension,
         *,
         id: str,
         title: str,
@@ -235,8 +290,8 @@ class AccessTreatmentPage(Page):
         columns: Mapping[str, str],
         formats: Mapping[str, str | tuple[str, int]] | None = None,
     ) -> Any:
-        """One dot chart per measure, by deprivation fifth."""
-        order = self.imd_labels
+        """One dot chart per measure, by the groups of ``dim``."""
+        order = self._order(dim)
         return self.book.figure(
             lambda d: charts.small_multiples(
                 d, facet="measure_label", group="label", title=title, value_title=value_title, order=order
@@ -244,102 +299,202 @@ class AccessTreatmentPage(Page):
             id=id,
             title=title,
             description=description,
-            data=table.where(pl.col("dimension") == IMD),
+            data=table.where(pl.col("dimension") == dim.name),
             columns=columns,
             formats=formats,
         )
 
-    def _bars(
-        self,
-        table: Published,
-        *,
-        id: str,
-        title: str,
-        chart_title: str,
-        value_title: str,
-        description: str,
-        data: Sequence[str],
-        columns: Mapping[str, str],
-    ) -> Any:
-        """A bar chart with 95% intervals by deprivation fifth (waits, missed appointments)."""
-        order = self.imd_labels
-        return self.book.figure(
-            lambda d: charts.ci_chart(
-                d,
-                group="label",
-                title=chart_title,
-                mark="bar",
-                order=order,
-                value_title=value_title,
-                group_title="Deprivation fifth",
-            ),
-            id=id,
-            title=title,
-            description=description,
-            data=table.where(pl.col("dimension") == IMD).select(*data),
-            columns=columns,
+    # -- missing values -----------------------------------------------------------
+    @cached_property
+    def used_columns(self) -> list[str]:
+        """Every measure column the page uses: conditions, true status, indicators, access."""
+        used = list(self.caps.conditions)
+        used += [f"{TRUTH_PREFIX}{c}" for c in self.caps.truth]
+        for status in self.indicator_statuses:
+            if status.shown:
+                ind = status.indicator
+                used += [*sql_columns(ind.denominator), *sql_columns(ind.numerator)]
+        used += [a.measure.name for a in self.access_measures]
+        used += [a.among.name for a in self.access_measures if a.among is not None]
+        core = {"person_id", "age", "sex"}
+        return [c for c in dict.fromkeys(used) if c in self.caps.columns and c not in core]
+
+    @cached_property
+    def missing(self) -> Published | None:
+        """How many people have no value of each column the page uses, published."""
+        table = missing_values(self.people, self.used_columns)
+        if table.is_empty():
+            return None
+        labelled = table.with_columns(
+            pl.col("column")
+            .replace_strict(
+                {c: _label_of(self.config, c) for c in self.used_columns}, default=pl.col("column")
+            )
+            .alias("label")
         )
+        return self.book.publish(labelled, counts=["people", "missing"], by=["column"])
+
+    @property
+    def missing_text(self) -> str:
+        """How many values are missing for each measure the page uses (a sentence, always)."""
+        if self.missing is None:
+            return "This page uses no measure beyond each person's age and groups."
+        return missing_sentence(self.missing.frame, most=self.most)
 
     # -- recorded against expected --------------------------------------------
     @cached_property
     def observed_expected(self) -> Published | None:
-        """Observed / expected recorded cases by group, published (None without the dimensions)."""
-        if not self.dimensions or not self.caps.conditions:
+        """Observed / expected recorded cases by group, published (None without conditions)."""
+        dim = self.oe_dimension
+        if dim is None or not self.caps.conditions:
             return None
-        table = observed_expected(self.people, self.config, dimensions=self.dimensions)
+        table = observed_expected(self.people, self.config, dimensions=[dim.name])
+        if table.is_empty():
+            return None
+        labelled = table.with_columns(
+            pl.col("measure")
+            .replace_strict(
+                {c: _label_of(self.config, c) for c in self.caps.conditions}, default=pl.col("measure")
+            )
+            .alias("measure_label")
+        )
         recompute = partial(recompute_ratios, events="observed", population="expected", multiplier=1)
-        return self._publish(_labelled(table), counts=["observed", "population"], recompute=recompute)
+        return self._publish(labelled, counts=["observed", "population"], recompute=recompute)
 
     @property
     def oe_focus(self) -> str | None:
-        """The condition the text quotes: hypertension, else CHD."""
-        return next((c for c in ("hypertension", "chd") if c in self.caps.conditions), None)
+        """The condition the text quotes: hypertension, else CHD, else the first declared."""
+        conditions = self.caps.conditions
+        return next(
+            (c for c in ("hypertension", "chd") if c in conditions), conditions[0] if conditions else None
+        )
 
     @property
     def oe_text(self) -> str:
-        """The focus condition's observed / expected ratio in the two end fifths, or nothing."""
-        focus, oe = self.oe_focus, self.observed_expected
-        if focus is None or self.imd is None or oe is None:
+        """The focus condition's observed / expected ratio across the groups compared."""
+        focus, oe, dim = self.oe_focus, self.observed_expected, self.oe_dimension
+        if focus is None or oe is None or dim is None:
             return ""
-        most = value_of(oe, self.most, measure=focus, dimension=IMD)
-        least = value_of(oe, self.least, measure=focus, dimension=IMD)
+        rows = oe.where(pl.col("measure") == focus).frame
+        name = lower_first(_label_of(self.config, focus))
+        pair = ends(dim)
+        if pair is None:
+            return (
+                f"For {name}, recorded cases as a multiple of those expected are "
+                f"{spread(rows, dim, dp=2, suffix=' times')}."
+            )
+        most, least = pair
+        values = {
+            r["level"]: r["value"] for r in rows.filter(pl.col("dimension") == dim.name).iter_rows(named=True)
+        }
+        a, b = values.get(most), values.get(least)
+        na, nb = group_name(dim, most), group_name(dim, least)
+        if a is None or b is None:
+            return (
+                f"For {name}, the ratio cannot be compared between {na} and {nb} because a group is too "
+                "small to publish."
+            )
         return (
-            f"For {lower_first(CONDITION_LABELS[focus])}, the most deprived fifth has {fmt(most, 2)} times "
-            f"the recorded cases expected from its age and sex, and the least deprived fifth {fmt(least, 2)} "
-            "times."
+            f"For {name}, {na} has {format_number(a, dp=2)} times the recorded cases expected from its "
+            f"{self.standard}, and {nb} {format_number(b, dp=2)} times."
         )
 
+    @property
+    def oe_context(self) -> str:
+        """How to read a ratio above or close to 1 along the dimension compared."""
+        dim = self.oe_dimension
+        tail = "a ratio close to 1 where the true burden is higher suggests missed diagnoses."
+        if dim is None:
+            return ""
+        if dim.name == "imd_quintile":
+            return (
+                "A ratio above 1 in deprived areas is expected, because cardiovascular disease really is more "
+                f"common there; {tail}"
+            )
+        if ends(dim) is not None:
+            return (
+                f"A ratio above 1 in the most disadvantaged {noun_of(dim)} is expected where these conditions "
+                f"really are more common; {tail}"
+            )
+        return f"In any group, {tail}"
+
     def oe_figure(self) -> Any:
-        """Observed / expected by deprivation fifth, or a skip note."""
-        if self.imd is None or self.observed_expected is None:
-            return self.skip("deprivation (IMD) column")
+        """Observed / expected by the groups compared (the figure's markup), or None."""
+        oe, dim = self.observed_expected, self.oe_dimension
+        if oe is None or dim is None:
+            return None
+        noun = noun_of(dim)
         return self._facets(
-            self.observed_expected,
+            oe,
+            dim,
             id="observed-expected",
-            title="Observed / expected recorded cases by deprivation fifth",
+            title=f"Observed / expected recorded cases by {noun}",
             value_title="Observed / expected (1 = as expected)",
             description=(
                 "Dot charts, one per condition, of the ratio of observed to expected recorded cases with "
-                "95% confidence intervals for each deprivation fifth. " + self.oe_text
+                f"95% confidence intervals for each {noun}. " + self.oe_text
             ),
-            columns=OE_COLUMNS,
+            columns=ci_columns(
+                "Observed / expected",
+                measure_label="Condition",
+                label=capitalise(noun),
+                observed="Observed",
+                expected="Expected",
+            ),
             formats={"expected": ("number", 1), **VALUE_RATIO_FORMATS},
+        )
+
+    def expected_section(self) -> Any:
+        """The observed / expected paragraph and figure, or why they are not shown."""
+        if not self.caps.conditions:
+            return self.skip(NO_CONDITIONS)
+        dim, oe = self.oe_dimension, self.observed_expected
+        if dim is None or oe is None:
+            return self.skip(NO_DIMENSION.format(what=self.standard))
+        subject = "The ratio of observed to expected recorded cases"
+        if self._all_suppressed(oe, dim):
+            return paragraph(ALL_SUPPRESSED.format(subject=subject, noun=noun_of(dim)))
+        lead = (
+            "The ratio of observed to expected (an indirectly standardised ratio) is shown in "
+            f"@fig-observed-expected: above 1, more recorded disease than its {self.standard} predict; "
+            "below 1, less."
+        )
+        return blocks(
+            " ".join(t for t in (lead, self.oe_text, self.oe_context) if t),
+            numbered(
+                self.oe_figure(),
+                label="fig-observed-expected",
+                caption=(
+                    f"Recorded cases as a ratio of the cases expected from {self.standard}, by {noun_of(dim)}"
+                ),
+            ),
         )
 
     # -- under-diagnosis --------------------------------------------------------
     @property
     def truth_text(self) -> str:
         """What the dataset's true status allows (nothing without it)."""
-        return TRUTH_TEXT if self.caps.has_truth else ""
+        if not self.caps.has_truth:
+            return ""
+        return TRUTH_TEXT if self.config.data.synthetic else TRUTH_LINKED
 
     @cached_property
     def detection(self) -> Published | None:
         """The share of people with each condition who are recorded, published (None without truth)."""
-        if not self.caps.has_truth or not self.dimensions:
+        if not self.caps.has_truth or self.compared is None:
             return None
-        table = detection(self.people, self.config, dimensions=self.dimensions)
+        table = detection(self.people, self.config, dimensions=[self.compared.name])
+        if table.is_empty():
+            return None
+        labelled = table.with_columns(
+            pl.col("measure")
+            .replace_strict(
+                {c: _label_of(self.config, c) for c in self.caps.truth}, default=pl.col("measure")
+            )
+            .alias("measure_label")
+        )
         recompute = partial(recompute_shares, numerator="recorded", denominator="affected")
-        return self._publish(_labelled(table), counts=["recorded", "affected"], recompute=recompute)
+        return self._publish(labelled, counts=["recorded", "affected"], recompute=recompute)
 
     @property
     def detection_focus(self) -> str | None:
@@ -349,223 +504,449 @@ class AccessTreatmentPage(Page):
 
     @property
     def detection_text(self) -> str:
-        """The share recorded in the two end fifths, for the focus condition."""
-        focus, det = self.detection_focus, self.detection
-        if focus is None or self.imd is None or det is None:
+        """The share recorded across the groups compared, for the focus condition."""
+        focus, det, dim = self.detection_focus, self.detection, self.compared
+        if focus is None or det is None or dim is None:
             return ""
-        subject = f"the share of people with {lower_first(CONDITION_LABELS[focus])} who are recorded"
-        return self._gap(det, subject=subject, measure=focus, dp=1)
+        name = lower_first(_label_of(self.config, focus))
+        subject = f"the share of people with {name} who are recorded"
+        return gap(det.where(pl.col("measure") == focus), dim, subject=subject, dp=1)
 
     def detection_figure(self) -> Any:
-        """The share recorded by deprivation fifth, or a skip note."""
-        if self.detection is None or self.imd is None:
-            return self.skip(NO_TRUTH)
+        """The share recorded by the groups compared (the figure's markup), or None."""
+        det, dim = self.detection, self.compared
+        if det is None or dim is None:
+            return None
+        noun = noun_of(dim)
         return self._facets(
-            self.detection,
+            det,
+            dim,
             id="detection",
             title="People with each condition who are recorded (%)",
             value_title="Recorded (% of people who have the condition)",
             description=(
                 "Dot charts, one per condition, of the percentage of people who truly have the condition "
-                "and are recorded on a GP register, with 95% confidence intervals, by deprivation fifth. "
+                f"and are recorded on a GP register, with 95% confidence intervals, by {noun}. "
                 + self.detection_text
             ),
-            columns=DETECTION_COLUMNS,
+            columns=ci_columns(
+                "Recorded (%)",
+                measure_label="Condition",
+                label=capitalise(noun),
+                recorded="Recorded",
+                affected="Have the condition",
+            ),
         )
 
-    # -- treatment among the eligible ---------------------------------------------
+    def detection_section(self) -> Any:
+        """Under-diagnosis: the paragraph and figure, or why they are not shown."""
+        det, dim = self.detection, self.compared
+        if det is None or dim is None:
+            shown = self.observed_expected is not None
+            return self.skip(NO_TRUTH + (NO_TRUTH_OE if shown else ""))
+        if self._all_suppressed(det, dim):
+            return paragraph(
+                f"{self.truth_text} " + ALL_SUPPRESSED.format(subject="The share recorded", noun=noun_of(dim))
+            )
+        return blocks(
+            f"{self.truth_text} {self.detection_text}",
+            numbered(
+                self.detection_figure(),
+                label="fig-detection",
+                caption=f"Share of people with each condition who are recorded, by {noun_of(dim)}",
+            ),
+        )
+
+    # -- indicators ---------------------------------------------------------------
     @cached_property
-    def treatment(self) -> Published | None:
-        """Treatment among the eligible by group, published (None without prescribing columns)."""
-        if not self.dimensions:
+    def indicator_statuses(self) -> list[IndicatorStatus]:
+        """Each indicator of the config with whether the dataset supports it."""
+        return indicator_status(self.people, self.config)
+
+    @property
+    def shown_indicators(self) -> list[Indicator]:
+        """The indicators the dataset supports, in the config's order."""
+        return [s.indicator for s in self.indicator_statuses if s.shown]
+
+    @cached_property
+    def indicators(self) -> Published | None:
+        """Every indicator the dataset supports by every dimension present, published."""
+        if not self.shown_indicators or not self.caps.dimensions:
             return None
-        table = treatment(self.people, self.config, dimensions=self.dimensions)
-        recompute = partial(recompute_shares, numerator="treated", denominator="eligible")
-        return self._publish(table, counts=["treated", "eligible"], recompute=recompute)
-
-    @property
-    def measures(self) -> set[str]:
-        """The treatment measures the dataset supports."""
-        tr = self.treatment
-        return set() if tr is None else set(tr.frame.get_column("measure").to_list())
-
-    @property
-    def treatment_text(self) -> str:
-        """Each treatment measure in the two end fifths."""
-        tr = self.treatment
-        if tr is None or self.imd is None:
-            return ""
-        gaps = [
-            self._gap(tr, subject=s, measure=m, dp=1) for m, s in TREATMENT_SUBJECTS if m in self.measures
-        ]
-        return " ".join(gaps)
-
-    def _statin_rule(self) -> str:
-        """Who should have a statin, from the qualifying conditions the dataset has."""
-        always = [lower_first(CONDITION_LABELS[c]) for c in STATIN_ALWAYS if self.caps.has(c)]
-        from_40 = [lower_first(CONDITION_LABELS[c]) for c in STATIN_FROM_40 if self.caps.has(c)]
-        who = ([f"people with {_listed(always, last='or')}"] if always else []) + (
-            [f"people aged 40 or over with {_listed(from_40, last='or')}"] if from_40 else []
+        table = indicators(self.people, self.config, dimensions=list(self.caps.dimension_names))
+        if table.is_empty():
+            return None
+        table = table.filter(pl.col("denominator") > 0)
+        recompute = partial(recompute_indicators, indicators=self.shown_indicators)
+        return self._publish(
+            table,
+            counts=["numerator", "denominator", "excluded"],
+            derived=INDICATOR_DERIVED,
+            recompute=recompute,
         )
-        return "statins for " + ", and ".join(who)
+
+    @cached_property
+    def excluded(self) -> Published | None:
+        """The people each indicator leaves out for a missing numerator, published (one count each:
+        a null is a count of 1 to 7)."""
+        if not self.shown_indicators:
+            return None
+        table = indicator_totals(self.people, self.config).select("measure", "measure_label", "excluded")
+        if table.is_empty():
+            return None
+        return self.book.publish(table, counts=["excluded"], by=["measure"])
+
+    @property
+    def treatment_only(self) -> bool:
+        """Whether every indicator shown is a treatment percentage (the profile's are)."""
+        shown = self.shown_indicators
+        return bool(shown) and all(
+            i.section == "treatment" and i.kind == "proportion" and i.multiplier == 100 for i in shown
+        )
+
+    @property
+    def percentages(self) -> bool:
+        """Whether every indicator shown is a percentage."""
+        return all(i.kind == "proportion" and i.multiplier == 100 for i in self.shown_indicators)
+
+    def _suffix(self, ind: Indicator) -> str:
+        if ind.kind == "proportion" and ind.multiplier == 100:
+            return "%"
+        return f" per {format_number(ind.multiplier, style='integer')}"
 
     @property
     def rules_text(self) -> str:
-        """The eligibility rule (NICE) of each measure shown, and the statin conditions missing."""
-        measures = self.measures
-        rules = [self._statin_rule()] if "statin" in measures else []
-        rules += [RULES[m] for m in ("anticoagulant", "bp_control") if m in measures]
-        if not rules:
+        """What each indicator shown counts, from its description."""
+        return describe_indicators(self.shown_indicators)
+
+    @property
+    def indicator_text(self) -> str:
+        """Each indicator across the groups compared."""
+        table, dim = self.indicators, self.compared
+        if table is None or dim is None:
             return ""
-        text = (
-            "For each treatment we count only the people who should be receiving it, following NICE guidance: "
-            + "; ".join(rules[:-1])
-            + ("; and " if len(rules) > 1 else "")
-            + rules[-1]
-            + "."
+        return " ".join(
+            gap(table.where(pl.col("measure") == i.name), dim, subject=i.label, dp=1, suffix=self._suffix(i))
+            for i in self.shown_indicators
         )
-        missing = [
-            lower_first(CONDITION_LABELS[c]) for c in STATIN_ALWAYS + STATIN_FROM_40 if not self.caps.has(c)
-        ]
-        if "statin" in measures and missing:
-            text += (
-                f" This dataset has no {_listed(missing, last='or')} "
-                f"{'column' if len(missing) == 1 else 'columns'}, so statin eligibility is judged from "
-                "the other conditions only."
+
+    @property
+    def excluded_text(self) -> str:
+        """The people each indicator leaves out for a missing numerator (nothing when none)."""
+        totals = self.excluded
+        if totals is None:
+            return ""
+        out = []
+        for ind in self.shown_indicators:
+            row = totals.row(measure=ind.name)
+            if row is None or row["excluded"] == 0:
+                continue
+            names = [lower_first(_label_of(self.config, c)) for c in sql_columns(ind.numerator)]
+            out.append(
+                excluded_sentence(ind.label, join(names, conjunction="or"), row["excluded"], most=self.most)
             )
-        return text
+        return " ".join(out)
 
-    def treatment_figure(self) -> Any:
-        """Treatment among the eligible by deprivation fifth, or a skip note."""
-        if self.treatment is None or self.imd is None:
-            return self.skip("prescribing columns (statin, anticoagulant, antihypertensive)")
-        controlled = " (or with blood pressure controlled)" if "bp_control" in self.measures else ""
+    @property
+    def indicator_note_text(self) -> str:
+        """Indicators the dataset cannot give, and optional columns counted as false (or nothing)."""
+        parts = []
+        absent = [s for s in self.indicator_statuses if s.shown and s.absent]
+        for s in absent:
+            names = [f"no {lower_first(_label_of(self.config, c))} column" for c in s.absent]
+            parts.append(
+                f"This dataset has {join(names)}. The indicator {lower_first(s.indicator.label)} counts "
+                f"nobody as having {'it' if len(names) == 1 else 'them'}, so its eligibility rests on the "
+                "columns it does have."
+            )
+        missing = [s for s in self.indicator_statuses if not s.shown]
+        if missing:
+            listed = "; ".join(f"{lower_first(s.indicator.label)} ({s.reason})" for s in missing)
+            parts.append(f"Not shown, because this dataset cannot give them: {listed}.")
+        return " ".join(parts)
+
+    def _indicator_title(self, dim: Dimension) -> str:
+        if self.treatment_only:
+            return "Eligible people treated (%)"
+        return f"Indicators by {noun_of(dim)}"
+
+    def indicator_figure(self) -> Any:
+        """Every indicator by the groups compared (the figure's markup), or None."""
+        table, dim = self.indicators, self.compared
+        if table is None or dim is None:
+            return None
+        noun = noun_of(dim)
+        value = "Treated (%)" if self.treatment_only else ("Value (%)" if self.percentages else "Value")
         return self._facets(
-            self.treatment,
+            table,
+            dim,
             id="treatment",
-            title="Eligible people treated (%)",
-            value_title="Treated or controlled (% of eligible)",
-            description=(
-                "Dot charts, one per treatment measure, of the percentage of eligible people treated"
-                + controlled
-                + ", with 95% confidence intervals, by deprivation fifth. "
-                + self.treatment_text
+            title=self._indicator_title(dim),
+            value_title=(
+                "Treated or controlled (% of eligible)"
+                if self.treatment_only
+                else ("% of the people each applies to" if self.percentages else "Value of each indicator")
             ),
-            columns=TREATMENT_COLUMNS,
+            description=(
+                "Dot charts, one per indicator, of "
+                + (
+                    "the percentage of eligible people treated or meeting the indicator"
+                    if self.percentages
+                    else "each indicator's value"
+                )
+                + f", with 95% confidence intervals, by {noun}. "
+                + self.indicator_text
+            ),
+            columns=ci_columns(
+                value,
+                measure_label="Indicator",
+                label=capitalise(noun),
+                numerator="Met the indicator",
+                denominator="Eligible",
+            ),
+            formats=None if self.percentages else VALUE_NUMBER_FORMATS,
         )
 
     @property
-    def has_ethnicity_table(self) -> bool:
-        return self.treatment is not None and self.caps.dimension("ethnicity") is not None
+    def others(self) -> list[Dimension]:
+        """The dimensions present other than the one compared: the indicator table's."""
+        compared = self.compared.name if self.compared is not None else None
+        return [d for d in self.caps.dimensions if d.name != compared]
 
-    def treatment_table(self) -> Any:
-        """Treatment among the eligible by ethnic group, or a skip note."""
-        if self.treatment is None or not self.has_ethnicity_table:
-            return self.skip("prescribing or ethnicity columns")
-        data = self.treatment.where(pl.col("dimension") == "ethnicity").select(*TREATMENT_ETHNICITY_DATA)
+    @property
+    def others_text(self) -> str:
+        """The other dimensions' nouns: "ethnic group, sex, age band and locality"."""
+        return join([noun_of(d) for d in self.others])
+
+    def indicator_table(self) -> Any:
+        """Every indicator by every other dimension present (the table's markup), or None."""
+        table = self.indicators
+        names = [d.name for d in self.others]
+        if table is None or not names:
+            return None
+        data = table.where(pl.col("dimension").is_in(names))
+        if data.frame.is_empty():
+            return None
+        measures = {i.name: k for k, i in enumerate(self.shown_indicators)}
+        data = data.sort(  # the config's order: dimensions, then indicators, then levels
+            pl.col("dimension").replace_strict({n: k for k, n in enumerate(names)}, return_dtype=pl.Int64),
+            pl.col("measure").replace_strict(measures, default=len(measures), return_dtype=pl.Int64),
+            "order",
+            maintain_order=True,
+        )
+        value = "Value (%)" if self.percentages else "Value"
         return self.book.table(
-            data,
-            id="treatment-ethnicity",
-            title="Treatment among eligible people, by ethnic group",
-            columns=TREATMENT_ETHNICITY_COLUMNS,
-            formats=VALUE_PERCENT_FORMATS,
-        )
-
-    def treatment_table_text(self) -> Any:
-        """Points to the table by ethnic group (Markdown: it cross-refers), or nothing."""
-        from IPython.display import Markdown
-
-        if not self.has_ethnicity_table:
-            return ""
-        return Markdown("@tbl-treatment-ethnicity gives the same measures by ethnic group.")
-
-    # -- waits ------------------------------------------------------------------
-    @cached_property
-    def waits(self) -> Published | None:
-        """Waits for a first cardiology appointment by deprivation fifth, published."""
-        if self.imd is None or not self.caps.has("days_to_first_outpatient"):
-            return None
-        table = waits(self.people, self.config, dimensions=[IMD])
-        recompute = partial(recompute_shares, numerator="over_18_weeks", denominator="seen")
-        return self._publish(table, counts=WAITS_COUNTS, derived=WAITS_DERIVED, recompute=recompute)
-
-    @property
-    def waits_text(self) -> str:
-        """The share waiting over 18 weeks and the median wait in the two end fifths."""
-        wt = self.waits
-        if wt is None:
-            return ""
-        share = self._gap(wt, subject="the share waiting more than 18 weeks", dp=1)
-        median = self._gap(
-            wt, subject="the median wait", column="median_days", dp=0, suffix=" days", unit=" days"
-        )
-        return f"{share} {median}"
-
-    def waits_intro(self) -> Any:
-        """What the waits figure shows (Markdown: it cross-refers), or nothing."""
-        from IPython.display import Markdown
-
-        if self.waits is None:
-            return ""
-        return Markdown(
-            "Among people referred to cardiology and seen, @fig-waits shows the share who waited more "
-            f"than 18 weeks ({EIGHTEEN_WEEKS} days) for their first outpatient appointment."
-        )
-
-    def waits_figure(self) -> Any:
-        """The share waiting over 18 weeks by deprivation fifth, or a skip note."""
-        if self.waits is None:
-            return self.skip("waiting time column (days_to_first_outpatient)")
-        return self._bars(
-            self.waits,
-            id="waits",
-            title="People waiting more than 18 weeks for a first cardiology appointment",
-            chart_title="Waited more than 18 weeks (%)",
-            value_title="Waited over 18 weeks (%)",
-            description=(
-                "Bar chart with 95% confidence intervals of the percentage of people seen who "
-                "waited over 18 weeks, by deprivation fifth. " + self.waits_text
+            data.select(*INDICATOR_TABLE_DATA),
+            id="treatment-groups",
+            title=f"Indicators by {self.others_text}",
+            columns=ci_columns(
+                value,
+                measure_label="Indicator",
+                dimension_label="Compared by",
+                label="Group",
+                numerator="Met the indicator",
+                denominator="Eligible",
+                excluded="Left out (no value)",
             ),
-            data=WAITS_DATA,
-            columns=WAITS_COLUMNS,
+            formats=VALUE_PERCENT_FORMATS if self.percentages else VALUE_NUMBER_FORMATS,
         )
 
-    # -- missed appointments ------------------------------------------------------
+    def indicator_section(self) -> Any:
+        """The indicators: heading, what they count, their gaps, the figure and the table."""
+        title = "Treatment among the eligible" if self.treatment_only else "Indicators"
+        head = heading(title, id="sec-access-treatment")
+        table, dim = self.indicators, self.compared
+        note_text = self.indicator_note_text
+        if table is None or dim is None:
+            reason = NO_INDICATORS if table is None else NO_DIMENSION.format(what="age")
+            return blocks(head, self.skip(reason + (f". {note_text}" if note_text else "")))
+        intro = " ".join(t for t in (self.rules_text, self.indicator_text, self.excluded_text) if t)
+        parts: list[Any] = [head, intro, note(note_text) if note_text else None]
+        if self._all_suppressed(table, dim):
+            parts.append(ALL_SUPPRESSED.format(subject="Each indicator", noun=noun_of(dim)))
+        else:
+            caption = (
+                f"Treatment among eligible people, by {noun_of(dim)}"
+                if self.treatment_only
+                else f"Each indicator among the people it applies to, by {noun_of(dim)}"
+            )
+            parts.append(numbered(self.indicator_figure(), label="fig-treatment", caption=caption))
+        shown = self.indicator_table()
+        if shown is not None:
+            what = "Treatment among eligible people" if self.treatment_only else "Indicators"
+            parts.append(
+                numbered(shown, label="tbl-treatment-groups", caption=f"{what}, by {self.others_text}")
+            )
+            parts.append(f"@tbl-treatment-groups gives the same indicators by {self.others_text}.")
+        return blocks(*parts)
+
+    # -- access and experience measures ---------------------------------------------
     @cached_property
-    def missed(self) -> Published | None:
-        """Missed appointments per 100 people referred by deprivation fifth, published."""
-        if self.imd is None or not self.caps.has("missed_appointments"):
-            return None
-        table = missed(self.people, self.config, dimensions=[IMD])
-        recompute = partial(recompute_ratios, events="events", population="population", multiplier=100)
-        return self._publish(table, counts=["events", "population"], recompute=recompute)
+    def access_measures(self) -> list[AccessMeasure]:
+        """The access and experience measures the dataset has, in the config's order."""
+        declared = [*self.config.measures_of("access"), *self.config.measures_of("experience")]
+        present = [m for m in declared if m.name in self.caps.columns and m.type in ("flag", "days", "count")]
+        flags = [m for m in present if m.type == "flag"]
+        out = []
+        for m in present:
+            among = None
+            if m.type == "count":
+                among = next((f for f in flags if only_among(self.people, measure=m.name, flag=f.name)), None)
+            out.append(AccessMeasure(m, among))
+        return out
 
-    @property
-    def missed_intro(self) -> str:
-        return MISSED_INTRO if self.missed is not None else ""
+    @cached_property
+    def access_tables(self) -> dict[str, Published]:
+        """Each access measure by the groups compared, published (by measure name)."""
+        dim = self.compared
+        if dim is None:
+            return {}
+        out: dict[str, Published] = {}
+        for a in self.access_measures:
+            m = a.measure
+            published: Published | None
+            if m.type == "flag":
+                table = flag_shares(self.people, self.config, measure=m.name, dimensions=[dim.name])
+                recompute = partial(recompute_shares, numerator="numerator", denominator="denominator")
+                published = self._publish(table, counts=["numerator", "denominator"], recompute=recompute)
+            elif m.type == "days":
+                table = waits(self.people, self.config, measure=m.name, dimensions=[dim.name])
+                recompute = partial(recompute_shares, numerator="over_18_weeks", denominator="recorded")
+                published = self._publish(
+                    table, counts=WAITS_COUNTS, derived=WAITS_DERIVED, recompute=recompute
+                )
+            else:
+                among = a.among.name if a.among is not None else None
+                table = count_rates(
+                    self.people, self.config, measure=m.name, among=among, dimensions=[dim.name]
+                )
+                recompute = partial(
+                    recompute_ratios, events="events", population="population", multiplier=PER
+                )
+                published = self._publish(table, counts=["events", "population"], recompute=recompute)
+            if published is not None:
+                out[m.name] = published
+        return out
 
-    @property
-    def missed_text(self) -> str:
-        """Missed appointments per 100 referred in the two end fifths."""
-        if self.missed is None:
+    def _who(self, a: AccessMeasure) -> str:
+        """Whom a count measure's events are counted among: "people with cardiology referral"."""
+        return f"people with {lower_first(a.among.label)}" if a.among is not None else "people"
+
+    def _per(self, a: AccessMeasure) -> str:
+        return f"per {PER} {self._who(a)}"
+
+    def access_text(self, a: AccessMeasure) -> str:
+        """The sentences comparing one access measure across the groups compared."""
+        table, dim = self.access_tables.get(a.measure.name), self.compared
+        if table is None or dim is None:
             return ""
-        subject = "the number of missed appointments per 100 people referred"
-        return self._gap(self.missed, subject=subject, suffix="", unit=" per 100 referred")
-
-    def missed_figure(self) -> Any:
-        """Missed appointments per 100 referred by deprivation fifth, or a skip note."""
-        if self.missed is None:
-            return self.skip("missed appointments column")
-        return self._bars(
-            self.missed,
-            id="missed",
-            title="Missed cardiology appointments per 100 people referred",
-            chart_title="Missed appointments per 100 people referred",
-            value_title="Missed appointments per 100",
-            description=(
-                "Bar chart with 95% confidence intervals of missed appointments per 100 people "
-                "referred, by deprivation fifth. " + self.missed_text
-            ),
-            data=MISSED_DATA,
-            columns=MISSED_COLUMNS,
+        if a.measure.type == "flag":
+            return gap(table, dim, subject=f"the share of people with {a.name}", dp=1)
+        if a.measure.type == "days":
+            share = gap(table, dim, subject=f"the share of people whose {a.name} exceeded 18 weeks", dp=1)
+            median = gap(
+                table, dim, subject=f"the median {a.name}", column="median_days", dp=0, suffix=" days"
+            )
+            return f"{share} {median}"
+        return gap(
+            table,
+            dim,
+            subject=f"the number of {a.name} {self._per(a)}",
+            dp=1,
+            suffix="",
+            unit=f" {self._per(a)}",
         )
+
+    def _access_figure(self, a: AccessMeasure, table: Published, dim: Dimension) -> tuple[Any, str]:
+        """(figure markup, caption) of one access measure."""
+        noun = noun_of(dim)
+        label = a.measure.label
+        data: tuple[str, ...]
+        if a.measure.type == "flag":
+            title, value_title = f"People with {a.name} (%)", "People (%)"
+            caption = f"People with {a.name}, by {noun}"
+            what, data = f"the percentage of people with {a.name}", FLAG_DATA
+            columns = ci_columns(
+                f"{label} (%)", label=capitalise(noun), numerator=label, denominator="People with a value"
+            )
+        elif a.measure.type == "days":
+            title, value_title = f"{label}: more than 18 weeks (%)", "Over 18 weeks (%)"
+            caption = f"People whose {a.name} was more than 18 weeks, by {noun}"
+            what, data = f"the percentage of people whose {a.name} was more than 18 weeks", WAITS_DATA
+            columns = ci_columns(
+                "Over 18 weeks (%)",
+                label=capitalise(noun),
+                recorded="People with a value",
+                median_days="Median (days)",
+                mean_days="Mean (days)",
+                over_18_weeks="Over 18 weeks",
+            )
+        else:
+            per = self._per(a)
+            title, value_title = f"{label} {per}", f"{label} {per}"
+            caption = f"{label} {per}, by {noun}"
+            what, data = f"{a.name} {per}", COUNT_DATA
+            columns = ci_columns(
+                capitalise(per), label=capitalise(noun), events=label, population=capitalise(self._who(a))
+            )
+        order = self._order(dim)
+        figure = self.book.figure(
+            lambda d: charts.ci_chart(
+                d,
+                group="label",
+                title=title,
+                mark="bar",
+                order=order,
+                value_title=value_title,
+                group_title=capitalise(noun),
+            ),
+            id=f"access-{a.slug}",
+            title=f"{title} by {noun}",
+            description=(
+                f"Bar chart with 95% confidence intervals of {what}, by {noun}. " + self.access_text(a)
+            ),
+            data=table.where(pl.col("dimension") == dim.name).select(*data),
+            columns=columns,
+        )
+        return figure, caption
+
+    def _access_lead(self, a: AccessMeasure, label: str) -> str:
+        """The sentence introducing one measure's figure."""
+        if a.measure.type == "flag":
+            return f"@{label} shows the share of people with {a.name} in each group."
+        if a.measure.type == "days":
+            return (
+                f"Among the people with a value of {a.name}, @{label} shows the share for whom it exceeded "
+                f"18 weeks ({EIGHTEEN_WEEKS} days)."
+            )
+        context = ""
+        if a.measure.name == "missed_appointments":
+            deprived = self.compared is not None and self.compared.name == "imd_quintile"
+            context = MISSED_CONTEXT + (
+                ", and these weigh more heavily in deprived areas. " if deprived else ". "
+            )
+        return f"{context}@{label} shows {a.name} {self._per(a)}."
+
+    def access_sections(self) -> Any:
+        """One section per access or experience measure (heading, sentences, figure), or why none."""
+        dim = self.compared
+        if not self.access_measures:
+            return blocks(heading("Access to services", id="sec-access-services"), self.skip(NO_ACCESS))
+        parts: list[Any] = []
+        for a in self.access_measures:
+            parts.append(heading(a.measure.label, id=f"sec-access-{a.slug}"))
+            table = self.access_tables.get(a.measure.name)
+            if table is None or dim is None:
+                parts.append(self.skip(NO_DIMENSION.format(what="age")))
+                continue
+            if self._all_suppressed(table, dim):
+                subject = (
+                    capitalise(a.name) if a.measure.type != "flag" else f"The share of people with {a.name}"
+                )
+                parts.append(ALL_SUPPRESSED.format(subject=subject, noun=noun_of(dim)))
+                continue
+            label = f"fig-access-{a.slug}"
+            figure, caption = self._access_figure(a, table, dim)
+            parts.append(f"{self._access_lead(a, label)} {self.access_text(a)}")
+            parts.append(numbered(figure, label=label, caption=caption))
+        return blocks(*parts)

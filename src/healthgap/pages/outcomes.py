@@ -1,13 +1,15 @@
-"""Outcomes: emergency CVD admissions and CVD deaths by group, and GP practices on a funnel plot.
+"""Outcomes: every outcome measure by group, and GP practices on a funnel plot.
 
-Everything ``chapters/outcomes.qmd`` computes, words and shows. The rates come
-from :func:`healthgap.descriptive.outcomes.outcome_rates` (exact) and are
-published once for the sentences and the download (:attr:`OutcomesPage.rates`)
-and once per figure (its own columns, so its suppression notes name only
-them); the same counts in the same sets give the same suppressed cells in
-both. GP practices' counts are published with their funnel statistics
-recomputed from the published counts, around the overall rate from the
-published overall totals (:attr:`OutcomesPage.funnel`).
+Everything ``chapters/outcomes.qmd`` computes, words and shows, for any dataset. The outcomes
+are the config's (:meth:`healthgap.config.Config.measures_of` ``("outcome")``), worded from
+their label and period ("CVD emergency admissions during the year", "coronary heart disease
+within ten years"): a count outcome is a rate per 1,000 people (every event counts), a flag
+outcome the share of people (%). Rates are age-standardised to the 2013 European Standard
+Population over the age bands the data cover
+(:func:`healthgap.descriptive.outcomes.outcome_rates`), published once for the figures, the
+sentences and the download (:attr:`OutcomesPage.rates`). GP practices' counts are published
+with their funnel statistics recomputed from the published counts, around the overall rate
+from the published overall totals (:attr:`OutcomesPage.funnel`), when the data has practices.
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ from typing import Any
 import polars as pl
 
 from healthgap import charts
+from healthgap.config import Dimension, Measure
+from healthgap.descriptive import LEVEL
+from healthgap.descriptive.access import missing_values
 from healthgap.descriptive.outcomes import (
-    OUTCOME_LABELS,
     PER,
+    ages_of,
+    covered_bands,
     funnel_kind,
     funnel_lines,
     funnel_points,
@@ -30,49 +36,31 @@ from healthgap.descriptive.outcomes import (
 )
 from healthgap.descriptive.prevalence import recompute_rates
 from healthgap.disclosure import Published, primary_reason
+from healthgap.pages._blocks import blocks, heading, numbered, paragraph
+from healthgap.pages._groups import compared_dimension, group_name, in_group, noun_of, spread
+from healthgap.pages.access_treatment import missing_sentence
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
-from healthgap.pages.sentences import extremes, fmt, ratio_sentence
-from healthgap.text import lower_first
+from healthgap.pages.sentences import fmt
+from healthgap.stats import AGE_BAND_LABELS
+from healthgap.text import capitalise, join, lower_first
 
 __all__ = [
     "OutcomesPage",
+    "Outcome",
     "Funnel",
-    "COMPARE_DIMENSIONS",
-    "FUNNEL_MEASURES",
-    "OUTCOME_TEXT",
-    "EVENT_NOUNS",
-    "COLUMNS",
     "FIGURE_COLUMNS",
     "FUNNEL_COLUMNS",
     "FUNNEL_DERIVED",
     "DOWNLOAD_DROP",
     "PER_TEXT",
     "funnel_sentence",
+    "ratio_sentence",
+    "standard_sentence",
 ]
 
-ERR_NO_OUTCOMES = "figure_data({measure!r}): the dataset has no outcome rates (see OutcomesPage.measures)."
-#: The dimensions the outcome charts compare, in order (those the dataset has).
-COMPARE_DIMENSIONS = ("imd_quintile", "ethnicity", "sex", "locality")
-#: The outcome a funnel plot shows: the first of these the dataset has.
-FUNNEL_MEASURES = ("cvd_admissions", "cvd_death")
-#: How each outcome completes "... were 1.7 times as likely {text} as ...".
-OUTCOME_TEXT = {
-    "cvd_admissions": "to be admitted to hospital as an emergency with heart or circulatory disease",
-    "cvd_death": "to die from heart or circulatory disease",
-}
-#: What is counted, for sentences about GP practices.
-EVENT_NOUNS = {"cvd_admissions": "admissions", "cvd_death": "deaths"}
-#: "1,000": the rates are per this many people.
+ERR_NO_OUTCOMES = "figure_data({measure!r}): the dataset has no outcome rates (see OutcomesPage.outcomes)."
+#: "1,000": count outcomes are per this many people.
 PER_TEXT = f"{PER:,}"
-#: Headings of the "show the numbers" table under each outcome chart.
-COLUMNS = ci_columns(
-    f"Rate per {PER_TEXT}",
-    ratio=True,
-    dimension_label="Dimension",
-    label="Group",
-    events="Events",
-    population="People",
-)
 #: The columns behind each outcome chart (and its download).
 FIGURE_COLUMNS = (
     "dimension",
@@ -94,15 +82,89 @@ FIGURE_COLUMNS = (
 DOWNLOAD_DROP = ("order", "is_reference", "statistic", "method")
 #: A practice's rate, interval and flags all come from its event count: suppressed with it.
 FUNNEL_DERIVED = {"events": ["value", "lower_ci", "upper_ci", "flag_95", "flag_99_8"]}
-#: Headings of the table under the funnel plot.
-FUNNEL_COLUMNS = {
-    "gp_practice": "Practice",
-    "population": "List size",
-    "events": "Events",
-    **ci_columns(f"Rate per {PER_TEXT}"),
-    "flag_99_8": "Position against the 99.8% limits",
-}
 _COUNTS = ["events", "population"]
+
+UNPUBLISHED_LEAD = "Rate ratios of "
+UNPUBLISHED = (
+    UNPUBLISHED_LEAD + "{phrase} by {dimensions} could not be published because some groups are too small."
+)
+NO_OUTCOMES_INTRO = "This chapter compares outcomes between groups, where the dataset records them."
+NO_OUTCOMES = "outcome measures (such as admissions or deaths during follow-up)"
+NO_DIMENSION = "equity dimension to compare groups along"
+NO_PRACTICES = "GP practice column"
+NO_FUNNEL = "overall rate that can be published (too few {noun})"
+#: A flag outcome fewer than this share of people have is shown per 1,000 people, not in %.
+RARE = 0.01
+STANDARD_ALL = "{what} are age-standardised to the 2013 European Standard Population."
+STANDARD_SOME = (
+    "{what} are age-standardised to the 2013 European Standard Population restricted to ages {ages}, the "
+    "ages in this dataset."
+)
+PRACTICES_LEAD = (
+    "Some of the variation between practices reflects who is registered with them. A funnel plot "
+    "(@fig-funnel) shows each practice's crude rate against its list size, with control limits that "
+    "narrow as practices get bigger: a practice outside the 99.8% limits differs from the overall rate by "
+    "more than chance would explain. Crude rates are not adjusted for age, so a practice with an older "
+    "list is expected to lie higher."
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One outcome measure the page shows, with how its rate is expressed.
+
+    Attributes
+    ----------
+    measure : the declared measure (a flag or a count).
+    rare : a flag so rare (fewer than :data:`RARE` of people have it) that a share in % would
+        read 0.2% and 0.3% for a gap of 2 to 1: it is shown per 1,000 people instead.
+    """
+
+    measure: Measure
+    rare: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.measure.name
+
+    @property
+    def is_count(self) -> bool:
+        """Events per 1,000 people (a count), else a share of people (a flag)."""
+        return self.measure.type != "flag"
+
+    @property
+    def per_thousand(self) -> bool:
+        """Shown per 1,000 people: a count (events), or a rare flag (people with it)."""
+        return self.is_count or self.rare
+
+    @property
+    def multiplier(self) -> float:
+        return PER if self.per_thousand else 100
+
+    @property
+    def slug(self) -> str:
+        return self.name.replace("_", "-").lower()
+
+    @property
+    def phrase(self) -> str:
+        """The label and period mid-sentence: "CVD emergency admissions during the year"."""
+        label, period = lower_first(self.measure.label), self.measure.period
+        if not period or period.lower() in label.lower():
+            return label
+        return f"{label} {period}"
+
+    @property
+    def unit(self) -> str:
+        """ "per 1,000 people" or "% of people"."""
+        return f"per {PER_TEXT} people" if self.per_thousand else "% of people"
+
+    @property
+    def value_heading(self) -> str:
+        return f"Rate per {PER_TEXT}" if self.per_thousand else "People (%)"
+
+    @property
+    def suffix(self) -> str:
+        return f" per {PER_TEXT}" if self.per_thousand else "%"
 
 
 @dataclass(frozen=True)
@@ -111,16 +173,79 @@ class Funnel:
 
     Attributes
     ----------
-    measure : the outcome column.
+    outcome : the outcome.
     points : each practice, published (statistics from its published counts).
     limits : the control limits around the overall rate (chart data, no counts).
-    baseline : the overall rate per :data:`PER`, from the published overall totals.
+    baseline : the overall rate (per 1,000, or %), from the published overall totals.
     """
 
-    measure: str
+    outcome: Outcome
     points: Published
     limits: pl.DataFrame
     baseline: float
+
+
+def standard_sentence(bands: list[str], *, what: str = "Rates") -> str:
+    """Which ages the standard population covers: all of them, or the ages in the dataset.
+
+    ``what`` is standardised: "Rates", or "Shares" on a page of shares of people only.
+    """
+    if not bands or bands == list(AGE_BAND_LABELS):
+        return STANDARD_ALL.format(what=what)
+    return STANDARD_SOME.format(what=what, ages=ages_of(bands))
+
+
+def ratio_sentence(table: pl.DataFrame, dim: Dimension, outcome: Outcome) -> str:
+    """The group whose rate ratio of ``outcome`` is furthest from 1 against the reference, as a sentence.
+
+    A count: '... people in A had 2.3 times the rate of X of people in B ...'; a flag (a
+    share of people): '... the risk of X was 2.4 times as high in A as in B ...'. Uses the
+    published rate ratios.
+    """
+    rows = table.filter((pl.col("dimension") == dim.name) & (pl.col("measure") == outcome.name))
+    ref = rows.filter(pl.col(LEVEL) == dim.reference)
+    others = rows.filter(
+        pl.col("rate_ratio").is_not_null() & ~pl.col("is_reference") & (pl.col("rate_ratio") > 0)
+    )
+    if others.is_empty() or ref.is_empty():
+        return UNPUBLISHED.format(phrase=outcome.phrase, dimensions=lower_first(dim.label))
+    r = (
+        others.with_columns(pl.col("rate_ratio").log().abs().alias("__d"))
+        .sort("__d", descending=True)
+        .row(0, named=True)
+    )
+    rr, lo, hi = r["rate_ratio"], r["rr_lower"], r["rr_upper"]
+    compared = (
+        _rate_phrase(dim, outcome, r[LEVEL], rr)
+        if outcome.is_count
+        else _risk_phrase(dim, outcome, r[LEVEL], rr)
+    )
+    clear = lo is not None and hi is not None and (lo > 1 or hi < 1)
+    return (
+        f"After allowing for age, {compared} (rate ratio {fmt(rr, 2)}, 95% CI {fmt(lo, 2)} to "
+        f"{fmt(hi, 2)})" + ("." if clear else "; the difference could be due to chance.")
+    )
+
+
+def _rate_phrase(dim: Dimension, outcome: Outcome, level: str, rr: float) -> str:
+    """'people in A had 2.3 times the rate of X of people in B' (a count outcome: events)."""
+    who, against = group_name(dim, level, people=True), group_name(dim, dim.reference, people=True)
+    if abs(rr - 1) < 0.05:
+        return f"{who} had about the same rate of {outcome.phrase} as {against}"
+    if rr < 1:
+        return f"{who} had a {fmt(100 * (1 - rr), 0)}% lower rate of {outcome.phrase} than {against}"
+    return f"{who} had {fmt(rr, 1)} times the rate of {outcome.phrase} of {against}"
+
+
+def _risk_phrase(dim: Dimension, outcome: Outcome, level: str, rr: float) -> str:
+    """'the risk of X was 2.4 times as high in A as in B' (a flag outcome: a share of people)."""
+    a, b = in_group(group_name(dim, level)), in_group(group_name(dim, dim.reference))
+    subject = f"the risk of {outcome.phrase}"
+    if abs(rr - 1) < 0.05:
+        return f"{subject} was about the same {a} as {b}"
+    if rr < 1:
+        return f"{subject} was {fmt(100 * (1 - rr), 0)}% lower {a} than {b}"
+    return f"{subject} was {fmt(rr, 1)} times as high {a} as {b}"
 
 
 class OutcomesPage(Page):
@@ -131,20 +256,66 @@ class OutcomesPage(Page):
     # -- what the dataset has ------------------------------------------------
     @property
     def per(self) -> str:
-        """``"1,000"``: the rates are per this many people."""
+        """``"1,000"``: count outcomes are per this many people."""
         return PER_TEXT
 
     @cached_property
-    def dimensions(self) -> tuple[str, ...]:
-        """The dimensions compared (:data:`COMPARE_DIMENSIONS` the dataset has)."""
-        return tuple(d for d in COMPARE_DIMENSIONS if self.caps.dimension(d) is not None)
+    def dimensions(self) -> tuple[Dimension, ...]:
+        """The dimensions compared: every one present but the age band (the rates are standardised
+        for age; a chart of age-standardised rates has no place for crude rates by age)."""
+        return tuple(d for d in self.caps.dimensions if d.name != "age_band")
+
+    @cached_property
+    def outcomes(self) -> tuple[Outcome, ...]:
+        """The config's outcome measures the dataset has (flags and counts), in its order; a flag
+        fewer than :data:`RARE` of the people with a value have is shown per 1,000 people."""
+        chosen = [
+            m
+            for m in self.config.measures_of("outcome")
+            if m.name in self.caps.columns and m.type in ("flag", "count")
+        ]
+        flags = [m.name for m in chosen if m.type == "flag"]
+        shares = self.people.select(pl.col(flags).cast(pl.Float64).mean()).collect() if flags else None
+        return tuple(
+            Outcome(m, rare=m.type == "flag" and shares is not None and (shares.item(0, m.name) or 0) < RARE)
+            for m in chosen
+        )
+
+    def outcome(self, name: str) -> Outcome | None:
+        return next((o for o in self.outcomes if o.name == name), None)
+
+    @cached_property
+    def bands(self) -> list[str]:
+        """The age bands the standard population is restricted to: those the data cover."""
+        return covered_bands(self.people)
 
     @cached_property
     def exact(self) -> pl.DataFrame:
-        """Outcome rates by each compared dimension, from exact counts (empty without outcomes)."""
-        if not self.dimensions:
+        """Outcome rates by each dimension, from exact counts (empty without outcomes)."""
+        if not self.dimensions or not self.outcomes:
             return pl.DataFrame()
-        return outcome_rates(self.people, self.config, dimensions=list(self.dimensions))
+        frames = [
+            outcome_rates(
+                self.people,
+                self.config,
+                outcomes=[o.name],
+                dimensions=[d.name for d in self.dimensions],
+                multiplier=o.multiplier,
+            ).with_columns(pl.lit(o.unit).alias("unit"))
+            for o in self.outcomes
+        ]
+        frames = [f for f in frames if not f.is_empty()]
+        if not frames:
+            return pl.DataFrame()
+        out = pl.concat(frames, how="vertical_relaxed")
+        dims = {d.name: i for i, d in enumerate(self.dimensions)}
+        order = {o.name: i for i, o in enumerate(self.outcomes)}
+        return out.sort(
+            pl.col("dimension").replace_strict(dims, default=len(dims), return_dtype=pl.Int64),
+            pl.col("measure").replace_strict(order, default=len(order), return_dtype=pl.Int64),
+            "order",
+            maintain_order=True,
+        )
 
     @cached_property
     def measures(self) -> tuple[str, ...]:
@@ -153,12 +324,76 @@ class OutcomesPage(Page):
             return ()
         return tuple(self.exact.get_column("measure").unique(maintain_order=True).to_list())
 
+    def _recompute(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Rule 8 for outcome rates: crude rates and DSR limits from the published counts, each
+        outcome at its own scale (per 1,000 or %)."""
+        indexed = frame.with_row_index("__row")
+        parts = [
+            recompute_rates(indexed.filter(pl.col("measure") == o.name), multiplier=o.multiplier)
+            for o in self.outcomes
+            if o.name in self.measures
+        ]
+        return pl.concat(parts, how="vertical_relaxed").sort("__row").drop("__row")
+
     @cached_property
     def rates(self) -> Published | None:
-        """All the outcome rates, published: the sentences and the download read this."""
+        """All the outcome rates, published: the figures, sentences and the download read this."""
         if self.exact.is_empty():
             return None
-        return self.book.publish(self.exact, counts=_COUNTS, recompute=_recompute)
+        return self.book.publish(self.exact, counts=_COUNTS, recompute=self._recompute)
+
+    # -- the chapter's words ------------------------------------------------------
+    @property
+    def intro(self) -> str:
+        """What the chapter counts and compares, over which ages, and how many values are missing
+        (sentences, always; the section below says once when there are no outcomes)."""
+        if not self.outcomes:
+            return NO_OUTCOMES_INTRO
+        return f"{self.counted} {self.standard} {self.missing_text}"
+
+    @property
+    def counted(self) -> str:
+        """What the chapter counts and compares (a sentence)."""
+        counted = join([o.phrase for o in self.outcomes])
+        kinds = {o.per_thousand for o in self.outcomes}
+        how = (
+            f"age-standardised rates per {PER_TEXT} people"
+            if kinds == {True}
+            else "age-standardised shares of people (%)"
+            if kinds == {False}
+            else f"age-standardised rates per {PER_TEXT} people and shares of people (%)"
+        )
+        return f"This chapter counts {counted}, and compares {how} between groups."
+
+    @cached_property
+    def missing(self) -> Published | None:
+        """How many people have no value of each outcome the page shows, published (None without
+        outcomes)."""
+        names = [o.name for o in self.outcomes]
+        if not names:
+            return None
+        labels = {o.name: o.measure.label for o in self.outcomes}
+        table = missing_values(self.people, names).with_columns(
+            pl.col("column").replace_strict(labels, default=pl.col("column")).alias("label")
+        )
+        return self.book.publish(table, counts=["people", "missing"], by=["column"])
+
+    @property
+    def missing_text(self) -> str:
+        """How many values of each outcome are missing (a sentence, always)."""
+        if self.missing is None:
+            return NO_OUTCOMES_INTRO
+        frame = self.missing.frame
+        if frame.filter(pl.col("missing").is_null() | (pl.col("missing") > 0)).is_empty():
+            every = "Each outcome is" if frame.height > 1 else "The outcome is"
+            return f"{every} recorded for everyone in the dataset."
+        return missing_sentence(frame, most=self.config.disclosure.suppress_below - 1)
+
+    @property
+    def standard(self) -> str:
+        """Which ages the standardisation covers (a sentence, always)."""
+        shares = bool(self.outcomes) and not any(o.per_thousand for o in self.outcomes)
+        return standard_sentence(self.bands, what="Shares" if shares else "Rates")
 
     # -- rates by group --------------------------------------------------------
     def figure_data(self, measure: str) -> Published:
@@ -169,69 +404,138 @@ class OutcomesPage(Page):
 
     def order(self) -> list[str]:
         """Group labels in display order, dimension by dimension (each label once)."""
-        dims = [self.caps.dimension(n) for n in self.dimensions]
-        labels = [d.label_of(x) for d in dims if d is not None for x in d.order]
+        labels = [d.label_of(x) for d in self.dimensions for x in d.order]
         return list(dict.fromkeys(labels))
 
     def facet_order(self) -> list[str]:
         """The compared dimensions' labels, in order."""
-        dims = [self.caps.dimension(n) for n in self.dimensions]
-        return [d.label for d in dims if d is not None]
+        return [d.label for d in self.dimensions]
 
-    def description(self, measure: str, data: Published) -> str:
-        """Text alternative of an outcome chart, with the range across deprivation fifths."""
-        name = lower_first(OUTCOME_LABELS[measure])
-        text = (
-            "Dot charts, one per equity dimension, of age-standardised "
-            f"{name} per {PER_TEXT} people per year with 95% confidence intervals."
+    def description(self, outcome: Outcome, data: Published) -> str:
+        """Text alternative of an outcome chart, with the range across the dimension compared."""
+        what = (
+            f"age-standardised {outcome.phrase} per {PER_TEXT} people"
+            if outcome.is_count
+            else f"the age-standardised number of people with {outcome.phrase} per {PER_TEXT} people"
+            if outcome.rare
+            else f"the age-standardised percentage of people with {outcome.phrase}"
         )
-        if "imd_quintile" in self.dimensions:
-            imd = data.where(pl.col("dimension") == "imd_quintile").frame
-            text += f" Across deprivation fifths the rate is {extremes(imd, suffix=f' per {PER_TEXT}')}."
+        text = f"Dot charts, one per equity dimension, of {what}, with 95% confidence intervals."
+        dim = compared_dimension(self.caps)
+        if dim is not None:
+            rows = data.where(pl.col("dimension") == dim.name).frame
+            text += f" By {noun_of(dim)}, it is {spread(rows, dim, dp=1, suffix=outcome.suffix)}."
         return text
 
-    def figure(self, measure: str, id: str) -> Any:
-        """The chart of one outcome's age-standardised rates by group, or a skip note."""
-        label = OUTCOME_LABELS[measure]
-        if measure not in self.measures:
-            return self.skip(f"{lower_first(label)} column ({measure})")
-        data = self.figure_data(measure)
+    def figure(self, outcome: Outcome) -> Any:
+        """The chart of one outcome's age-standardised rates by group (markup), or None."""
+        if outcome.name not in self.measures:
+            return None
+        data = self.figure_data(outcome.name)
         order, facets = self.order(), self.facet_order()
+        label = outcome.measure.label
+        title = (
+            f"{label} per {PER_TEXT} people, age-standardised"
+            if outcome.per_thousand
+            else f"{label}: people (%), age-standardised"
+        )
         return self.book.figure(
             lambda d: charts.small_multiples(
                 d,
                 facet="dimension_label",
                 group="label",
-                title=f"{label} per {PER_TEXT} people, age-standardised",
+                title=title,
                 order=order,
-                value_title=f"Age-standardised rate per {PER_TEXT}",
+                value_title=(
+                    f"Age-standardised rate per {PER_TEXT}" if outcome.per_thousand else "Age-standardised %"
+                ),
                 facet_order=facets,
             ),
-            id=id,
-            title=f"{label}: age-standardised rate per {PER_TEXT} people by group",
-            description=self.description(measure, data),
+            id=f"outcome-{outcome.slug}",
+            title=(
+                f"{label}: age-standardised rate per {PER_TEXT} people by group"
+                if outcome.per_thousand
+                else f"{label}: age-standardised share of people by group"
+            ),
+            description=self.description(outcome, data),
             data=data,
-            columns=COLUMNS,
+            columns=ci_columns(
+                outcome.value_heading,
+                ratio=True,
+                dimension_label="Dimension",
+                label="Group",
+                events="Events" if outcome.is_count else "People with it",
+                population="People",
+            ),
             formats=RATIO_FORMATS,
         )
 
-    def sentence(self, measure: str, dimension: str) -> str:
-        """The group whose rate ratio of ``measure`` is furthest from 1 (or why there is none); "" without data."""
-        dim = self.caps.dimension(dimension)
-        if self.rates is None or measure not in self.measures or dim is None:
+    def sentences(self, outcome: Outcome) -> str:
+        """The rate ratio furthest from 1 along each dimension compared, as sentences."""
+        if self.rates is None or outcome.name not in self.measures:
             return ""
-        return ratio_sentence(
-            self.rates.frame,
-            dimension=dimension,
-            measure=measure,
-            reference=dim.reference,
-            outcome=OUTCOME_TEXT[measure],
+        frame = self.rates.frame
+        said = [(d, ratio_sentence(frame, d, outcome)) for d in self.dimensions]
+        shown = [text for _, text in said if not text.startswith(UNPUBLISHED_LEAD)]
+        hidden = [lower_first(d.label) for d, text in said if text.startswith(UNPUBLISHED_LEAD)]
+        if hidden:  # one sentence for every dimension whose ratios cannot be published
+            shown.append(UNPUBLISHED.format(phrase=outcome.phrase, dimensions=join(hidden)))
+        return " ".join(shown)
+
+    def _counting(self, outcome: Outcome, label: str) -> str:
+        if outcome.is_count:
+            return f"Every event counts, so a person with two counts twice (@{label})."
+        return f"Each person counts once (@{label})."
+
+    def _empty_band_note(self, outcome: Outcome) -> str:
+        """Groups with nobody in an age band of the standard: no DSR, said once."""
+        if self.rates is None:
+            return ""
+        from healthgap.stats.dsr import NOTE_EMPTY_BAND
+
+        rows = self.rates.frame.filter(
+            (pl.col("measure") == outcome.name) & (pl.col("note") == NOTE_EMPTY_BAND)
         )
+        if rows.is_empty():
+            return ""
+        names = [
+            group_name(d, r[LEVEL])
+            for r in rows.iter_rows(named=True)
+            for d in self.dimensions
+            if d.name == r["dimension"]
+        ]
+        return (
+            f"No age-standardised rate is given for {join(names)}: "
+            f"{'it has' if len(names) == 1 else 'they have'} nobody in one of the age bands standardised over."
+        )
+
+    def sections(self) -> Any:
+        """One section per outcome: heading, figure and sentences (or why there is none)."""
+        if not self.outcomes:
+            return blocks(heading("Rates by group", id="sec-outcomes-rates"), self.skip(NO_OUTCOMES))
+        if not self.dimensions or self.rates is None:
+            return blocks(heading("Rates by group", id="sec-outcomes-rates"), self.skip(NO_DIMENSION))
+        parts: list[Any] = []
+        for o in self.outcomes:
+            parts.append(heading(capitalise(o.phrase), id=f"sec-outcomes-{o.slug}"))
+            figure = self.figure(o)
+            if figure is None:
+                parts.append(self.skip(NO_DIMENSION))
+                continue
+            label = f"fig-outcome-{o.slug}"
+            what = f" per {PER_TEXT} people" if o.per_thousand else ": share of people (%)"
+            caption = f"{o.measure.label}{what}, age-standardised, by group"
+            parts.append(numbered(figure, label=label, caption=caption))
+            text = " ".join(
+                t for t in (self.sentences(o), self._counting(o, label), self._empty_band_note(o)) if t
+            )
+            parts.append(text)
+        return blocks(*parts)
 
     def download(self) -> Any:
         """Every outcome rate (crude and age-standardised, rate ratios) as a CSV, or a skip note."""
         if self.rates is None:
-            return self.skip("outcome columns")
+            return self.skip("outcome measures")
         keep = [c for c in self.rates.columns if c not in DOWNLOAD_DROP]
         return self.book.download(
             self.rates.select(*keep),
@@ -241,23 +545,28 @@ class OutcomesPage(Page):
 
     # -- GP practices ------------------------------------------------------------
     @cached_property
-    def funnel_measure(self) -> str | None:
-        """The outcome the funnel plot shows, or None (no practices or no outcomes)."""
+    def funnel_outcome(self) -> Outcome | None:
+        """The outcome the funnel plot shows (the first with rates), or None (no practices or outcomes)."""
         if not self.caps.has("gp_practice"):
             return None
-        return next((m for m in FUNNEL_MEASURES if m in self.measures), None)
+        return next((o for o in self.outcomes if o.name in self.measures), None)
+
+    def _noun(self, outcome: Outcome) -> str:
+        """What a practice's count counts: "CVD emergency admissions", "people with CVD death"."""
+        name = lower_first(outcome.measure.label)
+        return name if outcome.is_count else f"people with {name}"
 
     @cached_property
     def funnel(self) -> Funnel | None:
-        """The practices of :attr:`funnel_measure` on a funnel, or None.
+        """The practices of :attr:`funnel_outcome` on a funnel, or None.
 
         None also when the overall rate cannot be published (too few events in the
         whole population): the funnel is drawn around it.
         """
-        measure = self.funnel_measure
-        if measure is None:
+        outcome = self.funnel_outcome
+        if outcome is None:
             return None
-        counts = practice_counts(self.people, measure=measure)
+        counts = practice_counts(self.people.filter(pl.col(outcome.name).is_not_null()), measure=outcome.name)
         totals = self.book.publish(counts.select(pl.col(_COUNTS).sum()), counts=_COUNTS).frame.row(
             0, named=True
         )
@@ -265,7 +574,8 @@ class OutcomesPage(Page):
             return None
         # the overall rate from the published totals: from the exact ones it gives the exact total back
         target = totals["events"] / totals["population"]
-        kind, multiplier = funnel_kind(measure)
+        kind, _ = funnel_kind(outcome.name, self.config)
+        multiplier = outcome.multiplier  # a rare flag per 1,000 people, as in its chart
         points = self.book.publish(
             counts,
             counts=_COUNTS,
@@ -274,36 +584,36 @@ class OutcomesPage(Page):
             recompute=lambda f: funnel_points(f, target=target, kind=kind, multiplier=multiplier),
         )
         limits = funnel_lines(counts, target=target, kind=kind, multiplier=multiplier)
-        return Funnel(measure, points, limits, target * multiplier)
+        return Funnel(outcome, points, limits, target * multiplier)
 
     @cached_property
     def funnel_text(self) -> str:
         """How many practices lie above and below the 99.8% limits, and why some are not shown."""
         if self.funnel is None:
-            if self.funnel_measure is None:
+            if self.funnel_outcome is None:
                 return ""
-            noun = EVENT_NOUNS.get(self.funnel_measure, "events")
             return (
-                f"There are too few {noun} in the whole population to publish the overall rate, so the "
-                "practices cannot be compared with it."
+                f"There are too few {self._noun(self.funnel_outcome)} in the whole population to publish the "
+                "overall rate, so the practices cannot be compared with it."
             )
         return funnel_sentence(
             self.funnel.points.frame,
             baseline=self.funnel.baseline,
-            noun=EVENT_NOUNS.get(self.funnel.measure, "events"),
+            noun=self._noun(self.funnel.outcome),
             small=primary_reason(self.config.disclosure),
             most=self.config.disclosure.suppress_below - 1,
+            suffix=self.funnel.outcome.suffix,
         )
 
     def funnel_figure(self) -> Any:
-        """The funnel plot of GP practices, or a skip note."""
+        """The funnel plot of GP practices (markup), or None."""
         funnel = self.funnel
         if funnel is None:
-            if self.funnel_measure is not None:
-                noun = EVENT_NOUNS.get(self.funnel_measure, "events")
-                return self.skip(f"overall rate that can be published (too few {noun})")
-            return self.skip("GP practice or outcome columns")
-        label = OUTCOME_LABELS[funnel.measure]
+            return None
+        label = funnel.outcome.measure.label
+        value_title = (
+            f"Crude rate per {PER_TEXT}" if funnel.outcome.per_thousand else "Crude share of people (%)"
+        )
         return self.book.figure(
             lambda d: charts.funnel(
                 d.with_columns(pl.col("population").cast(pl.Float64).alias("registered")),
@@ -313,37 +623,82 @@ class OutcomesPage(Page):
                 unit="gp_practice",
                 denominator="registered",
                 flag="flag_99_8",
-                value_title=f"Crude rate per {PER_TEXT}",
+                value_title=value_title,
                 denominator_title="Registered people (list size)",
             ),
             id="funnel",
             title=f"{label} by GP practice: funnel plot",
             description=(
                 "Funnel plot: each dot is a GP practice, with its list size along the bottom and its crude "
-                f"rate of {lower_first(label)} per {PER_TEXT} up the side; curved lines "
-                "show 95% and 99.8% control limits around the overall rate. " + self.funnel_text
+                + (
+                    f"rate of {lower_first(label)} per {PER_TEXT}"
+                    if funnel.outcome.is_count
+                    else f"rate of people with {lower_first(label)} per {PER_TEXT}"
+                    if funnel.outcome.rare
+                    else f"share of people with {lower_first(label)}"
+                )
+                + " up the side; curved lines show 95% and 99.8% control limits around the overall rate. "
+                + self.funnel_text
             ),
             data=funnel.points,
-            columns=FUNNEL_COLUMNS,
+            columns={
+                "gp_practice": "Practice",
+                "population": "List size",
+                "events": "Events" if funnel.outcome.is_count else "People with it",
+                **ci_columns(funnel.outcome.value_heading.replace("Rate", "Crude rate")),
+                "flag_99_8": "Position against the 99.8% limits",
+            },
+        )
+
+    def practices_section(self) -> Any:
+        """The practices' funnel plot with its lead and sentence, or why it is not shown."""
+        outcome = self.funnel_outcome
+        if outcome is None:
+            return self.skip(NO_PRACTICES if not self.caps.has("gp_practice") else NO_OUTCOMES)
+        if self.funnel is None:
+            return self.skip(NO_FUNNEL.format(noun=self._noun(outcome)))
+        if self.funnel.points.frame.get_column("value").is_null().all():
+            return paragraph(self.funnel_text)
+        return blocks(
+            f"{PRACTICES_LEAD} {self.funnel_text}",
+            numbered(
+                self.funnel_figure(),
+                label="fig-funnel",
+                caption=f"{outcome.measure.label} by GP practice: funnel plot",
+            ),
         )
 
 
-def _recompute(frame: pl.DataFrame) -> pl.DataFrame:
-    """Rule 8 for outcome rates: crude rates and DSR limits from the published counts."""
-    return recompute_rates(frame, multiplier=PER)
+#: Headings of the table under the funnel plot (a count outcome).
+FUNNEL_COLUMNS = {
+    "gp_practice": "Practice",
+    "population": "List size",
+    "events": "Events",
+    **ci_columns(f"Rate per {PER_TEXT}"),
+    "flag_99_8": "Position against the 99.8% limits",
+}
 
 
-def funnel_sentence(points: pl.DataFrame, *, baseline: float, noun: str, small: str, most: int) -> str:
+def funnel_sentence(
+    points: pl.DataFrame,
+    *,
+    baseline: float,
+    noun: str,
+    small: str,
+    most: int,
+    suffix: str = f" per {PER_TEXT}",
+) -> str:
     """How the published practices lie against the 99.8% limits, and why the others are not shown.
 
     Parameters
     ----------
     points : the published funnel points (``value`` null where a practice is suppressed).
-    baseline : the overall rate per :data:`PER`.
-    noun : what is counted ("admissions").
+    baseline : the overall rate (per :data:`PER`, or %).
+    noun : what is counted ("CVD emergency admissions", "people with CVD death").
     small : the reason text of a small count (``primary_reason``): practices whose
         events are withheld for it have between 1 and ``most`` events.
     most : the largest small count (``suppress_below - 1``).
+    suffix : after the overall rate (" per 1,000", "%").
     """
     total = points.height
     shown = points.filter(pl.col("value").is_not_null())
@@ -364,7 +719,7 @@ def funnel_sentence(points: pl.DataFrame, *, baseline: float, noun: str, small: 
     text = (
         f"{which}, {above or 'none'} {'lies' if above == 1 else 'lie'} above and "
         f"{below or 'none'} below the 99.8% control limits around the overall rate of "
-        f"{fmt(baseline, 1)} per {PER_TEXT}"
+        f"{fmt(baseline, 1)}{suffix}"
     )
     if rest and (above or below):
         text += f"; the other {rest} vary no more than chance would produce."

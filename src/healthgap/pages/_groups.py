@@ -1,0 +1,185 @@
+"""Groups of any equity dimension in sentences: which dimension a page compares, and how its
+groups read.
+
+The access and outcomes pages compare groups of whatever dimensions the dataset has: the
+deprivation fifths of the default book, an education level of a cohort, ethnic groups when
+there is no ordered dimension. A group is named by its dimension's own words
+(:class:`~healthgap.config.Dimension` ``noun``, ``labels``, ``order``, ``disadvantaged``):
+"the most deprived fifth", "education level 1 (some high school)", "the Asian group",
+"women". The built-in dimensions keep the wording of
+:func:`healthgap.pages.sentences.group_name`.
+
+Kept apart from :mod:`healthgap.pages.sentences` (owned by another page) until it can move
+there: :func:`group_name` extends ``sentences.group_name`` to any dimension.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from healthgap.config import Dimension
+from healthgap.descriptive import LEVEL
+from healthgap.disclosure import Published
+from healthgap.pages import sentences
+from healthgap.pages.capabilities import Capabilities
+from healthgap.text import format_number, group_noun, lower_first
+
+__all__ = [
+    "compared_dimension",
+    "ends",
+    "group_name",
+    "in_group",
+    "noun_of",
+    "gap",
+    "spread",
+    "BUILT_IN",
+]
+
+#: Dimensions whose groups :func:`healthgap.pages.sentences.group_name` words.
+BUILT_IN = ("imd_quintile", "ethnicity", "sex", "age_band")
+
+
+def compared_dimension(caps: Capabilities, *, exclude: Sequence[str] = ()) -> Dimension | None:
+    """The dimension a page's charts compare: the first ordered one with a disadvantaged end
+    (deprivation, an education level), else the first other than the age band, or None.
+
+    Parameters
+    ----------
+    caps : what the dataset supports.
+    exclude : dimension names that cannot be compared here (e.g. those an analysis
+        standardises for).
+    """
+    candidates = [d for d in caps.dimensions if d.name != "age_band" and d.name not in exclude]
+    ordered = [d for d in candidates if ends(d) is not None]
+    chosen = ordered or candidates
+    return chosen[0] if chosen else None
+
+
+def ends(dim: Dimension) -> tuple[str, str] | None:
+    """The (most, least) disadvantaged levels of an ordered dimension with a disadvantaged end."""
+    if not dim.ordered or dim.disadvantaged is None or len(dim.order) < 2:
+        return None
+    first, last = dim.order[0], dim.order[-1]
+    return (first, last) if dim.disadvantaged == "first" else (last, first)
+
+
+def noun_of(dim: Dimension) -> str:
+    """How a sentence names one group of ``dim`` ("deprivation fifth", "education level")."""
+    return dim.noun or group_noun(dim.label)
+
+
+def group_name(dim: Dimension, level: str, *, people: bool = False) -> str:
+    """How one group of ``dim`` reads in a sentence.
+
+    Built-in dimensions as :func:`healthgap.pages.sentences.group_name` ("the most deprived
+    fifth", "the Asian group", "women"); a locality by its label; other groups by the
+    dimension's noun, level and label: "education level 1 (some high school)" (ordered),
+    "the White group" (unordered, labelled), "race 2" (unlabelled). ``people=True``:
+    "people in ...".
+    """
+    level = str(level)
+    label = dim.label_of(level)
+    if dim.name in BUILT_IN:
+        row = {"dimension": dim.name, LEVEL: level, "label": label}
+        return sentences.group_name(row, people=people)
+    if dim.name == "locality" or (not dim.ordered and label != level):
+        name = label if dim.name == "locality" else f"the {label} group"
+    elif label == level:
+        name = f"{noun_of(dim)} {level}"
+    else:
+        name = f"{noun_of(dim)} {level} ({lower_first(label)})"
+    return f"people in {name}" if people else name
+
+
+def in_group(name: str) -> str:
+    """'in the most deprived fifth' but 'among people aged 70-74' / 'among women'."""
+    return ("among " if name.startswith(("people", "women", "men")) else "in ") + name
+
+
+def _frame(table: pl.DataFrame | Published) -> pl.DataFrame:
+    return table.frame if isinstance(table, Published) else table
+
+
+def _value(frame: pl.DataFrame, dim: Dimension, level: str, column: str) -> float | None:
+    rows = frame.filter((pl.col("dimension") == dim.name) & (pl.col(LEVEL) == level))
+    return rows.item(0, column) if rows.height else None
+
+
+def _fmt(x: float, dp: int, suffix: str) -> str:
+    return format_number(x, dp=dp) + suffix
+
+
+def gap(
+    table: pl.DataFrame | Published,
+    dim: Dimension,
+    *,
+    subject: str,
+    column: str = "value",
+    dp: int = 1,
+    suffix: str = "%",
+    unit: str | None = None,
+) -> str:
+    """One sentence comparing the groups of ``dim`` in ``table`` (already narrowed to one measure).
+
+    Ordered dimensions with a disadvantaged end: the two ends, '{subject} was x% in A
+    against y% in B, a difference of d percentage points.' Other dimensions: the range,
+    '{subject} was highest in A (x%) and lowest in B (y%).' When a value is suppressed the
+    sentence says the groups cannot be compared; when every group is, that nothing is
+    published.
+
+    Parameters
+    ----------
+    table : published rows of one measure (``dimension``, ``level``, ``column``).
+    dim : the dimension compared.
+    subject : what is compared, e.g. "the share of people with hypertension who are recorded".
+    column, dp, suffix : the value and how it is written ("%", " days", "").
+    unit : after the difference (default " percentage points" when ``suffix`` is "%", else
+        ``suffix``).
+    """
+    frame = _frame(table).filter(pl.col("dimension") == dim.name)
+    subject = subject[:1].upper() + subject[1:]
+    pair = ends(dim)
+    if pair is None:
+        return f"{subject} was {spread(frame, dim, column=column, dp=dp, suffix=suffix)}."
+    most, least = pair
+    a, b = _value(frame, dim, most, column), _value(frame, dim, least, column)
+    na, nb = group_name(dim, most), group_name(dim, least)
+    if a is None or b is None:
+        return f"{subject} cannot be compared between {na} and {nb} because a group is too small to publish."
+    if format_number(a, dp=dp) == format_number(b, dp=dp):  # not "1.2% against 1.2%, a difference of 0.1"
+        both = in_group(na).split(" ", 1)[0]  # "in" or "among"
+        return f"{subject} was about {_fmt(a, dp, suffix)} {both} both {na} and {nb}."
+    if unit is None:
+        unit = " percentage points" if suffix == "%" else suffix
+    return (
+        f"{subject} was {_fmt(a, dp, suffix)} {in_group(na)} against {_fmt(b, dp, suffix)} "
+        f"{in_group(nb)}, a difference of {format_number(abs(a - b), dp=dp)}{unit}."
+    )
+
+
+def spread(
+    table: pl.DataFrame | Published, dim: Dimension, *, column: str = "value", dp: int = 1, suffix: str = "%"
+) -> str:
+    """'highest in A (x%) and lowest in B (y%)' over the published groups of ``dim``.
+
+    'the same in every group (x%)' when the two read alike, 'published only in A (x%)' for
+    one group, 'not published for any group (too few people)' for none.
+    """
+    frame = _frame(table).filter(pl.col("dimension") == dim.name)
+    rows = frame.filter(pl.col(column).is_not_null() & pl.col(column).is_finite())
+    if rows.height == 0:
+        return "not published for any group (too few people)"
+    if rows.height == 1:
+        r = rows.row(0, named=True)
+        return f"published only {in_group(group_name(dim, r[LEVEL]))} ({_fmt(r[column], dp, suffix)})"
+    hi = rows.sort(column, descending=True, maintain_order=True).row(0, named=True)
+    lo = rows.sort(column, maintain_order=True).row(0, named=True)
+    if format_number(hi[column], dp=dp) == format_number(lo[column], dp=dp):
+        every = "every group" if rows.height == frame.height else "every published group"
+        return f"the same in {every} ({_fmt(hi[column], dp, suffix)})"
+    return (
+        f"highest {in_group(group_name(dim, hi[LEVEL]))} ({_fmt(hi[column], dp, suffix)}) and lowest "
+        f"{in_group(group_name(dim, lo[LEVEL]))} ({_fmt(lo[column], dp, suffix)})"
+    )
