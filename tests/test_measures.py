@@ -79,7 +79,6 @@ def test_the_cvd_profile_declares_todays_contract_columns():
         "bp_control",
         "rtt_18_weeks",
         "gp_experience",
-        "premature_cvd_mortality",
     ]
 
 
@@ -519,7 +518,6 @@ indicators:
         "bp_control",
         "rtt_18_weeks",
         "gp_experience",
-        "premature_cvd_mortality",
         "statin_chd",
     ]
 

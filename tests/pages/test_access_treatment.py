@@ -357,15 +357,17 @@ def test_notes_name_absent_optional_columns_and_indicators_the_data_cannot_give(
         "column. The indicator statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+) counts "
         "nobody as having them, so its eligibility rests on the columns it does have."
     )
-    assert note.endswith(
+    assert (  # then the profile's pathway and survey indicators, whose columns these people lack
         "Not shown, because this dataset cannot give them: anticoagulant prescribed (AF with CHA2DS2-VASc of "
-        "2+, 3+ for women) (needs the pad and anticoagulant columns, which this dataset does not have)."
-    )
+        "2+, 3+ for women) (needs the pad and anticoagulant columns, which this dataset does not have); "
+    ) in note
+    assert note.endswith("(needs the gp_experience_good column, which this dataset does not have).")
     section = markup_of(page.indicator_section())
     assert (
         '<div class="hg-skip callout callout-note" role="note"><p>This dataset has no peripheral' in section
     )
-    assert page_of(AccessTreatmentPage, build_people(300)).indicator_note_text == ""
+    full = page_of(AccessTreatmentPage, build_people(300)).indicator_note_text  # has every CVD column
+    assert "anticoagulant" not in full and "This dataset has no" not in full
 
 
 def test_people_left_out_for_a_missing_numerator_are_counted(page_of):
@@ -404,7 +406,7 @@ def test_a_small_count_left_out_is_suppressed_without_hiding_the_indicator(page_
         .otherwise(pl.col("systolic_bp"))
         .alias("systolic_bp")
     )
-    page = page_of(AccessTreatmentPage, people)
+    page = page_of(AccessTreatmentPage, people, disclosure={"min_group": 1})  # groups of 30-35 people
     rows = page.indicators.frame.filter(pl.col("measure") == "bp_control", pl.col("dimension") == "sex")
     left = people.filter(treated & pl.col("systolic_bp").is_null())
     assert left.group_by("sex").len()["len"].to_list() == [3, 3]

@@ -96,7 +96,7 @@ def _over_bands(
     ``rates`` takes ``bands=`` itself.
     """
     from healthgap.descriptive._common import LEVEL, dimensions_in, label_levels, level_expr
-    from healthgap.descriptive.prevalence import EXACT_RATE_COLUMNS
+    from healthgap.descriptive.prevalence import EXACT_RATE_COLUMNS, design_effect
     from healthgap.stats import counts_by_age_band, crude_rate, rate_ratio
     from healthgap.stats.dsr import dsr_table
 
@@ -142,7 +142,10 @@ def _over_bands(
                 multiplier=multiplier,
                 confidence=confidence,
                 bands=bands,
-            ).select(*keys, "value", "lower_ci", "upper_ci", "variance", "statistic", "method", "note")
+            ).select(
+                *keys, "value", "lower_ci", "upper_ci", "variance", "events", "statistic", "method", "note"
+            )
+            main = main.with_columns(design_effect()).drop("events")  # what recompute_rates needs
             out = crude.join(main, on=keys, how="left")
         else:
             out = crude.with_columns(
@@ -150,6 +153,7 @@ def _over_bands(
                 pl.col("crude_lower").alias("lower_ci"),
                 pl.col("crude_upper").alias("upper_ci"),
                 pl.lit(None, dtype=pl.Float64).alias("variance"),
+                pl.lit(None, dtype=pl.Float64).alias("design_effect"),
             )
         ratio_cols = ("rate_ratio", "rr_lower", "rr_upper")
         if dim.reference in set(counts.get_column(LEVEL).unique().to_list()):
