@@ -316,11 +316,50 @@ def test_label_bias_detects_injected_underdiagnosis(people, truth):
 
 
 def test_choose_condition_and_absent_truth(people):
-    assert choose_condition(people, ["chd", "hypertension"]) == "hypertension"
+    imd = DEFAULT_DIMENSIONS["imd_quintile"]
+    assert choose_condition(people, ["chd", "hypertension"], dimension=imd) == "hypertension"
+    assert choose_condition(people, ["chd", "hypertension"]) == "chd"  # no dimension to compare: the first
+    # any ordered dimension: the same fifths read the other way round, disadvantaged last
+    reversed_imd = replace(imd, name="fifth", order=tuple(reversed(imd.order)), disadvantaged="last")
+    relabelled = people.with_columns(pl.col("imd_quintile").alias("fifth"))
+    assert choose_condition(relabelled, ["chd", "hypertension"], dimension=reversed_imd) == "hypertension"
     no_truth = people.select(pl.exclude("^true_.*$"))
     assert choose_condition(no_truth, ["hypertension", "af"]) is None
     with pytest.raises(ValueError, match="true_af"):
         label_bias(no_truth, condition="af", settings=ModelSettings(), dimensions=DIMS[:1], cache=False)
+
+
+def test_mitigation_leaves_out_a_group_without_both_classes(htn):
+    # issue 11, item 13: fairlearn stops with "Degenerate labels for sensitive feature value ..." when a
+    # group of the training set has nobody with the outcome; the group is left out, with its label
+    train_quiet = np.flatnonzero(~htn.y_train)[:40]
+    test_quiet = np.flatnonzero(~htn.y_test)[:20]
+
+    def relabel(frame: pl.DataFrame, rows: np.ndarray) -> pl.DataFrame:
+        mark = np.zeros(frame.height, dtype=bool)
+        mark[rows] = True
+        return frame.with_columns(
+            imd_quintile=pl.when(pl.Series(mark)).then(pl.lit("6")).otherwise(pl.col("imd_quintile"))
+        )
+
+    odd = replace(
+        htn, groups_train=relabel(htn.groups_train, train_quiet), groups_test=relabel(htn.groups_test, test_quiet)
+    )
+    dim = replace(DEFAULT_DIMENSIONS["imd_quintile"], order=("1", "2", "3", "4", "5", "6"))
+    m = mitigate(odd, dimension=dim, n_boot=10)
+    assert m.left_out == ("6",)
+    assert "6" not in m.by_group["group"].to_list()
+    assert m.overall["people"].max() == htn.y_test.shape[0] - 20  # the group's people are left out
+
+
+def test_mitigation_refuses_a_dimension_with_fewer_than_two_fittable_groups(htn):
+    from healthgap.fairness import NotMitigable
+
+    quiet = np.where(htn.y_train, "a", "b")  # every group holds one class only
+    odd = replace(htn, groups_train=htn.groups_train.with_columns(sex=pl.Series(quiet)))
+    with pytest.raises(NotMitigable) as err:
+        mitigate(odd, dimension=DEFAULT_DIMENSIONS["sex"], n_boot=10)
+    assert "both with and without the outcome" in err.value.why
 
 
 def test_mitigation_reduces_targeted_disparity(htn):
