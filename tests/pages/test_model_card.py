@@ -159,13 +159,12 @@ def _performance(auc: float | None) -> Published:
         ("Logistic regression", "AUROC", 0.7501, 0.73, 0.77),
         ("Gradient boosting", "Calibration slope", 1.02, 0.9, 1.1),
     ]
-    return published(
-        [
-            {"model": m, "statistic": st, "value": v, "lower_ci": None if v is None else lo,
-             "upper_ci": None if v is None else hi}
-            for m, st, v, lo, hi in rows
-        ]  # fmt: skip
-    )
+    frame = [
+        {"model": m, "statistic": st, "value": v, "lower_ci": None if v is None else lo,
+         "upper_ci": None if v is None else hi}
+        for m, st, v, lo, hi in rows
+    ]  # fmt: skip
+    return published(frame)
 
 
 def test_performance_and_details(card):
