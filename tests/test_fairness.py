@@ -419,7 +419,9 @@ def test_mitigation_intervals_match_a_replicate_by_replicate_bootstrap():
                 tpr = [
                     np.sum(w * (y & flag & (codes == j))) / np.sum(w * (y & (codes == j))) for j in range(k)
                 ]
-                tp, fp = np.sum(w * (y & flag)) / np.sum(w * y), np.sum(w * (~y & flag)) / np.sum(w * ~y)
+                kept = codes >= 0  # people with no group are out of the comparison, as in the estimates
+                tp = np.sum(w * (kept & y & flag)) / np.sum(w * (kept & y))
+                fp = np.sum(w * (kept & ~y & flag)) / np.sum(w * (kept & ~y))
                 ba[s].append((tp + 1 - fp) / 2)
                 top, bottom = (position[e] for e in ends[s])
                 gap[s].append(tpr[top] - tpr[bottom])

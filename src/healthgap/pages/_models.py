@@ -70,6 +70,8 @@ __all__ = [
     "group_words",
     "about",
     "plural_noun",
+    "ends_dimension",
+    "intersections_of",
 ]
 
 #: Bootstrap replicates used in the chapters (metrics, audit and SHAP intervals).
@@ -131,6 +133,21 @@ def about(value: float | None, *, rounded: bool) -> str:
     if value is None:
         return "fewer than can be published"
     return ("about " if rounded else "") + num(value, 0)
+
+
+def ends_dimension(dimensions: list[Dimension] | tuple[Dimension, ...]) -> Dimension | None:
+    """The first ordered dimension whose disadvantaged end is known (with its levels), or None."""
+    return next((d for d in dimensions if d.ordered and d.disadvantaged and len(d.order) >= 2), None)
+
+
+def intersections_of(dimensions: list[Dimension] | tuple[Dimension, ...]) -> tuple[tuple[str, str], ...]:
+    """Pairs audited jointly: the first two social dimensions, and sex by age band."""
+    names = [d.name for d in dimensions if d.name not in NOT_SOCIAL]
+    pairs = [(names[0], names[1])] if len(names) >= 2 else []
+    present = {d.name for d in dimensions}
+    if {"sex", "age_band"} <= present and ("sex", "age_band") not in pairs:
+        pairs.append(("sex", "age_band"))
+    return tuple(pairs)
 
 
 class ModelPages:
@@ -251,20 +268,12 @@ class ModelPages:
 
         found, _ = groupings(self.result.groups_test, self.dimensions, intersections=())
         usable = {g.name for g in found}
-        return next(
-            (d for d in self.dimensions if d.ordered and d.disadvantaged and d.name in usable and d.order),
-            None,
-        )
+        return ends_dimension([d for d in self.dimensions if d.name in usable])
 
     @cached_property
     def intersections(self) -> tuple[tuple[str, str], ...]:
-        """Pairs audited jointly: the first two social dimensions, and sex by age band."""
-        names = [d.name for d in self.social]
-        pairs = [tuple(names[:2])] if len(names) >= 2 else []
-        present = {d.name for d in self.dimensions}
-        if {"sex", "age_band"} <= present and ("sex", "age_band") not in pairs:
-            pairs.append(("sex", "age_band"))
-        return tuple((a, b) for a, b in pairs)
+        """Pairs audited jointly (:func:`intersections_of`)."""
+        return intersections_of(self.dimensions)
 
     def dimension(self, name: str) -> Dimension | None:
         """The configured dimension ``name`` (present in the data), or None."""

@@ -491,7 +491,11 @@ class ExplanationsPage(Page):
         dim = self.ends
         if dim is None:
             return self.skip("ordered equity dimension whose disadvantaged end is known")
-        data = self.gap.where(pl.col("feature") != "(total)", pl.col("value").is_not_null())
+        data = (
+            self.gap.where(pl.col("feature") != "(total)", pl.col("value").is_not_null())
+            if self.gap.height
+            else self.gap
+        )
         if not data.height:
             return self.skip(f"{plural_noun(dim.noun or group_noun(dim.label))} large enough to compare")
         worse, better = self.explanation.gap_groups or ("", "")

@@ -37,7 +37,15 @@ from healthgap.fairness import (
     Mitigation,
 )
 from healthgap.models import label_of
-from healthgap.pages._models import ModelPages, about, group_words, plural_noun
+from healthgap.pages._models import (
+    NOT_SOCIAL,
+    ModelPages,
+    about,
+    ends_dimension,
+    group_words,
+    intersections_of,
+    plural_noun,
+)
 from healthgap.pages.base import CI_COLUMNS, PERCENT_FORMATS, Page
 from healthgap.text import capitalise, flat, group_noun, interval, join, lower_first, num, pct, pp
 
@@ -354,8 +362,8 @@ class FairnessPage(Page):
         return self.models.dimensions if self.ok else []
 
     def dimension(self, name: str) -> Dimension | None:
-        """The configured dimension ``name``, or None."""
-        return next((d for d in self.config.dimensions if d.name == name), None)
+        """The dimension ``name`` (as audited, else as configured), or None."""
+        return next((d for d in (*self.dimensions, *self.config.dimensions) if d.name == name), None)
 
     @cached_property
     def audit(self) -> FairnessAudit | None:
@@ -398,10 +406,15 @@ class FairnessPage(Page):
         shown = self.groups.frame.filter(pl.col("dimension") == name).get_column("group").n_unique()
         return shown >= 2
 
-    @cached_property
+    @property
     def shown(self) -> list[Dimension]:
         """The dimensions of the per-group figures: the social dimensions audited, in config order."""
-        return [d for d in self.models.social if self.audited(d.name)] if self.ok else []
+        return [d for d in self.dimensions if d.name not in NOT_SOCIAL and self.audited(d.name)]
+
+    @property
+    def ends(self) -> Dimension | None:
+        """The ordered dimension whose two ends the chapter compares (:func:`ends_dimension`)."""
+        return ends_dimension(self.dimensions)
 
     def slot(self, index: int) -> Dimension | None:
         """The dimension of the ``index``-th per-group figure, or None."""
@@ -516,7 +529,7 @@ class FairnessPage(Page):
             return Markdown("With no model there are no gaps between groups to list.")
         pairs = [
             " by ".join(lower_first(d.label) for d in (self.dimension(a), self.dimension(b)) if d is not None)
-            for a, b in self.models.intersections
+            for a, b in intersections_of(self.dimensions)
         ]
         across = f" and every intersection of two ({join(pairs)})" if pairs else ""
         return Markdown(
@@ -614,7 +627,7 @@ class FairnessPage(Page):
         if self.groups is None:
             return None
         shown = set(self.groups.frame.get_column("dimension").to_list())
-        for a, b in self.models.intersections:
+        for a, b in intersections_of(self.dimensions):
             da, db = self.dimension(a), self.dimension(b)
             if da is not None and db is not None and a + SEPARATOR + b in shown:
                 return da, db
@@ -678,7 +691,7 @@ class FairnessPage(Page):
     @property
     def calibration_dimension(self) -> Dimension | None:
         """The dimension of the calibration figure: the compared ends, else the first shown."""
-        ends = self.models.ends if self.ok else None
+        ends = self.ends
         if ends is not None and self.audited(ends.name):
             return ends
         return self.shown[0] if self.shown else None
@@ -734,7 +747,7 @@ class FairnessPage(Page):
         if dim is None or self.groups is None:
             return None
         noun = plural_noun(dim.noun or group_noun(dim.label))
-        sees = "does not see" if dim.name not in self.models.result.features else "sees"
+        sees = "sees" if dim.name in self.features else "does not see"
         worse = f" the {'most disadvantaged' if dim.ordered and dim.disadvantaged else 'some'} {noun}"
         return _markdown(
             f"A model that {sees} {lower_first(dim.label)} can still be calibrated overall but under-predict for"
@@ -751,7 +764,12 @@ class FairnessPage(Page):
     @property
     def label_dimension(self) -> Dimension | None:
         """The ordered dimension whose two ends the label-bias audit compares."""
-        return self.models.ends if self.ok else None
+        return self.ends
+
+    @cached_property
+    def features(self) -> tuple[str, ...]:
+        """The model's features."""
+        return self.models.result.features if self.ok else ()
 
     def _publish_label(self, lb: LabelBias, frame: pl.DataFrame, by: list[str]) -> Published:
         published = self.book.publish(
@@ -940,7 +958,7 @@ class FairnessPage(Page):
         )
 
     # -- mitigation --------------------------------------------------------------------
-    @property
+    @cached_property
     def mitigation_problem(self) -> str | None:
         """Why the mitigations cannot be fitted to this dataset (e.g. too few groups with cases), or None."""
         return self.models.mitigation_why if self.ok and self.mitigation is None else None
@@ -1067,7 +1085,7 @@ class FairnessPage(Page):
             pl.DataFrame({"sample": [m.sample]}, schema={"sample": pl.Int64}), counts=["sample"], by=[]
         ).row()
         shown = about(None if sample is None else sample["sample"], rounded=rounded)
-        sampled = self.models.settings.mitigation_sample < len(self.models.result.y_train)
+        sampled = self.config.model.mitigation_sample < (self.training_size or 0)
         trained_on = (
             f"a random sample of {shown} people from the training set (the model.mitigation_sample "
             f"setting, seed {m.seed}), which keeps this chapter fast on large datasets"
