@@ -14,7 +14,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYNTH := data/synthetic/population.parquet
-EXAMPLE := data/examples/other_trust.csv
+EXAMPLE := data/examples/other_trust.csv data/examples/cohort.csv data/examples/no_deprivation.csv
 AXE_VERSION ?= 4.14.1
 AXE := .cache/axe/node_modules/axe-core/axe.min.js
 PYTEST_ARGS ?= -n auto --dist loadfile
@@ -40,8 +40,8 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 $(SYNTH): | $(STAMP)
 	$(BIN)/healthgap synth --out data/synthetic
 
-$(EXAMPLE): | $(STAMP)
-	$(BIN)/healthgap example --out data/examples
+data/examples/%.csv: | $(STAMP)
+	$(BIN)/healthgap example --kind $* --out data/examples
 
 data: $(SYNTH)
 

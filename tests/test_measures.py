@@ -64,15 +64,30 @@ def test_the_cvd_profile_declares_todays_contract_columns():
         )
         assert (col.codes, col.minimum, col.maximum, col.unit) == (m.codes, m.minimum, m.maximum, m.unit)
     follow_up = {m.name for m in profile.measures if m.timing == "follow-up"}
-    assert follow_up == {"missed_appointments", "cvd_admissions", "cvd_death"}
-    assert [i.name for i in profile.indicators] == ["statin", "anticoagulant", "bp_control"]
+    assert follow_up == {
+        "days_to_treatment",
+        "missed_appointments",
+        "provider_cancellations",
+        "gp_experience_good",
+        "cvd_admissions",
+        "cvd_death",
+        "premature_cvd_death",
+    }
+    assert [i.name for i in profile.indicators] == [
+        "statin",
+        "anticoagulant",
+        "bp_control",
+        "rtt_18_weeks",
+        "gp_experience",
+        "premature_cvd_mortality",
+    ]
 
 
 def test_the_data_dictionary_changes_only_where_the_core_became_optional():
     table = data_dictionary()
     required = dict(zip(table["column"], table["required"], strict=True))
     assert [c for c, r in required.items() if r == "yes"] == ["person_id", "age"]
-    assert table.height == len(CONTRACT) == 37
+    assert table.height == len(CONTRACT) == 41
 
 
 def test_default_profile_when_the_key_is_absent_and_none(tmp_path):
@@ -144,7 +159,7 @@ measures:
         timing="follow-up",
         column="TenYearCHD",
     )
-    assert config.outcomes == ("cvd_admissions", "cvd_death", "chd_10y")
+    assert config.outcomes == ("cvd_admissions", "cvd_death", "premature_cvd_death", "chd_10y")
     assert config.measures_of("outcome")[-1] is new
     assert config.data.columns["chd"] == "CHD_Register" and config.data.origins["chd"] == "measures[0].column"
     assert ("measures[1]", "chd_10y") in config.requested
@@ -470,7 +485,9 @@ def test_measures_absent_from_the_data_are_left_out_unless_asked_for(tmp_path, m
     make_people().drop("pad", "cvd_death").write_parquet(tmp_path / "people.parquet")
     config = load_config(write(tmp_path, MINIMAL))
     assert "pad" not in [m.name for m in config.measures] and "cvd_death" not in config.outcomes
-    assert set(config.dropped) == {"pad", "cvd_death"}
+    # make_people has none of the profile's pathway, experience and premature-death columns either
+    new = {"days_to_treatment", "provider_cancellations", "gp_experience_good", "premature_cvd_death"}
+    assert set(config.dropped) == {"pad", "cvd_death", *new}
     asked = load_config(write(tmp_path, MINIMAL + "measures:\n  - {name: pad}\n"))
     assert "pad" in [m.name for m in asked.measures] and ("measures[0]", "pad") in asked.requested
 
@@ -496,7 +513,15 @@ indicators:
         )
     )
     assert config.indicator("statin_chd").denominator == "chd" and config.indicator("bp_control").target == 80
-    assert [i.name for i in config.indicators] == ["statin", "anticoagulant", "bp_control", "statin_chd"]
+    assert [i.name for i in config.indicators] == [
+        "statin",
+        "anticoagulant",
+        "bp_control",
+        "rtt_18_weeks",
+        "gp_experience",
+        "premature_cvd_mortality",
+        "statin_chd",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,12 @@ from healthgap.stats import (
     crude_rate,
     dsr,
     funnel_flag,
+    isr,
     proportion,
     rate_difference,
     rate_ratio,
     sii,
+    simultaneous_intervals,
 )
 from healthgap.stats._common import CONTRACT_COLUMNS
 from healthgap.stats.esp2013 import AGE_BAND_LABELS
@@ -70,6 +72,10 @@ CALLS = {
     "funnel_flag": lambda c: funnel_flag(
         COUNTS, numerator="o", denominator="n", unit="g", kind="rate", confidence=c
     ),
+    "isr": lambda c: isr(BANDS, events="o", population="n", unit="g", strata="band", confidence=c),
+    "simultaneous_intervals": lambda c: simultaneous_intervals(
+        COUNTS.with_columns(se=pl.col("o").sqrt()), group="g", estimate="o", std_error="se", confidence=c
+    ),
 }
 ROWS = {
     "crude_rate": 5,
@@ -80,6 +86,8 @@ ROWS = {
     "sii": 1,
     "concentration_index": 1,
     "funnel_flag": 5,
+    "isr": 2,
+    "simultaneous_intervals": 10,
 }
 
 

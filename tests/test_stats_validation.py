@@ -178,9 +178,14 @@ def test_sii_bad_population():
 
 
 def test_sii_bad_quantile_count():
+    # 3 to 100 ordered levels are accepted (fewer than 3 give a note, see
+    # test_stats_inequality_dimensions.py); more than 100 are an error
+    many = pl.DataFrame(
+        {"q": range(101), "n": [10] * 101, "v": [1.0] * 101, "l": [0.5] * 101, "u": [2.0] * 101}
+    )
     with pytest.raises(ValueError) as e:
-        sii(SII_DF.head(3), **SII_ARGS)
-    assert message(e) == sii_mod.BAD_QUANTILE_COUNT.format(column="q", n=3)
+        sii(many, **SII_ARGS)
+    assert message(e) == sii_mod.BAD_QUANTILE_COUNT.format(column="q", n=101)
 
 
 def test_concentration_bad_outcome():
@@ -191,8 +196,8 @@ def test_concentration_bad_outcome():
 
 def test_funnel_bad_kind():
     with pytest.raises(ValueError) as e:
-        funnel_limits(DF, numerator="o", denominator="n", kind="ratio")
-    assert message(e) == funnel.BAD_KIND.format(func="funnel_limits", value="ratio")
+        funnel_limits(DF, numerator="o", denominator="n", kind="odds")
+    assert message(e) == funnel.BAD_KIND.format(func="funnel_limits", value="odds")
 
 
 def test_funnel_bad_target():

@@ -244,12 +244,14 @@ def test_codes_ranges_ids(pop: tuple[pl.DataFrame, dict]) -> None:
     assert df["gp_practice"].str.starts_with("SYNP").all()
     assert (df["imd_quintile"] == (df["imd_decile"] + 1) // 2).all()
     nulls = {c: n for c, n in zip(df.columns, df.null_count().row(0), strict=True) if n}
-    assert set(nulls) == {"days_to_first_outpatient"}
+    # waits only for people seen (or treated); survey answers only from people who answered
+    assert set(nulls) == {"days_to_first_outpatient", "days_to_treatment", "gp_experience_good"}
     # days only for referred people; nobody misses cardiology appointments unreferred
     assert df.filter(~pl.col("cardiology_referral"))["days_to_first_outpatient"].null_count() == (
         df.filter(~pl.col("cardiology_referral")).height
     )
     assert df.filter(~pl.col("cardiology_referral"))["missed_appointments"].sum() == 0
+    assert df.filter(~pl.col("cardiology_referral"))["provider_cancellations"].sum() == 0
     # children have no CVD register entries
     assert df.filter(pl.col("age") < 18).select(pl.any_horizontal(list(CONDITIONS[:6]))).sum().item() == 0
 
@@ -553,7 +555,17 @@ def test_truth_is_complete_and_labelled(pop: tuple[pl.DataFrame, dict]) -> None:
     truth = pop[1]
     assert truth["synthetic"] is True and truth["seed"] == SEED and truth["n"] == N
     assert json.loads(json.dumps(truth)) == truth
-    for key in ("conditions", "detection", "treatment", "access", "outcomes", "geography", "realised"):
+    for key in (
+        "conditions",
+        "detection",
+        "treatment",
+        "access",
+        "experience",
+        "outcomes",
+        "geography",
+        "realised",
+        "effects",
+    ):
         assert key in truth
     assert set(truth["conditions"]) == set(CONDITIONS) == set(truth["detection"])
     assert all(loc["synthetic"] and "(synthetic)" in loc["label"] for loc in truth["geography"]["localities"])

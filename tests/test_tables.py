@@ -110,8 +110,10 @@ def test_table_structure_and_accessibility():
     assert data[-1] == "[x]"
     assert "&lt;most&gt;" in markup and "<most>" not in markup
     assert 'role="region"' in markup and 'aria-labelledby="rates-caption"' in markup
-    assert "[c] Suppressed to protect confidentiality. Counts from 1 to 7 are not shown." in markup
-    assert "cannot be worked out from the others" in markup
+    assert (
+        "[c] Suppressed to protect confidentiality. Small counts are not shown, nor other counts from "
+        "which a small count could be worked out." in markup
+    )
     assert "rate not shown because it comes from a suppressed count" in markup.lower()
     assert "[x] Not available." in markup
     assert "Source: synthetic &lt;data&gt;" in markup
@@ -200,7 +202,7 @@ def test_suppression_footnote_once_per_reason_with_display_labels():
         columns={"group": "Group", "value": "Rate", "lower_ci": "Lower 95% CI", "upper_ci": "Upper 95% CI"},
     )
     foot = markup[markup.index('<p class="hg-table-note">') :]
-    assert foot.count("Counts from 1 to 7 are not shown.") == 1
+    assert foot.count("Small counts are not shown") == 1
     assert (
         foot.count("Rate and 95% confidence interval not shown because they come from a suppressed count.")
         == 1
@@ -230,10 +232,10 @@ def test_reason_notes_unknown_and_reference_reasons():
     ]
     # columns not shown in the table are not named; a derived reason naming none of them is dropped
     assert reason_notes(
-        ["n: count of 1-7; rate: derived from a suppressed count"],
+        ["n: suppressed to protect confidentiality; rate: derived from a suppressed count"],
         labels={"g": "G"},
         columns=["g", "n", "rate"],
-    ) == ["Counts from 1 to 7 are not shown."]
+    ) == ["Small counts are not shown, nor other counts from which a small count could be worked out."]
 
 
 def test_group_rows_show_the_dimension_once():

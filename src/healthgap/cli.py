@@ -165,11 +165,15 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_example(args: argparse.Namespace) -> int:
-    from healthgap.examples import write_other_trust
+    from healthgap.examples import DEFAULTS, KINDS, write_example
 
-    _say(f"Writing the 'other trust' example dataset ({args.n:,} people) into {args.out}/ ...")
-    path = write_other_trust(Path(args.out), n=args.n, seed=args.seed)
-    _say(f"Wrote {path}. Try: healthgap validate --config {Path(args.out) / 'other_trust.yml'}")
+    kinds = KINDS if args.kind == "all" else (args.kind,)
+    out = Path(args.out)
+    for kind in kinds:
+        n = DEFAULTS[kind][0] if args.n is None else args.n
+        _say(f"Writing the {kind!r} example dataset ({n:,} people) into {out}/ ...")
+        path = write_example(kind, out, n=args.n, seed=args.seed)
+        _say(f"Wrote {path}. Try: healthgap validate --config {out / (kind + '.yml')}")
     return 0
 
 
@@ -244,12 +248,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "example",
-        help="write the 'other trust' example dataset",
-        description="Write a differently shaped example dataset (CSV, other names and codes) "
-        "and its config, to try the book on a dataset that is not the default.",
+        help="write the example datasets (other trust, cohort, no deprivation)",
+        description="Write example datasets of other shapes (CSV with their own names and codes) "
+        "and their configs, to try the book on datasets that are not the default: other_trust "
+        "(another trust's extract), cohort (a Framingham-shaped heart study with a ten-year "
+        "outcome and education as the social dimension) and no_deprivation (a GP practice "
+        "extract with ethnic group but no deprivation).",
     )
-    p.add_argument("--n", type=int, default=20_000, help="number of people (default 20000)")
-    p.add_argument("--seed", type=int, default=11, help="random seed (default 11)")
+    p.add_argument(
+        "--kind",
+        choices=["other_trust", "cohort", "no_deprivation", "all"],
+        default="all",
+        help="which example to write (default all)",
+    )
+    p.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="number of people (default: 20000 for other_trust and no_deprivation, 5000 for cohort)",
+    )
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: each example's own)")
     p.add_argument("--out", default="data/examples", help="output folder (default data/examples)")
     p.set_defaults(func=_cmd_example)
 

@@ -32,12 +32,13 @@ from typing import cast
 
 import polars as pl
 
+from healthgap.config import DisclosureSettings
 from healthgap.disclosure import (
     OFF_PREFIX,
+    REASON_CONFIDENTIAL,
     REASON_DERIVED,
     REASON_INPUT,
     REASON_REFERENCE,
-    REASON_SECONDARY,
     assert_publishable,
 )
 from healthgap.text import STYLES, Style, _check_style, format_expr, format_number, join, lower_first
@@ -97,7 +98,7 @@ ERR_GROUP = (
 _REASON_TEXT = {
     REASON_DERIVED: "{what} not shown because {verb} from a suppressed count.",
     REASON_REFERENCE: "{what} not shown because the group {pronoun} compared with is suppressed.",
-    REASON_SECONDARY: "Some further counts are withheld so that a suppressed count cannot be worked out from the others.",
+    REASON_CONFIDENTIAL: "Small counts are not shown, nor other counts from which a small count could be worked out.",
     REASON_INPUT: "Some counts were already withheld at an earlier step of the analysis.",
 }
 
@@ -136,12 +137,14 @@ def table_html(
     formats: Mapping[str, str | tuple[str, int]] | None = None,
     note: str | None = None,
     group: str | None = None,
+    settings: DisclosureSettings | None = None,
 ) -> str:
     """An accessible HTML table of an aggregated, disclosure-protected frame.
 
     Parameters
     ----------
-    df : the table; checked with :func:`healthgap.disclosure.assert_publishable`.
+    df : the table; checked with :func:`healthgap.disclosure.assert_publishable`
+        against ``settings``.
     id : HTML id of the table wrapper.
     caption : the ``<caption>`` text.
     columns : column -> label (or a list of columns). When given, only these
@@ -154,6 +157,10 @@ def table_html(
         equity dimension of each group). It is not repeated in every row: each run
         becomes a ``<tbody>`` headed by one row ``<th scope="rowgroup">`` naming it,
         and the column is left out of the body.
+    settings : the config's disclosure settings, which the check uses (pass
+        ``config.disclosure``: under ``suppress_below: 6`` a count of 6 is published,
+        under 11 a count of 9 is not); the default settings when None. The "[c]"
+        footnote then names the suppressed range ("Counts from 1 to 7 ...").
 
     Returns
     -------
@@ -179,7 +186,7 @@ def table_html(
     """
     if not isinstance(id, str) or not id.strip() or any(ch.isspace() for ch in id):
         raise ValueError(ERR_ID.format(id=id))
-    assert_publishable(df)
+    assert_publishable(df, settings=settings)
     if columns is None:
         labels = {c: c for c in df.columns if not c.startswith(_BOOKKEEPING)}
     elif isinstance(columns, Mapping):
@@ -261,7 +268,10 @@ def table_html(
         why = " ".join(
             _esc(t)
             for t in reason_notes(
-                [r for r in reasons if not r.startswith(OFF_PREFIX)], labels=labels, columns=df.columns
+                [r for r in reasons if not r.startswith(OFF_PREFIX)],
+                labels=labels,
+                columns=df.columns,
+                settings=settings,
             )
         )
         notes.append(f"{SUPPRESSED_MARK} Suppressed to protect confidentiality." + (f" {why}" if why else ""))
@@ -410,7 +420,12 @@ def _grouped_body(df: pl.DataFrame, row: pl.Expr, *, group: str, width: int) -> 
 
 
 _COLUMNS_PART = re.compile(r"^(?P<cols>[\w ]+(?:, [\w ]+)*): (?P<why>.+)$")
-_PRIMARY = re.compile(r"^count of (?P<lo>\d+)-(?P<hi>\d+)$")
+_MIN_GROUP = re.compile(r"^fewer than (?P<n>\d+) people in the group$")
+
+
+def _is_count_reason(why: str) -> bool:
+    """Whether ``why`` is the reason of a withheld count (it names no columns of its own)."""
+    return why in (REASON_CONFIDENTIAL, REASON_INPUT) or bool(_MIN_GROUP.match(why))
 
 
 def _named(cols: list[str], labels: Mapping[str, str]) -> list[str]:
@@ -436,7 +451,13 @@ def _join(items: list[str]) -> str:
     return join([items[0], *(lower_first(i) for i in items[1:])])
 
 
-def reason_notes(reasons: Sequence[str], *, labels: Mapping[str, str], columns: Sequence[str]) -> list[str]:
+def reason_notes(
+    reasons: Sequence[str],
+    *,
+    labels: Mapping[str, str],
+    columns: Sequence[str],
+    settings: DisclosureSettings | None = None,
+) -> list[str]:
     """Plain-English sentences, one per distinct reason, for the "[c]" footnote of a table.
 
     Parameters
@@ -446,12 +467,15 @@ def reason_notes(reasons: Sequence[str], *, labels: Mapping[str, str], columns: 
         value, lower_ci: derived from a suppressed count"``).
     labels : column -> display label of the columns shown.
     columns : every column of the table (to tell column lists from reason text).
+    settings : the disclosure settings, to name the suppressed range ("Counts
+        from 1 to 7 are not shown, ..."); without them "Small counts ...".
 
     Returns
     -------
     list of str
-        Each reason once, in the order primary, secondary, input, derived,
-        reference, other; columns named by their labels, e.g. ``"Rate and 95%
+        Each reason once, in the order confidentiality (primary and secondary
+        suppression, one reason so that the small count is not told from the
+        others), group size, input, derived, reference, other; columns named by their labels, e.g. ``"Rate and 95%
         confidence interval not shown because they come from a suppressed count."``.
 
     References
@@ -464,22 +488,31 @@ def reason_notes(reasons: Sequence[str], *, labels: Mapping[str, str], columns: 
         for part in (p.strip() for p in text.split(";")):
             m = _COLUMNS_PART.match(part)
             cols = m["cols"].split(", ") if m else []
-            if m and all(c in known for c in cols):
+            # a count's own reason ("cases: suppressed to ...") reads the same for a count not shown
+            if m and (all(c in known for c in cols) or _is_count_reason(m["why"])):
                 why = m["why"]
             else:
                 why, cols = part, []
             found.setdefault(why, [])
             found[why] += [c for c in cols if c not in found[why]]
     out: list[str] = []
-    primary = {w: m for w in found if (m := _PRIMARY.match(w))}
-    for m in primary.values():
-        out.append(f"Counts from {m['lo']} to {m['hi']} are not shown.")
-    order = [REASON_SECONDARY, REASON_INPUT, REASON_DERIVED, REASON_REFERENCE]
-    for why in [*order, *(w for w in found if w not in order and w not in primary)]:
+    small = {w: m for w in found if (m := _MIN_GROUP.match(w))}
+    order = [REASON_CONFIDENTIAL, *small, REASON_INPUT, REASON_DERIVED, REASON_REFERENCE]
+    for why in [*order, *(w for w in found if w not in order)]:
         if why not in found:
             continue
         names = _named(found[why], labels)
-        if why in (REASON_SECONDARY, REASON_INPUT):
+        if why == REASON_CONFIDENTIAL and settings is not None and settings.enabled:
+            out.append(
+                f"Counts from 1 to {settings.suppress_below - 1} are not shown, nor other counts from which "
+                "one of them could be worked out."
+            )
+        elif why in small:
+            out.append(
+                f"Groups of fewer than {small[why]['n']} people show only their size: the counts and "
+                "rates within them are not shown."
+            )
+        elif why in (REASON_CONFIDENTIAL, REASON_INPUT):
             out.append(_REASON_TEXT[why])
         elif why in _REASON_TEXT:
             if not names:

@@ -266,8 +266,9 @@ def test_funnel_text_hidden_practices_from_the_published_reasons(page_of):
     )
     text = page_of(OutcomesPage, two_small).funnel_text
     assert text.startswith("Of the 1 practices whose rate can be published, ")
+    # one reason for small and protecting counts (issue 11, leak 7): the page cannot tell them apart
     assert text.endswith(
-        "The remaining 2 practices have between 1 and 7 admissions, too few to publish, so they are not on the chart."
+        "The remaining 2 practices have counts withheld to protect confidentiality, so they are not on the chart."
     )
     off = page_of(OutcomesPage, one_small, disclosure={"enabled": False, "reason": "testing"})
     assert "remaining" not in off.funnel_text and off.funnel_text.startswith("Of the 3 practices, ")

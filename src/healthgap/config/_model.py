@@ -25,6 +25,7 @@ __all__ = [
     "DataSource",
     "ModelSettings",
     "DisclosureSettings",
+    "ERR_PROTECTS_NOTHING",
     "ReportSettings",
     "Config",
     "AGE_BANDS",
@@ -194,12 +195,37 @@ class ModelSettings:
     mitigation_sample: int = 20000
 
 
+#: Why ``suppress_below: 1`` with ``rounding: 1`` is refused while disclosure control is on.
+ERR_PROTECTS_NOTHING = (
+    "disclosure.suppress_below: 1 with disclosure.rounding: 1 suppresses and rounds nothing, so every count "
+    "would be published exactly while the book says disclosure control is on. Fix: to publish exact counts, "
+    "set disclosure.enabled: false with a disclosure.reason (every page then shows a warning banner); "
+    "otherwise suppress small counts (suppress_below: 8 hides 1-7) or round them (rounding: 5)."
+)
+
+
 @dataclass(frozen=True)
 class DisclosureSettings:
+    """The ``disclosure`` section: how :func:`healthgap.disclosure.publish` protects every published count.
+
+    Attributes
+    ----------
+    enabled : disclosure control on (the default); off only with a ``reason``, and every page
+        then carries a warning banner.
+    suppress_below : counts from 1 to ``suppress_below - 1`` are suppressed (1-7).
+    rounding : every other count is rounded to the nearest multiple of this (5).
+    reason : why disclosure control is off; required when ``enabled`` is False.
+    min_group : groups with fewer people than this (50) publish their size only: the counts
+        measured within the group and every rate, interval and ratio derived from them are
+        withheld, so a zero (none of them has it) or an all is never shown for a handful of
+        people. 1 switches the rule off.
+    """
+
     enabled: bool = True
     suppress_below: int = 8  # counts 1..suppress_below-1 are suppressed
     rounding: int = 5
     reason: str | None = None  # required when enabled is False
+    min_group: int = 50  # groups smaller than this publish their size only
 
 
 @dataclass(frozen=True)

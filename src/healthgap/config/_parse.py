@@ -17,6 +17,7 @@ from healthgap.config._data import parse_data, parse_mappings, present_columns
 from healthgap.config._dimensions import parse_equity
 from healthgap.config._measures import parse_indicators, parse_measures
 from healthgap.config._model import (
+    ERR_PROTECTS_NOTHING,
     Config,
     Dimension,
     DisclosureSettings,
@@ -55,7 +56,7 @@ MODEL_KEYS = (
     "shap_sample",
     "mitigation_sample",
 )
-DISCLOSURE_KEYS = ("enabled", "suppress_below", "rounding", "reason")
+DISCLOSURE_KEYS = ("enabled", "suppress_below", "rounding", "reason", "min_group")
 #: Columns that cannot be model features.
 _NOT_FEATURES = ("person_id", "lsoa", "gp_practice")
 _PROTECTED_FEATURES = (*PROTECTED, "age_band")
@@ -169,14 +170,18 @@ def _disclosure(c: Checker, node: Any) -> DisclosureSettings:
         suppress_below=c.typed(node, "suppress_below", "disclosure", int, d.suppress_below),
         rounding=c.typed(node, "rounding", "disclosure", int, d.rounding),
         reason=c.typed(node, "reason", "disclosure", str, d.reason, nullable=True),
+        min_group=c.typed(node, "min_group", "disclosure", int, d.min_group),
     )
     c.positive(s.suppress_below, "disclosure.suppress_below")
     c.positive(s.rounding, "disclosure.rounding")
+    c.positive(s.min_group, "disclosure.min_group")
     if not s.enabled and not (s.reason or "").strip():
         c.add(
             "disclosure.enabled: disclosure control is off but no reason is given. Fix: add "
             "disclosure.reason explaining why unprotected numbers may be published, or set enabled: true."
         )
+    if s.enabled and s.suppress_below == 1 and s.rounding == 1:
+        c.add(ERR_PROTECTS_NOTHING)
     return s
 
 

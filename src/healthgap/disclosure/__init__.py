@@ -13,11 +13,16 @@ API
   simple statistics (proportions, crude rates) computed from them (rule 8).
 - :func:`assert_publishable` -- a guard for frames, CSV files and chart specs.
 - :func:`disclosure_notice` -- the sentence every page shows when protection is off.
-- :func:`round_to_base`, :func:`is_count_like` -- helpers.
-- :class:`DisclosureError`; reason constants ``REASON_*``; ``OFF_PREFIX``.
+- :func:`round_to_base`, :func:`is_count_like`, :func:`smallest_shown`,
+  :func:`min_group_reason` -- helpers.
+- :class:`DisclosureError`; reason constants ``REASON_*``; ``OFF_PREFIX``;
+  ``SIZE_COLUMNS`` and ``TOTAL_COLUMN`` (what :func:`publish` reads by default).
 
 The rules (defaults from :class:`healthgap.config.DisclosureSettings`)
 ----------------------------------------------------------------------
+0. **Settings.** ``suppress_below`` and ``rounding`` are whole numbers >= 1, and
+   not both 1 while disclosure control is on (that would protect nothing without
+   the "disclosure control is off" banner and reason: switch it off instead).
 1. **Primary suppression.** A count of 1 to ``suppress_below - 1`` (1-7) is
    replaced by null, the suppressed marker. Zero is published as 0. A count that
    is already null in the input (for example a frame protected before) is
@@ -27,7 +32,9 @@ The rules (defaults from :class:`healthgap.config.DisclosureSettings`)
    with base 5 and whole counts no halves occur (12 -> 10, 13 -> 15, 8 -> 10).
    protect() rounds only counts; simple statistics must therefore be computed
    from the rounded counts (rule 8), or a rate times a published denominator
-   gives the exact count back.
+   gives the exact count back. Rounding may publish a count at the threshold
+   below it (under 11/10, 11 to 14 are published as 10): such a value is a
+   rounded count, not a small one (:func:`smallest_shown`).
 3. **Derived values.** Columns listed in ``derived[count]`` become null wherever
    that count is suppressed.
 4. **Secondary suppression.** Cells that add up to a total form a *set*: the rows
@@ -45,13 +52,15 @@ The rules (defaults from :class:`healthgap.config.DisclosureSettings`)
    suppressed cells) and, while any primary-suppressed cell is still
    determined, suppresses the smallest published cell sharing a row or column
    with it. Attackers are assumed to know every total exactly.
-5. **Totals in the table** (``totals="auto"``). A row whose ``across`` column
-   holds a total marker (null, "Total", "All", "Overall", "All people", "All
-   persons", any case) is the total of its set, not a member of it; it is itself
-   a cell of the sets along the other dimensions (so margins of 2-D tables are
-   protected too). Without ``across``, a row with a total marker (not null) in
-   any text column other than ``by`` and metadata columns is a total. With
-   ``totals="none"`` every row is a member.
+5. **Totals in the table** are marked by the caller, never guessed from a label
+   (a real locality may be called "Total"; treated as a margin it lost its
+   secondary suppression). ``totals`` names a boolean column, True on the total
+   rows (:func:`publish` uses ``is_total`` when the frame has it). Without
+   ``across`` such a row is the total of its ``by`` group. In a cross-tabulation
+   it is the total along each ``across`` column it holds null in (as a group-by
+   over grouping sets writes margins), and a cell of the sets along the others,
+   so margins of 2-D tables are protected too. Without ``totals`` every row is a
+   cell.
 6. **Several count columns** are protected one by one (each has its own
    secondary suppression). When one count column is the sum of two others on
    every row (people = missing + recorded), a part suppressed in a row takes
@@ -77,16 +86,31 @@ The rules (defaults from :class:`healthgap.config.DisclosureSettings`)
    statistics (standardised rates, regression models) use the exact counts, as
    in NHS England's method for Hospital Episode Statistics.
 
+9. **Minimum group size.** In a row whose group (the ``size`` count, e.g.
+   ``population``; :func:`publish` picks the first of :data:`SIZE_COLUMNS`
+   among the counts) has fewer than ``min_group`` people (50) as published, the
+   counts measured within the group (every other count except those never
+   smaller than the size, such as the whole population beside each group) are
+   withheld with every value derived from them, and only the group's size is
+   published: a 0 (or an all) in a group of a few dozen people says something
+   certain about each of them. The withheld counts are protected like small ones
+   (rules 4 and 6). ``min_group: 1`` switches the rule off.
+
 A ``note`` column (the statistics' "why no value" text, e.g. "total events < 10")
 is emptied in every suppressed row: it would say how small the hidden count is.
 
-``protect(df, *, counts, derived=None, by=None, across=None, totals="auto",
+**One reason.** Every count withheld by rules 1, 4 or 6 gives the same reason,
+:data:`REASON_CONFIDENTIAL` ("suppressed to protect confidentiality"), so that
+nobody can tell the small count from the cells withheld to protect it; rule 9
+gives "fewer than 50 people in the group" (the group's size is published).
+
+``protect(df, *, counts, derived=None, by=None, across=None, totals=None, size=None,
 reference=None, relative=None, settings=None)`` returns the frame with ``suppressed`` (bool) and
 ``suppression_reason`` (str, null when nothing in the row is suppressed; e.g.
-"count of 1-7; value, lower_ci: derived from a suppressed count") columns;
-with several count columns the reason names the column ("events: count of
-1-7") and per-column ``suppressed_<count>`` / ``suppression_reason_<count>``
-columns are added. With ``settings.enabled`` False nothing is changed and
+"suppressed to protect confidentiality; value, lower_ci: derived from a suppressed count")
+columns; with several count columns the reason names the column ("events: suppressed to
+protect confidentiality") and per-column ``suppressed_<count>`` / ``suppression_reason_<count>``
+columns are added. With ``settings.enabled`` False nothing is changed (no rule applies) and
 ``suppression_reason`` reads "disclosure control off: <reason>".
 
 References
@@ -102,20 +126,30 @@ References
 from __future__ import annotations
 
 from healthgap.disclosure._protect import disclosure_notice, protect
-from healthgap.disclosure._publish import ERR_NOT_PUBLISHED, RELATIVE_COLUMNS, Published, publish
+from healthgap.disclosure._publish import (
+    ERR_NOT_PUBLISHED,
+    RELATIVE_COLUMNS,
+    SIZE_AUTO,
+    Published,
+    publish,
+)
 from healthgap.disclosure._publishable import assert_publishable
 from healthgap.disclosure._published import published_counts
 from healthgap.disclosure._rules import (
     OFF_PREFIX,
     PERSON_ID_COLUMNS,
+    REASON_CONFIDENTIAL,
     REASON_DERIVED,
     REASON_INPUT,
+    REASON_MIN_GROUP,
     REASON_REFERENCE,
-    REASON_SECONDARY,
-    TOTAL_MARKERS,
+    SIZE_COLUMNS,
+    TOTAL_COLUMN,
     is_count_like,
+    min_group_reason,
     primary_reason,
     round_to_base,
+    smallest_shown,
 )
 from healthgap.errors import DisclosureError
 
@@ -123,6 +157,9 @@ __all__ = [
     "publish",
     "Published",
     "RELATIVE_COLUMNS",
+    "SIZE_AUTO",
+    "SIZE_COLUMNS",
+    "TOTAL_COLUMN",
     "ERR_NOT_PUBLISHED",
     "DisclosureError",
     "protect",
@@ -130,13 +167,15 @@ __all__ = [
     "assert_publishable",
     "disclosure_notice",
     "round_to_base",
+    "smallest_shown",
     "is_count_like",
-    "REASON_SECONDARY",
+    "REASON_CONFIDENTIAL",
+    "REASON_MIN_GROUP",
     "REASON_DERIVED",
     "REASON_INPUT",
     "REASON_REFERENCE",
     "OFF_PREFIX",
-    "TOTAL_MARKERS",
     "PERSON_ID_COLUMNS",
+    "min_group_reason",
     "primary_reason",
 ]

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
 
 import numpy as np
 import polars as pl
 
 from healthgap.config import DisclosureSettings
 from healthgap.disclosure._rules import (
-    _METADATA,
     ERR_DERIVED_KEY,
     ERR_MISSING,
     ERR_NEGATIVE,
@@ -19,17 +17,19 @@ from healthgap.disclosure._rules import (
     ERR_NOT_NUMERIC,
     ERR_OVERLAP,
     ERR_REFERENCE,
+    ERR_SIZE,
+    ERR_TOTAL_ROW,
     ERR_TOTALS,
+    ERR_TOTALS_DTYPE,
+    ERR_TOTALS_GUESSED,
     OFF_PREFIX,
+    REASON_CONFIDENTIAL,
     REASON_DERIVED,
     REASON_INPUT,
     REASON_REFERENCE,
-    REASON_SECONDARY,
-    TOTAL_MARKERS,
     DisclosureError,
     _check_settings,
-    _is_total,
-    primary_reason,
+    min_group_reason,
     round_to_base,
 )
 
@@ -42,13 +42,16 @@ def _validate(
     derived: Mapping[str, Sequence[str]],
     by: Sequence[str],
     across: Sequence[str],
-    totals: str,
+    totals: str | None,
     reference: str | None = None,
     relative: Sequence[str] = (),
+    size: str | None = None,
 ) -> None:
     if not counts:
         raise DisclosureError(ERR_NO_COUNTS)
-    if totals not in ("auto", "none"):
+    if totals in ("auto", "all", "labels"):
+        raise DisclosureError(ERR_TOTALS_GUESSED.format(value=totals))
+    if totals is not None and not isinstance(totals, str):
         raise DisclosureError(ERR_TOTALS.format(value=totals))
     present = ", ".join(df.columns)
     derived_cols = [c for cols in derived.values() for c in cols]
@@ -60,6 +63,7 @@ def _validate(
         ("across", across),
         ("reference", refs),
         ("relative", relative),
+        ("totals", [totals] if totals is not None else []),
     )
     for arg, cols in groups:
         missing = [c for c in cols if c not in df.columns]
@@ -68,9 +72,23 @@ def _validate(
     bad_keys = [k for k in derived if k not in counts]
     if bad_keys:
         raise DisclosureError(ERR_DERIVED_KEY.format(keys=bad_keys, counts=list(counts)))
-    overlap = sorted(set(counts).union(derived_cols, relative) & set(by).union(across))
+    overlap = sorted(
+        set(counts).union(derived_cols, relative) & set(by).union(across, [totals] if totals else [])
+    )
     if overlap:
         raise DisclosureError(ERR_OVERLAP.format(cols=overlap))
+    if size is not None and size not in counts:
+        raise DisclosureError(ERR_SIZE.format(col=size, counts=list(counts)))
+    if totals is not None:
+        if df.schema[totals] != pl.Boolean:
+            raise DisclosureError(ERR_TOTALS_DTYPE.format(col=totals, dtype=df.schema[totals]))
+        if across:
+            bad = df.with_row_index("__i").filter(
+                pl.col(totals).fill_null(False) & pl.all_horizontal([pl.col(c).is_not_null() for c in across])
+            )
+            if bad.height:
+                rows = bad["__i"].head(5).to_list()
+                raise DisclosureError(ERR_TOTAL_ROW.format(rows=rows, col=totals, across=list(across)))
     if reference is not None and df.schema[reference] != pl.Boolean:
         raise DisclosureError(ERR_REFERENCE.format(col=reference, dtype=df.schema[reference]))
     for c in counts:
@@ -86,36 +104,23 @@ def _validate(
 Family = tuple[list[pl.Expr], pl.Expr, pl.Expr]
 
 
-def _sets(
-    df: pl.DataFrame,
-    *,
-    counts: Sequence[str],
-    derived: Mapping[str, Sequence[str]],
-    by: Sequence[str],
-    across: Sequence[str],
-    totals: str,
-) -> list[Family]:
-    """(partition, membership, is-the-set-total) expressions for every family of additive sets."""
+def _sets(*, by: Sequence[str], across: Sequence[str], totals: str | None) -> list[Family]:
+    """(partition, membership, is-the-set-total) expressions for every family of additive sets.
+
+    Total rows are the ones the caller marks in the boolean column ``totals`` (rule 5); in a
+    cross-tabulation such a row is the total along each ``across`` column it holds null in.
+    Nothing is read from labels: a group called "Total" is a group.
+    """
     by_exprs = [pl.col(c) for c in by] or [pl.col("__hg_row") * 0]
+    marked = pl.col(totals).fill_null(False) if totals is not None else pl.col("__hg_row").is_null()
     if across:
         out = []
         for d in across:
             others = [pl.col(o) for o in across if o != d]
-            total = _is_total(d) if totals == "auto" else pl.col("__hg_row").is_null()
+            total = marked & pl.col(d).is_null()
             out.append(([*by_exprs, *others], ~total, total))
         return out
-    member = pl.col("__hg_row").is_not_null()  # every row (a literal would not broadcast in sum())
-    if totals == "auto":
-        used = set(counts) | {c for cols in derived.values() for c in cols} | set(by) | _METADATA
-        dims = [
-            c
-            for c, t in df.schema.items()
-            if c not in used and (t == pl.String or isinstance(t, (pl.Categorical, pl.Enum)))
-        ]
-        for d in dims:
-            marker = pl.col(d).cast(pl.String).str.to_lowercase().is_in(list(TOTAL_MARKERS)).fill_null(False)
-            member = member & ~marker
-    return [(by_exprs, member, ~member)]
+    return [(by_exprs, ~marked, marked)]
 
 
 def _line_rule(df: pl.DataFrame, count: str, flag: str, sets: list[Family]) -> pl.DataFrame:
@@ -287,6 +292,25 @@ def _row_rules(
     return work
 
 
+def _within(df: pl.DataFrame, counts: Sequence[str], size: str) -> list[str]:
+    """The count columns measured within each row's group: every count but ``size`` and the
+    counts never smaller than it (a total of the whole population beside each group's size)."""
+    others = [c for c in counts if c != size]
+    if not others or df.height == 0:
+        return others
+    larger = df.select([((pl.col(c) >= pl.col(size)) | ~_known(c, size)).all().alias(c) for c in others]).row(
+        0, named=True
+    )
+    return [c for c in others if not larger[c]]
+
+
+def _tiny(size: str, settings: DisclosureSettings) -> pl.Expr:
+    """Rows whose group is smaller than ``settings.min_group`` as published (rounded); unknown sizes too."""
+    col = pl.col(size)
+    published = round_to_base(col, settings.rounding)
+    return (col.is_null() | ((col > 0) & (published < settings.min_group))).fill_null(True)
+
+
 def protect(
     df: pl.DataFrame | pl.LazyFrame,
     *,
@@ -294,7 +318,8 @@ def protect(
     derived: Mapping[str, Sequence[str]] | None = None,
     by: Sequence[str] | None = None,
     across: Sequence[str] | None = None,
-    totals: Literal["auto", "none"] = "auto",
+    totals: str | None = None,
+    size: str | None = None,
     reference: str | None = None,
     relative: Sequence[str] | None = None,
     settings: DisclosureSettings | None = None,
@@ -311,8 +336,10 @@ def protect(
         never add up to a common total), e.g. ``["condition"]``.
     across : dimension columns along which cells add up to totals. Omit for a 1-D
         table (each ``by`` group is one set); give two or more for a cross-tabulation.
-    totals : ``"auto"`` treats rows holding a total marker as totals (see rule 5);
-        ``"none"`` treats every row as a cell.
+    totals : boolean column, True on the rows that are totals of their set (rule 5);
+        None (the default): every row is a cell. Never guessed from a label.
+    size : the count column giving each row's group size (rule 9), e.g. ``"population"``;
+        None: no minimum group size.
     reference : boolean column, True on the reference row of each ``by`` group (the
         group that ``relative`` columns compare against); see rule 7.
     relative : columns computed against the reference row (rate ratios and their
@@ -346,7 +373,9 @@ def protect(
         [v] if isinstance(v, str) else list(v or []) for v in (counts, by, across, relative)
     )  # a lone column name is one column, not a sequence of letters
     derived = {k: [v] if isinstance(v, str) else list(v) for k, v in (derived or {}).items()}
-    _validate(frame, counts, derived, by, across, totals, reference, relative)
+    if totals == "none":  # the former spelling of "no total rows"
+        totals = None
+    _validate(frame, counts, derived, by, across, totals, reference, relative, size)
     if reference is None:
         relative = []
     floats = [c for c in counts if frame.schema[c].is_float()]
@@ -365,25 +394,32 @@ def protect(
         work = work.with_columns(prior.alias("__hg_prior"))
     else:
         work = work.with_columns(pl.lit(None, dtype=pl.String).alias("__hg_prior"))
-    sets = _sets(base, counts=counts, derived=derived, by=by, across=across, totals=totals)
-    small = primary_reason(settings)
+    sets = _sets(by=by, across=across, totals=totals)
+    within: list[str] = []
+    tiny = pl.lit(False)
+    if size is not None and settings.min_group > 1:
+        within = _within(base, counts, size)
+        tiny = _tiny(size, settings)
     for c in counts:
         col = pl.col(c)
-        primary = col.is_null() | ((col > 0) & (col < settings.suppress_below))
-        work = work.with_columns(primary.alias(f"__p_{c}"), primary.alias(f"__f_{c}"))
+        grouped = tiny & pl.lit(c in within)  # rule 9: measured within a group too small to publish
+        primary = col.is_null() | ((col > 0) & (col < settings.suppress_below)) | grouped
+        work = work.with_columns(
+            primary.alias(f"__p_{c}"), primary.alias(f"__f_{c}"), grouped.alias(f"__g_{c}")
+        )
         work = _secondary(work, c, f"__f_{c}", f"__p_{c}", sets, by, linear=len(across) >= 2)
     work = _row_rules(
         work, _complements(base, counts), _subsets(base, counts), sets, by, linear=len(across) >= 2
     )
     for c in counts:
         col = pl.col(c)
-        reason = (
+        reason = (  # item 7: primary and secondary suppression read alike
             pl.when(col.is_null())
             .then(pl.coalesce(pl.col("__hg_prior"), pl.lit(REASON_INPUT)))
-            .when(pl.col(f"__p_{c}"))
-            .then(pl.lit(small))
+            .when(pl.col(f"__g_{c}"))
+            .then(pl.lit(min_group_reason(settings)))
             .when(pl.col(f"__f_{c}"))
-            .then(pl.lit(REASON_SECONDARY))
+            .then(pl.lit(REASON_CONFIDENTIAL))
         )
         work = work.with_columns(reason.alias(f"__r_{c}"))
     multi = len(counts) > 1

@@ -18,7 +18,10 @@ from healthgap.disclosure._rules import (
     REASON_DERIVED,
     REASON_INPUT,
     REASON_REFERENCE,
+    SIZE_COLUMNS,
+    TOTAL_COLUMN,
     DisclosureError,
+    _check_settings,
 )
 
 __all__ = [
@@ -28,8 +31,12 @@ __all__ = [
     "ERR_NOT_PUBLISHED",
     "ERR_PIPE_FRAME",
     "ERR_PIPE_MARKERS",
+    "SIZE_AUTO",
 ]
 
+#: ``size=SIZE_AUTO`` (the default of :func:`publish`): the first of
+#: :data:`~healthgap.disclosure.SIZE_COLUMNS` among the counts is the group size.
+SIZE_AUTO = "auto"
 #: Columns that compare a group with its reference group (disclosure rule 7).
 RELATIVE_COLUMNS = ("rate_ratio", "rr_lower", "rr_upper")
 _REFERENCE_TMP = "__hg_is_reference"
@@ -188,6 +195,8 @@ def publish(
     by: Sequence[str] | str | None = None,
     across: Sequence[str] | None = None,
     recompute: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    size: str | None = SIZE_AUTO,
+    totals: str | None = None,
 ) -> Published:
     """Protect an aggregated frame once and check it: the book's single publication step.
 
@@ -200,9 +209,13 @@ def publish(
        intervals) computed from those counts. Analyses return exact aggregates;
        the statistic is recomputed here, where the rounding is known.
     2. **Protection** (:func:`protect`): primary suppression, rounding,
-       derived suppression, secondary suppression. ``derived`` defaults to every
-       floating-point column that is not a count; ``by`` to the ``dimension`` /
-       ``measure`` columns the frame has.
+       derived suppression, secondary suppression, the minimum group size.
+       ``derived`` defaults to every floating-point column that is not a count;
+       ``by`` to the ``dimension`` / ``measure`` columns the frame has; ``size``
+       to the first of :data:`~healthgap.disclosure.SIZE_COLUMNS` (``population``,
+       ``n``, ``people``, ``denominator``, ``eligible``, ``affected``, ``seen``)
+       among the counts; ``totals`` to the boolean ``is_total`` column when the
+       frame has one (total rows are never recognised by their label).
     3. **Rule 7**: rate ratios (:data:`RELATIVE_COLUMNS`) are hidden in a whole
        group whose reference row (``is_reference``, or the row whose
        ``rate_ratio`` is exactly 1 with no interval) has a suppressed count.
@@ -218,6 +231,14 @@ def publish(
     settings : the config's disclosure settings.
     derived, by, across : as for :func:`protect`.
     recompute : frame -> frame, recomputing simple statistics from the counts.
+    size : the count column giving each row's group size, for the minimum group
+        size (rule 9): in a row whose group has fewer than ``settings.min_group``
+        people, the counts measured within the group and the values derived from
+        them are withheld ("fewer than 50 people in the group"). Default
+        (:data:`SIZE_AUTO`): see above; None: no minimum group size.
+    totals : boolean column, True on the rows that are totals of their set
+        (rule 5); default ``is_total`` when the frame has that boolean column, else
+        no total rows.
 
     Returns
     -------
@@ -239,6 +260,7 @@ def publish(
         )
     if not isinstance(data, pl.DataFrame):
         raise DisclosureError(ERR_PUBLISH_FRAME.format(type=type(data).__name__))
+    settings = _check_settings(settings)
     counts = list(counts)
     missing = [c for c in counts if c not in data.columns]
     if missing:
@@ -262,12 +284,18 @@ def publish(
         if relative:
             data = data.with_columns(_reference_marker(data).alias(_REFERENCE_TMP))
         upstream = _upstream_suppressed(data)
+        if size == SIZE_AUTO:
+            size = next((c for c in SIZE_COLUMNS if c in counts), None)
+        if totals is None and data.schema.get(TOTAL_COLUMN) == pl.Boolean:
+            totals = TOTAL_COLUMN
         data = protect(
             data,
             counts=counts,
             derived={k: v for k, v in mapping.items() if v},
             by=by,
             across=list(across) if across else None,
+            totals=totals,
+            size=size,
             reference=_REFERENCE_TMP if relative else None,
             relative=relative,
             settings=settings,

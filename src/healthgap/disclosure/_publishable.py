@@ -22,6 +22,7 @@ from healthgap.disclosure._rules import (
     PERSON_ID_COLUMNS,
     DisclosureError,
     is_count_like,
+    smallest_shown,
 )
 
 __all__ = ["assert_publishable"]
@@ -63,7 +64,12 @@ def _walk_spec(node: Any, datasets: list[tuple[str, list[Any]]], fields: set[str
 
 
 def _check_frame(
-    frame: pl.DataFrame, *, counts: Sequence[str], check_counts: bool, where: str, top: int = 8
+    frame: pl.DataFrame,
+    *,
+    counts: Sequence[str],
+    check_counts: bool,
+    where: str,
+    settings: DisclosureSettings,
 ) -> None:
     for col in frame.columns:
         if col.lower() in PERSON_ID_COLUMNS:
@@ -87,7 +93,7 @@ def _check_frame(
         [
             pl.col(c)
             .cast(pl.Float64, strict=False)
-            .filter(_small_count(c, top))
+            .filter(_small_count(c, smallest_shown(settings)))
             .unique()
             .sort()
             .head(5)
@@ -100,14 +106,16 @@ def _check_frame(
         if values:
             shown = [int(v) if float(v).is_integer() else v for v in values]
             raise DisclosureError(
-                ERR_SMALL_COUNT.format(col=c, where=f" in {where}", values=shown, top=top - 1)
+                ERR_SMALL_COUNT.format(
+                    col=c, where=f" in {where}", values=shown, top=settings.suppress_below - 1
+                )
             )
 
 
-def _small_count(col: str, top: int) -> pl.Expr:
-    """Expression flagging values of ``col`` that are small non-zero counts (> 0 and < ``top``)."""
+def _small_count(col: str, smallest: int) -> pl.Expr:
+    """Expression flagging values of ``col`` that are small non-zero counts (> 0 and < ``smallest``)."""
     v = pl.col(col).cast(pl.Float64, strict=False)
-    return (v > 0) & (v < top)
+    return (v > 0) & (v < smallest)
 
 
 def assert_publishable(
@@ -126,19 +134,24 @@ def assert_publishable(
     per person. Counts are not checked when protection was switched off (``settings``
     disabled, or every ``suppression_reason`` starts with :data:`OFF_PREFIX`).
 
+    The threshold is the config's: pass ``settings`` (the default settings are assumed
+    otherwise). A published count below ``suppress_below`` is allowed only when it is the
+    rounded value of a count at the threshold (10 under ``suppress_below: 11, rounding: 10``,
+    where 11 to 14 are published as 10): see :func:`~healthgap.disclosure.smallest_shown`.
+
     References
     ----------
     .. [1] NHS England, HES analysis guide: suppression of small numbers.
     """
     extra = list(counts or [])
     check_counts = settings is None or settings.enabled
-    top = (settings or DisclosureSettings()).suppress_below
+    settings = settings or DisclosureSettings()
     if hasattr(obj, "to_dict") and not isinstance(obj, (pl.DataFrame, dict)):
         obj = obj.to_dict()  # an Altair chart
     if isinstance(obj, pl.LazyFrame):
         obj = obj.collect()
     if isinstance(obj, pl.DataFrame):
-        _check_frame(obj, counts=extra, check_counts=check_counts, top=top, where="the table")
+        _check_frame(obj, counts=extra, check_counts=check_counts, settings=settings, where="the table")
         return
     if isinstance(obj, Path) or (isinstance(obj, str) and not obj.lstrip().startswith(("{", "["))):
         path = Path(obj)
@@ -147,11 +160,15 @@ def assert_publishable(
             raise DisclosureError(ERR_PATH.format(path=path))
         if suffix == ".csv":
             frame = pl.read_csv(path, infer_schema_length=None)
-            _check_frame(frame, counts=extra, check_counts=check_counts, top=top, where=str(path))
+            _check_frame(frame, counts=extra, check_counts=check_counts, settings=settings, where=str(path))
             return
         if suffix == ".parquet":
             _check_frame(
-                pl.read_parquet(path), counts=extra, check_counts=check_counts, top=top, where=str(path)
+                pl.read_parquet(path),
+                counts=extra,
+                check_counts=check_counts,
+                settings=settings,
+                where=str(path),
             )
             return
         obj = json.loads(path.read_text(encoding="utf-8"))
@@ -173,4 +190,4 @@ def assert_publishable(
         if not flat:
             continue
         frame = pl.from_dicts(flat, infer_schema_length=None, strict=False)
-        _check_frame(frame, counts=extra, check_counts=check_counts, top=top, where=where)
+        _check_frame(frame, counts=extra, check_counts=check_counts, settings=settings, where=where)

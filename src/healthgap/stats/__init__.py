@@ -8,6 +8,8 @@ or why the row could not be computed). Error messages are module-level constants
 Modules: :mod:`.rates` (crude rates), :mod:`.proportions`, :mod:`.dsr`, :mod:`.compare`
 (rate ratios and differences), :mod:`.sii`, :mod:`.concentration`, :mod:`.funnel`,
 :mod:`.dimensions` (DSRs for many dimensions and conditions from one scan),
+:mod:`.indirect` (indirectly standardised ratios, for funnel plots of ratios),
+:mod:`.simultaneous` (intervals for many gaps at once, and whether an extreme is chance),
 :mod:`.ageband`, :mod:`.esp2013` and :mod:`.bootstrap` (seeded bootstrap weight matrices
 and percentile intervals, shared by the models, fairness and explanation analyses).
 """
@@ -23,9 +25,11 @@ from .dimensions import dsr_by
 from .dsr import dsr
 from .esp2013 import AGE_BAND, AGE_BAND_LABELS, ESP2013
 from .funnel import funnel_flag, funnel_limits
+from .indirect import isr
 from .proportions import proportion
 from .rates import crude_rate
 from .sii import sii
+from .simultaneous import extremes, simultaneous_intervals
 
 __all__ = [
     "AGE_BAND",
@@ -40,14 +44,17 @@ __all__ = [
     "crude_rate",
     "dsr",
     "dsr_by",
+    "extremes",
     "funnel_flag",
     "funnel_limits",
+    "isr",
     "percentile_interval",
     "proportion",
     "rate_difference",
     "rate_ratio",
     "replicate_sums",
     "sii",
+    "simultaneous_intervals",
     "wilson_interval",
     "wilson_limits",
     "wilson_lower",

@@ -49,9 +49,16 @@ def _e(x: str | pl.Expr) -> pl.Expr:
 
 
 def byars_lower(o: str | pl.Expr, confidence: float) -> pl.Expr:
-    """Byar's lower limit for an observed Poisson count ``o``: O(1 - 1/9O - z/3√O)³."""
+    """Byar's lower limit for an observed Poisson count ``o``: O(1 - 1/9O - z/3√O)³, never below 0.
+
+    The cube goes negative for very few events at a high confidence level (e.g. one event
+    at 99.8%), and is undefined for none: a count's lower limit is then 0, the smallest
+    possible count. (Fingertips uses the exact method below 10 events, see
+    :func:`poisson_lower`, where this never arises.)
+    """
     o, z = _e(o).cast(pl.Float64), z_value(confidence)
-    return o * (1 - 1 / (9 * o) - z / (3 * o.sqrt())) ** 3
+    cube = o * (1 - 1 / (9 * o) - z / (3 * o.sqrt())) ** 3
+    return pl.when(o > 0).then(cube.clip(lower_bound=0.0)).when(o <= 0).then(pl.lit(0.0))
 
 
 def byars_upper(o: str | pl.Expr, confidence: float) -> pl.Expr:

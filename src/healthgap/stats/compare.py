@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import beta
 
+from ._bands import Bands
 from ._common import Frame, by_list, check_confidence, check_multiplier, per_label, z_value
 from .dsr import dsr_table
 from .rates import aggregate
@@ -48,7 +49,9 @@ NOTE_ZERO_REFERENCE_EVENTS = "reference group has zero events"
 NOTE_NOT_COMPUTED = "rate not computed for this group"
 
 
-def _table(df, *, events, population, group, by, age_band, standard, multiplier, confidence, func):
+def _table(
+    df, *, events, population, group, by, age_band, standard, multiplier, confidence, func, bands=None
+):
     keys = [*by, group]
     if age_band is None:
         t = aggregate(df, counts=[events, population], by=keys, func=func)
@@ -67,6 +70,7 @@ def _table(df, *, events, population, group, by, age_band, standard, multiplier,
             standard=standard,
             multiplier=multiplier,
             confidence=confidence,
+            bands=bands,
         ).select(
             *keys, events, population, pl.col("value").alias("__rate"), pl.col("variance").alias("__var")
         )
@@ -111,7 +115,19 @@ def _note(extra: pl.Expr) -> pl.Expr:
 
 
 def _against_reference(
-    df, *, events, population, group, reference, by, age_band, standard, multiplier, confidence, func
+    df,
+    *,
+    events,
+    population,
+    group,
+    reference,
+    by,
+    age_band,
+    standard,
+    multiplier,
+    confidence,
+    func,
+    bands=None,
 ):
     """Each group's rate (crude or DSR) with the reference group's rate, variance and counts alongside."""
     groups = by_list(by)
@@ -126,6 +142,7 @@ def _against_reference(
         multiplier=multiplier,
         confidence=confidence,
         func=func,
+        bands=bands,
     )
     return groups, _with_reference(
         t, group=group, reference=reference, by=groups, events=events, population=population, func=func
@@ -156,6 +173,7 @@ def rate_ratio(
     age_band: str | None = None,
     standard: str = "esp2013",
     confidence: float = 0.95,
+    bands: Bands = None,
 ) -> pl.DataFrame:
     """Ratio of each group's rate to the reference group's rate, with a CI.
 
@@ -170,6 +188,9 @@ def rate_ratio(
         crude rates.
     standard : standard population for DSRs (``"esp2013"`` or a column name).
     confidence : two-sided confidence level.
+    bands : age bands of the standard for DSRs, as for :func:`dsr` (``None``: all;
+        ``"covered"``: those with people in ``df``; or a list). A group with no people in
+        a band used has no DSR, so its ratio gets the note "rate not computed".
 
     Returns
     -------
@@ -206,6 +227,7 @@ def rate_ratio(
         multiplier=1.0,
         confidence=confidence,
         func=func,
+        bands=bands,
     )
     alpha = 1 - confidence
     ratio = pl.col("__rate") / pl.col("__rate2")
@@ -262,10 +284,11 @@ def rate_difference(
     standard: str = "esp2013",
     multiplier: float = 100_000,
     confidence: float = 0.95,
+    bands: Bands = None,
 ) -> pl.DataFrame:
     """Difference between each group's rate and the reference group's rate, with a CI.
 
-    Parameters are as for :func:`rate_ratio`, plus ``multiplier`` (the difference is per
+    Parameters are as for :func:`rate_ratio` (``bands`` too), plus ``multiplier`` (the difference is per
     this many people).
 
     Returns
@@ -299,6 +322,7 @@ def rate_difference(
         multiplier=multiplier,
         confidence=confidence,
         func=func,
+        bands=bands,
     )
     if age_band is None:
         n1 = pl.col(population).cast(pl.Float64)

@@ -16,9 +16,10 @@ from typing import Literal
 import polars as pl
 
 from ._common import Frame, by_list, check_confidence, over, z_value
+from ._levels import MIN_LEVELS, NOTE_FEW_LEVELS, RANK, Disadvantaged, rank_levels
 from .rates import aggregate
 
-__all__ = ["concentration_index", "BAD_OUTCOME", "NOTE_NO_EVENTS", "NOTE_EXCESS"]
+__all__ = ["concentration_index", "BAD_OUTCOME", "NOTE_NO_EVENTS", "NOTE_EXCESS", "NOTE_FEW_LEVELS"]
 
 Outcome = Literal["binary", "count"]
 BAD_OUTCOME = "concentration_index(): outcome must be 'binary' or 'count', got {value!r}."
@@ -36,28 +37,40 @@ def concentration_index(
     by: str | Sequence[str] | None = None,
     outcome: Outcome = "binary",
     confidence: float = 0.95,
+    order: Sequence[object] | None = None,
+    disadvantaged: Disadvantaged = "first",
 ) -> pl.DataFrame:
     """Concentration index from grouped data with the Kakwani et al. (1997) standard error.
 
-    Quantiles are ranked in ascending order of ``quantile`` (1 = most deprived first), so
-    a negative index means the outcome is concentrated among the more deprived.
+    Any ordered dimension with 3 or more levels. The levels are ranked from the most
+    disadvantaged to the least (by default in ascending order of ``quantile``, 1 = most
+    deprived first), so a negative index means the outcome is concentrated among the more
+    disadvantaged, for every dimension and whichever end of it is disadvantaged.
 
     Parameters
     ----------
-    df : rows of counts per group x quantile (summed if a quantile appears twice).
-    quantile : socioeconomic rank of the quantile, 1 = most deprived.
+    df : rows of counts per group x level (summed if a level appears twice).
+    quantile : the ordered dimension: numeric, boolean or ``Enum`` in its own order, or
+        any column with ``order`` given (e.g. 1 = most deprived). Rows with a null level
+        are left out.
     events : number of people with the outcome (or number of events for ``"count"``).
     population : people in the quantile.
     by : group column(s): one index per group.
     outcome : "binary" (within-quantile variance μ(1-μ)) or "count" (Poisson, μ).
     confidence : two-sided confidence level of the normal-approximation CI.
+    order : the levels from first to last when the column's own order is not the right
+        one (e.g. education as text); every non-null level must be listed.
+    disadvantaged : "first" (default; the first level in order is the most
+        disadvantaged) or "last".
 
     Returns
     -------
     pl.DataFrame
         One row per group: ``by``, total ``events`` and ``population``, ``value``,
-        ``lower_ci``, ``upper_ci``, ``standard_error``, ``confidence``, ``statistic``,
-        ``method``, ``note``.
+        ``lower_ci``, ``upper_ci``, ``standard_error``, ``most_disadvantaged``,
+        ``least_disadvantaged`` (the levels at the two ends, as text), ``confidence``,
+        ``statistic``, ``method``, ``note`` (fewer than 3 levels in the data: every group
+        gets :data:`~healthgap.stats._levels.NOTE_FEW_LEVELS` and no value).
 
     Notes
     -----
@@ -81,11 +94,14 @@ def concentration_index(
     confidence = check_confidence(confidence, func)
     groups = by_list(by)
     cells = aggregate(df, counts=[events, population], by=[*groups, quantile], func=func)
+    cells, k, most, least = rank_levels(
+        cells, column=quantile, order=order, disadvantaged=disadvantaged, func=func
+    )
     n_t = pl.col(population).cast(pl.Float64)
     mu_t = pl.col(events).cast(pl.Float64) / n_t
     f = n_t / over(n_t.sum(), groups)
     cells = (
-        cells.sort([*groups, quantile])
+        cells.sort([*groups, RANK])
         .with_columns(f.alias("__f"), mu_t.alias("__mu_t"))
         .with_columns(
             over((pl.col("__f") * pl.col("__mu_t")).sum(), groups).alias("__mu"),
@@ -128,12 +144,20 @@ def concentration_index(
     se = pl.col("__var").clip(lower_bound=0).sqrt()
     z = z_value(confidence)
     out = out.with_columns(
-        pl.when(bad).then(pl.lit(NOTE_NO_EVENTS)).when(excess).then(pl.lit(NOTE_EXCESS)).alias("note")
+        pl.when(pl.lit(k < MIN_LEVELS))
+        .then(pl.lit(NOTE_FEW_LEVELS))
+        .when(bad)
+        .then(pl.lit(NOTE_NO_EVENTS))
+        .when(excess)
+        .then(pl.lit(NOTE_EXCESS))
+        .alias("note")
     ).with_columns(
         pl.when(pl.col("note").is_null()).then(pl.col("value")).alias("value"),
         pl.when(pl.col("note").is_null()).then(pl.col("value") - z * se).alias("lower_ci"),
         pl.when(pl.col("note").is_null()).then(pl.col("value") + z * se).alias("upper_ci"),
         pl.when(pl.col("note").is_null()).then(se).alias("standard_error"),
+        pl.lit(most, dtype=pl.String).alias("most_disadvantaged"),
+        pl.lit(least, dtype=pl.String).alias("least_disadvantaged"),
         pl.lit(confidence).alias("confidence"),
         pl.lit("Concentration index").alias("statistic"),
         pl.lit(METHOD).alias("method"),
@@ -146,6 +170,8 @@ def concentration_index(
         "lower_ci",
         "upper_ci",
         "standard_error",
+        "most_disadvantaged",
+        "least_disadvantaged",
         "confidence",
         "statistic",
         "method",

@@ -3,7 +3,9 @@
 Proportions: limits are the proportions whose Wilson score interval just reaches the
 target ("sigma adjustment" in PHEindicatormethods). Rates: limits are the rates whose
 exact Poisson interval just reaches the expected count; units are flagged with Byar's
-(10+ events) or exact (below 10) intervals, as in Fingertips.
+(10+ events) or exact (below 10) intervals, as in Fingertips. Ratios (indirectly
+standardised, observed / expected, see :func:`healthgap.stats.isr`): the same exact
+Poisson limits with the expected events as the denominator and 1 as the target.
 
 References
 ----------
@@ -44,13 +46,13 @@ __all__ = [
     "NO_DENOMINATOR",
 ]
 
-Kind = Literal["proportion", "rate"]
+Kind = Literal["proportion", "rate", "ratio"]
 #: Control-limit levels: 95% (about 2 standard deviations) and 99.8% (about 3).
 LEVELS: tuple[float, ...] = (0.95, 0.998)
-BAD_KIND = "{func}(): kind must be 'proportion' or 'rate', got {value!r}."
+BAD_KIND = "{func}(): kind must be 'proportion', 'rate' or 'ratio', got {value!r}."
 BAD_TARGET = (
-    "{func}(): target must be a positive number (a proportion between 0 and 1, or a rate "
-    "per person), or None for the overall average; got {value!r}."
+    "{func}(): target must be a positive number (a proportion between 0 and 1, a rate per "
+    "person, or a ratio), or None for the overall average (1 for ratios); got {value!r}."
 )
 NO_DENOMINATOR = "{func}(): the total of {column!r} is zero, so there is no overall average."
 
@@ -90,6 +92,8 @@ def funnel_axis(min_denominator: float, max_denominator: float, points: int = 10
 
 
 def _statistic(kind: str, mult: float) -> str:
+    if kind == "ratio":
+        return "Ratio" if mult == 1 else f"Ratio x {per_label(mult)}"
     if kind == "proportion":
         return "Percentage" if mult == 100 else f"Proportion per {per_label(mult)}"
     return f"Rate per {per_label(mult)}"
@@ -123,7 +127,9 @@ def _solve_count(expected: np.ndarray, level: float, side: str) -> np.ndarray:
     return x
 
 
-def _target(agg: pl.DataFrame, numerator: str, denominator: str, target, func: str) -> float:
+def _target(agg: pl.DataFrame, numerator: str, denominator: str, target, func: str, kind: str) -> float:
+    if target is None and kind == "ratio":
+        return 1.0
     if target is None:
         total = float(agg[denominator].sum())
         if total <= 0:
@@ -142,14 +148,18 @@ def _limits(n: np.ndarray, p: float, kind: str, level: float, multiplier: float)
         )
         return frame["lo"].to_numpy() * multiplier, frame["hi"].to_numpy() * multiplier
     e = p * n
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # a ratio is a rate whose denominator is the expected events
         lo = _solve_count(e, level, "lower") / n * multiplier
         hi = _solve_count(e, level, "upper") / n * multiplier
     return lo, hi
 
 
+def _multiplier(kind: str, multiplier: float | None) -> float:
+    return multiplier or {"proportion": 100, "rate": 100_000, "ratio": 1}[kind]
+
+
 def _prepare(df, numerator, denominator, unit, kind, func):
-    if kind not in ("proportion", "rate"):
+    if kind not in ("proportion", "rate", "ratio"):
         raise ValueError(BAD_KIND.format(func=func, value=kind))
     if unit is None:  # each row is a unit
         lf = as_lazy(df, func).with_row_index("__row")
@@ -187,12 +197,17 @@ def funnel_limits(
     Parameters
     ----------
     df : counts per unit (e.g. practice); summed per ``unit`` to set the grid's range.
-    numerator, denominator : count columns (events and population for rates).
-    kind : "proportion" (Wilson-based limits) or "rate" (exact Poisson limits).
+    numerator, denominator : count columns (events and population for rates; observed and
+        expected events for ratios, e.g. from :func:`healthgap.stats.isr`).
+    kind : "proportion" (Wilson-based limits), "rate" (exact Poisson limits) or "ratio"
+        (an indirectly standardised ratio, observed / expected: exact Poisson limits of
+        the observed count given the expected, the x axis being the expected events).
     unit : unit column(s) (only the range of unit denominators is used here); ``None``
         treats each row as a unit.
-    target : proportion (0-1) or rate per person; default the overall average.
-    multiplier : scale of the output (default 100 for proportions, 100,000 for rates).
+    target : proportion (0-1), rate per person or ratio; default the overall average (1
+        for ratios: the reference rates).
+    multiplier : scale of the output (default 100 for proportions, 100,000 for rates, 1
+        for ratios).
     denominators : grid of denominators; default Fingertips' 100-point geometric grid.
     points : number of grid points when ``denominators`` is not given.
     levels : control-limit levels (default 95% and 99.8%).
@@ -210,8 +225,8 @@ def funnel_limits(
     """
     func = "funnel_limits"
     agg, _ = _prepare(df, numerator, denominator, unit, kind, func)
-    p = _target(agg, numerator, denominator, target, func)
-    mult = multiplier or (100 if kind == "proportion" else 100_000)
+    p = _target(agg, numerator, denominator, target, func, kind)
+    mult = _multiplier(kind, multiplier)
     levels = [check_confidence(lv, func) for lv in levels]
     if denominators is None:
         d = agg[denominator].cast(pl.Float64)
@@ -227,7 +242,11 @@ def funnel_limits(
             )
         )
     stat = _statistic(kind, mult)
-    method = "Wilson score limits" if kind == "proportion" else "Exact Poisson limits"
+    method = {
+        "proportion": "Wilson score limits",
+        "rate": "Exact Poisson limits",
+        "ratio": "Exact Poisson limits of the observed events given the expected",
+    }[kind]
     return (
         pl.concat(frames)
         .with_columns(
@@ -258,9 +277,11 @@ def funnel_flag(
     df : counts per unit (summed per ``unit``).
     numerator, denominator : count columns.
     unit : unit column(s), e.g. ``"gp_practice"``.
-    kind : "proportion" or "rate".
-    target : proportion (0-1) or rate per person; default the overall average.
-    multiplier : output scale (default 100 for proportions, 100,000 for rates).
+    kind : "proportion", "rate" or "ratio" (``numerator`` the observed events,
+        ``denominator`` the expected events, e.g. from :func:`healthgap.stats.isr`).
+    target : proportion (0-1), rate per person or ratio; default the overall average (1
+        for ratios).
+    multiplier : output scale (default 100 for proportions, 100,000 for rates, 1 for ratios).
     confidence : level of each unit's own CI (``lower_ci``/``upper_ci``).
     levels : control-limit levels (default 95% and 99.8%).
 
@@ -277,7 +298,10 @@ def funnel_flag(
     Proportions are flagged by comparing the unit's proportion with the Wilson-based
     limits at its denominator. Rates are flagged as in Fingertips: "above" when the
     unit's lower limit of events (Byar's from 10 events, exact below) exceeds the expected
-    count, "below" when its upper limit is under it.
+    count, "below" when its upper limit is under it. Ratios the same way, the expected
+    count being ``target`` x the expected events (PHEindicatormethods
+    ``assign_funnel_significance(statistic = "ratio")``: "High (0.001)" is ``flag_99_8``
+    "above", "High (0.025)" ``flag_95`` "above" only, and so on).
 
     References
     ----------
@@ -286,8 +310,8 @@ def funnel_flag(
     """
     func = "funnel_flag"
     agg, units = _prepare(df, numerator, denominator, unit, kind, func)
-    p = _target(agg, numerator, denominator, target, func)
-    mult = multiplier or (100 if kind == "proportion" else 100_000)
+    p = _target(agg, numerator, denominator, target, func, kind)
+    mult = _multiplier(kind, multiplier)
     confidence = check_confidence(confidence, func)
     levels = [check_confidence(lv, func) for lv in levels]
     o = pl.col(numerator).cast(pl.Float64)
@@ -335,6 +359,7 @@ def funnel_flag(
         "Funnel: Wilson score limits"
         if kind == "proportion"
         else "Funnel: exact Poisson limits; flags by Byars (10+ events) or exact CI"
+        + (" of the observed events given the expected" if kind == "ratio" else "")
     )
     out = out.with_columns(
         pl.lit(confidence).alias("confidence"),

@@ -5,9 +5,11 @@ seven localities modelled on the ESNEFT catchment (Suffolk and north-east
 Essex), 100 invented practices ("SYNP001"...) and invented people
 ("SYN0000001"...). The people carry both their *true* disease status
 (``true_<condition>``) and what the GP register *records*, with detection,
-treatment and outcomes depending on deprivation and ethnicity by amounts stated
-exactly in the truth dict, so every analysis in the book can be checked against
-the answer it should find.
+treatment, access, experience and outcomes depending on deprivation, ethnicity,
+age and locality by amounts stated exactly in the truth dict, so every analysis in
+the book can be checked against the answer it should find: ``truth["effects"]``
+lists every injected inequality with the population quantity that shows it
+(see ``docs/DEVELOPING.md``, "The synthetic population's truth").
 
 Parameters and their public sources are in :mod:`healthgap.synth._params`.
 """

@@ -7,7 +7,19 @@ import numpy as np
 from healthgap.synth import _params as P
 from healthgap.synth._people import logistic
 
-__all__ = ["eligibility", "cha2ds2_vasc", "treatments", "measurements", "access", "outcomes"]
+__all__ = [
+    "eligibility",
+    "cha2ds2_vasc",
+    "treatments",
+    "treatment_probability",
+    "measurements",
+    "referral_log_odds",
+    "first_outpatient_mean",
+    "missed_mean",
+    "access",
+    "log_rate",
+    "outcomes",
+]
 
 
 def cha2ds2_vasc(people: dict[str, np.ndarray], rec: dict[str, np.ndarray]) -> np.ndarray:
@@ -66,9 +78,14 @@ def treatments(
     elig = eligibility(people, rec)
     out = {}
     for name in ("statin", "antihypertensive", "anticoagulant"):
-        p = np.asarray(P.TREATMENT[name]["by_imd_quintile"])[people["imd_quintile"] - 1]
+        p = treatment_probability(name, people)
         out[name] = elig[name] & (rng.random(len(p)) < p)
     return out
+
+
+def treatment_probability(name: str, people: dict[str, np.ndarray]) -> np.ndarray:
+    """P(treated with ``name`` | eligible) of each person, from their IMD quintile."""
+    return np.asarray(P.TREATMENT[name]["by_imd_quintile"])[people["imd_quintile"] - 1]
 
 
 def measurements(
@@ -117,6 +134,44 @@ def measurements(
     }
 
 
+def referral_log_odds(
+    people: dict[str, np.ndarray], rec: dict[str, np.ndarray], *, step: np.ndarray | float | None = None
+) -> np.ndarray:
+    """Log-odds of cardiology referral: need (recorded conditions, age over 40) and deprivation.
+
+    Parameters
+    ----------
+    people, rec : the people and their *recorded* conditions.
+    step : quintile steps to use instead of the people's own (``0`` gives the log-odds for the
+        same need in the least deprived quintile).
+    """
+    r = P.ACCESS["referral"]
+    age = people["age"].astype(np.float64)
+    lp = (
+        r["intercept"]
+        + np.log(r["or_per_10_years_over_40"]) * np.maximum(age - 40, 0) / 10
+        + np.log(r["or_per_quintile_step"]) * (people["step"] if step is None else step)
+    )
+    for name, ratio in r["odds_ratios"].items():
+        lp += np.log(ratio) * rec[name]
+    return lp
+
+
+def first_outpatient_mean(people: dict[str, np.ndarray]) -> np.ndarray:
+    """Mean days from referral to first outpatient appointment (before rounding and the cap)."""
+    d = P.ACCESS["days_to_first_outpatient"]
+    return d["mean_q5"] * d["rr_per_quintile_step"] ** people["step"]
+
+
+def missed_mean(people: dict[str, np.ndarray]) -> np.ndarray:
+    """Mean number of missed appointments of a referred person (before the cap of 100)."""
+    m = P.ACCESS["missed_appointments"]
+    age = people["age"].astype(np.float64)
+    return (
+        m["mean_q5"] * m["rr_per_quintile_step"] ** people["step"] * np.where(age < 40, m["rr_under_40"], 1.0)
+    )
+
+
 def access(
     rng: np.random.Generator, people: dict[str, np.ndarray], rec: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
@@ -132,25 +187,15 @@ def access(
        section 4.2 (negative binomial as a gamma-Poisson mixture).
     """
     a = P.ACCESS
-    age = people["age"].astype(np.float64)
-    step = people["step"]
-    n = len(age)
-    r = a["referral"]
-    lp = (
-        r["intercept"]
-        + np.log(r["or_per_10_years_over_40"]) * np.maximum(age - 40, 0) / 10
-        + np.log(r["or_per_quintile_step"]) * step
-    )
-    for name, ratio in r["odds_ratios"].items():
-        lp += np.log(ratio) * rec[name]
-    referred = rng.random(n) < logistic(lp)
+    n = len(people["age"])
+    referred = rng.random(n) < logistic(referral_log_odds(people, rec))
     d = a["days_to_first_outpatient"]
-    mean = d["mean_q5"] * d["rr_per_quintile_step"] ** step
+    mean = first_outpatient_mean(people)
     days = np.round(rng.gamma(d["shape"], mean / d["shape"]))
     seen = referred & (rng.random(n) >= d["not_yet_seen"])
     days = np.where(seen, np.clip(days, 0, d["max"]), np.nan)
     m = a["missed_appointments"]
-    mu = m["mean_q5"] * m["rr_per_quintile_step"] ** step * np.where(age < 40, m["rr_under_40"], 1.0)
+    mu = missed_mean(people)
     missed = rng.poisson(rng.gamma(m["nb_shape"], mu / m["nb_shape"]))
     return {
         "cardiology_referral": referred,
@@ -159,9 +204,11 @@ def access(
     }
 
 
-def _log_rate(
+def log_rate(
     spec: dict, people: dict[str, np.ndarray], true: dict[str, np.ndarray], treat: dict[str, np.ndarray]
 ) -> np.ndarray:
+    """Log of the yearly rate of an outcome (``P.OUTCOMES[...]``) from age, sex, deprivation,
+    *true* conditions and treatments."""
     age = people["age"].astype(np.float64)
     lr = np.log(spec["rate_at_60"]) + spec["age_log_rr_per_year"] * (age - 60.0)
     for key, ratio in spec["rate_ratios"].items():
@@ -190,8 +237,8 @@ def outcomes(
     .. [1] OHID Fingertips, "Cardiovascular disease profiles": emergency admissions and
        mortality from CVD by deprivation.
     """
-    lam = np.exp(_log_rate(P.OUTCOMES["cvd_admissions"], people, true, treat))
+    lam = np.exp(log_rate(P.OUTCOMES["cvd_admissions"], people, true, treat))
     admissions = np.minimum(rng.poisson(lam), 100).astype(np.int64)
-    mu = np.exp(_log_rate(P.OUTCOMES["cvd_death"], people, true, treat))
+    mu = np.exp(log_rate(P.OUTCOMES["cvd_death"], people, true, treat))
     death = rng.random(len(mu)) < 1.0 - np.exp(-mu)
     return {"cvd_admissions": admissions, "cvd_death": death}

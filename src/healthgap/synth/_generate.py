@@ -21,6 +21,8 @@ from healthgap.contract import (
 from healthgap.errors import HealthgapError
 from healthgap.synth import _params as P
 from healthgap.synth._care import access, eligibility, measurements, outcomes, treatments
+from healthgap.synth._effects import effect_conditions, effects, expectations
+from healthgap.synth._experience import days_to_treatment, gp_survey, provider_cancellations
 from healthgap.synth._geography import areas, practices
 from healthgap.synth._people import (
     demography,
@@ -37,6 +39,9 @@ MAX_N = 20_000_000
 ERR_N = "synth: n must be a whole number from 1 to {max:,}; got {value!r}. Use e.g. --n 250000."
 ERR_SEED = "synth: seed must be a whole number >= 0; got {value!r}. Use e.g. --seed 2024."
 _QUINTILES = ("1", "2", "3", "4", "5")
+#: Random streams: nine for the population of healthgap 0.1 (demography .. practices), then
+#: referral to treatment, provider cancellations and the GP survey.
+_STREAMS = 12
 
 _ERR_SHARE = "Expected a non-empty boolean series, got {dtype} of length {n}."
 
@@ -77,18 +82,28 @@ def generate(n: int = 250_000, *, seed: int = 2024) -> tuple[pl.DataFrame, dict]
     .. [1] See :mod:`healthgap.synth._params` for the source of every parameter.
     """
     n, seed = _check(n, seed)
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence([seed, 0]).spawn(9)]
+    # One stream per step. Steps added later take streams after the first nine, so the
+    # columns of the earlier steps stay the same for the same seed (spawn(k) starts with
+    # the children of spawn(9)).
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence([seed, 0]).spawn(_STREAMS)]
     area = areas(seed)
     practice_table, choice = practices(area, seed)
     people = demography(streams[0], area, n)
     lifestyle(streams[1], people)
-    true = true_conditions(streams[2], people)
+    kept = dict.fromkeys(effect_conditions(), np.empty(0))
+    true = true_conditions(streams[2], people, keep=kept)
     rec = recorded_conditions(streams[3], people, true)
     treat = treatments(streams[4], people, rec)
     meas = measurements(streams[5], people, true, treat)
     acc = access(streams[6], people, rec)
     outc = outcomes(streams[7], people, true, treat)
     practice_idx = draw_from_table(streams[8], choice, people["area_idx"])
+    area_locality = area["locality"].to_list()
+    rtt = days_to_treatment(streams[9], people, acc["days_to_first_outpatient"])
+    cancelled = provider_cancellations(
+        streams[10], acc["cardiology_referral"], area_locality, people["area_idx"]
+    )
+    answered, good = gp_survey(streams[11], people)
 
     ai = people["area_idx"]
     width = max(7, len(str(n)))
@@ -109,16 +124,26 @@ def generate(n: int = 250_000, *, seed: int = 2024) -> tuple[pl.DataFrame, dict]
         **treat,
         **acc,
         **outc,
+        "days_to_treatment": rtt,
+        "provider_cancellations": cancelled,
+        "gp_experience_good": good,
+        "premature_cvd_death": outc["cvd_death"] & (people["age"] < P.PREMATURE_AGE),
+        "__answered": answered,
         **{f"{TRUTH_PREFIX}{c}": true[c] for c in CONDITIONS},
     }
     frame = pl.DataFrame({k: (v.alias(k) if isinstance(v, pl.Series) else v) for k, v in data.items()})
     frame = frame.with_columns(
         ("SYN" + pl.col("person_id")).alias("person_id"),
         pl.col("days_to_first_outpatient").fill_nan(None),
+        pl.col("days_to_treatment").fill_nan(None),
+        pl.when("__answered").then(pl.col("gp_experience_good")).alias("gp_experience_good"),
     ).select(pl.col(c).cast(CONTRACT[c].dtype) for c in COLUMNS)
     elig = eligibility(people, rec)
     truth = truth_parameters(n=n, seed=seed)
     truth["realised"] = realised_summary(frame, area, elig)
+    truth["effects"] = effects(
+        frame, expectations(people, true, rec, treat, area_locality, probabilities=kept)
+    )
     return frame, truth
 
 
@@ -184,6 +209,7 @@ def truth_parameters(*, n: int, seed: int) -> dict:
         "detection": P.DETECTION,
         "treatment": P.TREATMENT,
         "access": P.ACCESS,
+        "experience": P.EXPERIENCE,
         "outcomes": P.OUTCOMES,
     }
     return json.loads(json.dumps(params))  # deep copy: callers may not mutate the parameters
@@ -263,6 +289,19 @@ def realised_summary(frame: pl.DataFrame, area: pl.DataFrame, elig: dict[str, np
             "missed_appointments_per_referral": pl.col("missed_appointments")
             .filter(pl.col("cardiology_referral"))
             .mean(),
+            "treated_within_18_weeks_percent": 100
+            * (pl.col("days_to_treatment") <= P.EIGHTEEN_WEEKS_DAYS).drop_nulls().mean(),
+            "provider_cancellations_per_referral": pl.col("provider_cancellations")
+            .filter(pl.col("cardiology_referral"))
+            .mean(),
+            "gp_survey_response_percent": 100
+            * pl.col("gp_experience_good")
+            .is_not_null()
+            .filter(pl.col("age") >= P.EXPERIENCE["gp_experience"]["min_age"])
+            .mean(),
+            "gp_experience_good_percent": 100 * pl.col("gp_experience_good").drop_nulls().mean(),
+            "premature_cvd_deaths_per_1000_under_75": 1000
+            * pl.col("premature_cvd_death").filter(pl.col("age") < P.PREMATURE_AGE).mean(),
         },
         digits=3,
     )

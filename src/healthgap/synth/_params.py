@@ -24,6 +24,9 @@ Sources (approximate public figures; the catchment is *synthetic*):
   areas); Health Survey for England 2021 (BMI, blood pressure, cholesterol).
 - OHID Fingertips: CVD emergency admissions and CVD mortality (under 75 and
   all ages) for the rates of outcomes.
+- NHS England consultant-led referral to treatment (RTT) waiting times (the 18-week
+  standard) and hospital outpatient activity (appointments cancelled by the hospital);
+  the GP Patient Survey 2024 (overall experience of the GP practice, response rates).
 """
 
 from __future__ import annotations
@@ -50,7 +53,11 @@ __all__ = [
     "TREATMENT",
     "RISK_MEASURES",
     "ACCESS",
+    "EXPERIENCE",
     "OUTCOMES",
+    "PREMATURE_AGE",
+    "EIGHTEEN_WEEKS_DAYS",
+    "ESP2013_WEIGHTS",
     "MARKET_TOWN_SHARE",
     "URBAN_FRINGE_SHARE",
     "COASTAL_SHARE",
@@ -75,7 +82,11 @@ SOURCES: tuple[str, ...] = (
     "NHS England CVDPREVENT audit 2023 (treatment of the eligible by deprivation)",
     "ONS Annual Population Survey 2022 (smoking); Health Survey for England 2021 (BMI, blood "
     "pressure, cholesterol)",
-    "OHID Fingertips CVD profiles (emergency admissions, mortality)",
+    "OHID Fingertips CVD profiles (emergency admissions, mortality, under-75 mortality)",
+    "NHS England referral to treatment (RTT) waiting times and Hospital Outpatient Activity "
+    "(appointments cancelled by the hospital)",
+    "GP Patient Survey 2024 (overall experience of the GP practice; response by age, deprivation "
+    "and ethnic group)",
     "QRISK3 (Hippisley-Cox et al., BMJ 2017) for the direction and rough size of risk factors",
 )
 
@@ -506,9 +517,25 @@ RISK_MEASURES: dict = {
 #: ``not_yet_seen`` has none yet (null). Missed appointments among the referred: negative
 #: binomial (gamma-Poisson, shape ``nb_shape``) with mean ``mean_q5 * rr ** (5 - q)`` and a
 #: rate ratio for ages under 40. NHS England RTT 18-week data; DNA rates ~ 7-10%, higher in
-#: deprived areas.
+#: deprived areas. Referral depends on *need* (the recorded conditions and age) and on
+#: deprivation: ``or_per_quintile_step`` is the odds ratio for the same need, so people in
+#: deprived areas are referred less than their need warrants.
+#:
+#: Referral to treatment (RTT): days from referral to first definitive treatment, the clock
+#: of the NHS 18-week standard (126 days), for referred people seen and treated during the
+#: year. The clock runs through the first outpatient appointment: ``days_to_treatment =
+#: min(days_to_first_outpatient + gap, max)``. A person seen is treated during the year with
+#: probability ``treated_if_seen`` (else null: not yet treated; independent of the wait); a
+#: treated person is treated at the first appointment (gap 0) with probability
+#: ``at_first_appointment``, else after a gap of ``round(gamma)`` days with shape
+#: ``gap_shape`` and mean ``gap_mean_q5 * gap_rr_per_quintile_step ** (5 - q)``: longer
+#: waits for diagnostics and treatment in deprived areas (the overall waits are of the size
+#: of NHS England RTT waiting times for cardiology; the gap by deprivation is illustrative).
 ACCESS: dict = {
     "referral": {
+        "need": "recorded chd, af, heart_failure, stroke_tia, pad and hypertension (odds_ratios) "
+        "and age over 40 (or_per_10_years_over_40); or_per_quintile_step is the deprivation "
+        "effect for the same need",
         "intercept": -5.6,
         "or_per_10_years_over_40": 1.25,
         "or_per_quintile_step": 0.95,
@@ -534,6 +561,72 @@ ACCESS: dict = {
         "rr_under_40": 1.6,
         "nb_shape": 1.5,
     },
+    "days_to_treatment": {
+        "treated_if_seen": 0.8,
+        "at_first_appointment": 0.3,
+        "gap_mean_q5": 60.0,
+        "gap_rr_per_quintile_step": 1.08,
+        "gap_shape": 2.0,
+        "max": 730,
+    },
+}
+
+#: The NHS referral-to-treatment standard: treatment within 18 weeks (126 days) of referral.
+EIGHTEEN_WEEKS_DAYS = 126
+
+# --- Experience ----------------------------------------------------------------------
+#: Provider cancellations: cardiology outpatient appointments cancelled by the hospital
+#: during the year, for referred people (0 for others). Negative binomial (gamma-Poisson,
+#: shape ``nb_shape``) with mean ``mean_reference * rr_by_locality[locality]`` (1 for
+#: localities not listed): clinics serving the coast cancel more (the locality effect is
+#: illustrative). NHS England Hospital Outpatient Activity: several per cent of outpatient
+#: appointments are cancelled by the hospital; a referred person has a few a year.
+#:
+#: GP experience: the GP Patient Survey question "Overall, how would you describe your
+#: experience of your GP practice?", true for very or fairly good (2024: 74% nationally).
+#: People aged ``min_age`` and over are surveyed; each responds with probability (logistic)
+#: ``response``: fewer responses from younger people, deprived areas and minority ethnic
+#: groups, as in the survey (non-response that is not at random: it depends on who people
+#: are, not on their answer). The answer of everyone surveyed is drawn, and kept only for
+#: those who respond (others: null): P(good) is logistic with log-odds ``intercept`` at age
+#: 60 for a White person in quintile 5, ``age_log_odds_per_year * (min(age, 85) - 60)``, an
+#: odds ratio per quintile step and odds ratios by *recorded* ethnic group (less positive
+#: answers from Asian and other minority ethnic respondents, as in the survey's results).
+EXPERIENCE: dict = {
+    "provider_cancellations": {
+        "mean_reference": 0.25,
+        "rr_by_locality": {"Tendring Coast": 1.8, "East Suffolk Coast": 1.5},
+        "nb_shape": 1.0,
+    },
+    "gp_experience": {
+        "min_age": 16,
+        "response": {
+            "intercept": -0.4,
+            "age_log_odds_per_year": 0.02,
+            "max_age": 80,
+            "or_per_quintile_step": 0.85,
+            "ethnicity_odds_ratios": {
+                "Asian": 0.7,
+                "Black": 0.7,
+                "Mixed": 0.7,
+                "Other": 0.7,
+                "Not stated": 0.5,
+            },
+        },
+        "good": {
+            "intercept": 1.5,
+            "age_log_odds_per_year": 0.015,
+            "max_age": 85,
+            "or_per_quintile_step": 0.92,
+            "ethnicity_odds_ratios": {
+                "Asian": 0.6,
+                "Black": 0.75,
+                "Mixed": 0.7,
+                "Other": 0.7,
+                "Not stated": 0.8,
+            },
+        },
+    },
 }
 
 # --- Outcomes ------------------------------------------------------------------------
@@ -542,7 +635,9 @@ ACCESS: dict = {
 #: probability ``1 - exp(-rate)`` with the same form. Rate ratios for *true* disease, male
 #: sex, per IMD quintile step, and for treatment (protective). OHID Fingertips: ~10 CVD
 #: emergency admissions and ~2.5 CVD deaths per 1,000 a year in England (older
-#: catchments more).
+#: catchments more). ``premature_cvd_death`` is derived, not drawn: a CVD death of a person
+#: aged under ``PREMATURE_AGE`` at the start of the year (OHID's under-75 mortality), so its
+#: inequalities are those of ``cvd_death`` among people under 75.
 OUTCOMES: dict = {
     "cvd_admissions": {
         "rate_at_60": 0.0038,
@@ -582,4 +677,16 @@ OUTCOMES: dict = {
             "anticoagulant": 0.75,
         },
     },
+    "premature_cvd_death": {"derived": "cvd_death AND age < 75", "age_under": 75},
 }
+#: Deaths under this age (at the start of the year) are premature (OHID: under-75 mortality).
+PREMATURE_AGE = 75
+
+# --- Standard population (for the truth's age-standardised figures) ------------------
+#: The 2013 European Standard Population in the 19 five-year bands 0-4 .. 85-89, 90+
+#: (Eurostat 2013), as the book standardises (``healthgap.stats.ESP2013``; the data layer
+#: cannot import stats, and tests check the two agree).
+ESP2013_WEIGHTS: tuple[int, ...] = (
+    5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000,
+    7000, 6500, 6000, 5500, 5000, 4000, 2500, 1500, 1000,
+)  # fmt: skip

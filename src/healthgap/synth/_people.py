@@ -19,6 +19,8 @@ __all__ = [
     "draw_from_table",
     "demography",
     "lifestyle",
+    "smoking_probabilities",
+    "condition_probability",
     "true_conditions",
     "detection_probability",
     "recorded_conditions",
@@ -128,20 +130,8 @@ def lifestyle(rng: np.random.Generator, people: dict[str, np.ndarray]) -> None:
     .. [2] NHS England, "Health Survey for England 2021" (BMI).
     """
     age, step = people["age"], people["step"]
-    male = (~people["female"]).astype(np.float64)
     sm = P.SMOKING
-    over40 = age - 40.0
-    lps = [np.zeros(len(age))]
-    for key in ("ex", "current"):
-        c = sm[key]
-        lps.append(
-            c["intercept"]
-            + c["male"] * male
-            + np.log(c["or_per_quintile_step"]) * step
-            + c["log_odds_per_year_over_40"] * np.maximum(over40, 0.0)
-        )
-    probs = np.exp(np.stack(lps, axis=1))
-    smoking = categorical(rng, probs)
+    smoking = categorical(rng, smoking_probabilities(people))
     people["smoking"] = np.where(age < sm["min_age"], 0, smoking)
 
     b = P.BMI
@@ -155,6 +145,29 @@ def lifestyle(rng: np.random.Generator, people: dict[str, np.ndarray]) -> None:
     median = np.where(age >= 18, adult, np.minimum(child, adult))
     bmi = median * np.exp(rng.normal(0.0, b["log_sd"], len(age)))
     people["bmi"] = np.round(np.clip(bmi, 10.0, 90.0), 1)
+    people["bmi_median"] = median
+
+
+def smoking_probabilities(people: dict[str, np.ndarray]) -> np.ndarray:
+    """Unnormalised probabilities (n, 3) of never, ex and current smoking (multinomial logit).
+
+    Rows need not sum to 1 (divide by the row sum); :func:`lifestyle` sets everyone under
+    ``P.SMOKING["min_age"]`` to never.
+    """
+    age, step = people["age"], people["step"]
+    male = (~people["female"]).astype(np.float64)
+    sm = P.SMOKING
+    over40 = age - 40.0
+    lps = [np.zeros(len(age))]
+    for key in ("ex", "current"):
+        c = sm[key]
+        lps.append(
+            c["intercept"]
+            + c["male"] * male
+            + np.log(c["or_per_quintile_step"]) * step
+            + c["log_odds_per_year_over_40"] * np.maximum(over40, 0.0)
+        )
+    return np.exp(np.stack(lps, axis=1))
 
 
 def _condition_lp(name: str, people: dict[str, np.ndarray], true: dict[str, np.ndarray]) -> np.ndarray:
@@ -187,8 +200,12 @@ def _condition_lp(name: str, people: dict[str, np.ndarray], true: dict[str, np.n
     return lp
 
 
-def true_conditions(rng: np.random.Generator, people: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def true_conditions(
+    rng: np.random.Generator, people: dict[str, np.ndarray], *, keep: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
     """True disease status for each condition, in ``P.CONDITION_ORDER``.
+
+    ``keep``: a dict whose keys name conditions; their probabilities are stored in it.
 
     References
     ----------
@@ -199,10 +216,19 @@ def true_conditions(rng: np.random.Generator, people: dict[str, np.ndarray]) -> 
     """
     true: dict[str, np.ndarray] = {}
     for name in P.CONDITION_ORDER:
-        lp = _condition_lp(name, people, true)
-        p = np.where(people["age"] >= P.CONDITION_MODELS[name]["min_age"], logistic(lp), 0.0)
+        p = condition_probability(name, people, true)
         true[name] = rng.random(len(p)) < p
+        if keep is not None and name in keep:
+            keep[name] = p
     return true
+
+
+def condition_probability(
+    name: str, people: dict[str, np.ndarray], true: dict[str, np.ndarray]
+) -> np.ndarray:
+    """P(truly has ``name``) of each person, given the conditions generated before it in ``true``."""
+    lp = _condition_lp(name, people, true)
+    return np.where(people["age"] >= P.CONDITION_MODELS[name]["min_age"], logistic(lp), 0.0)
 
 
 def detection_probability(name: str, *, imd_quintile: np.ndarray, ethnicity: np.ndarray) -> np.ndarray:

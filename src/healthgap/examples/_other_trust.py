@@ -10,13 +10,12 @@ no map boundaries. ``data/examples/other_trust.yml`` maps it onto the contract.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from healthgap.config import project_root
+from healthgap.examples._common import copy_config, out_dir_of
 
 __all__ = ["write_other_trust", "other_trust_frame", "OTHER_TRUST_COLUMNS", "LETTERS_BY_GROUP"]
 
@@ -119,13 +118,9 @@ def write_other_trust(out_dir: str | Path, *, n: int = 20_000, seed: int = 11) -
     """
     from healthgap import synth
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = out_dir_of(out_dir)
     people, _truth = synth.generate(n, seed=seed)
     path = out / "other_trust.csv"
     other_trust_frame(people, seed=seed).write_csv(path)
-    config = project_root() / "data" / "examples" / "other_trust.yml"
-    target = out / "other_trust.yml"
-    if config.is_file() and config.resolve() != target.resolve():
-        shutil.copyfile(config, target)
+    copy_config("other_trust", out)
     return path

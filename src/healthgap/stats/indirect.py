@@ -1,0 +1,183 @@
+"""Indirectly standardised ratios (observed / expected events) with exact or Byar's limits.
+
+Units (e.g. GP practices) are compared after their age and sex mix: each unit's expected
+events are its population in every stratum (age band x sex, ...) times the reference rate
+of that stratum, so a ratio above 1 means more events than the reference rates would give
+the unit's own people. The ratios go on a funnel plot with
+:func:`healthgap.stats.funnel_limits` and :func:`healthgap.stats.funnel_flag`
+(``kind="ratio"``, the expected events on the x axis).
+
+References
+----------
+.. [1] Breslow NE, Day NE. Statistical methods in cancer research, volume II: the design
+   and analysis of cohort studies. Lyon: IARC; 1987 (indirect standardisation, Byar's method).
+.. [2] Public Health England. Technical Guide: Confidence Intervals. 2018;
+   PHEindicatormethods ``calculate_ISRatio``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from ._ci import poisson_lower, poisson_method, poisson_upper
+from ._common import (
+    Frame,
+    as_lazy,
+    by_list,
+    check_columns,
+    check_confidence,
+    check_multiplier,
+    count_checks,
+    engine_for,
+    raise_count_problems,
+)
+
+__all__ = [
+    "isr",
+    "EXPECTED",
+    "NOTE_NO_EXPECTED",
+    "NO_STRATA",
+    "MISSING_REFERENCE",
+    "REFERENCE_WITHOUT_POPULATION",
+    "REFERENCE_DUPLICATES",
+]
+
+#: Name of the expected-events column of :func:`isr`.
+EXPECTED = "expected"
+NOTE_NO_EXPECTED = "no expected events (no people in strata with reference events)"
+NO_STRATA = "isr(): strata must name at least one column (e.g. ['age_band', 'sex']), got {value!r}."
+MISSING_REFERENCE = (
+    "isr(): {n} stratum/strata of the data have no row in the reference (first: {example}). Give "
+    "the reference events and population of every stratum the units have people in."
+)
+REFERENCE_WITHOUT_POPULATION = (
+    "isr(): {n} stratum/strata of the reference have zero population but the units have people "
+    "there (first: {example}); their reference rate is unknown."
+)
+REFERENCE_DUPLICATES = (
+    "isr(): the reference has {n} stratum/strata on more than one row (first: {example}); give "
+    "one row per stratum."
+)
+
+
+def _example(frame: pl.DataFrame, columns: Sequence[str]) -> str:
+    row = frame.row(0, named=True)
+    return ", ".join(f"{c}={row[c]!r}" for c in columns)
+
+
+def isr(
+    df: Frame,
+    *,
+    events: str,
+    population: str,
+    unit: str | Sequence[str],
+    strata: str | Sequence[str],
+    reference: Frame | None = None,
+    multiplier: float = 1,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Indirectly standardised ratio of each unit: observed / expected events.
+
+    Parameters
+    ----------
+    df : events and population per unit x stratum (rows sharing a unit and stratum are
+        summed; strata where a unit has nobody may be left out).
+    events, population : count columns.
+    unit : the unit column(s), e.g. ``"gp_practice"``.
+    strata : the standardisation column(s), e.g. ``["age_band", "sex"]``.
+    reference : the reference events and population per stratum (columns ``strata``,
+        ``events`` and ``population``, one row per stratum); ``None`` (default) takes the
+        whole of ``df`` as the reference (internal standardisation: the units' observed
+        and expected events then have the same total).
+    multiplier : 1 for a ratio (reference = 1), 100 for the "SMR x 100" convention.
+    confidence : two-sided confidence level.
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per unit: ``unit``, ``events`` (observed), ``expected``, ``population``,
+        ``value`` (observed / expected x ``multiplier``), ``lower_ci``, ``upper_ci``,
+        ``confidence``, ``statistic``, ``method`` ("Byars" from 10 events, "Exact
+        (chi-squared)" below), ``note`` (:data:`NOTE_NO_EXPECTED` when nothing is expected).
+
+    Notes
+    -----
+    E_u = Σ_s n_{u,s} O_s / N_s over the strata s (O_s, N_s the reference events and
+    population); ratio = O_u / E_u, with O_u's Poisson limits (exact below 10 events,
+    Byar's from 10, never below 0) divided by E_u. The expected events are treated as
+    known (PHEindicatormethods ``calculate_ISRatio``).
+
+    References
+    ----------
+    .. [1] Breslow NE, Day NE. Statistical methods in cancer research, vol II. IARC; 1987.
+    .. [2] PHEindicatormethods ``calculate_ISRatio``.
+    """
+    func = "isr"
+    confidence = check_confidence(confidence, func)
+    multiplier = check_multiplier(multiplier, func)
+    units, keys = by_list(unit), by_list(strata)
+    if not keys:
+        raise ValueError(NO_STRATA.format(value=strata))
+    lf = as_lazy(df, func)
+    check_columns(
+        lf.collect_schema(), [*units, *keys, events, population], func, numeric=[events, population]
+    )
+    cells = raise_count_problems(
+        lf.group_by([*units, *keys])
+        .agg(pl.col(events).sum(), pl.col(population).sum(), *count_checks([events, population]))
+        .collect(engine=engine_for(df)),
+        [events, population],
+        func,
+    )
+    if reference is None:
+        ref = cells.group_by(keys).agg(
+            pl.col(events).sum().alias("__ro"), pl.col(population).sum().alias("__rn")
+        )
+    else:
+        rlf = as_lazy(reference, func)
+        check_columns(rlf.collect_schema(), [*keys, events, population], func, numeric=[events, population])
+        ref = raise_count_problems(
+            rlf.group_by(keys)
+            .agg(
+                pl.col(events).sum().alias("__ro"),
+                pl.col(population).sum().alias("__rn"),
+                pl.len().alias("__rows"),
+                *count_checks([events, population]),
+            )
+            .collect(),
+            [events, population],
+            func,
+        )
+        twice = ref.filter(pl.col("__rows") > 1)
+        if twice.height:
+            raise ValueError(REFERENCE_DUPLICATES.format(n=twice.height, example=_example(twice, keys)))
+        ref = ref.drop("__rows")
+    joined = cells.join(ref, on=keys, how="left", nulls_equal=True)
+    n = pl.col(population).cast(pl.Float64)
+    missing = joined.filter(pl.col("__rn").is_null() & (n > 0))
+    if missing.height:
+        raise ValueError(MISSING_REFERENCE.format(n=missing.height, example=_example(missing, keys)))
+    orphan = joined.filter((pl.col("__rn") == 0) & (n > 0))
+    if orphan.height:
+        raise ValueError(REFERENCE_WITHOUT_POPULATION.format(n=orphan.height, example=_example(orphan, keys)))
+    rate = pl.when(pl.col("__rn") > 0).then(pl.col("__ro").cast(pl.Float64) / pl.col("__rn")).otherwise(0.0)
+    per_unit = joined.group_by(units).agg(
+        pl.col(events).sum(), (n * rate).sum().alias(EXPECTED), pl.col(population).sum()
+    )
+    o, e = pl.col(events), pl.col(EXPECTED)
+    ok = e > 0
+    out = per_unit.with_columns(
+        pl.when(ok).then(o.cast(pl.Float64) / e * multiplier).alias("value"),
+        pl.when(ok).then(poisson_lower(o, confidence) / e * multiplier).alias("lower_ci"),
+        pl.when(ok).then(poisson_upper(o, confidence) / e * multiplier).alias("upper_ci"),
+        pl.lit(confidence).alias("confidence"),
+        pl.lit("Indirectly standardised ratio" + ("" if multiplier == 1 else f" x {multiplier:g}")).alias(
+            "statistic"
+        ),
+        poisson_method(o).alias("method"),
+        pl.when(~ok).then(pl.lit(NOTE_NO_EXPECTED)).alias("note"),
+    )
+    cols = [*units, events, EXPECTED, population, "value", "lower_ci", "upper_ci"]
+    return out.select(*cols, "confidence", "statistic", "method", "note").sort(units, nulls_last=True)
