@@ -325,6 +325,10 @@ def test_choose_condition_and_absent_truth(people):
     assert choose_condition(relabelled, ["chd", "hypertension"], dimension=reversed_imd) == "hypertension"
     no_truth = people.select(pl.exclude("^true_.*$"))
     assert choose_condition(no_truth, ["hypertension", "af"]) is None
+    # a condition the config declares (not in the profile): its own true status, or none (was a ValueError)
+    declared = people.with_columns(pl.col("af").alias("depression"), pl.col("true_af").alias("true_depression"))
+    assert choose_condition(declared, ["depression"], dimension=imd) == "depression"
+    assert choose_condition(declared.drop("true_depression"), ["depression"], dimension=imd) is None
     with pytest.raises(ValueError, match="true_af"):
         label_bias(no_truth, condition="af", settings=ModelSettings(), dimensions=DIMS[:1], cache=False)
 

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from healthgap.config import Dimension, ModelSettings
-from healthgap.contract import CONDITIONS, TREATMENTS, truth_column
+from healthgap.contract import CONDITIONS, TREATMENTS, TRUTH_PREFIX, truth_column
 from healthgap.fairness._groups import groupings
 from healthgap.models import ModelResult, fit_cached
 from healthgap.stats import wilson_interval
@@ -73,7 +73,8 @@ def choose_condition(
     """
     lf = people.lazy() if isinstance(people, pl.DataFrame) else people
     schema = lf.collect_schema()
-    usable = [c for c in conditions if c in schema and truth_column(c) in schema]
+    # a condition the config declares (not in the profile) has its true status under the same prefix
+    usable = [c for c in conditions if c in schema and f"{TRUTH_PREFIX}{c}" in schema]
     if not usable:
         return None
     if dimension is None or dimension.name not in schema or len(usable) == 1 or len(dimension.order) < 2:
@@ -84,7 +85,7 @@ def choose_condition(
     level = pl.col(dimension.name).cast(pl.String)
 
     def recorded(c: str, at: str) -> pl.Expr:
-        return pl.col(c).filter(pl.col(truth_column(c)) & (level == at)).mean()
+        return pl.col(c).filter(pl.col(f"{TRUTH_PREFIX}{c}") & (level == at)).mean()
 
     gaps = (
         lf.select([(recorded(c, better) - recorded(c, worse)).alias(c) for c in usable])
