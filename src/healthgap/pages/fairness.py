@@ -748,7 +748,7 @@ class FairnessPage(Page):
             return None
         noun = plural_noun(dim.noun or group_noun(dim.label))
         sees = "sees" if dim.name in self.features else "does not see"
-        worse = f" the {'most disadvantaged' if dim.ordered and dim.disadvantaged else 'some'} {noun}"
+        worse = f" the most disadvantaged {noun}" if dim.ordered and dim.disadvantaged else f" some {noun}"
         return _markdown(
             f"A model that {sees} {lower_first(dim.label)} can still be calibrated overall but under-predict for"
             f"{worse}, if part of their extra risk is not captured by the features. Compare the two dots in "
