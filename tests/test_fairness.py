@@ -326,7 +326,9 @@ def test_choose_condition_and_absent_truth(people):
     no_truth = people.select(pl.exclude("^true_.*$"))
     assert choose_condition(no_truth, ["hypertension", "af"]) is None
     # a condition the config declares (not in the profile): its own true status, or none (was a ValueError)
-    declared = people.with_columns(pl.col("af").alias("depression"), pl.col("true_af").alias("true_depression"))
+    declared = people.with_columns(
+        pl.col("af").alias("depression"), pl.col("true_af").alias("true_depression")
+    )
     assert choose_condition(declared, ["depression"], dimension=imd) == "depression"
     assert choose_condition(declared.drop("true_depression"), ["depression"], dimension=imd) is None
     with pytest.raises(ValueError, match="true_af"):
@@ -347,7 +349,9 @@ def test_mitigation_leaves_out_a_group_without_both_classes(htn):
         )
 
     odd = replace(
-        htn, groups_train=relabel(htn.groups_train, train_quiet), groups_test=relabel(htn.groups_test, test_quiet)
+        htn,
+        groups_train=relabel(htn.groups_train, train_quiet),
+        groups_test=relabel(htn.groups_test, test_quiet),
     )
     dim = replace(DEFAULT_DIMENSIONS["imd_quintile"], order=("1", "2", "3", "4", "5", "6"))
     m = mitigate(odd, dimension=dim, n_boot=10)

@@ -241,7 +241,9 @@ def test_group_figure_and_the_skips(page):
     assert "under-predict for some sexes, if part" in html_of(page.calibration_paragraph())
     page.audit = None
     page.groups = None
-    assert f"{SKIPPED} equity dimension with two or more groups" in html_of(FairnessPage.group_figure(page, 0))
+    assert f"{SKIPPED} equity dimension with two or more groups" in html_of(
+        FairnessPage.group_figure(page, 0)
+    )
 
 
 def test_group_paragraph_words_any_dimension(page):
@@ -433,7 +435,11 @@ def test_groups_of_names_the_groups_of_a_dimension():
 
 def test_mitigation_text_and_sample_text(page):
     page.mitigation = SimpleNamespace(
-        dimension="imd_quintile", dimension_label="Deprivation (IMD quintile)", sample=5000, seed=7, left_out=()
+        dimension="imd_quintile",
+        dimension_label="Deprivation (IMD quintile)",
+        sample=5000,
+        seed=7,
+        left_out=(),
     )
     page.strategies = {
         "balanced": strategy(cases=645),
@@ -474,7 +480,9 @@ def test_mitigation_text_and_sample_text(page):
         "without the outcome."
     )
     assert page.sample_text() == "" and page.capacity_paragraph() is None
-    assert "equity dimension whose groups the mitigations can be fitted to" in html_of(page.mitigation_figure())
+    assert "equity dimension whose groups the mitigations can be fitted to" in html_of(
+        page.mitigation_figure()
+    )
     page.mitigation_problem = None
     assert "equity dimension with more than one group" in html_of(page.mitigation_figure())
 

@@ -196,7 +196,10 @@ def test_performance_and_details(card):
     )
     details = dict(card.details().iter_rows())
     assert "at least 35 people per leaf" in details["Model"]
-    assert details["Predicts"] == "Each person's risk of at least one CVD admission during the year (column cvd_admissions)"
+    assert (
+        details["Predicts"]
+        == "Each person's risk of at least one CVD admission during the year (column cvd_admissions)"
+    )
     assert details["Features"] == "age, systolic blood pressure"
     assert details["Protected characteristics"] == "Not used as features: ethnic group"
     assert details["Operating point"] == "Flag the top 5% of predicted risk (cut-off 8.12% risk)"
@@ -204,7 +207,9 @@ def test_performance_and_details(card):
     assert 'id="model-card-details"' in html_of(card.details_table())
     assert card.target_phrase == "at least one CVD admission during the year"
     card.fairness.problem = "no outcome"
-    assert card.performance_text().startswith("No model could be fitted") and card.target_phrase == "the outcome"
+    assert (
+        card.performance_text().startswith("No model could be fitted") and card.target_phrase == "the outcome"
+    )
     assert "usable model outcome" in html_of(card.details_table())
 
 

@@ -83,7 +83,9 @@ def test_split_sentence_says_a_rounded_number_of_people_is_about():
 
 def test_protected_sentence_names_the_dimensions_by_their_labels():
     text = protected_sentence(["Sex", "Education level"], exclude_protected=True)
-    assert text.startswith("**Protected characteristics are not features.** Sex and education level are left out")
+    assert text.startswith(
+        "**Protected characteristics are not features.** Sex and education level are left out"
+    )
     assert "cannot use them directly; it can still learn them *indirectly*" in text
     one = protected_sentence(["Sex"], exclude_protected=True)
     assert "Sex is left out of the model" in one and "cannot use it directly" in one
@@ -97,7 +99,9 @@ def test_ties_sentence_says_why_the_cut_off_flags_fewer():
     row = {"train_flagged": 40, "train_wanted": 70}
     assert ties_sentence(row, top="5%", exact=(70, 70)) is None  # no ties: no sentence
     text = ties_sentence(row, top="5%", exact=(41, 70))
-    assert text is not None and text.startswith("No cut-off flags exactly the top 5%: people tied at the cut-off")
+    assert text is not None and text.startswith(
+        "No cut-off flags exactly the top 5%: people tied at the cut-off"
+    )
     assert "it flags about 40 people in the training set instead of about 70." in text
     suppressed = ties_sentence({"train_flagged": None, "train_wanted": 70}, top="5%", exact=(3, 70))
     assert suppressed is not None and "fewer people in the training set than that share" in suppressed
