@@ -274,7 +274,16 @@ def discrimination_sentence(performance: Published, *, share: float | None) -> s
     better = (
         "better than"
         if auc["lower_ci"] > auc_lr["upper_ci"]
-        else ("worse than" if auc["upper_ci"] < auc_lr["lower_ci"] else "about the same as")
+        else (
+            "worse than"
+            if auc["upper_ci"] < auc_lr["lower_ci"]
+            # overlapping intervals: "about the same" only when the two AUROCs are close as printed
+            else (
+                "about the same as"
+                if abs(auc["value"] - auc_lr["value"]) < 0.01
+                else "not clearly different from"
+            )
+        )
     )
     return (
         f"The gradient-boosted model has an AUROC of {num(auc['value'], 3)} "
