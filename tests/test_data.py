@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from healthgap.config import load_config
 from healthgap.contract import CONTRACT
 from healthgap.data import DataError, load, resolve_dimensions, validate
+from healthgap.errors import ConfigError
 
 
 def setup_case(
@@ -480,19 +481,22 @@ def test_custom_dimension_levels_from_the_data_sort_as_numbers(tmp_path, make_pe
     assert resolved.dimension("band").order == tuple(str(i) for i in range(12))
 
 
-def test_one_level_dimension_and_follow_up_features_warn(tmp_path, make_people):
-    from healthgap._validation import FEW_LEVELS, FOLLOW_UP_FEATURE
+def test_one_level_dimension_warns(tmp_path, make_people):
+    from healthgap._validation import FEW_LEVELS
 
     people = make_people().with_columns(pl.lit("x").alias("site"))
-    config = setup_case(
-        tmp_path,
-        people,
-        equity={"dimensions": ["sex", {"name": "site", "label": "Site"}]},
-        model={"features": ["age", "missed_appointments"]},
-    )
+    config = setup_case(tmp_path, people, equity={"dimensions": ["sex", {"name": "site", "label": "Site"}]})
     report = validate(config)
     assert FEW_LEVELS.format(where="equity.dimensions[1]", name="site", n=1) in report.warnings
-    assert FOLLOW_UP_FEATURE.format(name="missed_appointments", target="cvd_admissions") in report.warnings
+
+
+def test_a_follow_up_feature_is_an_error_naming_it_and_the_fix(tmp_path, make_people):
+    from healthgap.config._parse import FEATURE_FOLLOW_UP
+
+    with pytest.raises(ConfigError) as err:
+        setup_case(tmp_path, make_people(), model={"features": ["age", "missed_appointments"]})
+    assert FEATURE_FOLLOW_UP.format(name="missed_appointments", target="cvd_admissions") in str(err.value)
+    assert "Fix: remove it from model.features" in str(err.value)
 
 
 def test_a_listed_measure_must_be_in_the_data_and_truth_of_any_flag(tmp_path, make_people):

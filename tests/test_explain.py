@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
 
 from healthgap.config import DEFAULT_DIMENSIONS, DisclosureSettings, ModelSettings
-from healthgap.explain import GAP_TOO_FEW, explain, sample_rows, shap_values
+from healthgap.explain import GAP_TOO_FEW, Explanation, explain, sample_rows, shap_values
 from healthgap.models import fit
 
 N = 25_000
@@ -100,3 +102,71 @@ def test_small_groups_are_exact_and_a_tiny_gap_is_not_split(result):
     tiny = explain(result, dimensions=DIMS, sample=20, n_boot=10)
     assert tiny.gap.height == 0 and tiny.gap_problem == GAP_TOO_FEW
     assert tiny.gap_groups == ("1 (most deprived)", "5 (least deprived)")
+
+
+# --- means that are counts in disguise (issue 11, item 2) -----------------------------------------
+
+
+def test_few_valued_columns_come_with_their_level_counts(result, explanation):
+    from healthgap.explain import DISCRETE_VALUES, LEVEL_KEYS
+
+    rows = sample_rows(result.X_test.shape[0], size=1500, seed=result.settings.seed)
+    values, _ = shap_values(result, result.X_test[rows])
+    for j, f in enumerate(result.features):
+        distinct = np.unique(np.round(values[:, j], 12)).size
+        assert (f in explanation.discrete) == (2 <= distinct <= DISCRETE_VALUES)
+    levels = explanation.levels
+    assert levels.columns == [*LEVEL_KEYS, "level", "count"]
+    for name in explanation.discrete:
+        if name == "(total)":
+            continue
+        by_sex = levels.filter(
+            (pl.col("table") == "by_group") & (pl.col("dimension") == "sex") & (pl.col("feature") == name)
+        )
+        sizes = explanation.by_group.filter((pl.col("dimension") == "sex") & (pl.col("feature") == name))
+        assert by_sex["count"].sum() == sizes["n"].sum()  # every person counted once
+
+
+def test_recompute_means_from_published_level_counts():
+    from healthgap.explain import level_means
+
+    # two values, a = 0.48094 and b = -0.46077: 2 of 30 people at a (the attack of issue 11, item 2)
+    levels = pl.DataFrame(
+        {
+            "table": ["by_group"] * 2,
+            "dimension": ["age_band"] * 2,
+            "group": ["10-14"] * 2,
+            "feature": ["systolic_bp"] * 2,
+            "bin": [-1, -1],
+            "side": ["", ""],
+            "level": [0.48094, -0.46077],
+            "count": [None, 30],  # 2 suppressed (1-7), 28 rounded to 30
+        }
+    )
+    means = level_means(levels)
+    assert means["mean"].to_list() == [None]  # a suppressed count: no mean at all
+    published = levels.with_columns(count=pl.Series([10, 20]))  # e.g. 12 and 18, rounded
+    mean = level_means(published)["mean"].item()
+    assert mean == pytest.approx((10 * 0.48094 + 20 * -0.46077) / 30)
+    e = Explanation(
+        sample=30, seed=1, base_value=0.0, importance=pl.DataFrame(), by_group=pl.DataFrame(),
+        gap=pl.DataFrame(), dependence=pl.DataFrame(), gap_dimension="", gap_groups=None,
+        gap_problem=None, additivity_error=0.0, levels=levels, discrete=("systolic_bp",),
+    )  # fmt: skip
+    frame = pl.DataFrame(
+        {"dimension": ["age_band", "age_band"], "group": ["10-14", "15-19"], "feature": ["systolic_bp"] * 2,
+         "n": [30, 30], "value": [-0.39799, 0.1]}
+    )  # fmt: skip
+    out = e.recompute(frame, table="by_group", levels=levels)
+    assert out["value"].to_list() == [None, 0.1]  # exact mean gone; a group without counts keeps its own
+    assert out["suppressed"].to_list() == [True, False]
+    assert e.recompute(frame, table="by_group", levels=published)["value"][0] == pytest.approx(mean)
+
+
+def test_gap_puts_the_disadvantaged_end_first(result):
+    flipped = replace(DIMS[0], order=tuple(reversed(DIMS[0].order)), disadvantaged="last")
+    e = explain(result, dimensions=[flipped, *DIMS[1:]], n_boot=10, disadvantaged="last")
+    assert e.gap_groups == ("1 (most deprived)", "5 (least deprived)")
+    plain = explain(result, dimensions=DIMS, n_boot=10)
+    total = lambda x: x.gap.filter(pl.col("feature") == "(total)")["value"].item()  # noqa: E731
+    assert total(e) == pytest.approx(total(plain), abs=1e-12)

@@ -316,11 +316,58 @@ def test_label_bias_detects_injected_underdiagnosis(people, truth):
 
 
 def test_choose_condition_and_absent_truth(people):
-    assert choose_condition(people, ["chd", "hypertension"]) == "hypertension"
+    imd = DEFAULT_DIMENSIONS["imd_quintile"]
+    assert choose_condition(people, ["chd", "hypertension"], dimension=imd) == "hypertension"
+    assert choose_condition(people, ["chd", "hypertension"]) == "chd"  # no dimension to compare: the first
+    # any ordered dimension: the same fifths read the other way round, disadvantaged last
+    reversed_imd = replace(imd, name="fifth", order=tuple(reversed(imd.order)), disadvantaged="last")
+    relabelled = people.with_columns(pl.col("imd_quintile").alias("fifth"))
+    assert choose_condition(relabelled, ["chd", "hypertension"], dimension=reversed_imd) == "hypertension"
     no_truth = people.select(pl.exclude("^true_.*$"))
     assert choose_condition(no_truth, ["hypertension", "af"]) is None
+    # a condition the config declares (not in the profile): its own true status, or none (was a ValueError)
+    declared = people.with_columns(
+        pl.col("af").alias("depression"), pl.col("true_af").alias("true_depression")
+    )
+    assert choose_condition(declared, ["depression"], dimension=imd) == "depression"
+    assert choose_condition(declared.drop("true_depression"), ["depression"], dimension=imd) is None
     with pytest.raises(ValueError, match="true_af"):
         label_bias(no_truth, condition="af", settings=ModelSettings(), dimensions=DIMS[:1], cache=False)
+
+
+def test_mitigation_leaves_out_a_group_without_both_classes(htn):
+    # issue 11, item 13: fairlearn stops with "Degenerate labels for sensitive feature value ..." when a
+    # group of the training set has nobody with the outcome; the group is left out, with its label
+    train_quiet = np.flatnonzero(~htn.y_train)[:40]
+    test_quiet = np.flatnonzero(~htn.y_test)[:20]
+
+    def relabel(frame: pl.DataFrame, rows: np.ndarray) -> pl.DataFrame:
+        mark = np.zeros(frame.height, dtype=bool)
+        mark[rows] = True
+        return frame.with_columns(
+            imd_quintile=pl.when(pl.Series(mark)).then(pl.lit("6")).otherwise(pl.col("imd_quintile"))
+        )
+
+    odd = replace(
+        htn,
+        groups_train=relabel(htn.groups_train, train_quiet),
+        groups_test=relabel(htn.groups_test, test_quiet),
+    )
+    dim = replace(DEFAULT_DIMENSIONS["imd_quintile"], order=("1", "2", "3", "4", "5", "6"))
+    m = mitigate(odd, dimension=dim, n_boot=10)
+    assert m.left_out == ("6",)
+    assert "6" not in m.by_group["group"].to_list()
+    assert m.overall["people"].max() == htn.y_test.shape[0] - 20  # the group's people are left out
+
+
+def test_mitigation_refuses_a_dimension_with_fewer_than_two_fittable_groups(htn):
+    from healthgap.fairness import NotMitigable
+
+    quiet = np.where(htn.y_train, "a", "b")  # every group holds one class only
+    odd = replace(htn, groups_train=htn.groups_train.with_columns(sex=pl.Series(quiet)))
+    with pytest.raises(NotMitigable) as err:
+        mitigate(odd, dimension=DEFAULT_DIMENSIONS["sex"], n_boot=10)
+    assert "both with and without the outcome" in err.value.why
 
 
 def test_mitigation_reduces_targeted_disparity(htn):
@@ -380,7 +427,9 @@ def test_mitigation_intervals_match_a_replicate_by_replicate_bootstrap():
                 tpr = [
                     np.sum(w * (y & flag & (codes == j))) / np.sum(w * (y & (codes == j))) for j in range(k)
                 ]
-                tp, fp = np.sum(w * (y & flag)) / np.sum(w * y), np.sum(w * (~y & flag)) / np.sum(w * ~y)
+                kept = codes >= 0  # people with no group are out of the comparison, as in the estimates
+                tp = np.sum(w * (kept & y & flag)) / np.sum(w * (kept & y))
+                fp = np.sum(w * (kept & ~y & flag)) / np.sum(w * (kept & ~y))
                 ba[s].append((tp + 1 - fp) / 2)
                 top, bottom = (position[e] for e in ends[s])
                 gap[s].append(tpr[top] - tpr[bottom])

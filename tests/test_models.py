@@ -265,3 +265,62 @@ def test_cache_computes_once_when_chapters_ask_at_the_same_time(tmp_path):
         t.join()
     assert len(calls) == 1
     assert results == [{"value": 1}] * 3
+
+
+# --- models sized to the data; the cut-off never flags more than the share -------------------------
+
+
+def test_leaf_size_scales_with_the_training_set():
+    from healthgap.models import leaf_size, train_size
+
+    assert leaf_size(None) == 500 and leaf_size(175_000) == 500  # the default book: unchanged
+    assert leaf_size(14_000) == 500  # 700 would be larger: capped
+    assert leaf_size(1_140) == 57  # a twentieth: a tree can split 1,140 people into 8 leaves
+    assert leaf_size(60) == 5
+    assert train_size(2003, 0.3) == 1402 and train_size(250_000, 0.3) == 175_000
+
+
+def test_cut_off_never_flags_more_than_the_share():
+    from healthgap.models import cut_off
+
+    risk = np.array([0.9, 0.8, 0.7, 0.7, 0.7, 0.7, 0.2, 0.1, 0.1, 0.1])
+    assert cut_off(risk, 0.2) == 0.8  # no tie at the boundary: the top 2
+    # the top 30% would cut through four people tied at 0.7: flag the two above them instead
+    assert cut_off(risk, 0.3) == 0.8 and (risk >= cut_off(risk, 0.3)).sum() == 2
+    assert (risk >= cut_off(risk, 0.05)).sum() == 0  # a share below one person flags nobody
+    tied = np.full(20, 0.3)
+    assert (tied >= cut_off(tied, 0.05)).sum() == 0  # everyone tied: nobody rather than everyone
+    rng = np.random.default_rng(3)
+    p = rng.random(175_000)
+    assert cut_off(p, 0.05) == np.quantile(p, 0.95, method="higher")  # no ties: the training quantile
+
+
+def test_settings_for_takes_the_baseline_measures(tmp_path):
+    import yaml
+
+    from healthgap.config import load_config
+    from healthgap.models import labels_of, settings_for
+    from tests.conftest import DEFAULT_YML
+
+    raw = yaml.safe_load(DEFAULT_YML.read_text(encoding="utf-8"))
+    raw["data"] = {"path": "x.parquet", "truth": None, "boundaries": None}
+    raw["model"].pop("features")
+    (tmp_path / "c.yml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    config = load_config(tmp_path / "c.yml")
+    s = settings_for(config)
+    assert s.features[0] == "age" and "missed_appointments" not in s.features  # a follow-up measure
+    assert "cvd_admissions" not in s.features and "cvd_death" not in s.features  # outcomes
+    assert {"hypertension", "statin", "systolic_bp"} <= set(s.features)
+    assert labels_of(config)["imd_quintile"] == "Deprivation (IMD quintile)"
+    assert labels_of(config)["cvd_admissions"] == "CVD emergency admissions"
+
+
+def test_a_small_population_gets_many_distinct_risks(people):
+    # on 1,140-odd training people a fixed 500-person leaf left a handful of distinct risks, so the
+    # "top 5%" flagged a fifth of the people; leaves sized to the data rank people apart
+    small = people.head(1_630)
+    r = fit(small, settings=ModelSettings(target="hypertension"), n_boot=5)
+    assert r.leaf == len(r.y_train) // 20
+    flagged = (r.risk_train["boosted"] >= r.threshold()).mean()
+    assert flagged <= 0.05 and flagged > 0.04
+    assert np.unique(r.risk_train["boosted"]).size > 100

@@ -5,12 +5,12 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from healthgap.config import DisclosureSettings
+from healthgap.config import DEFAULT_DIMENSIONS, Dimension, DisclosureSettings
 from healthgap.disclosure import publish
 from healthgap.explain import GAP_NO_DIMENSION, GAP_TOO_FEW, Explanation
 from healthgap.pages.explanations import (
     LABEL_BIAS_REF,
-    NO_GAP_INTRO,
+    NO_ENDS,
     ExplanationsPage,
     additivity_sentence,
     gap_intro_sentence,
@@ -24,6 +24,15 @@ from tests.pages.conftest import build_page, html_of
 from tests.pages.test_models_runtime import NO_MODEL_NOTE, model_cache  # noqa: F401
 
 SETTINGS = DisclosureSettings()
+IMD = DEFAULT_DIMENSIONS["imd_quintile"]
+EDUCATION = Dimension(
+    "education", "Education level", ("1", "2", "3", "4"), {"1": "Some high school", "4": "College"}, "4",
+    noun="education level", ordered=True, disadvantaged="first",
+)  # fmt: skip
+ENDS = (
+    "the most disadvantaged deprivation fifth (1, most deprived)",
+    "the least disadvantaged deprivation fifth (5, least deprived)",
+)
 
 
 def _importance(labels: list[str], values: list[float]) -> pl.DataFrame:
@@ -41,26 +50,27 @@ def _gap(total: tuple[float, float, float], *parts: tuple[str, float, float, flo
 # -- sentences ---------------------------------------------------------------------------------
 def test_importance_sentence_names_the_top_three():
     frame = _importance(["Age", "Systolic blood pressure", "CKD stage", "BMI"], [0.6, 0.1, 0.05, 0.01])
-    assert importance_sentence(frame, sample=2000) == (
-        "Across the 2,000 people explained, the features that move predictions most are age, "
+    assert importance_sentence(frame, sample="about 2,000") == (
+        "Across the people explained (about 2,000), the features that move predictions most are age, "
         "systolic blood pressure and CKD stage."
     )
-    assert importance_sentence(frame.head(2), sample=2000) == ""
+    assert importance_sentence(frame.head(2), sample="20").endswith("are age and systolic blood pressure.")
+    assert importance_sentence(frame.head(0), sample="20").startswith("No feature's contribution")
 
 
 def test_importance_sentence_names_features_that_never_change_a_prediction():
     one = _importance(["Age", "BMI", "Statin", "Heart failure"], [0.6, 0.1, 0.05, 0.0])
-    assert importance_sentence(one, sample=500).endswith(
-        " Heart failure never changes a prediction: the model's trees only split groups of at least 500 "
+    assert importance_sentence(one, sample="500", leaf=70).endswith(
+        " Heart failure never changes a prediction: the model's trees only split groups of at least 70 "
         "people, and in the training set too few people have it for such a split to help."
     )
     three = _importance(
         ["Age", "BMI", "Statin", "Heart failure", "PAD", "Anticoagulant"], [0.6, 0.1, 0.05, 0, 0, 0]
     )
     assert " Heart failure, PAD and anticoagulant never change a prediction:" in importance_sentence(
-        three, sample=9
+        three, sample="9", leaf=500
     )
-    assert "too few people have them for" in importance_sentence(three, sample=9)
+    assert "too few people have them for" in importance_sentence(three, sample="9", leaf=500)
 
 
 def test_additivity_sentence():
@@ -78,42 +88,60 @@ def test_additivity_sentence():
     [
         (
             (0.3, 0.1, 0.5),
-            "The model does not see deprivation, yet it predicts higher risk in more deprived areas.",
+            "The model does not see deprivation (IMD quintile), yet it predicts higher risk in the more "
+            "disadvantaged deprivation fifths.",
         ),
         (
             (-0.3, -0.5, -0.1),
-            "The model does not see deprivation, yet it predicts lower risk in more deprived areas.",
+            "The model does not see deprivation (IMD quintile), yet it predicts lower risk in the more "
+            "disadvantaged deprivation fifths.",
         ),
         (
             (0.1, -0.1, 0.3),
-            "The model does not see deprivation; any difference it predicts between more and less deprived "
-            "areas comes through the features.",
+            "The model does not see deprivation (IMD quintile); any difference it predicts between more and "
+            "less disadvantaged deprivation fifths comes through the features.",
         ),
     ],
 )
 def test_gap_intro_sentence(total, intro):
-    assert gap_intro_sentence(_gap(total, ("Age", 0.1, 0.0, 0.2, None))) == intro
+    assert gap_intro_sentence(_gap(total, ("Age", 0.1, 0.0, 0.2, None)), dimension=IMD) == intro
+
+
+def test_gap_intro_names_any_ordered_dimension_by_its_own_words():
+    text = gap_intro_sentence(_gap((0.3, 0.1, 0.5), ("Age", 0.1, 0.0, 0.2, None)), dimension=EDUCATION)
+    assert text == (
+        "The model does not see education level, yet it predicts higher risk in the more disadvantaged "
+        "education levels."
+    )
+    assert "sees education level, and it predicts" in gap_intro_sentence(
+        _gap((0.3, 0.1, 0.5)), dimension=EDUCATION, sees=True
+    )
 
 
 def test_gap_intro_without_a_gap():
-    assert gap_intro_sentence(pl.DataFrame()) == NO_GAP_INTRO
+    assert gap_intro_sentence(pl.DataFrame(), dimension=IMD) == (
+        "The model does not see deprivation (IMD quintile); any difference it predicts between deprivation "
+        "fifths comes through the features."
+    )
+    assert gap_intro_sentence(pl.DataFrame(), dimension=None) == NO_ENDS
 
 
 def test_gap_sentence_when_the_gap_is_clear():
     gap = _gap((0.42, 0.3, 0.55), ("Age", -0.05, -0.1, 0.0, -0.12), ("Smoking status", 0.31, 0.2, 0.4, 0.74))
-    assert gap_sentence(gap, sample=20_000) == (
-        "The model's mean predicted log-odds is 0.42 higher in the most deprived fifth than in the least "
-        "deprived fifth (95% CI 0.30 to 0.55). The largest single contribution comes from smoking status "
-        "(0.31 log-odds, 74% of the gap)."
+    assert gap_sentence(gap, sample=20_000, ends=ENDS) == (
+        "The model's mean predicted log-odds is 0.42 higher in the most disadvantaged deprivation fifth (1, "
+        "most deprived) than in the least disadvantaged deprivation fifth (5, least deprived) (95% CI 0.30 "
+        "to 0.55). The largest single contribution comes from smoking status (0.31 log-odds, 74% of the gap)."
     )
 
 
 def test_gap_sentence_when_the_gap_could_be_chance():
     gap = _gap((-0.04, -0.2, 0.1), ("Age", 0.04, -0.09, 0.17, None))
-    text = gap_sentence(gap, sample=2000)
+    text = gap_sentence(gap, sample=2000, ends=ENDS, people="about 2,000")
     assert text.startswith(
-        "The model's mean predicted log-odds is 0.04 lower in the most deprived fifth than in the least "
-        "deprived fifth (95% CI -0.20 to 0.10; with this sample the gap could be due to chance)."
+        "The model's mean predicted log-odds is 0.04 lower in the most disadvantaged deprivation fifth (1, "
+        "most deprived) than in the least disadvantaged deprivation fifth (5, least deprived) (95% CI -0.20 "
+        "to 0.10; with this sample the gap could be due to chance)."
     )
     assert (
         "comes from age (0.04 log-odds; 95% CI -0.09 to 0.17, which includes no contribution at all, so even "
@@ -121,9 +149,14 @@ def test_gap_sentence_when_the_gap_could_be_chance():
     ) in text
     assert "of the gap" not in text
     assert text.endswith(
-        " The split uses the 2,000 people explained; a larger sample (the SHAP sample size setting in the "
-        "config file) narrows these intervals."
+        " The split uses the people explained (about 2,000); a larger sample (the SHAP sample size setting in "
+        "the config file) narrows these intervals."
     )
+
+
+def test_gap_sentence_leaves_out_a_suppressed_contribution():
+    gap = _gap((0.42, 0.3, 0.55), ("Age", None, None, None, None), ("BMI", 0.1, 0.05, 0.2, 0.2))
+    assert "comes from BMI (0.10 log-odds, 20% of the gap)" in gap_sentence(gap, sample=20_000, ends=ENDS)
 
 
 def _explanation(groups: tuple[str, str] | None, problem: str | None) -> Explanation:
@@ -159,7 +192,7 @@ def test_gap_sentence_without_a_gap_gives_the_note():
     assert (
         gap_sentence(pl.DataFrame(), sample=20, note="The gap cannot be split.") == "The gap cannot be split."
     )
-    assert gap_sentence(pl.DataFrame(), sample=20) == ""
+    assert gap_sentence(pl.DataFrame(), sample=20) == "The gap could not be split with the people explained."
 
 
 def test_shown_leaves_out_groups_too_small_to_publish():
@@ -213,54 +246,70 @@ def test_page_words_and_figures(page):
     assert page.additivity_text().startswith(
         "For every person explained, the contributions plus the base value"
     )
-    assert page.gap_text().startswith("The model's mean predicted log-odds is")
-    assert html_of(page.diagnosis_ref()) == ""
-    ids = ["importance", "gap-decomposition", "shap-by-deprivation", "dependence-1"]
-    figures = [
-        page.importance_figure(),
-        page.gap_figure(),
-        page.groups_figure(),
-        page.dependence_figure(0, ids[3]),
-    ]
+    assert page.sample_text == "about 120"
+    assert page.importance_text().startswith("Across the people explained (about 120)")
+    gap_text = page.gap_text()
+    assert gap_text.startswith(
+        "The figure below shows that split between the most disadvantaged deprivation fifth (1, most "
+        "deprived) and the least disadvantaged deprivation fifth (5, least deprived)."
+    ) or gap_text.startswith("The gap between")
+    ids = ["importance", "shap-by-deprivation", "dependence-1"]
+    figures = [page.importance_figure(), page.groups_figure(), page.dependence_figure(0, ids[2])]
     for figure, id in zip(figures, ids, strict=True):
         assert f'id="{id}"' in html_of(figure)
         assert (page.book.downloads / "explanations" / f"{id}.csv").is_file()
-    assert "shap-by-group.csv" in html_of(page.groups_download())
+    download = html_of(page.groups_download())
+    assert "shap-by-group.csv" in download and download.startswith("<p>The same averages")
+    assert "deprivation fifth" in html_of(page.groups_intro())
+    assert page.dependence_figure(99, "dependence-99") is None  # no such feature: nothing shown
+
+
+def test_gap_figure_on_a_large_enough_sample(page):
+    if not page.gap.height:
+        pytest.skip("the deprivation fifths of this small test set are too small")
+    figure = html_of(page.gap_figure())
+    assert 'id="gap-decomposition"' in figure
     gap = pl.read_csv(page.book.downloads / "explanations" / "gap-decomposition.csv")
     assert "(total)" not in gap.get_column("feature").to_list()
-    assert gap.get_column("value").is_sorted(descending=True)
-    assert "further features to show" in html_of(page.dependence_figure(99, "dependence-99"))
+    assert gap.get_column("value").drop_nulls().is_sorted(descending=True)
 
 
 def test_too_small_a_sample_skips_the_gap(small):
     assert small.gap.height == 0
-    assert "deprivation groups large enough to compare" in html_of(small.gap_figure())
-    assert small.gap_text().startswith(
-        "The gap between 1 (most deprived) and 5 (least deprived) cannot be split"
-    )
-    assert small.gap_intro() == NO_GAP_INTRO
+    assert "deprivation fifths large enough to compare" in html_of(small.gap_figure())
+    assert "The gap between 1 (most deprived) and 5 (least deprived) cannot be split" in small.gap_text()
+    assert small.gap_intro().startswith("The model does not see deprivation (IMD quintile)")
+    assert small.gap_caveat() is None
 
 
-def test_label_bias_pointer_only_when_the_check_runs(page_of):
-    page = page_of(ExplanationsPage, build_people(400))
-    page.models.__dict__["label_condition"] = "hypertension"  # what data with true status would give
-    assert html_of(page.diagnosis_ref()) == LABEL_BIAS_REF
-    page.models.__dict__["label_condition"] = None
-    assert html_of(page.diagnosis_ref()) == ""
+def test_label_bias_pointer_only_when_the_check_runs(page):
+    page.models.__dict__["label_bias"] = object()  # what data with true status would give
+    if page.gap.height:
+        assert LABEL_BIAS_REF.strip() in html_of(page.gap_caveat())
+    page.models.__dict__["label_bias"] = None
+    caveat = page.gap_caveat()
+    assert caveat is None or "@sec-fairness-label-bias" not in html_of(caveat)
+
+
+def test_without_an_ordered_dimension_the_gap_is_not_split(page_of):
+    bare = page_of(ExplanationsPage, build_people(400), equity={"dimensions": ["ethnicity", "sex"]})
+    assert bare.ends is None
+    assert bare.gap_intro() == NO_ENDS
+    assert "ordered equity dimension whose disadvantaged end is known" in html_of(bare.gap_figure())
+    assert bare.gap_text() and bare.gap_caveat() is None
+    assert "ethnic group" in html_of(bare.groups_intro())  # the heatmap falls back to another dimension
 
 
 def test_without_an_outcome_every_section_skips_back_to_the_note(page_of):
     people = build_people(200).drop("cvd_admissions", "cvd_death")
     bare = page_of(ExplanationsPage, people, target=False)
     assert "has no usable outcome for the model: model.target" in html_of(bare.skip_note())
-    sections = (
-        bare.importance_figure(),
-        bare.gap_figure(),
-        bare.groups_figure(),
-        bare.dependence_figure(0, "d"),
-    )
+    sections = (bare.importance_figure(), bare.gap_figure(), bare.dependence_figure(0, "d"))
     for section in sections:
         assert NO_MODEL_NOTE in html_of(section)
-    assert bare.groups_download() is None
-    assert bare.importance_text() == bare.additivity_text() == bare.gap_intro() == bare.gap_text() == ""
-    assert html_of(bare.diagnosis_ref()) == ""
+    assert bare.groups_download() is None and bare.gap_caveat() is None
+    assert bare.dependence_figure(1, "e") is None
+    # every inline value is a non-empty note (Quarto prints an empty inline value as code)
+    for inline in (bare.importance_text, bare.additivity_text, bare.gap_intro, bare.gap_text):
+        assert inline().strip()
+    assert html_of(bare.groups_intro()).strip() and bare.dependence_intro().strip()

@@ -228,16 +228,59 @@ def test_differences_compare_only_published_groups(page):
 # -- figures and tables ---------------------------------------------------------------------
 def test_group_figure_and_the_skips(page):
     page.audit = _exact_audit({"female": 1003, "male": 498})
-    markup = html_of(page.group_figure("sex", "fairness-sex"))
+    assert [d.name for d in page.shown] == ["sex"]  # the only dimension audited
+    markup = html_of(page.group_figure(0))
     assert 'id="fairness-sex"' in markup and "Share flagged, outcomes found and hit rate by sex" in markup
     assert "for each sex, the share of people flagged (top 5% of risk)" in markup
     csv = pl.read_csv(page.book.downloads / "fairness" / "fairness-sex.csv")
     assert set(csv["metric"]) == {"tpr", "ppv", "selection_rate"} and (csv["n"] % 5 == 0).all()
-    assert f"{SKIPPED} ethnicity column with more than one group" in html_of(
-        page.group_figure("ethnicity", "fairness-ethnicity")
+    assert page.group_figure(1) is None and page.group_paragraph(1) is None  # no second dimension
+    assert "two equity dimensions with two or more groups" in html_of(page.intersection_figure())
+    assert 'id="fairness-calibration"' in html_of(page.calibration_figure())  # by sex: the one audited
+    # sex has no disadvantaged end: "some sexes" (was "the some sexes")
+    assert "under-predict for some sexes, if part" in html_of(page.calibration_paragraph())
+    page.audit = None
+    page.groups = None
+    assert f"{SKIPPED} equity dimension with two or more groups" in html_of(
+        FairnessPage.group_figure(page, 0)
     )
-    assert "deprivation and ethnicity columns" in html_of(page.intersection_figure())
-    assert "deprivation column with more than one group" in html_of(page.calibration_figure())
+
+
+def test_group_paragraph_words_any_dimension(page):
+    # a dimension the book has never heard of, worded by its own noun and labels
+    from healthgap.config import Dimension
+
+    education = Dimension(
+        "education", "Education level", ("1", "2", "3", "4"), {"1": "Some high school", "4": "College"},
+        "4", noun="education level", ordered=True, disadvantaged="first",
+    )  # fmt: skip
+    page.dimensions = [education]
+    rows = [
+        {"dimension": "education", "group": g, "group_label": education.label_of(g), "metric": m, "value": v,
+         "n": 100, "order": i}
+        for i, g in enumerate(education.order)
+        for m, v in (("prevalence", 0.3 - 0.05 * i), ("tpr", 0.5))
+    ]  # fmt: skip
+    page.groups = published(rows)
+    page.differences = published(
+        [gap(dimension="education", highest_group="Some high school", lowest_group="3")]
+    )
+    text = html_of(page.group_paragraph(0))
+    assert text.startswith(
+        "The share of outcomes found ranges from 40.0% (education level 3) to 60.0% (Some high school)"
+    )
+    assert (
+        "The outcome is more common in the most disadvantaged education level (Some high school) (30.0%) "
+        "than in the least disadvantaged education level (College) (15.0%), so a fair model *should* flag "
+        "more people there; what matters for equal opportunity is whether the people who go on to have the "
+        "outcome are found equally often (@fig-fair-1)."
+    ) in text
+    for word in ("depriv", "fifth", "admitted", "ethnic"):
+        assert word not in text
+    page.differences = published([gap(dimension="sex")])  # no gap published for education
+    assert html_of(page.group_paragraph(0)).startswith(
+        "The share of outcomes found cannot be compared between education levels: fewer than two groups"
+    )
 
 
 def test_gaps_table_shows_shares_in_percent(page):
@@ -292,15 +335,17 @@ def with_label_bias(page):
 def test_label_bias_text_in_full(with_label_bias):
     assert with_label_bias.label_bias_text() == (
         "We trained the same kind of model to predict recorded hypertension, the condition whose recording "
-        "differs most by deprivation in this dataset. In the test set, 55.0% of people in the most deprived "
-        "fifth who truly have hypertension are diagnosed, against 74.0% in the least deprived fifth. The "
-        "model, flagging the top 5% of predicted risk, finds 18.7% of true cases in the most deprived fifth "
-        "(95% CI 16.7% to 20.7%) and 27.0% in the least deprived (95% CI 25.0% to 29.0%). Of the people who "
-        "have hypertension but were never diagnosed, it flags only 0.0%, against 22.4% of all true cases: "
-        "trained on the register, it has learnt to find people who are already known. Among its inputs are "
-        "prescriptions (statin and anticoagulant), which people receive only once they are diagnosed: as in "
-        "most models built from health records, records of care stand in for the illness, so people not yet "
-        "known to services rank low."
+        "differs most between the ends of deprivation (IMD quintile) in this dataset. In the test set, 55.0% "
+        "of people in the most disadvantaged deprivation fifth (1, most deprived) who truly have hypertension "
+        "are diagnosed, against 74.0% in the least disadvantaged deprivation fifth (5, least deprived). The "
+        "model, flagging the top 5% of predicted risk, finds 18.7% of true cases in the most disadvantaged "
+        "deprivation fifth (1, most deprived) (95% CI 16.7% to 20.7%) and 27.0% in the least disadvantaged "
+        "deprivation fifth (5, least deprived) (95% CI 25.0% to 29.0%). Of the people who have hypertension "
+        "but were never diagnosed, it flags only 0.0%, against 22.4% of all true cases: trained on the "
+        "register, it has learnt to find people who are already known. Among its inputs are prescriptions "
+        "(statin and anticoagulant), which people receive only once they are diagnosed: as in most models "
+        "built from health records, records of care stand in for the illness, so people not yet known to "
+        "services rank low."
     )
 
 
@@ -312,7 +357,7 @@ def test_label_bias_text_with_suppressed_values(with_label_bias):
     page.label_overall = _overall(0.224, None)
     text = page.label_bias_text()
     assert "are diagnosed, against" not in text
-    assert "cannot be compared between the most and the least deprived fifths" in text
+    assert "cannot be compared between the two ends of deprivation (IMD quintile)" in text
     assert "the model flags so few (fewer than 8) that the number cannot be published" in text
     page.label_overall = _overall(0.224, None, denominator=None)
     assert "Too few people with hypertension went undiagnosed to publish" in page.label_bias_text()
@@ -324,14 +369,22 @@ def test_label_bias_text_with_suppressed_values(with_label_bias):
 
 def test_label_bias_absent(page):
     page.label_bias = None
-    assert page.label_bias_text() == ""
+    assert page.label_bias_text() == (
+        "This dataset does not say who truly has a condition, so this check cannot be run on it."
+    )
+    assert page.label_bias_paragraph() is None
     page.label_groups = None
     assert f"{SKIPPED} true-status columns" in html_of(page.label_bias_figure())
     page.label_bias = SimpleNamespace(condition_label="AF", care_features=())
     page.label_groups = published(
         [{"dimension": "ethnicity", "group": "Asian", "metric": "recorded", "value": 0.5}]
     )
-    assert page.label_bias_text() == "The label-bias audit for AF has no deprivation groups to compare."
+    assert page.label_bias_text() == (
+        "The label-bias audit for AF has no deprivation fifths large enough to compare."
+    )
+    page.dimensions = [d for d in page.dimensions if d.name != "imd_quintile"]  # no ordered dimension
+    assert page.label_bias_paragraph() is None
+    assert "ordered equity dimension whose disadvantaged end is known" in html_of(page.label_bias_figure())
 
 
 # -- mitigation --------------------------------------------------------------------------
@@ -366,17 +419,28 @@ def test_mitigation_gap_and_cost_wording():
         "finds 10 fewer people with the outcome in the test set (16 fewer per 1,000 people with the outcome)"
     )
     assert mitigation_cost(strategy(), base, cases=645) == "finds the same number of people with the outcome"
-    assert "too small to publish" in mitigation_cost(strategy(found=None), base, cases=645)
+    assert mitigation_cost(strategy(found=None), base, cases=645) == (
+        "finds too few people with the outcome for the number to be published"
+    )
 
 
 def test_groups_of_names_the_groups_of_a_dimension():
     assert groups_of("Deprivation (IMD quintile)") == "deprivation (IMD quintile) groups"
     assert groups_of("Ethnic group") == "ethnic groups"  # not "ethnic group groups"
     assert groups_of("Sex") == "sex groups"
+    assert groups_of("Deprivation (IMD quintile)", "deprivation fifth") == "deprivation fifths"
+    assert groups_of("Education level", "education level") == "education levels"
+    assert groups_of("Locality", "locality") == "localities"
 
 
 def test_mitigation_text_and_sample_text(page):
-    page.mitigation = SimpleNamespace(dimension_label="Deprivation (IMD quintile)", sample=5000, seed=7)
+    page.mitigation = SimpleNamespace(
+        dimension="imd_quintile",
+        dimension_label="Deprivation (IMD quintile)",
+        sample=5000,
+        seed=7,
+        left_out=(),
+    )
     page.strategies = {
         "balanced": strategy(cases=645),
         "threshold_optimizer": strategy(gap_change=0.01, gap_change_lower_ci=-0.1, gap_change_upper_ci=0.1),
@@ -384,19 +448,49 @@ def test_mitigation_text_and_sample_text(page):
     }
     page.training_size = 70_000
     text = page.mitigation_text()
-    assert text.startswith(
-        "Both mitigations equalise the true positive rate across deprivation (IMD quintile) groups"
-    )
+    assert text.startswith("Both mitigations equalise the true positive rate across deprivation fifths")
     assert "and it finds 55 fewer people with the outcome in the test set (85 fewer per 1,000" in text
     assert "with about 129 people with the outcome per group" in text  # 645 / 5 groups
     assert text.endswith("means those two groups could swap places by chance.")
+    assert "Left out of the mitigation" not in text
     assert page.sample_text().startswith(
         "ExponentiatedGradient refits its model dozens of times, so it is trained with a logistic regression "
-        "on a random sample of 5,000 people from the training set"
+        "on a random sample of about 5,000 people from the training set"
     )
+    assert "@fig-mitigation" in html_of(page.capacity_paragraph())
     page.training_size = 4000
-    assert "on the whole training set (5,000 people;" in page.sample_text()
+    assert "on the whole training set (about 5,000 people;" in page.sample_text()
+    page.mitigation = SimpleNamespace(
+        dimension="imd_quintile", dimension_label="Deprivation (IMD quintile)", sample=5000, seed=7,
+        left_out=("4",),
+    )  # fmt: skip
+    assert (
+        "Left out of the mitigation and of this comparison: deprivation fifth 4, because the training set has "
+        "nobody with the outcome, or nobody without it, in that group"
+    ) in page.mitigation_text()
+    page.strategies = {k: strategy(tpr_difference=None) for k in page.strategies}
+    assert page.mitigation_text().startswith(
+        "Both equalise the true positive rate across deprivation fifths, but too few people with the outcome"
+    )
     page.mitigation = None
     page.strategies = {}
-    assert page.mitigation_text() == "" and page.sample_text() == ""
+    page.mitigation_problem = "fewer than two of its groups have people both with and without the outcome"
+    assert page.mitigation_text() == (
+        "Neither can be applied to this dataset: fewer than two of its groups have people both with and "
+        "without the outcome."
+    )
+    assert page.sample_text() == "" and page.capacity_paragraph() is None
+    assert "equity dimension whose groups the mitigations can be fitted to" in html_of(
+        page.mitigation_figure()
+    )
+    page.mitigation_problem = None
     assert "equity dimension with more than one group" in html_of(page.mitigation_figure())
+
+
+def test_coverage_text_is_never_empty(page):
+    page.audit = None
+    assert page.coverage_text() == "No model is fitted to this dataset, so nothing is audited."
+    page.audit = SimpleNamespace(n_boot=200, skipped=(("Sex", "only one level"),))
+    page.groups = None
+    page.hidden_groups = 0
+    assert page.coverage_text() == f"{ALL_SHOWN} Not audited: Sex: only one level."

@@ -10,6 +10,8 @@ from healthgap.disclosure import publish
 from healthgap.pages.predicting_risk import (
     INHERITS_NO_TRUTH,
     INHERITS_TRUTH,
+    NO_PROTECTED,
+    NO_TARGET,
     PredictingRiskPage,
     calibration_sentence,
     capacity_rates,
@@ -17,7 +19,10 @@ from healthgap.pages.predicting_risk import (
     features_frame,
     observed_shares,
     operating_sentence,
+    protected_sentence,
+    same_cut_sentence,
     split_sentence,
+    ties_sentence,
 )
 from tests.conftest import build_people
 from tests.pages.conftest import build_page, html_of
@@ -69,13 +74,59 @@ def test_split_sentence_with_and_without_a_published_share():
     )
 
 
+def test_split_sentence_says_a_rounded_number_of_people_is_about():
+    # issue 11, item 3: the chapter printed "We split the 2,003 people" (exact) under tables rounded to 5
+    text = split_sentence(2005, test_size=0.3, seed=1, share=None, rounded=True)
+    assert text.startswith("We split about 2,005 people at random")
+    assert "2,003" not in text
+
+
+def test_protected_sentence_names_the_dimensions_by_their_labels():
+    text = protected_sentence(["Sex", "Education level"], exclude_protected=True)
+    assert text.startswith(
+        "**Protected characteristics are not features.** Sex and education level are left out"
+    )
+    assert "cannot use them directly; it can still learn them *indirectly*" in text
+    one = protected_sentence(["Sex"], exclude_protected=True)
+    assert "Sex is left out of the model" in one and "cannot use it directly" in one
+    assert "deprivation" not in text and "ethnic" not in text
+    used = protected_sentence(["Sex"], exclude_protected=False)
+    assert used.startswith("**Protected characteristics are features here.** Sex is used by the model")
+    assert protected_sentence([], exclude_protected=True) == NO_PROTECTED
+
+
+def test_ties_sentence_says_why_the_cut_off_flags_fewer():
+    row = {"train_flagged": 40, "train_wanted": 70}
+    assert ties_sentence(row, top="5%", exact=(70, 70)) is None  # no ties: no sentence
+    text = ties_sentence(row, top="5%", exact=(41, 70))
+    assert text is not None and text.startswith(
+        "No cut-off flags exactly the top 5%: people tied at the cut-off"
+    )
+    assert "it flags about 40 people in the training set instead of about 70." in text
+    suppressed = ties_sentence({"train_flagged": None, "train_wanted": 70}, top="5%", exact=(3, 70))
+    assert suppressed is not None and "fewer people in the training set than that share" in suppressed
+    nobody = ties_sentence(row, top="5%", exact=(0, 70))
+    assert nobody is not None and "the model flags nobody at this operating point" in nobody
+
+
+def test_same_cut_sentence_when_capacities_share_a_cut_off():
+    alike = pl.DataFrame({"share": ["1%", "2%", "5%", "10%"], "threshold": [0.3, 0.3, 0.2, 0.1]})
+    assert same_cut_sentence(alike) == (
+        "Flagging 1% and 2% gives the same cut-off: too many people share one predicted risk for the model "
+        "to tell these capacities apart."
+    )
+    assert same_cut_sentence(alike.with_columns(threshold=pl.Series([0.4, 0.3, 0.2, 0.1]))) is None
+
+
 @pytest.mark.parametrize(
     ("boosted", "logistic", "word"),
     [
         ((0.86, 0.84, 0.88), (0.80, 0.78, 0.82), "better than"),
         ((0.80, 0.78, 0.82), (0.86, 0.84, 0.88), "worse than"),
         ((0.85, 0.83, 0.87), (0.848, 0.83, 0.86), "about the same as"),
-        ((0.86, 0.82, 0.90), (0.80, 0.78, 0.84), "about the same as"),  # overlapping intervals
+        # overlapping intervals but AUROCs apart (no_deprivation: 0.863 against 0.902 was "about the same")
+        ((0.86, 0.82, 0.90), (0.80, 0.78, 0.84), "not clearly different from"),
+        ((0.863, 0.80, 0.91), (0.902, 0.852, 0.942), "not clearly different from"),
     ],
 )
 def test_discrimination_sentence_compares_the_two_models(boosted, logistic, word):
@@ -217,7 +268,10 @@ def test_observed_shares_come_from_the_published_counts():
 # -- the page on a small fitted model ---------------------------------------------------------------
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    return build_page(PredictingRiskPage, build_people(400), tmp_path_factory.mktemp("risk"))
+    """The page on 1,000 people flagging the top 20%: enough people flagged in the test set to publish."""
+    return build_page(
+        PredictingRiskPage, build_people(1000), tmp_path_factory.mktemp("risk"), model={"top_fraction": 0.2}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -242,38 +296,68 @@ def test_features_frame_lists_features_and_left_out_characteristics(page):
         "group": "demographic",
     }
     assert set(features_frame(r, exclude_protected=False).get_column("use")) == {"feature", "not used"}
+    with_missing = features_frame(r, exclude_protected=True, kinds={"age": "baseline"}, missing={"bmi": 12})
+    assert with_missing.row(0, named=True)["group"] == "baseline"
+    assert with_missing.filter(pl.col("column") == "bmi")["missing"].item() == 12
+    assert with_missing.filter(pl.col("column") == "age")["missing"].item() == 0
 
 
 def test_page_words_on_a_fitted_model(page):
     assert page.ok and page.skip_note() is None
-    assert page.top == "5%"
-    assert page.target_text() == "whether a person has at least one CVD emergency admission in the year"
+    assert page.top == "20%"
+    assert page.target_phrase == "at least one CVD emergency admission during the year"
+    paragraph = html_of(page.target_paragraph())
+    assert paragraph.startswith(
+        "The model predicts each person's risk of at least one CVD emergency admission during the year, "
+        "from what is known about them at the start:"
+    )
+    assert "listed in @tbl-features" in paragraph and "We split about 1,000 people" in paragraph
     assert page.excluded_text().startswith("sex, ethnic group")
     row = page.outcomes.row()
-    assert row["share"] == row["cases"] / row["n"] and row["n"] == 120
-    assert page.split_text().startswith("We split the 400 people at random")
+    assert row["share"] == row["cases"] / row["n"] and row["n"] == 300
+    assert page.split_text().startswith("We split about 1,000 people at random")
     assert "rounded to the nearest 5" in page.operating_text()
     assert page.discrimination_text().startswith("The gradient-boosted model has an AUROC of")
     assert page.calibration_text().startswith("For the gradient-boosted model")
+    assert "missed_appointments" not in page.models.result.features  # a follow-up measure
+
+
+def test_protected_paragraph_names_the_left_out_dimensions(page):
+    text = html_of(page.protected_paragraph())
+    assert text.startswith("**Protected characteristics are not features.** Sex, ethnic group")
+    assert "are left out of the model" in text
 
 
 def test_page_tables_and_figure_are_published_with_downloads(page):
-    markups = [
-        page.features_table(),
-        page.performance_table(),
-        page.calibration_figure(),
-        page.capacity_table(),
-    ]
-    for markup, id in zip(
-        markups, ("model-features", "model-performance", "calibration", "capacity"), strict=True
-    ):
+    markups = [page.features_table(), page.performance_table(), page.capacity_table()]
+    for markup, id in zip(markups, ("model-features", "model-performance", "capacity"), strict=True):
         assert f'id="{id}"' in html_of(markup)
         assert (page.book.downloads / "predicting-risk" / f"{id}.csv").is_file()
     shown = pl.read_csv(page.book.downloads / "predicting-risk" / "capacity.csv")
     assert "fraction" not in shown.columns and "operating" not in shown.columns
+    assert "train_flagged" not in shown.columns and "train_wanted" not in shown.columns
     assert shown.columns[:3] == ["share", "threshold", "flagged"]
     assert (shown.get_column("flagged") % 5 == 0).all()
     assert "200 resamples, seed 2024" in html_of(markups[1])
+    # 30 people in each tenth of risk, fewer than 8 with the outcome: every share is suppressed,
+    # so the chart is replaced by one sentence saying so (issue 10: no all-suppressed chart)
+    assert page.calibration.frame.get_column("value").is_null().all()
+    skipped = html_of(page.calibration_figure())
+    assert "hg-skip" in skipped and "enough people with the outcome to publish the share observed" in skipped
+    features = pl.read_csv(page.book.downloads / "predicting-risk" / "model-features.csv")
+    assert (features.get_column("missing").drop_nulls() % 5 == 0).all()
+    assert "Missing values: people without a value, rounded to the nearest 5." in html_of(markups[0])
+
+
+def test_calibration_figure_is_drawn_when_its_shares_are_published(page_of):
+    off = page_of(
+        PredictingRiskPage,
+        build_people(1000),
+        model={"top_fraction": 0.2},
+        disclosure={"enabled": False, "reason": "a test"},
+    )
+    assert 'id="calibration"' in html_of(off.calibration_figure())
+    assert (off.book.downloads / "predicting-risk" / "calibration.csv").is_file()
 
 
 def test_inherits_text_follows_the_truth_columns(page, page_of):
@@ -293,6 +377,9 @@ def test_without_an_outcome_every_section_skips_back_to_the_note(bare):
         bare.capacity_table,
     ):
         assert NO_MODEL_NOTE in html_of(section())
-    assert bare.target_text() == bare.split_text() == bare.discrimination_text() == ""
-    assert bare.calibration_text() == bare.operating_text() == ""
+    assert bare.target_paragraph() is None and bare.protected_paragraph() is None
+    assert bare.target_phrase == NO_TARGET
+    # every inline value is a non-empty note (Quarto prints an empty inline value as code)
+    for inline in (bare.split_text, bare.discrimination_text, bare.calibration_text, bare.operating_text):
+        assert inline().strip()
     assert bare.excluded_text() == "none" and bare.top == "5%"

@@ -72,6 +72,11 @@ TARGET_TYPE = (
 SOURCE_OF = "; it is the file column of the measure {name!r}: use the measure's name"
 TRUTH_TARGET = "; a true-status column cannot be the target: did you mean {name!r}?"
 FEATURE_IS_TARGET = "model.features: {name!r} is the target and cannot also be a feature. Fix: remove it."
+FEATURE_FOLLOW_UP = (
+    "model.features: {name!r} is measured during the follow-up (timing: follow-up), so a model predicting "
+    "{target} would learn from what happens after the start. Fix: remove it from model.features, or, if it "
+    "is known at the start, declare it a baseline measure (measures: [{{name: {name}, timing: baseline}}])."
+)
 FEATURE_PROTECTED = (
     "model.features: {name!r} is a protected characteristic or equity dimension but model.exclude_protected "
     "is true. Fix: remove it from features, or set exclude_protected: false."
@@ -132,9 +137,12 @@ def _model(
     features = c.names(node, "features", "model", d.features, valid)
     exclude = c.typed(node, "exclude_protected", "model", bool, d.exclude_protected)
     protected = {*_PROTECTED_FEATURES, *(x.name for x in dimensions)}
+    follow_up = {m.name for m in measures if m.timing == "follow-up"}
     for f in features:
         if f == target:
             c.add(FEATURE_IS_TARGET.format(name=f))
+        elif f in follow_up:
+            c.add(FEATURE_FOLLOW_UP.format(name=f, target=target or "the target"))
         elif exclude and f in protected:
             c.add(FEATURE_PROTECTED.format(name=f))
     s = ModelSettings(

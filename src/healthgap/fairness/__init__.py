@@ -37,6 +37,7 @@ from healthgap.fairness._mitigation import (
     MITIGATION_GROUP_DERIVED,
     STRATEGIES,
     Mitigation,
+    NotMitigable,
     mitigate,
 )
 from healthgap.fairness._published import RATIO_METRICS, mover_ratio, newcombe_difference, proportions
@@ -52,6 +53,7 @@ __all__ = [
     "LABEL_DERIVED",
     "mitigate",
     "Mitigation",
+    "NotMitigable",
     "STRATEGIES",
     "MITIGATION_COUNTS",
     "MITIGATION_GROUP_COUNTS",

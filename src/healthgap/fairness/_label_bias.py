@@ -9,16 +9,16 @@ data) can show this.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
 
 from healthgap.config import Dimension, ModelSettings
-from healthgap.contract import CONDITIONS, TREATMENTS, truth_column
+from healthgap.contract import CONDITIONS, TREATMENTS, TRUTH_PREFIX, truth_column
 from healthgap.fairness._groups import groupings
-from healthgap.models import ModelResult, fit_cached, label_of
+from healthgap.models import ModelResult, fit_cached
 from healthgap.stats import wilson_interval
 
 __all__ = [
@@ -51,13 +51,20 @@ LABEL_METRICS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def choose_condition(people: pl.DataFrame | pl.LazyFrame, conditions: Sequence[str]) -> str | None:
-    """The condition whose recording is most unequal by deprivation, among those with true status.
+def choose_condition(
+    people: pl.DataFrame | pl.LazyFrame,
+    conditions: Sequence[str],
+    *,
+    dimension: Dimension | None = None,
+) -> str | None:
+    """The condition whose recording is most unequal between the two ends of ``dimension``,
+    among those with true status.
 
-    For each condition with both recorded and true columns, the share of true
-    cases that are recorded is compared between the most and least deprived
-    IMD quintiles; the condition with the largest gap is returned (None if no
-    condition has a true-status column).
+    For each condition with both recorded and true columns, the share of true cases that
+    are recorded is compared between the disadvantaged end of the ordered ``dimension``
+    (``dimension.disadvantaged``) and the other end; the condition whose recording is
+    most incomplete at the disadvantaged end, relative to the other, is returned (the
+    first one without a dimension; None if no condition has a true-status column).
 
     References
     ----------
@@ -66,25 +73,22 @@ def choose_condition(people: pl.DataFrame | pl.LazyFrame, conditions: Sequence[s
     """
     lf = people.lazy() if isinstance(people, pl.DataFrame) else people
     schema = lf.collect_schema()
-    usable = [c for c in conditions if c in schema and truth_column(c) in schema]
+    # a condition the config declares (not in the profile) has its true status under the same prefix
+    usable = [c for c in conditions if c in schema and f"{TRUTH_PREFIX}{c}" in schema]
     if not usable:
         return None
-    if "imd_quintile" not in schema or len(usable) == 1:
+    if dimension is None or dimension.name not in schema or len(usable) == 1 or len(dimension.order) < 2:
         return usable[0]
+    worse, better = dimension.order[0], dimension.order[-1]
+    if dimension.disadvantaged == "last":
+        worse, better = better, worse
+    level = pl.col(dimension.name).cast(pl.String)
+
+    def recorded(c: str, at: str) -> pl.Expr:
+        return pl.col(c).filter(pl.col(f"{TRUTH_PREFIX}{c}") & (level == at)).mean()
+
     gaps = (
-        lf.select(
-            [
-                (
-                    pl.col(c)
-                    .filter(pl.col(truth_column(c)) & (pl.col("imd_quintile").cast(pl.Int64) == 5))
-                    .mean()
-                    - pl.col(c)
-                    .filter(pl.col(truth_column(c)) & (pl.col("imd_quintile").cast(pl.Int64) == 1))
-                    .mean()
-                ).alias(c)
-                for c in usable
-            ]
-        )
+        lf.select([(recorded(c, better) - recorded(c, worse)).alias(c) for c in usable])
         .collect()
         .row(0, named=True)
     )
@@ -201,6 +205,8 @@ def label_bias(
     top_fraction: float | None = None,
     confidence: float = 0.95,
     cache: bool = True,
+    labels: Mapping[str, str] | None = None,
+    group_columns: Sequence[str] = (),
 ) -> LabelBias:
     """Fit a model of the *recorded* ``condition`` and audit it against the *true* condition.
 
@@ -236,12 +242,13 @@ def label_bias(
     model_settings = replace(
         settings, target=condition, features=tuple(f for f in settings.features if f != condition)
     )
+    options: dict = {"labels": dict(labels or {}), "groups": tuple(group_columns)}
     if cache:
-        result = fit_cached(lf, settings=model_settings, n_boot=50)
+        result = fit_cached(lf, settings=model_settings, n_boot=50, **options)
     else:
         from healthgap.models import fit
 
-        result = fit(lf, settings=model_settings, n_boot=50)
+        result = fit(lf, settings=model_settings, n_boot=50, **options)
     fraction = settings.top_fraction if top_fraction is None else top_fraction
     threshold = result.threshold("boosted", top_fraction=fraction)
     frame = result.groups_test.with_columns(
@@ -266,7 +273,7 @@ def label_bias(
     overall = _proportions(frame.with_columns(group=pl.lit("All")), ["group"], confidence)
     return LabelBias(
         condition=condition,
-        condition_label=label_of(condition),
+        condition_label=result.label(condition),
         result=result,
         threshold=threshold,
         top_fraction=fraction,

@@ -26,6 +26,8 @@ __all__ = [
     "MITIGATION_COUNTS",
     "MITIGATION_GROUP_COUNTS",
     "MITIGATION_GROUP_DERIVED",
+    "NotMitigable",
+    "TOO_FEW_GROUPS",
 ]
 
 #: Strategies compared, in display order.
@@ -55,6 +57,21 @@ METHOD = (
 NO_DIMENSION = (
     "mitigate: dimension {name!r} is not available for mitigation ({why}). Fix: choose one of {options}."
 )
+#: Why a dimension cannot be mitigated across when too few of its groups can be fitted.
+TOO_FEW_GROUPS = (
+    "fewer than two of its groups have people both with and without the outcome in the training set "
+    "(and in the sample ExponentiatedGradient is fitted on)"
+)
+#: The key of people whose group is not recorded (a group of its own when fitting).
+MISSING = "missing"
+
+
+class NotMitigable(ValueError):
+    """A dimension the mitigations cannot be fitted across; ``why`` says why, in words."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message)
+        self.why = why
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +98,9 @@ class Mitigation:
     n_boot, confidence : bootstrap replicates and interval level of :meth:`summary`.
     decisions, y_test, grouping : each strategy's decisions on the test set, the outcome and
         the groups, from which :meth:`summary` bootstraps its intervals.
+    left_out : labels of the groups left out of the mitigation and of every comparison, because
+        the training set (or the sample ExponentiatedGradient is fitted on) has nobody with, or
+        nobody without, the outcome in them: fairlearn cannot equalise a rate it cannot estimate.
     """
 
     dimension: str
@@ -95,6 +115,7 @@ class Mitigation:
     decisions: dict[str, np.ndarray] = field(repr=False)
     y_test: np.ndarray = field(repr=False)
     grouping: Grouping = field(repr=False)
+    left_out: tuple[str, ...] = ()
 
     @staticmethod
     def rates(counts: pl.DataFrame) -> pl.DataFrame:
@@ -219,17 +240,35 @@ def mitigate(
     test_groups = next((g for g in found if g.name == dimension.name), None)
     if test_groups is None:
         why = next((w for d, w in skipped if d == dimension.label), "not usable")
-        raise ValueError(
+        raise NotMitigable(
             NO_DIMENSION.format(
                 name=dimension.name, why=why, options=", ".join(g.name for g in found) or "none"
-            )
+            ),
+            why,
         )
-    train_groups = (
-        result.groups_train.get_column(dimension.name).cast(pl.String).fill_null("missing").to_numpy()
-    )
-    test_keys = result.groups_test.get_column(dimension.name).cast(pl.String).fill_null("missing").to_numpy()
-    boosted = result.models["boosted"]
+    train_keys = result.groups_train.get_column(dimension.name).cast(pl.String).fill_null(MISSING).to_numpy()
+    test_keys = result.groups_test.get_column(dimension.name).cast(pl.String).fill_null(MISSING).to_numpy()
     y_tr, y_te = result.y_train, result.y_test
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(y_tr.shape[0], size=min(sample, y_tr.shape[0]), replace=False))
+    usable = _fittable(train_keys, y_tr) & _fittable(train_keys[rows], y_tr[rows])
+    if len(usable - {MISSING}) < 2:
+        raise NotMitigable(
+            NO_DIMENSION.format(
+                name=dimension.name, why=TOO_FEW_GROUPS, options=", ".join(g.name for g in found) or "none"
+            ),
+            TOO_FEW_GROUPS,
+        )
+    left_out = tuple(
+        label
+        for level, label in zip(test_groups.levels, test_groups.labels, strict=True)
+        if level not in usable
+    )
+    test_groups = _restrict(test_groups, usable)
+    fit_rows = np.isin(train_keys, list(usable))
+    test_rows = np.isin(test_keys, list(usable))
+    rows = rows[fit_rows[rows]]
+    boosted = result.models["boosted"]
     p_tr, p_te = result.risk_train["boosted"], result.risk_test["boosted"]
     decisions: dict[str, np.ndarray] = {
         "capacity": p_te >= result.threshold("boosted", top_fraction=fraction),
@@ -244,13 +283,13 @@ def mitigate(
             prefit=True,
             predict_method="predict_proba",
         )
-        optimizer.fit(result.X_train, y_tr, sensitive_features=train_groups)
-        decisions["threshold_optimizer"] = optimizer.predict(
-            result.X_test, sensitive_features=test_keys, random_state=seed
+        optimizer.fit(result.X_train[fit_rows], y_tr[fit_rows], sensitive_features=train_keys[fit_rows])
+        optimized = np.zeros(y_te.shape[0], dtype=bool)
+        optimized[test_rows] = optimizer.predict(
+            result.X_test[test_rows], sensitive_features=test_keys[test_rows], random_state=seed
         ).astype(bool)
+        decisions["threshold_optimizer"] = optimized
         prepare = result.models["logistic"].named_steps["prepare"]
-        rng = np.random.default_rng(seed)
-        rows = np.sort(rng.choice(y_tr.shape[0], size=min(sample, y_tr.shape[0]), replace=False))
         prevalence = float(y_tr[rows].mean())
         reduction = ExponentiatedGradient(
             LogisticRegression(max_iter=500),
@@ -260,7 +299,7 @@ def mitigate(
         reduction.fit(
             prepare.transform(result.X_train[rows]),
             y_tr[rows].astype(int),
-            sensitive_features=train_groups[rows],
+            sensitive_features=train_keys[rows],
         )
         decisions["exponentiated_gradient"] = reduction.predict(
             prepare.transform(result.X_test), random_state=seed
@@ -279,6 +318,32 @@ def mitigate(
         decisions=decisions,
         y_test=y_te,
         grouping=test_groups,
+        left_out=left_out,
+    )
+
+
+def _fittable(keys: np.ndarray, y: np.ndarray) -> set[str]:
+    """The group keys with at least one person with the outcome and one without."""
+    frame = pl.DataFrame({"key": keys.astype(str), "y": np.asarray(y, bool)})
+    both = frame.group_by("key").agg(pl.col("y").any().alias("pos"), (~pl.col("y")).any().alias("neg"))
+    return set(both.filter(pl.col("pos") & pl.col("neg")).get_column("key").to_list())
+
+
+def _restrict(g: Grouping, keep: set[str]) -> Grouping:
+    """``g`` with only the levels in ``keep``; people in the others get code -1 (left out)."""
+    kept = [i for i, level in enumerate(g.levels) if level in keep]
+    if len(kept) == g.k:
+        return g
+    remap = np.full(g.k, -1)
+    remap[kept] = np.arange(len(kept))
+    codes = np.where(g.codes >= 0, remap[np.maximum(g.codes, 0)], -1)
+    return Grouping(
+        name=g.name,
+        label=g.label,
+        columns=g.columns,
+        levels=tuple(g.levels[i] for i in kept),
+        labels=tuple(g.labels[i] for i in kept),
+        codes=codes,
     )
 
 
@@ -362,14 +427,15 @@ def _intervals(
 
     # columns: 0..k-1 cases per group; k, k+1 positives and negatives; then per strategy s at
     # base = k + 2 + s * (k + 2): found per group (base + group), true and false positives
+    # only people in a compared group count, as in the point estimates (:func:`_compare`)
     add(keep & yk, group)
-    add(yk, k)
-    add(~yk, k + 1)
+    add(keep & yk, k)
+    add(keep & ~yk, k + 1)
     for i, name in enumerate(names):
         base, flag = k + 2 + i * (k + 2), np.asarray(decisions[name], bool)
         add(keep & yk & flag, base + group)
-        add(yk & flag, base + k)
-        add(~yk & flag, base + k + 1)
+        add(keep & yk & flag, base + k)
+        add(keep & ~yk & flag, base + k + 1)
     width = k + 2 + len(names) * (k + 2)
     Q = sparse.csc_matrix(
         (np.concatenate(data), (np.concatenate(idx), np.concatenate(cols).astype(np.int64))),

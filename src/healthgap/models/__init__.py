@@ -12,8 +12,17 @@ test-set counts behind the operating points (the pages publish them).
 
 from healthgap.models._cache import cache_key, cached, fit_cached
 from healthgap.models._capacity import CAPACITY_FRACTIONS, capacity, outcome_counts
-from healthgap.models._features import design, label_of, resolve, target_problem
-from healthgap.models._fit import MODEL_LABELS, ModelResult, build_boosted, build_logistic, fit
+from healthgap.models._features import design, label_of, labels_of, resolve, settings_for, target_problem
+from healthgap.models._fit import (
+    MODEL_LABELS,
+    ModelResult,
+    build_boosted,
+    build_logistic,
+    cut_off,
+    fit,
+    leaf_size,
+    train_size,
+)
 from healthgap.models._performance import METRIC_LABELS, performance, reliability
 
 __all__ = [
@@ -35,4 +44,9 @@ __all__ = [
     "label_of",
     "build_logistic",
     "build_boosted",
+    "leaf_size",
+    "train_size",
+    "cut_off",
+    "settings_for",
+    "labels_of",
 ]

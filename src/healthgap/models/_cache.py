@@ -21,7 +21,7 @@ from healthgap import __version__
 from healthgap.config import ModelSettings, project_root
 from healthgap.contract import TRUTH_PREFIX
 from healthgap.models._features import resolve
-from healthgap.models._fit import GROUP_COLUMNS, ModelResult, build_boosted, build_logistic, fit
+from healthgap.models._fit import GROUP_COLUMNS, ModelResult, build_boosted, build_logistic, fit, train_size
 
 __all__ = ["fit_cached", "cache_key", "cached", "CACHE_ENV"]
 
@@ -75,7 +75,8 @@ def cache_key(df: pl.DataFrame, settings: ModelSettings, **options: object) -> s
     )
     h.update(repr(sorted(asdict(settings).items())).encode())
     h.update(repr(sorted(options.items())).encode())
-    h.update(repr(sorted(build_boosted(seed=settings.seed).get_params().items())).encode())
+    booster = build_boosted(seed=settings.seed, n_train=train_size(df.height, settings.test_size))
+    h.update(repr(sorted(booster.get_params().items())).encode())
     h.update(repr(build_logistic([0], [1], seed=settings.seed).get_params()["model"].get_params()).encode())
     h.update(repr([(c, str(t)) for c, t in df.schema.items()]).encode())
     h.update(str(df.height).encode())
@@ -184,7 +185,8 @@ def fit_cached(
     lf = people.lazy() if isinstance(people, pl.DataFrame) else people
     schema = lf.collect_schema()
     target, features, _ = resolve(schema, settings)
-    cols = [c for c in schema if c in {target, *features, *GROUP_COLUMNS} or c.startswith(TRUTH_PREFIX)]
+    aside = {*GROUP_COLUMNS, *options.get("groups", ())}
+    cols = [c for c in schema if c in {target, *features, *aside} or c.startswith(TRUTH_PREFIX)]
     df = lf.select(cols).collect()
     folder = Path(cache_dir) if cache_dir is not None else _folder()
     if folder is None:

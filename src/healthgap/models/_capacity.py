@@ -41,14 +41,19 @@ def capacity(
     pl.DataFrame
         One row per share, smallest first: ``fraction``, ``threshold`` (risk
         cut-off), ``flagged`` (people at or above it), ``found`` (of whom had the
-        outcome), ``cases`` (everyone in the test set with the outcome), all
-        counts exact (Int64), and ``operating`` (True on the operating point).
+        outcome), ``cases`` (everyone in the test set with the outcome),
+        ``train_flagged`` (training people at or above the cut-off) and
+        ``train_wanted`` (the share of the training set, in people, rounded down:
+        fewer flagged means people tied at the cut-off), all counts exact (Int64),
+        and ``operating`` (True on the operating point).
     """
     top = result.settings.top_fraction
     shares = sorted({*fractions, top})
     cut = np.array([result.threshold(model, top_fraction=f) for f in shares])
     flag = result.risk_test[model][None, :] >= cut[:, None]
     y = np.asarray(result.y_test, bool)
+    train = np.asarray(result.risk_train[model])
+    n_train = train.shape[0]
     return pl.DataFrame(
         {
             "fraction": shares,
@@ -56,9 +61,11 @@ def capacity(
             "flagged": flag.sum(axis=1),
             "found": (flag & y[None, :]).sum(axis=1),
             "cases": np.full(len(shares), int(y.sum())),
+            "train_flagged": (train[None, :] >= cut[:, None]).sum(axis=1),
+            "train_wanted": [int(np.floor(f * n_train + 1e-9)) for f in shares],
             "operating": [f == top for f in shares],
         }
-    ).with_columns(pl.col("flagged", "found", "cases").cast(pl.Int64))
+    ).with_columns(pl.col("flagged", "found", "cases", "train_flagged", "train_wanted").cast(pl.Int64))
 
 
 def outcome_counts(result: ModelResult) -> pl.DataFrame:

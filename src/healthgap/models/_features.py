@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import polars as pl
 
-from healthgap.config import ModelSettings
+from healthgap.config import Config, ModelSettings
 from healthgap.contract import (
     CONDITIONS,
     CONTRACT,
@@ -27,7 +28,7 @@ from healthgap.contract import (
 )
 from healthgap.errors import ConfigError, DataError
 
-__all__ = ["resolve", "target_problem", "design", "target_vector", "label_of"]
+__all__ = ["resolve", "target_problem", "design", "target_vector", "label_of", "settings_for", "labels_of"]
 
 TARGET_MISSING = (
     "model.target: {target!r} is not a column of the data{close}. Fix: set model.target to an outcome "
@@ -59,6 +60,31 @@ def label_of(name: str) -> str:
     """Human label of a column (contract label, or the name itself)."""
     col = CONTRACT.get(name)
     return col.label if col is not None else name
+
+
+def settings_for(config: Config) -> ModelSettings:
+    """The model settings of ``config`` with the features resolved from its measures.
+
+    ``model.features`` when the config lists them; otherwise ``age`` and every baseline
+    measure of the dataset that is not an outcome (:attr:`Config.features`: a follow-up
+    measure is never a feature), plus the equity dimensions' columns when
+    ``model.exclude_protected`` is false.
+    """
+    settings = config.model
+    if settings.features:
+        return settings
+    kinds = {m.name: m.kind for m in config.measures}
+    features = [f for f in config.features if kinds.get(f) != "outcome" and f != settings.target]
+    if not settings.exclude_protected:
+        features += [d.name for d in config.dimensions if d.name != "age_band" and d.name not in features]
+    return replace(settings, features=tuple(dict.fromkeys(features)))
+
+
+def labels_of(config: Config) -> dict[str, str]:
+    """Column -> label for the model's words: the config's measures and dimensions."""
+    out = {d.name: d.label for d in config.dimensions}
+    out.update((m.name, m.label) for m in config.measures)
+    return out
 
 
 def target_problem(schema: pl.Schema, settings: ModelSettings) -> str | None:

@@ -29,12 +29,25 @@ __all__ = [
     "ModelName",
     "build_logistic",
     "build_boosted",
+    "leaf_size",
+    "train_size",
+    "cut_off",
+    "MAX_LEAF",
+    "LEAF_SHARE",
+    "MIN_LEAF",
 ]
 
 ModelName = Literal["logistic", "boosted"]
 MODEL_LABELS: dict[str, str] = {"logistic": "Logistic regression", "boosted": "Gradient boosting"}
 #: Columns kept aside (not features) for the fairness audit, when present.
 GROUP_COLUMNS: tuple[str, ...] = (*PROTECTED, "age", "locality")
+
+#: The booster's smallest leaf on large data (people per leaf).
+MAX_LEAF = 500
+#: On smaller data a leaf holds at least this share of the training set (1/20)...
+LEAF_SHARE = 20
+#: ...and never fewer than this many people.
+MIN_LEAF = 5
 
 UNKNOWN_MODEL = "Unknown model {model!r}; expected one of {options}."
 BAD_FRACTION = "top_fraction must be between 0 and 1 (exclusive), got {value!r}."
@@ -78,11 +91,53 @@ def build_logistic(numeric: Sequence[int], categorical: Sequence[int], *, seed: 
     )
 
 
-def build_boosted(*, seed: int) -> HistGradientBoostingClassifier:
+def train_size(n: int, test_size: float) -> int:
+    """People in the training set when ``n`` people are split with ``test_size`` held out
+    (as :func:`sklearn.model_selection.train_test_split` splits them)."""
+    return n - int(np.ceil(test_size * n))
+
+
+def leaf_size(n_train: int | None) -> int:
+    """The smallest leaf of the booster's trees for ``n_train`` training people.
+
+    :data:`MAX_LEAF` (500) people on large data; on smaller data a twentieth of the
+    training set (:data:`LEAF_SHARE`), at least :data:`MIN_LEAF`. A fixed 500 on
+    1,140 training people leaves each tree one split at most, so the model gives a
+    handful of distinct risks and a "top 5%" cannot be told apart from the top 20%.
+    """
+    if n_train is None:
+        return MAX_LEAF
+    return int(min(MAX_LEAF, max(MIN_LEAF, n_train // LEAF_SHARE)))
+
+
+def cut_off(risk: np.ndarray, fraction: float) -> float:
+    """The highest-risk cut-off that flags no more than ``fraction`` of ``risk`` (at or above it).
+
+    Without ties it is the ``1 - fraction`` quantile (``method="higher"``) and flags
+    ``floor(fraction x n)`` people. When people tied at that risk would take the share
+    above ``fraction``, the cut-off moves up to the next distinct risk, so it flags fewer
+    (never more): flagging one of the tied people would flag them all. When even the
+    highest risk is shared by more than the share, the cut-off lies above every risk
+    and flags nobody.
+    """
+    values = np.sort(np.asarray(risk, dtype=np.float64))[::-1]
+    n = values.shape[0]
+    k = int(np.floor(fraction * n + 1e-9))
+    if n == 0 or k == 0:
+        return float(np.nextafter(values[0], np.inf)) if n else float("inf")
+    cut = values[k - 1]
+    if k < n and values[k] == cut:  # the k-th person's risk is shared with the next: flag above it
+        above = values[values > cut]
+        return float(above.min()) if above.size else float(np.nextafter(values[0], np.inf))
+    return float(cut)
+
+
+def build_boosted(*, seed: int, n_train: int | None = None) -> HistGradientBoostingClassifier:
     """Gradient-boosted trees (histogram-based), early stopping on a seeded 10% validation split.
 
-    Small trees (8 leaves, at least 500 people per leaf), a learning rate of
-    0.05 and L2 regularisation: outcomes such as emergency admissions are rare
+    Small trees (8 leaves, at least :func:`leaf_size` people per leaf: 500 on large
+    data, a twentieth of the ``n_train`` training people on smaller data), a learning
+    rate of 0.05 and L2 regularisation: outcomes such as emergency admissions are rare
     (about 1 in 100), and larger trees over-fit them (calibration slope < 1).
 
     Missing values are handled natively (NaN goes down the learned side of each split);
@@ -97,7 +152,7 @@ def build_boosted(*, seed: int) -> HistGradientBoostingClassifier:
         max_iter=300,
         learning_rate=0.05,
         max_leaf_nodes=8,
-        min_samples_leaf=500,
+        min_samples_leaf=leaf_size(n_train),
         l2_regularization=1.0,
         early_stopping=True,
         validation_fraction=0.1,
@@ -113,6 +168,7 @@ class ModelResult:
     Attributes
     ----------
     target, target_label : the outcome modelled and its label.
+    labels : column -> label from the config (measures), used before the contract's labels.
     features : feature names, in the column order of ``X_train``/``X_test``.
     categorical, categories : ordinal-coded features and their levels (code = position).
     excluded : protected characteristics present in the data but not used as features.
@@ -146,10 +202,20 @@ class ModelResult:
     calibration: pl.DataFrame = field(repr=False)
     settings: ModelSettings = field(default_factory=ModelSettings)
     cache_key: str | None = None  # set by fit_cached: identifies data + settings for derived caches
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def label(self, name: str) -> str:
+        """The label of a column: the config's (``labels``), else the contract's, else the name."""
+        return self.labels.get(name) or label_of(name)
 
     @property
     def feature_labels(self) -> tuple[str, ...]:
-        return tuple(label_of(f) for f in self.features)
+        return tuple(self.label(f) for f in self.features)
+
+    @property
+    def leaf(self) -> int:
+        """The smallest leaf of the gradient-boosted model's trees (people)."""
+        return int(self.models["boosted"].min_samples_leaf)
 
     def model(self, name: str) -> Any:
         if name not in self.models:
@@ -157,29 +223,32 @@ class ModelResult:
         return self.models[name]
 
     def threshold(self, model: str = "boosted", *, top_fraction: float | None = None) -> float:
-        """Risk cut-off flagging the top ``top_fraction`` of the training population.
+        """Risk cut-off flagging the top ``top_fraction`` of the training population (:func:`cut_off`).
 
-        The cut-off is the ``1 - top_fraction`` quantile of predicted risk in the
-        training set; applied to the test set it flags about that share.
+        The highest cut-off that flags no more than that share of the training set
+        (fewer when people tied at the cut-off would take it over the share); applied
+        to the test set it flags about that share.
         """
         fraction = self.settings.top_fraction if top_fraction is None else top_fraction
         if not 0 < fraction < 1:
             raise ValueError(BAD_FRACTION.format(value=fraction))
         self.model(model)
-        return float(np.quantile(self.risk_train[model], 1 - fraction, method="higher"))
+        return cut_off(self.risk_train[model], fraction)
 
     def flagged(self, model: str = "boosted", *, top_fraction: float | None = None) -> np.ndarray:
         """Test-set people at or above :meth:`threshold` (bool array)."""
         return self.risk_test[model] >= self.threshold(model, top_fraction=top_fraction)
 
 
-def _group_frame(df: pl.DataFrame) -> pl.DataFrame:
+def _group_frame(df: pl.DataFrame, extra: Sequence[str] = ()) -> pl.DataFrame:
     from healthgap.stats import age_bands
 
-    keep = [c for c in GROUP_COLUMNS if c in df.columns]
+    keep = [c for c in dict.fromkeys([*GROUP_COLUMNS, *extra]) if c in df.columns and c != "age_band"]
     truth = [c for c in df.columns if c.startswith(TRUTH_PREFIX)]
-    text = ("imd_quintile", "imd_decile")  # equity levels are strings, as in the config
-    exprs: list[pl.Expr] = [pl.col(c).cast(pl.String) if c in text else pl.col(c) for c in keep + truth]
+    text = ("imd_quintile", "imd_decile", *extra)  # equity levels are strings, as in the config
+    exprs: list[pl.Expr] = [
+        pl.col(c).cast(pl.String) if c in text and c != "age" else pl.col(c) for c in keep + truth
+    ]
     if "age" in df.columns:
         exprs.append(age_bands("age").cast(pl.String).alias("age_band"))
     return df.select(exprs)
@@ -192,16 +261,22 @@ def fit(
     n_boot: int = 200,
     confidence: float = 0.95,
     seed: int | None = None,
+    labels: Mapping[str, str] | None = None,
+    groups: Sequence[str] = (),
 ) -> ModelResult:
     """Fit a logistic-regression baseline and a gradient-boosted model, and evaluate both.
 
     Parameters
     ----------
     people : the canonical person table (e.g. ``healthgap.data.load(config)``).
-    settings : target, features, split, seed (default :class:`ModelSettings`).
+    settings : target, features, split, seed (default :class:`ModelSettings`; see
+        :func:`settings_for` for a config's).
     n_boot : bootstrap replicates for the metric confidence intervals.
     confidence : confidence level of the intervals.
     seed : seed for the bootstrap (default ``settings.seed``).
+    labels : column -> label (the config's measure labels), for the words of the pages.
+    groups : further columns kept aside for the fairness audit (the config's equity
+        dimensions), besides :data:`GROUP_COLUMNS`.
 
     Returns
     -------
@@ -221,11 +296,8 @@ def fit(
     lf = people.lazy() if isinstance(people, pl.DataFrame) else people
     schema = lf.collect_schema()
     target, features, excluded = resolve(schema, settings)
-    group_cols = [
-        c
-        for c in (*GROUP_COLUMNS, *schema)
-        if c in schema and (c in GROUP_COLUMNS or c.startswith(TRUTH_PREFIX))
-    ]
+    aside = (*GROUP_COLUMNS, *groups)
+    group_cols = [c for c in (*aside, *schema) if c in schema and (c in aside or c.startswith(TRUTH_PREFIX))]
     df = lf.select(list(dict.fromkeys([target, *features, *group_cols]))).collect()
     y = target_vector(df, target)
     X, categorical, categories = design(df, features)
@@ -239,9 +311,9 @@ def fit(
     num_idx = [i for i in range(len(features)) if i not in cat_idx]
     models = {
         "logistic": build_logistic(num_idx, cat_idx, seed=settings.seed),
-        "boosted": build_boosted(seed=settings.seed),
+        "boosted": build_boosted(seed=settings.seed, n_train=int(train.shape[0])),
     }
-    groups = _group_frame(df)
+    kept = _group_frame(df, groups)
     risk_train, risk_test = {}, {}
     for name, model in models.items():
         model.fit(X[train], y[train])
@@ -267,9 +339,10 @@ def fit(
             for name in models
         ]
     )
+    labels = dict(labels or {})
     return ModelResult(
         target=target,
-        target_label=label_of(target),
+        target_label=labels.get(target) or label_of(target),
         features=features,
         categorical=categorical,
         categories=categories,
@@ -281,9 +354,10 @@ def fit(
         y_test=y[test],
         risk_train=risk_train,
         risk_test=risk_test,
-        groups_train=groups[train],
-        groups_test=groups[test],
+        groups_train=kept[train],
+        groups_test=kept[test],
         metrics=metrics,
         calibration=calibration,
         settings=settings,
+        labels=labels,
     )

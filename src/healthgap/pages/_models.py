@@ -20,6 +20,14 @@ A page holds one on its book::
         def models(self) -> ModelPages:
             return ModelPages(self.book)
 
+The model is the config's: its target is any flag or count measure
+(:attr:`ModelPages.target_phrase` words it with the measure's label and period), its
+features the config's baseline measures (:func:`healthgap.models.settings_for`), and
+every equity dimension of the config is kept aside for the audit, whatever its name.
+The dimension the chapters compare the two ends of (the explanation's gap, label bias,
+the first mitigation) is the first *ordered* dimension whose disadvantaged end is known
+(:attr:`ModelPages.ends`): deprivation in the default book, education in a cohort.
+
 The page says once, at the top of its chapter, why no model can be fitted when
 :attr:`ModelPages.problem` is set (e.g. no outcome column; see
 ``FairnessPage.problem_note``); its later sections skip with
@@ -34,20 +42,112 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from healthgap.config import Dimension
+from healthgap.config import Dimension, Measure
+from healthgap.contract import CORE
 from healthgap.errors import ConfigError, DataError
-from healthgap.models import MODEL_LABELS, ModelResult, cached, fit_cached, label_of, resolve
-from healthgap.text import lower_first
+from healthgap.models import (
+    MODEL_LABELS,
+    ModelResult,
+    cached,
+    fit_cached,
+    label_of,
+    labels_of,
+    resolve,
+    settings_for,
+)
+from healthgap.text import flat, join, lower_first, num
 
 if TYPE_CHECKING:
+    from healthgap.explain import Explanation
     from healthgap.fairness import FairnessAudit, LabelBias, Mitigation
 
-__all__ = ["ModelPages", "AUDIT_BOOT", "MODEL_BOOT"]
+__all__ = [
+    "ModelPages",
+    "AUDIT_BOOT",
+    "MODEL_BOOT",
+    "NOT_SOCIAL",
+    "target_phrase",
+    "group_words",
+    "about",
+    "plural_noun",
+    "ends_dimension",
+    "intersections_of",
+]
 
 #: Bootstrap replicates used in the chapters (metrics, audit and SHAP intervals).
 MODEL_BOOT = 200
 AUDIT_BOOT = 200
-PREFERRED_MITIGATION = ("imd_quintile", "ethnicity", "sex")
+#: Dimensions that describe who people are by age or place rather than a social position:
+#: they are audited (and in the tables of gaps) but are not the chapters' first comparisons.
+NOT_SOCIAL = ("age_band", "locality")
+#: The skip note of a later section when no model can be fitted at all.
+NO_MODEL_SKIP = "model to show, because it has no usable outcome (see the note at the start of this chapter)"
+
+
+def target_phrase(measure: Measure | None, name: str, *, counted: bool) -> str:
+    """What the model predicts, mid-sentence, from the target measure's label and period.
+
+    "at least one CVD emergency admission during the year" (a count: binarised as > 0),
+    "coronary heart disease within ten years", "CVD death during the year", "hypertension
+    recorded at the start of the year" (a condition: the model learns its record). The
+    period is added unless the label already says it.
+
+    Parameters
+    ----------
+    measure : the target's measure (None for a column the config does not declare).
+    name : the target column.
+    counted : whether the target is a count (whole numbers) rather than a flag.
+    """
+    label = lower_first(measure.label if measure is not None else label_of(name))
+    period = measure.period if measure is not None and measure.period else ""
+    when = f" {period}" if period and period.lower() not in label.lower() else ""
+    if counted:
+        singular = label[:-1] if label.endswith("s") and not label.endswith("ss") else label
+        return f"at least one {singular}{when}"
+    if measure is not None and measure.kind == "condition":
+        return f"{label} recorded{when}"
+    return f"{label}{when}"
+
+
+def group_words(dimension: Dimension | None, label: str) -> str:
+    """How one group is named in brackets: its label, with the dimension's noun when the label
+    is a bare code ("deprivation fifth 1, most deprived", "age band 50-54", "Asian", "Female",
+    "Some high school")."""
+    text = flat(str(label))
+    if dimension is not None and text[:1].isdigit():
+        return f"{dimension.noun or lower_first(dimension.label)} {text}"
+    return text
+
+
+def plural_noun(noun: str) -> str:
+    """'deprivation fifths', 'ethnic groups', 'education levels', 'sexes', 'localities'."""
+    if noun.endswith(("s", "x")):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def about(value: float | None, *, rounded: bool) -> str:
+    """A published count for a sentence: "about 2,005" when counts are rounded, else "2,003"."""
+    if value is None:
+        return "fewer than can be published"
+    return ("about " if rounded else "") + num(value, 0)
+
+
+def ends_dimension(dimensions: list[Dimension] | tuple[Dimension, ...]) -> Dimension | None:
+    """The first ordered dimension whose disadvantaged end is known (with its levels), or None."""
+    return next((d for d in dimensions if d.ordered and d.disadvantaged and len(d.order) >= 2), None)
+
+
+def intersections_of(dimensions: list[Dimension] | tuple[Dimension, ...]) -> tuple[tuple[str, str], ...]:
+    """Pairs audited jointly: the first two social dimensions, and sex by age band."""
+    names = [d.name for d in dimensions if d.name not in NOT_SOCIAL]
+    pairs = [(names[0], names[1])] if len(names) >= 2 else []
+    present = {d.name for d in dimensions}
+    if {"sex", "age_band"} <= present and ("sex", "age_band") not in pairs:
+        pairs.append(("sex", "age_band"))
+    return tuple(pairs)
 
 
 class ModelPages:
@@ -56,7 +156,7 @@ class ModelPages:
     def __init__(self, book: Any) -> None:
         self.book = book
         self.config = book.config
-        self.settings = book.config.model
+        self.settings = settings_for(book.config)
 
     # -- can we model at all? ----------------------------------------------
     @cached_property
@@ -79,44 +179,108 @@ class ModelPages:
         inputs (a dimension, the features) when the real reason is the outcome.
         """
         if self.problem is not None:
-            return self.book.skip(
-                "model to show, because it has no usable outcome (see the note at the start of this chapter)"
-            )
+            return self.book.skip(NO_MODEL_SKIP)
         return self.book.skip(reason)
 
     @cached_property
     def result(self) -> ModelResult:
-        return fit_cached(self.book.people, settings=self.settings, n_boot=MODEL_BOOT, seed=self.config.seed)
+        return fit_cached(
+            self.book.people,
+            settings=self.settings,
+            n_boot=MODEL_BOOT,
+            seed=self.config.seed,
+            labels=labels_of(self.config),
+            groups=tuple(d.name for d in self.config.dimensions),
+        )
+
+    # -- the target ---------------------------------------------------------
+    @property
+    def target(self) -> Measure | None:
+        """The target's measure, or None when the config does not declare it."""
+        return next((m for m in self.config.measures if m.name == self.settings.target), None)
 
     @property
     def target_label(self) -> str:
-        return label_of(self.settings.target)
+        measure = self.target
+        return measure.label if measure is not None else label_of(self.settings.target)
 
     @property
     def target_phrase(self) -> str:
-        """E.g. "at least one CVD emergency admission in the year" or "hypertension recorded"."""
-        target = self.settings.target
-        label = lower_first(self.target_label)
+        """What the model predicts, mid-sentence (:func:`target_phrase`)."""
         schema = self.book.people.collect_schema()
-        if target in schema and schema[target].is_integer():
-            singular = label[:-1] if label.endswith("s") else label
-            return f"at least one {singular} in the year"
-        if target in self.config.conditions:
-            return f"{label} recorded"
-        return label
+        target = self.settings.target
+        counted = target in schema and schema[target].is_integer()
+        return target_phrase(self.target, target, counted=counted)
+
+    # -- features and protected columns ------------------------------------
+    @property
+    def excluded(self) -> tuple[str, ...]:
+        """Protected characteristics and equity dimensions present but not used as features."""
+        r = self.result
+        custom = [
+            d.name
+            for d in self.config.dimensions
+            if d.name in r.groups_test.columns
+            and d.name not in (*NOT_SOCIAL, *r.features, *r.excluded)
+            and d.name not in CORE
+        ]
+        return (*r.excluded, *custom)
 
     def excluded_text(self) -> str:
-        names = [lower_first(label_of(c)) for c in self.result.excluded]
+        """The left-out columns by their labels ("sex, ethnic group, ..."), or "none"."""
+        names = [lower_first(self.result.label(c)) for c in self.excluded]
         return ", ".join(names) if names else "none"
 
+    @property
+    def rounded(self) -> bool:
+        """Whether published counts are rounded (disclosure control on, rounding above 1)."""
+        d = self.config.disclosure
+        return bool(d.enabled and d.rounding > 1)
+
+    @cached_property
+    def sizes(self) -> dict[str, int | None]:
+        """The people in the data, the training and the test set, as published (rounded)."""
+        r = self.result
+        n_train, n_test = len(r.y_train), len(r.y_test)
+        frame = pl.DataFrame(
+            {"people": [n_train + n_test], "train": [n_train], "test": [n_test]},
+            schema={"people": pl.Int64, "train": pl.Int64, "test": pl.Int64},
+        )
+        row = self.book.publish(frame, counts=["people", "train", "test"], by=[]).row()
+        return dict(row) if row is not None else {}
+
+    # -- dimensions -----------------------------------------------------------
     @cached_property
     def dimensions(self) -> list[Dimension]:
         """Configured equity dimensions present in the kept-aside group columns."""
         cols = set(self.result.groups_test.columns)
         return [d for d in self.config.dimensions if d.name in cols]
 
+    @cached_property
+    def social(self) -> list[Dimension]:
+        """The dimensions the chapters compare first: every one but age band and locality."""
+        return [d for d in self.dimensions if d.name not in NOT_SOCIAL]
+
+    @cached_property
+    def ends(self) -> Dimension | None:
+        """The first ordered dimension with a known disadvantaged end and 2+ levels in the test set."""
+        from healthgap.fairness import groupings
+
+        found, _ = groupings(self.result.groups_test, self.dimensions, intersections=())
+        usable = {g.name for g in found}
+        return ends_dimension([d for d in self.dimensions if d.name in usable])
+
+    @cached_property
+    def intersections(self) -> tuple[tuple[str, str], ...]:
+        """Pairs audited jointly (:func:`intersections_of`)."""
+        return intersections_of(self.dimensions)
+
+    def dimension(self, name: str) -> Dimension | None:
+        """The configured dimension ``name`` (present in the data), or None."""
+        return next((d for d in self.dimensions if d.name == name), None)
+
     def metric(self, metric: str, model: str = "boosted") -> dict:
-        """One row of the performance table as a dict."""
+        """One row of the exact performance table as a dict."""
         return self.result.metrics.filter(
             (pl.col("metric") == metric) & (pl.col("model") == MODEL_LABELS[model])
         ).row(0, named=True)
@@ -126,65 +290,114 @@ class ModelPages:
     def audit(self) -> FairnessAudit:
         from healthgap.fairness import audit
 
-        parts = ("audit", self.result.cache_key, tuple(self.dimensions), AUDIT_BOOT, self.config.seed)
+        parts = (
+            "audit",
+            self.result.cache_key,
+            tuple(self.dimensions),
+            self.intersections,
+            AUDIT_BOOT,
+            self.config.seed,
+        )
         return cached(
             "audit",
             parts,
-            lambda: audit(self.result, dimensions=self.dimensions, n_boot=AUDIT_BOOT, seed=self.config.seed),
+            lambda: audit(
+                self.result,
+                dimensions=self.dimensions,
+                intersections=self.intersections,
+                n_boot=AUDIT_BOOT,
+                seed=self.config.seed,
+            ),
         )
 
     @cached_property
     def label_condition(self) -> str | None:
+        """The condition with true status whose recording differs most between the two ends."""
         from healthgap.fairness import choose_condition
 
-        return choose_condition(self.book.people, self.config.conditions)
+        return choose_condition(self.book.people, self.config.conditions, dimension=self.ends)
 
     @cached_property
     def label_bias(self) -> LabelBias | None:
         from healthgap.fairness import label_bias
 
-        if self.label_condition is None:
+        if self.label_condition is None or self.ends is None:
             return None
-        dims = [d for d in self.config.dimensions if d.name in ("imd_quintile", "ethnicity")]
-        return label_bias(
-            self.book.people,
-            condition=self.label_condition,
-            settings=self.settings,
-            dimensions=dims or self.dimensions,
+        condition = self.label_condition
+        labels = labels_of(self.config)
+        parts = ("label-bias", self.result.cache_key, condition, self.ends, self.config.seed)
+        return cached(
+            "label-bias",
+            parts,
+            lambda: label_bias(
+                self.book.people,
+                condition=condition,
+                settings=self.settings,
+                dimensions=[self.ends] if self.ends is not None else [],
+                labels=labels,
+                group_columns=tuple(d.name for d in self.config.dimensions),
+            ),
         )
 
     @cached_property
-    def mitigation_dimension(self) -> Dimension | None:
+    def mitigation_candidates(self) -> list[Dimension]:
+        """Dimensions the mitigations may equalise across, in order of preference: the compared
+        ends first, then the other social dimensions, then any (2+ levels in the test set)."""
         from healthgap.fairness import groupings
 
         found, _ = groupings(self.result.groups_test, self.dimensions, intersections=())
         usable = {g.name for g in found}
-        for name in (*PREFERRED_MITIGATION, *(d.name for d in self.dimensions)):
-            if name in usable:
-                return next(d for d in self.dimensions if d.name == name)
-        return None
+        first = [self.ends] if self.ends is not None else []
+        out: list[Dimension] = []
+        for d in (*first, *self.social, *self.dimensions):
+            if d.name in usable and all(d.name != o.name for o in out):
+                out.append(d)
+        return out
+
+    @cached_property
+    def mitigation_why(self) -> str | None:
+        """Why no dimension could be mitigated across (the first candidate's reason), or None."""
+        return self._mitigated[1]
+
+    @property
+    def mitigation_dimension(self) -> Dimension | None:
+        """The dimension the mitigations equalise across, or None."""
+        m = self.mitigation
+        return None if m is None else next(d for d in self.dimensions if d.name == m.dimension)
 
     @cached_property
     def mitigation(self) -> Mitigation | None:
-        from healthgap.fairness import mitigate
+        """The mitigation across the first candidate dimension that can be fitted, or None."""
+        return self._mitigated[0]
 
-        dim = self.mitigation_dimension
-        if dim is None:
-            return None
-        parts = ("mitigation", self.result.cache_key, dim, self.config.seed)
-        return cached(
-            "mitigation", parts, lambda: mitigate(self.result, dimension=dim, seed=self.config.seed)
-        )
+    @cached_property
+    def _mitigated(self) -> tuple[Mitigation | None, str | None]:
+        from healthgap.fairness import NotMitigable, mitigate
+
+        why: str | None = None
+        for dim in self.mitigation_candidates:
+            parts = ("mitigation", self.result.cache_key, dim, self.config.seed)
+
+            def compute(dim: Dimension = dim) -> Mitigation:
+                return mitigate(self.result, dimension=dim, seed=self.config.seed)
+
+            try:
+                return cached("mitigation", parts, compute), None
+            except NotMitigable as exc:
+                why = why or exc.why
+        return None, why
 
     # -- explanations -------------------------------------------------------
     @cached_property
-    def explanation(self):
+    def explanation(self) -> Explanation:
         from healthgap.explain import explain
 
+        ends = self.ends
         parts = (
             "explain",
             self.result.cache_key,
             tuple(self.dimensions),
+            ends,
             self.config.disclosure,
             self.config.seed,
             AUDIT_BOOT,
@@ -195,6 +408,8 @@ class ModelPages:
             lambda: explain(
                 self.result,
                 dimensions=self.dimensions,
+                gap_dimension=ends.name if ends is not None else "",
+                disadvantaged=ends.disadvantaged if ends is not None and ends.disadvantaged else "first",
                 seed=self.config.seed,
                 n_boot=AUDIT_BOOT,
                 min_group=self.min_group,
@@ -212,3 +427,7 @@ class ModelPages:
         other = ModelPages(self.book)
         other.settings = replace(self.settings, **changes)
         return other
+
+    def names(self, columns: tuple[str, ...]) -> str:
+        """Columns by their labels, mid-sentence ("statin and antihypertensive")."""
+        return join(lower_first(self.result.label(c)) for c in columns)

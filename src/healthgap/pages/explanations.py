@@ -1,27 +1,36 @@
-"""Why does the model predict what it does: SHAP importance, the deprivation gap, groups, dependence.
+"""Why does the model predict what it does: SHAP importance, the gap between two ends, groups, dependence.
 
 :func:`healthgap.explain.explain` returns exact aggregates of the SHAP values
-(means over groups of people with the groups' exact sizes). This page publishes
-each frame once (:meth:`healthgap.book.Book.publish`) and leaves out the groups
-and bins too small to publish (their size is suppressed), as no explanation
-of a handful of people is shown; the figures, downloads and sentences read
-those published frames.
+(means over groups of people with the groups' exact sizes, and, for the columns whose
+SHAP values take only a few distinct values, the number of people at each value). This
+page publishes each frame once (:meth:`healthgap.book.Book.publish`): first those counts
+(:attr:`ExplanationsPage.levels`), then every frame of means, whose means of such columns
+are recomputed from the published counts (:meth:`healthgap.explain.Explanation.recompute`,
+disclosure rule 8: a mean of a two-valued column is a count in disguise). Groups and bins
+too small to publish are left out, as no explanation of a handful of people is shown; the
+figures, downloads and sentences read those published frames.
+
+The gap is split between the two ends of the first ordered dimension whose disadvantaged
+end is known (:attr:`healthgap.pages._models.ModelPages.ends`): the most and least deprived
+fifths in the default book, the least and most educated in a cohort. Every sentence names
+that dimension and its groups by the config's own words.
 """
 
 from __future__ import annotations
 
 import math
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import polars as pl
 
 from healthgap import charts
+from healthgap.config import Dimension
 from healthgap.disclosure import Published
-from healthgap.explain import GAP_NO_DIMENSION, GAP_TOO_FEW, Explanation
-from healthgap.pages._models import ModelPages
+from healthgap.explain import GAP_NO_DIMENSION, GAP_TOO_FEW, LEVEL_KEYS, Explanation
+from healthgap.pages._models import ModelPages, about, plural_noun
 from healthgap.pages.base import CI_COLUMNS, Page
-from healthgap.text import interval, join, lower_first, num, pct
+from healthgap.text import flat, group_noun, interval, join, lower_first, num, pct
 
 __all__ = [
     "ExplanationsPage",
@@ -31,10 +40,12 @@ __all__ = [
     "gap_intro_sentence",
     "gap_sentence",
     "gap_note",
+    "ends_phrase",
     "NO_GAP",
     "NO_OUTCOME_SKIP",
     "NO_MODEL",
     "NO_GAP_INTRO",
+    "NO_ENDS",
     "LABEL_BIAS_REF",
     "LARGER_SAMPLE",
     "IMPORTANCE_COLUMNS",
@@ -46,10 +57,13 @@ __all__ = [
 NO_OUTCOME_SKIP = "usable outcome for the model: {problem}"
 #: What later sections say is missing (ModelPages.skip points back to the note above).
 NO_MODEL = "usable model outcome"
-NO_GAP_INTRO = (
-    "The model does not see deprivation; any difference it predicts between areas comes through the features."
+NO_GAP_INTRO = "The model does not see {dimension}; any difference it predicts between {groups} comes through the features."
+#: Why no gap is split when the data has no ordered dimension with a known disadvantaged end.
+NO_ENDS = (
+    "No equity dimension of this dataset is ordered with a known disadvantaged end, so there is no gap "
+    "between two ends to split."
 )
-#: Why the gap between the first and last groups is not split (:func:`gap_note`).
+#: Why the gap between the two ends is not split (:func:`gap_note`).
 NO_GAP = "The gap between {first} and {last} cannot be split: {why}."
 _GAP_WHY = {
     GAP_TOO_FEW: "too few people in the SHAP sample in one of them",
@@ -75,10 +89,9 @@ GAP_COLUMNS = {
     "value": "Contribution (log-odds)",
     **CI_COLUMNS,
     "share": "Share of the gap",
-    "n_first": "People (most deprived)",
-    "n_last": "People (least deprived)",
+    "n_first": "People (most disadvantaged)",
+    "n_last": "People (least disadvantaged)",
 }
-_GAP_TITLE = "How much of the gap in predicted risk between the most and least deprived fifths each feature accounts for"
 
 
 def shown(published: Published, count: str = "n") -> Published:
@@ -92,31 +105,41 @@ def _clear(row: dict[str, Any]) -> bool:
     return lo is not None and hi is not None and (lo > 0 or hi < 0)
 
 
+def ends_phrase(dimension: Dimension) -> str:
+    """'the most and least disadvantaged deprivation fifths' for an ordered dimension."""
+    return f"the most and least disadvantaged {plural_noun(dimension.noun or group_noun(dimension.label))}"
+
+
 # -- sentences -------------------------------------------------------------------------------
-def importance_sentence(importance: pl.DataFrame, *, sample: int) -> str:
+def importance_sentence(importance: pl.DataFrame, *, sample: str, leaf: int | None = None) -> str:
     """The three features that move predictions most, and those that never change one.
 
     Parameters
     ----------
     importance : published importance (``label``, ``value``), most important first.
-    sample : people explained.
+    sample : people explained, as the page words them ("about 2,000").
+    leaf : the smallest leaf of the model's trees (people), to say why a feature is never used.
     """
     top3 = [lower_first(x) for x in importance.get_column("label").head(3).to_list()]
     text = (
-        f"Across the {num(sample, 0)} people explained, the features that move predictions most are "
+        f"Across the people explained ({sample}), the features that move predictions most are "
         f"{top3[0]}, {top3[1]} and {top3[2]}."
         if len(top3) >= 3
-        else ""
+        else f"Across the people explained ({sample}), the features that move predictions most are "
+        f"{join(top3)}."
+        if top3
+        else f"No feature's contribution could be published for the people explained ({sample})."
     )
     unused = importance.filter(pl.col("value") < 1e-9).get_column("label").to_list()
     if not unused:
         return text
     names = join([unused[0], *(lower_first(x) for x in unused[1:])])  # the first one starts the sentence
     one = len(unused) == 1
+    leaf_text = f"of at least {num(leaf, 0)} people" if leaf else "that are large enough"
     return text + (
-        f" {names} never change{'s' if one else ''} a prediction: the model's trees only split groups of at "
-        "least 500 people, and in the training set too few people have "
-        f"{'it' if one else 'them'} for such a split to help."
+        f" {names} never change{'s' if one else ''} a prediction: the model's trees only split groups "
+        f"{leaf_text}, and in the training set too few people have {'it' if one else 'them'} for such a "
+        "split to help."
     )
 
 
@@ -134,18 +157,26 @@ def additivity_sentence(base_value: float, additivity_error: float) -> str:
     )
 
 
-def gap_intro_sentence(gap: pl.DataFrame) -> str:
-    """Whether the model predicts higher or lower risk in more deprived areas."""
+def gap_intro_sentence(gap: pl.DataFrame, *, dimension: Dimension | None, sees: bool = False) -> str:
+    """Whether the model predicts higher or lower risk at the disadvantaged end of ``dimension``."""
+    if dimension is None:
+        return NO_ENDS
+    label = lower_first(dimension.label)
+    groups = plural_noun(dimension.noun or group_noun(dimension.label))
+    lead = f"The model sees {label}" if sees else f"The model does not see {label}"
     total = gap.filter(pl.col("feature") == "(total)") if gap.height else gap
-    if not total.height:
-        return NO_GAP_INTRO
+    if not total.height or total.row(0, named=True)["value"] is None:
+        return (
+            f"{lead}; any difference it predicts between {groups} comes through "
+            f"{'it and ' if sees else ''}the features."
+        )
     row = total.row(0, named=True)
     if _clear(row):
         direction = "higher" if row["value"] > 0 else "lower"
-        return f"The model does not see deprivation, yet it predicts {direction} risk in more deprived areas."
+        return f"{lead}, {'and' if sees else 'yet'} it predicts {direction} risk in the more disadvantaged {groups}."
     return (
-        "The model does not see deprivation; any difference it predicts between more and less deprived "
-        "areas comes through the features."
+        f"{lead}; any difference it predicts between more and less disadvantaged {groups} comes through "
+        f"{'it and ' if sees else ''}the features."
     )
 
 
@@ -159,7 +190,14 @@ def gap_note(explanation: Explanation) -> str | None:
     return NO_GAP.format(first=first, last=last, why=why)
 
 
-def gap_sentence(gap: pl.DataFrame, *, sample: int, note: str | None = None) -> str:
+def gap_sentence(
+    gap: pl.DataFrame,
+    *,
+    sample: int,
+    note: str | None = None,
+    ends: tuple[str, str] = ("the most disadvantaged group", "the least disadvantaged group"),
+    people: str | None = None,
+) -> str:
     """The gap in mean predicted log-odds and the feature that contributes most to it.
 
     Parameters
@@ -167,23 +205,30 @@ def gap_sentence(gap: pl.DataFrame, *, sample: int, note: str | None = None) -> 
     gap : published gap decomposition (one row per feature plus the ``(total)`` row).
     sample : people explained (a small sample gets a hint to raise it).
     note : why the gap could not be split, when ``gap`` is empty.
+    ends : how the two groups compared read ("the most disadvantaged deprivation fifth (1, most
+        deprived)", ...).
+    people : the people explained as the page words them ("about 2,000"; default ``sample``).
     """
+    fallback = note or "The gap could not be split with the people explained."
     if not gap.height:
-        return note or ""
-    total_rows = gap.filter(pl.col("feature") == "(total)")
-    parts = gap.filter(pl.col("feature") != "(total)").sort(pl.col("value").abs(), descending=True)
+        return fallback
+    total_rows = gap.filter((pl.col("feature") == "(total)") & pl.col("value").is_not_null())
+    parts = gap.filter((pl.col("feature") != "(total)") & pl.col("value").is_not_null()).sort(
+        pl.col("value").abs(), descending=True
+    )
     if not total_rows.height or not parts.height:
-        return note or ""
+        return fallback
     total, lead = total_rows.row(0, named=True), parts.row(0, named=True)
     sure = _clear(total)
+    first, last = ends
     text = (
         f"The model's mean predicted log-odds is {num(abs(total['value']), 2)} "
-        f"{'higher' if total['value'] > 0 else 'lower'} in the most "
-        f"deprived fifth than in the least deprived fifth ({interval(total['lower_ci'], total['upper_ci'])}"
+        f"{'higher' if total['value'] > 0 else 'lower'} in {first} than in {last} "
+        f"({interval(total['lower_ci'], total['upper_ci'])}"
         + (")." if sure else "; with this sample the gap could be due to chance).")
         + f" The largest single contribution comes from {lower_first(lead['label'])} "
         f"({num(lead['value'], 2)} log-odds"
-        + (f", {pct(lead['share'], 0)} of the gap" if sure else "")
+        + (f", {pct(lead['share'], 0)} of the gap" if sure and lead["share"] is not None else "")
         + (
             ")."
             if _clear(lead)
@@ -193,10 +238,16 @@ def gap_sentence(gap: pl.DataFrame, *, sample: int, note: str | None = None) -> 
     )
     if sample < LARGER_SAMPLE:
         text += (
-            f" The split uses the {num(sample, 0)} people explained; a larger sample (the SHAP "
+            f" The split uses the people explained ({people or num(sample, 0)}); a larger sample (the SHAP "
             "sample size setting in the config file) narrows these intervals."
         )
     return text
+
+
+def _markdown(text: str | None) -> Any:
+    from IPython.display import Markdown
+
+    return None if not text else Markdown(text)
 
 
 class ExplanationsPage(Page):
@@ -236,13 +287,29 @@ class ExplanationsPage(Page):
         """The SHAP explanation (exact aggregates; cached across chapters)."""
         return self.models.explanation
 
+    @property
+    def ends(self) -> Dimension | None:
+        """The ordered dimension whose two ends the gap compares, or None."""
+        return self.models.ends if self.ok else None
+
+    @cached_property
+    def levels(self) -> Published:
+        """The number of people at each value of the few-valued SHAP columns, published once."""
+        return self.book.publish(self.explanation.levels, counts=["count"], by=list(LEVEL_KEYS), derived={})
+
+    def _recompute(self, table: str) -> Any:
+        return partial(self.explanation.recompute, table=table, levels=self.levels.frame)
+
     @cached_property
     def importance(self) -> Published:
         """Mean |SHAP| per feature, most important first (published)."""
         frame = self.explanation.importance.select(
-            "rank", "feature", "label", "n", "value", "lower_ci", "upper_ci"
+            "rank", "feature", "label", "n", "value", "lower_ci", "upper_ci", "method"
         )
-        return shown(self.book.publish(frame, counts=["n"], by=["feature"], derived={}))
+        published = self.book.publish(
+            frame, counts=["n"], by=["feature"], derived={}, recompute=self._recompute("importance")
+        )
+        return shown(published)
 
     @cached_property
     def by_group(self) -> Published:
@@ -253,18 +320,28 @@ class ExplanationsPage(Page):
         frame = frame.select(
             "dimension", "dimension_label", "group", "group_label", "feature", "label", "n", "value"
         )
-        return shown(self.book.publish(frame, counts=["n"], by=["dimension", "feature"]))
+        return shown(
+            self.book.publish(
+                frame, counts=["n"], by=["dimension", "feature"], recompute=self._recompute("by_group")
+            )
+        )
 
     @cached_property
     def gap(self) -> Published:
-        """The gap between the most and least deprived fifths split by feature (published)."""
+        """The gap between the two ends of the compared dimension, split by feature (published)."""
         frame = self.explanation.gap
         if not frame.height:
             return self.book.publish(frame, counts=[])
         frame = frame.select(
-            "feature", "label", "n_first", "n_last", "value", "lower_ci", "upper_ci", "share"
+            "feature", "label", "n_first", "n_last", "value", "lower_ci", "upper_ci", "share", "method"
         )
-        return self.book.publish(frame, counts=["n_first", "n_last"], by=["feature"], derived={})
+        return self.book.publish(
+            frame,
+            counts=["n_first", "n_last"],
+            by=["feature"],
+            derived={},
+            recompute=self._recompute("gap"),
+        )
 
     @cached_property
     def dependence(self) -> Published:
@@ -272,39 +349,121 @@ class ExplanationsPage(Page):
         frame = self.explanation.dependence
         if not frame.height:
             return self.book.publish(frame, counts=[])
-        frame = frame.select("feature", "label", "bin", "bin_label", "n", "value", "lower_ci", "upper_ci")
-        return shown(self.book.publish(frame, counts=["n"], by=["feature"]))
+        frame = frame.select(
+            "feature", "label", "bin", "bin_label", "n", "value", "lower_ci", "upper_ci", "method"
+        )
+        return shown(
+            self.book.publish(frame, counts=["n"], by=["feature"], recompute=self._recompute("dependence"))
+        )
+
+    @cached_property
+    def sample_text(self) -> str:
+        """The people explained, as published ("about 2,000")."""
+        sample = self.book.publish(
+            pl.DataFrame({"n": [self.explanation.sample]}, schema={"n": pl.Int64}), counts=["n"], by=[]
+        ).row()
+        return about(None if sample is None else sample["n"], rounded=self.models.rounded)
 
     # -- words ---------------------------------------------------------------------------
     def importance_text(self) -> str:
-        """The most important features in words (empty without a model)."""
+        """The most important features in words (a note without a model)."""
         if not self.ok:
-            return ""
-        return importance_sentence(self.importance.frame, sample=self.explanation.sample)
+            return "With no model there are no features to rank."
+        return importance_sentence(self.importance.frame, sample=self.sample_text, leaf=self.explanation.leaf)
 
     def additivity_text(self) -> str:
-        """The additivity check in words (empty without a model)."""
+        """The additivity check in words (a note without a model)."""
         if not self.ok:
-            return ""
+            return "No model is fitted to this dataset, so nobody is explained."
         e = self.explanation
         return additivity_sentence(e.base_value, e.additivity_error)
 
+    def _end_names(self) -> tuple[str, str]:
+        from healthgap.pages.fairness import end_name, ends_of
+
+        dim = self.ends
+        if dim is None:
+            return ("the most disadvantaged group", "the least disadvantaged group")
+        worse, better = ends_of(dim)
+        return end_name(dim, worse, most=True), end_name(dim, better, most=False)
+
     def gap_intro(self) -> str:
-        """Whether the model predicts higher risk in more deprived areas (empty without a model)."""
-        return gap_intro_sentence(self.gap.frame) if self.ok else ""
+        """Whether the model predicts higher risk at the disadvantaged end (a note without a model)."""
+        if not self.ok:
+            return "With no model there is no gap to split."
+        dim = self.ends
+        sees = dim is not None and dim.name in self.models.result.features
+        return gap_intro_sentence(self.gap.frame, dimension=dim, sees=sees)
 
     def gap_text(self) -> str:
-        """The gap and its largest contribution in words (empty without a model)."""
+        """Which two groups the figure compares, the gap and its largest contribution (never empty)."""
         if not self.ok:
-            return ""
+            return "With no model there is nothing to split."
+        dim = self.ends
+        if dim is None:
+            return "Without such a dimension this section has nothing to show."
         e = self.explanation
-        return gap_sentence(self.gap.frame, sample=e.sample, note=gap_note(e))
+        first, last = self._end_names()
+        lead = f"The figure below shows that split between {first} and {last}. " if self.gap.height else ""
+        return lead + gap_sentence(
+            self.gap.frame, sample=e.sample, note=gap_note(e), ends=(first, last), people=self.sample_text
+        )
 
-    def diagnosis_ref(self) -> Any:
-        """A pointer to the label-bias check when it runs (Markdown: it cross-refers)."""
+    def gap_caveat(self) -> Any:
+        """Why a feature can account for part of the gap (Markdown), or None without a gap."""
+        dim = self.ends
+        if dim is None or not self.gap.height:
+            return None
+        ref = LABEL_BIAS_REF if self.models.label_bias is not None else ""
+        return _markdown(
+            "A feature can account for part of the gap because it *is* more common at the disadvantaged end "
+            "(a risk factor, say), or because it is *recorded* differently there. Treatments, for example, are "
+            "only given to people who are diagnosed, and diagnosis is often less complete in more "
+            f"disadvantaged groups{ref}, so their contribution mixes real differences in risk with differences "
+            "in care."
+        )
+
+    @property
+    def groups_dimension(self) -> Dimension | None:
+        """The dimension of the heatmap: the compared ends, else the first social dimension with groups."""
+        if not self.ok or not self.by_group.height:
+            return None
+        present = set(self.by_group.frame.get_column("dimension").to_list())
+        candidates = [self.ends] if self.ends is not None else []
+        for d in (*candidates, *self.models.social):
+            if d is not None and d.name in present:
+                return d
+        return None
+
+    def groups_intro(self) -> Any:
+        """What the heatmap shows (Markdown, never empty)."""
         from IPython.display import Markdown
 
-        return Markdown(LABEL_BIAS_REF if self.ok and self.models.label_condition is not None else "")
+        dim = self.groups_dimension
+        if dim is None:
+            return Markdown("No equity group is large enough to show the average contributions in it.")
+        return Markdown(
+            f"The figure below shows each important feature's average contribution in "
+            f"{self.book.each(dim.noun or dim.label)}. Its colour scale is centred on zero: **red** cells "
+            "push predicted risk up, **blue** cells pull it down, and the palest cells change it little; the "
+            "value is printed in every cell."
+        )
+
+    def dependence_intro(self) -> str:
+        """Which features the dependence figures show (never empty)."""
+        n = (
+            self.dependence.frame.get_column("feature").n_unique()
+            if self.ok and self.dependence.height
+            else 0
+        )
+        if n == 0:
+            return "No feature has bins large enough to show how its contribution changes."
+        which = "the most important feature" if n == 1 else "the two most important features"
+        return (
+            f"For {which}, the figures below show the average contribution among people in each tenth of the "
+            "feature's values (or each category). Bins are labelled by their inner boundaries only, so no "
+            "individual's extreme value is shown."
+        )
 
     # -- figures -----------------------------------------------------------------------
     def importance_figure(self) -> Any:
@@ -326,43 +485,58 @@ class ExplanationsPage(Page):
         )
 
     def gap_figure(self) -> Any:
-        """Each feature's contribution to the gap between the most and least deprived fifths."""
+        """Each feature's contribution to the gap between the two ends of the compared dimension."""
         if not self.ok:
             return self.skip(NO_MODEL)
-        if not self.gap.height:
-            return self.skip("deprivation groups large enough to compare")
-        first, last = self.explanation.gap_groups or ("", "")
-        title = f"Contributions to the gap: {first} minus {last}"
+        dim = self.ends
+        if dim is None:
+            return self.skip("ordered equity dimension whose disadvantaged end is known")
+        data = (
+            self.gap.where(pl.col("feature") != "(total)", pl.col("value").is_not_null())
+            if self.gap.height
+            else self.gap
+        )
+        if not data.height:
+            return self.skip(f"{plural_noun(dim.noun or group_noun(dim.label))} large enough to compare")
+        worse, better = self.explanation.gap_groups or ("", "")
+        first, last = self._end_names()
         return self.book.figure(
-            lambda d: _gap_chart(d, title=title),
+            lambda d: _gap_chart(d, title=f"Contributions to the gap: {worse} minus {better}"),
             id="gap-decomposition",
-            title=_GAP_TITLE,
-            description=(
-                "Bar chart of the difference in mean SHAP value between the most and least deprived fifths, "
-                "for each feature, with 95% bootstrap intervals; the bars add up to the gap in mean "
-                "predicted log-odds. " + self.gap_text()
+            title=(
+                f"How much of the gap in predicted risk between {ends_phrase(dim)} each feature accounts for"
             ),
-            data=self.gap.where(pl.col("feature") != "(total)").sort("value", descending=True),
-            columns=GAP_COLUMNS,
+            description=(
+                f"Bar chart of the difference in mean SHAP value between {first} and {last}, for each "
+                "feature, with 95% intervals; the bars add up to the gap in mean predicted log-odds. "
+                + self.gap_text()
+            ),
+            data=data.sort("value", descending=True),
+            columns={
+                **GAP_COLUMNS,
+                "n_first": f"People ({flat(worse)})",
+                "n_last": f"People ({flat(better)})",
+            },
             formats={**_THREE_DP, "share": ("proportion", 0)},
         )
 
     def groups_figure(self) -> Any:
-        """Mean contribution of the most important features in each deprivation fifth."""
-        dim = next((d for d in self.models.dimensions if d.name == "imd_quintile"), None) if self.ok else None
-        if dim is None or not self.by_group.height:
-            return self.skip("deprivation column with more than one group")
+        """Mean contribution of the most important features in each group of one dimension."""
+        dim = self.groups_dimension
+        if dim is None:
+            return self.skip("equity dimension with groups large enough to show")
         top = self.importance.frame.head(HEATMAP_FEATURES)
         keep = top.get_column("feature").to_list()
-        grid = self.by_group.where(pl.col("dimension") == "imd_quintile", pl.col("feature").is_in(keep))
-        x_order = [dim.label_of(x) for x in dim.order]
+        grid = self.by_group.where(pl.col("dimension") == dim.name, pl.col("feature").is_in(keep))
+        x_order = [dim.label_of(x) for x in dim.order] or None
         y_order = top.get_column("label").to_list()
+        noun = dim.noun or group_noun(dim.label)
         return self.book.figure(
             lambda d: charts.heatmap(
                 d,
                 x="group_label",
                 y="label",
-                title="Mean SHAP value by deprivation fifth (log-odds)",
+                title=f"Mean SHAP value by {noun} (log-odds)",
                 x_order=x_order,
                 y_order=y_order,
                 x_title=dim.label,
@@ -371,14 +545,18 @@ class ExplanationsPage(Page):
                 text_format=",.2f",
                 scheme="diverging",
             ),
-            id="shap-by-deprivation",
-            title="Mean contribution of the most important features by deprivation fifth",
+            id="shap-by-deprivation"
+            if dim.name == "imd_quintile"
+            else f"shap-by-{dim.name.replace('_', '-')}",
+            title=f"Mean contribution of the most important features by {noun}",
             description=(
-                "Heatmap of the mean SHAP value (log-odds) of the eight most important features in each "
-                "deprivation fifth, on a colour scale centred on zero: red cells raise predicted risk, "
-                "blue cells lower it, and pale cells change it little."
+                f"Heatmap of the mean SHAP value (log-odds) of the {num(len(keep), 0)} most important features "
+                f"in {self.book.each(noun)}, on a colour scale centred on zero: red cells raise predicted "
+                "risk, blue cells lower it, and pale cells change it little."
             ),
-            data=grid.select("dimension", "group", "group_label", "feature", "label", "n", "value"),
+            data=grid.select(
+                "dimension", "group", "group_label", "feature", "label", "n", "value", "^suppress.*$"
+            ),
             columns={
                 "group_label": "Group",
                 "label": "Feature",
@@ -390,19 +568,32 @@ class ExplanationsPage(Page):
 
     def groups_download(self) -> Any:
         """The mean SHAP value of every feature in every equity group, as a download (else None)."""
-        if not self.ok or not self.by_group.height:
+        from IPython.display import HTML
+
+        if not self.ok or not self.by_group.height or self.groups_dimension is None:
             return None
-        return self.book.download(
+        link = self.book.download(
             self.by_group, id="shap-by-group", title="Mean SHAP value by equity group and feature"
+        )
+        return HTML(
+            "<p>The same averages for every equity dimension and every feature are in this download:</p>"
+            + link.data
         )
 
     def dependence_figure(self, rank: int, id: str) -> Any:
-        """The average contribution of the ``rank``-th most important feature (0 = the most), by its values."""
-        if not self.ok or not self.dependence.height:
-            return self.skip(NO_MODEL)
-        features = self.dependence.frame.get_column("feature").unique(maintain_order=True).to_list()
+        """The average contribution of the ``rank``-th most important feature (0 = the most), by its values.
+
+        A skip note when the first cannot be shown; nothing for a later one that does not exist.
+        """
+        if not self.ok:
+            return self.skip(NO_MODEL) if rank == 0 else None
+        features = (
+            self.dependence.frame.get_column("feature").unique(maintain_order=True).to_list()
+            if self.dependence.height
+            else []
+        )
         if rank >= len(features):
-            return self.skip("further features to show")
+            return self.skip("feature with bins large enough to show") if rank == 0 else None
         feature = features[rank]
         data = self.dependence.where(feature=feature)
         label = data.frame.get_column("label")[0]

@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from healthgap import charts
-from healthgap.config import Dimension
+from healthgap.config import DEFAULT_DIMENSIONS, Dimension
 from healthgap.disclosure import Published
 from healthgap.fairness import (
     AUDIT_BY,
@@ -37,9 +37,17 @@ from healthgap.fairness import (
     Mitigation,
 )
 from healthgap.models import label_of
-from healthgap.pages._models import ModelPages
+from healthgap.pages._models import (
+    NOT_SOCIAL,
+    ModelPages,
+    about,
+    ends_dimension,
+    group_words,
+    intersections_of,
+    plural_noun,
+)
 from healthgap.pages.base import CI_COLUMNS, PERCENT_FORMATS, Page
-from healthgap.text import flat, group_noun, interval, join, lower_first, num, pct, pp
+from healthgap.text import capitalise, flat, group_noun, interval, join, lower_first, num, pct, pp
 
 __all__ = [
     "FairnessPage",
@@ -55,6 +63,9 @@ __all__ = [
     "groups_of",
     "mitigation_gap",
     "mitigation_cost",
+    "ends_of",
+    "end_name",
+    "GROUP_SLOTS",
 ]
 
 #: Measures drawn per group, with their names in the charts.
@@ -167,13 +178,14 @@ MITIGATION_FORMATS: dict[str, str | tuple[str, int]] = {
 SUPPRESSION = pl.col("^suppress.*$")
 
 NO_PROBLEM_SKIP = "usable outcome for the model: {problem}"
-SKIP_DIMENSION = "{name} column with more than one group"
+SKIP_DIMENSION = "equity dimension with two or more groups large enough to publish"
 SKIP_AUDIT = "model audit results"
-SKIP_INTERSECTION = "deprivation and ethnicity columns with more than one group each"
-SKIP_CALIBRATION = "deprivation column with more than one group"
+SKIP_INTERSECTION = "two equity dimensions with two or more groups each to audit together"
+SKIP_CALIBRATION = "equity dimension with two or more groups large enough to publish"
 SKIP_TRUTH = (
     "true-status columns (true_<condition>), so the model cannot be checked against who truly has a condition"
 )
+SKIP_LABEL_DIMENSION = "ordered equity dimension whose disadvantaged end is known, to compare its two ends"
 SKIP_MITIGATION = "equity dimension with more than one group to mitigate across"
 ALL_SHOWN = "Every group was large enough to show with all its measures."
 HIDDEN = (
@@ -184,18 +196,36 @@ PARTIAL = (
     "Of the groups shown, {n} {verb} some measures marked [c]: they rest on fewer than {below} people "
     "(or would reveal such a number)."
 )
+NO_AUDIT = "No model is fitted to this dataset, so nothing is audited."
+NO_GAP = "{What} cannot be compared between {groups}: fewer than two groups are large enough to publish it."
+SMALL_GROUPS = "Small groups have wide intervals ({ref}): a gap that looks large may be chance."
+NO_MITIGATION_TEXT = "Neither can be applied to this dataset: {why}."
+#: Slots of the per-group figures in the chapter (the first social dimensions audited).
+GROUP_SLOTS = 3
 
 
 # -- wording shared with the model card ------------------------------------------
-def group_name(dimension: str, label: str) -> str:
-    """How a group is named inside brackets: 'deprivation fifth 4', 'Female', 'Asian'."""
-    return f"deprivation fifth {flat(label)}" if dimension == "imd_quintile" else flat(label)
+def group_name(dimension: Dimension | str | None, label: str) -> str:
+    """How a group is named inside brackets: 'deprivation fifth 4', 'Female', 'Asian' (:func:`group_words`).
+
+    ``dimension`` is the group's :class:`~healthgap.config.Dimension` (a name is looked up
+    among the defaults, for callers that only have the name).
+    """
+    if isinstance(dimension, str):
+        dimension = DEFAULT_DIMENSIONS.get(dimension)
+    return group_words(dimension, label)
 
 
-def groups_of(label: str) -> str:
-    """The groups of a dimension, mid-sentence: 'deprivation (IMD quintile) groups', 'ethnic groups', 'sex groups'."""
-    noun = group_noun(label)
-    return f"{noun}s" if noun.endswith("group") else f"{noun} groups"
+def groups_of(label: str, noun: str = "") -> str:
+    """The groups of a dimension, mid-sentence: 'deprivation fifths', 'ethnic groups', 'sexes'.
+
+    From the dimension's ``noun`` when it has one, else from its label
+    ('deprivation (IMD quintile) groups').
+    """
+    if noun:
+        return plural_noun(noun)
+    base = group_noun(label)
+    return f"{base}s" if base.endswith("group") else f"{base} groups"
 
 
 def ci_text(row: Mapping[str, Any]) -> str:
@@ -212,7 +242,7 @@ def sure(row: Mapping[str, Any]) -> bool:
     return lo is not None and lo > 0
 
 
-def gap_text(row: Mapping[str, Any] | None, *, dimension: str, what: str) -> str:
+def gap_text(row: Mapping[str, Any] | None, *, dimension: Dimension | str | None, what: str) -> str:
     """'{What} ranges from x% (group) to y% (group), a difference of d percentage points (95% CI ...). '
 
     Ends with a space, so that a following sentence can be joined on. Empty when
@@ -231,7 +261,7 @@ def gap_text(row: Mapping[str, Any] | None, *, dimension: str, what: str) -> str
 def mitigation_cost(row: Mapping[str, Any], base: Mapping[str, Any], *, cases: int) -> str:
     """'finds 12 fewer people with the outcome in the test set (35 fewer per 1,000 ...)'."""
     if row["found"] is None or base["found"] is None:
-        return "the number of people with the outcome it finds is too small to publish"
+        return "finds too few people with the outcome for the number to be published"
     change = row["found"] - base["found"]
     if not change:
         return "finds the same number of people with the outcome"
@@ -274,11 +304,31 @@ def mitigation_gap(row: Mapping[str, Any], *, compare: bool = True) -> str:
     return pp(row["tpr_difference"]) + (f" ({'; '.join(notes)})" if notes else "")
 
 
+def ends_of(dimension: Dimension) -> tuple[str, str]:
+    """The levels at the disadvantaged and the advantaged end of an ordered dimension."""
+    first, last = dimension.order[0], dimension.order[-1]
+    return (last, first) if dimension.disadvantaged == "last" else (first, last)
+
+
+def end_name(dimension: Dimension, level: str, *, most: bool) -> str:
+    """'the most disadvantaged deprivation fifth (1, most deprived)', 'the least disadvantaged
+    education level (College degree)'."""
+    noun = dimension.noun or group_noun(dimension.label)
+    return f"the {'most' if most else 'least'} disadvantaged {noun} ({flat(dimension.label_of(level))})"
+
+
 def _times_100(columns: tuple[str, ...], when: pl.Expr | None = None) -> list[pl.Expr]:
     """``columns`` times 100 (percentages), only where ``when`` holds when it is given."""
     if when is None:
         return [pl.col(c) * 100 for c in columns]
     return [pl.when(when).then(pl.col(c) * 100).otherwise(pl.col(c)).alias(c) for c in columns]
+
+
+def _markdown(text: str | None) -> Any:
+    """A paragraph for a chapter cell, or None (nothing shown)."""
+    from IPython.display import Markdown
+
+    return None if not text else Markdown(text)
 
 
 class FairnessPage(Page):
@@ -312,8 +362,8 @@ class FairnessPage(Page):
         return self.models.dimensions if self.ok else []
 
     def dimension(self, name: str) -> Dimension | None:
-        """The configured dimension ``name``, or None."""
-        return next((d for d in self.config.dimensions if d.name == name), None)
+        """The dimension ``name`` (as audited, else as configured), or None."""
+        return next((d for d in (*self.dimensions, *self.config.dimensions) if d.name == name), None)
 
     @cached_property
     def audit(self) -> FairnessAudit | None:
@@ -350,12 +400,25 @@ class FairnessPage(Page):
         return self.book.publish(self.audit.differences(self.groups.frame), counts=[])
 
     def audited(self, name: str) -> bool:
-        """Whether the model was audited on dimension ``name`` (more than one published group)."""
-        return (
-            self.groups is not None
-            and name in {d.name for d in self.dimensions}
-            and name in self.groups.frame["dimension"].to_list()
-        )
+        """Whether the model was audited on dimension ``name`` (two or more published groups)."""
+        if self.groups is None or name not in {d.name for d in self.dimensions}:
+            return False
+        shown = self.groups.frame.filter(pl.col("dimension") == name).get_column("group").n_unique()
+        return shown >= 2
+
+    @property
+    def shown(self) -> list[Dimension]:
+        """The dimensions of the per-group figures: the social dimensions audited, in config order."""
+        return [d for d in self.dimensions if d.name not in NOT_SOCIAL and self.audited(d.name)]
+
+    @property
+    def ends(self) -> Dimension | None:
+        """The ordered dimension whose two ends the chapter compares (:func:`ends_dimension`)."""
+        return ends_dimension(self.dimensions)
+
+    def slot(self, index: int) -> Dimension | None:
+        """The dimension of the ``index``-th per-group figure, or None."""
+        return self.shown[index] if index < len(self.shown) else None
 
     # -- words ------------------------------------------------------------------
     def problem_note(self) -> Any:
@@ -374,7 +437,7 @@ class FairnessPage(Page):
         return f"Not audited: {'; '.join(f'{d}: {why}' for d, why in self.audit.skipped)}."
 
     def suppressed_text(self) -> str:
-        """How many groups are left out, and how many show some measures as [c]."""
+        """How many groups are left out, and how many show some measures as [c] ('' without an audit)."""
         if self.audit is None:
             return ""
         hidden = self.hidden_groups
@@ -398,20 +461,95 @@ class FairnessPage(Page):
         ]
         return " ".join(p for p in parts if p) or ALL_SHOWN
 
+    def coverage_text(self) -> str:
+        """What the audit shows and leaves out, in one or two sentences (never empty)."""
+        if self.audit is None:
+            return NO_AUDIT
+        return " ".join(t for t in (self.suppressed_text(), self.skipped_text()) if t)
+
     def gap_row(self, dimension: str, metric: str) -> dict[str, Any] | None:
         """The published largest gap of ``metric`` by ``dimension``, or None."""
         return None if self.differences is None else self.differences.row(dimension=dimension, metric=metric)
 
     def gap_sentence(self, dimension: str, metric: str, what: str | None = None) -> str:
         """'The share of outcomes found ranges from x% (group) to y% (group), ...' or ''."""
-        return gap_text(self.gap_row(dimension, metric), dimension=dimension, what=what or GAP_WORDS[metric])
+        dim = self.dimension(dimension)
+        return gap_text(self.gap_row(dimension, metric), dimension=dim, what=what or GAP_WORDS[metric])
+
+    def _prevalence_sentence(self, dim: Dimension, ref: str) -> str:
+        """How common the outcome is at the two ends of an ordered dimension, and what a fair model does."""
+        fair = (
+            "what matters for equal opportunity is whether the people who go on to have the outcome are found "
+            f"equally often ({ref})."
+        )
+        if self.groups is None or not dim.ordered or not dim.disadvantaged or len(dim.order) < 2:
+            return capitalise(fair)
+        worse, better = ends_of(dim)
+        rows = self.groups.frame.filter(pl.col("dimension") == dim.name, pl.col("metric") == "prevalence")
+        at = {r["group"]: r["value"] for r in rows.iter_rows(named=True)}
+        a, b = at.get(worse), at.get(better)
+        if a is None or b is None or a <= b:
+            return capitalise(fair)
+        return (
+            f"The outcome is more common in {end_name(dim, worse, most=True)} ({pct(a)}) than in "
+            f"{end_name(dim, better, most=False)} ({pct(b)}), so a fair model *should* flag more people there; "
+            + fair
+        )
+
+    def group_paragraph(self, index: int) -> Any:
+        """The sentences under the ``index``-th per-group figure (Markdown), or None without it."""
+        dim = self.slot(index)
+        if dim is None:
+            return None
+        ref = f"@fig-fair-{index + 1}"
+        what = GAP_WORDS["tpr"]
+        parts = [
+            self.gap_sentence(dim.name, "tpr")
+            or NO_GAP.format(What=capitalise(what), groups=groups_of(dim.label, dim.noun)) + " "
+        ]
+        if dim.ordered and dim.disadvantaged:
+            parts.append(self.gap_sentence(dim.name, "selection_rate"))
+            parts.append(self._prevalence_sentence(dim, ref))
+        elif self._small_groups(dim.name):
+            parts.append(SMALL_GROUPS.format(ref=ref))
+        return _markdown("".join(parts).strip())
+
+    def _small_groups(self, name: str) -> bool:
+        """Whether a dimension's smallest published group is under a tenth of its largest."""
+        if self.groups is None:
+            return False
+        sizes = self.groups.frame.filter(pl.col("dimension") == name).get_column("n").drop_nulls().to_list()
+        return bool(sizes) and min(sizes) * 10 < max(sizes)
+
+    def gaps_intro(self) -> Any:
+        """What the table of largest gaps covers (Markdown, never empty)."""
+        from IPython.display import Markdown
+
+        if self.audit is None:
+            return Markdown("With no model there are no gaps between groups to list.")
+        pairs = [
+            " by ".join(lower_first(d.label) for d in (self.dimension(a), self.dimension(b)) if d is not None)
+            for a, b in intersections_of(self.dimensions)
+        ]
+        across = f" and every intersection of two ({join(pairs)})" if pairs else ""
+        return Markdown(
+            f"The table below lists, for every dimension{across}, the largest difference between two "
+            "published groups and the ratio of the lowest to the highest (fairlearn's `difference()` and "
+            "`ratio()`)."
+        )
 
     # -- figures and tables ---------------------------------------------------------
-    def group_figure(self, name: str, fig_id: str) -> Any:
-        """Share flagged, outcomes found and hit rate by the groups of dimension ``name``."""
-        dim = self.dimension(name)
-        if dim is None or self.groups is None or not self.audited(name):
-            return self.models.skip(SKIP_DIMENSION.format(name=name.replace("_", " ")))
+    def group_figure(self, index: int) -> Any:
+        """Share flagged, outcomes found and hit rate by the groups of the ``index``-th dimension shown.
+
+        None (nothing shown) when there are fewer dimensions; a skip note in the first slot when
+        there is none at all.
+        """
+        dim = self.slot(index)
+        if dim is None:
+            return self.models.skip(SKIP_DIMENSION) if index == 0 else None
+        name = dim.name
+        assert self.groups is not None
         data = self.groups.where(pl.col("dimension") == name, pl.col("metric").is_in(list(METRICS))).select(
             "dimension",
             "dimension_label",
@@ -428,6 +566,7 @@ class FairnessPage(Page):
             SUPPRESSION,
         )
         order = [dim.label_of(x) for x in dim.order] or None
+        label = lower_first(dim.label)
         return self.book.figure(
             lambda d: charts.ci_chart(
                 d.with_columns(pl.col("value", "lower_ci", "upper_ci") * 100),
@@ -435,12 +574,12 @@ class FairnessPage(Page):
                 colour="statistic",
                 colour_order=list(METRICS.values()),
                 order=order,
-                title=f"How the model performs by {lower_first(dim.label)}",
+                title=f"How the model performs by {label}",
                 value_title="%",
                 group_title=dim.label,
             ),
-            id=fig_id,
-            title=f"Share flagged, outcomes found and hit rate by {lower_first(dim.label)}",
+            id=f"fairness-{_slug(name)}",
+            title=f"Share flagged, outcomes found and hit rate by {label}",
             description=(
                 f"Dot chart with 95% intervals: for {self.book.each(dim.label)}, the share of people flagged "
                 f"(top {self.top} of risk), the share of people with the outcome who were flagged (true "
@@ -482,22 +621,30 @@ class FairnessPage(Page):
             note=GAP_TABLE_NOTE,
         )
 
+    @property
+    def pair(self) -> tuple[Dimension, Dimension] | None:
+        """The first intersection audited with published groups (the heatmap's two dimensions), or None."""
+        if self.groups is None:
+            return None
+        shown = set(self.groups.frame.get_column("dimension").to_list())
+        for a, b in intersections_of(self.dimensions):
+            da, db = self.dimension(a), self.dimension(b)
+            if da is not None and db is not None and a + SEPARATOR + b in shown:
+                return da, db
+        return None
+
     def intersection_figure(self) -> Any:
-        """Heatmap of the share flagged by deprivation and ethnic group."""
-        name = "imd_quintile" + SEPARATOR + "ethnicity"
-        dim_imd, dim_eth = self.dimension("imd_quintile"), self.dimension("ethnicity")
-        if (
-            self.groups is None
-            or dim_imd is None
-            or dim_eth is None
-            or name not in self.groups.frame["dimension"].to_list()
-        ):
+        """Heatmap of the share flagged by the first two dimensions together."""
+        pair = self.pair
+        if pair is None or self.groups is None:
             return self.models.skip(SKIP_INTERSECTION)
+        dim_a, dim_b = pair
+        name = dim_a.name + SEPARATOR + dim_b.name
         parts = pl.col("group_label").str.split(SEPARATOR)
         cells = self.groups.where(pl.col("dimension") == name, pl.col("metric") == "selection_rate").select(
             "group",
-            parts.list.get(0).alias("deprivation"),
-            parts.list.get(1).alias("ethnic_group"),
+            parts.list.get(0).alias("first"),
+            parts.list.get(1).alias("second"),
             "n",
             "numerator",
             "denominator",
@@ -506,28 +653,33 @@ class FairnessPage(Page):
             "upper_ci",
             SUPPRESSION,
         )
+        if cells.frame.get_column("value").is_null().all():
+            return self.models.skip(
+                f"combination of {lower_first(dim_a.label)} and {lower_first(dim_b.label)} large enough to publish"
+            )
+        a, b = lower_first(dim_a.label), lower_first(dim_b.label)
         return self.book.figure(
             lambda d: charts.heatmap(
                 d.with_columns(pl.col("value") * 100),
-                x="deprivation",
-                y="ethnic_group",
+                x="first",
+                y="second",
                 title="Share of people flagged (%)",
-                x_order=[dim_imd.label_of(x) for x in dim_imd.order],
-                y_order=[dim_eth.label_of(x) for x in dim_eth.order],
-                x_title=dim_imd.label,
-                y_title=dim_eth.label,
+                x_order=[dim_a.label_of(x) for x in dim_a.order],
+                y_order=[dim_b.label_of(x) for x in dim_b.order],
+                x_title=dim_a.label,
+                y_title=dim_b.label,
                 legend_title="% flagged",
             ),
             id="fairness-intersection",
-            title="Share of people flagged by deprivation and ethnic group",
+            title=f"Share of people flagged by {a} and {b}",
             description=(
-                "Heatmap of the share of people flagged by the model in each combination of deprivation "
-                "fifth and ethnic group; cells too small to publish are grey and marked [c]."
+                f"Heatmap of the share of people flagged by the model in each combination of {a} and {b}; "
+                "cells too small to publish are grey and marked [c]."
             ),
             data=cells,
             columns={
-                "deprivation": "Deprivation",
-                "ethnic_group": "Ethnic group",
+                "first": dim_a.label,
+                "second": dim_b.label,
                 "n": "People",
                 "numerator": "Flagged",
                 "value": "Share flagged",
@@ -536,13 +688,21 @@ class FairnessPage(Page):
             formats=PERCENT_FORMATS,
         )
 
+    @property
+    def calibration_dimension(self) -> Dimension | None:
+        """The dimension of the calibration figure: the compared ends, else the first shown."""
+        ends = self.ends
+        if ends is not None and self.audited(ends.name):
+            return ends
+        return self.shown[0] if self.shown else None
+
     def calibration_figure(self) -> Any:
-        """Mean predicted risk against the observed share, by deprivation."""
-        dim = self.dimension("imd_quintile")
-        if dim is None or self.groups is None or not self.audited("imd_quintile"):
+        """Mean predicted risk against the observed share, by the groups of one dimension."""
+        dim = self.calibration_dimension
+        if dim is None or self.groups is None:
             return self.models.skip(SKIP_CALIBRATION)
         data = self.groups.where(
-            pl.col("dimension") == "imd_quintile", pl.col("metric").is_in(list(CALIBRATION))
+            pl.col("dimension") == dim.name, pl.col("metric").is_in(list(CALIBRATION))
         ).select(
             "dimension",
             "dimension_label",
@@ -558,20 +718,21 @@ class FairnessPage(Page):
             "upper_ci",
             SUPPRESSION,
         )
+        label = lower_first(dim.label)
         return self.book.figure(
             lambda d: charts.ci_chart(
                 d.with_columns(pl.col("value", "lower_ci", "upper_ci") * 100),
                 group="group_label",
                 colour="statistic",
-                order=[dim.label_of(x) for x in dim.order],
-                title="Predicted and observed risk by deprivation",
+                order=[dim.label_of(x) for x in dim.order] or None,
+                title=f"Predicted and observed risk by {label}",
                 value_title="%",
                 group_title=dim.label,
             ),
             id="fairness-calibration",
-            title="Mean predicted risk and observed share by deprivation",
+            title=f"Mean predicted risk and observed share by {label}",
             description=(
-                "Dot chart with 95% intervals comparing, in each deprivation fifth, the model's mean "
+                f"Dot chart with 95% intervals comparing, in {self.book.each(dim.label)}, the model's mean "
                 "predicted risk with the share of people who had the outcome. A model calibrated in every "
                 "group has the two dots together."
             ),
@@ -580,11 +741,35 @@ class FairnessPage(Page):
             formats={c: ("proportion", 2) for c in ("value", "lower_ci", "upper_ci")},
         )
 
+    def calibration_paragraph(self) -> Any:
+        """What to look for in the calibration figure (Markdown), or None without it."""
+        dim = self.calibration_dimension
+        if dim is None or self.groups is None:
+            return None
+        noun = plural_noun(dim.noun or group_noun(dim.label))
+        sees = "sees" if dim.name in self.features else "does not see"
+        worse = f" the most disadvantaged {noun}" if dim.ordered and dim.disadvantaged else f" some {noun}"
+        return _markdown(
+            f"A model that {sees} {lower_first(dim.label)} can still be calibrated overall but under-predict for"
+            f"{worse}, if part of their extra risk is not captured by the features. Compare the two dots in "
+            "each group of @fig-fair-calibration."
+        )
+
     # -- label bias --------------------------------------------------------------------
     @cached_property
     def label_bias(self) -> LabelBias | None:
         """The exact label-bias audit (:class:`healthgap.fairness.LabelBias`), or None without truth."""
         return self.models.label_bias if self.ok else None
+
+    @property
+    def label_dimension(self) -> Dimension | None:
+        """The ordered dimension whose two ends the label-bias audit compares."""
+        return self.ends
+
+    @cached_property
+    def features(self) -> tuple[str, ...]:
+        """The model's features."""
+        return self.models.result.features if self.ok else ()
 
     def _publish_label(self, lb: LabelBias, frame: pl.DataFrame, by: list[str]) -> Published:
         published = self.book.publish(
@@ -607,10 +792,11 @@ class FairnessPage(Page):
         return None if lb is None else self._publish_label(lb, lb.overall, ["metric"])
 
     def _label_value(self, metric: str, group: str, column: str = "value") -> Any:
+        dim = self.label_dimension
         row = (
             None
-            if self.label_groups is None
-            else self.label_groups.row(dimension="imd_quintile", metric=metric, group=group)
+            if self.label_groups is None or dim is None
+            else self.label_groups.row(dimension=dim.name, metric=metric, group=group)
         )
         return None if row is None else row[column]
 
@@ -618,50 +804,66 @@ class FairnessPage(Page):
         lo, hi = (self._label_value("recall_true", group, c) for c in ("lower_ci", "upper_ci"))
         return "" if lo is None or hi is None else f" ({interval(lo, hi, dp=1, percent=True)})"
 
-    def label_bias_text(self) -> str:
-        """What the label-bias audit shows, by deprivation, in a paragraph ('' without truth)."""
+    @property
+    def care_features(self) -> tuple[str, ...]:
+        """The label-bias model's inputs that record care: the treatment measures among its features."""
         lb = self.label_bias
         if lb is None:
-            return ""
+            return ()
+        treatments = {m.name for m in self.config.measures_of("treatment")}
+        features = getattr(getattr(lb, "result", None), "features", None)
+        if features is None:
+            return tuple(lb.care_features)
+        return tuple(f for f in features if f in treatments)
+
+    def label_bias_text(self) -> str:
+        """What the label-bias audit shows between the two ends of the dimension (never empty)."""
+        lb, dim = self.label_bias, self.label_dimension
+        if lb is None or dim is None:
+            return (
+                "This dataset does not say who truly has a condition, so this check cannot be run on it."
+                if self.ok
+                else "With no model there is nothing to check."
+            )
         cond = lower_first(lb.condition_label)
+        noun = plural_noun(dim.noun or group_noun(dim.label))
         rows = (
             pl.DataFrame()
             if self.label_groups is None
-            else self.label_groups.frame.filter(pl.col("dimension") == "imd_quintile")
+            else self.label_groups.frame.filter(pl.col("dimension") == dim.name)
         )
         if not rows.height:
-            return f"The label-bias audit for {cond} has no deprivation groups to compare."
-        dim = self.dimension("imd_quintile")
-        first, last = (dim.order[0], dim.order[-1]) if dim is not None and dim.order else ("1", "5")
+            return f"The label-bias audit for {cond} has no {noun} large enough to compare."
+        worse, better = ends_of(dim)
         overall = (
             {}
             if self.label_overall is None
             else {r["metric"]: r for r in self.label_overall.frame.iter_rows(named=True)}
         )
-        rec_a, rec_b = self._label_value("recorded", first), self._label_value("recorded", last)
-        found_a, found_b = self._label_value("recall_true", first), self._label_value("recall_true", last)
+        rec_a, rec_b = self._label_value("recorded", worse), self._label_value("recorded", better)
+        found_a, found_b = self._label_value("recall_true", worse), self._label_value("recall_true", better)
         und = overall.get("recall_undiagnosed") or {}
         missed = und.get("value")
         found_all = (overall.get("recall_true") or {}).get("value")
+        most, least = end_name(dim, worse, most=True), end_name(dim, better, most=False)
         parts = [
             f"We trained the same kind of model to predict recorded {cond}, the condition whose recording "
-            "differs most by deprivation in this dataset."
+            f"differs most between the ends of {lower_first(dim.label)} in this dataset."
         ]
         if rec_a is not None and rec_b is not None:
             parts.append(
-                f"In the test set, {pct(rec_a)} of people in the most deprived fifth who truly have {cond} "
-                f"are diagnosed, against {pct(rec_b)} in the least deprived fifth."
+                f"In the test set, {pct(rec_a)} of people in {most} who truly have {cond} "
+                f"are diagnosed, against {pct(rec_b)} in {least}."
             )
         if found_a is not None and found_b is not None:
             parts.append(
                 f"The model, flagging the top {self.top} of predicted risk, finds {pct(found_a)} of true "
-                f"cases in the most deprived fifth{self._label_ci(first)} and {pct(found_b)} in the least "
-                f"deprived{self._label_ci(last)}."
+                f"cases in {most}{self._label_ci(worse)} and {pct(found_b)} in {least}{self._label_ci(better)}."
             )
         else:
             parts.append(
-                "The share of true cases the model finds cannot be compared between the most and the least "
-                "deprived fifths, because one of them is too small to publish."
+                f"The share of true cases the model finds cannot be compared between the two ends of "
+                f"{lower_first(dim.label)}, because one of them is too small to publish."
             )
         if missed is None and und.get("denominator") is not None:
             parts.append(
@@ -681,26 +883,40 @@ class FairnessPage(Page):
             )
         else:
             parts.append(f"Of the people who have {cond} but were never diagnosed, it flags {pct(missed)}.")
-        if lb.care_features:
-            care = join(lower_first(label_of(f)) for f in lb.care_features)
+        care = self.care_features
+        if care:
+            names = join(
+                lower_first(lb.result.label(f) if hasattr(lb, "result") else label_of(f)) for f in care
+            )
             parts.append(
-                f"Among its inputs are prescriptions ({care}), which people receive only once they are "
+                f"Among its inputs are prescriptions ({names}), which people receive only once they are "
                 "diagnosed: as in most models built from health records, records of care stand in for "
                 "the illness, so people not yet known to services rank low."
             )
         return " ".join(parts)
 
+    def label_bias_paragraph(self) -> Any:
+        """The label-bias findings (Markdown), or None when the check cannot run (the figure says why)."""
+        if self.label_bias is None or self.label_dimension is None:
+            return None
+        return _markdown(self.label_bias_text())
+
     def label_bias_figure(self) -> Any:
-        """Recorded and true cases found, by deprivation (skipped without truth)."""
-        lb = self.label_bias
+        """Recorded and true cases found, by the groups of the compared dimension (skipped without truth)."""
+        lb, dim = self.label_bias, self.label_dimension
+        if not self.ok:
+            return self.models.skip(SKIP_TRUTH)
+        if lb is None and not self.caps.has_truth:
+            return self.models.skip(SKIP_TRUTH)
+        if dim is None:
+            return self.models.skip(SKIP_LABEL_DIMENSION)
         if lb is None or self.label_groups is None or not self.label_groups.height:
             return self.models.skip(SKIP_TRUTH)
-        dim = self.dimension("imd_quintile")
         data = self.label_groups.where(
-            pl.col("dimension") == "imd_quintile", pl.col("metric").is_in(list(LABEL_NAMES))
+            pl.col("dimension") == dim.name, pl.col("metric").is_in(list(LABEL_NAMES))
         )
-        if dim is None or not data.height:
-            return self.models.skip(SKIP_CALIBRATION)
+        if not data.height:
+            return self.models.skip(SKIP_LABEL_DIMENSION)
         cond = lower_first(lb.condition_label)
         data = data.select(
             "dimension",
@@ -717,6 +933,7 @@ class FairnessPage(Page):
             "upper_ci",
             SUPPRESSION,
         )
+        label = lower_first(dim.label)
         return self.book.figure(
             lambda d: charts.ci_chart(
                 d.with_columns(pl.col("value", "lower_ci", "upper_ci") * 100),
@@ -729,11 +946,11 @@ class FairnessPage(Page):
                 value_title="% of true cases",
             ),
             id="label-bias",
-            title=f"Recorded and true cases of {cond} found, by deprivation",
+            title=f"Recorded and true cases of {cond} found, by {label}",
             description=(
-                f"Dot chart with 95% intervals, by deprivation fifth: the share of people truly having {cond} "
-                "who are diagnosed, the share the model flags, and the share of undiagnosed people it flags. "
-                + self.label_bias_text()
+                f"Dot chart with 95% intervals, for {self.book.each(dim.label)}: the share of people truly "
+                f"having {cond} who are diagnosed, the share the model flags, and the share of undiagnosed "
+                "people it flags. " + self.label_bias_text()
             ),
             data=data,
             columns=LABEL_COLUMNS,
@@ -742,14 +959,22 @@ class FairnessPage(Page):
 
     # -- mitigation --------------------------------------------------------------------
     @cached_property
+    def mitigation_problem(self) -> str | None:
+        """Why the mitigations cannot be fitted to this dataset (e.g. too few groups with cases), or None."""
+        return self.models.mitigation_why if self.ok and self.mitigation is None else None
+
+    @cached_property
     def mitigation(self) -> Mitigation | None:
         """The exact mitigation comparison (:class:`healthgap.fairness.Mitigation`), or None."""
         return self.models.mitigation if self.ok else None
 
+    def _mitigation(self) -> Mitigation | None:
+        return self.mitigation
+
     @cached_property
     def mitigation_groups(self) -> Published | None:
         """Each strategy's rates by group, published once (groups whose size is published)."""
-        m = self.mitigation
+        m = self._mitigation()
         if m is None:
             return None
         published = self.book.publish(
@@ -765,7 +990,7 @@ class FairnessPage(Page):
     def mitigation_summary(self) -> Published | None:
         """One row per strategy, published once: rates from the published counts, the largest gap
         between published groups and its bootstrap intervals."""
-        m, groups = self.mitigation, self.mitigation_groups
+        m, groups = self._mitigation(), self.mitigation_groups
         if m is None or groups is None:
             return None
         return self.book.publish(
@@ -789,17 +1014,45 @@ class FairnessPage(Page):
         return int(self.strategies.get("balanced", {}).get("cases") or 0)
 
     @cached_property
-    def training_size(self) -> int:
-        """People in the training set."""
-        return len(self.models.result.y_train)
+    def training_size(self) -> int | None:
+        """People in the training set, as published (rounded)."""
+        return self.models.sizes.get("train")
+
+    def _mitigation_groups_text(self, m: Mitigation) -> str:
+        """'across deprivation fifths' and the groups left out of the mitigation."""
+        dim = self.dimension(m.dimension)
+        return groups_of(m.dimension_label, dim.noun if dim is not None else "")
+
+    def _left_out_text(self, m: Mitigation) -> str:
+        """' Left out of the mitigation ...: deprivation fifth 4, because ...' or ''."""
+        left_out = tuple(getattr(m, "left_out", ()))
+        if not left_out:
+            return ""
+        dim = self.dimension(m.dimension)
+        return (
+            f" Left out of the mitigation and of this comparison: {join(group_name(dim, g) for g in left_out)}, "
+            "because the training set has nobody with the outcome, or nobody without it, in "
+            f"{'that group' if len(left_out) == 1 else 'those groups'}, so a rate there cannot be equalised."
+        )
 
     def mitigation_text(self) -> str:
-        """How the two mitigations change the largest gap, and what they cost ('' without them)."""
-        m, s = self.mitigation, self.strategies
+        """How the two mitigations change the largest gap, and what they cost (never empty)."""
+        if not self.ok:
+            return "With no model there is nothing to mitigate."
+        m, s = self._mitigation(), self.strategies
         if m is None or not s:
-            return ""
+            why = self.mitigation_problem or "no equity dimension has more than one group to mitigate across"
+            return NO_MITIGATION_TEXT.format(why=why)
         base, to, eg = s["balanced"], s["threshold_optimizer"], s["exponentiated_gradient"]
         cases = self.test_cases
+        across = self._mitigation_groups_text(m)
+        left = self._left_out_text(m)
+        if all(r["tpr_difference"] is None for r in (base, to, eg)):
+            return (
+                f"Both equalise the true positive rate across {across}, but too few people with the outcome "
+                "are in each group of the test set to publish a gap between two of them, for any approach, "
+                "so they cannot be compared here." + left
+            )
         unclear = (
             ""
             if to["gap_change_upper_ci"] is None or to["gap_change_upper_ci"] < 0
@@ -808,7 +1061,7 @@ class FairnessPage(Page):
             "with the outcome per group the test-set rates differ by several percentage points by chance alone."
         )
         return (
-            f"Both mitigations equalise the true positive rate across {groups_of(m.dimension_label)} "
+            f"Both mitigations equalise the true positive rate across {across} "
             "(equal opportunity) while maximising balanced accuracy, so we compare them with the unmitigated "
             f"model at its own balanced-accuracy threshold, whose largest gap is "
             f"{mitigation_gap(base, compare=False)}. ThresholdOptimizer uses a different, randomised cut-off "
@@ -817,20 +1070,27 @@ class FairnessPage(Page):
             f"many times with reweighted people; its gap is {mitigation_gap(eg)}, and it "
             f"{mitigation_cost(eg, base, cases=cases)}."
             + unclear
+            + left
             + f" Intervals are from a {base['method']}; "
             "an interval for a gap that reaches below zero means those two groups could swap places by chance."
         )
 
     def sample_text(self) -> str:
         """What ExponentiatedGradient was trained on ('' without mitigation)."""
-        m = self.mitigation
+        m = self._mitigation()
         if m is None or not self.strategies:
             return ""
+        rounded = self.models.rounded
+        sample = self.book.publish(
+            pl.DataFrame({"sample": [m.sample]}, schema={"sample": pl.Int64}), counts=["sample"], by=[]
+        ).row()
+        shown = about(None if sample is None else sample["sample"], rounded=rounded)
+        sampled = self.config.model.mitigation_sample < (self.training_size or 0)
         trained_on = (
-            f"a random sample of {num(m.sample, 0)} people from the training set (the model.mitigation_sample "
+            f"a random sample of {shown} people from the training set (the model.mitigation_sample "
             f"setting, seed {m.seed}), which keeps this chapter fast on large datasets"
-            if m.sample < self.training_size
-            else f"the whole training set ({num(m.sample, 0)} people; larger ones are sampled down to the "
+            if sampled
+            else f"the whole training set ({shown} people; larger ones are sampled down to the "
             "model.mitigation_sample setting)"
         )
         return (
@@ -839,10 +1099,26 @@ class FairnessPage(Page):
             f"uses the whole training set. Randomised decisions use a fixed seed ({m.seed})."
         )
 
+    def capacity_paragraph(self) -> Any:
+        """The paragraph after the mitigation figure (Markdown), or None without mitigation."""
+        text = self.sample_text()
+        if not text:
+            return None
+        return _markdown(
+            text + " The mitigations do not respect the service's fixed capacity: balanced accuracy favours "
+            f"flagging many more people than the top {self.top} (see the share flagged in the table under "
+            "@fig-mitigation). Equalising opportunity at a fixed capacity means moving places from the groups "
+            "where the model finds most people to those where it finds fewest, so some people who would have "
+            "been found are missed instead: the cost of the fairer rule is counted in missed cases above, and "
+            "is a decision for the service, not for the model."
+        )
+
     def mitigation_figure(self) -> Any:
         """Balanced accuracy against the largest gap in true positive rate, one point per approach."""
-        m = self.mitigation
+        m = self._mitigation()
         if m is None or self.mitigation_summary is None:
+            if self.ok and self.mitigation_problem is not None:
+                return self.models.skip("equity dimension whose groups the mitigations can be fitted to")
             return self.models.skip(SKIP_MITIGATION)
         data = self.mitigation_summary.select(
             "strategy_label",
@@ -863,6 +1139,7 @@ class FairnessPage(Page):
             *(f"suppressed_{c}" for c in ("flagged", "found", "missed")),
             *(f"suppression_reason_{c}" for c in ("flagged", "found", "missed")),
         )
+        across = self._mitigation_groups_text(m)
         return self.book.figure(
             lambda d: charts.mitigation_scatter(
                 d,  # the gaps are in percentage points already
@@ -877,10 +1154,14 @@ class FairnessPage(Page):
             title="Overall performance against the largest gap in true positive rate",
             description=(
                 "Scatter plot with one point per approach: across is balanced accuracy on the test set, up is "
-                f"the largest difference in true positive rate between {groups_of(m.dimension_label)}. "
-                + self.mitigation_text()
+                f"the largest difference in true positive rate between {across}. " + self.mitigation_text()
             ),
             data=data,
             columns=MITIGATION_COLUMNS,
             formats=MITIGATION_FORMATS,
         )
+
+
+def _slug(name: str) -> str:
+    """A dimension's part of a figure id: 'imd' for deprivation, else the name with hyphens."""
+    return {"imd_quintile": "imd"}.get(name, name.replace("_", "-").lower())

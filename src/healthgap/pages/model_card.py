@@ -1,10 +1,11 @@
 """Appendix "Model card": the risk model, its performance and its fairness on one page.
 
-The card summarises the results of the model chapters: performance from
-:class:`~healthgap.pages._models.ModelPages` (computed here, not imported from
-the risk chapter's page) and fairness from the published frames of a
-:class:`~healthgap.pages.fairness.FairnessPage` on this card's own book, so its
-numbers are the fairness chapter's published numbers.
+The card summarises the results of the model chapters from their published frames:
+performance from a :class:`~healthgap.pages.predicting_risk.PredictingRiskPage` and
+fairness from a :class:`~healthgap.pages.fairness.FairnessPage`, both on this card's own
+book, so its numbers are the chapters' published numbers (a value the performance table
+hides is never printed here either). Every sentence names the target, the dimensions and
+their groups by the config's own words.
 """
 
 from __future__ import annotations
@@ -15,14 +16,22 @@ from typing import Any
 import polars as pl
 
 from healthgap import __version__
-from healthgap.pages._models import ModelPages
+from healthgap.pages._models import ModelPages, about
 from healthgap.pages.base import Page
-from healthgap.pages.fairness import FairnessPage, ci_text, groups_of, sure
-from healthgap.text import flat, interval, join, lower_first, num, pct, pp
+from healthgap.pages.fairness import (
+    FairnessPage,
+    ci_text,
+    end_name,
+    ends_of,
+    group_name,
+    groups_of,
+    sure,
+)
+from healthgap.pages.predicting_risk import PredictingRiskPage, metric_row
+from healthgap.text import capitalise, interval, join, lower_first, num, pct, pp
 
 __all__ = [
     "ModelCardPage",
-    "PROTECTED",
     "CARD_METRICS",
     "MODEL_TEXT",
     "BASELINE_TEXT",
@@ -30,10 +39,9 @@ __all__ = [
     "NO_TRUTH",
     "NO_LABEL_GROUP",
     "NO_MITIGATION",
+    "NO_PERFORMANCE",
 ]
 
-#: Dimensions the card reports, in this order.
-PROTECTED = ("imd_quintile", "ethnicity", "sex", "locality")
 #: Measures of the card's table by group, with their headings.
 CARD_METRICS: dict[str, str] = {
     "tpr": "Outcomes found (TPR)",
@@ -53,7 +61,7 @@ GROUP_NOTE = (
 )
 MODEL_TEXT = (
     "Gradient-boosted trees (scikit-learn HistGradientBoostingClassifier: 8 leaves per tree, at least "
-    "500 people per leaf, learning rate 0.05, early stopping)"
+    "{leaf} people per leaf, learning rate 0.05, early stopping)"
 )
 BASELINE_TEXT = "Logistic regression with imputation, scaling and one-hot encoding"
 DETAIL_ITEMS = (
@@ -74,8 +82,16 @@ NO_TRUTH = (
     "The data has no true-status columns, so label bias could not be measured; models "
     "trained on recorded diagnoses should be assumed to share the gaps in diagnosis."
 )
-NO_LABEL_GROUP = "Label bias could not be measured: a deprivation fifth is too small to publish."
+NO_LABEL_GROUP = "Label bias could not be measured: {groups} are too small to publish."
+NO_LABEL_DIMENSION = (
+    "Label bias could not be compared between groups: no equity dimension of this dataset is ordered "
+    "with a known disadvantaged end."
+)
 NO_MITIGATION = "Mitigation could not be assessed on this dataset."
+NO_PERFORMANCE = "Too few people in the test set had the outcome to publish the model's performance."
+NO_MODEL_CARD = (
+    "No model could be fitted to this dataset (see the note above), so there is nothing to report."
+)
 SKIP_MODEL = "usable model outcome"
 
 
@@ -111,6 +127,13 @@ class ModelCardPage(Page):
         return FairnessPage(self.book)
 
     @cached_property
+    def risk(self) -> PredictingRiskPage:
+        """The performance results, published once on this card's book."""
+        page = PredictingRiskPage(self.book)
+        page.models = self.models
+        return page
+
+    @cached_property
     def models(self) -> ModelPages:
         """The cached model results shared by the model chapters."""
         return self.fairness.models
@@ -137,24 +160,29 @@ class ModelCardPage(Page):
         """What the model predicts, mid-sentence ('the outcome' without a model)."""
         return self.models.target_phrase if self.ok else "the outcome"
 
+    @property
+    def card_dimensions(self) -> list[str]:
+        """The dimensions the card reports: every one audited except age band."""
+        return [d.name for d in self.fairness.dimensions if d.name != "age_band"]
+
     # -- details ----------------------------------------------------------------------
     def details(self) -> pl.DataFrame:
-        """The model details, one row per item (no counts of people)."""
-        r, settings = self.models.result, self.config.model
-        n_people = len(r.y_train) + len(r.y_test)
+        """The model details, one row per item (counts of people as published)."""
+        r, settings = self.models.result, self.models.settings
+        people = about(self.models.sizes.get("people"), rounded=self.models.rounded)
         return pl.DataFrame(
             {
                 "item": list(DETAIL_ITEMS),
                 "detail": [
-                    MODEL_TEXT,
+                    MODEL_TEXT.format(leaf=num(r.leaf, 0)),
                     BASELINE_TEXT,
-                    f"Whether a person has {self.models.target_phrase} (column {settings.target})",
+                    f"Each person's risk of {self.models.target_phrase} (column {settings.target})",
                     ", ".join(lower_first(x) for x in r.feature_labels),
-                    ("Not used as features: " if r.excluded else "")
+                    ("Not used as features: " if self.models.excluded else "")
                     + self.models.excluded_text()
                     + ("" if settings.exclude_protected else " (model.exclude_protected is false)"),
                     f"Flag the top {self.top} of predicted risk (cut-off {pct(r.threshold(), 2)} risk)",
-                    f"{num(n_people, 0)} people from {self.data_kind}; {pct(1 - settings.test_size, 0)} for "
+                    f"{capitalise(people)} people from {self.data_kind}; {pct(1 - settings.test_size, 0)} for "
                     f"training, {pct(settings.test_size, 0)} held out for testing (stratified)",
                     f"{settings.seed} (split and model); {self.config.seed} (bootstrap and samples)",
                     f"healthgap {__version__}",
@@ -173,13 +201,26 @@ class ModelCardPage(Page):
             download=False,
         )
 
+    def protected_text(self) -> str:
+        """How protected characteristics are treated (never empty)."""
+        if not self.ok or self.models.settings.exclude_protected:
+            return "Protected characteristics are kept aside for the audit and are not features."
+        return (
+            "Protected characteristics are features here (`model.exclude_protected: false`) and are also "
+            "used for the audit."
+        )
+
     # -- performance --------------------------------------------------------------------
     def performance_text(self) -> str:
-        """AUROC against the baseline's, and the calibration slope ('' without a model)."""
+        """AUROC against the baseline's and the calibration slope, as the risk chapter publishes them."""
         if not self.ok:
-            return ""
-        auc, auc_lr = self.models.metric("auroc"), self.models.metric("auroc", "logistic")
-        slope = self.models.metric("calibration_slope")
+            return NO_MODEL_CARD
+        performance = self.risk.performance
+        auc, auc_lr = metric_row(performance, "auroc"), metric_row(performance, "auroc", "logistic")
+        slope = metric_row(performance, "calibration_slope")
+        if any(r is None or None in (r["value"], r["lower_ci"], r["upper_ci"]) for r in (auc, auc_lr, slope)):
+            return NO_PERFORMANCE
+        assert auc is not None and auc_lr is not None and slope is not None
         return (
             f"On the held-out test set the model's AUROC is {num(auc['value'], 3)} "
             f"({interval(auc['lower_ci'], auc['upper_ci'], dp=3)}), against {num(auc_lr['value'], 3)} for the "
@@ -187,18 +228,28 @@ class ModelCardPage(Page):
             f"({interval(slope['lower_ci'], slope['upper_ci'])})."
         )
 
+    def performance_paragraph(self) -> Any:
+        """:meth:`performance_text` and where the full results are (Markdown: it cross-refers)."""
+        from IPython.display import Markdown
+
+        if not self.ok:
+            return Markdown(NO_MODEL_CARD)
+        shown = not self.risk.calibration.frame.get_column("value").is_null().all()
+        where = "@tbl-performance and @fig-calibration" if shown else "@tbl-performance"
+        return Markdown(f"{self.performance_text()} Full results are in {where}.")
+
     def groups_table(self) -> Any:
-        """The audit's published measures by group for the protected dimensions, one row per group."""
+        """The audit's published measures by group for the card's dimensions, one row per group."""
         groups = self.fairness.groups
         if not self.ok or groups is None:
             return self.models.skip(SKIP_MODEL)
-        dims = [d.name for d in self.fairness.dimensions if d.name in PROTECTED]
+        dims = self.card_dimensions
+        rows = groups.where(pl.col("dimension").is_in(dims) & pl.col("metric").is_in(list(CARD_METRICS)))
+        if not rows.height:
+            return self.models.skip("equity group large enough to publish")
         # a reshaped view of the published audit (its numbers published already): one row per group
-        published = groups.where(
-            pl.col("dimension").is_in(dims) & pl.col("metric").is_in(list(CARD_METRICS))
-        ).pipe(_card_rows)
         return self.book.table(
-            published,
+            rows.pipe(_card_rows),
             id="model-card-groups",
             title=GROUP_TITLE,
             columns={"dimension_label": "Dimension", "group_label": "Group", "n": "People", **CARD_METRICS},
@@ -208,57 +259,67 @@ class ModelCardPage(Page):
 
     # -- fairness findings ----------------------------------------------------------------
     def widest_text(self) -> str:
-        """The largest published gap in the share of outcomes found among the protected dimensions."""
+        """The largest published gap in the share of outcomes found among the card's dimensions."""
         if not self.ok:
-            return ""
+            return "No model was audited."
+        dims = self.card_dimensions
         gaps = self.fairness.differences
         widest = (
             pl.DataFrame()
             if gaps is None
             else gaps.frame.filter(
                 (pl.col("metric") == "tpr")
-                & pl.col("dimension").is_in(PROTECTED)
+                & pl.col("dimension").is_in(dims)
                 & pl.col("difference").is_not_null()
             ).sort("difference", descending=True)
         )
         if not widest.height:
             return NO_GAP
-        rank = pl.col("dimension").replace_strict(list(PROTECTED), list(range(len(PROTECTED))))
+        rank = pl.col("dimension").replace_strict(dims, list(range(len(dims))))
         labels = widest.unique("dimension", maintain_order=True).sort(rank).get_column("dimension_label")
         among = join(lower_first(x) for x in labels)
         w = widest.row(0, named=True)
+        dim = self.fairness.dimension(w["dimension"])
         return (
             f"Among groups by {among}, the largest gap in the share of outcomes found is "
-            f"by {lower_first(w['dimension_label'])}: {pct(w['lowest'])} ({flat(w['lowest_group'])}) against "
-            f"{pct(w['highest'])} ({flat(w['highest_group'])}), a difference of {pp(w['difference'])}{ci_text(w)}"
+            f"by {lower_first(w['dimension_label'])}: {pct(w['lowest'])} ({group_name(dim, w['lowest_group'])}) "
+            f"against {pct(w['highest'])} ({group_name(dim, w['highest_group'])}), a difference of "
+            f"{pp(w['difference'])}{ci_text(w)}"
             + ("." if sure(w) else "; a gap this size could be due to chance.")
         )
 
     def label_text(self) -> str:
         """What label bias does to the model, from the published label-bias audit."""
         if not self.ok:
-            return ""
-        lb, groups = self.fairness.label_bias, self.fairness.label_groups
-        if lb is None or groups is None or not groups.height:
+            return "No model was checked for label bias."
+        lb, groups, dim = self.fairness.label_bias, self.fairness.label_groups, self.fairness.label_dimension
+        if dim is None and self.caps.has_truth:
+            return NO_LABEL_DIMENSION
+        if lb is None or groups is None or not groups.height or dim is None:
             return NO_TRUTH
-        ends = (
+        worse, better = ends_of(dim)
+        rows = (
             groups.frame.filter(
-                (pl.col("dimension") == "imd_quintile")
+                (pl.col("dimension") == dim.name)
                 & (pl.col("metric") == "recall_true")
                 & pl.col("value").is_not_null()
             )
-            .sort("order")
-            .select("group_label", "value")
+            .select("group", "value")
+            .rows()
         )
-        if ends.height < 2:
-            return NO_LABEL_GROUP
-        (first_label, first), (last_label, last) = ends.row(0), ends.row(-1)
+        ends = {group: value for group, value in rows}
+        if worse not in ends or better not in ends:
+            return NO_LABEL_GROUP.format(
+                groups=f"{end_name(dim, worse, most=True)} or {end_name(dim, better, most=False)}"
+            )
+        first, last = ends[worse], ends[better]
         return (
             f"A model of recorded {lower_first(lb.condition_label)} trained the same way finds "
-            f"{pct(first)} of people who truly have it in deprivation fifth {first_label} against "
-            f"{pct(last)} in fifth {last_label}"
+            f"{pct(first)} of people who truly have it in {end_name(dim, worse, most=True)} against "
+            f"{pct(last)} in {end_name(dim, better, most=False)}"
             + (
-                ", because it learns from diagnoses, which are less complete in deprived areas (label bias)."
+                ", because it learns from diagnoses, which are less complete in more disadvantaged groups "
+                "(label bias)."
                 if first < last
                 else "; on this dataset the gaps in diagnosis did not carry through to the model's ranking."
             )
@@ -283,8 +344,10 @@ class ModelCardPage(Page):
             "the outcome in the test set"
         )
         lo, hi = to["gap_change_lower_ci"], to["gap_change_upper_ci"]
+        dim = self.fairness.dimension(m.dimension)
+        across = groups_of(m.dimension_label, dim.noun if dim is not None else "")
         return (
-            f"Equalising the share of outcomes found across {groups_of(m.dimension_label)} with "
+            f"Equalising the share of outcomes found across {across} with "
             "fairlearn's ThresholdOptimizer "
             + (
                 f"leaves the largest gap at {pp(after)}"

@@ -1,15 +1,17 @@
 """Predicting risk: the model's target, features, performance, calibration and operating point.
 
 Every number comes from a frame published once (:meth:`healthgap.book.Book.publish`):
-the performance table, the reliability curve, the capacity table and the
-test-set outcome counts. The proportions among them (observed shares,
-sensitivity, positive predictive value and their Wilson intervals) are
-recomputed from the counts as they will be published (disclosure rule 8), in
-the ``recompute`` step of :func:`healthgap.disclosure.publish`.
+the features with their missing values, the performance table, the reliability curve,
+the capacity table, the test-set outcome counts and the sizes of the data and of the two
+sets. The proportions among them (observed shares, sensitivity, positive predictive value
+and their Wilson intervals) are recomputed from the counts as they will be published
+(disclosure rule 8), in the ``recompute`` step of :func:`healthgap.disclosure.publish`.
 
-When the dataset has no usable outcome (:attr:`ModelPages.problem`), every
-section says so once (:meth:`PredictingRiskPage.skip_note`) and the later
-sections point back to that note.
+What the model predicts is the config's target measure, worded with its label and period
+(:func:`healthgap.pages._models.target_phrase`); the features are the config's baseline
+measures. When the dataset has no usable outcome (:attr:`ModelPages.problem`), the
+chapter says so once (:meth:`PredictingRiskPage.skip_note`), its later sections point
+back to that note and its optional paragraphs are left out.
 """
 
 from __future__ import annotations
@@ -28,13 +30,12 @@ from healthgap.models import (
     MODEL_LABELS,
     ModelResult,
     capacity,
-    label_of,
     outcome_counts,
 )
 from healthgap.pages._models import MODEL_BOOT, ModelPages
 from healthgap.pages.base import CI_COLUMNS, Page
 from healthgap.stats import wilson_lower, wilson_upper
-from healthgap.text import format_expr, interval, num, pct
+from healthgap.text import capitalise, format_expr, interval, join, lower_first, num, pct
 
 __all__ = [
     "PredictingRiskPage",
@@ -46,6 +47,9 @@ __all__ = [
     "discrimination_sentence",
     "calibration_sentence",
     "operating_sentence",
+    "ties_sentence",
+    "same_cut_sentence",
+    "protected_sentence",
     "FEATURE_COLUMNS",
     "PERFORMANCE_COLUMNS",
     "CALIBRATION_COLUMNS",
@@ -55,6 +59,8 @@ __all__ = [
     "TOO_FEW_OUTCOMES",
     "INHERITS_TRUTH",
     "INHERITS_NO_TRUTH",
+    "NO_TARGET",
+    "NO_PROTECTED",
 ]
 
 #: Reason of the note at the top of each model chapter when no model can be fitted.
@@ -63,13 +69,26 @@ NO_OUTCOME_SKIP = "usable outcome for the model: {problem}"
 NO_MODEL = "usable model outcome"
 #: Sentence when too few people in the test set had the outcome to publish a result.
 TOO_FEW_OUTCOMES = "Too few people in the test set had the outcome to publish {what}."
+#: What the chapter says the model predicts when no model can be fitted.
+NO_TARGET = "nothing: no model can be fitted to this dataset (see the note below)"
 INHERITS_TRUTH = "whether it inherits the inequalities in diagnosis shown in @sec-access-detection."
 INHERITS_NO_TRUTH = (
     "whether it inherits inequalities in who is diagnosed: it learns from recorded disease (@sec-disease), "
     "and this dataset cannot show how complete diagnosis is."
 )
+#: When the dataset has no protected characteristic or equity dimension to leave out.
+NO_PROTECTED = (
+    "**Protected characteristics.** The dataset has no protected characteristic or equity dimension "
+    "that the model could use, so none is left out."
+)
 
-FEATURE_COLUMNS = {"label": "Column", "column": "Name in the data", "group": "Kind", "use": "Use"}
+FEATURE_COLUMNS = {
+    "label": "Column",
+    "column": "Name in the data",
+    "group": "Kind",
+    "use": "Use",
+    "missing": "Missing values",
+}
 PERFORMANCE_COLUMNS = {
     "model": "Model",
     "statistic": "Measure",
@@ -99,7 +118,7 @@ CAPACITY_COLUMNS = {
     "ppv": "Share of flagged with the outcome",
 }
 _THREE_DP = {c: ("number", 3) for c in ("value", "lower_ci", "upper_ci")}
-_CAPACITY_COUNTS = ["flagged", "found", "cases"]
+_CAPACITY_COUNTS = ["flagged", "found", "cases", "train_flagged", "train_wanted"]
 _CAPACITY_RATES = ["sensitivity", "sensitivity_lower", "sensitivity_upper", "ppv", "ppv_lower", "ppv_upper"]
 _CALIBRATION_TITLE = "Observed against predicted risk in tenths of predicted risk (test set)"
 _CAPACITY_TITLE = "What flagging different shares of people would achieve (gradient-boosted model, test set)"
@@ -107,29 +126,47 @@ _PERFORMANCE_TITLE = "Performance on the test set, with 95% bootstrap confidence
 
 
 # -- frames ------------------------------------------------------------------------------
-def features_frame(result: ModelResult, *, exclude_protected: bool) -> pl.DataFrame:
+def features_frame(
+    result: ModelResult,
+    *,
+    exclude_protected: bool,
+    excluded: tuple[str, ...] | None = None,
+    kinds: dict[str, str] | None = None,
+    missing: dict[str, int] | None = None,
+) -> pl.DataFrame:
     """The columns the model uses (``use`` "feature") and the protected ones it leaves out.
 
     Parameters
     ----------
     result : the fitted models.
     exclude_protected : ``model.exclude_protected`` (how the left-out columns are described).
+    excluded : the columns left out (default ``result.excluded``).
+    kinds : column -> kind (the config's measure kinds); else the contract's group.
+    missing : column -> people without a value (exact); the column is left out without it.
 
     Returns
     -------
     pl.DataFrame
-        ``column``, ``label``, ``use``, ``group`` (the contract's kind of column).
+        ``column``, ``label``, ``use``, ``group`` (the kind of column) and, with ``missing``,
+        ``missing`` (exact counts: publish them).
     """
     left_out = "protected: not used" if exclude_protected else "not used"
-    names = [*result.features, *result.excluded]
-    return pl.DataFrame(
+    excluded = result.excluded if excluded is None else excluded
+    kinds = kinds or {}
+    names = [*result.features, *excluded]
+    frame = pl.DataFrame(
         {
             "column": names,
-            "label": [label_of(f) for f in names],
-            "use": ["feature"] * len(result.features) + [left_out] * len(result.excluded),
-            "group": [CONTRACT[f].group if f in CONTRACT else "" for f in names],
+            "label": [result.label(f) for f in names],
+            "use": ["feature"] * len(result.features) + [left_out] * len(excluded),
+            "group": [kinds.get(f) or (CONTRACT[f].group if f in CONTRACT else "equity") for f in names],
         },
         schema={"column": pl.String, "label": pl.String, "use": pl.String, "group": pl.String},
+    )
+    if missing is None:
+        return frame
+    return frame.with_columns(
+        missing=pl.col("column").replace_strict(missing, default=0, return_dtype=pl.Int64)
     )
 
 
@@ -181,17 +218,49 @@ def _known(*rows: dict[str, Any] | None) -> bool:
 
 
 # -- sentences -----------------------------------------------------------------------------
-def split_sentence(people: int, *, test_size: float, seed: int, share: float | None) -> str:
-    """How the people were split into training and test sets, and the share with the outcome."""
+def split_sentence(
+    people: int | None, *, test_size: float, seed: int, share: float | None, rounded: bool = False
+) -> str:
+    """How the people were split into training and test sets, and the share with the outcome.
+
+    Parameters
+    ----------
+    people : everyone in the data, as published (rounded).
+    test_size, seed : the split.
+    share : the published share of the test set with the outcome (None when suppressed).
+    rounded : whether published counts are rounded (the number of people reads "about").
+    """
     outcome = (
         f"In the test set, {pct(share, 2)} of people had the outcome."
         if share is not None
         else "Too few people in the test set had the outcome to publish their share."
     )
+    who = f"the {num(people, 0)} people" if not rounded else f"about {num(people, 0)} people"
     return (
-        f"We split the {num(people, 0)} people at random into a training set "
+        f"We split {who} at random into a training set "
         f"({pct(1 - test_size, 0)}) and a test set ({pct(test_size, 0)}), keeping the "
         f"share with the outcome the same in both (a stratified split, seed {seed}). " + outcome
+    )
+
+
+def protected_sentence(labels: list[str], *, exclude_protected: bool) -> str:
+    """The paragraph on protected characteristics, naming the ones the dataset has by their labels."""
+    if not labels:
+        return NO_PROTECTED
+    names = capitalise(join(lower_first(x) for x in labels))
+    one = len(labels) == 1
+    if not exclude_protected:
+        return (
+            f"**Protected characteristics are features here.** {names} {'is' if one else 'are'} used by the "
+            "model (`model.exclude_protected: false`), so it can treat groups differently directly; "
+            "@sec-fairness checks its performance group by group."
+        )
+    return (
+        f"**Protected characteristics are not features.** {names} {'is' if one else 'are'} left out of "
+        "the model (`model.exclude_protected: true`), so the model cannot use "
+        f"{'it' if one else 'them'} directly; it can still learn {'it' if one else 'them'} *indirectly* "
+        "through features that differ between groups, which is why @sec-fairness checks its performance "
+        "group by group."
     )
 
 
@@ -205,7 +274,16 @@ def discrimination_sentence(performance: Published, *, share: float | None) -> s
     better = (
         "better than"
         if auc["lower_ci"] > auc_lr["upper_ci"]
-        else ("worse than" if auc["upper_ci"] < auc_lr["lower_ci"] else "about the same as")
+        else (
+            "worse than"
+            if auc["upper_ci"] < auc_lr["lower_ci"]
+            # overlapping intervals: "about the same" only when the two AUROCs are close as printed
+            else (
+                "about the same as"
+                if abs(auc["value"] - auc_lr["value"]) < 0.01
+                else "not clearly different from"
+            )
+        )
     )
     return (
         f"The gradient-boosted model has an AUROC of {num(auc['value'], 3)} "
@@ -259,6 +337,53 @@ def operating_sentence(row: dict[str, Any], *, top: str, share: float | None, ro
         cut + flagged + f", who include {pct(row['sensitivity'])} of everyone with the outcome "
         f"({interval(row['sensitivity_lower'], row['sensitivity_upper'], dp=1, percent=True)}); "
         f"{pct(row['ppv'])} of the people flagged go on to have it{times}."
+    )
+
+
+def ties_sentence(row: dict[str, Any], *, top: str, exact: tuple[int, int]) -> str | None:
+    """Why the cut-off flags fewer than the top ``top`` of the training set (people tied at it), or None.
+
+    Parameters
+    ----------
+    row : the operating point's row of the published capacity table (``train_flagged``,
+        ``train_wanted`` rounded as published).
+    top : the operating point as a percentage ("5%").
+    exact : the exact (flagged, wanted) numbers of training people: whether there are ties at all.
+    """
+    flagged, wanted = exact
+    if flagged >= wanted:
+        return None
+    if flagged == 0:
+        return (
+            f"No cut-off flags the top {top}: more people than that share the highest predicted risk, "
+            "and flagging one of them would flag them all, so the model flags nobody at this operating point."
+        )
+    shown = row.get("train_flagged")
+    share = (
+        f"about {num(shown, 0)} people in the training set instead of about {num(row['train_wanted'], 0)}"
+        if shown is not None and row.get("train_wanted") is not None
+        else "fewer people in the training set than that share"
+    )
+    return (
+        f"No cut-off flags exactly the top {top}: people tied at the cut-off share one predicted risk, and "
+        f"flagging one of them would flag them all, so the cut-off is the highest that flags no more than "
+        f"{top}; it flags {share}."
+    )
+
+
+def same_cut_sentence(capacity: pl.DataFrame) -> str | None:
+    """'Flagging 1% and 2% gives the same cut-off ...' when ties make capacity rows alike, or None."""
+    same = (
+        capacity.group_by("threshold", maintain_order=True)
+        .agg(pl.col("share"))
+        .filter(pl.col("share").list.len() > 1)
+    )
+    if not same.height:
+        return None
+    groups = [join(shares) for shares in same.get_column("share").to_list()]
+    return (
+        f"Flagging {join(groups, conjunction='; and ')} gives the same cut-off: too many people share "
+        "one predicted risk for the model to tell these capacities apart."
     )
 
 
@@ -317,14 +442,18 @@ class PredictingRiskPage(Page):
         )
 
     @cached_property
-    def capacity(self) -> Published:
-        """Operating points of the gradient-boosted model; rates from the published counts."""
-        points = capacity(self.models.result, fractions=CAPACITY_FRACTIONS).select(
+    def exact_capacity(self) -> pl.DataFrame:
+        """Operating points of the gradient-boosted model, exact (:func:`healthgap.models.capacity`)."""
+        return capacity(self.models.result, fractions=CAPACITY_FRACTIONS).select(
             format_expr("fraction", style="proportion", dp=0).alias("share"),
             pl.all(),
         )
+
+    @cached_property
+    def capacity(self) -> Published:
+        """Operating points of the gradient-boosted model; rates from the published counts."""
         return self.book.publish(
-            points,
+            self.exact_capacity,
             counts=_CAPACITY_COUNTS,
             by=[],
             derived={"found": _CAPACITY_RATES},
@@ -346,51 +475,108 @@ class PredictingRiskPage(Page):
         row = self.outcomes.row()
         return None if row is None else row["share"]
 
+    @cached_property
+    def features(self) -> Published:
+        """The columns the model uses and leaves out, with their missing values (published)."""
+        r = self.models.result
+        names = [*r.features, *self.models.excluded]
+        present = [c for c in names if c in self.people.collect_schema()]
+        missing = self.people.select(pl.col(present).null_count().cast(pl.Int64)).collect().row(0, named=True)
+        frame = features_frame(
+            r,
+            exclude_protected=self.models.settings.exclude_protected,
+            excluded=self.models.excluded,
+            kinds={m.name: m.kind for m in self.config.measures},
+            missing=missing,
+        )
+        return self.book.publish(frame, counts=["missing"], by=[], derived={})
+
     # -- words ---------------------------------------------------------------------------
     @property
     def top(self) -> str:
         """The operating point as a percentage ("5%")."""
         return pct(self.models.settings.top_fraction, 0)
 
-    def target_text(self) -> str:
-        """ "whether a person has ..." (empty without a model)."""
-        return f"whether a person has {self.models.target_phrase}" if self.ok else ""
+    @property
+    def target_phrase(self) -> str:
+        """What the model predicts, mid-sentence (never empty)."""
+        return self.models.target_phrase if self.ok else NO_TARGET
+
+    def target_paragraph(self) -> Any:
+        """What the model predicts, from what, and how the people were split (Markdown; None without a model)."""
+        from IPython.display import Markdown
+
+        if not self.ok:
+            return None
+        r = self.models.result
+        return Markdown(
+            f"The model predicts each person's risk of {self.models.target_phrase}, from what is known about "
+            f"them at the start: {num(len(r.features), 0)} baseline measures, listed in @tbl-features. The "
+            "outcome and the features are chosen in the config file (`model.target`, `model.features`; a "
+            "measure recorded during the follow-up cannot be a feature), so the same chapter runs on another "
+            "dataset. " + self.split_text()
+        )
 
     def excluded_text(self) -> str:
         """The protected characteristics left out of the model ("none" without a model)."""
         return self.models.excluded_text() if self.ok else "none"
 
-    def split_text(self) -> str:
-        """How the people were split (empty without a model)."""
+    def protected_paragraph(self) -> Any:
+        """The protected characteristics the model leaves out, by their labels (Markdown; None without a model)."""
+        from IPython.display import Markdown
+
         if not self.ok:
-            return ""
-        r, settings = self.models.result, self.models.settings
+            return None
+        labels = [self.models.result.label(c) for c in self.models.excluded]
+        if not self.models.settings.exclude_protected:
+            dims = {d.name for d in self.models.dimensions}
+            labels = [self.models.result.label(c) for c in self.models.result.features if c in dims]
+        return Markdown(protected_sentence(labels, exclude_protected=self.models.settings.exclude_protected))
+
+    def split_text(self) -> str:
+        """How the people were split (a note without a model)."""
+        if not self.ok:
+            return "No model is fitted, so nobody is split into training and test sets."
+        settings = self.models.settings
         return split_sentence(
-            len(r.y_train) + len(r.y_test),
+            self.models.sizes.get("people"),
             test_size=settings.test_size,
             seed=settings.seed,
             share=self.outcome_share,
+            rounded=self.models.rounded,
         )
 
     def discrimination_text(self) -> str:
-        """AUROC, average precision and Brier score in words (empty without a model)."""
-        return discrimination_sentence(self.performance, share=self.outcome_share) if self.ok else ""
+        """AUROC, average precision and Brier score in words (a note without a model)."""
+        if not self.ok:
+            return "With no model there is nothing to measure."
+        return discrimination_sentence(self.performance, share=self.outcome_share)
 
     def calibration_text(self) -> str:
-        """Calibration in words (empty without a model)."""
-        return calibration_sentence(self.performance) if self.ok else ""
+        """Calibration in words (a note without a model)."""
+        if not self.ok:
+            return "With no model there are no predicted risks to check."
+        return calibration_sentence(self.performance)
 
     def operating_text(self) -> str:
-        """What the operating point achieves (empty without a model)."""
+        """What the operating point achieves, and why it flags fewer when risks tie (a note without a model)."""
         if not self.ok:
-            return ""
+            return "With no model there is no cut-off."
         disclosure = self.config.disclosure
-        return operating_sentence(
-            self.capacity.row(operating=True) or {},
+        row = self.capacity.row(operating=True) or {}
+        text = operating_sentence(
+            row,
             top=self.top,
             share=self.outcome_share,
             rounding=disclosure.rounding if disclosure.enabled else None,
         )
+        exact = self.exact_capacity.filter(pl.col("operating")).row(0, named=True)
+        ties = ties_sentence(row, top=self.top, exact=(exact["train_flagged"], exact["train_wanted"]))
+        return text if ties is None else f"{text} {ties}"
+
+    def capacity_note(self) -> str | None:
+        """The note under the capacity table when ties make two capacities alike, else None."""
+        return same_cut_sentence(self.exact_capacity) if self.ok else None
 
     def inherits_text(self) -> Any:
         """How the next chapter checks whether the model inherits inequalities in diagnosis (Markdown)."""
@@ -400,15 +586,21 @@ class PredictingRiskPage(Page):
 
     # -- tables and figures ----------------------------------------------------------------
     def features_table(self) -> Any:
-        """The columns the model uses and leaves out."""
+        """The columns the model uses and leaves out, with their missing values."""
         if not self.ok:
             return self.skip("model features")
-        frame = features_frame(self.models.result, exclude_protected=self.models.settings.exclude_protected)
+        rounding = self.config.disclosure
+        note = (
+            f"Missing values: people without a value, rounded to the nearest {rounding.rounding}."
+            if rounding.enabled
+            else "Missing values: people without a value."
+        )
         return self.book.table(
-            self.book.publish(frame, counts=[]),
+            self.features,
             id="model-features",
             title="Columns used by the model",
             columns=FEATURE_COLUMNS,
+            note=note,
         )
 
     def performance_table(self) -> Any:
@@ -431,6 +623,10 @@ class PredictingRiskPage(Page):
         """Observed against predicted risk in tenths of predicted risk."""
         if not self.ok:
             return self.skip(NO_MODEL)
+        if self.calibration.frame.get_column("value").is_null().all():
+            return self.skip(
+                "tenths of predicted risk with enough people with the outcome to publish the share observed"
+            )
         return self.book.figure(
             _calibration_chart,
             id="calibration",
@@ -450,11 +646,12 @@ class PredictingRiskPage(Page):
         if not self.ok:
             return self.skip(NO_MODEL)
         return self.book.table(
-            self.capacity.select(pl.exclude("fraction", "operating")),
+            self.capacity.select(pl.exclude("fraction", "operating", "train_flagged", "train_wanted")),
             id="capacity",
             title=_CAPACITY_TITLE,
             columns=CAPACITY_COLUMNS,
             formats={c: ("proportion", 1) for c in ("threshold", *_CAPACITY_RATES[:4])},
+            note=self.capacity_note(),
         )
 
 
