@@ -68,7 +68,7 @@ PAGES = {
         cwd = os.getcwd()
         ```
 
-        There are `{python} n` people called `{python} name`; the last cell says `{python} last`.
+        There are `{python} n` people called `{python} name`.
 
         ## Methods {#sec-methods}
 
@@ -127,6 +127,8 @@ PAGES = {
         last = "final"
         Markdown("Markdown **output**")
         ```
+
+        After it, the last cell says `{python} last`.
         """,
     "chapters/beta.qmd": """\
         ---
@@ -497,7 +499,8 @@ def test_callout_styled_with_title(built):
 def test_inline_values_substituted_and_escaped(built):
     _, site, _ = built
     alpha = text_of(site / "chapters" / "alpha.html")
-    assert "There are 42 people called A*b_c &lt;x&gt;; the last cell says final." in alpha
+    assert "There are 42 people called A*b_c &lt;x&gt;." in alpha
+    assert "After it, the last cell says final." in alpha
     assert "not_evaluated" in alpha  # inside a non-executed example block: left as written
 
 

@@ -61,6 +61,7 @@ from healthgap.downloads import (
     write_download,
     write_manifest,
 )
+from healthgap.tables import under_quarto
 from healthgap.text import group_noun
 
 __all__ = [
@@ -264,7 +265,7 @@ class Book:
             asset_prefix=self.page_prefix,
             columns=columns,
             formats=formats,
-            own_caption=not _under_quarto(),
+            own_caption=not under_quarto(),
         )
         return HTML(markup)
 
@@ -284,7 +285,9 @@ class Book:
         Parameters
         ----------
         df : the :class:`Published` frame.
-        id, title : table id and caption.
+        id, title : table id and caption. Under Quarto the cell's ``tbl-cap`` is the numbered
+            caption and the table is named by ``title`` with ``aria-label`` (no second
+            caption); show a table in a cell labelled ``tbl-...`` with a ``tbl-cap``.
         columns : columns to show, optionally mapped to display headings.
         formats : per-column number formats for :func:`healthgap.tables.table_html`.
         note : footnote under the table.
@@ -346,13 +349,6 @@ class Book:
             description=description,
         )
         return f"{self.page_prefix}downloads/{rel}"
-
-
-def _under_quarto() -> bool:
-    """True when Quarto executes the chapter: it numbers figure captions itself from ``fig-cap``."""
-    return any(
-        os.environ.get(v) for v in ("QUARTO_DOCUMENT_PATH", "QUARTO_DOCUMENT_FILE", "QUARTO_EXECUTE_INFO")
-    )
 
 
 def _is_builder(chart: Any) -> bool:

@@ -26,6 +26,7 @@ References
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import cast
@@ -44,6 +45,7 @@ from healthgap.text import STYLES, Style, _check_style, format_expr, format_numb
 
 __all__ = [
     "table_html",
+    "under_quarto",
     "format_expr",
     "format_number",
     "reason_notes",
@@ -102,6 +104,25 @@ _REASON_TEXT = {
 }
 
 
+#: Set by Quarto (1.5 and later) in the environment of every document it executes.
+QUARTO_VARIABLES = ("QUARTO_DOCUMENT_PATH", "QUARTO_DOCUMENT_FILE", "QUARTO_EXECUTE_INFO")
+
+
+def under_quarto() -> bool:
+    """True when Quarto executes the page: Quarto then writes the numbered caption of a
+    ``tbl-``/``fig-`` cell itself, from its ``tbl-cap``/``fig-cap``.
+
+    Quarto sets ``QUARTO_DOCUMENT_PATH``, ``QUARTO_DOCUMENT_FILE`` and ``QUARTO_EXECUTE_INFO``
+    for the kernel from version 1.5 (``src/execute/environment.ts``); the built-in renderer
+    sets none of them.
+
+    References
+    ----------
+    .. [1] Quarto, "Execution environment", https://quarto.org/docs/computations/execution-options.html
+    """
+    return any(os.environ.get(name) for name in QUARTO_VARIABLES)
+
+
 def _escape(expr: pl.Expr) -> pl.Expr:
     return (
         expr.str.replace_all("&", "&amp;", literal=True)
@@ -136,6 +157,7 @@ def table_html(
     formats: Mapping[str, str | tuple[str, int]] | None = None,
     note: str | None = None,
     group: str | None = None,
+    own_caption: bool | None = None,
 ) -> str:
     """An accessible HTML table of an aggregated, disclosure-protected frame.
 
@@ -154,11 +176,17 @@ def table_html(
         equity dimension of each group). It is not repeated in every row: each run
         becomes a ``<tbody>`` headed by one row ``<th scope="rowgroup">`` naming it,
         and the column is left out of the body.
+    own_caption : write ``caption`` as the table's ``<caption>``. False when the page's
+        renderer shows the cell's ``tbl-cap`` as the numbered caption itself, so the title
+        is not shown twice: the table is then named by ``aria-label``. Default
+        (None): False under Quarto (:func:`under_quarto`), True otherwise (the built-in
+        renderer puts the number into this caption).
 
     Returns
     -------
     str
-        HTML: a scrollable region holding a ``<table>`` with ``<caption>``,
+        HTML: a keyboard-focusable scroll region (``role="region"``, ``tabindex="0"``, named by
+        ``aria-label``) holding a ``<table>`` with ``<caption>``,
         ``<th scope="col">`` headers, the first column (unless it holds decimals) as row headers,
         numbers right-aligned, suppressed cells shown as "[c]" and not-available
         cells as "[x]", with footnotes explaining each mark used. The "[c]" footnote
@@ -280,12 +308,18 @@ def table_html(
     head = "".join(
         f'<th scope="col"{num_attr if c in numeric else ""}>{_esc(label)}</th>' for c, label in labels.items()
     )
-    cap_id = f"{id}-caption"
+    if own_caption is None:
+        own_caption = not under_quarto()
     foot = "".join(f'<p class="hg-table-note">{n}</p>' for n in notes)
+    # Names that survive Quarto, which re-reads every raw HTML table with pandoc (HTML -> AST
+    # -> HTML): pandoc keeps a table's <caption> text but drops its id, so an aria-labelledby
+    # pointing at the caption would name nothing; aria-label attributes are kept.
+    name = _esc(caption)
+    title = f'<caption id="{_esc(id)}-caption">{name}</caption>\n' if own_caption else ""
+    label = "" if own_caption else f' aria-label="{name}"'
     return (
-        f'<div class="hg-table" id="{_esc(id)}" role="region" aria-labelledby="{_esc(cap_id)}" tabindex="0" '
-        f'style="overflow-x:auto">\n<table style="font-variant-numeric:tabular-nums">\n'
-        f'<caption id="{_esc(cap_id)}">{_esc(caption)}</caption>\n'
+        f'<div class="hg-table" id="{_esc(id)}" role="region" aria-label="{name}" tabindex="0" '
+        f'style="overflow-x:auto">\n<table style="font-variant-numeric:tabular-nums"{label}>\n{title}'
         f"<thead><tr>{head}</tr></thead>\n{body}\n</table>\n{foot}</div>"
     )
 

@@ -253,8 +253,13 @@ def figure_html(
     svg = _scope_ids(static_svg(spec), f"{id}-svg")
     natural = re.search(r'<svg[^>]*\swidth="([0-9.]+)"', svg)
     width_var = f"--hg-chart-width:{float(natural.group(1)):g}px;" if natural else ""
-    table = table_html(
-        data, id=f"{id}-table", caption=f"The numbers: {title}", columns=columns, formats=formats
+    table = table_html(  # inside <details>, not a numbered float: it always keeps its own caption
+        data,
+        id=f"{id}-table",
+        caption=f"The numbers: {title}",
+        columns=columns,
+        formats=formats,
+        own_caption=True,
     )
     esc = html.escape
     parts = [

@@ -27,6 +27,7 @@ from healthgap.render.crossref import (
 from healthgap.render.execute import (
     CellFailure,
     ChapterRun,
+    EmptyInline,
     InlineFailure,
     execute_document,
     render_loop,
@@ -38,10 +39,16 @@ from healthgap.render.qmd import Document, QmdError, parse_qmd
 from healthgap.render.search import SEARCH_FORM, section_entries, write_search_assets
 from healthgap.render.site import PageView, copy_theme, render_page
 
-__all__ = ["render_builtin", "ERR_CELL", "ERR_INLINE"]
+__all__ = ["render_builtin", "ERR_CELL", "ERR_INLINE", "ERR_EMPTY_INLINE"]
 
 ERR_CELL = "Chapter {chapter} failed in {cell}, line {line}: {ename}: {evalue}"
 ERR_INLINE = "Chapter {chapter} failed in the inline expression `{{python}} {code}`: {ename}: {evalue}"
+ERR_EMPTY_INLINE = (
+    "Chapter {chapter}: {count} inline expression(s) gave an empty value: {listing}. Quarto prints "
+    "an inline expression whose value is empty as its code, so every inline value must be a "
+    "sentence or a non-empty note; an optional paragraph belongs in a cell that displays "
+    "Markdown or nothing."
+)
 ERR_PARSE = "Chapter {chapter} cannot be read: {problem}"
 ERR_KERNEL = "Chapter {chapter} failed: the Python kernel could not run it ({kind}: {detail})."
 ERR_PANDOC = "Chapter {chapter} could not be converted to HTML: {problem}"
@@ -103,6 +110,11 @@ async def _execute_all(
         except InlineFailure as exc:
             raise RenderError(
                 ERR_INLINE.format(chapter=page.source, code=exc.code, ename=exc.ename, evalue=exc.evalue)
+            ) from exc
+        except EmptyInline as exc:
+            listing = "; ".join(f"`{{python}} {code}` is {value!r}" for code, value in exc.empty)
+            raise RenderError(
+                ERR_EMPTY_INLINE.format(chapter=page.source, count=len(exc.empty), listing=listing)
             ) from exc
         except (RuntimeError, TimeoutError, OSError) as exc:
             log = kernel_logs / f"{page.slug}.log"
