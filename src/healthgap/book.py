@@ -27,7 +27,10 @@ ran, :func:`write_manifest` merges the fragments into
 Environment (all optional)
 --------------------------
 ``HEALTHGAP_CONFIG``
-    config file; default ``data/default.yml`` of the project.
+    config file; default ``data/default.yml`` of the project. A relative path is relative
+    to the project folder (the one with ``_quarto.yml``), not to the page's folder: Quarto
+    runs each page in the page's own folder (``chapters/``), so
+    ``HEALTHGAP_CONFIG=data/examples/other_trust.yml quarto render`` works from the project folder.
 ``HEALTHGAP_CHAPTER``
     chapter slug; default the argument of :func:`setup`, else ``index``.
 ``HEALTHGAP_PAGE_PREFIX``
@@ -71,6 +74,7 @@ __all__ = [
     "group_noun",
     "write_manifest",
     "find_project",
+    "config_from_environment",
     "synthetic_banner",
     "disclosure_banner",
     "MANIFEST_NAME",
@@ -116,6 +120,17 @@ def find_project(start: str | Path | None = None) -> Path:
     from healthgap.config import project_root
 
     return project_root(here)
+
+
+def config_from_environment() -> Path | None:
+    """``$HEALTHGAP_CONFIG`` as a path: a relative one resolved against the project folder
+    (:func:`find_project`), since Quarto runs each page in the page's own folder; None when unset.
+    """
+    value = os.environ.get(_ENV_CONFIG, "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else find_project() / path
 
 
 _PEOPLE_CACHE: dict[tuple[str, float], pl.DataFrame] = {}
@@ -375,8 +390,7 @@ def setup(chapter: str | None = None, *, display_banners: bool = True) -> Book:
        (clear labelling of experimental/synthetic statistics).
     """
     slug = os.environ.get(_ENV_CHAPTER, "").strip() or chapter or "index"
-    config_path = os.environ.get(_ENV_CONFIG, "").strip() or None
-    config = load_config(config_path)
+    config = load_config(config_from_environment())
     prefix = os.environ.get(_ENV_PREFIX)
     if prefix is None:
         prefix = "" if slug == "index" else "../"

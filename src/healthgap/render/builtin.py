@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import html
 import posixpath
 import shutil
@@ -30,7 +29,7 @@ from healthgap.render.execute import (
     EmptyInline,
     InlineFailure,
     execute_document,
-    render_loop,
+    run_async,
     run_many,
 )
 from healthgap.render.pandoc import PandocError, attr, el, stringify, to_ast, to_html, walk
@@ -134,19 +133,6 @@ async def _execute_all(
     return await run_many(factories, limit=jobs)
 
 
-def _run_async(coro_factory: Callable[[], Any]) -> Any:
-    def run() -> Any:
-        with asyncio.Runner(loop_factory=render_loop) as runner:
-            return runner.run(coro_factory())
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return run()
-    with ThreadPoolExecutor(max_workers=1) as pool:  # called from a running loop (e.g. Jupyter)
-        return pool.submit(run).result()
-
-
 def _local_assets(blocks: list[Any], page: Page, book: Book, build: Path) -> list[Any]:
     """Copy images the markdown refers to into the site; point ``.qmd`` links at ``.html``."""
 
@@ -218,7 +204,7 @@ def render_builtin(
             raise RenderError(ERR_PARSE.format(chapter=page.source, problem=exc)) from None
     progress(f"Executing {len(docs)} pages with {jobs} kernel(s) at a time")
     with tempfile.TemporaryDirectory(prefix="healthgap-kernels-") as logs:
-        runs = _run_async(lambda: _execute_all(book, docs, env, jobs, progress, Path(logs)))
+        runs = run_async(lambda: _execute_all(book, docs, env, jobs, progress, Path(logs)))
 
     def parse(i: int) -> _Built:
         page, doc = book.pages[i], docs[i]

@@ -39,6 +39,7 @@ __all__ = [
     "cell_options",
     "strip_ansi",
     "run_many",
+    "run_async",
     "render_loop",
 ]
 
@@ -385,3 +386,21 @@ async def run_many(
         assert error is not None, "failed tasks have an exception"
         raise error
     return [t.result() for t in tasks]
+
+
+def run_async(coro_factory: Callable[[], Any]) -> Any:
+    """Run ``coro_factory()`` to completion in a :func:`render_loop`; from a thread when an event
+    loop is already running here (e.g. in Jupyter)."""
+
+    def run() -> Any:
+        with asyncio.Runner(loop_factory=render_loop) as runner:
+            return runner.run(coro_factory())
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return run()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
