@@ -8,6 +8,7 @@ import os
 import posixpath
 import shutil
 import stat
+import subprocess
 import sys
 import textwrap
 from html.parser import HTMLParser
@@ -641,6 +642,40 @@ def test_failing_inline_expression(tmp_path):
         render(root)
 
 
+EMPTY_INLINE_PAGE = """\
+# Extra
+
+```{python}
+note = ""
+blank = "   "
+```
+
+Fine: `{python} 1 + 1`. An optional note`{python} note`, and `{python} blank`.
+"""
+
+
+def test_empty_inline_value_fails_the_render_naming_page_and_expressions(tmp_path):
+    """Quarto prints an inline expression whose value is empty as its code: the build stops."""
+    root = write_fixture_book(tmp_path / "book", {"chapters/extra.qmd": EMPTY_INLINE_PAGE})
+    with pytest.raises(RenderError) as info:
+        render(root)
+    message = str(info.value)
+    assert message.startswith("Chapter chapters/extra.qmd: 2 inline expression(s) gave an empty value")
+    assert "`{python} note` is ''" in message and "`{python} blank` is '   '" in message
+    assert "`{python} 1 + 1`" not in message
+    assert "a cell that displays Markdown or nothing" in message
+    assert not (root / "_site").exists()
+
+
+def test_inline_expressions_see_the_cells_above_them_only(tmp_path):
+    """As Quarto: a markdown cell's expressions are evaluated when execution reaches it."""
+    page = "# Extra\n\n```{python}\nx = 1\n```\n\nBefore: `{python} x`.\n\n```{python}\nx = 2\n```\n\nAfter: `{python} x`.\n"
+    root = write_fixture_book(tmp_path / "book", {"chapters/extra.qmd": page})
+    site = render(root, jobs=1)
+    text = text_of(site / "chapters" / "extra.html")
+    assert "Before: 1." in text and "After: 2." in text
+
+
 def test_error_true_shows_the_error_instead_of_failing(tmp_path):
     root = write_fixture_book(
         tmp_path / "book", {"chapters/extra.qmd": "# Extra\n\n```{python}\n#| error: true\n1 / 0\n```\n"}
@@ -998,6 +1033,87 @@ def test_post_render_script(tmp_path, monkeypatch):
     assert main() == 0
     assert (tmp_path / "_out" / "downloads" / "ch" / "a.csv").read_text() == "x\n1\n"
     assert (tmp_path / "_out" / "downloads" / "manifest.json").is_file()
+
+
+# ---- Quarto's project scripts, profile and configuration ---------------------
+
+
+def _hooks(root: Path, step: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run _extensions/nhs/hooks.py as Quarto runs a .py project script: its Python, cwd = project."""
+    return subprocess.run(
+        [sys.executable, str(root / "_extensions" / "nhs" / "hooks.py"), step],
+        cwd=root,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_quarto_yml_runs_python_project_scripts_and_always_uses_the_report_profile():
+    import yaml
+
+    spec = yaml.safe_load(text_of(REPO / "_quarto.yml"))
+    for step in ("pre-render", "post-render"):
+        (script,) = spec["project"][step]
+        path, arg = script.split()
+        assert path.endswith(".py") and (REPO / path).is_file() and arg == step  # run with QUARTO_PYTHON
+    assert spec["profile"]["group"] == [["healthgap-report"]]  # a group of one: always active
+    assert "message" not in spec["execute"]  # knitr only
+    ignored = text_of(REPO / ".gitignore").splitlines()
+    assert "**/*.quarto_ipynb" in ignored and "/_quarto-healthgap-report.yml" in ignored
+
+
+def test_pre_render_writes_the_report_profile_from_a_relative_config(tmp_path):
+    import yaml
+
+    from healthgap.render.report import PROFILE_MARKER
+
+    root = write_fixture_book(tmp_path / "book")
+    (root / "data").mkdir()
+    write_config(root / "data" / "other.yml", FIXTURE_REPORT)
+    env = {"HEALTHGAP_CONFIG": "data/other.yml", "QUARTO_PROJECT_DIR": str(root)}
+    done = _hooks(root, "pre-render", env)
+    assert done.returncode == 0, done.stderr
+    profile = root / "_quarto-healthgap-report.yml"
+    text = text_of(profile)
+    assert text.startswith(PROFILE_MARKER) and yaml.safe_load(text) == {
+        "book": {"title": "Fixture report", "subtitle": "Fixture subtitle", "author": "Fixture NHS Trust"}
+    }
+    assert "RuntimeWarning" not in done.stderr
+    done = _hooks(root, "pre-render", {"HEALTHGAP_CONFIG": "data/missing.yml"})
+    assert done.returncode == 1 and "data/missing.yml" in done.stderr
+    profile.write_text("book:\n  title: mine\n")
+    done = _hooks(root, "pre-render", env)
+    assert done.returncode == 1 and "was not written by healthgap" in done.stderr
+    assert text_of(profile) == "book:\n  title: mine\n"  # never overwritten
+    assert _hooks(root, "nonsense", env).returncode == 2
+
+
+def test_post_render_script_runs_without_a_runpy_warning(tmp_path):
+    root = write_fixture_book(tmp_path / "book")
+    (root / "_build" / "downloads" / "ch").mkdir(parents=True)
+    (root / "_build" / "downloads" / "ch" / "a.csv").write_text("x\n1\n")
+    env = {"QUARTO_PROJECT_OUTPUT_DIR": "_out", "HEALTHGAP_DOWNLOADS": "", "PYTHONWARNINGS": "default"}
+    done = _hooks(root, "post-render", env)
+    assert done.returncode == 0, done.stderr
+    assert "RuntimeWarning" not in done.stderr
+    assert (root / "_out" / "downloads" / "manifest.json").is_file()
+    assert (root / "_out" / "site_libs" / "healthgap" / "healthgap-charts.js").is_file()
+
+
+def test_relative_healthgap_config_is_relative_to_the_project(tmp_path, monkeypatch):
+    """Quarto runs a chapter in chapters/: a relative config still names the project's file."""
+    from healthgap.book import config_from_environment
+
+    root = write_fixture_book(tmp_path / "book")
+    monkeypatch.chdir(root / "chapters")
+    monkeypatch.setenv("HEALTHGAP_CONFIG", "data/default.yml")
+    assert config_from_environment() == root / "data" / "default.yml"
+    monkeypatch.setenv("HEALTHGAP_CONFIG", str(tmp_path / "abs.yml"))
+    assert config_from_environment() == tmp_path / "abs.yml"
+    monkeypatch.setenv("HEALTHGAP_CONFIG", " ")
+    assert config_from_environment() is None
 
 
 @pytest.mark.quarto

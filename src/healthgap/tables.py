@@ -63,6 +63,9 @@ MISSING_MARK = "[x]"
 #: A value that does not apply: the interval of a reference group's rate ratio (always 1).
 NOT_APPLICABLE_MARK = "[z]"
 _BOOKKEEPING = ("suppressed", "suppression_reason")
+#: A text column whose longest value has more characters than this is a column of sentences:
+#: its cells get the class ``hg-long`` (a minimum width in the theme).
+LONG_TEXT = 60
 
 #: Why a value is "[x]" when nothing more specific is known.
 NOT_AVAILABLE = "Not available"
@@ -234,6 +237,10 @@ def table_html(
     first_text = first if first is not None and not df.schema[first].is_float() else None
     numeric.discard(first_text)
     reference = _reference_rows(df, list(labels))
+    # columns of sentences (a description) keep a readable width when the table is squeezed
+    texts = [c for c in labels if c not in numeric and df.schema[c] == pl.String]
+    lengths = df.select(pl.col(texts).str.len_chars().max()).row(0) if texts and df.height else ()
+    long = {c for c, n in zip(texts, lengths) if n is not None and n > LONG_TEXT}
     cells = []
     for c in labels:
         style, dp = styles[c]
@@ -241,6 +248,8 @@ def table_html(
             text = pl.when(pl.col(c)).then(pl.lit("Yes")).otherwise(pl.lit("No"))
         else:
             text = _escape(format_expr(c, style=style, dp=dp))
+            if c not in numeric:  # a code such as days_to_first_outpatient may break after "_"
+                text = text.str.replace_all("_", "_<wbr>", literal=True)
         hidden_mark = pl.when(suppressed).then(pl.lit(SUPPRESSED_MARK))
         mark = (
             hidden_mark.when(reference).then(pl.lit(NOT_APPLICABLE_MARK)).otherwise(pl.lit(MISSING_MARK))
@@ -253,7 +262,7 @@ def table_html(
         elif c in numeric:
             tag, classes, attrs = "td", ["hg-num"], ' style="text-align:right"'
         else:
-            tag, classes, attrs = "td", [], ""
+            tag, classes, attrs = "td", ["hg-long"] if c in long else [], ""
         plain = f"<{tag}{_class_attr(classes)}{attrs}>"
         hidden = f"<{tag}{_class_attr([*classes, 'hg-suppressed'])}{attrs}>"
         open_ = pl.when(pl.col(c).is_null() & suppressed).then(pl.lit(hidden)).otherwise(pl.lit(plain))

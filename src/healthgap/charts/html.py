@@ -36,6 +36,7 @@ __all__ = [
     "ASSET_PATH",
     "BUNDLE_NAME",
     "SNIPPET",
+    "FIT_SNIPPET",
     "SHOW_NUMBERS",
 ]
 
@@ -48,9 +49,80 @@ ERR_ID = "figure_html(): `id` must be a non-empty string without spaces, e.g. 'f
 ERR_TEXT = "figure_html(): `{arg}` must be a non-empty string: every figure needs a {what}."
 ERR_CHART = "figure_html(): expected an Altair chart (or a Vega-Lite spec dict); got {kind}."
 
-#: Runs in the browser: renders every ``div.hg-chart[data-hg-spec]`` once with the
-#: SVG renderer, replacing its static SVG only after the live chart is ready.
-SNIPPET = r"""
+#: Runs in the browser: renders every ``div.hg-chart[data-hg-spec]`` once with the SVG renderer,
+#: replacing its static SVG only after the live chart is ready, and fits each chart to its
+#: container (:data:`FIT_SNIPPET`): a chart drawn wider than the column is drawn again with
+#: fewer small-multiple columns (they wrap), narrower panels, or, for a single or layered view,
+#: the width of the container with the axes and legend inside it (Vega-Lite ``autosize:
+#: fit-x``). Charts are fitted again when the window's width changes.
+FIT_SNIPPET = r"""
+function hgDrawnWidth(target) {
+  const svg = target.querySelector("svg");
+  if (!svg) return 0;
+  const w = parseFloat(svg.getAttribute("width"));
+  return isNaN(w) ? svg.getBoundingClientRect().width : w;
+}
+function hgFit(spec, avail, drawn) {
+  // A copy of `spec` that should draw at most `avail` px wide, given it drew `drawn` px; null if
+  // nothing more can be done or nothing needs doing.
+  if (!(drawn > avail + 1)) return null;
+  const s = JSON.parse(JSON.stringify(spec));
+  if (s.facet && s.spec) {
+    const cols = typeof s.columns === "number" ? s.columns : 1;
+    if (cols > 1) {
+      const fit = Math.max(1, Math.floor(avail / (drawn / cols)));
+      if (fit < cols) { s.columns = fit; return s; }
+    }
+    if (typeof s.spec.width === "number" && s.spec.width > 80) {
+      s.spec.width = Math.max(80, Math.floor(s.spec.width - (drawn - avail) / cols) - 2);
+      return s;
+    }
+    return null;
+  }
+  if (s.hconcat) { s.vconcat = s.hconcat; delete s.hconcat; return s; }
+  if (s.layer || s.mark) {
+    if (s.width === Math.floor(avail) && s.autosize) return null;
+    s.width = Math.floor(avail);
+    s.autosize = {type: "fit-x", contains: "padding"};
+    return s;
+  }
+  return null;
+}
+"""
+
+SNIPPET = (
+    FIT_SNIPPET
+    + r"""
+function hgAvailable(el) {
+  // the width the chart may take (0 when unknown, e.g. a hidden container: then it is not fitted)
+  const style = typeof getComputedStyle === "function" ? getComputedStyle(el) : {};
+  const width = el.clientWidth || 0;
+  return Math.max(0, width - (parseFloat(style.paddingLeft) || 0) - (parseFloat(style.paddingRight) || 0));
+}
+async function hgDraw(el, spec, opts) {
+  const measured = hgAvailable(el);
+  const avail = measured > 0 ? measured : Infinity;
+  const natural = el.style && el.style.getPropertyValue ? (parseFloat(el.style.getPropertyValue("--hg-chart-width")) || 0) : 0;
+  let current = natural > avail + 1 ? (hgFit(spec, avail, natural) || spec) : spec;
+  let target = null, result = null;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (result) { result.finalize(); }
+    target = document.createElement("div");
+    target.className = "hg-live";
+    result = await vegaEmbed(target, current, opts);
+    const drawn = hgDrawnWidth(target);
+    if (drawn <= avail + 1) break;
+    const next = hgFit(current, avail, drawn);
+    if (!next || JSON.stringify(next) === JSON.stringify(current)) break;
+    current = next;
+  }
+  const svg = target.querySelector("svg");
+  if (svg) { svg.setAttribute("aria-hidden", "true"); svg.setAttribute("focusable", "false"); }
+  el.replaceChildren(target);
+  el.setAttribute("data-hg-width", String(Math.round(measured)));
+  return result;
+}
+const hgCharts = new Map();
 function hgRender(root, options) {
   const scope = root || document;
   const opts = Object.assign({renderer: "svg", actions: false}, options || {});
@@ -62,25 +134,37 @@ function hgRender(root, options) {
     if (!source) continue;
     let spec;
     try { spec = JSON.parse(source.textContent); } catch (err) { console.error("healthgap: bad chart spec", el.id, err); continue; }
-    const target = document.createElement("div");
-    target.className = "hg-live";
-    done.push(vegaEmbed(target, spec, opts).then(function (result) {
-      const svg = target.querySelector("svg");
-      if (svg) { svg.setAttribute("aria-hidden", "true"); svg.setAttribute("focusable", "false"); }
-      el.replaceChildren(target);
-      return result;
-    }).catch(function (err) { console.error("healthgap: chart failed, keeping the static image", el.id, err); }));
+    const entry = {spec: spec, opts: opts, result: null};
+    hgCharts.set(el, entry);
+    done.push(hgDraw(el, spec, opts).then(function (result) { entry.result = result; return result; })
+      .catch(function (err) { console.error("healthgap: chart failed, keeping the static image", el.id, err); }));
   }
   return Promise.all(done);
 }
+let hgResizeTimer = null;
+function hgRefit() {
+  for (const [el, entry] of hgCharts) {
+    if (!entry.result || !el.isConnected) continue;
+    const avail = hgAvailable(el);
+    if (avail <= 0 || Math.abs(avail - (parseFloat(el.getAttribute("data-hg-width")) || 0)) < 24) continue;
+    entry.result.finalize();
+    entry.result = null;
+    hgDraw(el, entry.spec, entry.opts).then(function (result) { entry.result = result; })
+      .catch(function (err) { console.error("healthgap: chart failed", el.id, err); });
+  }
+}
 if (typeof window !== "undefined") {
-  window.healthgapCharts = {vegaEmbed: vegaEmbed, render: hgRender};
+  window.healthgapCharts = {vegaEmbed: vegaEmbed, render: hgRender, fit: hgFit};
+  if (typeof window.addEventListener === "function") {
+    window.addEventListener("resize", function () { clearTimeout(hgResizeTimer); hgResizeTimer = setTimeout(hgRefit, 200); });
+  }
   if (typeof document !== "undefined") {
     if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", function () { hgRender(); }); }
     else { hgRender(); }
   }
 }
 """
+)
 
 
 def _vl_version() -> str | None:

@@ -84,7 +84,13 @@ def _defaults(book: Book, doc: Document) -> dict[str, Any]:
 
 
 async def _execute_all(
-    book: Book, docs: list[Document], env: dict[str, str], jobs: int, progress, kernel_logs: Path
+    book: Book,
+    docs: list[Document],
+    env: dict[str, str],
+    jobs: int,
+    progress,
+    kernel_logs: Path,
+    empty_inline: str = "error",
 ) -> list[ChapterRun]:
     async def one(page: Page, doc: Document) -> ChapterRun:
         progress(f"  {page.source}: running")
@@ -112,9 +118,11 @@ async def _execute_all(
             ) from exc
         except EmptyInline as exc:
             listing = "; ".join(f"`{{python}} {code}` is {value!r}" for code, value in exc.empty)
-            raise RenderError(
-                ERR_EMPTY_INLINE.format(chapter=page.source, count=len(exc.empty), listing=listing)
-            ) from exc
+            message = ERR_EMPTY_INLINE.format(chapter=page.source, count=len(exc.empty), listing=listing)
+            if empty_inline != "warn" or exc.run is None:
+                raise RenderError(message) from exc
+            progress(f"WARNING: {message}")
+            run = exc.run
         except (RuntimeError, TimeoutError, OSError) as exc:
             log = kernel_logs / f"{page.slug}.log"
             tail = (
@@ -187,9 +195,18 @@ def _toc_blocks(refs: PageRefs) -> list[Any]:
 
 
 def render_builtin(
-    book: Book, *, build: Path, env: dict[str, str], jobs: int, progress: Callable[[str], None]
+    book: Book,
+    *,
+    build: Path,
+    env: dict[str, str],
+    jobs: int,
+    progress: Callable[[str], None],
+    empty_inline: str = "error",
 ) -> None:
     """Render ``book`` into the empty folder ``build`` (see :func:`healthgap.render.render_book`).
+
+    ``empty_inline="warn"`` reports empty inline values as a ``WARNING:`` progress line
+    instead of failing (:data:`ERR_EMPTY_INLINE`).
 
     References
     ----------
@@ -204,7 +221,7 @@ def render_builtin(
             raise RenderError(ERR_PARSE.format(chapter=page.source, problem=exc)) from None
     progress(f"Executing {len(docs)} pages with {jobs} kernel(s) at a time")
     with tempfile.TemporaryDirectory(prefix="healthgap-kernels-") as logs:
-        runs = run_async(lambda: _execute_all(book, docs, env, jobs, progress, Path(logs)))
+        runs = run_async(lambda: _execute_all(book, docs, env, jobs, progress, Path(logs), empty_inline))
 
     def parse(i: int) -> _Built:
         page, doc = book.pages[i], docs[i]

@@ -100,12 +100,14 @@ class InlineFailure(Exception):
 class EmptyInline(Exception):
     """Inline expressions whose value is empty: Quarto would print their source as code.
 
-    ``empty`` lists ``(expression, value)`` pairs in the order of the page.
+    ``empty`` lists ``(expression, value)`` pairs in the order of the page; ``run`` is the
+    chapter's complete run (every cell and inline value), for a caller that only warns.
     """
 
-    def __init__(self, empty: list[tuple[str, str]]) -> None:
+    def __init__(self, empty: list[tuple[str, str]], run: ChapterRun | None = None) -> None:
         super().__init__(", ".join(f"`{{python}} {code}` = {value!r}" for code, value in empty))
         self.empty = empty
+        self.run = run
 
 
 @dataclass(frozen=True)
@@ -329,7 +331,7 @@ async def _run_steps(
             raise CellFailure(cell, str(err.get("ename", "Error")), str(err.get("evalue", "")), trace)
         run.outputs[cell.number] = outputs
     if empty:
-        raise EmptyInline(empty)
+        raise EmptyInline(empty, run)
 
 
 async def _evaluate_inline(client: NotebookClient, nb: Any, codes: list[str]) -> list[InlineValue]:
