@@ -318,6 +318,12 @@ def _report(capsys, result, name):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="page content (issue 10): 4 empty inline values in chapters/fairness.qmd "
+    "(page.skipped_text(), page.gap_sentence('imd_quintile'|'ethnicity'|'sex', 'tpr')); "
+    "remove this mark when every inline value reads as a sentence",
+)
 def test_default_book_under_quarto(synthetic_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HEALTHGAP_MODEL_CACHE", str(tmp_path / "models"))
     result = check_book(project=REPO, config=synthetic_dir / "default.yml", jobs=2)
@@ -327,6 +333,12 @@ def test_default_book_under_quarto(synthetic_dir, tmp_path, monkeypatch, capsys)
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="page content (issue 10): 19 empty inline values on the other trust's data, in index, "
+    "recorded-disease, access-treatment (6), geography (3), fairness (5), explanations and methods (2); "
+    "remove this mark when every inline value reads as a sentence",
+)
 def test_other_trust_book_under_quarto(other_trust_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HEALTHGAP_MODEL_CACHE", str(tmp_path / "models"))
     # relative to the project folder, as a user sets it (Quarto runs each page in its own folder)

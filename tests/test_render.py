@@ -665,6 +665,10 @@ def test_empty_inline_value_fails_the_render_naming_page_and_expressions(tmp_pat
     assert "`{python} 1 + 1`" not in message
     assert "a cell that displays Markdown or nothing" in message
     assert not (root / "_site").exists()
+    messages: list[str] = []
+    site = render_book(project=root, engine="builtin", empty_inline="warn", progress=messages.append)
+    assert [m for m in messages if m.startswith("WARNING: Chapter chapters/extra.qmd: 2 inline")]
+    assert "Fine: 2. An optional note, and ." in text_of(site / "chapters" / "extra.html")
 
 
 def test_inline_expressions_see_the_cells_above_them_only(tmp_path):
