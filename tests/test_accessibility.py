@@ -432,12 +432,24 @@ def site(tmp_path_factory, request) -> Path:
     return render_book(project=root, out=out, engine="builtin", progress=None)
 
 
+#: Set by CI (.ci/run) once chromium and npm are installed: a browser test that cannot run fails
+#: instead of being skipped, so that a broken install does not pass silently.
+REQUIRE_BROWSER = "HEALTHGAP_REQUIRE_BROWSER"
+
+
+def missing_tool(reason: str) -> None:
+    """Skip a browser test for ``reason`` (a missing tool), or fail it when CI requires the browser tests."""
+    if os.environ.get(REQUIRE_BROWSER) == "1":
+        pytest.fail(f"{reason}; {REQUIRE_BROWSER}=1 requires the browser tests to run")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory):
     if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium); the browser checks need it")
+        missing_tool("Chromium is not installed (apt-get install chromium); the browser checks need it")
     if not AXE.is_file():
-        pytest.skip(f"axe-core is not installed at {AXE} (run: npm install --prefix .cache/axe axe-core)")
+        missing_tool(f"axe-core is not installed at {AXE} (run: make browser-deps)")
     tools = DevTools(
         CHROMIUM,
         tmp_path_factory.mktemp("chromium-profile"),

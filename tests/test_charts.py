@@ -874,6 +874,7 @@ FIT_HARNESS = r"""
 eval(require('fs').readFileSync(process.argv[2], 'utf8'));
 const facet = {facet: {field: "c"}, columns: 3, spec: {width: 170, layer: []}};
 const layer = {layer: [], width: 400, height: {step: 28}};
+const long = "Observed / expected recorded cases by deprivation fifth";
 const out = {
   wrap: hgFit(facet, 342, 650),                          // three columns of ~217 px: one fits
   keep: hgFit(facet, 700, 650),                          // fits already: nothing to do
@@ -883,6 +884,11 @@ const out = {
   single: hgFit(layer, 342, 560),                        // a single or layered view takes the width
   again: hgFit(hgFit(layer, 342, 560), 342, 400),        // nothing more to do
   concat: hgFit({hconcat: [{mark: "bar"}, {mark: "bar"}]}, 342, 600),
+  // one column, still too wide because of its title: the title is broken into lines first
+  titled: hgFit({...facet, columns: 1, title: {text: long, subtitle: "Observed / expected (1 = as expected)"},
+                 config: {title: {fontSize: 16, subtitleFontSize: 13}}}, 342, 519),
+  titledLayer: hgFit({...layer, title: long, config: {title: {fontSize: 16}}}, 342, 560),
+  shortTitle: hgFit({...facet, columns: 1, title: "Short"}, 300, 340),  // nothing to wrap: panels narrow
 };
 console.log(JSON.stringify(out));
 """
@@ -916,6 +922,18 @@ def test_charts_fit_their_container(tmp_path):
     assert out["single"]["height"] == {"step": 28}
     assert out["again"] is None
     assert "vconcat" in out["concat"] and "hconcat" not in out["concat"]
+    long = "Observed / expected recorded cases by deprivation fifth"
+    titled = out["titled"]
+    assert titled["spec"]["width"] == 170 and titled["columns"] == 1  # the panels keep their width
+    lines = titled["title"]["text"]
+    assert isinstance(lines, list) and len(lines) >= 2 and " ".join(lines) == long
+    assert all(len(line) * 16 * 0.6 <= 332 for line in lines)  # each line fits (estimated 0.6 em a letter)
+    assert titled["title"]["subtitle"] == "Observed / expected (1 = as expected)"  # it fits as it is
+    layer = out["titledLayer"]
+    assert (
+        layer["width"] == 342 and " ".join(layer["title"]["text"]) == long and len(layer["title"]["text"]) > 1
+    )
+    assert out["shortTitle"]["title"] == "Short" and out["shortTitle"]["spec"]["width"] == 128
 
 
 OFFLINE_SCRIPT = r"""

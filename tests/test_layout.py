@@ -202,7 +202,7 @@ def test_theme_lets_live_charts_fit():
 
 # ---- the checks catch what they should: a fixture site ----------------------------------------
 
-LAYOUT_PAGE = """\
+LAYOUT_PAGE = r"""\
 # Layout {#sec-layout}
 
 ```{python}
@@ -224,7 +224,8 @@ wide = protect(wide, counts=["column 1 with a long heading"])
 ```{python}
 #| label: fig-multi
 #| fig-cap: "Four panels"
-HTML(figure_html(small_multiples(rows, facet="condition", group="age_band", title="Four panels"), id="multi",
+HTML(figure_html(small_multiples(rows, facet="condition", group="age_band",
+                                 title="Observed / expected recorded cases by deprivation fifth"), id="multi",
      title="Four panels", description="Prevalence by age band for four conditions.", data=rows,
      download_href=None, asset_prefix="../"))
 ```
@@ -234,6 +235,20 @@ HTML(figure_html(small_multiples(rows, facet="condition", group="age_band", titl
 #| tbl-cap: "A wide table"
 HTML(table_html(wide, id="wide", caption="A wide table"))
 ```
+
+A long inline formula, $\exp\left(\ln R \pm z\sqrt{\operatorname{var}_1/\text{DSR}_1^2 + \operatorname{var}_2/\text{DSR}_2^2}\right)$,
+and a short one, $O$.
+
+$$
+\text{DSR}_{L,U} = \text{DSR} + \sqrt{\frac{\operatorname{var}(\text{DSR})}{O}}\left(O\left(1 - \frac{1}{9O} \pm \frac{z}{3\sqrt{O}}\right)^3 - O\right) \times \frac{1}{2}
+$$
+
+```bash
+python3 -m venv .venv
+source .venv/bin/activate       # on Windows: .venv\Scripts\activate
+```
+
+A long name, `HistGradientBoostingClassifier_with_a_long_suffix_for_a_phone`, breaks.
 """
 
 BROKEN = '<div id="too-wide" style="width: 2000px">A line that does not fit.</div>'
@@ -253,10 +268,10 @@ def layout_site(tmp_path_factory):
 def test_layout_checks_catch_overflow_and_accept_fitted_charts_and_table_regions(
     layout_site, tmp_path_factory
 ):
-    from test_accessibility import CHROMIUM, DevTools, _Quiet
+    from test_accessibility import CHROMIUM, DevTools, _Quiet, missing_tool
 
     if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium); the browser checks need it")
+        missing_tool("Chromium is not installed (apt-get install chromium); the browser checks need it")
     page = layout_site / "chapters" / "extra.html"
     html = page.read_text(encoding="utf-8")
     broken = layout_site / "chapters" / "broken.html"
@@ -290,6 +305,8 @@ def test_layout_checks_catch_overflow_and_accept_fitted_charts_and_table_regions
                     assert problems == [], problems
                     assert result["charts"] == result["drawn"] == 1
                     assert "wide" in result["regions"]  # the wide table scrolls, in its named region
+                    if width < 600:  # the display equation and the long inline one scroll in theirs
+                        assert {"span.hg-math", "span.hg-math.hg-math-inline"} <= set(result["regions"])
                     screenshot(browser, session, folder, name, width)
                 else:
                     assert any("div#too-wide spans" in p for p in problems), problems

@@ -324,8 +324,9 @@ def _report(capsys, result, name):
     "(page.skipped_text(), page.gap_sentence('imd_quintile'|'ethnicity'|'sex', 'tpr')); "
     "remove this mark when every inline value reads as a sentence",
 )
-def test_default_book_under_quarto(synthetic_dir, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("HEALTHGAP_MODEL_CACHE", str(tmp_path / "models"))
+def test_default_book_under_quarto(synthetic_dir, capsys):
+    # the models come from the project's cache (_build/cache/models), shared with the other slow
+    # tests of the same data: keyed by data, settings and code, so only the first test fits them
     result = check_book(project=REPO, config=synthetic_dir / "default.yml", jobs=2)
     _report(capsys, result, "default book")
     assert len(result.pages) == 14 and result.inlines > 100 and result.tables >= 40
@@ -339,8 +340,7 @@ def test_default_book_under_quarto(synthetic_dir, tmp_path, monkeypatch, capsys)
     "recorded-disease, access-treatment (6), geography (3), fairness (5), explanations and methods (2); "
     "remove this mark when every inline value reads as a sentence",
 )
-def test_other_trust_book_under_quarto(other_trust_dir, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("HEALTHGAP_MODEL_CACHE", str(tmp_path / "models"))
+def test_other_trust_book_under_quarto(other_trust_dir, capsys):
     # relative to the project folder, as a user sets it (Quarto runs each page in its own folder)
     import os
 

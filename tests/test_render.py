@@ -1212,3 +1212,37 @@ def test_search_index_lists_sections_with_resolved_text(built):
         page, _, anchor = e["href"].partition("#")
         assert (site / page).is_file() and (not anchor or anchor in parse_page(site / page).ids)
     assert '<form class="hg-search" role="search" hidden>' in text_of(site / "index.html")
+
+
+# ---- equations: a scroll region each where they may not fit a phone ----------------------------
+
+
+def test_display_and_long_inline_equations_get_named_scroll_regions():
+    """MathML does not wrap: a display equation, or a long inline one, scrolls in its own region."""
+    from healthgap.render.builtin import LONG_INLINE_TEX, scrollable_math
+    from healthgap.render.pandoc import to_html
+
+    long_tex = r"\exp\left(\ln R \pm z\sqrt{\operatorname{var}_1/\text{DSR}_1^2 + \operatorname{var}_2/\text{DSR}_2^2}\right)"
+    assert len(long_tex) > LONG_INLINE_TEX
+    source = f"Short $O$ and long ${long_tex}$.\n\n$$\\frac{{a}}{{b}} = c$$\n\nAgain $$x + y$$\n"
+    body = scrollable_math(to_html(to_ast(source), what="test"))
+    import re
+
+    found = [dict(re.findall(r'([\w-]+)="([^"]*)"', attrs)) for attrs in re.findall(r"<span ([^>]*)>", body)]
+    named = [a for a in found if a.get("role") == "region"]
+    assert [a["aria-label"] for a in named] == ["Equation 1", "Equation 2", "Equation 3"]  # unique names
+    assert all(a["tabindex"] == "0" for a in named)
+    assert [a["class"] for a in named] == ["hg-math hg-math-inline", "hg-math", "hg-math"]
+    assert body.count("<math") == 4  # the short inline equation stays as it is, outside any region
+    assert body.index("<math") < body.index('class="hg-math')
+    assert scrollable_math("<p>no equations</p>") == "<p>no equations</p>"
+
+
+def test_rendered_page_wraps_its_display_equation(tmp_path):
+    root = write_fixture_book(tmp_path / "book", {"chapters/extra.qmd": "# Extra\n\n$$a^2 + b^2 = c^2$$\n"})
+    site = render_book(project=root, out=tmp_path / "site", engine="builtin", progress=None)
+    page = (site / "chapters" / "extra.html").read_text(encoding="utf-8")
+    assert (
+        '<span class="hg-math" role="region" tabindex="0" aria-label="Equation 1"><math display="block"'
+        in page
+    )

@@ -62,9 +62,44 @@ function hgDrawnWidth(target) {
   const w = parseFloat(svg.getAttribute("width"));
   return isNaN(w) ? svg.getBoundingClientRect().width : w;
 }
+function hgTextWidth(text, px, weight, font) {
+  // the width of `text` in px: measured with a canvas in a browser, else estimated (0.6 em a letter)
+  if (typeof document !== "undefined" && document.createElement) {
+    const ctx = (hgTextWidth.canvas = hgTextWidth.canvas || document.createElement("canvas")).getContext("2d");
+    if (ctx) { ctx.font = weight + " " + px + "px " + font; return ctx.measureText(text).width; }
+  }
+  return text.length * px * 0.6;
+}
+function hgWrapLines(text, px, weight, font, avail) {
+  // `text` broken between words into lines no wider than `avail` px (a word longer stays whole)
+  const lines = [];
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const last = lines.length ? lines[lines.length - 1] + " " + word : null;
+    if (last !== null && hgTextWidth(last, px, weight, font) <= avail) { lines[lines.length - 1] = last; }
+    else { lines.push(word); }
+  }
+  return lines;
+}
+function hgWrapTitle(s, avail) {
+  // Break a chart title (and subtitle) wider than `avail` into lines; true when something changed.
+  if (!s.title) return false;
+  const t = typeof s.title === "object" && !Array.isArray(s.title) ? s.title : {text: s.title};
+  const c = (s.config && s.config.title) || {};
+  const font = c.font || (s.config && s.config.font) || "sans-serif";
+  let changed = false;
+  for (const [key, px, weight] of [["text", c.fontSize || 13, c.fontWeight || "bold"],
+                                   ["subtitle", c.subtitleFontSize || 10, c.subtitleFontWeight || "normal"]]) {
+    if (typeof t[key] !== "string" || hgTextWidth(t[key], px, weight, font) <= avail) continue;
+    const lines = hgWrapLines(t[key], px, weight, font, avail);
+    if (lines.length > 1) { t[key] = lines; changed = true; }
+  }
+  if (changed) s.title = t;
+  return changed;
+}
 function hgFit(spec, avail, drawn) {
   // A copy of `spec` that should draw at most `avail` px wide, given it drew `drawn` px; null if
-  // nothing more can be done or nothing needs doing.
+  // nothing more can be done or nothing needs doing. Steps, one at a time: fewer small-multiple
+  // columns; the title broken into lines; narrower panels (or a single view the container's width).
   if (!(drawn > avail + 1)) return null;
   const s = JSON.parse(JSON.stringify(spec));
   if (s.facet && s.spec) {
@@ -73,15 +108,17 @@ function hgFit(spec, avail, drawn) {
       const fit = Math.max(1, Math.floor(avail / (drawn / cols)));
       if (fit < cols) { s.columns = fit; return s; }
     }
+    if (hgWrapTitle(s, avail - 10)) return s;
     if (typeof s.spec.width === "number" && s.spec.width > 80) {
       s.spec.width = Math.max(80, Math.floor(s.spec.width - (drawn - avail) / cols) - 2);
       return s;
     }
     return null;
   }
-  if (s.hconcat) { s.vconcat = s.hconcat; delete s.hconcat; return s; }
+  if (s.hconcat) { s.vconcat = s.hconcat; delete s.hconcat; hgWrapTitle(s, avail - 10); return s; }
   if (s.layer || s.mark) {
-    if (s.width === Math.floor(avail) && s.autosize) return null;
+    const wrapped = hgWrapTitle(s, avail - 10);
+    if (s.width === Math.floor(avail) && s.autosize) return wrapped ? s : null;
     s.width = Math.floor(avail);
     s.autosize = {type: "fit-x", contains: "padding"};
     return s;

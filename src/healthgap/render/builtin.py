@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import posixpath
+import re
 import shutil
 import tempfile
 import time
@@ -38,7 +39,15 @@ from healthgap.render.qmd import Document, QmdError, parse_qmd
 from healthgap.render.search import SEARCH_FORM, section_entries, write_search_assets
 from healthgap.render.site import PageView, copy_theme, render_page
 
-__all__ = ["render_builtin", "ERR_CELL", "ERR_INLINE", "ERR_EMPTY_INLINE"]
+__all__ = [
+    "render_builtin",
+    "scrollable_math",
+    "MATH_REGION",
+    "LONG_INLINE_TEX",
+    "ERR_CELL",
+    "ERR_INLINE",
+    "ERR_EMPTY_INLINE",
+]
 
 ERR_CELL = "Chapter {chapter} failed in {cell}, line {line}: {ename}: {evalue}"
 ERR_INLINE = "Chapter {chapter} failed in the inline expression `{{python}} {code}`: {ename}: {evalue}"
@@ -52,6 +61,15 @@ ERR_PARSE = "Chapter {chapter} cannot be read: {problem}"
 ERR_KERNEL = "Chapter {chapter} failed: the Python kernel could not run it ({kind}: {detail})."
 ERR_PANDOC = "Chapter {chapter} could not be converted to HTML: {problem}"
 _SPLIT = "<!--hg:split-->"
+#: An equation in a named, keyboard-focusable region that scrolls sideways when the equation is
+#: wider than the column (a phone); the theme (nhs.css, ``.hg-math``) styles it.
+MATH_REGION = (
+    '<span class="hg-math{inline}" role="region" tabindex="0" aria-label="Equation {n}">{math}</span>'
+)
+_MATH = re.compile(r"<math\b[^>]*\bdisplay=\"(block|inline)\"[^>]*>.*?</math>", re.S)
+_TEX = re.compile(r'<annotation encoding="application/x-tex">(.*?)</annotation>', re.S)
+#: An inline equation whose TeX is longer than this may not fit a phone's line: it gets a region too.
+LONG_INLINE_TEX = 60
 _APPENDIX_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -65,6 +83,29 @@ class _Built:
     number: str | None = None
     refs: PageRefs | None = None
     api: list[int] | None = None
+
+
+def scrollable_math(body: str) -> str:
+    """Put every display equation, and every long inline one, of pandoc's HTML (MathML) in a scroll region.
+
+    MathML does not break an equation across lines, so on a phone a long one would run out of the
+    column; in its region (:data:`MATH_REGION`, named "Equation 1", "Equation 2", ... in page
+    order so that every region's name is unique) it scrolls sideways instead, and a keyboard can
+    reach it. An inline equation gets a region only when its TeX is longer than
+    :data:`LONG_INLINE_TEX` characters (short ones fit any line, and need no tab stop).
+    """
+    count = 0
+
+    def region(match: re.Match[str]) -> str:
+        nonlocal count
+        inline = match.group(1) == "inline"
+        tex = _TEX.search(match.group(0))
+        if inline and (tex is None or len(html.unescape(tex.group(1)).strip()) <= LONG_INLINE_TEX):
+            return match.group(0)
+        count += 1
+        return MATH_REGION.format(inline=" hg-math-inline" if inline else "", n=count, math=match.group(0))
+
+    return _MATH.sub(region, body)
 
 
 def _chapter_env(base: dict[str, str], page: Page) -> dict[str, str]:
@@ -302,7 +343,7 @@ def render_builtin(
                 stringify(title),
                 title_html.strip(),
                 b.title_attr[0] if b.title_attr else "",
-                body_html.strip(),
+                scrollable_math(body_html.strip()),
                 toc_html.strip(),
             )
 
