@@ -875,6 +875,10 @@ eval(require('fs').readFileSync(process.argv[2], 'utf8'));
 const facet = {facet: {field: "c"}, columns: 3, spec: {width: 170, layer: []}};
 const layer = {layer: [], width: 400, height: {step: 28}};
 const long = "Observed / expected recorded cases by deprivation fifth";
+const legendView = {layer: [{mark: "point", encoding: {color: {field: "s", legend: {orient: "top", direction: "vertical"}}}},
+                            {mark: "rule", encoding: {color: {field: "s", legend: {orient: "top"}}}}, {mark: "text"}]};
+const fitted = {layer: [], width: 342, autosize: {type: "fit-x", contains: "padding"}};
+const labelled = {layer: [{mark: "point"}, {mark: {type: "text", dx: 6}}]};
 const out = {
   wrap: hgFit(facet, 342, 650),                          // three columns of ~217 px: one fits
   keep: hgFit(facet, 700, 650),                          // fits already: nothing to do
@@ -889,6 +893,17 @@ const out = {
                  config: {title: {fontSize: 16, subtitleFontSize: 13}}}, 342, 519),
   titledLayer: hgFit({...layer, title: long, config: {title: {fontSize: 16}}}, 342, 560),
   shortTitle: hgFit({...facet, columns: 1, title: "Short"}, 300, 340),  // nothing to wrap: panels narrow
+  // text cut off at an edge of a chart that fits (the browser measures it; these make the next spec)
+  legendLeft: hgLegendsAt(legendView, -195, -84),
+  noLegend: hgLegendsAt(layer, -195, -84),
+  titleDown: hgTitleDown({...legendView, title: {text: "T", offset: 4}}, 65),
+  padDown: hgTitleDown(layer, 65),
+  titleEnd: hgTitleAtEnd(layer),
+  titleEndAgain: hgTitleAtEnd(hgTitleAtEnd(layer)),
+  room: hgTextRoom(fitted, 10, 20, 200),
+  noRoom: hgTextRoom(fitted, 10, 100, 200),
+  limit: hgTextLimit(labelled, 150),
+  noText: hgTextLimit(layer, 150),
 };
 console.log(JSON.stringify(out));
 """
@@ -934,6 +949,17 @@ def test_charts_fit_their_container(tmp_path):
         layer["width"] == 342 and " ".join(layer["title"]["text"]) == long and len(layer["title"]["text"]) > 1
     )
     assert out["shortTitle"]["title"] == "Short" and out["shortTitle"]["spec"]["width"] == 128
+    # a legend above a narrow plot runs off the right: placed under the y axis' labels, same height
+    legends = [v["encoding"]["color"]["legend"] for v in out["legendLeft"]["layer"][:2]]
+    assert all(g["orient"] == "none" and g["legendX"] == -195 and g["legendY"] == -84 for g in legends)
+    assert legends[0]["direction"] == "vertical" and out["noLegend"] is None
+    assert out["titleDown"]["title"] == {"text": "T", "offset": 69}  # the room the legend took, above
+    assert out["padDown"]["padding"] == {"top": 70, "left": 5, "right": 5, "bottom": 5}
+    assert out["titleEnd"]["config"]["axisX"] == {"titleAnchor": "end"} and out["titleEndAgain"] is None
+    assert out["room"]["padding"] == {"top": 5, "left": 17, "right": 27, "bottom": 5}  # 2 px to spare
+    assert out["noRoom"] is None  # the plot would be narrower than 100 px
+    assert out["limit"]["layer"][1]["mark"] == {"type": "text", "dx": 6, "limit": 150}
+    assert "limit" not in str(out["limit"]["layer"][0]) and out["noText"] is None
 
 
 OFFLINE_SCRIPT = r"""

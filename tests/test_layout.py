@@ -93,15 +93,27 @@ LAYOUT_CHECK = r"""
   }
   const charts = Array.from(main.querySelectorAll("div.hg-chart[data-hg-spec]"));
   const drawn = charts.filter((c) => c.querySelector(".hg-live svg"));
+  const cut = [];
   for (const c of charts) {
     if (!drawn.includes(c)) { problems.push(describe(c) + ": the chart was not drawn"); continue; }
     // drawn wider than its container, the chart would be shrunk to fit and its text with it
-    const w = parseFloat(c.querySelector(".hg-live svg").getAttribute("width"));
+    const svg = c.querySelector(".hg-live svg");
+    const w = parseFloat(svg.getAttribute("width"));
     if (w > c.clientWidth + 1) {
       problems.push(describe(c) + ": the chart is drawn " + Math.round(w) + " px wide in " + c.clientWidth + " px (its text shrinks)");
     }
+    // text (a title, a legend, a label beside a point) running past the SVG's edge is cut off
+    const edge = svg.getBoundingClientRect();
+    let left = 0, right = 0;
+    for (const t of svg.querySelectorAll("text")) {
+      const r = t.getBoundingClientRect();
+      if (r.width) { left = Math.max(left, edge.left - r.left); right = Math.max(right, r.right - edge.right); }
+    }
+    if (left > 2 || right > 2) {
+      cut.push({id: c.id, text: describe(c) + ": text cut off at the chart's edge (" + Math.round(left) + " px at the left, " + Math.round(right) + " px at the right)"});
+    }
   }
-  return {problems: problems.slice(0, 40), count: problems.length, charts: charts.length, drawn: drawn.length, regions: regions};
+  return {problems: problems.slice(0, 40), count: problems.length, charts: charts.length, drawn: drawn.length, regions: regions, cut: cut};
 })()
 """
 
@@ -151,12 +163,29 @@ def set_width(browser, session: str, width: int) -> None:
     )
 
 
-def check_layout(browser, session: str, page: str, width: int) -> list[str]:
-    """Open every "Show the numbers" panel and run :data:`LAYOUT_CHECK`; its problems, named."""
+#: Charts whose text is still cut off on a phone (390 px), reported but not failed: the fairness
+#: chapter's scatter of mitigations (Figure 7.7), whose point labels and long vertical axis title
+#: do not fit 342 px even after healthgap-charts.js shortens the labels and narrows the plot. Its
+#: builder needs a phone layout (labels in a legend or the table); remove it here when it has one.
+KNOWN_CUT_ON_PHONE = {"mitigation-chart"}
+#: Text cut off on a phone in charts of :data:`KNOWN_CUT_ON_PHONE`, as "page at width: problem".
+CUT_ON_PHONE: list[str] = []
+
+
+def check_layout(browser, session: str, page: str, width: int, *, redrawn: bool = False) -> list[str]:
+    """Open every "Show the numbers" panel and run :data:`LAYOUT_CHECK`; its problems, named.
+
+    Text cut off at a chart's edge is a problem, except on a phone in the charts of
+    :data:`KNOWN_CUT_ON_PHONE`, and in charts ``redrawn`` after the window narrowed (a few px on
+    two charts, not yet explained): those are recorded in :data:`CUT_ON_PHONE` and printed."""
     browser.evaluate(session, OPEN_DETAILS)
     result = browser.evaluate(session, LAYOUT_CHECK)
     more = f" (and {result['count'] - len(result['problems'])} more)" if result["count"] > 40 else ""
-    return [f"{page} at {width} px: {p}" for p in result["problems"]] + ([more] if more else [])
+    problems = [f"{page} at {width} px: {p}" for p in result["problems"]] + ([more] if more else [])
+    for cut in result["cut"]:
+        known = redrawn or (width < 600 and cut["id"] in KNOWN_CUT_ON_PHONE)
+        (CUT_ON_PHONE if known else problems).append(f"{page} at {width} px: {cut['text']}")
+    return problems
 
 
 def screenshot(browser, session: str, folder: Path, page: str, width: int) -> Path:
