@@ -248,7 +248,7 @@ async function hgDraw(el, spec, opts) {
     el.appendChild(target);  // laid out (unseen), so that its text can be measured
     result = await vegaEmbed(target, current, opts);
     const drawn = hgDrawnWidth(target), over = hgTextOverflow(target), at = hgLegendPlace(target);
-    target.remove();
+    if (target.parentNode) target.parentNode.removeChild(target);
     if (drawn <= avail + 1) {
       const origin = result.view.origin();
       if (typeof moved === "number") {
