@@ -349,3 +349,41 @@ def test_other_trust_book_under_quarto(other_trust_dir, capsys):
     _report(capsys, result, "other trust book")
     assert len(result.pages) == 14 and result.skipped >= 1
     assert [str(p) for p in result.problems] == []
+
+
+# ---- equations: the same scroll regions under Quarto -----------------------------------------
+
+MATH = (
+    "Short $O$ and long $\\exp\\left(\\ln R \\pm z\\sqrt{\\operatorname{var}_1/\\text{DSR}_1^2"
+    " + \\operatorname{var}_2/\\text{DSR}_2^2}\\right)$.\n\n$$a^2 + b^2 = c^2$$\n"
+)
+
+
+def _regions(markup: str) -> list[dict[str, str]]:
+    import re
+
+    spans = re.findall(r"<span\s([^>]*)>\s*<math", markup)
+    return [dict(re.findall(r'([\w-]+)="([^"]*)"', " ".join(s.split()))) for s in spans]
+
+
+def test_theme_filter_puts_equations_in_the_same_regions_as_the_builtin_renderer():
+    """Quarto runs the theme's math-regions.lua; the built-in renderer, scrollable_math: same regions."""
+    import pypandoc
+    import yaml
+
+    from healthgap.render.builtin import scrollable_math
+    from healthgap.render.pandoc import to_ast, to_html
+
+    ext = yaml.safe_load((REPO / "_extensions" / "nhs" / "_extension.yml").read_text())
+    assert "math-regions.lua" in ext["contributes"]["formats"]["html"]["filters"]
+    lua = REPO / "_extensions" / "nhs" / "math-regions.lua"
+    quarto = pypandoc.convert_text(
+        MATH, "html5", format="markdown", extra_args=["--mathml", f"--lua-filter={lua}"]
+    )
+    builtin = scrollable_math(to_html(to_ast(MATH), what="test"))
+    expected = [
+        {"class": "hg-math hg-math-inline", "role": "region", "tabindex": "0", "aria-label": "Equation 1"},
+        {"class": "hg-math", "role": "region", "tabindex": "0", "aria-label": "Equation 2"},
+    ]
+    assert _regions(quarto) == expected
+    assert _regions(builtin) == expected
