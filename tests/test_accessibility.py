@@ -3,9 +3,11 @@
 - Contrast: every text/background colour pair of the NHS theme meets WCAG 2.2 AA
   (4.5:1 for text, 3:1 for the focus indicator), computed with the WCAG formula.
 - Browser: each page of a built site, served on 127.0.0.1, is opened in headless
-  Chromium with all other hosts unresolvable; axe-core must find no serious or
-  critical violations, every chart must be redrawn live (an ``svg`` inside each
-  chart div) and no request may leave 127.0.0.1.
+  Chromium with all other hosts unresolvable, at 1280 px and at 390 px (a phone):
+  axe-core must find no violation at all, every chart must be redrawn live (an ``svg``
+  inside each chart div) and fit its container, nothing may stick out of the main
+  column (tests/test_layout.py), a screenshot is saved, and no request may leave
+  127.0.0.1. Charts drawn at 1280 px are drawn again when the window narrows to 390 px.
 
 Chromium is driven through the DevTools protocol over ``--remote-debugging-pipe``
 (file descriptors 3 and 4), so no extra Python package is needed.
@@ -369,11 +371,19 @@ def _copy_without(root: Path, dropped: set[str]) -> Path:
     return root
 
 
+#: Empty inline values the site's render reported (page content: healthgap.render.builtin.ERR_EMPTY_INLINE).
+EMPTY_INLINE: list[str] = []
+
+
 @pytest.fixture(scope="session")
 def site(tmp_path_factory, request) -> Path:
     """One small build per test session: the real book on 20,000 synthetic people when this is a
     checkout of it (a model chapter that does not render yet is left out, with a warning), else a
-    fixture book with a chart page. ``HEALTHGAP_TEST_SITE=<folder>`` checks that built site instead."""
+    fixture book with a chart page. ``HEALTHGAP_TEST_SITE=<folder>`` checks that built site instead.
+
+    An empty inline value (which fails a normal render: Quarto would print its code) is only
+    recorded here (:data:`EMPTY_INLINE`, checked by its own test), so the layout and axe checks
+    still run on every page while pages are being fixed."""
     from healthgap.errors import RenderError
     from healthgap.render import render_book
 
@@ -390,7 +400,14 @@ def site(tmp_path_factory, request) -> Path:
         project, dropped = REPO, set()
         while True:
             try:
-                return render_book(project=project, out=out, config=config, engine="builtin", progress=None)
+                return render_book(
+                    project=project,
+                    out=out,
+                    config=config,
+                    engine="builtin",
+                    progress=lambda m: EMPTY_INLINE.append(m) if m.startswith("WARNING: Chapter") else None,
+                    empty_inline="warn",
+                )
             except RenderError as exc:
                 page = next(
                     (p for p in MODEL_PAGES if f"Chapter {p} " in str(exc) and p not in dropped), None
@@ -415,12 +432,24 @@ def site(tmp_path_factory, request) -> Path:
     return render_book(project=root, out=out, engine="builtin", progress=None)
 
 
+#: Set by CI (.ci/run) once chromium and npm are installed: a browser test that cannot run fails
+#: instead of being skipped, so that a broken install does not pass silently.
+REQUIRE_BROWSER = "HEALTHGAP_REQUIRE_BROWSER"
+
+
+def missing_tool(reason: str) -> None:
+    """Skip a browser test for ``reason`` (a missing tool), or fail it when CI requires the browser tests."""
+    if os.environ.get(REQUIRE_BROWSER) == "1":
+        pytest.fail(f"{reason}; {REQUIRE_BROWSER}=1 requires the browser tests to run")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory):
     if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium); the browser checks need it")
+        missing_tool("Chromium is not installed (apt-get install chromium); the browser checks need it")
     if not AXE.is_file():
-        pytest.skip(f"axe-core is not installed at {AXE} (run: npm install --prefix .cache/axe axe-core)")
+        missing_tool(f"axe-core is not installed at {AXE} (run: make browser-deps)")
     tools = DevTools(
         CHROMIUM,
         tmp_path_factory.mktemp("chromium-profile"),
@@ -434,12 +463,23 @@ def browser(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_pages_pass_axe_and_draw_charts_offline(site, browser):
+def test_pages_pass_axe_fit_the_screen_and_draw_charts_offline(site, browser, tmp_path_factory, capsys):
+    from test_layout import (
+        CUT_ON_PHONE,
+        WAIT_FOR_REFIT,
+        WIDTHS,
+        check_layout,
+        screenshot,
+        screenshots_folder,
+        set_width,
+    )
+
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     origin = f"http://127.0.0.1:{server.server_address[1]}/"
     axe_source = AXE.read_text(encoding="utf-8")
+    shots = screenshots_folder(tmp_path_factory)
     try:
         target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
@@ -449,18 +489,48 @@ def test_pages_pass_axe_and_draw_charts_offline(site, browser):
         assert "index.html" in pages
         problems: list[str] = []
         total_charts = 0
-        for page in pages:
+        counts = {width: 0 for width in WIDTHS}
+
+        def load(page: str) -> dict:
             mark = len(browser.events)
             browser.send("Page.navigate", {"url": origin + page}, session=session)
             browser.wait_event("Page.loadEventFired", since=mark)
-            charts = browser.evaluate(session, WAIT_FOR_CHARTS)
-            total_charts += charts["charts"]
-            if charts["missing"]:
-                problems.append(f"{page}: charts not drawn: {charts['missing']}")
+            return browser.evaluate(session, WAIT_FOR_CHARTS)
+
+        def axe(where: str) -> None:
             browser.evaluate(session, axe_source + "\n;true")
             for v in browser.evaluate(session, RUN_AXE):
-                if v["impact"] in ("serious", "critical"):
-                    problems.append(f"{page}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}")
+                problems.append(f"{where}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}")
+
+        for width in WIDTHS:
+            set_width(browser, session, width)
+            for page in pages:
+                charts = load(page)
+                total_charts += charts["charts"] if width == WIDTHS[0] else 0
+                if charts["missing"]:
+                    problems.append(f"{page} at {width} px: charts not drawn: {charts['missing']}")
+                axe(f"{page} at {width} px")
+                found = check_layout(browser, session, page, width)  # opens "Show the numbers"
+                counts[width] += len(found)
+                problems += found
+                axe(f"{page} at {width} px, numbers shown")
+                screenshot(browser, session, shots, page, width)
+        # a chart drawn for 1280 px is drawn again for a phone when the window narrows
+        for page in pages:
+            set_width(browser, session, WIDTHS[0])
+            if not load(page)["charts"]:
+                continue
+            set_width(browser, session, WIDTHS[-1])
+            browser.evaluate(session, WAIT_FOR_REFIT)
+            problems += check_layout(browser, session, f"{page} (narrowed)", WIDTHS[-1], redrawn=True)
+        set_width(browser, session, WIDTHS[0])
+        with capsys.disabled():
+            print(
+                f"\nlayout: {len(pages)} pages at {', '.join(f'{w} px' for w in WIDTHS)}; problems "
+                + ", ".join(f"{counts[w]} at {w} px" for w in WIDTHS)
+                + f"; {total_charts} charts; screenshots in {shots}"
+                + (f"\nknown, not failed: {'; '.join(sorted(set(CUT_ON_PHONE)))}" if CUT_ON_PHONE else "")
+            )
         if (site / "site_libs" / "nhs" / "search.js").is_file():  # built-in renderer's search box
             mark = len(browser.events)
             browser.send("Page.navigate", {"url": origin + "index.html"}, session=session)
@@ -470,12 +540,7 @@ def test_pages_pass_axe_and_draw_charts_offline(site, browser):
             for link in hits["links"]:
                 path = link[len(origin) :].split("#")[0]
                 assert link.startswith(origin) and (site / path).is_file(), link
-            browser.evaluate(session, axe_source + "\n;true")
-            for v in browser.evaluate(session, RUN_AXE):
-                if v["impact"] in ("serious", "critical"):
-                    problems.append(
-                        f"index.html with search results open: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}"
-                    )
+            axe("index.html with search results open")
         requests = [
             e["params"]["request"]["url"]
             for e in browser.events
@@ -490,3 +555,16 @@ def test_pages_pass_axe_and_draw_charts_offline(site, browser):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="page content (issue 10): the default book's fairness chapter has 4 empty inline values "
+    "(page.skipped_text(), page.gap_sentence(... 'tpr') x3); remove this mark when they read as sentences",
+)
+def test_site_has_no_empty_inline_values(site):
+    """A normal render stops on these (Quarto would print their code); the site fixture only records them."""
+    if os.environ.get("HEALTHGAP_TEST_SITE") or not _real_book_available():
+        pytest.skip("checks the real book rendered by the site fixture")
+    assert EMPTY_INLINE == []

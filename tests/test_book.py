@@ -254,7 +254,7 @@ def test_figure_leaves_the_caption_to_quarto(tmp_path, monkeypatch):
     assert "<figcaption" in own and "<figcaption" not in quarto
     assert 'aria-label="Title here"' in quarto
 
-    from healthgap.book import _under_quarto
+    from healthgap.tables import under_quarto as _under_quarto
 
     monkeypatch.delenv("QUARTO_DOCUMENT_PATH", raising=False)
     monkeypatch.delenv("QUARTO_DOCUMENT_FILE", raising=False)

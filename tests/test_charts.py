@@ -320,6 +320,54 @@ def test_small_multiples_angles_long_labels_and_gives_each_panel_its_axis():
     assert "Rate (%)" not in json.dumps(titled["spec"])  # not beside every panel
 
 
+AGE_BANDS = [f"{a}-{a + 4}" for a in range(0, 90, 5)] + ["90+"]
+
+
+def test_label_values_thin_out_age_bands_only():
+    from healthgap.charts._common import label_values
+
+    band = 170 / 19  # 19 age bands along a 170 px panel
+    assert label_values(AGE_BANDS, band, -40) == ["0-4", "15-19", "30-34", "45-49", "60-64", "75-79", "90+"]
+    quintiles = ["1 (most deprived)", "2", "3", "4", "5 (least deprived)"]
+    # another panel's quintiles and names are never dropped
+    assert label_values([*quintiles, *AGE_BANDS, "Female"], band, -40) == [
+        *quintiles,
+        *["0-4", "15-19", "30-34", "45-49", "60-64", "75-79", "90+"],
+        "Female",
+    ]
+    assert label_values(AGE_BANDS, 40, -40) is None  # room enough
+    assert label_values([str(d) for d in range(1, 11)], 9, -40) is None  # numbers, not ranges
+    assert label_values(AGE_BANDS[:8], 5, -40) is None  # few labels
+    level = label_values(AGE_BANDS, 20, 0)
+    assert level is not None and level[:2] == ["0-4", "15-19"]  # level labels need their length (44 px)
+
+
+def test_small_multiples_label_readable_age_bands():
+    """Figures 1.2 and 2.4: 19 age bands in a small panel overlapped; every third is labelled."""
+    df = pl.DataFrame(
+        {
+            "condition": ["chd"] * 19 + ["af"] * 19,
+            "age_band": AGE_BANDS * 2,
+            "value": [1.0] * 38,
+            "lower_ci": [0.5] * 38,
+            "upper_ci": [1.5] * 38,
+        }
+    )
+    spec = charts.small_multiples(df, facet="condition", group="age_band", title="t").to_dict()
+    (axis,) = {json.dumps(x["axis"], sort_keys=True) for x in _x_axes(spec)}
+    axis = json.loads(axis)
+    assert axis["labelAngle"] == -40 and axis["values"][:3] == ["0-4", "15-19", "30-34"]
+    svg = charts.static_svg(spec)
+    assert svg.count(">0-4</text>") == 2 and ">5-9</text>" not in svg  # drawn in each panel, thinned
+    quintiles = charts.small_multiples(
+        df.with_columns(age_band=pl.col("age_band").str.slice(0, 1)),
+        facet="condition",
+        group="age_band",
+        title="t",
+    ).to_dict()
+    assert all("values" not in x["axis"] for x in _x_axes(quintiles))
+
+
 def test_small_multiples_panels_with_different_groups_show_only_their_own():
     rows = [("Deprivation", g) for g in "12345"] + [("Sex", g) for g in ("Female", "Male")]
     df = pl.DataFrame(
@@ -820,6 +868,98 @@ def test_bundle_renders_our_spec_in_node(bundle, built, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result == {"embed": "function", "once": True, "live": True, "svg": "<svg", "text": True}
+
+
+FIT_HARNESS = r"""
+eval(require('fs').readFileSync(process.argv[2], 'utf8'));
+const facet = {facet: {field: "c"}, columns: 3, spec: {width: 170, layer: []}};
+const layer = {layer: [], width: 400, height: {step: 28}};
+const long = "Observed / expected recorded cases by deprivation fifth";
+const legendView = {layer: [{mark: "point", encoding: {color: {field: "s", legend: {orient: "top", direction: "vertical"}}}},
+                            {mark: "rule", encoding: {color: {field: "s", legend: {orient: "top"}}}}, {mark: "text"}]};
+const fitted = {layer: [], width: 342, autosize: {type: "fit-x", contains: "padding"}};
+const labelled = {layer: [{mark: "point"}, {mark: {type: "text", dx: 6}}]};
+const out = {
+  wrap: hgFit(facet, 342, 650),                          // three columns of ~217 px: one fits
+  keep: hgFit(facet, 700, 650),                          // fits already: nothing to do
+  shrink: hgFit({...facet, columns: 2}, 400, 420),        // two columns of 210 px in 400 px: one
+  narrow: hgFit({...facet, columns: 1}, 300, 340),       // one column still too wide: narrower panels
+  floor: hgFit({...facet, columns: 1}, 100, 400),        // never narrower than 80 px
+  single: hgFit(layer, 342, 560),                        // a single or layered view takes the width
+  again: hgFit(hgFit(layer, 342, 560), 342, 400),        // nothing more to do
+  concat: hgFit({hconcat: [{mark: "bar"}, {mark: "bar"}]}, 342, 600),
+  // one column, still too wide because of its title: the title is broken into lines first
+  titled: hgFit({...facet, columns: 1, title: {text: long, subtitle: "Observed / expected (1 = as expected)"},
+                 config: {title: {fontSize: 16, subtitleFontSize: 13}}}, 342, 519),
+  titledLayer: hgFit({...layer, title: long, config: {title: {fontSize: 16}}}, 342, 560),
+  shortTitle: hgFit({...facet, columns: 1, title: "Short"}, 300, 340),  // nothing to wrap: panels narrow
+  // text cut off at an edge of a chart that fits (the browser measures it; these make the next spec)
+  legendLeft: hgLegendsAt(legendView, -195, -84),
+  noLegend: hgLegendsAt(layer, -195, -84),
+  titleDown: hgTitleDown({...legendView, title: {text: "T", offset: 4}}, 65),
+  padDown: hgTitleDown(layer, 65),
+  titleEnd: hgTitleAtEnd(layer),
+  titleEndAgain: hgTitleAtEnd(hgTitleAtEnd(layer)),
+  room: hgTextRoom(fitted, 10, 20, 200),
+  noRoom: hgTextRoom(fitted, 10, 100, 200),
+  limit: hgTextLimit(labelled, 150),
+  noText: hgTextLimit(layer, 150),
+};
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the fitting code")
+def test_charts_fit_their_container(tmp_path):
+    """The browser code that draws a chart again, narrower, when it is wider than its container."""
+    from healthgap.charts.html import FIT_SNIPPET, SNIPPET
+
+    assert FIT_SNIPPET in SNIPPET
+    (tmp_path / "fit.js").write_text(FIT_SNIPPET, encoding="utf-8")
+    (tmp_path / "harness.js").write_text(FIT_HARNESS, encoding="utf-8")
+    run = subprocess.run(
+        ["node", str(tmp_path / "harness.js"), str(tmp_path / "fit.js")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["wrap"]["columns"] == 1 and out["wrap"]["spec"]["width"] == 170
+    assert out["keep"] is None
+    assert out["shrink"]["columns"] == 1
+    assert out["narrow"]["columns"] == 1 and out["narrow"]["spec"]["width"] == 128
+    assert out["floor"]["spec"]["width"] == 80
+    assert out["single"]["width"] == 342 and out["single"]["autosize"] == {
+        "type": "fit-x",
+        "contains": "padding",
+    }
+    assert out["single"]["height"] == {"step": 28}
+    assert out["again"] is None
+    assert "vconcat" in out["concat"] and "hconcat" not in out["concat"]
+    long = "Observed / expected recorded cases by deprivation fifth"
+    titled = out["titled"]
+    assert titled["spec"]["width"] == 170 and titled["columns"] == 1  # the panels keep their width
+    lines = titled["title"]["text"]
+    assert isinstance(lines, list) and len(lines) >= 2 and " ".join(lines) == long
+    assert all(len(line) * 16 * 0.6 <= 332 for line in lines)  # each line fits (estimated 0.6 em a letter)
+    assert titled["title"]["subtitle"] == "Observed / expected (1 = as expected)"  # it fits as it is
+    layer = out["titledLayer"]
+    assert (
+        layer["width"] == 342 and " ".join(layer["title"]["text"]) == long and len(layer["title"]["text"]) > 1
+    )
+    assert out["shortTitle"]["title"] == "Short" and out["shortTitle"]["spec"]["width"] == 128
+    # a legend above a narrow plot runs off the right: placed under the y axis' labels, same height
+    legends = [v["encoding"]["color"]["legend"] for v in out["legendLeft"]["layer"][:2]]
+    assert all(g["orient"] == "none" and g["legendX"] == -195 and g["legendY"] == -84 for g in legends)
+    assert legends[0]["direction"] == "vertical" and out["noLegend"] is None
+    assert out["titleDown"]["title"] == {"text": "T", "offset": 69}  # the room the legend took, above
+    assert out["padDown"]["padding"] == {"top": 70, "left": 5, "right": 5, "bottom": 5}
+    assert out["titleEnd"]["config"]["axisX"] == {"titleAnchor": "end"} and out["titleEndAgain"] is None
+    assert out["room"]["padding"] == {"top": 5, "left": 17, "right": 27, "bottom": 5}  # 2 px to spare
+    assert out["noRoom"] is None  # the plot would be narrower than 100 px
+    assert out["limit"]["layer"][1]["mark"] == {"type": "text", "dx": 6, "limit": 150}
+    assert "limit" not in str(out["limit"]["layer"][0]) and out["noText"] is None
 
 
 OFFLINE_SCRIPT = r"""

@@ -8,6 +8,7 @@ import os
 import posixpath
 import shutil
 import stat
+import subprocess
 import sys
 import textwrap
 from html.parser import HTMLParser
@@ -68,7 +69,7 @@ PAGES = {
         cwd = os.getcwd()
         ```
 
-        There are `{python} n` people called `{python} name`; the last cell says `{python} last`.
+        There are `{python} n` people called `{python} name`.
 
         ## Methods {#sec-methods}
 
@@ -127,6 +128,8 @@ PAGES = {
         last = "final"
         Markdown("Markdown **output**")
         ```
+
+        After it, the last cell says `{python} last`.
         """,
     "chapters/beta.qmd": """\
         ---
@@ -497,7 +500,8 @@ def test_callout_styled_with_title(built):
 def test_inline_values_substituted_and_escaped(built):
     _, site, _ = built
     alpha = text_of(site / "chapters" / "alpha.html")
-    assert "There are 42 people called A*b_c &lt;x&gt;; the last cell says final." in alpha
+    assert "There are 42 people called A*b_c &lt;x&gt;." in alpha
+    assert "After it, the last cell says final." in alpha
     assert "not_evaluated" in alpha  # inside a non-executed example block: left as written
 
 
@@ -636,6 +640,44 @@ def test_failing_inline_expression(tmp_path):
         match=r"chapters/extra\.qmd failed in the inline expression `\{python\} undefined_name`: NameError",
     ):
         render(root)
+
+
+EMPTY_INLINE_PAGE = """\
+# Extra
+
+```{python}
+note = ""
+blank = "   "
+```
+
+Fine: `{python} 1 + 1`. An optional note`{python} note`, and `{python} blank`.
+"""
+
+
+def test_empty_inline_value_fails_the_render_naming_page_and_expressions(tmp_path):
+    """Quarto prints an inline expression whose value is empty as its code: the build stops."""
+    root = write_fixture_book(tmp_path / "book", {"chapters/extra.qmd": EMPTY_INLINE_PAGE})
+    with pytest.raises(RenderError) as info:
+        render(root)
+    message = str(info.value)
+    assert message.startswith("Chapter chapters/extra.qmd: 2 inline expression(s) gave an empty value")
+    assert "`{python} note` is ''" in message and "`{python} blank` is '   '" in message
+    assert "`{python} 1 + 1`" not in message
+    assert "a cell that displays Markdown or nothing" in message
+    assert not (root / "_site").exists()
+    messages: list[str] = []
+    site = render_book(project=root, engine="builtin", empty_inline="warn", progress=messages.append)
+    assert [m for m in messages if m.startswith("WARNING: Chapter chapters/extra.qmd: 2 inline")]
+    assert "Fine: 2. An optional note, and ." in text_of(site / "chapters" / "extra.html")
+
+
+def test_inline_expressions_see_the_cells_above_them_only(tmp_path):
+    """As Quarto: a markdown cell's expressions are evaluated when execution reaches it."""
+    page = "# Extra\n\n```{python}\nx = 1\n```\n\nBefore: `{python} x`.\n\n```{python}\nx = 2\n```\n\nAfter: `{python} x`.\n"
+    root = write_fixture_book(tmp_path / "book", {"chapters/extra.qmd": page})
+    site = render(root, jobs=1)
+    text = text_of(site / "chapters" / "extra.html")
+    assert "Before: 1." in text and "After: 2." in text
 
 
 def test_error_true_shows_the_error_instead_of_failing(tmp_path):
@@ -997,6 +1039,87 @@ def test_post_render_script(tmp_path, monkeypatch):
     assert (tmp_path / "_out" / "downloads" / "manifest.json").is_file()
 
 
+# ---- Quarto's project scripts, profile and configuration ---------------------
+
+
+def _hooks(root: Path, step: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run _extensions/nhs/hooks.py as Quarto runs a .py project script: its Python, cwd = project."""
+    return subprocess.run(
+        [sys.executable, str(root / "_extensions" / "nhs" / "hooks.py"), step],
+        cwd=root,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_quarto_yml_runs_python_project_scripts_and_always_uses_the_report_profile():
+    import yaml
+
+    spec = yaml.safe_load(text_of(REPO / "_quarto.yml"))
+    for step in ("pre-render", "post-render"):
+        (script,) = spec["project"][step]
+        path, arg = script.split()
+        assert path.endswith(".py") and (REPO / path).is_file() and arg == step  # run with QUARTO_PYTHON
+    assert spec["profile"]["group"] == [["healthgap-report"]]  # a group of one: always active
+    assert "message" not in spec["execute"]  # knitr only
+    ignored = text_of(REPO / ".gitignore").splitlines()
+    assert "**/*.quarto_ipynb" in ignored and "/_quarto-healthgap-report.yml" in ignored
+
+
+def test_pre_render_writes_the_report_profile_from_a_relative_config(tmp_path):
+    import yaml
+
+    from healthgap.render.report import PROFILE_MARKER
+
+    root = write_fixture_book(tmp_path / "book")
+    (root / "data").mkdir()
+    write_config(root / "data" / "other.yml", FIXTURE_REPORT)
+    env = {"HEALTHGAP_CONFIG": "data/other.yml", "QUARTO_PROJECT_DIR": str(root)}
+    done = _hooks(root, "pre-render", env)
+    assert done.returncode == 0, done.stderr
+    profile = root / "_quarto-healthgap-report.yml"
+    text = text_of(profile)
+    assert text.startswith(PROFILE_MARKER) and yaml.safe_load(text) == {
+        "book": {"title": "Fixture report", "subtitle": "Fixture subtitle", "author": "Fixture NHS Trust"}
+    }
+    assert "RuntimeWarning" not in done.stderr
+    done = _hooks(root, "pre-render", {"HEALTHGAP_CONFIG": "data/missing.yml"})
+    assert done.returncode == 1 and "data/missing.yml" in done.stderr
+    profile.write_text("book:\n  title: mine\n")
+    done = _hooks(root, "pre-render", env)
+    assert done.returncode == 1 and "was not written by healthgap" in done.stderr
+    assert text_of(profile) == "book:\n  title: mine\n"  # never overwritten
+    assert _hooks(root, "nonsense", env).returncode == 2
+
+
+def test_post_render_script_runs_without_a_runpy_warning(tmp_path):
+    root = write_fixture_book(tmp_path / "book")
+    (root / "_build" / "downloads" / "ch").mkdir(parents=True)
+    (root / "_build" / "downloads" / "ch" / "a.csv").write_text("x\n1\n")
+    env = {"QUARTO_PROJECT_OUTPUT_DIR": "_out", "HEALTHGAP_DOWNLOADS": "", "PYTHONWARNINGS": "default"}
+    done = _hooks(root, "post-render", env)
+    assert done.returncode == 0, done.stderr
+    assert "RuntimeWarning" not in done.stderr
+    assert (root / "_out" / "downloads" / "manifest.json").is_file()
+    assert (root / "_out" / "site_libs" / "healthgap" / "healthgap-charts.js").is_file()
+
+
+def test_relative_healthgap_config_is_relative_to_the_project(tmp_path, monkeypatch):
+    """Quarto runs a chapter in chapters/: a relative config still names the project's file."""
+    from healthgap.book import config_from_environment
+
+    root = write_fixture_book(tmp_path / "book")
+    monkeypatch.chdir(root / "chapters")
+    monkeypatch.setenv("HEALTHGAP_CONFIG", "data/default.yml")
+    assert config_from_environment() == root / "data" / "default.yml"
+    monkeypatch.setenv("HEALTHGAP_CONFIG", str(tmp_path / "abs.yml"))
+    assert config_from_environment() == tmp_path / "abs.yml"
+    monkeypatch.setenv("HEALTHGAP_CONFIG", " ")
+    assert config_from_environment() is None
+
+
 @pytest.mark.quarto
 @pytest.mark.skipif(shutil.which("quarto") is None, reason="the quarto CLI is not installed")
 def test_quarto_renders_fixture_book(tmp_path):
@@ -1089,3 +1212,37 @@ def test_search_index_lists_sections_with_resolved_text(built):
         page, _, anchor = e["href"].partition("#")
         assert (site / page).is_file() and (not anchor or anchor in parse_page(site / page).ids)
     assert '<form class="hg-search" role="search" hidden>' in text_of(site / "index.html")
+
+
+# ---- equations: a scroll region each where they may not fit a phone ----------------------------
+
+
+def test_display_and_long_inline_equations_get_named_scroll_regions():
+    """MathML does not wrap: a display equation, or a long inline one, scrolls in its own region."""
+    from healthgap.render.builtin import LONG_INLINE_TEX, scrollable_math
+    from healthgap.render.pandoc import to_html
+
+    long_tex = r"\exp\left(\ln R \pm z\sqrt{\operatorname{var}_1/\text{DSR}_1^2 + \operatorname{var}_2/\text{DSR}_2^2}\right)"
+    assert len(long_tex) > LONG_INLINE_TEX
+    source = f"Short $O$ and long ${long_tex}$.\n\n$$\\frac{{a}}{{b}} = c$$\n\nAgain $$x + y$$\n"
+    body = scrollable_math(to_html(to_ast(source), what="test"))
+    import re
+
+    found = [dict(re.findall(r'([\w-]+)="([^"]*)"', attrs)) for attrs in re.findall(r"<span ([^>]*)>", body)]
+    named = [a for a in found if a.get("role") == "region"]
+    assert [a["aria-label"] for a in named] == ["Equation 1", "Equation 2", "Equation 3"]  # unique names
+    assert all(a["tabindex"] == "0" for a in named)
+    assert [a["class"] for a in named] == ["hg-math hg-math-inline", "hg-math", "hg-math"]
+    assert body.count("<math") == 4  # the short inline equation stays as it is, outside any region
+    assert body.index("<math") < body.index('class="hg-math')
+    assert scrollable_math("<p>no equations</p>") == "<p>no equations</p>"
+
+
+def test_rendered_page_wraps_its_display_equation(tmp_path):
+    root = write_fixture_book(tmp_path / "book", {"chapters/extra.qmd": "# Extra\n\n$$a^2 + b^2 = c^2$$\n"})
+    site = render_book(project=root, out=tmp_path / "site", engine="builtin", progress=None)
+    page = (site / "chapters" / "extra.html").read_text(encoding="utf-8")
+    assert (
+        '<span class="hg-math" role="region" tabindex="0" aria-label="Equation 1"><math display="block"'
+        in page
+    )

@@ -109,7 +109,9 @@ def test_table_structure_and_accessibility():
     assert data[3:6] == ["1,200", "1,234.6", "No"]
     assert data[-1] == "[x]"
     assert "&lt;most&gt;" in markup and "<most>" not in markup
-    assert 'role="region"' in markup and 'aria-labelledby="rates-caption"' in markup
+    assert (
+        'role="region"' in markup and 'aria-label="Rates &amp; counts"' in markup and 'tabindex="0"' in markup
+    )
     assert (
         "[c] Suppressed to protect confidentiality. Small counts are not shown, nor other counts from "
         "which a small count could be worked out." in markup

@@ -27,7 +27,10 @@ ran, :func:`write_manifest` merges the fragments into
 Environment (all optional)
 --------------------------
 ``HEALTHGAP_CONFIG``
-    config file; default ``data/default.yml`` of the project.
+    config file; default ``data/default.yml`` of the project. A relative path is relative
+    to the project folder (the one with ``_quarto.yml``), not to the page's folder: Quarto
+    runs each page in the page's own folder (``chapters/``), so
+    ``HEALTHGAP_CONFIG=data/examples/other_trust.yml quarto render`` works from the project folder.
 ``HEALTHGAP_CHAPTER``
     chapter slug; default the argument of :func:`setup`, else ``index``.
 ``HEALTHGAP_PAGE_PREFIX``
@@ -61,6 +64,7 @@ from healthgap.downloads import (
     write_download,
     write_manifest,
 )
+from healthgap.tables import under_quarto
 from healthgap.text import group_noun
 
 __all__ = [
@@ -70,6 +74,7 @@ __all__ = [
     "group_noun",
     "write_manifest",
     "find_project",
+    "config_from_environment",
     "synthetic_banner",
     "disclosure_banner",
     "MANIFEST_NAME",
@@ -115,6 +120,17 @@ def find_project(start: str | Path | None = None) -> Path:
     from healthgap.config import project_root
 
     return project_root(here)
+
+
+def config_from_environment() -> Path | None:
+    """``$HEALTHGAP_CONFIG`` as a path: a relative one resolved against the project folder
+    (:func:`find_project`), since Quarto runs each page in the page's own folder; None when unset.
+    """
+    value = os.environ.get(_ENV_CONFIG, "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else find_project() / path
 
 
 _PEOPLE_CACHE: dict[tuple[str, float], pl.DataFrame] = {}
@@ -264,7 +280,7 @@ class Book:
             asset_prefix=self.page_prefix,
             columns=columns,
             formats=formats,
-            own_caption=not _under_quarto(),
+            own_caption=not under_quarto(),
         )
         return HTML(markup)
 
@@ -284,7 +300,9 @@ class Book:
         Parameters
         ----------
         df : the :class:`Published` frame.
-        id, title : table id and caption.
+        id, title : table id and caption. Under Quarto the cell's ``tbl-cap`` is the numbered
+            caption and the table is named by ``title`` with ``aria-label`` (no second
+            caption); show a table in a cell labelled ``tbl-...`` with a ``tbl-cap``.
         columns : columns to show, optionally mapped to display headings.
         formats : per-column number formats for :func:`healthgap.tables.table_html`.
         note : footnote under the table.
@@ -348,13 +366,6 @@ class Book:
         return f"{self.page_prefix}downloads/{rel}"
 
 
-def _under_quarto() -> bool:
-    """True when Quarto executes the chapter: it numbers figure captions itself from ``fig-cap``."""
-    return any(
-        os.environ.get(v) for v in ("QUARTO_DOCUMENT_PATH", "QUARTO_DOCUMENT_FILE", "QUARTO_EXECUTE_INFO")
-    )
-
-
 def _is_builder(chart: Any) -> bool:
     return callable(chart) and not hasattr(chart, "to_dict")
 
@@ -379,8 +390,7 @@ def setup(chapter: str | None = None, *, display_banners: bool = True) -> Book:
        (clear labelling of experimental/synthetic statistics).
     """
     slug = os.environ.get(_ENV_CHAPTER, "").strip() or chapter or "index"
-    config_path = os.environ.get(_ENV_CONFIG, "").strip() or None
-    config = load_config(config_path)
+    config = load_config(config_from_environment())
     prefix = os.environ.get(_ENV_PREFIX)
     if prefix is None:
         prefix = "" if slug == "index" else "../"

@@ -26,6 +26,7 @@ References
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import cast
@@ -45,6 +46,7 @@ from healthgap.text import STYLES, Style, _check_style, format_expr, format_numb
 
 __all__ = [
     "table_html",
+    "under_quarto",
     "format_expr",
     "format_number",
     "reason_notes",
@@ -62,6 +64,9 @@ MISSING_MARK = "[x]"
 #: A value that does not apply: the interval of a reference group's rate ratio (always 1).
 NOT_APPLICABLE_MARK = "[z]"
 _BOOKKEEPING = ("suppressed", "suppression_reason")
+#: A text column whose longest value has more characters than this is a column of sentences:
+#: its cells get the class ``hg-long`` (a minimum width in the theme).
+LONG_TEXT = 60
 
 #: Why a value is "[x]" when nothing more specific is known.
 NOT_AVAILABLE = "Not available"
@@ -103,6 +108,25 @@ _REASON_TEXT = {
 }
 
 
+#: Set by Quarto (1.5 and later) in the environment of every document it executes.
+QUARTO_VARIABLES = ("QUARTO_DOCUMENT_PATH", "QUARTO_DOCUMENT_FILE", "QUARTO_EXECUTE_INFO")
+
+
+def under_quarto() -> bool:
+    """True when Quarto executes the page: Quarto then writes the numbered caption of a
+    ``tbl-``/``fig-`` cell itself, from its ``tbl-cap``/``fig-cap``.
+
+    Quarto sets ``QUARTO_DOCUMENT_PATH``, ``QUARTO_DOCUMENT_FILE`` and ``QUARTO_EXECUTE_INFO``
+    for the kernel from version 1.5 (``src/execute/environment.ts``); the built-in renderer
+    sets none of them.
+
+    References
+    ----------
+    .. [1] Quarto, "Execution environment", https://quarto.org/docs/computations/execution-options.html
+    """
+    return any(os.environ.get(name) for name in QUARTO_VARIABLES)
+
+
 def _escape(expr: pl.Expr) -> pl.Expr:
     return (
         expr.str.replace_all("&", "&amp;", literal=True)
@@ -138,6 +162,7 @@ def table_html(
     note: str | None = None,
     group: str | None = None,
     settings: DisclosureSettings | None = None,
+    own_caption: bool | None = None,
 ) -> str:
     """An accessible HTML table of an aggregated, disclosure-protected frame.
 
@@ -161,11 +186,17 @@ def table_html(
         ``config.disclosure``: under ``suppress_below: 6`` a count of 6 is published,
         under 11 a count of 9 is not); the default settings when None. The "[c]"
         footnote then names the suppressed range ("Counts from 1 to 7 ...").
+    own_caption : write ``caption`` as the table's ``<caption>``. False when the page's
+        renderer shows the cell's ``tbl-cap`` as the numbered caption itself, so the title
+        is not shown twice: the table is then named by ``aria-label``. Default
+        (None): False under Quarto (:func:`under_quarto`), True otherwise (the built-in
+        renderer puts the number into this caption).
 
     Returns
     -------
     str
-        HTML: a scrollable region holding a ``<table>`` with ``<caption>``,
+        HTML: a keyboard-focusable scroll region (``role="region"``, ``tabindex="0"``, named by
+        ``aria-label``) holding a ``<table>`` with ``<caption>``,
         ``<th scope="col">`` headers, the first column (unless it holds decimals) as row headers,
         numbers right-aligned, suppressed cells shown as "[c]" and not-available
         cells as "[x]", with footnotes explaining each mark used. The "[c]" footnote
@@ -213,6 +244,10 @@ def table_html(
     first_text = first if first is not None and not df.schema[first].is_float() else None
     numeric.discard(first_text)
     reference = _reference_rows(df, list(labels))
+    # columns of sentences (a description) keep a readable width when the table is squeezed
+    texts = [c for c in labels if c not in numeric and df.schema[c] == pl.String]
+    lengths = df.select(pl.col(texts).str.len_chars().max()).row(0) if texts and df.height else ()
+    long = {c for c, n in zip(texts, lengths) if n is not None and n > LONG_TEXT}
     cells = []
     for c in labels:
         style, dp = styles[c]
@@ -220,6 +255,8 @@ def table_html(
             text = pl.when(pl.col(c)).then(pl.lit("Yes")).otherwise(pl.lit("No"))
         else:
             text = _escape(format_expr(c, style=style, dp=dp))
+            if c not in numeric:  # a code such as days_to_first_outpatient may break after "_"
+                text = text.str.replace_all("_", "_<wbr>", literal=True)
         hidden_mark = pl.when(suppressed).then(pl.lit(SUPPRESSED_MARK))
         mark = (
             hidden_mark.when(reference).then(pl.lit(NOT_APPLICABLE_MARK)).otherwise(pl.lit(MISSING_MARK))
@@ -232,7 +269,7 @@ def table_html(
         elif c in numeric:
             tag, classes, attrs = "td", ["hg-num"], ' style="text-align:right"'
         else:
-            tag, classes, attrs = "td", [], ""
+            tag, classes, attrs = "td", ["hg-long"] if c in long else [], ""
         plain = f"<{tag}{_class_attr(classes)}{attrs}>"
         hidden = f"<{tag}{_class_attr([*classes, 'hg-suppressed'])}{attrs}>"
         open_ = pl.when(pl.col(c).is_null() & suppressed).then(pl.lit(hidden)).otherwise(pl.lit(plain))
@@ -290,12 +327,18 @@ def table_html(
     head = "".join(
         f'<th scope="col"{num_attr if c in numeric else ""}>{_esc(label)}</th>' for c, label in labels.items()
     )
-    cap_id = f"{id}-caption"
+    if own_caption is None:
+        own_caption = not under_quarto()
     foot = "".join(f'<p class="hg-table-note">{n}</p>' for n in notes)
+    # Names that survive Quarto, which re-reads every raw HTML table with pandoc (HTML -> AST
+    # -> HTML): pandoc keeps a table's <caption> text but drops its id, so an aria-labelledby
+    # pointing at the caption would name nothing; aria-label attributes are kept.
+    name = _esc(caption)
+    title = f'<caption id="{_esc(id)}-caption">{name}</caption>\n' if own_caption else ""
+    label = "" if own_caption else f' aria-label="{name}"'
     return (
-        f'<div class="hg-table" id="{_esc(id)}" role="region" aria-labelledby="{_esc(cap_id)}" tabindex="0" '
-        f'style="overflow-x:auto">\n<table style="font-variant-numeric:tabular-nums">\n'
-        f'<caption id="{_esc(cap_id)}">{_esc(caption)}</caption>\n'
+        f'<div class="hg-table" id="{_esc(id)}" role="region" aria-label="{name}" tabindex="0" '
+        f'style="overflow-x:auto">\n<table style="font-variant-numeric:tabular-nums"{label}>\n{title}'
         f"<thead><tr>{head}</tr></thead>\n{body}\n</table>\n{foot}</div>"
     )
 

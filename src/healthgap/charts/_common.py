@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -23,6 +25,8 @@ __all__ = [
     "title_of",
     "theme_config",
     "label_angle",
+    "label_values",
+    "ROTATED_LABEL_PX",
     "nominal",
     "suppressed_expr",
     "missing_keys",
@@ -184,6 +188,35 @@ def label_angle(labels: Sequence[Any], band_px: float) -> int:
     """Axis label angle: 0 (level) when every label fits its band, else -40 so neighbours do not overlap."""
     longest = max((len(str(v)) for v in labels), default=0)
     return 0 if longest * CHAR_PX <= band_px - 4 else -40
+
+
+#: Horizontal room a label angled at -40 degrees needs so that it does not touch the next one.
+ROTATED_LABEL_PX = 22
+#: An ordered label that can be thinned out: a range ("0-4", "85-89", "10 to 14") or an open
+#: range ("90+"), such as an age band. Names (groups, places) and single numbers (a quintile
+#: shown in another panel of the same chart) are never dropped.
+_ORDERED_LABEL = re.compile(r"^\s*\d+\s*(([-–]|to)\s*\d+|\+)\s*$")
+
+
+def label_values(labels: Sequence[Any], band_px: float, angle: int) -> list[Any] | None:
+    """The labels to show on a band axis when every label would not fit: every k-th ordered label.
+
+    Age bands along the bottom of a small panel (19 bands in 170 px: 9 px each) overlap even
+    when angled, and cannot be read. When more than 8 labels are ranges (:data:`_ORDERED_LABEL`)
+    and do not fit their band, only every k-th of them is labelled
+    ("0-4", "15-19", "30-34", ...), k the smallest step that leaves each shown label the room it
+    needs (:data:`ROTATED_LABEL_PX` when angled, its length when level). Other labels (names)
+    are always shown. None when nothing needs to be dropped.
+    """
+    ordered = [v for v in labels if _ORDERED_LABEL.match(str(v))]
+    if len(ordered) <= 8 or band_px <= 0:
+        return None
+    need = ROTATED_LABEL_PX if angle else max(len(str(v)) for v in ordered) * CHAR_PX + 6
+    step = math.ceil(need / band_px)
+    if step <= 1:
+        return None
+    kept = set(map(str, ordered[::step]))
+    return [v for v in labels if str(v) in kept or not _ORDERED_LABEL.match(str(v))]
 
 
 def nominal(df: pl.DataFrame, col: str) -> str:

@@ -22,6 +22,7 @@ from healthgap.charts._common import (
     WIDTH,
     ChartError,
     label_angle,
+    label_values,
     layered,
     levels,
     missing_keys,
@@ -394,11 +395,13 @@ def small_multiples(
     per_panel = scalar(data.group_by(facet).agg(pl.col(group).n_unique().alias("n"))["n"].max())
     own_groups = per_panel < len(g_levels)
     band = panel_width / max(per_panel if own_groups else len(g_levels), 1)
+    angle = label_angle(g_levels, band)
+    shown = label_values(g_levels, band, angle)  # e.g. every third age band: 19 do not fit 170 px
     x = alt.X(
         f"{group}:{nominal(data, group)}",
         sort=g_levels,
         title=group_title,
-        axis=alt.Axis(labelAngle=label_angle(g_levels, band)),
+        axis=alt.Axis(labelAngle=angle) if shown is None else alt.Axis(labelAngle=angle, values=shown),
     )
     tooltip = [alt.Tooltip(f"{facet}:N"), alt.Tooltip(f"{group}:N")] + [
         alt.Tooltip(f"{c}:Q", format=",.2f") for c in (value, lower, upper) if c

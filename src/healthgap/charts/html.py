@@ -36,6 +36,7 @@ __all__ = [
     "ASSET_PATH",
     "BUNDLE_NAME",
     "SNIPPET",
+    "FIT_SNIPPET",
     "SHOW_NUMBERS",
 ]
 
@@ -48,9 +49,240 @@ ERR_ID = "figure_html(): `id` must be a non-empty string without spaces, e.g. 'f
 ERR_TEXT = "figure_html(): `{arg}` must be a non-empty string: every figure needs a {what}."
 ERR_CHART = "figure_html(): expected an Altair chart (or a Vega-Lite spec dict); got {kind}."
 
-#: Runs in the browser: renders every ``div.hg-chart[data-hg-spec]`` once with the
-#: SVG renderer, replacing its static SVG only after the live chart is ready.
-SNIPPET = r"""
+#: Runs in the browser: renders every ``div.hg-chart[data-hg-spec]`` once with the SVG renderer,
+#: replacing its static SVG only after the live chart is ready, and fits each chart to its
+#: container (:data:`FIT_SNIPPET`): a chart drawn wider than the column is drawn again with
+#: fewer small-multiple columns (they wrap), narrower panels, or, for a single or layered view,
+#: the width of the container with the axes and legend inside it (Vega-Lite ``autosize:
+#: fit-x``). Charts are fitted again when the window's width changes.
+FIT_SNIPPET = r"""
+function hgDrawnWidth(target) {
+  const svg = target.querySelector("svg");
+  if (!svg) return 0;
+  const w = parseFloat(svg.getAttribute("width"));
+  return isNaN(w) ? svg.getBoundingClientRect().width : w;
+}
+function hgTextWidth(text, px, weight, font) {
+  // the width of `text` in px: measured with a canvas in a browser, else estimated (0.6 em a letter)
+  if (typeof document !== "undefined" && document.createElement) {
+    const ctx = (hgTextWidth.canvas = hgTextWidth.canvas || document.createElement("canvas")).getContext("2d");
+    if (ctx) { ctx.font = weight + " " + px + "px " + font; return ctx.measureText(text).width; }
+  }
+  return text.length * px * 0.6;
+}
+function hgWrapLines(text, px, weight, font, avail) {
+  // `text` broken between words into lines no wider than `avail` px (a word longer stays whole)
+  const lines = [];
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const last = lines.length ? lines[lines.length - 1] + " " + word : null;
+    if (last !== null && hgTextWidth(last, px, weight, font) <= avail) { lines[lines.length - 1] = last; }
+    else { lines.push(word); }
+  }
+  return lines;
+}
+function hgWrapTitle(s, avail) {
+  // Break a chart title (and subtitle) wider than `avail` into lines; true when something changed.
+  if (!s.title) return false;
+  const t = typeof s.title === "object" && !Array.isArray(s.title) ? s.title : {text: s.title};
+  const c = (s.config && s.config.title) || {};
+  const font = c.font || (s.config && s.config.font) || "sans-serif";
+  let changed = false;
+  for (const [key, px, weight] of [["text", c.fontSize || 13, c.fontWeight || "bold"],
+                                   ["subtitle", c.subtitleFontSize || 10, c.subtitleFontWeight || "normal"]]) {
+    if (typeof t[key] !== "string" || hgTextWidth(t[key], px, weight, font) <= avail) continue;
+    const lines = hgWrapLines(t[key], px, weight, font, avail);
+    if (lines.length > 1) { t[key] = lines; changed = true; }
+  }
+  if (changed) s.title = t;
+  return changed;
+}
+function hgFit(spec, avail, drawn) {
+  // A copy of `spec` that should draw at most `avail` px wide, given it drew `drawn` px; null if
+  // nothing more can be done or nothing needs doing. Steps, one at a time: fewer small-multiple
+  // columns; the title broken into lines; narrower panels (or a single view the container's width).
+  if (!(drawn > avail + 1)) return null;
+  const s = JSON.parse(JSON.stringify(spec));
+  if (s.facet && s.spec) {
+    const cols = typeof s.columns === "number" ? s.columns : 1;
+    if (cols > 1) {
+      const fit = Math.max(1, Math.floor(avail / (drawn / cols)));
+      if (fit < cols) { s.columns = fit; return s; }
+    }
+    if (hgWrapTitle(s, avail - 10)) return s;
+    if (typeof s.spec.width === "number" && s.spec.width > 80) {
+      s.spec.width = Math.max(80, Math.floor(s.spec.width - (drawn - avail) / cols) - 2);
+      return s;
+    }
+    return null;
+  }
+  if (s.hconcat) { s.vconcat = s.hconcat; delete s.hconcat; hgWrapTitle(s, avail - 10); return s; }
+  if (s.layer || s.mark) {
+    const wrapped = hgWrapTitle(s, avail - 10);
+    if (s.width === Math.floor(avail) && s.autosize) return wrapped ? s : null;
+    s.width = Math.floor(avail);
+    s.autosize = {type: "fit-x", contains: "padding"};
+    return s;
+  }
+  return null;
+}
+function hgLegends(spec, visit) {
+  // call `visit(legend)` for every legend of a single or layered view (creating none); the count
+  let n = 0;
+  for (const view of [spec, ...(Array.isArray(spec.layer) ? spec.layer : [])]) {
+    for (const channel of Object.values(view.encoding || {})) {
+      if (channel && typeof channel === "object" && channel.legend && typeof channel.legend === "object") {
+        visit(channel.legend); n++;
+      }
+    }
+  }
+  return n;
+}
+function hgLegendsAt(spec, x, y) {
+  // A copy of a single or layered view whose legends are placed at (x, y) from the plot's top-left
+  // corner (Vega-Lite orient "none"), e.g. moved left under the y axis' labels on a phone, where a
+  // legend above the plot would run off the right edge; null when it has no legend to move.
+  if (spec.facet || !(spec.layer || spec.mark)) return null;
+  const s = JSON.parse(JSON.stringify(spec));
+  const n = hgLegends(s, (legend) => {
+    if (legend.orient && !["top", "bottom"].includes(legend.orient)) return;
+    legend.orient = "none"; legend.legendX = Math.round(x); legend.legendY = Math.round(y);
+  });
+  return n ? s : null;
+}
+function hgTitleAtEnd(spec) {
+  // A copy whose x-axis titles end at the plot's right edge (over the free room under the y axis'
+  // labels) instead of being centred under a narrow plot and running off; null if already so.
+  const s = JSON.parse(JSON.stringify(spec));
+  s.config = s.config || {};
+  if (s.config.axisX && s.config.axisX.titleAnchor === "end") return null;
+  s.config.axisX = Object.assign({}, s.config.axisX, {titleAnchor: "end"});
+  return s;
+}
+function hgTextRoom(spec, left, right, plot) {
+  // A copy of a single or layered view drawn to its container's width (autosize fit-x) with
+  // `left`/`right` px more padding, so that text running past its edges (labels beside points)
+  // comes inside as the plot (`plot` px wide now) narrows; null for other charts, or when the plot
+  // would be narrower than 100 px.
+  if (spec.facet || !(spec.layer || spec.mark) || !spec.autosize || typeof spec.width !== "number") return null;
+  if (!(plot - Math.max(0, left) - Math.max(0, right) - 4 >= 100)) return null;
+  const s = JSON.parse(JSON.stringify(spec));
+  const p = typeof s.padding === "number" ? {top: s.padding, left: s.padding, right: s.padding, bottom: s.padding}
+    : Object.assign({top: 5, left: 5, right: 5, bottom: 5}, s.padding || {});
+  p.left += Math.ceil(Math.max(0, left)) + (left > 0 ? 2 : 0);
+  p.right += Math.ceil(Math.max(0, right)) + (right > 0 ? 2 : 0);
+  s.padding = p;
+  return s;
+}
+function hgTextLimit(spec, limit) {
+  // A copy whose text marks (labels beside points or bars) stop at `limit` px with an ellipsis
+  // (their full text is in the figure's table of numbers); null when it has none or no change.
+  const s = JSON.parse(JSON.stringify(spec));
+  let n = 0;
+  for (const view of [s, ...(Array.isArray(s.layer) ? s.layer : [])]) {
+    const type = typeof view.mark === "string" ? view.mark : view.mark && view.mark.type;
+    if (type !== "text") continue;
+    if (typeof view.mark === "string") view.mark = {type: "text"};
+    if (typeof view.mark.limit === "number" && view.mark.limit <= limit) continue;
+    view.mark.limit = Math.max(40, Math.floor(limit));
+    n++;
+  }
+  return n ? s : null;
+}
+function hgTitleDown(spec, dy) {
+  // A copy with `dy` px more room above the plot: the title moved up (its offset), or without a
+  // title, more padding; the legend moved out of the layout (hgLegendsAt) goes in that room.
+  const s = JSON.parse(JSON.stringify(spec));
+  if (s.title) {
+    const t = typeof s.title === "object" && !Array.isArray(s.title) ? s.title : {text: s.title};
+    t.offset = (typeof t.offset === "number" ? t.offset : 0) + Math.round(dy);
+    s.title = t;
+  } else {
+    const p = typeof s.padding === "number" ? s.padding : 5;
+    s.padding = {top: p + Math.round(dy), left: p, right: p, bottom: p};
+  }
+  return s;
+}
+"""
+
+SNIPPET = (
+    FIT_SNIPPET
+    + r"""
+function hgTextOverflow(target) {
+  // how far (px) the drawn chart's text runs past the left and right edges of its SVG (cut off)
+  const svg = target.querySelector("svg");
+  const over = {left: 0, right: 0};
+  if (!svg || !svg.getBoundingClientRect) return over;
+  const box = svg.getBoundingClientRect();
+  for (const t of svg.querySelectorAll("text")) {
+    const r = t.getBoundingClientRect();
+    if (!r.width) continue;
+    over.left = Math.max(over.left, box.left - r.left);
+    over.right = Math.max(over.right, r.right - box.right);
+    if (r.right > box.right + 1) over.widest = Math.max(over.widest || 0, r.width);
+  }
+  return over;
+}
+function hgLegendPlace(target) {
+  // where the chart's first legend is drawn, from the plot's top-left corner (its transform)
+  const g = target.querySelector("g.role-legend > g");
+  const m = g && /translate\(\s*([-0-9.e]+)[ ,]+([-0-9.e]+)\s*\)/.exec(g.getAttribute("transform") || "");
+  return m ? {x: parseFloat(m[1]), y: parseFloat(m[2])} : null;
+}
+function hgAvailable(el) {
+  // the width the chart may take (0 when unknown, e.g. a hidden container: then it is not fitted)
+  const style = typeof getComputedStyle === "function" ? getComputedStyle(el) : {};
+  const width = el.clientWidth || 0;
+  return Math.max(0, width - (parseFloat(style.paddingLeft) || 0) - (parseFloat(style.paddingRight) || 0));
+}
+async function hgDraw(el, spec, opts) {
+  const measured = hgAvailable(el);
+  const avail = measured > 0 ? measured : Infinity;
+  const natural = el.style && el.style.getPropertyValue ? (parseFloat(el.style.getPropertyValue("--hg-chart-width")) || 0) : 0;
+  let current = natural > avail + 1 ? (hgFit(spec, avail, natural) || spec) : spec;
+  let target = null, result = null, moved = null;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    if (result) { result.finalize(); }
+    target = document.createElement("div");
+    target.className = "hg-live";
+    target.style.cssText = "position:absolute;visibility:hidden";
+    el.appendChild(target);  // laid out (unseen), so that its text can be measured
+    result = await vegaEmbed(target, current, opts);
+    const drawn = hgDrawnWidth(target), over = hgTextOverflow(target), at = hgLegendPlace(target);
+    if (target.parentNode) target.parentNode.removeChild(target);
+    if (drawn <= avail + 1) {
+      const origin = result.view.origin();
+      if (typeof moved === "number") {
+        // the moved legend no longer takes room above the plot: give it back, above the title
+        const dy = moved - origin[1];
+        moved = true;
+        if (dy > 1) { current = hgTitleDown(current, dy + 6); continue; }
+      }
+      if (over.left <= 1 && over.right <= 1) break;
+      // it fits, but some of its text is cut off at an edge
+      const legend = moved === null && at && over.right > 1 ? hgLegendsAt(current, 5 - origin[0], at.y) : null;
+      if (legend) { moved = origin[1]; current = legend; continue; }  // a legend above the plot: move it left
+      // an x-axis title under a narrow plot: end it at the plot's edge; labels beside marks: narrow
+      // the plot until they are inside, else shorten them
+      const plot = typeof result.view.width === "function" ? result.view.width() : 0;
+      const next = (over.right > 1 ? hgTitleAtEnd(current) : null)
+        || hgTextRoom(current, over.left > 1 ? over.left : 0, over.right > 1 ? over.right : 0, plot)
+        || (over.widest ? hgTextLimit(current, over.widest - over.right - 4) : null);
+      if (!next) break;
+      current = next;
+      continue;
+    }
+    const next = hgFit(current, avail, drawn);
+    if (!next || JSON.stringify(next) === JSON.stringify(current)) break;
+    current = next;
+  }
+  target.style.cssText = "";
+  const svg = target.querySelector("svg");
+  if (svg) { svg.setAttribute("aria-hidden", "true"); svg.setAttribute("focusable", "false"); }
+  el.replaceChildren(target);
+  el.setAttribute("data-hg-width", String(Math.round(measured)));
+  return result;
+}
+const hgCharts = new Map();
 function hgRender(root, options) {
   const scope = root || document;
   const opts = Object.assign({renderer: "svg", actions: false}, options || {});
@@ -62,25 +294,37 @@ function hgRender(root, options) {
     if (!source) continue;
     let spec;
     try { spec = JSON.parse(source.textContent); } catch (err) { console.error("healthgap: bad chart spec", el.id, err); continue; }
-    const target = document.createElement("div");
-    target.className = "hg-live";
-    done.push(vegaEmbed(target, spec, opts).then(function (result) {
-      const svg = target.querySelector("svg");
-      if (svg) { svg.setAttribute("aria-hidden", "true"); svg.setAttribute("focusable", "false"); }
-      el.replaceChildren(target);
-      return result;
-    }).catch(function (err) { console.error("healthgap: chart failed, keeping the static image", el.id, err); }));
+    const entry = {spec: spec, opts: opts, result: null};
+    hgCharts.set(el, entry);
+    done.push(hgDraw(el, spec, opts).then(function (result) { entry.result = result; return result; })
+      .catch(function (err) { console.error("healthgap: chart failed, keeping the static image", el.id, err); }));
   }
   return Promise.all(done);
 }
+let hgResizeTimer = null;
+function hgRefit() {
+  for (const [el, entry] of hgCharts) {
+    if (!entry.result || !el.isConnected) continue;
+    const avail = hgAvailable(el);
+    if (avail <= 0 || Math.abs(avail - (parseFloat(el.getAttribute("data-hg-width")) || 0)) < 24) continue;
+    entry.result.finalize();
+    entry.result = null;
+    hgDraw(el, entry.spec, entry.opts).then(function (result) { entry.result = result; })
+      .catch(function (err) { console.error("healthgap: chart failed", el.id, err); });
+  }
+}
 if (typeof window !== "undefined") {
-  window.healthgapCharts = {vegaEmbed: vegaEmbed, render: hgRender};
+  window.healthgapCharts = {vegaEmbed: vegaEmbed, render: hgRender, fit: hgFit};
+  if (typeof window.addEventListener === "function") {
+    window.addEventListener("resize", function () { clearTimeout(hgResizeTimer); hgResizeTimer = setTimeout(hgRefit, 200); });
+  }
   if (typeof document !== "undefined") {
     if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", function () { hgRender(); }); }
     else { hgRender(); }
   }
 }
 """
+)
 
 
 def _vl_version() -> str | None:
@@ -253,8 +497,13 @@ def figure_html(
     svg = _scope_ids(static_svg(spec), f"{id}-svg")
     natural = re.search(r'<svg[^>]*\swidth="([0-9.]+)"', svg)
     width_var = f"--hg-chart-width:{float(natural.group(1)):g}px;" if natural else ""
-    table = table_html(
-        data, id=f"{id}-table", caption=f"The numbers: {title}", columns=columns, formats=formats
+    table = table_html(  # inside <details>, not a numbered float: it always keeps its own caption
+        data,
+        id=f"{id}-table",
+        caption=f"The numbers: {title}",
+        columns=columns,
+        formats=formats,
+        own_caption=True,
     )
     esc = html.escape
     parts = [

@@ -59,6 +59,7 @@ ERR_QUARTO_EMPTY = (
 ERR_CONFIG_MISSING = "The config file {path} does not exist. Pass an existing file with --config."
 ERR_ENGINE = "engine must be 'auto', 'quarto' or 'builtin', not {engine!r}."
 ERR_JOBS = "jobs must be a positive whole number, not {jobs!r}."
+ERR_EMPTY_INLINE_MODE = "empty_inline must be 'error' or 'warn', not {mode!r}."
 ERR_PROFILE_TAKEN = (
     "{path} exists and was not written by healthgap. The Quarto engine passes the config's report "
     "title, subtitle and organisation to Quarto in a file of that name; rename your file and render again."
@@ -212,6 +213,7 @@ def render_book(
     jobs: int | None = None,
     progress: Callable[[str], None] | None = print,
     force: bool = False,
+    empty_inline: Literal["error", "warn"] = "error",
 ) -> Path:
     """Render the book into a static website.
 
@@ -232,6 +234,10 @@ def render_book(
     progress : receives one line per event (chapter started, finished with seconds); None for silence.
     force : also replace a site written by an earlier version of healthgap (one without the
         :data:`healthgap.render.outdir.MARKER` file). Never allows any other folder.
+    empty_inline : ``"error"`` (default): an inline expression whose value is empty fails the
+        render (Quarto would print its code, :data:`healthgap.render.builtin.ERR_EMPTY_INLINE`);
+        ``"warn"``: a ``WARNING:`` progress line instead, for checking other aspects of a book
+        whose pages are still being fixed (built-in engine). Never publish such a site.
 
     Returns
     -------
@@ -261,6 +267,8 @@ def render_book(
         raise RenderError(ERR_ENGINE.format(engine=engine))
     if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
         raise RenderError(ERR_JOBS.format(jobs=jobs))
+    if empty_inline not in ("error", "warn"):
+        raise RenderError(ERR_EMPTY_INLINE_MODE.format(mode=empty_inline))
     root = resolve(project)
     given = Path(out).expanduser()
     given = Path(os.path.abspath(given if given.is_absolute() else root / given))
@@ -298,7 +306,16 @@ def render_book(
                 env["HEALTHGAP_DOWNLOADS"] = str(downloads)
                 n_jobs = jobs or max(1, min(os.cpu_count() or 1, len(book.pages)))
                 say(f"Rendering {len(book.pages)} pages with the built-in renderer")
-                render_builtin(apply_report(book, overrides), build=build, env=env, jobs=n_jobs, progress=say)
+                render_builtin(
+                    apply_report(book, overrides),
+                    build=build,
+                    env=env,
+                    jobs=n_jobs,
+                    progress=say,
+                    # only when asked for: the default keeps render_builtin's older signature
+                    # (tests/attacks replace it with a stand-in that has no such argument)
+                    **({"empty_inline": empty_inline} if empty_inline != "error" else {}),
+                )
                 finish_site(build, downloads=None, progress=say)
             # the folder may have changed during the render: check it again just before the swap
             out_path = check_out_folder(given, project=root, force=force, keep=keep)

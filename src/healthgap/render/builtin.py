@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import html
 import posixpath
+import re
 import shutil
 import tempfile
 import time
@@ -27,9 +27,10 @@ from healthgap.render.crossref import (
 from healthgap.render.execute import (
     CellFailure,
     ChapterRun,
+    EmptyInline,
     InlineFailure,
     execute_document,
-    render_loop,
+    run_async,
     run_many,
 )
 from healthgap.render.pandoc import PandocError, attr, el, stringify, to_ast, to_html, walk
@@ -38,14 +39,37 @@ from healthgap.render.qmd import Document, QmdError, parse_qmd
 from healthgap.render.search import SEARCH_FORM, section_entries, write_search_assets
 from healthgap.render.site import PageView, copy_theme, render_page
 
-__all__ = ["render_builtin", "ERR_CELL", "ERR_INLINE"]
+__all__ = [
+    "render_builtin",
+    "scrollable_math",
+    "MATH_REGION",
+    "LONG_INLINE_TEX",
+    "ERR_CELL",
+    "ERR_INLINE",
+    "ERR_EMPTY_INLINE",
+]
 
 ERR_CELL = "Chapter {chapter} failed in {cell}, line {line}: {ename}: {evalue}"
 ERR_INLINE = "Chapter {chapter} failed in the inline expression `{{python}} {code}`: {ename}: {evalue}"
+ERR_EMPTY_INLINE = (
+    "Chapter {chapter}: {count} inline expression(s) gave an empty value: {listing}. Quarto prints "
+    "an inline expression whose value is empty as its code, so every inline value must be a "
+    "sentence or a non-empty note; an optional paragraph belongs in a cell that displays "
+    "Markdown or nothing."
+)
 ERR_PARSE = "Chapter {chapter} cannot be read: {problem}"
 ERR_KERNEL = "Chapter {chapter} failed: the Python kernel could not run it ({kind}: {detail})."
 ERR_PANDOC = "Chapter {chapter} could not be converted to HTML: {problem}"
 _SPLIT = "<!--hg:split-->"
+#: An equation in a named, keyboard-focusable region that scrolls sideways when the equation is
+#: wider than the column (a phone); the theme (nhs.css, ``.hg-math``) styles it.
+MATH_REGION = (
+    '<span class="hg-math{inline}" role="region" tabindex="0" aria-label="Equation {n}">{math}</span>'
+)
+_MATH = re.compile(r"<math\b[^>]*\bdisplay=\"(block|inline)\"[^>]*>.*?</math>", re.S)
+_TEX = re.compile(r'<annotation encoding="application/x-tex">(.*?)</annotation>', re.S)
+#: An inline equation whose TeX is longer than this may not fit a phone's line: it gets a region too.
+LONG_INLINE_TEX = 60
 _APPENDIX_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -59,6 +83,29 @@ class _Built:
     number: str | None = None
     refs: PageRefs | None = None
     api: list[int] | None = None
+
+
+def scrollable_math(body: str) -> str:
+    """Put every display equation, and every long inline one, of pandoc's HTML (MathML) in a scroll region.
+
+    MathML does not break an equation across lines, so on a phone a long one would run out of the
+    column; in its region (:data:`MATH_REGION`, named "Equation 1", "Equation 2", ... in page
+    order so that every region's name is unique) it scrolls sideways instead, and a keyboard can
+    reach it. An inline equation gets a region only when its TeX is longer than
+    :data:`LONG_INLINE_TEX` characters (short ones fit any line, and need no tab stop).
+    """
+    count = 0
+
+    def region(match: re.Match[str]) -> str:
+        nonlocal count
+        inline = match.group(1) == "inline"
+        tex = _TEX.search(match.group(0))
+        if inline and (tex is None or len(html.unescape(tex.group(1)).strip()) <= LONG_INLINE_TEX):
+            return match.group(0)
+        count += 1
+        return MATH_REGION.format(inline=" hg-math-inline" if inline else "", n=count, math=match.group(0))
+
+    return _MATH.sub(region, body)
 
 
 def _chapter_env(base: dict[str, str], page: Page) -> dict[str, str]:
@@ -78,7 +125,13 @@ def _defaults(book: Book, doc: Document) -> dict[str, Any]:
 
 
 async def _execute_all(
-    book: Book, docs: list[Document], env: dict[str, str], jobs: int, progress, kernel_logs: Path
+    book: Book,
+    docs: list[Document],
+    env: dict[str, str],
+    jobs: int,
+    progress,
+    kernel_logs: Path,
+    empty_inline: str = "error",
 ) -> list[ChapterRun]:
     async def one(page: Page, doc: Document) -> ChapterRun:
         progress(f"  {page.source}: running")
@@ -104,6 +157,13 @@ async def _execute_all(
             raise RenderError(
                 ERR_INLINE.format(chapter=page.source, code=exc.code, ename=exc.ename, evalue=exc.evalue)
             ) from exc
+        except EmptyInline as exc:
+            listing = "; ".join(f"`{{python}} {code}` is {value!r}" for code, value in exc.empty)
+            message = ERR_EMPTY_INLINE.format(chapter=page.source, count=len(exc.empty), listing=listing)
+            if empty_inline != "warn" or exc.run is None:
+                raise RenderError(message) from exc
+            progress(f"WARNING: {message}")
+            run = exc.run
         except (RuntimeError, TimeoutError, OSError) as exc:
             log = kernel_logs / f"{page.slug}.log"
             tail = (
@@ -120,19 +180,6 @@ async def _execute_all(
 
     factories = [lambda p=page, d=doc: one(p, d) for page, doc in zip(book.pages, docs)]
     return await run_many(factories, limit=jobs)
-
-
-def _run_async(coro_factory: Callable[[], Any]) -> Any:
-    def run() -> Any:
-        with asyncio.Runner(loop_factory=render_loop) as runner:
-            return runner.run(coro_factory())
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return run()
-    with ThreadPoolExecutor(max_workers=1) as pool:  # called from a running loop (e.g. Jupyter)
-        return pool.submit(run).result()
 
 
 def _local_assets(blocks: list[Any], page: Page, book: Book, build: Path) -> list[Any]:
@@ -189,9 +236,18 @@ def _toc_blocks(refs: PageRefs) -> list[Any]:
 
 
 def render_builtin(
-    book: Book, *, build: Path, env: dict[str, str], jobs: int, progress: Callable[[str], None]
+    book: Book,
+    *,
+    build: Path,
+    env: dict[str, str],
+    jobs: int,
+    progress: Callable[[str], None],
+    empty_inline: str = "error",
 ) -> None:
     """Render ``book`` into the empty folder ``build`` (see :func:`healthgap.render.render_book`).
+
+    ``empty_inline="warn"`` reports empty inline values as a ``WARNING:`` progress line
+    instead of failing (:data:`ERR_EMPTY_INLINE`).
 
     References
     ----------
@@ -206,7 +262,7 @@ def render_builtin(
             raise RenderError(ERR_PARSE.format(chapter=page.source, problem=exc)) from None
     progress(f"Executing {len(docs)} pages with {jobs} kernel(s) at a time")
     with tempfile.TemporaryDirectory(prefix="healthgap-kernels-") as logs:
-        runs = _run_async(lambda: _execute_all(book, docs, env, jobs, progress, Path(logs)))
+        runs = run_async(lambda: _execute_all(book, docs, env, jobs, progress, Path(logs), empty_inline))
 
     def parse(i: int) -> _Built:
         page, doc = book.pages[i], docs[i]
@@ -287,7 +343,7 @@ def render_builtin(
                 stringify(title),
                 title_html.strip(),
                 b.title_attr[0] if b.title_attr else "",
-                body_html.strip(),
+                scrollable_math(body_html.strip()),
                 toc_html.strip(),
             )
 

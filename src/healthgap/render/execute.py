@@ -1,8 +1,13 @@
 """Execute a chapter's Python cells in its own Jupyter kernel (nbclient + ipykernel).
 
-Mirrors Quarto's Jupyter engine: one kernel per document, cells run in order
-with the chapter's folder as working directory, then the inline expressions are
-evaluated against the final state of the kernel.
+Mirrors Quarto's Jupyter engine: one kernel per document, cells run in order with the
+chapter's folder as working directory, and the inline expressions of each run of markdown
+are evaluated when the execution reaches it (after the cells above it, before those below),
+as Quarto evaluates each markdown cell's ``user_expressions``.
+
+An inline expression whose value is empty (``""`` or only white space) fails the chapter
+(:class:`EmptyInline`): Quarto keeps the expression's source when its value is empty
+(``src/core/execute-inline.ts``), so the published page would show the code itself.
 """
 
 from __future__ import annotations
@@ -22,17 +27,19 @@ from typing import Any, TypeVarTuple
 import nbformat
 from nbclient import NotebookClient
 
-from healthgap.render.qmd import Cell, Document
+from healthgap.render.qmd import Cell, Document, Markdown
 
 __all__ = [
     "CellFailure",
     "InlineFailure",
+    "EmptyInline",
     "ChapterRun",
     "InlineValue",
     "execute_document",
     "cell_options",
     "strip_ansi",
     "run_many",
+    "run_async",
     "render_loop",
 ]
 
@@ -88,6 +95,19 @@ class InlineFailure(Exception):
     def __init__(self, code: str, ename: str, evalue: str) -> None:
         super().__init__(f"{ename}: {evalue}")
         self.code, self.ename, self.evalue = code, ename, evalue
+
+
+class EmptyInline(Exception):
+    """Inline expressions whose value is empty: Quarto would print their source as code.
+
+    ``empty`` lists ``(expression, value)`` pairs in the order of the page; ``run`` is the
+    chapter's complete run (every cell and inline value), for a caller that only warns.
+    """
+
+    def __init__(self, empty: list[tuple[str, str]], run: ChapterRun | None = None) -> None:
+        super().__init__(", ".join(f"`{{python}} {code}` = {value!r}" for code, value in empty))
+        self.empty = empty
+        self.run = run
 
 
 @dataclass(frozen=True)
@@ -158,6 +178,8 @@ async def execute_document(
         A cell raised (unless it has ``error: true``).
     InlineFailure
         An inline expression raised.
+    EmptyInline
+        Inline expressions gave an empty value (every one of the page is listed).
 
     References
     ----------
@@ -167,15 +189,18 @@ async def execute_document(
     started = time.perf_counter()
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
-    todo: list[tuple[Cell, dict[str, Any]]] = []
-    for cell in doc.cells:
-        options = cell_options(cell, defaults)
+    steps: list[tuple[Cell, dict[str, Any]] | list[str]] = []  # a cell to run, or inline expressions
+    for block in doc.blocks:
+        if isinstance(block, Markdown):
+            if block.inlines:
+                steps.append([i.code for i in block.inlines])
+            continue
+        options = cell_options(block, defaults)
         if options.get("eval") is not False:
-            nb.cells.append(nbformat.v4.new_code_cell(cell.source))
-            todo.append((cell, options))
-    inline_codes = [i.code for i in doc.inlines]
+            nb.cells.append(nbformat.v4.new_code_cell(block.source))
+            steps.append((block, options))
     run = ChapterRun()
-    if not todo and not inline_codes:
+    if not steps:
         run.seconds = time.perf_counter() - started
         return run
     log = open(kernel_log, "ab") if kernel_log is not None else None  # noqa: SIM115
@@ -196,7 +221,7 @@ async def execute_document(
                 async with client.async_setup_kernel(env=env, cwd=str(cwd), **extra):
                     ready = True
                     _restore_signals()
-                    await _run_cells(client, nb, todo, inline_codes, run)
+                    await _run_steps(client, nb, steps, run)
                 break
             except (RuntimeError, TimeoutError) as exc:
                 # jupyter_client picks free ports, then the kernel binds them: another process can
@@ -279,16 +304,25 @@ def _restore_signals() -> None:
             loop.remove_signal_handler(sig)
 
 
-async def _run_cells(
+async def _run_steps(
     client: NotebookClient,
     nb: Any,
-    todo: list[tuple[Cell, dict[str, Any]]],
-    inline_codes: list[str],
+    steps: list[tuple[Cell, dict[str, Any]] | list[str]],
     run: ChapterRun,
 ) -> None:
-    for index, (cell, options) in enumerate(todo):
+    index = 0
+    empty: list[tuple[str, str]] = []
+    for step in steps:
+        if isinstance(step, list):
+            for code, value in zip(step, await _evaluate_inline(client, nb, step)):
+                if not value.text.strip():
+                    empty.append((code, value.text))
+                run.inlines.append(value)
+            continue
+        cell, options = step
         nb_cell = nb.cells[index]
         await client.async_execute_cell(nb_cell, index)
+        index += 1
         outputs = [dict(o) for o in nb_cell.get("outputs", [])]
         errors = [o for o in outputs if o.get("output_type") == "error"]
         if errors and not options.get("error"):
@@ -296,25 +330,36 @@ async def _run_cells(
             trace = strip_ansi("\n".join(err.get("traceback", [])))
             raise CellFailure(cell, str(err.get("ename", "Error")), str(err.get("evalue", "")), trace)
         run.outputs[cell.number] = outputs
-    if inline_codes:
-        code = _INLINE_CODE % (INLINE_MIME, inline_codes)
-        nb.cells.append(nbformat.v4.new_code_cell(code))
-        await client.async_execute_cell(nb.cells[-1], len(nb.cells) - 1, store_history=False)
-        results = None
-        for out in nb.cells[-1].get("outputs", []):
-            if out.get("output_type") == "display_data" and INLINE_MIME in out.get("data", {}):
-                results = out["data"][INLINE_MIME]
-        if results is None:
-            errors = [o for o in nb.cells[-1].get("outputs", []) if o.get("output_type") == "error"]
-            detail = f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else "no result"
-            raise InlineFailure(inline_codes[0], "KernelError", detail)
-        for source, result in zip(inline_codes, results):
-            if "error" in result:
-                raise InlineFailure(source, result["error"], result["message"])
-            if "markdown" in result:
-                run.inlines.append(InlineValue(str(result["markdown"]), markdown=True))
-            else:
-                run.inlines.append(InlineValue(str(result["text"])))
+    if empty:
+        raise EmptyInline(empty, run)
+
+
+async def _evaluate_inline(client: NotebookClient, nb: Any, codes: list[str]) -> list[InlineValue]:
+    """The values of one markdown run's inline expressions, in the kernel's current state."""
+    code = _INLINE_CODE % (INLINE_MIME, codes)
+    cell = nbformat.v4.new_code_cell(code)
+    nb.cells.append(cell)  # after the chapter's cells, so theirs keep their numbers; removed after
+    try:
+        await client.async_execute_cell(cell, len(nb.cells) - 1, store_history=False)
+    finally:
+        nb.cells.pop()
+    results = None
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "display_data" and INLINE_MIME in out.get("data", {}):
+            results = out["data"][INLINE_MIME]
+    if results is None:
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        detail = f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else "no result"
+        raise InlineFailure(codes[0], "KernelError", detail)
+    values = []
+    for source, result in zip(codes, results):
+        if "error" in result:
+            raise InlineFailure(source, result["error"], result["message"])
+        if "markdown" in result:
+            values.append(InlineValue(str(result["markdown"]), markdown=True))
+        else:
+            values.append(InlineValue(str(result["text"])))
+    return values
 
 
 async def run_many(
@@ -343,3 +388,21 @@ async def run_many(
         assert error is not None, "failed tasks have an exception"
         raise error
     return [t.result() for t in tasks]
+
+
+def run_async(coro_factory: Callable[[], Any]) -> Any:
+    """Run ``coro_factory()`` to completion in a :func:`render_loop`; from a thread when an event
+    loop is already running here (e.g. in Jupyter)."""
+
+    def run() -> Any:
+        with asyncio.Runner(loop_factory=render_loop) as runner:
+            return runner.run(coro_factory())
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return run()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()

@@ -136,7 +136,9 @@ def _format_options(root: Path, fmt: Any) -> tuple[dict[str, Any], tuple[Path, .
             if ext_file.is_file():
                 themes.append(ext)
                 contributed = _load_yaml(ext_file).get("contributes", {}).get("formats", {}).get("html", {})
-                merged.update({k: v for k, v in (contributed or {}).items() if k not in ("css", "theme")})
+                merged.update(
+                    {k: v for k, v in (contributed or {}).items() if k not in ("css", "theme", "filters")}
+                )
         if isinstance(opts, dict):
             merged.update(opts)
     return merged, tuple(themes)
