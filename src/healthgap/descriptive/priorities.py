@@ -246,6 +246,7 @@ def priorities(
     config: Config,
     *,
     dimensions: Sequence[str] | None = None,
+    min_reference: int = 1,
     confidence: float = 0.95,
 ) -> pl.DataFrame:
     """Every group's gap from its reference group, in rates and in numbers of people, ranked.
@@ -255,6 +256,8 @@ def priorities(
     people : the loaded person table (needs ``age``; ``sex`` is used when present).
     config : the loaded config (its indicators, measures and dimensions).
     dimensions : only these dimensions (default: every one present).
+    min_reference : leave out comparisons with a reference group of fewer people than this
+        (in the item's denominator), before the gaps are counted for the simultaneous intervals.
     confidence : confidence level of each interval, and the joint level of the
         simultaneous intervals.
 
@@ -327,6 +330,7 @@ def priorities(
     out = (
         groups.filter(~pl.col("__is_ref"))
         .join(reference_rows, on=["dimension", "__item"], how="inner")
+        .filter(pl.col("reference_denominator") >= min_reference)
         .join(table, on="__item")
         .join(_expected(cells), on=["dimension", "__item", "level"], how="left")
         .join(orders, on=["dimension", "level"], how="left")
