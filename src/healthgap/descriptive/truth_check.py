@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 #: Verdict codes, in the order the page lists them.
-VERDICTS = ("found", "chance", "missed", "wrong direction")
+VERDICTS = ("found", "chance", "missed", "wrong direction", "too few")
 #: The count columns of an estimates frame.
 COUNTS = ("numerator", "denominator", "reference_numerator", "reference_denominator")
 ERR_STATISTIC = "truth effect {id!r}: unknown statistic {statistic!r} (crude, dsr or observed/expected)."
@@ -257,7 +257,8 @@ def recompute_effects(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl.Da
         excludes no difference and contains the expected value), ``chance`` (it contains no
         difference), ``wrong direction`` (it excludes no difference on the other side from
         the expected value), ``missed`` (it excludes no difference, on the right side, but
-        not the expected value); null without an estimate.
+        not the expected value), ``too few`` (a DSR without a value: too few events, as the
+        book gives no DSR from fewer than 10); null without an estimate or counts.
     """
     z = float(ndtri(1 - (1 - confidence) / 2))
     x1, n1 = pl.col("numerator").cast(pl.Float64), pl.col("denominator").cast(pl.Float64)
@@ -310,7 +311,9 @@ def recompute_effects(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl.Da
         null.alias("null_value"),
         excludes.alias("excludes_null"),
         contains_expected.alias("contains_expected"),
-        pl.when(lo.is_null() | hi.is_null())
+        pl.when((lo.is_null() | hi.is_null()) & (pl.col("method") == "dsr") & pl.col("numerator").is_not_null())
+        .then(pl.lit("too few"))
+        .when(lo.is_null() | hi.is_null())
         .then(None)
         .when(~excludes)
         .then(pl.lit("chance"))

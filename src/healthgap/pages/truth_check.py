@@ -33,8 +33,9 @@ NO_TRUTH = (
 VERDICT_TEXT = {
     "found": "found",
     "chance": "not distinguishable from chance at this size",
-    "missed": "missed: the interval excludes the value built in",
+    "missed": "missed (the interval excludes the value built in)",
     "wrong direction": "wrong direction",
+    "too few": "too few events for an estimate at this size",
 }
 #: Headings of the table.
 COLUMNS = {
@@ -71,12 +72,12 @@ def summary_sentence(verdicts: dict[str, int], *, total: int, people: str) -> st
     found = verdicts.get("found", 0)
     rest = [
         f"{text.count(verdicts[v])} {'is' if verdicts[v] == 1 else 'are'} {VERDICT_TEXT[v]}"
-        for v in ("chance", "missed", "wrong direction")
+        for v in ("chance", "too few", "missed", "wrong direction")
         if verdicts.get(v)
     ]
     unknown = total - sum(verdicts.values())
     if unknown:
-        rest.append(f"{text.count(unknown)} cannot be estimated on this dataset")
+        rest.append(f"{text.count(unknown)} {'has' if unknown == 1 else 'have'} no published estimate")
     head = (
         f"The book's methods find {text.count(found)} of the {text.count(total)} inequalities built into "
         f"this synthetic population at its size ({people} people)"
