@@ -311,7 +311,9 @@ def recompute_effects(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl.Da
         null.alias("null_value"),
         excludes.alias("excludes_null"),
         contains_expected.alias("contains_expected"),
-        pl.when((lo.is_null() | hi.is_null()) & (pl.col("method") == "dsr") & pl.col("numerator").is_not_null())
+        pl.when(
+            (lo.is_null() | hi.is_null()) & (pl.col("method") == "dsr") & pl.col("numerator").is_not_null()
+        )
         .then(pl.lit("too few"))
         .when(lo.is_null() | hi.is_null())
         .then(None)
