@@ -40,6 +40,7 @@ VERDICT_TEXT = {
 #: Headings of the table.
 COLUMNS = {
     "description": "What was built in",
+    "comparison": "Groups compared",
     "estimate_text": "Estimate (95% CI)",
     "expected_text": "Built-in value",
     "people_text": "People compared",
@@ -198,10 +199,8 @@ class TruthCheckPage(Page):
 
     def table(self) -> Any:
         """Every effect: what was built in, the estimate, the value built in and the verdict."""
-        from IPython.display import Markdown
-
         if not self.has_effects:
-            return Markdown(NO_TRUTH)
+            return None  # the summary says once that there is nothing to check
         return self.book.table(
             self.estimates.pipe(self._labelled),
             id="truth-check",

@@ -203,7 +203,9 @@ class WhereToActPage(Page):
         if not self.has_gaps:
             return NOTHING
         dims = self.exact.get_column("dimension").unique(maintain_order=True).to_list()
-        nouns = text.join([text.group_noun(self.config.dimension(d).label) for d in dims])
+        nouns = text.join(
+            [self.config.dimension(d).noun or text.group_noun(self.config.dimension(d).label) for d in dims]
+        )
         items = self.exact.get_column("measure").n_unique()
         return (
             f"The book compares {text.plural(items, 'measure')} between each {nouns} and its reference "
