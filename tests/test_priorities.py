@@ -122,9 +122,9 @@ def test_proportion_gap_newcombe(loaded) -> None:
     upper = p1 - p2 + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
     assert r["statistic"] == "proportion" and r["counted"] == "people"
     assert r["rate"] == pytest.approx(35.0) and r["reference_rate"] == pytest.approx(20.0)
-    assert r["affected"] == pytest.approx(n1 * (p1 - p2))
-    assert r["affected_lower"] == pytest.approx(n1 * lower, rel=1e-9)
-    assert r["affected_upper"] == pytest.approx(n1 * upper, rel=1e-9)
+    assert r["excess"] == pytest.approx(n1 * (p1 - p2))
+    assert r["excess_lower"] == pytest.approx(n1 * lower, rel=1e-9)
+    assert r["excess_upper"] == pytest.approx(n1 * upper, rel=1e-9)
     assert r["lower_ci"] == pytest.approx(100 * lower, rel=1e-9)
     assert r["higher_is_better"] is None and r["worse_off"] is None and r["rank"] is None
 
@@ -137,9 +137,9 @@ def test_rate_gap_poisson(loaded) -> None:
     d = x1 / n1 - x2 / n2
     se = math.sqrt(x1 / n1**2 + x2 / n2**2)
     assert (r["numerator"], r["reference_numerator"]) == (x1, x2)
-    assert r["affected"] == pytest.approx(n1 * d)
-    assert r["affected_lower"] == pytest.approx(n1 * (d - Z * se))
-    assert r["affected_upper"] == pytest.approx(n1 * (d + Z * se))
+    assert r["excess"] == pytest.approx(n1 * d)
+    assert r["excess_lower"] == pytest.approx(n1 * (d - Z * se))
+    assert r["excess_upper"] == pytest.approx(n1 * (d + Z * se))
     assert r["rate"] == pytest.approx(700.0)  # per 1,000 people
     assert r["counted"] == "events" and r["higher_is_better"] is False
     assert r["worse_off"] == pytest.approx(n1 * d)
@@ -156,9 +156,9 @@ def test_standardised_gap_indirect(loaded) -> None:
     variance = o1 + float(np.sum(n1**2 * x_ref / n_ref**2))
     assert r["statistic"] == "standardised"
     assert r["expected"] == pytest.approx(expected)
-    assert r["affected"] == pytest.approx(o1 - expected)
-    assert r["affected_lower"] == pytest.approx(o1 - expected - Z * math.sqrt(variance))
-    assert r["affected_upper"] == pytest.approx(o1 - expected + Z * math.sqrt(variance))
+    assert r["excess"] == pytest.approx(o1 - expected)
+    assert r["excess_lower"] == pytest.approx(o1 - expected - Z * math.sqrt(variance))
+    assert r["excess_upper"] == pytest.approx(o1 - expected + Z * math.sqrt(variance))
     assert r["reference_rate"] == pytest.approx(100 * expected / 100)
     assert r["worse_off"] == pytest.approx(o1 - expected)
 
@@ -180,13 +180,13 @@ def test_indicator_counts_match_sql(loaded) -> None:
     )
     # higher is better: fewer people with a good experience is worse
     assert first["higher_is_better"] is True
-    assert first["worse_off"] == pytest.approx(-first["affected"])
+    assert first["worse_off"] == pytest.approx(-first["excess"])
 
 
 def test_simultaneous_intervals_bonferroni(loaded) -> None:
     config, people = loaded
     out = priorities(people, config)
-    m = int(out.get_column("affected").is_not_null().sum())
+    m = int(out.get_column("excess").is_not_null().sum())
     assert out.get_column("comparisons").unique().to_list() == [m]
     z_sim = norm.ppf(1 - 0.05 / (2 * m))
     r = _row(out, "missed_appointments", "1")
@@ -215,14 +215,14 @@ def test_recompute_follows_rounded_counts(loaded) -> None:
     )
     again = recompute_priorities(rounded)
     r = _row(again, "cardiology_referral", "1")
-    assert r["affected"] == pytest.approx(r["numerator"] - 100 * r["reference_numerator"] / 100)
+    assert r["excess"] == pytest.approx(r["numerator"] - 100 * r["reference_numerator"] / 100)
 
 
 def test_nothing_to_compare_gives_empty(tmp_path: Path) -> None:
     people = _people().select("person_id", "age", "sex", "imd_quintile")
     config, frame = _load(tmp_path, people)
     out = priorities(frame, config)
-    assert out.is_empty() and "affected" in out.columns
+    assert out.is_empty() and "excess" in out.columns
 
 
 def test_standardised_sex_dimension_drops_sex_stratum(tmp_path: Path) -> None:

@@ -57,9 +57,9 @@ def _row(**over):
         "rate": 60.0,
         "reference_rate": 70.0,
         "multiplier": 100.0,
-        "affected": -1234.0,
-        "affected_lower": -1500.0,
-        "affected_upper": -1000.0,
+        "excess": -1234.0,
+        "excess_lower": -1500.0,
+        "excess_upper": -1000.0,
         "simultaneous_lower": -1700.0,
         "simultaneous_upper": -800.0,
         "comparisons": 40,
@@ -72,7 +72,7 @@ def test_gap_sentence_fewer_gives_magnitudes() -> None:
     s = gap_sentence(_row(), group="deprivation fifth 1", reference="deprivation fifth 5")
     assert s == (
         "**Statin**, deprivation fifth 1: 60.0% against 70.0% in deprivation fifth 5; about 1,200 fewer "
-        "people than at that rate (95% CI 1,000 to 1,500; 800 to 1,700 allowing for all 40 gaps compared)."
+        "people than at that rate (95% CI 1,000 to 1,500; 800 to 1,700 allowing for all the gaps compared)."
     )
 
 
@@ -81,9 +81,9 @@ def test_gap_sentence_standardised_more_events() -> None:
         _row(
             statistic="standardised",
             counted="events",
-            affected=56.0,
-            affected_lower=20.0,
-            affected_upper=90.0,
+            excess=56.0,
+            excess_lower=20.0,
+            excess_upper=90.0,
             simultaneous_lower=-3.0,
             simultaneous_upper=120.0,
             multiplier=1000.0,
@@ -98,7 +98,7 @@ def test_gap_sentence_standardised_more_events() -> None:
 
 def test_present_top_sentences_follow_published_numbers(page_of) -> None:
     page = page_of(WhereToActPage, _unequal())
-    assert page.has_gaps and page.comparisons == page.exact.get_column("affected").is_not_null().sum()
+    assert page.has_gaps and page.comparisons == page.exact.get_column("excess").is_not_null().sum()
     assert page.exact.get_column("reference_denominator").min() >= 50
     rows = page.top_rows
     assert rows, "the statin gap in the most deprived fifth is large enough to be found"
@@ -112,11 +112,12 @@ def test_present_top_sentences_follow_published_numbers(page_of) -> None:
     expected = published["numerator"] - published["denominator"] * (
         published["reference_numerator"] / published["reference_denominator"]
     )
-    assert published["affected"] == pytest.approx(expected)
+    assert published["excess"] == pytest.approx(expected)
     top = html_of(page.top())
     assert f"about {about(expected)} fewer people" in top
     assert "deprivation fifth 1, most deprived" in top and "deprivation fifth 5, least deprived" in top
-    assert f"allowing for all {page.comparisons} gaps compared" in top
+    assert "allowing for all the gaps compared" in top
+    assert page.intro().endswith(f"{page.comparisons} gaps in all.")
 
 
 def test_inline_values_never_empty(page_of) -> None:
@@ -156,7 +157,7 @@ def test_suppressed_rows_publish_no_number(page_of) -> None:
     frame = page.gaps.frame
     hidden = frame.filter(pl.col("suppressed"))
     assert hidden.height > 0
-    assert hidden.get_column("affected").null_count() == hidden.height
+    assert hidden.get_column("excess").null_count() == hidden.height
     assert hidden.get_column("rank").null_count() == hidden.height
     shown = (
         set(map(tuple, pl.DataFrame(page.top_rows).select("measure", "level").rows()))

@@ -345,7 +345,7 @@ def priorities(
     first = recompute_priorities(
         out.with_columns(pl.lit(1, dtype=pl.Int64).alias("comparisons")), confidence=confidence
     )
-    m = int(first.get_column("affected").is_not_null().sum())
+    m = int(first.get_column("excess").is_not_null().sum())
     ranked = recompute_priorities(
         out.with_columns(pl.lit(m, dtype=pl.Int64).alias("comparisons")), confidence=confidence
     )
@@ -376,9 +376,9 @@ _DERIVED = [
     "difference",
     "lower_ci",
     "upper_ci",
-    "affected",
-    "affected_lower",
-    "affected_upper",
+    "excess",
+    "excess_lower",
+    "excess_upper",
     "simultaneous_lower",
     "simultaneous_upper",
     "worse_off",
@@ -469,10 +469,10 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl
         ``frame`` with ``rate`` and ``reference_rate`` (per ``multiplier``; for standardised
         rows the reference rate is E/n, the group's rate at the reference group's stratum
         rates), ``difference``, ``lower_ci``, ``upper_ci`` (the gap in rates),
-        ``affected``, ``affected_lower``, ``affected_upper`` (the gap as a number of people
+        ``excess``, ``excess_lower``, ``excess_upper`` (the gap as a number of people
         or events: positive = more in the group than at the reference rate),
         ``simultaneous_lower``, ``simultaneous_upper`` (Bonferroni over ``comparisons``
-        gaps), ``worse_off`` (``affected`` signed so that positive is worse, null without a
+        gaps), ``worse_off`` (``excess`` signed so that positive is worse, null without a
         direction), ``excludes_null``, ``simultaneous_excludes_null``, ``rank`` (1 = most
         people worse off; null without a direction or estimate) and ``confidence``. Rows
         with a zero denominator have null values.
@@ -509,14 +509,14 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl
         pl.when(ok).then(affected * per).alias("difference"),
         pl.when(ok).then(lo * per).alias("lower_ci"),
         pl.when(ok).then(hi * per).alias("upper_ci"),
-        pl.when(ok).then(affected).alias("affected"),
-        pl.when(ok).then(lo).alias("affected_lower"),
-        pl.when(ok).then(hi).alias("affected_upper"),
+        pl.when(ok).then(affected).alias("excess"),
+        pl.when(ok).then(lo).alias("excess_lower"),
+        pl.when(ok).then(hi).alias("excess_upper"),
         pl.when(ok).then(s_lo).alias("simultaneous_lower"),
         pl.when(ok).then(s_hi).alias("simultaneous_upper"),
     ).with_columns(
-        pl.when(pl.col("higher_is_better").is_not_null()).then(pl.col("affected") * sign).alias("worse_off"),
-        ((pl.col("affected_lower") > 0) | (pl.col("affected_upper") < 0)).alias("excludes_null"),
+        pl.when(pl.col("higher_is_better").is_not_null()).then(pl.col("excess") * sign).alias("worse_off"),
+        ((pl.col("excess_lower") > 0) | (pl.col("excess_upper") < 0)).alias("excludes_null"),
         ((pl.col("simultaneous_lower") > 0) | (pl.col("simultaneous_upper") < 0)).alias(
             "simultaneous_excludes_null"
         ),
@@ -527,7 +527,7 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl
     ).sort(
         pl.col("rank").is_null(),
         "rank",
-        pl.col("affected").abs(),
+        pl.col("excess").abs(),
         descending=[False, False, True],
         nulls_last=True,
     )

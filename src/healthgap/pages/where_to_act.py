@@ -51,10 +51,9 @@ TABLE_COLUMNS: dict[str, str] = {
     "group": "Group",
     "rate_text": "Rate",
     "reference_text": "Reference",
-    "people_text": "Difference (number)",
+    "people_text": "Difference in number, more (+) or fewer (-)",
     "interval_text": "95% CI",
     "simultaneous_text": "95% CI for all gaps together",
-    "rank": "Rank (most people worse off first)",
 }
 #: Sentences name at most this many gaps.
 TOP = 5
@@ -108,7 +107,7 @@ def gap_sentence(
     strata : what a standardised rate is standardised for ("age band and sex", "age band").
     """
     counted = "people" if row["counted"] == "people" else "events"
-    fewer = (row["affected"] or 0) < 0
+    fewer = (row["excess"] or 0) < 0
     more = "fewer" if fewer else "more"
     if row["statistic"] == "standardised":
         against = f"{rate_text(row['reference_rate'], row['multiplier'])} expected at the rates of {reference} for each {strata}"
@@ -116,10 +115,10 @@ def gap_sentence(
         against = f"{rate_text(row['reference_rate'], row['multiplier'])} in {reference}"
     return (
         f"**{row['label']}**, {group}: {rate_text(row['rate'], row['multiplier'])} against {against}; "
-        f"about {about(row['affected'], base=base)} {more} {counted} than at that rate "
-        f"(95% CI {_interval(row['affected_lower'], row['affected_upper'], base=base, flip=fewer)}; "
+        f"about {about(row['excess'], base=base)} {more} {counted} than at that rate "
+        f"(95% CI {_interval(row['excess_lower'], row['excess_upper'], base=base, flip=fewer)}; "
         f"{_interval(row['simultaneous_lower'], row['simultaneous_upper'], base=base, flip=fewer)} "
-        f"allowing for all {text.count(row['comparisons'])} gaps compared)."
+        "allowing for all the gaps compared)."
     )
 
 
@@ -185,7 +184,7 @@ class WhereToActPage(Page):
             pl.col("rank").is_not_null()
             & (pl.col("worse_off") > 0)
             & pl.col("simultaneous_excludes_null").fill_null(False)
-            & pl.col("affected").is_not_null()
+            & pl.col("excess").is_not_null()
         ).sort("rank")
         return frame.head(TOP).to_dicts()
 
@@ -234,7 +233,10 @@ class WhereToActPage(Page):
         rows = frame.to_dicts()
         group = [text.capitalise(self._names(r)[0]) for r in rows]
         return frame.with_columns(
-            pl.col("label").alias("measure_label"),
+            pl.when(pl.col("counted") == "events")
+            .then(pl.col("label") + " (events)")
+            .otherwise(pl.col("label"))
+            .alias("measure_label"),
             pl.Series("group", group, dtype=pl.String),
             pl.Series(
                 "rate_text",
@@ -251,18 +253,15 @@ class WhereToActPage(Page):
             ),
             pl.Series(
                 "people_text",
-                [
-                    None if r["affected"] is None else f"{_signed(r['affected'], base=base)} {r['counted']}"
-                    for r in rows
-                ],
+                [None if r["excess"] is None else _signed(r["excess"], base=base) for r in rows],
                 dtype=pl.String,
             ),
             pl.Series(
                 "interval_text",
                 [
                     None
-                    if r["affected"] is None
-                    else _interval(r["affected_lower"], r["affected_upper"], base=base)
+                    if r["excess"] is None
+                    else _interval(r["excess_lower"], r["excess_upper"], base=base)
                     for r in rows
                 ],
                 dtype=pl.String,
@@ -271,7 +270,7 @@ class WhereToActPage(Page):
                 "simultaneous_text",
                 [
                     None
-                    if r["affected"] is None
+                    if r["excess"] is None
                     else _interval(r["simultaneous_lower"], r["simultaneous_upper"], base=base)
                     for r in rows
                 ],
@@ -296,7 +295,8 @@ class WhereToActPage(Page):
             title=f"Gaps in {what} between groups and their reference group",
             columns=TABLE_COLUMNS,
             note=(
-                "Difference: people (or events) more (+) or fewer (-) in the group than at the reference "
-                "group's rate; rounded. The last interval holds for all the gaps on this page together."
+                "Difference: people (events, for measures marked so) more (+) or fewer (-) in the group than "
+                "at the reference group's rate, rounded; most people worse off first. The last interval holds "
+                "for all the gaps compared together."
             ),
         )
