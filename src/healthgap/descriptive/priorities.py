@@ -22,8 +22,10 @@ Three statistics, chosen by what the item measures:
   population's where the reference group has nobody), the number is the excess O - E, with
   the normal interval of variance O + Σₛ n₁ₛ² x₂ₛ / n₂ₛ² (Poisson O, the reference rates'
   sampling variance). The rates shown are O/n₁ and E/n₁ (the rate the group would have with
-  the reference group's age- and sex-specific rates). The ``age_band`` dimension is not
-  standardised for age, so it has no standardised gaps.
+  the reference group's age- and sex-specific rates).
+
+Dimensions without a column of their own (``age_band``, derived from age, which the
+standardisation allows for) are left out.
 
 The gaps are ranked by the number of people worse off (direction from the indicator's
 ``higher_is_better``; more of a condition, an outcome or a counted event such as a missed
