@@ -1,0 +1,535 @@
+"""Where to act: every gap between a group and its reference group, in numbers of people.
+
+For every indicator of the config and every flag or count measure of the kinds condition,
+access, experience and outcome, by every equity dimension present, each group is compared
+with the dimension's reference group (the least disadvantaged end of an ordered dimension
+with a disadvantaged end, the dimension's ``reference`` otherwise). The gap is given as a
+difference in rates and as an **absolute number**: how many people (or events, for count
+measures) in the group would be different if the group had the reference group's rate.
+
+Three statistics, chosen by what the item measures:
+
+- ``proportion`` (indicators that are proportions, flag measures of access and experience):
+  the crude difference p₁ - p₂ with Newcombe's hybrid score interval (method 10, from the
+  Wilson limits of each proportion); the number is n₁ (p₁ - p₂) with the interval n₁ times
+  that of the difference.
+- ``rate`` (crude-rate indicators, count measures of access and experience): the
+  difference of events per person x₁/n₁ - x₂/n₂ with a normal interval from Poisson
+  variances (x₁/n₁² + x₂/n₂²); the number is n₁ times it (events).
+- ``standardised`` (conditions, outcomes, age-standardised indicators): indirect
+  standardisation by age band and sex (age band only for the sex dimension). The expected
+  count is E = Σₛ n₁ₛ x₂ₛ / n₂ₛ (the reference group's rate in each stratum, the whole
+  population's where the reference group has nobody), the number is the excess O - E, with
+  the normal interval of variance O + Σₛ n₁ₛ² x₂ₛ / n₂ₛ² (Poisson O, the reference rates'
+  sampling variance). The rates shown are O/n₁ and E/n₁ (the rate the group would have with
+  the reference group's age- and sex-specific rates).
+
+Dimensions without a column of their own (``age_band``, derived from age, which the
+standardisation allows for) are left out.
+
+The gaps are ranked by the number of people worse off (direction from the indicator's
+``higher_is_better``; more of a condition, an outcome or a counted event such as a missed
+appointment is worse; a flag measure of access or experience has no direction). A gap read
+as "the largest" is the largest of many: every gap also has a **simultaneous** interval
+(Bonferroni over all the gaps with an estimate, each at level 1 - α/m), which holds for all
+of them together and so for whichever is picked.
+
+The analysis returns exact aggregates. :func:`recompute_priorities` recomputes every rate,
+gap and interval from the counts (and the expected counts), so a page publishes the frame
+with ``recompute=recompute_priorities`` and the numbers follow the published counts.
+
+References
+----------
+.. [1] Newcombe RG. Interval estimation for the difference between independent proportions:
+   comparison of eleven methods. Stat Med 1998;17:873-890 (method 10).
+.. [2] Breslow NE, Day NE. Statistical methods in cancer research, vol II. IARC; 1987
+   (indirect standardisation).
+.. [3] Dunn OJ. Multiple comparisons among means. J Am Stat Assoc 1961;56:52-64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import polars as pl
+from scipy.special import ndtri
+
+from healthgap.config import Config, Dimension
+from healthgap.descriptive._common import dimensions_in
+from healthgap.sql import indicator_columns
+from healthgap.stats import age_bands
+
+__all__ = [
+    "Item",
+    "priorities",
+    "recompute_priorities",
+    "priority_items",
+    "reference_of",
+    "STATISTICS",
+    "KEYS",
+    "COUNTS",
+    "PER_PROPORTION",
+]
+
+Statistic = Literal["proportion", "rate", "standardised"]
+#: The three statistics (see the module docstring).
+STATISTICS: tuple[str, ...] = ("proportion", "rate", "standardised")
+#: The key columns of a priorities frame (one row per item x dimension x group).
+KEYS = ("section", "measure", "dimension", "level")
+#: The count columns of a priorities frame (what a page publishes as counts).
+COUNTS = ("numerator", "denominator", "reference_numerator", "reference_denominator")
+#: Rates of proportions are per 100 (per cent); rates of events per 1,000 people.
+PER_PROPORTION = 100.0
+PER_EVENTS = 1000.0
+#: Measure kinds whose flags and counts are compared (conditions and outcomes standardised).
+MEASURE_KINDS = ("condition", "access", "experience", "outcome")
+_STANDARDISED_KINDS = ("condition", "outcome")
+#: Strata of the indirect standardisation.
+_AGE, _SEX = "__age_band", "__sex"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing compared between groups: an indicator or a measure.
+
+    Attributes
+    ----------
+    name : the indicator's or measure's name (the ``measure`` column of the output).
+    label : its label.
+    section : the measure kind it belongs to (an indicator's ``section``).
+    source : ``"indicator"`` or ``"measure"``.
+    statistic : ``proportion``, ``rate`` or ``standardised``.
+    counted : what the absolute number counts: ``"people"`` or ``"events"``.
+    higher_is_better : True or False, or None when the item has no direction.
+    multiplier : the scale of its rates (100 per cent, 1,000 people, or the indicator's).
+    numerator, denominator : expressions over the person table (numerator summed, denominator
+        a Boolean).
+    """
+
+    name: str
+    label: str
+    section: str
+    source: Literal["indicator", "measure"]
+    statistic: Statistic
+    counted: Literal["people", "events"]
+    higher_is_better: bool | None
+    multiplier: float
+    numerator: pl.Expr
+    denominator: pl.Expr
+
+
+def priority_items(config: Config, schema: pl.Schema) -> list[Item]:
+    """The indicators and measures the priorities compare, in config order.
+
+    Indicators that cannot be computed on this table (a column missing) are left out; so
+    are measures the table lacks. An indicator of kind ``age-standardised rate`` and
+    flag or count measures of conditions and outcomes are standardised.
+    """
+    items: list[Item] = []
+    for ind in config.indicators:  # config entries, not data rows
+        compiled = indicator_columns(ind, schema)
+        if isinstance(compiled, str):
+            continue
+        statistic: Statistic = {"proportion": "proportion", "crude rate": "rate"}.get(
+            ind.kind, "standardised"
+        )  # type: ignore[assignment]
+        items.append(
+            Item(
+                ind.name,
+                ind.label,
+                ind.section,
+                "indicator",
+                statistic,
+                "people" if ind.kind == "proportion" else "events",
+                ind.higher_is_better,
+                ind.multiplier,
+                compiled.numerator.cast(pl.Int64),
+                compiled.denominator,
+            )
+        )
+    for kind in MEASURE_KINDS:
+        for m in config.measures_of(kind):
+            if m.name not in schema or m.type not in ("flag", "count"):
+                continue
+            flag = m.type == "flag"
+            standardised = kind in _STANDARDISED_KINDS
+            items.append(
+                Item(
+                    m.name,
+                    m.label,
+                    kind,
+                    "measure",
+                    "standardised" if standardised else ("proportion" if flag else "rate"),
+                    "people" if flag else "events",
+                    False if standardised or not flag else None,
+                    PER_PROPORTION if flag else PER_EVENTS,
+                    pl.col(m.name).cast(pl.Int64).fill_null(0),
+                    pl.col(m.name).is_not_null(),
+                )
+            )
+    return items
+
+
+def reference_of(dimension: Dimension) -> str:
+    """The group others are compared with: the least disadvantaged end of an ordered
+    dimension with a disadvantaged end, else the dimension's reference."""
+    if dimension.ordered and dimension.disadvantaged and dimension.order:
+        return dimension.order[-1] if dimension.disadvantaged == "first" else dimension.order[0]
+    return dimension.reference
+
+
+def _cells(people: pl.LazyFrame, items: Sequence[Item], dimension: Dimension) -> pl.LazyFrame:
+    """Numerator and denominator of every item by group x age band x sex (long)."""
+    sex = (
+        pl.col("sex").cast(pl.String)
+        if "sex" in people.collect_schema() and dimension.name != "sex"
+        else pl.lit("all")
+    )
+    aggs = [
+        e
+        for i, item in enumerate(items)  # config items, not data rows
+        for e in (
+            item.numerator.filter(item.denominator).sum().alias(f"n{i}"),
+            item.denominator.cast(pl.Int64).sum().alias(f"d{i}"),
+        )
+    ]
+    wide = (
+        people.filter(pl.col(dimension.name).is_not_null())
+        .group_by(
+            pl.col(dimension.name).cast(pl.String).alias("level"),
+            age_bands("age").cast(pl.String).alias(_AGE),
+            sex.alias(_SEX),
+        )
+        .agg(aggs)
+    )
+    long = pl.concat(
+        [
+            wide.select(
+                "level",
+                _AGE,
+                _SEX,
+                pl.lit(i).alias("__item"),
+                pl.col(f"n{i}").cast(pl.Int64).alias("numerator"),
+                pl.col(f"d{i}").cast(pl.Int64).alias("denominator"),
+            )
+            for i in range(len(items))
+        ]
+    )
+    return long.with_columns(pl.lit(dimension.name).alias("dimension"))
+
+
+def _expected(cells: pl.DataFrame) -> pl.DataFrame:
+    """Expected count and its variance of every group at the reference group's stratum rates."""
+    stratum = ["dimension", "__item", _AGE, _SEX]
+    ref = cells.filter(pl.col("__is_ref")).select(
+        *stratum, pl.col("numerator").alias("__rx"), pl.col("denominator").alias("__rn")
+    )
+    pooled = cells.group_by(stratum).agg(
+        pl.col("numerator").sum().alias("__px"), pl.col("denominator").sum().alias("__pn")
+    )
+    joined = cells.join(ref, on=stratum, how="left").join(pooled, on=stratum, how="left")
+    use_ref = pl.col("__rn").fill_null(0) > 0
+    x = pl.when(use_ref).then(pl.col("__rx")).otherwise(pl.col("__px")).cast(pl.Float64)
+    n = pl.when(use_ref).then(pl.col("__rn")).otherwise(pl.col("__pn")).cast(pl.Float64)
+    n1 = pl.col("denominator").cast(pl.Float64)
+    with_rates = joined.with_columns(
+        pl.when(n > 0).then(n1 * x / n).otherwise(0.0).alias("__e"),
+        pl.when(n > 0).then(n1**2 * x / n**2).otherwise(0.0).alias("__v"),
+    )
+    return with_rates.group_by("dimension", "__item", "level").agg(
+        pl.col("__e").sum().alias("expected"), pl.col("__v").sum().alias("expected_variance")
+    )
+
+
+def priorities(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    dimensions: Sequence[str] | None = None,
+    min_reference: int = 1,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Every group's gap from its reference group, in rates and in numbers of people, ranked.
+
+    Parameters
+    ----------
+    people : the loaded person table (needs ``age``; ``sex`` is used when present).
+    config : the loaded config (its indicators, measures and dimensions).
+    dimensions : only these dimensions (default: every one present).
+    min_reference : leave out comparisons with a reference group of fewer people than this
+        (in the item's denominator), before the gaps are counted for the simultaneous intervals.
+    confidence : confidence level of each interval, and the joint level of the
+        simultaneous intervals.
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per item x dimension x group other than the reference: ``section``,
+        ``measure``, ``label``, ``source``, ``statistic``, ``counted``, ``higher_is_better``,
+        ``multiplier``, ``dimension``, ``level``, ``reference``, ``order`` (the level's place
+        in the dimension), the exact counts :data:`COUNTS`, ``expected`` and
+        ``expected_variance`` (standardised items; null otherwise), ``comparisons`` (m, the
+        gaps in the ranking's family), then the columns of :func:`recompute_priorities`.
+        Sorted by ``rank`` (people worse off, largest first; gaps without a direction last).
+        Empty (with these columns) when nothing can be compared.
+    """
+    lf = people.lazy()
+    schema = lf.collect_schema()
+    items = priority_items(config, schema)
+    dims = [
+        d
+        for d in dimensions_in(config, lf, names=dimensions)
+        if reference_of(d) and d.name in schema and "age" in schema
+    ]
+    if not items or not dims:
+        return _empty(confidence)
+    table = pl.DataFrame(
+        {
+            "__item": list(range(len(items))),
+            "section": [i.section for i in items],
+            "measure": [i.name for i in items],
+            "label": [i.label for i in items],
+            "source": [i.source for i in items],
+            "statistic": [i.statistic for i in items],
+            "counted": [i.counted for i in items],
+            "higher_is_better": pl.Series([i.higher_is_better for i in items], dtype=pl.Boolean),
+            "multiplier": pl.Series([i.multiplier for i in items], dtype=pl.Float64),
+        },
+        schema_overrides={"__item": pl.Int32},
+    )
+    refs = pl.DataFrame(
+        {
+            "dimension": [d.name for d in dims],
+            "reference": [reference_of(d) for d in dims],
+        }
+    )
+    orders = pl.concat(
+        [
+            pl.DataFrame({"dimension": [d.name] * len(d.order), "level": list(d.order)}).with_row_index(
+                "order"
+            )
+            for d in dims
+        ]
+    ).with_columns(pl.col("order").cast(pl.Int64))
+    cells = (
+        pl.concat([_cells(lf, items, d) for d in dims], how="vertical_relaxed")
+        .with_columns(pl.col("__item").cast(pl.Int32))
+        .collect()
+        .join(refs, on="dimension")
+        .with_columns((pl.col("level") == pl.col("reference")).alias("__is_ref"))
+    )
+    groups = cells.group_by("dimension", "__item", "level", "reference", "__is_ref").agg(
+        pl.col("numerator").sum(), pl.col("denominator").sum()
+    )
+    reference_rows = groups.filter(pl.col("__is_ref")).select(
+        "dimension",
+        "__item",
+        pl.col("numerator").alias("reference_numerator"),
+        pl.col("denominator").alias("reference_denominator"),
+    )
+    out = (
+        groups.filter(~pl.col("__is_ref"))
+        .join(reference_rows, on=["dimension", "__item"], how="inner")
+        .filter(pl.col("reference_denominator") >= min_reference)
+        .join(table, on="__item")
+        .join(_expected(cells), on=["dimension", "__item", "level"], how="left")
+        .join(orders, on=["dimension", "level"], how="left")
+        .filter(~((pl.col("statistic") == "standardised") & (pl.col("dimension") == "age_band")))
+        .with_columns(
+            pl.when(pl.col("statistic") == "standardised").then(pl.col("expected")),
+            pl.when(pl.col("statistic") == "standardised").then(pl.col("expected_variance")),
+        )
+    )
+    if out.is_empty():
+        return _empty(confidence)
+    first = recompute_priorities(
+        out.with_columns(pl.lit(1, dtype=pl.Int64).alias("comparisons")), confidence=confidence
+    )
+    m = int(first.get_column("excess").is_not_null().sum())
+    ranked = recompute_priorities(
+        out.with_columns(pl.lit(m, dtype=pl.Int64).alias("comparisons")), confidence=confidence
+    )
+    return ranked.select(_COLUMNS)
+
+
+_FRONT = [
+    "section",
+    "measure",
+    "label",
+    "source",
+    "statistic",
+    "counted",
+    "higher_is_better",
+    "multiplier",
+    "dimension",
+    "level",
+    "reference",
+    "order",
+    *COUNTS,
+    "expected",
+    "expected_variance",
+    "comparisons",
+]
+_DERIVED = [
+    "rate",
+    "reference_rate",
+    "difference",
+    "lower_ci",
+    "upper_ci",
+    "excess",
+    "excess_lower",
+    "excess_upper",
+    "simultaneous_lower",
+    "simultaneous_upper",
+    "worse_off",
+    "excludes_null",
+    "simultaneous_excludes_null",
+    "rank",
+    "confidence",
+]
+_COLUMNS = [*_FRONT, *_DERIVED]
+
+
+def _empty(confidence: float) -> pl.DataFrame:
+    schema: dict[str, Any] = {
+        c: pl.String
+        for c in (
+            "section",
+            "measure",
+            "label",
+            "source",
+            "statistic",
+            "counted",
+            "dimension",
+            "level",
+            "reference",
+        )
+    }
+    schema.update({c: pl.Int64 for c in (*COUNTS, "order", "comparisons", "rank")})
+    schema.update(
+        {c: pl.Float64 for c in ("multiplier", "expected", "expected_variance", *_DERIVED[:11], "confidence")}
+    )
+    schema.update(
+        {c: pl.Boolean for c in ("higher_is_better", "excludes_null", "simultaneous_excludes_null")}
+    )
+    return pl.DataFrame(schema=schema).select(_COLUMNS)
+
+
+def _limits(z: pl.Expr | float) -> tuple[pl.Expr, pl.Expr]:
+    """Lower and upper limits of the absolute number at normal quantile ``z`` (per statistic)."""
+    x1, n1 = pl.col("numerator").cast(pl.Float64), pl.col("denominator").cast(pl.Float64)
+    x2, n2 = pl.col("reference_numerator").cast(pl.Float64), pl.col("reference_denominator").cast(pl.Float64)
+    p1, p2 = x1 / n1, x2 / n2
+
+    def wilson(x: pl.Expr, n: pl.Expr, sign: float) -> pl.Expr:
+        root = (z**2 + 4 * x * (1 - x / n)).sqrt()
+        return (2 * x + z**2 + sign * z * root) / (2 * (n + z**2))
+
+    l1, u1 = wilson(x1, n1, -1.0).clip(lower_bound=0.0), wilson(x1, n1, 1.0).clip(upper_bound=1.0)
+    l2, u2 = wilson(x2, n2, -1.0).clip(lower_bound=0.0), wilson(x2, n2, 1.0).clip(upper_bound=1.0)
+    d = p1 - p2
+    newcombe = (
+        n1 * (d - ((p1 - l1) ** 2 + (u2 - p2) ** 2).sqrt()),
+        n1 * (d + ((u1 - p1) ** 2 + (p2 - l2) ** 2).sqrt()),
+    )
+    rate_se = n1 * (x1 / n1**2 + x2 / n2**2).sqrt()
+    excess = x1 - pl.col("expected")
+    excess_se = (x1 + pl.col("expected_variance")).sqrt()
+    stat = pl.col("statistic")
+    lower = (
+        pl.when(stat == "proportion")
+        .then(newcombe[0])
+        .when(stat == "rate")
+        .then(n1 * d - z * rate_se)
+        .otherwise(excess - z * excess_se)
+    )
+    upper = (
+        pl.when(stat == "proportion")
+        .then(newcombe[1])
+        .when(stat == "rate")
+        .then(n1 * d + z * rate_se)
+        .otherwise(excess + z * excess_se)
+    )
+    return lower, upper
+
+
+def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl.DataFrame:
+    """Every rate, gap, absolute number and interval of a priorities frame, from its counts.
+
+    Parameters
+    ----------
+    frame : rows with ``statistic``, ``multiplier``, ``higher_is_better``, :data:`COUNTS`,
+        ``expected`` and ``expected_variance`` (standardised rows) and ``comparisons``
+        (m, for the simultaneous intervals). Counts may be rounded (as published).
+    confidence : the level of each interval, and the joint level of the simultaneous ones.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``frame`` with ``rate`` and ``reference_rate`` (per ``multiplier``; for standardised
+        rows the reference rate is E/n, the group's rate at the reference group's stratum
+        rates), ``difference``, ``lower_ci``, ``upper_ci`` (the gap in rates),
+        ``excess``, ``excess_lower``, ``excess_upper`` (the gap as a number of people
+        or events: positive = more in the group than at the reference rate),
+        ``simultaneous_lower``, ``simultaneous_upper`` (Bonferroni over ``comparisons``
+        gaps), ``worse_off`` (``excess`` signed so that positive is worse, null without a
+        direction), ``excludes_null``, ``simultaneous_excludes_null``, ``rank`` (1 = most
+        people worse off; null without a direction or estimate) and ``confidence``. Rows
+        with a zero denominator have null values.
+    """
+    alpha = 1 - confidence
+    z = float(ndtri(1 - alpha / 2))
+    # the Bonferroni quantile z(1 - alpha / 2m): one family, one m per frame
+    m = float(frame.get_column("comparisons").cast(pl.Float64).max() or 1.0) if frame.height else 1.0  # type: ignore[arg-type]
+    z_sim = float(ndtri(1 - alpha / (2 * max(m, 1.0))))
+    n1 = pl.col("denominator").cast(pl.Float64)
+    n2 = pl.col("reference_denominator").cast(pl.Float64)
+    x1 = pl.col("numerator").cast(pl.Float64)
+    std = pl.col("statistic") == "standardised"
+    ok = (n1 > 0) & (n2 > 0) & (~std | (pl.col("expected").is_not_null() & (pl.col("expected") > 0)))
+    affected = (
+        pl.when(std)
+        .then(x1 - pl.col("expected"))
+        .otherwise(x1 - n1 * pl.col("reference_numerator").cast(pl.Float64) / n2)
+    )
+    lo, hi = _limits(z)
+    s_lo, s_hi = _limits(z_sim)
+    per = pl.col("multiplier") / n1
+    sign = pl.when(pl.col("higher_is_better")).then(-1.0).otherwise(1.0)
+    out = frame.with_columns(
+        pl.when(ok).then(x1 / n1 * pl.col("multiplier")).alias("rate"),
+        pl.when(ok)
+        .then(
+            pl.when(std)
+            .then(pl.col("expected") / n1)
+            .otherwise(pl.col("reference_numerator").cast(pl.Float64) / n2)
+            * pl.col("multiplier")
+        )
+        .alias("reference_rate"),
+        pl.when(ok).then(affected * per).alias("difference"),
+        pl.when(ok).then(lo * per).alias("lower_ci"),
+        pl.when(ok).then(hi * per).alias("upper_ci"),
+        pl.when(ok).then(affected).alias("excess"),
+        pl.when(ok).then(lo).alias("excess_lower"),
+        pl.when(ok).then(hi).alias("excess_upper"),
+        pl.when(ok).then(s_lo).alias("simultaneous_lower"),
+        pl.when(ok).then(s_hi).alias("simultaneous_upper"),
+    ).with_columns(
+        pl.when(pl.col("higher_is_better").is_not_null()).then(pl.col("excess") * sign).alias("worse_off"),
+        ((pl.col("excess_lower") > 0) | (pl.col("excess_upper") < 0)).alias("excludes_null"),
+        ((pl.col("simultaneous_lower") > 0) | (pl.col("simultaneous_upper") < 0)).alias(
+            "simultaneous_excludes_null"
+        ),
+        pl.lit(confidence).alias("confidence"),
+    )
+    return out.with_columns(
+        pl.col("worse_off").rank("ordinal", descending=True).cast(pl.Int64).alias("rank")
+    ).sort(
+        pl.col("rank").is_null(),
+        "rank",
+        pl.col("excess").abs(),
+        descending=[False, False, True],
+        nulls_last=True,
+    )

@@ -1,0 +1,216 @@
+"""Appendix: does the book find what was built in? Each injected inequality of a synthetic
+population, estimated with the package's methods, against the value built in."""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import cached_property
+from typing import Any
+
+import polars as pl
+
+from healthgap import text
+from healthgap.descriptive.truth_check import COUNTS, effect_estimates, recompute_effects
+from healthgap.disclosure import Published
+from healthgap.pages.base import Page
+
+__all__ = [
+    "TruthCheckPage",
+    "NO_TRUTH",
+    "VERDICT_TEXT",
+    "COLUMNS",
+    "estimate_text",
+    "summary_sentence",
+]
+
+#: The one note on data without a list of built-in inequalities.
+NO_TRUTH = (
+    "This dataset does not come with a list of the inequalities built into it, so there is nothing "
+    "to check the book's findings against here."
+)
+#: How each verdict reads in the table.
+VERDICT_TEXT = {
+    "found": "found",
+    "chance": "not distinguishable from chance at this size",
+    "missed": "missed (the interval excludes the value built in)",
+    "wrong direction": "wrong direction",
+    "too few": "too few events for an estimate at this size",
+}
+#: Headings of the table.
+COLUMNS = {
+    "description": "What was built in",
+    "comparison": "Groups compared",
+    "estimate_text": "Estimate (95% CI)",
+    "expected_text": "Built-in value",
+    "people_text": "People compared",
+    "verdict_text": "Verdict",
+}
+
+
+def _number(x: float | None, *, per: float, ratio: bool) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return text.NOT_AVAILABLE
+    return text.ratio(x) if ratio else text.num(x, 1)
+
+
+def estimate_text(row: dict[str, Any]) -> str | None:
+    """ "1.36 (1.32 to 1.40), ratio" or "-13.0 (-14.8 to -11.2) per 100, difference"; None without a value."""
+    if row.get("value") is None:
+        return None
+    ratio = row["scale"] == "ratio"
+    f = lambda v: _number(v, per=row["per"], ratio=ratio)  # noqa: E731
+    unit = (
+        "ratio"
+        if ratio
+        else ("difference" if row["per"] == 1 else f"difference per {text.count(row['per'])}")
+    )
+    return f"{f(row['value'])} ({f(row['lower_ci'])} to {f(row['upper_ci'])}), {unit}"
+
+
+def summary_sentence(verdicts: dict[str, int], *, total: int, people: str) -> str:
+    """How many of the built-in inequalities the book's methods find, and what became of the rest."""
+    found = verdicts.get("found", 0)
+    rest = [
+        f"{text.count(verdicts[v])} {'is' if verdicts[v] == 1 else 'are'} {VERDICT_TEXT[v]}"
+        for v in ("chance", "too few", "missed", "wrong direction")
+        if verdicts.get(v)
+    ]
+    unknown = total - sum(verdicts.values())
+    if unknown:
+        rest.append(f"{text.count(unknown)} {'has' if unknown == 1 else 'have'} no published estimate")
+    head = (
+        f"The book's methods find {text.count(found)} of the {text.count(total)} inequalities built into "
+        f"this synthetic population at its size ({people} people)"
+    )
+    return head + (f"; {text.join(rest)}." if rest else ".")
+
+
+class TruthCheckPage(Page):
+    """The appendix "Does the book find what was built in?"."""
+
+    slug = "truth-check"
+
+    @cached_property
+    def effects(self) -> list[dict[str, Any]]:
+        """The ``effects`` of the data's ``truth.json`` ([] without one)."""
+        path = self.config.data.truth
+        if path is None or not path.is_file():
+            return []
+        effects = json.loads(path.read_text(encoding="utf-8")).get("effects") or []
+        return [e for e in effects if isinstance(e, dict)]
+
+    @property
+    def has_effects(self) -> bool:
+        return bool(self.effects)
+
+    @cached_property
+    def exact(self) -> pl.DataFrame:
+        """Each effect estimated on this data (exact counts)."""
+        counts = [m.name for m in self.config.measures if m.type == "count"]
+        out = effect_estimates(self.people, self.effects, count_columns=counts)
+        words = pl.DataFrame(
+            {
+                "id": [e["id"] for e in self.effects],
+                "description": [str(e.get("description", "")) for e in self.effects],
+            }
+        )
+        return out.join(words, on="id", how="left", maintain_order="left")
+
+    def _publish(self, frame: pl.DataFrame, counts: list[str], *, recompute: bool) -> Published:
+        derived = [
+            c for c in ("value", "lower_ci", "upper_ci", "true_value", "expected_value") if c in frame.columns
+        ] + ["excludes_null", "contains_expected", "verdict"]
+        return self.book.publish(
+            frame,
+            counts=counts,
+            derived=derived,
+            by=["id"],
+            recompute=recompute_effects if recompute else None,
+        )
+
+    @cached_property
+    def estimates(self) -> Published:
+        """Every effect's estimate, published: proportions and event rates recomputed from the
+        rounded counts; means publish only the numbers of people (their numerators are not counts)."""
+        counted = self.exact.filter(pl.col("method") != "mean")
+        means = self.exact.filter(pl.col("method") == "mean").drop("numerator", "reference_numerator")
+        first = self._publish(counted, list(COUNTS), recompute=True)
+        if means.is_empty():
+            return first
+        # a mean is not a statistic of counts: its exact estimate and verdict stand
+        second = self._publish(means, ["denominator", "reference_denominator"], recompute=False).frame
+        order = self.exact.select("id").with_row_index("__order")
+        return first.pipe(
+            lambda f: (
+                pl.concat([f, second], how="diagonal_relaxed")
+                .join(order, on="id")
+                .sort("__order")
+                .drop("__order")
+            )
+        )
+
+    @cached_property
+    def verdicts(self) -> dict[str, int]:
+        """How many effects got each verdict (published estimates)."""
+        counts = self.estimates.frame.drop_nulls("verdict").group_by("verdict").len()
+        return dict(counts.iter_rows())
+
+    @property
+    def people_text(self) -> str:
+        """The population's size, rounded like every published count."""
+        n = self.people.select(pl.len()).collect().item()
+        base = self.config.disclosure.rounding if self.config.disclosure.enabled else 1
+        return text.count(math.floor(n / base + 0.5) * base)
+
+    def summary(self) -> str:
+        """The summary sentence, or the note that there is nothing to check."""
+        if not self.has_effects:
+            return NO_TRUTH
+        return summary_sentence(self.verdicts, total=len(self.effects), people=self.people_text)
+
+    def _labelled(self, frame: pl.DataFrame) -> pl.DataFrame:
+        rows = frame.to_dicts()
+
+        def people(r: dict[str, Any]) -> str | None:
+            if r.get("denominator") is None or r.get("reference_denominator") is None:
+                return None
+            return f"{text.count(r['denominator'])} and {text.count(r['reference_denominator'])}"
+
+        return frame.with_columns(
+            pl.Series("estimate_text", [estimate_text(r) for r in rows], dtype=pl.String),
+            pl.Series(
+                "expected_text",
+                [
+                    None
+                    if r.get("expected_value") is None
+                    else _number(r["expected_value"], per=r["per"] or 1.0, ratio=r["scale"] == "ratio")
+                    for r in rows
+                ],
+                dtype=pl.String,
+            ),
+            pl.Series("people_text", [people(r) for r in rows], dtype=pl.String),
+            pl.Series(
+                "verdict_text",
+                [None if r.get("verdict") is None else VERDICT_TEXT[r["verdict"]] for r in rows],
+                dtype=pl.String,
+            ),
+        )
+
+    def table(self) -> Any:
+        """Every effect: what was built in, the estimate, the value built in and the verdict."""
+        if not self.has_effects:
+            return None  # the summary says once that there is nothing to check
+        return self.book.table(
+            self.estimates.pipe(self._labelled),
+            id="truth-check",
+            title="Each built-in inequality: the book's estimate and the value built in",
+            columns=COLUMNS,
+            note=(
+                "People compared: in the group and in the reference group. Found: the interval excludes no "
+                "difference and contains the value built in. Not distinguishable from chance: the interval "
+                "contains no difference (1 for a ratio, 0 for a difference). Shares and rates of events are "
+                "computed from the counts as published (rounded), like every share in the book; age-standardised "
+                "rates, observed-to-expected ratios and means from the exact data."
+            ),
+        )

@@ -1,0 +1,302 @@
+"""Where to act: the gaps between groups ranked by the number of people they affect."""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property, partial
+from typing import Any
+
+import polars as pl
+
+from healthgap import text
+from healthgap.descriptive.priorities import COUNTS, priorities, recompute_priorities
+from healthgap.disclosure import Published
+from healthgap.pages.base import Page
+
+__all__ = [
+    "WhereToActPage",
+    "SECTIONS",
+    "TABLE_COLUMNS",
+    "NOTHING",
+    "NO_SECTION",
+    "NOTHING_FOUND",
+    "about",
+    "rate_text",
+    "gap_sentence",
+]
+
+#: The page's sections, in order: section (measure kind) -> heading word.
+SECTIONS: dict[str, str] = {
+    "treatment": "treatment",
+    "access": "access",
+    "experience": "experience",
+    "outcome": "outcomes",
+    "condition": "recorded conditions",
+}
+#: The one note on data without anything to compare.
+NOTHING = (
+    "This dataset has no measure that can be compared between groups with a reference group, "
+    "so this page has no priorities to rank."
+)
+#: A section without gaps.
+NO_SECTION = "No gap in {what} can be compared between groups on this dataset."
+#: No gap stands out once the number of gaps compared is allowed for.
+NOTHING_FOUND = (
+    "None of the {m} gaps compared is large enough to tell from chance once the number of gaps "
+    "compared is allowed for, so no gap is singled out here."
+)
+#: Headings of the tables.
+TABLE_COLUMNS: dict[str, str] = {
+    "measure_label": "Measure",
+    "group": "Group",
+    "rate_text": "Rate",
+    "reference_text": "Reference",
+    "people_text": "Difference in number, more (+) or fewer (-)",
+    "interval_text": "95% CI",
+    "simultaneous_text": "95% CI for all gaps together",
+}
+#: Sentences name at most this many gaps.
+TOP = 5
+
+
+def about(x: float | None, *, base: int = 5) -> str:
+    """A number of people as a sentence gives it: rounded to ``base`` below 100, to 10 below
+    1,000 and to two significant figures above ("1,234" -> "1,200"), without its sign."""
+    if x is None:
+        return text.NOT_AVAILABLE
+    v = abs(float(x))
+    step = float(base)
+    if v >= 100:
+        step = max(step, 10.0 ** (len(str(int(v))) - 2))
+    return text.count(math.floor(v / step + 0.5) * step)
+
+
+def rate_text(value: float | None, multiplier: float) -> str:
+    """A rate on its multiplier's scale: "12.3%" per 100, "45.6 per 1,000 people" otherwise."""
+    if value is None:
+        return text.NOT_AVAILABLE
+    if multiplier == 100:
+        return text.format_number(value, style="percent", dp=1)
+    return f"{text.num(value, 1)} per {text.count(multiplier)} people"
+
+
+def _signed(x: float | None, *, base: int) -> str:
+    if x is None:
+        return text.NOT_AVAILABLE
+    return ("-" if x < 0 and about(x, base=base) != "0" else "") + about(x, base=base)
+
+
+def _interval(lo: float | None, hi: float | None, *, base: int, flip: bool = False) -> str:
+    """The interval of a number; ``flip`` gives it as magnitudes of "fewer" (negated, reordered)."""
+    if flip and lo is not None and hi is not None:
+        lo, hi = -hi, -lo
+    return f"{_signed(lo, base=base)} to {_signed(hi, base=base)}"
+
+
+def gap_sentence(
+    row: dict[str, Any], *, group: str, reference: str, base: int = 5, strata: str = "age band and sex"
+) -> str:
+    """One gap as a sentence: the measure, the group, both rates and the number with its intervals.
+
+    Parameters
+    ----------
+    row : a published priorities row.
+    group, reference : how the group and the reference group are named ("the 1 (most
+        deprived) deprivation fifth").
+    base : the disclosure rounding base (numbers of people are rounded at least to it).
+    strata : what a standardised rate is standardised for ("age band and sex", "age band").
+    """
+    counted = "people" if row["counted"] == "people" else "events"
+    fewer = (row["excess"] or 0) < 0
+    more = "fewer" if fewer else "more"
+    if row["statistic"] == "standardised":
+        against = f"{rate_text(row['reference_rate'], row['multiplier'])} expected at the rates of {reference} for each {strata}"
+    else:
+        against = f"{rate_text(row['reference_rate'], row['multiplier'])} in {reference}"
+    return (
+        f"**{row['label']}**, {group}: {rate_text(row['rate'], row['multiplier'])} against {against}; "
+        f"about {about(row['excess'], base=base)} {more} {counted} than at that rate "
+        f"(95% CI {_interval(row['excess_lower'], row['excess_upper'], base=base, flip=fewer)}; "
+        f"{_interval(row['simultaneous_lower'], row['simultaneous_upper'], base=base, flip=fewer)} "
+        "allowing for all the gaps compared)."
+    )
+
+
+class WhereToActPage(Page):
+    """The "Where to act" page."""
+
+    slug = "where-to-act"
+
+    @cached_property
+    def exact(self) -> pl.DataFrame:
+        """The exact gaps (:func:`healthgap.descriptive.priorities.priorities`), without
+        comparisons against a reference group smaller than the minimum group size."""
+        settings = self.config.disclosure
+        return priorities(
+            self.people, self.config, min_reference=settings.min_group if settings.enabled else 1
+        )
+
+    @cached_property
+    def gaps(self) -> Published:
+        """Every gap, published once (counts rounded and suppressed; rates and numbers recomputed)."""
+        derived = [
+            c
+            for c in self.exact.columns
+            if self.exact.schema[c] == pl.Float64 and c not in ("multiplier", "confidence")
+        ] + ["rank", "excludes_null", "simultaneous_excludes_null"]
+        return self.book.publish(
+            self.exact,
+            counts=list(COUNTS),
+            derived=derived,
+            by=["measure", "dimension"],
+            recompute=partial(recompute_priorities),
+        )
+
+    @property
+    def has_gaps(self) -> bool:
+        """Whether anything could be compared."""
+        return not self.exact.is_empty()
+
+    @property
+    def comparisons(self) -> int:
+        """How many gaps are compared (the family of the simultaneous intervals)."""
+        return int(self.exact.item(0, "comparisons")) if self.has_gaps else 0
+
+    def _names(self, row: dict[str, Any]) -> tuple[str, str]:
+        d = self.config.dimension(row["dimension"])
+        noun = d.noun or text.group_noun(d.label)
+        return (
+            f"{noun} {text.flat(d.label_of(row['level']))}",
+            f"{noun} {text.flat(d.label_of(row['reference']))}",
+        )
+
+    def _strata(self, row: dict[str, Any]) -> str:
+        """What a standardised gap of ``row`` is standardised for."""
+        return "age band" if row["dimension"] == "sex" or not self.caps.has("sex") else "age band and sex"
+
+    @cached_property
+    def top_rows(self) -> list[dict[str, Any]]:
+        """The published gaps with the most people worse off whose simultaneous interval
+        excludes no difference (at most :data:`TOP`)."""
+        if not self.has_gaps:
+            return []
+        frame = self.gaps.frame.filter(
+            pl.col("rank").is_not_null()
+            & (pl.col("worse_off") > 0)
+            & pl.col("simultaneous_excludes_null").fill_null(False)
+            & pl.col("excess").is_not_null()
+        ).sort("rank")
+        return frame.head(TOP).to_dicts()
+
+    def method(self) -> str:
+        """How conditions and outcomes are compared (what they are standardised for)."""
+        strata = "age and sex (age alone between the sexes)" if self.caps.has("sex") else "age"
+        return (
+            f"Conditions and outcomes are compared after allowing for {strata}: a group's count is set "
+            "against the count expected if its people had the reference group's rate in each "
+            f"{'age band and sex' if self.caps.has('sex') else 'age band'}."
+        )
+
+    def intro(self) -> str:
+        """What was compared, in one sentence."""
+        if not self.has_gaps:
+            return NOTHING
+        dims = self.exact.get_column("dimension").unique(maintain_order=True).to_list()
+        nouns = text.join(
+            [self.config.dimension(d).noun or text.group_noun(self.config.dimension(d).label) for d in dims]
+        )
+        items = self.exact.get_column("measure").n_unique()
+        return (
+            f"The book compares {text.plural(items, 'measure')} between each {nouns} and its reference "
+            f"group: {text.plural(self.comparisons, 'gap')} in all."
+        )
+
+    def top(self) -> Any:
+        """The top gaps as a Markdown list of sentences (or why none is singled out)."""
+        from IPython.display import Markdown
+
+        if not self.has_gaps:
+            return Markdown(NOTHING)
+        rows = self.top_rows
+        if not rows:
+            return Markdown(NOTHING_FOUND.format(m=text.count(self.comparisons)))
+        base = self.config.disclosure.rounding if self.config.disclosure.enabled else 1
+        lines = [
+            "- " + gap_sentence(r, group=g, reference=ref, base=base, strata=self._strata(r))
+            for r in rows
+            for g, ref in [self._names(r)]
+        ]
+        return Markdown("\n".join(lines))
+
+    def _labelled(self, frame: pl.DataFrame) -> pl.DataFrame:
+        base = self.config.disclosure.rounding if self.config.disclosure.enabled else 1
+        rows = frame.to_dicts()
+        group = [text.capitalise(self._names(r)[0]) for r in rows]
+        return frame.with_columns(
+            pl.when(pl.col("counted") == "events")
+            .then(pl.col("label") + " (events)")
+            .otherwise(pl.col("label"))
+            .alias("measure_label"),
+            pl.Series("group", group, dtype=pl.String),
+            pl.Series(
+                "rate_text",
+                [None if r["rate"] is None else rate_text(r["rate"], r["multiplier"]) for r in rows],
+                dtype=pl.String,
+            ),
+            pl.Series(
+                "reference_text",
+                [
+                    None if r["reference_rate"] is None else rate_text(r["reference_rate"], r["multiplier"])
+                    for r in rows
+                ],
+                dtype=pl.String,
+            ),
+            pl.Series(
+                "people_text",
+                [None if r["excess"] is None else _signed(r["excess"], base=base) for r in rows],
+                dtype=pl.String,
+            ),
+            pl.Series(
+                "interval_text",
+                [
+                    None
+                    if r["excess"] is None
+                    else _interval(r["excess_lower"], r["excess_upper"], base=base)
+                    for r in rows
+                ],
+                dtype=pl.String,
+            ),
+            pl.Series(
+                "simultaneous_text",
+                [
+                    None
+                    if r["excess"] is None
+                    else _interval(r["simultaneous_lower"], r["simultaneous_upper"], base=base)
+                    for r in rows
+                ],
+                dtype=pl.String,
+            ),
+        )
+
+    def section_table(self, section: str) -> Any:
+        """The gaps of one section (a measure kind), most people worse off first; or one plain note."""
+        from IPython.display import Markdown
+
+        what = SECTIONS.get(section, section)
+        if not self.has_gaps:
+            return None  # the page says once that nothing can be compared
+        part = self.gaps.where(pl.col("section") == section)
+        if part.frame.is_empty():
+            return Markdown(NO_SECTION.format(what=what))
+        shown = part.pipe(self._labelled)
+        return self.book.table(
+            shown,
+            id=f"gaps-{section}",
+            title=f"Gaps in {what} between groups and their reference group",
+            columns=TABLE_COLUMNS,
+            note=(
+                "Difference: people (events, for measures marked so) more (+) or fewer (-) in the group than "
+                "at the reference group's rate, rounded; most people worse off first. The last interval holds "
+                "for all the gaps compared together."
+            ),
+        )

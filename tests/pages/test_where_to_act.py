@@ -1,0 +1,180 @@
+"""The "Where to act" page: the ranked gaps, their sentences and tables, on small frames."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import polars as pl
+import pytest
+
+from healthgap.pages.where_to_act import (
+    NOTHING,
+    NOTHING_FOUND,
+    WhereToActPage,
+    about,
+    gap_sentence,
+    rate_text,
+)
+from tests.conftest import build_people
+from tests.pages.conftest import html_of
+
+
+def _unequal(n: int = 3000) -> pl.DataFrame:
+    """People whose statin prescribing is much lower in the most deprived fifth."""
+    people = build_people(n, seed=3)
+    rng = np.random.default_rng(5)
+    deprived = people.get_column("imd_decile").to_numpy() <= 2
+    statin = np.where(deprived, rng.random(n) < 0.05, rng.random(n) < 0.6)
+    chd = rng.random(n) < 0.5  # half are eligible
+    return people.with_columns(pl.Series("statin", statin), pl.Series("chd", chd))
+
+
+def _bare() -> pl.DataFrame:
+    """People with the equity dimensions and no measure at all."""
+    return build_people(60).select("person_id", "age", "sex", "ethnicity", "imd_decile", "locality")
+
+
+def test_about_rounds_like_the_tables() -> None:
+    assert about(1234) == "1,200"
+    assert about(87) == "85"
+    assert about(345) == "350"
+    assert about(-12) == "10"
+    assert about(3, base=5) == "5"
+    assert about(None) == "not available"
+
+
+def test_rate_text_per_multiplier() -> None:
+    assert rate_text(12.345, 100) == "12.3%"
+    assert rate_text(45.61, 1000) == "45.6 per 1,000 people"
+
+
+def _row(**over):
+    row = {
+        "label": "Statin",
+        "counted": "people",
+        "statistic": "proportion",
+        "rate": 60.0,
+        "reference_rate": 70.0,
+        "multiplier": 100.0,
+        "excess": -1234.0,
+        "excess_lower": -1500.0,
+        "excess_upper": -1000.0,
+        "simultaneous_lower": -1700.0,
+        "simultaneous_upper": -800.0,
+        "comparisons": 40,
+    }
+    row.update(over)
+    return row
+
+
+def test_gap_sentence_fewer_gives_magnitudes() -> None:
+    s = gap_sentence(_row(), group="deprivation fifth 1", reference="deprivation fifth 5")
+    assert s == (
+        "**Statin**, deprivation fifth 1: 60.0% against 70.0% in deprivation fifth 5; about 1,200 fewer "
+        "people than at that rate (95% CI 1,000 to 1,500; 800 to 1,700 allowing for all the gaps compared)."
+    )
+
+
+def test_gap_sentence_standardised_more_events() -> None:
+    s = gap_sentence(
+        _row(
+            statistic="standardised",
+            counted="events",
+            excess=56.0,
+            excess_lower=20.0,
+            excess_upper=90.0,
+            simultaneous_lower=-3.0,
+            simultaneous_upper=120.0,
+            multiplier=1000.0,
+        ),
+        group="sex male",
+        reference="sex female",
+        strata="age band",
+    )
+    assert "expected at the rates of sex female for each age band;" in s
+    assert "about 55 more events" in s and "(95% CI 20 to 90; -5 to 120 allowing" in s
+
+
+def test_present_top_sentences_follow_published_numbers(page_of) -> None:
+    page = page_of(WhereToActPage, _unequal())
+    assert page.has_gaps and page.comparisons == page.exact.get_column("excess").is_not_null().sum()
+    assert page.exact.get_column("reference_denominator").min() >= 50
+    rows = page.top_rows
+    assert rows, "the statin gap in the most deprived fifth is large enough to be found"
+    first = rows[0]
+    assert (first["measure"], first["dimension"], first["level"]) == ("statin", "imd_quintile", "1")
+    published = page.gaps.frame.filter(
+        (pl.col("measure") == "statin") & (pl.col("dimension") == "imd_quintile") & (pl.col("level") == "1")
+    ).row(0, named=True)
+    # the sentence's numbers are the published (rounded-count) ones, recomputed from the counts
+    assert published["numerator"] % 5 == 0 and published["denominator"] % 5 == 0
+    expected = published["numerator"] - published["denominator"] * (
+        published["reference_numerator"] / published["reference_denominator"]
+    )
+    assert published["excess"] == pytest.approx(expected)
+    top = html_of(page.top())
+    assert f"about {about(expected)} fewer people" in top
+    assert "deprivation fifth 1, most deprived" in top and "deprivation fifth 5, least deprived" in top
+    assert "allowing for all the gaps compared" in top
+    assert page.intro().endswith(f"{page.comparisons} gaps in all.")
+
+
+def test_inline_values_never_empty(page_of) -> None:
+    for people in (_unequal(600), _bare()):
+        page = page_of(WhereToActPage, people, target=False)
+        for value in (page.intro(), page.method(), html_of(page.top())):
+            assert isinstance(value, str) and value.strip()
+
+
+def test_absent_data_gives_one_plain_note(page_of) -> None:
+    page = page_of(WhereToActPage, _bare(), target=False)
+    assert not page.has_gaps
+    assert page.intro() == NOTHING and html_of(page.top()) == NOTHING
+    assert page.section_table("access") is None
+
+
+def test_section_tables(page_of) -> None:
+    page = page_of(WhereToActPage, _unequal(600))
+    markup = html_of(page.section_table("treatment"))
+    assert 'id="gaps-treatment"' in markup and "Gaps in treatment" in markup
+    assert (page.book.downloads / "where-to-act" / "gaps-treatment.csv").is_file()
+    assert (
+        html_of(page.section_table("nothing-here"))
+        == "No gap in nothing-here can be compared between groups on this dataset."
+    )
+
+
+def test_no_gap_found_says_so(page_of) -> None:
+    page = page_of(WhereToActPage, build_people(200))
+    if page.top_rows:  # pragma: no cover - random data with a chance gap
+        pytest.skip("a chance gap was found")
+    assert html_of(page.top()) == NOTHING_FOUND.format(m=page.comparisons)
+
+
+def test_suppressed_rows_publish_no_number(page_of) -> None:
+    page = page_of(WhereToActPage, _unequal(600), disclosure={"suppress_below": 11, "rounding": 10})
+    frame = page.gaps.frame
+    hidden = frame.filter(pl.col("suppressed"))
+    assert hidden.height > 0
+    assert hidden.get_column("excess").null_count() == hidden.height
+    assert hidden.get_column("rank").null_count() == hidden.height
+    shown = (
+        set(map(tuple, pl.DataFrame(page.top_rows).select("measure", "level").rows()))
+        if page.top_rows
+        else set()
+    )
+    assert not shown & set(map(tuple, hidden.select("measure", "level").rows()))
+    # no number of people in a sentence is finer than the rounding
+    for n in re.findall(r"about ([\d,]+)", html_of(page.top())):
+        assert int(n.replace(",", "")) % 10 == 0
+
+
+def test_words_come_from_the_config(page_of) -> None:
+    page = page_of(
+        WhereToActPage,
+        _unequal(600).drop("imd_decile").with_columns(pl.col("locality").alias("region")),
+        equity={"dimensions": [{"name": "region", "label": "Region", "noun": "region"}]},
+    )
+    intro = page.intro()
+    assert "region" in intro and "deprivation" not in intro.lower()
