@@ -100,3 +100,73 @@ def test_shap_values_are_attached_to_their_features(fitted):
         means = np.bincount(codes, weights=s) / np.maximum(np.bincount(codes), 1)
         eta2 = 1 - np.sum((s - means[codes]) ** 2) / np.sum((s - s.mean()) ** 2)
         assert eta2 > 0.5, (name, eta2)
+
+
+def test_equal_opportunity_thresholds_equalise_rates_at_capacity():
+    from healthgap.fairness._mitigation_split import equal_opportunity_thresholds
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    codes = rng.integers(0, 3, n)
+    y = rng.random(n) < np.array([0.02, 0.05, 0.1])[codes]
+    score = rng.random(n) + 0.8 * y + 0.2 * codes
+    cuts, rate = equal_opportunity_thresholds(score, y, codes, 3, fraction=0.05)
+    flagged = score >= cuts[codes]
+    tprs = [flagged[(codes == g) & y].mean() for g in range(3)]
+    cases = [int(((codes == g) & y).sum()) for g in range(3)]
+    for t, c in zip(tprs, cases, strict=True):
+        assert abs(t - rate) <= 1 / c + 1e-12  # equal to within one case of each group
+    assert 0.05 - 0.002 <= flagged.mean() <= 0.05  # the capacity, not more
+
+
+def test_mitigation_at_capacity_fits_on_validation_and_counts_on_evaluation(fitted):
+    from healthgap.config import DEFAULT_DIMENSIONS
+    from healthgap.fairness._mitigation_split import mitigate_at_capacity
+
+    dims = [DEFAULT_DIMENSIONS["sex"]]
+    out = mitigate_at_capacity(fitted, dimension="sex", dimensions=dims, n_boot=100)
+    n_test = fitted.X_test.shape[0]
+    assert out.validation + out.evaluation == n_test
+    over = out.overall.filter(pl.col("strategy") == "unmitigated").row(0, named=True)
+    assert over["n"] == out.evaluation
+    # the unmitigated counts, independently: the evaluation half is the seeded stratified split
+    from sklearn.model_selection import train_test_split
+
+    _, ev = train_test_split(
+        np.arange(n_test), test_size=0.5, stratify=fitted.y_test, random_state=fitted.settings.seed
+    )
+    flag = fitted.risk_test["boosted"][ev] >= fitted.threshold("boosted")
+    assert over["flagged"] == int(flag.sum()) and over["found"] == int((flag & fitted.y_test[ev]).sum())
+    gap = out.gap.filter(pl.col("strategy") == "unmitigated").row(0, named=True)
+    rates = out.by_group.filter(pl.col("strategy") == "unmitigated")["tpr"].to_list()
+    assert gap["gap"] == pytest.approx(rates[0] - rates[-1]) and gap["change"] == 0
+    mitigated = out.overall.filter(pl.col("strategy") == "equal_opportunity").row(0, named=True)
+    assert mitigated["share_flagged"] <= fitted.settings.top_fraction + 0.01  # judged at capacity
+
+
+def test_gap_decomposition_explains_the_observed_gap(fitted):
+    from healthgap.config import DEFAULT_DIMENSIONS
+    from healthgap.fairness._decomposition import explain_gap
+
+    dims = [DEFAULT_DIMENSIONS["sex"]]
+    out = explain_gap(fitted, dimensions=dims, gap_dimension="sex", n_boot=100)
+    assert out.sample == fitted.X_test.shape[0]  # the whole test set
+    assert (out.first, out.last) == ("Female", "Male")
+    q = fitted.groups_test["sex"].to_numpy()
+    first, last = q == "female", q == "male"
+    assert fitted.y_test[first].any() and fitted.y_test[last].any()
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    y, p = fitted.y_test.astype(float), fitted.risk_test["boosted"]
+    rows = {r["component"]: r for r in out.gap.iter_rows(named=True)}
+    assert rows["observed"]["log_odds"] == pytest.approx(logit(y[first].mean()) - logit(y[last].mean()))
+    assert rows["inputs"]["log_odds"] == pytest.approx(logit(p[first].mean()) - logit(p[last].mean()))
+    assert rows["left"]["log_odds"] == pytest.approx(
+        rows["observed"]["log_odds"] - rows["inputs"]["log_odds"]
+    )
+    assert rows["observed"]["risk"] == pytest.approx(y[first].mean() - y[last].mean())
+    # feature contributions add up to the gap in mean predicted log-odds
+    raw = fitted.models["boosted"].decision_function(fitted.X_test)
+    contrib = out.contributions
+    total = contrib.filter(pl.col("feature") == "(total)")["value"][0]
+    assert total == pytest.approx(raw[first].mean() - raw[last].mean(), abs=1e-9)
+    assert contrib.filter(pl.col("feature") != "(total)")["value"].sum() == pytest.approx(total, abs=1e-9)
