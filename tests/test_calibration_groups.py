@@ -155,3 +155,33 @@ def test_perfect_risk_reference_counts_and_gaps(fitted):
     assert gap["gap_reference"] == pytest.approx(rates[g][1] - rates[r][1])
     assert gap["added"] == pytest.approx(gap["gap_model"] - gap["gap_reference"])
     assert gap["added_lower"] <= gap["added"] <= gap["added_upper"]
+
+
+def test_true_risk_is_the_generators_rate_on_the_test_rows(fitted):
+    """Independently: the generator's own log-rate function on the test rows (found again by the
+    seeded, stratified split), as 1 - exp(-rate)."""
+    from sklearn.model_selection import train_test_split
+
+    from healthgap import data
+    from healthgap.contract import CONDITIONS, TREATMENTS
+    from healthgap.models._features import target_vector
+    from healthgap.synth._care import log_rate
+
+    result, truth, config = fitted
+    people = data.load(config).collect()
+    y = target_vector(people, result.target)
+    _, test = train_test_split(
+        np.arange(people.height), test_size=config.model.test_size, stratify=y, random_state=config.model.seed
+    )
+    rows = people[np.sort(test)]
+    person = {
+        "age": rows["age"].to_numpy(),
+        "female": (rows["sex"] == "female").to_numpy(),
+        "step": 5.0 - rows["imd_quintile"].cast(pl.Float64).to_numpy(),
+    }
+    true = {
+        c: rows[f"true_{c}"].fill_null(False).to_numpy() for c in CONDITIONS if f"true_{c}" in rows.columns
+    }
+    treat = {t: rows[t].fill_null(False).to_numpy() for t in TREATMENTS}
+    expected = -np.expm1(-np.exp(log_rate(truth["outcomes"][result.target], person, true, treat)))
+    assert np.allclose(true_risk(result, truth), expected, rtol=1e-12, atol=0)
