@@ -44,6 +44,14 @@ COMPONENTS: dict[str, str] = {
 NO_DIMENSION = "explain_gap: dimension {name!r} is not in the data or has fewer than two groups."
 
 
+def _shap(result: ModelResult, X: np.ndarray) -> np.ndarray:
+    """SHAP values (log-odds) of the gradient-boosted model, as :func:`healthgap.explain.shap_values`
+    (not imported: ``explain`` imports ``fairness``)."""
+    import shap
+
+    return np.asarray(shap.TreeExplainer(result.models["boosted"]).shap_values(X), dtype=np.float64)
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
         return np.log(p) - np.log1p(-p)
@@ -112,14 +120,16 @@ def explain_gap(
        Resour 1973;8:436-55; Oaxaca R. Int Econ Rev 1973;14:693-709 (explained and unexplained parts).
     .. [2] Lundberg SM, et al. Nature Machine Intelligence 2020;2:56-67 (TreeExplainer).
     """
-    from healthgap.explain import sample_rows, shap_values
-
     seed = result.settings.seed if seed is None else seed
     n_test = result.X_test.shape[0]
     size = n_test if sample is None else min(n_test, max(sample, MIN_SAMPLE))
-    rows = np.arange(n_test) if size == n_test else sample_rows(n_test, size=size, seed=seed)
+    rows = (
+        np.arange(n_test)
+        if size == n_test
+        else np.sort(np.random.default_rng(seed).choice(n_test, size=size, replace=False))
+    )
     X = result.X_test[rows]
-    S = shap_values(result, X)[0] if shap is None else np.asarray(shap, dtype=np.float64)
+    S = _shap(result, X) if shap is None else np.asarray(shap, dtype=np.float64)
     p = result.risk_test["boosted"][rows]
     y = np.asarray(result.y_test, bool)[rows].astype(np.float64)
     frame = result.groups_test[rows]
