@@ -558,11 +558,6 @@ def test_pages_pass_axe_fit_the_screen_and_draw_charts_offline(site, browser, tm
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="page content (issue 10): the default book's fairness chapter has 4 empty inline values "
-    "(page.skipped_text(), page.gap_sentence(... 'tpr') x3); remove this mark when they read as sentences",
-)
 def test_site_has_no_empty_inline_values(site):
     """A normal render stops on these (Quarto would print their code); the site fixture only records them."""
     if os.environ.get("HEALTHGAP_TEST_SITE") or not _real_book_available():

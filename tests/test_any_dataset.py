@@ -32,8 +32,7 @@ see:
     checked there.
 
 Every rule is demonstrated on a small hand-made page that it fails on (the fast tests at the
-end). The example books that still fail are marked ``xfail(strict=True)`` naming issue 10:
-remove a mark when the pages are adapted and the book passes.
+end). Every example book passes (issue 10); a page that breaks the rules fails the test.
 """
 
 from __future__ import annotations
@@ -740,17 +739,6 @@ def scan_book(config_path: Path, rendered: Rendered) -> list[Finding]:
 
 # --- the example books --------------------------------------------------------------------------
 
-ISSUE = "issue 10 (any dataset, any condition): pages not yet adapted to this dataset"
-#: Example books that fail the scan today, with what fails (remove an entry when its book passes).
-FAILING: dict[str, str] = {
-    "other_trust": "recorded-disease keeps a Locality section without localities",
-    "cohort": "index, population, fairness, explanations and model-card fail to render (no ethnicity "
-    "column; a declared condition); other pages speak of deprivation, ethnic groups, practices, "
-    "admissions and figures not shown",
-    "no_deprivation": "most pages speak of deprivation outside skip notes; skip notes say prescribing "
-    "and ethnicity columns are missing; references to figures not shown",
-}
-
 
 def _example(kind: str, tmp: Path) -> Path:
     from healthgap.examples import write_example
@@ -777,15 +765,7 @@ BOOKS = ("default", "other_trust", "cohort", "no_deprivation")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=f"{ISSUE}: {FAILING[n]}"))
-        if n in FAILING
-        else n
-        for n in BOOKS
-    ],
-)
+@pytest.mark.parametrize("name", BOOKS)
 def test_every_page_holds_only_true_sentences(name, books):
     config, rendered = books[name]()
     findings = scan_book(config, rendered)

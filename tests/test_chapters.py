@@ -186,7 +186,7 @@ def test_nothing_published_is_disclosive(site_fixture, request):
 def test_other_trust_skips_sections_without_error(other_site):
     access = text_of(other_site / "chapters" / "access-treatment.html")
     assert "skipped because the dataset has no columns saying who truly has each condition" in access
-    assert "skipped because the dataset has no waiting time column" in access
+    assert "skipped because the dataset has no access or experience measures" in access
     index = text_of(other_site / "index.html")
     assert "Another NHS Trust (example)" in index
     geography = text_of(other_site / "chapters" / "geography.html")
@@ -304,7 +304,7 @@ def test_other_trust_text_describes_only_what_its_data_have(other_site):
     assert "days to first outpatient" not in population.lower()  # the column does not exist here
     assert "The only column with missing values is ethnic group" in population
     disease = text_of(other_site / "chapters" / "recorded-disease.html")
-    assert "shows recorded disease for each GP practice as a chart of equal-sized tiles" in disease
+    assert "Locality This section is skipped because the dataset has no locality column." in disease
     assert "small areas" not in disease
     geography = text_of(other_site / "chapters" / "geography.html")
     assert "small urban areas" not in geography and "1,500" not in geography
@@ -424,7 +424,7 @@ def test_text_says_only_what_each_dataset_can_show(default_site, other_site):
     # access: no social gradient asserted for a skipped section; one note for under-diagnosis
     other, default = page(other_site, "access-treatment"), page(default_site, "access-treatment")
     assert "social gradient" not in other and "Missed appointments are often read" not in other
-    assert "Missed appointments are often read as patients' choices" in default
+    assert "Missed appointments are often read as patients" in default
     assert "does not include true disease status" not in other and "true_<condition>" not in other
     assert other.count("under-diagnosis can") == 1  # said once, in the skip note
     assert "we can measure under-diagnosis directly" in default

@@ -89,11 +89,11 @@ def test_waits_from_the_values_table(aggs: Aggregates, people: pl.DataFrame, def
         .agg(
             pl.col("value").repeat_by(pl.col(PEOPLE)).explode().median().round(0).alias("median_days"),
             pl.col(PEOPLE).filter(pl.col("value") > 126).sum().alias("over_18_weeks"),
-            pl.col(PEOPLE).sum().alias("seen"),
+            pl.col(PEOPLE).sum().alias("recorded"),
         )
         .sort("imd_quintile")
     )
-    want = exact.select(pl.col("level").alias("imd_quintile"), "median_days", "over_18_weeks", "seen")
+    want = exact.select(pl.col("level").alias("imd_quintile"), "median_days", "over_18_weeks", "recorded")
     assert days.rows() == want.rows()
 
 

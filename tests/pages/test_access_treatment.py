@@ -191,7 +191,7 @@ def test_missing_sentence_present_absent_and_suppressed():
     )  # fmt: skip
     assert missing_sentence(frame, most=7) == (
         "Not every value is recorded: of the 3,000 people, 35 have no value of systolic blood pressure and "
-        "between 1 and 7 of days to first outpatient appointment. Each share and rate on this page is of "
+        "some (a number withheld to protect confidentiality) of days to first outpatient appointment. Each share and rate on this page is of "
         "the people with a value."
     )
     none = frame.with_columns(pl.lit(0, dtype=pl.Int64).alias("missing"))
@@ -210,7 +210,9 @@ def test_missing_text_counts_each_measure_the_page_uses_rounded(page_of):
     )
     text = page_of(AccessTreatmentPage, people).missing_text
     assert text.startswith("Not every value is recorded: of the 2,000 people, ")
-    assert "between 1 and 7 have no value of coronary heart disease" in text  # suppressed
+    assert (
+        "some (a number withheld to protect confidentiality) have no value of coronary heart disease" in text
+    )  # suppressed
     assert "35 of systolic blood pressure" in text  # 33 rounded to 5, as in the tables
     assert "days to first outpatient appointment" in text  # empty unless referred
     full = build_people(2000).drop("days_to_first_outpatient")
@@ -389,7 +391,7 @@ def test_people_left_out_for_a_missing_numerator_are_counted(page_of):
     )
     assert page_of(AccessTreatmentPage, build_people(300)).excluded_text == ""
     assert excluded_sentence("Statin", "statin", None, most=7) == (
-        "For statin, between 1 and 7 people it applies to have no recorded statin and are left out."
+        "For statin, some people (a number withheld to protect confidentiality) it applies to have no recorded statin and are left out."
     )
     assert excluded_sentence("Statin", "statin", 1, most=7).endswith(
         "1 person it applies to has no recorded statin and is left out."

@@ -191,9 +191,14 @@ def describe_indicators(shown: Sequence[Indicator]) -> str:
     return f"{lead} only the people it applies to and, among them, those who meet it: {listed}."
 
 
+#: A suppressed count in a sentence: the same words whether it is small or protects a small one.
+WITHHELD = "some (a number withheld to protect confidentiality)"
+WITHHELD_PEOPLE = "some people (a number withheld to protect confidentiality)"
+
+
 def _people(n: int | None, *, most: int) -> str:
-    if n is None:
-        return f"between 1 and {most} people"
+    if n is None:  # suppressed, primary or secondary: one wording for both (disclosure rule 7)
+        return WITHHELD_PEOPLE
     return f"{count(n)} {'person' if n == 1 else 'people'}"
 
 
@@ -213,7 +218,7 @@ def missing_sentence(published: pl.DataFrame, *, most: int) -> str:
     parts = []
     for i, r in enumerate(gaps.iter_rows(named=True)):
         n = r["missing"]
-        who = f"between 1 and {most}" if n is None else count(n)
+        who = WITHHELD if n is None else count(n)
         verb = ("has" if n == 1 else "have") if i == 0 else ""
         parts.append(
             " ".join(w for w in (who, verb, "no value of" if i == 0 else "of", lower_first(r["label"])) if w)
