@@ -217,8 +217,19 @@ def test_suppressed_effect_has_no_estimate(page_of) -> None:
     frame = page.estimates.frame
     hidden = frame.filter(pl.col("id") == "tiny").row(0, named=True)
     assert hidden["value"] is None and hidden["verdict"] is None
-    assert "1 has no published estimate" in page.summary()
+    assert (
+        "1 cannot be judged at this size (no published estimate, or no built-in value in a population this small)"
+        in page.summary()
+    )
     assert page.summary().startswith("The book's methods find")
+
+
+def test_an_effect_without_a_built_in_value_has_no_verdict() -> None:
+    """At 5,000 people a truth entry can have no value (a compared group with nobody in it)."""
+    people = _people().with_columns((pl.col("imd_decile") + 1).floordiv(2).alias("imd_quintile"))
+    row = effect_estimates(people, [_effect(true_value=None, expected_value=None)]).row(0, named=True)
+    assert row["value"] is not None and row["true_value"] is None
+    assert row["verdict"] is None  # not "missed": there is nothing to compare with
 
 
 def test_recompute_follows_rounded_counts() -> None:
@@ -237,7 +248,8 @@ def test_words() -> None:
     assert summary_sentence({"found": 1, "chance": 2, "missed": 1}, total=5, people="100") == (
         "The book's methods find 1 of the 5 inequalities built into this synthetic population at its size "
         "(100 people); 2 are not distinguishable from chance at this size, 1 is missed (the interval excludes "
-        "the value built in) and 1 has no published estimate."
+        "the value built in) and 1 cannot be judged at this size (no published estimate, or no built-in value "
+        "in a population this small)."
     )
     row = {"value": 1.3613, "lower_ci": 1.32, "upper_ci": 1.403, "scale": "ratio", "per": 100.0}
     assert estimate_text(row) == "1.36 (1.32 to 1.40), ratio"

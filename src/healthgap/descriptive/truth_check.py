@@ -225,8 +225,9 @@ def effect_estimates(
                 "value": found.get("value"),
                 "lower_ci": found.get("lower_ci"),
                 "upper_ci": found.get("upper_ci"),
-                "true_value": float(entry["true_value"]),
-                "expected_value": float(entry["expected_value"]),
+                # null where the population gives the effect no value (a group with nobody in it)
+                "true_value": _number(entry.get("true_value")),
+                "expected_value": _number(entry.get("expected_value")),
             }
         )
     schema_out = {
@@ -238,6 +239,11 @@ def effect_estimates(
     }
     frame = pl.DataFrame(rows, schema=schema_out)
     return recompute_effects(frame, confidence=confidence)
+
+
+def _number(value: Any) -> float | None:
+    """A truth value as a float, None when the truth has none."""
+    return None if value is None else float(value)
 
 
 def recompute_effects(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl.DataFrame:
@@ -315,7 +321,7 @@ def recompute_effects(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl.Da
             (lo.is_null() | hi.is_null()) & (pl.col("method") == "dsr") & pl.col("numerator").is_not_null()
         )
         .then(pl.lit("too few"))
-        .when(lo.is_null() | hi.is_null())
+        .when(lo.is_null() | hi.is_null() | exp.is_null())
         .then(None)
         .when(~excludes)
         .then(pl.lit("chance"))

@@ -78,7 +78,10 @@ def summary_sentence(verdicts: dict[str, int], *, total: int, people: str) -> st
     ]
     unknown = total - sum(verdicts.values())
     if unknown:
-        rest.append(f"{text.count(unknown)} {'has' if unknown == 1 else 'have'} no published estimate")
+        rest.append(
+            f"{text.count(unknown)} cannot be judged at this size (no published estimate, or no built-in "
+            "value in a population this small)"
+        )
     head = (
         f"The book's methods find {text.count(found)} of the {text.count(total)} inequalities built into "
         f"this synthetic population at its size ({people} people)"
