@@ -633,3 +633,99 @@ def test_protection_follows_the_disclosure_settings(page_of):
         protection_text(off)
         == "Disclosure control is switched off for this report, so it must not be published"
     )
+
+
+# -- a recorded gradient set against the true one ---------------------------------------------------
+
+
+def truthful(**values) -> Finding:
+    """Finding 1 with the true prevalence (a flat recorded gradient, a real true one)."""
+    base = {
+        "true_most": 23.63,
+        "true_least": 17.36,
+        "true_ratio": 1.361,
+        "true_rr_lower": 1.321,
+        "true_rr_upper": 1.403,
+        "true_clear": True,
+        "understated": True,
+        "under_recorded": True,
+    }
+    return gap(**(base | values))
+
+
+def test_a_flat_recorded_gradient_beside_a_real_one_is_under_recording():
+    text = prevalence_gap_text(truthful())
+    assert text == (
+        "After allowing for differences in age, recorded hypertension was 13.0% in the most deprived "
+        "fifth of the population and 13.1% in the least deprived fifth: no clear difference "
+        "(rate ratio 0.99, 95% CI 0.96 to 1.03). Counting everyone who truly has it (the data holds true "
+        "disease status), it was 23.6% and 17.4% (rate ratio 1.36, 95% CI 1.32 to 1.40): the recorded "
+        "figures hide a real difference, because hypertension goes unrecorded more often in the most "
+        "deprived areas (see Under-diagnosis below)."
+    )
+    # a clear recorded gap smaller than the true one understates it
+    clear = prevalence_gap_text(
+        truthful(clear=True, gap=1.2, most=14.3, ratio=1.09, rr_lower=1.04, rr_upper=1.13)
+    )
+    assert ": the recorded figures understate the real difference, because" in clear
+    # without the under-diagnosis finding to show why, no "because"
+    assert prevalence_gap_text(truthful(under_recorded=False)).endswith(
+        ": the recorded figures hide a real difference."
+    )
+    # a true gradient no steeper than the recorded one is given, not read as under-recording
+    same = prevalence_gap_text(truthful(understated=False))
+    assert same.endswith("it was 23.6% and 17.4% (rate ratio 1.36, 95% CI 1.32 to 1.40).")
+    assert "hide" not in same and "unrecorded" not in same
+    # without truth, nothing about it
+    assert "truly" not in prevalence_gap_text(gap())
+
+
+def _with_truth(n: int = 20000, *, recorded_deprived: float = 0.45) -> pl.DataFrame:
+    """True hypertension 35% in the two most deprived deciles, 20% elsewhere; recorded for
+    ``recorded_deprived`` of the truly affected there and 80% elsewhere (so recorded about 16% in both)."""
+    import numpy as np
+
+    people = build_people(n, seed=7)
+    rng = np.random.default_rng(8)
+    deprived = people.get_column("imd_decile").to_numpy() <= 2
+    truly = rng.random(n) < np.where(deprived, 0.35, 0.2)
+    recorded = truly & (rng.random(n) < np.where(deprived, recorded_deprived, 0.8))
+    return people.with_columns(pl.Series("true_hypertension", truly), pl.Series("hypertension", recorded))
+
+
+def test_page_reads_the_true_prevalence_from_its_published_tables(page_of):
+    from healthgap.descriptive.prevalence import prevalence
+
+    page = page_of(WelcomePage, _with_truth())
+    v = page.headlines.prevalence_gap.values
+    # independently: the recorded prevalence table of the true status, published the same way
+    frame = page.book.frame.with_columns(pl.col("true_hypertension").alias("hypertension"))
+    table = prevalence(frame, page.config, conditions=["hypertension"], dimensions=["imd_quintile"])
+    published = page.book.publish(
+        table, counts=["events", "population"], recompute=page_tables_recompute(page, "prevalence")
+    ).frame
+    one = published.filter(pl.col("level") == "1").row(0, named=True)
+    five = published.filter(pl.col("level") == "5").row(0, named=True)
+    assert v["true_most"] == pytest.approx(one["value"]) and v["true_least"] == pytest.approx(five["value"])
+    assert v["true_rr_lower"] == pytest.approx(one["rr_lower"])
+    # crude check of the construction: about 35% against 20%
+    assert 28 < v["true_most"] < 42 and 15 < v["true_least"] < 25
+    assert v["true_clear"] and not v["clear"] and v["understated"] and v["under_recorded"]
+    text = page.headlines.prevalence_gap.text
+    assert f"it was {v['true_most']:.1f}% and {v['true_least']:.1f}%" in text
+    assert "the recorded figures hide a real difference, because hypertension goes unrecorded" in text
+
+
+def test_even_recording_is_not_called_under_recording(page_of):
+    """Recorded as often everywhere: the recorded gradient follows the true one; no 'hide'."""
+    page = page_of(WelcomePage, _with_truth(recorded_deprived=0.8))
+    v = page.headlines.prevalence_gap.values
+    assert v["true_clear"] and v["clear"] and not v["understated"]
+    assert "hide" not in page.headlines.prevalence_gap.text
+    assert "understate" not in page.headlines.prevalence_gap.text
+
+
+def page_tables_recompute(page: WelcomePage, name: str):
+    from healthgap.descriptive.headlines import headline_tables
+
+    return headline_tables(page.people, page.config).recompute(name)

@@ -21,7 +21,9 @@ women). The slope index uses the first ordered dimension with a disadvantaged
 end and enough levels (:data:`MIN_GRADIENT_LEVELS`). The findings:
 
 1. ``prevalence_gap`` - age-standardised recorded prevalence of hypertension
-   (or the first condition) in the two groups.
+   (or the first condition) in the two groups; with true status, its true
+   prevalence too (``true_prevalence``), so that a recorded gradient flatter
+   than the true one is read as under-recording, not as equal disease.
 2. ``slope`` - the slope index of inequality for coronary heart disease (or the
    next condition) across the ordered dimension.
 3. ``underdiagnosis`` - the share of people who truly have hypertension (or the
@@ -43,6 +45,7 @@ from typing import Any, Generic, TypeVar
 import polars as pl
 
 from healthgap.config import Config, Dimension, Indicator
+from healthgap.contract import TRUTH_PREFIX
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, level_expr, measure_names
 from healthgap.descriptive.prevalence import MIN_GRADIENT_LEVELS
 
@@ -97,6 +100,7 @@ NO_EXPECTED = "no expected"
 #: The count columns of each kind of table.
 _COUNTS: dict[str, tuple[str, ...]] = {
     "prevalence": ("events", "population"),
+    "true_prevalence": ("events", "population"),
     DETECTION: ("recorded", "affected"),
     OBSERVED_EXPECTED: ("observed", "population"),
     "treatment": ("treated", "eligible"),
@@ -163,7 +167,8 @@ class HeadlineTables:
     absent : the indicator's optional columns the data lack (counted as false).
     outcome : the outcome of finding 5.
     seed : random seed of the slope index's simulated interval.
-    tables : exact aggregates by name (``prevalence``, ``access``, ``treatment``,
+    tables : exact aggregates by name (``prevalence``, ``true_prevalence`` (the first
+        condition's true status, where the data has it), ``access``, ``treatment``,
         ``outcome_pair``); only the non-empty ones.
     """
 
@@ -193,6 +198,7 @@ class HeadlineTables:
 
         recomputes: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
             "prevalence": partial(recompute_rates, multiplier=100),
+            "true_prevalence": partial(recompute_rates, multiplier=100),
             DETECTION: partial(recompute_shares, numerator="recorded", denominator="affected"),
             OBSERVED_EXPECTED: partial(
                 recompute_ratios, events="observed", population="expected", multiplier=1
@@ -294,6 +300,20 @@ def _outcome_pair(
     return dsr_ratio_rows(rates, measure=outcome, level=levels[0], reference=levels[1])
 
 
+def _true_prevalence(lf: pl.LazyFrame, config: Config, condition: str, dimension: Dimension) -> pl.DataFrame:
+    """The condition's true prevalence by ``dimension``, standardised as the recorded one is:
+    :func:`~healthgap.descriptive.prevalence.prevalence` of the true status, among the people
+    with a recorded status (the recorded prevalence's population)."""
+    from healthgap.descriptive.prevalence import prevalence
+
+    truly = (
+        pl.when(pl.col(condition).is_not_null())
+        .then(pl.col(f"{TRUTH_PREFIX}{condition}").fill_null(False))
+        .alias(condition)
+    )
+    return prevalence(lf.with_columns(truly), config, conditions=[condition], dimensions=[dimension.name])
+
+
 def headline_tables(people: pl.LazyFrame | pl.DataFrame, config: Config) -> HeadlineTables:
     """The exact aggregates behind the five findings (publish each before :func:`headline_numbers`).
 
@@ -336,6 +356,8 @@ def headline_tables(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Head
     if wanted:
         names = list(dict.fromkeys([dim.name, *([grad.name] if grad else [])]))
         tables["prevalence"] = prevalence(lf, config, conditions=wanted, dimensions=names)
+    if first is not None and f"{TRUTH_PREFIX}{first}" in present:
+        tables["true_prevalence"] = _true_prevalence(lf, config, first, dim)
     access = first
     measure = None
     if access is not None:
@@ -395,7 +417,38 @@ def _about(t: HeadlineTables) -> dict[str, Any]:
     return {"dimension": t.dimension, "most_level": t.most, "least_level": t.least}
 
 
-def _prevalence_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Finding:
+def _ratio_of(a: dict[str, Any], b: dict[str, Any], *, by_ratio: bool) -> tuple[float | None, bool]:
+    """The ratio of two published rates and whether they clearly differ: the rate ratio's
+    interval excludes 1 (``by_ratio``), else the two intervals do not overlap."""
+    ratio = a["value"] / b["value"] if b["value"] else None
+    lo, hi = a.get("rr_lower"), a.get("rr_upper")
+    if by_ratio and lo is not None and hi is not None:
+        return ratio, bool(lo > 1 or hi < 1)
+    return ratio, bool(a["lower_ci"] > b["upper_ci"] or a["upper_ci"] < b["lower_ci"])
+
+
+def _truth_of(t: HeadlineTables, published: pl.DataFrame | None, *, by_ratio: bool) -> dict[str, Any]:
+    """The true prevalence's values of finding 1 (empty without truth or when a group is suppressed)."""
+    if published is None or t.first is None or t.most is None or t.least is None:
+        return {}
+    pair = _pair(published, t.most, t.least, measure=t.first)
+    if pair is None:
+        return {}
+    a, b = pair
+    ratio, clear = _ratio_of(a, b, by_ratio=by_ratio and a.get("rr_lower") is not None)
+    return {
+        "true_most": a["value"],
+        "true_least": b["value"],
+        "true_ratio": ratio,
+        "true_rr_lower": a.get("rr_lower"),
+        "true_rr_upper": a.get("rr_upper"),
+        "true_clear": clear,
+    }
+
+
+def _prevalence_gap(
+    t: HeadlineTables, published: pl.DataFrame | None, truth: pl.DataFrame | None = None
+) -> Finding:
     key = "prevalence_gap"
     if t.first is None or t.most is None or t.least is None or t.dimension is None:
         return _unavailable(key, NO_CONDITIONS, **_about(t))
@@ -405,14 +458,23 @@ def _prevalence_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Findin
         return _unavailable(key, TOO_FEW, condition=t.first, **_about(t))
     a, b = pair
     gap = a["value"] - b["value"]
-    ratio = a["value"] / b["value"] if b["value"] else None
     lo, hi = a.get("rr_lower"), a.get("rr_upper")
     by_ratio = t.least == t.dimension.reference and lo is not None and hi is not None
     # a real difference: the rate ratio's interval excludes 1 (else the two intervals do not overlap)
-    if lo is not None and hi is not None and by_ratio:
-        clear = bool(lo > 1 or hi < 1)
-    else:
-        clear = bool(a["lower_ci"] > b["upper_ci"] or a["upper_ci"] < b["lower_ci"])
+    ratio, clear = _ratio_of(a, b, by_ratio=by_ratio)
+    true = _truth_of(t, truth, by_ratio=by_ratio)
+    # the recorded gradient understates the true one: the true rate ratio clearly differs from 1
+    # and the recorded one's interval lies wholly on the near side of the true one's
+    understated = bool(
+        true
+        and true["true_clear"]
+        and by_ratio
+        and true["true_rr_lower"] is not None
+        and (
+            (true["true_ratio"] > 1 and hi < true["true_rr_lower"])
+            or (true["true_ratio"] < 1 and lo > true["true_rr_upper"])
+        )
+    )
     return Finding(
         key,
         {
@@ -425,6 +487,8 @@ def _prevalence_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Findin
             "by_ratio": by_ratio,
             "rr_lower": lo,
             "rr_upper": hi,
+            **true,
+            "understated": understated,
             **_about(t),
         },
     )
@@ -476,14 +540,26 @@ def _underdiagnosis(t: HeadlineTables, published: pl.DataFrame | None) -> Findin
         "measure": t.access_measure,
         **_about(t),
     }
-    if t.access_measure == OBSERVED_EXPECTED:
-        values |= {
-            "most_lower": a["lower_ci"],
-            "most_upper": a["upper_ci"],
-            "least_lower": b["lower_ci"],
-            "least_upper": b["upper_ci"],
-        }
+    values |= {
+        "most_lower": a["lower_ci"],
+        "most_upper": a["upper_ci"],
+        "least_lower": b["lower_ci"],
+        "least_upper": b["upper_ci"],
+    }
     return Finding(key, values)
+
+
+def _under_recorded(finding: Finding) -> bool:
+    """Whether the under-diagnosis finding shows the condition clearly less often recorded among
+    the truly affected in the more disadvantaged group (detection intervals not overlapping)."""
+    v = finding.values
+    return bool(
+        finding.available
+        and v.get("measure") == DETECTION
+        and v.get("most_upper") is not None
+        and v.get("least_lower") is not None
+        and v["most_upper"] < v["least_lower"]
+    )
 
 
 def _treatment_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Finding:
@@ -544,10 +620,15 @@ def headline_numbers(tables: HeadlineTables, published: Mapping[str, pl.DataFram
         ``least_level``: ``prevalence_gap`` -- ``condition``, ``most``, ``least``
         (DSR, %), ``gap``, ``ratio``, ``clear`` (the rate ratio's interval, or else
         the two intervals, exclude no difference), ``by_ratio``, ``rr_lower``,
-        ``rr_upper``; ``slope`` -- ``dimension`` (the gradient's), ``condition``,
+        ``rr_upper``, with truth ``true_most``, ``true_least``, ``true_ratio``,
+        ``true_rr_lower``, ``true_rr_upper``, ``true_clear`` (the true prevalence, the same
+        way), ``understated`` (the true ratio clearly differs from 1 and the recorded
+        one's interval lies wholly nearer 1 than the true one's) and, when understated,
+        ``under_recorded`` (the under-diagnosis finding shows the condition clearly less
+        often recorded in the first group); ``slope`` -- ``dimension`` (the gradient's), ``condition``,
         ``sii``, ``sii_lower``, ``sii_upper``, ``rii``; ``underdiagnosis`` --
-        ``condition``, ``measure``, ``most``, ``least``, ``gap`` (and ``most_lower``
-        ... ``least_upper`` for observed/expected); ``treatment_gap`` --
+        ``condition``, ``measure``, ``most``, ``least``, ``gap``, ``most_lower``
+        ... ``least_upper``; ``treatment_gap`` --
         ``indicator``, ``absent`` (its optional columns the data lack), ``most``,
         ``least`` (%), ``gap`` (least minus most);
         ``outcome_ratio`` -- ``outcome``, ``ratio``, ``lower``, ``upper``.
@@ -566,10 +647,17 @@ def headline_numbers(tables: HeadlineTables, published: Mapping[str, pl.DataFram
             _unavailable("treatment_gap", NO_DIMENSION),
             _unavailable("outcome_ratio", NO_DIMENSION),
         )
+    prevalence_gap = _prevalence_gap(tables, published.get("prevalence"), published.get("true_prevalence"))
+    underdiagnosis = _underdiagnosis(tables, published.get("access"))
+    if prevalence_gap.available and prevalence_gap.values.get("understated"):
+        prevalence_gap = Finding(
+            prevalence_gap.key,
+            {**prevalence_gap.values, "under_recorded": _under_recorded(underdiagnosis)},
+        )
     return Headlines(
-        _prevalence_gap(tables, published.get("prevalence")),
+        prevalence_gap,
         slope,
-        _underdiagnosis(tables, published.get("access")),
+        underdiagnosis,
         _treatment_gap(tables, published.get("treatment")),
         _outcome_ratio(tables, published.get("outcome_pair")),
     )

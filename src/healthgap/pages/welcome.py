@@ -73,6 +73,9 @@ __all__ = [
     "TITLES",
     "OUTCOME_TITLES",
     "WHY",
+    "TRUE_PREVALENCE",
+    "UNDERSTATED",
+    "UNDER_RECORDED",
     "SUBJECTS",
     "LACKING",
 ]
@@ -117,6 +120,18 @@ STATIN = "statin"
 _NA = "{what} cannot be reported: {why}."
 #: Said after a comparison whose interval includes no difference.
 _CHANCE = "; the difference could be due to chance."
+#: The true prevalence beside the recorded one (data with true disease status).
+TRUE_PREVALENCE = (
+    " Counting everyone who truly has it (the data holds true disease status), it was {most}% and "
+    "{least}% (rate ratio {ratio}, {ci})"
+)
+#: A recorded gradient flatter than the true one: what it means.
+UNDERSTATED = {
+    False: ": the recorded figures hide a real difference",
+    True: ": the recorded figures understate the real difference",
+}
+#: ... and why, when the under-diagnosis finding shows it (its title names it).
+UNDER_RECORDED = ", because {name} goes unrecorded more often {where} (see {title} below)."
 _NEITHER_DIFFERS = " Neither differs clearly from what age and sex would predict."
 _NO_TRUTH = (
     " Without data on true disease status this cannot separate more disease from better or worse diagnosis."
@@ -326,12 +341,37 @@ def prevalence_gap_text(finding: Finding, config: Config | None = None) -> str:
     if v["clear"]:
         more = "higher" if v["gap"] > 0 else "lower"
         times = f" ({num(ratio, 2)} times the rate)." if ratio else "."
-        return f"{start}: {num(abs(v['gap']), 1)} percentage points {more}{times}"
+        return f"{start}: {num(abs(v['gap']), 1)} percentage points {more}{times}" + _truth_text(
+            finding, config
+        )
     if v["by_ratio"] and ratio:
         why = f" (rate ratio {num(ratio, 2)}, {interval(v['rr_lower'], v['rr_upper'])})."
     else:
         why = " (their 95% confidence intervals overlap)."
-    return f"{start}: no clear difference{why}"
+    return f"{start}: no clear difference{why}" + _truth_text(finding, config)
+
+
+def _truth_text(finding: Finding, config: Config | None) -> str:
+    """The true prevalence beside the recorded one, and what a flatter recorded gradient means
+    ("" without true status)."""
+    v = finding.values
+    if v.get("true_most") is None:
+        return ""
+    text = TRUE_PREVALENCE.format(
+        most=num(v["true_most"], 1),
+        least=num(v["true_least"], 1),
+        ratio=num(v["true_ratio"], 2),
+        ci=interval(v["true_rr_lower"], v["true_rr_upper"]),
+    )
+    if not v.get("understated"):
+        return text + "."
+    text += UNDERSTATED[bool(v["clear"])]
+    if not v.get("under_recorded"):
+        return text + "."
+    a, _ = _names(v)
+    where = "in the most deprived areas" if _deprivation(v) else _in(a)
+    name = lower_first(_label(config, v["condition"]))
+    return text + UNDER_RECORDED.format(name=name, where=where, title=TITLES["underdiagnosis"])
 
 
 def slope_text(finding: Finding, config: Config | None = None) -> str:
