@@ -380,7 +380,7 @@ def test_page_findings_come_from_its_published_tables(page_of):
     assert worded.treatment_gap.values["most"] == pytest.approx(100 * row["treated"] / row["eligible"])
     statin = worded.treatment_gap.values
     assert statin["gap"] == pytest.approx(statin["least"] - statin["most"])  # the gap is least minus most
-    assert f"(a gap of {abs(statin['gap']):.1f} percentage points)" in worded.treatment_gap.text
+    assert f"(a gap of {abs(statin['gap']):.1f} percentage points, 95% CI " in worded.treatment_gap.text
 
 
 def test_slope_is_the_recorded_disease_pages_index(page_of):
@@ -729,3 +729,82 @@ def page_tables_recompute(page: WelcomePage, name: str):
     from healthgap.descriptive.headlines import headline_tables
 
     return headline_tables(page.people, page.config).recompute(name)
+
+
+# -- intervals and numbers of people ------------------------------------------------------------
+
+
+def _wilson(x: float, n: float) -> tuple[float, float]:
+    from scipy.stats import norm
+
+    z = norm.ppf(0.975)
+    centre = (x + z * z / 2) / (n + z * z)
+    half = z * (x * (n - x) / n + z * z / 4) ** 0.5 / (n + z * z)
+    return centre - half, centre + half
+
+
+def _newcombe(x1: float, n1: float, x2: float, n2: float) -> tuple[float, float]:
+    """Newcombe (1998) method 10 for p2 - p1, from the Wilson limits (proportions)."""
+    p1, p2 = x1 / n1, x2 / n2
+    (l1, u1), (l2, u2) = _wilson(x1, n1), _wilson(x2, n2)
+    d = p2 - p1
+    return d - ((p2 - l2) ** 2 + (u1 - p1) ** 2) ** 0.5, d + ((u2 - p2) ** 2 + (p1 - l1) ** 2) ** 0.5
+
+
+def test_treatment_and_detection_gaps_have_intervals_and_numbers_of_people(page_of):
+    page = page_of(WelcomePage, _with_truth())
+    tables = page_tables(page)
+    treatment = page.book.publish(tables["treatment"], counts=["treated", "eligible"]).frame
+    one = treatment.filter(pl.col("level") == "1").row(0, named=True)
+    five = treatment.filter(pl.col("level") == "5").row(0, named=True)
+    lo, hi = _newcombe(one["treated"], one["eligible"], five["treated"], five["eligible"])
+    t = page.headlines.treatment_gap.values
+    assert t["gap_lower"] == pytest.approx(100 * lo) and t["gap_upper"] == pytest.approx(100 * hi)
+    assert t["people"] == pytest.approx(
+        one["eligible"] * (five["treated"] / five["eligible"] - one["treated"] / one["eligible"])
+    )
+    assert t["people_lower"] == pytest.approx(one["eligible"] * lo)
+    text = page.headlines.treatment_gap.text
+    assert f"95% CI {100 * lo:.1f} to {100 * hi:.1f}" in text
+    assert "At the rate in the least deprived fifth, about" in text
+
+    access = page.book.publish(tables["access"], counts=["recorded", "affected"]).frame
+    one = access.filter(pl.col("level") == "1").row(0, named=True)
+    five = access.filter(pl.col("level") == "5").row(0, named=True)
+    lo, hi = _newcombe(one["recorded"], one["affected"], five["recorded"], five["affected"])
+    d = page.headlines.underdiagnosis.values
+    # detection 45% against 80% by construction: the gap is most minus least, its interval flipped
+    assert d["gap_lower"] == pytest.approx(-100 * hi) and d["gap_upper"] == pytest.approx(-100 * lo)
+    assert d["people"] == pytest.approx(
+        one["affected"] * (five["recorded"] / five["affected"] - one["recorded"] / one["affected"])
+    )
+    assert d["people"] > 0 and d["people_lower"] == pytest.approx(one["affected"] * lo)
+    text = page.headlines.underdiagnosis.text
+    assert f"95% CI {100 * lo:.1f} to {100 * hi:.1f}): the condition goes unrecorded more often" in text
+    assert "more people in the most deprived fifth would be on a register (95% CI" in text
+
+
+def test_a_gap_whose_interval_includes_none_could_be_chance():
+    f = Finding(
+        "treatment_gap",
+        {
+            "indicator": STATIN,
+            "most": 73.0,
+            "least": 70.0,
+            "gap": -3.0,
+            "gap_lower": -7.0,
+            "gap_upper": 1.0,
+            "absent": (),
+            "people": -40.0,
+            "people_lower": -90.0,
+            "people_upper": 12.0,
+            **ALONG_SEX,
+        },
+    )
+    text = treatment_gap_text(f)
+    assert (
+        "(a gap of 3.0 percentage points, 95% CI -1.0 to 7.0); the difference could be due to chance." in text
+    )
+    assert text.endswith(
+        "At the rate among women, about 40 fewer men would be prescribed one (95% CI -10 to 90)."
+    )

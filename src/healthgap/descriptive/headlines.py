@@ -546,6 +546,17 @@ def _underdiagnosis(t: HeadlineTables, published: pl.DataFrame | None) -> Findin
         "least_lower": b["lower_ci"],
         "least_upper": b["upper_ci"],
     }
+    if t.access_measure == DETECTION:
+        lower, upper = _difference_interval(a, b)
+        affected = a.get("affected")
+        values |= {
+            "gap_lower": None if lower is None else -upper,  # type: ignore[operator]
+            "gap_upper": None if upper is None else -lower,  # type: ignore[operator]
+            "affected": affected,
+            "people": None if affected is None else affected * (b["value"] - a["value"]) / 100,
+            "people_lower": None if affected is None or lower is None else affected * lower / 100,
+            "people_upper": None if affected is None or upper is None else affected * upper / 100,
+        }
     return Finding(key, values)
 
 
@@ -562,6 +573,17 @@ def _under_recorded(finding: Finding) -> bool:
     )
 
 
+def _difference_interval(a: dict[str, Any], b: dict[str, Any]) -> tuple[float | None, float | None]:
+    """Newcombe's hybrid score interval (method 10) of ``b``'s share minus ``a``'s, in percentage
+    points, from the two published shares and their Wilson limits (%)."""
+    if any(r.get(c) is None for r in (a, b) for c in ("lower_ci", "upper_ci")):
+        return None, None
+    d = b["value"] - a["value"]
+    lower = d - ((b["value"] - b["lower_ci"]) ** 2 + (a["upper_ci"] - a["value"]) ** 2) ** 0.5
+    upper = d + ((b["upper_ci"] - b["value"]) ** 2 + (a["value"] - a["lower_ci"]) ** 2) ** 0.5
+    return lower, upper
+
+
 def _treatment_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Finding:
     key = "treatment_gap"
     if t.indicator is None or t.most is None or t.least is None:
@@ -570,6 +592,9 @@ def _treatment_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Finding
     if pair is None:
         return _unavailable(key, TOO_FEW, indicator=t.indicator, **_about(t))
     a, b = pair
+    lower, upper = _difference_interval(a, b)
+    eligible = a.get("eligible")
+    people = None if eligible is None else eligible * (b["value"] - a["value"]) / 100
     return Finding(
         key,
         {
@@ -578,6 +603,12 @@ def _treatment_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Finding
             "most": a["value"],
             "least": b["value"],
             "gap": b["value"] - a["value"],
+            "gap_lower": lower,
+            "gap_upper": upper,
+            "eligible": eligible,
+            "people": people,
+            "people_lower": None if eligible is None or lower is None else eligible * lower / 100,
+            "people_upper": None if eligible is None or upper is None else eligible * upper / 100,
             **_about(t),
         },
     )
@@ -628,9 +659,15 @@ def headline_numbers(tables: HeadlineTables, published: Mapping[str, pl.DataFram
         often recorded in the first group); ``slope`` -- ``dimension`` (the gradient's), ``condition``,
         ``sii``, ``sii_lower``, ``sii_upper``, ``rii``; ``underdiagnosis`` --
         ``condition``, ``measure``, ``most``, ``least``, ``gap``, ``most_lower``
-        ... ``least_upper``; ``treatment_gap`` --
+        ... ``least_upper``, and for detection ``gap_lower``, ``gap_upper`` (Newcombe's
+        interval of most minus least), ``affected`` (the first group's published truly
+        affected), ``people`` (how many more of them would be recorded at the second
+        group's rate), ``people_lower``, ``people_upper``; ``treatment_gap`` --
         ``indicator``, ``absent`` (its optional columns the data lack), ``most``,
-        ``least`` (%), ``gap`` (least minus most);
+        ``least`` (%), ``gap`` (least minus most), ``gap_lower``, ``gap_upper`` (Newcombe's
+        interval of the gap), ``eligible`` (the first group's published denominator),
+        ``people`` (how many more of them would be treated at the second group's rate:
+        eligible x gap), ``people_lower``, ``people_upper``;
         ``outcome_ratio`` -- ``outcome``, ``ratio``, ``lower``, ``upper``.
 
     References

@@ -418,10 +418,17 @@ def underdiagnosis_text(finding: Finding, config: Config | None = None) -> str:
     a, b = _names(v)
     if v["measure"] != OBSERVED_EXPECTED:
         worse = "in the most deprived areas" if _deprivation(v) else _in(a)
+        ci = f" (a gap of {num(abs(v['gap']), 1)} percentage points{_gap_ci(v)})" if _gap_ci(v) else ""
+        clear = v.get("gap_upper") is not None and v["gap_upper"] < 0
         return (
             f"Of the people who truly have {name}, {num(v['most'], 0)}% {_in(a)} are on "
-            f"a GP register, against {num(v['least'], 0)}% {_in(b)}"
-            + (f": the condition goes unrecorded more often {worse}." if v["most"] < v["least"] else ".")
+            f"a GP register, against {num(v['least'], 0)}% {_in(b)}{ci}"
+            + (
+                f": the condition goes unrecorded more often {worse}."
+                if (clear if ci else v["most"] < v["least"])
+                else "."
+            )
+            + _people_text(v, b, "be on a register", config)
         )
     neither = not _differs(v["most_lower"], v["most_upper"]) and not _differs(
         v["least_lower"], v["least_upper"]
@@ -441,21 +448,55 @@ def treatment_gap_text(finding: Finding, config: Config | None = None) -> str:
     v = finding.values
     a, b = _names(v)
     indicator = v.get("indicator")
-    gap = f"(a gap of {num(abs(v['gap']), 1)} percentage points)."
+    unclear = v.get("gap_lower") is not None and v["gap_lower"] <= 0 <= v["gap_upper"]
+    gap = f"(a gap of {num(abs(v['gap']), 1)} percentage points{_gap_ci(v)})" + (_CHANCE if unclear else ".")
+    statin = indicator is None or indicator.name == STATIN
     if indicator is not None and indicator.name != STATIN:
-        return (
+        text = (
             f"{capitalise(indicator.label)} was {num(v['most'], 0)}% {_in(a)}, against "
             f"{num(v['least'], 0)}% {_in(b)} {gap}"
         )
-    text = (
-        f"Among people who should be offered a statin, {num(v['most'], 0)}% {_in(a)} "
-        f"were prescribed one, against {num(v['least'], 0)}% {_in(b)} {gap}"
-    )
+    else:
+        text = (
+            f"Among people who should be offered a statin, {num(v['most'], 0)}% {_in(a)} "
+            f"were prescribed one, against {num(v['least'], 0)}% {_in(b)} {gap}"
+        )
+    text += _people_text(v, b, "be prescribed one" if statin else "meet it", config)
+    if not statin:
+        return text
     absent = set(v.get("absent") or ())
     if absent and indicator is not None:
         used = [lower_first(_label(config, c)) for c in indicator.optional if c not in absent]
         text += f" Eligibility was judged from recorded {join(used)} only, the conditions this dataset has."
     return text
+
+
+def _gap_ci(v: dict[str, Any]) -> str:
+    """ ", 95% CI 11.3 to 14.9": the interval of a gap given as its size (flipped when the gap is
+    negative), in percentage points ("" without one)."""
+    lo, hi = v.get("gap_lower"), v.get("gap_upper")
+    if lo is None or hi is None:
+        return ""
+    if v["gap"] < 0:
+        lo, hi = -hi, -lo
+    return f", {interval(lo, hi, dp=1)}"
+
+
+def _people_text(v: dict[str, Any], b: str, verb: str, config: Config | None = None) -> str:
+    """ " At the rate of <b>, about 1,100 more people in <a> would <verb> (95% CI 1,000 to 1,200)."
+    ("" without the number; numbers as the "Where to act" page rounds them)."""
+    from healthgap.pages.where_to_act import about, number_interval
+
+    n, lo, hi = v.get("people"), v.get("people_lower"), v.get("people_upper")
+    base = config.disclosure.rounding if config is not None and config.disclosure.enabled else 5
+    if n is None or lo is None or hi is None or about(n, base=base) == "0":
+        return ""
+    a, _ = _names(v)
+    more = "more" if n > 0 else "fewer"
+    return (
+        f" At the rate {_in(b)}, about {about(n, base=base)} {more} {_people(a)} would {verb} "
+        f"(95% CI {number_interval(lo, hi, base=base, flip=n < 0)})."
+    )
 
 
 def outcome_ratio_text(finding: Finding, config: Config | None = None) -> str:

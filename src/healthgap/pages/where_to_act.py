@@ -24,6 +24,7 @@ __all__ = [
     "rate_text",
     "gap_sentence",
     "LEFT_OUT",
+    "number_interval",
 ]
 
 #: The page's sections, in order: section (measure kind) -> heading word.
@@ -93,7 +94,7 @@ def _signed(x: float | None, *, base: int) -> str:
     return ("-" if x < 0 and about(x, base=base) != "0" else "") + about(x, base=base)
 
 
-def _interval(lo: float | None, hi: float | None, *, base: int, flip: bool = False) -> str:
+def number_interval(lo: float | None, hi: float | None, *, base: int, flip: bool = False) -> str:
     """The interval of a number; ``flip`` gives it as magnitudes of "fewer" (negated, reordered)."""
     if flip and lo is not None and hi is not None:
         lo, hi = -hi, -lo
@@ -123,8 +124,8 @@ def gap_sentence(
     return (
         f"**{row['label']}**, {group}: {rate_text(row['rate'], row['multiplier'])} against {against}; "
         f"about {about(row['excess'], base=base)} {more} {counted} than at that rate "
-        f"(95% CI {_interval(row['excess_lower'], row['excess_upper'], base=base, flip=fewer)}; "
-        f"{_interval(row['simultaneous_lower'], row['simultaneous_upper'], base=base, flip=fewer)} "
+        f"(95% CI {number_interval(row['excess_lower'], row['excess_upper'], base=base, flip=fewer)}; "
+        f"{number_interval(row['simultaneous_lower'], row['simultaneous_upper'], base=base, flip=fewer)} "
         "allowing for all the gaps compared)."
     )
 
@@ -283,7 +284,7 @@ class WhereToActPage(Page):
                 [
                     None
                     if r["excess"] is None
-                    else _interval(r["excess_lower"], r["excess_upper"], base=base)
+                    else number_interval(r["excess_lower"], r["excess_upper"], base=base)
                     for r in rows
                 ],
                 dtype=pl.String,
@@ -293,7 +294,7 @@ class WhereToActPage(Page):
                 [
                     None
                     if r["excess"] is None
-                    else _interval(r["simultaneous_lower"], r["simultaneous_upper"], base=base)
+                    else number_interval(r["simultaneous_lower"], r["simultaneous_upper"], base=base)
                     for r in rows
                 ],
                 dtype=pl.String,
