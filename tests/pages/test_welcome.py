@@ -78,12 +78,22 @@ def test_prevalence_gap_says_no_clear_difference_with_the_ratio_interval():
 
 
 def test_prevalence_gap_reports_a_clear_gap_either_way():
-    higher = prevalence_gap_text(gap(most=20.0, least=10.0, gap=10.0, ratio=2.0, clear=True))
-    assert higher.endswith(
-        "10.0% in the least deprived fifth: 10.0 percentage points higher (2.00 times the rate)."
+    higher = prevalence_gap_text(
+        gap(most=20.0, least=10.0, gap=10.0, ratio=2.0, clear=True, rr_lower=1.8, rr_upper=2.2)
     )
-    lower = prevalence_gap_text(gap(most=8.0, least=10.0, gap=-2.0, ratio=0.8, clear=True))
-    assert ": 2.0 percentage points lower (0.80 times the rate)." in lower
+    assert higher.endswith(
+        "10.0% in the least deprived fifth: 10.0 percentage points higher (2.00 times the rate, "
+        "95% CI 1.80 to 2.20)."
+    )
+    lower = prevalence_gap_text(
+        gap(most=8.0, least=10.0, gap=-2.0, ratio=0.8, clear=True, rr_lower=0.7, rr_upper=0.9)
+    )
+    assert ": 2.0 percentage points lower (0.80 times the rate, 95% CI 0.70 to 0.90)." in lower
+    # without a rate ratio against the reference, no interval to give beside the ratio
+    unpaired = prevalence_gap_text(
+        gap(most=20.0, least=10.0, gap=10.0, ratio=2.0, clear=True, by_ratio=False)
+    )
+    assert unpaired.endswith("higher (2.00 times the rate).")
     assert "no clear difference" not in higher + lower
 
 

@@ -340,7 +340,12 @@ def prevalence_gap_text(finding: Finding, config: Config | None = None) -> str:
     ratio = v["ratio"]
     if v["clear"]:
         more = "higher" if v["gap"] > 0 else "lower"
-        times = f" ({num(ratio, 2)} times the rate)." if ratio else "."
+        ci = (
+            f", {interval(v['rr_lower'], v['rr_upper'])}"
+            if v["by_ratio"] and v.get("rr_lower") is not None
+            else ""
+        )
+        times = f" ({num(ratio, 2)} times the rate{ci})." if ratio else "."
         return f"{start}: {num(abs(v['gap']), 1)} percentage points {more}{times}" + _truth_text(
             finding, config
         )
