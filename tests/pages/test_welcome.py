@@ -818,3 +818,34 @@ def test_a_gap_whose_interval_includes_none_could_be_chance():
     assert text.endswith(
         "At the rate among women, about 40 fewer men would be prescribed one (95% CI -10 to 90)."
     )
+
+
+# -- no headline picks the highest or lowest of many groups ----------------------------------------
+
+
+def test_no_headline_names_the_extreme_of_many_unordered_groups(page_of):
+    """Ethnic groups (six, unordered) with "Other" admitted far more often by chance: the
+    headlines compare only pre-specified groups (the ends of an ordered dimension, or the two
+    groups of a two-group dimension), so "Other" is never a headline; the findings say why."""
+    people = build_people(3000).with_columns(
+        pl.when(pl.col("ethnicity") == "Other")
+        .then(3)
+        .otherwise(pl.col("cvd_admissions"))
+        .alias("cvd_admissions")
+    )
+    page = page_of(WelcomePage, people, equity={"dimensions": ["ethnicity", "age_band"]})
+    worded = page.headlines
+    assert not any(h.available for h in worded if h.key != "slope")
+    assert "Other" not in worded.markdown() and "Other" not in (skipped_note(worded) or "")
+    assert worded.outcome_ratio.finding.reason == NO_DIMENSION
+
+
+def test_the_headline_dimension_is_never_a_choice_among_many():
+    from healthgap.descriptive.headlines import headline_dimension
+
+    ethnicity = DEFAULT_DIMENSIONS["ethnicity"]
+    assert len(ethnicity.order) > 2 and not ethnicity.ordered
+    assert headline_dimension([ethnicity]) is None
+    assert headline_dimension([ethnicity, DEFAULT_DIMENSIONS["sex"]]) == DEFAULT_DIMENSIONS["sex"]
+    imd = DEFAULT_DIMENSIONS["imd_quintile"]
+    assert headline_dimension([ethnicity, imd]) == imd

@@ -17,7 +17,11 @@ The comparison is along the *headline dimension*: the first ordered dimension
 with a disadvantaged end (deprivation in the default book: its most against its
 least deprived fifth), else the first other dimension with two levels (the
 level that is not the reference against the reference, e.g. men against
-women). The slope index uses the first ordered dimension with a disadvantaged
+women). No headline names the highest or lowest of many groups: both groups
+compared are fixed in advance by the config, never picked from the data, so no
+allowance for multiple comparisons is needed (an unordered dimension of more
+than two groups, such as ethnic group, is never the headline dimension; the
+"Where to act" page ranks such gaps with simultaneous intervals). The slope index uses the first ordered dimension with a disadvantaged
 end and enough levels (:data:`MIN_GRADIENT_LEVELS`). The findings:
 
 1. ``prevalence_gap`` - age-standardised recorded prevalence of hypertension
