@@ -849,3 +849,42 @@ def test_the_headline_dimension_is_never_a_choice_among_many():
     assert headline_dimension([ethnicity, DEFAULT_DIMENSIONS["sex"]]) == DEFAULT_DIMENSIONS["sex"]
     imd = DEFAULT_DIMENSIONS["imd_quintile"]
     assert headline_dimension([ethnicity, imd]) == imd
+
+
+def test_outcome_gap_in_numbers_is_the_indirectly_standardised_excess(page_of):
+    """Excess admissions in the most deprived fifth over those expected at the least deprived
+    fifth's rates for each five-year age band and sex, computed here from the people."""
+    import numpy as np
+
+    people = _with_truth(8000)
+    rng = np.random.default_rng(9)
+    deprived = people.get_column("imd_decile").to_numpy() <= 2
+    people = people.with_columns(pl.Series("cvd_admissions", rng.poisson(np.where(deprived, 0.3, 0.1))))
+    page = page_of(WelcomePage, people)
+    v = page.headlines.outcome_ratio.values
+    frame = people.with_columns(
+        ((pl.col("imd_decile") + 1) // 2).alias("q"),
+        pl.col("age").clip(upper_bound=90).floordiv(5).alias("band"),
+    )
+    cells = frame.group_by("q", "band", "sex").agg(
+        pl.col("cvd_admissions").sum().alias("x"), pl.len().alias("n")
+    )
+    most, least = cells.filter(pl.col("q") == 1), cells.filter(pl.col("q") == 5)
+    joined = most.join(least, on=["band", "sex"], how="left", suffix="_ref")
+    assert joined.get_column("n_ref").null_count() == 0  # every stratum has reference people
+    expected = (joined["n"] * joined["x_ref"] / joined["n_ref"]).sum()
+    variance = (joined["n"] ** 2 * joined["x_ref"] / joined["n_ref"] ** 2).sum()
+    observed = page.book.publish(
+        pl.DataFrame({"measure": ["a"], "events": [int(most["x"].sum())]}), counts=["events"]
+    ).frame.item(0, "events")
+    assert v["excess"] == pytest.approx(observed - expected)
+    half = 1.959964 * (observed + variance) ** 0.5
+    assert v["excess_lower"] == pytest.approx(observed - expected - half, rel=1e-5)
+    text = page.headlines.outcome_ratio.text
+    from healthgap.pages.where_to_act import about
+
+    assert (
+        f"In numbers: about {about(v['excess'])} more emergency admissions for heart or circulatory disease "
+        "in the most deprived fifth than expected at the rates in the least deprived fifth for each age band "
+        "and sex (95% CI "
+    ) in text

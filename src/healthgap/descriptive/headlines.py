@@ -109,6 +109,7 @@ _COUNTS: dict[str, tuple[str, ...]] = {
     OBSERVED_EXPECTED: ("observed", "population"),
     "treatment": ("treated", "eligible"),
     "outcome_pair": ("events", "population"),
+    "outcome_excess": ("numerator", "denominator", "reference_numerator", "reference_denominator"),
 }
 
 F = TypeVar("F")
@@ -199,6 +200,7 @@ class HeadlineTables:
         """The ``recompute`` of table ``name``: its simple statistics from the counts as published (rule 8)."""
         from healthgap.descriptive.access import recompute_ratios, recompute_shares
         from healthgap.descriptive.prevalence import dsr_ratio_statistics, recompute_rates
+        from healthgap.descriptive.priorities import recompute_priorities
 
         recomputes: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
             "prevalence": partial(recompute_rates, multiplier=100),
@@ -209,6 +211,7 @@ class HeadlineTables:
             ),
             "treatment": partial(recompute_shares, numerator="treated", denominator="eligible"),
             "outcome_pair": partial(dsr_ratio_statistics, level=self.most or "", reference=self.least or ""),
+            "outcome_excess": recompute_priorities,
         }
         return recomputes[self._kind(name)]
 
@@ -318,6 +321,21 @@ def _true_prevalence(lf: pl.LazyFrame, config: Config, condition: str, dimension
     return prevalence(lf.with_columns(truly), config, conditions=[condition], dimensions=[dimension.name])
 
 
+def _outcome_excess(
+    lf: pl.LazyFrame, config: Config, outcome: str, dimension: Dimension, levels: tuple[str, str]
+) -> pl.DataFrame:
+    """The outcome's excess events in the first group over those expected at the second group's
+    rates for each age band and sex (:func:`~healthgap.descriptive.priorities.priorities`, one
+    row), or an empty frame (the second group is not the priorities' reference)."""
+    from healthgap.descriptive.priorities import priorities, reference_of
+
+    if reference_of(dimension) != levels[1]:
+        return pl.DataFrame()
+    gaps = priorities(lf, config, dimensions=[dimension.name])
+    row = gaps.filter((pl.col("measure") == outcome) & (pl.col("level") == levels[0]))
+    return row.with_columns(pl.lit(1, dtype=pl.Int64).alias("comparisons"))
+
+
 def headline_tables(people: pl.LazyFrame | pl.DataFrame, config: Config) -> HeadlineTables:
     """The exact aggregates behind the five findings (publish each before :func:`headline_numbers`).
 
@@ -376,6 +394,7 @@ def headline_tables(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Head
         tables["treatment"] = _treatment(lf, indicator, dim)
     if outcome is not None:
         tables["outcome_pair"] = _outcome_pair(lf, config, outcome, dim, (most, least))
+        tables["outcome_excess"] = _outcome_excess(lf, config, outcome, dim, (most, least))
     return HeadlineTables(
         dimension=dim,
         most=most,
@@ -618,13 +637,16 @@ def _treatment_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Finding
     )
 
 
-def _outcome_ratio(t: HeadlineTables, published: pl.DataFrame | None) -> Finding:
+def _outcome_ratio(
+    t: HeadlineTables, published: pl.DataFrame | None, excess: pl.DataFrame | None = None
+) -> Finding:
     key = "outcome_ratio"
     if t.outcome is None or t.most is None:
         return _unavailable(key, NO_OUTCOMES, **_about(t))
     rr = _rows(published).get(t.most)
     if rr is None or rr["value"] is None or rr["lower_ci"] is None:
         return _unavailable(key, TOO_FEW, outcome=t.outcome, **_about(t))
+    extra = excess.row(0, named=True) if excess is not None and excess.height == 1 else {}
     return Finding(
         key,
         {
@@ -632,6 +654,12 @@ def _outcome_ratio(t: HeadlineTables, published: pl.DataFrame | None) -> Finding
             "ratio": rr["value"],
             "lower": rr["lower_ci"],
             "upper": rr["upper_ci"],
+            "excess": extra.get("excess"),
+            "excess_lower": extra.get("excess_lower"),
+            "excess_upper": extra.get("excess_upper"),
+            "strata": "age band"
+            if t.dimension is not None and t.dimension.name == "sex"
+            else "age band and sex",
             **_about(t),
         },
     )
@@ -672,7 +700,9 @@ def headline_numbers(tables: HeadlineTables, published: Mapping[str, pl.DataFram
         interval of the gap), ``eligible`` (the first group's published denominator),
         ``people`` (how many more of them would be treated at the second group's rate:
         eligible x gap), ``people_lower``, ``people_upper``;
-        ``outcome_ratio`` -- ``outcome``, ``ratio``, ``lower``, ``upper``.
+        ``outcome_ratio`` -- ``outcome``, ``ratio``, ``lower``, ``upper``, ``excess``,
+        ``excess_lower``, ``excess_upper`` (events in the first group over those expected at
+        the second group's rates for each of ``strata``; None when not published).
 
     References
     ----------
@@ -700,5 +730,5 @@ def headline_numbers(tables: HeadlineTables, published: Mapping[str, pl.DataFram
         slope,
         underdiagnosis,
         _treatment_gap(tables, published.get("treatment")),
-        _outcome_ratio(tables, published.get("outcome_pair")),
+        _outcome_ratio(tables, published.get("outcome_pair"), published.get("outcome_excess")),
     )

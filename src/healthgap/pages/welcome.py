@@ -140,6 +140,11 @@ _OUTCOME_WHAT = {
     "cvd_admissions": "an emergency admission for heart or circulatory disease",
     "cvd_death": "death from heart or circulatory disease",
 }
+#: How the numbers of events of the CVD profile's outcomes are named (others: "events (<label>)").
+_OUTCOME_EVENTS = {
+    "cvd_admissions": "emergency admissions for heart or circulatory disease",
+    "cvd_death": "deaths from heart or circulatory disease",
+}
 _SYNTHETIC = "a synthetic population: computer-generated people whose inequalities were built in on purpose"
 _KNOWN_ANSWER = ", so that every method in the report can be checked against a known answer"
 #: How the chapter list names each area column.
@@ -515,7 +520,28 @@ def outcome_ratio_text(finding: Finding, config: Config | None = None) -> str:
     return (
         f"After allowing for age, {_people(a)} had {num(v['ratio'], 2)} times "
         f"the rate of {what} of {_people(b)} "
-        f"({interval(v['lower'], v['upper'])})" + ("." if _differs(v["lower"], v["upper"]) else _CHANCE)
+        f"({interval(v['lower'], v['upper'])})"
+        + ("." if _differs(v["lower"], v["upper"]) else _CHANCE)
+        + _excess_text(v, config)
+    )
+
+
+def _excess_text(v: dict[str, Any], config: Config | None) -> str:
+    """ " In numbers: about 260 more emergency admissions ... in <a> than expected at the rates in <b>
+    for each age band and sex (95% CI ...)." ("" without the number)."""
+    from healthgap.pages.where_to_act import about, number_interval
+
+    n, lo, hi = v.get("excess"), v.get("excess_lower"), v.get("excess_upper")
+    base = config.disclosure.rounding if config is not None and config.disclosure.enabled else 5
+    if n is None or lo is None or hi is None or about(n, base=base) == "0":
+        return ""
+    a, b = _names(v)
+    more = "more" if n > 0 else "fewer"
+    events = _OUTCOME_EVENTS.get(v["outcome"]) or f"events ({lower_first(_label(config, v['outcome']))})"
+    return (
+        f" In numbers: about {about(n, base=base)} {more} {events} {_in(a)} than expected at the rates "
+        f"{_in(b)} for each {v.get('strata') or 'age band and sex'} "
+        f"(95% CI {number_interval(lo, hi, base=base, flip=n < 0)})."
     )
 
 
