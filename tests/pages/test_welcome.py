@@ -888,3 +888,16 @@ def test_outcome_gap_in_numbers_is_the_indirectly_standardised_excess(page_of):
         "in the most deprived fifth than expected at the rates in the least deprived fifth for each age band "
         "and sex (95% CI "
     ) in text
+
+
+def test_outcome_numbers_name_what_they_count():
+    base = {"outcome": "chd_10y", "ratio": 2.04, "lower": 1.44, "upper": 2.87, **ALONG_EDUCATION}
+    numbers = {"excess": 201.0, "excess_lower": 140.0, "excess_upper": 270.0, "strata": "age band and sex"}
+    people = outcome_ratio_text(Finding("outcome_ratio", base | numbers | {"counted": "people"}))
+    assert (
+        "In numbers: about 200 more people with chd_10y in the most disadvantaged education level" in people
+    )
+    assert people.endswith("for each age band and sex (95% CI 140 to 270).")
+    events = outcome_ratio_text(Finding("outcome_ratio", base | numbers | {"counted": "events"}))
+    assert "about 200 more events (chd_10y) in" in events
+    assert "In numbers" not in outcome_ratio_text(Finding("outcome_ratio", base | {"excess": None}))

@@ -657,6 +657,7 @@ def _outcome_ratio(
             "excess": extra.get("excess"),
             "excess_lower": extra.get("excess_lower"),
             "excess_upper": extra.get("excess_upper"),
+            "counted": extra.get("counted"),
             "strata": "age band"
             if t.dimension is not None and t.dimension.name == "sex"
             else "age band and sex",
@@ -702,7 +703,8 @@ def headline_numbers(tables: HeadlineTables, published: Mapping[str, pl.DataFram
         eligible x gap), ``people_lower``, ``people_upper``;
         ``outcome_ratio`` -- ``outcome``, ``ratio``, ``lower``, ``upper``, ``excess``,
         ``excess_lower``, ``excess_upper`` (events in the first group over those expected at
-        the second group's rates for each of ``strata``; None when not published).
+        the second group's rates for each of ``strata``; None when not published), ``counted``
+        (whether the excess counts ``"events"`` or ``"people"``).
 
     References
     ----------

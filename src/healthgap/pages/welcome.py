@@ -537,7 +537,10 @@ def _excess_text(v: dict[str, Any], config: Config | None) -> str:
         return ""
     a, b = _names(v)
     more = "more" if n > 0 else "fewer"
-    events = _OUTCOME_EVENTS.get(v["outcome"]) or f"events ({lower_first(_label(config, v['outcome']))})"
+    label = lower_first(_label(config, v["outcome"]))
+    events = _OUTCOME_EVENTS.get(v["outcome"]) or (
+        f"people with {label}" if v.get("counted") == "people" else f"events ({label})"
+    )
     return (
         f" In numbers: about {about(n, base=base)} {more} {events} {_in(a)} than expected at the rates "
         f"{_in(b)} for each {v.get('strata') or 'age band and sex'} "
