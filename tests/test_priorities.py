@@ -235,3 +235,50 @@ def test_standardised_sex_dimension_drops_sex_stratum(tmp_path: Path) -> None:
     # strata: age band only. Male: 70-74 (120 people, 51 hypertension); female reference
     # has nobody aged 70-74, so the whole population's rate of that band is used (51/120)
     assert r["expected"] == pytest.approx(120 * 51 / 120)
+
+
+def test_sex_prevalence_gaps_not_ranked(tmp_path: Path) -> None:
+    config, people = _load(
+        tmp_path,
+        _people(),
+        equity={"dimensions": [{"name": "sex", "order": ["female", "male"], "reference": "female"}]},
+    )
+    out = priorities(people, config)
+    hyp = _row(out, "hypertension", "male")
+    # in the frame, with its gap, but outside the ranking
+    assert hyp["excess"] is not None and hyp["worse_off"] is not None
+    assert hyp["ranked"] is False and hyp["rank"] is None
+    # access and experience gaps by sex are ranked
+    missed = _row(out, "missed_appointments", "male")
+    assert missed["ranked"] is True and missed["rank"] is not None
+    ranked = out.filter(pl.col("rank").is_not_null())
+    assert ranked.get_column("rank").to_list() == list(range(1, ranked.height + 1))
+    # the simultaneous family still counts every gap with an estimate
+    assert hyp["comparisons"] == int(out.get_column("excess").is_not_null().sum())
+
+
+def test_sex_with_a_disadvantaged_end_is_ranked(tmp_path: Path) -> None:
+    config, people = _load(
+        tmp_path,
+        _people(),
+        equity={
+            "dimensions": [
+                {
+                    "name": "sex",
+                    "order": ["female", "male"],
+                    "reference": "female",
+                    "ordered": True,
+                    "disadvantaged": "last",
+                }
+            ]
+        },
+    )
+    hyp = _row(priorities(people, config), "hypertension", "male")
+    assert hyp["ranked"] is True and hyp["rank"] is not None
+
+
+def test_deprivation_condition_gaps_ranked(loaded) -> None:
+    config, people = loaded
+    out = priorities(people, config)
+    assert out.get_column("ranked").all()
+    assert _row(out, "hypertension", "1")["rank"] is not None

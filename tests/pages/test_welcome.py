@@ -78,12 +78,22 @@ def test_prevalence_gap_says_no_clear_difference_with_the_ratio_interval():
 
 
 def test_prevalence_gap_reports_a_clear_gap_either_way():
-    higher = prevalence_gap_text(gap(most=20.0, least=10.0, gap=10.0, ratio=2.0, clear=True))
-    assert higher.endswith(
-        "10.0% in the least deprived fifth: 10.0 percentage points higher (2.00 times the rate)."
+    higher = prevalence_gap_text(
+        gap(most=20.0, least=10.0, gap=10.0, ratio=2.0, clear=True, rr_lower=1.8, rr_upper=2.2)
     )
-    lower = prevalence_gap_text(gap(most=8.0, least=10.0, gap=-2.0, ratio=0.8, clear=True))
-    assert ": 2.0 percentage points lower (0.80 times the rate)." in lower
+    assert higher.endswith(
+        "10.0% in the least deprived fifth: 10.0 percentage points higher (2.00 times the rate, "
+        "95% CI 1.80 to 2.20)."
+    )
+    lower = prevalence_gap_text(
+        gap(most=8.0, least=10.0, gap=-2.0, ratio=0.8, clear=True, rr_lower=0.7, rr_upper=0.9)
+    )
+    assert ": 2.0 percentage points lower (0.80 times the rate, 95% CI 0.70 to 0.90)." in lower
+    # without a rate ratio against the reference, no interval to give beside the ratio
+    unpaired = prevalence_gap_text(
+        gap(most=20.0, least=10.0, gap=10.0, ratio=2.0, clear=True, by_ratio=False)
+    )
+    assert unpaired.endswith("higher (2.00 times the rate).")
     assert "no clear difference" not in higher + lower
 
 
@@ -380,7 +390,7 @@ def test_page_findings_come_from_its_published_tables(page_of):
     assert worded.treatment_gap.values["most"] == pytest.approx(100 * row["treated"] / row["eligible"])
     statin = worded.treatment_gap.values
     assert statin["gap"] == pytest.approx(statin["least"] - statin["most"])  # the gap is least minus most
-    assert f"(a gap of {abs(statin['gap']):.1f} percentage points)" in worded.treatment_gap.text
+    assert f"(a gap of {abs(statin['gap']):.1f} percentage points, 95% CI " in worded.treatment_gap.text
 
 
 def test_slope_is_the_recorded_disease_pages_index(page_of):
@@ -633,3 +643,261 @@ def test_protection_follows_the_disclosure_settings(page_of):
         protection_text(off)
         == "Disclosure control is switched off for this report, so it must not be published"
     )
+
+
+# -- a recorded gradient set against the true one ---------------------------------------------------
+
+
+def truthful(**values) -> Finding:
+    """Finding 1 with the true prevalence (a flat recorded gradient, a real true one)."""
+    base = {
+        "true_most": 23.63,
+        "true_least": 17.36,
+        "true_ratio": 1.361,
+        "true_rr_lower": 1.321,
+        "true_rr_upper": 1.403,
+        "true_clear": True,
+        "understated": True,
+        "under_recorded": True,
+    }
+    return gap(**(base | values))
+
+
+def test_a_flat_recorded_gradient_beside_a_real_one_is_under_recording():
+    text = prevalence_gap_text(truthful())
+    assert text == (
+        "After allowing for differences in age, recorded hypertension was 13.0% in the most deprived "
+        "fifth of the population and 13.1% in the least deprived fifth: no clear difference "
+        "(rate ratio 0.99, 95% CI 0.96 to 1.03). Counting everyone who truly has it (the data holds true "
+        "disease status), it was 23.6% and 17.4% (rate ratio 1.36, 95% CI 1.32 to 1.40): the recorded "
+        "figures hide a real difference, because hypertension goes unrecorded more often in the most "
+        "deprived areas (see Under-diagnosis below)."
+    )
+    # a clear recorded gap smaller than the true one understates it
+    clear = prevalence_gap_text(
+        truthful(clear=True, gap=1.2, most=14.3, ratio=1.09, rr_lower=1.04, rr_upper=1.13)
+    )
+    assert ": the recorded figures understate the real difference, because" in clear
+    # without the under-diagnosis finding to show why, no "because"
+    assert prevalence_gap_text(truthful(under_recorded=False)).endswith(
+        ": the recorded figures hide a real difference."
+    )
+    # a true gradient no steeper than the recorded one is given, not read as under-recording
+    same = prevalence_gap_text(truthful(understated=False))
+    assert same.endswith("it was 23.6% and 17.4% (rate ratio 1.36, 95% CI 1.32 to 1.40).")
+    assert "hide" not in same and "unrecorded" not in same
+    # without truth, nothing about it
+    assert "truly" not in prevalence_gap_text(gap())
+
+
+def _with_truth(n: int = 20000, *, recorded_deprived: float = 0.45) -> pl.DataFrame:
+    """True hypertension 35% in the two most deprived deciles, 20% elsewhere; recorded for
+    ``recorded_deprived`` of the truly affected there and 80% elsewhere (so recorded about 16% in both)."""
+    import numpy as np
+
+    people = build_people(n, seed=7)
+    rng = np.random.default_rng(8)
+    deprived = people.get_column("imd_decile").to_numpy() <= 2
+    truly = rng.random(n) < np.where(deprived, 0.35, 0.2)
+    recorded = truly & (rng.random(n) < np.where(deprived, recorded_deprived, 0.8))
+    return people.with_columns(pl.Series("true_hypertension", truly), pl.Series("hypertension", recorded))
+
+
+def test_page_reads_the_true_prevalence_from_its_published_tables(page_of):
+    from healthgap.descriptive.prevalence import prevalence
+
+    page = page_of(WelcomePage, _with_truth())
+    v = page.headlines.prevalence_gap.values
+    # independently: the recorded prevalence table of the true status, published the same way
+    frame = page.book.frame.with_columns(pl.col("true_hypertension").alias("hypertension"))
+    table = prevalence(frame, page.config, conditions=["hypertension"], dimensions=["imd_quintile"])
+    published = page.book.publish(
+        table, counts=["events", "population"], recompute=page_tables_recompute(page, "prevalence")
+    ).frame
+    one = published.filter(pl.col("level") == "1").row(0, named=True)
+    five = published.filter(pl.col("level") == "5").row(0, named=True)
+    assert v["true_most"] == pytest.approx(one["value"]) and v["true_least"] == pytest.approx(five["value"])
+    assert v["true_rr_lower"] == pytest.approx(one["rr_lower"])
+    # crude check of the construction: about 35% against 20%
+    assert 28 < v["true_most"] < 42 and 15 < v["true_least"] < 25
+    assert v["true_clear"] and not v["clear"] and v["understated"] and v["under_recorded"]
+    text = page.headlines.prevalence_gap.text
+    assert f"it was {v['true_most']:.1f}% and {v['true_least']:.1f}%" in text
+    assert "the recorded figures hide a real difference, because hypertension goes unrecorded" in text
+
+
+def test_even_recording_is_not_called_under_recording(page_of):
+    """Recorded as often everywhere: the recorded gradient follows the true one; no 'hide'."""
+    page = page_of(WelcomePage, _with_truth(recorded_deprived=0.8))
+    v = page.headlines.prevalence_gap.values
+    assert v["true_clear"] and v["clear"] and not v["understated"]
+    assert "hide" not in page.headlines.prevalence_gap.text
+    assert "understate" not in page.headlines.prevalence_gap.text
+
+
+def page_tables_recompute(page: WelcomePage, name: str):
+    from healthgap.descriptive.headlines import headline_tables
+
+    return headline_tables(page.people, page.config).recompute(name)
+
+
+# -- intervals and numbers of people ------------------------------------------------------------
+
+
+def _wilson(x: float, n: float) -> tuple[float, float]:
+    from scipy.stats import norm
+
+    z = norm.ppf(0.975)
+    centre = (x + z * z / 2) / (n + z * z)
+    half = z * (x * (n - x) / n + z * z / 4) ** 0.5 / (n + z * z)
+    return centre - half, centre + half
+
+
+def _newcombe(x1: float, n1: float, x2: float, n2: float) -> tuple[float, float]:
+    """Newcombe (1998) method 10 for p2 - p1, from the Wilson limits (proportions)."""
+    p1, p2 = x1 / n1, x2 / n2
+    (l1, u1), (l2, u2) = _wilson(x1, n1), _wilson(x2, n2)
+    d = p2 - p1
+    return d - ((p2 - l2) ** 2 + (u1 - p1) ** 2) ** 0.5, d + ((u2 - p2) ** 2 + (p1 - l1) ** 2) ** 0.5
+
+
+def test_treatment_and_detection_gaps_have_intervals_and_numbers_of_people(page_of):
+    page = page_of(WelcomePage, _with_truth())
+    tables = page_tables(page)
+    treatment = page.book.publish(tables["treatment"], counts=["treated", "eligible"]).frame
+    one = treatment.filter(pl.col("level") == "1").row(0, named=True)
+    five = treatment.filter(pl.col("level") == "5").row(0, named=True)
+    lo, hi = _newcombe(one["treated"], one["eligible"], five["treated"], five["eligible"])
+    t = page.headlines.treatment_gap.values
+    assert t["gap_lower"] == pytest.approx(100 * lo) and t["gap_upper"] == pytest.approx(100 * hi)
+    assert t["people"] == pytest.approx(
+        one["eligible"] * (five["treated"] / five["eligible"] - one["treated"] / one["eligible"])
+    )
+    assert t["people_lower"] == pytest.approx(one["eligible"] * lo)
+    text = page.headlines.treatment_gap.text
+    assert f"95% CI {100 * lo:.1f} to {100 * hi:.1f}" in text
+    assert "At the rate in the least deprived fifth, about" in text
+
+    access = page.book.publish(tables["access"], counts=["recorded", "affected"]).frame
+    one = access.filter(pl.col("level") == "1").row(0, named=True)
+    five = access.filter(pl.col("level") == "5").row(0, named=True)
+    lo, hi = _newcombe(one["recorded"], one["affected"], five["recorded"], five["affected"])
+    d = page.headlines.underdiagnosis.values
+    # detection 45% against 80% by construction: the gap is most minus least, its interval flipped
+    assert d["gap_lower"] == pytest.approx(-100 * hi) and d["gap_upper"] == pytest.approx(-100 * lo)
+    assert d["people"] == pytest.approx(
+        one["affected"] * (five["recorded"] / five["affected"] - one["recorded"] / one["affected"])
+    )
+    assert d["people"] > 0 and d["people_lower"] == pytest.approx(one["affected"] * lo)
+    text = page.headlines.underdiagnosis.text
+    assert f"95% CI {100 * lo:.1f} to {100 * hi:.1f}): the condition goes unrecorded more often" in text
+    assert "more people in the most deprived fifth would be on a register (95% CI" in text
+
+
+def test_a_gap_whose_interval_includes_none_could_be_chance():
+    f = Finding(
+        "treatment_gap",
+        {
+            "indicator": STATIN,
+            "most": 73.0,
+            "least": 70.0,
+            "gap": -3.0,
+            "gap_lower": -7.0,
+            "gap_upper": 1.0,
+            "absent": (),
+            "people": -40.0,
+            "people_lower": -90.0,
+            "people_upper": 12.0,
+            **ALONG_SEX,
+        },
+    )
+    text = treatment_gap_text(f)
+    assert (
+        "(a gap of 3.0 percentage points, 95% CI -1.0 to 7.0); the difference could be due to chance." in text
+    )
+    assert text.endswith(
+        "At the rate among women, about 40 fewer men would be prescribed one (95% CI -10 to 90)."
+    )
+
+
+# -- no headline picks the highest or lowest of many groups ----------------------------------------
+
+
+def test_no_headline_names_the_extreme_of_many_unordered_groups(page_of):
+    """Ethnic groups (six, unordered) with "Other" admitted far more often by chance: the
+    headlines compare only pre-specified groups (the ends of an ordered dimension, or the two
+    groups of a two-group dimension), so "Other" is never a headline; the findings say why."""
+    people = build_people(3000).with_columns(
+        pl.when(pl.col("ethnicity") == "Other")
+        .then(3)
+        .otherwise(pl.col("cvd_admissions"))
+        .alias("cvd_admissions")
+    )
+    page = page_of(WelcomePage, people, equity={"dimensions": ["ethnicity", "age_band"]})
+    worded = page.headlines
+    assert not any(h.available for h in worded if h.key != "slope")
+    assert "Other" not in worded.markdown() and "Other" not in (skipped_note(worded) or "")
+    assert worded.outcome_ratio.finding.reason == NO_DIMENSION
+
+
+def test_the_headline_dimension_is_never_a_choice_among_many():
+    from healthgap.descriptive.headlines import headline_dimension
+
+    ethnicity = DEFAULT_DIMENSIONS["ethnicity"]
+    assert len(ethnicity.order) > 2 and not ethnicity.ordered
+    assert headline_dimension([ethnicity]) is None
+    assert headline_dimension([ethnicity, DEFAULT_DIMENSIONS["sex"]]) == DEFAULT_DIMENSIONS["sex"]
+    imd = DEFAULT_DIMENSIONS["imd_quintile"]
+    assert headline_dimension([ethnicity, imd]) == imd
+
+
+def test_outcome_gap_in_numbers_is_the_indirectly_standardised_excess(page_of):
+    """Excess admissions in the most deprived fifth over those expected at the least deprived
+    fifth's rates for each five-year age band and sex, computed here from the people."""
+    import numpy as np
+
+    people = _with_truth(8000)
+    rng = np.random.default_rng(9)
+    deprived = people.get_column("imd_decile").to_numpy() <= 2
+    people = people.with_columns(pl.Series("cvd_admissions", rng.poisson(np.where(deprived, 0.3, 0.1))))
+    page = page_of(WelcomePage, people)
+    v = page.headlines.outcome_ratio.values
+    frame = people.with_columns(
+        ((pl.col("imd_decile") + 1) // 2).alias("q"),
+        pl.col("age").clip(upper_bound=90).floordiv(5).alias("band"),
+    )
+    cells = frame.group_by("q", "band", "sex").agg(
+        pl.col("cvd_admissions").sum().alias("x"), pl.len().alias("n")
+    )
+    most, least = cells.filter(pl.col("q") == 1), cells.filter(pl.col("q") == 5)
+    joined = most.join(least, on=["band", "sex"], how="left", suffix="_ref")
+    assert joined.get_column("n_ref").null_count() == 0  # every stratum has reference people
+    expected = (joined["n"] * joined["x_ref"] / joined["n_ref"]).sum()
+    variance = (joined["n"] ** 2 * joined["x_ref"] / joined["n_ref"] ** 2).sum()
+    observed = page.book.publish(
+        pl.DataFrame({"measure": ["a"], "events": [int(most["x"].sum())]}), counts=["events"]
+    ).frame.item(0, "events")
+    assert v["excess"] == pytest.approx(observed - expected)
+    half = 1.959964 * (observed + variance) ** 0.5
+    assert v["excess_lower"] == pytest.approx(observed - expected - half, rel=1e-5)
+    text = page.headlines.outcome_ratio.text
+    from healthgap.pages.where_to_act import about
+
+    assert (
+        f"In numbers: about {about(v['excess'])} more emergency admissions for heart or circulatory disease "
+        "in the most deprived fifth than expected at the rates in the least deprived fifth for each age band "
+        "and sex (95% CI "
+    ) in text
+
+
+def test_outcome_numbers_name_what_they_count():
+    base = {"outcome": "chd_10y", "ratio": 2.04, "lower": 1.44, "upper": 2.87, **ALONG_EDUCATION}
+    numbers = {"excess": 201.0, "excess_lower": 140.0, "excess_upper": 270.0, "strata": "age band and sex"}
+    people = outcome_ratio_text(Finding("outcome_ratio", base | numbers | {"counted": "people"}))
+    assert (
+        "In numbers: about 200 more people with chd_10y in the most disadvantaged education level" in people
+    )
+    assert people.endswith("for each age band and sex (95% CI 140 to 270).")
+    events = outcome_ratio_text(Finding("outcome_ratio", base | numbers | {"counted": "events"}))
+    assert "about 200 more events (chd_10y) in" in events
+    assert "In numbers" not in outcome_ratio_text(Finding("outcome_ratio", base | {"excess": None}))

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from healthgap.pages.where_to_act import (
+    LEFT_OUT,
     NOTHING,
     NOTHING_FOUND,
     WhereToActPage,
@@ -149,7 +150,7 @@ def test_no_gap_found_says_so(page_of) -> None:
     page = page_of(WhereToActPage, build_people(200))
     if page.top_rows:  # pragma: no cover - random data with a chance gap
         pytest.skip("a chance gap was found")
-    assert html_of(page.top()) == NOTHING_FOUND.format(m=page.comparisons)
+    assert html_of(page.top()).startswith(NOTHING_FOUND.format(m=page.comparisons))
 
 
 def test_suppressed_rows_publish_no_number(page_of) -> None:
@@ -178,3 +179,56 @@ def test_words_come_from_the_config(page_of) -> None:
     )
     intro = page.intro()
     assert "region" in intro and "deprivation" not in intro.lower()
+
+
+def _sexed(n: int = 3000) -> pl.DataFrame:
+    """Hypertension far more common in men (a biological difference), statins lower in the
+    most deprived fifth."""
+    people = _unequal(n)
+    rng = np.random.default_rng(11)
+    male = people.get_column("sex").to_numpy() == "male"
+    return people.with_columns(
+        pl.Series("hypertension", np.where(male, rng.random(n) < 0.6, rng.random(n) < 0.1))
+    )
+
+
+def test_sex_prevalence_gaps_are_shown_but_not_ranked(page_of) -> None:
+    page = page_of(WhereToActPage, _sexed())
+    sex_condition = page.gaps.frame.filter(
+        (pl.col("dimension") == "sex") & (pl.col("section") == "condition")
+    )
+    assert sex_condition.height > 0, "the sex gap in hypertension stays in the tables"
+    row = sex_condition.filter(pl.col("measure") == "hypertension").row(0, named=True)
+    # the largest gap by far, yet not ranked nor named among the top gaps
+    assert row["worse_off"] > 100 and row["simultaneous_excludes_null"]
+    assert row["rank"] is None and not row["ranked"]
+    assert all(r["dimension"] != "sex" or r["section"] != "condition" for r in page.top_rows)
+    assert page.top_rows and page.top_rows[0]["measure"] == "statin"
+    assert "Hypertension" in html_of(page.section_table("condition"))
+    top = html_of(page.top())
+    assert page.left_out() == LEFT_OUT.format(labels="sex") and page.left_out() in top
+    # other dimensions' condition gaps are still ranked
+    others = page.gaps.frame.filter((pl.col("dimension") != "sex") & pl.col("worse_off").is_not_null())
+    assert others.get_column("ranked").all()
+
+
+def test_no_sex_dimension_leaves_nothing_out(page_of) -> None:
+    page = page_of(
+        WhereToActPage,
+        _sexed(600),
+        equity={
+            "dimensions": [
+                {
+                    "name": "imd_quintile",
+                    "label": "Deprivation",
+                    "noun": "deprivation fifth",
+                    "order": ["1", "2", "3", "4", "5"],
+                    "reference": "5",
+                    "ordered": True,
+                    "disadvantaged": "first",
+                }
+            ]
+        },
+    )
+    assert page.left_out() is None
+    assert "leaves out" not in html_of(page.top())

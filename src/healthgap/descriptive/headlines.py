@@ -17,11 +17,17 @@ The comparison is along the *headline dimension*: the first ordered dimension
 with a disadvantaged end (deprivation in the default book: its most against its
 least deprived fifth), else the first other dimension with two levels (the
 level that is not the reference against the reference, e.g. men against
-women). The slope index uses the first ordered dimension with a disadvantaged
+women). No headline names the highest or lowest of many groups: both groups
+compared are fixed in advance by the config, never picked from the data, so no
+allowance for multiple comparisons is needed (an unordered dimension of more
+than two groups, such as ethnic group, is never the headline dimension; the
+"Where to act" page ranks such gaps with simultaneous intervals). The slope index uses the first ordered dimension with a disadvantaged
 end and enough levels (:data:`MIN_GRADIENT_LEVELS`). The findings:
 
 1. ``prevalence_gap`` - age-standardised recorded prevalence of hypertension
-   (or the first condition) in the two groups.
+   (or the first condition) in the two groups; with true status, its true
+   prevalence too (``true_prevalence``), so that a recorded gradient flatter
+   than the true one is read as under-recording, not as equal disease.
 2. ``slope`` - the slope index of inequality for coronary heart disease (or the
    next condition) across the ordered dimension.
 3. ``underdiagnosis`` - the share of people who truly have hypertension (or the
@@ -43,6 +49,7 @@ from typing import Any, Generic, TypeVar
 import polars as pl
 
 from healthgap.config import Config, Dimension, Indicator
+from healthgap.contract import TRUTH_PREFIX
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, level_expr, measure_names
 from healthgap.descriptive.prevalence import MIN_GRADIENT_LEVELS
 
@@ -97,10 +104,12 @@ NO_EXPECTED = "no expected"
 #: The count columns of each kind of table.
 _COUNTS: dict[str, tuple[str, ...]] = {
     "prevalence": ("events", "population"),
+    "true_prevalence": ("events", "population"),
     DETECTION: ("recorded", "affected"),
     OBSERVED_EXPECTED: ("observed", "population"),
     "treatment": ("treated", "eligible"),
     "outcome_pair": ("events", "population"),
+    "outcome_excess": ("numerator", "denominator", "reference_numerator", "reference_denominator"),
 }
 
 F = TypeVar("F")
@@ -163,7 +172,8 @@ class HeadlineTables:
     absent : the indicator's optional columns the data lack (counted as false).
     outcome : the outcome of finding 5.
     seed : random seed of the slope index's simulated interval.
-    tables : exact aggregates by name (``prevalence``, ``access``, ``treatment``,
+    tables : exact aggregates by name (``prevalence``, ``true_prevalence`` (the first
+        condition's true status, where the data has it), ``access``, ``treatment``,
         ``outcome_pair``); only the non-empty ones.
     """
 
@@ -190,15 +200,18 @@ class HeadlineTables:
         """The ``recompute`` of table ``name``: its simple statistics from the counts as published (rule 8)."""
         from healthgap.descriptive.access import recompute_ratios, recompute_shares
         from healthgap.descriptive.prevalence import dsr_ratio_statistics, recompute_rates
+        from healthgap.descriptive.priorities import recompute_priorities
 
         recomputes: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
             "prevalence": partial(recompute_rates, multiplier=100),
+            "true_prevalence": partial(recompute_rates, multiplier=100),
             DETECTION: partial(recompute_shares, numerator="recorded", denominator="affected"),
             OBSERVED_EXPECTED: partial(
                 recompute_ratios, events="observed", population="expected", multiplier=1
             ),
             "treatment": partial(recompute_shares, numerator="treated", denominator="eligible"),
             "outcome_pair": partial(dsr_ratio_statistics, level=self.most or "", reference=self.least or ""),
+            "outcome_excess": recompute_priorities,
         }
         return recomputes[self._kind(name)]
 
@@ -294,6 +307,35 @@ def _outcome_pair(
     return dsr_ratio_rows(rates, measure=outcome, level=levels[0], reference=levels[1])
 
 
+def _true_prevalence(lf: pl.LazyFrame, config: Config, condition: str, dimension: Dimension) -> pl.DataFrame:
+    """The condition's true prevalence by ``dimension``, standardised as the recorded one is:
+    :func:`~healthgap.descriptive.prevalence.prevalence` of the true status, among the people
+    with a recorded status (the recorded prevalence's population)."""
+    from healthgap.descriptive.prevalence import prevalence
+
+    truly = (
+        pl.when(pl.col(condition).is_not_null())
+        .then(pl.col(f"{TRUTH_PREFIX}{condition}").fill_null(False))
+        .alias(condition)
+    )
+    return prevalence(lf.with_columns(truly), config, conditions=[condition], dimensions=[dimension.name])
+
+
+def _outcome_excess(
+    lf: pl.LazyFrame, config: Config, outcome: str, dimension: Dimension, levels: tuple[str, str]
+) -> pl.DataFrame:
+    """The outcome's excess events in the first group over those expected at the second group's
+    rates for each age band and sex (:func:`~healthgap.descriptive.priorities.priorities`, one
+    row), or an empty frame (the second group is not the priorities' reference)."""
+    from healthgap.descriptive.priorities import priorities, reference_of
+
+    if reference_of(dimension) != levels[1]:
+        return pl.DataFrame()
+    gaps = priorities(lf, config, dimensions=[dimension.name])
+    row = gaps.filter((pl.col("measure") == outcome) & (pl.col("level") == levels[0]))
+    return row.with_columns(pl.lit(1, dtype=pl.Int64).alias("comparisons"))
+
+
 def headline_tables(people: pl.LazyFrame | pl.DataFrame, config: Config) -> HeadlineTables:
     """The exact aggregates behind the five findings (publish each before :func:`headline_numbers`).
 
@@ -336,6 +378,8 @@ def headline_tables(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Head
     if wanted:
         names = list(dict.fromkeys([dim.name, *([grad.name] if grad else [])]))
         tables["prevalence"] = prevalence(lf, config, conditions=wanted, dimensions=names)
+    if first is not None and f"{TRUTH_PREFIX}{first}" in present:
+        tables["true_prevalence"] = _true_prevalence(lf, config, first, dim)
     access = first
     measure = None
     if access is not None:
@@ -350,6 +394,7 @@ def headline_tables(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Head
         tables["treatment"] = _treatment(lf, indicator, dim)
     if outcome is not None:
         tables["outcome_pair"] = _outcome_pair(lf, config, outcome, dim, (most, least))
+        tables["outcome_excess"] = _outcome_excess(lf, config, outcome, dim, (most, least))
     return HeadlineTables(
         dimension=dim,
         most=most,
@@ -395,7 +440,38 @@ def _about(t: HeadlineTables) -> dict[str, Any]:
     return {"dimension": t.dimension, "most_level": t.most, "least_level": t.least}
 
 
-def _prevalence_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Finding:
+def _ratio_of(a: dict[str, Any], b: dict[str, Any], *, by_ratio: bool) -> tuple[float | None, bool]:
+    """The ratio of two published rates and whether they clearly differ: the rate ratio's
+    interval excludes 1 (``by_ratio``), else the two intervals do not overlap."""
+    ratio = a["value"] / b["value"] if b["value"] else None
+    lo, hi = a.get("rr_lower"), a.get("rr_upper")
+    if by_ratio and lo is not None and hi is not None:
+        return ratio, bool(lo > 1 or hi < 1)
+    return ratio, bool(a["lower_ci"] > b["upper_ci"] or a["upper_ci"] < b["lower_ci"])
+
+
+def _truth_of(t: HeadlineTables, published: pl.DataFrame | None, *, by_ratio: bool) -> dict[str, Any]:
+    """The true prevalence's values of finding 1 (empty without truth or when a group is suppressed)."""
+    if published is None or t.first is None or t.most is None or t.least is None:
+        return {}
+    pair = _pair(published, t.most, t.least, measure=t.first)
+    if pair is None:
+        return {}
+    a, b = pair
+    ratio, clear = _ratio_of(a, b, by_ratio=by_ratio and a.get("rr_lower") is not None)
+    return {
+        "true_most": a["value"],
+        "true_least": b["value"],
+        "true_ratio": ratio,
+        "true_rr_lower": a.get("rr_lower"),
+        "true_rr_upper": a.get("rr_upper"),
+        "true_clear": clear,
+    }
+
+
+def _prevalence_gap(
+    t: HeadlineTables, published: pl.DataFrame | None, truth: pl.DataFrame | None = None
+) -> Finding:
     key = "prevalence_gap"
     if t.first is None or t.most is None or t.least is None or t.dimension is None:
         return _unavailable(key, NO_CONDITIONS, **_about(t))
@@ -405,14 +481,23 @@ def _prevalence_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Findin
         return _unavailable(key, TOO_FEW, condition=t.first, **_about(t))
     a, b = pair
     gap = a["value"] - b["value"]
-    ratio = a["value"] / b["value"] if b["value"] else None
     lo, hi = a.get("rr_lower"), a.get("rr_upper")
     by_ratio = t.least == t.dimension.reference and lo is not None and hi is not None
     # a real difference: the rate ratio's interval excludes 1 (else the two intervals do not overlap)
-    if lo is not None and hi is not None and by_ratio:
-        clear = bool(lo > 1 or hi < 1)
-    else:
-        clear = bool(a["lower_ci"] > b["upper_ci"] or a["upper_ci"] < b["lower_ci"])
+    ratio, clear = _ratio_of(a, b, by_ratio=by_ratio)
+    true = _truth_of(t, truth, by_ratio=by_ratio)
+    # the recorded gradient understates the true one: the true rate ratio clearly differs from 1
+    # and the recorded one's interval lies wholly on the near side of the true one's
+    understated = bool(
+        true
+        and true["true_clear"]
+        and by_ratio
+        and true["true_rr_lower"] is not None
+        and (
+            (true["true_ratio"] > 1 and hi < true["true_rr_lower"])
+            or (true["true_ratio"] < 1 and lo > true["true_rr_upper"])
+        )
+    )
     return Finding(
         key,
         {
@@ -425,6 +510,8 @@ def _prevalence_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Findin
             "by_ratio": by_ratio,
             "rr_lower": lo,
             "rr_upper": hi,
+            **true,
+            "understated": understated,
             **_about(t),
         },
     )
@@ -476,14 +563,48 @@ def _underdiagnosis(t: HeadlineTables, published: pl.DataFrame | None) -> Findin
         "measure": t.access_measure,
         **_about(t),
     }
-    if t.access_measure == OBSERVED_EXPECTED:
+    values |= {
+        "most_lower": a["lower_ci"],
+        "most_upper": a["upper_ci"],
+        "least_lower": b["lower_ci"],
+        "least_upper": b["upper_ci"],
+    }
+    if t.access_measure == DETECTION:
+        lower, upper = _difference_interval(a, b)
+        affected = a.get("affected")
         values |= {
-            "most_lower": a["lower_ci"],
-            "most_upper": a["upper_ci"],
-            "least_lower": b["lower_ci"],
-            "least_upper": b["upper_ci"],
+            "gap_lower": None if lower is None else -upper,  # type: ignore[operator]
+            "gap_upper": None if upper is None else -lower,  # type: ignore[operator]
+            "affected": affected,
+            "people": None if affected is None else affected * (b["value"] - a["value"]) / 100,
+            "people_lower": None if affected is None or lower is None else affected * lower / 100,
+            "people_upper": None if affected is None or upper is None else affected * upper / 100,
         }
     return Finding(key, values)
+
+
+def _under_recorded(finding: Finding) -> bool:
+    """Whether the under-diagnosis finding shows the condition clearly less often recorded among
+    the truly affected in the more disadvantaged group (detection intervals not overlapping)."""
+    v = finding.values
+    return bool(
+        finding.available
+        and v.get("measure") == DETECTION
+        and v.get("most_upper") is not None
+        and v.get("least_lower") is not None
+        and v["most_upper"] < v["least_lower"]
+    )
+
+
+def _difference_interval(a: dict[str, Any], b: dict[str, Any]) -> tuple[float | None, float | None]:
+    """Newcombe's hybrid score interval (method 10) of ``b``'s share minus ``a``'s, in percentage
+    points, from the two published shares and their Wilson limits (%)."""
+    if any(r.get(c) is None for r in (a, b) for c in ("lower_ci", "upper_ci")):
+        return None, None
+    d = b["value"] - a["value"]
+    lower = d - ((b["value"] - b["lower_ci"]) ** 2 + (a["upper_ci"] - a["value"]) ** 2) ** 0.5
+    upper = d + ((b["upper_ci"] - b["value"]) ** 2 + (a["value"] - a["lower_ci"]) ** 2) ** 0.5
+    return lower, upper
 
 
 def _treatment_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Finding:
@@ -494,6 +615,9 @@ def _treatment_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Finding
     if pair is None:
         return _unavailable(key, TOO_FEW, indicator=t.indicator, **_about(t))
     a, b = pair
+    lower, upper = _difference_interval(a, b)
+    eligible = a.get("eligible")
+    people = None if eligible is None else eligible * (b["value"] - a["value"]) / 100
     return Finding(
         key,
         {
@@ -502,18 +626,27 @@ def _treatment_gap(t: HeadlineTables, published: pl.DataFrame | None) -> Finding
             "most": a["value"],
             "least": b["value"],
             "gap": b["value"] - a["value"],
+            "gap_lower": lower,
+            "gap_upper": upper,
+            "eligible": eligible,
+            "people": people,
+            "people_lower": None if eligible is None or lower is None else eligible * lower / 100,
+            "people_upper": None if eligible is None or upper is None else eligible * upper / 100,
             **_about(t),
         },
     )
 
 
-def _outcome_ratio(t: HeadlineTables, published: pl.DataFrame | None) -> Finding:
+def _outcome_ratio(
+    t: HeadlineTables, published: pl.DataFrame | None, excess: pl.DataFrame | None = None
+) -> Finding:
     key = "outcome_ratio"
     if t.outcome is None or t.most is None:
         return _unavailable(key, NO_OUTCOMES, **_about(t))
     rr = _rows(published).get(t.most)
     if rr is None or rr["value"] is None or rr["lower_ci"] is None:
         return _unavailable(key, TOO_FEW, outcome=t.outcome, **_about(t))
+    extra = excess.row(0, named=True) if excess is not None and excess.height == 1 else {}
     return Finding(
         key,
         {
@@ -521,6 +654,13 @@ def _outcome_ratio(t: HeadlineTables, published: pl.DataFrame | None) -> Finding
             "ratio": rr["value"],
             "lower": rr["lower_ci"],
             "upper": rr["upper_ci"],
+            "excess": extra.get("excess"),
+            "excess_lower": extra.get("excess_lower"),
+            "excess_upper": extra.get("excess_upper"),
+            "counted": extra.get("counted"),
+            "strata": "age band"
+            if t.dimension is not None and t.dimension.name == "sex"
+            else "age band and sex",
             **_about(t),
         },
     )
@@ -544,13 +684,27 @@ def headline_numbers(tables: HeadlineTables, published: Mapping[str, pl.DataFram
         ``least_level``: ``prevalence_gap`` -- ``condition``, ``most``, ``least``
         (DSR, %), ``gap``, ``ratio``, ``clear`` (the rate ratio's interval, or else
         the two intervals, exclude no difference), ``by_ratio``, ``rr_lower``,
-        ``rr_upper``; ``slope`` -- ``dimension`` (the gradient's), ``condition``,
+        ``rr_upper``, with truth ``true_most``, ``true_least``, ``true_ratio``,
+        ``true_rr_lower``, ``true_rr_upper``, ``true_clear`` (the true prevalence, the same
+        way), ``understated`` (the true ratio clearly differs from 1 and the recorded
+        one's interval lies wholly nearer 1 than the true one's) and, when understated,
+        ``under_recorded`` (the under-diagnosis finding shows the condition clearly less
+        often recorded in the first group); ``slope`` -- ``dimension`` (the gradient's), ``condition``,
         ``sii``, ``sii_lower``, ``sii_upper``, ``rii``; ``underdiagnosis`` --
-        ``condition``, ``measure``, ``most``, ``least``, ``gap`` (and ``most_lower``
-        ... ``least_upper`` for observed/expected); ``treatment_gap`` --
+        ``condition``, ``measure``, ``most``, ``least``, ``gap``, ``most_lower``
+        ... ``least_upper``, and for detection ``gap_lower``, ``gap_upper`` (Newcombe's
+        interval of most minus least), ``affected`` (the first group's published truly
+        affected), ``people`` (how many more of them would be recorded at the second
+        group's rate), ``people_lower``, ``people_upper``; ``treatment_gap`` --
         ``indicator``, ``absent`` (its optional columns the data lack), ``most``,
-        ``least`` (%), ``gap`` (least minus most);
-        ``outcome_ratio`` -- ``outcome``, ``ratio``, ``lower``, ``upper``.
+        ``least`` (%), ``gap`` (least minus most), ``gap_lower``, ``gap_upper`` (Newcombe's
+        interval of the gap), ``eligible`` (the first group's published denominator),
+        ``people`` (how many more of them would be treated at the second group's rate:
+        eligible x gap), ``people_lower``, ``people_upper``;
+        ``outcome_ratio`` -- ``outcome``, ``ratio``, ``lower``, ``upper``, ``excess``,
+        ``excess_lower``, ``excess_upper`` (events in the first group over those expected at
+        the second group's rates for each of ``strata``; None when not published), ``counted``
+        (whether the excess counts ``"events"`` or ``"people"``).
 
     References
     ----------
@@ -566,10 +720,17 @@ def headline_numbers(tables: HeadlineTables, published: Mapping[str, pl.DataFram
             _unavailable("treatment_gap", NO_DIMENSION),
             _unavailable("outcome_ratio", NO_DIMENSION),
         )
+    prevalence_gap = _prevalence_gap(tables, published.get("prevalence"), published.get("true_prevalence"))
+    underdiagnosis = _underdiagnosis(tables, published.get("access"))
+    if prevalence_gap.available and prevalence_gap.values.get("understated"):
+        prevalence_gap = Finding(
+            prevalence_gap.key,
+            {**prevalence_gap.values, "under_recorded": _under_recorded(underdiagnosis)},
+        )
     return Headlines(
-        _prevalence_gap(tables, published.get("prevalence")),
+        prevalence_gap,
         slope,
-        _underdiagnosis(tables, published.get("access")),
+        underdiagnosis,
         _treatment_gap(tables, published.get("treatment")),
-        _outcome_ratio(tables, published.get("outcome_pair")),
+        _outcome_ratio(tables, published.get("outcome_pair"), published.get("outcome_excess")),
     )

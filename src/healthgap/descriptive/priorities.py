@@ -29,7 +29,10 @@ standardisation allows for) are left out.
 
 The gaps are ranked by the number of people worse off (direction from the indicator's
 ``higher_is_better``; more of a condition, an outcome or a counted event such as a missed
-appointment is worse; a flag measure of access or experience has no direction). A gap read
+appointment is worse; a flag measure of access or experience has no direction). Gaps in
+the prevalence of conditions by sex or age band (without a disadvantaged end) stay in the
+frame but are not ranked (``ranked`` false): they are mostly biological, not an inequality
+to act on. A gap read
 as "the largest" is the largest of many: every gap also has a **simultaneous** interval
 (Bonferroni over all the gaps with an estimate, each at level 1 - α/m), which holds for all
 of them together and so for whichever is picked.
@@ -71,6 +74,8 @@ __all__ = [
     "KEYS",
     "COUNTS",
     "PER_PROPORTION",
+    "UNRANKED_DIMENSIONS",
+    "ranked_expr",
 ]
 
 Statistic = Literal["proportion", "rate", "standardised"]
@@ -86,6 +91,12 @@ PER_EVENTS = 1000.0
 #: Measure kinds whose flags and counts are compared (conditions and outcomes standardised).
 MEASURE_KINDS = ("condition", "access", "experience", "outcome")
 _STANDARDISED_KINDS = ("condition", "outcome")
+#: Dimensions whose gaps in the prevalence of conditions are not ranked unless the dimension
+#: has a disadvantaged end: differences by sex and age in how common a condition is are
+#: mostly biological, not an inequality to act on (they stay in the frame, unranked).
+UNRANKED_DIMENSIONS = ("sex", "age_band")
+#: The section (measure kind) of condition prevalence.
+CONDITION = "condition"
 #: Strata of the indirect standardisation.
 _AGE, _SEX = "__age_band", "__sex"
 
@@ -178,6 +189,14 @@ def reference_of(dimension: Dimension) -> str:
     if dimension.ordered and dimension.disadvantaged and dimension.order:
         return dimension.order[-1] if dimension.disadvantaged == "first" else dimension.order[0]
     return dimension.reference
+
+
+def ranked_expr(dimensions: Sequence[Dimension]) -> pl.Expr:
+    """Whether a gap enters the ranking: every gap but one in the prevalence of a condition
+    (section ``condition``) by a dimension of :data:`UNRANKED_DIMENSIONS` without a
+    disadvantaged end."""
+    unranked = [d.name for d in dimensions if d.name in UNRANKED_DIMENSIONS and not d.disadvantaged]
+    return ~((pl.col("section") == CONDITION) & pl.col("dimension").is_in(unranked))
 
 
 def _cells(people: pl.LazyFrame, items: Sequence[Item], dimension: Dimension) -> pl.LazyFrame:
@@ -338,6 +357,7 @@ def priorities(
         .join(orders, on=["dimension", "level"], how="left")
         .filter(~((pl.col("statistic") == "standardised") & (pl.col("dimension") == "age_band")))
         .with_columns(
+            ranked_expr(dims).alias("ranked"),
             pl.when(pl.col("statistic") == "standardised").then(pl.col("expected")),
             pl.when(pl.col("statistic") == "standardised").then(pl.col("expected_variance")),
         )
@@ -371,6 +391,7 @@ _FRONT = [
     "expected",
     "expected_variance",
     "comparisons",
+    "ranked",
 ]
 _DERIVED = [
     "rate",
@@ -412,7 +433,7 @@ def _empty(confidence: float) -> pl.DataFrame:
         {c: pl.Float64 for c in ("multiplier", "expected", "expected_variance", *_DERIVED[:11], "confidence")}
     )
     schema.update(
-        {c: pl.Boolean for c in ("higher_is_better", "excludes_null", "simultaneous_excludes_null")}
+        {c: pl.Boolean for c in ("higher_is_better", "ranked", "excludes_null", "simultaneous_excludes_null")}
     )
     return pl.DataFrame(schema=schema).select(_COLUMNS)
 
@@ -462,7 +483,8 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl
     ----------
     frame : rows with ``statistic``, ``multiplier``, ``higher_is_better``, :data:`COUNTS`,
         ``expected`` and ``expected_variance`` (standardised rows) and ``comparisons``
-        (m, for the simultaneous intervals). Counts may be rounded (as published).
+        (m, for the simultaneous intervals), and optionally ``ranked`` (whether the gap enters
+        the ranking; all do without it). Counts may be rounded (as published).
     confidence : the level of each interval, and the joint level of the simultaneous ones.
 
     Returns
@@ -476,7 +498,7 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl
         ``simultaneous_lower``, ``simultaneous_upper`` (Bonferroni over ``comparisons``
         gaps), ``worse_off`` (``excess`` signed so that positive is worse, null without a
         direction), ``excludes_null``, ``simultaneous_excludes_null``, ``rank`` (1 = most
-        people worse off; null without a direction or estimate) and ``confidence``. Rows
+        people worse off; null without a direction or estimate, or not ``ranked``) and ``confidence``. Rows
         with a zero denominator have null values.
     """
     alpha = 1 - confidence
@@ -524,8 +546,13 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl
         ),
         pl.lit(confidence).alias("confidence"),
     )
+    ranked = pl.col("ranked").fill_null(True) if "ranked" in frame.columns else pl.lit(True)
     return out.with_columns(
-        pl.col("worse_off").rank("ordinal", descending=True).cast(pl.Int64).alias("rank")
+        pl.when(ranked)
+        .then(pl.col("worse_off"))
+        .rank("ordinal", descending=True)
+        .cast(pl.Int64)
+        .alias("rank")
     ).sort(
         pl.col("rank").is_null(),
         "rank",

@@ -73,6 +73,9 @@ __all__ = [
     "TITLES",
     "OUTCOME_TITLES",
     "WHY",
+    "TRUE_PREVALENCE",
+    "UNDERSTATED",
+    "UNDER_RECORDED",
     "SUBJECTS",
     "LACKING",
 ]
@@ -117,6 +120,18 @@ STATIN = "statin"
 _NA = "{what} cannot be reported: {why}."
 #: Said after a comparison whose interval includes no difference.
 _CHANCE = "; the difference could be due to chance."
+#: The true prevalence beside the recorded one (data with true disease status).
+TRUE_PREVALENCE = (
+    " Counting everyone who truly has it (the data holds true disease status), it was {most}% and "
+    "{least}% (rate ratio {ratio}, {ci})"
+)
+#: A recorded gradient flatter than the true one: what it means.
+UNDERSTATED = {
+    False: ": the recorded figures hide a real difference",
+    True: ": the recorded figures understate the real difference",
+}
+#: ... and why, when the under-diagnosis finding shows it (its title names it).
+UNDER_RECORDED = ", because {name} goes unrecorded more often {where} (see {title} below)."
 _NEITHER_DIFFERS = " Neither differs clearly from what age and sex would predict."
 _NO_TRUTH = (
     " Without data on true disease status this cannot separate more disease from better or worse diagnosis."
@@ -124,6 +139,11 @@ _NO_TRUTH = (
 _OUTCOME_WHAT = {
     "cvd_admissions": "an emergency admission for heart or circulatory disease",
     "cvd_death": "death from heart or circulatory disease",
+}
+#: How the numbers of events of the CVD profile's outcomes are named (others: "events (<label>)").
+_OUTCOME_EVENTS = {
+    "cvd_admissions": "emergency admissions for heart or circulatory disease",
+    "cvd_death": "deaths from heart or circulatory disease",
 }
 _SYNTHETIC = "a synthetic population: computer-generated people whose inequalities were built in on purpose"
 _KNOWN_ANSWER = ", so that every method in the report can be checked against a known answer"
@@ -325,13 +345,43 @@ def prevalence_gap_text(finding: Finding, config: Config | None = None) -> str:
     ratio = v["ratio"]
     if v["clear"]:
         more = "higher" if v["gap"] > 0 else "lower"
-        times = f" ({num(ratio, 2)} times the rate)." if ratio else "."
-        return f"{start}: {num(abs(v['gap']), 1)} percentage points {more}{times}"
+        ci = (
+            f", {interval(v['rr_lower'], v['rr_upper'])}"
+            if v["by_ratio"] and v.get("rr_lower") is not None
+            else ""
+        )
+        times = f" ({num(ratio, 2)} times the rate{ci})." if ratio else "."
+        return f"{start}: {num(abs(v['gap']), 1)} percentage points {more}{times}" + _truth_text(
+            finding, config
+        )
     if v["by_ratio"] and ratio:
         why = f" (rate ratio {num(ratio, 2)}, {interval(v['rr_lower'], v['rr_upper'])})."
     else:
         why = " (their 95% confidence intervals overlap)."
-    return f"{start}: no clear difference{why}"
+    return f"{start}: no clear difference{why}" + _truth_text(finding, config)
+
+
+def _truth_text(finding: Finding, config: Config | None) -> str:
+    """The true prevalence beside the recorded one, and what a flatter recorded gradient means
+    ("" without true status)."""
+    v = finding.values
+    if v.get("true_most") is None:
+        return ""
+    text = TRUE_PREVALENCE.format(
+        most=num(v["true_most"], 1),
+        least=num(v["true_least"], 1),
+        ratio=num(v["true_ratio"], 2),
+        ci=interval(v["true_rr_lower"], v["true_rr_upper"]),
+    )
+    if not v.get("understated"):
+        return text + "."
+    text += UNDERSTATED[bool(v["clear"])]
+    if not v.get("under_recorded"):
+        return text + "."
+    a, _ = _names(v)
+    where = "in the most deprived areas" if _deprivation(v) else _in(a)
+    name = lower_first(_label(config, v["condition"]))
+    return text + UNDER_RECORDED.format(name=name, where=where, title=TITLES["underdiagnosis"])
 
 
 def slope_text(finding: Finding, config: Config | None = None) -> str:
@@ -378,10 +428,17 @@ def underdiagnosis_text(finding: Finding, config: Config | None = None) -> str:
     a, b = _names(v)
     if v["measure"] != OBSERVED_EXPECTED:
         worse = "in the most deprived areas" if _deprivation(v) else _in(a)
+        ci = f" (a gap of {num(abs(v['gap']), 1)} percentage points{_gap_ci(v)})" if _gap_ci(v) else ""
+        clear = v.get("gap_upper") is not None and v["gap_upper"] < 0
         return (
             f"Of the people who truly have {name}, {num(v['most'], 0)}% {_in(a)} are on "
-            f"a GP register, against {num(v['least'], 0)}% {_in(b)}"
-            + (f": the condition goes unrecorded more often {worse}." if v["most"] < v["least"] else ".")
+            f"a GP register, against {num(v['least'], 0)}% {_in(b)}{ci}"
+            + (
+                f": the condition goes unrecorded more often {worse}."
+                if (clear if ci else v["most"] < v["least"])
+                else "."
+            )
+            + _people_text(v, b, "be on a register", config)
         )
     neither = not _differs(v["most_lower"], v["most_upper"]) and not _differs(
         v["least_lower"], v["least_upper"]
@@ -401,21 +458,55 @@ def treatment_gap_text(finding: Finding, config: Config | None = None) -> str:
     v = finding.values
     a, b = _names(v)
     indicator = v.get("indicator")
-    gap = f"(a gap of {num(abs(v['gap']), 1)} percentage points)."
+    unclear = v.get("gap_lower") is not None and v["gap_lower"] <= 0 <= v["gap_upper"]
+    gap = f"(a gap of {num(abs(v['gap']), 1)} percentage points{_gap_ci(v)})" + (_CHANCE if unclear else ".")
+    statin = indicator is None or indicator.name == STATIN
     if indicator is not None and indicator.name != STATIN:
-        return (
+        text = (
             f"{capitalise(indicator.label)} was {num(v['most'], 0)}% {_in(a)}, against "
             f"{num(v['least'], 0)}% {_in(b)} {gap}"
         )
-    text = (
-        f"Among people who should be offered a statin, {num(v['most'], 0)}% {_in(a)} "
-        f"were prescribed one, against {num(v['least'], 0)}% {_in(b)} {gap}"
-    )
+    else:
+        text = (
+            f"Among people who should be offered a statin, {num(v['most'], 0)}% {_in(a)} "
+            f"were prescribed one, against {num(v['least'], 0)}% {_in(b)} {gap}"
+        )
+    text += _people_text(v, b, "be prescribed one" if statin else "meet it", config)
+    if not statin:
+        return text
     absent = set(v.get("absent") or ())
     if absent and indicator is not None:
         used = [lower_first(_label(config, c)) for c in indicator.optional if c not in absent]
         text += f" Eligibility was judged from recorded {join(used)} only, the conditions this dataset has."
     return text
+
+
+def _gap_ci(v: dict[str, Any]) -> str:
+    """ ", 95% CI 11.3 to 14.9": the interval of a gap given as its size (flipped when the gap is
+    negative), in percentage points ("" without one)."""
+    lo, hi = v.get("gap_lower"), v.get("gap_upper")
+    if lo is None or hi is None:
+        return ""
+    if v["gap"] < 0:
+        lo, hi = -hi, -lo
+    return f", {interval(lo, hi, dp=1)}"
+
+
+def _people_text(v: dict[str, Any], b: str, verb: str, config: Config | None = None) -> str:
+    """ " At the rate of <b>, about 1,100 more people in <a> would <verb> (95% CI 1,000 to 1,200)."
+    ("" without the number; numbers as the "Where to act" page rounds them)."""
+    from healthgap.pages.where_to_act import about, number_interval
+
+    n, lo, hi = v.get("people"), v.get("people_lower"), v.get("people_upper")
+    base = config.disclosure.rounding if config is not None and config.disclosure.enabled else 5
+    if n is None or lo is None or hi is None or about(n, base=base) == "0":
+        return ""
+    a, _ = _names(v)
+    more = "more" if n > 0 else "fewer"
+    return (
+        f" At the rate {_in(b)}, about {about(n, base=base)} {more} {_people(a)} would {verb} "
+        f"(95% CI {number_interval(lo, hi, base=base, flip=n < 0)})."
+    )
 
 
 def outcome_ratio_text(finding: Finding, config: Config | None = None) -> str:
@@ -429,7 +520,31 @@ def outcome_ratio_text(finding: Finding, config: Config | None = None) -> str:
     return (
         f"After allowing for age, {_people(a)} had {num(v['ratio'], 2)} times "
         f"the rate of {what} of {_people(b)} "
-        f"({interval(v['lower'], v['upper'])})" + ("." if _differs(v["lower"], v["upper"]) else _CHANCE)
+        f"({interval(v['lower'], v['upper'])})"
+        + ("." if _differs(v["lower"], v["upper"]) else _CHANCE)
+        + _excess_text(v, config)
+    )
+
+
+def _excess_text(v: dict[str, Any], config: Config | None) -> str:
+    """ " In numbers: about 260 more emergency admissions ... in <a> than expected at the rates in <b>
+    for each age band and sex (95% CI ...)." ("" without the number)."""
+    from healthgap.pages.where_to_act import about, number_interval
+
+    n, lo, hi = v.get("excess"), v.get("excess_lower"), v.get("excess_upper")
+    base = config.disclosure.rounding if config is not None and config.disclosure.enabled else 5
+    if n is None or lo is None or hi is None or about(n, base=base) == "0":
+        return ""
+    a, b = _names(v)
+    more = "more" if n > 0 else "fewer"
+    label = lower_first(_label(config, v["outcome"]))
+    events = _OUTCOME_EVENTS.get(v["outcome"]) or (
+        f"people with {label}" if v.get("counted") == "people" else f"events ({label})"
+    )
+    return (
+        f" In numbers: about {about(n, base=base)} {more} {events} {_in(a)} than expected at the rates "
+        f"{_in(b)} for each {v.get('strata') or 'age band and sex'} "
+        f"(95% CI {number_interval(lo, hi, base=base, flip=n < 0)})."
     )
 
 

@@ -23,6 +23,8 @@ __all__ = [
     "about",
     "rate_text",
     "gap_sentence",
+    "LEFT_OUT",
+    "number_interval",
 ]
 
 #: The page's sections, in order: section (measure kind) -> heading word.
@@ -44,6 +46,12 @@ NO_SECTION = "No gap in {what} can be compared between groups on this dataset."
 NOTHING_FOUND = (
     "None of the {m} gaps compared is large enough to tell from chance once the number of gaps "
     "compared is allowed for, so no gap is singled out here."
+)
+#: What the ranking leaves out and why (the dimensions' labels joined, mid-sentence).
+LEFT_OUT = (
+    "The ranking leaves out differences by {labels} in how common recorded conditions are: "
+    "these are mostly biological, not an inequality to act on; they stay in the table of "
+    "recorded conditions below."
 )
 #: Headings of the tables.
 TABLE_COLUMNS: dict[str, str] = {
@@ -86,7 +94,7 @@ def _signed(x: float | None, *, base: int) -> str:
     return ("-" if x < 0 and about(x, base=base) != "0" else "") + about(x, base=base)
 
 
-def _interval(lo: float | None, hi: float | None, *, base: int, flip: bool = False) -> str:
+def number_interval(lo: float | None, hi: float | None, *, base: int, flip: bool = False) -> str:
     """The interval of a number; ``flip`` gives it as magnitudes of "fewer" (negated, reordered)."""
     if flip and lo is not None and hi is not None:
         lo, hi = -hi, -lo
@@ -116,8 +124,8 @@ def gap_sentence(
     return (
         f"**{row['label']}**, {group}: {rate_text(row['rate'], row['multiplier'])} against {against}; "
         f"about {about(row['excess'], base=base)} {more} {counted} than at that rate "
-        f"(95% CI {_interval(row['excess_lower'], row['excess_upper'], base=base, flip=fewer)}; "
-        f"{_interval(row['simultaneous_lower'], row['simultaneous_upper'], base=base, flip=fewer)} "
+        f"(95% CI {number_interval(row['excess_lower'], row['excess_upper'], base=base, flip=fewer)}; "
+        f"{number_interval(row['simultaneous_lower'], row['simultaneous_upper'], base=base, flip=fewer)} "
         "allowing for all the gaps compared)."
     )
 
@@ -211,6 +219,19 @@ class WhereToActPage(Page):
             f"group: {text.plural(self.comparisons, 'gap')} in all."
         )
 
+    def left_out(self) -> str | None:
+        """One sentence on the gaps the ranking leaves out (condition prevalence by sex or age
+        band), or None when there are none."""
+        if not self.has_gaps:
+            return None
+        dims = (
+            self.exact.filter(~pl.col("ranked")).get_column("dimension").unique(maintain_order=True).to_list()
+        )
+        if not dims:
+            return None
+        labels = [text.lower_first(self.config.dimension(d).label) for d in dims]
+        return LEFT_OUT.format(labels=text.join(labels))
+
     def top(self) -> Any:
         """The top gaps as a Markdown list of sentences (or why none is singled out)."""
         from IPython.display import Markdown
@@ -218,15 +239,17 @@ class WhereToActPage(Page):
         if not self.has_gaps:
             return Markdown(NOTHING)
         rows = self.top_rows
+        note = self.left_out()
+        tail = f"\n\n{note}" if note else ""
         if not rows:
-            return Markdown(NOTHING_FOUND.format(m=text.count(self.comparisons)))
+            return Markdown(NOTHING_FOUND.format(m=text.count(self.comparisons)) + tail)
         base = self.config.disclosure.rounding if self.config.disclosure.enabled else 1
         lines = [
             "- " + gap_sentence(r, group=g, reference=ref, base=base, strata=self._strata(r))
             for r in rows
             for g, ref in [self._names(r)]
         ]
-        return Markdown("\n".join(lines))
+        return Markdown("\n".join(lines) + tail)
 
     def _labelled(self, frame: pl.DataFrame) -> pl.DataFrame:
         base = self.config.disclosure.rounding if self.config.disclosure.enabled else 1
@@ -261,7 +284,7 @@ class WhereToActPage(Page):
                 [
                     None
                     if r["excess"] is None
-                    else _interval(r["excess_lower"], r["excess_upper"], base=base)
+                    else number_interval(r["excess_lower"], r["excess_upper"], base=base)
                     for r in rows
                 ],
                 dtype=pl.String,
@@ -271,7 +294,7 @@ class WhereToActPage(Page):
                 [
                     None
                     if r["excess"] is None
-                    else _interval(r["simultaneous_lower"], r["simultaneous_upper"], base=base)
+                    else number_interval(r["simultaneous_lower"], r["simultaneous_upper"], base=base)
                     for r in rows
                 ],
                 dtype=pl.String,
