@@ -55,10 +55,7 @@ __all__ = [
 ]
 
 #: The one sentence of the chapter when the data has no experience measure or indicator.
-NO_EXPERIENCE = (
-    "This dataset has no measure of patients' experience (no measure of kind experience and no "
-    "indicator of section experience in its config), so this chapter has nothing to show."
-)
+NO_EXPERIENCE = "This dataset has no measure of patients' experience, so this chapter has nothing to show."
 #: What the book does not cover (a plain scope note).
 SCOPE = (
     "This chapter shows only the experience measures recorded for each person in the dataset; it does "
