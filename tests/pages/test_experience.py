@@ -138,6 +138,15 @@ def test_response_sentence_wording():
     assert response_sentence(None, rows, dim, label="S", most=7) == ""
 
 
+def test_tables_by_every_group_name_dimensions_by_label_in_config_order(page_of):
+    page = page_of(ExperiencePage, experienced(), disclosure=OFF)
+    # the tables by every group name each dimension by its label, in the config's order
+    table = page._sorted(page.indicators).frame
+    assert table["dimension"].unique(maintain_order=True).to_list() == [d.name for d in page.dimensions]
+    shown = html.unescape(markup_of(page.indicator_table()))
+    assert "imd_quintile" not in shown and "age_band" not in shown and "Deprivation" in shown
+
+
 def test_body_present_has_sections_figures_and_the_scope_note(page_of):
     page = page_of(ExperiencePage, experienced(), disclosure=OFF)
     body = html.unescape(markup_of(page.body()))
