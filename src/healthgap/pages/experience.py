@@ -71,8 +71,10 @@ INDICATOR_DERIVED = {
 PER = 100
 FLAG_DATA = ("dimension", "level", "label", "numerator", "denominator", "value", "lower_ci", "upper_ci")
 COUNT_DATA = ("dimension", "level", "label", "events", "population", "value", "lower_ci", "upper_ci")
+#: The tables by every dimension name each dimension by its label.
+GROUPS_DATA = ("dimension_label",)
 INDICATOR_DATA = (
-    "dimension",
+    "dimension_label",
     "measure",
     "measure_label",
     "level",
@@ -377,6 +379,17 @@ class ExperiencePage(Page):
             columns=columns,
         )
 
+    def _sorted(self, table: Published) -> Published:
+        """``table`` in the config's order of dimensions, then of measures, then of levels."""
+        names = {d.name: k for k, d in enumerate(self.dimensions)}
+        keys = [pl.col("dimension").replace_strict(names, default=len(names), return_dtype=pl.Int64)]
+        if "measure" in table.frame.columns:
+            measures = {i.name: k for k, i in enumerate(self.shown_indicators)}
+            keys.append(
+                pl.col("measure").replace_strict(measures, default=len(measures), return_dtype=pl.Int64)
+            )
+        return table.sort(*keys, "order", maintain_order=True)
+
     def measure_table(self, e: ExperienceMeasure) -> Any:
         """One measure by every dimension present (the table's markup), or None."""
         table = self.tables.get(e.measure.name)
@@ -387,7 +400,7 @@ class ExperiencePage(Page):
             data = FLAG_DATA
             columns = ci_columns(
                 "Value (%)",
-                dimension="Compared by",
+                dimension_label="Compared by",
                 label="Group",
                 numerator=label,
                 denominator="People with a value",
@@ -396,13 +409,13 @@ class ExperiencePage(Page):
             data = COUNT_DATA
             columns = ci_columns(
                 f"Per {PER} {e.who}",
-                dimension="Compared by",
+                dimension_label="Compared by",
                 label="Group",
                 events=label,
                 population=capitalise(e.who),
             )
         return self.book.table(
-            table.select(*data),
+            self._sorted(table).select(*GROUPS_DATA, *data[1:]),
             id=f"experience-{e.slug}-groups",
             title=f"{label} by {join([noun_of(d) for d in self.dimensions])}",
             columns=columns,
@@ -414,12 +427,12 @@ class ExperiencePage(Page):
         if table is None:
             return None
         return self.book.table(
-            table.select(*INDICATOR_DATA),
+            self._sorted(table).select(*INDICATOR_DATA),
             id="experience-indicators",
             title=f"Experience indicators by {join([noun_of(d) for d in self.dimensions])}",
             columns=ci_columns(
                 "Value (%)",
-                dimension="Compared by",
+                dimension_label="Compared by",
                 measure_label="Indicator",
                 label="Group",
                 numerator="Met the indicator",
