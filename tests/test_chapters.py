@@ -186,7 +186,7 @@ def test_nothing_published_is_disclosive(site_fixture, request):
 def test_other_trust_skips_sections_without_error(other_site):
     access = text_of(other_site / "chapters" / "access-treatment.html")
     assert "skipped because the dataset has no columns saying who truly has each condition" in access
-    assert "skipped because the dataset has no waiting time column" in access
+    assert "skipped because the dataset has no access measures (such as referrals, waits" in access
     index = text_of(other_site / "index.html")
     assert "Another NHS Trust (example)" in index
     geography = text_of(other_site / "chapters" / "geography.html")
