@@ -186,7 +186,7 @@ def test_nothing_published_is_disclosive(site_fixture, request):
 def test_other_trust_skips_sections_without_error(other_site):
     access = text_of(other_site / "chapters" / "access-treatment.html")
     assert "skipped because the dataset has no columns saying who truly has each condition" in access
-    assert "skipped because the dataset has no access or experience measures" in access
+    assert "skipped because the dataset has no access measures (such as referrals, waits" in access
     index = text_of(other_site / "index.html")
     assert "Another NHS Trust (example)" in index
     geography = text_of(other_site / "chapters" / "geography.html")
@@ -419,7 +419,7 @@ def test_text_says_only_what_each_dataset_can_show(default_site, other_site):
         in default
     )
     assert "who waits longest" in default
-    assert "Geography ( Chapter 6 ) compares localities and small areas, with a map." in default
+    assert "Geography ( Chapter 7 ) compares localities and small areas, with a map." in default
     assert "compares GP practices, shown as equal-sized tiles" in other
     # access: no social gradient asserted for a skipped section; one note for under-diagnosis
     other, default = page(other_site, "access-treatment"), page(default_site, "access-treatment")
@@ -446,17 +446,17 @@ def test_text_says_only_what_each_dataset_can_show(default_site, other_site):
     # methods: no localities or small areas the data do not have
     other, default = page(other_site, "methods"), page(default_site, "methods")
     assert "such as the localities" not in other and "protected within each locality" not in other
-    assert "such as the localities with the highest and lowest rates in Section 6.1" in default
+    assert "such as the localities with the highest and lowest rates in Section 7.1" in default
     assert "Small areas are protected within each locality, whose totals are published." in default
     # references to sections this dataset skips
     other, default = page(other_site, "data-dictionary"), page(default_site, "data-dictionary")
     assert "Section 4.2" not in other and "those two sections are not available for it" in other
     assert (
-        "under-diagnosis ( Section 4.2 ) and to check the risk model for label bias ( Section 8.2 )"
+        "under-diagnosis ( Section 4.2 ) and to check the risk model for label bias ( Section 9.2 )"
         in default
     )
     other, default = page(other_site, "explanations"), page(default_site, "explanations")
-    assert "Section 8.2" not in other and "deprived areas (see Section 8.2 )" in default
+    assert "Section 9.2" not in other and "deprived areas (see Section 9.2 )" in default
     for text in (other, default):
         assert "shap_sample" not in text and "SHAP sample size setting" in text
     # population: the chart description names only the groups the data have

@@ -363,7 +363,9 @@ def test_notes_name_absent_optional_columns_and_indicators_the_data_cannot_give(
         "Not shown, because this dataset cannot give them: anticoagulant prescribed (AF with CHA2DS2-VASc of "
         "2+, 3+ for women) (needs the pad and anticoagulant columns, which this dataset does not have); "
     ) in note
-    assert note.endswith("(needs the gp_experience_good column, which this dataset does not have).")
+    # the survey indicator (section experience) is the experience chapter's, not named here
+    assert note.endswith("(needs the days_to_treatment column, which this dataset does not have).")
+    assert "gp_experience" not in note
     section = markup_of(page.indicator_section())
     assert (
         '<div class="hg-skip callout callout-note" role="note"><p>This dataset has no peripheral' in section
@@ -496,7 +498,7 @@ def test_access_sections_absent_and_suppressed(page_of):
     measures = ("cardiology_referral", "days_to_first_outpatient", "missed_appointments")
     none = text_of(page_of(AccessTreatmentPage, build_people(300).drop(*measures)).access_sections())
     assert none.startswith("## Access to services {#sec-access-services}")
-    assert f"{SKIP} access or experience measures" in none
+    assert f"{SKIP} access measures" in none
     few = page_of(AccessTreatmentPage, referred(400), disclosure={"suppress_below": 40, "rounding": 5})
     text = text_of(few.access_sections())
     assert (
@@ -531,10 +533,10 @@ def test_inline_values_are_never_empty(page_of):
         assert SKIP in markup_of(section)
 
 
-def test_any_access_or_experience_measure_the_config_declares_is_shown(page_of):
-    """Access and experience measures come from config.measures_of(kind), by type: a user's days
-    measure, count and survey flag appear as the profile's do (the synthetic population is gaining
-    referral-to-treatment days, hospital cancellations and a GP survey answer)."""
+def test_any_access_measure_the_config_declares_is_shown_and_experience_is_pointed_to(page_of):
+    """Access measures come from config.measures_of("access"), by type: a user's days measure
+    appears as the profile's do; experience measures (hospital cancellations, a GP survey answer)
+    are left to the experience chapter, which the page points to."""
     base = referred()
     rng = np.random.default_rng(9)
     n = base.height
@@ -572,13 +574,17 @@ def test_any_access_or_experience_measure_the_config_declares_is_shown(page_of):
     page = page_of(AccessTreatmentPage, people, measures=declared, disclosure=OFF)
     shown = {a.measure.name: a.among and a.among.name for a in page.access_measures}
     assert shown["days_to_treatment"] is None
-    assert (
-        shown["provider_cancellations"] == "cardiology_referral"
-    )  # every cancellation is of a referred person
-    assert shown["gp_experience_good"] is None
+    assert "provider_cancellations" not in shown and "gp_experience_good" not in shown
+    assert all(i.section != "experience" for i in page.shown_indicators)
+    assert set(page.indicators.frame["measure"].unique()) == {i.name for i in page.shown_indicators}
     text = text_of(page.access_sections())
     assert "## Days from referral to treatment {#sec-access-days-to-treatment}" in text
     assert "The share of people whose days from referral to treatment exceeded 18 weeks was " in text
-    assert "appointments cancelled by the hospital per 100 people with cardiology referral was " in text
-    assert "The share of people with good experience of the GP practice was " in text
-    assert "of good experience of the GP practice" in page.missing_text  # under 16s have no answer
+    assert "cancelled by the hospital per 100" not in text and "experience of the GP practice was" not in text
+    assert text.endswith(
+        "How people experience their care (appointments cancelled by the hospital and good experience of "
+        "the GP practice) is in @sec-experience."
+    )
+    assert "good experience of the GP practice" not in page.missing_text
+    none = page_of(AccessTreatmentPage, referred(), disclosure=OFF)  # no experience column: no pointer
+    assert "@sec-experience" not in text_of(none.access_sections())

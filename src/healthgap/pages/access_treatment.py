@@ -7,9 +7,10 @@ Everything ``chapters/access-treatment.qmd`` computes, words and shows, for any 
 - every indicator of the config (:attr:`healthgap.config.Config.indicators`: the
   cardiovascular profile's statin, anticoagulant and blood pressure control indicators and
   any a user adds), from its SQL, by every dimension present;
-- every access and experience measure (:meth:`healthgap.config.Config.measures_of`), by its
-  type: a flag as a share of people, days as the median and the share over 18 weeks, a
-  count as events per 100 people;
+- every access measure (:meth:`healthgap.config.Config.measures_of`), by its type: a flag as
+  a share of people, days as the median and the share over 18 weeks, a count as events per
+  100 people (experience measures and indicators are in the experience chapter,
+  :mod:`healthgap.pages.experience`, which the page points to);
 - how many values are missing for each measure the page uses.
 
 Groups are compared along :func:`~healthgap.pages._groups.compared_dimension` (deprivation,
@@ -142,12 +143,14 @@ ALL_SUPPRESSED = "{subject} is not published for any {noun}: every group is too 
 NO_CONDITIONS = "condition columns"
 NO_DIMENSION = "equity dimension to compare groups along (other than {what})"
 NO_INDICATORS = "indicators it can compute (each needs the columns its SQL names)"
-NO_ACCESS = "access or experience measures (such as referrals, waits or missed appointments)"
+NO_ACCESS = "access measures (such as referrals, waits or missed appointments)"
+#: Where the experience measures are, when the dataset has any.
+EXPERIENCE_POINTER = "How people experience their care ({listed}) is in @sec-experience."
 
 
 @dataclass(frozen=True)
 class AccessMeasure:
-    """One access or experience measure the page shows.
+    """One access measure the page shows.
 
     Attributes
     ----------
@@ -565,8 +568,9 @@ class AccessTreatmentPage(Page):
     # -- indicators ---------------------------------------------------------------
     @cached_property
     def indicator_statuses(self) -> list[IndicatorStatus]:
-        """Each indicator of the config with whether the dataset supports it."""
-        return indicator_status(self.people, self.config)
+        """Each indicator of the config with whether the dataset supports it (not those of section
+        ``experience``: the experience chapter shows them)."""
+        return [s for s in indicator_status(self.people, self.config) if s.indicator.section != "experience"]
 
     @property
     def shown_indicators(self) -> list[Indicator]:
@@ -578,7 +582,12 @@ class AccessTreatmentPage(Page):
         """Every indicator the dataset supports by every dimension present, published."""
         if not self.shown_indicators or not self.caps.dimensions:
             return None
-        table = indicators(self.people, self.config, dimensions=list(self.caps.dimension_names))
+        table = indicators(
+            self.people,
+            self.config,
+            names=[i.name for i in self.shown_indicators],
+            dimensions=list(self.caps.dimension_names),
+        )
         if table.is_empty():
             return None
         table = table.filter(pl.col("denominator") > 0)
@@ -596,7 +605,10 @@ class AccessTreatmentPage(Page):
         a null is a count of 1 to 7)."""
         if not self.shown_indicators:
             return None
-        table = indicator_totals(self.people, self.config).select("measure", "measure_label", "excluded")
+        names = [i.name for i in self.shown_indicators]
+        table = indicator_totals(self.people, self.config, names=names).select(
+            "measure", "measure_label", "excluded"
+        )
         if table.is_empty():
             return None
         return self.book.publish(table, counts=["excluded"], by=["measure"])
@@ -785,13 +797,18 @@ class AccessTreatmentPage(Page):
             parts.append(f"@tbl-treatment-groups gives the same indicators by {self.others_text}.")
         return blocks(*parts)
 
-    # -- access and experience measures ---------------------------------------------
+    # -- access measures -------------------------------------------------------------
     @cached_property
     def access_measures(self) -> list[AccessMeasure]:
-        """The access and experience measures the dataset has, in the config's order."""
-        declared = [*self.config.measures_of("access"), *self.config.measures_of("experience")]
+        """The access measures the dataset has, in the config's order (a count's events may happen
+        only to the people of an access or experience flag)."""
+        declared = self.config.measures_of("access")
         present = [m for m in declared if m.name in self.caps.columns and m.type in ("flag", "days", "count")]
-        flags = [m for m in present if m.type == "flag"]
+        flags = [
+            m
+            for m in (*declared, *self.config.measures_of("experience"))
+            if m.type == "flag" and m.name in self.caps.columns
+        ]
         out = []
         for m in present:
             among = None
@@ -932,11 +949,23 @@ class AccessTreatmentPage(Page):
             )
         return f"{context}@{label} shows {a.name} {self._per(a)}."
 
+    @property
+    def experience_text(self) -> str:
+        """Where the experience measures the dataset has are shown (nothing when it has none)."""
+        measures = [
+            lower_first(m.label) for m in self.config.measures_of("experience") if m.name in self.caps.columns
+        ]
+        return EXPERIENCE_POINTER.format(listed=join(measures)) if measures else ""
+
     def access_sections(self) -> Any:
-        """One section per access or experience measure (heading, sentences, figure), or why none."""
+        """One section per access measure (heading, sentences, figure), or why none; then where the
+        experience measures are."""
         dim = self.compared
+        pointer = self.experience_text or None
         if not self.access_measures:
-            return blocks(heading("Access to services", id="sec-access-services"), self.skip(NO_ACCESS))
+            return blocks(
+                heading("Access to services", id="sec-access-services"), self.skip(NO_ACCESS), pointer
+            )
         parts: list[Any] = []
         for a in self.access_measures:
             parts.append(heading(a.measure.label, id=f"sec-access-{a.slug}"))
@@ -954,4 +983,5 @@ class AccessTreatmentPage(Page):
             figure, caption = self._access_figure(a, table, dim)
             parts.append(f"{self._access_lead(a, label)} {self.access_text(a)}")
             parts.append(numbered(figure, label=label, caption=caption))
+        parts.append(pointer)
         return blocks(*parts)

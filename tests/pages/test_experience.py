@@ -1,0 +1,181 @@
+"""The experience page: its measures, indicators, response counts and notes, on small frames.
+
+Every number is checked against an independent calculation on the loaded person table; present,
+absent and suppressed data; every sentence non-empty.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import numpy as np
+import polars as pl
+import pytest
+
+from healthgap.pages._blocks import markup_of
+from healthgap.pages.experience import NO_EXPERIENCE, SCOPE, ExperiencePage, response_sentence
+from tests.conftest import build_people
+
+OFF = {"enabled": False, "reason": "unit tests on tiny frames"}
+
+
+def experienced(n: int = 4000, seed: int = 3) -> pl.DataFrame:
+    """Hospital cancellations only among the referred; a survey answer for some people aged 16+,
+    answered less often in deprived areas (non-random missingness)."""
+    people = build_people(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    ref = people.get_column("cardiology_referral").to_numpy()
+    cancel = np.where(ref, rng.poisson(0.4, n), 0)
+    answers = rng.random(n) < 0.25 + 0.05 * people.get_column("imd_decile").to_numpy() / 2
+    good = rng.random(n) < 0.75
+    adult = people.get_column("age").to_numpy() >= 16
+    return people.with_columns(
+        pl.Series("provider_cancellations", cancel).cast(pl.Int64),
+        pl.when(pl.Series(adult & answers)).then(pl.Series(good)).alias("gp_experience_good"),
+    )
+
+
+def loaded(page: ExperiencePage) -> pl.DataFrame:
+    """The person table as the page loaded it (deprivation fifths derived)."""
+    return page.book.frame
+
+
+def test_measures_and_indicators_come_from_the_config(page_of):
+    page = page_of(ExperiencePage, experienced(), disclosure=OFF)
+    # the survey flag is the experience indicator's numerator: shown once, as the indicator
+    assert [e.measure.name for e in page.measures] == ["provider_cancellations"]
+    assert page.measures[0].among is not None and page.measures[0].among.name == "cardiology_referral"
+    assert [i.name for i in page.shown_indicators] == ["gp_experience"]
+    # every dimension present, not deprivation only
+    assert set(page.tables["provider_cancellations"].frame["dimension"].unique()) == {
+        d.name for d in page.dimensions
+    }
+    assert len(page.dimensions) >= 4
+
+
+def test_cancellations_per_100_referred_against_an_independent_count(page_of):
+    page = page_of(ExperiencePage, experienced(), disclosure=OFF)
+    people = loaded(page)
+    table = page.tables["provider_cancellations"]
+    for q in ("1", "5"):
+        group = people.filter(pl.col("cardiology_referral") & (pl.col("imd_quintile").cast(pl.String) == q))
+        row = table.row(dimension="imd_quintile", level=q)
+        assert row["events"] == group["provider_cancellations"].sum()
+        assert row["population"] == group.height
+        assert row["value"] == pytest.approx(100 * group["provider_cancellations"].sum() / group.height)
+    text = page.measure_text(page.measures[0])
+    most = people.filter(pl.col("cardiology_referral") & (pl.col("imd_quintile") == 1))
+    least = people.filter(pl.col("cardiology_referral") & (pl.col("imd_quintile") == 5))
+    a = 100 * most["provider_cancellations"].sum() / most.height
+    b = 100 * least["provider_cancellations"].sum() / least.height
+    assert (
+        f"The number of appointments cancelled by the hospital per 100 people with cardiology referral was "
+        f"{a:.1f} in the most deprived fifth against {b:.1f} in the least deprived fifth, a difference of "
+        f"{abs(a - b):.1f} per 100 people with cardiology referral."
+    ) in text
+    # one sentence per dimension
+    assert text.count("The number of appointments cancelled") == len(page.dimensions)
+
+
+def test_survey_indicator_and_who_answered_against_independent_counts(page_of):
+    page = page_of(ExperiencePage, experienced(), disclosure=OFF)
+    people = loaded(page).filter(pl.col("age") >= 16)
+    answered = people.filter(pl.col("gp_experience_good").is_not_null())
+    row = page.indicators.row(dimension="sex", level="female", measure="gp_experience")
+    women = answered.filter(pl.col("sex") == "female")
+    assert row["denominator"] == women.height
+    assert row["numerator"] == women["gp_experience_good"].sum()
+    assert row["excluded"] == people.filter(pl.col("sex") == "female").height - women.height
+    assert row["value"] == pytest.approx(100 * women["gp_experience_good"].mean())
+    ind = page.shown_indicators[0]
+    text = page.indicator_text(ind)
+    share = 100 * answered.height / people.height
+    assert (
+        f"For good overall experience of the GP practice (survey respondents), {answered.height:,} of the "
+        f"{people.height:,} people it applies to have a value ({share:.1f}%); "
+        f"{people.height - answered.height:,} have none and are left out."
+    ) in text
+    by_q = (
+        people.group_by("imd_quintile")
+        .agg((100 * pl.col("gp_experience_good").is_not_null().mean()).alias("s"))
+        .sort("s")
+    )
+    lo, hi = by_q.row(0, named=True), by_q.row(-1, named=True)
+    assert f"({hi['s']:.1f}%) and lowest" in text and f"({lo['s']:.1f}%), so the people who answered" in text
+    assert text.count("Good overall experience of the GP practice (survey respondents) was") == len(
+        page.dimensions
+    )
+
+
+def test_response_sentence_wording():
+    from healthgap.config import Dimension
+
+    dim = Dimension(
+        name="imd_quintile",
+        column="imd_quintile",
+        label="Deprivation",
+        noun="deprivation fifth",
+        order=("1", "2"),
+        labels={"1": "1 (most deprived)", "2": "2"},
+        reference="2",
+        ordered=True,
+        disadvantaged="first",
+    )
+    rows = pl.DataFrame({"level": ["1", "2"], "denominator": [20, 60], "excluded": [80, 40]})
+    text = response_sentence({"denominator": 80, "excluded": 120}, rows, dim, label="Survey", most=7)
+    assert text.startswith(
+        "For survey, 80 of the 200 people it applies to have a value (40.0%); 120 have none and are left out."
+    )
+    assert "(60.0%) and lowest" in text and "(20.0%), so the people who answered" in text
+    suppressed = response_sentence({"denominator": 80, "excluded": None}, rows, dim, label="Survey", most=7)
+    assert suppressed == (
+        "For survey, how many people have a value is not published: a count is too small (between 1 and 7)."
+    )
+    assert response_sentence({"denominator": 80, "excluded": 0}, rows, dim, label="S", most=7) == (
+        "For s, all 80 people it applies to have a value."
+    )
+    assert response_sentence(None, rows, dim, label="S", most=7) == ""
+
+
+def test_tables_by_every_group_name_dimensions_by_label_in_config_order(page_of):
+    page = page_of(ExperiencePage, experienced(), disclosure=OFF)
+    # the tables by every group name each dimension by its label, in the config's order
+    table = page._sorted(page.indicators).frame
+    assert table["dimension"].unique(maintain_order=True).to_list() == [d.name for d in page.dimensions]
+    shown = html.unescape(markup_of(page.indicator_table()))
+    assert "imd_quintile" not in shown and "age_band" not in shown and "Deprivation" in shown
+
+
+def test_body_present_has_sections_figures_and_the_scope_note(page_of):
+    page = page_of(ExperiencePage, experienced(), disclosure=OFF)
+    body = html.unescape(markup_of(page.body()))
+    assert "## Appointments cancelled by the hospital {#sec-experience-provider-cancellations}" in body
+    assert "## Experience indicators {#sec-experience-indicators}" in body
+    assert "fig-experience-provider-cancellations" in body and "tbl-experience-indicators" in body
+    assert SCOPE in body and NO_EXPERIENCE not in body
+    assert page.intro_text.startswith(
+        "This chapter shows how people experience their care: appointments cancelled by the hospital and "
+        "good overall experience of the GP practice (survey respondents), by deprivation fifth"
+    )
+    for e in page.measures:  # no empty inline value
+        assert page.measure_text(e).strip()
+
+
+def test_body_absent_is_one_plain_note(page_of):
+    page = page_of(ExperiencePage, build_people(300), disclosure=OFF)  # no experience column
+    assert page.measures == [] and page.shown_indicators == []
+    body = html.unescape(markup_of(page.body()))
+    assert NO_EXPERIENCE in body and SCOPE not in body and "##" not in body
+    assert re.sub(r"<[^>]+>", "", body).strip() == NO_EXPERIENCE  # one sentence and nothing else
+
+
+def test_suppressed_groups_are_said_not_compared(page_of):
+    page = page_of(
+        ExperiencePage, experienced(400), disclosure={"suppress_below": 200, "rounding": 5, "enabled": True}
+    )
+    text = page.measure_text(page.measures[0])
+    assert text.strip()
+    assert re.search(r"cannot be compared|not published for any group|published only", text)
+    body = html.unescape(markup_of(page.body()))
+    assert body.strip() and SCOPE in body
