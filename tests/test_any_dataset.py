@@ -576,6 +576,8 @@ def scan_tables(page: str, main: Node) -> list[Finding]:
 
 def signed(row: dict) -> bool:
     """Whether the row's value is a quantity that may be negative (a difference, an intercept)."""
+    if row.get("scale") == "difference" or "difference" in row:  # limits of a difference between groups
+        return True
     return any(SIGNED_STATISTICS.search(str(row.get(k) or "")) for k in ("statistic", "metric"))
 
 

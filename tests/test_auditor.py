@@ -122,7 +122,8 @@ _THRESHOLD = re.compile(
 #: Measurements and their ranges ("99 to 107 mmHg", "65 years", "18 weeks"): not counts of anyone.
 _MEASUREMENT = re.compile(
     r"\d[\d,.]*(?:\s*(?:to|-|–)\s*\d[\d,.]*)?\s*"
-    r"(?:mmHg|mmol/L|mmol|kg/m²|kg|cm|years?|days?|weeks?|months?|%)(?!\w)",
+    # units of measurements, and numbers of comparisons ("244 gaps compared"), which count no one
+    r"(?:mmHg|mmol/L|mmol|kg/m²|kg|cm|years?|days?|weeks?|months?|%|gaps?(?: compared)?)(?!\w)",
 )
 _MARKUP = re.compile(r"<script\b.*?</script>|<style\b.*?</style>", re.S | re.I)
 _SPEC = re.compile(r'<script type="application/json" id="([^"]+)-spec">(.*?)</script>', re.S)

@@ -310,12 +310,12 @@ def test_other_trust_text_describes_only_what_its_data_have(other_site):
     assert "small urban areas" not in geography and "1,500" not in geography
     assert "each hexagon is one GP practice" in geography
     access = text_of(other_site / "chapters" / "access-treatment.html")
-    treatment = access[access.index("Treatment among the eligible") : access.index("Waiting for a first")]
-    assert "anticoagulation" not in treatment.lower() and "140 mmHg" not in treatment
-    assert (
-        "statins for people with coronary heart disease, and people aged 40 or over with diabetes"
-        in treatment
-    )
+    treatment = access[access.index("Treatment among the eligible") : access.index("Access to services")]
+    # indicators the data cannot give are named once, in one note; the rest are shown
+    assert "Not shown, because this dataset cannot give them: anticoagulant prescribed" in treatment
+    assert treatment.count("140 mmHg") == 1  # only in that note
+    assert "counts nobody as having them, so its eligibility rests on the columns it does have" in treatment
+    assert "Statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+) was" in treatment
     assert "shows the share who waited" not in access  # the waits section is skipped
 
 

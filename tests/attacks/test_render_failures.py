@@ -27,7 +27,7 @@ def test_nbclients_orphaned_kernel_poll_prints_no_traceback(capfd, caplog):
     import nbformat
     from nbclient import NotebookClient
 
-    from healthgap.render.builtin import _run_async
+    from healthgap.render.execute import run_async
 
     client = NotebookClient(nbformat.v4.new_notebook())
     assert client.kc is None
@@ -37,7 +37,7 @@ def test_nbclients_orphaned_kernel_poll_prints_no_traceback(capfd, caplog):
         await asyncio.sleep(1.5)  # the poll wakes after a second and fails
         gc.collect()
 
-    _run_async(chapter_stopped_by_a_failure_elsewhere)
+    run_async(chapter_stopped_by_a_failure_elsewhere)
     gc.collect()
     err = capfd.readouterr().err + caplog.text  # asyncio reports through the logging module
     assert "never retrieved" not in err and "Traceback" not in err
