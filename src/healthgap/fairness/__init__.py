@@ -20,6 +20,13 @@ from healthgap.fairness._audit import (
     audit,
     metric_frame,
 )
+from healthgap.fairness._calibration import (
+    CALIBRATION_COUNTS,
+    CALIBRATION_METHOD,
+    calibration_by_group,
+    largest_miscalibration,
+    recompute_calibration,
+)
 from healthgap.fairness._groupboot import GROUP_METRICS
 from healthgap.fairness._groups import DEFAULT_INTERSECTIONS, SEPARATOR, Grouping, groupings
 from healthgap.fairness._label_bias import (
@@ -41,6 +48,7 @@ from healthgap.fairness._mitigation import (
     mitigate,
 )
 from healthgap.fairness._published import RATIO_METRICS, mover_ratio, newcombe_difference, proportions
+from healthgap.fairness._reference import true_risk
 
 __all__ = [
     "audit",
@@ -75,4 +83,10 @@ __all__ = [
     "DEFAULT_INTERSECTIONS",
     "SEPARATOR",
     "DEFAULT_N_BOOT",
+    "calibration_by_group",
+    "recompute_calibration",
+    "largest_miscalibration",
+    "CALIBRATION_COUNTS",
+    "CALIBRATION_METHOD",
+    "true_risk",
 ]

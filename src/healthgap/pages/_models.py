@@ -36,6 +36,7 @@ The page says once, at the top of its chapter, why no model can be fitted when
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -308,6 +309,25 @@ class ModelPages:
                 n_boot=AUDIT_BOOT,
                 seed=self.config.seed,
             ),
+        )
+
+    @cached_property
+    def truth(self) -> dict[str, Any] | None:
+        """The data's parsed ``truth.json`` (synthetic data), or None."""
+        path = self.config.data.truth
+        if path is None or not path.is_file():
+            return None
+        parsed = json.loads(path.read_text(encoding="utf-8"))
+        return parsed if isinstance(parsed, dict) else None
+
+    @cached_property
+    def calibration(self) -> pl.DataFrame:
+        """Observed over expected cases by group on the test set (exact; the true risk where the
+        data has it): :func:`healthgap.fairness.calibration_by_group` over the social dimensions."""
+        from healthgap.fairness import calibration_by_group, true_risk
+
+        return calibration_by_group(
+            self.result, dimensions=self.social, risk_true=true_risk(self.result, self.truth)
         )
 
     @cached_property

@@ -26,6 +26,7 @@ from healthgap.fairness import (
     AUDIT_BY,
     AUDIT_COUNTS,
     AUDIT_DERIVED,
+    CALIBRATION_COUNTS,
     LABEL_COUNTS,
     LABEL_DERIVED,
     MITIGATION_COUNTS,
@@ -35,8 +36,16 @@ from healthgap.fairness import (
     FairnessAudit,
     LabelBias,
     Mitigation,
+    recompute_calibration,
 )
 from healthgap.models import label_of
+from healthgap.pages._fairness_calibration import (
+    CALIBRATION_TABLE_COLUMNS,
+    CALIBRATION_TABLE_FORMATS,
+    headline_text,
+    range_text,
+    truth_text,
+)
 from healthgap.pages._models import (
     NOT_SOCIAL,
     ModelPages,
@@ -182,6 +191,13 @@ SKIP_DIMENSION = "equity dimension with two or more groups large enough to publi
 SKIP_AUDIT = "model audit results"
 SKIP_INTERSECTION = "two equity dimensions with two or more groups each to audit together"
 SKIP_CALIBRATION = "equity dimension with two or more groups large enough to publish"
+#: Level of the calibration intervals (the simultaneous ones hold together over a dimension's groups).
+CONFIDENCE = 0.95
+CALIBRATION_NOTE = (
+    "Observed cases over the sum of predicted risks in the test set, with exact Poisson (Garwood) "
+    "intervals; the simultaneous intervals (Bonferroni over each grouping's groups) hold together. "
+    "Cases are rounded as published and the ratios computed from the rounded counts."
+)
 SKIP_TRUTH = (
     "true-status columns (true_<condition>), so the model cannot be checked against who truly has a condition"
 )
@@ -741,18 +757,56 @@ class FairnessPage(Page):
             formats={c: ("proportion", 2) for c in ("value", "lower_ci", "upper_ci")},
         )
 
-    def calibration_paragraph(self) -> Any:
-        """What to look for in the calibration figure (Markdown), or None without it."""
-        dim = self.calibration_dimension
-        if dim is None or self.groups is None:
+    @cached_property
+    def calibration(self) -> Published | None:
+        """Observed over expected cases by group, published (observed cases rounded, O/E and its
+        exact intervals recomputed from them), or None without a model or groups."""
+        if not self.ok:
             return None
-        noun = plural_noun(dim.noun or group_noun(dim.label))
-        sees = "sees" if dim.name in self.features else "does not see"
-        worse = f" the most disadvantaged {noun}" if dim.ordered and dim.disadvantaged else f" some {noun}"
+        exact = self.models.calibration
+        if exact.is_empty():
+            return None
+        return self.book.publish(
+            exact.drop("true_expected"),
+            counts=list(CALIBRATION_COUNTS),
+            by=["dimension"],
+            recompute=lambda f: recompute_calibration(f, confidence=CONFIDENCE),
+        ).sort("dimension_label", "order")
+
+    def calibration_paragraph(self) -> Any:
+        """Observed/expected by group in words, against the truth where the data has it, and the
+        largest miscalibration beyond chance (Markdown), or None without it."""
+        if self.calibration is None:
+            return None
+        frame = self.calibration.frame
+        parts = []
+        for dim in self.models.social:
+            rows = frame.filter(pl.col("dimension") == dim.name)
+            parts.append(range_text(rows, dim) + truth_text(rows, dim))
+        text = "".join(parts)
+        if not text:
+            return None
         return _markdown(
-            f"A model that {sees} {lower_first(dim.label)} can still be calibrated overall but under-predict for"
-            f"{worse}, if part of their extra risk is not captured by the features. Compare the two dots in "
-            "each group of @fig-fair-calibration."
+            "Observed over expected cases (O/E) compares, in each group, the people who had the outcome with "
+            "the sum of the model's predicted risks: above 1 the model under-predicts the group's risk, below 1 "
+            f"it over-predicts (@tbl-fairness-calibration). {text}{headline_text(frame, self.models.social)}"
+        )
+
+    def calibration_table(self) -> Any:
+        """Observed/expected by group with exact and simultaneous intervals and, where the data has
+        it, the true over predicted risk."""
+        if self.calibration is None:
+            return self.models.skip(SKIP_CALIBRATION)
+        columns = dict(CALIBRATION_TABLE_COLUMNS)
+        if self.calibration.frame.get_column("true_ratio").is_null().all():
+            columns.pop("true_ratio")
+        return self.book.table(
+            self.calibration,
+            id="fairness-calibration-ratio",
+            title="Observed over expected cases by group",
+            columns=columns,
+            formats=CALIBRATION_TABLE_FORMATS,
+            note=CALIBRATION_NOTE,
         )
 
     # -- label bias --------------------------------------------------------------------
