@@ -74,10 +74,10 @@ def test_truth_sentence_states_both_ends_and_whether_the_intervals_hold_the_trut
         row("5", 4, 0.9, 0.73, 1.09, true_ratio=0.7),  # not held
     )
     assert truth_text(rows, IMD) == (
-        "Against each person's true risk, which this data records, the model's predictions by deprivation "
-        "(IMD quintile) are furthest off in two groups: the true risk is 27% above the prediction "
-        "(deprivation fifth 1, most deprived; true over predicted 1.27) and 30% below it (deprivation fifth "
-        "5, least deprived; 0.70). The observed/expected interval holds the true ratio in 2 of 3 groups. "
+        "Against each person's true risk, which this data records, true over predicted risk by deprivation "
+        "(IMD quintile) ranges from 0.70 (deprivation fifth 5, least deprived: the true risk 30% below the "
+        "prediction) to 1.27 (deprivation fifth 1, most deprived: 27% above). The observed/expected interval "
+        "holds the true ratio in 2 of the 3 groups shown. "
     )
 
 
@@ -90,6 +90,20 @@ def test_headline_says_none_survives_when_every_simultaneous_interval_holds_1():
     rows = frame(row("1", 0, 1.23, 1.01, 1.49), row("5", 4, 0.9, 0.73, 1.09))
     assert rows["simultaneous_lower"][0] < 1  # 1.23 - 2 * 0.22
     assert headline_text(rows, [IMD]) == NO_SURVIVOR.format(k=2)
+
+
+def test_headline_without_survivor_names_the_truths_largest_miscalibration():
+    rows = frame(
+        row("1", 0, 1.23, 1.01, 1.49, true_ratio=1.27),
+        row("5", 4, 0.9, 0.73, 1.09, true_ratio=0.75),  # |log 0.75| = 0.288 > log 1.27 = 0.239
+    )
+    assert headline_text(rows, [IMD]) == NO_SURVIVOR.format(k=2) + (
+        " The truth shows what the outcomes cannot: the model's largest miscalibration is in deprivation "
+        "fifth 5, least deprived, whose true risk is 25% below the model's predictions (true over predicted "
+        "0.75)."
+    )
+    calibrated = rows.with_columns(true_ratio=pl.lit(1.004))
+    assert headline_text(calibrated, [IMD]).endswith("within 1% of the model's predictions.")
 
 
 def test_headline_names_the_largest_surviving_not_the_largest_observed():
@@ -182,8 +196,8 @@ def test_paragraph_on_present_data(page):
     text = html_of(page.calibration_paragraph())
     f = page.calibration.frame.filter(pl.col("dimension") == "imd_quintile")
     assert range_text(f, IMD) in text and truth_text(f, IMD) in text
-    assert "27% above the prediction (deprivation fifth 1, most deprived; true over predicted 1.27)" in text
-    assert "12% above the prediction (Male; true over predicted 1.12)" in text
+    assert "to 1.27 (deprivation fifth 1, most deprived: 27% above)" in text
+    assert "to 1.12 (Male: 12% above)" in text
     assert np.isclose(f.filter(pl.col("group") == "5")["value"][0], 105 / 116.9)
     assert headline_text(page.calibration.frame, [IMD, SEX]) in text
     assert "@tbl-fairness-calibration" in text

@@ -32,6 +32,7 @@ __all__ = [
     "range_text",
     "truth_text",
     "headline_text",
+    "true_headline",
 ]
 
 #: Table headings of the calibration table.
@@ -107,11 +108,11 @@ def truth_text(rows: pl.DataFrame, dimension: Dimension | None) -> str:
     held = both.filter(pl.col("true_ratio").is_between(pl.col("lower_ci"), pl.col("upper_ci"))).height
     label = lower_first(str(low["dimension_label"]))
     return (
-        f"Against each person's true risk, which this data records, the model's predictions by {label} "
-        f"are furthest off in two groups: the true risk is {ratio_words(high['true_ratio'])} the prediction "
-        f"({_name(dimension, high)}; true over predicted {num(high['true_ratio'])}) and "
-        f"{ratio_words(low['true_ratio'])} it ({_name(dimension, low)}; {num(low['true_ratio'])}). "
-        f"The observed/expected interval holds the true ratio in {held} of {both.height} groups. "
+        f"Against each person's true risk, which this data records, true over predicted risk by {label} "
+        f"ranges from {num(low['true_ratio'])} ({_name(dimension, low)}: the true risk "
+        f"{ratio_words(low['true_ratio'])} the prediction) to {num(high['true_ratio'])} "
+        f"({_name(dimension, high)}: {ratio_words(high['true_ratio'])}). The observed/expected interval "
+        f"holds the true ratio in {held} of the {both.height} groups shown. "
     )
 
 
@@ -125,7 +126,7 @@ def headline_text(frame: pl.DataFrame, dimensions: Sequence[Dimension]) -> str:
         return ""
     hits = shown.filter((pl.col("simultaneous_lower") > 1) | (pl.col("simultaneous_upper") < 1))
     if hits.is_empty():
-        return NO_SURVIVOR.format(k=shown.height)
+        return NO_SURVIVOR.format(k=shown.height) + true_headline(shown, dimensions)
     row = hits.sort(pl.col("value").log().abs(), descending=True).row(0, named=True)
     dim = next((d for d in dimensions if d.name == row["dimension"]), None)
     under = row["value"] > 1
@@ -138,6 +139,23 @@ def headline_text(frame: pl.DataFrame, dimensions: Sequence[Dimension]) -> str:
         f" (observed/expected {num(row['value'])}, simultaneous 95% CI {num(row['simultaneous_lower'])} to "
         f"{num(row['simultaneous_upper'])}); the model {'under' if under else 'over'}-predicts their risk"
         f"{more}. "
+    )
+
+
+def true_headline(frame: pl.DataFrame, dimensions: Sequence[Dimension]) -> str:
+    """' The truth shows what the outcomes cannot: ...' naming the group whose true over predicted
+    risk is furthest from 1 (log scale) among ``frame``'s rows; '' without truth."""
+    known = frame.filter(pl.col("true_ratio").is_not_null())
+    if known.is_empty():
+        return ""
+    row = known.sort(pl.col("true_ratio").log().abs(), descending=True).row(0, named=True)
+    if round(abs(row["true_ratio"] - 1) * 100) == 0:
+        return " Nor does the truth: every group's true risk is within 1% of the model's predictions."
+    dim = next((d for d in dimensions if d.name == row["dimension"]), None)
+    return (
+        f" The truth shows what the outcomes cannot: the model's largest miscalibration is in "
+        f"{_name(dim, row)}, whose true risk is {ratio_words(row['true_ratio'])} the model's predictions "
+        f"(true over predicted {num(row['true_ratio'])})."
     )
 
 
