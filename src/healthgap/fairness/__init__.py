@@ -47,8 +47,9 @@ from healthgap.fairness._mitigation import (
     NotMitigable,
     mitigate,
 )
+from healthgap.fairness._multiplicity import GapFamily, tpr_gaps
 from healthgap.fairness._published import RATIO_METRICS, mover_ratio, newcombe_difference, proportions
-from healthgap.fairness._reference import true_risk
+from healthgap.fairness._reference import CapacityReference, capacity_reference, true_risk
 
 __all__ = [
     "audit",
@@ -89,4 +90,8 @@ __all__ = [
     "CALIBRATION_COUNTS",
     "CALIBRATION_METHOD",
     "true_risk",
+    "tpr_gaps",
+    "GapFamily",
+    "capacity_reference",
+    "CapacityReference",
 ]

@@ -46,6 +46,13 @@ from healthgap.pages._fairness_calibration import (
     range_text,
     truth_text,
 )
+from healthgap.pages._fairness_gaps import (
+    DECIMALS,
+    PAIR_COLUMNS,
+    REFERENCE_COLUMNS,
+    chance_text,
+    reference_text,
+)
 from healthgap.pages._models import (
     NOT_SOCIAL,
     ModelPages,
@@ -197,6 +204,10 @@ CALIBRATION_NOTE = (
     "Observed cases over the sum of predicted risks in the test set, with exact Poisson (Garwood) "
     "intervals; the simultaneous intervals (Bonferroni over each grouping's groups) hold together. "
     "Cases are rounded as published and the ratios computed from the rounded counts."
+)
+NO_REFERENCE = (
+    "This data does not record each person's true risk, so the part of a gap that base rates explain "
+    "cannot be separated from the part the model adds."
 )
 SKIP_TRUTH = (
     "true-status columns (true_<condition>), so the model cannot be checked against who truly has a condition"
@@ -807,6 +818,88 @@ class FairnessPage(Page):
             columns=columns,
             formats=CALIBRATION_TABLE_FORMATS,
             note=CALIBRATION_NOTE,
+        )
+
+    # -- gaps beyond chance and beyond base rates ------------------------------------
+    @cached_property
+    def tpr_pairs(self) -> Published | None:
+        """Every pairwise gap in the share of cases found at capacity, published (differences
+        only, rounded to 0.1 percentage point), or None without a model or pairs."""
+        if not self.ok or self.models.tpr_pairs.is_empty():
+            return None
+        frame = self.models.tpr_pairs.select(PAIR_COLUMNS).with_columns(
+            pl.col("value", "lower_ci", "upper_ci").round(DECIMALS)
+        )
+        return self.book.publish(frame, counts=[])
+
+    @cached_property
+    def reference_gaps(self) -> Published | None:
+        """The perfect-risk reference's gaps, published (differences only, rounded), or None
+        without the true risk."""
+        ref = self.models.reference if self.ok else None
+        if ref is None or ref.gaps.is_empty():
+            return None
+        floats = [c for c in REFERENCE_COLUMNS if c.startswith(("gap_", "added"))]
+        return self.book.publish(
+            ref.gaps.select(REFERENCE_COLUMNS).with_columns(pl.col(floats).round(DECIMALS)), counts=[]
+        )
+
+    def chance_paragraph(self) -> Any:
+        """Each dimension's largest gap in the share of cases found that survives simultaneous
+        intervals, or that none does (Markdown), or None without pairs."""
+        if self.tpr_pairs is None:
+            return None
+        frame = self.tpr_pairs.frame
+        text = "".join(
+            chance_text(frame.filter(pl.col("dimension") == d.name), d) for d in self.models.dimensions
+        )
+        if not text:
+            return None
+        return _markdown(
+            f"Across many groups the largest gap is partly chance. Each gap in the share of cases found at the "
+            f"top {self.top} is therefore given an interval that holds for every pair of groups together "
+            f"(a max-t bootstrap over test-set people; groups with fewer than 20 cases are left out). {text}"
+        )
+
+    def reference_paragraph(self) -> Any:
+        """Each dimension's model gap beside a perfect-risk model's at the same capacity (Markdown),
+        or a plain note when the data has no true risk."""
+        if not self.ok:
+            return None
+        if self.reference_gaps is None:
+            return _markdown(NO_REFERENCE)
+        frame = self.reference_gaps.frame
+        pairs = self.models.tpr_pairs
+        if not pairs.is_empty():
+            pairs = pairs.filter(pl.col("value").is_not_null())
+        kept = (
+            pl.concat(
+                [
+                    pairs.select("dimension", "group"),
+                    pairs.select("dimension", pl.col("versus").alias("group")),
+                ]
+            )
+            if not pairs.is_empty()
+            else pl.DataFrame(schema={"dimension": pl.String, "group": pl.String})
+        )
+
+        def comparable(name: str) -> pl.DataFrame:
+            groups = kept.filter(pl.col("dimension") == name).get_column("group").to_list()
+            return frame.filter(
+                (pl.col("dimension") == name)
+                & pl.col("group").is_in(groups)
+                & pl.col("reference").is_in(groups)
+            )
+
+        text = "".join(reference_text(comparable(d.name), d, top=self.top) for d in self.models.dimensions)
+        if not text:
+            return _markdown(NO_REFERENCE)
+        return _markdown(
+            "Even a model that knew each person's true risk would not find the same share of cases in every "
+            "group when it can flag only a fixed share of people: groups with more people at high risk fill "
+            f"more of the places. Comparing the model with that perfect-risk model separates the part of a gap "
+            f"that base rates explain from the part the model adds (95% intervals from the same bootstrap "
+            f"replicates for both; groups with fewer than 20 cases are left out). {text}"
         )
 
     # -- label bias --------------------------------------------------------------------
