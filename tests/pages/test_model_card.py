@@ -29,20 +29,21 @@ def published(rows: list[dict[str, Any]]) -> Published:
     return Published(pl.DataFrame(rows), (), SETTINGS)
 
 
-def tpr_gap(dimension: str, label: str, difference: float | None, **over: Any) -> dict[str, Any]:
-    """A published gap in the true positive rate (``difference`` None: not published)."""
-    d = difference
+def tpr_pair(dimension: str, label: str, value: float | None, survives: bool, **over: Any) -> dict[str, Any]:
+    """A published pairwise gap in the share of outcomes found (``value`` None: not published)."""
+    v = value
     row = {
         "dimension": dimension,
         "dimension_label": label,
-        "metric": "tpr",
-        "highest_group": "1 (most deprived)",
-        "highest": None if d is None else 0.4 + d,
-        "lowest_group": "4",
-        "lowest": 0.4,
-        "difference": d,
-        "difference_lower_ci": None if d is None else d / 4,
-        "difference_upper_ci": None if d is None else 2 * d,
+        "group": "4",
+        "group_label": "4",
+        "versus": "1",
+        "versus_label": "1 (most deprived)",
+        "value": v,
+        "lower_ci": None if v is None else (min(v / 4, 2 * v) if survives else -abs(v)),
+        "upper_ci": None if v is None else (max(v / 4, 2 * v) if survives else 2 * abs(v)),
+        "excludes_null": survives,
+        "comparisons": 10,
     }
     return {**row, **over}
 
@@ -56,25 +57,57 @@ def card(page_of) -> ModelCardPage:
     return c
 
 
-def test_widest_gap_among_the_protected_dimensions(card):
-    card.fairness.differences = published(
+def test_calibration_finding(card):
+    from healthgap.pages._fairness_calibration import NO_SURVIVOR
+
+    card.fairness.calibration = None
+    assert card.calibration_text() == "No model was checked for calibration by group."
+    rows = [
+        {"dimension": "imd_quintile", "dimension_label": "Deprivation (IMD quintile)", "group": g,
+         "group_label": {"1": "1 (most deprived)", "5": "5 (least deprived)"}[g], "order": i, "value": v, "lower_ci": v - 0.1, "upper_ci": v + 0.1,
+         "simultaneous_lower": v - 0.3, "simultaneous_upper": v + 0.3, "true_ratio": t}
+        for i, (g, v, t) in enumerate([("1", 1.2, 1.27), ("5", 0.9, 0.81)])
+    ]  # fmt: skip
+    card.fairness.calibration = published(rows)
+    card.models.social = [card.config.dimensions[0]]
+    assert card.calibration_text() == (
+        NO_SURVIVOR.format(k=2)
+        + " The truth shows what the outcomes cannot: the model's largest miscalibration "
+        "is in deprivation fifth 1, most deprived, whose true risk is 27% above the model's predictions (true "
+        "over predicted 1.27). See @sec-fairness-calibration."
+    )
+    rows[0] |= {"simultaneous_lower": 1.1}
+    card.fairness.calibration = published(rows)
+    assert card.calibration_text().startswith(
+        "The largest miscalibration beyond what chance alone gives across the 2 groups compared: deprivation "
+        "fifth 1, most deprived has 20% more cases"
+    )
+
+
+def test_widest_gap_is_the_largest_that_survives_simultaneous_intervals(card):
+    card.fairness.tpr_pairs = published(
         [
-            tpr_gap("sex", "Sex", 0.05, highest_group="Male", lowest_group="Female"),
-            tpr_gap("imd_quintile", "Deprivation (IMD quintile)", 0.2),
-            tpr_gap("age_band", "Age band", 0.5),  # not a protected dimension of the card
-            tpr_gap("ethnicity", "Ethnic group", None),  # not published
+            tpr_pair("sex", "Sex", 0.05, True, group="male", group_label="Male", versus_label="Female"),
+            tpr_pair("imd_quintile", "Deprivation (IMD quintile)", -0.2, True),  # 1 above 4
+            tpr_pair("imd_quintile", "Deprivation (IMD quintile)", 0.3, False),  # larger, but chance
+            tpr_pair("age_band", "Age band", 0.5, True),  # not a protected dimension of the card
+            tpr_pair("ethnicity", "Ethnic group", None, False),  # not published
         ]
     )
     assert card.widest_text() == (
-        "Among groups by deprivation (IMD quintile) and sex, the largest gap in the share of outcomes found "
-        "is by deprivation (IMD quintile): 40.0% (deprivation fifth 4) against 60.0% (deprivation fifth 1, "
-        "most deprived), a difference of 20.0 percentage points (95% CI 5.0 to 40.0 percentage points)."
+        "Among groups by deprivation (IMD quintile) and sex, the largest gap in the share of outcomes found at "
+        "the top 5% that chance alone does not explain is by deprivation (IMD quintile): 20.0 percentage points "
+        "(higher in deprivation fifth 1, most deprived; lower in deprivation fifth 4; simultaneous 95% CI 5.0 "
+        "to 40.0 percentage points). @sec-fairness-reference shows how much of each gap base rates explain."
     )
-    card.fairness.differences = published([tpr_gap("sex", "Sex", 0.05, difference_lower_ci=-0.01)])
-    assert card.widest_text().endswith("; a gap this size could be due to chance.")
-    card.fairness.differences = published([tpr_gap("age_band", "Age band", 0.5)])
+    card.fairness.tpr_pairs = published([tpr_pair("sex", "Sex", 0.05, False)])
+    assert card.widest_text() == (
+        "Among groups by sex, no gap in the share of outcomes found at the top 5% is beyond what chance alone "
+        "gives once every pair of groups is compared together (simultaneous intervals)."
+    )
+    card.fairness.tpr_pairs = published([tpr_pair("age_band", "Age band", 0.5, True)])
     assert card.widest_text() == NO_GAP
-    card.fairness.differences = None
+    card.fairness.tpr_pairs = None
     assert card.widest_text() == NO_GAP
     card.fairness.problem = "no outcome"
     assert card.widest_text() == "No model was audited."

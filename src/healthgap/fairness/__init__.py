@@ -20,6 +20,13 @@ from healthgap.fairness._audit import (
     audit,
     metric_frame,
 )
+from healthgap.fairness._calibration import (
+    CALIBRATION_COUNTS,
+    CALIBRATION_METHOD,
+    calibration_by_group,
+    largest_miscalibration,
+    recompute_calibration,
+)
 from healthgap.fairness._groupboot import GROUP_METRICS
 from healthgap.fairness._groups import DEFAULT_INTERSECTIONS, SEPARATOR, Grouping, groupings
 from healthgap.fairness._label_bias import (
@@ -40,7 +47,9 @@ from healthgap.fairness._mitigation import (
     NotMitigable,
     mitigate,
 )
+from healthgap.fairness._multiplicity import GapFamily, tpr_gaps
 from healthgap.fairness._published import RATIO_METRICS, mover_ratio, newcombe_difference, proportions
+from healthgap.fairness._reference import CapacityReference, capacity_reference, true_risk
 
 __all__ = [
     "audit",
@@ -75,4 +84,14 @@ __all__ = [
     "DEFAULT_INTERSECTIONS",
     "SEPARATOR",
     "DEFAULT_N_BOOT",
+    "calibration_by_group",
+    "recompute_calibration",
+    "largest_miscalibration",
+    "CALIBRATION_COUNTS",
+    "CALIBRATION_METHOD",
+    "true_risk",
+    "tpr_gaps",
+    "GapFamily",
+    "capacity_reference",
+    "CapacityReference",
 ]

@@ -36,6 +36,7 @@ The page says once, at the top of its chapter, why no model can be fitted when
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -59,7 +60,7 @@ from healthgap.text import flat, join, lower_first, num
 
 if TYPE_CHECKING:
     from healthgap.explain import Explanation
-    from healthgap.fairness import FairnessAudit, LabelBias, Mitigation
+    from healthgap.fairness import CapacityReference, FairnessAudit, LabelBias, Mitigation
 
 __all__ = [
     "ModelPages",
@@ -77,6 +78,8 @@ __all__ = [
 #: Bootstrap replicates used in the chapters (metrics, audit and SHAP intervals).
 MODEL_BOOT = 200
 AUDIT_BOOT = 200
+#: Bootstrap replicates of the simultaneous intervals of the gaps (max-t needs many).
+GAP_BOOT = 500
 #: Dimensions that describe who people are by age or place rather than a social position:
 #: they are audited (and in the tables of gaps) but are not the chapters' first comparisons.
 NOT_SOCIAL = ("age_band", "locality")
@@ -305,6 +308,75 @@ class ModelPages:
                 self.result,
                 dimensions=self.dimensions,
                 intersections=self.intersections,
+                n_boot=AUDIT_BOOT,
+                seed=self.config.seed,
+            ),
+        )
+
+    @cached_property
+    def truth(self) -> dict[str, Any] | None:
+        """The data's parsed ``truth.json`` (synthetic data), or None."""
+        path = self.config.data.truth
+        if path is None or not path.is_file():
+            return None
+        parsed = json.loads(path.read_text(encoding="utf-8"))
+        return parsed if isinstance(parsed, dict) else None
+
+    @cached_property
+    def calibration(self) -> pl.DataFrame:
+        """Observed over expected cases by group on the test set (exact; the true risk where the
+        data has it): :func:`healthgap.fairness.calibration_by_group` over the social dimensions."""
+        from healthgap.fairness import calibration_by_group, true_risk
+
+        return calibration_by_group(
+            self.result, dimensions=self.social, risk_true=true_risk(self.result, self.truth)
+        )
+
+    @cached_property
+    def tpr_pairs(self) -> pl.DataFrame:
+        """Every pairwise gap in the true positive rate at capacity, per dimension, with max-t
+        simultaneous intervals (exact; :func:`healthgap.fairness.tpr_gaps`): the pairs of each
+        :class:`~healthgap.fairness.GapFamily` with ``dimension``, ``dimension_label`` and the
+        groups' labels."""
+        from healthgap.fairness import tpr_gaps
+
+        def compute() -> pl.DataFrame:
+            families = tpr_gaps(
+                self.result, dimensions=self.dimensions, n_boot=GAP_BOOT, seed=self.config.seed
+            )
+            parts = []
+            for f in families:
+                labels = dict(zip(f.groups["group"], f.groups["group_label"], strict=True))
+                parts.append(
+                    f.pairs.with_columns(
+                        dimension=pl.lit(f.dimension),
+                        dimension_label=pl.lit(f.dimension_label),
+                        group_label=pl.col("group").replace_strict(labels),
+                        versus_label=pl.col("versus").replace_strict(labels),
+                        groups=pl.lit(f.groups.height),
+                    )
+                )
+            return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+
+        parts = ("tpr-gaps", self.result.cache_key, tuple(self.dimensions), GAP_BOOT, self.config.seed)
+        return cached("tpr-gaps", parts, compute)
+
+    @cached_property
+    def reference(self) -> CapacityReference | None:
+        """The perfect-risk reference at capacity (:func:`healthgap.fairness.capacity_reference`),
+        or None without the true risk of the target."""
+        from healthgap.fairness import capacity_reference
+
+        if self.truth is None:
+            return None
+        parts = ("reference", self.result.cache_key, tuple(self.dimensions), AUDIT_BOOT, self.config.seed)
+        return cached(
+            "reference",
+            parts,
+            lambda: capacity_reference(
+                self.result,
+                truth=self.truth,
+                dimensions=self.dimensions,
                 n_boot=AUDIT_BOOT,
                 seed=self.config.seed,
             ),

@@ -26,6 +26,7 @@ from healthgap.fairness import (
     AUDIT_BY,
     AUDIT_COUNTS,
     AUDIT_DERIVED,
+    CALIBRATION_COUNTS,
     LABEL_COUNTS,
     LABEL_DERIVED,
     MITIGATION_COUNTS,
@@ -35,8 +36,23 @@ from healthgap.fairness import (
     FairnessAudit,
     LabelBias,
     Mitigation,
+    recompute_calibration,
 )
 from healthgap.models import label_of
+from healthgap.pages._fairness_calibration import (
+    CALIBRATION_TABLE_COLUMNS,
+    CALIBRATION_TABLE_FORMATS,
+    headline_text,
+    range_text,
+    truth_text,
+)
+from healthgap.pages._fairness_gaps import (
+    DECIMALS,
+    PAIR_COLUMNS,
+    REFERENCE_COLUMNS,
+    chance_text,
+    reference_text,
+)
 from healthgap.pages._models import (
     NOT_SOCIAL,
     ModelPages,
@@ -182,6 +198,17 @@ SKIP_DIMENSION = "equity dimension with two or more groups large enough to publi
 SKIP_AUDIT = "model audit results"
 SKIP_INTERSECTION = "two equity dimensions with two or more groups each to audit together"
 SKIP_CALIBRATION = "equity dimension with two or more groups large enough to publish"
+#: Level of the calibration intervals (the simultaneous ones hold together over a dimension's groups).
+CONFIDENCE = 0.95
+CALIBRATION_NOTE = (
+    "Observed cases over the sum of predicted risks in the test set, with exact Poisson (Garwood) "
+    "intervals; the simultaneous intervals (Bonferroni over each grouping's groups) hold together. "
+    "Cases are rounded as published and the ratios computed from the rounded counts."
+)
+NO_REFERENCE = (
+    "This data does not record each person's true risk, so the part of a gap that base rates explain "
+    "cannot be separated from the part the model adds."
+)
 SKIP_TRUTH = (
     "true-status columns (true_<condition>), so the model cannot be checked against who truly has a condition"
 )
@@ -741,18 +768,138 @@ class FairnessPage(Page):
             formats={c: ("proportion", 2) for c in ("value", "lower_ci", "upper_ci")},
         )
 
-    def calibration_paragraph(self) -> Any:
-        """What to look for in the calibration figure (Markdown), or None without it."""
-        dim = self.calibration_dimension
-        if dim is None or self.groups is None:
+    @cached_property
+    def calibration(self) -> Published | None:
+        """Observed over expected cases by group, published (observed cases rounded, O/E and its
+        exact intervals recomputed from them), or None without a model or groups."""
+        if not self.ok:
             return None
-        noun = plural_noun(dim.noun or group_noun(dim.label))
-        sees = "sees" if dim.name in self.features else "does not see"
-        worse = f" the most disadvantaged {noun}" if dim.ordered and dim.disadvantaged else f" some {noun}"
+        exact = self.models.calibration
+        if exact.is_empty():
+            return None
+        return self.book.publish(
+            exact.drop("true_expected"),
+            counts=list(CALIBRATION_COUNTS),
+            by=["dimension"],
+            recompute=lambda f: recompute_calibration(f, confidence=CONFIDENCE),
+        ).sort("dimension_label", "order")
+
+    def calibration_paragraph(self) -> Any:
+        """Observed/expected by group in words, against the truth where the data has it, and the
+        largest miscalibration beyond chance (Markdown), or None without it."""
+        if self.calibration is None:
+            return None
+        frame = self.calibration.frame
+        parts = []
+        for dim in self.models.social:
+            rows = frame.filter(pl.col("dimension") == dim.name)
+            parts.append(range_text(rows, dim) + truth_text(rows, dim))
+        text = "".join(parts)
+        if not text:
+            return None
         return _markdown(
-            f"A model that {sees} {lower_first(dim.label)} can still be calibrated overall but under-predict for"
-            f"{worse}, if part of their extra risk is not captured by the features. Compare the two dots in "
-            "each group of @fig-fair-calibration."
+            "Observed over expected cases (O/E) compares, in each group, the people who had the outcome with "
+            "the sum of the model's predicted risks: above 1 the model under-predicts the group's risk, below 1 "
+            f"it over-predicts (@tbl-fairness-calibration). {text}{headline_text(frame, self.models.social)}"
+        )
+
+    def calibration_table(self) -> Any:
+        """Observed/expected by group with exact and simultaneous intervals and, where the data has
+        it, the true over predicted risk."""
+        if self.calibration is None:
+            return self.models.skip(SKIP_CALIBRATION)
+        columns = dict(CALIBRATION_TABLE_COLUMNS)
+        if self.calibration.frame.get_column("true_ratio").is_null().all():
+            columns.pop("true_ratio")
+        return self.book.table(
+            self.calibration,
+            id="fairness-calibration-ratio",
+            title="Observed over expected cases by group",
+            columns=columns,
+            formats=CALIBRATION_TABLE_FORMATS,
+            note=CALIBRATION_NOTE,
+        )
+
+    # -- gaps beyond chance and beyond base rates ------------------------------------
+    @cached_property
+    def tpr_pairs(self) -> Published | None:
+        """Every pairwise gap in the share of cases found at capacity, published (differences
+        only, rounded to 0.1 percentage point), or None without a model or pairs."""
+        if not self.ok or self.models.tpr_pairs.is_empty():
+            return None
+        frame = self.models.tpr_pairs.select(PAIR_COLUMNS).with_columns(
+            pl.col("value", "lower_ci", "upper_ci").round(DECIMALS)
+        )
+        return self.book.publish(frame, counts=[])
+
+    @cached_property
+    def reference_gaps(self) -> Published | None:
+        """The perfect-risk reference's gaps, published (differences only, rounded), or None
+        without the true risk."""
+        ref = self.models.reference if self.ok else None
+        if ref is None or ref.gaps.is_empty():
+            return None
+        floats = [c for c in REFERENCE_COLUMNS if c.startswith(("gap_", "added"))]
+        return self.book.publish(
+            ref.gaps.select(REFERENCE_COLUMNS).with_columns(pl.col(floats).round(DECIMALS)), counts=[]
+        )
+
+    def chance_paragraph(self) -> Any:
+        """Each dimension's largest gap in the share of cases found that survives simultaneous
+        intervals, or that none does (Markdown), or None without pairs."""
+        if self.tpr_pairs is None:
+            return None
+        frame = self.tpr_pairs.frame
+        text = "".join(
+            chance_text(frame.filter(pl.col("dimension") == d.name), d) for d in self.models.dimensions
+        )
+        if not text:
+            return None
+        return _markdown(
+            f"Across many groups the largest gap is partly chance. Each gap in the share of cases found at the "
+            f"top {self.top} is therefore given an interval that holds for every pair of groups together "
+            f"(a max-t bootstrap over test-set people; groups with fewer than 20 cases are left out). {text}"
+        )
+
+    def reference_paragraph(self) -> Any:
+        """Each dimension's model gap beside a perfect-risk model's at the same capacity (Markdown),
+        or a plain note when the data has no true risk."""
+        if not self.ok:
+            return None
+        if self.reference_gaps is None:
+            return _markdown(NO_REFERENCE)
+        frame = self.reference_gaps.frame
+        pairs = self.models.tpr_pairs
+        if not pairs.is_empty():
+            pairs = pairs.filter(pl.col("value").is_not_null())
+        kept = (
+            pl.concat(
+                [
+                    pairs.select("dimension", "group"),
+                    pairs.select("dimension", pl.col("versus").alias("group")),
+                ]
+            )
+            if not pairs.is_empty()
+            else pl.DataFrame(schema={"dimension": pl.String, "group": pl.String})
+        )
+
+        def comparable(name: str) -> pl.DataFrame:
+            groups = kept.filter(pl.col("dimension") == name).get_column("group").to_list()
+            return frame.filter(
+                (pl.col("dimension") == name)
+                & pl.col("group").is_in(groups)
+                & pl.col("reference").is_in(groups)
+            )
+
+        text = "".join(reference_text(comparable(d.name), d, top=self.top) for d in self.models.dimensions)
+        if not text:
+            return _markdown(NO_REFERENCE)
+        return _markdown(
+            "Even a model that knew each person's true risk would not find the same share of cases in every "
+            "group when it can flag only a fixed share of people: groups with more people at high risk fill "
+            f"more of the places. Comparing the model with that perfect-risk model separates the part of a gap "
+            f"that base rates explain from the part the model adds (95% intervals from the same bootstrap "
+            f"replicates for both; groups with fewer than 20 cases are left out). {text}"
         )
 
     # -- label bias --------------------------------------------------------------------

@@ -16,16 +16,16 @@ from typing import Any
 import polars as pl
 
 from healthgap import __version__
+from healthgap.pages._fairness_calibration import headline_text
+from healthgap.pages._fairness_gaps import orient
 from healthgap.pages._models import ModelPages, about
 from healthgap.pages.base import Page
 from healthgap.pages.fairness import (
     FairnessPage,
-    ci_text,
     end_name,
     ends_of,
     group_name,
     groups_of,
-    sure,
 )
 from healthgap.pages.predicting_risk import PredictingRiskPage, metric_row
 from healthgap.text import capitalise, interval, join, lower_first, num, pct, pp
@@ -259,34 +259,50 @@ class ModelCardPage(Page):
 
     # -- fairness findings ----------------------------------------------------------------
     def widest_text(self) -> str:
-        """The largest published gap in the share of outcomes found among the card's dimensions."""
+        """The largest gap in the share of outcomes found at capacity, among the card's dimensions,
+        that survives simultaneous intervals, or that none does."""
         if not self.ok:
             return "No model was audited."
         dims = self.card_dimensions
-        gaps = self.fairness.differences
-        widest = (
+        pairs = self.fairness.tpr_pairs
+        shown = (
             pl.DataFrame()
-            if gaps is None
-            else gaps.frame.filter(
-                (pl.col("metric") == "tpr")
-                & pl.col("dimension").is_in(dims)
-                & pl.col("difference").is_not_null()
-            ).sort("difference", descending=True)
+            if pairs is None
+            else pairs.frame.filter(
+                pl.col("dimension").is_in(dims)
+                & pl.col("value").is_not_null()
+                & pl.col("lower_ci").is_not_null()
+            )
         )
-        if not widest.height:
+        if not shown.height:
             return NO_GAP
         rank = pl.col("dimension").replace_strict(dims, list(range(len(dims))))
-        labels = widest.unique("dimension", maintain_order=True).sort(rank).get_column("dimension_label")
+        labels = shown.unique("dimension", maintain_order=True).sort(rank).get_column("dimension_label")
         among = join(lower_first(x) for x in labels)
-        w = widest.row(0, named=True)
+        hits = shown.filter(pl.col("excludes_null").fill_null(False))
+        if not hits.height:
+            return (
+                f"Among groups by {among}, no gap in the share of outcomes found at the top {self.top} is beyond "
+                "what chance alone gives once every pair of groups is compared together (simultaneous intervals)."
+            )
+        w = orient(hits.sort(pl.col("value").abs(), descending=True).row(0, named=True))
         dim = self.fairness.dimension(w["dimension"])
         return (
-            f"Among groups by {among}, the largest gap in the share of outcomes found is "
-            f"by {lower_first(w['dimension_label'])}: {pct(w['lowest'])} ({group_name(dim, w['lowest_group'])}) "
-            f"against {pct(w['highest'])} ({group_name(dim, w['highest_group'])}), a difference of "
-            f"{pp(w['difference'])}{ci_text(w)}"
-            + ("." if sure(w) else "; a gap this size could be due to chance.")
+            f"Among groups by {among}, the largest gap in the share of outcomes found at the top {self.top} that "
+            f"chance alone does not explain is by {lower_first(w['dimension_label'])}: {pp(w['value'])} (higher in "
+            f"{group_name(dim, w['group_label'])}; lower in {group_name(dim, w['versus_label'])}; simultaneous "
+            f"95% CI {pp(w['lower_ci'], unit=False)} to {pp(w['upper_ci'])}). @sec-fairness-reference shows how "
+            "much of each gap base rates explain."
         )
+
+    def calibration_text(self) -> str:
+        """The calibration finding: the largest miscalibration by group beyond chance, or that none is
+        (and, where the data has it, the largest against the truth)."""
+        calibration = self.fairness.calibration if self.ok else None
+        text = "" if calibration is None else headline_text(calibration.frame, self.models.social)
+        if not text:
+            return "No model was checked for calibration by group."
+        return f"{text.strip()} See @sec-fairness-calibration."
 
     def label_text(self) -> str:
         """What label bias does to the model, from the published label-bias audit."""

@@ -1,0 +1,164 @@
+"""Calibration by group on the fairness page: observed over expected cases, against the truth.
+
+The sentences of the section "Calibration by group" (``chapters/fairness.qmd``), from the
+published frame of :func:`healthgap.fairness._calibration.calibration_by_group` (observed
+cases rounded as published, O/E and its exact intervals recomputed from them). Each
+function takes the published rows of one dimension, so that it can be tested on
+hand-made frames.
+
+- :func:`range_text`: the lowest and highest O/E of a dimension with their intervals.
+- :func:`truth_text`: the same groups against each person's true risk (true over
+  predicted), and whether each O/E interval holds it; '' without truth.
+- :func:`headline_text`: the largest miscalibration that survives the simultaneous
+  (Bonferroni) intervals, or that none does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from healthgap.config import Dimension
+from healthgap.pages._models import group_words
+from healthgap.text import join, lower_first, num, pct
+
+__all__ = [
+    "CALIBRATION_TABLE_COLUMNS",
+    "CALIBRATION_TABLE_FORMATS",
+    "NO_SURVIVOR",
+    "ratio_words",
+    "range_text",
+    "truth_text",
+    "headline_text",
+    "true_headline",
+]
+
+#: Table headings of the calibration table.
+CALIBRATION_TABLE_COLUMNS: dict[str, str] = {
+    "dimension_label": "Grouping",
+    "group_label": "Group",
+    "n": "People",
+    "observed": "Cases",
+    "value": "Observed / expected",
+    "lower_ci": "Lower 95% CI",
+    "upper_ci": "Upper 95% CI",
+    "simultaneous_lower": "Lower simultaneous CI",
+    "simultaneous_upper": "Upper simultaneous CI",
+    "true_ratio": "True / predicted risk",
+}
+CALIBRATION_TABLE_FORMATS: dict[str, tuple[str, int]] = {
+    c: ("ratio", 2)
+    for c in ("value", "lower_ci", "upper_ci", "simultaneous_lower", "simultaneous_upper", "true_ratio")
+}
+NO_SURVIVOR = (
+    "No group's observed/expected ratio differs from 1 beyond what chance alone gives once the "
+    "{k} groups compared are taken together (simultaneous intervals): the outcomes alone do not "
+    "show the model miscalibrated for any group."
+)
+
+
+def _name(dimension: Dimension | None, row: Mapping[str, Any]) -> str:
+    return group_words(dimension, str(row["group_label"]))
+
+
+def ratio_words(ratio: float, *, above: str = "above", below: str = "below") -> str:
+    """'27% above' / '19% below' / 'equal to' for a ratio to the model's prediction (rounded to 1%)."""
+    change = ratio - 1
+    if round(abs(change) * 100) == 0:
+        return "equal to"
+    return f"{pct(abs(change), 0)} {above if change > 0 else below}"
+
+
+def _shown(rows: pl.DataFrame, column: str = "value") -> pl.DataFrame:
+    return rows.filter(pl.col(column).is_not_null()).sort("order")
+
+
+def range_text(rows: pl.DataFrame, dimension: Dimension | None) -> str:
+    """'By deprivation, observed cases range from 0.90 times the expected (...) to 1.23 times (...). '
+
+    ``rows``: one dimension's published rows. '' with fewer than two published ratios.
+    """
+    shown = _shown(rows)
+    if shown.height < 2:
+        return ""
+    low = shown.sort("value").row(0, named=True)
+    high = shown.sort("value").row(-1, named=True)
+    label = lower_first(str(low["dimension_label"]))
+
+    def one(r: Mapping[str, Any]) -> str:
+        return (
+            f"{num(r['value'])} times the cases the model predicts ({_name(dimension, r)}; "
+            f"95% CI {num(r['lower_ci'])} to {num(r['upper_ci'])})"
+        )
+
+    return f"By {label}, observed cases range from {one(low)} to {one(high)}. "
+
+
+def truth_text(rows: pl.DataFrame, dimension: Dimension | None) -> str:
+    """Against each person's true risk: the groups with the lowest and highest true/predicted ratio,
+    and in how many groups the O/E interval holds the true ratio. '' without truth."""
+    shown = _shown(rows, "true_ratio")
+    if shown.height < 2:
+        return ""
+    ordered = shown.sort("true_ratio")
+    low, high = ordered.row(0, named=True), ordered.row(-1, named=True)
+    both = shown.filter(pl.col("lower_ci").is_not_null() & pl.col("upper_ci").is_not_null())
+    held = both.filter(pl.col("true_ratio").is_between(pl.col("lower_ci"), pl.col("upper_ci"))).height
+    label = lower_first(str(low["dimension_label"]))
+    return (
+        f"Against each person's true risk, which this data records, true over predicted risk by {label} "
+        f"ranges from {num(low['true_ratio'])} ({_name(dimension, low)}: the true risk "
+        f"{ratio_words(low['true_ratio'])} the prediction) to {num(high['true_ratio'])} "
+        f"({_name(dimension, high)}: {ratio_words(high['true_ratio'])}). The observed/expected interval "
+        f"holds the true ratio in {held} of the {both.height} groups shown. "
+    )
+
+
+def headline_text(frame: pl.DataFrame, dimensions: Sequence[Dimension]) -> str:
+    """The largest miscalibration whose simultaneous interval excludes 1, or :data:`NO_SURVIVOR`.
+
+    ``frame``: the published rows of every dimension (rows without a ratio are left out).
+    """
+    shown = frame.filter(pl.col("value").is_not_null() & pl.col("simultaneous_lower").is_not_null())
+    if shown.is_empty():
+        return ""
+    hits = shown.filter((pl.col("simultaneous_lower") > 1) | (pl.col("simultaneous_upper") < 1))
+    if hits.is_empty():
+        return NO_SURVIVOR.format(k=shown.height) + true_headline(shown, dimensions)
+    row = hits.sort(pl.col("value").log().abs(), descending=True).row(0, named=True)
+    dim = next((d for d in dimensions if d.name == row["dimension"]), None)
+    under = row["value"] > 1
+    others = hits.height - 1
+    more = f" ({others} other group{'s' if others != 1 else ''} also beyond chance)" if others else ""
+    return (
+        f"The largest miscalibration beyond what chance alone gives across the {shown.height} groups "
+        f"compared: {_name(dim, row)} has {ratio_words(row['value'], above='more', below='fewer')} "
+        f"cases than the model predicts"
+        f" (observed/expected {num(row['value'])}, simultaneous 95% CI {num(row['simultaneous_lower'])} to "
+        f"{num(row['simultaneous_upper'])}); the model {'under' if under else 'over'}-predicts their risk"
+        f"{more}. "
+    )
+
+
+def true_headline(frame: pl.DataFrame, dimensions: Sequence[Dimension]) -> str:
+    """' The truth shows what the outcomes cannot: ...' naming the group whose true over predicted
+    risk is furthest from 1 (log scale) among ``frame``'s rows; '' without truth."""
+    known = frame.filter(pl.col("true_ratio").is_not_null())
+    if known.is_empty():
+        return ""
+    row = known.sort(pl.col("true_ratio").log().abs(), descending=True).row(0, named=True)
+    if round(abs(row["true_ratio"] - 1) * 100) == 0:
+        return " Nor does the truth: every group's true risk is within 1% of the model's predictions."
+    dim = next((d for d in dimensions if d.name == row["dimension"]), None)
+    return (
+        f" The truth shows what the outcomes cannot: the model's largest miscalibration is in "
+        f"{_name(dim, row)}, whose true risk is {ratio_words(row['true_ratio'])} the model's predictions "
+        f"(true over predicted {num(row['true_ratio'])})."
+    )
+
+
+def dimensions_text(names: Sequence[str]) -> str:
+    """'deprivation and sex' for the table's caption."""
+    return join([lower_first(n) for n in names])

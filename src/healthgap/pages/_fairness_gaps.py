@@ -1,0 +1,145 @@
+"""Gaps in the share of cases found at capacity: beyond chance, and beyond base rates.
+
+Sentences of the fairness page's sections "Gaps beyond chance" and "What base rates
+explain" (``chapters/fairness.qmd``), from published frames holding only differences of
+proportions (no counts, no group rates: a rate next to a published count could give the
+count back), rounded to 0.1 percentage point when published:
+
+- :func:`chance_text`: one dimension's largest gap in the true positive rate at capacity
+  whose max-t simultaneous interval excludes zero, or that none does (the largest
+  observed then with its interval), from :func:`healthgap.fairness.tpr_gaps`.
+- :func:`reference_text`: one dimension's largest model gap beside the gap a perfect-risk
+  model gives at the same capacity, and the part the model adds, from
+  :func:`healthgap.fairness.capacity_reference`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from healthgap.config import Dimension
+from healthgap.pages._models import group_words
+from healthgap.text import lower_first, pp
+
+__all__ = ["chance_text", "reference_text", "orient", "PAIR_COLUMNS", "REFERENCE_COLUMNS", "DECIMALS"]
+
+#: Published columns of the pairwise gaps.
+PAIR_COLUMNS: tuple[str, ...] = (
+    "dimension",
+    "dimension_label",
+    "group",
+    "group_label",
+    "versus",
+    "versus_label",
+    "value",
+    "lower_ci",
+    "upper_ci",
+    "excludes_null",
+    "comparisons",
+)
+#: Published columns of the perfect-risk reference's gaps.
+REFERENCE_COLUMNS: tuple[str, ...] = (
+    "dimension",
+    "dimension_label",
+    "group",
+    "group_label",
+    "reference",
+    "reference_label",
+    "gap_model",
+    "gap_model_lower",
+    "gap_model_upper",
+    "gap_reference",
+    "gap_reference_lower",
+    "gap_reference_upper",
+    "added",
+    "added_lower",
+    "added_upper",
+)
+#: Differences of proportions are published to 0.1 percentage point.
+DECIMALS = 3
+
+
+def orient(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A pair with the higher group first (``value`` >= 0, the interval turned with it)."""
+    if row["value"] >= 0:
+        return dict(row)
+    return {
+        **row,
+        "group": row["versus"],
+        "versus": row["group"],
+        "group_label": row["versus_label"],
+        "versus_label": row["group_label"],
+        "value": -row["value"],
+        "lower_ci": -row["upper_ci"],
+        "upper_ci": -row["lower_ci"],
+    }
+
+
+def _ci(lo: float, hi: float, what: str = "95% CI", *, sign: float = 1.0) -> str:
+    """The interval of a difference described by its size: turned round when the difference is negative."""
+    if sign < 0:
+        lo, hi = -hi, -lo
+    return f"{what} {pp(lo, unit=False)} to {pp(hi)}"
+
+
+def chance_text(rows: pl.DataFrame, dimension: Dimension | None) -> str:
+    """One dimension's largest gap that survives its simultaneous intervals, or that none does.
+
+    ``rows``: the dimension's published pairs. '' without a published pair.
+    """
+    shown = rows.filter(pl.col("value").is_not_null() & pl.col("lower_ci").is_not_null())
+    if shown.is_empty():
+        return ""
+    hits = shown.filter(pl.col("excludes_null").fill_null(False))
+    pick = hits if not hits.is_empty() else shown
+    row = orient(pick.sort(pl.col("value").abs(), descending=True).row(0, named=True))
+    label = lower_first(str(row["dimension_label"]))
+    a, b = group_words(dimension, row["group_label"]), group_words(dimension, row["versus_label"])
+    interval = _ci(row["lower_ci"], row["upper_ci"], "simultaneous 95% CI")
+    pairs = f"{row['comparisons']} pair{'s' if row['comparisons'] != 1 else ''} compared"
+    if not hits.is_empty():
+        return (
+            f"By {label}, the largest gap that chance alone does not explain is {pp(row['value'])} "
+            f"(higher in {a}; lower in {b}; {interval}, over the {pairs}). "
+        )
+    return (
+        f"By {label}, no gap is beyond what chance alone gives: the largest, {pp(row['value'])} "
+        f"(higher in {a}; lower in {b}), has a {interval} over the {pairs}. "
+    )
+
+
+def reference_text(rows: pl.DataFrame, dimension: Dimension | None, *, top: str) -> str:
+    """One dimension's largest model gap against its reference group, beside the perfect-risk
+    model's at the same capacity, and the part the model adds. '' without a published gap.
+
+    ``rows``: the dimension's published reference gaps, only of groups large enough to compare
+    (the page keeps the groups of :func:`chance_text`'s pairs: 20 cases or more).
+    Each interval is given for the size of its difference (turned round when it is negative).
+    """
+    shown = rows.filter(
+        pl.col("gap_model").is_not_null()
+        & pl.col("gap_reference").is_not_null()
+        & pl.col("added").is_not_null()
+    )
+    if shown.is_empty():
+        return ""
+    row = shown.sort(pl.col("gap_model").abs(), descending=True).row(0, named=True)
+    a, b = group_words(dimension, row["group_label"]), group_words(dimension, row["reference_label"])
+    label = lower_first(str(row["dimension_label"]))
+    model, ref, added = row["gap_model"], row["gap_reference"], row["added"]
+    within = row["added_lower"] <= 0 <= row["added_upper"]
+    return (
+        f"By {label}, the model finds a share of cases {pp(abs(model))} {'higher' if model >= 0 else 'lower'} "
+        f"in {a} than in {b} ({_ci(row['gap_model_lower'], row['gap_model_upper'], sign=model)}). A model that "
+        f"knew each "
+        f"person's true risk, flagging the same top {top}, would find a share {pp(abs(ref))} "
+        f"{'higher' if ref >= 0 else 'lower'} "
+        f"({_ci(row['gap_reference_lower'], row['gap_reference_upper'], sign=ref)}): "
+        f"that is what the groups' different risks give. Against that reference the model finds "
+        f"{pp(abs(added))} {'more' if added >= 0 else 'fewer'} of the cases in {a}, relative to {b} "
+        f"({_ci(row['added_lower'], row['added_upper'], sign=added)})"
+        + ("; within what chance alone gives. " if within else ": the part the model itself adds. ")
+    )
