@@ -1192,3 +1192,24 @@ def test_missing_and_suppressed_values_are_marked_as_in_the_tables():
         "[x] = not calculated: fewer than 10 events",
     ]
     assert "'[c]' : '[x]'" in json.dumps(heat)
+
+
+def test_long_axis_titles_break_into_lines_that_fit_a_phone():
+    """A long value title ("Missed appointments per 100 people with cardiology referral") ran off
+    the chart's left edge on a phone, where the x-axis title ends at the plot's right edge."""
+    from healthgap.charts._common import AXIS_TITLE_PX, CHAR_PX
+
+    df = pl.DataFrame(
+        {"group": ["1", "2"], "value": [3.0, 4.0], "lower_ci": [2.0, 3.0], "upper_ci": [4.0, 5.0]}
+    )
+    long = "Appointments cancelled by the hospital per 100 people with cardiology referral"
+    spec = charts.ci_chart(df, group="group", title="T", mark="bar", value_title=long).to_dict()
+    titles = [
+        layer["encoding"]["x"]["title"]
+        for layer in spec["layer"]
+        if "title" in layer["encoding"].get("x", {})
+    ]
+    assert titles and all(isinstance(t, list) and " ".join(t) == long for t in titles)
+    assert all(len(line) * CHAR_PX <= AXIS_TITLE_PX for t in titles for line in t)
+    short = charts.ci_chart(df, group="group", title="T", value_title="People (%)").to_dict()
+    assert any(layer["encoding"].get("x", {}).get("title") == "People (%)" for layer in short["layer"])
