@@ -875,6 +875,7 @@ eval(require('fs').readFileSync(process.argv[2], 'utf8'));
 const facet = {facet: {field: "c"}, columns: 3, spec: {width: 170, layer: []}};
 const layer = {layer: [], width: 400, height: {step: 28}};
 const long = "Observed / expected recorded cases by deprivation fifth";
+const keyLine = "[x] = not calculated: fewer than 10 events in the group, so no rate is shown";
 const legendView = {layer: [{mark: "point", encoding: {color: {field: "s", legend: {orient: "top", direction: "vertical"}}}},
                             {mark: "rule", encoding: {color: {field: "s", legend: {orient: "top"}}}}, {mark: "text"}]};
 const fitted = {layer: [], width: 342, autosize: {type: "fit-x", contains: "padding"}};
@@ -893,6 +894,8 @@ const out = {
                  config: {title: {fontSize: 16, subtitleFontSize: 13}}}, 342, 519),
   titledLayer: hgFit({...layer, title: long, config: {title: {fontSize: 16}}}, 342, 560),
   shortTitle: hgFit({...facet, columns: 1, title: "Short"}, 300, 340),  // nothing to wrap: panels narrow
+  // a subtitle of several lines (the value's name and the '[x]' keys): each line is broken
+  keyed: hgFit({...facet, columns: 1, title: {text: "Short", subtitle: ["Age-standardised %", keyLine]}}, 342, 519),
   // text cut off at an edge of a chart that fits (the browser measures it; these make the next spec)
   legendLeft: hgLegendsAt(legendView, -195, -84),
   noLegend: hgLegendsAt(layer, -195, -84),
@@ -943,6 +946,11 @@ def test_charts_fit_their_container(tmp_path):
     lines = titled["title"]["text"]
     assert isinstance(lines, list) and len(lines) >= 2 and " ".join(lines) == long
     assert all(len(line) * 16 * 0.6 <= 332 for line in lines)  # each line fits (estimated 0.6 em a letter)
+    keyed = out["keyed"]["title"]["subtitle"]
+    assert keyed[0] == "Age-standardised %" and len(keyed) >= 3  # the long key line is broken, the short kept
+    assert " ".join(keyed[1:]).startswith("[x] = not calculated") and all(
+        len(k) * 10 * 0.6 <= 332 for k in keyed
+    )
     assert titled["title"]["subtitle"] == "Observed / expected (1 = as expected)"  # it fits as it is
     layer = out["titledLayer"]
     assert (
@@ -1184,3 +1192,24 @@ def test_missing_and_suppressed_values_are_marked_as_in_the_tables():
         "[x] = not calculated: fewer than 10 events",
     ]
     assert "'[c]' : '[x]'" in json.dumps(heat)
+
+
+def test_long_axis_titles_break_into_lines_that_fit_a_phone():
+    """A long value title ("Missed appointments per 100 people with cardiology referral") ran off
+    the chart's left edge on a phone, where the x-axis title ends at the plot's right edge."""
+    from healthgap.charts._common import AXIS_TITLE_PX, CHAR_PX
+
+    df = pl.DataFrame(
+        {"group": ["1", "2"], "value": [3.0, 4.0], "lower_ci": [2.0, 3.0], "upper_ci": [4.0, 5.0]}
+    )
+    long = "Appointments cancelled by the hospital per 100 people with cardiology referral"
+    spec = charts.ci_chart(df, group="group", title="T", mark="bar", value_title=long).to_dict()
+    titles = [
+        layer["encoding"]["x"]["title"]
+        for layer in spec["layer"]
+        if "title" in layer["encoding"].get("x", {})
+    ]
+    assert titles and all(isinstance(t, list) and " ".join(t) == long for t in titles)
+    assert all(len(line) * CHAR_PX <= AXIS_TITLE_PX for t in titles for line in t)
+    short = charts.ci_chart(df, group="group", title="T", value_title="People (%)").to_dict()
+    assert any(layer["encoding"].get("x", {}).get("title") == "People (%)" for layer in short["layer"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -23,6 +24,7 @@ __all__ = [
     "prepare",
     "levels",
     "title_of",
+    "axis_title",
     "theme_config",
     "label_angle",
     "label_values",
@@ -182,6 +184,18 @@ def title_of(col: str | None, given: str | None) -> str | None:
 
 
 CHAR_PX = 7.5  # average width of a 13px axis label character
+#: The widest an axis title may be drawn on one line: on a phone (a 342 px column) an x-axis
+#: title ends at the plot's right edge and runs left over the labels, so a longer one ran off the
+#: chart's left edge ("Missed appointments per 1,000 appointments booked"); it breaks into lines.
+AXIS_TITLE_PX = 270
+
+
+def axis_title(text: str | None, width_px: float = AXIS_TITLE_PX) -> str | list[str] | None:
+    """An axis title broken between words into lines no wider than ``width_px`` (one line: a string)."""
+    if text is None:
+        return None
+    lines = textwrap.wrap(text, max(8, int(width_px / CHAR_PX)))
+    return lines[0] if len(lines) == 1 else (lines or text)
 
 
 def label_angle(labels: Sequence[Any], band_px: float) -> int:

@@ -21,6 +21,7 @@ from healthgap.charts._common import (
     CHAR_PX,
     WIDTH,
     ChartError,
+    axis_title,
     label_angle,
     label_values,
     layered,
@@ -108,14 +109,15 @@ def _ci_layers(
         enc[f"{g_axis}Offset"] = offset_enc
     val = alt.X if horizontal else alt.Y
     zero = mark == "bar"
-    main_enc = {**enc, v_axis: val(f"{value}:Q", title=value_title, scale=alt.Scale(zero=zero))}
+    lines = axis_title(value_title)
+    main_enc = {**enc, v_axis: val(f"{value}:Q", title=lines, scale=alt.Scale(zero=zero))}
     layers = []
     if mark == "bar":
         layers.append(base.mark_bar(opacity=0.85, stroke=palette.OUTLINE, strokeWidth=0.5).encode(**main_enc))
     else:
         layers.append(base.mark_point(filled=True, size=80).encode(**main_enc))
     if lower and upper:
-        bar_enc = {**enc, v_axis: val(f"{lower}:Q", title=value_title), f"{v_axis}2": f"{upper}:Q"}
+        bar_enc = {**enc, v_axis: val(f"{lower}:Q", title=lines), f"{v_axis}2": f"{upper}:Q"}
         if mark == "bar":
             bar_enc.pop("color", None)
             layers.append(base.mark_errorbar(ticks=True, thickness=1.5, color=palette.TEXT).encode(**bar_enc))

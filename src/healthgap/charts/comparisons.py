@@ -17,6 +17,7 @@ from healthgap import palette
 from healthgap.charts._common import (
     WIDTH,
     ChartError,
+    axis_title,
     label_angle,
     layered,
     levels,
@@ -334,10 +335,10 @@ def heatmap(
         x=alt.X(
             f"{x}:{nominal(data, x)}",
             sort=xs,
-            title=title_of(x, x_title),
+            title=axis_title(title_of(x, x_title)),
             axis=alt.Axis(labelAngle=label_angle(xs, 70)),
         ),
-        y=alt.Y(f"{y}:{nominal(data, y)}", sort=ys, title=title_of(y, y_title)),
+        y=alt.Y(f"{y}:{nominal(data, y)}", sort=ys, title=axis_title(title_of(y, y_title))),
     )
     fill = alt.Color(
         f"{value}:Q",

@@ -89,9 +89,12 @@ function hgWrapTitle(s, avail) {
   let changed = false;
   for (const [key, px, weight] of [["text", c.fontSize || 13, c.fontWeight || "bold"],
                                    ["subtitle", c.subtitleFontSize || 10, c.subtitleFontWeight || "normal"]]) {
-    if (typeof t[key] !== "string" || hgTextWidth(t[key], px, weight, font) <= avail) continue;
-    const lines = hgWrapLines(t[key], px, weight, font, avail);
-    if (lines.length > 1) { t[key] = lines; changed = true; }
+    // a title or subtitle of several lines (e.g. the value's name and the '[c]'/'[x]' keys) is
+    // broken line by line
+    const given = typeof t[key] === "string" ? [t[key]] : Array.isArray(t[key]) ? t[key].map(String) : null;
+    if (!given || given.every((line) => hgTextWidth(line, px, weight, font) <= avail)) continue;
+    const lines = given.flatMap((line) => hgWrapLines(line, px, weight, font, avail));
+    if (lines.length > given.length) { t[key] = lines; changed = true; }
   }
   if (changed) s.title = t;
   return changed;
