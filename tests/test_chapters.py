@@ -428,8 +428,11 @@ def test_text_says_only_what_each_dataset_can_show(default_site, other_site):
     assert "does not include true disease status" not in other and "true_<condition>" not in other
     assert other.count("under-diagnosis can") == 1  # said once, in the skip note
     assert "we can measure under-diagnosis directly" in default
-    assert "blood pressure controlled" not in descriptions(other_site, "access-treatment")
-    assert "(or with blood pressure controlled)" in descriptions(default_site, "access-treatment")
+    # the blood-pressure indicator needs the antihypertensive column, which the other trust lacks
+    assert "Blood pressure below 140 mmHg" not in descriptions(other_site, "access-treatment")
+    assert "Blood pressure below 140 mmHg (treated hypertension) was" in descriptions(
+        default_site, "access-treatment"
+    )
     # recorded disease: one skip note for localities, no 'map' without boundaries
     other = page(other_site, "recorded-disease")
     assert "This comparison is not available for this dataset" not in other

@@ -255,3 +255,20 @@ def test_words() -> None:
     assert estimate_text(row) == "1.36 (1.32 to 1.40), ratio"
     row = {"value": -13.02, "lower_ci": -14.8, "upper_ci": -11.23, "scale": "difference", "per": 100.0}
     assert estimate_text(row) == "-13.0 (-14.8 to -11.2), difference per 100"
+
+
+def test_a_reference_group_below_the_minimum_size_publishes_nothing_of_it(page_of) -> None:
+    """The auditor found a reference group of 35-40 people published (issue 11, rule 6): a row
+    compares two groups, and publish checks only the first."""
+    small = _effect(id="small_ref", reference_sql="imd_quintile = 5 AND age < 12")
+    page = _with_truth(page_of, [_effect(), small])
+    row = page.estimates.frame.filter(pl.col("id") == "small_ref").row(0, named=True)
+    exact = page.exact.filter(pl.col("id") == "small_ref").row(0, named=True)
+    assert (
+        page.config.disclosure.suppress_below
+        <= exact["reference_denominator"]
+        < page.config.disclosure.min_group
+    )
+    assert row["reference_denominator"] is None and row["reference_numerator"] is None
+    assert row["value"] is None and row["verdict"] is None
+    assert page.estimates.frame.filter(pl.col("id") == "statin_imd")["value"].is_not_null().all()

@@ -121,6 +121,26 @@ class TruthCheckPage(Page):
         return out.join(words, on="id", how="left", maintain_order="left")
 
     def _publish(self, frame: pl.DataFrame, counts: list[str], *, recompute: bool) -> Published:
+        settings = self.config.disclosure
+        if settings.enabled and settings.min_group > 1 and "reference_denominator" in frame.columns:
+            # a row compares two groups: the group's size is checked by publish (size=denominator),
+            # the reference group's here: below the minimum group size nothing of it is published
+            small = pl.col("reference_denominator") < settings.min_group
+            blank = [
+                c
+                for c in (
+                    "reference_numerator",
+                    "reference_denominator",
+                    "value",
+                    "lower_ci",
+                    "upper_ci",
+                    "excludes_null",
+                    "contains_expected",
+                    "verdict",
+                )
+                if c in frame.columns
+            ]
+            frame = frame.with_columns(pl.when(small).then(None).otherwise(pl.col(c)).alias(c) for c in blank)
         derived = [
             c for c in ("value", "lower_ci", "upper_ci", "true_value", "expected_value") if c in frame.columns
         ] + ["excludes_null", "contains_expected", "verdict"]
