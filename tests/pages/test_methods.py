@@ -149,3 +149,40 @@ def test_inline_values_are_never_empty(page_of):
             "summaries": page.summaries,
         }.items():
             assert str(html_of(value)).strip(), name
+
+
+def test_the_printed_wilson_formula_gives_the_code_s_limits() -> None:
+    """Appendix B printed 2Op and 4Op(1-p) where the code (correctly) uses 2O and 4O(1-p) (issue 15):
+    the formula as printed, evaluated, must give the limits the package computes."""
+    import math
+    import re
+    from pathlib import Path
+
+    import polars as pl
+    import pytest
+
+    from healthgap.stats._ci import wilson_lower, wilson_upper
+
+    qmd = (Path(__file__).resolve().parents[2] / "chapters" / "methods.qmd").read_text(encoding="utf-8")
+    tex = re.search(r"\$\$\\frac\{(.+?)\}\{(.+?)\} \\text\{ with \} p = O/n,\$\$", qmd)
+    assert tex is not None
+    top, bottom = tex.groups()
+
+    def value(expr: str, sign: float, o: float, n: float, z: float) -> float:
+        py = (
+            expr.replace(r"\pm", "+" if sign > 0 else "-")
+            .replace(r" z\sqrt", " z*math.sqrt")
+            .replace("{", "(")
+            .replace("}", ")")
+            .replace("^2", "**2")
+        )
+        py = re.sub(r"(\d|\))([Oz(])", r"\1*\2", py)  # implied products: 2O, 4O(1-p), 2(n ...)
+        py = re.sub(r"([Opz])\(", r"\1*(", py)
+        return float(eval(py, {"math": math, "O": o, "n": n, "z": z, "p": o / n}))
+
+    z = 1.959963984540054
+    frame = pl.DataFrame({"x": [30.0, 3.0, 117.0], "n": [120.0, 40.0, 120.0]})
+    limits = frame.select(wilson_lower("x", "n", 0.95).alias("lo"), wilson_upper("x", "n", 0.95).alias("hi"))
+    for (o, n), (lo, hi) in zip(frame.rows(), limits.rows(), strict=True):
+        assert value(top, -1, o, n, z) / value(bottom, 1, o, n, z) == pytest.approx(lo, rel=1e-9)
+        assert value(top, 1, o, n, z) / value(bottom, 1, o, n, z) == pytest.approx(hi, rel=1e-9)
