@@ -459,7 +459,7 @@ def test_text_says_only_what_each_dataset_can_show(default_site, other_site):
         in default
     )
     other, default = page(other_site, "explanations"), page(default_site, "explanations")
-    assert "Section 9.2" not in other and "deprived areas (see Section 9.2 )" in default
+    assert "Section 9.2" not in other and "disadvantaged groups (see Section 9.2 )" in default
     for text in (other, default):
         assert "shap_sample" not in text and "SHAP sample size setting" in text
     # population: the chart description names only the groups the data have

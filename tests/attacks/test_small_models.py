@@ -60,9 +60,10 @@ def validate_and_render(root: Path, site: Path) -> tuple[int, int, str]:
     return checked.returncode, rendered.returncode, rendered.stderr + rendered.stdout
 
 
-def drawn(cases: int, others: int, *, seed: int = 1) -> pl.DataFrame:
-    """``cases`` people with an emergency CVD admission and ``others`` without, from the default population."""
-    people = pl.read_parquet(REPO / "data" / "synthetic" / "population.parquet")
+def drawn(population: Path, cases: int, others: int, *, seed: int = 1) -> pl.DataFrame:
+    """``cases`` people with an emergency CVD admission and ``others`` without, from ``population``
+    (the tests' synthetic population: a fresh clone has no ``data/synthetic``)."""
+    people = pl.read_parquet(population)
     admitted = people.filter(pl.col("cvd_admissions") > 0).sample(cases, seed=seed)
     rest = people.filter(pl.col("cvd_admissions") == 0).sample(others, seed=seed)
     return pl.concat([admitted, rest]).sample(fraction=1.0, shuffle=True, seed=seed)
@@ -84,5 +85,6 @@ def test_a_synthetic_population_of_2003_renders(tmp_path):
 
 
 @pytest.mark.parametrize(("cases", "others"), [(8, 92), (20, 80), (8, 992)])
-def test_small_samples_of_the_default_population_render(cases, others, tmp_path):
-    _agree(model_book(tmp_path / "book", drawn(cases, others)), tmp_path)
+def test_small_samples_of_the_default_population_render(cases, others, tmp_path, synthetic_dir):
+    people = drawn(synthetic_dir / "synthetic" / "population.parquet", cases, others)
+    _agree(model_book(tmp_path / "book", people), tmp_path)
