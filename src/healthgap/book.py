@@ -281,6 +281,7 @@ class Book:
             columns=columns,
             formats=formats,
             own_caption=not under_quarto(),
+            settings=self.config.disclosure,
         )
         return HTML(markup)
 
@@ -319,7 +320,13 @@ class Book:
         self._claim(id)
         published = self._published(df, what="Table", id=id)
         markup = table_html(
-            published.frame, id=id, caption=title, columns=columns, formats=formats, note=note
+            published.frame,
+            id=id,
+            caption=title,
+            columns=columns,
+            formats=formats,
+            note=note,
+            settings=self.config.disclosure,
         )
         if download:
             href = self._write(published.frame, id=id, title=title, kind="table")

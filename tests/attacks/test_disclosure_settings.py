@@ -72,13 +72,6 @@ def test_a_count_rounded_down_to_the_threshold_is_published():
     table_html(out.frame, id="t", caption="People", settings=tens)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Book.table and charts.figure_html call tables.table_html (and figure_html its spec check) "
-        "without the config's settings: they must pass settings=config.disclosure (owners: book, charts)"
-    ),
-)
 def test_a_book_with_suppress_below_6_shows_its_counts_of_6_and_7(tmp_path):
     """With ``suppress_below: 6`` at 2,003 people the locality table has counts of 6 (rounded to 5)."""
     page = synthetic_page(RecordedDiseasePage, tmp_path, disclosure={"suppress_below": 6, "rounding": 1})

@@ -442,6 +442,7 @@ def figure_html(
     formats: Mapping[str, str | tuple[str, int]] | None = None,
     include_script: bool = True,
     own_caption: bool = True,
+    settings: Any = None,
 ) -> str:
     """An accessible HTML figure for an Altair chart.
 
@@ -464,6 +465,9 @@ def figure_html(
         page's renderer adds its own numbered caption from the cell's ``fig-cap``
         (Quarto), so the title is not shown twice; the figure is then labelled
         with ``aria-label``.
+    settings : the config's disclosure settings
+        (:class:`~healthgap.config.DisclosureSettings`), which the checks of the spec and the
+        numbers table use; the default settings when None.
 
     Returns
     -------
@@ -496,7 +500,7 @@ def figure_html(
         ).item()
     )
     if not off:
-        assert_publishable(spec)
+        assert_publishable(spec, settings=settings)
     svg = _scope_ids(static_svg(spec), f"{id}-svg")
     natural = re.search(r'<svg[^>]*\swidth="([0-9.]+)"', svg)
     width_var = f"--hg-chart-width:{float(natural.group(1)):g}px;" if natural else ""
@@ -507,6 +511,7 @@ def figure_html(
         columns=columns,
         formats=formats,
         own_caption=True,
+        settings=settings,
     )
     esc = html.escape
     parts = [
