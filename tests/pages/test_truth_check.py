@@ -33,13 +33,30 @@ def synthetic_page(default_config, tmp_path_factory):
     return TruthCheckPage.for_frame(default_config, load(default_config).collect(), downloads=folder)
 
 
-def _verdict(lo: float, hi: float, null: float, expected: float) -> str:
+def _joint(value: float, lo: float, hi: float, *, ratio: bool, m: int) -> tuple[float, float]:
+    """The Bonferroni interval for m effects: each side of the 95% interval scaled by
+    z(1 - 0.05 / 2m) / z(0.975), on the log scale for a ratio."""
+    k = norm.ppf(1 - 0.05 / (2 * m)) / Z
+    if ratio:
+        return value * (lo / value) ** k, value * (hi / value) ** k
+    return value - (value - lo) * k, value + (hi - value) * k
+
+
+def _verdict(row: dict, *, m: int) -> str:
     """The verdict, written out from its definition."""
+    lo, hi, expected, ratio = row["lower_ci"], row["upper_ci"], row["expected_value"], row["scale"] == "ratio"
+    null = 1.0 if ratio else 0.0
+    jlo, jhi = _joint(row["value"], lo, hi, ratio=ratio, m=m)
+    consistent = jlo <= expected <= jhi
+    margin = row.get("equivalence_margin")
+    if margin is not None:
+        inside = (1 / margin <= lo and hi <= margin) if ratio else (-margin <= lo and hi <= margin)
+        return "missed" if not consistent else ("no difference" if inside else "not shown")
     if lo <= null <= hi:
-        return "chance"
+        return "chance" if consistent else "missed"
     if (lo > null) != (expected > null):
         return "wrong direction"
-    return "found" if lo <= expected <= hi else "missed"
+    return "found" if consistent else "missed"
 
 
 def test_estimates_equal_the_truth_on_the_synthetic_population(synthetic_page) -> None:
@@ -48,7 +65,8 @@ def test_estimates_equal_the_truth_on_the_synthetic_population(synthetic_page) -
     # the exact estimate is the population quantity truth.json gives (6 decimals there)
     for row in exact.iter_rows(named=True):
         if row["value"] is None:  # the book gives no DSR from fewer than 10 events; the truth does
-            assert row["method"] == "dsr" and row["numerator"] < 10 and row["verdict"] == "too few", row["id"]
+            fewest = min(row["numerator"], row["reference_numerator"])
+            assert row["method"] == "dsr" and fewest < 10 and row["verdict"] == "too few", row["id"]
             continue
         assert row["value"] == pytest.approx(row["true_value"], rel=1e-5, abs=1e-5), row["id"]
 
@@ -76,11 +94,16 @@ def test_published_estimates_agree_with_the_truth_up_to_rounding(synthetic_page)
 
 def test_verdicts_are_computed_from_the_intervals(synthetic_page) -> None:
     frame = synthetic_page.estimates.frame
-    for row in frame.filter(pl.col("value").is_not_null()).iter_rows(named=True):
-        null = 1.0 if row["scale"] == "ratio" else 0.0
-        assert row["verdict"] == _verdict(row["lower_ci"], row["upper_ci"], null, row["expected_value"]), row[
-            "id"
-        ]
+    judged = frame.filter(pl.col("value").is_not_null() & pl.col("expected_value").is_not_null())
+    # the family: every effect judged on the exact data (the published frame may judge fewer)
+    family = synthetic_page.exact.filter(pl.col("verdict").is_not_null()).height
+    assert judged.height <= family <= 34 and set(frame["family"]) == {family}
+    for row in judged.iter_rows(named=True):
+        assert row["verdict"] == _verdict(row, m=family), row["id"]
+        jlo, jhi = _joint(
+            row["value"], row["lower_ci"], row["upper_ci"], ratio=row["scale"] == "ratio", m=family
+        )
+        assert (row["joint_lower_ci"], row["joint_upper_ci"]) == pytest.approx((jlo, jhi)), row["id"]
     found = frame.filter(pl.col("verdict") == "found").height
     assert 0 < found <= 34
     summary = synthetic_page.summary()
@@ -247,9 +270,13 @@ def test_words() -> None:
     )
     assert summary_sentence({"found": 1, "chance": 2, "missed": 1}, total=5, people="100") == (
         "The book's methods find 1 of the 5 inequalities built into this synthetic population at its size "
-        "(100 people); 2 are not distinguishable from chance at this size, 1 is missed (the interval excludes "
-        "the value built in) and 1 cannot be judged at this size (no published estimate, or no built-in value "
+        "(100 people); 2 are not distinguishable from chance at this size, 1 is missed (the interval for all the "
+        "inequalities together excludes the value built in) and 1 cannot be judged at this size (no published estimate, or no built-in value "
         "in a population this small)."
+    )
+    assert summary_sentence({"found": 2, "no difference": 1}, total=3, people="100") == (
+        "The book's methods find 3 of the 3 inequalities built into this synthetic population at its size "
+        "(100 people), one of them built in as no difference and found as none."
     )
     row = {"value": 1.3613, "lower_ci": 1.32, "upper_ci": 1.403, "scale": "ratio", "per": 100.0}
     assert estimate_text(row) == "1.36 (1.32 to 1.40), ratio"

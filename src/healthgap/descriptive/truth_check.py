@@ -15,7 +15,10 @@ who is counted (``denominator``) and what (``numerator``), the statistic of a gr
 - ``crude`` with a true/false numerator (``proportion``): the ratio of the proportions with
   the Katz log interval, or their difference with Newcombe's hybrid score interval;
 - ``crude`` with a count measure as numerator (``events``): events per person, the ratio or
-  difference of two Poisson rates;
+  difference of two rates, with the variance of each group's count scaled by its index of
+  dispersion (variance / mean of the events per person, ``dispersion``; quasi-Poisson [4]_): a
+  person can have several events and some have many (a negative binomial count), so a
+  Poisson interval would be too narrow;
 - ``crude`` with any other number (``mean``: days, BMI): the ratio (delta method on the log
   scale) or difference (Welch) of the two means.
 
@@ -23,12 +26,29 @@ Proportions and event rates are simple statistics of counts: :func:`recompute_ef
 recomputes them from the counts as published (rule 8 of :mod:`healthgap.disclosure`), and
 with every row the verdict.
 
+The verdicts judge all the effects together, so they allow for multiplicity. An effect is
+*found* when its 95% interval excludes no difference on the side of the value built in (the
+book's usual test of a finding) and its simultaneous interval contains the value built in: the
+95% interval widened to the Bonferroni level for all the effects judged (``joint_lower_ci``,
+``joint_upper_ci``; each side scaled by ``z(1 - a / 2m) / z(1 - a / 2)``, on the log scale for
+ratios), so that, when every estimate is right, all of them contain their built-in values
+together with probability at least 95% (with 34 effects about 1.7 of the 95% intervals would
+miss their built-in values by chance alone). An effect built in as *no difference* (its truth
+entry has an ``equivalence_margin`` ``M``, a ratio) is found when its 95% interval lies inside
+``[1/M, M]`` (two one-sided tests at 2.5% each [5]_) and its simultaneous interval contains the
+value built in.
+
 References
 ----------
 .. [1] Katz D, Baptista J, Azen SP, Pike MC. Obtaining confidence intervals for the risk
    ratio in cohort studies. Biometrics 1978;34:469-474.
 .. [2] Newcombe RG. Stat Med 1998;17:873-890 (method 10).
 .. [3] Breslow NE, Day NE. Statistical methods in cancer research, vol II. IARC; 1987.
+.. [4] McCullagh P, Nelder JA. Generalized linear models, 2nd ed. Chapman & Hall; 1989,
+   section 6.2 (over-dispersion).
+.. [5] Schuirmann DJ. A comparison of the two one-sided tests procedure and the power approach
+   for assessing the equivalence of average bioavailability. J Pharmacokinet Biopharm
+   1987;15:657-680.
 """
 
 from __future__ import annotations
@@ -51,8 +71,9 @@ __all__ = [
     "ERR_STATISTIC",
 ]
 
-#: Verdict codes, in the order the page lists them.
-VERDICTS = ("found", "chance", "missed", "wrong direction", "too few")
+#: Verdict codes, in the order the page lists them. ``no difference``: an effect built in as no
+#: difference, found to be within its equivalence margin.
+VERDICTS = ("found", "no difference", "chance", "not shown", "missed", "wrong direction", "too few")
 #: The count columns of an estimates frame.
 COUNTS = ("numerator", "denominator", "reference_numerator", "reference_denominator")
 ERR_STATISTIC = "truth effect {id!r}: unknown statistic {statistic!r} (crude, dsr or observed/expected)."
@@ -146,6 +167,8 @@ def _one(people: pl.LazyFrame, entry: Mapping[str, Any], kind: str, confidence: 
         numerator=round(g0["x"]) if kind != "mean" else None,
         reference_numerator=round(r0["x"]) if kind != "mean" else None,
     )
+    if kind == "events":
+        out.update(dispersion=_dispersion(g0), reference_dispersion=_dispersion(r0))
     z = float(ndtri(1 - (1 - confidence) / 2))
     if kind == "observed/expected":
         o1, o2, e1, e2 = g0["x"], r0["x"], g0["e"], r0["e"]
@@ -168,6 +191,15 @@ def _one(people: pl.LazyFrame, entry: Mapping[str, Any], kind: str, confidence: 
                 se = (v1 / n1 + v2 / n2) ** 0.5 * per
                 out.update(value=d, lower_ci=d - z * se, upper_ci=d + z * se)
     return out
+
+
+def _dispersion(sums: Mapping[str, Any]) -> float | None:
+    """Index of dispersion of events per person (sample variance / mean, at least 1), to 2 decimals."""
+    n, x, xx = sums["n"], sums["x"], sums["xx"]
+    if n < 2 or x <= 0:
+        return None
+    mean = x / n
+    return round(max(1.0, (xx - n * mean**2) / (n - 1) / mean), 2)
 
 
 def effect_estimates(
@@ -193,8 +225,9 @@ def effect_estimates(
         ``dimension``, ``group``, ``reference``, ``comparison``, ``statistic``, ``scale``,
         ``per``, ``method`` (``dsr``, ``observed/expected``, ``proportion``, ``events``,
         ``mean``), :data:`COUNTS` (null numerators for means), ``value``, ``lower_ci``,
-        ``upper_ci``, ``true_value``, ``expected_value``, then the verdict columns of
-        :func:`recompute_effects`. An effect whose columns the table lacks has no value.
+        ``upper_ci``, ``true_value``, ``expected_value``, ``equivalence_margin``,
+        ``dispersion``, ``reference_dispersion`` (events), ``family`` (the number of effects
+        judged together), then the verdict columns of :func:`recompute_effects`. An effect whose columns the table lacks has no value.
     """
     lf = people.lazy()
     schema = lf.collect_schema()
@@ -228,6 +261,9 @@ def effect_estimates(
                 # null where the population gives the effect no value (a group with nobody in it)
                 "true_value": _number(entry.get("true_value")),
                 "expected_value": _number(entry.get("expected_value")),
+                "equivalence_margin": _number(entry.get("equivalence_margin")),
+                "dispersion": found.get("dispersion"),
+                "reference_dispersion": found.get("reference_dispersion"),
             }
         )
     schema_out = {
@@ -236,8 +272,13 @@ def effect_estimates(
         "per": pl.Float64,
         **{c: pl.Int64 for c in COUNTS},
         **{c: pl.Float64 for c in ("value", "lower_ci", "upper_ci", "true_value", "expected_value")},
+        **{c: pl.Float64 for c in ("equivalence_margin", "dispersion", "reference_dispersion")},
     }
     frame = pl.DataFrame(rows, schema=schema_out)
+    # the family of the simultaneous intervals: every effect judged on the exact data (a page
+    # publishing the rows in parts, or suppressing some, keeps the whole family)
+    judged = recompute_effects(frame, confidence=confidence)["verdict"].is_not_null().sum()
+    frame = frame.with_columns(pl.lit(judged, dtype=pl.Int64).alias("family"))
     return recompute_effects(frame, confidence=confidence)
 
 
@@ -252,38 +293,49 @@ def recompute_effects(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl.Da
     Parameters
     ----------
     frame : an estimates frame (:func:`effect_estimates`), counts possibly rounded.
-    confidence : level of the intervals.
+    confidence : level of the intervals (each, and of all the simultaneous intervals together).
 
     Returns
     -------
     pl.DataFrame
         ``frame`` with ``value``, ``lower_ci``, ``upper_ci`` of ``proportion`` and ``events``
-        rows recomputed; ``null_value`` (1 for ratios, 0 for differences),
-        ``excludes_null``, ``contains_expected`` and ``verdict``: ``found`` (the interval
-        excludes no difference and contains the expected value), ``chance`` (it contains no
-        difference), ``wrong direction`` (it excludes no difference on the other side from
-        the expected value), ``missed`` (it excludes no difference, on the right side, but
-        not the expected value), ``too few`` (a DSR without a value: too few events, as the
-        book gives no DSR from fewer than 10); null without an estimate or counts.
+        rows recomputed; ``null_value`` (1 for ratios, 0 for differences), ``joint_lower_ci``,
+        ``joint_upper_ci`` (the simultaneous interval: see the module docstring),
+        ``excludes_null``, ``contains_expected`` (the simultaneous interval contains the value
+        built in) and ``verdict``: ``found`` (the interval excludes no difference on the side
+        of the value built in, and the simultaneous interval contains it), ``no difference``
+        (built in as none: the interval lies inside the equivalence margin and the simultaneous
+        interval contains the value built in), ``not shown`` (built in as none: the interval
+        reaches beyond the margin, the simultaneous interval contains the value built in),
+        ``chance`` (the interval contains no difference), ``wrong direction`` (it excludes no
+        difference on the other side from the value built in), ``missed`` (the simultaneous
+        interval excludes the value built in), ``too few`` (a DSR without a value: too few
+        events, as the book gives no DSR from fewer than 10); null without an estimate or counts.
     """
     z = float(ndtri(1 - (1 - confidence) / 2))
     x1, n1 = pl.col("numerator").cast(pl.Float64), pl.col("denominator").cast(pl.Float64)
     x2, n2 = pl.col("reference_numerator").cast(pl.Float64), pl.col("reference_denominator").cast(pl.Float64)
+    f1 = pl.col("dispersion").fill_null(1.0) if "dispersion" in frame.columns else pl.lit(1.0)
+    f2 = (
+        pl.col("reference_dispersion").fill_null(1.0)
+        if "reference_dispersion" in frame.columns
+        else pl.lit(1.0)
+    )
     ratio = pl.col("scale") == "ratio"
     per = pl.col("per")
     p1, p2 = x1 / n1, x2 / n2
     l1, u1 = wilson_limits(x1, n1, confidence)
     l2, u2 = wilson_limits(x2, n2, confidence)
-    # ratios on the log scale: Katz for proportions, two Poisson counts for events
+    # ratios on the log scale: Katz for proportions, two (over-dispersed) counts for events
     log_se = (
         pl.when(pl.col("method") == "proportion")
         .then(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2)
-        .otherwise(1 / x1 + 1 / x2)
+        .otherwise(f1 / x1 + f2 / x2)
         .sqrt()
     )
     rr = p1 / p2
     diff = (p1 - p2) * per
-    events_se = (x1 / n1**2 + x2 / n2**2).sqrt() * per
+    events_se = (f1 * x1 / n1**2 + f2 * x2 / n2**2).sqrt() * per
     prop_lo = diff - ((p1 - l1) ** 2 + (u2 - p2) ** 2).sqrt() * per
     prop_hi = diff + ((u1 - p1) ** 2 + (p2 - l2) ** 2).sqrt() * per
     simple = pl.col("method").is_in(["proportion", "events"])
@@ -308,11 +360,27 @@ def recompute_effects(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl.Da
         pl.when(ok).then(lower).when(simple).then(None).otherwise(pl.col("lower_ci")).alias("lower_ci"),
         pl.when(ok).then(upper).when(simple).then(None).otherwise(pl.col("upper_ci")).alias("upper_ci"),
     )
+    if "equivalence_margin" not in out.columns:
+        out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias("equivalence_margin"))
     null = pl.when(ratio).then(1.0).otherwise(0.0)
-    lo, hi, exp = pl.col("lower_ci"), pl.col("upper_ci"), pl.col("expected_value")
+    v, lo, hi, exp = pl.col("value"), pl.col("lower_ci"), pl.col("upper_ci"), pl.col("expected_value")
+    judged = v.is_not_null() & lo.is_not_null() & hi.is_not_null() & exp.is_not_null()
+    m = max(1, out.select(judged.sum()).item())
+    if "family" in out.columns and out["family"].max() is not None:
+        m = max(m, int(out["family"].max()))  # type: ignore[arg-type]
+    widen = float(ndtri(1 - (1 - confidence) / (2 * m))) / z
+    # the simultaneous interval: each side widened (on the log scale for ratios)
+    log_v, log_lo, log_hi = v.log(), lo.log(), hi.log()
+    joint_lo = pl.when(ratio).then((log_v - (log_v - log_lo) * widen).exp()).otherwise(v - (v - lo) * widen)
+    joint_hi = pl.when(ratio).then((log_v + (log_hi - log_v) * widen).exp()).otherwise(v + (hi - v) * widen)
+    out = out.with_columns(joint_lo.alias("joint_lower_ci"), joint_hi.alias("joint_upper_ci"))
+    jlo, jhi, margin = pl.col("joint_lower_ci"), pl.col("joint_upper_ci"), pl.col("equivalence_margin")
     excludes = (lo > null) | (hi < null)
-    contains_expected = (lo <= exp) & (exp <= hi)
+    contains_expected = (jlo <= exp) & (exp <= jhi)
     same_side = ((lo > null) & (exp > null)) | ((hi < null) & (exp < null))
+    within_margin = (
+        pl.when(ratio).then((lo >= 1 / margin) & (hi <= margin)).otherwise((lo >= -margin) & (hi <= margin))
+    )
     return out.with_columns(
         null.alias("null_value"),
         excludes.alias("excludes_null"),
@@ -321,14 +389,20 @@ def recompute_effects(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl.Da
             (lo.is_null() | hi.is_null()) & (pl.col("method") == "dsr") & pl.col("numerator").is_not_null()
         )
         .then(pl.lit("too few"))
-        .when(lo.is_null() | hi.is_null() | exp.is_null())
+        .when(~judged)
         .then(None)
+        .when(margin.is_not_null() & ~contains_expected)
+        .then(pl.lit("missed"))
+        .when(margin.is_not_null() & within_margin)
+        .then(pl.lit("no difference"))
+        .when(margin.is_not_null())
+        .then(pl.lit("not shown"))
+        .when(excludes & ~same_side)
+        .then(pl.lit("wrong direction"))
+        .when(~contains_expected)
+        .then(pl.lit("missed"))
         .when(~excludes)
         .then(pl.lit("chance"))
-        .when(~same_side)
-        .then(pl.lit("wrong direction"))
-        .when(contains_expected)
-        .then(pl.lit("found"))
-        .otherwise(pl.lit("missed"))
+        .otherwise(pl.lit("found"))
         .alias("verdict"),
     )

@@ -21,6 +21,7 @@ __all__ = [
     "VERDICT_TEXT",
     "COLUMNS",
     "estimate_text",
+    "joint_text",
     "summary_sentence",
 ]
 
@@ -32,8 +33,10 @@ NO_TRUTH = (
 #: How each verdict reads in the table.
 VERDICT_TEXT = {
     "found": "found",
+    "no difference": "found: no difference, as built in",
+    "not shown": "not shown to be without a difference at this size",
     "chance": "not distinguishable from chance at this size",
-    "missed": "missed (the interval excludes the value built in)",
+    "missed": "missed (the interval for all the inequalities together excludes the value built in)",
     "wrong direction": "wrong direction",
     "too few": "too few events for an estimate at this size",
 }
@@ -42,6 +45,7 @@ COLUMNS = {
     "description": "What was built in",
     "comparison": "Groups compared",
     "estimate_text": "Estimate (95% CI)",
+    "joint_text": "Interval for all together",
     "expected_text": "Built-in value",
     "people_text": "People compared",
     "verdict_text": "Verdict",
@@ -68,12 +72,26 @@ def estimate_text(row: dict[str, Any]) -> str | None:
     return f"{f(row['value'])} ({f(row['lower_ci'])} to {f(row['upper_ci'])}), {unit}"
 
 
+def joint_text(row: dict[str, Any]) -> str | None:
+    """ "1.30 to 1.43": the simultaneous interval; None without one."""
+    if row.get("joint_lower_ci") is None or row.get("joint_upper_ci") is None:
+        return None
+    ratio = row["scale"] == "ratio"
+    lo, hi = (_number(row[c], per=row["per"], ratio=ratio) for c in ("joint_lower_ci", "joint_upper_ci"))
+    return f"{lo} to {hi}"
+
+
 def summary_sentence(verdicts: dict[str, int], *, total: int, people: str) -> str:
-    """How many of the built-in inequalities the book's methods find, and what became of the rest."""
-    found = verdicts.get("found", 0)
+    """How many of the built-in inequalities the book's methods find, and what became of the rest.
+
+    An effect built in as no difference and found as none counts as found, and the sentence
+    says how many of the found are of that kind.
+    """
+    none = verdicts.get("no difference", 0)
+    found = verdicts.get("found", 0) + none
     rest = [
         f"{text.count(verdicts[v])} {'is' if verdicts[v] == 1 else 'are'} {VERDICT_TEXT[v]}"
-        for v in ("chance", "too few", "missed", "wrong direction")
+        for v in ("chance", "not shown", "too few", "missed", "wrong direction")
         if verdicts.get(v)
     ]
     unknown = total - sum(verdicts.values())
@@ -86,6 +104,12 @@ def summary_sentence(verdicts: dict[str, int], *, total: int, people: str) -> st
         f"The book's methods find {text.count(found)} of the {text.count(total)} inequalities built into "
         f"this synthetic population at its size ({people} people)"
     )
+    if none:
+        head += (
+            f", {text.count(none)} of them built in as no difference and found as none"
+            if none > 1
+            else ", one of them built in as no difference and found as none"
+        )
     return head + (f"; {text.join(rest)}." if rest else ".")
 
 
@@ -134,6 +158,9 @@ class TruthCheckPage(Page):
                     "value",
                     "lower_ci",
                     "upper_ci",
+                    "joint_lower_ci",
+                    "joint_upper_ci",
+                    "reference_dispersion",
                     "excludes_null",
                     "contains_expected",
                     "verdict",
@@ -142,7 +169,19 @@ class TruthCheckPage(Page):
             ]
             frame = frame.with_columns(pl.when(small).then(None).otherwise(pl.col(c)).alias(c) for c in blank)
         derived = [
-            c for c in ("value", "lower_ci", "upper_ci", "true_value", "expected_value") if c in frame.columns
+            c
+            for c in (
+                "value",
+                "lower_ci",
+                "upper_ci",
+                "joint_lower_ci",
+                "joint_upper_ci",
+                "true_value",
+                "expected_value",
+                "dispersion",
+                "reference_dispersion",
+            )
+            if c in frame.columns
         ] + ["excludes_null", "contains_expected", "verdict"]
         return self.book.publish(
             frame,
@@ -202,6 +241,7 @@ class TruthCheckPage(Page):
 
         return frame.with_columns(
             pl.Series("estimate_text", [estimate_text(r) for r in rows], dtype=pl.String),
+            pl.Series("joint_text", [joint_text(r) for r in rows], dtype=pl.String),
             pl.Series(
                 "expected_text",
                 [
@@ -220,6 +260,34 @@ class TruthCheckPage(Page):
             ),
         )
 
+    @property
+    def note(self) -> str:
+        """The table's note: what each column and verdict means (the margins of no difference
+        are those of this truth's entries)."""
+        margins = sorted({float(m) for m in self.exact["equivalence_margin"].drop_nulls()})
+        none = (
+            "Found, no difference: built in as none, the 95% interval lies within the margin of no "
+            f"difference (a ratio from {text.join([f'{text.ratio(1 / m)} to {text.ratio(m)}' for m in margins], conjunction='or')}). "
+            if margins
+            else ""
+        )
+        return (
+            "People compared: in the group and in the reference group. Found: the 95% interval excludes no "
+            "difference, on the side of the value built in, and the interval for all together contains the "
+            "value built in. Interval for all together: the 95% interval widened (Bonferroni, for the "
+            f"{text.count(self.family)} inequalities judged) so that all of them contain their built-in values "
+            f"together at least 95% of the time. {none}Not distinguishable from chance: the interval contains no "
+            "difference (1 for a ratio, 0 for a difference). Shares and rates of events are computed from the "
+            "counts as published (rounded), like every share in the book; an interval of a rate of events allows "
+            "for people with several events (each count's variance scaled by the variance-to-mean ratio of events "
+            "per person); age-standardised rates, observed-to-expected ratios and means come from the exact data."
+        )
+
+    @property
+    def family(self) -> int:
+        """How many inequalities the simultaneous intervals are judged together over."""
+        return int(self.exact.select(pl.col("family").max().fill_null(0)).item())
+
     def table(self) -> Any:
         """Every effect: what was built in, the estimate, the value built in and the verdict."""
         if not self.has_effects:
@@ -229,11 +297,5 @@ class TruthCheckPage(Page):
             id="truth-check",
             title="Each built-in inequality: the book's estimate and the value built in",
             columns=COLUMNS,
-            note=(
-                "People compared: in the group and in the reference group. Found: the interval excludes no "
-                "difference and contains the value built in. Not distinguishable from chance: the interval "
-                "contains no difference (1 for a ratio, 0 for a difference). Shares and rates of events are "
-                "computed from the counts as published (rounded), like every share in the book; age-standardised "
-                "rates, observed-to-expected ratios and means from the exact data."
-            ),
+            note=self.note,
         )

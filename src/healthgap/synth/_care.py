@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from healthgap.contract import ETHNICITY_CODES
 from healthgap.synth import _params as P
 from healthgap.synth._people import logistic
 
@@ -18,7 +19,9 @@ __all__ = [
     "missed_mean",
     "access",
     "log_rate",
+    "added_log_rate",
     "outcomes",
+    "added_outcomes",
 ]
 
 
@@ -224,6 +227,24 @@ def log_rate(
     return lr
 
 
+def added_log_rate(spec: dict, people: dict[str, np.ndarray]) -> np.ndarray:
+    """Log of the rate ratio added on top of :func:`log_rate` (see ``P.OUTCOMES``): by *recorded*
+    ethnic group (``ethnicity_rate_ratios``) and per quintile step under ``P.PREMATURE_AGE``
+    (``premature_rr_per_quintile_step``); 0 where an outcome has neither."""
+    n = len(people["age"])
+    out = np.zeros(n, dtype=np.float64)
+    ratios = spec.get("ethnicity_rate_ratios") or {}
+    if ratios:
+        log_rr = np.zeros(len(ETHNICITY_CODES), dtype=np.float64)
+        for group, ratio in ratios.items():
+            log_rr[ETHNICITY_CODES.index(group)] = np.log(ratio)
+        out = out + log_rr[people["eth"]]
+    step_rr = spec.get("premature_rr_per_quintile_step")
+    if step_rr is not None:
+        out = out + np.log(step_rr) * people["step"] * (people["age"] < P.PREMATURE_AGE)
+    return out
+
+
 def outcomes(
     rng: np.random.Generator,
     people: dict[str, np.ndarray],
@@ -242,3 +263,37 @@ def outcomes(
     mu = np.exp(log_rate(P.OUTCOMES["cvd_death"], people, true, treat))
     death = rng.random(len(mu)) < 1.0 - np.exp(-mu)
     return {"cvd_admissions": admissions, "cvd_death": death}
+
+
+def added_outcomes(
+    rng: np.random.Generator,
+    people: dict[str, np.ndarray],
+    true: dict[str, np.ndarray],
+    treat: dict[str, np.ndarray],
+    base: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """The admissions and deaths of the added rate ratios (:func:`added_log_rate`), from their own stream.
+
+    Admissions: the base count plus a Poisson count with the rate added
+    (``rate * (ratio - 1)``), so the total is Poisson with ``rate * ratio``. Death: the base
+    death, or else an added death with probability ``1 - exp(-rate * (ratio - 1))``, so
+    P(death) = ``1 - exp(-rate * ratio)``. Without added terms the base is returned unchanged.
+
+    Parameters
+    ----------
+    rng : the step's own random stream.
+    people, true, treat : as :func:`outcomes`.
+    base : what :func:`outcomes` drew.
+    """
+    n = len(people["age"])
+    out = {}
+    extra_death = rng.random(n)
+    for name, drawn in (("cvd_death", extra_death), ("cvd_admissions", None)):
+        spec = P.OUTCOMES[name]
+        rate = np.exp(log_rate(spec, people, true, treat))
+        added = rate * np.expm1(added_log_rate(spec, people))
+        if drawn is None:
+            out[name] = np.minimum(base[name] + rng.poisson(added), 100).astype(np.int64)
+        else:
+            out[name] = base[name] | (drawn < -np.expm1(-added))
+    return out

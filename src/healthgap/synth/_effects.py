@@ -34,6 +34,7 @@ from scipy.special import gammainc
 from healthgap.contract import CONDITIONS, ETHNICITY_CODES
 from healthgap.synth import _params as P
 from healthgap.synth._care import (
+    added_log_rate,
     eligibility,
     first_outpatient_mean,
     log_rate,
@@ -64,6 +65,7 @@ __all__ = [
     "effects",
     "expectations",
     "referral_expected_sql",
+    "NO_GRADIENT_MARGIN",
     "rtt_within_probability",
 ]
 
@@ -101,6 +103,11 @@ _LEVELS: dict[str, tuple[str, ...]] = {
 #: The cells of the one pass: age band x quintile x recorded ethnic group x locality.
 _SHAPE = (len(AGE_BAND_LABELS), 5, len(ETHNICITY_CODES), len(_LOCALITIES))
 _DIGITS = 6
+#: The margin of "no gradient": a ratio from 1/1.1 to 1.1 (recorded hypertension, whose lower
+#: detection in deprived areas cancels the true gradient: the register shows none).
+NO_GRADIENT_MARGIN = 1.1
+#: What the register does to each condition's true deprivation gradient.
+_REGISTER_GRADIENT = {"hypertension": "cancels", "af": "reverses", "ckd": "damps"}
 _ERR_KIND = "Effect {id!r}: unknown {what} {value!r}; expected one of {valid}."
 
 
@@ -125,6 +132,8 @@ class Effect:
     per : the multiplier of each group's value (100 for per cent).
     max_age : for ``dsr``: standardise over the ESP2013 bands below this age (``None``: all 19).
     expected_count : for ``observed/expected``: SQL of each person's expected count.
+    equivalence_margin : for an effect built in as *no difference* (a ratio near 1): the margin
+        ``M`` within which a ratio counts as no difference (``1/M`` to ``M``).
     """
 
     id: str
@@ -144,6 +153,7 @@ class Effect:
     per: float = 100.0
     max_age: int | None = None
     expected_count: str | None = field(default=None, repr=False)
+    equivalence_margin: float | None = None
 
     def __post_init__(self) -> None:
         for what, value, valid in (
@@ -243,7 +253,7 @@ def effect_specs() -> tuple[Effect, ...]:
                 description=f"Recorded prevalence of {c} (on the GP register), % of everyone, "
                 "age-standardised (ESP2013, all ages): the gradient the register shows.",
                 injected=f"P(recorded | true {c}) is {by_q[0]} in quintile 1 and {by_q[4]} in quintile 5, "
-                f"so the register {'reverses' if c != 'ckd' else 'damps'} the true gradient",
+                f"so the register {_REGISTER_GRADIENT[c]} the true gradient",
                 parameters={
                     f"detection.{c}.by_imd_quintile": list(by_q),
                     f"conditions.{c}.odds_ratios.imd_quintile_step": cm[c]["odds_ratios"][
@@ -258,6 +268,7 @@ def effect_specs() -> tuple[Effect, ...]:
                 denominator=_EVERYONE,
                 expected=f"recorded_{c}",
                 scale="ratio",
+                equivalence_margin=NO_GRADIENT_MARGIN if c == "hypertension" else None,
             )
         )
     htn = det["hypertension"]
@@ -578,6 +589,8 @@ def effect_specs() -> tuple[Effect, ...]:
         ),
     ]
     adm, death = out["cvd_admissions"]["rate_ratios"], out["cvd_death"]["rate_ratios"]
+    eth_adm = out["cvd_admissions"]["ethnicity_rate_ratios"]
+    premature_step = out["cvd_death"]["premature_rr_per_quintile_step"]
     for group in ("Asian", "Black"):
         specs.append(
             Effect(
@@ -585,13 +598,17 @@ def effect_specs() -> tuple[Effect, ...]:
                 measure="cvd_admissions",
                 kind="outcome",
                 description="Emergency CVD admissions per 1,000 people, age-standardised (ESP2013, all ages).",
-                injected=f"no ethnic term in the admission model: the excess comes from {group} people's "
-                "higher odds of true diabetes, hypertension, CHD and stroke (conditions.*.odds_ratios.ethnicity)",
+                injected=f"admission rate x {eth_adm[group]} for {group} people (recorded ethnic group) for "
+                f"the same true disease and treatment, on top of {group} people's higher odds of true diabetes, "
+                "hypertension, CHD and stroke (conditions.*.odds_ratios.ethnicity)",
                 parameters={
-                    f"conditions.{c}.odds_ratios.ethnicity.{group}": cm[c]["odds_ratios"]["ethnicity"].get(
-                        group, 1.0
-                    )
-                    for c in ("diabetes", "hypertension", "chd", "stroke_tia")
+                    f"outcomes.cvd_admissions.ethnicity_rate_ratios.{group}": eth_adm[group],
+                    **{
+                        f"conditions.{c}.odds_ratios.ethnicity.{group}": cm[c]["odds_ratios"][
+                            "ethnicity"
+                        ].get(group, 1.0)
+                        for c in ("diabetes", "hypertension", "chd", "stroke_tia")
+                    },
                 },
                 dimension=_ETH_DIM,
                 group=group,
@@ -632,7 +649,8 @@ def effect_specs() -> tuple[Effect, ...]:
             kind="outcome",
             description="CVD deaths per 1,000 people, age-standardised (ESP2013, all ages).",
             injected=f"death rate x {death['imd_quintile_step']} per quintile step towards deprivation for "
-            "the same true disease and treatment, plus more disease and less treatment in deprived areas",
+            f"the same true disease and treatment (a further x {premature_step} per step under "
+            f"{P.PREMATURE_AGE}), plus more disease and less treatment in deprived areas",
             parameters={
                 "outcomes.cvd_death.rate_ratios.imd_quintile_step": death["imd_quintile_step"],
                 "quintile 1 vs 5 (per-step ratio ** 4)": _q4(death["imd_quintile_step"]),
@@ -653,12 +671,14 @@ def effect_specs() -> tuple[Effect, ...]:
             kind="outcome",
             description=f"CVD deaths of people under {P.PREMATURE_AGE} per 100,000 people under "
             f"{P.PREMATURE_AGE}, age-standardised (ESP2013 bands 0-4 to 70-74; OHID's under-75 mortality).",
-            injected="derived from cvd_death (no effect of its own): death rate x "
-            f"{death['imd_quintile_step']} per quintile step for the same disease and treatment, plus more "
+            injected="derived from cvd_death: death rate x "
+            f"{death['imd_quintile_step']} per quintile step at every age and a further x {premature_step} "
+            f"per quintile step under {P.PREMATURE_AGE}, for the same disease and treatment, plus more "
             "disease and less treatment in deprived areas",
             parameters={
                 "outcomes.cvd_death.rate_ratios.imd_quintile_step": death["imd_quintile_step"],
-                "quintile 1 vs 5 (per-step ratio ** 4)": _q4(death["imd_quintile_step"]),
+                "outcomes.cvd_death.premature_rr_per_quintile_step": premature_step,
+                "quintile 1 vs 5 (per-step ratio ** 4)": _q4(death["imd_quintile_step"] * premature_step),
             },
             dimension=_Q,
             group="1",
@@ -780,7 +800,8 @@ def expectations(
 
     @cache
     def death() -> np.ndarray:
-        return -np.expm1(-np.exp(log_rate(P.OUTCOMES["cvd_death"], people, true, treat)))
+        spec = P.OUTCOMES["cvd_death"]
+        return -np.expm1(-np.exp(log_rate(spec, people, true, treat) + added_log_rate(spec, people)))
 
     @cache
     def eligible() -> dict[str, np.ndarray]:
@@ -811,7 +832,10 @@ def expectations(
         "provider_cancellations": partial(cancellation_mean, area_locality, people["area_idx"]),
         "gp_experience_answered": partial(response_probability, people),
         "gp_experience_good": partial(good_experience_probability, people),
-        "cvd_admissions": lambda: np.exp(log_rate(P.OUTCOMES["cvd_admissions"], people, true, treat)),
+        "cvd_admissions": lambda: np.exp(
+            log_rate(P.OUTCOMES["cvd_admissions"], people, true, treat)
+            + added_log_rate(P.OUTCOMES["cvd_admissions"], people)
+        ),
         "cvd_death": death,
         "premature_cvd_death": lambda: np.where(age < P.PREMATURE_AGE, death(), 0.0),
         "current_smoking": current_smoking,
@@ -971,6 +995,8 @@ def effects(frame: pl.DataFrame, expected: Mapping[str, Callable[[], np.ndarray]
         }
         if e.expected_count is not None:
             entry["expected_count"] = e.expected_count
+        if e.equivalence_margin is not None:
+            entry["equivalence_margin"] = e.equivalence_margin
         if e.statistic == "dsr":
             bands = AGE_BAND_LABELS if e.max_age is None else AGE_BAND_LABELS[: e.max_age // 5]
             entry["age_bands"] = list(bands)

@@ -20,7 +20,7 @@ from healthgap.contract import (
 )
 from healthgap.errors import HealthgapError
 from healthgap.synth import _params as P
-from healthgap.synth._care import access, eligibility, measurements, outcomes, treatments
+from healthgap.synth._care import access, added_outcomes, eligibility, measurements, outcomes, treatments
 from healthgap.synth._effects import effect_conditions, effects, expectations
 from healthgap.synth._experience import days_to_treatment, gp_survey, provider_cancellations
 from healthgap.synth._geography import areas, practices
@@ -40,8 +40,9 @@ ERR_N = "synth: n must be a whole number from 1 to {max:,}; got {value!r}. Use e
 ERR_SEED = "synth: seed must be a whole number >= 0; got {value!r}. Use e.g. --seed 2024."
 _QUINTILES = ("1", "2", "3", "4", "5")
 #: Random streams: nine for the population of healthgap 0.1 (demography .. practices), then
-#: referral to treatment, provider cancellations and the GP survey.
-_STREAMS = 12
+#: referral to treatment, provider cancellations and the GP survey, then the added admission and
+#: death rate ratios (``P.OUTCOMES``).
+_STREAMS = 13
 
 _ERR_SHARE = "Expected a non-empty boolean series, got {dtype} of length {n}."
 
@@ -104,6 +105,7 @@ def generate(n: int = 250_000, *, seed: int = 2024) -> tuple[pl.DataFrame, dict]
         streams[10], acc["cardiology_referral"], area_locality, people["area_idx"]
     )
     answered, good = gp_survey(streams[11], people)
+    outc = added_outcomes(streams[12], people, true, treat, outc)
 
     ai = people["area_idx"]
     width = max(7, len(str(n)))

@@ -448,7 +448,7 @@ DETECTION: dict[str, dict] = {
         },
     },
     "af": {
-        "by_imd_quintile": [0.68, 0.72, 0.77, 0.8, 0.83],
+        "by_imd_quintile": [0.56, 0.63, 0.7, 0.77, 0.83],
         "ethnicity_multiplier": {"Asian": 0.9, "Black": 0.9, "Mixed": 0.95, "Other": 0.9, "Not stated": 0.85},
     },
     "diabetes": {
@@ -538,7 +538,7 @@ ACCESS: dict = {
         "effect for the same need",
         "intercept": -5.6,
         "or_per_10_years_over_40": 1.25,
-        "or_per_quintile_step": 0.95,
+        "or_per_quintile_step": 0.9,
         "odds_ratios": {
             "chd": 6.0,
             "af": 7.0,
@@ -556,9 +556,9 @@ ACCESS: dict = {
         "max": 730,
     },
     "missed_appointments": {
-        "mean_q5": 0.12,
+        "mean_q5": 0.2,
         "rr_per_quintile_step": 1.25,
-        "rr_under_40": 1.6,
+        "rr_under_40": 2.0,
         "nb_shape": 1.5,
     },
     "days_to_treatment": {
@@ -594,8 +594,8 @@ EIGHTEEN_WEEKS_DAYS = 126
 #: answers from Asian and other minority ethnic respondents, as in the survey's results).
 EXPERIENCE: dict = {
     "provider_cancellations": {
-        "mean_reference": 0.25,
-        "rr_by_locality": {"Tendring Coast": 1.8, "East Suffolk Coast": 1.5},
+        "mean_reference": 0.4,
+        "rr_by_locality": {"Tendring Coast": 2.0, "East Suffolk Coast": 1.8},
         "nb_shape": 1.0,
     },
     "gp_experience": {
@@ -620,7 +620,7 @@ EXPERIENCE: dict = {
             "or_per_quintile_step": 0.92,
             "ethnicity_odds_ratios": {
                 "Asian": 0.6,
-                "Black": 0.75,
+                "Black": 0.65,
                 "Mixed": 0.7,
                 "Other": 0.7,
                 "Not stated": 0.8,
@@ -638,6 +638,16 @@ EXPERIENCE: dict = {
 #: catchments more). ``premature_cvd_death`` is derived, not drawn: a CVD death of a person
 #: aged under ``PREMATURE_AGE`` at the start of the year (OHID's under-75 mortality), so its
 #: inequalities are those of ``cvd_death`` among people under 75.
+#:
+#: Two terms are added on top of these rates, drawn from a random stream of their own after
+#: every other step (so the columns drawn before stay the same for the same seed): an extra
+#: admission rate ratio by *recorded* ethnic group (``ethnicity_rate_ratios``: the excess of
+#: South Asian and Black people beyond their higher prevalence of disease, e.g. coronary heart
+#: disease and stroke admissions), and an extra death rate ratio per quintile step towards
+#: deprivation for people under ``PREMATURE_AGE`` (``premature_rr_per_quintile_step``: the
+#: deprivation gradient of CVD mortality is steeper before 75). Their sizes are illustrative,
+#: at the high end of published gaps, chosen so the book detects each inequality at the
+#: default 250,000 people with power above 99% (``tests/test_truth_power.py``).
 OUTCOMES: dict = {
     "cvd_admissions": {
         "rate_at_60": 0.0038,
@@ -657,6 +667,7 @@ OUTCOMES: dict = {
             "antihypertensive": 0.85,
             "anticoagulant": 0.7,
         },
+        "ethnicity_rate_ratios": {"Asian": 1.5, "Black": 2.0},
     },
     "cvd_death": {
         "rate_at_60": 0.00062,
@@ -676,6 +687,7 @@ OUTCOMES: dict = {
             "antihypertensive": 0.85,
             "anticoagulant": 0.75,
         },
+        "premature_rr_per_quintile_step": 1.2,
     },
     "premature_cvd_death": {"derived": "cvd_death AND age < 75", "age_under": 75},
 }
