@@ -435,7 +435,10 @@ QOF_TARGETS: dict[str, float] = {
 #: P(recorded | truly has the condition) = by_imd_quintile[q] * ethnicity_multiplier[recorded
 #: ethnicity] (capped at 1). Recorded is never set without true disease. Sizes: PHE
 #: estimates ~ 30-40% of hypertension and ~ 20-25% of AF undiagnosed, more in deprived
-#: areas; CKD stages 3-5 heavily under-recorded; diabetes ~ 10-15% undiagnosed.
+#: areas; CKD stages 3-5 heavily under-recorded; diabetes ~ 10-15% undiagnosed. AF's deprivation
+#: gap in detection (0.56 against 0.83) is wider than published estimates, so the register's
+#: reversed gradient (about 0.77 against a true 1.23) is found at 250,000 people with power
+#: above 99% (it was 0.94, power about 26%, with 0.68 against 0.83).
 DETECTION: dict[str, dict] = {
     "hypertension": {
         "by_imd_quintile": [0.56, 0.62, 0.67, 0.72, 0.76],
@@ -520,6 +523,14 @@ RISK_MEASURES: dict = {
 #: deprived areas. Referral depends on *need* (the recorded conditions and age) and on
 #: deprivation: ``or_per_quintile_step`` is the odds ratio for the same need, so people in
 #: deprived areas are referred less than their need warrants.
+#:
+#: Sizes chosen so each inequality is found at the default 250,000 people with power above 99%
+#: (``tests/test_truth_power.py``; the values before, with their power, in brackets): referral
+#: odds ratio 0.9 per quintile step (0.95: 63%), missed appointments 0.2 per referred person in
+#: quintile 5 (0.12; NHS outpatient DNA rates of 7-10% of a few appointments each) and x 2.0
+#: under 40 (1.6: 99.0%), hospital cancellations 0.4 per referred person (0.25) and x 2.0 in
+#: Tendring Coast and x 1.8 in East Suffolk Coast (1.8 and 1.5: 94%), a good GP experience
+#: odds ratio 0.65 for Black respondents (0.75: 99.7%).
 #:
 #: Referral to treatment (RTT): days from referral to first definitive treatment, the clock
 #: of the NHS 18-week standard (126 days), for referred people seen and treated during the
