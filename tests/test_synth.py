@@ -512,8 +512,11 @@ def test_access_gradients(big: tuple[pl.DataFrame, dict]) -> None:
 def test_admission_rate_ratios_recovered(big: tuple[pl.DataFrame, dict]) -> None:
     df, truth = big
     spec = truth["outcomes"]["cvd_admissions"]
-    model = {**spec, "intercept": math.log(spec["rate_at_60"])}
+    # the added rate ratios by recorded ethnic group are terms of the same Poisson model
+    ratios = {**spec["rate_ratios"], "ethnicity": spec["ethnicity_rate_ratios"]}
+    model = {**spec, "rate_ratios": ratios, "intercept": math.log(spec["rate_at_60"])}
     x, names, true = _design(df, model, knot=None)
+    assert {"Asian", "Black"} <= set(names)
     beta, se = irls(x, df["cvd_admissions"].to_numpy().astype(float), "poisson")
     for name, b, s, t in zip(names, beta, se, true, strict=True):
         assert abs(b - t) <= Z * s, (name, b, t, s)
@@ -525,6 +528,10 @@ def test_death_rate_ratios_recovered(big: tuple[pl.DataFrame, dict]) -> None:
     spec = truth["outcomes"]["cvd_death"]
     model = {**spec, "intercept": math.log(spec["rate_at_60"])}
     x, names, true = _design(df, model, knot=None)
+    # the added rate ratio per quintile step under 75 is a term of the same model
+    under = (df["age"] < 75).to_numpy() * (5 - df["imd_quintile"].to_numpy())
+    x = np.column_stack([x, under.astype(float)])
+    names, true = [*names, "premature_step"], [*true, math.log(spec["premature_rr_per_quintile_step"])]
     beta, se = irls(x, df["cvd_death"].to_numpy().astype(float), "cloglog")
     for name, b, s, t in zip(names, beta, se, true, strict=True):
         assert abs(b - t) <= Z * s, (name, b, t, s)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from test_synth import irls  # tests/ is on sys.path (no package)
+from test_synth import _design, irls  # tests/ is on sys.path (no package)
 
 from healthgap.config import Indicator
 from healthgap.contract import ETHNICITY_CODES
@@ -49,6 +49,8 @@ NULL_EFFECTS: dict[str, tuple[tuple[str, ...], object]] = {
     "response ethnicity": (("EXPERIENCE", "gp_experience", "response", "ethnicity_odds_ratios"), {}),
     "good answer deprivation": (("EXPERIENCE", "gp_experience", "good", "or_per_quintile_step"), 1.0),
     "good answer ethnicity": (("EXPERIENCE", "gp_experience", "good", "ethnicity_odds_ratios"), {}),
+    "admissions ethnicity": (("OUTCOMES", "cvd_admissions", "ethnicity_rate_ratios"), {}),
+    "premature deprivation": (("OUTCOMES", "cvd_death", "premature_rr_per_quintile_step"), 1.0),
 }
 
 
@@ -188,7 +190,30 @@ def good_fit(df: pl.DataFrame, truth: dict) -> list[tuple]:
     return _checked(names, beta, se, true)
 
 
+def admissions_fit(df: pl.DataFrame, truth: dict) -> list[tuple]:
+    """Refit the admission model (Poisson) with the added rate ratios by recorded ethnic group."""
+    spec = truth["outcomes"]["cvd_admissions"]
+    ratios = {**spec["rate_ratios"], "ethnicity": spec["ethnicity_rate_ratios"]}
+    model = {**spec, "rate_ratios": ratios, "intercept": math.log(spec["rate_at_60"])}
+    x, names, true = _design(df, model, knot=None)
+    beta, se = irls(x, df["cvd_admissions"].to_numpy().astype(float), "poisson")
+    return _checked(names, beta, se, true)
+
+
+def deaths_fit(df: pl.DataFrame, truth: dict) -> list[tuple]:
+    """Refit the death model (complementary log-log) with the added ratio per step under 75."""
+    spec = truth["outcomes"]["cvd_death"]
+    x, names, true = _design(df, {**spec, "intercept": math.log(spec["rate_at_60"])}, knot=None)
+    step = (df["age"] < P.PREMATURE_AGE).to_numpy() * (5 - df["imd_quintile"].to_numpy())
+    x = np.column_stack([x, step.astype(float)])
+    names, true = [*names, "premature_step"], [*true, math.log(spec["premature_rr_per_quintile_step"])]
+    beta, se = irls(x, df["cvd_death"].to_numpy().astype(float), "cloglog")
+    return _checked(names, beta, se, true)
+
+
 FITS = {
+    "added admissions": admissions_fit,
+    "added deaths": deaths_fit,
     "referral": referral_fit,
     "treatment gap": treatment_gap_fit,
     "cancellations": cancellations_fit,
@@ -204,6 +229,8 @@ REJECTED = {
     "response ethnicity": ("survey response", ["Asian", "Black", "Mixed", "Other", "Not stated"]),
     "good answer deprivation": ("good answer", ["quintile step"]),
     "good answer ethnicity": ("good answer", ["Asian", "Black", "Mixed", "Other", "Not stated"]),
+    "admissions ethnicity": ("added admissions", ["Asian", "Black"]),
+    "premature deprivation": ("added deaths", ["premature_step"]),
 }
 
 
@@ -291,6 +318,22 @@ def test_existing_columns_unchanged_by_the_new_steps(tmp_path: Path) -> None:
         without = generate(30_000, seed=4)[0]
     old = [c for c in with_new.columns if c not in NEW]
     assert with_new.select(old).equals(without.select(old))
+
+
+def test_added_outcomes_change_only_admissions_and_deaths() -> None:
+    """The added admission and death rate ratios draw from their own stream (round 3): without
+    them every other column is the same (same seed), and they only add admissions and deaths."""
+    import healthgap.synth._generate as G
+
+    with_added = generate(30_000, seed=4)[0]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(G, "added_outcomes", lambda rng, people, true, treat, base: base)
+        without = generate(30_000, seed=4)[0]
+    changed = ["cvd_admissions", "cvd_death", "premature_cvd_death"]
+    assert with_added.drop(changed).equals(without.drop(changed))
+    assert (with_added["cvd_admissions"] >= without["cvd_admissions"]).all()
+    assert (with_added["cvd_death"] | ~without["cvd_death"]).all()
+    assert with_added["cvd_admissions"].sum() > without["cvd_admissions"].sum()
 
 
 # --- the profile's measures and indicators, with and without the columns -----------------------

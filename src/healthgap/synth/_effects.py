@@ -598,11 +598,11 @@ def effect_specs() -> tuple[Effect, ...]:
                 measure="cvd_admissions",
                 kind="outcome",
                 description="Emergency CVD admissions per 1,000 people, age-standardised (ESP2013, all ages).",
-                injected=f"admission rate x {eth_adm[group]} for {group} people (recorded ethnic group) for "
+                injected=f"admission rate x {eth_adm.get(group, 1.0)} for {group} people (recorded ethnic group) for "
                 f"the same true disease and treatment, on top of {group} people's higher odds of true diabetes, "
                 "hypertension, CHD and stroke (conditions.*.odds_ratios.ethnicity)",
                 parameters={
-                    f"outcomes.cvd_admissions.ethnicity_rate_ratios.{group}": eth_adm[group],
+                    f"outcomes.cvd_admissions.ethnicity_rate_ratios.{group}": eth_adm.get(group, 1.0),
                     **{
                         f"conditions.{c}.odds_ratios.ethnicity.{group}": cm[c]["odds_ratios"][
                             "ethnicity"
