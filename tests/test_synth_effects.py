@@ -210,7 +210,9 @@ def test_the_reviews_figures_for_the_default_population(default: tuple[pl.DataFr
     assert values("antihypertensive_treatment_imd", *gr) == pytest.approx((74.7, 87.0), abs=0.05)
     assert values("hypertension_treated_among_true_imd", *gr) == pytest.approx((42.7, 66.1), abs=0.05)
     assert values("true_hypertension_prevalence_imd", *gr) == pytest.approx((23.6, 17.4), abs=0.05)
-    assert e["recorded_af_prevalence_imd"]["true_value"] == pytest.approx(0.75, abs=0.005)  # was 0.91: round 3
+    assert e["recorded_af_prevalence_imd"]["true_value"] == pytest.approx(
+        0.75, abs=0.005
+    )  # was 0.91: round 3
     assert e["true_af_prevalence_imd"]["true_value"] == pytest.approx(1.15, abs=0.005)
     assert e["recorded_ckd_prevalence_imd"]["true_value"] == pytest.approx(1.19, abs=0.005)
     assert e["true_ckd_prevalence_imd"]["true_value"] == pytest.approx(1.47, abs=0.005)
