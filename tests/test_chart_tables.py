@@ -40,21 +40,21 @@ _DOWNLOAD = re.compile(r'<p class="hg-download"><a href="([^"]+\.csv)"')
 #: to fix (found on the books of main at the start of round 3; the xfail is strict: a fixed figure
 #: fails until its entry is removed).
 KNOWN: dict[str, str] = {
-    "default:fairness/fairness-calibration": "fairness page (fair12c): the chart plots values (per cent, intervals) that its CSV download does not hold (the download has proportions or other intervals)",
-    "default:fairness/fairness-ethnicity": "fairness page (fair12c): the chart plots values (per cent, intervals) that its CSV download does not hold (the download has proportions or other intervals)",
-    "default:fairness/fairness-imd": "fairness page (fair12c): the chart plots values (per cent, intervals) that its CSV download does not hold (the download has proportions or other intervals)",
-    "default:fairness/fairness-intersection": "fairness page (fair12c): the chart plots values (per cent, intervals) that its CSV download does not hold (the download has proportions or other intervals)",
-    "default:fairness/fairness-sex": "fairness page (fair12c): the chart plots values (per cent, intervals) that its CSV download does not hold (the download has proportions or other intervals)",
-    "default:fairness/label-bias": "fairness page (fair12c): the chart plots values (per cent, intervals) that its CSV download does not hold (the download has proportions or other intervals)",
-    "default:outcomes/funnel": "outcomes page (outcomes15c): the funnel's control limits are plotted but are in neither the table nor the download",
-    "default:predicting-risk/calibration": "predicting-risk page (fair12c): the plotted interval limits are not in the CSV download",
-    "other_trust:fairness/fairness-calibration": "fairness page (fair12c): the chart plots values (per cent, intervals) that its CSV download does not hold (the download has proportions or other intervals)",
-    "other_trust:fairness/fairness-ethnicity": "fairness page (fair12c): the chart plots values (per cent, intervals) that its CSV download does not hold (the download has proportions or other intervals)",
-    "other_trust:fairness/fairness-imd": "fairness page (fair12c): the chart plots values (per cent, intervals) that its CSV download does not hold (the download has proportions or other intervals)",
-    "other_trust:fairness/fairness-intersection": "fairness page (fair12c): the chart plots values (per cent, intervals) that its CSV download does not hold (the download has proportions or other intervals)",
-    "other_trust:fairness/fairness-sex": "fairness page (fair12c): the chart plots values (per cent, intervals) that its CSV download does not hold (the download has proportions or other intervals)",
-    "other_trust:outcomes/funnel": "outcomes page (outcomes15c): the funnel's control limits are plotted but are in neither the table nor the download",
-    "other_trust:predicting-risk/calibration": "predicting-risk page (fair12c): the plotted interval limits are not in the CSV download",
+    "default:fairness/fairness-calibration": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
+    "default:fairness/fairness-ethnicity": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
+    "default:fairness/fairness-imd": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
+    "default:fairness/fairness-intersection": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
+    "default:fairness/fairness-sex": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
+    "default:fairness/label-bias": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
+    "default:outcomes/funnel": "outcomes page (outcomes15c): the funnel's control limits (registered, bound on a grid) are plotted but are in neither the table nor the download",
+    "default:predicting-risk/calibration": "predicting-risk page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
+    "other_trust:fairness/fairness-calibration": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
+    "other_trust:fairness/fairness-ethnicity": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
+    "other_trust:fairness/fairness-imd": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
+    "other_trust:fairness/fairness-intersection": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
+    "other_trust:fairness/fairness-sex": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
+    "other_trust:outcomes/funnel": "outcomes page (outcomes15c): the funnel's control limits (registered, bound on a grid) are plotted but are in neither the table nor the download",
+    "other_trust:predicting-risk/calibration": "predicting-risk page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
 }
 
 
