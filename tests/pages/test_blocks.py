@@ -15,9 +15,9 @@ import polars as pl
 import pytest
 from scipy.stats import norm
 
-from healthgap.config import Dimension
+from healthgap.config import Dimension, Measure
 from healthgap.descriptive.access import median_ranks
-from healthgap.pages._blocks import EVENTS_PER
+from healthgap.pages._blocks import EVENTS_PER, ShownMeasure
 from healthgap.pages._groups import compare, group_name
 from healthgap.text import format_number
 
@@ -53,10 +53,12 @@ def check_sentence(
     lower: str = "lower_ci",
     upper: str = "upper_ci",
     dp: int = 1,
+    fixed: Iterable[str] = (),
 ) -> int:
     """Every number ``sentence`` states is a published value, an interval limit, the difference of
     two published values, or a count of groups; the groups it names highest and lowest are.
 
+    ``fixed``: phrases of the sentence whose digits are not statistics (a label such as "aged 40+").
     Returns the number of numbers checked.
     """
     rows = frame.filter(pl.col("dimension") == dim.name)
@@ -65,7 +67,7 @@ def check_sentence(
     allowed = formatted([*values, *rows[lower].to_list(), *rows[upper].to_list()], dp)
     allowed |= formatted([abs(a - b) for a, b in itertools.combinations(values, 2)], dp)
     allowed |= {str(k) for k in range(2, rows.height + 1)}
-    stated = stated_numbers(sentence, names)
+    stated = stated_numbers(sentence, [*names, *fixed])
     for n in stated:
         assert n in allowed, (n, sentence)
     published = rows.filter(pl.col(column).is_not_null())
@@ -220,3 +222,17 @@ def test_median_ranks_match_campbell_and_gardner():
     truth = 10 * np.log(2)
     covered = np.mean((draws[:, r - 1] <= truth) & (truth <= draws[:, s - 1]))
     assert 0.93 < covered < 0.98
+
+
+def test_one_measure_class_for_access_and_experience():
+    from healthgap.pages.access_treatment import AccessMeasure
+    from healthgap.pages.experience import ExperienceMeasure
+
+    assert AccessMeasure is ExperienceMeasure is ShownMeasure
+    wait = Measure("w", "Days to treatment", "experience", "days", standard_days=126)
+    first = Measure("f", "Days to first appointment", "experience", "days")
+    assert ShownMeasure(wait).standard_text == "18 weeks (126 days)"
+    assert ShownMeasure(first).standard is None and ShownMeasure(first).standard_text == ""
+    referral = Measure("r", "Cardiology referral", "access", "flag")
+    missed = ShownMeasure(Measure("m", "Missed appointments", "experience", "count"), among=referral)
+    assert missed.per == "per 1,000 people with cardiology referral"

@@ -1049,21 +1049,21 @@ def standardised_indicators(
     dimensions: Sequence[str] | None = None,
     confidence: float = 0.95,
 ) -> pl.DataFrame:
-    """Every proportion indicator by group, indirectly standardised for age and sex.
+    """Every indicator by group, indirectly standardised for age and sex.
 
     A group's expected numerator is the sum over its age band x sex cells of the cell's
     denominator times the indicator's rate in that cell among everyone with a level of the
     dimension; its standardised value is ``observed / expected`` (the ratio, Byar's
     interval) times that overall rate. The sex groups are standardised for age only and the
-    age bands for sex only (a group is never standardised for what defines it). Crude rate
-    indicators are left out.
+    age bands for sex only (a group is never standardised for what defines it). A crude rate
+    indicator is standardised the same way (its ratio's interval is Byar's either way).
 
     Returns
     -------
     pl.DataFrame
         ``dimension``, ``dimension_label``, ``level``, ``label``, ``order``, ``is_reference``,
-        ``measure``, ``measure_label``, ``numerator``, ``denominator``, ``expected``,
-        ``crude`` (%), ``ratio``, ``ratio_lower``, ``ratio_upper``, ``overall`` (% over every
+        ``measure``, ``measure_label``, ``numerator``, ``denominator``, ``excluded`` (people
+        left out for a missing numerator), ``multiplier``, ``kind``, ``expected``, ``crude`` (%), ``ratio``, ``ratio_lower``, ``ratio_upper``, ``overall`` (% over every
         group), ``value`` (standardised %), ``lower_ci``, ``upper_ci``, ``note``. Exact
         aggregates: publish with ``recompute=`` :func:`recompute_standardised`.
 
@@ -1076,7 +1076,7 @@ def standardised_indicators(
 
     lf = frame_of(people)
     present = lf.collect_schema().names()
-    chosen = [i for i in _chosen(lf, config, names) if i.kind == "proportion"]
+    chosen = _chosen(lf, config, names)
     if not chosen or "age" not in present:
         return pl.DataFrame()
     base, all_cells = _cells_frame(lf, present)
@@ -1093,10 +1093,12 @@ def standardised_indicators(
                 keys=[LEVEL],
                 cells=cells,
             ).rename({"observed": "numerator", "population": "denominator"})
-            exact = exact.with_columns(
+            left = counts.group_by(LEVEL).agg(pl.col("excluded").sum())
+            exact = exact.join(left, on=LEVEL, how="left").with_columns(
                 pl.lit(ind.name).alias("measure"),
                 pl.lit(ind.label).alias("measure_label"),
                 pl.lit(ind.multiplier).alias("multiplier"),
+                pl.lit(ind.kind).alias("kind"),
             )
             frames.append(label_levels(recompute_standardised(exact, confidence=confidence), dim))
     if not frames:
@@ -1120,13 +1122,19 @@ STANDARDISED = (
 )
 
 
+def _at_most(x: pl.Expr, ceiling: pl.Expr) -> pl.Expr:
+    return pl.when(ceiling.is_not_null() & (x > ceiling)).then(ceiling).otherwise(x)
+
+
 def recompute_standardised(table: pl.DataFrame, *, confidence: float = 0.95) -> pl.DataFrame:
     """The statistics of :func:`standardised_indicators` from its counts (as published).
 
     ``crude``: numerator / denominator x multiplier; ``ratio``: numerator / expected with
     Byar's (exact below 10) interval; ``overall``: the sum of the numerators over the sum of
     the denominators of the rows of the same dimension and measure that have both;
-    ``value``, ``lower_ci``, ``upper_ci``: the ratio and its interval times ``overall``.
+    ``value``, ``lower_ci``, ``upper_ci``: the ratio and its interval times ``overall``, at most
+    the multiplier for a proportion (``kind``): a share standardised from few people can
+    otherwise read above 100%.
     """
     from healthgap.stats import crude_rate
 
@@ -1148,6 +1156,8 @@ def recompute_standardised(table: pl.DataFrame, *, confidence: float = 0.95) -> 
         "note",
     )
     group = [k for k in keys if k != LEVEL]
+    # a proportion cannot exceed its multiplier (100%): nor can its standardised value or limits
+    ceiling = pl.when(pl.col("kind") == "proportion").then(pl.col("multiplier"))
     both = pl.col("numerator").is_not_null() & pl.col("denominator").is_not_null()
     m = pl.col("multiplier")
     stat = (
@@ -1162,9 +1172,8 @@ def recompute_standardised(table: pl.DataFrame, *, confidence: float = 0.95) -> 
             ).alias("overall"),
         )
         .with_columns(
-            (pl.col("ratio") * pl.col("overall")).alias("value"),
-            (pl.col("ratio_lower") * pl.col("overall")).alias("lower_ci"),
-            (pl.col("ratio_upper") * pl.col("overall")).alias("upper_ci"),
+            _at_most(pl.col(name) * pl.col("overall"), ceiling).alias(out)
+            for name, out in (("ratio", "value"), ("ratio_lower", "lower_ci"), ("ratio_upper", "upper_ci"))
         )
     )
     first = [c for c in table.columns if c not in STANDARDISED]

@@ -228,6 +228,11 @@ def _ci(row: dict, lower: str, upper: str, dp: int, suffix: str) -> str:
     return f", 95% CI {_fmt(lo, dp, suffix)} to {_fmt(hi, dp, suffix)}"
 
 
+def _is(name: str) -> str:
+    """'is' or 'are', for a group's name ("the Asian group is", "people aged 90+ are")."""
+    return "are" if name.startswith(("people", "women", "men")) else "is"
+
+
 def _chance(
     rows: pl.DataFrame, dim: Dimension, *, column: str, scale: Literal["difference", "ratio"], total: int
 ) -> str:
@@ -261,14 +266,14 @@ def _chance(
         return "The difference between the two groups could be chance."
     name_hi, name_lo = group_name(dim, hi["group"]), group_name(dim, lo["group"])
     if hi["stands_apart"]:
-        top = f"{name_hi} is above every other {noun_of(dim)}"
+        top = f"{name_hi} {_is(name_hi)} above every other {noun_of(dim)}"
     else:
         top = (
             f"the highest place of {name_hi} could be chance (it is not clearly above "
             f"{group_name(dim, hi['nearest'])})"
         )
     if lo["stands_apart"]:
-        bottom = f"{name_lo} is below every other {noun_of(dim)}"
+        bottom = f"{name_lo} {_is(name_lo)} below every other {noun_of(dim)}"
     else:
         bottom = (
             f"the lowest place of {name_lo} could be chance (it is not clearly below "
@@ -373,6 +378,9 @@ def compare(
     )
     if lower not in rows.columns or upper not in rows.columns:
         return lead
+    smallest = rows.select(pl.col(column).min()).item()
+    if scale == "ratio" and smallest is not None and smallest <= 0:
+        scale = "difference"  # a ratio of a zero is undefined: compare the differences instead
     with_se = standard_errors(
         rows.filter(pl.col(lower).is_not_null() & pl.col(upper).is_not_null()),
         column=column,
