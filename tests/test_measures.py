@@ -80,9 +80,9 @@ def test_the_cvd_profile_declares_todays_contract_columns():
     assert {m.name for m in profile.measures if m.name in waiting and m.kind == "experience"} == waiting
     assert [i.name for i in profile.indicators] == [
         "statin",
-        "antihypertensive",
         "anticoagulant",
         "bp_control",
+        "antihypertensive",
         "rtt_18_weeks",
         "gp_experience",
     ]
@@ -528,9 +528,9 @@ indicators:
     assert config.indicator("statin_chd").denominator == "chd" and config.indicator("bp_control").target == 80
     assert [i.name for i in config.indicators] == [
         "statin",
-        "antihypertensive",
         "anticoagulant",
         "bp_control",
+        "antihypertensive",
         "rtt_18_weeks",
         "gp_experience",
         "statin_chd",

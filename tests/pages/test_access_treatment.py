@@ -64,12 +64,11 @@ EDUCATION = {
 
 RULES = (
     "Each indicator counts only the people it applies to and, among them, those who meet it: share of "
-    "people eligible for a statin (NICE CG181) who were prescribed one; share of people with recorded "
-    "hypertension or heart failure (NICE NG136, NG106) who were prescribed an antihypertensive; share of "
-    "people with atrial "
+    "people eligible for a statin (NICE CG181) who were prescribed one; share of people with atrial "
     "fibrillation and a CHA2DS2-VASc score of 2 or more, not counting the point for female sex (NICE "
-    "NG196), who were prescribed an oral anticoagulant; and share of people with treated hypertension "
-    "whose latest systolic blood pressure is below 140 mmHg (NICE NG136)."
+    "NG196), who were prescribed an oral anticoagulant; share of people with treated hypertension "
+    "whose latest systolic blood pressure is below 140 mmHg (NICE NG136); and share of people with recorded "
+    "hypertension or heart failure (NICE NG136, NG106) who were prescribed an antihypertensive."
 )
 
 
@@ -746,9 +745,9 @@ def test_every_sentence_states_published_numbers_on_the_default_data(default_con
     page = AccessTreatmentPage.for_frame(default_config, load(default_config).collect(), downloads=tmp_path)
     assert [i.name for i in page.shown_indicators] == [
         "statin",
-        "antihypertensive",
         "anticoagulant",
         "bp_control",
+        "antihypertensive",
     ]
     assert page.treatment_only and list(page.need_tables) == ["cardiology_referral"]
     assert check_every_sentence(page) > 200
