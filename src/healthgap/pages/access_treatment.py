@@ -753,7 +753,7 @@ class AccessTreatmentPage(MeasureSections, Page):
         if self.indicators is None:
             return ""
         return (
-            "Who is eligible, and how often treatment reaches its goal, change with age (and sex), so "
+            "Who is eligible, and how often treatment reaches its goal, can change with age and sex, so "
             "groups' crude rates can differ only because their ages differ. Each indicator is therefore "
             "compared after indirect standardisation: a group's value is its observed number over the "
             "number expected from the rates of its age band and sex across everyone, times the overall "
