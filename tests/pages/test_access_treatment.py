@@ -315,7 +315,7 @@ def test_detection_with_and_without_true_status(page_of):
     page = page_of(AccessTreatmentPage, with_truth(build_people(3000)), disclosure=OFF)
     assert page.truth_text == TRUTH_TEXT
     assert page.detection_text.startswith("The share of people with hypertension who are recorded was ")
-    assert " percentage points. The two intervals " in page.detection_text
+    assert " percentage points (the two intervals " in page.detection_text
     # one comparison per dimension present
     assert page.detection_text.count("The share of people with hypertension who are recorded") == len(
         page.dimensions

@@ -89,7 +89,7 @@ def check_chance(sentence: str, frame: pl.DataFrame, dim: Dimension, *, column: 
         (pl.col("dimension") == dim.name) & pl.col(column).is_not_null() & pl.col("lower_ci").is_not_null()
     )
     k = rows.height
-    if k < 3 or "Allowing for" not in sentence:
+    if k < 3 or "allowing for" not in sentence:
         return
     se = ((rows["upper_ci"] - rows["lower_ci"]) / (2 * norm.ppf(0.975))).to_numpy()
     v = rows[column].to_numpy()
@@ -104,7 +104,7 @@ def check_chance(sentence: str, frame: pl.DataFrame, dim: Dimension, *, column: 
     if bonferroni:
         assert says_apart, sentence
     if not unadjusted:
-        assert not says_apart and f"the highest place of {name} could be chance" in sentence, sentence
+        assert not says_apart and f"{name} could be highest by chance" in sentence, sentence
 
 
 # -- the shared pieces -----------------------------------------------------------------------------
@@ -150,13 +150,13 @@ def test_compare_the_ends_with_their_intervals():
     )
     assert text == (
         "The share was 40.0% (95% CI 38.0% to 42.0%) in the most deprived fifth against 30.0% (95% CI 28.0% "
-        "to 32.0%) in the least deprived fifth, a difference of 10.0 percentage points. The two intervals do "
-        "not overlap."
+        "to 32.0%) in the least deprived fifth, a difference of 10.0 percentage points (the two intervals do "
+        "not overlap)."
     )
     close = compare(
         frame_of(DEPRIVATION, [31.0, 35.0, 33.0, 32.0, 30.0], [1.0] * 5), DEPRIVATION, subject="the share"
     )
-    assert close.endswith("The two intervals overlap, so this difference could be chance.")
+    assert close.endswith(" (the two intervals overlap, so it could be chance).")
     hidden = frame_of(DEPRIVATION, [40.0, 35.0, 33.0, 32.0, 30.0], [1.0] * 5).with_columns(
         pl.when(pl.col("level") == "1").then(None).otherwise(pl.col("value")).alias("value")
     )
@@ -170,8 +170,8 @@ def test_an_extreme_picked_from_many_groups_is_said_to_be_chance_unless_it_stand
     frame = frame_of(PLACE, [50.0 + gap, 50.0, 49.0, 48.0], [se] * 4)
     text = compare(frame, PLACE, subject="the share")
     assert text.startswith("The share was highest in Avon (53.5%, 95% CI 51.6% to 55.5%) and lowest in Dee")
-    assert "Allowing for the 4 groups compared at once (simultaneous 95% intervals)" in text
-    assert "the highest place of Avon could be chance (it is not clearly above Bure)" in text
+    assert "; allowing for the 4 groups compared at once (simultaneous 95% intervals)" in text
+    assert "Avon could be highest by chance (it is not clearly above Bure)" in text
     check_sentence(text, frame, PLACE)
     check_chance(text, frame, PLACE)
     apart = frame_of(PLACE, [70.0, 50.0, 49.0, 30.0], [se] * 4)
@@ -186,7 +186,7 @@ def test_two_published_groups_of_many_are_said_to_be_the_only_ones():
         pl.when(pl.col("level").is_in(["B", "C"])).then(None).otherwise(pl.col("value")).alias("value")
     )
     text = compare(frame, PLACE, subject="the share")
-    assert "Only these two of the 4 groups are published (the others are too small to publish)" in text
+    assert "; only these two of the 4 groups are published (the others are too small to publish), and" in text
     check_sentence(text, frame, PLACE)
     assert "the difference between them is larger than chance would readily explain" in text
 

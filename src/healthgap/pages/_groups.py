@@ -237,7 +237,8 @@ def _chance(
     rows: pl.DataFrame, dim: Dimension, *, column: str, scale: Literal["difference", "ratio"], total: int
 ) -> str:
     """Whether the highest and lowest of the published groups could be where they are by chance
-    (``total``: the groups of the dimension, published or not)."""
+    (``total``: the groups of the dimension, published or not): a clause that ends the sentence
+    naming them, so that each sentence stays whole and distinct."""
     k = rows.height
     data = rows.filter(pl.col("__se").is_finite() & (pl.col("__se") > 0))
     if data.height < 2:
@@ -257,31 +258,29 @@ def _chance(
     if k == 2 and total > 2:
         verdict = "is larger than chance would readily explain" if hi["stands_apart"] else "could be chance"
         return (
-            f"Only these two of the {total} groups are published (the others are too small to publish); "
-            f"the difference between them {verdict}."
+            f"only these two of the {total} groups are published (the others are too small to publish), "
+            f"and the difference between them {verdict}"
         )
     if k == 2:
         if hi["stands_apart"]:
-            return "The difference between the two groups is larger than chance would readily explain."
-        return "The difference between the two groups could be chance."
+            return "a difference larger than chance would readily explain"
+        return "a difference that could be chance"
     name_hi, name_lo = group_name(dim, hi["group"]), group_name(dim, lo["group"])
     if hi["stands_apart"]:
         top = f"{name_hi} {_is(name_hi)} above every other {noun_of(dim)}"
     else:
         top = (
-            f"the highest place of {name_hi} could be chance (it is not clearly above "
-            f"{group_name(dim, hi['nearest'])})"
+            f"{name_hi} could be highest by chance (it is not clearly above {group_name(dim, hi['nearest'])})"
         )
     if lo["stands_apart"]:
         bottom = f"{name_lo} {_is(name_lo)} below every other {noun_of(dim)}"
     else:
         bottom = (
-            f"the lowest place of {name_lo} could be chance (it is not clearly below "
-            f"{group_name(dim, lo['nearest'])})"
+            f"{name_lo} could be lowest by chance (it is not clearly below {group_name(dim, lo['nearest'])})"
         )
     return (
-        f"Allowing for the {k} groups compared at once (simultaneous {CHANCE_LEVEL:.0%} intervals), "
-        f"{top}, and {bottom}."
+        f"allowing for the {k} groups compared at once (simultaneous {CHANCE_LEVEL:.0%} intervals), "
+        f"{top}, and {bottom}"
     )
 
 
@@ -302,7 +301,7 @@ def compare(
 
     Ordered dimensions with a disadvantaged end compare the two ends, chosen before looking
     at the data: '{subject} was x% (95% CI a% to b%) in A against y% (95% CI ...) in B, a
-    difference of d percentage points', then whether the two intervals overlap. Other
+    difference of d percentage points (the two intervals do not overlap).' Other
     dimensions name the highest and the lowest group, picked from the data, and say whether
     each could be there by chance: simultaneous 95% intervals of every pairwise gap (max
     statistic, :func:`healthgap.stats.extremes`) from each group's standard error
@@ -346,16 +345,16 @@ def compare(
         lead = (
             f"{subject} was {_fmt(x, dp, suffix)} ({_ci(a, lower, upper, dp, suffix)[2:]}) {in_group(na)} "
             f"against {_fmt(y, dp, suffix)} ({_ci(b, lower, upper, dp, suffix)[2:]}) {in_group(nb)}, a "
-            f"difference of {format_number(abs(x - y), dp=dp)}{unit}."
+            f"difference of {format_number(abs(x - y), dp=dp)}{unit}"
         ).replace(" ()", "")
         limits = [a.get(lower), a.get(upper), b.get(lower), b.get(upper)]
         if any(v is None for v in limits):
-            return lead
+            return lead + "."
         overlap = a[lower] <= b[upper] and b[lower] <= a[upper]
         return lead + (
-            " The two intervals overlap, so this difference could be chance."
+            " (the two intervals overlap, so it could be chance)."
             if overlap
-            else " The two intervals do not overlap."
+            else " (the two intervals do not overlap)."
         )
     rows = frame.filter(pl.col(column).is_not_null() & pl.col(column).is_finite())
     if rows.height == 0:
@@ -374,10 +373,10 @@ def compare(
     lead = (
         f"{subject} was highest {in_group(group_name(dim, hi[LEVEL]))} "
         f"({_fmt(hi[column], dp, suffix)}{_ci(hi, lower, upper, dp, suffix)}) and lowest "
-        f"{in_group(group_name(dim, lo[LEVEL]))} ({_fmt(lo[column], dp, suffix)}{_ci(lo, lower, upper, dp, suffix)})."
+        f"{in_group(group_name(dim, lo[LEVEL]))} ({_fmt(lo[column], dp, suffix)}{_ci(lo, lower, upper, dp, suffix)})"
     )
     if lower not in rows.columns or upper not in rows.columns:
-        return lead
+        return lead + "."
     smallest = rows.select(pl.col(column).min()).item()
     if scale == "ratio" and smallest is not None and smallest <= 0:
         scale = "difference"  # a ratio of a zero is undefined: compare the differences instead
@@ -389,4 +388,4 @@ def compare(
         scale=scale,
     )
     chance = _chance(with_se, dim, column=column, scale=scale, total=frame.height)
-    return f"{lead} {chance}".strip()
+    return f"{lead}; {chance}." if chance else f"{lead}."
