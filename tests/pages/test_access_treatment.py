@@ -39,8 +39,9 @@ from healthgap.pages.access_treatment import (
     missing_sentence,
 )
 from healthgap.pages.experience import ExperiencePage
+from healthgap.text import format_number
 from tests.conftest import build_people
-from tests.pages.test_blocks import check_chance, check_sentence
+from tests.pages.test_blocks import check_chance, check_sentence, stated_numbers
 
 OFF = {"enabled": False, "reason": "unit tests on tiny frames"}
 SKIP = "This section is skipped because the dataset has no"
@@ -733,6 +734,16 @@ def check_every_sentence(page: AccessTreatmentPage) -> int:
                 text = page.need_sentences(a, dim)
                 frame = page.need_tables[a.measure.name].frame
                 checked += check_sentence(text, frame, dim, dp=2)
+    # the observed / expected ratios of the focus condition, and the counts of missing values
+    if page.observed_expected is not None and page.oe_dimension is not None:
+        frame = page.observed_expected.where(pl.col("measure") == page.oe_focus).frame
+        checked += check_sentence(page.oe_text, frame, page.oe_dimension, dp=2)
+    if page.missing is not None:
+        counts = {format_number(v, style="integer") for v in page.missing.frame["missing"].drop_nulls()}
+        counts |= {format_number(v, style="integer") for v in page.missing.frame["people"].drop_nulls()}
+        for n in stated_numbers(page.missing_text, page.missing.frame["label"].to_list()):
+            assert n in counts, (n, page.missing_text)
+            checked += 1
     return checked
 
 

@@ -15,10 +15,11 @@ import pytest
 
 from healthgap.data import load
 from healthgap.pages._blocks import markup_of
-from healthgap.pages._groups import compare
+from healthgap.pages._groups import compare, group_name
 from healthgap.pages.experience import NO_EXPERIENCE, SCOPE, WITHHELD, ExperiencePage, response_sentence
+from healthgap.text import format_number
 from tests.conftest import build_people
-from tests.pages.test_blocks import check_chance, check_sentence
+from tests.pages.test_blocks import check_chance, check_sentence, stated_numbers
 
 OFF = {"enabled": False, "reason": "unit tests on tiny frames"}
 
@@ -244,6 +245,19 @@ def check_every_sentence(page: ExperiencePage) -> int:
                 assert text in whole  # the chapter's sentence, read against its frame
                 checked += check_sentence(text, frame, dim, fixed=[ind.label])
                 check_chance(text, frame, dim)
+            # who answered: the published totals and the compared groups' shares with a value
+            totals = page.totals.row(measure=ind.name)
+            answered, left = totals["denominator"], totals["excluded"]
+            rows = frame.filter(pl.col("dimension") == page.compared.name)
+            shares = 100 * rows["denominator"] / (rows["denominator"] + rows["excluded"])
+            allowed = {format_number(v, style="integer") for v in (answered, left, answered + left)}
+            allowed |= {
+                format_number(v, dp=1) for v in [100 * answered / (answered + left), *shares.drop_nulls()]
+            }
+            names = [group_name(page.compared, str(x)) for x in rows["level"]]
+            for n in stated_numbers(page.response_text(ind), [ind.label.lower(), *names]):
+                assert n in allowed, (n, page.response_text(ind))
+                checked += 1
     return checked
 
 
