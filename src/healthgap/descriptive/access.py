@@ -15,6 +15,13 @@
   share of people), :func:`waits` (days: median, mean and the share over 18
   weeks), :func:`count_rates` (a count: events per 100 people, among the people
   a flag applies to when every event happens to them: :func:`only_among`).
+- :func:`days_summary` - a wait by group: the median with its distribution-free interval
+  (:func:`median_ranks`) and, only for a measure with a waiting standard, the share over it
+  (:func:`waits` is the older form, always against 18 weeks).
+- :func:`standardised_indicators` - every indicator by group, indirectly standardised for age
+  and sex (:func:`recompute_standardised`).
+- :func:`against_need` - a flag (a referral) among the people with a recorded condition,
+  observed against expected for their age, sex and combination of conditions.
 - :func:`missing_values` - how many people have no value of each column.
 
 Disclosure control happens once, when a page publishes a table
