@@ -73,10 +73,16 @@ def test_the_cvd_profile_declares_todays_contract_columns():
         "cvd_death",
         "premature_cvd_death",
     }
+    # the 18-week standard is the referral-to-treatment measure's alone, not every wait's
+    standards = {m.name: m.standard_days for m in profile.measures if m.type == "days"}
+    assert standards == {"days_to_first_outpatient": None, "days_to_treatment": 126}
+    waiting = {"days_to_first_outpatient", "days_to_treatment", "missed_appointments"}
+    assert {m.name for m in profile.measures if m.name in waiting and m.kind == "experience"} == waiting
     assert [i.name for i in profile.indicators] == [
         "statin",
         "anticoagulant",
         "bp_control",
+        "antihypertensive",
         "rtt_18_weeks",
         "gp_experience",
     ]
@@ -222,6 +228,14 @@ def test_conditions_select_among_condition_measures(tmp_path):
         (
             "- {name: x, label: X, kind: outcome, type: count, minimum: 5, maximum: 1}",
             M.RANGE_ORDER.format(at="measures[0]", lo=5, hi=1),
+        ),
+        (
+            "- {name: x, label: X, kind: experience, type: count, standard_days: 126}",
+            M.STANDARD_ONLY.format(at="measures[0]", name="x", type="count"),
+        ),
+        (
+            "- {name: x, label: X, kind: experience, type: days, standard_days: 0}",
+            M.STANDARD_POSITIVE.format(at="measures[0]", value=0.0),
         ),
         ("- {name: chd, label: A}\n  - {name: chd, label: B}", M.TWICE.format(at="measures[1]", name="chd")),
         ("- {name: chd, timing: later}", "measures[0].timing: 'later' is not a timing"),
@@ -516,6 +530,7 @@ indicators:
         "statin",
         "anticoagulant",
         "bp_control",
+        "antihypertensive",
         "rtt_18_weeks",
         "gp_experience",
         "statin_chd",
@@ -563,3 +578,22 @@ indicators:
 )
 def test_indicator_errors(tmp_path, item, expected):
     assert expected in error_of(tmp_path, MINIMAL + f"indicators:\n  - {item}\n")
+
+
+def test_a_waiting_standard_is_a_days_measure_attribute(tmp_path):
+    """`standard_days` overrides a profile measure's standard (or removes it with null)."""
+    config = load_config(
+        write(
+            tmp_path,
+            MINIMAL
+            + """
+measures:
+  - {name: days_to_first_outpatient, standard_days: 42}
+  - {name: days_to_treatment, standard_days: null}
+  - {name: wait_x, label: Wait X, kind: experience, type: days, standard_days: 28}
+""",
+        )
+    )
+    assert config.measure("days_to_first_outpatient").standard_days == 42
+    assert config.measure("days_to_treatment").standard_days is None
+    assert config.measure("wait_x").standard_days == 28

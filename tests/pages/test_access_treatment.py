@@ -15,22 +15,33 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from healthgap.data import load
 from healthgap.descriptive import detection, observed_expected
-from healthgap.descriptive.access import indicators, recompute_indicators, recompute_ratios, recompute_shares
+from healthgap.descriptive.access import (
+    against_need,
+    recompute_ratios,
+    recompute_shares,
+    recompute_standardised,
+    standardised_indicators,
+)
 from healthgap.disclosure import publish, published_counts
 from healthgap.pages._blocks import markup_of
 from healthgap.pages.access_treatment import (
     ALL_SUPPRESSED,
-    INDICATOR_DERIVED,
     NO_TRUTH,
     NO_TRUTH_OE,
+    NOT_NEED,
+    STANDARDISED_DERIVED,
     TRUTH_TEXT,
     AccessTreatmentPage,
     describe_indicators,
     excluded_sentence,
     missing_sentence,
 )
+from healthgap.pages.experience import ExperiencePage
+from healthgap.text import format_number
 from tests.conftest import build_people
+from tests.pages.test_blocks import check_chance, check_sentence, stated_numbers
 
 OFF = {"enabled": False, "reason": "unit tests on tiny frames"}
 SKIP = "This section is skipped because the dataset has no"
@@ -56,8 +67,9 @@ RULES = (
     "Each indicator counts only the people it applies to and, among them, those who meet it: share of "
     "people eligible for a statin (NICE CG181) who were prescribed one; share of people with atrial "
     "fibrillation and a CHA2DS2-VASc score of 2 or more, not counting the point for female sex (NICE "
-    "NG196), who were prescribed an oral anticoagulant; and share of people with treated hypertension "
-    "whose latest systolic blood pressure is below 140 mmHg (NICE NG136)."
+    "NG196), who were prescribed an oral anticoagulant; share of people with treated hypertension "
+    "whose latest systolic blood pressure is below 140 mmHg (NICE NG136); and share of people with recorded "
+    "hypertension or heart failure (NICE NG136, NG106) who were prescribed an antihypertensive."
 )
 
 
@@ -119,6 +131,7 @@ def test_published_frames_are_those_the_analyses_give_with_published_counts(page
     people, config, settings = page.book.frame, page.config, page.config.disclosure
     dims = ["imd_quintile"]
     every = list(page.caps.dimension_names)
+    assert page.detection is not None and set(page.detection.frame["dimension"]) == set(every)
     for published, exact, counts, recompute, derived in (
         (
             page.observed_expected,
@@ -129,23 +142,38 @@ def test_published_frames_are_those_the_analyses_give_with_published_counts(page
         ),
         (
             page.detection,
-            detection(people, config, dimensions=dims),
+            detection(people, config, dimensions=every),
             ["recorded", "affected"],
             partial(recompute_shares, numerator="recorded", denominator="affected"),
             None,
         ),
         (
             page.indicators,
-            indicators(people, config, dimensions=every).filter(pl.col("denominator") > 0),
+            standardised_indicators(
+                people, config, names=[i.name for i in page.shown_indicators], dimensions=every
+            ).filter(pl.col("denominator") > 0),
             ["numerator", "denominator", "excluded"],
-            partial(recompute_indicators, indicators=config.indicators),
-            INDICATOR_DERIVED,  # a small count left out does not hide the value
+            recompute_standardised,
+            STANDARDISED_DERIVED,  # a small count left out does not hide the value
+        ),
+        (
+            page.need_tables["cardiology_referral"],
+            against_need(
+                people,
+                config,
+                measure="cardiology_referral",
+                need=[c for c in config.conditions if c not in NOT_NEED],
+                dimensions=every,
+            ),
+            ["observed", "population"],
+            partial(recompute_ratios, events="observed", population="expected", multiplier=1),
+            {"observed": ["value", "lower_ci", "upper_ci"], "population": ["expected"]},
         ),
     ):
         assert published is not None
         # the statistics from the rounded counts, then protected: the legacy two-step route
         before = recompute(published_counts(exact, counts, settings=settings))
-        if "measure_label" not in before.columns:
+        if "measure_label" not in before.columns and "measure_label" in published.frame.columns:
             before = before.with_columns(published.frame["measure_label"])
         legacy = publish(
             before.select(published.frame.columns[: before.width]),
@@ -177,7 +205,7 @@ def test_the_indicators_count_the_nice_rules_by_every_dimension(page_of):
     row = table.row(dimension="sex", level="female", measure="statin")
     assert row is not None
     assert (row["denominator"], row["numerator"]) == (eligible.sum(), (eligible & women["statin"]).sum())
-    assert row["value"] == pytest.approx(100 * row["numerator"] / row["denominator"])
+    assert row["crude"] == pytest.approx(100 * row["numerator"] / row["denominator"])
 
 
 # -- missing values ------------------------------------------------------------------------------
@@ -214,7 +242,7 @@ def test_missing_text_counts_each_measure_the_page_uses_rounded(page_of):
         "some (a number withheld to protect confidentiality) have no value of coronary heart disease" in text
     )  # suppressed
     assert "35 of systolic blood pressure" in text  # 33 rounded to 5, as in the tables
-    assert "days to first outpatient appointment" in text  # empty unless referred
+    assert "days to first outpatient appointment" not in text  # an experience measure now
     full = build_people(2000).drop("days_to_first_outpatient")
     assert page_of(AccessTreatmentPage, full).missing_text.startswith(
         "Every measure this page uses is recorded"
@@ -288,7 +316,11 @@ def test_detection_with_and_without_true_status(page_of):
     page = page_of(AccessTreatmentPage, with_truth(build_people(3000)), disclosure=OFF)
     assert page.truth_text == TRUTH_TEXT
     assert page.detection_text.startswith("The share of people with hypertension who are recorded was ")
-    assert page.detection_text.endswith(" percentage points.")
+    assert " percentage points (the two intervals " in page.detection_text
+    # one comparison per dimension present
+    assert page.detection_text.count("The share of people with hypertension who are recorded") == len(
+        page.dimensions
+    )
     section = text_of(page.detection_section())
     assert (
         section.startswith(TRUTH_TEXT + " The share of people with hypertension")
@@ -322,15 +354,25 @@ def test_rules_come_from_the_indicators_descriptions(page_of):
 
 def test_indicator_text_compares_each_indicator_along_the_dimension(page_of):
     text = page_of(AccessTreatmentPage, build_people(3000), disclosure=OFF).indicator_text
-    assert text.startswith("Statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+) was ")
-    assert " in the most deprived fifth against " in text and text.count("percentage points.") == 3
+    assert text.startswith(
+        "Statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+), standardised for age and "
+        "sex, was "
+    )
+    # anticoagulant: too few eligible people in a fifth of 3,000 (said so below)
+    assert text.count(" in the most deprived fifth against ") == 3
+    assert "Blood pressure below 140 mmHg (treated hypertension), standardised for age, was" in text  # sex
     small = page_of(AccessTreatmentPage, build_people(150)).indicator_text
     assert (
-        "Anticoagulant prescribed (AF with CHA2DS2-VASc of 2+, 3+ for women) cannot be compared between the "
+        "Anticoagulant prescribed (AF with CHA2DS2-VASc of 2+, 3+ for women), standardised for age and sex, "
+        "cannot be compared between the "
         "most deprived fifth and the least deprived fifth because a group is too small to publish." in small
     )
     education = cohort_page(page_of, disclosure=OFF).indicator_text
-    assert "in education level 1 (some high school) against " in education and "deprived" not in education
+    assert (
+        "education level 1 (some high school)" in education
+        and "education level 4 (college degree)" in education
+    )
+    assert "deprived" not in education
 
 
 def test_a_users_indicator_is_shown_with_its_own_scale(page_of):
@@ -338,17 +380,21 @@ def test_a_users_indicator_is_shown_with_its_own_scale(page_of):
             "numerator": "cvd_admissions", "denominator": "chd", "multiplier": 1000, "section": "outcome"}  # fmt: skip
     page = page_of(AccessTreatmentPage, build_people(3000), disclosure=OFF, indicators=[rate])
     assert [i.name for i in page.shown_indicators][-1] == "adm_chd" and not page.treatment_only
-    assert "Admissions among people with CHD was " in page.indicator_text
+    assert "Admissions among people with CHD, standardised for age and sex, was " in page.indicator_text
     assert re.search(
-        r"Admissions among people with CHD was [\d,.]+ per 1,000 in the most deprived fifth",
+        r"Admissions among people with CHD, standardised for age and sex, was [\d,.]+ per 1,000 \(95% CI "
+        r"[\d,.]+ per 1,000 to [\d,.]+ per 1,000\) in the most deprived fifth",
         page.indicator_text,
     )
     chd = page.book.frame.filter(pl.col("chd") & (pl.col("imd_quintile") == 1))
     row = page.indicators.row(dimension="imd_quintile", level="1", measure="adm_chd")
-    assert row["value"] == pytest.approx(1000 * chd["cvd_admissions"].sum() / chd.height)
+    assert row["crude"] == pytest.approx(1000 * chd["cvd_admissions"].sum() / chd.height)
     section = text_of(page.indicator_section())
     assert section.startswith("## Indicators {#sec-access-treatment}")
-    assert "Each indicator among the people it applies to, by deprivation fifth" in section
+    assert (
+        "Each indicator among the people it applies to, standardised for age and sex, by deprivation fifth"
+        in (section)
+    )
 
 
 def test_notes_name_absent_optional_columns_and_indicators_the_data_cannot_give(page_of):
@@ -361,11 +407,12 @@ def test_notes_name_absent_optional_columns_and_indicators_the_data_cannot_give(
     )
     assert (  # then the profile's pathway and survey indicators, whose columns these people lack
         "Not shown, because this dataset cannot give them: anticoagulant prescribed (AF with CHA2DS2-VASc of "
-        "2+, 3+ for women) (needs the pad and anticoagulant columns, which this dataset does not have); "
+        "2+, 3+ for women) (needs the pad and anticoagulant columns, which this dataset does not have)."
     ) in note
-    # the survey indicator (section experience) is the experience chapter's, not named here
-    assert note.endswith("(needs the days_to_treatment column, which this dataset does not have).")
-    assert "gp_experience" not in note
+    # the survey and referral-to-treatment indicators (section experience) are the experience
+    # chapter's, not named here
+    assert note.endswith("(needs the pad and anticoagulant columns, which this dataset does not have).")
+    assert "gp_experience" not in note and "days_to_treatment" not in note
     section = markup_of(page.indicator_section())
     assert (
         '<div class="hg-skip callout callout-note" role="note"><p>This dataset has no peripheral' in section
@@ -417,7 +464,7 @@ def test_a_small_count_left_out_is_suppressed_without_hiding_the_indicator(page_
     assert rows["excluded"].is_null().any()  # suppressed: a small count
     assert rows["value"].is_not_null().all()
     for r in rows.iter_rows(named=True):
-        assert r["value"] == pytest.approx(100 * r["numerator"] / r["denominator"])
+        assert r["crude"] == pytest.approx(100 * r["numerator"] / r["denominator"])
     shown = page.indicators.frame.filter(
         pl.col("numerator").is_not_null() & pl.col("denominator").is_not_null()
     )
@@ -428,10 +475,14 @@ def test_indicator_section_figure_and_table_by_the_other_dimensions(page_of):
     page = page_of(AccessTreatmentPage, build_people(3000))
     section = text_of(page.indicator_section())
     assert section.startswith("## Treatment among the eligible {#sec-access-treatment}\n\n" + RULES)
-    assert "Treatment among eligible people, by deprivation fifth" in section
-    assert "Treatment among eligible people, by ethnic group, sex, age band and locality" in section
+    assert "Treatment among eligible people, standardised for age and sex, by deprivation fifth" in section
+    assert (
+        "Treatment among eligible people, crude and standardised, by ethnic group, sex, age band and locality"
+        in section
+    )
     assert section.endswith(
-        "@tbl-treatment-groups gives the same indicators by ethnic group, sex, age band and locality."
+        "@tbl-treatment-groups gives the same indicators, crude and standardised, by ethnic group, sex, age "
+        "band and locality."
     )
     table = pl.read_csv(page.book.downloads / "access-treatment" / "treatment-groups.csv")
     assert table["dimension"].unique(maintain_order=True).to_list() == [
@@ -461,56 +512,53 @@ def test_indicator_section_without_indicators_or_dimensions(page_of):
 # -- access measures ----------------------------------------------------------------------------------
 
 
-def test_access_sections_by_the_type_of_each_measure(page_of):
+def test_access_sections_show_referral_by_every_group_and_against_need(page_of):
     page = page_of(AccessTreatmentPage, referred(), disclosure=OFF)
-    assert [(a.measure.name, a.among and a.among.name) for a in page.access_measures] == [
-        ("cardiology_referral", None),
-        ("days_to_first_outpatient", None),
-        ("missed_appointments", "cardiology_referral"),
-    ]
+    # waits and missed appointments are experience measures now: only the referral is access
+    assert [(a.measure.name, a.among) for a in page.access_measures] == [("cardiology_referral", None)]
     text = text_of(page.access_sections())
     assert "## Cardiology referral {#sec-access-cardiology-referral}" in text
-    assert "The share of people with cardiology referral was " in text
-    assert (
-        "Among the people with a value of days to first outpatient appointment, @fig-access-days-to-first-outpatient "
-        "shows the share for whom it exceeded 18 weeks (126 days)." in text
-    )
-    assert "The share of people whose days to first outpatient appointment exceeded 18 weeks was " in text
-    assert re.search(
-        r"The median days to first outpatient appointment was \d+ days in the most deprived fifth against \d+ days",
-        text,
-    )
-    assert "these weigh more heavily in deprived areas." in text
-    assert "The number of missed appointments per 100 people with cardiology referral was " in text
-    assert text.count(":::") == 6  # three numbered figures
+    assert "### Cardiology referral against need {#sec-access-cardiology-referral-need}" in text
+    assert text.count("The share of people with cardiology referral was ") == len(page.dimensions)
+    assert text.count(
+        "Cardiology referral among people with a recorded condition, as a ratio of that expected"
+    ) == len(page.dimensions)
+    assert "expected from their age and recorded conditions, was" in text  # the sexes: not for sex
+    assert "expected from their sex and recorded conditions, was" in text  # the age bands: not for age
+    assert text.count(":::") == 8  # two figures and two tables
+    assert "18 weeks" not in text and "per 100 " not in text
 
 
-def test_counts_are_per_100_people_when_events_happen_outside_the_flag(page_of):
-    page = page_of(AccessTreatmentPage, referred(missed_outside=True), disclosure=OFF)
-    assert page.access_measures[-1].among is None
-    text = text_of(page.access_sections())
-    assert "The number of missed appointments per 100 people was " in text
-    rows = page.access_tables["missed_appointments"].frame
+def test_counts_are_per_1000_people_when_events_happen_outside_the_flag(page_of):
+    page = page_of(ExperiencePage, referred(missed_outside=True), disclosure=OFF)
+    missed = next(e for e in page.measures if e.measure.name == "missed_appointments")
+    assert missed.among is None
+    assert "The number of missed appointments per 1,000 people was " in page.measure_text(missed)
+    rows = page.tables["missed_appointments"].frame.filter(pl.col("dimension") == "sex")
     assert rows["population"].sum() == page.book.frame.height  # everyone, not only the referred
 
 
 def test_access_sections_absent_and_suppressed(page_of):
-    measures = ("cardiology_referral", "days_to_first_outpatient", "missed_appointments")
+    measures = ("cardiology_referral",)
     none = text_of(page_of(AccessTreatmentPage, build_people(300).drop(*measures)).access_sections())
     assert none.startswith("## Access to services {#sec-access-services}")
     assert f"{SKIP} access measures" in none
     few = page_of(AccessTreatmentPage, referred(400), disclosure={"suppress_below": 40, "rounding": 5})
     text = text_of(few.access_sections())
     assert (
-        "Days to first outpatient appointment is not published for any deprivation fifth: every group is too small."
-        in text
+        "The share of people with cardiology referral cannot be compared between the most deprived fifth and "
+        "the least deprived fifth because a group is too small to publish." in text
+    )
+    assert (
+        "Cardiology referral against need is not published for any deprivation fifth: every group is too small."
+        in (text)
     )
     education = cohort_page(
         page_of, educated().with_columns(pl.Series("cardiology_referral", np.arange(3000) % 9 == 0))
     )
     text = text_of(education.access_sections())
     assert "The share of people with cardiology referral was " in text
-    assert "education level 1 (some high school) against" in text
+    assert re.search(r"\) in education level 1 \(some high school\) against", text)
 
 
 # -- what is inline is never empty ----------------------------------------------------------------------
@@ -557,6 +605,7 @@ def test_any_access_measure_the_config_declares_is_shown_and_experience_is_point
             "label": "Days from referral to treatment",
             "kind": "access",
             "type": "days",
+            "standard_days": 126,
         },
         {
             "name": "provider_cancellations",
@@ -579,12 +628,137 @@ def test_any_access_measure_the_config_declares_is_shown_and_experience_is_point
     assert set(page.indicators.frame["measure"].unique()) == {i.name for i in page.shown_indicators}
     text = text_of(page.access_sections())
     assert "## Days from referral to treatment {#sec-access-days-to-treatment}" in text
-    assert "The share of people whose days from referral to treatment exceeded 18 weeks was " in text
-    assert "cancelled by the hospital per 100" not in text and "experience of the GP practice was" not in text
+    assert (
+        "The share of people whose days from referral to treatment exceeded 18 weeks (126 days) was " in text
+    )
+    assert "The median days from referral to treatment was " in text
+    assert (
+        "cancelled by the hospital per 1,000" not in text and "experience of the GP practice was" not in text
+    )
     assert text.endswith(
-        "How people experience their care (appointments cancelled by the hospital and good experience of "
-        "the GP practice) is in @sec-experience."
+        "How people experience their care (days to first outpatient appointment, missed appointments, "
+        "appointments cancelled by the hospital and good experience of the GP practice) is in @sec-experience."
     )
     assert "good experience of the GP practice" not in page.missing_text
-    none = page_of(AccessTreatmentPage, referred(), disclosure=OFF)  # no experience column: no pointer
+    waits = ["days_to_first_outpatient", "missed_appointments"]
+    none = page_of(AccessTreatmentPage, referred().drop(waits), disclosure=OFF)  # no experience column
     assert "@sec-experience" not in text_of(none.access_sections())
+
+
+# -- standardisation and need, against independent calculations -------------------------------------
+
+
+def test_indicators_are_indirectly_standardised_for_age_and_sex(page_of):
+    """Blood pressure control by sex, standardised for age only, and by deprivation for age and
+    sex: observed / sum over cells of (eligible x the cell's rate over everyone) x the overall rate,
+    computed here with numpy from the person table."""
+    people = build_people(3000, seed=3)
+    page = page_of(AccessTreatmentPage, people, disclosure=OFF)
+    frame = page.book.frame.with_columns(
+        (pl.col("age").clip(0, 90) // 5).alias("band"), (pl.col("systolic_bp") < 140).alias("ok")
+    ).filter(pl.col("hypertension") & pl.col("antihypertensive") & pl.col("ok").is_not_null())
+    overall = 100 * frame["ok"].mean()
+
+    def standardised(groups: str, cells: list[str]) -> dict[str, float]:
+        rates = frame.group_by(cells).agg(pl.col("ok").mean().alias("rate"))
+        with_rate = frame.join(rates, on=cells)
+        out = {}
+        for level in with_rate[groups].unique().to_list():
+            g = with_rate.filter(pl.col(groups) == level)
+            out[str(level)] = (
+                overall * float(np.sum(g["ok"].to_numpy())) / float(np.sum(g["rate"].to_numpy()))
+            )
+        return out
+
+    rows = page.indicators.frame.filter(pl.col("measure") == "bp_control")
+    by_sex = standardised("sex", ["band"])
+    by_fifth = standardised("imd_quintile", ["band", "sex"])
+    for r in rows.filter(pl.col("dimension") == "sex").iter_rows(named=True):
+        assert r["value"] == pytest.approx(by_sex[r["level"]], rel=1e-9)
+        assert r["overall"] == pytest.approx(overall)
+    for r in rows.filter(pl.col("dimension") == "imd_quintile").iter_rows(named=True):
+        assert r["value"] == pytest.approx(min(100.0, by_fifth[r["level"]]), rel=1e-9)
+    crude = rows.filter(pl.col("dimension") == "sex")
+    assert crude["crude"].to_list() != pytest.approx(crude["value"].to_list())  # standardising changes it
+
+
+def test_referral_against_need_matches_an_independent_indirect_standardisation(page_of):
+    people = referred(4000, seed=6)
+    page = page_of(AccessTreatmentPage, people, disclosure=OFF)
+    need = [c for c in page.caps.conditions if c not in NOT_NEED]
+    assert need == ["hypertension", "chd", "af", "heart_failure", "stroke_tia", "pad"]
+    frame = page.book.frame.filter(pl.any_horizontal(need)).with_columns(
+        (pl.col("age").clip(0, 90) // 5).alias("band"),
+        pl.concat_str([pl.col(c).cast(pl.Int8).cast(pl.String) for c in need]).alias("combo"),
+        pl.col("cardiology_referral").cast(pl.Float64).alias("y"),
+    )
+    rates = frame.group_by("band", "sex", "combo").agg(pl.col("y").mean().alias("p"))
+    joined = frame.join(rates, on=["band", "sex", "combo"])
+    table = page.need_tables["cardiology_referral"].frame
+    for q in ("1", "5"):
+        g = joined.filter(pl.col("imd_quintile").cast(pl.String) == q)
+        row = table.filter((pl.col("dimension") == "imd_quintile") & (pl.col("level") == q)).row(
+            0, named=True
+        )
+        assert row["observed"] == int(g["y"].sum()) and row["population"] == g.height
+        assert row["expected"] == pytest.approx(float(g["p"].sum()), rel=1e-9)
+        assert row["value"] == pytest.approx(g["y"].sum() / g["p"].sum(), rel=1e-9)
+
+
+# -- every sentence against the numbers it states ---------------------------------------------------
+
+
+def check_every_sentence(page: AccessTreatmentPage) -> int:
+    """Each comparison sentence of the chapter, read number by number against its published frame."""
+    checked = 0
+    for dim in page.dimensions:
+        if page.detection is not None:
+            text = page.detection_sentences(dim)
+            assert text in page.detection_text
+            frame = page.detection.where(pl.col("measure") == page.detection_focus).frame
+            checked += check_sentence(text, frame, dim)
+            check_chance(text, frame, dim)
+        for ind in page.shown_indicators:
+            text = page.indicator_sentences(ind, dim)
+            assert text in page.indicator_text
+            frame = page.indicators.where(pl.col("measure") == ind.name).frame
+            checked += check_sentence(text, frame, dim, fixed=[ind.label])
+            check_chance(text, frame, dim)
+        for a in page.access_measures:
+            text = page.measure_sentences(a, dim)
+            assert text in page.access_text(a)
+            frame = page.tables[a.measure.name].frame
+            checked += check_sentence(text, frame, dim)
+            check_chance(text, frame, dim)
+            if a.measure.name in page.need_tables:
+                text = page.need_sentences(a, dim)
+                frame = page.need_tables[a.measure.name].frame
+                checked += check_sentence(text, frame, dim, dp=2)
+    # the observed / expected ratios of the focus condition, and the counts of missing values
+    if page.observed_expected is not None and page.oe_dimension is not None:
+        frame = page.observed_expected.where(pl.col("measure") == page.oe_focus).frame
+        checked += check_sentence(page.oe_text, frame, page.oe_dimension, dp=2)
+    if page.missing is not None:
+        counts = {format_number(v, style="integer") for v in page.missing.frame["missing"].drop_nulls()}
+        counts |= {format_number(v, style="integer") for v in page.missing.frame["people"].drop_nulls()}
+        for n in stated_numbers(page.missing_text, page.missing.frame["label"].to_list()):
+            assert n in counts, (n, page.missing_text)
+            checked += 1
+    return checked
+
+
+def test_every_sentence_states_published_numbers_on_a_small_frame(page_of):
+    page = page_of(AccessTreatmentPage, with_truth(referred(4000)), disclosure={"suppress_below": 8})
+    assert check_every_sentence(page) > 100
+
+
+def test_every_sentence_states_published_numbers_on_the_default_data(default_config, tmp_path):
+    page = AccessTreatmentPage.for_frame(default_config, load(default_config).collect(), downloads=tmp_path)
+    assert [i.name for i in page.shown_indicators] == [
+        "statin",
+        "anticoagulant",
+        "bp_control",
+        "antihypertensive",
+    ]
+    assert page.treatment_only and list(page.need_tables) == ["cardiology_referral"]
+    assert check_every_sentence(page) > 200

@@ -13,9 +13,13 @@ import numpy as np
 import polars as pl
 import pytest
 
+from healthgap.data import load
 from healthgap.pages._blocks import markup_of
-from healthgap.pages.experience import NO_EXPERIENCE, SCOPE, ExperiencePage, response_sentence
+from healthgap.pages._groups import compare, group_name
+from healthgap.pages.experience import NO_EXPERIENCE, SCOPE, WITHHELD, ExperiencePage, response_sentence
+from healthgap.text import format_number
 from tests.conftest import build_people
+from tests.pages.test_blocks import check_chance, check_sentence, stated_numbers
 
 OFF = {"enabled": False, "reason": "unit tests on tiny frames"}
 
@@ -43,9 +47,15 @@ def loaded(page: ExperiencePage) -> pl.DataFrame:
 
 def test_measures_and_indicators_come_from_the_config(page_of):
     page = page_of(ExperiencePage, experienced(), disclosure=OFF)
-    # the survey flag is the experience indicator's numerator: shown once, as the indicator
-    assert [e.measure.name for e in page.measures] == ["provider_cancellations"]
-    assert page.measures[0].among is not None and page.measures[0].among.name == "cardiology_referral"
+    # the survey flag is the experience indicator's numerator: shown once, as the indicator; waits
+    # and missed appointments are experience measures
+    assert [e.measure.name for e in page.measures] == [
+        "days_to_first_outpatient",
+        "missed_appointments",
+        "provider_cancellations",
+    ]
+    cancelled = page.measures[-1]
+    assert cancelled.among is not None and cancelled.among.name == "cardiology_referral"
     assert [i.name for i in page.shown_indicators] == ["gp_experience"]
     # every dimension present, not deprivation only
     assert set(page.tables["provider_cancellations"].frame["dimension"].unique()) == {
@@ -54,7 +64,7 @@ def test_measures_and_indicators_come_from_the_config(page_of):
     assert len(page.dimensions) >= 4
 
 
-def test_cancellations_per_100_referred_against_an_independent_count(page_of):
+def test_cancellations_per_1000_referred_against_an_independent_count(page_of):
     page = page_of(ExperiencePage, experienced(), disclosure=OFF)
     people = loaded(page)
     table = page.tables["provider_cancellations"]
@@ -63,19 +73,40 @@ def test_cancellations_per_100_referred_against_an_independent_count(page_of):
         row = table.row(dimension="imd_quintile", level=q)
         assert row["events"] == group["provider_cancellations"].sum()
         assert row["population"] == group.height
-        assert row["value"] == pytest.approx(100 * group["provider_cancellations"].sum() / group.height)
-    text = page.measure_text(page.measures[0])
+        assert row["value"] == pytest.approx(1000 * group["provider_cancellations"].sum() / group.height)
+    text = page.measure_text(page.measures[-1])
     most = people.filter(pl.col("cardiology_referral") & (pl.col("imd_quintile") == 1))
     least = people.filter(pl.col("cardiology_referral") & (pl.col("imd_quintile") == 5))
-    a = 100 * most["provider_cancellations"].sum() / most.height
-    b = 100 * least["provider_cancellations"].sum() / least.height
-    assert (
-        f"The number of appointments cancelled by the hospital per 100 people with cardiology referral was "
-        f"{a:.1f} in the most deprived fifth against {b:.1f} in the least deprived fifth, a difference of "
-        f"{abs(a - b):.1f} per 100 people with cardiology referral."
-    ) in text
-    # one sentence per dimension
+    a = 1000 * most["provider_cancellations"].sum() / most.height
+    b = 1000 * least["provider_cancellations"].sum() / least.height
+    assert re.search(
+        rf"The number of appointments cancelled by the hospital per 1,000 people with cardiology referral was "
+        rf"{a:,.1f} \(95% CI [\d,.]+ to [\d,.]+\) in the most deprived fifth against {b:,.1f} \(95% CI [\d,.]+ "
+        rf"to [\d,.]+\) in the least deprived fifth, a difference of {abs(a - b):,.1f} per 1,000 people with "
+        "cardiology referral.",
+        text,
+    )
+    # one comparison per dimension
     assert text.count("The number of appointments cancelled") == len(page.dimensions)
+
+
+def test_waits_give_the_median_with_an_interval_and_no_18_weeks_without_a_standard(page_of):
+    page = page_of(ExperiencePage, experienced(), disclosure=OFF)
+    people = loaded(page).filter(pl.col("days_to_first_outpatient").is_not_null())
+    wait = page.measures[0]
+    assert wait.measure.name == "days_to_first_outpatient" and wait.standard is None
+    table = page.tables[wait.measure.name]
+    assert "over_standard" not in table.frame.columns
+    women = np.sort(people.filter(pl.col("sex") == "female")["days_to_first_outpatient"].to_numpy())
+    row = table.row(dimension="sex", level="female")
+    n = women.size
+    r = int(np.floor(n / 2 - 1.959964 * np.sqrt(n) / 2 + 0.5))
+    s = int(np.floor(n / 2 + 1 + 1.959964 * np.sqrt(n) / 2 + 0.5))
+    assert row["median_days"] == round(float(np.median(women)))
+    assert (row["median_lower"], row["median_upper"]) == (women[r - 1], women[s - 1])
+    text = page.measure_text(wait)
+    assert "18 weeks" not in text and "126" not in text
+    assert "The median days to first outpatient appointment was" in text
 
 
 def test_survey_indicator_and_who_answered_against_independent_counts(page_of):
@@ -129,9 +160,9 @@ def test_response_sentence_wording():
     )
     assert "(60.0%) and lowest" in text and "(20.0%), so the people who answered" in text
     suppressed = response_sentence({"denominator": 80, "excluded": None}, rows, dim, label="Survey", most=7)
-    assert suppressed == (
-        "For survey, how many people have a value is not published: a count is too small (between 1 and 7)."
-    )
+    # disclosure rule 7: a suppressed count is never given a range
+    assert suppressed == f"For survey, how many people have a value is not published ({WITHHELD})."
+    assert "between" not in suppressed and "7" not in suppressed
     assert response_sentence({"denominator": 80, "excluded": 0}, rows, dim, label="S", most=7) == (
         "For s, all 80 people it applies to have a value."
     )
@@ -141,7 +172,7 @@ def test_response_sentence_wording():
 def test_tables_by_every_group_name_dimensions_by_label_in_config_order(page_of):
     page = page_of(ExperiencePage, experienced(), disclosure=OFF)
     # the tables by every group name each dimension by its label, in the config's order
-    table = page._sorted(page.indicators).frame
+    table = page._sorted_indicators(page.indicators).frame
     assert table["dimension"].unique(maintain_order=True).to_list() == [d.name for d in page.dimensions]
     shown = html.unescape(markup_of(page.indicator_table()))
     assert "imd_quintile" not in shown and "age_band" not in shown and "Deprivation" in shown
@@ -155,15 +186,18 @@ def test_body_present_has_sections_figures_and_the_scope_note(page_of):
     assert "fig-experience-provider-cancellations" in body and "tbl-experience-indicators" in body
     assert SCOPE in body and NO_EXPERIENCE not in body
     assert page.intro_text.startswith(
-        "This chapter shows how people experience their care: appointments cancelled by the hospital and "
-        "good overall experience of the GP practice (survey respondents), by deprivation fifth"
+        "This chapter shows how people experience their care: days to first outpatient appointment, missed "
+        "appointments, appointments cancelled by the hospital and good overall experience of the GP practice "
+        "(survey respondents), by deprivation fifth"
     )
+    assert page.intro_text.count("per 1,000") == 2  # the unit, stated once
     for e in page.measures:  # no empty inline value
         assert page.measure_text(e).strip()
 
 
 def test_body_absent_is_one_plain_note(page_of):
-    page = page_of(ExperiencePage, build_people(300), disclosure=OFF)  # no experience column
+    waits = ["days_to_first_outpatient", "missed_appointments"]
+    page = page_of(ExperiencePage, build_people(300).drop(waits), disclosure=OFF)  # no experience column
     assert page.measures == [] and page.shown_indicators == []
     body = html.unescape(markup_of(page.body()))
     assert NO_EXPERIENCE in body and SCOPE not in body and "##" not in body
@@ -176,6 +210,71 @@ def test_suppressed_groups_are_said_not_compared(page_of):
     )
     text = page.measure_text(page.measures[0])
     assert text.strip()
-    assert re.search(r"cannot be compared|not published for any group|published only", text)
+    assert re.search(r"cannot be compared|not published for any|published only", text)
     body = html.unescape(markup_of(page.body()))
     assert body.strip() and SCOPE in body
+
+
+# -- every sentence against the numbers it states ---------------------------------------------------
+
+
+def check_every_sentence(page: ExperiencePage) -> int:
+    """Each comparison sentence of the chapter, read number by number against its published frame."""
+    checked = 0
+    for e in page.measures:
+        frame = page.tables[e.measure.name].frame
+        for dim in page.dimensions:
+            text = page.measure_sentences(e, dim)
+            assert text.strip()
+            if e.measure.type == "days":
+                median, _, share = text.partition(" The share of people whose")
+                checked += check_sentence(
+                    median, frame, dim, column="median_days", lower="median_lower", upper="median_upper", dp=0
+                )
+                if e.standard is not None:
+                    checked += check_sentence("The share of people whose" + share, frame, dim)
+            else:
+                checked += check_sentence(text, frame, dim)
+                check_chance(text, frame, dim)
+    if page.indicators is not None:
+        for ind in page.shown_indicators:
+            frame = page.indicators.where(pl.col("measure") == ind.name).frame
+            whole = page.indicator_text(ind)
+            for dim in page.dimensions:
+                text = compare(frame, dim, subject=ind.label)
+                assert text in whole  # the chapter's sentence, read against its frame
+                checked += check_sentence(text, frame, dim, fixed=[ind.label])
+                check_chance(text, frame, dim)
+            # who answered: the published totals and the compared groups' shares with a value
+            totals = page.totals.row(measure=ind.name)
+            answered, left = totals["denominator"], totals["excluded"]
+            rows = frame.filter(pl.col("dimension") == page.compared.name)
+            shares = 100 * rows["denominator"] / (rows["denominator"] + rows["excluded"])
+            allowed = {format_number(v, style="integer") for v in (answered, left, answered + left)}
+            allowed |= {
+                format_number(v, dp=1) for v in [100 * answered / (answered + left), *shares.drop_nulls()]
+            }
+            names = [group_name(page.compared, str(x)) for x in rows["level"]]
+            for n in stated_numbers(page.response_text(ind), [ind.label.lower(), *names]):
+                assert n in allowed, (n, page.response_text(ind))
+                checked += 1
+    return checked
+
+
+def test_every_sentence_states_published_numbers_on_a_small_frame(page_of):
+    page = page_of(ExperiencePage, experienced(), disclosure={"suppress_below": 8, "rounding": 5})
+    assert check_every_sentence(page) > 50
+
+
+def test_every_sentence_states_published_numbers_on_the_default_data(default_config, tmp_path):
+    page = ExperiencePage.for_frame(default_config, load(default_config).collect(), downloads=tmp_path)
+    assert [e.measure.name for e in page.measures] == [
+        "days_to_first_outpatient",
+        "days_to_treatment",
+        "missed_appointments",
+        "provider_cancellations",
+    ]
+    assert page.measures[1].standard == 126 and page.measures[0].standard is None
+    # treated within 18 weeks is the referral-to-treatment wait's share, not a second indicator
+    assert [i.name for i in page.shown_indicators] == ["gp_experience"]
+    assert check_every_sentence(page) > 100

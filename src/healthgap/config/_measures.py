@@ -40,6 +40,13 @@ CODES_NEEDED = (
     "{at}.codes: a category measure needs its codes. Fix: list them, e.g. codes: [never, ex, current]."
 )
 RANGE_ONLY = "{at}.{key}: only count, number and days measures have a range; {name} is a {type} measure. Fix: remove it."
+STANDARD_ONLY = (
+    "{at}.standard_days: only days measures have a waiting-time standard; {name} is a {type} measure. "
+    "Fix: remove it, or set type: days."
+)
+STANDARD_POSITIVE = (
+    "{at}.standard_days: {value!r} is not a positive number of days. Fix: e.g. standard_days: 126."
+)
 RANGE_ORDER = "{at}: minimum {lo:g} is above maximum {hi:g}. Fix: swap them."
 TWICE = "{at}.name: {name!r} is declared twice in this list. Fix: declare it once."
 SQL_PROBLEM = "{at}.{key}: {detail}"
@@ -88,11 +95,18 @@ def _measure_fields(c: Checker, node: dict, at: str) -> dict[str, Any]:
     for key in ("minimum", "maximum"):
         if key in node:
             given[key] = c.typed(node, key, at, float, None, nullable=True)
+    if "standard_days" in node:
+        days = c.typed(node, "standard_days", at, float, None, nullable=True)
+        if days is not None and not days > 0:
+            c.add(STANDARD_POSITIVE.format(at=at, value=days))
+            days = None
+        given["standard_days"] = days
     if "codes" in node:
         raw = c.typed(node, "codes", at, list, [])
         levels = [c.level(x, f"{at}.codes[{i}]") for i, x in enumerate(raw)]
         given["codes"] = tuple(v for v in levels if v is not None)
-    return {k: v for k, v in given.items() if v is not None or k in ("unit", "period", "minimum", "maximum")}
+    nullable = ("unit", "period", "minimum", "maximum", "standard_days")
+    return {k: v for k, v in given.items() if v is not None or k in nullable}
 
 
 def _check_measure(c: Checker, m: Measure, at: str) -> None:
@@ -103,6 +117,8 @@ def _check_measure(c: Checker, m: Measure, at: str) -> None:
     for key in ("minimum", "maximum"):
         if getattr(m, key) is not None and m.type not in _RANGED:
             c.add(RANGE_ONLY.format(at=at, key=key, name=m.name, type=m.type))
+    if m.standard_days is not None and m.type != "days":
+        c.add(STANDARD_ONLY.format(at=at, name=m.name, type=m.type))
     if m.minimum is not None and m.maximum is not None and m.minimum > m.maximum:
         c.add(RANGE_ORDER.format(at=at, lo=m.minimum, hi=m.maximum))
 

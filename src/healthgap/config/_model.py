@@ -95,6 +95,9 @@ class Measure:
     description : one sentence for the data dictionary.
     codes : category measures: the allowed codes.
     minimum, maximum : plausible range; values outside it are reported as warnings.
+    standard_days : days measures: the waiting-time standard the measure is judged against
+        (126 for the NHS 18-week referral-to-treatment standard), or None (no standard
+        applies: the book shows the median wait only).
     column : the source column in the file (after parsing: always set).
     """
 
@@ -109,6 +112,7 @@ class Measure:
     codes: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    standard_days: float | None = None
     column: str = ""
 
     def as_column(self) -> Column:

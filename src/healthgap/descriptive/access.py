@@ -15,6 +15,13 @@
   share of people), :func:`waits` (days: median, mean and the share over 18
   weeks), :func:`count_rates` (a count: events per 100 people, among the people
   a flag applies to when every event happens to them: :func:`only_among`).
+- :func:`days_summary` - a wait by group: the median with its distribution-free interval
+  (:func:`median_ranks`) and, only for a measure with a waiting standard, the share over it
+  (:func:`waits` is the older form, always against 18 weeks).
+- :func:`standardised_indicators` - every indicator by group, indirectly standardised for age
+  and sex (:func:`recompute_standardised`).
+- :func:`against_need` - a flag (a referral) among the people with a recorded condition,
+  observed against expected for their age, sex and combination of conditions.
 - :func:`missing_values` - how many people have no value of each column.
 
 Disclosure control happens once, when a page publishes a table
@@ -55,6 +62,12 @@ __all__ = [
     "recompute_shares",
     "recompute_ratios",
     "recompute_indicators",
+    "days_summary",
+    "median_ranks",
+    "standardised_indicators",
+    "recompute_standardised",
+    "against_need",
+    "STANDARDISED",
 ]
 
 #: The statistics :func:`recompute_shares` and :func:`recompute_ratios` replace.
@@ -895,3 +908,354 @@ def missing_values(people: pl.LazyFrame | pl.DataFrame, columns: Sequence[str]) 
         },
         schema={"column": pl.String, "people": pl.Int64, "missing": pl.Int64},
     )
+
+
+# -- waits, standardised indicators and referral against need --------------------------------------
+
+#: Rank of the lower and upper limits of a median's interval need this many values at least.
+MIN_MEDIAN_VALUES = 6
+
+
+def median_ranks(n: pl.Expr | int, *, confidence: float = 0.95) -> tuple[pl.Expr, pl.Expr]:
+    """The ranks (1-based) of the order statistics bounding a median's distribution-free interval.
+
+    ``r = n/2 - z sqrt(n)/2`` and ``s = 1 + n/2 + z sqrt(n)/2``, each rounded to the nearest
+    whole number (Campbell and Gardner); null when ``r`` falls below 1 (too few values).
+
+    References
+    ----------
+    .. [1] Campbell MJ, Gardner MJ. Calculating confidence intervals for some non-parametric
+       analyses. BMJ 1988;296:1454-1456 (Statistics with Confidence, 2nd ed., ch. 5).
+    """
+    from scipy.special import ndtri
+
+    z = float(ndtri(0.5 + confidence / 2))
+    size = (n if isinstance(n, pl.Expr) else pl.lit(n)).cast(pl.Float64)
+    half = z * size.sqrt() / 2
+    r = (size / 2 - half + 0.5).floor()
+    s = (size / 2 + 1 + half + 0.5).floor()
+    ok = (r >= 1) & (s <= size)
+    return (
+        pl.when(ok).then(r).cast(pl.Int64),
+        pl.when(ok).then(s).cast(pl.Int64),
+    )
+
+
+def days_summary(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    measure: str,
+    standard: float | None = None,
+    dimensions: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """A days measure (a wait) by group: the median with its interval, the mean, and the share
+    over ``standard`` days when the measure has a standard.
+
+    Among people with a value of ``measure``. The median's interval is distribution-free (the
+    order statistics of :func:`median_ranks`); the share's is Wilson's.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``dimension``, ``dimension_label``, ``level``, ``label``, ``order``, ``is_reference``,
+        ``measure``, ``recorded`` (count), ``median_days``, ``median_lower``, ``median_upper``
+        (whole days), ``mean_days`` (to 0.1 day; rounded so that it does not give the exact
+        number of people back), and with a ``standard``: ``over_standard`` (count), ``value``
+        (% over the standard), ``lower_ci``, ``upper_ci``, ``note``. Exact aggregates: publish
+        with ``counts=["recorded", "over_standard"]`` and ``recompute=``
+        :func:`recompute_shares` (``over_standard``/``recorded``), or ``counts=["recorded"]``
+        without a standard.
+
+    References
+    ----------
+    .. [1] NHS England, Referral to treatment (RTT) waiting times: the 18-week standard.
+    .. [2] Campbell MJ, Gardner MJ. BMJ 1988;296:1454-1456.
+    """
+    lf = frame_of(people)
+    require(lf, [measure], what="days_summary()")
+    days = pl.col(measure)
+    r, s = median_ranks(pl.len(), confidence=confidence)
+    aggs = [
+        pl.len().cast(pl.Int64).alias("recorded"),
+        days.median().round(0).alias("median_days"),
+        days.sort().get(r - 1, null_on_oob=True).cast(pl.Float64).alias("median_lower"),
+        days.sort().get(s - 1, null_on_oob=True).cast(pl.Float64).alias("median_upper"),
+        days.mean().round(1).alias("mean_days"),
+        *([(days > standard).cast(pl.Int64).sum().alias("over_standard")] if standard is not None else []),
+    ]
+    pairs = _per_dimension(lf, config, dimensions, aggs, where=days.is_not_null())
+    base = ["recorded", "median_days", "median_lower", "median_upper", "mean_days"]
+    if standard is None:
+        frames = [label_levels(c.select(LEVEL, pl.lit(measure).alias("measure"), *base), d) for d, c in pairs]
+        return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+    out = _proportions(pairs, numerator="over_standard", denominator="recorded", confidence=confidence)
+    if out.is_empty():
+        return out
+    extra = pl.concat([c.select(pl.lit(d.name).alias("dimension"), LEVEL, *base[1:]) for d, c in pairs])
+    head = out.columns[: out.columns.index("over_standard")]
+    return out.join(extra, on=["dimension", LEVEL], how="left").select(
+        *[c for c in head if c != "recorded"],
+        pl.lit(measure).alias("measure"),
+        *base,
+        "over_standard",
+        "value",
+        "lower_ci",
+        "upper_ci",
+        "note",
+    )
+
+
+def _standardised_cells(dim: Dimension, cells: Sequence[str]) -> list[str]:
+    """The cells a dimension's groups are standardised over: not the dimension's own column."""
+    own = {"age_band": "age_band", "sex": "sex"}.get(dim.name)
+    return [c for c in cells if c != own]
+
+
+def _indirect(counts: pl.DataFrame, *, keys: Sequence[str], cells: Sequence[str]) -> pl.DataFrame:
+    """Observed, expected and population per ``keys`` from ``observed``/``population`` per cell.
+
+    Expected: each cell's population times the rate of its cell over every group (the
+    groups of one ``measure`` together), summed over the group's cells; a group's cells with
+    no one in the reference give no expected cases.
+    """
+    by = [k for k in keys if k != LEVEL]
+    reference = [*by, *cells]
+    return (
+        counts.with_columns(
+            (pl.col("observed").sum().over(reference) / pl.col("population").sum().over(reference)).alias(
+                "__rate"
+            )
+        )
+        .group_by(list(keys), maintain_order=True)
+        .agg(
+            pl.col("observed").sum(),
+            (pl.col("population") * pl.col("__rate").fill_nan(0)).sum().alias("expected"),
+            pl.col("population").sum(),
+        )
+    )
+
+
+def _cells_frame(lf: pl.LazyFrame, present: Sequence[str]) -> tuple[pl.LazyFrame, list[str]]:
+    """``lf`` with ``age_band`` (ESP2013 bands), and the standardisation cells it has."""
+    from healthgap.stats import age_bands
+
+    cells = ["age_band", *(["sex"] if "sex" in present else [])]
+    base = lf.with_columns(age_bands("age").cast(pl.String).alias("age_band")).filter(
+        pl.all_horizontal(pl.col(c).is_not_null() for c in cells)
+    )
+    return base, cells
+
+
+def standardised_indicators(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    names: Sequence[str] | None = None,
+    dimensions: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Every indicator by group, indirectly standardised for age and sex.
+
+    A group's expected numerator is the sum over its age band x sex cells of the cell's
+    denominator times the indicator's rate in that cell among everyone with a level of the
+    dimension; its standardised value is ``observed / expected`` (the ratio, Byar's
+    interval) times that overall rate. The sex groups are standardised for age only and the
+    age bands for sex only (a group is never standardised for what defines it). A crude rate
+    indicator is standardised the same way (its ratio's interval is Byar's either way).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``dimension``, ``dimension_label``, ``level``, ``label``, ``order``, ``is_reference``,
+        ``measure``, ``measure_label``, ``numerator``, ``denominator``, ``excluded`` (people
+        left out for a missing numerator), ``multiplier``, ``kind``, ``expected``, ``crude`` (%), ``ratio``, ``ratio_lower``, ``ratio_upper``, ``overall`` (% over every
+        group), ``value`` (standardised %), ``lower_ci``, ``upper_ci``, ``note``. Exact
+        aggregates: publish with ``recompute=`` :func:`recompute_standardised`.
+
+    References
+    ----------
+    .. [1] Breslow NE, Day NE (1987). Statistical Methods in Cancer Research, vol II, ch. 2.
+    .. [2] Public Health England (2018). Technical Guide: Confidence Intervals (Byar's method).
+    """
+    from healthgap.sql import indicator_counts
+
+    lf = frame_of(people)
+    present = lf.collect_schema().names()
+    chosen = _chosen(lf, config, names)
+    if not chosen or "age" not in present:
+        return pl.DataFrame()
+    base, all_cells = _cells_frame(lf, present)
+    frames = []
+    for dim in dimensions_in(config, lf, names=dimensions):
+        cells = _standardised_cells(dim, all_cells)
+        grouped = base.with_columns(level_expr(dim.name).alias(LEVEL)).filter(pl.col(LEVEL).is_not_null())
+        for ind in chosen:
+            counts = indicator_counts(grouped, ind, by=[LEVEL, *cells])
+            if isinstance(counts, str):  # pragma: no cover - indicator_status checked it
+                continue
+            exact = _indirect(
+                counts.rename({"numerator": "observed", "denominator": "population"}),
+                keys=[LEVEL],
+                cells=cells,
+            ).rename({"observed": "numerator", "population": "denominator"})
+            left = counts.group_by(LEVEL).agg(pl.col("excluded").sum())
+            exact = exact.join(left, on=LEVEL, how="left").with_columns(
+                pl.lit(ind.name).alias("measure"),
+                pl.lit(ind.label).alias("measure_label"),
+                pl.lit(ind.multiplier).alias("multiplier"),
+                pl.lit(ind.kind).alias("kind"),
+            )
+            frames.append(label_levels(recompute_standardised(exact, confidence=confidence), dim))
+    if not frames:
+        return pl.DataFrame()
+    return pl.concat(frames, how="vertical_relaxed").sort(
+        "dimension", "measure", "order", maintain_order=True
+    )
+
+
+#: The columns :func:`recompute_standardised` computes.
+STANDARDISED = (
+    "crude",
+    "ratio",
+    "ratio_lower",
+    "ratio_upper",
+    "overall",
+    "value",
+    "lower_ci",
+    "upper_ci",
+    "note",
+)
+
+
+def _at_most(x: pl.Expr, ceiling: pl.Expr) -> pl.Expr:
+    return pl.when(ceiling.is_not_null() & (x > ceiling)).then(ceiling).otherwise(x)
+
+
+def recompute_standardised(table: pl.DataFrame, *, confidence: float = 0.95) -> pl.DataFrame:
+    """The statistics of :func:`standardised_indicators` from its counts (as published).
+
+    ``crude``: numerator / denominator x multiplier; ``ratio``: numerator / expected with
+    Byar's (exact below 10) interval; ``overall``: the sum of the numerators over the sum of
+    the denominators of the rows of the same dimension and measure that have both;
+    ``value``, ``lower_ci``, ``upper_ci``: the ratio and its interval times ``overall``, at most
+    the multiplier for a proportion (``kind``): a share standardised from few people can
+    otherwise read above 100%.
+    """
+    from healthgap.stats import crude_rate
+
+    if table.is_empty():
+        return table
+    keys = _keys(table)
+    ratio = crude_rate(
+        table.select(*keys, "numerator", "expected"),
+        events="numerator",
+        population="expected",
+        by=keys,
+        multiplier=1,
+        confidence=confidence,
+    ).select(
+        *keys,
+        pl.col("value").alias("ratio"),
+        pl.col("lower_ci").alias("ratio_lower"),
+        pl.col("upper_ci").alias("ratio_upper"),
+        "note",
+    )
+    group = [k for k in keys if k != LEVEL]
+    # a proportion cannot exceed its multiplier (100%): nor can its standardised value or limits
+    ceiling = pl.when(pl.col("kind") == "proportion").then(pl.col("multiplier"))
+    both = pl.col("numerator").is_not_null() & pl.col("denominator").is_not_null()
+    m = pl.col("multiplier")
+    stat = (
+        table.drop([c for c in STANDARDISED if c in table.columns])
+        .join(ratio, on=keys, how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(
+            (m * pl.col("numerator") / pl.col("denominator")).alias("crude"),
+            (
+                m
+                * pl.when(both).then(pl.col("numerator")).sum().over(group)
+                / pl.when(both).then(pl.col("denominator")).sum().over(group)
+            ).alias("overall"),
+        )
+        .with_columns(
+            _at_most(pl.col(name) * pl.col("overall"), ceiling).alias(out)
+            for name, out in (("ratio", "value"), ("ratio_lower", "lower_ci"), ("ratio_upper", "upper_ci"))
+        )
+    )
+    first = [c for c in table.columns if c not in STANDARDISED]
+    return stat.select(*first, *STANDARDISED)
+
+
+def against_need(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    measure: str,
+    need: Sequence[str] | None = None,
+    dimensions: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """A flag (a referral) among the people in need, against what their need predicts, by group.
+
+    The people in need have at least one recorded condition of ``need`` (default: every
+    condition the data has) and a value of ``measure``. Each group's expected number is the
+    sum over its cells of the cell's people times the share flagged in that cell among
+    everyone in need; the cells are age band x sex x the combination of recorded conditions
+    (the severity proxy: which conditions, and how many). The sex groups are not
+    standardised for sex, nor the age bands for age. ``value`` is observed / expected (1:
+    as often as people of the same age, sex and conditions elsewhere) with Byar's interval.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``dimension``, ``dimension_label``, ``level``, ``label``, ``order``, ``is_reference``,
+        ``measure``, ``observed``, ``population`` (people in need), ``expected``, ``value``,
+        ``lower_ci``, ``upper_ci``, ``note``. Exact aggregates: publish with
+        ``counts=["observed", "population"]`` and ``recompute=`` :func:`recompute_ratios`
+        (``events="observed"``, ``population="expected"``, ``multiplier=1``).
+
+    References
+    ----------
+    .. [1] Breslow NE, Day NE (1987). Statistical Methods in Cancer Research, vol II, ch. 2.
+    .. [2] Public Health England (2018). Technical Guide: Confidence Intervals (Byar's method).
+    """
+    from healthgap.stats import crude_rate
+
+    lf = frame_of(people)
+    present = lf.collect_schema().names()
+    require(lf, [measure], what="against_need()")
+    conds = [c for c in (need if need is not None else config.conditions) if c in present and c != measure]
+    if not conds or "age" not in present:
+        return pl.DataFrame()
+    flags = [pl.col(c).fill_null(False) for c in conds]
+    base, all_cells = _cells_frame(
+        lf.filter(pl.any_horizontal(flags) & pl.col(measure).is_not_null()).with_columns(
+            pl.concat_str([f.cast(pl.Int8).cast(pl.String) for f in flags]).alias("__need")
+        ),
+        present,
+    )
+    frames = []
+    for dim in dimensions_in(config, lf, names=dimensions):
+        cells = [*_standardised_cells(dim, all_cells), "__need"]
+        counts = (
+            base.with_columns(level_expr(dim.name).alias(LEVEL))
+            .filter(pl.col(LEVEL).is_not_null())
+            .group_by(LEVEL, *cells)
+            .agg(
+                pl.col(measure).cast(pl.Int64).sum().alias("observed"),
+                pl.len().cast(pl.Int64).alias("population"),
+            )
+            .collect()
+        )
+        if counts.is_empty():
+            continue
+        exact = _indirect(counts, keys=[LEVEL], cells=cells).sort(LEVEL)
+        ratio = crude_rate(
+            exact, events="observed", population="expected", by=LEVEL, multiplier=1, confidence=confidence
+        ).select(LEVEL, *_STATISTICS)
+        out = exact.join(ratio, on=LEVEL).select(
+            LEVEL, pl.lit(measure).alias("measure"), "observed", "population", "expected", *_STATISTICS
+        )
+        frames.append(label_levels(out, dim))
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()

@@ -15,18 +15,25 @@ there: :func:`group_name` extends ``sentences.group_name`` to any dimension.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Literal
 
 import polars as pl
+from scipy.special import ndtri
 
 from healthgap.config import Dimension
 from healthgap.descriptive import LEVEL
 from healthgap.disclosure import Published
 from healthgap.pages import sentences
 from healthgap.pages.capabilities import Capabilities
+from healthgap.stats import extremes
 from healthgap.text import format_number, group_noun, lower_first
 
 __all__ = [
+    "compare",
+    "standard_errors",
+    "CHANCE_LEVEL",
     "compared_dimension",
     "ends",
     "group_name",
@@ -183,3 +190,202 @@ def spread(
         f"highest {in_group(group_name(dim, hi[LEVEL]))} ({_fmt(hi[column], dp, suffix)}) and lowest "
         f"{in_group(group_name(dim, lo[LEVEL]))} ({_fmt(lo[column], dp, suffix)})"
     )
+
+
+#: The joint confidence of the simultaneous intervals a sentence naming an extreme uses.
+CHANCE_LEVEL = 0.95
+#: Draws of the max statistic (enough for a stable 95% critical value).
+_SIMULATIONS = 20_000
+
+
+def standard_errors(
+    frame: pl.DataFrame,
+    *,
+    column: str,
+    lower: str,
+    upper: str,
+    scale: Literal["difference", "ratio"],
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """``frame`` with ``__se``: each estimate's standard error read back from its interval.
+
+    On the difference scale (upper - lower) / 2z; on the ratio scale the interval is read on
+    the log scale, estimate x (ln upper - ln lower) / 2z (the standard error
+    :func:`~healthgap.stats.simultaneous_intervals` takes for ratios).
+    """
+    z = float(ndtri(0.5 + confidence / 2))
+    if scale == "ratio":
+        se = pl.col(column) * (pl.col(upper).log() - pl.col(lower).log()) / (2 * z)
+    else:
+        se = (pl.col(upper) - pl.col(lower)) / (2 * z)
+    return frame.with_columns(se.alias("__se"))
+
+
+def _ci(row: dict, lower: str, upper: str, dp: int, suffix: str) -> str:
+    lo, hi = row.get(lower), row.get(upper)
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return ""
+    return f", 95% CI {_fmt(lo, dp, suffix)} to {_fmt(hi, dp, suffix)}"
+
+
+def _is(name: str) -> str:
+    """'is' or 'are', for a group's name ("the Asian group is", "people aged 90+ are")."""
+    return "are" if name.startswith(("people", "women", "men")) else "is"
+
+
+def _chance(
+    rows: pl.DataFrame, dim: Dimension, *, column: str, scale: Literal["difference", "ratio"], total: int
+) -> str:
+    """Whether the highest and lowest of the published groups could be where they are by chance
+    (``total``: the groups of the dimension, published or not): a clause that ends the sentence
+    naming them, so that each sentence stays whole and distinct."""
+    k = rows.height
+    data = rows.filter(pl.col("__se").is_finite() & (pl.col("__se") > 0))
+    if data.height < 2:
+        return ""
+    ends_ = extremes(
+        data.select(LEVEL, column, "__se"),
+        group=LEVEL,
+        estimate=column,
+        std_error="__se",
+        scale=scale,
+        confidence=CHANCE_LEVEL,
+        simulations=_SIMULATIONS,
+    )
+    hi, lo = ends_.row(0, named=True), ends_.row(1, named=True)
+    if hi["group"] is None or lo["group"] is None:
+        return ""
+    if k == 2 and total > 2:
+        verdict = "is larger than chance would readily explain" if hi["stands_apart"] else "could be chance"
+        return (
+            f"only these two of the {total} groups are published (the others are too small to publish), "
+            f"and the difference between them {verdict}"
+        )
+    if k == 2:
+        if hi["stands_apart"]:
+            return "a difference larger than chance would readily explain"
+        return "a difference that could be chance"
+    name_hi, name_lo = group_name(dim, hi["group"]), group_name(dim, lo["group"])
+    if hi["stands_apart"]:
+        top = f"{name_hi} {_is(name_hi)} above every other {noun_of(dim)}"
+    else:
+        top = (
+            f"{name_hi} could be highest by chance (it is not clearly above {group_name(dim, hi['nearest'])})"
+        )
+    if lo["stands_apart"]:
+        bottom = f"{name_lo} {_is(name_lo)} below every other {noun_of(dim)}"
+    else:
+        bottom = (
+            f"{name_lo} could be lowest by chance (it is not clearly below {group_name(dim, lo['nearest'])})"
+        )
+    return (
+        f"allowing for the {k} groups compared at once (simultaneous {CHANCE_LEVEL:.0%} intervals), "
+        f"{top}, and {bottom}"
+    )
+
+
+def compare(
+    table: pl.DataFrame | Published,
+    dim: Dimension,
+    *,
+    subject: str,
+    column: str = "value",
+    lower: str = "lower_ci",
+    upper: str = "upper_ci",
+    dp: int = 1,
+    suffix: str = "%",
+    unit: str | None = None,
+    scale: Literal["difference", "ratio"] = "difference",
+) -> str:
+    """Sentences comparing the groups of ``dim`` in ``table`` (one measure), with 95% intervals.
+
+    Ordered dimensions with a disadvantaged end compare the two ends, chosen before looking
+    at the data: '{subject} was x% (95% CI a% to b%) in A against y% (95% CI ...) in B, a
+    difference of d percentage points (the two intervals do not overlap).' Other
+    dimensions name the highest and the lowest group, picked from the data, and say whether
+    each could be there by chance: simultaneous 95% intervals of every pairwise gap (max
+    statistic, :func:`healthgap.stats.extremes`) from each group's standard error
+    (:func:`standard_errors`). Suppressed groups are left out; when every group is, the
+    sentence says nothing is published.
+
+    Parameters
+    ----------
+    table : published rows of one measure (``dimension``, ``level``, ``column``, ``lower``,
+        ``upper``).
+    dim : the dimension compared.
+    subject : what is compared ("the share of people with hypertension who are recorded").
+    column, lower, upper : the value and its 95% interval.
+    dp, suffix : decimals and what follows a value ("%", " days", "").
+    unit : after the difference (default " percentage points" for "%", else ``suffix``).
+    scale : how two groups compare ("ratio" for rates and ratios, read on the log scale).
+    """
+    frame = _frame(table).filter(pl.col("dimension") == dim.name)
+    subject = subject[:1].upper() + subject[1:]
+    pair = ends(dim)
+    if pair is not None:
+        most, least = pair
+        ra = frame.filter(pl.col(LEVEL) == most)
+        rb = frame.filter(pl.col(LEVEL) == least)
+        a = ra.row(0, named=True) if ra.height else None
+        b = rb.row(0, named=True) if rb.height else None
+        na, nb = group_name(dim, most), group_name(dim, least)
+        if a is None or b is None or a[column] is None or b[column] is None:
+            return (
+                f"{subject} cannot be compared between {na} and {nb} because a group is too small to publish."
+            )
+        if unit is None:
+            unit = " percentage points" if suffix == "%" else suffix
+        x, y = a[column], b[column]
+        if format_number(x, dp=dp) == format_number(y, dp=dp):
+            lead = (
+                f"{subject} was about {_fmt(x, dp, suffix)} {in_group(na).split(' ', 1)[0]} both {na} "
+                f"({_ci(a, lower, upper, dp, suffix)[2:]}) and {nb} ({_ci(b, lower, upper, dp, suffix)[2:]})."
+            )
+            return lead.replace(" ()", "")
+        lead = (
+            f"{subject} was {_fmt(x, dp, suffix)} ({_ci(a, lower, upper, dp, suffix)[2:]}) {in_group(na)} "
+            f"against {_fmt(y, dp, suffix)} ({_ci(b, lower, upper, dp, suffix)[2:]}) {in_group(nb)}, a "
+            f"difference of {format_number(abs(x - y), dp=dp)}{unit}"
+        ).replace(" ()", "")
+        limits = [a.get(lower), a.get(upper), b.get(lower), b.get(upper)]
+        if any(v is None for v in limits):
+            return lead + "."
+        overlap = a[lower] <= b[upper] and b[lower] <= a[upper]
+        return lead + (
+            " (the two intervals overlap, so it could be chance)."
+            if overlap
+            else " (the two intervals do not overlap)."
+        )
+    rows = frame.filter(pl.col(column).is_not_null() & pl.col(column).is_finite())
+    if rows.height == 0:
+        return f"{subject} is not published for any {noun_of(dim)} (too few people)."
+    if rows.height == 1:
+        r = rows.row(0, named=True)
+        return (
+            f"{subject} is published only {in_group(group_name(dim, r[LEVEL]))} "
+            f"({_fmt(r[column], dp, suffix)}{_ci(r, lower, upper, dp, suffix)})."
+        )
+    hi = rows.sort(column, descending=True, maintain_order=True).row(0, named=True)
+    lo = rows.sort(column, maintain_order=True).row(0, named=True)
+    if format_number(hi[column], dp=dp) == format_number(lo[column], dp=dp):
+        every = "every group" if rows.height == frame.height else "every published group"
+        return f"{subject} was the same in {every} ({_fmt(hi[column], dp, suffix)})."
+    lead = (
+        f"{subject} was highest {in_group(group_name(dim, hi[LEVEL]))} "
+        f"({_fmt(hi[column], dp, suffix)}{_ci(hi, lower, upper, dp, suffix)}) and lowest "
+        f"{in_group(group_name(dim, lo[LEVEL]))} ({_fmt(lo[column], dp, suffix)}{_ci(lo, lower, upper, dp, suffix)})"
+    )
+    if lower not in rows.columns or upper not in rows.columns:
+        return lead + "."
+    smallest = rows.select(pl.col(column).min()).item()
+    if scale == "ratio" and smallest is not None and smallest <= 0:
+        scale = "difference"  # a ratio of a zero is undefined: compare the differences instead
+    with_se = standard_errors(
+        rows.filter(pl.col(lower).is_not_null() & pl.col(upper).is_not_null()),
+        column=column,
+        lower=lower,
+        upper=upper,
+        scale=scale,
+    )
+    chance = _chance(with_se, dim, column=column, scale=scale, total=frame.height)
+    return f"{lead}; {chance}." if chance else f"{lead}."

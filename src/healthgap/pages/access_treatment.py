@@ -25,35 +25,39 @@ figures and captions depend on the data are displayed as Markdown blocks
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
 
 import polars as pl
 
 from healthgap import charts
-from healthgap.config import Dimension, Indicator, Measure, sql_columns
+from healthgap.config import Dimension, Indicator, sql_columns
 from healthgap.contract import CONTRACT, TRUTH_PREFIX
 from healthgap.descriptive.access import (
-    EIGHTEEN_WEEKS,
     IndicatorStatus,
-    count_rates,
+    against_need,
     detection,
-    flag_shares,
     indicator_status,
     indicator_totals,
-    indicators,
     missing_values,
     observed_expected,
-    only_among,
-    recompute_indicators,
     recompute_ratios,
     recompute_shares,
-    waits,
+    recompute_standardised,
+    standardised_indicators,
 )
 from healthgap.disclosure import Published
-from healthgap.pages._blocks import blocks, heading, note, numbered, paragraph
-from healthgap.pages._groups import compared_dimension, ends, gap, group_name, noun_of, spread
+from healthgap.pages._blocks import (
+    MeasureSections,
+    ShownMeasure,
+    blocks,
+    heading,
+    note,
+    numbered,
+    paragraph,
+    shown_measures,
+)
+from healthgap.pages._groups import compare, compared_dimension, ends, group_name, noun_of, spread
 from healthgap.pages.base import CI_COLUMNS, Page, ci_columns
 from healthgap.text import capitalise, count, format_number, join, lower_first
 
@@ -61,7 +65,7 @@ __all__ = [
     "AccessTreatmentPage",
     "AccessMeasure",
     "TRUTH_TEXT",
-    "MISSED_CONTEXT",
+    "NOT_NEED",
     "NO_TRUTH",
     "NO_TRUTH_OE",
     "ALL_SUPPRESSED",
@@ -100,28 +104,41 @@ INDICATOR_DERIVED = {
     "denominator": ["value", "lower_ci", "upper_ci"],
     "excluded": [],
 }
-WAITS_COUNTS = ["recorded", "over_18_weeks"]
-#: The mean and median derive from the people with a value; the share from both counts.
-WAITS_DERIVED = {
-    "recorded": ["median_days", "mean_days", "value", "lower_ci", "upper_ci"],
-    "over_18_weeks": ["value", "lower_ci", "upper_ci"],
+#: The columns of an access flag against need (its figure and table).
+NEED_DATA = ("level", "label", "observed", "population", "expected", "value", "lower_ci", "upper_ci")
+#: Recorded conditions that are risk factors rather than reasons for a referral: not in the need.
+NOT_NEED = ("diabetes", "ckd")
+#: The standardised indicators' counts and what derives from each.
+STANDARDISED_DERIVED = {
+    "excluded": [],
+    "numerator": ["crude", "ratio", "ratio_lower", "ratio_upper", "value", "lower_ci", "upper_ci"],
+    "denominator": [
+        "expected",
+        "crude",
+        "ratio",
+        "ratio_lower",
+        "ratio_upper",
+        "value",
+        "lower_ci",
+        "upper_ci",
+    ],
 }
-WAITS_DATA = (
+#: The columns of the standardised indicators' figure and table.
+STANDARDISED_DATA = (
     "dimension",
+    "dimension_label",
+    "measure",
+    "measure_label",
     "level",
     "label",
-    "recorded",
-    "over_18_weeks",
-    "median_days",
-    "mean_days",
+    "numerator",
+    "denominator",
+    "excluded",
+    "crude",
     "value",
     "lower_ci",
     "upper_ci",
 )
-COUNT_DATA = ("dimension", "level", "label", "events", "population", "value", "lower_ci", "upper_ci")
-FLAG_DATA = ("dimension", "level", "label", "numerator", "denominator", "value", "lower_ci", "upper_ci")
-#: Events of a count measure are per this many people.
-PER = 100
 
 TRUTH_TEXT = (
     "This dataset includes each person's true status (it is synthetic, so the truth is known), so we can "
@@ -134,11 +151,6 @@ TRUTH_LINKED = (
 )
 NO_TRUTH = "columns saying who truly has each condition, so under-diagnosis cannot be measured directly"
 NO_TRUTH_OE = "; it can only be inferred from the observed/expected ratios above"
-#: What the missed appointments measure of the cardiovascular profile adds, and where it weighs most.
-MISSED_CONTEXT = (
-    "Missed appointments are often read as patients' choices, but travel costs, shift work, caring "
-    "duties and letters that do not reach people all play a part"
-)
 ALL_SUPPRESSED = "{subject} is not published for any {noun}: every group is too small."
 NO_CONDITIONS = "condition columns"
 NO_DIMENSION = "equity dimension to compare groups along (other than {what})"
@@ -148,29 +160,8 @@ NO_ACCESS = "access measures (such as referrals, waits or missed appointments)"
 EXPERIENCE_POINTER = "How people experience their care ({listed}) is in @sec-experience."
 
 
-@dataclass(frozen=True)
-class AccessMeasure:
-    """One access measure the page shows.
-
-    Attributes
-    ----------
-    measure : the declared measure.
-    among : for a count, the flag measure whose people every event happens to (the
-        events are counted per 100 of them), or None (per 100 people with a value).
-    """
-
-    measure: Measure
-    among: Measure | None = None
-
-    @property
-    def slug(self) -> str:
-        """The measure's name as an id ("days-to-first-outpatient")."""
-        return self.measure.name.replace("_", "-").lower()
-
-    @property
-    def name(self) -> str:
-        """The label mid-sentence ("missed appointments")."""
-        return lower_first(self.measure.label)
+#: The measure class the access and experience pages share (kept under its old name).
+AccessMeasure = ShownMeasure
 
 
 def _label_of(config: Any, name: str) -> str:
@@ -240,10 +231,11 @@ def excluded_sentence(label: str, numerator: str, n: int | None, *, most: int) -
     )
 
 
-class AccessTreatmentPage(Page):
+class AccessTreatmentPage(MeasureSections, Page):
     """The access and treatment chapter."""
 
     slug = "access-treatment"
+    prefix = "access"
 
     # -- the groups compared --------------------------------------------------
     @cached_property
@@ -488,10 +480,11 @@ class AccessTreatmentPage(Page):
 
     @cached_property
     def detection(self) -> Published | None:
-        """The share of people with each condition who are recorded, published (None without truth)."""
+        """The share of people with each condition who are recorded, by every dimension present,
+        published (None without truth)."""
         if not self.caps.has_truth or self.compared is None:
             return None
-        table = detection(self.people, self.config, dimensions=[self.compared.name])
+        table = detection(self.people, self.config, dimensions=[d.name for d in self.dimensions])
         if table.is_empty():
             return None
         labelled = table.with_columns(
@@ -510,15 +503,19 @@ class AccessTreatmentPage(Page):
         truth = self.caps.truth
         return "hypertension" if "hypertension" in truth else (truth[0] if truth else None)
 
-    @property
-    def detection_text(self) -> str:
-        """The share recorded across the groups compared, for the focus condition."""
-        focus, det, dim = self.detection_focus, self.detection, self.compared
-        if focus is None or det is None or dim is None:
+    def detection_sentences(self, dim: Dimension) -> str:
+        """The share recorded across the groups of ``dim``, for the focus condition."""
+        focus, det = self.detection_focus, self.detection
+        if focus is None or det is None:
             return ""
         name = lower_first(_label_of(self.config, focus))
         subject = f"the share of people with {name} who are recorded"
-        return gap(det.where(pl.col("measure") == focus), dim, subject=subject, dp=1)
+        return compare(det.where(pl.col("measure") == focus), dim, subject=subject)
+
+    @property
+    def detection_text(self) -> str:
+        """The share recorded for the focus condition, by every dimension."""
+        return " ".join(t for t in (self.detection_sentences(d) for d in self.dimensions) if t)
 
     def detection_figure(self) -> Any:
         """The share recorded by the groups compared (the figure's markup), or None."""
@@ -535,7 +532,7 @@ class AccessTreatmentPage(Page):
             description=(
                 "Dot charts, one per condition, of the percentage of people who truly have the condition "
                 f"and are recorded on a GP register, with 95% confidence intervals, by {noun}. "
-                + self.detection_text
+                + self.detection_sentences(dim)
             ),
             columns=ci_columns(
                 "Recorded (%)",
@@ -546,8 +543,45 @@ class AccessTreatmentPage(Page):
             ),
         )
 
+    def detection_table(self) -> Any:
+        """The share recorded of every condition by every other dimension (the table's markup)."""
+        det = self.detection
+        names = [d.name for d in self.others]
+        if det is None or not names:
+            return None
+        data = det.where(pl.col("dimension").is_in(names))
+        data = data.sort(
+            pl.col("dimension").replace_strict({n: k for k, n in enumerate(names)}, return_dtype=pl.Int64),
+            "measure",
+            "order",
+            maintain_order=True,
+        )
+        return self.book.table(
+            data.select(
+                "dimension_label",
+                "measure_label",
+                "label",
+                "recorded",
+                "affected",
+                "value",
+                "lower_ci",
+                "upper_ci",
+            ),
+            id="detection-groups",
+            title=f"People with each condition who are recorded, by {self.others_text}",
+            columns=ci_columns(
+                "Recorded (%)",
+                dimension_label="Compared by",
+                measure_label="Condition",
+                label="Group",
+                recorded="Recorded",
+                affected="Have the condition",
+            ),
+            formats=VALUE_PERCENT_FORMATS,
+        )
+
     def detection_section(self) -> Any:
-        """Under-diagnosis: the paragraph and figure, or why they are not shown."""
+        """Under-diagnosis: the paragraph, figure and table, or why they are not shown."""
         det, dim = self.detection, self.compared
         if det is None or dim is None:
             shown = self.observed_expected is not None
@@ -556,13 +590,26 @@ class AccessTreatmentPage(Page):
             return paragraph(
                 f"{self.truth_text} " + ALL_SUPPRESSED.format(subject="The share recorded", noun=noun_of(dim))
             )
+        table = self.detection_table()
+        pointer = (
+            f" @tbl-detection-groups gives every condition by {self.others_text}."
+            if table is not None
+            else ""
+        )
         return blocks(
-            f"{self.truth_text} {self.detection_text}",
+            f"{self.truth_text} {self.detection_text}{pointer}",
             numbered(
                 self.detection_figure(),
                 label="fig-detection",
                 caption=f"Share of people with each condition who are recorded, by {noun_of(dim)}",
             ),
+            numbered(
+                table,
+                label="tbl-detection-groups",
+                caption=f"Share of people with each condition who are recorded, by {self.others_text}",
+            )
+            if table is not None
+            else None,
         )
 
     # -- indicators ---------------------------------------------------------------
@@ -579,10 +626,11 @@ class AccessTreatmentPage(Page):
 
     @cached_property
     def indicators(self) -> Published | None:
-        """Every indicator the dataset supports by every dimension present, published."""
+        """Every proportion indicator the dataset supports by every dimension present, crude and
+        indirectly standardised for age and sex (:func:`standardised_indicators`), published."""
         if not self.shown_indicators or not self.caps.dimensions:
             return None
-        table = indicators(
+        table = standardised_indicators(
             self.people,
             self.config,
             names=[i.name for i in self.shown_indicators],
@@ -591,12 +639,11 @@ class AccessTreatmentPage(Page):
         if table.is_empty():
             return None
         table = table.filter(pl.col("denominator") > 0)
-        recompute = partial(recompute_indicators, indicators=self.shown_indicators)
         return self._publish(
             table,
             counts=["numerator", "denominator", "excluded"],
-            derived=INDICATOR_DERIVED,
-            recompute=recompute,
+            derived=STANDARDISED_DERIVED,
+            recompute=recompute_standardised,
         )
 
     @cached_property
@@ -637,17 +684,6 @@ class AccessTreatmentPage(Page):
         return describe_indicators(self.shown_indicators)
 
     @property
-    def indicator_text(self) -> str:
-        """Each indicator across the groups compared."""
-        table, dim = self.indicators, self.compared
-        if table is None or dim is None:
-            return ""
-        return " ".join(
-            gap(table.where(pl.col("measure") == i.name), dim, subject=i.label, dp=1, suffix=self._suffix(i))
-            for i in self.shown_indicators
-        )
-
-    @property
     def excluded_text(self) -> str:
         """The people each indicator leaves out for a missing numerator (nothing when none)."""
         totals = self.excluded
@@ -682,37 +718,75 @@ class AccessTreatmentPage(Page):
             parts.append(f"Not shown, because this dataset cannot give them: {listed}.")
         return " ".join(parts)
 
+    def _standardised_by(self, dim: Dimension) -> str:
+        """How a dimension's indicator values are standardised, in words."""
+        by = [p for p, column in (("age", "age_band"), ("sex", "sex")) if column != dim.name]
+        if not self.caps.has("sex"):
+            by = [p for p in by if p != "sex"]
+        return f"standardised for {join(by)}" if by else "crude (nothing to standardise for)"
+
+    def indicator_sentences(self, ind: Indicator, dim: Dimension) -> str:
+        """One indicator compared across the groups of ``dim``, standardised (with intervals)."""
+        table = self.indicators
+        if table is None:
+            return ""
+        return compare(
+            table.where(pl.col("measure") == ind.name),
+            dim,
+            subject=f"{lower_first(ind.label)}, {self._standardised_by(dim)},",
+            suffix=self._suffix(ind),
+        )
+
+    @property
+    def indicator_text(self) -> str:
+        """Each indicator across the groups of every dimension."""
+        return " ".join(
+            t
+            for i in self.shown_indicators
+            for t in (self.indicator_sentences(i, d) for d in self.dimensions)
+            if t
+        )
+
+    @property
+    def standardised_text(self) -> str:
+        """Why the indicators are compared standardised."""
+        if self.indicators is None:
+            return ""
+        return (
+            "Who is eligible, and how often treatment reaches its goal, can change with age and sex, so "
+            "groups' crude rates can differ only because their ages differ. Each indicator is therefore "
+            "compared after indirect standardisation: a group's value is its observed number over the "
+            "number expected from the rates of its age band and sex across everyone, times the overall "
+            "rate (the sexes are standardised for age only, the age bands for sex only). The crude rates "
+            "are in the tables."
+        )
+
     def _indicator_title(self, dim: Dimension) -> str:
         if self.treatment_only:
-            return "Eligible people treated (%)"
-        return f"Indicators by {noun_of(dim)}"
+            return "Eligible people treated, standardised (%)"
+        return f"Indicators by {noun_of(dim)}, standardised"
 
     def indicator_figure(self) -> Any:
-        """Every indicator by the groups compared (the figure's markup), or None."""
+        """Every indicator, standardised, by the groups compared (the figure's markup), or None."""
         table, dim = self.indicators, self.compared
         if table is None or dim is None:
             return None
         noun = noun_of(dim)
-        value = "Treated (%)" if self.treatment_only else ("Value (%)" if self.percentages else "Value")
+        value = "Treated, standardised (%)" if self.treatment_only else "Standardised value"
         return self._facets(
-            table,
+            table.select(*STANDARDISED_DATA),
             dim,
             id="treatment",
             title=self._indicator_title(dim),
             value_title=(
-                "Treated or controlled (% of eligible)"
+                f"Treated or controlled (% of eligible, {self._standardised_by(dim)})"
                 if self.treatment_only
-                else ("% of the people each applies to" if self.percentages else "Value of each indicator")
+                else f"Value ({self._standardised_by(dim)})"
             ),
             description=(
-                "Dot charts, one per indicator, of "
-                + (
-                    "the percentage of eligible people treated or meeting the indicator"
-                    if self.percentages
-                    else "each indicator's value"
-                )
-                + f", with 95% confidence intervals, by {noun}. "
-                + self.indicator_text
+                "Dot charts, one per indicator, of each indicator's value "
+                f"{self._standardised_by(dim)}, with 95% confidence intervals, by {noun}. "
+                + " ".join(self.indicator_sentences(i, dim) for i in self.shown_indicators)
             ),
             columns=ci_columns(
                 value,
@@ -720,13 +794,14 @@ class AccessTreatmentPage(Page):
                 label=capitalise(noun),
                 numerator="Met the indicator",
                 denominator="Eligible",
+                crude="Crude (%)" if self.percentages else "Crude",
             ),
-            formats=None if self.percentages else VALUE_NUMBER_FORMATS,
+            formats={"crude": ("number", 1)} if not self.percentages else {"crude": ("percent", 1)},
         )
 
     @property
     def others(self) -> list[Dimension]:
-        """The dimensions present other than the one compared: the indicator table's."""
+        """The dimensions present other than the one compared: the tables'."""
         compared = self.compared.name if self.compared is not None else None
         return [d for d in self.caps.dimensions if d.name != compared]
 
@@ -736,7 +811,7 @@ class AccessTreatmentPage(Page):
         return join([noun_of(d) for d in self.others])
 
     def indicator_table(self) -> Any:
-        """Every indicator by every other dimension present (the table's markup), or None."""
+        """Every indicator, crude and standardised, by every other dimension (the table's markup)."""
         table = self.indicators
         names = [d.name for d in self.others]
         if table is None or not names:
@@ -751,21 +826,26 @@ class AccessTreatmentPage(Page):
             "order",
             maintain_order=True,
         )
-        value = "Value (%)" if self.percentages else "Value"
+        percent = self.percentages
+        formats = {
+            **(VALUE_PERCENT_FORMATS if percent else VALUE_NUMBER_FORMATS),
+            "crude": ("percent", 1) if percent else ("number", 1),
+        }
         return self.book.table(
-            data.select(*INDICATOR_TABLE_DATA),
+            data.select(*STANDARDISED_DATA),
             id="treatment-groups",
-            title=f"Indicators by {self.others_text}",
+            title=f"Indicators by {self.others_text}, crude and standardised",
             columns=ci_columns(
-                value,
+                "Standardised (%)" if percent else "Standardised",
                 measure_label="Indicator",
                 dimension_label="Compared by",
                 label="Group",
                 numerator="Met the indicator",
                 denominator="Eligible",
                 excluded="Left out (no value)",
+                crude="Crude (%)" if percent else "Crude",
             ),
-            formats=VALUE_PERCENT_FORMATS if self.percentages else VALUE_NUMBER_FORMATS,
+            formats=formats,
         )
 
     def indicator_section(self) -> Any:
@@ -777,177 +857,214 @@ class AccessTreatmentPage(Page):
         if table is None or dim is None:
             reason = NO_INDICATORS if table is None else NO_DIMENSION.format(what="age")
             return blocks(head, self.skip(reason + (f". {note_text}" if note_text else "")))
-        intro = " ".join(t for t in (self.rules_text, self.indicator_text, self.excluded_text) if t)
+        intro = " ".join(
+            t for t in (self.rules_text, self.standardised_text, self.indicator_text, self.excluded_text) if t
+        )
         parts: list[Any] = [head, intro, note(note_text) if note_text else None]
         if self._all_suppressed(table, dim):
             parts.append(ALL_SUPPRESSED.format(subject="Each indicator", noun=noun_of(dim)))
         else:
             caption = (
-                f"Treatment among eligible people, by {noun_of(dim)}"
+                f"Treatment among eligible people, {self._standardised_by(dim)}, by {noun_of(dim)}"
                 if self.treatment_only
-                else f"Each indicator among the people it applies to, by {noun_of(dim)}"
+                else f"Each indicator among the people it applies to, {self._standardised_by(dim)}, by {noun_of(dim)}"
             )
             parts.append(numbered(self.indicator_figure(), label="fig-treatment", caption=caption))
         shown = self.indicator_table()
         if shown is not None:
             what = "Treatment among eligible people" if self.treatment_only else "Indicators"
             parts.append(
-                numbered(shown, label="tbl-treatment-groups", caption=f"{what}, by {self.others_text}")
+                numbered(
+                    shown,
+                    label="tbl-treatment-groups",
+                    caption=f"{what}, crude and standardised, by {self.others_text}",
+                )
             )
-            parts.append(f"@tbl-treatment-groups gives the same indicators by {self.others_text}.")
+            parts.append(
+                f"@tbl-treatment-groups gives the same indicators, crude and standardised, by {self.others_text}."
+            )
         return blocks(*parts)
 
     # -- access measures -------------------------------------------------------------
     @cached_property
-    def access_measures(self) -> list[AccessMeasure]:
-        """The access measures the dataset has, in the config's order (a count's events may happen
-        only to the people of an access or experience flag)."""
-        declared = self.config.measures_of("access")
-        present = [m for m in declared if m.name in self.caps.columns and m.type in ("flag", "days", "count")]
-        flags = [
-            m
-            for m in (*declared, *self.config.measures_of("experience"))
-            if m.type == "flag" and m.name in self.caps.columns
-        ]
-        out = []
-        for m in present:
-            among = None
-            if m.type == "count":
-                among = next((f for f in flags if only_among(self.people, measure=m.name, flag=f.name)), None)
-            out.append(AccessMeasure(m, among))
-        return out
+    def dimensions(self) -> list[Dimension]:
+        """Every dimension present, in the config's order."""
+        return list(self.caps.dimensions)
 
     @cached_property
+    def access_measures(self) -> list[AccessMeasure]:
+        """The access measures the dataset has (flags, counts, days), in the config's order (a
+        count's events may happen only to the people of an access or experience flag)."""
+        return shown_measures(self.people, self.config, self.caps, kinds=["access"])
+
+    @property
+    def measures(self) -> list[AccessMeasure]:
+        """The measures :class:`~healthgap.pages._blocks.MeasureSections` shows: the access ones."""
+        return self.access_measures
+
+    @property
     def access_tables(self) -> dict[str, Published]:
-        """Each access measure by the groups compared, published (by measure name)."""
-        dim = self.compared
-        if dim is None:
-            return {}
-        out: dict[str, Published] = {}
-        for a in self.access_measures:
-            m = a.measure
-            published: Published | None
-            if m.type == "flag":
-                table = flag_shares(self.people, self.config, measure=m.name, dimensions=[dim.name])
-                recompute = partial(recompute_shares, numerator="numerator", denominator="denominator")
-                published = self._publish(table, counts=["numerator", "denominator"], recompute=recompute)
-            elif m.type == "days":
-                table = waits(self.people, self.config, measure=m.name, dimensions=[dim.name])
-                recompute = partial(recompute_shares, numerator="over_18_weeks", denominator="recorded")
-                published = self._publish(
-                    table, counts=WAITS_COUNTS, derived=WAITS_DERIVED, recompute=recompute
-                )
-            else:
-                among = a.among.name if a.among is not None else None
-                table = count_rates(
-                    self.people, self.config, measure=m.name, among=among, dimensions=[dim.name]
-                )
-                recompute = partial(
-                    recompute_ratios, events="events", population="population", multiplier=PER
-                )
-                published = self._publish(table, counts=["events", "population"], recompute=recompute)
-            if published is not None:
-                out[m.name] = published
-        return out
-
-    def _who(self, a: AccessMeasure) -> str:
-        """Whom a count measure's events are counted among: "people with cardiology referral"."""
-        return f"people with {lower_first(a.among.label)}" if a.among is not None else "people"
-
-    def _per(self, a: AccessMeasure) -> str:
-        return f"per {PER} {self._who(a)}"
+        """Each access measure by every dimension present, published (by measure name)."""
+        return self.tables
 
     def access_text(self, a: AccessMeasure) -> str:
-        """The sentences comparing one access measure across the groups compared."""
-        table, dim = self.access_tables.get(a.measure.name), self.compared
-        if table is None or dim is None:
-            return ""
-        if a.measure.type == "flag":
-            return gap(table, dim, subject=f"the share of people with {a.name}", dp=1)
-        if a.measure.type == "days":
-            share = gap(table, dim, subject=f"the share of people whose {a.name} exceeded 18 weeks", dp=1)
-            median = gap(
-                table, dim, subject=f"the median {a.name}", column="median_days", dp=0, suffix=" days"
+        """The sentences comparing one access measure across the groups of every dimension."""
+        return self.measure_text(a)
+
+    # -- referral against need ------------------------------------------------------------
+    @cached_property
+    def need_conditions(self) -> list[str]:
+        """The recorded conditions that make a referral needed (the severity proxy's conditions)."""
+        return [c for c in self.caps.conditions if c not in NOT_NEED]
+
+    @cached_property
+    def need_tables(self) -> dict[str, Published]:
+        """Each access flag among the people in need, observed against expected, by every
+        dimension, published (by measure name)."""
+        names = [d.name for d in self.dimensions]
+        out: dict[str, Published] = {}
+        if not names or not self.need_conditions:
+            return out
+        for a in self.access_measures:
+            if a.measure.type != "flag":
+                continue
+            table = against_need(
+                self.people, self.config, measure=a.measure.name, need=self.need_conditions, dimensions=names
             )
-            return f"{share} {median}"
-        return gap(
+            recompute = partial(recompute_ratios, events="observed", population="expected", multiplier=1)
+            published = self._publish(
+                table,
+                counts=["observed", "population"],
+                derived={"observed": ["value", "lower_ci", "upper_ci"], "population": ["expected"]},
+                recompute=recompute,
+            )
+            if published is not None:
+                out[a.measure.name] = published
+        return out
+
+    def _standardised_for(self, dim: Dimension) -> str:
+        """What a dimension's groups are standardised for: "age, sex and recorded conditions"."""
+        parts = [
+            p
+            for p, column in (("age", "age_band"), ("sex", "sex"))
+            if column != dim.name and (column == "age_band" or self.caps.has("sex"))
+        ]
+        return join([*parts, "recorded conditions"])
+
+    def need_sentences(self, a: AccessMeasure, dim: Dimension) -> str:
+        """One dimension's comparison of an access flag against need (ratios with intervals)."""
+        table = self.need_tables.get(a.measure.name)
+        if table is None:
+            return ""
+        return compare(
             table,
             dim,
-            subject=f"the number of {a.name} {self._per(a)}",
-            dp=1,
+            subject=(
+                f"{a.name} among people with a recorded condition, as a ratio of that expected from their "
+                f"{self._standardised_for(dim)},"
+            ),
+            dp=2,
             suffix="",
-            unit=f" {self._per(a)}",
+            unit="",
+            scale="ratio",
         )
 
-    def _access_figure(self, a: AccessMeasure, table: Published, dim: Dimension) -> tuple[Any, str]:
-        """(figure markup, caption) of one access measure."""
+    def need_text(self, a: AccessMeasure) -> str:
+        """The sentences comparing an access flag against need, one dimension after another."""
+        return " ".join(t for t in (self.need_sentences(a, d) for d in self.dimensions) if t)
+
+    def need_figure(self, a: AccessMeasure) -> Any:
+        """An access flag against need by the groups compared (the figure's markup), or None."""
+        table, dim = self.need_tables.get(a.measure.name), self.compared
+        if table is None or dim is None:
+            return None
         noun = noun_of(dim)
-        label = a.measure.label
-        data: tuple[str, ...]
-        if a.measure.type == "flag":
-            title, value_title = f"People with {a.name} (%)", "People (%)"
-            caption = f"People with {a.name}, by {noun}"
-            what, data = f"the percentage of people with {a.name}", FLAG_DATA
-            columns = ci_columns(
-                f"{label} (%)", label=capitalise(noun), numerator=label, denominator="People with a value"
-            )
-        elif a.measure.type == "days":
-            title, value_title = f"{label}: more than 18 weeks (%)", "Over 18 weeks (%)"
-            caption = f"People whose {a.name} was more than 18 weeks, by {noun}"
-            what, data = f"the percentage of people whose {a.name} was more than 18 weeks", WAITS_DATA
-            columns = ci_columns(
-                "Over 18 weeks (%)",
-                label=capitalise(noun),
-                recorded="People with a value",
-                median_days="Median (days)",
-                mean_days="Mean (days)",
-                over_18_weeks="Over 18 weeks",
-            )
-        else:
-            per = self._per(a)
-            title, value_title = f"{label} {per}", f"{label} {per}"
-            caption = f"{label} {per}, by {noun}"
-            what, data = f"{a.name} {per}", COUNT_DATA
-            columns = ci_columns(
-                capitalise(per), label=capitalise(noun), events=label, population=capitalise(self._who(a))
-            )
         order = self._order(dim)
-        figure = self.book.figure(
+        title = f"{a.measure.label} against need by {noun}"
+        return self.book.figure(
             lambda d: charts.ci_chart(
                 d,
                 group="label",
                 title=title,
-                mark="bar",
                 order=order,
-                value_title=value_title,
+                reference=1.0,
+                reference_label="as expected",
+                value_title="Observed / expected (1 = as expected for the need)",
                 group_title=capitalise(noun),
             ),
-            id=f"access-{a.slug}",
-            title=f"{title} by {noun}",
+            id=f"access-{a.slug}-need",
+            title=title,
             description=(
-                f"Bar chart with 95% confidence intervals of {what}, by {noun}. " + self.access_text(a)
+                f"Dot chart with 95% confidence intervals of {a.name} among people with a recorded condition, "
+                f"observed over expected, by {noun}. " + self.need_sentences(a, dim)
             ),
-            data=table.where(pl.col("dimension") == dim.name).select(*data),
-            columns=columns,
+            data=table.where(pl.col("dimension") == dim.name).select(*NEED_DATA),
+            columns=ci_columns(
+                "Observed / expected",
+                label=capitalise(noun),
+                observed=a.measure.label,
+                population="People with a recorded condition",
+                expected="Expected",
+            ),
+            formats={"expected": ("number", 1), **VALUE_RATIO_FORMATS},
         )
-        return figure, caption
 
-    def _access_lead(self, a: AccessMeasure, label: str) -> str:
-        """The sentence introducing one measure's figure."""
-        if a.measure.type == "flag":
-            return f"@{label} shows the share of people with {a.name} in each group."
-        if a.measure.type == "days":
-            return (
-                f"Among the people with a value of {a.name}, @{label} shows the share for whom it exceeded "
-                f"18 weeks ({EIGHTEEN_WEEKS} days)."
-            )
-        context = ""
-        if a.measure.name == "missed_appointments":
-            deprived = self.compared is not None and self.compared.name == "imd_quintile"
-            context = MISSED_CONTEXT + (
-                ", and these weigh more heavily in deprived areas. " if deprived else ". "
-            )
-        return f"{context}@{label} shows {a.name} {self._per(a)}."
+    def need_table(self, a: AccessMeasure) -> Any:
+        """An access flag against need by every dimension present (the table's markup), or None."""
+        table = self.need_tables.get(a.measure.name)
+        if table is None:
+            return None
+        return self.book.table(
+            self._sorted(table).select("dimension_label", *NEED_DATA),
+            id=f"access-{a.slug}-need-groups",
+            title=f"{a.measure.label} against need by {join([noun_of(d) for d in self.dimensions])}",
+            columns=ci_columns(
+                "Observed / expected",
+                dimension_label="Compared by",
+                label="Group",
+                observed=a.measure.label,
+                population="People with a recorded condition",
+                expected="Expected",
+            ),
+            formats={"expected": ("number", 1), **VALUE_RATIO_FORMATS},
+        )
+
+    def need_blocks(self, a: AccessMeasure) -> list[Any]:
+        """The 'against need' subsection of an access flag (nothing when it cannot be computed)."""
+        table, dim = self.need_tables.get(a.measure.name), self.compared
+        if table is None or dim is None:
+            return []
+        head = heading(f"{a.measure.label} against need", id=f"sec-access-{a.slug}-need", level=3)
+        if self._all_suppressed(table, dim):
+            return [
+                head,
+                ALL_SUPPRESSED.format(subject=f"{capitalise(a.name)} against need", noun=noun_of(dim)),
+            ]
+        conditions = join(
+            [lower_first(_label_of(self.config, c)) for c in self.need_conditions], conjunction="or"
+        )
+        lead = (
+            f"A group with more illness needs more {a.name}. Among the people with a recorded {conditions}, "
+            f"each group's observed number is compared with the number expected if its people had the "
+            "chances of people of the same age band, sex and combination of recorded conditions (the "
+            "severity proxy) across the whole population (indirect standardisation): below 1, less than "
+            f"their need predicts. @fig-access-{a.slug}-need shows it by {noun_of(dim)}; "
+            f"@tbl-access-{a.slug}-need-groups by every group."
+        )
+        return [
+            head,
+            f"{lead} {self.need_text(a)}",
+            numbered(
+                self.need_figure(a),
+                label=f"fig-access-{a.slug}-need",
+                caption=f"{a.measure.label} among people with a recorded condition, observed / expected, by {noun_of(dim)}",
+            ),
+            numbered(
+                self.need_table(a),
+                label=f"tbl-access-{a.slug}-need-groups",
+                caption=f"{a.measure.label} against need, by every group compared",
+            ),
+        ]
 
     @property
     def experience_text(self) -> str:
@@ -958,8 +1075,8 @@ class AccessTreatmentPage(Page):
         return EXPERIENCE_POINTER.format(listed=join(measures)) if measures else ""
 
     def access_sections(self) -> Any:
-        """One section per access measure (heading, sentences, figure), or why none; then where the
-        experience measures are."""
+        """One section per access measure (heading, sentences, figure, table, and a flag against
+        need), or why none; then where the experience measures are."""
         dim = self.compared
         pointer = self.experience_text or None
         if not self.access_measures:
@@ -969,19 +1086,10 @@ class AccessTreatmentPage(Page):
         parts: list[Any] = []
         for a in self.access_measures:
             parts.append(heading(a.measure.label, id=f"sec-access-{a.slug}"))
-            table = self.access_tables.get(a.measure.name)
-            if table is None or dim is None:
+            if self.tables.get(a.measure.name) is None or dim is None:
                 parts.append(self.skip(NO_DIMENSION.format(what="age")))
                 continue
-            if self._all_suppressed(table, dim):
-                subject = (
-                    capitalise(a.name) if a.measure.type != "flag" else f"The share of people with {a.name}"
-                )
-                parts.append(ALL_SUPPRESSED.format(subject=subject, noun=noun_of(dim)))
-                continue
-            label = f"fig-access-{a.slug}"
-            figure, caption = self._access_figure(a, table, dim)
-            parts.append(f"{self._access_lead(a, label)} {self.access_text(a)}")
-            parts.append(numbered(figure, label=label, caption=caption))
+            parts.extend(self.measure_blocks(a))
+            parts.extend(self.need_blocks(a))
         parts.append(pointer)
         return blocks(*parts)

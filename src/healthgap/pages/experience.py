@@ -3,13 +3,19 @@
 Everything ``chapters/experience.qmd`` computes, words and shows, for any dataset:
 
 - every measure of kind ``experience`` of the config
-  (:meth:`healthgap.config.Config.measures_of`: on the synthetic population the appointments
-  cancelled by the hospital and the GP-survey answer), by every dimension present: a flag as
-  the share of people with a value for whom it is true, a count as events per 100 people
-  (per 100 of the flag's people when every event happens to them, e.g. the referred);
-- every indicator of section ``experience`` (the survey indicator), by every dimension, with
-  how many people it applies to answered and how many did not, by group (survey answers are
-  not missing at random);
+  (:meth:`healthgap.config.Config.measures_of`: on the synthetic population the waits from
+  referral to a first appointment and to treatment, missed and hospital-cancelled
+  appointments, and the GP-survey answer), by every dimension present, with 95% intervals
+  (:class:`healthgap.pages._blocks.MeasureSections`): a flag as the share of people with a
+  value for whom it is true, a count as events per 1,000 people (per 1,000 of a flag's people
+  when every event happens to them, e.g. the referred), days as the median wait with its
+  interval and, only for a measure with a waiting standard (``standard_days``: the 18-week
+  referral-to-treatment standard), the share waiting longer;
+- every indicator of section ``experience`` not already shown as a measure (the survey
+  indicator), by every dimension, with how many people it applies to answered and how many
+  did not, by group (survey answers are not missing at random);
+- when a sentence names the highest or lowest of several groups it says whether that could
+  be chance, allowing for the number of groups (simultaneous intervals);
 - one plain note when the data has no experience measure, and a scope note on what the book
   does not cover.
 
@@ -20,30 +26,32 @@ tables and sentences from that :class:`~healthgap.disclosure.Published` frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
 
 import polars as pl
 
-from healthgap import charts
-from healthgap.config import Dimension, Indicator, Measure
+from healthgap.config import Dimension, Indicator, sql_columns
 from healthgap.descriptive.access import (
-    count_rates,
-    flag_shares,
     indicator_status,
     indicator_totals,
     indicators,
-    only_among,
     recompute_indicators,
-    recompute_ratios,
-    recompute_shares,
 )
 from healthgap.disclosure import Published
-from healthgap.pages._blocks import blocks, heading, note, numbered
-from healthgap.pages._groups import compared_dimension, gap, group_name, in_group, noun_of
+from healthgap.pages._blocks import (
+    UNIT_TEXT,
+    MeasureSections,
+    ShownMeasure,
+    blocks,
+    heading,
+    note,
+    numbered,
+    shown_measures,
+)
+from healthgap.pages._groups import compare, compared_dimension, group_name, in_group, noun_of
 from healthgap.pages.base import Page, ci_columns
-from healthgap.text import capitalise, count, format_number, join, lower_first
+from healthgap.text import count, format_number, join, lower_first
 
 __all__ = [
     "ExperiencePage",
@@ -51,6 +59,8 @@ __all__ = [
     "NO_EXPERIENCE",
     "SCOPE",
     "INDICATOR_DERIVED",
+    "MISSED_CONTEXT",
+    "WITHHELD",
     "response_sentence",
 ]
 
@@ -61,18 +71,20 @@ SCOPE = (
     "This chapter shows only the experience measures recorded for each person in the dataset; it does "
     "not cover free-text comments, complaints or other survey questions."
 )
+#: What the missed appointments measure of the cardiovascular profile adds.
+MISSED_CONTEXT = (
+    "Missed appointments are often read as patients' choices, but travel costs, shift work, caring "
+    "duties and letters that do not reach people all play a part."
+)
+#: A suppressed count in a sentence: the same words whether it is small or protects a small one
+#: (disclosure rule 7: never the range of a suppressed count).
+WITHHELD = "a number withheld to protect confidentiality"
 #: An indicator's value derives from its numerator and denominator only.
 INDICATOR_DERIVED = {
     "numerator": ["value", "lower_ci", "upper_ci"],
     "denominator": ["value", "lower_ci", "upper_ci"],
     "excluded": [],
 }
-#: Events of a count measure are per this many people.
-PER = 100
-FLAG_DATA = ("dimension", "level", "label", "numerator", "denominator", "value", "lower_ci", "upper_ci")
-COUNT_DATA = ("dimension", "level", "label", "events", "population", "value", "lower_ci", "upper_ci")
-#: The tables by every dimension name each dimension by its label.
-GROUPS_DATA = ("dimension_label",)
 INDICATOR_DATA = (
     "dimension_label",
     "measure",
@@ -87,41 +99,8 @@ INDICATOR_DATA = (
     "upper_ci",
 )
 
-
-@dataclass(frozen=True)
-class ExperienceMeasure:
-    """One experience measure the page shows.
-
-    Attributes
-    ----------
-    measure : the declared measure (a flag or a count).
-    among : for a count, the flag measure whose people every event happens to, or None.
-    """
-
-    measure: Measure
-    among: Measure | None = None
-
-    @property
-    def slug(self) -> str:
-        """The measure's name as an id ("provider-cancellations")."""
-        return self.measure.name.replace("_", "-").lower()
-
-    @property
-    def name(self) -> str:
-        """The label mid-sentence ("good experience of the GP practice")."""
-        return lower_first(self.measure.label)
-
-    @property
-    def who(self) -> str:
-        """Whom a count's events are counted among: "people with cardiology referral"."""
-        return f"people with {lower_first(self.among.label)}" if self.among is not None else "people"
-
-    @property
-    def subject(self) -> str:
-        """What the sentences compare."""
-        if self.measure.type == "flag":
-            return f"the share of people with {self.name}"
-        return f"the number of {self.name} per {PER} {self.who}"
+#: The measure class the access and experience pages share (kept under its old name).
+ExperienceMeasure = ShownMeasure
 
 
 def _pct(x: float) -> str:
@@ -129,7 +108,7 @@ def _pct(x: float) -> str:
 
 
 def response_sentence(
-    totals: dict[str, Any] | None, rows: pl.DataFrame, dim: Dimension, *, label: str, most: int
+    totals: dict[str, Any] | None, rows: pl.DataFrame, dim: Dimension, *, label: str, most: int | None = None
 ) -> str:
     """How many of the people an indicator applies to have a value (answered), overall and by group.
 
@@ -140,16 +119,13 @@ def response_sentence(
     rows : the indicator's published rows for ``dim`` (``level``, ``denominator``, ``excluded``).
     dim : the dimension the response is compared across.
     label : the indicator's label.
-    most : the largest suppressed count.
+    most : unused (a suppressed count is never given a range: disclosure rule 7).
     """
     if totals is None:
         return ""
     answered, left = totals["denominator"], totals["excluded"]
     if answered is None or left is None:
-        return (
-            f"For {lower_first(label)}, how many people have a value is not published: a count is too "
-            f"small (between 1 and {most})."
-        )
+        return f"For {lower_first(label)}, how many people have a value is not published ({WITHHELD})."
     if left == 0:
         return f"For {lower_first(label)}, all {count(answered)} people it applies to have a value."
     applies = answered + left
@@ -175,10 +151,11 @@ def response_sentence(
     )
 
 
-class ExperiencePage(Page):
+class ExperiencePage(MeasureSections, Page):
     """The experience chapter."""
 
     slug = "experience"
+    prefix = "experience"
 
     # -- what the dataset has -----------------------------------------------------
     @cached_property
@@ -197,41 +174,38 @@ class ExperiencePage(Page):
         return self.config.disclosure.suppress_below - 1
 
     @cached_property
-    def measures(self) -> list[ExperienceMeasure]:
-        """The experience measures (flags and counts) the dataset has, in the config's order.
+    def measures(self) -> list[ShownMeasure]:
+        """The experience measures (flags, counts, days) the dataset has, in the config's order.
 
         A flag that is exactly the numerator of an experience indicator is shown once, as the
         indicator (which also counts the people it applies to who have no value).
         """
-        covered = {i.numerator.strip() for i in self.shown_indicators}
-        present = [
-            m
-            for m in self.config.measures_of("experience")
-            if m.name in self.caps.columns
-            and m.type in ("flag", "count")
-            and not (m.type == "flag" and m.name in covered)
+        covered = {i.numerator.strip() for i in self._indicators}
+        return [
+            e
+            for e in shown_measures(self.people, self.config, self.caps, kinds=["experience"])
+            if not (e.measure.type == "flag" and e.measure.name in covered)
         ]
-        flags = [
-            m
-            for m in (*self.config.measures_of("access"), *self.config.measures_of("experience"))
-            if m.type == "flag" and m.name in self.caps.columns
-        ]
-        out = []
-        for m in present:
-            among = None
-            if m.type == "count":
-                among = next((f for f in flags if only_among(self.people, measure=m.name, flag=f.name)), None)
-            out.append(ExperienceMeasure(m, among))
-        return out
 
     @cached_property
-    def shown_indicators(self) -> list[Indicator]:
-        """The indicators of section ``experience`` the dataset supports."""
+    def _indicators(self) -> list[Indicator]:
         return [
             s.indicator
             for s in indicator_status(self.people, self.config)
             if s.shown and s.indicator.section == "experience"
         ]
+
+    @cached_property
+    def shown_indicators(self) -> list[Indicator]:
+        """The indicators of section ``experience`` the dataset supports, except those a days
+        measure with a waiting standard already shows (treated within 18 weeks is the share of
+        the referral-to-treatment wait within its standard)."""
+        waits = {
+            m.name
+            for m in self.config.measures_of("experience")
+            if m.type == "days" and m.standard_days is not None and m.name in self.caps.columns
+        }
+        return [i for i in self._indicators if not set(sql_columns(i.numerator)) & waits]
 
     @property
     def empty(self) -> bool:
@@ -239,30 +213,6 @@ class ExperiencePage(Page):
         return not self.measures and not self.shown_indicators
 
     # -- published tables ------------------------------------------------------------
-    @cached_property
-    def tables(self) -> dict[str, Published]:
-        """Each experience measure by every dimension present, published (by measure name)."""
-        names = [d.name for d in self.dimensions]
-        out: dict[str, Published] = {}
-        if not names:
-            return out
-        for e in self.measures:
-            m = e.measure
-            if m.type == "flag":
-                table = flag_shares(self.people, self.config, measure=m.name, dimensions=names)
-                counts = ["numerator", "denominator"]
-                recompute = partial(recompute_shares, numerator="numerator", denominator="denominator")
-            else:
-                among = e.among.name if e.among is not None else None
-                table = count_rates(self.people, self.config, measure=m.name, among=among, dimensions=names)
-                counts = ["events", "population"]
-                recompute = partial(
-                    recompute_ratios, events="events", population="population", multiplier=PER
-                )
-            if not table.is_empty():
-                out[m.name] = self.book.publish(table, counts=counts, recompute=recompute)
-        return out
-
     @cached_property
     def indicators(self) -> Published | None:
         """The experience indicators by every dimension present, published."""
@@ -297,16 +247,6 @@ class ExperiencePage(Page):
         )
 
     # -- sentences ---------------------------------------------------------------------
-    def measure_text(self, e: ExperienceMeasure) -> str:
-        """One sentence per dimension comparing one measure across its groups."""
-        table = self.tables.get(e.measure.name)
-        if table is None:
-            return ""
-        if e.measure.type == "flag":
-            return " ".join(gap(table, d, subject=e.subject, dp=1) for d in self.dimensions)
-        unit = f" per {PER} {e.who}"
-        return " ".join(gap(table, d, subject=e.subject, dp=1, suffix="", unit=unit) for d in self.dimensions)
-
     def indicator_text(self, ind: Indicator) -> str:
         """One sentence per dimension comparing one indicator, then how many have a value."""
         table = self.indicators
@@ -315,8 +255,18 @@ class ExperiencePage(Page):
         rows = table.where(pl.col("measure") == ind.name)
         suffix = "%" if ind.kind == "proportion" and ind.multiplier == 100 else ""
         unit = None if suffix else f" per {format_number(ind.multiplier, style='integer')}"
-        sentences = [gap(rows, d, subject=ind.label, dp=1, suffix=suffix, unit=unit) for d in self.dimensions]
-        return " ".join(sentences) + " " + self.response_text(ind)
+        sentences = [
+            compare(
+                rows,
+                d,
+                subject=ind.label,
+                suffix=suffix,
+                unit=unit,
+                scale="difference" if suffix else "ratio",
+            )
+            for d in self.dimensions
+        ]
+        return " ".join([*sentences, self.response_text(ind)]).strip()
 
     def response_text(self, ind: Indicator) -> str:
         """How many of the people the indicator applies to have a value, by the groups compared."""
@@ -324,101 +274,29 @@ class ExperiencePage(Page):
             return ""
         dim = self.compared
         rows = self.indicators.where((pl.col("measure") == ind.name) & (pl.col("dimension") == dim.name))
-        return response_sentence(
-            self.totals.row(measure=ind.name), rows.frame, dim, label=ind.label, most=self.most
-        )
+        return response_sentence(self.totals.row(measure=ind.name), rows.frame, dim, label=ind.label)
 
     @property
     def intro_text(self) -> str:
-        """What the chapter shows, from the config's labels."""
+        """What the chapter shows, from the config's labels, and the unit, once."""
         listed = [e.name for e in self.measures] + [lower_first(i.label) for i in self.shown_indicators]
         nouns = join([noun_of(d) for d in self.dimensions])
         return (
             f"This chapter shows how people experience their care: {join(listed)}, by {nouns}. "
-            "Each share and rate is of the people with a value; where two groups' 95% confidence intervals "
-            "(in the tables) overlap, the difference between them may be chance."
+            f"{UNIT_TEXT} Each value comes with its 95% confidence interval; a sentence that names the "
+            "highest or lowest of several groups says whether that could be chance once the number of "
+            "groups compared is allowed for (simultaneous 95% intervals)."
         )
 
     # -- figures and tables --------------------------------------------------------------
-    def _order(self, dim: Dimension) -> list[str]:
-        return [dim.label_of(x) for x in dim.order]
-
-    def measure_figure(self, e: ExperienceMeasure) -> Any:
-        """One measure by the groups compared (the figure's markup), or None."""
-        table, dim = self.tables.get(e.measure.name), self.compared
-        if table is None or dim is None:
-            return None
-        noun, label = noun_of(dim), e.measure.label
-        if e.measure.type == "flag":
-            title, value_title = f"People with {e.name} (%)", "People (%)"
-            data, what = FLAG_DATA, f"the percentage of people with {e.name}"
-            columns = ci_columns(
-                f"{label} (%)", label=capitalise(noun), numerator=label, denominator="People with a value"
-            )
-        else:
-            title = value_title = f"{label} per {PER} {e.who}"
-            data, what = COUNT_DATA, f"{e.name} per {PER} {e.who}"
-            columns = ci_columns(
-                f"Per {PER} {e.who}", label=capitalise(noun), events=label, population=capitalise(e.who)
-            )
-        order = self._order(dim)
-        return self.book.figure(
-            lambda d: charts.ci_chart(
-                d,
-                group="label",
-                title=title,
-                mark="bar",
-                order=order,
-                value_title=value_title,
-                group_title=capitalise(noun),
-            ),
-            id=f"experience-{e.slug}",
-            title=f"{title} by {noun}",
-            description=f"Bar chart with 95% confidence intervals of {what}, by {noun}. {self.measure_text(e)}",
-            data=table.where(pl.col("dimension") == dim.name).select(*data),
-            columns=columns,
-        )
-
-    def _sorted(self, table: Published) -> Published:
-        """``table`` in the config's order of dimensions, then of measures, then of levels."""
+    def _sorted_indicators(self, table: Published) -> Published:
         names = {d.name: k for k, d in enumerate(self.dimensions)}
-        keys = [pl.col("dimension").replace_strict(names, default=len(names), return_dtype=pl.Int64)]
-        if "measure" in table.frame.columns:
-            measures = {i.name: k for k, i in enumerate(self.shown_indicators)}
-            keys.append(
-                pl.col("measure").replace_strict(measures, default=len(measures), return_dtype=pl.Int64)
-            )
-        return table.sort(*keys, "order", maintain_order=True)
-
-    def measure_table(self, e: ExperienceMeasure) -> Any:
-        """One measure by every dimension present (the table's markup), or None."""
-        table = self.tables.get(e.measure.name)
-        if table is None:
-            return None
-        label = e.measure.label
-        if e.measure.type == "flag":
-            data = FLAG_DATA
-            columns = ci_columns(
-                "Value (%)",
-                dimension_label="Compared by",
-                label="Group",
-                numerator=label,
-                denominator="People with a value",
-            )
-        else:
-            data = COUNT_DATA
-            columns = ci_columns(
-                f"Per {PER} {e.who}",
-                dimension_label="Compared by",
-                label="Group",
-                events=label,
-                population=capitalise(e.who),
-            )
-        return self.book.table(
-            self._sorted(table).select(*GROUPS_DATA, *data[1:]),
-            id=f"experience-{e.slug}-groups",
-            title=f"{label} by {join([noun_of(d) for d in self.dimensions])}",
-            columns=columns,
+        measures = {i.name: k for k, i in enumerate(self.shown_indicators)}
+        return table.sort(
+            pl.col("dimension").replace_strict(names, default=len(names), return_dtype=pl.Int64),
+            pl.col("measure").replace_strict(measures, default=len(measures), return_dtype=pl.Int64),
+            "order",
+            maintain_order=True,
         )
 
     def indicator_table(self) -> Any:
@@ -427,7 +305,7 @@ class ExperiencePage(Page):
         if table is None:
             return None
         return self.book.table(
-            self._sorted(table).select(*INDICATOR_DATA),
+            self._sorted_indicators(table).select(*INDICATOR_DATA),
             id="experience-indicators",
             title=f"Experience indicators by {join([noun_of(d) for d in self.dimensions])}",
             columns=ci_columns(
@@ -451,25 +329,8 @@ class ExperiencePage(Page):
         parts: list[Any] = [self.intro_text]
         for e in self.measures:
             parts.append(heading(e.measure.label, id=f"sec-experience-{e.slug}"))
-            parts.append(self.measure_text(e))
-            figure = self.measure_figure(e)
-            if figure is not None and self.compared is not None:
-                parts.append(
-                    numbered(
-                        figure,
-                        label=f"fig-experience-{e.slug}",
-                        caption=f"{e.measure.label}, by {noun_of(self.compared)}",
-                    )
-                )
-            shown = self.measure_table(e)
-            if shown is not None:
-                parts.append(
-                    numbered(
-                        shown,
-                        label=f"tbl-experience-{e.slug}",
-                        caption=f"{e.measure.label}, by every group compared",
-                    )
-                )
+            context = MISSED_CONTEXT if e.measure.name == "missed_appointments" else ""
+            parts.extend(self.measure_blocks(e, context=context))
         if self.indicators is not None:
             parts.append(heading("Experience indicators", id="sec-experience-indicators"))
             parts.extend(self.indicator_text(i) for i in self.shown_indicators)
