@@ -21,15 +21,18 @@ from healthgap import charts
 from healthgap.descriptive import measure_label
 from healthgap.descriptive.geography import (
     LOCALITY_PER,
+    area_isr,
     area_rates,
     area_statistics,
+    isr_lines,
+    isr_statistics,
     locality_rates,
 )
 from healthgap.descriptive.prevalence import dsr_ratio_rows, dsr_ratio_statistics, recompute_rates
 from healthgap.disclosure import Published
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
 from healthgap.pages.sentences import extremes, fmt, group_name
-from healthgap.text import lower_first
+from healthgap.text import capitalise, lower_first
 
 __all__ = [
     "GeographyPage",
@@ -43,7 +46,12 @@ __all__ = [
     "LOCALITY_LEAD",
     "LOCALITY_TAIL",
     "NO_AREAS",
+    "ISR_LEAD",
+    "ISR_DERIVED",
+    "IsrFunnel",
     "contrast_sentence",
+    "isr_sentence",
+    "dispersion_sentence",
 ]
 
 #: The condition the map shows: the first of these the dataset has, else its first condition.
@@ -98,6 +106,22 @@ LOCALITY_TAIL_NONE = (
 #: The skip note's reason when the dataset has no geography at all.
 NO_AREAS = "locality, small-area or GP practice column"
 _COUNTS = ["events", "population"]
+#: What the funnel plots of ratios show and why (the lead of the section).
+ISR_LEAD = (
+    "Crude rates compare {plural} with different age and sex mixes: a {singular} with older people "
+    "has more disease without doing anything differently. Each {singular} below is compared with what the "
+    "rates of the whole population, age band by age band and for women and men separately, would give its "
+    "own people: the ratio of observed to expected (an indirectly standardised ratio, 1 = as expected). The "
+    "funnel plots draw 95% and 99.8% control limits around 1, which narrow as the expected number grows; a "
+    "{singular} outside the 99.8% limits is unlikely to differ by chance alone."
+)
+#: Values withheld with each count (rule 3 of the disclosure rules).
+ISR_DERIVED = {
+    "events": ["value", "lower_ci", "upper_ci", "flag_95", "flag_99_8"],
+    "population": ["expected", "value", "lower_ci", "upper_ci", "flag_95", "flag_99_8"],
+}
+#: The share of units expected outside the 99.8% limits by chance alone.
+OUTSIDE_998 = 0.002
 
 
 class UnitWords(NamedTuple):
@@ -120,6 +144,71 @@ UNIT_WORDS = {
     "locality": UnitWords("localities", "locality", "Locality", "residents"),
 }
 _OTHER_UNITS = UnitWords("areas", "area", "Area", "people")
+
+
+class IsrFunnel(NamedTuple):
+    """Areas (GP practices) on a funnel plot of observed / expected events of one measure."""
+
+    #: the measure
+    measure: str
+    #: its label in a sentence ("hypertension", "CVD emergency admissions")
+    name: str
+    #: the area column ("gp_practice")
+    unit: str
+    #: each area's counts, expected events, ratio, interval and flags, published
+    points: Published
+    #: the control limits (chart data, no counts)
+    limits: pl.DataFrame
+    #: D = Σ k² / Σ k of the events per person (1: no one has more than one)
+    dispersion: float
+    #: whether the measure counts events (they can repeat for one person), not people
+    is_count: bool
+
+
+def isr_sentence(frame: pl.DataFrame, *, name: str, plural: str) -> str:
+    """How many areas lie above and below the 99.8% limits, against what chance alone would give.
+
+    Parameters
+    ----------
+    frame : the published points (``value``, ``flag_99_8``).
+    name : the measure in a sentence ("recorded hypertension").
+    plural : the units ("GP practices").
+    """
+    shown = frame.filter(pl.col("value").is_not_null())
+    n = shown.height
+    if not n:
+        return f"None of the {plural} has enough people and events to publish a ratio of {name}."
+    above = shown.filter(pl.col("flag_99_8") == "above").height
+    below = shown.filter(pl.col("flag_99_8") == "below").height
+    hidden = frame.height - n
+    withheld = f" (for {hidden} more the counts are too small to publish)" if hidden else ""
+    chance = f"chance alone would put about {fmt(n * OUTSIDE_998, 1)} of {n} outside them"
+    if not above and not below:
+        return (
+            f"All {n} {plural} shown{withheld} are within the 99.8% limits for {name}: none has more or less than "
+            f"its age and sex mix would give beyond what chance explains ({chance})."
+        )
+    verdict = (
+        "so these differ by more than chance."
+        if above + below >= 2
+        else "so this one could differ by chance."
+    )
+    return (
+        f"Of the {n} {plural} shown{withheld}, {above} {'is' if above == 1 else 'are'} above the 99.8% limits for "
+        f"{name} (more than their age and sex mix would give) and {below} below; {chance}, {verdict}"
+    )
+
+
+def dispersion_sentence(dispersion: float, *, noun: str) -> str:
+    """Why the limits of a count of events are wider than Poisson's (or not), with D."""
+    if dispersion <= 1:
+        return f"No one has more than one of the {noun}, so they are independent events."
+    return (
+        f"{capitalise(noun)} can repeat for one person, so they are not independent events: their variance is the "
+        f"sum of each person's squared count, {fmt(dispersion, 2)} times the number of events (Σk²/Σk over "
+        "people with k events). The limits and intervals are those of the number of events divided by "
+        f"{fmt(dispersion, 2)}, which widens them about {fmt(dispersion**0.5, 2)}-fold."
+    )
 
 
 def contrast_sentence(table: pl.DataFrame, ratio: dict[str, Any] | None, *, name: str) -> str:
@@ -305,6 +394,131 @@ class GeographyPage(Page):
             columns=TABLE_COLUMNS,
             formats=LOCALITY_FORMATS,
         )
+
+    # -- areas after their age and sex mix ------------------------------------------
+    @property
+    def isr_unit(self) -> str | None:
+        """The unit of the funnel plots of ratios: GP practice when present, else the drawn area."""
+        return "gp_practice" if self.caps.has("gp_practice") else self.area
+
+    @property
+    def isr_units(self) -> UnitWords:
+        return UNIT_WORDS.get(self.isr_unit or "", _OTHER_UNITS)
+
+    @property
+    def isr_outcome(self) -> str | None:
+        """The outcome of the second funnel: the first counting events (admissions), else the first."""
+        outcomes = self.caps.outcomes
+        counted = [o for o in outcomes if (m := self.caps.measures.get(o)) is not None and m.type == "count"]
+        return next(iter(counted or outcomes), None)
+
+    def isr_funnel(self, which: str) -> IsrFunnel | None:
+        """The funnel of ``which`` ("condition": the focus condition; "outcome": :attr:`isr_outcome`)."""
+        return self._isr_funnels.get(which)
+
+    @cached_property
+    def _isr_funnels(self) -> dict[str, IsrFunnel]:
+        unit = self.isr_unit
+        if unit is None or not self.caps.has("age"):
+            return {}
+        out = {}
+        for which, measure in (("condition", self.focus), ("outcome", self.isr_outcome)):
+            if measure is None:
+                continue
+            exact, dispersion = area_isr(self.people, measure=measure, area=unit)
+            if exact.is_empty() or not exact["events"].sum():
+                continue
+            points = self.book.publish(
+                exact,
+                counts=_COUNTS,
+                by=[],
+                derived=ISR_DERIVED,
+                recompute=partial(isr_statistics, area=unit, dispersion=dispersion),
+            )
+            m = self.caps.measures.get(measure)
+            is_count = m is not None and m.type == "count"
+            label = lower_first(measure_label(self.config, measure))
+            name = f"recorded {label}" if which == "condition" else label
+            out[which] = IsrFunnel(
+                measure,
+                name,
+                unit,
+                points,
+                isr_lines(exact, area=unit, dispersion=dispersion),
+                dispersion,
+                is_count,
+            )
+        return out
+
+    def isr_intro(self) -> Any:
+        """The lead of the funnel plots (Markdown), or one skip note without areas or measures."""
+        from IPython.display import Markdown
+
+        if not self._isr_funnels:
+            if self.isr_unit is None:
+                return self.skip("GP practice or small-area column")
+            return self.skip("age column, or recorded conditions or outcomes with events in the areas")
+        u = self.isr_units
+        return Markdown(ISR_LEAD.format(plural=u.plural, singular=u.singular))
+
+    def isr_text(self, which: str) -> str:
+        """The sentences under one funnel plot, or ""."""
+        f = self.isr_funnel(which)
+        if f is None:
+            return ""
+        text = isr_sentence(f.points.frame, name=f.name, plural=self.isr_units.plural)
+        if f.is_count:
+            text += " " + dispersion_sentence(f.dispersion, noun=f.name)
+        return text
+
+    def isr_figure(self, which: str) -> Any:
+        """The funnel plot of observed / expected of ``which`` (markup), or None."""
+        f = self.isr_funnel(which)
+        if f is None:
+            return None
+        u = self.isr_units
+        label = measure_label(self.config, f.measure)
+        title = f"{('Recorded ' + lower_first(label)) if which == 'condition' else label} by {u.singular}: observed / expected"
+        return self.book.figure(
+            lambda d: charts.funnel(
+                d,
+                limits=f.limits,
+                target=1.0,
+                title=title,
+                unit=f.unit,
+                denominator="expected",
+                flag="flag_99_8",
+                value_title="Observed / expected (age and sex)",
+                denominator_title="Expected events",
+            ),
+            id=f"isr-{which}",
+            title=title,
+            description=(
+                f"Funnel plot: each dot is a {u.singular}, with the number of {f.name} its age and sex mix would "
+                "give along the bottom and the ratio of observed to expected up the side; curved lines show 95% and "
+                "99.8% control limits around 1. " + self.isr_text(which)
+            ),
+            data=f.points,
+            columns={
+                f.unit: u.heading,
+                "population": "People",
+                "events": "Observed",
+                "expected": "Expected",
+                **ci_columns("Observed / expected"),
+                "flag_99_8": "Position against the 99.8% limits",
+            },
+            formats={
+                "expected": ("number", 1),
+                **{c: ("ratio", 2) for c in ("value", "lower_ci", "upper_ci")},
+            },
+        )
+
+    def isr_paragraph(self, which: str) -> Any:
+        """:meth:`isr_text` as a paragraph (Markdown), or None."""
+        from IPython.display import Markdown
+
+        text = self.isr_text(which)
+        return Markdown(text) if text else None
 
     # -- small areas ---------------------------------------------------------------
     @property
