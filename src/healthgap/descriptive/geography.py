@@ -160,20 +160,24 @@ def locality_rates(
     *,
     measures: Sequence[str],
     confidence: float = 0.95,
+    multiplier: float = LOCALITY_PER,
 ) -> pl.DataFrame:
-    """Age-standardised rates per 100 people of each measure by locality, from exact counts.
+    """Age-standardised rates of each measure by locality, from exact counts.
+
+    Per ``multiplier`` people: :data:`LOCALITY_PER` (percentages) for shares of people
+    (recorded conditions), :data:`EVENT_PER` for event rates (admissions, deaths).
 
     :func:`~healthgap.descriptive.prevalence.rates` with ``dimensions=["locality"]``
     (exact aggregates, with each DSR's ``variance`` and ``design_effect``) plus
     ``measure_label`` (each measure's label in the config); publish it with ``recompute=partial(recompute_rates,
-    multiplier=LOCALITY_PER)`` (:func:`healthgap.descriptive.prevalence.recompute_rates`).
+    multiplier=multiplier)`` (:func:`healthgap.descriptive.prevalence.recompute_rates`).
     """
     out = rates(
         people,
         config,
         measures=measures,
         dimensions=["locality"],
-        multiplier=LOCALITY_PER,
+        multiplier=multiplier,
         confidence=confidence,
     )
     if out.is_empty():

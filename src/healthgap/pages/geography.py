@@ -20,6 +20,7 @@ import polars as pl
 from healthgap import charts
 from healthgap.descriptive import measure_label
 from healthgap.descriptive.geography import (
+    EVENT_PER,
     LOCALITY_PER,
     area_isr,
     area_rates,
@@ -43,6 +44,8 @@ __all__ = [
     "LOCALITY_COLUMNS",
     "LOCALITY_FORMATS",
     "TABLE_COLUMNS",
+    "OUTCOME_TABLE_COLUMNS",
+    "OUTCOME_LEAD",
     "LOCALITY_LEAD",
     "LOCALITY_TAIL",
     "NO_AREAS",
@@ -76,9 +79,18 @@ LOCALITY_COLUMNS = (
 )
 #: Headings of the locality table.
 TABLE_COLUMNS = ci_columns(
-    f"Rate per {LOCALITY_PER}",
+    "Recorded (%)",
     ratio=True,
-    measure_label="Measure",
+    measure_label="Condition",
+    label="Locality",
+    events="People with it",
+    population="People",
+)
+#: Headings of the locality table of outcomes (event rates per 1,000 people).
+OUTCOME_TABLE_COLUMNS = ci_columns(
+    f"Rate per {EVENT_PER:,}",
+    ratio=True,
+    measure_label="Outcome",
     label="Locality",
     events="Events",
     population="People",
@@ -86,8 +98,13 @@ TABLE_COLUMNS = ci_columns(
 #: Rates to 2 decimal places, ratios as in the text.
 LOCALITY_FORMATS = {c: ("number", 2) for c in ("value", "lower_ci", "upper_ci")} | RATIO_FORMATS
 LOCALITY_LEAD = (
-    "@tbl-localities gives age-standardised rates (per 100 people) for every condition and outcome in "
-    "each locality, with rate ratios comparing each locality with the reference locality."
+    "@tbl-localities gives the age-standardised recorded prevalence (%) of every condition in each locality, "
+    "with rate ratios comparing each locality with the reference locality."
+)
+#: The sentence on the outcome table (event rates per 1,000 people: the book's unit for events).
+OUTCOME_LEAD = (
+    "@tbl-locality-outcomes gives the age-standardised rate of every outcome per {per} people in each "
+    "locality, with the same rate ratios."
 )
 LOCALITY_TAIL = (
     "Localities differ in deprivation as well as age, so part of these differences reflects the "
@@ -305,14 +322,17 @@ class GeographyPage(Page):
 
     @cached_property
     def locality_exact(self) -> pl.DataFrame | None:
-        """Age-standardised rates per 100 people by locality: exact aggregates (None without localities)."""
-        if not self.has_localities or not self.locality_measures:
+        """Age-standardised recorded prevalence (%) by locality: exact aggregates (None without localities
+        or conditions)."""
+        if not self.has_localities or not self.caps.conditions:
             return None
-        return locality_rates(self.people, self.config, measures=self.locality_measures)
+        return locality_rates(
+            self.people, self.config, measures=self.caps.conditions, multiplier=LOCALITY_PER
+        )
 
     @cached_property
     def localities(self) -> Published | None:
-        """Age-standardised rates per 100 people by locality, published; None without localities."""
+        """Age-standardised recorded prevalence (%) by locality, published; None without localities."""
         exact = self.locality_exact
         if exact is None:
             return None
@@ -320,6 +340,19 @@ class GeographyPage(Page):
             exact,
             counts=_COUNTS,
             recompute=lambda f: recompute_rates(f, multiplier=LOCALITY_PER).select(LOCALITY_COLUMNS),
+        )
+
+    @cached_property
+    def outcome_localities(self) -> Published | None:
+        """Age-standardised outcome rates per 1,000 people by locality, published; None without localities
+        or outcomes."""
+        if not self.has_localities or not self.caps.outcomes:
+            return None
+        exact = locality_rates(self.people, self.config, measures=self.caps.outcomes, multiplier=EVENT_PER)
+        return self.book.publish(
+            exact,
+            counts=_COUNTS,
+            recompute=lambda f: recompute_rates(f, multiplier=EVENT_PER).select(LOCALITY_COLUMNS),
         )
 
     @property
@@ -336,9 +369,17 @@ class GeographyPage(Page):
         """The paragraph on the locality table (Markdown: it cross-refers), or None without localities."""
         from IPython.display import Markdown
 
-        if self.localities is None:
+        if self.localities is None and self.outcome_localities is None:
             return None
-        return Markdown(" ".join(t for t in (LOCALITY_LEAD, self.locality_text(), self.locality_tail) if t))
+        lead = LOCALITY_LEAD if self.localities is not None else ""
+        outcomes = OUTCOME_LEAD.format(per=f"{EVENT_PER:,}") if self.outcome_localities is not None else ""
+        if not lead:
+            outcomes = outcomes.replace(
+                "with the same rate ratios",
+                "with rate ratios comparing each locality with the reference locality",
+            )
+        parts = (lead, self.locality_text(), outcomes, self.locality_tail)
+        return Markdown(" ".join(t for t in parts if t))
 
     def locality_ratio(self, measure: str, level: str, reference: str) -> dict[str, Any] | None:
         """The published age-standardised rate ratio of two localities, or None.
@@ -374,24 +415,37 @@ class GeographyPage(Page):
     def locality_text(self) -> str:
         """The reference locality and the focus condition's contrast, or ""."""
         dim = self.caps.dimension("locality")
-        if self.localities is None or dim is None:
+        if (self.localities is None and self.outcome_localities is None) or dim is None:
             return ""
         ref = group_name(
             {"dimension": "locality", "level": dim.reference, "label": dim.label_of(dim.reference)}
         )
-        return f"The reference locality is {ref}. " + (
-            self.locality_contrast(self.focus) if self.focus else ""
+        return f"The reference locality is {ref}." + (
+            f" {self.locality_contrast(self.focus)}" if self.focus and self.localities is not None else ""
         )
 
     def locality_table(self) -> Any:
         """The locality table with its download, or a skip note."""
         if self.localities is None:
-            return self.skip("locality column")
+            return self.skip("locality column" if not self.has_localities else "recorded conditions")
         return self.book.table(
             self.localities,
             id="localities",
-            title="Age-standardised rates per 100 people by locality",
+            title="Age-standardised recorded prevalence (%) by locality",
             columns=TABLE_COLUMNS,
+            formats=LOCALITY_FORMATS,
+        )
+
+    def outcome_locality_table(self) -> Any:
+        """The locality table of outcomes (per 1,000 people) with its download, or a skip note (None when the
+        dataset has no localities: the table of conditions says so once)."""
+        if self.outcome_localities is None:
+            return None if not self.has_localities else self.skip("outcome columns")
+        return self.book.table(
+            self.outcome_localities,
+            id="locality-outcomes",
+            title=f"Age-standardised outcome rates per {EVENT_PER:,} people by locality",
+            columns=OUTCOME_TABLE_COLUMNS,
             formats=LOCALITY_FORMATS,
         )
 
