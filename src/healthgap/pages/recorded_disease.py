@@ -26,9 +26,10 @@ from healthgap import charts
 from healthgap.config import Dimension
 from healthgap.descriptive import measure_label
 from healthgap.descriptive.prevalence import (
+    MIN_GRADIENT_LEVELS,
     concentration,
     covered_bands,
-    gradient,
+    gradient_rank,
     intersection,
     prevalence,
     recompute_dsr,
@@ -52,6 +53,8 @@ __all__ = [
     "NO_AREAS",
     "NO_ORDERED_TO_COMBINE",
     "BUILT_IN",
+    "log_gradient",
+    "rii_words",
 ]
 
 #: The count columns of the prevalence table (published: suppressed 1-7, rounded).
@@ -118,7 +121,7 @@ SII_COLUMNS = {
     "sii": "SII (percentage points)",
     "sii_lower": "SII lower",
     "sii_upper": "SII upper",
-    "rii": "RII",
+    "rii": "RII (least / most disadvantaged end)",
     "rii_lower": "RII lower",
     "rii_upper": "RII upper",
     "ci": "Concentration index",
@@ -140,10 +143,11 @@ NO_AREAS = "has no chart of areas for this dataset, because it has no small-area
 #: The explanation of the gradient table, for deprivation (the default book's words).
 GRADIENT_DEPRIVATION = (
     "Comparing only the two ends ignores the three fifths in between. The **slope index of inequality "
-    "(SII)** fits a line through all five fifths, weighted by their size, and gives the modelled gap "
-    "between the most and the least deprived ends; the **relative index of inequality (RII)** is the ratio "
-    "of the two ends. We use the Fingertips sign convention: a *negative* SII means the rate is higher in "
-    "more deprived areas. The **concentration index** in the same table asks a different question: how "
+    "(SII)** fits a line through the logarithm of the rates of all five fifths, weighted by their size (rates "
+    "vary in proportion, so the log scale fits them), and gives the modelled gap between the most and the "
+    "least deprived ends; the **relative index of inequality (RII)** is the modelled rate at the least "
+    "deprived end divided by that at the most deprived end. We use the Fingertips sign convention: a *negative* SII, and an RII below 1, mean "
+    "the rate is higher in more deprived areas. The **concentration index** in the same table asks a different question: how "
     "unequally the people with each condition are spread across the fifths (from -1 to 1; negative when "
     "they are concentrated among more deprived people). It uses crude counts, because it describes where "
     "the cases that services meet actually are."
@@ -151,15 +155,92 @@ GRADIENT_DEPRIVATION = (
 #: The same for any ordered dimension ("{levels}": "all four education levels").
 GRADIENT_ANY = (
     "Comparing only the two ends ignores the levels in between. The **slope index of inequality (SII)** "
-    "fits a line through {levels}, weighted by their size, and gives the modelled gap between the most and "
-    "the least disadvantaged ends; the **relative index of inequality (RII)** is the ratio of the two ends. "
-    "We use the Fingertips sign convention: a *negative* SII means the rate is higher towards the more "
-    "disadvantaged end. The **concentration index** in the same table asks a different question: how "
+    "fits a line through the logarithm of the rates of {levels}, weighted by their size, and gives the "
+    "modelled gap between the most and the least disadvantaged ends; the **relative index of inequality (RII)** "
+    "is the modelled rate at the least disadvantaged end divided by that at the most disadvantaged end. We use "
+    "the Fingertips sign convention: a *negative* SII, and an RII below 1, mean the rate is higher towards the "
+    "more disadvantaged end. The **concentration index** in the same table asks a different question: how "
     "unequally the people with each condition are spread across the levels (from -1 to 1; negative when "
     "they are concentrated among more disadvantaged people). It uses crude counts, because it describes "
     "where the cases that services meet actually are."
 )
 _WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def log_gradient(published: pl.DataFrame, *, dimension: Dimension, seed: int) -> pl.DataFrame:
+    """SII and RII of each condition's age-standardised rate across ``dimension``, fitted on the log scale.
+
+    :func:`healthgap.stats.sii` with ``transform=True`` (PHEindicatormethods ``phe_sii(transform =
+    TRUE)`` for rates): the line is fitted to the log DSRs, so the RII is exp(slope) and both
+    ends stay positive; the SII is the difference of the back-transformed ends. Conditions with a
+    level whose count or rate is withheld, or with fewer than :data:`MIN_GRADIENT_LEVELS` levels
+    with a rate, are left out (the index and the other levels would give a withheld one back).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``measure``, ``population``, ``sii``, ``sii_lower``, ``sii_upper``, ``rii``, ``rii_lower``,
+        ``rii_upper``, ``note``; one row per condition (empty when none qualifies).
+    """
+    from healthgap.stats import sii
+
+    cols = ["measure", "population", "sii", "sii_lower", "sii_upper", "rii", "rii_lower", "rii_upper", "note"]
+    rows = published.filter(pl.col("dimension") == dimension.name).with_columns(
+        gradient_rank(dimension).alias("quantile")
+    )
+    ok = rows.group_by("measure").agg(
+        (
+            pl.col("value").is_not_null()
+            & pl.col("lower_ci").is_not_null()
+            & pl.col("events").is_not_null()
+            & pl.col("population").is_not_null()
+        )
+        .all()
+        .alias("ok"),
+        pl.col("quantile").drop_nulls().n_unique().alias("k"),
+    )
+    good = ok.filter(pl.col("ok") & (pl.col("k") >= MIN_GRADIENT_LEVELS)).get_column("measure")
+    use = rows.filter(
+        pl.col("measure").is_in(good.implode())
+        & pl.col("quantile").is_not_null()
+        & (pl.col("population") > 0)
+    )
+    if use.is_empty():
+        return pl.DataFrame(schema={c: (pl.String if c in ("measure", "note") else pl.Float64) for c in cols})
+    out = sii(
+        use,
+        quantile="quantile",
+        population="population",
+        value="value",
+        lower_ci="lower_ci",
+        upper_ci="upper_ci",
+        value_type="rate",
+        by="measure",
+        seed=seed,
+        transform=True,
+    )
+    return out.select(cols)
+
+
+def rii_words(r: dict[str, Any], *, most: str, least: str) -> str:
+    """The RII as computed (least / most disadvantaged end) and, when below 1, its reciprocal in words.
+
+    ``r`` has ``rii``, ``rii_lower``, ``rii_upper``; ``most``/``least`` name the ends ("the most
+    deprived end"). An RII of 0.46 reads "an RII of 0.46 (95% CI 0.40 to 0.52): the modelled rate at
+    the least deprived end is 0.46 times that at the most deprived end, so the most deprived end has
+    2.2 times (95% CI 1.9 to 2.5) the rate of the least deprived end".
+    """
+    rii, lo, hi = r["rii"], r["rii_lower"], r["rii_upper"]
+    stated = (
+        f"an RII of {fmt(rii, 2)} (95% CI {fmt(lo, 2)} to {fmt(hi, 2)}): the modelled rate at {least} is "
+    )
+    stated += f"{fmt(rii, 2)} times that at {most}"
+    if not rii or rii >= 1 or not lo or not hi:
+        return stated
+    return (
+        stated + f", so {most} has {fmt(1 / rii, 1)} times (95% CI {fmt(1 / hi, 1)} to {fmt(1 / lo, 1)}) "
+        f"the rate of {least}"
+    )
 
 
 def _markdown(text: str | None) -> Any:
@@ -575,9 +656,7 @@ class RecordedDiseasePage(Page):
         labels = {c: self.label(c) for c in self.conditions}
         frames = []
         for dim in self.gradients:
-            sii = gradient(
-                shown.filter(pl.col("population") > 0), dimension=dim, seed=self.config.seed, published=shown
-            )
+            sii = log_gradient(shown, dimension=dim, seed=self.config.seed)
             if sii.is_empty():
                 continue
             notes = pl.concat_str(
@@ -655,17 +734,19 @@ class RecordedDiseasePage(Page):
         r = steepest.row(0, named=True)
         numbers = (
             f"an SII of {fmt(r['sii'], 2)} percentage points (95% CI {fmt(r['sii_lower'], 2)} to "
-            f"{fmt(r['sii_upper'], 2)})"
+            f"{fmt(r['sii_upper'], 2)}) and "
         )
         if first.name == "imd_quintile":
             return (
-                f"The steepest gradient towards deprived areas is for {lower_first(r['condition'])}: {numbers}, "
-                f"so the most deprived end has {fmt(1 / r['rii'], 1)} times the rate of the least deprived end."
+                f"The steepest gradient towards deprived areas is for {lower_first(r['condition'])}: {numbers}"
+                + rii_words(r, most="the most deprived end", least="the least deprived end")
+                + "."
             )
         return (
             f"The steepest gradient towards the more disadvantaged end of {nouns(first.noun or lower_first(first.label))} "
-            f"is for {lower_first(r['condition'])}: {numbers}, so the most disadvantaged end has "
-            f"{fmt(1 / r['rii'], 1)} times the rate of the least disadvantaged end."
+            f"is for {lower_first(r['condition'])}: {numbers}"
+            + rii_words(r, most="the most disadvantaged end", least="the least disadvantaged end")
+            + "."
         )
 
     def steepest(self) -> Any:
