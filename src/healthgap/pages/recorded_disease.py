@@ -35,7 +35,15 @@ from healthgap.descriptive.prevalence import (
     recompute_dsr,
     recompute_rates,
 )
+from healthgap.descriptive.risk_factors import (
+    ADULT_AGE,
+    RiskFactor,
+    risk_factor_shares,
+    risk_factors,
+    standardised_means,
+)
 from healthgap.disclosure import Published
+from healthgap.pages._risk_factors import NO_RISK_FACTORS, ends_sentence, spread_sentence
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns, escape_markdown, numbered
 from healthgap.pages.sentences import extremes, fmt, group_name, level_name, nouns
 from healthgap.pages.sentences import ratio_sentence as rates_sentence
@@ -865,6 +873,146 @@ class RecordedDiseasePage(Page):
             ),
         )
         return numbered(figure, label="fig-intersection", caption=caption)
+
+    # -- risk factors ---------------------------------------------------------
+    @cached_property
+    def risk_factors(self) -> list[RiskFactor]:
+        """The config's risk factors the data has (smoking: current smoking; BMI: its mean)."""
+        if not self.caps.has("age") or not self.dims:
+            return []
+        return risk_factors(self.config, sorted(self.caps.columns))
+
+    @cached_property
+    def risk_shares(self) -> Published | None:
+        """Age-standardised share (%) of adults with each share risk factor by every dimension, published."""
+        exact = risk_factor_shares(
+            self.people, self.config, factors=self.risk_factors, dimensions=list(self.dims)
+        )
+        if exact.is_empty():
+            return None
+        labels = {f.name: self._risk_label(f) for f in self.risk_factors}
+        exact = exact.with_columns(
+            pl.col("measure").replace_strict(labels, default=None).alias("measure_label")
+        )
+        return self.book.publish(exact, counts=COUNTS, recompute=partial(recompute_rates, multiplier=100))
+
+    @cached_property
+    def risk_means(self) -> Published | None:
+        """Age-standardised mean of each number risk factor among adults by every dimension, published."""
+        frames = [
+            standardised_means(self.people, self.config, measure=f.name, dimensions=list(self.dims))
+            for f in self.risk_factors
+            if f.kind == "mean"
+        ]
+        frames = [f for f in frames if not f.is_empty()]
+        if not frames:
+            return None
+        labels = {f.name: self._risk_label(f) for f in self.risk_factors}
+        exact = pl.concat(frames, how="vertical_relaxed").with_columns(
+            pl.col("measure").replace_strict(labels, default=None).alias("measure_label")
+        )
+        return self.book.publish(exact, counts=["population"])
+
+    @staticmethod
+    def _risk_label(f: RiskFactor) -> str:
+        """The heading of a risk factor: "Smoking status: current", "BMI (kg/m²)"."""
+        if f.code is not None:
+            return f"{f.label}: {f.code}"
+        return f"{f.label} ({f.unit})" if f.unit else f.label
+
+    @staticmethod
+    def _risk_name(f: RiskFactor) -> str:
+        """A risk factor mid-sentence: "current smoking", "BMI", "systolic blood pressure"."""
+        label = f.label if f.label.isupper() else lower_first(f.label)
+        return f"{f.code} {label.replace(' status', '')}" if f.code else label
+
+    def _risk_what(self, f: RiskFactor, dim: Dimension) -> str:
+        """The risk factor in a sentence: "age-standardised current smoking among adults"."""
+        adjusted = "age-standardised " if dim.name != "age_band" else ""
+        if f.kind == "mean":
+            return f"{adjusted}mean {f.label if f.label.isupper() else lower_first(f.label)} among adults"
+        said = f"{f.code} {lower_first(f.label).replace(' status', '')}" if f.code else lower_first(f.label)
+        return (
+            f"the {adjusted}share of adults with {said}" if not f.code else f"{adjusted}{said} among adults"
+        )
+
+    def risk_intro(self) -> Any:
+        """What the section shows (Markdown), or one skip note when the data has no risk factor."""
+        if not self.risk_factors:
+            return self.skip(NO_RISK_FACTORS)
+        names = join(
+            [self._risk_label(f).replace(": ", " (") + (")" if f.code else "") for f in self.risk_factors]
+        )
+        return _markdown(
+            f"Risk factors drive the differences in disease above. @tbl-risk-shares and @tbl-risk-means show "
+            f"{names} among adults ({ADULT_AGE} and over) in every group: shares of people as age-standardised "
+            "percentages and measurements as age-standardised means, each with its 95% confidence interval "
+            "(age bands: crude). Where a sentence names the highest and lowest of several groups, it uses "
+            "intervals that hold for all the groups together."
+        )
+
+    def risk_sentences(self) -> list[str]:
+        """One sentence per risk factor and dimension, from the published frames."""
+        out = []
+        for f in self.risk_factors:
+            published = self.risk_shares if f.kind == "share" else self.risk_means
+            if published is None:
+                continue
+            frame = published.frame.filter(pl.col("measure") == f.name)
+            unit = f.unit or ""
+            for dim in self.dims.values():
+                rows = frame.filter(pl.col("dimension") == dim.name)
+                if rows.is_empty():
+                    continue
+                what = self._risk_what(f, dim)
+                if dim.ordered and dim.disadvantaged and len(dim.order) >= 2:
+                    out.append(ends_sentence(rows, dim, what=what, mean=f.kind == "mean", unit=unit))
+                else:
+                    out.append(
+                        spread_sentence(
+                            rows, dim, what=what, mean=f.kind == "mean", unit=unit, seed=self.config.seed
+                        )
+                    )
+        return out
+
+    def risk_text(self) -> Any:
+        """:meth:`risk_sentences` as a paragraph (Markdown), or None."""
+        sentences = self.risk_sentences() if self.risk_factors else []
+        return _markdown(" ".join(escape_markdown(s) for s in sentences)) if sentences else None
+
+    def risk_table(self, kind: str) -> Any:
+        """The table of shares (``kind`` "shares") or means ("means") with its download, or None."""
+        published = self.risk_shares if kind == "shares" else self.risk_means
+        if published is None:
+            return None
+        value = "Adults (%)" if kind == "shares" else "Mean"
+        columns = {
+            "measure_label": "Risk factor",
+            "dimension_label": "Dimension",
+            "label": "Group",
+            **({"events": "Adults with it"} if kind == "shares" else {}),
+            "population": "Adults",
+            **ci_columns(value, ratio=kind == "shares"),
+        }
+        title = (
+            "Risk factors among adults: age-standardised shares (%) by group"
+            if kind == "shares"
+            else "Risk factors among adults: age-standardised means by group"
+        )
+        table = self.book.table(
+            published,
+            id=f"risk-{kind}",
+            title=title,
+            columns={k: v for k, v in columns.items() if k in published.columns},
+            formats={
+                k: v
+                for k, v in (
+                    {c: ("number", 2) for c in ("value", "lower_ci", "upper_ci")} | RATIO_FORMATS
+                ).items()
+                if k in published.columns
+            },
+        )
+        return numbered(table, label=f"tbl-risk-{kind}", caption=title)
 
     # -- all the numbers ----------------------------------------------------
     def download(self) -> Any:
