@@ -120,7 +120,7 @@ def spread_sentence(
     hi_end, lo_end = ends.row(0, named=True), ends.row(1, named=True)
     hi, lo = rows[hi_end["group"]], rows[lo_end["group"]]
     name = lambda r: group_name(r, dims=[dim])  # noqa: E731
-    dp = decimals(float(shown["value"].cast(pl.Float64).min() or 0.0)) if mean else 1
+    dp = decimals(shown.select(pl.col("value").cast(pl.Float64).min()).item()) if mean else 1
     k = shown.height
     if k == 2:
         text = (
