@@ -175,3 +175,16 @@ def test_one_skip_note_without_risk_factors(page_of, people):
     note = html_of(bare.risk_intro())
     assert "hg-skip" in note and "risk factor columns" in note
     assert bare.risk_text() is None and bare.risk_table("shares") is None and bare.risk_table("means") is None
+
+
+def test_intro_names_the_risk_factors_and_tables(page, page_of, people):
+    assert html_of(page.risk_intro()) == (
+        "The data record these risk factors for cardiovascular disease: current smoking, BMI, systolic blood "
+        "pressure and total cholesterol. @tbl-risk-shares and @tbl-risk-means show them among adults (18 and over) "
+        "in every group: shares of people as age-standardised percentages and measurements as age-standardised "
+        "means, each with its 95% confidence interval (by age band: crude). Where a sentence names the highest and "
+        "lowest of several groups, it uses intervals that hold for all the groups together."
+    )
+    smoking_only = page_of(RecordedDiseasePage, people.drop("bmi", "systolic_bp", "cholesterol"))
+    text = html_of(smoking_only.risk_intro())
+    assert "current smoking. @tbl-risk-shares shows them" in text and "@tbl-risk-means" not in text

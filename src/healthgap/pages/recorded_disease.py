@@ -940,15 +940,29 @@ class RecordedDiseasePage(Page):
         """What the section shows (Markdown), or one skip note when the data has no risk factor."""
         if not self.risk_factors:
             return self.skip(NO_RISK_FACTORS)
-        names = join(
-            [self._risk_label(f).replace(": ", " (") + (")" if f.code else "") for f in self.risk_factors]
+        names = join([self._risk_name(f) for f in self.risk_factors])
+        tables = join(
+            [
+                t
+                for t, p in (("@tbl-risk-shares", self.risk_shares), ("@tbl-risk-means", self.risk_means))
+                if p
+            ]
+        )
+        kinds = join(
+            [
+                k
+                for k, p in (
+                    ("shares of people as age-standardised percentages", self.risk_shares),
+                    ("measurements as age-standardised means", self.risk_means),
+                )
+                if p
+            ]
         )
         return _markdown(
-            f"Risk factors drive the differences in disease above. @tbl-risk-shares and @tbl-risk-means show "
-            f"{names} among adults ({ADULT_AGE} and over) in every group: shares of people as age-standardised "
-            "percentages and measurements as age-standardised means, each with its 95% confidence interval "
-            "(age bands: crude). Where a sentence names the highest and lowest of several groups, it uses "
-            "intervals that hold for all the groups together."
+            f"The data record these risk factors for cardiovascular disease: {names}. {tables} "
+            f"{'show' if ' and ' in tables else 'shows'} them among adults ({ADULT_AGE} and over) in every group: "
+            f"{kinds}, each with its 95% confidence interval (by age band: crude). Where a sentence names the "
+            "highest and lowest of several groups, it uses intervals that hold for all the groups together."
         )
 
     def risk_sentences(self) -> list[str]:
