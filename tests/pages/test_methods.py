@@ -195,7 +195,7 @@ def test_one_rate_unit_stated_once(page_of):
     page = page_of(MethodsPage, build_people(200))
     assert LOCALITY_PER == 100 and EVENT_PER == PER == 1000  # the pages' units are the rule's
     assert page.units == (
-        "**Units.** Shares of people (recorded prevalence, treatment, referral, risk factors) are percentages "
+        "Units: shares of people (recorded prevalence, treatment, referral, risk factors) are percentages "
         "(per 100 people); event rates (admissions, deaths and other events per population) are per 1,000 "
         "people, crude or age-standardised as the table says. Means (such as body mass index) are in their own "
         "unit."

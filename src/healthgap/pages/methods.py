@@ -116,7 +116,7 @@ and $E/D$, about $\sqrt{{D}}$ times wider, as PHEindicatormethods allows for non
 directly standardised rates."""
 #: The book's one rule for units ({per}: 1,000).
 RATE_UNITS = (
-    "**Units.** Shares of people (recorded prevalence, treatment, referral, risk factors) are percentages "
+    "Units: shares of people (recorded prevalence, treatment, referral, risk factors) are percentages "
     "(per {pct} people); event rates (admissions, deaths and other events per population) are per {per} "
     "people, crude or age-standardised as the table says. Means (such as body mass index) are in their own "
     "unit."
