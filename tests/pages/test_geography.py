@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 import yaml
@@ -181,20 +182,47 @@ THREE = _localities(
 )
 
 
+def _bonferroni_by_hand(r: float, lo: float, hi: float, m: int) -> tuple[str, str]:
+    """scipy: the log ratio's standard error from its 95% interval, widened to 1 - 0.05/m jointly."""
+    from scipy import stats as sps
+
+    se = (np.log(hi) - np.log(lo)) / (2 * sps.norm.ppf(0.975))
+    z = sps.norm.isf(0.05 / m / 2)
+    return f"{np.exp(np.log(r) - z * se):.2f}", f"{np.exp(np.log(r) + z * se):.2f}"
+
+
 def test_contrast_sentence_could_be_chance():
     ratio = {"value": 1.03, "lower_ci": 0.99, "upper_ci": 1.07}
+    lo, hi = _bonferroni_by_hand(1.03, 0.99, 1.07, 3)
     assert contrast_sentence(THREE, ratio, name="hypertension") == (
         "Age-standardised recorded hypertension is highest in Ashby (13.6%) and lowest in Bourne (13.2%); "
-        "the difference between them could be due to chance (rate ratio 1.03, 95% CI 0.99 to 1.07)."
+        f"the difference between them could be due to chance (rate ratio 1.03, 95% CI 0.99 to 1.07; {lo} to {hi} "
+        "allowing for the 3 pairs of 3 localities)."
     )
 
 
 def test_contrast_sentence_clear_difference():
     ratio = {"value": 1.30, "lower_ci": 1.10, "upper_ci": 1.52}
+    lo, hi = _bonferroni_by_hand(1.30, 1.10, 1.52, 3)
     assert contrast_sentence(THREE, ratio, name="CHD") == (
         "Age-standardised recorded CHD is highest in Ashby (13.6%) and lowest in Bourne (13.2%) "
-        "(rate ratio 1.30, 95% CI 1.10 to 1.52)."
+        f"(rate ratio 1.30, 95% CI 1.10 to 1.52; {lo} to {hi} allowing for the 3 pairs of 3 localities)."
     )
+
+
+def test_contrast_verdict_follows_the_simultaneous_interval():
+    """Clear one at a time (0.99 > 1 fails only after widening): the sentence says it could be chance."""
+    ratio = {"value": 1.05, "lower_ci": 1.005, "upper_ci": 1.097}
+    seven = _localities(*[("locality", c, c, 13.0 + i / 10) for i, c in enumerate("ABCDEFG")])
+    text = contrast_sentence(seven, ratio, name="x")
+    lo, hi = _bonferroni_by_hand(1.05, 1.005, 1.097, 21)
+    assert (
+        float(lo) < 1
+        and "could be due to chance" in text
+        and f"{lo} to {hi} allowing for the 21 pairs" in text
+    )
+    two = seven.filter(pl.col("level").is_in(["A", "B"]))
+    assert "could be due to chance" not in contrast_sentence(two, ratio, name="x")
 
 
 def test_contrast_sentence_without_a_ratio_or_with_one_locality():

@@ -53,6 +53,7 @@ __all__ = [
     "ISR_DERIVED",
     "IsrFunnel",
     "contrast_sentence",
+    "bonferroni_ratio",
     "isr_sentence",
     "dispersion_sentence",
 ]
@@ -251,9 +252,37 @@ def contrast_sentence(table: pl.DataFrame, ratio: dict[str, Any] | None, *, name
     if r.get("lower_ci") is None or r.get("upper_ci") is None:
         return text + "."
     said = f"rate ratio {fmt(r['value'], 2)}, 95% CI {fmt(r['lower_ci'], 2)} to {fmt(r['upper_ci'], 2)}"
-    if r["lower_ci"] <= 1 <= r["upper_ci"]:
+    low, high = r["lower_ci"], r["upper_ci"]
+    k = pub.height
+    if k > 2 and r["value"] and low > 0:
+        low, high = bonferroni_ratio(r["value"], low, high, pairs=k * (k - 1) // 2)
+        said += (
+            f"; {fmt(low, 2)} to {fmt(high, 2)} allowing for the {k * (k - 1) // 2} pairs of {k} localities"
+        )
+    if low <= 1 <= high:
         return text + f"; the difference between them could be due to chance ({said})."
     return text + f" ({said})."
+
+
+def bonferroni_ratio(value: float, lower: float, upper: float, *, pairs: int) -> tuple[float, float]:
+    """A ratio's 95% interval widened for ``pairs`` comparisons (Bonferroni, on the log scale).
+
+    The standard error of the log ratio is read from its 95% interval, (ln U - ln L) / 2z; the
+    interval is exp(ln R ± z' x se) with z' the 1 - 0.05 / (2 x pairs) normal quantile: naming the
+    highest and lowest of k groups picks one of their k(k-1)/2 pairs after seeing the data.
+
+    References
+    ----------
+    .. [1] Dunn OJ. Multiple comparisons among means. J Am Stat Assoc 1961;56:52-64.
+    """
+    from math import exp, log
+
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.975))
+    se = (log(upper) - log(lower)) / (2 * z)
+    wide = float(norm.ppf(1 - 0.05 / (2 * max(pairs, 1))))
+    return exp(log(value) - wide * se), exp(log(value) + wide * se)
 
 
 class GeographyPage(Page):
