@@ -63,3 +63,61 @@ def test_rii_words_state_the_rii_then_its_reciprocal():
     )
     above = rii_words({"rii": 1.3, "rii_lower": 1.1, "rii_upper": 1.5}, most="A", least="B")
     assert above == "an RII of 1.30 (95% CI 1.10 to 1.50): the modelled rate at B is 1.30 times that at A"
+
+
+def _ratios(rr: list[float], lo: list[float | None], hi: list[float | None]) -> pl.DataFrame:
+    levels = ["Asian", "Black", "Mixed", "White"]
+    return pl.DataFrame(
+        {
+            "dimension": "ethnicity",
+            "measure": "diabetes",
+            "level": levels,
+            "label": levels,
+            "rate_ratio": rr,
+            "rr_lower": lo,
+            "rr_upper": hi,
+            "is_reference": [False, False, False, True],
+        }
+    )
+
+
+def test_furthest_ratio_is_widened_for_the_groups_compared():
+    from scipy import stats as sps
+
+    from healthgap.pages.recorded_disease import with_multiplicity
+    from healthgap.pages.sentences import ratio_sentence
+
+    frame = _ratios([1.10, 1.06, 0.98, 1.0], [1.01, 0.95, 0.9, None], [1.20, 1.18, 1.07, None])
+    plain = ratio_sentence(
+        frame,
+        dimension="ethnicity",
+        measure="diabetes",
+        reference="White",
+        outcome="to have diabetes recorded",
+    )
+    assert plain.endswith("(rate ratio 1.10, 95% CI 1.01 to 1.20).")  # clear one at a time
+    text = with_multiplicity(plain, frame, dimension="ethnicity", measure="diabetes")
+    se = (np.log(1.20) - np.log(1.01)) / (2 * sps.norm.ppf(0.975))
+    z3 = sps.norm.isf(0.05 / 3 / 2)  # three groups compared with the reference
+    lo, hi = np.exp(np.log(1.10) - z3 * se), np.exp(np.log(1.10) + z3 * se)
+    assert lo < 1
+    assert text == plain.removesuffix(").") + (
+        f"; {lo:.2f} to {hi:.2f} allowing for the 3 groups compared with it); the difference could be due to chance."
+    )
+    clear = _ratios([1.50, 1.06, 0.98, 1.0], [1.30, 0.95, 0.9, None], [1.73, 1.18, 1.07, None])
+    plain = ratio_sentence(
+        clear,
+        dimension="ethnicity",
+        measure="diabetes",
+        reference="White",
+        outcome="to have diabetes recorded",
+    )
+    widened = with_multiplicity(plain, clear, dimension="ethnicity", measure="diabetes")
+    assert widened.endswith("allowing for the 3 groups compared with it).")
+    two = _ratios([1.10, 1.0, 1.0, 1.0], [1.01, None, None, None], [1.20, None, None, None]).filter(
+        pl.col("level").is_in(["Asian", "White"])
+    )
+    plain = ratio_sentence(
+        two, dimension="ethnicity", measure="diabetes", reference="White", outcome="to have diabetes recorded"
+    )
+    assert with_multiplicity(plain, two, dimension="ethnicity", measure="diabetes") == plain  # one comparison

@@ -33,6 +33,7 @@ from healthgap.descriptive.prevalence import dsr_ratio_rows, dsr_ratio_statistic
 from healthgap.disclosure import Published
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
 from healthgap.pages.sentences import extremes, fmt, group_name
+from healthgap.stats import bonferroni_ratio
 from healthgap.text import capitalise, lower_first
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
     "ISR_DERIVED",
     "IsrFunnel",
     "contrast_sentence",
-    "bonferroni_ratio",
     "isr_sentence",
     "dispersion_sentence",
 ]
@@ -262,27 +262,6 @@ def contrast_sentence(table: pl.DataFrame, ratio: dict[str, Any] | None, *, name
     if low <= 1 <= high:
         return text + f"; the difference between them could be due to chance ({said})."
     return text + f" ({said})."
-
-
-def bonferroni_ratio(value: float, lower: float, upper: float, *, pairs: int) -> tuple[float, float]:
-    """A ratio's 95% interval widened for ``pairs`` comparisons (Bonferroni, on the log scale).
-
-    The standard error of the log ratio is read from its 95% interval, (ln U - ln L) / 2z; the
-    interval is exp(ln R ± z' x se) with z' the 1 - 0.05 / (2 x pairs) normal quantile: naming the
-    highest and lowest of k groups picks one of their k(k-1)/2 pairs after seeing the data.
-
-    References
-    ----------
-    .. [1] Dunn OJ. Multiple comparisons among means. J Am Stat Assoc 1961;56:52-64.
-    """
-    from math import exp, log
-
-    from scipy.stats import norm
-
-    z = float(norm.ppf(0.975))
-    se = (log(upper) - log(lower)) / (2 * z)
-    wide = float(norm.ppf(1 - 0.05 / (2 * max(pairs, 1))))
-    return exp(log(value) - wide * se), exp(log(value) + wide * se)
 
 
 class GeographyPage(Page):

@@ -62,6 +62,7 @@ __all__ = [
     "NO_ORDERED_TO_COMBINE",
     "BUILT_IN",
     "log_gradient",
+    "with_multiplicity",
     "rii_words",
 ]
 
@@ -173,6 +174,43 @@ GRADIENT_ANY = (
     "where the cases that services meet actually are."
 )
 _WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+#: The verdict :func:`healthgap.pages.sentences.ratio_sentence` ends with when the interval includes 1.
+CHANCE = "; the difference could be due to chance."
+
+
+def with_multiplicity(text: str, frame: pl.DataFrame, *, dimension: str, measure: str) -> str:
+    """A "furthest from the reference" ratio sentence with its interval widened for the groups compared.
+
+    :func:`healthgap.pages.sentences.ratio_sentence` names the group whose rate ratio is furthest from 1
+    among the m groups compared with the reference: one of m chances. With m > 1 the sentence also
+    gives the ratio's interval widened for m comparisons (:func:`healthgap.stats.bonferroni_ratio`),
+    and its verdict ("could be due to chance" or not) follows that interval.
+    """
+    from healthgap.stats import bonferroni_ratio
+
+    rows = frame.filter(
+        (pl.col("dimension") == dimension)
+        & (pl.col("measure") == measure)
+        & pl.col("rate_ratio").is_not_null()
+        & ~pl.col("is_reference")
+        & (pl.col("rate_ratio") > 0)
+    )
+    m = rows.height
+    core = text.removesuffix(CHANCE).removesuffix(".")
+    if m < 2 or not core.endswith(")"):
+        return text
+    r = (
+        rows.with_columns(pl.col("rate_ratio").log().abs().alias("__d"))
+        .sort("__d", descending=True)
+        .row(0, named=True)
+    )
+    if r["rr_lower"] is None or r["rr_upper"] is None or r["rr_lower"] <= 0:
+        return text
+    low, high = bonferroni_ratio(r["rate_ratio"], r["rr_lower"], r["rr_upper"], pairs=m)
+    core = core[:-1] + f"; {fmt(low, 2)} to {fmt(high, 2)} allowing for the {m} groups compared with it)"
+    return core + (CHANCE if low <= 1 <= high else ".")
 
 
 def log_gradient(published: pl.DataFrame, *, dimension: Dimension, seed: int) -> pl.DataFrame:
@@ -441,7 +479,7 @@ class RecordedDiseasePage(Page):
             return "" if optional else NOT_AVAILABLE
         if condition is None:
             return NOT_AVAILABLE
-        return rates_sentence(
+        text = rates_sentence(
             self.published,
             dimension=dimension,
             measure=condition,
@@ -450,6 +488,7 @@ class RecordedDiseasePage(Page):
             dims=self.dims,
             subject=lower_first(self.label(condition)),
         )
+        return with_multiplicity(text, self.published.frame, dimension=dimension, measure=condition)
 
     def _sentences(self, *parts: str) -> str:
         return " ".join(p for p in parts if p)
