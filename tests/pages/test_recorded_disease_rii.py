@@ -102,7 +102,7 @@ def test_furthest_ratio_is_widened_for_the_groups_compared():
     lo, hi = np.exp(np.log(1.10) - z3 * se), np.exp(np.log(1.10) + z3 * se)
     assert lo < 1
     assert text == plain.removesuffix(").") + (
-        f"; {lo:.2f} to {hi:.2f} allowing for the 3 groups compared with it); the difference could be due to chance."
+        f"; {lo:.2f} to {hi:.2f} allowing for all 3 comparisons with the reference group); the difference could be due to chance."
     )
     clear = _ratios([1.50, 1.06, 0.98, 1.0], [1.30, 0.95, 0.9, None], [1.73, 1.18, 1.07, None])
     plain = ratio_sentence(
@@ -113,7 +113,7 @@ def test_furthest_ratio_is_widened_for_the_groups_compared():
         outcome="to have diabetes recorded",
     )
     widened = with_multiplicity(plain, clear, dimension="ethnicity", measure="diabetes")
-    assert widened.endswith("allowing for the 3 groups compared with it).")
+    assert widened.endswith("allowing for all 3 comparisons with the reference group).")
     two = _ratios([1.10, 1.0, 1.0, 1.0], [1.01, None, None, None], [1.20, None, None, None]).filter(
         pl.col("level").is_in(["Asian", "White"])
     )

@@ -209,7 +209,10 @@ def with_multiplicity(text: str, frame: pl.DataFrame, *, dimension: str, measure
     if r["rr_lower"] is None or r["rr_upper"] is None or r["rr_lower"] <= 0:
         return text
     low, high = bonferroni_ratio(r["rate_ratio"], r["rr_lower"], r["rr_upper"], pairs=m)
-    core = core[:-1] + f"; {fmt(low, 2)} to {fmt(high, 2)} allowing for the {m} groups compared with it)"
+    core = (
+        core[:-1]
+        + f"; {fmt(low, 2)} to {fmt(high, 2)} allowing for all {m} comparisons with the reference group)"
+    )
     return core + (CHANCE if low <= 1 <= high else ".")
 
 
