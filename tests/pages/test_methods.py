@@ -194,12 +194,17 @@ def test_one_rate_unit_stated_once(page_of):
 
     page = page_of(MethodsPage, build_people(200))
     assert LOCALITY_PER == 100 and EVENT_PER == PER == 1000  # the pages' units are the rule's
+    assert page.caps.outcomes[:2] == ("cvd_admissions", "cvd_death")
     assert page.units == (
         "Units: shares of people (recorded prevalence, treatment, referral, risk factors) are percentages "
-        "(per 100 people); event rates (admissions, deaths and other events per population) are per 1,000 "
-        "people, crude or age-standardised as the table says. Means (such as body mass index) are in their own "
-        "unit."
+        "(per 100 people); event rates (events per population, such as CVD emergency admissions and CVD death) "
+        "are per 1,000 people, crude or age-standardised as the table says. Means of measurements are in their "
+        "own unit."
     )
+    bare = page_of(
+        MethodsPage, build_people(200).drop("cvd_admissions", "cvd_death"), model={"target": "hypertension"}
+    )
+    assert "event rates (events per population) are per 1,000 people" in bare.units
 
 
 def test_funnel_methods_cover_observed_expected_and_repeated_events(page_of):

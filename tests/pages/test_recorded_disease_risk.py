@@ -131,7 +131,7 @@ def test_spread_sentence_uses_simultaneous_intervals():
     text = spread_sentence(frame, ETHNICITY, what="current smoking", mean=False)
     assert text == (
         "By ethnic group, current smoking is highest in the Black group (40.0%) and lowest in the White group "
-        "(20.0%). With 95% intervals that hold for all 6 groups together, the Black group differs from every other "
+        "(20.0%). With 95% intervals for current smoking that hold for all 6 groups together, the Black group differs from every other "
         "group and the White group could be level with the Mixed group (the lowest could be chance)."
     )
     # one at a time, White and Mixed would look different at 95% only if the gap exceeded 1.96 x se

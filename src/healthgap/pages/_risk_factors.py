@@ -131,8 +131,8 @@ def spread_sentence(
         return text + ("." if apart else "; the difference could be due to chance.")
     text = (
         f"By {noun}, {what} is highest in {name(hi)} ({_value(hi, mean=mean, unit=unit, with_ci=False, dp=dp)}) "
-        f"and lowest in {name(lo)} ({_value(lo, mean=mean, unit=unit, with_ci=False, dp=dp)}). With 95% intervals that hold for all "
-        f"{k} groups together, "
+        f"and lowest in {name(lo)} ({_value(lo, mean=mean, unit=unit, with_ci=False, dp=dp)}). With 95% intervals for "
+        f"{what} that hold for all {k} groups together, "
     )
     parts = []
     for end, word in ((hi_end, "highest"), (lo_end, "lowest")):

@@ -117,9 +117,8 @@ directly standardised rates."""
 #: The book's one rule for units ({per}: 1,000).
 RATE_UNITS = (
     "Units: shares of people (recorded prevalence, treatment, referral, risk factors) are percentages "
-    "(per {pct} people); event rates (admissions, deaths and other events per population) are per {per} "
-    "people, crude or age-standardised as the table says. Means (such as body mass index) are in their own "
-    "unit."
+    "(per {pct} people); event rates (events per population{examples}) are per {per} people, crude or "
+    "age-standardised as the table says. Means of measurements are in their own unit."
 )
 RATE_RATIOS = r"""**Rate ratios** divide each group's DSR by the reference group's. Their confidence interval is
 $\exp\left(\ln R \pm z\sqrt{\operatorname{var}_1/\text{DSR}_1^2 + \operatorname{var}_2/\text{DSR}_2^2}\right)$.
@@ -253,7 +252,9 @@ class MethodsPage(Page):
     @property
     def units(self) -> str:
         """The book's one rule for rate units (:data:`RATE_UNITS`), from the constants the pages use."""
-        return RATE_UNITS.format(pct=f"{LOCALITY_PER:,}", per=f"{EVENT_PER:,}")
+        outcomes = [lower_first(self.caps.label(o)) for o in self.caps.outcomes[:2]]
+        examples = f", such as {join(outcomes)}" if outcomes else ""
+        return RATE_UNITS.format(pct=f"{LOCALITY_PER:,}", per=f"{EVENT_PER:,}", examples=examples)
 
     # -- funnel plots ---------------------------------------------------------------------
     def funnel(self) -> Any:
