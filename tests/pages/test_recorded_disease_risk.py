@@ -188,3 +188,10 @@ def test_intro_names_the_risk_factors_and_tables(page, page_of, people):
     smoking_only = page_of(RecordedDiseasePage, people.drop("bmi", "systolic_bp", "cholesterol"))
     text = html_of(smoking_only.risk_intro())
     assert "current smoking. @tbl-risk-shares shows them" in text and "@tbl-risk-means" not in text
+
+
+def test_first_adult_band_reads_18_19(page):
+    means = page.risk_means.frame.filter((pl.col("dimension") == "age_band") & (pl.col("level") == "15-19"))
+    shares = page.risk_shares.frame.filter((pl.col("dimension") == "age_band") & (pl.col("level") == "15-19"))
+    assert set(means["label"]) | set(shares["label"]) == {"18-19"}
+    assert not any("aged 15-19" in s for s in page.risk_sentences())

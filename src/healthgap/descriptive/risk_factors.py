@@ -26,6 +26,7 @@ __all__ = [
     "RiskFactor",
     "risk_factors",
     "adults",
+    "adult_band_labels",
     "risk_factor_shares",
     "standardised_means",
     "ADULT_AGE",
@@ -95,6 +96,18 @@ def adults(people: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     return frame_of(people).filter(pl.col("age") >= ADULT_AGE)
 
 
+def adult_band_labels(frame: pl.DataFrame) -> pl.DataFrame:
+    """Relabel the age band holding :data:`ADULT_AGE` by the ages it has among adults ("15-19" -> "18-19")."""
+    if frame.is_empty() or "label" not in frame.columns:
+        return frame
+    low = ADULT_AGE - ADULT_AGE % 5
+    band, said = f"{low}-{low + 4}", f"{ADULT_AGE}-{low + 4}"
+    if band == said:
+        return frame
+    first = (pl.col("dimension") == "age_band") & (pl.col(LEVEL).cast(pl.String) == band)
+    return frame.with_columns(pl.when(first).then(pl.lit(said)).otherwise(pl.col("label")).alias("label"))
+
+
 def _share_expr(factor: RiskFactor) -> pl.Expr:
     if factor.code is None:
         return pl.col(factor.name)
@@ -124,7 +137,7 @@ def risk_factor_shares(
     if not shares:
         return pl.DataFrame()
     lf = adults(people)
-    return rates(
+    out = rates(
         lf,
         config,
         measures=shares,
@@ -133,6 +146,7 @@ def risk_factor_shares(
         confidence=confidence,
         bands=covered_bands(lf),
     )
+    return adult_band_labels(out)
 
 
 def standardised_means(
@@ -225,4 +239,4 @@ def standardised_means(
         frames.append(label_levels(per, dim))
     if not frames:
         return pl.DataFrame()
-    return pl.concat([f.select(MEAN_COLUMNS) for f in frames], how="vertical_relaxed")
+    return adult_band_labels(pl.concat([f.select(MEAN_COLUMNS) for f in frames], how="vertical_relaxed"))
