@@ -26,10 +26,9 @@ from healthgap import charts
 from healthgap.config import Dimension
 from healthgap.descriptive import measure_label
 from healthgap.descriptive.prevalence import (
-    MIN_GRADIENT_LEVELS,
     concentration,
     covered_bands,
-    gradient_rank,
+    gradient,
     intersection,
     prevalence,
     recompute_dsr,
@@ -219,11 +218,11 @@ def with_multiplicity(text: str, frame: pl.DataFrame, *, dimension: str, measure
 def log_gradient(published: pl.DataFrame, *, dimension: Dimension, seed: int) -> pl.DataFrame:
     """SII and RII of each condition's age-standardised rate across ``dimension``, fitted on the log scale.
 
-    :func:`healthgap.stats.sii` with ``transform=True`` (PHEindicatormethods ``phe_sii(transform =
-    TRUE)`` for rates): the line is fitted to the log DSRs, so the RII is exp(slope) and both
-    ends stay positive; the SII is the difference of the back-transformed ends. Conditions with a
-    level whose count or rate is withheld, or with fewer than :data:`MIN_GRADIENT_LEVELS` levels
-    with a rate, are left out (the index and the other levels would give a withheld one back).
+    :func:`healthgap.descriptive.prevalence.gradient` with ``transform=True`` (PHEindicatormethods
+    ``phe_sii(transform = TRUE)`` for rates) on the published table, so that the welcome page's slope
+    (the same function) and this page's agree: the line is fitted to the log DSRs, the RII is
+    exp(slope) and the SII the difference of the back-transformed ends. Conditions with a withheld
+    level are left out (the index and the other levels would give it back).
 
     Returns
     -------
@@ -231,44 +230,13 @@ def log_gradient(published: pl.DataFrame, *, dimension: Dimension, seed: int) ->
         ``measure``, ``population``, ``sii``, ``sii_lower``, ``sii_upper``, ``rii``, ``rii_lower``,
         ``rii_upper``, ``note``; one row per condition (empty when none qualifies).
     """
-    from healthgap.stats import sii
-
-    cols = ["measure", "population", "sii", "sii_lower", "sii_upper", "rii", "rii_lower", "rii_upper", "note"]
-    rows = published.filter(pl.col("dimension") == dimension.name).with_columns(
-        gradient_rank(dimension).alias("quantile")
-    )
-    ok = rows.group_by("measure").agg(
-        (
-            pl.col("value").is_not_null()
-            & pl.col("lower_ci").is_not_null()
-            & pl.col("events").is_not_null()
-            & pl.col("population").is_not_null()
-        )
-        .all()
-        .alias("ok"),
-        pl.col("quantile").drop_nulls().n_unique().alias("k"),
-    )
-    good = ok.filter(pl.col("ok") & (pl.col("k") >= MIN_GRADIENT_LEVELS)).get_column("measure")
-    use = rows.filter(
-        pl.col("measure").is_in(good.implode())
-        & pl.col("quantile").is_not_null()
-        & (pl.col("population") > 0)
-    )
-    if use.is_empty():
-        return pl.DataFrame(schema={c: (pl.String if c in ("measure", "note") else pl.Float64) for c in cols})
-    out = sii(
-        use,
-        quantile="quantile",
-        population="population",
-        value="value",
-        lower_ci="lower_ci",
-        upper_ci="upper_ci",
-        value_type="rate",
-        by="measure",
+    return gradient(
+        published.filter(pl.col("population") > 0),
+        dimension=dimension,
         seed=seed,
+        published=published,
         transform=True,
     )
-    return out.select(cols)
 
 
 def rii_words(r: dict[str, Any], *, most: str, least: str) -> str:
