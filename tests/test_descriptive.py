@@ -217,12 +217,19 @@ def test_gradient_sii_is_weighted_least_squares_slope(people, cfg):
     t = table.sort("level")
     w = t["population"].to_numpy() / t["population"].sum()
     x = np.cumsum(w) - w / 2
-    y = t["value"].to_numpy()
+    y = np.log(t["value"].to_numpy())  # rates are fitted on the log scale (transform=True, the default)
     xb, yb = (w * x).sum(), (w * y).sum()
     slope = (w * (x - xb) * (y - yb)).sum() / (w * (x - xb) ** 2).sum()
     intercept = yb - slope * xb
-    assert out["sii"] == pytest.approx(slope, rel=1e-9)
-    assert out["rii"] == pytest.approx((intercept + slope) / intercept, rel=1e-9)
+    assert out["sii"] == pytest.approx(np.exp(intercept + slope) - np.exp(intercept), rel=1e-9)
+    assert out["rii"] == pytest.approx(np.exp(slope), rel=1e-9)
+    linear = gradient(table, transform=False).row(0, named=True)
+    y = t["value"].to_numpy()
+    yb = (w * y).sum()
+    slope = (w * (x - xb) * (y - yb)).sum() / (w * (x - xb) ** 2).sum()
+    intercept = yb - slope * xb
+    assert linear["sii"] == pytest.approx(slope, rel=1e-9)
+    assert linear["rii"] == pytest.approx((intercept + slope) / intercept, rel=1e-9)
 
 
 def test_intersection_matches_dsr_of_the_subset(people, cfg):
@@ -541,7 +548,7 @@ def test_gradient_weights_by_the_given_populations_and_skips_suppressed_measures
         by=["dimension", "measure"],
         derived={"events": ["value", "lower_ci", "upper_ci"]},
     )
-    got = gradient(doctored, published=shown)
+    got = gradient(doctored, published=shown, transform=False)  # the linear fit, checked by hand below
     assert got["measure"].to_list() == ["hypertension"]  # chd has a suppressed fifth
     ht = table.filter(pl.col("measure") == "hypertension").sort("level")
     n = ht["population"].to_numpy().astype(float)

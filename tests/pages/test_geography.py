@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 import yaml
@@ -100,7 +101,7 @@ def test_area_heading_is_a_map_only_with_boundaries(page, page_of, tmp_path):
 
 
 def test_locality_rates_are_published_exactly_as_before(page):
-    measures = page.locality_measures
+    measures = list(page.caps.conditions)  # conditions only: outcomes are per 1,000 in their own table
     exact = rates(page.people, page.config, measures=measures, dimensions=["locality"], multiplier=100)
     rounded = published_counts(exact, ["events", "population"], settings=page.config.disclosure)
     before = recompute_rates(rounded, multiplier=100)  # what rates() returned before it was exact
@@ -116,7 +117,11 @@ def test_locality_text_names_the_reference_and_the_contrast(page):
     assert text.startswith("The reference locality is ")
     assert "Age-standardised recorded hypertension is highest in " in text and "rate ratio" in text
     paragraph = html_of(page.locality_paragraph())
-    assert paragraph.startswith("@tbl-localities gives age-standardised rates")
+    assert paragraph.startswith("@tbl-localities gives the age-standardised recorded prevalence (%)")
+    assert (
+        "@tbl-locality-outcomes gives the age-standardised rate of every outcome per 1,000 people"
+        in paragraph
+    )
     assert text in paragraph
     assert paragraph.endswith("reflects the deprivation gradients in @sec-disease.")
 
@@ -159,7 +164,7 @@ def test_why_localities_differ_follows_the_ordered_dimension(page_of):
 
 def test_locality_table_and_download(page):
     markup = html_of(page.locality_table())
-    assert 'id="localities"' in markup and "Rate per 100" in markup
+    assert 'id="localities"' in markup and "Recorded (%)" in markup and "Rate per 100" not in markup
     csv = pl.read_csv(page.book.downloads / "geography" / "localities.csv", infer_schema_length=None)
     assert csv.columns[: len(LOCALITY_COLUMNS)] == list(LOCALITY_COLUMNS)
 
@@ -177,20 +182,47 @@ THREE = _localities(
 )
 
 
+def _bonferroni_by_hand(r: float, lo: float, hi: float, m: int) -> tuple[str, str]:
+    """scipy: the log ratio's standard error from its 95% interval, widened to 1 - 0.05/m jointly."""
+    from scipy import stats as sps
+
+    se = (np.log(hi) - np.log(lo)) / (2 * sps.norm.ppf(0.975))
+    z = sps.norm.isf(0.05 / m / 2)
+    return f"{np.exp(np.log(r) - z * se):.2f}", f"{np.exp(np.log(r) + z * se):.2f}"
+
+
 def test_contrast_sentence_could_be_chance():
     ratio = {"value": 1.03, "lower_ci": 0.99, "upper_ci": 1.07}
+    lo, hi = _bonferroni_by_hand(1.03, 0.99, 1.07, 3)
     assert contrast_sentence(THREE, ratio, name="hypertension") == (
         "Age-standardised recorded hypertension is highest in Ashby (13.6%) and lowest in Bourne (13.2%); "
-        "the difference between them could be due to chance (rate ratio 1.03, 95% CI 0.99 to 1.07)."
+        f"the difference between them could be due to chance (rate ratio 1.03, 95% CI 0.99 to 1.07; {lo} to {hi} "
+        "allowing for the 3 pairs of 3 localities)."
     )
 
 
 def test_contrast_sentence_clear_difference():
     ratio = {"value": 1.30, "lower_ci": 1.10, "upper_ci": 1.52}
+    lo, hi = _bonferroni_by_hand(1.30, 1.10, 1.52, 3)
     assert contrast_sentence(THREE, ratio, name="CHD") == (
         "Age-standardised recorded CHD is highest in Ashby (13.6%) and lowest in Bourne (13.2%) "
-        "(rate ratio 1.30, 95% CI 1.10 to 1.52)."
+        f"(rate ratio 1.30, 95% CI 1.10 to 1.52; {lo} to {hi} allowing for the 3 pairs of 3 localities)."
     )
+
+
+def test_contrast_verdict_follows_the_simultaneous_interval():
+    """Clear one at a time (0.99 > 1 fails only after widening): the sentence says it could be chance."""
+    ratio = {"value": 1.05, "lower_ci": 1.005, "upper_ci": 1.097}
+    seven = _localities(*[("locality", c, c, 13.0 + i / 10) for i, c in enumerate("ABCDEFG")])
+    text = contrast_sentence(seven, ratio, name="x")
+    lo, hi = _bonferroni_by_hand(1.05, 1.005, 1.097, 21)
+    assert (
+        float(lo) < 1
+        and "could be due to chance" in text
+        and f"{lo} to {hi} allowing for the 21 pairs" in text
+    )
+    two = seven.filter(pl.col("level").is_in(["A", "B"]))
+    assert "could be due to chance" not in contrast_sentence(two, ratio, name="x")
 
 
 def test_contrast_sentence_without_a_ratio_or_with_one_locality():
@@ -294,3 +326,35 @@ def test_inline_values_are_never_empty(page_of):
             "area_heading": page.area_heading,
         }.items():
             assert str(html_of(value)).strip(), name
+
+
+def test_outcome_localities_are_event_rates_per_1000(page):
+    """Outcomes are in their own table per 1,000 people (the book's unit for events), conditions in %."""
+    assert set(page.localities.frame["measure"]) == set(page.caps.conditions)
+    out = page.outcome_localities
+    assert out is not None and set(out.frame["measure"]) == set(page.caps.outcomes)
+    per100 = rates(
+        page.people, page.config, measures=list(page.caps.outcomes), dimensions=["locality"], multiplier=100
+    )
+    exact = per100.filter(pl.col("value").is_not_null()).select(
+        "measure", "level", pl.col("value").alias("v100")
+    )
+    joined = out.frame.join(exact, on=["measure", "level"], how="inner").filter(pl.col("value").is_not_null())
+    assert joined.height
+    for row in joined.iter_rows(named=True):
+        assert row["value"] == pytest.approx(10 * row["v100"], rel=1e-9)
+    markup = html_of(page.outcome_locality_table())
+    assert 'id="locality-outcomes"' in markup and "Rate per 1,000" in markup
+    assert (page.book.downloads / "geography" / "locality-outcomes.csv").exists()
+
+
+def test_outcome_locality_table_skips(page_of):
+    people = build_people(300)
+    no_outcomes = page_of(
+        GeographyPage, people.drop("cvd_admissions", "cvd_death"), model={"target": "hypertension"}
+    )
+    assert no_outcomes.outcome_localities is None
+    assert "outcome columns" in html_of(no_outcomes.outcome_locality_table())
+    assert "@tbl-locality-outcomes" not in html_of(no_outcomes.locality_paragraph())
+    no_places = page_of(GeographyPage, people.drop("locality"), equity=_no_locality())
+    assert no_places.outcome_locality_table() is None  # the conditions' table gives the one skip note

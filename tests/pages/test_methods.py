@@ -186,3 +186,43 @@ def test_the_printed_wilson_formula_gives_the_code_s_limits() -> None:
     for (o, n), (lo, hi) in zip(frame.rows(), limits.rows(), strict=True):
         assert value(top, -1, o, n, z) / value(bottom, 1, o, n, z) == pytest.approx(lo, rel=1e-9)
         assert value(top, 1, o, n, z) / value(bottom, 1, o, n, z) == pytest.approx(hi, rel=1e-9)
+
+
+def test_one_rate_unit_stated_once(page_of):
+    from healthgap.descriptive.geography import EVENT_PER, LOCALITY_PER
+    from healthgap.descriptive.outcomes import PER
+
+    page = page_of(MethodsPage, build_people(200))
+    assert LOCALITY_PER == 100 and EVENT_PER == PER == 1000  # the pages' units are the rule's
+    assert page.caps.outcomes[:2] == ("cvd_admissions", "cvd_death")
+    assert page.units == (
+        "Units: shares of people (recorded prevalence, treatment, referral, risk factors) are percentages "
+        "(per 100 people); event rates (events per population, such as CVD emergency admissions and CVD death) "
+        "are per 1,000 people, crude or age-standardised as the table says. Means of measurements are in their "
+        "own unit."
+    )
+    bare = page_of(
+        MethodsPage, build_people(200).drop("cvd_admissions", "cvd_death"), model={"target": "hypertension"}
+    )
+    assert "event rates (events per population) are per 1,000 people" in bare.units
+
+
+def test_funnel_methods_cover_observed_expected_and_repeated_events(page_of):
+    page = page_of(MethodsPage, build_people(200))
+    text = html_of(page.funnel())
+    assert "@sec-outcomes-practices" in text and "@sec-geography-funnels" in text
+    assert "each GP practice after its age and sex mix" in text
+    assert r"$D = \sum_i k_i^2 / \sum_i k_i$" in text and r"$O/D$" in text and r"\sqrt{D}" in text
+    areas = page_of(MethodsPage, build_people(200).drop("gp_practice"))
+    only_ratios = html_of(areas.funnel())
+    assert (
+        "@sec-outcomes-practices" not in only_ratios
+        and "each small area after its age and sex mix" in only_ratios
+    )
+
+
+def test_sii_method_is_on_the_log_scale_and_says_which_way_the_rii_reads(page_of):
+    text = html_of(page_of(MethodsPage, build_people(200)).gradient())
+    assert "logarithm of the fifths' DSRs" in text and "phe_sii(transform = TRUE)" in text
+    assert "fitted rate at the least deprived end divided by that at the most deprived end" in text
+    assert r"$1/\text{RII}$" in text

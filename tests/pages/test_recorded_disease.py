@@ -140,7 +140,14 @@ def test_steepest_gradient_sentence(page_of):
     page = page_of(RecordedDiseasePage, graded(), disclosure=OFF)
     text = page.steepest_sentence
     assert text.startswith("The steepest gradient towards deprived areas is for diabetes: an SII of -")
-    assert "percentage points (95% CI " in text and text.endswith("times the rate of the least deprived end.")
+    r = page.indices.frame.filter(pl.col("condition") == "Diabetes").row(0, named=True)
+    assert r["rii"] < 1  # the sentence states the RII as computed, then its reciprocal in words
+    assert (
+        f"percentage points (95% CI {r['sii_lower']:.2f} to {r['sii_upper']:.2f}) and an RII of {r['rii']:.2f} "
+        f"(95% CI {r['rii_lower']:.2f} to {r['rii_upper']:.2f}): the modelled rate at the least deprived end is "
+        f"{r['rii']:.2f} times that at the most deprived end, so the most deprived end has {1 / r['rii']:.1f} times "
+        f"(95% CI {1 / r['rii_upper']:.1f} to {1 / r['rii_lower']:.1f}) the rate of the least deprived end."
+    ) in text
 
 
 def test_no_steepest_gradient_when_no_condition_is_higher_in_deprived_areas(page_of):

@@ -8,7 +8,11 @@ rule 8). :func:`locality_rates` gives age-standardised rates by locality
 (:func:`healthgap.descriptive.prevalence.rates`) and
 two localities are compared with
 :func:`healthgap.descriptive.prevalence.dsr_ratio_rows` (their ratio and its
-interval from the published counts). Every function returns exact aggregates.
+interval from the published counts). :func:`area_isr` gives each area's (GP practice's)
+observed and expected events after its age and sex mix (indirect standardisation) and the
+dispersion of events per person; :func:`isr_statistics` and :func:`isr_lines` place the
+areas on a funnel plot of ratios (exact Poisson limits of the effective counts events / D).
+Every function returns exact aggregates.
 """
 
 from __future__ import annotations
@@ -29,11 +33,20 @@ __all__ = [
     "area_statistics",
     "locality_rates",
     "boundary_keys",
+    "area_isr",
+    "isr_statistics",
+    "isr_lines",
+    "ISR_STRATA",
     "LOCALITY_PER",
+    "EVENT_PER",
 ]
 
-#: Locality rates are per this many people (percentages).
+#: Shares of people (flags: prevalence) are per this many people (percentages).
 LOCALITY_PER = 100
+#: Event rates (admissions, deaths: counts of events) are per this many people.
+EVENT_PER = 1000
+#: The strata of the expected events: age band (ESP2013 five-year bands) and sex when present.
+ISR_STRATA = ("age_band", "sex")
 
 
 def area_statistics(
@@ -147,20 +160,24 @@ def locality_rates(
     *,
     measures: Sequence[str],
     confidence: float = 0.95,
+    multiplier: float = LOCALITY_PER,
 ) -> pl.DataFrame:
-    """Age-standardised rates per 100 people of each measure by locality, from exact counts.
+    """Age-standardised rates of each measure by locality, from exact counts.
+
+    Per ``multiplier`` people: :data:`LOCALITY_PER` (percentages) for shares of people
+    (recorded conditions), :data:`EVENT_PER` for event rates (admissions, deaths).
 
     :func:`~healthgap.descriptive.prevalence.rates` with ``dimensions=["locality"]``
     (exact aggregates, with each DSR's ``variance`` and ``design_effect``) plus
     ``measure_label`` (each measure's label in the config); publish it with ``recompute=partial(recompute_rates,
-    multiplier=LOCALITY_PER)`` (:func:`healthgap.descriptive.prevalence.recompute_rates`).
+    multiplier=multiplier)`` (:func:`healthgap.descriptive.prevalence.recompute_rates`).
     """
     out = rates(
         people,
         config,
         measures=measures,
         dimensions=["locality"],
-        multiplier=LOCALITY_PER,
+        multiplier=multiplier,
         confidence=confidence,
     )
     if out.is_empty():
@@ -177,3 +194,137 @@ def boundary_keys(path: str | Path, *, key: str = "lsoa") -> list[str]:
     """
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     return [str(f.get("properties", {}).get(key)) for f in data.get("features", [])]
+
+
+def area_isr(
+    people: pl.LazyFrame | pl.DataFrame,
+    *,
+    measure: str,
+    area: str = "gp_practice",
+) -> tuple[pl.DataFrame, float]:
+    """Observed and expected events of ``measure`` in each area, after its age and sex mix.
+
+    Expected events are the area's people in each stratum (:data:`ISR_STRATA`: five-year age
+    band, and sex when the data has it) times the stratum's rate in the whole population
+    (internal indirect standardisation, :func:`healthgap.stats.isr`): observed and expected
+    add up to the same total. People with no area, no age or no value of ``measure`` are left
+    out.
+
+    Returns
+    -------
+    (pl.DataFrame, float)
+        One row per area: ``area``, ``events`` (observed, Int64), ``population`` (Int64),
+        ``expected`` (Float64), sorted by area (exact aggregates: publish with
+        ``recompute=`` :func:`isr_statistics`); and D = Σ k² / Σ k of the events per person
+        (:func:`healthgap.stats.event_dispersion`: 1 for a flag).
+
+    References
+    ----------
+    .. [1] Breslow NE, Day NE. Statistical methods in cancer research, vol II. IARC; 1987.
+    .. [2] PHEindicatormethods ``calculate_ISRatio``.
+    """
+    from healthgap.stats import age_bands, event_dispersion, isr
+
+    lf = frame_of(people)
+    require(lf, [area, measure, "age"], what="area_isr()")
+    names = lf.collect_schema().names()
+    strata = [s for s in ISR_STRATA if s != "sex" or "sex" in names]
+    extra = [pl.col("sex").cast(pl.String)] if "sex" in strata else []
+    base = (
+        lf.filter(pl.col(area).is_not_null() & pl.col(measure).is_not_null() & (pl.col("age") >= 0))
+        .select(
+            pl.col(area),
+            age_bands("age").cast(pl.String).alias("age_band"),
+            *extra,
+            pl.col(measure).cast(pl.Int64).alias("events"),
+        )
+        .collect()
+    )
+    cells = base.group_by([area, *strata]).agg(
+        pl.col("events").sum(), pl.len().cast(pl.Int64).alias("population")
+    )
+    ratios = isr(cells, events="events", population="population", unit=area, strata=strata)
+    out = ratios.select(
+        area, pl.col("events").cast(pl.Int64), pl.col("population").cast(pl.Int64), "expected"
+    ).sort(area)
+    return out, event_dispersion(base, events="events")
+
+
+def isr_statistics(
+    counts: pl.DataFrame, *, area: str = "gp_practice", dispersion: float = 1.0, confidence: float = 0.95
+) -> pl.DataFrame:
+    """Each area's ratio of observed to expected events, its interval and place on the funnel.
+
+    A simple statistic of the observed count given the expected: pass the counts as
+    published (the ``recompute`` of :func:`healthgap.disclosure.publish`).
+
+    Parameters
+    ----------
+    counts : :func:`area_isr` (``area``, ``events``, ``population``, ``expected``).
+    dispersion : D of :func:`area_isr` (1 for independent events).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``area``, ``events``, ``population``, ``expected``, ``value`` (observed / expected),
+        ``lower_ci``, ``upper_ci`` (exact below 10 effective events, Byar's from 10),
+        ``flag_95``, ``flag_99_8`` ("above", "below", "within" the funnel), ``note``.
+    """
+    from healthgap.stats import funnel_flag
+
+    flags = funnel_flag(
+        counts.select(area, "events", "expected"),
+        numerator="events",
+        denominator="expected",
+        unit=area,
+        kind="ratio",
+        confidence=confidence,
+        dispersion=dispersion,
+    )
+    return (
+        counts.select(area, "events", "population", "expected")
+        .join(
+            flags.select(area, "value", "lower_ci", "upper_ci", "flag_95", "flag_99_8", "note"),
+            on=area,
+            how="left",
+        )
+        .sort(area)
+    )
+
+
+def isr_lines(counts: pl.DataFrame, *, area: str = "gp_practice", dispersion: float = 1.0) -> pl.DataFrame:
+    """The 95% and 99.8% control limits of the ratio around 1, over the areas' expected events.
+
+    Returns
+    -------
+    pl.DataFrame
+        Wide: ``expected``, ``lower_95``, ``upper_95``, ``lower_998``, ``upper_998`` (the
+        shape :func:`healthgap.charts.funnel` takes with ``denominator="expected"``).
+    """
+    from healthgap.stats import funnel_limits
+
+    long = funnel_limits(
+        counts.select(area, "events", "expected"),
+        numerator="events",
+        denominator="expected",
+        unit=area,
+        kind="ratio",
+        dispersion=dispersion,
+    )
+    return (
+        long.with_columns(
+            pl.when(pl.col("confidence") > 0.99).then(pl.lit("998")).otherwise(pl.lit("95")).alias("__lv")
+        )
+        .pivot(on="__lv", index="denominator", values=["lower_limit", "upper_limit"])
+        .rename(
+            {
+                "denominator": "expected",
+                "lower_limit_95": "lower_95",
+                "upper_limit_95": "upper_95",
+                "lower_limit_998": "lower_998",
+                "upper_limit_998": "upper_998",
+            }
+        )
+        .filter(pl.col("expected") > 0)
+        .sort("expected")
+    )

@@ -605,6 +605,7 @@ def gradient(
     confidence: float = 0.95,
     seed: int = 2024,
     published: pl.DataFrame | None = None,
+    transform: bool = True,
 ) -> pl.DataFrame:
     """Slope and relative index of inequality across the levels of an ordered ``dimension``.
 
@@ -621,6 +622,9 @@ def gradient(
     ----------
     rates_table : a :func:`rates` table (published).
     dimension : the ordered dimension (a name: a built-in dimension, deprivation by default).
+    transform : fit the line to the log of the rates (default: rates differ in proportion), as
+        PHEindicatormethods' ``phe_sii(transform = TRUE)``; the RII is then exp(slope) and the SII
+        the difference of the back-transformed ends (:func:`healthgap.stats.sii`).
 
     Returns
     -------
@@ -674,6 +678,7 @@ def gradient(
         by="measure",
         confidence=confidence,
         seed=seed,
+        transform=transform,
     )
     return out.select(schema_cols)
 

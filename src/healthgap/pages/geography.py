@@ -20,16 +20,21 @@ import polars as pl
 from healthgap import charts
 from healthgap.descriptive import measure_label
 from healthgap.descriptive.geography import (
+    EVENT_PER,
     LOCALITY_PER,
+    area_isr,
     area_rates,
     area_statistics,
+    isr_lines,
+    isr_statistics,
     locality_rates,
 )
 from healthgap.descriptive.prevalence import dsr_ratio_rows, dsr_ratio_statistics, recompute_rates
 from healthgap.disclosure import Published
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
 from healthgap.pages.sentences import extremes, fmt, group_name
-from healthgap.text import lower_first
+from healthgap.stats import bonferroni_ratio
+from healthgap.text import capitalise, lower_first
 
 __all__ = [
     "GeographyPage",
@@ -40,10 +45,17 @@ __all__ = [
     "LOCALITY_COLUMNS",
     "LOCALITY_FORMATS",
     "TABLE_COLUMNS",
+    "OUTCOME_TABLE_COLUMNS",
+    "OUTCOME_LEAD",
     "LOCALITY_LEAD",
     "LOCALITY_TAIL",
     "NO_AREAS",
+    "ISR_LEAD",
+    "ISR_DERIVED",
+    "IsrFunnel",
     "contrast_sentence",
+    "isr_sentence",
+    "dispersion_sentence",
 ]
 
 #: The condition the map shows: the first of these the dataset has, else its first condition.
@@ -68,9 +80,18 @@ LOCALITY_COLUMNS = (
 )
 #: Headings of the locality table.
 TABLE_COLUMNS = ci_columns(
-    f"Rate per {LOCALITY_PER}",
+    "Recorded (%)",
     ratio=True,
-    measure_label="Measure",
+    measure_label="Condition",
+    label="Locality",
+    events="People with it",
+    population="People",
+)
+#: Headings of the locality table of outcomes (event rates per 1,000 people).
+OUTCOME_TABLE_COLUMNS = ci_columns(
+    f"Rate per {EVENT_PER:,}",
+    ratio=True,
+    measure_label="Outcome",
     label="Locality",
     events="Events",
     population="People",
@@ -78,8 +99,13 @@ TABLE_COLUMNS = ci_columns(
 #: Rates to 2 decimal places, ratios as in the text.
 LOCALITY_FORMATS = {c: ("number", 2) for c in ("value", "lower_ci", "upper_ci")} | RATIO_FORMATS
 LOCALITY_LEAD = (
-    "@tbl-localities gives age-standardised rates (per 100 people) for every condition and outcome in "
-    "each locality, with rate ratios comparing each locality with the reference locality."
+    "@tbl-localities gives the age-standardised recorded prevalence (%) of every condition in each locality, "
+    "with rate ratios comparing each locality with the reference locality."
+)
+#: The sentence on the outcome table (event rates per 1,000 people: the book's unit for events).
+OUTCOME_LEAD = (
+    "@tbl-locality-outcomes gives the age-standardised rate of every outcome per {per} people in each "
+    "locality, with the same rate ratios."
 )
 LOCALITY_TAIL = (
     "Localities differ in deprivation as well as age, so part of these differences reflects the "
@@ -98,6 +124,22 @@ LOCALITY_TAIL_NONE = (
 #: The skip note's reason when the dataset has no geography at all.
 NO_AREAS = "locality, small-area or GP practice column"
 _COUNTS = ["events", "population"]
+#: What the funnel plots of ratios show and why (the lead of the section).
+ISR_LEAD = (
+    "Crude rates compare {plural} with different age and sex mixes: a {singular} with older people "
+    "has more disease without doing anything differently. Each {singular} below is compared with what the "
+    "rates of the whole population, age band by age band and for women and men separately, would give its "
+    "own people: the ratio of observed to expected (an indirectly standardised ratio, 1 = as expected). The "
+    "funnel plots draw 95% and 99.8% control limits around 1, which narrow as the expected number grows; a "
+    "{singular} outside the 99.8% limits is unlikely to differ by chance alone."
+)
+#: Values withheld with each count (rule 3 of the disclosure rules).
+ISR_DERIVED = {
+    "events": ["value", "lower_ci", "upper_ci", "flag_95", "flag_99_8"],
+    "population": ["expected", "value", "lower_ci", "upper_ci", "flag_95", "flag_99_8"],
+}
+#: The share of units expected outside the 99.8% limits by chance alone.
+OUTSIDE_998 = 0.002
 
 
 class UnitWords(NamedTuple):
@@ -120,6 +162,71 @@ UNIT_WORDS = {
     "locality": UnitWords("localities", "locality", "Locality", "residents"),
 }
 _OTHER_UNITS = UnitWords("areas", "area", "Area", "people")
+
+
+class IsrFunnel(NamedTuple):
+    """Areas (GP practices) on a funnel plot of observed / expected events of one measure."""
+
+    #: the measure
+    measure: str
+    #: its label in a sentence ("hypertension", "CVD emergency admissions")
+    name: str
+    #: the area column ("gp_practice")
+    unit: str
+    #: each area's counts, expected events, ratio, interval and flags, published
+    points: Published
+    #: the control limits (chart data, no counts)
+    limits: pl.DataFrame
+    #: D = Σ k² / Σ k of the events per person (1: no one has more than one)
+    dispersion: float
+    #: whether the measure counts events (they can repeat for one person), not people
+    is_count: bool
+
+
+def isr_sentence(frame: pl.DataFrame, *, name: str, plural: str) -> str:
+    """How many areas lie above and below the 99.8% limits, against what chance alone would give.
+
+    Parameters
+    ----------
+    frame : the published points (``value``, ``flag_99_8``).
+    name : the measure in a sentence ("recorded hypertension").
+    plural : the units ("GP practices").
+    """
+    shown = frame.filter(pl.col("value").is_not_null())
+    n = shown.height
+    if not n:
+        return f"None of the {plural} has enough people and events to publish a ratio of {name}."
+    above = shown.filter(pl.col("flag_99_8") == "above").height
+    below = shown.filter(pl.col("flag_99_8") == "below").height
+    hidden = frame.height - n
+    withheld = f" (for {hidden} more the counts are too small to publish)" if hidden else ""
+    chance = f"chance alone would put about {fmt(n * OUTSIDE_998, 1)} of {n} outside them"
+    if not above and not below:
+        return (
+            f"All {n} {plural} shown{withheld} are within the 99.8% limits for {name}: none has more or less than "
+            f"its age and sex mix would give beyond what chance explains ({chance})."
+        )
+    verdict = (
+        "so these differ by more than chance."
+        if above + below >= 2
+        else "so this one could differ by chance."
+    )
+    return (
+        f"Of the {n} {plural} shown{withheld}, {above} {'is' if above == 1 else 'are'} above the 99.8% limits for "
+        f"{name} (more than their age and sex mix would give) and {below} below; {chance}, {verdict}"
+    )
+
+
+def dispersion_sentence(dispersion: float, *, noun: str) -> str:
+    """Why the limits of a count of events are wider than Poisson's (or not), with D."""
+    if dispersion <= 1:
+        return f"No one has more than one of the {noun}, so they are independent events."
+    return (
+        f"{capitalise(noun)} can repeat for one person, so they are not independent events: their variance is the "
+        f"sum of each person's squared count, {fmt(dispersion, 2)} times the number of events (Σk²/Σk over "
+        "people with k events). The limits and intervals are those of the number of events divided by "
+        f"{fmt(dispersion, 2)}, which widens them about {fmt(dispersion**0.5, 2)}-fold."
+    )
 
 
 def contrast_sentence(table: pl.DataFrame, ratio: dict[str, Any] | None, *, name: str) -> str:
@@ -145,7 +252,14 @@ def contrast_sentence(table: pl.DataFrame, ratio: dict[str, Any] | None, *, name
     if r.get("lower_ci") is None or r.get("upper_ci") is None:
         return text + "."
     said = f"rate ratio {fmt(r['value'], 2)}, 95% CI {fmt(r['lower_ci'], 2)} to {fmt(r['upper_ci'], 2)}"
-    if r["lower_ci"] <= 1 <= r["upper_ci"]:
+    low, high = r["lower_ci"], r["upper_ci"]
+    k = pub.height
+    if k > 2 and r["value"] and low > 0:
+        low, high = bonferroni_ratio(r["value"], low, high, pairs=k * (k - 1) // 2)
+        said += (
+            f"; {fmt(low, 2)} to {fmt(high, 2)} allowing for the {k * (k - 1) // 2} pairs of {k} localities"
+        )
+    if low <= 1 <= high:
         return text + f"; the difference between them could be due to chance ({said})."
     return text + f" ({said})."
 
@@ -216,14 +330,17 @@ class GeographyPage(Page):
 
     @cached_property
     def locality_exact(self) -> pl.DataFrame | None:
-        """Age-standardised rates per 100 people by locality: exact aggregates (None without localities)."""
-        if not self.has_localities or not self.locality_measures:
+        """Age-standardised recorded prevalence (%) by locality: exact aggregates (None without localities
+        or conditions)."""
+        if not self.has_localities or not self.caps.conditions:
             return None
-        return locality_rates(self.people, self.config, measures=self.locality_measures)
+        return locality_rates(
+            self.people, self.config, measures=self.caps.conditions, multiplier=LOCALITY_PER
+        )
 
     @cached_property
     def localities(self) -> Published | None:
-        """Age-standardised rates per 100 people by locality, published; None without localities."""
+        """Age-standardised recorded prevalence (%) by locality, published; None without localities."""
         exact = self.locality_exact
         if exact is None:
             return None
@@ -231,6 +348,19 @@ class GeographyPage(Page):
             exact,
             counts=_COUNTS,
             recompute=lambda f: recompute_rates(f, multiplier=LOCALITY_PER).select(LOCALITY_COLUMNS),
+        )
+
+    @cached_property
+    def outcome_localities(self) -> Published | None:
+        """Age-standardised outcome rates per 1,000 people by locality, published; None without localities
+        or outcomes."""
+        if not self.has_localities or not self.caps.outcomes:
+            return None
+        exact = locality_rates(self.people, self.config, measures=self.caps.outcomes, multiplier=EVENT_PER)
+        return self.book.publish(
+            exact,
+            counts=_COUNTS,
+            recompute=lambda f: recompute_rates(f, multiplier=EVENT_PER).select(LOCALITY_COLUMNS),
         )
 
     @property
@@ -247,9 +377,17 @@ class GeographyPage(Page):
         """The paragraph on the locality table (Markdown: it cross-refers), or None without localities."""
         from IPython.display import Markdown
 
-        if self.localities is None:
+        if self.localities is None and self.outcome_localities is None:
             return None
-        return Markdown(" ".join(t for t in (LOCALITY_LEAD, self.locality_text(), self.locality_tail) if t))
+        lead = LOCALITY_LEAD if self.localities is not None else ""
+        outcomes = OUTCOME_LEAD.format(per=f"{EVENT_PER:,}") if self.outcome_localities is not None else ""
+        if not lead:
+            outcomes = outcomes.replace(
+                "with the same rate ratios",
+                "with rate ratios comparing each locality with the reference locality",
+            )
+        parts = (lead, self.locality_text(), outcomes, self.locality_tail)
+        return Markdown(" ".join(t for t in parts if t))
 
     def locality_ratio(self, measure: str, level: str, reference: str) -> dict[str, Any] | None:
         """The published age-standardised rate ratio of two localities, or None.
@@ -285,26 +423,164 @@ class GeographyPage(Page):
     def locality_text(self) -> str:
         """The reference locality and the focus condition's contrast, or ""."""
         dim = self.caps.dimension("locality")
-        if self.localities is None or dim is None:
+        if (self.localities is None and self.outcome_localities is None) or dim is None:
             return ""
         ref = group_name(
             {"dimension": "locality", "level": dim.reference, "label": dim.label_of(dim.reference)}
         )
-        return f"The reference locality is {ref}. " + (
-            self.locality_contrast(self.focus) if self.focus else ""
+        return f"The reference locality is {ref}." + (
+            f" {self.locality_contrast(self.focus)}" if self.focus and self.localities is not None else ""
         )
 
     def locality_table(self) -> Any:
         """The locality table with its download, or a skip note."""
         if self.localities is None:
-            return self.skip("locality column")
+            return self.skip("locality column" if not self.has_localities else "recorded conditions")
         return self.book.table(
             self.localities,
             id="localities",
-            title="Age-standardised rates per 100 people by locality",
+            title="Age-standardised recorded prevalence (%) by locality",
             columns=TABLE_COLUMNS,
             formats=LOCALITY_FORMATS,
         )
+
+    def outcome_locality_table(self) -> Any:
+        """The locality table of outcomes (per 1,000 people) with its download, or a skip note (None when the
+        dataset has no localities: the table of conditions says so once)."""
+        if self.outcome_localities is None:
+            return None if not self.has_localities else self.skip("outcome columns")
+        return self.book.table(
+            self.outcome_localities,
+            id="locality-outcomes",
+            title=f"Age-standardised outcome rates per {EVENT_PER:,} people by locality",
+            columns=OUTCOME_TABLE_COLUMNS,
+            formats=LOCALITY_FORMATS,
+        )
+
+    # -- areas after their age and sex mix ------------------------------------------
+    @property
+    def isr_unit(self) -> str | None:
+        """The unit of the funnel plots of ratios: GP practice when present, else the drawn area."""
+        return "gp_practice" if self.caps.has("gp_practice") else self.area
+
+    @property
+    def isr_units(self) -> UnitWords:
+        return UNIT_WORDS.get(self.isr_unit or "", _OTHER_UNITS)
+
+    @property
+    def isr_outcome(self) -> str | None:
+        """The outcome of the second funnel: the first counting events (admissions), else the first."""
+        outcomes = self.caps.outcomes
+        counted = [o for o in outcomes if (m := self.caps.measures.get(o)) is not None and m.type == "count"]
+        return next(iter(counted or outcomes), None)
+
+    def isr_funnel(self, which: str) -> IsrFunnel | None:
+        """The funnel of ``which`` ("condition": the focus condition; "outcome": :attr:`isr_outcome`)."""
+        return self._isr_funnels.get(which)
+
+    @cached_property
+    def _isr_funnels(self) -> dict[str, IsrFunnel]:
+        unit = self.isr_unit
+        if unit is None or not self.caps.has("age"):
+            return {}
+        out = {}
+        for which, measure in (("condition", self.focus), ("outcome", self.isr_outcome)):
+            if measure is None:
+                continue
+            exact, dispersion = area_isr(self.people, measure=measure, area=unit)
+            if exact.is_empty() or not exact["events"].sum():
+                continue
+            points = self.book.publish(
+                exact,
+                counts=_COUNTS,
+                by=[],
+                derived=ISR_DERIVED,
+                recompute=partial(isr_statistics, area=unit, dispersion=dispersion),
+            )
+            m = self.caps.measures.get(measure)
+            is_count = m is not None and m.type == "count"
+            label = lower_first(measure_label(self.config, measure))
+            name = f"recorded {label}" if which == "condition" else label
+            out[which] = IsrFunnel(
+                measure,
+                name,
+                unit,
+                points,
+                isr_lines(exact, area=unit, dispersion=dispersion),
+                dispersion,
+                is_count,
+            )
+        return out
+
+    def isr_intro(self) -> Any:
+        """The lead of the funnel plots (Markdown), or one skip note without areas or measures."""
+        from IPython.display import Markdown
+
+        if not self._isr_funnels:
+            if self.isr_unit is None:
+                return self.skip("GP practice or small-area column")
+            return self.skip("age column, or recorded conditions or outcomes with events in the areas")
+        u = self.isr_units
+        return Markdown(ISR_LEAD.format(plural=u.plural, singular=u.singular))
+
+    def isr_text(self, which: str) -> str:
+        """The sentences under one funnel plot, or ""."""
+        f = self.isr_funnel(which)
+        if f is None:
+            return ""
+        text = isr_sentence(f.points.frame, name=f.name, plural=self.isr_units.plural)
+        if f.is_count:
+            text += " " + dispersion_sentence(f.dispersion, noun=f.name)
+        return text
+
+    def isr_figure(self, which: str) -> Any:
+        """The funnel plot of observed / expected of ``which`` (markup), or None."""
+        f = self.isr_funnel(which)
+        if f is None:
+            return None
+        u = self.isr_units
+        label = measure_label(self.config, f.measure)
+        title = f"{('Recorded ' + lower_first(label)) if which == 'condition' else label} by {u.singular}: observed / expected"
+        return self.book.figure(
+            lambda d: charts.funnel(
+                d,
+                limits=f.limits,
+                target=1.0,
+                title=title,
+                unit=f.unit,
+                denominator="expected",
+                flag="flag_99_8",
+                value_title="Observed / expected (age and sex)",
+                denominator_title="Expected events",
+            ),
+            id=f"isr-{which}",
+            title=title,
+            description=(
+                f"Funnel plot: each dot is a {u.singular}, with the number of {f.name} its age and sex mix would "
+                "give along the bottom and the ratio of observed to expected up the side; curved lines show 95% and "
+                "99.8% control limits around 1. " + self.isr_text(which)
+            ),
+            data=f.points,
+            columns={
+                f.unit: u.heading,
+                "population": "People",
+                "events": "Observed",
+                "expected": "Expected",
+                **ci_columns("Observed / expected"),
+                "flag_99_8": "Position against the 99.8% limits",
+            },
+            formats={
+                "expected": ("number", 1),
+                **{c: ("ratio", 2) for c in ("value", "lower_ci", "upper_ci")},
+            },
+        )
+
+    def isr_paragraph(self, which: str) -> Any:
+        """:meth:`isr_text` as a paragraph (Markdown), or None."""
+        from IPython.display import Markdown
+
+        text = self.isr_text(which)
+        return Markdown(text) if text else None
 
     # -- small areas ---------------------------------------------------------------
     @property

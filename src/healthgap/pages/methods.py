@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from healthgap.config import AGE_BANDS, Dimension
+from healthgap.descriptive.geography import EVENT_PER, LOCALITY_PER
 from healthgap.descriptive.prevalence import covered_bands
 from healthgap.pages.base import Page
 from healthgap.pages.capabilities import Capabilities
@@ -28,6 +29,9 @@ __all__ = [
     "NESTED",
     "NOT_NESTED",
     "BUILT_IN",
+    "RATE_UNITS",
+    "FUNNEL",
+    "FUNNEL_RATIOS",
 ]
 
 #: How the disclosure rules name each area column protected within localities.
@@ -54,12 +58,17 @@ AGE_BANDS_TEXT = (
 )
 SII_DEPRIVATION = r"""The **slope index of inequality (SII)** uses all five deprivation fifths, not just the two ends. Each
 fifth is placed at the midpoint of its share of the cumulative population, ranked from most deprived
-(0) to least deprived (1), and a line is fitted to the fifths' DSRs by weighted least squares, with
-weights equal to the fifths' population shares. The SII is the difference between the fitted values
-at the least and the most deprived ends; the **relative index of inequality (RII)** is their ratio.
+(0) to least deprived (1), and a line is fitted to the logarithm of the fifths' DSRs by weighted least
+squares, with weights equal to the fifths' population shares (rates differ in proportion, so they are
+fitted on the log scale, as PHEindicatormethods' `phe_sii(transform = TRUE)` does). The SII is the
+difference between the fitted rates at the least and the most deprived ends; the **relative index of
+inequality (RII)** is the fitted rate at the least deprived end divided by that at the most deprived end,
+$e^{b}$ for a slope $b$ on the log scale.
 
 We use the **Fingertips sign convention**: SII = least deprived end minus most deprived end, so a
-*negative* SII means the rate is higher in more deprived areas, and an RII below 1 means the same.
+*negative* SII means the rate is higher in more deprived areas, and an RII below 1 means the same. A
+sentence that says how many times higher the most deprived end's rate is gives the RII as computed and
+then its reciprocal, $1/\text{RII}$, with that interval's limits inverted.
 Confidence intervals are simulated (100,000 repetitions): each fifth's value is redrawn from its own
 confidence interval and the line refitted (Low and Low, 2004).
 
@@ -72,13 +81,15 @@ confidence interval from the Kakwani standard error."""
 SII_ANY = r"""The **slope index of inequality (SII)** uses every level of an ordered dimension ({levels}), not
 just the two ends. Each level is placed at the midpoint of its share of the cumulative population,
 ranked from the most disadvantaged (0) to the least disadvantaged (1), and a line is fitted to the
-levels' DSRs by weighted least squares, with weights equal to the levels' population shares. The SII
-is the difference between the fitted values at the least and the most disadvantaged ends; the
-**relative index of inequality (RII)** is their ratio.
+logarithm of the levels' DSRs by weighted least squares, with weights equal to the levels' population
+shares (PHEindicatormethods' `phe_sii(transform = TRUE)`). The SII is the difference between the fitted
+rates at the least and the most disadvantaged ends; the **relative index of inequality (RII)** is the
+fitted rate at the least disadvantaged end divided by that at the most disadvantaged end.
 
 We use the **Fingertips sign convention**: SII = least disadvantaged end minus most disadvantaged end,
 so a *negative* SII means the rate is higher towards the more disadvantaged end, and an RII below 1
-means the same. Confidence intervals are simulated (100,000 repetitions): each level's value is redrawn
+means the same; a sentence saying how many times higher the more disadvantaged end's rate is gives the
+RII as computed and then its reciprocal. Confidence intervals are simulated (100,000 repetitions): each level's value is redrawn
 from its own confidence interval and the line refitted (Low and Low, 2004).
 
 The **concentration index** summarises the same gradient on a scale from -1 to 1, where a negative
@@ -92,6 +103,22 @@ FUNNEL = (
     "limits around the overall rate are exact Poisson limits for rates and Wilson-based limits for\n"
     "proportions, at 95% (about 1 in 20 practices outside by chance) and 99.8% (about 1 in 500)\n"
     "(Spiegelhalter, 2005). A practice is flagged only if it is outside the 99.8% limits."
+)
+#: The funnel plots of observed / expected (geography), and events that repeat for one person.
+FUNNEL_RATIOS = r"""The funnel plots of @sec-geography-funnels compare each {unit} after its age and sex mix: its
+observed count $O$ against $E = \sum_{{a,s}} n_{{a,s}} R_{{a,s}}$, the count its own people would have at
+the whole population's rate $R_{{a,s}}$ in each age band and sex (indirect standardisation). The control
+limits around $O/E = 1$ are the exact Poisson limits of a count whose expectation is $E$, plotted against $E$.
+Events that can repeat for one person (admissions) are not independent: a count's variance is then
+$\sum_i k_i^2$ over people with $k_i$ events, not $\sum_i k_i$. With $D = \sum_i k_i^2 / \sum_i k_i$ (1 when
+nobody has more than one), the limits and each {unit}'s interval are those of the effective counts $O/D$
+and $E/D$, about $\sqrt{{D}}$ times wider, as PHEindicatormethods allows for non-independent events in
+directly standardised rates."""
+#: The book's one rule for units ({per}: 1,000).
+RATE_UNITS = (
+    "Units: shares of people (recorded prevalence, treatment, referral, risk factors) are percentages "
+    "(per {pct} people); event rates (events per population{examples}) are per {per} people, crude or "
+    "age-standardised as the table says. Means of measurements are in their own unit."
 )
 RATE_RATIOS = r"""**Rate ratios** divide each group's DSR by the reference group's. Their confidence interval is
 $\exp\left(\ln R \pm z\sqrt{\operatorname{var}_1/\text{DSR}_1^2 + \operatorname{var}_2/\text{DSR}_2^2}\right)$.
@@ -221,16 +248,30 @@ class MethodsPage(Page):
         levels = join([f"the {len(d.order)} {nouns(d.noun or lower_first(d.label))}" for d in gradients])
         return _markdown(SII_ANY.format(levels=levels))
 
+    # -- units ------------------------------------------------------------------------------
+    @property
+    def units(self) -> str:
+        """The book's one rule for rate units (:data:`RATE_UNITS`), from the constants the pages use."""
+        outcomes = [lower_first(self.caps.label(o)) for o in self.caps.outcomes[:2]]
+        examples = f", such as {join(outcomes)}" if outcomes else ""
+        return RATE_UNITS.format(pct=f"{LOCALITY_PER:,}", per=f"{EVENT_PER:,}", examples=examples)
+
     # -- funnel plots ---------------------------------------------------------------------
     def funnel(self) -> Any:
         """How GP practices are compared on a funnel plot (Markdown: it cross-refers), or a skip note."""
-        if not self.caps.has("gp_practice") or not self.caps.outcomes:
+        has_practices = self.caps.has("gp_practice")
+        ratios = ""
+        unit = "GP practice" if has_practices else AREA_NAMES.get(self.caps.area_column or "", "")
+        if unit and self.caps.has("age") and (self.caps.conditions or self.caps.outcomes):
+            ratios = FUNNEL_RATIOS.format(unit=unit.lower().removesuffix("s") if not has_practices else unit)
+        crude = FUNNEL if has_practices and self.caps.outcomes else ""
+        if not crude and not ratios:
             return self.skip(
                 "GP practice column, so there are no funnel plots"
-                if not self.caps.has("gp_practice")
+                if not has_practices
                 else "outcome columns, so there are no funnel plots"
             )
-        return _markdown(FUNNEL)
+        return _markdown("\n\n".join(t for t in (crude, ratios) if t))
 
     # -- disclosure control -----------------------------------------------------------------
     @property

@@ -34,7 +34,15 @@ from healthgap.descriptive.prevalence import (
     recompute_dsr,
     recompute_rates,
 )
+from healthgap.descriptive.risk_factors import (
+    ADULT_AGE,
+    RiskFactor,
+    risk_factor_shares,
+    risk_factors,
+    standardised_means,
+)
 from healthgap.disclosure import Published
+from healthgap.pages._risk_factors import NO_RISK_FACTORS, ends_sentence, spread_sentence
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns, escape_markdown, numbered
 from healthgap.pages.sentences import extremes, fmt, group_name, level_name, nouns
 from healthgap.pages.sentences import ratio_sentence as rates_sentence
@@ -52,6 +60,9 @@ __all__ = [
     "NO_AREAS",
     "NO_ORDERED_TO_COMBINE",
     "BUILT_IN",
+    "log_gradient",
+    "with_multiplicity",
+    "rii_words",
 ]
 
 #: The count columns of the prevalence table (published: suppressed 1-7, rounded).
@@ -118,7 +129,7 @@ SII_COLUMNS = {
     "sii": "SII (percentage points)",
     "sii_lower": "SII lower",
     "sii_upper": "SII upper",
-    "rii": "RII",
+    "rii": "RII (least / most disadvantaged end)",
     "rii_lower": "RII lower",
     "rii_upper": "RII upper",
     "ci": "Concentration index",
@@ -140,10 +151,11 @@ NO_AREAS = "has no chart of areas for this dataset, because it has no small-area
 #: The explanation of the gradient table, for deprivation (the default book's words).
 GRADIENT_DEPRIVATION = (
     "Comparing only the two ends ignores the three fifths in between. The **slope index of inequality "
-    "(SII)** fits a line through all five fifths, weighted by their size, and gives the modelled gap "
-    "between the most and the least deprived ends; the **relative index of inequality (RII)** is the ratio "
-    "of the two ends. We use the Fingertips sign convention: a *negative* SII means the rate is higher in "
-    "more deprived areas. The **concentration index** in the same table asks a different question: how "
+    "(SII)** fits a line through the logarithm of the rates of all five fifths, weighted by their size (rates "
+    "vary in proportion, so the log scale fits them), and gives the modelled gap between the most and the "
+    "least deprived ends; the **relative index of inequality (RII)** is the modelled rate at the least "
+    "deprived end divided by that at the most deprived end. We use the Fingertips sign convention: a *negative* SII, and an RII below 1, mean "
+    "the rate is higher in more deprived areas. The **concentration index** in the same table asks a different question: how "
     "unequally the people with each condition are spread across the fifths (from -1 to 1; negative when "
     "they are concentrated among more deprived people). It uses crude counts, because it describes where "
     "the cases that services meet actually are."
@@ -151,15 +163,101 @@ GRADIENT_DEPRIVATION = (
 #: The same for any ordered dimension ("{levels}": "all four education levels").
 GRADIENT_ANY = (
     "Comparing only the two ends ignores the levels in between. The **slope index of inequality (SII)** "
-    "fits a line through {levels}, weighted by their size, and gives the modelled gap between the most and "
-    "the least disadvantaged ends; the **relative index of inequality (RII)** is the ratio of the two ends. "
-    "We use the Fingertips sign convention: a *negative* SII means the rate is higher towards the more "
-    "disadvantaged end. The **concentration index** in the same table asks a different question: how "
+    "fits a line through the logarithm of the rates of {levels}, weighted by their size, and gives the "
+    "modelled gap between the most and the least disadvantaged ends; the **relative index of inequality (RII)** "
+    "is the modelled rate at the least disadvantaged end divided by that at the most disadvantaged end. We use "
+    "the Fingertips sign convention: a *negative* SII, and an RII below 1, mean the rate is higher towards the "
+    "more disadvantaged end. The **concentration index** in the same table asks a different question: how "
     "unequally the people with each condition are spread across the levels (from -1 to 1; negative when "
     "they are concentrated among more disadvantaged people). It uses crude counts, because it describes "
     "where the cases that services meet actually are."
 )
 _WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+#: The verdict :func:`healthgap.pages.sentences.ratio_sentence` ends with when the interval includes 1.
+CHANCE = "; the difference could be due to chance."
+
+
+def with_multiplicity(text: str, frame: pl.DataFrame, *, dimension: str, measure: str) -> str:
+    """A "furthest from the reference" ratio sentence with its interval widened for the groups compared.
+
+    :func:`healthgap.pages.sentences.ratio_sentence` names the group whose rate ratio is furthest from 1
+    among the m groups compared with the reference: one of m chances. With m > 1 the sentence also
+    gives the ratio's interval widened for m comparisons (:func:`healthgap.stats.bonferroni_ratio`),
+    and its verdict ("could be due to chance" or not) follows that interval.
+    """
+    from healthgap.stats import bonferroni_ratio
+
+    rows = frame.filter(
+        (pl.col("dimension") == dimension)
+        & (pl.col("measure") == measure)
+        & pl.col("rate_ratio").is_not_null()
+        & ~pl.col("is_reference")
+        & (pl.col("rate_ratio") > 0)
+    )
+    m = rows.height
+    core = text.removesuffix(CHANCE).removesuffix(".")
+    if m < 2 or not core.endswith(")"):
+        return text
+    r = (
+        rows.with_columns(pl.col("rate_ratio").log().abs().alias("__d"))
+        .sort("__d", descending=True)
+        .row(0, named=True)
+    )
+    if r["rr_lower"] is None or r["rr_upper"] is None or r["rr_lower"] <= 0:
+        return text
+    low, high = bonferroni_ratio(r["rate_ratio"], r["rr_lower"], r["rr_upper"], pairs=m)
+    core = (
+        core[:-1]
+        + f"; {fmt(low, 2)} to {fmt(high, 2)} allowing for all {m} comparisons with the reference group)"
+    )
+    return core + (CHANCE if low <= 1 <= high else ".")
+
+
+def log_gradient(published: pl.DataFrame, *, dimension: Dimension, seed: int) -> pl.DataFrame:
+    """SII and RII of each condition's age-standardised rate across ``dimension``, fitted on the log scale.
+
+    :func:`healthgap.descriptive.prevalence.gradient` with ``transform=True`` (PHEindicatormethods
+    ``phe_sii(transform = TRUE)`` for rates) on the published table, so that the welcome page's slope
+    (the same function) and this page's agree: the line is fitted to the log DSRs, the RII is
+    exp(slope) and the SII the difference of the back-transformed ends. Conditions with a withheld
+    level are left out (the index and the other levels would give it back).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``measure``, ``population``, ``sii``, ``sii_lower``, ``sii_upper``, ``rii``, ``rii_lower``,
+        ``rii_upper``, ``note``; one row per condition (empty when none qualifies).
+    """
+    return gradient(
+        published.filter(pl.col("population") > 0),
+        dimension=dimension,
+        seed=seed,
+        published=published,
+        transform=True,
+    )
+
+
+def rii_words(r: dict[str, Any], *, most: str, least: str) -> str:
+    """The RII as computed (least / most disadvantaged end) and, when below 1, its reciprocal in words.
+
+    ``r`` has ``rii``, ``rii_lower``, ``rii_upper``; ``most``/``least`` name the ends ("the most
+    deprived end"). An RII of 0.46 reads "an RII of 0.46 (95% CI 0.40 to 0.52): the modelled rate at
+    the least deprived end is 0.46 times that at the most deprived end, so the most deprived end has
+    2.2 times (95% CI 1.9 to 2.5) the rate of the least deprived end".
+    """
+    rii, lo, hi = r["rii"], r["rii_lower"], r["rii_upper"]
+    stated = (
+        f"an RII of {fmt(rii, 2)} (95% CI {fmt(lo, 2)} to {fmt(hi, 2)}): the modelled rate at {least} is "
+    )
+    stated += f"{fmt(rii, 2)} times that at {most}"
+    if not rii or rii >= 1 or not lo or not hi:
+        return stated
+    return (
+        stated + f", so {most} has {fmt(1 / rii, 1)} times (95% CI {fmt(1 / hi, 1)} to {fmt(1 / lo, 1)}) "
+        f"the rate of {least}"
+    )
 
 
 def _markdown(text: str | None) -> Any:
@@ -352,7 +450,7 @@ class RecordedDiseasePage(Page):
             return "" if optional else NOT_AVAILABLE
         if condition is None:
             return NOT_AVAILABLE
-        return rates_sentence(
+        text = rates_sentence(
             self.published,
             dimension=dimension,
             measure=condition,
@@ -361,6 +459,7 @@ class RecordedDiseasePage(Page):
             dims=self.dims,
             subject=lower_first(self.label(condition)),
         )
+        return with_multiplicity(text, self.published.frame, dimension=dimension, measure=condition)
 
     def _sentences(self, *parts: str) -> str:
         return " ".join(p for p in parts if p)
@@ -575,9 +674,7 @@ class RecordedDiseasePage(Page):
         labels = {c: self.label(c) for c in self.conditions}
         frames = []
         for dim in self.gradients:
-            sii = gradient(
-                shown.filter(pl.col("population") > 0), dimension=dim, seed=self.config.seed, published=shown
-            )
+            sii = log_gradient(shown, dimension=dim, seed=self.config.seed)
             if sii.is_empty():
                 continue
             notes = pl.concat_str(
@@ -655,17 +752,19 @@ class RecordedDiseasePage(Page):
         r = steepest.row(0, named=True)
         numbers = (
             f"an SII of {fmt(r['sii'], 2)} percentage points (95% CI {fmt(r['sii_lower'], 2)} to "
-            f"{fmt(r['sii_upper'], 2)})"
+            f"{fmt(r['sii_upper'], 2)}) and "
         )
         if first.name == "imd_quintile":
             return (
-                f"The steepest gradient towards deprived areas is for {lower_first(r['condition'])}: {numbers}, "
-                f"so the most deprived end has {fmt(1 / r['rii'], 1)} times the rate of the least deprived end."
+                f"The steepest gradient towards deprived areas is for {lower_first(r['condition'])}: {numbers}"
+                + rii_words(r, most="the most deprived end", least="the least deprived end")
+                + "."
             )
         return (
             f"The steepest gradient towards the more disadvantaged end of {nouns(first.noun or lower_first(first.label))} "
-            f"is for {lower_first(r['condition'])}: {numbers}, so the most disadvantaged end has "
-            f"{fmt(1 / r['rii'], 1)} times the rate of the least disadvantaged end."
+            f"is for {lower_first(r['condition'])}: {numbers}"
+            + rii_words(r, most="the most disadvantaged end", least="the least disadvantaged end")
+            + "."
         )
 
     def steepest(self) -> Any:
@@ -784,6 +883,160 @@ class RecordedDiseasePage(Page):
             ),
         )
         return numbered(figure, label="fig-intersection", caption=caption)
+
+    # -- risk factors ---------------------------------------------------------
+    @cached_property
+    def risk_factors(self) -> list[RiskFactor]:
+        """The config's risk factors the data has (smoking: current smoking; BMI: its mean)."""
+        if not self.caps.has("age") or not self.dims:
+            return []
+        return risk_factors(self.config, sorted(self.caps.columns))
+
+    @cached_property
+    def risk_shares(self) -> Published | None:
+        """Age-standardised share (%) of adults with each share risk factor by every dimension, published."""
+        exact = risk_factor_shares(
+            self.people, self.config, factors=self.risk_factors, dimensions=list(self.dims)
+        )
+        if exact.is_empty():
+            return None
+        labels = {f.name: self._risk_label(f) for f in self.risk_factors}
+        exact = exact.with_columns(
+            pl.col("measure").replace_strict(labels, default=None).alias("measure_label")
+        )
+        return self.book.publish(exact, counts=COUNTS, recompute=partial(recompute_rates, multiplier=100))
+
+    @cached_property
+    def risk_means(self) -> Published | None:
+        """Age-standardised mean of each number risk factor among adults by every dimension, published."""
+        frames = [
+            standardised_means(self.people, self.config, measure=f.name, dimensions=list(self.dims))
+            for f in self.risk_factors
+            if f.kind == "mean"
+        ]
+        frames = [f for f in frames if not f.is_empty()]
+        if not frames:
+            return None
+        labels = {f.name: self._risk_label(f) for f in self.risk_factors}
+        exact = pl.concat(frames, how="vertical_relaxed").with_columns(
+            pl.col("measure").replace_strict(labels, default=None).alias("measure_label")
+        )
+        return self.book.publish(exact, counts=["population"])
+
+    @staticmethod
+    def _risk_label(f: RiskFactor) -> str:
+        """The heading of a risk factor: "Smoking status: current", "BMI (kg/m²)"."""
+        if f.code is not None:
+            return f"{f.label}: {f.code}"
+        return f"{f.label} ({f.unit})" if f.unit else f.label
+
+    @staticmethod
+    def _risk_name(f: RiskFactor) -> str:
+        """A risk factor mid-sentence: "current smoking", "BMI", "systolic blood pressure"."""
+        label = f.label if f.label.isupper() else lower_first(f.label)
+        return f"{f.code} {label.replace(' status', '')}" if f.code else label
+
+    def _risk_what(self, f: RiskFactor, dim: Dimension) -> str:
+        """The risk factor in a sentence: "age-standardised current smoking among adults"."""
+        adjusted = "age-standardised " if dim.name != "age_band" else ""
+        if f.kind == "mean":
+            return f"{adjusted}mean {f.label if f.label.isupper() else lower_first(f.label)} among adults"
+        said = f"{f.code} {lower_first(f.label).replace(' status', '')}" if f.code else lower_first(f.label)
+        return (
+            f"the {adjusted}share of adults with {said}" if not f.code else f"{adjusted}{said} among adults"
+        )
+
+    def risk_intro(self) -> Any:
+        """What the section shows (Markdown), or one skip note when the data has no risk factor."""
+        if not self.risk_factors:
+            return self.skip(NO_RISK_FACTORS)
+        names = join([self._risk_name(f) for f in self.risk_factors])
+        tables = join(
+            [
+                t
+                for t, p in (("@tbl-risk-shares", self.risk_shares), ("@tbl-risk-means", self.risk_means))
+                if p
+            ]
+        )
+        kinds = join(
+            [
+                k
+                for k, p in (
+                    ("shares of people as age-standardised percentages", self.risk_shares),
+                    ("measurements as age-standardised means", self.risk_means),
+                )
+                if p
+            ]
+        )
+        return _markdown(
+            f"The data record these risk factors for cardiovascular disease: {names}. {tables} "
+            f"{'show' if ' and ' in tables else 'shows'} them among adults ({ADULT_AGE} and over) in every group: "
+            f"{kinds}, each with its 95% confidence interval (by age band: crude). Where a sentence names the "
+            "highest and lowest of several groups, it uses intervals that hold for all the groups together."
+        )
+
+    def risk_sentences(self) -> list[str]:
+        """One sentence per risk factor and dimension, from the published frames."""
+        out = []
+        for f in self.risk_factors:
+            published = self.risk_shares if f.kind == "share" else self.risk_means
+            if published is None:
+                continue
+            frame = published.frame.filter(pl.col("measure") == f.name)
+            unit = f.unit or ""
+            for dim in self.dims.values():
+                rows = frame.filter(pl.col("dimension") == dim.name)
+                if rows.is_empty():
+                    continue
+                what = self._risk_what(f, dim)
+                if dim.ordered and dim.disadvantaged and len(dim.order) >= 2:
+                    out.append(ends_sentence(rows, dim, what=what, mean=f.kind == "mean", unit=unit))
+                else:
+                    out.append(
+                        spread_sentence(
+                            rows, dim, what=what, mean=f.kind == "mean", unit=unit, seed=self.config.seed
+                        )
+                    )
+        return out
+
+    def risk_text(self) -> Any:
+        """:meth:`risk_sentences` as a paragraph (Markdown), or None."""
+        sentences = self.risk_sentences() if self.risk_factors else []
+        return _markdown(" ".join(escape_markdown(s) for s in sentences)) if sentences else None
+
+    def risk_table(self, kind: str) -> Any:
+        """The table of shares (``kind`` "shares") or means ("means") with its download, or None."""
+        published = self.risk_shares if kind == "shares" else self.risk_means
+        if published is None:
+            return None
+        value = "Adults (%)" if kind == "shares" else "Mean"
+        columns = {
+            "measure_label": "Risk factor",
+            "dimension_label": "Dimension",
+            "label": "Group",
+            **({"events": "Adults with it"} if kind == "shares" else {}),
+            "population": "Adults",
+            **ci_columns(value, ratio=kind == "shares"),
+        }
+        title = (
+            "Risk factors among adults: age-standardised shares (%) by group"
+            if kind == "shares"
+            else "Risk factors among adults: age-standardised means by group"
+        )
+        table = self.book.table(
+            published,
+            id=f"risk-{kind}",
+            title=title,
+            columns={k: v for k, v in columns.items() if k in published.columns},
+            formats={
+                k: v
+                for k, v in (
+                    {c: ("number", 2) for c in ("value", "lower_ci", "upper_ci")} | RATIO_FORMATS
+                ).items()
+                if k in published.columns
+            },
+        )
+        return numbered(table, label=f"tbl-risk-{kind}", caption=title)
 
     # -- all the numbers ----------------------------------------------------
     def download(self) -> Any:

@@ -25,11 +25,11 @@ from .dimensions import dsr_by
 from .dsr import dsr
 from .esp2013 import AGE_BAND, AGE_BAND_LABELS, ESP2013
 from .funnel import funnel_flag, funnel_limits
-from .indirect import isr
+from .indirect import event_dispersion, isr
 from .proportions import proportion
 from .rates import crude_rate
 from .sii import sii
-from .simultaneous import extremes, simultaneous_intervals
+from .simultaneous import bonferroni_ratio, extremes, simultaneous_intervals
 
 __all__ = [
     "AGE_BAND",
@@ -48,6 +48,7 @@ __all__ = [
     "funnel_flag",
     "funnel_limits",
     "isr",
+    "event_dispersion",
     "percentile_interval",
     "proportion",
     "rate_difference",
@@ -55,6 +56,7 @@ __all__ = [
     "replicate_sums",
     "sii",
     "simultaneous_intervals",
+    "bonferroni_ratio",
     "wilson_interval",
     "wilson_limits",
     "wilson_lower",

@@ -7,6 +7,12 @@ exact Poisson interval just reaches the expected count; units are flagged with B
 standardised, observed / expected, see :func:`healthgap.stats.isr`): the same exact
 Poisson limits with the expected events as the denominator and 1 as the target.
 
+Events that can repeat for one person (admissions) are not independent: their variance is
+Σ k² over people with k events, not the count. ``dispersion`` (D = Σ k² / Σ k, from
+:func:`healthgap.stats.event_dispersion`) scales rates and ratios onto effective counts
+(events / D, expected / D), as PHEindicatormethods does for the DSR of non-independent
+events: the limits widen by about √D.
+
 References
 ----------
 .. [1] Spiegelhalter DJ. Funnel plots for comparing institutional performance. Stat Med
@@ -44,6 +50,7 @@ __all__ = [
     "BAD_KIND",
     "BAD_TARGET",
     "NO_DENOMINATOR",
+    "BAD_DISPERSION",
 ]
 
 Kind = Literal["proportion", "rate", "ratio"]
@@ -55,6 +62,10 @@ BAD_TARGET = (
     "person, or a ratio), or None for the overall average (1 for ratios); got {value!r}."
 )
 NO_DENOMINATOR = "{func}(): the total of {column!r} is zero, so there is no overall average."
+BAD_DISPERSION = (
+    "{func}(): dispersion must be a number of at least 1 (Σ k² / Σ k of the events per person), and 1 "
+    "for proportions; got {value!r}."
+)
 
 
 def _suffix(level: float) -> str:
@@ -140,17 +151,24 @@ def _target(agg: pl.DataFrame, numerator: str, denominator: str, target, func: s
     return float(target)
 
 
-def _limits(n: np.ndarray, p: float, kind: str, level: float, multiplier: float):
+def _check_dispersion(dispersion: float, kind: str, func: str) -> float:
+    bad = isinstance(dispersion, bool) or not isinstance(dispersion, (int, float)) or not dispersion >= 1
+    if bad or (kind == "proportion" and dispersion != 1):
+        raise ValueError(BAD_DISPERSION.format(func=func, value=dispersion))
+    return float(dispersion)
+
+
+def _limits(n: np.ndarray, p: float, kind: str, level: float, multiplier: float, dispersion: float = 1.0):
     if kind == "proportion":
         frame = pl.DataFrame({"n": n}).select(
             _prop_limit(pl.col("n"), p, level, -1).alias("lo"),
             _prop_limit(pl.col("n"), p, level, 1).alias("hi"),
         )
         return frame["lo"].to_numpy() * multiplier, frame["hi"].to_numpy() * multiplier
-    e = p * n
+    e = p * n / dispersion  # effective expected count (the expected events themselves when D = 1)
     with np.errstate(all="ignore"):  # a ratio is a rate whose denominator is the expected events
-        lo = _solve_count(e, level, "lower") / n * multiplier
-        hi = _solve_count(e, level, "upper") / n * multiplier
+        lo = _solve_count(e, level, "lower") * dispersion / n * multiplier
+        hi = _solve_count(e, level, "upper") * dispersion / n * multiplier
     return lo, hi
 
 
@@ -191,6 +209,7 @@ def funnel_limits(
     denominators: Sequence[float] | None = None,
     points: int = 100,
     levels: Sequence[float] = LEVELS,
+    dispersion: float = 1.0,
 ) -> pl.DataFrame:
     """Funnel plot control limits over a grid of denominators.
 
@@ -211,6 +230,8 @@ def funnel_limits(
     denominators : grid of denominators; default Fingertips' 100-point geometric grid.
     points : number of grid points when ``denominators`` is not given.
     levels : control-limit levels (default 95% and 99.8%).
+    dispersion : D = Σ k² / Σ k of the events per person (:func:`healthgap.stats.event_dispersion`)
+        for events that repeat (rates and ratios); 1 (default) for independent events.
 
     Returns
     -------
@@ -227,6 +248,7 @@ def funnel_limits(
     agg, _ = _prepare(df, numerator, denominator, unit, kind, func)
     p = _target(agg, numerator, denominator, target, func, kind)
     mult = _multiplier(kind, multiplier)
+    dispersion = _check_dispersion(dispersion, kind, func)
     levels = [check_confidence(lv, func) for lv in levels]
     if denominators is None:
         d = agg[denominator].cast(pl.Float64)
@@ -235,7 +257,7 @@ def funnel_limits(
         n = np.asarray(denominators, dtype=float)
     frames = []
     for level in levels:  # one pass per control-limit level (two)
-        lo, hi = _limits(n, p, kind, level, mult)
+        lo, hi = _limits(n, p, kind, level, mult, dispersion)
         frames.append(
             pl.DataFrame({"denominator": n, "lower_limit": lo, "upper_limit": hi}).with_columns(
                 pl.lit(level).alias("confidence")
@@ -246,7 +268,7 @@ def funnel_limits(
         "proportion": "Wilson score limits",
         "rate": "Exact Poisson limits",
         "ratio": "Exact Poisson limits of the observed events given the expected",
-    }[kind]
+    }[kind] + (f", events / {dispersion:.3g} (non-independent events)" if dispersion != 1 else "")
     return (
         pl.concat(frames)
         .with_columns(
@@ -269,6 +291,7 @@ def funnel_flag(
     multiplier: float | None = None,
     confidence: float = 0.95,
     levels: Sequence[float] = LEVELS,
+    dispersion: float = 1.0,
 ) -> pl.DataFrame:
     """Flag each unit as "above", "below" or "within" the funnel at each level.
 
@@ -284,6 +307,9 @@ def funnel_flag(
     multiplier : output scale (default 100 for proportions, 100,000 for rates, 1 for ratios).
     confidence : level of each unit's own CI (``lower_ci``/``upper_ci``).
     levels : control-limit levels (default 95% and 99.8%).
+    dispersion : D = Σ k² / Σ k of the events per person for events that repeat (rates and
+        ratios): each unit's interval and flag use the effective count events / D (its
+        interval widens by about √D); 1 (default) for independent events.
 
     Returns
     -------
@@ -312,15 +338,20 @@ def funnel_flag(
     agg, units = _prepare(df, numerator, denominator, unit, kind, func)
     p = _target(agg, numerator, denominator, target, func, kind)
     mult = _multiplier(kind, multiplier)
+    dispersion = _check_dispersion(dispersion, kind, func)
     confidence = check_confidence(confidence, func)
     levels = [check_confidence(lv, func) for lv in levels]
     o = pl.col(numerator).cast(pl.Float64)
+    od = o / dispersion  # the effective count (the count itself for independent events)
     n = pl.col(denominator).cast(pl.Float64)
     ok = n > 0
     if kind == "proportion":
         ci = (wilson_lower(o, n, confidence) * mult, wilson_upper(o, n, confidence) * mult)
     else:
-        ci = (poisson_lower(o, confidence) / n * mult, poisson_upper(o, confidence) / n * mult)
+        ci = (
+            poisson_lower(od, confidence) * dispersion / n * mult,
+            poisson_upper(od, confidence) * dispersion / n * mult,
+        )
     out = agg.with_columns(
         pl.when(ok).then(o / n * mult).alias("value"),
         pl.when(ok).then(ci[0]).alias("lower_ci"),
@@ -332,14 +363,14 @@ def funnel_flag(
     for level in levels:
         sfx = _suffix(level)
         with np.errstate(all="ignore"):
-            lo, hi = _limits(np.where(nn > 0, nn, np.nan), p, kind, level, mult)
+            lo, hi = _limits(np.where(nn > 0, nn, np.nan), p, kind, level, mult, dispersion)
         if kind == "proportion":
             above = pl.col("value") > pl.col(f"upper_limit_{sfx}")
             below = pl.col("value") < pl.col(f"lower_limit_{sfx}")
         else:
-            expected = p * n
-            above = poisson_lower(o, level) > expected
-            below = poisson_upper(o, level) < expected
+            expected = p * n / dispersion
+            above = poisson_lower(od, level) > expected
+            below = poisson_upper(od, level) < expected
         out = out.with_columns(
             pl.Series(f"lower_limit_{sfx}", lo).fill_nan(None),
             pl.Series(f"upper_limit_{sfx}", hi).fill_nan(None),
@@ -360,6 +391,7 @@ def funnel_flag(
         if kind == "proportion"
         else "Funnel: exact Poisson limits; flags by Byars (10+ events) or exact CI"
         + (" of the observed events given the expected" if kind == "ratio" else "")
+        + (f", events / {dispersion:.3g} (non-independent events)" if dispersion != 1 else "")
     )
     out = out.with_columns(
         pl.lit(confidence).alias("confidence"),

@@ -33,15 +33,18 @@ from ._common import (
     engine_for,
     raise_count_problems,
 )
+from .funnel import BAD_DISPERSION
 
 __all__ = [
     "isr",
+    "event_dispersion",
     "EXPECTED",
     "NOTE_NO_EXPECTED",
     "NO_STRATA",
     "MISSING_REFERENCE",
     "REFERENCE_WITHOUT_POPULATION",
     "REFERENCE_DUPLICATES",
+    "NEGATIVE_EVENTS",
 ]
 
 #: Name of the expected-events column of :func:`isr`.
@@ -56,6 +59,7 @@ REFERENCE_WITHOUT_POPULATION = (
     "isr(): {n} stratum/strata of the reference have zero population but the units have people "
     "there (first: {example}); their reference rate is unknown."
 )
+NEGATIVE_EVENTS = "event_dispersion(): {column!r} has negative or missing events per person ({n} row(s))."
 REFERENCE_DUPLICATES = (
     "isr(): the reference has {n} stratum/strata on more than one row (first: {example}); give "
     "one row per stratum."
@@ -65,6 +69,50 @@ REFERENCE_DUPLICATES = (
 def _example(frame: pl.DataFrame, columns: Sequence[str]) -> str:
     row = frame.row(0, named=True)
     return ", ".join(f"{c}={row[c]!r}" for c in columns)
+
+
+def event_dispersion(df: Frame, *, events: str, people: str | None = None) -> float:
+    """D = Σ k² / Σ k over people with k events: how far repeated events inflate a count's variance.
+
+    A count of events that can repeat for one person (admissions) has variance Σ_i k_i²
+    (the sum over people of their squared counts), not the Poisson Σ_i k_i: a person admitted
+    three times adds 9, not 3. D is that ratio; 1 when nobody has more than one event (flags,
+    deaths). Dividing events and expected events by D gives effective Poisson counts, whose
+    limits are those of PHEindicatormethods' DSR of non-independent events (its Σ f² x
+    persons with f events) applied to a single unit.
+
+    Parameters
+    ----------
+    df : one row per person (``events``: their count), or with ``people``, one row per
+        number of events (``people`` with ``events`` each).
+    events : the events per person column.
+    people : optional column of people with that many events.
+
+    Returns
+    -------
+    float
+        D >= 1; 1.0 when there are no events.
+
+    References
+    ----------
+    .. [1] PHEindicatormethods ``calculate_dsr(independent_events = FALSE)``: the variance of
+       events that repeat from the distribution of events per person.
+    .. [2] Spiegelhalter DJ. Handling over-dispersion of performance indicators. Qual Saf
+       Health Care 2005;14:347-351.
+    """
+    func = "event_dispersion"
+    lf = as_lazy(df, func)
+    k = pl.col(events).cast(pl.Float64)
+    m = pl.lit(1.0) if people is None else pl.col(people).cast(pl.Float64)
+    row = lf.select(
+        (m * k).sum().alias("o"),
+        (m * k * k).sum().alias("o2"),
+        ((k < 0) | k.is_null()).sum().alias("bad"),
+    ).collect(engine=engine_for(df))
+    o, o2, bad = row.row(0)
+    if bad:
+        raise ValueError(NEGATIVE_EVENTS.format(column=events, n=bad))
+    return float(o2 / o) if o and o > 0 else 1.0
 
 
 def isr(
@@ -77,6 +125,7 @@ def isr(
     reference: Frame | None = None,
     multiplier: float = 1,
     confidence: float = 0.95,
+    dispersion: float = 1.0,
 ) -> pl.DataFrame:
     """Indirectly standardised ratio of each unit: observed / expected events.
 
@@ -93,6 +142,9 @@ def isr(
         and expected events then have the same total).
     multiplier : 1 for a ratio (reference = 1), 100 for the "SMR x 100" convention.
     confidence : two-sided confidence level.
+    dispersion : D = Σ k² / Σ k of the events per person (:func:`event_dispersion`) when
+        events repeat for one person: the limits are those of the effective count O / D
+        (Poisson) over E / D; 1 (default) for independent events.
 
     Returns
     -------
@@ -117,6 +169,8 @@ def isr(
     func = "isr"
     confidence = check_confidence(confidence, func)
     multiplier = check_multiplier(multiplier, func)
+    if isinstance(dispersion, bool) or not isinstance(dispersion, (int, float)) or not dispersion >= 1:
+        raise ValueError(BAD_DISPERSION.format(func=func, value=dispersion))
     units, keys = by_list(unit), by_list(strata)
     if not keys:
         raise ValueError(NO_STRATA.format(value=strata))
@@ -167,16 +221,19 @@ def isr(
         pl.col(events).sum(), (n * rate).sum().alias(EXPECTED), pl.col(population).sum()
     )
     o, e = pl.col(events), pl.col(EXPECTED)
+    od, ed = o.cast(pl.Float64) / dispersion, e / dispersion  # effective counts (D = 1: the counts)
     ok = e > 0
     out = per_unit.with_columns(
         pl.when(ok).then(o.cast(pl.Float64) / e * multiplier).alias("value"),
-        pl.when(ok).then(poisson_lower(o, confidence) / e * multiplier).alias("lower_ci"),
-        pl.when(ok).then(poisson_upper(o, confidence) / e * multiplier).alias("upper_ci"),
+        pl.when(ok).then(poisson_lower(od, confidence) / ed * multiplier).alias("lower_ci"),
+        pl.when(ok).then(poisson_upper(od, confidence) / ed * multiplier).alias("upper_ci"),
         pl.lit(confidence).alias("confidence"),
         pl.lit("Indirectly standardised ratio" + ("" if multiplier == 1 else f" x {multiplier:g}")).alias(
             "statistic"
         ),
-        poisson_method(o).alias("method"),
+        (
+            poisson_method(od) + (f", events / {dispersion:.3g} (non-independent)" if dispersion != 1 else "")
+        ).alias("method"),
         pl.when(~ok).then(pl.lit(NOTE_NO_EXPECTED)).alias("note"),
     )
     cols = [*units, events, EXPECTED, population, "value", "lower_ci", "upper_ci"]

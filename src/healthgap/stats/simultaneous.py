@@ -36,6 +36,7 @@ from ._common import Frame, as_lazy, check_columns, check_confidence
 
 __all__ = [
     "simultaneous_intervals",
+    "bonferroni_ratio",
     "extremes",
     "Comparisons",
     "Scale",
@@ -384,3 +385,22 @@ def extremes(
     return pl.concat(ends, how="vertical_relaxed").with_columns(
         pl.lit(confidence).alias("confidence"), pl.lit(method, dtype=pl.String).alias("method")
     )
+
+
+def bonferroni_ratio(value: float, lower: float, upper: float, *, pairs: int) -> tuple[float, float]:
+    """A ratio's 95% interval widened for ``pairs`` comparisons (Bonferroni, on the log scale).
+
+    The standard error of the log ratio is read from its 95% interval, (ln U - ln L) / 2z; the
+    interval is exp(ln R ± z' x se) with z' the 1 - 0.05 / (2 x pairs) normal quantile: naming the
+    highest and lowest of k groups picks one of their k(k-1)/2 pairs after seeing the data.
+
+    References
+    ----------
+    .. [1] Dunn OJ. Multiple comparisons among means. J Am Stat Assoc 1961;56:52-64.
+    """
+    from math import exp, log
+
+    z = float(ndtri(0.975))
+    se = (log(upper) - log(lower)) / (2 * z)
+    wide = float(ndtri(1 - 0.05 / (2 * max(pairs, 1))))
+    return exp(log(value) - wide * se), exp(log(value) + wide * se)

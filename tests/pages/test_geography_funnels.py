@@ -1,0 +1,150 @@
+"""The geography page's funnel plots of observed / expected (indirect standardisation by age
+band and sex), with limits widened for events that repeat for one person: the expected events,
+the dispersion and the flags recomputed here by hand (numpy, scipy), and every sentence
+checked against the numbers it states."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats as sps
+
+from healthgap.descriptive.geography import area_isr, isr_statistics
+from healthgap.pages.geography import GeographyPage, dispersion_sentence, isr_sentence
+from healthgap.stats import age_bands
+from tests.conftest import build_people
+from tests.pages.conftest import html_of
+
+
+@pytest.fixture
+def page(page_of) -> GeographyPage:
+    return page_of(GeographyPage, build_people(2000, seed=4))
+
+
+def _expected_by_hand(people: pl.DataFrame, measure: str, unit: str) -> dict[str, float]:
+    """E_u = Σ_s n_us O_s / N_s, with numpy over (age band, sex) strata."""
+    df = people.filter(pl.col(unit).is_not_null() & pl.col(measure).is_not_null()).with_columns(
+        age_bands("age").cast(pl.String).alias("band")
+    )
+    stratum = (df["band"] + "|" + df["sex"].cast(pl.String)).to_numpy()
+    events = df[measure].cast(pl.Float64).to_numpy()
+    units = df[unit].to_numpy()
+    _keys, idx = np.unique(stratum, return_inverse=True)
+    rate = np.bincount(idx, weights=events) / np.bincount(idx)
+    person_expected = rate[idx]
+    return {u: float(person_expected[units == u].sum()) for u in np.unique(units)}
+
+
+def _flag_by_hand(o: float, e: float, d: float, conf: float = 0.998) -> str:
+    od, ed = o / d, e / d
+    a = 1 - conf
+    if od < 10:
+        lo = 0.0 if od == 0 else sps.chi2.ppf(a / 2, 2 * od) / 2
+        hi = sps.chi2.ppf(1 - a / 2, 2 * od + 2) / 2
+    else:
+        z = sps.norm.ppf(1 - a / 2)
+        lo = od * (1 - 1 / (9 * od) - z / (3 * np.sqrt(od))) ** 3
+        hi = (od + 1) * (1 - 1 / (9 * (od + 1)) + z / (3 * np.sqrt(od + 1))) ** 3
+    return "above" if lo > ed else "below" if hi < ed else "within"
+
+
+@pytest.mark.parametrize("measure", ["hypertension", "cvd_admissions"])
+def test_expected_events_and_dispersion_by_hand(measure):
+    people = build_people(2000, seed=4)
+    exact, d = area_isr(people, measure=measure, area="gp_practice")
+    by_hand = _expected_by_hand(people, measure, "gp_practice")
+    got = dict(zip(exact["gp_practice"], exact["expected"], strict=True))
+    assert got == pytest.approx(by_hand, rel=1e-9)
+    assert exact["expected"].sum() == pytest.approx(exact["events"].sum())  # internal standardisation
+    k = people[measure].drop_nulls().cast(pl.Float64).to_numpy()
+    assert d == pytest.approx((k**2).sum() / k.sum())
+    if measure == "hypertension":
+        assert d == 1.0
+
+
+def test_points_come_from_published_counts_and_flags_match_scipy(page):
+    f = page.isr_funnel("outcome")
+    assert f is not None and f.measure == "cvd_admissions" and f.is_count and f.dispersion > 1
+    frame = f.points.frame
+    assert frame["events"].to_list() == [5 * round(x / 5) for x in frame["events"].to_list()]
+    for row in frame.iter_rows(named=True):
+        assert row["value"] == pytest.approx(row["events"] / row["expected"])
+        assert row["flag_99_8"] == _flag_by_hand(row["events"], row["expected"], f.dispersion)
+
+
+def test_isr_statistics_widen_with_dispersion():
+    counts = pl.DataFrame(
+        {"gp_practice": ["a", "b"], "events": [30, 80], "population": [1000, 2000], "expected": [60.0, 60.0]}
+    )
+    plain = isr_statistics(counts)
+    wide = isr_statistics(counts, dispersion=2.0)
+    assert plain["flag_99_8"].to_list() == ["below", "within"]
+    assert wide["flag_99_8"].to_list() == [_flag_by_hand(30, 60, 2.0), _flag_by_hand(80, 60, 2.0)]
+    assert (wide["upper_ci"] > plain["upper_ci"]).all()
+
+
+def _points(values: list[float | None], flags: list[str | None]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"value": values, "flag_99_8": flags}, schema={"value": pl.Float64, "flag_99_8": pl.String}
+    )
+
+
+def test_isr_sentence_counts_and_chance():
+    within = isr_sentence(
+        _points([1.0] * 40, ["within"] * 40), name="recorded hypertension", plural="GP practices"
+    )
+    assert within == (
+        "All 40 GP practices shown are within the 99.8% limits for recorded hypertension: none has more or less "
+        "than its age and sex mix would give beyond what chance explains (chance alone would put about 0.1 of 40 "
+        "outside them)."
+    )
+    flags = ["above", "above", "below", *(["within"] * 96), None]
+    text = isr_sentence(_points([1.0] * 99 + [None], flags), name="admissions", plural="GP practices")
+    assert text == (
+        "Of the 99 GP practices shown (for 1 more the counts are too small to publish), 2 are above the 99.8% "
+        "limits for admissions (more than their age and sex mix would give) and 1 below; chance alone would put "
+        "about 0.2 of 99 outside them, so these differ by more than chance."
+    )
+    one = isr_sentence(_points([1.0] * 10, ["above", *(["within"] * 9)]), name="x", plural="areas")
+    assert "1 is above" in one and "0 below" in one and "this one could differ by chance." in one
+    assert isr_sentence(_points([None], [None]), name="x", plural="areas").startswith("None of the areas")
+
+
+def test_dispersion_sentence_states_d_and_its_root():
+    assert dispersion_sentence(1.0, noun="deaths") == (
+        "No one has more than one of the deaths, so they are independent events."
+    )
+    text = dispersion_sentence(1.44, noun="CVD emergency admissions")
+    assert text.startswith("CVD emergency admissions can repeat for one person")
+    assert (
+        "1.44 times the number of events" in text and "divided by 1.44" in text and "about 1.20-fold" in text
+    )
+
+
+def test_page_sentences_state_the_published_numbers(page):
+    for which in ("condition", "outcome"):
+        f = page.isr_funnel(which)
+        assert f is not None
+        frame = f.points.frame.filter(pl.col("value").is_not_null())
+        text = page.isr_text(which)
+        n = frame.height
+        above = frame.filter(pl.col("flag_99_8") == "above").height
+        below = frame.filter(pl.col("flag_99_8") == "below").height
+        assert f"about {0.002 * n:.1f} of {n}" in text
+        if above or below:
+            assert f", {above} {'is' if above == 1 else 'are'} above" in text and f"and {below} below" in text
+        if which == "outcome":
+            assert f"{f.dispersion:.2f} times the number of events" in text
+        assert html_of(page.isr_paragraph(which)) == text
+        assert "observed / expected" in html_of(page.isr_figure(which))
+
+
+def test_funnels_skipped_with_one_reason(page_of):
+    people = build_people(300).drop("gp_practice", "lsoa", "locality")
+    from tests.pages.test_geography import _no_locality
+
+    page = page_of(GeographyPage, people, equity=_no_locality())
+    assert page.isr_funnel("condition") is None and page.isr_figure("outcome") is None
+    assert "GP practice or small-area column" in html_of(page.isr_intro())
+    assert page.isr_paragraph("condition") is None
