@@ -70,9 +70,10 @@ def _row(**over):
 
 
 def test_gap_sentence_fewer_gives_magnitudes() -> None:
-    s = gap_sentence(_row(), group="deprivation fifth 1", reference="deprivation fifth 5")
+    s = gap_sentence(_row(), group="people aged 40-44", reference="people aged 50-54")
     assert s == (
-        "**Statin**, deprivation fifth 1: 60.0% against 70.0% in deprivation fifth 5; about 1,200 fewer "
+        "**Statin**, people aged 40-44: 60.0% against 70.0% in people aged 50-54 "
+        "(not standardised: the groups differ by age itself); about 1,200 fewer "
         "people than at that rate (95% CI 1,000 to 1,500; 800 to 1,700 allowing for all the gaps compared)."
     )
 
@@ -89,11 +90,12 @@ def test_gap_sentence_standardised_more_events() -> None:
             simultaneous_upper=120.0,
             multiplier=1000.0,
         ),
-        group="sex male",
-        reference="sex female",
+        group="men",
+        reference="women",
         strata="age band",
     )
-    assert "expected at the rates of sex female for each age band;" in s
+    assert s.startswith("**Statin**, men: ")
+    assert "expected at the rates of women for each age band;" in s
     assert "about 55 more events" in s and "(95% CI 20 to 90; -5 to 120 allowing" in s
 
 
@@ -109,14 +111,16 @@ def test_present_top_sentences_follow_published_numbers(page_of) -> None:
         (pl.col("measure") == "statin") & (pl.col("dimension") == "imd_quintile") & (pl.col("level") == "1")
     ).row(0, named=True)
     # the sentence's numbers are the published (rounded-count) ones, recomputed from the counts
+    # (expected counts and variances rounded to the base as the counts are)
     assert published["numerator"] % 5 == 0 and published["denominator"] % 5 == 0
-    expected = published["numerator"] - published["denominator"] * (
-        published["reference_numerator"] / published["reference_denominator"]
-    )
+    assert published["expected"] % 5 == 0 and published["expected_variance"] % 5 == 0
+    assert published["statistic"] == "standardised"
+    expected = published["numerator"] - published["expected"]
     assert published["excess"] == pytest.approx(expected)
     top = html_of(page.top())
     assert f"about {about(expected)} fewer people" in top
-    assert "deprivation fifth 1, most deprived" in top and "deprivation fifth 5, least deprived" in top
+    assert "**, the most deprived fifth: " in top
+    assert "at the rates of the least deprived fifth for each age band and sex" in top
     assert "allowing for all the gaps compared" in top
     assert page.intro().endswith(f"{page.comparisons} gaps in all.")
 

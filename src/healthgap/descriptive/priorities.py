@@ -7,7 +7,19 @@ with a disadvantaged end, the dimension's ``reference`` otherwise). The gap is g
 difference in rates and as an **absolute number**: how many people (or events, for count
 measures) in the group would be different if the group had the reference group's rate.
 
-Three statistics, chosen by what the item measures:
+Every gap is **standardised for age and sex** by indirect standardisation (age band only for
+the sex dimension), so a gap that only reflects the groups' ages is not ranked as an
+inequality (blood-pressure control among treated men and women, say): the expected count is
+E = Σₛ n₁ₛ x₂ₛ / n₂ₛ (the reference group's rate in each stratum, the whole population's
+where the reference group has nobody), the number is the excess O - E, with the normal
+interval of variance Var(O) + Var(E): binomial for counts of people (Σₛ x₁ₛ(1 - x₁ₛ/n₁ₛ) +
+Σₛ n₁ₛ² p₂ₛ(1 - p₂ₛ)/n₂ₛ), Poisson for counts of events (O + Σₛ n₁ₛ² x₂ₛ / n₂ₛ²). The rates
+shown are O/n₁ and E/n₁ (the rate the group would have with the reference group's age- and
+sex-specific rates).
+
+Gaps between **age bands** cannot be standardised for age; they use the item's crude
+statistic (conditions and outcomes, which are about age as much as anything, are not
+compared by age band):
 
 - ``proportion`` (indicators that are proportions, flag measures of access and experience):
   the crude difference p₁ - p₂ with Newcombe's hybrid score interval (method 10, from the
@@ -16,13 +28,6 @@ Three statistics, chosen by what the item measures:
 - ``rate`` (crude-rate indicators, count measures of access and experience): the
   difference of events per person x₁/n₁ - x₂/n₂ with a normal interval from Poisson
   variances (x₁/n₁² + x₂/n₂²); the number is n₁ times it (events).
-- ``standardised`` (conditions, outcomes, age-standardised indicators): indirect
-  standardisation by age band and sex (age band only for the sex dimension). The expected
-  count is E = Σₛ n₁ₛ x₂ₛ / n₂ₛ (the reference group's rate in each stratum, the whole
-  population's where the reference group has nobody), the number is the excess O - E, with
-  the normal interval of variance O + Σₛ n₁ₛ² x₂ₛ / n₂ₛ² (Poisson O, the reference rates'
-  sampling variance). The rates shown are O/n₁ and E/n₁ (the rate the group would have with
-  the reference group's age- and sex-specific rates).
 
 Dimensions without a column of their own (``age_band``, derived from age, which the
 standardisation allows for) are left out.
@@ -99,6 +104,9 @@ UNRANKED_DIMENSIONS = ("sex", "age_band")
 CONDITION = "condition"
 #: Strata of the indirect standardisation.
 _AGE, _SEX = "__age_band", "__sex"
+#: The dimension of age bands: gaps between age bands cannot be standardised for age, so they
+#: use the item's crude statistic (and conditions and outcomes are not compared by it).
+AGE_DIMENSION = "age_band"
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,9 @@ class Item:
     multiplier : the scale of its rates (100 per cent, 1,000 people, or the indicator's).
     numerator, denominator : expressions over the person table (numerator summed, denominator
         a Boolean).
+    crude : the statistic of its gaps between age bands, where age cannot be standardised
+        for (``proportion`` or ``rate``; ``standardised`` for conditions, outcomes and
+        age-standardised indicators, whose gaps by age band are left out).
     """
 
     name: str
@@ -129,6 +140,7 @@ class Item:
     multiplier: float
     numerator: pl.Expr
     denominator: pl.Expr
+    crude: Statistic = "standardised"
 
 
 def priority_items(config: Config, schema: pl.Schema) -> list[Item]:
@@ -143,21 +155,20 @@ def priority_items(config: Config, schema: pl.Schema) -> list[Item]:
         compiled = indicator_columns(ind, schema)
         if isinstance(compiled, str):
             continue
-        statistic: Statistic = {"proportion": "proportion", "crude rate": "rate"}.get(
-            ind.kind, "standardised"
-        )  # type: ignore[assignment]
+        crude: Statistic = {"proportion": "proportion", "crude rate": "rate"}.get(ind.kind, "standardised")  # type: ignore[assignment]
         items.append(
             Item(
                 ind.name,
                 ind.label,
                 ind.section,
                 "indicator",
-                statistic,
+                "standardised",
                 "people" if ind.kind == "proportion" else "events",
                 ind.higher_is_better,
                 ind.multiplier,
                 compiled.numerator.cast(pl.Int64),
                 compiled.denominator,
+                crude,
             )
         )
     for kind in MEASURE_KINDS:
@@ -172,12 +183,13 @@ def priority_items(config: Config, schema: pl.Schema) -> list[Item]:
                     m.label,
                     kind,
                     "measure",
-                    "standardised" if standardised else ("proportion" if flag else "rate"),
+                    "standardised",
                     "people" if flag else "events",
                     False if standardised or not flag else None,
                     PER_PROPORTION if flag else PER_EVENTS,
                     pl.col(m.name).cast(pl.Int64).fill_null(0),
                     pl.col(m.name).is_not_null(),
+                    "standardised" if standardised else ("proportion" if flag else "rate"),
                 )
             )
     return items
@@ -239,8 +251,30 @@ def _cells(people: pl.LazyFrame, items: Sequence[Item], dimension: Dimension) ->
     return long.with_columns(pl.lit(dimension.name).alias("dimension"))
 
 
-def _expected(cells: pl.DataFrame) -> pl.DataFrame:
-    """Expected count and its variance of every group at the reference group's stratum rates."""
+def _protected(count: pl.Expr, *, base: int, small: int) -> pl.Expr:
+    """A stratum count as the standardisation uses it: counts from 1 to ``small - 1`` set to
+    ``base``, the others rounded to a multiple of ``base`` (identity with ``base`` 1, ``small`` 1).
+
+    Rounding keeps the order of counts (a numerator never exceeds its denominator after it)."""
+    c = count.cast(pl.Float64)
+    return (
+        pl.when((c >= 1) & (c < small)).then(float(base)).otherwise((c / base).round() * base)
+        if base > 1 or small > 1
+        else c
+    )
+
+
+def _expected(cells: pl.DataFrame, binomial: pl.DataFrame, *, base: int = 1, small: int = 1) -> pl.DataFrame:
+    """Expected count of every group at the reference group's stratum rates, its variance, and
+    the variance of the observed count.
+
+    The reference rates come from the reference group's (or, where it has nobody, the whole
+    population's) stratum counts protected by :func:`_protected`, so whatever can be solved
+    back from the expected counts of many groups sharing a reference is at most those
+    protected counts. Variances are binomial for counts of people (``binomial``: ``__item``,
+    ``__binomial``), Poisson for counts of events: the observed count's Σₛ x₁ₛ(1 - x₁ₛ/n₁ₛ)
+    or Σₛ x₁ₛ; the expected count's Σₛ n₁ₛ² p₂ₛ(1 - p₂ₛ)/n₂ₛ or Σₛ n₁ₛ² x₂ₛ/n₂ₛ².
+    """
     stratum = ["dimension", "__item", _AGE, _SEX]
     ref = cells.filter(pl.col("__is_ref")).select(
         *stratum, pl.col("numerator").alias("__rx"), pl.col("denominator").alias("__rn")
@@ -248,17 +282,41 @@ def _expected(cells: pl.DataFrame) -> pl.DataFrame:
     pooled = cells.group_by(stratum).agg(
         pl.col("numerator").sum().alias("__px"), pl.col("denominator").sum().alias("__pn")
     )
-    joined = cells.join(ref, on=stratum, how="left").join(pooled, on=stratum, how="left")
-    use_ref = pl.col("__rn").fill_null(0) > 0
-    x = pl.when(use_ref).then(pl.col("__rx")).otherwise(pl.col("__px")).cast(pl.Float64)
-    n = pl.when(use_ref).then(pl.col("__rn")).otherwise(pl.col("__pn")).cast(pl.Float64)
+    joined = (
+        cells.join(ref, on=stratum, how="left")
+        .join(pooled, on=stratum, how="left")
+        .join(binomial, on="__item", how="left")
+    )
+    rx, rn = (
+        _protected(pl.col("__rx").fill_null(0), base=base, small=small),
+        _protected(pl.col("__rn").fill_null(0), base=base, small=small),
+    )
+    px, pn = (
+        _protected(pl.col("__px"), base=base, small=small),
+        _protected(pl.col("__pn"), base=base, small=small),
+    )
+    use_ref = rn > 0
+    x = pl.when(use_ref).then(rx).otherwise(px)
+    n = pl.when(use_ref).then(rn).otherwise(pn)
     n1 = pl.col("denominator").cast(pl.Float64)
+    x1 = pl.col("numerator").cast(pl.Float64)
+    people = pl.col("__binomial").fill_null(False)
+    p2 = x / n
     with_rates = joined.with_columns(
-        pl.when(n > 0).then(n1 * x / n).otherwise(0.0).alias("__e"),
-        pl.when(n > 0).then(n1**2 * x / n**2).otherwise(0.0).alias("__v"),
+        pl.when(n > 0).then(n1 * p2).otherwise(0.0).alias("__e"),
+        pl.when(n > 0)
+        .then(pl.when(people).then(n1**2 * p2 * (1 - p2) / n).otherwise(n1**2 * x / n**2))
+        .otherwise(0.0)
+        .alias("__v"),
+        pl.when(n1 > 0)
+        .then(pl.when(people).then(x1 * (1 - x1 / n1)).otherwise(x1))
+        .otherwise(0.0)
+        .alias("__o"),
     )
     return with_rates.group_by("dimension", "__item", "level").agg(
-        pl.col("__e").sum().alias("expected"), pl.col("__v").sum().alias("expected_variance")
+        pl.col("__e").sum().alias("expected"),
+        pl.col("__v").sum().alias("expected_variance"),
+        pl.col("__o").sum().alias("observed_variance"),
     )
 
 
@@ -269,6 +327,8 @@ def priorities(
     dimensions: Sequence[str] | None = None,
     min_reference: int = 1,
     confidence: float = 0.95,
+    base: int = 1,
+    small: int = 1,
 ) -> pl.DataFrame:
     """Every group's gap from its reference group, in rates and in numbers of people, ranked.
 
@@ -281,6 +341,11 @@ def priorities(
         (in the item's denominator), before the gaps are counted for the simultaneous intervals.
     confidence : confidence level of each interval, and the joint level of the
         simultaneous intervals.
+    base, small : the reference rates of the standardisation come from stratum counts with
+        those from 1 to ``small - 1`` set to ``base`` and the others rounded to ``base`` (a
+        page passes its disclosure settings' rounding base and ``suppress_below``), so the
+        expected counts of the groups sharing a reference cannot be solved back to a
+        stratum count that is not itself publishable. Default: exact.
 
     Returns
     -------
@@ -315,6 +380,7 @@ def priorities(
             "counted": [i.counted for i in items],
             "higher_is_better": pl.Series([i.higher_is_better for i in items], dtype=pl.Boolean),
             "multiplier": pl.Series([i.multiplier for i in items], dtype=pl.Float64),
+            "__crude": [i.crude for i in items],
         },
         schema_overrides={"__item": pl.Int32},
     )
@@ -339,6 +405,7 @@ def priorities(
         .join(refs, on="dimension")
         .with_columns((pl.col("level") == pl.col("reference")).alias("__is_ref"))
     )
+    binomial = table.select("__item", (pl.col("counted") == "people").alias("__binomial"))
     groups = cells.group_by("dimension", "__item", "level", "reference", "__is_ref").agg(
         pl.col("numerator").sum(), pl.col("denominator").sum()
     )
@@ -353,13 +420,25 @@ def priorities(
         .join(reference_rows, on=["dimension", "__item"], how="inner")
         .filter(pl.col("reference_denominator") >= min_reference)
         .join(table, on="__item")
-        .join(_expected(cells), on=["dimension", "__item", "level"], how="left")
+        .join(
+            _expected(cells, binomial, base=base, small=small),
+            on=["dimension", "__item", "level"],
+            how="left",
+        )
         .join(orders, on=["dimension", "level"], how="left")
-        .filter(~((pl.col("statistic") == "standardised") & (pl.col("dimension") == "age_band")))
+        .with_columns(
+            pl.when(pl.col("dimension") == AGE_DIMENSION)
+            .then(pl.col("__crude"))
+            .otherwise(pl.col("statistic"))
+            .alias("statistic")
+        )
+        .filter(~((pl.col("statistic") == "standardised") & (pl.col("dimension") == AGE_DIMENSION)))
         .with_columns(
             ranked_expr(dims).alias("ranked"),
-            pl.when(pl.col("statistic") == "standardised").then(pl.col("expected")),
-            pl.when(pl.col("statistic") == "standardised").then(pl.col("expected_variance")),
+            *(
+                pl.when(pl.col("statistic") == "standardised").then(pl.col(c))
+                for c in ("expected", "expected_variance", "observed_variance")
+            ),
         )
     )
     if out.is_empty():
@@ -390,6 +469,7 @@ _FRONT = [
     *COUNTS,
     "expected",
     "expected_variance",
+    "observed_variance",
     "comparisons",
     "ranked",
 ]
@@ -430,7 +510,17 @@ def _empty(confidence: float) -> pl.DataFrame:
     }
     schema.update({c: pl.Int64 for c in (*COUNTS, "order", "comparisons", "rank")})
     schema.update(
-        {c: pl.Float64 for c in ("multiplier", "expected", "expected_variance", *_DERIVED[:11], "confidence")}
+        {
+            c: pl.Float64
+            for c in (
+                "multiplier",
+                "expected",
+                "expected_variance",
+                "observed_variance",
+                *_DERIVED[:11],
+                "confidence",
+            )
+        }
     )
     schema.update(
         {c: pl.Boolean for c in ("higher_is_better", "ranked", "excludes_null", "simultaneous_excludes_null")}
@@ -438,7 +528,7 @@ def _empty(confidence: float) -> pl.DataFrame:
     return pl.DataFrame(schema=schema).select(_COLUMNS)
 
 
-def _limits(z: pl.Expr | float) -> tuple[pl.Expr, pl.Expr]:
+def _limits(z: pl.Expr | float, columns: Sequence[str]) -> tuple[pl.Expr, pl.Expr]:
     """Lower and upper limits of the absolute number at normal quantile ``z`` (per statistic)."""
     x1, n1 = pl.col("numerator").cast(pl.Float64), pl.col("denominator").cast(pl.Float64)
     x2, n2 = pl.col("reference_numerator").cast(pl.Float64), pl.col("reference_denominator").cast(pl.Float64)
@@ -457,7 +547,8 @@ def _limits(z: pl.Expr | float) -> tuple[pl.Expr, pl.Expr]:
     )
     rate_se = n1 * (x1 / n1**2 + x2 / n2**2).sqrt()
     excess = x1 - pl.col("expected")
-    excess_se = (x1 + pl.col("expected_variance")).sqrt()
+    observed = pl.col("observed_variance") if "observed_variance" in columns else x1
+    excess_se = (observed.fill_null(x1) + pl.col("expected_variance")).sqrt()
     stat = pl.col("statistic")
     lower = (
         pl.when(stat == "proportion")
@@ -476,7 +567,7 @@ def _limits(z: pl.Expr | float) -> tuple[pl.Expr, pl.Expr]:
     return lower, upper
 
 
-def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl.DataFrame:
+def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95, base: int = 1) -> pl.DataFrame:
     """Every rate, gap, absolute number and interval of a priorities frame, from its counts.
 
     Parameters
@@ -486,6 +577,9 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl
         (m, for the simultaneous intervals), and optionally ``ranked`` (whether the gap enters
         the ranking; all do without it). Counts may be rounded (as published).
     confidence : the level of each interval, and the joint level of the simultaneous ones.
+    base : round ``expected``, ``expected_variance`` and ``observed_variance`` to a
+        multiple of this first (as a page publishes them: the disclosure rounding base), so
+        every published number is computed from rounded ones.
 
     Returns
     -------
@@ -501,6 +595,12 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl
         people worse off; null without a direction or estimate, or not ``ranked``) and ``confidence``. Rows
         with a zero denominator have null values.
     """
+    if base > 1:
+        frame = frame.with_columns(
+            (pl.col(c) / base).round() * base
+            for c in ("expected", "expected_variance", "observed_variance")
+            if c in frame.columns
+        )
     alpha = 1 - confidence
     z = float(ndtri(1 - alpha / 2))
     # the Bonferroni quantile z(1 - alpha / 2m): one family, one m per frame
@@ -516,8 +616,8 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl
         .then(x1 - pl.col("expected"))
         .otherwise(x1 - n1 * pl.col("reference_numerator").cast(pl.Float64) / n2)
     )
-    lo, hi = _limits(z)
-    s_lo, s_hi = _limits(z_sim)
+    lo, hi = _limits(z, frame.columns)
+    s_lo, s_hi = _limits(z_sim, frame.columns)
     per = pl.col("multiplier") / n1
     sign = pl.when(pl.col("higher_is_better")).then(-1.0).otherwise(1.0)
     out = frame.with_columns(

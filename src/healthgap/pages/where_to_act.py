@@ -12,6 +12,7 @@ from healthgap import text
 from healthgap.descriptive.priorities import COUNTS, priorities, recompute_priorities
 from healthgap.disclosure import Published
 from healthgap.pages.base import Page
+from healthgap.pages.sentences import level_name
 
 __all__ = [
     "WhereToActPage",
@@ -25,6 +26,7 @@ __all__ = [
     "gap_sentence",
     "LEFT_OUT",
     "number_interval",
+    "CRUDE_WHY",
 ]
 
 #: The page's sections, in order: section (measure kind) -> heading word.
@@ -63,6 +65,8 @@ TABLE_COLUMNS: dict[str, str] = {
     "interval_text": "95% CI",
     "simultaneous_text": "95% CI for all gaps together",
 }
+#: Why a gap is not standardised (gaps between age bands), in brackets after its reference rate.
+CRUDE_WHY = "not standardised: the groups differ by age itself"
 #: Sentences name at most this many gaps.
 TOP = 5
 
@@ -120,7 +124,7 @@ def gap_sentence(
     if row["statistic"] == "standardised":
         against = f"{rate_text(row['reference_rate'], row['multiplier'])} expected at the rates of {reference} for each {strata}"
     else:
-        against = f"{rate_text(row['reference_rate'], row['multiplier'])} in {reference}"
+        against = f"{rate_text(row['reference_rate'], row['multiplier'])} in {reference} ({CRUDE_WHY})"
     return (
         f"**{row['label']}**, {group}: {rate_text(row['rate'], row['multiplier'])} against {against}; "
         f"about {about(row['excess'], base=base)} {more} {counted} than at that rate "
@@ -141,8 +145,18 @@ class WhereToActPage(Page):
         comparisons against a reference group smaller than the minimum group size."""
         settings = self.config.disclosure
         return priorities(
-            self.people, self.config, min_reference=settings.min_group if settings.enabled else 1
+            self.people,
+            self.config,
+            min_reference=settings.min_group if settings.enabled else 1,
+            base=self.base,
+            small=settings.suppress_below if settings.enabled else 1,
         )
+
+    @property
+    def base(self) -> int:
+        """The disclosure rounding base (1 when disclosure control is off)."""
+        settings = self.config.disclosure
+        return settings.rounding if settings.enabled else 1
 
     @cached_property
     def gaps(self) -> Published:
@@ -157,7 +171,7 @@ class WhereToActPage(Page):
             counts=list(COUNTS),
             derived=derived,
             by=["measure", "dimension"],
-            recompute=partial(recompute_priorities),
+            recompute=partial(recompute_priorities, base=self.base),
         )
 
     @property
@@ -171,11 +185,12 @@ class WhereToActPage(Page):
         return int(self.exact.item(0, "comparisons")) if self.has_gaps else 0
 
     def _names(self, row: dict[str, Any]) -> tuple[str, str]:
+        """The group and its reference group as a sentence names them ("men", "women"; "the
+        most deprived fifth", "the least deprived fifth"; "the Black group")."""
         d = self.config.dimension(row["dimension"])
-        noun = d.noun or text.group_noun(d.label)
         return (
-            f"{noun} {text.flat(d.label_of(row['level']))}",
-            f"{noun} {text.flat(d.label_of(row['reference']))}",
+            level_name(d, str(row["level"])),
+            level_name(d, str(row["reference"])),
         )
 
     def _strata(self, row: dict[str, Any]) -> str:
