@@ -143,7 +143,14 @@ def test_section_tables(page_of) -> None:
     page = page_of(WhereToActPage, _unequal(600))
     markup = html_of(page.section_table("treatment"))
     assert 'id="gaps-treatment"' in markup and "Gaps in treatment" in markup
-    assert (page.book.downloads / "where-to-act" / "gaps-treatment.csv").is_file()
+    assert not (page.book.downloads / "where-to-act" / "gaps-treatment.csv").exists()
+    csv = page.book.downloads / "where-to-act" / "gaps-treatment-data.csv"
+    assert csv.is_file() and "gaps-treatment-data.csv" in markup
+    header = csv.read_text(encoding="utf-8").splitlines()
+    columns = next(line for line in header if line.startswith("section,")).split(",")
+    # numbers once, no text column repeating them (no "'-1,500" formula-neutralised cells)
+    assert not {"rate_text", "people_text", "interval_text", "simultaneous_text", "group"} & set(columns)
+    assert {"excess", "expected", "numerator"} <= set(columns)
     assert (
         html_of(page.section_table("nothing-here"))
         == "No gap in nothing-here can be compared between groups on this dataset."

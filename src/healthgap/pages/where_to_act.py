@@ -67,6 +67,36 @@ TABLE_COLUMNS: dict[str, str] = {
 }
 #: Why a gap is not standardised (gaps between age bands), in brackets after its reference rate.
 CRUDE_WHY = "not standardised: the groups differ by age itself"
+#: The columns of a section's download: the keys, the published counts and every number
+#: recomputed from them (no text column repeating a number as words).
+DOWNLOAD_COLUMNS: tuple[str, ...] = (
+    "section",
+    "measure",
+    "label",
+    "dimension",
+    "level",
+    "reference",
+    "statistic",
+    "counted",
+    "multiplier",
+    *COUNTS,
+    "expected",
+    "expected_variance",
+    "observed_variance",
+    "rate",
+    "reference_rate",
+    "difference",
+    "lower_ci",
+    "upper_ci",
+    "excess",
+    "excess_lower",
+    "excess_upper",
+    "simultaneous_lower",
+    "simultaneous_upper",
+    "comparisons",
+    "ranked",
+    "rank",
+)
 #: Sentences name at most this many gaps.
 TOP = 5
 
@@ -318,7 +348,7 @@ class WhereToActPage(Page):
 
     def section_table(self, section: str) -> Any:
         """The gaps of one section (a measure kind), most people worse off first; or one plain note."""
-        from IPython.display import Markdown
+        from IPython.display import HTML, Markdown
 
         what = SECTIONS.get(section, section)
         if not self.has_gaps:
@@ -327,14 +357,23 @@ class WhereToActPage(Page):
         if part.frame.is_empty():
             return Markdown(NO_SECTION.format(what=what))
         shown = part.pipe(self._labelled)
-        return self.book.table(
+        title = f"Gaps in {what} between groups and their reference group"
+        table = self.book.table(
             shown,
             id=f"gaps-{section}",
-            title=f"Gaps in {what} between groups and their reference group",
+            title=title,
             columns=TABLE_COLUMNS,
             note=(
                 "Difference: people (events, for measures marked so) more (+) or fewer (-) in the group than "
                 "at the reference group's rate, rounded; most people worse off first. The last interval holds "
                 "for all the gaps compared together."
             ),
+            download=False,
         )
+        # the download carries the numbers once (the table's text columns repeat them as words)
+        link = self.book.download(
+            part.select(*[c for c in DOWNLOAD_COLUMNS if c in part.columns]),
+            id=f"gaps-{section}-data",
+            title=title,
+        )
+        return HTML(table.data + link.data)
