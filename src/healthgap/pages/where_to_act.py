@@ -242,12 +242,18 @@ class WhereToActPage(Page):
         return frame.head(TOP).to_dicts()
 
     def method(self) -> str:
-        """How conditions and outcomes are compared (what they are standardised for)."""
+        """How the gaps are compared (what they are standardised for, and which are not)."""
         strata = "age and sex (age alone between the sexes)" if self.caps.has("sex") else "age"
+        crude = (
+            " Gaps between age bands are not standardised: the groups differ by age itself."
+            if self.has_gaps and (self.exact.get_column("statistic") != "standardised").any()
+            else ""
+        )
         return (
-            f"Conditions and outcomes are compared after allowing for {strata}: a group's count is set "
-            "against the count expected if its people had the reference group's rate in each "
-            f"{'age band and sex' if self.caps.has('sex') else 'age band'}."
+            f"Every gap is compared after allowing for {strata}, so that a group is not ranked for being "
+            "older or younger: a group's count is set against the count expected if its people had the "
+            f"reference group's rate in each {'age band and sex' if self.caps.has('sex') else 'age band'}."
+            + crude
         )
 
     def intro(self) -> str:
