@@ -559,3 +559,43 @@ def test_any_outcome_the_config_declares_is_shown(page_of):
     assert "Readmission: share of people (%), age-standardised, by group" in text  # a quarter: not rare
     assert "the risk of readmission within 30 days was" in text
     assert "rate of heart failure admissions in the follow-up year" in text
+
+
+def test_extreme_of_several_groups_allows_for_all_of_them(page):
+    """The ethnic group picked as furthest from the reference is the extreme of several: the
+    sentence gives its interval for all the groups together (Bonferroni, by hand here); "Not
+    stated" is a gap in the record, neither picked nor counted."""
+    from scipy.stats import norm
+
+    admissions = page.outcome("cvd_admissions")
+    frame = page.rates.frame
+    dim = page.caps.dimension("ethnicity")
+    # make "Not stated" the furthest from 1, and the Mixed group the furthest of the real groups
+    frame = frame.with_columns(
+        pl.when((pl.col("dimension") == "ethnicity") & (pl.col("level") == "Not stated"))
+        .then(pl.lit(0.2))
+        .when((pl.col("dimension") == "ethnicity") & (pl.col("level") == "Mixed"))
+        .then(pl.lit(3.5))
+        .otherwise(pl.col("rate_ratio"))
+        .alias("rate_ratio")
+    )
+    text = ratio_sentence(frame, dim, admissions)
+    assert "people in the Mixed group had 3.5 times the rate" in text
+    assert "no ethnic group recorded had" not in text and "Not stated" not in text
+    others = frame.filter(
+        (pl.col("dimension") == "ethnicity")
+        & (pl.col("measure") == "cvd_admissions")
+        & ~pl.col("is_reference")
+        & (pl.col("level") != "Not stated")
+        & pl.col("rate_ratio").is_not_null()
+        & pl.col("rr_lower").is_not_null()
+    )
+    m = others.height
+    assert m >= 2
+    other = others.filter(pl.col("level") == "Mixed").row(0, named=True)
+    s = np.log(other["rr_upper"] / other["rr_lower"]) / (2 * norm.ppf(0.975))
+    zm = norm.ppf(1 - 0.05 / (2 * m))
+    lo, hi = 3.5 * np.exp(-zm * s), 3.5 * np.exp(zm * s)
+    assert f"differences of {m} groups from the White group" in text
+    assert f"(95% CI {lo:.2f} to {hi:.2f} for the {m} together)" in text
+    assert "The comparison leaves out people with no ethnic group recorded" in text

@@ -40,7 +40,13 @@ from healthgap.pages._blocks import blocks, heading, numbered, paragraph
 from healthgap.pages._groups import compared_dimension, group_name, in_group, noun_of, spread
 from healthgap.pages.access_treatment import missing_sentence
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
-from healthgap.pages.sentences import fmt
+from healthgap.pages.sentences import (
+    NOT_RECORDED,
+    fmt,
+    not_recorded,
+    simultaneous_clause,
+    simultaneous_ratios,
+)
 from healthgap.stats import AGE_BAND_LABELS
 from healthgap.text import capitalise, join, lower_first
 
@@ -52,6 +58,7 @@ __all__ = [
     "FUNNEL_COLUMNS",
     "FUNNEL_DERIVED",
     "DOWNLOAD_DROP",
+    "NOT_RECORDED_NOTE",
     "PER_TEXT",
     "funnel_sentence",
     "ratio_sentence",
@@ -93,6 +100,11 @@ NO_OUTCOMES = "outcome measures (such as admissions or deaths during follow-up)"
 NO_DIMENSION = "equity dimension to compare groups along"
 NO_PRACTICES = "GP practice column"
 NO_FUNNEL = "overall rate that can be published (too few {noun})"
+#: Why a level recording an unknown value is not compared (it is not a group of people).
+NOT_RECORDED_NOTE = (
+    "The comparison leaves out {who}: they are not a group of people but a gap in the record, and "
+    "their rate says who goes unrecorded as much as how their health differs."
+)
 #: A flag outcome fewer than this share of people have is shown per 1,000 people, not in %.
 RARE = 0.01
 STANDARD_ALL = "{what} are age-standardised to the 2013 European Standard Population."
@@ -200,17 +212,25 @@ def ratio_sentence(table: pl.DataFrame, dim: Dimension, outcome: Outcome) -> str
 
     A count: '... people in A had 2.3 times the rate of X of people in B ...'; a flag (a
     share of people): '... the risk of X was 2.4 times as high in A as in B ...'. Uses the
-    published rate ratios.
+    published rate ratios. The group is the most extreme of several: the sentence says
+    whether it stays clear once every group compared is allowed for (Bonferroni intervals,
+    :func:`healthgap.pages.sentences.simultaneous_clause`) and names the other groups that
+    do. A level recording an unknown value ("Not stated" ethnicity) is not a group of people:
+    it is neither picked nor counted among the comparisons (:data:`NOT_RECORDED_NOTE`).
     """
     rows = table.filter((pl.col("dimension") == dim.name) & (pl.col("measure") == outcome.name))
     ref = rows.filter(pl.col(LEVEL) == dim.reference)
     others = rows.filter(
-        pl.col("rate_ratio").is_not_null() & ~pl.col("is_reference") & (pl.col("rate_ratio") > 0)
+        pl.col("rate_ratio").is_not_null()
+        & ~pl.col("is_reference")
+        & (pl.col("rate_ratio") > 0)
+        & ~not_recorded(dim.name)
     )
     if others.is_empty() or ref.is_empty():
         return UNPUBLISHED.format(phrase=outcome.phrase, dimensions=lower_first(dim.label))
+    sims = simultaneous_ratios(others)
     r = (
-        others.with_columns(pl.col("rate_ratio").log().abs().alias("__d"))
+        sims.with_columns(pl.col("rate_ratio").log().abs().alias("__d"))
         .sort("__d", descending=True)
         .row(0, named=True)
     )
@@ -220,10 +240,21 @@ def ratio_sentence(table: pl.DataFrame, dim: Dimension, outcome: Outcome) -> str
         if outcome.is_count
         else _risk_phrase(dim, outcome, r[LEVEL], rr)
     )
-    clear = lo is not None and hi is not None and (lo > 1 or hi < 1)
+    tail = simultaneous_clause(
+        sims,
+        str(r[LEVEL]),
+        name=lambda level: group_name(dim, level),
+        reference=group_name(dim, dim.reference),
+    )
+    unrecorded = rows.filter(not_recorded(dim.name)).height > 0
     return (
-        f"After allowing for age, {compared} (rate ratio {fmt(rr, 2)}, 95% CI {fmt(lo, 2)} to "
-        f"{fmt(hi, 2)})" + ("." if clear else "; the difference could be due to chance.")
+        f"After allowing for age, {compared} (rate ratio {fmt(rr, 2)}, 95% CI {fmt(lo, 2)} to {fmt(hi, 2)})"
+        + tail
+        + (
+            " " + NOT_RECORDED_NOTE.format(who=group_name(dim, NOT_RECORDED[dim.name][0], people=True))
+            if unrecorded
+            else ""
+        )
     )
 
 
