@@ -162,7 +162,7 @@ def test_ratio_sentence_clear_chance_and_unpublished():
     ) == ("Rate ratios of CHD by sex could not be published because some groups are too small.")
 
 
-def _ratios() -> pl.DataFrame:
+def _five_ratios() -> pl.DataFrame:
     """Five groups against the White group; their 95% intervals symmetric on the log scale."""
     z = 1.959963984540054
     rr = [1.69, 1.45, 1.29, 1.05, 0.75]
@@ -180,7 +180,7 @@ def _ratios() -> pl.DataFrame:
 def test_simultaneous_ratios_bonferroni_by_hand() -> None:
     from scipy.stats import norm
 
-    rows = _ratios().head(4)
+    rows = _five_ratios().head(4)
     out = simultaneous_ratios(rows)
     z4 = norm.ppf(1 - 0.05 / (2 * 4))
     se = [0.23, 0.08, 0.09, 0.20]
@@ -191,7 +191,7 @@ def test_simultaneous_ratios_bonferroni_by_hand() -> None:
 
 
 def test_simultaneous_clause_says_when_the_extreme_could_be_chance() -> None:
-    rows = simultaneous_ratios(_ratios().head(4))
+    rows = simultaneous_ratios(_five_ratios().head(4))
     tail = simultaneous_clause(rows, "Other", name=lambda g: f"the {g} group", reference="the White group")
     # Other: 1.69 with log-se 0.23 is clear at 95% alone (1.08 to 2.65) but not for all 4 together
     assert tail.startswith(
@@ -200,5 +200,5 @@ def test_simultaneous_clause_says_when_the_extreme_could_be_chance() -> None:
     assert "it could be due to chance." in tail
     assert "the Asian group (rate ratio 1.45; " in tail and "the Black group (rate ratio 1.29; " in tail
     assert tail.endswith("also differ clearly from the White group.")
-    one = simultaneous_ratios(_ratios().head(1))
+    one = simultaneous_ratios(_five_ratios().head(1))
     assert simultaneous_clause(one, "Other", name=str, reference="x") == "."
