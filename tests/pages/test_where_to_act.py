@@ -12,6 +12,7 @@ from healthgap.pages.where_to_act import (
     LEFT_OUT,
     NOTHING,
     NOTHING_FOUND,
+    UNRECORDED,
     WhereToActPage,
     about,
     gap_sentence,
@@ -217,9 +218,16 @@ def test_sex_prevalence_gaps_are_shown_but_not_ranked(page_of) -> None:
     assert page.top_rows and page.top_rows[0]["measure"] == "statin"
     assert "Hypertension" in html_of(page.section_table("condition"))
     top = html_of(page.top())
-    assert page.left_out() == LEFT_OUT.format(labels="sex") and page.left_out() in top
-    # other dimensions' condition gaps are still ranked
-    others = page.gaps.frame.filter((pl.col("dimension") != "sex") & pl.col("worse_off").is_not_null())
+    assert page.left_out().startswith(LEFT_OUT.format(labels="sex")) and page.left_out() in top
+    # nor are the gaps of people with no ethnic group recorded (a gap in the record)
+    assert UNRECORDED.format(who="people with no ethnic group recorded") in page.left_out()
+    unrecorded = page.gaps.frame.filter(pl.col("level") == "Not stated")
+    assert unrecorded.height > 0 and not unrecorded.get_column("ranked").any()
+    assert unrecorded.get_column("rank").is_null().all()
+    # other dimensions' condition gaps are still ranked (but for "Not stated")
+    others = page.gaps.frame.filter(
+        (pl.col("dimension") != "sex") & pl.col("worse_off").is_not_null() & (pl.col("level") != "Not stated")
+    )
     assert others.get_column("ranked").all()
 
 

@@ -80,6 +80,7 @@ __all__ = [
     "COUNTS",
     "PER_PROPORTION",
     "UNRANKED_DIMENSIONS",
+    "UNRECORDED_LEVELS",
     "ranked_expr",
 ]
 
@@ -100,6 +101,10 @@ _STANDARDISED_KINDS = ("condition", "outcome")
 #: has a disadvantaged end: differences by sex and age in how common a condition is are
 #: mostly biological, not an inequality to act on (they stay in the frame, unranked).
 UNRANKED_DIMENSIONS = ("sex", "age_band")
+#: Levels that record an unknown value, not a group of people (dimension -> levels): their
+#: gaps stay in the frame but are not ranked (a low recorded rate among people whose ethnic
+#: group is not recorded says who goes unrecorded, not that they need less care).
+UNRECORDED_LEVELS: dict[str, tuple[str, ...]] = {"ethnicity": ("Not stated",)}
 #: The section (measure kind) of condition prevalence.
 CONDITION = "condition"
 #: Strata of the indirect standardisation.
@@ -206,9 +211,13 @@ def reference_of(dimension: Dimension) -> str:
 def ranked_expr(dimensions: Sequence[Dimension]) -> pl.Expr:
     """Whether a gap enters the ranking: every gap but one in the prevalence of a condition
     (section ``condition``) by a dimension of :data:`UNRANKED_DIMENSIONS` without a
-    disadvantaged end."""
+    disadvantaged end, and but one of a level recording an unknown value
+    (:data:`UNRECORDED_LEVELS`)."""
     unranked = [d.name for d in dimensions if d.name in UNRANKED_DIMENSIONS and not d.disadvantaged]
-    return ~((pl.col("section") == CONDITION) & pl.col("dimension").is_in(unranked))
+    unrecorded = pl.lit(False)
+    for name, levels in UNRECORDED_LEVELS.items():  # a constant of one entry, not data
+        unrecorded = unrecorded | ((pl.col("dimension") == name) & pl.col("level").is_in(list(levels)))
+    return ~((pl.col("section") == CONDITION) & pl.col("dimension").is_in(unranked)) & ~unrecorded
 
 
 def _cells(people: pl.LazyFrame, items: Sequence[Item], dimension: Dimension) -> pl.LazyFrame:

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from healthgap import text
-from healthgap.descriptive.priorities import COUNTS, priorities, recompute_priorities
+from healthgap.descriptive.priorities import COUNTS, UNRECORDED_LEVELS, priorities, recompute_priorities
 from healthgap.disclosure import Published
 from healthgap.pages.base import Page
 from healthgap.pages.sentences import level_name
@@ -25,6 +25,7 @@ __all__ = [
     "rate_text",
     "gap_sentence",
     "LEFT_OUT",
+    "UNRECORDED",
     "number_interval",
     "CRUDE_WHY",
 ]
@@ -54,6 +55,12 @@ LEFT_OUT = (
     "The ranking leaves out differences by {labels} in how common recorded conditions are: "
     "these are mostly biological, not an inequality to act on; they stay in the table of "
     "recorded conditions below."
+)
+#: What the ranking leaves out: levels recording an unknown value (names joined).
+UNRECORDED = (
+    "The ranking also leaves out {who}: they are a gap in the record, not a group of people, and a "
+    "low recorded rate among them says who goes unrecorded rather than that they need less care; "
+    "they stay in the tables below."
 )
 #: Headings of the tables.
 TABLE_COLUMNS: dict[str, str] = {
@@ -271,17 +278,30 @@ class WhereToActPage(Page):
         )
 
     def left_out(self) -> str | None:
-        """One sentence on the gaps the ranking leaves out (condition prevalence by sex or age
-        band), or None when there are none."""
+        """A sentence on each kind of gap the ranking leaves out (condition prevalence by sex or
+        age band; levels recording an unknown value), or None when there are none."""
         if not self.has_gaps:
             return None
+        unrecorded = pl.lit(False)
+        for name, levels in UNRECORDED_LEVELS.items():  # a constant of one entry, not data
+            unrecorded = unrecorded | ((pl.col("dimension") == name) & pl.col("level").is_in(list(levels)))
         dims = (
-            self.exact.filter(~pl.col("ranked")).get_column("dimension").unique(maintain_order=True).to_list()
+            self.exact.filter(~pl.col("ranked") & ~unrecorded)
+            .get_column("dimension")
+            .unique(maintain_order=True)
+            .to_list()
         )
-        if not dims:
-            return None
-        labels = [text.lower_first(self.config.dimension(d).label) for d in dims]
-        return LEFT_OUT.format(labels=text.join(labels))
+        said = []
+        if dims:
+            labels = [text.lower_first(self.config.dimension(d).label) for d in dims]
+            said.append(LEFT_OUT.format(labels=text.join(labels)))
+        missing = (
+            self.exact.filter(unrecorded).select("dimension", "level").unique(maintain_order=True).rows()
+        )
+        if missing:
+            names = [level_name(self.config.dimension(d), str(level)) for d, level in missing]
+            said.append(UNRECORDED.format(who=text.join(names)))
+        return " ".join(said) or None
 
     def top(self) -> Any:
         """The top gaps as a Markdown list of sentences (or why none is singled out)."""
