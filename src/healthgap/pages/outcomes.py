@@ -38,11 +38,11 @@ from healthgap.descriptive.prevalence import recompute_rates
 from healthgap.disclosure import Published, primary_reason
 from healthgap.pages._blocks import blocks, heading, numbered, paragraph
 from healthgap.pages._groups import compared_dimension, group_name, in_group, noun_of, spread
-from healthgap.pages.access_treatment import missing_sentence
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
 from healthgap.pages.sentences import (
     NOT_RECORDED,
     fmt,
+    missing_sentence,
     not_recorded,
     simultaneous_clause,
     simultaneous_ratios,

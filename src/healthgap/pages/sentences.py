@@ -18,7 +18,7 @@ from healthgap.config import DEFAULT_DIMENSIONS, Dimension
 from healthgap.descriptive import LEVEL
 from healthgap.disclosure import Published
 from healthgap.stats.simultaneous import simultaneous_intervals
-from healthgap.text import format_number, join, lower_first
+from healthgap.text import count, format_number, join, lower_first
 
 __all__ = [
     "SUPPRESSED_TEXT",
@@ -32,6 +32,7 @@ __all__ = [
     "group_name",
     "level_name",
     "lower_first",
+    "missing_sentence",
     "nouns",
     "ratio_phrase",
     "ratio_sentence",
@@ -52,6 +53,8 @@ SUPPRESSED_TEXT = "not published (too few people)"
 #: a sentence does not pick them as the highest or lowest group, nor read their rate as a
 #: difference between groups of people.
 NOT_RECORDED: dict[str, tuple[str, ...]] = {"ethnicity": ("Not stated",)}
+#: A missing count withheld, as :func:`missing_sentence` says it.
+MISSING_WITHHELD = "some (a number withheld to protect confidentiality)"
 #: The Bonferroni-adjusted ("simultaneous") interval columns of :func:`simultaneous_ratios`.
 SIM_LOWER, SIM_UPPER = "simultaneous_lower", "simultaneous_upper"
 
@@ -259,6 +262,33 @@ def simultaneous_clause(
     elif row[SIM_LOWER] is not None and not clear_of(row):
         tail += f" None of the {m} groups differs clearly from {reference} once all {m} are allowed for."
     return head + tail
+
+
+def missing_sentence(published: pl.DataFrame, *, most: int) -> str:
+    """How many people have no value of each measure the page uses (published counts).
+
+    Parameters
+    ----------
+    published : ``label``, ``people``, ``missing`` (published: rounded, null when suppressed).
+    most : the largest suppressed count (``suppress_below - 1``).
+    """
+    gaps = published.filter(pl.col("missing").is_null() | (pl.col("missing") > 0))
+    if gaps.is_empty():
+        return "Every measure this page uses is recorded for everyone in the dataset."
+    total = published.get_column("people").drop_nulls().to_list()
+    of = f"of the {count(max(total))} people, " if total else ""
+    parts = []
+    for i, r in enumerate(gaps.iter_rows(named=True)):
+        n = r["missing"]
+        who = MISSING_WITHHELD if n is None else count(n)
+        verb = ("has" if n == 1 else "have") if i == 0 else ""
+        parts.append(
+            " ".join(w for w in (who, verb, "no value of" if i == 0 else "of", lower_first(r["label"])) if w)
+        )
+    return (
+        f"Not every value is recorded: {of}{join(parts)}. Each share and rate on this page is of the people "
+        "with a value."
+    )
 
 
 def _in(name: str) -> str:
