@@ -599,3 +599,69 @@ def test_extreme_of_several_groups_allows_for_all_of_them(page):
     assert f"differences of {m} groups from the White group" in text
     assert f"(95% CI {lo:.2f} to {hi:.2f} for the {m} together)" in text
     assert "The comparison leaves out people with no ethnic group recorded" in text
+
+
+# -- premature deaths: per person under 75; gaps in numbers -----------------------------------
+
+
+def _premature_people(n: int = 4000) -> pl.DataFrame:
+    people = build_people(n, seed=7)
+    rng = np.random.default_rng(8)
+    age = people.get_column("age").to_numpy()
+    deprived = people.get_column("imd_decile").to_numpy() <= 2
+    died = (age < 75) & (rng.random(n) < np.where(deprived, 0.12, 0.05))
+    return people.with_columns(pl.Series("premature_cvd_death", died))
+
+
+def test_premature_death_is_per_person_under_75(page_of):
+    measure = {
+        "name": "premature_cvd_death",
+        "label": "Premature CVD death (under 75)",
+        "kind": "outcome",
+        "type": "flag",
+        "period": "during the year",
+        "timing": "follow-up",
+    }
+    people = _premature_people()
+    page = page_of(
+        OutcomesPage,
+        people,
+        measures=[measure],
+        outcomes=["cvd_admissions", "cvd_death", "premature_cvd_death"],
+        disclosure={"enabled": False, "reason": "unit test"},
+    )
+    o = page.outcome("premature_cvd_death")
+    assert o is not None and o.ages == (0, 74) and o.whom == "people aged under 75"
+    rows = page.rates.frame.filter(pl.col("measure") == "premature_cvd_death")
+    # populations are people under 75 only (by hand)
+    young = people.filter(pl.col("age") < 75)
+    sex = rows.filter((pl.col("dimension") == "sex") & (pl.col("level") == "female")).row(0, named=True)
+    assert sex["population"] == young.filter(pl.col("sex") == "female").height
+    assert sex["events"] == int(young.filter(pl.col("sex") == "female")["premature_cvd_death"].sum())
+    assert "Premature CVD death (under 75) applies only to people aged under 75" in page.intro
+    # the gap in numbers: observed minus expected at the least deprived fifth's rates by age band
+    # and sex, by hand with numpy (everyone 75+ has no premature death, so adds nothing)
+    ex = page.excess.frame.filter(
+        (pl.col("measure") == "premature_cvd_death")
+        & (pl.col("dimension") == "imd_quintile")
+        & (pl.col("level") == "1")
+    ).row(0, named=True)
+    age = people.get_column("age").to_numpy()
+    band = np.minimum(age // 5, 18)
+    sexes = people.get_column("sex").to_numpy()
+    quintile = (people.get_column("imd_decile").to_numpy() + 1) // 2
+    y = people.get_column("premature_cvd_death").to_numpy().astype(float)
+    observed = expected = 0.0
+    for b in np.unique(band):
+        for s_ in np.unique(sexes):
+            g = (band == b) & (sexes == s_) & (quintile == 1)
+            r = (band == b) & (sexes == s_) & (quintile == 5)
+            if g.sum() and r.sum():
+                observed += y[g].sum()
+                expected += g.sum() * y[r].mean()
+    assert ex["numerator"] == observed
+    assert ex["expected"] == pytest.approx(expected)
+    assert ex["excess"] == pytest.approx(observed - expected)
+    text = page.sentences(o)
+    assert "In numbers, the most deprived fifth had about " in text
+    assert "more people with premature CVD death (under 75) than expected at the rates of the least " in text

@@ -338,6 +338,7 @@ def priorities(
     confidence: float = 0.95,
     base: int = 1,
     small: int = 1,
+    measures: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Every group's gap from its reference group, in rates and in numbers of people, ranked.
 
@@ -346,6 +347,7 @@ def priorities(
     people : the loaded person table (needs ``age``; ``sex`` is used when present).
     config : the loaded config (its indicators, measures and dimensions).
     dimensions : only these dimensions (default: every one present).
+    measures : only these indicators and measures (default: every one the data has).
     min_reference : leave out comparisons with a reference group of fewer people than this
         (in the item's denominator), before the gaps are counted for the simultaneous intervals.
     confidence : confidence level of each interval, and the joint level of the
@@ -370,7 +372,7 @@ def priorities(
     """
     lf = people.lazy()
     schema = lf.collect_schema()
-    items = priority_items(config, schema)
+    items = [i for i in priority_items(config, schema) if measures is None or i.name in measures]
     dims = [
         d
         for d in dimensions_in(config, lf, names=dimensions)
