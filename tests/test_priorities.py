@@ -354,3 +354,28 @@ def test_age_band_gaps_stay_crude(tmp_path: Path) -> None:
     assert set(out.get_column("statistic")) <= {"proportion", "rate"}
     assert "hypertension" not in out.get_column("measure").to_list()
     assert out.get_column("expected").is_null().all()
+
+
+def test_random_rounding_of_stratum_counts_is_unbiased() -> None:
+    """Reference stratum counts are randomly rounded to the base: multiples of 5 whose mean over
+    many strata is the count (nearest rounding would turn every 1 and 2 into 0)."""
+    from healthgap.descriptive.priorities import _protected
+
+    n = 20_000
+    strata = pl.DataFrame(
+        {
+            "dimension": ["ethnicity"] * n,
+            "__item": list(range(n)),
+            "__age_band": ["40-44"] * n,
+            "__sex": ["female"] * n,
+        }
+    )
+    for count in (1, 2, 3, 7, 12):
+        out = strata.select(
+            _protected(pl.col("__item") * 0 + count, base=5, seed=1501).alias("x")
+        ).get_column("x")
+        assert set(out.unique().to_list()) <= {5 * (count // 5), 5 * (count // 5) + 5}
+        # mean of n draws: within 4 standard errors (sd at most 2.5)
+        assert out.mean() == pytest.approx(count, abs=4 * 2.5 / math.sqrt(n))
+    same = strata.select(_protected(pl.col("__item") * 0 + 3, base=1, seed=1501).alias("x")).get_column("x")
+    assert same.to_list() == [3.0] * n

@@ -260,29 +260,47 @@ def _cells(people: pl.LazyFrame, items: Sequence[Item], dimension: Dimension) ->
     return long.with_columns(pl.lit(dimension.name).alias("dimension"))
 
 
-def _protected(count: pl.Expr, *, base: int, small: int) -> pl.Expr:
-    """A stratum count as the standardisation uses it: counts from 1 to ``small - 1`` set to
-    ``base``, the others rounded to a multiple of ``base`` (identity with ``base`` 1, ``small`` 1).
+#: Seeds of the random rounding of reference stratum counts (numerators, denominators).
+_SEED_X, _SEED_N = 1501, 1502
+_UNIT = 2**32
 
-    Rounding keeps the order of counts (a numerator never exceeds its denominator after it)."""
+
+def _protected(count: pl.Expr, *, base: int, seed: int) -> pl.Expr:
+    """A stratum count as the standardisation uses it: unbiased random rounding to a multiple
+    of ``base`` (identity with ``base`` 1).
+
+    A count x = qb + r (0 <= r < b) becomes (q + 1)b with probability r/b and qb otherwise, so
+    its expectation is x: expected counts stay unbiased however small the counts are (rounding
+    to the nearest multiple would turn every 1 or 2 into 0, and the rare outcomes' expected
+    counts with them). The draw is a fixed function of the stratum (a hash of its keys with
+    ``seed``), so a book renders the same twice. Small counts (1 to 7) become 0, 5 or 10: what
+    the expected counts of many groups can be solved back to is those rounded counts, never
+    the count itself (random rounding to base 5 is how census tables have been protected).
+
+    References
+    ----------
+    .. [1] Hundepool A et al. Statistical Disclosure Control. Wiley; 2012, s. 5.3 (random
+       rounding).
+    """
     c = count.cast(pl.Float64)
-    return (
-        pl.when((c >= 1) & (c < small)).then(float(base)).otherwise((c / base).round() * base)
-        if base > 1 or small > 1
-        else c
-    )
+    if base <= 1:
+        return c
+    u = (pl.struct("dimension", "__item", _AGE, _SEX).hash(seed=seed) % _UNIT).cast(pl.Float64) / _UNIT
+    low = (c / base).floor() * base
+    return low + pl.when(u < (c - low) / base).then(float(base)).otherwise(0.0)
 
 
-def _expected(cells: pl.DataFrame, binomial: pl.DataFrame, *, base: int = 1, small: int = 1) -> pl.DataFrame:
+def _expected(cells: pl.DataFrame, binomial: pl.DataFrame, *, base: int = 1) -> pl.DataFrame:
     """Expected count of every group at the reference group's stratum rates, its variance, and
     the variance of the observed count.
 
     The reference rates come from the reference group's (or, where it has nobody, the whole
-    population's) stratum counts protected by :func:`_protected`, so whatever can be solved
-    back from the expected counts of many groups sharing a reference is at most those
-    protected counts. Variances are binomial for counts of people (``binomial``: ``__item``,
+    population's) stratum counts randomly rounded by :func:`_protected`, so whatever can be
+    solved back from the expected counts of many groups sharing a reference is at most those
+    rounded counts. Variances are binomial for counts of people (``binomial``: ``__item``,
     ``__binomial``), Poisson for counts of events: the observed count's Σₛ x₁ₛ(1 - x₁ₛ/n₁ₛ)
-    or Σₛ x₁ₛ; the expected count's Σₛ n₁ₛ² p₂ₛ(1 - p₂ₛ)/n₂ₛ or Σₛ n₁ₛ² x₂ₛ/n₂ₛ².
+    or Σₛ x₁ₛ; the expected count's Σₛ n₁ₛ² p₂ₛ(1 - p₂ₛ)/n₂ₛ or Σₛ n₁ₛ² x₂ₛ/n₂ₛ², plus the
+    rounding's, at most Σₛ n₁ₛ² (b²/4)/n₂ₛ² for base b.
     """
     stratum = ["dimension", "__item", _AGE, _SEX]
     ref = cells.filter(pl.col("__is_ref")).select(
@@ -295,26 +313,28 @@ def _expected(cells: pl.DataFrame, binomial: pl.DataFrame, *, base: int = 1, sma
         cells.join(ref, on=stratum, how="left")
         .join(pooled, on=stratum, how="left")
         .join(binomial, on="__item", how="left")
+        .with_columns(
+            _protected(pl.col("__rx").fill_null(0), base=base, seed=_SEED_X).alias("__rx"),
+            _protected(pl.col("__rn").fill_null(0), base=base, seed=_SEED_N).alias("__rn"),
+            _protected(pl.col("__px"), base=base, seed=_SEED_X + 10).alias("__px"),
+            _protected(pl.col("__pn"), base=base, seed=_SEED_N + 10).alias("__pn"),
+        )
     )
-    rx, rn = (
-        _protected(pl.col("__rx").fill_null(0), base=base, small=small),
-        _protected(pl.col("__rn").fill_null(0), base=base, small=small),
-    )
-    px, pn = (
-        _protected(pl.col("__px"), base=base, small=small),
-        _protected(pl.col("__pn"), base=base, small=small),
-    )
-    use_ref = rn > 0
-    x = pl.when(use_ref).then(rx).otherwise(px)
-    n = pl.when(use_ref).then(rn).otherwise(pn)
+    use_ref = pl.col("__rn") > 0
+    x = pl.when(use_ref).then(pl.col("__rx")).otherwise(pl.col("__px"))
+    n = pl.when(use_ref).then(pl.col("__rn")).otherwise(pl.col("__pn"))
     n1 = pl.col("denominator").cast(pl.Float64)
     x1 = pl.col("numerator").cast(pl.Float64)
     people = pl.col("__binomial").fill_null(False)
-    p2 = x / n
+    p2 = pl.when(people).then((x / n).clip(0.0, 1.0)).otherwise(x / n)
+    rounding = float(base) ** 2 / 4 if base > 1 else 0.0
     with_rates = joined.with_columns(
         pl.when(n > 0).then(n1 * p2).otherwise(0.0).alias("__e"),
         pl.when(n > 0)
-        .then(pl.when(people).then(n1**2 * p2 * (1 - p2) / n).otherwise(n1**2 * x / n**2))
+        .then(
+            pl.when(people).then(n1**2 * p2 * (1 - p2) / n).otherwise(n1**2 * x / n**2)
+            + n1**2 * rounding / n**2
+        )
         .otherwise(0.0)
         .alias("__v"),
         pl.when(n1 > 0)
@@ -337,7 +357,6 @@ def priorities(
     min_reference: int = 1,
     confidence: float = 0.95,
     base: int = 1,
-    small: int = 1,
     measures: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Every group's gap from its reference group, in rates and in numbers of people, ranked.
@@ -352,11 +371,10 @@ def priorities(
         (in the item's denominator), before the gaps are counted for the simultaneous intervals.
     confidence : confidence level of each interval, and the joint level of the
         simultaneous intervals.
-    base, small : the reference rates of the standardisation come from stratum counts with
-        those from 1 to ``small - 1`` set to ``base`` and the others rounded to ``base`` (a
-        page passes its disclosure settings' rounding base and ``suppress_below``), so the
-        expected counts of the groups sharing a reference cannot be solved back to a
-        stratum count that is not itself publishable. Default: exact.
+    base : the reference rates of the standardisation come from stratum counts randomly
+        rounded to a multiple of ``base`` (unbiased; a page passes its disclosure settings'
+        rounding base), so the expected counts of the groups sharing a reference cannot be
+        solved back to a stratum count. Default 1: exact.
 
     Returns
     -------
@@ -432,7 +450,7 @@ def priorities(
         .filter(pl.col("reference_denominator") >= min_reference)
         .join(table, on="__item")
         .join(
-            _expected(cells, binomial, base=base, small=small),
+            _expected(cells, binomial, base=base),
             on=["dimension", "__item", "level"],
             how="left",
         )

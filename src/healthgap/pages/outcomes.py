@@ -513,7 +513,6 @@ class OutcomesPage(Page):
             measures=[o.name for o in self.outcomes],
             min_reference=settings.min_group if settings.enabled else 1,
             base=self.base,
-            small=settings.suppress_below if settings.enabled else 1,
         )
         if exact.is_empty():
             return None

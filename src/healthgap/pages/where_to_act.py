@@ -186,7 +186,6 @@ class WhereToActPage(Page):
             self.config,
             min_reference=settings.min_group if settings.enabled else 1,
             base=self.base,
-            small=settings.suppress_below if settings.enabled else 1,
         )
 
     @property
