@@ -152,10 +152,18 @@ def test_outcomes_sentences_state_published_numbers(pages) -> None:
                     *gaps.select("excess", "excess_lower", "excess_upper").to_numpy().ravel().tolist(),
                 ]
             )
+            simultaneous = _bonferroni(rows)
             for sentence in _sentences(text):
                 if level_name(dim, dim.reference) in sentence or dim.label_of(dim.reference) in sentence:
                     _check(sentence, candidates, page.config)
                     checked += 1
+                    # the interval "for the m together" is the Bonferroni one, not the 95% one
+                    for lo, hi, m in re.findall(
+                        r"95% CI ([\d.]+) to ([\d.]+) for the (\d+) together", sentence
+                    ):
+                        assert int(m) == simultaneous[0]
+                        assert _matches(lo, simultaneous[1:]) and _matches(hi, simultaneous[1:]), sentence
+                        assert not (_matches(lo, rows["rr_lower"].drop_nulls().to_list())), sentence
     assert checked >= 8
     facts = [page.rates.frame.height]  # the intro has no number of its own but the standard's year
     _check(page.intro, _variants(facts), page.config)
