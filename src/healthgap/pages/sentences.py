@@ -256,7 +256,10 @@ def simultaneous_clause(
     others = [r for r in rows.to_dicts() if str(r[LEVEL]) != str(level) and clear_of(r)]
     if others:
         listed = join(
-            [f"{name(str(r[LEVEL]))} (rate ratio {fmt(r['rate_ratio'], dp)}; {sim(r)})" for r in others]
+            [
+                f"{name(str(r[LEVEL]))} (rate ratio {fmt(r['rate_ratio'], dp)}; 95% CI {sim(r)} for the {m} together)"
+                for r in others
+            ]
         )
         tail += f" Allowing for all {m}, {listed} also differ{'s' if len(others) == 1 else ''} clearly from {reference}."
     elif row[SIM_LOWER] is not None and not clear_of(row):
