@@ -181,7 +181,7 @@ def test_welcome_sentences_state_published_numbers(pages) -> None:
     _check(page.protection, _variants([1, d.suppress_below - 1, d.rounding]), page.config)
     facts = page.facts
     _check(page.coverage, _variants(v for v in facts.values() if isinstance(v, int | float)), page.config)
-    for text in (page.asks, page.access, page.experience, page.outcomes, page.where_to_act):
+    for text in (page.asks, page.access, page.experience, page.outcomes, page.where_to_act, page.units):
         assert numbers_in(text, page.config) == [], text
 
 

@@ -65,6 +65,7 @@ __all__ = [
     "access_text",
     "experience_text",
     "where_to_act_text",
+    "units_text",
     "outcomes_text",
     "geography_text",
     "place_text",
@@ -674,6 +675,15 @@ def experience_text(caps: Capabilities, config: Config) -> str:
     return f"looks at {join(words)}."
 
 
+def units_text(caps: Capabilities) -> str:
+    """The report's units, said once: events per 1,000 people, shares of people in per cent."""
+    outcomes = [o for o in caps.outcomes if caps.has(o)]
+    shares = "Shares of people (how common a condition is, who is treated) are percentages."
+    if not outcomes:
+        return shares
+    return f"Rates of events such as admissions and deaths are per 1,000 people. {shares}"
+
+
 def where_to_act_text(caps: Capabilities, config: Config, schema: pl.Schema) -> str:
     """What the "Where to act" page does, for this dataset (completes "**Where to act** ...");
     ``schema``: the person table's."""
@@ -870,6 +880,11 @@ class WelcomePage(Page):
     def experience(self) -> str:
         """:func:`experience_text` for this dataset."""
         return experience_text(self.caps, self.config)
+
+    @property
+    def units(self) -> str:
+        """:func:`units_text` for this dataset."""
+        return units_text(self.caps)
 
     @property
     def where_to_act(self) -> str:
