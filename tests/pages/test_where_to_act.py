@@ -251,3 +251,42 @@ def test_no_sex_dimension_leaves_nothing_out(page_of) -> None:
     )
     assert page.left_out() is None
     assert "leaves out" not in html_of(page.top())
+
+
+def _under_recorded(n: int = 6000) -> pl.DataFrame:
+    """Hypertension truly as common among people with no ethnic group recorded as in the White
+    group, but recorded for 40% of them against 90%."""
+    people = build_people(n, seed=21)
+    rng = np.random.default_rng(22)
+    ethnicity = np.where(rng.random(n) < 0.3, "Not stated", "White")
+    truly = rng.random(n) < 0.3
+    recorded = truly & (rng.random(n) < np.where(ethnicity == "Not stated", 0.4, 0.9))
+    return people.with_columns(
+        pl.Series("ethnicity", ethnicity),
+        pl.Series("true_hypertension", truly),
+        pl.Series("hypertension", recorded),
+    )
+
+
+def test_under_recording_is_said_where_the_truth_shows_it(page_of) -> None:
+    page = page_of(WhereToActPage, _under_recorded(), data={"truth": None})
+    note = page.unrecorded_note()
+    assert note is not None
+    text = html_of(note)
+    recorded = page.gaps.row(measure="hypertension", dimension="ethnicity", level="Not stated")
+    truly = page.unrecorded_truth.row(measure="hypertension", level="Not stated")
+    assert recorded["excess_upper"] < 0 and truly["excess_lower"] < 0 < truly["excess_upper"]
+    assert text.startswith(
+        f"Among people with no ethnic group recorded, hypertension is recorded for about "
+        f"{about(recorded['excess'])} fewer people than expected at the rates of the White group"
+    )
+    assert "their low recorded rate is under-recording, not less disease." in text
+    # without the true status, nothing is said
+    bare = page_of(WhereToActPage, _under_recorded().drop(_truth_columns()), data={"truth": None})
+    assert bare.unrecorded_note() is None
+
+
+def _truth_columns():
+    import polars.selectors as cs
+
+    return cs.starts_with("true_")

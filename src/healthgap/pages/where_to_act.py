@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from healthgap import text
+from healthgap.contract import TRUTH_PREFIX
 from healthgap.descriptive.priorities import COUNTS, UNRECORDED_LEVELS, priorities, recompute_priorities
 from healthgap.disclosure import Published
 from healthgap.pages.base import Page
@@ -26,6 +27,7 @@ __all__ = [
     "gap_sentence",
     "LEFT_OUT",
     "UNRECORDED",
+    "UNDER_RECORDED",
     "number_interval",
     "CRUDE_WHY",
 ]
@@ -61,6 +63,14 @@ UNRECORDED = (
     "The ranking also leaves out {who}: they are a gap in the record, not a group of people, and a "
     "low recorded rate among them says who goes unrecorded rather than that they need less care; "
     "they stay in the tables below."
+)
+#: A condition recorded less often among people whose ethnic group is not recorded, while the
+#: data's true status shows more (or fewer, but clearly not as few) truly having it.
+UNDER_RECORDED = (
+    "Among {who}, {label} is recorded for about {n} fewer people than expected at the rates of "
+    "{reference} (95% CI {interval}), but the data's true disease status shows about {true_n} "
+    "{true_more} people truly having it than expected (95% CI {true_interval}): their low recorded rate "
+    "is under-recording, not less disease."
 )
 #: Headings of the tables.
 TABLE_COLUMNS: dict[str, str] = {
@@ -370,6 +380,93 @@ class WhereToActPage(Page):
                 dtype=pl.String,
             ),
         )
+
+    @cached_property
+    def unrecorded_truth(self) -> Published | None:
+        """The gaps in the true prevalence of each condition (the data's ``true_`` columns) of
+        the levels recording an unknown value (:data:`UNRECORDED_LEVELS`), against the same
+        reference, published once; None without truth or such a level."""
+        conditions = [
+            m.name
+            for m in self.config.measures_of("condition")
+            if m.name in self.caps.columns and f"{TRUTH_PREFIX}{m.name}" in self.caps.columns
+        ]
+        dims = [d for d in UNRECORDED_LEVELS if d in self.caps.dimension_names]
+        if not conditions or not dims or not self.has_gaps:
+            return None
+        settings = self.config.disclosure
+        truly = self.people.with_columns(pl.col(f"{TRUTH_PREFIX}{c}").alias(c) for c in conditions)
+        exact = priorities(
+            truly,
+            self.config,
+            dimensions=dims,
+            measures=conditions,
+            min_reference=settings.min_group if settings.enabled else 1,
+            base=self.base,
+        )
+        levels = [level for d in dims for level in UNRECORDED_LEVELS[d]]
+        exact = exact.filter(pl.col("level").is_in(levels))
+        if exact.is_empty():
+            return None
+        derived = [
+            c
+            for c in exact.columns
+            if exact.schema[c] == pl.Float64 and c not in ("multiplier", "confidence")
+        ]
+        return self.book.publish(
+            exact,
+            counts=list(COUNTS),
+            derived=[*derived, "rank", "excludes_null", "simultaneous_excludes_null"],
+            by=["measure", "dimension"],
+            recompute=partial(recompute_priorities, base=self.base),
+        )
+
+    def unrecorded_note(self) -> Any:
+        """One sentence per condition recorded clearly less often than expected among people
+        whose ethnic group is not recorded while the data's true status shows no such
+        shortfall: their low recorded rate is under-recording. None when the data has no truth
+        or no such condition (nothing is said that the data does not support)."""
+        from IPython.display import Markdown
+
+        truth = self.unrecorded_truth
+        if truth is None:
+            return None
+        recorded = self.gaps.frame.select(
+            "measure", "dimension", "level", "label", "excess", "excess_lower", "excess_upper"
+        )
+        true = truth.frame.select(
+            "measure",
+            "dimension",
+            "level",
+            pl.col("excess").alias("true_excess"),
+            pl.col("excess_lower").alias("true_lower"),
+            pl.col("excess_upper").alias("true_upper"),
+        )
+        both = recorded.join(true, on=["measure", "dimension", "level"]).filter(
+            (pl.col("excess_upper") < 0) & (pl.col("true_lower") > pl.col("excess_upper"))
+        )
+        if both.is_empty():
+            return None
+        lines = []
+        for r in both.iter_rows(named=True):
+            d = self.config.dimension(r["dimension"])
+            who, ref = level_name(d, str(r["level"])), level_name(d, d.reference)
+            true_more = r["true_excess"] >= 0
+            lines.append(
+                UNDER_RECORDED.format(
+                    label=text.lower_first(r["label"]),
+                    who=who,
+                    reference=ref,
+                    n=about(r["excess"], base=self.base),
+                    interval=number_interval(r["excess_lower"], r["excess_upper"], base=self.base, flip=True),
+                    true_n=about(r["true_excess"], base=self.base),
+                    true_more="more" if true_more else "fewer",
+                    true_interval=number_interval(
+                        r["true_lower"], r["true_upper"], base=self.base, flip=not true_more
+                    ),
+                )
+            )
+        return Markdown(" ".join(lines))
 
     def section_table(self, section: str) -> Any:
         """The gaps of one section (a measure kind), most people worse off first; or one plain note."""
