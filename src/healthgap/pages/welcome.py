@@ -667,8 +667,12 @@ def experience_text(caps: Capabilities, config: Config) -> str:
     """What the experience chapter looks at, for this dataset: its experience measures and
     indicators (by their labels), or that it has none."""
     words = _measure_words(config, caps, "experience")
+    measured = {m.name for m in config.measures_of("experience")}
+    # an indicator over a measure already named (the survey answer among respondents) adds nothing
     words += [
-        lower_first(i.label) for i in caps.indicators_of("experience") if lower_first(i.label) not in words
+        lower_first(i.label)
+        for i in caps.indicators_of("experience")
+        if i.numerator not in measured and lower_first(i.label) not in words
     ]
     if not words:
         return "has nothing to show for this dataset, which records no experience of care."
