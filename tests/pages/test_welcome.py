@@ -928,3 +928,10 @@ def test_experience_entry_names_the_experience_measures(page_of):
     assert len(labels) == 2
     assert page.experience.startswith("looks at ")
     assert all(label[0].lower() + label[1:] in page.experience for label in labels)
+
+
+def test_units_name_only_the_events_the_data_has(page_of):
+    page = page_of(WelcomePage, build_people(400))
+    assert page.units.startswith("Rates of events (CVD emergency admissions) are per 1,000 people.")
+    none = page_of(WelcomePage, build_people(400).drop("cvd_admissions"), target=False)
+    assert none.units == "Shares of people (how common a condition is, who is treated) are percentages."

@@ -679,13 +679,16 @@ def experience_text(caps: Capabilities, config: Config) -> str:
     return f"looks at {join(words)}."
 
 
-def units_text(caps: Capabilities) -> str:
-    """The report's units, said once: events per 1,000 people, shares of people in per cent."""
-    outcomes = [o for o in caps.outcomes if caps.has(o)]
+def units_text(caps: Capabilities, config: Config) -> str:
+    """The report's units, said once: rates of events (the count outcomes the data has, named)
+    per 1,000 people, shares of people in per cent."""
+    counted = [
+        lower_first(m.label) for m in config.measures_of("outcome") if m.type == "count" and caps.has(m.name)
+    ]
     shares = "Shares of people (how common a condition is, who is treated) are percentages."
-    if not outcomes:
+    if not counted:
         return shares
-    return f"Rates of events such as admissions and deaths are per 1,000 people. {shares}"
+    return f"Rates of events ({join(counted)}) are per 1,000 people. {shares}"
 
 
 def where_to_act_text(caps: Capabilities, config: Config, schema: pl.Schema) -> str:
@@ -888,7 +891,7 @@ class WelcomePage(Page):
     @property
     def units(self) -> str:
         """:func:`units_text` for this dataset."""
-        return units_text(self.caps)
+        return units_text(self.caps, self.config)
 
     @property
     def where_to_act(self) -> str:
