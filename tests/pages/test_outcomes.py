@@ -664,4 +664,4 @@ def test_premature_death_is_per_person_under_75(page_of):
     assert ex["excess"] == pytest.approx(observed - expected)
     text = page.sentences(o)
     assert "In numbers, the most deprived fifth had about " in text
-    assert "more people with premature CVD death (under 75) than expected at the rates of the least " in text
+    assert "more premature CVD deaths (under 75) than expected at the rates of the least " in text

@@ -14,6 +14,7 @@ from the published overall totals (:attr:`OutcomesPage.funnel`), when the data h
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
@@ -280,7 +281,12 @@ def excess_sentence(
     r = rows.row(0, named=True)
     fewer = r["excess"] < 0
     name = lower_first(outcome.measure.label)
-    what = f"{name} {outcome.measure.period or ''}".strip() if outcome.is_count else f"people with {name}"
+    if outcome.is_count:
+        what = f"{name} {outcome.measure.period or ''}".strip()
+    elif re.search(r"\bdeath\b", name):  # a death is counted once: "CVD deaths"
+        what = re.sub(r"\bdeath\b", "deaths", name, count=1)
+    else:
+        what = f"people with {name}"
     return EXCESS_SENTENCE.format(
         group=group_name(dim, level),
         n=about(r["excess"], base=base),
