@@ -422,9 +422,10 @@ def test_text_says_only_what_each_dataset_can_show(default_site, other_site):
     ):
         assert phrase not in other, phrase
     assert (
-        "looks at diagnosis, treatment of people who should be treated, waits and missed appointments"
-        in default
+        "looks at diagnosis, treatment of people who should be treated, cardiology referral, days to first "
+        "outpatient appointment, days from referral to treatment and missed appointments" in default
     )
+    assert "Experience ( Chapter 5 ) looks at appointments cancelled by the hospital" in default
     assert "who waits longest" in default
     assert "Geography ( Chapter 7 ) compares localities and small areas, with a map." in default
     assert "compares GP practices, shown as equal-sized tiles" in other

@@ -104,10 +104,19 @@ def test_reference_is_the_least_disadvantaged_end(loaded) -> None:
     assert reference_of(config.dimension("imd_quintile")) == "3"
 
 
+def _crude(row: dict, statistic: str) -> dict:
+    """``row`` recomputed with a crude statistic (as gaps between age bands are)."""
+    frame = pl.DataFrame([row], schema_overrides={"higher_is_better": pl.Boolean}).with_columns(
+        pl.lit(statistic).alias("statistic")
+    )
+    return recompute_priorities(frame).row(0, named=True)
+
+
 def test_proportion_gap_newcombe(loaded) -> None:
     config, people = loaded
     out = priorities(people, config)
-    r = _row(out, "cardiology_referral", "1")
+    assert _row(out, "cardiology_referral", "1")["statistic"] == "standardised"
+    r = _crude(_row(out, "cardiology_referral", "1"), "proportion")
     x1, n1, x2, n2 = 35, 100, 20, 100
     assert (r["numerator"], r["denominator"], r["reference_numerator"], r["reference_denominator"]) == (
         x1,
@@ -131,7 +140,7 @@ def test_proportion_gap_newcombe(loaded) -> None:
 
 def test_rate_gap_poisson(loaded) -> None:
     config, people = loaded
-    r = _row(priorities(people, config), "missed_appointments", "1")
+    r = _crude(_row(priorities(people, config), "missed_appointments", "1"), "rate")
     # group 1: 20 women x 2 + 30 men x 1 missed; group 3: 0 + 15 x 1
     x1, n1, x2, n2 = 70, 100, 15, 100
     d = x1 / n1 - x2 / n2
@@ -153,7 +162,10 @@ def test_standardised_gap_indirect(loaded) -> None:
     o1 = 6 + 30
     x_ref, n_ref = np.array([7, 9]), np.array([70, 30])
     expected = float(np.sum(n1 * x_ref / n_ref))
-    variance = o1 + float(np.sum(n1**2 * x_ref / n_ref**2))
+    # binomial variances (people with the condition): the observed count's and the reference rates'
+    x1 = np.array([6, 30])
+    p_ref = x_ref / n_ref
+    variance = float(np.sum(x1 * (1 - x1 / n1))) + float(np.sum(n1**2 * p_ref * (1 - p_ref) / n_ref))
     assert r["statistic"] == "standardised"
     assert r["expected"] == pytest.approx(expected)
     assert r["excess"] == pytest.approx(o1 - expected)
@@ -189,7 +201,7 @@ def test_simultaneous_intervals_bonferroni(loaded) -> None:
     m = int(out.get_column("excess").is_not_null().sum())
     assert out.get_column("comparisons").unique().to_list() == [m]
     z_sim = norm.ppf(1 - 0.05 / (2 * m))
-    r = _row(out, "missed_appointments", "1")
+    r = _crude(_row(out, "missed_appointments", "1"), "rate")
     se = math.sqrt(70 / 100**2 + 15 / 100**2)
     assert r["simultaneous_lower"] == pytest.approx(100 * (0.55 - z_sim * se))
     assert r["simultaneous_upper"] == pytest.approx(100 * (0.55 + z_sim * se))
@@ -215,7 +227,12 @@ def test_recompute_follows_rounded_counts(loaded) -> None:
     )
     again = recompute_priorities(rounded)
     r = _row(again, "cardiology_referral", "1")
-    assert r["excess"] == pytest.approx(r["numerator"] - 100 * r["reference_numerator"] / 100)
+    assert r["excess"] == pytest.approx(r["numerator"] - r["expected"])
+    assert r["rate"] == pytest.approx(100 * r["numerator"] / r["denominator"])
+    # published: expected and the variances rounded to the base first
+    five = _row(recompute_priorities(rounded, base=5), "cardiology_referral", "1")
+    assert five["expected"] % 5 == 0 and five["expected_variance"] % 5 == 0
+    assert five["excess"] == pytest.approx(five["numerator"] - five["expected"])
 
 
 def test_nothing_to_compare_gives_empty(tmp_path: Path) -> None:
@@ -282,3 +299,83 @@ def test_deprivation_condition_gaps_ranked(loaded) -> None:
     out = priorities(people, config)
     assert out.get_column("ranked").all()
     assert _row(out, "hypertension", "1")["rank"] is not None
+
+
+def _by_hand(people: pl.DataFrame, flag: str, group: int, reference: int) -> tuple[float, float, float]:
+    """Observed, expected and variance of the excess, by indirect standardisation written with
+    numpy from the person rows: strata = (age band of 5 years, sex); binomial variances."""
+    age = people.get_column("age").to_numpy()
+    sex = people.get_column("sex").to_numpy()
+    imd = people.get_column("imd_quintile").to_numpy()
+    y = people.get_column(flag).to_numpy().astype(float)
+    counted = ~np.isnan(y) & (age >= 16)
+    observed = expected = variance = 0.0
+    for band in np.unique(age // 5):
+        for s in np.unique(sex):
+            in_s = (age // 5 == band) & (sex == s) & counted
+            g, r = in_s & (imd == group), in_s & (imd == reference)
+            n1, x1, n2 = g.sum(), y[g].sum(), r.sum()
+            if n1 == 0 or n2 == 0:
+                continue
+            p2 = y[r].sum() / n2
+            observed += x1
+            expected += n1 * p2
+            variance += x1 * (1 - x1 / n1) + n1**2 * p2 * (1 - p2) / n2
+    return observed, expected, variance
+
+
+def test_indicator_gap_standardised_by_age_and_sex(loaded) -> None:
+    """An indicator (a proportion) is compared by indirect standardisation, not crudely."""
+    config, people = loaded
+    r = _row(priorities(people, config), "gp_experience", "1")
+    o, e, v = _by_hand(people, "gp_experience_good", 1, 3)
+    assert r["statistic"] == "standardised"
+    assert r["numerator"] == o and r["expected"] == pytest.approx(e)
+    assert r["excess"] == pytest.approx(o - e)
+    assert r["excess_lower"] == pytest.approx(o - e - Z * math.sqrt(v))
+    assert r["excess_upper"] == pytest.approx(o - e + Z * math.sqrt(v))
+    # the crude gap differs: the groups differ in age
+    crude = r["numerator"] - r["denominator"] * r["reference_numerator"] / r["reference_denominator"]
+    assert abs(crude - r["excess"]) > 0.1
+    # worse off = fewer people with a good experience than expected
+    assert r["worse_off"] == pytest.approx(e - o)
+
+
+def test_age_band_gaps_stay_crude(tmp_path: Path) -> None:
+    people = _people().with_columns(
+        pl.when(pl.col("age") < 50).then(pl.lit("30-34")).otherwise(pl.lit("70-74")).alias("age_band")
+    )
+    config, frame = _load(
+        tmp_path,
+        people,
+        equity={"dimensions": [{"name": "age_band", "order": ["30-34", "70-74"], "reference": "30-34"}]},
+    )
+    out = priorities(frame, config)
+    assert set(out.get_column("statistic")) <= {"proportion", "rate"}
+    assert "hypertension" not in out.get_column("measure").to_list()
+    assert out.get_column("expected").is_null().all()
+
+
+def test_random_rounding_of_stratum_counts_is_unbiased() -> None:
+    """Reference stratum counts are randomly rounded to the base: multiples of 5 whose mean over
+    many strata is the count (nearest rounding would turn every 1 and 2 into 0)."""
+    from healthgap.descriptive.priorities import _protected
+
+    n = 20_000
+    strata = pl.DataFrame(
+        {
+            "dimension": ["ethnicity"] * n,
+            "__item": list(range(n)),
+            "__age_band": ["40-44"] * n,
+            "__sex": ["female"] * n,
+        }
+    )
+    for count in (1, 2, 3, 7, 12):
+        out = strata.select(
+            _protected(pl.col("__item") * 0 + count, base=5, seed=1501).alias("x")
+        ).get_column("x")
+        assert set(out.unique().to_list()) <= {5 * (count // 5), 5 * (count // 5) + 5}
+        # mean of n draws: within 4 standard errors (sd at most 2.5)
+        assert out.mean() == pytest.approx(count, abs=4 * 2.5 / math.sqrt(n))
+    same = strata.select(_protected(pl.col("__item") * 0 + 3, base=1, seed=1501).alias("x")).get_column("x")
+    assert same.to_list() == [3.0] * n

@@ -559,3 +559,109 @@ def test_any_outcome_the_config_declares_is_shown(page_of):
     assert "Readmission: share of people (%), age-standardised, by group" in text  # a quarter: not rare
     assert "the risk of readmission within 30 days was" in text
     assert "rate of heart failure admissions in the follow-up year" in text
+
+
+def test_extreme_of_several_groups_allows_for_all_of_them(page):
+    """The ethnic group picked as furthest from the reference is the extreme of several: the
+    sentence gives its interval for all the groups together (Bonferroni, by hand here); "Not
+    stated" is a gap in the record, neither picked nor counted."""
+    from scipy.stats import norm
+
+    admissions = page.outcome("cvd_admissions")
+    frame = page.rates.frame
+    dim = page.caps.dimension("ethnicity")
+    # make "Not stated" the furthest from 1, and the Mixed group the furthest of the real groups
+    frame = frame.with_columns(
+        pl.when((pl.col("dimension") == "ethnicity") & (pl.col("level") == "Not stated"))
+        .then(pl.lit(0.2))
+        .when((pl.col("dimension") == "ethnicity") & (pl.col("level") == "Mixed"))
+        .then(pl.lit(3.5))
+        .otherwise(pl.col("rate_ratio"))
+        .alias("rate_ratio")
+    )
+    text = ratio_sentence(frame, dim, admissions)
+    assert "people in the Mixed group had 3.5 times the rate" in text
+    assert "no ethnic group recorded had" not in text and "Not stated" not in text
+    others = frame.filter(
+        (pl.col("dimension") == "ethnicity")
+        & (pl.col("measure") == "cvd_admissions")
+        & ~pl.col("is_reference")
+        & (pl.col("level") != "Not stated")
+        & pl.col("rate_ratio").is_not_null()
+        & pl.col("rr_lower").is_not_null()
+    )
+    m = others.height
+    assert m >= 2
+    other = others.filter(pl.col("level") == "Mixed").row(0, named=True)
+    s = np.log(other["rr_upper"] / other["rr_lower"]) / (2 * norm.ppf(0.975))
+    zm = norm.ppf(1 - 0.05 / (2 * m))
+    lo, hi = 3.5 * np.exp(-zm * s), 3.5 * np.exp(zm * s)
+    assert f"differences of {m} groups from the White group" in text
+    assert f"(95% CI {lo:.2f} to {hi:.2f} for the {m} together)" in text
+    assert "The comparison leaves out people with no ethnic group recorded" in text
+
+
+# -- premature deaths: per person under 75; gaps in numbers -----------------------------------
+
+
+def _premature_people(n: int = 4000) -> pl.DataFrame:
+    people = build_people(n, seed=7)
+    rng = np.random.default_rng(8)
+    age = people.get_column("age").to_numpy()
+    deprived = people.get_column("imd_decile").to_numpy() <= 2
+    died = (age < 75) & (rng.random(n) < np.where(deprived, 0.12, 0.05))
+    return people.with_columns(pl.Series("premature_cvd_death", died))
+
+
+def test_premature_death_is_per_person_under_75(page_of):
+    measure = {
+        "name": "premature_cvd_death",
+        "label": "Premature CVD death (under 75)",
+        "kind": "outcome",
+        "type": "flag",
+        "period": "during the year",
+        "timing": "follow-up",
+    }
+    people = _premature_people()
+    page = page_of(
+        OutcomesPage,
+        people,
+        measures=[measure],
+        outcomes=["cvd_admissions", "cvd_death", "premature_cvd_death"],
+        disclosure={"enabled": False, "reason": "unit test"},
+    )
+    o = page.outcome("premature_cvd_death")
+    assert o is not None and o.ages == (0, 74) and o.whom == "people aged under 75"
+    rows = page.rates.frame.filter(pl.col("measure") == "premature_cvd_death")
+    # populations are people under 75 only (by hand)
+    young = people.filter(pl.col("age") < 75)
+    sex = rows.filter((pl.col("dimension") == "sex") & (pl.col("level") == "female")).row(0, named=True)
+    assert sex["population"] == young.filter(pl.col("sex") == "female").height
+    assert sex["events"] == int(young.filter(pl.col("sex") == "female")["premature_cvd_death"].sum())
+    assert "Premature CVD death (under 75) applies only to people aged under 75" in page.intro
+    # the gap in numbers: observed minus expected at the least deprived fifth's rates by age band
+    # and sex, by hand with numpy (everyone 75+ has no premature death, so adds nothing)
+    ex = page.excess.frame.filter(
+        (pl.col("measure") == "premature_cvd_death")
+        & (pl.col("dimension") == "imd_quintile")
+        & (pl.col("level") == "1")
+    ).row(0, named=True)
+    age = people.get_column("age").to_numpy()
+    band = np.minimum(age // 5, 18)
+    sexes = people.get_column("sex").to_numpy()
+    quintile = (people.get_column("imd_decile").to_numpy() + 1) // 2
+    y = people.get_column("premature_cvd_death").to_numpy().astype(float)
+    observed = expected = 0.0
+    for b in np.unique(band):
+        for s_ in np.unique(sexes):
+            g = (band == b) & (sexes == s_) & (quintile == 1)
+            r = (band == b) & (sexes == s_) & (quintile == 5)
+            if g.sum() and r.sum():
+                observed += y[g].sum()
+                expected += g.sum() * y[r].mean()
+    assert ex["numerator"] == observed
+    assert ex["expected"] == pytest.approx(expected)
+    assert ex["excess"] == pytest.approx(observed - expected)
+    text = page.sentences(o)
+    assert "In numbers, the most deprived fifth had about " in text
+    assert "more premature CVD deaths (under 75) than expected at the rates of the least " in text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 import pytest
 
@@ -17,6 +19,8 @@ from healthgap.pages.sentences import (
     ratio_phrase,
     ratio_sentence,
     row_of,
+    simultaneous_clause,
+    simultaneous_ratios,
     than,
     value_of,
 )
@@ -156,3 +160,45 @@ def test_ratio_sentence_clear_chance_and_unpublished():
     assert ratio_sentence(
         published, dimension="sex", measure="chd", reference="female", outcome="x", subject="CHD"
     ) == ("Rate ratios of CHD by sex could not be published because some groups are too small.")
+
+
+def _five_ratios() -> pl.DataFrame:
+    """Five groups against the White group; their 95% intervals symmetric on the log scale."""
+    z = 1.959963984540054
+    rr = [1.69, 1.45, 1.29, 1.05, 0.75]
+    se = [0.23, 0.08, 0.09, 0.20, 0.31]
+    return pl.DataFrame(
+        {
+            "level": ["Other", "Asian", "Black", "Mixed", "Not stated"],
+            "rate_ratio": rr,
+            "rr_lower": [r * math.exp(-z * s) for r, s in zip(rr, se, strict=True)],
+            "rr_upper": [r * math.exp(z * s) for r, s in zip(rr, se, strict=True)],
+        }
+    )
+
+
+def test_simultaneous_ratios_bonferroni_by_hand() -> None:
+    from scipy.stats import norm
+
+    rows = _five_ratios().head(4)
+    out = simultaneous_ratios(rows)
+    z4 = norm.ppf(1 - 0.05 / (2 * 4))
+    se = [0.23, 0.08, 0.09, 0.20]
+    for r, s in zip(out.iter_rows(named=True), se, strict=True):
+        assert r["comparisons"] == 4
+        assert r["simultaneous_lower"] == pytest.approx(r["rate_ratio"] * math.exp(-z4 * s))
+        assert r["simultaneous_upper"] == pytest.approx(r["rate_ratio"] * math.exp(z4 * s))
+
+
+def test_simultaneous_clause_says_when_the_extreme_could_be_chance() -> None:
+    rows = simultaneous_ratios(_five_ratios().head(4))
+    tail = simultaneous_clause(rows, "Other", name=lambda g: f"the {g} group", reference="the White group")
+    # Other: 1.69 with log-se 0.23 is clear at 95% alone (1.08 to 2.65) but not for all 4 together
+    assert tail.startswith(
+        "; it is the largest of the differences of 4 groups from the White group, and allowing"
+    )
+    assert "it could be due to chance." in tail
+    assert "the Asian group (rate ratio 1.45; " in tail and "the Black group (rate ratio 1.29; " in tail
+    assert tail.endswith("also differ clearly from the White group.")
+    one = simultaneous_ratios(_five_ratios().head(1))
+    assert simultaneous_clause(one, "Other", name=str, reference="x") == "."

@@ -12,6 +12,7 @@ from healthgap.pages.where_to_act import (
     LEFT_OUT,
     NOTHING,
     NOTHING_FOUND,
+    UNRECORDED,
     WhereToActPage,
     about,
     gap_sentence,
@@ -70,9 +71,10 @@ def _row(**over):
 
 
 def test_gap_sentence_fewer_gives_magnitudes() -> None:
-    s = gap_sentence(_row(), group="deprivation fifth 1", reference="deprivation fifth 5")
+    s = gap_sentence(_row(), group="people aged 40-44", reference="people aged 50-54")
     assert s == (
-        "**Statin**, deprivation fifth 1: 60.0% against 70.0% in deprivation fifth 5; about 1,200 fewer "
+        "**Statin**, people aged 40-44: 60.0% against 70.0% in people aged 50-54 "
+        "(not standardised: the groups differ by age itself); about 1,200 fewer "
         "people than at that rate (95% CI 1,000 to 1,500; 800 to 1,700 allowing for all the gaps compared)."
     )
 
@@ -89,11 +91,12 @@ def test_gap_sentence_standardised_more_events() -> None:
             simultaneous_upper=120.0,
             multiplier=1000.0,
         ),
-        group="sex male",
-        reference="sex female",
+        group="men",
+        reference="women",
         strata="age band",
     )
-    assert "expected at the rates of sex female for each age band;" in s
+    assert s.startswith("**Statin**, men: ")
+    assert "expected at the rates of women for each age band;" in s
     assert "about 55 more events" in s and "(95% CI 20 to 90; -5 to 120 allowing" in s
 
 
@@ -109,14 +112,16 @@ def test_present_top_sentences_follow_published_numbers(page_of) -> None:
         (pl.col("measure") == "statin") & (pl.col("dimension") == "imd_quintile") & (pl.col("level") == "1")
     ).row(0, named=True)
     # the sentence's numbers are the published (rounded-count) ones, recomputed from the counts
+    # (expected counts and variances rounded to the base as the counts are)
     assert published["numerator"] % 5 == 0 and published["denominator"] % 5 == 0
-    expected = published["numerator"] - published["denominator"] * (
-        published["reference_numerator"] / published["reference_denominator"]
-    )
+    assert published["expected"] % 5 == 0 and published["expected_variance"] % 5 == 0
+    assert published["statistic"] == "standardised"
+    expected = published["numerator"] - published["expected"]
     assert published["excess"] == pytest.approx(expected)
     top = html_of(page.top())
     assert f"about {about(expected)} fewer people" in top
-    assert "deprivation fifth 1, most deprived" in top and "deprivation fifth 5, least deprived" in top
+    assert "**, the most deprived fifth: " in top
+    assert "at the rates of the least deprived fifth for each age band and sex" in top
     assert "allowing for all the gaps compared" in top
     assert page.intro().endswith(f"{page.comparisons} gaps in all.")
 
@@ -139,7 +144,14 @@ def test_section_tables(page_of) -> None:
     page = page_of(WhereToActPage, _unequal(600))
     markup = html_of(page.section_table("treatment"))
     assert 'id="gaps-treatment"' in markup and "Gaps in treatment" in markup
-    assert (page.book.downloads / "where-to-act" / "gaps-treatment.csv").is_file()
+    assert not (page.book.downloads / "where-to-act" / "gaps-treatment.csv").exists()
+    csv = page.book.downloads / "where-to-act" / "gaps-treatment-data.csv"
+    assert csv.is_file() and "gaps-treatment-data.csv" in markup
+    header = csv.read_text(encoding="utf-8").splitlines()
+    columns = next(line for line in header if line.startswith("section,")).split(",")
+    # numbers once, no text column repeating them (no "'-1,500" formula-neutralised cells)
+    assert not {"rate_text", "people_text", "interval_text", "simultaneous_text", "group"} & set(columns)
+    assert {"excess", "expected", "numerator"} <= set(columns)
     assert (
         html_of(page.section_table("nothing-here"))
         == "No gap in nothing-here can be compared between groups on this dataset."
@@ -206,9 +218,16 @@ def test_sex_prevalence_gaps_are_shown_but_not_ranked(page_of) -> None:
     assert page.top_rows and page.top_rows[0]["measure"] == "statin"
     assert "Hypertension" in html_of(page.section_table("condition"))
     top = html_of(page.top())
-    assert page.left_out() == LEFT_OUT.format(labels="sex") and page.left_out() in top
-    # other dimensions' condition gaps are still ranked
-    others = page.gaps.frame.filter((pl.col("dimension") != "sex") & pl.col("worse_off").is_not_null())
+    assert page.left_out().startswith(LEFT_OUT.format(labels="sex")) and page.left_out() in top
+    # nor are the gaps of people with no ethnic group recorded (a gap in the record)
+    assert UNRECORDED.format(who="people with no ethnic group recorded") in page.left_out()
+    unrecorded = page.gaps.frame.filter(pl.col("level") == "Not stated")
+    assert unrecorded.height > 0 and not unrecorded.get_column("ranked").any()
+    assert unrecorded.get_column("rank").is_null().all()
+    # other dimensions' condition gaps are still ranked (but for "Not stated")
+    others = page.gaps.frame.filter(
+        (pl.col("dimension") != "sex") & pl.col("worse_off").is_not_null() & (pl.col("level") != "Not stated")
+    )
     assert others.get_column("ranked").all()
 
 
@@ -232,3 +251,42 @@ def test_no_sex_dimension_leaves_nothing_out(page_of) -> None:
     )
     assert page.left_out() is None
     assert "leaves out" not in html_of(page.top())
+
+
+def _under_recorded(n: int = 6000) -> pl.DataFrame:
+    """Hypertension truly as common among people with no ethnic group recorded as in the White
+    group, but recorded for 40% of them against 90%."""
+    people = build_people(n, seed=21)
+    rng = np.random.default_rng(22)
+    ethnicity = np.where(rng.random(n) < 0.3, "Not stated", "White")
+    truly = rng.random(n) < 0.3
+    recorded = truly & (rng.random(n) < np.where(ethnicity == "Not stated", 0.4, 0.9))
+    return people.with_columns(
+        pl.Series("ethnicity", ethnicity),
+        pl.Series("true_hypertension", truly),
+        pl.Series("hypertension", recorded),
+    )
+
+
+def test_under_recording_is_said_where_the_truth_shows_it(page_of) -> None:
+    page = page_of(WhereToActPage, _under_recorded(), data={"truth": None})
+    note = page.unrecorded_note()
+    assert note is not None
+    text = html_of(note)
+    recorded = page.gaps.row(measure="hypertension", dimension="ethnicity", level="Not stated")
+    truly = page.unrecorded_truth.row(measure="hypertension", level="Not stated")
+    assert recorded["excess_upper"] < 0 and truly["excess_lower"] < 0 < truly["excess_upper"]
+    assert text.startswith(
+        f"Among people with no ethnic group recorded, hypertension is recorded for about "
+        f"{about(recorded['excess'])} fewer people than expected at the rates of the White group"
+    )
+    assert "their low recorded rate is under-recording, not less disease." in text
+    # without the true status, nothing is said
+    bare = page_of(WhereToActPage, _under_recorded().drop(_truth_columns()), data={"truth": None})
+    assert bare.unrecorded_note() is None
+
+
+def _truth_columns():
+    import polars.selectors as cs
+
+    return cs.starts_with("true_")

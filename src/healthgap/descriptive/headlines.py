@@ -191,6 +191,7 @@ class HeadlineTables:
     outcome: str | None = None
     seed: int = 2024
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    base: int = 1
 
     def counts(self, name: str) -> list[str]:
         """The count columns of table ``name`` (to publish it)."""
@@ -211,7 +212,7 @@ class HeadlineTables:
             ),
             "treatment": partial(recompute_shares, numerator="treated", denominator="eligible"),
             "outcome_pair": partial(dsr_ratio_statistics, level=self.most or "", reference=self.least or ""),
-            "outcome_excess": recompute_priorities,
+            "outcome_excess": partial(recompute_priorities, base=self.base),
         }
         return recomputes[self._kind(name)]
 
@@ -322,7 +323,13 @@ def _true_prevalence(lf: pl.LazyFrame, config: Config, condition: str, dimension
 
 
 def _outcome_excess(
-    lf: pl.LazyFrame, config: Config, outcome: str, dimension: Dimension, levels: tuple[str, str]
+    lf: pl.LazyFrame,
+    config: Config,
+    outcome: str,
+    dimension: Dimension,
+    levels: tuple[str, str],
+    *,
+    base: int = 1,
 ) -> pl.DataFrame:
     """The outcome's excess events in the first group over those expected at the second group's
     rates for each age band and sex (:func:`~healthgap.descriptive.priorities.priorities`, one
@@ -331,7 +338,7 @@ def _outcome_excess(
 
     if reference_of(dimension) != levels[1]:
         return pl.DataFrame()
-    gaps = priorities(lf, config, dimensions=[dimension.name])
+    gaps = priorities(lf, config, dimensions=[dimension.name], measures=[outcome], base=base)
     row = gaps.filter((pl.col("measure") == outcome) & (pl.col("level") == levels[0]))
     return row.with_columns(pl.lit(1, dtype=pl.Int64).alias("comparisons"))
 
@@ -373,6 +380,8 @@ def headline_tables(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Head
             seed=config.seed,
         )
     most, least = ends_of(dim)
+    # expected counts from randomly rounded reference stratum counts, published rounded
+    base = config.disclosure.rounding if config.disclosure.enabled else 1
     wanted = [c for c in dict.fromkeys([first, second]) if c is not None]
     tables: dict[str, pl.DataFrame] = {}
     if wanted:
@@ -394,7 +403,7 @@ def headline_tables(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Head
         tables["treatment"] = _treatment(lf, indicator, dim)
     if outcome is not None:
         tables["outcome_pair"] = _outcome_pair(lf, config, outcome, dim, (most, least))
-        tables["outcome_excess"] = _outcome_excess(lf, config, outcome, dim, (most, least))
+        tables["outcome_excess"] = _outcome_excess(lf, config, outcome, dim, (most, least), base=base)
     return HeadlineTables(
         dimension=dim,
         most=most,
@@ -410,6 +419,7 @@ def headline_tables(people: pl.LazyFrame | pl.DataFrame, config: Config) -> Head
         outcome=outcome,
         seed=config.seed,
         tables={k: v for k, v in tables.items() if not v.is_empty()},
+        base=base,
     )
 
 

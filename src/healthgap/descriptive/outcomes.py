@@ -17,8 +17,8 @@ page that publishes the frame, with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal, cast
+from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import polars as pl
 
@@ -78,115 +78,6 @@ def ages_of(bands: Sequence[str]) -> str:
     return f"{low}-{last.split('-')[1]}"
 
 
-def _over_bands(
-    lf: pl.LazyFrame,
-    config: Config,
-    *,
-    measure: str,
-    dimensions: Sequence[str] | None,
-    bands: list[str],
-    multiplier: float,
-    confidence: float,
-) -> pl.DataFrame:
-    """:func:`~healthgap.descriptive.prevalence.rates` of one measure with the DSRs and their
-    ratios over ``bands`` only (the standard restricted to them and renormalised).
-
-    A group with nobody in one of the bands gets no DSR (and no ratio) and the note
-    :data:`healthgap.stats.dsr.NOTE_EMPTY_BAND` (its rate there is unknown). Kept here until
-    ``rates`` takes ``bands=`` itself.
-    """
-    from healthgap.descriptive._common import LEVEL, dimensions_in, label_levels, level_expr
-    from healthgap.descriptive.prevalence import EXACT_RATE_COLUMNS, design_effect
-    from healthgap.stats import counts_by_age_band, crude_rate, rate_ratio
-    from healthgap.stats.dsr import dsr_table
-
-    frames = []
-    for dim in dimensions_in(config, lf, names=dimensions):
-        standardise = dim.name != "age_band"
-        base = lf.select(level_expr(dim.name).alias(LEVEL), pl.col("age"), pl.col(measure)).filter(
-            pl.col(LEVEL).is_not_null()
-        )
-        wide = cast(pl.DataFrame, counts_by_age_band(base.collect(), events=[measure], by=LEVEL))
-        counts = (
-            wide.rename({measure: "events"})
-            .with_columns(pl.col("age_band").cast(pl.String), pl.lit(measure).alias("measure"))
-            .filter(pl.col("age_band").is_in(bands))
-        )
-        keys = ["measure", LEVEL]
-        totals = counts.group_by(keys, maintain_order=True).agg(
-            pl.col("events").sum(), pl.col("population").sum()
-        )
-        crude = crude_rate(
-            totals,
-            events="events",
-            population="population",
-            by=keys,
-            multiplier=multiplier,
-            confidence=confidence,
-        ).select(
-            *keys,
-            "events",
-            "population",
-            pl.col("value").alias("crude"),
-            pl.col("lower_ci").alias("crude_lower"),
-            pl.col("upper_ci").alias("crude_upper"),
-            *([] if standardise else ["statistic", "method", "note"]),
-        )
-        if standardise:
-            main = dsr_table(
-                counts,
-                events="events",
-                population="population",
-                age_band="age_band",
-                by=keys,
-                multiplier=multiplier,
-                confidence=confidence,
-                bands=bands,
-            ).select(
-                *keys, "value", "lower_ci", "upper_ci", "variance", "events", "statistic", "method", "note"
-            )
-            main = main.with_columns(design_effect()).drop("events")  # what recompute_rates needs
-            out = crude.join(main, on=keys, how="left")
-        else:
-            out = crude.with_columns(
-                pl.col("crude").alias("value"),
-                pl.col("crude_lower").alias("lower_ci"),
-                pl.col("crude_upper").alias("upper_ci"),
-                pl.lit(None, dtype=pl.Float64).alias("variance"),
-                pl.lit(None, dtype=pl.Float64).alias("design_effect"),
-            )
-        ratio_cols = ("rate_ratio", "rr_lower", "rr_upper")
-        if dim.reference in set(counts.get_column(LEVEL).unique().to_list()):
-            rr = rate_ratio(
-                counts if standardise else totals,
-                events="events",
-                population="population",
-                group=LEVEL,
-                reference=dim.reference,
-                by="measure",
-                age_band="age_band" if standardise else None,
-                confidence=confidence,
-                bands=bands if standardise else None,
-            ).select(
-                *keys,
-                *[
-                    pl.col(s).alias(c)
-                    for c, s in zip(ratio_cols, ("value", "lower_ci", "upper_ci"), strict=True)
-                ],
-            )
-            out = out.join(rr, on=keys, how="left")
-        else:
-            out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in ratio_cols)
-        out = out.with_columns(pl.lit(standardise).alias("standardised"))
-        for c in EXACT_RATE_COLUMNS:  # columns a later rates() may add, absent here
-            if c not in out.columns:
-                out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
-        frames.append(
-            label_levels(out.select(LEVEL, *EXACT_RATE_COLUMNS), dim).sort("order", maintain_order=True)
-        )
-    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
-
-
 def outcome_rates(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -196,6 +87,7 @@ def outcome_rates(
     multiplier: float = PER,
     bands: Literal["covered"] | None = "covered",
     confidence: float = 0.95,
+    ages: Mapping[str, tuple[int, int]] | None = None,
 ) -> pl.DataFrame:
     """Age-standardised rates of each outcome by each dimension, from exact counts.
 
@@ -204,7 +96,10 @@ def outcome_rates(
     recorded value of it. With ``bands="covered"`` (the default) the standard population is
     restricted to the age bands the data cover (:func:`covered_bands`), so a cohort of
     people aged 32-70 is not standardised over ages it does not have; ``None`` uses all 19
-    bands. Returns the :func:`~healthgap.descriptive.prevalence.rates` table (exact
+    bands. ``ages`` gives, for an outcome that applies only to some ages (a premature death
+    is one under 75: false for everyone older), the ages it applies to (inclusive): its rates
+    are per person of those ages, standardised over their bands. Returns the
+    :func:`~healthgap.descriptive.prevalence.rates` table (exact
     aggregates, with each DSR's ``variance``) plus ``measure_label`` (the measure's label);
     publish it with ``recompute=partial(recompute_rates, multiplier=multiplier)``
     (:func:`healthgap.descriptive.prevalence.recompute_rates`).
@@ -226,28 +121,21 @@ def outcome_rates(
     frames = []
     for name in chosen:
         recorded = lf.filter(pl.col(name).is_not_null())
+        if ages and name in ages:
+            low, high = ages[name]
+            recorded = recorded.filter(pl.col("age").is_between(low, high))
         used = covered_bands(recorded) if bands == "covered" else list(AGE_BAND_LABELS)
         if not used:
             continue
-        if used == list(AGE_BAND_LABELS):
-            out = rates(
-                recorded,
-                config,
-                measures=[name],
-                dimensions=dimensions,
-                multiplier=multiplier,
-                confidence=confidence,
-            )
-        else:
-            out = _over_bands(
-                recorded,
-                config,
-                measure=name,
-                dimensions=dimensions,
-                bands=used,
-                multiplier=multiplier,
-                confidence=confidence,
-            )
+        out = rates(
+            recorded,
+            config,
+            measures=[name],
+            dimensions=dimensions,
+            multiplier=multiplier,
+            confidence=confidence,
+            bands=used,
+        )
         if not out.is_empty():
             frames.append(out)
     if not frames:

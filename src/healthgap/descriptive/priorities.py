@@ -7,7 +7,19 @@ with a disadvantaged end, the dimension's ``reference`` otherwise). The gap is g
 difference in rates and as an **absolute number**: how many people (or events, for count
 measures) in the group would be different if the group had the reference group's rate.
 
-Three statistics, chosen by what the item measures:
+Every gap is **standardised for age and sex** by indirect standardisation (age band only for
+the sex dimension), so a gap that only reflects the groups' ages is not ranked as an
+inequality (blood-pressure control among treated men and women, say): the expected count is
+E = Σₛ n₁ₛ x₂ₛ / n₂ₛ (the reference group's rate in each stratum, the whole population's
+where the reference group has nobody), the number is the excess O - E, with the normal
+interval of variance Var(O) + Var(E): binomial for counts of people (Σₛ x₁ₛ(1 - x₁ₛ/n₁ₛ) +
+Σₛ n₁ₛ² p₂ₛ(1 - p₂ₛ)/n₂ₛ), Poisson for counts of events (O + Σₛ n₁ₛ² x₂ₛ / n₂ₛ²). The rates
+shown are O/n₁ and E/n₁ (the rate the group would have with the reference group's age- and
+sex-specific rates).
+
+Gaps between **age bands** cannot be standardised for age; they use the item's crude
+statistic (conditions and outcomes, which are about age as much as anything, are not
+compared by age band):
 
 - ``proportion`` (indicators that are proportions, flag measures of access and experience):
   the crude difference p₁ - p₂ with Newcombe's hybrid score interval (method 10, from the
@@ -16,13 +28,6 @@ Three statistics, chosen by what the item measures:
 - ``rate`` (crude-rate indicators, count measures of access and experience): the
   difference of events per person x₁/n₁ - x₂/n₂ with a normal interval from Poisson
   variances (x₁/n₁² + x₂/n₂²); the number is n₁ times it (events).
-- ``standardised`` (conditions, outcomes, age-standardised indicators): indirect
-  standardisation by age band and sex (age band only for the sex dimension). The expected
-  count is E = Σₛ n₁ₛ x₂ₛ / n₂ₛ (the reference group's rate in each stratum, the whole
-  population's where the reference group has nobody), the number is the excess O - E, with
-  the normal interval of variance O + Σₛ n₁ₛ² x₂ₛ / n₂ₛ² (Poisson O, the reference rates'
-  sampling variance). The rates shown are O/n₁ and E/n₁ (the rate the group would have with
-  the reference group's age- and sex-specific rates).
 
 Dimensions without a column of their own (``age_band``, derived from age, which the
 standardisation allows for) are left out.
@@ -75,6 +80,7 @@ __all__ = [
     "COUNTS",
     "PER_PROPORTION",
     "UNRANKED_DIMENSIONS",
+    "UNRECORDED_LEVELS",
     "ranked_expr",
 ]
 
@@ -95,10 +101,17 @@ _STANDARDISED_KINDS = ("condition", "outcome")
 #: has a disadvantaged end: differences by sex and age in how common a condition is are
 #: mostly biological, not an inequality to act on (they stay in the frame, unranked).
 UNRANKED_DIMENSIONS = ("sex", "age_band")
+#: Levels that record an unknown value, not a group of people (dimension -> levels): their
+#: gaps stay in the frame but are not ranked (a low recorded rate among people whose ethnic
+#: group is not recorded says who goes unrecorded, not that they need less care).
+UNRECORDED_LEVELS: dict[str, tuple[str, ...]] = {"ethnicity": ("Not stated",)}
 #: The section (measure kind) of condition prevalence.
 CONDITION = "condition"
 #: Strata of the indirect standardisation.
 _AGE, _SEX = "__age_band", "__sex"
+#: The dimension of age bands: gaps between age bands cannot be standardised for age, so they
+#: use the item's crude statistic (and conditions and outcomes are not compared by it).
+AGE_DIMENSION = "age_band"
 
 
 @dataclass(frozen=True)
@@ -117,6 +130,9 @@ class Item:
     multiplier : the scale of its rates (100 per cent, 1,000 people, or the indicator's).
     numerator, denominator : expressions over the person table (numerator summed, denominator
         a Boolean).
+    crude : the statistic of its gaps between age bands, where age cannot be standardised
+        for (``proportion`` or ``rate``; ``standardised`` for conditions, outcomes and
+        age-standardised indicators, whose gaps by age band are left out).
     """
 
     name: str
@@ -129,6 +145,7 @@ class Item:
     multiplier: float
     numerator: pl.Expr
     denominator: pl.Expr
+    crude: Statistic = "standardised"
 
 
 def priority_items(config: Config, schema: pl.Schema) -> list[Item]:
@@ -143,21 +160,20 @@ def priority_items(config: Config, schema: pl.Schema) -> list[Item]:
         compiled = indicator_columns(ind, schema)
         if isinstance(compiled, str):
             continue
-        statistic: Statistic = {"proportion": "proportion", "crude rate": "rate"}.get(
-            ind.kind, "standardised"
-        )  # type: ignore[assignment]
+        crude: Statistic = {"proportion": "proportion", "crude rate": "rate"}.get(ind.kind, "standardised")  # type: ignore[assignment]
         items.append(
             Item(
                 ind.name,
                 ind.label,
                 ind.section,
                 "indicator",
-                statistic,
+                "standardised",
                 "people" if ind.kind == "proportion" else "events",
                 ind.higher_is_better,
                 ind.multiplier,
                 compiled.numerator.cast(pl.Int64),
                 compiled.denominator,
+                crude,
             )
         )
     for kind in MEASURE_KINDS:
@@ -172,12 +188,13 @@ def priority_items(config: Config, schema: pl.Schema) -> list[Item]:
                     m.label,
                     kind,
                     "measure",
-                    "standardised" if standardised else ("proportion" if flag else "rate"),
+                    "standardised",
                     "people" if flag else "events",
                     False if standardised or not flag else None,
                     PER_PROPORTION if flag else PER_EVENTS,
                     pl.col(m.name).cast(pl.Int64).fill_null(0),
                     pl.col(m.name).is_not_null(),
+                    "standardised" if standardised else ("proportion" if flag else "rate"),
                 )
             )
     return items
@@ -194,9 +211,13 @@ def reference_of(dimension: Dimension) -> str:
 def ranked_expr(dimensions: Sequence[Dimension]) -> pl.Expr:
     """Whether a gap enters the ranking: every gap but one in the prevalence of a condition
     (section ``condition``) by a dimension of :data:`UNRANKED_DIMENSIONS` without a
-    disadvantaged end."""
+    disadvantaged end, and but one of a level recording an unknown value
+    (:data:`UNRECORDED_LEVELS`)."""
     unranked = [d.name for d in dimensions if d.name in UNRANKED_DIMENSIONS and not d.disadvantaged]
-    return ~((pl.col("section") == CONDITION) & pl.col("dimension").is_in(unranked))
+    unrecorded = pl.lit(False)
+    for name, levels in UNRECORDED_LEVELS.items():  # a constant of one entry, not data
+        unrecorded = unrecorded | ((pl.col("dimension") == name) & pl.col("level").is_in(list(levels)))
+    return ~((pl.col("section") == CONDITION) & pl.col("dimension").is_in(unranked)) & ~unrecorded
 
 
 def _cells(people: pl.LazyFrame, items: Sequence[Item], dimension: Dimension) -> pl.LazyFrame:
@@ -239,8 +260,48 @@ def _cells(people: pl.LazyFrame, items: Sequence[Item], dimension: Dimension) ->
     return long.with_columns(pl.lit(dimension.name).alias("dimension"))
 
 
-def _expected(cells: pl.DataFrame) -> pl.DataFrame:
-    """Expected count and its variance of every group at the reference group's stratum rates."""
+#: Seeds of the random rounding of reference stratum counts (numerators, denominators).
+_SEED_X, _SEED_N = 1501, 1502
+_UNIT = 2**32
+
+
+def _protected(count: pl.Expr, *, base: int, seed: int) -> pl.Expr:
+    """A stratum count as the standardisation uses it: unbiased random rounding to a multiple
+    of ``base`` (identity with ``base`` 1).
+
+    A count x = qb + r (0 <= r < b) becomes (q + 1)b with probability r/b and qb otherwise, so
+    its expectation is x: expected counts stay unbiased however small the counts are (rounding
+    to the nearest multiple would turn every 1 or 2 into 0, and the rare outcomes' expected
+    counts with them). The draw is a fixed function of the stratum (a hash of its keys with
+    ``seed``), so a book renders the same twice. Small counts (1 to 7) become 0, 5 or 10: what
+    the expected counts of many groups can be solved back to is those rounded counts, never
+    the count itself (random rounding to base 5 is how census tables have been protected).
+
+    References
+    ----------
+    .. [1] Hundepool A et al. Statistical Disclosure Control. Wiley; 2012, s. 5.3 (random
+       rounding).
+    """
+    c = count.cast(pl.Float64)
+    if base <= 1:
+        return c
+    u = (pl.struct("dimension", "__item", _AGE, _SEX).hash(seed=seed) % _UNIT).cast(pl.Float64) / _UNIT
+    low = (c / base).floor() * base
+    return low + pl.when(u < (c - low) / base).then(float(base)).otherwise(0.0)
+
+
+def _expected(cells: pl.DataFrame, binomial: pl.DataFrame, *, base: int = 1) -> pl.DataFrame:
+    """Expected count of every group at the reference group's stratum rates, its variance, and
+    the variance of the observed count.
+
+    The reference rates come from the reference group's (or, where it has nobody, the whole
+    population's) stratum counts randomly rounded by :func:`_protected`, so whatever can be
+    solved back from the expected counts of many groups sharing a reference is at most those
+    rounded counts. Variances are binomial for counts of people (``binomial``: ``__item``,
+    ``__binomial``), Poisson for counts of events: the observed count's Σₛ x₁ₛ(1 - x₁ₛ/n₁ₛ)
+    or Σₛ x₁ₛ; the expected count's Σₛ n₁ₛ² p₂ₛ(1 - p₂ₛ)/n₂ₛ or Σₛ n₁ₛ² x₂ₛ/n₂ₛ², plus the
+    rounding's, at most Σₛ n₁ₛ² (b²/4)/n₂ₛ² for base b.
+    """
     stratum = ["dimension", "__item", _AGE, _SEX]
     ref = cells.filter(pl.col("__is_ref")).select(
         *stratum, pl.col("numerator").alias("__rx"), pl.col("denominator").alias("__rn")
@@ -248,17 +309,43 @@ def _expected(cells: pl.DataFrame) -> pl.DataFrame:
     pooled = cells.group_by(stratum).agg(
         pl.col("numerator").sum().alias("__px"), pl.col("denominator").sum().alias("__pn")
     )
-    joined = cells.join(ref, on=stratum, how="left").join(pooled, on=stratum, how="left")
-    use_ref = pl.col("__rn").fill_null(0) > 0
-    x = pl.when(use_ref).then(pl.col("__rx")).otherwise(pl.col("__px")).cast(pl.Float64)
-    n = pl.when(use_ref).then(pl.col("__rn")).otherwise(pl.col("__pn")).cast(pl.Float64)
+    joined = (
+        cells.join(ref, on=stratum, how="left")
+        .join(pooled, on=stratum, how="left")
+        .join(binomial, on="__item", how="left")
+        .with_columns(
+            _protected(pl.col("__rx").fill_null(0), base=base, seed=_SEED_X).alias("__rx"),
+            _protected(pl.col("__rn").fill_null(0), base=base, seed=_SEED_N).alias("__rn"),
+            _protected(pl.col("__px"), base=base, seed=_SEED_X + 10).alias("__px"),
+            _protected(pl.col("__pn"), base=base, seed=_SEED_N + 10).alias("__pn"),
+        )
+    )
+    use_ref = pl.col("__rn") > 0
+    x = pl.when(use_ref).then(pl.col("__rx")).otherwise(pl.col("__px"))
+    n = pl.when(use_ref).then(pl.col("__rn")).otherwise(pl.col("__pn"))
     n1 = pl.col("denominator").cast(pl.Float64)
+    x1 = pl.col("numerator").cast(pl.Float64)
+    people = pl.col("__binomial").fill_null(False)
+    p2 = pl.when(people).then((x / n).clip(0.0, 1.0)).otherwise(x / n)
+    rounding = float(base) ** 2 / 4 if base > 1 else 0.0
     with_rates = joined.with_columns(
-        pl.when(n > 0).then(n1 * x / n).otherwise(0.0).alias("__e"),
-        pl.when(n > 0).then(n1**2 * x / n**2).otherwise(0.0).alias("__v"),
+        pl.when(n > 0).then(n1 * p2).otherwise(0.0).alias("__e"),
+        pl.when(n > 0)
+        .then(
+            pl.when(people).then(n1**2 * p2 * (1 - p2) / n).otherwise(n1**2 * x / n**2)
+            + n1**2 * rounding / n**2
+        )
+        .otherwise(0.0)
+        .alias("__v"),
+        pl.when(n1 > 0)
+        .then(pl.when(people).then(x1 * (1 - x1 / n1)).otherwise(x1))
+        .otherwise(0.0)
+        .alias("__o"),
     )
     return with_rates.group_by("dimension", "__item", "level").agg(
-        pl.col("__e").sum().alias("expected"), pl.col("__v").sum().alias("expected_variance")
+        pl.col("__e").sum().alias("expected"),
+        pl.col("__v").sum().alias("expected_variance"),
+        pl.col("__o").sum().alias("observed_variance"),
     )
 
 
@@ -269,6 +356,8 @@ def priorities(
     dimensions: Sequence[str] | None = None,
     min_reference: int = 1,
     confidence: float = 0.95,
+    base: int = 1,
+    measures: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Every group's gap from its reference group, in rates and in numbers of people, ranked.
 
@@ -277,10 +366,15 @@ def priorities(
     people : the loaded person table (needs ``age``; ``sex`` is used when present).
     config : the loaded config (its indicators, measures and dimensions).
     dimensions : only these dimensions (default: every one present).
+    measures : only these indicators and measures (default: every one the data has).
     min_reference : leave out comparisons with a reference group of fewer people than this
         (in the item's denominator), before the gaps are counted for the simultaneous intervals.
     confidence : confidence level of each interval, and the joint level of the
         simultaneous intervals.
+    base : the reference rates of the standardisation come from stratum counts randomly
+        rounded to a multiple of ``base`` (unbiased; a page passes its disclosure settings'
+        rounding base), so the expected counts of the groups sharing a reference cannot be
+        solved back to a stratum count. Default 1: exact.
 
     Returns
     -------
@@ -296,7 +390,7 @@ def priorities(
     """
     lf = people.lazy()
     schema = lf.collect_schema()
-    items = priority_items(config, schema)
+    items = [i for i in priority_items(config, schema) if measures is None or i.name in measures]
     dims = [
         d
         for d in dimensions_in(config, lf, names=dimensions)
@@ -315,6 +409,7 @@ def priorities(
             "counted": [i.counted for i in items],
             "higher_is_better": pl.Series([i.higher_is_better for i in items], dtype=pl.Boolean),
             "multiplier": pl.Series([i.multiplier for i in items], dtype=pl.Float64),
+            "__crude": [i.crude for i in items],
         },
         schema_overrides={"__item": pl.Int32},
     )
@@ -339,6 +434,7 @@ def priorities(
         .join(refs, on="dimension")
         .with_columns((pl.col("level") == pl.col("reference")).alias("__is_ref"))
     )
+    binomial = table.select("__item", (pl.col("counted") == "people").alias("__binomial"))
     groups = cells.group_by("dimension", "__item", "level", "reference", "__is_ref").agg(
         pl.col("numerator").sum(), pl.col("denominator").sum()
     )
@@ -353,13 +449,25 @@ def priorities(
         .join(reference_rows, on=["dimension", "__item"], how="inner")
         .filter(pl.col("reference_denominator") >= min_reference)
         .join(table, on="__item")
-        .join(_expected(cells), on=["dimension", "__item", "level"], how="left")
+        .join(
+            _expected(cells, binomial, base=base),
+            on=["dimension", "__item", "level"],
+            how="left",
+        )
         .join(orders, on=["dimension", "level"], how="left")
-        .filter(~((pl.col("statistic") == "standardised") & (pl.col("dimension") == "age_band")))
+        .with_columns(
+            pl.when(pl.col("dimension") == AGE_DIMENSION)
+            .then(pl.col("__crude"))
+            .otherwise(pl.col("statistic"))
+            .alias("statistic")
+        )
+        .filter(~((pl.col("statistic") == "standardised") & (pl.col("dimension") == AGE_DIMENSION)))
         .with_columns(
             ranked_expr(dims).alias("ranked"),
-            pl.when(pl.col("statistic") == "standardised").then(pl.col("expected")),
-            pl.when(pl.col("statistic") == "standardised").then(pl.col("expected_variance")),
+            *(
+                pl.when(pl.col("statistic") == "standardised").then(pl.col(c))
+                for c in ("expected", "expected_variance", "observed_variance")
+            ),
         )
     )
     if out.is_empty():
@@ -390,6 +498,7 @@ _FRONT = [
     *COUNTS,
     "expected",
     "expected_variance",
+    "observed_variance",
     "comparisons",
     "ranked",
 ]
@@ -430,7 +539,17 @@ def _empty(confidence: float) -> pl.DataFrame:
     }
     schema.update({c: pl.Int64 for c in (*COUNTS, "order", "comparisons", "rank")})
     schema.update(
-        {c: pl.Float64 for c in ("multiplier", "expected", "expected_variance", *_DERIVED[:11], "confidence")}
+        {
+            c: pl.Float64
+            for c in (
+                "multiplier",
+                "expected",
+                "expected_variance",
+                "observed_variance",
+                *_DERIVED[:11],
+                "confidence",
+            )
+        }
     )
     schema.update(
         {c: pl.Boolean for c in ("higher_is_better", "ranked", "excludes_null", "simultaneous_excludes_null")}
@@ -438,7 +557,7 @@ def _empty(confidence: float) -> pl.DataFrame:
     return pl.DataFrame(schema=schema).select(_COLUMNS)
 
 
-def _limits(z: pl.Expr | float) -> tuple[pl.Expr, pl.Expr]:
+def _limits(z: pl.Expr | float, columns: Sequence[str]) -> tuple[pl.Expr, pl.Expr]:
     """Lower and upper limits of the absolute number at normal quantile ``z`` (per statistic)."""
     x1, n1 = pl.col("numerator").cast(pl.Float64), pl.col("denominator").cast(pl.Float64)
     x2, n2 = pl.col("reference_numerator").cast(pl.Float64), pl.col("reference_denominator").cast(pl.Float64)
@@ -457,7 +576,8 @@ def _limits(z: pl.Expr | float) -> tuple[pl.Expr, pl.Expr]:
     )
     rate_se = n1 * (x1 / n1**2 + x2 / n2**2).sqrt()
     excess = x1 - pl.col("expected")
-    excess_se = (x1 + pl.col("expected_variance")).sqrt()
+    observed = pl.col("observed_variance") if "observed_variance" in columns else x1
+    excess_se = (observed.fill_null(x1) + pl.col("expected_variance")).sqrt()
     stat = pl.col("statistic")
     lower = (
         pl.when(stat == "proportion")
@@ -476,7 +596,7 @@ def _limits(z: pl.Expr | float) -> tuple[pl.Expr, pl.Expr]:
     return lower, upper
 
 
-def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl.DataFrame:
+def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95, base: int = 1) -> pl.DataFrame:
     """Every rate, gap, absolute number and interval of a priorities frame, from its counts.
 
     Parameters
@@ -486,6 +606,9 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl
         (m, for the simultaneous intervals), and optionally ``ranked`` (whether the gap enters
         the ranking; all do without it). Counts may be rounded (as published).
     confidence : the level of each interval, and the joint level of the simultaneous ones.
+    base : round ``expected``, ``expected_variance`` and ``observed_variance`` to a
+        multiple of this first (as a page publishes them: the disclosure rounding base), so
+        every published number is computed from rounded ones.
 
     Returns
     -------
@@ -501,6 +624,12 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl
         people worse off; null without a direction or estimate, or not ``ranked``) and ``confidence``. Rows
         with a zero denominator have null values.
     """
+    if base > 1:
+        frame = frame.with_columns(
+            (pl.col(c) / base).round() * base
+            for c in ("expected", "expected_variance", "observed_variance")
+            if c in frame.columns
+        )
     alpha = 1 - confidence
     z = float(ndtri(1 - alpha / 2))
     # the Bonferroni quantile z(1 - alpha / 2m): one family, one m per frame
@@ -516,8 +645,8 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95) -> pl
         .then(x1 - pl.col("expected"))
         .otherwise(x1 - n1 * pl.col("reference_numerator").cast(pl.Float64) / n2)
     )
-    lo, hi = _limits(z)
-    s_lo, s_hi = _limits(z_sim)
+    lo, hi = _limits(z, frame.columns)
+    s_lo, s_hi = _limits(z_sim, frame.columns)
     per = pl.col("multiplier") / n1
     sign = pl.when(pl.col("higher_is_better")).then(-1.0).otherwise(1.0)
     out = frame.with_columns(

@@ -59,6 +59,7 @@ from healthgap.pages._blocks import (
 )
 from healthgap.pages._groups import compare, compared_dimension, ends, group_name, noun_of, spread
 from healthgap.pages.base import CI_COLUMNS, Page, ci_columns
+from healthgap.pages.sentences import missing_sentence
 from healthgap.text import capitalise, count, format_number, join, lower_first
 
 __all__ = [
@@ -194,33 +195,6 @@ def _people(n: int | None, *, most: int) -> str:
     if n is None:  # suppressed, primary or secondary: one wording for both (disclosure rule 7)
         return WITHHELD_PEOPLE
     return f"{count(n)} {'person' if n == 1 else 'people'}"
-
-
-def missing_sentence(published: pl.DataFrame, *, most: int) -> str:
-    """How many people have no value of each measure the page uses (published counts).
-
-    Parameters
-    ----------
-    published : ``label``, ``people``, ``missing`` (published: rounded, null when suppressed).
-    most : the largest suppressed count (``suppress_below - 1``).
-    """
-    gaps = published.filter(pl.col("missing").is_null() | (pl.col("missing") > 0))
-    if gaps.is_empty():
-        return "Every measure this page uses is recorded for everyone in the dataset."
-    total = published.get_column("people").drop_nulls().to_list()
-    of = f"of the {count(max(total))} people, " if total else ""
-    parts = []
-    for i, r in enumerate(gaps.iter_rows(named=True)):
-        n = r["missing"]
-        who = WITHHELD if n is None else count(n)
-        verb = ("has" if n == 1 else "have") if i == 0 else ""
-        parts.append(
-            " ".join(w for w in (who, verb, "no value of" if i == 0 else "of", lower_first(r["label"])) if w)
-        )
-    return (
-        f"Not every value is recorded: {of}{join(parts)}. Each share and rate on this page is of the people "
-        "with a value."
-    )
 
 
 def excluded_sentence(label: str, numerator: str, n: int | None, *, most: int) -> str:

@@ -14,8 +14,9 @@ from the published overall totals (:attr:`OutcomesPage.funnel`), when the data h
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import polars as pl
@@ -35,12 +36,20 @@ from healthgap.descriptive.outcomes import (
     practice_counts,
 )
 from healthgap.descriptive.prevalence import recompute_rates
+from healthgap.descriptive.priorities import COUNTS, priorities, recompute_priorities
 from healthgap.disclosure import Published, primary_reason
 from healthgap.pages._blocks import blocks, heading, numbered, paragraph
 from healthgap.pages._groups import compared_dimension, group_name, in_group, noun_of, spread
-from healthgap.pages.access_treatment import missing_sentence
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
-from healthgap.pages.sentences import fmt
+from healthgap.pages.sentences import (
+    NOT_RECORDED,
+    fmt,
+    missing_sentence,
+    not_recorded,
+    simultaneous_clause,
+    simultaneous_ratios,
+)
+from healthgap.pages.where_to_act import about, number_interval
 from healthgap.stats import AGE_BAND_LABELS
 from healthgap.text import capitalise, join, lower_first
 
@@ -52,8 +61,15 @@ __all__ = [
     "FUNNEL_COLUMNS",
     "FUNNEL_DERIVED",
     "DOWNLOAD_DROP",
+    "EXCESS_COLUMNS",
+    "NOT_RECORDED_NOTE",
     "PER_TEXT",
     "funnel_sentence",
+    "ages_applying",
+    "excess_sentence",
+    "AGES_NOTE",
+    "EXCESS_SENTENCE",
+    "PREMATURE_UNDER",
     "ratio_sentence",
     "standard_sentence",
 ]
@@ -78,6 +94,27 @@ FIGURE_COLUMNS = (
     "rr_upper",
     "note",
 )
+#: Columns of the download of the outcomes in numbers.
+EXCESS_COLUMNS = (
+    "measure",
+    "label",
+    "dimension",
+    "level",
+    "reference",
+    "counted",
+    *COUNTS,
+    "expected",
+    "expected_variance",
+    "observed_variance",
+    "rate",
+    "reference_rate",
+    "excess",
+    "excess_lower",
+    "excess_upper",
+    "simultaneous_lower",
+    "simultaneous_upper",
+    "comparisons",
+)
 #: Columns of the published rates left out of the download of all the numbers.
 DOWNLOAD_DROP = ("order", "is_reference", "statistic", "method")
 #: A practice's rate, interval and flags all come from its event count: suppressed with it.
@@ -93,6 +130,25 @@ NO_OUTCOMES = "outcome measures (such as admissions or deaths during follow-up)"
 NO_DIMENSION = "equity dimension to compare groups along"
 NO_PRACTICES = "GP practice column"
 NO_FUNNEL = "overall rate that can be published (too few {noun})"
+#: Why a level recording an unknown value is not compared (it is not a group of people).
+NOT_RECORDED_NOTE = (
+    "The comparison leaves out {who}: they are not a group of people but a gap in the record, and "
+    "their rate says who goes unrecorded as much as how their health differs."
+)
+#: Premature deaths are deaths under this age (the NHS Outcomes Framework's definition): an
+#: outcome named ``premature_...`` applies to people younger than it, unless its measure says
+#: whom it applies to (an ``ages`` attribute, [low, high] inclusive).
+PREMATURE_UNDER = 75
+PREMATURE_PREFIX = "premature_"
+#: Said once for each outcome that applies only to some ages.
+AGES_NOTE = (
+    "{label} applies only to {whom}, so its rates are per {per} {whom}, age-standardised over their ages."
+)
+#: In numbers: the excess of the group a ratio sentence names.
+EXCESS_SENTENCE = (
+    "In numbers, {group} had about {n} {more} {what} than expected at the rates of {reference} for each "
+    "{strata} (95% CI {interval})."
+)
 #: A flag outcome fewer than this share of people have is shown per 1,000 people, not in %.
 RARE = 0.01
 STANDARD_ALL = "{what} are age-standardised to the 2013 European Standard Population."
@@ -118,14 +174,25 @@ class Outcome:
     measure : the declared measure (a flag or a count).
     rare : a flag so rare (fewer than :data:`RARE` of people have it) that a share in % would
         read 0.2% and 0.3% for a gap of 2 to 1: it is shown per 1,000 people instead.
+    ages : the ages the outcome applies to (inclusive), or None for everyone
+        (:func:`ages_applying`): its rates are per person of those ages.
     """
 
     measure: Measure
     rare: bool = False
+    ages: tuple[int, int] | None = None
 
     @property
     def name(self) -> str:
         return self.measure.name
+
+    @property
+    def whom(self) -> str:
+        """Whom a rate is per: "people", or "people aged under 75" for an outcome of some ages."""
+        if self.ages is None:
+            return "people"
+        low, high = self.ages
+        return f"people aged under {high + 1}" if low <= 0 else f"people aged {low}-{high}"
 
     @property
     def is_count(self) -> bool:
@@ -155,8 +222,8 @@ class Outcome:
 
     @property
     def unit(self) -> str:
-        """ "per 1,000 people" or "% of people"."""
-        return f"per {PER_TEXT} people" if self.per_thousand else "% of people"
+        """ "per 1,000 people" or "% of people" ("per 1,000 people aged under 75")."""
+        return f"per {PER_TEXT} {self.whom}" if self.per_thousand else f"% of {self.whom}"
 
     @property
     def value_heading(self) -> str:
@@ -185,6 +252,52 @@ class Funnel:
     baseline: float
 
 
+def ages_applying(measure: Measure) -> tuple[int, int] | None:
+    """The ages an outcome applies to (inclusive), or None for everyone: the measure's own
+    ``ages`` when its config gives them, else under :data:`PREMATURE_UNDER` for a measure named
+    ``premature_...`` (a flag false for everyone older, whose rate is per person younger)."""
+    ages = getattr(measure, "ages", None)
+    if ages:
+        low, high = ages
+        return int(low), int(high)
+    if measure.name.startswith(PREMATURE_PREFIX):
+        return 0, PREMATURE_UNDER - 1
+    return None
+
+
+def excess_sentence(
+    excess: pl.DataFrame, dim: Dimension, outcome: Outcome, level: str, *, base: int, strata: str
+) -> str:
+    """The gap of ``level`` from the reference in numbers of events (or people), from the
+    published indirectly standardised excess (:func:`healthgap.descriptive.priorities.priorities`),
+    or "" when it is not published."""
+    rows = excess.filter(
+        (pl.col("measure") == outcome.name)
+        & (pl.col("dimension") == dim.name)
+        & (pl.col(LEVEL) == str(level))
+    )
+    if rows.is_empty() or rows.item(0, "excess") is None:
+        return ""
+    r = rows.row(0, named=True)
+    fewer = r["excess"] < 0
+    name = lower_first(outcome.measure.label)
+    if outcome.is_count:
+        what = f"{name} {outcome.measure.period or ''}".strip()
+    elif re.search(r"\bdeath\b", name):  # a death is counted once: "CVD deaths"
+        what = re.sub(r"\bdeath\b", "deaths", name, count=1)
+    else:
+        what = f"people with {name}"
+    return EXCESS_SENTENCE.format(
+        group=group_name(dim, level),
+        n=about(r["excess"], base=base),
+        more="fewer" if fewer else "more",
+        what=what,
+        reference=group_name(dim, dim.reference),
+        strata=strata,
+        interval=number_interval(r["excess_lower"], r["excess_upper"], base=base, flip=fewer),
+    )
+
+
 def standard_sentence(bands: list[str], *, what: str = "Rates") -> str:
     """Which ages the standard population covers: all of them, or the ages in the dataset.
 
@@ -195,22 +308,41 @@ def standard_sentence(bands: list[str], *, what: str = "Rates") -> str:
     return STANDARD_SOME.format(what=what, ages=ages_of(bands))
 
 
-def ratio_sentence(table: pl.DataFrame, dim: Dimension, outcome: Outcome) -> str:
+def ratio_sentence(
+    table: pl.DataFrame,
+    dim: Dimension,
+    outcome: Outcome,
+    *,
+    excess: pl.DataFrame | None = None,
+    base: int = 5,
+    strata: str = "age band and sex",
+) -> str:
     """The group whose rate ratio of ``outcome`` is furthest from 1 against the reference, as a sentence.
 
     A count: '... people in A had 2.3 times the rate of X of people in B ...'; a flag (a
     share of people): '... the risk of X was 2.4 times as high in A as in B ...'. Uses the
-    published rate ratios.
+    published rate ratios. The group is the most extreme of several: the sentence says
+    whether it stays clear once every group compared is allowed for (Bonferroni intervals,
+    :func:`healthgap.pages.sentences.simultaneous_clause`) and names the other groups that
+    do. A level recording an unknown value ("Not stated" ethnicity) is not a group of people:
+    it is neither picked nor counted among the comparisons (:data:`NOT_RECORDED_NOTE`). With
+    ``excess`` (the page's published :attr:`OutcomesPage.excess`), the group's gap follows in
+    numbers (:func:`excess_sentence`; ``base`` the rounding base, ``strata`` what the expected
+    count is standardised for).
     """
     rows = table.filter((pl.col("dimension") == dim.name) & (pl.col("measure") == outcome.name))
     ref = rows.filter(pl.col(LEVEL) == dim.reference)
     others = rows.filter(
-        pl.col("rate_ratio").is_not_null() & ~pl.col("is_reference") & (pl.col("rate_ratio") > 0)
+        pl.col("rate_ratio").is_not_null()
+        & ~pl.col("is_reference")
+        & (pl.col("rate_ratio") > 0)
+        & ~not_recorded(dim.name)
     )
     if others.is_empty() or ref.is_empty():
         return UNPUBLISHED.format(phrase=outcome.phrase, dimensions=lower_first(dim.label))
+    sims = simultaneous_ratios(others)
     r = (
-        others.with_columns(pl.col("rate_ratio").log().abs().alias("__d"))
+        sims.with_columns(pl.col("rate_ratio").log().abs().alias("__d"))
         .sort("__d", descending=True)
         .row(0, named=True)
     )
@@ -220,10 +352,27 @@ def ratio_sentence(table: pl.DataFrame, dim: Dimension, outcome: Outcome) -> str
         if outcome.is_count
         else _risk_phrase(dim, outcome, r[LEVEL], rr)
     )
-    clear = lo is not None and hi is not None and (lo > 1 or hi < 1)
+    tail = simultaneous_clause(
+        sims,
+        str(r[LEVEL]),
+        name=lambda level: group_name(dim, level),
+        reference=group_name(dim, dim.reference),
+    )
+    unrecorded = rows.filter(not_recorded(dim.name)).height > 0
+    numbers = (
+        excess_sentence(excess, dim, outcome, str(r[LEVEL]), base=base, strata=strata)
+        if excess is not None
+        else ""
+    )
     return (
-        f"After allowing for age, {compared} (rate ratio {fmt(rr, 2)}, 95% CI {fmt(lo, 2)} to "
-        f"{fmt(hi, 2)})" + ("." if clear else "; the difference could be due to chance.")
+        f"After allowing for age, {compared} (rate ratio {fmt(rr, 2)}, 95% CI {fmt(lo, 2)} to {fmt(hi, 2)})"
+        + tail
+        + (" " + numbers if numbers else "")
+        + (
+            " " + NOT_RECORDED_NOTE.format(who=group_name(dim, NOT_RECORDED[dim.name][0], people=True))
+            if unrecorded
+            else ""
+        )
     )
 
 
@@ -277,7 +426,11 @@ class OutcomesPage(Page):
         flags = [m.name for m in chosen if m.type == "flag"]
         shares = self.people.select(pl.col(flags).cast(pl.Float64).mean()).collect() if flags else None
         return tuple(
-            Outcome(m, rare=m.type == "flag" and shares is not None and (shares.item(0, m.name) or 0) < RARE)
+            Outcome(
+                m,
+                rare=m.type == "flag" and shares is not None and (shares.item(0, m.name) or 0) < RARE,
+                ages=ages_applying(m),
+            )
             for m in chosen
         )
 
@@ -301,6 +454,7 @@ class OutcomesPage(Page):
                 outcomes=[o.name],
                 dimensions=[d.name for d in self.dimensions],
                 multiplier=o.multiplier,
+                ages={o.name: o.ages} if o.ages else None,
             ).with_columns(pl.lit(o.unit).alias("unit"))
             for o in self.outcomes
         ]
@@ -342,6 +496,48 @@ class OutcomesPage(Page):
             return None
         return self.book.publish(self.exact, counts=_COUNTS, recompute=self._recompute)
 
+    @property
+    def base(self) -> int:
+        """The disclosure rounding base (1 when disclosure control is off)."""
+        settings = self.config.disclosure
+        return settings.rounding if settings.enabled else 1
+
+    @cached_property
+    def excess(self) -> Published | None:
+        """Each group's outcomes against its reference group's in numbers: observed minus
+        expected at the reference group's rates by age band and sex (indirect standardisation,
+        :func:`healthgap.descriptive.priorities.priorities`), published once (None without
+        outcomes). An outcome of some ages needs no restriction here: nobody else has it, in
+        the group or the reference."""
+        if not self.outcomes or not self.dimensions:
+            return None
+        settings = self.config.disclosure
+        exact = priorities(
+            self.people,
+            self.config,
+            dimensions=[d.name for d in self.dimensions],
+            measures=[o.name for o in self.outcomes],
+            min_reference=settings.min_group if settings.enabled else 1,
+            base=self.base,
+        )
+        if exact.is_empty():
+            return None
+        derived = [
+            c
+            for c in exact.columns
+            if exact.schema[c] == pl.Float64 and c not in ("multiplier", "confidence")
+        ]
+        return self.book.publish(
+            exact,
+            counts=list(COUNTS),
+            derived=[*derived, "rank", "excludes_null", "simultaneous_excludes_null"],
+            by=["measure", "dimension"],
+            recompute=partial(recompute_priorities, base=self.base),
+        )
+
+    def _strata(self, dim: Dimension) -> str:
+        return "age band" if dim.name == "sex" or not self.caps.has("sex") else "age band and sex"
+
     # -- the chapter's words ------------------------------------------------------
     @property
     def intro(self) -> str:
@@ -349,7 +545,12 @@ class OutcomesPage(Page):
         (sentences, always; the section below says once when there are no outcomes)."""
         if not self.outcomes:
             return NO_OUTCOMES_INTRO
-        return f"{self.counted} {self.standard} {self.missing_text}"
+        notes = [
+            AGES_NOTE.format(label=o.measure.label, whom=o.whom, per=PER_TEXT if o.per_thousand else "100")
+            for o in self.outcomes
+            if o.ages is not None
+        ]
+        return " ".join([self.counted, self.standard, *notes, self.missing_text])
 
     @property
     def counted(self) -> str:
@@ -475,7 +676,11 @@ class OutcomesPage(Page):
         if self.rates is None or outcome.name not in self.measures:
             return ""
         frame = self.rates.frame
-        said = [(d, ratio_sentence(frame, d, outcome)) for d in self.dimensions]
+        excess = self.excess.frame if self.excess is not None else None
+        said = [
+            (d, ratio_sentence(frame, d, outcome, excess=excess, base=self.base, strata=self._strata(d)))
+            for d in self.dimensions
+        ]
         shown = [text for _, text in said if not text.startswith(UNPUBLISHED_LEAD)]
         hidden = [lower_first(d.label) for d, text in said if text.startswith(UNPUBLISHED_LEAD)]
         if hidden:  # one sentence for every dimension whose ratios cannot be published
@@ -533,15 +738,26 @@ class OutcomesPage(Page):
         return blocks(*parts)
 
     def download(self) -> Any:
-        """Every outcome rate (crude and age-standardised, rate ratios) as a CSV, or a skip note."""
+        """Every outcome rate (crude and age-standardised, rate ratios) as a CSV, and every group's
+        gap in numbers (observed, expected at the reference group's rates, excess), or a skip note."""
+        from IPython.display import HTML
+
         if self.rates is None:
             return self.skip("outcome measures")
         keep = [c for c in self.rates.columns if c not in DOWNLOAD_DROP]
-        return self.book.download(
+        rates = self.book.download(
             self.rates.select(*keep),
             id="outcomes-all",
             title="Outcome rates by equity dimension: crude and age-standardised, rate ratios",
         )
+        if self.excess is None:
+            return rates
+        excess = self.book.download(
+            self.excess.select(*[c for c in EXCESS_COLUMNS if c in self.excess.columns]),
+            id="outcomes-excess",
+            title="Outcomes by equity dimension in numbers: observed, expected at the reference group's rates, excess",
+        )
+        return HTML(rates.data + excess.data)
 
     # -- GP practices ------------------------------------------------------------
     @cached_property

@@ -8,18 +8,21 @@ A value that was suppressed is described as "not published (too few people)".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeAlias
 
 import polars as pl
+from scipy.special import ndtri
 
 from healthgap.config import DEFAULT_DIMENSIONS, Dimension
 from healthgap.descriptive import LEVEL
 from healthgap.disclosure import Published
-from healthgap.text import format_number, lower_first
+from healthgap.stats.simultaneous import simultaneous_intervals
+from healthgap.text import count, format_number, join, lower_first
 
 __all__ = [
     "SUPPRESSED_TEXT",
+    "NOT_RECORDED",
     "Dims",
     "Table",
     "compare",
@@ -29,10 +32,14 @@ __all__ = [
     "group_name",
     "level_name",
     "lower_first",
+    "missing_sentence",
     "nouns",
     "ratio_phrase",
     "ratio_sentence",
     "row_of",
+    "simultaneous_clause",
+    "simultaneous_ratios",
+    "not_recorded",
     "than",
     "value_of",
 ]
@@ -41,6 +48,15 @@ __all__ = [
 Dims: TypeAlias = Mapping[str, Dimension] | Iterable[Dimension] | None
 
 SUPPRESSED_TEXT = "not published (too few people)"
+
+#: Levels that record that a value is unknown, not a group of people (dimension -> levels):
+#: a sentence does not pick them as the highest or lowest group, nor read their rate as a
+#: difference between groups of people.
+NOT_RECORDED: dict[str, tuple[str, ...]] = {"ethnicity": ("Not stated",)}
+#: A missing count withheld, as :func:`missing_sentence` says it.
+MISSING_WITHHELD = "some (a number withheld to protect confidentiality)"
+#: The Bonferroni-adjusted ("simultaneous") interval columns of :func:`simultaneous_ratios`.
+SIM_LOWER, SIM_UPPER = "simultaneous_lower", "simultaneous_upper"
 
 #: What the helpers read: a published frame, or the polars frame inside it.
 Table: TypeAlias = pl.DataFrame | Published
@@ -142,6 +158,140 @@ def group_name(row: dict[str, Any], *, people: bool = False, dims: Dims = None) 
     if people and not name.startswith(("people", "women", "men")):
         return f"people in {name}"
     return name
+
+
+def not_recorded(dimension: str) -> pl.Expr:
+    """True on the rows of ``dimension`` whose level records an unknown value (:data:`NOT_RECORDED`)."""
+    return pl.col(LEVEL).cast(pl.String).is_in(list(NOT_RECORDED.get(dimension, ())))
+
+
+def simultaneous_ratios(rows: pl.DataFrame, *, confidence: float = 0.95) -> pl.DataFrame:
+    """Rate ratios against one reference with intervals that hold for all of them together.
+
+    ``rows`` has one row per group compared with the reference (``level``, ``rate_ratio``,
+    ``rr_lower``, ``rr_upper``: the published ratio and its interval at ``confidence``). Each
+    ratio's standard error on the log scale is read back from its interval, s = ln(upper /
+    lower) / 2z, and the Bonferroni interval over the m ratios with an interval is computed by
+    :func:`healthgap.stats.simultaneous.simultaneous_intervals` (comparisons with a reference
+    of log ratio 0 and no error), then exponentiated.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``rows`` with :data:`SIM_LOWER`, :data:`SIM_UPPER` (null without an interval) and
+        ``comparisons`` (m).
+    """
+    z = float(ndtri(1 - (1 - confidence) / 2))
+    ok = (pl.col("rate_ratio") > 0) & (pl.col("rr_lower") > 0) & (pl.col("rr_upper") > 0)
+    logs = rows.filter(ok).select(
+        pl.col(LEVEL).cast(pl.String).alias("__g"),
+        pl.col("rate_ratio").log().alias("__e"),
+        ((pl.col("rr_upper") / pl.col("rr_lower")).log() / (2 * z)).alias("__s"),
+    )
+    if logs.is_empty():
+        return rows.with_columns(
+            pl.lit(None, pl.Float64).alias(SIM_LOWER),
+            pl.lit(None, pl.Float64).alias(SIM_UPPER),
+            pl.lit(0, pl.Int64).alias("comparisons"),
+        )
+    reference = pl.DataFrame({"__g": ["__reference__"], "__e": [0.0], "__s": [0.0]})
+    sims = simultaneous_intervals(
+        pl.concat([reference, logs]),
+        group="__g",
+        estimate="__e",
+        std_error="__s",
+        comparisons="reference",
+        reference="__reference__",
+        confidence=confidence,
+        simulations=1000,
+    ).select(
+        pl.col("group").alias("__g"),
+        pl.col("bonferroni_lower").exp().alias(SIM_LOWER),
+        pl.col("bonferroni_upper").exp().alias(SIM_UPPER),
+    )
+    return (
+        rows.with_columns(pl.col(LEVEL).cast(pl.String).alias("__g"))
+        .join(sims, on="__g", how="left")
+        .drop("__g")
+        .with_columns(pl.lit(logs.height, pl.Int64).alias("comparisons"))
+    )
+
+
+def simultaneous_clause(
+    rows: pl.DataFrame, level: str, *, name: Callable[[str], str], reference: str, dp: int = 2
+) -> str:
+    """The end of a sentence naming the ratio furthest from 1 of several (``level``), allowing
+    for having picked it among all of them.
+
+    ``rows``: the output of :func:`simultaneous_ratios`; ``name(level)`` names a group,
+    ``reference`` the reference group. With one ratio: "." or "; the difference could be due
+    to chance.". With m > 1: whether the picked ratio stays clear once all m are allowed for
+    (its simultaneous interval), and which other ratios do.
+    """
+    m = int(rows.get_column("comparisons").max() or 0) if rows.height else 0  # type: ignore[arg-type]
+    row = rows.filter(pl.col(LEVEL).cast(pl.String) == str(level)).row(0, named=True)
+    if m < 2:
+        clear = (
+            row["rr_lower"] is not None
+            and row["rr_upper"] is not None
+            and (row["rr_lower"] > 1 or row["rr_upper"] < 1)
+        )
+        return "." if clear else "; the difference could be due to chance."
+
+    def sim(r: dict[str, Any]) -> str:
+        return f"{fmt(r[SIM_LOWER], dp)} to {fmt(r[SIM_UPPER], dp)}"
+
+    def clear_of(r: dict[str, Any]) -> bool:
+        return r[SIM_LOWER] is not None and (r[SIM_LOWER] > 1 or r[SIM_UPPER] < 1)
+
+    head = f"; it is the largest of the differences of {m} groups from {reference}"
+    if row[SIM_LOWER] is None:
+        tail = "."
+    elif clear_of(row):
+        tail = f", and it stays clear allowing for all {m} (95% CI {sim(row)} for the {m} together)."
+    else:
+        tail = (
+            f", and allowing for all {m} (95% CI {sim(row)} for the {m} together) it could be due to chance."
+        )
+    others = [r for r in rows.to_dicts() if str(r[LEVEL]) != str(level) and clear_of(r)]
+    if others:
+        listed = join(
+            [
+                f"{name(str(r[LEVEL]))} (rate ratio {fmt(r['rate_ratio'], dp)}; 95% CI {sim(r)} for the {m} together)"
+                for r in others
+            ]
+        )
+        tail += f" Allowing for all {m}, {listed} also differ{'s' if len(others) == 1 else ''} clearly from {reference}."
+    elif row[SIM_LOWER] is not None and not clear_of(row):
+        tail += f" None of the {m} groups differs clearly from {reference} once all {m} are allowed for."
+    return head + tail
+
+
+def missing_sentence(published: pl.DataFrame, *, most: int) -> str:
+    """How many people have no value of each measure the page uses (published counts).
+
+    Parameters
+    ----------
+    published : ``label``, ``people``, ``missing`` (published: rounded, null when suppressed).
+    most : the largest suppressed count (``suppress_below - 1``).
+    """
+    gaps = published.filter(pl.col("missing").is_null() | (pl.col("missing") > 0))
+    if gaps.is_empty():
+        return "Every measure this page uses is recorded for everyone in the dataset."
+    total = published.get_column("people").drop_nulls().to_list()
+    of = f"of the {count(max(total))} people, " if total else ""
+    parts = []
+    for i, r in enumerate(gaps.iter_rows(named=True)):
+        n = r["missing"]
+        who = MISSING_WITHHELD if n is None else count(n)
+        verb = ("has" if n == 1 else "have") if i == 0 else ""
+        parts.append(
+            " ".join(w for w in (who, verb, "no value of" if i == 0 else "of", lower_first(r["label"])) if w)
+        )
+    return (
+        f"Not every value is recorded: {of}{join(parts)}. Each share and rate on this page is of the people "
+        "with a value."
+    )
 
 
 def _in(name: str) -> str:

@@ -63,6 +63,9 @@ __all__ = [
     "source_text",
     "protection_text",
     "access_text",
+    "experience_text",
+    "where_to_act_text",
+    "units_text",
     "outcomes_text",
     "geography_text",
     "place_text",
@@ -629,8 +632,14 @@ def protection_text(config: Config) -> str:
     )
 
 
-def access_text(caps: Capabilities) -> str:
-    """What the access and treatment chapter looks at, for this dataset."""
+def _measure_words(config: Config, caps: Capabilities, kind: str) -> list[str]:
+    """The measures of ``kind`` the data has, as a sentence names them (their labels)."""
+    return [lower_first(m.label) for m in config.measures_of(kind) if caps.has(m.name)]
+
+
+def access_text(caps: Capabilities, config: Config | None = None) -> str:
+    """What the access and treatment chapter looks at, for this dataset: diagnosis, treatment
+    of the eligible, and the access measures the data has (by their labels)."""
     steps = []
     if caps.conditions and (caps.has_truth or caps.has("sex")):
         steps.append(
@@ -638,13 +647,63 @@ def access_text(caps: Capabilities) -> str:
         )
     if caps.indicators_of("treatment"):
         steps.append("treatment of people who should be treated")
-    if caps.has("days_to_first_outpatient"):
-        steps.append("waits")
-    if caps.has("missed_appointments"):
-        steps.append("missed appointments")
+    if config is not None:
+        steps += _measure_words(config, caps, "access")
+    else:  # without the config: the access measures of the cardiovascular profile
+        steps += [
+            w
+            for c, w in (
+                ("days_to_first_outpatient", "waits"),
+                ("missed_appointments", "missed appointments"),
+            )
+            if caps.has(c)
+        ]
     if not steps:
         return "has nothing to show for this dataset."
     return f"looks at {join(steps)}."
+
+
+def experience_text(caps: Capabilities, config: Config) -> str:
+    """What the experience chapter looks at, for this dataset: its experience measures and
+    indicators (by their labels), or that it has none."""
+    words = _measure_words(config, caps, "experience")
+    measured = {m.name for m in config.measures_of("experience")}
+    # an indicator over a measure already named (the survey answer among respondents) adds nothing
+    words += [
+        lower_first(i.label)
+        for i in caps.indicators_of("experience")
+        if i.numerator not in measured and lower_first(i.label) not in words
+    ]
+    if not words:
+        return "has nothing to show for this dataset, which records no experience of care."
+    return f"looks at {join(words)}."
+
+
+def units_text(caps: Capabilities, config: Config) -> str:
+    """The report's units, said once: rates of events (the count outcomes the data has, named)
+    per 1,000 people, shares of people in per cent."""
+    counted = [
+        lower_first(m.label) for m in config.measures_of("outcome") if m.type == "count" and caps.has(m.name)
+    ]
+    shares = "Shares of people (how common a condition is, who is treated) are percentages."
+    if not counted:
+        return shares
+    return f"Rates of events ({join(counted)}) are per 1,000 people. {shares}"
+
+
+def where_to_act_text(caps: Capabilities, config: Config, schema: pl.Schema) -> str:
+    """What the "Where to act" page does, for this dataset (completes "**Where to act** ...");
+    ``schema``: the person table's."""
+    from healthgap.descriptive.priorities import priority_items
+
+    items = priority_items(config, schema) if "age" in schema else []
+    if not items or not [d for d in caps.dimensions if d.name != "age_band"]:
+        return "has nothing to rank for this dataset."
+    standardised = "age and sex" if caps.has("sex") else "age"
+    return (
+        "ranks every gap the book measures between groups by the number of people it affects, "
+        f"after allowing for {standardised}."
+    )
 
 
 def outcomes_text(caps: Capabilities, *, outcomes: Iterable[str]) -> str:
@@ -822,7 +881,22 @@ class WelcomePage(Page):
     @property
     def access(self) -> str:
         """:func:`access_text` for this dataset."""
-        return access_text(self.caps)
+        return access_text(self.caps, self.config)
+
+    @property
+    def experience(self) -> str:
+        """:func:`experience_text` for this dataset."""
+        return experience_text(self.caps, self.config)
+
+    @property
+    def units(self) -> str:
+        """:func:`units_text` for this dataset."""
+        return units_text(self.caps, self.config)
+
+    @property
+    def where_to_act(self) -> str:
+        """:func:`where_to_act_text` for this dataset."""
+        return where_to_act_text(self.caps, self.config, self.people.collect_schema())
 
     @property
     def outcomes(self) -> str:

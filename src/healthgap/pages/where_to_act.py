@@ -9,9 +9,11 @@ from typing import Any
 import polars as pl
 
 from healthgap import text
-from healthgap.descriptive.priorities import COUNTS, priorities, recompute_priorities
+from healthgap.contract import TRUTH_PREFIX
+from healthgap.descriptive.priorities import COUNTS, UNRECORDED_LEVELS, priorities, recompute_priorities
 from healthgap.disclosure import Published
 from healthgap.pages.base import Page
+from healthgap.pages.sentences import level_name
 
 __all__ = [
     "WhereToActPage",
@@ -24,7 +26,10 @@ __all__ = [
     "rate_text",
     "gap_sentence",
     "LEFT_OUT",
+    "UNRECORDED",
+    "UNDER_RECORDED",
     "number_interval",
+    "CRUDE_WHY",
 ]
 
 #: The page's sections, in order: section (measure kind) -> heading word.
@@ -53,6 +58,20 @@ LEFT_OUT = (
     "these are mostly biological, not an inequality to act on; they stay in the table of "
     "recorded conditions below."
 )
+#: What the ranking leaves out: levels recording an unknown value (names joined).
+UNRECORDED = (
+    "The ranking also leaves out {who}: they are a gap in the record, not a group of people, and a "
+    "low recorded rate among them says who goes unrecorded rather than that they need less care; "
+    "they stay in the tables below."
+)
+#: A condition recorded less often among people whose ethnic group is not recorded, while the
+#: data's true status shows more (or fewer, but clearly not as few) truly having it.
+UNDER_RECORDED = (
+    "Among {who}, {label} is recorded for about {n} fewer people than expected at the rates of "
+    "{reference} (95% CI {interval}), but the data's true disease status shows about {true_n} "
+    "{true_more} people truly having it than expected (95% CI {true_interval}): their low recorded rate "
+    "is under-recording, not less disease."
+)
 #: Headings of the tables.
 TABLE_COLUMNS: dict[str, str] = {
     "measure_label": "Measure",
@@ -63,6 +82,38 @@ TABLE_COLUMNS: dict[str, str] = {
     "interval_text": "95% CI",
     "simultaneous_text": "95% CI for all gaps together",
 }
+#: Why a gap is not standardised (gaps between age bands), in brackets after its reference rate.
+CRUDE_WHY = "not standardised: the groups differ by age itself"
+#: The columns of a section's download: the keys, the published counts and every number
+#: recomputed from them (no text column repeating a number as words).
+DOWNLOAD_COLUMNS: tuple[str, ...] = (
+    "section",
+    "measure",
+    "label",
+    "dimension",
+    "level",
+    "reference",
+    "statistic",
+    "counted",
+    "multiplier",
+    *COUNTS,
+    "expected",
+    "expected_variance",
+    "observed_variance",
+    "rate",
+    "reference_rate",
+    "difference",
+    "lower_ci",
+    "upper_ci",
+    "excess",
+    "excess_lower",
+    "excess_upper",
+    "simultaneous_lower",
+    "simultaneous_upper",
+    "comparisons",
+    "ranked",
+    "rank",
+)
 #: Sentences name at most this many gaps.
 TOP = 5
 
@@ -120,7 +171,7 @@ def gap_sentence(
     if row["statistic"] == "standardised":
         against = f"{rate_text(row['reference_rate'], row['multiplier'])} expected at the rates of {reference} for each {strata}"
     else:
-        against = f"{rate_text(row['reference_rate'], row['multiplier'])} in {reference}"
+        against = f"{rate_text(row['reference_rate'], row['multiplier'])} in {reference} ({CRUDE_WHY})"
     return (
         f"**{row['label']}**, {group}: {rate_text(row['rate'], row['multiplier'])} against {against}; "
         f"about {about(row['excess'], base=base)} {more} {counted} than at that rate "
@@ -141,8 +192,17 @@ class WhereToActPage(Page):
         comparisons against a reference group smaller than the minimum group size."""
         settings = self.config.disclosure
         return priorities(
-            self.people, self.config, min_reference=settings.min_group if settings.enabled else 1
+            self.people,
+            self.config,
+            min_reference=settings.min_group if settings.enabled else 1,
+            base=self.base,
         )
+
+    @property
+    def base(self) -> int:
+        """The disclosure rounding base (1 when disclosure control is off)."""
+        settings = self.config.disclosure
+        return settings.rounding if settings.enabled else 1
 
     @cached_property
     def gaps(self) -> Published:
@@ -157,7 +217,7 @@ class WhereToActPage(Page):
             counts=list(COUNTS),
             derived=derived,
             by=["measure", "dimension"],
-            recompute=partial(recompute_priorities),
+            recompute=partial(recompute_priorities, base=self.base),
         )
 
     @property
@@ -171,11 +231,12 @@ class WhereToActPage(Page):
         return int(self.exact.item(0, "comparisons")) if self.has_gaps else 0
 
     def _names(self, row: dict[str, Any]) -> tuple[str, str]:
+        """The group and its reference group as a sentence names them ("men", "women"; "the
+        most deprived fifth", "the least deprived fifth"; "the Black group")."""
         d = self.config.dimension(row["dimension"])
-        noun = d.noun or text.group_noun(d.label)
         return (
-            f"{noun} {text.flat(d.label_of(row['level']))}",
-            f"{noun} {text.flat(d.label_of(row['reference']))}",
+            level_name(d, str(row["level"])),
+            level_name(d, str(row["reference"])),
         )
 
     def _strata(self, row: dict[str, Any]) -> str:
@@ -197,12 +258,18 @@ class WhereToActPage(Page):
         return frame.head(TOP).to_dicts()
 
     def method(self) -> str:
-        """How conditions and outcomes are compared (what they are standardised for)."""
+        """How the gaps are compared (what they are standardised for, and which are not)."""
         strata = "age and sex (age alone between the sexes)" if self.caps.has("sex") else "age"
+        crude = (
+            " Gaps between age bands are not standardised: the groups differ by age itself."
+            if self.has_gaps and (self.exact.get_column("statistic") != "standardised").any()
+            else ""
+        )
         return (
-            f"Conditions and outcomes are compared after allowing for {strata}: a group's count is set "
-            "against the count expected if its people had the reference group's rate in each "
-            f"{'age band and sex' if self.caps.has('sex') else 'age band'}."
+            f"Every gap is compared after allowing for {strata}, so that a group is not ranked for being "
+            "older or younger: a group's count is set against the count expected if its people had the "
+            f"reference group's rate in each {'age band and sex' if self.caps.has('sex') else 'age band'}."
+            + crude
         )
 
     def intro(self) -> str:
@@ -220,17 +287,30 @@ class WhereToActPage(Page):
         )
 
     def left_out(self) -> str | None:
-        """One sentence on the gaps the ranking leaves out (condition prevalence by sex or age
-        band), or None when there are none."""
+        """A sentence on each kind of gap the ranking leaves out (condition prevalence by sex or
+        age band; levels recording an unknown value), or None when there are none."""
         if not self.has_gaps:
             return None
+        unrecorded = pl.lit(False)
+        for name, levels in UNRECORDED_LEVELS.items():  # a constant of one entry, not data
+            unrecorded = unrecorded | ((pl.col("dimension") == name) & pl.col("level").is_in(list(levels)))
         dims = (
-            self.exact.filter(~pl.col("ranked")).get_column("dimension").unique(maintain_order=True).to_list()
+            self.exact.filter(~pl.col("ranked") & ~unrecorded)
+            .get_column("dimension")
+            .unique(maintain_order=True)
+            .to_list()
         )
-        if not dims:
-            return None
-        labels = [text.lower_first(self.config.dimension(d).label) for d in dims]
-        return LEFT_OUT.format(labels=text.join(labels))
+        said = []
+        if dims:
+            labels = [text.lower_first(self.config.dimension(d).label) for d in dims]
+            said.append(LEFT_OUT.format(labels=text.join(labels)))
+        missing = (
+            self.exact.filter(unrecorded).select("dimension", "level").unique(maintain_order=True).rows()
+        )
+        if missing:
+            names = [level_name(self.config.dimension(d), str(level)) for d, level in missing]
+            said.append(UNRECORDED.format(who=text.join(names)))
+        return " ".join(said) or None
 
     def top(self) -> Any:
         """The top gaps as a Markdown list of sentences (or why none is singled out)."""
@@ -301,9 +381,96 @@ class WhereToActPage(Page):
             ),
         )
 
+    @cached_property
+    def unrecorded_truth(self) -> Published | None:
+        """The gaps in the true prevalence of each condition (the data's ``true_`` columns) of
+        the levels recording an unknown value (:data:`UNRECORDED_LEVELS`), against the same
+        reference, published once; None without truth or such a level."""
+        conditions = [
+            m.name
+            for m in self.config.measures_of("condition")
+            if m.name in self.caps.columns and f"{TRUTH_PREFIX}{m.name}" in self.caps.columns
+        ]
+        dims = [d for d in UNRECORDED_LEVELS if d in self.caps.dimension_names]
+        if not conditions or not dims or not self.has_gaps:
+            return None
+        settings = self.config.disclosure
+        truly = self.people.with_columns(pl.col(f"{TRUTH_PREFIX}{c}").alias(c) for c in conditions)
+        exact = priorities(
+            truly,
+            self.config,
+            dimensions=dims,
+            measures=conditions,
+            min_reference=settings.min_group if settings.enabled else 1,
+            base=self.base,
+        )
+        levels = [level for d in dims for level in UNRECORDED_LEVELS[d]]
+        exact = exact.filter(pl.col("level").is_in(levels))
+        if exact.is_empty():
+            return None
+        derived = [
+            c
+            for c in exact.columns
+            if exact.schema[c] == pl.Float64 and c not in ("multiplier", "confidence")
+        ]
+        return self.book.publish(
+            exact,
+            counts=list(COUNTS),
+            derived=[*derived, "rank", "excludes_null", "simultaneous_excludes_null"],
+            by=["measure", "dimension"],
+            recompute=partial(recompute_priorities, base=self.base),
+        )
+
+    def unrecorded_note(self) -> Any:
+        """One sentence per condition recorded clearly less often than expected among people
+        whose ethnic group is not recorded while the data's true status shows no such
+        shortfall: their low recorded rate is under-recording. None when the data has no truth
+        or no such condition (nothing is said that the data does not support)."""
+        from IPython.display import Markdown
+
+        truth = self.unrecorded_truth
+        if truth is None:
+            return None
+        recorded = self.gaps.frame.select(
+            "measure", "dimension", "level", "label", "excess", "excess_lower", "excess_upper"
+        )
+        true = truth.frame.select(
+            "measure",
+            "dimension",
+            "level",
+            pl.col("excess").alias("true_excess"),
+            pl.col("excess_lower").alias("true_lower"),
+            pl.col("excess_upper").alias("true_upper"),
+        )
+        both = recorded.join(true, on=["measure", "dimension", "level"]).filter(
+            (pl.col("excess_upper") < 0) & (pl.col("true_lower") > pl.col("excess_upper"))
+        )
+        if both.is_empty():
+            return None
+        lines = []
+        for r in both.iter_rows(named=True):
+            d = self.config.dimension(r["dimension"])
+            who, ref = level_name(d, str(r["level"])), level_name(d, d.reference)
+            true_more = r["true_excess"] >= 0
+            lines.append(
+                UNDER_RECORDED.format(
+                    label=text.lower_first(r["label"]),
+                    who=who,
+                    reference=ref,
+                    n=about(r["excess"], base=self.base),
+                    interval=number_interval(r["excess_lower"], r["excess_upper"], base=self.base, flip=True),
+                    true_n=about(r["true_excess"], base=self.base),
+                    true_more="more" if true_more else "fewer",
+                    true_interval=number_interval(
+                        r["true_lower"], r["true_upper"], base=self.base, flip=not true_more
+                    ),
+                )
+            )
+        return Markdown(" ".join(lines))
+
     def section_table(self, section: str) -> Any:
         """The gaps of one section (a measure kind), most people worse off first; or one plain note."""
-        from IPython.display import Markdown
+        from IPython.display import HTML, Markdown
 
         what = SECTIONS.get(section, section)
         if not self.has_gaps:
@@ -312,14 +479,23 @@ class WhereToActPage(Page):
         if part.frame.is_empty():
             return Markdown(NO_SECTION.format(what=what))
         shown = part.pipe(self._labelled)
-        return self.book.table(
+        title = f"Gaps in {what} between groups and their reference group"
+        table = self.book.table(
             shown,
             id=f"gaps-{section}",
-            title=f"Gaps in {what} between groups and their reference group",
+            title=title,
             columns=TABLE_COLUMNS,
             note=(
                 "Difference: people (events, for measures marked so) more (+) or fewer (-) in the group than "
                 "at the reference group's rate, rounded; most people worse off first. The last interval holds "
                 "for all the gaps compared together."
             ),
+            download=False,
         )
+        # the download carries the numbers once (the table's text columns repeat them as words)
+        link = self.book.download(
+            part.select(*[c for c in DOWNLOAD_COLUMNS if c in part.columns]),
+            id=f"gaps-{section}-data",
+            title=title,
+        )
+        return HTML(table.data + link.data)
