@@ -220,6 +220,8 @@ def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
             more, warnings = config_warnings(config, loaded)
             report.problems += more
             report.warnings += warnings
+    if not report.problems:
+        _CACHE[_cache_key(config)] = report  # load() need not check this file version again
     if report.problems and raise_errors:
         err = DataError(report.render())
         err.report = report
