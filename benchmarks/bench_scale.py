@@ -13,13 +13,19 @@ Spark / polars measured within each round (median), the ratio of each size's tim
 first size's, and the load average before and after. It checks once per size that both
 engines return the same tables.
 
-Later parts of issue 14 add the render times (the book, and the empty-page skeleton of
-``bench_render.py``) to the same run.
+With ``--render`` (the issue's figures) each size's book is also rendered with the built-in
+renderer, as ``healthgap render`` renders it: from a cold start (a fresh model cache and a fresh
+prepared-table cache, so the prepare step is timed too), with the empty-page skeleton of
+``bench_render.py`` rendered on the same data as its peer. It prints the render time, the
+skeleton's, their ratio, each page's time, the peak memory of all processes (the renderer and
+every kernel, sampled every 50 ms), and the issue's ratios against their targets (the largest
+size <= 4x the 1,000,000 time and under 8 GB; 1,000,000 <= 1.5x 250,000 and <= 8x the skeleton).
 
 Usage::
 
     python benchmarks/bench_scale.py [--sizes 250000 1000000] [--ten-million] [--repeat 3]
-        [--engines polars spark] [--master local[*]] [--seed 2024]
+        [--engines polars spark] [--master local[*]] [--seed 2024] [--render] [--jobs 2]
+        [--no-aggregate]
 """
 
 from __future__ import annotations
@@ -111,6 +117,91 @@ def timed(run: Callable[[], object]) -> tuple[float, int, int, object]:
     return seconds, memory.peak, memory.own, result
 
 
+def render_size(config: Path, work: Path, n: int, *, jobs: int | None, skeleton: Path | None) -> dict:
+    """Render the book (cold caches) and, when given, the skeleton on ``config``; the figures."""
+    from healthgap.render import render_book
+
+    pages: dict[str, float] = {}
+    prepared: list[float] = []
+
+    def progress(line: str) -> None:
+        text = line.strip()
+        if ": done in " in text:
+            page, _, rest = text.partition(": done in ")
+            pages[page] = float(rest.split()[0])
+        elif text.startswith("Person table prepared"):
+            prepared.append(float(text.split(" in ", 1)[1].split()[0]))
+
+    os.environ["HEALTHGAP_MODEL_CACHE"] = str(work / f"models-{n}")
+    os.environ["HEALTHGAP_DATA_CACHE"] = str(work / f"people-cache-{n}")
+    out: dict = {}
+    if skeleton is not None:
+        seconds, peak, _, _ = timed(
+            lambda: render_book(
+                project=skeleton,
+                out=work / f"skeleton-{n}",
+                config=config,
+                engine="builtin",
+                jobs=jobs,
+                progress=None,
+            )
+        )
+        out["skeleton"] = seconds
+        shutil.rmtree(work / f"people-cache-{n}", ignore_errors=True)  # the book prepares from cold
+    seconds, peak, own, _ = timed(
+        lambda: render_book(
+            project=REPO,
+            out=work / f"site-{n}",
+            config=config,
+            engine="builtin",
+            jobs=jobs,
+            progress=progress,
+        )
+    )
+    out.update(render=seconds, peak=peak, own=own, pages=pages, prepare=prepared[0] if prepared else None)
+    shutil.rmtree(work / f"site-{n}", ignore_errors=True)
+    return out
+
+
+def report_renders(renders: dict[int, dict]) -> None:
+    sizes = sorted(renders)
+    print("\nRender (built-in renderer, cold caches)")
+    print(
+        f"{'people':>11} {'render s':>9} {'prepare s':>10} {'skeleton s':>11} {'x skeleton':>11} {'peak GiB':>9}"
+    )
+    for n in sizes:
+        r = renders[n]
+        skel = r.get("skeleton")
+        print(
+            f"{n:>11,} {r['render']:>9.1f} {(r['prepare'] or 0):>10.1f} {(skel or float('nan')):>11.1f} "
+            f"{(r['render'] / skel if skel else float('nan')):>11.1f} {r['peak'] / GIB:>9.2f}"
+        )
+    names = list(renders[sizes[0]]["pages"])
+    print("\nSeconds per page" + "".join(f"{n:>12,}" for n in sizes))
+    for page in names:
+        print(
+            f"  {page:<34}" + "".join(f"{renders[n]['pages'].get(page, float('nan')):>12.1f}" for n in sizes)
+        )
+    print("\nTargets (issue 14)")
+    if 250_000 in renders and 1_000_000 in renders:
+        ratio = renders[1_000_000]["render"] / renders[250_000]["render"]
+        print(
+            f"  1,000,000 / 250,000 render time: {ratio:.2f} (target <= 1.5): {'met' if ratio <= 1.5 else 'NOT met'}"
+        )
+    if 1_000_000 in renders and renders[1_000_000].get("skeleton"):
+        ratio = renders[1_000_000]["render"] / renders[1_000_000]["skeleton"]
+        print(f"  1,000,000 / skeleton: {ratio:.1f} (target <= 8): {'met' if ratio <= 8 else 'NOT met'}")
+    if 10_000_000 in renders and 1_000_000 in renders:
+        ratio = renders[10_000_000]["render"] / renders[1_000_000]["render"]
+        peak = renders[10_000_000]["peak"] / GIB
+        print(
+            f"  10,000,000 / 1,000,000 render time: {ratio:.2f} (target <= 4): {'met' if ratio <= 4 else 'NOT met'}"
+        )
+        print(
+            f"  10,000,000 peak memory, all processes: {peak:.2f} GiB (target < 8 GB = 7.45 GiB): {'met' if peak * GIB < 8e9 else 'NOT met'}"
+        )
+
+
 def same_tables(first, second) -> str:
     from polars.testing import assert_frame_equal
 
@@ -130,7 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", nargs="+", default=["polars", "spark"], choices=["polars", "spark"])
     parser.add_argument("--master", default="local[*]", help="Spark master (default: every core)")
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--render", action="store_true", help="also render the book at each size")
+    parser.add_argument("--jobs", type=int, default=None, help="kernels at a time (default: CPU count)")
+    parser.add_argument("--no-skeleton", action="store_true", help="do not render the empty-page skeleton")
+    parser.add_argument("--no-aggregate", action="store_true", help="only the renders")
     args = parser.parse_args(argv)
+    if args.no_aggregate:
+        args.engines, args.repeat = [], 0
     sizes = [*args.sizes, *([10_000_000] if args.ten_million else [])]
 
     from healthgap.config import load_config
@@ -151,11 +248,26 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[tuple[int, str], list[tuple[float, int, int]]] = {}
     ratios: dict[int, list[float]] = {}
+    renders: dict[int, dict] = {}
     with tempfile.TemporaryDirectory(prefix="healthgap-bench-scale-") as tmp:
         work = Path(tmp)
+        skeleton = None
+        if args.render and not args.no_skeleton:
+            sys.path.insert(0, str(REPO / "benchmarks"))
+            from bench_render import _skeleton
+
+            skeleton = _skeleton(REPO, work)
         for i, n in enumerate(sizes):
             print(f"\n{n:,} people")
-            config = load_config(population(work, n, args.seed))
+            config_path = population(work, n, args.seed)
+            config = load_config(config_path)
+            if args.render:
+                renders[n] = render_size(config_path, work, n, jobs=args.jobs, skeleton=skeleton)
+                r = renders[n]
+                print(
+                    f"  render {r['render']:.1f} s (prepare {r['prepare'] or 0:.1f} s), skeleton "
+                    f"{r.get('skeleton', float('nan')):.1f} s, peak {r['peak'] / GIB:.2f} GiB all processes"
+                )
             outputs = {}
             if i == 0:
                 for engine in args.engines:  # warm-up: imports, JIT, Spark's first job
@@ -179,6 +291,11 @@ def main(argv: list[str] | None = None) -> int:
     if spark is not None:
         spark.stop()
 
+    if renders:
+        report_renders(renders)
+    if not args.engines:
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return 0
     print("\nsize        engine   best s   median s  peak GiB (all / Python)   x first size (median)")
     for engine in args.engines:
         base = statistics.median(r[0] for r in results[(sizes[0], engine)])
