@@ -94,12 +94,18 @@ class PeakMemory:
 
 
 def population(work: Path, n: int, seed: int) -> Path:
-    """Write ``n`` synthetic people and a copy of the default config; return the config's path."""
-    from healthgap.synth import write
+    """Write ``n`` synthetic people (``healthgap synth``, in its own process so its memory is not
+    counted here) and a copy of the default config; return the config's path."""
+    import subprocess
 
     folder = work / f"people-{n}"
     started = time.perf_counter()
-    write(folder / "synthetic", n=n, seed=seed)
+    command = Path(sys.executable).parent / "healthgap"
+    subprocess.run(
+        [str(command), "synth", "--n", str(n), "--seed", str(seed), "--out", str(folder / "synthetic")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     shutil.copyfile(REPO / "data" / "default.yml", folder / "default.yml")
     size = (folder / "synthetic" / "population.parquet").stat().st_size
     print(
@@ -117,7 +123,9 @@ def timed(run: Callable[[], object]) -> tuple[float, int, int, object]:
     return seconds, memory.peak, memory.own, result
 
 
-def render_size(config: Path, work: Path, n: int, *, jobs: int | None, skeleton: Path | None) -> dict:
+def render_size(
+    config: Path, work: Path, n: int, *, jobs: int | None, skeleton: Path | None, keep: Path | None = None
+) -> dict:
     """Render the book (cold caches) and, when given, the skeleton on ``config``; the figures."""
     from healthgap.render import render_book
 
@@ -159,6 +167,8 @@ def render_size(config: Path, work: Path, n: int, *, jobs: int | None, skeleton:
         )
     )
     out.update(render=seconds, peak=peak, own=own, pages=pages, prepare=prepared[0] if prepared else None)
+    if keep is not None:
+        shutil.copytree(work / f"site-{n}", keep / f"site-{n}", dirs_exist_ok=True)
     shutil.rmtree(work / f"site-{n}", ignore_errors=True)
     return out
 
@@ -225,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=None, help="kernels at a time (default: CPU count)")
     parser.add_argument("--no-skeleton", action="store_true", help="do not render the empty-page skeleton")
     parser.add_argument("--no-aggregate", action="store_true", help="only the renders")
+    parser.add_argument("--keep", type=Path, default=None, help="copy each rendered site into this folder")
     args = parser.parse_args(argv)
     if args.no_aggregate:
         args.engines, args.repeat = [], 0
@@ -262,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
             config_path = population(work, n, args.seed)
             config = load_config(config_path)
             if args.render:
-                renders[n] = render_size(config_path, work, n, jobs=args.jobs, skeleton=skeleton)
+                renders[n] = render_size(
+                    config_path, work, n, jobs=args.jobs, skeleton=skeleton, keep=args.keep
+                )
                 r = renders[n]
                 print(
                     f"  render {r['render']:.1f} s (prepare {r['prepare'] or 0:.1f} s), skeleton "

@@ -141,8 +141,11 @@ def test_spark_prepares_the_same_table(default_config, other_trust_config, spark
 def test_default_book_downloads_are_identical_with_either_engine(
     synthetic_dir, spark, tmp_path, monkeypatch
 ) -> None:
-    """The default book on 20,000 people rendered with data.engine polars and spark: every CSV
-    download is byte for byte the same (Spark prepares the table in the render; started here)."""
+    """The default book on 20,000 people rendered with data.engine polars and spark: the same CSV
+    downloads, with the same text and counts, numbers equal to 1e-12 relative (Spark prepares
+    the table in the render; started here)."""
+    import polars as pl
+
     from healthgap.render import render_book
 
     monkeypatch.setenv("HEALTHGAP_MODEL_CACHE", str(tmp_path / "models"))
@@ -162,9 +165,19 @@ def test_default_book_downloads_are_identical_with_either_engine(
         e: sorted(p.relative_to(s) for p in (s / "downloads").rglob("*.csv")) for e, s in sites.items()
     }
     assert downloads["polars"] and downloads["polars"] == downloads["spark"]
-    different = [
-        str(p)
-        for p in downloads["polars"]
-        if (sites["polars"] / p).read_bytes() != (sites["spark"] / p).read_bytes()
-    ]
+    different = []
+    for p in downloads["polars"]:
+        if (sites["polars"] / p).read_bytes() != (sites["spark"] / p).read_bytes():
+            # the descriptive statistics' last bits vary from run to run with either engine
+            # (parallel floating-point sums): numbers are compared to 1e-12 relative
+            try:
+                assert_frame_equal(
+                    pl.read_csv(sites["spark"] / p, infer_schema_length=None),
+                    pl.read_csv(sites["polars"] / p, infer_schema_length=None),
+                    check_exact=False,
+                    rel_tol=1e-12,
+                    abs_tol=1e-12,
+                )
+            except AssertionError as exc:
+                different.append(f"{p}: {str(exc).splitlines()[0]}")
     assert not different, f"downloads that differ between the engines: {different}"
