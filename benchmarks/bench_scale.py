@@ -212,6 +212,21 @@ def report_renders(renders: dict[int, dict]) -> None:
         )
 
 
+def stop_spark(spark) -> None:
+    """Stop the session and its JVM (``stop`` alone leaves the gateway's JVM running)."""
+    from pyspark import SparkContext
+
+    spark.stop()
+    gateway = SparkContext._gateway
+    if gateway is not None:
+        gateway.shutdown()
+        proc = getattr(gateway, "proc", None)
+        if proc is not None:
+            proc.wait(timeout=30)
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+
+
 def same_tables(first, second) -> str:
     from polars.testing import assert_frame_equal
 
@@ -249,10 +264,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     spark = None
-    if "spark" in args.engines:
-        started = time.perf_counter()
-        spark = spark_session(args.master, app_name="healthgap-bench")
-        print(f"Spark {spark.version} ({args.master}) started in {time.perf_counter() - started:.1f} s")
+
+    def start_spark() -> None:
+        """Spark starts after the size's render (its JVM is not counted in the render's memory)."""
+        nonlocal spark
+        if "spark" in args.engines and spark is None:
+            started = time.perf_counter()
+            spark = spark_session(args.master, app_name="healthgap-bench")
+            print(f"  Spark {spark.version} ({args.master}) started in {time.perf_counter() - started:.1f} s")
 
     def run(engine: str, config) -> Callable[[], object]:
         return lambda: aggregate(config, engine=engine, spark=spark)
@@ -282,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r.get('skeleton', float('nan')):.1f} s, peak {r['peak'] / GIB:.2f} GiB all processes"
                 )
             outputs = {}
-            if i == 0:
+            start_spark()
+            if i == 0 or args.render:  # with renders in between, Spark starts again for each size
                 for engine in args.engines:  # warm-up: imports, JIT, Spark's first job
                     seconds, _, _, outputs[engine] = timed(run(engine, config))
                     print(f"  warm-up {engine}: {seconds:.1f} s")
@@ -299,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 if {"polars", "spark"} <= set(round_times):
                     ratios.setdefault(n, []).append(round_times["spark"] / round_times["polars"])
+            if args.render and spark is not None:
+                stop_spark(spark)
+                spark = None
             if len(outputs) == 2:
                 print(f"  tables: {same_tables(outputs['polars'], outputs['spark'])}")
     if spark is not None:
