@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import shutil
 import statistics
 import sys
@@ -222,7 +223,11 @@ def stop_spark(spark) -> None:
         gateway.shutdown()
         proc = getattr(gateway, "proc", None)
         if proc is not None:
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # the JVM this script started
+                proc.wait()
     SparkContext._gateway = None
     SparkContext._jvm = None
 
