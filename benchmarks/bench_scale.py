@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -97,7 +97,6 @@ class PeakMemory:
 def population(work: Path, n: int, seed: int) -> Path:
     """Write ``n`` synthetic people (``healthgap synth``, in its own process so its memory is not
     counted here) and a copy of the default config; return the config's path."""
-    import subprocess
 
     folder = work / f"people-{n}"
     started = time.perf_counter()
