@@ -13,13 +13,19 @@ Spark / polars measured within each round (median), the ratio of each size's tim
 first size's, and the load average before and after. It checks once per size that both
 engines return the same tables.
 
-Later parts of issue 14 add the render times (the book, and the empty-page skeleton of
-``bench_render.py``) to the same run.
+With ``--render`` (the issue's figures) each size's book is also rendered with the built-in
+renderer, as ``healthgap render`` renders it: from a cold start (a fresh model cache and a fresh
+prepared-table cache, so the prepare step is timed too), with the empty-page skeleton of
+``bench_render.py`` rendered on the same data as its peer. It prints the render time, the
+skeleton's, their ratio, each page's time, the peak memory of all processes (the renderer and
+every kernel, sampled every 50 ms), and the issue's ratios against their targets (the largest
+size <= 4x the 1,000,000 time and under 8 GB; 1,000,000 <= 1.5x 250,000 and <= 8x the skeleton).
 
 Usage::
 
     python benchmarks/bench_scale.py [--sizes 250000 1000000] [--ten-million] [--repeat 3]
-        [--engines polars spark] [--master local[*]] [--seed 2024]
+        [--engines polars spark] [--master local[*]] [--seed 2024] [--render] [--jobs 2]
+        [--no-aggregate]
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -88,12 +95,17 @@ class PeakMemory:
 
 
 def population(work: Path, n: int, seed: int) -> Path:
-    """Write ``n`` synthetic people and a copy of the default config; return the config's path."""
-    from healthgap.synth import write
+    """Write ``n`` synthetic people (``healthgap synth``, in its own process so its memory is not
+    counted here) and a copy of the default config; return the config's path."""
 
     folder = work / f"people-{n}"
     started = time.perf_counter()
-    write(folder / "synthetic", n=n, seed=seed)
+    command = Path(sys.executable).parent / "healthgap"
+    subprocess.run(
+        [str(command), "synth", "--n", str(n), "--seed", str(seed), "--out", str(folder / "synthetic")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     shutil.copyfile(REPO / "data" / "default.yml", folder / "default.yml")
     size = (folder / "synthetic" / "population.parquet").stat().st_size
     print(
@@ -109,6 +121,114 @@ def timed(run: Callable[[], object]) -> tuple[float, int, int, object]:
         result = run()
         seconds = time.perf_counter() - started
     return seconds, memory.peak, memory.own, result
+
+
+def render_size(
+    config: Path, work: Path, n: int, *, jobs: int | None, skeleton: Path | None, keep: Path | None = None
+) -> dict:
+    """Render the book (cold caches) and, when given, the skeleton on ``config``; the figures."""
+    from healthgap.render import render_book
+
+    pages: dict[str, float] = {}
+    prepared: list[float] = []
+
+    def progress(line: str) -> None:
+        text = line.strip()
+        if ": done in " in text:
+            page, _, rest = text.partition(": done in ")
+            pages[page] = float(rest.split()[0])
+        elif text.startswith("Person table prepared"):
+            prepared.append(float(text.split(" in ", 1)[1].split()[0]))
+
+    os.environ["HEALTHGAP_MODEL_CACHE"] = str(work / f"models-{n}")
+    os.environ["HEALTHGAP_DATA_CACHE"] = str(work / f"people-cache-{n}")
+    out: dict = {}
+    if skeleton is not None:
+        seconds, peak, _, _ = timed(
+            lambda: render_book(
+                project=skeleton,
+                out=work / f"skeleton-{n}",
+                config=config,
+                engine="builtin",
+                jobs=jobs,
+                progress=None,
+            )
+        )
+        out["skeleton"] = seconds
+        shutil.rmtree(work / f"people-cache-{n}", ignore_errors=True)  # the book prepares from cold
+    seconds, peak, own, _ = timed(
+        lambda: render_book(
+            project=REPO,
+            out=work / f"site-{n}",
+            config=config,
+            engine="builtin",
+            jobs=jobs,
+            progress=progress,
+        )
+    )
+    out.update(render=seconds, peak=peak, own=own, pages=pages, prepare=prepared[0] if prepared else None)
+    if keep is not None:
+        shutil.copytree(work / f"site-{n}", keep / f"site-{n}", dirs_exist_ok=True)
+    shutil.rmtree(work / f"site-{n}", ignore_errors=True)
+    return out
+
+
+def report_renders(renders: dict[int, dict]) -> None:
+    sizes = sorted(renders)
+    print("\nRender (built-in renderer, cold caches)")
+    print(
+        f"{'people':>11} {'render s':>9} {'prepare s':>10} {'skeleton s':>11} {'x skeleton':>11} {'peak GiB':>9}"
+    )
+    for n in sizes:
+        r = renders[n]
+        skel = r.get("skeleton")
+        print(
+            f"{n:>11,} {r['render']:>9.1f} {(r['prepare'] or 0):>10.1f} {(skel or float('nan')):>11.1f} "
+            f"{(r['render'] / skel if skel else float('nan')):>11.1f} {r['peak'] / GIB:>9.2f}"
+        )
+    names = list(renders[sizes[0]]["pages"])
+    print("\nSeconds per page" + "".join(f"{n:>12,}" for n in sizes))
+    for page in names:
+        print(
+            f"  {page:<34}" + "".join(f"{renders[n]['pages'].get(page, float('nan')):>12.1f}" for n in sizes)
+        )
+    print("\nTargets (issue 14)")
+    if 250_000 in renders and 1_000_000 in renders:
+        ratio = renders[1_000_000]["render"] / renders[250_000]["render"]
+        print(
+            f"  1,000,000 / 250,000 render time: {ratio:.2f} (target <= 1.5): {'met' if ratio <= 1.5 else 'NOT met'}"
+        )
+    if 1_000_000 in renders and renders[1_000_000].get("skeleton"):
+        ratio = renders[1_000_000]["render"] / renders[1_000_000]["skeleton"]
+        print(f"  1,000,000 / skeleton: {ratio:.1f} (target <= 8): {'met' if ratio <= 8 else 'NOT met'}")
+    if 10_000_000 in renders and 1_000_000 in renders:
+        ratio = renders[10_000_000]["render"] / renders[1_000_000]["render"]
+        peak = renders[10_000_000]["peak"] / GIB
+        print(
+            f"  10,000,000 / 1,000,000 render time: {ratio:.2f} (target <= 4): {'met' if ratio <= 4 else 'NOT met'}"
+        )
+        print(
+            f"  10,000,000 peak memory, all processes: {peak:.2f} GiB (target < 8 GB = 7.45 GiB): {'met' if peak * GIB < 8e9 else 'NOT met'}"
+        )
+
+
+def stop_spark(spark) -> None:
+    """Stop the session and its JVM (``stop`` alone leaves the gateway's JVM running)."""
+    from pyspark import SparkContext
+
+    spark.stop()
+    gateway = SparkContext._gateway
+    if gateway is not None:
+        gateway.shutdown()
+        proc = getattr(gateway, "proc", None)
+        if proc is not None:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # the JVM this script started
+                proc.wait()
+    SparkContext._gateway = None
+    SparkContext._jvm = None
 
 
 def same_tables(first, second) -> str:
@@ -130,7 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", nargs="+", default=["polars", "spark"], choices=["polars", "spark"])
     parser.add_argument("--master", default="local[*]", help="Spark master (default: every core)")
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--render", action="store_true", help="also render the book at each size")
+    parser.add_argument("--jobs", type=int, default=None, help="kernels at a time (default: CPU count)")
+    parser.add_argument("--no-skeleton", action="store_true", help="do not render the empty-page skeleton")
+    parser.add_argument("--no-aggregate", action="store_true", help="only the renders")
+    parser.add_argument("--keep", type=Path, default=None, help="copy each rendered site into this folder")
     args = parser.parse_args(argv)
+    if args.no_aggregate:
+        args.engines, args.repeat = [], 0
     sizes = [*args.sizes, *([10_000_000] if args.ten_million else [])]
 
     from healthgap.config import load_config
@@ -141,23 +268,45 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     spark = None
-    if "spark" in args.engines:
-        started = time.perf_counter()
-        spark = spark_session(args.master, app_name="healthgap-bench")
-        print(f"Spark {spark.version} ({args.master}) started in {time.perf_counter() - started:.1f} s")
+
+    def start_spark() -> None:
+        """Spark starts after the size's render (its JVM is not counted in the render's memory)."""
+        nonlocal spark
+        if "spark" in args.engines and spark is None:
+            started = time.perf_counter()
+            spark = spark_session(args.master, app_name="healthgap-bench")
+            print(f"  Spark {spark.version} ({args.master}) started in {time.perf_counter() - started:.1f} s")
 
     def run(engine: str, config) -> Callable[[], object]:
         return lambda: aggregate(config, engine=engine, spark=spark)
 
     results: dict[tuple[int, str], list[tuple[float, int, int]]] = {}
     ratios: dict[int, list[float]] = {}
+    renders: dict[int, dict] = {}
     with tempfile.TemporaryDirectory(prefix="healthgap-bench-scale-") as tmp:
         work = Path(tmp)
+        skeleton = None
+        if args.render and not args.no_skeleton:
+            sys.path.insert(0, str(REPO / "benchmarks"))
+            from bench_render import _skeleton
+
+            skeleton = _skeleton(REPO, work)
         for i, n in enumerate(sizes):
             print(f"\n{n:,} people")
-            config = load_config(population(work, n, args.seed))
+            config_path = population(work, n, args.seed)
+            config = load_config(config_path)
+            if args.render:
+                renders[n] = render_size(
+                    config_path, work, n, jobs=args.jobs, skeleton=skeleton, keep=args.keep
+                )
+                r = renders[n]
+                print(
+                    f"  render {r['render']:.1f} s (prepare {r['prepare'] or 0:.1f} s), skeleton "
+                    f"{r.get('skeleton', float('nan')):.1f} s, peak {r['peak'] / GIB:.2f} GiB all processes"
+                )
             outputs = {}
-            if i == 0:
+            start_spark()
+            if i == 0 or args.render:  # with renders in between, Spark starts again for each size
                 for engine in args.engines:  # warm-up: imports, JIT, Spark's first job
                     seconds, _, _, outputs[engine] = timed(run(engine, config))
                     print(f"  warm-up {engine}: {seconds:.1f} s")
@@ -174,11 +323,19 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 if {"polars", "spark"} <= set(round_times):
                     ratios.setdefault(n, []).append(round_times["spark"] / round_times["polars"])
+            if args.render and spark is not None:
+                stop_spark(spark)
+                spark = None
             if len(outputs) == 2:
                 print(f"  tables: {same_tables(outputs['polars'], outputs['spark'])}")
     if spark is not None:
         spark.stop()
 
+    if renders:
+        report_renders(renders)
+    if not args.engines:
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return 0
     print("\nsize        engine   best s   median s  peak GiB (all / Python)   x first size (median)")
     for engine in args.engines:
         base = statistics.median(r[0] for r in results[(sizes[0], engine)])

@@ -133,7 +133,7 @@ def config_from_environment() -> Path | None:
     return path if path.is_absolute() else find_project() / path
 
 
-_PEOPLE_CACHE: dict[tuple[str, float], pl.DataFrame] = {}
+_PEOPLE_CACHE: dict[Path, pl.DataFrame] = {}
 
 
 @dataclass
@@ -157,30 +157,50 @@ class Book:
     #: The person table, when given directly (tests, notebooks); else loaded from the config.
     data: pl.DataFrame | None = field(default=None, repr=False)
     _ids: set[str] = field(default_factory=set, repr=False)
+    _prepared: Path | None = field(default=None, repr=False)
+    _model_people: pl.LazyFrame | None = field(default=None, repr=False)
 
     # -- data ---------------------------------------------------------------
     @property
-    def frame(self) -> pl.DataFrame:
-        """The validated person table, collected once per kernel and cached."""
-        if self.data is not None:
-            return self.data
-        source = Path(self.config.data.path)
-        try:
-            stamp = source.stat().st_mtime
-        except OSError:
-            stamp = 0.0
-        key = (f"{self.config.path}|{source}", stamp)
-        if key not in _PEOPLE_CACHE:
-            from healthgap.data import load
+    def prepared(self) -> Path:
+        """The prepared person table (Parquet), written once per data version by
+        :func:`healthgap.engine.prepare` (the renderer prepares it before any page runs)."""
+        if self._prepared is None or not self._prepared.is_file():
+            from healthgap.engine import prepare
 
-            _PEOPLE_CACHE.clear()
-            _PEOPLE_CACHE[key] = load(self.config).collect()
-        return _PEOPLE_CACHE[key]
+            self._prepared = prepare(self.config)
+        return self._prepared
 
     @property
     def people(self) -> pl.LazyFrame:
-        """The validated person table as a LazyFrame (backed by the cached frame)."""
-        return self.frame.lazy()
+        """The validated person table as a LazyFrame: a scan of the prepared Parquet file, so each
+        query reads only the columns it needs (or the frame given as ``data``). Pages use this."""
+        if self.data is not None:
+            return self.data.lazy()
+        return pl.scan_parquet(self.prepared)
+
+    @property
+    def model_people(self) -> pl.LazyFrame:
+        """The people the models are fitted on: :attr:`people`, or a stratified sample of
+        ``model.sample_size`` of them when there are more (:func:`healthgap.engine.model_sample`)."""
+        if self._model_people is None:
+            from healthgap.engine import model_sample
+
+            source = None if self.data is not None else self.prepared
+            self._model_people = model_sample(self.config, self.people, source=source)
+        return self._model_people
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The whole validated person table in memory (cached per kernel): for tests and small data;
+        pages must use :attr:`people`, which never holds the whole table."""
+        if self.data is not None:
+            return self.data
+        path = self.prepared
+        if path not in _PEOPLE_CACHE:
+            _PEOPLE_CACHE.clear()
+            _PEOPLE_CACHE[path] = pl.read_parquet(path)
+        return _PEOPLE_CACHE[path]
 
     # -- text ---------------------------------------------------------------
     def each(self, label: str) -> str:

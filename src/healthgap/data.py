@@ -201,11 +201,17 @@ def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
         present = set(schema.names())
         report.problems += config_problems(config, present, names)
         canon = {n: _convert(n, schema[n], config) for n in schema.names()}
+        # each column converted once (not once per check): "<name>:c" canonical, "<name>:r" raw
+        converted = lf.select(
+            e for n, (c, r) in canon.items() for e in (c.alias(f"{n}:c"), r.alias(f"{n}:r"))
+        )
         exprs = [pl.len().alias(":rows")] + [
-            e for n, (c, r) in canon.items() for e in column_aggregates(config.contract[n], c, r)
+            e
+            for n in canon
+            for e in column_aggregates(config.contract[n], pl.col(f"{n}:c"), pl.col(f"{n}:r"))
         ]
         try:
-            row = lf.select(exprs).collect().row(0, named=True)
+            row = converted.select(exprs).collect().row(0, named=True)
         except Exception as exc:
             detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             report.problems.append(
@@ -220,6 +226,8 @@ def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
             more, warnings = config_warnings(config, loaded)
             report.problems += more
             report.warnings += warnings
+    if not report.problems:
+        _CACHE[_cache_key(config)] = report  # load() need not check this file version again
     if report.problems and raise_errors:
         err = DataError(report.render())
         err.report = report

@@ -15,7 +15,7 @@ from healthgap.contract import REQUIRED as REQUIRED_COLUMNS
 from healthgap.safeio import data_file_problem
 from healthgap.vocabulary import guess_columns
 
-__all__ = ["parse_data", "parse_mappings", "present_columns", "DATA_KEYS", "FORMATS"]
+__all__ = ["parse_data", "parse_mappings", "present_columns", "DATA_KEYS", "FORMATS", "ENGINES", "SPARK_KEYS"]
 
 DATA_KEYS = (
     "path",
@@ -27,8 +27,12 @@ DATA_KEYS = (
     "boundaries",
     "boundary_key",
     "synthetic",
+    "engine",
+    "spark",
 )
 FORMATS = ("auto", "parquet", "csv")
+ENGINES = ("polars", "spark")
+SPARK_KEYS = ("master",)
 _EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".txt": "csv", ".csv.gz": "csv"}
 
 NOT_A_COLUMN = (
@@ -44,6 +48,14 @@ DERIVE_NAME = (
     "{at}: {name!r} is not a valid column name. Fix: use letters, digits and _ only, starting with a letter."
 )
 DERIVE_SQL = "{at}: {detail}"
+BAD_ENGINE = (
+    "data.engine: {value!r} is not an engine{hint} Fix: write polars (the default: this machine) "
+    "or spark (Spark SQL, local or on a cluster; needs pyspark and Java)."
+)
+BAD_MASTER = (
+    "data.spark.master: {value!r} is not a Spark master URL. "
+    "Fix: write local[*] (every core of this machine), local[2], or a cluster's URL, e.g. spark://host:7077."
+)
 DERIVE_TYPE = (
     '{at}: expected an SQL expression (text), got {value!r}. Fix: quote it, e.g. {name}: "totChol / 38.67".'
 )
@@ -64,6 +76,20 @@ def _format(c: Checker, node: dict, path: Any) -> Literal["parquet", "csv"]:
             )
             fmt = "parquet"
     return "csv" if fmt == "csv" else "parquet"
+
+
+def _engine(c: Checker, node: dict) -> tuple[Literal["polars", "spark"], str]:
+    """``data.engine`` and ``data.spark.master``."""
+    engine = c.typed(node, "engine", "data", str, "polars")
+    if engine not in ENGINES:
+        c.add(BAD_ENGINE.format(value=engine, hint=suggest(engine, ENGINES)))
+        engine = "polars"
+    spark = c.keys(c.typed(node, "spark", "data", dict, {}, nullable=True), "data.spark", SPARK_KEYS)
+    master = c.typed(spark, "master", "data.spark", str, "local[*]")
+    if not master.strip() or any(ch.isspace() for ch in master):
+        c.add(BAD_MASTER.format(value=master))
+        master = "local[*]"
+    return ("spark" if engine == "spark" else "polars"), master
 
 
 def _derive(c: Checker, node: dict) -> dict[str, str]:
@@ -96,6 +122,7 @@ def parse_data(c: Checker, node: Any) -> DataSource:
     if raw_path is None and "path" not in node and node:
         c.add(REQUIRED.format(where="data.path", example=", e.g. path: synthetic/population.parquet"))
     path = c.path(raw_path) or c.base / "population.parquet"
+    engine, master = _engine(c, node)
     key = c.typed(node, "boundary_key", "data", str, "lsoa")
     if key not in GEOGRAPHY:
         c.add(
@@ -111,6 +138,8 @@ def parse_data(c: Checker, node: Any) -> DataSource:
         boundary_key=key,
         synthetic=c.typed(node, "synthetic", "data", bool, False),
         derive=_derive(c, node),
+        engine=engine,
+        spark_master=master,
     )
 
 

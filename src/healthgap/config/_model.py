@@ -185,6 +185,10 @@ class DataSource:
     absent: frozenset[str] = frozenset()
     #: canonical name -> the config key that named its source column (for messages)
     origins: dict[str, str] = field(default_factory=dict)
+    #: what prepares the person table and computes its aggregates (``data.engine``)
+    engine: Literal["polars", "spark"] = "polars"
+    #: Spark's master URL (``data.spark.master``): ``local[*]``, ``local[2]``, ``spark://...``
+    spark_master: str = "local[*]"
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,9 @@ class ModelSettings:
     seed: int = 2024
     shap_sample: int = 2000
     mitigation_sample: int = 20000
+    #: people the models are fitted on: a stratified sample (by outcome and the audited
+    #: dimension) when the table is larger; the default keeps every person of the default book
+    sample_size: int = 250_000
 
 
 #: Why ``suppress_below: 1`` with ``rounding: 1`` is refused while disclosure control is on.

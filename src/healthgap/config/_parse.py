@@ -55,6 +55,7 @@ MODEL_KEYS = (
     "seed",
     "shap_sample",
     "mitigation_sample",
+    "sample_size",
 )
 DISCLOSURE_KEYS = ("enabled", "suppress_below", "rounding", "reason", "min_group")
 #: Columns that cannot be model features.
@@ -154,11 +155,13 @@ def _model(
         seed=c.typed(node, "seed", "model", int, d.seed),
         shap_sample=c.typed(node, "shap_sample", "model", int, d.shap_sample),
         mitigation_sample=c.typed(node, "mitigation_sample", "model", int, d.mitigation_sample),
+        sample_size=c.typed(node, "sample_size", "model", int, d.sample_size),
     )
     c.positive(s.top_fraction, "model.top_fraction", below_one=True)
     c.positive(s.test_size, "model.test_size", below_one=True)
     c.positive(s.shap_sample, "model.shap_sample")
     c.positive(s.mitigation_sample, "model.mitigation_sample")
+    c.positive(s.sample_size, "model.sample_size")
     return s
 
 

@@ -75,13 +75,28 @@ from healthgap.engine._plan import (
     Stat,
     plan_of,
 )
-from healthgap.engine._spark import MAP_LITERAL_MAX, NO_PYSPARK, SPARK_DEFAULTS, load_spark, spark_session
+from healthgap.engine._prepare import DATA_CACHE_ENV, prepare, prepared_path
+from healthgap.engine._sample import model_sample, strata_of
+from healthgap.engine._spark import (
+    MAP_LITERAL_MAX,
+    NO_JAVA,
+    NO_PYSPARK,
+    SPARK_DEFAULTS,
+    load_spark,
+    spark_session,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 __all__ = [
     "aggregate",
+    "prepare",
+    "prepared_path",
+    "model_sample",
+    "strata_of",
+    "DATA_CACHE_ENV",
+    "NO_JAVA",
     "Aggregates",
     "Engine",
     "ENGINES",

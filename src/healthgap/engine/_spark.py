@@ -38,6 +38,7 @@ __all__ = [
     "spark_session",
     "MAP_LITERAL_MAX",
     "NO_PYSPARK",
+    "NO_JAVA",
     "SPARK_DEFAULTS",
 ]
 
@@ -48,6 +49,12 @@ MAP_LITERAL_MAX = 32
 NO_PYSPARK = (
     "The Spark engine needs pyspark (and a Java runtime, 17 or later). "
     "Fix: pip install 'healthgap[spark]' (or pip install pyspark), or use the polars engine."
+)
+
+NO_JAVA = (
+    "The Spark engine needs a Java runtime (17 or later) and none was found (no `java` on the PATH "
+    "and no JAVA_HOME). Fix: install one (e.g. apt-get install openjdk-17-jre-headless) or set "
+    "JAVA_HOME, or use the polars engine (data.engine: polars)."
 )
 
 #: Settings of a local session: no web UI, few shuffle partitions (the aggregates are small),
@@ -81,17 +88,32 @@ def spark_session(
     ------
     ImportError
         pyspark is not installed (:data:`NO_PYSPARK`).
+    RuntimeError
+        A local master and no Java runtime (:data:`NO_JAVA`).
     """
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(NO_PYSPARK) from exc
+    if master.startswith("local") and not _java_found():
+        raise RuntimeError(NO_JAVA)
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in {**SPARK_DEFAULTS, **(conf or {})}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _java_found() -> bool:
+    """Whether a Java runtime can be started: ``$JAVA_HOME/bin/java`` or ``java`` on the PATH."""
+    import os
+    import shutil
+
+    home = os.environ.get("JAVA_HOME", "").strip()
+    if home and os.access(os.path.join(home, "bin", "java"), os.X_OK):
+        return True
+    return shutil.which("java") is not None
 
 
 def _c(name: str) -> Column:

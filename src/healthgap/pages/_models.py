@@ -188,7 +188,7 @@ class ModelPages:
     @cached_property
     def result(self) -> ModelResult:
         return fit_cached(
-            self.book.people,
+            self.book.model_people,
             settings=self.settings,
             n_boot=MODEL_BOOT,
             seed=self.config.seed,
@@ -402,7 +402,7 @@ class ModelPages:
             "label-bias",
             parts,
             lambda: label_bias(
-                self.book.people,
+                self.book.model_people,
                 condition=condition,
                 settings=self.settings,
                 dimensions=[self.ends] if self.ends is not None else [],

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Literal
 
 from healthgap.config import ENV_VAR, ORIGIN_ARGUMENT, ORIGIN_DEFAULT, Config, load_config, select_config
-from healthgap.errors import ConfigError, RenderError, Terminated
+from healthgap.engine import DATA_CACHE_ENV
+from healthgap.errors import ConfigError, DataError, RenderError, Terminated
 from healthgap.render.outdir import build_area, check_out_folder, mark_site, remove_stale_builds
 from healthgap.render.post import finish_site
 from healthgap.render.project import ProjectError, read_book
@@ -179,6 +180,22 @@ def _data_files(config: Config | None, config_path: Path | None) -> list[tuple[s
     return files
 
 
+def _prepare(config: Config | None, say: Callable[[str], None]) -> Path | None:
+    """Prepare the person table once, before any page runs (:func:`healthgap.engine.prepare`):
+    every page then scans the same Parquet file in the build cache."""
+    if config is None:
+        return None
+    from healthgap.engine import prepare
+
+    started = time.perf_counter()
+    try:
+        path = prepare(config)
+    except DataError:
+        return None  # each page that reads the data reports it (`healthgap render` checks first)
+    say(f"Person table prepared ({config.data.engine}) in {time.perf_counter() - started:.1f} s: {path}")
+    return path
+
+
 @contextlib.contextmanager
 def _terminate_cleanly() -> Iterator[None]:
     """While rendering, SIGTERM and SIGHUP raise :class:`healthgap.errors.Terminated` in the main
@@ -285,6 +302,7 @@ def render_book(
     remove_stale_builds([area, out_path.parent], name=out_path.name, say=say)
     chosen = engine if engine != "auto" else ("quarto" if shutil.which("quarto") else "builtin")
     started = time.perf_counter()
+    prepared = _prepare(loaded, say)
     downloads_tmp: Path | None = None
     with _terminate_cleanly():
         build = build_dir(out_path, area=area)
@@ -292,6 +310,8 @@ def render_book(
             env = dict(os.environ)
             if config_path is not None:
                 env[ENV_VAR] = str(config_path)
+            if prepared is not None:
+                env[DATA_CACHE_ENV] = str(prepared.parent)
             if chosen == "quarto":
                 downloads_tmp = build_dir(out_path.with_name(f"{out_path.name}-downloads"), area=area)
                 env["HEALTHGAP_DOWNLOADS"] = str(downloads_tmp)
