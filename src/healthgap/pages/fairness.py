@@ -47,6 +47,7 @@ from healthgap.pages._fairness_gaps import (
     PAIR_COLUMNS,
     REFERENCE_COLUMNS,
     chance_text,
+    publishable_pairs,
     reference_text,
 )
 from healthgap.pages._fairness_labels import (
@@ -749,9 +750,11 @@ class FairnessPage(Page):
         only, rounded to 0.1 percentage point), or None without a model or pairs."""
         if not self.ok or self.models.tpr_pairs.is_empty():
             return None
-        frame = self.models.tpr_pairs.select(PAIR_COLUMNS).with_columns(
-            pl.col("value", "lower_ci", "upper_ci").round(DECIMALS)
-        )
+        groups = None if self.groups is None else self.groups.frame
+        frame = publishable_pairs(self.models.tpr_pairs, groups).select(PAIR_COLUMNS)
+        if frame.is_empty():
+            return None
+        frame = frame.with_columns(pl.col("value", "lower_ci", "upper_ci").round(DECIMALS))
         return self.book.publish(frame, counts=[])
 
     @cached_property
@@ -791,7 +794,7 @@ class FairnessPage(Page):
         if self.reference_gaps is None:
             return _markdown(NO_REFERENCE)
         frame = self.reference_gaps.frame
-        pairs = self.models.tpr_pairs
+        pairs = self.tpr_pairs.frame if self.tpr_pairs is not None else pl.DataFrame()
         if not pairs.is_empty():
             pairs = pairs.filter(pl.col("value").is_not_null())
         kept = (
