@@ -142,6 +142,17 @@ def test_mitigation_at_capacity_fits_on_validation_and_counts_on_evaluation(fitt
     assert gap["gap"] == pytest.approx(rates[0] - rates[-1]) and gap["change"] == 0
     mitigated = out.overall.filter(pl.col("strategy") == "equal_opportunity").row(0, named=True)
     assert mitigated["share_flagged"] <= fitted.settings.top_fraction + 0.01  # judged at capacity
+    # the cut-offs come from the validation half only: refitted there independently, they flag
+    # exactly the evaluation people the result counts (cut-offs fitted on the evaluation half do not)
+    from healthgap.fairness._mitigation_split import equal_opportunity_thresholds
+
+    val = np.setdiff1d(np.arange(n_test), ev)
+    codes = (fitted.groups_test["sex"].to_numpy() == "male").astype(np.int64)
+    score = fitted.risk_test["boosted"]
+    cuts, _ = equal_opportunity_thresholds(score[val], fitted.y_test[val], codes[val], 2, fraction=0.05)
+    own = score[ev] >= cuts[codes[ev]]
+    assert mitigated["flagged"] == int(own.sum())
+    assert mitigated["found"] == int((own & fitted.y_test[ev]).sum())
 
 
 def test_gap_decomposition_explains_the_observed_gap(fitted):

@@ -13,6 +13,7 @@ from healthgap.pages.explanations import (
     NO_ENDS,
     ExplanationsPage,
     additivity_sentence,
+    decomposition_sentence,
     gap_intro_sentence,
     gap_note,
     gap_sentence,
@@ -252,7 +253,7 @@ def test_page_words_and_figures(page):
     assert gap_text.startswith(
         "The figure below shows that split between the most disadvantaged deprivation fifth (1, most "
         "deprived) and the least disadvantaged deprivation fifth (5, least deprived)."
-    ) or gap_text.startswith("The gap between")
+    ) or gap_text.startswith(("The gap between", "The gap is not split here"))
     ids = ["importance", "shap-by-deprivation", "dependence-1"]
     figures = [page.importance_figure(), page.groups_figure(), page.dependence_figure(0, ids[2])]
     for figure, id in zip(figures, ids, strict=True):
@@ -277,7 +278,13 @@ def test_gap_figure_on_a_large_enough_sample(page):
 def test_too_small_a_sample_skips_the_gap(small):
     assert small.gap.height == 0
     assert "deprivation fifths large enough to compare" in html_of(small.gap_figure())
-    assert "The gap between 1 (most deprived) and 5 (least deprived) cannot be split" in small.gap_text()
+    assert small.gap_text().startswith(
+        "The gap is not split here: one of the two groups has fewer than 5,000"
+    )
+    assert small.decomposition_text().startswith("The gap is not split here")
+    assert small.decomposition.height == 0 and "This section is skipped" in html_of(
+        small.decomposition_table()
+    )
     assert small.gap_intro().startswith("The model does not see deprivation (IMD quintile)")
     assert small.gap_caveat() is None
 
@@ -313,3 +320,53 @@ def test_without_an_outcome_every_section_skips_back_to_the_note(page_of):
     for inline in (bare.importance_text, bare.additivity_text, bare.gap_intro, bare.gap_text):
         assert inline().strip()
     assert html_of(bare.groups_intro()).strip() and bare.dependence_intro().strip()
+
+
+def _decomposition_rows(left: float = 0.004) -> pl.DataFrame:
+    """A published decomposition (deprivation fifths 1 and 5 on the default data, rounded)."""
+    return pl.DataFrame(
+        {
+            "component": ["observed", "inputs", "left"],
+            "label": ["Observed", "Inputs", "Left"],
+            "risk": [0.005, 0.001, left],
+            "risk_lower": [0.003, 0.0, 0.002],
+            "risk_upper": [0.007, 0.002, 0.006],
+            "log_odds": [0.5, 0.0, 0.4],
+            "log_odds_lower": [0.3, -0.1, 0.2],
+            "log_odds_upper": [0.7, 0.1, 0.6],
+        }
+    )
+
+
+def test_decomposition_sentence_states_the_observed_gap_and_its_parts():
+    text = decomposition_sentence(
+        _decomposition_rows(), first="fifth 1", last="fifth 5", people="about 50,000"
+    )
+    assert text.startswith(
+        "Among the people explained (about 50,000 in the test set), the outcome is 0.5 percentage points more "
+        "common in fifth 1 than in fifth 5 (95% CI 0.3 to 0.7 percentage points). The model's inputs account "
+        "for 0.1 percentage points of it (95% CI 0.0 to 0.2 percentage points)"
+    )
+    assert "That leaves 0.4 percentage points (95% CI 0.2 to 0.6 percentage points)" in text
+    hidden = _decomposition_rows().with_columns(risk=pl.Series([0.005, None, 0.004]))
+    assert decomposition_sentence(hidden, first="a", last="b", people="x").startswith(
+        "The observed gap could not"
+    )
+
+
+def test_full_size_gap_is_published_without_counts(page, monkeypatch):
+    import healthgap.pages.explanations as module
+
+    monkeypatch.setattr(module, "DECOMPOSITION_MIN", 1)  # the small test set, as if large
+    for name in ("large_enough", "gap", "decomposition"):
+        page.__dict__.pop(name, None)
+    full = page.full
+    assert full is not None and full.sample == page.models.result.X_test.shape[0]  # the whole test set
+    published = page.decomposition.frame
+    assert not {"n_first", "n_last", "cases_first", "cases_last"} & set(published.columns)
+    exact = full.gap.row(0, named=True)
+    assert published.row(0, named=True)["risk"] == round(exact["risk"], 3)
+    gap = page.gap.frame
+    assert "n_first" not in gap.columns
+    total = full.contributions.filter(feature="(total)")["value"].item()
+    assert gap.filter(feature="(total)")["value"].item() == round(total, 2)

@@ -8,7 +8,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from healthgap.config import DEFAULT_DIMENSIONS
+from healthgap.config import DEFAULT_DIMENSIONS, DisclosureSettings
+from healthgap.disclosure import Published
 from healthgap.pages._fairness_gaps import chance_text, orient, reference_text
 from healthgap.pages.fairness import NO_REFERENCE, FairnessPage
 from tests.conftest import build_people
@@ -126,6 +127,19 @@ def page(page_of) -> FairnessPage:
     p = page_of(FairnessPage, build_people())
     p.problem = None
     p.models.dimensions = [IMD]
+    p.groups = Published(  # the audit as published: every fifth's cases and cases found shown
+        pl.DataFrame(
+            {
+                "dimension": "imd_quintile",
+                "group": ["1", "2", "3", "4", "5"],
+                "metric": "tpr",
+                "numerator": [60, 20, 35, 40, 45],
+                "denominator": [100, 60, 80, 90, 95],
+            }
+        ),
+        ("numerator", "denominator"),
+        DisclosureSettings(),
+    )
     return p
 
 
@@ -146,6 +160,20 @@ def test_published_gaps_are_rounded_and_carry_no_rates_or_counts(page):
     assert out["lower_ci"][0] == 0.005
     assert "estimate" not in out.columns and "numerator" not in out.columns
     assert "17.8 percentage points (higher in deprivation fifth 1" in html_of(page.chance_paragraph())
+
+
+def test_no_gap_is_published_beside_a_group_whose_cases_found_are_suppressed(page):
+    page.models.tpr_pairs = exact_pairs()
+    page.groups = page.groups.pipe(
+        lambda f: f.with_columns(
+            numerator=pl.when(pl.col("group") == "4").then(None).otherwise(pl.col("numerator"))
+        )
+    )
+    out = page.tpr_pairs.frame
+    assert out.select("group", "versus").rows() == [("1", "5"), ("2", "5")]  # 1 vs 4 withheld
+    page.__dict__.pop("tpr_pairs")
+    page.groups = None
+    assert page.tpr_pairs is None
 
 
 def test_reference_keeps_only_groups_with_compared_pairs_and_says_when_there_is_no_truth(page):

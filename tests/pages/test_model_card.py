@@ -115,36 +115,43 @@ def test_widest_gap_is_the_largest_that_survives_simultaneous_intervals(card):
     assert card.mitigation_text() == NO_MITIGATION
 
 
-def _recall(values: list[float | None]) -> Published:
+def _shares(rows: dict[tuple[str, str], tuple[float | None, float, float]]) -> Published:
+    """A published counterfactual-label frame: (variant, group) -> (label bias, lower, upper)."""
     return published(
         [
             {
+                "variant": v,
                 "dimension": "imd_quintile",
-                "metric": "recall_true",
-                "order": i,
-                "group": str(i + 1),
-                "group_label": str(i + 1),
-                "value": v,
+                "group": g,
+                "label_bias": b,
+                "label_bias_lower": None if b is None else lo,
+                "label_bias_upper": None if b is None else hi,
             }
-            for i, v in enumerate(values)
+            for (v, g), (b, lo, hi) in rows.items()
         ]
     )
 
 
 def test_label_bias_finding(card):
     card.fairness.label_bias = SimpleNamespace(condition_label="Hypertension")
-    card.fairness.label_groups = _recall([0.187, 0.2, None, 0.25, 0.27])
+    card.fairness.label_shares = _shares(
+        {
+            ("all", "1"): (0.017, 0.006, 0.031),
+            ("all", "5"): (-0.013, -0.028, 0.003),
+            ("without_treatments", "1"): (0.04, 0.019, 0.06),
+            ("without_treatments", "5"): (0.013, -0.001, 0.03),
+        }
+    )
     assert card.label_text() == (
-        "A model of recorded hypertension trained the same way finds 18.7% of people who truly have it in "
-        "the most disadvantaged deprivation fifth (1, most deprived) against 27.0% in the least "
-        "disadvantaged deprivation fifth (5, least deprived), because it learns from diagnoses, which are "
-        "less complete in more disadvantaged groups (label bias)."
+        "Label bias (the share of true cases of hypertension a model trained on the true condition finds, minus "
+        "the share the same model trained on recorded diagnoses finds, at the top 5%) is 1.7 percentage points "
+        "(95% CI 0.6 to 3.1 percentage points) in the most disadvantaged deprivation fifth (1, most deprived) and "
+        "-1.3 percentage points (95% CI -2.8 to 0.3 percentage points) in the least disadvantaged deprivation "
+        "fifth (5, least deprived); without the treatment features, 4.0 percentage points (95% CI 1.9 to 6.0 "
+        "percentage points) and 1.3 percentage points (95% CI -0.1 to 3.0 percentage points). "
+        "See @sec-fairness-label-bias."
     )
-    card.fairness.label_groups = _recall([0.3, 0.2, 0.2, 0.2, 0.2])
-    assert card.label_text().endswith(
-        "; on this dataset the gaps in diagnosis did not carry through to the model's ranking."
-    )
-    card.fairness.label_groups = _recall([0.3, None, None, None, None])
+    card.fairness.label_shares = _shares({("all", "1"): (0.017, 0.006, 0.031), ("all", "5"): (None, 0, 0)})
     assert card.label_text() == NO_LABEL_GROUP.format(
         groups="the most disadvantaged deprivation fifth (1, most deprived) or the least disadvantaged "
         "deprivation fifth (5, least deprived)"
@@ -153,35 +160,32 @@ def test_label_bias_finding(card):
     assert card.label_text() == NO_TRUTH
 
 
-def _strategies(before: float | None, after: float | None, **to: Any) -> dict[str, dict[str, Any]]:
-    row = {"found": 455, "gap_change_lower_ci": None, "gap_change_upper_ci": None}
-    return {
-        "balanced": {**row, "tpr_difference": before},
-        "threshold_optimizer": {**row, "tpr_difference": after, **to},
-    }
-
-
 def test_mitigation_finding(card):
-    card.fairness.mitigation = SimpleNamespace(
-        dimension="imd_quintile", dimension_label="Deprivation (IMD quintile)"
+    card.fairness.capacity_mitigation = SimpleNamespace(
+        dimension="imd_quintile", first="1 (most deprived)", last="5 (least deprived)"
     )
-    card.fairness.strategies = _strategies(
-        0.106, 0.072, found=445, gap_change_lower_ci=-0.1, gap_change_upper_ci=-0.01
-    )
+    gaps = {
+        "strategy": ["unmitigated", "equal_opportunity"],
+        "gap": [0.105, -0.118],
+        "change": [0.0, -0.223],
+        "change_lower": [0.0, -0.343],
+        "change_upper": [0.0, -0.128],
+    }
+    card.fairness.mitigation_gaps = Published(pl.DataFrame(gaps), (), DisclosureSettings())
     assert card.mitigation_text() == (
-        "Equalising the share of outcomes found across deprivation fifths with fairlearn's "
-        "ThresholdOptimizer changes the largest gap from 10.6 percentage points to 7.2 percentage points and "
-        "finds 10 fewer people with the outcome in the test set. The change in the gap has a 95% CI of -10.0 "
-        "to -1.0 percentage points."
+        "Equal opportunity at capacity (a cut-off per group fitted on a validation half of the test set, the "
+        "top 5% still flagged) moves the gap in the share of outcomes found between deprivation fifth 1, most "
+        "deprived and deprivation fifth 5, least deprived from 10.5 percentage points to -11.8 percentage points "
+        "on the other half: a change of -22.3 percentage points (95% CI -34.3 to -12.8): beyond what chance "
+        "alone gives."
     )
-    card.fairness.strategies = _strategies(0.106, 0.1061)
-    text = card.mitigation_text()
-    assert "leaves the largest gap at 10.6 percentage points and finds the same number" in text
-    assert text.endswith("On the test set it did not clearly narrow the gap: it equalises rates on the training "
-                         "set, and test-set rates in groups of this size vary by chance.")  # fmt: skip
-    card.fairness.strategies = _strategies(None, 0.1)
+    gaps["change_upper"] = [0.0, 0.02]
+    card.fairness.mitigation_gaps = Published(pl.DataFrame(gaps), (), DisclosureSettings())
+    assert card.mitigation_text().endswith("within what chance alone gives.")
+    gaps["gap"] = [None, -0.118]
+    card.fairness.mitigation_gaps = Published(pl.DataFrame(gaps), (), DisclosureSettings())
     assert card.mitigation_text() == NO_MITIGATION
-    card.fairness.mitigation = None
+    card.fairness.capacity_mitigation = None
     assert card.mitigation_text() == NO_MITIGATION
 
 

@@ -27,6 +27,8 @@ from healthgap.fairness._calibration import (
     largest_miscalibration,
     recompute_calibration,
 )
+from healthgap.fairness._counterfactual import VARIANTS, CounterfactualLabels, counterfactual_labels
+from healthgap.fairness._decomposition import COMPONENTS, MIN_SAMPLE, GapDecomposition, explain_gap
 from healthgap.fairness._groupboot import GROUP_METRICS
 from healthgap.fairness._groups import DEFAULT_INTERSECTIONS, SEPARATOR, Grouping, groupings
 from healthgap.fairness._label_bias import (
@@ -47,6 +49,7 @@ from healthgap.fairness._mitigation import (
     NotMitigable,
     mitigate,
 )
+from healthgap.fairness._mitigation_split import SPLIT_STRATEGIES, CapacityMitigation, mitigate_at_capacity
 from healthgap.fairness._multiplicity import GapFamily, tpr_gaps
 from healthgap.fairness._published import RATIO_METRICS, mover_ratio, newcombe_difference, proportions
 from healthgap.fairness._reference import CapacityReference, capacity_reference, true_risk
@@ -94,4 +97,14 @@ __all__ = [
     "GapFamily",
     "capacity_reference",
     "CapacityReference",
+    "counterfactual_labels",
+    "CounterfactualLabels",
+    "VARIANTS",
+    "mitigate_at_capacity",
+    "CapacityMitigation",
+    "SPLIT_STRATEGIES",
+    "explain_gap",
+    "GapDecomposition",
+    "COMPONENTS",
+    "MIN_SAMPLE",
 ]

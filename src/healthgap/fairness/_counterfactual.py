@@ -51,8 +51,8 @@ def fit_variant(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fit the gradient-boosted model of ``result`` on its training rows with another label.
 
-    The same learner (:func:`~healthgap.models.build_boosted`, same seed), the same
-    training rows and the same features less ``drop``.
+    The same learner (:func:`~healthgap.models.build_boosted`, same seed and leaf size
+    for the training set's size), the same training rows and the same features less ``drop``.
 
     Returns
     -------
@@ -60,7 +60,7 @@ def fit_variant(
         Predicted risks on the training rows and on the test rows.
     """
     keep = [i for i, f in enumerate(result.features) if f not in set(drop)]
-    model = build_boosted(seed=result.settings.seed)
+    model = build_boosted(seed=result.settings.seed, n_train=result.X_train.shape[0])
     model.fit(result.X_train[:, keep], np.asarray(label, bool))
     return (
         model.predict_proba(result.X_train[:, keep])[:, 1],

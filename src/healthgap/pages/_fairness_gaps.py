@@ -24,7 +24,15 @@ from healthgap.config import Dimension
 from healthgap.pages._models import group_words
 from healthgap.text import lower_first, pp
 
-__all__ = ["chance_text", "reference_text", "orient", "PAIR_COLUMNS", "REFERENCE_COLUMNS", "DECIMALS"]
+__all__ = [
+    "chance_text",
+    "reference_text",
+    "orient",
+    "publishable_pairs",
+    "PAIR_COLUMNS",
+    "REFERENCE_COLUMNS",
+    "DECIMALS",
+]
 
 #: Published columns of the pairwise gaps.
 PAIR_COLUMNS: tuple[str, ...] = (
@@ -60,6 +68,27 @@ REFERENCE_COLUMNS: tuple[str, ...] = (
 )
 #: Differences of proportions are published to 0.1 percentage point.
 DECIMALS = 3
+
+
+def publishable_pairs(pairs: pl.DataFrame, groups: pl.DataFrame | None) -> pl.DataFrame:
+    """The pairwise gaps whose two groups both publish their cases and cases found.
+
+    A difference of true positive rates given to 0.1 percentage point beside a group whose
+    cases found are suppressed (1 to ``suppress_below - 1``) gives that count back: the
+    other group's rate is known from its rounded counts to about a point, so the hidden
+    group's rate, and with its rounded cases its count found, follows
+    (``tests/attacks/test_fairness_tpr.py``). Pairs are kept only when both groups have
+    the ``tpr`` row's ``numerator`` and ``denominator`` published in ``groups`` (the
+    published audit); without the audit, none is kept.
+    """
+    if groups is None or pairs.is_empty():
+        return pairs.clear()
+    shown = groups.filter(
+        (pl.col("metric") == "tpr") & pl.col("numerator").is_not_null() & pl.col("denominator").is_not_null()
+    ).select("dimension", "group")
+    return pairs.join(shown, on=["dimension", "group"], how="semi").join(
+        shown.rename({"group": "versus"}), on=["dimension", "versus"], how="semi"
+    )
 
 
 def orient(row: Mapping[str, Any]) -> dict[str, Any]:

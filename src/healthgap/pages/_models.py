@@ -60,7 +60,15 @@ from healthgap.text import flat, join, lower_first, num
 
 if TYPE_CHECKING:
     from healthgap.explain import Explanation
-    from healthgap.fairness import CapacityReference, FairnessAudit, LabelBias, Mitigation
+    from healthgap.fairness import (
+        CapacityMitigation,
+        CapacityReference,
+        CounterfactualLabels,
+        FairnessAudit,
+        GapDecomposition,
+        LabelBias,
+        Mitigation,
+    )
 
 __all__ = [
     "ModelPages",
@@ -78,6 +86,9 @@ __all__ = [
 #: Bootstrap replicates used in the chapters (metrics, audit and SHAP intervals).
 MODEL_BOOT = 200
 AUDIT_BOOT = 200
+#: People explained by the gap decomposition (the whole test set when smaller; at least
+#: :data:`healthgap.fairness.MIN_SAMPLE`, and at least the config's ``shap_sample``).
+EXPLAIN_SAMPLE = 50_000
 #: Bootstrap replicates of the simultaneous intervals of the gaps (max-t needs many).
 GAP_BOOT = 500
 #: Dimensions that describe who people are by age or place rather than a social position:
@@ -408,6 +419,81 @@ class ModelPages:
                 dimensions=[self.ends] if self.ends is not None else [],
                 labels=labels,
                 group_columns=tuple(d.name for d in self.config.dimensions),
+            ),
+        )
+
+    @cached_property
+    def counterfactual(self) -> CounterfactualLabels | None:
+        """Label bias by counterfactual labels (:func:`healthgap.fairness.counterfactual_labels`):
+        the label-bias model refitted on the true condition, with and without treatment features,
+        at the two ends' dimension; cached. None without a label-bias condition."""
+        from healthgap.fairness import counterfactual_labels
+
+        lb, ends = self.label_bias, self.ends
+        if lb is None or ends is None:
+            return None
+        parts = ("counterfactual", lb.result.cache_key, ends, AUDIT_BOOT, self.config.seed)
+        return cached(
+            "counterfactual",
+            parts,
+            lambda: counterfactual_labels(
+                lb.result, dimensions=[ends], n_boot=AUDIT_BOOT, seed=self.config.seed
+            ),
+        )
+
+    @cached_property
+    def capacity_mitigation(self) -> CapacityMitigation | None:
+        """Equal opportunity at capacity across the first candidate dimension
+        (:func:`healthgap.fairness.mitigate_at_capacity`: fitted on a validation half of the test
+        set, judged on the other half at ``top_fraction``); cached. None without a candidate."""
+        from healthgap.fairness import mitigate_at_capacity
+
+        if not self.mitigation_candidates:
+            return None
+        dim = self.mitigation_candidates[0]
+        parts = ("capacity-mitigation", self.result.cache_key, dim, AUDIT_BOOT, self.config.seed)
+        return cached(
+            "capacity-mitigation",
+            parts,
+            lambda: mitigate_at_capacity(
+                self.result,
+                dimension=dim.name,
+                dimensions=self.dimensions,
+                n_boot=AUDIT_BOOT,
+                seed=self.config.seed,
+            ),
+        )
+
+    @cached_property
+    def decomposition(self) -> GapDecomposition | None:
+        """SHAP group means at full size and the observed outcome gap between the two ends, split
+        into what the inputs account for and what is left (:func:`healthgap.fairness.explain_gap`,
+        on :data:`EXPLAIN_SAMPLE` test-set people or all of them); cached. None without two ends."""
+        from healthgap.fairness import explain_gap
+
+        ends = self.ends
+        if ends is None:
+            return None
+        sample = max(EXPLAIN_SAMPLE, self.settings.shap_sample)
+        parts = (
+            "decomposition",
+            self.result.cache_key,
+            tuple(self.social),
+            ends,
+            sample,
+            AUDIT_BOOT,
+            self.config.seed,
+        )
+        return cached(
+            "decomposition",
+            parts,
+            lambda: explain_gap(
+                self.result,
+                dimensions=[ends, *(d for d in self.social if d.name != ends.name)],
+                gap_dimension=ends.name,
+                sample=sample,
+                n_boot=AUDIT_BOOT,
+                seed=self.config.seed,
             ),
         )
 

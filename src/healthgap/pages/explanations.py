@@ -28,9 +28,10 @@ from healthgap import charts
 from healthgap.config import Dimension
 from healthgap.disclosure import Published
 from healthgap.explain import GAP_NO_DIMENSION, GAP_TOO_FEW, LEVEL_KEYS, Explanation
-from healthgap.pages._models import ModelPages, about, plural_noun
+from healthgap.fairness import GapDecomposition
+from healthgap.pages._models import AUDIT_BOOT, ModelPages, about, plural_noun
 from healthgap.pages.base import CI_COLUMNS, Page
-from healthgap.text import flat, group_noun, interval, join, lower_first, num, pct
+from healthgap.text import group_noun, interval, join, lower_first, num, pct, pp
 
 __all__ = [
     "ExplanationsPage",
@@ -89,9 +90,48 @@ GAP_COLUMNS = {
     "value": "Contribution (log-odds)",
     **CI_COLUMNS,
     "share": "Share of the gap",
-    "n_first": "People (most disadvantaged)",
-    "n_last": "People (least disadvantaged)",
 }
+_GAP_SCHEMA = {
+    "feature": pl.String,
+    "label": pl.String,
+    "value": pl.Float64,
+    "lower_ci": pl.Float64,
+    "upper_ci": pl.Float64,
+    "share": pl.Float64,
+    "method": pl.String,
+}
+#: The decomposition of the observed gap: its published columns and their headings.
+_DECOMPOSITION_SCHEMA = {
+    "component": pl.String,
+    "label": pl.String,
+    "risk": pl.Float64,
+    "risk_lower": pl.Float64,
+    "risk_upper": pl.Float64,
+    "log_odds": pl.Float64,
+    "log_odds_lower": pl.Float64,
+    "log_odds_upper": pl.Float64,
+}
+DECOMPOSITION_COLUMNS = {
+    "label": "Part",
+    "risk": "Difference in risk (percentage points)",
+    "risk_lower": "Lower 95% CI",
+    "risk_upper": "Upper 95% CI",
+    "log_odds": "Difference in log-odds",
+    "log_odds_lower": "Log-odds lower 95% CI",
+    "log_odds_upper": "Log-odds upper 95% CI",
+}
+DECOMPOSITION_NOTE = (
+    "Observed: the difference in the share of people with the outcome. Accounted for by the inputs: the "
+    "difference in the model's mean predicted risk (the model does not see the groups). Not accounted for: "
+    "the rest. 95% intervals from a paired percentile bootstrap of the people explained; no counts are "
+    "shown, and differences are rounded (0.1 percentage point; 0.1 on the log-odds scale)."
+)
+#: Fewest people explained in each compared group before the full-size gap is published.
+DECOMPOSITION_MIN = 5000
+DECOMPOSITION_TOO_FEW = (
+    "The gap is not split here: one of the two groups has fewer than {n} people in the test set, too few "
+    "for a difference to be published without revealing the numbers of people behind it."
+)
 
 
 def shown(published: Published, count: str = "n") -> Published:
@@ -244,6 +284,34 @@ def gap_sentence(
     return text
 
 
+def decomposition_sentence(frame: pl.DataFrame, *, first: str, last: str, people: str) -> str:
+    """The observed gap in the outcome and the parts the inputs account for and leave (never empty).
+
+    Parameters
+    ----------
+    frame : the published decomposition (one row per component: observed, inputs, left).
+    first, last : the two groups as a sentence names them.
+    people : the people explained, in words ("about 50,000").
+    """
+    rows = {r["component"]: r for r in frame.iter_rows(named=True)}
+    obs, inp, left = rows.get("observed"), rows.get("inputs"), rows.get("left")
+    if obs is None or inp is None or left is None or None in (obs["risk"], inp["risk"], left["risk"]):
+        return "The observed gap could not be split for the people explained."
+
+    def ci(row: dict[str, Any]) -> str:
+        lo, hi = row["risk_lower"], row["risk_upper"]
+        return "" if lo is None or hi is None else f" (95% CI {pp(lo, unit=False)} to {pp(hi)})"
+
+    more = "more" if obs["risk"] >= 0 else "fewer"
+    return (
+        f"Among the people explained ({people} in the test set), the outcome is {pp(abs(obs['risk']))} {more} "
+        f"common in {first} than in {last}{ci(obs)}. The model's inputs account for {pp(inp['risk'])} of it"
+        f"{ci(inp)}: the difference in its mean predicted risk, since it does not see the groups. That leaves "
+        f"{pp(left['risk'])}{ci(left)} that the inputs do not account for: differences the model does not see "
+        "(and its miscalibration between the groups, @sec-fairness-calibration)."
+    )
+
+
 def _markdown(text: str | None) -> Any:
     from IPython.display import Markdown
 
@@ -327,21 +395,86 @@ class ExplanationsPage(Page):
         )
 
     @cached_property
+    def full(self) -> GapDecomposition | None:
+        """The full-size decomposition (:func:`healthgap.fairness.explain_gap`, cached), or None."""
+        return self.models.decomposition if self.ok and self.ends is not None else None
+
+    @cached_property
+    def large_enough(self) -> bool:
+        """Whether both compared groups have at least :data:`DECOMPOSITION_MIN` people explained."""
+        d = self.full
+        if d is None or not d.gap.height:
+            return False
+        row = d.gap.row(0, named=True)
+        return min(row["n_first"], row["n_last"]) >= DECOMPOSITION_MIN
+
+    @cached_property
     def gap(self) -> Published:
-        """The gap between the two ends of the compared dimension, split by feature (published)."""
-        frame = self.explanation.gap
-        if not frame.height:
-            return self.book.publish(frame, counts=[])
-        frame = frame.select(
-            "feature", "label", "n_first", "n_last", "value", "lower_ci", "upper_ci", "share", "method"
+        """The gap in mean predicted log-odds between the two ends, split by feature, at full size
+        (published without counts, rounded to 0.01 log-odds; empty when either group is below
+        :data:`DECOMPOSITION_MIN` people explained)."""
+        d = self.full
+        if d is None or not self.large_enough:
+            return self.book.publish(pl.DataFrame(schema=_GAP_SCHEMA), counts=[])
+        total = d.contributions.filter(pl.col("feature") == "(total)").get_column("value").item()
+        frame = d.contributions.with_columns(
+            share=(pl.col("value") / total) if total else pl.lit(None, dtype=pl.Float64),
+            method=pl.lit(f"percentile bootstrap of the people explained, {AUDIT_BOOT} replicates"),
+        ).with_columns(pl.col("value", "lower_ci", "upper_ci").round(2), pl.col("share").round(2))
+        return self.book.publish(frame.select(list(_GAP_SCHEMA)), counts=[])
+
+    @cached_property
+    def decomposition(self) -> Published:
+        """The observed outcome gap between the two ends, what the inputs account for and what is
+        left, at full size (published without counts: risk differences rounded to 0.1 point,
+        log-odds to 0.1; empty when either group is below :data:`DECOMPOSITION_MIN` people)."""
+        d = self.full
+        if d is None or not self.large_enough:
+            return self.book.publish(pl.DataFrame(schema=_DECOMPOSITION_SCHEMA), counts=[])
+        frame = d.gap.select(list(_DECOMPOSITION_SCHEMA)).with_columns(
+            pl.col("risk", "risk_lower", "risk_upper").round(3),
+            pl.col("log_odds", "log_odds_lower", "log_odds_upper").round(1),
         )
-        return self.book.publish(
-            frame,
-            counts=["n_first", "n_last"],
-            by=["feature"],
-            derived={},
-            recompute=self._recompute("gap"),
+        return self.book.publish(frame, counts=[])
+
+    def decomposition_text(self) -> str:
+        """The observed gap and how much of it the inputs account for, in words (never empty)."""
+        if not self.ok:
+            return "With no model there is no gap to explain."
+        if self.ends is None:
+            return "Without an ordered equity dimension there is no gap between its ends to explain."
+        if not self.decomposition.height:
+            return DECOMPOSITION_TOO_FEW.format(n=num(DECOMPOSITION_MIN, 0))
+        first, last = self._end_names()
+        return decomposition_sentence(self.decomposition.frame, first=first, last=last, people=self.full_size)
+
+    def decomposition_table(self) -> Any:
+        """The observed gap, the part the inputs account for and the rest, with intervals."""
+        if not self.decomposition.height:
+            return self.skip("ordered equity dimension with two ends large enough to explain")
+        first, last = self._end_names()
+        return self.book.table(
+            self.decomposition,
+            id="gap-observed",
+            title=f"The observed gap in the outcome between {first} and {last}, and its parts",
+            columns=DECOMPOSITION_COLUMNS,
+            formats={
+                **{c: ("number", 1) for c in ("log_odds", "log_odds_lower", "log_odds_upper")},
+                **{c: ("proportion", 1) for c in ("risk", "risk_lower", "risk_upper")},
+            },
+            note=DECOMPOSITION_NOTE,
         )
+
+    @cached_property
+    def full_size(self) -> str:
+        """The people explained at full size, as published ("about 50,000")."""
+        d = self.full
+        row = self.book.publish(
+            pl.DataFrame({"n": [None if d is None else d.sample]}, schema={"n": pl.Int64}),
+            counts=["n"],
+            by=[],
+        ).row()
+        return about(None if row is None else row["n"], rounded=self.models.rounded)
 
     @cached_property
     def dependence(self) -> Published:
@@ -402,11 +535,16 @@ class ExplanationsPage(Page):
         dim = self.ends
         if dim is None:
             return "Without such a dimension this section has nothing to show."
-        e = self.explanation
+        d = self.full
         first, last = self._end_names()
         lead = f"The figure below shows that split between {first} and {last}. " if self.gap.height else ""
+        note = None if self.large_enough else DECOMPOSITION_TOO_FEW.format(n=num(DECOMPOSITION_MIN, 0))
         return lead + gap_sentence(
-            self.gap.frame, sample=e.sample, note=gap_note(e), ends=(first, last), people=self.sample_text
+            self.gap.frame,
+            sample=0 if d is None else d.sample,
+            note=note,
+            ends=(first, last),
+            people=self.full_size,
         )
 
     def gap_caveat(self) -> Any:
@@ -498,7 +636,8 @@ class ExplanationsPage(Page):
         )
         if not data.height:
             return self.skip(f"{plural_noun(dim.noun or group_noun(dim.label))} large enough to compare")
-        worse, better = self.explanation.gap_groups or ("", "")
+        d = self.full
+        worse, better = (d.first, d.last) if d is not None else ("", "")
         first, last = self._end_names()
         return self.book.figure(
             lambda d: _gap_chart(d, title=f"Contributions to the gap: {worse} minus {better}"),
@@ -512,11 +651,7 @@ class ExplanationsPage(Page):
                 + self.gap_text()
             ),
             data=data.sort("value", descending=True),
-            columns={
-                **GAP_COLUMNS,
-                "n_first": f"People ({flat(worse)})",
-                "n_last": f"People ({flat(better)})",
-            },
+            columns=GAP_COLUMNS,
             formats={**_THREE_DP, "share": ("proportion", 0)},
         )
 

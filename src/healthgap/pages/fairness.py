@@ -27,18 +27,14 @@ from healthgap.fairness import (
     AUDIT_COUNTS,
     AUDIT_DERIVED,
     CALIBRATION_COUNTS,
-    LABEL_COUNTS,
-    LABEL_DERIVED,
-    MITIGATION_COUNTS,
-    MITIGATION_GROUP_COUNTS,
-    MITIGATION_GROUP_DERIVED,
     SEPARATOR,
+    SPLIT_STRATEGIES,
+    CapacityMitigation,
+    CounterfactualLabels,
     FairnessAudit,
     LabelBias,
-    Mitigation,
     recompute_calibration,
 )
-from healthgap.models import label_of
 from healthgap.pages._fairness_calibration import (
     CALIBRATION_TABLE_COLUMNS,
     CALIBRATION_TABLE_FORMATS,
@@ -51,7 +47,17 @@ from healthgap.pages._fairness_gaps import (
     PAIR_COLUMNS,
     REFERENCE_COLUMNS,
     chance_text,
+    publishable_pairs,
     reference_text,
+)
+from healthgap.pages._fairness_labels import (
+    LABEL_SERIES,
+    capacity_mitigation_text,
+    counterfactual_text,
+    label_frame,
+    label_series,
+    mitigation_frame,
+    undiagnosed_text,
 )
 from healthgap.pages._models import (
     NOT_SOCIAL,
@@ -63,22 +69,19 @@ from healthgap.pages._models import (
     plural_noun,
 )
 from healthgap.pages.base import CI_COLUMNS, PERCENT_FORMATS, Page
-from healthgap.text import capitalise, flat, group_noun, interval, join, lower_first, num, pct, pp
+from healthgap.text import capitalise, flat, group_noun, join, lower_first, num, pct, pp
 
 __all__ = [
     "FairnessPage",
     "METRICS",
     "COLUMNS",
     "GAP_WORDS",
-    "LABEL_NAMES",
-    "GAP_COLUMNS",
+    "LABEL_SERIES",
     "ci_text",
     "sure",
     "gap_text",
     "group_name",
     "groups_of",
-    "mitigation_gap",
-    "mitigation_cost",
     "ends_of",
     "end_name",
     "GROUP_SLOTS",
@@ -136,59 +139,21 @@ GAP_TABLE_NOTE = (
     "Only groups large enough to publish are compared. Shares are computed from the published "
     "(rounded) counts; AUROC intervals come from a bootstrap of the test set."
 )
-#: Label-bias figure: measures drawn, with their names.
-LABEL_NAMES: dict[str, str] = {
-    "recorded": "True cases diagnosed",
-    "recall_true": "True cases flagged by the model",
-    "recall_undiagnosed": "Undiagnosed cases flagged by the model",
-}
 LABEL_COLUMNS: dict[str, str] = {
     "group_label": "Group",
-    "statistic": "Measure",
-    "true_cases": "People truly with it",
-    "numerator": "Numerator",
-    "denominator": "Denominator",
-    "value": "Share",
+    "statistic": "Model",
+    "value": "Share of true cases found",
     **CI_COLUMNS,
 }
-#: Mitigation: the gap columns, shown in percentage points.
-GAP_COLUMNS = (
-    "tpr_difference",
-    "tpr_difference_lower_ci",
-    "tpr_difference_upper_ci",
-    "gap_change",
-    "gap_change_lower_ci",
-    "gap_change_upper_ci",
-)
 MITIGATION_COLUMNS: dict[str, str] = {
-    "strategy_label": "Approach",
-    "selection_rate": "Share flagged",
-    "tpr": "Outcomes found (TPR)",
-    "fpr": "False positive rate",
-    "balanced_accuracy": "Balanced accuracy",
-    "flagged": "Flagged",
-    "found": "Outcomes found",
-    "missed": "Outcomes missed",
-    "balanced_accuracy_lower_ci": "Balanced accuracy lower 95% CI",
-    "balanced_accuracy_upper_ci": "Balanced accuracy upper 95% CI",
-    "tpr_difference": "Largest TPR gap (percentage points)",
-    "tpr_difference_lower_ci": "Gap lower 95% CI",
-    "tpr_difference_upper_ci": "Gap upper 95% CI",
-    "gap_change": "Change in gap from unmitigated (percentage points)",
-    "gap_change_lower_ci": "Change lower 95% CI",
-    "gap_change_upper_ci": "Change upper 95% CI",
-    "highest_group": "Highest group",
-    "lowest_group": "Lowest group",
+    "group_label": "Group",
+    "statistic": "Approach",
+    "value": "Outcomes found (TPR)",
+    **CI_COLUMNS,
+    "share_flagged": "Share flagged",
 }
 MITIGATION_FORMATS: dict[str, str | tuple[str, int]] = {
-    "selection_rate": ("proportion", 1),
-    "tpr": ("proportion", 1),
-    "fpr": ("proportion", 1),
-    **{
-        c: ("number", 3)
-        for c in ("balanced_accuracy", "balanced_accuracy_lower_ci", "balanced_accuracy_upper_ci")
-    },
-    **{c: ("number", 1) for c in GAP_COLUMNS},
+    c: ("proportion", 1) for c in ("value", "lower_ci", "upper_ci", "share_flagged")
 }
 #: The published columns of disclosure bookkeeping (``suppressed``, reasons), kept in downloads.
 SUPPRESSION = pl.col("^suppress.*$")
@@ -226,7 +191,11 @@ PARTIAL = (
 NO_AUDIT = "No model is fitted to this dataset, so nothing is audited."
 NO_GAP = "{What} cannot be compared between {groups}: fewer than two groups are large enough to publish it."
 SMALL_GROUPS = "Small groups have wide intervals ({ref}): a gap that looks large may be chance."
-NO_MITIGATION_TEXT = "Neither can be applied to this dataset: {why}."
+NO_MITIGATION_TEXT = "The mitigation cannot be applied to this dataset: {why}."
+NO_LABEL_CHECK = (
+    "This dataset does not say who truly has a condition, so whether the model misses undiagnosed people "
+    "because it learnt from diagnoses (label bias) or because of its inputs and the capacity cannot be checked."
+)
 #: Slots of the per-group figures in the chapter (the first social dimensions audited).
 GROUP_SLOTS = 3
 
@@ -283,52 +252,6 @@ def gap_text(row: Mapping[str, Any] | None, *, dimension: Dimension | str | None
         f"({group_name(dimension, row['highest_group'])}), a difference of {pp(row['difference'])}"
         f"{ci_text(row)}" + (". " if sure(row) else "; the difference could be due to chance. ")
     )
-
-
-def mitigation_cost(row: Mapping[str, Any], base: Mapping[str, Any], *, cases: int) -> str:
-    """'finds 12 fewer people with the outcome in the test set (35 fewer per 1,000 ...)'."""
-    if row["found"] is None or base["found"] is None:
-        return "finds too few people with the outcome for the number to be published"
-    change = row["found"] - base["found"]
-    if not change:
-        return "finds the same number of people with the outcome"
-    per1000 = 1000 * change / max(cases, 1)
-    word = "more" if change > 0 else "fewer"
-    return (
-        f"finds {num(abs(change), 0)} {word} people with the outcome in the test set "
-        f"({num(abs(per1000), 0)} {word} per 1,000 people with the outcome)"
-    )
-
-
-def mitigation_gap(row: Mapping[str, Any], *, compare: bool = True) -> str:
-    """'12.4 percentage points (95% CI 2.0 to 22.2; 0.2 points wider than the unmitigated model, ...)'."""
-    if row["tpr_difference"] is None:
-        return "not estimated (fewer than two groups are large enough to publish)"
-    notes = []
-    if row["tpr_difference_lower_ci"] is not None:
-        notes.append(
-            f"95% CI {pp(row['tpr_difference_lower_ci'], unit=False)} to "
-            f"{pp(row['tpr_difference_upper_ci'], unit=False)}"
-        )
-    d, lo, hi = row["gap_change"], row["gap_change_lower_ci"], row["gap_change_upper_ci"]
-    if compare and d is not None:
-        size = (
-            "no change from"
-            if abs(d) < 0.0005
-            else f"{pp(abs(d), unit=False)} points {'narrower' if d < 0 else 'wider'} than"
-        )
-        change = f"{size} the unmitigated model"
-        if lo is not None and hi is not None:
-            verdict = (
-                "narrower beyond chance"
-                if hi < 0
-                else "wider beyond chance"
-                if lo > 0
-                else "within what chance alone gives"
-            )
-            change += f", change 95% CI {num(100 * lo, 1)} to {num(100 * hi, 1)}: {verdict}"
-        notes.append(change)
-    return pp(row["tpr_difference"]) + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def ends_of(dimension: Dimension) -> tuple[str, str]:
@@ -827,9 +750,11 @@ class FairnessPage(Page):
         only, rounded to 0.1 percentage point), or None without a model or pairs."""
         if not self.ok or self.models.tpr_pairs.is_empty():
             return None
-        frame = self.models.tpr_pairs.select(PAIR_COLUMNS).with_columns(
-            pl.col("value", "lower_ci", "upper_ci").round(DECIMALS)
-        )
+        groups = None if self.groups is None else self.groups.frame
+        frame = publishable_pairs(self.models.tpr_pairs, groups).select(PAIR_COLUMNS)
+        if frame.is_empty():
+            return None
+        frame = frame.with_columns(pl.col("value", "lower_ci", "upper_ci").round(DECIMALS))
         return self.book.publish(frame, counts=[])
 
     @cached_property
@@ -869,7 +794,7 @@ class FairnessPage(Page):
         if self.reference_gaps is None:
             return _markdown(NO_REFERENCE)
         frame = self.reference_gaps.frame
-        pairs = self.models.tpr_pairs
+        pairs = self.tpr_pairs.frame if self.tpr_pairs is not None else pl.DataFrame()
         if not pairs.is_empty():
             pairs = pairs.filter(pl.col("value").is_not_null())
         kept = (
@@ -905,7 +830,7 @@ class FairnessPage(Page):
     # -- label bias --------------------------------------------------------------------
     @cached_property
     def label_bias(self) -> LabelBias | None:
-        """The exact label-bias audit (:class:`healthgap.fairness.LabelBias`), or None without truth."""
+        """The model of the recorded condition (:class:`healthgap.fairness.LabelBias`), or None without truth."""
         return self.models.label_bias if self.ok else None
 
     @property
@@ -918,392 +843,227 @@ class FairnessPage(Page):
         """The model's features."""
         return self.models.result.features if self.ok else ()
 
-    def _publish_label(self, lb: LabelBias, frame: pl.DataFrame, by: list[str]) -> Published:
-        published = self.book.publish(
-            frame, counts=list(LABEL_COUNTS), derived=LABEL_DERIVED, by=by, recompute=lb.recompute
-        )
-        return published.where(pl.col("n").is_not_null())
+    @cached_property
+    def counterfactual(self) -> CounterfactualLabels | None:
+        """The exact counterfactual-label audit (:func:`healthgap.fairness.counterfactual_labels`), or None."""
+        return self.models.counterfactual if self.ok and self.label_bias is not None else None
 
     @cached_property
-    def label_groups(self) -> Published | None:
-        """The label-bias groups, published once (groups whose size is published)."""
-        lb = self.label_bias
-        if lb is None or not lb.groups.height:
+    def label_shares(self) -> Published | None:
+        """The counterfactual-label shares and label bias by group, published once (no counts;
+        :func:`~healthgap.pages._fairness_labels.label_frame`), or None without truth."""
+        cf = self.counterfactual
+        if cf is None or not cf.available or cf.groups.is_empty():
             return None
-        return self._publish_label(lb, lb.groups, ["dimension", "metric"])
-
-    @cached_property
-    def label_overall(self) -> Published | None:
-        """The label-bias proportions of the whole test set, published once."""
-        lb = self.label_bias
-        return None if lb is None else self._publish_label(lb, lb.overall, ["metric"])
-
-    def _label_value(self, metric: str, group: str, column: str = "value") -> Any:
-        dim = self.label_dimension
-        row = (
-            None
-            if self.label_groups is None or dim is None
-            else self.label_groups.row(dimension=dim.name, metric=metric, group=group)
-        )
-        return None if row is None else row[column]
-
-    def _label_ci(self, group: str) -> str:
-        lo, hi = (self._label_value("recall_true", group, c) for c in ("lower_ci", "upper_ci"))
-        return "" if lo is None or hi is None else f" ({interval(lo, hi, dp=1, percent=True)})"
+        return self.book.publish(label_frame(cf.groups, settings=self.config.disclosure), counts=[])
 
     @property
     def care_features(self) -> tuple[str, ...]:
         """The label-bias model's inputs that record care: the treatment measures among its features."""
+        cf = self.counterfactual
+        return () if cf is None else tuple(cf.treatments)
+
+    def _treatments_text(self) -> str:
         lb = self.label_bias
         if lb is None:
-            return ()
-        treatments = {m.name for m in self.config.measures_of("treatment")}
-        features = getattr(getattr(lb, "result", None), "features", None)
-        if features is None:
-            return tuple(lb.care_features)
-        return tuple(f for f in features if f in treatments)
+            return ""
+        return join(lower_first(lb.result.label(f)) for f in self.care_features)
 
     def label_bias_text(self) -> str:
-        """What the label-bias audit shows between the two ends of the dimension (never empty)."""
+        """What the counterfactual-label audit shows between the two ends (never empty)."""
         lb, dim = self.label_bias, self.label_dimension
-        if lb is None or dim is None:
-            return (
-                "This dataset does not say who truly has a condition, so this check cannot be run on it."
-                if self.ok
-                else "With no model there is nothing to check."
-            )
+        if not self.ok:
+            return "With no model there is nothing to check."
+        if lb is None or dim is None or self.label_shares is None:
+            return NO_LABEL_CHECK
         cond = lower_first(lb.condition_label)
-        noun = plural_noun(dim.noun or group_noun(dim.label))
-        rows = (
-            pl.DataFrame()
-            if self.label_groups is None
-            else self.label_groups.frame.filter(pl.col("dimension") == dim.name)
+        intro = (
+            f"The check uses recorded {cond}, the condition whose recording differs most between the ends of "
+            f"{lower_first(dim.label)} in this dataset."
         )
-        if not rows.height:
-            return f"The label-bias audit for {cond} has no {noun} large enough to compare."
-        worse, better = ends_of(dim)
-        overall = (
-            {}
-            if self.label_overall is None
-            else {r["metric"]: r for r in self.label_overall.frame.iter_rows(named=True)}
+        frame = self.label_shares.frame.filter(pl.col("dimension").is_in([dim.name, "all"]))
+        body = counterfactual_text(
+            frame,
+            dimension=dim,
+            ends=ends_of(dim),
+            condition=cond,
+            top=self.top,
+            treatments=self._treatments_text(),
         )
-        rec_a, rec_b = self._label_value("recorded", worse), self._label_value("recorded", better)
-        found_a, found_b = self._label_value("recall_true", worse), self._label_value("recall_true", better)
-        und = overall.get("recall_undiagnosed") or {}
-        missed = und.get("value")
-        found_all = (overall.get("recall_true") or {}).get("value")
-        most, least = end_name(dim, worse, most=True), end_name(dim, better, most=False)
-        parts = [
-            f"We trained the same kind of model to predict recorded {cond}, the condition whose recording "
-            f"differs most between the ends of {lower_first(dim.label)} in this dataset."
-        ]
-        if rec_a is not None and rec_b is not None:
-            parts.append(
-                f"In the test set, {pct(rec_a)} of people in {most} who truly have {cond} "
-                f"are diagnosed, against {pct(rec_b)} in {least}."
-            )
-        if found_a is not None and found_b is not None:
-            parts.append(
-                f"The model, flagging the top {self.top} of predicted risk, finds {pct(found_a)} of true "
-                f"cases in {most}{self._label_ci(worse)} and {pct(found_b)} in {least}{self._label_ci(better)}."
-            )
-        else:
-            parts.append(
-                f"The share of true cases the model finds cannot be compared between the two ends of "
-                f"{lower_first(dim.label)}, because one of them is too small to publish."
-            )
-        if missed is None and und.get("denominator") is not None:
-            parts.append(
-                f"Of the people in the test set who have {cond} but were never diagnosed, the model flags "
-                f"so few (fewer than {self.config.disclosure.suppress_below}) that the number cannot be "
-                "published: trained on the register, it has learnt to find people who are already known."
-            )
-        elif missed is None:
-            parts.append(
-                f"Too few people with {cond} went undiagnosed to publish how many of them the model flags."
-            )
-        elif found_all is not None and missed < found_all:
-            parts.append(
-                f"Of the people who have {cond} but were never diagnosed, it flags only {pct(missed)}, "
-                f"against {pct(found_all)} of all true cases: trained on the register, it has learnt to "
-                "find people who are already known."
-            )
-        else:
-            parts.append(f"Of the people who have {cond} but were never diagnosed, it flags {pct(missed)}.")
-        care = self.care_features
-        if care:
-            names = join(
-                lower_first(lb.result.label(f) if hasattr(lb, "result") else label_of(f)) for f in care
-            )
-            parts.append(
-                f"Among its inputs are prescriptions ({names}), which people receive only once they are "
-                "diagnosed: as in most models built from health records, records of care stand in for "
-                "the illness, so people not yet known to services rank low."
-            )
-        return " ".join(parts)
+        overall = self.label_shares.row(variant="all", group="All")
+        return " ".join(t for t in (intro, body, undiagnosed_text(overall, condition=cond)) if t)
 
     def label_bias_paragraph(self) -> Any:
-        """The label-bias findings (Markdown), or None when the check cannot run (the figure says why)."""
-        if self.label_bias is None or self.label_dimension is None:
+        """The label-bias findings (Markdown); without truth, what cannot be checked."""
+        if not self.ok:
             return None
         return _markdown(self.label_bias_text())
 
     def label_bias_figure(self) -> Any:
-        """Recorded and true cases found, by the groups of the compared dimension (skipped without truth)."""
+        """Share of true cases found by models trained on recorded and on true labels, with and
+        without treatment features, by the groups of the compared dimension (skipped without truth)."""
         lb, dim = self.label_bias, self.label_dimension
-        if not self.ok:
-            return self.models.skip(SKIP_TRUTH)
-        if lb is None and not self.caps.has_truth:
+        if not self.ok or lb is None:
             return self.models.skip(SKIP_TRUTH)
         if dim is None:
             return self.models.skip(SKIP_LABEL_DIMENSION)
-        if lb is None or self.label_groups is None or not self.label_groups.height:
+        if self.label_shares is None:
             return self.models.skip(SKIP_TRUTH)
-        data = self.label_groups.where(
-            pl.col("dimension") == dim.name, pl.col("metric").is_in(list(LABEL_NAMES))
-        )
+        data = self.label_shares.where(pl.col("dimension") == dim.name).pipe(label_series)
         if not data.height:
             return self.models.skip(SKIP_LABEL_DIMENSION)
         cond = lower_first(lb.condition_label)
-        data = data.select(
-            "dimension",
-            "group",
-            "group_label",
-            "metric",
-            pl.col("metric").replace_strict(LABEL_NAMES).alias("statistic"),
-            "n",
-            "true_cases",
-            "numerator",
-            "denominator",
-            "value",
-            "lower_ci",
-            "upper_ci",
-            SUPPRESSION,
-        )
         label = lower_first(dim.label)
         return self.book.figure(
             lambda d: charts.ci_chart(
                 d.with_columns(pl.col("value", "lower_ci", "upper_ci") * 100),
                 group="group_label",
                 colour="statistic",
-                colour_order=list(LABEL_NAMES.values()),
+                colour_order=list(LABEL_SERIES.values()),
                 order=[dim.label_of(x) for x in dim.order],
                 group_title=dim.label,
-                title=f"Who is diagnosed with {cond}, and whom the model finds",
+                title=f"True cases of {cond} found at the top {self.top}",
                 value_title="% of true cases",
             ),
             id="label-bias",
-            title=f"Recorded and true cases of {cond} found, by {label}",
+            title=f"True cases of {cond} found by models trained on recorded and on true labels, by {label}",
             description=(
-                f"Dot chart with 95% intervals, for {self.book.each(dim.label)}: the share of people truly "
-                f"having {cond} who are diagnosed, the share the model flags, and the share of undiagnosed "
-                "people it flags. " + self.label_bias_text()
+                f"Dot chart with 95% intervals, for {self.book.each(dim.label)}: the share of people truly having "
+                f"{cond} whom each of four models flags at the top {self.top}: trained on recorded diagnoses or "
+                "on the true condition, with every feature or without the treatment features. "
+                + self.label_bias_text()
             ),
             data=data,
             columns=LABEL_COLUMNS,
             formats=PERCENT_FORMATS,
         )
 
-    # -- mitigation --------------------------------------------------------------------
+    # -- mitigation at capacity --------------------------------------------------------
     @cached_property
-    def mitigation_problem(self) -> str | None:
-        """Why the mitigations cannot be fitted to this dataset (e.g. too few groups with cases), or None."""
-        return self.models.mitigation_why if self.ok and self.mitigation is None else None
+    def capacity_mitigation(self) -> CapacityMitigation | None:
+        """The exact mitigation at capacity (:func:`healthgap.fairness.mitigate_at_capacity`), or None."""
+        return self.models.capacity_mitigation if self.ok else None
 
     @cached_property
-    def mitigation(self) -> Mitigation | None:
-        """The exact mitigation comparison (:class:`healthgap.fairness.Mitigation`), or None."""
-        return self.models.mitigation if self.ok else None
-
-    def _mitigation(self) -> Mitigation | None:
-        return self.mitigation
-
-    @cached_property
-    def mitigation_groups(self) -> Published | None:
-        """Each strategy's rates by group, published once (groups whose size is published)."""
-        m = self._mitigation()
+    def mitigation_rates(self) -> Published | None:
+        """Each approach's share of outcomes found by group, published once (no counts)."""
+        m = self.capacity_mitigation
         if m is None:
             return None
-        published = self.book.publish(
-            m.by_group,
-            counts=list(MITIGATION_GROUP_COUNTS),
-            derived=MITIGATION_GROUP_DERIVED,
-            by=["strategy"],
-            recompute=m.group_rates,
-        )
-        return published.where(pl.col("n").is_not_null())
+        return self.book.publish(mitigation_frame(m.by_group, settings=self.config.disclosure), counts=[])
 
     @cached_property
-    def mitigation_summary(self) -> Published | None:
-        """One row per strategy, published once: rates from the published counts, the largest gap
-        between published groups and its bootstrap intervals."""
-        m, groups = self._mitigation(), self.mitigation_groups
-        if m is None or groups is None:
+    def mitigation_gaps(self) -> Published | None:
+        """The gap between the first and last groups per approach and its change, published once
+        (exact data, rounded to 0.1 point; withheld where either group's rate is)."""
+        m, rates = self.capacity_mitigation, self.mitigation_rates
+        if m is None or rates is None:
+            return None
+        shown = (
+            rates.frame.filter(pl.col("tpr").is_not_null()).group_by("strategy").agg(pl.col("group_label"))
+        )
+        ok = {
+            r["strategy"] for r in shown.iter_rows(named=True) if {m.first, m.last} <= set(r["group_label"])
+        }
+        both = pl.col("strategy").is_in(list(ok)) & pl.lit(len(ok) == 2)
+        gap_cols = ["gap", "gap_lower", "gap_upper", "change", "change_lower", "change_upper"]
+        frame = m.gap.with_columns(
+            pl.when(both).then(pl.col(c).round(DECIMALS)).otherwise(None).alias(c) for c in gap_cols
+        )
+        return self.book.publish(frame, counts=[])
+
+    @cached_property
+    def mitigation_overall(self) -> Published | None:
+        """Each approach's overall share of outcomes found and share flagged, published once (no counts)."""
+        m = self.capacity_mitigation
+        if m is None:
             return None
         return self.book.publish(
-            m.overall,
-            counts=list(MITIGATION_COUNTS),
-            derived={},
-            by=["strategy"],
-            recompute=lambda counts: m.summary(counts, groups=groups.frame),
+            mitigation_frame(
+                m.overall.with_columns(group=pl.lit("All"), group_label=pl.lit("All")),
+                settings=self.config.disclosure,
+            ),
+            counts=[],
         )
 
     @cached_property
-    def strategies(self) -> dict[str, dict[str, Any]]:
-        """The published summary by strategy name."""
-        if self.mitigation_summary is None:
-            return {}
-        return {r["strategy"]: r for r in self.mitigation_summary.frame.iter_rows(named=True)}
-
-    @property
-    def test_cases(self) -> int:
-        """People with the outcome in the test set, as published (0 when suppressed)."""
-        return int(self.strategies.get("balanced", {}).get("cases") or 0)
-
-    @cached_property
-    def training_size(self) -> int | None:
-        """People in the training set, as published (rounded)."""
-        return self.models.sizes.get("train")
-
-    def _mitigation_groups_text(self, m: Mitigation) -> str:
-        """'across deprivation fifths' and the groups left out of the mitigation."""
-        dim = self.dimension(m.dimension)
-        return groups_of(m.dimension_label, dim.noun if dim is not None else "")
-
-    def _left_out_text(self, m: Mitigation) -> str:
-        """' Left out of the mitigation ...: deprivation fifth 4, because ...' or ''."""
-        left_out = tuple(getattr(m, "left_out", ()))
-        if not left_out:
-            return ""
-        dim = self.dimension(m.dimension)
-        return (
-            f" Left out of the mitigation and of this comparison: {join(group_name(dim, g) for g in left_out)}, "
-            "because the training set has nobody with the outcome, or nobody without it, in "
-            f"{'that group' if len(left_out) == 1 else 'those groups'}, so a rate there cannot be equalised."
-        )
+    def evaluation_size(self) -> str:
+        """People in the evaluation half, as published ('about 37,500')."""
+        m = self.capacity_mitigation
+        value = None if m is None else m.evaluation
+        row = self.book.publish(
+            pl.DataFrame({"n": [value]}, schema={"n": pl.Int64}), counts=["n"], by=[]
+        ).row()
+        return about(None if row is None else row["n"], rounded=self.models.rounded)
 
     def mitigation_text(self) -> str:
-        """How the two mitigations change the largest gap, and what they cost (never empty)."""
+        """The mitigation at capacity: the gap before and after with intervals, and its cost (never empty)."""
         if not self.ok:
             return "With no model there is nothing to mitigate."
-        m, s = self._mitigation(), self.strategies
-        if m is None or not s:
-            why = self.mitigation_problem or "no equity dimension has more than one group to mitigate across"
-            return NO_MITIGATION_TEXT.format(why=why)
-        base, to, eg = s["balanced"], s["threshold_optimizer"], s["exponentiated_gradient"]
-        cases = self.test_cases
-        across = self._mitigation_groups_text(m)
-        left = self._left_out_text(m)
-        if all(r["tpr_difference"] is None for r in (base, to, eg)):
-            return (
-                f"Both equalise the true positive rate across {across}, but too few people with the outcome "
-                "are in each group of the test set to publish a gap between two of them, for any approach, "
-                "so they cannot be compared here." + left
+        m = self.capacity_mitigation
+        if m is None or self.mitigation_gaps is None or self.mitigation_overall is None:
+            return NO_MITIGATION_TEXT.format(
+                why="no equity dimension has more than one group to mitigate across"
             )
-        unclear = (
-            ""
-            if to["gap_change_upper_ci"] is None or to["gap_change_upper_ci"] < 0
-            else " On the test set ThresholdOptimizer did not clearly narrow the gap: it equalises the rates "
-            f"on the training set, and with about {num(cases / max(to['groups_compared'] or 1, 1), 0)} people "
-            "with the outcome per group the test-set rates differ by several percentage points by chance alone."
-        )
-        return (
-            f"Both mitigations equalise the true positive rate across {across} "
-            "(equal opportunity) while maximising balanced accuracy, so we compare them with the unmitigated "
-            f"model at its own balanced-accuracy threshold, whose largest gap is "
-            f"{mitigation_gap(base, compare=False)}. ThresholdOptimizer uses a different, randomised cut-off "
-            f"for each group; its largest gap on the test set is {mitigation_gap(to)}, and it "
-            f"{mitigation_cost(to, base, cases=cases)}. ExponentiatedGradient retrains a logistic regression "
-            f"many times with reweighted people; its gap is {mitigation_gap(eg)}, and it "
-            f"{mitigation_cost(eg, base, cases=cases)}."
-            + unclear
-            + left
-            + f" Intervals are from a {base['method']}; "
-            "an interval for a gap that reaches below zero means those two groups could swap places by chance."
-        )
-
-    def sample_text(self) -> str:
-        """What ExponentiatedGradient was trained on ('' without mitigation)."""
-        m = self._mitigation()
-        if m is None or not self.strategies:
-            return ""
-        rounded = self.models.rounded
-        sample = self.book.publish(
-            pl.DataFrame({"sample": [m.sample]}, schema={"sample": pl.Int64}), counts=["sample"], by=[]
-        ).row()
-        shown = about(None if sample is None else sample["sample"], rounded=rounded)
-        sampled = self.config.model.mitigation_sample < (self.training_size or 0)
-        trained_on = (
-            f"a random sample of {shown} people from the training set (the model.mitigation_sample "
-            f"setting, seed {m.seed}), which keeps this chapter fast on large datasets"
-            if sampled
-            else f"the whole training set ({shown} people; larger ones are sampled down to the "
-            "model.mitigation_sample setting)"
-        )
-        return (
-            "ExponentiatedGradient refits its model dozens of times, so it is trained with a logistic "
-            f"regression on {trained_on}. ThresholdOptimizer only moves cut-offs on the existing model, so it "
-            f"uses the whole training set. Randomised decisions use a fixed seed ({m.seed})."
+        dim = self.dimension(m.dimension)
+        return capacity_mitigation_text(
+            self.mitigation_gaps.frame,
+            self.mitigation_overall.frame,
+            first=group_name(dim, m.first),
+            last=group_name(dim, m.last),
+            across=groups_of(
+                dim.label if dim is not None else m.dimension, dim.noun if dim is not None else ""
+            ),
+            top=self.top,
+            evaluation=self.evaluation_size,
         )
 
     def capacity_paragraph(self) -> Any:
         """The paragraph after the mitigation figure (Markdown), or None without mitigation."""
-        text = self.sample_text()
-        if not text:
+        if self.mitigation_gaps is None:
             return None
         return _markdown(
-            text + " The mitigations do not respect the service's fixed capacity: balanced accuracy favours "
-            f"flagging many more people than the top {self.top} (see the share flagged in the table under "
-            "@fig-mitigation). Equalising opportunity at a fixed capacity means moving places from the groups "
-            "where the model finds most people to those where it finds fewest, so some people who would have "
-            "been found are missed instead: the cost of the fairer rule is counted in missed cases above, and "
-            "is a decision for the service, not for the model."
+            "Equalising opportunity at a fixed capacity moves places from the groups where the model finds most "
+            "people to those where it finds fewest, so some people who would have been found are missed instead. "
+            "With few people with the outcome per group, cut-offs fitted on the validation half carry its chance "
+            "variation into the other half: the intervals show how far the result can be trusted. Whether to "
+            "accept the cost is a decision for the service, not for the model."
         )
 
     def mitigation_figure(self) -> Any:
-        """Balanced accuracy against the largest gap in true positive rate, one point per approach."""
-        m = self._mitigation()
-        if m is None or self.mitigation_summary is None:
-            if self.ok and self.mitigation_problem is not None:
-                return self.models.skip("equity dimension whose groups the mitigations can be fitted to")
+        """Share of outcomes found by group, with and without the mitigation at capacity."""
+        m, rates = self.capacity_mitigation, self.mitigation_rates
+        if m is None or rates is None:
             return self.models.skip(SKIP_MITIGATION)
-        data = self.mitigation_summary.select(
-            "strategy_label",
-            "selection_rate",
-            "tpr",
-            "fpr",
-            "balanced_accuracy",
-            "balanced_accuracy_lower_ci",
-            "balanced_accuracy_upper_ci",
-            "flagged",
-            "found",
-            "missed",
-            *_times_100(GAP_COLUMNS),
-            "highest_group",
-            "lowest_group",
-            "suppressed",
-            "suppression_reason",
-            *(f"suppressed_{c}" for c in ("flagged", "found", "missed")),
-            *(f"suppression_reason_{c}" for c in ("flagged", "found", "missed")),
-        )
-        across = self._mitigation_groups_text(m)
+        dim = self.dimension(m.dimension)
+        label = dim.label if dim is not None else m.dimension
         return self.book.figure(
-            lambda d: charts.mitigation_scatter(
-                d,  # the gaps are in percentage points already
-                x="balanced_accuracy",
-                y="tpr_difference",
-                label="strategy_label",
-                title="Performance against fairness",
-                x_title="Balanced accuracy (higher is better)",
-                y_title="Largest gap in outcomes found between groups (percentage points, lower is fairer)",
+            lambda d: charts.ci_chart(
+                d.with_columns(pl.col("value", "lower_ci", "upper_ci") * 100),
+                group="group_label",
+                colour="statistic",
+                colour_order=list(SPLIT_STRATEGIES.values()),
+                order=[dim.label_of(x) for x in dim.order] if dim is not None and dim.order else None,
+                group_title=label,
+                title=f"Outcomes found at the top {self.top}, with and without mitigation",
+                value_title="% of outcomes found",
             ),
             id="mitigation",
-            title="Overall performance against the largest gap in true positive rate",
+            title=f"Share of outcomes found by {lower_first(label)}, with and without mitigation at capacity",
             description=(
-                "Scatter plot with one point per approach: across is balanced accuracy on the test set, up is "
-                f"the largest difference in true positive rate between {across}. " + self.mitigation_text()
+                f"Dot chart with 95% intervals, for {self.book.each(label)}: the share of people with the outcome "
+                f"whom the model flags at the top {self.top}, with one cut-off (unmitigated) and with a cut-off per "
+                "group fitted for equal opportunity, on the evaluation half of the test set. "
+                + self.mitigation_text()
             ),
-            data=data,
+            data=rates.select(
+                "group_label",
+                pl.col("strategy_label").alias("statistic"),
+                pl.col("tpr").alias("value"),
+                pl.col("tpr_lower").alias("lower_ci"),
+                pl.col("tpr_upper").alias("upper_ci"),
+                "share_flagged",
+            ),
             columns=MITIGATION_COLUMNS,
             formats=MITIGATION_FORMATS,
         )

@@ -18,6 +18,7 @@ import polars as pl
 from healthgap import __version__
 from healthgap.pages._fairness_calibration import headline_text
 from healthgap.pages._fairness_gaps import orient
+from healthgap.pages._fairness_labels import gap_change_text
 from healthgap.pages._models import ModelPages, about
 from healthgap.pages.base import Page
 from healthgap.pages.fairness import (
@@ -25,7 +26,6 @@ from healthgap.pages.fairness import (
     end_name,
     ends_of,
     group_name,
-    groups_of,
 )
 from healthgap.pages.predicting_risk import PredictingRiskPage, metric_row
 from healthgap.text import capitalise, interval, join, lower_first, num, pct, pp
@@ -305,82 +305,65 @@ class ModelCardPage(Page):
         return f"{text.strip()} See @sec-fairness-calibration."
 
     def label_text(self) -> str:
-        """What label bias does to the model, from the published label-bias audit."""
+        """Label bias at the two ends, with and without treatment features, from the published
+        counterfactual-label audit."""
         if not self.ok:
             return "No model was checked for label bias."
-        lb, groups, dim = self.fairness.label_bias, self.fairness.label_groups, self.fairness.label_dimension
+        f = self.fairness
+        lb, shares, dim = f.label_bias, f.label_shares, f.label_dimension
         if dim is None and self.caps.has_truth:
             return NO_LABEL_DIMENSION
-        if lb is None or groups is None or not groups.height or dim is None:
+        if lb is None or shares is None or dim is None:
             return NO_TRUTH
         worse, better = ends_of(dim)
-        rows = (
-            groups.frame.filter(
-                (pl.col("dimension") == dim.name)
-                & (pl.col("metric") == "recall_true")
-                & pl.col("value").is_not_null()
-            )
-            .select("group", "value")
-            .rows()
-        )
-        ends = {group: value for group, value in rows}
-        if worse not in ends or better not in ends:
+        rows = {
+            (r["variant"], r["group"]): r
+            for r in shares.frame.filter(pl.col("group").is_in([worse, better])).iter_rows(named=True)
+        }
+        a, b = rows.get(("all", worse)), rows.get(("all", better))
+        if a is None or b is None or a["label_bias"] is None or b["label_bias"] is None:
             return NO_LABEL_GROUP.format(
                 groups=f"{end_name(dim, worse, most=True)} or {end_name(dim, better, most=False)}"
             )
-        first, last = ends[worse], ends[better]
-        return (
-            f"A model of recorded {lower_first(lb.condition_label)} trained the same way finds "
-            f"{pct(first)} of people who truly have it in {end_name(dim, worse, most=True)} against "
-            f"{pct(last)} in {end_name(dim, better, most=False)}"
-            + (
-                ", because it learns from diagnoses, which are less complete in more disadvantaged groups "
-                "(label bias)."
-                if first < last
-                else "; on this dataset the gaps in diagnosis did not carry through to the model's ranking."
+        cond = lower_first(lb.condition_label)
+        most, least = end_name(dim, worse, most=True), end_name(dim, better, most=False)
+
+        def bias(row: dict) -> str:
+            ci = (
+                ""
+                if row["label_bias_lower"] is None
+                else f" (95% CI {pp(row['label_bias_lower'], unit=False)} to {pp(row['label_bias_upper'])})"
             )
+            return pp(row["label_bias"]) + ci
+
+        text = (
+            f"Label bias (the share of true cases of {cond} a model trained on the true condition finds, minus the "
+            f"share the same model trained on recorded diagnoses finds, at the top {self.top}) is {bias(a)} in "
+            f"{most} and {bias(b)} in {least}"
         )
+        wa, wb = rows.get(("without_treatments", worse)), rows.get(("without_treatments", better))
+        if (
+            wa is not None
+            and wb is not None
+            and wa["label_bias"] is not None
+            and wb["label_bias"] is not None
+        ):
+            text += f"; without the treatment features, {bias(wa)} and {bias(wb)}"
+        return text + ". See @sec-fairness-label-bias."
 
     def mitigation_text(self) -> str:
-        """What ThresholdOptimizer does to the largest gap, and to the outcomes found."""
-        m, s = self.fairness.mitigation, self.fairness.strategies
-        if not self.ok or m is None or not s:
+        """What equal opportunity at capacity does to the gap between the two ends, with its interval."""
+        f = self.fairness
+        m, gaps = (f.capacity_mitigation, f.mitigation_gaps) if self.ok else (None, None)
+        if m is None or gaps is None:
             return NO_MITIGATION
-        base, to = s["balanced"], s["threshold_optimizer"]
-        before, after = base["tpr_difference"], to["tpr_difference"]
-        if before is None or after is None:
+        base, eo = gaps.row(strategy="unmitigated"), gaps.row(strategy="equal_opportunity")
+        if base is None or eo is None or base["gap"] is None or eo["gap"] is None:
             return NO_MITIGATION
-        change = None if to["found"] is None or base["found"] is None else to["found"] - base["found"]
-        found_text = (
-            ""
-            if change is None
-            else " and finds the same number of people with the outcome"
-            if change == 0
-            else f" and finds {num(abs(change), 0)} {'more' if change > 0 else 'fewer'} people with "
-            "the outcome in the test set"
-        )
-        lo, hi = to["gap_change_lower_ci"], to["gap_change_upper_ci"]
-        dim = self.fairness.dimension(m.dimension)
-        across = groups_of(m.dimension_label, dim.noun if dim is not None else "")
+        dim = f.dimension(m.dimension)
         return (
-            f"Equalising the share of outcomes found across {across} with "
-            "fairlearn's ThresholdOptimizer "
-            + (
-                f"leaves the largest gap at {pp(after)}"
-                if pp(before) == pp(after)
-                else f"changes the largest gap from {pp(before)} to {pp(after)}"
-            )
-            + f"{found_text}."
-            + (
-                ""
-                if hi is None
-                else f" The change in the gap has a 95% CI of {num(100 * lo, 1)} to {num(100 * hi, 1)} "
-                "percentage points."
-            )
-            + (
-                ""
-                if hi is not None and hi < 0
-                else " On the test set it did not clearly narrow the gap: it equalises rates on the training "
-                "set, and test-set rates in groups of this size vary by chance."
-            )
+            f"Equal opportunity at capacity (a cut-off per group fitted on a validation half of the test set, "
+            f"the top {self.top} still flagged) moves the gap in the share of outcomes found between "
+            f"{group_name(dim, m.first)} and {group_name(dim, m.last)} from {pp(base['gap'])} to {pp(eo['gap'])} "
+            f"on the other half: {gap_change_text(eo)}."
         )
