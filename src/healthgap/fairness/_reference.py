@@ -36,6 +36,8 @@ NO_TRUE_RISK = (
 
 #: Deprivation steps of the generator: quintile 1 (most deprived) is 4 steps above quintile 5.
 _TOP_QUINTILE = 5
+#: Deaths under this age are premature (the generator's default when the truth does not say).
+_PREMATURE_AGE = 75
 
 
 def _column(result: ModelResult, part: Literal["train", "test"], name: str) -> np.ndarray | None:
@@ -87,7 +89,39 @@ def true_risk(
         if x is None:
             return None
         log_rate = log_rate + np.log(ratio) * x
-    return -np.expm1(-np.exp(log_rate))
+    added = _added_log_rate(result, part, spec, age)
+    if added is None:
+        return None
+    return -np.expm1(-np.exp(log_rate + added))
+
+
+def _added_log_rate(
+    result: ModelResult, part: Literal["train", "test"], spec: Mapping[str, Any], age: np.ndarray
+) -> np.ndarray | float | None:
+    """The rate ratios the generator adds on top of the log-linear rate, or None.
+
+    By *recorded* ethnic group (``ethnicity_rate_ratios``) and per deprivation step under the
+    premature age (``premature_rr_per_quintile_step``, under ``premature_age``, default 75); 0
+    when the outcome has neither; None when a column it needs is neither kept aside nor a feature.
+    """
+    added: np.ndarray | float = 0.0
+    ratios = spec.get("ethnicity_rate_ratios") or {}
+    if ratios:
+        eth = _column(result, part, "ethnicity")
+        if eth is None:
+            return None
+        logs = {str(k): float(np.log(v)) for k, v in ratios.items()}
+        added = added + (
+            pl.Series(eth.astype(str)).replace_strict(logs, default=0.0, return_dtype=pl.Float64).to_numpy()
+        )
+    step = spec.get("premature_rr_per_quintile_step")
+    if step is not None:
+        q = _column(result, part, "imd_quintile")
+        if q is None:
+            return None
+        under = age.astype(np.float64) < float(spec.get("premature_age", _PREMATURE_AGE))
+        added = added + np.log(step) * (_TOP_QUINTILE - q.astype(np.float64)) * under
+    return added
 
 
 @dataclass(frozen=True, eq=False)
