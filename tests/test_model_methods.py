@@ -7,6 +7,8 @@ wrong feature fails.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
 import pytest
@@ -141,7 +143,13 @@ def test_mitigation_at_capacity_fits_on_validation_and_counts_on_evaluation(fitt
     rates = out.by_group.filter(pl.col("strategy") == "unmitigated")["tpr"].to_list()
     assert gap["gap"] == pytest.approx(rates[0] - rates[-1]) and gap["change"] == 0
     mitigated = out.overall.filter(pl.col("strategy") == "equal_opportunity").row(0, named=True)
-    assert mitigated["share_flagged"] <= fitted.settings.top_fraction + 0.01  # judged at capacity
+    # judged at capacity: the cut-offs flag the top fraction of the validation half, so on the
+    # evaluation half the share flagged differs from it only by sampling (3 standard errors)
+    f = fitted.settings.top_fraction
+    assert (
+        abs(mitigated["share_flagged"] - f)
+        <= 3 * math.sqrt(f * (1 - f) / out.evaluation) + 1 / out.evaluation
+    )
     # the cut-offs come from the validation half only: refitted there independently, they flag
     # exactly the evaluation people the result counts (cut-offs fitted on the evaluation half do not)
     from healthgap.fairness._mitigation_split import equal_opportunity_thresholds
