@@ -584,7 +584,13 @@ def test_an_outcomes_ages_come_from_its_typed_measure_field(page_of):
         people,
         measures=[
             {"name": "premature_cvd_death", "ages": [0, 64]},
-            {"name": "early_death", "label": "Early death", "kind": "outcome", "type": "flag", "ages": [0, 64]},
+            {
+                "name": "early_death",
+                "label": "Early death",
+                "kind": "outcome",
+                "type": "flag",
+                "ages": [0, 64],
+            },
         ],
         outcomes=["premature_cvd_death", "early_death"],
         disclosure={"enabled": False, "reason": "unit test"},
