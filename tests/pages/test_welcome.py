@@ -551,17 +551,22 @@ def test_chapter_list_follows_the_data(page_of):
         "looks at diagnosis (how recorded cases compare with those expected), treatment of people who should "
         "be treated, waits and missed appointments."
     )
-    assert (
-        outcomes_text(caps, outcomes=page.config.outcomes)
-        == "compares emergency admissions and deaths, and GP practices."
+    assert outcomes_text(caps, outcomes=page.config.outcomes) == "compares emergency admissions and deaths."
+    assert outcomes_text(caps, outcomes=["cvd_death"]) == "compares deaths."
+    premature = replace(caps, columns=caps.columns | {"premature_cvd_death"})
+    assert outcomes_text(premature, outcomes=["cvd_admissions", "cvd_death", "premature_cvd_death"]) == (
+        "compares emergency admissions, deaths and premature deaths (under 75)."
     )
-    assert outcomes_text(caps, outcomes=["cvd_death"]) == "compares deaths, and GP practices."
     # with the config: the access measures by their labels, and the experience chapter's measures
     labels = [m.label.lower() for m in page.config.measures_of("access") if caps.has(m.name)]
     assert page.access.startswith("looks at diagnosis") and all(label in page.access for label in labels)
-    assert not [m for m in page.config.measures_of("experience") if caps.has(m.name)]
+    # the waits are experience measures of the profile, named by their labels
+    assert [m.name for m in page.config.measures_of("experience") if caps.has(m.name)] == [
+        "days_to_first_outpatient",
+        "missed_appointments",
+    ]
     assert experience_text(caps, page.config) == (
-        "has nothing to show for this dataset, which records no experience of care."
+        "looks at days to first outpatient appointment and missed appointments."
     )
     assert page.where_to_act == (
         "ranks every gap the book measures between groups by the number of people it affects, after "
