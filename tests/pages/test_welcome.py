@@ -479,6 +479,13 @@ def test_opening_paragraph(page_of):
         "and place. It then asks whether a model that predicts who is at highest risk would treat these "
         "groups fairly."
     )
+    premature = ((pl.col("age") < 75) & (pl.int_range(pl.len()) % 50 == 0)).alias("premature_cvd_death")
+    early = page_of(
+        WelcomePage,
+        build_people(400).with_columns(premature),
+        outcomes=["cvd_admissions", "cvd_death", "premature_cvd_death"],
+    )
+    assert "who waits longest, who ends up in hospital or dies and who dies before 75, and how" in early.asks
     bare = page_of(
         WelcomePage,
         build_people(400).drop("days_to_first_outpatient", "gp_practice", "lsoa", "locality"),

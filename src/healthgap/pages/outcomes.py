@@ -589,11 +589,11 @@ class OutcomesPage(Page):
     def description(self, outcome: Outcome, data: Published) -> str:
         """Text alternative of an outcome chart, with the range across the dimension compared."""
         what = (
-            f"age-standardised {outcome.phrase} per {PER_TEXT} people"
+            f"age-standardised {outcome.phrase} per {PER_TEXT} {outcome.whom}"
             if outcome.is_count
-            else f"the age-standardised number of people with {outcome.phrase} per {PER_TEXT} people"
+            else f"the age-standardised number of people with {outcome.phrase} per {PER_TEXT} {outcome.whom}"
             if outcome.rare
-            else f"the age-standardised percentage of people with {outcome.phrase}"
+            else f"the age-standardised percentage of {outcome.whom} with {outcome.phrase}"
         )
         text = f"Dot charts, one per equity dimension, of {what}, with 95% confidence intervals."
         dim = compared_dimension(self.caps)
@@ -610,9 +610,9 @@ class OutcomesPage(Page):
         order, facets = self.order(), self.facet_order()
         label = outcome.measure.label
         title = (
-            f"{label} per {PER_TEXT} people, age-standardised"
+            f"{label} per {PER_TEXT} {outcome.whom}, age-standardised"
             if outcome.per_thousand
-            else f"{label}: people (%), age-standardised"
+            else f"{label}: {outcome.whom} (%), age-standardised"
         )
         return self.book.figure(
             lambda d: charts.small_multiples(

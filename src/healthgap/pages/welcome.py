@@ -780,7 +780,11 @@ def asks_text(caps: Capabilities, config: Config) -> str:
                 w for o, w in (("cvd_admissions", "ends up in hospital"), ("cvd_death", "dies")) if o in ends
             )
         )
-    asks += [f"who has {lower_first(caps.label(o))}" for o in caps.outcomes if o not in ends]
+    asks += [
+        "who dies before 75" if o == "premature_cvd_death" else f"who has {lower_first(caps.label(o))}"
+        for o in caps.outcomes
+        if o not in ends
+    ]
     groups = [
         DIMENSION_WORDS.get(d.name) or d.noun or lower_first(d.label)
         for d in caps.dimensions
