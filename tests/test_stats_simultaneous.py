@@ -182,4 +182,6 @@ def test_bonferroni_bounds_of_ratios_by_hand():
     assert out["bonferroni_upper"].to_numpy() == pytest.approx(rr * np.exp(norm.isf(0.1 / 8) * se), rel=1e-12)
     # a ratio or bound that is not positive has no interval
     bad = pl.DataFrame({"r": [0.0, 1.2, 1.1], "lo": [0.5, None, 0.0], "hi": [1.5, 1.4, 1.3]})
-    assert bad.select(*bonferroni_bounds("r", "lo", "hi", comparisons=2))["bonferroni_lower"].null_count() == 3
+    assert (
+        bad.select(*bonferroni_bounds("r", "lo", "hi", comparisons=2))["bonferroni_lower"].null_count() == 3
+    )

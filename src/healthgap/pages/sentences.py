@@ -381,6 +381,22 @@ def compare(
     )
 
 
+def _compared(frame: pl.DataFrame, *, dimension: str, measure: str) -> pl.DataFrame:
+    """The rows of ``measure`` by ``dimension`` with a positive rate ratio against the reference."""
+    return frame.filter(
+        (pl.col("dimension") == dimension)
+        & (pl.col("measure") == measure)
+        & pl.col("rate_ratio").is_not_null()
+        & ~pl.col("is_reference")
+        & (pl.col("rate_ratio") > 0)
+    )
+
+
+def _furthest(rows: pl.DataFrame) -> dict[str, Any]:
+    """The row whose rate ratio is furthest from 1 (on the log scale)."""
+    return rows.sort(pl.col("rate_ratio").log().abs(), descending=True).row(0, named=True)
+
+
 def ratio_sentence(
     table: Table,
     *,
@@ -405,13 +421,7 @@ def ratio_sentence(
        number means, and whether the difference could be due to chance.
     """
     table = _frame(table)
-    rows = table.filter(
-        (pl.col("dimension") == dimension)
-        & (pl.col("measure") == measure)
-        & pl.col("rate_ratio").is_not_null()
-        & ~pl.col("is_reference")
-        & (pl.col("rate_ratio") > 0)
-    )
+    rows = _compared(table, dimension=dimension, measure=measure)
     ref = row_of(table, reference, dimension=dimension, measure=measure)
     if rows.is_empty() or ref is None:
         sub = table.filter(pl.col("dimension") == dimension)
@@ -422,11 +432,7 @@ def ratio_sentence(
         )
         of = f" of {subject}" if subject else ""
         return f"Rate ratios{of} by {what} could not be published because some groups are too small."
-    r = (
-        rows.with_columns(pl.col("rate_ratio").log().abs().alias("__d"))
-        .sort("__d", descending=True)
-        .row(0, named=True)
-    )
+    r = _furthest(rows)
     sig = r["rr_lower"] is not None and r["rr_upper"] is not None and (r["rr_lower"] > 1 or r["rr_upper"] < 1)
     return (
         f"{adjusted}{group_name(r, people=True, dims=dims)} were {ratio_phrase(r['rate_ratio'])} {outcome} "
@@ -443,22 +449,12 @@ def with_multiplicity(text: str, frame: pl.DataFrame, *, dimension: str, measure
     gives the ratio's interval widened for m comparisons (:func:`healthgap.stats.bonferroni_ratio`),
     and its verdict ("could be due to chance" or not) follows that interval.
     """
-    rows = frame.filter(
-        (pl.col("dimension") == dimension)
-        & (pl.col("measure") == measure)
-        & pl.col("rate_ratio").is_not_null()
-        & ~pl.col("is_reference")
-        & (pl.col("rate_ratio") > 0)
-    )
+    rows = _compared(frame, dimension=dimension, measure=measure)
     m = rows.height
     core = text.removesuffix(CHANCE).removesuffix(".")
     if m < 2 or not core.endswith(")"):
         return text
-    r = (
-        rows.with_columns(pl.col("rate_ratio").log().abs().alias("__d"))
-        .sort("__d", descending=True)
-        .row(0, named=True)
-    )
+    r = _furthest(rows)
     if r["rr_lower"] is None or r["rr_upper"] is None or r["rr_lower"] <= 0:
         return text
     low, high = bonferroni_ratio(r["rate_ratio"], r["rr_lower"], r["rr_upper"], pairs=m)
