@@ -485,7 +485,7 @@ def test_opening_paragraph(page_of):
         build_people(400).with_columns(premature),
         outcomes=["cvd_admissions", "cvd_death", "premature_cvd_death"],
     )
-    assert "who waits longest, who ends up in hospital or dies and who dies before 75, and how" in early.asks
+    assert "who waits longest, who ends up in hospital or dies and who dies under 75, and how" in early.asks
     bare = page_of(
         WelcomePage,
         build_people(400).drop("days_to_first_outpatient", "gp_practice", "lsoa", "locality"),

@@ -707,6 +707,15 @@ def where_to_act_text(caps: Capabilities, config: Config, schema: pl.Schema) -> 
     )
 
 
+def _ask(config: Config, caps: Capabilities, outcome: str) -> str:
+    """What the book asks of an outcome: "who dies under 75" for premature CVD deaths (the ages the
+    measure applies to), else "who has <label>"."""
+    ages = config.measure(outcome).ages if outcome in {m.name for m in config.measures} else None
+    if outcome == "premature_cvd_death" and ages is not None and ages[0] == 0:
+        return f"who dies under {ages[1] + 1}"
+    return f"who has {lower_first(caps.label(outcome))}"
+
+
 #: How the welcome page names the CVD profile's outcomes (others: their label).
 OUTCOME_WORDS = {
     "cvd_admissions": "emergency admissions",
@@ -780,11 +789,7 @@ def asks_text(caps: Capabilities, config: Config) -> str:
                 w for o, w in (("cvd_admissions", "ends up in hospital"), ("cvd_death", "dies")) if o in ends
             )
         )
-    asks += [
-        "who dies before 75" if o == "premature_cvd_death" else f"who has {lower_first(caps.label(o))}"
-        for o in caps.outcomes
-        if o not in ends
-    ]
+    asks += [_ask(config, caps, o) for o in caps.outcomes if o not in ends]
     groups = [
         DIMENSION_WORDS.get(d.name) or d.noun or lower_first(d.label)
         for d in caps.dimensions
