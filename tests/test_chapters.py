@@ -322,20 +322,6 @@ def test_other_trust_text_describes_only_what_its_data_have(other_site):
     assert "shows the share who waited" not in access  # the waits section is skipped
 
 
-@pytest.mark.parametrize("site_fixture", ["default_site", "other_site"])
-def test_funnel_sentence_counts_practices_whose_rate_is_withheld(site_fixture, request):
-    site = request.getfixturevalue(site_fixture)
-    funnel = pl.read_csv(site / "downloads" / "outcomes" / "funnel.csv", infer_schema_length=None)
-    shown = funnel.filter(pl.col("value").is_not_null()).height
-    hidden = funnel.height - shown
-    text = text_of(site / "chapters" / "outcomes.html")
-    if hidden:
-        assert f"Of the {shown} practices whose rate can be published" in text
-        assert f"The remaining {hidden} practice" in text
-    else:
-        assert f"Of the {funnel.height} practices," in text
-
-
 def test_locality_difference_is_worded_by_its_confidence_interval(default_site, default_config):
     """Highest against lowest locality: 'could be due to chance' exactly when the rate ratio's CI includes 1."""
     from healthgap import stats

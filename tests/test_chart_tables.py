@@ -46,14 +46,16 @@ KNOWN: dict[str, str] = {
     "default:fairness/fairness-intersection": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
     "default:fairness/fairness-sex": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
     "default:fairness/label-bias": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
-    "default:outcomes/funnel": "outcomes page (outcomes15c): the funnel's control limits (registered, bound on a grid) are plotted but are in neither the table nor the download",
+    "default:geography/isr-condition": "geography page (integ15): the funnels' control limits (bound, on a grid of expected events) are plotted but are in neither the table nor the download",
+    "default:geography/isr-outcome": "geography page (integ15): the funnels' control limits (bound, on a grid of expected events) are plotted but are in neither the table nor the download",
+    "other_trust:geography/isr-condition": "geography page (integ15): the funnels' control limits (bound, on a grid of expected events) are plotted but are in neither the table nor the download",
+    "other_trust:geography/isr-outcome": "geography page (integ15): the funnels' control limits (bound, on a grid of expected events) are plotted but are in neither the table nor the download",
     "default:predicting-risk/calibration": "predicting-risk page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
     "other_trust:fairness/fairness-calibration": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
     "other_trust:fairness/fairness-ethnicity": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
     "other_trust:fairness/fairness-imd": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
     "other_trust:fairness/fairness-intersection": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
     "other_trust:fairness/fairness-sex": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
-    "other_trust:outcomes/funnel": "outcomes page (outcomes15c): the funnel's control limits (registered, bound on a grid) are plotted but are in neither the table nor the download",
     "other_trust:predicting-risk/calibration": "predicting-risk page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
 }
 

@@ -26,7 +26,6 @@ from healthgap.descriptive import (
     not_stated,
     observed_expected,
     outcome_rates,
-    practice_funnel,
     prevalence,
     pyramid,
     rates,
@@ -340,17 +339,6 @@ def test_missing_columns_give_clear_errors(cfg):
 # -- outcomes and geography --------------------------------------------------------------------
 
 
-def test_practice_funnel_points_and_limits(people):
-    points, limits = practice_funnel(people, measure="cvd_admissions")
-    for row in points.iter_rows(named=True):
-        sub = people.filter(pl.col("gp_practice") == row["gp_practice"])
-        assert row["events"] == sub["cvd_admissions"].sum()
-        assert row["value"] == pytest.approx(1000 * sub["cvd_admissions"].sum() / sub.height)
-    assert {"registered", "lower_95", "upper_95", "lower_998", "upper_998"} <= set(limits.columns)
-    assert (limits["lower_998"] <= limits["lower_95"]).all()
-    assert points["baseline"][0] == pytest.approx(1000 * people["cvd_admissions"].sum() / people.height)
-
-
 def test_area_rates_proportion_by_area(people):
     out = area_rates(people, measure="hypertension")
     assert out.height == people["lsoa"].n_unique()
@@ -654,8 +642,6 @@ def test_simple_statistics_come_from_the_published_counts(people):
     assert shares["share"].to_list() == pytest.approx(
         (100 * shares["people"] / shares["people"].sum()).to_list()
     )
-    # practice_funnel() is exact now; the outcomes page publishes the practices' counts and takes the
-    # funnel's statistics and baseline from the published counts (tests/pages/test_outcomes.py)
 
 
 def test_headline_says_no_clear_difference_when_the_interval_includes_one():

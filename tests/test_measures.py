@@ -76,6 +76,10 @@ def test_the_cvd_profile_declares_todays_contract_columns():
     # the 18-week standard is the referral-to-treatment measure's alone, not every wait's
     standards = {m.name: m.standard_days for m in profile.measures if m.type == "days"}
     assert standards == {"days_to_first_outpatient": None, "days_to_treatment": 126}
+    # whom a measure applies to: premature deaths are of people under 75 only
+    assert {m.name: m.ages for m in profile.measures if m.ages is not None} == {
+        "premature_cvd_death": (0, 74)
+    }
     waiting = {"days_to_first_outpatient", "days_to_treatment", "missed_appointments"}
     assert {m.name for m in profile.measures if m.name in waiting and m.kind == "experience"} == waiting
     assert [i.name for i in profile.indicators] == [
@@ -172,6 +176,29 @@ measures:
         config.measure("chd_10")
 
 
+def test_measure_ages_are_parsed_overridden_and_cleared(tmp_path):
+    """``ages: [low, high]`` says whom a measure applies to; a config overrides or clears the profile's."""
+    config = load_config(
+        write(
+            tmp_path,
+            MINIMAL
+            + """
+measures:
+  - {name: premature_cvd_death, ages: [0, 64]}
+  - {name: cvd_death, ages: null}
+  - {name: early, label: Early deaths, kind: outcome, type: flag, ages: [18, 74]}
+""",
+        )
+    )
+    assert config.measure("premature_cvd_death").ages == (0, 64)
+    assert config.measure("cvd_death").ages is None
+    assert config.measure("early").ages == (18, 74)
+    assert config.measure("cvd_admissions").ages is None
+    assert read_profile("cvd").measures[
+        [m.name for m in read_profile("cvd").measures].index("premature_cvd_death")
+    ].ages == (0, 74)
+
+
 def test_conditions_select_among_condition_measures(tmp_path):
     config = load_config(write(tmp_path, MINIMAL + "conditions: [chd, hypertension]\n"))
     assert config.conditions == ("chd", "hypertension")
@@ -236,6 +263,21 @@ def test_conditions_select_among_condition_measures(tmp_path):
         (
             "- {name: x, label: X, kind: experience, type: days, standard_days: 0}",
             M.STANDARD_POSITIVE.format(at="measures[0]", value=0.0),
+        ),
+        *(
+            (
+                f"- {{name: premature_cvd_death, ages: {bad}}}",
+                M.BAD_AGES.format(at="measures[0]", value=value, oldest=120),
+            )
+            for bad, value in (
+                ("[74, 0]", [74, 0]),
+                ("[0]", [0]),
+                ("75", 75),
+                ("[0, 74.5]", [0, 74.5]),
+                ("[-1, 74]", [-1, 74]),
+                ("[0, 200]", [0, 200]),
+                ("[true, 74]", [True, 74]),
+            )
         ),
         ("- {name: chd, label: A}\n  - {name: chd, label: B}", M.TWICE.format(at="measures[1]", name="chd")),
         ("- {name: chd, timing: later}", "measures[0].timing: 'later' is not a timing"),

@@ -379,3 +379,30 @@ def test_random_rounding_of_stratum_counts_is_unbiased() -> None:
         assert out.mean() == pytest.approx(count, abs=4 * 2.5 / math.sqrt(n))
     same = strata.select(_protected(pl.col("__item") * 0 + 3, base=1, seed=1501).alias("x")).get_column("x")
     assert same.to_list() == [3.0] * n
+
+
+def test_a_measure_with_ages_counts_only_people_of_those_ages(tmp_path: Path) -> None:
+    """Premature deaths (ages [0, 74]) are per person under 75: denominators by hand; the excess is the
+    same as over everyone, since nobody 75+ has one (their strata expect none)."""
+    from tests.conftest import build_people
+
+    base = build_people(3000, seed=5)
+    died = (pl.col("age") < 75) & (pl.int_range(pl.len()) % 13 == 0)
+    people = base.with_columns(died.alias("premature_cvd_death"))
+    sections = {"outcomes": ["premature_cvd_death"]}
+    under, loaded = _load(tmp_path, people, **sections)
+    assert under.measure("premature_cvd_death").ages == (0, 74)
+    (tmp_path / "all").mkdir()
+    everyone, _ = _load(
+        tmp_path / "all", people, measures=[{"name": "premature_cvd_death", "ages": None}], **sections
+    )
+    a = priorities(loaded, under, measures=["premature_cvd_death"])
+    b = priorities(loaded, everyone, measures=["premature_cvd_death"])
+    key = ["dimension", "level"]
+    a, b = a.sort(key), b.sort(key)
+    for r in a.iter_rows(named=True):
+        group = loaded.filter(pl.col("imd_quintile").cast(pl.String) == r["level"])
+        assert r["denominator"] == group.filter(pl.col("age") < 75).height
+        assert r["numerator"] == int(group["premature_cvd_death"].sum())
+    assert (b["denominator"] > a["denominator"]).all()
+    assert a["excess"].to_list() == pytest.approx(b["excess"].to_list(), abs=1e-9)

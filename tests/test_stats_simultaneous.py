@@ -156,3 +156,32 @@ def test_extremes_stand_apart_only_when_every_gap_does():
     assert out["nearest_lower_ci"][0] == pytest.approx(-d_vs["upper_ci"][0], rel=1e-12)
     ratio = extremes(close, group="g", estimate="est", std_error="se", scale="ratio")
     assert ratio["nearest_lower_ci"][0] < 1 < ratio["nearest_upper_ci"][0]
+
+
+def test_bonferroni_bounds_of_ratios_by_hand():
+    """Ratio intervals widened for m comparisons: se from the 95% interval, z at 1 - 0.05/2m (scipy by hand)."""
+    from scipy.stats import norm
+
+    from healthgap.stats import bonferroni_bounds, bonferroni_ratio
+
+    rr = np.array([1.69, 1.45, 0.75])
+    se = np.array([0.23, 0.08, 0.31])
+    z95 = norm.ppf(0.975)
+    frame = pl.DataFrame({"r": rr, "lo": rr * np.exp(-z95 * se), "hi": rr * np.exp(z95 * se)})
+    for m in (1, 3, 10):
+        out = frame.select(*bonferroni_bounds("r", "lo", "hi", comparisons=m))
+        zm = norm.isf(0.05 / (2 * m))
+        assert out["bonferroni_lower"].to_numpy() == pytest.approx(rr / np.exp(zm * se), rel=1e-12)
+        assert out["bonferroni_upper"].to_numpy() == pytest.approx(rr * np.exp(zm * se), rel=1e-12)
+        one = bonferroni_ratio(rr[0], frame["lo"][0], frame["hi"][0], pairs=m)
+        assert one == pytest.approx((rr[0] / np.exp(zm * se[0]), rr[0] * np.exp(zm * se[0])), rel=1e-12)
+    # at 90%: the given interval is read at 90% and the joint one is at 90%
+    z90 = norm.ppf(0.95)
+    f90 = pl.DataFrame({"r": rr, "lo": rr * np.exp(-z90 * se), "hi": rr * np.exp(z90 * se)})
+    out = f90.select(*bonferroni_bounds("r", "lo", "hi", comparisons=4, confidence=0.9))
+    assert out["bonferroni_upper"].to_numpy() == pytest.approx(rr * np.exp(norm.isf(0.1 / 8) * se), rel=1e-12)
+    # a ratio or bound that is not positive has no interval
+    bad = pl.DataFrame({"r": [0.0, 1.2, 1.1], "lo": [0.5, None, 0.0], "hi": [1.5, 1.4, 1.3]})
+    assert (
+        bad.select(*bonferroni_bounds("r", "lo", "hi", comparisons=2))["bonferroni_lower"].null_count() == 3
+    )

@@ -346,7 +346,9 @@ def test_default_config_has_the_new_measures_and_indicators(default_config) -> N
     assert set(NEW) <= {m.name for m in config.measures} and not set(NEW) & set(config.dropped)
     assert {config.measure(n).timing for n in NEW} == {"follow-up"}  # never model features by default
     assert not set(NEW) & set(config.features)
-    assert config.outcomes == ("cvd_admissions", "cvd_death")  # the default book's outcomes stay
+    # the default book's outcomes gain premature deaths (under 75: the profile's ages)
+    assert config.outcomes == ("cvd_admissions", "cvd_death", "premature_cvd_death")
+    assert config.measure("premature_cvd_death").ages == (0, 74)
     assert validate(config).problems == []
     people = load(config)
     shares = {}

@@ -1,4 +1,4 @@
-"""The outcomes page: rates published once from exact counts, the sentences, the funnel and its wording."""
+"""The outcomes page: rates published once from exact counts, the sentences, and where GP practices are compared."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from healthgap.pages.outcomes import (
     FIGURE_COLUMNS,
     NO_OUTCOMES_INTRO,
     OutcomesPage,
-    funnel_sentence,
     ratio_sentence,
     standard_sentence,
 )
@@ -366,153 +365,61 @@ def test_download_has_every_rate_but_not_the_bookkeeping(page, page_of):
     assert "no outcome measures" in html_of(none.download())
 
 
-# -- GP practices ------------------------------------------------------------------------------
+# -- GP practices: compared after their age and sex mix in the geography chapter ----------------
 
 
-def test_funnel_baseline_comes_from_the_published_totals(page):
-    """From the exact totals the baseline gives the exact number of events back (disclosure audit)."""
-    people = page.book.frame
-    e, n = int(people["cvd_admissions"].sum()), people.height
-    funnel = page.funnel
-    assert funnel is not None and funnel.outcome.name == "cvd_admissions"
-    assert funnel.baseline == pytest.approx(PER * _r5(e) / _r5(n), rel=1e-12)
-    assert funnel.baseline != pytest.approx(PER * e / n, rel=1e-12)
-    points = funnel.points.frame
-    assert points["baseline"].to_list() == pytest.approx([funnel.baseline] * points.height, rel=1e-12)
-    assert funnel.limits["baseline"][0] == pytest.approx(funnel.baseline, rel=1e-12)
-    for r in points.filter(pl.col("value").is_not_null()).iter_rows(named=True):
-        assert r["events"] % 5 == 0
-        assert r["value"] == pytest.approx(PER * r["events"] / r["population"], rel=1e-12)
+def test_practices_section_points_to_the_geography_funnel_of_the_same_outcome(page):
+    """One sentence naming the outcome the geography chapter's ratio funnel draws; no crude funnel."""
+    from healthgap.pages.geography import GeographyPage
 
-
-def test_funnel_figure_and_text(page):
-    markup = html_of(page.funnel_figure())
-    assert 'id="funnel"' in markup and "Funnel plot: each dot is a GP practice" in markup
-    assert page.funnel_text in markup
-    assert page.funnel_text.startswith("Of the 3 practices, ")
-
-
-def test_practices_section_shows_the_funnel_with_its_lead(page):
+    geo = GeographyPage(page.book)
+    assert (geo.isr_unit, geo.isr_outcome) == ("gp_practice", "cvd_admissions")
     text = text_of(page.practices_section())
-    assert text.startswith("Some of the variation between practices reflects who is registered with them.")
-    assert page.funnel_text in text and "::: {#fig-funnel}" in text
-    assert "CVD emergency admissions by GP practice: funnel plot" in text
-
-
-def test_funnel_skipped_without_practices(page_of):
-    page = page_of(OutcomesPage, build_people(300).drop("gp_practice"))
-    assert page.funnel_text == "" and page.funnel_figure() is None
-    assert "skipped because the dataset has no GP practice column." in html_of(page.practices_section())
-
-
-def test_funnel_skipped_when_the_overall_rate_cannot_be_published(page_of):
-    people = build_people(300).with_columns(
-        (pl.int_range(pl.len()) < 3).cast(pl.Int64).alias("cvd_admissions")
+    assert text == (
+        "Variation between GP practices in CVD emergency admissions is shown after their age and sex mix "
+        "(observed against expected, on a funnel plot) in @sec-geography-funnels, not as crude rates, which "
+        "would place GP practices with older populations higher for their age alone."
     )
+    assert geo.isr_funnel("outcome") is not None  # the funnel it points to is drawn
+    assert not hasattr(page, "funnel") and "fig-funnel" not in text
+
+
+def test_practices_section_names_the_area_without_practices(page_of):
+    people = build_people(600).drop("gp_practice")
     page = page_of(OutcomesPage, people)
-    assert page.funnel is None
-    assert page.funnel_text.startswith("There are too few CVD emergency admissions in the whole population")
-    assert "no overall rate that can be published (too few CVD emergency admissions)" in html_of(
-        page.practices_section()
-    )
+    text = text_of(page.practices_section())
+    assert text.startswith("Variation between small areas in CVD emergency admissions is shown")
 
 
-def _points(*rows: tuple) -> pl.DataFrame:
-    """Published funnel points: (value, flag_99_8, suppression_reason_events)."""
-    return pl.DataFrame(
-        rows,
-        schema={"value": pl.Float64, "flag_99_8": pl.String, "suppression_reason_events": pl.String},
-        orient="row",
-    )
+def test_practices_section_is_one_skip_note_without_practices_or_areas(page_of):
+    page = page_of(OutcomesPage, build_people(300).drop("gp_practice", "lsoa"))
+    note = html_of(page.practices_section())
+    assert note.count("skipped") == 1
+    assert "skipped because the dataset has no GP practice or small-area column." in note
 
 
-def _sentence(points: pl.DataFrame) -> str:
-    return funnel_sentence(points, baseline=9.8, noun="admissions", small=SMALL, most=7)
+def test_practices_section_when_nobody_with_a_practice_has_the_outcome(page_of):
+    from healthgap.pages.geography import GeographyPage
 
-
-def test_funnel_sentence_all_published():
-    text = _sentence(_points((10.0, "above", None), (9.0, "within", None), (8.0, "within", None)))
-    assert text == (
-        "Of the 3 practices, 1 lies above and none below the 99.8% control limits around the overall rate "
-        "of 9.8 per 1,000; the other 2 vary no more than chance would produce."
+    people = build_people(300).with_columns(pl.lit(0, dtype=pl.Int64).alias("cvd_admissions"))
+    page = page_of(OutcomesPage, people)
+    assert GeographyPage(page.book).isr_funnel("outcome") is None  # the geography chapter draws none
+    assert text_of(page.practices_section()) == (
+        "Nobody with a recorded GP practice has CVD emergency admissions in this dataset, so GP practices "
+        "are not compared on it."
     )
-
-
-def test_funnel_sentence_none_outside_and_none_within():
-    within = _sentence(_points((9.0, "within", None), (8.0, "within", None)))
-    assert within.endswith(
-        "none lie above and none below the 99.8% control limits around the overall rate "
-        "of 9.8 per 1,000; all of them vary no more than chance would produce."
-    )
-    outside = _sentence(_points((20.0, "above", None), (1.0, "below", None), (25.0, "above", None)))
-    assert outside == (
-        "Of the 3 practices, 2 lie above and 1 below the 99.8% control limits around the overall rate "
-        "of 9.8 per 1,000."
-    )
-
-
-def test_funnel_sentence_says_why_practices_are_hidden():
-    small = _sentence(_points((9.0, "within", None), (None, None, SMALL), (None, None, SMALL)))
-    assert small.startswith("Of the 1 practices whose rate can be published, none lie above")
-    assert small.endswith(
-        "The remaining 2 practices have between 1 and 7 admissions, too few to publish, so they are not on the chart."
-    )
-    one = _sentence(_points((9.0, "within", None), (None, None, SMALL)))
-    assert one.endswith(
-        "The remaining 1 practice has between 1 and 7 admissions, too few to publish, so it is not on the chart."
-    )
-    secondary = _sentence(
-        _points((9.0, "within", None), (None, None, SMALL), (None, None, "secondary suppression: protects"))
-    )
-    assert secondary.endswith(
-        "The remaining 2 practices have counts withheld to protect confidentiality, so they are not on the chart."
-    )
-
-
-def test_funnel_sentence_when_no_practice_is_published():
-    text = _sentence(_points((None, None, SMALL), (None, None, SMALL)))
-    assert text == (
-        "None of the 2 practices has a rate that can be published (too few admissions), so none can be "
-        "compared with the overall rate."
-    )
-
-
-def test_funnel_text_hidden_practices_from_the_published_reasons(page_of):
-    """Practices of 1-7 admissions are withheld for their small counts, a third to protect them."""
-    people = build_people(3000, seed=3)
-    one_small = people.with_columns(
-        pl.when(pl.col("gp_practice") == "F81003")
-        .then((pl.int_range(pl.len()).over("gp_practice") < 3).cast(pl.Int64))
-        .otherwise(pl.col("cvd_admissions"))
-        .alias("cvd_admissions")
-    )
-    text = page_of(OutcomesPage, one_small).funnel_text  # the other two would give it back: one more goes
-    assert text.endswith(
-        "The remaining 2 practices have counts withheld to protect confidentiality, so they are not on the chart."
-    )
-    two_small = one_small.with_columns(
-        pl.when(pl.col("gp_practice") == "D81002")
-        .then((pl.int_range(pl.len()).over("gp_practice") < 5).cast(pl.Int64))
-        .otherwise(pl.col("cvd_admissions"))
-        .alias("cvd_admissions")
-    )
-    text = page_of(OutcomesPage, two_small).funnel_text
-    assert text.startswith("Of the 1 practices whose rate can be published, ")
-    # one reason for small and protecting counts (issue 11, leak 7): the page cannot tell them apart
-    assert text.endswith(
-        "The remaining 2 practices have counts withheld to protect confidentiality, so they are not on the chart."
-    )
-    off = page_of(OutcomesPage, one_small, disclosure={"enabled": False, "reason": "testing"})
-    assert "remaining" not in off.funnel_text and off.funnel_text.startswith("Of the 3 practices, ")
 
 
 def test_exact_settings_publish_the_exact_counts(page_of):
     people = build_people(3000, seed=3)
     page = page_of(OutcomesPage, people, disclosure={"rounding": 1})
     assert page.config.disclosure == replace(SETTINGS, rounding=1)
-    assert page.funnel is not None
-    e, n = int(people["cvd_admissions"].sum()), people.height
-    assert page.funnel.baseline == pytest.approx(PER * e / n, rel=1e-12)
+    assert page.rates is not None
+    sexes = page.rates.frame.filter(pl.col("dimension") == "sex", pl.col("measure") == "cvd_admissions")
+    exact = people.group_by("sex").agg(pl.col("cvd_admissions").sum().alias("e"), pl.len().alias("n"))
+    got = sexes.join(exact, left_on="level", right_on="sex")
+    assert got.height == exact.height
+    assert (got["events"] == got["e"]).all() and (got["population"] == got["n"]).all()
 
 
 def test_missing_outcomes_are_counted_once_and_rates_are_of_the_people_with_a_value(page_of):
@@ -665,3 +572,34 @@ def test_premature_death_is_per_person_under_75(page_of):
     text = page.sentences(o)
     assert "In numbers, the most deprived fifth had about " in text
     assert "more premature CVD deaths (under 75) than expected at the rates of the least " in text
+
+
+def test_an_outcomes_ages_come_from_its_typed_measure_field(page_of):
+    """The config's ``ages`` (not the name) says whom an outcome applies to: rates are per person of them."""
+    people = _premature_people().with_columns(
+        (pl.col("premature_cvd_death") & (pl.col("age") < 65)).alias("early_death")
+    )
+    page = page_of(
+        OutcomesPage,
+        people,
+        measures=[
+            {"name": "premature_cvd_death", "ages": [0, 64]},
+            {
+                "name": "early_death",
+                "label": "Early death",
+                "kind": "outcome",
+                "type": "flag",
+                "ages": [0, 64],
+            },
+        ],
+        outcomes=["premature_cvd_death", "early_death"],
+        disclosure={"enabled": False, "reason": "unit test"},
+    )
+    under_65 = people.filter(pl.col("age") < 65)
+    for name in ("premature_cvd_death", "early_death"):
+        o = page.outcome(name)
+        assert o is not None and o.ages == (0, 64) and o.whom == "people aged under 65"
+        female = page.rates.frame.filter(
+            (pl.col("measure") == name) & (pl.col("dimension") == "sex") & (pl.col("level") == "female")
+        ).row(0, named=True)
+        assert female["population"] == under_65.filter(pl.col("sex") == "female").height

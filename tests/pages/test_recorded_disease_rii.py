@@ -84,8 +84,7 @@ def _ratios(rr: list[float], lo: list[float | None], hi: list[float | None]) -> 
 def test_furthest_ratio_is_widened_for_the_groups_compared():
     from scipy import stats as sps
 
-    from healthgap.pages.recorded_disease import with_multiplicity
-    from healthgap.pages.sentences import ratio_sentence
+    from healthgap.pages.sentences import ratio_sentence, with_multiplicity
 
     frame = _ratios([1.10, 1.06, 0.98, 1.0], [1.01, 0.95, 0.9, None], [1.20, 1.18, 1.07, None])
     plain = ratio_sentence(

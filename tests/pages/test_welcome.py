@@ -479,6 +479,13 @@ def test_opening_paragraph(page_of):
         "and place. It then asks whether a model that predicts who is at highest risk would treat these "
         "groups fairly."
     )
+    premature = ((pl.col("age") < 75) & (pl.int_range(pl.len()) % 50 == 0)).alias("premature_cvd_death")
+    early = page_of(
+        WelcomePage,
+        build_people(400).with_columns(premature),
+        outcomes=["cvd_admissions", "cvd_death", "premature_cvd_death"],
+    )
+    assert "who waits longest, who ends up in hospital or dies and who dies under 75, and how" in early.asks
     bare = page_of(
         WelcomePage,
         build_people(400).drop("days_to_first_outpatient", "gp_practice", "lsoa", "locality"),
@@ -551,17 +558,22 @@ def test_chapter_list_follows_the_data(page_of):
         "looks at diagnosis (how recorded cases compare with those expected), treatment of people who should "
         "be treated, waits and missed appointments."
     )
-    assert (
-        outcomes_text(caps, outcomes=page.config.outcomes)
-        == "compares emergency admissions and deaths, and GP practices."
+    assert outcomes_text(caps, outcomes=page.config.outcomes) == "compares emergency admissions and deaths."
+    assert outcomes_text(caps, outcomes=["cvd_death"]) == "compares deaths."
+    premature = replace(caps, columns=caps.columns | {"premature_cvd_death"})
+    assert outcomes_text(premature, outcomes=["cvd_admissions", "cvd_death", "premature_cvd_death"]) == (
+        "compares emergency admissions, deaths and premature deaths (under 75)."
     )
-    assert outcomes_text(caps, outcomes=["cvd_death"]) == "compares deaths, and GP practices."
     # with the config: the access measures by their labels, and the experience chapter's measures
     labels = [m.label.lower() for m in page.config.measures_of("access") if caps.has(m.name)]
     assert page.access.startswith("looks at diagnosis") and all(label in page.access for label in labels)
-    assert not [m for m in page.config.measures_of("experience") if caps.has(m.name)]
+    # the waits are experience measures of the profile, named by their labels
+    assert [m.name for m in page.config.measures_of("experience") if caps.has(m.name)] == [
+        "days_to_first_outpatient",
+        "missed_appointments",
+    ]
     assert experience_text(caps, page.config) == (
-        "has nothing to show for this dataset, which records no experience of care."
+        "looks at days to first outpatient appointment and missed appointments."
     )
     assert page.where_to_act == (
         "ranks every gap the book measures between groups by the number of people it affects, after "
@@ -925,7 +937,7 @@ def test_experience_entry_names_the_experience_measures(page_of):
     )
     page = page_of(WelcomePage, people)
     labels = [m.label for m in page.config.measures_of("experience") if page.caps.has(m.name)]
-    assert len(labels) == 2
+    assert len(labels) == 4  # the two waits (experience measures of the profile) and the two added
     assert page.experience.startswith("looks at ")
     assert all(label[0].lower() + label[1:] in page.experience for label in labels)
 

@@ -65,7 +65,8 @@ def _words(config) -> list[str]:
 def numbers_in(sentence: str, config) -> list[str]:
     text = re.sub(r"\(@?[a-z]+-[\w-]+\)|@[a-z]+-[\w-]+|Figure \d+\.\d+", "", sentence)
     for w in _words(config):
-        text = re.sub(r"(?<![\w.])" + re.escape(w) + r"(?![\w])", " ", text)
+        # labels stand lower-first inside sentences ("treated within 18 weeks of referral")
+        text = re.sub(r"(?<![\w.])" + re.escape(w) + r"(?![\w])", " ", text, flags=re.IGNORECASE)
     return _NUMBER.findall(text)
 
 

@@ -47,6 +47,12 @@ STANDARD_ONLY = (
 STANDARD_POSITIVE = (
     "{at}.standard_days: {value!r} is not a positive number of days. Fix: e.g. standard_days: 126."
 )
+BAD_AGES = (
+    "{at}.ages: {value!r} is not the ages the measure applies to. Fix: give [low, high], two whole ages in "
+    "years from 0 to {oldest}, youngest first (inclusive), e.g. ages: [0, 74] for under 75."
+)
+#: The oldest age an ``ages`` range may name.
+OLDEST = 120
 RANGE_ORDER = "{at}: minimum {lo:g} is above maximum {hi:g}. Fix: swap them."
 TWICE = "{at}.name: {name!r} is declared twice in this list. Fix: declare it once."
 SQL_PROBLEM = "{at}.{key}: {detail}"
@@ -101,12 +107,30 @@ def _measure_fields(c: Checker, node: dict, at: str) -> dict[str, Any]:
             c.add(STANDARD_POSITIVE.format(at=at, value=days))
             days = None
         given["standard_days"] = days
+    if "ages" in node:
+        given["ages"] = _ages(c, node.get("ages"), at)
     if "codes" in node:
         raw = c.typed(node, "codes", at, list, [])
         levels = [c.level(x, f"{at}.codes[{i}]") for i, x in enumerate(raw)]
         given["codes"] = tuple(v for v in levels if v is not None)
-    nullable = ("unit", "period", "minimum", "maximum", "standard_days")
+    nullable = ("unit", "period", "minimum", "maximum", "standard_days", "ages")
     return {k: v for k, v in given.items() if v is not None or k in nullable}
+
+
+def _ages(c: Checker, value: Any, at: str) -> tuple[int, int] | None:
+    """``value`` as ``(low, high)`` whole ages (None stays None: everyone), or None after an error."""
+    if value is None:
+        return None
+    ok = (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= OLDEST for v in value)
+        and value[0] <= value[1]
+    )
+    if not ok:
+        c.add(BAD_AGES.format(at=at, value=value, oldest=OLDEST))
+        return None
+    return int(value[0]), int(value[1])
 
 
 def _check_measure(c: Checker, m: Measure, at: str) -> None:

@@ -98,6 +98,9 @@ class Measure:
     standard_days : days measures: the waiting-time standard the measure is judged against
         (126 for the NHS 18-week referral-to-treatment standard), or None (no standard
         applies: the book shows the median wait only).
+    ages : whom the measure applies to: ``(low, high)`` ages in years, inclusive (``(0, 74)``
+        for premature deaths, under 75), or None for everyone. Rates of a measure with ages are
+        per person of those ages (everyone else is false by definition).
     column : the source column in the file (after parsing: always set).
     """
 
@@ -113,6 +116,7 @@ class Measure:
     minimum: float | None = None
     maximum: float | None = None
     standard_days: float | None = None
+    ages: tuple[int, int] | None = None
     column: str = ""
 
     def as_column(self) -> Column:

@@ -26,7 +26,7 @@ from healthgap.descriptive._common import (
 from healthgap.descriptive.access import detection, missed, observed_expected, treatment, waits
 from healthgap.descriptive.geography import area_rates
 from healthgap.descriptive.headlines import Finding, Headlines, headline_numbers, headline_tables
-from healthgap.descriptive.outcomes import outcome_rates, practice_funnel
+from healthgap.descriptive.outcomes import outcome_rates
 from healthgap.descriptive.population import completeness, composition, not_stated, pyramid, summary
 from healthgap.descriptive.prevalence import concentration, gradient, intersection, prevalence, rates
 
@@ -52,7 +52,6 @@ __all__ = [
     "not_stated",
     "observed_expected",
     "outcome_rates",
-    "practice_funnel",
     "prevalence",
     "pyramid",
     "rates",

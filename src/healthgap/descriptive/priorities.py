@@ -153,7 +153,9 @@ def priority_items(config: Config, schema: pl.Schema) -> list[Item]:
 
     Indicators that cannot be computed on this table (a column missing) are left out; so
     are measures the table lacks. An indicator of kind ``age-standardised rate`` and
-    flag or count measures of conditions and outcomes are standardised.
+    flag or count measures of conditions and outcomes are standardised. A measure with
+    :attr:`~healthgap.config.Measure.ages` counts only people of those ages (when the table has
+    ``age``): premature deaths are per person under 75.
     """
     items: list[Item] = []
     for ind in config.indicators:  # config entries, not data rows
@@ -182,6 +184,9 @@ def priority_items(config: Config, schema: pl.Schema) -> list[Item]:
                 continue
             flag = m.type == "flag"
             standardised = kind in _STANDARDISED_KINDS
+            counted = pl.col(m.name).is_not_null()
+            if m.ages is not None and "age" in schema:  # whom it applies to (premature deaths: under 75)
+                counted = counted & (pl.col("age") >= m.ages[0]) & (pl.col("age") < m.ages[1] + 1)
             items.append(
                 Item(
                     m.name,
@@ -193,7 +198,7 @@ def priority_items(config: Config, schema: pl.Schema) -> list[Item]:
                     False if standardised or not flag else None,
                     PER_PROPORTION if flag else PER_EVENTS,
                     pl.col(m.name).cast(pl.Int64).fill_null(0),
-                    pl.col(m.name).is_not_null(),
+                    counted,
                     "standardised" if standardised else ("proportion" if flag else "rate"),
                 )
             )

@@ -1,4 +1,4 @@
-"""Outcomes: every outcome measure by group, and GP practices on a funnel plot.
+"""Outcomes: every outcome measure by group, and where GP practices are compared.
 
 Everything ``chapters/outcomes.qmd`` computes, words and shows, for any dataset. The outcomes
 are the config's (:meth:`healthgap.config.Config.measures_of` ``("outcome")``), worded from
@@ -7,9 +7,8 @@ within ten years"): a count outcome is a rate per 1,000 people (every event coun
 outcome the share of people (%). Rates are age-standardised to the 2013 European Standard
 Population over the age bands the data cover
 (:func:`healthgap.descriptive.outcomes.outcome_rates`), published once for the figures, the
-sentences and the download (:attr:`OutcomesPage.rates`). GP practices' counts are published
-with their funnel statistics recomputed from the published counts, around the overall rate
-from the published overall totals (:attr:`OutcomesPage.funnel`), when the data has practices.
+sentences and the download (:attr:`OutcomesPage.rates`). GP practices are compared after their
+age and sex mix in the geography chapter (:meth:`OutcomesPage.practices_section` points there).
 """
 
 from __future__ import annotations
@@ -23,24 +22,21 @@ import polars as pl
 
 from healthgap import charts
 from healthgap.config import Dimension, Measure
-from healthgap.descriptive import LEVEL
+from healthgap.descriptive import LEVEL, measure_label
 from healthgap.descriptive.access import missing_values
 from healthgap.descriptive.outcomes import (
     PER,
     ages_of,
     covered_bands,
-    funnel_kind,
-    funnel_lines,
-    funnel_points,
     outcome_rates,
-    practice_counts,
 )
 from healthgap.descriptive.prevalence import recompute_rates
 from healthgap.descriptive.priorities import COUNTS, priorities, recompute_priorities
-from healthgap.disclosure import Published, primary_reason
+from healthgap.disclosure import Published
 from healthgap.pages._blocks import blocks, heading, numbered, paragraph
 from healthgap.pages._groups import compared_dimension, group_name, in_group, noun_of, spread
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
+from healthgap.pages.geography import GeographyPage
 from healthgap.pages.sentences import (
     NOT_RECORDED,
     fmt,
@@ -56,15 +52,11 @@ from healthgap.text import capitalise, join, lower_first
 __all__ = [
     "OutcomesPage",
     "Outcome",
-    "Funnel",
     "FIGURE_COLUMNS",
-    "FUNNEL_COLUMNS",
-    "FUNNEL_DERIVED",
     "DOWNLOAD_DROP",
     "EXCESS_COLUMNS",
     "NOT_RECORDED_NOTE",
     "PER_TEXT",
-    "funnel_sentence",
     "ages_applying",
     "excess_sentence",
     "AGES_NOTE",
@@ -117,8 +109,6 @@ EXCESS_COLUMNS = (
 )
 #: Columns of the published rates left out of the download of all the numbers.
 DOWNLOAD_DROP = ("order", "is_reference", "statistic", "method")
-#: A practice's rate, interval and flags all come from its event count: suppressed with it.
-FUNNEL_DERIVED = {"events": ["value", "lower_ci", "upper_ci", "flag_95", "flag_99_8"]}
 _COUNTS = ["events", "population"]
 
 UNPUBLISHED_LEAD = "Rate ratios of "
@@ -128,8 +118,8 @@ UNPUBLISHED = (
 NO_OUTCOMES_INTRO = "This chapter compares outcomes between groups, where the dataset records them."
 NO_OUTCOMES = "outcome measures (such as admissions or deaths during follow-up)"
 NO_DIMENSION = "equity dimension to compare groups along"
-NO_PRACTICES = "GP practice column"
-NO_FUNNEL = "overall rate that can be published (too few {noun})"
+NO_PRACTICES = "GP practice or small-area column"
+NO_AGE = "age column, to compare GP practices after their age and sex mix"
 #: Why a level recording an unknown value is not compared (it is not a group of people).
 NOT_RECORDED_NOTE = (
     "The comparison leaves out {who}: they are not a group of people but a gap in the record, and "
@@ -156,12 +146,15 @@ STANDARD_SOME = (
     "{what} are age-standardised to the 2013 European Standard Population restricted to ages {ages}, the "
     "ages in this dataset."
 )
-PRACTICES_LEAD = (
-    "Some of the variation between practices reflects who is registered with them. A funnel plot "
-    "(@fig-funnel) shows each practice's crude rate against its list size, with control limits that "
-    "narrow as practices get bigger: a practice outside the 99.8% limits differs from the overall rate by "
-    "more than chance would explain. Crude rates are not adjusted for age, so a practice with an older "
-    "list is expected to lie higher."
+#: The practices section: a pointer to the funnel of observed / expected in the geography chapter.
+PRACTICES_POINTER = (
+    "Variation between {plural} in {what} is shown after their age and sex mix (observed against expected, "
+    "on a funnel plot) in @sec-geography-funnels, not as crude rates, which would place {plural} with older "
+    "populations higher for their age alone."
+)
+#: ... when nobody with a practice (area) has the outcome.
+PRACTICES_NONE = (
+    "Nobody with a recorded {singular} has {what} in this dataset, so {plural} are not compared on it."
 )
 
 
@@ -234,32 +227,13 @@ class Outcome:
         return f" per {PER_TEXT}" if self.per_thousand else "%"
 
 
-@dataclass(frozen=True)
-class Funnel:
-    """GP practices on a funnel plot of one outcome.
-
-    Attributes
-    ----------
-    outcome : the outcome.
-    points : each practice, published (statistics from its published counts).
-    limits : the control limits around the overall rate (chart data, no counts).
-    baseline : the overall rate (per 1,000, or %), from the published overall totals.
-    """
-
-    outcome: Outcome
-    points: Published
-    limits: pl.DataFrame
-    baseline: float
-
-
 def ages_applying(measure: Measure) -> tuple[int, int] | None:
     """The ages an outcome applies to (inclusive), or None for everyone: the measure's own
-    ``ages`` when its config gives them, else under :data:`PREMATURE_UNDER` for a measure named
-    ``premature_...`` (a flag false for everyone older, whose rate is per person younger)."""
-    ages = getattr(measure, "ages", None)
-    if ages:
-        low, high = ages
-        return int(low), int(high)
+    :attr:`~healthgap.config.Measure.ages` when its profile or config gives them, else under
+    :data:`PREMATURE_UNDER` for a measure named ``premature_...`` (a flag false for everyone older,
+    whose rate is per person younger)."""
+    if measure.ages is not None:
+        return measure.ages
     if measure.name.startswith(PREMATURE_PREFIX):
         return 0, PREMATURE_UNDER - 1
     return None
@@ -615,11 +589,11 @@ class OutcomesPage(Page):
     def description(self, outcome: Outcome, data: Published) -> str:
         """Text alternative of an outcome chart, with the range across the dimension compared."""
         what = (
-            f"age-standardised {outcome.phrase} per {PER_TEXT} people"
+            f"age-standardised {outcome.phrase} per {PER_TEXT} {outcome.whom}"
             if outcome.is_count
-            else f"the age-standardised number of people with {outcome.phrase} per {PER_TEXT} people"
+            else f"the age-standardised number of people with {outcome.phrase} per {PER_TEXT} {outcome.whom}"
             if outcome.rare
-            else f"the age-standardised percentage of people with {outcome.phrase}"
+            else f"the age-standardised percentage of {outcome.whom} with {outcome.phrase}"
         )
         text = f"Dot charts, one per equity dimension, of {what}, with 95% confidence intervals."
         dim = compared_dimension(self.caps)
@@ -636,9 +610,9 @@ class OutcomesPage(Page):
         order, facets = self.order(), self.facet_order()
         label = outcome.measure.label
         title = (
-            f"{label} per {PER_TEXT} people, age-standardised"
+            f"{label} per {PER_TEXT} {outcome.whom}, age-standardised"
             if outcome.per_thousand
-            else f"{label}: people (%), age-standardised"
+            else f"{label}: {outcome.whom} (%), age-standardised"
         )
         return self.book.figure(
             lambda d: charts.small_multiples(
@@ -760,206 +734,31 @@ class OutcomesPage(Page):
         return HTML(rates.data + excess.data)
 
     # -- GP practices ------------------------------------------------------------
-    @cached_property
-    def funnel_outcome(self) -> Outcome | None:
-        """The outcome the funnel plot shows (the first with rates), or None (no practices or outcomes)."""
-        if not self.caps.has("gp_practice"):
-            return None
-        return next((o for o in self.outcomes if o.name in self.measures), None)
-
-    def _noun(self, outcome: Outcome) -> str:
-        """What a practice's count counts: "CVD emergency admissions", "people with CVD death"."""
-        name = lower_first(outcome.measure.label)
-        return name if outcome.is_count else f"people with {name}"
-
-    @cached_property
-    def funnel(self) -> Funnel | None:
-        """The practices of :attr:`funnel_outcome` on a funnel, or None.
-
-        None also when the overall rate cannot be published (too few events in the
-        whole population): the funnel is drawn around it.
-        """
-        outcome = self.funnel_outcome
-        if outcome is None:
-            return None
-        counts = practice_counts(self.people.filter(pl.col(outcome.name).is_not_null()), measure=outcome.name)
-        totals = self.book.publish(counts.select(pl.col(_COUNTS).sum()), counts=_COUNTS).frame.row(
-            0, named=True
-        )
-        if not totals["events"] or not totals["population"]:
-            return None
-        # the overall rate from the published totals: from the exact ones it gives the exact total back
-        target = totals["events"] / totals["population"]
-        kind, _ = funnel_kind(outcome.name, self.config)
-        multiplier = outcome.multiplier  # a rare flag per 1,000 people, as in its chart
-        points = self.book.publish(
-            counts,
-            counts=_COUNTS,
-            by=[],
-            derived=FUNNEL_DERIVED,
-            recompute=lambda f: funnel_points(f, target=target, kind=kind, multiplier=multiplier),
-        )
-        limits = funnel_lines(counts, target=target, kind=kind, multiplier=multiplier)
-        return Funnel(outcome, points, limits, target * multiplier)
-
-    @cached_property
-    def funnel_text(self) -> str:
-        """How many practices lie above and below the 99.8% limits, and why some are not shown."""
-        if self.funnel is None:
-            if self.funnel_outcome is None:
-                return ""
-            return (
-                f"There are too few {self._noun(self.funnel_outcome)} in the whole population to publish the "
-                "overall rate, so the practices cannot be compared with it."
-            )
-        return funnel_sentence(
-            self.funnel.points.frame,
-            baseline=self.funnel.baseline,
-            noun=self._noun(self.funnel.outcome),
-            small=primary_reason(self.config.disclosure),
-            most=self.config.disclosure.suppress_below - 1,
-            suffix=self.funnel.outcome.suffix,
-        )
-
-    def funnel_figure(self) -> Any:
-        """The funnel plot of GP practices (markup), or None."""
-        funnel = self.funnel
-        if funnel is None:
-            return None
-        label = funnel.outcome.measure.label
-        value_title = (
-            f"Crude rate per {PER_TEXT}" if funnel.outcome.per_thousand else "Crude share of people (%)"
-        )
-        return self.book.figure(
-            lambda d: charts.funnel(
-                d.with_columns(pl.col("population").cast(pl.Float64).alias("registered")),
-                limits=funnel.limits,
-                target=funnel.baseline,
-                title=f"{label} by GP practice",
-                unit="gp_practice",
-                denominator="registered",
-                flag="flag_99_8",
-                value_title=value_title,
-                denominator_title="Registered people (list size)",
-            ),
-            id="funnel",
-            title=f"{label} by GP practice: funnel plot",
-            description=(
-                "Funnel plot: each dot is a GP practice, with its list size along the bottom and its crude "
-                + (
-                    f"rate of {lower_first(label)} per {PER_TEXT}"
-                    if funnel.outcome.is_count
-                    else f"rate of people with {lower_first(label)} per {PER_TEXT}"
-                    if funnel.outcome.rare
-                    else f"share of people with {lower_first(label)}"
-                )
-                + " up the side; curved lines show 95% and 99.8% control limits around the overall rate. "
-                + self.funnel_text
-            ),
-            data=funnel.points,
-            columns={
-                "gp_practice": "Practice",
-                "population": "List size",
-                "events": "Events" if funnel.outcome.is_count else "People with it",
-                **ci_columns(funnel.outcome.value_heading.replace("Rate", "Crude rate")),
-                "flag_99_8": "Position against the 99.8% limits",
-            },
-        )
-
     def practices_section(self) -> Any:
-        """The practices' funnel plot with its lead and sentence, or why it is not shown."""
-        outcome = self.funnel_outcome
+        """One sentence pointing to the geography chapter's funnel plot of an outcome on indirectly
+        standardised ratios (observed / expected from age and sex), or one skip note saying what the
+        dataset lacks for it.
+
+        The geography page decides what it draws (:attr:`GeographyPage.isr_unit`,
+        :attr:`GeographyPage.isr_outcome`); this sentence names the same unit and outcome, and says
+        "none" when no person with a unit has the outcome (the funnel is then not drawn).
+        """
+        geo = GeographyPage(self.book)
+        unit, outcome = geo.isr_unit, geo.isr_outcome
+        if unit is None:
+            return self.skip(NO_PRACTICES)
         if outcome is None:
-            return self.skip(NO_PRACTICES if not self.caps.has("gp_practice") else NO_OUTCOMES)
-        if self.funnel is None:
-            return self.skip(NO_FUNNEL.format(noun=self._noun(outcome)))
-        if self.funnel.points.frame.get_column("value").is_null().all():
-            return paragraph(self.funnel_text)
-        return blocks(
-            f"{PRACTICES_LEAD} {self.funnel_text}",
-            numbered(
-                self.funnel_figure(),
-                label="fig-funnel",
-                caption=f"{outcome.measure.label} by GP practice: funnel plot",
-            ),
+            return self.skip(NO_OUTCOMES)
+        if not self.caps.has("age"):
+            return self.skip(NO_AGE)
+        units = geo.isr_units
+        label = lower_first(measure_label(self.config, outcome))
+        events = (
+            self.people.filter(pl.col(unit).is_not_null())
+            .select(pl.col(outcome).cast(pl.Int64).fill_null(0).sum())
+            .collect()
+            .item()
         )
-
-
-#: Headings of the table under the funnel plot (a count outcome).
-FUNNEL_COLUMNS = {
-    "gp_practice": "Practice",
-    "population": "List size",
-    "events": "Events",
-    **ci_columns(f"Rate per {PER_TEXT}"),
-    "flag_99_8": "Position against the 99.8% limits",
-}
-
-
-def funnel_sentence(
-    points: pl.DataFrame,
-    *,
-    baseline: float,
-    noun: str,
-    small: str,
-    most: int,
-    suffix: str = f" per {PER_TEXT}",
-) -> str:
-    """How the published practices lie against the 99.8% limits, and why the others are not shown.
-
-    Parameters
-    ----------
-    points : the published funnel points (``value`` null where a practice is suppressed).
-    baseline : the overall rate (per :data:`PER`, or %).
-    noun : what is counted ("CVD emergency admissions", "people with CVD death").
-    small : the reason text of a small count (``primary_reason``): practices whose
-        events are withheld for it have between 1 and ``most`` events.
-    most : the largest small count (``suppress_below - 1``).
-    suffix : after the overall rate (" per 1,000", "%").
-    """
-    total = points.height
-    shown = points.filter(pl.col("value").is_not_null())
-    n_shown, n_hidden = shown.height, total - shown.height
-    if n_shown == 0:
-        return (
-            f"None of the {total} practices has a rate that can be published (too few {noun}), "
-            "so none can be compared with the overall rate."
-        )
-    above = shown.filter(pl.col("flag_99_8") == "above").height
-    below = shown.filter(pl.col("flag_99_8") == "below").height
-    which = (
-        f"Of the {total} practices"
-        if n_hidden == 0
-        else f"Of the {n_shown} practices whose rate can be published"
-    )
-    rest = n_shown - above - below
-    text = (
-        f"{which}, {above or 'none'} {'lies' if above == 1 else 'lie'} above and "
-        f"{below or 'none'} below the 99.8% control limits around the overall rate of "
-        f"{fmt(baseline, 1)}{suffix}"
-    )
-    if rest and (above or below):
-        text += f"; the other {rest} vary no more than chance would produce."
-    elif rest:
-        text += "; all of them vary no more than chance would produce."
-    else:
-        text += "."
-    if n_hidden:
-        text += " " + _hidden_sentence(points, n_hidden, noun=noun, small=small, most=most)
-    return text
-
-
-def _hidden_sentence(points: pl.DataFrame, n_hidden: int, *, noun: str, small: str, most: int) -> str:
-    """Why ``n_hidden`` practices are not on the chart: a small count, or protecting another cell."""
-    hidden = points.filter(pl.col("value").is_null())
-    reasons = (
-        hidden.get_column("suppression_reason_events")
-        if "suppression_reason_events" in hidden.columns
-        else pl.Series([None] * hidden.height, dtype=pl.String)
-    )
-    why = (
-        f"between 1 and {most} {noun}, too few to publish"
-        if (reasons == small).fill_null(False).all()
-        else "counts withheld to protect confidentiality"
-    )
-    has, pronoun = ("practice has", "it is") if n_hidden == 1 else ("practices have", "they are")
-    return f"The remaining {n_hidden} {has} {why}, so {pronoun} not on the chart."
+        if not events:
+            return paragraph(PRACTICES_NONE.format(what=label, singular=units.singular, plural=units.plural))
+        return paragraph(PRACTICES_POINTER.format(what=label, plural=units.plural))

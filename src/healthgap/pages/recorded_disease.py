@@ -44,7 +44,7 @@ from healthgap.descriptive.risk_factors import (
 from healthgap.disclosure import Published
 from healthgap.pages._risk_factors import NO_RISK_FACTORS, ends_sentence, spread_sentence
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns, escape_markdown, numbered
-from healthgap.pages.sentences import extremes, fmt, group_name, level_name, nouns
+from healthgap.pages.sentences import extremes, fmt, group_name, level_name, nouns, with_multiplicity
 from healthgap.pages.sentences import ratio_sentence as rates_sentence
 from healthgap.text import capitalise, join, lower_first
 
@@ -61,7 +61,6 @@ __all__ = [
     "NO_ORDERED_TO_COMBINE",
     "BUILT_IN",
     "log_gradient",
-    "with_multiplicity",
     "rii_words",
 ]
 
@@ -173,46 +172,6 @@ GRADIENT_ANY = (
     "where the cases that services meet actually are."
 )
 _WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
-
-
-#: The verdict :func:`healthgap.pages.sentences.ratio_sentence` ends with when the interval includes 1.
-CHANCE = "; the difference could be due to chance."
-
-
-def with_multiplicity(text: str, frame: pl.DataFrame, *, dimension: str, measure: str) -> str:
-    """A "furthest from the reference" ratio sentence with its interval widened for the groups compared.
-
-    :func:`healthgap.pages.sentences.ratio_sentence` names the group whose rate ratio is furthest from 1
-    among the m groups compared with the reference: one of m chances. With m > 1 the sentence also
-    gives the ratio's interval widened for m comparisons (:func:`healthgap.stats.bonferroni_ratio`),
-    and its verdict ("could be due to chance" or not) follows that interval.
-    """
-    from healthgap.stats import bonferroni_ratio
-
-    rows = frame.filter(
-        (pl.col("dimension") == dimension)
-        & (pl.col("measure") == measure)
-        & pl.col("rate_ratio").is_not_null()
-        & ~pl.col("is_reference")
-        & (pl.col("rate_ratio") > 0)
-    )
-    m = rows.height
-    core = text.removesuffix(CHANCE).removesuffix(".")
-    if m < 2 or not core.endswith(")"):
-        return text
-    r = (
-        rows.with_columns(pl.col("rate_ratio").log().abs().alias("__d"))
-        .sort("__d", descending=True)
-        .row(0, named=True)
-    )
-    if r["rr_lower"] is None or r["rr_upper"] is None or r["rr_lower"] <= 0:
-        return text
-    low, high = bonferroni_ratio(r["rate_ratio"], r["rr_lower"], r["rr_upper"], pairs=m)
-    core = (
-        core[:-1]
-        + f"; {fmt(low, 2)} to {fmt(high, 2)} allowing for all {m} comparisons with the reference group)"
-    )
-    return core + (CHANCE if low <= 1 <= high else ".")
 
 
 def log_gradient(published: pl.DataFrame, *, dimension: Dimension, seed: int) -> pl.DataFrame:

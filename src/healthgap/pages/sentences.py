@@ -12,12 +12,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeAlias
 
 import polars as pl
-from scipy.special import ndtri
 
 from healthgap.config import DEFAULT_DIMENSIONS, Dimension
 from healthgap.descriptive import LEVEL
 from healthgap.disclosure import Published
-from healthgap.stats.simultaneous import simultaneous_intervals
+from healthgap.stats.simultaneous import bonferroni_bounds, bonferroni_ratio
 from healthgap.text import count, format_number, join, lower_first
 
 __all__ = [
@@ -38,6 +37,8 @@ __all__ = [
     "ratio_sentence",
     "row_of",
     "simultaneous_clause",
+    "with_multiplicity",
+    "CHANCE",
     "simultaneous_ratios",
     "not_recorded",
     "than",
@@ -55,6 +56,8 @@ SUPPRESSED_TEXT = "not published (too few people)"
 NOT_RECORDED: dict[str, tuple[str, ...]] = {"ethnicity": ("Not stated",)}
 #: A missing count withheld, as :func:`missing_sentence` says it.
 MISSING_WITHHELD = "some (a number withheld to protect confidentiality)"
+#: The verdict :func:`ratio_sentence` ends with when the interval includes 1.
+CHANCE = "; the difference could be due to chance."
 #: The Bonferroni-adjusted ("simultaneous") interval columns of :func:`simultaneous_ratios`.
 SIM_LOWER, SIM_UPPER = "simultaneous_lower", "simultaneous_upper"
 
@@ -169,11 +172,9 @@ def simultaneous_ratios(rows: pl.DataFrame, *, confidence: float = 0.95) -> pl.D
     """Rate ratios against one reference with intervals that hold for all of them together.
 
     ``rows`` has one row per group compared with the reference (``level``, ``rate_ratio``,
-    ``rr_lower``, ``rr_upper``: the published ratio and its interval at ``confidence``). Each
-    ratio's standard error on the log scale is read back from its interval, s = ln(upper /
-    lower) / 2z, and the Bonferroni interval over the m ratios with an interval is computed by
-    :func:`healthgap.stats.simultaneous.simultaneous_intervals` (comparisons with a reference
-    of log ratio 0 and no error), then exponentiated.
+    ``rr_lower``, ``rr_upper``: the published ratio and its interval at ``confidence``). The m
+    ratios with a positive interval are widened together (Bonferroni on the log scale,
+    :func:`healthgap.stats.bonferroni_bounds`).
 
     Returns
     -------
@@ -181,39 +182,11 @@ def simultaneous_ratios(rows: pl.DataFrame, *, confidence: float = 0.95) -> pl.D
         ``rows`` with :data:`SIM_LOWER`, :data:`SIM_UPPER` (null without an interval) and
         ``comparisons`` (m).
     """
-    z = float(ndtri(1 - (1 - confidence) / 2))
     ok = (pl.col("rate_ratio") > 0) & (pl.col("rr_lower") > 0) & (pl.col("rr_upper") > 0)
-    logs = rows.filter(ok).select(
-        pl.col(LEVEL).cast(pl.String).alias("__g"),
-        pl.col("rate_ratio").log().alias("__e"),
-        ((pl.col("rr_upper") / pl.col("rr_lower")).log() / (2 * z)).alias("__s"),
-    )
-    if logs.is_empty():
-        return rows.with_columns(
-            pl.lit(None, pl.Float64).alias(SIM_LOWER),
-            pl.lit(None, pl.Float64).alias(SIM_UPPER),
-            pl.lit(0, pl.Int64).alias("comparisons"),
-        )
-    reference = pl.DataFrame({"__g": ["__reference__"], "__e": [0.0], "__s": [0.0]})
-    sims = simultaneous_intervals(
-        pl.concat([reference, logs]),
-        group="__g",
-        estimate="__e",
-        std_error="__s",
-        comparisons="reference",
-        reference="__reference__",
-        confidence=confidence,
-        simulations=1000,
-    ).select(
-        pl.col("group").alias("__g"),
-        pl.col("bonferroni_lower").exp().alias(SIM_LOWER),
-        pl.col("bonferroni_upper").exp().alias(SIM_UPPER),
-    )
-    return (
-        rows.with_columns(pl.col(LEVEL).cast(pl.String).alias("__g"))
-        .join(sims, on="__g", how="left")
-        .drop("__g")
-        .with_columns(pl.lit(logs.height, pl.Int64).alias("comparisons"))
+    m = int(rows.select(ok.fill_null(False).sum()).item())
+    low, high = bonferroni_bounds("rate_ratio", "rr_lower", "rr_upper", comparisons=m, confidence=confidence)
+    return rows.with_columns(
+        low.alias(SIM_LOWER), high.alias(SIM_UPPER), pl.lit(m, pl.Int64).alias("comparisons")
     )
 
 
@@ -408,6 +381,22 @@ def compare(
     )
 
 
+def _compared(frame: pl.DataFrame, *, dimension: str, measure: str) -> pl.DataFrame:
+    """The rows of ``measure`` by ``dimension`` with a positive rate ratio against the reference."""
+    return frame.filter(
+        (pl.col("dimension") == dimension)
+        & (pl.col("measure") == measure)
+        & pl.col("rate_ratio").is_not_null()
+        & ~pl.col("is_reference")
+        & (pl.col("rate_ratio") > 0)
+    )
+
+
+def _furthest(rows: pl.DataFrame) -> dict[str, Any]:
+    """The row whose rate ratio is furthest from 1 (on the log scale)."""
+    return rows.sort(pl.col("rate_ratio").log().abs(), descending=True).row(0, named=True)
+
+
 def ratio_sentence(
     table: Table,
     *,
@@ -432,13 +421,7 @@ def ratio_sentence(
        number means, and whether the difference could be due to chance.
     """
     table = _frame(table)
-    rows = table.filter(
-        (pl.col("dimension") == dimension)
-        & (pl.col("measure") == measure)
-        & pl.col("rate_ratio").is_not_null()
-        & ~pl.col("is_reference")
-        & (pl.col("rate_ratio") > 0)
-    )
+    rows = _compared(table, dimension=dimension, measure=measure)
     ref = row_of(table, reference, dimension=dimension, measure=measure)
     if rows.is_empty() or ref is None:
         sub = table.filter(pl.col("dimension") == dimension)
@@ -449,15 +432,34 @@ def ratio_sentence(
         )
         of = f" of {subject}" if subject else ""
         return f"Rate ratios{of} by {what} could not be published because some groups are too small."
-    r = (
-        rows.with_columns(pl.col("rate_ratio").log().abs().alias("__d"))
-        .sort("__d", descending=True)
-        .row(0, named=True)
-    )
+    r = _furthest(rows)
     sig = r["rr_lower"] is not None and r["rr_upper"] is not None and (r["rr_lower"] > 1 or r["rr_upper"] < 1)
     return (
         f"{adjusted}{group_name(r, people=True, dims=dims)} were {ratio_phrase(r['rate_ratio'])} {outcome} "
         f"{than(r['rate_ratio'])} {group_name(ref, people=True, dims=dims)} (rate ratio {fmt(r['rate_ratio'], 2)}, "
-        f"95% CI {fmt(r['rr_lower'], 2)} to {fmt(r['rr_upper'], 2)})"
-        + ("." if sig else "; the difference could be due to chance.")
+        f"95% CI {fmt(r['rr_lower'], 2)} to {fmt(r['rr_upper'], 2)})" + ("." if sig else CHANCE)
     )
+
+
+def with_multiplicity(text: str, frame: pl.DataFrame, *, dimension: str, measure: str) -> str:
+    """A "furthest from the reference" ratio sentence with its interval widened for the groups compared.
+
+    :func:`ratio_sentence` names the group whose rate ratio is furthest from 1
+    among the m groups compared with the reference: one of m chances. With m > 1 the sentence also
+    gives the ratio's interval widened for m comparisons (:func:`healthgap.stats.bonferroni_ratio`),
+    and its verdict ("could be due to chance" or not) follows that interval.
+    """
+    rows = _compared(frame, dimension=dimension, measure=measure)
+    m = rows.height
+    core = text.removesuffix(CHANCE).removesuffix(".")
+    if m < 2 or not core.endswith(")"):
+        return text
+    r = _furthest(rows)
+    if r["rr_lower"] is None or r["rr_upper"] is None or r["rr_lower"] <= 0:
+        return text
+    low, high = bonferroni_ratio(r["rate_ratio"], r["rr_lower"], r["rr_upper"], pairs=m)
+    core = (
+        core[:-1]
+        + f"; {fmt(low, 2)} to {fmt(high, 2)} allowing for all {m} comparisons with the reference group)"
+    )
+    return core + (CHANCE if low <= 1 <= high else ".")

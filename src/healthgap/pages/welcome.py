@@ -67,6 +67,7 @@ __all__ = [
     "where_to_act_text",
     "units_text",
     "outcomes_text",
+    "OUTCOME_WORDS",
     "geography_text",
     "place_text",
     "asks_text",
@@ -706,22 +707,31 @@ def where_to_act_text(caps: Capabilities, config: Config, schema: pl.Schema) -> 
     )
 
 
+def _ask(config: Config, caps: Capabilities, outcome: str) -> str:
+    """What the book asks of an outcome: "who dies under 75" for premature CVD deaths (the ages the
+    measure applies to), else "who has <label>"."""
+    ages = config.measure(outcome).ages if outcome in {m.name for m in config.measures} else None
+    if outcome == "premature_cvd_death" and ages is not None and ages[0] == 0:
+        return f"who dies under {ages[1] + 1}"
+    return f"who has {lower_first(caps.label(outcome))}"
+
+
+#: How the welcome page names the CVD profile's outcomes (others: their label).
+OUTCOME_WORDS = {
+    "cvd_admissions": "emergency admissions",
+    "cvd_death": "deaths",
+    "premature_cvd_death": "premature deaths (under 75)",
+}
+
+
 def outcomes_text(caps: Capabilities, *, outcomes: Iterable[str]) -> str:
-    """What the outcomes chapter compares, for this dataset (``outcomes``: the configured ones)."""
-    words = []
-    for name in outcomes:
-        if not caps.has(name):
-            continue
-        if name == "cvd_admissions":
-            words.append("emergency admissions")
-        elif name == "cvd_death":
-            words.append("deaths")
-        else:
-            words.append(lower_first(caps.label(name)))
+    """What the outcomes chapter compares, for this dataset (``outcomes``: the configured ones).
+
+    GP practices are not named: the outcomes chapter points to the geography chapter for them."""
+    words = [OUTCOME_WORDS.get(name) or lower_first(caps.label(name)) for name in outcomes if caps.has(name)]
     if not words:
         return "has nothing to show for this dataset, which has no outcome columns."
-    practices = ", and GP practices." if caps.has("gp_practice") else "."
-    return "compares " + " and ".join(words) + practices
+    return f"compares {join(words)}."
 
 
 def geography_text(caps: Capabilities) -> str:
@@ -779,7 +789,7 @@ def asks_text(caps: Capabilities, config: Config) -> str:
                 w for o, w in (("cvd_admissions", "ends up in hospital"), ("cvd_death", "dies")) if o in ends
             )
         )
-    asks += [f"who has {lower_first(caps.label(o))}" for o in caps.outcomes if o not in ends]
+    asks += [_ask(config, caps, o) for o in caps.outcomes if o not in ends]
     groups = [
         DIMENSION_WORDS.get(d.name) or d.noun or lower_first(d.label)
         for d in caps.dimensions

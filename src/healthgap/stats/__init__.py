@@ -29,7 +29,7 @@ from .indirect import event_dispersion, isr
 from .proportions import proportion
 from .rates import crude_rate
 from .sii import sii
-from .simultaneous import bonferroni_ratio, extremes, simultaneous_intervals
+from .simultaneous import bonferroni_bounds, bonferroni_ratio, extremes, simultaneous_intervals
 
 __all__ = [
     "AGE_BAND",
@@ -56,6 +56,7 @@ __all__ = [
     "replicate_sums",
     "sii",
     "simultaneous_intervals",
+    "bonferroni_bounds",
     "bonferroni_ratio",
     "wilson_interval",
     "wilson_limits",

@@ -36,6 +36,7 @@ from ._common import Frame, as_lazy, check_columns, check_confidence
 
 __all__ = [
     "simultaneous_intervals",
+    "bonferroni_bounds",
     "bonferroni_ratio",
     "extremes",
     "Comparisons",
@@ -387,20 +388,56 @@ def extremes(
     )
 
 
-def bonferroni_ratio(value: float, lower: float, upper: float, *, pairs: int) -> tuple[float, float]:
-    """A ratio's 95% interval widened for ``pairs`` comparisons (Bonferroni, on the log scale).
+def bonferroni_bounds(
+    value: str | pl.Expr,
+    lower: str | pl.Expr,
+    upper: str | pl.Expr,
+    *,
+    comparisons: int,
+    confidence: float = 0.95,
+) -> tuple[pl.Expr, pl.Expr]:
+    """Ratios' intervals widened for ``comparisons`` comparisons (Bonferroni, on the log scale).
 
-    The standard error of the log ratio is read from its 95% interval, (ln U - ln L) / 2z; the
-    interval is exp(ln R ± z' x se) with z' the 1 - 0.05 / (2 x pairs) normal quantile: naming the
-    highest and lowest of k groups picks one of their k(k-1)/2 pairs after seeing the data.
+    Each ratio's standard error on the log scale is read back from its interval at
+    ``confidence``, se = ln(U / L) / 2z; the widened interval is exp(ln R ± z' x se) with z' the
+    1 - (1 - confidence) / (2 x comparisons) normal quantile. Naming the group furthest from the
+    reference among m picks one of m comparisons after seeing the data (m = the number of groups
+    compared); naming the highest against the lowest of k groups one of k(k-1)/2 pairs.
+
+    Parameters
+    ----------
+    value, lower, upper : the ratio and its interval at ``confidence`` (columns or expressions).
+    comparisons : how many comparisons the interval must hold for together (at least 1).
+    confidence : the level of the given interval and of the joint one.
+
+    Returns
+    -------
+    (pl.Expr, pl.Expr)
+        The lower and upper bounds, named ``bonferroni_lower`` and ``bonferroni_upper`` (null
+        where the ratio or its interval is not positive).
 
     References
     ----------
     .. [1] Dunn OJ. Multiple comparisons among means. J Am Stat Assoc 1961;56:52-64.
     """
-    from math import exp, log
+    confidence = check_confidence(confidence, "bonferroni_bounds()")
+    v, lo, hi = (pl.col(c) if isinstance(c, str) else c for c in (value, lower, upper))
+    alpha = 1 - confidence
+    z = float(ndtri(1 - alpha / 2))
+    wide = float(ndtri(1 - alpha / (2 * max(comparisons, 1))))
+    ok = (v > 0) & (lo > 0) & (hi > 0)
+    se = (hi.log() - lo.log()) / (2 * z)
+    return (
+        pl.when(ok).then((v.log() - wide * se).exp()).alias("bonferroni_lower"),
+        pl.when(ok).then((v.log() + wide * se).exp()).alias("bonferroni_upper"),
+    )
 
-    z = float(ndtri(0.975))
-    se = (log(upper) - log(lower)) / (2 * z)
-    wide = float(ndtri(1 - 0.05 / (2 * max(pairs, 1))))
-    return exp(log(value) - wide * se), exp(log(value) + wide * se)
+
+def bonferroni_ratio(value: float, lower: float, upper: float, *, pairs: int) -> tuple[float, float]:
+    """One ratio's 95% interval widened for ``pairs`` comparisons: :func:`bonferroni_bounds` of one row."""
+    low, high = pl.select(
+        *bonferroni_bounds(
+            pl.lit(float(value)), pl.lit(float(lower)), pl.lit(float(upper)), comparisons=pairs
+        )
+    ).row(0)
+    return float(low), float(high)
