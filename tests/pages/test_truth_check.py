@@ -281,7 +281,7 @@ def test_words() -> None:
     row = {"value": 1.3613, "lower_ci": 1.32, "upper_ci": 1.403, "scale": "ratio", "per": 100.0}
     assert estimate_text(row) == "1.36 (1.32 to 1.40), ratio"
     row = {"value": -13.02, "lower_ci": -14.8, "upper_ci": -11.23, "scale": "difference", "per": 100.0}
-    assert estimate_text(row) == "-13.0 (-14.8 to -11.2), difference per 100"
+    assert estimate_text(row) == "-13.0 (-14.8 to -11.2), difference in percentage points"
 
 
 def test_a_reference_group_below_the_minimum_size_publishes_nothing_of_it(page_of) -> None:

@@ -59,7 +59,7 @@ def _number(x: float | None, *, per: float, ratio: bool) -> str:
 
 
 def estimate_text(row: dict[str, Any]) -> str | None:
-    """ "1.36 (1.32 to 1.40), ratio" or "-13.0 (-14.8 to -11.2) per 100, difference"; None without a value."""
+    """ "1.36 (1.32 to 1.40), ratio" or "-13.0 (-14.8 to -11.2), difference in percentage points"; None without a value."""
     if row.get("value") is None:
         return None
     ratio = row["scale"] == "ratio"
@@ -67,7 +67,13 @@ def estimate_text(row: dict[str, Any]) -> str | None:
     unit = (
         "ratio"
         if ratio
-        else ("difference" if row["per"] == 1 else f"difference per {text.count(row['per'])}")
+        else (
+            "difference"
+            if row["per"] == 1
+            else "difference in percentage points"
+            if row["per"] == 100
+            else f"difference per {text.count(row['per'])}"
+        )
     )
     return f"{f(row['value'])} ({f(row['lower_ci'])} to {f(row['upper_ci'])}), {unit}"
 
