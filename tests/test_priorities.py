@@ -406,3 +406,16 @@ def test_a_measure_with_ages_counts_only_people_of_those_ages(tmp_path: Path) ->
         assert r["numerator"] == int(group["premature_cvd_death"].sum())
     assert (b["denominator"] > a["denominator"]).all()
     assert a["excess"].to_list() == pytest.approx(b["excess"].to_list(), abs=1e-9)
+
+
+def test_one_rate_unit_events_per_1000_shares_in_percent(default_config) -> None:
+    """The book's unit rule: outcomes (deaths too, though a flag) per 1,000 people; conditions and
+    other flags as shares in per cent."""
+    from healthgap.descriptive.priorities import priority_items
+
+    schema = pl.Schema({m.name: pl.Boolean for m in default_config.measures} | {"age": pl.Int64})
+    items = priority_items(default_config, schema)
+    per = {
+        i.name: i.multiplier for i in items if i.name in ("cvd_death", "premature_cvd_death", "hypertension")
+    }
+    assert per == {"cvd_death": 1000, "premature_cvd_death": 1000, "hypertension": 100}

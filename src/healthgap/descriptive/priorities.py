@@ -196,7 +196,7 @@ def priority_items(config: Config, schema: pl.Schema) -> list[Item]:
                     "standardised",
                     "people" if flag else "events",
                     False if standardised or not flag else None,
-                    PER_PROPORTION if flag else PER_EVENTS,
+                    PER_PROPORTION if flag and kind != "outcome" else PER_EVENTS,  # deaths per 1,000
                     pl.col(m.name).cast(pl.Int64).fill_null(0),
                     counted,
                     "standardised" if standardised else ("proportion" if flag else "rate"),
