@@ -109,6 +109,9 @@ def test_isr_sentence_counts_and_chance():
     one = isr_sentence(_points([1.0] * 10, ["above", *(["within"] * 9)]), name="x", plural="areas")
     assert "1 is above" in one and "0 below" in one and "this one could differ by chance." in one
     assert isr_sentence(_points([None], [None]), name="x", plural="areas").startswith("None of the areas")
+    # too few areas for "about 0.0 of 21": the chance per area instead
+    few = isr_sentence(_points([1.0] * 21, ["within"] * 21), name="x", plural="areas")
+    assert "(chance alone would put about 1 in 500 outside them)." in few and "0.0 of" not in few
 
 
 def test_dispersion_sentence_states_d_and_its_root():

@@ -200,7 +200,11 @@ def isr_sentence(frame: pl.DataFrame, *, name: str, plural: str) -> str:
     below = shown.filter(pl.col("flag_99_8") == "below").height
     hidden = frame.height - n
     withheld = f" (for {hidden} more the counts are too small to publish)" if hidden else ""
-    chance = f"chance alone would put about {fmt(n * OUTSIDE_998, 1)} of {n} outside them"
+    chance = (
+        f"chance alone would put about {fmt(n * OUTSIDE_998, 1)} of {n} outside them"
+        if n * OUTSIDE_998 >= 0.05
+        else f"chance alone would put about 1 in {round(1 / OUTSIDE_998):,} outside them"
+    )
     if not above and not below:
         return (
             f"All {n} {plural} shown{withheld} are within the 99.8% limits for {name}: none has more or less than "
