@@ -242,7 +242,7 @@ def test_intersection_matches_dsr_of_the_subset(people, cfg):
 # -- access ---------------------------------------------------------------------------------------
 
 
-def test_observed_expected_is_indirect_standardisation(people, cfg):
+def test_observed_expected_is_indirect_standardisation(people, cfg, exact_reference):
     out = observed_expected(people, cfg, conditions=["hypertension"], dimensions=["sex"])
     band = _band(people["age"].to_numpy())
     sex = people["sex"].to_numpy()

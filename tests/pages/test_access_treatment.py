@@ -447,7 +447,7 @@ def test_people_left_out_for_a_missing_numerator_are_counted(page_of):
     )
 
 
-def test_a_small_count_left_out_is_suppressed_without_hiding_the_indicator(page_of):
+def test_a_small_count_left_out_is_suppressed_without_hiding_the_indicator(page_of, exact_reference):
     """A group with 1-7 people left out still shows its value: it comes from the numerator and the
     denominator, which are published (the cohort's treated-hypertension indicator was all [c])."""
     treated = pl.col("hypertension") & pl.col("antihypertensive")
@@ -648,7 +648,7 @@ def test_any_access_measure_the_config_declares_is_shown_and_experience_is_point
 # -- standardisation and need, against independent calculations -------------------------------------
 
 
-def test_indicators_are_indirectly_standardised_for_age_and_sex(page_of):
+def test_indicators_are_indirectly_standardised_for_age_and_sex(page_of, exact_reference):
     """Blood pressure control by sex, standardised for age only, and by deprivation for age and
     sex: observed / sum over cells of (eligible x the cell's rate over everyone) x the overall rate,
     computed here with numpy from the person table."""
@@ -682,7 +682,7 @@ def test_indicators_are_indirectly_standardised_for_age_and_sex(page_of):
     assert crude["crude"].to_list() != pytest.approx(crude["value"].to_list())  # standardising changes it
 
 
-def test_referral_against_need_matches_an_independent_indirect_standardisation(page_of):
+def test_referral_against_need_matches_an_independent_indirect_standardisation(page_of, exact_reference):
     people = referred(4000, seed=6)
     page = page_of(AccessTreatmentPage, people, disclosure=OFF)
     need = [c for c in page.caps.conditions if c not in NOT_NEED]

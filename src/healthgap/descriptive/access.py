@@ -43,6 +43,7 @@ import polars as pl
 from healthgap.config import Config, Dimension, Indicator
 from healthgap.contract import TRUTH_PREFIX
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr, require
+from healthgap.stats.indirect import protected_rate
 
 __all__ = [
     "observed_expected",
@@ -170,12 +171,7 @@ def observed_expected(
         ).with_columns(pl.col("measure").str.strip_prefix("n__"))
         counts = (
             observed.join(population, on=[LEVEL, *cells, "measure"])
-            .with_columns(
-                (
-                    pl.col("observed").sum().over("measure", *cells)
-                    / pl.col("population").sum().over("measure", *cells)
-                ).alias("__rate")
-            )
+            .with_columns(protected_rate("observed", "population", over=["measure", *cells]).alias("__rate"))
             .group_by("measure", LEVEL)
             .agg(
                 pl.col("observed").sum(),
@@ -1023,11 +1019,7 @@ def _indirect(counts: pl.DataFrame, *, keys: Sequence[str], cells: Sequence[str]
     by = [k for k in keys if k != LEVEL]
     reference = [*by, *cells]
     return (
-        counts.with_columns(
-            (pl.col("observed").sum().over(reference) / pl.col("population").sum().over(reference)).alias(
-                "__rate"
-            )
-        )
+        counts.with_columns(protected_rate("observed", "population", over=reference).alias("__rate"))
         .group_by(list(keys), maintain_order=True)
         .agg(
             pl.col("observed").sum(),

@@ -223,7 +223,7 @@ def area_isr(
     .. [1] Breslow NE, Day NE. Statistical methods in cancer research, vol II. IARC; 1987.
     .. [2] PHEindicatormethods ``calculate_ISRatio``.
     """
-    from healthgap.stats import age_bands, event_dispersion, isr
+    from healthgap.stats import age_bands, event_dispersion, isr, random_round
 
     lf = frame_of(people)
     require(lf, [area, measure, "age"], what="area_isr()")
@@ -243,7 +243,13 @@ def area_isr(
     cells = base.group_by([area, *strata]).agg(
         pl.col("events").sum(), pl.len().cast(pl.Int64).alias("population")
     )
-    ratios = isr(cells, events="events", population="population", unit=area, strata=strata)
+    # the reference: the whole population's stratum rates from randomly rounded stratum events,
+    # so the areas' expected counts do not add up to the exact total (stats.protected_rate)
+    reference = cells.group_by(strata).agg(pl.col("events").sum(), pl.col("population").sum())
+    reference = reference.with_columns(random_round("events", keys=strata).alias("events"))
+    ratios = isr(
+        cells, events="events", population="population", unit=area, strata=strata, reference=reference
+    )
     out = ratios.select(
         area, pl.col("events").cast(pl.Int64), pl.col("population").cast(pl.Int64), "expected"
     ).sort(area)

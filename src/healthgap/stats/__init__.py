@@ -25,7 +25,7 @@ from .dimensions import dsr_by
 from .dsr import dsr
 from .esp2013 import AGE_BAND, AGE_BAND_LABELS, ESP2013
 from .funnel import funnel_flag, funnel_limits
-from .indirect import event_dispersion, isr
+from .indirect import event_dispersion, isr, protected_rate, random_round
 from .proportions import proportion
 from .rates import crude_rate
 from .sii import sii
@@ -49,6 +49,8 @@ __all__ = [
     "funnel_limits",
     "isr",
     "event_dispersion",
+    "protected_rate",
+    "random_round",
     "percentile_interval",
     "proportion",
     "rate_difference",

@@ -238,3 +238,53 @@ def isr(
     )
     cols = [*units, events, EXPECTED, population, "value", "lower_ci", "upper_ci"]
     return out.select(*cols, "confidence", "statistic", "method", "note").sort(units, nulls_last=True)
+
+
+#: Seed of :func:`protected_rate`'s random rounding (a fixed function of the stratum).
+PROTECTED_SEED = 2013
+#: The base the reference stratum events of internal indirect standardisation are randomly
+#: rounded to (:func:`protected_rate`); read at call time, so a test of the exact method can set 1.
+REFERENCE_ROUNDING = 5
+_UNIT = 2**32
+
+
+def random_round(
+    count: str | pl.Expr, *, keys: Sequence[str], base: int | None = None, seed: int = PROTECTED_SEED
+) -> pl.Expr:
+    """A count randomly rounded to a multiple of ``base``, unbiased: x = qb + r becomes (q + 1)b
+    with probability r/b, else qb.
+
+    The draw is a fixed function of the row's ``keys`` (a hash with ``seed``), so a book
+    renders the same twice and every row of one stratum gets the same draw. ``base`` None:
+    :data:`REFERENCE_ROUNDING`.
+
+    References
+    ----------
+    .. [1] Hundepool A et al. Statistical Disclosure Control. Wiley; 2012, s. 5.3 (random
+       rounding).
+    """
+    c = (pl.col(count) if isinstance(count, str) else count).cast(pl.Float64)
+    base = REFERENCE_ROUNDING if base is None else base
+    if base <= 1:
+        return c
+    u = (pl.struct(*keys).hash(seed=seed) % _UNIT).cast(pl.Float64) / _UNIT
+    low = (c / base).floor() * base
+    return low + pl.when(u < (c - low) / base).then(float(base)).otherwise(0.0)
+
+
+def protected_rate(
+    events: str, population: str, *, over: Sequence[str], base: int | None = None, seed: int = PROTECTED_SEED
+) -> pl.Expr:
+    """The reference rate of each row's stratum (``over``) for internal indirect standardisation,
+    from the stratum's events randomly rounded to ``base`` (:func:`random_round`) over its
+    exact population.
+
+    With the whole population as the reference, the groups' expected counts add up to the
+    observed total exactly, and a published table of expected counts gives away an exact total
+    (and, with it, the sum of any suppressed cells). From randomly rounded stratum events they
+    add up to a sum of rounded counts instead, unbiased for the exact total. A stratum with no
+    people gives a rate of 0.
+    """
+    o = random_round(pl.col(events).sum().over(over), keys=over, base=base, seed=seed)
+    n = pl.col(population).sum().over(over).cast(pl.Float64)
+    return pl.when(n > 0).then(o / n).otherwise(0.0)
