@@ -27,6 +27,7 @@ from healthgap.pages.predicting_risk import (
 from tests.conftest import build_people
 from tests.pages.conftest import build_page, html_of
 from tests.pages.test_models_runtime import NO_MODEL_NOTE, model_cache  # noqa: F401
+from tests.test_chart_tables import mismatches_of_figure
 
 SETTINGS = DisclosureSettings()
 Z = 1.959963984540054
@@ -356,8 +357,12 @@ def test_calibration_figure_is_drawn_when_its_shares_are_published(page_of):
         model={"top_fraction": 0.2},
         disclosure={"enabled": False, "reason": "a test"},
     )
-    assert 'id="calibration"' in html_of(off.calibration_figure())
-    assert (off.book.downloads / "predicting-risk" / "calibration.csv").is_file()
+    markup = html_of(off.calibration_figure())
+    assert 'id="calibration"' in markup
+    download = off.book.downloads / "predicting-risk" / "calibration.csv"
+    assert download.is_file()
+    # the chart plots the download's proportions on percent axes (the table shows percentages)
+    assert mismatches_of_figure(markup, download, percent=True) == []
 
 
 def test_inherits_text_follows_the_truth_columns(page, page_of):

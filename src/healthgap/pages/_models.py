@@ -75,6 +75,8 @@ __all__ = [
     "AUDIT_BOOT",
     "MODEL_BOOT",
     "NOT_SOCIAL",
+    "PERCENT_AXIS",
+    "PERCENT_TIP",
     "target_phrase",
     "group_words",
     "about",
@@ -94,6 +96,10 @@ GAP_BOOT = 500
 #: Dimensions that describe who people are by age or place rather than a social position:
 #: they are audited (and in the tables of gaps) but are not the chapters' first comparisons.
 NOT_SOCIAL = ("age_band", "locality")
+#: The model pages' figures plot proportions (0-1) exactly as their downloads hold them, shown as
+#: percentages by the axis (d3 format) and, to 0.1, by the tooltips and cell labels.
+PERCENT_AXIS = ".0%"
+PERCENT_TIP = ".1%"
 #: The skip note of a later section when no model can be fitted at all.
 NO_MODEL_SKIP = "model to show, because it has no usable outcome (see the note at the start of this chapter)"
 
