@@ -388,3 +388,39 @@ def test_without_an_outcome_every_section_skips_back_to_the_note(bare):
     for inline in (bare.split_text, bare.discrimination_text, bare.calibration_text, bare.operating_text):
         assert inline().strip()
     assert bare.excluded_text() == "none" and bare.top == "5%"
+
+
+# -- the model sample (issue 12, item 3) ----------------------------------------------------------
+def test_the_model_sample_is_said_once_with_published_counts(page, page_of):
+    """With more people than ``model.sample_size`` the page says the models are fitted on a
+    stratified sample, with both counts as published (rounded to 5); with everyone, nothing."""
+    assert page.models.sample_sizes is None and page.sample_paragraph() is None  # 1,000 <= 250,000
+    sampled = page_of(PredictingRiskPage, build_people(1000), model={"top_fraction": 0.2, "sample_size": 600})
+    drawn = sampled.book.model_people.collect().height
+    assert 590 <= drawn <= 610 and drawn < 1000  # the sample is what the models see
+    text = html_of(sampled.sample_paragraph())
+    assert text == (
+        f"The models are fitted on a stratified sample of about {5 * round(drawn / 5):,} of about 1,000 people "
+        "in the data (`model.sample_size` in the config), in proportion to the size of each combination of "
+        "the outcome and deprivation (IMD quintile): every number about the models is about this sample."
+    )
+    assert len(sampled.models.result.y_train) + len(sampled.models.result.y_test) == drawn
+    off = page_of(
+        PredictingRiskPage,
+        build_people(1000),
+        model={"top_fraction": 0.2, "sample_size": 600},
+        disclosure={"enabled": False, "reason": "a test"},
+    )
+    assert (
+        f"a stratified sample of {off.book.model_people.collect().height:,} of the 1,000 people"
+        in html_of(off.sample_paragraph())
+    )
+
+
+def test_sample_sentence_without_published_counts():
+    from healthgap.pages._models import sample_sentence
+
+    assert sample_sentence(None, None, strata=[], rounded=True) == (
+        "The models are fitted on a stratified sample of fewer than can be published of everyone in the data "
+        "(`model.sample_size` in the config): every number about the models is about this sample."
+    )

@@ -533,6 +533,18 @@ class PredictingRiskPage(Page):
             labels = [self.models.result.label(c) for c in self.models.result.features if c in dims]
         return Markdown(protected_sentence(labels, exclude_protected=self.models.settings.exclude_protected))
 
+    def sample_paragraph(self) -> Any:
+        """When the data has more people than ``model.sample_size``, that the models are fitted on a
+        stratified sample of them (Markdown; None when they are fitted on everyone or not at all)."""
+        if not self.ok:
+            return None
+        text = self.models.sample_text()
+        if not text:
+            return None
+        from IPython.display import Markdown
+
+        return Markdown(text)
+
     def split_text(self) -> str:
         """How the people were split (a note without a model)."""
         if not self.ok:
