@@ -192,7 +192,7 @@ def ci_chart(
     horizontal : groups down the side (default) or along the bottom.
     reference : draw a dashed reference line at this value (e.g. the overall rate, or 1 for ratios).
     reference_label : text beside the reference line.
-    value_format : d3 format of the value axis and tooltips (e.g. ``".0%"`` for proportions
+    value_format : d3 format of the value axis and tooltips (e.g. ``"~%"`` for proportions
         plotted as they are published, shown as percentages); default ``",.2f"`` tooltips.
 
     Returns
@@ -241,7 +241,7 @@ def ci_chart(
             else alt.XOffset(f"{colour}:N", sort=c_levels)
         )
         tooltip.append(alt.Tooltip(f"{colour}:N"))
-    tip_format = ",.2f" if value_format is None else value_format.replace(".0%", ".1%")
+    tip_format = ",.2f" if value_format is None else (".1%" if "%" in value_format else value_format)
     tooltip += [alt.Tooltip(f"{c}:Q", format=tip_format) for c in (value, lower, upper) if c]
     base = alt.Chart(data)
     source = _source(df)

@@ -401,7 +401,7 @@ def binned(
     ``x`` may be numeric (bin midpoints, quantitative axis) or bin labels (ordinal,
     in ``order``). ``colour`` draws one line per level (e.g. per feature). ``x_format`` and
     ``value_format`` are d3 formats of a numeric ``x`` and of the values (axes and tooltips;
-    e.g. ``".0%"`` for proportions shown as percentages; default: Vega-Lite's axes, ``",.3f"``
+    e.g. ``"~%"`` for proportions shown as percentages; default: Vega-Lite's axes, ``",.3f"``
     tooltips).
 
     References
@@ -426,8 +426,10 @@ def binned(
         enc["color"] = alt.Color(f"{colour}:N", title=title_of(colour, None))
     base = alt.Chart(data).encode(**enc)
     y = alt.Y(f"{value}:Q", title=title_of(value, value_title), axis=y_axis)
-    x_tip: Any = alt.Undefined if x_format is None or not numeric else x_format.replace(".0%", ".1%")
-    tip_format = ",.3f" if value_format is None else value_format.replace(".0%", ".1%")
+    x_tip: Any = (
+        alt.Undefined if x_format is None or not numeric else (".1%" if "%" in x_format else x_format)
+    )
+    tip_format = ",.3f" if value_format is None else (".1%" if "%" in value_format else value_format)
     tooltip = [alt.Tooltip(f"{x}:{'Q' if numeric else 'O'}", format=x_tip)] + [
         alt.Tooltip(f"{c}:Q", format=tip_format) for c in (value, lower, upper) if c
     ]

@@ -98,8 +98,9 @@ GAP_BOOT = 500
 #: they are audited (and in the tables of gaps) but are not the chapters' first comparisons.
 NOT_SOCIAL = ("age_band", "locality")
 #: The model pages' figures plot proportions (0-1) exactly as their downloads hold them, shown as
-#: percentages by the axis (d3 format) and, to 0.1, by the tooltips and cell labels.
-PERCENT_AXIS = ".0%"
+#: percentages by the axis (d3 format, trailing zeros trimmed: "0.5%", "1%") and, to 0.1, by the
+#: tooltips and cell labels.
+PERCENT_AXIS = "~%"
 PERCENT_TIP = ".1%"
 #: The skip note of a later section when no model can be fitted at all.
 NO_MODEL_SKIP = "model to show, because it has no usable outcome (see the note at the start of this chapter)"
