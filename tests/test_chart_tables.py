@@ -40,23 +40,10 @@ _DOWNLOAD = re.compile(r'<p class="hg-download"><a href="([^"]+\.csv)"')
 #: to fix (found on the books of main at the start of round 3; the xfail is strict: a fixed figure
 #: fails until its entry is removed).
 KNOWN: dict[str, str] = {
-    "default:fairness/fairness-calibration": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
-    "default:fairness/fairness-ethnicity": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
-    "default:fairness/fairness-imd": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
-    "default:fairness/fairness-intersection": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
-    "default:fairness/fairness-sex": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
-    "default:fairness/label-bias": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
     "default:geography/isr-condition": "geography page (integ15): the funnels' control limits (bound, on a grid of expected events) are plotted but are in neither the table nor the download",
     "default:geography/isr-outcome": "geography page (integ15): the funnels' control limits (bound, on a grid of expected events) are plotted but are in neither the table nor the download",
     "other_trust:geography/isr-condition": "geography page (integ15): the funnels' control limits (bound, on a grid of expected events) are plotted but are in neither the table nor the download",
     "other_trust:geography/isr-outcome": "geography page (integ15): the funnels' control limits (bound, on a grid of expected events) are plotted but are in neither the table nor the download",
-    "default:predicting-risk/calibration": "predicting-risk page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
-    "other_trust:fairness/fairness-calibration": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
-    "other_trust:fairness/fairness-ethnicity": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
-    "other_trust:fairness/fairness-imd": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
-    "other_trust:fairness/fairness-intersection": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
-    "other_trust:fairness/fairness-sex": "fairness page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
-    "other_trust:predicting-risk/calibration": "predicting-risk page (fair12c): the chart plots per cent (x 100) where its CSV download holds proportions",
 }
 
 
@@ -189,32 +176,48 @@ def _figures(site: Path) -> Iterator[tuple[str, dict, str | None, Path | None]]:
             yield f"{page.stem}/{fid}", spec, table.group(2) if table else None, download
 
 
+def mismatches_of_figure(markup: str, download: Path, *, percent: bool | None = None) -> list[str]:
+    """The problems of the one figure in ``markup`` (a page fragment) against its ``download``: as
+    :func:`mismatches`, plus, when ``percent`` is given, each plotted field that is (True) or is
+    not (False) formatted as a percentage where it should (not) be (for the model pages' tests)."""
+    match = _SPEC.search(markup)
+    assert match is not None, "no chart spec in the markup"
+    spec = json.loads(html.unescape(match.group(2)))
+    table = _TABLE.search(markup[match.end() :])
+    problems = _check(spec, table.group(2) if table else None, download if download.is_file() else None)
+    if percent is not None:
+        problems += sorted({f"{f} percent={p}" for f, _, p in _plotted(spec) if p is not percent})
+    return problems
+
+
+def _check(spec: dict, table: str | None, download: Path | None) -> list[str]:
+    """The plotted values of ``spec`` not found in ``table`` or ``download`` (see the module docstring)."""
+    problems: list[str] = []
+    plotted = _plotted(spec)
+    numbers = _table_numbers(table) if table is not None else None
+    csv_numbers = _download_numbers(download) if download is not None and download.is_file() else None
+    if table is None:
+        problems.append("no 'Show the numbers' table")
+    if download is None or csv_numbers is None:
+        problems.append("no download")
+    for field, v, percent in plotted:
+        # a mirrored bar (a pyramid's "signed_" value) is plotted negative, tabulated positive
+        v = abs(v) if field.startswith("signed") else v
+        candidates = [v, v * 100] if percent else [v]
+        if numbers is not None and not any(
+            abs(c - t) <= half + 1e-9 * max(1.0, abs(t)) for c in candidates for t, half in numbers
+        ):
+            problems.append(f"{field}={v!r} not in the table")
+        if csv_numbers is not None and not any(
+            math.isclose(c, t, rel_tol=1e-6, abs_tol=1e-9) for c in candidates for t in csv_numbers
+        ):
+            problems.append(f"{field}={v!r} not in the download")
+    return sorted(set(problems))[:8]
+
+
 def mismatches(site: Path) -> dict[str, list[str]]:
     """Each figure's plotted values not found in its table or download (empty lists: all found)."""
-    out: dict[str, list[str]] = {}
-    for fid, spec, table, download in _figures(site):
-        problems: list[str] = []
-        plotted = _plotted(spec)
-        numbers = _table_numbers(table) if table is not None else None
-        csv_numbers = _download_numbers(download) if download is not None and download.is_file() else None
-        if table is None:
-            problems.append("no 'Show the numbers' table")
-        if download is None or csv_numbers is None:
-            problems.append("no download")
-        for field, v, percent in plotted:
-            # a mirrored bar (a pyramid's "signed_" value) is plotted negative, tabulated positive
-            v = abs(v) if field.startswith("signed") else v
-            candidates = [v, v * 100] if percent else [v]
-            if numbers is not None and not any(
-                abs(c - t) <= half + 1e-9 * max(1.0, abs(t)) for c in candidates for t, half in numbers
-            ):
-                problems.append(f"{field}={v!r} not in the table")
-            if csv_numbers is not None and not any(
-                math.isclose(c, t, rel_tol=1e-6, abs_tol=1e-9) for c in candidates for t in csv_numbers
-            ):
-                problems.append(f"{field}={v!r} not in the download")
-        out[fid] = sorted(set(problems))[:8]
-    return out
+    return {fid: _check(spec, table, download) for fid, spec, table, download in _figures(site)}
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,7 @@ from healthgap.pages.fairness import (
 )
 from tests.conftest import build_people
 from tests.pages.conftest import html_of
+from tests.test_chart_tables import mismatches_of_figure
 
 SETTINGS = DisclosureSettings()
 SKIPPED = "This section is skipped because the dataset has no"
@@ -243,9 +244,17 @@ def test_group_figure_and_the_skips(page):
     assert "for each sex, the share of people flagged (top 5% of risk)" in markup
     csv = pl.read_csv(page.book.downloads / "fairness" / "fairness-sex.csv")
     assert set(csv["metric"]) == {"tpr", "ppv", "selection_rate"} and (csv["n"] % 5 == 0).all()
+    # the chart plots the download's proportions (a percent axis), found in the table as percentages
+    assert (
+        mismatches_of_figure(markup, page.book.downloads / "fairness" / "fairness-sex.csv", percent=True)
+        == []
+    )
     assert page.group_figure(1) is None and page.group_paragraph(1) is None  # no second dimension
     assert "two equity dimensions with two or more groups" in html_of(page.intersection_figure())
-    assert 'id="fairness-calibration"' in html_of(page.calibration_figure())  # by sex: the one audited
+    calibration = html_of(page.calibration_figure())
+    assert 'id="fairness-calibration"' in calibration  # by sex: the one audited
+    calibration_csv = page.book.downloads / "fairness" / "fairness-calibration.csv"
+    assert mismatches_of_figure(calibration, calibration_csv, percent=True) == []
     page.audit = None
     page.groups = None
     assert f"{SKIPPED} equity dimension with two or more groups" in html_of(
@@ -539,8 +548,9 @@ def test_mitigation_chart_values_equal_its_table(page):
     html = html_of(page.mitigation_figure())
     assert "62.3%" in html  # the table: the published proportion as a percentage
     values = [float(v) for v in re.findall(r'"value":\s*(-?[0-9.]+)', html)]
-    assert values and max(values) < 100  # the chart plots percentages, not 100 times them
-    assert any(abs(v - 62.3) < 1e-9 for v in values)  # the same number as the table
+    # the chart plots the published proportion (shown as a percentage by its axis), not 100 times it
+    assert any(abs(v - 0.623) < 1e-9 for v in values) and not any(abs(v - 62.3) < 1e-6 for v in values)
+    assert mismatches_of_figure(html, page.book.downloads / "fairness" / "mitigation.csv", percent=True) == []
 
 
 def test_groups_of_names_the_groups_of_a_dimension():

@@ -16,7 +16,13 @@ from scipy.stats import gamma
 
 from healthgap.config import DEFAULT_DIMENSIONS
 from healthgap.fairness import CALIBRATION_METHOD
-from healthgap.pages._fairness_calibration import NO_SURVIVOR, headline_text, range_text, truth_text
+from healthgap.pages._fairness_calibration import (
+    NO_SURVIVOR,
+    headline_text,
+    held_words,
+    range_text,
+    truth_text,
+)
 from healthgap.pages.fairness import FairnessPage
 from tests.conftest import build_people
 from tests.pages.conftest import html_of
@@ -77,8 +83,50 @@ def test_truth_sentence_states_both_ends_and_whether_the_intervals_hold_the_trut
         "Against each person's true risk, which this data records, true over predicted risk by deprivation "
         "(IMD quintile) ranges from 0.70 (deprivation fifth 5, least deprived: the true risk 30% below the "
         "prediction) to 1.27 (deprivation fifth 1, most deprived: 27% above). The observed/expected interval "
-        "holds the true ratio in 2 of the 3 groups shown. "
+        "holds the true ratio in 2 of the 3 deprivation fifths shown. "
     )
+
+
+def test_each_dimension_states_its_own_interval_coverage_once():
+    """Two dimensions whose intervals each hold the truth in 2 of 2 groups made the same sentence
+    twice on the default data ("... in 2 of the 2 groups shown."): each now names its groups."""
+    imd = frame(row("1", 0, 1.2, 1.0, 1.4, true_ratio=1.3), row("5", 4, 0.9, 0.8, 1.0, true_ratio=0.85))
+    sex = frame(
+        row(
+            "female",
+            0,
+            1.1,
+            1.0,
+            1.2,
+            true_ratio=1.14,
+            dimension="sex",
+            dimension_label=SEX.label,
+            group_label=SEX.label_of("female"),
+        ),
+        row(
+            "male",
+            1,
+            0.9,
+            0.8,
+            1.0,
+            true_ratio=0.89,
+            dimension="sex",
+            dimension_label=SEX.label,
+            group_label=SEX.label_of("male"),
+        ),
+    )
+    texts = [truth_text(imd, IMD), truth_text(sex, SEX)]
+    last = [t.split(". ")[-2] for t in texts]  # the coverage sentence of each
+    assert last[0] != last[1]
+    assert "holds the true ratio in both deprivation fifths shown" in texts[0]
+    assert "holds the true ratio in both sexes shown" in texts[1]
+
+
+def test_held_words_counts_the_groups():
+    assert held_words(5, 5, "deprivation fifths") == "all 5 deprivation fifths shown"
+    assert held_words(2, 2, "sexes") == "both sexes shown"
+    assert held_words(0, 2, "sexes") == "none of the 2 sexes shown"
+    assert held_words(3, 5, "ethnic groups") == "3 of the 5 ethnic groups shown"
 
 
 def test_no_truth_sentence_without_truth():

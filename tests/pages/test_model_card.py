@@ -217,6 +217,7 @@ def test_performance_and_details(card):
         result=result,
         settings=card.config.model,
         sizes={"people": 1000},
+        sample_sizes=None,
         rounded=True,
         excluded=("ethnicity",),
         target_phrase="at least one CVD admission during the year",
@@ -273,3 +274,18 @@ def test_groups_table_marks_suppressed_measures(card):
     assert csv["suppressed"].to_list() == [False, True]
     card.fairness.groups = None
     assert "usable model outcome" in html_of(card.groups_table())
+
+
+def test_training_data_says_the_model_sample(page_of):
+    """The card's "Training and test data" names the stratified sample and everyone, as published,
+    when the data has more people than ``model.sample_size``; else the people fitted on."""
+    everyone = page_of(ModelCardPage, build_people(1000))
+    assert dict(everyone.details().iter_rows())["Training and test data"].startswith(
+        "About 1,000 people from "
+    )
+    sampled = page_of(ModelCardPage, build_people(1000), model={"sample_size": 600})
+    drawn = sampled.book.model_people.collect().height
+    assert drawn < 1000
+    assert dict(sampled.details().iter_rows())["Training and test data"].startswith(
+        f"A stratified sample of about {5 * round(drawn / 5):,} of about 1,000 people from "
+    )

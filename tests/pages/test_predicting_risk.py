@@ -27,6 +27,7 @@ from healthgap.pages.predicting_risk import (
 from tests.conftest import build_people
 from tests.pages.conftest import build_page, html_of
 from tests.pages.test_models_runtime import NO_MODEL_NOTE, model_cache  # noqa: F401
+from tests.test_chart_tables import mismatches_of_figure
 
 SETTINGS = DisclosureSettings()
 Z = 1.959963984540054
@@ -356,8 +357,12 @@ def test_calibration_figure_is_drawn_when_its_shares_are_published(page_of):
         model={"top_fraction": 0.2},
         disclosure={"enabled": False, "reason": "a test"},
     )
-    assert 'id="calibration"' in html_of(off.calibration_figure())
-    assert (off.book.downloads / "predicting-risk" / "calibration.csv").is_file()
+    markup = html_of(off.calibration_figure())
+    assert 'id="calibration"' in markup
+    download = off.book.downloads / "predicting-risk" / "calibration.csv"
+    assert download.is_file()
+    # the chart plots the download's proportions on percent axes (the table shows percentages)
+    assert mismatches_of_figure(markup, download, percent=True) == []
 
 
 def test_inherits_text_follows_the_truth_columns(page, page_of):
@@ -383,3 +388,39 @@ def test_without_an_outcome_every_section_skips_back_to_the_note(bare):
     for inline in (bare.split_text, bare.discrimination_text, bare.calibration_text, bare.operating_text):
         assert inline().strip()
     assert bare.excluded_text() == "none" and bare.top == "5%"
+
+
+# -- the model sample (issue 12, item 3) ----------------------------------------------------------
+def test_the_model_sample_is_said_once_with_published_counts(page, page_of):
+    """With more people than ``model.sample_size`` the page says the models are fitted on a
+    stratified sample, with both counts as published (rounded to 5); with everyone, nothing."""
+    assert page.models.sample_sizes is None and page.sample_paragraph() is None  # 1,000 <= 250,000
+    sampled = page_of(PredictingRiskPage, build_people(1000), model={"top_fraction": 0.2, "sample_size": 600})
+    drawn = sampled.book.model_people.collect().height
+    assert 590 <= drawn <= 610 and drawn < 1000  # the sample is what the models see
+    text = html_of(sampled.sample_paragraph())
+    assert text == (
+        f"The models are fitted on a stratified sample of about {5 * round(drawn / 5):,} of about 1,000 people "
+        "in the data (`model.sample_size` in the config), in proportion to the size of each combination of "
+        "the outcome and deprivation (IMD quintile): every number about the models is about this sample."
+    )
+    assert len(sampled.models.result.y_train) + len(sampled.models.result.y_test) == drawn
+    off = page_of(
+        PredictingRiskPage,
+        build_people(1000),
+        model={"top_fraction": 0.2, "sample_size": 600},
+        disclosure={"enabled": False, "reason": "a test"},
+    )
+    assert (
+        f"a stratified sample of {off.book.model_people.collect().height:,} of the 1,000 people"
+        in html_of(off.sample_paragraph())
+    )
+
+
+def test_sample_sentence_without_published_counts():
+    from healthgap.pages._models import sample_sentence
+
+    assert sample_sentence(None, None, strata=[], rounded=True) == (
+        "The models are fitted on a stratified sample of fewer than can be published of everyone in the data "
+        "(`model.sample_size` in the config): every number about the models is about this sample."
+    )

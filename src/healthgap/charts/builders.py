@@ -96,10 +96,12 @@ def _ci_layers(
     value_title: str | None,
     tooltip: list[Any],
     missing_label: str | None = None,
+    value_format: str | None = None,
 ) -> list[alt.Chart]:
     """Point or bar plus CI error bars, a visible '[c]' label on suppressed rows and '[x]' on other gaps.
 
-    ``missing_label`` is the label of '[x]' rows (None: the chart has none).
+    ``missing_label`` is the label of '[x]' rows (None: the chart has none); ``value_format`` the
+    d3 format of the value axis (None: Vega-Lite's default).
     """
     v_axis, g_axis = ("x", "y") if horizontal else ("y", "x")
     enc: dict[str, Any] = {g_axis: group_enc, "tooltip": tooltip}
@@ -110,14 +112,15 @@ def _ci_layers(
     val = alt.X if horizontal else alt.Y
     zero = mark == "bar"
     lines = axis_title(value_title)
-    main_enc = {**enc, v_axis: val(f"{value}:Q", title=lines, scale=alt.Scale(zero=zero))}
+    axis: Any = alt.Undefined if value_format is None else alt.Axis(format=value_format)
+    main_enc = {**enc, v_axis: val(f"{value}:Q", title=lines, scale=alt.Scale(zero=zero), axis=axis)}
     layers = []
     if mark == "bar":
         layers.append(base.mark_bar(opacity=0.85, stroke=palette.OUTLINE, strokeWidth=0.5).encode(**main_enc))
     else:
         layers.append(base.mark_point(filled=True, size=80).encode(**main_enc))
     if lower and upper:
-        bar_enc = {**enc, v_axis: val(f"{lower}:Q", title=lines), f"{v_axis}2": f"{upper}:Q"}
+        bar_enc = {**enc, v_axis: val(f"{lower}:Q", title=lines, axis=axis), f"{v_axis}2": f"{upper}:Q"}
         if mark == "bar":
             bar_enc.pop("color", None)
             layers.append(base.mark_errorbar(ticks=True, thickness=1.5, color=palette.TEXT).encode(**bar_enc))
@@ -175,6 +178,7 @@ def ci_chart(
     group_title: str | None = None,
     value_title: str | None = None,
     subtitle: str | None = None,
+    value_format: str | None = None,
 ) -> alt.LayerChart:
     """Dot (or bar) chart of a value with confidence-interval error bars by group.
 
@@ -188,6 +192,8 @@ def ci_chart(
     horizontal : groups down the side (default) or along the bottom.
     reference : draw a dashed reference line at this value (e.g. the overall rate, or 1 for ratios).
     reference_label : text beside the reference line.
+    value_format : d3 format of the value axis and tooltips (e.g. ``"~%"`` for proportions
+        plotted as they are published, shown as percentages); default ``",.2f"`` tooltips.
 
     Returns
     -------
@@ -235,7 +241,8 @@ def ci_chart(
             else alt.XOffset(f"{colour}:N", sort=c_levels)
         )
         tooltip.append(alt.Tooltip(f"{colour}:N"))
-    tooltip += [alt.Tooltip(f"{c}:Q", format=",.2f") for c in (value, lower, upper) if c]
+    tip_format = ",.2f" if value_format is None else (".1%" if "%" in value_format else value_format)
+    tooltip += [alt.Tooltip(f"{c}:Q", format=tip_format) for c in (value, lower, upper) if c]
     base = alt.Chart(data)
     source = _source(df)
     layers = _ci_layers(
@@ -251,6 +258,7 @@ def ci_chart(
         value_title=title_of(value, value_title),
         tooltip=tooltip,
         missing_label=_missing_label(source, data, value),
+        value_format=value_format,
     )
     if reference is not None:
         channel = "x" if horizontal else "y"

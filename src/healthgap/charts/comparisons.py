@@ -393,11 +393,16 @@ def binned(
     x_title: str | None = None,
     value_title: str | None = None,
     zero_line: bool = True,
+    x_format: str | None = None,
+    value_format: str | None = None,
 ) -> alt.LayerChart:
     """Binned averages (e.g. mean SHAP value by feature bin): a line or bars, optional CI band.
 
     ``x`` may be numeric (bin midpoints, quantitative axis) or bin labels (ordinal,
-    in ``order``). ``colour`` draws one line per level (e.g. per feature).
+    in ``order``). ``colour`` draws one line per level (e.g. per feature). ``x_format`` and
+    ``value_format`` are d3 formats of a numeric ``x`` and of the values (axes and tooltips;
+    e.g. ``"~%"`` for proportions shown as percentages; default: Vega-Lite's axes, ``",.3f"``
+    tooltips).
 
     References
     ----------
@@ -407,8 +412,10 @@ def binned(
         df, {"x": x, "value": value, "lower": lower, "upper": upper, "colour": colour}, "binned", title
     )
     numeric = data.schema[x].is_numeric()
+    x_axis: Any = alt.Undefined if x_format is None else alt.Axis(format=x_format)
+    y_axis: Any = alt.Undefined if value_format is None else alt.Axis(format=value_format)
     x_enc = (
-        alt.X(f"{x}:Q", title=title_of(x, x_title))
+        alt.X(f"{x}:Q", title=title_of(x, x_title), axis=x_axis)
         if numeric
         else alt.X(
             f"{x}:O", sort=levels(data, x, order), title=title_of(x, x_title), axis=alt.Axis(labelAngle=-30)
@@ -418,9 +425,13 @@ def binned(
     if colour:
         enc["color"] = alt.Color(f"{colour}:N", title=title_of(colour, None))
     base = alt.Chart(data).encode(**enc)
-    y = alt.Y(f"{value}:Q", title=title_of(value, value_title))
-    tooltip = [alt.Tooltip(f"{x}:{'Q' if numeric else 'O'}")] + [
-        alt.Tooltip(f"{c}:Q", format=",.3f") for c in (value, lower, upper) if c
+    y = alt.Y(f"{value}:Q", title=title_of(value, value_title), axis=y_axis)
+    x_tip: Any = (
+        alt.Undefined if x_format is None or not numeric else (".1%" if "%" in x_format else x_format)
+    )
+    tip_format = ",.3f" if value_format is None else (".1%" if "%" in value_format else value_format)
+    tooltip = [alt.Tooltip(f"{x}:{'Q' if numeric else 'O'}", format=x_tip)] + [
+        alt.Tooltip(f"{c}:Q", format=tip_format) for c in (value, lower, upper) if c
     ]
     layers = []
     if lower and upper:
@@ -429,7 +440,11 @@ def binned(
             if mark == "line"
             else base.mark_errorbar(ticks=True, color=palette.TEXT)
         )
-        layers.append(band.encode(y=alt.Y(f"{lower}:Q", title=title_of(value, value_title)), y2=f"{upper}:Q"))
+        layers.append(
+            band.encode(
+                y=alt.Y(f"{lower}:Q", title=title_of(value, value_title), axis=y_axis), y2=f"{upper}:Q"
+            )
+        )
     main = base.mark_line(point=True) if mark == "line" else base.mark_bar(opacity=0.85)
     layers.insert(0 if mark == "bar" else len(layers), main.encode(y=y, tooltip=tooltip))
     if zero_line:

@@ -21,8 +21,8 @@ from typing import Any
 import polars as pl
 
 from healthgap.config import Dimension
-from healthgap.pages._models import group_words
-from healthgap.text import join, lower_first, num, pct
+from healthgap.pages._models import group_words, plural_noun
+from healthgap.text import group_noun, join, lower_first, num, pct
 
 __all__ = [
     "CALIBRATION_TABLE_COLUMNS",
@@ -32,6 +32,7 @@ __all__ = [
     "range_text",
     "truth_text",
     "headline_text",
+    "held_words",
     "true_headline",
 ]
 
@@ -112,8 +113,27 @@ def truth_text(rows: pl.DataFrame, dimension: Dimension | None) -> str:
         f"ranges from {num(low['true_ratio'])} ({_name(dimension, low)}: the true risk "
         f"{ratio_words(low['true_ratio'])} the prediction) to {num(high['true_ratio'])} "
         f"({_name(dimension, high)}: {ratio_words(high['true_ratio'])}). The observed/expected interval "
-        f"holds the true ratio in {held} of the {both.height} groups shown. "
+        f"holds the true ratio in {held_words(held, both.height, _groups(dimension, label))}. "
     )
+
+
+def _groups(dimension: Dimension | None, label: str) -> str:
+    """'deprivation fifths', 'sexes', 'ethnic groups': the groups of a dimension, mid-sentence."""
+    if dimension is not None and dimension.noun:
+        return plural_noun(dimension.noun)
+    base = group_noun(label)
+    return f"{base}s" if base.endswith("group") else f"{base} groups"
+
+
+def held_words(held: int, shown: int, groups: str) -> str:
+    """'both sexes shown', 'all 5 deprivation fifths shown', '2 of the 3 ethnic groups shown',
+    'none of the 2 sexes shown': in how many of a dimension's groups an interval holds the truth,
+    naming the dimension so that each dimension's statement differs from the others'."""
+    if held == shown:
+        return f"both {groups} shown" if shown == 2 else f"all {shown} {groups} shown"
+    if held == 0:
+        return f"none of the {shown} {groups} shown"
+    return f"{held} of the {shown} {groups} shown"
 
 
 def headline_text(frame: pl.DataFrame, dimensions: Sequence[Dimension]) -> str:

@@ -75,6 +75,9 @@ __all__ = [
     "AUDIT_BOOT",
     "MODEL_BOOT",
     "NOT_SOCIAL",
+    "PERCENT_AXIS",
+    "PERCENT_TIP",
+    "sample_sentence",
     "target_phrase",
     "group_words",
     "about",
@@ -94,6 +97,11 @@ GAP_BOOT = 500
 #: Dimensions that describe who people are by age or place rather than a social position:
 #: they are audited (and in the tables of gaps) but are not the chapters' first comparisons.
 NOT_SOCIAL = ("age_band", "locality")
+#: The model pages' figures plot proportions (0-1) exactly as their downloads hold them, shown as
+#: percentages by the axis (d3 format, trailing zeros trimmed: "0.5%", "1%") and, to 0.1, by the
+#: tooltips and cell labels.
+PERCENT_AXIS = "~%"
+PERCENT_TIP = ".1%"
 #: The skip note of a later section when no model can be fitted at all.
 NO_MODEL_SKIP = "model to show, because it has no usable outcome (see the note at the start of this chapter)"
 
@@ -147,6 +155,28 @@ def about(value: float | None, *, rounded: bool) -> str:
     if value is None:
         return "fewer than can be published"
     return ("about " if rounded else "") + num(value, 0)
+
+
+def sample_sentence(sample: int | None, people: int | None, *, strata: list[str], rounded: bool) -> str:
+    """'The models are fitted on a stratified sample of about 250,000 of the about 1,000,000 people
+    ...': the model sample in words, from its published counts.
+
+    Parameters
+    ----------
+    sample, people : the people in the sample and in the data, as published (None: withheld).
+    strata : what the sample is stratified by, mid-sentence ("the outcome", "deprivation").
+    rounded : whether published counts are rounded ("about").
+    """
+    within = f", in proportion to the size of each combination of {join(strata)}" if strata else ""
+    if people is None:
+        everyone = "everyone"
+    else:
+        everyone = f"{'about' if rounded else 'the'} {num(people, 0)} people"
+    return (
+        f"The models are fitted on a stratified sample of {about(sample, rounded=rounded)} of {everyone} "
+        f"in the data (`model.sample_size` in the config){within}: every number about the models is "
+        "about this sample."
+    )
 
 
 def ends_dimension(dimensions: list[Dimension] | tuple[Dimension, ...]) -> Dimension | None:
@@ -262,6 +292,36 @@ class ModelPages:
         )
         row = self.book.publish(frame, counts=["people", "train", "test"], by=[]).row()
         return dict(row) if row is not None else {}
+
+    @cached_property
+    def sample_sizes(self) -> dict[str, int | None] | None:
+        """The people the models are fitted on ("sample") and everyone in the data ("people"), as
+        published (rounded), when the data has more people than ``model.sample_size``; None when
+        the models are fitted on everyone."""
+        everyone = int(self.book.people.select(pl.len()).collect().item())
+        if everyone <= self.config.model.sample_size:
+            return None
+        drawn = int(self.book.model_people.select(pl.len()).collect().item())
+        frame = pl.DataFrame(
+            {"sample": [drawn], "people": [everyone]}, schema={"sample": pl.Int64, "people": pl.Int64}
+        )
+        row = self.book.publish(frame, counts=["sample", "people"], by=[]).row()
+        return dict(row) if row is not None else {"sample": None, "people": None}
+
+    def sample_text(self) -> str:
+        """The model sample in words (:func:`sample_sentence`), '' when the models use everyone."""
+        sizes = self.sample_sizes
+        if sizes is None:
+            return ""
+        from healthgap.engine import strata_of
+
+        names = strata_of(self.config, self.book.people.collect_schema())
+        dims = {d.name: d for d in self.config.dimensions}
+        strata = [
+            "the outcome" if n == self.settings.target else lower_first(dims[n].label) if n in dims else n
+            for n in names
+        ]
+        return sample_sentence(sizes.get("sample"), sizes.get("people"), strata=strata, rounded=self.rounded)
 
     # -- dimensions -----------------------------------------------------------
     @cached_property

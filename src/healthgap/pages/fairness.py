@@ -61,6 +61,8 @@ from healthgap.pages._fairness_labels import (
 )
 from healthgap.pages._models import (
     NOT_SOCIAL,
+    PERCENT_AXIS,
+    PERCENT_TIP,
     ModelPages,
     about,
     ends_dimension,
@@ -519,13 +521,14 @@ class FairnessPage(Page):
         label = lower_first(dim.label)
         return self.book.figure(
             lambda d: charts.ci_chart(
-                d.with_columns(pl.col("value", "lower_ci", "upper_ci") * 100),
+                d,
+                value_format=PERCENT_AXIS,
                 group="group_label",
                 colour="statistic",
                 colour_order=list(METRICS.values()),
                 order=order,
                 title=f"How the model performs by {label}",
-                value_title="%",
+                value_title="Share",
                 group_title=dim.label,
             ),
             id=f"fairness-{_slug(name)}",
@@ -610,15 +613,16 @@ class FairnessPage(Page):
         a, b = lower_first(dim_a.label), lower_first(dim_b.label)
         return self.book.figure(
             lambda d: charts.heatmap(
-                d.with_columns(pl.col("value") * 100),
+                d,
                 x="first",
+                text_format=PERCENT_TIP,
                 y="second",
-                title="Share of people flagged (%)",
+                title="Share of people flagged",
                 x_order=[dim_a.label_of(x) for x in dim_a.order],
                 y_order=[dim_b.label_of(x) for x in dim_b.order],
                 x_title=dim_a.label,
                 y_title=dim_b.label,
-                legend_title="% flagged",
+                legend_title="Share flagged",
             ),
             id="fairness-intersection",
             title=f"Share of people flagged by {a} and {b}",
@@ -671,12 +675,13 @@ class FairnessPage(Page):
         label = lower_first(dim.label)
         return self.book.figure(
             lambda d: charts.ci_chart(
-                d.with_columns(pl.col("value", "lower_ci", "upper_ci") * 100),
+                d,
+                value_format=PERCENT_AXIS,
                 group="group_label",
                 colour="statistic",
                 order=[dim.label_of(x) for x in dim.order] or None,
                 title=f"Predicted and observed risk by {label}",
-                value_title="%",
+                value_title="Risk",
                 group_title=dim.label,
             ),
             id="fairness-calibration",
@@ -916,14 +921,15 @@ class FairnessPage(Page):
         label = lower_first(dim.label)
         return self.book.figure(
             lambda d: charts.ci_chart(
-                d.with_columns(pl.col("value", "lower_ci", "upper_ci") * 100),
+                d,
+                value_format=PERCENT_AXIS,
                 group="group_label",
                 colour="statistic",
                 colour_order=list(LABEL_SERIES.values()),
                 order=[dim.label_of(x) for x in dim.order],
                 group_title=dim.label,
                 title=f"True cases of {cond} found at the top {self.top}",
-                value_title="% of true cases",
+                value_title="Share of true cases",
             ),
             id="label-bias",
             title=f"True cases of {cond} found by models trained on recorded and on true labels, by {label}",
@@ -1039,14 +1045,15 @@ class FairnessPage(Page):
         label = dim.label if dim is not None else m.dimension
         return self.book.figure(
             lambda d: charts.ci_chart(
-                d.with_columns(pl.col("value", "lower_ci", "upper_ci") * 100),
+                d,
+                value_format=PERCENT_AXIS,
                 group="group_label",
                 colour="statistic",
                 colour_order=list(SPLIT_STRATEGIES.values()),
                 order=[dim.label_of(x) for x in dim.order] if dim is not None and dim.order else None,
                 group_title=label,
                 title=f"Outcomes found at the top {self.top}, with and without mitigation",
-                value_title="% of outcomes found",
+                value_title="Share of outcomes found",
             ),
             id="mitigation",
             title=f"Share of outcomes found by {lower_first(label)}, with and without mitigation at capacity",

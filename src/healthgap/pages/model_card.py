@@ -166,6 +166,19 @@ class ModelCardPage(Page):
         return [d.name for d in self.fairness.dimensions if d.name != "age_band"]
 
     # -- details ----------------------------------------------------------------------
+    def data_text(self, people: str) -> str:
+        """'About 1,000 people from a synthetic population (no real people)', or, when the models are
+        fitted on a sample, 'A stratified sample of about 250,000 of about 1,000,000 people from ...
+        (model.sample_size)'; ``people`` is the published number fitted on, in words."""
+        sizes = self.models.sample_sizes
+        if sizes is None:
+            return f"{capitalise(people)} people from {self.data_kind}"
+        everyone = about(sizes.get("people"), rounded=self.models.rounded)
+        return (
+            f"A stratified sample of {about(sizes.get('sample'), rounded=self.models.rounded)} of {everyone} "
+            f"people from {self.data_kind} (model.sample_size)"
+        )
+
     def details(self) -> pl.DataFrame:
         """The model details, one row per item (counts of people as published)."""
         r, settings = self.models.result, self.models.settings
@@ -182,7 +195,7 @@ class ModelCardPage(Page):
                     + self.models.excluded_text()
                     + ("" if settings.exclude_protected else " (model.exclude_protected is false)"),
                     f"Flag the top {self.top} of predicted risk (cut-off {pct(r.threshold(), 2)} risk)",
-                    f"{capitalise(people)} people from {self.data_kind}; {pct(1 - settings.test_size, 0)} for "
+                    f"{self.data_text(people)}; {pct(1 - settings.test_size, 0)} for "
                     f"training, {pct(settings.test_size, 0)} held out for testing (stratified)",
                     f"{settings.seed} (split and model); {self.config.seed} (bootstrap and samples)",
                     f"healthgap {__version__}",

@@ -32,7 +32,7 @@ from healthgap.models import (
     capacity,
     outcome_counts,
 )
-from healthgap.pages._models import MODEL_BOOT, ModelPages
+from healthgap.pages._models import MODEL_BOOT, PERCENT_AXIS, ModelPages
 from healthgap.pages.base import CI_COLUMNS, Page
 from healthgap.stats import wilson_lower, wilson_upper
 from healthgap.text import capitalise, format_expr, interval, join, lower_first, num, pct
@@ -533,6 +533,18 @@ class PredictingRiskPage(Page):
             labels = [self.models.result.label(c) for c in self.models.result.features if c in dims]
         return Markdown(protected_sentence(labels, exclude_protected=self.models.settings.exclude_protected))
 
+    def sample_paragraph(self) -> Any:
+        """When the data has more people than ``model.sample_size``, that the models are fitted on a
+        stratified sample of them (Markdown; None when they are fitted on everyone or not at all)."""
+        if not self.ok:
+            return None
+        text = self.models.sample_text()
+        if not text:
+            return None
+        from IPython.display import Markdown
+
+        return Markdown(text)
+
     def split_text(self) -> str:
         """How the people were split (a note without a model)."""
         if not self.ok:
@@ -656,16 +668,18 @@ class PredictingRiskPage(Page):
 
 
 def _calibration_chart(d: pl.DataFrame) -> Any:
-    """The reliability chart of the published curve (percentages)."""
+    """The reliability chart of the published curve (its proportions, shown as percentages)."""
     return charts.binned(
-        d.with_columns(pl.col("mean_predicted", "value", "lower_ci", "upper_ci") * 100),
+        d,
         x="mean_predicted",
         value="value",
         lower="lower_ci",
         upper="upper_ci",
         colour="model",
         title="Observed against predicted risk",
-        x_title="Mean predicted risk (%)",
-        value_title="Observed (%)",
+        x_title="Mean predicted risk",
+        value_title="Observed",
         zero_line=False,
+        x_format=PERCENT_AXIS,
+        value_format=PERCENT_AXIS,
     )
