@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import cached_property
 from typing import Any
 
 import polars as pl
@@ -31,7 +31,7 @@ from healthgap.descriptive.outcomes import (
     outcome_rates,
 )
 from healthgap.descriptive.prevalence import recompute_rates
-from healthgap.descriptive.priorities import COUNTS, priorities, recompute_priorities
+from healthgap.descriptive.priorities import COUNTS, priorities
 from healthgap.disclosure import Published
 from healthgap.pages._blocks import blocks, heading, numbered, paragraph
 from healthgap.pages._groups import compared_dimension, group_name, in_group, noun_of, spread
@@ -45,7 +45,7 @@ from healthgap.pages.sentences import (
     simultaneous_clause,
     simultaneous_ratios,
 )
-from healthgap.pages.where_to_act import about, number_interval
+from healthgap.pages.where_to_act import about, number_interval, publish_gaps
 from healthgap.stats import AGE_BAND_LABELS
 from healthgap.text import capitalise, join, lower_first
 
@@ -496,18 +496,7 @@ class OutcomesPage(Page):
         )
         if exact.is_empty():
             return None
-        derived = [
-            c
-            for c in exact.columns
-            if exact.schema[c] == pl.Float64 and c not in ("multiplier", "confidence")
-        ]
-        return self.book.publish(
-            exact,
-            counts=list(COUNTS),
-            derived=[*derived, "rank", "excludes_null", "simultaneous_excludes_null"],
-            by=["measure", "dimension"],
-            recompute=partial(recompute_priorities, base=self.base),
-        )
+        return publish_gaps(self.book, exact, base=self.base)
 
     def _strata(self, dim: Dimension) -> str:
         return "age band" if dim.name == "sex" or not self.caps.has("sex") else "age band and sex"

@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from healthgap import text
+from healthgap.book import Book
 from healthgap.contract import TRUTH_PREFIX
 from healthgap.descriptive.priorities import COUNTS, UNRECORDED_LEVELS, priorities, recompute_priorities
 from healthgap.disclosure import Published
@@ -16,6 +17,7 @@ from healthgap.pages.base import Page
 from healthgap.pages.sentences import level_name
 
 __all__ = [
+    "publish_gaps",
     "WhereToActPage",
     "SECTIONS",
     "TABLE_COLUMNS",
@@ -118,6 +120,21 @@ DOWNLOAD_COLUMNS: tuple[str, ...] = (
 TOP = 5
 
 
+def publish_gaps(book: Book, exact: pl.DataFrame, *, base: int) -> Published:
+    """Priority gaps (:func:`healthgap.descriptive.priorities.priorities`) published once: counts
+    rounded and suppressed, rates and numbers recomputed from them (``base``: the rounding)."""
+    derived = [
+        c for c in exact.columns if exact.schema[c] == pl.Float64 and c not in ("multiplier", "confidence")
+    ]
+    return book.publish(
+        exact,
+        counts=list(COUNTS),
+        derived=[*derived, "rank", "excludes_null", "simultaneous_excludes_null"],
+        by=["measure", "dimension"],
+        recompute=partial(recompute_priorities, base=base),
+    )
+
+
 def about(x: float | None, *, base: int = 5) -> str:
     """A number of people as a sentence gives it: rounded to ``base`` below 100, to 10 below
     1,000 and to two significant figures above ("1,234" -> "1,200"), without its sign."""
@@ -207,18 +224,7 @@ class WhereToActPage(Page):
     @cached_property
     def gaps(self) -> Published:
         """Every gap, published once (counts rounded and suppressed; rates and numbers recomputed)."""
-        derived = [
-            c
-            for c in self.exact.columns
-            if self.exact.schema[c] == pl.Float64 and c not in ("multiplier", "confidence")
-        ] + ["rank", "excludes_null", "simultaneous_excludes_null"]
-        return self.book.publish(
-            self.exact,
-            counts=list(COUNTS),
-            derived=derived,
-            by=["measure", "dimension"],
-            recompute=partial(recompute_priorities, base=self.base),
-        )
+        return publish_gaps(self.book, self.exact, base=self.base)
 
     @property
     def has_gaps(self) -> bool:
@@ -408,18 +414,7 @@ class WhereToActPage(Page):
         exact = exact.filter(pl.col("level").is_in(levels))
         if exact.is_empty():
             return None
-        derived = [
-            c
-            for c in exact.columns
-            if exact.schema[c] == pl.Float64 and c not in ("multiplier", "confidence")
-        ]
-        return self.book.publish(
-            exact,
-            counts=list(COUNTS),
-            derived=[*derived, "rank", "excludes_null", "simultaneous_excludes_null"],
-            by=["measure", "dimension"],
-            recompute=partial(recompute_priorities, base=self.base),
-        )
+        return publish_gaps(self.book, exact, base=self.base)
 
     def unrecorded_note(self) -> Any:
         """One sentence per condition recorded clearly less often than expected among people
