@@ -635,6 +635,9 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95, base:
             for c in ("expected", "expected_variance", "observed_variance")
             if c in frame.columns
         )
+    ties = [c for c in _TIES if c in frame.columns]
+    if ties:  # ordinal ranks of equal gaps follow row order: make it the same every run
+        frame = frame.sort(ties, nulls_last=True, maintain_order=True)
     alpha = 1 - confidence
     z = float(ndtri(1 - alpha / 2))
     # the Bonferroni quantile z(1 - alpha / 2m): one family, one m per frame
@@ -691,6 +694,14 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95, base:
         pl.col("rank").is_null(),
         "rank",
         pl.col("excess").abs(),
-        descending=[False, False, True],
+        *ties,
+        descending=[False, False, True, *([False] * len(ties))],
         nulls_last=True,
+        maintain_order=True,
     )
+
+
+#: Keys that break ties in the order of a priorities frame, so that a frame sorts the same way
+#: every time (the disclosure's secondary suppression breaks ties between equal counts by row
+#: order, and group_by's row order varies from run to run).
+_TIES = ("section", "measure", "dimension", "order", "level")
