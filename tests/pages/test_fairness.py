@@ -203,7 +203,7 @@ def _exact_audit(sizes: dict[str, int]) -> FairnessAudit:
 
 
 def test_groups_are_published_once_from_the_exact_audit(page):
-    page.audit = _exact_audit({"female": 1013, "male": 478})
+    page.audit = _exact_audit({"female": 1013, "male": 578})
     groups = page.groups.frame
     assert page.hidden_groups == 0 and groups["group"].unique(maintain_order=True).to_list() == [
         "female",
@@ -227,7 +227,7 @@ def test_a_group_too_small_to_publish_is_left_out_with_another(page):
 
 
 def test_differences_compare_only_published_groups(page):
-    page.audit = _exact_audit({"female": 1013, "male": 478})
+    page.audit = _exact_audit({"female": 1013, "male": 578})
     rows = page.differences.frame
     tpr = rows.filter(pl.col("metric") == "tpr").row(0, named=True)
     published_tpr = page.groups.frame.filter(pl.col("metric") == "tpr")

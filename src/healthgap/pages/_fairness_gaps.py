@@ -20,7 +20,8 @@ from typing import Any
 
 import polars as pl
 
-from healthgap.config import Dimension
+from healthgap.config import Dimension, DisclosureSettings
+from healthgap.disclosure import min_group_reason, round_to_base
 from healthgap.pages._models import group_words
 from healthgap.text import lower_first, pp
 
@@ -29,6 +30,8 @@ __all__ = [
     "reference_text",
     "orient",
     "publishable_pairs",
+    "withhold_small_groups",
+    "WITHIN_CASES_AND_FLAGGED",
     "PAIR_COLUMNS",
     "REFERENCE_COLUMNS",
     "DECIMALS",
@@ -68,6 +71,61 @@ REFERENCE_COLUMNS: tuple[str, ...] = (
 )
 #: Differences of proportions are published to 0.1 percentage point.
 DECIMALS = 3
+
+
+#: Audit measures whose numerator counts people among a group's cases or among its flagged people
+#: (true positives, false positives): withheld where either is fewer than ``min_group``.
+WITHIN_CASES_AND_FLAGGED: tuple[str, ...] = ("tpr", "fpr", "ppv")
+
+
+def _small(count: pl.Expr, settings: DisclosureSettings) -> pl.Expr:
+    """Counts of people fewer than ``settings.min_group`` as published (rounded), zero excepted."""
+    return (count > 0) & (round_to_base(count, settings.rounding) < settings.min_group)
+
+
+def withhold_small_groups(groups: pl.DataFrame, *, settings: DisclosureSettings) -> pl.DataFrame:
+    """The exact audit groups with the counts measured within too few people set to null (withheld),
+    before publication, so that :func:`healthgap.disclosure.publish` suppresses them with every
+    value derived from them (and protects them like small counts).
+
+    The minimum group size (rule 9 of :mod:`healthgap.disclosure`) applies to every group a
+    measure is counted within, not only to the group's size ``n``:
+
+    - true and false positives (the numerators of ``tpr``, ``ppv`` and ``fpr``) are counted
+      within the group's people with the outcome and within its flagged people: a true positive
+      rate of 0% or 100% among 10 cases says of each of them whether they were found. They are
+      withheld where the group has fewer than ``min_group`` cases or flagged people as published
+      (both counts together, so that neither gives the other back from the flagged total);
+    - an AUROC compares every case with every non-case: it is withheld (its ``numerator``, the
+      smaller of the two classes, set to null) where either class has fewer than ``min_group``.
+
+    Rows keep their other counts; the withheld ones read "fewer than ``min_group`` people in
+    the group" (:func:`healthgap.disclosure.min_group_reason`). With disclosure control off or
+    ``min_group`` 1 the frame is returned unchanged.
+    """
+    if not settings.enabled or settings.min_group <= 1 or groups.is_empty():
+        return groups
+    key = ["dimension", "group"]
+    cases = pl.col("denominator").filter(pl.col("metric") == "tpr").first().over(key)
+    flagged = pl.col("denominator").filter(pl.col("metric") == "ppv").first().over(key)
+    within = pl.col("metric").is_in(WITHIN_CASES_AND_FLAGGED) & (
+        _small(cases, settings) | _small(flagged, settings)
+    )
+    auroc = (pl.col("metric") == "auroc") & _small(pl.col("numerator"), settings)
+    hide = (within | auroc).fill_null(False)
+    reason = pl.lit(min_group_reason(settings))
+    out = groups.with_columns(
+        pl.when(hide).then(None).otherwise(pl.col("numerator")).alias("numerator"),
+        pl.when(hide)
+        .then(reason)
+        .otherwise(
+            pl.col("suppression_reason")
+            if "suppression_reason" in groups.columns
+            else pl.lit(None, pl.String)
+        )
+        .alias("suppression_reason"),
+    )
+    return out
 
 
 def publishable_pairs(pairs: pl.DataFrame, groups: pl.DataFrame | None) -> pl.DataFrame:

@@ -49,6 +49,7 @@ from healthgap.pages._fairness_gaps import (
     chance_text,
     publishable_pairs,
     reference_text,
+    withhold_small_groups,
 )
 from healthgap.pages._fairness_labels import (
     LABEL_SERIES,
@@ -324,11 +325,16 @@ class FairnessPage(Page):
 
     @cached_property
     def groups(self) -> Published | None:
-        """The audit's groups, published once: only groups whose size is published, in display order."""
+        """The audit's groups, published once: only groups whose size is published, in display order.
+
+        Measures counted within fewer than ``min_group`` cases or flagged people (and AUROCs with
+        fewer than ``min_group`` people in either class) are withheld
+        (:func:`~healthgap.pages._fairness_gaps.withhold_small_groups`), so no table, figure, gap
+        or sentence gives them."""
         if self.audit is None or not self.audit.groups.height:
             return None
         published = self.book.publish(
-            self.audit.groups,
+            withhold_small_groups(self.audit.groups, settings=self.config.disclosure),
             counts=list(AUDIT_COUNTS),
             derived=AUDIT_DERIVED,
             by=list(AUDIT_BY),
