@@ -29,7 +29,7 @@ from healthgap.pages._fairness_labels import (
 from healthgap.pages.fairness import (
     ALL_SHOWN,
     LABEL_SERIES,
-    NO_LABEL_CHECK,
+    SKIP_TRUTH,
     FairnessPage,
     gap_text,
     groups_of,
@@ -436,9 +436,19 @@ def test_label_bias_text_with_and_without_truth(page):
     assert text.startswith("The check uses recorded hypertension")
     assert "Without the treatment features (statin and antihypertensive)" in text
     assert text.endswith("flags 0.0% and the model trained on the true condition 0.0%.")
+    assert "label bias" in html_of(page.label_bias_intro()) and "Real data" in html_of(
+        page.label_bias_closing()
+    )
+    assert 'id="label-bias"' in html_of(page.label_bias_figure())
+    # without truth: one plain note, nothing else (no paragraph, figure or closing words)
     page.label_bias = None
-    assert page.label_bias_text() == NO_LABEL_CHECK
-    assert SKIPPED in html_of(page.label_bias_figure())
+    assert page.label_bias_text() == ""
+    note = html_of(page.label_bias_intro())
+    assert note.count(SKIPPED) == 1 and "true-status columns" in note and "label bias" in note
+    assert page.label_bias_paragraph() is None
+    assert page.label_bias_figure() is None and page.label_bias_closing() is None
+    assert "dataset has no true-status columns (true_&lt;condition&gt;), so whether" in note
+    assert SKIP_TRUTH.startswith("true-status columns")
 
 
 def test_label_series_is_the_published_shares_long(page):

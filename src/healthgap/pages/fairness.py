@@ -178,7 +178,24 @@ NO_REFERENCE = (
     "cannot be separated from the part the model adds."
 )
 SKIP_TRUTH = (
-    "true-status columns (true_<condition>), so the model cannot be checked against who truly has a condition"
+    "true-status columns (true_<condition>), so whether the model misses undiagnosed people because it learnt "
+    "from diagnoses (label bias) or because of its inputs and the capacity cannot be checked"
+)
+#: The label-bias section's opening paragraph (only where the check is made).
+LABEL_BIAS_INTRO = (
+    "A model learns from **recorded** diagnoses, not from who *truly* has a condition. Where diagnosis is "
+    "less complete, as it often is in more disadvantaged groups, such a model may rank undiagnosed people "
+    "low (**label bias**). But a model can also miss them for other reasons: inputs that follow a "
+    "diagnosis, such as prescriptions, and a capacity that flags only the top few per cent. Only data that "
+    "also says who truly has the condition, such as a synthetic population or a linked research dataset, "
+    "can separate the two: the same model is trained again on the true condition, with and without the "
+    "treatment features, and the share of true cases each finds is compared (95% intervals from a paired "
+    "bootstrap of the test set)."
+)
+#: The label-bias section's closing paragraph (only where the check is made).
+LABEL_BIAS_CLOSING = (
+    "Real data rarely carries the truth; with routine data, compare recorded with expected prevalence "
+    "(@sec-access) and treat any model trained on recorded diagnoses with this caution."
 )
 SKIP_LABEL_DIMENSION = "ordered equity dimension whose disadvantaged end is known, to compare its two ends"
 SKIP_MITIGATION = "equity dimension with more than one group to mitigate across"
@@ -195,10 +212,6 @@ NO_AUDIT = "No model is fitted to this dataset, so nothing is audited."
 NO_GAP = "{What} cannot be compared between {groups}: fewer than two groups are large enough to publish it."
 SMALL_GROUPS = "Small groups have wide intervals ({ref}): a gap that looks large may be chance."
 NO_MITIGATION_TEXT = "The mitigation cannot be applied to this dataset: {why}."
-NO_LABEL_CHECK = (
-    "This dataset does not say who truly has a condition, so whether the model misses undiagnosed people "
-    "because it learnt from diagnoses (label bias) or because of its inputs and the capacity cannot be checked."
-)
 #: Slots of the per-group figures in the chapter (the first social dimensions audited).
 GROUP_SLOTS = 3
 
@@ -880,13 +893,29 @@ class FairnessPage(Page):
             return ""
         return join(lower_first(lb.result.label(f)) for f in self.care_features)
 
-    def label_bias_text(self) -> str:
-        """What the counterfactual-label audit shows between the two ends (never empty)."""
-        lb, dim = self.label_bias, self.label_dimension
+    @property
+    def label_bias_skip(self) -> str | None:
+        """Why the label-bias check cannot be shown (the reason of its one skip note), or None.
+
+        Without a model the section's note says so (:meth:`ModelPages.skip`).
+        """
         if not self.ok:
-            return "With no model there is nothing to check."
-        if lb is None or dim is None or self.label_shares is None:
-            return NO_LABEL_CHECK
+            return SKIP_TRUTH
+        dim = self.label_dimension
+        if dim is None and self.caps.has_truth:
+            return SKIP_LABEL_DIMENSION
+        if self.label_bias is None or self.label_shares is None:
+            return SKIP_TRUTH
+        if dim is None or self.label_shares.where(pl.col("dimension") == dim.name).height == 0:
+            return SKIP_LABEL_DIMENSION
+        return None
+
+    def label_bias_text(self) -> str:
+        """What the counterfactual-label audit shows between the two ends ('' when it cannot be made:
+        :meth:`label_bias_intro` then gives the section's one note)."""
+        lb, dim = self.label_bias, self.label_dimension
+        if self.label_bias_skip is not None or lb is None or dim is None or self.label_shares is None:
+            return ""
         cond = lower_first(lb.condition_label)
         intro = (
             f"The check uses recorded {cond}, the condition whose recording differs most between the ends of "
@@ -904,25 +933,28 @@ class FairnessPage(Page):
         overall = self.label_shares.row(variant="all", group="All")
         return " ".join(t for t in (intro, body, undiagnosed_text(overall, condition=cond)) if t)
 
+    def label_bias_intro(self) -> Any:
+        """The section's opening paragraph (Markdown) where the check is made; else its one skip note."""
+        if self.label_bias_skip is not None:
+            return self.models.skip(self.label_bias_skip)
+        return _markdown(LABEL_BIAS_INTRO)
+
     def label_bias_paragraph(self) -> Any:
-        """The label-bias findings (Markdown); without truth, what cannot be checked."""
-        if not self.ok:
-            return None
+        """The label-bias findings (Markdown), or None when the check cannot be made."""
         return _markdown(self.label_bias_text())
+
+    def label_bias_closing(self) -> Any:
+        """What to do with routine data (Markdown), or None when the check cannot be made."""
+        return None if self.label_bias_skip is not None else _markdown(LABEL_BIAS_CLOSING)
 
     def label_bias_figure(self) -> Any:
         """Share of true cases found by models trained on recorded and on true labels, with and
-        without treatment features, by the groups of the compared dimension (skipped without truth)."""
+        without treatment features, by the groups of the compared dimension; None when the check
+        cannot be made (:meth:`label_bias_intro` gives the note)."""
         lb, dim = self.label_bias, self.label_dimension
-        if not self.ok or lb is None:
-            return self.models.skip(SKIP_TRUTH)
-        if dim is None:
-            return self.models.skip(SKIP_LABEL_DIMENSION)
-        if self.label_shares is None:
-            return self.models.skip(SKIP_TRUTH)
+        if self.label_bias_skip is not None or lb is None or dim is None or self.label_shares is None:
+            return None
         data = self.label_shares.where(pl.col("dimension") == dim.name).pipe(label_series)
-        if not data.height:
-            return self.models.skip(SKIP_LABEL_DIMENSION)
         cond = lower_first(lb.condition_label)
         label = lower_first(dim.label)
         return self.book.figure(
