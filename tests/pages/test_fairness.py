@@ -563,6 +563,45 @@ def test_mitigation_chart_values_equal_its_table(page):
     assert mismatches_of_figure(html, page.book.downloads / "fairness" / "mitigation.csv", percent=True) == []
 
 
+def test_mitigation_with_nothing_to_draw_gives_one_note_and_no_chart(page):
+    rates = mitigation_frame(
+        pl.DataFrame(
+            {
+                "strategy": ["unmitigated", "equal_opportunity"],
+                "strategy_label": list(SPLIT_STRATEGIES.values()),
+                "group": ["1", "1"],
+                "group_label": ["1 (most deprived)"] * 2,
+                "n": [900, 900],
+                "cases": [30, 30],  # too few people with the outcome to publish their rates
+                "flagged": [60, 45],
+                "found": [20, 15],
+                "tpr": [20 / 30, 15 / 30],
+                "tpr_lower": [0.5, 0.3],
+                "tpr_upper": [0.8, 0.7],
+            }
+        ),
+        settings=SETTINGS,
+    )
+    gaps, overall = _mitigation_frames()
+    page.capacity_mitigation = SimpleNamespace(dimension="imd_quintile", first="1", last="5")
+    page.mitigation_rates = Published(rates, (), SETTINGS)
+    page.mitigation_gaps = Published(gaps.with_columns(gap=pl.lit(None, pl.Float64)), (), SETTINGS)
+    page.mitigation_overall = Published(overall, (), SETTINGS)
+    page.evaluation_size = "about 900"
+    assert not page.mitigation_plotted
+    assert page.mitigation_figure() is None and page.capacity_paragraph() is None
+    assert page.mitigation_text().startswith("The mitigation cannot be judged here")
+    assert not list((page.book.downloads / "fairness").glob("mitigation*.csv"))
+    # no mitigation at all (or no model): the text is the one note, no chart and no skip note after it
+    page.capacity_mitigation, page.mitigation_rates = None, None
+    assert page.mitigation_figure() is None and page.capacity_paragraph() is None
+    page.problem = "no outcome"
+    assert (
+        page.mitigation_text() == "With no model there is nothing to mitigate."
+        and page.mitigation_figure() is None
+    )
+
+
 def test_groups_of_names_the_groups_of_a_dimension():
     assert groups_of("Deprivation (IMD quintile)") == "deprivation (IMD quintile) groups"
     assert groups_of("Ethnic group") == "ethnic groups"  # not "ethnic group groups"

@@ -198,7 +198,6 @@ LABEL_BIAS_CLOSING = (
     "(@sec-access) and treat any model trained on recorded diagnoses with this caution."
 )
 SKIP_LABEL_DIMENSION = "ordered equity dimension whose disadvantaged end is known, to compare its two ends"
-SKIP_MITIGATION = "equity dimension with more than one group to mitigate across"
 ALL_SHOWN = "Every group was large enough to show with all its measures."
 HIDDEN = (
     "{n} group{verb} left out of every table and chart: too few people to publish, or hidden so that "
@@ -1062,9 +1061,15 @@ class FairnessPage(Page):
             evaluation=self.evaluation_size,
         )
 
+    @property
+    def mitigation_plotted(self) -> bool:
+        """Whether the mitigation figure has a published share of outcomes found to draw."""
+        rates = self.mitigation_rates
+        return rates is not None and rates.frame.get_column("tpr").is_not_null().any()
+
     def capacity_paragraph(self) -> Any:
-        """The paragraph after the mitigation figure (Markdown), or None without mitigation."""
-        if self.mitigation_gaps is None:
+        """The paragraph after the mitigation figure (Markdown), or None without the figure."""
+        if self.mitigation_gaps is None or not self.mitigation_plotted:
             return None
         return _markdown(
             "Equalising opportunity at a fixed capacity moves places from the groups where the model finds most "
@@ -1075,10 +1080,11 @@ class FairnessPage(Page):
         )
 
     def mitigation_figure(self) -> Any:
-        """Share of outcomes found by group, with and without the mitigation at capacity."""
+        """Share of outcomes found by group, with and without the mitigation at capacity; None when
+        there is nothing to draw (:meth:`mitigation_text` then gives the section's one note)."""
         m, rates = self.capacity_mitigation, self.mitigation_rates
-        if m is None or rates is None:
-            return self.models.skip(SKIP_MITIGATION)
+        if m is None or rates is None or not self.mitigation_plotted:
+            return None
         dim = self.dimension(m.dimension)
         label = dim.label if dim is not None else m.dimension
         return self.book.figure(
