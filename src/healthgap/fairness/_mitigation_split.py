@@ -34,8 +34,8 @@ from healthgap.stats import percentile_interval
 __all__ = ["CapacityMitigation", "mitigate_at_capacity", "equal_opportunity_thresholds", "SPLIT_STRATEGIES"]
 
 SPLIT_STRATEGIES: dict[str, str] = {
-    "unmitigated": "Unmitigated: one cut-off at capacity",
-    "equal_opportunity": "Equal opportunity at capacity: a cut-off per group, fitted on the validation part",
+    "unmitigated": "Unmitigated: one cut-off",
+    "equal_opportunity": "Equal opportunity: a cut-off per group",
 }
 NO_DIMENSION = "mitigate_at_capacity: dimension {name!r} is not in the data or has fewer than two groups."
 

@@ -44,12 +44,13 @@ LABEL_SHARES: dict[str, tuple[str, str]] = {
     "undiagnosed_recorded_share": ("undiagnosed_recorded", "undiagnosed"),
     "undiagnosed_true_share": ("undiagnosed_true", "undiagnosed"),
 }
-#: The label-bias chart's series: (variant, share column) -> name.
+#: The label-bias chart's series: (variant, share column) -> the labels the model was trained on and its
+#: inputs (short enough for the chart's key on a 390 px phone screen).
 LABEL_SERIES: dict[tuple[str, str], str] = {
-    ("all", "share_recorded"): "Trained on recorded diagnoses, all features",
-    ("all", "share_true"): "Trained on the true condition, all features",
-    ("without_treatments", "share_recorded"): "Trained on recorded diagnoses, without treatments",
-    ("without_treatments", "share_true"): "Trained on the true condition, without treatments",
+    ("all", "share_recorded"): "Recorded diagnoses, all inputs",
+    ("all", "share_true"): "True condition, all inputs",
+    ("without_treatments", "share_recorded"): "Recorded diagnoses, no treatments",
+    ("without_treatments", "share_true"): "True condition, no treatments",
 }
 #: The published rates of the mitigation at capacity.
 MITIGATION_SHARES: dict[str, tuple[str, str]] = {"tpr": ("found", "cases"), "share_flagged": ("flagged", "n")}

@@ -144,13 +144,13 @@ GAP_TABLE_NOTE = (
 )
 LABEL_COLUMNS: dict[str, str] = {
     "group_label": "Group",
-    "statistic": "Model",
+    "model_trained_on": "Model trained on",
     "value": "Share of true cases found",
     **CI_COLUMNS,
 }
 MITIGATION_COLUMNS: dict[str, str] = {
     "group_label": "Group",
-    "statistic": "Approach",
+    "approach": "Approach",
     "value": "Outcomes found (TPR)",
     **CI_COLUMNS,
     "share_flagged": "Share flagged",
@@ -953,7 +953,12 @@ class FairnessPage(Page):
         lb, dim = self.label_bias, self.label_dimension
         if self.label_bias_skip is not None or lb is None or dim is None or self.label_shares is None:
             return None
-        data = self.label_shares.where(pl.col("dimension") == dim.name).pipe(label_series)
+        # the key's title reads "Model trained on" (the chart's colour column, made readable)
+        data = (
+            self.label_shares.where(pl.col("dimension") == dim.name)
+            .pipe(label_series)
+            .rename({"statistic": "model_trained_on"})
+        )
         cond = lower_first(lb.condition_label)
         label = lower_first(dim.label)
         return self.book.figure(
@@ -961,7 +966,7 @@ class FairnessPage(Page):
                 d,
                 value_format=PERCENT_AXIS,
                 group="group_label",
-                colour="statistic",
+                colour="model_trained_on",
                 colour_order=list(LABEL_SERIES.values()),
                 order=[dim.label_of(x) for x in dim.order],
                 group_title=dim.label,
@@ -1092,7 +1097,7 @@ class FairnessPage(Page):
                 d,
                 value_format=PERCENT_AXIS,
                 group="group_label",
-                colour="statistic",
+                colour="approach",
                 colour_order=list(SPLIT_STRATEGIES.values()),
                 order=[dim.label_of(x) for x in dim.order] if dim is not None and dim.order else None,
                 group_title=label,
@@ -1109,7 +1114,7 @@ class FairnessPage(Page):
             ),
             data=rates.select(
                 "group_label",
-                pl.col("strategy_label").alias("statistic"),
+                pl.col("strategy").replace_strict(SPLIT_STRATEGIES, default=None).alias("approach"),
                 pl.col("tpr").alias("value"),
                 pl.col("tpr_lower").alias("lower_ci"),
                 pl.col("tpr_upper").alias("upper_ci"),
