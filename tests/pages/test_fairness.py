@@ -126,17 +126,23 @@ def test_suppressed_text_counts_hidden_and_partial_groups(page):
     page.groups = published(rows)
     page.hidden_groups = 0
     assert page.suppressed_text() == (
-        "Of the groups shown, 1 has some measures marked [c]: they rest on fewer than 8 people "
-        "(or would reveal such a number)."
+        "Some measures of the groups shown are marked [c]: they rest on a count of fewer than 8 people or "
+        "are counted among fewer than 50 people (in the group, among its people with the outcome or among "
+        "those flagged), or would reveal such a count."
     )
     page.hidden_groups = 2
     assert page.suppressed_text().startswith(
-        "2 groups are left out of every table and chart: too few people to publish, or hidden so that "
-        "such a group cannot be worked out from the others. Of the groups shown, 1 has"
+        "Some groups are left out of every table and chart: too few people to publish, or hidden so that "
+        "such a group cannot be worked out from the others. Some measures of the groups shown"
+    )
+    # no number of groups is printed (the auditor would read 103 groups as an exact total)
+    page.hidden_groups = 103
+    assert not re.search(
+        r"\d", page.suppressed_text().replace("fewer than 8", "").replace("fewer than 50", "")
     )
     page.groups = published([{"dimension": "sex", "group": "male", "metric": "tpr", "value": 0.3}])
     page.hidden_groups = 1
-    assert page.suppressed_text().startswith("1 group is left out of every table")
+    assert page.suppressed_text().startswith("Some groups are left out of every table")
     page.hidden_groups = 0
     assert page.suppressed_text() == ALL_SHOWN
     assert page.n_boot == "200"

@@ -199,13 +199,21 @@ LABEL_BIAS_CLOSING = (
 )
 SKIP_LABEL_DIMENSION = "ordered equity dimension whose disadvantaged end is known, to compare its two ends"
 ALL_SHOWN = "Every group was large enough to show with all its measures."
+#: Said when some groups are left out (no count of them: a count of groups read beside the
+#: book's totals could pass for a number of people).
 HIDDEN = (
-    "{n} group{verb} left out of every table and chart: too few people to publish, or hidden so that "
+    "Some groups are left out of every table and chart: too few people to publish, or hidden so that "
     "such a group cannot be worked out from the others."
 )
+#: Said when some measures of the groups shown are withheld (marked [c]); ``{within}`` is
+#: :data:`PARTIAL_GROUP` with the minimum group size, or empty when that rule is off.
 PARTIAL = (
-    "Of the groups shown, {n} {verb} some measures marked [c]: they rest on fewer than {below} people "
-    "(or would reveal such a number)."
+    "Some measures of the groups shown are marked [c]: they rest on a count of fewer than {below} "
+    "people{within}, or would reveal such a count."
+)
+PARTIAL_GROUP = (
+    " or are counted among fewer than {min_group} people (in the group, among its people with the "
+    "outcome or among those flagged)"
 )
 NO_AUDIT = "No model is fitted to this dataset, so nothing is audited."
 NO_GAP = "{What} cannot be compared between {groups}: fewer than two groups are large enough to publish it."
@@ -407,27 +415,21 @@ class FairnessPage(Page):
         return f"Not audited: {'; '.join(f'{d}: {why}' for d, why in self.audit.skipped)}."
 
     def suppressed_text(self) -> str:
-        """How many groups are left out, and how many show some measures as [c] ('' without an audit)."""
+        """Whether groups are left out, and whether some measures show as [c] ('' without an audit).
+
+        Neither is counted: a number of groups beside the book's totals could be read as a
+        number of people."""
         if self.audit is None:
             return ""
-        hidden = self.hidden_groups
-        partial = 0
+        partial = False
         if self.groups is not None:
             shown = self.groups.frame.filter(pl.col("metric").is_in(list(METRICS)))
-            partial = (
-                shown.filter(pl.col("value").is_null())
-                .select(pl.struct("dimension", "group").n_unique())
-                .item()
-            )
+            partial = bool(shown.get_column("value").is_null().any())
+        settings = self.config.disclosure
+        within = PARTIAL_GROUP.format(min_group=settings.min_group) if settings.min_group > 1 else ""
         parts = [
-            HIDDEN.format(n=num(hidden, 0), verb="s are" if hidden != 1 else " is") if hidden else "",
-            PARTIAL.format(
-                n=num(partial, 0),
-                verb="have" if partial != 1 else "has",
-                below=self.config.disclosure.suppress_below,
-            )
-            if partial
-            else "",
+            HIDDEN if self.hidden_groups else "",
+            PARTIAL.format(below=settings.suppress_below, within=within) if partial else "",
         ]
         return " ".join(p for p in parts if p) or ALL_SHOWN
 
