@@ -81,8 +81,8 @@ def page(page_of) -> FairnessPage:
 # -- gap sentences --------------------------------------------------------------------
 def test_gap_sentence_names_groups_and_says_when_the_gap_is_beyond_chance():
     assert gap_text(gap(), dimension="imd_quintile", what="the share of outcomes found") == (
-        "The share of outcomes found ranges from 40.0% (deprivation fifth 4) to 60.0% (deprivation fifth "
-        "1, most deprived), a difference of 20.0 percentage points (95% CI 5.0 to 35.0 percentage points). "
+        "The share of outcomes found ranges from 40.0% in deprivation fifth 4 to 60.0% in the most deprived "
+        "fifth, a difference of 20.0 percentage points (95% CI 5.0 to 35.0 percentage points). "
     )
 
 
@@ -95,7 +95,7 @@ def test_gap_sentence_when_the_interval_includes_zero():
         dimension="sex",
         what="the share flagged",
     )
-    assert "(Female)" in no_ci and "95% CI" not in no_ci
+    assert "from 40.0% among women to" in no_ci and "95% CI" not in no_ci and "Female" not in no_ci
     assert no_ci.endswith("a difference of 20.0 percentage points; the difference could be due to chance. ")
 
 
@@ -289,7 +289,8 @@ def test_group_paragraph_words_any_dimension(page):
     )
     text = html_of(page.group_paragraph(0))
     assert text.startswith(
-        "The share of outcomes found ranges from 40.0% (education level 3) to 60.0% (Some high school)"
+        "The share of outcomes found ranges from 40.0% in education level 3 to 60.0% in the most disadvantaged "
+        "education level (some high school)"
     )
     assert (
         "The outcome is more common in the most disadvantaged education level (Some high school) (30.0%) "

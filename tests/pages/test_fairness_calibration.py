@@ -23,6 +23,7 @@ from healthgap.pages._fairness_calibration import (
     range_text,
     truth_text,
 )
+from healthgap.pages._groups import label_name
 from healthgap.pages.fairness import FairnessPage
 from tests.conftest import build_people
 from tests.pages.conftest import html_of
@@ -64,8 +65,8 @@ def test_range_names_lowest_and_highest_group_with_intervals():
     )
     assert range_text(rows, IMD) == (
         "By deprivation (IMD quintile), observed cases range from 0.90 times the cases the model predicts "
-        "(deprivation fifth 5, least deprived; 95% CI 0.73 to 1.09) to 1.23 times the cases the model predicts "
-        "(deprivation fifth 1, most deprived; 95% CI 1.01 to 1.49). "
+        "in the least deprived fifth (95% CI 0.73 to 1.09) to 1.23 times the cases the model predicts "
+        "in the most deprived fifth (95% CI 1.01 to 1.49). "
     )
 
 
@@ -81,8 +82,8 @@ def test_truth_sentence_states_both_ends_and_whether_the_intervals_hold_the_trut
     )
     assert truth_text(rows, IMD) == (
         "Against each person's true risk, which this data records, true over predicted risk by deprivation "
-        "(IMD quintile) ranges from 0.70 (deprivation fifth 5, least deprived: the true risk 30% below the "
-        "prediction) to 1.27 (deprivation fifth 1, most deprived: 27% above). The observed/expected interval "
+        "(IMD quintile) ranges from 0.70 in the least deprived fifth (the true risk 30% below the "
+        "prediction) to 1.27 in the most deprived fifth (27% above it). The observed/expected interval "
         "holds the true ratio in 2 of the 3 deprivation fifths shown. "
     )
 
@@ -244,10 +245,13 @@ def test_paragraph_on_present_data(page):
     text = html_of(page.calibration_paragraph())
     f = page.calibration.frame.filter(pl.col("dimension") == "imd_quintile")
     assert range_text(f, IMD) in text and truth_text(f, IMD) in text
-    assert "to 1.27 (deprivation fifth 1, most deprived: 27% above)" in text
-    assert "to 1.12 (Male: 12% above)" in text
+    assert "to 1.27 in the most deprived fifth (27% above it)" in text
+    assert "to 1.12 among men (12% above it)" in text
     assert np.isclose(f.filter(pl.col("group") == "5")["value"][0], 105 / 116.9)
-    assert headline_text(page.calibration.frame, [IMD, SEX]) in text
+    assert headline_text(page.calibration.frame, [IMD, SEX], name=label_name) in text
+    assert (
+        "compared: the most deprived fifth has" in text
+    )  # named mid-sentence, not "deprivation fifth 1, ..."
     assert "@tbl-fairness-calibration" in text
 
 
@@ -265,3 +269,24 @@ def test_skip_without_results(page):
     assert page.calibration is None
     assert page.calibration_paragraph() is None
     assert "skipped" in html_of(page.calibration_table())
+
+
+def test_group_names_read_mid_sentence_and_a_ratio_of_one_is_worded():
+    """Round 3: '(Not stated: equal to)' and 'Male'/'Female' capitalised mid-sentence."""
+    eth = DEFAULT_DIMENSIONS["ethnicity"]
+    rows = frame(
+        row("White", 0, 0.95, 0.9, 1.0, true_ratio=0.95, dimension="ethnicity", group_label="White"),
+        row(
+            "Not stated", 1, 1.0, 0.8, 1.2, true_ratio=1.001, dimension="ethnicity", group_label="Not stated"
+        ),
+    ).with_columns(dimension_label=pl.lit(eth.label))
+    text = truth_text(rows, eth)
+    assert "to 1.00 among people with no ethnic group recorded (within 1% of it)" in text
+    assert "equal to" not in text and "(Not stated" not in text
+    sex = frame(
+        row("female", 0, 0.85, 0.75, 0.96, true_ratio=0.83, dimension="sex", group_label="Female"),
+        row("male", 1, 1.17, 1.06, 1.29, true_ratio=1.1, dimension="sex", group_label="Male"),
+    ).with_columns(dimension_label=pl.lit(SEX.label))
+    said = range_text(sex, SEX) + truth_text(sex, SEX)
+    assert "among women" in said and "among men" in said
+    assert "Male" not in said and "Female" not in said

@@ -56,8 +56,8 @@ def test_chance_headlines_the_largest_surviving_gap_not_the_largest_observed():
     )
     assert chance_text(rows, IMD) == (
         "By deprivation (IMD quintile), the largest gap that chance alone does not explain is 17.8 percentage "
-        "points (higher in deprivation fifth 1, most deprived; lower in deprivation fifth 4; simultaneous 95% CI "
-        "0.5 to 35.0 percentage points, over the 10 pairs compared). "
+        "points (simultaneous 95% CI 0.5 to 35.0 percentage points, over the 10 pairs compared): higher in the "
+        "most deprived fifth than in deprivation fifth 4. "
     )
 
 
@@ -65,8 +65,7 @@ def test_chance_says_when_no_gap_survives():
     rows = pl.DataFrame([pair("1", "5", 0.25, -0.02, 0.52, False), pair("2", "5", 0.05, -0.01, 0.09, False)])
     assert chance_text(rows, IMD) == (
         "By deprivation (IMD quintile), no gap is beyond what chance alone gives: the largest, 25.0 percentage "
-        "points (higher in deprivation fifth 1, most deprived; lower in deprivation fifth 5, least deprived), "
-        "has a simultaneous 95% CI -2.0 to 52.0 percentage points over the 10 pairs compared. "
+        "points higher in the most deprived fifth than in the least deprived fifth, has a simultaneous 95% CI -2.0 to 52.0 percentage points over the 10 pairs compared. "
     )
 
 
@@ -102,11 +101,11 @@ def test_reference_separates_base_rates_from_what_the_model_adds():
     rows = pl.DataFrame([gap("1", 0.139, 0.262, (-0.21, -0.05)), gap("3", 0.001, 0.127, (-0.2, -0.05))])
     assert reference_text(rows, IMD, top="5%") == (
         "By deprivation (IMD quintile), the model finds a share of cases 13.9 percentage points higher in "
-        "deprivation fifth 1, most deprived than in deprivation fifth 5, least deprived (95% CI 3.9 to 23.9 "
+        "the most deprived fifth than in the least deprived fifth (95% CI 3.9 to 23.9 "
         "percentage points). A model that knew each person's true risk, flagging the same top 5%, would find a "
         "share 26.2 percentage points higher (95% CI 16.2 to 36.2 percentage points): that is what the groups' "
         "different risks give. Against that reference the model finds 12.3 percentage points fewer of the cases "
-        "in deprivation fifth 1, most deprived, relative to deprivation fifth 5, least deprived (95% CI 5.0 to "
+        "in the most deprived fifth, relative to the least deprived fifth (95% CI 5.0 to "
         "21.0 percentage points): the part the model itself adds. "
     )
 
@@ -159,7 +158,7 @@ def test_published_gaps_are_rounded_and_carry_no_rates_or_counts(page):
     assert out["value"].to_list()[:2] == [0.178, 0.139]
     assert out["lower_ci"][0] == 0.005
     assert "estimate" not in out.columns and "numerator" not in out.columns
-    assert "17.8 percentage points (higher in deprivation fifth 1" in html_of(page.chance_paragraph())
+    assert "17.8 percentage points (simultaneous 95% CI" in html_of(page.chance_paragraph())
 
 
 def test_no_gap_is_published_beside_a_group_whose_cases_found_are_suppressed(page):
@@ -184,7 +183,7 @@ def test_reference_keeps_only_groups_with_compared_pairs_and_says_when_there_is_
     page.models.reference = SimpleNamespace(gaps=ref_gaps)
     page.__dict__.pop("reference_gaps")  # published again from the new reference
     text = html_of(page.reference_paragraph())
-    assert "13.9 percentage points higher in deprivation fifth 1" in text
+    assert "13.9 percentage points higher in the most deprived fifth" in text
     assert "deprivation fifth 2" not in text  # its pairs have no published gap
 
 

@@ -15,12 +15,13 @@ hand-made frames.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
 from healthgap.config import Dimension
+from healthgap.pages._groups import in_group, label_name
 from healthgap.pages._models import group_words, plural_noun
 from healthgap.text import group_noun, join, lower_first, num, pct
 
@@ -60,15 +61,22 @@ NO_SURVIVOR = (
 )
 
 
-def _name(dimension: Dimension | None, row: Mapping[str, Any]) -> str:
-    return group_words(dimension, str(row["group_label"]))
+#: How a sentence names a group from its dimension and label.
+Namer = Callable[[Dimension | None, str], str]
 
 
-def ratio_words(ratio: float, *, above: str = "above", below: str = "below") -> str:
-    """'27% above' / '19% below' / 'equal to' for a ratio to the model's prediction (rounded to 1%)."""
+def _name(dimension: Dimension | None, row: Mapping[str, Any], name: Namer = label_name) -> str:
+    return name(dimension, str(row["group_label"]))
+
+
+def ratio_words(
+    ratio: float, *, above: str = "above", below: str = "below", equal: str = "within 1% of"
+) -> str:
+    """'27% above' / '19% below' / 'within 1% of' for a ratio to the model's prediction (rounded
+    to 1%); each is followed by what it compares with ('the prediction', 'it')."""
     change = ratio - 1
     if round(abs(change) * 100) == 0:
-        return "equal to"
+        return equal
     return f"{pct(abs(change), 0)} {above if change > 0 else below}"
 
 
@@ -90,8 +98,8 @@ def range_text(rows: pl.DataFrame, dimension: Dimension | None) -> str:
 
     def one(r: Mapping[str, Any]) -> str:
         return (
-            f"{num(r['value'])} times the cases the model predicts ({_name(dimension, r)}; "
-            f"95% CI {num(r['lower_ci'])} to {num(r['upper_ci'])})"
+            f"{num(r['value'])} times the cases the model predicts {in_group(_name(dimension, r))} "
+            f"(95% CI {num(r['lower_ci'])} to {num(r['upper_ci'])})"
         )
 
     return f"By {label}, observed cases range from {one(low)} to {one(high)}. "
@@ -110,9 +118,9 @@ def truth_text(rows: pl.DataFrame, dimension: Dimension | None) -> str:
     label = lower_first(str(low["dimension_label"]))
     return (
         f"Against each person's true risk, which this data records, true over predicted risk by {label} "
-        f"ranges from {num(low['true_ratio'])} ({_name(dimension, low)}: the true risk "
+        f"ranges from {num(low['true_ratio'])} {in_group(_name(dimension, low))} (the true risk "
         f"{ratio_words(low['true_ratio'])} the prediction) to {num(high['true_ratio'])} "
-        f"({_name(dimension, high)}: {ratio_words(high['true_ratio'])}). The observed/expected interval "
+        f"{in_group(_name(dimension, high))} ({ratio_words(high['true_ratio'])} it). The observed/expected interval "
         f"holds the true ratio in {held_words(held, both.height, _groups(dimension, label))}. "
     )
 
@@ -136,33 +144,40 @@ def held_words(held: int, shown: int, groups: str) -> str:
     return f"{held} of the {shown} {groups} shown"
 
 
-def headline_text(frame: pl.DataFrame, dimensions: Sequence[Dimension]) -> str:
+def headline_text(frame: pl.DataFrame, dimensions: Sequence[Dimension], *, name: Namer = group_words) -> str:
     """The largest miscalibration whose simultaneous interval excludes 1, or :data:`NO_SURVIVOR`.
 
     ``frame``: the published rows of every dimension (rows without a ratio are left out).
+    ``name``: how a group is named; the fairness page passes
+    :func:`~healthgap.pages._groups.label_name` ("women", "the most deprived fifth"); the
+    default is the model card's :func:`~healthgap.pages._models.group_words`.
     """
     shown = frame.filter(pl.col("value").is_not_null() & pl.col("simultaneous_lower").is_not_null())
     if shown.is_empty():
         return ""
     hits = shown.filter((pl.col("simultaneous_lower") > 1) | (pl.col("simultaneous_upper") < 1))
     if hits.is_empty():
-        return NO_SURVIVOR.format(k=shown.height) + true_headline(shown, dimensions)
+        return NO_SURVIVOR.format(k=shown.height) + true_headline(shown, dimensions, name=name)
     row = hits.sort(pl.col("value").log().abs(), descending=True).row(0, named=True)
     dim = next((d for d in dimensions if d.name == row["dimension"]), None)
     under = row["value"] > 1
     others = hits.height - 1
     more = f" ({others} other group{'s' if others != 1 else ''} also beyond chance)" if others else ""
+    how = (
+        "as many cases as the model predicts, to within 1%"
+        if round(abs(row["value"] - 1) * 100) == 0
+        else f"{ratio_words(row['value'], above='more', below='fewer')} cases than the model predicts"
+    )
     return (
         f"The largest miscalibration beyond what chance alone gives across the {shown.height} groups "
-        f"compared: {_name(dim, row)} has {ratio_words(row['value'], above='more', below='fewer')} "
-        f"cases than the model predicts"
+        f"compared: {_name(dim, row, name)} has {how}"
         f" (observed/expected {num(row['value'])}, simultaneous 95% CI {num(row['simultaneous_lower'])} to "
         f"{num(row['simultaneous_upper'])}); the model {'under' if under else 'over'}-predicts their risk"
         f"{more}. "
     )
 
 
-def true_headline(frame: pl.DataFrame, dimensions: Sequence[Dimension]) -> str:
+def true_headline(frame: pl.DataFrame, dimensions: Sequence[Dimension], *, name: Namer = group_words) -> str:
     """' The truth shows what the outcomes cannot: ...' naming the group whose true over predicted
     risk is furthest from 1 (log scale) among ``frame``'s rows; '' without truth."""
     known = frame.filter(pl.col("true_ratio").is_not_null())
@@ -174,7 +189,7 @@ def true_headline(frame: pl.DataFrame, dimensions: Sequence[Dimension]) -> str:
     dim = next((d for d in dimensions if d.name == row["dimension"]), None)
     return (
         f" The truth shows what the outcomes cannot: the model's largest miscalibration is in "
-        f"{_name(dim, row)}, whose true risk is {ratio_words(row['true_ratio'])} the model's predictions "
+        f"{_name(dim, row, name)}, whose true risk is {ratio_words(row['true_ratio'])} the model's predictions "
         f"(true over predicted {num(row['true_ratio'])})."
     )
 

@@ -22,7 +22,7 @@ import polars as pl
 
 from healthgap.config import Dimension, DisclosureSettings
 from healthgap.disclosure import min_group_reason, round_to_base
-from healthgap.pages._models import group_words
+from healthgap.pages._groups import in_group, label_name
 from healthgap.text import lower_first, pp
 
 __all__ = [
@@ -184,17 +184,17 @@ def chance_text(rows: pl.DataFrame, dimension: Dimension | None) -> str:
     pick = hits if not hits.is_empty() else shown
     row = orient(pick.sort(pl.col("value").abs(), descending=True).row(0, named=True))
     label = lower_first(str(row["dimension_label"]))
-    a, b = group_words(dimension, row["group_label"]), group_words(dimension, row["versus_label"])
+    a, b = label_name(dimension, row["group_label"]), label_name(dimension, row["versus_label"])
     interval = _ci(row["lower_ci"], row["upper_ci"], "simultaneous 95% CI")
     pairs = f"{row['comparisons']} pair{'s' if row['comparisons'] != 1 else ''} compared"
     if not hits.is_empty():
         return (
             f"By {label}, the largest gap that chance alone does not explain is {pp(row['value'])} "
-            f"(higher in {a}; lower in {b}; {interval}, over the {pairs}). "
+            f"({interval}, over the {pairs}): higher {in_group(a)} than {in_group(b)}. "
         )
     return (
         f"By {label}, no gap is beyond what chance alone gives: the largest, {pp(row['value'])} "
-        f"(higher in {a}; lower in {b}), has a {interval} over the {pairs}. "
+        f"higher {in_group(a)} than {in_group(b)}, has a {interval} over the {pairs}. "
     )
 
 
@@ -214,19 +214,20 @@ def reference_text(rows: pl.DataFrame, dimension: Dimension | None, *, top: str)
     if shown.is_empty():
         return ""
     row = shown.sort(pl.col("gap_model").abs(), descending=True).row(0, named=True)
-    a, b = group_words(dimension, row["group_label"]), group_words(dimension, row["reference_label"])
+    a, b = label_name(dimension, row["group_label"]), label_name(dimension, row["reference_label"])
     label = lower_first(str(row["dimension_label"]))
     model, ref, added = row["gap_model"], row["gap_reference"], row["added"]
     within = row["added_lower"] <= 0 <= row["added_upper"]
     return (
         f"By {label}, the model finds a share of cases {pp(abs(model))} {'higher' if model >= 0 else 'lower'} "
-        f"in {a} than in {b} ({_ci(row['gap_model_lower'], row['gap_model_upper'], sign=model)}). A model that "
+        f"{in_group(a)} than {in_group(b)} ({_ci(row['gap_model_lower'], row['gap_model_upper'], sign=model)}). "
+        "A model that "
         f"knew each "
         f"person's true risk, flagging the same top {top}, would find a share {pp(abs(ref))} "
         f"{'higher' if ref >= 0 else 'lower'} "
         f"({_ci(row['gap_reference_lower'], row['gap_reference_upper'], sign=ref)}): "
         f"that is what the groups' different risks give. Against that reference the model finds "
-        f"{pp(abs(added))} {'more' if added >= 0 else 'fewer'} of the cases in {a}, relative to {b} "
+        f"{pp(abs(added))} {'more' if added >= 0 else 'fewer'} of the cases {in_group(a)}, relative to {b} "
         f"({_ci(row['added_lower'], row['added_upper'], sign=added)})"
         + ("; within what chance alone gives. " if within else ": the part the model itself adds. ")
     )

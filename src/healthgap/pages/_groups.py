@@ -28,7 +28,7 @@ from healthgap.disclosure import Published
 from healthgap.pages import sentences
 from healthgap.pages.capabilities import Capabilities
 from healthgap.stats import extremes
-from healthgap.text import format_number, group_noun, lower_first
+from healthgap.text import flat, format_number, group_noun, lower_first
 
 __all__ = [
     "compare",
@@ -37,6 +37,7 @@ __all__ = [
     "compared_dimension",
     "ends",
     "group_name",
+    "label_name",
     "in_group",
     "noun_of",
     "gap",
@@ -98,6 +99,22 @@ def group_name(dim: Dimension, level: str, *, people: bool = False) -> str:
     else:
         name = f"{noun_of(dim)} {level} ({lower_first(label)})"
     return f"people in {name}" if people else name
+
+
+def label_name(dim: Dimension | None, label: str) -> str:
+    """How a group named by its published label reads mid-sentence
+    (:func:`healthgap.pages.sentences.level_name`): "women", "the most deprived fifth",
+    "people aged 50-54", "people with no ethnic group recorded", a locality's name.
+
+    The level is found from ``dim``'s labels (a label without one is its own level); without a
+    dimension the label is given as it is, on one line.
+    """
+    text = flat(str(label))
+    if dim is None:
+        return text
+    levels = {flat(v): k for k, v in dim.labels.items()}
+    level = levels.get(text, text)
+    return sentences.level_name(dim, level, dim.label_of(level) if level != text else text)
 
 
 def in_group(name: str) -> str:

@@ -60,6 +60,7 @@ from healthgap.pages._fairness_labels import (
     mitigation_frame,
     undiagnosed_text,
 )
+from healthgap.pages._groups import in_group, label_name
 from healthgap.pages._models import (
     NOT_SOCIAL,
     PERCENT_AXIS,
@@ -84,6 +85,7 @@ __all__ = [
     "sure",
     "gap_text",
     "group_name",
+    "group_said",
     "groups_of",
     "ends_of",
     "end_name",
@@ -225,7 +227,8 @@ GROUP_SLOTS = 3
 
 # -- wording shared with the model card ------------------------------------------
 def group_name(dimension: Dimension | str | None, label: str) -> str:
-    """How a group is named inside brackets: 'deprivation fifth 4', 'Female', 'Asian' (:func:`group_words`).
+    """How the model card names a group inside brackets: 'deprivation fifth 4', 'Female', 'Asian'
+    (:func:`group_words`). This page names groups mid-sentence with :func:`group_said`.
 
     ``dimension`` is the group's :class:`~healthgap.config.Dimension` (a name is looked up
     among the defaults, for callers that only have the name).
@@ -233,6 +236,14 @@ def group_name(dimension: Dimension | str | None, label: str) -> str:
     if isinstance(dimension, str):
         dimension = DEFAULT_DIMENSIONS.get(dimension)
     return group_words(dimension, label)
+
+
+def group_said(dimension: Dimension | str | None, label: str) -> str:
+    """How a group named by its label reads mid-sentence: 'deprivation fifth 4', 'women', 'the
+    most deprived fifth', 'people aged 90+' (:func:`healthgap.pages._groups.label_name`)."""
+    if isinstance(dimension, str):
+        dimension = DEFAULT_DIMENSIONS.get(dimension)
+    return label_name(dimension, label)
 
 
 def groups_of(label: str, noun: str = "") -> str:
@@ -271,8 +282,8 @@ def gap_text(row: Mapping[str, Any] | None, *, dimension: Dimension | str | None
         return ""
     return (
         f"{what.capitalize()} ranges from {pct(row['lowest'])} "
-        f"({group_name(dimension, row['lowest_group'])}) to {pct(row['highest'])} "
-        f"({group_name(dimension, row['highest_group'])}), a difference of {pp(row['difference'])}"
+        f"{in_group(group_said(dimension, row['lowest_group']))} to {pct(row['highest'])} "
+        f"{in_group(group_said(dimension, row['highest_group']))}, a difference of {pp(row['difference'])}"
         f"{ci_text(row)}" + (". " if sure(row) else "; the difference could be due to chance. ")
     )
 
@@ -748,7 +759,8 @@ class FairnessPage(Page):
         return _markdown(
             "Observed over expected cases (O/E) compares, in each group, the people who had the outcome with "
             "the sum of the model's predicted risks: above 1 the model under-predicts the group's risk, below 1 "
-            f"it over-predicts (@tbl-fairness-calibration). {text}{headline_text(frame, self.models.social)}"
+            f"it over-predicts (@tbl-fairness-calibration). {text}"
+            f"{headline_text(frame, self.models.social, name=label_name)}"
         )
 
     def calibration_table(self) -> Any:
@@ -1059,8 +1071,8 @@ class FairnessPage(Page):
         return capacity_mitigation_text(
             self.mitigation_gaps.frame,
             self.mitigation_overall.frame,
-            first=group_name(dim, m.first),
-            last=group_name(dim, m.last),
+            first=group_said(dim, m.first),
+            last=group_said(dim, m.last),
             across=groups_of(
                 dim.label if dim is not None else m.dimension, dim.noun if dim is not None else ""
             ),
