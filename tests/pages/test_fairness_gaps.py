@@ -190,3 +190,80 @@ def test_reference_keeps_only_groups_with_compared_pairs_and_says_when_there_is_
 def test_no_paragraphs_without_a_model(page):
     page.problem = "no outcome column"
     assert page.reference_paragraph() is None
+
+
+# -- the largest gap against the perfect-risk model (round 3: an age-band gap read as unfairness) --
+AGE = DEFAULT_DIMENSIONS["age_band"]
+
+
+def age_pair(group: str, versus: str, value: float, survives: bool = True) -> dict:
+    return pair(
+        group, versus, value, value - 0.15, value + 0.15, survives,
+        dimension="age_band", dimension_label=AGE.label, group_label=group, versus_label=versus,
+    )  # fmt: skip
+
+
+def ref_pair(group: str, versus: str, model: float, ref: float, added_ci: tuple[float, float]) -> dict:
+    return {
+        "dimension": "age_band", "group": group, "versus": versus,
+        "gap_model": model, "gap_model_lower": model - 0.1, "gap_model_upper": model + 0.1,
+        "gap_reference": ref, "gap_reference_lower": ref - 0.08, "gap_reference_upper": ref + 0.08,
+        "added": model - ref, "added_lower": added_ci[0], "added_upper": added_ci[1],
+    }  # fmt: skip
+
+
+def test_the_largest_age_gap_is_set_against_the_perfect_risk_model():
+    from healthgap.pages._fairness_gaps import base_rate_text, chosen_pair
+
+    rows = pl.DataFrame([age_pair("70-74", "90+", -0.533), age_pair("20-24", "25-29", 0.02, False)])
+    chosen = chosen_pair(rows)
+    assert chosen is not None and (chosen["group"], chosen["versus"]) == ("90+", "70-74")
+    # stored the other way round (70-74 minus 90+): turned with its intervals
+    refs = pl.DataFrame([ref_pair("70-74", "90+", -0.533, -0.5, (-0.12, 0.06))])
+    text = base_rate_text(chosen, refs, AGE, top="5%")
+    assert text == (
+        "A model that knew each person's true risk, flagging the same top 5%, would find a share 50.0 percentage "
+        "points higher among people aged 90+ than among people aged 70-74 (95% CI 42.0 to 58.0 percentage "
+        "points): that much is what the groups' different risks give. Against it, the model's gap is 3.3 "
+        "percentage points wider (95% CI -6.0 to 12.0 percentage points), within what chance alone gives: the "
+        "gap is what the groups' different risks give at this capacity, not by itself unfairness. "
+    )
+    beyond = base_rate_text(
+        chosen, pl.DataFrame([ref_pair("90+", "70-74", 0.533, 0.3, (0.1, 0.35))]), AGE, top="5%"
+    )
+    assert (
+        "23.3 percentage points wider (95% CI 10.0 to 35.0 percentage points), beyond what chance" in beyond
+    )
+    assert beyond.endswith("the part the model itself adds. ")
+
+
+def test_without_truth_an_age_gap_is_said_to_be_expected_and_other_gaps_get_nothing():
+    from healthgap.pages._fairness_gaps import AGE_EXPECTED, AGE_NO_TRUTH, base_rate_text, chosen_pair
+
+    chosen = chosen_pair(pl.DataFrame([age_pair("90+", "70-74", 0.533)]))
+    assert base_rate_text(chosen, None, AGE, top="5%") == AGE_EXPECTED.format(top="5%") + AGE_NO_TRUTH
+    assert "is not by itself unfairness" in AGE_EXPECTED
+    # truth, but this pair's reference is not published: expected, without claiming there is no truth
+    assert base_rate_text(chosen, pl.DataFrame(), AGE, top="5%") == AGE_EXPECTED.format(top="5%")
+    imd = chosen_pair(pl.DataFrame([pair("1", "5", 0.2, 0.05, 0.35, True)]))
+    assert base_rate_text(imd, None, IMD, top="5%") == ""
+    assert base_rate_text(None, None, AGE, top="5%") == ""
+
+
+def test_reference_pairs_are_the_differences_of_the_groups_rates_with_paired_intervals():
+    """Independent check of :func:`healthgap.fairness._reference._pairs`: numpy by hand."""
+    import numpy as np
+
+    from healthgap.fairness._reference import _pairs
+
+    rng = np.random.default_rng(7)
+    tpr = rng.random((4, 2))
+    reps = tpr + rng.normal(0, 0.05, (300, 4, 2))
+    out = _pairs("age_band", ["a", "b", "c", "d"], tpr, reps, 0.9)
+    assert out.height == 6
+    r = out.filter(group="b", versus="d").row(0, named=True)
+    assert r["gap_model"] == pytest.approx(tpr[1, 0] - tpr[3, 0])
+    assert r["gap_reference"] == pytest.approx(tpr[1, 1] - tpr[3, 1])
+    diff = (reps[:, 1, 0] - reps[:, 3, 0]) - (reps[:, 1, 1] - reps[:, 3, 1])
+    assert r["added"] == pytest.approx((tpr[1, 0] - tpr[3, 0]) - (tpr[1, 1] - tpr[3, 1]))
+    assert (r["added_lower"], r["added_upper"]) == pytest.approx(tuple(np.quantile(diff, [0.05, 0.95])))

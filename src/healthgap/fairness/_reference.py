@@ -140,6 +140,9 @@ class CapacityReference:
         ``gap_model`` (group minus reference, model), ``gap_reference`` (the same for
         the perfect-risk model: what base rates give), ``added`` (their difference:
         the part the model adds), each with its interval (``*_lower``, ``*_upper``).
+    pairs : the same for every pair of groups of a dimension (``group`` before ``versus`` in
+        the dimension's order; the gaps are ``group`` minus ``versus``), so that the largest
+        gap of any two groups can be set against the perfect-risk model's.
     top_fraction : the capacity.
     threshold_reference : the true-risk cut-off (training set).
     """
@@ -149,6 +152,7 @@ class CapacityReference:
     top_fraction: float
     threshold_reference: float
     confidence: float = 0.95
+    pairs: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
 
 
 def _reference_level(d: Dimension | None, levels: Sequence[str], sizes: np.ndarray) -> int:
@@ -201,7 +205,7 @@ def capacity_reference(
     found, _ = groupings(result.groups_test, dimensions, intersections=())
     by_name = {d.name: d for d in dimensions}
     seed = result.settings.seed if seed is None else seed
-    rows, gap_rows = [], []
+    rows, gap_rows, pair_rows = [], [], []
     for g in found:
         exact, reps = group_sums(g.codes, g.k, values, n_boot=n_boot, seed=seed)
         with np.errstate(all="ignore"):
@@ -260,6 +264,7 @@ def capacity_reference(
                 }
             )
         )
+        pair_rows.append(_pairs(g.name, g.levels, tpr, rep_tpr, confidence))
     nan_to_null = pl.selectors.float().fill_nan(None)
     return CapacityReference(
         groups=pl.concat(rows).with_columns(nan_to_null) if rows else pl.DataFrame(),
@@ -267,4 +272,39 @@ def capacity_reference(
         top_fraction=fraction,
         threshold_reference=cut,
         confidence=confidence,
+        pairs=pl.concat(pair_rows).with_columns(nan_to_null) if pair_rows else pl.DataFrame(),
+    )
+
+
+def _pairs(
+    name: str, levels: Sequence[str], tpr: np.ndarray, rep_tpr: np.ndarray, confidence: float
+) -> pl.DataFrame:
+    """Every pair ``i < j`` of a dimension's groups: the model's and the perfect-risk model's gap
+    (``tpr[i] - tpr[j]``) and their difference, with paired percentile intervals.
+
+    ``tpr``: (groups, 2) exact rates (model, reference); ``rep_tpr``: (replicates, groups, 2).
+    """
+    i, j = np.triu_indices(len(levels), k=1)
+    gap = tpr[i] - tpr[j]  # (pairs, 2)
+    rep_gap = rep_tpr[:, i] - rep_tpr[:, j]  # (replicates, pairs, 2)
+    added = gap[:, 0] - gap[:, 1]
+    g_lo, g_hi = percentile_interval(rep_gap, confidence)
+    a_lo, a_hi = percentile_interval(rep_gap[:, :, 0] - rep_gap[:, :, 1], confidence)
+    names = np.asarray(levels, dtype=object)
+    return pl.DataFrame(
+        {
+            "dimension": [name] * len(i),
+            "group": names[i].tolist(),
+            "versus": names[j].tolist(),
+            "gap_model": gap[:, 0],
+            "gap_model_lower": g_lo[:, 0],
+            "gap_model_upper": g_hi[:, 0],
+            "gap_reference": gap[:, 1],
+            "gap_reference_lower": g_lo[:, 1],
+            "gap_reference_upper": g_hi[:, 1],
+            "added": added,
+            "added_lower": a_lo,
+            "added_upper": a_hi,
+        },
+        schema_overrides={"group": pl.String, "versus": pl.String},
     )

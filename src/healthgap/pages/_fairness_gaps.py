@@ -27,6 +27,11 @@ from healthgap.text import lower_first, pp
 
 __all__ = [
     "chance_text",
+    "chosen_pair",
+    "base_rate_text",
+    "AGE_EXPECTED",
+    "AGE_NO_TRUTH",
+    "REFERENCE_PAIR_COLUMNS",
     "reference_text",
     "orient",
     "publishable_pairs",
@@ -172,22 +177,30 @@ def _ci(lo: float, hi: float, what: str = "95% CI", *, sign: float = 1.0) -> str
     return f"{what} {pp(lo, unit=False)} to {pp(hi)}"
 
 
+def chosen_pair(rows: pl.DataFrame) -> dict[str, Any] | None:
+    """The pair :func:`chance_text` speaks of: the largest gap whose simultaneous interval excludes
+    zero, else the largest observed; oriented with the higher group first. None without one."""
+    shown = rows.filter(pl.col("value").is_not_null() & pl.col("lower_ci").is_not_null())
+    if shown.is_empty():
+        return None
+    hits = shown.filter(pl.col("excludes_null").fill_null(False))
+    pick = hits if not hits.is_empty() else shown
+    return orient(pick.sort(pl.col("value").abs(), descending=True).row(0, named=True))
+
+
 def chance_text(rows: pl.DataFrame, dimension: Dimension | None) -> str:
     """One dimension's largest gap that survives its simultaneous intervals, or that none does.
 
     ``rows``: the dimension's published pairs. '' without a published pair.
     """
-    shown = rows.filter(pl.col("value").is_not_null() & pl.col("lower_ci").is_not_null())
-    if shown.is_empty():
+    row = chosen_pair(rows)
+    if row is None:
         return ""
-    hits = shown.filter(pl.col("excludes_null").fill_null(False))
-    pick = hits if not hits.is_empty() else shown
-    row = orient(pick.sort(pl.col("value").abs(), descending=True).row(0, named=True))
     label = lower_first(str(row["dimension_label"]))
     a, b = label_name(dimension, row["group_label"]), label_name(dimension, row["versus_label"])
     interval = _ci(row["lower_ci"], row["upper_ci"], "simultaneous 95% CI")
     pairs = f"{row['comparisons']} pair{'s' if row['comparisons'] != 1 else ''} compared"
-    if not hits.is_empty():
+    if row.get("excludes_null"):
         return (
             f"By {label}, the largest gap that chance alone does not explain is {pp(row['value'])} "
             f"({interval}, over the {pairs}): higher {in_group(a)} than {in_group(b)}. "
@@ -196,6 +209,100 @@ def chance_text(rows: pl.DataFrame, dimension: Dimension | None) -> str:
         f"By {label}, no gap is beyond what chance alone gives: the largest, {pp(row['value'])} "
         f"higher {in_group(a)} than {in_group(b)}, has a {interval} over the {pairs}. "
     )
+
+
+#: Said of the largest gap between age bands when the data has no true risk to compare with.
+AGE_EXPECTED = (
+    "Risk rises steeply with age, so any risk model that flags only the top {top} flags mostly the "
+    "oldest people: a gap between age bands is expected at this capacity and is not by itself "
+    "unfairness. "
+)
+#: Added to :data:`AGE_EXPECTED` when the data has no true risk at all.
+AGE_NO_TRUTH = (
+    "This data does not record each person's true risk, so the part of the gap the model adds "
+    "cannot be separated from what the age bands' different risks give. "
+)
+
+
+def base_rate_text(
+    pair: Mapping[str, Any] | None, reference: pl.DataFrame | None, dimension: Dimension | None, *, top: str
+) -> str:
+    """The gap of :func:`chance_text` set against a perfect-risk model's at the same capacity.
+
+    ``pair``: the pair :func:`chosen_pair` picked (higher group first); ``reference``: the
+    dimension's published perfect-risk pairs (:attr:`healthgap.fairness.CapacityReference.pairs`,
+    ``group`` minus ``versus``), or None when the data has no true risk. Between age bands
+    without a reference, :data:`AGE_EXPECTED`; '' for other dimensions without one (the section
+    "What base rates explain" says why).
+    """
+    if pair is None:
+        return ""
+    age = dimension is not None and dimension.name == "age_band"
+    row = _reference_row(pair, reference)
+    if row is None:
+        if not age:
+            return ""
+        return AGE_EXPECTED.format(top=top) + (AGE_NO_TRUTH if reference is None else "")
+    a = label_name(dimension, pair["group_label"])
+    b = label_name(dimension, pair["versus_label"])
+    ref, added = row["gap_reference"], row["added"]
+    within = row["added_lower"] <= 0 <= row["added_upper"]
+    verdict = (
+        "within what chance alone gives: the gap is what the groups' different risks give at this capacity, "
+        "not by itself unfairness. "
+        if within
+        else "beyond what chance alone gives: the part the model itself adds. "
+    )
+    return (
+        f"A model that knew each person's true risk, flagging the same top {top}, would find a share "
+        f"{pp(abs(ref))} {'higher' if ref >= 0 else 'lower'} {in_group(a)} than {in_group(b)} "
+        f"({_ci(row['gap_reference_lower'], row['gap_reference_upper'], sign=ref)}): that much is what the "
+        f"groups' different risks give. Against it, the model's gap is {pp(abs(added))} "
+        f"{'wider' if added >= 0 else 'narrower'} ({_ci(row['added_lower'], row['added_upper'], sign=added)}), "
+        + verdict
+    )
+
+
+def _reference_row(pair: Mapping[str, Any], reference: pl.DataFrame | None) -> dict[str, Any] | None:
+    """The perfect-risk pair of ``pair``'s two groups, turned so that its gaps are ``pair``'s group
+    minus its versus; None when it is not published."""
+    if reference is None or reference.is_empty():
+        return None
+    for g, v, sign in ((pair["group"], pair["versus"], 1.0), (pair["versus"], pair["group"], -1.0)):
+        hit = reference.filter((pl.col("group") == g) & (pl.col("versus") == v))
+        if hit.is_empty():
+            continue
+        r = hit.row(0, named=True)
+        if any(r[c] is None for c in _REFERENCE_PAIR_VALUES):
+            return None
+        if sign > 0:
+            return r
+        turned = dict(r)
+        for c in ("gap_model", "gap_reference", "added"):
+            turned[c] = -r[c]
+            turned[f"{c}_lower"], turned[f"{c}_upper"] = -r[f"{c}_upper"], -r[f"{c}_lower"]
+        return turned
+    return None
+
+
+_REFERENCE_PAIR_VALUES = (
+    "gap_reference",
+    "gap_reference_lower",
+    "gap_reference_upper",
+    "added",
+    "added_lower",
+    "added_upper",
+)
+#: Published columns of the perfect-risk reference's pairs.
+REFERENCE_PAIR_COLUMNS: tuple[str, ...] = (
+    "dimension",
+    "group",
+    "versus",
+    "gap_model",
+    "gap_model_lower",
+    "gap_model_upper",
+    *_REFERENCE_PAIR_VALUES,
+)
 
 
 def reference_text(rows: pl.DataFrame, dimension: Dimension | None, *, top: str) -> str:

@@ -46,7 +46,10 @@ from healthgap.pages._fairness_gaps import (
     DECIMALS,
     PAIR_COLUMNS,
     REFERENCE_COLUMNS,
+    REFERENCE_PAIR_COLUMNS,
+    base_rate_text,
     chance_text,
+    chosen_pair,
     publishable_pairs,
     reference_text,
     withhold_small_groups,
@@ -806,21 +809,53 @@ class FairnessPage(Page):
             ref.gaps.select(REFERENCE_COLUMNS).with_columns(pl.col(floats).round(DECIMALS)), counts=[]
         )
 
+    @cached_property
+    def reference_pairs(self) -> Published | None:
+        """The perfect-risk reference's gaps between every two groups whose gap in the share of
+        cases found is published (:attr:`tpr_pairs`), published (differences only, rounded), or
+        None without the true risk."""
+        ref = self.models.reference if self.ok else None
+        if ref is None or ref.pairs.is_empty() or self.tpr_pairs is None:
+            return None
+        shown = self.tpr_pairs.frame.select("dimension", "group", "versus")
+        turned = shown.select("dimension", pl.col("versus").alias("group"), pl.col("group").alias("versus"))
+        frame = ref.pairs.select(REFERENCE_PAIR_COLUMNS).join(
+            pl.concat([shown, turned]), on=["dimension", "group", "versus"], how="semi"
+        )
+        floats = [c for c in REFERENCE_PAIR_COLUMNS if c.startswith(("gap_", "added"))]
+        return self.book.publish(frame.with_columns(pl.col(floats).round(DECIMALS)), counts=[])
+
     def chance_paragraph(self) -> Any:
         """Each dimension's largest gap in the share of cases found that survives simultaneous
-        intervals, or that none does (Markdown), or None without pairs."""
+        intervals, or that none does, set against the perfect-risk model's gap between the same two
+        groups (between age bands without it: that such a gap is expected at capacity) (Markdown),
+        or None without pairs."""
         if self.tpr_pairs is None:
             return None
         frame = self.tpr_pairs.frame
-        text = "".join(
-            chance_text(frame.filter(pl.col("dimension") == d.name), d) for d in self.models.dimensions
-        )
+        truth = self.ok and self.models.reference is not None
+        refs = self.reference_pairs.frame if self.reference_pairs is not None else pl.DataFrame()
+
+        def one(d: Dimension) -> str:
+            rows = frame.filter(pl.col("dimension") == d.name)
+            said = chance_text(rows, d)
+            if not said:
+                return ""
+            mine = (
+                (refs.filter(pl.col("dimension") == d.name) if not refs.is_empty() else refs)
+                if truth
+                else None
+            )
+            return said + base_rate_text(chosen_pair(rows), mine, d, top=self.top)
+
+        text = "".join(one(d) for d in self.models.dimensions)
         if not text:
             return None
         return _markdown(
             f"Across many groups the largest gap is partly chance. Each gap in the share of cases found at the "
             f"top {self.top} is therefore given an interval that holds for every pair of groups together "
-            f"(a max-t bootstrap over test-set people; groups with fewer than 20 cases are left out). {text}"
+            f"(a max-t bootstrap over test-set people; groups with fewer than 20 cases are left out, and only "
+            f"groups large enough to publish their rates are named). {text}"
         )
 
     def reference_paragraph(self) -> Any:
