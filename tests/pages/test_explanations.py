@@ -11,6 +11,7 @@ from healthgap.explain import GAP_NO_DIMENSION, GAP_TOO_FEW, Explanation
 from healthgap.pages.explanations import (
     LABEL_BIAS_REF,
     NO_ENDS,
+    SPLIT_METHOD,
     ExplanationsPage,
     additivity_sentence,
     decomposition_sentence,
@@ -253,7 +254,11 @@ def test_page_words_and_figures(page):
     assert gap_text.startswith(
         "The figure below shows that split between the most disadvantaged deprivation fifth (1, most "
         "deprived) and the least disadvantaged deprivation fifth (5, least deprived)."
-    ) or gap_text.startswith(("The gap between", "The gap is not split here"))
+    ) or gap_text.startswith("The gap between")
+    paragraph = page.gap_paragraph()
+    assert (paragraph is None) == (page.gap.height == 0)  # the reason is the decomposition's sentence
+    if paragraph is not None:
+        assert html_of(paragraph) == f"{page.gap_intro()} {SPLIT_METHOD} {gap_text}"
     ids = ["importance", "shap-by-deprivation", "dependence-1"]
     figures = [page.importance_figure(), page.groups_figure(), page.dependence_figure(0, ids[2])]
     for figure, id in zip(figures, ids, strict=True):
@@ -276,17 +281,16 @@ def test_gap_figure_on_a_large_enough_sample(page):
 
 
 def test_too_small_a_sample_skips_the_gap(small):
+    """Round 3: the reason appeared twice on the page, with two skip notes; now it is said once."""
     assert small.gap.height == 0
-    assert "deprivation fifths large enough to compare" in html_of(small.gap_figure())
-    assert small.gap_text().startswith(
-        "The gap is not split here: one of the two groups has fewer than 5,000"
+    assert small.decomposition_text() == small.too_few()
+    assert small.decomposition_text().startswith(
+        "The gap between the most disadvantaged deprivation fifth (1, most deprived) and the least "
+        "disadvantaged deprivation fifth (5, least deprived) is not split here: one of them has fewer than "
+        f"5,000 people among those explained ({small.full_size}), too few"
     )
-    assert small.decomposition_text().startswith("The gap is not split here")
-    assert small.decomposition.height == 0 and "This section is skipped" in html_of(
-        small.decomposition_table()
-    )
-    assert small.gap_intro().startswith("The model does not see deprivation (IMD quintile)")
-    assert small.gap_caveat() is None
+    assert small.decomposition.height == 0 and small.decomposition_table() is None
+    assert small.gap_paragraph() is None and small.gap_figure() is None and small.gap_caveat() is None
 
 
 def test_label_bias_pointer_only_when_the_check_runs(page):
@@ -301,8 +305,8 @@ def test_label_bias_pointer_only_when_the_check_runs(page):
 def test_without_an_ordered_dimension_the_gap_is_not_split(page_of):
     bare = page_of(ExplanationsPage, build_people(400), equity={"dimensions": ["ethnicity", "sex"]})
     assert bare.ends is None
-    assert bare.gap_intro() == NO_ENDS
-    assert "ordered equity dimension whose disadvantaged end is known" in html_of(bare.gap_figure())
+    assert bare.decomposition_text() == bare.gap_intro() == NO_ENDS  # said once: the paragraph is not shown
+    assert bare.decomposition_table() is None and bare.gap_paragraph() is None and bare.gap_figure() is None
     assert bare.gap_text() and bare.gap_caveat() is None
     assert "ethnic group" in html_of(bare.groups_intro())  # the heatmap falls back to another dimension
 
@@ -311,6 +315,7 @@ def test_without_an_outcome_every_section_skips_back_to_the_note(page_of):
     people = build_people(200).drop("cvd_admissions", "cvd_death")
     bare = page_of(ExplanationsPage, people, target=False)
     assert "has no usable outcome for the model: model.target" in html_of(bare.skip_note())
+    assert bare.gap_paragraph() is None
     sections = (bare.importance_figure(), bare.gap_figure(), bare.dependence_figure(0, "d"))
     for section in sections:
         assert NO_MODEL_NOTE in html_of(section)

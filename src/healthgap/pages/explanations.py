@@ -47,6 +47,8 @@ __all__ = [
     "NO_MODEL",
     "NO_GAP_INTRO",
     "NO_ENDS",
+    "SPLIT_METHOD",
+    "DECOMPOSITION_TOO_FEW",
     "LABEL_BIAS_REF",
     "LARGER_SAMPLE",
     "IMPORTANCE_COLUMNS",
@@ -129,8 +131,14 @@ DECOMPOSITION_NOTE = (
 #: Fewest people explained in each compared group before the full-size gap is published.
 DECOMPOSITION_MIN = 5000
 DECOMPOSITION_TOO_FEW = (
-    "The gap is not split here: one of the two groups has fewer than {n} people in the test set, too few "
-    "for a difference to be published without revealing the numbers of people behind it."
+    "The gap between {first} and {last} is not split here: one of them has fewer than {n} people among "
+    "those explained ({people}), too few for a difference to be published without revealing the numbers "
+    "of people behind it."
+)
+#: The method of the split of the predicted gap, between the sentence on what the model sees and the result.
+SPLIT_METHOD = (
+    "Because SHAP contributions add up exactly, the difference in the *average* predicted log-odds between "
+    "two groups splits exactly into the differences in each feature's average contribution."
 )
 
 
@@ -442,16 +450,24 @@ class ExplanationsPage(Page):
         if not self.ok:
             return "With no model there is no gap to explain."
         if self.ends is None:
-            return "Without an ordered equity dimension there is no gap between its ends to explain."
-        if not self.decomposition.height:
-            return DECOMPOSITION_TOO_FEW.format(n=num(DECOMPOSITION_MIN, 0))
+            return NO_ENDS
         first, last = self._end_names()
+        if not self.decomposition.height:
+            return self.too_few()
         return decomposition_sentence(self.decomposition.frame, first=first, last=last, people=self.full_size)
 
+    def too_few(self) -> str:
+        """Why the gap between the two ends is not split (:data:`DECOMPOSITION_TOO_FEW`)."""
+        first, last = self._end_names()
+        return DECOMPOSITION_TOO_FEW.format(
+            first=first, last=last, n=num(DECOMPOSITION_MIN, 0), people=self.full_size
+        )
+
     def decomposition_table(self) -> Any:
-        """The observed gap, the part the inputs account for and the rest, with intervals."""
+        """The observed gap, the part the inputs account for and the rest, with intervals (None when
+        :meth:`decomposition_text` has said why there is none)."""
         if not self.decomposition.height:
-            return self.skip("ordered equity dimension with two ends large enough to explain")
+            return None
         first, last = self._end_names()
         return self.book.table(
             self.decomposition,
@@ -538,7 +554,7 @@ class ExplanationsPage(Page):
         d = self.full
         first, last = self._end_names()
         lead = f"The figure below shows that split between {first} and {last}. " if self.gap.height else ""
-        note = None if self.large_enough else DECOMPOSITION_TOO_FEW.format(n=num(DECOMPOSITION_MIN, 0))
+        note = None if self.large_enough else self.too_few()
         return lead + gap_sentence(
             self.gap.frame,
             sample=0 if d is None else d.sample,
@@ -546,6 +562,13 @@ class ExplanationsPage(Page):
             ends=(first, last),
             people=self.full_size,
         )
+
+    def gap_paragraph(self) -> Any:
+        """What the model sees, how the predicted gap splits and the split itself (Markdown), or None
+        when there is nothing to split (:meth:`decomposition_text` has said why, once)."""
+        if not self.ok or self.ends is None or not self.gap.height:
+            return None
+        return _markdown(f"{self.gap_intro()} {SPLIT_METHOD} {self.gap_text()}")
 
     def gap_caveat(self) -> Any:
         """Why a feature can account for part of the gap (Markdown), or None without a gap."""
@@ -628,14 +651,14 @@ class ExplanationsPage(Page):
             return self.skip(NO_MODEL)
         dim = self.ends
         if dim is None:
-            return self.skip("ordered equity dimension whose disadvantaged end is known")
+            return None  # decomposition_text has said why (NO_ENDS)
         data = (
             self.gap.where(pl.col("feature") != "(total)", pl.col("value").is_not_null())
             if self.gap.height
             else self.gap
         )
         if not data.height:
-            return self.skip(f"{plural_noun(dim.noun or group_noun(dim.label))} large enough to compare")
+            return None  # decomposition_text has said why
         d = self.full
         worse, better = (d.first, d.last) if d is not None else ("", "")
         first, last = self._end_names()
