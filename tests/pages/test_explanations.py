@@ -6,11 +6,12 @@ import polars as pl
 import pytest
 
 from healthgap.config import DEFAULT_DIMENSIONS, Dimension, DisclosureSettings
-from healthgap.disclosure import publish
+from healthgap.disclosure import Published, publish
 from healthgap.explain import GAP_NO_DIMENSION, GAP_TOO_FEW, Explanation
 from healthgap.pages.explanations import (
     LABEL_BIAS_REF,
     NO_ENDS,
+    SCALES,
     SPLIT_METHOD,
     ExplanationsPage,
     additivity_sentence,
@@ -249,6 +250,10 @@ def test_page_words_and_figures(page):
         "For every person explained, the contributions plus the base value"
     )
     assert page.sample_text == "about 120"
+    sizes = page.sizes_text()
+    assert sizes.endswith(page.additivity_text())
+    if page.gap.height:  # under 50,000 people: all of them
+        assert f"uses {page.full_size} people (the whole test set), with 95% intervals" in sizes
     assert page.importance_text().startswith("Across the people explained (about 120)")
     gap_text = page.gap_text()
     assert gap_text.startswith(
@@ -291,6 +296,7 @@ def test_too_small_a_sample_skips_the_gap(small):
     )
     assert small.decomposition.height == 0 and small.decomposition_table() is None
     assert small.gap_paragraph() is None and small.gap_figure() is None and small.gap_caveat() is None
+    assert small.sizes_text() == small.additivity_text()
 
 
 def test_label_bias_pointer_only_when_the_check_runs(page):
@@ -308,6 +314,7 @@ def test_without_an_ordered_dimension_the_gap_is_not_split(page_of):
     assert bare.decomposition_text() == bare.gap_intro() == NO_ENDS  # said once: the paragraph is not shown
     assert bare.decomposition_table() is None and bare.gap_paragraph() is None and bare.gap_figure() is None
     assert bare.gap_text() and bare.gap_caveat() is None
+    assert bare.sizes_text() == bare.additivity_text()  # no gap is split: no size of it to state
     assert "ethnic group" in html_of(bare.groups_intro())  # the heatmap falls back to another dimension
 
 
@@ -375,3 +382,24 @@ def test_full_size_gap_is_published_without_counts(page, monkeypatch):
     assert "n_first" not in gap.columns
     total = full.contributions.filter(feature="(total)")["value"].item()
     assert gap.filter(feature="(total)")["value"].item() == round(total, 2)
+
+
+def test_the_split_says_why_mean_log_odds_and_mean_risk_differ_in_sign(page_of):
+    """Round 4 reading of the default book: 'inputs account for 0.1 points' (mean risk higher in the most
+    deprived) beside 'mean predicted log-odds 0.01 lower' read as a contradiction; both hold, and the
+    page now says why, only when the two differ in sign."""
+    p = page_of(ExplanationsPage, build_people(400))
+    if p.ends is None or p.full is None:
+        pytest.skip("no ordered dimension")
+    gap = _gap((-0.01, -0.03, 0.02), ("Age", -0.06, -0.09, -0.03, None))
+    decomposition = pl.DataFrame(
+        {"component": ["observed", "inputs", "left"], "label": ["Observed", "Inputs", "Left"],
+         "risk": [0.007, 0.001, 0.005], "risk_lower": [0.003, 0.0, 0.002], "risk_upper": [0.01, 0.002, 0.008],
+         "log_odds": [0.5, 0.0, 0.5], "log_odds_lower": [0.2, -0.1, 0.2], "log_odds_upper": [0.8, 0.1, 0.8]}
+    )  # fmt: skip
+    p.__dict__["large_enough"] = True
+    p.__dict__["gap"] = Published(gap, (), SETTINGS)
+    p.__dict__["decomposition"] = Published(decomposition, (), SETTINGS)
+    assert p.gap_text().endswith(SCALES.format(direction="higher"))
+    p.__dict__["gap"] = Published(gap.with_columns(pl.col("value").abs()), (), SETTINGS)  # same sign
+    assert SCALES.split("{")[0] not in p.gap_text()

@@ -48,6 +48,7 @@ __all__ = [
     "NO_GAP_INTRO",
     "NO_ENDS",
     "SPLIT_METHOD",
+    "SCALES",
     "DECOMPOSITION_TOO_FEW",
     "LABEL_BIAS_REF",
     "LARGER_SAMPLE",
@@ -134,6 +135,12 @@ DECOMPOSITION_TOO_FEW = (
     "The gap between {first} and {last} is not split here: one of them has fewer than {n} people among "
     "those explained ({people}), too few for a difference to be published without revealing the numbers "
     "of people behind it."
+)
+#: When the split's mean log-odds and the mean predicted risk of the decomposition differ in sign.
+SCALES = (
+    " The model's mean predicted *risk* is nonetheless {direction} there, as the table above shows: an average "
+    "of log-odds gives the many people at low risk more weight than an average of risks does, so the two "
+    "averages can differ in sign."
 )
 #: The method of the split of the predicted gap, between the sentence on what the model sees and the result.
 SPLIT_METHOD = (
@@ -492,6 +499,20 @@ class ExplanationsPage(Page):
         ).row()
         return about(None if row is None else row["n"], rounded=self.models.rounded)
 
+    def sizes_text(self) -> str:
+        """How many people the gap between the two ends is worked out on (only when a gap is split:
+        'The gap between groups, ... uses about 6,000 people (the whole test set), ...'), then the
+        additivity check (never empty)."""
+        d = self.full
+        if d is None or not self.gap.height:
+            return self.additivity_text()
+        whole = d.sample >= len(self.models.result.y_test)
+        what = "the whole test set" if whole else "a random sample of the test set"
+        return (
+            f"The gap between groups, whose averages are small differences, uses {self.full_size} people ({what}), "
+            f"with 95% intervals from a bootstrap of those people. {self.additivity_text()}"
+        )
+
     @cached_property
     def dependence(self) -> Published:
         """Mean SHAP value in bins of the most important features (published; small bins left out)."""
@@ -555,13 +576,28 @@ class ExplanationsPage(Page):
         first, last = self._end_names()
         lead = f"The figure below shows that split between {first} and {last}. " if self.gap.height else ""
         note = None if self.large_enough else self.too_few()
-        return lead + gap_sentence(
-            self.gap.frame,
-            sample=0 if d is None else d.sample,
-            note=note,
-            ends=(first, last),
-            people=self.full_size,
+        return (
+            lead
+            + gap_sentence(
+                self.gap.frame,
+                sample=0 if d is None else d.sample,
+                note=note,
+                ends=(first, last),
+                people=self.full_size,
+            )
+            + self._scales_note()
         )
+
+    def _scales_note(self) -> str:
+        """' ...' when the split's mean log-odds and the decomposition's mean risk differ in sign (as
+        published), saying why both hold; '' otherwise."""
+        total = self.gap.row(feature="(total)") if self.gap.height else None
+        inputs = self.decomposition.row(component="inputs") if self.decomposition.height else None
+        if total is None or inputs is None or not total["value"] or not inputs["risk"]:
+            return ""
+        if (total["value"] > 0) == (inputs["risk"] > 0):
+            return ""
+        return SCALES.format(direction="higher" if inputs["risk"] > 0 else "lower")
 
     def gap_paragraph(self) -> Any:
         """What the model sees, how the predicted gap splits and the split itself (Markdown), or None
