@@ -138,7 +138,7 @@ DECOMPOSITION_TOO_FEW = (
 )
 #: When the split's mean log-odds and the mean predicted risk of the decomposition differ in sign.
 SCALES = (
-    " The model's mean predicted *risk* is nonetheless {direction} there, as the table above shows: an average "
+    " The model's mean predicted risk is nonetheless {direction} there, as the table above shows: an average "
     "of log-odds gives the many people at low risk more weight than an average of risks does, so the two "
     "averages can differ in sign."
 )
@@ -707,7 +707,7 @@ class ExplanationsPage(Page):
             description=(
                 f"Bar chart of the difference in mean SHAP value between {first} and {last}, for each "
                 "feature, with 95% intervals; the bars add up to the gap in mean predicted log-odds. "
-                + self.gap_text()
+                + self.gap_text().removesuffix(self._scales_note())  # the note points at the table above
             ),
             data=data.sort("value", descending=True),
             columns=GAP_COLUMNS,
