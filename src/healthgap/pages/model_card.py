@@ -22,7 +22,6 @@ from healthgap.pages._fairness_labels import gap_change_text
 from healthgap.pages._models import ModelPages, about
 from healthgap.pages.base import Page
 from healthgap.pages.fairness import (
-    NO_LABEL_CHECK,
     FairnessPage,
     end_name,
     ends_of,
@@ -84,8 +83,12 @@ DETAIL_ITEMS = (
 SYNTHETIC_KIND = "a synthetic population (no real people)"
 REAL_KIND = "the dataset named in the config"
 NO_GAP = "No gap in the share of outcomes found could be estimated with published groups."
-#: Without truth: the fairness page's own words.
-NO_TRUTH = NO_LABEL_CHECK
+#: Without truth: what the fairness page says (:data:`~healthgap.pages.fairness.NO_LABEL_CHECK`), in words
+#: that do not speak of undiagnosed people or true status, which such data cannot show.
+NO_TRUTH = (
+    "Label bias cannot be checked: this dataset does not say who truly has a condition, so whether the model "
+    "misses people because it learnt from diagnoses or because of its inputs and the capacity cannot be told apart."
+)
 NO_LABEL_GROUP = (
     "Label bias cannot be compared between {most} and {least}: one of them is too small to publish."
 )
