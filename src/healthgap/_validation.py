@@ -28,6 +28,9 @@ __all__ = [
     "ValidationReport",
     "column_aggregates",
     "fill_report",
+    "needed_columns",
+    "ALL_NULL",
+    "EMPTY_OPTIONAL",
     "config_problems",
     "todo_problems",
     "config_warnings",
@@ -55,6 +58,14 @@ DUPLICATES = (
 NULL_IDS = "person_id: {n} rows have no identifier. Fix: every row needs a unique person_id."
 
 ALL_NULL = "{name}: every value is empty. Fix: map the right source column, or remove the column."
+
+#: An empty column the book can do without (no identifier, dimension, model target or feature): like an
+#: absent column, its pages show a skip note. A small dataset empties such columns by chance (in 100
+#: people nobody may have been referred, so every wait is empty), so this does not stop the analysis.
+EMPTY_OPTIONAL = (
+    "{name}: every value is empty, so the pages that use it show a skip note. If it should have values, "
+    "map the right source column."
+)
 
 NOT_IN_DATA = (
     "{key}: {name!r} is not in the data{close}. Fix: map its column in data.columns, or remove it from {key}."
@@ -184,12 +195,21 @@ def config_warnings(config: Config, schema: pl.Schema) -> tuple[list[str], list[
     return problems, warnings
 
 
+def needed_columns(config: Config) -> set[str]:
+    """Columns that may not be entirely empty: the required ones, the equity dimensions, the model's
+    target and features (:attr:`Config.features`): an empty one of these is a mapping mistake, not an
+    accident of size."""
+    required = {n for n, col in config.contract.items() if col.required}
+    return required | {d.name for d in config.dimensions} | {config.model.target, *config.features}
+
+
 def fill_report(report: ValidationReport, row: dict, present: list[str], config: Config) -> None:
     rows = int(row[":rows"])
     report.rows = rows
     if rows == 0:
         report.problems.append(EMPTY.format(path=report.source))
         return
+    needed = needed_columns(config)
     for name in present:
         col = config.contract[name]
         nulls = int(row[f"{name}:null"])
@@ -216,7 +236,10 @@ def fill_report(report: ValidationReport, row: dict, present: list[str], config:
                     WRONG_TYPE.format(name=name, n=f"{bad:,}", kind=_KIND_WORDS[col.kind], values=values)
                 )
         elif nulls == rows:
-            report.problems.append(ALL_NULL.format(name=name))
+            if name in needed:
+                report.problems.append(ALL_NULL.format(name=name))
+            else:
+                report.warnings.append(EMPTY_OPTIONAL.format(name=name))
         outside = int(row.get(f"{name}:outside") or 0)
         if outside and col.minimum is not None and col.maximum is not None:  # only ranged columns count
             msg = OUT_OF_RANGE.format(

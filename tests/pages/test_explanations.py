@@ -6,11 +6,13 @@ import polars as pl
 import pytest
 
 from healthgap.config import DEFAULT_DIMENSIONS, Dimension, DisclosureSettings
-from healthgap.disclosure import publish
+from healthgap.disclosure import Published, publish
 from healthgap.explain import GAP_NO_DIMENSION, GAP_TOO_FEW, Explanation
 from healthgap.pages.explanations import (
     LABEL_BIAS_REF,
     NO_ENDS,
+    SCALES,
+    SPLIT_METHOD,
     ExplanationsPage,
     additivity_sentence,
     decomposition_sentence,
@@ -248,12 +250,20 @@ def test_page_words_and_figures(page):
         "For every person explained, the contributions plus the base value"
     )
     assert page.sample_text == "about 120"
+    sizes = page.sizes_text()
+    assert sizes.endswith(page.additivity_text())
+    if page.gap.height:  # under 50,000 people: all of them
+        assert f"uses {page.full_size} people (the whole test set), with 95% intervals" in sizes
     assert page.importance_text().startswith("Across the people explained (about 120)")
     gap_text = page.gap_text()
     assert gap_text.startswith(
         "The figure below shows that split between the most disadvantaged deprivation fifth (1, most "
         "deprived) and the least disadvantaged deprivation fifth (5, least deprived)."
-    ) or gap_text.startswith(("The gap between", "The gap is not split here"))
+    ) or gap_text.startswith("The gap between")
+    paragraph = page.gap_paragraph()
+    assert (paragraph is None) == (page.gap.height == 0)  # the reason is the decomposition's sentence
+    if paragraph is not None:
+        assert html_of(paragraph) == f"{page.gap_intro()} {SPLIT_METHOD} {gap_text}"
     ids = ["importance", "shap-by-deprivation", "dependence-1"]
     figures = [page.importance_figure(), page.groups_figure(), page.dependence_figure(0, ids[2])]
     for figure, id in zip(figures, ids, strict=True):
@@ -276,17 +286,17 @@ def test_gap_figure_on_a_large_enough_sample(page):
 
 
 def test_too_small_a_sample_skips_the_gap(small):
+    """Round 3: the reason appeared twice on the page, with two skip notes; now it is said once."""
     assert small.gap.height == 0
-    assert "deprivation fifths large enough to compare" in html_of(small.gap_figure())
-    assert small.gap_text().startswith(
-        "The gap is not split here: one of the two groups has fewer than 5,000"
+    assert small.decomposition_text() == small.too_few()
+    assert small.decomposition_text().startswith(
+        "The gap between the most disadvantaged deprivation fifth (1, most deprived) and the least "
+        "disadvantaged deprivation fifth (5, least deprived) is not split here: one of them has fewer than "
+        f"5,000 people among those explained ({small.full_size}), too few"
     )
-    assert small.decomposition_text().startswith("The gap is not split here")
-    assert small.decomposition.height == 0 and "This section is skipped" in html_of(
-        small.decomposition_table()
-    )
-    assert small.gap_intro().startswith("The model does not see deprivation (IMD quintile)")
-    assert small.gap_caveat() is None
+    assert small.decomposition.height == 0 and small.decomposition_table() is None
+    assert small.gap_paragraph() is None and small.gap_figure() is None and small.gap_caveat() is None
+    assert small.sizes_text() == small.additivity_text()
 
 
 def test_label_bias_pointer_only_when_the_check_runs(page):
@@ -301,9 +311,10 @@ def test_label_bias_pointer_only_when_the_check_runs(page):
 def test_without_an_ordered_dimension_the_gap_is_not_split(page_of):
     bare = page_of(ExplanationsPage, build_people(400), equity={"dimensions": ["ethnicity", "sex"]})
     assert bare.ends is None
-    assert bare.gap_intro() == NO_ENDS
-    assert "ordered equity dimension whose disadvantaged end is known" in html_of(bare.gap_figure())
+    assert bare.decomposition_text() == bare.gap_intro() == NO_ENDS  # said once: the paragraph is not shown
+    assert bare.decomposition_table() is None and bare.gap_paragraph() is None and bare.gap_figure() is None
     assert bare.gap_text() and bare.gap_caveat() is None
+    assert bare.sizes_text() == bare.additivity_text()  # no gap is split: no size of it to state
     assert "ethnic group" in html_of(bare.groups_intro())  # the heatmap falls back to another dimension
 
 
@@ -311,6 +322,7 @@ def test_without_an_outcome_every_section_skips_back_to_the_note(page_of):
     people = build_people(200).drop("cvd_admissions", "cvd_death")
     bare = page_of(ExplanationsPage, people, target=False)
     assert "has no usable outcome for the model: model.target" in html_of(bare.skip_note())
+    assert bare.gap_paragraph() is None
     sections = (bare.importance_figure(), bare.gap_figure(), bare.dependence_figure(0, "d"))
     for section in sections:
         assert NO_MODEL_NOTE in html_of(section)
@@ -370,3 +382,24 @@ def test_full_size_gap_is_published_without_counts(page, monkeypatch):
     assert "n_first" not in gap.columns
     total = full.contributions.filter(feature="(total)")["value"].item()
     assert gap.filter(feature="(total)")["value"].item() == round(total, 2)
+
+
+def test_the_split_says_why_mean_log_odds_and_mean_risk_differ_in_sign(page_of):
+    """Round 4 reading of the default book: 'inputs account for 0.1 points' (mean risk higher in the most
+    deprived) beside 'mean predicted log-odds 0.01 lower' read as a contradiction; both hold, and the
+    page now says why, only when the two differ in sign."""
+    p = page_of(ExplanationsPage, build_people(400))
+    if p.ends is None or p.full is None:
+        pytest.skip("no ordered dimension")
+    gap = _gap((-0.01, -0.03, 0.02), ("Age", -0.06, -0.09, -0.03, None))
+    decomposition = pl.DataFrame(
+        {"component": ["observed", "inputs", "left"], "label": ["Observed", "Inputs", "Left"],
+         "risk": [0.007, 0.001, 0.005], "risk_lower": [0.003, 0.0, 0.002], "risk_upper": [0.01, 0.002, 0.008],
+         "log_odds": [0.5, 0.0, 0.5], "log_odds_lower": [0.2, -0.1, 0.2], "log_odds_upper": [0.8, 0.1, 0.8]}
+    )  # fmt: skip
+    p.__dict__["large_enough"] = True
+    p.__dict__["gap"] = Published(gap, (), SETTINGS)
+    p.__dict__["decomposition"] = Published(decomposition, (), SETTINGS)
+    assert p.gap_text().endswith(SCALES.format(direction="higher"))
+    p.__dict__["gap"] = Published(gap.with_columns(pl.col("value").abs()), (), SETTINGS)  # same sign
+    assert SCALES.split("{")[0] not in p.gap_text()

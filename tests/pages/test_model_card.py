@@ -12,11 +12,15 @@ import pytest
 from healthgap.config import DisclosureSettings
 from healthgap.disclosure import Published
 from healthgap.pages.model_card import (
+    NO_CALIBRATION,
     NO_GAP,
     NO_LABEL_GROUP,
     NO_MITIGATION,
+    NO_PAIRS,
     NO_PERFORMANCE,
+    NO_REFERENCE,
     NO_TRUTH,
+    REFERENCE,
     ModelCardPage,
 )
 from tests.conftest import build_people
@@ -61,7 +65,7 @@ def test_calibration_finding(card):
     from healthgap.pages._fairness_calibration import NO_SURVIVOR
 
     card.fairness.calibration = None
-    assert card.calibration_text() == "No model was checked for calibration by group."
+    assert card.calibration_text() == NO_CALIBRATION
     rows = [
         {"dimension": "imd_quintile", "dimension_label": "Deprivation (IMD quintile)", "group": g,
          "group_label": {"1": "1 (most deprived)", "5": "5 (least deprived)"}[g], "order": i, "value": v, "lower_ci": v - 0.1, "upper_ci": v + 0.1,
@@ -94,20 +98,30 @@ def test_widest_gap_is_the_largest_that_survives_simultaneous_intervals(card):
             tpr_pair("ethnicity", "Ethnic group", None, False),  # not published
         ]
     )
+    card.fairness.reference_gaps = published([{"dimension": "sex"}])  # the data records true risk
     assert card.widest_text() == (
         "Among groups by deprivation (IMD quintile) and sex, the largest gap in the share of outcomes found at "
         "the top 5% that chance alone does not explain is by deprivation (IMD quintile): 20.0 percentage points "
         "(higher in deprivation fifth 1, most deprived; lower in deprivation fifth 4; simultaneous 95% CI 5.0 "
-        "to 40.0 percentage points). @sec-fairness-reference shows how much of each gap base rates explain."
+        "to 40.0 percentage points). "
+        + NO_PAIRS.format(groups="ethnic groups or localities")
+        + " "
+        + REFERENCE
     )
+    card.fairness.reference_gaps = None
+    assert card.widest_text().endswith("(@sec-fairness-chance). " + NO_REFERENCE)
     card.fairness.tpr_pairs = published([tpr_pair("sex", "Sex", 0.05, False)])
     assert card.widest_text() == (
         "Among groups by sex, no gap in the share of outcomes found at the top 5% is beyond what chance alone "
-        "gives once every pair of groups is compared together (simultaneous intervals)."
+        "gives once every pair of groups is compared together (simultaneous intervals). "
+        + NO_PAIRS.format(groups="deprivation fifths, ethnic groups or localities")
     )
+    everything = NO_PAIRS.format(groups="deprivation fifths, ethnic groups, sexes or localities")
     card.fairness.tpr_pairs = published([tpr_pair("age_band", "Age band", 0.5, True)])
-    assert card.widest_text() == NO_GAP
+    assert card.widest_text() == everything
     card.fairness.tpr_pairs = None
+    assert card.widest_text() == everything
+    card.fairness.dimensions = [d for d in card.config.dimensions if d.name == "age_band"]
     assert card.widest_text() == NO_GAP
     card.fairness.problem = "no outcome"
     assert card.widest_text() == "No model was audited."
@@ -134,6 +148,9 @@ def _shares(rows: dict[tuple[str, str], tuple[float | None, float, float]]) -> P
 
 def test_label_bias_finding(card):
     card.fairness.label_bias = SimpleNamespace(condition_label="Hypertension")
+    card.fairness.counterfactual = SimpleNamespace(
+        treatments=("statin",)
+    )  # the model has a treatment feature
     card.fairness.label_shares = _shares(
         {
             ("all", "1"): (0.017, 0.006, 0.031),
@@ -153,8 +170,8 @@ def test_label_bias_finding(card):
     )
     card.fairness.label_shares = _shares({("all", "1"): (0.017, 0.006, 0.031), ("all", "5"): (None, 0, 0)})
     assert card.label_text() == NO_LABEL_GROUP.format(
-        groups="the most disadvantaged deprivation fifth (1, most deprived) or the least disadvantaged "
-        "deprivation fifth (5, least deprived)"
+        most="the most disadvantaged deprivation fifth (1, most deprived)",
+        least="the least disadvantaged deprivation fifth (5, least deprived)",
     )
     card.fairness.label_bias = None
     assert card.label_text() == NO_TRUTH
@@ -182,11 +199,24 @@ def test_mitigation_finding(card):
     gaps["change_upper"] = [0.0, 0.02]
     card.fairness.mitigation_gaps = Published(pl.DataFrame(gaps), (), DisclosureSettings())
     assert card.mitigation_text().endswith("within what chance alone gives.")
+    # where the fairness page cannot judge the mitigation, the card says what that page says
     gaps["gap"] = [None, -0.118]
     card.fairness.mitigation_gaps = Published(pl.DataFrame(gaps), (), DisclosureSettings())
-    assert card.mitigation_text() == NO_MITIGATION
+    card.fairness.mitigation_overall = published(
+        [{"strategy": "unmitigated", "tpr": 0.5, "share_flagged": 0.05}]
+    )
+    card.fairness.evaluation_size = "about 10,000"
+    assert (
+        card.mitigation_text()
+        == card.fairness.mitigation_text()
+        == (
+            "The mitigation cannot be judged here: too few people with the outcome in deprivation fifth 1, most "
+            "deprived or deprivation fifth 5, least deprived to publish their rates."
+        )
+    )
     card.fairness.capacity_mitigation = None
-    assert card.mitigation_text() == NO_MITIGATION
+    assert card.mitigation_text() == card.fairness.mitigation_text()
+    assert card.mitigation_text().startswith("The mitigation cannot be applied to this dataset")
 
 
 def _performance(auc: float | None) -> Published:

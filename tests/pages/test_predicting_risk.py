@@ -106,6 +106,10 @@ def test_ties_sentence_says_why_the_cut_off_flags_fewer():
     assert "it flags about 40 people in the training set instead of about 70." in text
     suppressed = ties_sentence({"train_flagged": None, "train_wanted": 70}, top="5%", exact=(3, 70))
     assert suppressed is not None and "fewer people in the training set than that share" in suppressed
+    # other trust, round 4: 'about 700 people in the training set instead of about 700' (equal once rounded)
+    same = ties_sentence({"train_flagged": 700, "train_wanted": 700}, top="5%", exact=(698, 701))
+    assert same is not None and "instead of" not in same
+    assert "fewer people in the training set than that share" in same
     nobody = ties_sentence(row, top="5%", exact=(0, 70))
     assert nobody is not None and "the model flags nobody at this operating point" in nobody
 

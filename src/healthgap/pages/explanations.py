@@ -47,6 +47,9 @@ __all__ = [
     "NO_MODEL",
     "NO_GAP_INTRO",
     "NO_ENDS",
+    "SPLIT_METHOD",
+    "SCALES",
+    "DECOMPOSITION_TOO_FEW",
     "LABEL_BIAS_REF",
     "LARGER_SAMPLE",
     "IMPORTANCE_COLUMNS",
@@ -129,8 +132,20 @@ DECOMPOSITION_NOTE = (
 #: Fewest people explained in each compared group before the full-size gap is published.
 DECOMPOSITION_MIN = 5000
 DECOMPOSITION_TOO_FEW = (
-    "The gap is not split here: one of the two groups has fewer than {n} people in the test set, too few "
-    "for a difference to be published without revealing the numbers of people behind it."
+    "The gap between {first} and {last} is not split here: one of them has fewer than {n} people among "
+    "those explained ({people}), too few for a difference to be published without revealing the numbers "
+    "of people behind it."
+)
+#: When the split's mean log-odds and the mean predicted risk of the decomposition differ in sign.
+SCALES = (
+    " The model's mean predicted risk is nonetheless {direction} there, as the table above shows: an average "
+    "of log-odds gives the many people at low risk more weight than an average of risks does, so the two "
+    "averages can differ in sign."
+)
+#: The method of the split of the predicted gap, between the sentence on what the model sees and the result.
+SPLIT_METHOD = (
+    "Because SHAP contributions add up exactly, the difference in the *average* predicted log-odds between "
+    "two groups splits exactly into the differences in each feature's average contribution."
 )
 
 
@@ -442,16 +457,24 @@ class ExplanationsPage(Page):
         if not self.ok:
             return "With no model there is no gap to explain."
         if self.ends is None:
-            return "Without an ordered equity dimension there is no gap between its ends to explain."
-        if not self.decomposition.height:
-            return DECOMPOSITION_TOO_FEW.format(n=num(DECOMPOSITION_MIN, 0))
+            return NO_ENDS
         first, last = self._end_names()
+        if not self.decomposition.height:
+            return self.too_few()
         return decomposition_sentence(self.decomposition.frame, first=first, last=last, people=self.full_size)
 
+    def too_few(self) -> str:
+        """Why the gap between the two ends is not split (:data:`DECOMPOSITION_TOO_FEW`)."""
+        first, last = self._end_names()
+        return DECOMPOSITION_TOO_FEW.format(
+            first=first, last=last, n=num(DECOMPOSITION_MIN, 0), people=self.full_size
+        )
+
     def decomposition_table(self) -> Any:
-        """The observed gap, the part the inputs account for and the rest, with intervals."""
+        """The observed gap, the part the inputs account for and the rest, with intervals (None when
+        :meth:`decomposition_text` has said why there is none)."""
         if not self.decomposition.height:
-            return self.skip("ordered equity dimension with two ends large enough to explain")
+            return None
         first, last = self._end_names()
         return self.book.table(
             self.decomposition,
@@ -475,6 +498,20 @@ class ExplanationsPage(Page):
             by=[],
         ).row()
         return about(None if row is None else row["n"], rounded=self.models.rounded)
+
+    def sizes_text(self) -> str:
+        """How many people the gap between the two ends is worked out on (only when a gap is split:
+        'The gap between groups, ... uses about 6,000 people (the whole test set), ...'), then the
+        additivity check (never empty)."""
+        d = self.full
+        if d is None or not self.gap.height:
+            return self.additivity_text()
+        whole = d.sample >= len(self.models.result.y_test)
+        what = "the whole test set" if whole else "a random sample of the test set"
+        return (
+            f"The gap between groups, whose averages are small differences, uses {self.full_size} people ({what}), "
+            f"with 95% intervals from a bootstrap of those people. {self.additivity_text()}"
+        )
 
     @cached_property
     def dependence(self) -> Published:
@@ -538,14 +575,36 @@ class ExplanationsPage(Page):
         d = self.full
         first, last = self._end_names()
         lead = f"The figure below shows that split between {first} and {last}. " if self.gap.height else ""
-        note = None if self.large_enough else DECOMPOSITION_TOO_FEW.format(n=num(DECOMPOSITION_MIN, 0))
-        return lead + gap_sentence(
-            self.gap.frame,
-            sample=0 if d is None else d.sample,
-            note=note,
-            ends=(first, last),
-            people=self.full_size,
+        note = None if self.large_enough else self.too_few()
+        return (
+            lead
+            + gap_sentence(
+                self.gap.frame,
+                sample=0 if d is None else d.sample,
+                note=note,
+                ends=(first, last),
+                people=self.full_size,
+            )
+            + self._scales_note()
         )
+
+    def _scales_note(self) -> str:
+        """' ...' when the split's mean log-odds and the decomposition's mean risk differ in sign (as
+        published), saying why both hold; '' otherwise."""
+        total = self.gap.row(feature="(total)") if self.gap.height else None
+        inputs = self.decomposition.row(component="inputs") if self.decomposition.height else None
+        if total is None or inputs is None or not total["value"] or not inputs["risk"]:
+            return ""
+        if (total["value"] > 0) == (inputs["risk"] > 0):
+            return ""
+        return SCALES.format(direction="higher" if inputs["risk"] > 0 else "lower")
+
+    def gap_paragraph(self) -> Any:
+        """What the model sees, how the predicted gap splits and the split itself (Markdown), or None
+        when there is nothing to split (:meth:`decomposition_text` has said why, once)."""
+        if not self.ok or self.ends is None or not self.gap.height:
+            return None
+        return _markdown(f"{self.gap_intro()} {SPLIT_METHOD} {self.gap_text()}")
 
     def gap_caveat(self) -> Any:
         """Why a feature can account for part of the gap (Markdown), or None without a gap."""
@@ -628,14 +687,14 @@ class ExplanationsPage(Page):
             return self.skip(NO_MODEL)
         dim = self.ends
         if dim is None:
-            return self.skip("ordered equity dimension whose disadvantaged end is known")
+            return None  # decomposition_text has said why (NO_ENDS)
         data = (
             self.gap.where(pl.col("feature") != "(total)", pl.col("value").is_not_null())
             if self.gap.height
             else self.gap
         )
         if not data.height:
-            return self.skip(f"{plural_noun(dim.noun or group_noun(dim.label))} large enough to compare")
+            return None  # decomposition_text has said why
         d = self.full
         worse, better = (d.first, d.last) if d is not None else ("", "")
         first, last = self._end_names()
@@ -648,7 +707,7 @@ class ExplanationsPage(Page):
             description=(
                 f"Bar chart of the difference in mean SHAP value between {first} and {last}, for each "
                 "feature, with 95% intervals; the bars add up to the gap in mean predicted log-odds. "
-                + self.gap_text()
+                + self.gap_text().removesuffix(self._scales_note())  # the note points at the table above
             ),
             data=data.sort("value", descending=True),
             columns=GAP_COLUMNS,

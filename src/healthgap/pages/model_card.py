@@ -26,6 +26,7 @@ from healthgap.pages.fairness import (
     end_name,
     ends_of,
     group_name,
+    groups_of,
 )
 from healthgap.pages.predicting_risk import PredictingRiskPage, metric_row
 from healthgap.text import capitalise, interval, join, lower_first, num, pct, pp
@@ -38,8 +39,12 @@ __all__ = [
     "NO_GAP",
     "NO_TRUTH",
     "NO_LABEL_GROUP",
+    "NO_CALIBRATION",
     "NO_MITIGATION",
+    "NO_PAIRS",
     "NO_PERFORMANCE",
+    "NO_REFERENCE",
+    "REFERENCE",
 ]
 
 #: Measures of the card's table by group, with their headings.
@@ -78,14 +83,33 @@ DETAIL_ITEMS = (
 SYNTHETIC_KIND = "a synthetic population (no real people)"
 REAL_KIND = "the dataset named in the config"
 NO_GAP = "No gap in the share of outcomes found could be estimated with published groups."
+#: Without truth: what the fairness page says (:data:`~healthgap.pages.fairness.NO_LABEL_CHECK`), in words
+#: that do not speak of undiagnosed people or true status, which such data cannot show.
 NO_TRUTH = (
-    "The data has no true-status columns, so label bias could not be measured; models "
-    "trained on recorded diagnoses should be assumed to share the gaps in diagnosis."
+    "Label bias cannot be checked: this dataset does not say who truly has a condition, so whether the model "
+    "misses people because it learnt from diagnoses or because of its inputs and the capacity cannot be told apart."
 )
-NO_LABEL_GROUP = "Label bias could not be measured: {groups} are too small to publish."
+NO_LABEL_GROUP = (
+    "Label bias cannot be compared between {most} and {least}: one of them is too small to publish."
+)
+#: Dimensions of the card with fewer than two groups to compare (as the fairness page says).
+NO_PAIRS = (
+    "Gaps in the share of outcomes found between {groups} are not compared here: fewer than two groups have "
+    "enough people with the outcome (@sec-fairness-chance)."
+)
+#: Where the data records each person's true risk, and where it does not.
+REFERENCE = "@sec-fairness-reference separates the part of such a gap that base rates explain from the part the model adds."
+NO_REFERENCE = (
+    "This data does not record each person's true risk, so how much of a gap base rates explain cannot be "
+    "checked (@sec-fairness-reference)."
+)
 NO_LABEL_DIMENSION = (
     "Label bias could not be compared between groups: no equity dimension of this dataset is ordered "
     "with a known disadvantaged end."
+)
+NO_CALIBRATION = (
+    "Calibration by group could not be checked: no equity dimension has two or more groups large enough to "
+    "publish."
 )
 NO_MITIGATION = "Mitigation could not be assessed on this dataset."
 NO_PERFORMANCE = "Too few people in the test set had the outcome to publish the model's performance."
@@ -273,13 +297,15 @@ class ModelCardPage(Page):
     # -- fairness findings ----------------------------------------------------------------
     def widest_text(self) -> str:
         """The largest gap in the share of outcomes found at capacity, among the card's dimensions,
-        that survives simultaneous intervals, or that none does."""
+        that survives simultaneous intervals, or that none does: the fairness page's published pairs
+        (its "Gaps beyond chance"), the dimensions it cannot compare named as it names them, and
+        where base rates are separated from the model (Markdown cross-references)."""
         if not self.ok:
             return "No model was audited."
         dims = self.card_dimensions
         pairs = self.fairness.tpr_pairs
         shown = (
-            pl.DataFrame()
+            pl.DataFrame(schema={"dimension": pl.String})
             if pairs is None
             else pairs.frame.filter(
                 pl.col("dimension").is_in(dims)
@@ -287,34 +313,44 @@ class ModelCardPage(Page):
                 & pl.col("lower_ci").is_not_null()
             )
         )
+        compared = set(shown.get_column("dimension").to_list())
+        apart = [d for d in self.fairness.dimensions if d.name in dims and d.name not in compared]
+        none = (
+            NO_PAIRS.format(groups=join((groups_of(d.label, d.noun) for d in apart), conjunction="or"))
+            if apart
+            else ""
+        )
         if not shown.height:
-            return NO_GAP
+            return none or NO_GAP
         rank = pl.col("dimension").replace_strict(dims, list(range(len(dims))))
         labels = shown.unique("dimension", maintain_order=True).sort(rank).get_column("dimension_label")
         among = join(lower_first(x) for x in labels)
         hits = shown.filter(pl.col("excludes_null").fill_null(False))
         if not hits.height:
-            return (
+            text = (
                 f"Among groups by {among}, no gap in the share of outcomes found at the top {self.top} is beyond "
                 "what chance alone gives once every pair of groups is compared together (simultaneous intervals)."
             )
+            return " ".join(t for t in (text, none) if t)
         w = orient(hits.sort(pl.col("value").abs(), descending=True).row(0, named=True))
         dim = self.fairness.dimension(w["dimension"])
-        return (
+        text = (
             f"Among groups by {among}, the largest gap in the share of outcomes found at the top {self.top} that "
             f"chance alone does not explain is by {lower_first(w['dimension_label'])}: {pp(w['value'])} (higher in "
             f"{group_name(dim, w['group_label'])}; lower in {group_name(dim, w['versus_label'])}; simultaneous "
-            f"95% CI {pp(w['lower_ci'], unit=False)} to {pp(w['upper_ci'])}). @sec-fairness-reference shows how "
-            "much of each gap base rates explain."
+            f"95% CI {pp(w['lower_ci'], unit=False)} to {pp(w['upper_ci'])})."
         )
+        reference = REFERENCE if self.fairness.reference_gaps is not None else NO_REFERENCE
+        return " ".join(t for t in (text, none, reference) if t)
 
     def calibration_text(self) -> str:
         """The calibration finding: the largest miscalibration by group beyond chance, or that none is
         (and, where the data has it, the largest against the truth)."""
         calibration = self.fairness.calibration if self.ok else None
-        text = "" if calibration is None else headline_text(calibration.frame, self.models.social)
+        stated = calibration is not None and self.fairness.calibration_paragraph() is not None
+        text = headline_text(calibration.frame, self.models.social) if stated and calibration else ""
         if not text:
-            return "No model was checked for calibration by group."
+            return NO_CALIBRATION if self.ok else "No model was checked for calibration by group."
         return f"{text.strip()} See @sec-fairness-calibration."
 
     def label_text(self) -> str:
@@ -334,12 +370,10 @@ class ModelCardPage(Page):
             for r in shares.frame.filter(pl.col("group").is_in([worse, better])).iter_rows(named=True)
         }
         a, b = rows.get(("all", worse)), rows.get(("all", better))
-        if a is None or b is None or a["label_bias"] is None or b["label_bias"] is None:
-            return NO_LABEL_GROUP.format(
-                groups=f"{end_name(dim, worse, most=True)} or {end_name(dim, better, most=False)}"
-            )
-        cond = lower_first(lb.condition_label)
         most, least = end_name(dim, worse, most=True), end_name(dim, better, most=False)
+        if a is None or b is None or a["label_bias"] is None or b["label_bias"] is None:
+            return NO_LABEL_GROUP.format(most=most, least=least)
+        cond = lower_first(lb.condition_label)
 
         def bias(row: dict) -> str:
             ci = (
@@ -356,7 +390,8 @@ class ModelCardPage(Page):
         )
         wa, wb = rows.get(("without_treatments", worse)), rows.get(("without_treatments", better))
         if (
-            wa is not None
+            f.care_features
+            and wa is not None
             and wb is not None
             and wa["label_bias"] is not None
             and wb["label_bias"] is not None
@@ -365,14 +400,16 @@ class ModelCardPage(Page):
         return text + ". See @sec-fairness-label-bias."
 
     def mitigation_text(self) -> str:
-        """What equal opportunity at capacity does to the gap between the two ends, with its interval."""
+        """What equal opportunity at capacity does to the gap between the two ends, with its interval,
+        from the fairness page's published gaps; where that page cannot judge it, its own sentence."""
         f = self.fairness
-        m, gaps = (f.capacity_mitigation, f.mitigation_gaps) if self.ok else (None, None)
-        if m is None or gaps is None:
+        if not self.ok:
             return NO_MITIGATION
-        base, eo = gaps.row(strategy="unmitigated"), gaps.row(strategy="equal_opportunity")
-        if base is None or eo is None or base["gap"] is None or eo["gap"] is None:
-            return NO_MITIGATION
+        m, gaps = f.capacity_mitigation, f.mitigation_gaps
+        base = None if gaps is None else gaps.row(strategy="unmitigated")
+        eo = None if gaps is None else gaps.row(strategy="equal_opportunity")
+        if m is None or base is None or eo is None or base["gap"] is None or eo["gap"] is None:
+            return f.mitigation_text()
         dim = f.dimension(m.dimension)
         return (
             f"Equal opportunity at capacity (a cut-off per group fitted on a validation half of the test set, "
@@ -380,3 +417,16 @@ class ModelCardPage(Page):
             f"{group_name(dim, m.first)} and {group_name(dim, m.last)} from {pp(base['gap'])} to {pp(eo['gap'])} "
             f"on the other half: {gap_change_text(eo)}."
         )
+
+    def findings(self) -> Any:
+        """The fairness findings as a Markdown list (so that their cross-references resolve), each
+        pointing to the section of the fairness chapter it summarises."""
+        from IPython.display import Markdown
+
+        items = (
+            self.widest_text(),
+            self.calibration_text(),
+            self.label_text(),
+            f"{self.mitigation_text()} See @sec-fairness-mitigation." if self.ok else self.mitigation_text(),
+        )
+        return Markdown("\n".join(f"* {t}" for t in items))

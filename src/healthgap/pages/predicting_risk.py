@@ -361,7 +361,7 @@ def ties_sentence(row: dict[str, Any], *, top: str, exact: tuple[int, int]) -> s
     shown = row.get("train_flagged")
     share = (
         f"about {num(shown, 0)} people in the training set instead of about {num(row['train_wanted'], 0)}"
-        if shown is not None and row.get("train_wanted") is not None
+        if shown is not None and row.get("train_wanted") is not None and shown != row["train_wanted"]
         else "fewer people in the training set than that share"
     )
     return (

@@ -1,0 +1,86 @@
+"""The model card states the fairness page's numbers and verdicts for the same comparison.
+
+Round 3's reader found the card's gap (11.7 points) differing from the fairness page's for the same
+comparison, and, on the other-trust book, a mitigation result where the fairness page said the groups
+cannot be compared. Here both pages are built on one small book with a fitted model (8,000 people
+whose admissions depend on age, sex and deprivation), and each finding of the card is read against
+the fairness page's own paragraph.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import polars as pl
+import pytest
+
+from healthgap.pages.fairness import NO_LABEL_CHECK, groups_of
+from healthgap.pages.model_card import NO_TRUTH, ModelCardPage
+from healthgap.text import lower_first
+from tests.conftest import build_people
+from tests.pages.conftest import build_page, html_of
+
+
+@pytest.fixture(scope="module")
+def card(tmp_path_factory) -> ModelCardPage:
+    people = build_people(8000, seed=3)
+    rng = np.random.default_rng(3)
+    rate = (
+        0.01
+        * np.exp(0.06 * (people["age"].to_numpy() - 50))
+        * np.where(people["sex"].to_numpy() == "male", 4.0, 1.0)
+        * (1 + 0.15 * (10 - people["imd_decile"].to_numpy()))
+    )
+    people = people.with_columns(cvd_admissions=pl.Series(rng.poisson(np.minimum(rate, 3))))
+    return build_page(ModelCardPage, people, tmp_path_factory.mktemp("card"), disclosure={"min_group": 20})
+
+
+def bullets(card: ModelCardPage) -> list[str]:
+    return [b.removeprefix("* ") for b in html_of(card.findings()).split("\n")]
+
+
+#: A gap as both pages word it: value, the two groups and the simultaneous interval.
+GAP = re.compile(
+    r"(-?[\d.]+ percentage points) \(higher in ([^;]+); lower in ([^;]+); simultaneous 95% CI "
+    r"(-?[\d.]+) to (-?[\d.]+ percentage points)"
+)
+
+
+def test_the_headline_gap_is_the_fairness_pages_for_the_same_pair(card):
+    widest = bullets(card)[0]
+    chance = html_of(card.fairness.chance_paragraph())
+    found = GAP.search(widest)
+    assert found, widest  # this book has a gap beyond chance (by sex)
+    value, high, low, lower, upper = found.groups()
+    assert (
+        f"{value} (higher in {high}; lower in {low}; simultaneous 95% CI {lower} to {upper}, over the"
+        in chance
+    )
+    assert "that chance alone does not explain" in chance.split(f"higher in {high}")[0].rsplit(". By", 1)[-1]
+
+
+def test_dimensions_the_card_does_not_compare_have_no_gap_on_the_fairness_page(card):
+    widest = bullets(card)[0]
+    chance = html_of(card.fairness.chance_paragraph())
+    among = widest.removeprefix("Among groups by ").split(", the largest gap")[0]
+    apart = widest.split("Gaps in the share of outcomes found between ")[1].split(" are not compared")[0]
+    for d in card.fairness.dimensions:
+        if d.name not in card.card_dimensions:
+            continue
+        label = lower_first(d.label)
+        on_fairness_page = f"By {label}," in chance
+        assert on_fairness_page == (label in among), label
+        assert on_fairness_page != (groups_of(d.label, d.noun) in apart), label
+
+
+def test_calibration_label_bias_and_mitigation_are_the_fairness_pages_words(card):
+    _, calibration, label, mitigation = bullets(card)
+    assert calibration.removesuffix(" See @sec-fairness-calibration.") in html_of(
+        card.fairness.calibration_paragraph()
+    )
+    assert (
+        card.fairness.label_bias_text() == NO_LABEL_CHECK and label == NO_TRUTH
+    )  # no truth: the same verdict
+    assert mitigation == f"{card.fairness.mitigation_text()} See @sec-fairness-mitigation."
+    assert "cannot be judged" in mitigation
