@@ -18,6 +18,7 @@ from healthgap.pages.sentences import level_name
 
 __all__ = [
     "publish_gaps",
+    "gap_publication",
     "WhereToActPage",
     "SECTIONS",
     "TABLE_COLUMNS",
@@ -120,19 +121,24 @@ DOWNLOAD_COLUMNS: tuple[str, ...] = (
 TOP = 5
 
 
-def publish_gaps(book: Book, exact: pl.DataFrame, *, base: int) -> Published:
-    """Priority gaps (:func:`healthgap.descriptive.priorities.priorities`) published once: counts
-    rounded and suppressed, rates and numbers recomputed from them (``base``: the rounding)."""
+def gap_publication(exact: pl.DataFrame, *, base: int) -> dict[str, Any]:
+    """How priority gaps are published (the keyword arguments of the publication step): every
+    page that shows a gap publishes it this way, so one gap reads the same on every page."""
     derived = [
         c for c in exact.columns if exact.schema[c] == pl.Float64 and c not in ("multiplier", "confidence")
     ]
-    return book.publish(
-        exact,
-        counts=list(COUNTS),
-        derived=[*derived, "rank", "excludes_null", "simultaneous_excludes_null"],
-        by=["measure", "dimension"],
-        recompute=partial(recompute_priorities, base=base),
-    )
+    return {
+        "counts": list(COUNTS),
+        "derived": [*derived, "rank", "excludes_null", "simultaneous_excludes_null"],
+        "by": ["measure", "dimension"],
+        "recompute": partial(recompute_priorities, base=base),
+    }
+
+
+def publish_gaps(book: Book, exact: pl.DataFrame, *, base: int) -> Published:
+    """Priority gaps (:func:`healthgap.descriptive.priorities.priorities`) published once: counts
+    rounded and suppressed, rates and numbers recomputed from them (``base``: the rounding)."""
+    return book.publish(exact, **gap_publication(exact, base=base))
 
 
 def about(x: float | None, *, base: int = 5) -> str:
