@@ -366,6 +366,7 @@ def test_random_rounding_of_stratum_counts_is_unbiased() -> None:
         {
             "dimension": ["ethnicity"] * n,
             "__item": list(range(n)),
+            "measure": [f"m{i}" for i in range(n)],
             "__age_band": ["40-44"] * n,
             "__sex": ["female"] * n,
         }
@@ -419,3 +420,26 @@ def test_one_rate_unit_events_per_1000_shares_in_percent(default_config) -> None
         i.name: i.multiplier for i in items if i.name in ("cvd_death", "premature_cvd_death", "hypertension")
     }
     assert per == {"cvd_death": 1000, "premature_cvd_death": 1000, "hypertension": 100}
+
+
+def test_an_expected_count_does_not_depend_on_what_else_is_compared(tmp_path: Path) -> None:
+    """The random rounding of reference strata is drawn from the dimension, the measure's name and
+    the stratum, never from the measure's place in the list compared: the outcomes page (outcomes
+    only) and "Where to act" (every measure) give one expected count for one gap (issue 15: 810
+    against 800 admissions for men)."""
+    from tests.conftest import build_people
+
+    people = build_people(4000, seed=3)
+    config, loaded = _load(tmp_path, people)
+    every = priorities(loaded, config, base=5)
+    alone = priorities(loaded, config, measures=["cvd_admissions"], base=5)
+    assert every.get_column("measure").unique().len() > 3
+    key = ["measure", "dimension", "level"]
+    both = alone.select(*key, "expected", "expected_variance").join(
+        every.select(*key, "expected", "expected_variance"), on=key, suffix="_every"
+    )
+    assert both.height == alone.height > 0
+    assert both.get_column("expected").to_list() == both.get_column("expected_every").to_list()
+    assert (
+        both.get_column("expected_variance").to_list() == both.get_column("expected_variance_every").to_list()
+    )

@@ -103,3 +103,26 @@ def test_without_gaps_the_crude_finding_says_why() -> None:
     crude = standardised_treatment(f, None, why=NO_AGE_TO_STANDARDISE)
     assert f"({CRUDE_TREATMENT.format(why=NO_AGE_TO_STANDARDISE)})" in treatment_gap_text(crude)
     assert standardised_treatment(f, None) is f
+
+
+def test_one_number_for_one_gap_on_every_page(artefact) -> None:
+    """Outcomes, "Where to act" and the welcome page publish the same excess for the same gap."""
+    welcome, where, outcomes = artefact["index"], artefact["where-to-act"], artefact["outcomes"]
+    assert outcomes.excess is not None
+    key = ["measure", "dimension", "level"]
+    numbers = ["expected", "excess", "excess_lower", "excess_upper"]
+    theirs = outcomes.excess.frame.select(*key, *numbers)
+    ours = where.gaps.frame.select(*key, *numbers)
+    both = theirs.join(ours, on=key, suffix="_where")
+    assert both.height == theirs.height > 4
+    for c in numbers:
+        assert both.get_column(c).to_list() == both.get_column(f"{c}_where").to_list(), c
+    v = welcome.headlines.outcome_ratio.values
+    row = ours.filter(
+        (pl.col("measure") == v["outcome"])
+        & (pl.col("dimension") == "imd_quintile")
+        & (pl.col("level") == "1")
+    ).row(0, named=True)
+    assert (v["excess"], v["excess_lower"], v["excess_upper"]) == pytest.approx(
+        (row["excess"], row["excess_lower"], row["excess_upper"])
+    )

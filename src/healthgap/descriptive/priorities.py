@@ -278,7 +278,10 @@ def _protected(count: pl.Expr, *, base: int, seed: int) -> pl.Expr:
     its expectation is x: expected counts stay unbiased however small the counts are (rounding
     to the nearest multiple would turn every 1 or 2 into 0, and the rare outcomes' expected
     counts with them). The draw is a fixed function of the stratum (a hash of its keys with
-    ``seed``), so a book renders the same twice. Small counts (1 to 7) become 0, 5 or 10: what
+    ``seed``: the dimension, the measure's name, age band and sex; never the item's place in a
+    list, so every page that compares a measure along a dimension, whatever else it compares,
+    rounds the same strata the same way and gives the same expected count), so a book renders
+    the same twice. Small counts (1 to 7) become 0, 5 or 10: what
     the expected counts of many groups can be solved back to is those rounded counts, never
     the count itself (random rounding to base 5 is how census tables have been protected).
 
@@ -290,7 +293,7 @@ def _protected(count: pl.Expr, *, base: int, seed: int) -> pl.Expr:
     c = count.cast(pl.Float64)
     if base <= 1:
         return c
-    u = (pl.struct("dimension", "__item", _AGE, _SEX).hash(seed=seed) % _UNIT).cast(pl.Float64) / _UNIT
+    u = (pl.struct("dimension", "measure", _AGE, _SEX).hash(seed=seed) % _UNIT).cast(pl.Float64) / _UNIT
     low = (c / base).floor() * base
     return low + pl.when(u < (c - low) / base).then(float(base)).otherwise(0.0)
 
@@ -439,7 +442,7 @@ def priorities(
         .join(refs, on="dimension")
         .with_columns((pl.col("level") == pl.col("reference")).alias("__is_ref"))
     )
-    binomial = table.select("__item", (pl.col("counted") == "people").alias("__binomial"))
+    binomial = table.select("__item", "measure", (pl.col("counted") == "people").alias("__binomial"))
     groups = cells.group_by("dimension", "__item", "level", "reference", "__is_ref").agg(
         pl.col("numerator").sum(), pl.col("denominator").sum()
     )
