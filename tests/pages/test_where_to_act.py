@@ -249,8 +249,10 @@ def test_no_sex_dimension_leaves_nothing_out(page_of) -> None:
             ]
         },
     )
-    assert page.left_out() is None
-    assert "leaves out" not in html_of(page.top())
+    # nothing is left out as biological or unrecorded; only gaps too small to compare (round 4)
+    said = page.left_out() or ""
+    assert "differences by" not in said and "no ethnic group" not in said
+    assert said == "" or (said.startswith("The ranking also leaves out") and "expected" in said)
 
 
 def _under_recorded(n: int = 6000) -> pl.DataFrame:

@@ -37,7 +37,8 @@ The gaps are ranked by the number of people worse off (direction from the indica
 appointment is worse; a flag measure of access or experience has no direction). Gaps in
 the prevalence of conditions by sex or age band (without a disadvantaged end) stay in the
 frame but are not ranked (``ranked`` false): they are mostly biological, not an inequality
-to act on. A gap read
+to act on. Nor is a standardised gap with fewer than :data:`MIN_EXPECTED` events (or people)
+expected at the reference group's rates: too few to compare. A gap read
 as "the largest" is the largest of many: every gap also has a **simultaneous** interval
 (Bonferroni over all the gaps with an estimate, each at level 1 - α/m), which holds for all
 of them together and so for whichever is picked.
@@ -82,6 +83,8 @@ __all__ = [
     "UNRANKED_DIMENSIONS",
     "UNRECORDED_LEVELS",
     "ranked_expr",
+    "enough_expected",
+    "MIN_EXPECTED",
 ]
 
 Statistic = Literal["proportion", "rate", "standardised"]
@@ -107,6 +110,12 @@ UNRANKED_DIMENSIONS = ("sex", "age_band")
 UNRECORDED_LEVELS: dict[str, tuple[str, ...]] = {"ethnicity": ("Not stated",)}
 #: The section (measure kind) of condition prevalence.
 CONDITION = "condition"
+#: A standardised gap enters the ranking (and an outcome's rate ratio is named as a finding)
+#: only when at least this many events (or people) are expected in the group at the reference
+#: group's rates: below it a few events either way change the ratio several-fold, and the random
+#: rounding that protects the reference strata's counts can move the expected count by as much
+#: as its size (to 0, giving an infinite ratio). Such a gap stays in the frame, unranked.
+MIN_EXPECTED = 10.0
 #: Strata of the indirect standardisation.
 _AGE, _SEX = "__age_band", "__sex"
 #: The dimension of age bands: gaps between age bands cannot be standardised for age, so they
@@ -211,6 +220,12 @@ def reference_of(dimension: Dimension) -> str:
     if dimension.ordered and dimension.disadvantaged and dimension.order:
         return dimension.order[-1] if dimension.disadvantaged == "first" else dimension.order[0]
     return dimension.reference
+
+
+def enough_expected() -> pl.Expr:
+    """Whether a gap has enough expected events to compare: not standardised, or at least
+    :data:`MIN_EXPECTED` expected (a published, rounded expected count)."""
+    return (pl.col("statistic") != "standardised") | (pl.col("expected").fill_null(0.0) >= MIN_EXPECTED)
 
 
 def ranked_expr(dimensions: Sequence[Dimension]) -> pl.Expr:
@@ -629,8 +644,9 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95, base:
         ``simultaneous_lower``, ``simultaneous_upper`` (Bonferroni over ``comparisons``
         gaps), ``worse_off`` (``excess`` signed so that positive is worse, null without a
         direction), ``excludes_null``, ``simultaneous_excludes_null``, ``rank`` (1 = most
-        people worse off; null without a direction or estimate, or not ``ranked``) and ``confidence``. Rows
-        with a zero denominator have null values.
+        people worse off; null without a direction or estimate, not ``ranked``, or
+        standardised with fewer than :data:`MIN_EXPECTED` expected: :func:`enough_expected`)
+        and ``confidence``. Rows with a zero denominator have null values.
     """
     if base > 1:
         frame = frame.with_columns(
@@ -686,7 +702,9 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95, base:
         ),
         pl.lit(confidence).alias("confidence"),
     )
-    ranked = pl.col("ranked").fill_null(True) if "ranked" in frame.columns else pl.lit(True)
+    ranked = (
+        pl.col("ranked").fill_null(True) if "ranked" in frame.columns else pl.lit(True)
+    ) & enough_expected()
     return out.with_columns(
         pl.when(ranked)
         .then(pl.col("worse_off"))

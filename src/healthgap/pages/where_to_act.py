@@ -11,7 +11,14 @@ import polars as pl
 from healthgap import text
 from healthgap.book import Book
 from healthgap.contract import TRUTH_PREFIX
-from healthgap.descriptive.priorities import COUNTS, UNRECORDED_LEVELS, priorities, recompute_priorities
+from healthgap.descriptive.priorities import (
+    COUNTS,
+    MIN_EXPECTED,
+    UNRECORDED_LEVELS,
+    enough_expected,
+    priorities,
+    recompute_priorities,
+)
 from healthgap.disclosure import Published
 from healthgap.pages.base import Page
 from healthgap.pages.sentences import level_name
@@ -30,6 +37,8 @@ __all__ = [
     "gap_sentence",
     "LEFT_OUT",
     "UNRECORDED",
+    "TOO_FEW_EXPECTED",
+    "FLOOR_RULE",
     "UNDER_RECORDED",
     "number_interval",
     "CRUDE_WHY",
@@ -74,6 +83,19 @@ UNDER_RECORDED = (
     "{reference} (95% CI {interval}), but the data's true disease status shows about {true_n} "
     "{true_more} people truly having it than expected (95% CI {true_interval}): their low recorded rate "
     "is under-recording, not less disease."
+)
+#: What the ranking leaves out: gaps with too few expected events or people (the number, the floor).
+TOO_FEW_EXPECTED = (
+    "The ranking also leaves out {gaps} with fewer than {floor} events or people expected at the "
+    "reference group's rates: a few events either way would change such a gap several-fold, and the "
+    "rounding that protects the reference group's counts can move what is expected by as much as its "
+    "size, so they are too few to compare; they stay in the tables below."
+)
+#: The rule for gaps with too few expected (said once, with the method; the outcomes chapter
+#: follows it for its rate ratios).
+FLOOR_RULE = (
+    "A gap with fewer than {floor} events or people expected at the reference group's rates is not "
+    "ranked, and the outcomes chapter does not name its rate ratio: it is too small to compare."
 )
 #: Headings of the tables.
 TABLE_COLUMNS: dict[str, str] = {
@@ -282,6 +304,8 @@ class WhereToActPage(Page):
             "older or younger: a group's count is set against the count expected if its people had the "
             f"reference group's rate in each {'age band and sex' if self.caps.has('sex') else 'age band'}."
             + crude
+            + " "
+            + FLOOR_RULE.format(floor=text.count(MIN_EXPECTED))
         )
 
     def intro(self) -> str:
@@ -322,7 +346,20 @@ class WhereToActPage(Page):
         if missing:
             names = [level_name(self.config.dimension(d), str(level)) for d, level in missing]
             said.append(UNRECORDED.format(who=text.join(names)))
+        few = self.too_few_expected
+        if few:
+            said.append(TOO_FEW_EXPECTED.format(gaps=text.plural(few, "gap"), floor=text.count(MIN_EXPECTED)))
         return " ".join(said) or None
+
+    @property
+    def too_few_expected(self) -> int:
+        """How many published gaps the ranking leaves out for too few expected events or people
+        (:func:`healthgap.descriptive.priorities.enough_expected`; suppressed ones not counted)."""
+        if not self.has_gaps:
+            return 0
+        return self.gaps.frame.filter(
+            pl.col("ranked") & pl.col("expected").is_not_null() & ~enough_expected()
+        ).height
 
     def top(self) -> Any:
         """The top gaps as a Markdown list of sentences (or why none is singled out)."""
