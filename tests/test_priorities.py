@@ -255,9 +255,10 @@ def test_standardised_sex_dimension_drops_sex_stratum(tmp_path: Path) -> None:
 
 
 def test_sex_prevalence_gaps_not_ranked(tmp_path: Path) -> None:
+    admitted = (pl.int_range(pl.len()) % 7 == 0).cast(pl.Int64).alias("cvd_admissions")
     config, people = _load(
         tmp_path,
-        _people(),
+        _people().with_columns(admitted),
         equity={"dimensions": [{"name": "sex", "order": ["female", "male"], "reference": "female"}]},
     )
     out = priorities(people, config)
@@ -268,6 +269,12 @@ def test_sex_prevalence_gaps_not_ranked(tmp_path: Path) -> None:
     # access and experience gaps by sex are ranked
     missed = _row(out, "missed_appointments", "male")
     assert missed["ranked"] is True and missed["rank"] is not None
+    # one rule (round 4): by sex, conditions and outcomes are not ranked, care is
+    by_section = out.group_by("section").agg(pl.col("ranked").unique())
+    rule = {r["section"]: r["ranked"] for r in by_section.iter_rows(named=True)}
+    assert rule.get("condition") == [False] and rule.get("outcome") == [False], rule
+    assert all(v == [True] for k, v in rule.items() if k not in ("condition", "outcome")), rule
+    assert {"access", "experience"} <= set(rule)
     ranked = out.filter(pl.col("rank").is_not_null())
     assert ranked.get_column("rank").to_list() == list(range(1, ranked.height + 1))
     # the simultaneous family still counts every gap with an estimate

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from healthgap.pages.where_to_act import (
+    KEPT_IN,
     LEFT_OUT,
     NOTHING,
     NOTHING_FOUND,
@@ -204,6 +205,9 @@ def _sexed(n: int = 3000) -> pl.DataFrame:
     )
 
 
+_SEX_LEFT = "in outcomes and in how common recorded conditions are"
+
+
 def test_sex_prevalence_gaps_are_shown_but_not_ranked(page_of) -> None:
     page = page_of(WhereToActPage, _sexed())
     sex_condition = page.gaps.frame.filter(
@@ -218,7 +222,15 @@ def test_sex_prevalence_gaps_are_shown_but_not_ranked(page_of) -> None:
     assert page.top_rows and page.top_rows[0]["measure"] == "statin"
     assert "Hypertension" in html_of(page.section_table("condition"))
     top = html_of(page.top())
-    assert page.left_out().startswith(LEFT_OUT.format(labels="sex")) and page.left_out() in top
+    assert (
+        page.left_out().startswith(LEFT_OUT.format(labels="sex", what=_SEX_LEFT)) and page.left_out() in top
+    )
+    # one rule: by sex, outcomes are left out too, treatment is ranked (round 4)
+    kept = KEPT_IN.format(labels="sex", what="in treatment").split(" are ranked")
+    assert kept[0] in page.left_out() and f" are ranked{kept[1]}" in page.left_out()
+    sex = page.gaps.frame.filter(pl.col("dimension") == "sex")
+    assert not sex.filter(pl.col("section").is_in(["condition", "outcome"])).get_column("ranked").any()
+    assert sex.filter(pl.col("section") == "treatment").get_column("ranked").all()
     # nor are the gaps of people with no ethnic group recorded (a gap in the record)
     assert UNRECORDED.format(who="people with no ethnic group recorded") in page.left_out()
     unrecorded = page.gaps.frame.filter(pl.col("level") == "Not stated")

@@ -35,9 +35,10 @@ standardisation allows for) are left out.
 The gaps are ranked by the number of people worse off (direction from the indicator's
 ``higher_is_better``; more of a condition, an outcome or a counted event such as a missed
 appointment is worse; a flag measure of access or experience has no direction). Gaps in
-the prevalence of conditions by sex or age band (without a disadvantaged end) stay in the
-frame but are not ranked (``ranked`` false): they are mostly biological, not an inequality
-to act on. Nor is a standardised gap with fewer than :data:`MIN_EXPECTED` events (or people)
+conditions and outcomes by sex or age band (without a disadvantaged end) stay in the frame
+but are not ranked (``ranked`` false): they are mostly biological, not an inequality of care
+to act on; gaps by sex in treatment, access and experience are ranked (the same need calls
+for the same care). Nor is a standardised gap with fewer than :data:`MIN_EXPECTED` events (or people)
 expected at the reference group's rates: too few to compare. A gap read
 as "the largest" is the largest of many: every gap also has a **simultaneous** interval
 (Bonferroni over all the gaps with an estimate, each at level 1 - α/m), which holds for all
@@ -81,6 +82,7 @@ __all__ = [
     "COUNTS",
     "PER_PROPORTION",
     "UNRANKED_DIMENSIONS",
+    "UNRANKED_SECTIONS",
     "UNRECORDED_LEVELS",
     "ranked_expr",
     "enough_expected",
@@ -100,16 +102,19 @@ PER_EVENTS = 1000.0
 #: Measure kinds whose flags and counts are compared (conditions and outcomes standardised).
 MEASURE_KINDS = ("condition", "access", "experience", "outcome")
 _STANDARDISED_KINDS = ("condition", "outcome")
-#: Dimensions whose gaps in the prevalence of conditions are not ranked unless the dimension
-#: has a disadvantaged end: differences by sex and age in how common a condition is are
-#: mostly biological, not an inequality to act on (they stay in the frame, unranked).
+#: Dimensions whose gaps in conditions and outcomes are not ranked unless the dimension has a
+#: disadvantaged end: differences by sex and age in how common a condition is, and in how often
+#: it ends in admission or death, are mostly biological, not an inequality of care to act on
+#: (they stay in the frame, unranked). Their gaps in treatment, access and experience are
+#: ranked, standardised for age: the same need calls for the same care, so a sex gap there is an
+#: inequality of care.
 UNRANKED_DIMENSIONS = ("sex", "age_band")
+#: The sections (measure kinds) whose gaps by :data:`UNRANKED_DIMENSIONS` are not ranked.
+UNRANKED_SECTIONS = ("condition", "outcome")
 #: Levels that record an unknown value, not a group of people (dimension -> levels): their
 #: gaps stay in the frame but are not ranked (a low recorded rate among people whose ethnic
 #: group is not recorded says who goes unrecorded, not that they need less care).
 UNRECORDED_LEVELS: dict[str, tuple[str, ...]] = {"ethnicity": ("Not stated",)}
-#: The section (measure kind) of condition prevalence.
-CONDITION = "condition"
 #: A standardised gap enters the ranking (and an outcome's rate ratio is named as a finding)
 #: only when at least this many events (or people) are expected in the group at the reference
 #: group's rates: below it a few events either way change the ratio several-fold, and the random
@@ -229,15 +234,18 @@ def enough_expected() -> pl.Expr:
 
 
 def ranked_expr(dimensions: Sequence[Dimension]) -> pl.Expr:
-    """Whether a gap enters the ranking: every gap but one in the prevalence of a condition
-    (section ``condition``) by a dimension of :data:`UNRANKED_DIMENSIONS` without a
+    """Whether a gap enters the ranking: every gap but one in a condition or an outcome
+    (:data:`UNRANKED_SECTIONS`) by a dimension of :data:`UNRANKED_DIMENSIONS` without a
     disadvantaged end, and but one of a level recording an unknown value
     (:data:`UNRECORDED_LEVELS`)."""
     unranked = [d.name for d in dimensions if d.name in UNRANKED_DIMENSIONS and not d.disadvantaged]
     unrecorded = pl.lit(False)
     for name, levels in UNRECORDED_LEVELS.items():  # a constant of one entry, not data
         unrecorded = unrecorded | ((pl.col("dimension") == name) & pl.col("level").is_in(list(levels)))
-    return ~((pl.col("section") == CONDITION) & pl.col("dimension").is_in(unranked)) & ~unrecorded
+    return (
+        ~(pl.col("section").is_in(list(UNRANKED_SECTIONS)) & pl.col("dimension").is_in(unranked))
+        & ~unrecorded
+    )
 
 
 def _cells(people: pl.LazyFrame, items: Sequence[Item], dimension: Dimension) -> pl.LazyFrame:

@@ -36,6 +36,8 @@ __all__ = [
     "rate_text",
     "gap_sentence",
     "LEFT_OUT",
+    "KEPT_IN",
+    "SECTION_WORDS",
     "UNRECORDED",
     "TOO_FEW_EXPECTED",
     "FLOOR_RULE",
@@ -66,10 +68,22 @@ NOTHING_FOUND = (
 )
 #: What the ranking leaves out and why (the dimensions' labels joined, mid-sentence).
 LEFT_OUT = (
-    "The ranking leaves out differences by {labels} in how common recorded conditions are: "
-    "these are mostly biological, not an inequality to act on; they stay in the table of "
-    "recorded conditions below."
+    "The ranking leaves out differences by {labels} {what}: these are mostly biological, not "
+    "an inequality of care to act on; they stay in the tables below."
 )
+#: ... and what it keeps of the same dimensions (the sections joined): the one rule for both.
+KEPT_IN = (
+    "Differences by {labels} {what} are ranked, compared after allowing for age: people with the "
+    "same need should get the same care, so such a difference is an inequality of care."
+)
+#: How :data:`LEFT_OUT` and :data:`KEPT_IN` name each section.
+SECTION_WORDS: dict[str, str] = {
+    "condition": "in how common recorded conditions are",
+    "outcome": "in outcomes",
+    "treatment": "in treatment",
+    "access": "in access",
+    "experience": "in experience",
+}
 #: What the ranking leaves out: levels recording an unknown value (names joined).
 UNRECORDED = (
     "The ranking also leaves out {who}: they are a gap in the record, not a group of people, and a "
@@ -226,6 +240,12 @@ def gap_sentence(
     )
 
 
+def _in_order(sections: pl.Series) -> list[str]:
+    """The sections present, in the page's order (:data:`SECTIONS`)."""
+    present = set(sections.to_list())
+    return [x for x in SECTIONS if x in present] + sorted(present - set(SECTIONS))
+
+
 class WhereToActPage(Page):
     """The "Where to act" page."""
 
@@ -330,16 +350,17 @@ class WhereToActPage(Page):
         unrecorded = pl.lit(False)
         for name, levels in UNRECORDED_LEVELS.items():  # a constant of one entry, not data
             unrecorded = unrecorded | ((pl.col("dimension") == name) & pl.col("level").is_in(list(levels)))
-        dims = (
-            self.exact.filter(~pl.col("ranked") & ~unrecorded)
-            .get_column("dimension")
-            .unique(maintain_order=True)
-            .to_list()
-        )
+        left = self.exact.filter(~pl.col("ranked") & ~unrecorded)
+        dims = left.get_column("dimension").unique(maintain_order=True).to_list()
         said = []
         if dims:
-            labels = [text.lower_first(self.config.dimension(d).label) for d in dims]
-            said.append(LEFT_OUT.format(labels=text.join(labels)))
+            labels = text.join([text.lower_first(self.config.dimension(d).label) for d in dims])
+            words = [SECTION_WORDS.get(x, f"in {x}") for x in _in_order(left.get_column("section"))]
+            said.append(LEFT_OUT.format(labels=labels, what=text.join(words)))
+            kept = self.exact.filter(pl.col("dimension").is_in(dims) & pl.col("ranked") & ~unrecorded)
+            if not kept.is_empty():
+                words = [SECTION_WORDS.get(x, f"in {x}") for x in _in_order(kept.get_column("section"))]
+                said.append(KEPT_IN.format(labels=labels, what=text.join(words)))
         missing = (
             self.exact.filter(unrecorded).select("dimension", "level").unique(maintain_order=True).rows()
         )
