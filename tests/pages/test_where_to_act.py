@@ -74,7 +74,7 @@ def _row(**over):
 def test_gap_sentence_fewer_gives_magnitudes() -> None:
     s = gap_sentence(_row(), group="people aged 40-44", reference="people aged 50-54")
     assert s == (
-        "**Statin**, people aged 40-44: 60.0% against 70.0% in people aged 50-54 "
+        "**Statin** among people aged 40-44: 60.0% against 70.0% among people aged 50-54 "
         "(not standardised: the groups differ by age itself); about 1,200 fewer "
         "people than at that rate (95% CI 1,000 to 1,500; 800 to 1,700 allowing for all the gaps compared)."
     )
@@ -96,7 +96,7 @@ def test_gap_sentence_standardised_more_events() -> None:
         reference="women",
         strata="age band",
     )
-    assert s.startswith("**Statin**, men: ")
+    assert s.startswith("**Statin** among men: ")
     assert "expected at the rates of women for each age band;" in s
     assert "about 55 more events" in s and "(95% CI 20 to 90; -5 to 120 allowing" in s
 
@@ -121,7 +121,7 @@ def test_present_top_sentences_follow_published_numbers(page_of) -> None:
     assert published["excess"] == pytest.approx(expected)
     top = html_of(page.top())
     assert f"about {about(expected)} fewer people" in top
-    assert "**, the most deprived fifth: " in top
+    assert "** in the most deprived fifth: " in top
     assert "at the rates of the least deprived fifth for each age band and sex" in top
     assert "allowing for all the gaps compared" in top
     assert page.intro().endswith(f"{page.comparisons} gaps in all.")

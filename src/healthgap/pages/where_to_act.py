@@ -20,6 +20,7 @@ from healthgap.descriptive.priorities import (
     recompute_priorities,
 )
 from healthgap.disclosure import Published
+from healthgap.pages._groups import in_group
 from healthgap.pages.base import Page
 from healthgap.pages.sentences import level_name
 
@@ -230,9 +231,9 @@ def gap_sentence(
     if row["statistic"] == "standardised":
         against = f"{rate_text(row['reference_rate'], row['multiplier'])} expected at the rates of {reference} for each {strata}"
     else:
-        against = f"{rate_text(row['reference_rate'], row['multiplier'])} in {reference} ({CRUDE_WHY})"
+        against = f"{rate_text(row['reference_rate'], row['multiplier'])} {in_group(reference)} ({CRUDE_WHY})"
     return (
-        f"**{row['label']}**, {group}: {rate_text(row['rate'], row['multiplier'])} against {against}; "
+        f"**{row['label']}** {in_group(group)}: {rate_text(row['rate'], row['multiplier'])} against {against}; "
         f"about {about(row['excess'], base=base)} {more} {counted} than at that rate "
         f"(95% CI {number_interval(row['excess_lower'], row['excess_upper'], base=base, flip=fewer)}; "
         f"{number_interval(row['simultaneous_lower'], row['simultaneous_upper'], base=base, flip=fewer)} "
