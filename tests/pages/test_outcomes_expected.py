@@ -4,6 +4,9 @@ a gap: the rule of :data:`healthgap.descriptive.priorities.MIN_EXPECTED`."""
 
 from __future__ import annotations
 
+import html
+import re
+
 import polars as pl
 import pytest
 
@@ -77,3 +80,37 @@ def test_where_to_act_does_not_rank_a_gap_with_too_few_expected(people, tmp_path
     assert TOO_FEW_EXPECTED.format(gaps=f"{counted} gap" + ("s" if counted > 1 else ""), floor="10") in (
         where.left_out() or ""
     )
+
+
+def test_an_outcome_with_nothing_to_plot_gets_one_note_and_no_chart(page_of) -> None:
+    """Premature deaths so rare that no group's rate can be published: no empty chart, one note
+    (flagged on small data by the any-dataset scan in round 3)."""
+    from healthgap.pages.outcomes import NOTHING_TO_PLOT
+    from tests.pages.test_outcomes import text_of
+
+    measure = {
+        "name": "premature_cvd_death",
+        "label": "Premature CVD death (under 75)",
+        "kind": "outcome",
+        "type": "flag",
+        "period": "during the year",
+        "timing": "follow-up",
+    }
+    people = build_people(3000, seed=7)
+    died = (pl.col("age") < 75) & (pl.int_range(pl.len()) % 500 == 0)  # 4 or 5 deaths in all
+    page = page_of(
+        OutcomesPage,
+        people.with_columns(died.alias("premature_cvd_death")),
+        measures=[measure],
+        outcomes=["cvd_admissions", "premature_cvd_death"],
+    )
+    premature = page.outcome("premature_cvd_death")
+    admissions = page.outcome("cvd_admissions")
+    assert premature is not None and admissions is not None
+    assert not page.plotted(premature) and page.plotted(admissions)
+    text = text_of(page.sections())
+    note = NOTHING_TO_PLOT.format(what=premature.phrase, counted="premature CVD deaths (under 75)")
+    assert text.count(html.escape(note)) == 1, text
+    charts = re.findall(r'id="fig-outcome-([a-z0-9-]+)"|fig-outcome-([a-z0-9-]+)', text)
+    named = {a or b for a, b in charts}
+    assert premature.slug not in named and admissions.slug in named, named

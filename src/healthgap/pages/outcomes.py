@@ -13,6 +13,7 @@ age and sex mix in the geography chapter (:meth:`OutcomesPage.practices_section`
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -61,6 +62,7 @@ __all__ = [
     "excess_sentence",
     "too_few_expected",
     "TOO_FEW_NOTE",
+    "NOTHING_TO_PLOT",
     "AGES_NOTE",
     "EXCESS_SENTENCE",
     "PREMATURE_UNDER",
@@ -146,6 +148,11 @@ EXCESS_SENTENCE = (
 TOO_FEW_NOTE = (
     "Fewer than {floor} {what} would be expected in {who} at the rates of {reference}, too few to "
     "compare: a few events either way would change the rate ratio several-fold, so it is not named here."
+)
+#: In place of a chart whose every group's rate is unpublished (the outcome's phrase; what is counted).
+NOTHING_TO_PLOT = (
+    "No group's age-standardised rate of {what} can be published: every group has too few "
+    "{counted}, or too few people, for one, so there is no chart."
 )
 #: A flag outcome fewer than this share of people have is shown per 1,000 people, not in %.
 RARE = 0.01
@@ -691,6 +698,20 @@ class OutcomesPage(Page):
             formats=RATIO_FORMATS,
         )
 
+    def plotted(self, outcome: Outcome) -> bool:
+        """Whether the outcome's chart has anything to plot: some group's published rate (True
+        when the outcome is not compared at all: :meth:`sections` says so otherwise)."""
+        if outcome.name not in self.measures:
+            return True
+        return not self.figure_data(outcome.name).frame.get_column("value").is_null().all()
+
+    def nothing_to_plot(self, outcome: Outcome) -> Any:
+        """The one note in place of a chart with nothing to plot (:data:`NOTHING_TO_PLOT`)."""
+        from IPython.display import HTML
+
+        text = NOTHING_TO_PLOT.format(what=outcome.phrase, counted=_counted(outcome))
+        return HTML(f'<div class="hg-skip callout callout-note" role="note"><p>{html.escape(text)}</p></div>')
+
     def sentences(self, outcome: Outcome) -> str:
         """The rate ratio furthest from 1 along each dimension compared, as sentences."""
         if self.rates is None or outcome.name not in self.measures:
@@ -743,6 +764,9 @@ class OutcomesPage(Page):
         parts: list[Any] = []
         for o in self.outcomes:
             parts.append(heading(capitalise(o.phrase), id=f"sec-outcomes-{o.slug}"))
+            if not self.plotted(o):
+                parts.append(self.nothing_to_plot(o))  # one note, no empty chart
+                continue
             figure = self.figure(o)
             if figure is None:
                 parts.append(self.skip(NO_DIMENSION))
