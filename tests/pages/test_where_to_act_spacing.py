@@ -20,8 +20,8 @@ BAD = re.compile(r" [,.;:)]|  |\*\*[,.;:]")
 def sentences_of(page: WhereToActPage) -> list[str]:
     """Every sentence the page says, as it says them (Markdown), with its table notes."""
     out = [page.method(), page.intro(), page.left_out() or "", html_of(page.top())]
-    note = page.unrecorded_note()
-    out.append(html_of(note) if note is not None else "")
+    for extra in (page.unrecorded_note(), page.truth_table()):
+        out.append(html_of(extra) if extra is not None else "")
     out += [
         html_of(t)
         for t in (page.section_table(s) for s in ("treatment", "access", "outcome"))
