@@ -126,3 +126,16 @@ def test_one_number_for_one_gap_on_every_page(artefact) -> None:
     assert (v["excess"], v["excess_lower"], v["excess_upper"]) == pytest.approx(
         (row["excess"], row["excess_lower"], row["excess_upper"])
     )
+
+
+def test_an_outcome_headline_on_too_few_expected_is_not_a_finding() -> None:
+    from healthgap.descriptive.headlines import TOO_FEW
+    from healthgap.descriptive.priorities import MIN_EXPECTED
+    from healthgap.pages.welcome import enough_expected_outcome
+
+    f = Finding("outcome_ratio", {"outcome": "cvd_admissions", "ratio": 6.5, "lower": 3.8, "upper": 11.2})
+    few = pl.DataFrame({"expected": [0.0]})
+    out = enough_expected_outcome(f, few)
+    assert not out.available and out.reason == TOO_FEW
+    assert enough_expected_outcome(f, pl.DataFrame({"expected": [MIN_EXPECTED]})) is f
+    assert enough_expected_outcome(f, None) is f

@@ -61,6 +61,7 @@ __all__ = [
     "underdiagnosis_text",
     "treatment_gap_text",
     "standardised_treatment",
+    "enough_expected_outcome",
     "headline_gaps",
     "CRUDE_TREATMENT",
     "outcome_ratio_text",
@@ -693,9 +694,30 @@ def _strata(people: pl.LazyFrame | pl.DataFrame, tables: HeadlineTables) -> str:
     )
 
 
-def _with_treatment(numbers: Headlines[Finding], treatment: Finding) -> Headlines[Finding]:
+def enough_expected_outcome(finding: Finding, excess: pl.DataFrame | None) -> Finding:
+    """The outcome finding, or unavailable (too few) when its published expected count in the first
+    group (``excess``: the published ``outcome_excess`` table) is below
+    :data:`~healthgap.descriptive.priorities.MIN_EXPECTED`: a rate ratio on so few expected
+    events is not a finding (the rule "Where to act" and Outcomes follow)."""
+    from healthgap.descriptive.priorities import MIN_EXPECTED
+
+    if not finding.available or excess is None or excess.is_empty() or "expected" not in excess.columns:
+        return finding
+    expected = excess.item(0, "expected")
+    if expected is None or expected >= MIN_EXPECTED:
+        return finding
+    return Finding(finding.key, dict(finding.values), available=False, reason=TOO_FEW)
+
+
+def _with_treatment(
+    numbers: Headlines[Finding], treatment: Finding, excess: pl.DataFrame | None = None
+) -> Headlines[Finding]:
     return Headlines(
-        numbers.prevalence_gap, numbers.slope, numbers.underdiagnosis, treatment, numbers.outcome_ratio
+        numbers.prevalence_gap,
+        numbers.slope,
+        numbers.underdiagnosis,
+        treatment,
+        enough_expected_outcome(numbers.outcome_ratio, excess),
     )
 
 
@@ -724,7 +746,7 @@ def headlines(people: pl.LazyFrame | pl.DataFrame, config: Config) -> WordedHead
     treatment = standardised_treatment(
         numbers.treatment_gap, gaps, strata=_strata(people, tables), why=_crude_reason(people)
     )
-    return _worded(_with_treatment(numbers, treatment), config)
+    return _worded(_with_treatment(numbers, treatment, published.get("outcome_excess")), config)
 
 
 def _crude_reason(people: pl.LazyFrame | pl.DataFrame) -> str | None:
@@ -1003,7 +1025,7 @@ class WelcomePage(Page):
         treatment = standardised_treatment(
             numbers.treatment_gap, gaps, strata=_strata(self.people, tables), why=_crude_reason(self.people)
         )
-        return _worded(_with_treatment(numbers, treatment), self.config)
+        return _worded(_with_treatment(numbers, treatment, published.get("outcome_excess")), self.config)
 
     @property
     def findings_heading(self) -> str:
