@@ -114,3 +114,19 @@ def test_an_outcome_with_nothing_to_plot_gets_one_note_and_no_chart(page_of) -> 
     charts = re.findall(r'id="fig-outcome-([a-z0-9-]+)"|fig-outcome-([a-z0-9-]+)', text)
     named = {a or b for a, b in charts}
     assert premature.slug not in named and admissions.slug in named, named
+
+
+def test_the_unrecorded_note_is_said_once_on_the_page(page_of) -> None:
+    """Each outcome's ethnic-group sentence left out the "Not stated" level with the same note: the
+    page says it once (the any-dataset scan flagged it twice on the full default book)."""
+    from healthgap.pages.outcomes import NOT_RECORDED_NOTE
+    from tests.pages.test_outcomes import text_of
+
+    people = build_people(8000, seed=5).with_columns((pl.int_range(pl.len()) % 9 == 0).alias("cvd_death"))
+    page = page_of(OutcomesPage, people)
+    note = NOT_RECORDED_NOTE.format(who="people with no ethnic group recorded")
+    dim = page.caps.dimension("ethnicity")
+    each = [page.sentences(o) for o in page.outcomes]
+    assert sum(note in t for t in each) >= 2, "both outcomes' sentences say it"
+    assert text_of(page.sections()).count(note) == 1
+    assert dim is not None

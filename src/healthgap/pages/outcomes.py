@@ -435,6 +435,21 @@ def _risk_phrase(dim: Dimension, outcome: Outcome, level: str, rr: float) -> str
     return f"{subject} was {fmt(rr, 1)} times as high {a} as {b}"
 
 
+def _once(parts: list[Any], notes: tuple[str, ...]) -> list[Any]:
+    """``parts`` with each of ``notes`` kept only where a text part first says it."""
+    seen: set[str] = set()
+    out: list[Any] = []
+    for part in parts:
+        if isinstance(part, str):
+            for note in notes:
+                if note in part:
+                    if note in seen:
+                        part = part.replace(" " + note, "").replace(note, "").strip()
+                    seen.add(note)
+        out.append(part)
+    return out
+
+
 class OutcomesPage(Page):
     """The outcomes chapter."""
 
@@ -779,7 +794,12 @@ class OutcomesPage(Page):
                 t for t in (self.sentences(o), self._counting(o, label), self._empty_band_note(o)) if t
             )
             parts.append(text)
-        return blocks(*parts)
+        notes = tuple(  # said once on the page, however many outcomes compare the dimension
+            NOT_RECORDED_NOTE.format(who=group_name(d, NOT_RECORDED[d.name][0], people=True))
+            for d in self.dimensions
+            if d.name in NOT_RECORDED
+        )
+        return blocks(*_once(parts, notes))
 
     def download(self) -> Any:
         """Every outcome rate (crude and age-standardised, rate ratios) as a CSV, and every group's
