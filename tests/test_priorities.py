@@ -255,9 +255,10 @@ def test_standardised_sex_dimension_drops_sex_stratum(tmp_path: Path) -> None:
 
 
 def test_sex_prevalence_gaps_not_ranked(tmp_path: Path) -> None:
+    admitted = (pl.int_range(pl.len()) % 7 == 0).cast(pl.Int64).alias("cvd_admissions")
     config, people = _load(
         tmp_path,
-        _people(),
+        _people().with_columns(admitted),
         equity={"dimensions": [{"name": "sex", "order": ["female", "male"], "reference": "female"}]},
     )
     out = priorities(people, config)
@@ -268,6 +269,12 @@ def test_sex_prevalence_gaps_not_ranked(tmp_path: Path) -> None:
     # access and experience gaps by sex are ranked
     missed = _row(out, "missed_appointments", "male")
     assert missed["ranked"] is True and missed["rank"] is not None
+    # one rule (round 4): by sex, conditions and outcomes are not ranked, care is
+    by_section = out.group_by("section").agg(pl.col("ranked").unique())
+    rule = {r["section"]: r["ranked"] for r in by_section.iter_rows(named=True)}
+    assert rule.get("condition") == [False] and rule.get("outcome") == [False], rule
+    assert all(v == [True] for k, v in rule.items() if k not in ("condition", "outcome")), rule
+    assert {"access", "experience"} <= set(rule)
     ranked = out.filter(pl.col("rank").is_not_null())
     assert ranked.get_column("rank").to_list() == list(range(1, ranked.height + 1))
     # the simultaneous family still counts every gap with an estimate
@@ -366,6 +373,7 @@ def test_random_rounding_of_stratum_counts_is_unbiased() -> None:
         {
             "dimension": ["ethnicity"] * n,
             "__item": list(range(n)),
+            "measure": [f"m{i}" for i in range(n)],
             "__age_band": ["40-44"] * n,
             "__sex": ["female"] * n,
         }
@@ -419,3 +427,26 @@ def test_one_rate_unit_events_per_1000_shares_in_percent(default_config) -> None
         i.name: i.multiplier for i in items if i.name in ("cvd_death", "premature_cvd_death", "hypertension")
     }
     assert per == {"cvd_death": 1000, "premature_cvd_death": 1000, "hypertension": 100}
+
+
+def test_an_expected_count_does_not_depend_on_what_else_is_compared(tmp_path: Path) -> None:
+    """The random rounding of reference strata is drawn from the dimension, the measure's name and
+    the stratum, never from the measure's place in the list compared: the outcomes page (outcomes
+    only) and "Where to act" (every measure) give one expected count for one gap (issue 15: 810
+    against 800 admissions for men)."""
+    from tests.conftest import build_people
+
+    people = build_people(4000, seed=3)
+    config, loaded = _load(tmp_path, people)
+    every = priorities(loaded, config, base=5)
+    alone = priorities(loaded, config, measures=["cvd_admissions"], base=5)
+    assert every.get_column("measure").unique().len() > 3
+    key = ["measure", "dimension", "level"]
+    both = alone.select(*key, "expected", "expected_variance").join(
+        every.select(*key, "expected", "expected_variance"), on=key, suffix="_every"
+    )
+    assert both.height == alone.height > 0
+    assert both.get_column("expected").to_list() == both.get_column("expected_every").to_list()
+    assert (
+        both.get_column("expected_variance").to_list() == both.get_column("expected_variance_every").to_list()
+    )

@@ -788,19 +788,24 @@ def _newcombe(x1: float, n1: float, x2: float, n2: float) -> tuple[float, float]
 def test_treatment_and_detection_gaps_have_intervals_and_numbers_of_people(page_of):
     page = page_of(WelcomePage, _with_truth())
     tables = page_tables(page)
-    treatment = page.book.publish(tables["treatment"], counts=["treated", "eligible"]).frame
-    one = treatment.filter(pl.col("level") == "1").row(0, named=True)
-    five = treatment.filter(pl.col("level") == "5").row(0, named=True)
-    lo, hi = _newcombe(one["treated"], one["eligible"], five["treated"], five["eligible"])
+    # the treatment gap is standardised (round 4): the "Where to act" row, its excess negated
+    from healthgap.descriptive.headlines import headline_tables
+    from healthgap.pages.welcome import headline_gaps
+    from healthgap.pages.where_to_act import publish_gaps
+
+    exact = headline_gaps(page.people, page.config, headline_tables(page.people, page.config))
+    assert exact is not None
+    gaps = publish_gaps(page.book, exact, base=page.config.disclosure.rounding).frame
+    one = gaps.filter(pl.col("level") == "1").row(0, named=True)
     t = page.headlines.treatment_gap.values
-    assert t["gap_lower"] == pytest.approx(100 * lo) and t["gap_upper"] == pytest.approx(100 * hi)
-    assert t["people"] == pytest.approx(
-        one["eligible"] * (five["treated"] / five["eligible"] - one["treated"] / one["eligible"])
+    assert t["gap_lower"] == pytest.approx(-one["upper_ci"]) and t["gap_upper"] == pytest.approx(
+        -one["lower_ci"]
     )
-    assert t["people_lower"] == pytest.approx(one["eligible"] * lo)
+    assert t["people"] == pytest.approx(-one["excess"])
+    assert t["people_lower"] == pytest.approx(-one["excess_upper"])
     text = page.headlines.treatment_gap.text
-    assert f"95% CI {100 * lo:.1f} to {100 * hi:.1f}" in text
-    assert "At the rate in the least deprived fifth, about" in text
+    assert f"95% CI {-one['upper_ci']:.1f} to {-one['lower_ci']:.1f}" in text
+    assert "At those rates, about" in text
 
     access = page.book.publish(tables["access"], counts=["recorded", "affected"]).frame
     one = access.filter(pl.col("level") == "1").row(0, named=True)

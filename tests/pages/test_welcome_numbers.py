@@ -108,12 +108,20 @@ def test_where_to_act_sentences_state_published_numbers(pages) -> None:
     gaps = [line for line in lines if line.startswith("- ")]
     assert len(gaps) == len(rows)
     for line, row in zip(gaps, rows, strict=True):
-        _check(line, _variants(row.values()), page.config)
+        # a condition gap's line also gives its true gap (round 4): that row's published numbers
+        true = page._true_row(row) or {}
+        _check(line, _variants([*row.values(), *true.values()]), page.config)
     published = page.gaps.frame
     assert (published.get_column("expected").drop_nulls() % 5 == 0).all()
     counts = [page.comparisons, page.exact.get_column("measure").n_unique()]
     _check(page.intro(), _variants(counts), page.config)
-    assert numbers_in(page.method(), page.config) == []
+    # the one number of the method is the rule's floor (round 4), the constant, not typed
+    from healthgap.descriptive.priorities import MIN_EXPECTED
+
+    _check(page.method(), _variants([MIN_EXPECTED]), page.config)
+    left = page.left_out() or ""
+    for sentence in _sentences(left):
+        _check(sentence, _variants([MIN_EXPECTED, page.too_few_expected]), page.config)
 
 
 def _bonferroni(rows: pl.DataFrame) -> list[float]:

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from healthgap.pages.where_to_act import (
+    KEPT_IN,
     LEFT_OUT,
     NOTHING,
     NOTHING_FOUND,
@@ -73,7 +74,7 @@ def _row(**over):
 def test_gap_sentence_fewer_gives_magnitudes() -> None:
     s = gap_sentence(_row(), group="people aged 40-44", reference="people aged 50-54")
     assert s == (
-        "**Statin**, people aged 40-44: 60.0% against 70.0% in people aged 50-54 "
+        "**Statin** among people aged 40-44: 60.0% against 70.0% among people aged 50-54 "
         "(not standardised: the groups differ by age itself); about 1,200 fewer "
         "people than at that rate (95% CI 1,000 to 1,500; 800 to 1,700 allowing for all the gaps compared)."
     )
@@ -95,7 +96,7 @@ def test_gap_sentence_standardised_more_events() -> None:
         reference="women",
         strata="age band",
     )
-    assert s.startswith("**Statin**, men: ")
+    assert s.startswith("**Statin** among men: ")
     assert "expected at the rates of women for each age band;" in s
     assert "about 55 more events" in s and "(95% CI 20 to 90; -5 to 120 allowing" in s
 
@@ -120,7 +121,7 @@ def test_present_top_sentences_follow_published_numbers(page_of) -> None:
     assert published["excess"] == pytest.approx(expected)
     top = html_of(page.top())
     assert f"about {about(expected)} fewer people" in top
-    assert "**, the most deprived fifth: " in top
+    assert "** in the most deprived fifth: " in top
     assert "at the rates of the least deprived fifth for each age band and sex" in top
     assert "allowing for all the gaps compared" in top
     assert page.intro().endswith(f"{page.comparisons} gaps in all.")
@@ -204,6 +205,9 @@ def _sexed(n: int = 3000) -> pl.DataFrame:
     )
 
 
+_SEX_LEFT = "in outcomes and in how common recorded conditions are"
+
+
 def test_sex_prevalence_gaps_are_shown_but_not_ranked(page_of) -> None:
     page = page_of(WhereToActPage, _sexed())
     sex_condition = page.gaps.frame.filter(
@@ -218,7 +222,15 @@ def test_sex_prevalence_gaps_are_shown_but_not_ranked(page_of) -> None:
     assert page.top_rows and page.top_rows[0]["measure"] == "statin"
     assert "Hypertension" in html_of(page.section_table("condition"))
     top = html_of(page.top())
-    assert page.left_out().startswith(LEFT_OUT.format(labels="sex")) and page.left_out() in top
+    assert (
+        page.left_out().startswith(LEFT_OUT.format(labels="sex", what=_SEX_LEFT)) and page.left_out() in top
+    )
+    # one rule: by sex, outcomes are left out too, treatment is ranked (round 4)
+    kept = KEPT_IN.format(labels="sex", what="in treatment").split(" are ranked")
+    assert kept[0] in page.left_out() and f" are ranked{kept[1]}" in page.left_out()
+    sex = page.gaps.frame.filter(pl.col("dimension") == "sex")
+    assert not sex.filter(pl.col("section").is_in(["condition", "outcome"])).get_column("ranked").any()
+    assert sex.filter(pl.col("section") == "treatment").get_column("ranked").all()
     # nor are the gaps of people with no ethnic group recorded (a gap in the record)
     assert UNRECORDED.format(who="people with no ethnic group recorded") in page.left_out()
     unrecorded = page.gaps.frame.filter(pl.col("level") == "Not stated")
@@ -249,8 +261,10 @@ def test_no_sex_dimension_leaves_nothing_out(page_of) -> None:
             ]
         },
     )
-    assert page.left_out() is None
-    assert "leaves out" not in html_of(page.top())
+    # nothing is left out as biological or unrecorded; only gaps too small to compare (round 4)
+    said = page.left_out() or ""
+    assert "differences by" not in said and "no ethnic group" not in said
+    assert said == "" or (said.startswith("The ranking also leaves out") and "expected" in said)
 
 
 def _under_recorded(n: int = 6000) -> pl.DataFrame:

@@ -35,9 +35,11 @@ standardisation allows for) are left out.
 The gaps are ranked by the number of people worse off (direction from the indicator's
 ``higher_is_better``; more of a condition, an outcome or a counted event such as a missed
 appointment is worse; a flag measure of access or experience has no direction). Gaps in
-the prevalence of conditions by sex or age band (without a disadvantaged end) stay in the
-frame but are not ranked (``ranked`` false): they are mostly biological, not an inequality
-to act on. A gap read
+conditions and outcomes by sex or age band (without a disadvantaged end) stay in the frame
+but are not ranked (``ranked`` false): they are mostly biological, not an inequality of care
+to act on; gaps by sex in treatment, access and experience are ranked (the same need calls
+for the same care). Nor is a standardised gap with fewer than :data:`MIN_EXPECTED` events (or people)
+expected at the reference group's rates: too few to compare. A gap read
 as "the largest" is the largest of many: every gap also has a **simultaneous** interval
 (Bonferroni over all the gaps with an estimate, each at level 1 - α/m), which holds for all
 of them together and so for whichever is picked.
@@ -80,8 +82,11 @@ __all__ = [
     "COUNTS",
     "PER_PROPORTION",
     "UNRANKED_DIMENSIONS",
+    "UNRANKED_SECTIONS",
     "UNRECORDED_LEVELS",
     "ranked_expr",
+    "enough_expected",
+    "MIN_EXPECTED",
 ]
 
 Statistic = Literal["proportion", "rate", "standardised"]
@@ -97,16 +102,25 @@ PER_EVENTS = 1000.0
 #: Measure kinds whose flags and counts are compared (conditions and outcomes standardised).
 MEASURE_KINDS = ("condition", "access", "experience", "outcome")
 _STANDARDISED_KINDS = ("condition", "outcome")
-#: Dimensions whose gaps in the prevalence of conditions are not ranked unless the dimension
-#: has a disadvantaged end: differences by sex and age in how common a condition is are
-#: mostly biological, not an inequality to act on (they stay in the frame, unranked).
+#: Dimensions whose gaps in conditions and outcomes are not ranked unless the dimension has a
+#: disadvantaged end: differences by sex and age in how common a condition is, and in how often
+#: it ends in admission or death, are mostly biological, not an inequality of care to act on
+#: (they stay in the frame, unranked). Their gaps in treatment, access and experience are
+#: ranked, standardised for age: the same need calls for the same care, so a sex gap there is an
+#: inequality of care.
 UNRANKED_DIMENSIONS = ("sex", "age_band")
+#: The sections (measure kinds) whose gaps by :data:`UNRANKED_DIMENSIONS` are not ranked.
+UNRANKED_SECTIONS = ("condition", "outcome")
 #: Levels that record an unknown value, not a group of people (dimension -> levels): their
 #: gaps stay in the frame but are not ranked (a low recorded rate among people whose ethnic
 #: group is not recorded says who goes unrecorded, not that they need less care).
 UNRECORDED_LEVELS: dict[str, tuple[str, ...]] = {"ethnicity": ("Not stated",)}
-#: The section (measure kind) of condition prevalence.
-CONDITION = "condition"
+#: A standardised gap enters the ranking (and an outcome's rate ratio is named as a finding)
+#: only when at least this many events (or people) are expected in the group at the reference
+#: group's rates: below it a few events either way change the ratio several-fold, and the random
+#: rounding that protects the reference strata's counts can move the expected count by as much
+#: as its size (to 0, giving an infinite ratio). Such a gap stays in the frame, unranked.
+MIN_EXPECTED = 10.0
 #: Strata of the indirect standardisation.
 _AGE, _SEX = "__age_band", "__sex"
 #: The dimension of age bands: gaps between age bands cannot be standardised for age, so they
@@ -213,16 +227,25 @@ def reference_of(dimension: Dimension) -> str:
     return dimension.reference
 
 
+def enough_expected() -> pl.Expr:
+    """Whether a gap has enough expected events to compare: not standardised, or at least
+    :data:`MIN_EXPECTED` expected (a published, rounded expected count)."""
+    return (pl.col("statistic") != "standardised") | (pl.col("expected").fill_null(0.0) >= MIN_EXPECTED)
+
+
 def ranked_expr(dimensions: Sequence[Dimension]) -> pl.Expr:
-    """Whether a gap enters the ranking: every gap but one in the prevalence of a condition
-    (section ``condition``) by a dimension of :data:`UNRANKED_DIMENSIONS` without a
+    """Whether a gap enters the ranking: every gap but one in a condition or an outcome
+    (:data:`UNRANKED_SECTIONS`) by a dimension of :data:`UNRANKED_DIMENSIONS` without a
     disadvantaged end, and but one of a level recording an unknown value
     (:data:`UNRECORDED_LEVELS`)."""
     unranked = [d.name for d in dimensions if d.name in UNRANKED_DIMENSIONS and not d.disadvantaged]
     unrecorded = pl.lit(False)
     for name, levels in UNRECORDED_LEVELS.items():  # a constant of one entry, not data
         unrecorded = unrecorded | ((pl.col("dimension") == name) & pl.col("level").is_in(list(levels)))
-    return ~((pl.col("section") == CONDITION) & pl.col("dimension").is_in(unranked)) & ~unrecorded
+    return (
+        ~(pl.col("section").is_in(list(UNRANKED_SECTIONS)) & pl.col("dimension").is_in(unranked))
+        & ~unrecorded
+    )
 
 
 def _cells(people: pl.LazyFrame, items: Sequence[Item], dimension: Dimension) -> pl.LazyFrame:
@@ -278,7 +301,10 @@ def _protected(count: pl.Expr, *, base: int, seed: int) -> pl.Expr:
     its expectation is x: expected counts stay unbiased however small the counts are (rounding
     to the nearest multiple would turn every 1 or 2 into 0, and the rare outcomes' expected
     counts with them). The draw is a fixed function of the stratum (a hash of its keys with
-    ``seed``), so a book renders the same twice. Small counts (1 to 7) become 0, 5 or 10: what
+    ``seed``: the dimension, the measure's name, age band and sex; never the item's place in a
+    list, so every page that compares a measure along a dimension, whatever else it compares,
+    rounds the same strata the same way and gives the same expected count), so a book renders
+    the same twice. Small counts (1 to 7) become 0, 5 or 10: what
     the expected counts of many groups can be solved back to is those rounded counts, never
     the count itself (random rounding to base 5 is how census tables have been protected).
 
@@ -290,7 +316,7 @@ def _protected(count: pl.Expr, *, base: int, seed: int) -> pl.Expr:
     c = count.cast(pl.Float64)
     if base <= 1:
         return c
-    u = (pl.struct("dimension", "__item", _AGE, _SEX).hash(seed=seed) % _UNIT).cast(pl.Float64) / _UNIT
+    u = (pl.struct("dimension", "measure", _AGE, _SEX).hash(seed=seed) % _UNIT).cast(pl.Float64) / _UNIT
     low = (c / base).floor() * base
     return low + pl.when(u < (c - low) / base).then(float(base)).otherwise(0.0)
 
@@ -439,7 +465,7 @@ def priorities(
         .join(refs, on="dimension")
         .with_columns((pl.col("level") == pl.col("reference")).alias("__is_ref"))
     )
-    binomial = table.select("__item", (pl.col("counted") == "people").alias("__binomial"))
+    binomial = table.select("__item", "measure", (pl.col("counted") == "people").alias("__binomial"))
     groups = cells.group_by("dimension", "__item", "level", "reference", "__is_ref").agg(
         pl.col("numerator").sum(), pl.col("denominator").sum()
     )
@@ -626,8 +652,9 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95, base:
         ``simultaneous_lower``, ``simultaneous_upper`` (Bonferroni over ``comparisons``
         gaps), ``worse_off`` (``excess`` signed so that positive is worse, null without a
         direction), ``excludes_null``, ``simultaneous_excludes_null``, ``rank`` (1 = most
-        people worse off; null without a direction or estimate, or not ``ranked``) and ``confidence``. Rows
-        with a zero denominator have null values.
+        people worse off; null without a direction or estimate, not ``ranked``, or
+        standardised with fewer than :data:`MIN_EXPECTED` expected: :func:`enough_expected`)
+        and ``confidence``. Rows with a zero denominator have null values.
     """
     if base > 1:
         frame = frame.with_columns(
@@ -683,7 +710,9 @@ def recompute_priorities(frame: pl.DataFrame, *, confidence: float = 0.95, base:
         ),
         pl.lit(confidence).alias("confidence"),
     )
-    ranked = pl.col("ranked").fill_null(True) if "ranked" in frame.columns else pl.lit(True)
+    ranked = (
+        pl.col("ranked").fill_null(True) if "ranked" in frame.columns else pl.lit(True)
+    ) & enough_expected()
     return out.with_columns(
         pl.when(ranked)
         .then(pl.col("worse_off"))

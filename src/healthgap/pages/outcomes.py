@@ -13,6 +13,7 @@ age and sex mix in the geography chapter (:meth:`OutcomesPage.practices_section`
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,7 +32,7 @@ from healthgap.descriptive.outcomes import (
     outcome_rates,
 )
 from healthgap.descriptive.prevalence import recompute_rates
-from healthgap.descriptive.priorities import COUNTS, priorities
+from healthgap.descriptive.priorities import COUNTS, MIN_EXPECTED, enough_expected, priorities
 from healthgap.disclosure import Published
 from healthgap.pages._blocks import blocks, heading, numbered, paragraph
 from healthgap.pages._groups import compared_dimension, group_name, in_group, noun_of, spread
@@ -47,7 +48,7 @@ from healthgap.pages.sentences import (
 )
 from healthgap.pages.where_to_act import about, number_interval, publish_gaps
 from healthgap.stats import AGE_BAND_LABELS
-from healthgap.text import capitalise, join, lower_first
+from healthgap.text import capitalise, count, join, lower_first
 
 __all__ = [
     "OutcomesPage",
@@ -59,6 +60,9 @@ __all__ = [
     "PER_TEXT",
     "ages_applying",
     "excess_sentence",
+    "too_few_expected",
+    "TOO_FEW_NOTE",
+    "NOTHING_TO_PLOT",
     "AGES_NOTE",
     "EXCESS_SENTENCE",
     "PREMATURE_UNDER",
@@ -138,6 +142,17 @@ AGES_NOTE = (
 EXCESS_SENTENCE = (
     "In numbers, {group} had about {n} {more} {what} than expected at the rates of {reference} for each "
     "{strata} (95% CI {interval})."
+)
+#: A group with too few expected events to compare (the rule of
+#: :data:`healthgap.descriptive.priorities.MIN_EXPECTED`).
+TOO_FEW_NOTE = (
+    "Fewer than {floor} {what} would be expected in {who} at the rates of {reference}, too few to "
+    "compare: a few events either way would change the rate ratio several-fold, so it is not named here."
+)
+#: In place of a chart whose every group's rate is unpublished (the outcome's phrase; what is counted).
+NOTHING_TO_PLOT = (
+    "No group's age-standardised rate of {what} can be published: every group has too few "
+    "{counted}, or too few people, for one, so there is no chart."
 )
 #: A flag outcome fewer than this share of people have is shown per 1,000 people, not in %.
 RARE = 0.01
@@ -254,13 +269,7 @@ def excess_sentence(
         return ""
     r = rows.row(0, named=True)
     fewer = r["excess"] < 0
-    name = lower_first(outcome.measure.label)
-    if outcome.is_count:
-        what = f"{name} {outcome.measure.period or ''}".strip()
-    elif re.search(r"\bdeath\b", name):  # a death is counted once: "CVD deaths"
-        what = re.sub(r"\bdeath\b", "deaths", name, count=1)
-    else:
-        what = f"people with {name}"
+    what = _counted(outcome)
     return EXCESS_SENTENCE.format(
         group=group_name(dim, level),
         n=about(r["excess"], base=base),
@@ -269,6 +278,35 @@ def excess_sentence(
         reference=group_name(dim, dim.reference),
         strata=strata,
         interval=number_interval(r["excess_lower"], r["excess_upper"], base=base, flip=fewer),
+    )
+
+
+def _counted(outcome: Outcome) -> str:
+    """What a number of the outcome counts: "CVD emergency admissions during the year", "CVD
+    deaths", "people with <label>"."""
+    name = lower_first(outcome.measure.label)
+    if outcome.is_count:
+        return f"{name} {outcome.measure.period or ''}".strip()
+    if re.search(r"\bdeath\b", name):  # a death is counted once: "CVD deaths"
+        return re.sub(r"\bdeath\b", "deaths", name, count=1)
+    return f"people with {name}"
+
+
+def too_few_expected(excess: pl.DataFrame, dim: Dimension, outcome: Outcome) -> list[str]:
+    """The levels of ``dim`` whose published expected count of ``outcome`` (at the reference
+    group's rates, :attr:`OutcomesPage.excess`) is below
+    :data:`~healthgap.descriptive.priorities.MIN_EXPECTED`: their rate ratio is not named as a
+    finding (a suppressed expected count is not counted: the group is suppressed anyway)."""
+    return (
+        excess.filter(
+            (pl.col("measure") == outcome.name)
+            & (pl.col("dimension") == dim.name)
+            & pl.col("expected").is_not_null()
+            & ~enough_expected()
+        )
+        .get_column(LEVEL)
+        .cast(pl.String)
+        .to_list()
     )
 
 
@@ -306,13 +344,38 @@ def ratio_sentence(
     """
     rows = table.filter((pl.col("dimension") == dim.name) & (pl.col("measure") == outcome.name))
     ref = rows.filter(pl.col(LEVEL) == dim.reference)
+    few = too_few_expected(excess, dim, outcome) if excess is not None else []
     others = rows.filter(
         pl.col("rate_ratio").is_not_null()
         & ~pl.col("is_reference")
         & (pl.col("rate_ratio") > 0)
         & ~not_recorded(dim.name)
+        & ~pl.col(LEVEL).cast(pl.String).is_in(few)
+    )
+    shown_few = (
+        rows.filter(
+            pl.col(LEVEL).cast(pl.String).is_in(few)
+            & pl.col("rate_ratio").is_not_null()
+            & ~pl.col("is_reference")
+        )
+        .get_column(LEVEL)
+        .cast(pl.String)
+        .to_list()
+    )
+    few_note = (
+        " "
+        + TOO_FEW_NOTE.format(
+            what=_counted(outcome),
+            who=join([group_name(dim, level) for level in shown_few]),
+            floor=count(MIN_EXPECTED),
+            reference=group_name(dim, dim.reference),
+        )
+        if shown_few
+        else ""
     )
     if others.is_empty() or ref.is_empty():
+        if shown_few and not ref.is_empty():
+            return few_note.strip()  # every published ratio withheld: said once, not as unpublished
         return UNPUBLISHED.format(phrase=outcome.phrase, dimensions=lower_first(dim.label))
     sims = simultaneous_ratios(others)
     r = (
@@ -342,6 +405,7 @@ def ratio_sentence(
         f"After allowing for age, {compared} (rate ratio {fmt(rr, 2)}, 95% CI {fmt(lo, 2)} to {fmt(hi, 2)})"
         + tail
         + (" " + numbers if numbers else "")
+        + few_note
         + (
             " " + NOT_RECORDED_NOTE.format(who=group_name(dim, NOT_RECORDED[dim.name][0], people=True))
             if unrecorded
@@ -369,6 +433,21 @@ def _risk_phrase(dim: Dimension, outcome: Outcome, level: str, rr: float) -> str
     if rr < 1:
         return f"{subject} was {fmt(100 * (1 - rr), 0)}% lower {a} than {b}"
     return f"{subject} was {fmt(rr, 1)} times as high {a} as {b}"
+
+
+def _once(parts: list[Any], notes: tuple[str, ...]) -> list[Any]:
+    """``parts`` with each of ``notes`` kept only where a text part first says it."""
+    seen: set[str] = set()
+    out: list[Any] = []
+    for part in parts:
+        if isinstance(part, str):
+            for note in notes:
+                if note in part:
+                    if note in seen:
+                        part = part.replace(" " + note, "").replace(note, "").strip()
+                    seen.add(note)
+        out.append(part)
+    return out
 
 
 class OutcomesPage(Page):
@@ -634,6 +713,20 @@ class OutcomesPage(Page):
             formats=RATIO_FORMATS,
         )
 
+    def plotted(self, outcome: Outcome) -> bool:
+        """Whether the outcome's chart has anything to plot: some group's published rate (True
+        when the outcome is not compared at all: :meth:`sections` says so otherwise)."""
+        if outcome.name not in self.measures:
+            return True
+        return not self.figure_data(outcome.name).frame.get_column("value").is_null().all()
+
+    def nothing_to_plot(self, outcome: Outcome) -> Any:
+        """The one note in place of a chart with nothing to plot (:data:`NOTHING_TO_PLOT`)."""
+        from IPython.display import HTML
+
+        text = NOTHING_TO_PLOT.format(what=outcome.phrase, counted=_counted(outcome))
+        return HTML(f'<div class="hg-skip callout callout-note" role="note"><p>{html.escape(text)}</p></div>')
+
     def sentences(self, outcome: Outcome) -> str:
         """The rate ratio furthest from 1 along each dimension compared, as sentences."""
         if self.rates is None or outcome.name not in self.measures:
@@ -686,6 +779,9 @@ class OutcomesPage(Page):
         parts: list[Any] = []
         for o in self.outcomes:
             parts.append(heading(capitalise(o.phrase), id=f"sec-outcomes-{o.slug}"))
+            if not self.plotted(o):
+                parts.append(self.nothing_to_plot(o))  # one note, no empty chart
+                continue
             figure = self.figure(o)
             if figure is None:
                 parts.append(self.skip(NO_DIMENSION))
@@ -698,7 +794,12 @@ class OutcomesPage(Page):
                 t for t in (self.sentences(o), self._counting(o, label), self._empty_band_note(o)) if t
             )
             parts.append(text)
-        return blocks(*parts)
+        notes = tuple(  # said once on the page, however many outcomes compare the dimension
+            NOT_RECORDED_NOTE.format(who=group_name(d, NOT_RECORDED[d.name][0], people=True))
+            for d in self.dimensions
+            if d.name in NOT_RECORDED
+        )
+        return blocks(*_once(parts, notes))
 
     def download(self) -> Any:
         """Every outcome rate (crude and age-standardised, rate ratios) as a CSV, and every group's

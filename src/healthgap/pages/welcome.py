@@ -45,6 +45,7 @@ from healthgap.pages.base import Page
 from healthgap.pages.capabilities import Capabilities
 from healthgap.pages.population import holds
 from healthgap.pages.sentences import level_name, nouns
+from healthgap.pages.where_to_act import gap_publication, publish_gaps
 from healthgap.text import capitalise, count, interval, join, lower_first, num
 
 __all__ = [
@@ -59,6 +60,10 @@ __all__ = [
     "slope_text",
     "underdiagnosis_text",
     "treatment_gap_text",
+    "standardised_treatment",
+    "enough_expected_outcome",
+    "headline_gaps",
+    "CRUDE_TREATMENT",
     "outcome_ratio_text",
     "source_text",
     "protection_text",
@@ -119,6 +124,10 @@ SUBJECTS = {
     "treatment_gap": "The statin treatment gap",
     "outcome_ratio": "The {topic} gap in {name}",
 }
+#: Why a treatment headline is crude (in brackets after the second group's share).
+CRUDE_TREATMENT = "not standardised for age: {why}"
+#: ... because the data has no age.
+NO_AGE_TO_STANDARDISE = "the dataset has no age"
 #: The statin treatment gap, worded as it always was ("... who should be offered a statin ...").
 STATIN = "statin"
 _NA = "{what} cannot be reported: {why}."
@@ -466,14 +475,19 @@ def treatment_gap_text(finding: Finding, config: Config | None = None) -> str:
     gap = f"(a gap of {num(abs(v['gap']), 1)} percentage points{_gap_ci(v)})" + (_CHANCE if unclear else ".")
     statin = indicator is None or indicator.name == STATIN
     if indicator is not None and indicator.name != STATIN:
-        text = (
-            f"{capitalise(indicator.label)} was {num(v['most'], 0)}% {_in(a)}, against "
-            f"{num(v['least'], 0)}% {_in(b)} {gap}"
+        text = f"{capitalise(indicator.label)} was {_share(v, 'most')} {_in(a)}, against " + (
+            f"{_share(v, 'least')} expected at the rates of {b} for each {v['strata']} {gap}"
+            if v.get("standardised")
+            else f"{_share(v, 'least')} {_in(b)}{_crude_why(v)} {gap}"
         )
     else:
         text = (
-            f"Among people who should be offered a statin, {num(v['most'], 0)}% {_in(a)} "
-            f"were prescribed one, against {num(v['least'], 0)}% {_in(b)} {gap}"
+            f"Among people who should be offered a statin, {_share(v, 'most')} {_in(a)} were prescribed one, "
+        )
+        text += (
+            f"against {_share(v, 'least')} expected at the rates of {b} for each {v['strata']} {gap}"
+            if v.get("standardised")
+            else f"against {_share(v, 'least')} {_in(b)}{_crude_why(v)} {gap}"
         )
     text += _people_text(v, b, "be prescribed one" if statin else "meet it", config)
     if not statin:
@@ -483,6 +497,18 @@ def treatment_gap_text(finding: Finding, config: Config | None = None) -> str:
         used = [lower_first(_label(config, c)) for c in indicator.optional if c not in absent]
         text += f" Eligibility was judged from recorded {join(used)} only, the conditions this dataset has."
     return text
+
+
+def _share(v: dict[str, Any], key: str) -> str:
+    """A treatment share as the finding gives it: to one decimal place when standardised (as
+    "Where to act" gives it), whole per cent when crude."""
+    return f"{num(v[key], 1 if v.get('standardised') else 0)}%"
+
+
+def _crude_why(v: dict[str, Any]) -> str:
+    """ " (not standardised for age: ...)" after a crude treatment share ("" without a reason)."""
+    why = v.get("crude_why")
+    return f" ({CRUDE_TREATMENT.format(why=why)})" if why else ""
 
 
 def _gap_ci(v: dict[str, Any]) -> str:
@@ -507,8 +533,9 @@ def _people_text(v: dict[str, Any], b: str, verb: str, config: Config | None = N
         return ""
     a, _ = _names(v)
     more = "more" if n > 0 else "fewer"
+    rate = "those rates" if v.get("standardised") else f"the rate {_in(b)}"
     return (
-        f" At the rate {_in(b)}, about {about(n, base=base)} {more} {_people(a)} would {verb} "
+        f" At {rate}, about {about(n, base=base)} {more} {_people(a)} would {verb} "
         f"(95% CI {number_interval(lo, hi, base=base, flip=n < 0)})."
     )
 
@@ -578,6 +605,122 @@ def _published(tables: HeadlineTables, publish_frame: Callable[..., Published]) 
     }
 
 
+def headline_gaps(
+    people: pl.LazyFrame | pl.DataFrame, config: Config, tables: HeadlineTables
+) -> pl.DataFrame | None:
+    """The exact gaps of the treatment headline's indicator along the headline dimension, as
+    "Where to act" computes them (:func:`healthgap.descriptive.priorities.priorities`: indirectly
+    standardised for age band and sex), or None when they cannot be (no indicator or dimension,
+    no age, or the finding's second group is not the dimension's reference group)."""
+    from healthgap.descriptive.priorities import priorities, reference_of
+
+    dim, indicator = tables.dimension, tables.indicator
+    if dim is None or indicator is None or reference_of(dim) != tables.least:
+        return None
+    if "age" not in people.lazy().collect_schema():
+        return None
+    settings = config.disclosure
+    exact = priorities(
+        people,
+        config,
+        dimensions=[dim.name],
+        measures=[indicator.name],
+        min_reference=settings.min_group if settings.enabled else 1,
+        base=settings.rounding if settings.enabled else 1,
+    )
+    return None if exact.is_empty() else exact
+
+
+def standardised_treatment(
+    finding: Finding, gaps: pl.DataFrame | None, *, strata: str = "age band and sex", why: str | None = None
+) -> Finding:
+    """The treatment finding as "Where to act" gives it, from its published gaps (``gaps``):
+    the first group's share against the share expected at the second group's rates for each
+    age band and sex, the gap with its interval, and the number of people (so that the welcome
+    page never contradicts "Where to act", and an age artefact is not a headline).
+
+    ``strata``: what the gaps are standardised for. Without ``gaps`` (None) the crude finding stays, with ``why`` it is not standardised
+    (``crude_why``) when given; with ``gaps`` but no published row of the first group, the
+    finding is unavailable (too few people).
+    """
+    v = finding.values
+    indicator = v.get("indicator")
+    if finding.reason not in (None, TOO_FEW) or indicator is None:
+        return finding
+    if gaps is None:
+        return (
+            Finding(finding.key, {**v, "crude_why": why}, finding.available, finding.reason)
+            if why
+            else finding
+        )
+    dim: Dimension = v["dimension"]
+    rows = gaps.filter(
+        (pl.col("measure") == indicator.name)
+        & (pl.col("dimension") == dim.name)
+        & (pl.col("level") == str(v["most_level"]))
+        & pl.col("rate").is_not_null()
+        & pl.col("excess").is_not_null()
+    )
+    if rows.is_empty():
+        return Finding(finding.key, dict(v), available=False, reason=TOO_FEW)
+    r = rows.row(0, named=True)
+    return Finding(
+        finding.key,
+        {
+            **v,
+            "standardised": True,
+            "strata": strata,
+            "most": r["rate"],
+            "least": r["reference_rate"],
+            "gap": -r["difference"],
+            "gap_lower": None if r["upper_ci"] is None else -r["upper_ci"],
+            "gap_upper": None if r["lower_ci"] is None else -r["lower_ci"],
+            "eligible": r["denominator"],
+            "people": -r["excess"],
+            "people_lower": None if r["excess_upper"] is None else -r["excess_upper"],
+            "people_upper": None if r["excess_lower"] is None else -r["excess_lower"],
+        },
+    )
+
+
+def _strata(people: pl.LazyFrame | pl.DataFrame, tables: HeadlineTables) -> str:
+    """What a headline gap is standardised for: age band alone between the sexes and on data
+    without sex, else age band and sex (as "Where to act" says it)."""
+    sexless = "sex" not in people.lazy().collect_schema()
+    return (
+        "age band"
+        if sexless or (tables.dimension is not None and tables.dimension.name == "sex")
+        else "age band and sex"
+    )
+
+
+def enough_expected_outcome(finding: Finding, excess: pl.DataFrame | None) -> Finding:
+    """The outcome finding, or unavailable (too few) when its published expected count in the first
+    group (``excess``: the published ``outcome_excess`` table) is below
+    :data:`~healthgap.descriptive.priorities.MIN_EXPECTED`: a rate ratio on so few expected
+    events is not a finding (the rule "Where to act" and Outcomes follow)."""
+    from healthgap.descriptive.priorities import MIN_EXPECTED
+
+    if not finding.available or excess is None or excess.is_empty() or "expected" not in excess.columns:
+        return finding
+    expected = excess.item(0, "expected")
+    if expected is None or expected >= MIN_EXPECTED:
+        return finding
+    return Finding(finding.key, dict(finding.values), available=False, reason=TOO_FEW)
+
+
+def _with_treatment(
+    numbers: Headlines[Finding], treatment: Finding, excess: pl.DataFrame | None = None
+) -> Headlines[Finding]:
+    return Headlines(
+        numbers.prevalence_gap,
+        numbers.slope,
+        numbers.underdiagnosis,
+        treatment,
+        enough_expected_outcome(numbers.outcome_ratio, excess),
+    )
+
+
 def _worded(numbers: Iterable[Finding], config: Config) -> WordedHeadlines:
     return WordedHeadlines(*(word(f, config) for f in numbers))
 
@@ -592,7 +735,23 @@ def headlines(people: pl.LazyFrame | pl.DataFrame, config: Config) -> WordedHead
     """
     tables = headline_tables(people, config)
     published = _published(tables, partial(publish, settings=config.disclosure))
-    return _worded(headline_numbers(tables, published), config)
+    numbers = headline_numbers(tables, published)
+    exact = headline_gaps(people, config, tables)
+    base = config.disclosure.rounding if config.disclosure.enabled else 1
+    gaps = (
+        None
+        if exact is None
+        else publish(exact, settings=config.disclosure, **gap_publication(exact, base=base)).frame
+    )
+    treatment = standardised_treatment(
+        numbers.treatment_gap, gaps, strata=_strata(people, tables), why=_crude_reason(people)
+    )
+    return _worded(_with_treatment(numbers, treatment, published.get("outcome_excess")), config)
+
+
+def _crude_reason(people: pl.LazyFrame | pl.DataFrame) -> str | None:
+    """Why a treatment headline cannot be standardised for age: the data has no age (None otherwise)."""
+    return None if "age" in people.lazy().collect_schema() else NO_AGE_TO_STANDARDISE
 
 
 def findings_heading(headlines: WordedHeadlines) -> str:
@@ -859,7 +1018,14 @@ class WelcomePage(Page):
         """The five findings, from tables published once on this page."""
         tables = headline_tables(self.people, self.config)
         published = _published(tables, self.book.publish)
-        return _worded(headline_numbers(tables, published), self.config)
+        numbers = headline_numbers(tables, published)
+        exact = headline_gaps(self.people, self.config, tables)
+        base = self.config.disclosure.rounding if self.config.disclosure.enabled else 1
+        gaps = None if exact is None else publish_gaps(self.book, exact, base=base).frame
+        treatment = standardised_treatment(
+            numbers.treatment_gap, gaps, strata=_strata(self.people, tables), why=_crude_reason(self.people)
+        )
+        return _worded(_with_treatment(numbers, treatment, published.get("outcome_excess")), self.config)
 
     @property
     def findings_heading(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 from functools import cached_property, partial
 from typing import Any
@@ -11,13 +12,22 @@ import polars as pl
 from healthgap import text
 from healthgap.book import Book
 from healthgap.contract import TRUTH_PREFIX
-from healthgap.descriptive.priorities import COUNTS, UNRECORDED_LEVELS, priorities, recompute_priorities
+from healthgap.descriptive.priorities import (
+    COUNTS,
+    MIN_EXPECTED,
+    UNRECORDED_LEVELS,
+    enough_expected,
+    priorities,
+    recompute_priorities,
+)
 from healthgap.disclosure import Published
+from healthgap.pages._groups import in_group
 from healthgap.pages.base import Page
 from healthgap.pages.sentences import level_name
 
 __all__ = [
     "publish_gaps",
+    "gap_publication",
     "WhereToActPage",
     "SECTIONS",
     "TABLE_COLUMNS",
@@ -28,10 +38,18 @@ __all__ = [
     "rate_text",
     "gap_sentence",
     "LEFT_OUT",
+    "KEPT_IN",
+    "SECTION_WORDS",
     "UNRECORDED",
+    "TOO_FEW_EXPECTED",
+    "FLOOR_RULE",
     "UNDER_RECORDED",
     "number_interval",
     "CRUDE_WHY",
+    "TRUE_GAP",
+    "TRUTH_INTRO",
+    "TRUTH_COLUMNS",
+    "true_gap_text",
 ]
 
 #: The page's sections, in order: section (measure kind) -> heading word.
@@ -56,10 +74,22 @@ NOTHING_FOUND = (
 )
 #: What the ranking leaves out and why (the dimensions' labels joined, mid-sentence).
 LEFT_OUT = (
-    "The ranking leaves out differences by {labels} in how common recorded conditions are: "
-    "these are mostly biological, not an inequality to act on; they stay in the table of "
-    "recorded conditions below."
+    "The ranking leaves out differences by {labels} {what}: these are mostly biological, not "
+    "an inequality of care to act on; they stay in the tables below."
 )
+#: ... and what it keeps of the same dimensions (the sections joined): the one rule for both.
+KEPT_IN = (
+    "Differences by {labels} {what} are ranked, compared after allowing for age: people with the "
+    "same need should get the same care, so such a difference is an inequality of care."
+)
+#: How :data:`LEFT_OUT` and :data:`KEPT_IN` name each section.
+SECTION_WORDS: dict[str, str] = {
+    "condition": "in how common recorded conditions are",
+    "outcome": "in outcomes",
+    "treatment": "in treatment",
+    "access": "in access",
+    "experience": "in experience",
+}
 #: What the ranking leaves out: levels recording an unknown value (names joined).
 UNRECORDED = (
     "The ranking also leaves out {who}: they are a gap in the record, not a group of people, and a "
@@ -74,6 +104,44 @@ UNDER_RECORDED = (
     "{true_more} people truly having it than expected (95% CI {true_interval}): their low recorded rate "
     "is under-recording, not less disease."
 )
+#: What the ranking leaves out: gaps with too few expected events or people (the number, the floor).
+TOO_FEW_EXPECTED = (
+    "The ranking also leaves out {gaps} with fewer than {floor} events or people expected at the "
+    "reference group's rates: a few events either way would change such a gap several-fold, and the "
+    "rounding that protects the reference group's counts can move what is expected by as much as its "
+    "size, so they are too few to compare; they stay in the tables below."
+)
+#: The rule for gaps with too few expected (said once, with the method; the outcomes chapter
+#: follows it for its rate ratios).
+FLOOR_RULE = (
+    "A gap with fewer than {floor} events or people expected at the reference group's rates is not "
+    "ranked, and the outcomes chapter does not name its rate ratio: it is too small to compare."
+)
+#: The true prevalence gap after a recorded condition gap, in the same sentence's list item.
+TRUE_GAP = (
+    " Counting everyone who truly has it (the data's true disease status): {rate} against {reference} "
+    "expected; about {n} {more} people than at that rate (95% CI {interval})."
+)
+#: Above the table of recorded and true gaps (data with true disease status).
+TRUTH_INTRO = (
+    "The data holds true disease status, so the table below sets each group's gap in recorded "
+    "prevalence beside its gap in true prevalence, both compared after allowing for {strata}: a "
+    "recorded gap smaller than the true one points to disease going unrecorded in the group more "
+    "than in its reference group."
+)
+#: Headings of the table of recorded and true gaps.
+TRUTH_COLUMNS: dict[str, str] = {
+    "measure_label": "Condition",
+    "group": "Group",
+    "rate_text": "Recorded",
+    "reference_text": "Recorded, expected",
+    "people_text": "Recorded difference in number",
+    "interval_text": "95% CI",
+    "true_rate_text": "True",
+    "true_reference_text": "True, expected",
+    "true_people_text": "True difference in number",
+    "true_interval_text": "95% CI (true)",
+}
 #: Headings of the tables.
 TABLE_COLUMNS: dict[str, str] = {
     "measure_label": "Measure",
@@ -120,19 +188,24 @@ DOWNLOAD_COLUMNS: tuple[str, ...] = (
 TOP = 5
 
 
-def publish_gaps(book: Book, exact: pl.DataFrame, *, base: int) -> Published:
-    """Priority gaps (:func:`healthgap.descriptive.priorities.priorities`) published once: counts
-    rounded and suppressed, rates and numbers recomputed from them (``base``: the rounding)."""
+def gap_publication(exact: pl.DataFrame, *, base: int) -> dict[str, Any]:
+    """How priority gaps are published (the keyword arguments of the publication step): every
+    page that shows a gap publishes it this way, so one gap reads the same on every page."""
     derived = [
         c for c in exact.columns if exact.schema[c] == pl.Float64 and c not in ("multiplier", "confidence")
     ]
-    return book.publish(
-        exact,
-        counts=list(COUNTS),
-        derived=[*derived, "rank", "excludes_null", "simultaneous_excludes_null"],
-        by=["measure", "dimension"],
-        recompute=partial(recompute_priorities, base=base),
-    )
+    return {
+        "counts": list(COUNTS),
+        "derived": [*derived, "rank", "excludes_null", "simultaneous_excludes_null"],
+        "by": ["measure", "dimension"],
+        "recompute": partial(recompute_priorities, base=base),
+    }
+
+
+def publish_gaps(book: Book, exact: pl.DataFrame, *, base: int) -> Published:
+    """Priority gaps (:func:`healthgap.descriptive.priorities.priorities`) published once: counts
+    rounded and suppressed, rates and numbers recomputed from them (``base``: the rounding)."""
+    return book.publish(exact, **gap_publication(exact, base=base))
 
 
 def about(x: float | None, *, base: int = 5) -> str:
@@ -188,13 +261,33 @@ def gap_sentence(
     if row["statistic"] == "standardised":
         against = f"{rate_text(row['reference_rate'], row['multiplier'])} expected at the rates of {reference} for each {strata}"
     else:
-        against = f"{rate_text(row['reference_rate'], row['multiplier'])} in {reference} ({CRUDE_WHY})"
+        against = f"{rate_text(row['reference_rate'], row['multiplier'])} {in_group(reference)} ({CRUDE_WHY})"
     return (
-        f"**{row['label']}**, {group}: {rate_text(row['rate'], row['multiplier'])} against {against}; "
+        f"**{row['label']}** {in_group(group)}: {rate_text(row['rate'], row['multiplier'])} against {against}; "
         f"about {about(row['excess'], base=base)} {more} {counted} than at that rate "
         f"(95% CI {number_interval(row['excess_lower'], row['excess_upper'], base=base, flip=fewer)}; "
         f"{number_interval(row['simultaneous_lower'], row['simultaneous_upper'], base=base, flip=fewer)} "
         "allowing for all the gaps compared)."
+    )
+
+
+def _in_order(sections: pl.Series) -> list[str]:
+    """The sections present, in the page's order (:data:`SECTIONS`)."""
+    present = set(sections.to_list())
+    return [x for x in SECTIONS if x in present] + sorted(present - set(SECTIONS))
+
+
+def true_gap_text(row: dict[str, Any] | None, *, base: int = 5) -> str:
+    """:data:`TRUE_GAP` for a published true-prevalence gap ("" without one)."""
+    if row is None or row.get("excess") is None:
+        return ""
+    fewer = row["excess"] < 0
+    return TRUE_GAP.format(
+        rate=rate_text(row["rate"], row["multiplier"]),
+        reference=rate_text(row["reference_rate"], row["multiplier"]),
+        n=about(row["excess"], base=base),
+        more="fewer" if fewer else "more",
+        interval=number_interval(row["excess_lower"], row["excess_upper"], base=base, flip=fewer),
     )
 
 
@@ -276,6 +369,8 @@ class WhereToActPage(Page):
             "older or younger: a group's count is set against the count expected if its people had the "
             f"reference group's rate in each {'age band and sex' if self.caps.has('sex') else 'age band'}."
             + crude
+            + " "
+            + FLOOR_RULE.format(floor=text.count(MIN_EXPECTED))
         )
 
     def intro(self) -> str:
@@ -300,23 +395,37 @@ class WhereToActPage(Page):
         unrecorded = pl.lit(False)
         for name, levels in UNRECORDED_LEVELS.items():  # a constant of one entry, not data
             unrecorded = unrecorded | ((pl.col("dimension") == name) & pl.col("level").is_in(list(levels)))
-        dims = (
-            self.exact.filter(~pl.col("ranked") & ~unrecorded)
-            .get_column("dimension")
-            .unique(maintain_order=True)
-            .to_list()
-        )
+        left = self.exact.filter(~pl.col("ranked") & ~unrecorded)
+        dims = left.get_column("dimension").unique(maintain_order=True).to_list()
         said = []
         if dims:
-            labels = [text.lower_first(self.config.dimension(d).label) for d in dims]
-            said.append(LEFT_OUT.format(labels=text.join(labels)))
+            labels = text.join([text.lower_first(self.config.dimension(d).label) for d in dims])
+            words = [SECTION_WORDS.get(x, f"in {x}") for x in _in_order(left.get_column("section"))]
+            said.append(LEFT_OUT.format(labels=labels, what=text.join(words)))
+            kept = self.exact.filter(pl.col("dimension").is_in(dims) & pl.col("ranked") & ~unrecorded)
+            if not kept.is_empty():
+                words = [SECTION_WORDS.get(x, f"in {x}") for x in _in_order(kept.get_column("section"))]
+                said.append(KEPT_IN.format(labels=labels, what=text.join(words)))
         missing = (
             self.exact.filter(unrecorded).select("dimension", "level").unique(maintain_order=True).rows()
         )
         if missing:
             names = [level_name(self.config.dimension(d), str(level)) for d, level in missing]
             said.append(UNRECORDED.format(who=text.join(names)))
+        few = self.too_few_expected
+        if few:
+            said.append(TOO_FEW_EXPECTED.format(gaps=text.plural(few, "gap"), floor=text.count(MIN_EXPECTED)))
         return " ".join(said) or None
+
+    @property
+    def too_few_expected(self) -> int:
+        """How many published gaps the ranking leaves out for too few expected events or people
+        (:func:`healthgap.descriptive.priorities.enough_expected`; suppressed ones not counted)."""
+        if not self.has_gaps:
+            return 0
+        return self.gaps.frame.filter(
+            pl.col("ranked") & pl.col("expected").is_not_null() & ~enough_expected()
+        ).height
 
     def top(self) -> Any:
         """The top gaps as a Markdown list of sentences (or why none is singled out)."""
@@ -331,7 +440,9 @@ class WhereToActPage(Page):
             return Markdown(NOTHING_FOUND.format(m=text.count(self.comparisons)) + tail)
         base = self.config.disclosure.rounding if self.config.disclosure.enabled else 1
         lines = [
-            "- " + gap_sentence(r, group=g, reference=ref, base=base, strata=self._strata(r))
+            "- "
+            + gap_sentence(r, group=g, reference=ref, base=base, strata=self._strata(r))
+            + true_gap_text(self._true_row(r), base=base)
             for r in rows
             for g, ref in [self._names(r)]
         ]
@@ -388,33 +499,57 @@ class WhereToActPage(Page):
         )
 
     @cached_property
-    def unrecorded_truth(self) -> Published | None:
-        """The gaps in the true prevalence of each condition (the data's ``true_`` columns) of
-        the levels recording an unknown value (:data:`UNRECORDED_LEVELS`), against the same
-        reference, published once; None without truth or such a level."""
+    def truth_gaps(self) -> Published | None:
+        """The gaps in the true prevalence of each condition (the data's ``true_`` columns), by
+        every dimension, against the same reference groups and standardised the same way,
+        published once; None without truth (or without gaps)."""
         conditions = [
             m.name
             for m in self.config.measures_of("condition")
             if m.name in self.caps.columns and f"{TRUTH_PREFIX}{m.name}" in self.caps.columns
         ]
-        dims = [d for d in UNRECORDED_LEVELS if d in self.caps.dimension_names]
-        if not conditions or not dims or not self.has_gaps:
+        if not conditions or not self.has_gaps:
             return None
         settings = self.config.disclosure
         truly = self.people.with_columns(pl.col(f"{TRUTH_PREFIX}{c}").alias(c) for c in conditions)
         exact = priorities(
             truly,
             self.config,
-            dimensions=dims,
             measures=conditions,
             min_reference=settings.min_group if settings.enabled else 1,
             base=self.base,
         )
-        levels = [level for d in dims for level in UNRECORDED_LEVELS[d]]
-        exact = exact.filter(pl.col("level").is_in(levels))
         if exact.is_empty():
             return None
         return publish_gaps(self.book, exact, base=self.base)
+
+    @property
+    def unrecorded_truth(self) -> Published | None:
+        """:attr:`truth_gaps` of the levels recording an unknown value (:data:`UNRECORDED_LEVELS`);
+        None without truth or such a level."""
+        truth = self.truth_gaps
+        levels = [
+            level
+            for d in UNRECORDED_LEVELS
+            if d in self.caps.dimension_names
+            for level in UNRECORDED_LEVELS[d]
+        ]
+        if truth is None or not levels:
+            return None
+        part = truth.where(pl.col("dimension").is_in(list(UNRECORDED_LEVELS)) & pl.col("level").is_in(levels))
+        return None if part.frame.is_empty() else part
+
+    def _true_row(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        """The published true-prevalence gap of a recorded condition gap (None without one)."""
+        if self.truth_gaps is None or row["section"] != "condition":
+            return None
+        match = self.truth_gaps.frame.filter(
+            (pl.col("measure") == row["measure"])
+            & (pl.col("dimension") == row["dimension"])
+            & (pl.col("level") == row["level"])
+            & pl.col("excess").is_not_null()
+        )
+        return match.row(0, named=True) if match.height else None
 
     def unrecorded_note(self) -> Any:
         """One sentence per condition recorded clearly less often than expected among people
@@ -462,6 +597,86 @@ class WhereToActPage(Page):
                 )
             )
         return Markdown(" ".join(lines))
+
+    def truth_intro(self) -> str | None:
+        """:data:`TRUTH_INTRO` on data with true disease status (None otherwise)."""
+        if self.truth_gaps is None:
+            return None
+        strata = "age and sex (age alone between the sexes)" if self.caps.has("sex") else "age"
+        return TRUTH_INTRO.format(strata=strata)
+
+    def _with_truth(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` (recorded condition gaps) with the words of the matching true gaps."""
+        base = self.base
+        truth = self.truth_gaps.frame if self.truth_gaps is not None else None
+        keys = ["measure", "dimension", "level"]
+        if truth is None:
+            return frame
+        rows = truth.to_dicts()
+        texts = truth.select(*keys).with_columns(
+            pl.Series(
+                "true_rate_text",
+                [rate_text(r["rate"], r["multiplier"]) if r["excess"] is not None else None for r in rows],
+                dtype=pl.String,
+            ),
+            pl.Series(
+                "true_reference_text",
+                [
+                    rate_text(r["reference_rate"], r["multiplier"]) if r["excess"] is not None else None
+                    for r in rows
+                ],
+                dtype=pl.String,
+            ),
+            pl.Series(
+                "true_people_text",
+                [None if r["excess"] is None else _signed(r["excess"], base=base) for r in rows],
+                dtype=pl.String,
+            ),
+            pl.Series(
+                "true_interval_text",
+                [
+                    None
+                    if r["excess"] is None
+                    else number_interval(r["excess_lower"], r["excess_upper"], base=base)
+                    for r in rows
+                ],
+                dtype=pl.String,
+            ),
+        )
+        return frame.join(texts, on=keys, how="left")
+
+    def truth_table(self) -> Any:
+        """Recorded and true prevalence gaps side by side, with the true gaps' download; None
+        without true disease status."""
+        from IPython.display import HTML
+
+        if self.truth_gaps is None:
+            return None
+        part = self.gaps.where((pl.col("section") == "condition") & pl.col("excess").is_not_null())
+        if part.frame.is_empty():
+            return None
+        shown = part.pipe(self._labelled).pipe(self._with_truth)
+        title = "Gaps in recorded and in true prevalence between groups and their reference group"
+        table = self.book.table(
+            shown,
+            id="gaps-truth",
+            title=title,
+            columns=TRUTH_COLUMNS,
+            note=(
+                "Recorded: on a GP register; true: the data's true disease status. Expected: at the reference "
+                "group's rates for each age band and sex (age band alone between the sexes). Difference: people "
+                "more (+) or fewer (-) than expected, rounded."
+            ),
+            download=False,
+        )
+        truth = self.truth_gaps
+        link = self.book.download(
+            truth.select(*[c for c in DOWNLOAD_COLUMNS if c in truth.columns]),
+            id="gaps-truth-data",
+            title="Gaps in true prevalence between groups and their reference group",
+        )
+        intro = f"<p>{html.escape(self.truth_intro() or '')}</p>"
+        return HTML(intro + table.data + link.data)
 
     def section_table(self, section: str) -> Any:
         """The gaps of one section (a measure kind), most people worse off first; or one plain note."""
