@@ -316,7 +316,7 @@ def test_detection_with_and_without_true_status(page_of):
     page = page_of(AccessTreatmentPage, with_truth(build_people(3000)), disclosure=OFF)
     assert page.truth_text == TRUTH_TEXT
     assert page.detection_text.startswith("The share of people with hypertension who are recorded was ")
-    assert " percentage points (the two intervals " in page.detection_text
+    assert " percentage points (95% CI " in page.detection_text
     # one comparison per dimension present
     assert page.detection_text.count("The share of people with hypertension who are recorded") == len(
         page.dimensions
@@ -722,7 +722,9 @@ def check_every_sentence(page: AccessTreatmentPage) -> int:
             text = page.indicator_sentences(ind, dim)
             assert text in page.indicator_text
             frame = page.indicators.where(pl.col("measure") == ind.name).frame
-            checked += check_sentence(text, frame, dim, fixed=[ind.label])
+            checked += check_sentence(
+                text, frame, dim, fixed=[ind.label], standardised=("ratio", "ratio_lower", "ratio_upper")
+            )
             check_chance(text, frame, dim)
         for a in page.access_measures:
             text = page.measure_sentences(a, dim)
@@ -733,7 +735,7 @@ def check_every_sentence(page: AccessTreatmentPage) -> int:
             if a.measure.name in page.need_tables:
                 text = page.need_sentences(a, dim)
                 frame = page.need_tables[a.measure.name].frame
-                checked += check_sentence(text, frame, dim, dp=2)
+                checked += check_sentence(text, frame, dim, dp=2, scale="ratio")
     # the observed / expected ratios of the focus condition, and the counts of missing values
     if page.observed_expected is not None and page.oe_dimension is not None:
         frame = page.observed_expected.where(pl.col("measure") == page.oe_focus).frame

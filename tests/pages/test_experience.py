@@ -15,7 +15,8 @@ import pytest
 
 from healthgap.data import load
 from healthgap.pages._blocks import markup_of
-from healthgap.pages._groups import compare, group_name
+from healthgap.pages._contrast import compare
+from healthgap.pages._groups import group_name
 from healthgap.pages.experience import NO_EXPERIENCE, SCOPE, WITHHELD, ExperiencePage, response_sentence
 from healthgap.text import format_number
 from tests.conftest import build_people
@@ -234,7 +235,8 @@ def check_every_sentence(page: ExperiencePage) -> int:
                 if e.standard is not None:
                     checked += check_sentence("The share of people whose" + share, frame, dim)
             else:
-                checked += check_sentence(text, frame, dim)
+                scale = "ratio" if e.measure.type == "count" else "difference"
+                checked += check_sentence(text, frame, dim, scale=scale)
                 check_chance(text, frame, dim)
     if page.indicators is not None:
         for ind in page.shown_indicators:

@@ -57,7 +57,8 @@ from healthgap.pages._blocks import (
     paragraph,
     shown_measures,
 )
-from healthgap.pages._groups import compare, compared_dimension, ends, group_name, noun_of, spread
+from healthgap.pages._contrast import compare
+from healthgap.pages._groups import compared_dimension, ends, group_name, noun_of, spread
 from healthgap.pages.base import CI_COLUMNS, Page, ci_columns
 from healthgap.pages.sentences import missing_sentence
 from healthgap.text import capitalise, count, format_number, join, lower_first
@@ -709,6 +710,7 @@ class AccessTreatmentPage(MeasureSections, Page):
             dim,
             subject=f"{lower_first(ind.label)}, {self._standardised_by(dim)},",
             suffix=self._suffix(ind),
+            standardised=("ratio", "ratio_lower", "ratio_upper"),
         )
 
     @property

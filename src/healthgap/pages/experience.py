@@ -49,7 +49,8 @@ from healthgap.pages._blocks import (
     numbered,
     shown_measures,
 )
-from healthgap.pages._groups import compare, compared_dimension, group_name, in_group, noun_of
+from healthgap.pages._contrast import compare
+from healthgap.pages._groups import compared_dimension, group_name, in_group, noun_of
 from healthgap.pages.base import Page, ci_columns
 from healthgap.text import count, format_number, join, lower_first
 
