@@ -21,11 +21,11 @@ from healthgap import charts
 from healthgap.descriptive import measure_label
 from healthgap.descriptive.geography import (
     EVENT_PER,
+    ISR_LIMITS,
     LOCALITY_PER,
     area_isr,
     area_rates,
     area_statistics,
-    isr_lines,
     isr_statistics,
     locality_rates,
 )
@@ -136,7 +136,25 @@ ISR_LEAD = (
 #: Values withheld with each count (rule 3 of the disclosure rules).
 ISR_DERIVED = {
     "events": ["value", "lower_ci", "upper_ci", "flag_95", "flag_99_8"],
-    "population": ["expected", "value", "lower_ci", "upper_ci", "flag_95", "flag_99_8"],
+    "population": [
+        "expected",
+        "value",
+        "lower_ci",
+        "upper_ci",
+        "flag_95",
+        "flag_99_8",
+        "lower_95",
+        "upper_95",
+        "lower_998",
+        "upper_998",
+    ],
+}
+#: The funnel's control limits in its table and download.
+LIMIT_COLUMNS = {
+    "lower_95": "95% limit, lower",
+    "upper_95": "95% limit, upper",
+    "lower_998": "99.8% limit, lower",
+    "upper_998": "99.8% limit, upper",
 }
 #: The share of units expected outside the 99.8% limits by chance alone.
 OUTSIDE_998 = 0.002
@@ -175,7 +193,7 @@ class IsrFunnel(NamedTuple):
     unit: str
     #: each area's counts, expected events, ratio, interval and flags, published
     points: Published
-    #: the control limits (chart data, no counts)
+    #: the control limits at each area's published expected events (the points' own columns)
     limits: pl.DataFrame
     #: D = Σ k² / Σ k of the events per person (1: no one has more than one)
     dispersion: float
@@ -510,7 +528,7 @@ class GeographyPage(Page):
                 name,
                 unit,
                 points,
-                isr_lines(exact, area=unit, dispersion=dispersion),
+                points.frame.select(*ISR_LIMITS).drop_nulls().unique().sort("expected"),
                 dispersion,
                 is_count,
             )
@@ -572,10 +590,11 @@ class GeographyPage(Page):
                 "expected": "Expected",
                 **ci_columns("Observed / expected"),
                 "flag_99_8": "Position against the 99.8% limits",
+                **LIMIT_COLUMNS,
             },
             formats={
                 "expected": ("number", 1),
-                **{c: ("ratio", 2) for c in ("value", "lower_ci", "upper_ci")},
+                **{c: ("ratio", 2) for c in ("value", "lower_ci", "upper_ci", *LIMIT_COLUMNS)},
             },
         )
 
