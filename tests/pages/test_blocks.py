@@ -170,7 +170,7 @@ def check_chance(sentence: str, frame: pl.DataFrame, dim: Dimension, *, column: 
     bonferroni = bool(np.all(gaps - norm.ppf(1 - 0.025 / m) * spread > 0))
     unadjusted = bool(np.all(gaps - norm.ppf(0.975) * spread > 0))
     name = group_name(dim, str(rows["level"][top]))
-    says_apart = f"{name} is above every other" in sentence
+    says_apart = re.search(rf"{re.escape(name)} (?:is|are) above every other", sentence) is not None
     if bonferroni:
         assert says_apart, sentence
     if not unadjusted:

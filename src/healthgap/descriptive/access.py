@@ -46,6 +46,8 @@ from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_
 from healthgap.stats.indirect import protected_rate
 
 __all__ = [
+    "BROAD_AGE",
+    "broad_age_counts",
     "observed_expected",
     "detection",
     "indicators",
@@ -1251,3 +1253,76 @@ def against_need(
         )
         frames.append(label_levels(out, dim))
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
+#: Broad age groups, for measures whose five-year age bands are too small to publish: under 40,
+#: the NHS Health Check ages (40 to 74), and 75 and over. Ordered, with no disadvantaged end: a
+#: sentence names the highest and the lowest, allowing for the groups compared.
+BROAD_AGE = Dimension(
+    "age_band",
+    "Broad age group",
+    ("under 40", "40-74", "75+"),
+    {},
+    "40-74",
+    noun="broad age group",
+    ordered=True,
+)
+
+
+def broad_age_counts(
+    people: pl.LazyFrame | pl.DataFrame,
+    *,
+    measure: str,
+    kind: str,
+    among: str | None = None,
+    multiplier: float = 1000,
+) -> pl.DataFrame:
+    """A flag or count measure's counts by broad age group (:data:`BROAD_AGE`), exact.
+
+    Parameters
+    ----------
+    people : the canonical person table (``age`` and ``measure``).
+    measure : the measure's column.
+    kind : "flag" (``numerator``: people for whom it is true, ``denominator``: people with a
+        value; publish with ``recompute=`` :func:`recompute_shares`) or "count" (``events``,
+        ``population``: people with a value; :func:`recompute_ratios`).
+    among : a flag column restricting the people to those for whom it is true (e.g. the
+        referred, for missed appointments).
+    multiplier : events per this many people (counts).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``dimension`` ("age_band"), ``dimension_label``, ``level``, ``label``, ``order``,
+        ``is_reference``, the two counts and their statistics (``value``, ``lower_ci``,
+        ``upper_ci``, ``note``: a share per 100, or events per ``multiplier``), one row per
+        broad age group with anyone in it.
+    """
+    lf = frame_of(people)
+    require(lf, ["age", measure, *([among] if among else [])], what="broad_age_counts()")
+    where = pl.col(measure).is_not_null() & pl.col("age").is_not_null() & (pl.col("age") >= 0)
+    if among is not None:
+        where = where & pl.col(among).fill_null(False)
+    level = (
+        pl.when(pl.col("age") < 40)
+        .then(pl.lit("under 40"))
+        .when(pl.col("age") < 75)
+        .then(pl.lit("40-74"))
+        .otherwise(pl.lit("75+"))
+        .alias(LEVEL)
+    )
+    names = ("numerator", "denominator") if kind == "flag" else ("events", "population")
+    counts = (
+        lf.filter(where)
+        .group_by(level)
+        .agg(
+            pl.col(measure).cast(pl.Int64).sum().alias(names[0]),
+            pl.len().cast(pl.Int64).alias(names[1]),
+        )
+        .collect()
+    )
+    empty = [pl.lit(None, pl.Float64).alias(c) for c in _STATISTICS[:3]] + [pl.lit(None, pl.String).alias("note")]
+    table = label_levels(counts, BROAD_AGE).with_columns(empty)
+    if kind == "flag":
+        return recompute_shares(table, numerator="numerator", denominator="denominator")
+    return recompute_ratios(table, events="events", population="population", multiplier=multiplier)
