@@ -46,6 +46,7 @@ from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_
 from healthgap.stats.indirect import protected_rate
 
 __all__ = [
+    "treated_among_true",
     "BROAD_AGE",
     "broad_age_counts",
     "observed_expected",
@@ -413,6 +414,52 @@ def _measure_shares(
         numerator=numerator,
         denominator=denominator,
         by=["measure"],
+        confidence=confidence,
+    )
+
+
+def treated_among_true(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    condition: str = "hypertension",
+    treatment: str = "antihypertensive",
+    dimensions: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Share (%) of everyone who truly has ``condition`` (recorded or not) who has ``treatment``,
+    by group, from exact counts: under-diagnosis and under-treatment together.
+
+    Needs ``true_<condition>`` and ``treatment``; people with no value of ``treatment`` are
+    left out of both counts. Crude (not standardised). Publish with ``recompute=``
+    :func:`recompute_shares` (``treated``/``affected``).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``dimension``, ``level``, ``label``, ..., ``measure`` (``condition``), ``treated``
+        (truly affected and treated), ``affected`` (truly affected, with a value of
+        ``treatment``), ``value`` (%), ``lower_ci``, ``upper_ci`` (Wilson), ``note``; empty
+        without the columns.
+    """
+    lf = frame_of(people)
+    present = lf.collect_schema().names()
+    truth = f"{TRUTH_PREFIX}{condition}"
+    if truth not in present or treatment not in present:
+        return pl.DataFrame()
+    truly = pl.col(truth).fill_null(False) & pl.col(treatment).is_not_null()
+    aggs = [
+        (truly & pl.col(treatment)).cast(pl.Int64).sum().alias(f"n__{condition}"),
+        truly.cast(pl.Int64).sum().alias(f"d__{condition}"),
+    ]
+    return _measure_shares(
+        lf,
+        config,
+        dimensions,
+        aggs,
+        [condition],
+        numerator="treated",
+        denominator="affected",
         confidence=confidence,
     )
 
