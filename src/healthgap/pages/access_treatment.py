@@ -891,6 +891,8 @@ class AccessTreatmentPage(MeasureSections, Page):
             treatment=treatment,
             dimensions=[d.name for d in self.dimensions],
         )
+        if not table.is_empty():
+            table = table.filter(pl.col("affected") > 0)  # no one with the condition: nothing to show
         recompute = partial(recompute_shares, numerator="treated", denominator="affected")
         return self._publish(table, counts=["treated", "affected"], recompute=recompute)
 
