@@ -5,6 +5,8 @@ checked against the numbers it states."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
 import pytest
@@ -101,13 +103,29 @@ def test_isr_sentence_counts_and_chance():
     )
     flags = ["above", "above", "below", *(["within"] * 96), None]
     text = isr_sentence(_points([1.0] * 99 + [None], flags), name="admissions", plural="GP practices")
+    # 3 or more of 99 outside by chance alone: binomial(99, 0.002), by hand
+    p3 = 1 - sum(math.comb(99, k) * 0.002**k * 0.998 ** (99 - k) for k in range(3))
+    assert f"{100 * p3:.1f}%" == "0.1%"
     assert text == (
         "Of the 99 GP practices shown (for 1 more the counts are too small to publish), 2 are above the 99.8% "
-        "limits for admissions (more than their age and sex mix would give) and 1 below; chance alone would put "
-        "about 0.2 of 99 outside them, so these differ by more than chance."
+        "limits for admissions (more than their age and sex mix would give) and 1 is below (less); chance alone "
+        "would put about 0.2 of 99 outside them, so more lie outside than chance alone would readily give (a "
+        "chance of 0.1% that 3 or more would): at least some of them differ."
     )
     one = isr_sentence(_points([1.0] * 10, ["above", *(["within"] * 9)]), name="x", plural="areas")
-    assert "1 is above" in one and "0 below" in one and "this one could differ by chance." in one
+    assert "1 is above" in one and "none is below" in one
+    assert one.endswith(
+        "so it is unlikely to be outside by chance alone (a chance of 2.0% that one or more would be)."
+    )
+    one_of_96 = isr_sentence(_points([1.0] * 96, ["below", *(["within"] * 95)]), name="x", plural="areas")
+    assert one_of_96.endswith("so this one could be outside by chance.")  # 17.5% chance of one or more
+    # two of 500 outside is what chance alone gives (about 1.0 expected; 26% chance of 2 or more)
+    many = isr_sentence(
+        _points([1.0] * 500, ["above", "below", *(["within"] * 498)]), name="x", plural="areas"
+    )
+    assert many.endswith(
+        "chance alone would put about 1.0 of 500 outside them, so these could be outside by chance."
+    )
     assert isr_sentence(_points([None], [None]), name="x", plural="areas").startswith("None of the areas")
     # too few areas for "about 0.0 of 21": the chance per area instead
     few = isr_sentence(_points([1.0] * 21, ["within"] * 21), name="x", plural="areas")

@@ -16,6 +16,7 @@ from functools import cached_property, partial
 from typing import Any, NamedTuple
 
 import polars as pl
+from scipy.stats import binom
 
 from healthgap import charts
 from healthgap.descriptive import measure_label
@@ -34,7 +35,7 @@ from healthgap.disclosure import Published
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
 from healthgap.pages.sentences import extremes, fmt, group_name
 from healthgap.stats import bonferroni_ratio
-from healthgap.text import capitalise, lower_first
+from healthgap.text import capitalise, lower_first, pct
 
 __all__ = [
     "GeographyPage",
@@ -228,14 +229,24 @@ def isr_sentence(frame: pl.DataFrame, *, name: str, plural: str) -> str:
             f"All {n} {plural} shown{withheld} are within the 99.8% limits for {name}: none has more or less than "
             f"its age and sex mix would give beyond what chance explains ({chance})."
         )
-    verdict = (
-        "so these differ by more than chance."
-        if above + below >= 2
-        else "so this one could differ by chance."
-    )
+    outside = above + below
+    # the chance of this many or more outside if every area were as expected (binomial, 0.2% each)
+    p_value = float(binom.sf(outside - 1, n, OUTSIDE_998))
+    chance_of = "less than 0.1%" if p_value < 0.0005 else pct(p_value)
+    if p_value < 0.05 and outside == 1:
+        verdict = f"so it is unlikely to be outside by chance alone (a chance of {chance_of} that one or more would be)."
+    elif p_value < 0.05:
+        verdict = (
+            f"so more lie outside than chance alone would readily give (a chance of {chance_of} that "
+            f"{outside} or more would): at least some of them differ."
+        )
+    else:
+        verdict = f"so {'this one' if outside == 1 else 'these'} could be outside by chance."
+    above_text = "none is above" if not above else f"{above} {'is' if above == 1 else 'are'} above"
+    below_text = "none is below" if not below else f"{below} {'is' if below == 1 else 'are'} below"
     return (
-        f"Of the {n} {plural} shown{withheld}, {above} {'is' if above == 1 else 'are'} above the 99.8% limits for "
-        f"{name} (more than their age and sex mix would give) and {below} below; {chance}, {verdict}"
+        f"Of the {n} {plural} shown{withheld}, {above_text} the 99.8% limits for {name} (more than their age "
+        f"and sex mix would give) and {below_text} (less); {chance}, {verdict}"
     )
 
 
