@@ -39,12 +39,7 @@ _DOWNLOAD = re.compile(r'<p class="hg-download"><a href="([^"]+\.csv)"')
 #: "book:page/figure" whose chart disagrees with its table or download, each for its page's owner
 #: to fix (found on the books of main at the start of round 3; the xfail is strict: a fixed figure
 #: fails until its entry is removed).
-KNOWN: dict[str, str] = {
-    "default:geography/isr-condition": "geography page (integ15): the funnels' control limits (bound, on a grid of expected events) are plotted but are in neither the table nor the download",
-    "default:geography/isr-outcome": "geography page (integ15): the funnels' control limits (bound, on a grid of expected events) are plotted but are in neither the table nor the download",
-    "other_trust:geography/isr-condition": "geography page (integ15): the funnels' control limits (bound, on a grid of expected events) are plotted but are in neither the table nor the download",
-    "other_trust:geography/isr-outcome": "geography page (integ15): the funnels' control limits (bound, on a grid of expected events) are plotted but are in neither the table nor the download",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _sites() -> dict[str, Path] | None:

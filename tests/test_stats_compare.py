@@ -120,3 +120,64 @@ def test_dsr_ratio_and_difference_lognormal_dobson(confidence):
     dsrs = dsr(data, events="o", population="n", age_band="band", by="q")
     assert rr["value"][1] == pytest.approx(dsrs["value"][1] / dsrs["value"][0], rel=1e-12)
     assert "Dobson" in rr["method"][0] and rr["statistic"][0] == "Rate ratio (DSRs)"
+
+
+# -- difference_from_intervals: the difference of two independent estimates from their intervals ---
+
+
+@pytest.mark.parametrize("confidence", [0.95, 0.99])
+def test_difference_from_wald_intervals_is_the_wald_interval_of_the_difference(confidence):
+    """Two proportions with Wald intervals give back the textbook Wald interval of p1 - p2."""
+    from healthgap.stats import difference_from_intervals
+
+    z = norm.ppf(0.5 + confidence / 2)
+    (x1, n1), (x2, n2) = (60, 200), (40, 210)
+    p1, p2 = x1 / n1, x2 / n2
+    s1, s2 = np.sqrt(p1 * (1 - p1) / n1), np.sqrt(p2 * (1 - p2) / n2)
+    d, lo, hi = difference_from_intervals(
+        p1, p1 - z * s1, p1 + z * s1, p2, p2 - z * s2, p2 + z * s2, confidence=confidence
+    )
+    wald = z * np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    assert (d, lo, hi) == pytest.approx((p1 - p2, p1 - p2 - wald, p1 - p2 + wald), rel=1e-12)
+
+
+def test_difference_from_log_intervals_is_the_poisson_rate_difference():
+    """Two Poisson rates with log-scale intervals exp(ln r +/- z / sqrt(O)) give back the normal
+    interval of the rate difference with Poisson variances O / n^2 (Armitage, Berry and Matthews)."""
+    from healthgap.stats import difference_from_intervals
+
+    z = norm.ppf(0.975)
+    (o1, n1), (o2, n2) = (45, 1000.0), (30, 1200.0)
+    r1, r2 = o1 / n1, o2 / n2
+    d, lo, hi = difference_from_intervals(
+        r1,
+        r1 * np.exp(-z / np.sqrt(o1)),
+        r1 * np.exp(z / np.sqrt(o1)),
+        r2,
+        r2 * np.exp(-z / np.sqrt(o2)),
+        r2 * np.exp(z / np.sqrt(o2)),
+        scale="ratio",
+    )
+    half = z * np.sqrt(o1 / n1**2 + o2 / n2**2)
+    assert (d, lo, hi) == pytest.approx((r1 - r2, r1 - r2 - half, r1 - r2 + half), rel=1e-12)
+
+
+def test_overlapping_intervals_can_hold_a_difference_that_excludes_zero():
+    from healthgap.stats import difference_from_intervals
+
+    # 35 (32.1 to 37.9) and 30 (27.1 to 32.9) overlap; their difference is 5 +/- 4.2
+    z = norm.ppf(0.975)
+    d, lo, hi = difference_from_intervals(35, 35 - 1.5 * z, 35 + 1.5 * z, 30, 30 - 1.5 * z, 30 + 1.5 * z)
+    assert 35 - 1.5 * z < 30 + 1.5 * z  # the intervals overlap
+    assert d == 5 and lo > 0 and hi == pytest.approx(5 + z * 1.5 * np.sqrt(2))
+
+
+def test_difference_from_intervals_refuses_an_interval_without_its_estimate():
+    from healthgap.stats import difference_from_intervals
+    from healthgap.stats.compare import BAD_INTERVAL
+
+    with pytest.raises(ValueError, match="each interval must hold its estimate"):
+        difference_from_intervals(5, 6, 7, 1, 0, 2)
+    with pytest.raises(ValueError, match="positive limits"):
+        difference_from_intervals(1, 0, 2, 1, 0.5, 2, scale="ratio")
+    assert "{estimate}" in BAD_INTERVAL

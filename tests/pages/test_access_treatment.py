@@ -316,7 +316,7 @@ def test_detection_with_and_without_true_status(page_of):
     page = page_of(AccessTreatmentPage, with_truth(build_people(3000)), disclosure=OFF)
     assert page.truth_text == TRUTH_TEXT
     assert page.detection_text.startswith("The share of people with hypertension who are recorded was ")
-    assert " percentage points (the two intervals " in page.detection_text
+    assert " percentage points (95% CI " in page.detection_text
     # one comparison per dimension present
     assert page.detection_text.count("The share of people with hypertension who are recorded") == len(
         page.dimensions
@@ -722,8 +722,15 @@ def check_every_sentence(page: AccessTreatmentPage) -> int:
             text = page.indicator_sentences(ind, dim)
             assert text in page.indicator_text
             frame = page.indicators.where(pl.col("measure") == ind.name).frame
-            checked += check_sentence(text, frame, dim, fixed=[ind.label])
+            checked += check_sentence(
+                text, frame, dim, fixed=[ind.label], standardised=("ratio", "ratio_lower", "ratio_upper")
+            )
             check_chance(text, frame, dim)
+        if page.treated_true is not None:
+            text = page.treated_true_sentences(dim)
+            assert text in page.treated_true_text
+            checked += check_sentence(text, page.treated_true.frame, dim)
+            check_chance(text, page.treated_true.frame, dim)
         for a in page.access_measures:
             text = page.measure_sentences(a, dim)
             assert text in page.access_text(a)
@@ -733,7 +740,7 @@ def check_every_sentence(page: AccessTreatmentPage) -> int:
             if a.measure.name in page.need_tables:
                 text = page.need_sentences(a, dim)
                 frame = page.need_tables[a.measure.name].frame
-                checked += check_sentence(text, frame, dim, dp=2)
+                checked += check_sentence(text, frame, dim, dp=2, scale="ratio")
     # the observed / expected ratios of the focus condition, and the counts of missing values
     if page.observed_expected is not None and page.oe_dimension is not None:
         frame = page.observed_expected.where(pl.col("measure") == page.oe_focus).frame
@@ -762,3 +769,49 @@ def test_every_sentence_states_published_numbers_on_the_default_data(default_con
     ]
     assert page.treatment_only and list(page.need_tables) == ["cardiology_referral"]
     assert check_every_sentence(page) > 200
+
+
+def test_treatment_among_everyone_truly_hypertensive_against_numpy(default_config, tmp_path):
+    """Of everyone who truly has hypertension (recorded or not), the share prescribed an
+    antihypertensive by deprivation fifth, recomputed with numpy (Wilson by hand from the published
+    counts), and the sentence's difference and verdict; absent without true status."""
+    people = load(default_config).collect()
+    page = AccessTreatmentPage.for_frame(default_config, people, downloads=tmp_path)
+    frame = page.treated_true.frame.filter(pl.col("dimension") == "imd_quintile")
+    truly = (
+        people["true_hypertension"].fill_null(False).to_numpy()
+        & people["antihypertensive"].is_not_null().to_numpy()
+    )
+    treated = truly & people["antihypertensive"].fill_null(False).to_numpy()
+    q = people["imd_quintile"].cast(pl.String).to_numpy()
+    z = 1.959963984540054
+    for row in frame.iter_rows(named=True):
+        mask = q == row["level"]
+        assert (
+            abs(row["treated"] - treated[mask].sum()) <= 2.5
+            and abs(row["affected"] - truly[mask].sum()) <= 2.5
+        )
+        n, p = row["affected"], row["treated"] / row["affected"]
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        assert (row["value"], row["lower_ci"], row["upper_ci"]) == pytest.approx(
+            (100 * p, 100 * (centre - half), 100 * (centre + half)), rel=1e-9
+        )
+    text = page.treated_true_sentences(next(d for d in page.dimensions if d.name == "imd_quintile"))
+    assert text.startswith(
+        "The share of people who truly have hypertension who are prescribed an antihypertensive was "
+    )
+    assert text.endswith(
+        "larger than chance would readily explain."
+    )  # the injected gap (42.7% against 66.1%)
+    assert (
+        "@tbl-treated-true" in page.treated_true_text
+        and "crude (not standardised for age)" in page.treated_true_text
+    )
+    assert page_of_no_truth(default_config, people, tmp_path).treated_true_section() is None
+
+
+def page_of_no_truth(config, people: pl.DataFrame, tmp_path) -> AccessTreatmentPage:
+    return AccessTreatmentPage.for_frame(
+        config, people.drop([c for c in people.columns if c.startswith("true_")]), downloads=tmp_path / "x"
+    )

@@ -18,7 +18,7 @@ from scipy.stats import norm
 from healthgap.config import Dimension, Measure
 from healthgap.descriptive.access import median_ranks
 from healthgap.pages._blocks import EVENTS_PER, ShownMeasure
-from healthgap.pages._groups import compare, group_name
+from healthgap.pages._groups import compare, ends, group_name
 from healthgap.text import format_number
 
 NUMBER = re.compile(r"(?<![\w.-])\d[\d,]*(?:\.\d+)?")
@@ -44,6 +44,61 @@ def formatted(values: Iterable[float | None], dp: int) -> set[str]:
     return {format_number(v, dp=dp) for v in values if v is not None and math.isfinite(v)}
 
 
+#: The interval and verdict of the difference between the two ends of an ordered dimension.
+DIFFERENCE = re.compile(
+    r"a difference of [\d.,]+[^(]*? \(95% CI (-?[\d.,]+) to (-?[\d.,]+)[^)]*\), "
+    r"(which could be chance|larger than chance would readily explain)"
+)
+
+
+def check_difference(
+    sentence: str,
+    frame: pl.DataFrame,
+    dim: Dimension,
+    *,
+    column: str = "value",
+    lower: str = "lower_ci",
+    upper: str = "upper_ci",
+    dp: int = 1,
+    scale: str = "difference",
+    standardised: tuple[str, str, str] | None = None,
+) -> str:
+    """The two ends' difference as stated (its 95% interval and the verdict 'could be chance'
+    exactly when that interval holds 0), recomputed here: each end's standard error from its
+    interval (on the log scale for ratios, from the ratio's own interval when standardised),
+    |a - b| +/- z sqrt(se_a^2 + se_b^2). Returns the sentence without the interval (for
+    :func:`check_sentence`'s other numbers)."""
+    found = DIFFERENCE.search(sentence)
+    pair = ends(dim)
+    if pair is None:
+        assert found is None, sentence
+        return sentence
+    if found is None:
+        assert "overlap" not in sentence, sentence
+        return sentence
+    rows = frame.filter(pl.col("dimension") == dim.name)
+    a, b = (rows.filter(pl.col("level") == level).row(0, named=True) for level in pair)
+    z = norm.ppf(0.975)
+    se = []
+    for r in (a, b):
+        if standardised is not None:
+            lo, hi = r[standardised[1]], r[standardised[2]]
+            se.append(r[column] * math.log(hi / lo) / (2 * z))
+        elif scale == "ratio":
+            se.append(r[column] * math.log(r[upper] / r[lower]) / (2 * z))
+        else:
+            se.append((r[upper] - r[lower]) / (2 * z))
+    gap, spread = abs(a[column] - b[column]), z * math.hypot(*se)
+    low, high = gap - spread, gap + spread
+    shown = [
+        format_number(v, dp=dp).lstrip("-") if abs(v) < 0.5 * 10**-dp else format_number(v, dp=dp)
+        for v in (low, high)
+    ]
+    assert [found.group(1), found.group(2)] == shown, (shown, sentence)
+    assert (found.group(3) == "which could be chance") == (low <= 0), sentence
+    return sentence[: found.start()] + sentence[found.end() :]
+
+
 def check_sentence(
     sentence: str,
     frame: pl.DataFrame,
@@ -54,13 +109,28 @@ def check_sentence(
     upper: str = "upper_ci",
     dp: int = 1,
     fixed: Iterable[str] = (),
+    scale: str = "difference",
+    standardised: tuple[str, str, str] | None = None,
 ) -> int:
     """Every number ``sentence`` states is a published value, an interval limit, the difference of
-    two published values, or a count of groups; the groups it names highest and lowest are.
+    two published values, or a count of groups; the groups it names highest and lowest are; the
+    difference between the two ends of an ordered dimension has the interval and verdict
+    :func:`check_difference` recomputes (``scale``, ``standardised``: how).
 
     ``fixed``: phrases of the sentence whose digits are not statistics (a label such as "aged 40+").
     Returns the number of numbers checked.
     """
+    sentence = check_difference(
+        sentence,
+        frame,
+        dim,
+        column=column,
+        lower=lower,
+        upper=upper,
+        dp=dp,
+        scale=scale,
+        standardised=standardised,
+    )
     rows = frame.filter(pl.col("dimension") == dim.name)
     names = [group_name(dim, str(x)) for x in rows["level"]]
     values = [v for v in rows[column].to_list() if v is not None and math.isfinite(v)]
@@ -100,7 +170,7 @@ def check_chance(sentence: str, frame: pl.DataFrame, dim: Dimension, *, column: 
     bonferroni = bool(np.all(gaps - norm.ppf(1 - 0.025 / m) * spread > 0))
     unadjusted = bool(np.all(gaps - norm.ppf(0.975) * spread > 0))
     name = group_name(dim, str(rows["level"][top]))
-    says_apart = f"{name} is above every other" in sentence
+    says_apart = re.search(rf"{re.escape(name)} (?:is|are) above every other", sentence) is not None
     if bonferroni:
         assert says_apart, sentence
     if not unadjusted:

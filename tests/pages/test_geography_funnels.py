@@ -5,6 +5,8 @@ checked against the numbers it states."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
 import pytest
@@ -101,13 +103,29 @@ def test_isr_sentence_counts_and_chance():
     )
     flags = ["above", "above", "below", *(["within"] * 96), None]
     text = isr_sentence(_points([1.0] * 99 + [None], flags), name="admissions", plural="GP practices")
+    # 3 or more of 99 outside by chance alone: binomial(99, 0.002), by hand
+    p3 = 1 - sum(math.comb(99, k) * 0.002**k * 0.998 ** (99 - k) for k in range(3))
+    assert f"{100 * p3:.1f}%" == "0.1%"
     assert text == (
         "Of the 99 GP practices shown (for 1 more the counts are too small to publish), 2 are above the 99.8% "
-        "limits for admissions (more than their age and sex mix would give) and 1 below; chance alone would put "
-        "about 0.2 of 99 outside them, so these differ by more than chance."
+        "limits for admissions (more than their age and sex mix would give) and 1 is below (less); chance alone "
+        "would put about 0.2 of 99 outside them, so more lie outside than chance alone would readily give (a "
+        "chance of 0.1% that 3 or more would): at least some of them differ."
     )
     one = isr_sentence(_points([1.0] * 10, ["above", *(["within"] * 9)]), name="x", plural="areas")
-    assert "1 is above" in one and "0 below" in one and "this one could differ by chance." in one
+    assert "1 is above" in one and "none is below" in one
+    assert one.endswith(
+        "so it is unlikely to be outside by chance alone (a chance of 2.0% that one or more would be)."
+    )
+    one_of_96 = isr_sentence(_points([1.0] * 96, ["below", *(["within"] * 95)]), name="x", plural="areas")
+    assert one_of_96.endswith("so this one could be outside by chance.")  # 17.5% chance of one or more
+    # two of 500 outside is what chance alone gives (about 1.0 expected; 26% chance of 2 or more)
+    many = isr_sentence(
+        _points([1.0] * 500, ["above", "below", *(["within"] * 498)]), name="x", plural="areas"
+    )
+    assert many.endswith(
+        "chance alone would put about 1.0 of 500 outside them, so these could be outside by chance."
+    )
     assert isr_sentence(_points([None], [None]), name="x", plural="areas").startswith("None of the areas")
     # too few areas for "about 0.0 of 21": the chance per area instead
     few = isr_sentence(_points([1.0] * 21, ["within"] * 21), name="x", plural="areas")
@@ -152,3 +170,45 @@ def test_funnels_skipped_with_one_reason(page_of):
     assert page.isr_funnel("condition") is None and page.isr_figure("outcome") is None
     assert "GP practice or small-area column" in html_of(page.isr_intro())
     assert page.isr_paragraph("condition") is None
+
+
+@pytest.mark.parametrize("which", ["condition", "outcome"])
+def test_control_limits_are_published_at_each_areas_published_expected_events(page, which):
+    """Every limit the funnel plots is a number of its table and download: the limits at each
+    area's expected events as published, which is all the chart draws them from."""
+    from healthgap.descriptive.geography import ISR_LIMITS
+
+    f = page.isr_funnel(which)
+    assert f is not None
+    frame = f.points.frame
+    assert set(ISR_LIMITS) <= set(frame.columns)
+    shown = frame.filter(pl.col("expected").is_not_null())
+    assert shown.height and shown.select(pl.col(*ISR_LIMITS[1:]).is_not_null().all()).row(0) == (True,) * 4
+    # the chart's limit lines are rows of the published frame, nothing else
+    plotted = set(f.limits.select(*ISR_LIMITS).rows())
+    assert plotted == set(shown.select(*ISR_LIMITS).rows())
+    # the limits narrow as the expected events grow, 99.8% outside 95%, around 1
+    by_e = shown.sort("expected")
+    assert (by_e["upper_998"] >= by_e["upper_95"]).all() and (by_e["upper_95"] > 1).all()
+    assert (by_e["lower_998"] <= by_e["lower_95"]).all() and (by_e["lower_95"] < 1).all()
+    assert by_e["upper_998"].diff().drop_nulls().le(1e-12).all()
+    # against scipy: the 99.8% limits on the count scale (effective events E / D) lie within one
+    # count of the Poisson quantiles of the expected events
+    d = f.dispersion
+    e = by_e["expected"].to_numpy() / d
+    lo = by_e["lower_998"].to_numpy() * e
+    hi = by_e["upper_998"].to_numpy() * e
+    assert np.all(np.abs(hi - sps.poisson.ppf(0.999, e)) <= 1.0)
+    assert np.all(np.abs(lo - sps.poisson.ppf(0.001, e)) <= 1.0)
+
+
+def test_limits_depend_only_on_the_expected_events_and_go_with_them():
+    from healthgap.pages.geography import ISR_DERIVED
+
+    counts = pl.DataFrame(
+        {"gp_practice": ["a", "b"], "events": [30, 80], "population": [1000, 2000], "expected": [60.0, 60.0]}
+    )
+    a, b = isr_statistics(counts).select("lower_95", "upper_95", "lower_998", "upper_998").rows()
+    assert a == b  # the same expected events, the same limits
+    # withheld with the population they derive from (through the expected events)
+    assert {"lower_95", "upper_95", "lower_998", "upper_998"} <= set(ISR_DERIVED["population"])

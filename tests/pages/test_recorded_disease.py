@@ -366,3 +366,17 @@ def test_inline_values_are_never_empty(page_of):
             "standard()": page.standard(),
         }.items():
             assert str(html_of(value)).strip(), name
+
+
+def test_unrecorded_ethnicity_is_not_read_as_less_disease(page_of):
+    """A group whose ethnicity is not recorded may have its diagnoses under-recorded too (the
+    reader's finding on the default book): the text never offers its low rate as a sign of less
+    disease, and points to the measured recording where the data has true status."""
+    people = build_people(3000)
+    plain = html_of(page_of(RecordedDiseasePage, people).ethnicity_text())
+    assert "hides a difference" not in plain and "is not evidence of less disease" in plain
+    assert "@sec-access-detection" not in plain
+    truth = people.with_columns(pl.col("hypertension").alias("true_hypertension"))
+    assert "@sec-access-detection measures how much" in html_of(
+        page_of(RecordedDiseasePage, truth).ethnicity_text()
+    )

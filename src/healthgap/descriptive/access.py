@@ -46,6 +46,9 @@ from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_
 from healthgap.stats.indirect import protected_rate
 
 __all__ = [
+    "treated_among_true",
+    "BROAD_AGE",
+    "broad_age_counts",
     "observed_expected",
     "detection",
     "indicators",
@@ -411,6 +414,52 @@ def _measure_shares(
         numerator=numerator,
         denominator=denominator,
         by=["measure"],
+        confidence=confidence,
+    )
+
+
+def treated_among_true(
+    people: pl.LazyFrame | pl.DataFrame,
+    config: Config,
+    *,
+    condition: str = "hypertension",
+    treatment: str = "antihypertensive",
+    dimensions: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Share (%) of everyone who truly has ``condition`` (recorded or not) who has ``treatment``,
+    by group, from exact counts: under-diagnosis and under-treatment together.
+
+    Needs ``true_<condition>`` and ``treatment``; people with no value of ``treatment`` are
+    left out of both counts. Crude (not standardised). Publish with ``recompute=``
+    :func:`recompute_shares` (``treated``/``affected``).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``dimension``, ``level``, ``label``, ..., ``measure`` (``condition``), ``treated``
+        (truly affected and treated), ``affected`` (truly affected, with a value of
+        ``treatment``), ``value`` (%), ``lower_ci``, ``upper_ci`` (Wilson), ``note``; empty
+        without the columns.
+    """
+    lf = frame_of(people)
+    present = lf.collect_schema().names()
+    truth = f"{TRUTH_PREFIX}{condition}"
+    if truth not in present or treatment not in present:
+        return pl.DataFrame()
+    truly = pl.col(truth).fill_null(False) & pl.col(treatment).is_not_null()
+    aggs = [
+        (truly & pl.col(treatment)).cast(pl.Int64).sum().alias(f"n__{condition}"),
+        truly.cast(pl.Int64).sum().alias(f"d__{condition}"),
+    ]
+    return _measure_shares(
+        lf,
+        config,
+        dimensions,
+        aggs,
+        [condition],
+        numerator="treated",
+        denominator="affected",
         confidence=confidence,
     )
 
@@ -1251,3 +1300,76 @@ def against_need(
         )
         frames.append(label_levels(out, dim))
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
+#: Broad age groups, for measures whose five-year age bands are too small to publish: under 40,
+#: the NHS Health Check ages (40 to 74), and 75 and over. Ordered, with no disadvantaged end: a
+#: sentence names the highest and the lowest, allowing for the groups compared.
+BROAD_AGE = Dimension(
+    "age_band",
+    "Broad age group",
+    ("under 40", "40-74", "75+"),
+    {},
+    "40-74",
+    noun="broad age group",
+    ordered=True,
+)
+
+
+def broad_age_counts(
+    people: pl.LazyFrame | pl.DataFrame,
+    *,
+    measure: str,
+    kind: str,
+    among: str | None = None,
+    multiplier: float = 1000,
+) -> pl.DataFrame:
+    """A flag or count measure's counts by broad age group (:data:`BROAD_AGE`), exact.
+
+    Parameters
+    ----------
+    people : the canonical person table (``age`` and ``measure``).
+    measure : the measure's column.
+    kind : "flag" (``numerator``: people for whom it is true, ``denominator``: people with a
+        value; publish with ``recompute=`` :func:`recompute_shares`) or "count" (``events``,
+        ``population``: people with a value; :func:`recompute_ratios`).
+    among : a flag column restricting the people to those for whom it is true (e.g. the
+        referred, for missed appointments).
+    multiplier : events per this many people (counts).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``dimension`` ("age_band"), ``dimension_label``, ``level``, ``label``, ``order``,
+        ``is_reference``, the two counts and their statistics (``value``, ``lower_ci``,
+        ``upper_ci``, ``note``: a share per 100, or events per ``multiplier``), one row per
+        broad age group with anyone in it.
+    """
+    lf = frame_of(people)
+    require(lf, ["age", measure, *([among] if among else [])], what="broad_age_counts()")
+    where = pl.col(measure).is_not_null() & pl.col("age").is_not_null() & (pl.col("age") >= 0)
+    if among is not None:
+        where = where & pl.col(among).fill_null(False)
+    level = (
+        pl.when(pl.col("age") < 40)
+        .then(pl.lit("under 40"))
+        .when(pl.col("age") < 75)
+        .then(pl.lit("40-74"))
+        .otherwise(pl.lit("75+"))
+        .alias(LEVEL)
+    )
+    names = ("numerator", "denominator") if kind == "flag" else ("events", "population")
+    counts = (
+        lf.filter(where)
+        .group_by(level)
+        .agg(
+            pl.col(measure).cast(pl.Int64).sum().alias(names[0]),
+            pl.len().cast(pl.Int64).alias(names[1]),
+        )
+        .collect()
+    )
+    empty = [pl.lit(None, pl.Float64).alias(c) for c in _STATISTICS[:3]] + [pl.lit(None, pl.String).alias("note")]
+    table = label_levels(counts, BROAD_AGE).with_columns(empty)
+    if kind == "flag":
+        return recompute_shares(table, numerator="numerator", denominator="denominator")
+    return recompute_ratios(table, events="events", population="population", multiplier=multiplier)

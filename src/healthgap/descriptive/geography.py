@@ -36,6 +36,7 @@ __all__ = [
     "area_isr",
     "isr_statistics",
     "isr_lines",
+    "ISR_LIMITS",
     "ISR_STRATA",
     "LOCALITY_PER",
     "EVENT_PER",
@@ -274,7 +275,10 @@ def isr_statistics(
     pl.DataFrame
         ``area``, ``events``, ``population``, ``expected``, ``value`` (observed / expected),
         ``lower_ci``, ``upper_ci`` (exact below 10 effective events, Byar's from 10),
-        ``flag_95``, ``flag_99_8`` ("above", "below", "within" the funnel), ``note``.
+        ``flag_95``, ``flag_99_8`` ("above", "below", "within" the funnel), ``note``, and the
+        funnel's control limits at the area's expected events as given (published: rounded),
+        ``lower_95``, ``upper_95``, ``lower_998``, ``upper_998`` (:func:`isr_lines`), so that
+        every limit the funnel plot draws is a number of its table and download.
     """
     from healthgap.stats import funnel_flag
 
@@ -287,6 +291,13 @@ def isr_statistics(
         confidence=confidence,
         dispersion=dispersion,
     )
+    expected = counts.get_column("expected").drop_nulls()
+    expected = expected.filter(expected > 0).unique().sort()
+    limits = (
+        isr_lines(counts, area=area, dispersion=dispersion, at=expected)
+        if expected.len()
+        else pl.DataFrame(schema={c: pl.Float64 for c in ISR_LIMITS})
+    )
     return (
         counts.select(area, "events", "population", "expected")
         .join(
@@ -294,12 +305,25 @@ def isr_statistics(
             on=area,
             how="left",
         )
+        .join(limits, on="expected", how="left", nulls_equal=False)
         .sort(area)
     )
 
 
-def isr_lines(counts: pl.DataFrame, *, area: str = "gp_practice", dispersion: float = 1.0) -> pl.DataFrame:
-    """The 95% and 99.8% control limits of the ratio around 1, over the areas' expected events.
+#: The columns of the funnel's control limits (:func:`isr_lines`).
+ISR_LIMITS = ("expected", "lower_95", "upper_95", "lower_998", "upper_998")
+
+
+def isr_lines(
+    counts: pl.DataFrame,
+    *,
+    area: str = "gp_practice",
+    dispersion: float = 1.0,
+    at: pl.Series | None = None,
+) -> pl.DataFrame:
+    """The 95% and 99.8% control limits of the ratio around 1, over the areas' expected events
+    (Fingertips' grid over their range), or at the expected events ``at`` (e.g. each area's,
+    as published).
 
     Returns
     -------
@@ -315,7 +339,9 @@ def isr_lines(counts: pl.DataFrame, *, area: str = "gp_practice", dispersion: fl
         denominator="expected",
         unit=area,
         kind="ratio",
+        target=1.0,
         dispersion=dispersion,
+        denominators=None if at is None else at.cast(pl.Float64).to_list(),
     )
     return (
         long.with_columns(

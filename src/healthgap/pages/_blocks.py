@@ -45,7 +45,8 @@ from healthgap.descriptive.access import (
     recompute_shares,
 )
 from healthgap.disclosure import Published
-from healthgap.pages._groups import compare, noun_of
+from healthgap.pages._contrast import compare
+from healthgap.pages._groups import noun_of
 from healthgap.pages.base import ci_columns
 from healthgap.text import capitalise, format_number, join, lower_first
 

@@ -45,6 +45,7 @@ from healthgap.descriptive.access import (
     recompute_shares,
     recompute_standardised,
     standardised_indicators,
+    treated_among_true,
 )
 from healthgap.disclosure import Published
 from healthgap.pages._blocks import (
@@ -57,7 +58,8 @@ from healthgap.pages._blocks import (
     paragraph,
     shown_measures,
 )
-from healthgap.pages._groups import compare, compared_dimension, ends, group_name, noun_of, spread
+from healthgap.pages._contrast import compare
+from healthgap.pages._groups import compared_dimension, ends, group_name, noun_of, spread
 from healthgap.pages.base import CI_COLUMNS, Page, ci_columns
 from healthgap.pages.sentences import missing_sentence
 from healthgap.text import capitalise, count, format_number, join, lower_first
@@ -74,6 +76,8 @@ __all__ = [
     "describe_indicators",
     "missing_sentence",
     "excluded_sentence",
+    "TREATED_AMONG_TRUE",
+    "TREATED_TRUE_LEAD",
 ]
 
 #: Ratios (observed / expected) and their intervals are shown to 2 decimal places, as in the text.
@@ -157,6 +161,16 @@ NO_CONDITIONS = "condition columns"
 NO_DIMENSION = "equity dimension to compare groups along (other than {what})"
 NO_INDICATORS = "indicators it can compute (each needs the columns its SQL names)"
 NO_ACCESS = "access measures (such as referrals, waits or missed appointments)"
+#: The condition and its treatment shown among everyone who truly has the condition.
+TREATED_AMONG_TRUE = ("hypertension", "antihypertensive")
+#: Why (the lead of that subsection).
+TREATED_TRUE_LEAD = (
+    "The indicators above count only people whose condition is recorded. Under-diagnosis and "
+    "under-treatment add up: of everyone who truly has {condition}, recorded or not, the share "
+    "prescribed {treatment} shows both gaps together. These shares are crude (not standardised for "
+    "age): they count what happens to the people who have the condition, whatever their age. "
+    "@tbl-treated-true gives every group."
+)
 #: Where the experience measures are, when the dataset has any.
 EXPERIENCE_POINTER = "How people experience their care ({listed}) is in @sec-experience."
 
@@ -709,6 +723,7 @@ class AccessTreatmentPage(MeasureSections, Page):
             dim,
             subject=f"{lower_first(ind.label)}, {self._standardised_by(dim)},",
             suffix=self._suffix(ind),
+            standardised=("ratio", "ratio_lower", "ratio_upper"),
         )
 
     @property
@@ -858,6 +873,93 @@ class AccessTreatmentPage(MeasureSections, Page):
                 f"@tbl-treatment-groups gives the same indicators, crude and standardised, by {self.others_text}."
             )
         return blocks(*parts)
+
+    # -- treatment among everyone truly affected --------------------------------------
+    @cached_property
+    def treated_true(self) -> Published | None:
+        """The share of everyone who truly has the condition of :data:`TREATED_AMONG_TRUE` who has its
+        treatment, by every dimension present, published (None without the columns)."""
+        condition, treatment = TREATED_AMONG_TRUE
+        if not self.caps.has_truth or self.compared is None or condition not in self.caps.truth:
+            return None
+        if treatment not in self.caps.columns:
+            return None
+        table = treated_among_true(
+            self.people,
+            self.config,
+            condition=condition,
+            treatment=treatment,
+            dimensions=[d.name for d in self.dimensions],
+        )
+        if not table.is_empty():
+            table = table.filter(pl.col("affected") > 0)  # no one with the condition: nothing to show
+        recompute = partial(recompute_shares, numerator="treated", denominator="affected")
+        return self._publish(table, counts=["treated", "affected"], recompute=recompute)
+
+    def _treated_true_words(self) -> tuple[str, str]:
+        condition, treatment = TREATED_AMONG_TRUE
+        name = lower_first(_label_of(self.config, treatment))
+        article = "an" if name[:1] in "aeiou" else "a"
+        return lower_first(_label_of(self.config, condition)), f"{article} {name}"
+
+    def treated_true_sentences(self, dim: Dimension) -> str:
+        """The share treated among everyone truly affected, across the groups of ``dim``."""
+        table = self.treated_true
+        if table is None:
+            return ""
+        condition, treatment = self._treated_true_words()
+        return compare(
+            table,
+            dim,
+            subject=f"the share of people who truly have {condition} who are prescribed {treatment}",
+        )
+
+    @property
+    def treated_true_text(self) -> str:
+        """The lead and one comparison per dimension (nothing without the columns)."""
+        if self.treated_true is None:
+            return ""
+        condition, treatment = self._treated_true_words()
+        sentences = " ".join(t for t in (self.treated_true_sentences(d) for d in self.dimensions) if t)
+        return f"{TREATED_TRUE_LEAD.format(condition=condition, treatment=treatment)} {sentences}"
+
+    def treated_true_table(self) -> Any:
+        """The share treated among everyone truly affected, by every group (the table's markup)."""
+        table = self.treated_true
+        if table is None:
+            return None
+        condition, treatment = self._treated_true_words()
+        return self.book.table(
+            self._sorted(table).select(
+                "dimension_label", "label", "treated", "affected", "value", "lower_ci", "upper_ci"
+            ),
+            id="treated-true",
+            title=f"Everyone who truly has {condition}: prescribed {treatment}, by every group",
+            columns=ci_columns(
+                "Prescribed (%)",
+                dimension_label="Compared by",
+                label="Group",
+                treated=f"Prescribed {treatment.split(' ', 1)[1]}",
+                affected=f"Truly have {condition}",
+            ),
+            formats=VALUE_PERCENT_FORMATS,
+        )
+
+    def treated_true_section(self) -> Any:
+        """Treatment among everyone who truly has the condition: heading, sentences and table, or
+        None without true status (the under-diagnosis section already says so)."""
+        if self.treated_true is None:
+            return None
+        condition, _ = self._treated_true_words()
+        return blocks(
+            heading(f"Treatment among everyone with {condition}", id="sec-access-treated-true", level=3),
+            self.treated_true_text,
+            numbered(
+                self.treated_true_table(),
+                label="tbl-treated-true",
+                caption=f"Everyone who truly has {condition}, recorded or not: share prescribed treatment, by every group",
+            ),
+        )
 
     # -- access measures -------------------------------------------------------------
     @cached_property

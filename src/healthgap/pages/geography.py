@@ -16,16 +16,17 @@ from functools import cached_property, partial
 from typing import Any, NamedTuple
 
 import polars as pl
+from scipy.stats import binom
 
 from healthgap import charts
 from healthgap.descriptive import measure_label
 from healthgap.descriptive.geography import (
     EVENT_PER,
+    ISR_LIMITS,
     LOCALITY_PER,
     area_isr,
     area_rates,
     area_statistics,
-    isr_lines,
     isr_statistics,
     locality_rates,
 )
@@ -34,7 +35,7 @@ from healthgap.disclosure import Published
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
 from healthgap.pages.sentences import extremes, fmt, group_name
 from healthgap.stats import bonferroni_ratio
-from healthgap.text import capitalise, lower_first
+from healthgap.text import capitalise, lower_first, pct
 
 __all__ = [
     "GeographyPage",
@@ -136,7 +137,25 @@ ISR_LEAD = (
 #: Values withheld with each count (rule 3 of the disclosure rules).
 ISR_DERIVED = {
     "events": ["value", "lower_ci", "upper_ci", "flag_95", "flag_99_8"],
-    "population": ["expected", "value", "lower_ci", "upper_ci", "flag_95", "flag_99_8"],
+    "population": [
+        "expected",
+        "value",
+        "lower_ci",
+        "upper_ci",
+        "flag_95",
+        "flag_99_8",
+        "lower_95",
+        "upper_95",
+        "lower_998",
+        "upper_998",
+    ],
+}
+#: The funnel's control limits in its table and download.
+LIMIT_COLUMNS = {
+    "lower_95": "95% limit, lower",
+    "upper_95": "95% limit, upper",
+    "lower_998": "99.8% limit, lower",
+    "upper_998": "99.8% limit, upper",
 }
 #: The share of units expected outside the 99.8% limits by chance alone.
 OUTSIDE_998 = 0.002
@@ -175,7 +194,7 @@ class IsrFunnel(NamedTuple):
     unit: str
     #: each area's counts, expected events, ratio, interval and flags, published
     points: Published
-    #: the control limits (chart data, no counts)
+    #: the control limits at each area's published expected events (the points' own columns)
     limits: pl.DataFrame
     #: D = Σ k² / Σ k of the events per person (1: no one has more than one)
     dispersion: float
@@ -210,14 +229,24 @@ def isr_sentence(frame: pl.DataFrame, *, name: str, plural: str) -> str:
             f"All {n} {plural} shown{withheld} are within the 99.8% limits for {name}: none has more or less than "
             f"its age and sex mix would give beyond what chance explains ({chance})."
         )
-    verdict = (
-        "so these differ by more than chance."
-        if above + below >= 2
-        else "so this one could differ by chance."
-    )
+    outside = above + below
+    # the chance of this many or more outside if every area were as expected (binomial, 0.2% each)
+    p_value = float(binom.sf(outside - 1, n, OUTSIDE_998))
+    chance_of = "less than 0.1%" if p_value < 0.0005 else pct(p_value)
+    if p_value < 0.05 and outside == 1:
+        verdict = f"so it is unlikely to be outside by chance alone (a chance of {chance_of} that one or more would be)."
+    elif p_value < 0.05:
+        verdict = (
+            f"so more lie outside than chance alone would readily give (a chance of {chance_of} that "
+            f"{outside} or more would): at least some of them differ."
+        )
+    else:
+        verdict = f"so {'this one' if outside == 1 else 'these'} could be outside by chance."
+    above_text = "none is above" if not above else f"{above} {'is' if above == 1 else 'are'} above"
+    below_text = "none is below" if not below else f"{below} {'is' if below == 1 else 'are'} below"
     return (
-        f"Of the {n} {plural} shown{withheld}, {above} {'is' if above == 1 else 'are'} above the 99.8% limits for "
-        f"{name} (more than their age and sex mix would give) and {below} below; {chance}, {verdict}"
+        f"Of the {n} {plural} shown{withheld}, {above_text} the 99.8% limits for {name} (more than their age "
+        f"and sex mix would give) and {below_text} (less); {chance}, {verdict}"
     )
 
 
@@ -510,7 +539,7 @@ class GeographyPage(Page):
                 name,
                 unit,
                 points,
-                isr_lines(exact, area=unit, dispersion=dispersion),
+                points.frame.select(*ISR_LIMITS).drop_nulls().unique().sort("expected"),
                 dispersion,
                 is_count,
             )
@@ -572,10 +601,11 @@ class GeographyPage(Page):
                 "expected": "Expected",
                 **ci_columns("Observed / expected"),
                 "flag_99_8": "Position against the 99.8% limits",
+                **LIMIT_COLUMNS,
             },
             formats={
                 "expected": ("number", 1),
-                **{c: ("ratio", 2) for c in ("value", "lower_ci", "upper_ci")},
+                **{c: ("ratio", 2) for c in ("value", "lower_ci", "upper_ci", *LIMIT_COLUMNS)},
             },
         )
 

@@ -457,8 +457,14 @@ class RecordedDiseasePage(Page):
             "@fig-prevalence-ethnicity compares ethnic groups. Several groups are small, so their intervals are "
             "wide and some values are not published. "
             + self.ratio_sentence("ethnicity", "diabetes")
-            + " People whose ethnic group is not recorded are shown as their own group: their rates suggest "
-            "whether missing ethnicity hides a difference."
+            + " People whose ethnic group is not recorded are shown as their own group. A low recorded rate "
+            "for them is not evidence of less disease: a record that lacks one item (ethnic group) can lack "
+            "others (a diagnosis)"
+            + (
+                ", and @sec-access-detection measures how much of each group's disease is recorded."
+                if self.caps.has_truth
+                else "."
+            )
         )
 
     def sex_text(self) -> Any:

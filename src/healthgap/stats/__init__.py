@@ -19,7 +19,7 @@ from __future__ import annotations
 from ._ci import byars_lower, byars_upper, wilson_interval, wilson_limits, wilson_lower, wilson_upper
 from .ageband import age_bands, counts_by_age_band
 from .bootstrap import bootstrap_weights, percentile_interval, replicate_sums
-from .compare import rate_difference, rate_ratio
+from .compare import difference_from_intervals, rate_difference, rate_ratio
 from .concentration import concentration_index
 from .dimensions import dsr_by
 from .dsr import dsr
@@ -54,6 +54,7 @@ __all__ = [
     "percentile_interval",
     "proportion",
     "rate_difference",
+    "difference_from_intervals",
     "rate_ratio",
     "replicate_sums",
     "sii",

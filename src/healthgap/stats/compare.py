@@ -33,6 +33,8 @@ from .rates import aggregate
 __all__ = [
     "rate_ratio",
     "rate_difference",
+    "difference_from_intervals",
+    "BAD_INTERVAL",
     "UNKNOWN_REFERENCE",
     "NOTE_REFERENCE",
     "NOTE_NO_REFERENCE",
@@ -44,6 +46,10 @@ UNKNOWN_REFERENCE = (
     "{levels}. Pass one of them as reference=."
 )
 NOTE_REFERENCE = "reference group"
+BAD_INTERVAL = (
+    "difference_from_intervals(): each interval must hold its estimate (lower <= estimate <= upper), "
+    "with positive limits on the ratio scale; got {estimate} in ({lower}, {upper})."
+)
 NOTE_NO_REFERENCE = "reference group has no value in this stratum"
 NOTE_ZERO_REFERENCE_EVENTS = "reference group has zero events"
 NOTE_NOT_COMPUTED = "rate not computed for this group"
@@ -354,3 +360,52 @@ def rate_difference(
         statistic=statistic,
         method=method,
     )
+
+
+def difference_from_intervals(
+    a: float,
+    a_lower: float,
+    a_upper: float,
+    b: float,
+    b_lower: float,
+    b_upper: float,
+    *,
+    scale: str = "difference",
+    confidence: float = 0.95,
+) -> tuple[float, float, float]:
+    """The difference ``a - b`` of two independent estimates and its interval, from their own
+    intervals (normal approximation).
+
+    Each estimate's standard error is read back from its interval: ``(upper - lower) / 2z``
+    on the difference scale; on the ratio scale (rates, ratios, standardised values, whose
+    intervals are symmetric on the log scale) ``estimate x (ln upper - ln lower) / 2z`` (the
+    delta method). The difference's interval is ``a - b +/- z sqrt(se_a^2 + se_b^2)``. Two
+    intervals may overlap while this interval excludes 0: overlap is a test at a much
+    stricter level than 5% (Schenker and Gentleman 2001), so it must not decide whether two
+    groups differ.
+
+    Parameters
+    ----------
+    a, a_lower, a_upper : the first estimate and its interval (at ``confidence``).
+    b, b_lower, b_upper : the second.
+    scale : "difference" or "ratio": how the intervals were built.
+    confidence : the level of the given intervals and of the one returned.
+
+    Returns
+    -------
+    (difference, lower, upper)
+
+    References
+    ----------
+    .. [1] Schenker N, Gentleman JF. On judging the significance of differences by examining
+       the overlap between confidence intervals. The American Statistician 2001;55:182-6.
+    """
+    z = z_value(check_confidence(confidence, "difference_from_intervals"))
+    ses = []
+    for est, lo, hi in ((a, a_lower, a_upper), (b, b_lower, b_upper)):
+        if not lo <= est <= hi or (scale == "ratio" and lo <= 0):
+            raise ValueError(BAD_INTERVAL.format(estimate=est, lower=lo, upper=hi))
+        ses.append(est * (np.log(hi) - np.log(lo)) / (2 * z) if scale == "ratio" else (hi - lo) / (2 * z))
+    d = a - b
+    half = z * float(np.hypot(ses[0], ses[1]))
+    return d, d - half, d + half
