@@ -86,6 +86,17 @@ def test_calibration_finding(card):
         "The largest miscalibration beyond what chance alone gives across the 2 groups compared: deprivation "
         "fifth 1, most deprived has 20% more cases"
     )
+    # where the data records true risk, the headline group's true over predicted, as the fairness table has it
+    rows[1] |= {"simultaneous_upper": 0.95}  # also beyond chance, but a smaller miscalibration
+    card.fairness.calibration = published(rows)
+    assert card.calibration_text().endswith(
+        "the model under-predicts their risk (1 other group also beyond chance). Against each person's true risk, which this data records, that "
+        "group's true risk is 27% above the model's predictions (true over predicted 1.27). "
+        "See @sec-fairness-calibration."
+    )
+    rows[0] |= {"true_ratio": None}
+    card.fairness.calibration = published(rows)
+    assert "Against each person's true risk" not in card.calibration_text()
 
 
 def test_widest_gap_is_the_largest_that_survives_simultaneous_intervals(card):

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from healthgap import __version__
-from healthgap.pages._fairness_calibration import headline_text
+from healthgap.pages._fairness_calibration import headline_text, ratio_words
 from healthgap.pages._fairness_gaps import orient
 from healthgap.pages._fairness_labels import gap_change_text
 from healthgap.pages._models import ModelPages, about
@@ -137,6 +137,24 @@ def _card_rows(rows: pl.DataFrame) -> pl.DataFrame:
         "n",
         *(c for c in CARD_METRICS if c in wide.columns),
         "suppressed",
+    )
+
+
+def _headline_truth(frame: pl.DataFrame) -> str:
+    """' Against each person's true risk ... 1.24).' for the group :func:`headline_text` names when
+    its observed/expected survives the simultaneous intervals (the same choice: the largest
+    ratio on the log scale among those beyond chance), from the fairness page's published
+    ``true_ratio``; '' without truth or without such a group."""
+    shown = frame.filter(pl.col("value").is_not_null() & pl.col("simultaneous_lower").is_not_null())
+    hits = shown.filter((pl.col("simultaneous_lower") > 1) | (pl.col("simultaneous_upper") < 1))
+    if hits.is_empty() or "true_ratio" not in hits.columns:
+        return ""
+    row = hits.sort(pl.col("value").log().abs(), descending=True).row(0, named=True)
+    if row["true_ratio"] is None:
+        return ""
+    return (
+        f" Against each person's true risk, which this data records, that group's true risk is "
+        f"{ratio_words(row['true_ratio'])} the model's predictions (true over predicted {num(row['true_ratio'])})."
     )
 
 
@@ -351,7 +369,8 @@ class ModelCardPage(Page):
         text = headline_text(calibration.frame, self.models.social) if stated and calibration else ""
         if not text:
             return NO_CALIBRATION if self.ok else "No model was checked for calibration by group."
-        return f"{text.strip()} See @sec-fairness-calibration."
+        assert calibration is not None
+        return f"{text.strip()}{_headline_truth(calibration.frame)} See @sec-fairness-calibration."
 
     def label_text(self) -> str:
         """Label bias at the two ends, with and without treatment features, from the published
