@@ -64,7 +64,10 @@ def test_the_cvd_profile_declares_todays_contract_columns():
         )
         assert (col.codes, col.minimum, col.maximum, col.unit) == (m.codes, m.minimum, m.maximum, m.unit)
     follow_up = {m.name for m in profile.measures if m.timing == "follow-up"}
+    # a referral in the year, and its wait, may follow the year's admission: never features
     assert follow_up == {
+        "cardiology_referral",
+        "days_to_first_outpatient",
         "days_to_treatment",
         "missed_appointments",
         "provider_cancellations",
