@@ -220,6 +220,11 @@ PARTIAL_GROUP = (
     " or are counted among fewer than {min_group} people (in the group, among its people with the "
     "outcome or among those flagged)"
 )
+#: The section "Gaps beyond chance" when no two groups of any dimension publish their share of outcomes found.
+NO_CHANCE = (
+    "No gap in the share of outcomes found can be compared here: no dimension has two groups with "
+    "enough people with the outcome to publish it."
+)
 NO_AUDIT = "No model is fitted to this dataset, so nothing is audited."
 NO_GAP = "{What} cannot be compared between {groups}: fewer than two groups are large enough to publish it."
 SMALL_GROUPS = "Small groups have wide intervals ({ref}): a gap that looks large may be chance."
@@ -830,10 +835,12 @@ class FairnessPage(Page):
         intervals, or that none does, set against the perfect-risk model's gap between the same two
         groups (between age bands without it: that such a gap is expected at capacity) (Markdown),
         or None without pairs."""
-        if self.tpr_pairs is None:
+        if not self.ok:
             return None
+        if self.tpr_pairs is None:
+            return _markdown(NO_CHANCE)
         frame = self.tpr_pairs.frame
-        truth = self.ok and self.models.reference is not None
+        truth = self.models.reference is not None
         refs = self.reference_pairs.frame if self.reference_pairs is not None else pl.DataFrame()
 
         def one(d: Dimension) -> str:
@@ -850,7 +857,7 @@ class FairnessPage(Page):
 
         text = "".join(one(d) for d in self.models.dimensions)
         if not text:
-            return None
+            return _markdown(NO_CHANCE)
         return _markdown(
             f"Across many groups the largest gap is partly chance. Each gap in the share of cases found at the "
             f"top {self.top} is therefore given an interval that holds for every pair of groups together "
