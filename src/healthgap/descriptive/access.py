@@ -1368,7 +1368,9 @@ def broad_age_counts(
         )
         .collect()
     )
-    empty = [pl.lit(None, pl.Float64).alias(c) for c in _STATISTICS[:3]] + [pl.lit(None, pl.String).alias("note")]
+    empty = [pl.lit(None, pl.Float64).alias(c) for c in _STATISTICS[:3]] + [
+        pl.lit(None, pl.String).alias("note")
+    ]
     table = label_levels(counts, BROAD_AGE).with_columns(empty)
     if kind == "flag":
         return recompute_shares(table, numerator="numerator", denominator="denominator")

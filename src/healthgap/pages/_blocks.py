@@ -263,14 +263,22 @@ class MeasureSections:
         """The dimension the figures compare."""
         raise NotImplementedError
 
+    def age_rows(self, e: ShownMeasure) -> pl.DataFrame | None:
+        """Rows that stand for the age dimension of ``e``'s table instead of its five-year bands
+        (exact, in the table's columns; e.g. broad age groups), or None: the bands."""
+        return None
+
     @cached_property
     def tables(self) -> dict[str, Published]:
-        """Each measure by every dimension present, published (by measure name)."""
-        names = [d.name for d in self.dimensions]
+        """Each measure by every dimension present, published (by measure name); the age rows of
+        :meth:`age_rows` when it gives any, in the same table (one secondary suppression)."""
+        all_names = [d.name for d in self.dimensions]
         out: dict[str, Published] = {}
-        if not names:
+        if not all_names:
             return out
         for e in self.measures:
+            ages = self.age_rows(e)
+            names = [n for n in all_names if ages is None or n != "age_band"]
             m = e.measure
             if m.type == "flag":
                 table = flag_shares(self.people, self.config, measure=m.name, dimensions=names)
@@ -300,6 +308,8 @@ class MeasureSections:
                 recompute = partial(
                     recompute_ratios, events="events", population="population", multiplier=EVENTS_PER
                 )
+            if ages is not None and not ages.is_empty():
+                table = pl.concat([table, ages.select(table.columns)], how="vertical_relaxed")
             if not table.is_empty():
                 out[m.name] = self.book.publish(table, counts=counts, derived=derived, recompute=recompute)
         return out

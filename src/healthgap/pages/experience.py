@@ -33,20 +33,15 @@ import polars as pl
 
 from healthgap.config import Dimension, Indicator, sql_columns
 from healthgap.descriptive.access import (
-    BROAD_AGE,
     broad_age_counts,
     indicator_status,
     indicator_totals,
     indicators,
     recompute_indicators,
-    recompute_ratios,
-    recompute_shares,
 )
 from healthgap.disclosure import Published
 from healthgap.pages._blocks import (
-    COUNT_DATA,
     EVENTS_PER,
-    FLAG_DATA,
     UNIT_TEXT,
     MeasureSections,
     ShownMeasure,
@@ -62,6 +57,7 @@ from healthgap.pages.base import Page, ci_columns
 from healthgap.text import count, format_number, join, lower_first
 
 __all__ = [
+    "BROAD_AGE_NOTE",
     "ExperiencePage",
     "ExperienceMeasure",
     "NO_EXPERIENCE",
@@ -109,6 +105,12 @@ INDICATOR_DATA = (
 
 #: The measure class the access and experience pages share (kept under its old name).
 ExperienceMeasure = ShownMeasure
+
+#: Why the ages of a measure of the people of a flag (the referred) are in broad groups.
+BROAD_AGE_NOTE = (
+    "Ages are compared in broad groups (under 40, 40 to 74 and 75 and over), not five-year bands: "
+    "for the {who} the five-year bands are too small to publish."
+)
 
 
 def _pct(x: float) -> str:
@@ -255,84 +257,22 @@ class ExperiencePage(MeasureSections, Page):
         )
 
     # -- broad age groups --------------------------------------------------------------
-    @cached_property
-    def broad_age_tables(self) -> dict[str, Published]:
-        """Each flag and count measure by broad age group (:data:`BROAD_AGE`), published (by
-        measure name): five-year bands of the people a measure concerns (e.g. the referred) are
-        often too small to publish, and the broad groups show what they hide."""
-        if not self.caps.has("age") or "age_band" not in {d.name for d in self.dimensions}:
-            return {}
-        out: dict[str, Published] = {}
-        for e in self.measures:
-            m = e.measure
-            if m.type not in ("flag", "count"):
-                continue
-            among = e.among.name if m.type == "count" and e.among is not None else None
-            table = broad_age_counts(
-                self.people, measure=m.name, kind=m.type, among=among, multiplier=EVENTS_PER
-            )
-            if table.is_empty():
-                continue
-            if m.type == "flag":
-                counts = ["numerator", "denominator"]
-                recompute: Any = partial(recompute_shares, numerator="numerator", denominator="denominator")
-            else:
-                counts = ["events", "population"]
-                recompute = partial(
-                    recompute_ratios, events="events", population="population", multiplier=EVENTS_PER
-                )
-            out[m.name] = self.book.publish(table, counts=counts, recompute=recompute)
-        return out
-
-    def broad_age_text(self, e: ExperienceMeasure) -> str:
-        """One measure compared across the broad age groups (highest and lowest, allowing for the
-        groups compared), or ""."""
-        table = self.broad_age_tables.get(e.measure.name)
-        if table is None:
-            return ""
-        lead = (
-            "Five-year age bands are often too small to publish here; by broad age group (under 40, "
-            "40 to 74 and 75 and over), "
-        )
-        if e.measure.type == "flag":
-            text = compare(table, BROAD_AGE, subject=f"the share of people with {e.name}")
-        else:
-            text = compare(
-                table,
-                BROAD_AGE,
-                subject=f"the number of {e.name} {e.per}",
-                suffix="",
-                unit=f" {e.per}",
-                scale="ratio",
-            )
-        return lead + lower_first(text)
-
-    def broad_age_table(self, e: ExperienceMeasure) -> Any:
-        """One measure by broad age group (the table's markup), or None."""
-        table = self.broad_age_tables.get(e.measure.name)
-        if table is None:
+    def age_rows(self, e: ExperienceMeasure) -> pl.DataFrame | None:
+        """A count of events among a flag's people (missed appointments of the referred) by broad
+        age group (:data:`~healthgap.descriptive.access.BROAD_AGE`) instead of five-year bands,
+        which are too small to publish for so few people; None for other measures."""
+        m = e.measure
+        if m.type != "count" or e.among is None or not self.caps.has("age"):
             return None
-        _, columns = self._columns(e, group="Broad age group")
-        return self.book.table(
-            table.select(*(FLAG_DATA if e.measure.type == "flag" else COUNT_DATA)[1:]),
-            id=f"{self.prefix}-{e.slug}-broad-age",
-            title=f"{e.measure.label} by broad age group",
-            columns=columns,
+        return broad_age_counts(
+            self.people, measure=m.name, kind="count", among=e.among.name, multiplier=EVENTS_PER
         )
 
-    def broad_age_blocks(self, e: ExperienceMeasure) -> list[Any]:
-        """The broad age groups' sentence and table of one measure (nothing without them)."""
-        text = self.broad_age_text(e)
-        if not text:
-            return []
-        return [
-            text,
-            numbered(
-                self.broad_age_table(e),
-                label=f"tbl-{self.prefix}-{e.slug}-broad-age",
-                caption=f"{e.measure.label}, by broad age group",
-            ),
-        ]
+    def age_note(self, e: ExperienceMeasure) -> str:
+        """Why a measure's ages are in broad groups (nothing when they are in five-year bands)."""
+        if self.age_rows(e) is None or "age_band" not in {d.name for d in self.dimensions}:
+            return ""
+        return BROAD_AGE_NOTE.format(who=e.who)
 
     # -- sentences ---------------------------------------------------------------------
     def indicator_text(self, ind: Indicator) -> str:
@@ -418,8 +358,9 @@ class ExperiencePage(MeasureSections, Page):
         for e in self.measures:
             parts.append(heading(e.measure.label, id=f"sec-experience-{e.slug}"))
             context = MISSED_CONTEXT if e.measure.name == "missed_appointments" else ""
-            parts.extend(self.measure_blocks(e, context=context))
-            parts.extend(self.broad_age_blocks(e))
+            parts.extend(
+                self.measure_blocks(e, context=" ".join(t for t in (context, self.age_note(e)) if t))
+            )
         if self.indicators is not None:
             parts.append(heading("Experience indicators", id="sec-experience-indicators"))
             parts.extend(self.indicator_text(i) for i in self.shown_indicators)
