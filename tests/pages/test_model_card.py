@@ -77,14 +77,14 @@ def test_calibration_finding(card):
     assert card.calibration_text() == (
         NO_SURVIVOR.format(k=2)
         + " The truth shows what the outcomes cannot: the model's largest miscalibration "
-        "is in deprivation fifth 1, most deprived, whose true risk is 27% above the model's predictions (true "
+        "is in the most deprived fifth, whose true risk is 27% above the model's predictions (true "
         "over predicted 1.27). See @sec-fairness-calibration."
     )
     rows[0] |= {"simultaneous_lower": 1.1}
     card.fairness.calibration = published(rows)
     assert card.calibration_text().startswith(
-        "The largest miscalibration beyond what chance alone gives across the 2 groups compared: deprivation "
-        "fifth 1, most deprived has 20% more cases"
+        "The largest miscalibration beyond what chance alone gives across the 2 groups compared: the most "
+        "deprived fifth has 20% more cases"
     )
     # where the data records true risk, the headline group's true over predicted, as the fairness table has it
     rows[1] |= {"simultaneous_upper": 0.95}  # also beyond chance, but a smaller miscalibration
@@ -113,7 +113,7 @@ def test_widest_gap_is_the_largest_that_survives_simultaneous_intervals(card):
     assert card.widest_text() == (
         "Among groups by deprivation (IMD quintile) and sex, the largest gap in the share of outcomes found at "
         "the top 5% that chance alone does not explain is by deprivation (IMD quintile): 20.0 percentage points "
-        "(higher in deprivation fifth 1, most deprived; lower in deprivation fifth 4; simultaneous 95% CI 5.0 "
+        "(higher in the most deprived fifth; lower in deprivation fifth 4; simultaneous 95% CI 5.0 "
         "to 40.0 percentage points). "
         + NO_PAIRS.format(groups="ethnic groups or localities")
         + " "
@@ -202,8 +202,8 @@ def test_mitigation_finding(card):
     card.fairness.mitigation_gaps = Published(pl.DataFrame(gaps), (), DisclosureSettings())
     assert card.mitigation_text() == (
         "Equal opportunity at capacity (a cut-off per group fitted on a validation half of the test set, the "
-        "top 5% still flagged) moves the gap in the share of outcomes found between deprivation fifth 1, most "
-        "deprived and deprivation fifth 5, least deprived from 10.5 percentage points to -11.8 percentage points "
+        "top 5% still flagged) moves the gap in the share of outcomes found between the most deprived fifth "
+        "and the least deprived fifth from 10.5 percentage points to -11.8 percentage points "
         "on the other half: a change of -22.3 percentage points (95% CI -34.3 to -12.8): beyond what chance "
         "alone gives."
     )
@@ -221,8 +221,8 @@ def test_mitigation_finding(card):
         card.mitigation_text()
         == card.fairness.mitigation_text()
         == (
-            "The mitigation cannot be judged here: too few people with the outcome in deprivation fifth 1, most "
-            "deprived or deprivation fifth 5, least deprived to publish their rates."
+            "The mitigation cannot be judged here: too few people with the outcome in the most deprived fifth or the "
+            "least deprived fifth to publish their rates."
         )
     )
     card.fairness.capacity_mitigation = None

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from healthgap.pages.fairness import NO_LABEL_CHECK, groups_of
+from healthgap.pages.fairness import SKIP_TRUTH, groups_of
 from healthgap.pages.model_card import NO_TRUTH, ModelCardPage
 from healthgap.text import lower_first
 from tests.conftest import build_people
@@ -42,7 +42,7 @@ def bullets(card: ModelCardPage) -> list[str]:
 
 #: A gap as both pages word it: value, the two groups and the simultaneous interval.
 GAP = re.compile(
-    r"(-?[\d.]+ percentage points) \(higher in ([^;]+); lower in ([^;]+); simultaneous 95% CI "
+    r"(-?[\d.]+ percentage points) \(higher ((?:in|among) [^;]+); lower ((?:in|among) [^;]+); simultaneous 95% CI "
     r"(-?[\d.]+) to (-?[\d.]+ percentage points)"
 )
 
@@ -53,11 +53,12 @@ def test_the_headline_gap_is_the_fairness_pages_for_the_same_pair(card):
     found = GAP.search(widest)
     assert found, widest  # this book has a gap beyond chance (by sex)
     value, high, low, lower, upper = found.groups()
-    assert (
-        f"{value} (higher in {high}; lower in {low}; simultaneous 95% CI {lower} to {upper}, over the"
-        in chance
-    )
-    assert "that chance alone does not explain" in chance.split(f"higher in {high}")[0].rsplit(". By", 1)[-1]
+    # the fairness page: "By sex, the largest gap that chance alone does not explain is 15.3
+    # percentage points (simultaneous 95% CI 2.1 to 28.5 percentage points, over the 1 pair
+    # compared): higher among women than among men."
+    said = f"the largest gap that chance alone does not explain is {value} (simultaneous 95% CI {lower} to {upper}, over the"
+    assert said in chance, chance
+    assert f"higher {high} than {low}" in chance.split(said)[1].split(". By")[0]
 
 
 def test_dimensions_the_card_does_not_compare_have_no_gap_on_the_fairness_page(card):
@@ -80,7 +81,9 @@ def test_calibration_label_bias_and_mitigation_are_the_fairness_pages_words(card
         card.fairness.calibration_paragraph()
     )
     assert (
-        card.fairness.label_bias_text() == NO_LABEL_CHECK and label == NO_TRUTH
+        card.fairness.label_bias_skip == SKIP_TRUTH
+        and card.fairness.label_bias_text() == ""
+        and label == NO_TRUTH
     )  # no truth: the same verdict
     assert mitigation == f"{card.fairness.mitigation_text()} See @sec-fairness-mitigation."
     assert "cannot be judged" in mitigation

@@ -168,9 +168,11 @@ def headline_text(frame: pl.DataFrame, dimensions: Sequence[Dimension], *, name:
         if round(abs(row["value"] - 1) * 100) == 0
         else f"{ratio_words(row['value'], above='more', below='fewer')} cases than the model predicts"
     )
+    who = _name(dim, row, name)
+    has = "have" if who.startswith(("people", "women", "men")) else "has"  # 'women have', 'the fifth has'
     return (
         f"The largest miscalibration beyond what chance alone gives across the {shown.height} groups "
-        f"compared: {_name(dim, row, name)} has {how}"
+        f"compared: {who} {has} {how}"
         f" (observed/expected {num(row['value'])}, simultaneous 95% CI {num(row['simultaneous_lower'])} to "
         f"{num(row['simultaneous_upper'])}); the model {'under' if under else 'over'}-predicts their risk"
         f"{more}. "

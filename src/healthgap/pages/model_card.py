@@ -19,13 +19,14 @@ from healthgap import __version__
 from healthgap.pages._fairness_calibration import headline_text, ratio_words
 from healthgap.pages._fairness_gaps import orient
 from healthgap.pages._fairness_labels import gap_change_text
+from healthgap.pages._groups import in_group, label_name
 from healthgap.pages._models import ModelPages, about
 from healthgap.pages.base import Page
 from healthgap.pages.fairness import (
     FairnessPage,
     end_name,
     ends_of,
-    group_name,
+    group_said,
     groups_of,
 )
 from healthgap.pages.predicting_risk import PredictingRiskPage, metric_row
@@ -83,7 +84,7 @@ DETAIL_ITEMS = (
 SYNTHETIC_KIND = "a synthetic population (no real people)"
 REAL_KIND = "the dataset named in the config"
 NO_GAP = "No gap in the share of outcomes found could be estimated with published groups."
-#: Without truth: what the fairness page says (:data:`~healthgap.pages.fairness.NO_LABEL_CHECK`), in words
+#: Without truth: what the fairness page's skip note says (:data:`~healthgap.pages.fairness.SKIP_TRUTH`), in words
 #: that do not speak of undiagnosed people or true status, which such data cannot show.
 NO_TRUTH = (
     "Label bias cannot be checked: this dataset does not say who truly has a condition, so whether the model "
@@ -354,8 +355,8 @@ class ModelCardPage(Page):
         dim = self.fairness.dimension(w["dimension"])
         text = (
             f"Among groups by {among}, the largest gap in the share of outcomes found at the top {self.top} that "
-            f"chance alone does not explain is by {lower_first(w['dimension_label'])}: {pp(w['value'])} (higher in "
-            f"{group_name(dim, w['group_label'])}; lower in {group_name(dim, w['versus_label'])}; simultaneous "
+            f"chance alone does not explain is by {lower_first(w['dimension_label'])}: {pp(w['value'])} (higher "
+            f"{in_group(group_said(dim, w['group_label']))}; lower {in_group(group_said(dim, w['versus_label']))}; simultaneous "
             f"95% CI {pp(w['lower_ci'], unit=False)} to {pp(w['upper_ci'])})."
         )
         reference = REFERENCE if self.fairness.reference_gaps is not None else NO_REFERENCE
@@ -366,7 +367,11 @@ class ModelCardPage(Page):
         (and, where the data has it, the largest against the truth)."""
         calibration = self.fairness.calibration if self.ok else None
         stated = calibration is not None and self.fairness.calibration_paragraph() is not None
-        text = headline_text(calibration.frame, self.models.social) if stated and calibration else ""
+        text = (
+            headline_text(calibration.frame, self.models.social, name=label_name)
+            if stated and calibration
+            else ""
+        )
         if not text:
             return NO_CALIBRATION if self.ok else "No model was checked for calibration by group."
         assert calibration is not None
@@ -433,7 +438,7 @@ class ModelCardPage(Page):
         return (
             f"Equal opportunity at capacity (a cut-off per group fitted on a validation half of the test set, "
             f"the top {self.top} still flagged) moves the gap in the share of outcomes found between "
-            f"{group_name(dim, m.first)} and {group_name(dim, m.last)} from {pp(base['gap'])} to {pp(eo['gap'])} "
+            f"{group_said(dim, m.first)} and {group_said(dim, m.last)} from {pp(base['gap'])} to {pp(eo['gap'])} "
             f"on the other half: {gap_change_text(eo)}."
         )
 
