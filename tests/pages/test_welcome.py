@@ -576,8 +576,8 @@ def test_chapter_list_follows_the_data(page_of):
         "looks at days to first outpatient appointment and missed appointments."
     )
     assert page.where_to_act == (
-        "ranks every gap the book measures between groups by the number of people it affects, after "
-        "allowing for age and sex."
+        "ranks the gaps the book measures between groups by the number of people they affect, after "
+        "allowing for age and sex, and says which it leaves out and why."
     )
     assert geography_text(caps) == (
         "compares localities and small areas, shown as equal-sized tiles in a chart (the dataset has no "

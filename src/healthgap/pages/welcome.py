@@ -861,8 +861,8 @@ def where_to_act_text(caps: Capabilities, config: Config, schema: pl.Schema) -> 
         return "has nothing to rank for this dataset."
     standardised = "age and sex" if caps.has("sex") else "age"
     return (
-        "ranks every gap the book measures between groups by the number of people it affects, "
-        f"after allowing for {standardised}."
+        "ranks the gaps the book measures between groups by the number of people they affect, "
+        f"after allowing for {standardised}, and says which it leaves out and why."
     )
 
 
