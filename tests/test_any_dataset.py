@@ -767,12 +767,6 @@ BOOKS = ("default", "other_trust", "cohort", "no_deprivation")
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="round 3, found by the final CI run and not fixed this session: a repeated 'gap is not split' "
-    "sentence on explanations, an empty mitigation chart, an empty premature-death chart on small data, "
-    "label-bias sentences on data without true status (see the closing note)",
-)
 @pytest.mark.parametrize("name", BOOKS)
 def test_every_page_holds_only_true_sentences(name, books):
     config, rendered = books[name]()

@@ -167,7 +167,7 @@ def set_width(browser, session: str, width: int) -> None:
 #: chapter's scatter of mitigations (Figure 7.7), whose point labels and long vertical axis title
 #: do not fit 342 px even after healthgap-charts.js shortens the labels and narrows the plot. Its
 #: builder needs a phone layout (labels in a legend or the table); remove it here when it has one.
-KNOWN_CUT_ON_PHONE = {"mitigation-chart"}
+KNOWN_CUT_ON_PHONE: set[str] = set()
 #: Text cut off on a phone in charts of :data:`KNOWN_CUT_ON_PHONE`, as "page at width: problem".
 CUT_ON_PHONE: list[str] = []
 
