@@ -724,11 +724,12 @@ class GeographyPage(Page):
         if self.areas is None:
             return None
         if self.in_code_order:
-            parts = (self.size_text(), self.area_text())
+            listed = (self.size_text(), self.area_text())
             return Markdown(
                 f"@tbl-map gives recorded {self.focus_name} for each of the {self.units.plural}, with its 95% "
                 f"confidence interval. There are no boundaries for these {self.units.plural} to draw a map with, "
-                "nor localities to group them by, so they are listed rather than drawn. " + " ".join(t for t in parts if t)
+                "nor localities to group them by, so they are listed rather than drawn. "
+                + " ".join(t for t in listed if t)
             )
         parts = (self.size_text(), self.area_text(), self.reading())
         return Markdown(
