@@ -402,9 +402,19 @@ def test_notes_name_absent_optional_columns_and_indicators_the_data_cannot_give(
     note = page.indicator_note_text
     assert note.startswith(
         "This dataset has no peripheral arterial disease column and no chronic kidney disease (stages 3-5) "
-        "column. The indicator statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+) counts "
-        "nobody as having them, so its eligibility rests on the columns it does have."
+        "column. The profile's indicator statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+) "
+        "counts nobody as having them, so its eligibility rests on the columns it does have: it is labelled "
+        "statin prescribed (eligibility from coronary heart disease, stroke or TIA and diabetes only) here."
     )
+    # the label the page uses names only the columns the data has (reader, round 4)
+    label = "Statin prescribed (eligibility from coronary heart disease, stroke or TIA and diabetes only)"
+    assert page.indicator_label(page.shown_indicators[0]) == label
+    assert (
+        "CKD" not in page.indicator_text
+        and f"{label}, standardised for age and sex," in page.indicator_text
+    )
+    labels = page.indicators.frame.filter(pl.col("measure") == "statin")["measure_label"].unique().to_list()
+    assert labels == [label]
     assert (  # then the profile's pathway and survey indicators, whose columns these people lack
         "Not shown, because this dataset cannot give them: anticoagulant prescribed (AF with CHA2DS2-VASc of "
         "2+, 3+ for women) (needs the pad and anticoagulant columns, which this dataset does not have)."

@@ -615,6 +615,29 @@ class AccessTreatmentPage(MeasureSections, Page):
         return [s.indicator for s in self.indicator_statuses if s.shown]
 
     @cached_property
+    def indicator_labels(self) -> dict[str, str]:
+        """Each indicator's label as this dataset can give it (by name): the config's, except that an
+        indicator with optional columns the dataset lacks (counted as false) keeps the label's words
+        before its brackets and names the columns its eligibility rests on here ("Statin prescribed
+        (eligibility from coronary heart disease and diabetes only)"), not conditions the data has no
+        column for."""
+        out: dict[str, str] = {}
+        for s in self.indicator_statuses:
+            ind = s.indicator
+            have = [lower_first(_label_of(self.config, c)) for c in ind.optional if c not in s.absent]
+            if not s.absent:
+                out[ind.name] = ind.label
+            elif have:
+                out[ind.name] = f"{ind.label.split(' (', 1)[0]} (eligibility from {join(have)} only)"
+            else:
+                out[ind.name] = ind.label.split(" (", 1)[0]
+        return out
+
+    def indicator_label(self, ind: Indicator) -> str:
+        """:attr:`indicator_labels` of one indicator."""
+        return self.indicator_labels.get(ind.name, ind.label)
+
+    @cached_property
     def indicators(self) -> Published | None:
         """Every proportion indicator the dataset supports by every dimension present, crude and
         indirectly standardised for age and sex (:func:`standardised_indicators`), published."""
@@ -628,7 +651,10 @@ class AccessTreatmentPage(MeasureSections, Page):
         )
         if table.is_empty():
             return None
-        table = table.filter(pl.col("denominator") > 0)
+        labels = self.indicator_labels
+        table = table.filter(pl.col("denominator") > 0).with_columns(
+            pl.col("measure").replace_strict(labels, default=pl.col("measure_label")).alias("measure_label")
+        )
         return self._publish(
             table,
             counts=["numerator", "denominator", "excluded"],
@@ -686,7 +712,9 @@ class AccessTreatmentPage(MeasureSections, Page):
                 continue
             names = [lower_first(_label_of(self.config, c)) for c in sql_columns(ind.numerator)]
             out.append(
-                excluded_sentence(ind.label, join(names, conjunction="or"), row["excluded"], most=self.most)
+                excluded_sentence(
+                    self.indicator_label(ind), join(names, conjunction="or"), row["excluded"], most=self.most
+                )
             )
         return " ".join(out)
 
@@ -698,9 +726,10 @@ class AccessTreatmentPage(MeasureSections, Page):
         for s in absent:
             names = [f"no {lower_first(_label_of(self.config, c))} column" for c in s.absent]
             parts.append(
-                f"This dataset has {join(names)}. The indicator {lower_first(s.indicator.label)} counts "
-                f"nobody as having {'it' if len(names) == 1 else 'them'}, so its eligibility rests on the "
-                "columns it does have."
+                f"This dataset has {join(names)}. The profile's indicator "
+                f"{lower_first(s.indicator.label)} counts nobody as having {'it' if len(names) == 1 else 'them'}, "
+                "so its eligibility rests on the columns it does have: it is labelled "
+                f"{lower_first(self.indicator_label(s.indicator))} here."
             )
         missing = [s for s in self.indicator_statuses if not s.shown]
         if missing:
@@ -723,7 +752,7 @@ class AccessTreatmentPage(MeasureSections, Page):
         return compare(
             table.where(pl.col("measure") == ind.name),
             dim,
-            subject=f"{lower_first(ind.label)}, {self._standardised_by(dim)},",
+            subject=f"{lower_first(self.indicator_label(ind))}, {self._standardised_by(dim)},",
             suffix=self._suffix(ind),
             standardised=("ratio", "ratio_lower", "ratio_upper"),
         )
