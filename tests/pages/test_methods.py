@@ -232,6 +232,7 @@ def test_need_method_states_the_model_and_skips_without_a_referral(page_of):
     assert "@sec-access-cardiology-referral-need" in text and "logistic regression" in text
     assert "age band and sex and one term for each of those conditions" in text
     assert "hypertension, coronary heart disease" in text.lower() and "diabetes" not in text.lower()
+    assert "@sec-truth-check" not in text  # no truth file here
     bare = page_of(MethodsPage, build_people(200).drop("cardiology_referral"))
     assert "hg-skip" in html_of(bare.need())
 

@@ -33,6 +33,7 @@ __all__ = [
     "FUNNEL",
     "FUNNEL_RATIOS",
     "NEED",
+    "NEED_TRUTH",
 ]
 
 #: How the disclosure rules name each area column protected within localities.
@@ -103,6 +104,13 @@ confidence interval from the Kakwani standard error."""
 FUNNEL = (
     "The limits are drawn at 95% (about 1 in 20 {units} outside by chance) and 99.8% (about 1 in 500) "
     "(Spiegelhalter, 2005); a {unit} is flagged only if it is outside the 99.8% limits."
+)
+#: Why the truth check's estimate of the same gap differs (synthetic data with a truth file).
+NEED_TRUTH = (
+    " The appendix that checks the book against the built-in inequalities (@sec-truth-check) estimates the "
+    "same gap differently, so its number differs a little from the access chapter's: its expected numbers come from "
+    "the generator's own referral model (each person's built-in chance at the least deprived fifth's odds), "
+    "over everyone, where the access chapter fits a need model to the data among the people with a recorded condition."
 )
 #: Referral (an access flag) against need: the need model of ``descriptive.access.against_need``.
 NEED = r"""**{measure} against need** (@sec-access-{slug}-need) compares each group's observed number $O$
@@ -285,6 +293,11 @@ class MethodsPage(Page):
         limits = FUNNEL.format(units=f"{singular}s", unit=singular)
         return _markdown(f"{ratios}\n\n{limits}")
 
+    @property
+    def _truth(self) -> bool:
+        """Whether the data are synthetic with the generator's truth file (the truth-check appendix)."""
+        return bool(self.config.data.synthetic and self.config.data.truth is not None)
+
     # -- referral against need --------------------------------------------------------------
     def need(self) -> Any:
         """How an access flag (referral) is compared against need, or a skip note."""
@@ -313,6 +326,7 @@ class MethodsPage(Page):
                 ridge=NEED_RIDGE,
                 name=a.name,
             )
+            + (NEED_TRUTH if self._truth and a.measure.name == "cardiology_referral" else "")
         )
 
     # -- disclosure control -----------------------------------------------------------------
