@@ -410,8 +410,7 @@ def test_notes_name_absent_optional_columns_and_indicators_the_data_cannot_give(
     label = "Statin prescribed (eligibility from coronary heart disease, stroke or TIA and diabetes only)"
     assert page.indicator_label(page.shown_indicators[0]) == label
     assert (
-        "CKD" not in page.indicator_text
-        and f"{label}, standardised for age and sex," in page.indicator_text
+        "CKD" not in page.indicator_text and f"{label}, standardised for age and sex," in page.indicator_text
     )
     labels = page.indicators.frame.filter(pl.col("measure") == "statin")["measure_label"].unique().to_list()
     assert labels == [label]
