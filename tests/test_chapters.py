@@ -313,7 +313,10 @@ def test_other_trust_text_describes_only_what_its_data_have(other_site):
     assert "small areas" not in disease
     geography = text_of(other_site / "chapters" / "geography.html")
     assert "small urban areas" not in geography and "1,500" not in geography
-    assert "each hexagon is one GP practice" in geography
+    # no boundaries and no localities: the practices are listed, not drawn as tiles in code order
+    assert (
+        "gives recorded hypertension for each of the GP practices" in geography and "hexagon" not in geography
+    )
     access = text_of(other_site / "chapters" / "access-treatment.html")
     treatment = access[access.index("Treatment among the eligible") : access.index("Access to services")]
     # indicators the data cannot give are named once, in one note; the rest are shown
@@ -321,8 +324,8 @@ def test_other_trust_text_describes_only_what_its_data_have(other_site):
     assert treatment.count("140 mmHg") == 1  # only in that note
     assert "counts nobody as having them, so its eligibility rests on the columns it does have" in treatment
     assert (
-        "Statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+), standardised for age and sex, was"
-        in treatment
+        "Statin prescribed (eligibility from coronary heart disease and diabetes only), standardised for age and "
+        "sex, was" in treatment
     )
     assert "shows the share who waited" not in access  # the waits section is skipped
 

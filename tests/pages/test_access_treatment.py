@@ -402,9 +402,18 @@ def test_notes_name_absent_optional_columns_and_indicators_the_data_cannot_give(
     note = page.indicator_note_text
     assert note.startswith(
         "This dataset has no peripheral arterial disease column and no chronic kidney disease (stages 3-5) "
-        "column. The indicator statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+) counts "
-        "nobody as having them, so its eligibility rests on the columns it does have."
+        "column. The profile's indicator statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+) "
+        "counts nobody as having them, so its eligibility rests on the columns it does have: it is labelled "
+        "statin prescribed (eligibility from coronary heart disease, stroke or TIA and diabetes only) here."
     )
+    # the label the page uses names only the columns the data has (reader, round 4)
+    label = "Statin prescribed (eligibility from coronary heart disease, stroke or TIA and diabetes only)"
+    assert page.indicator_label(page.shown_indicators[0]) == label
+    assert (
+        "CKD" not in page.indicator_text and f"{label}, standardised for age and sex," in page.indicator_text
+    )
+    labels = page.indicators.frame.filter(pl.col("measure") == "statin")["measure_label"].unique().to_list()
+    assert labels == [label]
     assert (  # then the profile's pathway and survey indicators, whose columns these people lack
         "Not shown, because this dataset cannot give them: anticoagulant prescribed (AF with CHA2DS2-VASc of "
         "2+, 3+ for women) (needs the pad and anticoagulant columns, which this dataset does not have)."
@@ -682,27 +691,32 @@ def test_indicators_are_indirectly_standardised_for_age_and_sex(page_of, exact_r
     assert crude["crude"].to_list() != pytest.approx(crude["value"].to_list())  # standardising changes it
 
 
-def test_referral_against_need_matches_an_independent_indirect_standardisation(page_of, exact_reference):
+def test_referral_against_need_is_the_need_model_and_states_the_ends_ratio(page_of, exact_reference):
+    """The page publishes :func:`against_need` (its need model is checked against sklearn in
+    tests/test_against_need.py) and states the most against the least deprived fifth's ratio of
+    observed / expected, recomputed here by hand (exact conditional binomial: O1 out of O1 + O5,
+    Clopper-Pearson by scipy's binomtest)."""
+    from scipy.stats import binomtest
+
     people = referred(4000, seed=6)
     page = page_of(AccessTreatmentPage, people, disclosure=OFF)
     need = [c for c in page.caps.conditions if c not in NOT_NEED]
     assert need == ["hypertension", "chd", "af", "heart_failure", "stroke_tia", "pad"]
-    frame = page.book.frame.filter(pl.any_horizontal(need)).with_columns(
-        (pl.col("age").clip(0, 90) // 5).alias("band"),
-        pl.concat_str([pl.col(c).cast(pl.Int8).cast(pl.String) for c in need]).alias("combo"),
-        pl.col("cardiology_referral").cast(pl.Float64).alias("y"),
-    )
-    rates = frame.group_by("band", "sex", "combo").agg(pl.col("y").mean().alias("p"))
-    joined = frame.join(rates, on=["band", "sex", "combo"])
     table = page.need_tables["cardiology_referral"].frame
-    for q in ("1", "5"):
-        g = joined.filter(pl.col("imd_quintile").cast(pl.String) == q)
-        row = table.filter((pl.col("dimension") == "imd_quintile") & (pl.col("level") == q)).row(
-            0, named=True
-        )
-        assert row["observed"] == int(g["y"].sum()) and row["population"] == g.height
-        assert row["expected"] == pytest.approx(float(g["p"].sum()), rel=1e-9)
-        assert row["value"] == pytest.approx(g["y"].sum() / g["p"].sum(), rel=1e-9)
+    direct = against_need(
+        page.book.frame, page.config, measure="cardiology_referral", need=need, dimensions=["imd_quintile"]
+    )
+    mine = table.filter(pl.col("dimension") == "imd_quintile").sort("level")
+    assert mine["expected"].to_list() == pytest.approx(direct.sort("level")["expected"].to_list(), rel=1e-12)
+    a, b = (mine.filter(pl.col("level") == q).row(0, named=True) for q in ("1", "5"))
+    rr = (a["observed"] / a["expected"]) / (b["observed"] / b["expected"])
+    ci = binomtest(a["observed"], a["observed"] + b["observed"]).proportion_ci(method="exact")
+    lo, hi = (q / (1 - q) * b["expected"] / a["expected"] for q in (ci.low, ci.high))
+    text = page.need_ends_sentence(page.access_measures[0])
+    assert text.startswith("Against their need, people in the most deprived fifth had ")
+    assert f"had {rr:.2f} times" in text
+    assert f"95% CI {lo:.2f} to {hi:.2f}" in text
+    assert text in markup_of(page.need_blocks(page.access_measures[0]))
 
 
 # -- every sentence against the numbers it states ---------------------------------------------------

@@ -281,23 +281,26 @@ def test_tile_chart_is_not_called_a_map(page):
         "are as visible as large rural ones. There are no boundaries for these small areas to draw a map with"
     )
     assert "(in the table under the chart) rather than from its shade alone." in paragraph
+    assert not page.in_code_order and page.map_table() is None  # grouped by locality: the chart stays
     markup = html_of(page.map_figure())
     assert "Tile chart of crude recorded hypertension prevalence (%) in each small area" in markup
     assert "grey tiles have too few people to publish" in markup
     assert (page.book.downloads / "geography" / "map.csv").is_file()
 
 
-def test_practices_as_tiles(page_of):
+def test_practices_without_localities_are_a_table_not_tiles_in_code_order(page_of):
+    """Tiles placed in order of their codes alone show nothing the table does not (reader, round 4):
+    GP practices with no boundaries and no localities are listed in a table, and the paragraph
+    points to it."""
     page = page_of(GeographyPage, _by_practice(build_people(600)), **PRACTICES)
+    assert page.in_code_order and page.map_figure() is None
     paragraph = html_of(page.map_paragraph())
-    assert (
-        "each hexagon is one GP practice, all the same size whatever the size of the practice." in paragraph
-    )
-    assert "grouped by locality" not in paragraph and "1,500" not in paragraph
+    assert paragraph.startswith("@tbl-map gives recorded hypertension for each of the GP practices")
+    assert "hexagon" not in paragraph and "@fig-map" not in paragraph and "1,500" not in paragraph
     assert "of registered patients" in paragraph or "None of the GP practices" in paragraph
-    assert "Tile chart of crude recorded hypertension prevalence (%) in each GP practice" in html_of(
-        page.map_figure()
-    )
+    markup = html_of(page.map_table())
+    assert 'id="map"' in markup or "map" in markup
+    assert (page.book.downloads / "geography" / "map.csv").is_file()
 
 
 def test_map_with_boundaries(page_of, tmp_path):
@@ -358,3 +361,19 @@ def test_outcome_locality_table_skips(page_of):
     assert "@tbl-locality-outcomes" not in html_of(no_outcomes.locality_paragraph())
     no_places = page_of(GeographyPage, people.drop("locality"), equity=_no_locality())
     assert no_places.outcome_locality_table() is None  # the conditions' table gives the one skip note
+
+
+@pytest.mark.parametrize(("n", "share"), [(98, "0.2"), (21, "0.04"), (1000, "2.0")])
+def test_chance_outside_the_limits_has_one_wording(n, share):
+    """'about 1 in 500 outside them, x of these n' whatever the number of units (reader, round 4:
+    'about 0.2 of 98' in one place and '1 in 500' in another for the same thing)."""
+    from healthgap.pages.geography import isr_sentence
+
+    frame = pl.DataFrame({"value": [1.0] * n, "flag_99_8": ["within"] * n})
+    text = isr_sentence(frame, name="recorded hypertension", plural="GP practices")
+    assert text.endswith(f"(chance alone would put about 1 in 500 outside them, {share} of these {n}).")
+    frame = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("above")).otherwise("flag_99_8").alias("flag_99_8")
+    )
+    text = isr_sentence(frame, name="recorded hypertension", plural="GP practices")
+    assert f"chance alone would put about 1 in 500 outside them, {share} of these {n}, so" in text

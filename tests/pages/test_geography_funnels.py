@@ -98,8 +98,8 @@ def test_isr_sentence_counts_and_chance():
     )
     assert within == (
         "All 40 GP practices shown are within the 99.8% limits for recorded hypertension: none has more or less "
-        "than its age and sex mix would give beyond what chance explains (chance alone would put about 0.1 of 40 "
-        "outside them)."
+        "than its age and sex mix would give beyond what chance explains (chance alone would put about 1 in 500 "
+        "outside them, 0.1 of these 40)."
     )
     flags = ["above", "above", "below", *(["within"] * 96), None]
     text = isr_sentence(_points([1.0] * 99 + [None], flags), name="admissions", plural="GP practices")
@@ -109,7 +109,7 @@ def test_isr_sentence_counts_and_chance():
     assert text == (
         "Of the 99 GP practices shown (for 1 more the counts are too small to publish), 2 are above the 99.8% "
         "limits for admissions (more than their age and sex mix would give) and 1 is below (less); chance alone "
-        "would put about 0.2 of 99 outside them, so more lie outside than chance alone would readily give (a "
+        "would put about 1 in 500 outside them, 0.2 of these 99, so more lie outside than chance alone would readily give (a "
         "chance of 0.1% that 3 or more would): at least some of them differ."
     )
     one = isr_sentence(_points([1.0] * 10, ["above", *(["within"] * 9)]), name="x", plural="areas")
@@ -124,12 +124,15 @@ def test_isr_sentence_counts_and_chance():
         _points([1.0] * 500, ["above", "below", *(["within"] * 498)]), name="x", plural="areas"
     )
     assert many.endswith(
-        "chance alone would put about 1.0 of 500 outside them, so these could be outside by chance."
+        "chance alone would put about 1 in 500 outside them, 1.0 of these 500, so these could be outside by chance."
     )
     assert isr_sentence(_points([None], [None]), name="x", plural="areas").startswith("None of the areas")
-    # too few areas for "about 0.0 of 21": the chance per area instead
+    # one wording whatever the number of areas (not "about 0.0 of 21"; reader, round 4)
     few = isr_sentence(_points([1.0] * 21, ["within"] * 21), name="x", plural="areas")
-    assert "(chance alone would put about 1 in 500 outside them)." in few and "0.0 of" not in few
+    assert (
+        "(chance alone would put about 1 in 500 outside them, 0.04 of these 21)." in few
+        and "0.0 of" not in few
+    )
 
 
 def test_dispersion_sentence_states_d_and_its_root():

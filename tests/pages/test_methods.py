@@ -26,7 +26,9 @@ def test_localities_and_nested_areas_follow_the_data(page_of):
     )
     assert nested_text(replace(caps, area_column="locality")) == ""
     assert page.exact_counts.endswith(
-        "the overall rate that the practice funnel plots compare practices with uses the rounded overall totals."
+        "the expected numbers of the funnel plots (and every other observed / expected ratio) use reference "
+        "rates whose events are randomly rounded to 5 in each age band and sex, so that they do not add up to "
+        "an exact total."
     )
     assert nested_text(replace(caps, area_column=None)) == ""
     no_locality = replace(caps, columns=caps.columns - {"locality"}, dimensions=caps.dimensions[:-1])
@@ -210,15 +212,29 @@ def test_one_rate_unit_stated_once(page_of):
 def test_funnel_methods_cover_observed_expected_and_repeated_events(page_of):
     page = page_of(MethodsPage, build_people(200))
     text = html_of(page.funnel())
-    assert "@sec-outcomes-practices" in text and "@sec-geography-funnels" in text
+    assert "@sec-outcomes-practices" not in text and "@sec-geography-funnels" in text  # no crude funnels
     assert "each GP practice after its age and sex mix" in text
+    assert "a practice is flagged only if it is outside the 99.8% limits" in text
     assert r"$D = \sum_i k_i^2 / \sum_i k_i$" in text and r"$O/D$" in text and r"\sqrt{D}" in text
     areas = page_of(MethodsPage, build_people(200).drop("gp_practice"))
     only_ratios = html_of(areas.funnel())
     assert (
         "@sec-outcomes-practices" not in only_ratios
         and "each small area after its age and sex mix" in only_ratios
+        and "a small area is flagged only if" in only_ratios
     )
+
+
+def test_need_method_states_the_model_and_skips_without_a_referral(page_of):
+    from tests.pages.test_access_treatment import referred
+
+    text = html_of(page_of(MethodsPage, referred(400)).need())
+    assert "@sec-access-cardiology-referral-need" in text and "logistic regression" in text
+    assert "age band and sex and one term for each of those conditions" in text
+    assert "hypertension, coronary heart disease" in text.lower() and "diabetes" not in text.lower()
+    assert "@sec-truth-check" not in text  # no truth file here
+    bare = page_of(MethodsPage, build_people(200).drop("cardiology_referral"))
+    assert "hg-skip" in html_of(bare.need())
 
 
 def test_sii_method_is_on_the_log_scale_and_says_which_way_the_rii_reads(page_of):

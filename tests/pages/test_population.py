@@ -121,9 +121,9 @@ def test_missing_ethnicity_by_a_dimension_of_the_datasets_own(page_of):
         },
     )
     text = html_of(page.not_stated_text())
-    assert "Across education levels, the share is highest in " in text
+    assert "The share with no ethnic group recorded was " in text and "in education level 3 (degree)" in text
     assert "deprivation" not in text and "fifth" not in text
-    assert text.endswith("(@fig-not-stated).")
+    assert "@fig-not-stated shows it by every group." in text
     assert "for each education level and sex." in page.not_stated_description()
 
 
@@ -240,10 +240,18 @@ def test_not_stated_sentences_and_figure(page_of):
     paragraph = html_of(page.not_stated_text())
     assert paragraph.startswith(
         "When a person's ethnic group is not recorded, any inequality they experience is invisible. Of everyone "
-        f"in the data, {page.not_stated_share}% have no ethnic group recorded. Across deprivation fifths, the "
-        f"share is {text}; across age bands, it is "
+        f"in the data, {page.not_stated_share}% have no ethnic group recorded. @fig-not-stated shows it by every "
+        "group. The share with no ethnic group recorded was "
     )
-    assert paragraph.endswith(" (@fig-not-stated).")
+    # the two ends of deprivation with intervals; the highest and lowest of the age bands with the
+    # allowance for the groups compared at once (reader, round 4: 0-4 vs 90+ named with neither)
+    deprivation, ages = (page.not_stated_sentences(d) for d in ("imd_quintile", "age_band"))
+    assert paragraph.endswith(f"{deprivation} {ages}")
+    assert "in the most deprived fifth against" in deprivation and "95% CI" in deprivation
+    frame = page.not_stated_data.where(dimension="age_band").frame.drop_nulls("value")
+    assert ages.startswith("The share with no ethnic group recorded was highest among people aged ")
+    assert "95% CI" in ages and "groups compared at once (simultaneous 95% intervals)" in ages
+    assert f"allowing for the {frame.height} groups compared at once" in ages
     markup = html_of(page.not_stated())
     assert 'id="ethnicity-not-stated"' in markup
     assert (page.book.downloads / "population" / "ethnicity-not-stated.csv").is_file()

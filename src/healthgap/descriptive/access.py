@@ -21,7 +21,8 @@
 - :func:`standardised_indicators` - every indicator by group, indirectly standardised for age
   and sex (:func:`recompute_standardised`).
 - :func:`against_need` - a flag (a referral) among the people with a recorded condition,
-  observed against expected for their age, sex and combination of conditions.
+  observed against expected from a need model (:func:`need_probabilities`: a logistic
+  regression on age, sex and each recorded condition, fitted on everyone in need).
 - :func:`missing_values` - how many people have no value of each column.
 
 Disclosure control happens once, when a page publishes a table
@@ -71,6 +72,8 @@ __all__ = [
     "standardised_indicators",
     "recompute_standardised",
     "against_need",
+    "need_probabilities",
+    "NEED_RIDGE",
     "STANDARDISED",
 ]
 
@@ -1228,6 +1231,87 @@ def recompute_standardised(table: pl.DataFrame, *, confidence: float = 0.95) -> 
     return stat.select(*first, *STANDARDISED)
 
 
+#: The ridge penalty of the need model (on every coefficient but the intercept): small enough to
+#: leave well-estimated odds ratios alone, enough to keep them finite when a cell has no events.
+NEED_RIDGE = 1e-2
+
+#: Newton-Raphson steps of the need model at most, and the step size at which it has converged.
+NEED_ITERATIONS, NEED_TOLERANCE = 100, 1e-10
+
+ERR_NEED_MODEL = "against_need(): the need model did not converge in {n} steps (last step {step:.3g})."
+
+
+def need_probabilities(
+    patterns: pl.DataFrame,
+    *,
+    categorical: Sequence[str],
+    flags: Sequence[str],
+    events: str = "observed",
+    population: str = "population",
+    ridge: float = NEED_RIDGE,
+) -> pl.Series:
+    """The need model's probability of the flag for each covariate pattern (one row each).
+
+    A logistic regression of ``events`` out of ``population`` on an intercept, the levels of
+    ``categorical`` (one indicator each but the first level) and the 0/1 ``flags``, fitted by
+    Newton-Raphson on the patterns' counts with a ridge penalty ``ridge / 2 * |b|^2`` on every
+    coefficient but the intercept. With the intercept unpenalised the fitted probabilities times
+    the patterns' people add up to the observed total (the score equation of the intercept).
+
+    Returns
+    -------
+    pl.Series
+        ``__p``: the fitted probability of each row of ``patterns``.
+
+    References
+    ----------
+    .. [1] McCullagh P, Nelder JA. Generalized Linear Models, 2nd ed. Chapman and Hall; 1989,
+       s. 4.4 (iteratively reweighted least squares).
+    """
+    import numpy as np
+    from scipy.special import expit
+
+    parts = [np.ones((patterns.height, 1))]
+    for c in categorical:
+        levels = patterns[c].cast(pl.String).unique().sort().to_list()
+        parts.append(
+            patterns.select(
+                *[(pl.col(c).cast(pl.String) == v).cast(pl.Float64).alias(f"{c}={v}") for v in levels[1:]]
+            ).to_numpy()
+        )
+    if flags:
+        parts.append(patterns.select(*[pl.col(f).cast(pl.Float64) for f in flags]).to_numpy())
+    x = np.hstack(parts)
+    y = patterns[events].cast(pl.Float64).to_numpy()
+    n = patterns[population].cast(pl.Float64).to_numpy()
+    penalty = np.full(x.shape[1], ridge)
+    penalty[0] = 0.0
+    beta = np.zeros(x.shape[1])
+    beta[0] = np.log(max(y.sum(), 0.5) / max(n.sum() - y.sum(), 0.5))
+
+    def loss(b: np.ndarray) -> float:
+        eta = x @ b
+        return float((n * np.logaddexp(0.0, eta) - y * eta).sum() + 0.5 * (penalty * b * b).sum())
+
+    step, current = np.inf, loss(beta)
+    for _ in range(NEED_ITERATIONS):
+        p = expit(x @ beta)
+        gradient = x.T @ (y - n * p) - penalty * beta
+        hessian = (x * (n * p * (1 - p))[:, None]).T @ x + np.diag(penalty)
+        delta = np.linalg.lstsq(hessian, gradient, rcond=None)[0]
+        scale = 1.0  # halve the Newton step until the penalised deviance falls
+        while scale > 1e-8 and loss(beta + scale * delta) > current + 1e-12 * abs(current):
+            scale /= 2
+        beta = beta + scale * delta
+        current = loss(beta)
+        step = float(np.abs(scale * delta).max())
+        if step < NEED_TOLERANCE:
+            break
+    else:
+        raise ValueError(ERR_NEED_MODEL.format(n=NEED_ITERATIONS, step=step))
+    return pl.Series("__p", expit(x @ beta))
+
+
 def against_need(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -1240,12 +1324,20 @@ def against_need(
     """A flag (a referral) among the people in need, against what their need predicts, by group.
 
     The people in need have at least one recorded condition of ``need`` (default: every
-    condition the data has) and a value of ``measure``. Each group's expected number is the
-    sum over its cells of the cell's people times the share flagged in that cell among
-    everyone in need; the cells are age band x sex x the combination of recorded conditions
-    (the severity proxy: which conditions, and how many). The sex groups are not
-    standardised for sex, nor the age bands for age. ``value`` is observed / expected (1:
-    as often as people of the same age, sex and conditions elsewhere) with Byar's interval.
+    condition the data has) and a value of ``measure``. Each person's expected chance is that
+    of a need model fitted on everyone in need (:func:`need_probabilities`: a logistic
+    regression on age band, sex and each recorded condition of ``need``, the severity proxy,
+    each condition with its own odds ratio); a group's expected number is the sum of its
+    people's chances. The sex groups' model leaves sex out, the age bands' model age. So that
+    the published expected numbers do not add up to an exact total (the fitted chances add up
+    to the observed number), they are scaled to the observed total randomly rounded to 5
+    (:func:`healthgap.stats.protected_rate` over the groups of one dimension). ``value`` is
+    observed / expected (1: as often as people of the same age, sex and conditions across the
+    population) with Byar's interval.
+
+    The model has one coefficient per condition, not one cell per combination of conditions
+    (thousands of sparse cells, whose randomly rounded reference counts made the expected
+    numbers noisy).
 
     Returns
     -------
@@ -1269,34 +1361,47 @@ def against_need(
     conds = [c for c in (need if need is not None else config.conditions) if c in present and c != measure]
     if not conds or "age" not in present:
         return pl.DataFrame()
-    flags = [pl.col(c).fill_null(False) for c in conds]
     base, all_cells = _cells_frame(
-        lf.filter(pl.any_horizontal(flags) & pl.col(measure).is_not_null()).with_columns(
-            pl.concat_str([f.cast(pl.Int8).cast(pl.String) for f in flags]).alias("__need")
-        ),
+        lf.filter(
+            pl.any_horizontal(pl.col(c).fill_null(False) for c in conds) & pl.col(measure).is_not_null()
+        ).with_columns(pl.col(c).fill_null(False).cast(pl.Int8) for c in conds),
         present,
     )
+    counts_of = [
+        pl.col(measure).cast(pl.Int64).sum().alias("observed"),
+        pl.len().cast(pl.Int64).alias("population"),
+    ]
     frames = []
     for dim in dimensions_in(config, lf, names=dimensions):
-        cells = [*_standardised_cells(dim, all_cells), "__need"]
-        counts = (
-            base.with_columns(level_expr(dim.name).alias(LEVEL))
-            .filter(pl.col(LEVEL).is_not_null())
-            .group_by(LEVEL, *cells)
-            .agg(
-                pl.col(measure).cast(pl.Int64).sum().alias("observed"),
-                pl.len().cast(pl.Int64).alias("population"),
-            )
-            .collect()
-        )
+        cells = _standardised_cells(dim, all_cells)
+        covariates = [*cells, *conds]
+        with_level = base.with_columns(level_expr(dim.name).alias(LEVEL)).filter(pl.col(LEVEL).is_not_null())
+        counts = with_level.group_by(LEVEL, *covariates).agg(counts_of).collect()
         if counts.is_empty():
             continue
-        exact = _indirect(counts, keys=[LEVEL], cells=cells).sort(LEVEL)
+        patterns = counts.group_by(covariates).agg(pl.col("observed", "population").sum())
+        patterns = patterns.with_columns(need_probabilities(patterns, categorical=cells, flags=conds))
+        exact = (
+            counts.join(patterns.select(*covariates, "__p"), on=covariates, nulls_equal=True)
+            .group_by(LEVEL)
+            .agg(
+                pl.col("observed").sum(),
+                (pl.col("population") * pl.col("__p")).sum().alias("__fitted"),
+                pl.col("population").sum(),
+            )
+            .with_columns(pl.lit(measure).alias("measure"))
+            .with_columns(
+                (pl.col("__fitted") * protected_rate("observed", "__fitted", over=["measure"])).alias(
+                    "expected"
+                )
+            )
+            .sort(LEVEL)
+        )
         ratio = crude_rate(
             exact, events="observed", population="expected", by=LEVEL, multiplier=1, confidence=confidence
         ).select(LEVEL, *_STATISTICS)
         out = exact.join(ratio, on=LEVEL).select(
-            LEVEL, pl.lit(measure).alias("measure"), "observed", "population", "expected", *_STATISTICS
+            LEVEL, "measure", "observed", "population", "expected", *_STATISTICS
         )
         frames.append(label_levels(out, dim))
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()

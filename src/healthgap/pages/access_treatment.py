@@ -33,6 +33,7 @@ import polars as pl
 from healthgap import charts
 from healthgap.config import Dimension, Indicator, sql_columns
 from healthgap.contract import CONTRACT, TRUTH_PREFIX
+from healthgap.descriptive import LEVEL
 from healthgap.descriptive.access import (
     IndicatorStatus,
     against_need,
@@ -62,7 +63,8 @@ from healthgap.pages._contrast import compare
 from healthgap.pages._groups import compared_dimension, ends, group_name, noun_of, spread
 from healthgap.pages.base import CI_COLUMNS, Page, ci_columns
 from healthgap.pages.sentences import missing_sentence
-from healthgap.text import capitalise, count, format_number, join, lower_first
+from healthgap.stats.compare import rate_ratio
+from healthgap.text import capitalise, count, format_number, interval, join, lower_first, ratio
 
 __all__ = [
     "AccessTreatmentPage",
@@ -613,6 +615,29 @@ class AccessTreatmentPage(MeasureSections, Page):
         return [s.indicator for s in self.indicator_statuses if s.shown]
 
     @cached_property
+    def indicator_labels(self) -> dict[str, str]:
+        """Each indicator's label as this dataset can give it (by name): the config's, except that an
+        indicator with optional columns the dataset lacks (counted as false) keeps the label's words
+        before its brackets and names the columns its eligibility rests on here ("Statin prescribed
+        (eligibility from coronary heart disease and diabetes only)"), not conditions the data has no
+        column for."""
+        out: dict[str, str] = {}
+        for s in self.indicator_statuses:
+            ind = s.indicator
+            have = [lower_first(_label_of(self.config, c)) for c in ind.optional if c not in s.absent]
+            if not s.absent:
+                out[ind.name] = ind.label
+            elif have:
+                out[ind.name] = f"{ind.label.split(' (', 1)[0]} (eligibility from {join(have)} only)"
+            else:
+                out[ind.name] = ind.label.split(" (", 1)[0]
+        return out
+
+    def indicator_label(self, ind: Indicator) -> str:
+        """:attr:`indicator_labels` of one indicator."""
+        return self.indicator_labels.get(ind.name, ind.label)
+
+    @cached_property
     def indicators(self) -> Published | None:
         """Every proportion indicator the dataset supports by every dimension present, crude and
         indirectly standardised for age and sex (:func:`standardised_indicators`), published."""
@@ -626,7 +651,10 @@ class AccessTreatmentPage(MeasureSections, Page):
         )
         if table.is_empty():
             return None
-        table = table.filter(pl.col("denominator") > 0)
+        labels = self.indicator_labels
+        table = table.filter(pl.col("denominator") > 0).with_columns(
+            pl.col("measure").replace_strict(labels, default=pl.col("measure_label")).alias("measure_label")
+        )
         return self._publish(
             table,
             counts=["numerator", "denominator", "excluded"],
@@ -684,7 +712,9 @@ class AccessTreatmentPage(MeasureSections, Page):
                 continue
             names = [lower_first(_label_of(self.config, c)) for c in sql_columns(ind.numerator)]
             out.append(
-                excluded_sentence(ind.label, join(names, conjunction="or"), row["excluded"], most=self.most)
+                excluded_sentence(
+                    self.indicator_label(ind), join(names, conjunction="or"), row["excluded"], most=self.most
+                )
             )
         return " ".join(out)
 
@@ -696,9 +726,10 @@ class AccessTreatmentPage(MeasureSections, Page):
         for s in absent:
             names = [f"no {lower_first(_label_of(self.config, c))} column" for c in s.absent]
             parts.append(
-                f"This dataset has {join(names)}. The indicator {lower_first(s.indicator.label)} counts "
-                f"nobody as having {'it' if len(names) == 1 else 'them'}, so its eligibility rests on the "
-                "columns it does have."
+                f"This dataset has {join(names)}. The profile's indicator "
+                f"{lower_first(s.indicator.label)} counts nobody as having {'it' if len(names) == 1 else 'them'}, "
+                "so its eligibility rests on the columns it does have: it is labelled "
+                f"{lower_first(self.indicator_label(s.indicator))} here."
             )
         missing = [s for s in self.indicator_statuses if not s.shown]
         if missing:
@@ -721,7 +752,7 @@ class AccessTreatmentPage(MeasureSections, Page):
         return compare(
             table.where(pl.col("measure") == ind.name),
             dim,
-            subject=f"{lower_first(ind.label)}, {self._standardised_by(dim)},",
+            subject=f"{lower_first(self.indicator_label(ind))}, {self._standardised_by(dim)},",
             suffix=self._suffix(ind),
             standardised=("ratio", "ratio_lower", "ratio_upper"),
         )
@@ -1049,6 +1080,33 @@ class AccessTreatmentPage(MeasureSections, Page):
         """The sentences comparing an access flag against need, one dimension after another."""
         return " ".join(t for t in (self.need_sentences(a, d) for d in self.dimensions) if t)
 
+    def need_ends_sentence(self, a: AccessMeasure) -> str:
+        """The most against the least disadvantaged group's observed / expected ratio, as a ratio of
+        the two with its interval (the number a truth check compares with an injected effect), or ""
+        when the compared dimension has no ends or either is not published."""
+        table, dim = self.need_tables.get(a.measure.name), self.compared
+        pair = None if dim is None else ends(dim)
+        if table is None or dim is None or pair is None:
+            return ""
+        rows = table.frame.filter(
+            (pl.col("dimension") == dim.name)
+            & pl.col(LEVEL).is_in(list(pair))
+            & pl.col("observed").is_not_null()
+            & (pl.col("expected") > 0)
+        )
+        if rows.height < 2 or rows["observed"].min() == 0:
+            return ""
+        rr = rate_ratio(rows, events="observed", population="expected", group=LEVEL, reference=pair[1])
+        r = rr.filter(pl.col(LEVEL) == pair[0]).row(0, named=True)
+        if r["value"] is None or r["lower_ci"] is None or r["upper_ci"] is None:
+            return ""
+        chance = "" if r["lower_ci"] > 1 or r["upper_ci"] < 1 else ", which could be chance"
+        return (
+            f"Against their need, {group_name(dim, pair[0], people=True)} had {ratio(r['value'])} times "
+            f"the {a.name} of {group_name(dim, pair[1], people=True)} "
+            f"({interval(r['lower_ci'], r['upper_ci'])}){chance}."
+        )
+
     def need_figure(self, a: AccessMeasure) -> Any:
         """An access flag against need by the groups compared (the figure's markup), or None."""
         table, dim = self.need_tables.get(a.measure.name), self.compared
@@ -1119,17 +1177,19 @@ class AccessTreatmentPage(MeasureSections, Page):
         conditions = join(
             [lower_first(_label_of(self.config, c)) for c in self.need_conditions], conjunction="or"
         )
+        cells = join(["age band", *(["sex"] if self.caps.has("sex") else [])])
         lead = (
             f"A group with more illness needs more {a.name}. Among the people with a recorded {conditions}, "
-            f"each group's observed number is compared with the number expected if its people had the "
-            "chances of people of the same age band, sex and combination of recorded conditions (the "
-            "severity proxy) across the whole population (indirect standardisation): below 1, less than "
-            f"their need predicts. @fig-access-{a.slug}-need shows it by {noun_of(dim)}; "
+            f"each person's chance of {a.name} is estimated from their {cells} and each of their recorded "
+            "conditions (the severity proxy: a logistic regression fitted on everyone with a recorded "
+            "condition, with no term for any group compared), and each group's observed number is "
+            "compared with the sum of its people's chances: below 1, less than their need predicts. "
+            f"@fig-access-{a.slug}-need shows it by {noun_of(dim)}; "
             f"@tbl-access-{a.slug}-need-groups by every group."
         )
         return [
             head,
-            f"{lead} {self.need_text(a)}",
+            " ".join(t for t in (lead, self.need_text(a), self.need_ends_sentence(a)) if t),
             numbered(
                 self.need_figure(a),
                 label=f"fig-access-{a.slug}-need",

@@ -219,10 +219,10 @@ def isr_sentence(frame: pl.DataFrame, *, name: str, plural: str) -> str:
     below = shown.filter(pl.col("flag_99_8") == "below").height
     hidden = frame.height - n
     withheld = f" (for {hidden} more the counts are too small to publish)" if hidden else ""
+    expected = n * OUTSIDE_998
     chance = (
-        f"chance alone would put about {fmt(n * OUTSIDE_998, 1)} of {n} outside them"
-        if n * OUTSIDE_998 >= 0.05
-        else f"chance alone would put about 1 in {round(1 / OUTSIDE_998):,} outside them"
+        f"chance alone would put about 1 in {round(1 / OUTSIDE_998):,} outside them, "
+        f"{fmt(expected, 1 if expected >= 0.05 else 2)} of these {n}"
     )
     if not above and not below:
         return (
@@ -682,6 +682,13 @@ class GeographyPage(Page):
         """Whether the tiles are grouped by locality."""
         return self.areas is not None and "locality" in self.areas.columns and self.area != "locality"
 
+    @property
+    def in_code_order(self) -> bool:
+        """Whether tiles would be placed in order of their codes alone (no boundaries, no
+        localities to group them by): such a chart shows nothing the table does not, so the
+        areas are shown as a table instead."""
+        return self.areas is not None and not self.mapped and not self.grouped
+
     def map_kind(self) -> str:
         """What the figure is: a map of boundaries, or a chart of tiles (and why)."""
         units = self.units
@@ -716,6 +723,14 @@ class GeographyPage(Page):
 
         if self.areas is None:
             return None
+        if self.in_code_order:
+            listed = (self.size_text(), self.area_text())
+            return Markdown(
+                f"@tbl-map gives recorded {self.focus_name} for each of the {self.units.plural}, with its 95% "
+                f"confidence interval. There are no boundaries for these {self.units.plural} to draw a map with, "
+                "nor localities to group them by, so they are listed rather than drawn. "
+                + " ".join(t for t in listed if t)
+            )
         parts = (self.size_text(), self.area_text(), self.reading())
         return Markdown(
             f"@fig-map shows recorded {self.focus_name} for each of the {self.units.plural} as a "
@@ -742,6 +757,8 @@ class GeographyPage(Page):
             if area is not None and not self.focus:
                 return self.skip("recorded conditions to show")
             return self.skip("small-area (lsoa), GP practice or boundary key column")
+        if self.in_code_order:
+            return None
         units = self.units
         title = f"Recorded {self.focus_name} by {units.singular} (%)"
         chart_word = "map" if self.mapped else "tile chart"
@@ -756,6 +773,18 @@ class GeographyPage(Page):
             title=title,
             description=description,
             data=areas,
+            columns=self.map_columns(),
+        )
+
+    def map_table(self) -> Any:
+        """The areas' recorded disease as a table, when a tile chart would place them in order of
+        their codes alone (:attr:`in_code_order`); None otherwise (the map or chart has the table)."""
+        if self.areas is None or not self.in_code_order:
+            return None
+        return self.book.table(
+            self.areas,
+            id="map",
+            title=f"Recorded {self.focus_name} by {self.units.singular} (%)",
             columns=self.map_columns(),
         )
 

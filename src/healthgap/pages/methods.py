@@ -32,6 +32,8 @@ __all__ = [
     "RATE_UNITS",
     "FUNNEL",
     "FUNNEL_RATIOS",
+    "NEED",
+    "NEED_TRUTH",
 ]
 
 #: How the disclosure rules name each area column protected within localities.
@@ -98,12 +100,29 @@ Doorslaer, 1997). With population shares $f_t$, rates $\mu_t$ and fractional ran
 $R_t = \sum_{{s<t}} f_s + f_t/2$ of the levels, $C = \frac{{2}}{{\mu}}\sum_t f_t \mu_t R_t - 1$. We
 compute it from crude counts, because it describes where the people with a condition are, and give its
 confidence interval from the Kakwani standard error."""
+#: The control limits and the flag rule of the funnel plots (after :data:`FUNNEL_RATIOS`).
 FUNNEL = (
-    "A funnel plot (@sec-outcomes-practices) shows each practice's rate against its list size. Control\n"
-    "limits around the overall rate are exact Poisson limits for rates and Wilson-based limits for\n"
-    "proportions, at 95% (about 1 in 20 practices outside by chance) and 99.8% (about 1 in 500)\n"
-    "(Spiegelhalter, 2005). A practice is flagged only if it is outside the 99.8% limits."
+    "The limits are drawn at 95% (about 1 in 20 {units} outside by chance) and 99.8% (about 1 in 500) "
+    "(Spiegelhalter, 2005); a {unit} is flagged only if it is outside the 99.8% limits."
 )
+#: Why the truth check's estimate of the same gap differs (synthetic data with a truth file).
+NEED_TRUTH = (
+    " The appendix that checks the book against the built-in inequalities (@sec-truth-check) estimates the "
+    "same gap differently, so its number differs a little from the access chapter's: its expected numbers come from "
+    "the generator's own referral model (each person's built-in chance at the least deprived fifth's odds), "
+    "over everyone, where the access chapter fits a need model to the data among the people with a recorded condition."
+)
+#: Referral (an access flag) against need: the need model of ``descriptive.access.against_need``.
+NEED = r"""**{measure} against need** (@sec-access-{slug}-need) compares each group's observed number $O$
+among the people with a recorded condition ({conditions}) with $E = \sum_i \hat p_i$, the sum of its
+people's chances from a logistic regression fitted on everyone with a recorded condition: an intercept,
+{cells} and one term for each of those conditions (the severity proxy, each condition with its own odds
+ratio), with a small ridge penalty ($\lambda = {ridge}$ on every coefficient but the intercept) so that a
+cell with no {name} keeps a finite estimate. The sex groups' model has no term for sex, the age bands'
+none for age; no model has a term for deprivation, ethnic group or place. The fitted chances add up to
+the observed total; so that the expected numbers do not give that exact total away, they are scaled to
+the total randomly rounded to 5. The interval is Byar's interval of $O$ divided by $E$; the most against
+the least deprived group's ratio of $O/E$ has the exact conditional binomial interval."""
 #: The funnel plots of observed / expected (geography), and events that repeat for one person.
 FUNNEL_RATIOS = r"""The funnel plots of @sec-geography-funnels compare each {unit} after its age and sex mix: its
 observed count $O$ against $E = \sum_{{a,s}} n_{{a,s}} R_{{a,s}}$, the count its own people would have at
@@ -264,14 +283,51 @@ class MethodsPage(Page):
         unit = "GP practice" if has_practices else AREA_NAMES.get(self.caps.area_column or "", "")
         if unit and self.caps.has("age") and (self.caps.conditions or self.caps.outcomes):
             ratios = FUNNEL_RATIOS.format(unit=unit.lower().removesuffix("s") if not has_practices else unit)
-        crude = FUNNEL if has_practices and self.caps.outcomes else ""
-        if not crude and not ratios:
+        if not ratios:
             return self.skip(
                 "GP practice column, so there are no funnel plots"
                 if not has_practices
-                else "outcome columns, so there are no funnel plots"
+                else "age column or recorded conditions, so there are no funnel plots"
             )
-        return _markdown("\n\n".join(t for t in (crude, ratios) if t))
+        singular = "practice" if has_practices else unit.lower().removesuffix("s")
+        limits = FUNNEL.format(units=f"{singular}s", unit=singular)
+        return _markdown(f"{ratios}\n\n{limits}")
+
+    @property
+    def _truth(self) -> bool:
+        """Whether the data are synthetic with the generator's truth file (the truth-check appendix)."""
+        return bool(self.config.data.synthetic and self.config.data.truth is not None)
+
+    # -- referral against need --------------------------------------------------------------
+    def need(self) -> Any:
+        """How an access flag (referral) is compared against need, or a skip note."""
+        from healthgap.descriptive.access import NEED_RIDGE
+        from healthgap.pages._blocks import shown_measures
+        from healthgap.pages.access_treatment import NOT_NEED
+
+        conditions = [c for c in self.caps.conditions if c not in NOT_NEED]
+        flags = [
+            a
+            for a in shown_measures(self.people, self.config, self.caps, kinds=["access"])
+            if a.measure.type == "flag"
+        ]
+        if not flags or not conditions or not self.caps.has("age"):
+            return self.skip(
+                "access flag (such as a referral) with recorded conditions and age to compare against need"
+            )
+        a = flags[0]
+        cells = "age band" + (" and sex" if self.caps.has("sex") else "")
+        return _markdown(
+            NEED.format(
+                measure=a.measure.label,
+                slug=a.slug,
+                conditions=join([lower_first(self.caps.label(c)) for c in conditions]),
+                cells=cells,
+                ridge=NEED_RIDGE,
+                name=a.name,
+            )
+            + (NEED_TRUTH if self._truth and a.measure.name == "cardiology_referral" else "")
+        )
 
     # -- disclosure control -----------------------------------------------------------------
     @property
@@ -282,10 +338,12 @@ class MethodsPage(Page):
     @property
     def exact_counts(self) -> str:
         """What uses the exact counts (rule 2's last sentences)."""
+        unit = self.caps.has("gp_practice") or bool(self.caps.area_column)
         funnel = (
-            "; the overall rate that the practice funnel plots compare practices with uses the rounded overall "
-            "totals"
-            if self.caps.has("gp_practice") and self.caps.outcomes
+            "; the expected numbers of the funnel plots (and every other observed / expected ratio) use "
+            "reference rates whose events are randomly rounded to 5 in each age band and sex, so that they "
+            "do not add up to an exact total"
+            if unit and self.caps.has("age") and (self.caps.conditions or self.caps.outcomes)
             else ""
         )
         return (

@@ -12,6 +12,7 @@ from healthgap import charts
 from healthgap.config import Dimension
 from healthgap.descriptive import population as pop
 from healthgap.disclosure import Published
+from healthgap.pages._groups import compare
 from healthgap.pages.base import CI_COLUMNS, Page
 from healthgap.pages.sentences import extremes, fmt, nouns
 from healthgap.text import join, lower_first
@@ -283,10 +284,24 @@ class PopulationPage(Page):
         return worst_columns(self.completeness_data.frame)
 
     def not_stated_extremes(self, dimension: str) -> str:
-        """'highest in A (x%) and lowest in B (y%)' across the groups of ``dimension``."""
+        """'highest in A (x%) and lowest in B (y%)' across the groups of ``dimension`` (the chart's
+        text alternative; the paragraph uses :meth:`not_stated_sentences`, with intervals)."""
         if self.not_stated_data is None:
             return "not published for any group (too few people)"
         return extremes(self.not_stated_data.where(dimension=dimension).frame, dims=self.dims)
+
+    def not_stated_sentences(self, dimension: str) -> str:
+        """The share with no ethnic group recorded across the groups of ``dimension``, with 95%
+        intervals: the two ends of an ordered dimension, else the highest and the lowest group and
+        whether each could be there by chance, allowing for the groups compared at once
+        (:func:`healthgap.pages._groups.compare`)."""
+        if self.not_stated_data is None:
+            return ""
+        return compare(
+            self.not_stated_data.where(dimension=dimension),
+            self.dims[dimension],
+            subject="the share with no ethnic group recorded",
+        )
 
     @property
     def not_stated_dimensions(self) -> list[str]:
@@ -315,9 +330,9 @@ class PopulationPage(Page):
         text = start + f"Of everyone in the data, {self.not_stated_share}% have no ethnic group recorded."
         names = self.not_stated_dimensions
         if names:
-            parts = [f"across {self._across(n)}, it is {self.not_stated_extremes(n)}" for n in names]
-            first = parts[0].replace(", it is ", ", the share is ", 1)
-            text += " " + "; ".join([first[:1].upper() + first[1:], *parts[1:]]) + " (@fig-not-stated)."
+            text += " @fig-not-stated shows it by every group. " + " ".join(
+                self.not_stated_sentences(n) for n in names
+            )
         return Markdown(text)
 
     # -- figures and tables -------------------------------------------------
