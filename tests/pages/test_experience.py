@@ -318,6 +318,9 @@ def test_missed_appointments_by_broad_age_group_against_numpy(tmp_path):
     check_sentence(text, frame, dim, scale="ratio")
     check_chance(text, frame, dim)
     assert page.age_note(missed) == BROAD_AGE_NOTE.format(who="people with cardiology referral")
+    # said once on the page: the other count of the referred (cancellations) does not repeat it
+    others = [e for e in page.measures if e.name != missed.name and page.age_rows(e) is not None]
+    assert others and all(page.age_note(e) == "" for e in others)
     assert "Ages are compared in broad groups" in html.unescape(markup_of(page.body()))
     days = next(e for e in page.measures if e.measure.type == "days")
     assert page.age_rows(days) is None and page.age_note(days) == ""

@@ -257,20 +257,29 @@ class ExperiencePage(MeasureSections, Page):
         )
 
     # -- broad age groups --------------------------------------------------------------
+    def _broad(self, e: ExperienceMeasure) -> bool:
+        """Whether a measure's ages are in broad groups (:meth:`age_rows` gives rows)."""
+        return e.measure.type == "count" and e.among is not None and self.caps.has("age")
+
     def age_rows(self, e: ExperienceMeasure) -> pl.DataFrame | None:
         """A count of events among a flag's people (missed appointments of the referred) by broad
         age group (:data:`~healthgap.descriptive.access.BROAD_AGE`) instead of five-year bands,
         which are too small to publish for so few people; None for other measures."""
-        m = e.measure
-        if m.type != "count" or e.among is None or not self.caps.has("age"):
+        if not self._broad(e):
             return None
+        m = e.measure
+        assert e.among is not None
         return broad_age_counts(
             self.people, measure=m.name, kind="count", among=e.among.name, multiplier=EVENTS_PER
         )
 
     def age_note(self, e: ExperienceMeasure) -> str:
-        """Why a measure's ages are in broad groups (nothing when they are in five-year bands)."""
-        if self.age_rows(e) is None or "age_band" not in {d.name for d in self.dimensions}:
+        """Why a measure's ages are in broad groups: said once on the page, with the first measure
+        whose ages are (nothing for the others, or when they are in five-year bands)."""
+        if not self._broad(e) or "age_band" not in {d.name for d in self.dimensions}:
+            return ""
+        first = next((m for m in self.measures if self._broad(m)), None)
+        if first is not None and first.name != e.name:
             return ""
         return BROAD_AGE_NOTE.format(who=e.who)
 
