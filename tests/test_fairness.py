@@ -148,8 +148,8 @@ def test_audit_point_estimates_match_direct_calculation(htn, published):
         direct = {k: _r5(int(x)) / _r5(int(n)) for k, (x, n) in fractions.items()}
         direct |= {
             "auroc": round(roc_auc_score(y[m], p[m]), 2),
-            "mean_predicted": p[m].mean(),
-        }  # AUROC to 2 dp
+            "mean_predicted": float(f"{p[m].mean():.3g}"),
+        }  # AUROC to 2 dp, mean predicted risk to 3 significant figures
         for metric, value in direct.items():
             if got[metric] is None:  # only when disclosure control suppressed it
                 reason = sub.filter(pl.col("metric") == metric)["suppression_reason"].item()

@@ -337,4 +337,4 @@ def test_every_sentence_states_published_numbers_on_the_default_data(default_con
     assert page.measures[1].standard == 126 and page.measures[0].standard is None
     # treated within 18 weeks is the referral-to-treatment wait's share, not a second indicator
     assert [i.name for i in page.shown_indicators] == ["gp_experience"]
-    assert check_every_sentence(page) > 100
+    assert check_every_sentence(page) > 90  # waits of groups under 50 people are withheld

@@ -34,6 +34,7 @@ __all__ = [
     "locality_rates",
     "boundary_keys",
     "area_isr",
+    "published_dispersion",
     "isr_statistics",
     "isr_lines",
     "ISR_LIMITS",
@@ -217,7 +218,8 @@ def area_isr(
         One row per area: ``area``, ``events`` (observed, Int64), ``population`` (Int64),
         ``expected`` (Float64), sorted by area (exact aggregates: publish with
         ``recompute=`` :func:`isr_statistics`); and D = Σ k² / Σ k of the events per person
-        (:func:`healthgap.stats.event_dispersion`: 1 for a flag).
+        (:func:`healthgap.stats.event_dispersion`: 1 for a flag), rounded to 2 decimals
+        (:func:`published_dispersion`: at full precision it gives the exact total of events).
 
     References
     ----------
@@ -254,7 +256,26 @@ def area_isr(
     out = ratios.select(
         area, pl.col("events").cast(pl.Int64), pl.col("population").cast(pl.Int64), "expected"
     ).sort(area)
-    return out, event_dispersion(base, events="events")
+    return out, published_dispersion(event_dispersion(base, events="events"))
+
+
+#: D is published to this many decimals (and used so rounded): at full precision it is Σk²/Σk
+#: exactly, which any area's interval gives back, and with it the exact total of events.
+DISPERSION_DECIMALS = 2
+
+
+def published_dispersion(dispersion: float) -> float:
+    """D rounded to :data:`DISPERSION_DECIMALS` decimals, as every interval and limit uses it.
+
+    Σk²/Σk at full precision can be solved from any interval it widens, and as a ratio of two
+    whole numbers it gives the exact total of events; rounded, many totals fit. 1 (independent
+    events) stays 1; a D above 1 stays above 1 (at least 1.01), so the events still read as
+    repeating.
+    """
+    if dispersion <= 1:
+        return 1.0
+    step = 10.0**-DISPERSION_DECIMALS
+    return max(round(dispersion, DISPERSION_DECIMALS), 1.0 + step)
 
 
 def isr_statistics(

@@ -38,6 +38,7 @@ __all__ = [
     "metric_frame",
     "DEFAULT_N_BOOT",
     "AUROC_DECIMALS",
+    "MEAN_RISK_FIGURES",
     "AUDIT_COUNTS",
     "AUDIT_DERIVED",
     "AUDIT_BY",
@@ -46,6 +47,9 @@ __all__ = [
 #: Decimal places of the groups' published AUROC (and its interval): at full precision an AUROC,
 #: U / (cases x non-cases), gives a small group's exact counts back.
 AUROC_DECIMALS = 2
+#: Significant figures of the groups' published mean predicted risk (and its interval): at full
+#: precision, beside the sum of predicted risks, their ratio is the group's exact size.
+MEAN_RISK_FIGURES = 3
 #: How the page publishes :attr:`FairnessAudit.groups`: the count columns, the values derived
 #: from them (suppressed with them) and the columns whose rows are independent tables.
 AUDIT_COUNTS: tuple[str, ...] = ("n", "numerator", "denominator")
@@ -181,12 +185,16 @@ class FairnessAudit:
         Proportions of people are recomputed from the rounded counts, with Wilson
         intervals (disclosure rule 8); AUROC and its interval are rounded to
         :data:`AUROC_DECIMALS` places, because at full precision an AUROC,
-        U / (cases x non-cases), gives a small group's exact counts back. Pass it
+        U / (cases x non-cases), gives a small group's exact counts back; the mean
+        predicted risk and its interval to :data:`MEAN_RISK_FIGURES` significant figures
+        (beside the sum of predicted risks it gave the group's exact size). Pass it
         to :func:`healthgap.disclosure.publish` as ``recompute``.
         """
         return proportions(frame, confidence=self.confidence).with_columns(
             pl.when(pl.col("metric") == "auroc")
             .then(pl.col(c).round(AUROC_DECIMALS))
+            .when(pl.col("metric") == "mean_predicted")
+            .then(pl.col(c).round_sig_figs(MEAN_RISK_FIGURES))
             .otherwise(pl.col(c))
             .alias(c)
             for c in ("value", "lower_ci", "upper_ci")

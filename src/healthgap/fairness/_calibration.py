@@ -21,6 +21,7 @@ import polars as pl
 from scipy.stats import chi2
 
 from healthgap.config import Dimension
+from healthgap.fairness._audit import MEAN_RISK_FIGURES
 from healthgap.fairness._groups import groupings
 from healthgap.fairness._multiplicity import group_sums
 from healthgap.models import ModelResult
@@ -37,6 +38,19 @@ __all__ = [
 #: Count columns of :func:`calibration_by_group` (the page publishes them).
 CALIBRATION_COUNTS: tuple[str, ...] = ("n", "observed")
 CALIBRATION_METHOD = "Exact Poisson (Garwood) interval of observed cases over the sum of predicted risks"
+#: The columns of :func:`calibration_by_group` before its ratios.
+COLUMN_ORDER = (
+    "dimension",
+    "dimension_label",
+    "group",
+    "group_label",
+    "order",
+    "n",
+    "observed",
+    "mean_predicted",
+    "expected",
+    "true_expected",
+)
 
 
 def exact_ratio_interval(
@@ -64,10 +78,21 @@ def exact_ratio_interval(
 def recompute_calibration(frame: pl.DataFrame, *, confidence: float) -> pl.DataFrame:
     """``value`` (O/E) and its intervals from ``observed`` and ``expected`` as the frame gives them.
 
-    The analysis calls it on exact counts; a page passes it to
-    :func:`healthgap.disclosure.publish` as ``recompute`` (the observed count rounded as
-    published). The simultaneous level is Bonferroni over the groups of each dimension.
+    A page passes it to :func:`healthgap.disclosure.publish` as ``recompute`` (the counts
+    rounded as published). With a ``mean_predicted`` column (:func:`calibration_by_group`:
+    the mean predicted risk to :data:`~healthgap.fairness.MEAN_RISK_FIGURES` significant
+    figures), ``expected`` is first recomputed as ``mean_predicted x n`` from the group size
+    as published: the exact sum of predicted risks over the published mean predicted risk
+    would give the group's exact size. The simultaneous level is Bonferroni over the groups of
+    each dimension.
     """
+    if "mean_predicted" in frame.columns:
+        frame = frame.with_columns(expected=pl.col("mean_predicted") * pl.col("n").cast(pl.Float64))
+    return _ratios(frame, confidence=confidence)
+
+
+def _ratios(frame: pl.DataFrame, *, confidence: float) -> pl.DataFrame:
+    """``value`` (O/E) and its exact and simultaneous intervals from ``observed`` and ``expected``."""
     k = frame.group_by("dimension").agg(pl.len().alias("_k"))
     frame = frame.join(k, on="dimension", how="left", maintain_order="left")
     o = frame["observed"].cast(pl.Float64).to_numpy()
@@ -111,8 +136,11 @@ def calibration_by_group(
     -------
     pl.DataFrame
         One row per dimension and group: ``dimension``, ``dimension_label``, ``group``,
-        ``group_label``, ``order``, ``n``, ``observed`` (cases, exact), ``expected`` (sum
-        of predicted risks), ``value`` (O/E: above 1 the model under-predicts),
+        ``group_label``, ``order``, ``n``, ``observed`` (cases, exact), ``mean_predicted``
+        (the mean predicted risk, to :data:`~healthgap.fairness.MEAN_RISK_FIGURES` significant
+        figures), ``expected`` (sum of predicted risks, exact; published as ``mean_predicted``
+        x the published ``n``: :func:`recompute_calibration`), ``value`` (O/E: above 1 the
+        model under-predicts),
         ``lower_ci``, ``upper_ci``, ``simultaneous_lower``, ``simultaneous_upper``,
         ``true_expected`` (sum of true risks) and ``true_ratio`` (true / predicted: the
         miscalibration against the truth; null without truth), ``confidence``, ``method``.
@@ -141,7 +169,10 @@ def calibration_by_group(
         )
     if not parts:
         return pl.DataFrame()
-    frame = recompute_calibration(pl.concat(parts), confidence=confidence)
+    frame = pl.concat(parts).with_columns(
+        mean_predicted=(pl.col("expected") / pl.col("n")).round_sig_figs(MEAN_RISK_FIGURES)
+    )
+    frame = _ratios(frame.select(*COLUMN_ORDER), confidence=confidence)
     return frame.with_columns(
         true_expected=pl.col("true_expected").fill_nan(None),
         true_ratio=(pl.col("true_expected") / pl.col("expected")).fill_nan(None),

@@ -44,7 +44,7 @@ from healthgap.descriptive.access import (
     recompute_ratios,
     recompute_shares,
 )
-from healthgap.disclosure import Published
+from healthgap.disclosure import Published, min_group_reason, publish
 from healthgap.pages._contrast import compare
 from healthgap.pages._groups import noun_of
 from healthgap.pages.base import ci_columns
@@ -52,7 +52,7 @@ from healthgap.text import capitalise, format_number, join, lower_first
 
 if TYPE_CHECKING:
     from healthgap.book import Book
-    from healthgap.config import Config
+    from healthgap.config import Config, DisclosureSettings
     from healthgap.pages.capabilities import Capabilities
 
 __all__ = [
@@ -149,11 +149,24 @@ UNIT_TEXT = (
     f"Counts of events are given per {EVENTS_PER:,} people (per {EVENTS_PER:,} of the people they can "
     "happen to, such as those referred); shares are percentages of the people with a value."
 )
-#: A days measure's published counts and what derives from each.
+#: A days measure's published counts and what derives from each. The wait statistics follow the
+#: over-standard count too: a median's interval limit above the standard leaves at least n - s + 1
+#: people over it, which would pin a suppressed count of people waiting longer.
 DAYS_DERIVED = {
     "recorded": ["median_days", "median_lower", "median_upper", "mean_days", "value", "lower_ci", "upper_ci"],
-    "over_standard": ["value", "lower_ci", "upper_ci"],
+    "over_standard": [
+        "median_days",
+        "median_lower",
+        "median_upper",
+        "mean_days",
+        "value",
+        "lower_ci",
+        "upper_ci",
+    ],
 }
+#: A days measure's group size (the minimum group size applies to it: a median, its interval limits
+#: and the mean of a few dozen waits are single people's waits, and mean x size their total).
+DAYS_SIZE = "recorded"
 FLAG_DATA = ("level", "label", "numerator", "denominator", "value", "lower_ci", "upper_ci")
 COUNT_DATA = ("level", "label", "events", "population", "value", "lower_ci", "upper_ci")
 DAYS_DATA = ("level", "label", "recorded", "median_days", "median_lower", "median_upper", "mean_days")
@@ -209,6 +222,27 @@ class ShownMeasure:
         if days % 7 == 0:
             return f"{format_number(days / 7, style='integer')} weeks ({whole} days)"
         return f"{whole} days"
+
+
+def _small_waits_withheld(frame: pl.DataFrame, *, settings: DisclosureSettings) -> pl.DataFrame:
+    """``frame`` (a published days table) without the wait statistics of groups smaller than the
+    minimum group size (as published), with the reason: a measure without a standard has no count
+    within the group for the minimum group size to withhold, so its statistics are withheld here."""
+    stats = [c for c in DAYS_DERIVED[DAYS_SIZE] if c in frame.columns]
+    if not settings.enabled or settings.min_group <= 1 or not stats:
+        return frame
+    small = pl.col(DAYS_SIZE).is_not_null() & (pl.col(DAYS_SIZE) < settings.min_group)
+    shown = small & pl.any_horizontal([pl.col(c).is_not_null() for c in stats])
+    reason = f"{', '.join(stats)}: {min_group_reason(settings)}"
+    return frame.with_columns(
+        *[pl.when(small).then(None).otherwise(pl.col(c)).alias(c) for c in stats],
+        suppressed=pl.col("suppressed").fill_null(False) | shown,
+        suppression_reason=pl.when(shown)
+        .then(
+            pl.concat_str([pl.col("suppression_reason"), pl.lit(reason)], separator="; ", ignore_nulls=True)
+        )
+        .otherwise(pl.col("suppression_reason")),
+    )
 
 
 def shown_measures(
@@ -310,7 +344,20 @@ class MeasureSections:
                 )
             if ages is not None and not ages.is_empty():
                 table = pl.concat([table, ages.select(table.columns)], how="vertical_relaxed")
-            if not table.is_empty():
+            if table.is_empty():
+                continue
+            if m.type == "days":  # Book.publish has no size=: the minimum group size applies to "recorded"
+                settings = self.config.disclosure
+                days = publish(
+                    table,
+                    counts=counts,
+                    derived=derived,
+                    recompute=recompute,
+                    size=DAYS_SIZE,
+                    settings=settings,
+                )
+                out[m.name] = days.pipe(_small_waits_withheld, settings=settings)
+            else:
                 out[m.name] = self.book.publish(table, counts=counts, derived=derived, recompute=recompute)
         return out
 

@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from healthgap.config import Dimension, DisclosureSettings
+from healthgap.disclosure import published_counts
 from healthgap.text import flat, group_noun, pct, pp
 
 __all__ = [
@@ -138,8 +139,17 @@ def label_series(frame: pl.DataFrame) -> pl.DataFrame:
 
 def mitigation_frame(by_group: pl.DataFrame, *, settings: DisclosureSettings) -> pl.DataFrame:
     """The mitigation's rates by group and strategy as they may be published: the true positive
-    rate with its interval and the share flagged, rounded to 0.1 point, without counts."""
-    frame = by_group.with_columns(share_flagged=pl.col("flagged") / pl.col("n"))
+    rate with its interval and the share flagged, rounded to 0.1 point, without counts.
+
+    The rates are computed from the counts as they would be published (rounded to the base,
+    :func:`healthgap.disclosure.published_counts`), as everywhere in the book: from exact
+    counts, two approaches sharing a group's number of cases left only one denominator that fits
+    both rates (30 of 64 and 28 of 64)."""
+    counts = [c for c in ("found", "cases", "flagged", "n") if c in by_group.columns]
+    frame = published_counts(by_group, counts, settings=settings).with_columns(
+        tpr=pl.when(pl.col("cases") > 0).then(pl.col("found") / pl.col("cases")),
+        share_flagged=pl.col("flagged") / pl.col("n"),
+    )
     return _guarded(frame, MITIGATION_SHARES, settings).select(
         "strategy", "strategy_label", "group", "group_label", "tpr", "tpr_lower", "tpr_upper", "share_flagged"
     )

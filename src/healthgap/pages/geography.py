@@ -257,8 +257,9 @@ def dispersion_sentence(dispersion: float, *, noun: str) -> str:
     return (
         f"{capitalise(noun)} can repeat for one person, so they are not independent events: their variance is the "
         f"sum of each person's squared count, {fmt(dispersion, 2)} times the number of events (Σk²/Σk over "
-        "people with k events). The limits and intervals are those of the number of events divided by "
-        f"{fmt(dispersion, 2)}, which widens them about {fmt(dispersion**0.5, 2)}-fold."
+        "people with k events; rounded to 2 decimals, so that it gives no exact total). The limits and intervals "
+        f"are those of the number of events divided by {fmt(dispersion, 2)}, which widens them about "
+        f"{fmt(dispersion**0.5, 2)}-fold."
     )
 
 

@@ -65,6 +65,11 @@ __all__ = [
 
 #: Reason of the note at the top of each model chapter when no model can be fitted.
 NO_OUTCOME_SKIP = "usable outcome for the model: {problem}"
+#: Rank statistics published rounded: at full precision AUROC x cases x non-cases is a whole (or
+#: half) number for one case count only, which gave the exact number of cases back.
+RANK_METRICS = ("auroc", "average_precision")
+#: Their decimals (3: many case counts fit the published value; the sentences state 3).
+RANK_DECIMALS = 3
 #: What later sections say is missing (ModelPages.skip points back to the note above).
 NO_MODEL = "usable model outcome"
 #: Sentence when too few people in the test set had the outcome to publish a result.
@@ -421,10 +426,13 @@ class PredictingRiskPage(Page):
     # -- published frames ----------------------------------------------------------------
     @cached_property
     def performance(self) -> Published:
-        """Test-set performance of both models (bootstrap intervals), published."""
-        metrics = self.models.result.metrics.select(
-            "model", "statistic", "value", "lower_ci", "upper_ci", "n", "events", "method"
-        )
+        """Test-set performance of both models (bootstrap intervals), published; the rank statistics
+        (:data:`RANK_METRICS`) with their intervals to :data:`RANK_DECIMALS` decimals."""
+        rank = pl.col("metric").is_in(list(RANK_METRICS))
+        metrics = self.models.result.metrics.with_columns(
+            pl.when(rank).then(pl.col(c).round(RANK_DECIMALS)).otherwise(pl.col(c)).alias(c)
+            for c in ("value", "lower_ci", "upper_ci")
+        ).select("model", "statistic", "value", "lower_ci", "upper_ci", "n", "events", "method")
         return self.book.publish(metrics, counts=["n", "events"], by=["model"])
 
     @cached_property
