@@ -33,8 +33,8 @@ EDUCATION = Dimension(
     noun="education level", ordered=True, disadvantaged="first",
 )  # fmt: skip
 ENDS = (
-    "the most disadvantaged deprivation fifth (1, most deprived)",
-    "the least disadvantaged deprivation fifth (5, least deprived)",
+    "the most deprived fifth",
+    "the least deprived fifth",
 )
 
 
@@ -132,9 +132,9 @@ def test_gap_intro_without_a_gap():
 def test_gap_sentence_when_the_gap_is_clear():
     gap = _gap((0.42, 0.3, 0.55), ("Age", -0.05, -0.1, 0.0, -0.12), ("Smoking status", 0.31, 0.2, 0.4, 0.74))
     assert gap_sentence(gap, sample=20_000, ends=ENDS) == (
-        "The model's mean predicted log-odds is 0.42 higher in the most disadvantaged deprivation fifth (1, "
-        "most deprived) than in the least disadvantaged deprivation fifth (5, least deprived) (95% CI 0.30 "
-        "to 0.55). The largest single contribution comes from smoking status (0.31 log-odds, 74% of the gap)."
+        "The model's mean predicted log-odds is 0.420 higher in the most deprived fifth than in the least "
+        "deprived fifth (95% CI 0.300 to 0.550). The largest single contribution comes from smoking status "
+        "(0.310 log-odds, 74% of the gap)."
     )
 
 
@@ -142,12 +142,12 @@ def test_gap_sentence_when_the_gap_could_be_chance():
     gap = _gap((-0.04, -0.2, 0.1), ("Age", 0.04, -0.09, 0.17, None))
     text = gap_sentence(gap, sample=2000, ends=ENDS, people="about 2,000")
     assert text.startswith(
-        "The model's mean predicted log-odds is 0.04 lower in the most disadvantaged deprivation fifth (1, "
-        "most deprived) than in the least disadvantaged deprivation fifth (5, least deprived) (95% CI -0.20 "
-        "to 0.10; with this sample the gap could be due to chance)."
+        "The model's mean predicted log-odds is 0.040 lower in the most deprived fifth than in the least "
+        "deprived fifth (95% CI -0.200 to 0.100; with this sample the gap could be due to chance, so no "
+        "feature's share of it is given)."
     )
     assert (
-        "comes from age (0.04 log-odds; 95% CI -0.09 to 0.17, which includes no contribution at all, so even "
+        "comes from age (0.040 log-odds; 95% CI -0.090 to 0.170, which includes no contribution at all, so even "
         "this could be due to chance)."
     ) in text
     assert "of the gap" not in text
@@ -159,7 +159,7 @@ def test_gap_sentence_when_the_gap_could_be_chance():
 
 def test_gap_sentence_leaves_out_a_suppressed_contribution():
     gap = _gap((0.42, 0.3, 0.55), ("Age", None, None, None, None), ("BMI", 0.1, 0.05, 0.2, 0.2))
-    assert "comes from BMI (0.10 log-odds, 20% of the gap)" in gap_sentence(gap, sample=20_000, ends=ENDS)
+    assert "comes from BMI (0.100 log-odds, 20% of the gap)" in gap_sentence(gap, sample=20_000, ends=ENDS)
 
 
 def _explanation(groups: tuple[str, str] | None, problem: str | None) -> Explanation:
@@ -257,8 +257,7 @@ def test_page_words_and_figures(page):
     assert page.importance_text().startswith("Across the people explained (about 120)")
     gap_text = page.gap_text()
     assert gap_text.startswith(
-        "The figure below shows that split between the most disadvantaged deprivation fifth (1, most "
-        "deprived) and the least disadvantaged deprivation fifth (5, least deprived)."
+        "The figure below shows that split between the most deprived fifth and the least deprived fifth."
     ) or gap_text.startswith("The gap between")
     paragraph = page.gap_paragraph()
     assert (paragraph is None) == (page.gap.height == 0)  # the reason is the decomposition's sentence
@@ -290,9 +289,8 @@ def test_too_small_a_sample_skips_the_gap(small):
     assert small.gap.height == 0
     assert small.decomposition_text() == small.too_few()
     assert small.decomposition_text().startswith(
-        "The gap between the most disadvantaged deprivation fifth (1, most deprived) and the least "
-        "disadvantaged deprivation fifth (5, least deprived) is not split here: one of them has fewer than "
-        f"5,000 people among those explained ({small.full_size}), too few"
+        "The gap between the most deprived fifth and the least deprived fifth is not split here: both have "
+        f"fewer than 5,000 people among those explained ({small.full_size} in all), too few"
     )
     assert small.decomposition.height == 0 and small.decomposition_table() is None
     assert small.gap_paragraph() is None and small.gap_figure() is None and small.gap_caveat() is None

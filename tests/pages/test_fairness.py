@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from healthgap.config import DisclosureSettings
+from healthgap.config import DEFAULT_DIMENSIONS, DisclosureSettings
 from healthgap.disclosure import Published
 from healthgap.fairness import GROUP_METRICS, SPLIT_STRATEGIES, FairnessAudit, GroupReplicates
 from healthgap.pages._fairness_labels import (
@@ -293,8 +293,8 @@ def test_group_paragraph_words_any_dimension(page):
         "education level (some high school)"
     )
     assert (
-        "The outcome is more common in the most disadvantaged education level (Some high school) (30.0%) "
-        "than in the least disadvantaged education level (College) (15.0%), so a fair model *should* flag "
+        "The outcome is more common in the most disadvantaged education level (some high school) (30.0%) "
+        "than in the least disadvantaged education level (college) (15.0%), so a fair model *should* flag "
         "more people there; what matters for equal opportunity is whether the people who go on to have the "
         "outcome are found equally often (@fig-fair-1)."
     ) in text
@@ -385,12 +385,7 @@ def test_label_frame_publishes_shares_without_counts_and_withholds_small_ones():
     assert few.filter(variant="all", group="All")["undiagnosed_recorded_share"].item() is None
 
 
-IMD = SimpleNamespace(
-    name="imd_quintile",
-    label="Deprivation (IMD quintile)",
-    noun="deprivation fifth",
-    label_of=lambda x: {"1": "1 (most deprived)", "5": "5 (least deprived)"}[x],
-)
+IMD = DEFAULT_DIMENSIONS["imd_quintile"]
 
 
 def test_counterfactual_text_names_the_cause_the_numbers_show():
@@ -404,21 +399,18 @@ def test_counterfactual_text_names_the_cause_the_numbers_show():
         treatments="statin and antihypertensive",
     )
     # every number stated is the published one
-    assert (
-        "finds 18.6% of true cases in the most disadvantaged deprivation fifth (1, most deprived) and 27.1%"
-        in text
-    )
+    assert "finds 18.6% of true cases in the most deprived fifth and 27.1%" in text
     assert "the model trained on the true condition finds 20.3% and 25.8%" in text
-    assert "is 1.7 percentage points in the most disadvantaged" in text
+    assert "is 1.7 percentage points in the most deprived fifth" in text
     assert "(95% CI 0.6 to 2.8 percentage points)" in text
-    assert "-1.3 percentage points in the least disadvantaged" in text
+    assert "-1.3 percentage points in the least deprived fifth" in text
     assert "Without the treatment features (statin and antihypertensive)" in text
     assert (
         "label bias is 4.0 percentage points" in text and "1.3 percentage points (95% CI 0.2 to 2.4" in text
     )
     # the cause: the prescriptions and the capacity, not the label (bias under 2 points with them)
     assert "not from the label" in text and "most in the more disadvantaged group" in text
-    assert "54.8% of people in the most disadvantaged" in text  # diagnosed share, (2412 - 1091) / 2412
+    assert "54.8% of people in the most deprived fifth" in text  # diagnosed share, (2412 - 1091) / 2412
     # with a large label bias even with every feature, the label is named as the cause
     big = label_frame(
         _cf_groups({("all", "1"): (2412, 1091, 300, 490, 0, 0), ("all", "5"): (2904, 750, 740, 749, 0, 0)}),

@@ -114,13 +114,13 @@ def test_widest_gap_is_the_largest_that_survives_simultaneous_intervals(card):
         "Among groups by deprivation (IMD quintile) and sex, the largest gap in the share of outcomes found at "
         "the top 5% that chance alone does not explain is by deprivation (IMD quintile): 20.0 percentage points "
         "(higher in the most deprived fifth; lower in deprivation fifth 4; simultaneous 95% CI 5.0 "
-        "to 40.0 percentage points). "
+        "to 40.0 percentage points; @sec-fairness-chance). "
         + NO_PAIRS.format(groups="ethnic groups or localities")
         + " "
         + REFERENCE
     )
     card.fairness.reference_gaps = None
-    assert card.widest_text().endswith("(@sec-fairness-chance). " + NO_REFERENCE)
+    assert card.widest_text().endswith("(@sec-fairness-groups). " + NO_REFERENCE)
     card.fairness.tpr_pairs = published([tpr_pair("sex", "Sex", 0.05, False)])
     assert card.widest_text() == (
         "Among groups by sex, no gap in the share of outcomes found at the top 5% is beyond what chance alone "
@@ -173,16 +173,15 @@ def test_label_bias_finding(card):
     assert card.label_text() == (
         "Label bias (the share of true cases of hypertension a model trained on the true condition finds, minus "
         "the share the same model trained on recorded diagnoses finds, at the top 5%) is 1.7 percentage points "
-        "(95% CI 0.6 to 3.1 percentage points) in the most disadvantaged deprivation fifth (1, most deprived) and "
-        "-1.3 percentage points (95% CI -2.8 to 0.3 percentage points) in the least disadvantaged deprivation "
-        "fifth (5, least deprived); without the treatment features, 4.0 percentage points (95% CI 1.9 to 6.0 "
+        "(95% CI 0.6 to 3.1 percentage points) in the most deprived fifth and "
+        "-1.3 percentage points (95% CI -2.8 to 0.3 percentage points) in the least deprived fifth; without the treatment features, 4.0 percentage points (95% CI 1.9 to 6.0 "
         "percentage points) and 1.3 percentage points (95% CI -0.1 to 3.0 percentage points). "
         "See @sec-fairness-label-bias."
     )
     card.fairness.label_shares = _shares({("all", "1"): (0.017, 0.006, 0.031), ("all", "5"): (None, 0, 0)})
     assert card.label_text() == NO_LABEL_GROUP.format(
-        most="the most disadvantaged deprivation fifth (1, most deprived)",
-        least="the least disadvantaged deprivation fifth (5, least deprived)",
+        most="the most deprived fifth",
+        least="the least deprived fifth",
     )
     card.fairness.label_bias = None
     assert card.label_text() == NO_TRUTH
@@ -191,6 +190,13 @@ def test_label_bias_finding(card):
 def test_mitigation_finding(card):
     card.fairness.capacity_mitigation = SimpleNamespace(
         dimension="imd_quintile", first="1 (most deprived)", last="5 (least deprived)"
+    )
+    card.fairness.mitigation_rates = published(
+        [
+            {"strategy": s, "group_label": g, "tpr": 0.5}
+            for s in ("unmitigated", "equal_opportunity")
+            for g in ("1 (most deprived)", "5 (least deprived)")
+        ]
     )
     gaps = {
         "strategy": ["unmitigated", "equal_opportunity"],
@@ -221,13 +227,33 @@ def test_mitigation_finding(card):
         card.mitigation_text()
         == card.fairness.mitigation_text()
         == (
-            "The mitigation cannot be judged here: too few people with the outcome in the most deprived fifth or the "
-            "least deprived fifth to publish their rates."
+            "The mitigation cannot be judged here: too few people with the outcome in the most deprived fifth and "
+            "in the least deprived fifth to publish their rates."
+        )
+    )
+    # only the group whose rate is withheld is named (issue 12 review, item 3)
+    card.fairness.mitigation_rates = published(
+        [
+            {"strategy": s, "group_label": g, "tpr": None if g.startswith("5") else 0.5}
+            for s in ("unmitigated", "equal_opportunity")
+            for g in ("1 (most deprived)", "5 (least deprived)")
+        ]
+    )
+    assert (
+        card.mitigation_text()
+        == card.fairness.mitigation_text()
+        == (
+            "The mitigation cannot be judged here: too few people with the outcome in the least deprived fifth "
+            "to publish its rate."
         )
     )
     card.fairness.capacity_mitigation = None
     assert card.mitigation_text() == card.fairness.mitigation_text()
     assert card.mitigation_text().startswith("The mitigation cannot be applied to this dataset")
+
+
+def details_of(card: Any) -> dict:
+    return dict(card.details().iter_rows())
 
 
 def _performance(auc: float | None) -> Published:
@@ -264,6 +290,9 @@ def test_performance_and_details(card):
         target_phrase="at least one CVD admission during the year",
         excluded_text=lambda: "ethnic group",
         skip=card.book.skip,
+        explanation=SimpleNamespace(
+            importance=pl.DataFrame({"label": ["Age", "Systolic blood pressure"], "value": [0.6, 0.1]})
+        ),
     )
     card.risk = SimpleNamespace(performance=_performance(0.7712), calibration=published([{"value": 0.1}]))
     assert card.performance_text() == (
@@ -280,6 +309,14 @@ def test_performance_and_details(card):
         == "Each person's risk of at least one CVD admission during the year (column cvd_admissions)"
     )
     assert details["Features"] == "age, systolic blood pressure"
+    # a feature whose contribution is zero for everyone explained is said to change no prediction
+    card.models.explanation = SimpleNamespace(
+        importance=pl.DataFrame({"label": ["Age", "Systolic blood pressure"], "value": [0.6, 0.0]})
+    )
+    assert details_of(card)["Features"] == (
+        "age, systolic blood pressure; systolic blood pressure never changes a prediction (see the explanations "
+        "chapter)"
+    )
     assert details["Protected characteristics"] == "Not used as features: ethnic group"
     assert details["Operating point"] == "Flag the top 5% of predicted risk (cut-off 8.12% risk)"
     assert details["Training and test data"].startswith("About 1,000 people from ")

@@ -35,6 +35,7 @@ from healthgap.fairness import (
     LabelBias,
     recompute_calibration,
 )
+from healthgap.pages import sentences
 from healthgap.pages._fairness_calibration import (
     CALIBRATION_TABLE_COLUMNS,
     CALIBRATION_TABLE_FORMATS,
@@ -76,7 +77,7 @@ from healthgap.pages._models import (
     plural_noun,
 )
 from healthgap.pages.base import CI_COLUMNS, PERCENT_FORMATS, Page
-from healthgap.text import capitalise, flat, group_noun, join, lower_first, num, pct, pp
+from healthgap.text import capitalise, group_noun, join, lower_first, num, pct, pp
 
 __all__ = [
     "FairnessPage",
@@ -303,10 +304,12 @@ def ends_of(dimension: Dimension) -> tuple[str, str]:
 
 
 def end_name(dimension: Dimension, level: str, *, most: bool) -> str:
-    """'the most disadvantaged deprivation fifth (1, most deprived)', 'the least disadvantaged
-    education level (College degree)'."""
-    noun = dimension.noun or group_noun(dimension.label)
-    return f"the {'most' if most else 'least'} disadvantaged {noun} ({flat(dimension.label_of(level))})"
+    """How an end of an ordered dimension reads mid-sentence, as every page names it
+    (:func:`healthgap.pages.sentences.level_name`): 'the most deprived fifth', 'the least
+    disadvantaged education level (college degree)'. ``most`` is kept for callers; the level
+    decides the wording."""
+    del most
+    return sentences.level_name(dimension, level)
 
 
 def _times_100(columns: tuple[str, ...], when: pl.Expr | None = None) -> list[pl.Expr]:
@@ -1110,11 +1113,18 @@ class FairnessPage(Page):
                 why="no equity dimension has more than one group to mitigate across"
             )
         dim = self.dimension(m.dimension)
+        rates = None if self.mitigation_rates is None else self.mitigation_rates.frame
+        missing = (
+            set()
+            if rates is None
+            else set(rates.filter(pl.col("tpr").is_null()).get_column("group_label").to_list())
+        )
         return capacity_mitigation_text(
             self.mitigation_gaps.frame,
             self.mitigation_overall.frame,
             first=group_said(dim, m.first),
             last=group_said(dim, m.last),
+            withheld=tuple(group_said(dim, g) for g in (m.first, m.last) if g in missing),
             across=groups_of(
                 dim.label if dim is not None else m.dimension, dim.noun if dim is not None else ""
             ),
