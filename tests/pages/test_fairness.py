@@ -82,14 +82,54 @@ def page(page_of) -> FairnessPage:
 def test_gap_sentence_names_groups_and_says_when_the_gap_is_beyond_chance():
     assert gap_text(gap(), dimension="imd_quintile", what="the share of outcomes found") == (
         "The share of outcomes found ranges from 40.0% in deprivation fifth 4 to 60.0% in the most deprived "
-        "fifth, a difference of 20.0 percentage points (95% CI 5.0 to 35.0 percentage points). "
+        "fifth, a difference of 20.0 percentage points (95% CI 5.0 to 35.0 percentage points; an interval that "
+        "does not allow for picking the highest and lowest of 5 groups). "
     )
+    # between two groups the interval needs no such note; with a cross-reference it says where one is
+    assert gap_text(gap(groups=2), dimension="imd_quintile", what="x").endswith(
+        "(95% CI 5.0 to 35.0 percentage points). "
+    )
+    assert gap_text(gap(), dimension="imd_quintile", what="x", ref="@sec-fairness-chance").endswith(
+        "lowest of 5 groups: @sec-fairness-chance does). "
+    )
+
+
+def test_gap_sentence_gives_the_exact_gap_of_gaps_beyond_chance(page):
+    """Round-4 review: one gap, one number: the highest-vs-lowest gap is the one 'Gaps beyond chance'
+    states, from exact counts with its simultaneous interval, when that section has the pair."""
+    page.differences = published([gap()])
+    pair = {
+        "dimension": "imd_quintile",
+        "group": "4",
+        "versus": "1",
+        "group_label": "4",
+        "versus_label": "1 (most deprived)",
+        "value": -0.166,
+        "lower_ci": -0.321,
+        "upper_ci": -0.011,
+        "comparisons": 10,
+    }
+    page.tpr_pairs = published([pair])
+    assert page.gap_sentence("imd_quintile", "tpr", ref="@sec-fairness-chance") == (
+        "The share of outcomes found ranges from 40.0% in deprivation fifth 4 to 60.0% in the most deprived "
+        "fifth: on exact counts, before the rounding of published counts, a difference of 16.6 percentage "
+        "points (simultaneous 95% CI 1.1 to 32.1 percentage points over the 10 pairs compared, "
+        "@sec-fairness-chance). "
+    )
+    # exact counts that run the other way: the published shares' own difference, with the note
+    page.tpr_pairs = published([pair | {"value": 0.05, "lower_ci": -0.1, "upper_ci": 0.2}])
+    assert "on exact counts" not in page.gap_sentence("imd_quintile", "tpr")
+    page.tpr_pairs = None
+    assert "on exact counts" not in page.gap_sentence("imd_quintile", "tpr")
 
 
 def test_gap_sentence_when_the_interval_includes_zero():
     text = gap_text(gap(difference_lower_ci=-0.01), dimension="imd_quintile", what="the share flagged")
     assert text.startswith("The share flagged ranges from 40.0%")
-    assert text.endswith("(95% CI -1.0 to 35.0 percentage points); the difference could be due to chance. ")
+    assert text.endswith(
+        "(95% CI -1.0 to 35.0 percentage points; an interval that does not allow for picking the highest and "
+        "lowest of 5 groups); the difference could be due to chance. "
+    )
     no_ci = gap_text(
         gap(difference_lower_ci=None, difference_upper_ci=None, dimension="sex", lowest_group="Female"),
         dimension="sex",
@@ -284,6 +324,7 @@ def test_group_paragraph_words_any_dimension(page):
         for m, v in (("prevalence", 0.3 - 0.05 * i), ("tpr", 0.5))
     ]  # fmt: skip
     page.groups = published(rows)
+    page.tpr_pairs = None
     page.differences = published(
         [gap(dimension="education", highest_group="Some high school", lowest_group="3")]
     )
