@@ -61,6 +61,49 @@ def card(page_of) -> ModelCardPage:
     return c
 
 
+def test_widest_gap_gives_the_fairness_pages_verdict(card):
+    """Round-4 review: the card's headline gap carries the fairness page's verdict on the same pair
+    (what a perfect-risk model gives and what the model adds), in the same words."""
+    from healthgap.pages._fairness_gaps import base_rate_text, chosen_pair
+
+    pairs = [tpr_pair("imd_quintile", "Deprivation (IMD quintile)", -0.2, True)]  # 1 above 4
+    card.fairness.tpr_pairs = published(pairs)
+    card.models.reference = object()  # the data records true risk
+    card.fairness.reference_gaps = published([{"dimension": "imd_quintile"}])
+    reference = {
+        "dimension": "imd_quintile",
+        "group": "4",
+        "versus": "1",
+        "gap_model": -0.2,
+        "gap_model_lower": -0.4,
+        "gap_model_upper": -0.05,
+        "gap_reference": -0.15,
+        "gap_reference_lower": -0.28,
+        "gap_reference_upper": -0.03,
+        "added": -0.05,
+        "added_lower": -0.12,
+        "added_upper": 0.02,
+    }
+    card.fairness.reference_pairs = published([reference])
+    text = card.widest_text()
+    assert text.startswith(
+        "Among groups by deprivation (IMD quintile), the largest gap in the share of outcomes found at the top "
+        "5% that chance alone does not explain is by deprivation (IMD quintile): 20.0 percentage points (higher "
+        "in the most deprived fifth; lower in deprivation fifth 4; simultaneous 95% CI 5.0 to 40.0 percentage "
+        "points; @sec-fairness-chance). A model that knew each person's true risk, flagging the same top 5%, "
+        "would find a share 15.0 percentage points higher in the most deprived fifth than in deprivation fifth 4 "
+        "(95% CI 3.0 to 28.0 percentage points): that much is what the groups' different risks give. Against "
+        "it, the model's gap is 5.0 percentage points wider (95% CI -2.0 to 12.0 percentage points), within "
+        "what chance alone gives: the gap is what the groups' different risks give at this capacity, not by "
+        "itself unfairness."
+    )
+    # the same words as the fairness page's "Gaps beyond chance"
+    dim = card.fairness.dimension("imd_quintile")
+    page = base_rate_text(chosen_pair(published(pairs).frame), published([reference]).frame, dim, top="5%")
+    assert page.strip() in text
+    assert "@sec-fairness-reference" not in text  # the verdict is given: no pointer elsewhere for it
+
+
 def test_calibration_finding(card):
     from healthgap.pages._fairness_calibration import NO_SURVIVOR
 

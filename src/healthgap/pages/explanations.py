@@ -740,7 +740,7 @@ class ExplanationsPage(Page):
             lambda d: _gap_chart(d, title=f"Contributions to the gap: {worse} minus {better}"),
             id="gap-decomposition",
             title=(
-                f"How much of the gap in predicted risk between {ends_phrase(dim)} each feature accounts for"
+                f"How much of the gap in predicted risk between {first} and {last} each feature accounts for"
             ),
             description=(
                 f"Bar chart of the difference in mean SHAP value between {first} and {last}, for each "

@@ -237,9 +237,9 @@ NO_CHANCE = (
 )
 #: Why the gaps beyond chance can differ from the published shares' differences (Section 9.1, its table).
 CHANCE_EXACT = (
-    "These gaps come from exact counts, before the rounding of published counts, and leave out groups with "
-    "fewer than 20 cases, so a gap can differ by a point or two from the difference of the published shares "
-    "(@tbl-fairness-gaps), and the pair it names can differ too."
+    "These gaps come from exact counts, before published counts are rounded, so a gap can differ by a point "
+    "or two from the difference of the published shares (@tbl-fairness-gaps), and with the smallest groups "
+    "left out the pair it names can differ too."
 )
 NO_AUDIT = "No model is fitted to this dataset, so nothing is audited."
 NO_GAP = "{What} cannot be compared between {groups}: fewer than two groups are large enough to publish it."

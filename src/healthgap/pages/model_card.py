@@ -380,7 +380,8 @@ class ModelCardPage(Page):
             else None
         )
         verdict = base_rate_text(w, mine, dim, top=self.top).strip()
-        reference = REFERENCE if self.fairness.reference_gaps is not None else NO_REFERENCE
+        # with the verdict given, where base rates are separated for other pairs needs no pointer
+        reference = "" if verdict else REFERENCE if self.fairness.reference_gaps is not None else NO_REFERENCE
         return " ".join(t for t in (text, verdict, none, reference) if t)
 
     def calibration_text(self) -> str:
