@@ -293,6 +293,8 @@ def test_too_small_a_sample_skips_the_gap(small):
         f"fewer than 5,000 people among those explained ({small.full_size} in all), too few"
     )
     assert small.decomposition.height == 0 and small.decomposition_table() is None
+    # a Markdown cell (inline text leaves cross-references unresolved: round-4 review)
+    assert html_of(small.decomposition_paragraph()) == small.decomposition_text()
     assert small.gap_paragraph() is None and small.gap_figure() is None and small.gap_caveat() is None
     assert small.sizes_text() == small.additivity_text()
 
@@ -401,3 +403,59 @@ def test_the_split_says_why_mean_log_odds_and_mean_risk_differ_in_sign(page_of):
     assert p.gap_text().endswith(SCALES.format(direction="higher"))
     p.__dict__["gap"] = Published(gap.with_columns(pl.col("value").abs()), (), SETTINGS)  # same sign
     assert SCALES.split("{")[0] not in p.gap_text()
+
+
+def test_split_gives_shares_only_of_a_gap_beyond_chance():
+    """Round-4 review: shares of a gap that could be chance (-210%, 1,084%) were meaningless, and six
+    features printed identically at two decimals. Shares only when the gap's interval excludes 0;
+    three decimals."""
+    from healthgap.pages.explanations import split_frame
+
+    exact = pl.DataFrame(
+        {
+            "feature": ["(total)", "age", "bmi", "chd"],
+            "label": ["Total", "Age", "BMI", "Coronary heart disease"],
+            "value": [-0.0046, -0.0592, 0.0087, 0.0116],
+            "lower_ci": [-0.032, -0.082, 0.0081, 0.0084],
+            "upper_ci": [0.022, -0.035, 0.0098, 0.0152],
+        }
+    )
+    chance = split_frame(exact, method="m")
+    assert chance.get_column("share").is_null().all()
+    # printed to three decimals, features that differ print differently (two decimals gave 0.01 for both)
+    values = dict(zip(chance.get_column("feature"), chance.get_column("value"), strict=True))
+    assert values["bmi"] == 0.009 and values["chd"] == 0.012 and values["age"] == -0.059
+    clear = split_frame(
+        exact.with_columns(upper_ci=pl.col("upper_ci").fill_null(0)).with_columns(
+            upper_ci=pl.when(pl.col("feature") == "(total)").then(-0.001).otherwise(pl.col("upper_ci"))
+        ),
+        method="m",
+    )
+    shares = dict(zip(clear.get_column("feature"), clear.get_column("share"), strict=True))
+    assert shares["age"] == round(-0.0592 / -0.0046, 2) and shares["(total)"] == 1.0
+
+
+def test_decomposition_note_and_units():
+    from healthgap.pages.explanations import DECOMPOSITION_COLUMNS, DECOMPOSITION_NOTE, decomposition_sentence
+
+    assert DECOMPOSITION_COLUMNS["risk"] == "Difference in risk (percentage points)"
+    assert "rounded on its own" in DECOMPOSITION_NOTE
+    frame = pl.DataFrame(
+        {
+            "component": ["observed", "inputs", "left"],
+            "risk": [0.007, 0.001, 0.005],  # as published: 0.7 - 0.1 is not 0.5
+            "risk_lower": [0.003, 0.0, 0.002],
+            "risk_upper": [0.01, 0.002, 0.008],
+        }
+    )
+    text = decomposition_sentence(
+        frame, first="the most deprived fifth", last="the least deprived fifth", people="about 50,000"
+    )
+    assert text.endswith(
+        "; each part is rounded on its own, so the parts need not add up to the gap as printed."
+    )
+    assert "@sec-fairness-calibration" in text
+    adds = frame.with_columns(risk=pl.Series([0.007, 0.001, 0.006]))
+    assert decomposition_sentence(adds, first="a", last="b", people="c").endswith(
+        "@sec-fairness-calibration)."
+    )

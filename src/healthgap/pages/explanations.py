@@ -42,6 +42,7 @@ __all__ = [
     "gap_sentence",
     "gap_note",
     "ends_phrase",
+    "split_frame",
     "NO_GAP",
     "NO_OUTCOME_SKIP",
     "NO_MODEL",
@@ -163,6 +164,28 @@ def _clear(row: dict[str, Any]) -> bool:
     """Whether a row's 95% interval excludes zero."""
     lo, hi = row["lower_ci"], row["upper_ci"]
     return lo is not None and hi is not None and (lo > 0 or hi < 0)
+
+
+def split_frame(contributions: pl.DataFrame, *, method: str) -> pl.DataFrame:
+    """The split of the gap as published: contributions and intervals rounded to :data:`GAP_DECIMALS`
+    decimals (so that printed values differ when they differ by that much), and each feature's share
+    of the gap only when the gap's own interval excludes 0 (a share of a gap that could be nothing is
+    meaningless: the column is then empty).
+
+    ``contributions``: one row per feature plus ``(total)`` (``feature``, ``label``, ``value``,
+    ``lower_ci``, ``upper_ci``), exact.
+    """
+    totals = contributions.filter(pl.col("feature") == "(total)")
+    total = totals.row(0, named=True) if totals.height else None
+    shared = total is not None and bool(total["value"]) and _clear(total)
+    return (
+        contributions.with_columns(
+            share=(pl.col("value") / total["value"]) if shared and total else pl.lit(None, dtype=pl.Float64),
+            method=pl.lit(method),
+        )
+        .with_columns(pl.col("value", "lower_ci", "upper_ci").round(GAP_DECIMALS), pl.col("share").round(2))
+        .select(list(_GAP_SCHEMA))
+    )
 
 
 def ends_phrase(dimension: Dimension) -> str:
@@ -446,14 +469,10 @@ class ExplanationsPage(Page):
         d = self.full
         if d is None or not self.large_enough:
             return self.book.publish(pl.DataFrame(schema=_GAP_SCHEMA), counts=[])
-        total = d.contributions.filter(pl.col("feature") == "(total)").row(0, named=True)
-        # A share of the gap means something only when the gap itself is beyond chance.
-        shared = bool(total["value"]) and _clear(total)
-        frame = d.contributions.with_columns(
-            share=(pl.col("value") / total["value"]) if shared else pl.lit(None, dtype=pl.Float64),
-            method=pl.lit(f"percentile bootstrap of the people explained, {AUDIT_BOOT} replicates"),
-        ).with_columns(pl.col("value", "lower_ci", "upper_ci").round(GAP_DECIMALS), pl.col("share").round(2))
-        return self.book.publish(frame.select(list(_GAP_SCHEMA)), counts=[])
+        frame = split_frame(
+            d.contributions, method=f"percentile bootstrap of the people explained, {AUDIT_BOOT} replicates"
+        )
+        return self.book.publish(frame, counts=[])
 
     @cached_property
     def decomposition(self) -> Published:
