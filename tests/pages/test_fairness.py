@@ -354,8 +354,22 @@ def test_gaps_table_shows_shares_in_percent(page):
     csv = pl.read_csv(page.book.downloads / "fairness" / "fairness-gaps.csv")
     assert csv["highest"].to_list() == pytest.approx([60.0, 0.8])
     assert csv["unit"].to_list() == ["% (difference in percentage points)", "AUROC, 0 to 1"]
+    assert "Risk rises steeply with age" not in markup  # no age bands listed: no note on them
+    assert "does not allow for picking the highest and lowest" in markup
     page.differences = None
     assert "model audit results" in html_of(page.gaps_table())
+
+
+def test_gaps_table_says_why_age_band_gaps_are_large(page):
+    """Round-4 review: 90+ 70.3% vs 0-4 0.00% flagged was listed with no word on risk rising with age."""
+    page.differences = published(
+        [gap(), gap(dimension="age_band", dimension_label="Age band", metric="selection_rate")]
+    )
+    markup = html_of(page.gaps_table())
+    assert (
+        "Risk rises steeply with age, so a model with room for only the top 5% flags mostly the oldest"
+        in markup
+    )
 
 
 # -- label bias ------------------------------------------------------------------------
