@@ -530,7 +530,7 @@ class ExplanationsPage(Page):
             self.decomposition.select(
                 "component",
                 "label",
-                *(pl.col(c) * 100 for c in risk),
+                *((pl.col(c) * 100).round(1) for c in risk),
                 "log_odds",
                 "log_odds_lower",
                 "log_odds_upper",
