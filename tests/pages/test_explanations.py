@@ -33,8 +33,8 @@ EDUCATION = Dimension(
     noun="education level", ordered=True, disadvantaged="first",
 )  # fmt: skip
 ENDS = (
-    "the most disadvantaged deprivation fifth (1, most deprived)",
-    "the least disadvantaged deprivation fifth (5, least deprived)",
+    "the most deprived fifth",
+    "the least deprived fifth",
 )
 
 
@@ -132,9 +132,9 @@ def test_gap_intro_without_a_gap():
 def test_gap_sentence_when_the_gap_is_clear():
     gap = _gap((0.42, 0.3, 0.55), ("Age", -0.05, -0.1, 0.0, -0.12), ("Smoking status", 0.31, 0.2, 0.4, 0.74))
     assert gap_sentence(gap, sample=20_000, ends=ENDS) == (
-        "The model's mean predicted log-odds is 0.42 higher in the most disadvantaged deprivation fifth (1, "
-        "most deprived) than in the least disadvantaged deprivation fifth (5, least deprived) (95% CI 0.30 "
-        "to 0.55). The largest single contribution comes from smoking status (0.31 log-odds, 74% of the gap)."
+        "The model's mean predicted log-odds is 0.420 higher in the most deprived fifth than in the least "
+        "deprived fifth (95% CI 0.300 to 0.550). The largest single contribution comes from smoking status "
+        "(0.310 log-odds, 74% of the gap)."
     )
 
 
@@ -142,12 +142,12 @@ def test_gap_sentence_when_the_gap_could_be_chance():
     gap = _gap((-0.04, -0.2, 0.1), ("Age", 0.04, -0.09, 0.17, None))
     text = gap_sentence(gap, sample=2000, ends=ENDS, people="about 2,000")
     assert text.startswith(
-        "The model's mean predicted log-odds is 0.04 lower in the most disadvantaged deprivation fifth (1, "
-        "most deprived) than in the least disadvantaged deprivation fifth (5, least deprived) (95% CI -0.20 "
-        "to 0.10; with this sample the gap could be due to chance)."
+        "The model's mean predicted log-odds is 0.040 lower in the most deprived fifth than in the least "
+        "deprived fifth (95% CI -0.200 to 0.100; with this sample the gap could be due to chance, so no "
+        "feature's share of it is given)."
     )
     assert (
-        "comes from age (0.04 log-odds; 95% CI -0.09 to 0.17, which includes no contribution at all, so even "
+        "comes from age (0.040 log-odds; 95% CI -0.090 to 0.170, which includes no contribution at all, so even "
         "this could be due to chance)."
     ) in text
     assert "of the gap" not in text
@@ -159,7 +159,7 @@ def test_gap_sentence_when_the_gap_could_be_chance():
 
 def test_gap_sentence_leaves_out_a_suppressed_contribution():
     gap = _gap((0.42, 0.3, 0.55), ("Age", None, None, None, None), ("BMI", 0.1, 0.05, 0.2, 0.2))
-    assert "comes from BMI (0.10 log-odds, 20% of the gap)" in gap_sentence(gap, sample=20_000, ends=ENDS)
+    assert "comes from BMI (0.100 log-odds, 20% of the gap)" in gap_sentence(gap, sample=20_000, ends=ENDS)
 
 
 def _explanation(groups: tuple[str, str] | None, problem: str | None) -> Explanation:
@@ -257,8 +257,7 @@ def test_page_words_and_figures(page):
     assert page.importance_text().startswith("Across the people explained (about 120)")
     gap_text = page.gap_text()
     assert gap_text.startswith(
-        "The figure below shows that split between the most disadvantaged deprivation fifth (1, most "
-        "deprived) and the least disadvantaged deprivation fifth (5, least deprived)."
+        "The figure below shows that split between the most deprived fifth and the least deprived fifth."
     ) or gap_text.startswith("The gap between")
     paragraph = page.gap_paragraph()
     assert (paragraph is None) == (page.gap.height == 0)  # the reason is the decomposition's sentence
@@ -290,11 +289,12 @@ def test_too_small_a_sample_skips_the_gap(small):
     assert small.gap.height == 0
     assert small.decomposition_text() == small.too_few()
     assert small.decomposition_text().startswith(
-        "The gap between the most disadvantaged deprivation fifth (1, most deprived) and the least "
-        "disadvantaged deprivation fifth (5, least deprived) is not split here: one of them has fewer than "
-        f"5,000 people among those explained ({small.full_size}), too few"
+        "The gap between the most deprived fifth and the least deprived fifth is not split here: both have "
+        f"fewer than 5,000 people among those explained ({small.full_size} in all), too few"
     )
     assert small.decomposition.height == 0 and small.decomposition_table() is None
+    # a Markdown cell (inline text leaves cross-references unresolved: round-4 review)
+    assert html_of(small.decomposition_paragraph()) == small.decomposition_text()
     assert small.gap_paragraph() is None and small.gap_figure() is None and small.gap_caveat() is None
     assert small.sizes_text() == small.additivity_text()
 
@@ -403,3 +403,59 @@ def test_the_split_says_why_mean_log_odds_and_mean_risk_differ_in_sign(page_of):
     assert p.gap_text().endswith(SCALES.format(direction="higher"))
     p.__dict__["gap"] = Published(gap.with_columns(pl.col("value").abs()), (), SETTINGS)  # same sign
     assert SCALES.split("{")[0] not in p.gap_text()
+
+
+def test_split_gives_shares_only_of_a_gap_beyond_chance():
+    """Round-4 review: shares of a gap that could be chance (-210%, 1,084%) were meaningless, and six
+    features printed identically at two decimals. Shares only when the gap's interval excludes 0;
+    three decimals."""
+    from healthgap.pages.explanations import split_frame
+
+    exact = pl.DataFrame(
+        {
+            "feature": ["(total)", "age", "bmi", "chd"],
+            "label": ["Total", "Age", "BMI", "Coronary heart disease"],
+            "value": [-0.0046, -0.0592, 0.0087, 0.0116],
+            "lower_ci": [-0.032, -0.082, 0.0081, 0.0084],
+            "upper_ci": [0.022, -0.035, 0.0098, 0.0152],
+        }
+    )
+    chance = split_frame(exact, method="m")
+    assert chance.get_column("share").is_null().all()
+    # printed to three decimals, features that differ print differently (two decimals gave 0.01 for both)
+    values = dict(zip(chance.get_column("feature"), chance.get_column("value"), strict=True))
+    assert values["bmi"] == 0.009 and values["chd"] == 0.012 and values["age"] == -0.059
+    clear = split_frame(
+        exact.with_columns(upper_ci=pl.col("upper_ci").fill_null(0)).with_columns(
+            upper_ci=pl.when(pl.col("feature") == "(total)").then(-0.001).otherwise(pl.col("upper_ci"))
+        ),
+        method="m",
+    )
+    shares = dict(zip(clear.get_column("feature"), clear.get_column("share"), strict=True))
+    assert shares["age"] == round(-0.0592 / -0.0046, 2) and shares["(total)"] == 1.0
+
+
+def test_decomposition_note_and_units():
+    from healthgap.pages.explanations import DECOMPOSITION_COLUMNS, DECOMPOSITION_NOTE, decomposition_sentence
+
+    assert DECOMPOSITION_COLUMNS["risk"] == "Difference in risk (percentage points)"
+    assert "rounded on its own" in DECOMPOSITION_NOTE
+    frame = pl.DataFrame(
+        {
+            "component": ["observed", "inputs", "left"],
+            "risk": [0.007, 0.001, 0.005],  # as published: 0.7 - 0.1 is not 0.5
+            "risk_lower": [0.003, 0.0, 0.002],
+            "risk_upper": [0.01, 0.002, 0.008],
+        }
+    )
+    text = decomposition_sentence(
+        frame, first="the most deprived fifth", last="the least deprived fifth", people="about 50,000"
+    )
+    assert text.endswith(
+        "; each part is rounded on its own, so the parts need not add up to the gap as printed."
+    )
+    assert "@sec-fairness-calibration" in text
+    adds = frame.with_columns(risk=pl.Series([0.007, 0.001, 0.006]))
+    assert decomposition_sentence(adds, first="a", last="b", people="c").endswith(
+        "@sec-fairness-calibration)."
+    )

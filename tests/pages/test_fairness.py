@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from healthgap.config import DisclosureSettings
+from healthgap.config import DEFAULT_DIMENSIONS, DisclosureSettings
 from healthgap.disclosure import Published
 from healthgap.fairness import GROUP_METRICS, SPLIT_STRATEGIES, FairnessAudit, GroupReplicates
 from healthgap.pages._fairness_labels import (
@@ -82,14 +82,54 @@ def page(page_of) -> FairnessPage:
 def test_gap_sentence_names_groups_and_says_when_the_gap_is_beyond_chance():
     assert gap_text(gap(), dimension="imd_quintile", what="the share of outcomes found") == (
         "The share of outcomes found ranges from 40.0% in deprivation fifth 4 to 60.0% in the most deprived "
-        "fifth, a difference of 20.0 percentage points (95% CI 5.0 to 35.0 percentage points). "
+        "fifth, a difference of 20.0 percentage points (95% CI 5.0 to 35.0 percentage points; an interval that "
+        "does not allow for picking the highest and lowest of 5 groups). "
     )
+    # between two groups the interval needs no such note; with a cross-reference it says where one is
+    assert gap_text(gap(groups=2), dimension="imd_quintile", what="x").endswith(
+        "(95% CI 5.0 to 35.0 percentage points). "
+    )
+    assert gap_text(gap(), dimension="imd_quintile", what="x", ref="@sec-fairness-chance").endswith(
+        "lowest of 5 groups: @sec-fairness-chance does). "
+    )
+
+
+def test_gap_sentence_gives_the_exact_gap_of_gaps_beyond_chance(page):
+    """Round-4 review: one gap, one number: the highest-vs-lowest gap is the one 'Gaps beyond chance'
+    states, from exact counts with its simultaneous interval, when that section has the pair."""
+    page.differences = published([gap()])
+    pair = {
+        "dimension": "imd_quintile",
+        "group": "4",
+        "versus": "1",
+        "group_label": "4",
+        "versus_label": "1 (most deprived)",
+        "value": -0.166,
+        "lower_ci": -0.321,
+        "upper_ci": -0.011,
+        "comparisons": 10,
+    }
+    page.tpr_pairs = published([pair])
+    assert page.gap_sentence("imd_quintile", "tpr", ref="@sec-fairness-chance") == (
+        "The share of outcomes found ranges from 40.0% in deprivation fifth 4 to 60.0% in the most deprived "
+        "fifth: on exact counts, before the rounding of published counts, a difference of 16.6 percentage "
+        "points (simultaneous 95% CI 1.1 to 32.1 percentage points over the 10 pairs compared, "
+        "@sec-fairness-chance). "
+    )
+    # exact counts that run the other way: the published shares' own difference, with the note
+    page.tpr_pairs = published([pair | {"value": 0.05, "lower_ci": -0.1, "upper_ci": 0.2}])
+    assert "on exact counts" not in page.gap_sentence("imd_quintile", "tpr")
+    page.tpr_pairs = None
+    assert "on exact counts" not in page.gap_sentence("imd_quintile", "tpr")
 
 
 def test_gap_sentence_when_the_interval_includes_zero():
     text = gap_text(gap(difference_lower_ci=-0.01), dimension="imd_quintile", what="the share flagged")
     assert text.startswith("The share flagged ranges from 40.0%")
-    assert text.endswith("(95% CI -1.0 to 35.0 percentage points); the difference could be due to chance. ")
+    assert text.endswith(
+        "(95% CI -1.0 to 35.0 percentage points; an interval that does not allow for picking the highest and "
+        "lowest of 5 groups); the difference could be due to chance. "
+    )
     no_ci = gap_text(
         gap(difference_lower_ci=None, difference_upper_ci=None, dimension="sex", lowest_group="Female"),
         dimension="sex",
@@ -284,6 +324,7 @@ def test_group_paragraph_words_any_dimension(page):
         for m, v in (("prevalence", 0.3 - 0.05 * i), ("tpr", 0.5))
     ]  # fmt: skip
     page.groups = published(rows)
+    page.tpr_pairs = None
     page.differences = published(
         [gap(dimension="education", highest_group="Some high school", lowest_group="3")]
     )
@@ -293,8 +334,8 @@ def test_group_paragraph_words_any_dimension(page):
         "education level (some high school)"
     )
     assert (
-        "The outcome is more common in the most disadvantaged education level (Some high school) (30.0%) "
-        "than in the least disadvantaged education level (College) (15.0%), so a fair model *should* flag "
+        "The outcome is more common in the most disadvantaged education level (some high school) (30.0%) "
+        "than in the least disadvantaged education level (college) (15.0%), so a fair model *should* flag "
         "more people there; what matters for equal opportunity is whether the people who go on to have the "
         "outcome are found equally often (@fig-fair-1)."
     ) in text
@@ -313,8 +354,22 @@ def test_gaps_table_shows_shares_in_percent(page):
     csv = pl.read_csv(page.book.downloads / "fairness" / "fairness-gaps.csv")
     assert csv["highest"].to_list() == pytest.approx([60.0, 0.8])
     assert csv["unit"].to_list() == ["% (difference in percentage points)", "AUROC, 0 to 1"]
+    assert "Risk rises steeply with age" not in markup  # no age bands listed: no note on them
+    assert "does not allow for picking the highest and lowest" in markup
     page.differences = None
     assert "model audit results" in html_of(page.gaps_table())
+
+
+def test_gaps_table_says_why_age_band_gaps_are_large(page):
+    """Round-4 review: 90+ 70.3% vs 0-4 0.00% flagged was listed with no word on risk rising with age."""
+    page.differences = published(
+        [gap(), gap(dimension="age_band", dimension_label="Age band", metric="selection_rate")]
+    )
+    markup = html_of(page.gaps_table())
+    assert (
+        "Risk rises steeply with age, so a model with room for only the top 5% flags mostly the oldest"
+        in markup
+    )
 
 
 # -- label bias ------------------------------------------------------------------------
@@ -385,12 +440,7 @@ def test_label_frame_publishes_shares_without_counts_and_withholds_small_ones():
     assert few.filter(variant="all", group="All")["undiagnosed_recorded_share"].item() is None
 
 
-IMD = SimpleNamespace(
-    name="imd_quintile",
-    label="Deprivation (IMD quintile)",
-    noun="deprivation fifth",
-    label_of=lambda x: {"1": "1 (most deprived)", "5": "5 (least deprived)"}[x],
-)
+IMD = DEFAULT_DIMENSIONS["imd_quintile"]
 
 
 def test_counterfactual_text_names_the_cause_the_numbers_show():
@@ -404,21 +454,18 @@ def test_counterfactual_text_names_the_cause_the_numbers_show():
         treatments="statin and antihypertensive",
     )
     # every number stated is the published one
-    assert (
-        "finds 18.6% of true cases in the most disadvantaged deprivation fifth (1, most deprived) and 27.1%"
-        in text
-    )
+    assert "finds 18.6% of true cases in the most deprived fifth and 27.1%" in text
     assert "the model trained on the true condition finds 20.3% and 25.8%" in text
-    assert "is 1.7 percentage points in the most disadvantaged" in text
+    assert "is 1.7 percentage points in the most deprived fifth" in text
     assert "(95% CI 0.6 to 2.8 percentage points)" in text
-    assert "-1.3 percentage points in the least disadvantaged" in text
+    assert "-1.3 percentage points in the least deprived fifth" in text
     assert "Without the treatment features (statin and antihypertensive)" in text
     assert (
         "label bias is 4.0 percentage points" in text and "1.3 percentage points (95% CI 0.2 to 2.4" in text
     )
     # the cause: the prescriptions and the capacity, not the label (bias under 2 points with them)
     assert "not from the label" in text and "most in the more disadvantaged group" in text
-    assert "54.8% of people in the most disadvantaged" in text  # diagnosed share, (2412 - 1091) / 2412
+    assert "54.8% of people in the most deprived fifth" in text  # diagnosed share, (2412 - 1091) / 2412
     # with a large label bias even with every feature, the label is named as the cause
     big = label_frame(
         _cf_groups({("all", "1"): (2412, 1091, 300, 490, 0, 0), ("all", "5"): (2904, 750, 740, 749, 0, 0)}),

@@ -100,13 +100,22 @@ def gap(group: str, model: float, ref: float, added_ci: tuple[float, float], **o
 def test_reference_separates_base_rates_from_what_the_model_adds():
     rows = pl.DataFrame([gap("1", 0.139, 0.262, (-0.21, -0.05)), gap("3", 0.001, 0.127, (-0.2, -0.05))])
     assert reference_text(rows, IMD, top="5%") == (
-        "By deprivation (IMD quintile), the model finds a share of cases 13.9 percentage points higher in "
-        "the most deprived fifth than in the least deprived fifth (95% CI 3.9 to 23.9 "
-        "percentage points). A model that knew each person's true risk, flagging the same top 5%, would find a "
+        "By deprivation (IMD quintile), against the reference group (the least deprived fifth), the model finds "
+        "a share of cases 13.9 percentage points higher in the most deprived fifth than in the least deprived "
+        "fifth (95% CI 3.9 to 23.9 percentage points, for this pair alone). A model that knew each person's true risk, flagging the same top 5%, would find a "
         "share 26.2 percentage points higher (95% CI 16.2 to 36.2 percentage points): that is what the groups' "
         "different risks give. Against that reference the model finds 12.3 percentage points fewer of the cases "
         "in the most deprived fifth, relative to the least deprived fifth (95% CI 5.0 to "
         "21.0 percentage points): the part the model itself adds. "
+    )
+    # the same two groups as "Gaps beyond chance" (either way round): pointed at, not given again
+    said = {"group": "5", "versus": "1"}
+    assert reference_text(rows, IMD, top="5%", said=said) == (
+        "By deprivation (IMD quintile), the largest gap against the reference group (the least deprived fifth) "
+        "is the pair already set against the perfect-risk model in @sec-fairness-chance. "
+    )
+    assert reference_text(rows, IMD, top="5%", said={"group": "4", "versus": "1"}).startswith(
+        "By deprivation (IMD quintile), against the reference group"
     )
 
 
@@ -114,7 +123,7 @@ def test_reference_within_chance_and_a_negative_gap():
     rows = pl.DataFrame([gap("4", -0.237, -0.238, (-0.085, 0.081))])
     text = reference_text(rows, IMD, top="5%")
     assert "23.7 percentage points lower in deprivation fifth 4 than" in text
-    assert "(95% CI 13.7 to 33.7 percentage points)" in text  # turned round with the gap
+    assert "(95% CI 13.7 to 33.7 percentage points, for this pair alone)" in text  # turned round with the gap
     assert "0.1 percentage points more of the cases" in text
     # the added part is +0.1 (positive): its interval is not turned round
     assert text.endswith("(95% CI -8.5 to 8.1 percentage points); within what chance alone gives. ")

@@ -61,6 +61,49 @@ def card(page_of) -> ModelCardPage:
     return c
 
 
+def test_widest_gap_gives_the_fairness_pages_verdict(card):
+    """Round-4 review: the card's headline gap carries the fairness page's verdict on the same pair
+    (what a perfect-risk model gives and what the model adds), in the same words."""
+    from healthgap.pages._fairness_gaps import base_rate_text, chosen_pair
+
+    pairs = [tpr_pair("imd_quintile", "Deprivation (IMD quintile)", -0.2, True)]  # 1 above 4
+    card.fairness.tpr_pairs = published(pairs)
+    card.models.reference = object()  # the data records true risk
+    card.fairness.reference_gaps = published([{"dimension": "imd_quintile"}])
+    reference = {
+        "dimension": "imd_quintile",
+        "group": "4",
+        "versus": "1",
+        "gap_model": -0.2,
+        "gap_model_lower": -0.4,
+        "gap_model_upper": -0.05,
+        "gap_reference": -0.15,
+        "gap_reference_lower": -0.28,
+        "gap_reference_upper": -0.03,
+        "added": -0.05,
+        "added_lower": -0.12,
+        "added_upper": 0.02,
+    }
+    card.fairness.reference_pairs = published([reference])
+    text = card.widest_text()
+    assert text.startswith(
+        "Among groups by deprivation (IMD quintile), the largest gap in the share of outcomes found at the top "
+        "5% that chance alone does not explain is by deprivation (IMD quintile): 20.0 percentage points (higher "
+        "in the most deprived fifth; lower in deprivation fifth 4; simultaneous 95% CI 5.0 to 40.0 percentage "
+        "points; @sec-fairness-chance). A model that knew each person's true risk, flagging the same top 5%, "
+        "would find a share 15.0 percentage points higher in the most deprived fifth than in deprivation fifth 4 "
+        "(95% CI 3.0 to 28.0 percentage points): that much is what the groups' different risks give. Against "
+        "it, the model's gap is 5.0 percentage points wider (95% CI -2.0 to 12.0 percentage points), within "
+        "what chance alone gives: the gap is what the groups' different risks give at this capacity, not by "
+        "itself unfairness."
+    )
+    # the same words as the fairness page's "Gaps beyond chance"
+    dim = card.fairness.dimension("imd_quintile")
+    page = base_rate_text(chosen_pair(published(pairs).frame), published([reference]).frame, dim, top="5%")
+    assert page.strip() in text
+    assert "@sec-fairness-reference" not in text  # the verdict is given: no pointer elsewhere for it
+
+
 def test_calibration_finding(card):
     from healthgap.pages._fairness_calibration import NO_SURVIVOR
 
@@ -114,13 +157,13 @@ def test_widest_gap_is_the_largest_that_survives_simultaneous_intervals(card):
         "Among groups by deprivation (IMD quintile) and sex, the largest gap in the share of outcomes found at "
         "the top 5% that chance alone does not explain is by deprivation (IMD quintile): 20.0 percentage points "
         "(higher in the most deprived fifth; lower in deprivation fifth 4; simultaneous 95% CI 5.0 "
-        "to 40.0 percentage points). "
+        "to 40.0 percentage points; @sec-fairness-chance). "
         + NO_PAIRS.format(groups="ethnic groups or localities")
         + " "
         + REFERENCE
     )
     card.fairness.reference_gaps = None
-    assert card.widest_text().endswith("(@sec-fairness-chance). " + NO_REFERENCE)
+    assert card.widest_text().endswith("(@sec-fairness-groups). " + NO_REFERENCE)
     card.fairness.tpr_pairs = published([tpr_pair("sex", "Sex", 0.05, False)])
     assert card.widest_text() == (
         "Among groups by sex, no gap in the share of outcomes found at the top 5% is beyond what chance alone "
@@ -173,16 +216,15 @@ def test_label_bias_finding(card):
     assert card.label_text() == (
         "Label bias (the share of true cases of hypertension a model trained on the true condition finds, minus "
         "the share the same model trained on recorded diagnoses finds, at the top 5%) is 1.7 percentage points "
-        "(95% CI 0.6 to 3.1 percentage points) in the most disadvantaged deprivation fifth (1, most deprived) and "
-        "-1.3 percentage points (95% CI -2.8 to 0.3 percentage points) in the least disadvantaged deprivation "
-        "fifth (5, least deprived); without the treatment features, 4.0 percentage points (95% CI 1.9 to 6.0 "
+        "(95% CI 0.6 to 3.1 percentage points) in the most deprived fifth and "
+        "-1.3 percentage points (95% CI -2.8 to 0.3 percentage points) in the least deprived fifth; without the treatment features, 4.0 percentage points (95% CI 1.9 to 6.0 "
         "percentage points) and 1.3 percentage points (95% CI -0.1 to 3.0 percentage points). "
         "See @sec-fairness-label-bias."
     )
     card.fairness.label_shares = _shares({("all", "1"): (0.017, 0.006, 0.031), ("all", "5"): (None, 0, 0)})
     assert card.label_text() == NO_LABEL_GROUP.format(
-        most="the most disadvantaged deprivation fifth (1, most deprived)",
-        least="the least disadvantaged deprivation fifth (5, least deprived)",
+        most="the most deprived fifth",
+        least="the least deprived fifth",
     )
     card.fairness.label_bias = None
     assert card.label_text() == NO_TRUTH
@@ -191,6 +233,13 @@ def test_label_bias_finding(card):
 def test_mitigation_finding(card):
     card.fairness.capacity_mitigation = SimpleNamespace(
         dimension="imd_quintile", first="1 (most deprived)", last="5 (least deprived)"
+    )
+    card.fairness.mitigation_rates = published(
+        [
+            {"strategy": s, "group_label": g, "tpr": 0.5}
+            for s in ("unmitigated", "equal_opportunity")
+            for g in ("1 (most deprived)", "5 (least deprived)")
+        ]
     )
     gaps = {
         "strategy": ["unmitigated", "equal_opportunity"],
@@ -221,13 +270,33 @@ def test_mitigation_finding(card):
         card.mitigation_text()
         == card.fairness.mitigation_text()
         == (
-            "The mitigation cannot be judged here: too few people with the outcome in the most deprived fifth or the "
-            "least deprived fifth to publish their rates."
+            "The mitigation cannot be judged here: too few people with the outcome in the most deprived fifth and "
+            "in the least deprived fifth to publish their rates."
+        )
+    )
+    # only the group whose rate is withheld is named (issue 12 review, item 3)
+    card.fairness.mitigation_rates = published(
+        [
+            {"strategy": s, "group_label": g, "tpr": None if g.startswith("5") else 0.5}
+            for s in ("unmitigated", "equal_opportunity")
+            for g in ("1 (most deprived)", "5 (least deprived)")
+        ]
+    )
+    assert (
+        card.mitigation_text()
+        == card.fairness.mitigation_text()
+        == (
+            "The mitigation cannot be judged here: too few people with the outcome in the least deprived fifth "
+            "to publish its rate."
         )
     )
     card.fairness.capacity_mitigation = None
     assert card.mitigation_text() == card.fairness.mitigation_text()
     assert card.mitigation_text().startswith("The mitigation cannot be applied to this dataset")
+
+
+def details_of(card: Any) -> dict:
+    return dict(card.details().iter_rows())
 
 
 def _performance(auc: float | None) -> Published:
@@ -264,6 +333,9 @@ def test_performance_and_details(card):
         target_phrase="at least one CVD admission during the year",
         excluded_text=lambda: "ethnic group",
         skip=card.book.skip,
+        explanation=SimpleNamespace(
+            importance=pl.DataFrame({"label": ["Age", "Systolic blood pressure"], "value": [0.6, 0.1]})
+        ),
     )
     card.risk = SimpleNamespace(performance=_performance(0.7712), calibration=published([{"value": 0.1}]))
     assert card.performance_text() == (
@@ -280,6 +352,14 @@ def test_performance_and_details(card):
         == "Each person's risk of at least one CVD admission during the year (column cvd_admissions)"
     )
     assert details["Features"] == "age, systolic blood pressure"
+    # a feature whose contribution is zero for everyone explained is said to change no prediction
+    card.models.explanation = SimpleNamespace(
+        importance=pl.DataFrame({"label": ["Age", "Systolic blood pressure"], "value": [0.6, 0.0]})
+    )
+    assert details_of(card)["Features"] == (
+        "age, systolic blood pressure; systolic blood pressure never changes a prediction (see the explanations "
+        "chapter)"
+    )
     assert details["Protected characteristics"] == "Not used as features: ethnic group"
     assert details["Operating point"] == "Flag the top 5% of predicted risk (cut-off 8.12% risk)"
     assert details["Training and test data"].startswith("About 1,000 people from ")

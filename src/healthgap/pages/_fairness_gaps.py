@@ -305,13 +305,23 @@ REFERENCE_PAIR_COLUMNS: tuple[str, ...] = (
 )
 
 
-def reference_text(rows: pl.DataFrame, dimension: Dimension | None, *, top: str) -> str:
+def reference_text(
+    rows: pl.DataFrame,
+    dimension: Dimension | None,
+    *,
+    top: str,
+    said: Mapping[str, Any] | None = None,
+    ref: str = "@sec-fairness-chance",
+) -> str:
     """One dimension's largest model gap against its reference group, beside the perfect-risk
     model's at the same capacity, and the part the model adds. '' without a published gap.
 
     ``rows``: the dimension's published reference gaps, only of groups large enough to compare
     (the page keeps the groups of :func:`chance_text`'s pairs: 20 cases or more).
     Each interval is given for the size of its difference (turned round when it is negative).
+    ``said``: the pair :func:`chosen_pair` picked for the section ``ref``, which has already set it
+    against the perfect-risk model: when the gap here is between the same two groups it is not
+    given again, with other numbers, but pointed at.
     """
     shown = rows.filter(
         pl.col("gap_model").is_not_null()
@@ -323,16 +333,22 @@ def reference_text(rows: pl.DataFrame, dimension: Dimension | None, *, top: str)
     row = shown.sort(pl.col("gap_model").abs(), descending=True).row(0, named=True)
     a, b = label_name(dimension, row["group_label"]), label_name(dimension, row["reference_label"])
     label = lower_first(str(row["dimension_label"]))
-    model, ref, added = row["gap_model"], row["gap_reference"], row["added"]
+    if said is not None and {said["group"], said["versus"]} == {row["group"], row["reference"]}:
+        return (
+            f"By {label}, the largest gap against the reference group ({b}) is the pair already set against the "
+            f"perfect-risk model in {ref}. "
+        )
+    model, ref_gap, added = row["gap_model"], row["gap_reference"], row["added"]
     within = row["added_lower"] <= 0 <= row["added_upper"]
     return (
-        f"By {label}, the model finds a share of cases {pp(abs(model))} {'higher' if model >= 0 else 'lower'} "
-        f"{in_group(a)} than {in_group(b)} ({_ci(row['gap_model_lower'], row['gap_model_upper'], sign=model)}). "
+        f"By {label}, against the reference group ({b}), the model finds a share of cases {pp(abs(model))} "
+        f"{'higher' if model >= 0 else 'lower'} {in_group(a)} than {in_group(b)} "
+        f"({_ci(row['gap_model_lower'], row['gap_model_upper'], sign=model)}, for this pair alone). "
         "A model that "
         f"knew each "
-        f"person's true risk, flagging the same top {top}, would find a share {pp(abs(ref))} "
-        f"{'higher' if ref >= 0 else 'lower'} "
-        f"({_ci(row['gap_reference_lower'], row['gap_reference_upper'], sign=ref)}): "
+        f"person's true risk, flagging the same top {top}, would find a share {pp(abs(ref_gap))} "
+        f"{'higher' if ref_gap >= 0 else 'lower'} "
+        f"({_ci(row['gap_reference_lower'], row['gap_reference_upper'], sign=ref_gap)}): "
         f"that is what the groups' different risks give. Against that reference the model finds "
         f"{pp(abs(added))} {'more' if added >= 0 else 'fewer'} of the cases {in_group(a)}, relative to {b} "
         f"({_ci(row['added_lower'], row['added_upper'], sign=added)})"

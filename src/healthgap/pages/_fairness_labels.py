@@ -19,7 +19,9 @@ import polars as pl
 
 from healthgap.config import Dimension, DisclosureSettings
 from healthgap.disclosure import published_counts
-from healthgap.text import flat, group_noun, pct, pp
+from healthgap.pages import sentences
+from healthgap.pages._groups import in_group
+from healthgap.text import pct, pp
 
 __all__ = [
     "DECIMALS",
@@ -171,8 +173,9 @@ def _beyond(row: Mapping[str, Any] | None, name: str) -> int:
 
 
 def _end(dimension: Dimension, level: str, *, most: bool) -> str:
-    noun = dimension.noun or group_noun(dimension.label)
-    return f"the {'most' if most else 'least'} disadvantaged {noun} ({flat(dimension.label_of(level))})"
+    """How an end reads mid-sentence, as every page names it ('the most deprived fifth')."""
+    del most
+    return sentences.level_name(dimension, level)
 
 
 def counterfactual_text(
@@ -312,6 +315,7 @@ def capacity_mitigation_text(
     across: str,
     top: str,
     evaluation: str,
+    withheld: tuple[str, ...] = (),
 ) -> str:
     """The mitigation at capacity in words, from its published frames (never empty).
 
@@ -322,6 +326,8 @@ def capacity_mitigation_text(
     first, last : the groups whose gap is compared, as named in a sentence.
     across : the groups, mid-sentence ("deprivation fifths").
     evaluation : the people the mitigation is judged on, in words ("about 37,500").
+    withheld : which of ``first`` and ``last`` (as named) have a share of outcomes found withheld
+        by an approach; the note names only these (both when it is not known).
     """
 
     def get(frame: pl.DataFrame, strategy: str) -> dict[str, Any] | None:
@@ -331,9 +337,11 @@ def capacity_mitigation_text(
     base, eo = get(gaps, "unmitigated"), get(gaps, "equal_opportunity")
     ob, oe = get(overall, "unmitigated"), get(overall, "equal_opportunity")
     if base is None or eo is None or base["gap"] is None or eo["gap"] is None:
+        small = [name for name in (first, last) if name in withheld] or [first, last]
+        where = " and ".join(in_group(name) for name in small)
+        its = "its rate" if len(small) == 1 else "their rates"
         return (
-            f"The mitigation cannot be judged here: too few people with the outcome in {first} or {last} "
-            "to publish their rates."
+            f"The mitigation cannot be judged here: too few people with the outcome {where} to publish {its}."
         )
     intro = (
         f"The mitigation gives each of the {across} its own cut-off, chosen so that every group has the same "

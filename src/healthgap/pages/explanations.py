@@ -42,6 +42,7 @@ __all__ = [
     "gap_sentence",
     "gap_note",
     "ends_phrase",
+    "split_frame",
     "NO_GAP",
     "NO_OUTCOME_SKIP",
     "NO_MODEL",
@@ -94,6 +95,8 @@ GAP_COLUMNS = {
     **CI_COLUMNS,
     "share": "Share of the gap",
 }
+#: The split's columns when the gap could be chance (no share of it is given).
+_GAP_NO_SHARE = {k: v for k, v in GAP_COLUMNS.items() if k != "share"}
 _GAP_SCHEMA = {
     "feature": pl.String,
     "label": pl.String,
@@ -127,14 +130,17 @@ DECOMPOSITION_NOTE = (
     "Observed: the difference in the share of people with the outcome. Accounted for by the inputs: the "
     "difference in the model's mean predicted risk (the model does not see the groups). Not accounted for: "
     "the rest. 95% intervals from a paired percentile bootstrap of the people explained; no counts are "
-    "shown, and differences are rounded (0.1 percentage point; 0.1 on the log-odds scale)."
+    "shown, and differences are rounded (0.1 percentage point; 0.1 on the log-odds scale). Each value is "
+    "rounded on its own, so the two parts can differ by 0.1 from the observed gap as printed."
 )
 #: Fewest people explained in each compared group before the full-size gap is published.
 DECOMPOSITION_MIN = 5000
+#: Decimals of a log-odds unit the split of the gap is published to (groups of 5,000 people or more).
+GAP_DECIMALS = 3
 DECOMPOSITION_TOO_FEW = (
-    "The gap between {first} and {last} is not split here: one of them has fewer than {n} people among "
-    "those explained ({people}), too few for a difference to be published without revealing the numbers "
-    "of people behind it."
+    "The gap between {first} and {last} is not split here: {which} fewer than {n} people among "
+    "those explained ({people} in all), too few for a difference to be published without revealing the "
+    "numbers of people behind it."
 )
 #: When the split's mean log-odds and the mean predicted risk of the decomposition differ in sign.
 SCALES = (
@@ -158,6 +164,28 @@ def _clear(row: dict[str, Any]) -> bool:
     """Whether a row's 95% interval excludes zero."""
     lo, hi = row["lower_ci"], row["upper_ci"]
     return lo is not None and hi is not None and (lo > 0 or hi < 0)
+
+
+def split_frame(contributions: pl.DataFrame, *, method: str) -> pl.DataFrame:
+    """The split of the gap as published: contributions and intervals rounded to :data:`GAP_DECIMALS`
+    decimals (so that printed values differ when they differ by that much), and each feature's share
+    of the gap only when the gap's own interval excludes 0 (a share of a gap that could be nothing is
+    meaningless: the column is then empty).
+
+    ``contributions``: one row per feature plus ``(total)`` (``feature``, ``label``, ``value``,
+    ``lower_ci``, ``upper_ci``), exact.
+    """
+    totals = contributions.filter(pl.col("feature") == "(total)")
+    total = totals.row(0, named=True) if totals.height else None
+    shared = total is not None and bool(total["value"]) and _clear(total)
+    return (
+        contributions.with_columns(
+            share=(pl.col("value") / total["value"]) if shared and total else pl.lit(None, dtype=pl.Float64),
+            method=pl.lit(method),
+        )
+        .with_columns(pl.col("value", "lower_ci", "upper_ci").round(GAP_DECIMALS), pl.col("share").round(2))
+        .select(list(_GAP_SCHEMA))
+    )
 
 
 def ends_phrase(dimension: Dimension) -> str:
@@ -277,17 +305,21 @@ def gap_sentence(
     sure = _clear(total)
     first, last = ends
     text = (
-        f"The model's mean predicted log-odds is {num(abs(total['value']), 2)} "
+        f"The model's mean predicted log-odds is {num(abs(total['value']), 3)} "
         f"{'higher' if total['value'] > 0 else 'lower'} in {first} than in {last} "
-        f"({interval(total['lower_ci'], total['upper_ci'])}"
-        + (")." if sure else "; with this sample the gap could be due to chance).")
+        f"({interval(total['lower_ci'], total['upper_ci'], dp=3)}"
+        + (
+            ")."
+            if sure
+            else "; with this sample the gap could be due to chance, so no feature's share of it is given)."
+        )
         + f" The largest single contribution comes from {lower_first(lead['label'])} "
-        f"({num(lead['value'], 2)} log-odds"
+        f"({num(lead['value'], 3)} log-odds"
         + (f", {pct(lead['share'], 0)} of the gap" if sure and lead["share"] is not None else "")
         + (
             ")."
             if _clear(lead)
-            else f"; {interval(lead['lower_ci'], lead['upper_ci'])}, which includes no contribution at all, "
+            else f"; {interval(lead['lower_ci'], lead['upper_ci'], dp=3)}, which includes no contribution at all, "
             "so even this could be due to chance)."
         )
     )
@@ -317,13 +349,18 @@ def decomposition_sentence(frame: pl.DataFrame, *, first: str, last: str, people
         lo, hi = row["risk_lower"], row["risk_upper"]
         return "" if lo is None or hi is None else f" (95% CI {pp(lo, unit=False)} to {pp(hi)})"
 
-    more = "more" if obs["risk"] >= 0 else "fewer"
+    more = "more" if obs["risk"] >= 0 else "less"
     return (
         f"Among the people explained ({people} in the test set), the outcome is {pp(abs(obs['risk']))} {more} "
         f"common in {first} than in {last}{ci(obs)}. The model's inputs account for {pp(inp['risk'])} of it"
         f"{ci(inp)}: the difference in its mean predicted risk, since it does not see the groups. That leaves "
         f"{pp(left['risk'])}{ci(left)} that the inputs do not account for: differences the model does not see "
-        "(and its miscalibration between the groups, @sec-fairness-calibration)."
+        "(and its miscalibration between the groups, @sec-fairness-calibration)"
+        + (
+            "; each part is rounded on its own, so the parts need not add up to the gap as printed."
+            if round(1000 * (obs["risk"] - inp["risk"] - left["risk"])) != 0
+            else "."
+        )
     )
 
 
@@ -426,17 +463,16 @@ class ExplanationsPage(Page):
     @cached_property
     def gap(self) -> Published:
         """The gap in mean predicted log-odds between the two ends, split by feature, at full size
-        (published without counts, rounded to 0.01 log-odds; empty when either group is below
-        :data:`DECOMPOSITION_MIN` people explained)."""
+        (published without counts, rounded to :data:`GAP_DECIMALS` decimals of a log-odds unit, each
+        feature's share of the gap only when the gap's interval excludes 0; empty when either group is
+        below :data:`DECOMPOSITION_MIN` people explained)."""
         d = self.full
         if d is None or not self.large_enough:
             return self.book.publish(pl.DataFrame(schema=_GAP_SCHEMA), counts=[])
-        total = d.contributions.filter(pl.col("feature") == "(total)").get_column("value").item()
-        frame = d.contributions.with_columns(
-            share=(pl.col("value") / total) if total else pl.lit(None, dtype=pl.Float64),
-            method=pl.lit(f"percentile bootstrap of the people explained, {AUDIT_BOOT} replicates"),
-        ).with_columns(pl.col("value", "lower_ci", "upper_ci").round(2), pl.col("share").round(2))
-        return self.book.publish(frame.select(list(_GAP_SCHEMA)), counts=[])
+        frame = split_frame(
+            d.contributions, method=f"percentile bootstrap of the people explained, {AUDIT_BOOT} replicates"
+        )
+        return self.book.publish(frame, counts=[])
 
     @cached_property
     def decomposition(self) -> Published:
@@ -466,9 +502,21 @@ class ExplanationsPage(Page):
     def too_few(self) -> str:
         """Why the gap between the two ends is not split (:data:`DECOMPOSITION_TOO_FEW`)."""
         first, last = self._end_names()
+        d = self.full
+        row = d.gap.row(0, named=True) if d is not None and d.gap.height else {}
+        small = [
+            name
+            for name, n in ((first, row.get("n_first")), (last, row.get("n_last")))
+            if n is None or n < DECOMPOSITION_MIN
+        ]
+        which = "both have" if len(small) != 1 else f"{small[0]} has"
         return DECOMPOSITION_TOO_FEW.format(
-            first=first, last=last, n=num(DECOMPOSITION_MIN, 0), people=self.full_size
+            first=first, last=last, which=which, n=num(DECOMPOSITION_MIN, 0), people=self.full_size
         )
+
+    def decomposition_paragraph(self) -> Any:
+        """:meth:`decomposition_text` as a Markdown cell, so that its cross-reference is resolved."""
+        return _markdown(self.decomposition_text())
 
     def decomposition_table(self) -> Any:
         """The observed gap, the part the inputs account for and the rest, with intervals (None when
@@ -476,14 +524,23 @@ class ExplanationsPage(Page):
         if not self.decomposition.height:
             return None
         first, last = self._end_names()
+        risk = ("risk", "risk_lower", "risk_upper")
         return self.book.table(
-            self.decomposition,
+            # risk differences in percentage points (x 100), printed as numbers: not shares of people
+            self.decomposition.select(
+                "component",
+                "label",
+                *((pl.col(c) * 100).round(1) for c in risk),
+                "log_odds",
+                "log_odds_lower",
+                "log_odds_upper",
+            ),
             id="gap-observed",
             title=f"The observed gap in the outcome between {first} and {last}, and its parts",
             columns=DECOMPOSITION_COLUMNS,
             formats={
                 **{c: ("number", 1) for c in ("log_odds", "log_odds_lower", "log_odds_upper")},
-                **{c: ("proportion", 1) for c in ("risk", "risk_lower", "risk_upper")},
+                **{c: ("number", 1) for c in risk},
             },
             note=DECOMPOSITION_NOTE,
         )
@@ -702,7 +759,7 @@ class ExplanationsPage(Page):
             lambda d: _gap_chart(d, title=f"Contributions to the gap: {worse} minus {better}"),
             id="gap-decomposition",
             title=(
-                f"How much of the gap in predicted risk between {ends_phrase(dim)} each feature accounts for"
+                f"How much of the gap in predicted risk between {first} and {last} each feature accounts for"
             ),
             description=(
                 f"Bar chart of the difference in mean SHAP value between {first} and {last}, for each "
@@ -710,7 +767,7 @@ class ExplanationsPage(Page):
                 + self.gap_text().removesuffix(self._scales_note())  # the note points at the table above
             ),
             data=data.sort("value", descending=True),
-            columns=GAP_COLUMNS,
+            columns=GAP_COLUMNS if data.frame.get_column("share").is_not_null().any() else _GAP_NO_SHARE,
             formats={**_THREE_DP, "share": ("proportion", 0)},
         )
 

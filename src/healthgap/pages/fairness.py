@@ -35,6 +35,7 @@ from healthgap.fairness import (
     LabelBias,
     recompute_calibration,
 )
+from healthgap.pages import sentences
 from healthgap.pages._fairness_calibration import (
     CALIBRATION_TABLE_COLUMNS,
     CALIBRATION_TABLE_FORMATS,
@@ -50,6 +51,7 @@ from healthgap.pages._fairness_gaps import (
     base_rate_text,
     chance_text,
     chosen_pair,
+    orient,
     publishable_pairs,
     reference_text,
     withhold_small_groups,
@@ -76,7 +78,7 @@ from healthgap.pages._models import (
     plural_noun,
 )
 from healthgap.pages.base import CI_COLUMNS, PERCENT_FORMATS, Page
-from healthgap.text import capitalise, flat, group_noun, join, lower_first, num, pct, pp
+from healthgap.text import capitalise, group_noun, join, lower_first, num, pct, pp
 
 __all__ = [
     "FairnessPage",
@@ -145,7 +147,15 @@ GAP_TABLE_FORMATS: dict[str, str | tuple[str, int]] = {
 }
 GAP_TABLE_NOTE = (
     "Only groups large enough to publish are compared. Shares are computed from the published "
-    "(rounded) counts; AUROC intervals come from a bootstrap of the test set."
+    "(rounded) counts; AUROC intervals come from a bootstrap of the test set. Each interval is for one pair "
+    "of groups chosen in advance: it does not allow for picking the highest and lowest of several groups "
+    "(the section \u201cGaps beyond chance\u201d does, for the share of outcomes found, from exact counts)."
+)
+#: Added to the table's note when it lists age bands: their gaps follow from risk rising with age.
+GAP_TABLE_AGE_NOTE = (
+    " Risk rises steeply with age, so a model with room for only the top {top} flags mostly the oldest people: "
+    "the gaps between age bands, above all in the share flagged, are what that gives and not by themselves "
+    "unfairness."
 )
 LABEL_COLUMNS: dict[str, str] = {
     "group_label": "Group",
@@ -225,6 +235,12 @@ NO_CHANCE = (
     "No gap in the share of outcomes found can be compared here: no dimension has two groups with "
     "enough people with the outcome to publish it."
 )
+#: Why the gaps beyond chance can differ from the published shares' differences (Section 9.1, its table).
+CHANCE_EXACT = (
+    "These gaps come from exact counts, before published counts are rounded, so a gap can differ by a point "
+    "or two from the difference of the published shares (@tbl-fairness-gaps), and with the smallest groups "
+    "left out the pair it names can differ too."
+)
 NO_AUDIT = "No model is fitted to this dataset, so nothing is audited."
 NO_GAP = "{What} cannot be compared between {groups}: fewer than two groups are large enough to publish it."
 SMALL_GROUPS = "Small groups have wide intervals ({ref}): a gap that looks large may be chance."
@@ -280,19 +296,52 @@ def sure(row: Mapping[str, Any]) -> bool:
     return lo is not None and lo > 0
 
 
-def gap_text(row: Mapping[str, Any] | None, *, dimension: Dimension | str | None, what: str) -> str:
+def gap_text(
+    row: Mapping[str, Any] | None,
+    *,
+    dimension: Dimension | str | None,
+    what: str,
+    ref: str = "",
+    exact: Mapping[str, Any] | None = None,
+) -> str:
     """'{What} ranges from x% (group) to y% (group), a difference of d percentage points (95% CI ...). '
 
     Ends with a space, so that a following sentence can be joined on. Empty when
-    the gap is not published (fewer than two published groups, or all alike).
+    the gap is not published (fewer than two published groups, or all alike). Across more than two
+    groups the interval is for a pair chosen in advance, and the sentence says so (``ref``: where the
+    simultaneous interval is, e.g. '@sec-fairness-chance'). ``exact``: the same two groups' gap from
+    exact counts with its simultaneous interval (:func:`~healthgap.pages._fairness_gaps.orient`-ed,
+    higher group first), given instead, so that the page states one number for one gap.
     """
     if row is None or None in (row["lowest"], row["highest"], row["difference"]):
         return ""
+    if exact is not None:
+        k = exact["comparisons"]
+        what_ci = "simultaneous 95% CI" if k > 1 else "95% CI"
+        over = f" over the {num(k, 0)} pairs compared" if k > 1 else ""
+        return (
+            f"{what.capitalize()} ranges from {pct(row['lowest'])} "
+            f"{in_group(group_said(dimension, row['lowest_group']))} to {pct(row['highest'])} "
+            f"{in_group(group_said(dimension, row['highest_group']))}: on exact counts, before the rounding of "
+            f"published counts, a difference of {pp(exact['value'])} ({what_ci} "
+            f"{pp(exact['lower_ci'], unit=False)} to {pp(exact['upper_ci'])}{over}"
+            + (f", {ref}" if ref else "")
+            + ("). " if exact["lower_ci"] > 0 else "); the difference could be due to chance. ")
+        )
+    k = row.get("groups") or 2
+    ci = ci_text(row)
+    if k > 2 and ci:
+        where = f": {ref} does" if ref else ""
+        ci = (
+            f"{ci.removesuffix(')')}; an interval that does not allow for picking the highest and lowest of "
+            f"{num(k, 0)} groups{where})"
+        )
+    verdict = ". " if sure(row) else "; the difference could be due to chance. "
     return (
         f"{what.capitalize()} ranges from {pct(row['lowest'])} "
         f"{in_group(group_said(dimension, row['lowest_group']))} to {pct(row['highest'])} "
         f"{in_group(group_said(dimension, row['highest_group']))}, a difference of {pp(row['difference'])}"
-        f"{ci_text(row)}" + (". " if sure(row) else "; the difference could be due to chance. ")
+        f"{ci}" + verdict
     )
 
 
@@ -303,10 +352,12 @@ def ends_of(dimension: Dimension) -> tuple[str, str]:
 
 
 def end_name(dimension: Dimension, level: str, *, most: bool) -> str:
-    """'the most disadvantaged deprivation fifth (1, most deprived)', 'the least disadvantaged
-    education level (College degree)'."""
-    noun = dimension.noun or group_noun(dimension.label)
-    return f"the {'most' if most else 'least'} disadvantaged {noun} ({flat(dimension.label_of(level))})"
+    """How an end of an ordered dimension reads mid-sentence, as every page names it
+    (:func:`healthgap.pages.sentences.level_name`): 'the most deprived fifth', 'the least
+    disadvantaged education level (college degree)'. ``most`` is kept for callers; the level
+    decides the wording."""
+    del most
+    return sentences.level_name(dimension, level)
 
 
 def _times_100(columns: tuple[str, ...], when: pl.Expr | None = None) -> list[pl.Expr]:
@@ -462,10 +513,39 @@ class FairnessPage(Page):
         """The published largest gap of ``metric`` by ``dimension``, or None."""
         return None if self.differences is None else self.differences.row(dimension=dimension, metric=metric)
 
-    def gap_sentence(self, dimension: str, metric: str, what: str | None = None) -> str:
-        """'The share of outcomes found ranges from x% (group) to y% (group), ...' or ''."""
+    def gap_sentence(self, dimension: str, metric: str, what: str | None = None, *, ref: str = "") -> str:
+        """'The share of outcomes found ranges from x% (group) to y% (group), ...' or ''.
+
+        ``ref``: where the simultaneous interval of the share of outcomes found is (a cross-reference,
+        for the text; none in a figure's description)."""
         dim = self.dimension(dimension)
-        return gap_text(self.gap_row(dimension, metric), dimension=dim, what=what or GAP_WORDS[metric])
+        row = self.gap_row(dimension, metric)
+        return gap_text(
+            row,
+            dimension=dim,
+            what=what or GAP_WORDS[metric],
+            ref=ref,
+            exact=self._exact_pair(dimension, row) if metric == "tpr" else None,
+        )
+
+    def _exact_pair(self, dimension: str, row: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """The published pair of "Gaps beyond chance" between the highest and the lowest group of
+        ``row`` (higher first), when it exists and runs the same way; else None."""
+        if row is None or self.tpr_pairs is None:
+            return None
+        ends = {row["highest_group"], row["lowest_group"]}
+        hits = self.tpr_pairs.frame.filter(
+            (pl.col("dimension") == dimension)
+            & pl.col("value").is_not_null()
+            & pl.col("lower_ci").is_not_null()
+            & pl.col("group_label").is_in(list(ends))
+            & pl.col("versus_label").is_in(list(ends))
+            & (pl.col("group_label") != pl.col("versus_label"))
+        )
+        if not hits.height:
+            return None
+        pair = orient(hits.row(0, named=True))
+        return pair if pair["group_label"] == row["highest_group"] else None
 
     def _prevalence_sentence(self, dim: Dimension, ref: str) -> str:
         """How common the outcome is at the two ends of an ordered dimension, and what a fair model does."""
@@ -495,7 +575,9 @@ class FairnessPage(Page):
         ref = f"@fig-fair-{index + 1}"
         what = GAP_WORDS["tpr"]
         parts = [
-            self.gap_sentence(dim.name, "tpr")
+            self.gap_sentence(
+                dim.name, "tpr", ref="@sec-fairness-chance" if self.tpr_pairs is not None else ""
+            )
             or NO_GAP.format(What=capitalise(what), groups=groups_of(dim.label, dim.noun)) + " "
         ]
         if dim.ordered and dim.disadvantaged:
@@ -610,7 +692,12 @@ class FairnessPage(Page):
             title="Largest between-group differences and ratios",
             columns=GAP_TABLE_COLUMNS,
             formats=GAP_TABLE_FORMATS,
-            note=GAP_TABLE_NOTE,
+            note=GAP_TABLE_NOTE
+            + (
+                GAP_TABLE_AGE_NOTE.format(top=self.top)
+                if self.differences.frame.get_column("dimension").str.contains("age_band").any()
+                else ""
+            ),
         )
 
     @property
@@ -862,7 +949,7 @@ class FairnessPage(Page):
             f"Across many groups the largest gap is partly chance. Each gap in the share of cases found at the "
             f"top {self.top} is therefore given an interval that holds for every pair of groups together "
             f"(a max-t bootstrap over test-set people; groups with fewer than 20 cases are left out, and only "
-            f"groups large enough to publish their rates are named). {text}"
+            f"groups large enough to publish their rates are named). {CHANCE_EXACT} {text}"
         )
 
     def reference_paragraph(self) -> Any:
@@ -895,7 +982,13 @@ class FairnessPage(Page):
                 & pl.col("reference").is_in(groups)
             )
 
-        text = "".join(reference_text(comparable(d.name), d, top=self.top) for d in self.models.dimensions)
+        def said(name: str) -> dict[str, Any] | None:
+            return None if pairs.is_empty() else chosen_pair(pairs.filter(pl.col("dimension") == name))
+
+        text = "".join(
+            reference_text(comparable(d.name), d, top=self.top, said=said(d.name))
+            for d in self.models.dimensions
+        )
         if not text:
             return _markdown(NO_REFERENCE)
         return _markdown(
@@ -903,7 +996,9 @@ class FairnessPage(Page):
             "group when it can flag only a fixed share of people: groups with more people at high risk fill "
             f"more of the places. Comparing the model with that perfect-risk model separates the part of a gap "
             f"that base rates explain from the part the model adds (95% intervals from the same bootstrap "
-            f"replicates for both; groups with fewer than 20 cases are left out). {text}"
+            f"replicates for both; groups with fewer than 20 cases are left out). Here every group is compared "
+            f"with one reference group of its dimension, with an interval for that one pair, so the pair can "
+            f"differ from the largest gap of @sec-fairness-chance. {text}"
         )
 
     # -- label bias --------------------------------------------------------------------
@@ -1110,11 +1205,18 @@ class FairnessPage(Page):
                 why="no equity dimension has more than one group to mitigate across"
             )
         dim = self.dimension(m.dimension)
+        rates = None if self.mitigation_rates is None else self.mitigation_rates.frame
+        missing = (
+            set()
+            if rates is None
+            else set(rates.filter(pl.col("tpr").is_null()).get_column("group_label").to_list())
+        )
         return capacity_mitigation_text(
             self.mitigation_gaps.frame,
             self.mitigation_overall.frame,
             first=group_said(dim, m.first),
             last=group_said(dim, m.last),
+            withheld=tuple(group_said(dim, g) for g in (m.first, m.last) if g in missing),
             across=groups_of(
                 dim.label if dim is not None else m.dimension, dim.noun if dim is not None else ""
             ),

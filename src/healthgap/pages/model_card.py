@@ -17,7 +17,7 @@ import polars as pl
 
 from healthgap import __version__
 from healthgap.pages._fairness_calibration import headline_text, ratio_words
-from healthgap.pages._fairness_gaps import orient
+from healthgap.pages._fairness_gaps import base_rate_text, orient
 from healthgap.pages._fairness_labels import gap_change_text
 from healthgap.pages._groups import in_group, label_name
 from healthgap.pages._models import ModelPages, about
@@ -59,7 +59,7 @@ GROUP_FORMATS: dict[str, str | tuple[str, int]] = {
     "tpr": ("proportion", 1),
     "ppv": ("proportion", 1),
     "selection_rate": ("proportion", 1),
-    "auroc": ("number", 3),
+    "auroc": ("number", 2),  # as the audit publishes it (2 decimals)
 }
 GROUP_TITLE = "Performance by group at the operating point (gradient-boosted model, test set)"
 GROUP_NOTE = (
@@ -96,7 +96,7 @@ NO_LABEL_GROUP = (
 #: Dimensions of the card with fewer than two groups to compare (as the fairness page says).
 NO_PAIRS = (
     "Gaps in the share of outcomes found between {groups} are not compared here: fewer than two groups have "
-    "enough people with the outcome (@sec-fairness-chance)."
+    "enough people with the outcome (@sec-fairness-groups)."
 )
 #: Where the data records each person's true risk, and where it does not.
 REFERENCE = "@sec-fairness-reference separates the part of such a gap that base rates explain from the part the model adds."
@@ -118,6 +118,8 @@ NO_MODEL_CARD = (
     "No model could be fitted to this dataset (see the note above), so there is nothing to report."
 )
 SKIP_MODEL = "usable model outcome"
+#: Mean |SHAP| below which a feature never changes a prediction (as the explanations chapter says).
+UNUSED = 1e-9
 
 
 def _card_rows(rows: pl.DataFrame) -> pl.DataFrame:
@@ -233,7 +235,7 @@ class ModelCardPage(Page):
                     MODEL_TEXT.format(leaf=num(r.leaf, 0)),
                     BASELINE_TEXT,
                     f"Each person's risk of {self.models.target_phrase} (column {settings.target})",
-                    ", ".join(lower_first(x) for x in r.feature_labels),
+                    ", ".join(lower_first(x) for x in r.feature_labels) + self.unused_text(),
                     ("Not used as features: " if self.models.excluded else "")
                     + self.models.excluded_text()
                     + ("" if settings.exclude_protected else " (model.exclude_protected is false)"),
@@ -245,6 +247,17 @@ class ModelCardPage(Page):
                 ],
             }
         )
+
+    def unused_text(self) -> str:
+        """'; coronary heart disease and atrial fibrillation never change a prediction (...)' for the
+        features whose contribution is zero for every person explained (as the explanations chapter
+        says), or ''."""
+        imp = self.models.explanation.importance
+        unused = [lower_first(x) for x in imp.filter(pl.col("value") < UNUSED).get_column("label").to_list()]
+        if not unused:
+            return ""
+        verb = "changes" if len(unused) == 1 else "change"
+        return f"; {join(unused)} never {verb} a prediction (see the explanations chapter)"
 
     def details_table(self) -> Any:
         if not self.ok:
@@ -357,10 +370,19 @@ class ModelCardPage(Page):
             f"Among groups by {among}, the largest gap in the share of outcomes found at the top {self.top} that "
             f"chance alone does not explain is by {lower_first(w['dimension_label'])}: {pp(w['value'])} (higher "
             f"{in_group(group_said(dim, w['group_label']))}; lower {in_group(group_said(dim, w['versus_label']))}; simultaneous "
-            f"95% CI {pp(w['lower_ci'], unit=False)} to {pp(w['upper_ci'])})."
+            f"95% CI {pp(w['lower_ci'], unit=False)} to {pp(w['upper_ci'])}; @sec-fairness-chance)."
         )
-        reference = REFERENCE if self.fairness.reference_gaps is not None else NO_REFERENCE
-        return " ".join(t for t in (text, none, reference) if t)
+        # the fairness page's verdict on the same pair: what base rates give and what the model adds
+        refs = self.fairness.reference_pairs
+        mine = (
+            refs.frame.filter(pl.col("dimension") == w["dimension"])
+            if refs is not None and self.models.reference is not None
+            else None
+        )
+        verdict = base_rate_text(w, mine, dim, top=self.top).strip()
+        # with the verdict given, where base rates are separated for other pairs needs no pointer
+        reference = "" if verdict else REFERENCE if self.fairness.reference_gaps is not None else NO_REFERENCE
+        return " ".join(t for t in (text, verdict, none, reference) if t)
 
     def calibration_text(self) -> str:
         """The calibration finding: the largest miscalibration by group beyond chance, or that none is
