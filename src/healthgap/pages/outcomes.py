@@ -46,7 +46,13 @@ from healthgap.pages.sentences import (
     simultaneous_clause,
     simultaneous_ratios,
 )
-from healthgap.pages.where_to_act import about, number_interval, publish_gaps
+from healthgap.pages.where_to_act import (
+    about,
+    dimension_orders,
+    number_interval,
+    publish_gaps,
+    published_group_counts,
+)
 from healthgap.stats import AGE_BAND_LABELS
 from healthgap.text import capitalise, count, join, lower_first
 
@@ -534,34 +540,67 @@ class OutcomesPage(Page):
     def _recompute(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Rule 8 for outcome rates: crude rates and DSR limits from the published counts, each
         outcome at its own scale (per 1,000 or %)."""
-        indexed = frame.with_row_index("__row")
+        # a count withheld by the published group counts (:meth:`_masked`) is null: its rates are
+        # computed from 0 here and withheld by the protection with it
+        indexed = frame.with_row_index("__row").with_columns(
+            *(pl.col(c).is_null().alias(f"__null_{c}") for c in _COUNTS), pl.col(_COUNTS).fill_null(0)
+        )
         parts = [
             recompute_rates(indexed.filter(pl.col("measure") == o.name), multiplier=o.multiplier)
             for o in self.outcomes
             if o.name in self.measures
         ]
-        return pl.concat(parts, how="vertical_relaxed").sort("__row").drop("__row")
+        out = pl.concat(parts, how="vertical_relaxed").sort("__row")
+        return out.with_columns(
+            pl.when(pl.col(f"__null_{c}")).then(None).otherwise(pl.col(c)).alias(c) for c in _COUNTS
+        ).drop("__row", *(f"__null_{c}" for c in _COUNTS))
 
     @cached_property
     def rates(self) -> Published | None:
-        """All the outcome rates, published: the figures, sentences and the download read this."""
+        """All the outcome rates, published: the figures, sentences and the download read this.
+
+        A group's events and people are withheld wherever the published group counts withhold
+        them (:attr:`group_counts`, which every gap table of the book is published from), so a
+        count is shown or withheld alike on every page."""
         if self.exact.is_empty():
             return None
-        return self.book.publish(self.exact, counts=_COUNTS, recompute=self._recompute)
+        return self.book.publish(self._masked(self.exact), counts=_COUNTS, recompute=self._recompute)
 
-    @property
-    def base(self) -> int:
-        """The disclosure rounding base (1 when disclosure control is off)."""
-        settings = self.config.disclosure
-        return settings.rounding if settings.enabled else 1
+    def _masked(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` (exact rates) with ``events`` and ``population`` null where the published group
+        counts withhold them (the reason carried as the input's ``suppression_reason``)."""
+        if self.group_counts is None:
+            return frame
+        hidden = self.group_counts.frame.select(
+            "measure",
+            "dimension",
+            pl.col("level").alias("__level"),
+            pl.col("numerator").is_null().alias("__no_events"),
+            pl.col("denominator").is_null().alias("__no_people"),
+            pl.col("suppression_reason").alias("__why"),
+        )
+        joined = (
+            frame.with_columns(pl.col(LEVEL).cast(pl.String).alias("__level"))
+            .join(hidden, on=["measure", "dimension", "__level"], how="left", maintain_order="left")
+            .with_columns(
+                pl.when(pl.col("__no_events").fill_null(False))
+                .then(None)
+                .otherwise(pl.col("events"))
+                .alias("events"),
+                pl.when(pl.col("__no_people").fill_null(False))
+                .then(None)
+                .otherwise(pl.col("population"))
+                .alias("population"),
+            )
+        )
+        if "suppression_reason" not in frame.columns:
+            joined = joined.with_columns(pl.col("__why").alias("suppression_reason"))
+        return joined.drop("__level", "__no_events", "__no_people", "__why")
 
     @cached_property
-    def excess(self) -> Published | None:
-        """Each group's outcomes against its reference group's in numbers: observed minus
-        expected at the reference group's rates by age band and sex (indirect standardisation,
-        :func:`healthgap.descriptive.priorities.priorities`), published once (None without
-        outcomes). An outcome of some ages needs no restriction here: nobody else has it, in
-        the group or the reference."""
+    def excess_exact(self) -> pl.DataFrame | None:
+        """Each group's exact gap from its reference group in numbers (indirect standardisation,
+        :func:`healthgap.descriptive.priorities.priorities`), None without outcomes."""
         if not self.outcomes or not self.dimensions:
             return None
         settings = self.config.disclosure
@@ -573,9 +612,35 @@ class OutcomesPage(Page):
             min_reference=settings.min_group if settings.enabled else 1,
             base=self.base,
         )
-        if exact.is_empty():
+        return None if exact.is_empty() else exact
+
+    @cached_property
+    def group_counts(self) -> Published | None:
+        """Every group's count of each outcome, published once
+        (:func:`healthgap.pages.where_to_act.published_group_counts`): what the rates table and
+        the gap tables of every page show or withhold."""
+        if self.excess_exact is None:
             return None
-        return publish_gaps(self.book, exact, base=self.base)
+        return published_group_counts(
+            self.excess_exact, settings=self.config.disclosure, orders=dimension_orders(self.config)
+        )
+
+    @property
+    def base(self) -> int:
+        """The disclosure rounding base (1 when disclosure control is off)."""
+        settings = self.config.disclosure
+        return settings.rounding if settings.enabled else 1
+
+    @cached_property
+    def excess(self) -> Published | None:
+        """Each group's outcomes against its reference group's in numbers: observed minus
+        expected at the reference group's rates by age band and sex (indirect standardisation,
+        :func:`healthgap.descriptive.priorities.priorities`), published once from the published
+        group counts (None without outcomes). An outcome of some ages needs no restriction here:
+        nobody else has it, in the group or the reference."""
+        if self.excess_exact is None:
+            return None
+        return publish_gaps(self.book, self.excess_exact, base=self.base)
 
     def _strata(self, dim: Dimension) -> str:
         return "age band" if dim.name == "sex" or not self.caps.has("sex") else "age band and sex"

@@ -45,7 +45,7 @@ from healthgap.pages.base import Page
 from healthgap.pages.capabilities import Capabilities
 from healthgap.pages.population import holds
 from healthgap.pages.sentences import level_name, nouns
-from healthgap.pages.where_to_act import gap_publication, publish_gaps
+from healthgap.pages.where_to_act import dimension_orders, publish_gap_frame, publish_gaps
 from healthgap.text import capitalise, count, interval, join, lower_first, num
 
 __all__ = [
@@ -741,7 +741,9 @@ def headlines(people: pl.LazyFrame | pl.DataFrame, config: Config) -> WordedHead
     gaps = (
         None
         if exact is None
-        else publish(exact, settings=config.disclosure, **gap_publication(exact, base=base)).frame
+        else publish_gap_frame(
+            exact, settings=config.disclosure, base=base, orders=dimension_orders(config)
+        ).frame
     )
     treatment = standardised_treatment(
         numbers.treatment_gap, gaps, strata=_strata(people, tables), why=_crude_reason(people)

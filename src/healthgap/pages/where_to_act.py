@@ -11,6 +11,7 @@ import polars as pl
 
 from healthgap import text
 from healthgap.book import Book
+from healthgap.config import Config, DisclosureSettings
 from healthgap.contract import TRUTH_PREFIX
 from healthgap.descriptive.priorities import (
     COUNTS,
@@ -20,13 +21,17 @@ from healthgap.descriptive.priorities import (
     priorities,
     recompute_priorities,
 )
-from healthgap.disclosure import Published
+from healthgap.disclosure import Published, assert_publishable, publish
 from healthgap.pages._groups import in_group
 from healthgap.pages.base import Page
 from healthgap.pages.sentences import level_name
 
 __all__ = [
     "publish_gaps",
+    "publish_gap_frame",
+    "published_group_counts",
+    "group_counts",
+    "dimension_orders",
     "gap_publication",
     "WhereToActPage",
     "SECTIONS",
@@ -189,8 +194,8 @@ TOP = 5
 
 
 def gap_publication(exact: pl.DataFrame, *, base: int) -> dict[str, Any]:
-    """How priority gaps are published (the keyword arguments of the publication step): every
-    page that shows a gap publishes it this way, so one gap reads the same on every page."""
+    """How priority gaps were published before :func:`publish_gap_frame` (the keyword arguments of
+    one publication step); kept for callers that protect a frame of gaps on its own."""
     derived = [
         c for c in exact.columns if exact.schema[c] == pl.Float64 and c not in ("multiplier", "confidence")
     ]
@@ -202,10 +207,167 @@ def gap_publication(exact: pl.DataFrame, *, base: int) -> dict[str, Any]:
     }
 
 
+#: The columns of the group counts behind every published gap (:func:`group_counts`).
+GROUP_KEYS = ("measure", "dimension", "level")
+
+
+def group_counts(exact: pl.DataFrame, *, orders: dict[str, list[str]] | None = None) -> pl.DataFrame:
+    """Every group's exact counts behind a frame of gaps: one row per measure x dimension x level,
+    the reference group included (``numerator``, ``denominator``), in the dimension's order.
+
+    Every page that publishes a group's count of a measure (the outcomes table, the gap tables)
+    publishes it from this frame's protection (:func:`published_group_counts`), so one count is
+    shown or withheld alike everywhere: a count withheld on one page and shown on another would
+    undo the secondary suppression of both.
+    """
+    own = exact.select(*GROUP_KEYS, "numerator", "denominator")
+    ref = exact.select(
+        "measure",
+        "dimension",
+        pl.col("reference").alias("level"),
+        pl.col("reference_numerator").alias("numerator"),
+        pl.col("reference_denominator").alias("denominator"),
+    )
+    long = pl.concat([own, ref], how="vertical_relaxed").unique(list(GROUP_KEYS), keep="first")
+    place = pl.DataFrame(
+        {
+            "dimension": [d for d, levels in (orders or {}).items() for _ in levels],
+            "level": [x for levels in (orders or {}).values() for x in levels],
+            "__place": [i for levels in (orders or {}).values() for i in range(len(levels))],
+        },
+        schema={"dimension": pl.String, "level": pl.String, "__place": pl.Int64},
+    )
+    return (
+        long.join(place, on=["dimension", "level"], how="left")
+        .sort("measure", "dimension", "__place", "level", nulls_last=True)
+        .drop("__place")
+    )
+
+
+def published_group_counts(
+    exact: pl.DataFrame, *, settings: DisclosureSettings, orders: dict[str, list[str]] | None = None
+) -> Published:
+    """:func:`group_counts` published once (counts rounded, small ones and the cells that would
+    reveal them withheld, groups under the minimum size in the measure's own denominator
+    withheld), each measure x dimension one table."""
+    return publish(
+        group_counts(exact, orders=orders),
+        counts=["numerator", "denominator"],
+        by=["measure", "dimension"],
+        settings=settings,
+    )
+
+
+def _gaps_from(exact: pl.DataFrame, counts: pl.DataFrame, *, base: int) -> pl.DataFrame:
+    """The gaps of ``exact`` with each group's and reference group's counts as ``counts`` (the
+    published group counts) give them, every number recomputed from those; a gap with a count
+    withheld shows no number."""
+    pub = counts.select(
+        *GROUP_KEYS,
+        "numerator",
+        "denominator",
+        pl.col("suppressed").fill_null(False).alias("__hidden"),
+        pl.col("suppression_reason").alias("__reason"),
+    )
+    ref = pub.select(
+        "measure",
+        "dimension",
+        pl.col("level").alias("reference"),
+        pl.col("numerator").alias("reference_numerator"),
+        pl.col("denominator").alias("reference_denominator"),
+        pl.col("__hidden").alias("__ref_hidden"),
+        pl.col("__reason").alias("__ref_reason"),
+    )
+    frame = (
+        exact.drop(*COUNTS)
+        .with_row_index("__row")
+        .join(pub, on=list(GROUP_KEYS), how="left")
+        .join(ref, on=["measure", "dimension", "reference"], how="left")
+        .sort("__row")
+    )
+    hidden = pl.any_horizontal(pl.col(c).is_null() for c in COUNTS)
+    frame = frame.with_columns(
+        pl.when(~hidden).then(pl.col(c)).alias(c)
+        for c in ("expected", "expected_variance", "observed_variance")
+    ).select(*exact.columns, "__hidden", "__ref_hidden", "__reason", "__ref_reason")
+    derived = [c for c in frame.columns if c in _DERIVED_NUMBERS]
+    out = recompute_priorities(frame, confidence=float(exact.item(0, "confidence")), base=base)
+    hidden = pl.any_horizontal(pl.col(c).is_null() for c in COUNTS)
+    return (
+        out.with_columns(
+            *(pl.when(~hidden).then(pl.col(c)).alias(c) for c in derived),
+            pl.when(~hidden).then(pl.col("rank")).alias("rank"),
+            (hidden | pl.col("__hidden") | pl.col("__ref_hidden")).alias("suppressed"),
+            pl.concat_str(
+                pl.when(pl.col("__hidden")).then(pl.lit("group: ") + pl.col("__reason")),
+                pl.when(pl.col("__ref_hidden")).then(pl.lit("reference group: ") + pl.col("__ref_reason")),
+                separator="; ",
+                ignore_nulls=True,
+            ).alias("suppression_reason"),
+        )
+        .with_columns(
+            pl.when(pl.col("suppression_reason") != "")
+            .then(pl.col("suppression_reason"))
+            .alias("suppression_reason")
+        )
+        .drop("__hidden", "__ref_hidden", "__reason", "__ref_reason")
+    )
+
+
+#: The numbers of a gap recomputed from its counts (withheld with any of them).
+_DERIVED_NUMBERS = (
+    "expected",
+    "expected_variance",
+    "observed_variance",
+    "rate",
+    "reference_rate",
+    "difference",
+    "lower_ci",
+    "upper_ci",
+    "excess",
+    "excess_lower",
+    "excess_upper",
+    "simultaneous_lower",
+    "simultaneous_upper",
+    "worse_off",
+    "excludes_null",
+    "simultaneous_excludes_null",
+)
+
+
+def publish_gap_frame(
+    exact: pl.DataFrame,
+    *,
+    settings: DisclosureSettings,
+    base: int,
+    orders: dict[str, list[str]] | None = None,
+) -> Published:
+    """Priority gaps published from the published group counts (:func:`published_group_counts`):
+    every group's count (and its reference group's) shown or withheld exactly as every other page
+    that publishes it shows or withholds it, and every rate and number recomputed from the
+    published counts (``base``: the rounding of the expected counts)."""
+    counts = published_group_counts(exact, settings=settings, orders=orders)
+    if exact.is_empty():
+        frame = exact.with_columns(
+            pl.lit(False).alias("suppressed"), pl.lit(None, dtype=pl.String).alias("suppression_reason")
+        )
+    else:
+        frame = _gaps_from(exact, counts.frame, base=base)
+    assert_publishable(frame, counts=list(COUNTS), settings=settings)
+    return Published(frame, tuple(COUNTS), settings)
+
+
+def dimension_orders(config: Config) -> dict[str, list[str]]:
+    """Each dimension's levels in order (the order group counts are published in)."""
+    return {d.name: [str(x) for x in d.order] for d in config.dimensions}
+
+
 def publish_gaps(book: Book, exact: pl.DataFrame, *, base: int) -> Published:
-    """Priority gaps (:func:`healthgap.descriptive.priorities.priorities`) published once: counts
-    rounded and suppressed, rates and numbers recomputed from them (``base``: the rounding)."""
-    return book.publish(exact, **gap_publication(exact, base=base))
+    """Priority gaps (:func:`healthgap.descriptive.priorities.priorities`) published once from the
+    published group counts (:func:`publish_gap_frame`; ``base``: the rounding)."""
+    return publish_gap_frame(
+        exact, settings=book.config.disclosure, base=base, orders=dimension_orders(book.config)
+    )
 
 
 def about(x: float | None, *, base: int = 5) -> str:
