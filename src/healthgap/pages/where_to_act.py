@@ -850,7 +850,7 @@ class WhereToActPage(Page):
             d = self.config.dimension(r["dimension"])
             who, ref = level_name(d, str(r["level"])), level_name(d, d.reference)
             true_more = r["true_excess"] >= 0
-            true = (
+            status = (
                 TRUE_AS_EXPECTED.format(
                     interval=number_interval(r["true_lower"], r["true_upper"], base=self.base)
                 )
@@ -870,7 +870,7 @@ class WhereToActPage(Page):
                     reference=ref,
                     n=about(r["excess"], base=self.base),
                     interval=number_interval(r["excess_lower"], r["excess_upper"], base=self.base, flip=True),
-                    true=true,
+                    true=status,
                 )
             )
         return Markdown(" ".join(lines))
