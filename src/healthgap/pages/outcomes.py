@@ -71,6 +71,7 @@ __all__ = [
     "NOTHING_TO_PLOT",
     "AGES_NOTE",
     "EXCESS_SENTENCE",
+    "EXCESS_SAME",
     "PREMATURE_UNDER",
     "ratio_sentence",
     "standard_sentence",
@@ -148,6 +149,11 @@ AGES_NOTE = (
 EXCESS_SENTENCE = (
     "In numbers, {group} had about {n} {more} {what} than expected at the rates of {reference} for each "
     "{strata} (95% CI {interval})."
+)
+#: ... when the interval of the number includes no difference (or the number rounds to 0).
+EXCESS_SAME = (
+    "In numbers, {group} had about as many {what} as expected at the rates of {reference} for each "
+    "{strata} (95% CI {interval}: could be chance)."
 )
 #: A group with too few expected events to compare (the rule of
 #: :data:`healthgap.descriptive.priorities.MIN_EXPECTED`).
@@ -276,6 +282,15 @@ def excess_sentence(
     r = rows.row(0, named=True)
     fewer = r["excess"] < 0
     what = _counted(outcome)
+    lo, hi = r["excess_lower"], r["excess_upper"]
+    if about(r["excess"], base=base) == "0" or lo is None or hi is None or lo <= 0 <= hi:
+        return EXCESS_SAME.format(
+            group=group_name(dim, level),
+            what=what,
+            reference=group_name(dim, dim.reference),
+            strata=strata,
+            interval=number_interval(lo, hi, base=base),
+        )
     return EXCESS_SENTENCE.format(
         group=group_name(dim, level),
         n=about(r["excess"], base=base),
@@ -390,8 +405,11 @@ def ratio_sentence(
         .row(0, named=True)
     )
     rr, lo, hi = r["rate_ratio"], r["rr_lower"], r["rr_upper"]
+    unclear = lo is None or hi is None or lo <= 1 <= hi  # no ratio stated as a finding
     compared = (
-        _rate_phrase(dim, outcome, r[LEVEL], rr)
+        _unclear_phrase(dim, outcome, r[LEVEL])
+        if unclear
+        else _rate_phrase(dim, outcome, r[LEVEL], rr)
         if outcome.is_count
         else _risk_phrase(dim, outcome, r[LEVEL], rr)
     )
@@ -418,6 +436,13 @@ def ratio_sentence(
             else ""
         )
     )
+
+
+def _unclear_phrase(dim: Dimension, outcome: Outcome, level: str) -> str:
+    """'the rate of X in A could not be told apart from that in B' (an interval including 1)."""
+    a, b = in_group(group_name(dim, level)), in_group(group_name(dim, dim.reference))
+    what = f"the rate of {outcome.phrase}" if outcome.is_count else f"the risk of {outcome.phrase}"
+    return f"{what} {a} could not be told apart from that {b}"
 
 
 def _rate_phrase(dim: Dimension, outcome: Outcome, level: str, rr: float) -> str:
