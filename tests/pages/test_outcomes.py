@@ -631,8 +631,33 @@ def test_a_number_whose_interval_includes_zero_reads_about_as_many(page):
     wide = near.with_columns(
         pl.lit(20.0).alias("excess"), pl.lit(-4.0).alias("excess_lower"), pl.lit(45.0).alias("excess_upper")
     )
-    assert "about as many" in excess_sentence(wide, dim, outcome, level, base=5, strata="age band")
+    unsure = excess_sentence(wide, dim, outcome, level, base=5, strata="age band")
+    assert "about 20 more" in unsure and "could be chance" in unsure
     clear = near.with_columns(
         pl.lit(20.0).alias("excess"), pl.lit(6.0).alias("excess_lower"), pl.lit(45.0).alias("excess_upper")
     )
     assert "about 20 more" in excess_sentence(clear, dim, outcome, level, base=5, strata="age band")
+
+
+def test_the_table_withholds_a_ratio_the_sentence_does_not_name():
+    """Issue 15 round 4, item 8: the sentence said "fewer than 10 expected in the Black group, not
+    named" while the table above showed its rate ratio 6.49: the table follows the same rule."""
+    from healthgap.pages.outcomes import TOO_FEW_MARK, _withhold_ratios
+
+    frame = pl.DataFrame(
+        {
+            "measure": ["cvd_admissions"] * 3,
+            "dimension": ["ethnicity"] * 3,
+            "level": ["White", "Black", "Asian"],
+            "rate_ratio": [1.0, 6.49, 1.2],
+            "rr_lower": [None, 3.76, 0.9],
+            "rr_upper": [None, 11.18, 1.6],
+            "note": [None, None, None],
+        },
+        schema_overrides={"note": pl.String},
+    )
+    few = pl.DataFrame({"measure": ["cvd_admissions"], "dimension": ["ethnicity"], "__level": ["Black"]})
+    out = _withhold_ratios(frame, few)
+    black = out.row(1, named=True)
+    assert black["rate_ratio"] is None and black["rr_lower"] is None and black["note"] == TOO_FEW_MARK
+    assert out.get_column("rate_ratio").to_list() == [1.0, None, 1.2]

@@ -72,6 +72,7 @@ __all__ = [
     "AGES_NOTE",
     "EXCESS_SENTENCE",
     "EXCESS_SAME",
+    "EXCESS_UNSURE",
     "PREMATURE_UNDER",
     "ratio_sentence",
     "standard_sentence",
@@ -150,7 +151,12 @@ EXCESS_SENTENCE = (
     "In numbers, {group} had about {n} {more} {what} than expected at the rates of {reference} for each "
     "{strata} (95% CI {interval})."
 )
-#: ... when the interval of the number includes no difference (or the number rounds to 0).
+#: ... when the interval of the number includes no difference: the verdict said with the number.
+EXCESS_UNSURE = (
+    "In numbers, {group} had about {n} {more} {what} than expected at the rates of {reference} for each "
+    "{strata} (95% CI {interval}); counted in numbers, the difference could be chance."
+)
+#: ... when the number rounds to 0.
 EXCESS_SAME = (
     "In numbers, {group} had about as many {what} as expected at the rates of {reference} for each "
     "{strata} (95% CI {interval}: could be chance)."
@@ -283,7 +289,7 @@ def excess_sentence(
     fewer = r["excess"] < 0
     what = _counted(outcome)
     lo, hi = r["excess_lower"], r["excess_upper"]
-    if about(r["excess"], base=base) == "0" or lo is None or hi is None or lo <= 0 <= hi:
+    if about(r["excess"], base=base) == "0":
         return EXCESS_SAME.format(
             group=group_name(dim, level),
             what=what,
@@ -291,7 +297,8 @@ def excess_sentence(
             strata=strata,
             interval=number_interval(lo, hi, base=base),
         )
-    return EXCESS_SENTENCE.format(
+    unsure = lo is None or hi is None or lo <= 0 <= hi
+    return (EXCESS_UNSURE if unsure else EXCESS_SENTENCE).format(
         group=group_name(dim, level),
         n=about(r["excess"], base=base),
         more="fewer" if fewer else "more",
@@ -443,6 +450,40 @@ def _unclear_phrase(dim: Dimension, outcome: Outcome, level: str) -> str:
     a, b = in_group(group_name(dim, level)), in_group(group_name(dim, dim.reference))
     what = f"the rate of {outcome.phrase}" if outcome.is_count else f"the risk of {outcome.phrase}"
     return f"{what} {a} could not be told apart from that {b}"
+
+
+#: The note of a group whose rate ratio is left out for too few expected events.
+TOO_FEW_MARK = "too few expected to compare: rate ratio not shown"
+
+
+def _withhold_ratios(frame: pl.DataFrame, few: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (published rates) without the rate ratios of the groups in ``few`` (measure,
+    dimension, ``__level``), their note saying why."""
+    if few.is_empty():
+        return frame
+    hit = (
+        frame.with_columns(pl.col(LEVEL).cast(pl.String).alias("__level"))
+        .join(
+            few.with_columns(pl.lit(True).alias("__few")),
+            on=["measure", "dimension", "__level"],
+            how="left",
+            maintain_order="left",
+        )
+        .get_column("__few")
+        .fill_null(False)
+    )
+    mark = pl.lit(hit)
+    out = frame.with_columns(
+        *(
+            pl.when(mark).then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("rate_ratio", "rr_lower", "rr_upper")
+        ),
+    )
+    if "note" in frame.columns:
+        out = out.with_columns(
+            pl.when(mark).then(pl.lit(TOO_FEW_MARK)).otherwise(pl.col("note")).alias("note")
+        )
+    return out
 
 
 def _rate_phrase(dim: Dimension, outcome: Outcome, level: str, rr: float) -> str:
@@ -733,7 +774,24 @@ class OutcomesPage(Page):
         """The published rates of one outcome behind its chart (only :data:`FIGURE_COLUMNS`)."""
         if self.rates is None:
             raise ValueError(ERR_NO_OUTCOMES.format(measure=measure))
-        return self.rates.where(pl.col("measure") == measure).select(*FIGURE_COLUMNS)
+        return self.ratios_shown.where(pl.col("measure") == measure).select(*FIGURE_COLUMNS)
+
+    @cached_property
+    def ratios_shown(self) -> Published:
+        """:attr:`rates` with the rate ratio of each group with too few expected events left out
+        (:func:`too_few_expected`) and its note saying so: the table follows the sentence's rule."""
+        assert self.rates is not None
+        few = self._too_few_keys()
+        return self.rates.pipe(_withhold_ratios, few)
+
+    def _too_few_keys(self) -> pl.DataFrame:
+        """measure, dimension, level of every group with too few expected events to compare."""
+        empty = pl.DataFrame(schema={"measure": pl.String, "dimension": pl.String, "__level": pl.String})
+        if self.excess is None:
+            return empty
+        return self.excess.frame.filter(pl.col("expected").is_not_null() & ~enough_expected()).select(
+            "measure", "dimension", pl.col(LEVEL).cast(pl.String).alias("__level")
+        )
 
     def order(self) -> list[str]:
         """Group labels in display order, dimension by dimension (each label once)."""
@@ -900,7 +958,7 @@ class OutcomesPage(Page):
             return self.skip("outcome measures")
         keep = [c for c in self.rates.columns if c not in DOWNLOAD_DROP]
         rates = self.book.download(
-            self.rates.select(*keep),
+            self.ratios_shown.select(*keep),
             id="outcomes-all",
             title="Outcome rates by equity dimension: crude and age-standardised, rate ratios",
         )
