@@ -540,6 +540,10 @@ def _people_text(v: dict[str, Any], b: str, verb: str, config: Config | None = N
     )
 
 
+#: After a number whose interval includes 0 when the ratio before it was clear.
+NUMBER_CHANCE = "; counted in numbers, the difference could be chance, so the finding is not certain."
+
+
 def outcome_ratio_text(finding: Finding, config: Config | None = None) -> str:
     """The ratio of the age-standardised rates of the outcome in the two groups, with its interval.
 
@@ -553,13 +557,15 @@ def outcome_ratio_text(finding: Finding, config: Config | None = None) -> str:
         f"the rate of {what} of {_people(b)} "
         f"({interval(v['lower'], v['upper'])})"
         + ("." if _differs(v["lower"], v["upper"]) else _CHANCE)
-        + _excess_text(v, config)
+        + _excess_text(v, config, verdict=_differs(v["lower"], v["upper"]))
     )
 
 
-def _excess_text(v: dict[str, Any], config: Config | None) -> str:
+def _excess_text(v: dict[str, Any], config: Config | None, *, verdict: bool = True) -> str:
     """ " In numbers: about 260 more emergency admissions ... in <a> than expected at the rates in <b>
-    for each age band and sex (95% CI ...)." ("" without the number)."""
+    for each age band and sex (95% CI ...)." ("" without the number). With ``verdict`` (the ratio
+    was stated as clear) and an interval of the number that includes 0, the sentence says that,
+    counted in numbers, the difference could be chance: one verdict per finding, stated."""
     from healthgap.pages.where_to_act import about, number_interval
 
     n, lo, hi = v.get("excess"), v.get("excess_lower"), v.get("excess_upper")
@@ -575,7 +581,8 @@ def _excess_text(v: dict[str, Any], config: Config | None) -> str:
     return (
         f" In numbers: about {about(n, base=base)} {more} {events} {_in(a)} than expected at the rates "
         f"{_in(b)} for each {v.get('strata') or 'age band and sex'} "
-        f"(95% CI {number_interval(lo, hi, base=base, flip=n < 0)})."
+        f"(95% CI {number_interval(lo, hi, base=base, flip=n < 0)})"
+        + (NUMBER_CHANCE if verdict and lo <= 0 <= hi else ".")
     )
 
 
