@@ -576,8 +576,8 @@ def test_chapter_list_follows_the_data(page_of):
         "looks at days to first outpatient appointment and missed appointments."
     )
     assert page.where_to_act == (
-        "ranks the gaps the book measures between groups by the number of people they affect, after "
-        "allowing for age and sex, and says which it leaves out and why."
+        "ranks the gaps between groups that can be counted in people or events by the number of people "
+        "they affect, after allowing for age and sex, and says which it leaves out, why, and where they are."
     )
     assert geography_text(caps) == (
         "compares localities and small areas, shown as equal-sized tiles in a chart (the dataset has no "

@@ -870,8 +870,8 @@ def where_to_act_text(caps: Capabilities, config: Config, schema: pl.Schema) -> 
         return "has nothing to rank for this dataset."
     standardised = "age and sex" if caps.has("sex") else "age"
     return (
-        "ranks the gaps the book measures between groups by the number of people they affect, "
-        f"after allowing for {standardised}, and says which it leaves out and why."
+        "ranks the gaps between groups that can be counted in people or events by the number of people "
+        f"they affect, after allowing for {standardised}, and says which it leaves out, why, and where they are."
     )
 
 

@@ -93,7 +93,7 @@ PER_HEAD = (
     "{what}, compared against need in @sec-access (per head of everyone, a rate says who is referred "
     "more, not who is referred less than they need, so it is not ranked here)"
 )
-WAITS = "waits, in days, in @sec-experience"
+WAITS = "waits in days, in @sec-experience"
 UNDIAGNOSED = (
     "under-diagnosis and treatment among everyone who truly has a condition in @sec-access (the "
     "recorded conditions below set recorded beside true prevalence in numbers of people)"
@@ -617,7 +617,7 @@ class WhereToActPage(Page):
         if self.truth_gaps is not None:
             elsewhere.append(UNDIAGNOSED)
         if elsewhere:
-            said.append(ELSEWHERE.format(what=text.join(elsewhere)))
+            said.append(ELSEWHERE.format(what="; ".join(elsewhere)))
         return " ".join(said)
 
     def intro(self) -> str:
@@ -630,7 +630,7 @@ class WhereToActPage(Page):
         )
         items = self.exact.get_column("measure").n_unique()
         return (
-            f"The book compares {text.plural(items, 'measure')} between each {nouns} and its reference "
+            f"This page compares {text.plural(items, 'measure')} between each {nouns} and its reference "
             f"group: {text.plural(self.comparisons, 'gap')} in all."
         )
 
