@@ -481,7 +481,10 @@ def _withhold_ratios(frame: pl.DataFrame, few: pl.DataFrame) -> pl.DataFrame:
     )
     if "note" in frame.columns:
         out = out.with_columns(
-            pl.when(mark).then(pl.lit(TOO_FEW_MARK)).otherwise(pl.col("note")).alias("note")
+            pl.when(mark & pl.col("note").is_null())
+            .then(pl.lit(TOO_FEW_MARK))
+            .otherwise(pl.col("note"))
+            .alias("note")
         )
     return out
 
@@ -637,13 +640,19 @@ class OutcomesPage(Page):
         counts withhold them (the reason carried as the input's ``suppression_reason``)."""
         if self.group_counts is None:
             return frame
-        hidden = self.group_counts.frame.select(
+        counts = self.group_counts.frame
+        why = [
+            c
+            for c in ("suppression_reason_numerator", "suppression_reason_denominator")
+            if c in counts.columns
+        ]
+        hidden = counts.select(
             "measure",
             "dimension",
             pl.col("level").alias("__level"),
             pl.col("numerator").is_null().alias("__no_events"),
             pl.col("denominator").is_null().alias("__no_people"),
-            pl.col("suppression_reason").alias("__why"),
+            pl.coalesce(*why, "suppression_reason").alias("__why"),
         )
         joined = (
             frame.with_columns(pl.col(LEVEL).cast(pl.String).alias("__level"))

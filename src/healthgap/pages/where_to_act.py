@@ -23,7 +23,7 @@ from healthgap.descriptive.priorities import (
     priorities,
     recompute_priorities,
 )
-from healthgap.disclosure import Published, assert_publishable, publish
+from healthgap.disclosure import REASON_DERIVED, Published, assert_publishable, publish
 from healthgap.pages._groups import in_group
 from healthgap.pages.base import Page
 from healthgap.pages.sentences import level_name
@@ -337,8 +337,11 @@ def _gaps_from(exact: pl.DataFrame, counts: pl.DataFrame, *, base: int) -> pl.Da
             pl.when(~hidden).then(pl.col("rank")).alias("rank"),
             (hidden | pl.col("__hidden") | pl.col("__ref_hidden")).alias("suppressed"),
             pl.concat_str(
-                pl.when(pl.col("__hidden")).then(pl.lit("group: ") + pl.col("__reason")),
-                pl.when(pl.col("__ref_hidden")).then(pl.lit("reference group: ") + pl.col("__ref_reason")),
+                pl.when(pl.col("__hidden")).then(pl.col("__reason")),
+                pl.when(pl.col("__ref_hidden")).then(
+                    pl.col("__ref_reason").str.replace_all(r"\b(numerator|denominator):", "reference_$1:")
+                ),
+                pl.when(hidden).then(pl.lit(f"{', '.join(derived)}: {REASON_DERIVED}")),
                 separator="; ",
                 ignore_nulls=True,
             ).alias("suppression_reason"),
