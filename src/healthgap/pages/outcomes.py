@@ -273,7 +273,14 @@ def ages_applying(measure: Measure) -> tuple[int, int] | None:
 
 
 def excess_sentence(
-    excess: pl.DataFrame, dim: Dimension, outcome: Outcome, level: str, *, base: int, strata: str
+    excess: pl.DataFrame,
+    dim: Dimension,
+    outcome: Outcome,
+    level: str,
+    *,
+    base: int,
+    strata: str,
+    verdict: bool = True,
 ) -> str:
     """The gap of ``level`` from the reference in numbers of events (or people), from the
     published indirectly standardised excess (:func:`healthgap.descriptive.priorities.priorities`),
@@ -297,7 +304,8 @@ def excess_sentence(
             strata=strata,
             interval=number_interval(lo, hi, base=base),
         )
-    unsure = lo is None or hi is None or lo <= 0 <= hi
+    # with ``verdict`` False the sentence before has said the difference could be chance
+    unsure = verdict and (lo is None or hi is None or lo <= 0 <= hi)
     return (EXCESS_UNSURE if unsure else EXCESS_SENTENCE).format(
         group=group_name(dim, level),
         n=about(r["excess"], base=base),
@@ -428,7 +436,7 @@ def ratio_sentence(
     )
     unrecorded = rows.filter(not_recorded(dim.name)).height > 0
     numbers = (
-        excess_sentence(excess, dim, outcome, str(r[LEVEL]), base=base, strata=strata)
+        excess_sentence(excess, dim, outcome, str(r[LEVEL]), base=base, strata=strata, verdict=not unclear)
         if excess is not None
         else ""
     )

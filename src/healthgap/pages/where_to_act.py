@@ -108,7 +108,7 @@ NOTHING_FOUND = (
 #: What the ranking leaves out and why (the dimensions' labels joined, mid-sentence).
 LEFT_OUT = (
     "The ranking leaves out differences by {labels} {what}: these differ for biological reasons as "
-    "well as through care (men's blood pressure runs higher, for one), so they are not an inequality of "
+    "well as through care, so they are not an inequality of "
     "care to act on as they stand; they stay in the tables below."
 )
 #: ... and what it keeps of the same dimensions (the sections joined): the one rule for both.
