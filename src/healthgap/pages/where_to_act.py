@@ -623,6 +623,13 @@ class WhereToActPage(Page):
             said.append(ELSEWHERE.format(what="; ".join(elsewhere)))
         return " ".join(said)
 
+    def coverage_note(self) -> Any:
+        """:meth:`coverage` as a paragraph (Markdown, so its cross-references resolve), or None."""
+        from IPython.display import Markdown
+
+        said = self.coverage()
+        return Markdown(said) if said else None
+
     def intro(self) -> str:
         """What was compared, in one sentence."""
         if not self.has_gaps:
