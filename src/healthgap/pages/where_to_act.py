@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from functools import cached_property, partial
 from typing import Any
 
@@ -120,7 +119,7 @@ KEPT_IN = (
 SECTION_WORDS: dict[str, str] = {
     "condition": "in how common recorded conditions are",
     "outcome": "in outcomes",
-    "result": "in results of treatment ({labels})",
+    "result": "in {labels}, a result of treatment rather than care given,",
     "treatment": "in treatment given",
     "access": "in access",
     "experience": "in experience",
@@ -660,7 +659,7 @@ class WhereToActPage(Page):
             labels = text.join([text.lower_first(self.config.dimension(d).label) for d in dims])
             results = text.join(
                 [
-                    text.lower_first(re.sub(r"\s*\([^()]*\)$", "", x))
+                    text.lower_first(x)
                     for x in left.filter(pl.col("result"))
                     .get_column("label")
                     .unique(maintain_order=True)
