@@ -119,7 +119,7 @@ KEPT_IN = (
 SECTION_WORDS: dict[str, str] = {
     "condition": "in how common recorded conditions are",
     "outcome": "in outcomes",
-    "result": "in {labels}, a result of treatment rather than care given,",
+    "result": "in {labels}, a result of treatment rather than care given",
     "treatment": "in treatment given",
     "access": "in access",
     "experience": "in experience",
