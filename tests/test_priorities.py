@@ -82,9 +82,14 @@ def _people() -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
+#: Referral declared a flag of experience here: a flag of access (per head of everyone) is left out of
+#: the priorities (PER_HEAD_KINDS), and these tests need a flag without a direction.
+AS_EXPERIENCE = [{"name": "cardiology_referral", "kind": "experience"}]
+
+
 @pytest.fixture
 def loaded(tmp_path: Path):
-    return _load(tmp_path, _people())
+    return _load(tmp_path, _people(), measures=AS_EXPERIENCE)
 
 
 def _row(out: pl.DataFrame, measure: str, level: str) -> dict:
@@ -274,7 +279,8 @@ def test_sex_prevalence_gaps_not_ranked(tmp_path: Path) -> None:
     rule = {r["section"]: r["ranked"] for r in by_section.iter_rows(named=True)}
     assert rule.get("condition") == [False] and rule.get("outcome") == [False], rule
     assert all(v == [True] for k, v in rule.items() if k not in ("condition", "outcome")), rule
-    assert {"access", "experience"} <= set(rule)
+    # a flag of access per head of everyone (referral) is left out: it is compared against need
+    assert "experience" in rule and "access" not in rule
     ranked = out.filter(pl.col("rank").is_not_null())
     assert ranked.get_column("rank").to_list() == list(range(1, ranked.height + 1))
     # the simultaneous family still counts every gap with an estimate
@@ -450,3 +456,52 @@ def test_an_expected_count_does_not_depend_on_what_else_is_compared(tmp_path: Pa
     assert (
         both.get_column("expected_variance").to_list() == both.get_column("expected_variance_every").to_list()
     )
+
+
+def _round4_people() -> pl.DataFrame:
+    """Men with higher blood pressure and the same prescribing; appointments only among the referred."""
+    n = 400
+    i = pl.int_range(pl.len())
+    return (
+        pl.DataFrame({"k": range(n)})
+        .with_columns(
+            pl.format("p{}", pl.col("k")).alias("person_id"),
+            pl.when(i % 2 == 0).then(pl.lit("male")).otherwise(pl.lit("female")).alias("sex"),
+            pl.when(i % 4 < 2).then(45).otherwise(70).alias("age"),
+            ((i % 5) + 1).alias("imd_quintile"),
+            pl.lit(True).alias("hypertension"),
+            pl.lit(False).alias("heart_failure"),
+            (i % 10 != 0).alias("antihypertensive"),
+            pl.when(i % 2 == 0).then(150.0).otherwise(130.0).alias("systolic_bp"),
+            (i % 3 == 0).alias("cardiology_referral"),
+            pl.when(i % 3 == 0).then(i % 2 + 1).otherwise(0).alias("missed_appointments"),
+            pl.when(i % 3 == 1).then(None).otherwise(i % 4 != 0).alias("gp_experience_good"),
+        )
+        .drop("k")
+    )
+
+
+def test_round4_result_by_sex_unranked_access_left_out_one_experience_row(tmp_path: Path) -> None:
+    """Issue 15 round 4, items 2-4: blood pressure reached (an indicator whose numerator reads a
+    risk factor) is a result of treatment: by sex in the frame, not ranked, while prescribing by
+    sex is ranked; referral (access, per head) is left out; the GP experience flag is compared
+    once (as the indicator whose whole numerator it is); missed appointments are per person
+    referred (every event happens to them)."""
+    config, people = _load(
+        tmp_path,
+        _round4_people(),
+        equity={"dimensions": [{"name": "sex", "order": ["female", "male"], "reference": "female"}]},
+    )
+    out = priorities(people, config)
+    bp = _row(out, "bp_control", "male")
+    assert bp["result"] is True and bp["ranked"] is False and bp["rank"] is None
+    assert bp["excess"] is not None and bp["excess"] < 0  # the gap is there, shown unranked
+    drug = _row(out, "antihypertensive", "male")
+    assert drug["result"] is False and drug["ranked"] is True
+    measures = set(out.get_column("measure").to_list())
+    assert "cardiology_referral" not in measures
+    assert "gp_experience" in measures and "gp_experience_good" not in measures
+    missed = _row(out, "missed_appointments", "male")
+    referred_men = people.filter((pl.col("sex") == "male") & pl.col("cardiology_referral")).height
+    assert missed["denominator"] == referred_men
+    assert missed["whom"] == "people with cardiology referral"

@@ -45,7 +45,8 @@ def page(page_of) -> OutcomesPage:
 
 def test_rates_are_published_exactly_as_rates_published_them_before(page):
     """The same numbers as when rates() computed its simple statistics from published counts itself
-    (each outcome at its own scale: admissions per 1,000, deaths as a percentage)."""
+    (each outcome at its own scale: admissions per 1,000, deaths as a percentage), with the counts
+    the published group counts withhold withheld first (one count, one pattern on every page)."""
     dims = [d.name for d in page.dimensions]
     parts = []
     for o in page.outcomes:
@@ -54,6 +55,7 @@ def test_rates_are_published_exactly_as_rates_published_them_before(page):
         parts.append(recompute_rates(rounded, multiplier=o.multiplier))  # what rates() returned before
     keys = ["dimension", "measure", "level"]
     before = pl.concat(parts).join(page.exact.select(*keys, "measure_label", "unit"), on=keys)
+    before = page._masked(before)
     old = publish(before, counts=["events", "population"], settings=page.config.disclosure).frame
     assert page.rates is not None
     assert_frame_equal(
@@ -64,7 +66,7 @@ def test_rates_are_published_exactly_as_rates_published_them_before(page):
     )
     figure = page.figure_data("cvd_admissions").frame
     old_figure = publish(
-        before.filter(pl.col("measure") == "cvd_admissions").select(FIGURE_COLUMNS),
+        before.filter(pl.col("measure") == "cvd_admissions").select(*FIGURE_COLUMNS, "suppression_reason"),
         counts=["events", "population"],
         by=["dimension"],
         settings=page.config.disclosure,
@@ -181,8 +183,9 @@ def cohort_page(page_of, people: pl.DataFrame | None = None, **sections):
 def test_sentence_names_the_group_furthest_from_the_reference(page, page_of):
     admissions = page.outcome("cvd_admissions")
     text = ratio_sentence(page.rates.frame, page.caps.dimension("sex"), admissions)
-    assert text.startswith("After allowing for age, men had ") or text.startswith(
-        "After allowing for age, women had "
+    # an interval including 1 states no ratio as a finding (issue 15 round 4, item 6)
+    assert text.startswith(("After allowing for age, men had ", "After allowing for age, women had ")) or (
+        "could not be told apart" in text and "could be due to chance" in text
     )
     assert "rate of CVD emergency admissions during the year" in text
     assert "rate ratio" in text and "95% CI" in text
@@ -191,8 +194,8 @@ def test_sentence_names_the_group_furthest_from_the_reference(page, page_of):
     )
     text = ratio_sentence(off.rates.frame, off.caps.dimension("sex"), off.outcome("cvd_death"))
     assert re.match(  # a flag: a risk, worded around the outcome (not "were as likely to have CVD death")
-        r"After allowing for age, the risk of CVD death during the year was .* among (wo)?men (as|than) "
-        r"among (wo)?men \(rate ratio",
+        r"After allowing for age, the risk of CVD death during the year (was .* among (wo)?men (as|than) "
+        r"among (wo)?men|among (wo)?men could not be told apart from that among (wo)?men) \(rate ratio",
         text,
     )
 
@@ -214,8 +217,15 @@ def test_ratio_sentence_of_a_flag_by_its_direction(page_of):
         "was 30% lower in education level 1 (some high school) than in education level 4"
         in ratio_sentence(lower, dim, outcome)
     )
-    same = frame.with_columns(pl.lit(1.01).alias("rate_ratio"))
+    clear = [pl.lit(1.005).alias("rr_lower"), pl.lit(1.02).alias("rr_upper")]
+    same = frame.with_columns(pl.lit(1.01).alias("rate_ratio"), *clear)
     assert "was about the same in education level" in ratio_sentence(same, dim, outcome)
+    # an interval including 1: no ratio is stated as a finding (issue 15 round 4, item 6)
+    unclear = frame.with_columns(
+        pl.lit(1.33).alias("rate_ratio"), pl.lit(0.70).alias("rr_lower"), pl.lit(2.50).alias("rr_upper")
+    )
+    said = ratio_sentence(unclear, dim, outcome)
+    assert "times as high" not in said and "could not be told apart" in said and "chance" in said
 
 
 def test_sentences_name_each_dimension_but_age(page):
@@ -464,7 +474,7 @@ def test_any_outcome_the_config_declares_is_shown(page_of):
     assert "## Heart failure admissions in the follow-up year {#sec-outcomes-hf-admissions}" in text
     assert "## Readmission within 30 days {#sec-outcomes-readmitted}" in text
     assert "Readmission: share of people (%), age-standardised, by group" in text  # a quarter: not rare
-    assert "the risk of readmission within 30 days was" in text
+    assert "the risk of readmission within 30 days" in text
     assert "rate of heart failure admissions in the follow-up year" in text
 
 
@@ -603,3 +613,51 @@ def test_an_outcomes_ages_come_from_its_typed_measure_field(page_of):
             (pl.col("measure") == name) & (pl.col("dimension") == "sex") & (pl.col("level") == "female")
         ).row(0, named=True)
         assert female["population"] == under_65.filter(pl.col("sex") == "female").height
+
+
+def test_a_number_whose_interval_includes_zero_reads_about_as_many(page):
+    """Issue 15 round 4, item 6: "about 0 more CVD deaths (95% CI -5 to 5)" contradicted the ratio;
+    a number that rounds to 0 or whose interval includes 0 reads "about as many ... could be chance"."""
+    from healthgap.pages.outcomes import excess_sentence
+
+    dim, outcome = page.caps.dimension("sex"), page.outcome("cvd_admissions")
+    frame = page.excess.frame.filter(pl.col("measure") == outcome.name, pl.col("dimension") == "sex")
+    level = str(frame.item(0, "level"))
+    near = frame.with_columns(
+        pl.lit(0.4).alias("excess"), pl.lit(-5.2).alias("excess_lower"), pl.lit(5.1).alias("excess_upper")
+    )
+    said = excess_sentence(near, dim, outcome, level, base=5, strata="age band")
+    assert "about as many" in said and "could be chance" in said and "about 0" not in said
+    wide = near.with_columns(
+        pl.lit(20.0).alias("excess"), pl.lit(-4.0).alias("excess_lower"), pl.lit(45.0).alias("excess_upper")
+    )
+    unsure = excess_sentence(wide, dim, outcome, level, base=5, strata="age band")
+    assert "about 20 more" in unsure and "could be chance" in unsure
+    clear = near.with_columns(
+        pl.lit(20.0).alias("excess"), pl.lit(6.0).alias("excess_lower"), pl.lit(45.0).alias("excess_upper")
+    )
+    assert "about 20 more" in excess_sentence(clear, dim, outcome, level, base=5, strata="age band")
+
+
+def test_the_table_withholds_a_ratio_the_sentence_does_not_name():
+    """Issue 15 round 4, item 8: the sentence said "fewer than 10 expected in the Black group, not
+    named" while the table above showed its rate ratio 6.49: the table follows the same rule."""
+    from healthgap.pages.outcomes import TOO_FEW_MARK, _withhold_ratios
+
+    frame = pl.DataFrame(
+        {
+            "measure": ["cvd_admissions"] * 3,
+            "dimension": ["ethnicity"] * 3,
+            "level": ["White", "Black", "Asian"],
+            "rate_ratio": [1.0, 6.49, 1.2],
+            "rr_lower": [None, 3.76, 0.9],
+            "rr_upper": [None, 11.18, 1.6],
+            "note": [None, None, None],
+        },
+        schema_overrides={"note": pl.String},
+    )
+    few = pl.DataFrame({"measure": ["cvd_admissions"], "dimension": ["ethnicity"], "__level": ["Black"]})
+    out = _withhold_ratios(frame, few)
+    black = out.row(1, named=True)
+    assert black["rate_ratio"] is None and black["rr_lower"] is None and black["note"] == TOO_FEW_MARK
+    assert out.get_column("rate_ratio").to_list() == [1.0, None, 1.2]

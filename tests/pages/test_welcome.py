@@ -576,8 +576,8 @@ def test_chapter_list_follows_the_data(page_of):
         "looks at days to first outpatient appointment and missed appointments."
     )
     assert page.where_to_act == (
-        "ranks the gaps the book measures between groups by the number of people they affect, after "
-        "allowing for age and sex, and says which it leaves out and why."
+        "ranks the gaps between groups that can be counted in people or events by the number of people "
+        "they affect, after allowing for age and sex, and says which it leaves out, why, and where they are."
     )
     assert geography_text(caps) == (
         "compares localities and small areas, shown as equal-sized tiles in a chart (the dataset has no "
@@ -952,3 +952,16 @@ def test_units_name_only_the_events_the_data_has(page_of):
     assert page.units.startswith("Rates of events (CVD emergency admissions) are per 1,000 people.")
     none = page_of(WelcomePage, build_people(400).drop("cvd_admissions"), target=False)
     assert none.units == "Shares of people (how common a condition is, who is treated) are percentages."
+
+
+def test_outcome_ratio_and_number_give_one_verdict():
+    """Issue 15 round 4, item 9: "2.04 times (95% CI 1.19 to 3.50) ... about 20 more (95% CI -5 to
+    45)" gave a clear ratio and a number that could be chance with no word on it: the finding now
+    says that, counted in numbers, the difference could be chance."""
+    base = {"outcome": "chd_10y", "ratio": 2.04, "lower": 1.19, "upper": 3.50, **ALONG_EDUCATION}
+    unsure = {"excess": 20.0, "excess_lower": -4.0, "excess_upper": 45.0, "strata": "age band and sex"}
+    said = outcome_ratio_text(Finding("outcome_ratio", base | unsure | {"counted": "people"}))
+    assert said.endswith("counted in numbers, the difference could be chance, so the finding is not certain.")
+    sure = unsure | {"excess_lower": 6.0}
+    said = outcome_ratio_text(Finding("outcome_ratio", base | sure | {"counted": "people"}))
+    assert "could be chance" not in said and said.endswith("(95% CI 5 to 45).")

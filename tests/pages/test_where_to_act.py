@@ -304,3 +304,40 @@ def _truth_columns():
     import polars.selectors as cs
 
     return cs.starts_with("true_")
+
+
+def test_rate_text_names_its_denominator() -> None:
+    """Issue 15 round 4, item 7: a rate per person under 75 or per person referred says so."""
+    assert rate_text(2.06, 1000, "people under 75") == "2.1 per 1,000 people under 75"
+    assert rate_text(12.0, 100, "people under 75") == "12.0%"
+
+
+def test_round4_page_says_what_it_covers_and_shows_conditions_once(page_of) -> None:
+    """Issue 15 round 4, items 2, 5, 10: the page says what the ranking covers and where the rest is
+    (referral against need, waits in days); the recorded conditions table is shown once, with the
+    true gaps beside the recorded ones when the data has truth."""
+    from healthgap.pages.where_to_act import COVERS, TRUTH_COLUMNS
+
+    people = _under_recorded()
+    rng = np.random.default_rng(2)
+    referred = rng.random(people.height) < 0.1
+    people = people.with_columns(
+        pl.Series("cardiology_referral", referred),
+        pl.when(pl.Series(referred))
+        .then(30)
+        .otherwise(None)
+        .cast(pl.Int64)
+        .alias("days_to_first_outpatient"),
+    )
+    page = page_of(WhereToActPage, people, data={"truth": None})
+    said = page.coverage()
+    assert said.startswith(COVERS.split("{")[0])
+    assert "cardiology referral, compared against need in @sec-access" in said
+    assert "waits in days, in @sec-experience" in said
+    assert "cardiology_referral" not in page.exact.get_column("measure").to_list()
+    access = html_of(page.section_table("access"))
+    assert "compared against need" in access
+    condition = html_of(page.section_table("condition"))
+    assert page.truth_gaps is not None  # recorded beside true: one table, not two
+    assert TRUTH_COLUMNS["true_rate_text"] in condition
+    assert condition.count("<table") == 1

@@ -60,14 +60,15 @@ References
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import polars as pl
 from scipy.special import ndtri
 
-from healthgap.config import Config, Dimension
+from healthgap.config import Config, Dimension, sql_columns
 from healthgap.descriptive._common import dimensions_in
+from healthgap.descriptive.access import only_among
 from healthgap.sql import indicator_columns
 from healthgap.stats import age_bands
 
@@ -87,6 +88,8 @@ __all__ = [
     "ranked_expr",
     "enough_expected",
     "MIN_EXPECTED",
+    "PER_HEAD_KINDS",
+    "RESULT_KIND",
 ]
 
 Statistic = Literal["proportion", "rate", "standardised"]
@@ -102,6 +105,12 @@ PER_EVENTS = 1000.0
 #: Measure kinds whose flags and counts are compared (conditions and outcomes standardised).
 MEASURE_KINDS = ("condition", "access", "experience", "outcome")
 _STANDARDISED_KINDS = ("condition", "outcome")
+#: Measure kinds left out: a flag of access (referral) per head of everyone says who is referred
+#: more, not who is referred less than they need; the access chapter compares it against need.
+PER_HEAD_KINDS = ("access",)
+#: The measure kind whose reading in an indicator's numerator makes the indicator a result of
+#: treatment (:attr:`Item.result`), not care given.
+RESULT_KIND = "risk factor"
 #: Dimensions whose gaps in conditions and outcomes are not ranked unless the dimension has a
 #: disadvantaged end: differences by sex and age in how common a condition is, and in how often
 #: it ends in admission or death, are mostly biological, not an inequality of care to act on
@@ -147,6 +156,12 @@ class Item:
     crude : the statistic of its gaps between age bands, where age cannot be standardised
         for (``proportion`` or ``rate``; ``standardised`` for conditions, outcomes and
         age-standardised indicators, whose gaps by age band are left out).
+    whom : whom its rates are per ("people", "people under 75", "people with cardiology
+        referral": the people of its denominator, as the chapter behind it counts them).
+    result : an indicator of a result of treatment, not of care given: its numerator reads a
+        measure of kind ``risk factor`` (blood pressure below 140 mmHg among the treated). Such a
+        result differs between the sexes for biological reasons too, so its gaps by sex are not
+        ranked (:data:`UNRANKED_DIMENSIONS`).
     """
 
     name: str
@@ -160,22 +175,34 @@ class Item:
     numerator: pl.Expr
     denominator: pl.Expr
     crude: Statistic = "standardised"
+    whom: str = "people"
+    result: bool = False
 
 
 def priority_items(config: Config, schema: pl.Schema) -> list[Item]:
     """The indicators and measures the priorities compare, in config order.
 
     Indicators that cannot be computed on this table (a column missing) are left out; so
-    are measures the table lacks. An indicator of kind ``age-standardised rate`` and
-    flag or count measures of conditions and outcomes are standardised. A measure with
-    :attr:`~healthgap.config.Measure.ages` counts only people of those ages (when the table has
-    ``age``): premature deaths are per person under 75.
+    are measures the table lacks, measures of the kinds :data:`PER_HEAD_KINDS` (per head of
+    everyone, not of the people who need them: referral is compared against need in the
+    access chapter), and a flag measure that is an indicator's whole numerator (the indicator
+    measures it among the people it applies to: one measure, one row per group). An indicator
+    of kind ``age-standardised rate`` and flag or count measures of conditions and outcomes are
+    standardised. A measure with :attr:`~healthgap.config.Measure.ages` counts only people of
+    those ages (when the table has ``age``): premature deaths are per person under 75. An
+    indicator whose numerator reads a measure of kind ``risk factor`` is a result of treatment
+    (:attr:`Item.result`).
     """
+    kinds = {m.name: m.kind for m in config.measures}
     items: list[Item] = []
+    numerators: set[str] = set()
     for ind in config.indicators:  # config entries, not data rows
         compiled = indicator_columns(ind, schema)
         if isinstance(compiled, str):
             continue
+        reads = sql_columns(ind.numerator)
+        if len(reads) == 1:
+            numerators.add(reads[0])
         crude: Statistic = {"proportion": "proportion", "crude rate": "rate"}.get(ind.kind, "standardised")  # type: ignore[assignment]
         items.append(
             Item(
@@ -190,17 +217,26 @@ def priority_items(config: Config, schema: pl.Schema) -> list[Item]:
                 compiled.numerator.cast(pl.Int64),
                 compiled.denominator,
                 crude,
+                result=any(kinds.get(c) == RESULT_KIND for c in reads),
             )
         )
     for kind in MEASURE_KINDS:
         for m in config.measures_of(kind):
             if m.name not in schema or m.type not in ("flag", "count"):
                 continue
+            if kind in PER_HEAD_KINDS or (m.type == "flag" and m.name in numerators):
+                continue
             flag = m.type == "flag"
             standardised = kind in _STANDARDISED_KINDS
             counted = pl.col(m.name).is_not_null()
+            whom = "people"
             if m.ages is not None and "age" in schema:  # whom it applies to (premature deaths: under 75)
                 counted = counted & (pl.col("age") >= m.ages[0]) & (pl.col("age") < m.ages[1] + 1)
+                whom = (
+                    f"people under {m.ages[1] + 1}"
+                    if m.ages[0] <= 0
+                    else f"people aged {m.ages[0]} to {m.ages[1]}"
+                )
             items.append(
                 Item(
                     m.name,
@@ -214,9 +250,40 @@ def priority_items(config: Config, schema: pl.Schema) -> list[Item]:
                     pl.col(m.name).cast(pl.Int64).fill_null(0),
                     counted,
                     "standardised" if standardised else ("proportion" if flag else "rate"),
+                    whom,
                 )
             )
     return items
+
+
+def _among(people: pl.LazyFrame, config: Config, items: Sequence[Item]) -> list[Item]:
+    """``items`` with each count of access or experience whose events all happen to the people
+    of an access or experience flag counted among those people (missed appointments per person
+    referred), as the experience chapter counts them
+    (:func:`healthgap.descriptive.access.only_among`)."""
+    schema = people.collect_schema()
+    flags = [
+        m
+        for k in ("access", "experience")
+        for m in config.measures_of(k)
+        if m.type == "flag" and m.name in schema
+    ]
+    out = []
+    for item in items:  # config items, not data rows
+        flag = None
+        if item.source == "measure" and item.counted == "events" and item.section in ("access", "experience"):
+            flag = next((f for f in flags if only_among(people, measure=item.name, flag=f.name)), None)
+        if flag is None:
+            out.append(item)
+            continue
+        out.append(
+            replace(
+                item,
+                denominator=item.denominator & pl.col(flag.name).fill_null(False),
+                whom=f"people with {flag.label[:1].lower()}{flag.label[1:]}",
+            )
+        )
+    return out
 
 
 def reference_of(dimension: Dimension) -> str:
@@ -235,17 +302,15 @@ def enough_expected() -> pl.Expr:
 
 def ranked_expr(dimensions: Sequence[Dimension]) -> pl.Expr:
     """Whether a gap enters the ranking: every gap but one in a condition or an outcome
-    (:data:`UNRANKED_SECTIONS`) by a dimension of :data:`UNRANKED_DIMENSIONS` without a
-    disadvantaged end, and but one of a level recording an unknown value
-    (:data:`UNRECORDED_LEVELS`)."""
+    (:data:`UNRANKED_SECTIONS`) or in a result of treatment (the ``result`` column:
+    :attr:`Item.result`) by a dimension of :data:`UNRANKED_DIMENSIONS` without a disadvantaged
+    end, and but one of a level recording an unknown value (:data:`UNRECORDED_LEVELS`)."""
     unranked = [d.name for d in dimensions if d.name in UNRANKED_DIMENSIONS and not d.disadvantaged]
     unrecorded = pl.lit(False)
     for name, levels in UNRECORDED_LEVELS.items():  # a constant of one entry, not data
         unrecorded = unrecorded | ((pl.col("dimension") == name) & pl.col("level").is_in(list(levels)))
-    return (
-        ~(pl.col("section").is_in(list(UNRANKED_SECTIONS)) & pl.col("dimension").is_in(unranked))
-        & ~unrecorded
-    )
+    biological = pl.col("section").is_in(list(UNRANKED_SECTIONS)) | pl.col("result").fill_null(False)
+    return ~(biological & pl.col("dimension").is_in(unranked)) & ~unrecorded
 
 
 def _cells(people: pl.LazyFrame, items: Sequence[Item], dimension: Dimension) -> pl.LazyFrame:
@@ -421,7 +486,9 @@ def priorities(
     """
     lf = people.lazy()
     schema = lf.collect_schema()
-    items = [i for i in priority_items(config, schema) if measures is None or i.name in measures]
+    items = _among(
+        lf, config, [i for i in priority_items(config, schema) if measures is None or i.name in measures]
+    )
     dims = [
         d
         for d in dimensions_in(config, lf, names=dimensions)
@@ -441,6 +508,8 @@ def priorities(
             "higher_is_better": pl.Series([i.higher_is_better for i in items], dtype=pl.Boolean),
             "multiplier": pl.Series([i.multiplier for i in items], dtype=pl.Float64),
             "__crude": [i.crude for i in items],
+            "whom": [i.whom for i in items],
+            "result": pl.Series([i.result for i in items], dtype=pl.Boolean),
         },
         schema_overrides={"__item": pl.Int32},
     )
@@ -522,6 +591,8 @@ _FRONT = [
     "counted",
     "higher_is_better",
     "multiplier",
+    "whom",
+    "result",
     "dimension",
     "level",
     "reference",
@@ -566,6 +637,7 @@ def _empty(confidence: float) -> pl.DataFrame:
             "dimension",
             "level",
             "reference",
+            "whom",
         )
     }
     schema.update({c: pl.Int64 for c in (*COUNTS, "order", "comparisons", "rank")})
@@ -583,7 +655,10 @@ def _empty(confidence: float) -> pl.DataFrame:
         }
     )
     schema.update(
-        {c: pl.Boolean for c in ("higher_is_better", "ranked", "excludes_null", "simultaneous_excludes_null")}
+        {
+            c: pl.Boolean
+            for c in ("higher_is_better", "result", "ranked", "excludes_null", "simultaneous_excludes_null")
+        }
     )
     return pl.DataFrame(schema=schema).select(_COLUMNS)
 

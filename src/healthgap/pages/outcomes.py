@@ -46,7 +46,13 @@ from healthgap.pages.sentences import (
     simultaneous_clause,
     simultaneous_ratios,
 )
-from healthgap.pages.where_to_act import about, number_interval, publish_gaps
+from healthgap.pages.where_to_act import (
+    about,
+    dimension_orders,
+    number_interval,
+    publish_gaps,
+    published_group_counts,
+)
 from healthgap.stats import AGE_BAND_LABELS
 from healthgap.text import capitalise, count, join, lower_first
 
@@ -65,6 +71,8 @@ __all__ = [
     "NOTHING_TO_PLOT",
     "AGES_NOTE",
     "EXCESS_SENTENCE",
+    "EXCESS_SAME",
+    "EXCESS_UNSURE",
     "PREMATURE_UNDER",
     "ratio_sentence",
     "standard_sentence",
@@ -142,6 +150,16 @@ AGES_NOTE = (
 EXCESS_SENTENCE = (
     "In numbers, {group} had about {n} {more} {what} than expected at the rates of {reference} for each "
     "{strata} (95% CI {interval})."
+)
+#: ... when the interval of the number includes no difference: the verdict said with the number.
+EXCESS_UNSURE = (
+    "In numbers, {group} had about {n} {more} {what} than expected at the rates of {reference} for each "
+    "{strata} (95% CI {interval}); counted in numbers, the difference could be chance."
+)
+#: ... when the number rounds to 0.
+EXCESS_SAME = (
+    "In numbers, {group} had about as many {what} as expected at the rates of {reference} for each "
+    "{strata} (95% CI {interval}: could be chance)."
 )
 #: A group with too few expected events to compare (the rule of
 #: :data:`healthgap.descriptive.priorities.MIN_EXPECTED`).
@@ -255,7 +273,14 @@ def ages_applying(measure: Measure) -> tuple[int, int] | None:
 
 
 def excess_sentence(
-    excess: pl.DataFrame, dim: Dimension, outcome: Outcome, level: str, *, base: int, strata: str
+    excess: pl.DataFrame,
+    dim: Dimension,
+    outcome: Outcome,
+    level: str,
+    *,
+    base: int,
+    strata: str,
+    verdict: bool = True,
 ) -> str:
     """The gap of ``level`` from the reference in numbers of events (or people), from the
     published indirectly standardised excess (:func:`healthgap.descriptive.priorities.priorities`),
@@ -270,7 +295,18 @@ def excess_sentence(
     r = rows.row(0, named=True)
     fewer = r["excess"] < 0
     what = _counted(outcome)
-    return EXCESS_SENTENCE.format(
+    lo, hi = r["excess_lower"], r["excess_upper"]
+    if about(r["excess"], base=base) == "0":
+        return EXCESS_SAME.format(
+            group=group_name(dim, level),
+            what=what,
+            reference=group_name(dim, dim.reference),
+            strata=strata,
+            interval=number_interval(lo, hi, base=base),
+        )
+    # with ``verdict`` False the sentence before has said the difference could be chance
+    unsure = verdict and (lo is None or hi is None or lo <= 0 <= hi)
+    return (EXCESS_UNSURE if unsure else EXCESS_SENTENCE).format(
         group=group_name(dim, level),
         n=about(r["excess"], base=base),
         more="fewer" if fewer else "more",
@@ -384,8 +420,11 @@ def ratio_sentence(
         .row(0, named=True)
     )
     rr, lo, hi = r["rate_ratio"], r["rr_lower"], r["rr_upper"]
+    unclear = lo is None or hi is None or lo <= 1 <= hi  # no ratio stated as a finding
     compared = (
-        _rate_phrase(dim, outcome, r[LEVEL], rr)
+        _unclear_phrase(dim, outcome, r[LEVEL])
+        if unclear
+        else _rate_phrase(dim, outcome, r[LEVEL], rr)
         if outcome.is_count
         else _risk_phrase(dim, outcome, r[LEVEL], rr)
     )
@@ -397,7 +436,7 @@ def ratio_sentence(
     )
     unrecorded = rows.filter(not_recorded(dim.name)).height > 0
     numbers = (
-        excess_sentence(excess, dim, outcome, str(r[LEVEL]), base=base, strata=strata)
+        excess_sentence(excess, dim, outcome, str(r[LEVEL]), base=base, strata=strata, verdict=not unclear)
         if excess is not None
         else ""
     )
@@ -412,6 +451,50 @@ def ratio_sentence(
             else ""
         )
     )
+
+
+def _unclear_phrase(dim: Dimension, outcome: Outcome, level: str) -> str:
+    """'the rate of X in A could not be told apart from that in B' (an interval including 1)."""
+    a, b = in_group(group_name(dim, level)), in_group(group_name(dim, dim.reference))
+    what = f"the rate of {outcome.phrase}" if outcome.is_count else f"the risk of {outcome.phrase}"
+    return f"{what} {a} could not be told apart from that {b}"
+
+
+#: The note of a group whose rate ratio is left out for too few expected events.
+TOO_FEW_MARK = "too few expected to compare: rate ratio not shown"
+
+
+def _withhold_ratios(frame: pl.DataFrame, few: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (published rates) without the rate ratios of the groups in ``few`` (measure,
+    dimension, ``__level``), their note saying why."""
+    if few.is_empty():
+        return frame
+    hit = (
+        frame.with_columns(pl.col(LEVEL).cast(pl.String).alias("__level"))
+        .join(
+            few.with_columns(pl.lit(True).alias("__few")),
+            on=["measure", "dimension", "__level"],
+            how="left",
+            maintain_order="left",
+        )
+        .get_column("__few")
+        .fill_null(False)
+    )
+    mark = pl.lit(hit)
+    out = frame.with_columns(
+        *(
+            pl.when(mark).then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("rate_ratio", "rr_lower", "rr_upper")
+        ),
+    )
+    if "note" in frame.columns:
+        out = out.with_columns(
+            pl.when(mark & pl.col("note").is_null())
+            .then(pl.lit(TOO_FEW_MARK))
+            .otherwise(pl.col("note"))
+            .alias("note")
+        )
+    return out
 
 
 def _rate_phrase(dim: Dimension, outcome: Outcome, level: str, rr: float) -> str:
@@ -534,34 +617,73 @@ class OutcomesPage(Page):
     def _recompute(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Rule 8 for outcome rates: crude rates and DSR limits from the published counts, each
         outcome at its own scale (per 1,000 or %)."""
-        indexed = frame.with_row_index("__row")
+        # a count withheld by the published group counts (:meth:`_masked`) is null: its rates are
+        # computed from 0 here and withheld by the protection with it
+        indexed = frame.with_row_index("__row").with_columns(
+            *(pl.col(c).is_null().alias(f"__null_{c}") for c in _COUNTS), pl.col(_COUNTS).fill_null(0)
+        )
         parts = [
             recompute_rates(indexed.filter(pl.col("measure") == o.name), multiplier=o.multiplier)
             for o in self.outcomes
             if o.name in self.measures
         ]
-        return pl.concat(parts, how="vertical_relaxed").sort("__row").drop("__row")
+        out = pl.concat(parts, how="vertical_relaxed").sort("__row")
+        return out.with_columns(
+            pl.when(pl.col(f"__null_{c}")).then(None).otherwise(pl.col(c)).alias(c) for c in _COUNTS
+        ).drop("__row", *(f"__null_{c}" for c in _COUNTS))
 
     @cached_property
     def rates(self) -> Published | None:
-        """All the outcome rates, published: the figures, sentences and the download read this."""
+        """All the outcome rates, published: the figures, sentences and the download read this.
+
+        A group's events and people are withheld wherever the published group counts withhold
+        them (:attr:`group_counts`, which every gap table of the book is published from), so a
+        count is shown or withheld alike on every page."""
         if self.exact.is_empty():
             return None
-        return self.book.publish(self.exact, counts=_COUNTS, recompute=self._recompute)
+        return self.book.publish(self._masked(self.exact), counts=_COUNTS, recompute=self._recompute)
 
-    @property
-    def base(self) -> int:
-        """The disclosure rounding base (1 when disclosure control is off)."""
-        settings = self.config.disclosure
-        return settings.rounding if settings.enabled else 1
+    def _masked(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` (exact rates) with ``events`` and ``population`` null where the published group
+        counts withhold them (the reason carried as the input's ``suppression_reason``)."""
+        if self.group_counts is None:
+            return frame
+        counts = self.group_counts.frame
+        why = [
+            c
+            for c in ("suppression_reason_numerator", "suppression_reason_denominator")
+            if c in counts.columns
+        ]
+        hidden = counts.select(
+            "measure",
+            "dimension",
+            pl.col("level").alias("__level"),
+            pl.col("numerator").is_null().alias("__no_events"),
+            pl.col("denominator").is_null().alias("__no_people"),
+            pl.coalesce(*why, "suppression_reason").alias("__why"),
+        )
+        joined = (
+            frame.with_columns(pl.col(LEVEL).cast(pl.String).alias("__level"))
+            .join(hidden, on=["measure", "dimension", "__level"], how="left", maintain_order="left")
+            .with_columns(
+                pl.when(pl.col("__no_events").fill_null(False))
+                .then(None)
+                .otherwise(pl.col("events"))
+                .alias("events"),
+                pl.when(pl.col("__no_people").fill_null(False))
+                .then(None)
+                .otherwise(pl.col("population"))
+                .alias("population"),
+            )
+        )
+        if "suppression_reason" not in frame.columns:
+            joined = joined.with_columns(pl.col("__why").alias("suppression_reason"))
+        return joined.drop("__level", "__no_events", "__no_people", "__why")
 
     @cached_property
-    def excess(self) -> Published | None:
-        """Each group's outcomes against its reference group's in numbers: observed minus
-        expected at the reference group's rates by age band and sex (indirect standardisation,
-        :func:`healthgap.descriptive.priorities.priorities`), published once (None without
-        outcomes). An outcome of some ages needs no restriction here: nobody else has it, in
-        the group or the reference."""
+    def excess_exact(self) -> pl.DataFrame | None:
+        """Each group's exact gap from its reference group in numbers (indirect standardisation,
+        :func:`healthgap.descriptive.priorities.priorities`), None without outcomes."""
         if not self.outcomes or not self.dimensions:
             return None
         settings = self.config.disclosure
@@ -573,9 +695,35 @@ class OutcomesPage(Page):
             min_reference=settings.min_group if settings.enabled else 1,
             base=self.base,
         )
-        if exact.is_empty():
+        return None if exact.is_empty() else exact
+
+    @cached_property
+    def group_counts(self) -> Published | None:
+        """Every group's count of each outcome, published once
+        (:func:`healthgap.pages.where_to_act.published_group_counts`): what the rates table and
+        the gap tables of every page show or withhold."""
+        if self.excess_exact is None:
             return None
-        return publish_gaps(self.book, exact, base=self.base)
+        return published_group_counts(
+            self.excess_exact, settings=self.config.disclosure, orders=dimension_orders(self.config)
+        )
+
+    @property
+    def base(self) -> int:
+        """The disclosure rounding base (1 when disclosure control is off)."""
+        settings = self.config.disclosure
+        return settings.rounding if settings.enabled else 1
+
+    @cached_property
+    def excess(self) -> Published | None:
+        """Each group's outcomes against its reference group's in numbers: observed minus
+        expected at the reference group's rates by age band and sex (indirect standardisation,
+        :func:`healthgap.descriptive.priorities.priorities`), published once from the published
+        group counts (None without outcomes). An outcome of some ages needs no restriction here:
+        nobody else has it, in the group or the reference."""
+        if self.excess_exact is None:
+            return None
+        return publish_gaps(self.book, self.excess_exact, base=self.base)
 
     def _strata(self, dim: Dimension) -> str:
         return "age band" if dim.name == "sex" or not self.caps.has("sex") else "age band and sex"
@@ -643,7 +791,24 @@ class OutcomesPage(Page):
         """The published rates of one outcome behind its chart (only :data:`FIGURE_COLUMNS`)."""
         if self.rates is None:
             raise ValueError(ERR_NO_OUTCOMES.format(measure=measure))
-        return self.rates.where(pl.col("measure") == measure).select(*FIGURE_COLUMNS)
+        return self.ratios_shown.where(pl.col("measure") == measure).select(*FIGURE_COLUMNS)
+
+    @cached_property
+    def ratios_shown(self) -> Published:
+        """:attr:`rates` with the rate ratio of each group with too few expected events left out
+        (:func:`too_few_expected`) and its note saying so: the table follows the sentence's rule."""
+        assert self.rates is not None
+        few = self._too_few_keys()
+        return self.rates.pipe(_withhold_ratios, few)
+
+    def _too_few_keys(self) -> pl.DataFrame:
+        """measure, dimension, level of every group with too few expected events to compare."""
+        empty = pl.DataFrame(schema={"measure": pl.String, "dimension": pl.String, "__level": pl.String})
+        if self.excess is None:
+            return empty
+        return self.excess.frame.filter(pl.col("expected").is_not_null() & ~enough_expected()).select(
+            "measure", "dimension", pl.col(LEVEL).cast(pl.String).alias("__level")
+        )
 
     def order(self) -> list[str]:
         """Group labels in display order, dimension by dimension (each label once)."""
@@ -810,7 +975,7 @@ class OutcomesPage(Page):
             return self.skip("outcome measures")
         keep = [c for c in self.rates.columns if c not in DOWNLOAD_DROP]
         rates = self.book.download(
-            self.rates.select(*keep),
+            self.ratios_shown.select(*keep),
             id="outcomes-all",
             title="Outcome rates by equity dimension: crude and age-standardised, rate ratios",
         )

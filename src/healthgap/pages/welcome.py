@@ -45,7 +45,7 @@ from healthgap.pages.base import Page
 from healthgap.pages.capabilities import Capabilities
 from healthgap.pages.population import holds
 from healthgap.pages.sentences import level_name, nouns
-from healthgap.pages.where_to_act import gap_publication, publish_gaps
+from healthgap.pages.where_to_act import dimension_orders, publish_gap_frame, publish_gaps
 from healthgap.text import capitalise, count, interval, join, lower_first, num
 
 __all__ = [
@@ -540,6 +540,10 @@ def _people_text(v: dict[str, Any], b: str, verb: str, config: Config | None = N
     )
 
 
+#: After a number whose interval includes 0 when the ratio before it was clear.
+NUMBER_CHANCE = "; counted in numbers, the difference could be chance, so the finding is not certain."
+
+
 def outcome_ratio_text(finding: Finding, config: Config | None = None) -> str:
     """The ratio of the age-standardised rates of the outcome in the two groups, with its interval.
 
@@ -553,13 +557,15 @@ def outcome_ratio_text(finding: Finding, config: Config | None = None) -> str:
         f"the rate of {what} of {_people(b)} "
         f"({interval(v['lower'], v['upper'])})"
         + ("." if _differs(v["lower"], v["upper"]) else _CHANCE)
-        + _excess_text(v, config)
+        + _excess_text(v, config, verdict=_differs(v["lower"], v["upper"]))
     )
 
 
-def _excess_text(v: dict[str, Any], config: Config | None) -> str:
+def _excess_text(v: dict[str, Any], config: Config | None, *, verdict: bool = True) -> str:
     """ " In numbers: about 260 more emergency admissions ... in <a> than expected at the rates in <b>
-    for each age band and sex (95% CI ...)." ("" without the number)."""
+    for each age band and sex (95% CI ...)." ("" without the number). With ``verdict`` (the ratio
+    was stated as clear) and an interval of the number that includes 0, the sentence says that,
+    counted in numbers, the difference could be chance: one verdict per finding, stated."""
     from healthgap.pages.where_to_act import about, number_interval
 
     n, lo, hi = v.get("excess"), v.get("excess_lower"), v.get("excess_upper")
@@ -575,7 +581,8 @@ def _excess_text(v: dict[str, Any], config: Config | None) -> str:
     return (
         f" In numbers: about {about(n, base=base)} {more} {events} {_in(a)} than expected at the rates "
         f"{_in(b)} for each {v.get('strata') or 'age band and sex'} "
-        f"(95% CI {number_interval(lo, hi, base=base, flip=n < 0)})."
+        f"(95% CI {number_interval(lo, hi, base=base, flip=n < 0)})"
+        + (NUMBER_CHANCE if verdict and lo <= 0 <= hi else ".")
     )
 
 
@@ -741,7 +748,9 @@ def headlines(people: pl.LazyFrame | pl.DataFrame, config: Config) -> WordedHead
     gaps = (
         None
         if exact is None
-        else publish(exact, settings=config.disclosure, **gap_publication(exact, base=base)).frame
+        else publish_gap_frame(
+            exact, settings=config.disclosure, base=base, orders=dimension_orders(config)
+        ).frame
     )
     treatment = standardised_treatment(
         numbers.treatment_gap, gaps, strata=_strata(people, tables), why=_crude_reason(people)
@@ -861,8 +870,8 @@ def where_to_act_text(caps: Capabilities, config: Config, schema: pl.Schema) -> 
         return "has nothing to rank for this dataset."
     standardised = "age and sex" if caps.has("sex") else "age"
     return (
-        "ranks the gaps the book measures between groups by the number of people they affect, "
-        f"after allowing for {standardised}, and says which it leaves out and why."
+        "ranks the gaps between groups that can be counted in people or events by the number of people "
+        f"they affect, after allowing for {standardised}, and says which it leaves out, why, and where they are."
     )
 
 

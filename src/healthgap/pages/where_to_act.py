@@ -11,22 +11,28 @@ import polars as pl
 
 from healthgap import text
 from healthgap.book import Book
+from healthgap.config import Config, DisclosureSettings
 from healthgap.contract import TRUTH_PREFIX
 from healthgap.descriptive.priorities import (
     COUNTS,
     MIN_EXPECTED,
+    PER_HEAD_KINDS,
     UNRECORDED_LEVELS,
     enough_expected,
     priorities,
     recompute_priorities,
 )
-from healthgap.disclosure import Published
+from healthgap.disclosure import REASON_DERIVED, Published, assert_publishable, publish
 from healthgap.pages._groups import in_group
 from healthgap.pages.base import Page
 from healthgap.pages.sentences import level_name
 
 __all__ = [
     "publish_gaps",
+    "publish_gap_frame",
+    "published_group_counts",
+    "group_counts",
+    "dimension_orders",
     "gap_publication",
     "WhereToActPage",
     "SECTIONS",
@@ -38,6 +44,14 @@ __all__ = [
     "rate_text",
     "gap_sentence",
     "LEFT_OUT",
+    "COVERS",
+    "ELSEWHERE",
+    "PER_HEAD",
+    "WAITS",
+    "UNDIAGNOSED",
+    "TRUE_SAME",
+    "TRUE_DIFFERENT",
+    "TRUE_AS_EXPECTED",
     "KEPT_IN",
     "SECTION_WORDS",
     "UNRECORDED",
@@ -55,6 +69,7 @@ __all__ = [
 #: The page's sections, in order: section (measure kind) -> heading word.
 SECTIONS: dict[str, str] = {
     "treatment": "treatment",
+    "result": "results of treatment",
     "access": "access",
     "experience": "experience",
     "outcome": "outcomes",
@@ -65,6 +80,23 @@ NOTHING = (
     "This dataset has no measure that can be compared between groups with a reference group, "
     "so this page has no priorities to rank."
 )
+#: What the ranking covers (the sections' words joined).
+COVERS = (
+    "The ranking covers the gaps that can be counted in people or events, in {what}, each against "
+    "the group's reference group."
+)
+#: Where the gaps it does not cover are (the pointers joined).
+ELSEWHERE = "Gaps on another scale are in their own chapters: {what}."
+#: A measure per head of everyone (referral), compared against need in the access chapter.
+PER_HEAD = (
+    "{what}, compared against need in @sec-access (per head of everyone, a rate says who is referred "
+    "more, not who is referred less than they need, so it is not ranked here)"
+)
+WAITS = "waits in days, in @sec-experience"
+UNDIAGNOSED = (
+    "under-diagnosis and treatment among everyone who truly has a condition in @sec-access (the "
+    "recorded conditions below set recorded beside true prevalence in numbers of people)"
+)
 #: A section without gaps.
 NO_SECTION = "No gap in {what} can be compared between groups on this dataset."
 #: No gap stands out once the number of gaps compared is allowed for.
@@ -74,8 +106,9 @@ NOTHING_FOUND = (
 )
 #: What the ranking leaves out and why (the dimensions' labels joined, mid-sentence).
 LEFT_OUT = (
-    "The ranking leaves out differences by {labels} {what}: these are mostly biological, not "
-    "an inequality of care to act on; they stay in the tables below."
+    "The ranking leaves out differences by {labels} {what}: these differ for biological reasons as "
+    "well as through care, so they are not an inequality of "
+    "care to act on as they stand; they stay in the tables below."
 )
 #: ... and what it keeps of the same dimensions (the sections joined): the one rule for both.
 KEPT_IN = (
@@ -86,7 +119,8 @@ KEPT_IN = (
 SECTION_WORDS: dict[str, str] = {
     "condition": "in how common recorded conditions are",
     "outcome": "in outcomes",
-    "treatment": "in treatment",
+    "result": "in {labels}, a result of treatment rather than care given",
+    "treatment": "in treatment given",
     "access": "in access",
     "experience": "in experience",
 }
@@ -100,10 +134,12 @@ UNRECORDED = (
 #: data's true status shows more (or fewer, but clearly not as few) truly having it.
 UNDER_RECORDED = (
     "Among {who}, {label} is recorded for about {n} fewer people than expected at the rates of "
-    "{reference} (95% CI {interval}), but the data's true disease status shows about {true_n} "
-    "{true_more} people truly having it than expected (95% CI {true_interval}): their low recorded rate "
-    "is under-recording, not less disease."
+    "{reference} (95% CI {interval}), but the data's true disease status shows {true}: their low "
+    "recorded rate is under-recording, not less disease."
 )
+#: The true status in :data:`UNDER_RECORDED`: a clear difference, or none (the interval includes 0).
+TRUE_DIFFERENT = "about {n} {more} people truly having it than expected (95% CI {interval})"
+TRUE_AS_EXPECTED = "about as many people truly having it as expected (95% CI {interval}: could be chance)"
 #: What the ranking leaves out: gaps with too few expected events or people (the number, the floor).
 TOO_FEW_EXPECTED = (
     "The ranking also leaves out {gaps} with fewer than {floor} events or people expected at the "
@@ -122,6 +158,11 @@ TRUE_GAP = (
     " Counting everyone who truly has it (the data's true disease status): {rate} against {reference} "
     "expected; about {n} {more} people than at that rate (95% CI {interval})."
 )
+#: ... when the true gap's interval includes no difference.
+TRUE_SAME = (
+    " Counting everyone who truly has it (the data's true disease status): {rate} against {reference} "
+    "expected; about as many people as at that rate (95% CI {interval}: could be chance)."
+)
 #: Above the table of recorded and true gaps (data with true disease status).
 TRUTH_INTRO = (
     "The data holds true disease status, so the table below sets each group's gap in recorded "
@@ -133,12 +174,12 @@ TRUTH_INTRO = (
 TRUTH_COLUMNS: dict[str, str] = {
     "measure_label": "Condition",
     "group": "Group",
-    "rate_text": "Recorded",
-    "reference_text": "Recorded, expected",
+    "rate_text": "Recorded (crude)",
+    "reference_text": "Recorded, expected at the reference group's rates",
     "people_text": "Recorded difference in number",
     "interval_text": "95% CI",
-    "true_rate_text": "True",
-    "true_reference_text": "True, expected",
+    "true_rate_text": "True (crude)",
+    "true_reference_text": "True, expected at the reference group's rates",
     "true_people_text": "True difference in number",
     "true_interval_text": "95% CI (true)",
 }
@@ -146,8 +187,8 @@ TRUTH_COLUMNS: dict[str, str] = {
 TABLE_COLUMNS: dict[str, str] = {
     "measure_label": "Measure",
     "group": "Group",
-    "rate_text": "Rate",
-    "reference_text": "Reference",
+    "rate_text": "Crude rate (the group's own)",
+    "reference_text": "Expected at the reference group's rates",
     "people_text": "Difference in number, more (+) or fewer (-)",
     "interval_text": "95% CI",
     "simultaneous_text": "95% CI for all gaps together",
@@ -166,6 +207,7 @@ DOWNLOAD_COLUMNS: tuple[str, ...] = (
     "statistic",
     "counted",
     "multiplier",
+    "whom",
     *COUNTS,
     "expected",
     "expected_variance",
@@ -189,8 +231,8 @@ TOP = 5
 
 
 def gap_publication(exact: pl.DataFrame, *, base: int) -> dict[str, Any]:
-    """How priority gaps are published (the keyword arguments of the publication step): every
-    page that shows a gap publishes it this way, so one gap reads the same on every page."""
+    """How priority gaps were published before :func:`publish_gap_frame` (the keyword arguments of
+    one publication step); kept for callers that protect a frame of gaps on its own."""
     derived = [
         c for c in exact.columns if exact.schema[c] == pl.Float64 and c not in ("multiplier", "confidence")
     ]
@@ -202,10 +244,170 @@ def gap_publication(exact: pl.DataFrame, *, base: int) -> dict[str, Any]:
     }
 
 
+#: The columns of the group counts behind every published gap (:func:`group_counts`).
+GROUP_KEYS = ("measure", "dimension", "level")
+
+
+def group_counts(exact: pl.DataFrame, *, orders: dict[str, list[str]] | None = None) -> pl.DataFrame:
+    """Every group's exact counts behind a frame of gaps: one row per measure x dimension x level,
+    the reference group included (``numerator``, ``denominator``), in the dimension's order.
+
+    Every page that publishes a group's count of a measure (the outcomes table, the gap tables)
+    publishes it from this frame's protection (:func:`published_group_counts`), so one count is
+    shown or withheld alike everywhere: a count withheld on one page and shown on another would
+    undo the secondary suppression of both.
+    """
+    own = exact.select(*GROUP_KEYS, "numerator", "denominator")
+    ref = exact.select(
+        "measure",
+        "dimension",
+        pl.col("reference").alias("level"),
+        pl.col("reference_numerator").alias("numerator"),
+        pl.col("reference_denominator").alias("denominator"),
+    )
+    long = pl.concat([own, ref], how="vertical_relaxed").unique(list(GROUP_KEYS), keep="first")
+    place = pl.DataFrame(
+        {
+            "dimension": [d for d, levels in (orders or {}).items() for _ in levels],
+            "level": [x for levels in (orders or {}).values() for x in levels],
+            "__place": [i for levels in (orders or {}).values() for i in range(len(levels))],
+        },
+        schema={"dimension": pl.String, "level": pl.String, "__place": pl.Int64},
+    )
+    return (
+        long.join(place, on=["dimension", "level"], how="left")
+        .sort("measure", "dimension", "__place", "level", nulls_last=True)
+        .drop("__place")
+    )
+
+
+def published_group_counts(
+    exact: pl.DataFrame, *, settings: DisclosureSettings, orders: dict[str, list[str]] | None = None
+) -> Published:
+    """:func:`group_counts` published once (counts rounded, small ones and the cells that would
+    reveal them withheld, groups under the minimum size in the measure's own denominator
+    withheld), each measure x dimension one table."""
+    return publish(
+        group_counts(exact, orders=orders),
+        counts=["numerator", "denominator"],
+        by=["measure", "dimension"],
+        settings=settings,
+    )
+
+
+def _gaps_from(exact: pl.DataFrame, counts: pl.DataFrame, *, base: int) -> pl.DataFrame:
+    """The gaps of ``exact`` with each group's and reference group's counts as ``counts`` (the
+    published group counts) give them, every number recomputed from those; a gap with a count
+    withheld shows no number."""
+    pub = counts.select(
+        *GROUP_KEYS,
+        "numerator",
+        "denominator",
+        pl.col("suppressed").fill_null(False).alias("__hidden"),
+        pl.col("suppression_reason").alias("__reason"),
+    )
+    ref = pub.select(
+        "measure",
+        "dimension",
+        pl.col("level").alias("reference"),
+        pl.col("numerator").alias("reference_numerator"),
+        pl.col("denominator").alias("reference_denominator"),
+        pl.col("__hidden").alias("__ref_hidden"),
+        pl.col("__reason").alias("__ref_reason"),
+    )
+    frame = (
+        exact.drop(*COUNTS)
+        .with_row_index("__row")
+        .join(pub, on=list(GROUP_KEYS), how="left")
+        .join(ref, on=["measure", "dimension", "reference"], how="left")
+        .sort("__row")
+    )
+    hidden = pl.any_horizontal(pl.col(c).is_null() for c in COUNTS)
+    frame = frame.with_columns(
+        pl.when(~hidden).then(pl.col(c)).alias(c)
+        for c in ("expected", "expected_variance", "observed_variance")
+    ).select(*exact.columns, "__hidden", "__ref_hidden", "__reason", "__ref_reason")
+    derived = [c for c in frame.columns if c in _DERIVED_NUMBERS]
+    out = recompute_priorities(frame, confidence=float(exact.item(0, "confidence")), base=base)
+    hidden = pl.any_horizontal(pl.col(c).is_null() for c in COUNTS)
+    return (
+        out.with_columns(
+            *(pl.when(~hidden).then(pl.col(c)).alias(c) for c in derived),
+            pl.when(~hidden).then(pl.col("rank")).alias("rank"),
+            (hidden | pl.col("__hidden") | pl.col("__ref_hidden")).alias("suppressed"),
+            pl.concat_str(
+                pl.when(pl.col("__hidden")).then(pl.col("__reason")),
+                pl.when(pl.col("__ref_hidden")).then(
+                    pl.col("__ref_reason").str.replace_all(r"\b(numerator|denominator):", "reference_$1:")
+                ),
+                pl.when(hidden).then(pl.lit(f"{', '.join(derived)}: {REASON_DERIVED}")),
+                separator="; ",
+                ignore_nulls=True,
+            ).alias("suppression_reason"),
+        )
+        .with_columns(
+            pl.when(pl.col("suppression_reason") != "")
+            .then(pl.col("suppression_reason"))
+            .alias("suppression_reason")
+        )
+        .drop("__hidden", "__ref_hidden", "__reason", "__ref_reason")
+    )
+
+
+#: The numbers of a gap recomputed from its counts (withheld with any of them).
+_DERIVED_NUMBERS = (
+    "expected",
+    "expected_variance",
+    "observed_variance",
+    "rate",
+    "reference_rate",
+    "difference",
+    "lower_ci",
+    "upper_ci",
+    "excess",
+    "excess_lower",
+    "excess_upper",
+    "simultaneous_lower",
+    "simultaneous_upper",
+    "worse_off",
+    "excludes_null",
+    "simultaneous_excludes_null",
+)
+
+
+def publish_gap_frame(
+    exact: pl.DataFrame,
+    *,
+    settings: DisclosureSettings,
+    base: int,
+    orders: dict[str, list[str]] | None = None,
+) -> Published:
+    """Priority gaps published from the published group counts (:func:`published_group_counts`):
+    every group's count (and its reference group's) shown or withheld exactly as every other page
+    that publishes it shows or withholds it, and every rate and number recomputed from the
+    published counts (``base``: the rounding of the expected counts)."""
+    counts = published_group_counts(exact, settings=settings, orders=orders)
+    if exact.is_empty():
+        frame = exact.with_columns(
+            pl.lit(False).alias("suppressed"), pl.lit(None, dtype=pl.String).alias("suppression_reason")
+        )
+    else:
+        frame = _gaps_from(exact, counts.frame, base=base)
+    assert_publishable(frame, counts=list(COUNTS), settings=settings)
+    return Published(frame, tuple(COUNTS), settings)
+
+
+def dimension_orders(config: Config) -> dict[str, list[str]]:
+    """Each dimension's levels in order (the order group counts are published in)."""
+    return {d.name: [str(x) for x in d.order] for d in config.dimensions}
+
+
 def publish_gaps(book: Book, exact: pl.DataFrame, *, base: int) -> Published:
-    """Priority gaps (:func:`healthgap.descriptive.priorities.priorities`) published once: counts
-    rounded and suppressed, rates and numbers recomputed from them (``base``: the rounding)."""
-    return book.publish(exact, **gap_publication(exact, base=base))
+    """Priority gaps (:func:`healthgap.descriptive.priorities.priorities`) published once from the
+    published group counts (:func:`publish_gap_frame`; ``base``: the rounding)."""
+    return publish_gap_frame(
+        exact, settings=book.config.disclosure, base=base, orders=dimension_orders(book.config)
+    )
 
 
 def about(x: float | None, *, base: int = 5) -> str:
@@ -220,13 +422,26 @@ def about(x: float | None, *, base: int = 5) -> str:
     return text.count(math.floor(v / step + 0.5) * step)
 
 
-def rate_text(value: float | None, multiplier: float) -> str:
-    """A rate on its multiplier's scale: "12.3%" per 100, "45.6 per 1,000 people" otherwise."""
+def rate_text(value: float | None, multiplier: float, whom: str | None = "people") -> str:
+    """A rate on its multiplier's scale: "12.3%" per 100, "45.6 per 1,000 people" otherwise
+    (``whom``: the people of its denominator, "people under 75", "people with cardiology
+    referral")."""
     if value is None:
         return text.NOT_AVAILABLE
     if multiplier == 100:
         return text.format_number(value, style="percent", dp=1)
-    return f"{text.num(value, 1)} per {text.count(multiplier)} people"
+    return f"{text.num(value, 1)} per {text.count(multiplier)} {whom or 'people'}"
+
+
+def _includes_zero(lo: float | None, hi: float | None, *, base: int) -> bool:
+    """Whether an interval of a number of people, as published (rounded), includes no difference."""
+    if lo is None or hi is None:
+        return True
+    return (
+        _signed(lo, base=base).lstrip("-") == "0"
+        or _signed(hi, base=base).lstrip("-") == "0"
+        or lo <= 0 <= hi
+    )
 
 
 def _signed(x: float | None, *, base: int) -> str:
@@ -259,11 +474,11 @@ def gap_sentence(
     fewer = (row["excess"] or 0) < 0
     more = "fewer" if fewer else "more"
     if row["statistic"] == "standardised":
-        against = f"{rate_text(row['reference_rate'], row['multiplier'])} expected at the rates of {reference} for each {strata}"
+        against = f"{rate_text(row['reference_rate'], row['multiplier'], row.get('whom'))} expected at the rates of {reference} for each {strata}"
     else:
-        against = f"{rate_text(row['reference_rate'], row['multiplier'])} {in_group(reference)} ({CRUDE_WHY})"
+        against = f"{rate_text(row['reference_rate'], row['multiplier'], row.get('whom'))} {in_group(reference)} ({CRUDE_WHY})"
     return (
-        f"**{row['label']}** {in_group(group)}: {rate_text(row['rate'], row['multiplier'])} against {against}; "
+        f"**{row['label']}** {in_group(group)}: {rate_text(row['rate'], row['multiplier'], row.get('whom'))} against {against}; "
         f"about {about(row['excess'], base=base)} {more} {counted} than at that rate "
         f"(95% CI {number_interval(row['excess_lower'], row['excess_upper'], base=base, flip=fewer)}; "
         f"{number_interval(row['simultaneous_lower'], row['simultaneous_upper'], base=base, flip=fewer)} "
@@ -282,9 +497,15 @@ def true_gap_text(row: dict[str, Any] | None, *, base: int = 5) -> str:
     if row is None or row.get("excess") is None:
         return ""
     fewer = row["excess"] < 0
+    if _includes_zero(row["excess_lower"], row["excess_upper"], base=base):
+        return TRUE_SAME.format(
+            rate=rate_text(row["rate"], row["multiplier"], row.get("whom")),
+            reference=rate_text(row["reference_rate"], row["multiplier"], row.get("whom")),
+            interval=number_interval(row["excess_lower"], row["excess_upper"], base=base),
+        )
     return TRUE_GAP.format(
-        rate=rate_text(row["rate"], row["multiplier"]),
-        reference=rate_text(row["reference_rate"], row["multiplier"]),
+        rate=rate_text(row["rate"], row["multiplier"], row.get("whom")),
+        reference=rate_text(row["reference_rate"], row["multiplier"], row.get("whom")),
         n=about(row["excess"], base=base),
         more="fewer" if fewer else "more",
         interval=number_interval(row["excess_lower"], row["excess_upper"], base=base, flip=fewer),
@@ -345,7 +566,7 @@ class WhereToActPage(Page):
     @cached_property
     def top_rows(self) -> list[dict[str, Any]]:
         """The published gaps with the most people worse off whose simultaneous interval
-        excludes no difference (at most :data:`TOP`)."""
+        rules out no difference (at most :data:`TOP`)."""
         if not self.has_gaps:
             return []
         frame = self.gaps.frame.filter(
@@ -373,6 +594,41 @@ class WhereToActPage(Page):
             + FLOOR_RULE.format(floor=text.count(MIN_EXPECTED))
         )
 
+    def coverage(self) -> str:
+        """What the ranking covers and where the gaps it does not cover are (sentences, always)."""
+        if not self.has_gaps:
+            return ""
+        words = [SECTIONS.get(x, x) for x in _in_order(self.exact.get_column("section"))]
+        said = [COVERS.format(what=text.join(words))]
+        elsewhere = []
+        per_head = [
+            text.lower_first(m.label)
+            for k in PER_HEAD_KINDS
+            for m in self.config.measures_of(k)
+            if m.name in self.caps.columns and m.type in ("flag", "count")
+        ]
+        if per_head:
+            elsewhere.append(PER_HEAD.format(what=text.join(per_head)))
+        waits = [
+            m
+            for m in self.config.measures_of("experience")
+            if m.name in self.caps.columns and m.type == "days"
+        ]
+        if waits:
+            elsewhere.append(WAITS)
+        if self.truth_gaps is not None:
+            elsewhere.append(UNDIAGNOSED)
+        if elsewhere:
+            said.append(ELSEWHERE.format(what="; ".join(elsewhere)))
+        return " ".join(said)
+
+    def coverage_note(self) -> Any:
+        """:meth:`coverage` as a paragraph (Markdown, so its cross-references resolve), or None."""
+        from IPython.display import Markdown
+
+        said = self.coverage()
+        return Markdown(said) if said else None
+
     def intro(self) -> str:
         """What was compared, in one sentence."""
         if not self.has_gaps:
@@ -383,7 +639,7 @@ class WhereToActPage(Page):
         )
         items = self.exact.get_column("measure").n_unique()
         return (
-            f"The book compares {text.plural(items, 'measure')} between each {nouns} and its reference "
+            f"This page compares {text.plural(items, 'measure')} between each {nouns} and its reference "
             f"group: {text.plural(self.comparisons, 'gap')} in all."
         )
 
@@ -395,16 +651,32 @@ class WhereToActPage(Page):
         unrecorded = pl.lit(False)
         for name, levels in UNRECORDED_LEVELS.items():  # a constant of one entry, not data
             unrecorded = unrecorded | ((pl.col("dimension") == name) & pl.col("level").is_in(list(levels)))
+        kind = pl.when(pl.col("result")).then(pl.lit("result")).otherwise(pl.col("section")).alias("section")
         left = self.exact.filter(~pl.col("ranked") & ~unrecorded)
         dims = left.get_column("dimension").unique(maintain_order=True).to_list()
         said = []
         if dims:
             labels = text.join([text.lower_first(self.config.dimension(d).label) for d in dims])
-            words = [SECTION_WORDS.get(x, f"in {x}") for x in _in_order(left.get_column("section"))]
+            results = text.join(
+                [
+                    text.lower_first(x)
+                    for x in left.filter(pl.col("result"))
+                    .get_column("label")
+                    .unique(maintain_order=True)
+                    .to_list()
+                ]
+            )
+            words = [
+                SECTION_WORDS.get(x, f"in {x}").format(labels=results)
+                for x in _in_order(left.select(kind).get_column("section"))
+            ]
             said.append(LEFT_OUT.format(labels=labels, what=text.join(words)))
             kept = self.exact.filter(pl.col("dimension").is_in(dims) & pl.col("ranked") & ~unrecorded)
             if not kept.is_empty():
-                words = [SECTION_WORDS.get(x, f"in {x}") for x in _in_order(kept.get_column("section"))]
+                words = [
+                    SECTION_WORDS.get(x, f"in {x}")
+                    for x in _in_order(kept.select(kind).get_column("section"))
+                ]
                 said.append(KEPT_IN.format(labels=labels, what=text.join(words)))
         missing = (
             self.exact.filter(unrecorded).select("dimension", "level").unique(maintain_order=True).rows()
@@ -460,13 +732,18 @@ class WhereToActPage(Page):
             pl.Series("group", group, dtype=pl.String),
             pl.Series(
                 "rate_text",
-                [None if r["rate"] is None else rate_text(r["rate"], r["multiplier"]) for r in rows],
+                [
+                    None if r["rate"] is None else rate_text(r["rate"], r["multiplier"], r.get("whom"))
+                    for r in rows
+                ],
                 dtype=pl.String,
             ),
             pl.Series(
                 "reference_text",
                 [
-                    None if r["reference_rate"] is None else rate_text(r["reference_rate"], r["multiplier"])
+                    None
+                    if r["reference_rate"] is None
+                    else rate_text(r["reference_rate"], r["multiplier"], r.get("whom"))
                     for r in rows
                 ],
                 dtype=pl.String,
@@ -582,6 +859,19 @@ class WhereToActPage(Page):
             d = self.config.dimension(r["dimension"])
             who, ref = level_name(d, str(r["level"])), level_name(d, d.reference)
             true_more = r["true_excess"] >= 0
+            status = (
+                TRUE_AS_EXPECTED.format(
+                    interval=number_interval(r["true_lower"], r["true_upper"], base=self.base)
+                )
+                if _includes_zero(r["true_lower"], r["true_upper"], base=self.base)
+                else TRUE_DIFFERENT.format(
+                    n=about(r["true_excess"], base=self.base),
+                    more="more" if true_more else "fewer",
+                    interval=number_interval(
+                        r["true_lower"], r["true_upper"], base=self.base, flip=not true_more
+                    ),
+                )
+            )
             lines.append(
                 UNDER_RECORDED.format(
                     label=text.lower_first(r["label"]),
@@ -589,11 +879,7 @@ class WhereToActPage(Page):
                     reference=ref,
                     n=about(r["excess"], base=self.base),
                     interval=number_interval(r["excess_lower"], r["excess_upper"], base=self.base, flip=True),
-                    true_n=about(r["true_excess"], base=self.base),
-                    true_more="more" if true_more else "fewer",
-                    true_interval=number_interval(
-                        r["true_lower"], r["true_upper"], base=self.base, flip=not true_more
-                    ),
+                    true=status,
                 )
             )
         return Markdown(" ".join(lines))
@@ -616,13 +902,18 @@ class WhereToActPage(Page):
         texts = truth.select(*keys).with_columns(
             pl.Series(
                 "true_rate_text",
-                [rate_text(r["rate"], r["multiplier"]) if r["excess"] is not None else None for r in rows],
+                [
+                    rate_text(r["rate"], r["multiplier"], r.get("whom")) if r["excess"] is not None else None
+                    for r in rows
+                ],
                 dtype=pl.String,
             ),
             pl.Series(
                 "true_reference_text",
                 [
-                    rate_text(r["reference_rate"], r["multiplier"]) if r["excess"] is not None else None
+                    rate_text(r["reference_rate"], r["multiplier"], r.get("whom"))
+                    if r["excess"] is not None
+                    else None
                     for r in rows
                 ],
                 dtype=pl.String,
@@ -685,8 +976,19 @@ class WhereToActPage(Page):
         what = SECTIONS.get(section, section)
         if not self.has_gaps:
             return None  # the page says once that nothing can be compared
+        if section == "condition" and self.truth_gaps is not None:
+            both = self.truth_table()  # recorded and true side by side: the condition gaps shown once
+            if both is not None:
+                return both
         part = self.gaps.where(pl.col("section") == section)
         if part.frame.is_empty():
+            per_head = [
+                text.lower_first(m.label)
+                for m in self.config.measures_of(section)
+                if section in PER_HEAD_KINDS and m.name in self.caps.columns and m.type in ("flag", "count")
+            ]
+            if per_head:
+                return Markdown(text.capitalise(PER_HEAD.format(what=text.join(per_head))) + ".")
             return Markdown(NO_SECTION.format(what=what))
         shown = part.pipe(self._labelled)
         title = f"Gaps in {what} between groups and their reference group"
