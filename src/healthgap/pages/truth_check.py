@@ -278,8 +278,8 @@ class TruthCheckPage(Page):
             else ""
         )
         return (
-            "People compared: in the group and in the reference group. Found: the 95% interval excludes no "
-            "difference, on the side of the value built in, and the interval for all together contains the "
+            "People compared: in the group and in the reference group. Found: the whole 95% interval lies on "
+            "the same side of no difference as the value built in, and the interval for all together contains the "
             "value built in. Interval for all together: the 95% interval widened (Bonferroni, for the "
             f"{text.count(self.family)} inequalities judged) so that all of them contain their built-in values "
             f"together at least 95% of the time. {none}Not distinguishable from chance: the interval contains no "
