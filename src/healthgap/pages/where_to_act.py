@@ -176,11 +176,11 @@ TRUTH_COLUMNS: dict[str, str] = {
     "group": "Group",
     "rate_text": "Recorded (crude)",
     "reference_text": "Recorded, expected at the reference group's rates",
-    "people_text": "Recorded difference in number",
+    "people_text": "Difference in number, recorded",
     "interval_text": "95% CI",
     "true_rate_text": "True (crude)",
     "true_reference_text": "True, expected at the reference group's rates",
-    "true_people_text": "True difference in number",
+    "true_people_text": "Difference in number, true",
     "true_interval_text": "95% CI (true)",
 }
 #: Headings of the tables.
