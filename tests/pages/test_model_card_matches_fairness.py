@@ -87,3 +87,44 @@ def test_calibration_label_bias_and_mitigation_are_the_fairness_pages_words(card
     )  # no truth: the same verdict
     assert mitigation == f"{card.fairness.mitigation_text()} See @sec-fairness-mitigation."
     assert "cannot be judged" in mitigation
+
+
+def test_mitigation_gaps_are_differences_of_the_published_rates(card):
+    """Round-4 audit: gaps of exact rates to 0.1 point beside rates from rounded counts can be
+    solved for the exact counts; the published gap is the difference of the published rates."""
+    from types import SimpleNamespace
+
+    from healthgap.disclosure import Published
+
+    f = card.fairness
+    exact = pl.DataFrame(
+        {
+            "strategy": ["none", "equal_opportunity"],
+            "strategy_label": ["None", "Equal opportunity"],
+            "gap": [30 / 64 - 40 / 73, 28 / 64 - 33 / 73],  # exact: must not be published
+            "gap_lower": [-0.21234, -0.23456],
+            "gap_upper": [0.05678, 0.04321],
+            "change": [0.0, (28 / 64 - 33 / 73) - (30 / 64 - 40 / 73)],
+            "change_lower": [0.0, -0.0789],
+            "change_upper": [0.0, 0.06543],
+        }
+    )
+    rates = pl.DataFrame(  # as published: from counts rounded to 5
+        {
+            "strategy": ["none", "none", "equal_opportunity", "equal_opportunity"],
+            "group_label": ["A", "B", "A", "B"],
+            "tpr": [30 / 65, 40 / 75, 30 / 65, 35 / 75],
+        }
+    )
+    f.__dict__.pop("mitigation_gaps", None)
+    f.capacity_mitigation = SimpleNamespace(gap=exact, first="A", last="B")
+    f.mitigation_rates = Published(rates, (), f.config.disclosure)
+    gaps = f.mitigation_gaps.frame
+    f.__dict__.pop("mitigation_gaps", None)
+    expected_gap = [round(30 / 65 - 40 / 75, 3), round(30 / 65 - 35 / 75, 3)]
+    assert gaps.get_column("gap").to_list() == pytest.approx(expected_gap, abs=1e-12)
+    assert gaps.get_column("change").to_list() == pytest.approx(
+        [0.0, round((30 / 65 - 35 / 75) - (30 / 65 - 40 / 75), 3)], abs=1e-12
+    )
+    assert gaps.get_column("gap_lower").to_list() == [-0.21, -0.23]
+    assert gaps.get_column("change_upper").to_list() == [0.0, 0.07]

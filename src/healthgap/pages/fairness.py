@@ -1153,8 +1153,9 @@ class FairnessPage(Page):
 
     @cached_property
     def mitigation_gaps(self) -> Published | None:
-        """The gap between the first and last groups per approach and its change, published once
-        (exact data, rounded to 0.1 point; withheld where either group's rate is)."""
+        """The gap between the first and last groups per approach and its change, published once:
+        differences of the published rates (rounded counts), with bootstrap limits from the exact
+        data to the point; withheld where either group's rate is."""
         m, rates = self.capacity_mitigation, self.mitigation_rates
         if m is None or rates is None:
             return None
@@ -1165,9 +1166,34 @@ class FairnessPage(Page):
             r["strategy"] for r in shown.iter_rows(named=True) if {m.first, m.last} <= set(r["group_label"])
         }
         both = pl.col("strategy").is_in(list(ok)) & pl.lit(len(ok) == 2)
-        gap_cols = ["gap", "gap_lower", "gap_upper", "change", "change_lower", "change_upper"]
-        frame = m.gap.with_columns(
-            pl.when(both).then(pl.col(c).round(DECIMALS)).otherwise(None).alias(c) for c in gap_cols
+        # the gaps are differences of the published rates (from rounded counts), never of exact
+        # rates: 0.1-point differences of exact rates beside rates from rounded counts can be
+        # solved for the exact counts (as the round-4 audit did with the rates themselves); the
+        # bootstrap limits, from exact data, are given to the point (2 decimals) only
+        tpr = rates.frame.filter(pl.col("group_label").is_in([m.first, m.last]))
+        first = pl.col("tpr").filter(pl.col("group_label") == m.first).first()
+        last = pl.col("tpr").filter(pl.col("group_label") == m.last).first()
+        published = tpr.group_by("strategy").agg((first - last).alias("__gap"))
+        base = m.gap.get_column("strategy")[0] if m.gap.height else None
+        frame = (
+            m.gap.join(published, on="strategy", how="left")
+            .with_columns(
+                pl.col("__gap").alias("gap"),
+                (pl.col("__gap") - pl.col("__gap").filter(pl.col("strategy") == base).first()).alias(
+                    "change"
+                ),
+            )
+            .drop("__gap")
+        )
+        frame = frame.with_columns(
+            *(
+                pl.when(both).then(pl.col(c).round(DECIMALS)).otherwise(None).alias(c)
+                for c in ("gap", "change")
+            ),
+            *(
+                pl.when(both).then(pl.col(c).round(2)).otherwise(None).alias(c)
+                for c in ("gap_lower", "gap_upper", "change_lower", "change_upper")
+            ),
         )
         return self.book.publish(frame, counts=[])
 
