@@ -218,7 +218,7 @@ def validate_spark(
         from healthgap.engine._spark import _read, spark_session
 
         session = spark or spark_session(config.data.spark_master)
-        from py4j.protocol import Py4JError
+        from py4j.protocol import Py4JError  # type: ignore[import-untyped]
         from pyspark.errors import PySparkException
 
         try:
