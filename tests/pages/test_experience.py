@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,35 @@ def test_body_present_has_sections_figures_and_the_scope_note(page_of):
         assert page.measure_text(e).strip()
 
 
+def test_a_measure_withheld_in_every_compared_group_has_no_figure_but_one_note(page_of):
+    """About 120 people referred: every deprivation fifth's waits are withheld (fewer than 50 people
+    with a value), while the sexes' are published. Nothing can be drawn by deprivation fifth, so
+    there is no figure, no caption, no reference to it and no 'Show the numbers' of an empty chart,
+    and one plain note says why; the table of every group stays (any-dataset scan: empty chart)."""
+    page = page_of(ExperiencePage, experienced())
+    waits = next(e for e in page.measures if e.measure.name == "days_to_first_outpatient")
+    rows = page.tables[waits.measure.name].frame
+    compared = rows.filter(pl.col("dimension") == "imd_quintile")
+    assert compared.height == 5 and compared["median_days"].is_null().all()
+    assert rows.filter(pl.col("dimension") == "sex")["median_days"].is_not_null().all()
+    assert page.withheld_everywhere(waits) and page.measure_figure(waits) is None
+    expected = (
+        "There is no figure of the median days to first outpatient appointment by deprivation fifth: it is "
+        "withheld for every deprivation fifth to protect confidentiality."
+    )
+    assert page.withheld_note(waits) == expected
+    section = "\n\n".join(str(markup_of(b)) for b in page.measure_blocks(waits))
+    assert "fig-experience-days-to-first-outpatient" not in section and "Show the numbers" not in section
+    assert section.count(expected) == 1 and 'class="hg-skip' in section
+    assert "#tbl-experience-days-to-first-outpatient" in section  # the table of every group stays
+    # a measure with published values in the compared groups keeps its figure and has no note
+    drawn = page_of(ExperiencePage, experienced(), disclosure=OFF)
+    first = next(e for e in drawn.measures if e.measure.name == "days_to_first_outpatient")
+    assert not drawn.withheld_everywhere(first) and drawn.withheld_note(first) == ""
+    blocks = "\n\n".join(str(markup_of(b)) for b in drawn.measure_blocks(first))
+    assert "#fig-experience-days-to-first-outpatient" in blocks and "There is no figure" not in blocks
+
+
 def test_body_absent_is_one_plain_note(page_of):
     waits = ["days_to_first_outpatient", "missed_appointments"]
     page = page_of(ExperiencePage, build_people(300).drop(waits), disclosure=OFF)  # no experience column
@@ -278,7 +308,20 @@ def test_every_sentence_states_published_numbers_on_a_small_frame(page_of):
     assert check_every_sentence(page) > 50
 
 
-def test_missed_appointments_by_broad_age_group_against_numpy(tmp_path):
+@pytest.fixture(scope="module")
+def full_default(tmp_path_factory) -> Path:
+    """The book's default config over the full default synthetic population, generated here
+    (``healthgap.synth.write`` with its default size and seed, as ``make data``), so that the test
+    runs wherever the population has not been generated (CI)."""
+    from healthgap import synth
+
+    base = tmp_path_factory.mktemp("experience-full-default")
+    synth.write(base / "synthetic")
+    shutil.copyfile(Path(__file__).resolve().parents[2] / "data" / "default.yml", base / "default.yml")
+    return base / "default.yml"
+
+
+def test_missed_appointments_by_broad_age_group_against_numpy(full_default, tmp_path):
     """Missed appointments per 1,000 referred by age on the book's default data (the full
     synthetic population: the 20,000-person sample refers too few people under 40), in broad age
     groups in the measure's own table (five-year bands of the referred are too small to publish,
@@ -287,11 +330,9 @@ def test_missed_appointments_by_broad_age_group_against_numpy(tmp_path):
     and the sentence's verdict: the injected excess under 40 stands apart from both other groups."""
     from healthgap.config import load_config
 
-    path = Path(__file__).resolve().parents[2] / "data" / "default.yml"
-    config = load_config(path)
-    if not Path(config.data.path).is_file():
-        pytest.skip("the default synthetic population is not generated (make data)")
+    config = load_config(full_default)
     people = load(config).collect()
+    assert people.height == 250_000
     page = ExperiencePage.for_frame(config, people, downloads=tmp_path)
     missed = next(e for e in page.measures if e.measure.name == "missed_appointments")
     frame = page.tables["missed_appointments"].frame.filter(pl.col("dimension") == "age_band")

@@ -297,6 +297,12 @@ def test_practices_without_localities_are_a_table_not_tiles_in_code_order(page_o
     paragraph = html_of(page.map_paragraph())
     assert paragraph.startswith("@tbl-map gives recorded hypertension for each of the GP practices")
     assert "hexagon" not in paragraph and "@fig-map" not in paragraph and "1,500" not in paragraph
+    # the data have no localities: the paragraph says nothing about them (any-dataset scan)
+    assert (
+        "There are no boundaries for these GP practices to draw a map with, so they are listed rather than drawn."
+        in paragraph
+    )
+    assert "localit" not in paragraph
     assert "of registered patients" in paragraph or "None of the GP practices" in paragraph
     markup = html_of(page.map_table())
     assert 'id="map"' in markup or "map" in markup

@@ -237,6 +237,37 @@ def test_need_method_states_the_model_and_skips_without_a_referral(page_of):
     assert "hg-skip" in html_of(bare.need())
 
 
+def test_need_and_funnel_skip_notes_name_only_what_the_dataset_lacks(page_of):
+    """A skip note names what is missing and nothing the dataset has (the any-dataset scan's
+    false-skip rule: the other trust has age and conditions but no referral)."""
+    from tests.pages.test_access_treatment import referred
+
+    skipped = "This section is skipped because the dataset has no {}."
+    no_referral = page_of(MethodsPage, build_people(200).drop("cardiology_referral"))
+    assert html_of(no_referral.need()).endswith(
+        skipped.format("access flag (such as a referral) to compare against need") + "</p></div>"
+    )
+    # conditions that are risk factors, not reasons for a referral, are no need
+    others = ["hypertension", "chd", "af", "heart_failure", "stroke_tia", "pad"]
+    risk_only = page_of(MethodsPage, referred(400).drop(others))
+    text = html_of(risk_only.need())
+    assert text.endswith(
+        skipped.format("recorded condition that makes a referral needed to compare against need")
+        + "</p></div>"
+    )
+    assert "age" not in text and "referral)" not in text
+    neither = page_of(MethodsPage, build_people(200).drop("cardiology_referral", *others))
+    assert skipped.format(
+        "access flag (such as a referral) or recorded condition that makes a referral needed to compare "
+        "against need"
+    ) in html_of(neither.need())
+    # funnels: a dataset with practices and age but no condition or outcome column names only those
+    bare = build_people(200).drop(*others, "diabetes", "ckd", "cvd_admissions", "cvd_death")
+    funnel = html_of(page_of(MethodsPage, bare, model={"target": "statin"}).funnel())
+    assert skipped.format("condition or outcome column, so there are no funnel plots") in funnel
+    assert "age" not in funnel and "GP practice" not in funnel
+
+
 def test_sii_method_is_on_the_log_scale_and_says_which_way_the_rii_reads(page_of):
     text = html_of(page_of(MethodsPage, build_people(200)).gradient())
     assert "logarithm of the fifths' DSRs" in text and "phe_sii(transform = TRUE)" in text

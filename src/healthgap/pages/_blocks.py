@@ -171,6 +171,8 @@ FLAG_DATA = ("level", "label", "numerator", "denominator", "value", "lower_ci", 
 COUNT_DATA = ("level", "label", "events", "population", "value", "lower_ci", "upper_ci")
 DAYS_DATA = ("level", "label", "recorded", "median_days", "median_lower", "median_upper", "mean_days")
 SHARE_DATA = ("over_standard", "value", "lower_ci", "upper_ci")
+#: The column a measure's figure draws, by measure type.
+_VALUE = {"flag": "value", "count": "value", "days": "median_days"}
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,15 @@ class ShownMeasure:
         if days % 7 == 0:
             return f"{format_number(days / 7, style='integer')} weeks ({whole} days)"
         return f"{whole} days"
+
+
+def _figure_what(e: ShownMeasure) -> str:
+    """What a measure's figure shows, mid-sentence: "the median days from referral to treatment"."""
+    if e.measure.type == "flag":
+        return f"the percentage of people with {e.name}"
+    if e.measure.type == "count":
+        return f"{e.name} {e.per}"
+    return f"the median {e.name}"
 
 
 def _small_waits_withheld(frame: pl.DataFrame, *, settings: DisclosureSettings) -> pl.DataFrame:
@@ -438,28 +449,46 @@ class MeasureSections:
         columns.update({"over_standard": over, **ci_columns(f"{over} (%)")})
         return (*DAYS_DATA, *SHARE_DATA), columns
 
-    def measure_figure(self, e: ShownMeasure) -> Any:
-        """One measure by the groups compared (the figure's markup), or None."""
+    def _compared_rows(self, e: ShownMeasure) -> Published | None:
+        """The published rows of the groups the figure compares, or None (no table or no rows)."""
         table, dim = self.tables.get(e.measure.name), self.compared
         if table is None or dim is None:
             return None
         rows = table.where(pl.col("dimension") == dim.name)
-        if rows.frame.is_empty():
+        return None if rows.frame.is_empty() else rows
+
+    def withheld_everywhere(self, e: ShownMeasure) -> bool:
+        """Whether the groups the figure compares have rows but no published value (every value
+        withheld: small groups' waits, suppressed counts), so that nothing can be drawn."""
+        rows = self._compared_rows(e)
+        return rows is not None and rows.frame.get_column(_VALUE[e.measure.type]).is_null().all()
+
+    def withheld_note(self, e: ShownMeasure) -> str:
+        """Why a measure has no figure when :meth:`withheld_everywhere`; "" otherwise."""
+        if self.compared is None or not self.withheld_everywhere(e):
+            return ""
+        noun = noun_of(self.compared)
+        return (
+            f"There is no figure of {_figure_what(e)} by {noun}: it is withheld for every {noun} to protect "
+            "confidentiality."
+        )
+
+    def measure_figure(self, e: ShownMeasure) -> Any:
+        """One measure by the groups compared (the figure's markup), or None (no rows, or no value
+        to draw: :meth:`withheld_everywhere`)."""
+        rows, dim = self._compared_rows(e), self.compared
+        if rows is None or dim is None or self.withheld_everywhere(e):
             return None
         noun = noun_of(dim)
         data, columns = self._columns(e, group=capitalise(noun))
         value, lower, upper = "value", "lower_ci", "upper_ci"
+        what = _figure_what(e)
         if e.measure.type == "flag":
-            title, value_title, what = (
-                f"People with {e.name} (%)",
-                "People (%)",
-                f"the percentage of people with {e.name}",
-            )
+            title, value_title = f"People with {e.name} (%)", "People (%)"
         elif e.measure.type == "count":
             title = value_title = f"{e.measure.label} {e.per}"
-            what = f"{e.name} {e.per}"
         else:
-            title, value_title, what = f"Median {e.name}", "Median (days)", f"the median {e.name}"
+            title, value_title = f"Median {e.name}", "Median (days)"
             value, lower, upper = "median_days", "median_lower", "median_upper"
             data = DAYS_DATA
             columns = {k: v for k, v in columns.items() if k in ("label", *DAYS_DATA)}
@@ -525,6 +554,8 @@ class MeasureSections:
                     caption=f"{e.measure.label}, by {noun_of(dim)}",
                 )
             )
+        elif withheld := self.withheld_note(e):
+            parts.append(note(withheld))
         shown = self.measure_table(e)
         if shown is not None:
             parts.append(

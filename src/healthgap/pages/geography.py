@@ -729,8 +729,7 @@ class GeographyPage(Page):
             return Markdown(
                 f"@tbl-map gives recorded {self.focus_name} for each of the {self.units.plural}, with its 95% "
                 f"confidence interval. There are no boundaries for these {self.units.plural} to draw a map with, "
-                "nor localities to group them by, so they are listed rather than drawn. "
-                + " ".join(t for t in listed if t)
+                "so they are listed rather than drawn. " + " ".join(t for t in listed if t)
             )
         parts = (self.size_text(), self.area_text(), self.reading())
         return Markdown(

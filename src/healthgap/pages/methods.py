@@ -283,12 +283,17 @@ class MethodsPage(Page):
         unit = "GP practice" if has_practices else AREA_NAMES.get(self.caps.area_column or "", "")
         if unit and self.caps.has("age") and (self.caps.conditions or self.caps.outcomes):
             ratios = FUNNEL_RATIOS.format(unit=unit.lower().removesuffix("s") if not has_practices else unit)
-        if not ratios:
-            return self.skip(
-                "GP practice column, so there are no funnel plots"
-                if not has_practices
-                else "age column or recorded conditions, so there are no funnel plots"
-            )
+        if not ratios:  # only what is missing: the note names nothing the dataset has
+            lacking = [
+                what
+                for what, has in (
+                    ("GP practice column", unit),
+                    ("age column", self.caps.has("age")),
+                    ("condition or outcome column", self.caps.conditions or self.caps.outcomes),
+                )
+                if not has
+            ]
+            return self.skip(", nor any ".join(lacking) + ", so there are no funnel plots")
         singular = "practice" if has_practices else unit.lower().removesuffix("s")
         limits = FUNNEL.format(units=f"{singular}s", unit=singular)
         return _markdown(f"{ratios}\n\n{limits}")
@@ -311,10 +316,17 @@ class MethodsPage(Page):
             for a in shown_measures(self.people, self.config, self.caps, kinds=["access"])
             if a.measure.type == "flag"
         ]
-        if not flags or not conditions or not self.caps.has("age"):
-            return self.skip(
-                "access flag (such as a referral) with recorded conditions and age to compare against need"
+        lacking = [
+            what
+            for what, has in (
+                ("access flag (such as a referral)", flags),
+                ("recorded condition that makes a referral needed", conditions),
+                ("age column", self.caps.has("age")),
             )
+            if not has
+        ]
+        if lacking:  # only what is missing: the note names nothing the dataset has
+            return self.skip(f"{join(lacking, conjunction='or')} to compare against need")
         a = flags[0]
         cells = "age band" + (" and sex" if self.caps.has("sex") else "")
         return _markdown(
