@@ -14,24 +14,22 @@ row that shows counts beside a small group cannot be told, by a reader or an aud
 that shows the group's own. The row of a small group now shows its size and nothing else; the
 rows of the larger groups keep the reference group's counts.
 
-The data: the synthetic population at 2,003 people (as the auditor's), where four ethnic groups
-have fewer than 50 people.
+The data: the synthetic population of 2,003 people of the other attacks
+(:func:`tests.attacks.disclosure_helpers.synthetic_people`), where four ethnic groups have fewer
+than 50 people.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 import pytest
-import yaml
 
 from healthgap.descriptive.priorities import COUNTS
 from healthgap.pages.outcomes import OutcomesPage
 from healthgap.pages.where_to_act import REFERENCE_NOT_REPEATED, WhereToActPage
+from tests.attacks.disclosure_helpers import N_ATTACK, synthetic_page
 
-REPO = Path(__file__).resolve().parents[2]
-PEOPLE = 2003
+PEOPLE = N_ATTACK
 #: The numbers a small group's row may show: its keys, its size and what describes them.
 KEYS = (
     "section",
@@ -58,25 +56,10 @@ KEYS = (
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory: pytest.TempPathFactory) -> tuple[OutcomesPage, WhereToActPage]:
-    from healthgap import synth
-    from healthgap.config import load_config
-    from healthgap.data import load
-
     folder = tmp_path_factory.mktemp("small-groups")
-    synth.write(folder, n=PEOPLE)
-    raw = yaml.safe_load((REPO / "data" / "default.yml").read_text(encoding="utf-8"))
-    raw["data"] = {
-        **raw["data"],
-        "path": str(folder / "population.parquet"),
-        "truth": str(folder / "truth.json"),
-        "boundaries": None,
-    }
-    (folder / "config.yml").write_text(yaml.safe_dump(raw), encoding="utf-8")
-    config = load_config(folder / "config.yml")
-    people = load(config).collect()
     return (
-        OutcomesPage.for_frame(config, people, downloads=folder / "outcomes"),
-        WhereToActPage.for_frame(config, people, downloads=folder / "where"),
+        synthetic_page(OutcomesPage, folder / "outcomes", n=PEOPLE),
+        synthetic_page(WhereToActPage, folder / "where", n=PEOPLE),
     )
 
 
