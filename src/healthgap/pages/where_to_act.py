@@ -13,6 +13,8 @@ from healthgap import text
 from healthgap.book import Book
 from healthgap.config import Config, DisclosureSettings
 from healthgap.contract import TRUTH_PREFIX
+from healthgap.descriptive import measure_label
+from healthgap.descriptive.access import indicator_status
 from healthgap.descriptive.priorities import (
     COUNTS,
     MIN_EXPECTED,
@@ -65,6 +67,7 @@ __all__ = [
     "TRUTH_COLUMNS",
     "true_gap_text",
     "REFERENCE_NOT_REPEATED",
+    "indicator_labels",
 ]
 
 #: The page's sections, in order: section (measure kind) -> heading word.
@@ -418,6 +421,25 @@ def publish_gap_frame(
     return Published(frame, tuple(COUNTS), settings)
 
 
+def indicator_labels(people: pl.LazyFrame | pl.DataFrame, config: Config) -> dict[str, str]:
+    """Each indicator's label as this dataset can give it (by name), as the access chapter gives
+    it: the config's, except that an indicator with optional columns the dataset lacks (counted as
+    false) keeps the label's words before its brackets and names the columns its eligibility rests
+    on here ("Statin prescribed (eligibility from coronary heart disease and diabetes only)"), not
+    conditions the data has no column for."""
+    out: dict[str, str] = {}
+    for status in indicator_status(people, config):  # config entries, not data rows
+        ind = status.indicator
+        have = [text.lower_first(measure_label(config, c)) for c in ind.optional if c not in status.absent]
+        if not status.absent:
+            out[ind.name] = ind.label
+        elif have:
+            out[ind.name] = f"{ind.label.split(' (', 1)[0]} (eligibility from {text.join(have)} only)"
+        else:
+            out[ind.name] = ind.label.split(" (", 1)[0]
+    return out
+
+
 def dimension_orders(config: Config) -> dict[str, list[str]]:
     """Each dimension's levels in order (the order group counts are published in)."""
     return {d.name: [str(x) for x in d.order] for d in config.dimensions}
@@ -541,13 +563,21 @@ class WhereToActPage(Page):
     @cached_property
     def exact(self) -> pl.DataFrame:
         """The exact gaps (:func:`healthgap.descriptive.priorities.priorities`), without
-        comparisons against a reference group smaller than the minimum group size."""
+        comparisons against a reference group smaller than the minimum group size; each
+        indicator labelled as this dataset can give it (:func:`indicator_labels`)."""
         settings = self.config.disclosure
-        return priorities(
+        exact = priorities(
             self.people,
             self.config,
             min_reference=settings.min_group if settings.enabled else 1,
             base=self.base,
+        )
+        labels = indicator_labels(self.people, self.config)
+        return exact.with_columns(
+            pl.when(pl.col("source") == "indicator")
+            .then(pl.col("measure").replace_strict(labels, default=pl.col("label"), return_dtype=pl.String))
+            .otherwise(pl.col("label"))
+            .alias("label")
         )
 
     @property
