@@ -1,0 +1,118 @@
+"""Round-5 reader's findings on Welcome, Where to act, Outcomes and Appendix F: one verdict per
+finding, no caption without a table, notes and units true on the data."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from healthgap.config import Dimension
+from healthgap.descriptive.headlines import Finding
+from healthgap.pages.outcomes import OutcomesPage, excess_sentence
+from healthgap.pages.sentences import COUNT_LESS_PRECISE, COUNT_NOT_VERDICT
+from healthgap.pages.welcome import outcome_ratio_text
+from tests.conftest import build_people
+
+EDUCATION = Dimension(
+    "education",
+    "Education",
+    ("1", "2", "3", "4"),
+    {"1": "Some high school", "2": "High school diploma", "3": "Some college", "4": "College degree"},
+    "4",
+    noun="education level",
+    ordered=True,
+    disadvantaged="first",
+    column="education",
+)
+ALONG_EDUCATION = {"dimension": EDUCATION, "most_level": "1", "least_level": "4"}
+
+
+@pytest.fixture
+def outcomes(page_of) -> OutcomesPage:
+    return page_of(OutcomesPage, build_people(3000, seed=3))
+
+
+def _sex_row(page: OutcomesPage, **values: float) -> tuple[pl.DataFrame, str]:
+    frame = page.excess.frame.filter(pl.col("measure") == "cvd_admissions", pl.col("dimension") == "sex")
+    return frame.with_columns(pl.lit(v).alias(k) for k, v in values.items()), str(frame.item(0, "level"))
+
+
+# -- item 1: a clear ratio and a count whose interval includes 0 give one verdict ----------------
+
+
+def test_welcome_clear_ratio_and_uncertain_count_give_one_verdict():
+    """other_trust Welcome finding 5: "2.04 times (95% CI 1.19 to 3.50) ... about 20 more (95% CI -5 to
+    45); counted in numbers, the difference could be chance, so the finding is not certain": two
+    verdicts. The ratio carries it; the count is worded as less precise, never as chance."""
+    base = {"outcome": "chd_10y", "ratio": 2.04, "lower": 1.19, "upper": 3.50, **ALONG_EDUCATION}
+    unsure = {"excess": 20.0, "excess_lower": -4.0, "excess_upper": 45.0, "strata": "age band and sex"}
+    said = outcome_ratio_text(Finding("outcome_ratio", base | unsure | {"counted": "people"}))
+    assert "could be chance" not in said and "not certain" not in said
+    assert said.endswith(f"(95% CI -5 to 45; {COUNT_LESS_PRECISE}).")
+    # an interval shown from 0 ("0 to 60") includes no difference as the reader reads it
+    zero = unsure | {"excess": 30.0, "excess_lower": 1.0, "excess_upper": 60.0}
+    assert outcome_ratio_text(Finding("outcome_ratio", base | zero)).endswith(
+        f"(95% CI 0 to 60; {COUNT_LESS_PRECISE})."
+    )
+    sure = unsure | {"excess_lower": 6.0}
+    said = outcome_ratio_text(Finding("outcome_ratio", base | sure | {"counted": "people"}))
+    assert said.endswith("(95% CI 5 to 45).")
+    # a ratio that could be chance with a count whose interval excludes 0: the ratio's verdict stands
+    unclear = base | {"lower": 0.9} | sure
+    said = outcome_ratio_text(Finding("outcome_ratio", unclear))
+    assert "could be due to chance" in said and said.endswith(f"(95% CI 5 to 45; {COUNT_NOT_VERDICT}).")
+
+
+def test_outcomes_clear_ratio_and_uncertain_count_give_one_verdict(outcomes):
+    """other_trust Outcomes 6.1: "rate ratio 2.29 (1.39 to 3.78) stays clear ... 30 more (95% CI 0 to 60);
+    counted in numbers, the difference could be chance": the same words as the Welcome page."""
+    dim, outcome = outcomes.caps.dimension("sex"), outcomes.outcome("cvd_admissions")
+    wide, level = _sex_row(
+        outcomes, excess=30.0, excess_lower=1.0, excess_upper=60.0, numerator=200, expected=170.0
+    )
+    said = excess_sentence(wide, dim, outcome, level, base=5, strata="age band")
+    assert "could be chance" not in said and said.endswith(f"(95% CI 0 to 60; {COUNT_LESS_PRECISE}).")
+    unclear = excess_sentence(wide, dim, outcome, level, base=5, strata="age band", verdict=False)
+    assert unclear.endswith("(95% CI 0 to 60).")
+    clear, _ = _sex_row(
+        outcomes, excess=30.0, excess_lower=10.0, excess_upper=60.0, numerator=200, expected=170.0
+    )
+    assert excess_sentence(clear, dim, outcome, level, base=5, strata="age band").endswith(
+        "(95% CI 10 to 60)."
+    )
+    said = excess_sentence(clear, dim, outcome, level, base=5, strata="age band", verdict=False)
+    assert said.endswith(f"(95% CI 10 to 60; {COUNT_NOT_VERDICT}).")
+
+
+# -- item 4: a count too small to give after rounding is not "about as many as expected" --------
+
+
+def test_outcomes_count_too_small_is_not_about_as_many(outcomes):
+    """default Outcomes 6.2: Asian CVD deaths "rate ratio 1.33" but "about as many CVD deaths as
+    expected (95% CI -5 to 5)" with 10 observed and 10.0 expected: 0 by construction of the
+    rounding. Too few observed and expected: the number is not given."""
+    dim, outcome = outcomes.caps.dimension("sex"), outcomes.outcome("cvd_admissions")
+    small, level = _sex_row(
+        outcomes, excess=0.0, excess_lower=-6.0, excess_upper=6.0, numerator=10, expected=10.0
+    )
+    said = excess_sentence(small, dim, outcome, level, base=5, strata="age band", verdict=False)
+    assert "about as many" not in said and "too small to give their difference as a count" in said
+    # an interval from the rounding alone (-5 to 5), whatever the counts
+    rounding, _ = _sex_row(
+        outcomes, excess=0.4, excess_lower=-5.2, excess_upper=5.1, numerator=40, expected=39.6
+    )
+    said = excess_sentence(rounding, dim, outcome, level, base=5, strata="age band", verdict=False)
+    assert "too small to give" in said
+    # enough events: the number is given, "about as many" when it rounds to 0
+    enough, _ = _sex_row(
+        outcomes, excess=0.4, excess_lower=-20.0, excess_upper=21.0, numerator=90, expected=89.6
+    )
+    said = excess_sentence(enough, dim, outcome, level, base=5, strata="age band", verdict=False)
+    assert "about as many" in said and "too small" not in said
+
+
+def test_welcome_count_too_small_is_not_given():
+    base = {"outcome": "chd_10y", "ratio": 2.5, "lower": 1.2, "upper": 5.0, **ALONG_EDUCATION}
+    small = {"excess": 6.0, "excess_lower": 1.0, "excess_upper": 12.0, "observed": 15, "expected": 9.0}
+    said = outcome_ratio_text(Finding("outcome_ratio", base | small))
+    assert "In numbers" not in said and said.endswith("(95% CI 1.20 to 5.00).")
