@@ -3,6 +3,9 @@ finding, no caption without a table, notes and units true on the data."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import polars as pl
 import pytest
 
@@ -12,6 +15,8 @@ from healthgap.pages.outcomes import OutcomesPage, excess_sentence
 from healthgap.pages.sentences import COUNT_LESS_PRECISE, COUNT_NOT_VERDICT
 from healthgap.pages.welcome import outcome_ratio_text
 from tests.conftest import build_people
+
+REPO = Path(__file__).resolve().parents[2]
 
 EDUCATION = Dimension(
     "education",
@@ -116,3 +121,50 @@ def test_welcome_count_too_small_is_not_given():
     small = {"excess": 6.0, "excess_lower": 1.0, "excess_upper": 12.0, "observed": 15, "expected": 9.0}
     said = outcome_ratio_text(Finding("outcome_ratio", base | small))
     assert "In numbers" not in said and said.endswith("(95% CI 1.20 to 5.00).")
+
+
+# -- item 3: the Outcomes chapter makes no causal claim the data cannot support -----------------
+
+
+def test_outcomes_intro_makes_no_causal_claim():
+    """Both books, Outcomes intro: "Inequalities in disease, diagnosis and treatment end in
+    inequalities in outcomes" is a causal claim the data cannot support (the Welcome says the
+    findings "do not on their own say why")."""
+    chapter = (REPO / "chapters" / "outcomes.qmd").read_text(encoding="utf-8")
+    prose = " ".join(
+        line for line in chapter.splitlines() if line and not line.startswith(("#", "`", "page."))
+    )
+    assert "end in inequalities" not in prose
+    assert "does not on its own say why" in " ".join(prose.split())
+
+
+# -- item 8: Appendix F reads without a double negative, in the book's unit ---------------------
+
+
+def test_truth_check_found_is_worded_without_a_double_negative():
+    chapter = " ".join((REPO / "chapters" / "truth-check.qmd").read_text(encoding="utf-8").split())
+    assert "excludes no difference" not in chapter
+    assert "lies on the same side of no difference as the built-in value" in chapter
+
+
+def test_truth_check_rates_are_per_1000_as_in_outcomes():
+    """Appendix F gave premature CVD death "per 100,000 people under 75" while Outcomes gives it per
+    1,000: a ratio is the same in any unit, so the description takes the book's unit; a difference
+    keeps its own (its value is in that unit)."""
+    from healthgap.pages.outcomes import PER_TEXT
+    from healthgap.pages.truth_check import in_book_unit
+
+    effect = {
+        "description": "CVD deaths of people under 75 per 100,000 people under 75, age-standardised.",
+        "scale": "ratio",
+        "per": 100000.0,
+    }
+    assert (
+        in_book_unit(effect)
+        == f"CVD deaths of people under 75 per {PER_TEXT} people under 75, age-standardised."
+    )
+    difference = effect | {"scale": "difference"}
+    assert in_book_unit(difference) == effect["description"]
+    truth = json.loads((REPO / "data" / "synthetic" / "truth.json").read_text(encoding="utf-8"))["effects"]
+    said = [in_book_unit(e) for e in truth if e.get("scale") == "ratio"]
+    assert said and not any("per 100,000" in d for d in said)
