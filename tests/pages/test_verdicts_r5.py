@@ -15,6 +15,7 @@ from healthgap.pages.outcomes import OutcomesPage, excess_sentence
 from healthgap.pages.sentences import COUNT_LESS_PRECISE, COUNT_NOT_VERDICT
 from healthgap.pages.welcome import outcome_ratio_text
 from tests.conftest import build_people
+from tests.pages.conftest import html_of
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -168,3 +169,51 @@ def test_truth_check_rates_are_per_1000_as_in_outcomes():
     truth = json.loads((REPO / "data" / "synthetic" / "truth.json").read_text(encoding="utf-8"))["effects"]
     said = [in_book_unit(e) for e in truth if e.get("scale") == "ratio"]
     assert said and not any("per 100,000" in d for d in said)
+
+
+# -- item 5: no caption without a table ------------------------------------------------------------
+
+
+def _render_float(markup: str, label: str) -> str:
+    """The HTML the built-in renderer makes of a ``tbl-`` cell holding ``markup`` under a tbl-cap."""
+    from healthgap.render.crossref import is_skip_note
+
+    blocks = [{"t": "RawBlock", "c": ["html", markup]}]
+    return "skipped" if is_skip_note(blocks) else f"numbered {label}"
+
+
+def test_an_empty_section_is_one_sentence_without_a_caption(page_of):
+    """default 1.3 / other 1.3, 1.4: "Table 1.2: Gaps in access ..." over no table, only a verbless
+    fragment ("Cardiology referral, compared against need in ...") or "No gap ... can be compared":
+    the section's cell now holds a note alone, which the renderer shows with no caption or number."""
+    from healthgap.pages.where_to_act import WhereToActPage
+
+    people = build_people(600, seed=4)
+    page = page_of(WhereToActPage, people, data={"truth": None})
+    empty = html_of(page.section_table("nothing-here"))
+    assert _render_float(empty, "tbl-gaps-nothing-here") == "skipped"
+    assert empty.count("<p>") == 1 and "No gap in nothing-here can be compared" in empty
+    # cardiology referral is per head of everyone: not ranked, so the access section has no table
+    assert "cardiology_referral" in people.columns
+    assert "cardiology_referral" not in page.exact["measure"].to_list()
+    access = html_of(page.section_table("access"))
+    assert _render_float(access, "tbl-gaps-access") == "skipped"
+    assert access.count("<p>") == 1 and "<p>No gap in access is ranked on this page: " in access
+    table = html_of(page.section_table("treatment"))
+    assert "<table" in table and _render_float(table, "tbl-gaps-treatment") == "numbered tbl-gaps-treatment"
+
+
+# -- item 6: the small-group note is true of rows that show nothing --------------------------------
+
+
+def test_small_group_note_does_not_promise_a_size():
+    """default Table 1.1: "Groups of fewer than 50 people show only their size", but the
+    anticoagulant rows of four ethnic groups are [c] in every column and the table has no size
+    column at all: the note says they show no counts or rates, at most their size."""
+    from healthgap.tables import reason_notes
+
+    notes = reason_notes(["fewer than 50 people in the group"], labels={"rate": "Rate"}, columns=["rate"])
+    assert notes == [
+        "Groups of fewer than 50 people show no counts or rates within them, at most their size."
+    ]
+    assert not any("only their size" in n for n in notes)
