@@ -25,6 +25,7 @@ from healthgap.descriptive.priorities import (
     recompute_priorities,
 )
 from healthgap.disclosure import REASON_DERIVED, Published, assert_publishable, publish
+from healthgap.pages._blocks import note
 from healthgap.pages._groups import in_group
 from healthgap.pages.base import Page
 from healthgap.pages.sentences import level_name
@@ -49,6 +50,7 @@ __all__ = [
     "COVERS",
     "ELSEWHERE",
     "PER_HEAD",
+    "PER_HEAD_SECTION",
     "WAITS",
     "UNDIAGNOSED",
     "TRUE_SAME",
@@ -97,6 +99,13 @@ PER_HEAD = (
     "more, not who is referred less than they need, so it is not ranked here)"
 )
 WAITS = "waits in days, in @sec-experience"
+#: In place of a section's table when its only measures are per head of everyone (one plain
+#: sentence, no caption: the note alone is shown, unnumbered).
+PER_HEAD_SECTION = (
+    "No gap in {section} is ranked on this page: {what}, per head of everyone, says who is referred "
+    "more, not who is referred less than they need, so it is compared against need in the chapter on "
+    "access and treatment instead."
+)
 UNDIAGNOSED = (
     "under-diagnosis and treatment among everyone who truly has a condition in @sec-access (the "
     "recorded conditions below set recorded beside true prevalence in numbers of people)"
@@ -1022,7 +1031,7 @@ class WhereToActPage(Page):
 
     def section_table(self, section: str) -> Any:
         """The gaps of one section (a measure kind), most people worse off first; or one plain note."""
-        from IPython.display import HTML, Markdown
+        from IPython.display import HTML
 
         what = SECTIONS.get(section, section)
         if not self.has_gaps:
@@ -1038,9 +1047,10 @@ class WhereToActPage(Page):
                 for m in self.config.measures_of(section)
                 if section in PER_HEAD_KINDS and m.name in self.caps.columns and m.type in ("flag", "count")
             ]
+            # one plain sentence and no caption: a float holding only a note is shown unnumbered
             if per_head:
-                return Markdown(text.capitalise(PER_HEAD.format(what=text.join(per_head))) + ".")
-            return Markdown(NO_SECTION.format(what=what))
+                return note(PER_HEAD_SECTION.format(section=what, what=text.join(per_head)))
+            return note(NO_SECTION.format(what=what))
         shown = part.pipe(self._labelled)
         title = f"Gaps in {what} between groups and their reference group"
         table = self.book.table(
