@@ -72,7 +72,7 @@ __all__ = [
     "TRUTH_TEXT",
     "NOT_NEED",
     "NO_TRUTH",
-    "NO_TRUTH_OE",
+    "NO_TRUTH_RATIO",
     "ALL_SUPPRESSED",
     "INDICATOR_DERIVED",
     "describe_indicators",
@@ -156,8 +156,12 @@ TRUTH_LINKED = (
     "This dataset includes each person's true status, so we can measure under-diagnosis directly: the "
     "share of people who truly have each condition who are recorded."
 )
-NO_TRUTH = "columns saying who truly has each condition, so under-diagnosis cannot be measured directly"
-NO_TRUTH_OE = "; it can only be inferred from the observed/expected ratios above"
+NO_TRUTH = "columns saying who truly has each condition, so under-diagnosis cannot be measured"
+#: How to read the observed / expected ratios without true status: no inference about diagnosis.
+NO_TRUTH_RATIO = (
+    "Without data on who truly has each condition, a ratio cannot separate more disease from better or "
+    "worse diagnosis."
+)
 ALL_SUPPRESSED = "{subject} is not published for any {noun}: every group is too small."
 NO_CONDITIONS = "condition columns"
 NO_DIMENSION = "equity dimension to compare groups along (other than {what})"
@@ -396,6 +400,8 @@ class AccessTreatmentPage(MeasureSections, Page):
         tail = "a ratio close to 1 where the true burden is higher suggests missed diagnoses."
         if dim is None:
             return ""
+        if not self.caps.has_truth:
+            return NO_TRUTH_RATIO
         if dim.name == "imd_quintile":
             return (
                 "A ratio above 1 in deprived areas is expected, because cardiovascular disease really is more "
@@ -574,8 +580,7 @@ class AccessTreatmentPage(MeasureSections, Page):
         """Under-diagnosis: the paragraph, figure and table, or why they are not shown."""
         det, dim = self.detection, self.compared
         if det is None or dim is None:
-            shown = self.observed_expected is not None
-            return self.skip(NO_TRUTH + (NO_TRUTH_OE if shown else ""))
+            return self.skip(NO_TRUTH)
         if self._all_suppressed(det, dim):
             return paragraph(
                 f"{self.truth_text} " + ALL_SUPPRESSED.format(subject="The share recorded", noun=noun_of(dim))
