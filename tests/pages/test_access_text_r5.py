@@ -24,3 +24,55 @@ def test_without_true_status_the_ratios_are_not_read_as_missed_diagnoses(page_of
 def test_with_true_status_the_ratios_keep_their_reading(page_of):
     page = page_of(AccessTreatmentPage, with_truth(build_people(2000)), disclosure=OFF)
     assert NO_TRUTH_RATIO not in page.oe_context
+
+
+# -- a printed interval excludes 0 when the verdict says so -----------------------------------------
+
+
+def test_limits_dp_adds_decimals_only_when_a_limit_prints_as_zero_or_as_the_point():
+    from healthgap.text import limits_dp
+
+    assert limits_dp(12.9, 11.0, 14.8, dp=1) == 1
+    assert limits_dp(0.18, 0.04, 0.33, dp=1) == 2  # "0.0 to 0.3" -> "0.04 to 0.33"
+    assert limits_dp(0.18, 0.004, 0.33, dp=1) == 3
+    assert limits_dp(1.2, 1.16, 1.3, dp=1) == 2  # "1.2" beside a point of 1.2
+    assert limits_dp(0.2, 0.0, 0.3, dp=1) == 1  # a limit of exactly 0 prints as 0
+    assert limits_dp(0.2, 0.00001, 0.3, dp=1, most=2) == 2  # never more than ``most``
+
+
+def test_a_difference_larger_than_chance_never_prints_an_interval_reaching_zero():
+    import numpy as np
+
+    from healthgap.pages._contrast import NOT_CHANCE, difference_clause
+
+    rng = np.random.default_rng(4)
+    checked = 0
+    for _ in range(400):
+        b = float(rng.uniform(0.5, 2.0))
+        a = b + float(rng.uniform(0.0, 0.4))
+        ha, hb = (float(h) for h in rng.uniform(0.01, 0.2, 2))
+        text = difference_clause(a, (a - ha, a + ha), b, (b - hb, b + hb), scale="difference", dp=1, unit="")
+        if not text.endswith(NOT_CHANCE):
+            continue
+        # the interval by hand: z * sqrt(se_a^2 + se_b^2), each se = half-width / 1.96
+        low = (a - b) - 1.959964 * float(np.hypot(ha / 1.959964, hb / 1.959964))
+        assert low > 0
+        printed = text.split("95% CI ")[1].split(" to ")[0]
+        assert float(printed) > 0, text
+        checked += 1
+    assert checked > 20
+
+
+def test_methods_names_both_comparisons_of_referral_against_need(page_of):
+    from healthgap.pages.methods import MethodsPage
+    from tests.pages.conftest import html_of
+    from tests.pages.test_access_treatment import referred
+
+    access = page_of(AccessTreatmentPage, referred(400), disclosure=OFF)
+    measure = access.measures[0]
+    text = access.need_text(measure) + " " + access.need_ends_sentence(measure)
+    methods = " ".join(html_of(page_of(MethodsPage, referred(400)).need()).split())
+    assert "a difference of" in text  # the page gives the difference of the two ends' ratios
+    assert "the difference of their two ratios" in methods
+    if "times the" in access.need_ends_sentence(measure):
+        assert "the ratio of the two ratios, with the exact conditional binomial interval" in methods
