@@ -76,3 +76,22 @@ def test_methods_names_both_comparisons_of_referral_against_need(page_of):
     assert "the difference of their two ratios" in methods
     if "times the" in access.need_ends_sentence(measure):
         assert "the ratio of the two ratios, with the exact conditional binomial interval" in methods
+
+
+# -- the statin gap names how it is computed --------------------------------------------------------
+
+
+def test_the_first_comparison_of_two_ends_names_its_method(page_of):
+    page = page_of(AccessTreatmentPage, build_people(3000), disclosure=OFF)
+    text = page.indicator_text
+    first = text.index("in the least deprived fifth, a difference of ")
+    method = text.index("are each measured against everyone's rates for each age band and sex")
+    assert first < method  # right after the first sentence giving the two ends' difference
+    assert text.count("are each measured against everyone's rates") == 1
+    assert "the interval of their difference combines the two groups' own intervals" in text
+    assert "measuring the most deprived fifth against the least deprived fifth's own rates" in text
+    # no ordered dimension, no method sentence
+    ethnic = page_of(
+        AccessTreatmentPage, build_people(3000), disclosure=OFF, equity={"dimensions": ["ethnicity", "sex"]}
+    )
+    assert "measured against everyone's rates" not in ethnic.indicator_text

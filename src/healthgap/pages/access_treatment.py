@@ -73,6 +73,7 @@ __all__ = [
     "NOT_NEED",
     "NO_TRUTH",
     "NO_TRUTH_RATIO",
+    "INDICATOR_ENDS_METHOD",
     "ALL_SUPPRESSED",
     "INDICATOR_DERIVED",
     "describe_indicators",
@@ -155,6 +156,14 @@ TRUTH_TEXT = (
 TRUTH_LINKED = (
     "This dataset includes each person's true status, so we can measure under-diagnosis directly: the "
     "share of people who truly have each condition who are recorded."
+)
+#: How the two ends of a dimension are compared for a treatment indicator (an interval of their
+#: difference from their own intervals, each end against everyone's rates).
+INDICATOR_ENDS_METHOD = (
+    "{a} and {b} are each measured against everyone's rates for each {strata} (the indirect "
+    "standardisation above), and the interval of their difference combines the two groups' own "
+    "intervals (Byar's, which treat the number meeting the indicator as a count); measuring {own} against {b}'s own "
+    "rates for each {strata} instead can give slightly different numbers."
 )
 NO_TRUTH = "columns saying who truly has each condition, so under-diagnosis cannot be measured"
 #: How to read the observed / expected ratios without true status: no inference about diagnosis.
@@ -762,15 +771,42 @@ class AccessTreatmentPage(MeasureSections, Page):
             standardised=("ratio", "ratio_lower", "ratio_upper"),
         )
 
+    def ends_method(self, dim: Dimension) -> str:
+        """How the two ends of ``dim`` are compared (after the first sentence comparing them), or ""
+        when ``dim`` has no ends: each against everyone's rates, the interval of their difference
+        from the two groups' own intervals, so a reader can tell it from a comparison of one end at
+        the other's rates (the book's summary and Where to act)."""
+        pair = ends(dim)
+        if pair is None:
+            return ""
+        a, b = (group_name(dim, level) for level in pair)
+        return INDICATOR_ENDS_METHOD.format(
+            a=capitalise(a), b=b, own=lower_first(a), strata=self._strata(dim)
+        )
+
+    def _strata(self, dim: Dimension) -> str:
+        """The strata a dimension's groups are standardised over: "age band and sex"."""
+        by = [p for p, column in (("age band", "age_band"), ("sex", "sex")) if column != dim.name]
+        if not self.caps.has("sex"):
+            by = [p for p in by if p != "sex"]
+        return join(by)
+
     @property
     def indicator_text(self) -> str:
-        """Each indicator across the groups of every dimension."""
-        return " ".join(
-            t
-            for i in self.shown_indicators
-            for t in (self.indicator_sentences(i, d) for d in self.dimensions)
-            if t
-        )
+        """Each indicator across the groups of every dimension; after the first sentence comparing
+        the two ends of a dimension, how that comparison is made (:meth:`ends_method`)."""
+        out: list[str] = []
+        said = False
+        for i in self.shown_indicators:
+            for d in self.dimensions:
+                t = self.indicator_sentences(i, d)
+                if not t:
+                    continue
+                out.append(t)
+                if not said and ends(d) is not None and "a difference of" in t:
+                    out.append(self.ends_method(d))
+                    said = True
+        return " ".join(t for t in out if t)
 
     @property
     def standardised_text(self) -> str:
