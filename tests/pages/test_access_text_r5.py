@@ -95,3 +95,15 @@ def test_the_first_comparison_of_two_ends_names_its_method(page_of):
         AccessTreatmentPage, build_people(3000), disclosure=OFF, equity={"dimensions": ["ethnicity", "sex"]}
     )
     assert "measured against everyone's rates" not in ethnic.indicator_text
+
+
+# -- wording: labels, not column names --------------------------------------------------------------
+
+
+def test_indicators_not_shown_name_the_missing_columns_by_their_labels(page_of):
+    page = page_of(AccessTreatmentPage, build_people(500).drop("stroke_tia", "pad"), disclosure=OFF)
+    note = page.indicator_note_text
+    assert "Not shown, because this dataset cannot give them: " in note
+    assert "stroke_tia" not in note and "pad " not in note and "pad," not in note
+    assert "needs the stroke or TIA" in note and "peripheral arterial disease" in note
+    assert "which this dataset does not have" in note

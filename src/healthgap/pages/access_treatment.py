@@ -747,9 +747,27 @@ class AccessTreatmentPage(MeasureSections, Page):
             )
         missing = [s for s in self.indicator_statuses if not s.shown]
         if missing:
-            listed = "; ".join(f"{lower_first(s.indicator.label)} ({s.reason})" for s in missing)
+            listed = "; ".join(f"{lower_first(s.indicator.label)} ({self._reason(s)})" for s in missing)
             parts.append(f"Not shown, because this dataset cannot give them: {listed}.")
         return " ".join(parts)
+
+    def _reason(self, status: IndicatorStatus) -> str:
+        """Why an indicator is not shown, naming the columns it lacks by their labels ("needs
+        heart failure, stroke or TIA ... columns"), not their names in the data."""
+        reason, ind = status.reason or "", status.indicator
+        if not reason.startswith("needs "):
+            return reason
+        used = dict.fromkeys((*sql_columns(ind.denominator), *sql_columns(ind.numerator)))
+        present = set(self.people.collect_schema())
+        lacking = [c for c in used if c not in present]
+        required = [c for c in lacking if c not in ind.optional]
+        labels = [lower_first(_label_of(self.config, c)) for c in (required or lacking)]
+        if not labels:
+            return reason
+        columns = "column" if len(labels) == 1 else "columns"
+        if required:
+            return f"needs the {join(labels)} {columns}, which this dataset does not have"
+        return f"needs at least one of the {join(labels, conjunction='or')} columns, which this dataset does not have"
 
     def _standardised_by(self, dim: Dimension) -> str:
         """How a dimension's indicator values are standardised, in words."""
