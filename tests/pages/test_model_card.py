@@ -332,6 +332,7 @@ def test_performance_and_details(card):
         excluded=("ethnicity",),
         target_phrase="at least one CVD admission during the year",
         excluded_text=lambda: "ethnic group",
+        feature_use=lambda: (["ethnic group"], [], ["age"]),
         skip=card.book.skip,
         explanation=SimpleNamespace(
             importance=pl.DataFrame({"label": ["Age", "Systolic blood pressure"], "value": [0.6, 0.1]})
@@ -360,7 +361,9 @@ def test_performance_and_details(card):
         "age, systolic blood pressure; systolic blood pressure never changes a prediction (see the explanations "
         "chapter)"
     )
-    assert details["Protected characteristics"] == "Not used as features: ethnic group"
+    assert details["Equity dimensions"] == (
+        "Not features: ethnic group; protected characteristics (Equality Act 2010) among the features: age"
+    )
     assert details["Operating point"] == "Flag the top 5% of predicted risk (cut-off 8.12% risk)"
     assert details["Training and test data"].startswith("About 1,000 people from ")
     assert 'id="model-card-details"' in html_of(card.details_table())
