@@ -270,8 +270,11 @@ def test_mitigation_finding(card):
         card.mitigation_text()
         == card.fairness.mitigation_text()
         == (
-            "The mitigation cannot be judged here: too few people with the outcome in the most deprived fifth and "
-            "in the least deprived fifth to publish their rates."
+            "The mitigation cannot be judged here. It would be fitted on one half of the test set (validation) and "
+            "judged on the other half (about 10,000 people), and in that evaluation half there are too few people "
+            "with the outcome in the most deprived fifth and too few people with the outcome in the least deprived "
+            "fifth, so their shares of outcomes found cannot be published. Shares of that half differ by chance "
+            "from those of the whole test set in @sec-fairness-groups."
         )
     )
     # only the group whose rate is withheld is named (issue 12 review, item 3)
@@ -286,8 +289,10 @@ def test_mitigation_finding(card):
         card.mitigation_text()
         == card.fairness.mitigation_text()
         == (
-            "The mitigation cannot be judged here: too few people with the outcome in the least deprived fifth "
-            "to publish its rate."
+            "The mitigation cannot be judged here. It would be fitted on one half of the test set (validation) and "
+            "judged on the other half (about 10,000 people), and in that evaluation half there are too few people "
+            "with the outcome in the least deprived fifth, so its share of outcomes found cannot be published. "
+            "Shares of that half differ by chance from those of the whole test set in @sec-fairness-groups."
         )
     )
     card.fairness.capacity_mitigation = None

@@ -3,8 +3,11 @@ sample the mitigation is judged on, label bias, the decomposition, withheld reas
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
+from healthgap.config import DisclosureSettings
+from healthgap.pages._fairness_labels import capacity_mitigation_text, mitigation_reasons
 from healthgap.pages._models import features_sentence
 from healthgap.pages.model_card import ModelCardPage
 from healthgap.pages.predicting_risk import PredictingRiskPage, features_frame
@@ -76,3 +79,77 @@ def test_model_card_details_and_data_name_the_features_from_the_config(card):
     assert (
         "age is a protected characteristic under the Equality Act 2010 and a feature" in card.protected_text()
     )
+
+
+# -- 1. the mitigation's sample ------------------------------------------------------------------
+def _mitigation_gaps(gap: float | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    gaps = pl.DataFrame(
+        {
+            "strategy": ["unmitigated", "equal_opportunity"],
+            "gap": [gap, None if gap is None else -0.118],
+            "gap_lower": [-0.08, -0.3],
+            "gap_upper": [0.3, 0.1],
+            "change": [0.0, None if gap is None else -0.223],
+            "change_lower": [0.0, -0.34],
+            "change_upper": [0.0, -0.13],
+        },
+        schema_overrides={"gap": pl.Float64, "change": pl.Float64},
+    )
+    overall = pl.DataFrame(
+        {
+            "strategy": ["unmitigated", "equal_opportunity"],
+            "tpr": [0.483, 0.44],
+            "share_flagged": [0.05, 0.046],
+        }
+    )
+    return gaps, overall
+
+
+def test_mitigation_reasons_name_the_count_that_is_too_small():
+    by_group = pl.DataFrame(
+        {
+            "strategy": ["unmitigated"] * 3 + ["equal_opportunity"] * 3,
+            "group_label": ["1", "3", "5"] * 2,
+            "n": [5000] * 6,
+            "cases": [90, 60, 45] * 2,
+            "flagged": [250] * 6,
+            "found": [40, 30, 20, 42, 5, 22],
+        }
+    )
+    reasons = mitigation_reasons(by_group, settings=DisclosureSettings())
+    assert reasons == {
+        "3": "fewer than 8 people with the outcome found by an approach",
+        "5": "fewer than 50 people with the outcome",
+    }
+
+
+def test_unjudged_mitigation_says_which_half_and_which_count():
+    gaps, overall = _mitigation_gaps(None)
+    text = capacity_mitigation_text(
+        gaps,
+        overall,
+        first="the most deprived fifth",
+        last="the least deprived fifth",
+        withheld=("the least deprived fifth",),
+        reasons={"the least deprived fifth": "fewer than 50 people with the outcome"},
+        across="deprivation fifths",
+        top="5%",
+        evaluation="about 37,500",
+    )
+    # the old note ("too few people with the outcome in the least deprived fifth to publish its rate")
+    # was false of the whole test set, whose share for that fifth is published
+    assert "judged on the other half (about 37,500 people)" in text
+    assert (
+        "in that evaluation half there are fewer than 50 people with the outcome in the least deprived fifth"
+        in text
+    )
+    assert "differ by chance from those of the whole test set in @sec-fairness-groups" in text
+
+
+def test_judged_mitigation_says_its_unmitigated_shares_are_of_the_evaluation_half():
+    gaps, overall = _mitigation_gaps(0.105)
+    text = capacity_mitigation_text(
+        gaps, overall, first="a", last="b", across="groups", top="5%", evaluation="about 37,500"
+    )
+    assert "the unmitigated ones included, is of that evaluation half" in text
+    assert "whole test set in @sec-fairness-groups" in text
