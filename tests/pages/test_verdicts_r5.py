@@ -217,3 +217,48 @@ def test_small_group_note_does_not_promise_a_size():
         "Groups of fewer than 50 people show no counts or rates within them, at most their size."
     ]
     assert not any("only their size" in n for n in notes)
+
+
+# -- item 7: the headline statin gap names its method ----------------------------------------------
+
+
+def test_statin_gap_names_its_standardisation():
+    """default Welcome/Where to act 64.2% against 77.1% (gap 12.9) and Access 4.3 64.2% against 77.4%
+    (gap 13.2): different methods. The Welcome and Where to act sentences say theirs in words."""
+    from healthgap.pages.welcome import treatment_gap_text
+    from healthgap.pages.where_to_act import gap_sentence
+
+    values = {
+        "indicator": None,
+        "most": 64.2,
+        "least": 77.1,
+        "gap": 12.9,
+        "gap_lower": 11.0,
+        "gap_upper": 14.8,
+        "standardised": True,
+        "strata": "age band and sex",
+        **ALONG_EDUCATION,
+    }
+    said = treatment_gap_text(Finding("treatment_gap", values))
+    assert (
+        "(indirectly standardised to the group's own mix of ages and sexes; a gap of 12.9 percentage points"
+        in said
+    )
+    row = {
+        "label": "Statin",
+        "statistic": "standardised",
+        "counted": "people",
+        "rate": 64.2,
+        "reference_rate": 77.1,
+        "multiplier": 100.0,
+        "excess": -610.0,
+        "excess_lower": -700.0,
+        "excess_upper": -520.0,
+        "simultaneous_lower": -780.0,
+        "simultaneous_upper": -440.0,
+    }
+    said = gap_sentence(row, group="the most deprived fifth", reference="the least deprived fifth")
+    assert (
+        "for each age band and sex (indirectly standardised to the group's own mix of ages and sexes);"
+        in said
+    )

@@ -97,7 +97,11 @@ def test_gap_sentence_standardised_more_events() -> None:
         strata="age band",
     )
     assert s.startswith("**Statin** among men: ")
-    assert "expected at the rates of women for each age band;" in s
+    # round 5, item 7: the method named in words
+    assert (
+        "expected at the rates of women for each age band (indirectly standardised to the group's own mix of ages);"
+        in s
+    )
     assert "about 55 more events" in s and "(95% CI 20 to 90; -5 to 120 allowing" in s
 
 

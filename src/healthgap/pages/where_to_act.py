@@ -49,6 +49,7 @@ __all__ = [
     "ELSEWHERE",
     "PER_HEAD",
     "PER_HEAD_SECTION",
+    "own_mix",
     "WAITS",
     "UNDIAGNOSED",
     "TRUE_SAME",
@@ -466,6 +467,14 @@ def number_interval(lo: float | None, hi: float | None, *, base: int, flip: bool
     return f"{_signed(lo, base=base)} to {_signed(hi, base=base)}"
 
 
+def own_mix(strata: str) -> str:
+    """How an indirectly standardised share is standardised, in words ("indirectly standardised to
+    the group's own mix of ages and sexes"), so that a reader can tell it from a share standardised
+    to the rates of everyone (the access and treatment chapter)."""
+    mix = "ages and sexes" if "sex" in strata else "ages" if "age" in strata else strata
+    return f"indirectly standardised to the group's own mix of {mix}"
+
+
 def gap_sentence(
     row: dict[str, Any], *, group: str, reference: str, base: int = 5, strata: str = "age band and sex"
 ) -> str:
@@ -483,7 +492,10 @@ def gap_sentence(
     fewer = (row["excess"] or 0) < 0
     more = "fewer" if fewer else "more"
     if row["statistic"] == "standardised":
-        against = f"{rate_text(row['reference_rate'], row['multiplier'], row.get('whom'))} expected at the rates of {reference} for each {strata}"
+        against = (
+            f"{rate_text(row['reference_rate'], row['multiplier'], row.get('whom'))} expected at the rates of "
+            f"{reference} for each {strata} ({own_mix(strata)})"
+        )
     else:
         against = f"{rate_text(row['reference_rate'], row['multiplier'], row.get('whom'))} {in_group(reference)} ({CRUDE_WHY})"
     return (
