@@ -343,3 +343,25 @@ def test_without_truth_recorded_prevalence_is_not_ranked_as_harm(page_of):
     assert all(r["section"] != "condition" for r in page.top_rows)
     assert RECORDED_NOT_RANKED in (page.left_out() or "")
     assert "recorded conditions" not in page.coverage().split(". ")[0]
+
+
+def test_nothing_ranked_does_not_deny_clear_recorded_gaps(page_of):
+    """other_trust 1.1 after ranking no recorded condition: "None of the 70 gaps compared is large
+    enough to tell from chance" would deny the clear recorded diabetes gaps; the sentence names
+    the sections ranked."""
+    from healthgap.pages.where_to_act import NOTHING_FOUND, WhereToActPage
+
+    people = _under_recorded(2000, diabetes_there=0.5)
+    people = people.drop([c for c in people.columns if c.startswith("true_")])
+    people = people.with_columns(
+        pl.lit(True).alias(c) for c in ("statin", "anticoagulant", "antihypertensive")
+    )
+    page = page_of(WhereToActPage, people, data={"truth": None})
+    clear = page.gaps.frame.filter((pl.col("section") == "condition") & pl.col("simultaneous_excludes_null"))
+    assert clear.height > 0
+    top = html_of(page.top())
+    if page.top_rows:  # pragma: no cover - a chance gap in treatment or outcomes
+        pytest.skip("a gap outside the conditions stands out")
+    assert not top.startswith(NOTHING_FOUND.format(m=page.comparisons))
+    assert "gaps compared is large enough" not in top
+    assert top.startswith("None of the gaps in ") and "recorded conditions" not in top.split(".")[0]

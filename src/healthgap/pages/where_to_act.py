@@ -41,6 +41,7 @@ __all__ = [
     "NOTHING",
     "NO_SECTION",
     "NOTHING_FOUND",
+    "NOTHING_RANKED",
     "about",
     "rate_text",
     "gap_sentence",
@@ -201,6 +202,12 @@ UNDERSTATED = (
 UNDERSTATED_ITEM = "{label} {group} (recorded: {recorded}; truly having it: {true})"
 #: How :data:`COVERS` names the conditions when they are ranked on their true gaps.
 TRUE_SECTION = "conditions (counting everyone who truly has them)"
+#: :data:`NOTHING_FOUND` when recorded conditions are not ranked (no true disease status): the
+#: ranked sections named, the family still every gap compared.
+NOTHING_RANKED = (
+    "None of the gaps in {what} is large enough to tell from chance once all {m} gaps compared are "
+    "allowed for, so no gap is singled out here."
+)
 #: What the ranking leaves out without true disease status: recorded prevalence is not a harm.
 RECORDED_NOT_RANKED = (
     "The ranking also leaves out differences in how common recorded conditions are: without the "
@@ -805,6 +812,13 @@ class WhereToActPage(Page):
         note = self.left_out()
         tail = f"\n\n{note}" if note else ""
         if not rows:
+            ranked = [x for x in _in_order(self.exact.get_column("section")) if x != "condition"]
+            if self.truth_gaps is None and len(ranked) < self.exact.get_column("section").n_unique():
+                # recorded conditions are not ranked: "none of the gaps compared" would include them
+                if not ranked:
+                    return Markdown(note or RECORDED_NOT_RANKED)
+                what = text.join([SECTIONS.get(x, x) for x in ranked])
+                return Markdown(NOTHING_RANKED.format(what=what, m=text.count(self.comparisons)) + tail)
             return Markdown(NOTHING_FOUND.format(m=text.count(self.comparisons)) + tail)
         base = self.config.disclosure.rounding if self.config.disclosure.enabled else 1
         lines = [
