@@ -391,7 +391,7 @@ def test_page_findings_come_from_its_published_tables(page_of):
     assert worded.treatment_gap.values["most"] == pytest.approx(100 * row["treated"] / row["eligible"])
     statin = worded.treatment_gap.values
     assert statin["gap"] == pytest.approx(statin["least"] - statin["most"])  # the gap is least minus most
-    assert f"(a gap of {abs(statin['gap']):.1f} percentage points, 95% CI " in worded.treatment_gap.text
+    assert f"; a gap of {abs(statin['gap']):.1f} percentage points, 95% CI " in worded.treatment_gap.text
 
 
 def test_slope_is_the_recorded_disease_pages_index(page_of):

@@ -52,13 +52,16 @@ def test_recorded_and_true_gaps_are_shown_together(page_of) -> None:
     ):
         assert value in table, value
     assert "gaps-truth-data" in table  # the true gaps' download
-    # a ranked condition gap's sentence carries its true gap, with the published numbers
+    # a ranked condition gap's sentence carries its true gap, with the published numbers; round 5:
+    # it is ranked on its true gap, which leads, and its recorded gap follows
     top = html_of(page.top())
     rows = [r for r in page.top_rows if r["section"] == "condition"]
     assert rows, top
     for r in rows:
         true_row = truth.row(measure=r["measure"], dimension=r["dimension"], level=r["level"])
-        clause = true_gap_text(true_row, base=5)
+        lead = f"{rate_text(true_row['rate'], 100)} against {rate_text(true_row['reference_rate'], 100)} expected"
+        assert lead in top
+        clause = true_gap_text(r, base=5, recorded=True)
         assert clause and clause in top
 
 

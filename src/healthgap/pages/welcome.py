@@ -45,7 +45,7 @@ from healthgap.pages.base import Page
 from healthgap.pages.capabilities import Capabilities
 from healthgap.pages.population import holds
 from healthgap.pages.sentences import count_aside, level_name, nouns, too_small_to_count
-from healthgap.pages.where_to_act import dimension_orders, publish_gap_frame, publish_gaps
+from healthgap.pages.where_to_act import dimension_orders, own_mix, publish_gap_frame, publish_gaps
 from healthgap.text import capitalise, count, interval, join, lower_first, num
 
 __all__ = [
@@ -472,7 +472,10 @@ def treatment_gap_text(finding: Finding, config: Config | None = None) -> str:
     a, b = _names(v)
     indicator = v.get("indicator")
     unclear = v.get("gap_lower") is not None and v["gap_lower"] <= 0 <= v["gap_upper"]
-    gap = f"(a gap of {num(abs(v['gap']), 1)} percentage points{_gap_ci(v)})" + (_CHANCE if unclear else ".")
+    method = f"{own_mix(v['strata'])}; " if v.get("standardised") else ""
+    gap = f"({method}a gap of {num(abs(v['gap']), 1)} percentage points{_gap_ci(v)})" + (
+        _CHANCE if unclear else "."
+    )
     statin = indicator is None or indicator.name == STATIN
     if indicator is not None and indicator.name != STATIN:
         text = f"{capitalise(indicator.label)} was {_share(v, 'most')} {_in(a)}, against " + (

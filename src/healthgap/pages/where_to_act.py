@@ -43,6 +43,7 @@ __all__ = [
     "NOTHING",
     "NO_SECTION",
     "NOTHING_FOUND",
+    "NOTHING_RANKED",
     "about",
     "rate_text",
     "gap_sentence",
@@ -51,6 +52,13 @@ __all__ = [
     "ELSEWHERE",
     "PER_HEAD",
     "PER_HEAD_SECTION",
+    "RECORDED_GAP",
+    "RECORDED_SAME",
+    "RECORDED_NOT_RANKED",
+    "TRUE_LABEL",
+    "TRUE_SECTION",
+    "UNDERSTATED",
+    "own_mix",
     "WAITS",
     "UNDIAGNOSED",
     "TRUE_SAME",
@@ -175,6 +183,40 @@ TRUE_GAP = (
 TRUE_SAME = (
     " Counting everyone who truly has it (the data's true disease status): {rate} against {reference} "
     "expected; about as many people as at that rate (95% CI {interval}: could be chance)."
+)
+#: A condition gap ranked on its true gap (data with true disease status): the recorded gap after it.
+RECORDED_GAP = (
+    " Recorded on a GP register: {rate} against {reference} expected; about {n} {more} people than at "
+    "that rate (95% CI {interval})."
+)
+#: ... when the recorded gap's interval includes no difference.
+RECORDED_SAME = (
+    " Recorded on a GP register: {rate} against {reference} expected; about as many people as at that "
+    "rate (95% CI {interval}: could be chance)."
+)
+#: How a condition ranked on its true gap is named at the start of its list item.
+TRUE_LABEL = "{label} (true prevalence, recorded or not)"
+#: The ranked condition gaps whose recorded gap is clearly smaller than the true one (the items joined).
+UNDERSTATED = (
+    "Among the gaps ranked above, the recorded gap is clearly smaller than the true one (the two 95% "
+    "intervals do not overlap) for {items}: disease goes unrecorded in these groups more than in their "
+    "reference groups, so recorded rates understate these gaps."
+)
+#: One item of :data:`UNDERSTATED`.
+UNDERSTATED_ITEM = "{label} {group} (recorded: {recorded}; truly having it: {true})"
+#: How :data:`COVERS` names the conditions when they are ranked on their true gaps.
+TRUE_SECTION = "conditions (counting everyone who truly has them)"
+#: :data:`NOTHING_FOUND` when recorded conditions are not ranked (no true disease status): the
+#: ranked sections named, the family still every gap compared.
+NOTHING_RANKED = (
+    "None of the gaps in {what} is large enough to tell from chance once all {m} gaps compared are "
+    "allowed for, so no gap is singled out here."
+)
+#: What the ranking leaves out without true disease status: recorded prevalence is not a harm.
+RECORDED_NOT_RANKED = (
+    "The ranking also leaves out differences in how common recorded conditions are: without the "
+    "data's true disease status, a condition recorded more often in a group may mean more disease, "
+    "better recording, or both, so it is not counted as people worse off; they stay in the table below."
 )
 #: Above the table of recorded and true gaps (data with true disease status).
 TRUTH_INTRO = (
@@ -509,6 +551,14 @@ def number_interval(lo: float | None, hi: float | None, *, base: int, flip: bool
     return f"{_signed(lo, base=base)} to {_signed(hi, base=base)}"
 
 
+def own_mix(strata: str) -> str:
+    """How an indirectly standardised share is standardised, in words ("indirectly standardised to
+    the group's own mix of ages and sexes"), so that a reader can tell it from a share standardised
+    to the rates of everyone (the access and treatment chapter)."""
+    mix = "ages and sexes" if "sex" in strata else "ages" if "age" in strata else strata
+    return f"indirectly standardised to the group's own mix of {mix}"
+
+
 def gap_sentence(
     row: dict[str, Any], *, group: str, reference: str, base: int = 5, strata: str = "age band and sex"
 ) -> str:
@@ -526,7 +576,10 @@ def gap_sentence(
     fewer = (row["excess"] or 0) < 0
     more = "fewer" if fewer else "more"
     if row["statistic"] == "standardised":
-        against = f"{rate_text(row['reference_rate'], row['multiplier'], row.get('whom'))} expected at the rates of {reference} for each {strata}"
+        against = (
+            f"{rate_text(row['reference_rate'], row['multiplier'], row.get('whom'))} expected at the rates of "
+            f"{reference} for each {strata} ({own_mix(strata)})"
+        )
     else:
         against = f"{rate_text(row['reference_rate'], row['multiplier'], row.get('whom'))} {in_group(reference)} ({CRUDE_WHY})"
     return (
@@ -544,18 +597,20 @@ def _in_order(sections: pl.Series) -> list[str]:
     return [x for x in SECTIONS if x in present] + sorted(present - set(SECTIONS))
 
 
-def true_gap_text(row: dict[str, Any] | None, *, base: int = 5) -> str:
-    """:data:`TRUE_GAP` for a published true-prevalence gap ("" without one)."""
+def true_gap_text(row: dict[str, Any] | None, *, base: int = 5, recorded: bool = False) -> str:
+    """:data:`TRUE_GAP` for a published true-prevalence gap ("" without one); with ``recorded``,
+    :data:`RECORDED_GAP` for a recorded gap given after its true gap."""
     if row is None or row.get("excess") is None:
         return ""
     fewer = row["excess"] < 0
+    same, gap = (RECORDED_SAME, RECORDED_GAP) if recorded else (TRUE_SAME, TRUE_GAP)
     if _includes_zero(row["excess_lower"], row["excess_upper"], base=base):
-        return TRUE_SAME.format(
+        return same.format(
             rate=rate_text(row["rate"], row["multiplier"], row.get("whom")),
             reference=rate_text(row["reference_rate"], row["multiplier"], row.get("whom")),
             interval=number_interval(row["excess_lower"], row["excess_upper"], base=base),
         )
-    return TRUE_GAP.format(
+    return gap.format(
         rate=rate_text(row["rate"], row["multiplier"], row.get("whom")),
         reference=rate_text(row["reference_rate"], row["multiplier"], row.get("whom")),
         n=about(row["excess"], base=base),
@@ -626,16 +681,48 @@ class WhereToActPage(Page):
     @cached_property
     def top_rows(self) -> list[dict[str, Any]]:
         """The published gaps with the most people worse off whose simultaneous interval
-        rules out no difference (at most :data:`TOP`)."""
+        rules out no difference (at most :data:`TOP`).
+
+        A recorded condition is not in itself people worse off (more recorded disease may be
+        better recording). With true disease status a condition gap is ranked on its true gap
+        (:meth:`true_ranked`: the row keeps the recorded numbers, its true ones under ``true_``);
+        without it condition gaps are not ranked (:data:`RECORDED_NOT_RANKED`)."""
         if not self.has_gaps:
             return []
-        frame = self.gaps.frame.filter(
+        frame = self.gaps.frame.filter(pl.col("section") != "condition")
+        true = self.true_ranked
+        if true is not None:
+            frame = pl.concat([frame, true], how="diagonal_relaxed")
+        key = pl.coalesce("true_worse_off", "worse_off") if true is not None else pl.col("worse_off")
+        candidates = frame.filter(
             pl.col("rank").is_not_null()
-            & (pl.col("worse_off") > 0)
+            & (key > 0)
             & pl.col("simultaneous_excludes_null").fill_null(False)
             & pl.col("excess").is_not_null()
-        ).sort("rank")
-        return frame.head(TOP).to_dicts()
+        )
+        return candidates.sort(key, descending=True, maintain_order=True).head(TOP).to_dicts()
+
+    @cached_property
+    def true_ranked(self) -> pl.DataFrame | None:
+        """The recorded condition gaps with their true gaps (columns ``true_<name>``) on data with
+        true disease status, ready to rank on the true gap: ``rank`` and
+        ``simultaneous_excludes_null`` are the true gap's, its simultaneous interval recomputed
+        from the published true counts for all :attr:`comparisons` of the page (the true gap
+        stands in for the recorded one in the one family). None without truth."""
+        if self.truth_gaps is None:
+            return None
+        keys = ["measure", "dimension", "level"]
+        true = recompute_priorities(
+            self.truth_gaps.frame.with_columns(pl.lit(self.comparisons).alias("comparisons")), base=self.base
+        )
+        named = true.select(*keys, *[pl.col(c).alias(f"true_{c}") for c in true.columns if c not in keys])
+        recorded = self.gaps.frame.filter(pl.col("section") == "condition").drop(
+            "rank", "simultaneous_excludes_null"
+        )
+        return recorded.join(named, on=keys, how="inner").with_columns(
+            pl.col("true_rank").alias("rank"),
+            pl.col("true_simultaneous_excludes_null").alias("simultaneous_excludes_null"),
+        )
 
     def method(self) -> str:
         """How the gaps are compared (what they are standardised for, and which are not)."""
@@ -658,8 +745,13 @@ class WhereToActPage(Page):
         """What the ranking covers and where the gaps it does not cover are (sentences, always)."""
         if not self.has_gaps:
             return ""
-        words = [SECTIONS.get(x, x) for x in _in_order(self.exact.get_column("section"))]
-        said = [COVERS.format(what=text.join(words))]
+        # recorded conditions are ranked on their true gaps where the data has them, else not at all
+        truly = self.truth_gaps is not None
+        words = [
+            (TRUE_SECTION if truly else "") if x == "condition" else SECTIONS.get(x, x)
+            for x in _in_order(self.exact.get_column("section"))
+        ]
+        said = [COVERS.format(what=text.join([w for w in words if w]))] if any(words) else []
         elsewhere = []
         per_head = [
             text.lower_first(m.label)
@@ -744,6 +836,8 @@ class WhereToActPage(Page):
         if missing:
             names = [level_name(self.config.dimension(d), str(level)) for d, level in missing]
             said.append(UNRECORDED.format(who=text.join(names)))
+        if self.truth_gaps is None and (self.exact.get_column("section") == "condition").any():
+            said.append(RECORDED_NOT_RANKED)
         few = self.too_few_expected
         if few:
             said.append(TOO_FEW_EXPECTED.format(gaps=text.plural(few, "gap"), floor=text.count(MIN_EXPECTED)))
@@ -769,16 +863,34 @@ class WhereToActPage(Page):
         note = self.left_out()
         tail = f"\n\n{note}" if note else ""
         if not rows:
+            ranked = [x for x in _in_order(self.exact.get_column("section")) if x != "condition"]
+            if self.truth_gaps is None and len(ranked) < self.exact.get_column("section").n_unique():
+                # recorded conditions are not ranked: "none of the gaps compared" would include them
+                if not ranked:
+                    return Markdown(note or RECORDED_NOT_RANKED)
+                what = text.join([SECTIONS.get(x, x) for x in ranked])
+                return Markdown(NOTHING_RANKED.format(what=what, m=text.count(self.comparisons)) + tail)
             return Markdown(NOTHING_FOUND.format(m=text.count(self.comparisons)) + tail)
         base = self.config.disclosure.rounding if self.config.disclosure.enabled else 1
         lines = [
-            "- "
-            + gap_sentence(r, group=g, reference=ref, base=base, strata=self._strata(r))
-            + true_gap_text(self._true_row(r), base=base)
+            "- " + self._item(r, group=g, reference=ref, base=base)
             for r in rows
             for g, ref in [self._names(r)]
         ]
         return Markdown("\n".join(lines) + tail)
+
+    def _item(self, row: dict[str, Any], *, group: str, reference: str, base: int) -> str:
+        """One ranked gap as its list item: a condition ranked on its true gap leads with the
+        true gap (the one ranked, with its interval for all the gaps compared) and gives the
+        recorded gap after it; any other gap as :func:`gap_sentence` words it."""
+        strata = self._strata(row)
+        if row.get("true_excess") is None:
+            return gap_sentence(row, group=group, reference=reference, base=base, strata=strata)
+        true = {k.removeprefix("true_"): v for k, v in row.items() if k.startswith("true_")}
+        true = {**row, **true, "label": TRUE_LABEL.format(label=row["label"])}
+        return gap_sentence(true, group=group, reference=reference, base=base, strata=strata) + true_gap_text(
+            row, base=base, recorded=True
+        )
 
     def _labelled(self, frame: pl.DataFrame) -> pl.DataFrame:
         base = self.config.disclosure.rounding if self.config.disclosure.enabled else 1
@@ -895,9 +1007,10 @@ class WhereToActPage(Page):
         or no such condition (nothing is said that the data does not support)."""
         from IPython.display import Markdown
 
+        understated = self.understated()
         truth = self.unrecorded_truth
         if truth is None:
-            return None
+            return Markdown(understated) if understated else None
         recorded = self.gaps.frame.select(
             "measure", "dimension", "level", "label", "excess", "excess_lower", "excess_upper"
         )
@@ -913,8 +1026,8 @@ class WhereToActPage(Page):
             (pl.col("excess_upper") < 0) & (pl.col("true_lower") > pl.col("excess_upper"))
         )
         if both.is_empty():
-            return None
-        lines = []
+            return Markdown(understated) if understated else None
+        lines = [understated] if understated else []
         for r in both.iter_rows(named=True):
             d = self.config.dimension(r["dimension"])
             who, ref = level_name(d, str(r["level"])), level_name(d, d.reference)
@@ -943,6 +1056,40 @@ class WhereToActPage(Page):
                 )
             )
         return Markdown(" ".join(lines))
+
+    def understated(self) -> str:
+        """:data:`UNDERSTATED` for the condition gaps ranked on their true gaps (:attr:`top_rows`)
+        whose recorded gap's 95% interval lies wholly below the true gap's; "" when none does."""
+        rows = [
+            r
+            for r in self.top_rows
+            if r.get("true_excess") is not None
+            and r["excess_upper"] is not None
+            and r["true_excess_lower"] is not None
+            and r["excess_upper"] < r["true_excess_lower"]
+        ]
+        if not rows:
+            return ""
+
+        def signed(x: float, lo: float, hi: float) -> str:
+            # as the list items above word them: an interval including 0 reads "about as many"
+            n = "0" if _includes_zero(lo, hi, base=self.base) else about(x, base=self.base)
+            return (
+                "about as many as expected"
+                if n == "0"
+                else f"about {n} {'fewer' if x < 0 else 'more'} than expected"
+            )
+
+        items = [
+            UNDERSTATED_ITEM.format(
+                label=text.lower_first(r["label"]),
+                group=in_group(self._names(r)[0]),
+                recorded=signed(r["excess"], r["excess_lower"], r["excess_upper"]),
+                true=signed(r["true_excess"], r["true_excess_lower"], r["true_excess_upper"]),
+            )
+            for r in rows
+        ]
+        return UNDERSTATED.format(items=text.join(items))
 
     def truth_intro(self) -> str | None:
         """:data:`TRUTH_INTRO` on data with true disease status (None otherwise)."""
