@@ -322,7 +322,7 @@ def test_expected_admission_and_death_ratios_from_the_truth(default: tuple[pl.Da
                 band = np.minimum(sub["age"].to_numpy()[mask] // 5, 18)
                 x = np.bincount(band, weights=rate[young][mask], minlength=15)[:15]
                 n = np.bincount(band, minlength=15)[:15]
-                got[q] = (np.where(n > 0, x / np.maximum(n, 1), 0) * w).sum() / w.sum() * 100_000
+                got[q] = (np.where(n > 0, x / np.maximum(n, 1), 0) * w).sum() / w.sum() * 1_000  # per 1,000
             assert premature["expected_group_value"] == pytest.approx(got["1"], rel=1e-5)
             assert premature["expected_value"] == pytest.approx(got["1"] / got["5"], rel=1e-5)
 

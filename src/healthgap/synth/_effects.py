@@ -669,7 +669,7 @@ def effect_specs() -> tuple[Effect, ...]:
             id="premature_cvd_death_imd",
             measure="premature_cvd_death",
             kind="outcome",
-            description=f"CVD deaths of people under {P.PREMATURE_AGE} per 100,000 people under "
+            description=f"CVD deaths of people under {P.PREMATURE_AGE} per 1,000 people under "
             f"{P.PREMATURE_AGE}, age-standardised (ESP2013 bands 0-4 to 70-74; OHID's under-75 mortality).",
             injected="derived from cvd_death: death rate x "
             f"{death['imd_quintile_step']} per quintile step at every age and a further x {premature_step} "
@@ -688,7 +688,7 @@ def effect_specs() -> tuple[Effect, ...]:
             denominator=f"age < {P.PREMATURE_AGE}",
             expected="premature_cvd_death",
             scale="ratio",
-            per=100_000.0,
+            per=1_000.0,  # the book's unit for rates of events (Outcomes)
             max_age=P.PREMATURE_AGE,
         ),
     ]
