@@ -4,6 +4,8 @@ numbers show (each test fails on the code before the round).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from healthgap.pages.access_treatment import NO_TRUTH_RATIO, AccessTreatmentPage
 from tests.conftest import build_people
 from tests.pages.test_access_treatment import OFF, text_of, with_truth
@@ -107,3 +109,33 @@ def test_indicators_not_shown_name_the_missing_columns_by_their_labels(page_of):
     assert "stroke_tia" not in note and "pad " not in note and "pad," not in note
     assert "needs the stroke or TIA" in note and "peripheral arterial disease" in note
     assert "which this dataset does not have" in note
+
+
+def test_repeated_events_are_explained_in_plain_words_and_the_formula_left_to_methods():
+    from healthgap.pages.geography import dispersion_sentence
+
+    text = dispersion_sentence(1.42, noun="CVD emergency admissions")
+    assert "Σ" not in text and "k²" not in text and "divided by" not in text
+    assert text.startswith("CVD emergency admissions can repeat for one person, so their numbers vary more")
+    assert "1.42 times as much" in text and "Methods appendix" in text
+    assert f"{1.42**0.5:.2f} times as wide" in text
+
+
+def test_geography_captions_name_the_unit_shown(page_of):
+    from healthgap.pages.geography import GeographyPage
+    from tests.pages.conftest import html_of
+
+    page = page_of(GeographyPage, build_people(2000))
+    for which in ("condition", "outcome"):
+        if page.isr_funnel(which) is None:
+            continue
+        caption = page.isr_caption(which)
+        assert f"in each {page.isr_units.singular}: observed / expected" in caption
+        assert "(or area)" not in caption
+        block = html_of(page.isr_block(which))
+        assert f"::: {{#fig-isr-{which}}}" in block and caption in block
+    block = html_of(page.map_block())
+    assert f"Recorded {page.focus_name} in each {page.units.singular}" in block
+    assert "area or GP practice" not in block and "GP practice or area" not in block
+    chapter = Path("chapters/geography.qmd").read_text(encoding="utf-8")
+    assert "(or area)" not in chapter and "area or GP practice" not in chapter
