@@ -139,3 +139,50 @@ def test_geography_captions_name_the_unit_shown(page_of):
     assert "area or GP practice" not in block and "GP practice or area" not in block
     chapter = Path("chapters/geography.qmd").read_text(encoding="utf-8")
     assert "(or area)" not in chapter and "area or GP practice" not in chapter
+
+
+# -- a gap by deprivation that may come through place ----------------------------------------------
+
+
+def _confounded(n: int = 6000, *, tied: bool, seed: int = 3):
+    """People whose missed appointments depend on their locality only; with ``tied`` the first
+    locality holds the most deprived areas (so a deprivation gap appears through place)."""
+    import numpy as np
+    import polars as pl
+
+    people = build_people(n)
+    rng = np.random.default_rng(seed)
+    first = people["locality"].unique().sort()[0]
+    in_first = (people["locality"] == first).to_numpy()
+    decile = rng.integers(1, 11, n)
+    if tied:
+        decile = np.where(in_first, rng.integers(1, 3, n), rng.integers(3, 11, n))
+    missed = rng.poisson(np.where(in_first, 2.0, 0.3))
+    return people.with_columns(
+        pl.Series("imd_decile", decile, dtype=people["imd_decile"].dtype),
+        pl.Series("missed_appointments", missed, dtype=people["missed_appointments"].dtype),
+        pl.lit(value=True).alias("cardiology_referral"),
+    )
+
+
+def test_a_deprivation_gap_found_with_a_place_gap_says_it_may_come_through_place(page_of):
+    from healthgap.pages.experience import ExperiencePage
+
+    page = page_of(ExperiencePage, _confounded(tied=True), disclosure=OFF)
+    missed = next(e for e in page.measures if e.measure.name == "missed_appointments")
+    text = page.measure_text(missed)
+    assert "in the most deprived fifth against" in text and "larger than chance would readily explain" in text
+    assert page.mix_differs and page.place_gap(missed)
+    assert (
+        "For missed appointments, gaps are found both by deprivation fifth and between localities, and the "
+        "localities differ in their mix of deprivation fifths, so part of either gap may come through the other"
+    ) in text
+    # independent of place: the localities' mix is the same, so nothing is said
+    free = page_of(ExperiencePage, _confounded(tied=False), disclosure=OFF)
+    assert not free.mix_differs
+    assert "may come through the other" not in free.measure_text(missed)
+    # no locality compared: nothing to say
+    bare = page_of(
+        ExperiencePage, _confounded(tied=True), disclosure=OFF, equity={"dimensions": ["imd_quintile", "sex"]}
+    )
+    assert bare.place is None and "may come through" not in bare.measure_text(missed)
