@@ -186,3 +186,39 @@ def test_a_deprivation_gap_found_with_a_place_gap_says_it_may_come_through_place
         ExperiencePage, _confounded(tied=True), disclosure=OFF, equity={"dimensions": ["imd_quintile", "sex"]}
     )
     assert bare.place is None and "may come through" not in bare.measure_text(missed)
+
+
+# -- the [x] mark: the text says what the key says ---------------------------------------------------
+
+
+def test_intersection_text_gives_the_reasons_the_heat_map_key_gives(page_of):
+    from healthgap.pages.recorded_disease import MISSING_WORDS, RecordedDiseasePage
+    from healthgap.tables import missing_reasons
+    from tests.pages.conftest import html_of
+
+    page = page_of(RecordedDiseasePage, build_people(1500), disclosure=OFF)
+    reasons = missing_reasons(page.intersection_table.frame, columns=["value"])
+    assert reasons  # small cells: some have no standardised rate
+    text = html_of(page.intersection_text())
+    for reason in reasons:
+        assert MISSING_WORDS[reason] in text
+    if not any("fewer than 10" in r for r in reasons):
+        assert "fewer than 10" not in text
+    assert "Cells marked [x] have no standardised rate: " in text
+
+
+def test_a_long_heat_map_legend_title_is_broken_into_lines_not_cut():
+    import polars as pl
+
+    from healthgap import charts
+    from healthgap.charts._common import CHAR_PX, LEGEND_TITLE_PX
+
+    frame = pl.DataFrame({"x": ["a", "b"], "y": ["c", "c"], "value": [1.0, 2.0]})
+    spec = charts.heatmap(
+        frame, x="x", y="y", title="T", legend_title="Age-standardised prevalence (%)"
+    ).to_dict()
+    title = next(layer for layer in spec["layer"] if "color" in layer.get("encoding", {}))["encoding"][
+        "color"
+    ]["legend"]["title"]
+    assert isinstance(title, list) and " ".join(title) == "Age-standardised prevalence (%)"
+    assert all(len(line) * CHAR_PX <= LEGEND_TITLE_PX + CHAR_PX for line in title)

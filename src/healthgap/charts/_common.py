@@ -32,6 +32,8 @@ __all__ = [
     "nominal",
     "suppressed_expr",
     "missing_keys",
+    "legend_title",
+    "LEGEND_TITLE_PX",
     "layered",
     "scalar",
 ]
@@ -188,6 +190,9 @@ CHAR_PX = 7.5  # average width of a 13px axis label character
 #: title ends at the plot's right edge and runs left over the labels, so a longer one ran off the
 #: chart's left edge ("Missed appointments per 1,000 appointments booked"); it breaks into lines.
 AXIS_TITLE_PX = 270
+#: Widest line of a legend title: Vega-Lite cuts a longer one short with an ellipsis (its
+#: ``titleLimit`` is 180 px), so a long title is broken into lines instead.
+LEGEND_TITLE_PX = 170
 
 
 def axis_title(text: str | None, width_px: float = AXIS_TITLE_PX) -> str | list[str] | None:
@@ -196,6 +201,13 @@ def axis_title(text: str | None, width_px: float = AXIS_TITLE_PX) -> str | list[
         return None
     lines = textwrap.wrap(text, max(8, int(width_px / CHAR_PX)))
     return lines[0] if len(lines) == 1 else (lines or text)
+
+
+def legend_title(text: str | None) -> str | list[str] | None:
+    """A legend title broken between words into lines that Vega-Lite shows whole
+    (:data:`LEGEND_TITLE_PX`): "Age-standardised prevalence (%)" -> two lines, not "Age-standardised
+    prevalen..."."""
+    return axis_title(text, LEGEND_TITLE_PX)
 
 
 def label_angle(labels: Sequence[Any], band_px: float) -> int:
