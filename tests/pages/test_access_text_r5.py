@@ -222,3 +222,32 @@ def test_a_long_heat_map_legend_title_is_broken_into_lines_not_cut():
     ]["legend"]["title"]
     assert isinstance(title, list) and " ".join(title) == "Age-standardised prevalence (%)"
     assert all(len(line) * CHAR_PX <= LEGEND_TITLE_PX + CHAR_PX for line in title)
+
+
+def test_two_reasons_for_the_x_mark_each_name_their_groups():
+    import polars as pl
+
+    from healthgap import charts
+    from healthgap.charts._common import missing_keys
+    from healthgap.stats.dsr import NOTE_EMPTY_BAND, NOTE_FEW_EVENTS
+
+    frame = pl.DataFrame(
+        {
+            "dimension_label": ["Ethnic group"] * 5,
+            "label": ["Asian", "Black", "Mixed", "Other", "White"],
+            "value": [None, None, None, None, 3.0],
+            "lower_ci": [None, None, None, None, 2.0],
+            "upper_ci": [None, None, None, None, 4.0],
+            "suppressed": [False, True, False, False, False],
+            "note": [NOTE_FEW_EVENTS, None, NOTE_EMPTY_BAND, NOTE_EMPTY_BAND, None],
+        }
+    )
+    keys = missing_keys(frame, "value", group="label")
+    assert keys == [
+        "[x] = not calculated: fewer than 10 events (Asian)",
+        "[x] = not available: no people in an age band of the standard (Mixed, Other)",
+    ]
+    one = frame.with_columns(pl.lit(NOTE_FEW_EVENTS).alias("note"))
+    assert missing_keys(one, "value", group="label") == ["[x] = not calculated: fewer than 10 events"]
+    spec = charts.small_multiples(frame, facet="dimension_label", group="label", title="T").to_dict()
+    assert keys[1] in spec["title"]["subtitle"]

@@ -255,17 +255,38 @@ def suppressed_expr(df: pl.DataFrame) -> pl.Expr:
     return pl.col("suppressed").fill_null(False) if "suppressed" in df.columns else pl.lit(False)
 
 
-def missing_keys(df: pl.DataFrame, value: str) -> list[str]:
+def missing_keys(df: pl.DataFrame, value: str, *, group: str | None = None) -> list[str]:
     """The chart keys of '[x]' values of ``value``: e.g. ``["[x] = not calculated: fewer than 10 events"]``.
 
     A null ``value`` in a row that is not suppressed is '[x]', as in the tables;
     the reasons are those of :func:`healthgap.tables.missing_reasons` (the
     frame's ``note`` column when it has one), so a chart and the table under it
-    explain a gap in the same words.
+    explain a gap in the same words. When the chart's '[x]' marks have more than one
+    reason and ``group`` names the column of its groups, each key names the groups it
+    applies to ("[x] = not calculated: fewer than 10 events (Asian)"), so the one mark
+    reads one way at each group.
     """
     from healthgap.tables import MISSING_MARK, missing_reasons
 
-    return [f"{MISSING_MARK} = {why[:1].lower()}{why[1:]}" for why in missing_reasons(df, columns=[value])]
+    reasons = missing_reasons(df, columns=[value])
+    keys = [f"{MISSING_MARK} = {why[:1].lower()}{why[1:]}" for why in reasons]
+    if len(reasons) < 2 or group is None or group not in df.columns:
+        return keys
+    from healthgap.tables import _missing_reason_expr
+
+    suppressed = pl.col("suppressed").fill_null(False) if "suppressed" in df.columns else pl.lit(False)
+    rows = df.filter(pl.col(value).is_null() & ~suppressed)
+    by_reason = (
+        rows.select(_missing_reason_expr(rows, [value]).alias("why"), pl.col(group).cast(pl.String))
+        .unique(maintain_order=True)
+        .group_by("why", maintain_order=True)
+        .agg(pl.col(group))
+    )
+    groups = dict(zip(by_reason["why"].to_list(), by_reason[group].to_list(), strict=True))
+    return [
+        f"{key} ({', '.join(groups.get(why) or [])})" if groups.get(why) else key
+        for key, why in zip(keys, reasons, strict=True)
+    ]
 
 
 def layered(*charts: Any, **kwargs: Any) -> alt.LayerChart:
