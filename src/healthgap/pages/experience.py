@@ -27,7 +27,7 @@ tables and sentences from that :class:`~healthgap.disclosure.Published` frame.
 from __future__ import annotations
 
 from functools import cached_property, partial
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -421,7 +421,7 @@ class ExperiencePage(MeasureSections, Page):
         column, lower, upper = (
             ("median_days", "median_lower", "median_upper") if e.measure.type == "days" else CI_VALUE
         )
-        scale = "ratio" if e.measure.type == "count" else "difference"
+        scale: Literal["difference", "ratio"] = "ratio" if e.measure.type == "count" else "difference"
         rows = table.frame.filter(
             (pl.col("dimension") == place.name)
             & pl.col(column).is_finite()
