@@ -4,6 +4,8 @@ numbers show (each test fails on the code before the round).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from healthgap.pages.access_treatment import NO_TRUTH_RATIO, AccessTreatmentPage
 from tests.conftest import build_people
 from tests.pages.test_access_treatment import OFF, text_of, with_truth
@@ -107,3 +109,145 @@ def test_indicators_not_shown_name_the_missing_columns_by_their_labels(page_of):
     assert "stroke_tia" not in note and "pad " not in note and "pad," not in note
     assert "needs the stroke or TIA" in note and "peripheral arterial disease" in note
     assert "which this dataset does not have" in note
+
+
+def test_repeated_events_are_explained_in_plain_words_and_the_formula_left_to_methods():
+    from healthgap.pages.geography import dispersion_sentence
+
+    text = dispersion_sentence(1.42, noun="CVD emergency admissions")
+    assert "Σ" not in text and "k²" not in text and "divided by" not in text
+    assert text.startswith("CVD emergency admissions can repeat for one person, so their numbers vary more")
+    assert "1.42 times as much" in text and "Methods appendix" in text
+    assert f"{1.42**0.5:.2f} times as wide" in text
+
+
+def test_geography_captions_name_the_unit_shown(page_of):
+    from healthgap.pages.geography import GeographyPage
+    from tests.pages.conftest import html_of
+
+    page = page_of(GeographyPage, build_people(2000))
+    for which in ("condition", "outcome"):
+        if page.isr_funnel(which) is None:
+            continue
+        caption = page.isr_caption(which)
+        assert f"in each {page.isr_units.singular}: observed / expected" in caption
+        assert "(or area)" not in caption
+        block = html_of(page.isr_block(which))
+        assert f"::: {{#fig-isr-{which}}}" in block and caption in block
+    block = html_of(page.map_block())
+    assert f"Recorded {page.focus_name} in each {page.units.singular}" in block
+    assert "area or GP practice" not in block and "GP practice or area" not in block
+    chapter = Path("chapters/geography.qmd").read_text(encoding="utf-8")
+    assert "(or area)" not in chapter and "area or GP practice" not in chapter
+
+
+# -- a gap by deprivation that may come through place ----------------------------------------------
+
+
+def _confounded(n: int = 6000, *, tied: bool, seed: int = 3):
+    """People whose missed appointments depend on their locality only; with ``tied`` the first
+    locality holds the most deprived areas (so a deprivation gap appears through place)."""
+    import numpy as np
+    import polars as pl
+
+    people = build_people(n)
+    rng = np.random.default_rng(seed)
+    first = people["locality"].unique().sort()[0]
+    in_first = (people["locality"] == first).to_numpy()
+    decile = rng.integers(1, 11, n)
+    if tied:
+        decile = np.where(in_first, rng.integers(1, 3, n), rng.integers(3, 11, n))
+    missed = rng.poisson(np.where(in_first, 2.0, 0.3))
+    return people.with_columns(
+        pl.Series("imd_decile", decile, dtype=people["imd_decile"].dtype),
+        pl.Series("missed_appointments", missed, dtype=people["missed_appointments"].dtype),
+        pl.lit(value=True).alias("cardiology_referral"),
+    )
+
+
+def test_a_deprivation_gap_found_with_a_place_gap_says_it_may_come_through_place(page_of):
+    from healthgap.pages.experience import ExperiencePage
+
+    page = page_of(ExperiencePage, _confounded(tied=True), disclosure=OFF)
+    missed = next(e for e in page.measures if e.measure.name == "missed_appointments")
+    text = page.measure_text(missed)
+    assert "in the most deprived fifth against" in text and "larger than chance would readily explain" in text
+    assert page.mix_differs and page.place_gap(missed)
+    assert (
+        "For missed appointments, gaps are found both by deprivation fifth and between localities, and the "
+        "localities differ in their mix of deprivation fifths, so part of either gap may come through the other"
+    ) in text
+    # independent of place: the localities' mix is the same, so nothing is said
+    free = page_of(ExperiencePage, _confounded(tied=False), disclosure=OFF)
+    assert not free.mix_differs
+    assert "may come through the other" not in free.measure_text(missed)
+    # no locality compared: nothing to say
+    bare = page_of(
+        ExperiencePage, _confounded(tied=True), disclosure=OFF, equity={"dimensions": ["imd_quintile", "sex"]}
+    )
+    assert bare.place is None and "may come through" not in bare.measure_text(missed)
+
+
+# -- the [x] mark: the text says what the key says ---------------------------------------------------
+
+
+def test_intersection_text_gives_the_reasons_the_heat_map_key_gives(page_of):
+    from healthgap.pages.recorded_disease import MISSING_WORDS, RecordedDiseasePage
+    from healthgap.tables import missing_reasons
+    from tests.pages.conftest import html_of
+
+    page = page_of(RecordedDiseasePage, build_people(1500), disclosure=OFF)
+    reasons = missing_reasons(page.intersection_table.frame, columns=["value"])
+    assert reasons  # small cells: some have no standardised rate
+    text = html_of(page.intersection_text())
+    for reason in reasons:
+        assert MISSING_WORDS[reason] in text
+    if not any("fewer than 10" in r for r in reasons):
+        assert "fewer than 10" not in text
+    assert "Cells marked [x] have no standardised rate: " in text
+
+
+def test_a_long_heat_map_legend_title_is_broken_into_lines_not_cut():
+    import polars as pl
+
+    from healthgap import charts
+    from healthgap.charts._common import CHAR_PX, LEGEND_TITLE_PX
+
+    frame = pl.DataFrame({"x": ["a", "b"], "y": ["c", "c"], "value": [1.0, 2.0]})
+    spec = charts.heatmap(
+        frame, x="x", y="y", title="T", legend_title="Age-standardised prevalence (%)"
+    ).to_dict()
+    title = next(layer for layer in spec["layer"] if "color" in layer.get("encoding", {}))["encoding"][
+        "color"
+    ]["legend"]["title"]
+    assert isinstance(title, list) and " ".join(title) == "Age-standardised prevalence (%)"
+    assert all(len(line) * CHAR_PX <= LEGEND_TITLE_PX + CHAR_PX for line in title)
+
+
+def test_two_reasons_for_the_x_mark_each_name_their_groups():
+    import polars as pl
+
+    from healthgap import charts
+    from healthgap.charts._common import missing_keys
+    from healthgap.stats.dsr import NOTE_EMPTY_BAND, NOTE_FEW_EVENTS
+
+    frame = pl.DataFrame(
+        {
+            "dimension_label": ["Ethnic group"] * 5,
+            "label": ["Asian", "Black", "Mixed", "Other", "White"],
+            "value": [None, None, None, None, 3.0],
+            "lower_ci": [None, None, None, None, 2.0],
+            "upper_ci": [None, None, None, None, 4.0],
+            "suppressed": [False, True, False, False, False],
+            "note": [NOTE_FEW_EVENTS, None, NOTE_EMPTY_BAND, NOTE_EMPTY_BAND, None],
+        }
+    )
+    keys = missing_keys(frame, "value", group="label")
+    assert keys == [
+        "[x] = not calculated: fewer than 10 events (Asian)",
+        "[x] = not available: no people in an age band of the standard (Mixed, Other)",
+    ]
+    one = frame.with_columns(pl.lit(NOTE_FEW_EVENTS).alias("note"))
+    assert missing_keys(one, "value", group="label") == ["[x] = not calculated: fewer than 10 events"]
+    spec = charts.small_multiples(frame, facet="dimension_label", group="label", title="T").to_dict()
+    assert keys[1] in spec["title"]["subtitle"]

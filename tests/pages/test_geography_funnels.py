@@ -141,9 +141,7 @@ def test_dispersion_sentence_states_d_and_its_root():
     )
     text = dispersion_sentence(1.44, noun="CVD emergency admissions")
     assert text.startswith("CVD emergency admissions can repeat for one person")
-    assert (
-        "1.44 times the number of events" in text and "divided by 1.44" in text and "about 1.20-fold" in text
-    )
+    assert "1.44 times as much, in variance" in text and "about 1.20 times as wide" in text
 
 
 def test_page_sentences_state_the_published_numbers(page):
@@ -160,7 +158,7 @@ def test_page_sentences_state_the_published_numbers(page):
         if above or below:
             assert f", {above} {'is' if above == 1 else 'are'} above" in text and f"and {below} below" in text
         if which == "outcome":
-            assert f"{f.dispersion:.2f} times the number of events" in text
+            assert f"{f.dispersion:.2f} times as much, in variance" in text
         assert html_of(page.isr_paragraph(which)) == text
         assert "observed / expected" in html_of(page.isr_figure(which))
 

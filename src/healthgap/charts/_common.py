@@ -32,6 +32,8 @@ __all__ = [
     "nominal",
     "suppressed_expr",
     "missing_keys",
+    "legend_title",
+    "LEGEND_TITLE_PX",
     "layered",
     "scalar",
 ]
@@ -188,6 +190,9 @@ CHAR_PX = 7.5  # average width of a 13px axis label character
 #: title ends at the plot's right edge and runs left over the labels, so a longer one ran off the
 #: chart's left edge ("Missed appointments per 1,000 appointments booked"); it breaks into lines.
 AXIS_TITLE_PX = 270
+#: Widest line of a legend title: Vega-Lite cuts a longer one short with an ellipsis (its
+#: ``titleLimit`` is 180 px), so a long title is broken into lines instead.
+LEGEND_TITLE_PX = 170
 
 
 def axis_title(text: str | None, width_px: float = AXIS_TITLE_PX) -> str | list[str] | None:
@@ -196,6 +201,13 @@ def axis_title(text: str | None, width_px: float = AXIS_TITLE_PX) -> str | list[
         return None
     lines = textwrap.wrap(text, max(8, int(width_px / CHAR_PX)))
     return lines[0] if len(lines) == 1 else (lines or text)
+
+
+def legend_title(text: str | None) -> str | list[str] | None:
+    """A legend title broken between words into lines that Vega-Lite shows whole
+    (:data:`LEGEND_TITLE_PX`): "Age-standardised prevalence (%)" -> two lines, not "Age-standardised
+    prevalen..."."""
+    return axis_title(text, LEGEND_TITLE_PX)
 
 
 def label_angle(labels: Sequence[Any], band_px: float) -> int:
@@ -243,17 +255,38 @@ def suppressed_expr(df: pl.DataFrame) -> pl.Expr:
     return pl.col("suppressed").fill_null(False) if "suppressed" in df.columns else pl.lit(False)
 
 
-def missing_keys(df: pl.DataFrame, value: str) -> list[str]:
+def missing_keys(df: pl.DataFrame, value: str, *, group: str | None = None) -> list[str]:
     """The chart keys of '[x]' values of ``value``: e.g. ``["[x] = not calculated: fewer than 10 events"]``.
 
     A null ``value`` in a row that is not suppressed is '[x]', as in the tables;
     the reasons are those of :func:`healthgap.tables.missing_reasons` (the
     frame's ``note`` column when it has one), so a chart and the table under it
-    explain a gap in the same words.
+    explain a gap in the same words. When the chart's '[x]' marks have more than one
+    reason and ``group`` names the column of its groups, each key names the groups it
+    applies to ("[x] = not calculated: fewer than 10 events (Asian)"), so the one mark
+    reads one way at each group.
     """
     from healthgap.tables import MISSING_MARK, missing_reasons
 
-    return [f"{MISSING_MARK} = {why[:1].lower()}{why[1:]}" for why in missing_reasons(df, columns=[value])]
+    reasons = missing_reasons(df, columns=[value])
+    keys = [f"{MISSING_MARK} = {why[:1].lower()}{why[1:]}" for why in reasons]
+    if len(reasons) < 2 or group is None or group not in df.columns:
+        return keys
+    from healthgap.tables import _missing_reason_expr
+
+    suppressed = pl.col("suppressed").fill_null(False) if "suppressed" in df.columns else pl.lit(False)
+    rows = df.filter(pl.col(value).is_null() & ~suppressed)
+    by_reason = (
+        rows.select(_missing_reason_expr(rows, [value]).alias("why"), pl.col(group).cast(pl.String))
+        .unique(maintain_order=True)
+        .group_by("why", maintain_order=True)
+        .agg(pl.col(group))
+    )
+    groups = dict(zip(by_reason["why"].to_list(), by_reason[group].to_list(), strict=True))
+    return [
+        f"{key} ({', '.join(groups.get(why) or [])})" if groups.get(why) else key
+        for key, why in zip(keys, reasons, strict=True)
+    ]
 
 
 def layered(*charts: Any, **kwargs: Any) -> alt.LayerChart:

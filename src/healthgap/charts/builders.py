@@ -44,7 +44,7 @@ _SUPPRESSED_NOTE = f"{SUPPRESSED_MARK} = suppressed: too few people to publish"
 
 
 def _with_note(
-    subtitle: str | None, data: pl.DataFrame, value: str, *, source: pl.DataFrame
+    subtitle: str | None, data: pl.DataFrame, value: str, *, source: pl.DataFrame, group: str | None = None
 ) -> str | list[str] | None:
     """Add the '[c]' and '[x]' keys under the title for the marks the chart shows.
 
@@ -55,7 +55,7 @@ def _with_note(
     lines = [subtitle] if subtitle else []
     if data.filter(pl.col(value).is_null() & suppressed_expr(data)).height:
         lines.append(_SUPPRESSED_NOTE)
-    lines += missing_keys(source, value)
+    lines += missing_keys(source, value, group=group)
     if not lines:
         return None
     return lines[0] if len(lines) == 1 else lines
@@ -283,7 +283,7 @@ def ci_chart(
                 )
             )
     # groups down the side are labelled in full ("[c] suppressed"), no key needed
-    heading = subtitle if horizontal else _with_note(subtitle, data, value, source=source)
+    heading = subtitle if horizontal else _with_note(subtitle, data, value, source=source, group=group)
     chart = layered(*layers).properties(title=_titled(title, heading))
     if horizontal:
         return chart.properties(width=WIDTH - 160, height=alt.Step(step))
@@ -447,7 +447,9 @@ def small_multiples(
         scales["y"] = "independent"
     if scales:
         chart = chart.resolve_scale(**scales)
-    return chart.properties(title=_titled(title, _with_note(value_title, data, value, source=source)))
+    return chart.properties(
+        title=_titled(title, _with_note(value_title, data, value, source=source, group=group))
+    )
 
 
 def pyramid(

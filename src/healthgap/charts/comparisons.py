@@ -28,6 +28,9 @@ from healthgap.charts._common import (
     suppressed_expr,
     title_of,
 )
+from healthgap.charts._common import (
+    legend_title as wrap_legend,
+)
 from healthgap.tables import MISSING_MARK, SUPPRESSED_MARK
 
 __all__ = ["funnel", "mitigation_scatter", "heatmap", "binned", "padded_domain"]
@@ -343,7 +346,7 @@ def heatmap(
     fill = alt.Color(
         f"{value}:Q",
         scale=alt.Scale(type="quantize", domain=[lo, hi], range=list(colours), nice=False),
-        legend=alt.Legend(title=legend_title or title_of(value, None), format=text_format),
+        legend=alt.Legend(title=wrap_legend(legend_title or title_of(value, None)), format=text_format),
     )
     tooltip = [alt.Tooltip(f"{x}:N"), alt.Tooltip(f"{y}:N"), alt.Tooltip(f"{value}:Q", format=text_format)]
     rects = (

@@ -27,11 +27,12 @@ tables and sentences from that :class:`~healthgap.disclosure.Published` frame.
 from __future__ import annotations
 
 from functools import cached_property, partial
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
 from healthgap.config import Dimension, Indicator, sql_columns
+from healthgap.descriptive import LEVEL as LEVEL_COLUMN
 from healthgap.descriptive.access import (
     broad_age_counts,
     indicator_status,
@@ -51,9 +52,18 @@ from healthgap.pages._blocks import (
     numbered,
     shown_measures,
 )
-from healthgap.pages._contrast import compare
-from healthgap.pages._groups import compared_dimension, group_name, in_group, noun_of
+from healthgap.pages._contrast import NOT_CHANCE, compare
+from healthgap.pages._groups import (
+    CHANCE_LEVEL,
+    compared_dimension,
+    ends,
+    group_name,
+    in_group,
+    noun_of,
+    standard_errors,
+)
 from healthgap.pages.base import Page, ci_columns
+from healthgap.stats import extremes
 from healthgap.text import count, format_number, join, lower_first
 
 __all__ = [
@@ -64,6 +74,8 @@ __all__ = [
     "SCOPE",
     "INDICATOR_DERIVED",
     "MISSED_CONTEXT",
+    "PLACE_NOTE",
+    "PLACE_DIMENSION",
     "WITHHELD",
     "response_sentence",
 ]
@@ -75,6 +87,17 @@ SCOPE = (
     "This chapter shows only the experience measures recorded for each person in the dataset; it does "
     "not cover free-text comments, complaints or other survey questions."
 )
+#: The dimension of place whose gaps may carry a gap by deprivation (and the other way round).
+PLACE_DIMENSION = "locality"
+#: When a measure differs both between the two ends of the compared dimension and between
+#: localities, and the localities' mix of that dimension differs: neither gap is separated.
+PLACE_NOTE = (
+    "For {what}, gaps are found both by {noun} and between localities, and the localities differ in "
+    "their mix of {nouns}, so part of either gap may come through the other: these figures do not "
+    "separate the two."
+)
+#: Below this p-value (chi-squared test of locality by group) the localities' mix is said to differ.
+MIX_P = 0.05
 #: What the missed appointments measure of the cardiovascular profile adds.
 MISSED_CONTEXT = (
     "Missed appointments are often read as patients' choices, but travel costs, shift work, caring "
@@ -105,6 +128,8 @@ INDICATOR_DATA = (
 
 #: The measure class the access and experience pages share (kept under its old name).
 ExperienceMeasure = ShownMeasure
+#: The value and interval columns of a flag's or a count's table.
+CI_VALUE = ("value", "lower_ci", "upper_ci")
 
 #: Why the ages of a measure of the people of a flag (the referred) are in broad groups.
 BROAD_AGE_NOTE = (
@@ -355,6 +380,87 @@ class ExperiencePage(MeasureSections, Page):
                 excluded="Left out (no value)",
             ),
         )
+
+    # -- deprivation and place ---------------------------------------------------------------
+    @cached_property
+    def place(self) -> Dimension | None:
+        """The dimension of place (:data:`PLACE_DIMENSION`) when present and not the one compared."""
+        dim = self.compared
+        place = next((d for d in self.dimensions if d.name == PLACE_DIMENSION), None)
+        return None if place is None or dim is None or place.name == dim.name else place
+
+    @cached_property
+    def mix_differs(self) -> bool:
+        """Whether the localities' mix of the compared dimension's groups differs (a chi-squared
+        test of independence on every person with both, p below :data:`MIX_P`)."""
+        from scipy.stats import chi2_contingency
+
+        dim, place = self.compared, self.place
+        if dim is None or place is None:
+            return False
+        a, b = place.name, dim.name  # the loaded table names each dimension's column by its name
+        table = (
+            self.people.filter(pl.col(a).is_not_null() & pl.col(b).is_not_null())
+            .group_by(a, b)
+            .len()
+            .collect()
+            .pivot(on=b, index=a, values="len")
+            .fill_null(0)
+            .drop(a)
+        )
+        if table.height < 2 or table.width < 2:
+            return False
+        return bool(chi2_contingency(table.to_numpy()).pvalue < MIX_P)
+
+    def place_gap(self, e: ExperienceMeasure) -> bool:
+        """Whether some locality's value of ``e`` differs from another's beyond chance, allowing for
+        every pair of localities (simultaneous 95% intervals, as the sentences naming them)."""
+        table, place = self.tables.get(e.measure.name), self.place
+        if table is None or place is None:
+            return False
+        column, lower, upper = (
+            ("median_days", "median_lower", "median_upper") if e.measure.type == "days" else CI_VALUE
+        )
+        scale: Literal["difference", "ratio"] = "ratio" if e.measure.type == "count" else "difference"
+        rows = table.frame.filter(
+            (pl.col("dimension") == place.name)
+            & pl.col(column).is_finite()
+            & pl.col(lower).is_finite()
+            & pl.col(upper).is_finite()
+            & (pl.col(column) > 0 if scale == "ratio" else pl.lit(value=True))
+            & (pl.col(lower) > 0 if scale == "ratio" else pl.lit(value=True))
+        )
+        data = standard_errors(rows, column=column, lower=lower, upper=upper, scale=scale).filter(
+            pl.col("__se").is_finite() & (pl.col("__se") > 0)
+        )
+        if data.height < 2:
+            return False
+        found = extremes(
+            data.select(LEVEL_COLUMN, column, "__se"),
+            group=LEVEL_COLUMN,
+            estimate=column,
+            std_error="__se",
+            scale=scale,
+            confidence=CHANCE_LEVEL,
+            simulations=20_000,
+        )
+        return bool(found["distinct_from"].fill_null(0).max() or 0)
+
+    def place_sentence(self, e: ExperienceMeasure) -> str:
+        """:data:`PLACE_NOTE` when ``e`` differs beyond chance both between the two ends of the
+        compared dimension and between localities, and the localities' mix differs; else ""."""
+        dim = self.compared
+        if dim is None or ends(dim) is None or self.place is None:
+            return ""
+        if NOT_CHANCE not in self.measure_sentences(e, dim) or not self.place_gap(e) or not self.mix_differs:
+            return ""
+        noun = noun_of(dim)
+        return PLACE_NOTE.format(what=e.name, noun=noun, nouns=f"{noun}s")
+
+    def measure_text(self, e: ExperienceMeasure) -> str:
+        """The sentences comparing one measure, one dimension after another, then
+        :meth:`place_sentence`."""
+        return " ".join(t for t in (super().measure_text(e), self.place_sentence(e)) if t)
 
     # -- the chapter -----------------------------------------------------------------------
     def body(self) -> Any:

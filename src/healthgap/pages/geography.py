@@ -32,6 +32,7 @@ from healthgap.descriptive.geography import (
 )
 from healthgap.descriptive.prevalence import dsr_ratio_rows, dsr_ratio_statistics, recompute_rates
 from healthgap.disclosure import Published
+from healthgap.pages._blocks import blocks, numbered
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
 from healthgap.pages.sentences import extremes, fmt, group_name
 from healthgap.stats import bonferroni_ratio
@@ -255,11 +256,10 @@ def dispersion_sentence(dispersion: float, *, noun: str) -> str:
     if dispersion <= 1:
         return f"No one has more than one of the {noun}, so they are independent events."
     return (
-        f"{capitalise(noun)} can repeat for one person, so they are not independent events: their variance is the "
-        f"sum of each person's squared count, {fmt(dispersion, 2)} times the number of events (Σk²/Σk over "
-        "people with k events; rounded to 2 decimals, so that it gives no exact total). The limits and intervals "
-        f"are those of the number of events divided by {fmt(dispersion, 2)}, which widens them about "
-        f"{fmt(dispersion**0.5, 2)}-fold."
+        f"{capitalise(noun)} can repeat for one person, so their numbers vary more than chance alone would "
+        f"make them: here {fmt(dispersion, 2)} times as much, in variance, as if every one happened to a "
+        "different person (the Methods appendix gives the formula). The limits and intervals allow for "
+        f"that: they are about {fmt(dispersion**0.5, 2)} times as wide."
     )
 
 
@@ -610,6 +610,23 @@ class GeographyPage(Page):
             },
         )
 
+    def isr_caption(self, which: str) -> str:
+        """The funnel's caption, naming the unit it shows ("Recorded hypertension in each GP practice:
+        observed / expected from age and sex"), or "" without the funnel."""
+        f = self.isr_funnel(which)
+        if f is None:
+            return ""
+        label = measure_label(self.config, f.measure)
+        what = f"Recorded {lower_first(label)}" if which == "condition" else label
+        return f"{what} in each {self.isr_units.singular}: observed / expected from age and sex"
+
+    def isr_block(self, which: str) -> Any:
+        """The funnel plot as a numbered figure (``fig-isr-<which>``) with :meth:`isr_caption`, or None."""
+        figure = self.isr_figure(which)
+        if figure is None:
+            return None
+        return blocks(numbered(figure, label=f"fig-isr-{which}", caption=self.isr_caption(which)))
+
     def isr_paragraph(self, which: str) -> Any:
         """:meth:`isr_text` as a paragraph (Markdown), or None."""
         from IPython.display import Markdown
@@ -775,6 +792,19 @@ class GeographyPage(Page):
             data=areas,
             columns=self.map_columns(),
         )
+
+    def map_block(self) -> Any:
+        """The map (or tile chart) as a numbered figure (``fig-map``) whose caption names the unit
+        ("Recorded hypertension in each small area"), its table (``tbl-map``) when the areas are in
+        code order, or the skip note."""
+        figure = self.map_figure()
+        if self.areas is None or self.area is None:
+            return figure
+        caption = f"Recorded {self.focus_name} in each {self.units.singular}"
+        if self.in_code_order:
+            table = self.map_table()
+            return None if table is None else blocks(numbered(table, label="tbl-map", caption=caption))
+        return blocks(numbered(figure, label="fig-map", caption=caption))
 
     def map_table(self) -> Any:
         """The areas' recorded disease as a table, when a tile chart would place them in order of

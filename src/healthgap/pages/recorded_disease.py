@@ -46,6 +46,9 @@ from healthgap.pages._risk_factors import NO_RISK_FACTORS, ends_sentence, spread
 from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns, escape_markdown, numbered
 from healthgap.pages.sentences import extremes, fmt, group_name, level_name, nouns, with_multiplicity
 from healthgap.pages.sentences import ratio_sentence as rates_sentence
+from healthgap.stats.dsr import NOTE_EMPTY_BAND
+from healthgap.tables import FEW_EVENTS, missing_reasons
+from healthgap.tables import NOT_AVAILABLE as MISSING_NOT_AVAILABLE
 from healthgap.text import capitalise, join, lower_first
 
 __all__ = [
@@ -146,6 +149,13 @@ NO_ORDERED_TO_COMBINE = (
     "ordered groups with a disadvantaged end, such as deprivation fifths, to combine with another dimension"
 )
 NOT_AVAILABLE = "This comparison is not available for this dataset."
+#: How the heat map's text words each reason its key gives for an '[x]' cell (as the key does).
+MISSING_WORDS = {
+    FEW_EVENTS: "fewer than 10 people with the condition",
+    f"{MISSING_NOT_AVAILABLE}: {NOTE_EMPTY_BAND}": (
+        "nobody in the cell in one of the age bands standardised over"
+    ),
+}
 NO_AREAS = "has no chart of areas for this dataset, because it has no small-area or GP practice column."
 #: The explanation of the gradient table, for deprivation (the default book's words).
 GRADIENT_DEPRIVATION = (
@@ -780,9 +790,37 @@ class RecordedDiseasePage(Page):
             f"Inequalities can compound: a group may be disadvantaged by both {self._words(rows)} and "
             f"{self._words(columns)}. @fig-intersection shows age-standardised prevalence of "
             f"{self.focus_name} for every combination of {rows.noun or lower_first(rows.label)} and "
-            f"{columns.noun or lower_first(columns.label)}. Cells with fewer than 10 people with the condition "
-            f"have no standardised rate.{self.suppress_text}"
+            f"{columns.noun or lower_first(columns.label)}.{self.intersection_missing_text}{self.suppress_text}"
         )
+
+    @cached_property
+    def intersection_table(self) -> Published | None:
+        """The focus condition's age-standardised prevalence by the two dimensions, published once
+        (the heat map, its table and the sentence on its '[x]' cells read it), or None."""
+        focus, pair = self.focus, self.pair
+        if focus is None or pair is None:
+            return None
+        rows, columns = pair
+        return self.book.publish(
+            intersection(self.people, self.config, condition=focus, rows=rows.name, columns=columns.name),
+            counts=COUNTS,
+            by=[],
+            across=["row_label", "column_label"],
+            recompute=recompute_dsr,
+        )
+
+    @property
+    def intersection_missing_text(self) -> str:
+        """Why the heat map's '[x]' cells have no rate, from the reasons its key gives (" Cells marked
+        [x] have no standardised rate: ..."), or "" when no cell is '[x]'."""
+        table = self.intersection_table
+        if table is None:
+            return ""
+        reasons = missing_reasons(table.frame, columns=["value"])
+        if not reasons:
+            return ""
+        said = [MISSING_WORDS.get(r, lower_first(r)) for r in reasons]
+        return f" Cells marked [x] have no standardised rate: {join(said, conjunction='or')}."
 
     def intersection_figure(self) -> Any:
         """Heat map of the focus condition by the two dimensions, or a skip note."""
@@ -794,13 +832,9 @@ class RecordedDiseasePage(Page):
                 return self.skip(NO_ORDERED_TO_COMBINE)
             return self.skip(f"other dimension to combine with {lower_first(self.social.label)}")
         rows, columns = pair
-        cross = self.book.publish(
-            intersection(self.people, self.config, condition=focus, rows=rows.name, columns=columns.name),
-            counts=COUNTS,
-            by=[],
-            across=["row_label", "column_label"],
-            recompute=recompute_dsr,
-        )
+        cross = self.intersection_table
+        if cross is None:  # pragma: no cover - focus and pair are present
+            return None
         label = self.label(focus)
         row_title = GROUP_TITLES.get(rows.name, rows.label)
         column_title = columns.label
