@@ -26,7 +26,7 @@ import polars as pl
 
 from healthgap import charts
 from healthgap.config import Dimension
-from healthgap.disclosure import Published
+from healthgap.disclosure import Published, min_group_reason
 from healthgap.explain import GAP_NO_DIMENSION, GAP_TOO_FEW, LEVEL_KEYS, Explanation
 from healthgap.fairness import GapDecomposition
 from healthgap.pages._models import AUDIT_BOOT, ModelPages, about, plural_noun
@@ -36,6 +36,7 @@ from healthgap.text import group_noun, interval, join, lower_first, num, pct, pp
 __all__ = [
     "ExplanationsPage",
     "shown",
+    "withhold_small",
     "importance_sentence",
     "additivity_sentence",
     "gap_intro_sentence",
@@ -158,6 +159,43 @@ SPLIT_METHOD = (
 def shown(published: Published, count: str = "n") -> Published:
     """The rows whose group size was published (groups too small to publish are left out)."""
     return published.where(pl.col(count).is_not_null())
+
+
+#: The published columns of a mean SHAP value (and its interval), withheld in groups too small to publish.
+MEAN_COLUMNS = ("value", "lower_ci", "upper_ci")
+
+
+def withhold_small(published: Published, count: str = "n") -> Published:
+    """``published`` with the mean SHAP values (:data:`MEAN_COLUMNS`) withheld in every row whose
+    group has fewer than the minimum group size (50) as published, with its reason ("fewer than 50
+    people in the group"); the group's size stays published.
+
+    The minimum group size of the disclosure rules applies to values measured within a group; the
+    group's own size is the only count of these frames, so :func:`~healthgap.disclosure.publish`
+    leaves the averages over a few dozen people in place (e.g. the 30 people in one ethnic group
+    explained in a 2,000-person sample of a small trust). An average over so few people describes
+    them, not a population, and a few-valued contribution averaged over them pins how many of them
+    have each value.
+    """
+    settings = published.settings
+    if settings.min_group <= 1 or count not in published.columns:
+        return published
+    small = pl.col(count).is_not_null() & (pl.col(count) < settings.min_group)
+    reason = pl.lit(min_group_reason(settings))
+
+    def withhold(frame: pl.DataFrame) -> pl.DataFrame:
+        columns = [c for c in MEAN_COLUMNS if c in frame.columns]
+        return frame.with_columns(
+            *(pl.when(small).then(None).otherwise(pl.col(c)).alias(c) for c in columns),
+            suppressed=pl.col("suppressed").fill_null(False) | small,
+            suppression_reason=pl.when(small & pl.col("suppression_reason").is_null())
+            .then(reason)
+            .when(small)
+            .then(pl.concat_str([pl.col("suppression_reason"), reason], separator="; "))
+            .otherwise(pl.col("suppression_reason")),
+        )
+
+    return published.pipe(withhold)
 
 
 def _clear(row: dict[str, Any]) -> bool:
@@ -433,16 +471,19 @@ class ExplanationsPage(Page):
 
     @cached_property
     def by_group(self) -> Published:
-        """Mean SHAP value per equity group and feature (published; small groups left out)."""
+        """Mean SHAP value per equity group and feature (published; the means of groups under the
+        minimum size withheld: :func:`withhold_small`)."""
         frame = self.explanation.by_group
         if not frame.height:
             return self.book.publish(frame, counts=[])
         frame = frame.select(
             "dimension", "dimension_label", "group", "group_label", "feature", "label", "n", "value"
         )
-        return shown(
-            self.book.publish(
-                frame, counts=["n"], by=["dimension", "feature"], recompute=self._recompute("by_group")
+        return withhold_small(
+            shown(
+                self.book.publish(
+                    frame, counts=["n"], by=["dimension", "feature"], recompute=self._recompute("by_group")
+                )
             )
         )
 
@@ -572,15 +613,20 @@ class ExplanationsPage(Page):
 
     @cached_property
     def dependence(self) -> Published:
-        """Mean SHAP value in bins of the most important features (published; small bins left out)."""
+        """Mean SHAP value in bins of the most important features (published; the means of bins under the
+        minimum size withheld: :func:`withhold_small`)."""
         frame = self.explanation.dependence
         if not frame.height:
             return self.book.publish(frame, counts=[])
         frame = frame.select(
             "feature", "label", "bin", "bin_label", "n", "value", "lower_ci", "upper_ci", "method"
         )
-        return shown(
-            self.book.publish(frame, counts=["n"], by=["feature"], recompute=self._recompute("dependence"))
+        return withhold_small(
+            shown(
+                self.book.publish(
+                    frame, counts=["n"], by=["feature"], recompute=self._recompute("dependence")
+                )
+            )
         )
 
     @cached_property
