@@ -24,7 +24,7 @@ from healthgap.descriptive.priorities import (
     priorities,
     recompute_priorities,
 )
-from healthgap.disclosure import REASON_DERIVED, Published, assert_publishable, publish
+from healthgap.disclosure import REASON_DERIVED, REASON_MIN_GROUP, Published, assert_publishable, publish
 from healthgap.pages._groups import in_group
 from healthgap.pages.base import Page
 from healthgap.pages.sentences import level_name
@@ -66,7 +66,6 @@ __all__ = [
     "TRUTH_INTRO",
     "TRUTH_COLUMNS",
     "true_gap_text",
-    "REFERENCE_NOT_REPEATED",
     "indicator_labels",
 ]
 
@@ -304,9 +303,10 @@ def _gaps_from(exact: pl.DataFrame, counts: pl.DataFrame, *, base: int, min_grou
     published group counts) give them, every number recomputed from those; a gap with a count
     withheld shows no number. In the row of a group under ``min_group`` people as published, only
     the group's size is shown: its own counts and every number from them are withheld by the
-    group counts' protection, and the reference group's counts are not repeated beside it
-    (:data:`REFERENCE_NOT_REPEATED`; they are the reference group's, shown in the rows of the
-    larger groups), so that the row shows no count but its size."""
+    group counts' protection, and the reference group's counts are not repeated beside it (they
+    are the reference group's, shown in the rows of the larger groups; the same reason as the
+    group's own, :data:`~healthgap.disclosure.REASON_MIN_GROUP`: the row of a group under the
+    minimum size shows only its size)."""
     pub = counts.select(
         *GROUP_KEYS,
         "numerator",
@@ -353,7 +353,7 @@ def _gaps_from(exact: pl.DataFrame, counts: pl.DataFrame, *, base: int, min_grou
                 ),
                 pl.when(hidden).then(pl.lit(f"{', '.join(derived)}: {REASON_DERIVED}")),
                 pl.when(repeated).then(
-                    pl.lit(f"{', '.join(reference)}: {REFERENCE_NOT_REPEATED.format(min_group=min_group)}")
+                    pl.lit(f"{', '.join(reference)}: {REASON_MIN_GROUP.format(min_group=min_group)}")
                 ),
                 separator="; ",
                 ignore_nulls=True,
@@ -372,10 +372,6 @@ def _gaps_from(exact: pl.DataFrame, counts: pl.DataFrame, *, base: int, min_grou
     )
 
 
-#: Why a row of a group under the minimum group size shows no reference group's counts.
-REFERENCE_NOT_REPEATED = (
-    "the reference group's counts, not repeated beside a group of fewer than {min_group} people"
-)
 #: The numbers of a gap recomputed from its counts (withheld with any of them).
 _DERIVED_NUMBERS = (
     "expected",
@@ -498,6 +494,31 @@ def number_interval(lo: float | None, hi: float | None, *, base: int, flip: bool
     if flip and lo is not None and hi is not None:
         lo, hi = -hi, -lo
     return f"{_signed(lo, base=base)} to {_signed(hi, base=base)}"
+
+
+def _gap_texts(
+    frame: pl.DataFrame, *, base: int, prefix: str = "", simultaneous: bool = True
+) -> list[pl.Series]:
+    """The words of a table of published gaps, one column each (named with ``prefix``): the
+    group's rate (``rate_text``), the expected or reference rate (``reference_text``), the
+    number more or fewer (``people_text``) and its interval (``interval_text``), with the
+    simultaneous interval (``simultaneous_text``) when ``simultaneous``; null where a gap has no
+    number (withheld, or nothing to compare)."""
+    rows = frame.to_dicts()
+    words = {
+        "rate_text": lambda r: rate_text(r["rate"], r["multiplier"], r.get("whom")),
+        "reference_text": lambda r: rate_text(r["reference_rate"], r["multiplier"], r.get("whom")),
+        "people_text": lambda r: _signed(r["excess"], base=base),
+        "interval_text": lambda r: number_interval(r["excess_lower"], r["excess_upper"], base=base),
+    }
+    if simultaneous:
+        words["simultaneous_text"] = lambda r: number_interval(
+            r["simultaneous_lower"], r["simultaneous_upper"], base=base
+        )
+    return [
+        pl.Series(f"{prefix}{name}", [None if r["excess"] is None else say(r) for r in rows], dtype=pl.String)
+        for name, say in words.items()
+    ]
 
 
 def gap_sentence(
@@ -772,7 +793,6 @@ class WhereToActPage(Page):
         return Markdown("\n".join(lines) + tail)
 
     def _labelled(self, frame: pl.DataFrame) -> pl.DataFrame:
-        base = self.config.disclosure.rounding if self.config.disclosure.enabled else 1
         rows = frame.to_dicts()
         group = [text.capitalise(self._names(r)[0]) for r in rows]
         return frame.with_columns(
@@ -781,49 +801,7 @@ class WhereToActPage(Page):
             .otherwise(pl.col("label"))
             .alias("measure_label"),
             pl.Series("group", group, dtype=pl.String),
-            pl.Series(
-                "rate_text",
-                [
-                    None if r["rate"] is None else rate_text(r["rate"], r["multiplier"], r.get("whom"))
-                    for r in rows
-                ],
-                dtype=pl.String,
-            ),
-            pl.Series(
-                "reference_text",
-                [
-                    None
-                    if r["reference_rate"] is None
-                    else rate_text(r["reference_rate"], r["multiplier"], r.get("whom"))
-                    for r in rows
-                ],
-                dtype=pl.String,
-            ),
-            pl.Series(
-                "people_text",
-                [None if r["excess"] is None else _signed(r["excess"], base=base) for r in rows],
-                dtype=pl.String,
-            ),
-            pl.Series(
-                "interval_text",
-                [
-                    None
-                    if r["excess"] is None
-                    else number_interval(r["excess_lower"], r["excess_upper"], base=base)
-                    for r in rows
-                ],
-                dtype=pl.String,
-            ),
-            pl.Series(
-                "simultaneous_text",
-                [
-                    None
-                    if r["excess"] is None
-                    else number_interval(r["simultaneous_lower"], r["simultaneous_upper"], base=base)
-                    for r in rows
-                ],
-                dtype=pl.String,
-            ),
+            *_gap_texts(frame, base=self.base),
         )
 
     @cached_property
@@ -944,46 +922,12 @@ class WhereToActPage(Page):
 
     def _with_truth(self, frame: pl.DataFrame) -> pl.DataFrame:
         """``frame`` (recorded condition gaps) with the words of the matching true gaps."""
-        base = self.base
         truth = self.truth_gaps.frame if self.truth_gaps is not None else None
-        keys = ["measure", "dimension", "level"]
         if truth is None:
             return frame
-        rows = truth.to_dicts()
+        keys = ["measure", "dimension", "level"]
         texts = truth.select(*keys).with_columns(
-            pl.Series(
-                "true_rate_text",
-                [
-                    rate_text(r["rate"], r["multiplier"], r.get("whom")) if r["excess"] is not None else None
-                    for r in rows
-                ],
-                dtype=pl.String,
-            ),
-            pl.Series(
-                "true_reference_text",
-                [
-                    rate_text(r["reference_rate"], r["multiplier"], r.get("whom"))
-                    if r["excess"] is not None
-                    else None
-                    for r in rows
-                ],
-                dtype=pl.String,
-            ),
-            pl.Series(
-                "true_people_text",
-                [None if r["excess"] is None else _signed(r["excess"], base=base) for r in rows],
-                dtype=pl.String,
-            ),
-            pl.Series(
-                "true_interval_text",
-                [
-                    None
-                    if r["excess"] is None
-                    else number_interval(r["excess_lower"], r["excess_upper"], base=base)
-                    for r in rows
-                ],
-                dtype=pl.String,
-            ),
+            *_gap_texts(truth, base=self.base, prefix="true_", simultaneous=False)
         )
         return frame.join(texts, on=keys, how="left")
 
