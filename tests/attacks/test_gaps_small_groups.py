@@ -25,8 +25,9 @@ import polars as pl
 import pytest
 
 from healthgap.descriptive.priorities import COUNTS
+from healthgap.disclosure import REASON_MIN_GROUP
 from healthgap.pages.outcomes import OutcomesPage
-from healthgap.pages.where_to_act import REFERENCE_NOT_REPEATED, WhereToActPage
+from healthgap.pages.where_to_act import WhereToActPage
 from tests.attacks.disclosure_helpers import N_ATTACK, synthetic_page
 
 PEOPLE = N_ATTACK
@@ -86,7 +87,7 @@ def test_a_small_groups_row_shows_its_size_and_nothing_else(pages) -> None:
         shown = [c for c in numbers if c not in KEYS and small.get_column(c).is_not_null().any()]
         assert not shown, f"{name}: rows of groups under {min_group} show {shown}"
         assert small.get_column("suppressed").all(), name
-        reason = REFERENCE_NOT_REPEATED.format(min_group=min_group)
+        reason = f"reference_numerator, reference_denominator: {REASON_MIN_GROUP.format(min_group=min_group)}"
         assert small.get_column("suppression_reason").str.contains(reason, literal=True).all(), name
 
 

@@ -24,7 +24,7 @@ from healthgap.descriptive.priorities import (
     priorities,
     recompute_priorities,
 )
-from healthgap.disclosure import REASON_DERIVED, Published, assert_publishable, publish
+from healthgap.disclosure import REASON_DERIVED, REASON_MIN_GROUP, Published, assert_publishable, publish
 from healthgap.pages._blocks import note
 from healthgap.pages._groups import in_group
 from healthgap.pages.base import Page
@@ -76,7 +76,6 @@ __all__ = [
     "TRUTH_INTRO",
     "TRUTH_COLUMNS",
     "true_gap_text",
-    "REFERENCE_NOT_REPEATED",
     "indicator_labels",
 ]
 
@@ -355,9 +354,10 @@ def _gaps_from(exact: pl.DataFrame, counts: pl.DataFrame, *, base: int, min_grou
     published group counts) give them, every number recomputed from those; a gap with a count
     withheld shows no number. In the row of a group under ``min_group`` people as published, only
     the group's size is shown: its own counts and every number from them are withheld by the
-    group counts' protection, and the reference group's counts are not repeated beside it
-    (:data:`REFERENCE_NOT_REPEATED`; they are the reference group's, shown in the rows of the
-    larger groups), so that the row shows no count but its size."""
+    group counts' protection, and the reference group's counts are not repeated beside it (they
+    are the reference group's, shown in the rows of the larger groups; the same reason as the
+    group's own, :data:`~healthgap.disclosure.REASON_MIN_GROUP`: the row of a group under the
+    minimum size shows only its size)."""
     pub = counts.select(
         *GROUP_KEYS,
         "numerator",
@@ -404,7 +404,7 @@ def _gaps_from(exact: pl.DataFrame, counts: pl.DataFrame, *, base: int, min_grou
                 ),
                 pl.when(hidden).then(pl.lit(f"{', '.join(derived)}: {REASON_DERIVED}")),
                 pl.when(repeated).then(
-                    pl.lit(f"{', '.join(reference)}: {REFERENCE_NOT_REPEATED.format(min_group=min_group)}")
+                    pl.lit(f"{', '.join(reference)}: {REASON_MIN_GROUP.format(min_group=min_group)}")
                 ),
                 separator="; ",
                 ignore_nulls=True,
@@ -423,10 +423,6 @@ def _gaps_from(exact: pl.DataFrame, counts: pl.DataFrame, *, base: int, min_grou
     )
 
 
-#: Why a row of a group under the minimum group size shows no reference group's counts.
-REFERENCE_NOT_REPEATED = (
-    "the reference group's counts, not repeated beside a group of fewer than {min_group} people"
-)
 #: The numbers of a gap recomputed from its counts (withheld with any of them).
 _DERIVED_NUMBERS = (
     "expected",
@@ -557,6 +553,31 @@ def own_mix(strata: str) -> str:
     to the rates of everyone (the access and treatment chapter)."""
     mix = "ages and sexes" if "sex" in strata else "ages" if "age" in strata else strata
     return f"indirectly standardised to the group's own mix of {mix}"
+
+
+def _gap_texts(
+    frame: pl.DataFrame, *, base: int, prefix: str = "", simultaneous: bool = True
+) -> list[pl.Series]:
+    """The words of a table of published gaps, one column each (named with ``prefix``): the
+    group's rate (``rate_text``), the expected or reference rate (``reference_text``), the
+    number more or fewer (``people_text``) and its interval (``interval_text``), with the
+    simultaneous interval (``simultaneous_text``) when ``simultaneous``; null where a gap has no
+    number (withheld, or nothing to compare)."""
+    rows = frame.to_dicts()
+    words = {
+        "rate_text": lambda r: rate_text(r["rate"], r["multiplier"], r.get("whom")),
+        "reference_text": lambda r: rate_text(r["reference_rate"], r["multiplier"], r.get("whom")),
+        "people_text": lambda r: _signed(r["excess"], base=base),
+        "interval_text": lambda r: number_interval(r["excess_lower"], r["excess_upper"], base=base),
+    }
+    if simultaneous:
+        words["simultaneous_text"] = lambda r: number_interval(
+            r["simultaneous_lower"], r["simultaneous_upper"], base=base
+        )
+    return [
+        pl.Series(f"{prefix}{name}", [None if r["excess"] is None else say(r) for r in rows], dtype=pl.String)
+        for name, say in words.items()
+    ]
 
 
 def gap_sentence(
@@ -893,7 +914,6 @@ class WhereToActPage(Page):
         )
 
     def _labelled(self, frame: pl.DataFrame) -> pl.DataFrame:
-        base = self.config.disclosure.rounding if self.config.disclosure.enabled else 1
         rows = frame.to_dicts()
         group = [text.capitalise(self._names(r)[0]) for r in rows]
         return frame.with_columns(
@@ -902,49 +922,7 @@ class WhereToActPage(Page):
             .otherwise(pl.col("label"))
             .alias("measure_label"),
             pl.Series("group", group, dtype=pl.String),
-            pl.Series(
-                "rate_text",
-                [
-                    None if r["rate"] is None else rate_text(r["rate"], r["multiplier"], r.get("whom"))
-                    for r in rows
-                ],
-                dtype=pl.String,
-            ),
-            pl.Series(
-                "reference_text",
-                [
-                    None
-                    if r["reference_rate"] is None
-                    else rate_text(r["reference_rate"], r["multiplier"], r.get("whom"))
-                    for r in rows
-                ],
-                dtype=pl.String,
-            ),
-            pl.Series(
-                "people_text",
-                [None if r["excess"] is None else _signed(r["excess"], base=base) for r in rows],
-                dtype=pl.String,
-            ),
-            pl.Series(
-                "interval_text",
-                [
-                    None
-                    if r["excess"] is None
-                    else number_interval(r["excess_lower"], r["excess_upper"], base=base)
-                    for r in rows
-                ],
-                dtype=pl.String,
-            ),
-            pl.Series(
-                "simultaneous_text",
-                [
-                    None
-                    if r["excess"] is None
-                    else number_interval(r["simultaneous_lower"], r["simultaneous_upper"], base=base)
-                    for r in rows
-                ],
-                dtype=pl.String,
-            ),
+            *_gap_texts(frame, base=self.base),
         )
 
     @cached_property
@@ -1100,46 +1078,12 @@ class WhereToActPage(Page):
 
     def _with_truth(self, frame: pl.DataFrame) -> pl.DataFrame:
         """``frame`` (recorded condition gaps) with the words of the matching true gaps."""
-        base = self.base
         truth = self.truth_gaps.frame if self.truth_gaps is not None else None
-        keys = ["measure", "dimension", "level"]
         if truth is None:
             return frame
-        rows = truth.to_dicts()
+        keys = ["measure", "dimension", "level"]
         texts = truth.select(*keys).with_columns(
-            pl.Series(
-                "true_rate_text",
-                [
-                    rate_text(r["rate"], r["multiplier"], r.get("whom")) if r["excess"] is not None else None
-                    for r in rows
-                ],
-                dtype=pl.String,
-            ),
-            pl.Series(
-                "true_reference_text",
-                [
-                    rate_text(r["reference_rate"], r["multiplier"], r.get("whom"))
-                    if r["excess"] is not None
-                    else None
-                    for r in rows
-                ],
-                dtype=pl.String,
-            ),
-            pl.Series(
-                "true_people_text",
-                [None if r["excess"] is None else _signed(r["excess"], base=base) for r in rows],
-                dtype=pl.String,
-            ),
-            pl.Series(
-                "true_interval_text",
-                [
-                    None
-                    if r["excess"] is None
-                    else number_interval(r["excess_lower"], r["excess_upper"], base=base)
-                    for r in rows
-                ],
-                dtype=pl.String,
-            ),
+            *_gap_texts(truth, base=self.base, prefix="true_", simultaneous=False)
         )
         return frame.join(texts, on=keys, how="left")
 
