@@ -37,6 +37,8 @@ __all__ = [
     "ExplanationsPage",
     "shown",
     "withhold_small",
+    "rounded_means",
+    "MEAN_DECIMALS",
     "importance_sentence",
     "additivity_sentence",
     "gap_intro_sentence",
@@ -163,6 +165,29 @@ def shown(published: Published, count: str = "n") -> Published:
 
 #: The published columns of a mean SHAP value (and its interval), withheld in groups too small to publish.
 MEAN_COLUMNS = ("value", "lower_ci", "upper_ci")
+
+
+#: Decimals of a log-odds unit the mean SHAP values (and their limits) are published to.
+MEAN_DECIMALS = 3
+
+
+def rounded_means(published: Published, *, decimals: int = MEAN_DECIMALS) -> Published:
+    """``published`` with its mean SHAP values (:data:`MEAN_COLUMNS`) rounded to ``decimals``.
+
+    The groups of one equity dimension partition the same people explained, so for every feature
+    the size-weighted sums of their means agree across dimensions: with means at full precision
+    these equations give every group's exact size (a disclosure audit recovered all 20 non-age
+    groups of the default book, e.g. 32 Black people explained, published as 30). Rounded to
+    0.001, the rounding error of a weighted sum (up to 0.0005 x 2,000 people = 1 log-odds unit per
+    equation) exceeds what one person more or fewer in a group changes it by, and the equations
+    no longer pin the sizes (tests/attacks/test_shap_small_groups.py).
+    """
+
+    def rounding(frame: pl.DataFrame) -> pl.DataFrame:
+        columns = [c for c in MEAN_COLUMNS if c in frame.columns]
+        return frame.with_columns(pl.col(c).round(decimals) for c in columns)
+
+    return published.pipe(rounding)
 
 
 def withhold_small(published: Published, count: str = "n") -> Published:
@@ -467,7 +492,7 @@ class ExplanationsPage(Page):
         published = self.book.publish(
             frame, counts=["n"], by=["feature"], derived={}, recompute=self._recompute("importance")
         )
-        return shown(published)
+        return rounded_means(shown(published))
 
     @cached_property
     def by_group(self) -> Published:
@@ -479,10 +504,15 @@ class ExplanationsPage(Page):
         frame = frame.select(
             "dimension", "dimension_label", "group", "group_label", "feature", "label", "n", "value"
         )
-        return withhold_small(
-            shown(
-                self.book.publish(
-                    frame, counts=["n"], by=["dimension", "feature"], recompute=self._recompute("by_group")
+        return rounded_means(
+            withhold_small(
+                shown(
+                    self.book.publish(
+                        frame,
+                        counts=["n"],
+                        by=["dimension", "feature"],
+                        recompute=self._recompute("by_group"),
+                    )
                 )
             )
         )
@@ -621,10 +651,12 @@ class ExplanationsPage(Page):
         frame = frame.select(
             "feature", "label", "bin", "bin_label", "n", "value", "lower_ci", "upper_ci", "method"
         )
-        return withhold_small(
-            shown(
-                self.book.publish(
-                    frame, counts=["n"], by=["feature"], recompute=self._recompute("dependence")
+        return rounded_means(
+            withhold_small(
+                shown(
+                    self.book.publish(
+                        frame, counts=["n"], by=["feature"], recompute=self._recompute("dependence")
+                    )
                 )
             )
         )
