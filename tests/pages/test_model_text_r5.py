@@ -3,6 +3,8 @@ sample the mitigation is judged on, label bias, the decomposition, withheld reas
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import polars as pl
 import pytest
 
@@ -13,6 +15,7 @@ from healthgap.pages.model_card import ModelCardPage
 from healthgap.pages.predicting_risk import PredictingRiskPage, features_frame
 from tests.conftest import build_people
 from tests.pages.conftest import build_page, html_of
+from tests.pages.test_model_card import _shares
 from tests.pages.test_models_runtime import model_cache  # noqa: F401
 
 
@@ -153,3 +156,35 @@ def test_judged_mitigation_says_its_unmitigated_shares_are_of_the_evaluation_hal
     )
     assert "the unmitigated ones included, is of that evaluation half" in text
     assert "whole test set in @sec-fairness-groups" in text
+
+
+# -- 3. the label-bias caveat follows the audit -----------------------------------------------------
+def test_label_caveat_follows_the_label_bias_estimate(page_of):
+    card = page_of(ModelCardPage, build_people())
+    card.fairness.problem = None
+    card.fairness.dimensions = list(card.config.dimensions)
+    card.fairness.label_bias = SimpleNamespace(condition_label="Atrial fibrillation")
+    # the default book's audit: +1.0 (95% CI -2.0 to 3.9) and -1.0 points: no clear effect
+    card.fairness.label_shares = _shares(
+        {
+            ("all", "1"): (0.010, -0.020, 0.039),
+            ("all", "5"): (-0.010, -0.030, 0.008),
+            ("without_treatments", "1"): (-0.006, -0.029, 0.013),
+            ("without_treatments", "5"): (-0.004, -0.022, 0.013),
+        }
+    )
+    text = card.label_limit_text()
+    assert "look healthier to the model than they are" not in text
+    assert "the label-bias audit found no clear effect of this in the most deprived fifth" in text
+    # an estimate beyond chance: said as found, with its interval
+    card.fairness.label_shares = _shares(
+        {("all", "1"): (0.04, 0.019, 0.06), ("all", "5"): (0.0, -0.01, 0.01)}
+    )
+    text = card.label_limit_text()
+    assert (
+        "Groups that are less often diagnosed look healthier to the model than they are: in the most" in text
+    )
+    assert "finds 4.0 percentage points more of the true cases (95% CI 1.9 to 6.0 percentage points)" in text
+    # no audit: said to be unchecked
+    card.fairness.label_bias = None
+    assert "cannot be checked" in card.label_limit_text()

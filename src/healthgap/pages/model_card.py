@@ -463,6 +463,49 @@ class ModelCardPage(Page):
             text += f"; without the treatment features, {bias(wa)} and {bias(wb)}"
         return text + ". See @sec-fairness-label-bias."
 
+    def label_limit_text(self) -> str:
+        """The label-bias caveat of the limitations, following the label-bias audit: that the less
+        often diagnosed look healthier to the model only where the audit shows it beyond chance in
+        the more disadvantaged group; otherwise that the audit found no clear effect, or cannot tell."""
+        records = "The outcome and several features (diagnoses, treatments) are records of care."
+        can = "Groups that are less often diagnosed can look healthier to a model than they are"
+        f = self.fairness if self.ok else None
+        shares, dim = (None, None) if f is None else (f.label_shares, f.label_dimension)
+        if f is None or f.label_bias is None or shares is None or dim is None:
+            why = (
+                "no model was fitted"
+                if f is None
+                else "this dataset does not record the true condition"
+                if not self.caps.has_truth
+                else "no equity dimension is ordered with a known disadvantaged end"
+                if dim is None
+                else "the label-bias audit could not be made"
+            )
+            return f"{records} {can}; whether they do here cannot be checked: {why}."
+        worse, _ = ends_of(dim)
+        most = end_name(dim, worse, most=True)
+        rows = [
+            r
+            for r in shares.frame.filter(pl.col("group") == worse).iter_rows(named=True)
+            if r["label_bias"] is not None
+        ]
+        if not rows:
+            return f"{records} {can}; the label-bias audit cannot say whether they do here: {most} is too small to publish."
+        # shown: the interval lies wholly above 0 (learning from diagnoses costs true cases found)
+        shown = [r for r in rows if r["label_bias_lower"] is not None and r["label_bias_lower"] > 0]
+        if shown:
+            r = max(shown, key=lambda r: r["label_bias"])
+            return (
+                f"{records} Groups that are less often diagnosed look healthier to the model than they are: in "
+                f"{most}, a model trained on the true condition finds {pp(r['label_bias'])} more of the true cases "
+                f"(95% CI {pp(r['label_bias_lower'], unit=False)} to {pp(r['label_bias_upper'])}) "
+                "(@sec-fairness-label-bias)."
+            )
+        return (
+            f"{records} {can}, but on this data the label-bias audit found no clear effect of this in {most}: "
+            "every estimate is within what chance alone gives (@sec-fairness-label-bias)."
+        )
+
     def mitigation_text(self) -> str:
         """What equal opportunity at capacity does to the gap between the two ends, with its interval,
         from the fairness page's published gaps; where that page cannot judge it, its own sentence."""
