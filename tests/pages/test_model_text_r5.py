@@ -11,10 +11,12 @@ import pytest
 from healthgap.config import DisclosureSettings
 from healthgap.pages._fairness_labels import capacity_mitigation_text, mitigation_reasons
 from healthgap.pages._models import features_sentence
+from healthgap.pages.explanations import DECOMPOSITION_NOTE, SCALES_TABLE, gap_sentence
 from healthgap.pages.model_card import ModelCardPage
 from healthgap.pages.predicting_risk import PredictingRiskPage, features_frame
 from tests.conftest import build_people
 from tests.pages.conftest import build_page, html_of
+from tests.pages.test_explanations import ENDS, _gap
 from tests.pages.test_model_card import _shares
 from tests.pages.test_models_runtime import model_cache  # noqa: F401
 
@@ -188,3 +190,30 @@ def test_label_caveat_follows_the_label_bias_estimate(page_of):
     # no audit: said to be unchecked
     card.fairness.label_bias = None
     assert "cannot be checked" in card.label_limit_text()
+
+
+# -- 4. the two log-odds differences of Explanations 10.2 -------------------------------------------
+def test_gap_sentence_does_not_withhold_what_it_then_gives():
+    # the default book: a gap of -0.005 (-0.032 to 0.022) and age's -0.059 beyond chance
+    gap = _gap(
+        (-0.005, -0.032, 0.022),
+        ("Age", -0.059, -0.07, -0.05, None),
+        ("Coronary heart disease", 0.02, 0.01, 0.03, None),
+        ("BMI", 0.015, 0.01, 0.02, None),
+    )
+    text = gap_sentence(gap, sample=50_000, ends=ENDS)
+    assert "no feature's share of it is given" not in text
+    assert "no feature's contribution is given as a percentage of it" in text
+    assert "comes from age (-0.059 log-odds)" in text and "of the gap" not in text
+    assert text.endswith(
+        "It is larger than the gap itself because other features' contributions go the other way and offset it."
+    )
+    # all contributions one way: no offsetting is claimed
+    same = _gap((-0.05, -0.09, -0.01), ("Age", -0.03, -0.05, -0.01, 0.6), ("BMI", -0.02, -0.03, -0.01, 0.4))
+    assert "offset" not in gap_sentence(same, sample=50_000, ends=ENDS)
+
+
+def test_the_split_says_its_log_odds_are_not_the_tables():
+    assert "not the table's difference in log-odds" in SCALES_TABLE
+    assert "log-odds of each group's mean predicted risk" in SCALES_TABLE
+    assert "or of their mean predicted risks (inputs)" in DECOMPOSITION_NOTE
