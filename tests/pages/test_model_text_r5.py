@@ -9,11 +9,13 @@ import polars as pl
 import pytest
 
 from healthgap.config import DisclosureSettings
+from healthgap.pages._fairness_gaps import withhold_small_groups
 from healthgap.pages._fairness_labels import capacity_mitigation_text, mitigation_reasons
 from healthgap.pages._models import features_sentence
 from healthgap.pages.explanations import DECOMPOSITION_NOTE, SCALES_TABLE, gap_sentence
-from healthgap.pages.model_card import ModelCardPage
+from healthgap.pages.model_card import ModelCardPage, _card_rows
 from healthgap.pages.predicting_risk import PredictingRiskPage, features_frame
+from healthgap.tables import reason_notes
 from tests.conftest import build_people
 from tests.pages.conftest import build_page, html_of
 from tests.pages.test_explanations import ENDS, _gap
@@ -217,3 +219,62 @@ def test_the_split_says_its_log_odds_are_not_the_tables():
     assert "not the table's difference in log-odds" in SCALES_TABLE
     assert "log-odds of each group's mean predicted risk" in SCALES_TABLE
     assert "or of their mean predicted risks (inputs)" in DECOMPOSITION_NOTE
+
+
+# -- 5. withheld reasons name the count that is too small ------------------------------------------
+def _audit_rows(cases: int, flagged: int, n: int = 1935) -> pl.DataFrame:
+    """One group's exact audit rows: share flagged, TPR, PPV, FPR and AUROC."""
+    return pl.DataFrame(
+        {
+            "dimension": ["ethnicity"] * 5,
+            "group": ["Asian"] * 5,
+            "metric": ["selection_rate", "tpr", "ppv", "fpr", "auroc"],
+            "numerator": [flagged, 9, 9, flagged - 9, cases],
+            "denominator": [n, cases, flagged, n - cases, n],
+            "value": [flagged / n, 9 / cases, 9 / flagged, (flagged - 9) / (n - cases), 0.8],
+        }
+    )
+
+
+def test_fairness_reasons_say_which_count_is_below_the_minimum():
+    settings = DisclosureSettings()
+    out = withhold_small_groups(_audit_rows(cases=20, flagged=55), settings=settings)
+    reasons = dict(out.select("metric", "suppression_reason").iter_rows())
+    # the group has 1,935 people: "fewer than 50 people in the group" alone was false
+    assert (
+        reasons["tpr"]
+        == reasons["ppv"]
+        == reasons["fpr"]
+        == "fewer than 50 people in the group with the outcome"
+    )
+    assert reasons["auroc"] == "fewer than 50 people in the group with the outcome"
+    assert reasons["selection_rate"] is None
+    out = withhold_small_groups(_audit_rows(cases=60, flagged=30), settings=settings)
+    assert dict(out.select("metric", "suppression_reason").iter_rows())["tpr"] == (
+        "fewer than 50 people in the group flagged"
+    )
+    out = withhold_small_groups(_audit_rows(cases=20, flagged=30), settings=settings)
+    assert dict(out.select("metric", "suppression_reason").iter_rows())["ppv"] == (
+        "fewer than 50 people in the group with the outcome and fewer than 50 flagged"
+    )
+
+
+def test_model_card_note_says_which_counts_were_withheld_and_why():
+    published = withhold_small_groups(_audit_rows(cases=20, flagged=55), settings=DisclosureSettings())
+    rows = published.with_columns(
+        dimension_label=pl.lit("Ethnic group"),
+        group_label=pl.col("group"),
+        order=pl.lit(0),
+        n=pl.lit(1935),
+        suppressed=pl.col("numerator").is_null(),
+        suppression_reason=pl.when(pl.col("numerator").is_null()).then(
+            "numerator: "
+            + pl.col("suppression_reason")
+            + "; value, lower_ci, upper_ci: derived from a suppressed count"
+        ),
+    )
+    card = _card_rows(rows)
+    reason = card.get_column("suppression_reason").item()
+    notes = reason_notes([reason], labels={"tpr": "TPR"}, columns=card.columns)
+    assert notes == ["Rates not shown where there are fewer than 50 people in the group with the outcome."]
+    assert not any("earlier step" in n for n in notes)

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from healthgap import __version__
+from healthgap.disclosure import REASON_DERIVED
 from healthgap.pages._fairness_calibration import headline_text, ratio_words
 from healthgap.pages._fairness_gaps import base_rate_text, orient
 from healthgap.pages._fairness_labels import gap_change_text
@@ -62,6 +63,8 @@ GROUP_FORMATS: dict[str, str | tuple[str, int]] = {
     "auroc": ("number", 2),  # as the audit publishes it (2 decimals)
 }
 GROUP_TITLE = "Performance by group at the operating point (gradient-boosted model, test set)"
+#: How the card's table note says a measure counted among too few people of a larger group.
+CARD_WITHIN = "rates not shown where there are "
 GROUP_NOTE = (
     "The 95% intervals of these values are in the downloads of the chapter \u201cIs the model fair?\u201d."
 )
@@ -132,7 +135,10 @@ def _card_rows(rows: pl.DataFrame) -> pl.DataFrame:
         index=["dimension", "dimension_label", "order", "group", "group_label", "n"],
         values="value",
     ).sort("dimension", "order")
-    flags = rows.group_by("dimension", "group").agg(pl.col("suppressed").fill_null(False).any())
+    flags = rows.group_by("dimension", "group").agg(
+        pl.col("suppressed").fill_null(False).any(),
+        _card_reason(rows).alias("suppression_reason"),
+    )
     wide = wide.join(flags, on=["dimension", "group"], how="left")
     return wide.select(
         "dimension_label",
@@ -140,7 +146,32 @@ def _card_rows(rows: pl.DataFrame) -> pl.DataFrame:
         "n",
         *(c for c in CARD_METRICS if c in wide.columns),
         "suppressed",
+        "suppression_reason",
     )
+
+
+def _card_reason(rows: pl.DataFrame) -> pl.Expr:
+    """Why a group's measures are withheld, from the audit rows' reasons (an aggregation): each
+    count's own reason without its column names, the reasons of values derived from it left out
+    (the card shows no counts), a count measured among too few people of a larger group said as
+    "not shown where there are fewer than 50 people in the group with the outcome"; null when
+    nothing is withheld (the rows carry no reason)."""
+    if "suppression_reason" not in rows.columns:
+        return pl.lit(None, pl.String).first()
+    parts = (
+        pl.col("suppression_reason")
+        .str.split("; ")
+        .explode()
+        .str.replace(r"^[\w ]+(?:, [\w ]+)*: ", "")
+        .drop_nulls()
+    )
+    keep = parts.filter(parts != REASON_DERIVED).unique(maintain_order=True)
+    said = (
+        pl.when(keep.str.starts_with("fewer than ") & keep.str.contains(" in the group "))
+        .then(pl.lit(CARD_WITHIN) + keep)
+        .otherwise(keep)
+    )
+    return pl.when(keep.len() > 0).then(said.str.join("; ")).otherwise(None)
 
 
 def _headline_truth(frame: pl.DataFrame) -> str:
