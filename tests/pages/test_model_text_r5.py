@@ -150,7 +150,10 @@ def test_unjudged_mitigation_says_which_half_and_which_count():
         "in that evaluation half there are fewer than 50 people with the outcome in the least deprived fifth"
         in text
     )
-    assert "differ by chance from those of the whole test set in @sec-fairness-groups" in text
+    assert (
+        "differ by chance from those of the whole test set, given under \u201cPerformance by group\u201d"
+        in text
+    )
 
 
 def test_judged_mitigation_says_its_unmitigated_shares_are_of_the_evaluation_half():
@@ -159,7 +162,7 @@ def test_judged_mitigation_says_its_unmitigated_shares_are_of_the_evaluation_hal
         gaps, overall, first="a", last="b", across="groups", top="5%", evaluation="about 37,500"
     )
     assert "the unmitigated ones included, is of that evaluation half" in text
-    assert "whole test set in @sec-fairness-groups" in text
+    assert "whole test set, given under \u201cPerformance by group\u201d in the fairness chapter" in text
 
 
 # -- 3. the label-bias caveat follows the audit -----------------------------------------------------
@@ -245,17 +248,20 @@ def test_fairness_reasons_say_which_count_is_below_the_minimum():
         reasons["tpr"]
         == reasons["ppv"]
         == reasons["fpr"]
-        == "fewer than 50 people in the group with the outcome"
+        == "fewer than 50 people in the group with the outcome, too few for a rate among them"
     )
-    assert reasons["auroc"] == "fewer than 50 people in the group with the outcome"
+    assert (
+        reasons["auroc"]
+        == "fewer than 50 people in the group with the outcome, too few for a rate among them"
+    )
     assert reasons["selection_rate"] is None
     out = withhold_small_groups(_audit_rows(cases=60, flagged=30), settings=settings)
     assert dict(out.select("metric", "suppression_reason").iter_rows())["tpr"] == (
-        "fewer than 50 people in the group flagged"
+        "fewer than 50 people in the group flagged, too few for a rate among them"
     )
     out = withhold_small_groups(_audit_rows(cases=20, flagged=30), settings=settings)
     assert dict(out.select("metric", "suppression_reason").iter_rows())["ppv"] == (
-        "fewer than 50 people in the group with the outcome and fewer than 50 flagged"
+        "fewer than 50 people in the group with the outcome and fewer than 50 flagged, too few for a rate among them"
     )
 
 

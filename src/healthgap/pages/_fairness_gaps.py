@@ -37,6 +37,7 @@ __all__ = [
     "publishable_pairs",
     "withhold_small_groups",
     "SMALL_WITHIN",
+    "SMALL_WITHIN_TAIL",
     "WITHIN_CASES_AND_FLAGGED",
     "PAIR_COLUMNS",
     "REFERENCE_COLUMNS",
@@ -85,6 +86,8 @@ WITHIN_CASES_AND_FLAGGED: tuple[str, ...] = ("tpr", "fpr", "ppv")
 #: The start of the reason of a measure withheld because it is counted among too few people of a
 #: larger group; :func:`withhold_small_groups` adds which ("with the outcome", "flagged").
 SMALL_WITHIN = "fewer than {n} people in the group"
+#: The end of that reason, so that a table's note reads as a sentence.
+SMALL_WITHIN_TAIL = ", too few for a rate among them"
 
 
 def _small(count: pl.Expr, settings: DisclosureSettings) -> pl.Expr:
@@ -123,20 +126,20 @@ def withhold_small_groups(groups: pl.DataFrame, *, settings: DisclosureSettings)
     )
     auroc = (pl.col("metric") == "auroc") & _small(pl.col("numerator"), settings)
     hide = (within | auroc).fill_null(False)
-    few = SMALL_WITHIN.format(n=settings.min_group)
+    few, tail = SMALL_WITHIN.format(n=settings.min_group), SMALL_WITHIN_TAIL
     few_cases = _small(cases, settings).fill_null(False)
     few_flagged = _small(flagged, settings).fill_null(False)
     reason = (
         # an AUROC's numerator is the smaller of its two classes
         pl.when((pl.col("metric") == "auroc") & (pl.col("numerator") == cases))
-        .then(pl.lit(f"{few} with the outcome"))
+        .then(pl.lit(f"{few} with the outcome{tail}"))
         .when(pl.col("metric") == "auroc")
-        .then(pl.lit(f"{few} without the outcome"))
+        .then(pl.lit(f"{few} without the outcome{tail}"))
         .when(few_cases & few_flagged)
-        .then(pl.lit(f"{few} with the outcome and fewer than {settings.min_group} flagged"))
+        .then(pl.lit(f"{few} with the outcome and fewer than {settings.min_group} flagged{tail}"))
         .when(few_cases)
-        .then(pl.lit(f"{few} with the outcome"))
-        .otherwise(pl.lit(f"{few} flagged"))
+        .then(pl.lit(f"{few} with the outcome{tail}"))
+        .otherwise(pl.lit(f"{few} flagged{tail}"))
     )
     out = groups.with_columns(
         pl.when(hide).then(None).otherwise(pl.col("numerator")).alias("numerator"),

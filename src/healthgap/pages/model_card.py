@@ -18,7 +18,7 @@ import polars as pl
 from healthgap import __version__
 from healthgap.disclosure import REASON_DERIVED
 from healthgap.pages._fairness_calibration import headline_text, ratio_words
-from healthgap.pages._fairness_gaps import base_rate_text, orient
+from healthgap.pages._fairness_gaps import SMALL_WITHIN_TAIL, base_rate_text, orient
 from healthgap.pages._fairness_labels import gap_change_text
 from healthgap.pages._groups import in_group, label_name
 from healthgap.pages._models import ModelPages, about, features_sentence
@@ -63,6 +63,8 @@ GROUP_FORMATS: dict[str, str | tuple[str, int]] = {
     "auroc": ("number", 2),  # as the audit publishes it (2 decimals)
 }
 GROUP_TITLE = "Performance by group at the operating point (gradient-boosted model, test set)"
+#: Where the fairness chapter gives the label-bias audit (inline text: no cross-reference).
+LABEL_SECTION = "the fairness chapter, \u201cLabel bias: what learning from diagnoses costs\u201d"
 #: How the card's table note says a measure counted among too few people of a larger group.
 CARD_WITHIN = "rates not shown where there are "
 GROUP_NOTE = (
@@ -168,7 +170,7 @@ def _card_reason(rows: pl.DataFrame) -> pl.Expr:
     keep = parts.filter(parts != REASON_DERIVED).unique(maintain_order=True)
     said = (
         pl.when(keep.str.starts_with("fewer than ") & keep.str.contains(" in the group "))
-        .then(pl.lit(CARD_WITHIN) + keep)
+        .then(pl.lit(CARD_WITHIN) + keep.str.replace(SMALL_WITHIN_TAIL, "", literal=True))
         .otherwise(keep)
     )
     return pl.when(keep.len() > 0).then(said.str.join("; ")).otherwise(None)
@@ -530,11 +532,11 @@ class ModelCardPage(Page):
                 f"{records} Groups that are less often diagnosed look healthier to the model than they are: in "
                 f"{most}, a model trained on the true condition finds {pp(r['label_bias'])} more of the true cases "
                 f"(95% CI {pp(r['label_bias_lower'], unit=False)} to {pp(r['label_bias_upper'])}) "
-                "(@sec-fairness-label-bias)."
+                f"({LABEL_SECTION})."
             )
         return (
             f"{records} {can}, but on this data the label-bias audit found no clear effect of this in {most}: "
-            "every estimate is within what chance alone gives (@sec-fairness-label-bias)."
+            f"every estimate is within what chance alone gives ({LABEL_SECTION})."
         )
 
     def mitigation_text(self) -> str:
