@@ -86,6 +86,8 @@ def test_model_card_details_and_data_name_the_features_from_the_config(card):
     assert (
         "age is a protected characteristic under the Equality Act 2010 and a feature" in card.protected_text()
     )
+    # inline text: no Markdown (it is not converted there)
+    assert "*" not in card.protected_text() and "`" not in card.protected_text()
 
 
 # -- 1. the mitigation's sample ------------------------------------------------------------------

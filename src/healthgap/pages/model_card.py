@@ -327,6 +327,7 @@ class ModelCardPage(Page):
             used=used,
             protected=protected,
             exclude_protected=self.models.settings.exclude_protected,
+            markdown=False,
         )
         return text or "The dataset has no equity dimension or protected characteristic the model could use."
 
