@@ -144,7 +144,7 @@ def test_gap_sentence_when_the_gap_could_be_chance():
     assert text.startswith(
         "The model's mean predicted log-odds is 0.040 lower in the most deprived fifth than in the least "
         "deprived fifth (95% CI -0.200 to 0.100; with this sample the gap could be due to chance, so no "
-        "feature's share of it is given)."
+        "feature's contribution is given as a percentage of it)."
     )
     assert (
         "comes from age (0.040 log-odds; 95% CI -0.090 to 0.170, which includes no contribution at all, so even "

@@ -274,7 +274,7 @@ def test_mitigation_finding(card):
             "judged on the other half (about 10,000 people), and in that evaluation half there are too few people "
             "with the outcome in the most deprived fifth and too few people with the outcome in the least deprived "
             "fifth, so their shares of outcomes found cannot be published. Shares of that half differ by chance "
-            "from those of the whole test set in @sec-fairness-groups."
+            "from those of the whole test set, given under \u201cPerformance by group\u201d in the fairness chapter."
         )
     )
     # only the group whose rate is withheld is named (issue 12 review, item 3)
@@ -292,7 +292,8 @@ def test_mitigation_finding(card):
             "The mitigation cannot be judged here. It would be fitted on one half of the test set (validation) and "
             "judged on the other half (about 10,000 people), and in that evaluation half there are too few people "
             "with the outcome in the least deprived fifth, so its share of outcomes found cannot be published. "
-            "Shares of that half differ by chance from those of the whole test set in @sec-fairness-groups."
+            "Shares of that half differ by chance from those of the whole test set, given under \u201cPerformance by "
+            "group\u201d in the fairness chapter."
         )
     )
     card.fairness.capacity_mitigation = None

@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from healthgap.config import Dimension, DisclosureSettings
-from healthgap.disclosure import min_group_reason, round_to_base
+from healthgap.disclosure import round_to_base
 from healthgap.pages._groups import in_group, label_name
 from healthgap.text import lower_first, pp
 
@@ -36,6 +36,8 @@ __all__ = [
     "orient",
     "publishable_pairs",
     "withhold_small_groups",
+    "SMALL_WITHIN",
+    "SMALL_WITHIN_TAIL",
     "WITHIN_CASES_AND_FLAGGED",
     "PAIR_COLUMNS",
     "REFERENCE_COLUMNS",
@@ -81,6 +83,11 @@ DECIMALS = 3
 #: Audit measures whose numerator counts people among a group's cases or among its flagged people
 #: (true positives, false positives): withheld where either is fewer than ``min_group``.
 WITHIN_CASES_AND_FLAGGED: tuple[str, ...] = ("tpr", "fpr", "ppv")
+#: The start of the reason of a measure withheld because it is counted among too few people of a
+#: larger group; :func:`withhold_small_groups` adds which ("with the outcome", "flagged").
+SMALL_WITHIN = "fewer than {n} people in the group"
+#: The end of that reason, so that a table's note reads as a sentence.
+SMALL_WITHIN_TAIL = ", too few for a rate among them"
 
 
 def _small(count: pl.Expr, settings: DisclosureSettings) -> pl.Expr:
@@ -104,9 +111,10 @@ def withhold_small_groups(groups: pl.DataFrame, *, settings: DisclosureSettings)
     - an AUROC compares every case with every non-case: it is withheld (its ``numerator``, the
       smaller of the two classes, set to null) where either class has fewer than ``min_group``.
 
-    Rows keep their other counts; the withheld ones read "fewer than ``min_group`` people in
-    the group" (:func:`healthgap.disclosure.min_group_reason`). With disclosure control off or
-    ``min_group`` 1 the frame is returned unchanged.
+    Rows keep their other counts; the withheld ones name the count that is too small: "fewer
+    than 50 people in the group with the outcome", "... flagged" (:data:`SMALL_WITHIN`; the
+    group's own size is large enough, so "fewer than 50 people in the group" alone would be
+    false). With disclosure control off or ``min_group`` 1 the frame is returned unchanged.
     """
     if not settings.enabled or settings.min_group <= 1 or groups.is_empty():
         return groups
@@ -118,7 +126,21 @@ def withhold_small_groups(groups: pl.DataFrame, *, settings: DisclosureSettings)
     )
     auroc = (pl.col("metric") == "auroc") & _small(pl.col("numerator"), settings)
     hide = (within | auroc).fill_null(False)
-    reason = pl.lit(min_group_reason(settings))
+    few, tail = SMALL_WITHIN.format(n=settings.min_group), SMALL_WITHIN_TAIL
+    few_cases = _small(cases, settings).fill_null(False)
+    few_flagged = _small(flagged, settings).fill_null(False)
+    reason = (
+        # an AUROC's numerator is the smaller of its two classes
+        pl.when((pl.col("metric") == "auroc") & (pl.col("numerator") == cases))
+        .then(pl.lit(f"{few} with the outcome{tail}"))
+        .when(pl.col("metric") == "auroc")
+        .then(pl.lit(f"{few} without the outcome{tail}"))
+        .when(few_cases & few_flagged)
+        .then(pl.lit(f"{few} with the outcome and fewer than {settings.min_group} flagged{tail}"))
+        .when(few_cases)
+        .then(pl.lit(f"{few} with the outcome{tail}"))
+        .otherwise(pl.lit(f"{few} flagged{tail}"))
+    )
     out = groups.with_columns(
         pl.when(hide).then(None).otherwise(pl.col("numerator")).alias("numerator"),
         pl.when(hide)

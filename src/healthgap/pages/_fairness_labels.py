@@ -190,7 +190,7 @@ HALVES = (
     "The cut-offs are fitted on one half of the test set (validation) and judged on the other half "
     "({evaluation} people), so neither is judged on the people it was fitted on. Every share of this "
     "section, the unmitigated ones included, is of that evaluation half, so it differs by chance from the "
-    "same share on the whole test set in @sec-fairness-groups."
+    "same share on the whole test set, given under \u201cPerformance by group\u201d in the fairness chapter."
 )
 
 
@@ -387,7 +387,7 @@ def capacity_mitigation_text(
             "The mitigation cannot be judged here. It would be fitted on one half of the test set (validation) "
             f"and judged on the other half ({evaluation} people), and in that evaluation half there are {where}, "
             f"so {its} of outcomes found cannot be published. Shares of that half differ by chance from those "
-            "of the whole test set in @sec-fairness-groups."
+            "of the whole test set, given under \u201cPerformance by group\u201d in the fairness chapter."
         )
     intro = (
         f"The mitigation gives each of the {across} its own cut-off, chosen so that every group has the same "

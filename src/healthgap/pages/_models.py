@@ -201,7 +201,12 @@ def intersections_of(dimensions: list[Dimension] | tuple[Dimension, ...]) -> tup
 
 
 def features_sentence(
-    *, left_out: list[str], used: list[str], protected: list[str], exclude_protected: bool
+    *,
+    left_out: list[str],
+    used: list[str],
+    protected: list[str],
+    exclude_protected: bool,
+    markdown: bool = True,
 ) -> str:
     """Which equity dimensions compared on the fairness page are features and which are not,
     and which features are protected characteristics (Equality Act 2010), from the config.
@@ -213,15 +218,17 @@ def features_sentence(
     used : the labels of the compared dimensions the model uses (through a feature).
     protected : the labels of the features that are protected characteristics.
     exclude_protected : ``model.exclude_protected``.
+    markdown : with Markdown emphasis and code (a paragraph), else plain (inline text).
     """
+    code, em = ("`", "*") if markdown else ("", "")
     parts: list[str] = []
     if left_out:
         one = len(left_out) == 1
         parts.append(
             f"{join(left_out)} {'is' if one else 'are'} not {'a feature' if one else 'features'}"
-            + (" (`model.exclude_protected: true`)" if exclude_protected else "")
+            + (f" ({code}model.exclude_protected: true{code})" if exclude_protected else "")
             + f", so the model cannot use {'it' if one else 'them'} directly; it can still learn "
-            f"{'it' if one else 'them'} *indirectly* through features that differ between groups"
+            f"{'it' if one else 'them'} {em}indirectly{em} through features that differ between groups"
         )
     if used:
         one = len(used) == 1

@@ -53,6 +53,7 @@ __all__ = [
     "NO_ENDS",
     "SPLIT_METHOD",
     "SCALES",
+    "SCALES_TABLE",
     "DECOMPOSITION_TOO_FEW",
     "LABEL_BIAS_REF",
     "LARGER_SAMPLE",
@@ -132,7 +133,8 @@ DECOMPOSITION_COLUMNS = {
 DECOMPOSITION_NOTE = (
     "Observed: the difference in the share of people with the outcome. Accounted for by the inputs: the "
     "difference in the model's mean predicted risk (the model does not see the groups). Not accounted for: "
-    "the rest. 95% intervals from a paired percentile bootstrap of the people explained; no counts are "
+    "the rest. Differences in log-odds are between the log-odds of the two groups' shares with the outcome "
+    "(observed) or of their mean predicted risks (inputs). 95% intervals from a paired percentile bootstrap of the people explained; no counts are "
     "shown, and differences are rounded (0.1 percentage point; 0.1 on the log-odds scale). Each value is "
     "rounded on its own, so the two parts can differ by 0.1 from the observed gap as printed."
 )
@@ -155,6 +157,15 @@ SCALES = (
 SPLIT_METHOD = (
     "Because SHAP contributions add up exactly, the difference in the *average* predicted log-odds between "
     "two groups splits exactly into the differences in each feature's average contribution."
+)
+
+#: After :data:`SPLIT_METHOD` when the table of the observed gap's parts is shown: which log-odds
+#: difference is which (the table's is of the groups' mean predicted risks, the split's the mean of
+#: each person's log-odds).
+SCALES_TABLE = (
+    " This average of each person's predicted log-odds is not the table's difference in log-odds, which is "
+    "between the log-odds of each group's mean predicted risk: the two differ whenever predicted risks vary "
+    "within a group, and can even differ in sign."
 )
 
 
@@ -374,7 +385,8 @@ def gap_sentence(
         + (
             ")."
             if sure
-            else "; with this sample the gap could be due to chance, so no feature's share of it is given)."
+            else "; with this sample the gap could be due to chance, so no feature's contribution is given as a "
+            "percentage of it)."
         )
         + f" The largest single contribution comes from {lower_first(lead['label'])} "
         f"({num(lead['value'], 3)} log-odds"
@@ -386,6 +398,12 @@ def gap_sentence(
             "so even this could be due to chance)."
         )
     )
+    opposite = parts.filter(pl.col("value") * lead["value"] < 0).height > 0
+    if abs(lead["value"]) > abs(total["value"]) and opposite:
+        text += (
+            " It is larger than the gap itself because other features' contributions go the other way and "
+            "offset it."
+        )
     if sample < LARGER_SAMPLE:
         text += (
             f" The split uses the people explained ({people or num(sample, 0)}); a larger sample (the SHAP "
@@ -739,7 +757,8 @@ class ExplanationsPage(Page):
         when there is nothing to split (:meth:`decomposition_text` has said why, once)."""
         if not self.ok or self.ends is None or not self.gap.height:
             return None
-        return _markdown(f"{self.gap_intro()} {SPLIT_METHOD} {self.gap_text()}")
+        table = SCALES_TABLE if self.decomposition.height else ""
+        return _markdown(f"{self.gap_intro()} {SPLIT_METHOD}{table} {self.gap_text()}")
 
     def gap_caveat(self) -> Any:
         """Why a feature can account for part of the gap (Markdown), or None without a gap."""

@@ -16,8 +16,9 @@ from typing import Any
 import polars as pl
 
 from healthgap import __version__
+from healthgap.disclosure import REASON_DERIVED
 from healthgap.pages._fairness_calibration import headline_text, ratio_words
-from healthgap.pages._fairness_gaps import base_rate_text, orient
+from healthgap.pages._fairness_gaps import SMALL_WITHIN_TAIL, base_rate_text, orient
 from healthgap.pages._fairness_labels import gap_change_text
 from healthgap.pages._groups import in_group, label_name
 from healthgap.pages._models import ModelPages, about, features_sentence
@@ -62,6 +63,10 @@ GROUP_FORMATS: dict[str, str | tuple[str, int]] = {
     "auroc": ("number", 2),  # as the audit publishes it (2 decimals)
 }
 GROUP_TITLE = "Performance by group at the operating point (gradient-boosted model, test set)"
+#: Where the fairness chapter gives the label-bias audit (inline text: no cross-reference).
+LABEL_SECTION = "the fairness chapter, \u201cLabel bias: what learning from diagnoses costs\u201d"
+#: How the card's table note says a measure counted among too few people of a larger group.
+CARD_WITHIN = "rates not shown where there are "
 GROUP_NOTE = (
     "The 95% intervals of these values are in the downloads of the chapter \u201cIs the model fair?\u201d."
 )
@@ -132,7 +137,10 @@ def _card_rows(rows: pl.DataFrame) -> pl.DataFrame:
         index=["dimension", "dimension_label", "order", "group", "group_label", "n"],
         values="value",
     ).sort("dimension", "order")
-    flags = rows.group_by("dimension", "group").agg(pl.col("suppressed").fill_null(False).any())
+    flags = rows.group_by("dimension", "group").agg(
+        pl.col("suppressed").fill_null(False).any(),
+        _card_reason(rows).alias("suppression_reason"),
+    )
     wide = wide.join(flags, on=["dimension", "group"], how="left")
     return wide.select(
         "dimension_label",
@@ -140,7 +148,32 @@ def _card_rows(rows: pl.DataFrame) -> pl.DataFrame:
         "n",
         *(c for c in CARD_METRICS if c in wide.columns),
         "suppressed",
+        "suppression_reason",
     )
+
+
+def _card_reason(rows: pl.DataFrame) -> pl.Expr:
+    """Why a group's measures are withheld, from the audit rows' reasons (an aggregation): each
+    count's own reason without its column names, the reasons of values derived from it left out
+    (the card shows no counts), a count measured among too few people of a larger group said as
+    "not shown where there are fewer than 50 people in the group with the outcome"; null when
+    nothing is withheld (the rows carry no reason)."""
+    if "suppression_reason" not in rows.columns:
+        return pl.lit(None, pl.String).first()
+    parts = (
+        pl.col("suppression_reason")
+        .str.split("; ")
+        .explode()
+        .str.replace(r"^[\w ]+(?:, [\w ]+)*: ", "")
+        .drop_nulls()
+    )
+    keep = parts.filter(parts != REASON_DERIVED).unique(maintain_order=True)
+    said = (
+        pl.when(keep.str.starts_with("fewer than ") & keep.str.contains(" in the group "))
+        .then(pl.lit(CARD_WITHIN) + keep.str.replace(SMALL_WITHIN_TAIL, "", literal=True))
+        .otherwise(keep)
+    )
+    return pl.when(keep.len() > 0).then(said.str.join("; ")).otherwise(None)
 
 
 def _headline_truth(frame: pl.DataFrame) -> str:
@@ -294,6 +327,7 @@ class ModelCardPage(Page):
             used=used,
             protected=protected,
             exclude_protected=self.models.settings.exclude_protected,
+            markdown=False,
         )
         return text or "The dataset has no equity dimension or protected characteristic the model could use."
 
@@ -462,6 +496,49 @@ class ModelCardPage(Page):
         ):
             text += f"; without the treatment features, {bias(wa)} and {bias(wb)}"
         return text + ". See @sec-fairness-label-bias."
+
+    def label_limit_text(self) -> str:
+        """The label-bias caveat of the limitations, following the label-bias audit: that the less
+        often diagnosed look healthier to the model only where the audit shows it beyond chance in
+        the more disadvantaged group; otherwise that the audit found no clear effect, or cannot tell."""
+        records = "The outcome and several features (diagnoses, treatments) are records of care."
+        can = "Groups that are less often diagnosed can look healthier to a model than they are"
+        f = self.fairness if self.ok else None
+        shares, dim = (None, None) if f is None else (f.label_shares, f.label_dimension)
+        if f is None or f.label_bias is None or shares is None or dim is None:
+            why = (
+                "no model was fitted"
+                if f is None
+                else "this dataset does not record the true condition"
+                if not self.caps.has_truth
+                else "no equity dimension is ordered with a known disadvantaged end"
+                if dim is None
+                else "the label-bias audit could not be made"
+            )
+            return f"{records} {can}; whether they do here cannot be checked: {why}."
+        worse, _ = ends_of(dim)
+        most = end_name(dim, worse, most=True)
+        rows = [
+            r
+            for r in shares.frame.filter(pl.col("group") == worse).iter_rows(named=True)
+            if r["label_bias"] is not None
+        ]
+        if not rows:
+            return f"{records} {can}; the label-bias audit cannot say whether they do here: {most} is too small to publish."
+        # shown: the interval lies wholly above 0 (learning from diagnoses costs true cases found)
+        shown = [r for r in rows if r["label_bias_lower"] is not None and r["label_bias_lower"] > 0]
+        if shown:
+            r = max(shown, key=lambda r: r["label_bias"])
+            return (
+                f"{records} Groups that are less often diagnosed look healthier to the model than they are: in "
+                f"{most}, a model trained on the true condition finds {pp(r['label_bias'])} more of the true cases "
+                f"(95% CI {pp(r['label_bias_lower'], unit=False)} to {pp(r['label_bias_upper'])}) "
+                f"({LABEL_SECTION})."
+            )
+        return (
+            f"{records} {can}, but on this data the label-bias audit found no clear effect of this in {most}: "
+            f"every estimate is within what chance alone gives ({LABEL_SECTION})."
+        )
 
     def mitigation_text(self) -> str:
         """What equal opportunity at capacity does to the gap between the two ends, with its interval,

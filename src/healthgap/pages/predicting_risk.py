@@ -16,13 +16,15 @@ back to that note and its optional paragraphs are left out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from healthgap import charts
+from healthgap.config import DisclosureSettings
 from healthgap.contract import CONTRACT
 from healthgap.disclosure import Published
 from healthgap.models import (
@@ -41,6 +43,11 @@ from healthgap.text import format_expr, interval, join, num, pct
 __all__ = [
     "PredictingRiskPage",
     "features_frame",
+    "citl_for_events",
+    "consistent_calibration",
+    "CALIBRATION_METRICS",
+    "CALIBRATION_DECIMALS",
+    "MEAN_PREDICTED_FIGURES",
     "observed_shares",
     "capacity_rates",
     "metric_row",
@@ -71,6 +78,12 @@ NO_OUTCOME_SKIP = "usable outcome for the model: {problem}"
 RANK_METRICS = ("auroc", "average_precision")
 #: Their decimals (3: many case counts fit the published value; the sentences state 3).
 RANK_DECIMALS = 3
+#: The calibration statistics of the performance table, published to :data:`CALIBRATION_DECIMALS`
+#: decimals (calibration-in-the-large from the published events: :func:`consistent_calibration`).
+CALIBRATION_METRICS = ("calibration_in_the_large", "calibration_slope")
+CALIBRATION_DECIMALS = 2
+#: Significant figures of a tenth's mean predicted risk on the reliability curve.
+MEAN_PREDICTED_FIGURES = 3
 #: What later sections say is missing (ModelPages.skip points back to the note above).
 NO_MODEL = "usable model outcome"
 #: Sentence when too few people in the test set had the outcome to publish a result.
@@ -313,6 +326,70 @@ def discrimination_sentence(performance: Published, *, share: float | None) -> s
     )
 
 
+def citl_for_events(risks: np.ndarray, events: np.ndarray) -> np.ndarray:
+    """Per row of ``risks`` (models x people), the calibration-in-the-large ``a`` whose
+    recalibrated risks ``expit(a + logit(p))`` add up to ``events`` (Newton-Raphson, vectorised
+    over models): the maximum-likelihood ``a`` solves exactly this with the true number of events."""
+    from scipy.special import expit, logit
+
+    lp = logit(np.clip(risks, 1e-10, 1 - 1e-10))
+    a = np.zeros(risks.shape[0])
+    for _ in range(100):
+        mu = expit(a[:, None] + lp)
+        step = (events - mu.sum(axis=1)) / np.maximum((mu * (1 - mu)).sum(axis=1), 1e-12)
+        a = a + step
+        if np.abs(step).max() < 1e-12:
+            break
+    return a
+
+
+def consistent_calibration(
+    frame: pl.DataFrame, *, risks: Mapping[str, np.ndarray], settings: DisclosureSettings
+) -> pl.DataFrame:
+    """The ``recompute`` step of publishing the performance table: calibration-in-the-large from the
+    published number of people with the outcome, and both calibration statistics to
+    :data:`CALIBRATION_DECIMALS` decimals.
+
+    Calibration-in-the-large ``a`` solves ``sum expit(a + logit(p)) = events`` over the test set, so
+    with the tenths' sizes and mean predicted risks it gave back the exact number of events beside
+    the rounded one (the round-5 audit: 52.95 against 53 true, 55 published). Here ``a`` solves it for
+    the *published* count (its interval moved with it), so it gives back only that; where the count
+    is withheld (1 to ``suppress_below - 1``), so is ``a``.
+
+    Parameters
+    ----------
+    frame : the performance rows with the counts as published (``metric``, ``model``, ``events``).
+    risks : model label -> each test-set person's predicted risk.
+    settings : the disclosure settings.
+    """
+    citl = frame.filter(
+        (pl.col("metric") == "calibration_in_the_large") & pl.col("model").is_in(list(risks))
+    ).select("model", pl.col("events").cast(pl.Float64))
+    labels = citl.get_column("model").to_list()
+    if labels:
+        target = citl.get_column("events").to_numpy()
+        solved = citl_for_events(np.vstack([risks[m] for m in labels]), np.nan_to_num(target))
+        shift = pl.DataFrame({"model": labels, "__a": solved})
+        frame = frame.join(shift, on="model", how="left")
+        moved = pl.col("__a") - pl.col("value")
+        is_citl = (pl.col("metric") == "calibration_in_the_large") & pl.col("__a").is_not_null()
+        frame = frame.with_columns(
+            pl.when(is_citl).then(pl.col(c) + moved).otherwise(pl.col(c)).alias(c)
+            for c in ("value", "lower_ci", "upper_ci")
+        ).drop("__a")
+    small = settings.enabled & (pl.col("events") > 0) & (pl.col("events") < settings.suppress_below)
+    calibration = pl.col("metric").is_in(list(CALIBRATION_METRICS))
+    return frame.with_columns(
+        pl.when(calibration & small)
+        .then(None)
+        .when(calibration)
+        .then(pl.col(c).round(CALIBRATION_DECIMALS))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in ("value", "lower_ci", "upper_ci")
+    )
+
+
 def calibration_sentence(performance: Published) -> str:
     """Calibration-in-the-large and the calibration slope of the gradient-boosted model."""
     citl = metric_row(performance, "calibration_in_the_large")
@@ -439,19 +516,36 @@ class PredictingRiskPage(Page):
     @cached_property
     def performance(self) -> Published:
         """Test-set performance of both models (bootstrap intervals), published; the rank statistics
-        (:data:`RANK_METRICS`) with their intervals to :data:`RANK_DECIMALS` decimals."""
+        (:data:`RANK_METRICS`) with their intervals to :data:`RANK_DECIMALS` decimals, and the
+        calibration statistics as :func:`consistent_calibration` gives them from the published
+        number of people with the outcome."""
         rank = pl.col("metric").is_in(list(RANK_METRICS))
         metrics = self.models.result.metrics.with_columns(
             pl.when(rank).then(pl.col(c).round(RANK_DECIMALS)).otherwise(pl.col(c)).alias(c)
             for c in ("value", "lower_ci", "upper_ci")
-        ).select("model", "statistic", "value", "lower_ci", "upper_ci", "n", "events", "method")
-        return self.book.publish(metrics, counts=["n", "events"], by=["model"])
+        ).select("metric", "model", "statistic", "value", "lower_ci", "upper_ci", "n", "events", "method")
+        risks = {MODEL_LABELS[k]: v for k, v in self.models.result.risk_test.items()}
+        settings = self.config.disclosure
+        return self.book.publish(
+            metrics,
+            counts=["n", "events"],
+            by=["model"],
+            recompute=lambda f: consistent_calibration(f, risks=risks, settings=settings),
+        ).select(pl.exclude("metric"))
 
     @cached_property
     def calibration(self) -> Published:
-        """The reliability curve of both models; observed shares from the published counts."""
+        """The reliability curve of both models; observed shares from the published counts, each
+        tenth's mean predicted risk to :data:`MEAN_PREDICTED_FIGURES` significant figures."""
         curve = self.models.result.calibration.select(
-            "model", "bin", "n", "events", "mean_predicted", "value", "lower_ci", "upper_ci"
+            "model",
+            "bin",
+            "n",
+            "events",
+            pl.col("mean_predicted").round_sig_figs(MEAN_PREDICTED_FIGURES),
+            "value",
+            "lower_ci",
+            "upper_ci",
         )
         return self.book.publish(
             curve,
