@@ -174,18 +174,10 @@ class Leak:
 #: (size, settings) -> a leak a page still has there (none: the model pages' exact totals,
 #: issue 11 items 1-3, are fixed).
 KNOWN_LEAKS: dict[tuple[int, str], Leak] = {}
-#: Found by the final CI run of round 3 and not fixed in that session (see its closing note).
-_R4_REFERENCE_ROWS = (
-    "round 4, found by the session's final CI run after the last merges: Where to act and Outcomes publish "
-    "the reference group's counts in the rows of groups under the minimum size (the auditor flags every count "
-    "of such a row; the reference group itself is large, so this may be the auditor's row rule; not checked)"
-)
-KNOWN_FAILURES: dict[tuple[int, str], str] = {
-    (2003, "8-5"): _R4_REFERENCE_ROWS,
-    (2003, "11-10"): _R4_REFERENCE_ROWS,
-    (20003, "8-5"): _R4_REFERENCE_ROWS,
-    (20003, "11-10"): _R4_REFERENCE_ROWS,
-}
+#: (size, settings) -> why a combination is expected to fail and is not fixed yet (none: the
+#: reference group's counts in the rows of groups under the minimum size, found by the final CI
+#: run of round 4, are no longer repeated there: ``tests/attacks/test_gaps_small_groups.py``).
+KNOWN_FAILURES: dict[tuple[int, str], str] = {}
 
 
 # -- the rules -------------------------------------------------------------------------------------

@@ -105,13 +105,23 @@ def _book_problems(config: Config, report: ValidationReport) -> list[str]:
     if not report.ok:
         return []
     target = config.model.target
-    people = load(config, validate=False)
-    if target not in people.collect_schema().names():
-        return []  # no target in this dataset: the model chapters are skipped
-    value = pl.col(target).cast(pl.Int64)
-    cases, others = (
-        people.select((value > 0).sum().alias("cases"), (value == 0).sum().alias("others")).collect().row(0)
-    )
+    if config.data.engine == "spark":  # counted on the cluster, as the check was
+        from healthgap.engine import target_counts_spark
+
+        counts = target_counts_spark(config)
+        if counts is None:
+            return []  # no target in this dataset: the model chapters are skipped
+        cases, others = counts
+    else:
+        people = load(config, validate=False)
+        if target not in people.collect_schema().names():
+            return []  # no target in this dataset: the model chapters are skipped
+        value = pl.col(target).cast(pl.Int64)
+        cases, others = (
+            people.select((value > 0).sum().alias("cases"), (value == 0).sum().alias("others"))
+            .collect()
+            .row(0)
+        )
     needed = max(MIN_TARGET_CASES, suppress)
     if min(cases, others) >= needed:
         return []
@@ -129,10 +139,17 @@ def _book_problems(config: Config, report: ValidationReport) -> list[str]:
 
 def _check_dataset(config: Config) -> ValidationReport:
     """The dataset checked as `validate` and `render` both check it: the contract
-    (:func:`healthgap.data.validate`), then what the book needs (:func:`_book_problems`)."""
-    from healthgap.data import validate
+    (:func:`healthgap.data.validate`; with ``data.engine: spark``
+    :func:`healthgap.engine.validate_spark`, the same report counted on the cluster), then what
+    the book needs (:func:`_book_problems`)."""
+    if config.data.engine == "spark":
+        from healthgap.engine import validate_spark
 
-    report = validate(config, raise_errors=False)
+        report = validate_spark(config, raise_errors=False)
+    else:
+        from healthgap.data import validate
+
+        report = validate(config, raise_errors=False)
     report.problems += _book_problems(config, report)
     return report
 

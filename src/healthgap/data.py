@@ -72,8 +72,9 @@ def _select(config: Config, names: list[str]) -> tuple[dict[str, str], list[str]
     return chosen, problems
 
 
-def _scan(config: Config) -> tuple[pl.LazyFrame | None, list[str], list[str]]:
-    """Scan the file, derive and rename to canonical names. Returns (frame, source columns, problems)."""
+def _source(config: Config) -> tuple[pl.LazyFrame | None, list[str], list[str]]:
+    """The file scanned lazily (only its schema is read: the Parquet footer or the CSV header).
+    Returns (frame, source columns, problems); no frame when the file is missing or unreadable."""
     src = config.data
     if problem := data_file_problem(src.path, fmt=src.format):
         return None, [], [problem]
@@ -91,14 +92,31 @@ def _scan(config: Config) -> tuple[pl.LazyFrame | None, list[str], list[str]]:
     except Exception as exc:
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         return None, [], [UNREADABLE.format(path=src.path, fmt=src.format, detail=detail)]
+    return lf, names, []
+
+
+def _canonical(config: Config, lf: pl.LazyFrame, names: list[str]) -> tuple[pl.LazyFrame | None, list[str]]:
+    """``lf`` (the file's columns ``names``) with the derived columns, renamed to canonical names.
+    Returns (frame, problems). Deriving reads the text columns the expressions use (to find the
+    ones holding numbers); the Spark engine passes a frame of their distinct values instead."""
+    src = config.data
     try:
         lf, problems = derive(lf, src.derive)
     except Exception as exc:  # reading the file to find its numeric text columns failed
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        return None, names, [UNREADABLE.format(path=src.path, fmt=src.format, detail=detail)]
+        return None, [UNREADABLE.format(path=src.path, fmt=src.format, detail=detail)]
     chosen, more = _select(config, lf.collect_schema().names())
     lf = lf.select(pl.col(source).alias(canon) for canon, source in chosen.items())
-    return lf, names, problems + more
+    return lf, problems + more
+
+
+def _scan(config: Config) -> tuple[pl.LazyFrame | None, list[str], list[str]]:
+    """Scan the file, derive and rename to canonical names. Returns (frame, source columns, problems)."""
+    lf, names, problems = _source(config)
+    if lf is None:
+        return None, names, problems
+    canon, problems = _canonical(config, lf, names)
+    return canon, names, problems
 
 
 def _text(raw: pl.Expr, dtype: pl.DataType | None = None) -> pl.Expr:
@@ -189,17 +207,9 @@ def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
     .. [1] NHS Digital, Data Quality Maturity Index methodology (completeness and validity).
     """
     lf, names, problems = _scan(config)
-    report = ValidationReport(
-        source=config.data.path,
-        format=config.data.format,
-        synthetic=config.data.synthetic,
-        source_columns=names,
-        problems=todo_problems(config) + problems,
-    )
+    report = new_report(config, names, problems)
     if lf is not None:
         schema = lf.collect_schema()
-        present = set(schema.names())
-        report.problems += config_problems(config, present, names)
         canon = {n: _convert(n, schema[n], config) for n in schema.names()}
         # each column converted once (not once per check): "<name>:c" canonical, "<name>:r" raw
         converted = lf.select(
@@ -211,23 +221,55 @@ def validate(config: Config, *, raise_errors: bool = True) -> ValidationReport:
             for e in column_aggregates(config.contract[n], pl.col(f"{n}:c"), pl.col(f"{n}:r"))
         ]
         try:
-            row = converted.select(exprs).collect().row(0, named=True)
+            row: dict | Exception = converted.select(exprs).collect().row(0, named=True)
         except Exception as exc:
-            detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            report.problems.append(
-                UNREADABLE.format(path=config.data.path, fmt=config.data.format, detail=detail)
-            )
-        else:
-            fill_report(report, row, [n for n in config.contract if n in present], config)
-            loaded = pl.Schema(
-                {n: config.contract[n].dtype for n in present}
-                | ({"imd_quintile": pl.Int64()} if "imd_decile" in present else {})
-            )
-            more, warnings = config_warnings(config, loaded)
-            report.problems += more
-            report.warnings += warnings
+            row = exc
+        complete_report(report, config, schema.names(), row)
+    return conclude(report, config, raise_errors=raise_errors)
+
+
+def new_report(config: Config, names: list[str], problems: list[str]) -> ValidationReport:
+    """The report of ``config``'s file before its rows are counted: the source columns ``names``,
+    the config's TODO lines and the ``problems`` found reading the file's columns."""
+    return ValidationReport(
+        source=config.data.path,
+        format=config.data.format,
+        synthetic=config.data.synthetic,
+        source_columns=names,
+        problems=todo_problems(config) + problems,
+    )
+
+
+def complete_report(
+    report: ValidationReport, config: Config, present: list[str], row: dict | Exception
+) -> None:
+    """Fill ``report`` from the one row of counts (:func:`healthgap._validation.column_aggregates`
+    of each canonical column in ``present``, and ``":rows"``), or the error counting them raised.
+    Shared by both engines, so the report's wording is written once."""
+    columns = set(present)
+    report.problems += config_problems(config, columns, report.source_columns)
+    if isinstance(row, Exception):
+        text = str(row).strip()
+        detail = text.splitlines()[0][:200] if text else type(row).__name__
+        report.problems.append(
+            UNREADABLE.format(path=config.data.path, fmt=config.data.format, detail=detail)
+        )
+        return
+    fill_report(report, row, [n for n in config.contract if n in columns], config)
+    loaded = pl.Schema(
+        {n: config.contract[n].dtype for n in columns}
+        | ({"imd_quintile": pl.Int64()} if "imd_decile" in columns else {})
+    )
+    more, warnings = config_warnings(config, loaded)
+    report.problems += more
+    report.warnings += warnings
+
+
+def conclude(report: ValidationReport, config: Config, *, raise_errors: bool = True) -> ValidationReport:
+    """Remember a clean report (so :func:`load` need not check this file version again) and raise
+    :class:`DataError` with the report's text when it has problems and ``raise_errors``."""
     if not report.problems:
-        _CACHE[_cache_key(config)] = report  # load() need not check this file version again
+        _CACHE[_cache_key(config)] = report
     if report.problems and raise_errors:
         err = DataError(report.render())
         err.report = report

@@ -552,8 +552,8 @@ def reason_notes(
             )
         elif why in small:
             out.append(
-                f"Groups of fewer than {small[why]['n']} people show only their size: the counts and "
-                "rates within them are not shown."
+                f"Groups of fewer than {small[why]['n']} people show no counts or rates within them, at most "
+                "their size."
             )
         elif why in (REASON_CONFIDENTIAL, REASON_INPUT):
             out.append(_REASON_TEXT[why])

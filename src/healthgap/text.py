@@ -17,6 +17,9 @@ Numbers (missing values read :data:`NOT_AVAILABLE`, never "None" or "nan"):
 - :func:`count` -- a whole number: ``count(12345)`` -> ``"12,345"``.
 - :func:`ratio` -- a ratio to 2 decimal places: ``ratio(1.234)`` -> ``"1.23"``.
 - :func:`interval` -- ``"95% CI 0.71 to 0.75"``.
+- :func:`limits_dp` -- the decimals an interval needs so its printed limits stay apart from 0
+  and from the point: ``limits_dp(0.18, 0.04, 0.33, dp=1)`` -> ``2`` ("0.04 to 0.33", not
+  "0.0 to 0.3" beside "larger than chance").
 
 Words:
 
@@ -50,6 +53,7 @@ __all__ = [
     "count",
     "ratio",
     "interval",
+    "limits_dp",
     "lower_first",
     "capitalise",
     "join",
@@ -194,6 +198,41 @@ def interval(
     """``"95% CI 0.71 to 0.75"``; ``percent=True`` formats proportions as percentages."""
     f = (lambda v: pct(v, dp)) if percent else (lambda v: num(v, dp))
     return f"{level} CI {f(lo)} to {f(hi)}"
+
+
+def limits_dp(point: float, *limits: float, dp: int, most: int | None = None) -> int:
+    """The decimals to print an interval's limits with: ``dp``, or more (up to ``most``, by
+    default ``dp + 2``) while a limit that is not 0 would print as 0, or a limit that is not the
+    point would print as the point.
+
+    A limit printed as "0.0" beside a verdict that the interval excludes 0 reads false, and a
+    limit printed equal to its point hides the interval's side; one or two more decimals
+    show what the verdict rests on.
+
+    Parameters
+    ----------
+    point : the estimate the interval is around.
+    limits : the limits to print.
+    dp : the decimals the sentence uses.
+    most : the most decimals to use.
+
+    Returns
+    -------
+    int
+        The decimals, at least ``dp``.
+    """
+    top = dp + 2 if most is None else max(most, dp)
+    finite = [v for v in (point, *limits) if v is not None and math.isfinite(v)]
+    if len(finite) != len(limits) + 1:
+        return dp
+    for d in range(dp, top + 1):
+        zero, at = format_number(0.0, dp=d), format_number(point, dp=d)
+        if not any(
+            (v != 0 and format_number(v, dp=d) == zero) or (v != point and format_number(v, dp=d) == at)
+            for v in limits
+        ):
+            return d
+    return top
 
 
 def _starts_with_acronym(text: str) -> bool:

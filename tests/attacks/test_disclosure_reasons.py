@@ -87,5 +87,5 @@ def test_a_footnote_names_no_count_column_that_the_table_does_not_show():
     )
     assert notes == [
         "Small counts are not shown, nor other counts from which a small count could be worked out.",
-        "Groups of fewer than 50 people show only their size: the counts and rates within them are not shown.",
+        "Groups of fewer than 50 people show no counts or rates within them, at most their size.",
     ]

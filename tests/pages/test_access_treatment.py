@@ -29,7 +29,7 @@ from healthgap.pages._blocks import markup_of
 from healthgap.pages.access_treatment import (
     ALL_SUPPRESSED,
     NO_TRUTH,
-    NO_TRUTH_OE,
+    NO_TRUTH_RATIO,
     NOT_NEED,
     STANDARDISED_DERIVED,
     TRUTH_TEXT,
@@ -111,6 +111,10 @@ def educated(n: int = 3000, seed: int = 4) -> pl.DataFrame:
     return people.drop("imd_decile", "ethnicity", "lsoa", "locality", "gp_practice").with_columns(
         pl.Series("education", rng.integers(1, 5, n)).cast(pl.String)
     )
+
+
+def with_truth_page(page_of, people: pl.DataFrame):
+    return page_of(AccessTreatmentPage, with_truth(people), disclosure=OFF)
 
 
 def cohort_page(page_of, people: pl.DataFrame | None = None, **sections):
@@ -258,14 +262,20 @@ def test_oe_text_by_deprivation_education_and_ethnic_group(page_of):
     assert text.startswith("For hypertension, the most deprived fifth has ")
     assert "times the recorded cases expected from its age and sex, and the least deprived fifth " in text
     assert text.endswith(" times.")
-    assert page.oe_context.startswith("A ratio above 1 in deprived areas is expected")
-    education = cohort_page(page_of, disclosure=OFF)
+    assert page.oe_context == NO_TRUTH_RATIO  # no true status: no reading of the ratio as diagnosis
+    assert with_truth_page(page_of, build_people(2000)).oe_context.startswith(
+        "A ratio above 1 in deprived areas is expected"
+    )
+    education = cohort_page(page_of, with_truth(educated()), disclosure=OFF)
     assert education.oe_text.startswith("For hypertension, education level 1 (some high school) has ")
     assert ", and education level 4 (college degree) " in education.oe_text
     assert "deprived" not in education.oe_context + education.oe_text
     assert education.oe_context.startswith("A ratio above 1 in the most disadvantaged education level")
     ethnic = page_of(
-        AccessTreatmentPage, build_people(2000), disclosure=OFF, equity={"dimensions": ["ethnicity", "sex"]}
+        AccessTreatmentPage,
+        with_truth(build_people(2000)),
+        disclosure=OFF,
+        equity={"dimensions": ["ethnicity", "sex"]},
     )
     assert ethnic.oe_text.startswith(
         "For hypertension, recorded cases as a multiple of those expected are highest in the "
@@ -328,7 +338,7 @@ def test_detection_with_and_without_true_status(page_of):
     )
     none = page_of(AccessTreatmentPage, build_people(300))
     assert none.truth_text == "" and none.detection_text == "" and none.detection is None
-    assert f"{SKIP} {NO_TRUTH}{NO_TRUTH_OE}." in text_of(none.detection_section())
+    assert f"{SKIP} {NO_TRUTH}." in text_of(none.detection_section())
     no_oe = page_of(
         AccessTreatmentPage,
         build_people(300).drop(

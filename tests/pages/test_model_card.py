@@ -270,8 +270,11 @@ def test_mitigation_finding(card):
         card.mitigation_text()
         == card.fairness.mitigation_text()
         == (
-            "The mitigation cannot be judged here: too few people with the outcome in the most deprived fifth and "
-            "in the least deprived fifth to publish their rates."
+            "The mitigation cannot be judged here. It would be fitted on one half of the test set (validation) and "
+            "judged on the other half (about 10,000 people), and in that evaluation half there are too few people "
+            "with the outcome in the most deprived fifth and too few people with the outcome in the least deprived "
+            "fifth, so their shares of outcomes found cannot be published. Shares of that half differ by chance "
+            "from those of the whole test set in @sec-fairness-groups."
         )
     )
     # only the group whose rate is withheld is named (issue 12 review, item 3)
@@ -286,8 +289,10 @@ def test_mitigation_finding(card):
         card.mitigation_text()
         == card.fairness.mitigation_text()
         == (
-            "The mitigation cannot be judged here: too few people with the outcome in the least deprived fifth "
-            "to publish its rate."
+            "The mitigation cannot be judged here. It would be fitted on one half of the test set (validation) and "
+            "judged on the other half (about 10,000 people), and in that evaluation half there are too few people "
+            "with the outcome in the least deprived fifth, so its share of outcomes found cannot be published. "
+            "Shares of that half differ by chance from those of the whole test set in @sec-fairness-groups."
         )
     )
     card.fairness.capacity_mitigation = None
@@ -332,6 +337,7 @@ def test_performance_and_details(card):
         excluded=("ethnicity",),
         target_phrase="at least one CVD admission during the year",
         excluded_text=lambda: "ethnic group",
+        feature_use=lambda: (["ethnic group"], [], ["age"]),
         skip=card.book.skip,
         explanation=SimpleNamespace(
             importance=pl.DataFrame({"label": ["Age", "Systolic blood pressure"], "value": [0.6, 0.1]})
@@ -360,7 +366,9 @@ def test_performance_and_details(card):
         "age, systolic blood pressure; systolic blood pressure never changes a prediction (see the explanations "
         "chapter)"
     )
-    assert details["Protected characteristics"] == "Not used as features: ethnic group"
+    assert details["Equity dimensions"] == (
+        "Not features: ethnic group; protected characteristics (Equality Act 2010) among the features: age"
+    )
     assert details["Operating point"] == "Flag the top 5% of predicted risk (cut-off 8.12% risk)"
     assert details["Training and test data"].startswith("About 1,000 people from ")
     assert 'id="model-card-details"' in html_of(card.details_table())

@@ -619,6 +619,7 @@ def test_a_number_whose_interval_includes_zero_reads_about_as_many(page):
     """Issue 15 round 4, item 6: "about 0 more CVD deaths (95% CI -5 to 5)" contradicted the ratio;
     a number that rounds to 0 or whose interval includes 0 reads "about as many ... could be chance"."""
     from healthgap.pages.outcomes import excess_sentence
+    from healthgap.pages.sentences import COUNT_LESS_PRECISE
 
     dim, outcome = page.caps.dimension("sex"), page.outcome("cvd_admissions")
     frame = page.excess.frame.filter(pl.col("measure") == outcome.name, pl.col("dimension") == "sex")
@@ -626,13 +627,19 @@ def test_a_number_whose_interval_includes_zero_reads_about_as_many(page):
     near = frame.with_columns(
         pl.lit(0.4).alias("excess"), pl.lit(-5.2).alias("excess_lower"), pl.lit(5.1).alias("excess_upper")
     )
+    # round 5, item 4: an interval from the rounding alone gives no number at all
     said = excess_sentence(near, dim, outcome, level, base=5, strata="age band")
-    assert "about as many" in said and "could be chance" in said and "about 0" not in said
+    assert "too small to give their difference as a count" in said and "about 0" not in said
+    near = near.with_columns(pl.lit(-20.2).alias("excess_lower"), pl.lit(20.1).alias("excess_upper"))
+    said = excess_sentence(near, dim, outcome, level, base=5, strata="age band")
+    assert "about as many" in said and "about 0" not in said
+    # round 5, item 1: the ratio carries the verdict; the number is "less precise", not "chance"
+    assert COUNT_LESS_PRECISE in said and "could be chance" not in said
     wide = near.with_columns(
         pl.lit(20.0).alias("excess"), pl.lit(-4.0).alias("excess_lower"), pl.lit(45.0).alias("excess_upper")
     )
     unsure = excess_sentence(wide, dim, outcome, level, base=5, strata="age band")
-    assert "about 20 more" in unsure and "could be chance" in unsure
+    assert "about 20 more" in unsure and COUNT_LESS_PRECISE in unsure
     clear = near.with_columns(
         pl.lit(20.0).alias("excess"), pl.lit(6.0).alias("excess_lower"), pl.lit(45.0).alias("excess_upper")
     )

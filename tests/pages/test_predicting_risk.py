@@ -83,16 +83,16 @@ def test_split_sentence_says_a_rounded_number_of_people_is_about():
 
 
 def test_protected_sentence_names_the_dimensions_by_their_labels():
-    text = protected_sentence(["Sex", "Education level"], exclude_protected=True)
-    assert text.startswith(
-        "**Protected characteristics are not features.** Sex and education level are left out"
-    )
+    text = protected_sentence(["sex", "education level"], exclude_protected=True)
+    assert text.startswith("**Equity dimensions and features.** Sex and education level are not features")
     assert "cannot use them directly; it can still learn them *indirectly*" in text
-    one = protected_sentence(["Sex"], exclude_protected=True)
-    assert "Sex is left out of the model" in one and "cannot use it directly" in one
+    one = protected_sentence(["sex"], exclude_protected=True)
+    assert "Sex is not a feature" in one and "cannot use it directly" in one
     assert "deprivation" not in text and "ethnic" not in text
-    used = protected_sentence(["Sex"], exclude_protected=False)
-    assert used.startswith("**Protected characteristics are features here.** Sex is used by the model")
+    used = protected_sentence([], used=["sex"], protected=["sex"], exclude_protected=False)
+    assert used.startswith(
+        "**Equity dimensions and features.** Sex is compared on the fairness page but is a"
+    )
     assert protected_sentence([], exclude_protected=True) == NO_PROTECTED
 
 
@@ -290,17 +290,21 @@ def test_features_frame_lists_features_and_left_out_characteristics(page):
     r = page.models.result
     frame = features_frame(r, exclude_protected=True)
     assert frame.columns == ["column", "label", "use", "group"]
-    used = frame.filter(pl.col("use") == "feature").get_column("column").to_list()
+    used = frame.filter(pl.col("use").str.starts_with("feature")).get_column("column").to_list()
     assert used == list(r.features)
-    left = frame.filter(pl.col("use") == "protected: not used").get_column("column").to_list()
+    left = frame.filter(pl.col("use").str.starts_with("not used")).get_column("column").to_list()
     assert left == list(r.excluded) and "sex" in left
     assert frame.row(0, named=True) == {
         "column": "age",
         "label": "Age",
-        "use": "feature",
+        "use": "feature (protected characteristic)",
         "group": "demographic",
     }
-    assert set(features_frame(r, exclude_protected=False).get_column("use")) == {"feature", "not used"}
+    assert set(features_frame(r, exclude_protected=False).get_column("use")) == {
+        "feature",
+        "feature (protected characteristic)",
+        "not used",
+    }
     with_missing = features_frame(r, exclude_protected=True, kinds={"age": "baseline"}, missing={"bmi": 12})
     assert with_missing.row(0, named=True)["group"] == "baseline"
     assert with_missing.filter(pl.col("column") == "bmi")["missing"].item() == 12
@@ -329,8 +333,10 @@ def test_page_words_on_a_fitted_model(page):
 
 def test_protected_paragraph_names_the_left_out_dimensions(page):
     text = html_of(page.protected_paragraph())
-    assert text.startswith("**Protected characteristics are not features.** Sex, ethnic group")
-    assert "are left out of the model" in text
+    assert text.startswith(
+        "**Equity dimensions and features.** Deprivation (IMD quintile), ethnic group, sex"
+    )
+    assert "are not features" in text
 
 
 def test_page_tables_and_figure_are_published_with_downloads(page):

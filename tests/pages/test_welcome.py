@@ -957,11 +957,12 @@ def test_units_name_only_the_events_the_data_has(page_of):
 def test_outcome_ratio_and_number_give_one_verdict():
     """Issue 15 round 4, item 9: "2.04 times (95% CI 1.19 to 3.50) ... about 20 more (95% CI -5 to
     45)" gave a clear ratio and a number that could be chance with no word on it: the finding now
-    says that, counted in numbers, the difference could be chance."""
+    says that, counted in numbers, the difference could be chance. Round 5, item 1: that was a second
+    verdict; the ratio carries the one verdict and the number is worded as less precise."""
     base = {"outcome": "chd_10y", "ratio": 2.04, "lower": 1.19, "upper": 3.50, **ALONG_EDUCATION}
     unsure = {"excess": 20.0, "excess_lower": -4.0, "excess_upper": 45.0, "strata": "age band and sex"}
     said = outcome_ratio_text(Finding("outcome_ratio", base | unsure | {"counted": "people"}))
-    assert said.endswith("counted in numbers, the difference could be chance, so the finding is not certain.")
+    assert said.endswith("(95% CI -5 to 45; the count is less precise than the ratio).")
     sure = unsure | {"excess_lower": 6.0}
     said = outcome_ratio_text(Finding("outcome_ratio", base | sure | {"counted": "people"}))
     assert "could be chance" not in said and said.endswith("(95% CI 5 to 45).")

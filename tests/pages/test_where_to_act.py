@@ -153,10 +153,10 @@ def test_section_tables(page_of) -> None:
     # numbers once, no text column repeating them (no "'-1,500" formula-neutralised cells)
     assert not {"rate_text", "people_text", "interval_text", "simultaneous_text", "group"} & set(columns)
     assert {"excess", "expected", "numerator"} <= set(columns)
-    assert (
-        html_of(page.section_table("nothing-here"))
-        == "No gap in nothing-here can be compared between groups on this dataset."
-    )
+    # round 5: one plain sentence as a note (the float is then shown without a caption)
+    empty = html_of(page.section_table("nothing-here"))
+    assert "<p>No gap in nothing-here can be compared between groups on this dataset.</p>" in empty
+    assert 'class="hg-skip' in empty
 
 
 def test_no_gap_found_says_so(page_of) -> None:
@@ -341,3 +341,25 @@ def test_round4_page_says_what_it_covers_and_shows_conditions_once(page_of) -> N
     assert page.truth_gaps is not None  # recorded beside true: one table, not two
     assert TRUTH_COLUMNS["true_rate_text"] in condition
     assert condition.count("<table") == 1
+
+
+def test_an_indicator_is_labelled_by_the_columns_the_data_has(page_of) -> None:
+    """Without PAD, stroke/TIA or CKD columns the statin indicator's eligibility rests on CHD and
+    diabetes: its gaps are labelled so (as the access chapter labels it), in the frame, the
+    table and the download, not with the profile's label naming conditions the data lacks."""
+    from healthgap.pages.access_treatment import AccessTreatmentPage
+
+    people = _unequal().drop("pad", "stroke_tia", "ckd")
+    page = page_of(WhereToActPage, people)
+    wanted = "Statin prescribed (eligibility from coronary heart disease and diabetes only)"
+    statin = page.gaps.frame.filter(pl.col("measure") == "statin")
+    assert not statin.is_empty()
+    assert set(statin.get_column("label")) == {wanted}
+    access = page_of(AccessTreatmentPage, people)
+    assert access.indicator_labels["statin"] == wanted
+    table = html_of(page.section_table("treatment"))
+    assert wanted in table and "PAD" not in table
+    # the full profile label stays on data that has every column it names
+    full = page_of(WhereToActPage, _unequal())
+    labels = set(full.gaps.frame.filter(pl.col("measure") == "statin").get_column("label"))
+    assert labels == {"Statin prescribed (CHD, stroke/TIA or PAD; or diabetes or CKD aged 40+)"}

@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from healthgap.config import Config
+from healthgap.engine._check import target_counts_spark, validate_spark
 from healthgap.engine._plan import (
     AGE_BAND,
     MEASURE,
@@ -93,6 +94,8 @@ __all__ = [
     "aggregate",
     "prepare",
     "prepared_path",
+    "validate_spark",
+    "target_counts_spark",
     "model_sample",
     "strata_of",
     "DATA_CACHE_ENV",

@@ -10,8 +10,11 @@ every page of a render (and the next render) scans the prepared file lazily
 the whole table.
 
 With polars the table is streamed to the file (:meth:`polars.LazyFrame.sink_parquet`); with
-Spark (:func:`healthgap.engine.load_spark`) the cluster writes it as Parquet parts, which are
-then streamed into the one file with polars' canonical dtypes, in the same row order.
+Spark (:func:`healthgap.engine.load_spark`) the cluster checks the data
+(:func:`healthgap.engine.validate_spark`: the same report and error as polars' check, from
+counts and distinct values) and writes the table as Parquet parts, which are then streamed
+into the one file with the contract's dtypes, in the same row order. The Spark path never
+reads the person table with polars before the parts exist.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import polars as pl
 
 from healthgap import __version__
 from healthgap.config import Config, project_root
-from healthgap.data import _cache_key, load
+from healthgap.data import _CACHE, _cache_key, load
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -78,11 +81,16 @@ def _write_spark(config: Config, target: Path, spark: SparkSession | None) -> No
     from healthgap.engine._spark import load_spark, spark_session
 
     session = spark or spark_session(config.data.spark_master)
-    schema = load(config, validate=False).collect_schema()
+    people = load_spark(session, config)
+    # load()'s dtypes are the contract's (imd_quintile derived as whole numbers): no need to
+    # scan the file with polars for them
+    schema = pl.Schema(
+        {n: pl.Int64() if n == "imd_quintile" else config.contract[n].dtype for n in people.columns}
+    )
     parts = Path(tempfile.mkdtemp(dir=target.parent, prefix=".spark-"))
     try:
         # partition order (part-00000, part-00001, ...) follows the file's row order
-        load_spark(session, config).write.mode("overwrite").parquet(str(parts / "t"))
+        people.write.mode("overwrite").parquet(str(parts / "t"))
         files = sorted((parts / "t").glob("part-*.parquet"))
         frames = [pl.scan_parquet(f) for f in files] or [pl.LazyFrame(schema=schema)]
         pl.concat(frames, how="vertical_relaxed").select(
@@ -128,7 +136,13 @@ def prepare(
     target = prepared_path(config, engine=chosen, cache_dir=cache_dir)
     if target.is_file():
         return target
-    load(config)  # validates (once per file version in a process): DataError lists every problem
+    if _cache_key(config) not in _CACHE:  # checked once per file version in a process
+        if chosen == "spark":  # on the cluster: no pass over the person table on the driver
+            from healthgap.engine._check import validate_spark
+
+            validate_spark(config, spark=spark)  # DataError lists every problem, as polars'
+        else:
+            load(config)  # DataError lists every problem
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=".people-", suffix=".tmp")
     os.close(fd)

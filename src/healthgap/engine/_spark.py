@@ -163,9 +163,12 @@ def _read(spark: SparkSession, config: Config) -> DataFrame:
     return spark.read.csv(str(src.path), header=True, inferSchema=False, mode="PERMISSIVE")
 
 
-def _distinct_counts(df: DataFrame, columns: list[str]) -> dict[str, pl.DataFrame]:
+def _distinct_counts(
+    df: DataFrame, columns: list[str], *, first: str | None = None
+) -> dict[str, pl.DataFrame]:
     """Each column's distinct values and how many rows hold each (``value``, ``rows``), in one
-    pass per column type."""
+    pass per column type; with ``first`` (a column numbering the rows) also ``first``, the
+    smallest number of a row holding each value."""
     from pyspark.sql import functions as F
 
     out: dict[str, pl.DataFrame] = {}
@@ -173,23 +176,28 @@ def _distinct_counts(df: DataFrame, columns: list[str]) -> dict[str, pl.DataFram
     groups: dict[str, list[str]] = {}
     for name in columns:
         groups.setdefault(types[name].simpleString(), []).append(name)
+    extra = [_c(first).alias("f")] if first else []
     for names in groups.values():
         stacked = df.select(
             F.explode(
-                F.array(*[F.struct(F.lit(i).alias("i"), _c(n).alias("v")) for i, n in enumerate(names)])
+                F.array(
+                    *[F.struct(F.lit(i).alias("i"), _c(n).alias("v"), *extra) for i, n in enumerate(names)]
+                )
             ).alias("s")
-        ).select(F.col("s.i").alias("i"), F.col("s.v").alias("v"))
-        counted = pl.from_arrow(stacked.groupBy("i", "v").count().toArrow())
+        ).select("s.*")
+        aggs = [F.count(F.lit(1)).alias("count")] + ([F.min("f").alias("first")] if first else [])
+        counted = pl.from_arrow(stacked.groupBy("i", "v").agg(*aggs).toArrow())
         assert isinstance(counted, pl.DataFrame)
         for i, name in enumerate(names):
             part = counted.filter(pl.col("i") == i)
             dtype = _polars_type(types[name])
-            out[name] = pl.DataFrame(
-                {
-                    "value": part.get_column("v").cast(dtype),
-                    "rows": part.get_column("count").cast(pl.Int64),
-                }
-            ).sort("value", nulls_last=True)
+            columns_out = {
+                "value": part.get_column("v").cast(dtype),
+                "rows": part.get_column("count").cast(pl.Int64),
+            }
+            if first:
+                columns_out["first"] = part.get_column("first").cast(pl.Int64)
+            out[name] = pl.DataFrame(columns_out).sort("value", nulls_last=True)
     return out
 
 

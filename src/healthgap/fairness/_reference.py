@@ -237,12 +237,7 @@ def capacity_reference(
         )
         ref = _reference_level(by_name.get(g.name), g.levels, exact[:, 0])
         others = np.array([i for i in range(g.k) if i != ref], dtype=np.int64)
-        gap = tpr[others] - tpr[ref]  # (others, 2): model, reference
-        rep_gap = rep_tpr[:, others] - rep_tpr[:, [ref]]
-        added = gap[:, 0] - gap[:, 1]
-        rep_added = rep_gap[:, :, 0] - rep_gap[:, :, 1]
-        g_lo, g_hi = percentile_interval(rep_gap, confidence)
-        a_lo, a_hi = percentile_interval(rep_added, confidence)
+        gaps = _paired_gaps(tpr[others] - tpr[ref], rep_tpr[:, others] - rep_tpr[:, [ref]], confidence)
         gap_rows.append(
             pl.DataFrame(
                 {
@@ -252,15 +247,7 @@ def capacity_reference(
                     "group_label": [g.labels[i] for i in others],
                     "reference": g.levels[ref],
                     "reference_label": g.labels[ref],
-                    "gap_model": gap[:, 0],
-                    "gap_model_lower": g_lo[:, 0],
-                    "gap_model_upper": g_hi[:, 0],
-                    "gap_reference": gap[:, 1],
-                    "gap_reference_lower": g_lo[:, 1],
-                    "gap_reference_upper": g_hi[:, 1],
-                    "added": added,
-                    "added_lower": a_lo,
-                    "added_upper": a_hi,
+                    **gaps,
                 }
             )
         )
@@ -285,26 +272,36 @@ def _pairs(
     ``tpr``: (groups, 2) exact rates (model, reference); ``rep_tpr``: (replicates, groups, 2).
     """
     i, j = np.triu_indices(len(levels), k=1)
-    gap = tpr[i] - tpr[j]  # (pairs, 2)
-    rep_gap = rep_tpr[:, i] - rep_tpr[:, j]  # (replicates, pairs, 2)
-    added = gap[:, 0] - gap[:, 1]
-    g_lo, g_hi = percentile_interval(rep_gap, confidence)
-    a_lo, a_hi = percentile_interval(rep_gap[:, :, 0] - rep_gap[:, :, 1], confidence)
     names = np.asarray(levels, dtype=object)
     return pl.DataFrame(
         {
             "dimension": [name] * len(i),
             "group": names[i].tolist(),
             "versus": names[j].tolist(),
-            "gap_model": gap[:, 0],
-            "gap_model_lower": g_lo[:, 0],
-            "gap_model_upper": g_hi[:, 0],
-            "gap_reference": gap[:, 1],
-            "gap_reference_lower": g_lo[:, 1],
-            "gap_reference_upper": g_hi[:, 1],
-            "added": added,
-            "added_lower": a_lo,
-            "added_upper": a_hi,
+            **_paired_gaps(tpr[i] - tpr[j], rep_tpr[:, i] - rep_tpr[:, j], confidence),
         },
         schema_overrides={"group": pl.String, "versus": pl.String},
     )
+
+
+def _paired_gaps(gap: np.ndarray, rep_gap: np.ndarray, confidence: float) -> dict[str, np.ndarray]:
+    """The model's and the perfect-risk model's gaps and the part the model adds, with paired
+    percentile intervals (the same bootstrap replicates for both gaps and their difference).
+
+    ``gap``: (pairs, 2) exact gaps (model, reference); ``rep_gap``: (replicates, pairs, 2).
+    Returns the ``gap_model``, ``gap_reference`` and ``added`` columns with their ``_lower`` and
+    ``_upper`` limits.
+    """
+    g_lo, g_hi = percentile_interval(rep_gap, confidence)
+    a_lo, a_hi = percentile_interval(rep_gap[:, :, 0] - rep_gap[:, :, 1], confidence)
+    return {
+        "gap_model": gap[:, 0],
+        "gap_model_lower": g_lo[:, 0],
+        "gap_model_upper": g_hi[:, 0],
+        "gap_reference": gap[:, 1],
+        "gap_reference_lower": g_lo[:, 1],
+        "gap_reference_upper": g_hi[:, 1],
+        "added": gap[:, 0] - gap[:, 1],
+        "added_lower": a_lo,
+        "added_upper": a_hi,
+    }

@@ -27,7 +27,7 @@ from healthgap.disclosure import Published
 from healthgap.pages import _groups
 from healthgap.pages._groups import ends
 from healthgap.stats import difference_from_intervals
-from healthgap.text import format_number
+from healthgap.text import format_number, limits_dp
 
 __all__ = ["compare", "OVERLAP_CLAUSES", "CHANCE", "NOT_CHANCE", "difference_clause"]
 
@@ -70,6 +70,7 @@ def difference_clause(
     if a < b:
         low, high = -high, -low
     verdict = CHANCE if low <= 0 <= high else NOT_CHANCE
+    dp = limits_dp(abs(a - b), low, high, dp=dp)  # not "0.0 to 0.3" beside "larger than chance"
     return f" (95% CI {_number(low, dp)} to {_number(high, dp)}{unit}), {verdict}"
 
 

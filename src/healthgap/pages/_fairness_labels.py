@@ -35,6 +35,8 @@ __all__ = [
     "counterfactual_text",
     "undiagnosed_text",
     "capacity_mitigation_text",
+    "mitigation_reasons",
+    "HALVES",
 ]
 
 #: Shares and gaps are published to 0.1 percentage point (proportions to 3 decimals).
@@ -155,6 +157,41 @@ def mitigation_frame(by_group: pl.DataFrame, *, settings: DisclosureSettings) ->
     return _guarded(frame, MITIGATION_SHARES, settings).select(
         "strategy", "strategy_label", "group", "group_label", "tpr", "tpr_lower", "tpr_upper", "share_flagged"
     )
+
+
+def mitigation_reasons(by_group: pl.DataFrame, *, settings: DisclosureSettings) -> dict[str, str]:
+    """Why each group's share of outcomes found is withheld in the evaluation half, naming the
+    count that is too small (as :func:`mitigation_frame` decides it, on the counts as published):
+    group label -> "fewer than 50 people with the outcome" or "fewer than 8 people with the
+    outcome found by an approach". Groups whose shares are all published are left out."""
+    if not settings.enabled:
+        return {}
+    least = max(settings.min_group, settings.suppress_below)
+    frame = published_counts(by_group, ["found", "cases"], settings=settings).with_columns(
+        few_cases=pl.col("cases") < least,
+        few_found=(pl.col("found") > 0) & (pl.col("found") < settings.suppress_below),
+    )
+    per = frame.group_by("group_label", maintain_order=True).agg(
+        pl.col("few_cases").any(), pl.col("few_found").any()
+    )
+    return {
+        r["group_label"]: (
+            f"fewer than {least} people with the outcome"
+            if r["few_cases"]
+            else f"fewer than {settings.suppress_below} people with the outcome found by an approach"
+        )
+        for r in per.filter(pl.col("few_cases") | pl.col("few_found")).iter_rows(named=True)
+    }
+
+
+#: The evaluation half, said before the mitigation is judged (or found impossible to judge);
+#: ``{evaluation}`` is its number of people in words.
+HALVES = (
+    "The cut-offs are fitted on one half of the test set (validation) and judged on the other half "
+    "({evaluation} people), so neither is judged on the people it was fitted on. Every share of this "
+    "section, the unmitigated ones included, is of that evaluation half, so it differs by chance from the "
+    "same share on the whole test set in @sec-fairness-groups."
+)
 
 
 def _ci(row: Mapping[str, Any], name: str) -> str:
@@ -316,6 +353,7 @@ def capacity_mitigation_text(
     top: str,
     evaluation: str,
     withheld: tuple[str, ...] = (),
+    reasons: Mapping[str, str] | None = None,
 ) -> str:
     """The mitigation at capacity in words, from its published frames (never empty).
 
@@ -328,6 +366,8 @@ def capacity_mitigation_text(
     evaluation : the people the mitigation is judged on, in words ("about 37,500").
     withheld : which of ``first`` and ``last`` (as named) have a share of outcomes found withheld
         by an approach; the note names only these (both when it is not known).
+    reasons : group (as named) -> the count too small to publish its share
+        (:func:`mitigation_reasons`); "too few people with the outcome" when not given.
     """
 
     def get(frame: pl.DataFrame, strategy: str) -> dict[str, Any] | None:
@@ -338,17 +378,21 @@ def capacity_mitigation_text(
     ob, oe = get(overall, "unmitigated"), get(overall, "equal_opportunity")
     if base is None or eo is None or base["gap"] is None or eo["gap"] is None:
         small = [name for name in (first, last) if name in withheld] or [first, last]
-        where = " and ".join(in_group(name) for name in small)
-        its = "its rate" if len(small) == 1 else "their rates"
+        why = reasons or {}
+        where = " and ".join(
+            f"{why.get(name, 'too few people with the outcome')} {in_group(name)}" for name in small
+        )
+        its = "its share" if len(small) == 1 else "their shares"
         return (
-            f"The mitigation cannot be judged here: too few people with the outcome {where} to publish {its}."
+            "The mitigation cannot be judged here. It would be fitted on one half of the test set (validation) "
+            f"and judged on the other half ({evaluation} people), and in that evaluation half there are {where}, "
+            f"so {its} of outcomes found cannot be published. Shares of that half differ by chance from those "
+            "of the whole test set in @sec-fairness-groups."
         )
     intro = (
         f"The mitigation gives each of the {across} its own cut-off, chosen so that every group has the same "
         f"share of outcomes found while the service still flags the top {top} overall (equal opportunity at "
-        "capacity). The cut-offs are fitted on one half of the test set (validation) and judged on the other "
-        f"half ({evaluation} people), so neither is judged on the people it was fitted on; every number below "
-        "comes from the exact counts of that half."
+        f"capacity). {HALVES.format(evaluation=evaluation)}"
     )
     gap = (
         f"Without mitigation, the share of outcomes found in {first} minus that in {last} is "

@@ -56,7 +56,7 @@ from healthgap.models import (
     resolve,
     settings_for,
 )
-from healthgap.text import flat, join, lower_first, num
+from healthgap.text import capitalise, flat, join, lower_first, num
 
 if TYPE_CHECKING:
     from healthgap.explain import Explanation
@@ -75,6 +75,8 @@ __all__ = [
     "AUDIT_BOOT",
     "MODEL_BOOT",
     "NOT_SOCIAL",
+    "EQUALITY_ACT",
+    "features_sentence",
     "PERCENT_AXIS",
     "PERCENT_TIP",
     "sample_sentence",
@@ -97,6 +99,10 @@ GAP_BOOT = 500
 #: Dimensions that describe who people are by age or place rather than a social position:
 #: they are audited (and in the tables of gaps) but are not the chapters' first comparisons.
 NOT_SOCIAL = ("age_band", "locality")
+#: Contract columns that are protected characteristics under the Equality Act 2010 (age, sex and
+#: race, recorded as ethnic group); deprivation and place are equity dimensions, not protected
+#: characteristics.
+EQUALITY_ACT = ("age", "sex", "ethnicity")
 #: The model pages' figures plot proportions (0-1) exactly as their downloads hold them, shown as
 #: percentages by the axis (d3 format, trailing zeros trimmed: "0.5%", "1%") and, to 0.1, by the
 #: tooltips and cell labels.
@@ -194,6 +200,48 @@ def intersections_of(dimensions: list[Dimension] | tuple[Dimension, ...]) -> tup
     return tuple(pairs)
 
 
+def features_sentence(
+    *, left_out: list[str], used: list[str], protected: list[str], exclude_protected: bool
+) -> str:
+    """Which equity dimensions compared on the fairness page are features and which are not,
+    and which features are protected characteristics (Equality Act 2010), from the config.
+
+    Parameters
+    ----------
+    left_out : the labels of the compared dimensions (and other protected or deprivation columns)
+        the model does not use.
+    used : the labels of the compared dimensions the model uses (through a feature).
+    protected : the labels of the features that are protected characteristics.
+    exclude_protected : ``model.exclude_protected``.
+    """
+    parts: list[str] = []
+    if left_out:
+        one = len(left_out) == 1
+        parts.append(
+            f"{join(left_out)} {'is' if one else 'are'} not {'a feature' if one else 'features'}"
+            + (" (`model.exclude_protected: true`)" if exclude_protected else "")
+            + f", so the model cannot use {'it' if one else 'them'} directly; it can still learn "
+            f"{'it' if one else 'them'} *indirectly* through features that differ between groups"
+        )
+    if used:
+        one = len(used) == 1
+        parts.append(
+            f"{join(used)} {'is' if one else 'are'} compared on the fairness page but "
+            f"{'is a feature' if one else 'are features'} (or derived from one), so the model treats "
+            f"{'its' if one else 'their'} groups differently directly"
+        )
+    text = "; ".join(parts)
+    if protected:
+        one = len(protected) == 1
+        text += (
+            ("; " if text else "")
+            + f"{join(protected)} {'is a' if one else 'are'} protected "
+            + f"characteristic{'' if one else 's'} under the Equality Act 2010 and "
+            + ("a feature" if one else "features")
+        )
+    return capitalise(text) + "." if text else ""
+
+
 class ModelPages:
     """Lazy, cached model results for one book (see the module docstring)."""
 
@@ -269,6 +317,23 @@ class ModelPages:
             and d.name not in CORE
         ]
         return (*r.excluded, *custom)
+
+    def feature_use(self) -> tuple[list[str], list[str], list[str]]:
+        """The labels of the compared dimensions (and other left-out columns) that are not features,
+        of the compared dimensions that are (age band: through age), and of the features that are
+        protected characteristics (:data:`EQUALITY_ACT`)."""
+        r = self.result
+        features = set(r.features)
+
+        def source(d: Dimension) -> str:
+            return "age" if d.name == "age_band" else d.name
+
+        used = [d for d in self.dimensions if source(d) in features]
+        out = [lower_first(d.label) for d in self.dimensions if d not in used]
+        names = {d.name for d in self.dimensions}
+        out += [lower_first(r.label(c)) for c in self.excluded if c not in names]
+        protected = [lower_first(r.label(c)) for c in r.features if c in EQUALITY_ACT]
+        return out, [lower_first(d.label) for d in used], protected
 
     def excluded_text(self) -> str:
         """The left-out columns by their labels ("sex, ethnic group, ..."), or "none"."""

@@ -72,7 +72,8 @@ __all__ = [
     "TRUTH_TEXT",
     "NOT_NEED",
     "NO_TRUTH",
-    "NO_TRUTH_OE",
+    "NO_TRUTH_RATIO",
+    "INDICATOR_ENDS_METHOD",
     "ALL_SUPPRESSED",
     "INDICATOR_DERIVED",
     "describe_indicators",
@@ -156,8 +157,20 @@ TRUTH_LINKED = (
     "This dataset includes each person's true status, so we can measure under-diagnosis directly: the "
     "share of people who truly have each condition who are recorded."
 )
-NO_TRUTH = "columns saying who truly has each condition, so under-diagnosis cannot be measured directly"
-NO_TRUTH_OE = "; it can only be inferred from the observed/expected ratios above"
+#: How the two ends of a dimension are compared for a treatment indicator (an interval of their
+#: difference from their own intervals, each end against everyone's rates).
+INDICATOR_ENDS_METHOD = (
+    "{a} and {b} are each measured against everyone's rates for each {strata} (the indirect "
+    "standardisation above), and the interval of their difference combines the two groups' own "
+    "intervals (Byar's, which treat the number meeting the indicator as a count); measuring {own} against {b}'s own "
+    "rates for each {strata} instead can give slightly different numbers."
+)
+NO_TRUTH = "columns saying who truly has each condition, so under-diagnosis cannot be measured"
+#: How to read the observed / expected ratios without true status: no inference about diagnosis.
+NO_TRUTH_RATIO = (
+    "Without data on who truly has each condition, a ratio cannot separate more disease from better or "
+    "worse diagnosis."
+)
 ALL_SUPPRESSED = "{subject} is not published for any {noun}: every group is too small."
 NO_CONDITIONS = "condition columns"
 NO_DIMENSION = "equity dimension to compare groups along (other than {what})"
@@ -396,6 +409,8 @@ class AccessTreatmentPage(MeasureSections, Page):
         tail = "a ratio close to 1 where the true burden is higher suggests missed diagnoses."
         if dim is None:
             return ""
+        if not self.caps.has_truth:
+            return NO_TRUTH_RATIO
         if dim.name == "imd_quintile":
             return (
                 "A ratio above 1 in deprived areas is expected, because cardiovascular disease really is more "
@@ -574,8 +589,7 @@ class AccessTreatmentPage(MeasureSections, Page):
         """Under-diagnosis: the paragraph, figure and table, or why they are not shown."""
         det, dim = self.detection, self.compared
         if det is None or dim is None:
-            shown = self.observed_expected is not None
-            return self.skip(NO_TRUTH + (NO_TRUTH_OE if shown else ""))
+            return self.skip(NO_TRUTH)
         if self._all_suppressed(det, dim):
             return paragraph(
                 f"{self.truth_text} " + ALL_SUPPRESSED.format(subject="The share recorded", noun=noun_of(dim))
@@ -733,9 +747,27 @@ class AccessTreatmentPage(MeasureSections, Page):
             )
         missing = [s for s in self.indicator_statuses if not s.shown]
         if missing:
-            listed = "; ".join(f"{lower_first(s.indicator.label)} ({s.reason})" for s in missing)
+            listed = "; ".join(f"{lower_first(s.indicator.label)} ({self._reason(s)})" for s in missing)
             parts.append(f"Not shown, because this dataset cannot give them: {listed}.")
         return " ".join(parts)
+
+    def _reason(self, status: IndicatorStatus) -> str:
+        """Why an indicator is not shown, naming the columns it lacks by their labels ("needs
+        heart failure, stroke or TIA ... columns"), not their names in the data."""
+        reason, ind = status.reason or "", status.indicator
+        if not reason.startswith("needs "):
+            return reason
+        used = dict.fromkeys((*sql_columns(ind.denominator), *sql_columns(ind.numerator)))
+        present = set(self.people.collect_schema())
+        lacking = [c for c in used if c not in present]
+        required = [c for c in lacking if c not in ind.optional]
+        labels = [lower_first(_label_of(self.config, c)) for c in (required or lacking)]
+        if not labels:
+            return reason
+        columns = "column" if len(labels) == 1 else "columns"
+        if required:
+            return f"needs the {join(labels)} {columns}, which this dataset does not have"
+        return f"needs at least one of the {join(labels, conjunction='or')} columns, which this dataset does not have"
 
     def _standardised_by(self, dim: Dimension) -> str:
         """How a dimension's indicator values are standardised, in words."""
@@ -757,15 +789,42 @@ class AccessTreatmentPage(MeasureSections, Page):
             standardised=("ratio", "ratio_lower", "ratio_upper"),
         )
 
+    def ends_method(self, dim: Dimension) -> str:
+        """How the two ends of ``dim`` are compared (after the first sentence comparing them), or ""
+        when ``dim`` has no ends: each against everyone's rates, the interval of their difference
+        from the two groups' own intervals, so a reader can tell it from a comparison of one end at
+        the other's rates (the book's summary and Where to act)."""
+        pair = ends(dim)
+        if pair is None:
+            return ""
+        a, b = (group_name(dim, level) for level in pair)
+        return INDICATOR_ENDS_METHOD.format(
+            a=capitalise(a), b=b, own=lower_first(a), strata=self._strata(dim)
+        )
+
+    def _strata(self, dim: Dimension) -> str:
+        """The strata a dimension's groups are standardised over: "age band and sex"."""
+        by = [p for p, column in (("age band", "age_band"), ("sex", "sex")) if column != dim.name]
+        if not self.caps.has("sex"):
+            by = [p for p in by if p != "sex"]
+        return join(by)
+
     @property
     def indicator_text(self) -> str:
-        """Each indicator across the groups of every dimension."""
-        return " ".join(
-            t
-            for i in self.shown_indicators
-            for t in (self.indicator_sentences(i, d) for d in self.dimensions)
-            if t
-        )
+        """Each indicator across the groups of every dimension; after the first sentence comparing
+        the two ends of a dimension, how that comparison is made (:meth:`ends_method`)."""
+        out: list[str] = []
+        said = False
+        for i in self.shown_indicators:
+            for d in self.dimensions:
+                t = self.indicator_sentences(i, d)
+                if not t:
+                    continue
+                out.append(t)
+                if not said and ends(d) is not None and "a difference of" in t:
+                    out.append(self.ends_method(d))
+                    said = True
+        return " ".join(t for t in out if t)
 
     @property
     def standardised_text(self) -> str:

@@ -63,6 +63,7 @@ from healthgap.pages._fairness_labels import (
     label_frame,
     label_series,
     mitigation_frame,
+    mitigation_reasons,
     undiagnosed_text,
 )
 from healthgap.pages._groups import in_group, label_name
@@ -1237,12 +1238,22 @@ class FairnessPage(Page):
             if rates is None
             else set(rates.filter(pl.col("tpr").is_null()).get_column("group_label").to_list())
         )
+        by_group = getattr(m, "by_group", None)
+        reasons = (
+            {}
+            if by_group is None
+            else mitigation_reasons(
+                by_group.filter(pl.col("group_label").is_in([m.first, m.last])),
+                settings=self.config.disclosure,
+            )
+        )
         return capacity_mitigation_text(
             self.mitigation_gaps.frame,
             self.mitigation_overall.frame,
             first=group_said(dim, m.first),
             last=group_said(dim, m.last),
             withheld=tuple(group_said(dim, g) for g in (m.first, m.last) if g in missing),
+            reasons={group_said(dim, g): r for g, r in reasons.items()},
             across=groups_of(
                 dim.label if dim is not None else m.dimension, dim.noun if dim is not None else ""
             ),

@@ -20,7 +20,7 @@ from healthgap.pages._fairness_calibration import headline_text, ratio_words
 from healthgap.pages._fairness_gaps import base_rate_text, orient
 from healthgap.pages._fairness_labels import gap_change_text
 from healthgap.pages._groups import in_group, label_name
-from healthgap.pages._models import ModelPages, about
+from healthgap.pages._models import ModelPages, about, features_sentence
 from healthgap.pages.base import Page
 from healthgap.pages.fairness import (
     FairnessPage,
@@ -75,7 +75,7 @@ DETAIL_ITEMS = (
     "Baseline",
     "Predicts",
     "Features",
-    "Protected characteristics",
+    "Equity dimensions",
     "Operating point",
     "Training and test data",
     "Seed",
@@ -236,9 +236,7 @@ class ModelCardPage(Page):
                     BASELINE_TEXT,
                     f"Each person's risk of {self.models.target_phrase} (column {settings.target})",
                     ", ".join(lower_first(x) for x in r.feature_labels) + self.unused_text(),
-                    ("Not used as features: " if self.models.excluded else "")
-                    + self.models.excluded_text()
-                    + ("" if settings.exclude_protected else " (model.exclude_protected is false)"),
+                    self.dimensions_detail(),
                     f"Flag the top {self.top} of predicted risk (cut-off {pct(r.threshold(), 2)} risk)",
                     f"{self.data_text(people)}; {pct(1 - settings.test_size, 0)} for "
                     f"training, {pct(settings.test_size, 0)} held out for testing (stratified)",
@@ -270,14 +268,34 @@ class ModelCardPage(Page):
             download=False,
         )
 
+    def dimensions_detail(self) -> str:
+        """Table A.1's cell: the compared equity dimensions that are not features, those that are, and
+        the features that are protected characteristics (Equality Act 2010), from the config."""
+        out, used, protected = self.models.feature_use()
+        parts = [
+            f"not features: {', '.join(out)}" if out else "",
+            f"features (or derived from one): {', '.join(used)}" if used else "",
+            f"protected characteristics (Equality Act 2010) among the features: {', '.join(protected)}"
+            if protected
+            else "",
+        ]
+        text = "; ".join(p for p in parts if p) or "none"
+        extra = "" if self.models.settings.exclude_protected else " (model.exclude_protected is false)"
+        return capitalise(text) + extra
+
     def protected_text(self) -> str:
-        """How protected characteristics are treated (never empty)."""
-        if not self.ok or self.models.settings.exclude_protected:
-            return "Protected characteristics are kept aside for the audit and are not features."
-        return (
-            "Protected characteristics are features here (`model.exclude_protected: false`) and are also "
-            "used for the audit."
+        """Which compared equity dimensions are features and which protected characteristics are
+        (never empty)."""
+        if not self.ok:
+            return "No model was fitted, so no column is a feature."
+        out, used, protected = self.models.feature_use()
+        text = features_sentence(
+            left_out=out,
+            used=used,
+            protected=protected,
+            exclude_protected=self.models.settings.exclude_protected,
         )
+        return text or "The dataset has no equity dimension or protected characteristic the model could use."
 
     # -- performance --------------------------------------------------------------------
     def performance_text(self) -> str:

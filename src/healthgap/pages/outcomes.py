@@ -40,13 +40,16 @@ from healthgap.pages.base import RATIO_FORMATS, Page, ci_columns
 from healthgap.pages.geography import GeographyPage
 from healthgap.pages.sentences import (
     NOT_RECORDED,
+    count_aside,
     fmt,
     missing_sentence,
     not_recorded,
     simultaneous_clause,
     simultaneous_ratios,
+    too_small_to_count,
 )
 from healthgap.pages.where_to_act import (
+    _includes_zero,
     about,
     dimension_orders,
     number_interval,
@@ -72,7 +75,7 @@ __all__ = [
     "AGES_NOTE",
     "EXCESS_SENTENCE",
     "EXCESS_SAME",
-    "EXCESS_UNSURE",
+    "EXCESS_TOO_SMALL",
     "PREMATURE_UNDER",
     "ratio_sentence",
     "standard_sentence",
@@ -146,20 +149,22 @@ PREMATURE_PREFIX = "premature_"
 AGES_NOTE = (
     "{label} applies only to {whom}, so its rates are per {per} {whom}, age-standardised over their ages."
 )
-#: In numbers: the excess of the group a ratio sentence names.
+#: In numbers: the excess of the group a ratio sentence names (``aside``: what keeps the number
+#: from giving a verdict other than the ratio's, :func:`healthgap.pages.sentences.count_aside`).
 EXCESS_SENTENCE = (
     "In numbers, {group} had about {n} {more} {what} than expected at the rates of {reference} for each "
-    "{strata} (95% CI {interval})."
-)
-#: ... when the interval of the number includes no difference: the verdict said with the number.
-EXCESS_UNSURE = (
-    "In numbers, {group} had about {n} {more} {what} than expected at the rates of {reference} for each "
-    "{strata} (95% CI {interval}); counted in numbers, the difference could be chance."
+    "{strata} (95% CI {interval}{aside})."
 )
 #: ... when the number rounds to 0.
 EXCESS_SAME = (
     "In numbers, {group} had about as many {what} as expected at the rates of {reference} for each "
-    "{strata} (95% CI {interval}: could be chance)."
+    "{strata} (95% CI {interval}{aside})."
+)
+#: ... when so few are observed and expected that the number would say nothing (0 with an
+#: interval from rounding alone; :func:`healthgap.pages.sentences.too_small_to_count`).
+EXCESS_TOO_SMALL = (
+    "The numbers of {what} in {group}, observed and expected at the rates of {reference}, are too "
+    "small to give their difference as a count."
 )
 #: A group with too few expected events to compare (the rule of
 #: :data:`healthgap.descriptive.priorities.MIN_EXPECTED`).
@@ -284,7 +289,13 @@ def excess_sentence(
 ) -> str:
     """The gap of ``level`` from the reference in numbers of events (or people), from the
     published indirectly standardised excess (:func:`healthgap.descriptive.priorities.priorities`),
-    or "" when it is not published."""
+    or "" when it is not published.
+
+    ``verdict``: whether the rate ratio before it is clear (its interval excludes 1). The ratio
+    carries the finding's one verdict; the number's interval supports it and never states another
+    (:func:`healthgap.pages.sentences.count_aside`). Too few observed and expected
+    (:func:`healthgap.pages.sentences.too_small_to_count`): the number is not given.
+    """
     rows = excess.filter(
         (pl.col("measure") == outcome.name)
         & (pl.col("dimension") == dim.name)
@@ -296,24 +307,26 @@ def excess_sentence(
     fewer = r["excess"] < 0
     what = _counted(outcome)
     lo, hi = r["excess_lower"], r["excess_upper"]
+    names = {
+        "group": group_name(dim, level),
+        "what": what,
+        "reference": group_name(dim, dim.reference),
+        "strata": strata,
+    }
+    if too_small_to_count(r.get("numerator"), r.get("expected"), lo, hi, base=base):
+        return EXCESS_TOO_SMALL.format(**names)
+    # one verdict per finding: the ratio's (``verdict``); the number's interval only supports it
+    aside = count_aside(
+        ratio_clear=verdict, count_includes_zero=lo is None or hi is None or _includes_zero(lo, hi, base=base)
+    )
     if about(r["excess"], base=base) == "0":
-        return EXCESS_SAME.format(
-            group=group_name(dim, level),
-            what=what,
-            reference=group_name(dim, dim.reference),
-            strata=strata,
-            interval=number_interval(lo, hi, base=base),
-        )
-    # with ``verdict`` False the sentence before has said the difference could be chance
-    unsure = verdict and (lo is None or hi is None or lo <= 0 <= hi)
-    return (EXCESS_UNSURE if unsure else EXCESS_SENTENCE).format(
-        group=group_name(dim, level),
+        return EXCESS_SAME.format(**names, interval=number_interval(lo, hi, base=base), aside=aside)
+    return EXCESS_SENTENCE.format(
+        **names,
         n=about(r["excess"], base=base),
         more="fewer" if fewer else "more",
-        what=what,
-        reference=group_name(dim, dim.reference),
-        strata=strata,
-        interval=number_interval(r["excess_lower"], r["excess_upper"], base=base, flip=fewer),
+        interval=number_interval(lo, hi, base=base, flip=fewer),
+        aside=aside,
     )
 
 

@@ -16,6 +16,7 @@ back to that note and its optional paragraphs are left out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
@@ -32,10 +33,10 @@ from healthgap.models import (
     capacity,
     outcome_counts,
 )
-from healthgap.pages._models import MODEL_BOOT, PERCENT_AXIS, ModelPages
+from healthgap.pages._models import EQUALITY_ACT, MODEL_BOOT, PERCENT_AXIS, ModelPages, features_sentence
 from healthgap.pages.base import CI_COLUMNS, Page
 from healthgap.stats import wilson_lower, wilson_upper
-from healthgap.text import capitalise, format_expr, interval, join, lower_first, num, pct
+from healthgap.text import format_expr, interval, join, num, pct
 
 __all__ = [
     "PredictingRiskPage",
@@ -83,7 +84,7 @@ INHERITS_NO_TRUTH = (
 )
 #: When the dataset has no protected characteristic or equity dimension to leave out.
 NO_PROTECTED = (
-    "**Protected characteristics.** The dataset has no protected characteristic or equity dimension "
+    "**Equity dimensions and features.** The dataset has no equity dimension or protected characteristic "
     "that the model could use, so none is left out."
 )
 
@@ -139,7 +140,9 @@ def features_frame(
     kinds: dict[str, str] | None = None,
     missing: dict[str, int] | None = None,
 ) -> pl.DataFrame:
-    """The columns the model uses (``use`` "feature") and the protected ones it leaves out.
+    """The columns the model uses (``use`` "feature") and the equity columns it leaves out; a
+    protected characteristic under the Equality Act 2010 (:data:`EQUALITY_ACT`) is marked as one,
+    whether a feature (age) or not.
 
     Parameters
     ----------
@@ -155,15 +158,24 @@ def features_frame(
         ``column``, ``label``, ``use``, ``group`` (the kind of column) and, with ``missing``,
         ``missing`` (exact counts: publish them).
     """
-    left_out = "protected: not used" if exclude_protected else "not used"
     excluded = result.excluded if excluded is None else excluded
     kinds = kinds or {}
     names = [*result.features, *excluded]
+
+    def use(column: str, *, feature: bool) -> str:
+        protected = column in EQUALITY_ACT
+        if feature:
+            return "feature (protected characteristic)" if protected else "feature"
+        if not exclude_protected:
+            return "not used"
+        return "not used (protected characteristic)" if protected else "not used (equity dimension)"
+
     frame = pl.DataFrame(
         {
             "column": names,
             "label": [result.label(f) for f in names],
-            "use": ["feature"] * len(result.features) + [left_out] * len(excluded),
+            "use": [use(f, feature=True) for f in result.features]
+            + [use(f, feature=False) for f in excluded],
             "group": [kinds.get(f) or (CONTRACT[f].group if f in CONTRACT else "equity") for f in names],
         },
         schema={"column": pl.String, "label": pl.String, "use": pl.String, "group": pl.String},
@@ -248,25 +260,25 @@ def split_sentence(
     )
 
 
-def protected_sentence(labels: list[str], *, exclude_protected: bool) -> str:
-    """The paragraph on protected characteristics, naming the ones the dataset has by their labels."""
-    if not labels:
-        return NO_PROTECTED
-    names = capitalise(join(lower_first(x) for x in labels))
-    one = len(labels) == 1
-    if not exclude_protected:
-        return (
-            f"**Protected characteristics are features here.** {names} {'is' if one else 'are'} used by the "
-            "model (`model.exclude_protected: false`), so it can treat groups differently directly; "
-            "@sec-fairness checks its performance group by group."
-        )
-    return (
-        f"**Protected characteristics are not features.** {names} {'is' if one else 'are'} left out of "
-        "the model (`model.exclude_protected: true`), so the model cannot use "
-        f"{'it' if one else 'them'} directly; it can still learn {'it' if one else 'them'} *indirectly* "
-        "through features that differ between groups, which is why @sec-fairness checks its performance "
-        "group by group."
+def protected_sentence(
+    left_out: Sequence[str],
+    *,
+    used: Sequence[str] = (),
+    protected: Sequence[str] = (),
+    exclude_protected: bool,
+) -> str:
+    """The paragraph on the equity dimensions and the features, from the config: which compared
+    dimensions are features and which are not, and which features are protected characteristics
+    under the Equality Act 2010 (:func:`healthgap.pages._models.features_sentence`)."""
+    text = features_sentence(
+        left_out=list(left_out),
+        used=list(used),
+        protected=list(protected),
+        exclude_protected=exclude_protected,
     )
+    if not text:
+        return NO_PROTECTED
+    return f"**Equity dimensions and features.** {text} @sec-fairness checks the model's performance group by group."
 
 
 def discrimination_sentence(performance: Published, *, share: float | None) -> str:
@@ -535,11 +547,12 @@ class PredictingRiskPage(Page):
 
         if not self.ok:
             return None
-        labels = [self.models.result.label(c) for c in self.models.excluded]
-        if not self.models.settings.exclude_protected:
-            dims = {d.name for d in self.models.dimensions}
-            labels = [self.models.result.label(c) for c in self.models.result.features if c in dims]
-        return Markdown(protected_sentence(labels, exclude_protected=self.models.settings.exclude_protected))
+        out, used, protected = self.models.feature_use()
+        return Markdown(
+            protected_sentence(
+                out, used=used, protected=protected, exclude_protected=self.models.settings.exclude_protected
+            )
+        )
 
     def sample_paragraph(self) -> Any:
         """When the data has more people than ``model.sample_size``, that the models are fitted on a

@@ -39,6 +39,11 @@ __all__ = [
     "simultaneous_clause",
     "with_multiplicity",
     "CHANCE",
+    "COUNT_LESS_PRECISE",
+    "COUNT_NOT_VERDICT",
+    "SMALL_COUNT",
+    "count_aside",
+    "too_small_to_count",
     "simultaneous_ratios",
     "not_recorded",
     "than",
@@ -58,6 +63,16 @@ NOT_RECORDED: dict[str, tuple[str, ...]] = {"ethnicity": ("Not stated",)}
 MISSING_WITHHELD = "some (a number withheld to protect confidentiality)"
 #: The verdict :func:`ratio_sentence` ends with when the interval includes 1.
 CHANCE = "; the difference could be due to chance."
+#: A rate ratio and the same gap in numbers (observed minus expected) give one verdict: the
+#: ratio's interval, computed exactly, carries it; the number, derived from rounded counts, only
+#: supports it. Said inside the number's brackets when its interval includes no difference while
+#: the ratio's does not ...
+COUNT_LESS_PRECISE = "the count is less precise than the ratio"
+#: ... and when its interval excludes no difference while the ratio's does not.
+COUNT_NOT_VERDICT = "the ratio, not the count, gives the verdict"
+#: Below this many events (or people) observed and expected in a group, a difference in numbers
+#: is not given: after rounding to protect confidentiality it would be set by the rounding.
+SMALL_COUNT = 20
 #: The Bonferroni-adjusted ("simultaneous") interval columns of :func:`simultaneous_ratios`.
 SIM_LOWER, SIM_UPPER = "simultaneous_lower", "simultaneous_upper"
 
@@ -463,3 +478,35 @@ def with_multiplicity(text: str, frame: pl.DataFrame, *, dimension: str, measure
         + f"; {fmt(low, 2)} to {fmt(high, 2)} allowing for all {m} comparisons with the reference group)"
     )
     return core + (CHANCE if low <= 1 <= high else ".")
+
+
+def count_aside(*, ratio_clear: bool, count_includes_zero: bool) -> str:
+    """What follows a number's interval ("; the count is less precise than the ratio") so that
+    the number never gives a verdict other than its rate ratio's; "" when the two agree.
+
+    Parameters
+    ----------
+    ratio_clear : whether the rate ratio's interval excludes 1 (the finding's verdict).
+    count_includes_zero : whether the number's interval, as shown, includes 0.
+    """
+    if ratio_clear and count_includes_zero:
+        return f"; {COUNT_LESS_PRECISE}"
+    if not ratio_clear and not count_includes_zero:
+        return f"; {COUNT_NOT_VERDICT}"
+    return ""
+
+
+def too_small_to_count(
+    observed: float | None, expected: float | None, lo: float | None, hi: float | None, *, base: int
+) -> bool:
+    """Whether a difference in numbers is too small to give: fewer than :data:`SMALL_COUNT`
+    events (or people) both observed and expected, or an interval no wider than the rounding
+    (``base``) either side of 0, which the rounding alone could give."""
+    few = observed is not None and expected is not None and max(observed, expected) < SMALL_COUNT
+    rounding = (
+        lo is not None
+        and hi is not None
+        and base > 1
+        and max(abs(round(lo / base)), abs(round(hi / base))) <= 1
+    )
+    return few or rounding

@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 
 from healthgap import text
+from healthgap.descriptive.outcomes import PER
 from healthgap.descriptive.truth_check import COUNTS, effect_estimates, recompute_effects
 from healthgap.disclosure import Published
 from healthgap.pages.base import Page
@@ -23,6 +24,7 @@ __all__ = [
     "estimate_text",
     "joint_text",
     "summary_sentence",
+    "in_book_unit",
 ]
 
 #: The one note on data without a list of built-in inequalities.
@@ -87,6 +89,17 @@ def joint_text(row: dict[str, Any]) -> str | None:
     return f"{lo} to {hi}"
 
 
+def in_book_unit(effect: dict[str, Any]) -> str:
+    """An effect's description in the book's unit for rates of events (per :data:`PER`, as the
+    Outcomes chapter gives them): a ratio of rates is the same in any unit, so "per 100,000"
+    becomes "per 1,000"; a difference keeps its own unit (its value is in it)."""
+    description = str(effect.get("description", ""))
+    per = effect.get("per")
+    if effect.get("scale") != "ratio" or not isinstance(per, int | float) or per in (1, 100, PER):
+        return description
+    return description.replace(f"per {text.count(per)} ", f"per {text.count(PER)} ")
+
+
 def summary_sentence(verdicts: dict[str, int], *, total: int, people: str) -> str:
     """How many of the built-in inequalities the book's methods find, and what became of the rest.
 
@@ -145,7 +158,7 @@ class TruthCheckPage(Page):
         words = pl.DataFrame(
             {
                 "id": [e["id"] for e in self.effects],
-                "description": [str(e.get("description", "")) for e in self.effects],
+                "description": [in_book_unit(e) for e in self.effects],
             }
         )
         return out.join(words, on="id", how="left", maintain_order="left")

@@ -44,7 +44,7 @@ from healthgap.disclosure import Published, publish
 from healthgap.pages.base import Page
 from healthgap.pages.capabilities import Capabilities
 from healthgap.pages.population import holds
-from healthgap.pages.sentences import level_name, nouns
+from healthgap.pages.sentences import count_aside, level_name, nouns, too_small_to_count
 from healthgap.pages.where_to_act import dimension_orders, publish_gap_frame, publish_gaps
 from healthgap.text import capitalise, count, interval, join, lower_first, num
 
@@ -540,10 +540,6 @@ def _people_text(v: dict[str, Any], b: str, verb: str, config: Config | None = N
     )
 
 
-#: After a number whose interval includes 0 when the ratio before it was clear.
-NUMBER_CHANCE = "; counted in numbers, the difference could be chance, so the finding is not certain."
-
-
 def outcome_ratio_text(finding: Finding, config: Config | None = None) -> str:
     """The ratio of the age-standardised rates of the outcome in the two groups, with its interval.
 
@@ -563,14 +559,18 @@ def outcome_ratio_text(finding: Finding, config: Config | None = None) -> str:
 
 def _excess_text(v: dict[str, Any], config: Config | None, *, verdict: bool = True) -> str:
     """ " In numbers: about 260 more emergency admissions ... in <a> than expected at the rates in <b>
-    for each age band and sex (95% CI ...)." ("" without the number). With ``verdict`` (the ratio
-    was stated as clear) and an interval of the number that includes 0, the sentence says that,
-    counted in numbers, the difference could be chance: one verdict per finding, stated."""
-    from healthgap.pages.where_to_act import about, number_interval
+    for each age band and sex (95% CI ...)." ("" without the number, or when too few are observed
+    and expected to give one: :func:`healthgap.pages.sentences.too_small_to_count`). ``verdict``:
+    whether the ratio before it is clear; the ratio carries the finding's one verdict and the
+    number's interval only supports it (:func:`healthgap.pages.sentences.count_aside`), as on the
+    Outcomes page."""
+    from healthgap.pages.where_to_act import _includes_zero, about, number_interval
 
     n, lo, hi = v.get("excess"), v.get("excess_lower"), v.get("excess_upper")
     base = config.disclosure.rounding if config is not None and config.disclosure.enabled else 5
     if n is None or lo is None or hi is None or about(n, base=base) == "0":
+        return ""
+    if too_small_to_count(v.get("observed"), v.get("expected"), lo, hi, base=base):
         return ""
     a, b = _names(v)
     more = "more" if n > 0 else "fewer"
@@ -578,11 +578,11 @@ def _excess_text(v: dict[str, Any], config: Config | None, *, verdict: bool = Tr
     events = _OUTCOME_EVENTS.get(v["outcome"]) or (
         f"people with {label}" if v.get("counted") == "people" else f"events ({label})"
     )
+    aside = count_aside(ratio_clear=verdict, count_includes_zero=_includes_zero(lo, hi, base=base))
     return (
         f" In numbers: about {about(n, base=base)} {more} {events} {_in(a)} than expected at the rates "
         f"{_in(b)} for each {v.get('strata') or 'age band and sex'} "
-        f"(95% CI {number_interval(lo, hi, base=base, flip=n < 0)})"
-        + (NUMBER_CHANCE if verdict and lo <= 0 <= hi else ".")
+        f"(95% CI {number_interval(lo, hi, base=base, flip=n < 0)}{aside})."
     )
 
 
@@ -716,6 +716,17 @@ def enough_expected_outcome(finding: Finding, excess: pl.DataFrame | None) -> Fi
     return Finding(finding.key, dict(finding.values), available=False, reason=TOO_FEW)
 
 
+def with_counts(finding: Finding, excess: pl.DataFrame | None) -> Finding:
+    """The outcome finding with its group's published observed and expected counts (``excess``:
+    the published ``outcome_excess`` table), so that a number too small to give is not given
+    (:func:`healthgap.pages.sentences.too_small_to_count`); the finding itself without them."""
+    if not finding.available or excess is None or excess.height != 1 or "expected" not in excess.columns:
+        return finding
+    observed = excess.item(0, "numerator") if "numerator" in excess.columns else None
+    values = {**finding.values, "observed": observed, "expected": excess.item(0, "expected")}
+    return Finding(finding.key, values, finding.available, finding.reason)
+
+
 def _with_treatment(
     numbers: Headlines[Finding], treatment: Finding, excess: pl.DataFrame | None = None
 ) -> Headlines[Finding]:
@@ -724,7 +735,7 @@ def _with_treatment(
         numbers.slope,
         numbers.underdiagnosis,
         treatment,
-        enough_expected_outcome(numbers.outcome_ratio, excess),
+        with_counts(enough_expected_outcome(numbers.outcome_ratio, excess), excess),
     )
 
 

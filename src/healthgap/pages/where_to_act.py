@@ -13,6 +13,8 @@ from healthgap import text
 from healthgap.book import Book
 from healthgap.config import Config, DisclosureSettings
 from healthgap.contract import TRUTH_PREFIX
+from healthgap.descriptive import measure_label
+from healthgap.descriptive.access import indicator_status
 from healthgap.descriptive.priorities import (
     COUNTS,
     MIN_EXPECTED,
@@ -23,6 +25,7 @@ from healthgap.descriptive.priorities import (
     recompute_priorities,
 )
 from healthgap.disclosure import REASON_DERIVED, Published, assert_publishable, publish
+from healthgap.pages._blocks import note
 from healthgap.pages._groups import in_group
 from healthgap.pages.base import Page
 from healthgap.pages.sentences import level_name
@@ -47,6 +50,7 @@ __all__ = [
     "COVERS",
     "ELSEWHERE",
     "PER_HEAD",
+    "PER_HEAD_SECTION",
     "WAITS",
     "UNDIAGNOSED",
     "TRUE_SAME",
@@ -64,6 +68,8 @@ __all__ = [
     "TRUTH_INTRO",
     "TRUTH_COLUMNS",
     "true_gap_text",
+    "REFERENCE_NOT_REPEATED",
+    "indicator_labels",
 ]
 
 #: The page's sections, in order: section (measure kind) -> heading word.
@@ -93,6 +99,13 @@ PER_HEAD = (
     "more, not who is referred less than they need, so it is not ranked here)"
 )
 WAITS = "waits in days, in @sec-experience"
+#: In place of a section's table when its only measures are per head of everyone (one plain
+#: sentence, no caption: the note alone is shown, unnumbered).
+PER_HEAD_SECTION = (
+    "No gap in {section} is ranked on this page: {what}, per head of everyone, says who is referred "
+    "more, not who is referred less than they need, so it is compared against need in the chapter on "
+    "access and treatment instead."
+)
 UNDIAGNOSED = (
     "under-diagnosis and treatment among everyone who truly has a condition in @sec-access (the "
     "recorded conditions below set recorded beside true prevalence in numbers of people)"
@@ -295,10 +308,14 @@ def published_group_counts(
     )
 
 
-def _gaps_from(exact: pl.DataFrame, counts: pl.DataFrame, *, base: int) -> pl.DataFrame:
+def _gaps_from(exact: pl.DataFrame, counts: pl.DataFrame, *, base: int, min_group: int = 1) -> pl.DataFrame:
     """The gaps of ``exact`` with each group's and reference group's counts as ``counts`` (the
     published group counts) give them, every number recomputed from those; a gap with a count
-    withheld shows no number."""
+    withheld shows no number. In the row of a group under ``min_group`` people as published, only
+    the group's size is shown: its own counts and every number from them are withheld by the
+    group counts' protection, and the reference group's counts are not repeated beside it
+    (:data:`REFERENCE_NOT_REPEATED`; they are the reference group's, shown in the rows of the
+    larger groups), so that the row shows no count but its size."""
     pub = counts.select(
         *GROUP_KEYS,
         "numerator",
@@ -330,6 +347,9 @@ def _gaps_from(exact: pl.DataFrame, counts: pl.DataFrame, *, base: int) -> pl.Da
     derived = [c for c in frame.columns if c in _DERIVED_NUMBERS]
     out = recompute_priorities(frame, confidence=float(exact.item(0, "confidence")), base=base)
     hidden = pl.any_horizontal(pl.col(c).is_null() for c in COUNTS)
+    small = ((pl.col("denominator") > 0) & (pl.col("denominator") < min_group)).fill_null(False)
+    reference = ("reference_numerator", "reference_denominator")
+    repeated = small & pl.any_horizontal(pl.col(c).is_not_null() for c in reference)
     return (
         out.with_columns(
             *(pl.when(~hidden).then(pl.col(c)).alias(c) for c in derived),
@@ -341,9 +361,16 @@ def _gaps_from(exact: pl.DataFrame, counts: pl.DataFrame, *, base: int) -> pl.Da
                     pl.col("__ref_reason").str.replace_all(r"\b(numerator|denominator):", "reference_$1:")
                 ),
                 pl.when(hidden).then(pl.lit(f"{', '.join(derived)}: {REASON_DERIVED}")),
+                pl.when(repeated).then(
+                    pl.lit(f"{', '.join(reference)}: {REFERENCE_NOT_REPEATED.format(min_group=min_group)}")
+                ),
                 separator="; ",
                 ignore_nulls=True,
             ).alias("suppression_reason"),
+        )
+        .with_columns(
+            *(pl.when(~small).then(pl.col(c)).alias(c) for c in reference),
+            (pl.col("suppressed") | small).alias("suppressed"),
         )
         .with_columns(
             pl.when(pl.col("suppression_reason") != "")
@@ -354,6 +381,10 @@ def _gaps_from(exact: pl.DataFrame, counts: pl.DataFrame, *, base: int) -> pl.Da
     )
 
 
+#: Why a row of a group under the minimum group size shows no reference group's counts.
+REFERENCE_NOT_REPEATED = (
+    "the reference group's counts, not repeated beside a group of fewer than {min_group} people"
+)
 #: The numbers of a gap recomputed from its counts (withheld with any of them).
 _DERIVED_NUMBERS = (
     "expected",
@@ -392,9 +423,30 @@ def publish_gap_frame(
             pl.lit(False).alias("suppressed"), pl.lit(None, dtype=pl.String).alias("suppression_reason")
         )
     else:
-        frame = _gaps_from(exact, counts.frame, base=base)
+        frame = _gaps_from(
+            exact, counts.frame, base=base, min_group=settings.min_group if settings.enabled else 1
+        )
     assert_publishable(frame, counts=list(COUNTS), settings=settings)
     return Published(frame, tuple(COUNTS), settings)
+
+
+def indicator_labels(people: pl.LazyFrame | pl.DataFrame, config: Config) -> dict[str, str]:
+    """Each indicator's label as this dataset can give it (by name), as the access chapter gives
+    it: the config's, except that an indicator with optional columns the dataset lacks (counted as
+    false) keeps the label's words before its brackets and names the columns its eligibility rests
+    on here ("Statin prescribed (eligibility from coronary heart disease and diabetes only)"), not
+    conditions the data has no column for."""
+    out: dict[str, str] = {}
+    for status in indicator_status(people, config):  # config entries, not data rows
+        ind = status.indicator
+        have = [text.lower_first(measure_label(config, c)) for c in ind.optional if c not in status.absent]
+        if not status.absent:
+            out[ind.name] = ind.label
+        elif have:
+            out[ind.name] = f"{ind.label.split(' (', 1)[0]} (eligibility from {text.join(have)} only)"
+        else:
+            out[ind.name] = ind.label.split(" (", 1)[0]
+    return out
 
 
 def dimension_orders(config: Config) -> dict[str, list[str]]:
@@ -520,13 +572,21 @@ class WhereToActPage(Page):
     @cached_property
     def exact(self) -> pl.DataFrame:
         """The exact gaps (:func:`healthgap.descriptive.priorities.priorities`), without
-        comparisons against a reference group smaller than the minimum group size."""
+        comparisons against a reference group smaller than the minimum group size; each
+        indicator labelled as this dataset can give it (:func:`indicator_labels`)."""
         settings = self.config.disclosure
-        return priorities(
+        exact = priorities(
             self.people,
             self.config,
             min_reference=settings.min_group if settings.enabled else 1,
             base=self.base,
+        )
+        labels = indicator_labels(self.people, self.config)
+        return exact.with_columns(
+            pl.when(pl.col("source") == "indicator")
+            .then(pl.col("measure").replace_strict(labels, default=pl.col("label"), return_dtype=pl.String))
+            .otherwise(pl.col("label"))
+            .alias("label")
         )
 
     @property
@@ -971,7 +1031,7 @@ class WhereToActPage(Page):
 
     def section_table(self, section: str) -> Any:
         """The gaps of one section (a measure kind), most people worse off first; or one plain note."""
-        from IPython.display import HTML, Markdown
+        from IPython.display import HTML
 
         what = SECTIONS.get(section, section)
         if not self.has_gaps:
@@ -987,9 +1047,10 @@ class WhereToActPage(Page):
                 for m in self.config.measures_of(section)
                 if section in PER_HEAD_KINDS and m.name in self.caps.columns and m.type in ("flag", "count")
             ]
+            # one plain sentence and no caption: a float holding only a note is shown unnumbered
             if per_head:
-                return Markdown(text.capitalise(PER_HEAD.format(what=text.join(per_head))) + ".")
-            return Markdown(NO_SECTION.format(what=what))
+                return note(PER_HEAD_SECTION.format(section=what, what=text.join(per_head)))
+            return note(NO_SECTION.format(what=what))
         shown = part.pipe(self._labelled)
         title = f"Gaps in {what} between groups and their reference group"
         table = self.book.table(
