@@ -426,11 +426,13 @@ def test_notes_name_absent_optional_columns_and_indicators_the_data_cannot_give(
     assert labels == [label]
     assert (  # then the profile's pathway and survey indicators, whose columns these people lack
         "Not shown, because this dataset cannot give them: anticoagulant prescribed (AF with CHA2DS2-VASc of "
-        "2+, 3+ for women) (needs the pad and anticoagulant columns, which this dataset does not have)."
+        "2+, 3+ for women) (needs the peripheral arterial disease and anticoagulant columns, which this dataset does not have)."
     ) in note
     # the survey and referral-to-treatment indicators (section experience) are the experience
     # chapter's, not named here
-    assert note.endswith("(needs the pad and anticoagulant columns, which this dataset does not have).")
+    assert note.endswith(
+        "(needs the peripheral arterial disease and anticoagulant columns, which this dataset does not have)."
+    )
     assert "gp_experience" not in note and "days_to_treatment" not in note
     section = markup_of(page.indicator_section())
     assert (
