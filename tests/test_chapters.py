@@ -394,11 +394,6 @@ def test_descriptive_text_has_units_and_readable_headings(default_site, other_si
     assert "report.contact" not in other
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="round 4, found by the session's final CI run: Geography lists practices without boundaries "
-    "in a table now, not hexagonal tiles; the expected wording is stale",
-)
 def test_text_says_only_what_each_dataset_can_show(default_site, other_site):
     """Sentences true only of the default data (waits, localities, small areas, true status, boundaries,
     blood pressure control) are not on the other trust's pages, and the default pages keep them."""
@@ -452,12 +447,21 @@ def test_text_says_only_what_each_dataset_can_show(default_site, other_site):
     assert "This comparison is not available for this dataset" not in other
     assert "maps recorded disease" not in other
     assert "maps recorded disease for each small area (LSOA)" in page(default_site, "recorded-disease")
-    # geography: the tile chart is not called a map
+    # geography: practices without boundaries or localities are listed in a table, not drawn (tiles in
+    # order of their codes would show nothing the table does not), and nothing is said of localities
     other, default = page(other_site, "geography"), page(default_site, "geography")
     assert "Recorded disease by GP practice" in other and "Mapping recorded disease" not in other
     assert "hex-tile map" not in other and "Map of recorded prevalence" not in other
-    assert "chart of hexagonal tiles, not a map" in other and "table under the map" not in other
-    assert "Tile chart of crude recorded" in descriptions(other_site, "geography")
+    assert re.search(
+        r"Table \d+\.\d+ gives recorded \w[\w ]* for each of the GP practices, with its 95% confidence "
+        r"interval\. There are no boundaries for these GP practices to draw a map with, so they are listed "
+        r"rather than drawn\.",
+        other,
+    )
+    assert "hexagon" not in other and "table under the map" not in other and "localities" not in other
+    raw = (other_site / "chapters" / "geography.html").read_text(encoding="utf-8")
+    assert 'id="map-spec"' not in raw and "Tile chart" not in descriptions(other_site, "geography")
+    assert 'id="map-spec"' in (default_site / "chapters" / "geography.html").read_text(encoding="utf-8")
     assert "Mapping recorded disease" in default and "as a map of their boundaries" in default
     assert "Map of crude recorded" in descriptions(default_site, "geography")
     # methods: no localities or small areas the data do not have

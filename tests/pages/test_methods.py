@@ -237,6 +237,28 @@ def test_need_method_states_the_model_and_skips_without_a_referral(page_of):
     assert "hg-skip" in html_of(bare.need())
 
 
+def test_need_method_repeats_no_sentence_of_the_chapter(page_of):
+    """The need paragraph sits under the chapter's own paragraph on observed/expected ratios: no
+    sentence of five words or more is said twice on the page (the any-dataset scan's rule)."""
+    import re
+
+    from tests.pages.test_access_treatment import referred
+
+    def sentences(text: str) -> set[str]:
+        return {
+            s
+            for block in re.split(r"\n\s*\n", text)
+            for s in re.split(r"(?<=[.!?])\s+(?=[A-Z(])", " ".join(block.split()))
+            if len(s.split()) >= 5
+        }
+
+    chapter = (Path(__file__).resolve().parents[2] / "chapters" / "methods.qmd").read_text(encoding="utf-8")
+    static = sentences(re.sub(r"```\{python\}.*?```", " ", chapter, flags=re.S))
+    assert any(s.startswith("The interval is Byar's interval") for s in static)  # the chapter's own
+    need = html_of(page_of(MethodsPage, referred(400)).need())
+    assert "Byar's interval" in need and not sentences(need) & static
+
+
 def test_need_and_funnel_skip_notes_name_only_what_the_dataset_lacks(page_of):
     """A skip note names what is missing and nothing the dataset has (the any-dataset scan's
     false-skip rule: the other trust has age and conditions but no referral)."""

@@ -121,11 +121,11 @@ ratio), with a small ridge penalty ($\lambda = {ridge}$ on every coefficient but
 cell with no {name} keeps a finite estimate. The sex groups' model has no term for sex, the age bands'
 none for age; no model has a term for deprivation, ethnic group or place. The fitted chances add up to
 the observed total; so that the expected numbers do not give that exact total away, they are scaled to
-the total randomly rounded to 5. The interval is Byar's interval of $O$ divided by $E$. The most and the
-least deprived groups are compared two ways, both given in the chapter: the difference of their two
-ratios of $O/E$, with a normal interval from the two groups' own intervals (as for every other
-comparison of two ends in the book), and the ratio of the two ratios, with the exact conditional
-binomial interval."""
+the total randomly rounded to 5. As for every observed/expected ratio, the interval is Byar's interval
+of $O$ divided by $E$. The most and the least deprived groups are compared two ways, both given in the
+chapter: the difference of their two ratios of $O/E$, with a normal interval from the two groups' own
+intervals (as for every other comparison of two ends in the book), and the ratio of the two ratios, with
+the exact conditional binomial interval."""
 #: The funnel plots of observed / expected (geography), and events that repeat for one person.
 FUNNEL_RATIOS = r"""The funnel plots of @sec-geography-funnels compare each {unit} after its age and sex mix: its
 observed count $O$ against $E = \sum_{{a,s}} n_{{a,s}} R_{{a,s}}$, the count its own people would have at
