@@ -426,7 +426,8 @@ def test_text_says_only_what_each_dataset_can_show(default_site, other_site):
     assert "Experience ( Chapter 5 ) has nothing to show for this dataset" in other
     assert "who waits longest" in default
     assert "Geography ( Chapter 7 ) compares localities and small areas, with a map." in default
-    assert "compares GP practices, shown as equal-sized tiles" in other
+    # no boundaries and no localities: Geography lists the practices in a table (no tiles)
+    assert "compares GP practices, listed in a table" in other and "equal-sized tiles" not in other
     # access: no social gradient asserted for a skipped section; one note for under-diagnosis
     other, default = page(other_site, "access-treatment"), page(default_site, "access-treatment")
     assert "social gradient" not in other

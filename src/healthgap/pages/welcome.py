@@ -926,8 +926,10 @@ def geography_text(caps: Capabilities) -> str:
         return "has nothing to show for this dataset, which records no geography."
     if caps.mapped:
         how = ", with a map."
-    elif area:
+    elif area and len(places) > 1:  # grouped by locality: tiles (as the geography chapter draws them)
         how = ", shown as equal-sized tiles in a chart (the dataset has no boundaries to draw a map)."
+    elif area:  # no boundaries and no localities to group them by: the chapter lists them
+        how = ", listed in a table (the dataset has no boundaries to draw a map)."
     else:
         how = "."
     return "compares " + " and ".join(places) + how
