@@ -62,7 +62,7 @@ from healthgap.pages._blocks import (
 from healthgap.pages._contrast import compare
 from healthgap.pages._groups import compared_dimension, ends, group_name, noun_of, spread
 from healthgap.pages.base import CI_COLUMNS, Page, ci_columns
-from healthgap.pages.sentences import missing_sentence
+from healthgap.pages.sentences import indicator_labels, missing_sentence
 from healthgap.stats.compare import rate_ratio
 from healthgap.text import capitalise, count, format_number, interval, join, lower_first, ratio
 
@@ -635,17 +635,7 @@ class AccessTreatmentPage(MeasureSections, Page):
         before its brackets and names the columns its eligibility rests on here ("Statin prescribed
         (eligibility from coronary heart disease and diabetes only)"), not conditions the data has no
         column for."""
-        out: dict[str, str] = {}
-        for s in self.indicator_statuses:
-            ind = s.indicator
-            have = [lower_first(_label_of(self.config, c)) for c in ind.optional if c not in s.absent]
-            if not s.absent:
-                out[ind.name] = ind.label
-            elif have:
-                out[ind.name] = f"{ind.label.split(' (', 1)[0]} (eligibility from {join(have)} only)"
-            else:
-                out[ind.name] = ind.label.split(" (", 1)[0]
-        return out
+        return indicator_labels(self.indicator_statuses, self.config)
 
     def indicator_label(self, ind: Indicator) -> str:
         """:attr:`indicator_labels` of one indicator."""

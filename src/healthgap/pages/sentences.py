@@ -14,12 +14,13 @@ from typing import Any, TypeAlias
 import polars as pl
 
 from healthgap.config import DEFAULT_DIMENSIONS, Dimension
-from healthgap.descriptive import LEVEL
+from healthgap.descriptive import LEVEL, measure_label
 from healthgap.disclosure import Published
 from healthgap.stats.simultaneous import bonferroni_bounds, bonferroni_ratio
 from healthgap.text import count, format_number, join, lower_first
 
 __all__ = [
+    "indicator_labels",
     "SUPPRESSED_TEXT",
     "NOT_RECORDED",
     "Dims",
@@ -510,3 +511,24 @@ def too_small_to_count(
         and max(abs(round(lo / base)), abs(round(hi / base))) <= 1
     )
     return few or rounding
+
+
+def indicator_labels(statuses: Iterable[Any], config: Any) -> dict[str, str]:
+    """Each indicator's label on this dataset, by name, from its
+    :class:`~healthgap.descriptive.access.IndicatorStatus` (one per config entry): the profile's
+    label when the data has every column it reads, else the label naming only the optional
+    columns its eligibility rests on here ("Statin prescribed (eligibility from coronary heart
+    disease and diabetes only)"), not conditions the data has no column for. The access chapter
+    and Where to act label indicators with it, so they name each the same way."""
+    out: dict[str, str] = {}
+    for status in statuses:  # config entries, not data rows
+        ind = status.indicator
+        short = ind.label.split(" (", 1)[0]
+        have = [lower_first(measure_label(config, c)) for c in ind.optional if c not in status.absent]
+        if not status.absent:
+            out[ind.name] = ind.label
+        elif have:
+            out[ind.name] = f"{short} (eligibility from {join(have)} only)"
+        else:
+            out[ind.name] = short
+    return out

@@ -13,7 +13,6 @@ from healthgap import text
 from healthgap.book import Book
 from healthgap.config import Config, DisclosureSettings
 from healthgap.contract import TRUTH_PREFIX
-from healthgap.descriptive import measure_label
 from healthgap.descriptive.access import indicator_status
 from healthgap.descriptive.priorities import (
     COUNTS,
@@ -28,6 +27,7 @@ from healthgap.disclosure import REASON_DERIVED, REASON_MIN_GROUP, Published, as
 from healthgap.pages._blocks import note
 from healthgap.pages._groups import in_group
 from healthgap.pages.base import Page
+from healthgap.pages.sentences import indicator_labels as sentence_labels
 from healthgap.pages.sentences import level_name
 
 __all__ = [
@@ -474,17 +474,7 @@ def indicator_labels(people: pl.LazyFrame | pl.DataFrame, config: Config) -> dic
     false) keeps the label's words before its brackets and names the columns its eligibility rests
     on here ("Statin prescribed (eligibility from coronary heart disease and diabetes only)"), not
     conditions the data has no column for."""
-    out: dict[str, str] = {}
-    for status in indicator_status(people, config):  # config entries, not data rows
-        ind = status.indicator
-        have = [text.lower_first(measure_label(config, c)) for c in ind.optional if c not in status.absent]
-        if not status.absent:
-            out[ind.name] = ind.label
-        elif have:
-            out[ind.name] = f"{ind.label.split(' (', 1)[0]} (eligibility from {text.join(have)} only)"
-        else:
-            out[ind.name] = ind.label.split(" (", 1)[0]
-    return out
+    return sentence_labels(indicator_status(people, config), config)
 
 
 def dimension_orders(config: Config) -> dict[str, list[str]]:
