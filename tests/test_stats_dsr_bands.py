@@ -122,6 +122,25 @@ def test_group_with_an_empty_band_gets_a_note_not_a_dsr():
     assert legacy.filter(pl.col("g") == "b")["value"][0] is not None
 
 
+def test_a_group_with_too_few_events_says_so_before_its_empty_band():
+    """A group with an empty band and fewer than 10 events (here none) gets the few-events note, as
+    its count shows (was "no people in an age band" beside 0 deaths: round-5 reader); a group with
+    enough events and an empty band keeps the empty-band note."""
+    data = adults(np.random.default_rng(4), groups=("a", "b", "c"))
+    empty = pl.col("band").is_in(["85-89"])
+    data = data.with_columns(
+        pl.when(pl.col("g").is_in(["b", "c"]) & empty).then(0).otherwise(pl.col("n")).alias("n"),
+        pl.when((pl.col("g") == "b") | ((pl.col("g") == "c") & empty))
+        .then(0)
+        .otherwise(pl.col("o"))
+        .alias("o"),
+    )
+    out = dsr(data, events="o", population="n", age_band="band", by="g", bands="covered").sort("g")
+    assert out["note"].to_list() == [None, NOTE_FEW_EVENTS, NOTE_EMPTY_BAND]
+    assert out["value"].to_list()[1:] == [None, None]
+    assert out["empty_bands"].to_list() == [[], ["85-89"], ["85-89"]]
+
+
 def test_missing_rows_of_a_used_band_are_an_empty_band():
     data = adults(np.random.default_rng(5)).filter(~((pl.col("g") == "a") & (pl.col("band") == "90+")))
     out = dsr(data, events="o", population="n", age_band="band", by="g", bands="covered")

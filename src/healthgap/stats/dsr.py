@@ -274,7 +274,12 @@ def dsr_table(
                 pl.when(~has_empty).then(pl.col(c)).alias(c)
                 for c in ("value", "lower_ci", "upper_ci", "variance")
             ],
-            pl.when(has_empty).then(pl.lit(NOTE_EMPTY_BAND)).otherwise(pl.col("note")).alias("note"),
+            # too few events is the first reason (a group with no events is "fewer than 10 events",
+            # as its count of 0 shows), an empty age band the reason for the others
+            pl.when(has_empty & pl.col("note").is_null())
+            .then(pl.lit(NOTE_EMPTY_BAND))
+            .otherwise(pl.col("note"))
+            .alias("note"),
             pl.lit(pl.Series([used], dtype=pl.List(pl.String))).first().alias("bands"),
             empty.alias("empty_bands"),
         )
@@ -382,7 +387,8 @@ def dsr(
         ESP2013 from 40-44 up for data on people aged 40 and over. A list of labels: those
         bands (rows in other bands are left out, their events and population too). The
         standard's weights are restricted to the bands used and renormalised, and a group
-        with no people in one of them gets no DSR, the note :data:`NOTE_EMPTY_BAND` and
+        with no people in one of them gets no DSR, the note :data:`NOTE_EMPTY_BAND` (or
+        :data:`NOTE_FEW_EVENTS` when it also has fewer than 10 events: the first reason) and
         the bands in ``empty_bands``.
     frequency : for events that can happen more than once to one person (admissions):
         the column giving the number of events each person of the row had; ``events``
