@@ -31,7 +31,7 @@ import numpy as np
 import polars as pl
 from scipy.special import gammainc
 
-from healthgap.contract import CONDITIONS, ETHNICITY_CODES
+from healthgap.contract import CONDITIONS, CONTRACT, ETHNICITY_CODES
 from healthgap.synth import _params as P
 from healthgap.synth._care import (
     added_log_rate,
@@ -166,6 +166,14 @@ class Effect:
                 raise ValueError(_ERR_KIND.format(id=self.id, what=what, value=value, valid=", ".join(valid)))
 
 
+def _named(condition: str) -> str:
+    """A condition as a reader names it mid-sentence ("atrial fibrillation", "chronic kidney
+    disease (stages 3-5)"), from the contract's label."""
+    column = CONTRACT.get(condition)
+    label = column.label if column is not None else condition
+    return label[:1].lower() + label[1:]
+
+
 def _level_sql(dimension: str, level: str) -> str:
     if dimension == _Q:
         return f"imd_quintile = {int(level)}"
@@ -223,7 +231,8 @@ def effect_specs() -> tuple[Effect, ...]:
             id=f"true_{c}_prevalence_{'imd' if dimension == _Q else group.lower()}",
             measure=f"true_{c}",
             kind="prevalence",
-            description=f"True prevalence of {c} (recorded or not), % of everyone, age-standardised (ESP2013, all ages).",
+            description=f"True prevalence of {_named(c)} (recorded or not), % of everyone, age-standardised "
+            "(ESP2013, all ages).",
             injected=words + ", for the same age, sex and other risk factors",
             parameters=params,
             dimension=dimension,
@@ -250,7 +259,7 @@ def effect_specs() -> tuple[Effect, ...]:
                 id=f"recorded_{c}_prevalence_imd",
                 measure=c,
                 kind="detection",
-                description=f"Recorded prevalence of {c} (on the GP register), % of everyone, "
+                description=f"Recorded prevalence of {_named(c)} (on the GP register), % of everyone, "
                 "age-standardised (ESP2013, all ages): the gradient the register shows.",
                 injected=f"P(recorded | true {c}) is {by_q[0]} in quintile 1 and {by_q[4]} in quintile 5, "
                 f"so the register {_REGISTER_GRADIENT[c]} the true gradient",
