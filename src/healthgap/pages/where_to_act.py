@@ -119,16 +119,40 @@ UNDIAGNOSED = (
 )
 #: A section without gaps.
 NO_SECTION = "No gap in {what} can be compared between groups on this dataset."
-#: No gap stands out once the number of gaps compared is allowed for.
+#: No gap stands out once the number of gaps compared is allowed for: scoped to what this page
+#: counts (numbers of people or events, all the page's gaps at once; {counted} "people", "people or
+#: events").
 NOTHING_FOUND = (
-    "None of the {m} gaps compared is large enough to tell from chance once the number of gaps "
-    "compared is allowed for, so no gap is singled out here."
+    "None of the {m} gaps on this page, counted in numbers of {counted} with all {m} allowed for at "
+    "once, is large enough to tell from chance, so no gap is singled out here."
 )
+#: After :data:`NOTHING_FOUND` / :data:`NOTHING_RANKED`: the chapters that compare a section's
+#: groups as ratios, one dimension at a time (the chapters named, joined; "compares"/"compare").
+RATIO_ELSEWHERE = (
+    "{chapters} {compare} the groups of one dimension at a time with their reference group, as rate "
+    "ratios allowing only for that dimension's groups, so a gap can be clear there as a ratio that "
+    "is not clear here."
+)
+#: The chapters :data:`RATIO_ELSEWHERE` names, by the section of this page whose gaps they compare
+#: as ratios (cross-reference words).
+RATIO_CHAPTERS: dict[str, str] = {"outcome": "the outcomes chapter (@sec-outcomes)"}
+#: Above the list of the largest gaps (only when there is one).
+TOP_INTRO = (
+    "The gaps below are those with the most people (or events) worse off, ranked by their estimated "
+    "size, and only those whose interval allowing for all the gaps compared lies wholly on one side "
+    "of no difference. Picking the largest of many gaps favours gaps that chance made look large; the "
+    "second interval holds for all the gaps together, so it still holds for a gap picked as one of "
+    "the largest."
+)
+#: How the expected rates of the list are standardised, said once above it ({mix}: :func:`own_mix`).
+MIX_ONCE = "Each rate expected at the reference group's rates below is {mix}."
+#: :data:`MIX_ONCE` when the list has gaps between the sexes too.
+MIX_SEXES = " (of ages alone between the sexes)"
 #: What the ranking leaves out and why (the dimensions' labels joined, mid-sentence).
 LEFT_OUT = (
     "The ranking leaves out differences by {labels} {what}: these differ for biological reasons as "
     "well as through care, so they are not an inequality of "
-    "care to act on as they stand; they stay in the tables below."
+    "care to act on as they stand."
 )
 #: ... and what it keeps of the same dimensions (the sections joined): the one rule for both.
 KEPT_IN = (
@@ -147,8 +171,7 @@ SECTION_WORDS: dict[str, str] = {
 #: What the ranking leaves out: levels recording an unknown value (names joined).
 UNRECORDED = (
     "The ranking also leaves out {who}: they are a gap in the record, not a group of people, and a "
-    "low recorded rate among them says who goes unrecorded rather than that they need less care; "
-    "they stay in the tables below."
+    "low recorded rate among them says who goes unrecorded rather than that they need less care."
 )
 #: A condition recorded less often among people whose ethnic group is not recorded, while the
 #: data's true status shows more (or fewer, but clearly not as few) truly having it.
@@ -165,7 +188,7 @@ TOO_FEW_EXPECTED = (
     "The ranking also leaves out {gaps} with fewer than {floor} events or people expected at the "
     "reference group's rates: a few events either way would change such a gap several-fold, and the "
     "rounding that protects the reference group's counts can move what is expected by as much as its "
-    "size, so they are too few to compare; they stay in the tables below."
+    "size, so they are too few to compare."
 )
 #: The rule for gaps with too few expected (said once, with the method; the outcomes chapter
 #: follows it for its rate ratios).
@@ -208,15 +231,17 @@ TRUE_SECTION = "conditions (counting everyone who truly has them)"
 #: :data:`NOTHING_FOUND` when recorded conditions are not ranked (no true disease status): the
 #: ranked sections named, the family still every gap compared.
 NOTHING_RANKED = (
-    "None of the gaps in {what} is large enough to tell from chance once all {m} gaps compared are "
-    "allowed for, so no gap is singled out here."
+    "None of the gaps in {what}, counted in numbers of {counted} with all {m} gaps on this page "
+    "allowed for at once, is large enough to tell from chance, so no gap is singled out here."
 )
 #: What the ranking leaves out without true disease status: recorded prevalence is not a harm.
 RECORDED_NOT_RANKED = (
     "The ranking also leaves out differences in how common recorded conditions are: without the "
     "data's true disease status, a condition recorded more often in a group may mean more disease, "
-    "better recording, or both, so it is not counted as people worse off; they stay in the table below."
+    "better recording, or both, so such a difference is not counted as people worse off."
 )
+#: After the leave-outs, once: where the gaps left out are ("table"/"tables").
+STAY = "The gaps left out stay in the {tables} below."
 #: Above the table of recorded and true gaps (data with true disease status).
 TRUTH_INTRO = (
     "The data holds true disease status, so the table below sets each group's gap in recorded "
@@ -571,7 +596,13 @@ def _gap_texts(
 
 
 def gap_sentence(
-    row: dict[str, Any], *, group: str, reference: str, base: int = 5, strata: str = "age band and sex"
+    row: dict[str, Any],
+    *,
+    group: str,
+    reference: str,
+    base: int = 5,
+    strata: str = "age band and sex",
+    mix: bool = True,
 ) -> str:
     """One gap as a sentence: the measure, the group, both rates and the number with its intervals.
 
@@ -582,6 +613,8 @@ def gap_sentence(
         deprived) deprivation fifth").
     base : the disclosure rounding base (numbers of people are rounded at least to it).
     strata : what a standardised rate is standardised for ("age band and sex", "age band").
+    mix : whether to say how the expected rate is standardised (:func:`own_mix`); False in a list
+        that says it once above (:data:`MIX_ONCE`), True where a gap is quoted alone.
     """
     counted = "people" if row["counted"] == "people" else "events"
     fewer = (row["excess"] or 0) < 0
@@ -589,7 +622,7 @@ def gap_sentence(
     if row["statistic"] == "standardised":
         against = (
             f"{rate_text(row['reference_rate'], row['multiplier'], row.get('whom'))} expected at the rates of "
-            f"{reference} for each {strata} ({own_mix(strata)})"
+            f"{reference} for each {strata}" + (f" ({own_mix(strata)})" if mix else "")
         )
     else:
         against = f"{rate_text(row['reference_rate'], row['multiplier'], row.get('whom'))} {in_group(reference)} ({CRUDE_WHY})"
@@ -816,6 +849,10 @@ class WhereToActPage(Page):
             unrecorded = unrecorded | ((pl.col("dimension") == name) & pl.col("level").is_in(list(levels)))
         kind = pl.when(pl.col("result")).then(pl.lit("result")).otherwise(pl.col("section")).alias("section")
         left = self.exact.filter(~pl.col("ranked") & ~unrecorded)
+        recorded_out = self.truth_gaps is None and (self.exact.get_column("section") == "condition").any()
+        stay = set(left.get_column("section").to_list())
+        if recorded_out:  # every recorded condition gap is left out, said once below (RECORDED_NOT_RANKED)
+            left = left.filter(pl.col("section") != "condition")
         dims = left.get_column("dimension").unique(maintain_order=True).to_list()
         said = []
         if dims:
@@ -847,22 +884,29 @@ class WhereToActPage(Page):
         if missing:
             names = [level_name(self.config.dimension(d), str(level)) for d, level in missing]
             said.append(UNRECORDED.format(who=text.join(names)))
-        if self.truth_gaps is None and (self.exact.get_column("section") == "condition").any():
+            stay |= set(self.exact.filter(unrecorded).get_column("section").to_list())
+        if recorded_out:
             said.append(RECORDED_NOT_RANKED)
+            stay.add("condition")
         few = self.too_few_expected
         if few:
             said.append(TOO_FEW_EXPECTED.format(gaps=text.plural(few, "gap"), floor=text.count(MIN_EXPECTED)))
+            stay |= set(self._too_few().get_column("section").to_list())
+        if said:
+            said.append(STAY.format(tables="table" if len(stay) == 1 else "tables"))
         return " ".join(said) or None
 
     @property
     def too_few_expected(self) -> int:
         """How many published gaps the ranking leaves out for too few expected events or people
         (:func:`healthgap.descriptive.priorities.enough_expected`; suppressed ones not counted)."""
-        if not self.has_gaps:
-            return 0
+        return self._too_few().height if self.has_gaps else 0
+
+    def _too_few(self) -> pl.DataFrame:
+        """The published gaps :attr:`too_few_expected` counts."""
         return self.gaps.frame.filter(
             pl.col("ranked") & pl.col("expected").is_not_null() & ~enough_expected()
-        ).height
+        )
 
     def top(self) -> Any:
         """The top gaps as a Markdown list of sentences (or why none is singled out)."""
@@ -874,21 +918,50 @@ class WhereToActPage(Page):
         note = self.left_out()
         tail = f"\n\n{note}" if note else ""
         if not rows:
-            ranked = [x for x in _in_order(self.exact.get_column("section")) if x != "condition"]
-            if self.truth_gaps is None and len(ranked) < self.exact.get_column("section").n_unique():
-                # recorded conditions are not ranked: "none of the gaps compared" would include them
-                if not ranked:
-                    return Markdown(note or RECORDED_NOT_RANKED)
-                what = text.join([SECTIONS.get(x, x) for x in ranked])
-                return Markdown(NOTHING_RANKED.format(what=what, m=text.count(self.comparisons)) + tail)
-            return Markdown(NOTHING_FOUND.format(m=text.count(self.comparisons)) + tail)
+            said = self.nothing_found()
+            return Markdown(said + tail if said else (note or RECORDED_NOT_RANKED))
         base = self.config.disclosure.rounding if self.config.disclosure.enabled else 1
         lines = [
             "- " + self._item(r, group=g, reference=ref, base=base)
             for r in rows
             for g, ref in [self._names(r)]
         ]
-        return Markdown("\n".join(lines) + tail)
+        return Markdown(self.top_intro() + "\n\n" + "\n".join(lines) + tail)
+
+    def top_intro(self) -> str:
+        """:data:`TOP_INTRO` and, when the list has standardised gaps, :data:`MIX_ONCE` (how their
+        expected rates are standardised, said once rather than in every item)."""
+        strata = {self._strata(r) for r in self.top_rows if r["statistic"] == "standardised"}
+        if not strata:
+            return TOP_INTRO
+        mix = own_mix("age band and sex" if "age band and sex" in strata else "age band")
+        sexes = MIX_SEXES if len(strata) > 1 else ""
+        return f"{TOP_INTRO} {MIX_ONCE.format(mix=mix + sexes)}"
+
+    def nothing_found(self) -> str:
+        """Why no gap is listed, scoped to what this page counts (numbers of people or events, all
+        its gaps at once), with the chapters that compare the same sections as ratios, a dimension
+        at a time (:data:`RATIO_ELSEWHERE`); :data:`RECORDED_NOT_RANKED` when only recorded
+        conditions were compared ("": the leave-outs say so)."""
+        sections = _in_order(self.exact.get_column("section"))
+        ranked = [x for x in sections if x != "condition"]
+        counted = "people or events" if (self.exact.get_column("counted") == "events").any() else "people"
+        m = text.count(self.comparisons)
+        if self.truth_gaps is None and len(ranked) < len(sections):
+            # recorded conditions are not ranked: "none of the gaps compared" would include them
+            if not ranked:
+                return ""  # only recorded conditions, none ranked: the leave-outs say so
+            what = text.join([SECTIONS.get(x, x) for x in ranked])
+            said = NOTHING_RANKED.format(what=what, counted=counted, m=m)
+        else:
+            said = NOTHING_FOUND.format(counted=counted, m=m)
+        chapters = [RATIO_CHAPTERS[x] for x in ranked if x in RATIO_CHAPTERS]
+        if chapters:
+            said += " " + RATIO_ELSEWHERE.format(
+                chapters=text.capitalise(text.join(chapters)),
+                compare="compares" if len(chapters) == 1 else "compare",
+            )
+        return said
 
     def _item(self, row: dict[str, Any], *, group: str, reference: str, base: int) -> str:
         """One ranked gap as its list item: a condition ranked on its true gap leads with the
@@ -896,12 +969,12 @@ class WhereToActPage(Page):
         recorded gap after it; any other gap as :func:`gap_sentence` words it."""
         strata = self._strata(row)
         if row.get("true_excess") is None:
-            return gap_sentence(row, group=group, reference=reference, base=base, strata=strata)
+            return gap_sentence(row, group=group, reference=reference, base=base, strata=strata, mix=False)
         true = {k.removeprefix("true_"): v for k, v in row.items() if k.startswith("true_")}
         true = {**row, **true, "label": TRUE_LABEL.format(label=row["label"])}
-        return gap_sentence(true, group=group, reference=reference, base=base, strata=strata) + true_gap_text(
-            row, base=base, recorded=True
-        )
+        return gap_sentence(
+            true, group=group, reference=reference, base=base, strata=strata, mix=False
+        ) + true_gap_text(row, base=base, recorded=True)
 
     def _labelled(self, frame: pl.DataFrame) -> pl.DataFrame:
         rows = frame.to_dicts()
@@ -1067,14 +1140,16 @@ class WhereToActPage(Page):
         return TRUTH_INTRO.format(strata=strata)
 
     def _with_truth(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """``frame`` (recorded condition gaps) with the words of the matching true gaps."""
+        """``frame`` (recorded condition gaps) with the words of the matching true gaps and the true
+        gap's rank and its number signed so that positive is worse (``true_rank``,
+        ``true_worse_off``: the table's order, as the list of the largest gaps ranks them)."""
         truth = self.truth_gaps.frame if self.truth_gaps is not None else None
         if truth is None:
             return frame
         keys = ["measure", "dimension", "level"]
-        texts = truth.select(*keys).with_columns(
-            *_gap_texts(truth, base=self.base, prefix="true_", simultaneous=False)
-        )
+        texts = truth.select(
+            *keys, pl.col("rank").alias("true_rank"), pl.col("worse_off").alias("true_worse_off")
+        ).with_columns(*_gap_texts(truth, base=self.base, prefix="true_", simultaneous=False))
         return frame.join(texts, on=keys, how="left")
 
     def truth_table(self) -> Any:
@@ -1087,7 +1162,18 @@ class WhereToActPage(Page):
         part = self.gaps.where((pl.col("section") == "condition") & pl.col("excess").is_not_null())
         if part.frame.is_empty():
             return None
-        shown = part.pipe(self._labelled).pipe(self._with_truth)
+        # ordered by the true gap, most people first, as the list of the largest gaps ranks them (the
+        # gaps not ranked, by sex or of people with no ethnic group recorded, after)
+        shown = (
+            part.pipe(self._labelled)
+            .pipe(self._with_truth)
+            .sort(
+                ["true_rank", "true_worse_off"],
+                descending=[False, True],
+                nulls_last=True,
+                maintain_order=True,
+            )
+        )
         title = "Gaps in recorded and in true prevalence between groups and their reference group"
         table = self.book.table(
             shown,
@@ -1097,7 +1183,13 @@ class WhereToActPage(Page):
             note=(
                 "Recorded: on a GP register; true: the data's true disease status. Expected: at the reference "
                 "group's rates for each age band and sex (age band alone between the sexes). Difference: people "
-                "more (+) or fewer (-) than expected, rounded."
+                "more (+) or fewer (-) than expected, rounded; ordered by the true difference, most people more "
+                "than expected first"
+                + (
+                    ", the gaps the ranking leaves out last."
+                    if shown.frame.get_column("true_rank").is_null().any()
+                    else "."
+                )
             ),
             download=False,
         )
