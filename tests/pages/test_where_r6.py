@@ -130,14 +130,14 @@ def default_page(default_config, tmp_path_factory) -> WhereToActPage:
 
 
 def test_standardisation_said_once_above_the_list(default_page):
-    """default 1.1: "(indirectly standardised to the group's own mix of ages and sexes)" in all
+    """default 1.1: "(indirectly standardised to the mix of ages and sexes in the group itself)" in all
     5 items."""
     page = default_page
     rows = [r for r in page.top_rows if r["statistic"] == "standardised"]
     if len(rows) < 2:  # pragma: no cover - too few gaps stand out on this draw
         pytest.skip("fewer than two standardised gaps listed")
     top = html_of(page.top())
-    phrase = "indirectly standardised to the group's own mix of"
+    phrase = "indirectly standardised to the mix of"
     assert top.count(phrase) == 1
     intro, listed = top.split("\n\n")[0], top.split("\n\n")[1]
     assert phrase in intro and phrase not in listed
@@ -154,10 +154,10 @@ def test_sexes_standardised_for_age_alone_said_once(page_of):
     other = page.gaps.frame.filter(pl.col("dimension") == "imd_quintile").head(1).to_dicts()
     page.__dict__["top_rows"] = [{**r, "statistic": "standardised"} for r in other + sexes]
     assert page.top_intro().endswith(
-        "is indirectly standardised to the group's own mix of ages and sexes (of ages alone between the sexes)."
+        "is indirectly standardised to the mix of ages and sexes in the group itself (of ages alone between the sexes)."
     )
     page.__dict__["top_rows"] = [{**r, "statistic": "standardised"} for r in other]
-    assert page.top_intro().endswith("own mix of ages and sexes.")
+    assert page.top_intro().endswith("ages and sexes in the group itself.")
 
 
 # -- item 4: the recorded-against-true table in the list's order ---------------------------------

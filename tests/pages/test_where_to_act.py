@@ -100,7 +100,7 @@ def test_gap_sentence_standardised_more_events() -> None:
     assert s.startswith("**Statin** among men: ")
     # round 5, item 7: the method named in words
     assert (
-        "expected at the rates of women for each age band (indirectly standardised to the group's own mix of ages);"
+        "expected at the rates of women for each age band (indirectly standardised to the mix of ages in the group itself);"
         in s
     )
     assert "about 55 more events" in s and "(95% CI 20 to 90; -5 to 120 allowing" in s

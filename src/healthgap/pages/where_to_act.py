@@ -564,10 +564,10 @@ def number_interval(lo: float | None, hi: float | None, *, base: int, flip: bool
 
 def own_mix(strata: str) -> str:
     """How an indirectly standardised share is standardised, in words ("indirectly standardised to
-    the group's own mix of ages and sexes"), so that a reader can tell it from a share standardised
+    the mix of ages and sexes in the group itself"), so that a reader can tell it from a share standardised
     to the rates of everyone (the access and treatment chapter)."""
     mix = "ages and sexes" if "sex" in strata else "ages" if "age" in strata else strata
-    return f"indirectly standardised to the group's own mix of {mix}"
+    return f"indirectly standardised to the mix of {mix} in the group itself"
 
 
 def _gap_texts(
