@@ -644,7 +644,8 @@ def test_mitigation_with_nothing_to_draw_gives_one_note_and_no_chart(page):
     page.evaluation_size = "about 900"
     assert not page.mitigation_plotted
     assert page.mitigation_figure() is None and page.capacity_paragraph() is None
-    assert page.mitigation_text().startswith("The mitigation cannot be judged here")
+    assert page.mitigation_text().startswith("The mitigation is fitted on one half")
+    assert "the mitigation cannot be judged for" in page.mitigation_text()
     assert not list((page.book.downloads / "fairness").glob("mitigation*.csv"))
     # no mitigation at all (or no model): the text is the one note, no chart and no skip note after it
     page.capacity_mitigation, page.mitigation_rates = None, None

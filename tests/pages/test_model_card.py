@@ -11,6 +11,7 @@ import pytest
 
 from healthgap.config import DisclosureSettings
 from healthgap.disclosure import Published
+from healthgap.pages._fairness_labels import WHOLE_IN_CHAPTER
 from healthgap.pages.model_card import (
     NO_CALIBRATION,
     NO_GAP,
@@ -268,15 +269,19 @@ def test_mitigation_finding(card):
     card.fairness.evaluation_size = "about 10,000"
     assert (
         card.mitigation_text()
-        == card.fairness.mitigation_text()
+        == card.fairness.mitigation_text(whole=WHOLE_IN_CHAPTER)
         == (
-            "The mitigation cannot be judged here. It would be fitted on one half of the test set (validation) and "
-            "judged on the other half (about 10,000 people), and in that evaluation half there are too few people "
-            "with the outcome in the most deprived fifth and too few people with the outcome in the least deprived "
-            "fifth, so their shares of outcomes found cannot be published. Shares of that half differ by chance "
-            "from those of the whole test set, given under \u201cPerformance by group\u201d in the fairness chapter."
+            "The mitigation is fitted on one half of the test set (validation) and judged on the other half "
+            "(about 10,000 people). In that evaluation half there are too few people with the outcome in the most "
+            "deprived fifth and too few people with the outcome in the least deprived fifth, so their shares of "
+            "outcomes found cannot be published: the mitigation cannot be judged for the most deprived fifth or "
+            "the least deprived fifth, nor can the gap between the most deprived fifth and the least deprived "
+            "fifth. Shares of that half differ by chance from those of the whole test set, given under "
+            "\u201cPerformance by group\u201d in the fairness chapter."
         )
     )
+    # on the fairness page itself the whole test set's shares are above (it does not point at itself)
+    assert card.fairness.mitigation_text().endswith("given above, under \u201cPerformance by group\u201d.")
     # only the group whose rate is withheld is named (issue 12 review, item 3)
     card.fairness.mitigation_rates = published(
         [
@@ -287,13 +292,14 @@ def test_mitigation_finding(card):
     )
     assert (
         card.mitigation_text()
-        == card.fairness.mitigation_text()
+        == card.fairness.mitigation_text(whole=WHOLE_IN_CHAPTER)
         == (
-            "The mitigation cannot be judged here. It would be fitted on one half of the test set (validation) and "
-            "judged on the other half (about 10,000 people), and in that evaluation half there are too few people "
-            "with the outcome in the least deprived fifth, so its share of outcomes found cannot be published. "
-            "Shares of that half differ by chance from those of the whole test set, given under \u201cPerformance by "
-            "group\u201d in the fairness chapter."
+            "The mitigation is fitted on one half of the test set (validation) and judged on the other half "
+            "(about 10,000 people). In that evaluation half there are too few people with the outcome in the least "
+            "deprived fifth, so its share of outcomes found cannot be published: the mitigation cannot be judged "
+            "for the least deprived fifth, nor can the gap between the most deprived fifth and the least deprived "
+            "fifth. Shares of that half differ by chance from those of the whole test set, given under "
+            "\u201cPerformance by group\u201d in the fairness chapter."
         )
     )
     card.fairness.capacity_mitigation = None
@@ -339,6 +345,14 @@ def test_performance_and_details(card):
         target_phrase="at least one CVD admission during the year",
         excluded_text=lambda: "ethnic group",
         feature_use=lambda: (["ethnic group"], [], ["age"]),
+        feature_sources=lambda: {},
+        feature_others=lambda: [],
+        feature_words=lambda: {
+            "left_out": ["ethnic group"],
+            "used": [],
+            "protected": ["age"],
+            "exclude_protected": True,
+        },
         skip=card.book.skip,
         explanation=SimpleNamespace(
             importance=pl.DataFrame({"label": ["Age", "Systolic blood pressure"], "value": [0.6, 0.1]})
@@ -368,7 +382,8 @@ def test_performance_and_details(card):
         "chapter)"
     )
     assert details["Equity dimensions"] == (
-        "Not features: ethnic group; protected characteristics (Equality Act 2010) among the features: age"
+        "Compared on the fairness page, not features: ethnic group; protected characteristics (Equality Act 2010) "
+        "among the features: age"
     )
     assert details["Operating point"] == "Flag the top 5% of predicted risk (cut-off 8.12% risk)"
     assert details["Training and test data"].startswith("About 1,000 people from ")

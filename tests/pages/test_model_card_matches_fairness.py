@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from healthgap.pages._fairness_labels import WHOLE_IN_CHAPTER
 from healthgap.pages.fairness import SKIP_TRUTH, groups_of
 from healthgap.pages.model_card import NO_TRUTH, ModelCardPage
 from healthgap.text import lower_first
@@ -85,7 +86,9 @@ def test_calibration_label_bias_and_mitigation_are_the_fairness_pages_words(card
         and card.fairness.label_bias_text() == ""
         and label == NO_TRUTH
     )  # no truth: the same verdict
-    assert mitigation == f"{card.fairness.mitigation_text()} See @sec-fairness-mitigation."
+    assert (
+        mitigation == f"{card.fairness.mitigation_text(whole=WHOLE_IN_CHAPTER)} See @sec-fairness-mitigation."
+    )
     assert "cannot be judged" in mitigation
 
 

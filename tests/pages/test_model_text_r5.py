@@ -48,8 +48,8 @@ def test_age_is_named_a_protected_characteristic_and_a_feature(risk):
     assert "sex" in out and "deprivation (IMD quintile)" in out and "age band" in used
     text = html_of(risk.protected_paragraph())
     assert "Protected characteristics are not features" not in text
-    assert "age is a protected characteristic under the Equality Act 2010 and a feature" in text
-    assert "age band is compared on the fairness page but is a feature" in text
+    assert "Age is a protected characteristic under the Equality Act 2010 and a feature." in text
+    assert "Age band is compared on the fairness page and is derived from age, a feature" in text
 
 
 def test_deprivation_is_not_called_a_protected_characteristic(risk):
@@ -69,10 +69,13 @@ def test_features_sentence_follows_the_config():
         protected=["age", "sex"],
         exclude_protected=False,
     )
-    assert text.startswith("Deprivation (IMD quintile) is not a feature, so the model cannot use it directly")
-    assert "sex is compared on the fairness page but is a feature" in text
+    assert text.startswith(
+        "Deprivation (IMD quintile) is compared on the fairness page but is not a feature, so the model "
+        "cannot use it directly."
+    )
+    assert "Sex is compared on the fairness page and is a feature" in text
     assert text.endswith(
-        "age and sex are protected characteristics under the Equality Act 2010 and features."
+        "Age and sex are protected characteristics under the Equality Act 2010 and features."
     )
     assert features_sentence(left_out=[], used=[], protected=[], exclude_protected=True) == ""
 
@@ -80,11 +83,13 @@ def test_features_sentence_follows_the_config():
 def test_model_card_details_and_data_name_the_features_from_the_config(card):
     details = dict(card.details().iter_rows())
     assert "Protected characteristics" not in details
-    assert details["Equity dimensions"].startswith("Not features: deprivation (IMD quintile)")
+    assert details["Equity dimensions"].startswith(
+        "Compared on the fairness page, not features: deprivation (IMD quintile)"
+    )
     assert details["Equity dimensions"].endswith("among the features: age")
     assert "Protected characteristics are kept aside" not in card.protected_text()
     assert (
-        "age is a protected characteristic under the Equality Act 2010 and a feature" in card.protected_text()
+        "Age is a protected characteristic under the Equality Act 2010 and a feature" in card.protected_text()
     )
     # inline text: no Markdown (it is not converted there)
     assert "*" not in card.protected_text() and "`" not in card.protected_text()
@@ -149,7 +154,7 @@ def test_unjudged_mitigation_says_which_half_and_which_count():
     # was false of the whole test set, whose share for that fifth is published
     assert "judged on the other half (about 37,500 people)" in text
     assert (
-        "in that evaluation half there are fewer than 50 people with the outcome in the least deprived fifth"
+        "In that evaluation half there are fewer than 50 people with the outcome in the least deprived fifth"
         in text
     )
     assert (
@@ -263,7 +268,8 @@ def test_fairness_reasons_say_which_count_is_below_the_minimum():
     )
     out = withhold_small_groups(_audit_rows(cases=20, flagged=30), settings=settings)
     assert dict(out.select("metric", "suppression_reason").iter_rows())["ppv"] == (
-        "fewer than 50 people in the group with the outcome and fewer than 50 flagged, too few for a rate among them"
+        "fewer than 50 people in the group with the outcome, too few for a rate among them; "
+        "fewer than 50 people in the group flagged, too few for a rate among them"
     )
 
 

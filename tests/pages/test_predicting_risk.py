@@ -84,14 +84,19 @@ def test_split_sentence_says_a_rounded_number_of_people_is_about():
 
 def test_protected_sentence_names_the_dimensions_by_their_labels():
     text = protected_sentence(["sex", "education level"], exclude_protected=True)
-    assert text.startswith("**Equity dimensions and features.** Sex and education level are not features")
-    assert "cannot use them directly; it can still learn them *indirectly*" in text
+    assert text.startswith(
+        "**Equity dimensions and features.** Sex and education level are compared on the fairness page but "
+        "are not features"
+    )
+    assert "cannot use them directly. It can still learn them *indirectly*" in text
     one = protected_sentence(["sex"], exclude_protected=True)
-    assert "Sex is not a feature" in one and "cannot use it directly" in one
+    assert (
+        "Sex is compared on the fairness page but is not a feature" in one and "cannot use it directly" in one
+    )
     assert "deprivation" not in text and "ethnic" not in text
     used = protected_sentence([], used=["sex"], protected=["sex"], exclude_protected=False)
     assert used.startswith(
-        "**Equity dimensions and features.** Sex is compared on the fairness page but is a"
+        "**Equity dimensions and features.** Sex is compared on the fairness page and is a"
     )
     assert protected_sentence([], exclude_protected=True) == NO_PROTECTED
 

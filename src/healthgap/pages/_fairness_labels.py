@@ -37,6 +37,9 @@ __all__ = [
     "capacity_mitigation_text",
     "mitigation_reasons",
     "HALVES",
+    "WHOLE_IN_CHAPTER",
+    "WHOLE_ABOVE",
+    "MITIGATION_NOTE",
 ]
 
 #: Shares and gaps are published to 0.1 percentage point (proportions to 3 decimals).
@@ -154,8 +157,20 @@ def mitigation_frame(by_group: pl.DataFrame, *, settings: DisclosureSettings) ->
         tpr=pl.when(pl.col("cases") > 0).then(pl.col("found") / pl.col("cases")),
         share_flagged=pl.col("flagged") / pl.col("n"),
     )
-    return _guarded(frame, MITIGATION_SHARES, settings).select(
-        "strategy", "strategy_label", "group", "group_label", "tpr", "tpr_lower", "tpr_upper", "share_flagged"
+    return (
+        _guarded(frame, MITIGATION_SHARES, settings)
+        .with_columns(note=pl.when(pl.col("tpr").is_null()).then(pl.lit(MITIGATION_NOTE)))
+        .select(
+            "strategy",
+            "strategy_label",
+            "group",
+            "group_label",
+            "tpr",
+            "tpr_lower",
+            "tpr_upper",
+            "share_flagged",
+            "note",
+        )
     )
 
 
@@ -190,8 +205,14 @@ HALVES = (
     "The cut-offs are fitted on one half of the test set (validation) and judged on the other half "
     "({evaluation} people), so neither is judged on the people it was fitted on. Every share of this "
     "section, the unmitigated ones included, is of that evaluation half, so it differs by chance from the "
-    "same share on the whole test set, given under \u201cPerformance by group\u201d in the fairness chapter."
+    "same share on the whole test set, given {whole}."
 )
+#: Where the whole test set's shares by group are, said from another page ({whole} of :data:`HALVES`).
+WHOLE_IN_CHAPTER = "under \u201cPerformance by group\u201d in the fairness chapter"
+#: The same, said on the fairness page itself (the section is above the mitigation).
+WHOLE_ABOVE = "above, under \u201cPerformance by group\u201d"
+#: Why a group's share of outcomes found in the evaluation half is "[x]" (the ``note`` column).
+MITIGATION_NOTE = "too few people in this group in the evaluation half to publish its share of outcomes found"
 
 
 def _ci(row: Mapping[str, Any], name: str) -> str:
@@ -354,6 +375,7 @@ def capacity_mitigation_text(
     evaluation: str,
     withheld: tuple[str, ...] = (),
     reasons: Mapping[str, str] | None = None,
+    whole: str = WHOLE_IN_CHAPTER,
 ) -> str:
     """The mitigation at capacity in words, from its published frames (never empty).
 
@@ -368,6 +390,8 @@ def capacity_mitigation_text(
         by an approach; the note names only these (both when it is not known).
     reasons : group (as named) -> the count too small to publish its share
         (:func:`mitigation_reasons`); "too few people with the outcome" when not given.
+    whole : where the whole test set's shares by group are given (:data:`WHOLE_IN_CHAPTER`, or
+        :data:`WHOLE_ABOVE` on the fairness page itself).
     """
 
     def get(frame: pl.DataFrame, strategy: str) -> dict[str, Any] | None:
@@ -384,15 +408,16 @@ def capacity_mitigation_text(
         )
         its = "its share" if len(small) == 1 else "their shares"
         return (
-            "The mitigation cannot be judged here. It would be fitted on one half of the test set (validation) "
-            f"and judged on the other half ({evaluation} people), and in that evaluation half there are {where}, "
-            f"so {its} of outcomes found cannot be published. Shares of that half differ by chance from those "
-            "of the whole test set, given under \u201cPerformance by group\u201d in the fairness chapter."
+            "The mitigation is fitted on one half of the test set (validation) and judged on the other half "
+            f"({evaluation} people). In that evaluation half there are {where}, so {its} of outcomes found "
+            f"cannot be published: the mitigation cannot be judged for {' or '.join(small)}, nor can the gap "
+            f"between {first} and {last}. Shares of that half differ by chance from those of the whole test "
+            f"set, given {whole}."
         )
     intro = (
         f"The mitigation gives each of the {across} its own cut-off, chosen so that every group has the same "
         f"share of outcomes found while the service still flags the top {top} overall (equal opportunity at "
-        f"capacity). {HALVES.format(evaluation=evaluation)}"
+        f"capacity). {HALVES.format(evaluation=evaluation, whole=whole)}"
     )
     gap = (
         f"Without mitigation, the share of outcomes found in {first} minus that in {last} is "

@@ -37,6 +37,7 @@ The page says once, at the top of its chapter, why no model can be fitted when
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -207,46 +208,63 @@ def features_sentence(
     protected: list[str],
     exclude_protected: bool,
     markdown: bool = True,
+    others: Sequence[str] = (),
+    sources: Mapping[str, str] | None = None,
 ) -> str:
     """Which equity dimensions compared on the fairness page are features and which are not,
-    and which features are protected characteristics (Equality Act 2010), from the config.
+    which other columns are left out, and which features are protected characteristics (Equality
+    Act 2010), from the config: short sentences.
 
     Parameters
     ----------
-    left_out : the labels of the compared dimensions (and other protected or deprivation columns)
-        the model does not use.
+    left_out : the labels of the compared dimensions the model does not use.
     used : the labels of the compared dimensions the model uses (through a feature).
     protected : the labels of the features that are protected characteristics.
     exclude_protected : ``model.exclude_protected``.
     markdown : with Markdown emphasis and code (a paragraph), else plain (inline text).
+    others : the labels of the other columns left out (not compared on the fairness page).
+    sources : a used dimension's label -> the label of the feature it is derived from (age band ->
+        age); a used dimension not in it is a feature itself.
     """
     code, em = ("`", "*") if markdown else ("", "")
-    parts: list[str] = []
+    sources = sources or {}
+    sentences: list[str] = []
     if left_out:
         one = len(left_out) == 1
-        parts.append(
-            f"{join(left_out)} {'is' if one else 'are'} not {'a feature' if one else 'features'}"
+        sentences.append(
+            f"{join(left_out)} {'is' if one else 'are'} compared on the fairness page but "
+            f"{'is not a feature' if one else 'are not features'}"
             + (f" ({code}model.exclude_protected: true{code})" if exclude_protected else "")
-            + f", so the model cannot use {'it' if one else 'them'} directly; it can still learn "
-            f"{'it' if one else 'them'} {em}indirectly{em} through features that differ between groups"
+            + f", so the model cannot use {'it' if one else 'them'} directly"
         )
-    if used:
-        one = len(used) == 1
-        parts.append(
-            f"{join(used)} {'is' if one else 'are'} compared on the fairness page but "
-            f"{'is a feature' if one else 'are features'} (or derived from one), so the model treats "
-            f"{'its' if one else 'their'} groups differently directly"
+        sentences.append(
+            f"It can still learn {'it' if one else 'them'} {em}indirectly{em} through features that differ "
+            "between groups"
         )
-    text = "; ".join(parts)
+    if others:
+        one = len(others) == 1
+        sentences.append(
+            f"{join(list(others))} {'is' if one else 'are'} not {'a feature' if one else 'features'} either, "
+            "and not compared on the fairness page"
+        )
+    for label in used:
+        how = f"is derived from {sources[label]}, a feature" if label in sources else "is a feature"
+        sentences.append(
+            f"{label} is compared on the fairness page and {how}, so the model treats its groups "
+            "differently directly"
+        )
     if protected:
         one = len(protected) == 1
-        text += (
-            ("; " if text else "")
-            + f"{join(protected)} {'is a' if one else 'are'} protected "
-            + f"characteristic{'' if one else 's'} under the Equality Act 2010 and "
-            + ("a feature" if one else "features")
+        sentences.append(
+            f"{join(protected)} {'is a' if one else 'are'} protected characteristic{'' if one else 's'} "
+            f"under the Equality Act 2010 and {'a feature' if one else 'features'}"
         )
-    return capitalise(text) + "." if text else ""
+    return " ".join(capitalise(t) + "." for t in sentences)
+
+
+def _source(d: Dimension) -> str:
+    """The column a dimension is read from: age band from age, any other from its own column."""
+    return "age" if d.name == "age_band" else d.name
 
 
 class ModelPages:
@@ -326,21 +344,52 @@ class ModelPages:
         return (*r.excluded, *custom)
 
     def feature_use(self) -> tuple[list[str], list[str], list[str]]:
-        """The labels of the compared dimensions (and other left-out columns) that are not features,
-        of the compared dimensions that are (age band: through age), and of the features that are
-        protected characteristics (:data:`EQUALITY_ACT`)."""
+        """The labels of the compared dimensions that are not features, of the compared dimensions
+        that are (age band: through age, :meth:`feature_sources`), and of the features that are
+        protected characteristics (:data:`EQUALITY_ACT`). Other left-out columns:
+        :meth:`feature_others`."""
         r = self.result
         features = set(r.features)
-
-        def source(d: Dimension) -> str:
-            return "age" if d.name == "age_band" else d.name
-
-        used = [d for d in self.dimensions if source(d) in features]
+        used = [d for d in self.dimensions if _source(d) in features]
         out = [lower_first(d.label) for d in self.dimensions if d not in used]
-        names = {d.name for d in self.dimensions}
-        out += [lower_first(r.label(c)) for c in self.excluded if c not in names]
         protected = [lower_first(r.label(c)) for c in r.features if c in EQUALITY_ACT]
         return out, [lower_first(d.label) for d in used], protected
+
+    def feature_others(self) -> list[str]:
+        """The labels of the left-out columns that are not compared on the fairness page (IMD decile)."""
+        names = {d.name for d in self.dimensions}
+        return [lower_first(self.result.label(c)) for c in self.excluded if c not in names]
+
+    def feature_sources(self) -> dict[str, str]:
+        """A compared dimension's label -> the label of the feature it is derived from (age band -> age)."""
+        features = set(self.result.features)
+        return {
+            lower_first(d.label): lower_first(self.result.label(_source(d)))
+            for d in self.dimensions
+            if _source(d) != d.name and _source(d) in features
+        }
+
+    def feature_words(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`features_sentence` for this book's model."""
+        out, used, protected = self.feature_use()
+        return {
+            "left_out": out,
+            "used": used,
+            "protected": protected,
+            "others": self.feature_others(),
+            "sources": self.feature_sources(),
+            "exclude_protected": self.settings.exclude_protected,
+        }
+
+    def unused_dimensions(self) -> list[str]:
+        """The names of the compared dimensions that are neither features, derived from one, nor
+        already among the left-out columns (locality): Table 8.1 lists them as not used."""
+        features = set(self.result.features)
+        return [
+            d.name
+            for d in self.dimensions
+            if _source(d) not in features and d.name not in self.excluded and d.name not in features
+        ]
 
     def excluded_text(self) -> str:
         """The left-out columns by their labels ("sex, ethnic group, ..."), or "none"."""

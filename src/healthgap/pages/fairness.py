@@ -58,6 +58,7 @@ from healthgap.pages._fairness_gaps import (
 )
 from healthgap.pages._fairness_labels import (
     LABEL_SERIES,
+    WHOLE_ABOVE,
     capacity_mitigation_text,
     counterfactual_text,
     label_frame,
@@ -1222,8 +1223,14 @@ class FairnessPage(Page):
         ).row()
         return about(None if row is None else row["n"], rounded=self.models.rounded)
 
-    def mitigation_text(self) -> str:
-        """The mitigation at capacity: the gap before and after with intervals, and its cost (never empty)."""
+    def mitigation_text(self, *, whole: str = WHOLE_ABOVE) -> str:
+        """The mitigation at capacity: the gap before and after with intervals, and its cost (never empty).
+
+        Parameters
+        ----------
+        whole : where the whole test set's shares by group are (the model card passes
+            :data:`~healthgap.pages._fairness_labels.WHOLE_IN_CHAPTER`).
+        """
         if not self.ok:
             return "With no model there is nothing to mitigate."
         m = self.capacity_mitigation
@@ -1259,6 +1266,7 @@ class FairnessPage(Page):
             ),
             top=self.top,
             evaluation=self.evaluation_size,
+            whole=whole,
         )
 
     @property
@@ -1314,6 +1322,7 @@ class FairnessPage(Page):
                 pl.col("tpr_lower").alias("lower_ci"),
                 pl.col("tpr_upper").alias("upper_ci"),
                 "share_flagged",
+                *(["note"] if "note" in rates.columns else []),  # why a share is "[x]"
             ),
             columns=MITIGATION_COLUMNS,
             formats=MITIGATION_FORMATS,

@@ -19,7 +19,7 @@ from healthgap import __version__
 from healthgap.disclosure import REASON_DERIVED
 from healthgap.pages._fairness_calibration import headline_text, ratio_words
 from healthgap.pages._fairness_gaps import SMALL_WITHIN_TAIL, base_rate_text, orient
-from healthgap.pages._fairness_labels import gap_change_text
+from healthgap.pages._fairness_labels import WHOLE_IN_CHAPTER, gap_change_text
 from healthgap.pages._groups import in_group, label_name
 from healthgap.pages._models import ModelPages, about, features_sentence
 from healthgap.pages.base import Page
@@ -305,9 +305,14 @@ class ModelCardPage(Page):
         """Table A.1's cell: the compared equity dimensions that are not features, those that are, and
         the features that are protected characteristics (Equality Act 2010), from the config."""
         out, used, protected = self.models.feature_use()
+        sources, others = self.models.feature_sources(), self.models.feature_others()
         parts = [
-            f"not features: {', '.join(out)}" if out else "",
-            f"features (or derived from one): {', '.join(used)}" if used else "",
+            f"compared on the fairness page, not features: {', '.join(out)}" if out else "",
+            "compared on the fairness page, features: "
+            + ", ".join(f"{u} (derived from {sources[u]})" if u in sources else u for u in used)
+            if used
+            else "",
+            f"not features, not compared: {', '.join(others)}" if others else "",
             f"protected characteristics (Equality Act 2010) among the features: {', '.join(protected)}"
             if protected
             else "",
@@ -321,14 +326,7 @@ class ModelCardPage(Page):
         (never empty)."""
         if not self.ok:
             return "No model was fitted, so no column is a feature."
-        out, used, protected = self.models.feature_use()
-        text = features_sentence(
-            left_out=out,
-            used=used,
-            protected=protected,
-            exclude_protected=self.models.settings.exclude_protected,
-            markdown=False,
-        )
+        text = features_sentence(**self.models.feature_words(), markdown=False)
         return text or "The dataset has no equity dimension or protected characteristic the model could use."
 
     # -- performance --------------------------------------------------------------------
@@ -535,9 +533,17 @@ class ModelCardPage(Page):
                 f"(95% CI {pp(r['label_bias_lower'], unit=False)} to {pp(r['label_bias_upper'])}) "
                 f"({LABEL_SECTION})."
             )
+        # only the estimates with an interval can be said to be within chance (the share of the never
+        # diagnosed flagged, also in that section, has none)
+        if not any(r["label_bias_lower"] is not None and r["label_bias_upper"] is not None for r in rows):
+            return (
+                f"{records} {can}; the label-bias audit cannot say whether they do here: its estimates for "
+                f"{most} have no interval ({LABEL_SECTION})."
+            )
         return (
             f"{records} {can}, but on this data the label-bias audit found no clear effect of this in {most}: "
-            f"every estimate is within what chance alone gives ({LABEL_SECTION})."
+            f"its label-bias estimates by group with a 95% interval ({LABEL_SECTION}) are all within what "
+            "chance alone gives."
         )
 
     def mitigation_text(self) -> str:
@@ -550,7 +556,7 @@ class ModelCardPage(Page):
         base = None if gaps is None else gaps.row(strategy="unmitigated")
         eo = None if gaps is None else gaps.row(strategy="equal_opportunity")
         if m is None or base is None or eo is None or base["gap"] is None or eo["gap"] is None:
-            return f.mitigation_text()
+            return f.mitigation_text(whole=WHOLE_IN_CHAPTER)
         dim = f.dimension(m.dimension)
         return (
             f"Equal opportunity at capacity (a cut-off per group fitted on a validation half of the test set, "

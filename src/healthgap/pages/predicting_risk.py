@@ -47,6 +47,7 @@ __all__ = [
     "consistent_calibration",
     "CALIBRATION_METRICS",
     "CALIBRATION_DECIMALS",
+    "CITL_ROUNDED",
     "MEAN_PREDICTED_FIGURES",
     "observed_shares",
     "capacity_rates",
@@ -82,6 +83,12 @@ RANK_DECIMALS = 3
 #: decimals (calibration-in-the-large from the published events: :func:`consistent_calibration`).
 CALIBRATION_METRICS = ("calibration_in_the_large", "calibration_slope")
 CALIBRATION_DECIMALS = 2
+#: After the calibration sentence when counts are rounded (:func:`consistent_calibration`).
+CITL_ROUNDED = (
+    " Calibration-in-the-large is computed against the published number of people with the outcome "
+    "(rounded to the nearest {rounding}) rather than the exact number, so on small data it can differ "
+    "from the exact figure by that rounding."
+)
 #: Significant figures of a tenth's mean predicted risk on the reliability curve.
 MEAN_PREDICTED_FIGURES = 3
 #: What later sections say is missing (ModelPages.skip points back to the note above).
@@ -152,6 +159,7 @@ def features_frame(
     excluded: tuple[str, ...] | None = None,
     kinds: dict[str, str] | None = None,
     missing: dict[str, int] | None = None,
+    compared: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """The columns the model uses (``use`` "feature") and the equity columns it leaves out; a
     protected characteristic under the Equality Act 2010 (:data:`EQUALITY_ACT`) is marked as one,
@@ -164,6 +172,9 @@ def features_frame(
     excluded : the columns left out (default ``result.excluded``).
     kinds : column -> kind (the config's measure kinds); else the contract's group.
     missing : column -> people without a value (exact); the column is left out without it.
+    compared : the equity dimensions compared on the fairness page: only these read "not used
+        (equity dimension)", other left-out columns (IMD decile) "not used". Every left-out column
+        reads so when not given.
 
     Returns
     -------
@@ -181,7 +192,9 @@ def features_frame(
             return "feature (protected characteristic)" if protected else "feature"
         if not exclude_protected:
             return "not used"
-        return "not used (protected characteristic)" if protected else "not used (equity dimension)"
+        if protected:
+            return "not used (protected characteristic)"
+        return "not used (equity dimension)" if compared is None or column in compared else "not used"
 
     frame = pl.DataFrame(
         {
@@ -279,15 +292,20 @@ def protected_sentence(
     used: Sequence[str] = (),
     protected: Sequence[str] = (),
     exclude_protected: bool,
+    others: Sequence[str] = (),
+    sources: Mapping[str, str] | None = None,
 ) -> str:
     """The paragraph on the equity dimensions and the features, from the config: which compared
     dimensions are features and which are not, and which features are protected characteristics
-    under the Equality Act 2010 (:func:`healthgap.pages._models.features_sentence`)."""
+    under the Equality Act 2010 (:func:`healthgap.pages._models.features_sentence`, whose
+    parameters these are)."""
     text = features_sentence(
         left_out=list(left_out),
         used=list(used),
         protected=list(protected),
         exclude_protected=exclude_protected,
+        others=others,
+        sources=sources,
     )
     if not text:
         return NO_PROTECTED
@@ -390,8 +408,16 @@ def consistent_calibration(
     )
 
 
-def calibration_sentence(performance: Published) -> str:
-    """Calibration-in-the-large and the calibration slope of the gradient-boosted model."""
+def calibration_sentence(performance: Published, *, rounding: int | None = None) -> str:
+    """Calibration-in-the-large and the calibration slope of the gradient-boosted model.
+
+    Parameters
+    ----------
+    performance : the published performance table.
+    rounding : the rounding base of published counts, or None without disclosure control. With
+        rounding, calibration-in-the-large is solved for the published (rounded) number of people
+        with the outcome (:func:`consistent_calibration`), and the sentence says so.
+    """
     citl = metric_row(performance, "calibration_in_the_large")
     slope = metric_row(performance, "calibration_slope")
     if not _known(citl, slope):
@@ -404,7 +430,7 @@ def calibration_sentence(performance: Published) -> str:
         f"perfect, positive means the model under-predicts on average) and the calibration slope is "
         f"{num(slope['value'], 2)} ({interval(slope['lower_ci'], slope['upper_ci'])}; 1 is perfect, below 1 means "
         "the predictions are too extreme)."
-    )
+    ) + (CITL_ROUNDED.format(rounding=rounding) if rounding is not None and rounding > 1 else "")
 
 
 def operating_sentence(row: dict[str, Any], *, top: str, share: float | None, rounding: int | None) -> str:
@@ -593,13 +619,15 @@ class PredictingRiskPage(Page):
     def features(self) -> Published:
         """The columns the model uses and leaves out, with their missing values (published)."""
         r = self.models.result
-        names = [*r.features, *self.models.excluded]
+        excluded = (*self.models.excluded, *self.models.unused_dimensions())
+        names = [*r.features, *excluded]
         present = [c for c in names if c in self.people.collect_schema()]
         missing = self.people.select(pl.col(present).null_count().cast(pl.Int64)).collect().row(0, named=True)
         frame = features_frame(
             r,
             exclude_protected=self.models.settings.exclude_protected,
-            excluded=self.models.excluded,
+            excluded=excluded,
+            compared=[d.name for d in self.models.dimensions],
             kinds={m.name: m.kind for m in self.config.measures},
             missing=missing,
         )
@@ -641,12 +669,8 @@ class PredictingRiskPage(Page):
 
         if not self.ok:
             return None
-        out, used, protected = self.models.feature_use()
-        return Markdown(
-            protected_sentence(
-                out, used=used, protected=protected, exclude_protected=self.models.settings.exclude_protected
-            )
-        )
+        words = self.models.feature_words()
+        return Markdown(protected_sentence(words.pop("left_out"), **words))
 
     def sample_paragraph(self) -> Any:
         """When the data has more people than ``model.sample_size``, that the models are fitted on a
@@ -683,7 +707,10 @@ class PredictingRiskPage(Page):
         """Calibration in words (a note without a model)."""
         if not self.ok:
             return "With no model there are no predicted risks to check."
-        return calibration_sentence(self.performance)
+        disclosure = self.config.disclosure
+        return calibration_sentence(
+            self.performance, rounding=disclosure.rounding if disclosure.enabled else None
+        )
 
     def operating_text(self) -> str:
         """What the operating point achieves, and why it flags fewer when risks tie (a note without a model)."""
@@ -735,12 +762,12 @@ class PredictingRiskPage(Page):
         if not self.ok:
             return self.skip(NO_MODEL)
         return self.book.table(
-            self.performance,
+            self.performance.select(*(_published_precision(c) for c in self.performance.columns)),
             id="model-performance",
             title=_PERFORMANCE_TITLE,
             columns=PERFORMANCE_COLUMNS,
-            formats=_THREE_DP,
             note=(
+                f"Calibration statistics to {CALIBRATION_DECIMALS} decimals, as published; the others to 3. "
                 f"Intervals: percentile bootstrap of the test set ({MODEL_BOOT} resamples, "
                 f"seed {self.config.seed})."
             ),
@@ -780,6 +807,20 @@ class PredictingRiskPage(Page):
             formats={c: ("proportion", 1) for c in ("threshold", *_CAPACITY_RATES[:4])},
             note=self.capacity_note(),
         )
+
+
+def _published_precision(column: str) -> pl.Expr:
+    """A column of the performance table as shown: the value and its interval as text, the
+    calibration statistics to :data:`CALIBRATION_DECIMALS` decimals (as published), the rest to 3."""
+    if column not in _THREE_DP:
+        return pl.col(column)
+    calibration = pl.col("statistic").is_in([METRIC_LABELS[m] for m in CALIBRATION_METRICS])
+    return (
+        pl.when(calibration)
+        .then(format_expr(column, style="number", dp=CALIBRATION_DECIMALS))
+        .otherwise(format_expr(column, style="number", dp=3))
+        .alias(column)
+    )
 
 
 def _calibration_chart(d: pl.DataFrame) -> Any:
