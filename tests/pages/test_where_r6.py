@@ -190,3 +190,16 @@ def test_truth_table_sorted_by_the_true_gap(page_of, default_page):
     top = next(r for r in default_page.top_rows if r.get("true_excess") is not None)
     group = default_page._names(top)[0]
     assert rows[0][0] == top["label"] and rows[0][1].lower() == group.lower()
+
+
+def test_nothing_found_states_the_number_of_gaps_only_as_a_number_of_gaps():
+    """'with all 177 allowed for at once' read as an exact total of people to the disclosure
+    auditor (CI, round 5, 2,003 people): a number of comparisons is said only as "N gaps"."""
+    import re
+
+    from healthgap.pages.where_to_act import NOTHING_FOUND, NOTHING_RANKED
+
+    for template in (NOTHING_FOUND, NOTHING_RANKED):
+        said = template.format(m="177", counted="people", what="treatment")
+        numbers = re.findall(r"\d[\d,]*(?:\s+\w+)?", said)
+        assert numbers and all(n.endswith("gaps") for n in numbers), numbers

@@ -123,8 +123,8 @@ NO_SECTION = "No gap in {what} can be compared between groups on this dataset."
 #: counts (numbers of people or events, all the page's gaps at once; {counted} "people", "people or
 #: events").
 NOTHING_FOUND = (
-    "None of the {m} gaps on this page, counted in numbers of {counted} with all {m} allowed for at "
-    "once, is large enough to tell from chance, so no gap is singled out here."
+    "None of the {m} gaps on this page, counted in numbers of {counted} with all of them allowed for "
+    "at once, is large enough to tell from chance, so no gap is singled out here."
 )
 #: After :data:`NOTHING_FOUND` / :data:`NOTHING_RANKED`: the chapters that compare a section's
 #: groups as ratios, one dimension at a time (the chapters named, joined; "compares"/"compare").
