@@ -51,6 +51,7 @@ __all__ = [
     "format_number",
     "reason_notes",
     "missing_reasons",
+    "missing_rows",
     "SUPPRESSED_MARK",
     "MISSING_MARK",
     "NOT_APPLICABLE_MARK",
@@ -411,20 +412,19 @@ def missing_reasons(df: pl.DataFrame, *, columns: Sequence[str]) -> list[str]:
     .. [2] Office for Health Improvement and Disparities. Fingertips: rates are not
        published for fewer than 10 events.
     """
+    return missing_rows(df, columns=columns).get_column("why").unique(maintain_order=True).to_list()
+
+
+def missing_rows(df: pl.DataFrame, *, columns: Sequence[str]) -> pl.DataFrame:
+    """The rows of ``df`` with an "[x]" among ``columns`` (a null in a row that is not
+    ``suppressed``), with each row's reason in a column ``why`` (as :func:`missing_reasons`
+    words it); no rows when none is "[x]"."""
     cols = [c for c in columns if c in df.columns]
     if not cols or not df.height:
-        return []
+        return df.head(0).with_columns(pl.lit(None, dtype=pl.String).alias("why"))
     suppressed = pl.col("suppressed").fill_null(False) if "suppressed" in df.columns else pl.lit(False)
-    missing = pl.any_horizontal([pl.col(c).is_null() for c in cols]) & ~suppressed
-    rows = df.filter(missing)
-    if not rows.height:
-        return []
-    return (
-        rows.select(_missing_reason_expr(rows, cols).alias("why"))
-        .to_series()
-        .unique(maintain_order=True)
-        .to_list()
-    )
+    rows = df.filter(pl.any_horizontal([pl.col(c).is_null() for c in cols]) & ~suppressed)
+    return rows.with_columns(_missing_reason_expr(rows, cols).alias("why"))
 
 
 def _shows_rounded_ten(df: pl.DataFrame, *, labels: Mapping[str, str], numeric: set[str]) -> bool:

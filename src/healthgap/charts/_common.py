@@ -272,12 +272,11 @@ def missing_keys(df: pl.DataFrame, value: str, *, group: str | None = None) -> l
     keys = [f"{MISSING_MARK} = {why[:1].lower()}{why[1:]}" for why in reasons]
     if len(reasons) < 2 or group is None or group not in df.columns:
         return keys
-    from healthgap.tables import _missing_reason_expr
+    from healthgap.tables import missing_rows
 
-    suppressed = pl.col("suppressed").fill_null(False) if "suppressed" in df.columns else pl.lit(False)
-    rows = df.filter(pl.col(value).is_null() & ~suppressed)
     by_reason = (
-        rows.select(_missing_reason_expr(rows, [value]).alias("why"), pl.col(group).cast(pl.String))
+        missing_rows(df, columns=[value])
+        .select("why", pl.col(group).cast(pl.String))
         .unique(maintain_order=True)
         .group_by("why", maintain_order=True)
         .agg(pl.col(group))

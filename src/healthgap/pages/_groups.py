@@ -34,6 +34,7 @@ __all__ = [
     "compare",
     "standard_errors",
     "CHANCE_LEVEL",
+    "SIMULATIONS",
     "compared_dimension",
     "ends",
     "group_name",
@@ -211,8 +212,9 @@ def spread(
 
 #: The joint confidence of the simultaneous intervals a sentence naming an extreme uses.
 CHANCE_LEVEL = 0.95
-#: Draws of the max statistic (enough for a stable 95% critical value).
-_SIMULATIONS = 20_000
+#: Draws of the max statistic (enough for a stable 95% critical value), for every test of the
+#: highest and lowest of a dimension's groups.
+SIMULATIONS = 20_000
 
 
 def standard_errors(
@@ -267,7 +269,7 @@ def _chance(
         std_error="__se",
         scale=scale,
         confidence=CHANCE_LEVEL,
-        simulations=_SIMULATIONS,
+        simulations=SIMULATIONS,
     )
     hi, lo = ends_.row(0, named=True), ends_.row(1, named=True)
     if hi["group"] is None or lo["group"] is None:

@@ -55,6 +55,7 @@ from healthgap.pages._blocks import (
 from healthgap.pages._contrast import NOT_CHANCE, compare
 from healthgap.pages._groups import (
     CHANCE_LEVEL,
+    SIMULATIONS,
     compared_dimension,
     ends,
     group_name,
@@ -442,7 +443,7 @@ class ExperiencePage(MeasureSections, Page):
             std_error="__se",
             scale=scale,
             confidence=CHANCE_LEVEL,
-            simulations=20_000,
+            simulations=SIMULATIONS,
         )
         return bool(found["distinct_from"].fill_null(0).max() or 0)
 
