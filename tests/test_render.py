@@ -1246,3 +1246,60 @@ def test_rendered_page_wraps_its_display_equation(tmp_path):
         '<span class="hg-math" role="region" tabindex="0" aria-label="Equation 1"><math display="block"'
         in page
     )
+
+
+# -- the order pages start in ------------------------------------------------------------------
+
+
+def test_render_records_each_pages_time_and_the_next_render_starts_the_longest_first(tmp_path):
+    from healthgap.render.builtin import PAGE_SECONDS, run_order
+    from healthgap.render.project import read_book
+
+    root = write_fixture_book(tmp_path / "book")
+    config = write_config(root / "fixture.yml", FIXTURE_REPORT)
+    book = read_book(root)
+    sources = [p.source for p in book.pages]
+    assert run_order(book) == list(range(len(sources)))  # no record: book order
+
+    first: list[str] = []
+    render(root, first, config=config, jobs=1)
+    shutil.copytree(root / "_site", tmp_path / "first-site")
+    record = json.loads((root / PAGE_SECONDS).read_text(encoding="utf-8"))
+    assert set(record) == set(sources)
+    assert all(isinstance(v, float) and v > 0 for v in record.values())
+
+    # the last page recorded as the longest, the first as the shortest: the next render starts
+    # the last page first and the first page last (jobs=1: one at a time, in that order)
+    timed = {s: float(10 + i) for i, s in enumerate(sources)}
+    (root / PAGE_SECONDS).write_text(json.dumps(timed), encoding="utf-8")
+    assert run_order(book) == list(reversed(range(len(sources))))
+    second: list[str] = []
+    render(root, second, config=config, jobs=1)
+    started = [m.strip().removesuffix(": running") for m in second if m.strip().endswith(": running")]
+    assert started == list(reversed(sources))
+    # ...and the site is byte-identical to the first render's (each run put back on its page)
+    files = sorted(
+        p.relative_to(tmp_path / "first-site") for p in (tmp_path / "first-site").rglob("*") if p.is_file()
+    )
+    assert files == sorted(p.relative_to(root / "_site") for p in (root / "_site").rglob("*") if p.is_file())
+    changed = [
+        f for f in files if (tmp_path / "first-site" / f).read_bytes() != (root / "_site" / f).read_bytes()
+    ]
+    assert not changed
+
+
+def test_run_order_puts_unrecorded_pages_first_and_ignores_a_bad_record(tmp_path):
+    from healthgap.render.builtin import PAGE_SECONDS, run_order
+    from healthgap.render.project import read_book
+
+    root = write_fixture_book(tmp_path / "book")
+    book = read_book(root)
+    n = len(book.pages)
+    record = root / PAGE_SECONDS
+    record.parent.mkdir(parents=True)
+    # only the first page recorded: every other page (unknown) starts before it, in book order
+    record.write_text(json.dumps({book.pages[0].source: 99.0}), encoding="utf-8")
+    assert run_order(book) == [*range(1, n), 0]
+    for bad in ("not json", "[1, 2]", json.dumps({book.pages[0].source: "slow"})):
+        record.write_text(bad, encoding="utf-8")
+        assert run_order(book) == list(range(n))

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from healthgap.config import Dimension
 from healthgap.descriptive import LEVEL
@@ -25,7 +25,7 @@ from healthgap.text import capitalise
 __all__ = ["ends_sentence", "spread_sentence", "decimals", "Z95", "NO_RISK_FACTORS"]
 
 #: The 95% normal quantile (standard errors from published 95% intervals).
-Z95 = float(norm.ppf(0.975))
+Z95 = float(ndtri(0.975))
 #: The skip note's reason when the data has no risk factor.
 NO_RISK_FACTORS = "risk factor columns (such as smoking status or body mass index)"
 

@@ -16,7 +16,7 @@ from functools import cached_property, partial
 from typing import Any, NamedTuple
 
 import polars as pl
-from scipy.stats import binom
+from scipy.special import bdtrc
 
 from healthgap import charts
 from healthgap.descriptive import measure_label
@@ -232,7 +232,7 @@ def isr_sentence(frame: pl.DataFrame, *, name: str, plural: str) -> str:
         )
     outside = above + below
     # the chance of this many or more outside if every area were as expected (binomial, 0.2% each)
-    p_value = float(binom.sf(outside - 1, n, OUTSIDE_998))
+    p_value = float(bdtrc(outside - 1, n, OUTSIDE_998))  # binomial P(X >= outside)
     chance_of = "less than 0.1%" if p_value < 0.0005 else pct(p_value)
     if p_value < 0.05 and outside == 1:
         verdict = f"so it is unlikely to be outside by chance alone (a chance of {chance_of} that one or more would be)."

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
-from scipy.stats import beta
+from scipy.special import betaincinv
 
 from ._bands import Bands
 from ._common import Frame, by_list, check_confidence, check_multiplier, per_label, z_value
@@ -241,8 +241,8 @@ def rate_ratio(
         o1 = j[events].cast(pl.Float64).to_numpy()
         o2 = j["__o2"].cast(pl.Float64).to_numpy()
         with np.errstate(all="ignore"):
-            p_lo = np.where(o1 > 0, beta.ppf(alpha / 2, o1, o2 + 1), 0.0)
-            p_hi = np.where(o2 > 0, beta.ppf(1 - alpha / 2, o1 + 1, o2), np.nan)
+            p_lo = np.where(o1 > 0, betaincinv(o1, o2 + 1, alpha / 2), 0.0)
+            p_hi = np.where(o2 > 0, betaincinv(o1 + 1, o2, 1 - alpha / 2), np.nan)
         j = j.with_columns(pl.Series("__pl", p_lo), pl.Series("__pu", p_hi))
         scale = pl.col("__n2").cast(pl.Float64) / pl.col(population).cast(pl.Float64)
         lo = pl.col("__pl") / (1 - pl.col("__pl")) * scale
