@@ -106,7 +106,7 @@ def column_aggregates(col: Column, canon: pl.Expr, raw: pl.Expr) -> list[pl.Expr
     if col.kind in ("integer", "float", "boolean", "category"):
         bad = raw.is_not_null() & canon.is_null()
         out.append(bad.sum().alias(f"{name}:bad"))
-        sample = raw.cast(pl.String).filter(bad)
+        sample = raw.filter(bad).cast(pl.String)  # cast only the bad values, not the column
         out.append(sample.value_counts(sort=True).head(6).implode().alias(f"{name}:badvals"))
     if col.minimum is not None:
         outside = (canon < col.minimum) | (canon > col.maximum)
@@ -116,7 +116,10 @@ def column_aggregates(col: Column, canon: pl.Expr, raw: pl.Expr) -> list[pl.Expr
             canon.max().cast(pl.Float64).alias(f"{name}:max"),
         ]
     if col.kind in ("category", "boolean") or col.group == "equity" or name in ("imd_decile", "imd_quintile"):
-        out.append(canon.cast(pl.String).drop_nulls().value_counts(sort=True).implode().alias(f"{name}:dist"))
+        # counted before the values are written as text (the same counts, one cast per distinct value)
+        counts = canon.drop_nulls().alias("value").value_counts(sort=True, name="count")
+        dist = counts.struct.with_fields(pl.field("value").cast(pl.String))
+        out.append(dist.implode().alias(f"{name}:dist"))
     if name == "person_id":
         dup = canon.is_duplicated() & canon.is_not_null()
         out += [
