@@ -41,7 +41,7 @@ from scipy import sparse
 from scipy.stats import norm
 
 from healthgap.config import Dimension
-from healthgap.models import ModelResult
+from healthgap.models import ModelResult, one_thread
 from healthgap.stats import bootstrap_weights, percentile_interval
 
 __all__ = [
@@ -575,7 +575,8 @@ def explain(
     rows = sample_rows(result.X_test.shape[0], size=size, seed=seed)
     X = result.X_test[rows]
     S, base = shap_values(result, X)
-    raw = result.models["boosted"].decision_function(X)
+    with one_thread():
+        raw = result.models["boosted"].decision_function(X)
     additivity = float(np.max(np.abs(S.sum(axis=1) + base - raw))) if rows.size else 0.0
     rest = raw - base
     features, labels = result.features, result.feature_labels

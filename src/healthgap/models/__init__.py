@@ -21,6 +21,7 @@ from healthgap.models._fit import (
     cut_off,
     fit,
     leaf_size,
+    one_thread,
     train_size,
 )
 from healthgap.models._performance import METRIC_LABELS, performance, reliability
@@ -49,4 +50,5 @@ __all__ = [
     "cut_off",
     "settings_for",
     "labels_of",
+    "one_thread",
 ]
