@@ -72,3 +72,20 @@ def test_fit_equals_the_unlimited_fit() -> None:
         assert np.array_equal(reference.predict_proba(result.X_test)[:, 1], result.risk_test[name])
         assert np.array_equal(reference.predict_proba(result.X_train)[:, 1], result.risk_train[name])
     assert isinstance(result.metrics, pl.DataFrame)
+
+
+@pytest.mark.parametrize("folder", ["cache", None])
+def test_cached_computes_in_one_thread(tmp_path, folder) -> None:
+    """Every cached model result (audit, refits, mitigation, SHAP) is computed in one OpenMP thread."""
+    from healthgap.models import cached
+
+    seen: list[list[int]] = []
+
+    def compute() -> int:
+        seen.append(_openmp_threads())
+        return 1
+
+    cache_dir = tmp_path / "cache" if folder else None
+    parts = ("x",) if folder else (None,)  # a None part: computed without the cache
+    assert cached("speed", parts, compute, cache_dir=cache_dir) == 1
+    assert seen and all(t == 1 for t in seen[0])
