@@ -65,9 +65,11 @@ def one_thread() -> Iterator[None]:
     """Run scikit-learn's OpenMP code (the booster's fit and prediction, the losses) on
     :data:`OPENMP_THREADS` thread.
 
-    The book renders two chapters at a time on a machine with few cores, and the booster
-    starts one OpenMP thread per core in each: the threads then wait for each other (a fit
-    took 15 s of processor time instead of 3 on two busy cores). Its results do not depend
+    The built-in renderer runs one chapter per core at a time, and the booster starts one
+    OpenMP thread per core in each: the threads then wait for each other (a fit and its
+    predictions took 15 s of processor time instead of 3 on two busy cores). One thread per
+    chapter keeps every core busy without that waiting; only a model fitted alone (a
+    notebook) on a many-core machine takes longer than it could. Its results do not depend
     on the number of threads (each prediction is made row by row, each histogram by one
     thread), so they are the same, bit for bit (``tests/test_models_speed.py``). The BLAS
     threads (the logistic regression's matrix products) are left alone: their sums do
