@@ -12,7 +12,7 @@ from sklearn.base import clone
 from threadpoolctl import threadpool_info
 
 from healthgap.config import ModelSettings
-from healthgap.models import build_boosted, build_logistic, fit, one_thread
+from healthgap.models import build_boosted, build_logistic, decision_keys, fit, one_thread, tree_shap
 
 
 def _openmp_threads() -> list[int]:
@@ -89,3 +89,77 @@ def test_cached_computes_in_one_thread(tmp_path, folder) -> None:
     parts = ("x",) if folder else (None,)  # a None part: computed without the cache
     assert cached("speed", parts, compute, cache_dir=cache_dir) == 1
     assert seen and all(t == 1 for t in seen[0])
+
+
+def _old_shap(model, X: np.ndarray) -> tuple[np.ndarray, float]:
+    """The old :func:`healthgap.explain.shap_values`: every row through ``shap.TreeExplainer``."""
+    import shap
+
+    explainer = shap.TreeExplainer(model)
+    return np.asarray(explainer.shap_values(X), dtype=np.float64), float(
+        np.ravel(explainer.expected_value)[0]
+    )
+
+
+@pytest.fixture(scope="module")
+def booster(problem):
+    X, y = problem
+    model = build_boosted(seed=3, n_train=X.shape[0])
+    with one_thread():
+        model.fit(X, y)
+    return model
+
+
+def _rows_on_thresholds(model, X: np.ndarray) -> np.ndarray:
+    """``X`` with, besides, rows whose values sit exactly on thresholds, just off them, and missing."""
+    nodes = np.concatenate([t.nodes for it in model._predictors for t in it])
+    nodes = nodes[~nodes["is_leaf"].astype(bool)]
+    rng = np.random.default_rng(8)
+    extra = X[rng.integers(0, X.shape[0], 3 * nodes.shape[0])].copy()
+    for i, node in enumerate(nodes):
+        j, t = int(node["feature_idx"]), float(node["num_threshold"])
+        extra[3 * i, j] = t
+        extra[3 * i + 1, j] = np.nextafter(t, np.inf)
+        extra[3 * i + 2, j] = np.nan
+    return np.vstack([X, extra, extra[:50]])  # and exact duplicates
+
+
+def test_tree_shap_equals_tree_explainer(problem, booster) -> None:
+    """Explaining each distinct path once gives shap's values bit for bit (the old code as reference)."""
+    X, _ = problem
+    X = _rows_on_thresholds(booster, X[:3000])
+    expected, base = _old_shap(booster, X)
+    got, got_base = tree_shap(booster, X)
+    assert got_base == base
+    assert np.array_equal(got, expected)
+    keys = decision_keys(booster, X)
+    assert keys is not None and np.unique(keys, axis=0).shape[0] < X.shape[0]  # some rows share paths
+
+
+def test_decision_keys_tell_apart_rows_that_go_different_ways(booster) -> None:
+    """Rows with equal keys get the same raw prediction; a missing value is not a large one."""
+    nodes = np.concatenate([t.nodes for it in booster._predictors for t in it])
+    j = int(nodes[~nodes["is_leaf"].astype(bool)]["feature_idx"][0])
+    X = np.zeros((3, 6))
+    X[1, j], X[2, j] = np.nan, 1e9
+    keys = decision_keys(booster, X)
+    assert keys is not None
+    assert not np.array_equal(keys[1], keys[2])
+    big = np.random.default_rng(1).normal(size=(2000, 6))
+    k = decision_keys(booster, big)
+    _, first, inverse = np.unique(k, axis=0, return_index=True, return_inverse=True)
+    raw = booster.decision_function(big)
+    assert np.array_equal(raw[first][inverse.ravel()], raw)
+
+
+def test_tree_shap_of_other_models_and_no_rows(problem, booster) -> None:
+    X, y = problem
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    other = GradientBoostingClassifier(n_estimators=5, random_state=0).fit(np.nan_to_num(X[:500]), y[:500])
+    assert decision_keys(other, X[:10]) is None
+    assert np.array_equal(
+        tree_shap(other, np.nan_to_num(X[:40]))[0], _old_shap(other, np.nan_to_num(X[:40]))[0]
+    )
+    values, _ = tree_shap(booster, X[:0])
+    assert values.shape == (0, 6)

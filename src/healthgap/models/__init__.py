@@ -25,6 +25,7 @@ from healthgap.models._fit import (
     train_size,
 )
 from healthgap.models._performance import METRIC_LABELS, performance, reliability
+from healthgap.models._shap import decision_keys, tree_shap
 
 __all__ = [
     "fit",
@@ -51,4 +52,6 @@ __all__ = [
     "settings_for",
     "labels_of",
     "one_thread",
+    "tree_shap",
+    "decision_keys",
 ]
