@@ -41,7 +41,7 @@ from scipy import sparse
 from scipy.stats import norm
 
 from healthgap.config import Dimension
-from healthgap.models import ModelResult
+from healthgap.models import ModelResult, one_thread, tree_shap
 from healthgap.stats import bootstrap_weights, percentile_interval
 
 __all__ = [
@@ -100,19 +100,15 @@ def shap_values(result: ModelResult, X: np.ndarray) -> tuple[np.ndarray, float]:
     """SHAP values (log-odds scale) of the gradient-boosted model and its base value.
 
     ``values.sum(axis=1) + base`` equals ``decision_function(X)`` (the raw
-    log-odds) up to floating-point error.
+    log-odds) up to floating-point error. Computed by :func:`healthgap.models.tree_shap`
+    (``shap.TreeExplainer``'s numbers, each distinct path through the trees explained once).
 
     References
     ----------
     .. [1] Lundberg SM, et al. From local explanations to global understanding with explainable
        AI for trees. Nature Machine Intelligence 2020;2:56-67.
     """
-    import shap
-
-    explainer = shap.TreeExplainer(result.models["boosted"])
-    values = np.asarray(explainer.shap_values(X), dtype=np.float64)
-    base = float(np.ravel(explainer.expected_value)[0])
-    return values, base
+    return tree_shap(result.models["boosted"], X)
 
 
 @dataclass(frozen=True, eq=False)
@@ -575,7 +571,8 @@ def explain(
     rows = sample_rows(result.X_test.shape[0], size=size, seed=seed)
     X = result.X_test[rows]
     S, base = shap_values(result, X)
-    raw = result.models["boosted"].decision_function(X)
+    with one_thread():
+        raw = result.models["boosted"].decision_function(X)
     additivity = float(np.max(np.abs(S.sum(axis=1) + base - raw))) if rows.size else 0.0
     rest = raw - base
     features, labels = result.features, result.feature_labels

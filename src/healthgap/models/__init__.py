@@ -21,9 +21,11 @@ from healthgap.models._fit import (
     cut_off,
     fit,
     leaf_size,
+    one_thread,
     train_size,
 )
 from healthgap.models._performance import METRIC_LABELS, performance, reliability
+from healthgap.models._shap import decision_keys, tree_shap
 
 __all__ = [
     "fit",
@@ -49,4 +51,7 @@ __all__ = [
     "cut_off",
     "settings_for",
     "labels_of",
+    "one_thread",
+    "tree_shap",
+    "decision_keys",
 ]

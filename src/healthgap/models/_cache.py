@@ -21,7 +21,15 @@ from healthgap import __version__
 from healthgap.config import ModelSettings, project_root
 from healthgap.contract import TRUTH_PREFIX
 from healthgap.models._features import resolve
-from healthgap.models._fit import GROUP_COLUMNS, ModelResult, build_boosted, build_logistic, fit, train_size
+from healthgap.models._fit import (
+    GROUP_COLUMNS,
+    ModelResult,
+    build_boosted,
+    build_logistic,
+    fit,
+    one_thread,
+    train_size,
+)
 
 __all__ = ["fit_cached", "cache_key", "cached", "CACHE_ENV"]
 
@@ -139,7 +147,8 @@ def _load_or_compute(folder: Path, path: Path, compute: Callable[[], T], valid: 
     with _exclusive(path):
         value = _load(path)  # another kernel may have finished it while we waited
         if not (isinstance(value, valid) and value is not None):
-            value = compute()
+            with one_thread():
+                value = compute()
             _store(folder, path, value)
     return value  # type: ignore[return-value]
 
@@ -150,6 +159,8 @@ def cached(name: str, parts: tuple, compute: Callable[[], T], *, cache_dir: str 
     ``parts`` must identify everything the value depends on (e.g. a model's
     :attr:`~healthgap.models.ModelResult.cache_key`, settings dataclasses and
     options); without a cache folder, or when any part is None, it just computes.
+    It computes with one OpenMP thread (:func:`~healthgap.models.one_thread`: the
+    same numbers, without the booster's threads waiting for each other).
 
     References
     ----------
@@ -157,7 +168,8 @@ def cached(name: str, parts: tuple, compute: Callable[[], T], *, cache_dir: str 
     """
     folder = Path(cache_dir) if cache_dir is not None else _folder()
     if folder is None or any(p is None for p in parts):
-        return compute()
+        with one_thread():
+            return compute()
     digest = hashlib.sha256(
         repr((_FORMAT, __version__, code_fingerprint(), name, parts)).encode()
     ).hexdigest()[:32]

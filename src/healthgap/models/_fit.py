@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from healthgap.config import ModelSettings
 from healthgap.contract import PROTECTED, TRUTH_PREFIX
@@ -35,6 +37,8 @@ __all__ = [
     "MAX_LEAF",
     "LEAF_SHARE",
     "MIN_LEAF",
+    "one_thread",
+    "OPENMP_THREADS",
 ]
 
 ModelName = Literal["logistic", "boosted"]
@@ -49,8 +53,35 @@ LEAF_SHARE = 20
 #: ...and never fewer than this many people.
 MIN_LEAF = 5
 
+#: OpenMP threads of scikit-learn's compiled code while fitting and predicting (:func:`one_thread`).
+OPENMP_THREADS = 1
+
 UNKNOWN_MODEL = "Unknown model {model!r}; expected one of {options}."
 BAD_FRACTION = "top_fraction must be between 0 and 1 (exclusive), got {value!r}."
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run scikit-learn's OpenMP code (the booster's fit and prediction, the losses) on
+    :data:`OPENMP_THREADS` thread.
+
+    The built-in renderer runs one chapter per core at a time, and the booster starts one
+    OpenMP thread per core in each: the threads then wait for each other (a fit and its
+    predictions took 15 s of processor time instead of 3 on two busy cores). One thread per
+    chapter keeps every core busy without that waiting; only a model fitted alone (a
+    notebook) on a many-core machine takes longer than it could. Its results do not depend
+    on the number of threads (each prediction is made row by row, each histogram by one
+    thread), so they are the same, bit for bit (``tests/test_models_speed.py``). The BLAS
+    threads (the logistic regression's matrix products) are left alone: their sums do
+    depend on the number of threads.
+
+    References
+    ----------
+    .. [1] scikit-learn User Guide, "Parallelism, resource management, and configuration"
+       (oversubscription; ``threadpoolctl``).
+    """
+    with threadpool_limits(limits=OPENMP_THREADS, user_api="openmp"):
+        yield
 
 
 def build_logistic(numeric: Sequence[int], categorical: Sequence[int], *, seed: int) -> Pipeline:
@@ -315,10 +346,11 @@ def fit(
     }
     kept = _group_frame(df, groups)
     risk_train, risk_test = {}, {}
-    for name, model in models.items():
-        model.fit(X[train], y[train])
-        risk_train[name] = model.predict_proba(X[train])[:, 1]
-        risk_test[name] = model.predict_proba(X[test])[:, 1]
+    with one_thread():
+        for name, model in models.items():
+            model.fit(X[train], y[train])
+            risk_train[name] = model.predict_proba(X[train])[:, 1]
+            risk_test[name] = model.predict_proba(X[test])[:, 1]
     boot_seed = settings.seed if seed is None else seed
     metrics = pl.concat(
         [
