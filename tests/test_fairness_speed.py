@@ -1,0 +1,167 @@
+"""The fairness page's speed-ups compute exactly what the code they replace computed.
+
+Each rewritten computation is checked against the old one, kept here as the reference (the
+loop or call as it was), on small random problems: the results must be equal bit for bit, so
+that nothing published changes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from scipy import sparse
+
+import healthgap.stats.bootstrap as bootstrap_module
+from healthgap.fairness import _multiplicity, _reference
+from healthgap.fairness._groups import Grouping, groupings
+from healthgap.fairness._multiplicity import gap_family, group_sums, group_sums_batch, tpr_gaps
+from healthgap.stats import bootstrap_weights, replicate_sums
+
+#: People in the fitted model's synthetic population.
+N_PEOPLE = 6_000
+
+
+def old_group_sums(
+    codes: np.ndarray | Sequence[np.ndarray],
+    k: int | Sequence[int],
+    values: np.ndarray,
+    *,
+    n_boot: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``group_sums`` as it was before the batched version (one weight stream per call)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    n, q = values.shape
+    code_list = [codes] if isinstance(codes, np.ndarray) else list(codes)
+    ks = [k] if isinstance(k, int) else list(k)
+    offsets = np.concatenate([[0], np.cumsum(ks)])
+    total = int(offsets[-1])
+    rows_all, cols_all, data_all = [], [], []
+    for c, start in zip(code_list, offsets[:-1], strict=True):
+        c = np.asarray(c, dtype=np.int64)
+        rows = np.flatnonzero(c >= 0)
+        rows_all.append(np.repeat(rows, q))
+        cols_all.append((np.arange(q)[None, :] * total + start + c[rows][:, None]).ravel())
+        data_all.append(values[rows].ravel())
+    Q = sparse.csc_matrix(
+        (np.concatenate(data_all), (np.concatenate(rows_all), np.concatenate(cols_all))),
+        shape=(n, q * total),
+        dtype=np.float64,
+    )
+    exact = np.asarray(Q.sum(axis=0)).reshape(q, total).T
+    parts = [replicate_sums(W, Q) for W in bootstrap_weights(n, n_boot=n_boot, seed=seed)] if n_boot else []
+    reps = np.concatenate(parts) if parts else np.zeros((0, q * total))
+    return exact, reps.reshape(-1, q, total).transpose(0, 2, 1)
+
+
+def _problems(rng: np.random.Generator, n: int) -> list[tuple]:
+    """Three problems on the same people: one grouping; two groupings at once; real-valued sums."""
+    a = np.where(rng.random(n) < 0.05, -1, rng.integers(0, 4, n))
+    b = rng.integers(0, 7, n)
+    y = rng.random(n) < 0.3
+    p = rng.random(n)
+    return [
+        (a, 4, np.column_stack([y & (p > 0.8), y])),
+        ([a, b], [4, 7], np.column_stack([np.ones(n), y, p * y])),
+        (b, 7, np.column_stack([p, p**2, np.ones(n)])),
+    ]
+
+
+@pytest.mark.parametrize("chunk_rows", [1000, 7])
+def test_group_sums_batch_equals_one_call_per_problem(monkeypatch, chunk_rows):
+    """Bit for bit, with the replicates in one chunk or in many (chunks of 7 rows)."""
+    n, n_boot, seed = 900, 40, 5
+    monkeypatch.setattr(bootstrap_module, "CHUNK_CELLS", chunk_rows * n)
+    problems = _problems(np.random.default_rng(1), n)
+    got = group_sums_batch(problems, n_boot=n_boot, seed=seed)
+    assert len(got) == len(problems)
+    for (codes, k, values), (exact, reps) in zip(problems, got, strict=True):
+        old_exact, old_reps = old_group_sums(codes, k, values, n_boot=n_boot, seed=seed)
+        assert exact.shape == old_exact.shape and reps.shape == old_reps.shape == (n_boot, *old_exact.shape)
+        assert np.array_equal(exact, old_exact)
+        assert np.array_equal(reps, old_reps)
+        # and the single-problem entry point is the same computation
+        one_exact, one_reps = group_sums(codes, k, values, n_boot=n_boot, seed=seed)
+        assert np.array_equal(one_exact, old_exact) and np.array_equal(one_reps, old_reps)
+
+
+def test_group_sums_batch_without_replicates():
+    problems = _problems(np.random.default_rng(2), 300)
+    for (codes, k, values), (exact, reps) in zip(
+        problems, group_sums_batch(problems, n_boot=0, seed=0), strict=True
+    ):
+        old_exact, old_reps = old_group_sums(codes, k, values, n_boot=0, seed=0)
+        assert np.array_equal(exact, old_exact) and reps.shape == old_reps.shape
+    assert group_sums_batch([], n_boot=10, seed=0) == []
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    import shutil
+
+    from healthgap import data, synth
+    from healthgap.config import load_config
+    from healthgap.models import fit
+    from tests.conftest import DEFAULT_YML
+
+    base = tmp_path_factory.mktemp("speed")
+    synth.write(base / "synthetic", n=N_PEOPLE, seed=9)
+    shutil.copyfile(DEFAULT_YML, base / "default.yml")
+    config = load_config(base / "default.yml")
+    result = fit(data.load(config), settings=config.model, n_boot=10)
+    truth = json.loads(config.data.truth.read_text())
+    return result, truth, config
+
+
+def test_tpr_gaps_equal_one_gap_family_per_grouping(fitted):
+    """The old ``tpr_gaps``: one :func:`gap_family` (one weight stream) per grouping."""
+    result, _, config = fitted
+    seed, n_boot = 11, 120
+    families = tpr_gaps(result, dimensions=config.dimensions, n_boot=n_boot, seed=seed)
+    flagged = result.flagged("boosted")
+    y = np.asarray(result.y_test, bool)
+    found, _ = groupings(result.groups_test, config.dimensions, intersections=())
+    old = [gap_family(g, numerator=flagged & y, denominator=y, n_boot=n_boot, seed=seed) for g in found]
+    assert len(families) == len(old) >= 3
+    for new, ref in zip(families, old, strict=True):
+        assert (new.dimension, new.dimension_label) == (ref.dimension, ref.dimension_label)
+        assert_frame_equal(new.groups, ref.groups)
+        assert_frame_equal(new.pairs, ref.pairs)
+
+
+def test_capacity_reference_equals_one_group_sums_per_grouping(fitted, monkeypatch):
+    """The old ``capacity_reference`` called ``group_sums`` once per grouping."""
+    result, truth, config = fitted
+    new = _reference.capacity_reference(result, truth=truth, dimensions=config.dimensions, n_boot=60, seed=4)
+
+    def one_by_one(problems, *, n_boot, seed):
+        return [old_group_sums(c, k, v, n_boot=n_boot, seed=seed) for c, k, v in problems]
+
+    monkeypatch.setattr(_reference, "group_sums_batch", one_by_one)
+    old = _reference.capacity_reference(result, truth=truth, dimensions=config.dimensions, n_boot=60, seed=4)
+    assert new is not None and old is not None and new.groups.height > 0
+    for name in ("groups", "gaps", "pairs"):
+        assert_frame_equal(getattr(new, name), getattr(old, name))
+
+
+def test_gap_family_unchanged_by_the_split(monkeypatch):
+    """``gap_family`` still draws its own replicates (``group_sums``) and words them as before."""
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 3, 600)
+    levels = ("a", "b", "c")
+    g = Grouping(name="d", label="D", columns=("d",), levels=levels, labels=levels, codes=codes)
+    case = rng.random(600) < 0.5
+    found = case & (rng.random(600) < 0.4)
+    new = gap_family(g, numerator=found, denominator=case, n_boot=100, seed=2)
+    monkeypatch.setattr(_multiplicity, "group_sums", old_group_sums)
+    old = gap_family(g, numerator=found, denominator=case, n_boot=100, seed=2)
+    assert_frame_equal(new.groups, old.groups)
+    assert_frame_equal(new.pairs, old.pairs)
+    assert isinstance(new.groups, pl.DataFrame)
