@@ -165,3 +165,43 @@ def test_gap_family_unchanged_by_the_split(monkeypatch):
     assert_frame_equal(new.groups, old.groups)
     assert_frame_equal(new.pairs, old.pairs)
     assert isinstance(new.groups, pl.DataFrame)
+
+
+@pytest.mark.parametrize("n_boot", [30, 5_000])
+def test_replicate_weights_are_bootstrap_weights(monkeypatch, n_boot):
+    """The same chunks as ``bootstrap_weights``; a small set is kept (read-only) and handed out
+    again for the same people, replicates and seed, a large one (over REUSE_CELLS) drawn anew."""
+    n = 4_000
+    monkeypatch.setattr(_multiplicity, "REUSE_CELLS", 200_000)
+    old = list(bootstrap_weights(n, n_boot=n_boot, seed=8))
+    first = list(_multiplicity.replicate_weights(n, n_boot=n_boot, seed=8))
+    again = list(_multiplicity.replicate_weights(n, n_boot=n_boot, seed=8))
+    assert len(first) == len(old) == len(again)
+    for a, b, c in zip(old, first, again, strict=True):
+        assert np.array_equal(a, b) and np.array_equal(a, c)
+    kept = n * n_boot <= 200_000
+    assert all((b is c) == kept for b, c in zip(first, again, strict=True))
+    if kept:
+        assert not first[0].flags.writeable
+    # another seed, size or number of replicates is another stream
+    other = np.concatenate(list(_multiplicity.replicate_weights(n, n_boot=n_boot, seed=9)))
+    assert not np.array_equal(other, np.concatenate(old))
+    shorter = np.concatenate(list(_multiplicity.replicate_weights(n, n_boot=n_boot - 1, seed=8)))
+    assert shorter.shape[0] == n_boot - 1
+    assert np.array_equal(shorter, np.concatenate(old)[: n_boot - 1])
+    smaller = np.concatenate(list(_multiplicity.replicate_weights(n - 1, n_boot=n_boot, seed=8)))
+    assert smaller.shape[1] == n - 1
+
+
+def test_audit_bootstrap_unchanged(fitted, monkeypatch):
+    """The audit's replicates come from ``replicate_weights`` (kept between analyses); with the
+    old stream (``bootstrap_weights`` every time) every number is the same."""
+    from healthgap.fairness import _audit
+
+    result, _, config = fitted
+    new = _audit.audit(result, dimensions=config.dimensions, n_boot=40, seed=6)
+    monkeypatch.setattr(_audit, "replicate_weights", bootstrap_weights)
+    old = _audit.audit(result, dimensions=config.dimensions, n_boot=40, seed=6)
+    assert_frame_equal(new.groups, old.groups)
+    for a, b in zip(new.replicates, old.replicates, strict=True):
+        assert np.array_equal(a.replicates, b.replicates, equal_nan=True)

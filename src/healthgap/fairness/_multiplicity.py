@@ -13,8 +13,9 @@ and their bootstrap replicates, one sparse product per chunk of replicates.
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
+import healthgap.stats.bootstrap as _bootstrap
 from healthgap.config import Dimension
 from healthgap.fairness._groups import Grouping, groupings
 from healthgap.models import ModelResult
@@ -31,6 +33,8 @@ __all__ = [
     "GapFamily",
     "group_sums",
     "group_sums_batch",
+    "replicate_weights",
+    "REUSE_CELLS",
     "gap_family",
     "largest_surviving",
     "tpr_gaps",
@@ -44,6 +48,30 @@ MIN_BOOT = 100
 MIN_DENOMINATOR = 20
 BAD_BOOT = "n_boot must be at least {min} for simultaneous intervals, got {value!r}."
 BAD_SHAPES = "codes has {n} people but the quantities have {m} rows."
+#: Largest set of replicate weights (replicates x people cells, 8 bytes each) kept after use, so
+#: that the next analysis of the same people with the same replicates and seed does not draw it again.
+REUSE_CELLS = 16_000_000
+
+
+@functools.lru_cache(maxsize=1)
+def _kept_weights(n: int, n_boot: int, seed: int, chunk_cells: int) -> tuple[np.ndarray, ...]:
+    chunks = tuple(bootstrap_weights(n, n_boot=n_boot, seed=seed))
+    for W in chunks:
+        W.setflags(write=False)
+    return chunks
+
+
+def replicate_weights(n: int, *, n_boot: int, seed: int) -> Iterable[np.ndarray]:
+    """The chunks of :func:`~healthgap.stats.bootstrap_weights` ``(n, n_boot=n_boot, seed=seed)``.
+
+    The same matrices: the last set of at most :data:`REUSE_CELLS` cells is kept (read-only)
+    and handed out again when asked for with the same arguments (the fairness audit, the
+    perfect-risk reference and the counterfactual labels resample the same test set with
+    the same replicates); larger sets are drawn chunk by chunk each time.
+    """
+    if n * n_boot > REUSE_CELLS:
+        return bootstrap_weights(n, n_boot=n_boot, seed=seed)
+    return _kept_weights(n, n_boot, seed, _bootstrap.CHUNK_CELLS)
 
 
 def group_sums(
@@ -126,7 +154,7 @@ def group_sums_batch(
         raise ValueError(BAD_SHAPES.format(n=next(Q.shape[0] for Q, _, _ in built if Q.shape[0] != n), m=n))
     parts: list[list[np.ndarray]] = [[] for _ in built]
     if n_boot:
-        for W in bootstrap_weights(n, n_boot=n_boot, seed=seed):
+        for W in replicate_weights(n, n_boot=n_boot, seed=seed):
             for part, (Q, _, _) in zip(parts, built, strict=True):
                 part.append(replicate_sums(W, Q))
     out = []
