@@ -205,3 +205,66 @@ def test_audit_bootstrap_unchanged(fitted, monkeypatch):
     assert_frame_equal(new.groups, old.groups)
     for a, b in zip(new.replicates, old.replicates, strict=True):
         assert np.array_equal(a.replicates, b.replicates, equal_nan=True)
+
+
+def old_weighted_calibration(W, y, p, *, iterations=25, start=None):
+    """``weighted_calibration`` as it was: the slope-1 fit of the intercept computed every moment."""
+    from scipy.special import expit, logit
+
+    eps = 1e-12
+    yv = np.asarray(y, np.float64)
+    lp = logit(np.clip(np.asarray(p, np.float64), 1e-10, 1 - 1e-10))
+    lp2 = lp * lp
+    c = W.shape[0]
+    a0, b0, b1 = start if start is not None else (0.0, 0.0, 1.0)
+    wy, wylp = W @ yv, W @ (yv * lp)
+    buf = np.empty_like(W)
+    t = np.empty_like(W)
+
+    def _moments(intercept, slope):
+        np.multiply(slope[:, None], lp, out=buf)
+        np.add(buf, intercept[:, None], out=buf)
+        expit(buf, out=buf)
+        np.multiply(W, buf, out=t)
+        s1, s1lp = t.sum(axis=1), t @ lp
+        np.multiply(t, buf, out=buf)
+        return s1, s1lp, buf.sum(axis=1), buf @ lp, t @ lp2 - buf @ lp2
+
+    a = np.full(c, a0, dtype=np.float64)
+    ones = np.ones(c)
+    for _ in range(iterations):
+        s1, _, s2, _, _ = _moments(a, ones)
+        step = (wy - s1) / np.maximum(s1 - s2, eps)
+        a = a + step
+        if np.nanmax(np.abs(step)) < 1e-10:
+            break
+    beta0, beta1 = np.full(c, b0, dtype=np.float64), np.full(c, b1, dtype=np.float64)
+    for _ in range(iterations):
+        s1, s1lp, s2, s2lp, h11 = _moments(beta0, beta1)
+        g0, g1 = wy - s1, wylp - s1lp
+        h00, h01 = s1 - s2, s1lp - s2lp
+        det = h00 * h11 - h01 * h01
+        det = np.where(np.abs(det) < eps, eps, det)
+        step0 = (h11 * g0 - h01 * g1) / det
+        step1 = (h00 * g1 - h01 * g0) / det
+        beta0, beta1 = beta0 + step0, beta1 + step1
+        if np.nanmax(np.abs(np.stack([step0, step1]))) < 1e-10:
+            break
+    return a, beta1
+
+
+@pytest.mark.parametrize("start", [None, (0.2, -0.1, 0.9)])
+@pytest.mark.parametrize("iterations", [25, 2])
+def test_weighted_calibration_unchanged(start, iterations):
+    from healthgap.models._metrics import weighted_calibration
+
+    rng = np.random.default_rng(21)
+    n = 3_000
+    p = np.clip(rng.beta(1, 12, n), 0, 1)
+    p[:3] = (0.0, 1.0, 0.5)  # clipped ends
+    y = rng.random(n) < np.clip(1.3 * p, 0, 1)
+    W = np.concatenate([np.ones((1, n)), next(bootstrap_weights(n, n_boot=30, seed=2))])
+    a, b = weighted_calibration(W, y, p, start=start, iterations=iterations)
+    old_a, old_b = old_weighted_calibration(W, y, p, start=start, iterations=iterations)
+    assert np.array_equal(a, old_a) and np.array_equal(b, old_b)
+    assert np.isfinite(a).all() and np.isfinite(b).all()
