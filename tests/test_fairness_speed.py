@@ -179,6 +179,7 @@ def test_replicate_weights_are_bootstrap_weights(monkeypatch, n_boot):
     assert len(first) == len(old) == len(again)
     for a, b, c in zip(old, first, again, strict=True):
         assert np.array_equal(a, b) and np.array_equal(a, c)
+        assert b.flags.f_contiguous and b.T.flags.c_contiguous  # what replicate_sums multiplies
     kept = n * n_boot <= 200_000
     assert all((b is c) == kept for b, c in zip(first, again, strict=True))
     if kept:

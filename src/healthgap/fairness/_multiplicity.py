@@ -55,7 +55,7 @@ REUSE_CELLS = 16_000_000
 
 @functools.lru_cache(maxsize=1)
 def _kept_weights(n: int, n_boot: int, seed: int, chunk_cells: int) -> tuple[np.ndarray, ...]:
-    chunks = tuple(bootstrap_weights(n, n_boot=n_boot, seed=seed))
+    chunks = tuple(np.asfortranarray(W) for W in bootstrap_weights(n, n_boot=n_boot, seed=seed))
     for W in chunks:
         W.setflags(write=False)
     return chunks
@@ -68,9 +68,14 @@ def replicate_weights(n: int, *, n_boot: int, seed: int) -> Iterable[np.ndarray]
     and handed out again when asked for with the same arguments (the fairness audit, the
     perfect-risk reference and the counterfactual labels resample the same test set with
     the same replicates); larger sets are drawn chunk by chunk each time.
+
+    The chunks are stored column-major, so that the transposed matrix which
+    :func:`~healthgap.stats.replicate_sums` multiplies (``Q.T @ W.T``) is C-contiguous and is
+    not copied at every product: use them only there (elementwise work and sums over rows of a
+    column-major matrix may round differently).
     """
     if n * n_boot > REUSE_CELLS:
-        return bootstrap_weights(n, n_boot=n_boot, seed=seed)
+        return (np.asfortranarray(W) for W in bootstrap_weights(n, n_boot=n_boot, seed=seed))
     return _kept_weights(n, n_boot, seed, _bootstrap.CHUNK_CELLS)
 
 
