@@ -21,6 +21,7 @@ from sklearn.metrics import precision_score, roc_auc_score
 from healthgap.config import Dimension
 from healthgap.fairness._groupboot import GROUP_METRICS, group_metrics, prepare
 from healthgap.fairness._groups import DEFAULT_INTERSECTIONS, Grouping, groupings
+from healthgap.fairness._multiplicity import replicate_weights
 from healthgap.fairness._published import (
     EXACT_METHOD,
     RATIO_METRICS,
@@ -29,7 +30,7 @@ from healthgap.fairness._published import (
     proportions,
 )
 from healthgap.models import MODEL_LABELS, ModelResult
-from healthgap.stats import bootstrap_weights, percentile_interval
+from healthgap.stats import percentile_interval
 
 __all__ = [
     "FairnessAudit",
@@ -337,7 +338,7 @@ def audit(
     groups, skipped = groupings(result.groups_test, dimensions, intersections=intersections)
     data = [prepare(g.codes, g.k, y=y, selected=selected, p=p) for g in groups]
     reps: list[list[np.ndarray]] = [[] for _ in groups]
-    for W in bootstrap_weights(y.shape[0], n_boot=n_boot, seed=seed):
+    for W in replicate_weights(y.shape[0], n_boot=n_boot, seed=seed):
         for i, d in enumerate(data):
             reps[i].append(group_metrics(W, d))
     method = METHOD.format(n=n_boot, seed=seed)

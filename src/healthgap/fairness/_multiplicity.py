@@ -13,8 +13,9 @@ and their bootstrap replicates, one sparse product per chunk of replicates.
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
+import healthgap.stats.bootstrap as _bootstrap
 from healthgap.config import Dimension
 from healthgap.fairness._groups import Grouping, groupings
 from healthgap.models import ModelResult
@@ -30,6 +32,9 @@ from healthgap.stats import bootstrap_weights, percentile_interval, replicate_su
 __all__ = [
     "GapFamily",
     "group_sums",
+    "group_sums_batch",
+    "replicate_weights",
+    "REUSE_CELLS",
     "gap_family",
     "largest_surviving",
     "tpr_gaps",
@@ -43,6 +48,35 @@ MIN_BOOT = 100
 MIN_DENOMINATOR = 20
 BAD_BOOT = "n_boot must be at least {min} for simultaneous intervals, got {value!r}."
 BAD_SHAPES = "codes has {n} people but the quantities have {m} rows."
+#: Largest set of replicate weights (replicates x people cells, 8 bytes each) kept after use, so
+#: that the next analysis of the same people with the same replicates and seed does not draw it again.
+REUSE_CELLS = 16_000_000
+
+
+@functools.lru_cache(maxsize=1)
+def _kept_weights(n: int, n_boot: int, seed: int, chunk_cells: int) -> tuple[np.ndarray, ...]:
+    chunks = tuple(np.asfortranarray(W) for W in bootstrap_weights(n, n_boot=n_boot, seed=seed))
+    for W in chunks:
+        W.setflags(write=False)
+    return chunks
+
+
+def replicate_weights(n: int, *, n_boot: int, seed: int) -> Iterable[np.ndarray]:
+    """The chunks of :func:`~healthgap.stats.bootstrap_weights` ``(n, n_boot=n_boot, seed=seed)``.
+
+    The same matrices: the last set of at most :data:`REUSE_CELLS` cells is kept (read-only)
+    and handed out again when asked for with the same arguments (the fairness audit, the
+    perfect-risk reference and the counterfactual labels resample the same test set with
+    the same replicates); larger sets are drawn chunk by chunk each time.
+
+    The chunks are stored column-major, so that the transposed matrix which
+    :func:`~healthgap.stats.replicate_sums` multiplies (``Q.T @ W.T``) is C-contiguous and is
+    not copied at every product: use them only there (elementwise work and sums over rows of a
+    column-major matrix may round differently).
+    """
+    if n * n_boot > REUSE_CELLS:
+        return (np.asfortranarray(W) for W in bootstrap_weights(n, n_boot=n_boot, seed=seed))
+    return _kept_weights(n, n_boot, seed, _bootstrap.CHUNK_CELLS)
 
 
 def group_sums(
@@ -72,6 +106,13 @@ def group_sums(
         The exact sums, shape ``(K, q)`` (K: all groups), and the replicates, shape
         ``(n_boot, K, q)``.
     """
+    return group_sums_batch([(codes, k, values)], n_boot=n_boot, seed=seed)[0]
+
+
+def _indicators(
+    codes: np.ndarray | Sequence[np.ndarray], k: int | Sequence[int], values: np.ndarray
+) -> tuple[sparse.csc_matrix, int, int]:
+    """The sparse ``(people, q x groups)`` matrix of :func:`group_sums`, with ``q`` and the groups."""
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 1:
         values = values[:, None]
@@ -94,10 +135,39 @@ def group_sums(
         shape=(n, q * total),
         dtype=np.float64,
     )
-    exact = np.asarray(Q.sum(axis=0)).reshape(q, total).T
-    parts = [replicate_sums(W, Q) for W in bootstrap_weights(n, n_boot=n_boot, seed=seed)] if n_boot else []
-    reps = np.concatenate(parts) if parts else np.zeros((0, q * total))
-    return exact, reps.reshape(-1, q, total).transpose(0, 2, 1)
+    return Q, q, total
+
+
+def group_sums_batch(
+    problems: Sequence[tuple[np.ndarray | Sequence[np.ndarray], int | Sequence[int], np.ndarray]],
+    *,
+    n_boot: int,
+    seed: int,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`group_sums` of several ``(codes, k, values)`` problems on the same people, from one
+    stream of replicates.
+
+    Each result equals ``group_sums(codes, k, values, n_boot=n_boot, seed=seed)`` exactly (the
+    same sparse matrix times the same weights): the weights are drawn once for them all, not
+    once per problem.
+    """
+    built = [_indicators(*problem) for problem in problems]
+    if not built:
+        return []
+    n = built[0][0].shape[0]
+    if any(Q.shape[0] != n for Q, _, _ in built):
+        raise ValueError(BAD_SHAPES.format(n=next(Q.shape[0] for Q, _, _ in built if Q.shape[0] != n), m=n))
+    parts: list[list[np.ndarray]] = [[] for _ in built]
+    if n_boot:
+        for W in replicate_weights(n, n_boot=n_boot, seed=seed):
+            for part, (Q, _, _) in zip(parts, built, strict=True):
+                part.append(replicate_sums(W, Q))
+    out = []
+    for part, (Q, q, total) in zip(parts, built, strict=True):
+        exact = np.asarray(Q.sum(axis=0)).reshape(q, total).T
+        reps = np.concatenate(part) if part else np.zeros((0, q * total))
+        out.append((exact, reps.reshape(-1, q, total).transpose(0, 2, 1)))
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,6 +273,13 @@ def gap_family(
     exact, reps = group_sums(
         grouping.codes, grouping.k, np.column_stack([numerator, denominator]), n_boot=n_boot, seed=seed
     )
+    return _family(grouping, exact, reps, confidence=confidence, min_denominator=min_denominator)
+
+
+def _family(
+    grouping: Grouping, exact: np.ndarray, reps: np.ndarray, *, confidence: float, min_denominator: int
+) -> GapFamily:
+    """:func:`gap_family` from the grouping's exact and replicate sums of (numerator, denominator)."""
     with np.errstate(all="ignore"):
         value = np.where(exact[:, 1] > 0, exact[:, 0] / exact[:, 1], np.nan)
         rep_values = np.where(reps[:, :, 1] > 0, reps[:, :, 0] / reps[:, :, 1], np.nan)
@@ -256,7 +333,12 @@ def tpr_gaps(
     y = np.asarray(result.y_test, bool)
     found, _ = groupings(result.groups_test, dimensions, intersections=())
     seed = result.settings.seed if seed is None else seed
+    if found and n_boot < MIN_BOOT:
+        raise ValueError(BAD_BOOT.format(min=MIN_BOOT, value=n_boot))
+    # every grouping's family from one stream of replicates (each as gap_family would compute it)
+    values = np.column_stack([flagged & y, y])
+    sums = group_sums_batch([(g.codes, g.k, values) for g in found], n_boot=n_boot, seed=seed)
     return [
-        gap_family(g, numerator=flagged & y, denominator=y, n_boot=n_boot, confidence=confidence, seed=seed)
-        for g in found
+        _family(g, exact, reps, confidence=confidence, min_denominator=MIN_DENOMINATOR)
+        for g, (exact, reps) in zip(found, sums, strict=True)
     ]

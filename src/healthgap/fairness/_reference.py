@@ -22,7 +22,7 @@ import polars as pl
 from healthgap.config import Dimension
 from healthgap.contract import TRUTH_PREFIX
 from healthgap.fairness._groups import groupings
-from healthgap.fairness._multiplicity import group_sums
+from healthgap.fairness._multiplicity import group_sums_batch
 from healthgap.models import ModelResult
 from healthgap.stats import percentile_interval
 
@@ -206,8 +206,9 @@ def capacity_reference(
     by_name = {d.name: d for d in dimensions}
     seed = result.settings.seed if seed is None else seed
     rows, gap_rows, pair_rows = [], [], []
-    for g in found:
-        exact, reps = group_sums(g.codes, g.k, values, n_boot=n_boot, seed=seed)
+    # every grouping's sums from one stream of replicates (each as group_sums would compute it)
+    sums = group_sums_batch([(g.codes, g.k, values) for g in found], n_boot=n_boot, seed=seed)
+    for g, (exact, reps) in zip(found, sums, strict=True):
         with np.errstate(all="ignore"):
             tpr = exact[:, [2, 3]] / exact[:, [1]]
             rep_tpr = reps[:, :, [2, 3]] / reps[:, :, [1]]

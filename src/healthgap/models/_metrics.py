@@ -193,10 +193,18 @@ def weighted_calibration(
         np.multiply(t, buf, out=buf)  # W mu^2
         return s1, s1lp, buf.sum(axis=1), buf @ lp, t @ lp2 - buf @ lp2
 
+    def _offset_moments(intercept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # _moments at slope 1 (1 * lp is lp), only the two sums the intercept's Newton step uses
+        np.add(lp, intercept[:, None], out=buf)
+        expit(buf, out=buf)  # mu
+        np.multiply(W, buf, out=t)  # W mu
+        s1 = t.sum(axis=1)
+        np.multiply(t, buf, out=buf)  # W mu^2
+        return s1, buf.sum(axis=1)
+
     a = np.full(c, a0, dtype=np.float64)
-    ones = np.ones(c)
     for _ in range(iterations):
-        s1, _, s2, _, _ = _moments(a, ones)
+        s1, s2 = _offset_moments(a)
         step = (wy - s1) / np.maximum(s1 - s2, _EPS)
         a = a + step
         if np.nanmax(np.abs(step)) < 1e-10:
