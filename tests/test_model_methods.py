@@ -181,6 +181,18 @@ def test_mitigation_at_capacity_fits_on_validation_and_counts_on_evaluation(fitt
     assert mitigated["found"] == int((own & fitted.y_test[ev]).sum())
 
 
+def test_gap_decompositions_shap_values_are_tree_explainers(fitted):
+    """The decomposition's SHAP values (each distinct path through the trees explained once) are
+    shap.TreeExplainer's on every test row, bit for bit."""
+    import shap
+
+    from healthgap.fairness._decomposition import _shap
+
+    X = fitted.X_test
+    expected = np.asarray(shap.TreeExplainer(fitted.models["boosted"]).shap_values(X), dtype=np.float64)
+    assert np.array_equal(_shap(fitted, X), expected)
+
+
 def test_gap_decomposition_explains_the_observed_gap(fitted):
     from healthgap.config import DEFAULT_DIMENSIONS
     from healthgap.fairness._decomposition import explain_gap
