@@ -366,3 +366,25 @@ def test_age_mix_flags_crude_rates_but_not_standardised_ratios():
     assert (std["flag_99_8"] == "within").all()
     crude_values = crude_rate(data, events="o", population="n", by="practice")["value"]
     assert crude_values[-1] > 1.2 * crude_values[0]  # the oldest practice vs the youngest
+
+
+def test_isr_expected_is_the_same_to_the_last_digit_whatever_the_row_order():
+    """Each unit's expected count is a sum of many strata; it is summed in a fixed order, so
+    shuffling the input rows (or a group_by's thread scheduling) cannot change its last digits."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    units, strata = 40, 400
+    frame = pl.DataFrame(
+        {
+            "unit": np.repeat(np.arange(units), strata).astype(str),
+            "band": np.tile(np.arange(strata), units).astype(str),
+            "events": rng.poisson(3.7, units * strata),
+            "people": rng.integers(50, 5000, units * strata),
+        }
+    )
+    first = isr(frame, events="events", population="people", unit="unit", strata="band").sort("unit")
+    for seed in range(5):
+        shuffled = frame.sample(fraction=1.0, shuffle=True, seed=seed)
+        again = isr(shuffled, events="events", population="people", unit="unit", strata="band").sort("unit")
+        assert again["expected"].to_list() == first["expected"].to_list()

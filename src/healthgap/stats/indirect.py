@@ -208,7 +208,9 @@ def isr(
         if twice.height:
             raise ValueError(REFERENCE_DUPLICATES.format(n=twice.height, example=_example(twice, keys)))
         ref = ref.drop("__rows")
-    joined = cells.join(ref, on=keys, how="left", nulls_equal=True)
+    # in a fixed order, so each unit's expected count sums its strata in the same order on every run
+    # (a group_by's and a join's row order are not fixed: the last digits of the sum varied)
+    joined = cells.join(ref, on=keys, how="left", nulls_equal=True).sort([*units, *keys], nulls_last=True)
     n = pl.col(population).cast(pl.Float64)
     missing = joined.filter(pl.col("__rn").is_null() & (n > 0))
     if missing.height:
