@@ -61,6 +61,7 @@ import polars as pl
 from scipy.special import ndtri
 
 from healthgap.config import compile_sql
+from healthgap.engine import shared
 from healthgap.stats import age_bands, rate_difference, rate_ratio, wilson_limits
 
 __all__ = [
@@ -202,6 +203,7 @@ def _dispersion(sums: Mapping[str, Any]) -> float | None:
     return round(max(1.0, (xx - n * mean**2) / (n - 1) / mean), 2)
 
 
+@shared
 def effect_estimates(
     people: pl.LazyFrame | pl.DataFrame,
     effects: Sequence[Mapping[str, Any]],
