@@ -159,3 +159,19 @@ def test_book_analyses_shared_between_pages_equal_fresh(
         if run == "compute":
             stamps = [e.stat().st_mtime_ns for e in entries]
     assert [e.stat().st_mtime_ns for e in entries] == stamps  # read, not recomputed
+
+
+def test_forget_removes_the_results_of_an_old_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(_shared.SHARED_CACHE_ENV, raising=False)
+    old = _write(tmp_path / "src-old.parquet", list(range(30)))
+    new = _write(tmp_path / "src-new.parquet", list(range(40)))
+    _totals(scan(old))
+    _totals(scan(new))
+    assert len(list((tmp_path / "shared").glob("*.pkl"))) == 2
+    _shared.forget(old)
+    (kept,) = (tmp_path / "shared").glob("*.pkl")
+    assert kept.name.startswith(data_digest(new)[:12])
+    assert not (tmp_path / "src-old.parquet.sha256").exists()
+    assert (tmp_path / "src-new.parquet.sha256").exists()

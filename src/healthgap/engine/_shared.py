@@ -39,7 +39,7 @@ import polars as pl
 
 from healthgap import __version__
 
-__all__ = ["scan", "shared", "source_of", "data_digest", "code_fingerprint", "SHARED_CACHE_ENV"]
+__all__ = ["scan", "shared", "source_of", "data_digest", "code_fingerprint", "forget", "SHARED_CACHE_ENV"]
 
 #: Environment variable naming the folder of shared results (empty: no sharing).
 SHARED_CACHE_ENV = "HEALTHGAP_SHARED_CACHE"
@@ -101,6 +101,20 @@ def data_digest(path: str | Path) -> str:
         _atomic_write(sidecar.parent, sidecar, (stamp + digest).encode("ascii"))
     _DIGESTS[memo] = digest
     return digest
+
+
+def forget(path: str | Path) -> None:
+    """Remove the digest sidecar of the prepared file ``path`` and the shared results of that
+    version of the data in the folder next to it (:func:`healthgap.engine.prepare` calls this
+    before removing an old version, so the folder does not grow with every new file)."""
+    path = Path(path)
+    sidecar = path.with_name(path.name + ".sha256")
+    with contextlib.suppress(OSError):
+        digest = sidecar.read_text(encoding="ascii").rsplit(" ", 1)[-1]
+        if len(digest) == 64:
+            for entry in (path.parent / "shared").glob(f"{digest[:12]}-*"):
+                entry.unlink(missing_ok=True)
+    sidecar.unlink(missing_ok=True)
 
 
 @functools.cache
