@@ -7,7 +7,9 @@ first phase one of its frames belongs to: imports; loading the person table (``B
 ``data.load``, validation, collect); the label-bias refit; SHAP; fairness mitigation; bootstraps;
 the rest of the fairness audit; model fitting and metrics; disclosure; charts; tables and
 downloads; the descriptive analyses (and ``stats``); page wording. The model cache is a fresh
-folder per run, shared by the pages in order (as one render shares it).
+folder per run, shared by the pages in order (as one render shares it), and so is the folder of the descriptive
+results pages share (:func:`healthgap.engine.shared`): a page that repeats a call an earlier page
+made reads its result, as in a render.
 
 Not measured here (see the report of issue 14): the kernel's own start-up (about 2-3 s per page,
 ``python -c`` the renderer's ``execute_document`` on a one-cell page) and pandoc (well under a
@@ -155,9 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     env.update(
         HEALTHGAP_CONFIG=str(args.config.resolve()),
         HEALTHGAP_MODEL_CACHE=str(out / "model-cache"),
+        HEALTHGAP_SHARED_CACHE=str(out / "shared-cache"),
         HEALTHGAP_DOWNLOADS=str(out / "downloads"),
     )
     shutil.rmtree(out / "model-cache", ignore_errors=True)
+    shutil.rmtree(out / "shared-cache", ignore_errors=True)
     (out / "downloads").mkdir(exist_ok=True)
     names = [name for name, _ in PHASES] + ["other"]
     print(f"{'page':18}{'wall s':>8}{'cpu s':>8}{'MiB':>7}" + "".join(f"{SHORT[n]:>7}" for n in names))

@@ -174,10 +174,15 @@ class Book:
     @property
     def people(self) -> pl.LazyFrame:
         """The validated person table as a LazyFrame: a scan of the prepared Parquet file, so each
-        query reads only the columns it needs (or the frame given as ``data``). Pages use this."""
+        query reads only the columns it needs (or the frame given as ``data``). Pages use this.
+
+        The scan is marked (:func:`healthgap.engine.scan`) so an analysis decorated with
+        :func:`healthgap.engine.shared` called on it computes once per data version for every page."""
         if self.data is not None:
             return self.data.lazy()
-        return pl.scan_parquet(self.prepared)
+        from healthgap.engine import scan
+
+        return scan(self.prepared)
 
     @property
     def model_people(self) -> pl.LazyFrame:

@@ -14,6 +14,7 @@ from dataclasses import replace
 import polars as pl
 
 from healthgap.config import AGE_BANDS, Config, Dimension
+from healthgap.engine import shared
 
 __all__ = [
     "LEVEL",
@@ -91,6 +92,14 @@ def _source_column(dimension: str) -> str:
     return "age" if dimension == "age_band" else dimension
 
 
+@shared
+def _resolved(config: Config, people: pl.LazyFrame | pl.DataFrame) -> Config:
+    """:func:`healthgap.data.resolve_dimensions`, shared by the pages (:func:`healthgap.engine.shared`)."""
+    from healthgap.data import resolve_dimensions
+
+    return resolve_dimensions(config, people)
+
+
 def dimensions_in(
     config: Config,
     people: pl.LazyFrame | pl.DataFrame,
@@ -109,10 +118,8 @@ def dimensions_in(
     ----------
     .. [1] Public Health England (2017), Technical Guide: Confidence Intervals.
     """
-    from healthgap.data import resolve_dimensions
-
     present = set(frame_of(people).collect_schema().names())
-    resolved = resolve_dimensions(config, people).dimensions
+    resolved = _resolved(config, people).dimensions
     by_name = {d.name: d for d in resolved}
     if names is not None:
         unknown = [n for n in names if n not in by_name]

@@ -44,6 +44,7 @@ import polars as pl
 from healthgap.config import Config, Dimension, Indicator
 from healthgap.contract import TRUTH_PREFIX
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr, require
+from healthgap.engine import shared
 from healthgap.stats.indirect import protected_rate
 
 __all__ = [
@@ -107,6 +108,7 @@ def _per_dimension(
     return out
 
 
+@shared
 def observed_expected(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -421,6 +423,7 @@ def _measure_shares(
     )
 
 
+@shared
 def treated_among_true(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -467,6 +470,7 @@ def treated_among_true(
     )
 
 
+@shared
 def detection(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -550,6 +554,7 @@ KINDS = ("proportion", "crude rate")
 NOT_COMPUTED = "it is an {kind}, which this page does not compute yet"
 
 
+@shared
 def indicator_status(people: pl.LazyFrame | pl.DataFrame, config: Config) -> list[IndicatorStatus]:
     """Each indicator of ``config`` (in its order) with whether ``people`` supports it."""
     from healthgap.sql import indicator_columns
@@ -604,6 +609,7 @@ def _indicator_statistics(
     )
 
 
+@shared
 def indicators(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -667,6 +673,7 @@ def indicators(
     )
 
 
+@shared
 def indicator_totals(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -702,6 +709,7 @@ def indicator_totals(
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 
 
+@shared
 def treatment(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -738,6 +746,7 @@ def treatment(
 # -- access and experience measures --------------------------------------------------------------
 
 
+@shared
 def flag_shares(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -778,6 +787,7 @@ def flag_shares(
     )
 
 
+@shared
 def waits(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -840,6 +850,7 @@ def waits(
     )
 
 
+@shared
 def only_among(people: pl.LazyFrame | pl.DataFrame, *, measure: str, flag: str) -> bool:
     """Whether every event of the count ``measure`` happens to people for whom ``flag`` is true.
 
@@ -856,6 +867,7 @@ def only_among(people: pl.LazyFrame | pl.DataFrame, *, measure: str, flag: str) 
     return not outside
 
 
+@shared
 def count_rates(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -909,6 +921,7 @@ def count_rates(
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 
 
+@shared
 def missed(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -931,6 +944,7 @@ def missed(
     )
 
 
+@shared
 def missing_values(people: pl.LazyFrame | pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
     """How many people have no value of each of ``columns`` (those the dataset has), exact.
 
@@ -989,6 +1003,7 @@ def median_ranks(n: pl.Expr | int, *, confidence: float = 0.95) -> tuple[pl.Expr
     )
 
 
+@shared
 def days_summary(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -1092,6 +1107,7 @@ def _cells_frame(lf: pl.LazyFrame, present: Sequence[str]) -> tuple[pl.LazyFrame
     return base, cells
 
 
+@shared
 def standardised_indicators(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -1312,6 +1328,7 @@ def need_probabilities(
     return pl.Series("__p", expit(x @ beta))
 
 
+@shared
 def against_need(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -1421,6 +1438,7 @@ BROAD_AGE = Dimension(
 )
 
 
+@shared
 def broad_age_counts(
     people: pl.LazyFrame | pl.DataFrame,
     *,

@@ -27,6 +27,7 @@ from healthgap.config import Config
 from healthgap.contract import CONTRACT
 from healthgap.descriptive._common import frame_of, require
 from healthgap.descriptive.prevalence import measure_labels, rates
+from healthgap.engine import shared
 
 __all__ = [
     "area_rates",
@@ -114,6 +115,7 @@ def area_statistics(
     return stat
 
 
+@shared
 def area_rates(
     people: pl.LazyFrame | pl.DataFrame,
     *,
@@ -156,6 +158,7 @@ def area_rates(
     )
 
 
+@shared
 def locality_rates(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -198,6 +201,7 @@ def boundary_keys(path: str | Path, *, key: str = "lsoa") -> list[str]:
     return [str(f.get("properties", {}).get(key)) for f in data.get("features", [])]
 
 
+@shared
 def area_isr(
     people: pl.LazyFrame | pl.DataFrame,
     *,

@@ -52,6 +52,7 @@ from healthgap.config import Config, Dimension, Indicator
 from healthgap.contract import TRUTH_PREFIX
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, level_expr, measure_names
 from healthgap.descriptive.prevalence import MIN_GRADIENT_LEVELS
+from healthgap.engine import shared
 
 __all__ = [
     "Finding",
@@ -343,6 +344,7 @@ def _outcome_excess(
     return row.with_columns(pl.lit(1, dtype=pl.Int64).alias("comparisons"))
 
 
+@shared
 def headline_tables(people: pl.LazyFrame | pl.DataFrame, config: Config) -> HeadlineTables:
     """The exact aggregates behind the five findings (publish each before :func:`headline_numbers`).
 

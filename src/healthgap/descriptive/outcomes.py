@@ -22,6 +22,7 @@ import polars as pl
 from healthgap.config import Config
 from healthgap.descriptive._common import frame_of
 from healthgap.descriptive.prevalence import rates
+from healthgap.engine import shared
 
 __all__ = [
     "outcome_rates",
@@ -39,6 +40,7 @@ OUTCOME_LABELS = {
 }
 
 
+@shared
 def covered_bands(people: pl.LazyFrame | pl.DataFrame) -> list[str]:
     """The ESP2013 age bands with at least one person in ``people``, youngest first."""
     from healthgap.stats import AGE_BAND_LABELS, age_bands
@@ -66,6 +68,7 @@ def ages_of(bands: Sequence[str]) -> str:
     return f"{low}-{last.split('-')[1]}"
 
 
+@shared
 def outcome_rates(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,

@@ -21,6 +21,7 @@ import polars as pl
 from healthgap.config import AGE_BANDS, Config
 from healthgap.contract import CONTRACT, TRUTH_PREFIX, Column
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr
+from healthgap.engine import shared
 
 __all__ = [
     "pyramid",
@@ -51,6 +52,7 @@ def pyramid_shares(counts: pl.DataFrame) -> pl.DataFrame:
     return counts.with_columns((100 * pl.col("people") / total).alias("share"))
 
 
+@shared
 def pyramid(people: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
     """People by ESP2013 age band and sex, for an age-sex pyramid (exact counts).
 
@@ -100,6 +102,7 @@ def composition_shares(counts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@shared
 def composition(
     people: pl.LazyFrame | pl.DataFrame, config: Config, *, dimensions: Sequence[str] | None = None
 ) -> pl.DataFrame:
@@ -136,6 +139,7 @@ def completeness_shares(counts: pl.DataFrame) -> pl.DataFrame:
     return counts.with_columns((100 * pl.col("recorded") / pl.col("people")).alias("complete"))
 
 
+@shared
 def completeness(
     people: pl.LazyFrame | pl.DataFrame, *, columns: Mapping[str, Column] | None = None
 ) -> pl.DataFrame:
@@ -229,6 +233,7 @@ def not_stated_shares(
     return counts.with_columns(stat.select(columns))
 
 
+@shared
 def not_stated(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -273,6 +278,7 @@ def not_stated(
     )
 
 
+@shared
 def summary(people: pl.LazyFrame | pl.DataFrame) -> dict[str, float | int]:
     """Headline facts about the population: size, age, sex, ethnicity recording.
 

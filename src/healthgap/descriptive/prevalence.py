@@ -36,6 +36,7 @@ from healthgap.descriptive._common import (
     level_expr,
     measure_names,
 )
+from healthgap.engine import shared
 
 __all__ = [
     "rates",
@@ -102,6 +103,7 @@ def _measure_exprs(measures: Mapping[str, pl.Expr | str] | Sequence[str]) -> dic
     return {k: e.cast(pl.Int64).alias(k) for k, e in out.items()}
 
 
+@shared
 def rates(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -281,6 +283,7 @@ def _published_variance() -> pl.Expr:
     return pl.when(o > 0).then(pl.col("value") ** 2 * pl.col("design_effect") / o)
 
 
+@shared
 def covered_bands(people: pl.LazyFrame | pl.DataFrame) -> tuple[str, ...]:
     """The ESP2013 age bands (``"0-4"`` ... ``"90+"``) that someone in ``people`` is in, youngest first.
 
@@ -524,6 +527,7 @@ def dsr_ratio_statistics(
     )
 
 
+@shared
 def prevalence(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -683,6 +687,7 @@ def gradient(
     return out.select(schema_cols)
 
 
+@shared
 def intersection(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,

@@ -69,6 +69,7 @@ from scipy.special import ndtri
 from healthgap.config import Config, Dimension, sql_columns
 from healthgap.descriptive._common import dimensions_in
 from healthgap.descriptive.access import only_among
+from healthgap.engine import shared
 from healthgap.sql import indicator_columns
 from healthgap.stats import age_bands
 
@@ -445,6 +446,7 @@ def _expected(cells: pl.DataFrame, binomial: pl.DataFrame, *, base: int = 1) -> 
     )
 
 
+@shared
 def priorities(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,

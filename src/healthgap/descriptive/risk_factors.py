@@ -21,6 +21,7 @@ import polars as pl
 from healthgap.config import Config
 from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr
 from healthgap.descriptive.prevalence import covered_bands, rates
+from healthgap.engine import shared
 
 __all__ = [
     "RiskFactor",
@@ -114,6 +115,7 @@ def _share_expr(factor: RiskFactor) -> pl.Expr:
     return pl.col(factor.name).cast(pl.String) == factor.code
 
 
+@shared
 def risk_factor_shares(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,
@@ -149,6 +151,7 @@ def risk_factor_shares(
     return adult_band_labels(out)
 
 
+@shared
 def standardised_means(
     people: pl.LazyFrame | pl.DataFrame,
     config: Config,

@@ -61,6 +61,7 @@ import polars as pl
 from scipy.special import ndtri
 
 from healthgap.config import compile_sql
+from healthgap.engine import shared
 from healthgap.stats import age_bands, rate_difference, rate_ratio, wilson_limits
 
 __all__ = [
@@ -94,8 +95,8 @@ def _kind(entry: Mapping[str, Any], schema: pl.Schema, count_columns: Sequence[s
     return "events" if entry["numerator"].strip() in count_columns else "mean"
 
 
-def _one(people: pl.LazyFrame, entry: Mapping[str, Any], kind: str, confidence: float) -> dict[str, Any]:
-    """The exact counts (and, for dsr and means, the estimate) of one effect."""
+def _queries(people: pl.LazyFrame, entry: Mapping[str, Any], kind: str) -> list[pl.LazyFrame]:
+    """The queries of one effect: its age-band cells (dsr only), then its sums by side."""
     side = (
         pl.when(compile_sql(entry["group_sql"]).fill_null(False))
         .then(pl.lit("group"))
@@ -107,15 +108,41 @@ def _one(people: pl.LazyFrame, entry: Mapping[str, Any], kind: str, confidence: 
         side.alias(_SIDE)
     )
     base = base.filter(pl.col(_SIDE).is_not_null())
+    queries = []
+    if kind == "dsr":
+        queries.append(
+            base.group_by(_SIDE, age_bands("age").cast(pl.String).alias("age_band")).agg(
+                num.cast(pl.Float64).sum().alias("events"), pl.len().cast(pl.Int64).alias("population")
+            )
+        )
+    queries.append(
+        base.group_by(_SIDE).agg(
+            num.cast(pl.Float64).sum().alias("x"),
+            (num.cast(pl.Float64) ** 2).sum().alias("xx"),
+            pl.len().cast(pl.Int64).alias("n"),
+            *(
+                [compile_sql(entry["expected_count"]).cast(pl.Float64).sum().alias("e")]
+                if kind == "observed/expected"
+                else []
+            ),
+        )
+    )
+    for query in queries:
+        query.collect_schema()  # a column the table lacks fails here, before any pass
+    return queries
+
+
+def _estimate(
+    entry: Mapping[str, Any], kind: str, confidence: float, results: Sequence[pl.DataFrame]
+) -> dict[str, Any]:
+    """The exact counts (and, for dsr and means, the estimate) of one effect, from the results
+    of its :func:`_queries`."""
     out: dict[str, Any] = {}
     ratio = entry["scale"] == "ratio"
     per = float(entry.get("per") or 1.0)
+    sums = results[-1]
     if kind == "dsr":
-        cells = (
-            base.group_by(_SIDE, age_bands("age").cast(pl.String).alias("age_band"))
-            .agg(num.cast(pl.Float64).sum().alias("events"), pl.len().cast(pl.Int64).alias("population"))
-            .collect()
-        )
+        cells = results[0]
         bands = list(entry.get("age_bands") or []) or None
         if ratio:
             res = rate_ratio(
@@ -142,20 +169,6 @@ def _one(people: pl.LazyFrame, entry: Mapping[str, Any], kind: str, confidence: 
             )
         row = res.filter(pl.col(_SIDE) == "group").row(0, named=True)
         out.update(value=row["value"], lower_ci=row["lower_ci"], upper_ci=row["upper_ci"])
-    sums = (
-        base.group_by(_SIDE)
-        .agg(
-            num.cast(pl.Float64).sum().alias("x"),
-            (num.cast(pl.Float64) ** 2).sum().alias("xx"),
-            pl.len().cast(pl.Int64).alias("n"),
-            *(
-                [compile_sql(entry["expected_count"]).cast(pl.Float64).sum().alias("e")]
-                if kind == "observed/expected"
-                else []
-            ),
-        )
-        .collect()
-    )
     g = sums.filter(pl.col(_SIDE) == "group").to_dicts()
     r = sums.filter(pl.col(_SIDE) == "reference").to_dicts()
     if not g or not r:
@@ -193,6 +206,34 @@ def _one(people: pl.LazyFrame, entry: Mapping[str, Any], kind: str, confidence: 
     return out
 
 
+def _estimates(
+    effects: Sequence[Mapping[str, Any]], planned: Sequence[tuple[str, list[pl.LazyFrame]]], confidence: float
+) -> list[tuple[str, dict[str, Any]]]:
+    """Each effect's method and :func:`_estimate`, its queries all collected together (one
+    :func:`polars.collect_all`, which reads the person table once for all of them); when that
+    fails, effect by effect, an effect whose query fails having no value."""
+    try:
+        flat = iter(pl.collect_all([q for _, queries in planned for q in queries]))
+        results = [[next(flat) for _ in queries] for _, queries in planned]
+    except pl.exceptions.PolarsError:
+        results = []
+        for _, queries in planned:  # effect definitions, not data rows
+            try:
+                results.append([q.collect() for q in queries])
+            except pl.exceptions.PolarsError:
+                results.append([])
+    out: list[tuple[str, dict[str, Any]]] = []
+    for entry, (kind, queries), found in zip(effects, planned, results, strict=True):
+        if queries and not found:
+            out.append(("missing", {}))
+            continue
+        try:
+            out.append((kind, _estimate(entry, kind, confidence, found) if found else {}))
+        except (pl.exceptions.PolarsError, KeyError):
+            out.append(("missing", {}))
+    return out
+
+
 def _dispersion(sums: Mapping[str, Any]) -> float | None:
     """Index of dispersion of events per person (sample variance / mean, at least 1), to 2 decimals."""
     n, x, xx = sums["n"], sums["x"], sums["xx"]
@@ -202,6 +243,7 @@ def _dispersion(sums: Mapping[str, Any]) -> float | None:
     return round(max(1.0, (xx - n * mean**2) / (n - 1) / mean), 2)
 
 
+@shared
 def effect_estimates(
     people: pl.LazyFrame | pl.DataFrame,
     effects: Sequence[Mapping[str, Any]],
@@ -231,13 +273,15 @@ def effect_estimates(
     """
     lf = people.lazy()
     schema = lf.collect_schema()
-    rows = []
+    planned: list[tuple[str, list[pl.LazyFrame]]] = []
     for entry in effects:  # the truth's effects (a few dozen definitions), not data rows
         try:
             kind = _kind(entry, schema, count_columns)
-            found = _one(lf, entry, kind, confidence)
+            planned.append((kind, _queries(lf, entry, kind)))
         except (pl.exceptions.PolarsError, KeyError):
-            kind, found = "missing", {}
+            planned.append(("missing", []))
+    rows = []
+    for entry, (kind, found) in zip(effects, _estimates(effects, planned, confidence), strict=True):
         rows.append(
             {
                 "id": entry["id"],

@@ -78,6 +78,7 @@ from healthgap.engine._plan import (
 )
 from healthgap.engine._prepare import DATA_CACHE_ENV, prepare, prepared_path
 from healthgap.engine._sample import model_sample, strata_of
+from healthgap.engine._shared import SHARED_CACHE_ENV, data_digest, scan, shared, source_of
 from healthgap.engine._spark import (
     MAP_LITERAL_MAX,
     NO_JAVA,
@@ -99,6 +100,11 @@ __all__ = [
     "model_sample",
     "strata_of",
     "DATA_CACHE_ENV",
+    "SHARED_CACHE_ENV",
+    "scan",
+    "shared",
+    "source_of",
+    "data_digest",
     "NO_JAVA",
     "Aggregates",
     "Engine",

@@ -31,6 +31,7 @@ import polars as pl
 from healthgap import __version__
 from healthgap.config import Config, project_root
 from healthgap.data import _CACHE, _cache_key, load
+from healthgap.engine._shared import forget
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -158,5 +159,6 @@ def prepare(
     source = target.name.split("-", 1)[0]
     for old in target.parent.glob(f"{source}-*{_SUFFIX}"):
         if old != target:
+            forget(old)  # the results pages shared from it
             old.unlink(missing_ok=True)
     return target
