@@ -1393,13 +1393,25 @@ def against_need(
         cells = _standardised_cells(dim, all_cells)
         covariates = [*cells, *conds]
         with_level = base.with_columns(level_expr(dim.name).alias(LEVEL)).filter(pl.col(LEVEL).is_not_null())
-        counts = with_level.group_by(LEVEL, *covariates).agg(counts_of).collect()
+        # rows in a fixed order before every fit and sum: a group_by's row order is not fixed, and
+        # the fitted probabilities and expected counts then varied in their last digits between runs
+        counts = (
+            with_level.group_by(LEVEL, *covariates)
+            .agg(counts_of)
+            .collect()
+            .sort([LEVEL, *covariates], nulls_last=True)
+        )
         if counts.is_empty():
             continue
-        patterns = counts.group_by(covariates).agg(pl.col("observed", "population").sum())
+        patterns = (
+            counts.group_by(covariates)
+            .agg(pl.col("observed", "population").sum())
+            .sort(covariates, nulls_last=True)
+        )
         patterns = patterns.with_columns(need_probabilities(patterns, categorical=cells, flags=conds))
         exact = (
             counts.join(patterns.select(*covariates, "__p"), on=covariates, nulls_equal=True)
+            .sort([LEVEL, *covariates], nulls_last=True)
             .group_by(LEVEL)
             .agg(
                 pl.col("observed").sum(),
