@@ -1266,7 +1266,7 @@ def test_render_records_each_pages_time_and_the_next_render_starts_the_longest_f
     shutil.copytree(root / "_site", tmp_path / "first-site")
     record = json.loads((root / PAGE_SECONDS).read_text(encoding="utf-8"))
     assert set(record) == set(sources)
-    assert all(isinstance(v, float) and v > 0 for v in record.values())
+    assert all(isinstance(v, float) and v >= 0 for v in record.values())  # seconds, to 0.01
 
     # the last page recorded as the longest, the first as the shortest: the next render starts
     # the last page first and the first page last (jobs=1: one at a time, in that order)
