@@ -167,6 +167,9 @@ def render_size(
         )
         out["skeleton"] = seconds
         shutil.rmtree(work / f"people-cache-{n}", ignore_errors=True)  # the book prepares from cold
+    from healthgap import data
+
+    data._CACHE.clear()  # ...and checks the data again, as a fresh `healthgap render` does
     cpu_before = _cpu_seconds()
     seconds, peak, own, _ = timed(
         lambda: render_book(
