@@ -30,7 +30,7 @@ import hashlib
 import os
 import pickle
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePath
 from typing import Any, ParamSpec, TypeVar
 
@@ -38,6 +38,7 @@ import numpy as np
 import polars as pl
 
 from healthgap import __version__
+from healthgap.safeio import exclusive
 
 __all__ = ["scan", "shared", "source_of", "data_digest", "code_fingerprint", "forget", "SHARED_CACHE_ENV"]
 
@@ -194,23 +195,6 @@ def _load(path: Path) -> Any:
         return _MISSING
 
 
-@contextlib.contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    """An exclusive lock for ``path`` while one process computes it (no lock without ``fcntl``)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "a+b") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _entry(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[Path, str] | None:
     """Where the result of ``fn(*args, **kwargs)`` is stored, and its key; None when not shared."""
     sources = [s for s in (source_of(a) for a in (*args, *kwargs.values())) if s is not None]
@@ -255,7 +239,7 @@ def shared(fn: Callable[P, T]) -> Callable[P, T]:
         value = _load(path)
         if value is not _MISSING:
             return value
-        with _exclusive(path):
+        with exclusive(path):
             value = _load(path)  # another kernel may have stored it while we waited
             if value is _MISSING:
                 value = fn(*args, **kwargs)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import os
 import pickle
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +29,7 @@ from healthgap.models._fit import (
     one_thread,
     train_size,
 )
+from healthgap.safeio import exclusive
 
 __all__ = ["fit_cached", "cache_key", "cached", "CACHE_ENV"]
 
@@ -117,34 +117,11 @@ def _store(folder: Path, path: Path, value: object) -> None:
     os.replace(fh.name, path)
 
 
-@contextlib.contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock for ``path`` while one process computes it.
-
-    Chapters render in parallel kernels and several need the same fit: the
-    first computes, the others wait and then read its entry instead of fitting
-    again. Where ``fcntl`` is missing (Windows) there is no lock, only the
-    duplicated work.
-    """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "a+b") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _load_or_compute(folder: Path, path: Path, compute: Callable[[], T], valid: type = object) -> T:
     value = _load(path)
     if isinstance(value, valid) and value is not None:
         return value  # type: ignore[return-value]
-    with _exclusive(path):
+    with exclusive(path):
         value = _load(path)  # another kernel may have finished it while we waited
         if not (isinstance(value, valid) and value is not None):
             with one_thread():
