@@ -1277,6 +1277,9 @@ def test_render_records_each_pages_time_and_the_next_render_starts_the_longest_f
     render(root, second, config=config, jobs=1)
     started = [m.strip().removesuffix(": running") for m in second if m.strip().endswith(": running")]
     assert started == list(reversed(sources))
+    # the record keeps each page's longest time (a warm-cache render must not make a page that is
+    # slow on new data start last): these pages ran in far less than 10 s
+    assert json.loads((root / PAGE_SECONDS).read_text(encoding="utf-8")) == timed
     # ...and the site is byte-identical to the first render's (each run put back on its page)
     files = sorted(
         p.relative_to(tmp_path / "first-site") for p in (tmp_path / "first-site").rglob("*") if p.is_file()

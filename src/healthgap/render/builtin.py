@@ -53,7 +53,7 @@ __all__ = [
     "run_order",
 ]
 
-#: Each page's execution time in the last render of the project (git-ignored with ``_build/``):
+#: Each page's longest execution time in the project's renders (git-ignored with ``_build/``):
 #: only the order pages start in, never what they show.
 PAGE_SECONDS = "_build/cache/page-seconds.json"
 
@@ -207,7 +207,7 @@ def _recorded_seconds(book: Book) -> dict[str, float]:
 
 
 def run_order(book: Book) -> list[int]:
-    """The order pages start in: longest first, by each page's time in the project's last render.
+    """The order pages start in: longest first, by each page's longest time in the project's renders.
 
     Pages run a few at a time, so the render ends when its slowest kernel does; starting the
     longest pages first keeps the last kernels short (longest-processing-time-first scheduling).
@@ -227,10 +227,19 @@ def run_order(book: Book) -> list[int]:
 
 
 def _record_seconds(book: Book, seconds: list[float], order: list[int]) -> None:
-    """Write each page's time for :func:`run_order` (atomically; best effort: a read-only project
-    only loses the ordering)."""
+    """Write each page's longest time for :func:`run_order` (atomically; best effort: a read-only
+    project only loses the ordering).
+
+    The longest, not the last: a render whose model cache is warm runs the model pages in
+    seconds, and ordering the next cold render (new data) by those times would start the fairness
+    page last, on the render's critical path.
+    """
     path = book.root / PAGE_SECONDS
-    record = {book.pages[i].source: round(s, 2) for i, s in zip(order, seconds)}
+    before = _recorded_seconds(book)
+    record = {
+        book.pages[i].source: round(max(s, before.get(book.pages[i].source, 0.0)), 2)
+        for i, s in zip(order, seconds)
+    }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as fh:
