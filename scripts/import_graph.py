@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "healthgap.palette",
             "healthgap.text",
             "healthgap.safeio",
+            "healthgap._filecache",
         ),
     ),
     ("config", ("healthgap.config", "healthgap.profiles")),

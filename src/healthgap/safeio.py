@@ -23,11 +23,10 @@ This module sits at the bottom of the layers (it imports only :mod:`healthgap.er
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,6 @@ from healthgap.errors import ConfigError
 
 __all__ = [
     "resolve",
-    "exclusive",
     "file_problem",
     "sniff_problem",
     "data_file_problem",
@@ -417,26 +415,3 @@ def load_yaml(
         raise error(YAML_TOO_DEEP.format(what=what, path=p)) from None
     finally:
         loader.dispose()
-
-
-@contextlib.contextmanager
-def exclusive(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock for ``path`` (on ``path`` with the suffix ``.lock``) while one
-    process computes it.
-
-    Chapters render in parallel kernels and several need the same cached result: the first
-    computes, the others wait and then read its entry instead of computing it again. Where
-    ``fcntl`` is missing (Windows) there is no lock, only the duplicated work.
-    """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "a+b") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -28,8 +28,6 @@ import enum
 import functools
 import hashlib
 import os
-import pickle
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePath
 from typing import Any, ParamSpec, TypeVar
@@ -38,7 +36,7 @@ import numpy as np
 import polars as pl
 
 from healthgap import __version__
-from healthgap.safeio import exclusive
+from healthgap._filecache import load_or_compute, write_atomic
 
 __all__ = ["scan", "shared", "source_of", "data_digest", "code_fingerprint", "forget", "SHARED_CACHE_ENV"]
 
@@ -99,7 +97,7 @@ def data_digest(path: str | Path) -> str:
             h.update(block)
     digest = h.hexdigest()
     with contextlib.suppress(OSError):
-        _atomic_write(sidecar.parent, sidecar, (stamp + digest).encode("ascii"))
+        write_atomic(sidecar, (stamp + digest).encode("ascii"))
     _DIGESTS[memo] = digest
     return digest
 
@@ -177,24 +175,6 @@ def _folder(source: Path) -> Path | None:
     return source.parent / "shared"
 
 
-def _atomic_write(folder: Path, path: Path, data: bytes) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as fh:
-        fh.write(data)
-    os.replace(fh.name, path)
-
-
-_MISSING = object()
-
-
-def _load(path: Path) -> Any:
-    try:
-        with path.open("rb") as fh:
-            return pickle.load(fh)
-    except Exception:  # absent, half-written by a killed process, or from another version
-        return _MISSING
-
-
 def _entry(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[Path, str] | None:
     """Where the result of ``fn(*args, **kwargs)`` is stored, and its key; None when not shared."""
     sources = [s for s in (source_of(a) for a in (*args, *kwargs.values())) if s is not None]
@@ -236,15 +216,7 @@ def shared(fn: Callable[P, T]) -> Callable[P, T]:
         if entry is None:
             return fn(*args, **kwargs)
         path, _ = entry
-        value = _load(path)
-        if value is not _MISSING:
-            return value
-        with exclusive(path):
-            value = _load(path)  # another kernel may have stored it while we waited
-            if value is _MISSING:
-                value = fn(*args, **kwargs)
-                _atomic_write(path.parent, path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-        return value
+        return load_or_compute(path, lambda: fn(*args, **kwargs))
 
     wrapper.__wrapped_shared__ = fn  # type: ignore[attr-defined]
     return wrapper

@@ -5,8 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import pickle
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -17,6 +15,7 @@ import polars as pl
 import sklearn
 
 from healthgap import __version__
+from healthgap._filecache import load_or_compute
 from healthgap.config import ModelSettings, project_root
 from healthgap.contract import TRUTH_PREFIX
 from healthgap.models._features import resolve
@@ -29,7 +28,6 @@ from healthgap.models._fit import (
     one_thread,
     train_size,
 )
-from healthgap.safeio import exclusive
 
 __all__ = ["fit_cached", "cache_key", "cached", "CACHE_ENV"]
 
@@ -100,34 +98,15 @@ def _folder() -> Path | None:
     return project_root() / "_build" / "cache" / "models"
 
 
-def _load(path: Path) -> object | None:
-    if not path.is_file():
-        return None
-    try:
-        with path.open("rb") as fh:
-            return pickle.load(fh)
-    except Exception:
-        return None
+def _load_or_compute(path: Path, compute: Callable[[], T], valid: type = object) -> T:
+    """:func:`healthgap._filecache.load_or_compute` of ``compute`` with one OpenMP thread; a stored
+    value that is None or not a ``valid`` is computed again."""
 
+    def one_threaded() -> T:
+        with one_thread():
+            return compute()
 
-def _store(folder: Path, path: Path, value: object) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as fh:
-        pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(fh.name, path)
-
-
-def _load_or_compute(folder: Path, path: Path, compute: Callable[[], T], valid: type = object) -> T:
-    value = _load(path)
-    if isinstance(value, valid) and value is not None:
-        return value  # type: ignore[return-value]
-    with exclusive(path):
-        value = _load(path)  # another kernel may have finished it while we waited
-        if not (isinstance(value, valid) and value is not None):
-            with one_thread():
-                value = compute()
-            _store(folder, path, value)
-    return value  # type: ignore[return-value]
+    return load_or_compute(path, one_threaded, valid=lambda v: isinstance(v, valid) and v is not None)
 
 
 def cached(name: str, parts: tuple, compute: Callable[[], T], *, cache_dir: str | Path | None = None) -> T:
@@ -150,7 +129,7 @@ def cached(name: str, parts: tuple, compute: Callable[[], T], *, cache_dir: str 
     digest = hashlib.sha256(
         repr((_FORMAT, __version__, code_fingerprint(), name, parts)).encode()
     ).hexdigest()[:32]
-    return _load_or_compute(folder, folder / f"{name}-{digest}.pkl", compute)
+    return _load_or_compute(folder / f"{name}-{digest}.pkl", compute)
 
 
 def fit_cached(
@@ -182,7 +161,6 @@ def fit_cached(
         return fit(df, settings=settings, **options)
     key = cache_key(df, settings, **options)
     return _load_or_compute(
-        folder,
         folder / f"{key}.pkl",
         lambda: replace(fit(df, settings=settings, **options), cache_key=key),
         ModelResult,

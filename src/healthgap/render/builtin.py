@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
-import os
 import posixpath
 import re
 import shutil
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from healthgap._filecache import write_atomic
 from healthgap.errors import RenderError
 from healthgap.render.assemble import FloatCaptionError, assemble_markdown
 from healthgap.render.crossref import (
@@ -240,13 +241,8 @@ def _record_seconds(book: Book, seconds: list[float], order: list[int]) -> None:
         book.pages[i].source: round(max(s, before.get(book.pages[i].source, 0.0)), 2)
         for i, s in zip(order, seconds)
     }
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as fh:
-            json.dump(record, fh, indent=1, sort_keys=True)
-        os.replace(fh.name, path)
-    except OSError:
-        return
+    with contextlib.suppress(OSError):
+        write_atomic(path, json.dumps(record, indent=1, sort_keys=True).encode("utf-8"))
 
 
 def _local_assets(blocks: list[Any], page: Page, book: Book, build: Path) -> list[Any]:
