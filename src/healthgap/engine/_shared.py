@@ -175,8 +175,8 @@ def _folder(source: Path) -> Path | None:
     return source.parent / "shared"
 
 
-def _entry(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[Path, str] | None:
-    """Where the result of ``fn(*args, **kwargs)`` is stored, and its key; None when not shared."""
+def _entry(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Path | None:
+    """Where the result of ``fn(*args, **kwargs)`` is stored; None when not shared."""
     sources = [s for s in (source_of(a) for a in (*args, *kwargs.values())) if s is not None]
     if not sources:
         return None
@@ -198,7 +198,7 @@ def _entry(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[Path, str
     except _Unkeyable:
         return None
     key = hashlib.sha256(repr(parts).encode()).hexdigest()[:40]
-    return folder / f"{data_digest(sources[0])[:12]}-{fn.__name__.strip('_')}-{key}{_SUFFIX}", key
+    return folder / f"{data_digest(sources[0])[:12]}-{fn.__name__.strip('_')}-{key}{_SUFFIX}"
 
 
 def shared(fn: Callable[P, T]) -> Callable[P, T]:
@@ -212,10 +212,9 @@ def shared(fn: Callable[P, T]) -> Callable[P, T]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        entry = _entry(fn, args, kwargs)
-        if entry is None:
+        path = _entry(fn, args, kwargs)
+        if path is None:
             return fn(*args, **kwargs)
-        path, _ = entry
         return load_or_compute(path, lambda: fn(*args, **kwargs))
 
     wrapper.__wrapped_shared__ = fn  # type: ignore[attr-defined]
