@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -336,12 +337,23 @@ def _vl_version() -> str | None:
     return major_minor if major_minor in vlc.get_vegalite_versions() else None
 
 
-def write_chart_assets(dest_dir: str | Path) -> Path:
+def bundle_command() -> list[str]:
+    """A command whose standard output is vl-convert's bundle for :data:`SNIPPET`.
+
+    ``javascript_bundle`` takes about 1 s of CPU and holds the GIL; the built-in renderer runs
+    this command while the chapters execute and gives its output to :func:`write_chart_assets`.
+    """
+    code = "import sys, vl_convert; sys.stdout.write(vl_convert.javascript_bundle(sys.argv[1], vl_version=sys.argv[2]))"
+    return [sys.executable, "-c", code, SNIPPET, _vl_version()]
+
+
+def write_chart_assets(dest_dir: str | Path, *, bundle: str | None = None) -> Path:
     """Write ``dest_dir/healthgap-charts.js``: Vega, Vega-Lite and vega-embed plus :data:`SNIPPET`.
 
     The bundle is a classic script (no imports/exports), wrapped in a guard so it
     runs once per page even if included by several figures; load it with
-    ``<script src=... defer>`` (works from ``file://`` too).
+    ``<script src=... defer>`` (works from ``file://`` too). ``bundle`` is the output of
+    :func:`bundle_command` when the caller has run it already; by default it is made here.
 
     Returns
     -------
@@ -355,7 +367,8 @@ def write_chart_assets(dest_dir: str | Path) -> Path:
     """
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
-    bundle = vlc.javascript_bundle(SNIPPET, vl_version=_vl_version())
+    if bundle is None:
+        bundle = vlc.javascript_bundle(SNIPPET, vl_version=_vl_version())
     guarded = (
         "/* healthgap charts: Vega, Vega-Lite, vega-embed (BSD-3-Clause) bundled by vl-convert. */\n"
         "if (typeof window === 'undefined' || !window.__healthgapChartsLoaded) {\n"

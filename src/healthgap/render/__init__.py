@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -124,6 +125,45 @@ def _write_profile(project: Path, overrides: dict[str, str]) -> Path | None:
             raise RenderError(ERR_PROFILE_TAKEN.format(path=path))
     path.write_text(quarto_profile_yaml(overrides), encoding="utf-8")
     return path
+
+
+@contextlib.contextmanager
+def _chart_bundle_job() -> Iterator[Callable[[], str | None]]:
+    """vl-convert's chart bundle, made in another process while the chapters execute.
+
+    Yields a function that waits for it and returns it, or ``None`` when it could not be made
+    (:func:`~healthgap.render.post.finish_site` then makes it itself). ``javascript_bundle``
+    holds the GIL for about a second, so it cannot run in a thread of the renderer.
+    """
+    try:
+        from healthgap.charts.html import bundle_command
+    except ImportError:
+        yield lambda: None
+        return
+    with tempfile.TemporaryFile() as out:
+        try:
+            job = subprocess.Popen(
+                bundle_command(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.DEVNULL
+            )
+        except OSError:
+            yield lambda: None
+            return
+
+        def result() -> str | None:
+            if job.wait() != 0:
+                return None
+            out.seek(0)
+            try:
+                return out.read().decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+
+        try:
+            yield result
+        finally:
+            if job.poll() is None:
+                job.kill()
+            job.wait()
 
 
 def _render_quarto(
@@ -326,17 +366,18 @@ def render_book(
                 env["HEALTHGAP_DOWNLOADS"] = str(downloads)
                 n_jobs = jobs or max(1, min(os.cpu_count() or 1, len(book.pages)))
                 say(f"Rendering {len(book.pages)} pages with the built-in renderer")
-                render_builtin(
-                    apply_report(book, overrides),
-                    build=build,
-                    env=env,
-                    jobs=n_jobs,
-                    progress=say,
-                    # only when asked for: the default keeps render_builtin's older signature
-                    # (tests/attacks replace it with a stand-in that has no such argument)
-                    **({"empty_inline": empty_inline} if empty_inline != "error" else {}),
-                )
-                finish_site(build, downloads=None, progress=say)
+                with _chart_bundle_job() as chart_bundle:
+                    render_builtin(
+                        apply_report(book, overrides),
+                        build=build,
+                        env=env,
+                        jobs=n_jobs,
+                        progress=say,
+                        # only when asked for: the default keeps render_builtin's older signature
+                        # (tests/attacks replace it with a stand-in that has no such argument)
+                        **({"empty_inline": empty_inline} if empty_inline != "error" else {}),
+                    )
+                    finish_site(build, downloads=None, progress=say, chart_bundle=chart_bundle())
             # the folder may have changed during the render: check it again just before the swap
             out_path = check_out_folder(given, project=root, force=force, keep=keep)
             mark_site(build)  # again: an engine may have emptied its output folder first

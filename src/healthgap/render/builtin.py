@@ -36,9 +36,10 @@ from healthgap.render.execute import (
     run_async,
     run_many,
 )
+from healthgap.render.forkserver import book_imports, fork_server, kernel_manager_class
 from healthgap.render.pandoc import PandocError, attr, el, stringify, to_ast, to_html, walk
 from healthgap.render.project import Book, Page
-from healthgap.render.qmd import Document, QmdError, parse_qmd
+from healthgap.render.qmd import Cell, Document, QmdError, parse_qmd
 from healthgap.render.search import SEARCH_FORM, section_entries, write_search_assets
 from healthgap.render.site import PageView, copy_theme, render_page
 
@@ -141,6 +142,7 @@ async def _execute_all(
     progress,
     kernel_logs: Path,
     empty_inline: str = "error",
+    kernel_manager: type | None = None,
 ) -> list[ChapterRun]:
     async def one(page: Page, doc: Document) -> ChapterRun:
         progress(f"  {page.source}: running")
@@ -151,6 +153,7 @@ async def _execute_all(
                 env=_chapter_env(env, page),
                 defaults=_defaults(book, doc),
                 kernel_log=kernel_logs / f"{page.slug}.log",
+                kernel_manager=kernel_manager,
             )
         except CellFailure as exc:
             raise RenderError(
@@ -195,6 +198,18 @@ async def _execute_all(
         by_page[i] = run
     _record_seconds(book, [run.seconds for run in runs], order)
     return [run for run in by_page if run is not None]
+
+
+@contextlib.contextmanager
+def _kernel_server(book: Book, docs: list[Document], env: dict[str, str], logs: Path):
+    """The kernel manager class whose kernels fork from one server that has imported what the
+    book's cells import (:mod:`healthgap.render.forkserver`)."""
+    sources = [block.source for doc in docs for block in doc.blocks if isinstance(block, Cell)]
+    folders = {(book.root / page.source).parent for page in book.pages}
+    server_env = dict(env)
+    server_env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    with fork_server(book_imports(sources, folders), env=server_env, log=logs / "fork-server.log") as server:
+        yield kernel_manager_class(server)
 
 
 def _recorded_seconds(book: Book) -> dict[str, float]:
@@ -324,8 +339,13 @@ def render_builtin(
         except (QmdError, OSError, UnicodeDecodeError) as exc:
             raise RenderError(ERR_PARSE.format(chapter=page.source, problem=exc)) from None
     progress(f"Executing {len(docs)} pages with {jobs} kernel(s) at a time")
-    with tempfile.TemporaryDirectory(prefix="healthgap-kernels-") as logs:
-        runs = run_async(lambda: _execute_all(book, docs, env, jobs, progress, Path(logs), empty_inline))
+    with (
+        tempfile.TemporaryDirectory(prefix="healthgap-kernels-") as logs,
+        _kernel_server(book, docs, env, Path(logs)) as manager,
+    ):
+        runs = run_async(
+            lambda: _execute_all(book, docs, env, jobs, progress, Path(logs), empty_inline, manager)
+        )
 
     def parse(i: int) -> _Built:
         page, doc = book.pages[i], docs[i]

@@ -145,6 +145,8 @@ def is_skip_note(blocks: list[Any]) -> bool:
     A skip note is raw HTML ``<div class="hg-skip ...">`` (:meth:`healthgap.book.Book.skip`).
     Content with anything else besides (a chart, a table, text) is not a skip note.
     """
+    if not any(SKIP_CLASS in str(block["c"][1]) for block in blocks if block["t"] == "RawBlock"):
+        return False  # no skip note (a chart's raw HTML is long: not worth parsing to find none)
     parser = _SkipNotes()
     for block in blocks:
         if block["t"] != "RawBlock" or block["c"][0] != "html":

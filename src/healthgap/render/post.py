@@ -34,7 +34,11 @@ MSG_NO_CHARTS = (
 
 
 def finish_site(
-    site: Path, *, downloads: Path | None = None, progress: Callable[[str], None] | None = None
+    site: Path,
+    *,
+    downloads: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+    chart_bundle: str | None = None,
 ) -> None:
     """Copy downloads into ``site/downloads``, write their manifest and the chart assets.
 
@@ -44,6 +48,8 @@ def finish_site(
     downloads : where the chapters wrote their downloads; skipped when it is ``site/downloads``
         already or does not exist.
     progress : receives notes (e.g. that the chart module is missing).
+    chart_bundle : the output of :func:`healthgap.charts.html.bundle_command`, when the caller ran
+        it already (the built-in renderer runs it while the chapters execute).
 
     References
     ----------
@@ -67,7 +73,7 @@ def finish_site(
     except ImportError as exc:
         say(MSG_NO_CHARTS.format(detail=exc))
         return
-    write_chart_assets(site / CHART_ASSETS_DIR)
+    write_chart_assets(site / CHART_ASSETS_DIR, bundle=chart_bundle)
 
 
 def main(argv: list[str] | None = None) -> int:
