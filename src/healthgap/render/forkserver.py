@@ -19,8 +19,8 @@ What a fork does not give a chapter, and why that is safe here:
   directory only inside functions (``tests/test_forkserver.py`` checks every module);
 * threads: the server runs no Python threads and no thread pool before forking (polars builds
   its pool on first use, in the chapter; OpenBLAS and jemalloc restart theirs after a fork);
-* random state: ``random`` reseeds itself after a fork and the server reseeds numpy's global
-  generator in each chapter, as a new process would be seeded.
+* random state: ``random`` and numpy's global generator reseed themselves after a fork
+  (``os.register_at_fork``), as a new process would be seeded.
 
 The renderer falls back to ordinary kernels whenever the server is not ready or a fork fails,
 and for kernels whose command is not this Python's ``-m ipykernel_launcher``: the server makes a
@@ -156,8 +156,6 @@ def _start_kernel(request: dict[str, Any], fds: list[int], closing: list[int], r
         os.environ.clear()
         os.environ.update(request["env"])
         sys.argv = [str(Path(importlib.import_module(LAUNCHER).__file__ or LAUNCHER)), *request["args"]]
-        if "numpy" in sys.modules:
-            sys.modules["numpy"].random.seed()
         from ipykernel import kernelapp
 
         try:
