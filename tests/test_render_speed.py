@@ -1,0 +1,91 @@
+"""The built-in renderer's shortcuts give what the long way gives.
+
+The chart bundle made in another process while the chapters run, the skip-note check that
+does not parse a float's HTML when it cannot hold a skip note, and kernels stopped at once
+after their last inline value.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import vl_convert as vlc
+
+from healthgap.charts import html as chart_html
+from healthgap.render import _chart_bundle_job
+from healthgap.render.crossref import is_skip_note
+from healthgap.render.pandoc import el
+
+
+def test_the_bundle_made_in_another_process_is_vl_converts_bundle(tmp_path: Path) -> None:
+    with _chart_bundle_job() as bundle:
+        made = bundle()
+    assert made == vlc.javascript_bundle(chart_html.SNIPPET, vl_version=chart_html._vl_version())
+    a = chart_html.write_chart_assets(tmp_path / "a", bundle=made)
+    b = chart_html.write_chart_assets(tmp_path / "b")
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_a_failed_bundle_job_gives_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chart_html, "bundle_command", lambda: [sys.executable, "-c", "raise SystemExit(3)"])
+    with _chart_bundle_job() as bundle:
+        assert bundle() is None
+    monkeypatch.setattr(chart_html, "bundle_command", lambda: ["/nonexistent/healthgap-no-such-python"])
+    with _chart_bundle_job() as bundle:
+        assert bundle() is None
+
+
+def test_the_bundle_job_is_stopped_when_the_render_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "finished"
+    code = f"import time, pathlib; time.sleep(1.5); pathlib.Path({str(marker)!r}).write_text('x')"
+    monkeypatch.setattr(chart_html, "bundle_command", lambda: [sys.executable, "-c", code])
+    with pytest.raises(RuntimeError, match="chapter failed"), _chart_bundle_job():
+        raise RuntimeError("chapter failed")
+    time.sleep(2.5)
+    assert not marker.exists()
+
+
+def _raw(text: str) -> dict:
+    return el("RawBlock", ["html", text])
+
+
+@pytest.mark.parametrize(
+    ("blocks", "skipped"),
+    [
+        ([_raw('<div class="hg-chart"><svg>' + "<g></g>" * 5000 + "</svg></div>")], False),
+        ([_raw("<!-- only a comment -->"), _raw('<div class="hg-skip"><p>Skipped.</p></div>')], True),
+        ([_raw('<div class="hg-chart"></div>'), _raw('<div class="hg-skip"><p>Skipped.</p></div>')], False),
+        ([_raw("<!-- only a comment -->")], False),
+        ([_raw("   ")], False),
+    ],
+)
+def test_skip_note_check_with_and_without_a_skip_note(blocks: list, skipped: bool) -> None:
+    assert is_skip_note(blocks) is skipped
+
+
+def test_kernels_are_stopped_at_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """nbclient's polite shutdown waits 0.2-0.7 s a kernel; the renderer asks for an immediate stop."""
+    import asyncio
+    import os
+
+    import nbclient
+
+    from healthgap.render import execute
+    from healthgap.render.qmd import parse_qmd
+
+    seen: list[str] = []
+    real = nbclient.NotebookClient.__init__
+
+    def spy(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        real(self, *args, **kwargs)
+        seen.append(self.shutdown_kernel)
+
+    monkeypatch.setattr(execute.NotebookClient, "__init__", spy)
+    page = tmp_path / "p.qmd"
+    page.write_text("# P\n\n```{python}\nx = 2\n```\n\n`{python} x`\n", encoding="utf-8")
+    run = asyncio.run(execute.execute_document(parse_qmd(page), cwd=tmp_path, env=dict(os.environ), defaults={}))
+    assert run.inlines[0].text == "2"
+    assert seen == ["immediate"]
