@@ -7,6 +7,7 @@ after their last inline value.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from pathlib import Path
@@ -38,7 +39,9 @@ def test_a_failed_bundle_job_gives_none(monkeypatch: pytest.MonkeyPatch) -> None
         assert bundle() is None
 
 
-def test_the_bundle_job_is_stopped_when_the_render_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_bundle_job_is_stopped_when_the_render_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     marker = tmp_path / "finished"
     code = f"import time, pathlib; time.sleep(1.5); pathlib.Path({str(marker)!r}).write_text('x')"
     monkeypatch.setattr(chart_html, "bundle_command", lambda: [sys.executable, "-c", code])
@@ -86,6 +89,104 @@ def test_kernels_are_stopped_at_once(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setattr(execute.NotebookClient, "__init__", spy)
     page = tmp_path / "p.qmd"
     page.write_text("# P\n\n```{python}\nx = 2\n```\n\n`{python} x`\n", encoding="utf-8")
-    run = asyncio.run(execute.execute_document(parse_qmd(page), cwd=tmp_path, env=dict(os.environ), defaults={}))
+    run = asyncio.run(
+        execute.execute_document(parse_qmd(page), cwd=tmp_path, env=dict(os.environ), defaults={})
+    )
     assert run.inlines[0].text == "2"
     assert seen == ["immediate"]
+
+
+def test_a_kernel_waiting_for_a_lock_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from healthgap._filecache import WAITING_ENV, exclusive, waiting_count
+
+    folder = tmp_path / "waiting"
+    folder.mkdir()
+    monkeypatch.setenv(WAITING_ENV, str(folder))
+    target = tmp_path / "cache" / "entry.pkl"
+    inside = threading.Event()
+    with exclusive(target):
+        assert waiting_count(folder) == 0  # the holder got the lock at once: no marker
+        thread = threading.Thread(target=lambda: exclusive(target).__enter__() or inside.set())
+        thread.start()
+        deadline = time.monotonic() + 10
+        while waiting_count(folder) == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert waiting_count(folder) == 1
+        assert not inside.is_set()
+    thread.join(10)
+    assert inside.is_set()
+    assert waiting_count(folder) == 0
+
+
+def _waiter(folder: Path, event: asyncio.Event, log: list[str], name: str):  # type: ignore[no-untyped-def]
+    async def job() -> str:
+        marker = folder / f"{name}.wait"
+        marker.write_text("")
+        log.append(f"{name} waits")
+        await event.wait()
+        marker.unlink()
+        return name
+
+    return job
+
+
+def test_a_waiting_job_lends_its_slot_to_the_next(tmp_path: Path) -> None:
+    import asyncio
+
+    from healthgap.render.execute import run_many
+
+    async def main() -> list[str]:
+        event = asyncio.Event()
+        log: list[str] = []
+
+        async def release() -> str:
+            event.set()
+            return "release"
+
+        jobs = [_waiter(tmp_path, event, log, "a"), release]
+        return await asyncio.wait_for(run_many(jobs, limit=1, waiting=tmp_path, poll=0.01), 10)
+
+    assert asyncio.run(main()) == ["a", "release"]
+
+
+def test_at_most_one_job_more_than_the_limit(tmp_path: Path) -> None:
+    import asyncio
+
+    from healthgap.render.execute import run_many
+
+    started: list[str] = []
+
+    async def main() -> None:
+        event = asyncio.Event()
+
+        async def release() -> str:
+            started.append("release")
+            event.set()
+            return "release"
+
+        jobs = [_waiter(tmp_path, event, started, "a"), _waiter(tmp_path, event, started, "b"), release]
+        await asyncio.wait_for(run_many(jobs, limit=1, waiting=tmp_path, poll=0.01), 1.0)
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(main())
+    assert started == ["a waits", "b waits"]  # two waiting: the third never started
+
+
+def test_without_a_waiting_folder_a_waiting_job_holds_its_slot(tmp_path: Path) -> None:
+    import asyncio
+
+    from healthgap.render.execute import run_many
+
+    async def main() -> None:
+        event = asyncio.Event()
+
+        async def release() -> str:
+            event.set()
+            return "release"
+
+        await asyncio.wait_for(run_many([_waiter(tmp_path, event, [], "a"), release], limit=1), 1.0)
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(main())

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["exclusive", "write_atomic", "load_or_compute"]
+__all__ = ["exclusive", "write_atomic", "load_or_compute", "WAITING_ENV", "waiting_count"]
 
 T = TypeVar("T")
 _MISSING = object()
@@ -40,11 +40,36 @@ def exclusive(path: Path) -> Iterator[None]:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "a+b") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            with _waiting():
+                fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+#: A folder (set by the built-in renderer) where a kernel leaves a file while it waits for a lock
+#: another kernel holds: the renderer starts one more chapter meanwhile, so no core sits idle.
+WAITING_ENV = "HEALTHGAP_WAITING"
+
+
+@contextlib.contextmanager
+def _waiting() -> Iterator[None]:
+    folder = os.environ.get(WAITING_ENV)
+    marker = None
+    if folder:
+        with contextlib.suppress(OSError):
+            fd, marker = tempfile.mkstemp(dir=folder, prefix=f"{os.getpid()}-", suffix=".wait")
+            os.close(fd)
+    try:
+        yield
+    finally:
+        if marker is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(marker)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -80,3 +105,11 @@ def load_or_compute(path: Path, compute: Callable[[], T], *, valid: Callable[[An
             value = compute()
             write_atomic(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
     return value
+
+
+def waiting_count(folder: Path) -> int:
+    """How many processes are waiting for a lock, by their files in ``folder`` (see :data:`WAITING_ENV`)."""
+    try:
+        return sum(1 for name in os.listdir(folder) if name.endswith(".wait"))
+    except OSError:
+        return 0

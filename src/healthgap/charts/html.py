@@ -343,8 +343,11 @@ def bundle_command() -> list[str]:
     ``javascript_bundle`` takes about 1 s of CPU and holds the GIL; the built-in renderer runs
     this command while the chapters execute and gives its output to :func:`write_chart_assets`.
     """
-    code = "import sys, vl_convert; sys.stdout.write(vl_convert.javascript_bundle(sys.argv[1], vl_version=sys.argv[2]))"
-    return [sys.executable, "-c", code, SNIPPET, _vl_version()]
+    code = (
+        "import sys, vl_convert; "
+        "sys.stdout.write(vl_convert.javascript_bundle(sys.argv[1], vl_version=sys.argv[2] or None))"
+    )
+    return [sys.executable, "-c", code, SNIPPET, _vl_version() or ""]
 
 
 def write_chart_assets(dest_dir: str | Path, *, bundle: str | None = None) -> Path:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from healthgap._filecache import write_atomic
+from healthgap._filecache import WAITING_ENV, write_atomic
 from healthgap.errors import RenderError
 from healthgap.render.assemble import FloatCaptionError, assemble_markdown
 from healthgap.render.crossref import (
@@ -192,12 +192,18 @@ async def _execute_all(
 
     order = run_order(book)
     factories = [lambda p=book.pages[i], d=docs[i]: one(p, d) for i in order]
-    runs = await run_many(factories, limit=jobs)
+    runs = await run_many(factories, limit=jobs, waiting=_waiting_folder(env))
     by_page: list[ChapterRun | None] = [None] * len(docs)
     for i, run in zip(order, runs):
         by_page[i] = run
     _record_seconds(book, [run.seconds for run in runs], order)
     return [run for run in by_page if run is not None]
+
+
+def _waiting_folder(env: dict[str, str]) -> Path | None:
+    """The folder where kernels waiting for another kernel's result say so (see ``run_many``)."""
+    folder = env.get(WAITING_ENV)
+    return Path(folder) if folder else None
 
 
 @contextlib.contextmanager
@@ -343,8 +349,11 @@ def render_builtin(
         tempfile.TemporaryDirectory(prefix="healthgap-kernels-") as logs,
         _kernel_server(book, docs, env, Path(logs)) as manager,
     ):
+        waiting = Path(logs) / "waiting"
+        waiting.mkdir()
+        kernel_env = {**env, WAITING_ENV: str(waiting)}
         runs = run_async(
-            lambda: _execute_all(book, docs, env, jobs, progress, Path(logs), empty_inline, manager)
+            lambda: _execute_all(book, docs, kernel_env, jobs, progress, Path(logs), empty_inline, manager)
         )
 
     def parse(i: int) -> _Built:

@@ -27,6 +27,7 @@ from typing import Any, TypeVarTuple
 import nbformat
 from nbclient import NotebookClient
 
+from healthgap._filecache import waiting_count
 from healthgap.render.qmd import Cell, Document, Markdown
 
 __all__ = [
@@ -378,27 +379,46 @@ async def run_many(
     jobs: Sequence[Callable[[], Any]],
     *,
     limit: int,
+    waiting: Path | None = None,
+    poll: float = 0.1,
 ) -> list[Any]:
-    """Await coroutine factories with at most ``limit`` running; the first failure cancels the rest."""
-    semaphore = asyncio.Semaphore(max(1, limit))
+    """Await coroutine factories in order, ``limit`` at a time; the first failure cancels the rest.
 
-    async def guarded(factory: Callable[[], Any]) -> Any:
-        async with semaphore:
-            return await factory()
-
-    tasks = [asyncio.ensure_future(guarded(f)) for f in jobs]
-    if not tasks:
-        return []
-    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    failed = [t for t in done if t.exception() is not None]
-    if failed:
-        for t in pending:
+    With ``waiting`` (a folder where kernels leave a file while they wait for a lock another
+    kernel holds, :data:`healthgap._filecache.WAITING_ENV`), a job that only waits does not count
+    against ``limit``: one more job starts meanwhile (at most one more than ``limit`` run at once),
+    so a core does not sit idle while one chapter waits for a result another is computing.
+    """
+    limit = max(1, limit)
+    tasks: list[asyncio.Task[Any]] = []
+    running: set[asyncio.Task[Any]] = set()
+    queue = list(jobs)
+    try:
+        while queue or running:
+            lent = min(1, waiting_count(waiting)) if waiting is not None else 0
+            while queue and len(running) < limit + lent:
+                task = asyncio.ensure_future(queue.pop(0)())
+                tasks.append(task)
+                running.add(task)
+            if not running:
+                continue
+            done, _ = await asyncio.wait(
+                running,
+                timeout=poll if waiting is not None and queue else None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            running -= done
+            failed = [t for t in done if t.exception() is not None]
+            if failed:
+                # report the failure of the earliest job in the given order
+                error = min(failed, key=tasks.index).exception()
+                assert error is not None, "failed tasks have an exception"
+                raise error
+    finally:
+        for t in running:
             t.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        # report the failure of the earliest chapter in book order
-        error = min(failed, key=tasks.index).exception()
-        assert error is not None, "failed tasks have an exception"
-        raise error
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
     return [t.result() for t in tasks]
 
 
