@@ -87,7 +87,9 @@ def probes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     page = _doc(tmp)
     env = dict(os.environ, HEALTHGAP_CHAPTER="probe-chapter")
     out = {"plain": _probe(page, env, None)}
-    with fork_server(["healthgap.render.forkserver", "numpy"], env=dict(os.environ), log=tmp / "server.log") as server:
+    with fork_server(
+        ["healthgap.render.forkserver", "numpy"], env=dict(os.environ), log=tmp / "server.log"
+    ) as server:
         assert server is not None
         _ready(server)
         manager = kernel_manager_class(server)
@@ -164,7 +166,9 @@ def test_a_forked_kernel_can_be_killed_and_its_exit_is_reported(tmp_path: Path) 
         null = os.open(os.devnull, os.O_RDWR)
         try:
             conn = tmp_path / "kernel.json"  # never written: the kernel fails to start or is killed
-            kernel = server.spawn(["-f", str(conn)], cwd=str(tmp_path), env=dict(os.environ), fds=[null, null, null])
+            kernel = server.spawn(
+                ["-f", str(conn)], cwd=str(tmp_path), env=dict(os.environ), fds=[null, null, null]
+            )
         finally:
             os.close(null)
         assert kernel.poll() is None
@@ -207,7 +211,11 @@ def test_no_healthgap_module_reads_the_environment_or_working_folder_at_import()
         def visit(node: ast.AST, in_function: bool, path: Path = path) -> None:
             for child in ast.iter_child_nodes(node):
                 inside = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
-                if not inside and isinstance(child, ast.Attribute | ast.Name) and ast.unparse(child) in watched:
+                if (
+                    not inside
+                    and isinstance(child, ast.Attribute | ast.Name)
+                    and ast.unparse(child) in watched
+                ):
                     found.append(f"{path.relative_to(SRC)}:{child.lineno} {ast.unparse(child)}")
                 visit(child, inside)
 

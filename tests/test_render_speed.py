@@ -120,73 +120,106 @@ def test_a_kernel_waiting_for_a_lock_says_so(tmp_path: Path, monkeypatch: pytest
     assert waiting_count(folder) == 0
 
 
-def _waiter(folder: Path, event: asyncio.Event, log: list[str], name: str):  # type: ignore[no-untyped-def]
+def _waiter(slots, folder: Path, event: asyncio.Event, log: list[str], name: str, rank: int):  # type: ignore[no-untyped-def]
     async def job() -> str:
-        marker = folder / f"{name}.wait"
-        marker.write_text("")
-        log.append(f"{name} waits")
-        await event.wait()
-        marker.unlink()
+        async with slots.hold(rank):
+            marker = folder / f"{name}.wait"
+            marker.write_text("")
+            log.append(f"{name} waits")
+            await event.wait()
+            marker.unlink()
         return name
 
     return job
 
 
-def test_a_waiting_job_lends_its_slot_to_the_next(tmp_path: Path) -> None:
-    import asyncio
-
-    from healthgap.render.execute import run_many
-
-    async def main() -> list[str]:
-        event = asyncio.Event()
-        log: list[str] = []
-
-        async def release() -> str:
+def _releaser(slots, event: asyncio.Event, log: list[str], rank: int):  # type: ignore[no-untyped-def]
+    async def job() -> str:
+        async with slots.hold(rank):
+            log.append("release")
             event.set()
-            return "release"
+        return "release"
 
-        jobs = [_waiter(tmp_path, event, log, "a"), release]
-        return await asyncio.wait_for(run_many(jobs, limit=1, waiting=tmp_path, poll=0.01), 10)
+    return job
+
+
+def test_a_chapter_waiting_for_a_lock_lends_its_slot(tmp_path: Path) -> None:
+    from healthgap.render.execute import Slots
+
+    log: list[str] = []
+
+    async def main() -> list:
+        from healthgap.render.execute import run_many
+
+        slots, event = Slots(1, waiting=tmp_path, poll=0.01), asyncio.Event()
+        jobs = [_waiter(slots, tmp_path, event, log, "a", 0), _releaser(slots, event, log, 1)]
+        return await asyncio.wait_for(run_many(jobs, limit=2), 10)
 
     assert asyncio.run(main()) == ["a", "release"]
+    assert log == ["a waits", "release"]
 
 
-def test_at_most_one_job_more_than_the_limit(tmp_path: Path) -> None:
-    import asyncio
+def test_at_most_one_chapter_more_than_the_limit(tmp_path: Path) -> None:
+    from healthgap.render.execute import Slots, run_many
 
-    from healthgap.render.execute import run_many
-
-    started: list[str] = []
+    log: list[str] = []
 
     async def main() -> None:
-        event = asyncio.Event()
-
-        async def release() -> str:
-            started.append("release")
-            event.set()
-            return "release"
-
-        jobs = [_waiter(tmp_path, event, started, "a"), _waiter(tmp_path, event, started, "b"), release]
-        await asyncio.wait_for(run_many(jobs, limit=1, waiting=tmp_path, poll=0.01), 1.0)
+        slots, event = Slots(1, waiting=tmp_path, poll=0.01), asyncio.Event()
+        jobs = [
+            _waiter(slots, tmp_path, event, log, "a", 0),
+            _waiter(slots, tmp_path, event, log, "b", 1),
+            _releaser(slots, event, log, 2),
+        ]
+        await asyncio.wait_for(run_many(jobs, limit=3), 1.0)
 
     with pytest.raises(TimeoutError):
         asyncio.run(main())
-    assert started == ["a waits", "b waits"]  # two waiting: the third never started
+    assert log == ["a waits", "b waits"]  # two waiting: the third never executed
 
 
-def test_without_a_waiting_folder_a_waiting_job_holds_its_slot(tmp_path: Path) -> None:
-    import asyncio
+def test_without_a_waiting_folder_a_waiting_chapter_keeps_its_slot(tmp_path: Path) -> None:
+    from healthgap.render.execute import Slots, run_many
 
-    from healthgap.render.execute import run_many
+    log: list[str] = []
 
     async def main() -> None:
-        event = asyncio.Event()
-
-        async def release() -> str:
-            event.set()
-            return "release"
-
-        await asyncio.wait_for(run_many([_waiter(tmp_path, event, [], "a"), release], limit=1), 1.0)
+        slots, event = Slots(1, poll=0.01), asyncio.Event()
+        jobs = [_waiter(slots, tmp_path, event, log, "a", 0), _releaser(slots, event, log, 1)]
+        await asyncio.wait_for(run_many(jobs, limit=2), 1.0)
 
     with pytest.raises(TimeoutError):
         asyncio.run(main())
+    assert log == ["a waits"]
+
+
+def test_slots_go_in_rank_order_whichever_asked_first() -> None:
+    from healthgap.render.execute import Slots
+
+    order: list[int] = []
+
+    async def main() -> None:
+        slots = Slots(1, poll=10)  # woken by releases only: no poll decides the order
+        gate = asyncio.Event()
+
+        async def first() -> None:
+            async with slots.hold(0):
+                await gate.wait()
+                order.append(0)
+
+        async def later(rank: int, delay: float) -> None:
+            await asyncio.sleep(delay)
+            async with slots.hold(rank):
+                order.append(rank)
+
+        tasks = [
+            asyncio.ensure_future(first()),
+            asyncio.ensure_future(later(2, 0.01)),
+            asyncio.ensure_future(later(1, 0.05)),
+        ]
+        await asyncio.sleep(0.2)
+        gate.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 5)
+
+    asyncio.run(main())
+    assert order == [0, 1, 2]

@@ -10,7 +10,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,7 @@ from healthgap.render.execute import (
     ChapterRun,
     EmptyInline,
     InlineFailure,
+    Slots,
     execute_document,
     run_async,
     run_many,
@@ -144,8 +145,15 @@ async def _execute_all(
     empty_inline: str = "error",
     kernel_manager: type | None = None,
 ) -> list[ChapterRun]:
-    async def one(page: Page, doc: Document) -> ChapterRun:
-        progress(f"  {page.source}: running")
+    slots = Slots(jobs, waiting=_waiting_folder(env))
+
+    @contextlib.asynccontextmanager
+    async def turn(page: Page, rank: int) -> AsyncIterator[None]:
+        async with slots.hold(rank):
+            progress(f"  {page.source}: running")
+            yield
+
+    async def one(page: Page, doc: Document, rank: int) -> ChapterRun:
         try:
             run = await execute_document(
                 doc,
@@ -154,6 +162,7 @@ async def _execute_all(
                 defaults=_defaults(book, doc),
                 kernel_log=kernel_logs / f"{page.slug}.log",
                 kernel_manager=kernel_manager,
+                slot=lambda: turn(page, rank),
             )
         except CellFailure as exc:
             raise RenderError(
@@ -191,8 +200,10 @@ async def _execute_all(
         return run
 
     order = run_order(book)
-    factories = [lambda p=book.pages[i], d=docs[i]: one(p, d) for i in order]
-    runs = await run_many(factories, limit=jobs, waiting=_waiting_folder(env))
+    factories = [lambda p=book.pages[i], d=docs[i], k=k: one(p, d, k) for k, i in enumerate(order)]
+    # kernels start ahead of their turn: those executing (one more while one waits for a lock)
+    # and one more, ready to go (Slots)
+    runs = await run_many(factories, limit=jobs + 2)
     by_page: list[ChapterRun | None] = [None] * len(docs)
     for i, run in zip(order, runs):
         by_page[i] = run

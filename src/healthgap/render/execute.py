@@ -19,7 +19,7 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVarTuple
@@ -40,6 +40,7 @@ __all__ = [
     "cell_options",
     "strip_ansi",
     "run_many",
+    "Slots",
     "run_async",
     "render_loop",
 ]
@@ -157,6 +158,7 @@ async def execute_document(
     startup_timeout: float = 120.0,
     kernel_log: Path | None = None,
     kernel_manager: type | None = None,
+    slot: Callable[[], contextlib.AbstractAsyncContextManager[Any]] | None = None,
 ) -> ChapterRun:
     """Run every evaluated cell of ``doc`` in a fresh kernel, then its inline expressions.
 
@@ -171,6 +173,8 @@ async def execute_document(
         default: inherited.
     kernel_manager : the jupyter_client kernel manager class (default ``AsyncKernelManager``;
         the renderer passes :func:`healthgap.render.forkserver.kernel_manager_class`).
+    slot : a context manager the chapter holds while its cells run, entered once its kernel
+        has started (:meth:`Slots.hold`); ``ChapterRun.seconds`` then counts from entering it.
 
     The kernel is stopped at once when the last inline expression has been evaluated
     (nbclient's ``shutdown_kernel="immediate"``): everything the chapter produces has arrived by
@@ -234,7 +238,10 @@ async def execute_document(
                 async with client.async_setup_kernel(env=env, cwd=str(cwd), **extra):
                     ready = True
                     _restore_signals()
-                    await _run_steps(client, nb, steps, run)
+                    async with slot() if slot is not None else contextlib.nullcontext():
+                        if slot is not None:
+                            started = time.perf_counter()
+                        await _run_steps(client, nb, steps, run)
                 break
             except (RuntimeError, TimeoutError) as exc:
                 # jupyter_client picks free ports, then the kernel binds them: another process can
@@ -375,50 +382,81 @@ async def _evaluate_inline(client: NotebookClient, nb: Any, codes: list[str]) ->
     return values
 
 
+class Slots:
+    """Execution slots for chapters whose kernels are started ahead of their turn.
+
+    A kernel takes 0.3-0.4 s to start and answer, mostly waiting (jupyter_client's readiness
+    handshake), so the renderer starts the next kernels while others execute; :meth:`hold` then
+    lets at most ``limit`` chapters execute at once, in the order given (``order``, lowest first),
+    whichever kernel was ready first.
+
+    With ``waiting`` (a folder where kernels leave a file while they wait for a lock another
+    kernel holds, :data:`healthgap._filecache.WAITING_ENV`), a chapter that only waits does not
+    count: one more chapter executes meanwhile (at most ``limit + 1``), so no core sits idle while
+    one chapter waits for a result another is computing.
+    """
+
+    def __init__(self, limit: int, *, waiting: Path | None = None, poll: float = 0.1) -> None:
+        self.limit = max(1, limit)
+        self.waiting = waiting
+        self.poll = poll
+        self.busy = 0
+        self._queue: set[int] = set()
+        self._cond: asyncio.Condition | None = None
+
+    def _lent(self) -> int:
+        return min(1, waiting_count(self.waiting)) if self.waiting is not None else 0
+
+    @contextlib.asynccontextmanager
+    async def hold(self, order: int) -> AsyncIterator[None]:
+        """Wait for a slot (the lowest ``order`` waiting goes first), hold it for the block."""
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        cond = self._cond
+        self._queue.add(order)
+        try:
+            async with cond:
+                while not (order == min(self._queue) and self.busy < self.limit + self._lent()):
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(cond.wait(), self.poll)
+                self.busy += 1
+        finally:
+            self._queue.discard(order)
+            async with cond:
+                cond.notify_all()
+        try:
+            yield
+        finally:
+            async with cond:
+                self.busy -= 1
+                cond.notify_all()
+
+
 async def run_many(
     jobs: Sequence[Callable[[], Any]],
     *,
     limit: int,
-    waiting: Path | None = None,
-    poll: float = 0.1,
 ) -> list[Any]:
-    """Await coroutine factories in order, ``limit`` at a time; the first failure cancels the rest.
+    """Await coroutine factories with at most ``limit`` running; the first failure cancels the rest."""
+    semaphore = asyncio.Semaphore(max(1, limit))
 
-    With ``waiting`` (a folder where kernels leave a file while they wait for a lock another
-    kernel holds, :data:`healthgap._filecache.WAITING_ENV`), a job that only waits does not count
-    against ``limit``: one more job starts meanwhile (at most one more than ``limit`` run at once),
-    so a core does not sit idle while one chapter waits for a result another is computing.
-    """
-    limit = max(1, limit)
-    tasks: list[asyncio.Task[Any]] = []
-    running: set[asyncio.Task[Any]] = set()
-    queue = list(jobs)
-    try:
-        while queue or running:
-            lent = min(1, waiting_count(waiting)) if waiting is not None else 0
-            while queue and len(running) < limit + lent:
-                task = asyncio.ensure_future(queue.pop(0)())
-                tasks.append(task)
-                running.add(task)
-            if not running:
-                continue
-            done, _ = await asyncio.wait(
-                running,
-                timeout=poll if waiting is not None and queue else None,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            running -= done
-            failed = [t for t in done if t.exception() is not None]
-            if failed:
-                # report the failure of the earliest job in the given order
-                error = min(failed, key=tasks.index).exception()
-                assert error is not None, "failed tasks have an exception"
-                raise error
-    finally:
-        for t in running:
+    async def guarded(factory: Callable[[], Any]) -> Any:
+        async with semaphore:
+            return await factory()
+
+    tasks = [asyncio.ensure_future(guarded(f)) for f in jobs]
+    if not tasks:
+        return []
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    failed = [t for t in done if t.exception() is not None]
+    if failed:
+        for t in pending:
             t.cancel()
-        if running:
-            await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.gather(*pending, return_exceptions=True)
+        # report the failure of the earliest chapter in book order
+        error = min(failed, key=tasks.index).exception()
+        assert error is not None, "failed tasks have an exception"
+        raise error
     return [t.result() for t in tasks]
 
 

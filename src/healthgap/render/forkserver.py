@@ -191,7 +191,10 @@ def serve(address: str, modules: list[str]) -> None:
     # ipykernel's parent poller takes its parent from JPY_PARENT_PID when ipykernel is imported:
     # the kernels' parent is this server, so a kernel exits if the server dies
     os.environ["JPY_PARENT_PID"] = str(os.getpid())
-    _preload([LAUNCHER, "ipykernel.kernelapp", *modules])
+    # what IPKernelApp.initialize imports (the kernel, its shell, its debugger, its history) too
+    _preload(
+        [LAUNCHER, "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "sqlite3", *modules]
+    )
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
