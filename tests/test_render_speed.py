@@ -223,3 +223,22 @@ def test_slots_go_in_rank_order_whichever_asked_first() -> None:
 
     asyncio.run(main())
     assert order == [0, 1, 2]
+
+
+def test_a_later_chapter_ready_first_waits_for_its_turn() -> None:
+    from healthgap.render.execute import Slots
+
+    order: list[int] = []
+
+    async def main() -> None:
+        slots = Slots(2, poll=0.01)
+
+        async def chapter(rank: int, delay: float) -> None:
+            await asyncio.sleep(delay)  # its kernel's start-up
+            async with slots.hold(rank):
+                order.append(rank)
+
+        await asyncio.wait_for(asyncio.gather(chapter(0, 0.2), chapter(1, 0.0), chapter(2, 0.1)), 5)
+
+    asyncio.run(main())
+    assert order == [0, 1, 2]

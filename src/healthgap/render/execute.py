@@ -213,7 +213,8 @@ async def execute_document(
             steps.append((block, options))
     run = ChapterRun()
     if not steps:
-        run.seconds = time.perf_counter() - started
+        async with slot() if slot is not None else contextlib.nullcontext():  # its turn, passed on
+            run.seconds = 0.0 if slot is not None else time.perf_counter() - started
         return run
     log = open(kernel_log, "ab") if kernel_log is not None else None  # noqa: SIM115
     extra = {"stderr": log} if log is not None else {}
@@ -387,8 +388,8 @@ class Slots:
 
     A kernel takes 0.3-0.4 s to start and answer, mostly waiting (jupyter_client's readiness
     handshake), so the renderer starts the next kernels while others execute; :meth:`hold` then
-    lets at most ``limit`` chapters execute at once, in the order given (``order``, lowest first),
-    whichever kernel was ready first.
+    lets at most ``limit`` chapters execute at once, strictly in the order given (``order`` 0, 1,
+    2, ...), whichever kernel was ready first: the longest chapters start first.
 
     With ``waiting`` (a folder where kernels leave a file while they wait for a lock another
     kernel holds, :data:`healthgap._filecache.WAITING_ENV`), a chapter that only waits does not
@@ -401,7 +402,7 @@ class Slots:
         self.waiting = waiting
         self.poll = poll
         self.busy = 0
-        self._queue: set[int] = set()
+        self._next = 0  # the order whose turn it is
         self._cond: asyncio.Condition | None = None
 
     def _lent(self) -> int:
@@ -409,21 +410,18 @@ class Slots:
 
     @contextlib.asynccontextmanager
     async def hold(self, order: int) -> AsyncIterator[None]:
-        """Wait for a slot (the lowest ``order`` waiting goes first), hold it for the block."""
+        """Wait for a slot and for every lower ``order`` (0, 1, 2, ...) to have had one; hold it
+        for the block. Every order must ask once, or those after it wait for ever."""
         if self._cond is None:
             self._cond = asyncio.Condition()
         cond = self._cond
-        self._queue.add(order)
-        try:
-            async with cond:
-                while not (order == min(self._queue) and self.busy < self.limit + self._lent()):
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(cond.wait(), self.poll)
-                self.busy += 1
-        finally:
-            self._queue.discard(order)
-            async with cond:
-                cond.notify_all()
+        async with cond:
+            while not (order == self._next and self.busy < self.limit + self._lent()):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(cond.wait(), self.poll)
+            self.busy += 1
+            self._next += 1
+            cond.notify_all()
         try:
             yield
         finally:
