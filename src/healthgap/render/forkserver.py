@@ -461,6 +461,9 @@ def fork_server(modules: list[str], *, env: dict[str, str], log: Path) -> Iterat
     Yields ``None`` (ordinary kernels) when the server cannot start. The server is stopped (its
     standard input closed, then killed if it lingers) and its socket folder removed on exit.
     """
+    if not hasattr(os, "fork") or not hasattr(socket, "AF_UNIX") or not hasattr(socket, "send_fds"):
+        yield None  # not POSIX: ordinary kernels
+        return
     folder = Path(tempfile.mkdtemp(prefix="healthgap-fork-"))
     folder.chmod(0o700)
     address = folder / "server"
