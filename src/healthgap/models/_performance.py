@@ -30,10 +30,13 @@ LENGTH_MISMATCH = "y has {ny} values but p has {np_}; they must be the same peop
 def _all(W: np.ndarray, y: np.ndarray, p: np.ndarray, r, start=None) -> np.ndarray:
     up, down = r
     a, b = weighted_calibration(W, y, p, start=start)
+    # the rankings' sparse products multiply W transposed: column-major, it is not copied at
+    # each of them (the same numbers; the other metrics sum W's rows and keep its layout)
+    Wt = np.asfortranarray(W)
     return np.stack(
         [
-            weighted_auc(W, up)[:, 0],
-            weighted_average_precision(W, y, p, descending=down),
+            weighted_auc(Wt, up)[:, 0],
+            weighted_average_precision(Wt, y, p, descending=down),
             weighted_brier(W, y, p),
             a,
             b,
