@@ -134,3 +134,119 @@ def test_performance_equals_round6(monkeypatch):
     monkeypatch.setattr(_performance.np, "asfortranarray", np.ascontiguousarray)
     old = _performance.performance(y, p, model="m", n_boot=60, seed=4)
     assert new.equals(old)
+
+
+# --- the audit's point estimates: the group's rows through MetricFrame, rates from counts ---
+
+
+def _round6_group_summary(y_true, y_pred):
+    from fairlearn.metrics import count, false_positive_rate, selection_rate, true_positive_rate
+    from sklearn.metrics import precision_score, roc_auc_score
+
+    flagged, risk = y_pred[:, 0].astype(int), y_pred[:, 1]
+    both = len(np.unique(y_true)) == 2
+    return (
+        float(count(y_true, flagged)),
+        float(np.mean(y_true)),
+        float(selection_rate(y_true, flagged)),
+        float(true_positive_rate(y_true, flagged)),
+        float(false_positive_rate(y_true, flagged)),
+        float(precision_score(y_true, flagged, zero_division=np.nan)),
+        float(np.mean(risk)),
+        float(roc_auc_score(y_true, risk)) if both else float("nan"),
+    )
+
+
+def round6_metric_frame(y, selected, p, keys):
+    """``healthgap.fairness._audit.metric_frame`` as it was in round 6 (the reference)."""
+    import warnings
+
+    import pandas as pd
+    from fairlearn.metrics import MetricFrame
+
+    from healthgap.fairness._audit import _SUMMARY
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame = MetricFrame(
+            metrics=_round6_group_summary,
+            y_true=y.astype(int),
+            y_pred=np.column_stack([selected.astype(np.float64), p]),
+            sensitive_features=pd.Series(keys, name="group"),
+        )
+    by = frame.by_group
+    return pd.DataFrame(by.tolist(), index=by.index, columns=list(_SUMMARY))
+
+
+def _audit_problem(n=3_000, seed=12):
+    rng = np.random.default_rng(seed)
+    p = rng.beta(1, 8, n)
+    y = rng.random(n) < p
+    selected = p >= np.quantile(p, 0.9)
+    keys = rng.choice(
+        np.array(["a", "b", "c", "d", "e", "f", "g"], dtype=object), n, p=[0.4, 0.3, 0.2] + [0.025] * 4
+    )
+    # groups with no outcome, only outcomes, nobody flagged, everybody flagged, one person
+    for key, (yy, ss) in {
+        "d": (False, None),
+        "e": (True, None),
+        "f": (None, False),
+        "g": (None, True),
+    }.items():
+        at = keys == key
+        if yy is not None:
+            y[at] = yy
+        if ss is not None:
+            selected[at] = ss
+    keys[0] = "h"
+    return y, selected, p, keys
+
+
+def test_metric_frame_equals_round6_bit_for_bit():
+    from pandas.testing import assert_frame_equal
+
+    from healthgap.fairness._audit import metric_frame
+
+    y, selected, p, keys = _audit_problem()
+    new, old = metric_frame(y, selected, p, keys), round6_metric_frame(y, selected, p, keys)
+    assert list(new.index) == list(old.index) and len(new) == 8
+    assert_frame_equal(new, old, check_exact=True)
+
+
+def test_audit_equals_round6(monkeypatch):
+    from polars.testing import assert_frame_equal
+
+    from healthgap.config import Dimension
+    from healthgap.fairness import _audit
+    from healthgap.models import ModelResult
+
+    y, _, p, keys = _audit_problem(n=2_000, seed=4)
+    sex = np.where(np.arange(y.shape[0]) % 3 == 0, "F", "M")
+    result = ModelResult(
+        target="t",
+        target_label="T",
+        features=("x",),
+        categorical=(),
+        categories={},
+        excluded=(),
+        models={"boosted": None},
+        X_train=np.zeros((10, 1)),
+        y_train=np.zeros(10, bool),
+        X_test=np.zeros((y.shape[0], 1)),
+        y_test=y,
+        risk_train={"boosted": np.sort(p)[:: max(1, p.shape[0] // 500)]},
+        risk_test={"boosted": p},
+        groups_train=pl.DataFrame(),
+        groups_test=pl.DataFrame({"group7": keys.astype(str), "sex": sex}),
+        metrics=pl.DataFrame(),
+        calibration=pl.DataFrame(),
+    )
+    dims = [
+        Dimension("group7", "Group", tuple("abcdefgh"), {}, "a"),
+        Dimension("sex", "Sex", ("F", "M"), {}, "F"),
+    ]
+    new = _audit.audit(result, dimensions=dims, intersections=[("group7", "sex")], n_boot=30, seed=3)
+    monkeypatch.setattr(_audit, "metric_frame", round6_metric_frame)
+    old = _audit.audit(result, dimensions=dims, intersections=[("group7", "sex")], n_boot=30, seed=3)
+    assert new.groups.height > 50
+    assert_frame_equal(new.groups, old.groups)
