@@ -250,3 +250,47 @@ def test_audit_equals_round6(monkeypatch):
     old = _audit.audit(result, dimensions=dims, intersections=[("group7", "sex")], n_boot=30, seed=3)
     assert new.groups.height > 50
     assert_frame_equal(new.groups, old.groups)
+
+
+# --- the threshold optimiser scores people with the booster's stored predictions ------------
+
+
+def test_threshold_optimizer_on_stored_risks_equals_it_on_the_booster(people):
+    import warnings
+
+    from fairlearn.postprocessing import ThresholdOptimizer
+
+    from healthgap.config import load_config
+    from healthgap.fairness import mitigate
+    from healthgap.fairness._mitigation import _KnownRisks
+
+    config = load_config("data/default.yml")
+    result = fit(people, settings=ModelSettings(), n_boot=10)
+    booster = result.models["boosted"]
+    known = _KnownRisks(np.concatenate([result.risk_train["boosted"], result.risk_test["boosted"]]))
+    n_train = result.X_train.shape[0]
+    for at, X in (
+        (np.arange(n_train), result.X_train),
+        (n_train + np.arange(len(result.y_test)), result.X_test),
+    ):
+        assert np.array_equal(known.predict_proba(at[:, None])[:, 1], booster.predict_proba(X)[:, 1])
+
+    dim = next(d for d in config.dimensions if d.name == "sex")
+    new = mitigate(result, dimension=dim, seed=9)
+    keys = {
+        part: getattr(result, f"groups_{part}").get_column("sex").cast(pl.String).to_numpy()
+        for part in ("train", "test")
+    }
+    with warnings.catch_warnings():  # the round-6 way: the optimiser asks the booster again
+        warnings.simplefilter("ignore")
+        old = ThresholdOptimizer(
+            estimator=booster,
+            constraints="true_positive_rate_parity",
+            objective="balanced_accuracy_score",
+            prefit=True,
+            predict_method="predict_proba",
+        ).fit(result.X_train, result.y_train, sensitive_features=keys["train"])
+        decided = old.predict(result.X_test, sensitive_features=keys["test"], random_state=9).astype(bool)
+    assert new.left_out == ()
+    assert np.array_equal(new.decisions["threshold_optimizer"], decided)
+    assert 0 < decided.sum() < decided.shape[0]
