@@ -294,3 +294,33 @@ def test_threshold_optimizer_on_stored_risks_equals_it_on_the_booster(people):
     assert new.left_out == ()
     assert np.array_equal(new.decisions["threshold_optimizer"], decided)
     assert 0 < decided.sum() < decided.shape[0]
+
+
+# --- the two models' metric bootstraps share one stream of replicates ----------------------
+
+
+def test_performances_equal_performance_of_each_model():
+    from healthgap.models import performance
+    from healthgap.models._performance import performances
+
+    rng = np.random.default_rng(17)
+    n = 2_500
+    risks = {"A": rng.beta(1, 9, n), "B": np.round(rng.beta(1, 7, n), 3)}
+    y = rng.random(n) < risks["A"]
+    together = performances(y, risks, n_boot=70, seed=6)
+    assert list(together) == ["A", "B"]
+    for model, p in risks.items():
+        assert together[model].equals(performance(y, p, model=model, n_boot=70, seed=6))
+
+
+def test_fit_metrics_are_each_model_alone(people):
+    from healthgap.models import MODEL_LABELS, performance
+
+    result = fit(people, settings=ModelSettings(), n_boot=30)
+    alone = pl.concat(
+        [
+            performance(result.y_test, result.risk_test[m], model=MODEL_LABELS[m], n_boot=30, seed=2024)
+            for m in ("logistic", "boosted")
+        ]
+    )
+    assert result.metrics.equals(alone)

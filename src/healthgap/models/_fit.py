@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from healthgap.config import ModelSettings
 from healthgap.contract import PROTECTED, TRUTH_PREFIX
 from healthgap.models._features import design, label_of, resolve, target_vector
-from healthgap.models._performance import performance, reliability
+from healthgap.models._performance import performances, reliability
 
 __all__ = [
     "ModelResult",
@@ -367,17 +367,13 @@ def fit(
     metrics, calibration = pl.DataFrame(), pl.DataFrame()
     if evaluate:
         metrics = pl.concat(
-            [
-                performance(
-                    y[test],
-                    risk_test[name],
-                    model=MODEL_LABELS[name],
-                    n_boot=n_boot,
-                    seed=boot_seed,
-                    confidence=confidence,
-                )
-                for name in models
-            ]
+            performances(
+                y[test],
+                {MODEL_LABELS[name]: risk_test[name] for name in models},
+                n_boot=n_boot,
+                seed=boot_seed,
+                confidence=confidence,
+            ).values()
         )
         calibration = pl.concat(
             [
