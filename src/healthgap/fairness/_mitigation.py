@@ -17,8 +17,9 @@ from sklearn.linear_model import LogisticRegression
 from healthgap.config import Dimension
 from healthgap.fairness._audit import DEFAULT_N_BOOT
 from healthgap.fairness._groups import Grouping, groupings
+from healthgap.fairness._multiplicity import replicate_weights
 from healthgap.models import ModelResult
-from healthgap.stats import bootstrap_weights, percentile_interval
+from healthgap.stats import percentile_interval
 
 __all__ = [
     "Mitigation",
@@ -481,7 +482,9 @@ def _intervals(
         for r in overall.iter_rows(named=True)
     }
     accuracy, gaps = [], []
-    for W in bootstrap_weights(yk.shape[0], n_boot=n_boot, seed=seed):
+    # the audit's replicates (the same matrices, column-major, kept when the same people, replicates
+    # and seed were resampled last: not drawn again)
+    for W in replicate_weights(yk.shape[0], n_boot=n_boot, seed=seed):
         sums = np.asarray(Q.T @ W.T).T  # (replicates, width)
         cases, pos, neg = sums[:, :k], sums[:, k], sums[:, k + 1]
         ba, gap = [], []
