@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -9,14 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import polars as pl
-from fairlearn.metrics import (
-    MetricFrame,
-    count,
-    false_positive_rate,
-    selection_rate,
-    true_positive_rate,
-)
-from sklearn.metrics import precision_score, roc_auc_score
+from fairlearn.metrics import MetricFrame
+from sklearn.metrics import roc_auc_score
 
 from healthgap.config import Dimension
 from healthgap.fairness._groupboot import GROUP_METRICS, group_metrics, prepare
@@ -96,17 +91,35 @@ _DIFFERENCES_EMPTY = pl.DataFrame(schema=_DIFFERENCES_SCHEMA)
 _SUMMARY = ("count", "prevalence", "selection_rate", "tpr", "fpr", "ppv", "mean_predicted", "auroc")
 
 
-def _group_summary(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, ...]:
-    """Every group metric from ``y_pred`` = (flagged, predicted risk) columns, for one MetricFrame call."""
-    flagged, risk = y_pred[:, 0].astype(int), y_pred[:, 1]
+def _group_summary(
+    y_true: np.ndarray, y_pred: np.ndarray, *, selected: np.ndarray, p: np.ndarray
+) -> tuple[float, ...]:
+    """Every group metric of one group, for one MetricFrame call.
+
+    ``y_pred`` holds the group's row numbers: its flags and predicted risks are read from
+    ``selected`` and ``p``, in the group's order (fairlearn hands a two-column prediction over
+    one row at a time). The rates are the ratios of the group's counts, as fairlearn's
+    ``count``, ``selection_rate``, ``true_positive_rate`` and ``false_positive_rate`` and
+    scikit-learn's ``precision_score(zero_division=nan)`` give them (a true or false positive
+    rate without a denominator is 0, the positive predictive value NaN: the audit publishes
+    neither); ``tests/test_models_cheaper.py`` checks that they are the same, bit for bit.
+    """
+    at = np.asarray(y_pred, dtype=np.int64)
+    flagged, risk = selected[at], p[at]
+    positive = np.asarray(y_true) == 1
+    n = int(positive.shape[0])
+    pos = int(np.count_nonzero(positive))
+    sel = int(np.count_nonzero(flagged))
+    tp = int(np.count_nonzero(positive & flagged))
+    fp = sel - tp
     both = len(np.unique(y_true)) == 2
     return (
-        float(count(y_true, flagged)),
+        float(n),
         float(np.mean(y_true)),
-        float(selection_rate(y_true, flagged)),
-        float(true_positive_rate(y_true, flagged)),
-        float(false_positive_rate(y_true, flagged)),
-        float(precision_score(y_true, flagged, zero_division=np.nan)),
+        sel / n,
+        tp / pos if pos else 0.0,
+        fp / (n - pos) if n - pos else 0.0,
+        tp / sel if sel else float("nan"),
         float(np.mean(risk)),
         float(roc_auc_score(y_true, risk)) if both else float("nan"),
     )
@@ -115,9 +128,9 @@ def _group_summary(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, ...]:
 def metric_frame(y: np.ndarray, selected: np.ndarray, p: np.ndarray, keys: np.ndarray) -> pd.DataFrame:
     """Point estimates per group with fairlearn's :class:`~fairlearn.metrics.MetricFrame`.
 
-    One metric function computes every measure from a two-column prediction
-    (flagged, predicted risk): fairlearn converts its inputs row by row, so one
-    call per group instead of eight keeps this fast on large test sets.
+    One metric function computes every measure of a group (:func:`_group_summary`), given
+    the group's row numbers as the prediction: fairlearn converts its inputs row by row,
+    so one call per group, on one integer column, keeps this fast on large test sets.
 
     Returns a pandas frame indexed by group key with columns ``count`` and
     the metrics of :data:`GROUP_METRICS`. (This module is the only one using pandas.)
@@ -127,12 +140,14 @@ def metric_frame(y: np.ndarray, selected: np.ndarray, p: np.ndarray, keys: np.nd
     .. [1] Weerts H, et al. Fairlearn: assessing and improving fairness of AI systems.
        JMLR 2023;24(257):1-8.
     """
+    selected = np.asarray(selected, dtype=bool)
+    p = np.asarray(p, dtype=np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         frame = MetricFrame(
-            metrics=_group_summary,
+            metrics=functools.partial(_group_summary, selected=selected, p=p),
             y_true=y.astype(int),
-            y_pred=np.column_stack([selected.astype(np.float64), p]),
+            y_pred=np.arange(selected.shape[0]),
             sensitive_features=pd.Series(keys, name="group"),
         )
     by = frame.by_group

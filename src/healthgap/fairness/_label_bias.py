@@ -108,7 +108,8 @@ class LabelBias:
     Attributes
     ----------
     condition, condition_label : the condition modelled.
-    result : the fitted model of the recorded condition.
+    result : the fitted gradient-boosted model of the recorded condition (no logistic baseline,
+        no test-set metrics: ``result.metrics`` is empty).
     threshold, top_fraction : the operating point (top share of predicted risk flagged).
     groups : per grouping, group and metric of :data:`LABEL_METRICS`: the exact counts
         (people ``n``, people truly with the condition ``true_cases``, the metric's
@@ -242,13 +243,19 @@ def label_bias(
     model_settings = replace(
         settings, target=condition, features=tuple(f for f in settings.features if f != condition)
     )
-    options: dict = {"labels": dict(labels or {}), "groups": tuple(group_columns)}
+    # only the booster's predictions are audited: no baseline, no test-set metrics
+    options: dict = {
+        "labels": dict(labels or {}),
+        "groups": tuple(group_columns),
+        "learners": ("boosted",),
+        "evaluate": False,
+    }
     if cache:
-        result = fit_cached(lf, settings=model_settings, n_boot=50, **options)
+        result = fit_cached(lf, settings=model_settings, **options)
     else:
         from healthgap.models import fit
 
-        result = fit(lf, settings=model_settings, n_boot=50, **options)
+        result = fit(lf, settings=model_settings, **options)
     fraction = settings.top_fraction if top_fraction is None else top_fraction
     threshold = result.threshold("boosted", top_fraction=fraction)
     frame = result.groups_test.with_columns(

@@ -11,13 +11,15 @@ import polars as pl
 from fairlearn.postprocessing import ThresholdOptimizer
 from fairlearn.reductions import ErrorRate, ExponentiatedGradient, TruePositiveRateParity
 from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from healthgap.config import Dimension
 from healthgap.fairness._audit import DEFAULT_N_BOOT
 from healthgap.fairness._groups import Grouping, groupings
+from healthgap.fairness._multiplicity import replicate_weights
 from healthgap.models import ModelResult
-from healthgap.stats import bootstrap_weights, percentile_interval
+from healthgap.stats import percentile_interval
 
 __all__ = [
     "Mitigation",
@@ -268,8 +270,12 @@ def mitigate(
     fit_rows = np.isin(train_keys, list(usable))
     test_rows = np.isin(test_keys, list(usable))
     rows = rows[fit_rows[rows]]
-    boosted = result.models["boosted"]
     p_tr, p_te = result.risk_train["boosted"], result.risk_test["boosted"]
+    # the optimiser scores people with the booster's predictions already made (row numbers in,
+    # the stored risks out): the training people are rows 0.., the test people follow them
+    known = _KnownRisks(np.concatenate([p_tr, p_te]))
+    train_at = np.arange(p_tr.shape[0])[:, None]
+    test_at = p_tr.shape[0] + np.arange(p_te.shape[0])[:, None]
     decisions: dict[str, np.ndarray] = {
         "capacity": p_te >= result.threshold("boosted", top_fraction=fraction),
         "balanced": p_te >= _balanced_threshold(y_tr, p_tr),
@@ -277,16 +283,16 @@ def mitigate(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         optimizer = ThresholdOptimizer(
-            estimator=boosted,
+            estimator=known,
             constraints="true_positive_rate_parity",
             objective="balanced_accuracy_score",
             prefit=True,
             predict_method="predict_proba",
         )
-        optimizer.fit(result.X_train[fit_rows], y_tr[fit_rows], sensitive_features=train_keys[fit_rows])
+        optimizer.fit(train_at[fit_rows], y_tr[fit_rows], sensitive_features=train_keys[fit_rows])
         optimized = np.zeros(y_te.shape[0], dtype=bool)
         optimized[test_rows] = optimizer.predict(
-            result.X_test[test_rows], sensitive_features=test_keys[test_rows], random_state=seed
+            test_at[test_rows], sensitive_features=test_keys[test_rows], random_state=seed
         ).astype(bool)
         decisions["threshold_optimizer"] = optimized
         prepare = result.models["logistic"].named_steps["prepare"]
@@ -320,6 +326,35 @@ def mitigate(
         grouping=test_groups,
         left_out=left_out,
     )
+
+
+class _KnownRisks(ClassifierMixin, BaseEstimator):
+    """The fitted gradient-boosted model as ThresholdOptimizer sees it, without predicting again.
+
+    Its input is one column of row numbers into ``risks`` (the model's predicted risks of the
+    training people, then of the test people, as :func:`~healthgap.models.fit` computed them:
+    each person's prediction depends only on their own features), and ``predict_proba`` gives
+    those risks back: the same scores, bit for bit, as asking the model again.
+    """
+
+    def __init__(self, risks: np.ndarray | None = None) -> None:
+        self.risks = risks
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> _KnownRisks:
+        """Nothing to fit: the risks are known (ThresholdOptimizer is given it with ``prefit=True``)."""
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self.risks is not None
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.array([False, True])
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        assert self.risks is not None
+        risk = self.risks[np.asarray(X)[:, 0].astype(np.int64)]
+        return np.column_stack([1 - risk, risk])
 
 
 def _fittable(keys: np.ndarray, y: np.ndarray) -> set[str]:
@@ -447,7 +482,9 @@ def _intervals(
         for r in overall.iter_rows(named=True)
     }
     accuracy, gaps = [], []
-    for W in bootstrap_weights(yk.shape[0], n_boot=n_boot, seed=seed):
+    # the audit's replicates (the same matrices, column-major, kept when the same people, replicates
+    # and seed were resampled last: not drawn again)
+    for W in replicate_weights(yk.shape[0], n_boot=n_boot, seed=seed):
         sums = np.asarray(Q.T @ W.T).T  # (replicates, width)
         cases, pos, neg = sums[:, :k], sums[:, k], sums[:, k + 1]
         ba, gap = [], []

@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from healthgap.config import ModelSettings
 from healthgap.contract import PROTECTED, TRUTH_PREFIX
 from healthgap.models._features import design, label_of, resolve, target_vector
-from healthgap.models._performance import performance, reliability
+from healthgap.models._performance import performances, reliability
 
 __all__ = [
     "ModelResult",
@@ -203,13 +203,14 @@ class ModelResult:
     features : feature names, in the column order of ``X_train``/``X_test``.
     categorical, categories : ordinal-coded features and their levels (code = position).
     excluded : protected characteristics present in the data but not used as features.
-    models : ``{"logistic": Pipeline, "boosted": HistGradientBoostingClassifier}``.
+    models : ``{"logistic": Pipeline, "boosted": HistGradientBoostingClassifier}`` (those fitted).
     X_train, y_train, X_test, y_test : the split design matrices and targets.
     risk_train, risk_test : predicted probabilities per model.
     groups_train, groups_test : equity columns, age band and true-status columns per row, kept
         aside from the features for the fairness audit.
-    metrics : test-set performance (AUROC, AP, Brier, calibration) with bootstrap CIs.
-    calibration : reliability curve (tenths of predicted risk) per model.
+    metrics : test-set performance (AUROC, AP, Brier, calibration) with bootstrap CIs (empty
+        when fitted with ``evaluate=False``).
+    calibration : reliability curve (tenths of predicted risk) per model (empty likewise).
     settings : the :class:`~healthgap.config.ModelSettings` used.
     cache_key : key of the fit in the model cache (None when fitted without the cache).
     """
@@ -294,6 +295,8 @@ def fit(
     seed: int | None = None,
     labels: Mapping[str, str] | None = None,
     groups: Sequence[str] = (),
+    learners: Sequence[ModelName] = ("logistic", "boosted"),
+    evaluate: bool = True,
 ) -> ModelResult:
     """Fit a logistic-regression baseline and a gradient-boosted model, and evaluate both.
 
@@ -308,6 +311,11 @@ def fit(
     labels : column -> label (the config's measure labels), for the words of the pages.
     groups : further columns kept aside for the fairness audit (the config's equity
         dimensions), besides :data:`GROUP_COLUMNS`.
+    learners : the models fitted (default both). A model used only for its gradient-boosted
+        predictions (the label-bias refit) fits ``("boosted",)``: each model is fitted on its
+        own, so the booster is the same with or without the baseline.
+    evaluate : whether to compute :attr:`ModelResult.metrics` (with ``n_boot`` bootstrap
+        replicates) and :attr:`ModelResult.calibration`; without, both are empty frames.
 
     Returns
     -------
@@ -340,10 +348,14 @@ def fit(
     test.sort()
     cat_idx = [features.index(c) for c in categorical]
     num_idx = [i for i in range(len(features)) if i not in cat_idx]
-    models = {
-        "logistic": build_logistic(num_idx, cat_idx, seed=settings.seed),
-        "boosted": build_boosted(seed=settings.seed, n_train=int(train.shape[0])),
+    builders = {
+        "logistic": lambda: build_logistic(num_idx, cat_idx, seed=settings.seed),
+        "boosted": lambda: build_boosted(seed=settings.seed, n_train=int(train.shape[0])),
     }
+    unknown = [name for name in learners if name not in builders]
+    if unknown or not learners:
+        raise KeyError(UNKNOWN_MODEL.format(model=unknown or list(learners), options=", ".join(builders)))
+    models = {name: build() for name, build in builders.items() if name in learners}
     kept = _group_frame(df, groups)
     risk_train, risk_test = {}, {}
     with one_thread():
@@ -352,25 +364,23 @@ def fit(
             risk_train[name] = model.predict_proba(X[train])[:, 1]
             risk_test[name] = model.predict_proba(X[test])[:, 1]
     boot_seed = settings.seed if seed is None else seed
-    metrics = pl.concat(
-        [
-            performance(
+    metrics, calibration = pl.DataFrame(), pl.DataFrame()
+    if evaluate:
+        metrics = pl.concat(
+            performances(
                 y[test],
-                risk_test[name],
-                model=MODEL_LABELS[name],
+                {MODEL_LABELS[name]: risk_test[name] for name in models},
                 n_boot=n_boot,
                 seed=boot_seed,
                 confidence=confidence,
-            )
-            for name in models
-        ]
-    )
-    calibration = pl.concat(
-        [
-            reliability(y[test], risk_test[name], model=MODEL_LABELS[name], confidence=confidence)
-            for name in models
-        ]
-    )
+            ).values()
+        )
+        calibration = pl.concat(
+            [
+                reliability(y[test], risk_test[name], model=MODEL_LABELS[name], confidence=confidence)
+                for name in models
+            ]
+        )
     labels = dict(labels or {})
     return ModelResult(
         target=target,

@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 _EPS = 1e-12
+#: :func:`weighted_calibration` computes the logistic function once per distinct linear
+#: predictor when there are at most this share as many distinct values as people.
+SHARED_VALUES = 0.75
 
 
 @dataclass(frozen=True)
@@ -183,11 +186,27 @@ def weighted_calibration(
     wy, wylp = W @ yv, W @ (yv * lp)
     buf = np.empty_like(W)
     t = np.empty_like(W)
+    # the fitted mean depends on a person only through lp: when many share a value (a model
+    # with few distinct risks), the logistic function is computed once per value and spread
+    # out (the same numbers, bit for bit: the same operations on the same values)
+    distinct, where = np.unique(lp, return_inverse=True)
+    shared = distinct.shape[0] <= SHARED_VALUES * lp.shape[0]
+
+    def _mean(intercept: np.ndarray, slope: np.ndarray | None) -> None:
+        """``buf`` = expit(intercept + slope lp) per replicate and person (slope None: 1)."""
+        x = distinct if shared else lp
+        eta = np.empty((c, x.shape[0])) if shared else buf
+        if slope is None:
+            np.add(x, intercept[:, None], out=eta)
+        else:
+            np.multiply(slope[:, None], x, out=eta)
+            np.add(eta, intercept[:, None], out=eta)
+        expit(eta, out=eta)
+        if shared:
+            np.take(eta, where, axis=1, out=buf, mode="clip")
 
     def _moments(intercept: np.ndarray, slope: np.ndarray) -> tuple[np.ndarray, ...]:
-        np.multiply(slope[:, None], lp, out=buf)
-        np.add(buf, intercept[:, None], out=buf)
-        expit(buf, out=buf)  # mu
+        _mean(intercept, slope)  # mu
         np.multiply(W, buf, out=t)  # W mu
         s1, s1lp = t.sum(axis=1), t @ lp
         np.multiply(t, buf, out=buf)  # W mu^2
@@ -195,8 +214,7 @@ def weighted_calibration(
 
     def _offset_moments(intercept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # _moments at slope 1 (1 * lp is lp), only the two sums the intercept's Newton step uses
-        np.add(lp, intercept[:, None], out=buf)
-        expit(buf, out=buf)  # mu
+        _mean(intercept, None)  # mu
         np.multiply(W, buf, out=t)  # W mu
         s1 = t.sum(axis=1)
         np.multiply(t, buf, out=buf)  # W mu^2

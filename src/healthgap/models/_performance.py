@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import polars as pl
 
@@ -14,7 +16,7 @@ from healthgap.models._metrics import (
 )
 from healthgap.stats import bootstrap_weights, percentile_interval, wilson_interval
 
-__all__ = ["performance", "reliability", "METRIC_LABELS"]
+__all__ = ["performance", "performances", "reliability", "METRIC_LABELS"]
 
 METRIC_LABELS: dict[str, str] = {
     "auroc": "AUROC",
@@ -30,10 +32,13 @@ LENGTH_MISMATCH = "y has {ny} values but p has {np_}; they must be the same peop
 def _all(W: np.ndarray, y: np.ndarray, p: np.ndarray, r, start=None) -> np.ndarray:
     up, down = r
     a, b = weighted_calibration(W, y, p, start=start)
+    # the rankings' sparse products multiply W transposed: column-major, it is not copied at
+    # each of them (the same numbers; the other metrics sum W's rows and keep its layout)
+    Wt = np.asfortranarray(W)
     return np.stack(
         [
-            weighted_auc(W, up)[:, 0],
-            weighted_average_precision(W, y, p, descending=down),
+            weighted_auc(Wt, up)[:, 0],
+            weighted_average_precision(Wt, y, p, descending=down),
             weighted_brier(W, y, p),
             a,
             b,
@@ -88,35 +93,62 @@ def performance(
        for development and an ABCD for validation. Eur Heart J 2014;35:1925-31.
     .. [2] Efron B, Tibshirani RJ. An Introduction to the Bootstrap. 1993.
     """
+    return performances(y, {model: p}, n_boot=n_boot, seed=seed, confidence=confidence)[model]
+
+
+def performances(
+    y: np.ndarray,
+    risks: Mapping[str, np.ndarray],
+    *,
+    n_boot: int = 200,
+    seed: int = 2024,
+    confidence: float = 0.95,
+) -> dict[str, pl.DataFrame]:
+    """:func:`performance` of several models' predictions ``risks`` (model label -> predicted
+    probability) of the same people ``y``, from one stream of bootstrap replicates.
+
+    Each frame equals ``performance(y, risks[model], model=model, ...)`` exactly: the replicates
+    depend only on the number of people, ``n_boot`` and ``seed``, so they are drawn once for
+    every model instead of once per model.
+    """
     y = np.asarray(y, bool)
-    p = np.asarray(p, np.float64)
-    if y.shape != p.shape:
-        raise ValueError(LENGTH_MISMATCH.format(ny=y.shape[0], np_=p.shape[0]))
-    r = (rank(p, y), rank(-p, y))
-    one = np.ones((1, y.shape[0]))
-    point = _all(one, y, p, r)[0]
-    _, (intercept,) = _recalibration_intercept(one, y, p, point[4])
-    start = (float(point[3]), float(intercept), float(point[4]))
-    reps = np.concatenate(
-        [_all(W, y, p, r, start) for W in bootstrap_weights(y.shape[0], n_boot=n_boot, seed=seed)]
-    )
-    lo, hi = percentile_interval(reps, confidence)
+    prepared = {}
+    for model, p in risks.items():
+        p = np.asarray(p, np.float64)
+        if y.shape != p.shape:
+            raise ValueError(LENGTH_MISMATCH.format(ny=y.shape[0], np_=p.shape[0]))
+        r = (rank(p, y), rank(-p, y))
+        one = np.ones((1, y.shape[0]))
+        point = _all(one, y, p, r)[0]
+        _, (intercept,) = _recalibration_intercept(one, y, p, point[4])
+        start = (float(point[3]), float(intercept), float(point[4]))
+        prepared[model] = (p, r, point, start)
+    reps: dict[str, list[np.ndarray]] = {model: [] for model in prepared}
+    for W in bootstrap_weights(y.shape[0], n_boot=n_boot, seed=seed):
+        for model, (p, r, _, start) in prepared.items():
+            reps[model].append(_all(W, y, p, r, start))
     names = list(METRIC_LABELS)
-    return pl.DataFrame(
-        {
-            "metric": names,
-            "model": [model] * len(names),
-            "n": [int(y.shape[0])] * len(names),
-            "events": [int(y.sum())] * len(names),
-            "value": point,
-            "lower_ci": lo,
-            "upper_ci": hi,
-            "confidence": [confidence] * len(names),
-            "statistic": [METRIC_LABELS[m] for m in names],
-            "method": [BOOT_METHOD.format(n=n_boot, seed=seed)] * len(names),
-            "note": pl.Series([None if np.isfinite(v) else "not estimable" for v in point], dtype=pl.String),
-        }
-    )
+    out = {}
+    for model, (_, _, point, _) in prepared.items():
+        lo, hi = percentile_interval(np.concatenate(reps[model]), confidence)
+        out[model] = pl.DataFrame(
+            {
+                "metric": names,
+                "model": [model] * len(names),
+                "n": [int(y.shape[0])] * len(names),
+                "events": [int(y.sum())] * len(names),
+                "value": point,
+                "lower_ci": lo,
+                "upper_ci": hi,
+                "confidence": [confidence] * len(names),
+                "statistic": [METRIC_LABELS[m] for m in names],
+                "method": [BOOT_METHOD.format(n=n_boot, seed=seed)] * len(names),
+                "note": pl.Series(
+                    [None if np.isfinite(v) else "not estimable" for v in point], dtype=pl.String
+                ),
+            }
+        )
+    return out
 
 
 def reliability(
