@@ -62,6 +62,47 @@ def test_decimal_format_matches_python(k, dp):
     assert format_number(v, dp=dp) == _python_reference(v, dp)
 
 
+def _outcome(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # format_expr cannot cast a scaled value of 2**63 or more
+        return type(exc)
+
+
+def _same_as_expr(v: float, style: str, dp: int | None) -> None:
+    expected = _outcome(
+        lambda: pl.select(format_expr(pl.lit(v, dtype=pl.Float64), style=style, dp=dp)).item()
+    )
+    got = _outcome(format_number, v, style=style, dp=dp, missing="MISSING")
+    assert got == ("MISSING" if expected is None else expected)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.one_of(
+        st.floats(allow_nan=False, allow_infinity=False, width=64),
+        st.floats(-1e7, 1e7),
+        st.integers(-(10**7), 10**7).map(lambda k: k / 8),  # exact halves and quarters
+        st.integers(-(10**6), 10**6).map(lambda k: k / 1000),
+    ),
+    st.sampled_from(["number", "integer", "rate", "percent", "proportion", "ratio"]),
+    st.one_of(st.none(), st.integers(0, 6)),
+)
+def test_format_number_is_format_expr(v, style, dp):
+    """The Python steps give format_expr's text for every value, style and number of places
+    (exact halves, signed zeros and values too large for the fast path included)."""
+    _same_as_expr(v, style, dp)
+
+
+@pytest.mark.parametrize(
+    "v",
+    [0.5, 1.5, 2.5, -2.5, 0.125, 0.375, 2.675, 1.005, -0.0, -0.04, 1e15 + 0.5, 2.0**53, -(2.0**60), 1e300],
+)
+@pytest.mark.parametrize("style", ["number", "integer", "ratio", "proportion"])
+def test_format_number_is_format_expr_at_the_edges(v, style):
+    _same_as_expr(v, style, None)
+
+
 def test_format_styles_and_missing():
     assert format_number(1234.56) == "1,234.6"
     assert format_number(1234.56, style="rate") == "1,234.6"

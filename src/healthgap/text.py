@@ -146,7 +146,10 @@ def format_number(
 ) -> str:
     """Format one number for a sentence, e.g. ``format_number(1234)`` -> ``"1,234.0"``.
 
-    Uses :func:`format_expr`, so numbers in sentences match the tables exactly.
+    Gives what :func:`format_expr` gives, so numbers in sentences match the tables exactly: the
+    same steps in Python (one polars query per number cost 1-3 ms, thousands of times a book;
+    ``tests/test_tables.py`` checks the two agree), and :func:`format_expr` itself where Python's
+    integers would not overflow as polars' do (a scaled value of 2**53 or more).
     ``format_number(0.123, style="proportion")`` -> ``"12.3%"``;
     ``format_number(1234, style="integer")`` -> ``"1,234"``. Null/NaN give ``missing``.
     A value that rounds to zero never carries a sign (``-0.0`` and ``-0.04`` give ``"0.0"``).
@@ -157,6 +160,19 @@ def format_number(
     """
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return missing
+    places = _check_style(style, dp, where="format_expr")
+    v = float(x)
+    if style != "text" and math.isfinite(v):
+        if style == "proportion":
+            v = v * 100
+        scaled_float = abs(v) * 10**places
+        if math.isfinite(scaled_float) and scaled_float < 2**53:
+            scaled = round(scaled_float)  # halves to even, as polars' round
+            whole, fraction = divmod(scaled, 10**places)
+            text = ("-" if v < 0 and scaled > 0 else "") + f"{whole:,}"
+            if places:
+                text += "." + str(fraction).zfill(places)
+            return text + ("%" if style in ("percent", "proportion") else "")
     out = pl.select(format_expr(pl.lit(float(x), dtype=pl.Float64), style=style, dp=dp)).item()
     return missing if out is None else out
 
