@@ -214,7 +214,11 @@ def test_figure_html_through_the_service_is_byte_identical(specs, local, service
     assert local.local == 1
 
 
-def test_many_threads_at_once(specs, reference, local, service):
+def test_many_threads_at_once(specs, reference, local, service, monkeypatch):
+    monkeypatch.setattr(html, "SVG_SERVICE_TIMEOUT", 5.0)
+    idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    idle.connect(service)  # a kernel that sends half a request holds up nobody else
+    idle.sendall(_svgwire.HEADER.pack(100))
     names = list(specs) * 4
     results: dict[int, str] = {}
     start = threading.Barrier(len(names))
@@ -228,6 +232,7 @@ def test_many_threads_at_once(specs, reference, local, service):
         t.start()
     for t in threads:
         t.join()
+    idle.close()
     assert all(results[i] == reference[names[i]] for i in range(len(names)))
     assert local.local == 0
 
@@ -442,14 +447,15 @@ def test_an_error_in_the_block_still_stops_the_service(short_tmp):
 
 
 def test_an_idle_connection_does_not_hold_up_the_end(short_tmp):
-    began = time.monotonic()
-    with svg_service(short_tmp) as env, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as idle:
-        idle.connect(env[ENV])
-        idle.sendall(_svgwire.HEADER.pack(100))  # half a request, then nothing
-        time.sleep(0.2)
-        assert len(_service_threads()) == 2  # the server and this connection's thread
-    assert time.monotonic() - began < 5  # not CONNECTION_TIMEOUT
-    assert _service_threads() == []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as idle:  # still open after the service
+        began = time.monotonic()
+        with svg_service(short_tmp) as env:
+            idle.connect(env[ENV])
+            idle.sendall(_svgwire.HEADER.pack(100))  # half a request, then nothing
+            time.sleep(0.2)
+            assert len(_service_threads()) == 2  # the server and this connection's thread
+        assert time.monotonic() - began < 5  # not CONNECTION_TIMEOUT
+        assert _service_threads() == []
 
 
 def test_no_service_when_the_socket_cannot_be_made(short_tmp):
@@ -465,6 +471,7 @@ def test_no_service_when_the_socket_cannot_be_made(short_tmp):
 
 def test_messages_round_trip_and_limits():
     left, right = socket.socketpair()
+    right.settimeout(10)
     with left, right:
         big = os.urandom(20_000_000)
         sender = threading.Thread(target=_svgwire.send_message, args=(left, big))
