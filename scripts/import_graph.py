@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "healthgap.text",
             "healthgap.safeio",
             "healthgap._filecache",
+            "healthgap._svgwire",
         ),
     ),
     ("config", ("healthgap.config", "healthgap.profiles")),

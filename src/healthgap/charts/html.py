@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ import altair as alt
 import polars as pl
 import vl_convert as vlc
 
+from healthgap._svgwire import ENV_SOCKET, request_svg
 from healthgap.charts._common import ChartError
 from healthgap.disclosure import OFF_PREFIX, assert_publishable
 from healthgap.downloads import download_link, link_text
@@ -392,14 +394,90 @@ def chart_spec(chart: Any) -> dict[str, Any]:
     raise ChartError(ERR_CHART.format(kind=type(chart).__name__))
 
 
+#: Seconds each step of a conversion by the renderer's chart converter (connecting, sending,
+#: waiting for the reply) may take before the chart is drawn in this process instead.
+SVG_SERVICE_TIMEOUT = 60.0
+#: Converter sockets that failed in this process: not tried again (one wait at most per kernel).
+_failed_services: set[str] = set()
+
+
 def static_svg(spec: Mapping[str, Any]) -> str:
     """Render a Vega-Lite spec to SVG offline with vl-convert (inline data only, no network).
+
+    When the environment variable ``HEALTHGAP_SVG_SOCKET`` names the socket of the renderer's
+    chart converter (:func:`healthgap.render.svgserver.svg_service`), the spec is converted
+    there, by the same ``vegalite_to_svg`` call, so that a render starts vl-convert's V8 engine
+    once instead of once per chapter. Without it (Quarto, Jupyter, tests), or when the converter
+    fails in any way, the spec is converted in this process: the SVG, and the error a spec
+    vl-convert rejects raises, are the same either way. Clip-path and gradient ids are numbered
+    as by a new V8 engine (:func:`_fresh_ids`), so the SVG depends on the spec alone, not on the
+    charts the same engine drew before.
 
     References
     ----------
     .. [1] vl-convert ``vegalite_to_svg``, https://github.com/vega/vl-convert
     """
-    return vlc.vegalite_to_svg(dict(spec), vl_version=_vl_version())
+    spec = dict(spec)
+    vl_version = _vl_version()
+    svg = _svg_from_service(spec, vl_version)
+    if svg is None:
+        svg = vlc.vegalite_to_svg(spec, vl_version=vl_version)
+    return _fresh_ids(svg)
+
+
+#: The ids Vega numbers with counters that live as long as its V8 engine: clip paths
+#: (``clip1``, ``clip2``, ...) and gradients (``gradient_0``, ...; a radial gradient's pattern is
+#: ``p_gradient_0``), as they appear in an SVG's ``id``, ``url(#...)`` and ``href``.
+_COUNTED_ID = re.compile(r'(id="|url\(#|href="#)(p_)?(clip|gradient_)([0-9]+)(?=[")])')
+#: The first number of each counter in a new engine.
+_FIRST_NUMBER = {"clip": 1, "gradient_": 0}
+
+
+def _fresh_ids(svg: str) -> str:
+    """``svg`` with its clip-path and gradient ids numbered as the first conversion of a new
+    V8 engine numbers them, so the SVG depends on its spec alone.
+
+    Vega's counters run on across conversions, so the same spec drew ``clip6`` after a chart
+    that used five clip paths, and the ids depended on which charts the same engine had drawn
+    before: the kernel's earlier charts, or, through the renderer's shared converter
+    (:mod:`healthgap.render.svgserver`), any chapter's. The numbers keep their order.
+    """
+    found: dict[str, set[int]] = {kind: set() for kind in _FIRST_NUMBER}
+    for match in _COUNTED_ID.finditer(svg):
+        found[match[3]].add(int(match[4]))
+    if not any(found.values()):
+        return svg
+    renumber = {
+        kind: {n: _FIRST_NUMBER[kind] + rank for rank, n in enumerate(sorted(numbers))}
+        for kind, numbers in found.items()
+    }
+    return _COUNTED_ID.sub(lambda m: f"{m[1]}{m[2] or ''}{m[3]}{renumber[m[3]][int(m[4])]}", svg)
+
+
+def _svg_from_service(spec: dict[str, Any], vl_version: str | None) -> str | None:
+    """The SVG from the renderer's chart converter, or None to convert in this process.
+
+    None when no converter is named, it failed before in this process, it cannot be reached or
+    gives no valid reply (it is then not tried again), the spec cannot be sent unchanged, or
+    vl-convert rejected the spec (converting it here raises vl-convert's own error).
+    """
+    path = os.environ.get(ENV_SOCKET)
+    if not path or path in _failed_services:
+        return None
+    try:
+        svg, _error = request_svg(
+            path,
+            spec,
+            vl_version=vl_version,
+            converter=getattr(vlc, "__version__", ""),
+            timeout=SVG_SERVICE_TIMEOUT,
+        )
+    except OSError:
+        _failed_services.add(path)
+        return None
+    except Exception:  # the spec cannot travel as JSON unchanged (NaN, an object): convert here
+        return None
+    return svg
 
 
 def _scope_ids(svg: str, prefix: str) -> str:
