@@ -43,6 +43,7 @@ from healthgap.render.project import Book, Page
 from healthgap.render.qmd import Cell, Document, QmdError, parse_qmd
 from healthgap.render.search import SEARCH_FORM, section_entries, write_search_assets
 from healthgap.render.site import PageView, copy_theme, render_page
+from healthgap.render.svgserver import svg_service
 
 __all__ = [
     "render_builtin",
@@ -359,10 +360,11 @@ def render_builtin(
     with (
         tempfile.TemporaryDirectory(prefix="healthgap-kernels-") as logs,
         _kernel_server(book, docs, env, Path(logs)) as manager,
+        svg_service(logs) as svg_env,  # one chart converter (V8) for every kernel
     ):
         waiting = Path(logs) / "waiting"
         waiting.mkdir()
-        kernel_env = {**env, WAITING_ENV: str(waiting)}
+        kernel_env = {**env, **svg_env, WAITING_ENV: str(waiting)}
         runs = run_async(
             lambda: _execute_all(book, docs, kernel_env, jobs, progress, Path(logs), empty_inline, manager)
         )
