@@ -340,3 +340,33 @@ def test_mitigation_intervals_from_the_kept_replicates(people, monkeypatch):
     old = m.summary(m.overall, groups=m.by_group)
     assert new.equals(old)
     assert new["balanced_accuracy_lower_ci"].is_not_null().all()
+
+
+# --- the metric bootstraps on one BLAS thread ----------------------------------------------
+
+
+def test_performances_run_on_one_blas_thread_with_the_same_table(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from healthgap.models import _performance
+
+    rng = np.random.default_rng(23)
+    n = 6_000
+    risks = {"A": rng.beta(1, 9, n), "B": np.round(rng.beta(1, 7, n), 3)}
+    y = rng.random(n) < risks["A"]
+    threads: list[int] = []
+    inner = _performance._performances
+
+    def spy(*args, **kwargs):
+        threads.extend(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(_performance, "_performances", spy)
+    new = _performance.performances(y, risks, n_boot=80, seed=2)
+    assert threads and set(threads) == {_performance.METRIC_BLAS_THREADS} == {1}
+    old = inner(y, risks, n_boot=80, seed=2, confidence=0.95)  # the BLAS threads as they are
+    for model in risks:
+        a, b = new[model], old[model]
+        for column in ("value", "lower_ci", "upper_ci"):
+            np.testing.assert_allclose(a[column].to_numpy(), b[column].to_numpy(), rtol=1e-12, atol=0)
+        assert a.drop("value", "lower_ci", "upper_ci").equals(b.drop("value", "lower_ci", "upper_ci"))
