@@ -159,7 +159,7 @@ def test_a_chapter_waiting_for_a_lock_lends_its_slot(tmp_path: Path) -> None:
     assert log == ["a waits", "release"]
 
 
-def test_at_most_one_chapter_more_than_the_limit(tmp_path: Path) -> None:
+def test_at_most_twice_the_limit_while_chapters_wait(tmp_path: Path) -> None:
     from healthgap.render.execute import Slots, run_many
 
     log: list[str] = []
@@ -242,3 +242,22 @@ def test_a_later_chapter_ready_first_waits_for_its_turn() -> None:
 
     asyncio.run(main())
     assert order == [0, 1, 2]
+
+
+def test_two_waiting_chapters_lend_two_slots(tmp_path: Path) -> None:
+    """With --jobs 2 and two chapters waiting for a third's result, two more execute."""
+    from healthgap.render.execute import Slots, run_many
+
+    log: list[str] = []
+
+    async def main() -> list:
+        slots, event = Slots(2, waiting=tmp_path, poll=0.01), asyncio.Event()
+        jobs = [
+            _waiter(slots, tmp_path, event, log, "a", 0),
+            _waiter(slots, tmp_path, event, log, "b", 1),
+            _waiter(slots, tmp_path, event, log, "c", 2),
+            _releaser(slots, event, log, 3),
+        ]
+        return await asyncio.wait_for(run_many(jobs, limit=4), 10)
+
+    assert asyncio.run(main()) == ["a", "b", "c", "release"]

@@ -202,9 +202,9 @@ async def _execute_all(
 
     order = run_order(book)
     factories = [lambda p=book.pages[i], d=docs[i], k=k: one(p, d, k) for k, i in enumerate(order)]
-    # kernels start ahead of their turn: those executing (one more while one waits for a lock)
-    # and one more, ready to go (Slots)
-    runs = await run_many(factories, limit=jobs + 2)
+    # kernels start ahead of their turn: those executing (up to twice --jobs while some wait
+    # for a lock) and one more, ready to go (Slots)
+    runs = await run_many(factories, limit=2 * jobs + 1)
     by_page: list[ChapterRun | None] = [None] * len(docs)
     for i, run in zip(order, runs):
         by_page[i] = run

@@ -393,8 +393,8 @@ class Slots:
 
     With ``waiting`` (a folder where kernels leave a file while they wait for a lock another
     kernel holds, :data:`healthgap._filecache.WAITING_ENV`), a chapter that only waits does not
-    count: one more chapter executes meanwhile (at most ``limit + 1``), so no core sits idle while
-    one chapter waits for a result another is computing.
+    count: another chapter executes meanwhile (at most ``2 * limit`` at once), so no core sits
+    idle while chapters wait for a result another is computing.
     """
 
     def __init__(self, limit: int, *, waiting: Path | None = None, poll: float = 0.1) -> None:
@@ -406,7 +406,7 @@ class Slots:
         self._cond: asyncio.Condition | None = None
 
     def _lent(self) -> int:
-        return min(1, waiting_count(self.waiting)) if self.waiting is not None else 0
+        return min(self.limit, waiting_count(self.waiting)) if self.waiting is not None else 0
 
     @contextlib.asynccontextmanager
     async def hold(self, order: int) -> AsyncIterator[None]:
