@@ -222,3 +222,44 @@ def test_no_healthgap_module_reads_the_environment_or_working_folder_at_import()
         visit(tree, False)
     allowed = {"render/forkserver.py"}  # the server itself, in its main loop and __main__
     assert [f for f in found if f.split(":")[0] not in allowed] == []
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "import polars as pl\npl.DataFrame({'a': range(10_000)}).group_by('a').len()\n",  # polars' pool
+        "import threading, time\nthreading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n",
+    ],
+    ids=["polars-query-at-import", "python-thread-at-import"],
+)
+def test_a_server_whose_imports_start_threads_stops_and_kernels_are_ordinary(
+    tmp_path: Path, module: str
+) -> None:
+    """A fork copies a thread pool without its threads: a chapter using it would hang."""
+    (tmp_path / "hg_threads_at_import.py").write_text(module, encoding="utf-8")
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    )
+    log = tmp_path / "server.log"
+    page = _doc(tmp_path)
+    with fork_server(["hg_threads_at_import"], env=env, log=log) as server:
+        assert server is not None
+        assert server.process.wait(timeout=30) == 0  # it stopped instead of serving
+        assert not asyncio.run(server.wait_ready(timeout=1))
+        probe = _probe(page, dict(os.environ), kernel_manager_class(server))
+    assert probe["ppid"] == os.getpid()  # an ordinary kernel
+    assert "started threads" in log.read_text(encoding="utf-8")
+
+
+def test_the_books_own_imports_leave_the_server_safe_to_fork() -> None:
+    import subprocess
+
+    code = (
+        "import healthgap.pages.fairness, healthgap.pages.population, ipykernel.kernelapp\n"
+        "from healthgap.render.forkserver import _unsafe_threads\n"
+        "print(_unsafe_threads())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "[]"

@@ -18,7 +18,9 @@ What a fork does not give a chapter, and why that is safe here:
   ``HEALTHGAP_PAGE_PREFIX``, ``JPY_PARENT_PID``); healthgap reads the environment and the working
   directory only inside functions (``tests/test_forkserver.py`` checks every module);
 * threads: the server runs no Python threads and no thread pool before forking (polars builds
-  its pool on first use, in the chapter; OpenBLAS and jemalloc restart theirs after a fork);
+  its pool on first use, in the chapter; OpenBLAS and jemalloc restart theirs after a fork). If
+  the chapters' imports start one (a Python thread, a polars query at import), the server stops
+  and the chapters get ordinary kernels;
 * random state: ``random`` and numpy's global generator reseed themselves after a fork
   (``os.register_at_fork``), as a new process would be seeded.
 
@@ -42,6 +44,7 @@ import contextlib
 import importlib
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -49,6 +52,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -123,6 +127,30 @@ def _preload(modules: list[str]) -> list[str]:
     return loaded
 
 
+#: Threads of the server's imports that a fork would leave behind, copying their pools without
+#: them: polars' worker pool and its async runtime (started by a first query).
+_UNSAFE_THREAD = re.compile(r"^(polars-[0-9]+|tokio-runtime-w|tokio-rt-worker)$")
+ERR_THREADS = (
+    "healthgap fork server: the chapters' imports started threads ({threads}); "
+    "each chapter starts its own kernel instead"
+)
+
+
+def _unsafe_threads() -> list[str]:
+    """Threads running in this process that a forked kernel would miss (empty when safe).
+
+    The allocator's and OpenBLAS's threads are restarted after a fork, and polars' spill-file
+    cleaner is not needed; Python threads and polars' query pool are not restarted.
+    """
+    found = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    try:
+        tasks = os.listdir("/proc/self/task")
+        names = [Path(f"/proc/self/task/{task}/comm").read_text().strip() for task in tasks]
+    except OSError:
+        names = []
+    return found + [name for name in names if _UNSAFE_THREAD.match(name)]
+
+
 def _exit_code(status: int) -> int:
     if os.WIFSIGNALED(status):
         return -os.WTERMSIG(status)
@@ -195,6 +223,12 @@ def serve(address: str, modules: list[str]) -> None:
     _preload(
         [LAUNCHER, "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "sqlite3", *modules]
     )
+    unsafe = _unsafe_threads()
+    if unsafe:
+        # a fork would copy a thread pool without its threads (a chapter would hang): the renderer
+        # starts ordinary kernels when the server has stopped
+        print(ERR_THREADS.format(threads=", ".join(unsafe)), file=sys.stderr, flush=True)
+        return
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
