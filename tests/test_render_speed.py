@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -143,53 +144,40 @@ def _releaser(slots, event: asyncio.Event, log: list[str], rank: int):  # type: 
     return job
 
 
-def test_a_chapter_waiting_for_a_lock_lends_its_slot(tmp_path: Path) -> None:
-    from healthgap.render.execute import Slots
+def _lend(folder: Path | None, waiters: str, log: list[str], *, limit: int, seconds: float) -> list:
+    """Chapters ``waiters`` (one letter each) take their turns and wait for the chapter after
+    them, which releases them, all under ``Slots(limit)``; ``folder`` is where waiting chapters
+    say so (None: nowhere). Raises ``TimeoutError`` when the releaser never gets a turn."""
+    from healthgap.render.execute import Slots, run_many
 
-    log: list[str] = []
+    where = folder if folder is not None else Path(tempfile.mkdtemp())
 
     async def main() -> list:
-        from healthgap.render.execute import run_many
+        slots, event = Slots(limit, waiting=folder, poll=0.01), asyncio.Event()
+        jobs = [_waiter(slots, where, event, log, name, rank) for rank, name in enumerate(waiters)]
+        jobs.append(_releaser(slots, event, log, len(waiters)))
+        return await asyncio.wait_for(run_many(jobs, limit=len(jobs)), seconds)
 
-        slots, event = Slots(1, waiting=tmp_path, poll=0.01), asyncio.Event()
-        jobs = [_waiter(slots, tmp_path, event, log, "a", 0), _releaser(slots, event, log, 1)]
-        return await asyncio.wait_for(run_many(jobs, limit=2), 10)
+    return asyncio.run(main())
 
-    assert asyncio.run(main()) == ["a", "release"]
+
+def test_a_chapter_waiting_for_a_lock_lends_its_slot(tmp_path: Path) -> None:
+    log: list[str] = []
+    assert _lend(tmp_path, "a", log, limit=1, seconds=10) == ["a", "release"]
     assert log == ["a waits", "release"]
 
 
 def test_at_most_twice_the_limit_while_chapters_wait(tmp_path: Path) -> None:
-    from healthgap.render.execute import Slots, run_many
-
     log: list[str] = []
-
-    async def main() -> None:
-        slots, event = Slots(1, waiting=tmp_path, poll=0.01), asyncio.Event()
-        jobs = [
-            _waiter(slots, tmp_path, event, log, "a", 0),
-            _waiter(slots, tmp_path, event, log, "b", 1),
-            _releaser(slots, event, log, 2),
-        ]
-        await asyncio.wait_for(run_many(jobs, limit=3), 1.0)
-
     with pytest.raises(TimeoutError):
-        asyncio.run(main())
+        _lend(tmp_path, "ab", log, limit=1, seconds=1.0)
     assert log == ["a waits", "b waits"]  # two waiting: the third never executed
 
 
 def test_without_a_waiting_folder_a_waiting_chapter_keeps_its_slot(tmp_path: Path) -> None:
-    from healthgap.render.execute import Slots, run_many
-
     log: list[str] = []
-
-    async def main() -> None:
-        slots, event = Slots(1, poll=0.01), asyncio.Event()
-        jobs = [_waiter(slots, tmp_path, event, log, "a", 0), _releaser(slots, event, log, 1)]
-        await asyncio.wait_for(run_many(jobs, limit=2), 1.0)
-
     with pytest.raises(TimeoutError):
-        asyncio.run(main())
+        _lend(None, "a", log, limit=1, seconds=1.0)
     assert log == ["a waits"]
 
 
@@ -246,18 +234,5 @@ def test_a_later_chapter_ready_first_waits_for_its_turn() -> None:
 
 def test_two_waiting_chapters_lend_two_slots(tmp_path: Path) -> None:
     """With --jobs 2 and two chapters waiting for a third's result, two more execute."""
-    from healthgap.render.execute import Slots, run_many
-
     log: list[str] = []
-
-    async def main() -> list:
-        slots, event = Slots(2, waiting=tmp_path, poll=0.01), asyncio.Event()
-        jobs = [
-            _waiter(slots, tmp_path, event, log, "a", 0),
-            _waiter(slots, tmp_path, event, log, "b", 1),
-            _waiter(slots, tmp_path, event, log, "c", 2),
-            _releaser(slots, event, log, 3),
-        ]
-        return await asyncio.wait_for(run_many(jobs, limit=4), 10)
-
-    assert asyncio.run(main()) == ["a", "b", "c", "release"]
+    assert _lend(tmp_path, "abc", log, limit=2, seconds=10) == ["a", "b", "c", "release"]

@@ -8,7 +8,8 @@ kernel). Both sides use this module, which sits at the bottom of the layers so t
 never imports ``render``.
 
 One connection carries one conversion. Each message is its length (8 bytes, big-endian,
-:data:`HEADER`) and then that many bytes:
+:data:`HEADER`) and then that many bytes (:func:`send_message`, :func:`recv_message`; the
+renderer's fork server, :mod:`healthgap.render.forkserver`, frames its messages the same way):
 
 - request: the JSON object ``{"spec": ..., "vl_version": ..., "converter": ...}``
   (:func:`encode_request`); ``converter`` is the client's vl-convert version, and the server
@@ -32,6 +33,7 @@ __all__ = [
     "REPLY_SVG",
     "REPLY_ERROR",
     "WireError",
+    "ERR_NO_UNIX",
     "send_message",
     "recv_message",
     "encode_request",

@@ -145,8 +145,9 @@ async def _execute_all(
     kernel_logs: Path,
     empty_inline: str = "error",
     kernel_manager: type | None = None,
+    waiting: Path | None = None,
 ) -> list[ChapterRun]:
-    slots = Slots(jobs, waiting=_waiting_folder(env))
+    slots = Slots(jobs, waiting=waiting)
 
     @contextlib.asynccontextmanager
     async def turn(page: Page, rank: int) -> AsyncIterator[None]:
@@ -205,17 +206,9 @@ async def _execute_all(
     # kernels start ahead of their turn: those executing (up to twice --jobs while some wait
     # for a lock) and one more, ready to go (Slots)
     runs = await run_many(factories, limit=2 * jobs + 1)
-    by_page: list[ChapterRun | None] = [None] * len(docs)
-    for i, run in zip(order, runs):
-        by_page[i] = run
     _record_seconds(book, [run.seconds for run in runs], order)
-    return [run for run in by_page if run is not None]
-
-
-def _waiting_folder(env: dict[str, str]) -> Path | None:
-    """The folder where kernels waiting for another kernel's result say so (see ``run_many``)."""
-    folder = env.get(WAITING_ENV)
-    return Path(folder) if folder else None
+    by_page = dict(zip(order, runs))
+    return [by_page[i] for i in range(len(docs))]
 
 
 @contextlib.contextmanager
@@ -366,7 +359,9 @@ def render_builtin(
         waiting.mkdir()
         kernel_env = {**env, **svg_env, WAITING_ENV: str(waiting)}
         runs = run_async(
-            lambda: _execute_all(book, docs, kernel_env, jobs, progress, Path(logs), empty_inline, manager)
+            lambda: _execute_all(
+                book, docs, kernel_env, jobs, progress, Path(logs), empty_inline, manager, waiting
+            )
         )
 
     def parse(i: int) -> _Built:

@@ -212,8 +212,9 @@ async def execute_document(
             nb.cells.append(nbformat.v4.new_code_cell(block.source))
             steps.append((block, options))
     run = ChapterRun()
+    turn = slot if slot is not None else contextlib.nullcontext
     if not steps:
-        async with slot() if slot is not None else contextlib.nullcontext():  # its turn, passed on
+        async with turn():  # its turn, passed on
             run.seconds = 0.0 if slot is not None else time.perf_counter() - started
         return run
     log = open(kernel_log, "ab") if kernel_log is not None else None  # noqa: SIM115
@@ -239,7 +240,7 @@ async def execute_document(
                 async with client.async_setup_kernel(env=env, cwd=str(cwd), **extra):
                     ready = True
                     _restore_signals()
-                    async with slot() if slot is not None else contextlib.nullcontext():
+                    async with turn():
                         if slot is not None:
                             started = time.perf_counter()
                         await _run_steps(client, nb, steps, run)
@@ -403,7 +404,7 @@ class Slots:
         self.poll = poll
         self.busy = 0
         self._next = 0  # the order whose turn it is
-        self._cond: asyncio.Condition | None = None
+        self._cond = asyncio.Condition()  # bound to the running loop when first used
 
     def _lent(self) -> int:
         return min(self.limit, waiting_count(self.waiting)) if self.waiting is not None else 0
@@ -412,8 +413,6 @@ class Slots:
     async def hold(self, order: int) -> AsyncIterator[None]:
         """Wait for a slot and for every lower ``order`` (0, 1, 2, ...) to have had one; hold it
         for the block. Every order must ask once, or those after it wait for ever."""
-        if self._cond is None:
-            self._cond = asyncio.Condition()
         cond = self._cond
         async with cond:
             while not (order == self._next and self.busy < self.limit + self._lent()):

@@ -46,9 +46,9 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -60,6 +60,8 @@ from typing import Any
 
 from jupyter_client import AsyncKernelManager
 
+from healthgap._svgwire import recv_message, send_message
+
 __all__ = ["ForkServer", "fork_server", "book_imports", "kernel_manager_class", "serve"]
 
 #: The kernel command the server can stand in for (the ``python3`` kernel of this Python).
@@ -68,63 +70,32 @@ LAUNCHER = "ipykernel_launcher"
 REPLY_TIMEOUT = 10.0
 #: Seconds a kernel start waits for the server to finish its imports.
 READY_TIMEOUT = 30.0
-_HEADER = struct.Struct("!I")
+#: The largest message either side accepts (a kernel's environment is a few kB).
 _MAX_MESSAGE = 16 * 1024 * 1024
+#: The byte that carries a request's standard streams (SCM_RIGHTS), before the request itself.
+_FDS_MARKER = b"F"
 
 
-def _send(sock: socket.socket, message: dict[str, Any], fds: Iterable[int] = ()) -> None:
-    body = json.dumps(message).encode()
-    data = _HEADER.pack(len(body)) + body
-    fds = list(fds)
-    if fds:
-        sent = socket.send_fds(sock, [data], fds)
-        if sent < len(data):
-            sock.sendall(data[sent:])
-    else:
-        sock.sendall(data)
+def _send_json(sock: socket.socket, message: dict[str, Any]) -> None:
+    send_message(sock, json.dumps(message).encode())
 
 
-def _receive(sock: socket.socket, *, fds: int = 0) -> tuple[dict[str, Any], list[int]]:
-    """One message (and up to ``fds`` file descriptors); ``EOFError`` when the peer closed."""
-    received: list[int] = []
-    if fds:
-        head, received, _, _ = socket.recv_fds(sock, _HEADER.size, fds)
-    else:
-        head = sock.recv(_HEADER.size)
-    while head and len(head) < _HEADER.size:
-        more = sock.recv(_HEADER.size - len(head))
-        if not more:
-            break
-        head += more
-    if len(head) < _HEADER.size:
-        for fd in received:
-            os.close(fd)
-        raise EOFError("the fork server closed the connection")
-    (size,) = _HEADER.unpack(head)
-    if size > _MAX_MESSAGE:
-        raise EOFError("message too long")
-    body = b""
-    while len(body) < size:
-        more = sock.recv(size - len(body))
-        if not more:
-            raise EOFError("the fork server closed the connection")
-        body += more
-    return json.loads(body), received
+def _recv_json(sock: socket.socket) -> dict[str, Any]:
+    """One message of :func:`_send_json` (``OSError`` when cut short, ``ValueError`` when not JSON)."""
+    message = json.loads(recv_message(sock, limit=_MAX_MESSAGE))
+    if not isinstance(message, dict):
+        raise ValueError("not a JSON object")
+    return message
 
 
 # --------------------------------------------------------------------------- the server process
 
 
-def _preload(modules: list[str]) -> list[str]:
+def _preload(modules: list[str]) -> None:
     """Import ``modules`` (those that fail are left for the chapters to import and report)."""
-    loaded = []
     for name in modules:
-        try:
+        with contextlib.suppress(BaseException):  # the chapter's own import will report it
             importlib.import_module(name)
-        except BaseException:  # the chapter's own import will report it
-            continue
-        loaded.append(name)
-    return loaded
 
 
 #: Threads of the server's imports that a fork would leave behind, copying their pools without
@@ -149,12 +120,6 @@ def _unsafe_threads() -> list[str]:
     except OSError:
         names = []
     return found + [name for name in names if _UNSAFE_THREAD.match(name)]
-
-
-def _exit_code(status: int) -> int:
-    if os.WIFSIGNALED(status):
-        return -os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
 
 
 def _start_kernel(request: dict[str, Any], fds: list[int], closing: list[int], ready: int) -> None:
@@ -249,12 +214,15 @@ def serve(address: str, modules: list[str]) -> None:
             _reap(waiting)
         if listener in ready:
             conn, _ = listener.accept()
+            fds: list[int] = []
             try:
-                request, fds = _receive(conn, fds=3)
-            except (OSError, EOFError, ValueError):
-                conn.close()
-                continue
-            if len(fds) != 3:
+                marker, fds, _, _ = socket.recv_fds(conn, 1, 3)
+                if marker != _FDS_MARKER or len(fds) != 3:
+                    raise ValueError("no standard streams")
+                request = _recv_json(conn)
+            except (OSError, ValueError):
+                for fd in fds:
+                    os.close(fd)
                 conn.close()
                 continue
             ready_r, ready_w = os.pipe()
@@ -278,7 +246,7 @@ def serve(address: str, modules: list[str]) -> None:
             os.read(ready_r, 1)  # empty if the child failed before setsid: it exits, and is reaped
             os.close(ready_r)
             try:
-                _send(conn, {"pid": pid})
+                _send_json(conn, {"pid": pid})
             except OSError:
                 conn.close()
                 continue
@@ -298,7 +266,7 @@ def _reap(waiting: dict[int, socket.socket]) -> None:
         conn = waiting.pop(pid, None)
         if conn is not None:
             with contextlib.suppress(OSError):
-                _send(conn, {"exit": _exit_code(status)})
+                _send_json(conn, {"exit": os.waitstatus_to_exitcode(status)})
             conn.close()
 
 
@@ -327,13 +295,14 @@ class ForkServer:
         return True
 
     def spawn(self, args: list[str], *, cwd: str, env: dict[str, str], fds: list[int]) -> ForkedKernel:
-        """Fork a kernel; raises ``OSError`` or ``EOFError`` when the server cannot."""
+        """Fork a kernel; raises ``OSError`` or ``ValueError`` when the server cannot."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(REPLY_TIMEOUT)
             sock.connect(str(self.address))
-            _send(sock, {"args": args, "cwd": cwd, "env": env}, fds)
-            reply, _ = _receive(sock)
+            socket.send_fds(sock, [_FDS_MARKER], fds)
+            _send_json(sock, {"args": args, "cwd": cwd, "env": env})
+            reply = _recv_json(sock)
             sock.settimeout(None)
         except BaseException:
             sock.close()
@@ -362,9 +331,8 @@ class ForkedKernel:
         if not ready:
             return None
         try:
-            message, _ = _receive(self._sock)
-            code = int(message.get("exit", -signal.SIGKILL))
-        except (OSError, EOFError, ValueError):
+            code = int(_recv_json(self._sock).get("exit", -signal.SIGKILL))
+        except (OSError, ValueError):
             # the server is gone: the kernel exits with it (its parent poller)
             if _alive(self.pid):
                 return None
@@ -398,8 +366,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # alive, someone else's
+        pass
     return True
 
 
@@ -431,7 +399,7 @@ class _ForkKernelManager(AsyncKernelManager):
                 else:
                     fds.append(value.fileno())
             kernel = server.spawn(args, cwd=cwd, env=env, fds=fds)
-        except (OSError, EOFError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError):
             return await super()._async_launch_kernel(kernel_cmd, **kw)
         finally:
             for fd in opened:
@@ -526,11 +494,7 @@ def fork_server(modules: list[str], *, env: dict[str, str], log: Path) -> Iterat
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        for child in folder.iterdir() if folder.exists() else []:
-            with contextlib.suppress(OSError):
-                child.unlink()
-        with contextlib.suppress(OSError):
-            folder.rmdir()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

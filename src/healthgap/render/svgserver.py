@@ -32,6 +32,7 @@ import vl_convert as vlc
 
 from healthgap._svgwire import (
     ENV_SOCKET,
+    ERR_NO_UNIX,
     WireError,
     decode_request,
     encode_reply,
@@ -49,7 +50,6 @@ CONNECTION_TIMEOUT = 60.0
 _POLL_SECONDS = 0.05
 
 ERR_CONVERTER = "the kernel has vl-convert {client!r} and the renderer {server!r}"
-ERR_NO_UNIX = "this system has no Unix sockets"
 
 _log = logging.getLogger(__name__)
 
