@@ -38,9 +38,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PAGES = (
     "index.qmd",
+    "chapters/where-to-act.qmd",
     "chapters/population.qmd",
     "chapters/recorded-disease.qmd",
     "chapters/access-treatment.qmd",
+    "chapters/experience.qmd",
     "chapters/outcomes.qmd",
     "chapters/geography.qmd",
     "chapters/predicting-risk.qmd",
@@ -51,6 +53,7 @@ PAGES = (
     "chapters/data-dictionary.qmd",
     "chapters/own-data.qmd",
     "chapters/accessibility.qmd",
+    "chapters/truth-check.qmd",
 )
 
 #: (phase, test on one frame of py-spy's raw output); the first phase any frame matches wins.
@@ -144,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=REPO / "data" / "default.yml")
     parser.add_argument("--pages", nargs="+", default=list(PAGES))
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--rate", type=float, default=25)
+    parser.add_argument("--rate", type=int, default=25)
     parser.add_argument("--run-page", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_page is not None:

@@ -38,6 +38,7 @@ end). Every example book passes (issue 10); a page that breaks the rules fails t
 from __future__ import annotations
 
 import csv
+import functools
 import html
 import json
 import math
@@ -47,6 +48,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -536,11 +538,31 @@ def _number(value: object) -> float | None:
     return None
 
 
+@functools.cache
+def _vega_lite_validator() -> Any:
+    """A validator of Vega-Lite specs against the schema of the Vega-Lite version Altair writes."""
+    import jsonschema
+    from altair.vegalite.v6.schema.core import load_schema
+
+    schema = load_schema()
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def schema_errors(spec: dict) -> list[str]:
+    """Where ``spec`` breaks the Vega-Lite schema (empty when it is valid)."""
+    return [
+        f"{'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {_short(e.message)}"
+        for e in _vega_lite_validator().iter_errors(spec)
+    ]
+
+
 def scan_charts(page: str, specs: dict[str, dict]) -> list[Finding]:
     out = []
     for spec_id, spec in specs.items():
         rows = _rows(spec)
         chart = spec_id.removesuffix("-spec")
+        # the renderer builds specs without Altair's validation (charts.chart_spec): checked here
+        out += [Finding(page, "invalid-spec", f"chart {chart!r}: {e}") for e in schema_errors(spec)]
         if not rows:
             out.append(Finding(page, "empty-chart", f"chart {chart!r} has no data rows"))
             continue
@@ -856,6 +878,23 @@ def test_empty_charts():
         ("empty-chart", "chart 'c' has no value in value")
     ]
     assert rules(spec([{"label": "a", "value": None}, {"label": "b", "value": 2.5}])) == []
+
+
+def test_specs_that_break_the_vega_lite_schema():
+    rows = [{"label": "a", "value": 2.5}]
+    bad_type = {"x": {"field": "value", "type": "quantity"}, "y": {"field": "label", "type": "nominal"}}
+    assert [r for r, _ in rules(spec(rows, encoding=bad_type))] == ["invalid-spec"]
+    bad_channel = {"x": {"field": "value", "type": "quantitative"}, "why": {"field": "label"}}
+    found = rules(spec(rows, encoding=bad_channel))
+    assert [r for r, _ in found] == ["invalid-spec"] and "why" in found[0][1]
+    # what the book publishes: the spec Altair writes, without its validation (charts.chart_spec)
+    import altair as alt
+
+    from healthgap.charts import chart_spec
+
+    chart = alt.Chart(alt.Data(values=rows)).mark_bar().encode(x="value:Q", y="label:N")
+    assert schema_errors(chart_spec(chart)) == []
+    assert schema_errors(chart_spec(alt.Chart(alt.Data(values=rows), mark="barr"))) != []
 
 
 def table(rows: str, *, header: bool = True) -> str:

@@ -314,44 +314,58 @@ def ranked_expr(dimensions: Sequence[Dimension]) -> pl.Expr:
     return ~(biological & pl.col("dimension").is_in(unranked)) & ~unrecorded
 
 
-def _cells(people: pl.LazyFrame, items: Sequence[Item], dimension: Dimension) -> pl.LazyFrame:
-    """Numerator and denominator of every item by group x age band x sex (long)."""
-    sex = (
-        pl.col("sex").cast(pl.String)
-        if "sex" in people.collect_schema() and dimension.name != "sex"
-        else pl.lit("all")
-    )
+def _cells(people: pl.LazyFrame, items: Sequence[Item], dimensions: Sequence[Dimension]) -> pl.DataFrame:
+    """Numerator and denominator of every item by group x age band x sex (long), for every
+    dimension: one pass over the people.
+
+    The people are counted once into the finest cells (every dimension x age band x sex, each
+    item's two counts), a table of thousands of rows; each dimension's counts are sums of those
+    cells (integer counts: the same numbers as counting the people once per dimension, which took
+    one pass each). A dimension's missing level is left out of its own counts only. Sex is a
+    stratum of every dimension but sex itself (``"all"`` there, and when the data has no sex).
+    """
+    has_sex = "sex" in people.collect_schema()
     aggs = [
         e
         for i, item in enumerate(items)  # config items, not data rows
         for e in (
-            item.numerator.filter(item.denominator).sum().alias(f"n{i}"),
+            item.numerator.filter(item.denominator).sum().cast(pl.Int64).alias(f"n{i}"),
             item.denominator.cast(pl.Int64).sum().alias(f"d{i}"),
         )
     ]
-    wide = (
-        people.filter(pl.col(dimension.name).is_not_null())
-        .group_by(
-            pl.col(dimension.name).cast(pl.String).alias("level"),
+    keys = [f"__d{j}" for j in range(len(dimensions))]
+    finest = (
+        people.group_by(
+            *(pl.col(d.name).cast(pl.String).alias(k) for d, k in zip(dimensions, keys)),
             age_bands("age").cast(pl.String).alias(_AGE),
-            sex.alias(_SEX),
+            (pl.col("sex").cast(pl.String) if has_sex else pl.lit("all")).alias(_SEX),
         )
         .agg(aggs)
+        .collect()
     )
-    long = pl.concat(
-        [
+    counts = [pl.col(f"{x}{i}").sum() for i in range(len(items)) for x in ("n", "d")]
+    out = []
+    for d, key in zip(dimensions, keys):  # config dimensions, not data rows
+        sex = pl.col(_SEX) if has_sex and d.name != "sex" else pl.lit("all").alias(_SEX)
+        wide = (
+            finest.lazy()
+            .filter(pl.col(key).is_not_null())
+            .group_by(pl.col(key).alias("level"), _AGE, sex)
+            .agg(counts)
+        )
+        out += [
             wide.select(
                 "level",
                 _AGE,
                 _SEX,
                 pl.lit(i).alias("__item"),
-                pl.col(f"n{i}").cast(pl.Int64).alias("numerator"),
-                pl.col(f"d{i}").cast(pl.Int64).alias("denominator"),
+                pl.col(f"n{i}").alias("numerator"),
+                pl.col(f"d{i}").alias("denominator"),
+                pl.lit(d.name).alias("dimension"),
             )
             for i in range(len(items))
         ]
-    )
-    return long.with_columns(pl.lit(dimension.name).alias("dimension"))
+    return pl.concat(out, how="vertical_relaxed").collect()
 
 
 #: Seeds of the random rounding of reference stratum counts (numerators, denominators).
@@ -530,9 +544,8 @@ def priorities(
         ]
     ).with_columns(pl.col("order").cast(pl.Int64))
     cells = (
-        pl.concat([_cells(lf, items, d) for d in dims], how="vertical_relaxed")
+        _cells(lf, items, dims)
         .with_columns(pl.col("__item").cast(pl.Int32))
-        .collect()
         .join(refs, on="dimension")
         .with_columns((pl.col("level") == pl.col("reference")).alias("__is_ref"))
     )
