@@ -44,6 +44,11 @@ probe = json.dumps({
     "pgid": os.getpgid(0),
     "sid": os.getsid(0),
     "preloaded": "healthgap.render.forkserver" in sys.modules,
+    "kernel_imports": sorted(
+        m for m in list(sys.modules)
+        if m.split(".")[0] in ("ipykernel", "debugpy", "IPython", "zmq", "jupyter_client")
+        and m not in getattr(sys.modules.get("healthgap.render.forkserver"), "preloaded", ())
+    ),
     "random": float(np.random.rand()),
     "interrupt": str(__import__("signal").getsignal(__import__("signal").SIGINT)),
 })
@@ -105,6 +110,13 @@ def test_a_forked_kernel_is_the_servers_child_with_the_imports_done(probes: dict
     assert fork["ppid"] == probes["server_pid"]["pid"]
     assert fork["preloaded"] is True
     assert probes["plain"]["preloaded"] is False
+
+
+def test_a_forked_kernel_starts_without_importing_any_kernel_module(probes: dict[str, dict]) -> None:
+    # the server imported everything a kernel's start imports (KERNEL_MODULES); an ordinary
+    # kernel, whose process has no server, imports it all itself
+    assert probes["fork1"]["kernel_imports"] == [] == probes["fork2"]["kernel_imports"]
+    assert "ipykernel.debugger" in probes["plain"]["kernel_imports"]
 
 
 def test_a_forked_kernel_sees_what_an_ordinary_kernel_sees(probes: dict[str, dict]) -> None:

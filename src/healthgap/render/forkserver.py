@@ -91,6 +91,34 @@ def _recv_json(sock: socket.socket) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the server process
 
 
+#: What a kernel's start imports (``IPKernelApp.initialize``: the kernel, its shell, its debugger,
+#: its history, the shell's completer, logger and extensions), imported by the server before the
+#: chapters' modules, so a forked kernel imports none of it (``tests/test_forkserver.py``). The
+#: debugger (debugpy) alone took about 0.1 s of each kernel's start when it was not here.
+KERNEL_MODULES: tuple[str, ...] = (
+    LAUNCHER,
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "ipykernel.zmqshell",
+    "ipykernel.debugger",
+    "IPython.core.completerlib",
+    "IPython.core.debugger",
+    "IPython.core.logger",
+    "IPython.core.oinspect",
+    "IPython.extensions.storemagic",
+    "IPython.utils.wildcard",
+    "sqlite3",
+)
+#: The modules the server had imported when it began to fork kernels (empty in other processes).
+preloaded: frozenset[str] = frozenset()
+
+
+def _record_preloaded() -> None:
+    """Set :data:`preloaded` to the modules imported so far."""
+    global preloaded
+    preloaded = frozenset(sys.modules)
+
+
 def _preload(modules: list[str]) -> None:
     """Import ``modules`` (those that fail are left for the chapters to import and report)."""
     for name in modules:
@@ -184,10 +212,9 @@ def serve(address: str, modules: list[str]) -> None:
     # ipykernel's parent poller takes its parent from JPY_PARENT_PID when ipykernel is imported:
     # the kernels' parent is this server, so a kernel exits if the server dies
     os.environ["JPY_PARENT_PID"] = str(os.getpid())
-    # what IPKernelApp.initialize imports (the kernel, its shell, its debugger, its history) too
-    _preload(
-        [LAUNCHER, "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "sqlite3", *modules]
-    )
+    _preload([*KERNEL_MODULES, *modules])
+    # on the module a kernel imports (run with -m, this one is __main__)
+    importlib.import_module("healthgap.render.forkserver")._record_preloaded()
     unsafe = _unsafe_threads()
     if unsafe:
         # a fork would copy a thread pool without its threads (a chapter would hang): the renderer
