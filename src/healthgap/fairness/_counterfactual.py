@@ -63,8 +63,8 @@ def fit_variant(
     model = build_boosted(seed=result.settings.seed, n_train=result.X_train.shape[0])
     model.fit(result.X_train[:, keep], np.asarray(label, bool))
     return (
-        model.predict_proba(result.X_train[:, keep])[:, 1],
-        model.predict_proba(result.X_test[:, keep])[:, 1],
+        model.predict_proba_binned(result.X_train[:, keep])[:, 1],
+        model.predict_proba_binned(result.X_test[:, keep])[:, 1],
     )
 
 

@@ -10,7 +10,6 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -20,6 +19,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from healthgap.config import ModelSettings
 from healthgap.contract import PROTECTED, TRUTH_PREFIX
+from healthgap.models._booster import Booster
 from healthgap.models._features import design, label_of, resolve, target_vector
 from healthgap.models._performance import performances, reliability
 
@@ -163,7 +163,7 @@ def cut_off(risk: np.ndarray, fraction: float) -> float:
     return float(cut)
 
 
-def build_boosted(*, seed: int, n_train: int | None = None) -> HistGradientBoostingClassifier:
+def build_boosted(*, seed: int, n_train: int | None = None) -> Booster:
     """Gradient-boosted trees (histogram-based), early stopping on a seeded 10% validation split.
 
     Small trees (8 leaves, at least :func:`leaf_size` people per leaf: 500 on large
@@ -174,12 +174,16 @@ def build_boosted(*, seed: int, n_train: int | None = None) -> HistGradientBoost
     Missing values are handled natively (NaN goes down the learned side of each split);
     categorical features arrive as ordinal codes, so every split is numeric.
 
+    A :class:`~healthgap.models._booster.Booster`: scikit-learn's classifier without the
+    training loss it computes only to record it, predicting (``predict_proba_binned``) on
+    binned features; the same trees and predictions, bit for bit.
+
     References
     ----------
     .. [1] Ke G, et al. LightGBM: a highly efficient gradient boosting decision tree. NeurIPS 2017.
     .. [2] scikit-learn ``HistGradientBoostingClassifier``.
     """
-    return HistGradientBoostingClassifier(
+    return Booster(
         max_iter=300,
         learning_rate=0.05,
         max_leaf_nodes=8,
@@ -361,8 +365,9 @@ def fit(
     with one_thread():
         for name, model in models.items():
             model.fit(X[train], y[train])
-            risk_train[name] = model.predict_proba(X[train])[:, 1]
-            risk_test[name] = model.predict_proba(X[test])[:, 1]
+            predict = model.predict_proba_binned if isinstance(model, Booster) else model.predict_proba
+            risk_train[name] = predict(X[train])[:, 1]
+            risk_test[name] = predict(X[test])[:, 1]
     boot_seed = settings.seed if seed is None else seed
     metrics, calibration = pl.DataFrame(), pl.DataFrame()
     if evaluate:
