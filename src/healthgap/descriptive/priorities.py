@@ -365,7 +365,9 @@ def _cells(people: pl.LazyFrame, items: Sequence[Item], dimensions: Sequence[Dim
             )
             for i in range(len(items))
         ]
-    return pl.concat(out, how="vertical_relaxed").collect()
+    # in one order every run (group-by order varies): the expected counts are float sums of these
+    # rows, and gaps a last bit apart would otherwise swap ranks between renders
+    return pl.concat(out, how="vertical_relaxed").sort("dimension", "__item", "level", _AGE, _SEX).collect()
 
 
 #: Seeds of the random rounding of reference stratum counts (numerators, denominators).
