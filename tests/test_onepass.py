@@ -247,3 +247,75 @@ def test_standardised_means_are_those_of_one_pass_per_dimension(
     want = run(people.lazy(), default_config, measure="bmi")
     assert got.height > 30 and got.get_column("value").null_count() < got.height
     _same(got, want)
+
+
+# ---------------------------------------------------------------------------------------------
+# indirectly standardised indicators
+
+acc = importlib.import_module("healthgap.descriptive.access")
+
+
+def indicator_cells_one_pass_per_dimension(
+    base: pl.LazyFrame, cells: Sequence[str], dims: Sequence[Dimension], chosen: Sequence
+) -> list[list[pl.DataFrame | None]]:
+    """Round 7's counting in ``standardised_indicators``: one pass per dimension x indicator."""
+    from healthgap.sql import indicator_counts
+
+    out = []
+    for dim in dims:
+        by = acc._standardised_cells(dim, cells)
+        grouped = base.with_columns(level_expr(dim.name).alias(LEVEL)).filter(pl.col(LEVEL).is_not_null())
+        row: list[pl.DataFrame | None] = []
+        for ind in chosen:
+            counts = indicator_counts(grouped, ind, by=[LEVEL, *by])
+            row.append(None if isinstance(counts, str) else counts)
+        out.append(row)
+    return out
+
+
+INDICATOR_COLUMNS = ["statin", "antihypertensive", "anticoagulant", "chd", "hypertension", "systolic_bp"]
+
+
+@pytest.mark.parametrize("drop_sex", [False, True])
+def test_indicator_cells_are_those_of_one_pass_per_dimension(default_config, synthetic, drop_sex):
+    lf, dims = synthetic
+    people = _holes(lf.collect(), dims, INDICATOR_COLUMNS)
+    if drop_sex:
+        people = people.drop("sex")
+    people_lf = people.lazy()
+    present = people_lf.collect_schema().names()
+    chosen = acc._chosen(people_lf, default_config, None)
+    assert len(chosen) >= 3
+    base, cells = acc._cells_frame(people_lf, present)
+    dims = dimensions_in_people(dims, people_lf)
+    got = acc._indicator_cells(base, cells, dims, chosen)
+    want = indicator_cells_one_pass_per_dimension(base, cells, dims, chosen)
+    assert len(got) == len(want) == len(dims)
+    compared = 0
+    for g_row, w_row in zip(got, want):
+        for g, w in zip(g_row, w_row, strict=True):
+            assert (g is None) == (w is None)
+            if w is not None:
+                assert w.height > 0
+                assert_frame_equal(g, w, check_exact=True)
+                compared += 1
+    assert compared >= 3 * len(dims)
+
+
+@pytest.mark.parametrize("drop_sex", [False, True])
+def test_standardised_indicators_are_those_of_one_pass_per_dimension(
+    default_config, synthetic, monkeypatch, drop_sex
+):
+    lf, dims = synthetic
+    people = _holes(lf.collect(), dims, INDICATOR_COLUMNS)
+    if drop_sex:
+        people = people.drop("sex")
+    # without sex the age bands have no cells to be standardised over, which _indirect cannot do
+    # yet (round 7's code neither: polars' struct of no keys): the other dimensions then
+    names = [d.name for d in dims if not (drop_sex and d.name in ("sex", "age_band"))]
+    run = acc.standardised_indicators.__wrapped__  # type: ignore[attr-defined]
+    got = run(people.lazy(), default_config, dimensions=names)
+    monkeypatch.setattr(acc, "_indicator_cells", indicator_cells_one_pass_per_dimension)
+    want = run(people.lazy(), default_config, dimensions=names)
+    assert got.height > 30
+    _same(got, want)
