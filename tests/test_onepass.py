@@ -338,3 +338,66 @@ def test_standardised_indicators_are_those_of_one_pass_per_dimension(
     want = run(people.lazy(), default_config, dimensions=names)
     assert got.height > 30
     _same(got, want)
+
+
+# ---------------------------------------------------------------------------------------------
+# shares of the access page (detection, treated among the truly affected, flag shares)
+
+
+def per_dimension_sums(
+    lf: pl.LazyFrame, config, dimensions: Sequence[str] | None, aggs: list[pl.Expr]
+) -> list[tuple[Dimension, pl.DataFrame]]:
+    """Round 7's ``_per_dimension`` (no ``where``), as ``_measure_shares`` used it: a pass per dimension."""
+    out = []
+    for dim in dimensions_in(config, lf, names=dimensions):
+        q = lf.with_columns(level_expr(dim.name).alias(LEVEL)).filter(pl.col(LEVEL).is_not_null())
+        out.append((dim, q.group_by(LEVEL).agg(aggs).collect()))
+    return out
+
+
+SHARE_COLUMNS = ["hypertension", "chd", "af", "antihypertensive", "statin", "true_hypertension"]
+
+
+@pytest.mark.parametrize("drop_sex", [False, True])
+def test_share_sums_are_those_of_one_pass_per_dimension(default_config, synthetic, drop_sex):
+    lf, dims = synthetic
+    people = _holes(lf.collect(), dims, SHARE_COLUMNS)
+    if drop_sex:
+        people = people.drop("sex")
+    aggs = [
+        (pl.col("true_hypertension").fill_null(False) & pl.col("hypertension"))
+        .cast(pl.Int64)
+        .sum()
+        .alias("n__a"),
+        pl.col("statin").cast(pl.Int64).sum().alias("n__b"),
+        pl.col("statin").count().cast(pl.Int64).alias("d__b"),
+    ]
+    got = acc._sums_per_dimension(people.lazy(), default_config, None, aggs)
+    want = per_dimension_sums(people.lazy(), default_config, None, aggs)
+    assert [d.name for d, _ in got] == [d.name for d, _ in want]
+    assert len(want) >= (4 if drop_sex else 5)
+    for (_, g), (d, w) in zip(got, want):
+        assert w.height > 1, d.name
+        assert_frame_equal(g.sort(LEVEL), w.sort(LEVEL), check_exact=True)
+
+
+@pytest.mark.parametrize("drop_sex", [False, True])
+def test_access_shares_are_those_of_one_pass_per_dimension(default_config, synthetic, monkeypatch, drop_sex):
+    lf, dims = synthetic
+    people = _holes(lf.collect(), dims, SHARE_COLUMNS)
+    if drop_sex:
+        people = people.drop("sex")
+
+    def run() -> list[pl.DataFrame]:
+        return [
+            acc.detection.__wrapped__(people.lazy(), default_config),  # type: ignore[attr-defined]
+            acc.treated_among_true.__wrapped__(people.lazy(), default_config),  # type: ignore[attr-defined]
+            acc.flag_shares.__wrapped__(people.lazy(), default_config, measure="statin"),  # type: ignore[attr-defined]
+        ]
+
+    got = run()
+    monkeypatch.setattr(acc, "_sums_per_dimension", per_dimension_sums)
+    want = run()
+    for g, w in zip(got, want, strict=True):
+        assert w.height > 10
+        _same(g, w)

@@ -108,6 +108,50 @@ def _per_dimension(
     return out
 
 
+def _sums_per_dimension(
+    lf: pl.LazyFrame,
+    config: Config,
+    dimensions: Sequence[str] | None,
+    aggs: list[pl.Expr],
+) -> list[tuple[Dimension, pl.DataFrame]]:
+    """:func:`_per_dimension` (no ``where``) for ``aggs`` that are integer sums (counts): one
+    pass over the people.
+
+    The people are counted once into the finest cells (every dimension's level), each of
+    ``aggs`` per cell, a table of thousands of rows; each dimension's level sums its cells (the
+    same integers as aggregating the people once per dimension; a sum, not a median or a mean,
+    is what adds up). A dimension's missing level is left out of its own sums only. Levels are
+    grouped by the columns' own values (the age band's from ``age``) and made text
+    (:func:`level_expr`) in the cells, not person by person. Rows in no set order.
+    """
+    from healthgap.stats import age_bands
+
+    dims = dimensions_in(config, lf, names=dimensions)
+    if not dims:
+        return []
+    keys = [f"__d{j}" for j in range(len(dims))]
+    finest = (
+        lf.group_by(
+            *(
+                (age_bands("age") if d.name == "age_band" else pl.col(d.name)).alias(k)
+                for d, k in zip(dims, keys)
+            )
+        )
+        .agg(aggs)
+        .with_columns(pl.col(k).cast(pl.String) for k in keys)
+        .collect()
+        .lazy()
+    )
+    names = [e.meta.output_name() for e in aggs]
+    plans = [
+        finest.filter(pl.col(k).is_not_null())
+        .group_by(pl.col(k).alias(LEVEL))
+        .agg(pl.col(n).sum() for n in names)
+        for k in keys  # config dimensions, not data rows
+    ]
+    return list(zip(dims, pl.collect_all(plans)))
+
+
 @shared
 def observed_expected(
     people: pl.LazyFrame | pl.DataFrame,
@@ -394,14 +438,15 @@ def _measure_shares(
     denominator: str,
     confidence: float,
 ) -> pl.DataFrame:
-    """Shares of several measures by group from one aggregation per dimension.
+    """Shares of several measures by group from one aggregation over the people
+    (:func:`_sums_per_dimension`).
 
     ``aggs`` hold ``n__<measure>`` (numerator) and ``d__<measure>`` (denominator)
     sums; each dimension's wide row per level becomes one row per level x
     ``measure`` before :func:`_proportions`.
     """
     pairs = []
-    for dim, wide in _per_dimension(lf, config, dimensions, aggs):
+    for dim, wide in _sums_per_dimension(lf, config, dimensions, aggs):
         long = pl.concat(
             [
                 wide.select(
