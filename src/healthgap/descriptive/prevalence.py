@@ -1,9 +1,9 @@
 """Recorded disease: crude and age-standardised rates by equity dimension.
 
 :func:`rates` is the engine used for prevalence here and for outcomes in
-:mod:`healthgap.descriptive.outcomes`: for each equity dimension it counts
-events and people by level x ESP2013 age band in one ``group_by`` (every
-measure at once), then computes crude rates, directly standardised rates
+:mod:`healthgap.descriptive.outcomes`: it counts events and people by level x
+ESP2013 age band for every equity dimension and every measure in one pass over
+the people (:func:`_counts_by_dimension`), then computes crude rates, directly standardised rates
 (DSR) and rate ratios against the dimension's reference level with
 :mod:`healthgap.stats`. :func:`gradient` adds the slope and relative indices
 of inequality across deprivation quintiles; :func:`intersection` the DSR
