@@ -108,6 +108,50 @@ def _per_dimension(
     return out
 
 
+def _sums_per_dimension(
+    lf: pl.LazyFrame,
+    config: Config,
+    dimensions: Sequence[str] | None,
+    aggs: list[pl.Expr],
+) -> list[tuple[Dimension, pl.DataFrame]]:
+    """:func:`_per_dimension` (no ``where``) for ``aggs`` that are integer sums (counts): one
+    pass over the people.
+
+    The people are counted once into the finest cells (every dimension's level), each of
+    ``aggs`` per cell, a table of thousands of rows; each dimension's level sums its cells (the
+    same integers as aggregating the people once per dimension; a sum, not a median or a mean,
+    is what adds up). A dimension's missing level is left out of its own sums only. Levels are
+    grouped by the columns' own values (the age band's from ``age``) and made text
+    (:func:`level_expr`) in the cells, not person by person. Rows in no set order.
+    """
+    from healthgap.stats import age_bands
+
+    dims = dimensions_in(config, lf, names=dimensions)
+    if not dims:
+        return []
+    keys = [f"__d{j}" for j in range(len(dims))]
+    finest = (
+        lf.group_by(
+            *(
+                (age_bands("age") if d.name == "age_band" else pl.col(d.name)).alias(k)
+                for d, k in zip(dims, keys)
+            )
+        )
+        .agg(aggs)
+        .with_columns(pl.col(k).cast(pl.String) for k in keys)
+        .collect()
+        .lazy()
+    )
+    names = [e.meta.output_name() for e in aggs]
+    plans = [
+        finest.filter(pl.col(k).is_not_null())
+        .group_by(pl.col(k).alias(LEVEL))
+        .agg(pl.col(n).sum() for n in names)
+        for k in keys  # config dimensions, not data rows
+    ]
+    return list(zip(dims, pl.collect_all(plans)))
+
+
 @shared
 def observed_expected(
     people: pl.LazyFrame | pl.DataFrame,
@@ -394,14 +438,15 @@ def _measure_shares(
     denominator: str,
     confidence: float,
 ) -> pl.DataFrame:
-    """Shares of several measures by group from one aggregation per dimension.
+    """Shares of several measures by group from one aggregation over the people
+    (:func:`_sums_per_dimension`).
 
     ``aggs`` hold ``n__<measure>`` (numerator) and ``d__<measure>`` (denominator)
     sums; each dimension's wide row per level becomes one row per level x
     ``measure`` before :func:`_proportions`.
     """
     pairs = []
-    for dim, wide in _per_dimension(lf, config, dimensions, aggs):
+    for dim, wide in _sums_per_dimension(lf, config, dimensions, aggs):
         long = pl.concat(
             [
                 wide.select(
@@ -1107,6 +1152,71 @@ def _cells_frame(lf: pl.LazyFrame, present: Sequence[str]) -> tuple[pl.LazyFrame
     return base, cells
 
 
+def _indicator_cells(
+    base: pl.LazyFrame, cells: Sequence[str], dims: Sequence[Dimension], chosen: Sequence[Indicator]
+) -> list[list[pl.DataFrame | None]]:
+    """Every indicator's counts by level x standardisation cell, for every dimension: one pass
+    over the people.
+
+    The people (``base``, :func:`_cells_frame`) are counted once into the finest cells (every
+    dimension's level x age band x sex), each indicator's numerator, denominator and excluded
+    people, a table of thousands of rows; each dimension's counts are sums of those cells,
+    integers, so the same numbers as counting the people once per dimension and indicator. A
+    dimension's missing level is left out of its own counts only. For each dimension, for each
+    indicator: :func:`healthgap.sql.indicator_counts` by ``[level, *cells]`` (the dimension's
+    :func:`_standardised_cells`), rows sorted the same, or None for an indicator that does not
+    compile on the data. Levels are grouped by the columns' own values and made text
+    (:func:`level_expr`) in the cells, not person by person.
+    """
+    from healthgap.sql import indicator_columns
+
+    schema = base.collect_schema()
+    compiled = [indicator_columns(ind, schema) for ind in chosen]
+    own = {"age_band", *cells}  # the age band and sex are cells already
+    keys = {d.name: f"__d{j}" for j, d in enumerate(dims) if d.name not in own}
+    aggs = [
+        e
+        for i, c in enumerate(compiled)  # config indicators, not data rows
+        if not isinstance(c, str)
+        for e in (
+            c.numerator.cast(pl.Int64).sum().alias(f"n{i}"),
+            c.denominator.cast(pl.Int64).sum().alias(f"d{i}"),
+            c.excluded.cast(pl.Int64).sum().alias(f"x{i}"),
+        )
+    ]
+    if not aggs:
+        return [[None] * len(chosen) for _ in dims]
+    finest = (
+        base.group_by(*(pl.col(d).alias(k) for d, k in keys.items()), *cells)
+        .agg(aggs)
+        .with_columns(pl.col(k).cast(pl.String) for k in keys.values())
+        .collect()
+        .lazy()
+    )
+    plans: list[pl.LazyFrame] = []
+    where: list[list[int | None]] = []
+    for d in dims:  # config dimensions, not data rows
+        level = pl.col(keys[d.name]) if d.name in keys else pl.col(d.name).cast(pl.String)
+        by = _standardised_cells(d, cells)
+        wide = finest.filter(level.is_not_null()).group_by(level.alias(LEVEL), *by)
+        row: list[int | None] = []
+        for i, c in enumerate(compiled):  # config indicators, not data rows
+            if isinstance(c, str):
+                row.append(None)
+                continue
+            row.append(len(plans))
+            plans.append(
+                wide.agg(
+                    pl.col(f"n{i}").sum().alias("numerator"),
+                    pl.col(f"d{i}").sum().alias("denominator"),
+                    pl.col(f"x{i}").sum().alias("excluded"),
+                ).sort([LEVEL, *by], nulls_last=True)
+            )
+        where.append(row)
+    done = pl.collect_all(plans)
+    return [[None if k is None else done[k] for k in row] for row in where]
+
+
 @shared
 def standardised_indicators(
     people: pl.LazyFrame | pl.DataFrame,
@@ -1139,21 +1249,18 @@ def standardised_indicators(
     .. [1] Breslow NE, Day NE (1987). Statistical Methods in Cancer Research, vol II, ch. 2.
     .. [2] Public Health England (2018). Technical Guide: Confidence Intervals (Byar's method).
     """
-    from healthgap.sql import indicator_counts
-
     lf = frame_of(people)
     present = lf.collect_schema().names()
     chosen = _chosen(lf, config, names)
     if not chosen or "age" not in present:
         return pl.DataFrame()
     base, all_cells = _cells_frame(lf, present)
+    dims = dimensions_in(config, lf, names=dimensions)
     frames = []
-    for dim in dimensions_in(config, lf, names=dimensions):
+    for dim, by_indicator in zip(dims, _indicator_cells(base, all_cells, dims, chosen)):  # config's
         cells = _standardised_cells(dim, all_cells)
-        grouped = base.with_columns(level_expr(dim.name).alias(LEVEL)).filter(pl.col(LEVEL).is_not_null())
-        for ind in chosen:
-            counts = indicator_counts(grouped, ind, by=[LEVEL, *cells])
-            if isinstance(counts, str):  # pragma: no cover - indicator_status checked it
+        for ind, counts in zip(chosen, by_indicator):  # config indicators, not data rows
+            if counts is None:  # pragma: no cover - indicator_status checked it
                 continue
             exact = _indirect(
                 counts.rename({"numerator": "observed", "denominator": "population"}),

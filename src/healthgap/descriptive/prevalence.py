@@ -1,9 +1,9 @@
 """Recorded disease: crude and age-standardised rates by equity dimension.
 
 :func:`rates` is the engine used for prevalence here and for outcomes in
-:mod:`healthgap.descriptive.outcomes`: for each equity dimension it counts
-events and people by level x ESP2013 age band in one ``group_by`` (every
-measure at once), then computes crude rates, directly standardised rates
+:mod:`healthgap.descriptive.outcomes`: it counts events and people by level x
+ESP2013 age band for every equity dimension and every measure in one pass over
+the people (:func:`_counts_by_dimension`), then computes crude rates, directly standardised rates
 (DSR) and rate ratios against the dimension's reference level with
 :mod:`healthgap.stats`. :func:`gradient` adds the slope and relative indices
 of inequality across deprivation quintiles; :func:`intersection` the DSR
@@ -23,11 +23,10 @@ interval computed from the exact count gives that count back (see
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import cast
 
 import polars as pl
 
-from healthgap.config import DEFAULT_DIMENSIONS, Config, Dimension
+from healthgap.config import AGE_BANDS, DEFAULT_DIMENSIONS, Config, Dimension
 from healthgap.descriptive._common import (
     LEVEL,
     dimensions_in,
@@ -154,25 +153,18 @@ def rates(
        parameters. Stat Med 10:457-462.
     .. [3] Eurostat (2013). Revision of the European Standard Population.
     """
-    from healthgap.stats import counts_by_age_band, crude_rate, rate_ratio
+    from healthgap.stats import crude_rate, rate_ratio
     from healthgap.stats.dsr import dsr_table
 
     lf = frame_of(people)
     exprs = _measure_exprs(measures)
     names = list(exprs)
-    used = list(bands) if bands is not None else list(covered_bands(lf))
+    dims = dimensions_in(config, lf, names=dimensions)
+    by_dimension, covered = _counts_by_dimension(lf, dims, exprs)
+    used = list(bands) if bands is not None else list(covered)
     frames = []
-    for dim in dimensions_in(config, lf, names=dimensions):
+    for dim, counts in zip(dims, by_dimension):  # config dimensions, not data rows
         standardise = dim.name != "age_band"
-        base = (
-            lf.select(level_expr(dim.name).alias(LEVEL), pl.col("age"), *exprs.values())
-            .filter(pl.col(LEVEL).is_not_null())
-            .unpivot(index=[LEVEL, "age"], on=names, variable_name="measure", value_name="events")
-            .filter(pl.col("events").is_not_null())  # a missing value: not in that measure's population
-        )
-        counts = cast(
-            pl.DataFrame, counts_by_age_band(base.collect(), events="events", by=[LEVEL, "measure"])
-        ).with_columns(pl.col("age_band").cast(pl.String))
         keys = ["measure", LEVEL]
         totals = counts.group_by(keys, maintain_order=True).agg(
             pl.col("events").sum(), pl.col("population").sum()
@@ -254,6 +246,76 @@ def rates(
         maintain_order=True,
     )
     return table
+
+
+def _counts_by_dimension(
+    lf: pl.LazyFrame, dims: Sequence[Dimension], exprs: Mapping[str, pl.Expr]
+) -> tuple[list[pl.DataFrame], tuple[str, ...]]:
+    """Events and people of every measure by level x ESP2013 age band, for every dimension: one
+    pass over the people.
+
+    The people are counted once into the finest cells (every dimension's level but the age
+    band's x age band), each measure's events and the people with a value of it, a table of
+    thousands of rows; each dimension's counts are sums of those cells, integers, so the same
+    numbers as counting the people once per dimension. A dimension's missing level is left out of
+    its own counts only; a person whose value of a measure is missing is not in that measure's
+    population; people with a missing or negative age are left out. Each frame is as
+    :func:`healthgap.stats.counts_by_age_band` by ``[level, measure]`` gives it (every level x
+    measure with someone in it, with all 19 bands, sorted by level, measure and band) with the band
+    as text. The second item is :func:`covered_bands` of the people, read off the same cells.
+    Levels are grouped by the columns' own values and made text (:func:`level_expr`) in the
+    cells, not person by person: values that read the same are summed together by the dimension.
+    """
+    from healthgap.stats import AGE_BAND_LABELS, age_bands
+    from healthgap.stats.esp2013 import AGE_BAND
+
+    if not dims:
+        return [], covered_bands(lf)
+    names = list(exprs)
+    keys = {d.name: f"__d{j}" for j, d in enumerate(dims) if d.name != "age_band"}
+    finest = (
+        lf.group_by(
+            *(pl.col(d).alias(k) for d, k in keys.items()),
+            age_bands("age").alias("age_band"),
+        )
+        .agg(
+            e
+            for i, expr in enumerate(exprs.values())  # config measures, not data rows
+            for e in (expr.sum().alias(f"e{i}"), expr.count().cast(pl.Int64).alias(f"p{i}"))
+        )
+        .filter(pl.col("age_band").is_not_null())  # missing or negative ages
+        .with_columns(pl.col(k).cast(pl.String) for k in keys.values())
+        .collect()
+    )
+    present = set(finest.get_column("age_band").cast(pl.String).unique().to_list())
+    sums = [pl.col(f"{x}{i}").sum() for i in range(len(names)) for x in ("e", "p")]
+    bands = pl.LazyFrame({"age_band": list(AGE_BAND_LABELS)}, schema={"age_band": AGE_BAND})
+    out = []
+    for d in dims:  # config dimensions, not data rows
+        level = pl.col("age_band").cast(pl.String) if d.name == "age_band" else pl.col(keys[d.name])
+        wide = finest.lazy().filter(level.is_not_null()).group_by(level.alias(LEVEL), "age_band").agg(sums)
+        cells = pl.concat(
+            [
+                wide.select(
+                    LEVEL,
+                    pl.lit(name).alias("measure"),
+                    "age_band",
+                    pl.col(f"e{i}").cast(pl.Int64).alias("events"),
+                    pl.col(f"p{i}").cast(pl.Int64).alias("population"),
+                ).filter(pl.col("population") > 0)  # someone with a value of it in the cell
+                for i, name in enumerate(names)
+            ]
+        )
+        keys_out = [LEVEL, "measure", "age_band"]
+        grid = cells.select(LEVEL, "measure").unique().join(bands, how="cross")
+        counts = (
+            grid.join(cells, on=keys_out, how="left", nulls_equal=True)
+            .with_columns(pl.col("events", "population").fill_null(0))
+            .sort(keys_out, nulls_last=True)
+            .with_columns(pl.col("age_band").cast(pl.String))
+        )
+        out.append(counts)
+    return pl.collect_all(out), tuple(b for b in AGE_BANDS if b in present)
 
 
 def design_effect(value: str = "value", variance: str = "variance", events: str = "events") -> pl.Expr:
