@@ -187,6 +187,8 @@ def _moments_by_dimension(
         lf.group_by(*(pl.col(d).alias(k) for d, k in keys.items()), age_bands("age").alias("__band"))
         .agg(n.alias("n"), x.mean().alias("m"), (x.var(ddof=0) * n).alias("M2"))
         .with_columns(pl.col(k).cast(pl.String) for k in [*keys.values(), "__band"])
+        # in one order every run (group-by order varies): the means below are float sums of cells
+        .sort([*keys.values(), "__band"], nulls_last=True)
         .collect()
     )
     present = set(finest.get_column("__band").unique().to_list())
