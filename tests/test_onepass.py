@@ -83,10 +83,12 @@ def moments_one_pass_per_dimension(
 # data
 
 
-def _holes(people: pl.DataFrame, dims: Sequence[Dimension], values: Sequence[str]) -> pl.DataFrame:
+def _holes(
+    people: pl.DataFrame, dims: Sequence[Dimension], values: Sequence[str], *, drop_sex: bool = False
+) -> pl.DataFrame:
     """Missing levels in two dimensions, missing and negative ages, missing values of measures,
     and the first measure missing for everybody in the first dimension's first level (that level
-    has no population for it)."""
+    has no population for it). ``drop_sex``: the data has no sex."""
     i = pl.int_range(pl.len())
     named = [d.name for d in dims if d.name != "age_band"]
     first = next(d for d in dims if d.name == named[0])
@@ -103,7 +105,7 @@ def _holes(people: pl.DataFrame, dims: Sequence[Dimension], values: Sequence[str
         ),
         pl.when(i % 29 == 0).then(None).when(i % 31 == 0).then(-3).otherwise(pl.col("age")).alias("age"),
         *(pl.when(i % (11 + k) == 1).then(None).otherwise(pl.col(v)).alias(v) for k, v in enumerate(values)),
-    )
+    ).drop(["sex"] if drop_sex else [])
 
 
 @pytest.fixture(scope="module")
@@ -257,9 +259,7 @@ def test_standardised_means_are_those_of_one_pass_per_dimension(
     default_config, synthetic, monkeypatch, drop_sex
 ):
     lf, dims = synthetic
-    people = _holes(lf.collect(), dims, ["bmi"])
-    if drop_sex:
-        people = people.drop("sex")
+    people = _holes(lf.collect(), dims, ["bmi"], drop_sex=drop_sex)
     run = rf.standardised_means.__wrapped__  # type: ignore[attr-defined]
     got = run(people.lazy(), default_config, measure="bmi")
     monkeypatch.setattr(rf, "_moments_by_dimension", moments_one_pass_per_dimension)
@@ -298,9 +298,7 @@ INDICATOR_COLUMNS = ["statin", "antihypertensive", "anticoagulant", "chd", "hype
 @pytest.mark.parametrize("drop_sex", [False, True])
 def test_indicator_cells_are_those_of_one_pass_per_dimension(default_config, synthetic, drop_sex):
     lf, dims = synthetic
-    people = _holes(lf.collect(), dims, INDICATOR_COLUMNS)
-    if drop_sex:
-        people = people.drop("sex")
+    people = _holes(lf.collect(), dims, INDICATOR_COLUMNS, drop_sex=drop_sex)
     people_lf = people.lazy()
     present = people_lf.collect_schema().names()
     chosen = acc._chosen(people_lf, default_config, None)
@@ -326,9 +324,7 @@ def test_standardised_indicators_are_those_of_one_pass_per_dimension(
     default_config, synthetic, monkeypatch, drop_sex
 ):
     lf, dims = synthetic
-    people = _holes(lf.collect(), dims, INDICATOR_COLUMNS)
-    if drop_sex:
-        people = people.drop("sex")
+    people = _holes(lf.collect(), dims, INDICATOR_COLUMNS, drop_sex=drop_sex)
     # without sex the age bands have no cells to be standardised over, which _indirect cannot do
     # yet (round 7's code neither: polars' struct of no keys): the other dimensions then
     names = [d.name for d in dims if not (drop_sex and d.name in ("sex", "age_band"))]
@@ -361,9 +357,7 @@ SHARE_COLUMNS = ["hypertension", "chd", "af", "antihypertensive", "statin", "tru
 @pytest.mark.parametrize("drop_sex", [False, True])
 def test_share_sums_are_those_of_one_pass_per_dimension(default_config, synthetic, drop_sex):
     lf, dims = synthetic
-    people = _holes(lf.collect(), dims, SHARE_COLUMNS)
-    if drop_sex:
-        people = people.drop("sex")
+    people = _holes(lf.collect(), dims, SHARE_COLUMNS, drop_sex=drop_sex)
     aggs = [
         (pl.col("true_hypertension").fill_null(False) & pl.col("hypertension"))
         .cast(pl.Int64)
@@ -384,9 +378,7 @@ def test_share_sums_are_those_of_one_pass_per_dimension(default_config, syntheti
 @pytest.mark.parametrize("drop_sex", [False, True])
 def test_access_shares_are_those_of_one_pass_per_dimension(default_config, synthetic, monkeypatch, drop_sex):
     lf, dims = synthetic
-    people = _holes(lf.collect(), dims, SHARE_COLUMNS)
-    if drop_sex:
-        people = people.drop("sex")
+    people = _holes(lf.collect(), dims, SHARE_COLUMNS, drop_sex=drop_sex)
 
     def run() -> list[pl.DataFrame]:
         return [
