@@ -87,6 +87,7 @@ def test_tiny_random_data_same_as_stock(problem) -> None:
     stock = HistGradientBoostingClassifier(**params).fit(X, y)
     booster = Booster(**params).fit(X, y)
     _assert_same(stock, booster, X, _probes(stock, np.random.default_rng(0), rows=500))
+    assert np.array_equal(booster.fit_proba_, stock.predict_proba(X))  # kept from the fit
     assert booster.train_score_.shape == (0,)  # the training loss was not computed
     assert stock.train_score_.shape == (stock.n_iter_ + 1,)
 
@@ -126,6 +127,7 @@ def test_medium_data_same_as_stock(medium) -> None:
         stock.fit(X, y)
         booster.fit(X, y)
         _assert_same(stock, booster, X, new, _probes(stock, np.random.default_rng(1)))
+        assert np.array_equal(booster.fit_proba_, stock.predict_proba(X))
     assert stock.n_iter_ < stock.max_iter  # the stopping rule decided
     nodes = [tree.nodes for trees in booster._predictors for tree in trees]
     assert any(np.isinf(nd["num_threshold"][nd["is_leaf"] == 0]).any() for nd in nodes)  # a split on NaN
@@ -165,6 +167,23 @@ def test_training_loss_is_skipped_only_with_validation_data(medium, loss_calls) 
     assert booster.n_iter_ == stock.n_iter_ < params["max_iter"]
     assert np.array_equal(booster.train_score_, stock.train_score_)
     assert booster.validation_score_.shape == (0,)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"early_stopping": False}, {"validation_fraction": None}, {"sample_weight": True}],
+    ids=["no early stopping", "stopping on the training loss", "sample weights"],
+)
+def test_fit_proba_without_a_validation_split_predicts_the_rows(medium, change) -> None:
+    """Without raw predictions of every row to keep, :attr:`Booster.fit_proba_` is predicted."""
+    X, y, _ = medium
+    X, y = X[:4000], y[:4000]
+    params = {**build_boosted(seed=5, n_train=X.shape[0]).get_params(), "max_iter": 30}
+    weight = np.linspace(0.5, 1.5, y.shape[0]) if change.pop("sample_weight", False) else None
+    params.update(change)
+    stock = HistGradientBoostingClassifier(**params).fit(X, y, sample_weight=weight)
+    booster = Booster(**params).fit(X, y, sample_weight=weight)
+    assert np.array_equal(booster.fit_proba_, stock.predict_proba(X))
 
 
 def test_pickle_round_trip(medium) -> None:

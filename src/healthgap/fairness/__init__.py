@@ -19,7 +19,6 @@ from healthgap.fairness._audit import (
     FairnessAudit,
     GroupReplicates,
     audit,
-    metric_frame,
 )
 from healthgap.fairness._calibration import (
     CALIBRATION_COUNTS,
@@ -78,7 +77,6 @@ __all__ = [
     "AUDIT_BY",
     "AUROC_DECIMALS",
     "MEAN_RISK_FIGURES",
-    "metric_frame",
     "proportions",
     "newcombe_difference",
     "mover_ratio",

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import polars as pl
-from fairlearn.metrics import MetricFrame
-from sklearn.metrics import roc_auc_score
 
 from healthgap.config import Dimension
 from healthgap.fairness._groupboot import GROUP_METRICS, group_metrics, prepare
@@ -31,7 +26,6 @@ __all__ = [
     "FairnessAudit",
     "GroupReplicates",
     "audit",
-    "metric_frame",
     "DEFAULT_N_BOOT",
     "AUROC_DECIMALS",
     "MEAN_RISK_FIGURES",
@@ -55,7 +49,7 @@ AUDIT_DERIVED: dict[str, list[str]] = {
 AUDIT_BY: tuple[str, ...] = ("dimension", "metric")
 #: Bootstrap replicates for the audit's confidence intervals.
 DEFAULT_N_BOOT = 200
-METHOD = "fairlearn MetricFrame; percentile bootstrap of the test set, {n} replicates (seed {seed})"
+METHOD = "counts per group; percentile bootstrap of the test set, {n} replicates (seed {seed})"
 DIFF_METHOD = (
     "highest minus lowest published group (ratio: lowest / highest); the two groups are fixed "
     "from the point estimates and their difference bootstrapped, {n} replicates"
@@ -86,72 +80,6 @@ _DIFFERENCES_SCHEMA: dict[str, pl.DataType] = {
     "method": pl.String(),
 }
 _DIFFERENCES_EMPTY = pl.DataFrame(schema=_DIFFERENCES_SCHEMA)
-
-
-_SUMMARY = ("count", "prevalence", "selection_rate", "tpr", "fpr", "ppv", "mean_predicted", "auroc")
-
-
-def _group_summary(
-    y_true: np.ndarray, y_pred: np.ndarray, *, selected: np.ndarray, p: np.ndarray
-) -> tuple[float, ...]:
-    """Every group metric of one group, for one MetricFrame call.
-
-    ``y_pred`` holds the group's row numbers: its flags and predicted risks are read from
-    ``selected`` and ``p``, in the group's order (fairlearn hands a two-column prediction over
-    one row at a time). The rates are the ratios of the group's counts, as fairlearn's
-    ``count``, ``selection_rate``, ``true_positive_rate`` and ``false_positive_rate`` and
-    scikit-learn's ``precision_score(zero_division=nan)`` give them (a true or false positive
-    rate without a denominator is 0, the positive predictive value NaN: the audit publishes
-    neither); ``tests/test_models_cheaper.py`` checks that they are the same, bit for bit.
-    """
-    at = np.asarray(y_pred, dtype=np.int64)
-    flagged, risk = selected[at], p[at]
-    positive = np.asarray(y_true) == 1
-    n = int(positive.shape[0])
-    pos = int(np.count_nonzero(positive))
-    sel = int(np.count_nonzero(flagged))
-    tp = int(np.count_nonzero(positive & flagged))
-    fp = sel - tp
-    both = len(np.unique(y_true)) == 2
-    return (
-        float(n),
-        float(np.mean(y_true)),
-        sel / n,
-        tp / pos if pos else 0.0,
-        fp / (n - pos) if n - pos else 0.0,
-        tp / sel if sel else float("nan"),
-        float(np.mean(risk)),
-        float(roc_auc_score(y_true, risk)) if both else float("nan"),
-    )
-
-
-def metric_frame(y: np.ndarray, selected: np.ndarray, p: np.ndarray, keys: np.ndarray) -> pd.DataFrame:
-    """Point estimates per group with fairlearn's :class:`~fairlearn.metrics.MetricFrame`.
-
-    One metric function computes every measure of a group (:func:`_group_summary`), given
-    the group's row numbers as the prediction: fairlearn converts its inputs row by row,
-    so one call per group, on one integer column, keeps this fast on large test sets.
-
-    Returns a pandas frame indexed by group key with columns ``count`` and
-    the metrics of :data:`GROUP_METRICS`. (This module is the only one using pandas.)
-
-    References
-    ----------
-    .. [1] Weerts H, et al. Fairlearn: assessing and improving fairness of AI systems.
-       JMLR 2023;24(257):1-8.
-    """
-    selected = np.asarray(selected, dtype=bool)
-    p = np.asarray(p, dtype=np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        frame = MetricFrame(
-            metrics=functools.partial(_group_summary, selected=selected, p=p),
-            y_true=y.astype(int),
-            y_pred=np.arange(selected.shape[0]),
-            sensitive_features=pd.Series(keys, name="group"),
-        )
-    by = frame.by_group
-    return pd.DataFrame(by.tolist(), index=by.index, columns=list(_SUMMARY))
 
 
 @dataclass(frozen=True, eq=False)
@@ -242,12 +170,14 @@ class FairnessAudit:
         return pl.concat(frames)
 
 
-def _counts(point: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per group x metric: group size, numerator and denominator (people), for disclosure."""
-    n = point["count"].fillna(0).to_numpy(dtype=np.float64)
-    pos = np.rint(point["prevalence"].fillna(0).to_numpy(dtype=np.float64) * n)
-    sel = np.rint(point["selection_rate"].fillna(0).to_numpy(dtype=np.float64) * n)
-    tp = np.rint(point["tpr"].fillna(0).to_numpy(dtype=np.float64) * pos)
+def _counts(point: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group x metric: group size, numerator and denominator (people), for disclosure.
+
+    ``point`` is one row of :func:`~healthgap.fairness._groupboot.group_metrics` (unit
+    weights): shape ``(groups, 10)``, the metrics then the group size, positives and selected.
+    """
+    n, pos, sel = (np.nan_to_num(point[:, j]) for j in (7, 8, 9))
+    tp = np.rint(np.nan_to_num(point[:, 3]) * pos)
     fp = sel - tp
     num = {
         "prevalence": pos,
@@ -276,12 +206,11 @@ def _counts(point: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _long(
-    g: Grouping, point: pd.DataFrame, lo: np.ndarray, hi: np.ndarray, method: str, confidence: float
+    g: Grouping, point: np.ndarray, lo: np.ndarray, hi: np.ndarray, method: str, confidence: float
 ) -> pl.DataFrame:
     names = list(GROUP_METRICS)
-    by = point.reindex(list(g.levels))
     k, m = g.k, len(names)
-    n, num, den = _counts(by)
+    n, num, den = _counts(point)
     return pl.DataFrame(
         {
             "dimension": [g.name] * (k * m),
@@ -295,7 +224,7 @@ def _long(
             "statistic": [GROUP_METRICS[x] for x in names] * k,
             "numerator": num.ravel().astype(np.int64),
             "denominator": den.ravel().astype(np.int64),
-            "value": np.where(den > 0, by[names].to_numpy(dtype=np.float64), np.nan).ravel(),
+            "value": np.where(den > 0, point[:, :m], np.nan).ravel(),
             "lower_ci": lo.ravel(),
             "upper_ci": hi.ravel(),
             "confidence": [confidence] * (k * m),
@@ -320,7 +249,11 @@ def audit(
     Per group: size, prevalence, mean predicted risk (calibration in the
     group: compare with prevalence), selection rate at the operating threshold,
     true and false positive rates, positive predictive value and AUROC. Point
-    estimates come from fairlearn's ``MetricFrame``; confidence intervals from
+    estimates are the group's counts and their ratios, and its AUROC as the
+    Mann-Whitney statistic U / (cases x non-cases) with ties counted half: the
+    bootstrap's own computation with every person weighted once, so it equals
+    fairlearn's ``MetricFrame`` with scikit-learn's metrics (``tests/test_models_cheaper.py``
+    checks it) without converting the test set row by row. Confidence intervals come from
     a seeded percentile bootstrap of the test set (``n_boot`` replicates,
     vectorised: replicate weights x group indicator matrix); proportions of
     people have Wilson intervals from their counts.
@@ -358,11 +291,9 @@ def audit(
             reps[i].append(group_metrics(W, d))
     method = METHOD.format(n=n_boot, seed=seed)
     frames, boots = [], []
-    for g, r in zip(groups, reps, strict=True):
-        keep = g.codes >= 0
-        point = metric_frame(
-            y[keep], selected[keep], p[keep], np.asarray(g.levels, dtype=object)[g.codes[keep]]
-        )
+    everyone = np.ones((1, y.shape[0]))
+    for g, d, r in zip(groups, data, reps, strict=True):
+        point = group_metrics(everyone, d)[0]  # (k, 10): every person once
         R = np.concatenate(r)[..., : len(GROUP_METRICS)]  # (B, k, m)
         lo, hi = percentile_interval(R, confidence)
         frames.append(_long(g, point, lo, hi, method, confidence))

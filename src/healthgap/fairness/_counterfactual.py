@@ -62,10 +62,7 @@ def fit_variant(
     keep = [i for i, f in enumerate(result.features) if f not in set(drop)]
     model = build_boosted(seed=result.settings.seed, n_train=result.X_train.shape[0])
     model.fit(result.X_train[:, keep], np.asarray(label, bool))
-    return (
-        model.predict_proba_binned(result.X_train[:, keep])[:, 1],
-        model.predict_proba_binned(result.X_test[:, keep])[:, 1],
-    )
+    return model.fit_proba_[:, 1], model.predict_proba_binned(result.X_test[:, keep])[:, 1]
 
 
 def _flag(train: np.ndarray, test: np.ndarray, fraction: float) -> np.ndarray:

@@ -365,9 +365,12 @@ def fit(
     with one_thread():
         for name, model in models.items():
             model.fit(X[train], y[train])
-            predict = model.predict_proba_binned if isinstance(model, Booster) else model.predict_proba
-            risk_train[name] = predict(X[train])[:, 1]
-            risk_test[name] = predict(X[test])[:, 1]
+            if isinstance(model, Booster):  # the training rows' risks come from the fit itself
+                risk_train[name] = model.fit_proba_[:, 1]
+                risk_test[name] = model.predict_proba_binned(X[test])[:, 1]
+            else:
+                risk_train[name] = model.predict_proba(X[train])[:, 1]
+                risk_test[name] = model.predict_proba(X[test])[:, 1]
     boot_seed = settings.seed if seed is None else seed
     metrics, calibration = pl.DataFrame(), pl.DataFrame()
     if evaluate:
