@@ -39,6 +39,7 @@ __all__ = [
     "MIN_LEAF",
     "one_thread",
     "OPENMP_THREADS",
+    "BLAS_THREADS",
 ]
 
 ModelName = Literal["logistic", "boosted"]
@@ -55,6 +56,8 @@ MIN_LEAF = 5
 
 #: OpenMP threads of scikit-learn's compiled code while fitting and predicting (:func:`one_thread`).
 OPENMP_THREADS = 1
+#: BLAS threads of the matrix products while fitting, predicting and mitigating (:func:`one_thread`).
+BLAS_THREADS = 1
 
 UNKNOWN_MODEL = "Unknown model {model!r}; expected one of {options}."
 BAD_FRACTION = "top_fraction must be between 0 and 1 (exclusive), got {value!r}."
@@ -63,24 +66,34 @@ BAD_FRACTION = "top_fraction must be between 0 and 1 (exclusive), got {value!r}.
 @contextmanager
 def one_thread() -> Iterator[None]:
     """Run scikit-learn's OpenMP code (the booster's fit and prediction, the losses) on
-    :data:`OPENMP_THREADS` thread.
+    :data:`OPENMP_THREADS` thread and the BLAS (matrix products: the logistic regressions, the
+    mitigations' reductions) on :data:`BLAS_THREADS`.
 
     The built-in renderer runs one chapter per core at a time, and the booster starts one
     OpenMP thread per core in each: the threads then wait for each other (a fit and its
     predictions took 15 s of processor time instead of 3 on two busy cores). One thread per
     chapter keeps every core busy without that waiting; only a model fitted alone (a
-    notebook) on a many-core machine takes longer than it could. Its results do not depend
-    on the number of threads (each prediction is made row by row, each histogram by one
-    thread), so they are the same, bit for bit (``tests/test_models_speed.py``). The BLAS
-    threads (the logistic regression's matrix products) are left alone: their sums do
-    depend on the number of threads.
+    notebook) on a many-core machine takes longer than it could. The booster's results do not
+    depend on the number of threads (each prediction is made row by row, each histogram by one
+    thread), so they are the same, bit for bit (``tests/test_models_speed.py``).
+
+    The BLAS threads spin likewise: the default book's mitigation took 8.8 processor-seconds
+    with two and 6.5 with one, for the same result. A sum split between BLAS threads depends,
+    in its last bits, on how many there are; with one thread a logistic regression's
+    coefficients no longer depend on the machine's number of cores (they agree with the
+    multi-threaded fit to about 1e-12, ``tests/test_models_speed.py``).
 
     References
     ----------
     .. [1] scikit-learn User Guide, "Parallelism, resource management, and configuration"
        (oversubscription; ``threadpoolctl``).
+    .. [2] OpenBLAS source, ``driver/others/blas_server.c``: an idle thread spins for a while
+       (``thread_timeout``) before it sleeps.
     """
-    with threadpool_limits(limits=OPENMP_THREADS, user_api="openmp"):
+    with (
+        threadpool_limits(limits=OPENMP_THREADS, user_api="openmp"),
+        threadpool_limits(limits=BLAS_THREADS, user_api="blas"),
+    ):
         yield
 
 
