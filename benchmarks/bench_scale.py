@@ -25,7 +25,12 @@ Usage::
 
     python benchmarks/bench_scale.py [--sizes 250000 1000000] [--ten-million] [--repeat 3]
         [--engines polars spark] [--master local[*]] [--seed 2024] [--render] [--jobs 2]
-        [--no-aggregate]
+        [--no-aggregate] [--baseline [COMMIT]]
+
+With ``--baseline`` (and ``--render``) the default book of the commit issue 14 measured
+(:data:`ISSUE_COMMIT`, or the commit given) is rendered first, cold, on the same machine: the
+default book's target ("about half today's time") is then a ratio measured in one run, not a
+comparison with seconds measured on another day's machine.
 """
 
 from __future__ import annotations
@@ -97,6 +102,9 @@ class PeakMemory:
 
 #: The default book's render time when issue 14 was filed (14 pages then, 17 now), for its "about half".
 ISSUE_DEFAULT_SECONDS = 51.0
+#: The commit whose book issue 14 measured ("today": the default book in 51 s): the last commit
+#: of round 1. ``--baseline`` renders its default book on this machine, in this run.
+ISSUE_COMMIT = "378f29a"
 
 
 def population(work: Path, n: int, seed: int) -> Path:
@@ -195,7 +203,43 @@ def render_size(
     return out
 
 
-def report_renders(renders: dict[int, dict]) -> None:
+def render_baseline(rev: str, work: Path, *, jobs: int | None) -> dict:
+    """Render the default book with the code at ``rev`` (this repository's history), cold, on
+    this machine and in this run: its own source (``git archive``), its own synthetic population
+    (its ``healthgap synth``, as its ``make site`` made it) and its own renderer, with this
+    environment's packages. Returns the wall time and the CPU of every process it started."""
+    src = work / f"baseline-{rev}"
+    src.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", rev], check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(src)], input=archive.stdout, check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEALTHGAP_")}
+    env.update(
+        PYTHONPATH=str(src / "src"),  # before this checkout's editable install
+        HEALTHGAP_MODEL_CACHE=str(work / f"baseline-models-{rev}"),
+        HEALTHGAP_DATA_CACHE=str(work / f"baseline-people-{rev}"),
+    )
+    cli = [sys.executable, "-c", "import sys; from healthgap.cli import main; sys.exit(main())"]
+    subprocess.run([*cli, "synth", "--out", "data/synthetic"], cwd=src, env=env, check=True, capture_output=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*cli, "render", "--out", str(work / f"baseline-site-{rev}"), *(["--jobs", str(jobs)] if jobs else [])],
+        cwd=src,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode:
+        raise RuntimeError(f"the book at {rev} did not render:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"rev": rev, "render": seconds, "cpu": cpu}
+
+
+def report_renders(renders: dict[int, dict], baseline: dict | None = None) -> None:
     sizes = sorted(renders)
     print("\nRender (built-in renderer, cold caches)")
     print(
@@ -219,7 +263,15 @@ def report_renders(renders: dict[int, dict]) -> None:
             f"  {page:<34}" + "".join(f"{renders[n]['pages'].get(page, float('nan')):>12.1f}" for n in sizes)
         )
     print("\nTargets (issue 14)")
-    if 250_000 in renders:
+    if 250_000 in renders and baseline is not None:
+        default = renders[250_000]["render"]
+        print(
+            f"  250,000 (the default book's size): {default:.1f} s against {baseline['render']:.1f} s for the "
+            f"book issue 14 measured (commit {baseline['rev']}), rendered on this machine in this run: "
+            f"{default / baseline['render']:.2f} of it (target about 0.5); CPU {renders[250_000]['cpu']:.1f} "
+            f"against {baseline['cpu']:.1f} s"
+        )
+    elif 250_000 in renders:
         default = renders[250_000]["render"]
         print(
             f"  250,000 (the default book's size): {default:.1f} s against the {ISSUE_DEFAULT_SECONDS:.0f} s issue 14 "
@@ -287,6 +339,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-skeleton", action="store_true", help="do not render the empty-page skeleton")
     parser.add_argument("--no-aggregate", action="store_true", help="only the renders")
     parser.add_argument("--keep", type=Path, default=None, help="copy each rendered site into this folder")
+    parser.add_argument(
+        "--baseline",
+        nargs="?",
+        const=ISSUE_COMMIT,
+        default=None,
+        help=f"with --render: also render the default book of this commit (default {ISSUE_COMMIT}, the "
+        "book issue 14 measured) on this machine, for the default book's target",
+    )
     args = parser.parse_args(argv)
     if args.no_aggregate:
         args.engines, args.repeat = [], 0
@@ -318,6 +378,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="healthgap-bench-scale-") as tmp:
         work = Path(tmp)
         skeleton = None
+        baseline = None
+        if args.render and args.baseline:
+            print(f"\nThe default book at {args.baseline} (the code issue 14 measured), cold")
+            baseline = render_baseline(args.baseline, work, jobs=args.jobs)
+            print(f"  render {baseline['render']:.1f} s, CPU {baseline['cpu']:.1f} s")
         if args.render and not args.no_skeleton:
             sys.path.insert(0, str(REPO / "benchmarks"))
             from bench_render import _skeleton
@@ -364,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         spark.stop()
 
     if renders:
-        report_renders(renders)
+        report_renders(renders, baseline)
     if not args.engines:
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         return 0
