@@ -168,7 +168,7 @@ def dimension_cells(
     keys = {name: _KEY.format(j) for j, name in enumerate(own)}
 
     def grouped(frame: pl.LazyFrame, names: Sequence[str]) -> pl.LazyFrame:
-        """The cells of ``frame`` by the dimensions ``names`` x the strata, as text, sorted."""
+        """The cells of ``frame`` by the dimensions ``names`` x the strata, keys as text."""
         text = [*(keys[name] for name in names), *strat]
         if not text:  # no dimension in the cells and no strata: one cell, everybody
             return frame.select(cells)
@@ -178,7 +178,7 @@ def dimension_cells(
         ).agg(cells)
         if drop_null_strata and strat:
             out = out.filter(pl.all_horizontal(pl.col(name).is_not_null() for name in strat))
-        return out.with_columns(pl.col(text).cast(pl.String)).sort(text, nulls_last=True)
+        return out.with_columns(pl.col(text).cast(pl.String))
 
     # the people grouped: the finest cells (when a table needs them) and the cells of each
     # dimension with a pass of its own, in one collect
@@ -201,8 +201,7 @@ def dimension_cells(
             frame.filter(pl.col(key).is_not_null())
             .sort([*first, *(k for k in cell_keys if k not in first)], nulls_last=True, maintain_order=True)
             .group_by(pl.col(key).alias(level), *by, maintain_order=True)
-            .agg(rollup)
-            .sort([level, *by], nulls_last=True)
+            .agg(rollup)  # groups in their first cell's order: sorted by level and strata
         )
 
     finest_keys = [*(keys[name] for name in inside), *strat]
@@ -217,7 +216,6 @@ def dimension_cells(
             finest.sort([*strat, *finest_keys[: len(inside)]], nulls_last=True, maintain_order=True)
             .group_by(*strat, maintain_order=True)
             .agg(rollup)
-            .sort(list(strat), nulls_last=True)
             if strat
             else finest.select(rollup)
         )
