@@ -22,6 +22,7 @@ __all__ = [
     "dimensions_in",
     "label_levels",
     "frame_of",
+    "known_levels",
     "measure_names",
     "measure_label",
     "ERR_UNKNOWN_DIMENSION",
@@ -63,6 +64,18 @@ def measure_label(config: Config, name: str) -> str:
         return found
     column = CONTRACT.get(name)
     return column.label if column is not None else name
+
+
+def known_levels(dimensions: Sequence[Dimension], **strata: str) -> dict[str, int]:
+    """The numbers of distinct values (with null) the dimensions' levels can have, for the guard
+    of :func:`healthgap.engine.dimension_cells`: each dimension's resolved levels plus a null
+    (levels the config lists are the codes the data are mapped to; others are those found in the
+    data), ``age_band``'s 19 bands plus a null, and ``strata`` (stratum name -> the dimension or
+    ``"age_band"`` it is the column of) the same.
+    """
+    known = {d.name: len(d.order) + 1 for d in dimensions}
+    known["age_band"] = len(AGE_BANDS) + 1
+    return {**known, **{name: known[of] for name, of in strata.items() if of in known}}
 
 
 def frame_of(people: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:

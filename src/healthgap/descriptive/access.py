@@ -43,8 +43,16 @@ import polars as pl
 
 from healthgap.config import Config, Dimension, Indicator
 from healthgap.contract import TRUTH_PREFIX
-from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels, level_expr, require
-from healthgap.engine import shared
+from healthgap.descriptive._common import (
+    LEVEL,
+    dimensions_in,
+    frame_of,
+    known_levels,
+    label_levels,
+    level_expr,
+    require,
+)
+from healthgap.engine import dimension_cells, shared
 from healthgap.stats.indirect import protected_rate
 
 __all__ = [
@@ -122,34 +130,23 @@ def _sums_per_dimension(
     same integers as aggregating the people once per dimension; a sum, not a median or a mean,
     is what adds up). A dimension's missing level is left out of its own sums only. Levels are
     grouped by the columns' own values (the age band's from ``age``) and made text
-    (:func:`level_expr`) in the cells, not person by person. Rows in no set order.
+    (:func:`level_expr`) in the cells, not person by person. The cells and the sums:
+    :func:`healthgap.engine.dimension_cells` (rows sorted by level).
     """
     from healthgap.stats import age_bands
 
     dims = dimensions_in(config, lf, names=dimensions)
     if not dims:
         return []
-    keys = [f"__d{j}" for j in range(len(dims))]
-    finest = (
-        lf.group_by(
-            *(
-                (age_bands("age") if d.name == "age_band" else pl.col(d.name)).alias(k)
-                for d, k in zip(dims, keys)
-            )
-        )
-        .agg(aggs)
-        .with_columns(pl.col(k).cast(pl.String) for k in keys)
-        .collect()
-        .lazy()
-    )
     names = [e.meta.output_name() for e in aggs]
-    plans = [
-        finest.filter(pl.col(k).is_not_null())
-        .group_by(pl.col(k).alias(LEVEL))
-        .agg(pl.col(n).sum() for n in names)
-        for k in keys  # config dimensions, not data rows
-    ]
-    return list(zip(dims, pl.collect_all(plans)))
+    tables = dimension_cells(
+        lf,
+        {d.name: age_bands("age") if d.name == "age_band" else pl.col(d.name) for d in dims},
+        cells=aggs,
+        rollup=[pl.col(n).sum() for n in names],
+        levels=known_levels(dims),
+    )
+    return [(d, tables[d.name]) for d in dims]
 
 
 @shared
@@ -1166,14 +1163,13 @@ def _indicator_cells(
     indicator: :func:`healthgap.sql.indicator_counts` by ``[level, *cells]`` (the dimension's
     :func:`_standardised_cells`), rows sorted the same, or None for an indicator that does not
     compile on the data. Levels are grouped by the columns' own values and made text
-    (:func:`level_expr`) in the cells, not person by person.
+    (:func:`level_expr`) in the cells, not person by person. The cells and the sums:
+    :func:`healthgap.engine.dimension_cells`.
     """
     from healthgap.sql import indicator_columns
 
     schema = base.collect_schema()
     compiled = [indicator_columns(ind, schema) for ind in chosen]
-    own = {"age_band", *cells}  # the age band and sex are cells already
-    keys = {d.name: f"__d{j}" for j, d in enumerate(dims) if d.name not in own}
     aggs = [
         e
         for i, c in enumerate(compiled)  # config indicators, not data rows
@@ -1186,35 +1182,34 @@ def _indicator_cells(
     ]
     if not aggs:
         return [[None] * len(chosen) for _ in dims]
-    finest = (
-        base.group_by(*(pl.col(d).alias(k) for d, k in keys.items()), *cells)
-        .agg(aggs)
-        .with_columns(pl.col(k).cast(pl.String) for k in keys.values())
-        .collect()
-        .lazy()
+    # the age band and sex are cells already: those dimensions are their cells (strata)
+    tables = dimension_cells(
+        base,
+        [d.name for d in dims],
+        cells=aggs,
+        rollup=[pl.col(a.meta.output_name()).sum() for a in aggs],
+        strata=list(cells),
+        levels=known_levels(dims),
     )
-    plans: list[pl.LazyFrame] = []
-    where: list[list[int | None]] = []
+    out: list[list[pl.DataFrame | None]] = []
     for d in dims:  # config dimensions, not data rows
-        level = pl.col(keys[d.name]) if d.name in keys else pl.col(d.name).cast(pl.String)
+        wide = tables[d.name]
         by = _standardised_cells(d, cells)
-        wide = finest.filter(level.is_not_null()).group_by(level.alias(LEVEL), *by)
-        row: list[int | None] = []
-        for i, c in enumerate(compiled):  # config indicators, not data rows
-            if isinstance(c, str):
-                row.append(None)
-                continue
-            row.append(len(plans))
-            plans.append(
-                wide.agg(
-                    pl.col(f"n{i}").sum().alias("numerator"),
-                    pl.col(f"d{i}").sum().alias("denominator"),
-                    pl.col(f"x{i}").sum().alias("excluded"),
-                ).sort([LEVEL, *by], nulls_last=True)
-            )
-        where.append(row)
-    done = pl.collect_all(plans)
-    return [[None if k is None else done[k] for k in row] for row in where]
+        out.append(
+            [
+                None
+                if isinstance(c, str)
+                else wide.select(
+                    LEVEL,
+                    *by,
+                    pl.col(f"n{i}").alias("numerator"),
+                    pl.col(f"d{i}").alias("denominator"),
+                    pl.col(f"x{i}").alias("excluded"),
+                )
+                for i, c in enumerate(compiled)  # config indicators, not data rows
+            ]
+        )
+    return out
 
 
 @shared

@@ -31,11 +31,12 @@ from healthgap.descriptive._common import (
     LEVEL,
     dimensions_in,
     frame_of,
+    known_levels,
     label_levels,
     level_expr,
     measure_names,
 )
-from healthgap.engine import shared
+from healthgap.engine import dimension_cells, shared
 
 __all__ = [
     "rates",
@@ -248,6 +249,10 @@ def rates(
     return table
 
 
+#: The name of :func:`_counts_by_dimension`'s table of everybody (the age bands covered).
+_EVERYONE = "__everyone"
+
+
 def _counts_by_dimension(
     lf: pl.LazyFrame, dims: Sequence[Dimension], exprs: Mapping[str, pl.Expr]
 ) -> tuple[list[pl.DataFrame], tuple[str, ...]]:
@@ -265,6 +270,7 @@ def _counts_by_dimension(
     as text. The second item is :func:`covered_bands` of the people, read off the same cells.
     Levels are grouped by the columns' own values and made text (:func:`level_expr`) in the
     cells, not person by person: values that read the same are summed together by the dimension.
+    The cells and the sums: :func:`healthgap.engine.dimension_cells`.
     """
     from healthgap.stats import AGE_BAND_LABELS, age_bands
     from healthgap.stats.esp2013 import AGE_BAND
@@ -272,34 +278,33 @@ def _counts_by_dimension(
     if not dims:
         return [], covered_bands(lf)
     names = list(exprs)
-    keys = {d.name: f"__d{j}" for j, d in enumerate(dims) if d.name != "age_band"}
-    finest = (
-        lf.group_by(
-            *(pl.col(d).alias(k) for d, k in keys.items()),
-            age_bands("age").alias("age_band"),
-        )
-        .agg(
+    tables = dimension_cells(
+        lf,
+        [d.name for d in dims],
+        cells=[
             e
             for i, expr in enumerate(exprs.values())  # config measures, not data rows
             for e in (expr.sum().alias(f"e{i}"), expr.count().cast(pl.Int64).alias(f"p{i}"))
-        )
-        .filter(pl.col("age_band").is_not_null())  # missing or negative ages
-        .with_columns(pl.col(k).cast(pl.String) for k in keys.values())
-        .collect()
+        ],
+        rollup=[pl.col(f"{x}{i}").sum() for i in range(len(names)) for x in ("e", "p")],
+        strata={"age_band": age_bands("age")},
+        total=_EVERYONE,
+        levels=known_levels(dims),
+        drop_null_strata=True,  # missing or negative ages
     )
-    present = set(finest.get_column("age_band").cast(pl.String).unique().to_list())
-    sums = [pl.col(f"{x}{i}").sum() for i in range(len(names)) for x in ("e", "p")]
+    present = set(tables[_EVERYONE].get_column("age_band").to_list())
     bands = pl.LazyFrame({"age_band": list(AGE_BAND_LABELS)}, schema={"age_band": AGE_BAND})
     out = []
     for d in dims:  # config dimensions, not data rows
-        level = pl.col("age_band").cast(pl.String) if d.name == "age_band" else pl.col(keys[d.name])
-        wide = finest.lazy().filter(level.is_not_null()).group_by(level.alias(LEVEL), "age_band").agg(sums)
+        wide = tables[d.name].lazy()
+        level = pl.col(LEVEL)
+        band = (level if d.name == "age_band" else pl.col("age_band")).cast(AGE_BAND).alias("age_band")
         cells = pl.concat(
             [
                 wide.select(
-                    LEVEL,
+                    level,
                     pl.lit(name).alias("measure"),
-                    "age_band",
+                    band,
                     pl.col(f"e{i}").cast(pl.Int64).alias("events"),
                     pl.col(f"p{i}").cast(pl.Int64).alias("population"),
                 ).filter(pl.col("population") > 0)  # someone with a value of it in the cell

@@ -67,9 +67,9 @@ import polars as pl
 from scipy.special import ndtri
 
 from healthgap.config import Config, Dimension, sql_columns
-from healthgap.descriptive._common import dimensions_in
+from healthgap.descriptive._common import dimensions_in, known_levels
 from healthgap.descriptive.access import only_among
-from healthgap.engine import shared
+from healthgap.engine import dimension_cells, shared
 from healthgap.sql import indicator_columns
 from healthgap.stats import age_bands
 
@@ -323,6 +323,7 @@ def _cells(people: pl.LazyFrame, items: Sequence[Item], dimensions: Sequence[Dim
     cells (integer counts: the same numbers as counting the people once per dimension, which took
     one pass each). A dimension's missing level is left out of its own counts only. Sex is a
     stratum of every dimension but sex itself (``"all"`` there, and when the data has no sex).
+    The cells and the sums: :func:`healthgap.engine.dimension_cells`.
     """
     has_sex = "sex" in people.collect_schema()
     aggs = [
@@ -333,31 +334,25 @@ def _cells(people: pl.LazyFrame, items: Sequence[Item], dimensions: Sequence[Dim
             item.denominator.cast(pl.Int64).sum().alias(f"d{i}"),
         )
     ]
-    keys = [f"__d{j}" for j in range(len(dimensions))]
-    finest = (
-        people.group_by(
-            *(pl.col(d.name).cast(pl.String).alias(k) for d, k in zip(dimensions, keys)),
-            age_bands("age").cast(pl.String).alias(_AGE),
-            (pl.col("sex").cast(pl.String) if has_sex else pl.lit("all")).alias(_SEX),
-        )
-        .agg(aggs)
-        .collect()
+    # the sex dimension is the sex stratum (its roll-up keeps the age band only)
+    strata = {"age_band": age_bands("age"), **({"sex": pl.col("sex")} if has_sex else {})}
+    by_dimension = dimension_cells(
+        people,
+        [d.name for d in dimensions],
+        cells=aggs,
+        rollup=[pl.col(f"{x}{i}").sum() for i in range(len(items)) for x in ("n", "d")],
+        strata=strata,
+        levels=known_levels(dimensions),
     )
-    counts = [pl.col(f"{x}{i}").sum() for i in range(len(items)) for x in ("n", "d")]
     out = []
-    for d, key in zip(dimensions, keys):  # config dimensions, not data rows
-        sex = pl.col(_SEX) if has_sex and d.name != "sex" else pl.lit("all").alias(_SEX)
-        wide = (
-            finest.lazy()
-            .filter(pl.col(key).is_not_null())
-            .group_by(pl.col(key).alias("level"), _AGE, sex)
-            .agg(counts)
-        )
+    for d in dimensions:  # config dimensions, not data rows
+        wide = by_dimension[d.name]
+        sex = pl.col("sex") if has_sex and d.name != "sex" else pl.lit("all", dtype=pl.String)
         out += [
             wide.select(
                 "level",
-                _AGE,
-                _SEX,
+                pl.col("age_band").alias(_AGE),
+                sex.alias(_SEX),
                 pl.lit(i).alias("__item"),
                 pl.col(f"n{i}").alias("numerator"),
                 pl.col(f"d{i}").alias("denominator"),
@@ -367,7 +362,7 @@ def _cells(people: pl.LazyFrame, items: Sequence[Item], dimensions: Sequence[Dim
         ]
     # in one order every run (group-by order varies): the expected counts are float sums of these
     # rows, and gaps a last bit apart would otherwise swap ranks between renders
-    return pl.concat(out, how="vertical_relaxed").sort("dimension", "__item", "level", _AGE, _SEX).collect()
+    return pl.concat(out, how="vertical_relaxed").sort("dimension", "__item", "level", _AGE, _SEX)
 
 
 #: Seeds of the random rounding of reference stratum counts (numerators, denominators).

@@ -19,9 +19,9 @@ from typing import NamedTuple
 import polars as pl
 
 from healthgap.config import AGE_BANDS, Config, Dimension
-from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, label_levels
+from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, known_levels, label_levels
 from healthgap.descriptive.prevalence import covered_bands, rates
-from healthgap.engine import shared
+from healthgap.engine import dimension_cells, shared
 
 __all__ = [
     "RiskFactor",
@@ -151,6 +151,10 @@ def risk_factor_shares(
     return adult_band_labels(out)
 
 
+#: The name of :func:`_moments_by_dimension`'s table of everybody (the age bands covered).
+_EVERYONE = "__everyone"
+
+
 def _moments_by_dimension(
     lf: pl.LazyFrame, dims: Sequence[Dimension], measure: str
 ) -> tuple[list[pl.DataFrame], tuple[str, ...]]:
@@ -167,9 +171,11 @@ def _moments_by_dimension(
     per-dimension mean and variance up to rounding in the order of the sums (relative 1e-12 and
     below; the counts are exact). A dimension's missing level is left out of its own cells only.
     Each frame: ``level``, ``__band``, ``n`` (Int64), ``m``, ``s2``, one row per level x band with
-    someone in it, in no set order. The second item is :func:`covered_bands` of the people, read
+    someone in it, sorted by level and band. The second item is :func:`covered_bands` of the people, read
     off the same cells. Levels are grouped by the columns' own values and made text
-    (:func:`level_expr`) in the cells, not person by person.
+    (:func:`level_expr`) in the cells, not person by person. The cells and their combination:
+    :func:`healthgap.engine.dimension_cells` (the cells sorted by their keys, so the float sums
+    are taken in one order every run).
 
     References
     ----------
@@ -180,40 +186,36 @@ def _moments_by_dimension(
 
     if not dims:
         return [], covered_bands(lf)
-    keys = {d.name: f"__d{j}" for j, d in enumerate(dims) if d.name != "age_band"}
     x = pl.col(measure).cast(pl.Float64)
     n = pl.len().cast(pl.Int64)
-    finest = (
-        lf.group_by(*(pl.col(d).alias(k) for d, k in keys.items()), age_bands("age").alias("__band"))
-        .agg(n.alias("n"), x.mean().alias("m"), (x.var(ddof=0) * n).alias("M2"))
-        .with_columns(pl.col(k).cast(pl.String) for k in [*keys.values(), "__band"])
-        # in one order every run (group-by order varies): the means below are float sums of cells
-        .sort([*keys.values(), "__band"], nulls_last=True)
-        .collect()
-    )
-    present = set(finest.get_column("__band").unique().to_list())
     mean = (pl.col("n") * pl.col("m")).sum() / pl.col("n").sum()
+    tables = dimension_cells(
+        lf,
+        [d.name for d in dims],
+        cells=[n.alias("n"), x.mean().alias("m"), (x.var(ddof=0) * n).alias("M2")],
+        rollup=[
+            pl.col("n").sum().alias("n"),
+            mean.alias("m"),
+            (pl.col("M2").sum() + (pl.col("n") * (pl.col("m") - mean) ** 2).sum()).alias("M2"),
+        ],
+        strata={"age_band": age_bands("age")},  # the age band dimension is this stratum
+        total=_EVERYONE,
+        levels=known_levels(dims),
+    )
+    present = set(tables[_EVERYONE].get_column("age_band").to_list())
     out = []
     for d in dims:  # config dimensions, not data rows
-        level = pl.col("__band") if d.name == "age_band" else pl.col(keys[d.name])
+        cells = tables[d.name]
         out.append(
-            finest.lazy()
-            .filter(level.is_not_null())
-            .group_by(level.alias(LEVEL), "__band")
-            .agg(
-                pl.col("n").sum().alias("n"),
-                mean.alias("m"),
-                (pl.col("M2").sum() + (pl.col("n") * (pl.col("m") - mean) ** 2).sum()).alias("M2"),
-            )
-            .select(
+            cells.select(
                 LEVEL,
-                "__band",
+                (pl.col(LEVEL) if d.name == "age_band" else pl.col("age_band")).alias("__band"),
                 "n",
                 "m",
                 pl.when(pl.col("n") > 1).then(pl.col("M2") / (pl.col("n") - 1)).alias("s2"),
             )
         )
-    return pl.collect_all(out), tuple(b for b in AGE_BANDS if b in present)
+    return out, tuple(b for b in AGE_BANDS if b in present)
 
 
 @shared

@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from healthgap.config import Config
+from healthgap.engine._cells import MAX_CELLS, cells_plan, dimension_cells
 from healthgap.engine._check import target_counts_spark, validate_spark
 from healthgap.engine._plan import (
     AGE_BAND,
@@ -93,6 +94,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "aggregate",
+    "dimension_cells",
+    "cells_plan",
+    "MAX_CELLS",
     "prepare",
     "prepared_path",
     "validate_spark",

@@ -269,7 +269,9 @@ def random_round(
     base = REFERENCE_ROUNDING if base is None else base
     if base <= 1:
         return c
-    u = (pl.struct(*keys).hash(seed=seed) % _UNIT).cast(pl.Float64) / _UNIT
+    # no keys: one stratum, everyone (one draw, from a constant key)
+    key = pl.struct(*keys) if keys else pl.struct(pl.lit(0, dtype=pl.Int64).alias("__all"))
+    u = (key.hash(seed=seed) % _UNIT).cast(pl.Float64) / _UNIT
     low = (c / base).floor() * base
     return low + pl.when(u < (c - low) / base).then(float(base)).otherwise(0.0)
 
@@ -285,8 +287,12 @@ def protected_rate(
     observed total exactly, and a published table of expected counts gives away an exact total
     (and, with it, the sum of any suppressed cells). From randomly rounded stratum events they
     add up to a sum of rounded counts instead, unbiased for the exact total. A stratum with no
-    people gives a rate of 0.
+    people gives a rate of 0. No ``over``: one stratum, every row (the overall rate).
     """
-    o = random_round(pl.col(events).sum().over(over), keys=over, base=base, seed=seed)
-    n = pl.col(population).sum().over(over).cast(pl.Float64)
+    if over:
+        o = random_round(pl.col(events).sum().over(over), keys=over, base=base, seed=seed)
+        n = pl.col(population).sum().over(over).cast(pl.Float64)
+    else:
+        o = random_round(pl.col(events).sum(), keys=(), base=base, seed=seed)
+        n = pl.col(population).sum().cast(pl.Float64)
     return pl.when(n > 0).then(o / n).otherwise(0.0)
