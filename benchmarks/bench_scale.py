@@ -221,11 +221,19 @@ def render_baseline(rev: str, work: Path, *, jobs: int | None) -> dict:
         HEALTHGAP_DATA_CACHE=str(work / f"baseline-people-{rev}"),
     )
     cli = [sys.executable, "-c", "import sys; from healthgap.cli import main; sys.exit(main())"]
-    subprocess.run([*cli, "synth", "--out", "data/synthetic"], cwd=src, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*cli, "synth", "--out", "data/synthetic"], cwd=src, env=env, check=True, capture_output=True
+    )
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
-        [*cli, "render", "--out", str(work / f"baseline-site-{rev}"), *(["--jobs", str(jobs)] if jobs else [])],
+        [
+            *cli,
+            "render",
+            "--out",
+            str(work / f"baseline-site-{rev}"),
+            *(["--jobs", str(jobs)] if jobs else []),
+        ],
         cwd=src,
         env=env,
         capture_output=True,
