@@ -23,6 +23,7 @@ __all__ = [
     "label_levels",
     "frame_of",
     "known_levels",
+    "EVERYONE",
     "measure_names",
     "measure_label",
     "ERR_UNKNOWN_DIMENSION",
@@ -66,16 +67,20 @@ def measure_label(config: Config, name: str) -> str:
     return column.label if column is not None else name
 
 
-def known_levels(dimensions: Sequence[Dimension], **strata: str) -> dict[str, int]:
+def known_levels(dimensions: Sequence[Dimension]) -> dict[str, int]:
     """The numbers of distinct values (with null) the dimensions' levels can have, for the guard
     of :func:`healthgap.engine.dimension_cells`: each dimension's resolved levels plus a null
     (levels the config lists are the codes the data are mapped to; others are those found in the
-    data), ``age_band``'s 19 bands plus a null, and ``strata`` (stratum name -> the dimension or
-    ``"age_band"`` it is the column of) the same.
+    data), and ``age_band``'s 19 bands plus a null.
     """
     known = {d.name: len(d.order) + 1 for d in dimensions}
     known["age_band"] = len(AGE_BANDS) + 1
-    return {**known, **{name: known[of] for name, of in strata.items() if of in known}}
+    return known
+
+
+#: The name of the table of everybody that :func:`healthgap.engine.dimension_cells` adds
+#: (``total=``): the cells over the strata only, e.g. the age bands covered.
+EVERYONE = "__everyone"
 
 
 def frame_of(people: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:

@@ -28,6 +28,7 @@ import polars as pl
 
 from healthgap.config import AGE_BANDS, DEFAULT_DIMENSIONS, Config, Dimension
 from healthgap.descriptive._common import (
+    EVERYONE,
     LEVEL,
     dimensions_in,
     frame_of,
@@ -249,10 +250,6 @@ def rates(
     return table
 
 
-#: The name of :func:`_counts_by_dimension`'s table of everybody (the age bands covered).
-_EVERYONE = "__everyone"
-
-
 def _counts_by_dimension(
     lf: pl.LazyFrame, dims: Sequence[Dimension], exprs: Mapping[str, pl.Expr]
 ) -> tuple[list[pl.DataFrame], tuple[str, ...]]:
@@ -288,11 +285,11 @@ def _counts_by_dimension(
         ],
         rollup=[pl.col(f"{x}{i}").sum() for i in range(len(names)) for x in ("e", "p")],
         strata={"age_band": age_bands("age")},
-        total=_EVERYONE,
+        total=EVERYONE,
         levels=known_levels(dims),
         drop_null_strata=True,  # missing or negative ages
     )
-    present = set(tables[_EVERYONE].get_column("age_band").to_list())
+    present = set(tables[EVERYONE].get_column("age_band").to_list())
     bands = pl.LazyFrame({"age_band": list(AGE_BAND_LABELS)}, schema={"age_band": AGE_BAND})
     out = []
     for d in dims:  # config dimensions, not data rows

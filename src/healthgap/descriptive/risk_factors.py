@@ -19,7 +19,7 @@ from typing import NamedTuple
 import polars as pl
 
 from healthgap.config import AGE_BANDS, Config, Dimension
-from healthgap.descriptive._common import LEVEL, dimensions_in, frame_of, known_levels, label_levels
+from healthgap.descriptive._common import EVERYONE, LEVEL, dimensions_in, frame_of, known_levels, label_levels
 from healthgap.descriptive.prevalence import covered_bands, rates
 from healthgap.engine import dimension_cells, shared
 
@@ -151,10 +151,6 @@ def risk_factor_shares(
     return adult_band_labels(out)
 
 
-#: The name of :func:`_moments_by_dimension`'s table of everybody (the age bands covered).
-_EVERYONE = "__everyone"
-
-
 def _moments_by_dimension(
     lf: pl.LazyFrame, dims: Sequence[Dimension], measure: str
 ) -> tuple[list[pl.DataFrame], tuple[str, ...]]:
@@ -199,10 +195,10 @@ def _moments_by_dimension(
             (pl.col("M2").sum() + (pl.col("n") * (pl.col("m") - mean) ** 2).sum()).alias("M2"),
         ],
         strata={"age_band": age_bands("age")},  # the age band dimension is this stratum
-        total=_EVERYONE,
+        total=EVERYONE,
         levels=known_levels(dims),
     )
-    present = set(tables[_EVERYONE].get_column("age_band").to_list())
+    present = set(tables[EVERYONE].get_column("age_band").to_list())
     out = []
     for d in dims:  # config dimensions, not data rows
         cells = tables[d.name]

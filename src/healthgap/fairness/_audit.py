@@ -176,8 +176,8 @@ def _counts(point: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ``point`` is one row of :func:`~healthgap.fairness._groupboot.group_metrics` (unit
     weights): shape ``(groups, 10)``, the metrics then the group size, positives and selected.
     """
-    n, pos, sel = (np.nan_to_num(point[:, j]) for j in (7, 8, 9))
-    tp = np.rint(np.nan_to_num(point[:, 3]) * pos)
+    n, pos, sel = point[:, 7], point[:, 8], point[:, 9]  # sums: never NaN
+    tp = np.rint(np.nan_to_num(point[:, 3]) * pos)  # the true positive rate is NaN without cases
     fp = sel - tp
     num = {
         "prevalence": pos,
