@@ -19,6 +19,7 @@ import pytest
 from healthgap.errors import ConfigError, RenderError
 from healthgap.render import render_book
 from healthgap.render.assemble import escape_markdown
+from healthgap.render.builtin import kernel_threads
 from healthgap.render.pandoc import stringify, to_ast
 from healthgap.render.qmd import QmdError, parse_qmd
 
@@ -539,6 +540,34 @@ def test_chapter_environment(built, tmp_path):
     assert seen["HEALTHGAP_PAGE_PREFIX"] == "../"
     assert seen["HEALTHGAP_CONFIG"] == str(config.resolve())
     assert Path(seen["cwd"]) == (book / "chapters").resolve()
+
+
+def test_kernel_threads_share_the_cores() -> None:
+    # each of `jobs` kernels gets its share of the cores for polars, at least one
+    assert kernel_threads({}, 2, cores=2)["POLARS_MAX_THREADS"] == "1"
+    assert kernel_threads({}, 2, cores=8)["POLARS_MAX_THREADS"] == "4"
+    assert kernel_threads({}, 3, cores=8)["POLARS_MAX_THREADS"] == "2"
+    assert kernel_threads({}, 16, cores=2)["POLARS_MAX_THREADS"] == "1"
+    assert kernel_threads({}, 1, cores=1)["POLARS_MAX_THREADS"] == "1"
+    # a count the user set is kept; nothing else changes
+    assert kernel_threads({"POLARS_MAX_THREADS": "3", "X": "y"}, 2, cores=8) == {
+        "POLARS_MAX_THREADS": "3",
+        "X": "y",
+    }
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: a kernel's share is polars' default")
+def test_kernels_run_polars_on_their_share_of_the_cores(tmp_path, monkeypatch):
+    # read back from the kernels of a render with two at a time: each ran polars' pool with half
+    # the cores (polars' default is every core)
+    monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
+    probe = '`{python} __import__("json").dumps([__import__("polars").thread_pool_size(), __import__("os").environ.get("POLARS_MAX_THREADS")])`'
+    book = write_fixture_book(tmp_path / "threads", {"chapters/beta.qmd": f"Threads: {probe}\n"})
+    out = render(book, jobs=2)
+    html = text_of(out / "chapters" / "beta.html")
+    raw = html[html.index("Threads: ") + 9 : html.index("]", html.index("Threads: ")) + 1]
+    share = max(1, (os.cpu_count() or 1) // 2)
+    assert json.loads(raw.replace("&quot;", '"')) == [share, str(share)]
 
 
 def test_downloads_copied_and_listed(built):
