@@ -3,6 +3,7 @@ cross-references, inline values, downloads, failures and the atomic swap."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import posixpath
@@ -568,6 +569,73 @@ def test_kernels_run_polars_on_their_share_of_the_cores(tmp_path, monkeypatch):
     raw = html[html.index("Threads: ") + 9 : html.index("]", html.index("Threads: ")) + 1]
     share = max(1, (os.cpu_count() or 1) // 2)
     assert json.loads(raw.replace("&quot;", '"')) == [share, str(share)]
+
+
+def _fork_servers() -> list[int]:
+    """Process ids of this process's children that are a chapters' fork server."""
+    import psutil
+
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "healthgap.render.forkserver" in " ".join(child.cmdline()):
+                found.append(child.pid)
+    return found
+
+
+def test_the_fork_server_imports_while_the_data_is_prepared(tmp_path, monkeypatch):
+    # the chapters' fork server is already running (importing their modules) when the person
+    # table is checked and prepared, so the two overlap; it is gone after the render
+    import healthgap.render as render_module
+
+    seen: list[list[int]] = []
+    original = render_module._prepare
+
+    def prepare(config, say):
+        seen.append(_fork_servers())
+        return original(config, say)
+
+    monkeypatch.setattr(render_module, "_prepare", prepare)
+    book = write_fixture_book(tmp_path / "early")
+    config = book / "fixture.yml"
+    shutil.copyfile(REPO / "data" / "default.yml", config)
+    out = render(book, config=Path(os.path.relpath(config)), jobs=2)
+    assert (out / "index.html").is_file()
+    assert len(seen) == 1 and len(seen[0]) == 1, seen
+    assert _fork_servers() == []
+
+
+def test_a_render_stopped_before_the_chapters_stops_the_fork_server(tmp_path, monkeypatch):
+    # an error while the data is prepared ends the render at once: the server, still importing,
+    # is stopped then, not after a grace period
+    import signal
+
+    import healthgap.render as render_module
+
+    seen: list[list[int]] = []
+    servers: list[subprocess.Popen] = []
+
+    class Recorded(subprocess.Popen):
+        def __init__(self, args, *more, **kw):
+            super().__init__(args, *more, **kw)
+            if "healthgap.render.forkserver" in args:
+                servers.append(self)
+
+    def prepare(config, say):
+        seen.append(_fork_servers())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(subprocess, "Popen", Recorded)
+    monkeypatch.setattr(render_module, "_prepare", prepare)
+    book = write_fixture_book(tmp_path / "stopped")
+    config = book / "fixture.yml"
+    shutil.copyfile(REPO / "data" / "default.yml", config)
+    with pytest.raises(KeyboardInterrupt):
+        render(book, config=Path(os.path.relpath(config)), jobs=2)
+    assert len(seen) == 1 and len(seen[0]) == 1, seen
+    assert _fork_servers() == []
+    # killed while importing, not left to finish its imports and notice its closed input
+    assert [s.returncode for s in servers] == [-signal.SIGKILL]
 
 
 def test_downloads_copied_and_listed(built):

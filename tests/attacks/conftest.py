@@ -126,7 +126,7 @@ def fake_render(monkeypatch, *, during=None) -> list[Path]:
 
     calls: list[Path] = []
 
-    def render_builtin(book, *, build, env, jobs, progress):
+    def render_builtin(book, *, build, env, jobs, progress, kernels=None):
         calls.append(build)
         (build / "index.html").write_text("<p>new site</p>", encoding="utf-8")
         if during is not None:

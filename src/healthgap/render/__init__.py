@@ -342,9 +342,24 @@ def render_book(
     remove_stale_builds([area, out_path.parent], name=out_path.name, say=say)
     chosen = engine if engine != "auto" else ("quarto" if shutil.which("quarto") else "builtin")
     started = time.perf_counter()
-    prepared = _prepare(loaded, say)
+    n_jobs = jobs or max(1, min(os.cpu_count() or 1, len(book.pages)))
+    early = contextlib.ExitStack()
+    try:
+        kernels = None
+        if chosen == "builtin":
+            # the chapters' fork server imports their modules while the data is checked and prepared
+            from healthgap.render.builtin import kernel_server
+
+            server_env = dict(os.environ)
+            if config_path is not None:
+                server_env[ENV_VAR] = str(config_path)
+            kernels = early.enter_context(kernel_server(book, env=server_env, jobs=n_jobs))
+        prepared = _prepare(loaded, say)
+    except BaseException:
+        early.close()
+        raise
     downloads_tmp: Path | None = None
-    with _terminate_cleanly():
+    with early, _terminate_cleanly():
         build = build_dir(out_path, area=area)
         try:
             env = dict(os.environ)
@@ -364,7 +379,6 @@ def render_book(
                 downloads = build / "downloads"
                 downloads.mkdir(parents=True, exist_ok=True)
                 env["HEALTHGAP_DOWNLOADS"] = str(downloads)
-                n_jobs = jobs or max(1, min(os.cpu_count() or 1, len(book.pages)))
                 say(f"Rendering {len(book.pages)} pages with the built-in renderer")
                 with _chart_bundle_job() as chart_bundle:
                     render_builtin(
@@ -373,6 +387,7 @@ def render_book(
                         env=env,
                         jobs=n_jobs,
                         progress=say,
+                        kernels=kernels,
                         # only when asked for: the default keeps render_builtin's older signature
                         # (tests/attacks replace it with a stand-in that has no such argument)
                         **({"empty_inline": empty_inline} if empty_inline != "error" else {}),

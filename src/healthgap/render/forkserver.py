@@ -513,6 +513,8 @@ def fork_server(modules: list[str], *, env: dict[str, str], log: Path) -> Iterat
         yield ForkServer(address, process) if process is not None else None
     finally:
         if process is not None:
+            if not address.exists() and process.poll() is None:
+                process.kill()  # still importing (the render stopped early): nothing to finish
             with contextlib.suppress(OSError):
                 assert process.stdin is not None
                 process.stdin.close()
