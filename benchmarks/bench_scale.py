@@ -241,8 +241,6 @@ def render_repeated(
                 f"  repeat {r + 1}: render {one['render']:.1f} s (CPU {one['cpu']:.1f} s), skeleton "
                 f"{(skel or float('nan')):.1f} s, x skeleton {(one['render'] / skel if skel else float('nan')):.1f}"
             )
-    if len(runs) == 1:
-        return {**runs[0], "repeats": [(runs[0]["render"], runs[0].get("skeleton"))]}
 
     def median(key: str) -> float | None:
         values = [run[key] for run in runs if run.get(key) is not None]

@@ -343,6 +343,9 @@ def render_book(
     chosen = engine if engine != "auto" else ("quarto" if shutil.which("quarto") else "builtin")
     started = time.perf_counter()
     n_jobs = jobs or max(1, min(os.cpu_count() or 1, len(book.pages)))
+    env = dict(os.environ)
+    if config_path is not None:
+        env[ENV_VAR] = str(config_path)
     early = contextlib.ExitStack()
     try:
         kernels = None
@@ -350,10 +353,7 @@ def render_book(
             # the chapters' fork server imports their modules while the data is checked and prepared
             from healthgap.render.builtin import kernel_server
 
-            server_env = dict(os.environ)
-            if config_path is not None:
-                server_env[ENV_VAR] = str(config_path)
-            kernels = early.enter_context(kernel_server(book, env=server_env, jobs=n_jobs))
+            kernels = early.enter_context(kernel_server(book, env=dict(env), jobs=n_jobs))
         prepared = _prepare(loaded, say)
     except BaseException:
         early.close()
@@ -362,9 +362,6 @@ def render_book(
     with early, _terminate_cleanly():
         build = build_dir(out_path, area=area)
         try:
-            env = dict(os.environ)
-            if config_path is not None:
-                env[ENV_VAR] = str(config_path)
             if prepared is not None:
                 env[DATA_CACHE_ENV] = str(prepared.parent)
             if chosen == "quarto":
